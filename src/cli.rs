@@ -1,0 +1,103 @@
+//! Command-line parsing (clap) and the commands; every command returns `anyhow::Result`.
+
+use std::path::PathBuf;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use indicatif::{ProgressBar, ProgressStyle};
+
+use flexrnn::data;
+use flexrnn::output::write_atomic;
+use flexrnn::rnn::io::{classifier_tensors, encode_tensors, map_tensors};
+use flexrnn::train::bank::{train_bank, BankConfig, BankProgress};
+use flexrnn::train::TrainConfig;
+
+/// flexrnn: simulate flexible recurrent networks on a shared edge node.
+#[derive(Debug, Parser)]
+#[command(name = "flexrnn", version, about, long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Train a model-switching bank of GRU classifiers and the state maps between them.
+    Train(TrainArgs),
+}
+
+#[derive(Debug, clap::Args)]
+struct TrainArgs {
+    /// Task to train on (only `digits`: the UCI handwritten digits, pixel by pixel).
+    #[arg(long, default_value = "digits", value_parser = ["digits"])]
+    task: String,
+    /// Hidden sizes, comma-separated.
+    #[arg(long, value_delimiter = ',', default_value = "16,32,64,128")]
+    widths: Vec<usize>,
+    /// Maximum epochs per model (the epoch with the best validation accuracy is kept).
+    #[arg(long, default_value_t = 60)]
+    epochs: usize,
+    /// Mini-batch size.
+    #[arg(long, default_value_t = 32)]
+    batch_size: usize,
+    /// Initial AdamW learning rate.
+    #[arg(long, default_value_t = 0.005)]
+    learning_rate: f64,
+    /// Gradient-norm clip.
+    #[arg(long, default_value_t = 1.0)]
+    clip_norm: f64,
+    /// Seed of initialisation and batch order.
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// Output folder.
+    #[arg(long, default_value = "models/digits-gru")]
+    out: PathBuf,
+}
+
+/// Parses the command line and runs the command.
+pub fn run() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Train(args) => train(args),
+    }
+}
+
+fn train(args: TrainArgs) -> anyhow::Result<()> {
+    anyhow::ensure!(!args.widths.is_empty() && args.widths.iter().all(|&w| w > 0), "--widths: give one or more positive hidden sizes");
+    anyhow::ensure!(args.epochs > 0 && args.batch_size > 0, "--epochs and --batch-size must be positive");
+    let set = data::load_digits()?;
+    let split = data::digits_split(&set.labels);
+    let command = std::iter::once("flexrnn".to_string()).chain(std::env::args().skip(1)).collect::<Vec<_>>().join(" ");
+    let config = BankConfig {
+        widths: args.widths.clone(),
+        base: TrainConfig { hidden: 0, epochs: args.epochs, batch_size: args.batch_size, learning_rate: args.learning_rate, clip_norm: args.clip_norm, seed: args.seed },
+        command,
+    };
+    let bar = ProgressBar::new((args.widths.len() * args.epochs) as u64);
+    bar.set_style(ProgressStyle::with_template("{elapsed_precise} [{bar:30}] {pos}/{len} epochs ({eta} left) {msg}").expect("valid template"));
+    let trained = train_bank(&set, &split, &config, |p| match p {
+        BankProgress::Epoch { hidden, epoch, loss, validation_accuracy } => {
+            bar.inc(1);
+            let line = format!("H={hidden} epoch {epoch}: loss {loss:.4}, validation accuracy {validation_accuracy:.4}");
+            if bar.is_hidden() {
+                println!("{line}");
+            }
+            bar.set_message(line);
+        }
+        BankProgress::ModelDone { hidden, test_accuracy } => bar.println(format!("gru-{hidden}: test accuracy {test_accuracy:.4}")),
+        BankProgress::MapDone { from, to, mse, mse_truncate_pad } => {
+            bar.println(format!("map {from} -> {to}: test MSE {mse:.5} (truncate/pad {mse_truncate_pad:.5})"))
+        }
+    })?;
+    bar.finish_and_clear();
+    for model in trained.bank.models() {
+        let path = args.out.join(format!("{}.safetensors", model.name));
+        write_atomic(&path, &encode_tensors(&classifier_tensors(model)))?;
+    }
+    let maps = map_tensors(trained.maps.iter().map(|(a, b, m)| (a.as_str(), b.as_str(), m)));
+    write_atomic(&args.out.join("maps.safetensors"), &encode_tensors(&maps))?;
+    let card = serde_json::to_vec_pretty(&trained.card).context("serialising the model card")?;
+    write_atomic(&args.out.join("card.json"), &card)?;
+    println!("wrote {} ({:.0} s)", args.out.display(), trained.card.training.wall_time_s);
+    Ok(())
+}

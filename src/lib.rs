@@ -1,0 +1,7 @@
+//! flexrnn: a discrete-event simulator of a shared edge node running flexible recurrent networks.
+#![warn(missing_docs)]
+
+pub mod data;
+pub mod output;
+pub mod rnn;
+pub mod train;

@@ -1,0 +1,284 @@
+//! Classifiers, state maps and the model bank of the model-switching method.
+//!
+//! Model switching (Lambert et al., "Flexible Recurrent Neural Networks", ECML PKDD 2020, §4): a bank
+//! of separately trained models that replace one another inside a sequence; when the hidden sizes
+//! differ, the hidden state is carried across by a learned affine map `h_b = A h_a + c`.
+
+use petgraph::graph::{DiGraph, NodeIndex};
+
+use super::gru::{GruCell, GruScratch};
+
+/// A GRU followed by a linear readout applied to the final hidden state.
+#[derive(Debug, Clone, PartialEq)]
+pub struct GruClassifier {
+    /// Name, unique in its bank (e.g. `gru-64`).
+    pub name: String,
+    /// The recurrent cell.
+    pub cell: GruCell,
+    /// Readout weight, row-major `[C, H]` (PyTorch `nn.Linear.weight`).
+    pub readout_weight: Vec<f32>,
+    /// Readout bias `[C]`.
+    pub readout_bias: Vec<f32>,
+}
+
+impl GruClassifier {
+    /// Number of classes `C`.
+    pub fn classes(&self) -> usize {
+        self.readout_bias.len()
+    }
+
+    /// Hidden size `H`.
+    pub fn hidden_size(&self) -> usize {
+        self.cell.hidden_size()
+    }
+
+    /// FLOPs of the readout: `2CH + C`.
+    pub fn flops_readout(&self) -> u64 {
+        (2 * self.classes() * self.hidden_size() + self.classes()) as u64
+    }
+
+    /// Bytes of all parameters as `f32`: `4 · (3H(I+H) + 6H + CH + C)`.
+    pub fn param_bytes(&self) -> u64 {
+        4 * (self.cell.parameter_count() + self.readout_weight.len() + self.readout_bias.len()) as u64
+    }
+
+    /// Writes the `C` logits for final state `h` into `logits`. Allocates nothing.
+    pub fn logits_into(&self, h: &[f32], logits: &mut [f32]) {
+        let hidden = self.hidden_size();
+        for ((out, row), bias) in logits.iter_mut().zip(self.readout_weight.chunks_exact(hidden)).zip(&self.readout_bias) {
+            *out = bias + row.iter().zip(h).map(|(w, v)| w * v).sum::<f32>();
+        }
+    }
+
+    /// The predicted class (arg-max of the logits; the lowest index wins ties) for final state `h`.
+    pub fn predict(&self, h: &[f32], logits_scratch: &mut [f32]) -> u32 {
+        let logits = &mut logits_scratch[..self.classes()];
+        self.logits_into(h, logits);
+        argmax(logits) as u32
+    }
+
+    /// Runs a whole sequence (`steps × I` values) from a zero state and returns the prediction.
+    /// Allocates its scratch; meant for evaluation, not the simulator's hot path.
+    pub fn classify(&self, sequence: &[f32]) -> u32 {
+        let mut h = vec![0.0; self.hidden_size()];
+        let mut scratch = GruScratch::new(self.hidden_size());
+        for x in sequence.chunks_exact(self.cell.input_size()) {
+            self.cell.step(x, &mut h, &mut scratch);
+        }
+        self.predict(&h, &mut vec![0.0; self.classes()])
+    }
+}
+
+/// Index of the largest value; the first one on ties; NaN never wins.
+pub fn argmax(values: &[f32]) -> usize {
+    let mut best = 0;
+    for (i, &v) in values.iter().enumerate() {
+        if v > values[best] {
+            best = i;
+        }
+    }
+    best
+}
+
+/// An affine map of hidden states `h_to = weight · h_from + bias`, fitted by ridge regression.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StateMap {
+    /// Source hidden size.
+    pub from_hidden: usize,
+    /// Target hidden size.
+    pub to_hidden: usize,
+    /// Row-major `[to_hidden, from_hidden]`.
+    pub weight: Vec<f32>,
+    /// `[to_hidden]`.
+    pub bias: Vec<f32>,
+}
+
+impl StateMap {
+    /// FLOPs of one application: `2 · to · from + to`.
+    pub fn flops(&self) -> u64 {
+        (2 * self.to_hidden * self.from_hidden + self.to_hidden) as u64
+    }
+
+    /// Writes the mapped state into `out` (`to_hidden` values). Allocates nothing.
+    pub fn apply(&self, from: &[f32], out: &mut [f32]) {
+        for ((o, row), b) in out.iter_mut().zip(self.weight.chunks_exact(self.from_hidden)).zip(&self.bias) {
+            *o = b + row.iter().zip(from).map(|(w, v)| w * v).sum::<f32>();
+        }
+    }
+}
+
+/// The naive way to move a state between sizes: keep the first `min(from, to)` units, pad with zeros.
+/// The baseline that a learned [`StateMap`] must beat.
+pub fn truncate_or_pad(from: &[f32], out: &mut [f32]) {
+    let shared = from.len().min(out.len());
+    out[..shared].copy_from_slice(&from[..shared]);
+    out[shared..].iter_mut().for_each(|v| *v = 0.0);
+}
+
+/// A bank of models and the allowed switches between them: a `petgraph` directed graph whose nodes
+/// are model indices and whose edges carry the state map (`None` when the sizes are equal and the
+/// state passes as it is).
+#[derive(Debug, Clone)]
+pub struct ModelBank {
+    models: Vec<GruClassifier>,
+    switches: DiGraph<usize, Option<StateMap>>,
+}
+
+/// Errors when assembling a bank.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[non_exhaustive]
+pub enum BankError {
+    /// A map's sizes do not match the models it connects.
+    #[error("state map {from} -> {to}: expected shape [{expected_to}, {expected_from}], found [{found_to}, {found_from}]")]
+    MapShape {
+        /// Source model name.
+        from: String,
+        /// Target model name.
+        to: String,
+        /// Expected target size.
+        expected_to: usize,
+        /// Expected source size.
+        expected_from: usize,
+        /// Found target size.
+        found_to: usize,
+        /// Found source size.
+        found_from: usize,
+    },
+    /// Two models of different sizes have no map between them.
+    #[error("no state map from {from} to {to}: a bank needs one for every ordered pair of different widths")]
+    MissingMap {
+        /// Source model name.
+        from: String,
+        /// Target model name.
+        to: String,
+    },
+    /// The bank is empty or models disagree on input size or classes.
+    #[error("invalid bank: {0}")]
+    Invalid(String),
+}
+
+impl ModelBank {
+    /// Builds a bank; `maps` holds `(from_index, to_index, map)` for ordered pairs of different sizes.
+    /// Models are kept in the given order (the shipped banks list them narrowest first).
+    ///
+    /// # Errors
+    /// [`BankError`] if a map has the wrong shape, a pair of different sizes has no map, or the models
+    /// disagree on input size or number of classes.
+    pub fn new(models: Vec<GruClassifier>, maps: Vec<(usize, usize, StateMap)>) -> Result<ModelBank, BankError> {
+        let first = models.first().ok_or_else(|| BankError::Invalid("no model".into()))?;
+        let (input, classes) = (first.cell.input_size(), first.classes());
+        if let Some(odd) = models.iter().find(|m| m.cell.input_size() != input || m.classes() != classes) {
+            return Err(BankError::Invalid(format!("model {} differs from {} in input size or classes", odd.name, first.name)));
+        }
+        let mut switches = DiGraph::new();
+        let nodes: Vec<NodeIndex> = (0..models.len()).map(|i| switches.add_node(i)).collect();
+        for (from, to, map) in maps {
+            let (a, b) = (&models[from], &models[to]);
+            if map.from_hidden != a.hidden_size() || map.to_hidden != b.hidden_size() {
+                return Err(BankError::MapShape {
+                    from: a.name.clone(),
+                    to: b.name.clone(),
+                    expected_to: b.hidden_size(),
+                    expected_from: a.hidden_size(),
+                    found_to: map.to_hidden,
+                    found_from: map.from_hidden,
+                });
+            }
+            switches.add_edge(nodes[from], nodes[to], Some(map));
+        }
+        for from in 0..models.len() {
+            for to in 0..models.len() {
+                if from == to || switches.find_edge(nodes[from], nodes[to]).is_some() {
+                    continue;
+                }
+                if models[from].hidden_size() == models[to].hidden_size() {
+                    switches.add_edge(nodes[from], nodes[to], None);
+                } else {
+                    return Err(BankError::MissingMap { from: models[from].name.clone(), to: models[to].name.clone() });
+                }
+            }
+        }
+        Ok(ModelBank { models, switches })
+    }
+
+    /// The models, in bank order.
+    pub fn models(&self) -> &[GruClassifier] {
+        &self.models
+    }
+
+    /// Index of the model called `name`.
+    pub fn index_of(&self, name: &str) -> Option<usize> {
+        self.models.iter().position(|m| m.name == name)
+    }
+
+    /// Largest hidden size in the bank.
+    pub fn max_hidden(&self) -> usize {
+        self.models.iter().map(|m| m.hidden_size()).max().unwrap_or(0)
+    }
+
+    /// The switch `from → to`: `Some(None)` when the state passes as it is, `Some(Some(map))` when it is
+    /// mapped, `None` when the switch is not allowed.
+    pub fn switch(&self, from: usize, to: usize) -> Option<Option<&StateMap>> {
+        let edge = self.switches.find_edge(NodeIndex::new(from), NodeIndex::new(to))?;
+        Some(self.switches[edge].as_ref())
+    }
+
+    /// FLOPs of switching `from → to` (0 for the identity or an unmapped same-size switch).
+    pub fn switch_flops(&self, from: usize, to: usize) -> u64 {
+        if from == to {
+            return 0;
+        }
+        self.switch(from, to).flatten().map_or(0, StateMap::flops)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tiny(name: &str, hidden: usize) -> GruClassifier {
+        let cell = GruCell::new(1, hidden, vec![0.1; 3 * hidden], vec![0.0; 3 * hidden * hidden], vec![0.0; 3 * hidden], vec![0.0; 3 * hidden]).unwrap();
+        GruClassifier { name: name.into(), cell, readout_weight: vec![1.0; 2 * hidden], readout_bias: vec![0.0, 0.5] }
+    }
+
+    #[test]
+    fn readout_and_argmax() {
+        let model = tiny("a", 2);
+        let mut logits = [0.0; 2];
+        model.logits_into(&[1.0, 2.0], &mut logits);
+        assert_eq!(logits, [3.0, 3.5]);
+        assert_eq!(model.predict(&[1.0, 2.0], &mut logits), 1);
+        assert_eq!(argmax(&[1.0, 3.0, 3.0]), 1);
+        assert_eq!(model.flops_readout(), 2 * 2 * 2 + 2);
+        assert_eq!(model.param_bytes(), 4 * (3 * 2 * 3 + 12 + 4 + 2));
+    }
+
+    #[test]
+    fn bank_requires_maps_between_sizes() {
+        let err = ModelBank::new(vec![tiny("a", 2), tiny("b", 3)], vec![]).unwrap_err();
+        assert!(matches!(err, BankError::MissingMap { .. }));
+        let map_ab = StateMap { from_hidden: 2, to_hidden: 3, weight: vec![1.0; 6], bias: vec![0.0; 3] };
+        let map_ba = StateMap { from_hidden: 3, to_hidden: 2, weight: vec![1.0; 6], bias: vec![0.5; 2] };
+        let bank = ModelBank::new(vec![tiny("a", 2), tiny("b", 3), tiny("c", 3)], vec![(0, 1, map_ab.clone()), (1, 0, map_ba)]).unwrap_err();
+        assert!(matches!(bank, BankError::MissingMap { .. }), "c has no map to a");
+        let bad = StateMap { from_hidden: 3, to_hidden: 3, weight: vec![0.0; 9], bias: vec![0.0; 3] };
+        assert!(matches!(ModelBank::new(vec![tiny("a", 2), tiny("b", 3)], vec![(0, 1, bad)]), Err(BankError::MapShape { .. })));
+        let map_ba = StateMap { from_hidden: 3, to_hidden: 2, weight: vec![1.0; 6], bias: vec![0.5; 2] };
+        let bank = ModelBank::new(vec![tiny("a", 2), tiny("b", 3)], vec![(0, 1, map_ab), (1, 0, map_ba)]).unwrap();
+        let mut out = [0.0; 2];
+        bank.switch(1, 0).unwrap().unwrap().apply(&[1.0, 2.0, 3.0], &mut out);
+        assert_eq!(out, [6.5, 6.5]);
+        assert_eq!(bank.switch_flops(0, 1), 2 * 3 * 2 + 3);
+        assert_eq!(bank.switch_flops(1, 1), 0);
+    }
+
+    #[test]
+    fn truncate_or_pad_keeps_leading_units() {
+        let mut out = [9.0; 4];
+        truncate_or_pad(&[1.0, 2.0], &mut out);
+        assert_eq!(out, [1.0, 2.0, 0.0, 0.0]);
+        let mut out = [9.0; 1];
+        truncate_or_pad(&[1.0, 2.0], &mut out);
+        assert_eq!(out, [1.0]);
+    }
+}

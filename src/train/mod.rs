@@ -1,0 +1,382 @@
+//! Training with an autodiff library (`candle-core` / `candle-nn`): GRU classifiers by
+//! back-propagation through time, and ridge-regression state maps between trained models.
+//!
+//! The network trained here is exactly the one [`crate::rnn`] runs: a PyTorch-layout GRU cell (gate
+//! order r, z, n) whose final hidden state feeds a linear readout; loss = cross-entropy of the readout
+//! logits at the last step. Accuracies are measured with the crate's own inference code, so the numbers
+//! in the card are the numbers the simulator reproduces.
+
+pub mod bank;
+
+use candle_core::{DType, Device, Tensor, Var};
+use candle_nn::{AdamW, Optimizer, ParamsAdamW};
+use rand::seq::SliceRandom;
+use rand::{Rng, SeedableRng};
+use rand_pcg::Pcg64;
+
+use crate::data::SequenceSet;
+use crate::rnn::{truncate_or_pad, GruCell, GruClassifier, GruScratch, StateMap};
+
+/// Errors of training.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum TrainError {
+    /// The autodiff library failed.
+    #[error("autodiff: {0}")]
+    Autodiff(#[from] candle_core::Error),
+    /// A linear system of the ridge fit is singular.
+    #[error("ridge fit {from} -> {to}: the normal equations are not positive definite")]
+    Singular {
+        /// Source hidden size.
+        from: usize,
+        /// Target hidden size.
+        to: usize,
+    },
+}
+
+/// Hyper-parameters of [`train_classifier`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct TrainConfig {
+    /// Hidden size `H`.
+    pub hidden: usize,
+    /// Maximum number of passes over the training set.
+    pub epochs: usize,
+    /// Sequences per mini-batch.
+    pub batch_size: usize,
+    /// AdamW learning rate (decayed by a cosine schedule to 5% over the epochs).
+    pub learning_rate: f64,
+    /// Global gradient-norm clip.
+    pub clip_norm: f64,
+    /// Seed of the initialisation and the batch order.
+    pub seed: u64,
+}
+
+/// What [`train_classifier`] reports.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TrainReport {
+    /// Validation accuracy of the kept weights.
+    pub validation_accuracy: f64,
+    /// 1-based epoch of the kept weights.
+    pub best_epoch: usize,
+    /// Mean training loss per epoch.
+    pub epoch_losses: Vec<f64>,
+}
+
+struct CandleGru {
+    hidden: usize,
+    weight_ih: Var,
+    weight_hh: Var,
+    bias_ih: Var,
+    bias_hh: Var,
+    readout_weight: Var,
+    readout_bias: Var,
+}
+
+impl CandleGru {
+    /// PyTorch's initialisation: every parameter uniform in ±1/√H (cell) and ±1/√H (readout, fan-in H).
+    fn init(input: usize, hidden: usize, classes: usize, rng: &mut Pcg64) -> candle_core::Result<CandleGru> {
+        let bound = 1.0 / (hidden as f32).sqrt();
+        let mut var = |shape: &[usize]| {
+            let n: usize = shape.iter().product();
+            let values: Vec<f32> = (0..n).map(|_| rng.random_range(-bound..bound)).collect();
+            Var::from_vec(values, shape, &Device::Cpu)
+        };
+        Ok(CandleGru {
+            hidden,
+            weight_ih: var(&[3 * hidden, input])?,
+            weight_hh: var(&[3 * hidden, hidden])?,
+            bias_ih: var(&[3 * hidden])?,
+            bias_hh: var(&[3 * hidden])?,
+            readout_weight: var(&[classes, hidden])?,
+            readout_bias: var(&[classes])?,
+        })
+    }
+
+    fn vars(&self) -> Vec<Var> {
+        vec![
+            self.weight_ih.clone(),
+            self.weight_hh.clone(),
+            self.bias_ih.clone(),
+            self.bias_hh.clone(),
+            self.readout_weight.clone(),
+            self.readout_bias.clone(),
+        ]
+    }
+
+    /// Final hidden states `[B, H]` for inputs `[B, T, I]`.
+    fn final_state(&self, xs: &Tensor) -> candle_core::Result<Tensor> {
+        let (batch, steps, input) = xs.dims3()?;
+        let hidden = self.hidden;
+        let gates_input = xs
+            .reshape((batch * steps, input))?
+            .matmul(&self.weight_ih.as_tensor().t()?)?
+            .broadcast_add(self.bias_ih.as_tensor())?
+            .reshape((batch, steps, 3 * hidden))?;
+        let weight_hh_t = self.weight_hh.as_tensor().t()?;
+        let mut h = Tensor::zeros((batch, hidden), DType::F32, &Device::Cpu)?;
+        for step in 0..steps {
+            let gi = gates_input.narrow(1, step, 1)?.squeeze(1)?;
+            let gh = h.matmul(&weight_hh_t)?.broadcast_add(self.bias_hh.as_tensor())?;
+            let r = candle_nn::ops::sigmoid(&(gi.narrow(1, 0, hidden)? + gh.narrow(1, 0, hidden)?)?)?;
+            let z = candle_nn::ops::sigmoid(&(gi.narrow(1, hidden, hidden)? + gh.narrow(1, hidden, hidden)?)?)?;
+            let n = (gi.narrow(1, 2 * hidden, hidden)? + (r * gh.narrow(1, 2 * hidden, hidden)?)?)?.tanh()?;
+            h = (&n + (z * (&h - &n)?)?)?;
+        }
+        Ok(h)
+    }
+
+    /// Logits `[B, C]` for inputs `[B, T, I]`.
+    fn forward(&self, xs: &Tensor) -> candle_core::Result<Tensor> {
+        self.final_state(xs)?.matmul(&self.readout_weight.as_tensor().t()?)?.broadcast_add(self.readout_bias.as_tensor())
+    }
+
+    fn to_classifier(&self, name: &str) -> candle_core::Result<GruClassifier> {
+        let flat = |v: &Var| v.as_tensor().flatten_all()?.to_vec1::<f32>();
+        let input = self.weight_ih.dims()[1];
+        let cell = GruCell::new(input, self.hidden, flat(&self.weight_ih)?, flat(&self.weight_hh)?, flat(&self.bias_ih)?, flat(&self.bias_hh)?)
+            .expect("shapes of trained tensors match by construction");
+        Ok(GruClassifier { name: name.to_string(), cell, readout_weight: flat(&self.readout_weight)?, readout_bias: flat(&self.readout_bias)? })
+    }
+}
+
+fn batch_tensor(set: &SequenceSet, indices: &[usize]) -> candle_core::Result<(Tensor, Tensor)> {
+    let mut values = Vec::with_capacity(indices.len() * set.steps * set.features);
+    let mut labels = Vec::with_capacity(indices.len());
+    for &i in indices {
+        values.extend_from_slice(set.sequence(i));
+        labels.push(set.labels[i]);
+    }
+    let xs = Tensor::from_vec(values, (indices.len(), set.steps, set.features), &Device::Cpu)?;
+    let ys = Tensor::from_vec(labels, indices.len(), &Device::Cpu)?;
+    Ok((xs, ys))
+}
+
+/// Accuracy of `model` on `set`, computed with the crate's own inference (not the autodiff library).
+pub fn accuracy(model: &GruClassifier, set: &SequenceSet) -> f64 {
+    let correct = (0..set.len()).filter(|&i| model.classify(set.sequence(i)) == set.labels[i]).count();
+    correct as f64 / set.len().max(1) as f64
+}
+
+/// Trains one GRU classifier with AdamW on cross-entropy, keeping the epoch with the best validation
+/// accuracy (ties: the earlier epoch). `on_epoch(epoch, loss, validation_accuracy)` is called after
+/// each epoch.
+///
+/// # Errors
+/// [`TrainError::Autodiff`] if the autodiff library fails.
+pub fn train_classifier(
+    name: &str,
+    train: &SequenceSet,
+    validation: &SequenceSet,
+    config: &TrainConfig,
+    mut on_epoch: impl FnMut(usize, f64, f64),
+) -> Result<(GruClassifier, TrainReport), TrainError> {
+    let mut rng = Pcg64::seed_from_u64(config.seed ^ (config.hidden as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15));
+    let model = CandleGru::init(train.features, config.hidden, train.classes, &mut rng)?;
+    let params = ParamsAdamW { lr: config.learning_rate, weight_decay: 1e-4, ..ParamsAdamW::default() };
+    let mut optimiser = AdamW::new(model.vars(), params.clone())?;
+    let mut order: Vec<usize> = (0..train.len()).collect();
+    let mut best = (model.to_classifier(name)?, -1.0, 0usize);
+    let mut epoch_losses = Vec::with_capacity(config.epochs);
+    for epoch in 1..=config.epochs {
+        let progress = (epoch - 1) as f64 / config.epochs.max(1) as f64;
+        let lr = config.learning_rate * (0.05 + 0.95 * 0.5 * (1.0 + (std::f64::consts::PI * progress).cos()));
+        optimiser.set_params(ParamsAdamW { lr, ..params.clone() });
+        order.shuffle(&mut rng);
+        let (mut loss_sum, mut batches) = (0.0, 0usize);
+        for chunk in order.chunks(config.batch_size) {
+            let (xs, ys) = batch_tensor(train, chunk)?;
+            let logits = model.forward(&xs)?;
+            let loss = candle_nn::loss::cross_entropy(&logits, &ys)?;
+            let mut grads = loss.backward()?;
+            clip_gradients(&model.vars(), &mut grads, config.clip_norm)?;
+            optimiser.step(&grads)?;
+            loss_sum += loss.to_scalar::<f32>()? as f64;
+            batches += 1;
+        }
+        let loss = loss_sum / batches.max(1) as f64;
+        epoch_losses.push(loss);
+        let candidate = model.to_classifier(name)?;
+        let validation_accuracy = accuracy(&candidate, validation);
+        on_epoch(epoch, loss, validation_accuracy);
+        if validation_accuracy > best.1 {
+            best = (candidate, validation_accuracy, epoch);
+        }
+    }
+    let (classifier, validation_accuracy, best_epoch) = best;
+    Ok((classifier, TrainReport { validation_accuracy, best_epoch, epoch_losses }))
+}
+
+fn clip_gradients(vars: &[Var], grads: &mut candle_core::backprop::GradStore, max_norm: f64) -> candle_core::Result<()> {
+    let mut total = 0.0f64;
+    for var in vars {
+        if let Some(g) = grads.get(var.as_tensor()) {
+            total += g.sqr()?.sum_all()?.to_scalar::<f32>()? as f64;
+        }
+    }
+    let norm = total.sqrt();
+    if norm > max_norm {
+        let scale = max_norm / norm;
+        for var in vars {
+            if let Some(g) = grads.remove(var.as_tensor()) {
+                grads.insert(var.as_tensor(), (g * scale)?);
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Hidden states of `model` after every step of every sequence of `set`: `len × steps` rows of `H`.
+pub fn hidden_states(model: &GruClassifier, set: &SequenceSet) -> Vec<f32> {
+    let hidden = model.hidden_size();
+    let mut out = Vec::with_capacity(set.len() * set.steps * hidden);
+    let mut h = vec![0.0f32; hidden];
+    let mut scratch = GruScratch::new(hidden);
+    for i in 0..set.len() {
+        h.iter_mut().for_each(|v| *v = 0.0);
+        for step in 0..set.steps {
+            model.cell.step(set.frame(i, step), &mut h, &mut scratch);
+            out.extend_from_slice(&h);
+        }
+    }
+    out
+}
+
+/// Mean squared error per unit of `map` (or of truncation / zero padding when `None`) from states
+/// `from` (rows of `from_hidden`) to states `to` (rows of `to_hidden`), taken at the same steps.
+pub fn map_mse(map: Option<&StateMap>, from: &[f32], from_hidden: usize, to: &[f32], to_hidden: usize) -> f64 {
+    let mut mapped = vec![0.0f32; to_hidden];
+    let (mut sum, mut count) = (0.0f64, 0usize);
+    for (a, b) in from.chunks_exact(from_hidden).zip(to.chunks_exact(to_hidden)) {
+        match map {
+            Some(map) => map.apply(a, &mut mapped),
+            None => truncate_or_pad(a, &mut mapped),
+        }
+        sum += mapped.iter().zip(b).map(|(x, y)| ((x - y) as f64).powi(2)).sum::<f64>();
+        count += to_hidden;
+    }
+    sum / count.max(1) as f64
+}
+
+/// The penalties tried by [`fit_state_map`], relative to the number of training rows.
+pub const RIDGE_LAMBDAS: [f64; 6] = [1e-6, 1e-5, 1e-4, 1e-3, 1e-2, 1e-1];
+
+/// Fits `h_to ≈ W h_from + c` by ridge regression (penalty `λ·N·‖W‖²`, bias not penalised) on the
+/// training states, choosing `λ` from [`RIDGE_LAMBDAS`] by the mean squared error on the validation
+/// states. Inputs are row-major state matrices taken at the same steps of the same sequences.
+/// Returns the map and the chosen relative `λ`.
+///
+/// # Errors
+/// [`TrainError::Singular`] if the normal equations cannot be solved for every `λ`.
+pub fn fit_state_map(
+    train_from: &[f32],
+    train_to: &[f32],
+    validation_from: &[f32],
+    validation_to: &[f32],
+    from_hidden: usize,
+    to_hidden: usize,
+) -> Result<(StateMap, f64), TrainError> {
+    use nalgebra::DMatrix;
+    let d = from_hidden + 1;
+    let mut gram = DMatrix::<f64>::zeros(d, d);
+    let mut cross = DMatrix::<f64>::zeros(d, to_hidden);
+    let mut row = vec![0.0f64; d];
+    let rows = train_from.len() / from_hidden;
+    for (a, b) in train_from.chunks_exact(from_hidden).zip(train_to.chunks_exact(to_hidden)) {
+        row[..from_hidden].iter_mut().zip(a).for_each(|(r, v)| *r = *v as f64);
+        row[from_hidden] = 1.0;
+        for i in 0..d {
+            let ri = row[i];
+            for j in i..d {
+                gram[(i, j)] += ri * row[j];
+            }
+            for (k, target) in b.iter().enumerate() {
+                cross[(i, k)] += ri * *target as f64;
+            }
+        }
+    }
+    for i in 0..d {
+        for j in 0..i {
+            gram[(i, j)] = gram[(j, i)];
+        }
+    }
+    let mut best: Option<(StateMap, f64, f64)> = None;
+    for &lambda in &RIDGE_LAMBDAS {
+        let mut system = gram.clone();
+        for i in 0..from_hidden {
+            system[(i, i)] += lambda * rows as f64;
+        }
+        let Some(cholesky) = system.cholesky() else { continue };
+        let solution = cholesky.solve(&cross); // d × to_hidden
+        let mut weight = vec![0.0f32; to_hidden * from_hidden];
+        let mut bias = vec![0.0f32; to_hidden];
+        for k in 0..to_hidden {
+            for i in 0..from_hidden {
+                weight[k * from_hidden + i] = solution[(i, k)] as f32;
+            }
+            bias[k] = solution[(from_hidden, k)] as f32;
+        }
+        let map = StateMap { from_hidden, to_hidden, weight, bias };
+        let mse = map_mse(Some(&map), validation_from, from_hidden, validation_to, to_hidden);
+        if best.as_ref().is_none_or(|(_, _, m)| mse < *m) {
+            best = Some((map, lambda, mse));
+        }
+    }
+    best.map(|(map, lambda, _)| (map, lambda)).ok_or(TrainError::Singular { from: from_hidden, to: to_hidden })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Largest absolute difference allowed between the crate's GRU and the autodiff forward.
+    const AUTODIFF_ATOL: f32 = 1e-5;
+
+    #[test]
+    fn crate_step_matches_autodiff_forward_on_same_weights() {
+        let mut rng = Pcg64::seed_from_u64(5);
+        for (input, hidden) in [(1, 16), (3, 32), (1, 128)] {
+            let model = CandleGru::init(input, hidden, 4, &mut rng).unwrap();
+            let steps = 12;
+            let values: Vec<f32> = (0..2 * steps * input).map(|_| rng.random_range(-1.0..1.0)).collect();
+            let xs = Tensor::from_vec(values.clone(), (2, steps, input), &Device::Cpu).unwrap();
+            let expected = model.final_state(&xs).unwrap().to_vec2::<f32>().unwrap();
+            let ours = model.to_classifier("m").unwrap();
+            for (b, expected_row) in expected.iter().enumerate() {
+                let mut h = vec![0.0f32; hidden];
+                let mut scratch = GruScratch::new(hidden);
+                for x in values[b * steps * input..(b + 1) * steps * input].chunks_exact(input) {
+                    ours.cell.step(x, &mut h, &mut scratch);
+                }
+                let worst = h.iter().zip(expected_row).map(|(a, e)| (a - e).abs()).fold(0.0, f32::max);
+                assert!(worst <= AUTODIFF_ATOL, "I={input} H={hidden}: max abs diff {worst}");
+            }
+            let logits = model.forward(&xs).unwrap().to_vec2::<f32>().unwrap();
+            let predicted = logits[0].iter().enumerate().fold(0, |best, (i, v)| if *v > logits[0][best] { i } else { best });
+            assert_eq!(ours.classify(&values[..steps * input]) as usize, predicted);
+        }
+    }
+
+    #[test]
+    fn ridge_recovers_an_exact_affine_map() {
+        // to = [[1, 2], [0, -1], [3, 0]] · from + [0.5, 0, -1], with no noise.
+        let mut rng = Pcg64::seed_from_u64(1);
+        let make = |rng: &mut Pcg64, n: usize| {
+            let from: Vec<f32> = (0..2 * n).map(|_| rng.random_range(-1.0..1.0)).collect();
+            let to: Vec<f32> = from.chunks_exact(2).flat_map(|a| [a[0] + 2.0 * a[1] + 0.5, -a[1], 3.0 * a[0] - 1.0]).collect();
+            (from, to)
+        };
+        let (train_from, train_to) = make(&mut rng, 500);
+        let (val_from, val_to) = make(&mut rng, 100);
+        let (map, lambda) = fit_state_map(&train_from, &train_to, &val_from, &val_to, 2, 3).unwrap();
+        assert_eq!(lambda, RIDGE_LAMBDAS[0]);
+        let expected_w = [1.0, 2.0, 0.0, -1.0, 3.0, 0.0];
+        for (w, e) in map.weight.iter().zip(expected_w) {
+            assert!((w - e).abs() < 1e-3, "{:?}", map.weight);
+        }
+        for (b, e) in map.bias.iter().zip([0.5, 0.0, -1.0]) {
+            assert!((b - e).abs() < 1e-3, "{:?}", map.bias);
+        }
+        assert!(map_mse(Some(&map), &val_from, 2, &val_to, 3) < 1e-6);
+        assert!(map_mse(None, &val_from, 2, &val_to, 3) > 0.1);
+    }
+}
