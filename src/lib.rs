@@ -2,6 +2,8 @@
 #![warn(missing_docs)]
 
 pub mod data;
+pub mod node;
 pub mod output;
 pub mod rnn;
+pub mod sim;
 pub mod train;
