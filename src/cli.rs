@@ -8,7 +8,10 @@ use indicatif::{ProgressBar, ProgressStyle};
 
 use flexrnn::data;
 use flexrnn::output::write_atomic;
+use flexrnn::report;
 use flexrnn::rnn::io::{classifier_tensors, encode_tensors, map_tensors};
+use flexrnn::runner;
+use flexrnn::scenario::Scenario;
 use flexrnn::train::bank::{train_bank, BankConfig, BankProgress};
 use flexrnn::train::TrainConfig;
 
@@ -22,8 +25,30 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Run a scenario and write its results and figures.
+    Run(RunArgs),
     /// Train a model-switching bank of GRU classifiers and the state maps between them.
     Train(TrainArgs),
+}
+
+#[derive(Debug, clap::Args)]
+struct RunArgs {
+    /// Scenario file (YAML).
+    scenario: PathBuf,
+    /// Output folder (default: results/<scenario name>).
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// Seed (overrides the scenario's `seed`).
+    #[arg(long)]
+    seed: Option<u64>,
+    /// Runs simulated at once (each run is single-threaded; results do not depend on this).
+    #[arg(
+        long,
+        default_value_t = 0,
+        hide_default_value = true,
+        help = "Runs simulated at once [default: number of cores]"
+    )]
+    jobs: usize,
 }
 
 #[derive(Debug, clap::Args)]
@@ -58,25 +83,96 @@ struct TrainArgs {
 pub fn run() -> anyhow::Result<()> {
     let cli = Cli::parse();
     match cli.command {
+        Command::Run(args) => run_scenario(args),
         Command::Train(args) => train(args),
     }
 }
 
+fn run_scenario(args: RunArgs) -> anyhow::Result<()> {
+    let file = args.scenario.display().to_string();
+    let text = std::fs::read_to_string(&args.scenario)
+        .with_context(|| format!("cannot read scenario {file}"))?;
+    let dir = args
+        .scenario
+        .parent()
+        .map(PathBuf::from)
+        .unwrap_or_default();
+    let scenario = Scenario::parse(&text, &file, &dir)?.with_seed(args.seed);
+    let resources = runner::load_resources(&scenario)?;
+    let plans = runner::plan_runs(&scenario, &resources)?;
+    let results = if args.jobs == 1 {
+        runner::execute(&scenario, &resources, &plans, false)?
+    } else {
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(args.jobs)
+            .build()
+            .context("starting worker threads")?;
+        pool.install(|| runner::execute(&scenario, &resources, &plans, true))?
+    };
+    let files = report::outputs(&scenario, &resources, &results)?;
+    let out = args
+        .out
+        .unwrap_or_else(|| PathBuf::from("results").join(&scenario.parsed.name));
+    for (path, bytes) in &files {
+        write_atomic(&out.join(path), bytes)?;
+    }
+    let comparison = files
+        .iter()
+        .find(|(p, _)| p == std::path::Path::new("comparison.md"));
+    if let Some((_, table)) = comparison {
+        println!("{}", String::from_utf8_lossy(table));
+    }
+    for result in &results {
+        println!(
+            "run {} ({}): {} events in {:.2} s wall time",
+            result.plan.index, result.plan.label, result.outcome.events, result.wall_time_s
+        );
+    }
+    println!("wrote {} files to {}", files.len(), out.display());
+    Ok(())
+}
+
 fn train(args: TrainArgs) -> anyhow::Result<()> {
-    anyhow::ensure!(!args.widths.is_empty() && args.widths.iter().all(|&w| w > 0), "--widths: give one or more positive hidden sizes");
-    anyhow::ensure!(args.epochs > 0 && args.batch_size > 0, "--epochs and --batch-size must be positive");
+    anyhow::ensure!(
+        !args.widths.is_empty() && args.widths.iter().all(|&w| w > 0),
+        "--widths: give one or more positive hidden sizes"
+    );
+    anyhow::ensure!(
+        args.epochs > 0 && args.batch_size > 0,
+        "--epochs and --batch-size must be positive"
+    );
     let set = data::load_digits()?;
     let split = data::digits_split(&set.labels);
-    let command = std::iter::once("flexrnn".to_string()).chain(std::env::args().skip(1)).collect::<Vec<_>>().join(" ");
+    let command = std::iter::once("flexrnn".to_string())
+        .chain(std::env::args().skip(1))
+        .collect::<Vec<_>>()
+        .join(" ");
     let config = BankConfig {
         widths: args.widths.clone(),
-        base: TrainConfig { hidden: 0, epochs: args.epochs, batch_size: args.batch_size, learning_rate: args.learning_rate, clip_norm: args.clip_norm, seed: args.seed },
+        base: TrainConfig {
+            hidden: 0,
+            epochs: args.epochs,
+            batch_size: args.batch_size,
+            learning_rate: args.learning_rate,
+            clip_norm: args.clip_norm,
+            seed: args.seed,
+        },
         command,
     };
     let bar = ProgressBar::new((args.widths.len() * args.epochs) as u64);
-    bar.set_style(ProgressStyle::with_template("{elapsed_precise} [{bar:30}] {pos}/{len} epochs ({eta} left) {msg}").expect("valid template"));
+    bar.set_style(
+        ProgressStyle::with_template(
+            "{elapsed_precise} [{bar:30}] {pos}/{len} epochs ({eta} left) {msg}",
+        )
+        .expect("valid template"),
+    );
     let trained = train_bank(&set, &split, &config, |p| match p {
-        BankProgress::Epoch { hidden, epoch, loss, validation_accuracy } => {
+        BankProgress::Epoch {
+            hidden,
+            epoch,
+            loss,
+            validation_accuracy,
+        } => {
             bar.inc(1);
             let line = format!("H={hidden} epoch {epoch}: loss {loss:.4}, validation accuracy {validation_accuracy:.4}");
             if bar.is_hidden() {
@@ -84,20 +180,37 @@ fn train(args: TrainArgs) -> anyhow::Result<()> {
             }
             bar.set_message(line);
         }
-        BankProgress::ModelDone { hidden, test_accuracy } => bar.println(format!("gru-{hidden}: test accuracy {test_accuracy:.4}")),
-        BankProgress::MapDone { from, to, mse, mse_truncate_pad } => {
-            bar.println(format!("map {from} -> {to}: test MSE {mse:.5} (truncate/pad {mse_truncate_pad:.5})"))
-        }
+        BankProgress::ModelDone {
+            hidden,
+            test_accuracy,
+        } => bar.println(format!("gru-{hidden}: test accuracy {test_accuracy:.4}")),
+        BankProgress::MapDone {
+            from,
+            to,
+            mse,
+            mse_truncate_pad,
+        } => bar.println(format!(
+            "map {from} -> {to}: test MSE {mse:.5} (truncate/pad {mse_truncate_pad:.5})"
+        )),
     })?;
     bar.finish_and_clear();
     for model in trained.bank.models() {
         let path = args.out.join(format!("{}.safetensors", model.name));
         write_atomic(&path, &encode_tensors(&classifier_tensors(model)))?;
     }
-    let maps = map_tensors(trained.maps.iter().map(|(a, b, m)| (a.as_str(), b.as_str(), m)));
+    let maps = map_tensors(
+        trained
+            .maps
+            .iter()
+            .map(|(a, b, m)| (a.as_str(), b.as_str(), m)),
+    );
     write_atomic(&args.out.join("maps.safetensors"), &encode_tensors(&maps))?;
     let card = serde_json::to_vec_pretty(&trained.card).context("serialising the model card")?;
     write_atomic(&args.out.join("card.json"), &card)?;
-    println!("wrote {} ({:.0} s)", args.out.display(), trained.card.training.wall_time_s);
+    println!(
+        "wrote {} ({:.0} s)",
+        args.out.display(),
+        trained.card.training.wall_time_s
+    );
     Ok(())
 }

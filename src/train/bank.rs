@@ -4,11 +4,13 @@
 
 use std::time::Instant;
 
-use crate::data::{Split, SequenceSet};
+use crate::data::{SequenceSet, Split};
 use crate::rnn::io::{CardMap, CardModel, CardTraining, ModelCard};
 use crate::rnn::{GruClassifier, ModelBank, StateMap};
 
-use super::{accuracy, fit_state_map, hidden_states, map_mse, train_classifier, TrainConfig, TrainError};
+use super::{
+    accuracy, fit_state_map, hidden_states, map_mse, train_classifier, TrainConfig, TrainError,
+};
 
 /// Settings of [`train_bank`].
 #[derive(Debug, Clone)]
@@ -70,7 +72,12 @@ pub enum BankProgress {
 ///
 /// # Errors
 /// [`TrainError`] from the autodiff library or a singular ridge system.
-pub fn train_bank(set: &SequenceSet, split: &Split, config: &BankConfig, mut progress: impl FnMut(BankProgress)) -> Result<TrainedBank, TrainError> {
+pub fn train_bank(
+    set: &SequenceSet,
+    split: &Split,
+    config: &BankConfig,
+    mut progress: impl FnMut(BankProgress),
+) -> Result<TrainedBank, TrainError> {
     let started = Instant::now();
     let train = set.subset(&split.train);
     let validation = set.subset(&split.validation);
@@ -82,12 +89,29 @@ pub fn train_bank(set: &SequenceSet, split: &Split, config: &BankConfig, mut pro
     widths.dedup();
     for &hidden in &widths {
         let model_started = Instant::now();
-        let model_config = TrainConfig { hidden, ..config.base.clone() };
-        let (model, report) = train_classifier(&format!("gru-{hidden}"), &train, &validation, &model_config, |epoch, loss, validation_accuracy| {
-            progress(BankProgress::Epoch { hidden, epoch, loss, validation_accuracy })
-        })?;
+        let model_config = TrainConfig {
+            hidden,
+            ..config.base.clone()
+        };
+        let (model, report) = train_classifier(
+            &format!("gru-{hidden}"),
+            &train,
+            &validation,
+            &model_config,
+            |epoch, loss, validation_accuracy| {
+                progress(BankProgress::Epoch {
+                    hidden,
+                    epoch,
+                    loss,
+                    validation_accuracy,
+                })
+            },
+        )?;
         let test_accuracy = accuracy(&model, &test);
-        progress(BankProgress::ModelDone { hidden, test_accuracy });
+        progress(BankProgress::ModelDone {
+            hidden,
+            test_accuracy,
+        });
         card_models.push(CardModel {
             name: model.name.clone(),
             hidden,
@@ -101,8 +125,14 @@ pub fn train_bank(set: &SequenceSet, split: &Split, config: &BankConfig, mut pro
         });
         models.push(model);
     }
-    let states = |set: &SequenceSet| models.iter().map(|m| hidden_states(m, set)).collect::<Vec<_>>();
-    let (train_states, validation_states, test_states) = (states(&train), states(&validation), states(&test));
+    let states = |set: &SequenceSet| {
+        models
+            .iter()
+            .map(|m| hidden_states(m, set))
+            .collect::<Vec<_>>()
+    };
+    let (train_states, validation_states, test_states) =
+        (states(&train), states(&validation), states(&test));
     let mut maps = Vec::new();
     let mut named_maps = Vec::new();
     let mut card_maps = Vec::new();
@@ -112,11 +142,30 @@ pub fn train_bank(set: &SequenceSet, split: &Split, config: &BankConfig, mut pro
                 continue;
             }
             let (ha, hb) = (a.hidden_size(), b.hidden_size());
-            let (map, ridge_lambda) = fit_state_map(&train_states[from], &train_states[to], &validation_states[from], &validation_states[to], ha, hb)?;
+            let (map, ridge_lambda) = fit_state_map(
+                &train_states[from],
+                &train_states[to],
+                &validation_states[from],
+                &validation_states[to],
+                ha,
+                hb,
+            )?;
             let test_mse = map_mse(Some(&map), &test_states[from], ha, &test_states[to], hb);
             let test_mse_truncate_pad = map_mse(None, &test_states[from], ha, &test_states[to], hb);
-            progress(BankProgress::MapDone { from: ha, to: hb, mse: test_mse, mse_truncate_pad: test_mse_truncate_pad });
-            card_maps.push(CardMap { from: a.name.clone(), to: b.name.clone(), flops: map.flops(), ridge_lambda, test_mse, test_mse_truncate_pad });
+            progress(BankProgress::MapDone {
+                from: ha,
+                to: hb,
+                mse: test_mse,
+                mse_truncate_pad: test_mse_truncate_pad,
+            });
+            card_maps.push(CardMap {
+                from: a.name.clone(),
+                to: b.name.clone(),
+                flops: map.flops(),
+                ridge_lambda,
+                test_mse,
+                test_mse_truncate_pad,
+            });
             named_maps.push((a.name.clone(), b.name.clone(), map.clone()));
             maps.push((from, to, map));
         }
@@ -143,6 +192,11 @@ pub fn train_bank(set: &SequenceSet, split: &Split, config: &BankConfig, mut pro
             split: split.clone(),
         },
     };
-    let bank = ModelBank::new(models, maps).expect("every ordered pair has a fitted map of the right shape");
-    Ok(TrainedBank { bank, maps: named_maps, card })
+    let bank = ModelBank::new(models, maps)
+        .expect("every ordered pair has a fitted map of the right shape");
+    Ok(TrainedBank {
+        bank,
+        maps: named_maps,
+        card,
+    })
 }

@@ -1,0 +1,699 @@
+//! The edge-node world: background processes and RNN streams sharing one [`Node`], driven by the
+//! kernel's event loop. This is where the node, the workloads, the networks and the policies meet;
+//! each of them stays ignorant of the others.
+//!
+//! Per event nothing is allocated: job bookkeeping uses slabs with free lists, the hidden states and
+//! scratch buffers are allocated once per stream, and the frame queue is preallocated.
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+
+use rand::seq::SliceRandom;
+use rand_distr::{Distribution, Exp};
+
+use crate::data::SequenceSet;
+use crate::metrics::{JobRecord, Recorder, SequenceRecord, StepRecord};
+use crate::node::{FinishedJob, JobId, Node};
+use crate::policy::{ModelOption, Observation, Policy};
+use crate::rnn::{GruScratch, ModelBank};
+use crate::sim::{EventQueue, Model, SimTime, Simulation};
+use crate::workload::{
+    process_rng, BackgroundKind, BackgroundSpec, OnMiss, ProcessRng, StreamSpec, WorkSampler,
+};
+
+/// Accounting class of background jobs on the node.
+pub const CLASS_BACKGROUND: usize = 0;
+/// Accounting class of RNN step jobs on the node.
+pub const CLASS_STREAM: usize = 1;
+
+/// The events of the edge world, named as facts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Event {
+    /// Background process `process` releases a job (Poisson).
+    JobReleased {
+        /// Background process index.
+        process: usize,
+    },
+    /// Background process `process` switches on or off.
+    ProcessToggled {
+        /// Background process index.
+        process: usize,
+    },
+    /// Stream `stream` releases its next frame.
+    FrameReleased {
+        /// Stream index.
+        stream: usize,
+    },
+    /// The node's earliest job finishes (stale if `version` is not the node's current version).
+    NodeJobsFinished {
+        /// Node state version when scheduled.
+        version: u64,
+    },
+}
+
+/// An RNN stream as the world needs it: its description, the shared bank and data, and its policy.
+pub struct StreamSetup {
+    /// Timing and deadline handling.
+    pub spec: StreamSpec,
+    /// The models it may run.
+    pub bank: Arc<ModelBank>,
+    /// The sequences it plays.
+    pub dataset: Arc<SequenceSet>,
+    /// Indices into `dataset` it draws from (e.g. the test split).
+    pub pool: Vec<usize>,
+    /// The policy choosing each step's model.
+    pub policy: Box<dyn Policy>,
+}
+
+/// Everything a run needs.
+pub struct WorldSetup {
+    /// Scenario seed.
+    pub seed: u64,
+    /// Cores of the node.
+    pub cores: usize,
+    /// Speed of one core, FLOP/s.
+    pub core_speed: f64,
+    /// Run length: events after it are not handled.
+    pub horizon: SimTime,
+    /// Width of the usage bins.
+    pub bin: SimTime,
+    /// Background processes.
+    pub background: Vec<BackgroundSpec>,
+    /// RNN streams.
+    pub streams: Vec<StreamSetup>,
+}
+
+struct InFlight {
+    job_number: u64,
+    release: SimTime,
+}
+
+struct BackgroundState {
+    spec: BackgroundSpec,
+    rng: ProcessRng,
+    sampler: Option<WorkSampler>,
+    jobs_released: u64,
+    in_flight: Vec<Option<InFlight>>,
+    free_slots: Vec<usize>,
+    on_job: Option<JobId>,
+}
+
+struct RunningStep {
+    frame: u64,
+    model: usize,
+    switched_from: Option<usize>,
+    start: SimTime,
+    flops: f64,
+}
+
+struct StreamState {
+    setup: StreamSetup,
+    order: Vec<usize>,
+    steps: usize,
+    total_frames: u64,
+    next_frame: u64,
+    queue: VecDeque<u64>,
+    running: Option<RunningStep>,
+    current_model: Option<usize>,
+    hidden: Vec<f32>,
+    mapped: Vec<f32>,
+    scratch: GruScratch,
+    logits: Vec<f32>,
+    options: Vec<ModelOption>,
+    switch_flops: Vec<u64>,
+    steps_per_model: Vec<u32>,
+    skipped_in_sequence: u32,
+    last_latency_s: Option<f64>,
+    jobs_submitted: u64,
+}
+
+/// The simulated edge node and its workloads; implements the kernel's [`Model`].
+pub struct EdgeWorld<R: Recorder> {
+    node: Node,
+    node_version: u64,
+    horizon: SimTime,
+    background: Vec<BackgroundState>,
+    streams: Vec<StreamState>,
+    recorder: R,
+    finished: Vec<FinishedJob>,
+}
+
+/// Job ids: owner slot in the top 16 bits, a per-owner number below.
+const OWNER_SHIFT: u32 = 48;
+
+fn job_id(owner: usize, low: u64) -> JobId {
+    JobId(((owner as u64) << OWNER_SHIFT) | low)
+}
+
+fn exp_span(rng: &mut ProcessRng, mean_s: f64) -> SimTime {
+    let draw = Exp::new(1.0 / mean_s)
+        .expect("mean checked positive at validation")
+        .sample(rng);
+    SimTime::from_secs_f64(draw)
+}
+
+/// Errors when building a world.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum BuildError {
+    /// The node parameters are invalid.
+    #[error(transparent)]
+    Node(#[from] crate::node::NodeError),
+    /// A workload parameter is invalid.
+    #[error("process `{process}`: {message}")]
+    Parameter {
+        /// Process name.
+        process: String,
+        /// What is wrong.
+        message: String,
+    },
+}
+
+/// What a finished run returns.
+pub struct RunOutcome<R> {
+    /// The recorder with everything recorded.
+    pub recorder: R,
+    /// The node (usage accounting).
+    pub node: Node,
+    /// Events handled.
+    pub events: u64,
+    /// Names of each stream's policy.
+    pub policy_names: Vec<String>,
+}
+
+impl<R: Recorder> EdgeWorld<R> {
+    /// Builds the world and its initial events.
+    ///
+    /// # Errors
+    /// [`BuildError`] for invalid node or workload parameters.
+    pub fn build(
+        setup: WorldSetup,
+        recorder: R,
+    ) -> Result<(EdgeWorld<R>, EventQueue<Event>), BuildError> {
+        let node = Node::new(setup.cores, setup.core_speed, 2, setup.bin, setup.horizon)?;
+        let mut queue = EventQueue::with_capacity(64);
+        let mut background = Vec::with_capacity(setup.background.len());
+        for (index, spec) in setup.background.into_iter().enumerate() {
+            let mut rng = process_rng(setup.seed, &spec.name);
+            let bad = |message: String| BuildError::Parameter {
+                process: spec.name.clone(),
+                message,
+            };
+            let sampler = match &spec.kind {
+                BackgroundKind::Poisson { rate, work } => {
+                    if !(rate.is_finite() && *rate > 0.0) {
+                        return Err(bad(format!("rate must be positive, got {rate}")));
+                    }
+                    queue.schedule(
+                        exp_span(&mut rng, 1.0 / rate),
+                        Event::JobReleased { process: index },
+                    );
+                    Some(work.sampler().map_err(|e| bad(e.0))?)
+                }
+                BackgroundKind::OnOff {
+                    on_mean,
+                    off_mean,
+                    start_on,
+                } => {
+                    if on_mean.0 == 0 || off_mean.0 == 0 {
+                        return Err(bad("on_mean and off_mean must be positive".into()));
+                    }
+                    let mean = if *start_on { on_mean } else { off_mean };
+                    if *start_on {
+                        queue.schedule(SimTime::ZERO, Event::ProcessToggled { process: index });
+                    } else {
+                        queue.schedule(
+                            exp_span(&mut rng, mean.as_secs_f64()),
+                            Event::ProcessToggled { process: index },
+                        );
+                    }
+                    None
+                }
+            };
+            background.push(BackgroundState {
+                spec,
+                rng,
+                sampler,
+                jobs_released: 0,
+                in_flight: Vec::with_capacity(64),
+                free_slots: Vec::with_capacity(64),
+                on_job: None,
+            });
+        }
+        let mut streams = Vec::with_capacity(setup.streams.len());
+        for (index, stream) in setup.streams.into_iter().enumerate() {
+            let mut rng = process_rng(setup.seed, &stream.spec.name);
+            let bad = |message: String| BuildError::Parameter {
+                process: stream.spec.name.clone(),
+                message,
+            };
+            if stream.pool.is_empty() {
+                return Err(bad("the data set part it plays is empty".into()));
+            }
+            if stream.spec.period.0 == 0 {
+                return Err(bad("period must be positive".into()));
+            }
+            let bank = &stream.bank;
+            if bank.models()[0].cell.input_size() != stream.dataset.features
+                || bank.models()[0].classes() != stream.dataset.classes
+            {
+                return Err(bad(format!(
+                    "the models take {} input(s) and {} classes, the data set has {} and {}",
+                    bank.models()[0].cell.input_size(),
+                    bank.models()[0].classes(),
+                    stream.dataset.features,
+                    stream.dataset.classes
+                )));
+            }
+            let mut order = Vec::with_capacity(stream.spec.sequences);
+            while order.len() < stream.spec.sequences {
+                let mut round = stream.pool.clone();
+                round.shuffle(&mut rng);
+                let take = (stream.spec.sequences - order.len()).min(round.len());
+                order.extend_from_slice(&round[..take]);
+            }
+            let steps = stream.dataset.steps;
+            let total_frames = (order.len() * steps) as u64;
+            let max_hidden = bank.max_hidden();
+            let options: Vec<ModelOption> = bank
+                .models()
+                .iter()
+                .map(|m| ModelOption {
+                    name: m.name.clone(),
+                    hidden: m.hidden_size(),
+                    flops_per_step: m.cell.flops_per_step(),
+                })
+                .collect();
+            let n_models = options.len();
+            let classes = bank.models()[0].classes();
+            if total_frames > 0 && stream.spec.start <= setup.horizon {
+                queue.schedule(stream.spec.start, Event::FrameReleased { stream: index });
+            }
+            // Frames waiting at once can never exceed the frames released in one deadline window
+            // plus the backlog; reserve generously so the queue does not grow during a run.
+            let reserve = 1024.min(total_frames as usize);
+            streams.push(StreamState {
+                setup: stream,
+                order,
+                steps,
+                total_frames,
+                next_frame: 0,
+                queue: VecDeque::with_capacity(reserve),
+                running: None,
+                current_model: None,
+                hidden: vec![0.0; max_hidden],
+                mapped: vec![0.0; max_hidden],
+                scratch: GruScratch::new(max_hidden),
+                logits: vec![0.0; classes],
+                options,
+                switch_flops: vec![0; n_models],
+                steps_per_model: vec![0; n_models],
+                skipped_in_sequence: 0,
+                last_latency_s: None,
+                jobs_submitted: 0,
+            });
+        }
+        let world = EdgeWorld {
+            node,
+            node_version: 0,
+            horizon: setup.horizon,
+            background,
+            streams,
+            recorder,
+            finished: Vec::with_capacity(16),
+        };
+        Ok((world, queue))
+    }
+
+    /// Builds and runs the world to its horizon.
+    ///
+    /// # Errors
+    /// [`BuildError`] for invalid parameters.
+    pub fn run(setup: WorldSetup, recorder: R) -> Result<RunOutcome<R>, BuildError> {
+        let horizon = setup.horizon;
+        let (world, queue) = EdgeWorld::build(setup, recorder)?;
+        let mut simulation = Simulation::new(world, queue);
+        simulation.step_until(horizon);
+        let events = simulation.events_handled();
+        let mut world = simulation.into_model();
+        world.node.advance(horizon);
+        let policy_names = world
+            .streams
+            .iter()
+            .map(|s| s.setup.policy.name())
+            .collect();
+        Ok(RunOutcome {
+            recorder: world.recorder,
+            node: world.node,
+            events,
+            policy_names,
+        })
+    }
+
+    fn owner_of_stream(&self, stream: usize) -> usize {
+        self.background.len() + stream
+    }
+
+    /// After any change of the node's job set, schedules its next completion under a new version.
+    fn node_changed(&mut self, queue: &mut EventQueue<Event>) {
+        self.node_version += 1;
+        if let Some(t) = self.node.next_completion() {
+            queue.schedule(
+                t,
+                Event::NodeJobsFinished {
+                    version: self.node_version,
+                },
+            );
+        }
+    }
+
+    fn job_released(&mut self, now: SimTime, process: usize, queue: &mut EventQueue<Event>) {
+        let state = &mut self.background[process];
+        let BackgroundKind::Poisson { rate, .. } = state.spec.kind else {
+            unreachable!("only Poisson processes release jobs")
+        };
+        let work = state
+            .sampler
+            .as_ref()
+            .expect("Poisson processes have a sampler")
+            .sample(&mut state.rng);
+        let next = now.saturating_add(exp_span(&mut state.rng, 1.0 / rate));
+        let job_number = state.jobs_released;
+        state.jobs_released += 1;
+        let slot = match state.free_slots.pop() {
+            Some(slot) => {
+                state.in_flight[slot] = Some(InFlight {
+                    job_number,
+                    release: now,
+                });
+                slot
+            }
+            None => {
+                state.in_flight.push(Some(InFlight {
+                    job_number,
+                    release: now,
+                }));
+                state.in_flight.len() - 1
+            }
+        };
+        let weight = state.spec.weight;
+        self.node.submit(
+            now,
+            job_id(process, slot as u64),
+            CLASS_BACKGROUND,
+            work,
+            weight,
+        );
+        self.node_changed(queue);
+        if next <= self.horizon {
+            queue.schedule(next, Event::JobReleased { process });
+        }
+    }
+
+    fn process_toggled(&mut self, now: SimTime, process: usize, queue: &mut EventQueue<Event>) {
+        let state = &mut self.background[process];
+        let BackgroundKind::OnOff {
+            on_mean, off_mean, ..
+        } = state.spec.kind
+        else {
+            unreachable!("only on/off processes toggle")
+        };
+        let next_span;
+        match state.on_job.take() {
+            None => {
+                let job_number = state.jobs_released;
+                state.jobs_released += 1;
+                let id = job_id(process, job_number);
+                state.on_job = Some(id);
+                state.in_flight.clear();
+                state.in_flight.push(Some(InFlight {
+                    job_number,
+                    release: now,
+                }));
+                let weight = state.spec.weight;
+                next_span = exp_span(&mut state.rng, on_mean.as_secs_f64());
+                self.node
+                    .submit(now, id, CLASS_BACKGROUND, f64::INFINITY, weight);
+            }
+            Some(id) => {
+                next_span = exp_span(&mut state.rng, off_mean.as_secs_f64());
+                let started = state.in_flight[0]
+                    .take()
+                    .expect("an on process has its job recorded");
+                let served = self.node.cancel(now, id).map_or(0.0, |f| f.served);
+                self.recorder.job(&JobRecord {
+                    process,
+                    job: started.job_number,
+                    release: started.release,
+                    end: now,
+                    work: served,
+                });
+            }
+        }
+        self.node_changed(queue);
+        let next = now.saturating_add(next_span);
+        if next <= self.horizon {
+            queue.schedule(next, Event::ProcessToggled { process });
+        }
+    }
+
+    fn frame_released(&mut self, now: SimTime, stream: usize, queue: &mut EventQueue<Event>) {
+        let state = &mut self.streams[stream];
+        let frame = state.next_frame;
+        state.next_frame += 1;
+        state.queue.push_back(frame);
+        if state.next_frame < state.total_frames {
+            let next = state
+                .setup
+                .spec
+                .start
+                .saturating_add(SimTime(state.setup.spec.period.0 * state.next_frame));
+            if next <= self.horizon {
+                queue.schedule(next, Event::FrameReleased { stream });
+            }
+        }
+        self.start_next_step(now, stream, queue);
+    }
+
+    fn release_of(state: &StreamState, frame: u64) -> SimTime {
+        state
+            .setup
+            .spec
+            .start
+            .saturating_add(SimTime(state.setup.spec.period.0 * frame))
+    }
+
+    /// Starts the stream's next frame if it is idle, skipping frames that are already late under
+    /// `on_miss: skip`.
+    fn start_next_step(&mut self, now: SimTime, stream: usize, queue: &mut EventQueue<Event>) {
+        let owner = self.owner_of_stream(stream);
+        loop {
+            let state = &mut self.streams[stream];
+            if state.running.is_some() {
+                return;
+            }
+            let Some(&frame) = state.queue.front() else {
+                return;
+            };
+            let step = (frame % state.steps as u64) as usize;
+            if step == 0 {
+                state.hidden.iter_mut().for_each(|v| *v = 0.0);
+                state.current_model = None;
+                state.steps_per_model.iter_mut().for_each(|c| *c = 0);
+                state.skipped_in_sequence = 0;
+            }
+            let release = Self::release_of(state, frame);
+            let deadline = release.saturating_add(state.setup.spec.deadline);
+            if state.setup.spec.on_miss == OnMiss::Skip && now >= deadline {
+                state.queue.pop_front();
+                state.skipped_in_sequence += 1;
+                let record = StepRecord {
+                    stream,
+                    sequence: frame / state.steps as u64,
+                    step: step as u32,
+                    release,
+                    start: None,
+                    end: None,
+                    deadline,
+                    missed: true,
+                    skipped: true,
+                    model: None,
+                    flops: 0.0,
+                };
+                self.recorder.step(&record);
+                if step + 1 == self.streams[stream].steps {
+                    self.finish_sequence(stream, frame);
+                }
+                continue;
+            }
+            for (index, cost) in state.switch_flops.iter_mut().enumerate() {
+                *cost = state
+                    .current_model
+                    .map_or(0, |current| state.setup.bank.switch_flops(current, index));
+            }
+            let rate_estimate = self.node.rate_if_added(state.setup.spec.weight);
+            let observation = Observation {
+                now_s: now.as_secs_f64(),
+                release_s: release.as_secs_f64(),
+                deadline_s: deadline.as_secs_f64(),
+                slack_s: deadline.as_secs_f64() - now.as_secs_f64(),
+                pending_frames: state.queue.len(),
+                step,
+                steps: state.steps,
+                current: state.current_model,
+                switch_flops: &state.switch_flops,
+                rate_estimate,
+                node_jobs: self.node.active_jobs(),
+                cores: self.node.cores(),
+                core_speed: self.node.speed(),
+                last_latency_s: state.last_latency_s,
+            };
+            let choice = state
+                .setup
+                .policy
+                .choose(&observation, &state.options)
+                .min(state.options.len() - 1);
+            let model = &state.setup.bank.models()[choice];
+            let mut flops = model.cell.flops_per_step() as f64 + state.switch_flops[choice] as f64;
+            if step + 1 == state.steps {
+                flops += model.flops_readout() as f64;
+            }
+            let switched_from = state.current_model.filter(|&c| c != choice);
+            state.queue.pop_front();
+            state.running = Some(RunningStep {
+                frame,
+                model: choice,
+                switched_from,
+                start: now,
+                flops,
+            });
+            let id = job_id(owner, state.jobs_submitted);
+            state.jobs_submitted += 1;
+            let weight = state.setup.spec.weight;
+            self.node.submit(now, id, CLASS_STREAM, flops, weight);
+            self.node_changed(queue);
+            return;
+        }
+    }
+
+    fn step_finished(&mut self, now: SimTime, stream: usize) {
+        let state = &mut self.streams[stream];
+        let running = state
+            .running
+            .take()
+            .expect("a finished stream job has a running step");
+        let bank = Arc::clone(&state.setup.bank);
+        let model = &bank.models()[running.model];
+        let hidden = model.hidden_size();
+        if let Some(from) = running.switched_from {
+            let from_hidden = bank.models()[from].hidden_size();
+            match bank.switch(from, running.model).flatten() {
+                Some(map) => {
+                    map.apply(&state.hidden[..from_hidden], &mut state.mapped[..hidden]);
+                    state.hidden[..hidden].copy_from_slice(&state.mapped[..hidden]);
+                }
+                None => debug_assert_eq!(from_hidden, hidden, "an unmapped switch keeps the size"),
+            }
+        }
+        let step = (running.frame % state.steps as u64) as usize;
+        let sequence = running.frame / state.steps as u64;
+        let dataset_index = state.order[sequence as usize];
+        let x = state.setup.dataset.frame(dataset_index, step);
+        model
+            .cell
+            .step(x, &mut state.hidden[..hidden], &mut state.scratch);
+        state.current_model = Some(running.model);
+        state.steps_per_model[running.model] += 1;
+        let release = Self::release_of(state, running.frame);
+        let deadline = release.saturating_add(state.setup.spec.deadline);
+        state.last_latency_s = Some(now.saturating_sub(release).as_secs_f64());
+        let record = StepRecord {
+            stream,
+            sequence,
+            step: step as u32,
+            release,
+            start: Some(running.start),
+            end: Some(now),
+            deadline,
+            missed: now > deadline,
+            skipped: false,
+            model: Some(running.model),
+            flops: running.flops,
+        };
+        self.recorder.step(&record);
+        if step + 1 == state.steps {
+            self.finish_sequence(stream, running.frame);
+        }
+    }
+
+    fn finish_sequence(&mut self, stream: usize, last_frame: u64) {
+        let state = &mut self.streams[stream];
+        let sequence = last_frame / state.steps as u64;
+        let dataset_index = state.order[sequence as usize];
+        let model_index = state.current_model.unwrap_or(0);
+        let model = &state.setup.bank.models()[model_index];
+        let prediction = model.predict(&state.hidden[..model.hidden_size()], &mut state.logits);
+        let record = SequenceRecord {
+            stream,
+            sequence,
+            dataset_index,
+            label: state.setup.dataset.labels[dataset_index],
+            prediction,
+            steps_per_model: state.steps_per_model.clone(),
+            skipped_steps: state.skipped_in_sequence,
+        };
+        self.recorder.sequence(&record);
+    }
+
+    fn jobs_finished(&mut self, now: SimTime, version: u64, queue: &mut EventQueue<Event>) {
+        if version != self.node_version {
+            return;
+        }
+        let mut finished = std::mem::take(&mut self.finished);
+        finished.clear();
+        self.node.take_completed(now, &mut finished);
+        self.node_changed(queue);
+        let n_background = self.background.len();
+        for done in &finished {
+            let owner = (done.id.0 >> OWNER_SHIFT) as usize;
+            let low = done.id.0 & ((1 << OWNER_SHIFT) - 1);
+            if owner < n_background {
+                let state = &mut self.background[owner];
+                let slot = low as usize;
+                let job = state.in_flight[slot]
+                    .take()
+                    .expect("a finished background job is in flight");
+                state.free_slots.push(slot);
+                self.recorder.job(&JobRecord {
+                    process: owner,
+                    job: job.job_number,
+                    release: job.release,
+                    end: now,
+                    work: done.served,
+                });
+            } else {
+                self.step_finished(now, owner - n_background);
+            }
+        }
+        for done in &finished {
+            let owner = (done.id.0 >> OWNER_SHIFT) as usize;
+            if owner >= n_background {
+                self.start_next_step(now, owner - n_background, queue);
+            }
+        }
+        self.finished = finished;
+    }
+}
+
+impl<R: Recorder> Model for EdgeWorld<R> {
+    type Event = Event;
+
+    fn handle(&mut self, now: SimTime, event: Event, queue: &mut EventQueue<Event>) {
+        match event {
+            Event::JobReleased { process } => self.job_released(now, process, queue),
+            Event::ProcessToggled { process } => self.process_toggled(now, process, queue),
+            Event::FrameReleased { stream } => self.frame_released(now, stream, queue),
+            Event::NodeJobsFinished { version } => self.jobs_finished(now, version, queue),
+        }
+    }
+}

@@ -1,0 +1,690 @@
+//! Turning a run's records into tidy tables (CSV) and figures (SVG and PNG). Pure functions from
+//! records to bytes; the command line writes them.
+
+pub mod plots;
+
+use serde::Serialize;
+
+use crate::metrics::{Distribution, MemoryRecorder};
+use crate::runner::RunResult;
+use crate::scenario::Scenario;
+use crate::sim::SimTime;
+
+/// Names needed to label the records of one run.
+#[derive(Debug, Clone)]
+pub struct Labels {
+    /// Background process names, by index.
+    pub background: Vec<String>,
+    /// Stream names, by index.
+    pub streams: Vec<String>,
+    /// Model names of each stream's bank, by stream.
+    pub models: Vec<Vec<String>>,
+    /// Hidden size of each model, by stream.
+    pub widths: Vec<Vec<usize>>,
+}
+
+fn secs(t: SimTime) -> f64 {
+    t.as_secs_f64()
+}
+
+/// Column names of a row type, written even when there is no row.
+trait Columns {
+    const COLUMNS: &'static [&'static str];
+}
+
+fn csv_bytes<T: Serialize + Columns>(rows: &[T]) -> Vec<u8> {
+    let mut writer = csv::WriterBuilder::new()
+        .has_headers(false)
+        .from_writer(Vec::new());
+    writer
+        .write_record(T::COLUMNS)
+        .expect("writing to memory cannot fail");
+    for row in rows {
+        writer
+            .serialize(row)
+            .expect("serialising plain rows to memory cannot fail");
+    }
+    writer.into_inner().expect("flushing to memory cannot fail")
+}
+
+/// One row of `steps.csv`.
+#[derive(Debug, Clone, Serialize)]
+pub struct StepRow<'a> {
+    /// Stream name.
+    pub stream: &'a str,
+    /// Policy label.
+    pub policy: &'a str,
+    /// Sequence number in the stream's play order.
+    pub sequence: u64,
+    /// Step within the sequence.
+    pub step: u32,
+    /// Release time, s.
+    pub release_s: f64,
+    /// Start time, s (empty when skipped).
+    pub start_s: Option<f64>,
+    /// End time, s (empty when skipped).
+    pub end_s: Option<f64>,
+    /// End − release, s (empty when skipped).
+    pub latency_s: Option<f64>,
+    /// Absolute deadline, s.
+    pub deadline_s: f64,
+    /// 1 if the deadline was missed (or the frame skipped).
+    pub missed: u8,
+    /// 1 if the frame was dropped.
+    pub skipped: u8,
+    /// Model that ran the step (empty when skipped).
+    pub model: &'a str,
+    /// FLOPs of the step job.
+    pub flops: f64,
+}
+
+impl Columns for StepRow<'_> {
+    const COLUMNS: &'static [&'static str] = &[
+        "stream",
+        "policy",
+        "sequence",
+        "step",
+        "release_s",
+        "start_s",
+        "end_s",
+        "latency_s",
+        "deadline_s",
+        "missed",
+        "skipped",
+        "model",
+        "flops",
+    ];
+}
+
+/// `steps.csv` of one run.
+pub fn steps_csv(records: &MemoryRecorder, labels: &Labels, policy: &str) -> Vec<u8> {
+    let rows: Vec<StepRow<'_>> = records
+        .steps
+        .iter()
+        .map(|r| StepRow {
+            stream: &labels.streams[r.stream],
+            policy,
+            sequence: r.sequence,
+            step: r.step,
+            release_s: secs(r.release),
+            start_s: r.start.map(secs),
+            end_s: r.end.map(secs),
+            latency_s: r.end.map(|e| secs(e.saturating_sub(r.release))),
+            deadline_s: secs(r.deadline),
+            missed: r.missed as u8,
+            skipped: r.skipped as u8,
+            model: r.model.map_or("", |m| labels.models[r.stream][m].as_str()),
+            flops: r.flops,
+        })
+        .collect();
+    csv_bytes(&rows)
+}
+
+/// `sequences.csv` of one run: `stream, policy, sequence, dataset_index, label, prediction, correct,
+/// skipped_steps`, then `steps_<model>` for each model of the stream's bank.
+pub fn sequences_csv(records: &MemoryRecorder, labels: &Labels, policy: &str) -> Vec<u8> {
+    let mut writer = csv::Writer::from_writer(Vec::new());
+    let model_names: Vec<String> = labels
+        .models
+        .iter()
+        .flatten()
+        .cloned()
+        .collect::<std::collections::BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    let mut header: Vec<String> = [
+        "stream",
+        "policy",
+        "sequence",
+        "dataset_index",
+        "label",
+        "prediction",
+        "correct",
+        "skipped_steps",
+    ]
+    .map(String::from)
+    .to_vec();
+    header.extend(model_names.iter().map(|m| format!("steps_{m}")));
+    writer.write_record(&header).expect("memory");
+    for r in &records.sequences {
+        let mut row = vec![
+            labels.streams[r.stream].clone(),
+            policy.to_string(),
+            r.sequence.to_string(),
+            r.dataset_index.to_string(),
+            r.label.to_string(),
+            r.prediction.to_string(),
+            ((r.label == r.prediction) as u8).to_string(),
+            r.skipped_steps.to_string(),
+        ];
+        for name in &model_names {
+            let count = labels.models[r.stream]
+                .iter()
+                .position(|m| m == name)
+                .map_or(0, |i| r.steps_per_model[i]);
+            row.push(count.to_string());
+        }
+        writer.write_record(&row).expect("memory");
+    }
+    writer.into_inner().expect("memory")
+}
+
+/// One row of `jobs.csv`.
+#[derive(Debug, Clone, Serialize)]
+pub struct JobRow<'a> {
+    /// Background process name.
+    pub process: &'a str,
+    /// Job number within the process.
+    pub job: u64,
+    /// Release, s.
+    pub release_s: f64,
+    /// End, s.
+    pub end_s: f64,
+    /// End − release, s.
+    pub response_s: f64,
+    /// FLOPs served.
+    pub work_flop: f64,
+}
+
+impl Columns for JobRow<'_> {
+    const COLUMNS: &'static [&'static str] = &[
+        "process",
+        "job",
+        "release_s",
+        "end_s",
+        "response_s",
+        "work_flop",
+    ];
+}
+
+/// `jobs.csv` of one run.
+pub fn jobs_csv(records: &MemoryRecorder, labels: &Labels) -> Vec<u8> {
+    let rows: Vec<JobRow<'_>> = records
+        .jobs
+        .iter()
+        .map(|r| JobRow {
+            process: &labels.background[r.process],
+            job: r.job,
+            release_s: secs(r.release),
+            end_s: secs(r.end),
+            response_s: secs(r.end.saturating_sub(r.release)),
+            work_flop: r.work,
+        })
+        .collect();
+    csv_bytes(&rows)
+}
+
+/// One row of `summary.csv`: a stream, a background process, or the whole node.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct SummaryRow {
+    /// Process name, or `node`.
+    pub process: String,
+    /// `rnn_stream`, `background` or `node`.
+    pub kind: String,
+    /// Policy label of the run.
+    pub policy: String,
+    /// Frames (streams) or finished jobs (background).
+    pub count: usize,
+    /// Mean latency (streams, completed frames) or response time (jobs), s.
+    pub mean_s: Option<f64>,
+    /// Median, s.
+    pub p50_s: Option<f64>,
+    /// 95th percentile, s.
+    pub p95_s: Option<f64>,
+    /// 99th percentile, s.
+    pub p99_s: Option<f64>,
+    /// Share of frames that missed their deadline (streams).
+    pub miss_rate: Option<f64>,
+    /// Share of frames skipped (streams).
+    pub skip_rate: Option<f64>,
+    /// Share of sequences classified correctly (streams).
+    pub accuracy: Option<f64>,
+    /// Sequences classified (streams).
+    pub sequences: Option<usize>,
+    /// FLOPs of step jobs per frame, skipped frames counting 0 (streams).
+    pub mean_flops_per_step: Option<f64>,
+    /// Busy core-seconds / (cores × duration).
+    pub utilisation: f64,
+}
+
+impl Columns for SummaryRow {
+    const COLUMNS: &'static [&'static str] = &[
+        "process",
+        "kind",
+        "policy",
+        "count",
+        "mean_s",
+        "p50_s",
+        "p95_s",
+        "p99_s",
+        "miss_rate",
+        "skip_rate",
+        "accuracy",
+        "sequences",
+        "mean_flops_per_step",
+        "utilisation",
+    ];
+}
+
+fn finite(v: f64) -> Option<f64> {
+    v.is_finite().then_some(v)
+}
+
+/// The summary rows of one run (streams, then background processes, then the node).
+pub fn summary_rows(result: &RunResult, scenario: &Scenario, labels: &Labels) -> Vec<SummaryRow> {
+    let records = &result.outcome.recorder;
+    let node = &result.outcome.node;
+    let capacity_core_seconds = node.cores() as f64 * scenario.horizon().as_secs_f64();
+    let capacity_flops = capacity_core_seconds * node.speed();
+    let policy = &result.plan.label;
+    let mut rows = Vec::new();
+    for (index, name) in labels.streams.iter().enumerate() {
+        let steps: Vec<_> = records.steps.iter().filter(|s| s.stream == index).collect();
+        let latencies: Vec<f64> = steps
+            .iter()
+            .filter_map(|s| s.end.map(|e| secs(e.saturating_sub(s.release))))
+            .collect();
+        let d = Distribution::of(&latencies);
+        let frames = steps.len();
+        let sequences: Vec<_> = records
+            .sequences
+            .iter()
+            .filter(|s| s.stream == index)
+            .collect();
+        let correct = sequences.iter().filter(|s| s.label == s.prediction).count();
+        let flops: f64 = steps.iter().map(|s| s.flops).sum();
+        let share = |n: usize, of: usize| (of > 0).then(|| n as f64 / of as f64);
+        rows.push(SummaryRow {
+            process: name.clone(),
+            kind: "rnn_stream".into(),
+            policy: result.plan.policies[index].label(),
+            count: frames,
+            mean_s: finite(d.mean),
+            p50_s: finite(d.p50),
+            p95_s: finite(d.p95),
+            p99_s: finite(d.p99),
+            miss_rate: share(steps.iter().filter(|s| s.missed).count(), frames),
+            skip_rate: share(steps.iter().filter(|s| s.skipped).count(), frames),
+            accuracy: share(correct, sequences.len()),
+            sequences: Some(sequences.len()),
+            mean_flops_per_step: (frames > 0).then(|| flops / frames as f64),
+            utilisation: flops / capacity_flops,
+        });
+    }
+    for (index, name) in labels.background.iter().enumerate() {
+        let jobs: Vec<_> = records.jobs.iter().filter(|j| j.process == index).collect();
+        let responses: Vec<f64> = jobs
+            .iter()
+            .map(|j| secs(j.end.saturating_sub(j.release)))
+            .collect();
+        let d = Distribution::of(&responses);
+        let work: f64 = jobs.iter().map(|j| j.work).sum();
+        rows.push(SummaryRow {
+            process: name.clone(),
+            kind: "background".into(),
+            policy: policy.clone(),
+            count: jobs.len(),
+            mean_s: finite(d.mean),
+            p50_s: finite(d.p50),
+            p95_s: finite(d.p95),
+            p99_s: finite(d.p99),
+            miss_rate: None,
+            skip_rate: None,
+            accuracy: None,
+            sequences: None,
+            mean_flops_per_step: None,
+            utilisation: work / capacity_flops,
+        });
+    }
+    let busy = node.busy_core_seconds(crate::engine::CLASS_BACKGROUND)
+        + node.busy_core_seconds(crate::engine::CLASS_STREAM);
+    rows.push(SummaryRow {
+        process: "node".into(),
+        kind: "node".into(),
+        policy: policy.clone(),
+        count: records.jobs.len() + records.steps.iter().filter(|s| !s.skipped).count(),
+        mean_s: None,
+        p50_s: None,
+        p95_s: None,
+        p99_s: None,
+        miss_rate: None,
+        skip_rate: None,
+        accuracy: None,
+        sequences: None,
+        mean_flops_per_step: None,
+        utilisation: busy / capacity_core_seconds,
+    });
+    rows
+}
+
+/// `summary.csv` bytes.
+pub fn summary_csv(rows: &[SummaryRow]) -> Vec<u8> {
+    csv_bytes(rows)
+}
+
+/// One row of `comparison.csv`: a stream under one policy.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct ComparisonRow {
+    /// Policy label.
+    pub policy: String,
+    /// Stream name.
+    pub stream: String,
+    /// Sequences classified.
+    pub sequences: usize,
+    /// Accuracy.
+    pub accuracy: Option<f64>,
+    /// Miss rate.
+    pub miss_rate: Option<f64>,
+    /// Skip rate.
+    pub skip_rate: Option<f64>,
+    /// Mean latency of completed frames, s.
+    pub mean_latency_s: Option<f64>,
+    /// 95th percentile latency, s.
+    pub p95_latency_s: Option<f64>,
+    /// Mean FLOPs per frame.
+    pub mean_flops_per_step: Option<f64>,
+    /// Node utilisation.
+    pub node_utilisation: f64,
+}
+
+impl Columns for ComparisonRow {
+    const COLUMNS: &'static [&'static str] = &[
+        "policy",
+        "stream",
+        "sequences",
+        "accuracy",
+        "miss_rate",
+        "skip_rate",
+        "mean_latency_s",
+        "p95_latency_s",
+        "mean_flops_per_step",
+        "node_utilisation",
+    ];
+}
+
+/// Comparison rows: for each run, each stream's summary.
+pub fn comparison_rows(summaries: &[Vec<SummaryRow>]) -> Vec<ComparisonRow> {
+    let mut rows = Vec::new();
+    for summary in summaries {
+        let node_utilisation = summary
+            .iter()
+            .find(|r| r.kind == "node")
+            .map_or(0.0, |r| r.utilisation);
+        for row in summary.iter().filter(|r| r.kind == "rnn_stream") {
+            rows.push(ComparisonRow {
+                policy: row.policy.clone(),
+                stream: row.process.clone(),
+                sequences: row.sequences.unwrap_or(0),
+                accuracy: row.accuracy,
+                miss_rate: row.miss_rate,
+                skip_rate: row.skip_rate,
+                mean_latency_s: row.mean_s,
+                p95_latency_s: row.p95_s,
+                mean_flops_per_step: row.mean_flops_per_step,
+                node_utilisation,
+            });
+        }
+    }
+    rows
+}
+
+/// `comparison.csv` bytes.
+pub fn comparison_csv(rows: &[ComparisonRow]) -> Vec<u8> {
+    csv_bytes(rows)
+}
+
+/// The comparison as a Markdown table (for the terminal and the README).
+pub fn comparison_markdown(rows: &[ComparisonRow]) -> String {
+    let fmt =
+        |v: Option<f64>, digits: usize| v.map_or("–".to_string(), |v| format!("{v:.digits$}"));
+    let mut out = String::from(
+        "| policy | stream | sequences | accuracy | miss rate | skip rate | mean latency (ms) | p95 latency (ms) | mean kFLOP/frame | node utilisation |\n|---|---|---:|---:|---:|---:|---:|---:|---:|---:|\n",
+    );
+    for r in rows {
+        out.push_str(&format!(
+            "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {:.3} |\n",
+            r.policy,
+            r.stream,
+            r.sequences,
+            fmt(r.accuracy, 3),
+            fmt(r.miss_rate, 3),
+            fmt(r.skip_rate, 3),
+            fmt(r.mean_latency_s.map(|v| v * 1e3), 2),
+            fmt(r.p95_latency_s.map(|v| v * 1e3), 2),
+            fmt(r.mean_flops_per_step.map(|v| v / 1e3), 1),
+            r.node_utilisation
+        ));
+    }
+    out
+}
+
+/// One row of `timeline.csv`: mean busy cores per usage bin.
+#[derive(Debug, Clone, Serialize)]
+pub struct TimelineRow {
+    /// Bin start, s.
+    pub bin_start_s: f64,
+    /// Mean cores busy with background jobs.
+    pub background_cores: f64,
+    /// Mean cores busy with RNN steps.
+    pub rnn_cores: f64,
+}
+
+impl Columns for TimelineRow {
+    const COLUMNS: &'static [&'static str] = &["bin_start_s", "background_cores", "rnn_cores"];
+}
+
+/// The timeline rows of one run (bins up to the horizon).
+pub fn timeline_rows(result: &RunResult, scenario: &Scenario) -> Vec<TimelineRow> {
+    let node = &result.outcome.node;
+    let background = node.usage_bins(crate::engine::CLASS_BACKGROUND);
+    let rnn = node.usage_bins(crate::engine::CLASS_STREAM);
+    let bin = node.bin();
+    let n = scenario.horizon().0.div_ceil(bin.0) as usize;
+    (0..n.min(background.len()))
+        .map(|i| TimelineRow {
+            bin_start_s: secs(SimTime(bin.0 * i as u64)),
+            background_cores: background[i],
+            rnn_cores: rnn[i],
+        })
+        .collect()
+}
+
+/// `timeline.csv` bytes.
+pub fn timeline_csv(rows: &[TimelineRow]) -> Vec<u8> {
+    csv_bytes(rows)
+}
+
+/// The manifest of one run folder (`manifest.json`).
+#[derive(Debug, Clone, Serialize)]
+pub struct Manifest {
+    /// Always `flexrnn`.
+    pub tool: String,
+    /// Tool version (the crate version).
+    pub tool_version: String,
+    /// Scenario name.
+    pub scenario_name: String,
+    /// Scenario file as given.
+    pub scenario_file: String,
+    /// SHA-256 of the scenario text, hex.
+    pub scenario_sha256: String,
+    /// Seed used.
+    pub seed: u64,
+    /// Run index and label.
+    pub run_index: usize,
+    /// Run label (policy).
+    pub run_label: String,
+    /// Simulated duration, s.
+    pub duration_s: f64,
+    /// Events handled.
+    pub events: u64,
+    /// Wall-clock time of the simulation, s (the only field that differs between identical runs).
+    pub wall_time_s: f64,
+    /// The scenario text, verbatim.
+    pub scenario: String,
+}
+
+/// Labels for the records of `scenario`'s runs.
+pub fn labels(scenario: &Scenario, resources: &crate::runner::Resources) -> Labels {
+    let banks: Vec<&crate::runner::LoadedBank> = scenario
+        .streams()
+        .map(|s| &resources.banks[&scenario.dir.join(&s.models)])
+        .collect();
+    Labels {
+        background: scenario.background().map(|b| b.name.clone()).collect(),
+        streams: scenario.streams().map(|s| s.spec.name.clone()).collect(),
+        models: banks
+            .iter()
+            .map(|b| b.bank.models().iter().map(|m| m.name.clone()).collect())
+            .collect(),
+        widths: banks
+            .iter()
+            .map(|b| b.bank.models().iter().map(|m| m.hidden_size()).collect())
+            .collect(),
+    }
+}
+
+fn timeline_panel(
+    result: &RunResult,
+    scenario: &Scenario,
+    labels: &Labels,
+) -> plots::TimelinePanel {
+    let rows = timeline_rows(result, scenario);
+    let bin = result.outcome.node.bin().0;
+    let n = rows.len();
+    let mut width_sum = vec![0.0; n];
+    let mut width_count = vec![0usize; n];
+    let mut misses = vec![0usize; n];
+    for step in result
+        .outcome
+        .recorder
+        .steps
+        .iter()
+        .filter(|s| s.stream == 0)
+    {
+        if let (Some(end), Some(model)) = (step.end, step.model) {
+            if let Some(i) = Some((end.0 / bin) as usize).filter(|&i| i < n) {
+                width_sum[i] += labels.widths[0][model] as f64;
+                width_count[i] += 1;
+            }
+        }
+        if step.missed {
+            if let Some(i) = Some((step.release.0 / bin) as usize).filter(|&i| i < n) {
+                misses[i] += 1;
+            }
+        }
+    }
+    plots::TimelinePanel {
+        label: result.plan.label.clone(),
+        bin_start_s: rows.iter().map(|r| r.bin_start_s).collect(),
+        background_cores: rows.iter().map(|r| r.background_cores).collect(),
+        mean_width: width_sum
+            .iter()
+            .zip(&width_count)
+            .map(|(s, &c)| (c > 0).then(|| s / c as f64))
+            .collect(),
+        misses,
+    }
+}
+
+/// Every output file of a scenario's runs, as (path relative to the output folder, bytes), in a
+/// deterministic order. With one run the files sit at the top; with several, each run has a
+/// subfolder named after its label, and the top holds `comparison.csv` and the figures.
+///
+/// # Errors
+/// [`plots::PlotError`] if a figure cannot be drawn.
+pub fn outputs(
+    scenario: &Scenario,
+    resources: &crate::runner::Resources,
+    results: &[RunResult],
+) -> Result<Vec<(std::path::PathBuf, Vec<u8>)>, plots::PlotError> {
+    use sha2::Digest;
+    let labels = labels(scenario, resources);
+    let sha = format!("{:x}", sha2::Sha256::digest(scenario.text.as_bytes()));
+    let several = results.len() > 1;
+    let mut files = Vec::new();
+    let mut summaries = Vec::new();
+    for result in results {
+        let dir = if several {
+            std::path::PathBuf::from(&result.plan.label)
+        } else {
+            std::path::PathBuf::new()
+        };
+        let records = &result.outcome.recorder;
+        let manifest = Manifest {
+            tool: "flexrnn".into(),
+            tool_version: env!("CARGO_PKG_VERSION").into(),
+            scenario_name: scenario.parsed.name.clone(),
+            scenario_file: scenario.file.clone(),
+            scenario_sha256: sha.clone(),
+            seed: scenario.seed,
+            run_index: result.plan.index,
+            run_label: result.plan.label.clone(),
+            duration_s: scenario.horizon().as_secs_f64(),
+            events: result.outcome.events,
+            wall_time_s: result.wall_time_s,
+            scenario: scenario.text.clone(),
+        };
+        let summary = summary_rows(result, scenario, &labels);
+        files.push((
+            dir.join("manifest.json"),
+            serde_json::to_vec_pretty(&manifest).expect("manifest serialises"),
+        ));
+        files.push((
+            dir.join("steps.csv"),
+            steps_csv(records, &labels, &result.plan.label),
+        ));
+        files.push((
+            dir.join("sequences.csv"),
+            sequences_csv(records, &labels, &result.plan.label),
+        ));
+        files.push((dir.join("jobs.csv"), jobs_csv(records, &labels)));
+        files.push((dir.join("summary.csv"), summary_csv(&summary)));
+        files.push((
+            dir.join("timeline.csv"),
+            timeline_csv(&timeline_rows(result, scenario)),
+        ));
+        summaries.push(summary);
+    }
+    let comparison = comparison_rows(&summaries);
+    if !comparison.is_empty() {
+        files.push(("comparison.csv".into(), comparison_csv(&comparison)));
+        files.push((
+            "comparison.md".into(),
+            comparison_markdown(&comparison).into_bytes(),
+        ));
+    }
+    let cores = scenario.parsed.node.cores.get();
+    if !labels.streams.is_empty() {
+        let panels: Vec<_> = results
+            .iter()
+            .map(|r| timeline_panel(r, scenario, &labels))
+            .collect();
+        let max_width = labels.widths[0].iter().copied().max().unwrap_or(1);
+        let figure = plots::timeline(&panels, cores, max_width, scenario.horizon().as_secs_f64())?;
+        files.push(("plots/timeline.svg".into(), figure.svg.into_bytes()));
+        files.push(("plots/timeline.png".into(), figure.png));
+        let cdfs: Vec<(String, Vec<f64>)> = results
+            .iter()
+            .map(|r| {
+                let mut l: Vec<f64> = r
+                    .outcome
+                    .recorder
+                    .steps
+                    .iter()
+                    .filter(|s| s.stream == 0)
+                    .filter_map(|s| s.end.map(|e| secs(e.saturating_sub(s.release))))
+                    .collect();
+                l.sort_by(f64::total_cmp);
+                (r.plan.label.clone(), l)
+            })
+            .collect();
+        let deadline = scenario
+            .streams()
+            .next()
+            .map(|s| s.spec.deadline.as_secs_f64());
+        let figure = plots::latency_cdf(&cdfs, deadline)?;
+        files.push(("plots/latency_cdf.svg".into(), figure.svg.into_bytes()));
+        files.push(("plots/latency_cdf.png".into(), figure.png));
+    }
+    Ok(files)
+}

@@ -1,0 +1,262 @@
+//! From a validated [`Scenario`] to finished runs: load the model banks and data sets it names, build
+//! one world per policy (common random numbers: every process's random stream depends only on the
+//! seed and its name), and run them — in parallel with rayon, each run single-threaded, results in
+//! run order.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Instant;
+
+use rayon::prelude::*;
+
+use crate::data::{self, SequenceSet, Split};
+use crate::engine::{BuildError, EdgeWorld, RunOutcome, StreamSetup, WorldSetup};
+use crate::metrics::MemoryRecorder;
+use crate::policy::{GreedySlackPolicy, Policy, StaticPolicy};
+use crate::rnn::io::{load_bank, ModelCard, ModelIoError};
+use crate::rnn::ModelBank;
+use crate::scenario::{DatasetName, PolicyFile, Scenario, ScenarioError};
+use crate::workload::StreamSpec;
+
+/// Errors between a valid file and a finished run.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum RunError {
+    /// The scenario refers to something that does not exist or does not fit.
+    #[error(transparent)]
+    Scenario(#[from] ScenarioError),
+    /// A model bank could not be loaded (fatal for the scenario).
+    #[error("{file}: models: {source}")]
+    Models {
+        /// Scenario file.
+        file: String,
+        /// Underlying error.
+        source: ModelIoError,
+    },
+    /// A data set could not be loaded.
+    #[error(transparent)]
+    Data(#[from] data::DataError),
+    /// Building a world failed.
+    #[error("{file}: {source}")]
+    Build {
+        /// Scenario file.
+        file: String,
+        /// Underlying error.
+        source: BuildError,
+    },
+}
+
+/// A loaded model bank with its card.
+#[derive(Debug, Clone)]
+pub struct LoadedBank {
+    /// Where it was loaded from.
+    pub dir: PathBuf,
+    /// The models and maps.
+    pub bank: Arc<ModelBank>,
+    /// Its card.
+    pub card: ModelCard,
+}
+
+/// Everything a scenario's streams need, loaded once and shared by all runs.
+#[derive(Debug, Clone)]
+pub struct Resources {
+    /// Banks by folder.
+    pub banks: BTreeMap<PathBuf, LoadedBank>,
+    /// The digits data set and its split, if a stream uses it.
+    pub digits: Option<(Arc<SequenceSet>, Split)>,
+}
+
+/// Loads the banks and data sets the scenario's streams name.
+///
+/// # Errors
+/// [`RunError::Models`] / [`RunError::Data`] naming what could not be loaded.
+pub fn load_resources(scenario: &Scenario) -> Result<Resources, RunError> {
+    let mut banks = BTreeMap::new();
+    let mut digits = None;
+    for stream in scenario.streams() {
+        let dir = scenario.dir.join(&stream.models);
+        if !banks.contains_key(&dir) {
+            let (bank, card) = load_bank(&dir).map_err(|source| RunError::Models {
+                file: scenario.file.clone(),
+                source,
+            })?;
+            banks.insert(
+                dir.clone(),
+                LoadedBank {
+                    dir,
+                    bank: Arc::new(bank),
+                    card,
+                },
+            );
+        }
+        match stream.dataset {
+            DatasetName::Digits if digits.is_none() => {
+                let set = data::load_digits()?;
+                let split = data::digits_split(&set.labels);
+                digits = Some((Arc::new(set), split));
+            }
+            DatasetName::Digits => {}
+        }
+    }
+    Ok(Resources { banks, digits })
+}
+
+/// One run of a scenario: which policy each stream uses.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RunPlan {
+    /// Run index (0-based).
+    pub index: usize,
+    /// Label of the run (the multi-policy stream's policy label, or `run`).
+    pub label: String,
+    /// Policy of each stream, in stream order.
+    pub policies: Vec<PolicyFile>,
+}
+
+/// The runs of a scenario: one per policy of the stream that lists several (others keep their only
+/// policy). Checks that every policy names models that exist.
+///
+/// # Errors
+/// [`ScenarioError`] for a policy naming a model that is not in its stream's bank.
+pub fn plan_runs(
+    scenario: &Scenario,
+    resources: &Resources,
+) -> Result<Vec<RunPlan>, ScenarioError> {
+    for (stream_index, stream) in scenario.streams().enumerate() {
+        let bank = &resources.banks[&scenario.dir.join(&stream.models)];
+        for (policy_index, policy) in stream.policies.iter().enumerate() {
+            if let PolicyFile::Static { model } = policy {
+                if bank.bank.index_of(model).is_none() {
+                    let names: Vec<&str> =
+                        bank.bank.models().iter().map(|m| m.name.as_str()).collect();
+                    return Err(scenario.error_at(
+                        &format!("model: {model}"),
+                        format!(
+                            "stream `{}` (stream {stream_index}).policies[{policy_index}].static.model: `{model}` is not in {}; allowed: {}",
+                            stream.spec.name,
+                            bank.dir.display(),
+                            names.join(", ")
+                        ),
+                    ));
+                }
+            }
+        }
+    }
+    let runs = scenario.run_count();
+    let mut plans = Vec::with_capacity(runs);
+    for index in 0..runs {
+        let policies: Vec<PolicyFile> = scenario
+            .streams()
+            .map(|s| s.policies[index.min(s.policies.len() - 1)].clone())
+            .collect();
+        let label = scenario
+            .streams()
+            .find(|s| s.policies.len() > 1)
+            .map_or_else(|| "run".to_string(), |s| s.policies[index].label());
+        plans.push(RunPlan {
+            index,
+            label,
+            policies,
+        });
+    }
+    Ok(plans)
+}
+
+/// Builds the policy object for `policy` over `bank`.
+pub fn build_policy(policy: &PolicyFile, bank: &ModelBank) -> Box<dyn Policy> {
+    match policy {
+        PolicyFile::Static { model } => Box::new(StaticPolicy {
+            model: bank.index_of(model).expect("checked by plan_runs"),
+            model_name: model.clone(),
+        }),
+        PolicyFile::GreedySlack { safety } => Box::new(GreedySlackPolicy { safety: *safety }),
+    }
+}
+
+/// A finished run.
+pub struct RunResult {
+    /// Its plan.
+    pub plan: RunPlan,
+    /// Records and node accounting.
+    pub outcome: RunOutcome<MemoryRecorder>,
+    /// Wall time of the simulation, seconds.
+    pub wall_time_s: f64,
+}
+
+/// Builds the world of one run.
+///
+/// # Errors
+/// [`RunError::Build`] for invalid parameters.
+pub fn world_setup(
+    scenario: &Scenario,
+    resources: &Resources,
+    plan: &RunPlan,
+) -> Result<WorldSetup, RunError> {
+    let node = &scenario.parsed.node;
+    let mut streams = Vec::new();
+    for (stream, policy) in scenario.streams().zip(&plan.policies) {
+        let loaded = &resources.banks[&scenario.dir.join(&stream.models)];
+        let (dataset, pool) = match stream.dataset {
+            DatasetName::Digits => {
+                let (set, split) = resources.digits.as_ref().expect("loaded by load_resources");
+                (Arc::clone(set), split.indices(stream.split).to_vec())
+            }
+        };
+        let sequences = if stream.sequences_given {
+            stream.spec.sequences
+        } else {
+            pool.len()
+        };
+        streams.push(StreamSetup {
+            spec: StreamSpec {
+                sequences,
+                ..stream.spec.clone()
+            },
+            bank: Arc::clone(&loaded.bank),
+            dataset,
+            pool,
+            policy: build_policy(policy, &loaded.bank),
+        });
+    }
+    Ok(WorldSetup {
+        seed: scenario.seed,
+        cores: node.cores.get(),
+        core_speed: node.speed.0,
+        horizon: scenario.horizon(),
+        bin: scenario.bin(),
+        background: scenario.background().cloned().collect(),
+        streams,
+    })
+}
+
+/// Runs every plan; with `parallel`, on rayon's pool (each run single-threaded). Results are in plan
+/// order either way and identical between the two modes.
+///
+/// # Errors
+/// The first [`RunError`] in plan order.
+pub fn execute(
+    scenario: &Scenario,
+    resources: &Resources,
+    plans: &[RunPlan],
+    parallel: bool,
+) -> Result<Vec<RunResult>, RunError> {
+    let run_one = |plan: &RunPlan| -> Result<RunResult, RunError> {
+        let setup = world_setup(scenario, resources, plan)?;
+        let started = Instant::now();
+        let outcome =
+            EdgeWorld::run(setup, MemoryRecorder::default()).map_err(|source| RunError::Build {
+                file: scenario.file.clone(),
+                source,
+            })?;
+        Ok(RunResult {
+            plan: plan.clone(),
+            outcome,
+            wall_time_s: started.elapsed().as_secs_f64(),
+        })
+    };
+    if parallel {
+        plans.par_iter().map(run_one).collect()
+    } else {
+        plans.iter().map(run_one).collect()
+    }
+}

@@ -1,0 +1,703 @@
+//! Scenario files: the YAML schema (stage 1, [`ScenarioFile`], unknown fields rejected) and the
+//! validated, typed [`Scenario`] (stage 2).
+//!
+//! Every error names the file, the line and column (where the YAML parser has them), the field, and
+//! what is allowed. Checks that need only one YAML node run inside deserialisation, so the parser
+//! locates them; checks across fields run after parsing and locate the offending value in the text.
+
+pub mod units;
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+use crate::data::SplitPart;
+use crate::sim::SimTime;
+use crate::workload::{BackgroundKind, BackgroundSpec, OnMiss, StreamSpec, WorkDistribution};
+use units::{Duration, Rate, Speed, Work};
+
+/// A scenario that cannot be used.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("{file}{}: {message}", location.map(|(l, c)| format!(":{l}:{c}")).unwrap_or_default())]
+pub struct ScenarioError {
+    /// The file (as given by the user).
+    pub file: String,
+    /// 1-based line and column, where known.
+    pub location: Option<(usize, usize)>,
+    /// The field and what is wrong / allowed.
+    pub message: String,
+}
+
+/// The node section.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NodeFile {
+    /// Number of cores (at least 1).
+    pub cores: std::num::NonZeroUsize,
+    /// Speed of one core, e.g. `1GFLOP/s`.
+    pub speed: Speed,
+    /// Scheduling discipline.
+    pub scheduler: SchedulerName,
+}
+
+/// Scheduling disciplines.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SchedulerName {
+    /// Weighted processor sharing, at most one core per job.
+    ProcessorSharing,
+}
+
+/// Optional output settings.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OutputFile {
+    /// Width of the usage bins of the timeline (default: the larger of `1s` and duration / 1000).
+    pub bin: Option<Duration>,
+}
+
+/// A work distribution as written: `{ constant: 2MFLOP }`, `{ exponential: { mean: 1GFLOP } }`,
+/// `{ lognormal: { mean: 2MFLOP, cv: 0.5 } }` (a one-key map naming the distribution).
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(try_from = "RawWork")]
+pub enum WorkFile {
+    /// Always this work.
+    Constant(Work),
+    /// Exponential with this mean.
+    Exponential {
+        /// Mean work.
+        mean: Work,
+    },
+    /// Log-normal with this mean and coefficient of variation.
+    Lognormal {
+        /// Mean work.
+        mean: Work,
+        /// Coefficient of variation (sd / mean), > 0.
+        cv: f64,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct MeanParams {
+    mean: Work,
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct MeanCvParams {
+    mean: Work,
+    cv: f64,
+}
+
+/// serde_yaml 0.9 reads enums only from YAML tags (`!exponential`); scenario files use one-key maps,
+/// so each variant is an optional field and exactly one must be given.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawWork {
+    constant: Option<Work>,
+    exponential: Option<MeanParams>,
+    lognormal: Option<MeanCvParams>,
+}
+
+const WORK_KINDS: &str = "`constant: <work>`, `exponential: { mean: <work> }`, `lognormal: { mean: <work>, cv: <number> }`";
+
+impl TryFrom<RawWork> for WorkFile {
+    type Error = String;
+    fn try_from(raw: RawWork) -> Result<WorkFile, String> {
+        match (raw.constant, raw.exponential, raw.lognormal) {
+            (Some(w), None, None) => Ok(WorkFile::Constant(w)),
+            (None, Some(p), None) => Ok(WorkFile::Exponential { mean: p.mean }),
+            (None, None, Some(p)) => Ok(WorkFile::Lognormal {
+                mean: p.mean,
+                cv: p.cv,
+            }),
+            _ => Err(format!(
+                "work: give exactly one distribution, one of {WORK_KINDS}"
+            )),
+        }
+    }
+}
+
+/// A policy as written: `static: { model: gru-128 }` or `greedy_slack: {}` / `greedy_slack: { safety: 0.9 }`
+/// (a one-key map naming the policy).
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(try_from = "RawPolicy")]
+pub enum PolicyFile {
+    /// Always one model.
+    Static {
+        /// Model name in the bank, e.g. `gru-128`.
+        model: String,
+    },
+    /// The widest model whose estimated step time fits the slack.
+    GreedySlack {
+        /// Share of the slack the estimate may use, in (0, 1]; default 1.
+        safety: f64,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct StaticParams {
+    model: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct GreedySlackParams {
+    #[serde(default = "default_safety")]
+    safety: f64,
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawPolicy {
+    #[serde(rename = "static")]
+    static_: Option<StaticParams>,
+    greedy_slack: Option<GreedySlackParams>,
+}
+
+impl TryFrom<RawPolicy> for PolicyFile {
+    type Error = String;
+    fn try_from(raw: RawPolicy) -> Result<PolicyFile, String> {
+        match (raw.static_, raw.greedy_slack) {
+            (Some(p), None) => Ok(PolicyFile::Static { model: p.model }),
+            (None, Some(p)) => Ok(PolicyFile::GreedySlack { safety: p.safety }),
+            _ => Err("policy: give exactly one of `static: { model: <name> }`, `greedy_slack: { safety: <0..1> }`".into()),
+        }
+    }
+}
+
+impl PolicyFile {
+    /// A short label used for output folders (`static-gru-128`, `greedy_slack`).
+    pub fn label(&self) -> String {
+        match self {
+            PolicyFile::Static { model } => format!("static-{model}"),
+            PolicyFile::GreedySlack { safety } if *safety == 1.0 => "greedy_slack".into(),
+            PolicyFile::GreedySlack { safety } => format!("greedy_slack-{safety}"),
+        }
+    }
+}
+
+fn default_safety() -> f64 {
+    1.0
+}
+
+/// Process kinds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ProcessKindName {
+    /// Background process with Poisson arrivals.
+    Poisson,
+    /// Background process that starts and stops.
+    OnOff,
+    /// A recurrent network playing sequences of a data set.
+    RnnStream,
+}
+
+/// Data sets a stream can play.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DatasetName {
+    /// The UCI handwritten digits, 64 steps of one pixel.
+    Digits,
+}
+
+/// A process entry exactly as written (every field optional at this stage).
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawProcess {
+    name: String,
+    kind: ProcessKindName,
+    weight: Option<f64>,
+    rate: Option<Rate>,
+    work: Option<WorkFile>,
+    on_mean: Option<Duration>,
+    off_mean: Option<Duration>,
+    start_on: Option<bool>,
+    dataset: Option<DatasetName>,
+    split: Option<SplitPart>,
+    models: Option<PathBuf>,
+    period: Option<Duration>,
+    deadline: Option<Duration>,
+    start: Option<Duration>,
+    sequences: Option<usize>,
+    on_miss: Option<OnMiss>,
+    policies: Option<Vec<PolicyFile>>,
+}
+
+/// A process entry, checked for the fields its kind needs.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(try_from = "RawProcess")]
+pub enum ProcessFile {
+    /// A background process.
+    Background(BackgroundSpec),
+    /// An RNN stream.
+    Stream(StreamFile),
+}
+
+/// An RNN stream entry.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StreamFile {
+    /// Timing and deadline handling.
+    pub spec: StreamSpec,
+    /// Data set.
+    pub dataset: DatasetName,
+    /// Which split part it plays.
+    pub split: SplitPart,
+    /// Model bank folder, relative to the scenario file's folder.
+    pub models: PathBuf,
+    /// Policies; several make one run per policy.
+    pub policies: Vec<PolicyFile>,
+    /// Whether `sequences` was given (otherwise every sequence of the part, once).
+    pub sequences_given: bool,
+}
+
+const POISSON_FIELDS: &[&str] = &["name", "kind", "weight", "rate", "work"];
+const ON_OFF_FIELDS: &[&str] = &["name", "kind", "weight", "on_mean", "off_mean", "start_on"];
+const STREAM_FIELDS: &[&str] = &[
+    "name",
+    "kind",
+    "weight",
+    "dataset",
+    "split",
+    "models",
+    "period",
+    "deadline",
+    "start",
+    "sequences",
+    "on_miss",
+    "policies",
+];
+
+impl TryFrom<RawProcess> for ProcessFile {
+    type Error = String;
+
+    fn try_from(raw: RawProcess) -> Result<ProcessFile, String> {
+        let (kind_name, allowed) = match raw.kind {
+            ProcessKindName::Poisson => ("poisson", POISSON_FIELDS),
+            ProcessKindName::OnOff => ("on_off", ON_OFF_FIELDS),
+            ProcessKindName::RnnStream => ("rnn_stream", STREAM_FIELDS),
+        };
+        let present: [(&str, bool); 17] = [
+            ("name", true),
+            ("kind", true),
+            ("weight", raw.weight.is_some()),
+            ("rate", raw.rate.is_some()),
+            ("work", raw.work.is_some()),
+            ("on_mean", raw.on_mean.is_some()),
+            ("off_mean", raw.off_mean.is_some()),
+            ("start_on", raw.start_on.is_some()),
+            ("dataset", raw.dataset.is_some()),
+            ("split", raw.split.is_some()),
+            ("models", raw.models.is_some()),
+            ("period", raw.period.is_some()),
+            ("deadline", raw.deadline.is_some()),
+            ("start", raw.start.is_some()),
+            ("sequences", raw.sequences.is_some()),
+            ("on_miss", raw.on_miss.is_some()),
+            ("policies", raw.policies.is_some()),
+        ];
+        let process = format!("process `{}`", raw.name);
+        if let Some((field, _)) = present
+            .iter()
+            .find(|(field, given)| *given && !allowed.contains(field))
+        {
+            return Err(format!(
+                "{process}: field `{field}` is not allowed for kind `{kind_name}` (allowed: {})",
+                allowed.join(", ")
+            ));
+        }
+        let missing = |field: &str, what: &str| {
+            format!("{process}: missing field `{field}` ({what}), required for kind `{kind_name}`")
+        };
+        if raw.name.trim().is_empty() {
+            return Err("process name must not be empty".into());
+        }
+        let weight = raw.weight.unwrap_or(1.0);
+        if !(weight.is_finite() && weight > 0.0) {
+            return Err(format!(
+                "{process}: `weight` must be a positive number, got {weight}"
+            ));
+        }
+        let positive_span = |field: &str, d: Duration| {
+            if d.0 .0 == 0 {
+                Err(format!("{process}: `{field}` must be longer than zero"))
+            } else {
+                Ok(d.0)
+            }
+        };
+        match raw.kind {
+            ProcessKindName::Poisson => {
+                let rate = raw
+                    .rate
+                    .ok_or_else(|| missing("rate", "arrivals per time, e.g. `20/s`"))?
+                    .0;
+                if rate <= 0.0 {
+                    return Err(format!("{process}: `rate` must be positive"));
+                }
+                let work = match raw
+                    .work
+                    .ok_or_else(|| missing("work", "e.g. `{ exponential: { mean: 1GFLOP } }`"))?
+                {
+                    WorkFile::Constant(w) => WorkDistribution::Constant(w.0),
+                    WorkFile::Exponential { mean } => {
+                        WorkDistribution::Exponential { mean: mean.0 }
+                    }
+                    WorkFile::Lognormal { mean, cv } => {
+                        WorkDistribution::LogNormal { mean: mean.0, cv }
+                    }
+                };
+                work.sampler()
+                    .map_err(|e| format!("{process}: `work`: {e}"))?;
+                Ok(ProcessFile::Background(BackgroundSpec {
+                    name: raw.name,
+                    kind: BackgroundKind::Poisson { rate, work },
+                    weight,
+                }))
+            }
+            ProcessKindName::OnOff => {
+                let on_mean = positive_span(
+                    "on_mean",
+                    raw.on_mean
+                        .ok_or_else(|| missing("on_mean", "mean on-period, e.g. `5s`"))?,
+                )?;
+                let off_mean = positive_span(
+                    "off_mean",
+                    raw.off_mean
+                        .ok_or_else(|| missing("off_mean", "mean off-period, e.g. `5s`"))?,
+                )?;
+                let kind = BackgroundKind::OnOff {
+                    on_mean,
+                    off_mean,
+                    start_on: raw.start_on.unwrap_or(false),
+                };
+                Ok(ProcessFile::Background(BackgroundSpec {
+                    name: raw.name,
+                    kind,
+                    weight,
+                }))
+            }
+            ProcessKindName::RnnStream => {
+                let period = positive_span(
+                    "period",
+                    raw.period
+                        .ok_or_else(|| missing("period", "time between frames, e.g. `10ms`"))?,
+                )?;
+                let deadline = positive_span(
+                    "deadline",
+                    raw.deadline.ok_or_else(|| {
+                        missing("deadline", "relative deadline of a frame, e.g. `10ms`")
+                    })?,
+                )?;
+                let policies = raw.policies.ok_or_else(|| {
+                    missing("policies", "a list such as `[ { greedy_slack: {} } ]`")
+                })?;
+                if policies.is_empty() {
+                    return Err(format!(
+                        "{process}: `policies` must list at least one policy"
+                    ));
+                }
+                for policy in &policies {
+                    if let PolicyFile::GreedySlack { safety } = policy {
+                        if !(*safety > 0.0 && *safety <= 1.0) {
+                            return Err(format!(
+                                "{process}: greedy_slack `safety` must be in (0, 1], got {safety}"
+                            ));
+                        }
+                    }
+                }
+                if raw.sequences == Some(0) {
+                    return Err(format!("{process}: `sequences` must be at least 1"));
+                }
+                let spec = StreamSpec {
+                    name: raw.name,
+                    period,
+                    deadline,
+                    start: raw.start.map_or(SimTime::ZERO, |d| d.0),
+                    sequences: raw.sequences.unwrap_or(0),
+                    on_miss: raw.on_miss.unwrap_or(OnMiss::Skip),
+                    weight,
+                };
+                Ok(ProcessFile::Stream(StreamFile {
+                    spec,
+                    dataset: raw
+                        .dataset
+                        .ok_or_else(|| missing("dataset", "one of: digits"))?,
+                    split: raw.split.unwrap_or(SplitPart::Test),
+                    models: raw.models.ok_or_else(|| {
+                        missing("models", "a model bank folder, e.g. `../models/digits-gru`")
+                    })?,
+                    policies,
+                    sequences_given: raw.sequences.is_some(),
+                }))
+            }
+        }
+    }
+}
+
+/// Stage 1: the scenario file as written.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ScenarioFile {
+    /// Scenario name: the output folder `results/<name>/`.
+    pub name: String,
+    /// Seed of every random stream.
+    pub seed: u64,
+    /// Simulated time to run.
+    pub duration: Duration,
+    /// The edge node.
+    pub node: NodeFile,
+    /// Background processes and RNN streams.
+    pub processes: Vec<ProcessFile>,
+    /// Output settings.
+    #[serde(default)]
+    pub output: OutputFile,
+}
+
+/// Stage 2: a validated scenario.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Scenario {
+    /// The file it came from, as given.
+    pub file: String,
+    /// Its folder (model paths are relative to it).
+    pub dir: PathBuf,
+    /// The YAML text, verbatim.
+    pub text: String,
+    /// The parsed file.
+    pub parsed: ScenarioFile,
+    /// Seed in use (the file's or an override).
+    pub seed: u64,
+}
+
+fn locate(text: &str, needle: &str) -> Option<(usize, usize)> {
+    text.lines().enumerate().find_map(|(i, line)| {
+        let code = line.split('#').next().unwrap_or("");
+        code.find(needle).map(|c| (i + 1, c + 1))
+    })
+}
+
+impl Scenario {
+    /// Parses and validates scenario text. `file` names it in errors; `dir` resolves relative paths.
+    ///
+    /// # Errors
+    /// [`ScenarioError`] naming the file, line and column, the field and what is allowed.
+    pub fn parse(text: &str, file: &str, dir: &Path) -> Result<Scenario, ScenarioError> {
+        let parsed: ScenarioFile = serde_yaml::from_str(text).map_err(|e| {
+            let location = e.location().map(|l| (l.line(), l.column()));
+            ScenarioError {
+                file: file.to_string(),
+                location,
+                message: e.to_string(),
+            }
+        })?;
+        let error = |needle: &str, message: String| ScenarioError {
+            file: file.to_string(),
+            location: locate(text, needle),
+            message,
+        };
+        if parsed.name.is_empty()
+            || !parsed
+                .name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+            || parsed.name.starts_with('.')
+        {
+            return Err(error("name:", format!("name: `{}` must be non-empty and use only letters, digits, `-`, `_` and `.` (it names the output folder)", parsed.name)));
+        }
+        if parsed.duration.0 .0 == 0 {
+            return Err(error(
+                "duration:",
+                "duration: must be longer than zero".into(),
+            ));
+        }
+        if parsed.node.speed.0 <= 0.0 {
+            return Err(error("speed:", "node.speed: must be positive".into()));
+        }
+        if parsed.output.bin.is_some_and(|b| b.0 .0 == 0) {
+            return Err(error("bin:", "output.bin: must be longer than zero".into()));
+        }
+        let mut names = BTreeSet::new();
+        let mut multi_policy_streams = 0;
+        for (index, process) in parsed.processes.iter().enumerate() {
+            let name = match process {
+                ProcessFile::Background(b) => &b.name,
+                ProcessFile::Stream(s) => &s.spec.name,
+            };
+            if !names.insert(name.clone()) {
+                return Err(error(
+                    &format!("name: {name}"),
+                    format!(
+                        "processes[{index}].name: `{name}` is used twice; names must be unique"
+                    ),
+                ));
+            }
+            if let ProcessFile::Stream(stream) = process {
+                if stream.policies.len() > 1 {
+                    multi_policy_streams += 1;
+                }
+            }
+        }
+        if multi_policy_streams > 1 {
+            return Err(error("policies:", "policies: at most one stream may list several policies (the run repeats once per policy)".into()));
+        }
+        Ok(Scenario {
+            file: file.to_string(),
+            dir: dir.to_path_buf(),
+            text: text.to_string(),
+            parsed,
+            seed: 0,
+        }
+        .with_seed(None))
+    }
+
+    /// Uses `seed` instead of the file's when given.
+    pub fn with_seed(mut self, seed: Option<u64>) -> Scenario {
+        self.seed = seed.unwrap_or(self.parsed.seed);
+        self
+    }
+
+    /// Simulated time to run.
+    pub fn horizon(&self) -> SimTime {
+        self.parsed.duration.0
+    }
+
+    /// Width of the usage bins: `output.bin`, or the larger of 1 s and duration / 1000.
+    pub fn bin(&self) -> SimTime {
+        self.parsed.output.bin.map_or_else(
+            || SimTime((self.horizon().0 / 1000).max(SimTime::NANOS_PER_SEC)),
+            |b| b.0,
+        )
+    }
+
+    /// Number of runs: the longest policy list of any stream (1 without streams).
+    pub fn run_count(&self) -> usize {
+        self.streams().map(|s| s.policies.len()).max().unwrap_or(1)
+    }
+
+    /// The background processes, in file order.
+    pub fn background(&self) -> impl Iterator<Item = &BackgroundSpec> {
+        self.parsed.processes.iter().filter_map(|p| match p {
+            ProcessFile::Background(b) => Some(b),
+            ProcessFile::Stream(_) => None,
+        })
+    }
+
+    /// The RNN streams, in file order.
+    pub fn streams(&self) -> impl Iterator<Item = &StreamFile> {
+        self.parsed.processes.iter().filter_map(|p| match p {
+            ProcessFile::Stream(s) => Some(s),
+            ProcessFile::Background(_) => None,
+        })
+    }
+
+    /// An error about a value that appears in the text (located by searching for `needle`).
+    pub fn error_at(&self, needle: &str, message: String) -> ScenarioError {
+        ScenarioError {
+            file: self.file.clone(),
+            location: locate(&self.text, needle),
+            message,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MM1: &str = "name: mm1-ps\nseed: 1\nduration: 1250000s\nnode:\n  cores: 1\n  speed: 1GFLOP/s\n  scheduler: processor_sharing\nprocesses:\n  - name: jobs\n    kind: poisson\n    rate: 0.8/s\n    work: { exponential: { mean: 1GFLOP } }\n";
+
+    fn parse(text: &str) -> Result<Scenario, ScenarioError> {
+        Scenario::parse(text, "s.yaml", Path::new("."))
+    }
+
+    #[test]
+    fn parses_the_mm1_scenario() {
+        let s = parse(MM1).unwrap();
+        assert_eq!(s.horizon(), SimTime(1_250_000 * SimTime::NANOS_PER_SEC));
+        let jobs: Vec<_> = s.background().collect();
+        assert_eq!(
+            jobs[0].kind,
+            BackgroundKind::Poisson {
+                rate: 0.8,
+                work: WorkDistribution::Exponential { mean: 1e9 }
+            }
+        );
+        assert_eq!(s.run_count(), 1);
+    }
+
+    #[test]
+    fn errors_name_file_line_column_field_and_what_is_allowed() {
+        let e = parse(&MM1.replace("    rate: 0.8/s", "    rate: 0.8/s\n    rte: 3")).unwrap_err();
+        assert_eq!(e.file, "s.yaml");
+        assert_eq!(e.location.map(|l| l.0), Some(12), "{e}");
+        assert!(
+            e.to_string().contains("unknown field `rte`")
+                && e.to_string().contains("expected one of"),
+            "{e}"
+        );
+
+        let e = parse(&MM1.replace("1250000s", "12 parsecs")).unwrap_err();
+        assert_eq!(e.location, Some((3, 11)), "{e}");
+        assert!(
+            e.to_string().contains("duration") && e.to_string().contains("ms, s, min"),
+            "{e}"
+        );
+
+        let e = parse(&MM1.replace("processor_sharing", "lottery")).unwrap_err();
+        assert!(
+            e.to_string().contains("s.yaml:7:") && e.to_string().contains("processor_sharing"),
+            "{e}"
+        );
+
+        let e = parse(&MM1.replace("    rate: 0.8/s\n", "")).unwrap_err();
+        assert!(
+            e.to_string().contains("missing field `rate`") && e.location.is_some(),
+            "{e}"
+        );
+
+        let e = parse(&MM1.replace("    rate: 0.8/s\n", "    rate: 0.8/s\n    period: 1s\n"))
+            .unwrap_err();
+        assert!(
+            e.to_string()
+                .contains("`period` is not allowed for kind `poisson`"),
+            "{e}"
+        );
+
+        let e = parse(&MM1.replace("cores: 1", "cores: 0")).unwrap_err();
+        assert_eq!(e.location.map(|l| l.0), Some(5), "{e}");
+
+        let e = parse(&MM1.replace(
+            "{ exponential: { mean: 1GFLOP } }",
+            "{ lognormal: { mean: 1GFLOP, cv: -1 } }",
+        ))
+        .unwrap_err();
+        assert!(e.to_string().contains("cv must be positive"), "{e}");
+
+        let e = parse(&format!(
+            "{MM1}  - name: jobs\n    kind: on_off\n    on_mean: 1s\n    off_mean: 1s\n"
+        ))
+        .unwrap_err();
+        assert!(
+            e.to_string().contains("used twice") && e.location == Some((9, 5)),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn no_input_panics() {
+        for text in [
+            "",
+            "[",
+            "name: [1, 2]",
+            "processes: 5",
+            "\u{0}",
+            "name: x\nseed: -1",
+            "a: *b",
+            "duration: 1e999s",
+        ] {
+            assert!(parse(text).is_err(), "{text:?}");
+        }
+    }
+}
