@@ -1,1 +1,56 @@
-fn main() {}
+//! One batch-1 GRU step (input size 1, as in the digits task, and input size 64) at each width, with
+//! the run-time-selected kernels and with the baseline (SSE2) kernels side by side.
+//!
+//! Run: `cargo bench --bench gru_step`. Throughput is reported in FLOPs per second using
+//! `GruCell::flops_per_step`.
+
+use criterion::{black_box, criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
+use flexrnn::rnn::kernels::KernelIsa;
+use flexrnn::rnn::{GruCell, GruScratch};
+use rand::{Rng, SeedableRng};
+
+fn cell(input: usize, hidden: usize) -> GruCell {
+    let mut rng = rand_pcg::Pcg64::seed_from_u64(hidden as u64);
+    let bound = 1.0 / (hidden as f32).sqrt();
+    let mut v = |n: usize| {
+        (0..n)
+            .map(|_| rng.random_range(-bound..bound))
+            .collect::<Vec<f32>>()
+    };
+    GruCell::new(
+        input,
+        hidden,
+        v(3 * hidden * input),
+        v(3 * hidden * hidden),
+        v(3 * hidden),
+        v(3 * hidden),
+    )
+    .unwrap()
+}
+
+fn gru_step(c: &mut Criterion) {
+    let mut group = c.benchmark_group("gru_step");
+    for input in [1usize, 64] {
+        for hidden in [16usize, 32, 64, 128, 256] {
+            for (isa_name, isa) in [
+                ("detected", KernelIsa::detect()),
+                ("baseline", KernelIsa::Baseline),
+            ] {
+                let cell = cell(input, hidden).with_isa(isa);
+                let mut h = vec![0.1f32; hidden];
+                let x = vec![0.5f32; input];
+                let mut scratch = GruScratch::new(hidden);
+                group.throughput(Throughput::Elements(cell.flops_per_step()));
+                group.bench_with_input(
+                    BenchmarkId::new(format!("{isa_name}/I={input}"), format!("H={hidden}")),
+                    &hidden,
+                    |b, _| b.iter(|| cell.step(black_box(&x), black_box(&mut h), &mut scratch)),
+                );
+            }
+        }
+    }
+    group.finish();
+}
+
+criterion_group!(benches, gru_step);
+criterion_main!(benches);

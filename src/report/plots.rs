@@ -122,10 +122,45 @@ pub fn timeline(
     max_width: usize,
     horizon_s: f64,
 ) -> Result<Figure, PlotError> {
-    let height = 60 + 220 * panels.len().max(1) as u32;
+    let height = 40 + 240 * panels.len().max(1) as u32;
     render_both!("timeline", (1000, height), |root| {
         root.fill(&WHITE).map_err(err)?;
-        let areas = root.split_evenly((panels.len().max(1), 1));
+        let (legend, body) = root.split_vertically(40);
+        let text = (FONT, 14).into_font().color(&BLACK);
+        let y = 22;
+        legend
+            .draw(&Rectangle::new(
+                [(80, y - 6), (100, y + 6)],
+                RGBColor(150, 150, 150).mix(0.45).filled(),
+            ))
+            .map_err(err)?;
+        legend
+            .draw(&Text::new(
+                "background load (left axis)",
+                (106, y - 8),
+                text.clone(),
+            ))
+            .map_err(err)?;
+        legend
+            .draw(&PathElement::new(
+                vec![(380, y), (400, y)],
+                PALETTE[0].stroke_width(2),
+            ))
+            .map_err(err)?;
+        legend
+            .draw(&Text::new(
+                "mean width chosen per bin (right axis)",
+                (406, y - 8),
+                text.clone(),
+            ))
+            .map_err(err)?;
+        legend
+            .draw(&Cross::new((730, y), 4, PALETTE[1].stroke_width(2)))
+            .map_err(err)?;
+        legend
+            .draw(&Text::new("bin with deadline misses", (740, y - 8), text))
+            .map_err(err)?;
+        let areas = body.split_evenly((panels.len().max(1), 1));
         for (panel, area) in panels.iter().zip(areas.iter()) {
             let mut chart = ChartBuilder::on(area)
                 .caption(format!("{}", panel.label), (FONT, 18))
@@ -133,13 +168,15 @@ pub fn timeline(
                 .x_label_area_size(36)
                 .y_label_area_size(56)
                 .right_y_label_area_size(60)
-                .build_cartesian_2d(0f64..horizon_s, 0f64..cores as f64 * 1.05)
+                .build_cartesian_2d(0f64..horizon_s, 0f64..cores as f64 * 1.2)
                 .map_err(err)?
-                .set_secondary_coord(0f64..horizon_s, 0f64..max_width as f64 * 1.15);
+                .set_secondary_coord(0f64..horizon_s, 0f64..max_width as f64 * 1.2);
             chart
                 .configure_mesh()
                 .x_desc("simulation time (s)")
                 .y_desc("background load (cores)")
+                .x_label_formatter(&|v| format!("{v:.0}"))
+                .y_label_formatter(&|v| format!("{v:.1}"))
                 .label_style((FONT, 13))
                 .axis_desc_style((FONT, 14))
                 .light_line_style(WHITE.mix(0.0))
@@ -148,6 +185,7 @@ pub fn timeline(
             chart
                 .configure_secondary_axes()
                 .y_desc("mean width chosen (hidden units)")
+                .y_label_formatter(&|v| format!("{v:.0}"))
                 .label_style((FONT, 13))
                 .axis_desc_style((FONT, 14))
                 .draw()
@@ -197,7 +235,7 @@ pub fn timeline(
                     });
                 }
             }
-            let top = max_width as f64 * 1.08;
+            let top = max_width as f64 * 1.12;
             chart
                 .draw_secondary_series(
                     panel
@@ -207,16 +245,6 @@ pub fn timeline(
                         .filter(|(_, m)| **m > 0)
                         .map(|(t, _)| Cross::new((t + half, top), 4, PALETTE[1].stroke_width(2))),
                 )
-                .map_err(err)?
-                .label("deadline misses in bin")
-                .legend(|(x, y)| Cross::new((x + 8, y), 4, PALETTE[1].stroke_width(2)));
-            chart
-                .configure_series_labels()
-                .position(SeriesLabelPosition::LowerRight)
-                .background_style(WHITE.mix(0.85))
-                .border_style(BLACK.mix(0.3))
-                .label_font((FONT, 12))
-                .draw()
                 .map_err(err)?;
         }
         Ok(())
@@ -256,6 +284,8 @@ pub fn latency_cdf(
             .configure_mesh()
             .x_desc("latency (ms)")
             .y_desc("fraction of frames ≤ latency")
+            .x_label_formatter(&|v| format!("{v:.1}"))
+            .y_label_formatter(&|v| format!("{v:.1}"))
             .label_style((FONT, 13))
             .axis_desc_style((FONT, 14))
             .draw()
