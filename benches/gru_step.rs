@@ -12,30 +12,15 @@ use rand::{Rng, SeedableRng};
 fn cell(input: usize, hidden: usize) -> GruCell {
     let mut rng = rand_pcg::Pcg64::seed_from_u64(hidden as u64);
     let bound = 1.0 / (hidden as f32).sqrt();
-    let mut v = |n: usize| {
-        (0..n)
-            .map(|_| rng.random_range(-bound..bound))
-            .collect::<Vec<f32>>()
-    };
-    GruCell::new(
-        input,
-        hidden,
-        v(3 * hidden * input),
-        v(3 * hidden * hidden),
-        v(3 * hidden),
-        v(3 * hidden),
-    )
-    .unwrap()
+    let mut v = |n: usize| (0..n).map(|_| rng.random_range(-bound..bound)).collect::<Vec<f32>>();
+    GruCell::new(input, hidden, v(3 * hidden * input), v(3 * hidden * hidden), v(3 * hidden), v(3 * hidden)).unwrap()
 }
 
 fn gru_step(c: &mut Criterion) {
     let mut group = c.benchmark_group("gru_step");
     for input in [1usize, 64] {
         for hidden in [16usize, 32, 64, 128, 256] {
-            for (isa_name, isa) in [
-                ("detected", KernelIsa::detect()),
-                ("baseline", KernelIsa::Baseline),
-            ] {
+            for (isa_name, isa) in [("detected", KernelIsa::detect()), ("baseline", KernelIsa::Baseline)] {
                 let cell = cell(input, hidden).with_isa(isa);
                 let mut h = vec![0.1f32; hidden];
                 let x = vec![0.5f32; input];

@@ -15,15 +15,12 @@ fn mm1_ps(c: &mut Criterion) {
     let text = std::fs::read_to_string("scenarios/mm1-ps.yaml")
         .expect("run from the crate root")
         .replace("1250000s", "50000s");
-    let scenario =
-        Scenario::parse(&text, "mm1-ps.yaml", Path::new("scenarios")).expect("valid scenario");
+    let scenario = Scenario::parse(&text, "mm1-ps.yaml", Path::new("scenarios")).expect("valid scenario");
     let resources = runner::load_resources(&scenario).expect("no resources needed");
     let plans = runner::plan_runs(&scenario, &resources).expect("one run");
     let events = {
         let setup = runner::world_setup(&scenario, &resources, &plans[0]).unwrap();
-        EdgeWorld::run(setup, MemoryRecorder::default())
-            .unwrap()
-            .events
+        EdgeWorld::run(setup, MemoryRecorder::default()).unwrap().events
     };
     let mut group = c.benchmark_group("kernel");
     group.throughput(Throughput::Elements(events));
@@ -31,9 +28,7 @@ fn mm1_ps(c: &mut Criterion) {
     group.bench_function("mm1_ps_events", |b| {
         b.iter(|| {
             let setup = runner::world_setup(&scenario, &resources, &plans[0]).unwrap();
-            EdgeWorld::run(setup, MemoryRecorder::default())
-                .unwrap()
-                .events
+            EdgeWorld::run(setup, MemoryRecorder::default()).unwrap().events
         })
     });
     group.finish();

@@ -90,35 +90,23 @@ pub fn run() -> anyhow::Result<()> {
 
 fn run_scenario(args: RunArgs) -> anyhow::Result<()> {
     let file = args.scenario.display().to_string();
-    let text = std::fs::read_to_string(&args.scenario)
-        .with_context(|| format!("cannot read scenario {file}"))?;
-    let dir = args
-        .scenario
-        .parent()
-        .map(PathBuf::from)
-        .unwrap_or_default();
+    let text = std::fs::read_to_string(&args.scenario).with_context(|| format!("cannot read scenario {file}"))?;
+    let dir = args.scenario.parent().map(PathBuf::from).unwrap_or_default();
     let scenario = Scenario::parse(&text, &file, &dir)?.with_seed(args.seed);
     let resources = runner::load_resources(&scenario)?;
     let plans = runner::plan_runs(&scenario, &resources)?;
     let results = if args.jobs == 1 {
         runner::execute(&scenario, &resources, &plans, false)?
     } else {
-        let pool = rayon::ThreadPoolBuilder::new()
-            .num_threads(args.jobs)
-            .build()
-            .context("starting worker threads")?;
+        let pool = rayon::ThreadPoolBuilder::new().num_threads(args.jobs).build().context("starting worker threads")?;
         pool.install(|| runner::execute(&scenario, &resources, &plans, true))?
     };
     let files = report::outputs(&scenario, &resources, &results)?;
-    let out = args
-        .out
-        .unwrap_or_else(|| PathBuf::from("results").join(&scenario.parsed.name));
+    let out = args.out.unwrap_or_else(|| PathBuf::from("results").join(&scenario.parsed.name));
     for (path, bytes) in &files {
         write_atomic(&out.join(path), bytes)?;
     }
-    let comparison = files
-        .iter()
-        .find(|(p, _)| p == std::path::Path::new("comparison.md"));
+    let comparison = files.iter().find(|(p, _)| p == std::path::Path::new("comparison.md"));
     if let Some((_, table)) = comparison {
         println!("{}", String::from_utf8_lossy(table));
     }
@@ -132,21 +120,24 @@ fn run_scenario(args: RunArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Prints a line above the progress bar, or plainly when the bar is hidden (not a terminal).
+fn say(bar: &ProgressBar, line: String) {
+    if bar.is_hidden() {
+        println!("{line}");
+    } else {
+        bar.println(line);
+    }
+}
+
 fn train(args: TrainArgs) -> anyhow::Result<()> {
     anyhow::ensure!(
         !args.widths.is_empty() && args.widths.iter().all(|&w| w > 0),
         "--widths: give one or more positive hidden sizes"
     );
-    anyhow::ensure!(
-        args.epochs > 0 && args.batch_size > 0,
-        "--epochs and --batch-size must be positive"
-    );
+    anyhow::ensure!(args.epochs > 0 && args.batch_size > 0, "--epochs and --batch-size must be positive");
     let set = data::load_digits()?;
     let split = data::digits_split(&set.labels);
-    let command = std::iter::once("flexrnn".to_string())
-        .chain(std::env::args().skip(1))
-        .collect::<Vec<_>>()
-        .join(" ");
+    let command = std::iter::once("flexrnn".to_string()).chain(std::env::args().skip(1)).collect::<Vec<_>>().join(" ");
     let config = BankConfig {
         widths: args.widths.clone(),
         base: TrainConfig {
@@ -161,56 +152,36 @@ fn train(args: TrainArgs) -> anyhow::Result<()> {
     };
     let bar = ProgressBar::new((args.widths.len() * args.epochs) as u64);
     bar.set_style(
-        ProgressStyle::with_template(
-            "{elapsed_precise} [{bar:30}] {pos}/{len} epochs ({eta} left) {msg}",
-        )
-        .expect("valid template"),
+        ProgressStyle::with_template("{elapsed_precise} [{bar:30}] {pos}/{len} epochs ({eta} left) {msg}")
+            .expect("valid template"),
     );
     let trained = train_bank(&set, &split, &config, |p| match p {
-        BankProgress::Epoch {
-            hidden,
-            epoch,
-            loss,
-            validation_accuracy,
-        } => {
+        BankProgress::Epoch { hidden, epoch, loss, validation_accuracy } => {
             bar.inc(1);
-            let line = format!("H={hidden} epoch {epoch}: loss {loss:.4}, validation accuracy {validation_accuracy:.4}");
+            let line =
+                format!("H={hidden} epoch {epoch}: loss {loss:.4}, validation accuracy {validation_accuracy:.4}");
             if bar.is_hidden() {
                 println!("{line}");
+            } else {
+                bar.set_message(line);
             }
-            bar.set_message(line);
         }
-        BankProgress::ModelDone {
-            hidden,
-            test_accuracy,
-        } => bar.println(format!("gru-{hidden}: test accuracy {test_accuracy:.4}")),
-        BankProgress::MapDone {
-            from,
-            to,
-            mse,
-            mse_truncate_pad,
-        } => bar.println(format!(
-            "map {from} -> {to}: test MSE {mse:.5} (truncate/pad {mse_truncate_pad:.5})"
-        )),
+        BankProgress::ModelDone { hidden, test_accuracy } => {
+            say(&bar, format!("gru-{hidden}: test accuracy {test_accuracy:.4}"))
+        }
+        BankProgress::MapDone { from, to, mse, mse_truncate_pad } => {
+            say(&bar, format!("map {from} -> {to}: test MSE {mse:.5} (truncate/pad {mse_truncate_pad:.5})"))
+        }
     })?;
     bar.finish_and_clear();
     for model in trained.bank.models() {
         let path = args.out.join(format!("{}.safetensors", model.name));
         write_atomic(&path, &encode_tensors(&classifier_tensors(model)))?;
     }
-    let maps = map_tensors(
-        trained
-            .maps
-            .iter()
-            .map(|(a, b, m)| (a.as_str(), b.as_str(), m)),
-    );
+    let maps = map_tensors(trained.maps.iter().map(|(a, b, m)| (a.as_str(), b.as_str(), m)));
     write_atomic(&args.out.join("maps.safetensors"), &encode_tensors(&maps))?;
     let card = serde_json::to_vec_pretty(&trained.card).context("serialising the model card")?;
     write_atomic(&args.out.join("card.json"), &card)?;
-    println!(
-        "wrote {} ({:.0} s)",
-        args.out.display(),
-        trained.card.training.wall_time_s
-    );
+    println!("wrote {} ({:.0} s)", args.out.display(), trained.card.training.wall_time_s);
     Ok(())
 }

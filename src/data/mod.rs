@@ -143,8 +143,7 @@ impl Split {
         let mut rng = Pcg64::seed_from_u64(seed);
         let (mut train, mut validation, mut test) = (Vec::new(), Vec::new(), Vec::new());
         for class in 0..classes as u32 {
-            let mut members: Vec<usize> =
-                (0..labels.len()).filter(|&i| labels[i] == class).collect();
+            let mut members: Vec<usize> = (0..labels.len()).filter(|&i| labels[i] == class).collect();
             members.shuffle(&mut rng);
             let n_test = (test_fraction * members.len() as f64).round() as usize;
             let rest = members.len() - n_test;
@@ -156,14 +155,7 @@ impl Split {
         train.sort_unstable();
         validation.sort_unstable();
         test.sort_unstable();
-        Split {
-            seed,
-            test_fraction,
-            validation_fraction,
-            train,
-            validation,
-            test,
-        }
+        Split { seed, test_fraction, validation_fraction, train, validation, test }
     }
 
     /// The indices of one part.
@@ -191,53 +183,30 @@ pub fn load_digits() -> Result<SequenceSet, DataError> {
     let mut text = String::new();
     flate2::read::GzDecoder::new(DIGITS_CSV_GZ)
         .read_to_string(&mut text)
-        .map_err(|source| DataError::Decompress {
-            name: name.clone(),
-            source,
-        })?;
+        .map_err(|source| DataError::Decompress { name: name.clone(), source })?;
     let mut values = Vec::with_capacity(1797 * 64);
     let mut labels = Vec::with_capacity(1797);
     for (row_idx, line) in text.lines().enumerate() {
         let row = row_idx + 1;
-        let bad = |message: String| DataError::BadRow {
-            name: name.clone(),
-            row,
-            message,
-        };
+        let bad = |message: String| DataError::BadRow { name: name.clone(), row, message };
         let fields: Vec<&str> = line.trim().split(',').collect();
         if fields.len() != 65 {
-            return Err(bad(format!(
-                "expected 65 comma-separated fields (64 pixels, label), found {}",
-                fields.len()
-            )));
+            return Err(bad(format!("expected 65 comma-separated fields (64 pixels, label), found {}", fields.len())));
         }
         for field in &fields[..64] {
-            let v: f32 = field
-                .trim()
-                .parse()
-                .map_err(|_| bad(format!("pixel `{field}` is not a number")))?;
+            let v: f32 = field.trim().parse().map_err(|_| bad(format!("pixel `{field}` is not a number")))?;
             if !(0.0..=16.0).contains(&v) {
                 return Err(bad(format!("pixel {v} outside 0..16")));
             }
             values.push(v / 16.0);
         }
-        let label: u32 = fields[64]
-            .trim()
-            .parse()
-            .map_err(|_| bad(format!("label `{}` is not 0..9", fields[64])))?;
+        let label: u32 = fields[64].trim().parse().map_err(|_| bad(format!("label `{}` is not 0..9", fields[64])))?;
         if label > 9 {
             return Err(bad(format!("label {label} is not 0..9")));
         }
         labels.push(label);
     }
-    Ok(SequenceSet {
-        name,
-        steps: 64,
-        features: 1,
-        classes: 10,
-        values,
-        labels,
-    })
+    Ok(SequenceSet { name, steps: 64, features: 1, classes: 10, values, labels })
 }
 
 #[cfg(test)]
@@ -256,10 +225,7 @@ mod tests {
         let mut counts = [0usize; 10];
         set.labels.iter().for_each(|&l| counts[l as usize] += 1);
         assert_eq!(counts.iter().sum::<usize>(), 1797);
-        assert!(
-            counts.iter().all(|&c| (174..=183).contains(&c)),
-            "{counts:?}"
-        );
+        assert!(counts.iter().all(|&c| (174..=183).contains(&c)), "{counts:?}");
     }
 
     #[test]
@@ -268,27 +234,14 @@ mod tests {
         let split = digits_split(&set.labels);
         let again = digits_split(&set.labels);
         assert_eq!(split, again);
-        assert_eq!(
-            split.train.len() + split.validation.len() + split.test.len(),
-            1797
-        );
-        let mut all: Vec<usize> = split
-            .train
-            .iter()
-            .chain(&split.validation)
-            .chain(&split.test)
-            .copied()
-            .collect();
+        assert_eq!(split.train.len() + split.validation.len() + split.test.len(), 1797);
+        let mut all: Vec<usize> = split.train.iter().chain(&split.validation).chain(&split.test).copied().collect();
         all.sort_unstable();
         all.dedup();
         assert_eq!(all.len(), 1797);
         // Each class contributes round(0.2 n) test items: 36 for n in 178..=182.
         for class in 0..10u32 {
-            let n_test = split
-                .test
-                .iter()
-                .filter(|&&i| set.labels[i] == class)
-                .count();
+            let n_test = split.test.iter().filter(|&&i| set.labels[i] == class).count();
             assert!((35..=37).contains(&n_test), "class {class}: {n_test}");
         }
     }

@@ -17,9 +17,7 @@ use crate::node::{FinishedJob, JobId, Node};
 use crate::policy::{ModelOption, Observation, Policy};
 use crate::rnn::{GruScratch, ModelBank};
 use crate::sim::{EventQueue, Model, SimTime, Simulation};
-use crate::workload::{
-    process_rng, BackgroundKind, BackgroundSpec, OnMiss, ProcessRng, StreamSpec, WorkSampler,
-};
+use crate::workload::{process_rng, BackgroundKind, BackgroundSpec, OnMiss, ProcessRng, StreamSpec, WorkSampler};
 
 /// Accounting class of background jobs on the node.
 pub const CLASS_BACKGROUND: usize = 0;
@@ -146,9 +144,7 @@ fn job_id(owner: usize, low: u64) -> JobId {
 }
 
 fn exp_span(rng: &mut ProcessRng, mean_s: f64) -> SimTime {
-    let draw = Exp::new(1.0 / mean_s)
-        .expect("mean checked positive at validation")
-        .sample(rng);
+    let draw = Exp::new(1.0 / mean_s).expect("mean checked positive at validation").sample(rng);
     SimTime::from_secs_f64(draw)
 }
 
@@ -186,35 +182,22 @@ impl<R: Recorder> EdgeWorld<R> {
     ///
     /// # Errors
     /// [`BuildError`] for invalid node or workload parameters.
-    pub fn build(
-        setup: WorldSetup,
-        recorder: R,
-    ) -> Result<(EdgeWorld<R>, EventQueue<Event>), BuildError> {
+    pub fn build(setup: WorldSetup, recorder: R) -> Result<(EdgeWorld<R>, EventQueue<Event>), BuildError> {
         let node = Node::new(setup.cores, setup.core_speed, 2, setup.bin, setup.horizon)?;
         let mut queue = EventQueue::with_capacity(64);
         let mut background = Vec::with_capacity(setup.background.len());
         for (index, spec) in setup.background.into_iter().enumerate() {
             let mut rng = process_rng(setup.seed, &spec.name);
-            let bad = |message: String| BuildError::Parameter {
-                process: spec.name.clone(),
-                message,
-            };
+            let bad = |message: String| BuildError::Parameter { process: spec.name.clone(), message };
             let sampler = match &spec.kind {
                 BackgroundKind::Poisson { rate, work } => {
                     if !(rate.is_finite() && *rate > 0.0) {
                         return Err(bad(format!("rate must be positive, got {rate}")));
                     }
-                    queue.schedule(
-                        exp_span(&mut rng, 1.0 / rate),
-                        Event::JobReleased { process: index },
-                    );
+                    queue.schedule(exp_span(&mut rng, 1.0 / rate), Event::JobReleased { process: index });
                     Some(work.sampler().map_err(|e| bad(e.0))?)
                 }
-                BackgroundKind::OnOff {
-                    on_mean,
-                    off_mean,
-                    start_on,
-                } => {
+                BackgroundKind::OnOff { on_mean, off_mean, start_on } => {
                     if on_mean.0 == 0 || off_mean.0 == 0 {
                         return Err(bad("on_mean and off_mean must be positive".into()));
                     }
@@ -222,10 +205,8 @@ impl<R: Recorder> EdgeWorld<R> {
                     if *start_on {
                         queue.schedule(SimTime::ZERO, Event::ProcessToggled { process: index });
                     } else {
-                        queue.schedule(
-                            exp_span(&mut rng, mean.as_secs_f64()),
-                            Event::ProcessToggled { process: index },
-                        );
+                        queue
+                            .schedule(exp_span(&mut rng, mean.as_secs_f64()), Event::ProcessToggled { process: index });
                     }
                     None
                 }
@@ -243,10 +224,7 @@ impl<R: Recorder> EdgeWorld<R> {
         let mut streams = Vec::with_capacity(setup.streams.len());
         for (index, stream) in setup.streams.into_iter().enumerate() {
             let mut rng = process_rng(setup.seed, &stream.spec.name);
-            let bad = |message: String| BuildError::Parameter {
-                process: stream.spec.name.clone(),
-                message,
-            };
+            let bad = |message: String| BuildError::Parameter { process: stream.spec.name.clone(), message };
             if stream.pool.is_empty() {
                 return Err(bad("the data set part it plays is empty".into()));
             }
@@ -337,17 +315,8 @@ impl<R: Recorder> EdgeWorld<R> {
         let events = simulation.events_handled();
         let mut world = simulation.into_model();
         world.node.advance(horizon);
-        let policy_names = world
-            .streams
-            .iter()
-            .map(|s| s.setup.policy.name())
-            .collect();
-        Ok(RunOutcome {
-            recorder: world.recorder,
-            node: world.node,
-            events,
-            policy_names,
-        })
+        let policy_names = world.streams.iter().map(|s| s.setup.policy.name()).collect();
+        Ok(RunOutcome { recorder: world.recorder, node: world.node, events, policy_names })
     }
 
     fn owner_of_stream(&self, stream: usize) -> usize {
@@ -358,12 +327,7 @@ impl<R: Recorder> EdgeWorld<R> {
     fn node_changed(&mut self, queue: &mut EventQueue<Event>) {
         self.node_version += 1;
         if let Some(t) = self.node.next_completion() {
-            queue.schedule(
-                t,
-                Event::NodeJobsFinished {
-                    version: self.node_version,
-                },
-            );
+            queue.schedule(t, Event::NodeJobsFinished { version: self.node_version });
         }
     }
 
@@ -372,38 +336,22 @@ impl<R: Recorder> EdgeWorld<R> {
         let BackgroundKind::Poisson { rate, .. } = state.spec.kind else {
             unreachable!("only Poisson processes release jobs")
         };
-        let work = state
-            .sampler
-            .as_ref()
-            .expect("Poisson processes have a sampler")
-            .sample(&mut state.rng);
+        let work = state.sampler.as_ref().expect("Poisson processes have a sampler").sample(&mut state.rng);
         let next = now.saturating_add(exp_span(&mut state.rng, 1.0 / rate));
         let job_number = state.jobs_released;
         state.jobs_released += 1;
         let slot = match state.free_slots.pop() {
             Some(slot) => {
-                state.in_flight[slot] = Some(InFlight {
-                    job_number,
-                    release: now,
-                });
+                state.in_flight[slot] = Some(InFlight { job_number, release: now });
                 slot
             }
             None => {
-                state.in_flight.push(Some(InFlight {
-                    job_number,
-                    release: now,
-                }));
+                state.in_flight.push(Some(InFlight { job_number, release: now }));
                 state.in_flight.len() - 1
             }
         };
         let weight = state.spec.weight;
-        self.node.submit(
-            now,
-            job_id(process, slot as u64),
-            CLASS_BACKGROUND,
-            work,
-            weight,
-        );
+        self.node.submit(now, job_id(process, slot as u64), CLASS_BACKGROUND, work, weight);
         self.node_changed(queue);
         if next <= self.horizon {
             queue.schedule(next, Event::JobReleased { process });
@@ -412,10 +360,7 @@ impl<R: Recorder> EdgeWorld<R> {
 
     fn process_toggled(&mut self, now: SimTime, process: usize, queue: &mut EventQueue<Event>) {
         let state = &mut self.background[process];
-        let BackgroundKind::OnOff {
-            on_mean, off_mean, ..
-        } = state.spec.kind
-        else {
+        let BackgroundKind::OnOff { on_mean, off_mean, .. } = state.spec.kind else {
             unreachable!("only on/off processes toggle")
         };
         let next_span;
@@ -426,20 +371,14 @@ impl<R: Recorder> EdgeWorld<R> {
                 let id = job_id(process, job_number);
                 state.on_job = Some(id);
                 state.in_flight.clear();
-                state.in_flight.push(Some(InFlight {
-                    job_number,
-                    release: now,
-                }));
+                state.in_flight.push(Some(InFlight { job_number, release: now }));
                 let weight = state.spec.weight;
                 next_span = exp_span(&mut state.rng, on_mean.as_secs_f64());
-                self.node
-                    .submit(now, id, CLASS_BACKGROUND, f64::INFINITY, weight);
+                self.node.submit(now, id, CLASS_BACKGROUND, f64::INFINITY, weight);
             }
             Some(id) => {
                 next_span = exp_span(&mut state.rng, off_mean.as_secs_f64());
-                let started = state.in_flight[0]
-                    .take()
-                    .expect("an on process has its job recorded");
+                let started = state.in_flight[0].take().expect("an on process has its job recorded");
                 let served = self.node.cancel(now, id).map_or(0.0, |f| f.served);
                 self.recorder.job(&JobRecord {
                     process,
@@ -463,11 +402,7 @@ impl<R: Recorder> EdgeWorld<R> {
         state.next_frame += 1;
         state.queue.push_back(frame);
         if state.next_frame < state.total_frames {
-            let next = state
-                .setup
-                .spec
-                .start
-                .saturating_add(SimTime(state.setup.spec.period.0 * state.next_frame));
+            let next = state.setup.spec.start.saturating_add(SimTime(state.setup.spec.period.0 * state.next_frame));
             if next <= self.horizon {
                 queue.schedule(next, Event::FrameReleased { stream });
             }
@@ -476,11 +411,7 @@ impl<R: Recorder> EdgeWorld<R> {
     }
 
     fn release_of(state: &StreamState, frame: u64) -> SimTime {
-        state
-            .setup
-            .spec
-            .start
-            .saturating_add(SimTime(state.setup.spec.period.0 * frame))
+        state.setup.spec.start.saturating_add(SimTime(state.setup.spec.period.0 * frame))
     }
 
     /// Starts the stream's next frame if it is idle, skipping frames that are already late under
@@ -527,9 +458,7 @@ impl<R: Recorder> EdgeWorld<R> {
                 continue;
             }
             for (index, cost) in state.switch_flops.iter_mut().enumerate() {
-                *cost = state
-                    .current_model
-                    .map_or(0, |current| state.setup.bank.switch_flops(current, index));
+                *cost = state.current_model.map_or(0, |current| state.setup.bank.switch_flops(current, index));
             }
             let rate_estimate = self.node.rate_if_added(state.setup.spec.weight);
             let observation = Observation {
@@ -548,11 +477,7 @@ impl<R: Recorder> EdgeWorld<R> {
                 core_speed: self.node.speed(),
                 last_latency_s: state.last_latency_s,
             };
-            let choice = state
-                .setup
-                .policy
-                .choose(&observation, &state.options)
-                .min(state.options.len() - 1);
+            let choice = state.setup.policy.choose(&observation, &state.options).min(state.options.len() - 1);
             let model = &state.setup.bank.models()[choice];
             let mut flops = model.cell.flops_per_step() as f64 + state.switch_flops[choice] as f64;
             if step + 1 == state.steps {
@@ -560,13 +485,7 @@ impl<R: Recorder> EdgeWorld<R> {
             }
             let switched_from = state.current_model.filter(|&c| c != choice);
             state.queue.pop_front();
-            state.running = Some(RunningStep {
-                frame,
-                model: choice,
-                switched_from,
-                start: now,
-                flops,
-            });
+            state.running = Some(RunningStep { frame, model: choice, switched_from, start: now, flops });
             let id = job_id(owner, state.jobs_submitted);
             state.jobs_submitted += 1;
             let weight = state.setup.spec.weight;
@@ -578,10 +497,7 @@ impl<R: Recorder> EdgeWorld<R> {
 
     fn step_finished(&mut self, now: SimTime, stream: usize) {
         let state = &mut self.streams[stream];
-        let running = state
-            .running
-            .take()
-            .expect("a finished stream job has a running step");
+        let running = state.running.take().expect("a finished stream job has a running step");
         let bank = Arc::clone(&state.setup.bank);
         let model = &bank.models()[running.model];
         let hidden = model.hidden_size();
@@ -599,9 +515,7 @@ impl<R: Recorder> EdgeWorld<R> {
         let sequence = running.frame / state.steps as u64;
         let dataset_index = state.order[sequence as usize];
         let x = state.setup.dataset.frame(dataset_index, step);
-        model
-            .cell
-            .step(x, &mut state.hidden[..hidden], &mut state.scratch);
+        model.cell.step(x, &mut state.hidden[..hidden], &mut state.scratch);
         state.current_model = Some(running.model);
         state.steps_per_model[running.model] += 1;
         let release = Self::release_of(state, running.frame);
@@ -660,9 +574,7 @@ impl<R: Recorder> EdgeWorld<R> {
             if owner < n_background {
                 let state = &mut self.background[owner];
                 let slot = low as usize;
-                let job = state.in_flight[slot]
-                    .take()
-                    .expect("a finished background job is in flight");
+                let job = state.in_flight[slot].take().expect("a finished background job is in flight");
                 state.free_slots.push(slot);
                 self.recorder.job(&JobRecord {
                     process: owner,

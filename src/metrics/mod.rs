@@ -134,11 +134,7 @@ impl Distribution {
     pub fn of(values: &[f64]) -> Distribution {
         let mut sorted = values.to_vec();
         sorted.sort_by(f64::total_cmp);
-        let mean = if sorted.is_empty() {
-            f64::NAN
-        } else {
-            sorted.iter().sum::<f64>() / sorted.len() as f64
-        };
+        let mean = if sorted.is_empty() { f64::NAN } else { sorted.iter().sum::<f64>() / sorted.len() as f64 };
         Distribution {
             count: sorted.len(),
             mean,

@@ -66,20 +66,12 @@ impl Node {
     ///
     /// # Errors
     /// [`NodeError::Invalid`] for zero cores, a non-positive speed or a zero bin.
-    pub fn new(
-        cores: usize,
-        speed: f64,
-        classes: usize,
-        bin: SimTime,
-        horizon: SimTime,
-    ) -> Result<Node, NodeError> {
+    pub fn new(cores: usize, speed: f64, classes: usize, bin: SimTime, horizon: SimTime) -> Result<Node, NodeError> {
         if cores == 0 {
             return Err(NodeError::Invalid("cores must be at least 1".into()));
         }
         if !(speed.is_finite() && speed > 0.0) {
-            return Err(NodeError::Invalid(format!(
-                "speed must be positive and finite, got {speed}"
-            )));
+            return Err(NodeError::Invalid(format!("speed must be positive and finite, got {speed}")));
         }
         if bin.0 == 0 {
             return Err(NodeError::Invalid("bin must be positive".into()));
@@ -134,23 +126,14 @@ impl Node {
         for _ in 0..=self.jobs.len() + 1 {
             let mut saturated_cores = 0.0;
             let mut free_weight = 0.0;
-            for w in self
-                .jobs
-                .iter()
-                .map(|j| j.weight)
-                .chain(std::iter::once(weight))
-            {
+            for w in self.jobs.iter().map(|j| j.weight).chain(std::iter::once(weight)) {
                 if theta * w >= 1.0 {
                     saturated_cores += 1.0;
                 } else {
                     free_weight += w;
                 }
             }
-            let next = if free_weight > 0.0 {
-                (self.cores as f64 - saturated_cores) / free_weight
-            } else {
-                theta
-            };
+            let next = if free_weight > 0.0 { (self.cores as f64 - saturated_cores) / free_weight } else { theta };
             if next == theta {
                 break;
             }
@@ -193,14 +176,7 @@ impl Node {
     pub fn submit(&mut self, now: SimTime, id: JobId, class: usize, work: f64, weight: f64) {
         debug_assert_eq!(now, self.last_update.max(now));
         self.advance(now);
-        self.jobs.push(ActiveJob {
-            id,
-            class,
-            weight,
-            remaining: work,
-            served: 0.0,
-            rate: 0.0,
-        });
+        self.jobs.push(ActiveJob { id, class, weight, remaining: work, served: 0.0, rate: 0.0 });
         self.recompute_rates();
     }
 
@@ -210,10 +186,7 @@ impl Node {
         let index = self.jobs.iter().position(|j| j.id == id)?;
         let job = self.jobs.swap_remove(index);
         self.recompute_rates();
-        Some(FinishedJob {
-            id,
-            served: job.served,
-        })
+        Some(FinishedJob { id, served: job.served })
     }
 
     /// Time at which the next job finishes at the current rates, if any.
@@ -241,10 +214,7 @@ impl Node {
             let job = &self.jobs[index];
             if job.remaining <= job.rate * 1e-9 {
                 let job = self.jobs.swap_remove(index);
-                finished.push(FinishedJob {
-                    id: job.id,
-                    served: job.served + job.remaining.max(0.0),
-                });
+                finished.push(FinishedJob { id: job.id, served: job.served + job.remaining.max(0.0) });
             } else {
                 index += 1;
             }
@@ -267,12 +237,8 @@ impl Node {
         self.order.extend(0..n);
         let jobs = &self.jobs;
         // Heaviest first; ties by id so the result never depends on the vector's order.
-        self.order.sort_unstable_by(|&a, &b| {
-            jobs[b]
-                .weight
-                .total_cmp(&jobs[a].weight)
-                .then(jobs[a].id.cmp(&jobs[b].id))
-        });
+        self.order
+            .sort_unstable_by(|&a, &b| jobs[b].weight.total_cmp(&jobs[a].weight).then(jobs[a].id.cmp(&jobs[b].id)));
         let mut capacity = self.cores as f64;
         let mut remaining_weight: f64 = self.jobs.iter().map(|j| j.weight).sum();
         let mut position = 0;
@@ -322,11 +288,7 @@ mod tests {
     fn run(cores: usize, speed: f64, jobs: &[(f64, f64, f64)]) -> Vec<f64> {
         let mut node = Node::new(cores, speed, 1, secs(1.0), secs(10.0)).unwrap();
         let mut ends = vec![f64::NAN; jobs.len()];
-        let mut arrivals: Vec<(SimTime, usize)> = jobs
-            .iter()
-            .enumerate()
-            .map(|(i, j)| (secs(j.0), i))
-            .collect();
+        let mut arrivals: Vec<(SimTime, usize)> = jobs.iter().enumerate().map(|(i, j)| (secs(j.0), i)).collect();
         arrivals.sort();
         let mut next_arrival = 0;
         let mut finished = Vec::new();
@@ -365,45 +327,30 @@ mod tests {
 
     #[test]
     fn staggered_jobs_share_then_finish_at_15_and_20() {
-        assert_eq!(
-            run(1, 1.0, &[(0.0, 10.0, 1.0), (5.0, 10.0, 1.0)]),
-            vec![15.0, 20.0]
-        );
+        assert_eq!(run(1, 1.0, &[(0.0, 10.0, 1.0), (5.0, 10.0, 1.0)]), vec![15.0, 20.0]);
     }
 
     #[test]
     fn a_job_never_gets_more_than_one_core() {
         // Weights 10 and 1 on 2 cores: each job gets a whole core (water-filling caps the heavy one).
-        assert_eq!(
-            run(2, 1.0, &[(0.0, 10.0, 10.0), (0.0, 10.0, 1.0)]),
-            vec![10.0, 10.0]
-        );
+        assert_eq!(run(2, 1.0, &[(0.0, 10.0, 10.0), (0.0, 10.0, 1.0)]), vec![10.0, 10.0]);
         // Weights 2, 1, 1 on 2 cores: the heavy job gets one core, the others half a core each:
         // the heavy ends at 4; then the two light ones (2 units left each) get a core each: end at 6.
-        assert_eq!(
-            run(2, 1.0, &[(0.0, 4.0, 2.0), (0.0, 4.0, 1.0), (0.0, 4.0, 1.0)]),
-            vec![4.0, 6.0, 6.0]
-        );
+        assert_eq!(run(2, 1.0, &[(0.0, 4.0, 2.0), (0.0, 4.0, 1.0), (0.0, 4.0, 1.0)]), vec![4.0, 6.0, 6.0]);
     }
 
     #[test]
     fn weights_share_in_proportion_on_one_core() {
         // Weight 3 vs 1, 6 units each, 1 core: rates 3/4 and 1/4: the heavy ends at 8 having let the
         // light one do 2 units; the light one's last 4 units take 4 more seconds.
-        assert_eq!(
-            run(1, 1.0, &[(0.0, 6.0, 3.0), (0.0, 6.0, 1.0)]),
-            vec![8.0, 12.0]
-        );
+        assert_eq!(run(1, 1.0, &[(0.0, 6.0, 3.0), (0.0, 6.0, 1.0)]), vec![8.0, 12.0]);
     }
 
     #[test]
     fn tiny_and_huge_jobs_end_at_exact_nanoseconds() {
         let ends = run(1, 1.0, &[(0.0, 1e6, 1.0), (0.0, 1e-7, 1.0)]);
         assert_eq!(SimTime::from_secs_f64(ends[1]), SimTime(200));
-        assert_eq!(
-            SimTime::from_secs_f64(ends[0]),
-            SimTime(1_000_000 * SimTime::NANOS_PER_SEC + 100)
-        );
+        assert_eq!(SimTime::from_secs_f64(ends[0]), SimTime(1_000_000 * SimTime::NANOS_PER_SEC + 100));
     }
 
     #[test]

@@ -20,14 +20,8 @@ pub struct WriteError {
 /// # Errors
 /// [`WriteError`] naming the file.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), WriteError> {
-    let wrap = |source: std::io::Error| WriteError {
-        path: path.to_path_buf(),
-        source,
-    };
-    let dir = path
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
+    let wrap = |source: std::io::Error| WriteError { path: path.to_path_buf(), source };
+    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
     std::fs::create_dir_all(dir).map_err(wrap)?;
     let mut builder = tempfile::Builder::new();
     builder.prefix(".flexrnn-tmp-");
@@ -55,9 +49,6 @@ mod tests {
         write_atomic(&path, b"one").unwrap();
         write_atomic(&path, b"two").unwrap();
         assert_eq!(std::fs::read(&path).unwrap(), b"two");
-        assert_eq!(
-            std::fs::read_dir(dir.path().join("sub")).unwrap().count(),
-            1
-        );
+        assert_eq!(std::fs::read_dir(dir.path().join("sub")).unwrap().count(), 1);
     }
 }

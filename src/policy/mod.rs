@@ -95,17 +95,14 @@ impl Policy for GreedySlackPolicy {
         let budget = self.safety * observation.slack_s;
         let mut best: Option<usize> = None;
         for (index, option) in options.iter().enumerate() {
-            let flops =
-                option.flops_per_step + observation.switch_flops.get(index).copied().unwrap_or(0);
+            let flops = option.flops_per_step + observation.switch_flops.get(index).copied().unwrap_or(0);
             let estimate = flops as f64 / observation.rate_estimate;
             if estimate <= budget && best.is_none_or(|b| option.hidden >= options[b].hidden) {
                 best = Some(index);
             }
         }
         best.unwrap_or_else(|| {
-            (0..options.len())
-                .min_by_key(|&i| (options[i].flops_per_step, i))
-                .expect("a bank has at least one model")
+            (0..options.len()).min_by_key(|&i| (options[i].flops_per_step, i)).expect("a bank has at least one model")
         })
     }
 }
@@ -117,11 +114,7 @@ mod tests {
     fn options() -> Vec<ModelOption> {
         [(16, 1_000), (64, 10_000), (128, 40_000)]
             .into_iter()
-            .map(|(hidden, flops_per_step)| ModelOption {
-                name: format!("gru-{hidden}"),
-                hidden,
-                flops_per_step,
-            })
+            .map(|(hidden, flops_per_step)| ModelOption { name: format!("gru-{hidden}"), hidden, flops_per_step })
             .collect()
     }
 
@@ -149,48 +142,23 @@ mod tests {
         let mut policy = GreedySlackPolicy { safety: 1.0 };
         let none = [0, 0, 0];
         // Rate 1e6 FLOP/s: 128 needs 40 ms, 64 needs 10 ms, 16 needs 1 ms.
-        assert_eq!(
-            policy.choose(&observation(0.050, 1e6, &none), &options()),
-            2
-        );
-        assert_eq!(
-            policy.choose(&observation(0.040, 1e6, &none), &options()),
-            2,
-            "exactly fits"
-        );
-        assert_eq!(
-            policy.choose(&observation(0.039, 1e6, &none), &options()),
-            1
-        );
-        assert_eq!(
-            policy.choose(&observation(0.002, 1e6, &none), &options()),
-            0
-        );
+        assert_eq!(policy.choose(&observation(0.050, 1e6, &none), &options()), 2);
+        assert_eq!(policy.choose(&observation(0.040, 1e6, &none), &options()), 2, "exactly fits");
+        assert_eq!(policy.choose(&observation(0.039, 1e6, &none), &options()), 1);
+        assert_eq!(policy.choose(&observation(0.002, 1e6, &none), &options()), 0);
         // Nothing fits (already late): the narrowest.
         assert_eq!(policy.choose(&observation(-0.1, 1e6, &none), &options()), 0);
         // A switch cost of 5000 FLOPs makes 64 need 15 ms.
-        assert_eq!(
-            policy.choose(&observation(0.012, 1e6, &[5_000, 5_000, 0]), &options()),
-            0
-        );
+        assert_eq!(policy.choose(&observation(0.012, 1e6, &[5_000, 5_000, 0]), &options()), 0);
         // With a safety factor of 0.5 only half the slack counts.
         let mut careful = GreedySlackPolicy { safety: 0.5 };
-        assert_eq!(
-            careful.choose(&observation(0.050, 1e6, &none), &options()),
-            1
-        );
+        assert_eq!(careful.choose(&observation(0.050, 1e6, &none), &options()), 1);
     }
 
     #[test]
     fn static_always_returns_its_model() {
-        let mut policy = StaticPolicy {
-            model: 1,
-            model_name: "gru-64".into(),
-        };
-        assert_eq!(
-            policy.choose(&observation(-5.0, 1.0, &[0, 0, 0]), &options()),
-            1
-        );
+        let mut policy = StaticPolicy { model: 1, model_name: "gru-64".into() };
+        assert_eq!(policy.choose(&observation(-5.0, 1.0, &[0, 0, 0]), &options()), 1);
         assert_eq!(policy.name(), "static-gru-64");
     }
 }

@@ -33,16 +33,10 @@ trait Columns {
 }
 
 fn csv_bytes<T: Serialize + Columns>(rows: &[T]) -> Vec<u8> {
-    let mut writer = csv::WriterBuilder::new()
-        .has_headers(false)
-        .from_writer(Vec::new());
-    writer
-        .write_record(T::COLUMNS)
-        .expect("writing to memory cannot fail");
+    let mut writer = csv::WriterBuilder::new().has_headers(false).from_writer(Vec::new());
+    writer.write_record(T::COLUMNS).expect("writing to memory cannot fail");
     for row in rows {
-        writer
-            .serialize(row)
-            .expect("serialising plain rows to memory cannot fail");
+        writer.serialize(row).expect("serialising plain rows to memory cannot fail");
     }
     writer.into_inner().expect("flushing to memory cannot fail")
 }
@@ -124,26 +118,17 @@ pub fn steps_csv(records: &MemoryRecorder, labels: &Labels, policy: &str) -> Vec
 /// skipped_steps`, then `steps_<model>` for each model of the stream's bank.
 pub fn sequences_csv(records: &MemoryRecorder, labels: &Labels, policy: &str) -> Vec<u8> {
     let mut writer = csv::Writer::from_writer(Vec::new());
-    let model_names: Vec<String> = labels
-        .models
-        .iter()
-        .flatten()
-        .cloned()
-        .collect::<std::collections::BTreeSet<_>>()
-        .into_iter()
-        .collect();
-    let mut header: Vec<String> = [
-        "stream",
-        "policy",
-        "sequence",
-        "dataset_index",
-        "label",
-        "prediction",
-        "correct",
-        "skipped_steps",
-    ]
-    .map(String::from)
-    .to_vec();
+    // Model columns in bank order (narrowest first in the shipped banks), each name once.
+    let mut model_names: Vec<String> = Vec::new();
+    for name in labels.models.iter().flatten() {
+        if !model_names.contains(name) {
+            model_names.push(name.clone());
+        }
+    }
+    let mut header: Vec<String> =
+        ["stream", "policy", "sequence", "dataset_index", "label", "prediction", "correct", "skipped_steps"]
+            .map(String::from)
+            .to_vec();
     header.extend(model_names.iter().map(|m| format!("steps_{m}")));
     writer.write_record(&header).expect("memory");
     for r in &records.sequences {
@@ -158,10 +143,7 @@ pub fn sequences_csv(records: &MemoryRecorder, labels: &Labels, policy: &str) ->
             r.skipped_steps.to_string(),
         ];
         for name in &model_names {
-            let count = labels.models[r.stream]
-                .iter()
-                .position(|m| m == name)
-                .map_or(0, |i| r.steps_per_model[i]);
+            let count = labels.models[r.stream].iter().position(|m| m == name).map_or(0, |i| r.steps_per_model[i]);
             row.push(count.to_string());
         }
         writer.write_record(&row).expect("memory");
@@ -187,14 +169,7 @@ pub struct JobRow<'a> {
 }
 
 impl Columns for JobRow<'_> {
-    const COLUMNS: &'static [&'static str] = &[
-        "process",
-        "job",
-        "release_s",
-        "end_s",
-        "response_s",
-        "work_flop",
-    ];
+    const COLUMNS: &'static [&'static str] = &["process", "job", "release_s", "end_s", "response_s", "work_flop"];
 }
 
 /// `jobs.csv` of one run.
@@ -280,17 +255,11 @@ pub fn summary_rows(result: &RunResult, scenario: &Scenario, labels: &Labels) ->
     let mut rows = Vec::new();
     for (index, name) in labels.streams.iter().enumerate() {
         let steps: Vec<_> = records.steps.iter().filter(|s| s.stream == index).collect();
-        let latencies: Vec<f64> = steps
-            .iter()
-            .filter_map(|s| s.end.map(|e| secs(e.saturating_sub(s.release))))
-            .collect();
+        let latencies: Vec<f64> =
+            steps.iter().filter_map(|s| s.end.map(|e| secs(e.saturating_sub(s.release)))).collect();
         let d = Distribution::of(&latencies);
         let frames = steps.len();
-        let sequences: Vec<_> = records
-            .sequences
-            .iter()
-            .filter(|s| s.stream == index)
-            .collect();
+        let sequences: Vec<_> = records.sequences.iter().filter(|s| s.stream == index).collect();
         let correct = sequences.iter().filter(|s| s.label == s.prediction).count();
         let flops: f64 = steps.iter().map(|s| s.flops).sum();
         let share = |n: usize, of: usize| (of > 0).then(|| n as f64 / of as f64);
@@ -313,10 +282,7 @@ pub fn summary_rows(result: &RunResult, scenario: &Scenario, labels: &Labels) ->
     }
     for (index, name) in labels.background.iter().enumerate() {
         let jobs: Vec<_> = records.jobs.iter().filter(|j| j.process == index).collect();
-        let responses: Vec<f64> = jobs
-            .iter()
-            .map(|j| secs(j.end.saturating_sub(j.release)))
-            .collect();
+        let responses: Vec<f64> = jobs.iter().map(|j| secs(j.end.saturating_sub(j.release))).collect();
         let d = Distribution::of(&responses);
         let work: f64 = jobs.iter().map(|j| j.work).sum();
         rows.push(SummaryRow {
@@ -336,8 +302,8 @@ pub fn summary_rows(result: &RunResult, scenario: &Scenario, labels: &Labels) ->
             utilisation: work / capacity_flops,
         });
     }
-    let busy = node.busy_core_seconds(crate::engine::CLASS_BACKGROUND)
-        + node.busy_core_seconds(crate::engine::CLASS_STREAM);
+    let busy =
+        node.busy_core_seconds(crate::engine::CLASS_BACKGROUND) + node.busy_core_seconds(crate::engine::CLASS_STREAM);
     rows.push(SummaryRow {
         process: "node".into(),
         kind: "node".into(),
@@ -406,10 +372,7 @@ impl Columns for ComparisonRow {
 pub fn comparison_rows(summaries: &[Vec<SummaryRow>]) -> Vec<ComparisonRow> {
     let mut rows = Vec::new();
     for summary in summaries {
-        let node_utilisation = summary
-            .iter()
-            .find(|r| r.kind == "node")
-            .map_or(0.0, |r| r.utilisation);
+        let node_utilisation = summary.iter().find(|r| r.kind == "node").map_or(0.0, |r| r.utilisation);
         for row in summary.iter().filter(|r| r.kind == "rnn_stream") {
             rows.push(ComparisonRow {
                 policy: row.policy.clone(),
@@ -435,8 +398,7 @@ pub fn comparison_csv(rows: &[ComparisonRow]) -> Vec<u8> {
 
 /// The comparison as a Markdown table (for the terminal and the README).
 pub fn comparison_markdown(rows: &[ComparisonRow]) -> String {
-    let fmt =
-        |v: Option<f64>, digits: usize| v.map_or("–".to_string(), |v| format!("{v:.digits$}"));
+    let fmt = |v: Option<f64>, digits: usize| v.map_or("–".to_string(), |v| format!("{v:.digits$}"));
     let mut out = String::from(
         "| policy | stream | sequences | accuracy | miss rate | skip rate | mean latency (ms) | p95 latency (ms) | mean kFLOP/frame | node utilisation |\n|---|---|---:|---:|---:|---:|---:|---:|---:|---:|\n",
     );
@@ -525,42 +487,24 @@ pub struct Manifest {
 
 /// Labels for the records of `scenario`'s runs.
 pub fn labels(scenario: &Scenario, resources: &crate::runner::Resources) -> Labels {
-    let banks: Vec<&crate::runner::LoadedBank> = scenario
-        .streams()
-        .map(|s| &resources.banks[&scenario.dir.join(&s.models)])
-        .collect();
+    let banks: Vec<&crate::runner::LoadedBank> =
+        scenario.streams().map(|s| &resources.banks[&scenario.dir.join(&s.models)]).collect();
     Labels {
         background: scenario.background().map(|b| b.name.clone()).collect(),
         streams: scenario.streams().map(|s| s.spec.name.clone()).collect(),
-        models: banks
-            .iter()
-            .map(|b| b.bank.models().iter().map(|m| m.name.clone()).collect())
-            .collect(),
-        widths: banks
-            .iter()
-            .map(|b| b.bank.models().iter().map(|m| m.hidden_size()).collect())
-            .collect(),
+        models: banks.iter().map(|b| b.bank.models().iter().map(|m| m.name.clone()).collect()).collect(),
+        widths: banks.iter().map(|b| b.bank.models().iter().map(|m| m.hidden_size()).collect()).collect(),
     }
 }
 
-fn timeline_panel(
-    result: &RunResult,
-    scenario: &Scenario,
-    labels: &Labels,
-) -> plots::TimelinePanel {
+fn timeline_panel(result: &RunResult, scenario: &Scenario, labels: &Labels) -> plots::TimelinePanel {
     let rows = timeline_rows(result, scenario);
     let bin = result.outcome.node.bin().0;
     let n = rows.len();
     let mut width_sum = vec![0.0; n];
     let mut width_count = vec![0usize; n];
     let mut misses = vec![0usize; n];
-    for step in result
-        .outcome
-        .recorder
-        .steps
-        .iter()
-        .filter(|s| s.stream == 0)
-    {
+    for step in result.outcome.recorder.steps.iter().filter(|s| s.stream == 0) {
         if let (Some(end), Some(model)) = (step.end, step.model) {
             if let Some(i) = Some((end.0 / bin) as usize).filter(|&i| i < n) {
                 width_sum[i] += labels.widths[0][model] as f64;
@@ -577,11 +521,7 @@ fn timeline_panel(
         label: result.plan.label.clone(),
         bin_start_s: rows.iter().map(|r| r.bin_start_s).collect(),
         background_cores: rows.iter().map(|r| r.background_cores).collect(),
-        mean_width: width_sum
-            .iter()
-            .zip(&width_count)
-            .map(|(s, &c)| (c > 0).then(|| s / c as f64))
-            .collect(),
+        mean_width: width_sum.iter().zip(&width_count).map(|(s, &c)| (c > 0).then(|| s / c as f64)).collect(),
         misses,
     }
 }
@@ -604,11 +544,7 @@ pub fn outputs(
     let mut files = Vec::new();
     let mut summaries = Vec::new();
     for result in results {
-        let dir = if several {
-            std::path::PathBuf::from(&result.plan.label)
-        } else {
-            std::path::PathBuf::new()
-        };
+        let dir = if several { std::path::PathBuf::from(&result.plan.label) } else { std::path::PathBuf::new() };
         let records = &result.outcome.recorder;
         let manifest = Manifest {
             tool: "flexrnn".into(),
@@ -625,40 +561,22 @@ pub fn outputs(
             scenario: scenario.text.clone(),
         };
         let summary = summary_rows(result, scenario, &labels);
-        files.push((
-            dir.join("manifest.json"),
-            serde_json::to_vec_pretty(&manifest).expect("manifest serialises"),
-        ));
-        files.push((
-            dir.join("steps.csv"),
-            steps_csv(records, &labels, &result.plan.label),
-        ));
-        files.push((
-            dir.join("sequences.csv"),
-            sequences_csv(records, &labels, &result.plan.label),
-        ));
+        files.push((dir.join("manifest.json"), serde_json::to_vec_pretty(&manifest).expect("manifest serialises")));
+        files.push((dir.join("steps.csv"), steps_csv(records, &labels, &result.plan.label)));
+        files.push((dir.join("sequences.csv"), sequences_csv(records, &labels, &result.plan.label)));
         files.push((dir.join("jobs.csv"), jobs_csv(records, &labels)));
         files.push((dir.join("summary.csv"), summary_csv(&summary)));
-        files.push((
-            dir.join("timeline.csv"),
-            timeline_csv(&timeline_rows(result, scenario)),
-        ));
+        files.push((dir.join("timeline.csv"), timeline_csv(&timeline_rows(result, scenario))));
         summaries.push(summary);
     }
     let comparison = comparison_rows(&summaries);
     if !comparison.is_empty() {
         files.push(("comparison.csv".into(), comparison_csv(&comparison)));
-        files.push((
-            "comparison.md".into(),
-            comparison_markdown(&comparison).into_bytes(),
-        ));
+        files.push(("comparison.md".into(), comparison_markdown(&comparison).into_bytes()));
     }
     let cores = scenario.parsed.node.cores.get();
     if !labels.streams.is_empty() {
-        let panels: Vec<_> = results
-            .iter()
-            .map(|r| timeline_panel(r, scenario, &labels))
-            .collect();
+        let panels: Vec<_> = results.iter().map(|r| timeline_panel(r, scenario, &labels)).collect();
         let max_width = labels.widths[0].iter().copied().max().unwrap_or(1);
         let figure = plots::timeline(&panels, cores, max_width, scenario.horizon().as_secs_f64())?;
         files.push(("plots/timeline.svg".into(), figure.svg.into_bytes()));
@@ -678,10 +596,7 @@ pub fn outputs(
                 (r.plan.label.clone(), l)
             })
             .collect();
-        let deadline = scenario
-            .streams()
-            .next()
-            .map(|s| s.spec.deadline.as_secs_f64());
+        let deadline = scenario.streams().next().map(|s| s.spec.deadline.as_secs_f64());
         let figure = plots::latency_cdf(&cdfs, deadline)?;
         files.push(("plots/latency_cdf.svg".into(), figure.svg.into_bytes()));
         files.push(("plots/latency_cdf.png".into(), figure.png));

@@ -59,10 +59,7 @@ pub struct PlotError {
 macro_rules! render_both {
     ($name:expr, $size:expr, |$area:ident| $body:block) => {{
         register_fonts();
-        let fail = |message: String| PlotError {
-            figure: $name.to_string(),
-            message,
-        };
+        let fail = |message: String| PlotError { figure: $name.to_string(), message };
         let mut svg = String::new();
         {
             let $area = SVGBackend::with_string(&mut svg, $size).into_drawing_area();
@@ -84,9 +81,7 @@ macro_rules! render_both {
             encoder.set_color(png::ColorType::Rgb);
             encoder.set_depth(png::BitDepth::Eight);
             let mut writer = encoder.write_header().map_err(|e| fail(e.to_string()))?;
-            writer
-                .write_image_data(&rgb)
-                .map_err(|e| fail(e.to_string()))?;
+            writer.write_image_data(&rgb).map_err(|e| fail(e.to_string()))?;
         }
         Ok(Figure { svg, png })
     }};
@@ -116,12 +111,7 @@ fn err<E: std::fmt::Display>(e: E) -> String {
 ///
 /// # Errors
 /// [`PlotError`] if drawing fails.
-pub fn timeline(
-    panels: &[TimelinePanel],
-    cores: usize,
-    max_width: usize,
-    horizon_s: f64,
-) -> Result<Figure, PlotError> {
+pub fn timeline(panels: &[TimelinePanel], cores: usize, max_width: usize, horizon_s: f64) -> Result<Figure, PlotError> {
     let height = 40 + 240 * panels.len().max(1) as u32;
     render_both!("timeline", (1000, height), |root| {
         root.fill(&WHITE).map_err(err)?;
@@ -129,37 +119,13 @@ pub fn timeline(
         let text = (FONT, 14).into_font().color(&BLACK);
         let y = 22;
         legend
-            .draw(&Rectangle::new(
-                [(80, y - 6), (100, y + 6)],
-                RGBColor(150, 150, 150).mix(0.45).filled(),
-            ))
+            .draw(&Rectangle::new([(80, y - 6), (100, y + 6)], RGBColor(150, 150, 150).mix(0.45).filled()))
             .map_err(err)?;
-        legend
-            .draw(&Text::new(
-                "background load (left axis)",
-                (106, y - 8),
-                text.clone(),
-            ))
-            .map_err(err)?;
-        legend
-            .draw(&PathElement::new(
-                vec![(380, y), (400, y)],
-                PALETTE[0].stroke_width(2),
-            ))
-            .map_err(err)?;
-        legend
-            .draw(&Text::new(
-                "mean width chosen per bin (right axis)",
-                (406, y - 8),
-                text.clone(),
-            ))
-            .map_err(err)?;
-        legend
-            .draw(&Cross::new((730, y), 4, PALETTE[1].stroke_width(2)))
-            .map_err(err)?;
-        legend
-            .draw(&Text::new("bin with deadline misses", (740, y - 8), text))
-            .map_err(err)?;
+        legend.draw(&Text::new("background load (left axis)", (106, y - 8), text.clone())).map_err(err)?;
+        legend.draw(&PathElement::new(vec![(380, y), (400, y)], PALETTE[0].stroke_width(2))).map_err(err)?;
+        legend.draw(&Text::new("mean width chosen per bin (right axis)", (406, y - 8), text.clone())).map_err(err)?;
+        legend.draw(&Cross::new((730, y), 4, PALETTE[1].stroke_width(2))).map_err(err)?;
+        legend.draw(&Text::new("bin with deadline misses", (740, y - 8), text)).map_err(err)?;
         let areas = body.split_evenly((panels.len().max(1), 1));
         for (panel, area) in panels.iter().zip(areas.iter()) {
             let mut chart = ChartBuilder::on(area)
@@ -190,28 +156,17 @@ pub fn timeline(
                 .axis_desc_style((FONT, 14))
                 .draw()
                 .map_err(err)?;
-            let half = panel
-                .bin_start_s
-                .get(1)
-                .map_or(0.5, |b| b - panel.bin_start_s[0])
-                / 2.0;
+            let half = panel.bin_start_s.get(1).map_or(0.5, |b| b - panel.bin_start_s[0]) / 2.0;
             chart
                 .draw_series(AreaSeries::new(
-                    panel
-                        .bin_start_s
-                        .iter()
-                        .zip(&panel.background_cores)
-                        .map(|(t, c)| (t + half, *c)),
+                    panel.bin_start_s.iter().zip(&panel.background_cores).map(|(t, c)| (t + half, *c)),
                     0.0,
                     RGBColor(150, 150, 150).mix(0.45),
                 ))
                 .map_err(err)?
                 .label("background load")
                 .legend(|(x, y)| {
-                    Rectangle::new(
-                        [(x, y - 5), (x + 16, y + 5)],
-                        RGBColor(150, 150, 150).mix(0.45).filled(),
-                    )
+                    Rectangle::new([(x, y - 5), (x + 16, y + 5)], RGBColor(150, 150, 150).mix(0.45).filled())
                 });
             let mut segment: Vec<(f64, f64)> = Vec::new();
             let mut segments = Vec::new();
@@ -226,13 +181,12 @@ pub fn timeline(
                 segments.push(segment);
             }
             for (i, seg) in segments.into_iter().enumerate() {
-                let series = chart
-                    .draw_secondary_series(LineSeries::new(seg, PALETTE[0].stroke_width(2)))
-                    .map_err(err)?;
+                let series =
+                    chart.draw_secondary_series(LineSeries::new(seg, PALETTE[0].stroke_width(2))).map_err(err)?;
                 if i == 0 {
-                    series.label("mean width chosen").legend(|(x, y)| {
-                        PathElement::new(vec![(x, y), (x + 16, y)], PALETTE[0].stroke_width(2))
-                    });
+                    series
+                        .label("mean width chosen")
+                        .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 16, y)], PALETTE[0].stroke_width(2)));
                 }
             }
             let top = max_width as f64 * 1.12;
@@ -257,24 +211,14 @@ pub fn timeline(
 ///
 /// # Errors
 /// [`PlotError`] if drawing fails.
-pub fn latency_cdf(
-    runs: &[(String, Vec<f64>)],
-    deadline_s: Option<f64>,
-) -> Result<Figure, PlotError> {
-    let max_ms = runs
-        .iter()
-        .filter_map(|(_, l)| l.last())
-        .fold(deadline_s.unwrap_or(0.0), |a, &b| a.max(b))
-        .max(1e-6)
+pub fn latency_cdf(runs: &[(String, Vec<f64>)], deadline_s: Option<f64>) -> Result<Figure, PlotError> {
+    let max_ms = runs.iter().filter_map(|(_, l)| l.last()).fold(deadline_s.unwrap_or(0.0), |a, &b| a.max(b)).max(1e-6)
         * 1e3
         * 1.05;
     render_both!("latency_cdf", (800, 520), |root| {
         root.fill(&WHITE).map_err(err)?;
         let mut chart = ChartBuilder::on(&root)
-            .caption(
-                "Frame latency (release to end), completed frames",
-                (FONT, 18),
-            )
+            .caption("Frame latency (release to end), completed frames", (FONT, 18))
             .margin(12)
             .x_label_area_size(40)
             .y_label_area_size(56)
@@ -307,24 +251,15 @@ pub fn latency_cdf(
                 .draw_series(LineSeries::new(points, colour.stroke_width(2)))
                 .map_err(err)?
                 .label(label.clone())
-                .legend(move |(x, y)| {
-                    PathElement::new(vec![(x, y), (x + 16, y)], colour.stroke_width(2))
-                });
+                .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 16, y)], colour.stroke_width(2)));
         }
         if let Some(d) = deadline_s {
             let d = d * 1e3;
             chart
-                .draw_series(DashedLineSeries::new(
-                    vec![(d, 0.0), (d, 1.0)],
-                    6,
-                    4,
-                    BLACK.stroke_width(1),
-                ))
+                .draw_series(DashedLineSeries::new(vec![(d, 0.0), (d, 1.0)], 6, 4, BLACK.stroke_width(1)))
                 .map_err(err)?
                 .label("deadline")
-                .legend(|(x, y)| {
-                    PathElement::new(vec![(x, y), (x + 16, y)], BLACK.stroke_width(1))
-                });
+                .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 16, y)], BLACK.stroke_width(1)));
         }
         chart
             .configure_series_labels()
@@ -344,10 +279,7 @@ mod tests {
 
     #[test]
     fn figures_render_with_text_in_both_formats() {
-        let runs = vec![
-            ("a".to_string(), vec![0.001, 0.002, 0.004]),
-            ("b".to_string(), vec![0.003]),
-        ];
+        let runs = vec![("a".to_string(), vec![0.001, 0.002, 0.004]), ("b".to_string(), vec![0.003])];
         let figure = latency_cdf(&runs, Some(0.005)).unwrap();
         assert!(figure.svg.contains("<text") && figure.svg.contains("latency (ms)"));
         assert_eq!(&figure.png[1..4], b"PNG");

@@ -47,10 +47,7 @@ pub struct GruScratch {
 impl GruScratch {
     /// Scratch for cells of hidden size up to `max_hidden`.
     pub fn new(max_hidden: usize) -> GruScratch {
-        GruScratch {
-            gate_input: vec![0.0; 3 * max_hidden],
-            gate_hidden: vec![0.0; 3 * max_hidden],
-        }
+        GruScratch { gate_input: vec![0.0; 3 * max_hidden], gate_hidden: vec![0.0; 3 * max_hidden] }
     }
 }
 
@@ -71,26 +68,14 @@ impl GruCell {
             if v.len() == expected {
                 Ok(())
             } else {
-                Err(ShapeError {
-                    tensor: tensor.to_string(),
-                    expected,
-                    found: v.len(),
-                })
+                Err(ShapeError { tensor: tensor.to_string(), expected, found: v.len() })
             }
         };
         check("weight_ih", &weight_ih, 3 * hidden * input)?;
         check("weight_hh", &weight_hh, 3 * hidden * hidden)?;
         check("bias_ih", &bias_ih, 3 * hidden)?;
         check("bias_hh", &bias_hh, 3 * hidden)?;
-        Ok(GruCell {
-            input,
-            hidden,
-            weight_ih,
-            weight_hh,
-            bias_ih,
-            bias_hh,
-            isa: KernelIsa::detect(),
-        })
+        Ok(GruCell { input, hidden, weight_ih, weight_hh, bias_ih, bias_hh, isa: KernelIsa::detect() })
     }
 
     /// Input size `I`.
@@ -145,11 +130,7 @@ impl GruCell {
         let gate_hidden = &mut scratch.gate_hidden[..3 * hidden];
         if self.input == 1 {
             let x0 = x[0];
-            for ((g, w), b) in gate_input
-                .iter_mut()
-                .zip(&self.weight_ih)
-                .zip(&self.bias_ih)
-            {
+            for ((g, w), b) in gate_input.iter_mut().zip(&self.weight_ih).zip(&self.bias_ih) {
                 *g = b + w * x0;
             }
         } else {
@@ -220,35 +201,16 @@ mod tests {
     fn random_cell(input: usize, hidden: usize, seed: u64) -> GruCell {
         let mut rng = rand_pcg::Pcg64::seed_from_u64(seed);
         let scale = 1.0 / (hidden as f32).sqrt();
-        let mut v = |n: usize| {
-            (0..n)
-                .map(|_| rng.random_range(-scale..scale))
-                .collect::<Vec<f32>>()
-        };
-        GruCell::new(
-            input,
-            hidden,
-            v(3 * hidden * input),
-            v(3 * hidden * hidden),
-            v(3 * hidden),
-            v(3 * hidden),
-        )
-        .unwrap()
+        let mut v = |n: usize| (0..n).map(|_| rng.random_range(-scale..scale)).collect::<Vec<f32>>();
+        GruCell::new(input, hidden, v(3 * hidden * input), v(3 * hidden * hidden), v(3 * hidden), v(3 * hidden))
+            .unwrap()
     }
 
     #[test]
     fn hand_computed_one_unit_step() {
         // H = 1, I = 1; weights chosen so every gate is easy to evaluate by hand.
         // r = σ(0) = 0.5, z = σ(0) = 0.5, n = tanh(1·x + r·(1·h)) with x = 0.5, h = 1: tanh(1.0).
-        let cell = GruCell::new(
-            1,
-            1,
-            vec![0.0, 0.0, 1.0],
-            vec![0.0, 0.0, 1.0],
-            vec![0.0; 3],
-            vec![0.0; 3],
-        )
-        .unwrap();
+        let cell = GruCell::new(1, 1, vec![0.0, 0.0, 1.0], vec![0.0, 0.0, 1.0], vec![0.0; 3], vec![0.0; 3]).unwrap();
         let mut h = [1.0f32];
         let mut scratch = GruScratch::new(1);
         cell.step(&[0.5], &mut h, &mut scratch);
@@ -270,15 +232,8 @@ mod tests {
                 let [(_, wi), (_, wh), (_, bi), (_, bh)] = cell.tensors();
                 let expected = reference::step(input, hidden, wi, wh, bi, bh, &x, &h);
                 cell.step(&x, &mut h, &mut scratch);
-                let worst = h
-                    .iter()
-                    .zip(&expected)
-                    .map(|(a, b)| (a - b).abs())
-                    .fold(0.0, f32::max);
-                assert!(
-                    worst <= REFERENCE_ATOL,
-                    "H={hidden} I={input}: max abs diff {worst}"
-                );
+                let worst = h.iter().zip(&expected).map(|(a, b)| (a - b).abs()).fold(0.0, f32::max);
+                assert!(worst <= REFERENCE_ATOL, "H={hidden} I={input}: max abs diff {worst}");
             }
         }
     }

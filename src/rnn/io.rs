@@ -150,11 +150,7 @@ pub fn encode_tensors(tensors: &TensorMap) -> Vec<u8> {
     let bytes: Vec<(String, Vec<usize>, Vec<u8>)> = tensors
         .iter()
         .map(|(name, (shape, values))| {
-            (
-                name.clone(),
-                shape.clone(),
-                values.iter().flat_map(|v| v.to_le_bytes()).collect(),
-            )
+            (name.clone(), shape.clone(), values.iter().flat_map(|v| v.to_le_bytes()).collect())
         })
         .collect();
     let views: Vec<(String, safetensors::tensor::TensorView<'_>)> = bytes
@@ -171,42 +167,19 @@ pub fn encode_tensors(tensors: &TensorMap) -> Vec<u8> {
 }
 
 fn read(path: &Path) -> Result<Vec<u8>, ModelIoError> {
-    std::fs::read(path).map_err(|source| ModelIoError::Io {
-        path: path.to_path_buf(),
-        source,
-    })
+    std::fs::read(path).map_err(|source| ModelIoError::Io { path: path.to_path_buf(), source })
 }
 
-fn tensor_f32(
-    file: &SafeTensors<'_>,
-    path: &Path,
-    name: &str,
-    shape: &[usize],
-) -> Result<Vec<f32>, ModelIoError> {
-    let bad = |message: String| ModelIoError::Tensor {
-        path: path.to_path_buf(),
-        message,
-    };
-    let view = file
-        .tensor(name)
-        .map_err(|_| bad(format!("missing tensor `{name}`")))?;
+fn tensor_f32(file: &SafeTensors<'_>, path: &Path, name: &str, shape: &[usize]) -> Result<Vec<f32>, ModelIoError> {
+    let bad = |message: String| ModelIoError::Tensor { path: path.to_path_buf(), message };
+    let view = file.tensor(name).map_err(|_| bad(format!("missing tensor `{name}`")))?;
     if view.dtype() != Dtype::F32 {
-        return Err(bad(format!(
-            "tensor `{name}` is {:?}; only F32 is supported",
-            view.dtype()
-        )));
+        return Err(bad(format!("tensor `{name}` is {:?}; only F32 is supported", view.dtype())));
     }
     if view.shape() != shape {
-        return Err(bad(format!(
-            "tensor `{name}` has shape {:?}, expected {shape:?}",
-            view.shape()
-        )));
+        return Err(bad(format!("tensor `{name}` has shape {:?}, expected {shape:?}", view.shape())));
     }
-    Ok(view
-        .data()
-        .chunks_exact(4)
-        .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-        .collect())
+    Ok(view.data().chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect())
 }
 
 /// Decodes one model from safetensors bytes.
@@ -221,10 +194,8 @@ pub fn decode_classifier(
     hidden: usize,
     classes: usize,
 ) -> Result<GruClassifier, ModelIoError> {
-    let file = SafeTensors::deserialize(bytes).map_err(|e| ModelIoError::Tensor {
-        path: path.to_path_buf(),
-        message: e.to_string(),
-    })?;
+    let file = SafeTensors::deserialize(bytes)
+        .map_err(|e| ModelIoError::Tensor { path: path.to_path_buf(), message: e.to_string() })?;
     let cell = GruCell::new(
         input,
         hidden,
@@ -233,10 +204,7 @@ pub fn decode_classifier(
         tensor_f32(&file, path, "cell.bias_ih", &[3 * hidden])?,
         tensor_f32(&file, path, "cell.bias_hh", &[3 * hidden])?,
     )
-    .map_err(|e| ModelIoError::Tensor {
-        path: path.to_path_buf(),
-        message: e.to_string(),
-    })?;
+    .map_err(|e| ModelIoError::Tensor { path: path.to_path_buf(), message: e.to_string() })?;
     Ok(GruClassifier {
         name: name.to_string(),
         cell,
@@ -247,29 +215,14 @@ pub fn decode_classifier(
 
 /// The tensors of one model, named as [`decode_classifier`] reads them.
 pub fn classifier_tensors(model: &GruClassifier) -> TensorMap {
-    let (input, hidden, classes) = (
-        model.cell.input_size(),
-        model.hidden_size(),
-        model.classes(),
-    );
-    let shapes = [
-        vec![3 * hidden, input],
-        vec![3 * hidden, hidden],
-        vec![3 * hidden],
-        vec![3 * hidden],
-    ];
+    let (input, hidden, classes) = (model.cell.input_size(), model.hidden_size(), model.classes());
+    let shapes = [vec![3 * hidden, input], vec![3 * hidden, hidden], vec![3 * hidden], vec![3 * hidden]];
     let mut map = TensorMap::new();
     for ((name, values), shape) in model.cell.tensors().into_iter().zip(shapes) {
         map.insert(format!("cell.{name}"), (shape, values.to_vec()));
     }
-    map.insert(
-        "readout.weight".into(),
-        (vec![classes, hidden], model.readout_weight.clone()),
-    );
-    map.insert(
-        "readout.bias".into(),
-        (vec![classes], model.readout_bias.clone()),
-    );
+    map.insert("readout.weight".into(), (vec![classes, hidden], model.readout_weight.clone()));
+    map.insert("readout.bias".into(), (vec![classes], model.readout_bias.clone()));
     map
 }
 
@@ -279,87 +232,46 @@ pub fn classifier_tensors(model: &GruClassifier) -> TensorMap {
 /// [`ModelIoError`] naming the file and what is wrong.
 pub fn load_bank(dir: &Path) -> Result<(ModelBank, ModelCard), ModelIoError> {
     let card_path = dir.join("card.json");
-    let card: ModelCard =
-        serde_json::from_slice(&read(&card_path)?).map_err(|source| ModelIoError::Card {
-            path: card_path.clone(),
-            source,
-        })?;
+    let card: ModelCard = serde_json::from_slice(&read(&card_path)?)
+        .map_err(|source| ModelIoError::Card { path: card_path.clone(), source })?;
     let mut models = Vec::with_capacity(card.models.len());
     for entry in &card.models {
         let path = dir.join(format!("{}.safetensors", entry.name));
-        models.push(decode_classifier(
-            &read(&path)?,
-            &path,
-            &entry.name,
-            card.input,
-            entry.hidden,
-            card.classes,
-        )?);
+        models.push(decode_classifier(&read(&path)?, &path, &entry.name, card.input, entry.hidden, card.classes)?);
     }
     let maps_path = dir.join("maps.safetensors");
     let mut maps = Vec::new();
-    if models
-        .windows(2)
-        .any(|w| w[0].hidden_size() != w[1].hidden_size())
-        || models.len() > 1
-    {
+    if models.windows(2).any(|w| w[0].hidden_size() != w[1].hidden_size()) || models.len() > 1 {
         let bytes = read(&maps_path)?;
-        let file = SafeTensors::deserialize(&bytes).map_err(|e| ModelIoError::Tensor {
-            path: maps_path.clone(),
-            message: e.to_string(),
-        })?;
+        let file = SafeTensors::deserialize(&bytes)
+            .map_err(|e| ModelIoError::Tensor { path: maps_path.clone(), message: e.to_string() })?;
         for (from, a) in models.iter().enumerate() {
             for (to, b) in models.iter().enumerate() {
                 if from == to || a.hidden_size() == b.hidden_size() {
                     continue;
                 }
                 let key = format!("map.{}.{}", a.name, b.name);
-                let weight = tensor_f32(
-                    &file,
-                    &maps_path,
-                    &format!("{key}.weight"),
-                    &[b.hidden_size(), a.hidden_size()],
-                )?;
-                let bias = tensor_f32(
-                    &file,
-                    &maps_path,
-                    &format!("{key}.bias"),
-                    &[b.hidden_size()],
-                )?;
+                let weight =
+                    tensor_f32(&file, &maps_path, &format!("{key}.weight"), &[b.hidden_size(), a.hidden_size()])?;
+                let bias = tensor_f32(&file, &maps_path, &format!("{key}.bias"), &[b.hidden_size()])?;
                 maps.push((
                     from,
                     to,
-                    StateMap {
-                        from_hidden: a.hidden_size(),
-                        to_hidden: b.hidden_size(),
-                        weight,
-                        bias,
-                    },
+                    StateMap { from_hidden: a.hidden_size(), to_hidden: b.hidden_size(), weight, bias },
                 ));
             }
         }
     }
-    let bank = ModelBank::new(models, maps).map_err(|source| ModelIoError::Bank {
-        path: dir.to_path_buf(),
-        source,
-    })?;
+    let bank = ModelBank::new(models, maps).map_err(|source| ModelIoError::Bank { path: dir.to_path_buf(), source })?;
     Ok((bank, card))
 }
 
 /// The tensors of `maps.safetensors` for a bank's maps given as `(from_name, to_name, map)`.
-pub fn map_tensors<'a>(
-    maps: impl IntoIterator<Item = (&'a str, &'a str, &'a StateMap)>,
-) -> TensorMap {
+pub fn map_tensors<'a>(maps: impl IntoIterator<Item = (&'a str, &'a str, &'a StateMap)>) -> TensorMap {
     let mut out = TensorMap::new();
     for (from, to, map) in maps {
-        out.insert(
-            format!("map.{from}.{to}.weight"),
-            (vec![map.to_hidden, map.from_hidden], map.weight.clone()),
-        );
-        out.insert(
-            format!("map.{from}.{to}.bias"),
-            (vec![map.to_hidden], map.bias.clone()),
-        );
+        out.insert(format!("map.{from}.{to}.weight"), (vec![map.to_hidden, map.from_hidden], map.weight.clone()));
+        out.insert(format!("map.{from}.{to}.bias"), (vec![map.to_hidden], map.bias.clone()));
     }
     out
 }
@@ -373,15 +285,9 @@ mod tests {
         let hidden = 3;
         let v = |n: usize, k: f32| (0..n).map(|i| i as f32 * k).collect::<Vec<f32>>();
         let cell = GruCell::new(2, hidden, v(18, 0.1), v(27, 0.2), v(9, 0.3), v(9, 0.4)).unwrap();
-        let model = GruClassifier {
-            name: "m".into(),
-            cell,
-            readout_weight: v(12, 0.5),
-            readout_bias: v(4, 0.6),
-        };
+        let model = GruClassifier { name: "m".into(), cell, readout_weight: v(12, 0.5), readout_bias: v(4, 0.6) };
         let bytes = encode_tensors(&classifier_tensors(&model));
-        let back =
-            decode_classifier(&bytes, Path::new("m.safetensors"), "m", 2, hidden, 4).unwrap();
+        let back = decode_classifier(&bytes, Path::new("m.safetensors"), "m", 2, hidden, 4).unwrap();
         assert_eq!(back, model);
         let err = decode_classifier(&bytes, Path::new("m.safetensors"), "m", 2, 4, 4).unwrap_err();
         assert!(err.to_string().contains("cell.weight_ih"), "{err}");

@@ -39,17 +39,14 @@ impl GruClassifier {
 
     /// Bytes of all parameters as `f32`: `4 · (3H(I+H) + 6H + CH + C)`.
     pub fn param_bytes(&self) -> u64 {
-        4 * (self.cell.parameter_count() + self.readout_weight.len() + self.readout_bias.len())
-            as u64
+        4 * (self.cell.parameter_count() + self.readout_weight.len() + self.readout_bias.len()) as u64
     }
 
     /// Writes the `C` logits for final state `h` into `logits`. Allocates nothing.
     pub fn logits_into(&self, h: &[f32], logits: &mut [f32]) {
         let hidden = self.hidden_size();
-        for ((out, row), bias) in logits
-            .iter_mut()
-            .zip(self.readout_weight.chunks_exact(hidden))
-            .zip(&self.readout_bias)
+        for ((out, row), bias) in
+            logits.iter_mut().zip(self.readout_weight.chunks_exact(hidden)).zip(&self.readout_bias)
         {
             *out = bias + row.iter().zip(h).map(|(w, v)| w * v).sum::<f32>();
         }
@@ -106,11 +103,7 @@ impl StateMap {
 
     /// Writes the mapped state into `out` (`to_hidden` values). Allocates nothing.
     pub fn apply(&self, from: &[f32], out: &mut [f32]) {
-        for ((o, row), b) in out
-            .iter_mut()
-            .zip(self.weight.chunks_exact(self.from_hidden))
-            .zip(&self.bias)
-        {
+        for ((o, row), b) in out.iter_mut().zip(self.weight.chunks_exact(self.from_hidden)).zip(&self.bias) {
             *o = b + row.iter().zip(from).map(|(w, v)| w * v).sum::<f32>();
         }
     }
@@ -138,7 +131,9 @@ pub struct ModelBank {
 #[non_exhaustive]
 pub enum BankError {
     /// A map's sizes do not match the models it connects.
-    #[error("state map {from} -> {to}: expected shape [{expected_to}, {expected_from}], found [{found_to}, {found_from}]")]
+    #[error(
+        "state map {from} -> {to}: expected shape [{expected_to}, {expected_from}], found [{found_to}, {found_from}]"
+    )]
     MapShape {
         /// Source model name.
         from: String,
@@ -173,18 +168,10 @@ impl ModelBank {
     /// # Errors
     /// [`BankError`] if a map has the wrong shape, a pair of different sizes has no map, or the models
     /// disagree on input size or number of classes.
-    pub fn new(
-        models: Vec<GruClassifier>,
-        maps: Vec<(usize, usize, StateMap)>,
-    ) -> Result<ModelBank, BankError> {
-        let first = models
-            .first()
-            .ok_or_else(|| BankError::Invalid("no model".into()))?;
+    pub fn new(models: Vec<GruClassifier>, maps: Vec<(usize, usize, StateMap)>) -> Result<ModelBank, BankError> {
+        let first = models.first().ok_or_else(|| BankError::Invalid("no model".into()))?;
         let (input, classes) = (first.cell.input_size(), first.classes());
-        if let Some(odd) = models
-            .iter()
-            .find(|m| m.cell.input_size() != input || m.classes() != classes)
-        {
+        if let Some(odd) = models.iter().find(|m| m.cell.input_size() != input || m.classes() != classes) {
             return Err(BankError::Invalid(format!(
                 "model {} differs from {} in input size or classes",
                 odd.name, first.name
@@ -214,10 +201,7 @@ impl ModelBank {
                 if models[from].hidden_size() == models[to].hidden_size() {
                     switches.add_edge(nodes[from], nodes[to], None);
                 } else {
-                    return Err(BankError::MissingMap {
-                        from: models[from].name.clone(),
-                        to: models[to].name.clone(),
-                    });
+                    return Err(BankError::MissingMap { from: models[from].name.clone(), to: models[to].name.clone() });
                 }
             }
         }
@@ -236,19 +220,13 @@ impl ModelBank {
 
     /// Largest hidden size in the bank.
     pub fn max_hidden(&self) -> usize {
-        self.models
-            .iter()
-            .map(|m| m.hidden_size())
-            .max()
-            .unwrap_or(0)
+        self.models.iter().map(|m| m.hidden_size()).max().unwrap_or(0)
     }
 
     /// The switch `from → to`: `Some(None)` when the state passes as it is, `Some(Some(map))` when it is
     /// mapped, `None` when the switch is not allowed.
     pub fn switch(&self, from: usize, to: usize) -> Option<Option<&StateMap>> {
-        let edge = self
-            .switches
-            .find_edge(NodeIndex::new(from), NodeIndex::new(to))?;
+        let edge = self.switches.find_edge(NodeIndex::new(from), NodeIndex::new(to))?;
         Some(self.switches[edge].as_ref())
     }
 
@@ -275,12 +253,7 @@ mod tests {
             vec![0.0; 3 * hidden],
         )
         .unwrap();
-        GruClassifier {
-            name: name.into(),
-            cell,
-            readout_weight: vec![1.0; 2 * hidden],
-            readout_bias: vec![0.0, 0.5],
-        }
+        GruClassifier { name: name.into(), cell, readout_weight: vec![1.0; 2 * hidden], readout_bias: vec![0.0, 0.5] }
     }
 
     #[test]
@@ -299,53 +272,23 @@ mod tests {
     fn bank_requires_maps_between_sizes() {
         let err = ModelBank::new(vec![tiny("a", 2), tiny("b", 3)], vec![]).unwrap_err();
         assert!(matches!(err, BankError::MissingMap { .. }));
-        let map_ab = StateMap {
-            from_hidden: 2,
-            to_hidden: 3,
-            weight: vec![1.0; 6],
-            bias: vec![0.0; 3],
-        };
-        let map_ba = StateMap {
-            from_hidden: 3,
-            to_hidden: 2,
-            weight: vec![1.0; 6],
-            bias: vec![0.5; 2],
-        };
+        let map_ab = StateMap { from_hidden: 2, to_hidden: 3, weight: vec![1.0; 6], bias: vec![0.0; 3] };
+        let map_ba = StateMap { from_hidden: 3, to_hidden: 2, weight: vec![1.0; 6], bias: vec![0.5; 2] };
         let bank = ModelBank::new(
             vec![tiny("a", 2), tiny("b", 3), tiny("c", 3)],
             vec![(0, 1, map_ab.clone()), (1, 0, map_ba)],
         )
         .unwrap_err();
-        assert!(
-            matches!(bank, BankError::MissingMap { .. }),
-            "c has no map to a"
-        );
-        let bad = StateMap {
-            from_hidden: 3,
-            to_hidden: 3,
-            weight: vec![0.0; 9],
-            bias: vec![0.0; 3],
-        };
+        assert!(matches!(bank, BankError::MissingMap { .. }), "c has no map to a");
+        let bad = StateMap { from_hidden: 3, to_hidden: 3, weight: vec![0.0; 9], bias: vec![0.0; 3] };
         assert!(matches!(
             ModelBank::new(vec![tiny("a", 2), tiny("b", 3)], vec![(0, 1, bad)]),
             Err(BankError::MapShape { .. })
         ));
-        let map_ba = StateMap {
-            from_hidden: 3,
-            to_hidden: 2,
-            weight: vec![1.0; 6],
-            bias: vec![0.5; 2],
-        };
-        let bank = ModelBank::new(
-            vec![tiny("a", 2), tiny("b", 3)],
-            vec![(0, 1, map_ab), (1, 0, map_ba)],
-        )
-        .unwrap();
+        let map_ba = StateMap { from_hidden: 3, to_hidden: 2, weight: vec![1.0; 6], bias: vec![0.5; 2] };
+        let bank = ModelBank::new(vec![tiny("a", 2), tiny("b", 3)], vec![(0, 1, map_ab), (1, 0, map_ba)]).unwrap();
         let mut out = [0.0; 2];
-        bank.switch(1, 0)
-            .unwrap()
-            .unwrap()
-            .apply(&[1.0, 2.0, 3.0], &mut out);
+        bank.switch(1, 0).unwrap().unwrap().apply(&[1.0, 2.0, 3.0], &mut out);
         assert_eq!(out, [6.5, 6.5]);
         assert_eq!(bank.switch_flops(0, 1), 2 * 3 * 2 + 3);
         assert_eq!(bank.switch_flops(1, 1), 0);

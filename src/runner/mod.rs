@@ -77,18 +77,9 @@ pub fn load_resources(scenario: &Scenario) -> Result<Resources, RunError> {
     for stream in scenario.streams() {
         let dir = scenario.dir.join(&stream.models);
         if !banks.contains_key(&dir) {
-            let (bank, card) = load_bank(&dir).map_err(|source| RunError::Models {
-                file: scenario.file.clone(),
-                source,
-            })?;
-            banks.insert(
-                dir.clone(),
-                LoadedBank {
-                    dir,
-                    bank: Arc::new(bank),
-                    card,
-                },
-            );
+            let (bank, card) =
+                load_bank(&dir).map_err(|source| RunError::Models { file: scenario.file.clone(), source })?;
+            banks.insert(dir.clone(), LoadedBank { dir, bank: Arc::new(bank), card });
         }
         match stream.dataset {
             DatasetName::Digits if digits.is_none() => {
@@ -118,17 +109,13 @@ pub struct RunPlan {
 ///
 /// # Errors
 /// [`ScenarioError`] for a policy naming a model that is not in its stream's bank.
-pub fn plan_runs(
-    scenario: &Scenario,
-    resources: &Resources,
-) -> Result<Vec<RunPlan>, ScenarioError> {
+pub fn plan_runs(scenario: &Scenario, resources: &Resources) -> Result<Vec<RunPlan>, ScenarioError> {
     for (stream_index, stream) in scenario.streams().enumerate() {
         let bank = &resources.banks[&scenario.dir.join(&stream.models)];
         for (policy_index, policy) in stream.policies.iter().enumerate() {
             if let PolicyFile::Static { model } = policy {
                 if bank.bank.index_of(model).is_none() {
-                    let names: Vec<&str> =
-                        bank.bank.models().iter().map(|m| m.name.as_str()).collect();
+                    let names: Vec<&str> = bank.bank.models().iter().map(|m| m.name.as_str()).collect();
                     return Err(scenario.error_at(
                         &format!("model: {model}"),
                         format!(
@@ -145,19 +132,13 @@ pub fn plan_runs(
     let runs = scenario.run_count();
     let mut plans = Vec::with_capacity(runs);
     for index in 0..runs {
-        let policies: Vec<PolicyFile> = scenario
-            .streams()
-            .map(|s| s.policies[index.min(s.policies.len() - 1)].clone())
-            .collect();
+        let policies: Vec<PolicyFile> =
+            scenario.streams().map(|s| s.policies[index.min(s.policies.len() - 1)].clone()).collect();
         let label = scenario
             .streams()
             .find(|s| s.policies.len() > 1)
             .map_or_else(|| "run".to_string(), |s| s.policies[index].label());
-        plans.push(RunPlan {
-            index,
-            label,
-            policies,
-        });
+        plans.push(RunPlan { index, label, policies });
     }
     Ok(plans)
 }
@@ -187,11 +168,7 @@ pub struct RunResult {
 ///
 /// # Errors
 /// [`RunError::Build`] for invalid parameters.
-pub fn world_setup(
-    scenario: &Scenario,
-    resources: &Resources,
-    plan: &RunPlan,
-) -> Result<WorldSetup, RunError> {
+pub fn world_setup(scenario: &Scenario, resources: &Resources, plan: &RunPlan) -> Result<WorldSetup, RunError> {
     let node = &scenario.parsed.node;
     let mut streams = Vec::new();
     for (stream, policy) in scenario.streams().zip(&plan.policies) {
@@ -202,16 +179,9 @@ pub fn world_setup(
                 (Arc::clone(set), split.indices(stream.split).to_vec())
             }
         };
-        let sequences = if stream.sequences_given {
-            stream.spec.sequences
-        } else {
-            pool.len()
-        };
+        let sequences = if stream.sequences_given { stream.spec.sequences } else { pool.len() };
         streams.push(StreamSetup {
-            spec: StreamSpec {
-                sequences,
-                ..stream.spec.clone()
-            },
+            spec: StreamSpec { sequences, ..stream.spec.clone() },
             bank: Arc::clone(&loaded.bank),
             dataset,
             pool,
@@ -243,16 +213,9 @@ pub fn execute(
     let run_one = |plan: &RunPlan| -> Result<RunResult, RunError> {
         let setup = world_setup(scenario, resources, plan)?;
         let started = Instant::now();
-        let outcome =
-            EdgeWorld::run(setup, MemoryRecorder::default()).map_err(|source| RunError::Build {
-                file: scenario.file.clone(),
-                source,
-            })?;
-        Ok(RunResult {
-            plan: plan.clone(),
-            outcome,
-            wall_time_s: started.elapsed().as_secs_f64(),
-        })
+        let outcome = EdgeWorld::run(setup, MemoryRecorder::default())
+            .map_err(|source| RunError::Build { file: scenario.file.clone(), source })?;
+        Ok(RunResult { plan: plan.clone(), outcome, wall_time_s: started.elapsed().as_secs_f64() })
     };
     if parallel {
         plans.par_iter().map(run_one).collect()

@@ -101,7 +101,8 @@ struct RawWork {
     lognormal: Option<MeanCvParams>,
 }
 
-const WORK_KINDS: &str = "`constant: <work>`, `exponential: { mean: <work> }`, `lognormal: { mean: <work>, cv: <number> }`";
+const WORK_KINDS: &str =
+    "`constant: <work>`, `exponential: { mean: <work> }`, `lognormal: { mean: <work>, cv: <number> }`";
 
 impl TryFrom<RawWork> for WorkFile {
     type Error = String;
@@ -109,13 +110,8 @@ impl TryFrom<RawWork> for WorkFile {
         match (raw.constant, raw.exponential, raw.lognormal) {
             (Some(w), None, None) => Ok(WorkFile::Constant(w)),
             (None, Some(p), None) => Ok(WorkFile::Exponential { mean: p.mean }),
-            (None, None, Some(p)) => Ok(WorkFile::Lognormal {
-                mean: p.mean,
-                cv: p.cv,
-            }),
-            _ => Err(format!(
-                "work: give exactly one distribution, one of {WORK_KINDS}"
-            )),
+            (None, None, Some(p)) => Ok(WorkFile::Lognormal { mean: p.mean, cv: p.cv }),
+            _ => Err(format!("work: give exactly one distribution, one of {WORK_KINDS}")),
         }
     }
 }
@@ -164,7 +160,10 @@ impl TryFrom<RawPolicy> for PolicyFile {
         match (raw.static_, raw.greedy_slack) {
             (Some(p), None) => Ok(PolicyFile::Static { model: p.model }),
             (None, Some(p)) => Ok(PolicyFile::GreedySlack { safety: p.safety }),
-            _ => Err("policy: give exactly one of `static: { model: <name> }`, `greedy_slack: { safety: <0..1> }`".into()),
+            _ => {
+                Err("policy: give exactly one of `static: { model: <name> }`, `greedy_slack: { safety: <0..1> }`"
+                    .into())
+            }
         }
     }
 }
@@ -300,10 +299,7 @@ impl TryFrom<RawProcess> for ProcessFile {
             ("policies", raw.policies.is_some()),
         ];
         let process = format!("process `{}`", raw.name);
-        if let Some((field, _)) = present
-            .iter()
-            .find(|(field, given)| *given && !allowed.contains(field))
-        {
+        if let Some((field, _)) = present.iter().find(|(field, given)| *given && !allowed.contains(field)) {
             return Err(format!(
                 "{process}: field `{field}` is not allowed for kind `{kind_name}` (allowed: {})",
                 allowed.join(", ")
@@ -317,9 +313,7 @@ impl TryFrom<RawProcess> for ProcessFile {
         }
         let weight = raw.weight.unwrap_or(1.0);
         if !(weight.is_finite() && weight > 0.0) {
-            return Err(format!(
-                "{process}: `weight` must be a positive number, got {weight}"
-            ));
+            return Err(format!("{process}: `weight` must be a positive number, got {weight}"));
         }
         let positive_span = |field: &str, d: Duration| {
             if d.0 .0 == 0 {
@@ -330,27 +324,16 @@ impl TryFrom<RawProcess> for ProcessFile {
         };
         match raw.kind {
             ProcessKindName::Poisson => {
-                let rate = raw
-                    .rate
-                    .ok_or_else(|| missing("rate", "arrivals per time, e.g. `20/s`"))?
-                    .0;
+                let rate = raw.rate.ok_or_else(|| missing("rate", "arrivals per time, e.g. `20/s`"))?.0;
                 if rate <= 0.0 {
                     return Err(format!("{process}: `rate` must be positive"));
                 }
-                let work = match raw
-                    .work
-                    .ok_or_else(|| missing("work", "e.g. `{ exponential: { mean: 1GFLOP } }`"))?
-                {
+                let work = match raw.work.ok_or_else(|| missing("work", "e.g. `{ exponential: { mean: 1GFLOP } }`"))? {
                     WorkFile::Constant(w) => WorkDistribution::Constant(w.0),
-                    WorkFile::Exponential { mean } => {
-                        WorkDistribution::Exponential { mean: mean.0 }
-                    }
-                    WorkFile::Lognormal { mean, cv } => {
-                        WorkDistribution::LogNormal { mean: mean.0, cv }
-                    }
+                    WorkFile::Exponential { mean } => WorkDistribution::Exponential { mean: mean.0 },
+                    WorkFile::Lognormal { mean, cv } => WorkDistribution::LogNormal { mean: mean.0, cv },
                 };
-                work.sampler()
-                    .map_err(|e| format!("{process}: `work`: {e}"))?;
+                work.sampler().map_err(|e| format!("{process}: `work`: {e}"))?;
                 Ok(ProcessFile::Background(BackgroundSpec {
                     name: raw.name,
                     kind: BackgroundKind::Poisson { rate, work },
@@ -360,51 +343,33 @@ impl TryFrom<RawProcess> for ProcessFile {
             ProcessKindName::OnOff => {
                 let on_mean = positive_span(
                     "on_mean",
-                    raw.on_mean
-                        .ok_or_else(|| missing("on_mean", "mean on-period, e.g. `5s`"))?,
+                    raw.on_mean.ok_or_else(|| missing("on_mean", "mean on-period, e.g. `5s`"))?,
                 )?;
                 let off_mean = positive_span(
                     "off_mean",
-                    raw.off_mean
-                        .ok_or_else(|| missing("off_mean", "mean off-period, e.g. `5s`"))?,
+                    raw.off_mean.ok_or_else(|| missing("off_mean", "mean off-period, e.g. `5s`"))?,
                 )?;
-                let kind = BackgroundKind::OnOff {
-                    on_mean,
-                    off_mean,
-                    start_on: raw.start_on.unwrap_or(false),
-                };
-                Ok(ProcessFile::Background(BackgroundSpec {
-                    name: raw.name,
-                    kind,
-                    weight,
-                }))
+                let kind = BackgroundKind::OnOff { on_mean, off_mean, start_on: raw.start_on.unwrap_or(false) };
+                Ok(ProcessFile::Background(BackgroundSpec { name: raw.name, kind, weight }))
             }
             ProcessKindName::RnnStream => {
                 let period = positive_span(
                     "period",
-                    raw.period
-                        .ok_or_else(|| missing("period", "time between frames, e.g. `10ms`"))?,
+                    raw.period.ok_or_else(|| missing("period", "time between frames, e.g. `10ms`"))?,
                 )?;
                 let deadline = positive_span(
                     "deadline",
-                    raw.deadline.ok_or_else(|| {
-                        missing("deadline", "relative deadline of a frame, e.g. `10ms`")
-                    })?,
+                    raw.deadline.ok_or_else(|| missing("deadline", "relative deadline of a frame, e.g. `10ms`"))?,
                 )?;
-                let policies = raw.policies.ok_or_else(|| {
-                    missing("policies", "a list such as `[ { greedy_slack: {} } ]`")
-                })?;
+                let policies =
+                    raw.policies.ok_or_else(|| missing("policies", "a list such as `[ { greedy_slack: {} } ]`"))?;
                 if policies.is_empty() {
-                    return Err(format!(
-                        "{process}: `policies` must list at least one policy"
-                    ));
+                    return Err(format!("{process}: `policies` must list at least one policy"));
                 }
                 for policy in &policies {
                     if let PolicyFile::GreedySlack { safety } = policy {
                         if !(*safety > 0.0 && *safety <= 1.0) {
-                            return Err(format!(
-                                "{process}: greedy_slack `safety` must be in (0, 1], got {safety}"
-                            ));
+                            return Err(format!("{process}: greedy_slack `safety` must be in (0, 1], got {safety}"));
                         }
                     }
                 }
@@ -422,13 +387,11 @@ impl TryFrom<RawProcess> for ProcessFile {
                 };
                 Ok(ProcessFile::Stream(StreamFile {
                     spec,
-                    dataset: raw
-                        .dataset
-                        .ok_or_else(|| missing("dataset", "one of: digits"))?,
+                    dataset: raw.dataset.ok_or_else(|| missing("dataset", "one of: digits"))?,
                     split: raw.split.unwrap_or(SplitPart::Test),
-                    models: raw.models.ok_or_else(|| {
-                        missing("models", "a model bank folder, e.g. `../models/digits-gru`")
-                    })?,
+                    models: raw
+                        .models
+                        .ok_or_else(|| missing("models", "a model bank folder, e.g. `../models/digits-gru`"))?,
                     policies,
                     sequences_given: raw.sequences.is_some(),
                 }))
@@ -486,11 +449,7 @@ impl Scenario {
     pub fn parse(text: &str, file: &str, dir: &Path) -> Result<Scenario, ScenarioError> {
         let parsed: ScenarioFile = serde_yaml::from_str(text).map_err(|e| {
             let location = e.location().map(|l| (l.line(), l.column()));
-            ScenarioError {
-                file: file.to_string(),
-                location,
-                message: e.to_string(),
-            }
+            ScenarioError { file: file.to_string(), location, message: e.to_string() }
         })?;
         let error = |needle: &str, message: String| ScenarioError {
             file: file.to_string(),
@@ -498,19 +457,13 @@ impl Scenario {
             message,
         };
         if parsed.name.is_empty()
-            || !parsed
-                .name
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+            || !parsed.name.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
             || parsed.name.starts_with('.')
         {
             return Err(error("name:", format!("name: `{}` must be non-empty and use only letters, digits, `-`, `_` and `.` (it names the output folder)", parsed.name)));
         }
         if parsed.duration.0 .0 == 0 {
-            return Err(error(
-                "duration:",
-                "duration: must be longer than zero".into(),
-            ));
+            return Err(error("duration:", "duration: must be longer than zero".into()));
         }
         if parsed.node.speed.0 <= 0.0 {
             return Err(error("speed:", "node.speed: must be positive".into()));
@@ -528,9 +481,7 @@ impl Scenario {
             if !names.insert(name.clone()) {
                 return Err(error(
                     &format!("name: {name}"),
-                    format!(
-                        "processes[{index}].name: `{name}` is used twice; names must be unique"
-                    ),
+                    format!("processes[{index}].name: `{name}` is used twice; names must be unique"),
                 ));
             }
             if let ProcessFile::Stream(stream) = process {
@@ -540,16 +491,13 @@ impl Scenario {
             }
         }
         if multi_policy_streams > 1 {
-            return Err(error("policies:", "policies: at most one stream may list several policies (the run repeats once per policy)".into()));
+            return Err(error(
+                "policies:",
+                "policies: at most one stream may list several policies (the run repeats once per policy)".into(),
+            ));
         }
-        Ok(Scenario {
-            file: file.to_string(),
-            dir: dir.to_path_buf(),
-            text: text.to_string(),
-            parsed,
-            seed: 0,
-        }
-        .with_seed(None))
+        Ok(Scenario { file: file.to_string(), dir: dir.to_path_buf(), text: text.to_string(), parsed, seed: 0 }
+            .with_seed(None))
     }
 
     /// Uses `seed` instead of the file's when given.
@@ -565,10 +513,7 @@ impl Scenario {
 
     /// Width of the usage bins: `output.bin`, or the larger of 1 s and duration / 1000.
     pub fn bin(&self) -> SimTime {
-        self.parsed.output.bin.map_or_else(
-            || SimTime((self.horizon().0 / 1000).max(SimTime::NANOS_PER_SEC)),
-            |b| b.0,
-        )
+        self.parsed.output.bin.map_or_else(|| SimTime((self.horizon().0 / 1000).max(SimTime::NANOS_PER_SEC)), |b| b.0)
     }
 
     /// Number of runs: the longest policy list of any stream (1 without streams).
@@ -594,11 +539,7 @@ impl Scenario {
 
     /// An error about a value that appears in the text (located by searching for `needle`).
     pub fn error_at(&self, needle: &str, message: String) -> ScenarioError {
-        ScenarioError {
-            file: self.file.clone(),
-            location: locate(&self.text, needle),
-            message,
-        }
+        ScenarioError { file: self.file.clone(), location: locate(&self.text, needle), message }
     }
 }
 
@@ -619,10 +560,7 @@ mod tests {
         let jobs: Vec<_> = s.background().collect();
         assert_eq!(
             jobs[0].kind,
-            BackgroundKind::Poisson {
-                rate: 0.8,
-                work: WorkDistribution::Exponential { mean: 1e9 }
-            }
+            BackgroundKind::Poisson { rate: 0.8, work: WorkDistribution::Exponential { mean: 1e9 } }
         );
         assert_eq!(s.run_count(), 1);
     }
@@ -632,71 +570,37 @@ mod tests {
         let e = parse(&MM1.replace("    rate: 0.8/s", "    rate: 0.8/s\n    rte: 3")).unwrap_err();
         assert_eq!(e.file, "s.yaml");
         assert_eq!(e.location.map(|l| l.0), Some(12), "{e}");
-        assert!(
-            e.to_string().contains("unknown field `rte`")
-                && e.to_string().contains("expected one of"),
-            "{e}"
-        );
+        assert!(e.to_string().contains("unknown field `rte`") && e.to_string().contains("expected one of"), "{e}");
 
         let e = parse(&MM1.replace("1250000s", "12 parsecs")).unwrap_err();
         assert_eq!(e.location, Some((3, 11)), "{e}");
-        assert!(
-            e.to_string().contains("duration") && e.to_string().contains("ms, s, min"),
-            "{e}"
-        );
+        assert!(e.to_string().contains("duration") && e.to_string().contains("ms, s, min"), "{e}");
 
         let e = parse(&MM1.replace("processor_sharing", "lottery")).unwrap_err();
-        assert!(
-            e.to_string().contains("s.yaml:7:") && e.to_string().contains("processor_sharing"),
-            "{e}"
-        );
+        assert!(e.to_string().contains("s.yaml:7:") && e.to_string().contains("processor_sharing"), "{e}");
 
         let e = parse(&MM1.replace("    rate: 0.8/s\n", "")).unwrap_err();
-        assert!(
-            e.to_string().contains("missing field `rate`") && e.location.is_some(),
-            "{e}"
-        );
+        assert!(e.to_string().contains("missing field `rate`") && e.location.is_some(), "{e}");
 
-        let e = parse(&MM1.replace("    rate: 0.8/s\n", "    rate: 0.8/s\n    period: 1s\n"))
-            .unwrap_err();
-        assert!(
-            e.to_string()
-                .contains("`period` is not allowed for kind `poisson`"),
-            "{e}"
-        );
+        let e = parse(&MM1.replace("    rate: 0.8/s\n", "    rate: 0.8/s\n    period: 1s\n")).unwrap_err();
+        assert!(e.to_string().contains("`period` is not allowed for kind `poisson`"), "{e}");
 
         let e = parse(&MM1.replace("cores: 1", "cores: 0")).unwrap_err();
         assert_eq!(e.location.map(|l| l.0), Some(5), "{e}");
 
-        let e = parse(&MM1.replace(
-            "{ exponential: { mean: 1GFLOP } }",
-            "{ lognormal: { mean: 1GFLOP, cv: -1 } }",
-        ))
-        .unwrap_err();
+        let e = parse(&MM1.replace("{ exponential: { mean: 1GFLOP } }", "{ lognormal: { mean: 1GFLOP, cv: -1 } }"))
+            .unwrap_err();
         assert!(e.to_string().contains("cv must be positive"), "{e}");
 
-        let e = parse(&format!(
-            "{MM1}  - name: jobs\n    kind: on_off\n    on_mean: 1s\n    off_mean: 1s\n"
-        ))
-        .unwrap_err();
-        assert!(
-            e.to_string().contains("used twice") && e.location == Some((9, 5)),
-            "{e}"
-        );
+        let e =
+            parse(&format!("{MM1}  - name: jobs\n    kind: on_off\n    on_mean: 1s\n    off_mean: 1s\n")).unwrap_err();
+        assert!(e.to_string().contains("used twice") && e.location == Some((9, 5)), "{e}");
     }
 
     #[test]
     fn no_input_panics() {
-        for text in [
-            "",
-            "[",
-            "name: [1, 2]",
-            "processes: 5",
-            "\u{0}",
-            "name: x\nseed: -1",
-            "a: *b",
-            "duration: 1e999s",
-        ] {
+        for text in ["", "[", "name: [1, 2]", "processes: 5", "\u{0}", "name: x\nseed: -1", "a: *b", "duration: 1e999s"]
+        {
             assert!(parse(text).is_err(), "{text:?}");
         }
     }

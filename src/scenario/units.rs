@@ -8,35 +8,12 @@ use serde::de::{self, Deserializer, Visitor};
 
 use crate::sim::SimTime;
 
-const DURATION_UNITS: &[(&str, f64)] = &[
-    ("min", 60.0),
-    ("ms", 1e-3),
-    ("us", 1e-6),
-    ("µs", 1e-6),
-    ("ns", 1e-9),
-    ("h", 3600.0),
-    ("s", 1.0),
-];
-const WORK_UNITS: &[(&str, f64)] = &[
-    ("TFLOP", 1e12),
-    ("GFLOP", 1e9),
-    ("MFLOP", 1e6),
-    ("kFLOP", 1e3),
-    ("FLOP", 1.0),
-];
-const SPEED_UNITS: &[(&str, f64)] = &[
-    ("TFLOP/s", 1e12),
-    ("GFLOP/s", 1e9),
-    ("MFLOP/s", 1e6),
-    ("kFLOP/s", 1e3),
-    ("FLOP/s", 1.0),
-];
-const RATE_UNITS: &[(&str, f64)] = &[
-    ("/min", 1.0 / 60.0),
-    ("/ms", 1e3),
-    ("/h", 1.0 / 3600.0),
-    ("/s", 1.0),
-];
+const DURATION_UNITS: &[(&str, f64)] =
+    &[("min", 60.0), ("ms", 1e-3), ("us", 1e-6), ("µs", 1e-6), ("ns", 1e-9), ("h", 3600.0), ("s", 1.0)];
+const WORK_UNITS: &[(&str, f64)] = &[("TFLOP", 1e12), ("GFLOP", 1e9), ("MFLOP", 1e6), ("kFLOP", 1e3), ("FLOP", 1.0)];
+const SPEED_UNITS: &[(&str, f64)] =
+    &[("TFLOP/s", 1e12), ("GFLOP/s", 1e9), ("MFLOP/s", 1e6), ("kFLOP/s", 1e3), ("FLOP/s", 1.0)];
+const RATE_UNITS: &[(&str, f64)] = &[("/min", 1.0 / 60.0), ("/ms", 1e3), ("/h", 1.0 / 3600.0), ("/s", 1.0)];
 
 /// Parses `<number><unit>` with one of `units` (spaces allowed between), returning number × factor.
 fn parse_with_units(text: &str, units: &[(&str, f64)]) -> Option<f64> {
@@ -121,18 +98,9 @@ mod tests {
     #[test]
     fn parses_the_documented_forms() {
         assert_eq!(Duration::parse("10ms"), Some(Duration(SimTime(10_000_000))));
-        assert_eq!(
-            Duration::parse("1.5s"),
-            Some(Duration(SimTime(1_500_000_000)))
-        );
-        assert_eq!(
-            Duration::parse("1250000s"),
-            Some(Duration(SimTime(1_250_000 * 1_000_000_000)))
-        );
-        assert_eq!(
-            Duration::parse("2 min"),
-            Some(Duration(SimTime(120_000_000_000)))
-        );
+        assert_eq!(Duration::parse("1.5s"), Some(Duration(SimTime(1_500_000_000))));
+        assert_eq!(Duration::parse("1250000s"), Some(Duration(SimTime(1_250_000 * 1_000_000_000))));
+        assert_eq!(Duration::parse("2 min"), Some(Duration(SimTime(120_000_000_000))));
         assert_eq!(Duration::parse("250us"), Some(Duration(SimTime(250_000))));
         assert_eq!(Work::parse("2MFLOP"), Some(Work(2e6)));
         assert_eq!(Work::parse("2.5MFLOP"), Some(Work(2.5e6)));
@@ -145,16 +113,7 @@ mod tests {
 
     #[test]
     fn rejects_bad_forms() {
-        for bad in [
-            "10",
-            "ms",
-            "-1s",
-            "10 parsecs",
-            "1e400s",
-            "NaNs",
-            "+1s",
-            "10m",
-        ] {
+        for bad in ["10", "ms", "-1s", "10 parsecs", "1e400s", "NaNs", "+1s", "10m"] {
             assert_eq!(Duration::parse(bad), None, "{bad}");
         }
         assert_eq!(Work::parse("2MFLOP/s"), None);

@@ -83,31 +83,21 @@ pub struct EventQueue<E> {
 
 impl<E> Default for EventQueue<E> {
     fn default() -> Self {
-        EventQueue {
-            heap: BinaryHeap::new(),
-            next_sequence: 0,
-        }
+        EventQueue { heap: BinaryHeap::new(), next_sequence: 0 }
     }
 }
 
 impl<E> EventQueue<E> {
     /// An empty queue with room for `capacity` pending events.
     pub fn with_capacity(capacity: usize) -> EventQueue<E> {
-        EventQueue {
-            heap: BinaryHeap::with_capacity(capacity),
-            next_sequence: 0,
-        }
+        EventQueue { heap: BinaryHeap::with_capacity(capacity), next_sequence: 0 }
     }
 
     /// Schedules `event` at `time`.
     pub fn schedule(&mut self, time: SimTime, event: E) {
         let sequence = self.next_sequence;
         self.next_sequence += 1;
-        self.heap.push(Entry {
-            time,
-            sequence,
-            event,
-        });
+        self.heap.push(Entry { time, sequence, event });
     }
 
     /// Removes and returns the earliest event.
@@ -150,12 +140,7 @@ pub struct Simulation<M: Model> {
 impl<M: Model> Simulation<M> {
     /// A simulation at time zero with the given initial events.
     pub fn new(model: M, queue: EventQueue<M::Event>) -> Simulation<M> {
-        Simulation {
-            model,
-            queue,
-            now: SimTime::ZERO,
-            handled: 0,
-        }
+        Simulation { model, queue, now: SimTime::ZERO, handled: 0 }
     }
 
     /// The current time (of the last handled event).
@@ -213,12 +198,7 @@ mod tests {
     struct Log(Vec<(u64, &'static str)>);
     impl Model for Log {
         type Event = &'static str;
-        fn handle(
-            &mut self,
-            now: SimTime,
-            event: &'static str,
-            queue: &mut EventQueue<&'static str>,
-        ) {
+        fn handle(&mut self, now: SimTime, event: &'static str, queue: &mut EventQueue<&'static str>) {
             self.0.push((now.0, event));
             if event == "b" {
                 // Scheduled at the same time as the pending "c": must come after it (FIFO).
@@ -236,10 +216,7 @@ mod tests {
         queue.schedule(SimTime(0), "a");
         let mut sim = Simulation::new(Log(vec![]), queue);
         sim.run();
-        assert_eq!(
-            sim.into_model().0,
-            vec![(0, "a"), (1, "b"), (1, "c"), (1, "d"), (5, "c0")]
-        );
+        assert_eq!(sim.into_model().0, vec![(0, "a"), (1, "b"), (1, "c"), (1, "d"), (5, "c0")]);
     }
 
     #[test]

@@ -8,9 +8,7 @@ use crate::data::{SequenceSet, Split};
 use crate::rnn::io::{CardMap, CardModel, CardTraining, ModelCard};
 use crate::rnn::{GruClassifier, ModelBank, StateMap};
 
-use super::{
-    accuracy, fit_state_map, hidden_states, map_mse, train_classifier, TrainConfig, TrainError,
-};
+use super::{accuracy, fit_state_map, hidden_states, map_mse, train_classifier, TrainConfig, TrainError};
 
 /// Settings of [`train_bank`].
 #[derive(Debug, Clone)]
@@ -89,29 +87,18 @@ pub fn train_bank(
     widths.dedup();
     for &hidden in &widths {
         let model_started = Instant::now();
-        let model_config = TrainConfig {
-            hidden,
-            ..config.base.clone()
-        };
+        let model_config = TrainConfig { hidden, ..config.base.clone() };
         let (model, report) = train_classifier(
             &format!("gru-{hidden}"),
             &train,
             &validation,
             &model_config,
             |epoch, loss, validation_accuracy| {
-                progress(BankProgress::Epoch {
-                    hidden,
-                    epoch,
-                    loss,
-                    validation_accuracy,
-                })
+                progress(BankProgress::Epoch { hidden, epoch, loss, validation_accuracy })
             },
         )?;
         let test_accuracy = accuracy(&model, &test);
-        progress(BankProgress::ModelDone {
-            hidden,
-            test_accuracy,
-        });
+        progress(BankProgress::ModelDone { hidden, test_accuracy });
         card_models.push(CardModel {
             name: model.name.clone(),
             hidden,
@@ -125,14 +112,8 @@ pub fn train_bank(
         });
         models.push(model);
     }
-    let states = |set: &SequenceSet| {
-        models
-            .iter()
-            .map(|m| hidden_states(m, set))
-            .collect::<Vec<_>>()
-    };
-    let (train_states, validation_states, test_states) =
-        (states(&train), states(&validation), states(&test));
+    let states = |set: &SequenceSet| models.iter().map(|m| hidden_states(m, set)).collect::<Vec<_>>();
+    let (train_states, validation_states, test_states) = (states(&train), states(&validation), states(&test));
     let mut maps = Vec::new();
     let mut named_maps = Vec::new();
     let mut card_maps = Vec::new();
@@ -192,11 +173,6 @@ pub fn train_bank(
             split: split.clone(),
         },
     };
-    let bank = ModelBank::new(models, maps)
-        .expect("every ordered pair has a fitted map of the right shape");
-    Ok(TrainedBank {
-        bank,
-        maps: named_maps,
-        card,
-    })
+    let bank = ModelBank::new(models, maps).expect("every ordered pair has a fitted map of the right shape");
+    Ok(TrainedBank { bank, maps: named_maps, card })
 }

@@ -74,12 +74,7 @@ struct CandleGru {
 
 impl CandleGru {
     /// PyTorch's initialisation: every parameter uniform in ±1/√H (cell) and ±1/√H (readout, fan-in H).
-    fn init(
-        input: usize,
-        hidden: usize,
-        classes: usize,
-        rng: &mut Pcg64,
-    ) -> candle_core::Result<CandleGru> {
+    fn init(input: usize, hidden: usize, classes: usize, rng: &mut Pcg64) -> candle_core::Result<CandleGru> {
         let bound = 1.0 / (hidden as f32).sqrt();
         let mut var = |shape: &[usize]| {
             let n: usize = shape.iter().product();
@@ -121,17 +116,10 @@ impl CandleGru {
         let mut h = Tensor::zeros((batch, hidden), DType::F32, &Device::Cpu)?;
         for step in 0..steps {
             let gi = gates_input.narrow(1, step, 1)?.squeeze(1)?;
-            let gh = h
-                .matmul(&weight_hh_t)?
-                .broadcast_add(self.bias_hh.as_tensor())?;
-            let r =
-                candle_nn::ops::sigmoid(&(gi.narrow(1, 0, hidden)? + gh.narrow(1, 0, hidden)?)?)?;
-            let z = candle_nn::ops::sigmoid(
-                &(gi.narrow(1, hidden, hidden)? + gh.narrow(1, hidden, hidden)?)?,
-            )?;
-            let n = (gi.narrow(1, 2 * hidden, hidden)?
-                + (r * gh.narrow(1, 2 * hidden, hidden)?)?)?
-            .tanh()?;
+            let gh = h.matmul(&weight_hh_t)?.broadcast_add(self.bias_hh.as_tensor())?;
+            let r = candle_nn::ops::sigmoid(&(gi.narrow(1, 0, hidden)? + gh.narrow(1, 0, hidden)?)?)?;
+            let z = candle_nn::ops::sigmoid(&(gi.narrow(1, hidden, hidden)? + gh.narrow(1, hidden, hidden)?)?)?;
+            let n = (gi.narrow(1, 2 * hidden, hidden)? + (r * gh.narrow(1, 2 * hidden, hidden)?)?)?.tanh()?;
             h = (&n + (z * (&h - &n)?)?)?;
         }
         Ok(h)
@@ -172,20 +160,14 @@ fn batch_tensor(set: &SequenceSet, indices: &[usize]) -> candle_core::Result<(Te
         values.extend_from_slice(set.sequence(i));
         labels.push(set.labels[i]);
     }
-    let xs = Tensor::from_vec(
-        values,
-        (indices.len(), set.steps, set.features),
-        &Device::Cpu,
-    )?;
+    let xs = Tensor::from_vec(values, (indices.len(), set.steps, set.features), &Device::Cpu)?;
     let ys = Tensor::from_vec(labels, indices.len(), &Device::Cpu)?;
     Ok((xs, ys))
 }
 
 /// Accuracy of `model` on `set`, computed with the crate's own inference (not the autodiff library).
 pub fn accuracy(model: &GruClassifier, set: &SequenceSet) -> f64 {
-    let correct = (0..set.len())
-        .filter(|&i| model.classify(set.sequence(i)) == set.labels[i])
-        .count();
+    let correct = (0..set.len()).filter(|&i| model.classify(set.sequence(i)) == set.labels[i]).count();
     correct as f64 / set.len().max(1) as f64
 }
 
@@ -202,27 +184,17 @@ pub fn train_classifier(
     config: &TrainConfig,
     mut on_epoch: impl FnMut(usize, f64, f64),
 ) -> Result<(GruClassifier, TrainReport), TrainError> {
-    let mut rng = Pcg64::seed_from_u64(
-        config.seed ^ (config.hidden as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15),
-    );
+    let mut rng = Pcg64::seed_from_u64(config.seed ^ (config.hidden as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15));
     let model = CandleGru::init(train.features, config.hidden, train.classes, &mut rng)?;
-    let params = ParamsAdamW {
-        lr: config.learning_rate,
-        weight_decay: 1e-4,
-        ..ParamsAdamW::default()
-    };
+    let params = ParamsAdamW { lr: config.learning_rate, weight_decay: 1e-4, ..ParamsAdamW::default() };
     let mut optimiser = AdamW::new(model.vars(), params.clone())?;
     let mut order: Vec<usize> = (0..train.len()).collect();
     let mut best = (model.to_classifier(name)?, -1.0, 0usize);
     let mut epoch_losses = Vec::with_capacity(config.epochs);
     for epoch in 1..=config.epochs {
         let progress = (epoch - 1) as f64 / config.epochs.max(1) as f64;
-        let lr = config.learning_rate
-            * (0.05 + 0.95 * 0.5 * (1.0 + (std::f64::consts::PI * progress).cos()));
-        optimiser.set_params(ParamsAdamW {
-            lr,
-            ..params.clone()
-        });
+        let lr = config.learning_rate * (0.05 + 0.95 * 0.5 * (1.0 + (std::f64::consts::PI * progress).cos()));
+        optimiser.set_params(ParamsAdamW { lr, ..params.clone() });
         order.shuffle(&mut rng);
         let (mut loss_sum, mut batches) = (0.0, 0usize);
         for chunk in order.chunks(config.batch_size) {
@@ -245,14 +217,7 @@ pub fn train_classifier(
         }
     }
     let (classifier, validation_accuracy, best_epoch) = best;
-    Ok((
-        classifier,
-        TrainReport {
-            validation_accuracy,
-            best_epoch,
-            epoch_losses,
-        },
-    ))
+    Ok((classifier, TrainReport { validation_accuracy, best_epoch, epoch_losses }))
 }
 
 fn clip_gradients(
@@ -296,28 +261,15 @@ pub fn hidden_states(model: &GruClassifier, set: &SequenceSet) -> Vec<f32> {
 
 /// Mean squared error per unit of `map` (or of truncation / zero padding when `None`) from states
 /// `from` (rows of `from_hidden`) to states `to` (rows of `to_hidden`), taken at the same steps.
-pub fn map_mse(
-    map: Option<&StateMap>,
-    from: &[f32],
-    from_hidden: usize,
-    to: &[f32],
-    to_hidden: usize,
-) -> f64 {
+pub fn map_mse(map: Option<&StateMap>, from: &[f32], from_hidden: usize, to: &[f32], to_hidden: usize) -> f64 {
     let mut mapped = vec![0.0f32; to_hidden];
     let (mut sum, mut count) = (0.0f64, 0usize);
-    for (a, b) in from
-        .chunks_exact(from_hidden)
-        .zip(to.chunks_exact(to_hidden))
-    {
+    for (a, b) in from.chunks_exact(from_hidden).zip(to.chunks_exact(to_hidden)) {
         match map {
             Some(map) => map.apply(a, &mut mapped),
             None => truncate_or_pad(a, &mut mapped),
         }
-        sum += mapped
-            .iter()
-            .zip(b)
-            .map(|(x, y)| ((x - y) as f64).powi(2))
-            .sum::<f64>();
+        sum += mapped.iter().zip(b).map(|(x, y)| ((x - y) as f64).powi(2)).sum::<f64>();
         count += to_hidden;
     }
     sum / count.max(1) as f64
@@ -347,14 +299,8 @@ pub fn fit_state_map(
     let mut cross = DMatrix::<f64>::zeros(d, to_hidden);
     let mut row = vec![0.0f64; d];
     let rows = train_from.len() / from_hidden;
-    for (a, b) in train_from
-        .chunks_exact(from_hidden)
-        .zip(train_to.chunks_exact(to_hidden))
-    {
-        row[..from_hidden]
-            .iter_mut()
-            .zip(a)
-            .for_each(|(r, v)| *r = *v as f64);
+    for (a, b) in train_from.chunks_exact(from_hidden).zip(train_to.chunks_exact(to_hidden)) {
+        row[..from_hidden].iter_mut().zip(a).for_each(|(r, v)| *r = *v as f64);
         row[from_hidden] = 1.0;
         for i in 0..d {
             let ri = row[i];
@@ -389,28 +335,13 @@ pub fn fit_state_map(
             }
             bias[k] = solution[(from_hidden, k)] as f32;
         }
-        let map = StateMap {
-            from_hidden,
-            to_hidden,
-            weight,
-            bias,
-        };
-        let mse = map_mse(
-            Some(&map),
-            validation_from,
-            from_hidden,
-            validation_to,
-            to_hidden,
-        );
+        let map = StateMap { from_hidden, to_hidden, weight, bias };
+        let mse = map_mse(Some(&map), validation_from, from_hidden, validation_to, to_hidden);
         if best.as_ref().is_none_or(|(_, _, m)| mse < *m) {
             best = Some((map, lambda, mse));
         }
     }
-    best.map(|(map, lambda, _)| (map, lambda))
-        .ok_or(TrainError::Singular {
-            from: from_hidden,
-            to: to_hidden,
-        })
+    best.map(|(map, lambda, _)| (map, lambda)).ok_or(TrainError::Singular { from: from_hidden, to: to_hidden })
 }
 
 #[cfg(test)]
@@ -426,9 +357,7 @@ mod tests {
         for (input, hidden) in [(1, 16), (3, 32), (1, 128)] {
             let model = CandleGru::init(input, hidden, 4, &mut rng).unwrap();
             let steps = 12;
-            let values: Vec<f32> = (0..2 * steps * input)
-                .map(|_| rng.random_range(-1.0..1.0))
-                .collect();
+            let values: Vec<f32> = (0..2 * steps * input).map(|_| rng.random_range(-1.0..1.0)).collect();
             let xs = Tensor::from_vec(values.clone(), (2, steps, input), &Device::Cpu).unwrap();
             let expected = model.final_state(&xs).unwrap().to_vec2::<f32>().unwrap();
             let ours = model.to_classifier("m").unwrap();
@@ -438,22 +367,12 @@ mod tests {
                 for x in values[b * steps * input..(b + 1) * steps * input].chunks_exact(input) {
                     ours.cell.step(x, &mut h, &mut scratch);
                 }
-                let worst = h
-                    .iter()
-                    .zip(expected_row)
-                    .map(|(a, e)| (a - e).abs())
-                    .fold(0.0, f32::max);
-                assert!(
-                    worst <= AUTODIFF_ATOL,
-                    "I={input} H={hidden}: max abs diff {worst}"
-                );
+                let worst = h.iter().zip(expected_row).map(|(a, e)| (a - e).abs()).fold(0.0, f32::max);
+                assert!(worst <= AUTODIFF_ATOL, "I={input} H={hidden}: max abs diff {worst}");
             }
             let logits = model.forward(&xs).unwrap().to_vec2::<f32>().unwrap();
             let predicted =
-                logits[0].iter().enumerate().fold(
-                    0,
-                    |best, (i, v)| if *v > logits[0][best] { i } else { best },
-                );
+                logits[0].iter().enumerate().fold(0, |best, (i, v)| if *v > logits[0][best] { i } else { best });
             assert_eq!(ours.classify(&values[..steps * input]) as usize, predicted);
         }
     }
@@ -464,16 +383,13 @@ mod tests {
         let mut rng = Pcg64::seed_from_u64(1);
         let make = |rng: &mut Pcg64, n: usize| {
             let from: Vec<f32> = (0..2 * n).map(|_| rng.random_range(-1.0..1.0)).collect();
-            let to: Vec<f32> = from
-                .chunks_exact(2)
-                .flat_map(|a| [a[0] + 2.0 * a[1] + 0.5, -a[1], 3.0 * a[0] - 1.0])
-                .collect();
+            let to: Vec<f32> =
+                from.chunks_exact(2).flat_map(|a| [a[0] + 2.0 * a[1] + 0.5, -a[1], 3.0 * a[0] - 1.0]).collect();
             (from, to)
         };
         let (train_from, train_to) = make(&mut rng, 500);
         let (val_from, val_to) = make(&mut rng, 100);
-        let (map, lambda) =
-            fit_state_map(&train_from, &train_to, &val_from, &val_to, 2, 3).unwrap();
+        let (map, lambda) = fit_state_map(&train_from, &train_to, &val_from, &val_to, 2, 3).unwrap();
         assert_eq!(lambda, RIDGE_LAMBDAS[0]);
         let expected_w = [1.0, 2.0, 0.0, -1.0, 3.0, 0.0];
         for (w, e) in map.weight.iter().zip(expected_w) {

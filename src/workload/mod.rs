@@ -13,9 +13,7 @@ pub type ProcessRng = Pcg64;
 
 /// FNV-1a (64-bit) of `text`: a stable hash, identical on every platform and Rust version.
 pub fn fnv1a(text: &str) -> u64 {
-    text.bytes().fold(0xcbf2_9ce4_8422_2325, |hash, byte| {
-        (hash ^ byte as u64).wrapping_mul(0x0000_0100_0000_01b3)
-    })
+    text.bytes().fold(0xcbf2_9ce4_8422_2325, |hash, byte| (hash ^ byte as u64).wrapping_mul(0x0000_0100_0000_01b3))
 }
 
 /// SplitMix64 finaliser: spreads a 64-bit value over all bits.
@@ -75,9 +73,7 @@ impl WorkDistribution {
     pub fn mean(&self) -> f64 {
         match *self {
             WorkDistribution::Constant(value) => value,
-            WorkDistribution::Exponential { mean } | WorkDistribution::LogNormal { mean, .. } => {
-                mean
-            }
+            WorkDistribution::Exponential { mean } | WorkDistribution::LogNormal { mean, .. } => mean,
         }
     }
 
@@ -90,9 +86,7 @@ impl WorkDistribution {
             if v.is_finite() && v > 0.0 {
                 Ok(())
             } else {
-                Err(ParameterError(format!(
-                    "{name} must be positive and finite, got {v}"
-                )))
+                Err(ParameterError(format!("{name} must be positive and finite, got {v}")))
             }
         };
         match *self {
@@ -102,9 +96,7 @@ impl WorkDistribution {
             }
             WorkDistribution::Exponential { mean } => {
                 positive("mean", mean)?;
-                Ok(WorkSampler::Exponential(
-                    Exp::new(1.0 / mean).map_err(|e| ParameterError(e.to_string()))?,
-                ))
+                Ok(WorkSampler::Exponential(Exp::new(1.0 / mean).map_err(|e| ParameterError(e.to_string()))?))
             }
             WorkDistribution::LogNormal { mean, cv } => {
                 positive("mean", mean)?;
@@ -199,9 +191,7 @@ mod tests {
 
     #[test]
     fn lognormal_takes_mean_and_cv() {
-        let sampler = WorkDistribution::LogNormal { mean: 2.0, cv: 0.5 }
-            .sampler()
-            .unwrap();
+        let sampler = WorkDistribution::LogNormal { mean: 2.0, cv: 0.5 }.sampler().unwrap();
         let mut rng = process_rng(1, "x");
         let n = 200_000;
         let draws: Vec<f64> = (0..n).map(|_| sampler.sample(&mut rng)).collect();
@@ -213,12 +203,8 @@ mod tests {
 
     #[test]
     fn invalid_parameters_are_errors() {
-        assert!(WorkDistribution::LogNormal { mean: 1.0, cv: 0.0 }
-            .sampler()
-            .is_err());
-        assert!(WorkDistribution::Exponential { mean: -1.0 }
-            .sampler()
-            .is_err());
+        assert!(WorkDistribution::LogNormal { mean: 1.0, cv: 0.0 }.sampler().is_err());
+        assert!(WorkDistribution::Exponential { mean: -1.0 }.sampler().is_err());
         assert!(WorkDistribution::Constant(f64::NAN).sampler().is_err());
     }
 

@@ -15,74 +15,40 @@ fn run_writes_every_documented_file_and_column() {
     let dir = tempfile::tempdir().unwrap();
     let input = tempfile::tempdir().unwrap();
     let scenario = write_scenario(input.path(), "short.yaml", &short_default(6, "3s"));
-    let output = flexrnn()
-        .args(["run"])
-        .arg(&scenario)
-        .arg("--out")
-        .arg(dir.path())
-        .args(["--seed", "3"])
-        .output()
-        .unwrap();
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    let output =
+        flexrnn().args(["run"]).arg(&scenario).arg("--out").arg(dir.path()).args(["--seed", "3"]).output().unwrap();
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert!(stdout.contains("| greedy_slack | digits |"), "{stdout}");
     for policy in ["static-gru-128", "static-gru-16", "greedy_slack"] {
-        for file in [
-            "manifest.json",
-            "steps.csv",
-            "sequences.csv",
-            "jobs.csv",
-            "summary.csv",
-            "timeline.csv",
-        ] {
-            assert!(
-                dir.path().join(policy).join(file).is_file(),
-                "{policy}/{file}"
-            );
+        for file in ["manifest.json", "steps.csv", "sequences.csv", "jobs.csv", "summary.csv", "timeline.csv"] {
+            assert!(dir.path().join(policy).join(file).is_file(), "{policy}/{file}");
         }
     }
-    for file in [
-        "comparison.csv",
-        "plots/timeline.svg",
-        "plots/timeline.png",
-        "plots/latency_cdf.svg",
-        "plots/latency_cdf.png",
-    ] {
+    for file in
+        ["comparison.csv", "plots/timeline.svg", "plots/timeline.png", "plots/latency_cdf.svg", "plots/latency_cdf.png"]
+    {
         assert!(dir.path().join(file).is_file(), "{file}");
     }
     let header = |file: &str| {
-        std::fs::read_to_string(dir.path().join("greedy_slack").join(file))
-            .unwrap()
-            .lines()
-            .next()
-            .unwrap()
-            .to_string()
+        std::fs::read_to_string(dir.path().join("greedy_slack").join(file)).unwrap().lines().next().unwrap().to_string()
     };
-    assert_eq!(header("steps.csv"), "stream,policy,sequence,step,release_s,start_s,end_s,latency_s,deadline_s,missed,skipped,model,flops");
     assert_eq!(
-        header("jobs.csv"),
-        "process,job,release_s,end_s,response_s,work_flop"
+        header("steps.csv"),
+        "stream,policy,sequence,step,release_s,start_s,end_s,latency_s,deadline_s,missed,skipped,model,flops"
     );
-    assert!(header("sequences.csv").starts_with("stream,policy,sequence,dataset_index,label,prediction,correct,skipped_steps,steps_gru-128,steps_gru-16"));
-    let manifest: serde_json::Value = serde_json::from_str(
-        &std::fs::read_to_string(dir.path().join("greedy_slack/manifest.json")).unwrap(),
-    )
-    .unwrap();
+    assert_eq!(header("jobs.csv"), "process,job,release_s,end_s,response_s,work_flop");
+    assert!(header("sequences.csv").starts_with(
+        "stream,policy,sequence,dataset_index,label,prediction,correct,skipped_steps,steps_gru-16,steps_gru-32,steps_gru-64,steps_gru-128"
+    ));
+    let manifest: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join("greedy_slack/manifest.json")).unwrap()).unwrap();
     assert_eq!(manifest["seed"], 3, "--seed overrides the file");
     assert_eq!(manifest["scenario_sha256"].as_str().unwrap().len(), 64);
     // No temporary files are left behind.
     let leftovers = walk(dir.path())
         .into_iter()
-        .filter(|p| {
-            p.file_name()
-                .unwrap()
-                .to_string_lossy()
-                .starts_with(".flexrnn-tmp")
-        })
+        .filter(|p| p.file_name().unwrap().to_string_lossy().starts_with(".flexrnn-tmp"))
         .count();
     assert_eq!(leftovers, 0);
 }
@@ -90,14 +56,8 @@ fn run_writes_every_documented_file_and_column() {
 /// Writes a scenario into `dir`, pointing its model path at the shipped bank.
 fn write_scenario(dir: &std::path::Path, name: &str, text: &str) -> std::path::PathBuf {
     let path = dir.join(name);
-    std::fs::write(
-        &path,
-        text.replace(
-            "../models/digits-gru",
-            &at("models/digits-gru").display().to_string(),
-        ),
-    )
-    .unwrap();
+    std::fs::write(&path, text.replace("../models/digits-gru", &at("models/digits-gru").display().to_string()))
+        .unwrap();
     path
 }
 
@@ -120,11 +80,7 @@ fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
 fn bad_scenarios_are_clear_errors_not_panics() {
     let dir = tempfile::tempdir().unwrap();
     let cases: [(&str, &str, &[&str]); 5] = [
-        (
-            "speed: 25MFLOP/s",
-            "speed: fast",
-            &["bad.yaml:11:", "speed", "GFLOP/s"],
-        ),
+        ("speed: 25MFLOP/s", "speed: fast", &["bad.yaml:11:", "speed", "GFLOP/s"]),
         (
             "    period: 5ms",
             "    period: 5ms\n    colour: red",
@@ -133,52 +89,26 @@ fn bad_scenarios_are_clear_errors_not_panics() {
         (
             "static: { model: gru-16 }",
             "static: { model: gru-17 }",
-            &[
-                "bad.yaml:",
-                "gru-17",
-                "allowed: gru-16, gru-32, gru-64, gru-128",
-            ],
+            &["bad.yaml:", "gru-17", "allowed: gru-16, gru-32, gru-64, gru-128"],
         ),
-        (
-            "models: ../models/digits-gru",
-            "models: ../models/nowhere",
-            &["bad.yaml", "nowhere", "card.json"],
-        ),
-        (
-            "on_miss: skip",
-            "on_miss: maybe",
-            &["bad.yaml:", "maybe", "continue", "skip"],
-        ),
+        ("models: ../models/digits-gru", "models: ../models/nowhere", &["bad.yaml", "nowhere", "card.json"]),
+        ("on_miss: skip", "on_miss: maybe", &["bad.yaml:", "maybe", "continue", "skip"]),
     ];
     for (from, to, expected) in cases {
         let text = crate::shipped("default.yaml");
         assert!(text.contains(from), "{from}");
         let input = tempfile::tempdir().unwrap();
         let path = write_scenario(input.path(), "bad.yaml", &text.replace(from, to));
-        let output = flexrnn()
-            .arg("run")
-            .arg(&path)
-            .arg("--out")
-            .arg(dir.path())
-            .output()
-            .unwrap();
-        let stderr = String::from_utf8_lossy(&output.stderr)
-            .replace(&path.display().to_string(), "bad.yaml");
+        let output = flexrnn().arg("run").arg(&path).arg("--out").arg(dir.path()).output().unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr).replace(&path.display().to_string(), "bad.yaml");
         assert_eq!(output.status.code(), Some(1), "{stderr}");
         assert!(!stderr.contains("panicked"), "{stderr}");
         for needle in expected {
             assert!(stderr.contains(needle), "missing `{needle}` in: {stderr}");
         }
     }
-    assert_eq!(
-        std::fs::read_dir(dir.path()).unwrap().count(),
-        0,
-        "nothing is written for a bad scenario"
-    );
-    let output = flexrnn()
-        .args(["run", "no-such-file.yaml"])
-        .output()
-        .unwrap();
+    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0, "nothing is written for a bad scenario");
+    let output = flexrnn().args(["run", "no-such-file.yaml"]).output().unwrap();
     assert_eq!(output.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&output.stderr).contains("no-such-file.yaml"));
 }

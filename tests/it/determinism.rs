@@ -24,27 +24,15 @@ fn reruns_and_thread_counts_give_identical_files() {
     let sequential = files(&text, false);
     let parallel = files(&text, true);
     let again = files(&text, false);
-    assert_eq!(
-        sequential.len(),
-        3 * 6 + 2 + 4,
-        "three runs of six files, a comparison in two forms and four figures"
-    );
+    assert_eq!(sequential.len(), 3 * 6 + 2 + 4, "three runs of six files, a comparison in two forms and four figures");
     for ((a, x), (b, y)) in sequential.iter().zip(&parallel) {
         assert_eq!(a, b);
-        assert!(
-            x == y,
-            "{} differs between sequential and parallel runs",
-            a.display()
-        );
+        assert!(x == y, "{} differs between sequential and parallel runs", a.display());
     }
     assert_eq!(sequential, again);
     let other_seed = files(&text.replace("seed: 7", "seed: 8"), false);
     let steps = |f: &[(std::path::PathBuf, Vec<u8>)]| {
-        f.iter()
-            .find(|(p, _)| p.ends_with("greedy_slack/jobs.csv"))
-            .unwrap()
-            .1
-            .clone()
+        f.iter().find(|(p, _)| p.ends_with("greedy_slack/jobs.csv")).unwrap().1.clone()
     };
     assert_ne!(steps(&sequential), steps(&other_seed));
 }
@@ -65,12 +53,6 @@ fn policies_share_background_random_streams() {
     // Jobs still running at the horizon are not recorded, so compare the common part.
     let (a, b, c) = (releases(0), releases(1), releases(2));
     let common: Vec<_> = a.intersection(&b).cloned().collect();
-    assert!(
-        common.len() >= a.len().min(b.len()) - 2,
-        "{} common of {} / {}",
-        common.len(),
-        a.len(),
-        b.len()
-    );
+    assert!(common.len() >= a.len().min(b.len()) - 2, "{} common of {} / {}", common.len(), a.len(), b.len());
     assert!(c.intersection(&a).count() >= a.len().min(c.len()) - 2);
 }

@@ -24,12 +24,10 @@ pub fn shipped(name: &str) -> String {
 
 /// Parses `text` as if it were a file in `scenarios/` and runs it (in parallel or not).
 pub fn run_text(text: &str, parallel: bool) -> (Scenario, Resources, Vec<RunResult>) {
-    let scenario = Scenario::parse(text, "test.yaml", &root().join("scenarios"))
-        .unwrap_or_else(|e| panic!("{e}"));
+    let scenario = Scenario::parse(text, "test.yaml", &root().join("scenarios")).unwrap_or_else(|e| panic!("{e}"));
     let resources = runner::load_resources(&scenario).unwrap_or_else(|e| panic!("{e}"));
     let plans = runner::plan_runs(&scenario, &resources).unwrap_or_else(|e| panic!("{e}"));
-    let results =
-        runner::execute(&scenario, &resources, &plans, parallel).unwrap_or_else(|e| panic!("{e}"));
+    let results = runner::execute(&scenario, &resources, &plans, parallel).unwrap_or_else(|e| panic!("{e}"));
     (scenario, resources, results)
 }
 
@@ -40,12 +38,11 @@ pub fn short_default(sequences: usize, duration: &str) -> String {
         text.contains("duration: 120s") && text.contains("    split: test"),
         "default.yaml changed; update this helper"
     );
-    text.replace("duration: 120s", &format!("duration: {duration}"))
-        .replacen(
-            "    split: test",
-            &format!("    sequences: {sequences}\n    split: test"),
-            1,
-        )
+    text.replace("duration: 120s", &format!("duration: {duration}")).replacen(
+        "    split: test",
+        &format!("    sequences: {sequences}\n    split: test"),
+        1,
+    )
 }
 
 /// Path of a file under the crate root.

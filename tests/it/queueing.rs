@@ -13,21 +13,10 @@ fn mm1_ps_scenario_mean_response_matches_theory() {
     let rows = report::summary_rows(&results[0], &scenario, &labels);
     let jobs = rows.iter().find(|r| r.process == "jobs").unwrap();
     let mean = jobs.mean_s.unwrap();
-    assert!(
-        (mean - 5.0).abs() / 5.0 < 0.03,
-        "mean response {mean} s, theory 5 s"
-    );
-    assert!(
-        jobs.count > 990_000 && jobs.count < 1_010_000,
-        "{} jobs for λT = 1e6",
-        jobs.count
-    );
+    assert!((mean - 5.0).abs() / 5.0 < 0.03, "mean response {mean} s, theory 5 s");
+    assert!(jobs.count > 990_000 && jobs.count < 1_010_000, "{} jobs for λT = 1e6", jobs.count);
     let node = rows.iter().find(|r| r.process == "node").unwrap();
-    assert!(
-        (node.utilisation - 0.8).abs() < 0.01,
-        "utilisation {}",
-        node.utilisation
-    );
+    assert!((node.utilisation - 0.8).abs() < 0.01, "utilisation {}", node.utilisation);
 }
 
 /// M/M/1-PS response time conditioned on size is linear: E[T | S = s] = s / (1 − ρ). Jobs of
@@ -39,14 +28,7 @@ fn md1_ps_is_insensitive_to_the_work_distribution() {
         .replace("rate: 0.8/s", "rate: 0.5/s")
         .replace("{ exponential: { mean: 1GFLOP } }", "{ constant: 1GFLOP }");
     let (scenario, resources, results) = run_text(&text, false);
-    let rows = report::summary_rows(
-        &results[0],
-        &scenario,
-        &report::labels(&scenario, &resources),
-    );
+    let rows = report::summary_rows(&results[0], &scenario, &report::labels(&scenario, &resources));
     let mean = rows[0].mean_s.unwrap();
-    assert!(
-        (mean - 2.0).abs() / 2.0 < 0.03,
-        "mean response {mean} s, theory 2 s"
-    );
+    assert!((mean - 2.0).abs() / 2.0 < 0.03, "mean response {mean} s, theory 2 s");
 }
