@@ -10,7 +10,7 @@
 //! Shapes: `weight_ih` `[3H, I]`, `weight_hh` `[3H, H]`, `bias_ih` `[3H]`, `bias_hh` `[3H]`, all
 //! row-major `f32`, exactly as `nn.GRUCell.state_dict()` stores them.
 
-use super::kernels::{matvec_bias, sigmoid, KernelIsa};
+use super::kernels::{gru_update, matvec_bias, KernelIsa};
 
 /// Errors in cell shapes.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -137,16 +137,7 @@ impl GruCell {
             matvec_bias(self.isa, &self.weight_ih, x, &self.bias_ih, gate_input);
         }
         matvec_bias(self.isa, &self.weight_hh, h, &self.bias_hh, gate_hidden);
-        let (input_r, rest) = gate_input.split_at(hidden);
-        let (input_z, input_n) = rest.split_at(hidden);
-        let (hidden_r, rest) = gate_hidden.split_at(hidden);
-        let (hidden_z, hidden_n) = rest.split_at(hidden);
-        for j in 0..hidden {
-            let r = sigmoid(input_r[j] + hidden_r[j]);
-            let z = sigmoid(input_z[j] + hidden_z[j]);
-            let n = (input_n[j] + r * hidden_n[j]).tanh();
-            h[j] = n + z * (h[j] - n);
-        }
+        gru_update(self.isa, gate_input, gate_hidden, h);
     }
 }
 
