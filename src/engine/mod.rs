@@ -243,14 +243,18 @@ impl<R: Recorder> EdgeWorld<R> {
                     stream.dataset.classes
                 )));
             }
-            let mut order = Vec::with_capacity(stream.spec.sequences);
-            while order.len() < stream.spec.sequences {
+            let steps = stream.dataset.steps;
+            // Only sequences whose first frame is released before the horizon can be played.
+            let frames_in_horizon = setup.horizon.saturating_sub(stream.spec.start).0 / stream.spec.period.0 + 1;
+            let playable = frames_in_horizon.div_ceil(steps.max(1) as u64);
+            let sequences = (stream.spec.sequences as u64).min(playable) as usize;
+            let mut order = Vec::with_capacity(sequences);
+            while order.len() < sequences {
                 let mut round = stream.pool.clone();
                 round.shuffle(&mut rng);
-                let take = (stream.spec.sequences - order.len()).min(round.len());
+                let take = (sequences - order.len()).min(round.len());
                 order.extend_from_slice(&round[..take]);
             }
-            let steps = stream.dataset.steps;
             let total_frames = (order.len() * steps) as u64;
             let max_hidden = bank.max_hidden();
             let options: Vec<ModelOption> = bank
@@ -547,16 +551,18 @@ impl<R: Recorder> EdgeWorld<R> {
         let model_index = state.current_model.unwrap_or(0);
         let model = &state.setup.bank.models()[model_index];
         let prediction = model.predict(&state.hidden[..model.hidden_size()], &mut state.logits);
+        // The counts vector is lent to the record and taken back: no allocation per sequence.
         let record = SequenceRecord {
             stream,
             sequence,
             dataset_index,
             label: state.setup.dataset.labels[dataset_index],
             prediction,
-            steps_per_model: state.steps_per_model.clone(),
+            steps_per_model: std::mem::take(&mut state.steps_per_model),
             skipped_steps: state.skipped_in_sequence,
         };
         self.recorder.sequence(&record);
+        self.streams[stream].steps_per_model = record.steps_per_model;
     }
 
     fn jobs_finished(&mut self, now: SimTime, version: u64, queue: &mut EventQueue<Event>) {

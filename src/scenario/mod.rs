@@ -434,6 +434,12 @@ pub struct Scenario {
     pub seed: u64,
 }
 
+/// The longest duration a scenario may ask for: 2^62 ns (about 146 years), far from `u64` overflow.
+pub const MAX_DURATION: SimTime = SimTime(1 << 62);
+
+/// The most usage bins a run may keep.
+pub const MAX_BINS: u64 = 1_000_000;
+
 fn locate(text: &str, needle: &str) -> Option<(usize, usize)> {
     text.lines().enumerate().find_map(|(i, line)| {
         let code = line.split('#').next().unwrap_or("");
@@ -464,6 +470,20 @@ impl Scenario {
         }
         if parsed.duration.0 .0 == 0 {
             return Err(error("duration:", "duration: must be longer than zero".into()));
+        }
+        if parsed.duration.0 .0 > MAX_DURATION.0 {
+            return Err(error(
+                "duration:",
+                format!("duration: at most {} s (about 146 years) can be simulated", MAX_DURATION.as_secs_f64()),
+            ));
+        }
+        if let Some(bin) = parsed.output.bin {
+            if bin.0 .0 > 0 && parsed.duration.0 .0 / bin.0 .0 > MAX_BINS {
+                return Err(error(
+                    "bin:",
+                    format!("output.bin: at most {MAX_BINS} bins per run; use a bin of at least duration / {MAX_BINS}"),
+                ));
+            }
         }
         if parsed.node.speed.0 <= 0.0 {
             return Err(error("speed:", "node.speed: must be positive".into()));

@@ -1,0 +1,68 @@
+//! The event loop and the GRU step allocate nothing per event or step.
+
+use flexrnn::engine::EdgeWorld;
+use flexrnn::metrics::{JobRecord, Recorder, SequenceRecord, StepRecord};
+use flexrnn::rnn::io::load_bank;
+use flexrnn::rnn::GruScratch;
+use flexrnn::runner;
+use flexrnn::scenario::Scenario;
+use flexrnn::sim::Simulation;
+
+use crate::alloc_count::allocations;
+use crate::{at, root, short_default};
+
+#[test]
+fn gru_step_allocates_nothing() {
+    let (bank, _) = load_bank(&at("models/digits-gru")).unwrap();
+    for model in bank.models() {
+        let mut h = vec![0.0f32; model.hidden_size()];
+        let mut scratch = GruScratch::new(model.hidden_size());
+        let mut logits = vec![0.0f32; model.classes()];
+        let before = allocations();
+        for t in 0..1000 {
+            model.cell.step(&[(t % 17) as f32 / 16.0], &mut h, &mut scratch);
+        }
+        let _ = model.predict(&h, &mut logits);
+        assert_eq!(allocations() - before, 0, "{}", model.name);
+    }
+}
+
+/// Counts records without keeping them.
+#[derive(Default)]
+struct Counter {
+    steps: u64,
+    sequences: u64,
+    jobs: u64,
+}
+
+impl Recorder for Counter {
+    fn step(&mut self, _: &StepRecord) {
+        self.steps += 1;
+    }
+    fn sequence(&mut self, _: &SequenceRecord) {
+        self.sequences += 1;
+    }
+    fn job(&mut self, _: &JobRecord) {
+        self.jobs += 1;
+    }
+}
+
+#[test]
+fn event_loop_allocates_nothing_per_event() {
+    let text = short_default(200, "60s");
+    let scenario = Scenario::parse(&text, "test.yaml", &root().join("scenarios")).unwrap();
+    let resources = runner::load_resources(&scenario).unwrap();
+    let plans = runner::plan_runs(&scenario, &resources).unwrap();
+    for plan in &plans {
+        let setup = runner::world_setup(&scenario, &resources, plan).unwrap();
+        let (world, queue) = EdgeWorld::build(setup, Counter::default()).unwrap();
+        let mut simulation = Simulation::new(world, queue);
+        let before = allocations();
+        simulation.step_until(scenario.horizon());
+        let during = allocations() - before;
+        let events = simulation.events_handled();
+        assert!(events > 20_000, "{events}");
+        // Amortised growth of the event heap and job slabs only: a handful, not one per event.
+        assert!(during < 40, "{}: {during} allocations for {events} events", plan.label);
+    }
+}

@@ -1,0 +1,73 @@
+//! Bad input never panics; `on_miss: continue` runs late frames instead of dropping them.
+
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::path::Path;
+
+use flexrnn::report;
+use flexrnn::scenario::Scenario;
+use rand::{Rng, SeedableRng};
+
+use crate::{run_text, shipped, short_default};
+
+/// 3000 seeded random mutations of the shipped scenarios (deleted, duplicated or replaced bytes and
+/// lines, truncations): parsing returns a value or an error, never panics.
+#[test]
+fn mutated_scenarios_never_panic_the_parser() {
+    let mut rng = rand_pcg::Pcg64::seed_from_u64(2026);
+    let originals = [shipped("default.yaml"), shipped("mm1-ps.yaml")];
+    let alphabet: &[u8] = b" :-{}[],#&*!|>'\"\n\t0123456789.eE+sgmkMGFLOP/abcxyz_";
+    for round in 0..3000 {
+        let mut bytes = originals[round % 2].clone().into_bytes();
+        for _ in 0..rng.random_range(1..4) {
+            if bytes.is_empty() {
+                break;
+            }
+            let at = rng.random_range(0..bytes.len());
+            match rng.random_range(0..5) {
+                0 => {
+                    bytes.remove(at);
+                }
+                1 => bytes.insert(at, alphabet[rng.random_range(0..alphabet.len())]),
+                2 => bytes[at] = alphabet[rng.random_range(0..alphabet.len())],
+                3 => bytes.truncate(at),
+                _ => {
+                    let line: Vec<u8> = bytes[at..].iter().take_while(|&&b| b != b'\n').copied().collect();
+                    bytes.splice(at..at, line);
+                }
+            }
+        }
+        let text = String::from_utf8_lossy(&bytes).into_owned();
+        let outcome = catch_unwind(AssertUnwindSafe(|| Scenario::parse(&text, "fuzz.yaml", Path::new("scenarios"))));
+        assert!(outcome.is_ok(), "parser panicked on:\n{text}");
+    }
+}
+
+#[test]
+fn on_miss_continue_runs_late_frames() {
+    let text = short_default(40, "20s").replace("on_miss: skip", "on_miss: continue");
+    let (scenario, resources, results) = run_text(&text, false);
+    let labels = report::labels(&scenario, &resources);
+    let wide = results.iter().find(|r| r.plan.label == "static-gru-128").unwrap();
+    let row = &report::summary_rows(wide, &scenario, &labels)[0];
+    assert_eq!(row.skip_rate, Some(0.0));
+    assert!(row.miss_rate.unwrap() > 0.5, "{row:?}");
+    // Every frame of a finished sequence ran: each sequence has 64 steps of gru-128.
+    assert!(wide.outcome.recorder.sequences.iter().all(|s| s.steps_per_model[3] == 64 && s.skipped_steps == 0));
+}
+
+#[test]
+fn absurd_sizes_are_errors_not_crashes() {
+    let e = Scenario::parse(
+        &shipped("default.yaml").replace("duration: 120s", "duration: 1000000000000s"),
+        "s.yaml",
+        Path::new("scenarios"),
+    )
+    .unwrap_err();
+    assert!(e.to_string().contains("146 years"), "{e}");
+    let text = format!("{}output:\n  bin: 1ns\n", shipped("default.yaml"));
+    let e = Scenario::parse(&text, "s.yaml", Path::new("scenarios")).unwrap_err();
+    assert!(e.to_string().contains("output.bin") && e.location.is_some(), "{e}");
+    // More sequences than fit in the duration: only those that can start are played.
+    let (_, _, results) = run_text(&short_default(1_000_000_000, "2s"), false);
+    assert!(results[0].outcome.recorder.sequences.len() <= 7);
+}
