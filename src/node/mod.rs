@@ -233,6 +233,13 @@ impl Node {
             self.jobs.iter_mut().for_each(|j| j.rate = self.speed);
             return;
         }
+        // Equal weights (the common case): everyone gets cores / n of a core; no sort needed.
+        let first_weight = self.jobs[0].weight;
+        if self.jobs.iter().all(|j| j.weight == first_weight) {
+            let rate = self.speed * self.cores as f64 / n as f64;
+            self.jobs.iter_mut().for_each(|j| j.rate = rate);
+            return;
+        }
         self.order.clear();
         self.order.extend(0..n);
         let jobs = &self.jobs;
