@@ -14,7 +14,7 @@ use crate::data::{self, SequenceSet, Split};
 use crate::engine::{BuildError, EdgeWorld, RunOutcome, StreamSetup, WorldSetup};
 use crate::metrics::MemoryRecorder;
 use crate::policy::{GreedySlackPolicy, Policy, StaticPolicy};
-use crate::rnn::io::{load_bank, ModelCard, ModelIoError};
+use crate::rnn::io::{load_bank, ModelCard};
 use crate::rnn::ModelBank;
 use crate::scenario::{DatasetName, PolicyFile, Scenario, ScenarioError};
 use crate::workload::StreamSpec;
@@ -23,17 +23,10 @@ use crate::workload::StreamSpec;
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum RunError {
-    /// The scenario refers to something that does not exist or does not fit.
+    /// The scenario refers to something that does not exist or does not fit (e.g. a model bank that
+    /// cannot be loaded, or a model name not in the bank).
     #[error(transparent)]
     Scenario(#[from] ScenarioError),
-    /// A model bank could not be loaded (fatal for the scenario).
-    #[error("{file}: models: {source}")]
-    Models {
-        /// Scenario file.
-        file: String,
-        /// Underlying error.
-        source: ModelIoError,
-    },
     /// A data set could not be loaded.
     #[error(transparent)]
     Data(#[from] data::DataError),
@@ -77,8 +70,16 @@ pub fn load_resources(scenario: &Scenario) -> Result<Resources, RunError> {
     for stream in scenario.streams() {
         let dir = scenario.dir.join(&stream.models);
         if !banks.contains_key(&dir) {
-            let (bank, card) =
-                load_bank(&dir).map_err(|source| RunError::Models { file: scenario.file.clone(), source })?;
+            let (bank, card) = load_bank(&dir).map_err(|source| {
+                RunError::Scenario(scenario.error_at(
+                    &format!("models: {}", stream.models.display()),
+                    format!(
+                        "stream `{}`.models: cannot load the model bank `{}` (a folder with card.json and safetensors files): {source}",
+                        stream.spec.name,
+                        stream.models.display()
+                    ),
+                ))
+            })?;
             banks.insert(dir.clone(), LoadedBank { dir, bank: Arc::new(bank), card });
         }
         match stream.dataset {

@@ -508,6 +508,15 @@ impl Scenario {
                 if stream.policies.len() > 1 {
                     multi_policy_streams += 1;
                 }
+                let mut labels = BTreeSet::new();
+                for policy in &stream.policies {
+                    if !labels.insert(policy.label()) {
+                        return Err(error(
+                            "policies:",
+                            format!("processes[{index}].policies: `{}` is listed twice; each policy names an output folder, so list it once", policy.label()),
+                        ));
+                    }
+                }
             }
         }
         if multi_policy_streams > 1 {
