@@ -7,7 +7,6 @@ use clap::{Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
 
 use flexrnn::data;
-use flexrnn::output::write_atomic;
 use flexrnn::report;
 use flexrnn::rnn::io::{classifier_tensors, encode_tensors, map_tensors};
 use flexrnn::runner;
@@ -60,13 +59,13 @@ struct TrainArgs {
     #[arg(long, value_delimiter = ',', default_value = "16,32,64,128")]
     widths: Vec<usize>,
     /// Maximum epochs per model (the epoch with the best validation accuracy is kept).
-    #[arg(long, default_value_t = 60)]
+    #[arg(long, default_value_t = 150)]
     epochs: usize,
     /// Mini-batch size.
     #[arg(long, default_value_t = 32)]
     batch_size: usize,
     /// Initial AdamW learning rate.
-    #[arg(long, default_value_t = 0.005)]
+    #[arg(long, default_value_t = 0.01)]
     learning_rate: f64,
     /// Gradient-norm clip.
     #[arg(long, default_value_t = 1.0)]
@@ -75,8 +74,11 @@ struct TrainArgs {
     #[arg(long, default_value_t = 1)]
     seed: u64,
     /// Output folder.
-    #[arg(long, default_value = "models/digits-gru")]
+    #[arg(long)]
     out: PathBuf,
+    /// Replace a model bank already in --out (without it, an existing card.json is an error).
+    #[arg(long)]
+    force: bool,
 }
 
 /// Parses the command line and runs the command.
@@ -103,9 +105,7 @@ fn run_scenario(args: RunArgs) -> anyhow::Result<()> {
     };
     let files = report::outputs(&scenario, &resources, &results)?;
     let out = args.out.unwrap_or_else(|| PathBuf::from("results").join(&scenario.parsed.name));
-    for (path, bytes) in &files {
-        write_atomic(&out.join(path), bytes)?;
-    }
+    flexrnn::output::replace_folder(&out, &files, "manifest.json")?;
     let comparison = files.iter().find(|(p, _)| p == std::path::Path::new("comparison.md"));
     if let Some((_, table)) = comparison {
         println!("{}", String::from_utf8_lossy(table));
@@ -135,6 +135,17 @@ fn train(args: TrainArgs) -> anyhow::Result<()> {
         "--widths: give one or more positive hidden sizes"
     );
     anyhow::ensure!(args.epochs > 0 && args.batch_size > 0, "--epochs and --batch-size must be positive");
+    anyhow::ensure!(
+        args.learning_rate.is_finite() && args.learning_rate > 0.0,
+        "--learning-rate must be a positive number, got {}",
+        args.learning_rate
+    );
+    anyhow::ensure!(args.clip_norm.is_finite() && args.clip_norm > 0.0, "--clip-norm must be a positive number");
+    anyhow::ensure!(
+        args.force || !args.out.join("card.json").exists(),
+        "{} already holds a model bank; pass --force to replace it",
+        args.out.display()
+    );
     let set = data::load_digits()?;
     let split = data::digits_split(&set.labels);
     let command = std::iter::once("flexrnn".to_string()).chain(std::env::args().skip(1)).collect::<Vec<_>>().join(" ");
@@ -174,14 +185,14 @@ fn train(args: TrainArgs) -> anyhow::Result<()> {
         }
     })?;
     bar.finish_and_clear();
+    let mut files: Vec<(PathBuf, Vec<u8>)> = Vec::new();
     for model in trained.bank.models() {
-        let path = args.out.join(format!("{}.safetensors", model.name));
-        write_atomic(&path, &encode_tensors(&classifier_tensors(model)))?;
+        files.push((format!("{}.safetensors", model.name).into(), encode_tensors(&classifier_tensors(model))));
     }
     let maps = map_tensors(trained.maps.iter().map(|(a, b, m)| (a.as_str(), b.as_str(), m)));
-    write_atomic(&args.out.join("maps.safetensors"), &encode_tensors(&maps))?;
-    let card = serde_json::to_vec_pretty(&trained.card).context("serialising the model card")?;
-    write_atomic(&args.out.join("card.json"), &card)?;
+    files.push(("maps.safetensors".into(), encode_tensors(&maps)));
+    files.push(("card.json".into(), serde_json::to_vec_pretty(&trained.card).context("serialising the model card")?));
+    flexrnn::output::replace_folder(&args.out, &files, "card.json")?;
     println!("wrote {} ({:.0} s)", args.out.display(), trained.card.training.wall_time_s);
     Ok(())
 }

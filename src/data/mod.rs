@@ -101,7 +101,7 @@ impl SequenceSet {
 }
 
 /// Which part of a split data set to use.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum SplitPart {
     /// Training sequences (without the validation share).

@@ -19,10 +19,15 @@ use crate::rnn::{GruScratch, ModelBank};
 use crate::sim::{EventQueue, Model, SimTime, Simulation};
 use crate::workload::{process_rng, BackgroundKind, BackgroundSpec, OnMiss, ProcessRng, StreamSpec, WorkSampler};
 
-/// Accounting class of background jobs on the node.
-pub const CLASS_BACKGROUND: usize = 0;
-/// Accounting class of RNN step jobs on the node.
-pub const CLASS_STREAM: usize = 1;
+/// Accounting classes on the node: one per process, background processes first (class = index),
+/// then streams (class = number of background processes + stream index).
+pub fn accounting_class(n_background: usize, stream: Option<usize>, background: Option<usize>) -> usize {
+    match (stream, background) {
+        (Some(stream), _) => n_background + stream,
+        (None, Some(process)) => process,
+        (None, None) => 0,
+    }
+}
 
 /// The events of the edge world, named as facts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -183,7 +188,8 @@ impl<R: Recorder> EdgeWorld<R> {
     /// # Errors
     /// [`BuildError`] for invalid node or workload parameters.
     pub fn build(setup: WorldSetup, recorder: R) -> Result<(EdgeWorld<R>, EventQueue<Event>), BuildError> {
-        let node = Node::new(setup.cores, setup.core_speed, 2, setup.bin, setup.horizon)?;
+        let classes = (setup.background.len() + setup.streams.len()).max(1);
+        let node = Node::new(setup.cores, setup.core_speed, classes, setup.bin, setup.horizon)?;
         let mut queue = EventQueue::with_capacity(64);
         let mut background = Vec::with_capacity(setup.background.len());
         for (index, spec) in setup.background.into_iter().enumerate() {
@@ -355,7 +361,7 @@ impl<R: Recorder> EdgeWorld<R> {
             }
         };
         let weight = state.spec.weight;
-        self.node.submit(now, job_id(process, slot as u64), CLASS_BACKGROUND, work, weight);
+        self.node.submit(now, job_id(process, slot as u64), process, work, weight);
         self.node_changed(queue);
         if next <= self.horizon {
             queue.schedule(next, Event::JobReleased { process });
@@ -378,7 +384,7 @@ impl<R: Recorder> EdgeWorld<R> {
                 state.in_flight.push(Some(InFlight { job_number, release: now }));
                 let weight = state.spec.weight;
                 next_span = exp_span(&mut state.rng, on_mean.as_secs_f64());
-                self.node.submit(now, id, CLASS_BACKGROUND, f64::INFINITY, weight);
+                self.node.submit(now, id, process, f64::INFINITY, weight);
             }
             Some(id) => {
                 next_span = exp_span(&mut state.rng, off_mean.as_secs_f64());
@@ -493,7 +499,7 @@ impl<R: Recorder> EdgeWorld<R> {
             let id = job_id(owner, state.jobs_submitted);
             state.jobs_submitted += 1;
             let weight = state.setup.spec.weight;
-            self.node.submit(now, id, CLASS_STREAM, flops, weight);
+            self.node.submit(now, id, owner, flops, weight);
             self.node_changed(queue);
             return;
         }

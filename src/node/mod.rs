@@ -49,6 +49,7 @@ pub struct Node {
     busy_core_seconds: Vec<f64>,
     bin: SimTime,
     bins: Vec<Vec<f64>>,
+    horizon: SimTime,
 }
 
 /// A job that left the node.
@@ -86,6 +87,7 @@ impl Node {
             busy_core_seconds: vec![0.0; classes],
             bin,
             bins: vec![vec![0.0; n_bins]; classes],
+            horizon,
         })
     }
 
@@ -276,10 +278,22 @@ impl Node {
         self.bin
     }
 
-    /// Mean busy cores of class `class` in each bin (busy core-seconds / bin length).
+    /// Number of accounting classes.
+    pub fn classes(&self) -> usize {
+        self.busy_core_seconds.len()
+    }
+
+    /// Mean busy cores of class `class` in each bin up to the horizon (busy core-seconds divided by
+    /// the bin's length; the last bin may be shorter than the others).
     pub fn usage_bins(&self, class: usize) -> Vec<f64> {
-        let width = self.bin.as_secs_f64();
-        self.bins[class].iter().map(|v| v / width).collect()
+        let n = (self.horizon.0.div_ceil(self.bin.0) as usize).clamp(1, self.bins[class].len());
+        (0..n)
+            .map(|i| {
+                let start = self.bin.0 * i as u64;
+                let end = (start + self.bin.0).min(self.horizon.0.max(start + 1));
+                self.bins[class][i] / ((end - start) as f64 / SimTime::NANOS_PER_SEC as f64)
+            })
+            .collect()
     }
 }
 
@@ -382,5 +396,10 @@ mod tests {
         assert_eq!(node.busy_core_seconds(1), 2.5);
         assert_eq!(&node.usage_bins(1)[..4], &[1.0, 1.0, 0.5, 0.0]);
         assert_eq!(node.usage_bins(0)[0], 0.0);
+        // Horizon 10 s with 4-s bins: the last bin is 2 s long and divided by 2 s.
+        let mut node = Node::new(1, 1.0, 1, secs(4.0), secs(10.0)).unwrap();
+        node.submit(SimTime::ZERO, JobId(1), 0, f64::INFINITY, 1.0);
+        node.advance(secs(10.0));
+        assert_eq!(node.usage_bins(0), vec![1.0, 1.0, 1.0]);
     }
 }

@@ -250,7 +250,6 @@ pub fn summary_rows(result: &RunResult, scenario: &Scenario, labels: &Labels) ->
     let records = &result.outcome.recorder;
     let node = &result.outcome.node;
     let capacity_core_seconds = node.cores() as f64 * scenario.horizon().as_secs_f64();
-    let capacity_flops = capacity_core_seconds * node.speed();
     let policy = &result.plan.label;
     let mut rows = Vec::new();
     for (index, name) in labels.streams.iter().enumerate() {
@@ -277,14 +276,13 @@ pub fn summary_rows(result: &RunResult, scenario: &Scenario, labels: &Labels) ->
             accuracy: share(correct, sequences.len()),
             sequences: Some(sequences.len()),
             mean_flops_per_step: (frames > 0).then(|| flops / frames as f64),
-            utilisation: flops / capacity_flops,
+            utilisation: node.busy_core_seconds(labels.background.len() + index) / capacity_core_seconds + 0.0,
         });
     }
     for (index, name) in labels.background.iter().enumerate() {
         let jobs: Vec<_> = records.jobs.iter().filter(|j| j.process == index).collect();
         let responses: Vec<f64> = jobs.iter().map(|j| secs(j.end.saturating_sub(j.release))).collect();
         let d = Distribution::of(&responses);
-        let work: f64 = jobs.iter().map(|j| j.work).sum();
         rows.push(SummaryRow {
             process: name.clone(),
             kind: "background".into(),
@@ -299,11 +297,10 @@ pub fn summary_rows(result: &RunResult, scenario: &Scenario, labels: &Labels) ->
             accuracy: None,
             sequences: None,
             mean_flops_per_step: None,
-            utilisation: work / capacity_flops,
+            utilisation: node.busy_core_seconds(index) / capacity_core_seconds + 0.0,
         });
     }
-    let busy =
-        node.busy_core_seconds(crate::engine::CLASS_BACKGROUND) + node.busy_core_seconds(crate::engine::CLASS_STREAM);
+    let busy: f64 = (0..node.classes()).map(|c| node.busy_core_seconds(c)).sum();
     rows.push(SummaryRow {
         process: "node".into(),
         kind: "node".into(),
@@ -438,8 +435,16 @@ impl Columns for TimelineRow {
 /// The timeline rows of one run (bins up to the horizon).
 pub fn timeline_rows(result: &RunResult, scenario: &Scenario) -> Vec<TimelineRow> {
     let node = &result.outcome.node;
-    let background = node.usage_bins(crate::engine::CLASS_BACKGROUND);
-    let rnn = node.usage_bins(crate::engine::CLASS_STREAM);
+    let n_background = scenario.background().count();
+    let sum_bins = |classes: std::ops::Range<usize>| {
+        let mut total = node.usage_bins(0).iter().map(|_| 0.0).collect::<Vec<f64>>();
+        for class in classes.filter(|&c| c < node.classes()) {
+            total.iter_mut().zip(node.usage_bins(class)).for_each(|(t, v)| *t += v);
+        }
+        total
+    };
+    let background = sum_bins(0..n_background);
+    let rnn = sum_bins(n_background..node.classes());
     let bin = node.bin();
     let n = scenario.horizon().0.div_ceil(bin.0) as usize;
     (0..n.min(background.len()))

@@ -179,7 +179,11 @@ fn tensor_f32(file: &SafeTensors<'_>, path: &Path, name: &str, shape: &[usize]) 
     if view.shape() != shape {
         return Err(bad(format!("tensor `{name}` has shape {:?}, expected {shape:?}", view.shape())));
     }
-    Ok(view.data().chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect())
+    let values: Vec<f32> = view.data().chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect();
+    if let Some(index) = values.iter().position(|v| !v.is_finite()) {
+        return Err(bad(format!("tensor `{name}` holds a non-finite value ({}) at flat index {index}", values[index])));
+    }
+    Ok(values)
 }
 
 /// Decodes one model from safetensors bytes.
@@ -234,6 +238,19 @@ pub fn load_bank(dir: &Path) -> Result<(ModelBank, ModelCard), ModelIoError> {
     let card_path = dir.join("card.json");
     let card: ModelCard = serde_json::from_slice(&read(&card_path)?)
         .map_err(|source| ModelIoError::Card { path: card_path.clone(), source })?;
+    let invalid = |message: String| ModelIoError::Tensor { path: card_path.clone(), message };
+    if card.input == 0 || card.classes == 0 || card.models.is_empty() {
+        return Err(invalid(
+            "`input` and `classes` must be at least 1 and `models` must list at least one model".into(),
+        ));
+    }
+    if let Some(entry) = card.models.iter().find(|m| m.hidden == 0 || m.name.is_empty() || m.name.contains(['/', '\\']))
+    {
+        return Err(invalid(format!(
+            "model `{}`: `hidden` must be at least 1 and the name a plain file stem",
+            entry.name
+        )));
+    }
     let mut models = Vec::with_capacity(card.models.len());
     for entry in &card.models {
         let path = dir.join(format!("{}.safetensors", entry.name));

@@ -29,11 +29,99 @@ pub struct ScenarioError {
     pub message: String,
 }
 
+/// Implements `Deserialize` for a unit enum written as a plain string, with an error that lists the
+/// allowed values (serde_yaml's own enum path would ask for a YAML tag when given a list or map).
+macro_rules! string_enum {
+    ($ty:ty, $what:literal, [$($text:literal => $variant:expr),+ $(,)?]) => {
+        impl<'de> Deserialize<'de> for $ty {
+            fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+                struct V;
+                impl<'de> serde::de::Visitor<'de> for V {
+                    type Value = $ty;
+                    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                        write!(f, "{}: one of {}", $what, [$(concat!("`", $text, "`")),+].join(", "))
+                    }
+                    fn visit_str<E: serde::de::Error>(self, value: &str) -> Result<$ty, E> {
+                        match value {
+                            $($text => Ok($variant),)+
+                            _ => Err(E::custom(format!(
+                                "unknown {} `{}`; allowed: {}",
+                                $what,
+                                value,
+                                [$($text),+].join(", ")
+                            ))),
+                        }
+                    }
+                }
+                deserializer.deserialize_str(V)
+            }
+        }
+    };
+}
+
+string_enum!(SchedulerName, "scheduler", ["processor_sharing" => SchedulerName::ProcessorSharing]);
+string_enum!(ProcessKindName, "process kind", [
+    "poisson" => ProcessKindName::Poisson,
+    "on_off" => ProcessKindName::OnOff,
+    "rnn_stream" => ProcessKindName::RnnStream,
+]);
+string_enum!(DatasetName, "data set", ["digits" => DatasetName::Digits]);
+string_enum!(SplitPart, "split part", ["test" => SplitPart::Test, "train" => SplitPart::Train, "validation" => SplitPart::Validation]);
+string_enum!(OnMiss, "on_miss", ["skip" => OnMiss::Skip, "continue" => OnMiss::Continue]);
+
+/// A whole number read from YAML, with an error that says what it is for.
+fn whole_number<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+    what: &'static str,
+    minimum: u64,
+) -> Result<u64, D::Error> {
+    struct V(&'static str, u64);
+    impl<'de> serde::de::Visitor<'de> for V {
+        type Value = u64;
+        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            write!(f, "{}: a whole number ≥ {}", self.0, self.1)
+        }
+        fn visit_u64<E: serde::de::Error>(self, value: u64) -> Result<u64, E> {
+            if value < self.1 {
+                Err(E::custom(format!("{} must be a whole number ≥ {}, got {value}", self.0, self.1)))
+            } else {
+                Ok(value)
+            }
+        }
+        fn visit_i64<E: serde::de::Error>(self, value: i64) -> Result<u64, E> {
+            if value < 0 {
+                Err(E::custom(format!("{} must be a whole number ≥ {}, got {value}", self.0, self.1)))
+            } else {
+                self.visit_u64(value as u64)
+            }
+        }
+    }
+    deserializer.deserialize_u64(V(what, minimum))
+}
+
+fn deserialize_cores<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<std::num::NonZeroUsize, D::Error> {
+    let value = whole_number(deserializer, "cores", 1)?;
+    usize::try_from(value)
+        .ok()
+        .and_then(std::num::NonZeroUsize::new)
+        .ok_or_else(|| serde::de::Error::custom("cores: too large"))
+}
+
+fn deserialize_seed<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<u64, D::Error> {
+    whole_number(deserializer, "seed", 0)
+}
+
+fn deserialize_sequences<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Option<usize>, D::Error> {
+    let value = whole_number(deserializer, "sequences", 1)?;
+    Ok(Some(usize::try_from(value).unwrap_or(usize::MAX)))
+}
+
 /// The node section.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, expecting = "the node: a map with cores, speed and scheduler")]
 pub struct NodeFile {
     /// Number of cores (at least 1).
+    #[serde(deserialize_with = "deserialize_cores")]
     pub cores: std::num::NonZeroUsize,
     /// Speed of one core, e.g. `1GFLOP/s`.
     pub speed: Speed,
@@ -42,8 +130,7 @@ pub struct NodeFile {
 }
 
 /// Scheduling disciplines.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "snake_case")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SchedulerName {
     /// Weighted processor sharing, at most one core per job.
     ProcessorSharing,
@@ -51,7 +138,7 @@ pub enum SchedulerName {
 
 /// Optional output settings.
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, expecting = "output settings: a map with bin")]
 pub struct OutputFile {
     /// Width of the usage bins of the timeline (default: the larger of `1s` and duration / 1000).
     pub bin: Option<Duration>,
@@ -79,13 +166,13 @@ pub enum WorkFile {
 }
 
 #[derive(Debug, Clone, PartialEq, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, expecting = "a map `{ mean: <work> }`")]
 struct MeanParams {
     mean: Work,
 }
 
 #[derive(Debug, Clone, PartialEq, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, expecting = "a map `{ mean: <work>, cv: <number> }`")]
 struct MeanCvParams {
     mean: Work,
     cv: f64,
@@ -94,7 +181,10 @@ struct MeanCvParams {
 /// serde_yaml 0.9 reads enums only from YAML tags (`!exponential`); scenario files use one-key maps,
 /// so each variant is an optional field and exactly one must be given.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(
+    deny_unknown_fields,
+    expecting = "a work distribution: `{ constant: <work> }`, `{ exponential: { mean: <work> } }` or `{ lognormal: { mean: <work>, cv: <number> } }`"
+)]
 struct RawWork {
     constant: Option<Work>,
     exponential: Option<MeanParams>,
@@ -134,20 +224,20 @@ pub enum PolicyFile {
 }
 
 #[derive(Debug, Clone, PartialEq, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, expecting = "a map `{ model: <name> }`")]
 struct StaticParams {
     model: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, expecting = "a map `{}` or `{ safety: <number in (0, 1]> }`")]
 struct GreedySlackParams {
     #[serde(default = "default_safety")]
     safety: f64,
 }
 
 #[derive(Debug, Clone, PartialEq, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, expecting = "a policy: `static: { model: <name> }` or `greedy_slack: {}`")]
 struct RawPolicy {
     #[serde(rename = "static")]
     static_: Option<StaticParams>,
@@ -184,8 +274,7 @@ fn default_safety() -> f64 {
 }
 
 /// Process kinds.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "snake_case")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ProcessKindName {
     /// Background process with Poisson arrivals.
     Poisson,
@@ -196,8 +285,7 @@ pub enum ProcessKindName {
 }
 
 /// Data sets a stream can play.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "snake_case")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum DatasetName {
     /// The UCI handwritten digits, 64 steps of one pixel.
     Digits,
@@ -205,7 +293,7 @@ pub enum DatasetName {
 
 /// A process entry exactly as written (every field optional at this stage).
 #[derive(Debug, Clone, PartialEq, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, expecting = "a process: a map with name, kind and the fields of its kind")]
 struct RawProcess {
     name: String,
     kind: ProcessKindName,
@@ -221,6 +309,7 @@ struct RawProcess {
     period: Option<Duration>,
     deadline: Option<Duration>,
     start: Option<Duration>,
+    #[serde(default, deserialize_with = "deserialize_sequences")]
     sequences: Option<usize>,
     on_miss: Option<OnMiss>,
     policies: Option<Vec<PolicyFile>>,
@@ -402,11 +491,12 @@ impl TryFrom<RawProcess> for ProcessFile {
 
 /// Stage 1: the scenario file as written.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, expecting = "a scenario: a map with name, seed, duration, node and processes")]
 pub struct ScenarioFile {
     /// Scenario name: the output folder `results/<name>/`.
     pub name: String,
     /// Seed of every random stream.
+    #[serde(deserialize_with = "deserialize_seed")]
     pub seed: u64,
     /// Simulated time to run.
     pub duration: Duration,
@@ -447,6 +537,83 @@ fn locate(text: &str, needle: &str) -> Option<(usize, usize)> {
     })
 }
 
+/// The code of a line (comment removed) and its indentation.
+fn code_of(line: &str) -> (&str, usize) {
+    let code = line.split(" #").next().unwrap_or("");
+    let code = if code.trim_start().starts_with('#') { "" } else { code };
+    (code, code.len() - code.trim_start().len())
+}
+
+/// Line and column of the top-level key `key` (no indentation).
+fn locate_top(text: &str, key: &str) -> Option<(usize, usize)> {
+    text.lines().enumerate().find_map(|(i, line)| code_of(line).0.starts_with(&format!("{key}:")).then_some((i + 1, 1)))
+}
+
+/// Line index (0-based) and column of the `occurrence`-th (0-based) `name: <process>` entry.
+fn process_name_line(text: &str, process: &str, occurrence: usize) -> Option<(usize, usize)> {
+    text.lines()
+        .enumerate()
+        .filter_map(|(i, line)| {
+            let (code, _) = code_of(line);
+            let at = code.find("name:")?;
+            let value = code[at + 5..].split([',', '}']).next().unwrap_or("").trim().trim_matches(['"', '\'']);
+            (value == process).then_some((i, at))
+        })
+        .nth(occurrence)
+}
+
+/// Where `field` of process `process` is written (or the process's `name:` when the field is not
+/// found); for errors found after parsing, whose position the YAML parser no longer knows.
+fn locate_in_process(text: &str, process: &str, field: Option<&str>, occurrence: usize) -> Option<(usize, usize)> {
+    let (name_line, name_col) = process_name_line(text, process, occurrence)?;
+    let lines: Vec<&str> = text.lines().collect();
+    // The item's own indentation: the `- ` that starts it, at or before the name line.
+    let item_indent = (0..=name_line).rev().find_map(|i| {
+        let (code, indent) = code_of(lines[i]);
+        code.trim_start().starts_with("- ").then_some(indent)
+    });
+    if let Some(field) = field {
+        let key = format!("{field}:");
+        // Flow style on the name's own line, or block style on the following lines of the item.
+        if let Some(col) = code_of(lines[name_line]).0.find(&key) {
+            return Some((name_line + 1, col + 1));
+        }
+        let mut start =
+            (0..=name_line).rev().find(|&i| code_of(lines[i]).0.trim_start().starts_with("- ")).unwrap_or(name_line);
+        while start < lines.len() {
+            let (code, indent) = code_of(lines[start]);
+            let ends_item =
+                start > name_line && !code.trim().is_empty() && item_indent.is_some_and(|item| indent <= item);
+            if ends_item {
+                break;
+            }
+            if let Some(col) = code.find(&key) {
+                return Some((start + 1, col + 1));
+            }
+            start += 1;
+        }
+    }
+    Some((name_line + 1, name_col + 1))
+}
+
+/// Removes serde_yaml's trailing " at line N column M" (the location is already in the prefix).
+fn strip_location_suffix(message: &str) -> String {
+    match message.rfind(" at line ") {
+        Some(at) if message[at + 9..].chars().next().is_some_and(|c| c.is_ascii_digit()) => message[..at].to_string(),
+        _ => message.to_string(),
+    }
+}
+
+/// For an error raised while reading process `NAME` (its message starts `process `NAME`: ` and names the
+/// field in backticks next), the position of that field.
+fn relocate_process_error(text: &str, message: &str) -> Option<(usize, usize)> {
+    let rest = &message[message.find("process `")? + 9..];
+    let name = &rest[..rest.find('`')?];
+    let after = &rest[name.len() + 1..];
+    let field = after.find('`').and_then(|a| after[a + 1..].find('`').map(|b| &after[a + 1..a + 1 + b]));
+    locate_in_process(text, name, field, 0)
+}
+
 impl Scenario {
     /// Parses and validates scenario text. `file` names it in errors; `dir` resolves relative paths.
     ///
@@ -454,26 +621,33 @@ impl Scenario {
     /// [`ScenarioError`] naming the file, line and column, the field and what is allowed.
     pub fn parse(text: &str, file: &str, dir: &Path) -> Result<Scenario, ScenarioError> {
         let parsed: ScenarioFile = serde_yaml::from_str(text).map_err(|e| {
-            let location = e.location().map(|l| (l.line(), l.column()));
-            ScenarioError { file: file.to_string(), location, message: e.to_string() }
+            let message = strip_location_suffix(&e.to_string());
+            let location =
+                relocate_process_error(text, &message).or_else(|| e.location().map(|l| (l.line(), l.column())));
+            ScenarioError { file: file.to_string(), location, message }
         })?;
         let error = |needle: &str, message: String| ScenarioError {
             file: file.to_string(),
             location: locate(text, needle),
             message,
         };
+        let at = |location: Option<(usize, usize)>, message: String| ScenarioError {
+            file: file.to_string(),
+            location,
+            message,
+        };
         if parsed.name.is_empty()
             || !parsed.name.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
             || parsed.name.starts_with('.')
         {
-            return Err(error("name:", format!("name: `{}` must be non-empty and use only letters, digits, `-`, `_` and `.` (it names the output folder)", parsed.name)));
+            return Err(at(locate_top(text, "name"), format!("name: `{}` must be non-empty and use only letters, digits, `-`, `_` and `.` (it names the output folder)", parsed.name)));
         }
         if parsed.duration.0 .0 == 0 {
-            return Err(error("duration:", "duration: must be longer than zero".into()));
+            return Err(at(locate_top(text, "duration"), "duration: must be longer than zero".into()));
         }
         if parsed.duration.0 .0 > MAX_DURATION.0 {
-            return Err(error(
-                "duration:",
+            return Err(at(
+                locate_top(text, "duration"),
                 format!("duration: at most {} s (about 146 years) can be simulated", MAX_DURATION.as_secs_f64()),
             ));
         }
@@ -499,8 +673,8 @@ impl Scenario {
                 ProcessFile::Stream(s) => &s.spec.name,
             };
             if !names.insert(name.clone()) {
-                return Err(error(
-                    &format!("name: {name}"),
+                return Err(at(
+                    locate_in_process(text, name, None, 1),
                     format!("processes[{index}].name: `{name}` is used twice; names must be unique"),
                 ));
             }
@@ -511,8 +685,8 @@ impl Scenario {
                 let mut labels = BTreeSet::new();
                 for policy in &stream.policies {
                     if !labels.insert(policy.label()) {
-                        return Err(error(
-                            "policies:",
+                        return Err(at(
+                            locate_in_process(text, &stream.spec.name, Some("policies"), 0),
                             format!("processes[{index}].policies: `{}` is listed twice; each policy names an output folder, so list it once", policy.label()),
                         ));
                     }
@@ -623,7 +797,7 @@ mod tests {
 
         let e =
             parse(&format!("{MM1}  - name: jobs\n    kind: on_off\n    on_mean: 1s\n    off_mean: 1s\n")).unwrap_err();
-        assert!(e.to_string().contains("used twice") && e.location == Some((9, 5)), "{e}");
+        assert!(e.to_string().contains("used twice") && e.location == Some((13, 5)), "the second `jobs`: {e}");
     }
 
     #[test]

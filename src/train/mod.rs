@@ -24,6 +24,16 @@ pub enum TrainError {
     /// The autodiff library failed.
     #[error("autodiff: {0}")]
     Autodiff(#[from] candle_core::Error),
+    /// The training loss became NaN or infinite.
+    #[error("training of H={hidden} diverged at epoch {epoch} (loss {loss}); lower --learning-rate or --clip-norm")]
+    Diverged {
+        /// Width being trained.
+        hidden: usize,
+        /// 1-based epoch.
+        epoch: usize,
+        /// The loss.
+        loss: f64,
+    },
     /// A linear system of the ridge fit is singular.
     #[error("ridge fit {from} -> {to}: the normal equations are not positive definite")]
     Singular {
@@ -208,6 +218,9 @@ pub fn train_classifier(
             batches += 1;
         }
         let loss = loss_sum / batches.max(1) as f64;
+        if !loss.is_finite() {
+            return Err(TrainError::Diverged { hidden: config.hidden, epoch, loss });
+        }
         epoch_losses.push(loss);
         let candidate = model.to_classifier(name)?;
         let validation_accuracy = accuracy(&candidate, validation);

@@ -157,7 +157,7 @@ pub struct BackgroundSpec {
 }
 
 /// What a stream does with a frame whose deadline passed before it could start.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum OnMiss {
     /// Run it anyway (it finishes late).
