@@ -325,8 +325,35 @@ impl<R: Recorder> EdgeWorld<R> {
         let events = simulation.events_handled();
         let mut world = simulation.into_model();
         world.node.advance(horizon);
+        world.record_unfinished(horizon);
         let policy_names = world.streams.iter().map(|s| s.setup.policy.name()).collect();
         Ok(RunOutcome { recorder: world.recorder, node: world.node, events, policy_names })
+    }
+
+    /// Records every frame released before `horizon` that has neither completed nor been skipped.
+    fn record_unfinished(&mut self, horizon: SimTime) {
+        for (index, state) in self.streams.iter().enumerate() {
+            let running = state.running.as_ref().map(|r| (r.frame, Some(r.start), Some(r.model), r.flops));
+            let waiting = state.queue.iter().map(|&frame| (frame, None, None, 0.0));
+            for (frame, start, model, flops) in running.into_iter().chain(waiting) {
+                let release = Self::release_of(state, frame);
+                let deadline = release.saturating_add(state.setup.spec.deadline);
+                self.recorder.step(&StepRecord {
+                    stream: index,
+                    sequence: frame / state.steps as u64,
+                    step: (frame % state.steps as u64) as u32,
+                    release,
+                    start,
+                    end: None,
+                    deadline,
+                    missed: deadline <= horizon,
+                    skipped: false,
+                    unfinished: true,
+                    model,
+                    flops,
+                });
+            }
+        }
     }
 
     fn owner_of_stream(&self, stream: usize) -> usize {
@@ -458,6 +485,7 @@ impl<R: Recorder> EdgeWorld<R> {
                     deadline,
                     missed: true,
                     skipped: true,
+                    unfinished: false,
                     model: None,
                     flops: 0.0,
                 };
@@ -541,6 +569,7 @@ impl<R: Recorder> EdgeWorld<R> {
             deadline,
             missed: now > deadline,
             skipped: false,
+            unfinished: false,
             model: Some(running.model),
             flops: running.flops,
         };

@@ -26,6 +26,9 @@ pub struct StepRecord {
     pub missed: bool,
     /// Dropped without updating the state.
     pub skipped: bool,
+    /// Released before the end of the run but neither completed nor skipped by then (waiting, or
+    /// running with `start` set). Counted as missed when its deadline is not after the end.
+    pub unfinished: bool,
     /// Index of the model that ran the step (`None` when skipped).
     pub model: Option<usize>,
     /// FLOPs of the step job (step, plus state map on a switch, plus readout on the last step).

@@ -66,6 +66,8 @@ pub struct StepRow<'a> {
     pub missed: u8,
     /// 1 if the frame was dropped.
     pub skipped: u8,
+    /// 1 if the frame was released but not completed or skipped by the end of the run.
+    pub unfinished: u8,
     /// Model that ran the step (empty when skipped).
     pub model: &'a str,
     /// FLOPs of the step job.
@@ -85,6 +87,7 @@ impl Columns for StepRow<'_> {
         "deadline_s",
         "missed",
         "skipped",
+        "unfinished",
         "model",
         "flops",
     ];
@@ -107,6 +110,7 @@ pub fn steps_csv(records: &MemoryRecorder, labels: &Labels, policy: &str) -> Vec
             deadline_s: secs(r.deadline),
             missed: r.missed as u8,
             skipped: r.skipped as u8,
+            unfinished: r.unfinished as u8,
             model: r.model.map_or("", |m| labels.models[r.stream][m].as_str()),
             flops: r.flops,
         })
@@ -332,6 +336,8 @@ pub struct ComparisonRow {
     pub policy: String,
     /// Stream name.
     pub stream: String,
+    /// Frames released before the end (completed, skipped or unfinished).
+    pub frames: usize,
     /// Sequences classified.
     pub sequences: usize,
     /// Accuracy.
@@ -354,6 +360,7 @@ impl Columns for ComparisonRow {
     const COLUMNS: &'static [&'static str] = &[
         "policy",
         "stream",
+        "frames",
         "sequences",
         "accuracy",
         "miss_rate",
@@ -374,6 +381,7 @@ pub fn comparison_rows(summaries: &[Vec<SummaryRow>]) -> Vec<ComparisonRow> {
             rows.push(ComparisonRow {
                 policy: row.policy.clone(),
                 stream: row.process.clone(),
+                frames: row.count,
                 sequences: row.sequences.unwrap_or(0),
                 accuracy: row.accuracy,
                 miss_rate: row.miss_rate,
@@ -397,13 +405,14 @@ pub fn comparison_csv(rows: &[ComparisonRow]) -> Vec<u8> {
 pub fn comparison_markdown(rows: &[ComparisonRow]) -> String {
     let fmt = |v: Option<f64>, digits: usize| v.map_or("–".to_string(), |v| format!("{v:.digits$}"));
     let mut out = String::from(
-        "| policy | stream | sequences | accuracy | miss rate | skip rate | mean latency (ms) | p95 latency (ms) | mean kFLOP/frame | node utilisation |\n|---|---|---:|---:|---:|---:|---:|---:|---:|---:|\n",
+        "| policy | stream | frames | sequences | accuracy | miss rate | skip rate | mean latency (ms) | p95 latency (ms) | mean kFLOP/frame | node utilisation |\n|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n",
     );
     for r in rows {
         out.push_str(&format!(
-            "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {:.3} |\n",
+            "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {:.3} |\n",
             r.policy,
             r.stream,
+            r.frames,
             r.sequences,
             fmt(r.accuracy, 3),
             fmt(r.miss_rate, 3),
@@ -607,4 +616,68 @@ pub fn outputs(
         files.push(("plots/latency_cdf.png".into(), figure.png));
     }
     Ok(files)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The header written for empty tables equals the one serde would derive from the fields.
+    fn header_matches<T: Serialize + Columns>(row: T) {
+        let mut writer = csv::Writer::from_writer(Vec::new());
+        writer.serialize(row).unwrap();
+        let text = String::from_utf8(writer.into_inner().unwrap()).unwrap();
+        assert_eq!(text.lines().next().unwrap(), T::COLUMNS.join(","));
+    }
+
+    #[test]
+    fn column_lists_match_the_row_types() {
+        header_matches(StepRow {
+            stream: "s",
+            policy: "p",
+            sequence: 0,
+            step: 0,
+            release_s: 0.0,
+            start_s: None,
+            end_s: None,
+            latency_s: None,
+            deadline_s: 0.0,
+            missed: 0,
+            skipped: 0,
+            unfinished: 0,
+            model: "",
+            flops: 0.0,
+        });
+        header_matches(JobRow { process: "p", job: 0, release_s: 0.0, end_s: 0.0, response_s: 0.0, work_flop: 0.0 });
+        header_matches(TimelineRow { bin_start_s: 0.0, background_cores: 0.0, rnn_cores: 0.0 });
+        header_matches(ComparisonRow {
+            policy: String::new(),
+            stream: String::new(),
+            frames: 0,
+            sequences: 0,
+            accuracy: None,
+            miss_rate: None,
+            skip_rate: None,
+            mean_latency_s: None,
+            p95_latency_s: None,
+            mean_flops_per_step: None,
+            node_utilisation: 0.0,
+        });
+        header_matches(SummaryRow {
+            process: String::new(),
+            kind: String::new(),
+            policy: String::new(),
+            count: 0,
+            mean_s: None,
+            p50_s: None,
+            p95_s: None,
+            p99_s: None,
+            miss_rate: None,
+            skip_rate: None,
+            accuracy: None,
+            sequences: None,
+            mean_flops_per_step: None,
+            utilisation: 0.0,
+        });
+    }
 }

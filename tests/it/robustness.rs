@@ -44,7 +44,7 @@ fn mutated_scenarios_never_panic_the_parser() {
 
 #[test]
 fn on_miss_continue_runs_late_frames() {
-    let text = short_default(40, "20s").replace("on_miss: skip", "on_miss: continue");
+    let text = short_default(40, "10s").replace("on_miss: skip", "on_miss: continue");
     let (scenario, resources, results) = run_text(&text, false);
     let labels = report::labels(&scenario, &resources);
     let wide = results.iter().find(|r| r.plan.label == "static-gru-128").unwrap();
@@ -53,6 +53,14 @@ fn on_miss_continue_runs_late_frames() {
     assert!(row.miss_rate.unwrap() > 0.5, "{row:?}");
     // Every frame of a finished sequence ran: each sequence has 64 steps of gru-128.
     assert!(wide.outcome.recorder.sequences.iter().all(|s| s.steps_per_model[3] == 64 && s.skipped_steps == 0));
+    // The backlog at the end is reported, not hidden: every frame released before the end appears once.
+    let steps = &wide.outcome.recorder.steps;
+    let unfinished = steps.iter().filter(|s| s.unfinished).count();
+    assert!(unfinished > 0, "static-gru-128 cannot keep up, so frames are still waiting at the end");
+    let horizon = scenario.horizon();
+    let released = steps.iter().filter(|s| s.release <= horizon).count();
+    assert_eq!(released, steps.len());
+    assert!(steps.iter().filter(|s| s.unfinished).all(|s| s.end.is_none() && s.missed == (s.deadline <= horizon)));
 }
 
 #[test]
