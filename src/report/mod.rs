@@ -495,8 +495,21 @@ pub struct Manifest {
     pub events: u64,
     /// Wall-clock time of the simulation, s (the only field that differs between identical runs).
     pub wall_time_s: f64,
+    /// The model bank of each stream.
+    pub models: Vec<ManifestBank>,
     /// The scenario text, verbatim.
     pub scenario: String,
+}
+
+/// A stream's model bank in a manifest.
+#[derive(Debug, Clone, Serialize)]
+pub struct ManifestBank {
+    /// Stream name.
+    pub stream: String,
+    /// The bank folder as written in the scenario.
+    pub models: String,
+    /// SHA-256 of the bank's files (card, weights, maps).
+    pub sha256: String,
 }
 
 /// Labels for the records of `scenario`'s runs.
@@ -532,7 +545,7 @@ fn timeline_panel(result: &RunResult, scenario: &Scenario, labels: &Labels) -> p
         }
     }
     plots::TimelinePanel {
-        label: result.plan.label.clone(),
+        label: format!("{} — stream `{}`", result.plan.label, labels.streams[0]),
         bin_start_s: rows.iter().map(|r| r.bin_start_s).collect(),
         background_cores: rows.iter().map(|r| r.background_cores).collect(),
         mean_width: width_sum.iter().zip(&width_count).map(|(s, &c)| (c > 0).then(|| s / c as f64)).collect(),
@@ -572,6 +585,14 @@ pub fn outputs(
             duration_s: scenario.horizon().as_secs_f64(),
             events: result.outcome.events,
             wall_time_s: result.wall_time_s,
+            models: scenario
+                .streams()
+                .map(|s| ManifestBank {
+                    stream: s.spec.name.clone(),
+                    models: s.models.display().to_string(),
+                    sha256: resources.banks[&scenario.dir.join(&s.models)].sha256.clone(),
+                })
+                .collect(),
             scenario: scenario.text.clone(),
         };
         let summary = summary_rows(result, scenario, &labels);
@@ -611,7 +632,7 @@ pub fn outputs(
             })
             .collect();
         let deadline = scenario.streams().next().map(|s| s.spec.deadline.as_secs_f64());
-        let figure = plots::latency_cdf(&cdfs, deadline)?;
+        let figure = plots::latency_cdf(&cdfs, deadline, &labels.streams[0])?;
         files.push(("plots/latency_cdf.svg".into(), figure.svg.into_bytes()));
         files.push(("plots/latency_cdf.png".into(), figure.png));
     }

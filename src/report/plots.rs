@@ -119,13 +119,15 @@ pub fn timeline(panels: &[TimelinePanel], cores: usize, max_width: usize, horizo
         let text = (FONT, 14).into_font().color(&BLACK);
         let y = 22;
         legend
-            .draw(&Rectangle::new([(80, y - 6), (100, y + 6)], RGBColor(150, 150, 150).mix(0.45).filled()))
+            .draw(&Rectangle::new([(60, y - 6), (80, y + 6)], RGBColor(150, 150, 150).mix(0.45).filled()))
             .map_err(err)?;
-        legend.draw(&Text::new("background load (left axis)", (106, y - 8), text.clone())).map_err(err)?;
-        legend.draw(&PathElement::new(vec![(380, y), (400, y)], PALETTE[0].stroke_width(2))).map_err(err)?;
-        legend.draw(&Text::new("mean width chosen per bin (right axis)", (406, y - 8), text.clone())).map_err(err)?;
-        legend.draw(&Cross::new((730, y), 4, PALETTE[1].stroke_width(2))).map_err(err)?;
-        legend.draw(&Text::new("bin with deadline misses", (740, y - 8), text)).map_err(err)?;
+        legend
+            .draw(&Text::new("background share of the core, as served (left axis)", (86, y - 8), text.clone()))
+            .map_err(err)?;
+        legend.draw(&PathElement::new(vec![(440, y), (460, y)], PALETTE[0].stroke_width(2))).map_err(err)?;
+        legend.draw(&Text::new("mean width chosen per bin (right axis)", (466, y - 8), text.clone())).map_err(err)?;
+        legend.draw(&Cross::new((780, y), 4, PALETTE[1].stroke_width(2))).map_err(err)?;
+        legend.draw(&Text::new("bin with deadline misses", (790, y - 8), text)).map_err(err)?;
         let areas = body.split_evenly((panels.len().max(1), 1));
         for (panel, area) in panels.iter().zip(areas.iter()) {
             let mut chart = ChartBuilder::on(area)
@@ -140,7 +142,7 @@ pub fn timeline(panels: &[TimelinePanel], cores: usize, max_width: usize, horizo
             chart
                 .configure_mesh()
                 .x_desc("simulation time (s)")
-                .y_desc("background load (cores)")
+                .y_desc("background (cores)")
                 .x_label_formatter(&|v| format!("{v:.0}"))
                 .y_label_formatter(&|v| format!("{v:.1}"))
                 .label_style((FONT, 13))
@@ -211,14 +213,14 @@ pub fn timeline(panels: &[TimelinePanel], cores: usize, max_width: usize, horizo
 ///
 /// # Errors
 /// [`PlotError`] if drawing fails.
-pub fn latency_cdf(runs: &[(String, Vec<f64>)], deadline_s: Option<f64>) -> Result<Figure, PlotError> {
+pub fn latency_cdf(runs: &[(String, Vec<f64>)], deadline_s: Option<f64>, stream: &str) -> Result<Figure, PlotError> {
     let max_ms = runs.iter().filter_map(|(_, l)| l.last()).fold(deadline_s.unwrap_or(0.0), |a, &b| a.max(b)).max(1e-6)
         * 1e3
         * 1.05;
     render_both!("latency_cdf", (800, 520), |root| {
         root.fill(&WHITE).map_err(err)?;
         let mut chart = ChartBuilder::on(&root)
-            .caption("Frame latency (release to end), completed frames", (FONT, 18))
+            .caption(format!("Frame latency of stream `{stream}` (release to end, completed frames)"), (FONT, 18))
             .margin(12)
             .x_label_area_size(40)
             .y_label_area_size(56)
@@ -280,7 +282,7 @@ mod tests {
     #[test]
     fn figures_render_with_text_in_both_formats() {
         let runs = vec![("a".to_string(), vec![0.001, 0.002, 0.004]), ("b".to_string(), vec![0.003])];
-        let figure = latency_cdf(&runs, Some(0.005)).unwrap();
+        let figure = latency_cdf(&runs, Some(0.005), "s").unwrap();
         assert!(figure.svg.contains("<text") && figure.svg.contains("latency (ms)"));
         assert_eq!(&figure.png[1..4], b"PNG");
         let panel = TimelinePanel {

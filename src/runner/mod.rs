@@ -49,6 +49,9 @@ pub struct LoadedBank {
     pub bank: Arc<ModelBank>,
     /// Its card.
     pub card: ModelCard,
+    /// SHA-256 (hex) of `card.json` followed by every model's and the maps' safetensors bytes, in that
+    /// order: identifies the exact weights a result was produced with.
+    pub sha256: String,
 }
 
 /// Everything a scenario's streams need, loaded once and shared by all runs.
@@ -80,7 +83,8 @@ pub fn load_resources(scenario: &Scenario) -> Result<Resources, RunError> {
                     ),
                 ))
             })?;
-            banks.insert(dir.clone(), LoadedBank { dir, bank: Arc::new(bank), card });
+            let sha256 = bank_digest(&dir, &card);
+            banks.insert(dir.clone(), LoadedBank { dir, bank: Arc::new(bank), card, sha256 });
         }
         match stream.dataset {
             DatasetName::Digits if digits.is_none() => {
@@ -92,6 +96,19 @@ pub fn load_resources(scenario: &Scenario) -> Result<Resources, RunError> {
         }
     }
     Ok(Resources { banks, digits })
+}
+
+/// SHA-256 of a bank's files (see [`LoadedBank::sha256`]); files that vanished since loading hash as empty.
+fn bank_digest(dir: &std::path::Path, card: &ModelCard) -> String {
+    use sha2::Digest;
+    let mut hasher = sha2::Sha256::new();
+    let mut files = vec![dir.join("card.json")];
+    files.extend(card.models.iter().map(|m| dir.join(format!("{}.safetensors", m.name))));
+    files.push(dir.join("maps.safetensors"));
+    for file in files {
+        hasher.update(std::fs::read(file).unwrap_or_default());
+    }
+    format!("{:x}", hasher.finalize())
 }
 
 /// One run of a scenario: which policy each stream uses.

@@ -527,6 +527,27 @@ pub struct Scenario {
 /// The longest duration a scenario may ask for: 2^62 ns (about 146 years), far from `u64` overflow.
 pub const MAX_DURATION: SimTime = SimTime(1 << 62);
 
+/// The most arrivals and frames a run may ask for (about ten minutes of simulation).
+pub const MAX_EVENTS: f64 = 1e10;
+
+/// Expected number of job arrivals, on/off switches and frames over the run.
+fn expected_events(parsed: &ScenarioFile) -> f64 {
+    let duration = parsed.duration.0.as_secs_f64();
+    parsed
+        .processes
+        .iter()
+        .map(|p| match p {
+            ProcessFile::Background(BackgroundSpec { kind: BackgroundKind::Poisson { rate, .. }, .. }) => {
+                rate * duration
+            }
+            ProcessFile::Background(BackgroundSpec {
+                kind: BackgroundKind::OnOff { on_mean, off_mean, .. }, ..
+            }) => 2.0 * duration / (on_mean.as_secs_f64() + off_mean.as_secs_f64()),
+            ProcessFile::Stream(s) => duration / s.spec.period.as_secs_f64(),
+        })
+        .sum()
+}
+
 /// The most usage bins a run may keep.
 pub const MAX_BINS: u64 = 1_000_000;
 
@@ -693,6 +714,31 @@ impl Scenario {
                 }
             }
         }
+        for stream in parsed.processes.iter().filter_map(|p| match p {
+            ProcessFile::Stream(s) => Some(s),
+            ProcessFile::Background(_) => None,
+        }) {
+            if stream.spec.start >= parsed.duration.0 {
+                return Err(at(
+                    locate_in_process(text, &stream.spec.name, Some("start"), 0),
+                    format!(
+                        "process `{}`: `start` ({} s) must be before the end of the run (duration {} s)",
+                        stream.spec.name,
+                        stream.spec.start.as_secs_f64(),
+                        parsed.duration.0.as_secs_f64()
+                    ),
+                ));
+            }
+        }
+        let scenario_events = expected_events(&parsed);
+        if scenario_events > MAX_EVENTS {
+            return Err(at(
+                locate_top(text, "duration"),
+                format!(
+                    "this scenario asks for about {scenario_events:.2e} arrivals and frames; at most {MAX_EVENTS:.0e} per run can be simulated (check rates, periods and the duration)"
+                ),
+            ));
+        }
         if multi_policy_streams > 1 {
             return Err(error(
                 "policies:",
@@ -738,6 +784,22 @@ impl Scenario {
             ProcessFile::Stream(s) => Some(s),
             ProcessFile::Background(_) => None,
         })
+    }
+
+    /// Long-run share of the node's capacity that the background processes ask for: Poisson
+    /// `rate × mean work / (cores × speed)` plus, for on/off processes, one core while on
+    /// (`on_mean / (on_mean + off_mean) / cores`). At 1 or more their queues grow without bound.
+    pub fn offered_background_load(&self) -> f64 {
+        let cores = self.parsed.node.cores.get() as f64;
+        let capacity = cores * self.parsed.node.speed.0;
+        self.background()
+            .map(|b| match &b.kind {
+                BackgroundKind::Poisson { rate, work } => rate * work.mean() / capacity,
+                BackgroundKind::OnOff { on_mean, off_mean, .. } => {
+                    on_mean.as_secs_f64() / (on_mean.as_secs_f64() + off_mean.as_secs_f64()) / cores
+                }
+            })
+            .sum()
     }
 
     /// An error about a value that appears in the text (located by searching for `needle`).
