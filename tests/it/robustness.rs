@@ -79,3 +79,13 @@ fn absurd_sizes_are_errors_not_crashes() {
     let (_, _, results) = run_text(&short_default(1_000_000_000, "2s"), false);
     assert!(results[0].outcome.recorder.sequences.len() <= 7);
 }
+
+#[test]
+fn streams_must_start_before_the_end_and_overload_is_measured() {
+    let text = shipped("default.yaml").replace("    on_miss: skip", "    on_miss: skip\n    start: 500s");
+    let e = Scenario::parse(&text, "s.yaml", Path::new("scenarios")).unwrap_err();
+    assert!(e.to_string().contains("`start`") && e.location.map(|l| l.0) == Some(22), "{e}");
+    let scenario = Scenario::parse(&shipped("default.yaml"), "s.yaml", Path::new("scenarios")).unwrap();
+    // requests: 10/s × 500 kFLOP / 25 MFLOP/s = 0.2; batch-job: on half the time on one of one core = 0.5.
+    assert!((scenario.offered_background_load() - 0.7).abs() < 1e-12);
+}
