@@ -13,7 +13,7 @@ use rand_distr::{Distribution, Exp};
 
 use crate::data::SequenceSet;
 use crate::metrics::{JobRecord, Recorder, SequenceRecord, StepRecord};
-use crate::node::{FinishedJob, JobId, Node};
+use crate::node::{Discipline, FinishedJob, JobId, JobSpec, Node};
 use crate::policy::{ModelOption, Observation, Policy};
 use crate::rnn::{GruScratch, ModelBank};
 use crate::sim::{EventQueue, Model, SimTime, Simulation};
@@ -72,6 +72,8 @@ pub struct StreamSetup {
 pub struct WorldSetup {
     /// Scenario seed.
     pub seed: u64,
+    /// Scheduling discipline of the node.
+    pub discipline: Discipline,
     /// Cores of the node.
     pub cores: usize,
     /// Speed of one core, FLOP/s.
@@ -189,7 +191,8 @@ impl<R: Recorder> EdgeWorld<R> {
     /// [`BuildError`] for invalid node or workload parameters.
     pub fn build(setup: WorldSetup, recorder: R) -> Result<(EdgeWorld<R>, EventQueue<Event>), BuildError> {
         let classes = (setup.background.len() + setup.streams.len()).max(1);
-        let node = Node::new(setup.cores, setup.core_speed, classes, setup.bin, setup.horizon)?;
+        let node =
+            Node::with_discipline(setup.discipline, setup.cores, setup.core_speed, classes, setup.bin, setup.horizon)?;
         let mut queue = EventQueue::with_capacity(64);
         let mut background = Vec::with_capacity(setup.background.len());
         for (index, spec) in setup.background.into_iter().enumerate() {
@@ -363,7 +366,7 @@ impl<R: Recorder> EdgeWorld<R> {
     /// After any change of the node's job set, schedules its next completion under a new version.
     fn node_changed(&mut self, queue: &mut EventQueue<Event>) {
         self.node_version += 1;
-        if let Some(t) = self.node.next_completion() {
+        if let Some(t) = self.node.next_event() {
             queue.schedule(t, Event::NodeJobsFinished { version: self.node_version });
         }
     }
@@ -387,8 +390,15 @@ impl<R: Recorder> EdgeWorld<R> {
                 state.in_flight.len() - 1
             }
         };
-        let weight = state.spec.weight;
-        self.node.submit(now, job_id(process, slot as u64), process, work, weight);
+        let job = JobSpec {
+            id: job_id(process, slot as u64),
+            class: process,
+            work,
+            weight: state.spec.weight,
+            priority: state.spec.priority,
+            deadline: state.spec.deadline.map(|d| now.saturating_add(d)),
+        };
+        self.node.submit(now, job);
         self.node_changed(queue);
         if next <= self.horizon {
             queue.schedule(next, Event::JobReleased { process });
@@ -409,19 +419,28 @@ impl<R: Recorder> EdgeWorld<R> {
                 state.on_job = Some(id);
                 state.in_flight.clear();
                 state.in_flight.push(Some(InFlight { job_number, release: now }));
-                let weight = state.spec.weight;
                 next_span = exp_span(&mut state.rng, on_mean.as_secs_f64());
-                self.node.submit(now, id, process, f64::INFINITY, weight);
+                let job = JobSpec {
+                    id,
+                    class: process,
+                    work: f64::INFINITY,
+                    weight: state.spec.weight,
+                    priority: state.spec.priority,
+                    deadline: state.spec.deadline.map(|d| now.saturating_add(d)),
+                };
+                self.node.submit(now, job);
             }
             Some(id) => {
                 next_span = exp_span(&mut state.rng, off_mean.as_secs_f64());
                 let started = state.in_flight[0].take().expect("an on process has its job recorded");
                 let served = self.node.cancel(now, id).map_or(0.0, |f| f.served);
+                let deadline = state.spec.deadline.map(|d| started.release.saturating_add(d));
                 self.recorder.job(&JobRecord {
                     process,
                     job: started.job_number,
                     release: started.release,
                     end: now,
+                    deadline,
                     work: served,
                 });
             }
@@ -526,8 +545,15 @@ impl<R: Recorder> EdgeWorld<R> {
             state.running = Some(RunningStep { frame, model: choice, switched_from, start: now, flops });
             let id = job_id(owner, state.jobs_submitted);
             state.jobs_submitted += 1;
-            let weight = state.setup.spec.weight;
-            self.node.submit(now, id, owner, flops, weight);
+            let job = JobSpec {
+                id,
+                class: owner,
+                work: flops,
+                weight: state.setup.spec.weight,
+                priority: state.setup.spec.priority,
+                deadline: Some(deadline),
+            };
+            self.node.submit(now, job);
             self.node_changed(queue);
             return;
         }
@@ -617,11 +643,13 @@ impl<R: Recorder> EdgeWorld<R> {
                 let slot = low as usize;
                 let job = state.in_flight[slot].take().expect("a finished background job is in flight");
                 state.free_slots.push(slot);
+                let deadline = state.spec.deadline.map(|d| job.release.saturating_add(d));
                 self.recorder.job(&JobRecord {
                     process: owner,
                     job: job.job_number,
                     release: job.release,
                     end: now,
+                    deadline,
                     work: done.served,
                 });
             } else {

@@ -65,6 +65,8 @@ pub struct JobRecord {
     pub release: SimTime,
     /// End time (finish, or switch-off for an on/off process).
     pub end: SimTime,
+    /// Absolute deadline, if the process has one.
+    pub deadline: Option<SimTime>,
     /// FLOPs served.
     pub work: f64,
 }

@@ -1,17 +1,32 @@
-//! The edge node: `cores` identical cores of `speed` FLOP/s under weighted processor sharing.
+//! The edge node: `cores` identical cores of `speed` FLOP/s and a scheduling discipline.
 //!
-//! Weighted processor sharing with at most one core per job (water-filling): with `n` jobs of weights
-//! `w_i` on `c` cores, job `i` is served at rate `speed · min(1, θ w_i)`, where `θ` is the largest value
-//! with `Σ_i min(1, θ w_i) ≤ c`. With `n ≤ c` every job has a core; with equal weights and `n > c` each
-//! gets `c/n` of a core. Rates change only when a job arrives, finishes or is cancelled.
+//! Disciplines ([`Discipline`]); a job never uses more than one core, and every discipline uses free
+//! cores before it preempts anyone:
+//! - **Processor sharing** (weighted, water-filling): with `n` jobs of weights `w_i` on `c` cores, job `i`
+//!   is served at rate `speed · min(1, θ w_i)`, where `θ` is the largest value with
+//!   `Σ_i min(1, θ w_i) ≤ c`. With `n ≤ c` every job has a core; with equal weights and `n > c` each gets
+//!   `c/n` of a core.
+//! - **FIFO**: non-preemptive, in release order.
+//! - **Fixed priority**, preemptive (preempt-resume) or not: smaller `priority` first, then release order.
+//! - **EDF**: preemptive, earliest absolute deadline first; jobs without a deadline after all jobs with
+//!   one, then release order.
+//! - **Round robin**: one ready queue in release order; a core runs its job for at most `quantum`, then
+//!   the job goes to the back of the queue if another job waits. Starting a job other than the one the
+//!   core ran last costs `context_switch` of core time (busy, no progress).
+//!
+//! A job holding a core runs at `speed`; the others wait. Rates change only at arrivals, completions,
+//! cancellations and round-robin timers; [`Node::next_event`] says when the next one is due.
 //!
 //! Work is in FLOPs (`f64`), time in integer nanoseconds. A job finishes at the nanosecond nearest to
 //! the exact finishing time: when the node is advanced to a time, every job with at most one
 //! nanosecond of work left at its rate is complete. So the finishing times of the textbook cases are
-//! exact (4 jobs of 10 units on 1 core of speed 1 end at 40 s).
+//! exact (4 jobs of 10 units on 1 processor-sharing core of speed 1 end at 40 s).
 //!
-//! Accounting: every job carries a `class` (an index chosen by the caller, e.g. background vs. RNN);
-//! the node integrates busy core-time per class, overall and in fixed time bins.
+//! Accounting: every job carries a `class` (an index chosen by the caller, e.g. one per process); the
+//! node integrates busy core-time per class, overall and in fixed time bins, and the number of jobs
+//! present over time (for Little's law).
+
+use std::collections::VecDeque;
 
 use crate::sim::SimTime;
 
@@ -19,34 +34,94 @@ use crate::sim::SimTime;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct JobId(pub u64);
 
+/// How the node shares its cores.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Discipline {
+    /// Weighted processor sharing, at most one core per job.
+    ProcessorSharing,
+    /// First in, first out, non-preemptive.
+    Fifo,
+    /// Fixed priorities (smaller number first).
+    FixedPriority {
+        /// Whether an arriving job preempts a running one of lower priority (preempt-resume).
+        preemptive: bool,
+    },
+    /// Earliest deadline first, preemptive.
+    Edf,
+    /// Round robin.
+    RoundRobin {
+        /// Longest uninterrupted run of a job on a core.
+        quantum: SimTime,
+        /// Core time lost when a core switches to a different job.
+        context_switch: SimTime,
+    },
+}
+
+/// A job handed to the node.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct JobSpec {
+    /// Its id (unique among active jobs).
+    pub id: JobId,
+    /// Accounting class.
+    pub class: usize,
+    /// FLOPs (may be `f64::INFINITY` for a job that only ends when cancelled).
+    pub work: f64,
+    /// Processor-sharing weight.
+    pub weight: f64,
+    /// Fixed priority: smaller runs first.
+    pub priority: u32,
+    /// Absolute deadline (EDF), if any.
+    pub deadline: Option<SimTime>,
+}
+
 #[derive(Debug, Clone)]
 struct ActiveJob {
     id: JobId,
     class: usize,
     weight: f64,
+    priority: u32,
+    deadline: SimTime,
+    sequence: u64,
     remaining: f64,
     served: f64,
     rate: f64,
+    /// Holds a core (all disciplines but processor sharing).
+    running: bool,
+    /// Round robin: its core is switching to it (busy, no progress).
+    switching: bool,
+}
+
+#[derive(Debug, Clone, Copy, Default)]
+struct CoreState {
+    job: Option<JobId>,
+    last_job: Option<JobId>,
+    switch_until: SimTime,
+    quantum_end: SimTime,
 }
 
 /// Errors of node construction.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 #[non_exhaustive]
 pub enum NodeError {
-    /// `cores` is zero, `speed` is not positive and finite, or `bin` is zero.
+    /// `cores` is zero, `speed` is not positive and finite, `bin` is zero or a quantum is zero.
     #[error("invalid node: {0}")]
     Invalid(String),
 }
 
-/// A node under weighted processor sharing; see the module doc.
+/// A node with its jobs; see the module doc.
 #[derive(Debug, Clone)]
 pub struct Node {
+    discipline: Discipline,
     cores: usize,
     speed: f64,
     jobs: Vec<ActiveJob>,
     order: Vec<usize>,
+    ready: VecDeque<JobId>,
+    core_states: Vec<CoreState>,
+    next_sequence: u64,
     last_update: SimTime,
     busy_core_seconds: Vec<f64>,
+    jobs_time_integral: Vec<f64>,
     bin: SimTime,
     bins: Vec<Vec<f64>>,
     horizon: SimTime,
@@ -62,12 +137,27 @@ pub struct FinishedJob {
 }
 
 impl Node {
-    /// A node with `cores` cores of `speed` FLOP/s, `classes` accounting classes, and usage bins of
-    /// length `bin` (preallocated for `horizon`).
+    /// A processor-sharing node; see [`Node::with_discipline`].
     ///
     /// # Errors
     /// [`NodeError::Invalid`] for zero cores, a non-positive speed or a zero bin.
     pub fn new(cores: usize, speed: f64, classes: usize, bin: SimTime, horizon: SimTime) -> Result<Node, NodeError> {
+        Node::with_discipline(Discipline::ProcessorSharing, cores, speed, classes, bin, horizon)
+    }
+
+    /// A node with `cores` cores of `speed` FLOP/s under `discipline`, `classes` accounting classes,
+    /// and usage bins of length `bin` (preallocated for `horizon`).
+    ///
+    /// # Errors
+    /// [`NodeError::Invalid`] for zero cores, a non-positive speed, a zero bin or a zero quantum.
+    pub fn with_discipline(
+        discipline: Discipline,
+        cores: usize,
+        speed: f64,
+        classes: usize,
+        bin: SimTime,
+        horizon: SimTime,
+    ) -> Result<Node, NodeError> {
         if cores == 0 {
             return Err(NodeError::Invalid("cores must be at least 1".into()));
         }
@@ -77,18 +167,33 @@ impl Node {
         if bin.0 == 0 {
             return Err(NodeError::Invalid("bin must be positive".into()));
         }
+        if let Discipline::RoundRobin { quantum, .. } = discipline {
+            if quantum.0 == 0 {
+                return Err(NodeError::Invalid("round robin quantum must be positive".into()));
+            }
+        }
         let n_bins = (horizon.0 / bin.0 + 1) as usize;
         Ok(Node {
+            discipline,
             cores,
             speed,
             jobs: Vec::with_capacity(64),
             order: Vec::with_capacity(64),
+            ready: VecDeque::with_capacity(64),
+            core_states: vec![CoreState::default(); cores],
+            next_sequence: 0,
             last_update: SimTime::ZERO,
             busy_core_seconds: vec![0.0; classes],
+            jobs_time_integral: vec![0.0; classes],
             bin,
             bins: vec![vec![0.0; n_bins]; classes],
             horizon,
         })
+    }
+
+    /// The discipline.
+    pub fn discipline(&self) -> Discipline {
+        self.discipline
     }
 
     /// Number of cores.
@@ -116,8 +221,9 @@ impl Node {
         self.jobs.iter().find(|j| j.id == id).map(|j| j.rate)
     }
 
-    /// The rate (FLOP/s) a new job of weight `weight` would get if it arrived now, by the same
-    /// water-filling rule. Allocates nothing.
+    /// The rate (FLOP/s) a new job of weight `weight` would get if it arrived now: the full speed when
+    /// fewer jobs than cores are present; otherwise the processor-sharing (water-filling) share, which
+    /// for the other disciplines is the long-run average share of an equal job. Allocates nothing.
     pub fn rate_if_added(&self, weight: f64) -> f64 {
         if self.jobs.len() < self.cores {
             return self.speed;
@@ -154,8 +260,9 @@ impl Node {
             let work = job.rate * dt;
             job.remaining -= work;
             job.served += work;
-            let cores_used = job.rate / self.speed;
+            let cores_used = if job.switching { 1.0 } else { job.rate / self.speed };
             self.busy_core_seconds[job.class] += cores_used * dt;
+            self.jobs_time_integral[job.class] += dt;
         }
         // Usage per bin: split [last_update, now) at bin boundaries.
         let mut start = self.last_update.0;
@@ -165,7 +272,8 @@ impl Node {
             let span = (end - start) as f64 / SimTime::NANOS_PER_SEC as f64;
             for job in &self.jobs {
                 if let Some(slot) = self.bins[job.class].get_mut(bin_index) {
-                    *slot += job.rate / self.speed * span;
+                    let cores_used = if job.switching { 1.0 } else { job.rate / self.speed };
+                    *slot += cores_used * span;
                 }
             }
             start = end;
@@ -173,13 +281,28 @@ impl Node {
         self.last_update = now;
     }
 
-    /// Adds a job of `work` FLOPs (may be `f64::INFINITY` for a job that only ends when cancelled)
-    /// at `now`. The caller must have advanced the node to `now`.
-    pub fn submit(&mut self, now: SimTime, id: JobId, class: usize, work: f64, weight: f64) {
-        debug_assert_eq!(now, self.last_update.max(now));
+    /// Adds a job at `now` (advancing the node to `now` first).
+    pub fn submit(&mut self, now: SimTime, job: JobSpec) {
         self.advance(now);
-        self.jobs.push(ActiveJob { id, class, weight, remaining: work, served: 0.0, rate: 0.0 });
-        self.recompute_rates();
+        let sequence = self.next_sequence;
+        self.next_sequence += 1;
+        self.jobs.push(ActiveJob {
+            id: job.id,
+            class: job.class,
+            weight: job.weight,
+            priority: job.priority,
+            deadline: job.deadline.unwrap_or(SimTime::MAX),
+            sequence,
+            remaining: job.work,
+            served: 0.0,
+            rate: 0.0,
+            running: false,
+            switching: false,
+        });
+        if matches!(self.discipline, Discipline::RoundRobin { .. }) {
+            self.ready.push_back(job.id);
+        }
+        self.dispatch(now);
     }
 
     /// Removes job `id` at `now`; returns what it was served, or `None` if it is not on the node.
@@ -187,34 +310,57 @@ impl Node {
         self.advance(now);
         let index = self.jobs.iter().position(|j| j.id == id)?;
         let job = self.jobs.swap_remove(index);
-        self.recompute_rates();
+        self.release_core(id);
+        self.dispatch(now);
         Some(FinishedJob { id, served: job.served })
     }
 
-    /// Time at which the next job finishes at the current rates, if any.
-    pub fn next_completion(&self) -> Option<SimTime> {
-        let mut best: Option<f64> = None;
-        for job in &self.jobs {
-            if job.rate > 0.0 && job.remaining.is_finite() {
-                let t = job.remaining.max(0.0) / job.rate;
-                best = Some(best.map_or(t, |b: f64| b.min(t)));
+    /// Round robin: frees the core of `id` (if any) and drops it from the ready queue.
+    fn release_core(&mut self, id: JobId) {
+        if matches!(self.discipline, Discipline::RoundRobin { .. }) {
+            for core in &mut self.core_states {
+                if core.job == Some(id) {
+                    core.job = None;
+                }
             }
+            self.ready.retain(|&r| r != id);
         }
-        best.map(|seconds| {
-            let nanos = (seconds * SimTime::NANOS_PER_SEC as f64).round().max(1.0);
-            self.last_update.saturating_add(SimTime(nanos as u64))
-        })
     }
 
-    /// Advances to `now` and removes every job with at most one nanosecond of work left, pushing them
-    /// to `finished` in ascending id order. Returns how many finished.
+    /// Time of the next completion or round-robin timer at the current rates, if any.
+    pub fn next_event(&self) -> Option<SimTime> {
+        let mut best: Option<SimTime> = None;
+        let mut consider = |t: SimTime| best = Some(best.map_or(t, |b| b.min(t)));
+        for job in &self.jobs {
+            if job.rate > 0.0 && job.remaining.is_finite() {
+                let seconds = job.remaining.max(0.0) / job.rate;
+                let nanos = (seconds * SimTime::NANOS_PER_SEC as f64).round().max(1.0);
+                consider(self.last_update.saturating_add(SimTime(nanos.min(u64::MAX as f64) as u64)));
+            }
+        }
+        if matches!(self.discipline, Discipline::RoundRobin { .. }) {
+            for core in self.core_states.iter().filter(|c| c.job.is_some()) {
+                if core.switch_until > self.last_update {
+                    consider(core.switch_until);
+                } else if !self.ready.is_empty() {
+                    // The quantum matters only when someone waits; otherwise the job keeps its core.
+                    consider(core.quantum_end.max(self.last_update));
+                }
+            }
+        }
+        best
+    }
+
+    /// Advances to `now`, removes every job with at most one nanosecond of work left (pushing them to
+    /// `finished` in ascending id order), handles round-robin timers and re-dispatches. Returns how
+    /// many jobs finished.
     pub fn take_completed(&mut self, now: SimTime, finished: &mut Vec<FinishedJob>) -> usize {
         self.advance(now);
         let before = finished.len();
         let mut index = 0;
         while index < self.jobs.len() {
             let job = &self.jobs[index];
-            if job.remaining <= job.rate * 1e-9 {
+            if job.remaining <= job.rate * 1e-9 && !job.switching {
                 let job = self.jobs.swap_remove(index);
                 finished.push(FinishedJob { id: job.id, served: job.served + job.remaining.max(0.0) });
             } else {
@@ -223,13 +369,126 @@ impl Node {
         }
         finished[before..].sort_unstable_by_key(|f| f.id);
         let count = finished.len() - before;
-        if count > 0 {
-            self.recompute_rates();
+        for i in before..finished.len() {
+            let id = finished[i].id;
+            self.release_core(id);
         }
+        self.dispatch(now);
         count
     }
 
-    fn recompute_rates(&mut self) {
+    /// Decides which jobs hold cores and sets every job's rate.
+    fn dispatch(&mut self, now: SimTime) {
+        match self.discipline {
+            Discipline::ProcessorSharing => self.share_processor(),
+            Discipline::Fifo => self.fill_free_cores(|j| (0, SimTime::ZERO, j.sequence)),
+            Discipline::FixedPriority { preemptive: false } => {
+                self.fill_free_cores(|j| (j.priority, SimTime::ZERO, j.sequence))
+            }
+            Discipline::FixedPriority { preemptive: true } => {
+                self.run_best(|j| (j.priority, SimTime::ZERO, j.sequence))
+            }
+            Discipline::Edf => self.run_best(|j| (0, j.deadline, j.sequence)),
+            Discipline::RoundRobin { quantum, context_switch } => self.round_robin(now, quantum, context_switch),
+        }
+    }
+
+    fn set_rates_from_running(&mut self) {
+        let speed = self.speed;
+        for job in &mut self.jobs {
+            job.rate = if job.running && !job.switching { speed } else { 0.0 };
+        }
+    }
+
+    /// Non-preemptive: running jobs keep their cores; free cores go to the best waiting jobs by `key`.
+    fn fill_free_cores(&mut self, key: impl Fn(&ActiveJob) -> (u32, SimTime, u64)) {
+        let running = self.jobs.iter().filter(|j| j.running).count();
+        let free = self.cores.saturating_sub(running);
+        if free > 0 {
+            self.order.clear();
+            self.order.extend((0..self.jobs.len()).filter(|&i| !self.jobs[i].running));
+            let jobs = &self.jobs;
+            if self.order.len() > free {
+                self.order.select_nth_unstable_by(free, |&a, &b| key(&jobs[a]).cmp(&key(&jobs[b])));
+                self.order.truncate(free);
+            }
+            for &i in &self.order {
+                self.jobs[i].running = true;
+            }
+        }
+        self.set_rates_from_running();
+    }
+
+    /// Preemptive: the best `cores` jobs by `key` hold the cores (free cores are used first because a
+    /// job that fits runs without displacing anyone).
+    fn run_best(&mut self, key: impl Fn(&ActiveJob) -> (u32, SimTime, u64)) {
+        let n = self.jobs.len();
+        if n <= self.cores {
+            self.jobs.iter_mut().for_each(|j| j.running = true);
+        } else {
+            self.order.clear();
+            self.order.extend(0..n);
+            let jobs = &self.jobs;
+            self.order.select_nth_unstable_by(self.cores, |&a, &b| key(&jobs[a]).cmp(&key(&jobs[b])));
+            self.jobs.iter_mut().for_each(|j| j.running = false);
+            for k in 0..self.cores {
+                let i = self.order[k];
+                self.jobs[i].running = true;
+            }
+        }
+        self.set_rates_from_running();
+    }
+
+    fn round_robin(&mut self, now: SimTime, quantum: SimTime, context_switch: SimTime) {
+        // Switches that ended, and quanta that expired while someone waits.
+        for c in 0..self.core_states.len() {
+            let core = self.core_states[c];
+            let Some(id) = core.job else { continue };
+            if core.switch_until <= now {
+                if let Some(job) = self.jobs.iter_mut().find(|j| j.id == id) {
+                    job.switching = false;
+                }
+            }
+            if core.switch_until <= now && core.quantum_end <= now {
+                // While nobody waited, the quantum was renewed at every multiple of `quantum`; the job
+                // is preempted only at such a boundary with someone waiting.
+                let elapsed = now.0 - core.quantum_end.0;
+                let at_boundary = elapsed % quantum.0 == 0;
+                if self.ready.is_empty() || !at_boundary {
+                    let renewals = elapsed / quantum.0 + 1;
+                    self.core_states[c].quantum_end = SimTime(core.quantum_end.0 + renewals * quantum.0);
+                } else {
+                    self.ready.push_back(id);
+                    self.core_states[c].job = None;
+                    if let Some(job) = self.jobs.iter_mut().find(|j| j.id == id) {
+                        job.running = false;
+                    }
+                }
+            }
+        }
+        // Idle cores take the head of the ready queue.
+        for c in 0..self.core_states.len() {
+            if self.core_states[c].job.is_some() {
+                continue;
+            }
+            let Some(id) = self.ready.pop_front() else { break };
+            let switch = self.core_states[c].last_job != Some(id) && context_switch.0 > 0;
+            let start = if switch { now.saturating_add(context_switch) } else { now };
+            self.core_states[c] = CoreState {
+                job: Some(id),
+                last_job: Some(id),
+                switch_until: start,
+                quantum_end: start.saturating_add(quantum),
+            };
+            if let Some(job) = self.jobs.iter_mut().find(|j| j.id == id) {
+                job.running = true;
+                job.switching = switch;
+            }
+        }
+        self.set_rates_from_running();
+    }
+
+    fn share_processor(&mut self) {
         let n = self.jobs.len();
         if n <= self.cores {
             self.jobs.iter_mut().for_each(|j| j.rate = self.speed);
@@ -273,6 +532,12 @@ impl Node {
         self.busy_core_seconds[class]
     }
 
+    /// ∫ (jobs of class `class` present) dt since time zero, job-seconds: divided by the elapsed time
+    /// it is the time-average number in system (Little's law's L).
+    pub fn jobs_time_integral(&self, class: usize) -> f64 {
+        self.jobs_time_integral[class]
+    }
+
     /// Length of a usage bin.
     pub fn bin(&self) -> SimTime {
         self.bin
@@ -305,16 +570,30 @@ mod tests {
         SimTime::from_secs_f64(s)
     }
 
-    /// Runs jobs `(release_s, work, weight)` to completion; returns finishing times in seconds by id.
+    fn spec(id: u64, work: f64, weight: f64) -> JobSpec {
+        JobSpec { id: JobId(id), class: 0, work, weight, priority: 0, deadline: None }
+    }
+
+    /// A test job: release (s), work, weight, priority, relative deadline (s).
+    #[derive(Clone, Copy)]
+    struct TestJob(f64, f64, f64, u32, Option<f64>);
+
+    /// Runs jobs `(release_s, work, weight)` under processor sharing; finishing times in seconds by index.
     fn run(cores: usize, speed: f64, jobs: &[(f64, f64, f64)]) -> Vec<f64> {
-        let mut node = Node::new(cores, speed, 1, secs(1.0), secs(10.0)).unwrap();
+        let jobs: Vec<TestJob> = jobs.iter().map(|&(r, w, wt)| TestJob(r, w, wt, 0, None)).collect();
+        run_with(Discipline::ProcessorSharing, cores, speed, &jobs)
+    }
+
+    /// Runs jobs to completion under `discipline`; finishing times in seconds by index.
+    fn run_with(discipline: Discipline, cores: usize, speed: f64, jobs: &[TestJob]) -> Vec<f64> {
+        let mut node = Node::with_discipline(discipline, cores, speed, 1, secs(1.0), secs(10.0)).unwrap();
         let mut ends = vec![f64::NAN; jobs.len()];
         let mut arrivals: Vec<(SimTime, usize)> = jobs.iter().enumerate().map(|(i, j)| (secs(j.0), i)).collect();
         arrivals.sort();
         let mut next_arrival = 0;
         let mut finished = Vec::new();
         loop {
-            let completion = node.next_completion();
+            let completion = node.next_event();
             let arrival = arrivals.get(next_arrival).map(|a| a.0);
             match (completion, arrival) {
                 (None, None) => break,
@@ -327,13 +606,67 @@ mod tests {
                 }
                 (_, Some(a)) => {
                     let i = arrivals[next_arrival].1;
-                    node.submit(a, JobId(i as u64), 0, jobs[i].1, jobs[i].2);
+                    let TestJob(release, work, weight, priority, deadline) = jobs[i];
+                    let deadline = deadline.map(|d| secs(release + d));
+                    node.submit(a, JobSpec { id: JobId(i as u64), class: 0, work, weight, priority, deadline });
                     next_arrival += 1;
                 }
                 _ => unreachable!(),
             }
         }
         ends
+    }
+
+    #[test]
+    fn fifo_runs_in_release_order_without_preemption() {
+        let jobs =
+            [TestJob(0.0, 10.0, 1.0, 0, None), TestJob(5.0, 10.0, 1.0, 0, None), TestJob(6.0, 1.0, 1.0, 0, None)];
+        assert_eq!(run_with(Discipline::Fifo, 1, 1.0, &jobs), vec![10.0, 20.0, 21.0]);
+        assert_eq!(run_with(Discipline::Fifo, 2, 1.0, &jobs), vec![10.0, 15.0, 11.0]);
+    }
+
+    #[test]
+    fn preemptive_priority_uses_free_cores_before_preempting() {
+        // The worked case: 2 cores, a low-priority job of 10 at t=0, two high-priority jobs of 3 at t=1.
+        // One takes the idle core, the other preempts the low one: they end at 4 and 4, the low at 13.
+        let jobs = [TestJob(0.0, 10.0, 1.0, 1, None), TestJob(1.0, 3.0, 1.0, 0, None), TestJob(1.0, 3.0, 1.0, 0, None)];
+        assert_eq!(run_with(Discipline::FixedPriority { preemptive: true }, 2, 1.0, &jobs), vec![13.0, 4.0, 4.0]);
+    }
+
+    #[test]
+    fn non_preemptive_priority_waits_for_the_running_job() {
+        // 1 core: low (10) at 0, then low (1) at 0.5 and high (3) at 1: the high job is next, not first.
+        let jobs = [TestJob(0.0, 10.0, 1.0, 1, None), TestJob(0.5, 1.0, 1.0, 1, None), TestJob(1.0, 3.0, 1.0, 0, None)];
+        assert_eq!(run_with(Discipline::FixedPriority { preemptive: false }, 1, 1.0, &jobs), vec![10.0, 14.0, 13.0]);
+        // Preemptive: C runs 1–4, then A (released first) finishes its 9 units at 13, then B at 14.
+        assert_eq!(run_with(Discipline::FixedPriority { preemptive: true }, 1, 1.0, &jobs), vec![13.0, 14.0, 4.0]);
+    }
+
+    #[test]
+    fn edf_runs_the_earliest_deadline_and_deadline_free_jobs_last() {
+        // A: work 4, deadline 10; B at 1: work 2, deadline 1+4=5 preempts A; C at 1: no deadline, runs last.
+        let jobs = [
+            TestJob(0.0, 4.0, 1.0, 0, Some(10.0)),
+            TestJob(1.0, 2.0, 1.0, 0, Some(4.0)),
+            TestJob(1.0, 1.0, 1.0, 0, None),
+        ];
+        assert_eq!(run_with(Discipline::Edf, 1, 1.0, &jobs), vec![6.0, 3.0, 7.0]);
+    }
+
+    #[test]
+    fn round_robin_alternates_and_pays_context_switches() {
+        let jobs = [TestJob(0.0, 2.0, 1.0, 0, None), TestJob(0.0, 2.0, 1.0, 0, None)];
+        let rr = |cs: f64| Discipline::RoundRobin { quantum: secs(1.0), context_switch: secs(cs) };
+        // Without switch cost: A 0–1, B 1–2, A 2–3, B 3–4.
+        assert_eq!(run_with(rr(0.0), 1, 1.0, &jobs), vec![3.0, 4.0]);
+        // With 0.5 s per switch: A 0.5–1.5, B 2–3, A 3.5–4.5, B 5–6.
+        assert_eq!(run_with(rr(0.5), 1, 1.0, &jobs), vec![4.5, 6.0]);
+        // Two cores: each job has its own core (one switch each), no quantum expiry matters.
+        assert_eq!(run_with(rr(0.5), 2, 1.0, &jobs), vec![2.5, 2.5]);
+        // A lone job keeps its core across quanta without switching; a late arrival waits for the
+        // quantum boundary (A's quanta end at 1, 2, 3, …): B arrives at 2.5, runs 3–4, A ends at 5.5.
+        let jobs = [TestJob(0.0, 4.5, 1.0, 0, None), TestJob(2.5, 1.0, 1.0, 0, None)];
+        assert_eq!(run_with(rr(0.0), 1, 1.0, &jobs), vec![5.5, 4.0]);
     }
 
     #[test]
@@ -378,8 +711,8 @@ mod tests {
     fn rate_if_added_matches_water_filling() {
         let mut node = Node::new(2, 10.0, 1, secs(1.0), secs(1.0)).unwrap();
         assert_eq!(node.rate_if_added(1.0), 10.0);
-        node.submit(SimTime::ZERO, JobId(1), 0, 100.0, 1.0);
-        node.submit(SimTime::ZERO, JobId(2), 0, 100.0, 1.0);
+        node.submit(SimTime::ZERO, spec(1, 100.0, 1.0));
+        node.submit(SimTime::ZERO, spec(2, 100.0, 1.0));
         // Three equal jobs on two cores: 2/3 of a core each.
         assert!((node.rate_if_added(1.0) - 20.0 / 3.0).abs() < 1e-12);
         // A weight-4 job next to two weight-1 jobs on 2 cores: θ·4 ≥ 1, so it gets a whole core.
@@ -389,8 +722,8 @@ mod tests {
     #[test]
     fn cancel_returns_served_work_and_usage_is_binned() {
         let mut node = Node::new(1, 2.0, 2, secs(1.0), secs(10.0)).unwrap();
-        node.submit(SimTime::ZERO, JobId(7), 1, f64::INFINITY, 1.0);
-        assert_eq!(node.next_completion(), None);
+        node.submit(SimTime::ZERO, JobSpec { class: 1, ..spec(7, f64::INFINITY, 1.0) });
+        assert_eq!(node.next_event(), None);
         let done = node.cancel(secs(2.5), JobId(7)).unwrap();
         assert_eq!(done.served, 5.0);
         assert_eq!(node.busy_core_seconds(1), 2.5);
@@ -398,7 +731,7 @@ mod tests {
         assert_eq!(node.usage_bins(0)[0], 0.0);
         // Horizon 10 s with 4-s bins: the last bin is 2 s long and divided by 2 s.
         let mut node = Node::new(1, 1.0, 1, secs(4.0), secs(10.0)).unwrap();
-        node.submit(SimTime::ZERO, JobId(1), 0, f64::INFINITY, 1.0);
+        node.submit(SimTime::ZERO, spec(1, f64::INFINITY, 1.0));
         node.advance(secs(10.0));
         assert_eq!(node.usage_bins(0), vec![1.0, 1.0, 1.0]);
     }

@@ -208,6 +208,7 @@ pub fn world_setup(scenario: &Scenario, resources: &Resources, plan: &RunPlan) -
     }
     Ok(WorldSetup {
         seed: scenario.seed,
+        discipline: scenario.discipline(),
         cores: node.cores.get(),
         core_speed: node.speed.0,
         horizon: scenario.horizon(),

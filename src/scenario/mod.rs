@@ -13,6 +13,7 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 
 use crate::data::SplitPart;
+use crate::node::Discipline;
 use crate::sim::SimTime;
 use crate::workload::{BackgroundKind, BackgroundSpec, OnMiss, StreamSpec, WorkDistribution};
 use units::{Duration, Rate, Speed, Work};
@@ -59,7 +60,6 @@ macro_rules! string_enum {
     };
 }
 
-string_enum!(SchedulerName, "scheduler", ["processor_sharing" => SchedulerName::ProcessorSharing]);
 string_enum!(ProcessKindName, "process kind", [
     "poisson" => ProcessKindName::Poisson,
     "on_off" => ProcessKindName::OnOff,
@@ -111,6 +111,11 @@ fn deserialize_seed<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result
     whole_number(deserializer, "seed", 0)
 }
 
+fn deserialize_priority<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Option<u32>, D::Error> {
+    let value = whole_number(deserializer, "priority", 0)?;
+    u32::try_from(value).map(Some).map_err(|_| serde::de::Error::custom("priority: at most 4294967295"))
+}
+
 fn deserialize_sequences<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Option<usize>, D::Error> {
     let value = whole_number(deserializer, "sequences", 1)?;
     Ok(Some(usize::try_from(value).unwrap_or(usize::MAX)))
@@ -126,14 +131,89 @@ pub struct NodeFile {
     /// Speed of one core, e.g. `1GFLOP/s`.
     pub speed: Speed,
     /// Scheduling discipline.
-    pub scheduler: SchedulerName,
+    pub scheduler: SchedulerFile,
 }
 
-/// Scheduling disciplines.
+/// The scheduler as written: `processor_sharing`, `fifo`, `edf`, `fixed_priority` (preemptive) or
+/// `{ fixed_priority: { preemptive: false } }`, and `{ round_robin: { quantum: 10ms, context_switch: 50us } }`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SchedulerName {
-    /// Weighted processor sharing, at most one core per job.
-    ProcessorSharing,
+pub struct SchedulerFile(pub Discipline);
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, expecting = "a map `{ preemptive: <true|false> }`")]
+struct FixedPriorityParams {
+    #[serde(default = "default_true")]
+    preemptive: bool,
+}
+
+fn default_true() -> bool {
+    true
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, expecting = "a map `{ quantum: <duration>, context_switch: <duration> }`")]
+struct RoundRobinParams {
+    quantum: Duration,
+    #[serde(default = "zero_duration")]
+    context_switch: Duration,
+}
+
+fn zero_duration() -> Duration {
+    Duration(SimTime::ZERO)
+}
+
+const SCHEDULERS: &str = "`processor_sharing`, `fifo`, `edf`, `fixed_priority`, `{ fixed_priority: { preemptive: <bool> } }`, `{ round_robin: { quantum: <duration>, context_switch: <duration> } }`";
+
+impl<'de> Deserialize<'de> for SchedulerFile {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = SchedulerFile;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                write!(f, "a scheduler: one of {SCHEDULERS}")
+            }
+            fn visit_str<E: serde::de::Error>(self, value: &str) -> Result<SchedulerFile, E> {
+                match value {
+                    "processor_sharing" => Ok(SchedulerFile(Discipline::ProcessorSharing)),
+                    "fifo" => Ok(SchedulerFile(Discipline::Fifo)),
+                    "edf" => Ok(SchedulerFile(Discipline::Edf)),
+                    "fixed_priority" => Ok(SchedulerFile(Discipline::FixedPriority { preemptive: true })),
+                    "round_robin" => Err(E::custom(
+                        "round_robin needs its quantum: `{ round_robin: { quantum: 10ms, context_switch: 50us } }`",
+                    )),
+                    other => Err(E::custom(format!("unknown scheduler `{other}`; allowed: {SCHEDULERS}"))),
+                }
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<SchedulerFile, A::Error> {
+                use serde::de::Error;
+                let key: String = map
+                    .next_key()?
+                    .ok_or_else(|| A::Error::custom(format!("empty scheduler; allowed: {SCHEDULERS}")))?;
+                let discipline = match key.as_str() {
+                    "fixed_priority" => {
+                        Discipline::FixedPriority { preemptive: map.next_value::<FixedPriorityParams>()?.preemptive }
+                    }
+                    "round_robin" => {
+                        let params: RoundRobinParams = map.next_value()?;
+                        if params.quantum.0 .0 == 0 {
+                            return Err(A::Error::custom("round_robin quantum must be longer than zero"));
+                        }
+                        Discipline::RoundRobin { quantum: params.quantum.0, context_switch: params.context_switch.0 }
+                    }
+                    other => {
+                        return Err(A::Error::custom(format!(
+                            "scheduler `{other}` takes no parameters here; allowed: {SCHEDULERS}"
+                        )))
+                    }
+                };
+                if map.next_key::<String>()?.is_some() {
+                    return Err(A::Error::custom("give exactly one scheduler"));
+                }
+                Ok(SchedulerFile(discipline))
+            }
+        }
+        deserializer.deserialize_any(V)
+    }
 }
 
 /// Optional output settings.
@@ -298,6 +378,8 @@ struct RawProcess {
     name: String,
     kind: ProcessKindName,
     weight: Option<f64>,
+    #[serde(default, deserialize_with = "deserialize_priority")]
+    priority: Option<u32>,
     rate: Option<Rate>,
     work: Option<WorkFile>,
     on_mean: Option<Duration>,
@@ -342,12 +424,13 @@ pub struct StreamFile {
     pub sequences_given: bool,
 }
 
-const POISSON_FIELDS: &[&str] = &["name", "kind", "weight", "rate", "work"];
-const ON_OFF_FIELDS: &[&str] = &["name", "kind", "weight", "on_mean", "off_mean", "start_on"];
+const POISSON_FIELDS: &[&str] = &["name", "kind", "weight", "priority", "deadline", "rate", "work"];
+const ON_OFF_FIELDS: &[&str] = &["name", "kind", "weight", "priority", "deadline", "on_mean", "off_mean", "start_on"];
 const STREAM_FIELDS: &[&str] = &[
     "name",
     "kind",
     "weight",
+    "priority",
     "dataset",
     "split",
     "models",
@@ -368,10 +451,11 @@ impl TryFrom<RawProcess> for ProcessFile {
             ProcessKindName::OnOff => ("on_off", ON_OFF_FIELDS),
             ProcessKindName::RnnStream => ("rnn_stream", STREAM_FIELDS),
         };
-        let present: [(&str, bool); 17] = [
+        let present: [(&str, bool); 18] = [
             ("name", true),
             ("kind", true),
             ("weight", raw.weight.is_some()),
+            ("priority", raw.priority.is_some()),
             ("rate", raw.rate.is_some()),
             ("work", raw.work.is_some()),
             ("on_mean", raw.on_mean.is_some()),
@@ -411,6 +495,11 @@ impl TryFrom<RawProcess> for ProcessFile {
                 Ok(d.0)
             }
         };
+        let priority = raw.priority.unwrap_or(0);
+        let background_deadline = match (raw.kind, raw.deadline) {
+            (ProcessKindName::RnnStream, _) | (_, None) => None,
+            (_, Some(d)) => Some(positive_span("deadline", d)?),
+        };
         match raw.kind {
             ProcessKindName::Poisson => {
                 let rate = raw.rate.ok_or_else(|| missing("rate", "arrivals per time, e.g. `20/s`"))?.0;
@@ -424,6 +513,8 @@ impl TryFrom<RawProcess> for ProcessFile {
                 };
                 work.sampler().map_err(|e| format!("{process}: `work`: {e}"))?;
                 Ok(ProcessFile::Background(BackgroundSpec {
+                    priority,
+                    deadline: background_deadline,
                     name: raw.name,
                     kind: BackgroundKind::Poisson { rate, work },
                     weight,
@@ -439,7 +530,13 @@ impl TryFrom<RawProcess> for ProcessFile {
                     raw.off_mean.ok_or_else(|| missing("off_mean", "mean off-period, e.g. `5s`"))?,
                 )?;
                 let kind = BackgroundKind::OnOff { on_mean, off_mean, start_on: raw.start_on.unwrap_or(false) };
-                Ok(ProcessFile::Background(BackgroundSpec { name: raw.name, kind, weight }))
+                Ok(ProcessFile::Background(BackgroundSpec {
+                    priority,
+                    deadline: background_deadline,
+                    name: raw.name,
+                    kind,
+                    weight,
+                }))
             }
             ProcessKindName::RnnStream => {
                 let period = positive_span(
@@ -466,6 +563,7 @@ impl TryFrom<RawProcess> for ProcessFile {
                     return Err(format!("{process}: `sequences` must be at least 1"));
                 }
                 let spec = StreamSpec {
+                    priority,
                     name: raw.name,
                     period,
                     deadline,
@@ -758,6 +856,11 @@ impl Scenario {
     /// Simulated time to run.
     pub fn horizon(&self) -> SimTime {
         self.parsed.duration.0
+    }
+
+    /// The node's scheduling discipline.
+    pub fn discipline(&self) -> Discipline {
+        self.parsed.node.scheduler.0
     }
 
     /// Width of the usage bins: `output.bin`, or the larger of 1 s and duration / 1000.

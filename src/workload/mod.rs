@@ -154,6 +154,10 @@ pub struct BackgroundSpec {
     pub kind: BackgroundKind,
     /// Processor-sharing weight of its jobs.
     pub weight: f64,
+    /// Fixed priority of its jobs (smaller runs first; used by `fixed_priority`).
+    pub priority: u32,
+    /// Relative deadline of its jobs (absolute deadline = release + this; used by `edf` and for misses).
+    pub deadline: Option<SimTime>,
 }
 
 /// What a stream does with a frame whose deadline passed before it could start.
@@ -183,6 +187,8 @@ pub struct StreamSpec {
     pub on_miss: OnMiss,
     /// Processor-sharing weight of its step jobs.
     pub weight: f64,
+    /// Fixed priority of its step jobs (smaller runs first).
+    pub priority: u32,
 }
 
 #[cfg(test)]
