@@ -26,6 +26,8 @@ struct Cli {
 enum Command {
     /// Run a scenario and write its results and figures.
     Run(RunArgs),
+    /// Run the validation suite: scenarios with known answers from queueing and scheduling theory.
+    Validate(ValidateArgs),
     /// Train a model-switching bank of GRU classifiers and the state maps between them.
     Train(TrainArgs),
 }
@@ -46,6 +48,21 @@ struct RunArgs {
         default_value_t = 0,
         hide_default_value = true,
         help = "Runs simulated at once [default: number of cores]"
+    )]
+    jobs: usize,
+}
+
+#[derive(Debug, clap::Args)]
+struct ValidateArgs {
+    /// Run about 1/20 of the full length with wider tolerances (what the tests run).
+    #[arg(long)]
+    quick: bool,
+    /// Cases simulated at once (each single-threaded; results do not depend on this).
+    #[arg(
+        long,
+        default_value_t = 0,
+        hide_default_value = true,
+        help = "Cases simulated at once [default: number of cores]"
     )]
     jobs: usize,
 }
@@ -87,6 +104,7 @@ pub fn run() -> anyhow::Result<()> {
     match cli.command {
         Command::Run(args) => run_scenario(args),
         Command::Train(args) => train(args),
+        Command::Validate(args) => validate(args),
     }
 }
 
@@ -124,6 +142,23 @@ fn run_scenario(args: RunArgs) -> anyhow::Result<()> {
         );
     }
     println!("wrote {} files to {}", files.len(), out.display());
+    Ok(())
+}
+
+fn validate(args: ValidateArgs) -> anyhow::Result<()> {
+    use flexrnn::validate::suite::{run_suite, table, Length};
+    let length = if args.quick { Length::Quick } else { Length::Full };
+    let started = std::time::Instant::now();
+    let results = if args.jobs == 1 {
+        run_suite(length, false)?
+    } else {
+        let pool = rayon::ThreadPoolBuilder::new().num_threads(args.jobs).build().context("starting worker threads")?;
+        pool.install(|| run_suite(length, true))?
+    };
+    println!("{}", table(&results));
+    let failed = results.iter().filter(|r| !r.pass).count();
+    println!("{} passed, {} failed ({:.1} s)", results.len() - failed, failed, started.elapsed().as_secs_f64());
+    anyhow::ensure!(failed == 0, "{failed} validation case(s) outside their tolerance");
     Ok(())
 }
 

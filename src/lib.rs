@@ -62,4 +62,5 @@ pub mod runner;
 pub mod scenario;
 pub mod sim;
 pub mod train;
+pub mod validate;
 pub mod workload;

@@ -101,6 +101,7 @@ struct BackgroundState {
     in_flight: Vec<Option<InFlight>>,
     free_slots: Vec<usize>,
     on_job: Option<JobId>,
+    mmpp_state: usize,
 }
 
 struct RunningStep {
@@ -148,6 +149,41 @@ const OWNER_SHIFT: u32 = 48;
 
 fn job_id(owner: usize, low: u64) -> JobId {
     JobId(((owner as u64) << OWNER_SHIFT) | low)
+}
+
+/// A span uniform in `[0, max)` (zero when `max` is zero).
+fn uniform_span(rng: &mut ProcessRng, max: SimTime) -> SimTime {
+    if max.0 == 0 {
+        SimTime::ZERO
+    } else {
+        SimTime(rand::Rng::random_range(rng, 0..max.0))
+    }
+}
+
+/// The next event of an MMPP process in state `state` at `now`: an arrival after Exp(rates[state]) or
+/// a state change after Exp(Σ_j switch_rates[state][j]), whichever comes first (both clocks are
+/// memoryless, so they are drawn afresh at every event).
+fn next_mmpp_event(
+    rng: &mut ProcessRng,
+    now: SimTime,
+    process: usize,
+    rates: &[f64],
+    switch_rates: &[Vec<f64>],
+    state: usize,
+) -> Option<(SimTime, Event)> {
+    let draw =
+        |rng: &mut ProcessRng, rate: f64| (rate > 0.0).then(|| Exp::new(rate).expect("positive rate").sample(rng));
+    let arrival = draw(rng, rates[state]);
+    let leave: f64 = switch_rates[state].iter().enumerate().filter(|&(j, _)| j != state).map(|(_, q)| q).sum();
+    let switch = draw(rng, leave);
+    match (arrival, switch) {
+        (Some(a), Some(b)) if a < b => {
+            Some((now.saturating_add(SimTime::from_secs_f64(a)), Event::JobReleased { process }))
+        }
+        (_, Some(b)) => Some((now.saturating_add(SimTime::from_secs_f64(b)), Event::ProcessToggled { process })),
+        (Some(a), None) => Some((now.saturating_add(SimTime::from_secs_f64(a)), Event::JobReleased { process })),
+        (None, None) => None,
+    }
 }
 
 fn exp_span(rng: &mut ProcessRng, mean_s: f64) -> SimTime {
@@ -206,6 +242,21 @@ impl<R: Recorder> EdgeWorld<R> {
                     queue.schedule(exp_span(&mut rng, 1.0 / rate), Event::JobReleased { process: index });
                     Some(work.sampler().map_err(|e| bad(e.0))?)
                 }
+                BackgroundKind::Periodic { phase, jitter, work, .. } => {
+                    let first = phase.saturating_add(uniform_span(&mut rng, *jitter));
+                    if first <= setup.horizon {
+                        queue.schedule(first, Event::JobReleased { process: index });
+                    }
+                    Some(work.sampler().map_err(|e| bad(e.0))?)
+                }
+                BackgroundKind::Mmpp { rates, switch_rates, work } => {
+                    if let Some((t, event)) = next_mmpp_event(&mut rng, SimTime::ZERO, index, rates, switch_rates, 0) {
+                        if t <= setup.horizon {
+                            queue.schedule(t, event);
+                        }
+                    }
+                    Some(work.sampler().map_err(|e| bad(e.0))?)
+                }
                 BackgroundKind::OnOff { on_mean, off_mean, start_on } => {
                     if on_mean.0 == 0 || off_mean.0 == 0 {
                         return Err(bad("on_mean and off_mean must be positive".into()));
@@ -228,6 +279,7 @@ impl<R: Recorder> EdgeWorld<R> {
                 in_flight: Vec::with_capacity(64),
                 free_slots: Vec::with_capacity(64),
                 on_job: None,
+                mmpp_state: 0,
             });
         }
         let mut streams = Vec::with_capacity(setup.streams.len());
@@ -373,11 +425,23 @@ impl<R: Recorder> EdgeWorld<R> {
 
     fn job_released(&mut self, now: SimTime, process: usize, queue: &mut EventQueue<Event>) {
         let state = &mut self.background[process];
-        let BackgroundKind::Poisson { rate, .. } = state.spec.kind else {
-            unreachable!("only Poisson processes release jobs")
+        let work = state.sampler.as_ref().expect("job-releasing processes have a sampler").sample(&mut state.rng);
+        let next = match &state.spec.kind {
+            BackgroundKind::Poisson { rate, .. } => {
+                Some((now.saturating_add(exp_span(&mut state.rng, 1.0 / rate)), Event::JobReleased { process }))
+            }
+            BackgroundKind::Periodic { period, phase, jitter, .. } => {
+                let k = state.jobs_released + 1;
+                let release = phase
+                    .saturating_add(SimTime(period.0.saturating_mul(k)))
+                    .saturating_add(uniform_span(&mut state.rng, *jitter));
+                Some((release, Event::JobReleased { process }))
+            }
+            BackgroundKind::Mmpp { rates, switch_rates, .. } => {
+                next_mmpp_event(&mut state.rng, now, process, rates, switch_rates, state.mmpp_state)
+            }
+            BackgroundKind::OnOff { .. } => unreachable!("on/off processes do not release jobs"),
         };
-        let work = state.sampler.as_ref().expect("Poisson processes have a sampler").sample(&mut state.rng);
-        let next = now.saturating_add(exp_span(&mut state.rng, 1.0 / rate));
         let job_number = state.jobs_released;
         state.jobs_released += 1;
         let slot = match state.free_slots.pop() {
@@ -400,13 +464,35 @@ impl<R: Recorder> EdgeWorld<R> {
         };
         self.node.submit(now, job);
         self.node_changed(queue);
-        if next <= self.horizon {
-            queue.schedule(next, Event::JobReleased { process });
+        if let Some((t, event)) = next.filter(|(t, _)| *t <= self.horizon) {
+            queue.schedule(t, event);
         }
     }
 
     fn process_toggled(&mut self, now: SimTime, process: usize, queue: &mut EventQueue<Event>) {
         let state = &mut self.background[process];
+        if let BackgroundKind::Mmpp { rates, switch_rates, .. } = &state.spec.kind {
+            // The chain leaves its state: pick the next one in proportion to the switch rates.
+            let current = state.mmpp_state;
+            let leave: f64 =
+                switch_rates[current].iter().enumerate().filter(|&(j, _)| j != current).map(|(_, q)| q).sum();
+            let mut u = rand::Rng::random::<f64>(&mut state.rng) * leave;
+            let mut next_state = current;
+            for (j, q) in switch_rates[current].iter().enumerate().filter(|&(j, _)| j != current) {
+                next_state = j;
+                if u < *q {
+                    break;
+                }
+                u -= q;
+            }
+            state.mmpp_state = next_state;
+            if let Some((t, event)) = next_mmpp_event(&mut state.rng, now, process, rates, switch_rates, next_state) {
+                if t <= self.horizon {
+                    queue.schedule(t, event);
+                }
+            }
+            return;
+        }
         let BackgroundKind::OnOff { on_mean, off_mean, .. } = state.spec.kind else {
             unreachable!("only on/off processes toggle")
         };

@@ -168,12 +168,17 @@ pub struct JobRow<'a> {
     pub end_s: f64,
     /// End − release, s.
     pub response_s: f64,
+    /// Absolute deadline, s (empty when the process has none).
+    pub deadline_s: Option<f64>,
+    /// 1 if the job ended after its deadline (empty without a deadline).
+    pub missed: Option<u8>,
     /// FLOPs served.
     pub work_flop: f64,
 }
 
 impl Columns for JobRow<'_> {
-    const COLUMNS: &'static [&'static str] = &["process", "job", "release_s", "end_s", "response_s", "work_flop"];
+    const COLUMNS: &'static [&'static str] =
+        &["process", "job", "release_s", "end_s", "response_s", "deadline_s", "missed", "work_flop"];
 }
 
 /// `jobs.csv` of one run.
@@ -187,6 +192,8 @@ pub fn jobs_csv(records: &MemoryRecorder, labels: &Labels) -> Vec<u8> {
             release_s: secs(r.release),
             end_s: secs(r.end),
             response_s: secs(r.end.saturating_sub(r.release)),
+            deadline_s: r.deadline.map(secs),
+            missed: r.deadline.map(|d| (r.end > d) as u8),
             work_flop: r.work,
         })
         .collect();
@@ -224,6 +231,9 @@ pub struct SummaryRow {
     pub mean_flops_per_step: Option<f64>,
     /// Busy core-seconds / (cores × duration).
     pub utilisation: f64,
+    /// Energy, J (with a power model): for a process, the dynamic energy of its busy core-time,
+    /// `(busy − idle) × busy core-seconds`; for the node, the total including idle draw.
+    pub energy_j: Option<f64>,
 }
 
 impl Columns for SummaryRow {
@@ -242,6 +252,7 @@ impl Columns for SummaryRow {
         "sequences",
         "mean_flops_per_step",
         "utilisation",
+        "energy_j",
     ];
 }
 
@@ -254,6 +265,8 @@ pub fn summary_rows(result: &RunResult, scenario: &Scenario, labels: &Labels) ->
     let records = &result.outcome.recorder;
     let node = &result.outcome.node;
     let capacity_core_seconds = node.cores() as f64 * scenario.horizon().as_secs_f64();
+    let power = scenario.parsed.node.power;
+    let dynamic_energy = |busy_core_seconds: f64| power.map(|p| (p.busy.0 - p.idle.0) * busy_core_seconds);
     let policy = &result.plan.label;
     let mut rows = Vec::new();
     for (index, name) in labels.streams.iter().enumerate() {
@@ -281,6 +294,7 @@ pub fn summary_rows(result: &RunResult, scenario: &Scenario, labels: &Labels) ->
             sequences: Some(sequences.len()),
             mean_flops_per_step: (frames > 0).then(|| flops / frames as f64),
             utilisation: node.busy_core_seconds(labels.background.len() + index) / capacity_core_seconds + 0.0,
+            energy_j: dynamic_energy(node.busy_core_seconds(labels.background.len() + index)),
         });
     }
     for (index, name) in labels.background.iter().enumerate() {
@@ -296,12 +310,15 @@ pub fn summary_rows(result: &RunResult, scenario: &Scenario, labels: &Labels) ->
             p50_s: finite(d.p50),
             p95_s: finite(d.p95),
             p99_s: finite(d.p99),
-            miss_rate: None,
+            miss_rate: (!jobs.is_empty() && jobs.iter().any(|j| j.deadline.is_some())).then(|| {
+                jobs.iter().filter(|j| j.deadline.is_some_and(|d| j.end > d)).count() as f64 / jobs.len() as f64
+            }),
             skip_rate: None,
             accuracy: None,
             sequences: None,
             mean_flops_per_step: None,
             utilisation: node.busy_core_seconds(index) / capacity_core_seconds + 0.0,
+            energy_j: dynamic_energy(node.busy_core_seconds(index)),
         });
     }
     let busy: f64 = (0..node.classes()).map(|c| node.busy_core_seconds(c)).sum();
@@ -320,6 +337,7 @@ pub fn summary_rows(result: &RunResult, scenario: &Scenario, labels: &Labels) ->
         sequences: None,
         mean_flops_per_step: None,
         utilisation: busy / capacity_core_seconds,
+        energy_j: power.map(|p| p.idle.0 * capacity_core_seconds + (p.busy.0 - p.idle.0) * busy),
     });
     rows
 }
@@ -354,6 +372,8 @@ pub struct ComparisonRow {
     pub mean_flops_per_step: Option<f64>,
     /// Node utilisation.
     pub node_utilisation: f64,
+    /// Node energy, J (empty without a power model).
+    pub node_energy_j: Option<f64>,
 }
 
 impl Columns for ComparisonRow {
@@ -369,6 +389,7 @@ impl Columns for ComparisonRow {
         "p95_latency_s",
         "mean_flops_per_step",
         "node_utilisation",
+        "node_energy_j",
     ];
 }
 
@@ -376,7 +397,9 @@ impl Columns for ComparisonRow {
 pub fn comparison_rows(summaries: &[Vec<SummaryRow>]) -> Vec<ComparisonRow> {
     let mut rows = Vec::new();
     for summary in summaries {
-        let node_utilisation = summary.iter().find(|r| r.kind == "node").map_or(0.0, |r| r.utilisation);
+        let node_row = summary.iter().find(|r| r.kind == "node");
+        let node_utilisation = node_row.map_or(0.0, |r| r.utilisation);
+        let node_energy_j = node_row.and_then(|r| r.energy_j);
         for row in summary.iter().filter(|r| r.kind == "rnn_stream") {
             rows.push(ComparisonRow {
                 policy: row.policy.clone(),
@@ -390,6 +413,7 @@ pub fn comparison_rows(summaries: &[Vec<SummaryRow>]) -> Vec<ComparisonRow> {
                 p95_latency_s: row.p95_s,
                 mean_flops_per_step: row.mean_flops_per_step,
                 node_utilisation,
+                node_energy_j,
             });
         }
     }
@@ -669,7 +693,16 @@ mod tests {
             model: "",
             flops: 0.0,
         });
-        header_matches(JobRow { process: "p", job: 0, release_s: 0.0, end_s: 0.0, response_s: 0.0, work_flop: 0.0 });
+        header_matches(JobRow {
+            process: "p",
+            job: 0,
+            release_s: 0.0,
+            end_s: 0.0,
+            response_s: 0.0,
+            deadline_s: None,
+            missed: None,
+            work_flop: 0.0,
+        });
         header_matches(TimelineRow { bin_start_s: 0.0, background_cores: 0.0, rnn_cores: 0.0 });
         header_matches(ComparisonRow {
             policy: String::new(),
@@ -683,6 +716,7 @@ mod tests {
             p95_latency_s: None,
             mean_flops_per_step: None,
             node_utilisation: 0.0,
+            node_energy_j: None,
         });
         header_matches(SummaryRow {
             process: String::new(),
@@ -699,6 +733,7 @@ mod tests {
             sequences: None,
             mean_flops_per_step: None,
             utilisation: 0.0,
+            energy_j: None,
         });
     }
 }

@@ -16,7 +16,7 @@ use crate::data::SplitPart;
 use crate::node::Discipline;
 use crate::sim::SimTime;
 use crate::workload::{BackgroundKind, BackgroundSpec, OnMiss, StreamSpec, WorkDistribution};
-use units::{Duration, Rate, Speed, Work};
+use units::{Duration, Power, Rate, Speed, Work};
 
 /// A scenario that cannot be used.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -62,6 +62,8 @@ macro_rules! string_enum {
 
 string_enum!(ProcessKindName, "process kind", [
     "poisson" => ProcessKindName::Poisson,
+    "periodic" => ProcessKindName::Periodic,
+    "mmpp" => ProcessKindName::Mmpp,
     "on_off" => ProcessKindName::OnOff,
     "rnn_stream" => ProcessKindName::RnnStream,
 ]);
@@ -132,6 +134,20 @@ pub struct NodeFile {
     pub speed: Speed,
     /// Scheduling discipline.
     pub scheduler: SchedulerFile,
+    /// Power model (optional): per-core draw when idle and when busy.
+    #[serde(default)]
+    pub power: Option<PowerFile>,
+}
+
+/// Power draw of one core: `idle` when it runs nothing, `busy` when it runs a job. The node's energy
+/// is `idle · cores · duration + (busy − idle) · busy core-seconds`.
+#[derive(Debug, Clone, Copy, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, expecting = "a map `{ idle: <power>, busy: <power> }`")]
+pub struct PowerFile {
+    /// Draw of an idle core, W.
+    pub idle: Power,
+    /// Draw of a busy core, W (at least `idle`).
+    pub busy: Power,
 }
 
 /// The scheduler as written: `processor_sharing`, `fifo`, `edf`, `fixed_priority` (preemptive) or
@@ -358,6 +374,10 @@ fn default_safety() -> f64 {
 pub enum ProcessKindName {
     /// Background process with Poisson arrivals.
     Poisson,
+    /// Background process releasing a job every period.
+    Periodic,
+    /// Background process with Markov-modulated Poisson arrivals.
+    Mmpp,
     /// Background process that starts and stops.
     OnOff,
     /// A recurrent network playing sequences of a data set.
@@ -395,6 +415,10 @@ struct RawProcess {
     sequences: Option<usize>,
     on_miss: Option<OnMiss>,
     policies: Option<Vec<PolicyFile>>,
+    phase: Option<Duration>,
+    jitter: Option<Duration>,
+    rates: Option<Vec<Rate>>,
+    switch_rates: Option<Vec<Vec<Rate>>>,
 }
 
 /// A process entry, checked for the fields its kind needs.
@@ -425,6 +449,9 @@ pub struct StreamFile {
 }
 
 const POISSON_FIELDS: &[&str] = &["name", "kind", "weight", "priority", "deadline", "rate", "work"];
+const PERIODIC_FIELDS: &[&str] =
+    &["name", "kind", "weight", "priority", "deadline", "period", "phase", "jitter", "work"];
+const MMPP_FIELDS: &[&str] = &["name", "kind", "weight", "priority", "deadline", "rates", "switch_rates", "work"];
 const ON_OFF_FIELDS: &[&str] = &["name", "kind", "weight", "priority", "deadline", "on_mean", "off_mean", "start_on"];
 const STREAM_FIELDS: &[&str] = &[
     "name",
@@ -449,9 +476,15 @@ impl TryFrom<RawProcess> for ProcessFile {
         let (kind_name, allowed) = match raw.kind {
             ProcessKindName::Poisson => ("poisson", POISSON_FIELDS),
             ProcessKindName::OnOff => ("on_off", ON_OFF_FIELDS),
+            ProcessKindName::Periodic => ("periodic", PERIODIC_FIELDS),
+            ProcessKindName::Mmpp => ("mmpp", MMPP_FIELDS),
             ProcessKindName::RnnStream => ("rnn_stream", STREAM_FIELDS),
         };
-        let present: [(&str, bool); 18] = [
+        let present: [(&str, bool); 22] = [
+            ("phase", raw.phase.is_some()),
+            ("jitter", raw.jitter.is_some()),
+            ("rates", raw.rates.is_some()),
+            ("switch_rates", raw.switch_rates.is_some()),
             ("name", true),
             ("kind", true),
             ("weight", raw.weight.is_some()),
@@ -500,18 +533,84 @@ impl TryFrom<RawProcess> for ProcessFile {
             (ProcessKindName::RnnStream, _) | (_, None) => None,
             (_, Some(d)) => Some(positive_span("deadline", d)?),
         };
+        let work_of = |work: Option<WorkFile>| -> Result<WorkDistribution, String> {
+            let work = match work.ok_or_else(|| missing("work", "e.g. `{ exponential: { mean: 1GFLOP } }`"))? {
+                WorkFile::Constant(w) => WorkDistribution::Constant(w.0),
+                WorkFile::Exponential { mean } => WorkDistribution::Exponential { mean: mean.0 },
+                WorkFile::Lognormal { mean, cv } => WorkDistribution::LogNormal { mean: mean.0, cv },
+            };
+            work.sampler().map_err(|e| format!("{process}: `work`: {e}"))?;
+            Ok(work)
+        };
         match raw.kind {
+            ProcessKindName::Periodic => {
+                let period = positive_span(
+                    "period",
+                    raw.period.ok_or_else(|| missing("period", "time between releases, e.g. `10ms`"))?,
+                )?;
+                let phase = raw.phase.map_or(SimTime::ZERO, |d| d.0);
+                let jitter = raw.jitter.map_or(SimTime::ZERO, |d| d.0);
+                if jitter >= period {
+                    return Err(format!("{process}: `jitter` must be shorter than `period`"));
+                }
+                let work = work_of(raw.work)?;
+                Ok(ProcessFile::Background(BackgroundSpec {
+                    priority,
+                    // Implicit deadlines (the classic periodic task model) unless one is given.
+                    deadline: background_deadline.or(Some(period)),
+                    name: raw.name,
+                    kind: BackgroundKind::Periodic { period, phase, jitter, work },
+                    weight,
+                }))
+            }
+            ProcessKindName::Mmpp => {
+                let rates: Vec<f64> = raw
+                    .rates
+                    .ok_or_else(|| missing("rates", "arrival rate per state, e.g. `[2/s, 20/s]`"))?
+                    .iter()
+                    .map(|r| r.0)
+                    .collect();
+                let switch_rates: Vec<Vec<f64>> = raw
+                    .switch_rates
+                    .ok_or_else(|| {
+                        missing(
+                            "switch_rates",
+                            "a square matrix of state-change rates, e.g. `[[0/s, 0.1/s], [0.5/s, 0/s]]`",
+                        )
+                    })?
+                    .iter()
+                    .map(|row| row.iter().map(|r| r.0).collect())
+                    .collect();
+                let n = rates.len();
+                if n < 2 {
+                    return Err(format!("{process}: `rates` must list at least two states"));
+                }
+                if switch_rates.len() != n || switch_rates.iter().any(|row| row.len() != n) {
+                    return Err(format!("{process}: `switch_rates` must be a {n} × {n} matrix (one row and column per state in `rates`)"));
+                }
+                if (0..n).any(|i| switch_rates[i].iter().enumerate().all(|(j, &q)| j == i || q == 0.0)) {
+                    return Err(format!(
+                        "{process}: `switch_rates`: every state needs a positive rate to another state"
+                    ));
+                }
+                if rates.iter().all(|&r| r == 0.0) {
+                    return Err(format!("{process}: `rates`: at least one state must have a positive arrival rate"));
+                }
+                let work = work_of(raw.work)?;
+                Ok(ProcessFile::Background(BackgroundSpec {
+                    priority,
+                    deadline: background_deadline,
+                    name: raw.name,
+                    kind: BackgroundKind::Mmpp { rates, switch_rates, work },
+                    weight,
+                }))
+            }
             ProcessKindName::Poisson => {
                 let rate = raw.rate.ok_or_else(|| missing("rate", "arrivals per time, e.g. `20/s`"))?.0;
                 if rate <= 0.0 {
                     return Err(format!("{process}: `rate` must be positive"));
                 }
-                let work = match raw.work.ok_or_else(|| missing("work", "e.g. `{ exponential: { mean: 1GFLOP } }`"))? {
-                    WorkFile::Constant(w) => WorkDistribution::Constant(w.0),
-                    WorkFile::Exponential { mean } => WorkDistribution::Exponential { mean: mean.0 },
-                    WorkFile::Lognormal { mean, cv } => WorkDistribution::LogNormal { mean: mean.0, cv },
-                };
-                work.sampler().map_err(|e| format!("{process}: `work`: {e}"))?;
+                let work = work_of(raw.work)?;
                 Ok(ProcessFile::Background(BackgroundSpec {
                     priority,
                     deadline: background_deadline,
@@ -641,6 +740,16 @@ fn expected_events(parsed: &ScenarioFile) -> f64 {
             ProcessFile::Background(BackgroundSpec {
                 kind: BackgroundKind::OnOff { on_mean, off_mean, .. }, ..
             }) => 2.0 * duration / (on_mean.as_secs_f64() + off_mean.as_secs_f64()),
+            ProcessFile::Background(BackgroundSpec { kind: BackgroundKind::Periodic { period, .. }, .. }) => {
+                duration / period.as_secs_f64()
+            }
+            ProcessFile::Background(BackgroundSpec {
+                kind: BackgroundKind::Mmpp { rates, switch_rates, .. }, ..
+            }) => {
+                let fastest = rates.iter().cloned().fold(0.0, f64::max);
+                let switching: f64 = switch_rates.iter().flatten().sum();
+                (fastest + switching) * duration
+            }
             ProcessFile::Stream(s) => duration / s.spec.period.as_secs_f64(),
         })
         .sum()
@@ -778,6 +887,17 @@ impl Scenario {
                 ));
             }
         }
+        if let Some(power) = parsed.node.power {
+            if power.busy.0 < power.idle.0 {
+                return Err(error(
+                    "busy:",
+                    format!(
+                        "node.power.busy ({} W) must be at least node.power.idle ({} W)",
+                        power.busy.0, power.idle.0
+                    ),
+                ));
+            }
+        }
         if parsed.node.speed.0 <= 0.0 {
             return Err(error("speed:", "node.speed: must be positive".into()));
         }
@@ -898,6 +1018,8 @@ impl Scenario {
         self.background()
             .map(|b| match &b.kind {
                 BackgroundKind::Poisson { rate, work } => rate * work.mean() / capacity,
+                BackgroundKind::Periodic { period, work, .. } => work.mean() / period.as_secs_f64() / capacity,
+                BackgroundKind::Mmpp { work, .. } => b.kind.mean_rate() * work.mean() / capacity,
                 BackgroundKind::OnOff { on_mean, off_mean, .. } => {
                     on_mean.as_secs_f64() / (on_mean.as_secs_f64() + off_mean.as_secs_f64()) / cores
                 }

@@ -13,6 +13,7 @@ const DURATION_UNITS: &[(&str, f64)] =
 const WORK_UNITS: &[(&str, f64)] = &[("TFLOP", 1e12), ("GFLOP", 1e9), ("MFLOP", 1e6), ("kFLOP", 1e3), ("FLOP", 1.0)];
 const SPEED_UNITS: &[(&str, f64)] =
     &[("TFLOP/s", 1e12), ("GFLOP/s", 1e9), ("MFLOP/s", 1e6), ("kFLOP/s", 1e3), ("FLOP/s", 1.0)];
+const POWER_UNITS: &[(&str, f64)] = &[("mW", 1e-3), ("kW", 1e3), ("W", 1.0)];
 const RATE_UNITS: &[(&str, f64)] = &[("/min", 1.0 / 60.0), ("/ms", 1e3), ("/h", 1.0 / 3600.0), ("/s", 1.0)];
 
 /// Parses `<number><unit>` with one of `units` (spaces allowed between), returning number × factor.
@@ -91,6 +92,13 @@ unit_type!(
     |v| v
 );
 
+unit_type!(
+    /// Power in watts.
+    Power, f64, POWER_UNITS, "power",
+    "a non-negative number followed by mW, W or kW (e.g. `2.5W`)",
+    |v| v
+);
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -109,6 +117,8 @@ mod tests {
         assert_eq!(Rate::parse("20/s"), Some(Rate(20.0)));
         assert_eq!(Rate::parse("0.8/s"), Some(Rate(0.8)));
         assert_eq!(Rate::parse("6/min"), Some(Rate(0.1)));
+        assert_eq!(Power::parse("2.5W"), Some(Power(2.5)));
+        assert_eq!(Power::parse("500mW"), Some(Power(0.5)));
     }
 
     #[test]

@@ -132,6 +132,29 @@ pub enum BackgroundKind {
         /// Work per job.
         work: WorkDistribution,
     },
+    /// A job every `period`: the `k`-th (from 0) is released at `phase + k·period + U_k`, `U_k`
+    /// uniform in `[0, jitter)`.
+    Periodic {
+        /// Time between releases.
+        period: SimTime,
+        /// Release of the first job.
+        phase: SimTime,
+        /// Largest release delay (shorter than the period).
+        jitter: SimTime,
+        /// Work per job.
+        work: WorkDistribution,
+    },
+    /// Markov-modulated Poisson process: a continuous-time Markov chain over states, starting in state
+    /// 0; in state `i` jobs arrive as a Poisson process of rate `rates[i]`, and the chain moves to
+    /// state `j` at rate `switch_rates[i][j]` (the diagonal is ignored).
+    Mmpp {
+        /// Arrival rate per state, per second.
+        rates: Vec<f64>,
+        /// State-change rates per second, `rates.len()` square.
+        switch_rates: Vec<Vec<f64>>,
+        /// Work per job.
+        work: WorkDistribution,
+    },
     /// A CPU-bound process that starts and stops abruptly: while on, it runs one job that would keep a
     /// whole core busy (it ends only when the process turns off); while off, nothing. On- and off-periods
     /// are exponential with the given means.
@@ -143,6 +166,44 @@ pub enum BackgroundKind {
         /// Whether the process is on at time zero.
         start_on: bool,
     },
+}
+
+impl BackgroundKind {
+    /// Long-run arrivals per second: the rate for Poisson, 1/period for periodic, and for MMPP the
+    /// rates weighted by the chain's stationary distribution π (solving π Q = 0, Σ π = 1); 0 for
+    /// on/off processes (which run one job per on-period).
+    pub fn mean_rate(&self) -> f64 {
+        match self {
+            BackgroundKind::Poisson { rate, .. } => *rate,
+            BackgroundKind::Periodic { period, .. } => 1.0 / period.as_secs_f64(),
+            BackgroundKind::Mmpp { rates, switch_rates, .. } => {
+                let pi = stationary_distribution(switch_rates);
+                pi.iter().zip(rates).map(|(p, r)| p * r).sum()
+            }
+            BackgroundKind::OnOff { .. } => 0.0,
+        }
+    }
+}
+
+/// Stationary distribution of a continuous-time Markov chain given its off-diagonal rates: the
+/// solution of `π Q = 0`, `Σ π = 1`, by Gaussian elimination (nalgebra LU) with one balance equation
+/// replaced by the normalisation.
+pub fn stationary_distribution(switch_rates: &[Vec<f64>]) -> Vec<f64> {
+    let n = switch_rates.len();
+    let mut a = nalgebra::DMatrix::<f64>::zeros(n, n);
+    for i in 0..n {
+        let out: f64 = (0..n).filter(|&j| j != i).map(|j| switch_rates[i][j]).sum();
+        for j in 0..n {
+            // Column j of Qᵀ: balance of state j.
+            a[(j, i)] = if i == j { -out } else { switch_rates[i][j] };
+        }
+    }
+    let mut b = nalgebra::DVector::<f64>::zeros(n);
+    for j in 0..n {
+        a[(n - 1, j)] = 1.0;
+    }
+    b[n - 1] = 1.0;
+    a.lu().solve(&b).map(|v| v.iter().copied().collect()).unwrap_or_else(|| vec![1.0 / n as f64; n])
 }
 
 /// A named background process.
@@ -205,6 +266,19 @@ mod tests {
         let sd = (draws.iter().map(|d| (d - mean).powi(2)).sum::<f64>() / n as f64).sqrt();
         assert!((mean - 2.0).abs() < 0.01, "mean {mean}");
         assert!((sd / mean - 0.5).abs() < 0.01, "cv {}", sd / mean);
+    }
+
+    #[test]
+    fn mmpp_stationary_distribution_of_two_states() {
+        // 0 → 1 at 0.1/s, 1 → 0 at 0.5/s: π = (0.5, 0.1) / 0.6.
+        let pi = stationary_distribution(&[vec![0.0, 0.1], vec![0.5, 0.0]]);
+        assert!((pi[0] - 5.0 / 6.0).abs() < 1e-12 && (pi[1] - 1.0 / 6.0).abs() < 1e-12, "{pi:?}");
+        let kind = BackgroundKind::Mmpp {
+            rates: vec![2.0, 20.0],
+            switch_rates: vec![vec![0.0, 0.1], vec![0.5, 0.0]],
+            work: WorkDistribution::Constant(1.0),
+        };
+        assert!((kind.mean_rate() - (2.0 * 5.0 / 6.0 + 20.0 / 6.0)).abs() < 1e-12);
     }
 
     #[test]

@@ -37,7 +37,7 @@ fn run_writes_every_documented_file_and_column() {
         header("steps.csv"),
         "stream,policy,sequence,step,release_s,start_s,end_s,latency_s,deadline_s,missed,skipped,unfinished,model,flops"
     );
-    assert_eq!(header("jobs.csv"), "process,job,release_s,end_s,response_s,work_flop");
+    assert_eq!(header("jobs.csv"), "process,job,release_s,end_s,response_s,deadline_s,missed,work_flop");
     assert!(header("sequences.csv").starts_with(
         "stream,policy,sequence,dataset_index,label,prediction,correct,skipped_steps,steps_gru-16,steps_gru-32,steps_gru-64,steps_gru-128"
     ));

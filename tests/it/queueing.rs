@@ -32,3 +32,13 @@ fn md1_ps_is_insensitive_to_the_work_distribution() {
     let mean = rows[0].mean_s.unwrap();
     assert!((mean - 2.0).abs() / 2.0 < 0.03, "mean response {mean} s, theory 2 s");
 }
+
+/// Every validation case passes at its quick length (the full length, within 1 %, is
+/// `cargo run --release -- validate`).
+#[test]
+fn validation_suite_passes_quick() {
+    let results = flexrnn::validate::suite::run_suite(flexrnn::validate::suite::Length::Quick, true).unwrap();
+    assert!(results.len() >= 17);
+    let failed: Vec<_> = results.iter().filter(|r| !r.pass).collect();
+    assert!(failed.is_empty(), "{}", flexrnn::validate::suite::table(&results));
+}

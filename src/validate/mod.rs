@@ -1,0 +1,4 @@
+//! Validation against queueing and scheduling theory.
+
+pub mod suite;
+pub mod theory;
