@@ -13,6 +13,7 @@ use rand_distr::{Distribution, Exp};
 
 use crate::data::SequenceSet;
 use crate::metrics::{JobRecord, Recorder, SequenceRecord, StepRecord};
+use crate::node::memory::{Access, ParamMemory};
 use crate::node::{Discipline, FinishedJob, JobId, JobSpec, Node};
 use crate::policy::{ModelOption, Observation, Policy};
 use crate::rnn::{GruScratch, ModelBank};
@@ -47,6 +48,11 @@ pub enum Event {
         /// Stream index.
         stream: usize,
     },
+    /// The parameters that stream `stream`'s pending step needs are now in fast memory.
+    ParamsLoaded {
+        /// Stream index.
+        stream: usize,
+    },
     /// The node's earliest job finishes (stale if `version` is not the node's current version).
     NodeJobsFinished {
         /// Node state version when scheduled.
@@ -66,6 +72,8 @@ pub struct StreamSetup {
     pub pool: Vec<usize>,
     /// The policy choosing each step's model.
     pub policy: Box<dyn Policy>,
+    /// Identifies the bank among the run's banks (streams sharing a bank share its parameter blocks).
+    pub bank_key: usize,
 }
 
 /// Everything a run needs.
@@ -82,6 +90,9 @@ pub struct WorldSetup {
     pub horizon: SimTime,
     /// Width of the usage bins.
     pub bin: SimTime,
+    /// Parameter memory: capacity in bytes and load bandwidth in bytes/s (`None`: parameters are
+    /// always resident).
+    pub memory: Option<(u64, f64)>,
     /// Background processes.
     pub background: Vec<BackgroundSpec>,
     /// RNN streams.
@@ -110,6 +121,18 @@ struct RunningStep {
     switched_from: Option<usize>,
     start: SimTime,
     flops: f64,
+    deadline: SimTime,
+}
+
+/// Parameter loads of one stream.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct MemoryStats {
+    /// Loads started for this stream's steps.
+    pub loads: u64,
+    /// Bytes those loads moved.
+    pub bytes_loaded: u64,
+    /// Time its steps waited for parameters (loads it started or shared), seconds.
+    pub wait_s: f64,
 }
 
 struct StreamState {
@@ -131,6 +154,7 @@ struct StreamState {
     skipped_in_sequence: u32,
     last_latency_s: Option<f64>,
     jobs_submitted: u64,
+    memory_stats: MemoryStats,
 }
 
 /// The simulated edge node and its workloads; implements the kernel's [`Model`].
@@ -142,6 +166,7 @@ pub struct EdgeWorld<R: Recorder> {
     streams: Vec<StreamState>,
     recorder: R,
     finished: Vec<FinishedJob>,
+    memory: Option<ParamMemory>,
 }
 
 /// Job ids: owner slot in the top 16 bits, a per-owner number below.
@@ -218,6 +243,8 @@ pub struct RunOutcome<R> {
     pub events: u64,
     /// Names of each stream's policy.
     pub policy_names: Vec<String>,
+    /// Parameter loads per stream.
+    pub memory: Vec<MemoryStats>,
 }
 
 impl<R: Recorder> EdgeWorld<R> {
@@ -354,9 +381,12 @@ impl<R: Recorder> EdgeWorld<R> {
                 skipped_in_sequence: 0,
                 last_latency_s: None,
                 jobs_submitted: 0,
+                memory_stats: MemoryStats::default(),
             });
         }
+        let memory = setup.memory.map(|(capacity, bandwidth)| ParamMemory::new(capacity, bandwidth));
         let world = EdgeWorld {
+            memory,
             node,
             node_version: 0,
             horizon: setup.horizon,
@@ -382,7 +412,8 @@ impl<R: Recorder> EdgeWorld<R> {
         world.node.advance(horizon);
         world.record_unfinished(horizon);
         let policy_names = world.streams.iter().map(|s| s.setup.policy.name()).collect();
-        Ok(RunOutcome { recorder: world.recorder, node: world.node, events, policy_names })
+        let memory = world.streams.iter().map(|s| s.memory_stats).collect();
+        Ok(RunOutcome { recorder: world.recorder, node: world.node, events, policy_names, memory })
     }
 
     /// Records every frame released before `horizon` that has neither completed nor been skipped.
@@ -559,7 +590,6 @@ impl<R: Recorder> EdgeWorld<R> {
     /// Starts the stream's next frame if it is idle, skipping frames that are already late under
     /// `on_miss: skip`.
     fn start_next_step(&mut self, now: SimTime, stream: usize, queue: &mut EventQueue<Event>) {
-        let owner = self.owner_of_stream(stream);
         loop {
             let state = &mut self.streams[stream];
             if state.running.is_some() {
@@ -628,21 +658,50 @@ impl<R: Recorder> EdgeWorld<R> {
             }
             let switched_from = state.current_model.filter(|&c| c != choice);
             state.queue.pop_front();
-            state.running = Some(RunningStep { frame, model: choice, switched_from, start: now, flops });
-            let id = job_id(owner, state.jobs_submitted);
-            state.jobs_submitted += 1;
-            let job = JobSpec {
-                id,
-                class: owner,
-                work: flops,
-                weight: state.setup.spec.weight,
-                priority: state.setup.spec.priority,
-                deadline: Some(deadline),
+            state.running = Some(RunningStep { frame, model: choice, switched_from, start: now, flops, deadline });
+            let ready_at = match self.memory.as_mut() {
+                None => None,
+                Some(memory) => {
+                    let block = ((state.setup.bank_key as u64) << 32) | choice as u64;
+                    match memory.access(now, block, model.param_bytes()) {
+                        Access::Hit => None,
+                        Access::Pending(t) => Some(t),
+                        Access::Load { ready_at, bytes } => {
+                            state.memory_stats.loads += 1;
+                            state.memory_stats.bytes_loaded += bytes;
+                            Some(ready_at)
+                        }
+                    }
+                }
             };
-            self.node.submit(now, job);
-            self.node_changed(queue);
+            match ready_at {
+                Some(t) if t > now => {
+                    state.memory_stats.wait_s += t.saturating_sub(now).as_secs_f64();
+                    queue.schedule(t, Event::ParamsLoaded { stream });
+                }
+                _ => self.submit_step(now, stream, queue),
+            }
             return;
         }
+    }
+
+    /// Hands the stream's pending step to the node.
+    fn submit_step(&mut self, now: SimTime, stream: usize, queue: &mut EventQueue<Event>) {
+        let owner = self.owner_of_stream(stream);
+        let state = &mut self.streams[stream];
+        let running = state.running.as_ref().expect("a step to submit");
+        let id = job_id(owner, state.jobs_submitted);
+        state.jobs_submitted += 1;
+        let job = JobSpec {
+            id,
+            class: owner,
+            work: running.flops,
+            weight: state.setup.spec.weight,
+            priority: state.setup.spec.priority,
+            deadline: Some(running.deadline),
+        };
+        self.node.submit(now, job);
+        self.node_changed(queue);
     }
 
     fn step_finished(&mut self, now: SimTime, stream: usize) {
@@ -761,6 +820,7 @@ impl<R: Recorder> Model for EdgeWorld<R> {
             Event::ProcessToggled { process } => self.process_toggled(now, process, queue),
             Event::FrameReleased { stream } => self.frame_released(now, stream, queue),
             Event::NodeJobsFinished { version } => self.jobs_finished(now, version, queue),
+            Event::ParamsLoaded { stream } => self.submit_step(now, stream, queue),
         }
     }
 }

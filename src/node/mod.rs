@@ -26,6 +26,8 @@
 //! node integrates busy core-time per class, overall and in fixed time bins, and the number of jobs
 //! present over time (for Little's law).
 
+pub mod memory;
+
 use std::collections::VecDeque;
 
 use crate::sim::SimTime;

@@ -198,7 +198,9 @@ pub fn world_setup(scenario: &Scenario, resources: &Resources, plan: &RunPlan) -
             }
         };
         let sequences = if stream.sequences_given { stream.spec.sequences } else { pool.len() };
+        let bank_key = resources.banks.keys().position(|k| *k == scenario.dir.join(&stream.models)).expect("loaded");
         streams.push(StreamSetup {
+            bank_key,
             spec: StreamSpec { sequences, ..stream.spec.clone() },
             bank: Arc::clone(&loaded.bank),
             dataset,
@@ -209,6 +211,7 @@ pub fn world_setup(scenario: &Scenario, resources: &Resources, plan: &RunPlan) -
     Ok(WorldSetup {
         seed: scenario.seed,
         discipline: scenario.discipline(),
+        memory: node.memory.map(|m| (m.capacity.0, m.bandwidth.0)),
         cores: node.cores.get(),
         core_speed: node.speed.0,
         horizon: scenario.horizon(),

@@ -16,7 +16,7 @@ use crate::data::SplitPart;
 use crate::node::Discipline;
 use crate::sim::SimTime;
 use crate::workload::{BackgroundKind, BackgroundSpec, OnMiss, StreamSpec, WorkDistribution};
-use units::{Duration, Power, Rate, Speed, Work};
+use units::{Bandwidth, Duration, Power, Rate, Size, Speed, Work};
 
 /// A scenario that cannot be used.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -137,6 +137,20 @@ pub struct NodeFile {
     /// Power model (optional): per-core draw when idle and when busy.
     #[serde(default)]
     pub power: Option<PowerFile>,
+    /// Parameter memory (optional; without it parameters are always resident).
+    #[serde(default)]
+    pub memory: Option<MemoryFile>,
+}
+
+/// Fast parameter memory: `capacity` bytes, filled from slow memory at `bandwidth` (LRU over the
+/// models' parameter blocks; loads do not occupy a core).
+#[derive(Debug, Clone, Copy, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, expecting = "a map `{ capacity: <size>, bandwidth: <bandwidth> }`")]
+pub struct MemoryFile {
+    /// Capacity, bytes (e.g. `256KiB`).
+    pub capacity: Size,
+    /// Load bandwidth, bytes/s (e.g. `50MB/s`), > 0.
+    pub bandwidth: Bandwidth,
 }
 
 /// Power draw of one core: `idle` when it runs nothing, `busy` when it runs a job. The node's energy
@@ -897,6 +911,9 @@ impl Scenario {
                     ),
                 ));
             }
+        }
+        if parsed.node.memory.is_some_and(|m| m.bandwidth.0 <= 0.0) {
+            return Err(error("bandwidth:", "node.memory.bandwidth: must be positive".into()));
         }
         if parsed.node.speed.0 <= 0.0 {
             return Err(error("speed:", "node.speed: must be positive".into()));

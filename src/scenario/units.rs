@@ -13,6 +13,17 @@ const DURATION_UNITS: &[(&str, f64)] =
 const WORK_UNITS: &[(&str, f64)] = &[("TFLOP", 1e12), ("GFLOP", 1e9), ("MFLOP", 1e6), ("kFLOP", 1e3), ("FLOP", 1.0)];
 const SPEED_UNITS: &[(&str, f64)] =
     &[("TFLOP/s", 1e12), ("GFLOP/s", 1e9), ("MFLOP/s", 1e6), ("kFLOP/s", 1e3), ("FLOP/s", 1.0)];
+const SIZE_UNITS: &[(&str, f64)] =
+    &[("GiB", 1073741824.0), ("MiB", 1048576.0), ("KiB", 1024.0), ("GB", 1e9), ("MB", 1e6), ("kB", 1e3), ("B", 1.0)];
+const BANDWIDTH_UNITS: &[(&str, f64)] = &[
+    ("GiB/s", 1073741824.0),
+    ("MiB/s", 1048576.0),
+    ("KiB/s", 1024.0),
+    ("GB/s", 1e9),
+    ("MB/s", 1e6),
+    ("kB/s", 1e3),
+    ("B/s", 1.0),
+];
 const POWER_UNITS: &[(&str, f64)] = &[("mW", 1e-3), ("kW", 1e3), ("W", 1.0)];
 const RATE_UNITS: &[(&str, f64)] = &[("/min", 1.0 / 60.0), ("/ms", 1e3), ("/h", 1.0 / 3600.0), ("/s", 1.0)];
 
@@ -93,6 +104,18 @@ unit_type!(
 );
 
 unit_type!(
+    /// A size in bytes (rounded down to a whole byte).
+    Size, u64, SIZE_UNITS, "size",
+    "a non-negative number followed by B, kB, MB, GB, KiB, MiB or GiB (e.g. `512KiB`)",
+    |v: f64| v as u64
+);
+unit_type!(
+    /// A bandwidth in bytes per second.
+    Bandwidth, f64, BANDWIDTH_UNITS, "bandwidth",
+    "a non-negative number followed by B/s, kB/s, MB/s, GB/s, KiB/s, MiB/s or GiB/s (e.g. `100MB/s`)",
+    |v| v
+);
+unit_type!(
     /// Power in watts.
     Power, f64, POWER_UNITS, "power",
     "a non-negative number followed by mW, W or kW (e.g. `2.5W`)",
@@ -119,6 +142,10 @@ mod tests {
         assert_eq!(Rate::parse("6/min"), Some(Rate(0.1)));
         assert_eq!(Power::parse("2.5W"), Some(Power(2.5)));
         assert_eq!(Power::parse("500mW"), Some(Power(0.5)));
+        assert_eq!(Size::parse("512KiB"), Some(Size(524288)));
+        assert_eq!(Size::parse("1.5MB"), Some(Size(1_500_000)));
+        assert_eq!(Bandwidth::parse("100MB/s"), Some(Bandwidth(1e8)));
+        assert_eq!(Size::parse("100MB/s"), None);
     }
 
     #[test]
