@@ -47,7 +47,8 @@
 //! [`sim`] (kernel: time, queue, loop) · [`node`] (processor sharing) · [`workload`] (processes,
 //! random streams) · [`engine`] (the edge world: node + workloads + RNN + policies) · [`rnn`] (GRU cell,
 //! kernels, banks, weight files) · [`policy`] · [`scenario`] (YAML) · [`runner`] · [`metrics`] ·
-//! [`report`] (CSV, figures) · [`train`] (autodiff training, state maps) · [`data`] · [`output`].
+//! [`report`] (CSV, figures) · [`train`] (autodiff training, state maps) · [`validate`] (queueing and
+//! scheduling theory, confidence intervals) · [`data`] · [`output`].
 #![warn(missing_docs)]
 
 pub mod data;
