@@ -9,13 +9,14 @@ pub mod units;
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use serde::Deserialize;
 
 use crate::data::SplitPart;
 use crate::node::Discipline;
 use crate::sim::SimTime;
-use crate::workload::{BackgroundKind, BackgroundSpec, OnMiss, StreamSpec, WorkDistribution};
+use crate::workload::{parse_empirical_csv, BackgroundKind, BackgroundSpec, OnMiss, StreamSpec, WorkDistribution};
 use units::{Bandwidth, Duration, Power, Rate, Size, Speed, Work};
 
 /// A scenario that cannot be used.
@@ -254,8 +255,12 @@ pub struct OutputFile {
     pub bin: Option<Duration>,
 }
 
-/// A work distribution as written: `{ constant: 2MFLOP }`, `{ exponential: { mean: 1GFLOP } }`,
-/// `{ lognormal: { mean: 2MFLOP, cv: 0.5 } }` (a one-key map naming the distribution).
+/// A work distribution as written: a one-key map naming the distribution, e.g. `{ constant: 2MFLOP }`,
+/// `{ exponential: { mean: 1GFLOP } }`, `{ lognormal: { mean: 2MFLOP, cv: 0.5 } }`,
+/// `{ gamma: { mean: 2MFLOP, cv: 0.5 } }`, `{ weibull: { scale: 1MFLOP, shape: 0.7 } }`,
+/// `{ pareto: { scale: 1MFLOP, shape: 2.5 } }`, `{ uniform: { min: 1MFLOP, max: 3MFLOP } }`,
+/// `{ normal: { mean: 2MFLOP, sd: 1MFLOP } }` (truncated at zero) or `{ empirical: { file: work.csv } }`.
+/// See [`WorkDistribution`] for what each means.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(try_from = "RawWork")]
 pub enum WorkFile {
@@ -273,6 +278,46 @@ pub enum WorkFile {
         /// Coefficient of variation (sd / mean), > 0.
         cv: f64,
     },
+    /// Gamma with this mean and coefficient of variation.
+    Gamma {
+        /// Mean work.
+        mean: Work,
+        /// Coefficient of variation (sd / mean), > 0.
+        cv: f64,
+    },
+    /// Weibull with this scale and shape.
+    Weibull {
+        /// Scale λ.
+        scale: Work,
+        /// Shape k, > 0.
+        shape: f64,
+    },
+    /// Pareto type I with this scale (the smallest work) and shape.
+    Pareto {
+        /// Scale x_m.
+        scale: Work,
+        /// Shape α, > 1.
+        shape: f64,
+    },
+    /// Uniform between `min` and `max`.
+    Uniform {
+        /// Smallest work.
+        min: Work,
+        /// Largest work, > min.
+        max: Work,
+    },
+    /// Normal with this mean and sd, truncated at zero.
+    Normal {
+        /// Mean before truncation.
+        mean: Work,
+        /// Standard deviation before truncation, > 0.
+        sd: Work,
+    },
+    /// Samples read from a file, resampled uniformly.
+    Empirical {
+        /// One number of FLOPs per line; relative to the scenario file's folder.
+        file: PathBuf,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Deserialize)]
@@ -288,30 +333,91 @@ struct MeanCvParams {
     cv: f64,
 }
 
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, expecting = "a map `{ scale: <work>, shape: <number> }`")]
+struct ScaleShapeParams {
+    scale: Work,
+    shape: f64,
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, expecting = "a map `{ min: <work>, max: <work> }`")]
+struct MinMaxParams {
+    min: Work,
+    max: Work,
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, expecting = "a map `{ mean: <work>, sd: <work> }`")]
+struct MeanSdParams {
+    mean: Work,
+    sd: Work,
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, expecting = "a map `{ file: <path of a CSV file> }`")]
+struct FileParams {
+    file: PathBuf,
+}
+
 /// serde_yaml 0.9 reads enums only from YAML tags (`!exponential`); scenario files use one-key maps,
 /// so each variant is an optional field and exactly one must be given.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(
     deny_unknown_fields,
-    expecting = "a work distribution: `{ constant: <work> }`, `{ exponential: { mean: <work> } }` or `{ lognormal: { mean: <work>, cv: <number> } }`"
+    expecting = "a work distribution, a one-key map: `{ constant: <work> }`, `{ exponential: { mean: <work> } }`, `{ lognormal: { mean: <work>, cv: <number> } }`, `{ gamma: { mean: <work>, cv: <number> } }`, `{ weibull: { scale: <work>, shape: <number> } }`, `{ pareto: { scale: <work>, shape: <number> } }`, `{ uniform: { min: <work>, max: <work> } }`, `{ normal: { mean: <work>, sd: <work> } }` or `{ empirical: { file: <path> } }`"
 )]
 struct RawWork {
     constant: Option<Work>,
     exponential: Option<MeanParams>,
     lognormal: Option<MeanCvParams>,
+    gamma: Option<MeanCvParams>,
+    weibull: Option<ScaleShapeParams>,
+    pareto: Option<ScaleShapeParams>,
+    uniform: Option<MinMaxParams>,
+    normal: Option<MeanSdParams>,
+    empirical: Option<FileParams>,
 }
 
-const WORK_KINDS: &str =
-    "`constant: <work>`, `exponential: { mean: <work> }`, `lognormal: { mean: <work>, cv: <number> }`";
+const WORK_KINDS: &str = "`constant: <work>`, `exponential: { mean: <work> }`, `lognormal: { mean: <work>, cv: <number> }`, `gamma: { mean: <work>, cv: <number> }`, `weibull: { scale: <work>, shape: <number> }`, `pareto: { scale: <work>, shape: <number> }`, `uniform: { min: <work>, max: <work> }`, `normal: { mean: <work>, sd: <work> }`, `empirical: { file: <path> }`";
 
 impl TryFrom<RawWork> for WorkFile {
     type Error = String;
     fn try_from(raw: RawWork) -> Result<WorkFile, String> {
-        match (raw.constant, raw.exponential, raw.lognormal) {
-            (Some(w), None, None) => Ok(WorkFile::Constant(w)),
-            (None, Some(p), None) => Ok(WorkFile::Exponential { mean: p.mean }),
-            (None, None, Some(p)) => Ok(WorkFile::Lognormal { mean: p.mean, cv: p.cv }),
-            _ => Err(format!("work: give exactly one distribution, one of {WORK_KINDS}")),
+        let given: Vec<WorkFile> = [
+            raw.constant.map(WorkFile::Constant),
+            raw.exponential.map(|p| WorkFile::Exponential { mean: p.mean }),
+            raw.lognormal.map(|p| WorkFile::Lognormal { mean: p.mean, cv: p.cv }),
+            raw.gamma.map(|p| WorkFile::Gamma { mean: p.mean, cv: p.cv }),
+            raw.weibull.map(|p| WorkFile::Weibull { scale: p.scale, shape: p.shape }),
+            raw.pareto.map(|p| WorkFile::Pareto { scale: p.scale, shape: p.shape }),
+            raw.uniform.map(|p| WorkFile::Uniform { min: p.min, max: p.max }),
+            raw.normal.map(|p| WorkFile::Normal { mean: p.mean, sd: p.sd }),
+            raw.empirical.map(|p| WorkFile::Empirical { file: p.file }),
+        ]
+        .into_iter()
+        .flatten()
+        .collect();
+        match <[WorkFile; 1]>::try_from(given) {
+            Ok([work]) => Ok(work),
+            Err(_) => Err(format!("work: give exactly one distribution, one of {WORK_KINDS}")),
+        }
+    }
+}
+
+impl WorkFile {
+    /// The library's distribution. Empirical work gets no samples yet: [`Scenario::parse`] reads them.
+    fn distribution(self) -> WorkDistribution {
+        match self {
+            WorkFile::Constant(w) => WorkDistribution::Constant(w.0),
+            WorkFile::Exponential { mean } => WorkDistribution::Exponential { mean: mean.0 },
+            WorkFile::Lognormal { mean, cv } => WorkDistribution::LogNormal { mean: mean.0, cv },
+            WorkFile::Gamma { mean, cv } => WorkDistribution::Gamma { mean: mean.0, cv },
+            WorkFile::Weibull { scale, shape } => WorkDistribution::Weibull { scale: scale.0, shape },
+            WorkFile::Pareto { scale, shape } => WorkDistribution::Pareto { scale: scale.0, shape },
+            WorkFile::Uniform { min, max } => WorkDistribution::Uniform { min: min.0, max: max.0 },
+            WorkFile::Normal { mean, sd } => WorkDistribution::TruncatedNormal { mean: mean.0, sd: sd.0 },
+            WorkFile::Empirical { file } => WorkDistribution::Empirical { file, samples: Arc::from([]) },
         }
     }
 }
@@ -548,12 +654,11 @@ impl TryFrom<RawProcess> for ProcessFile {
             (_, Some(d)) => Some(positive_span("deadline", d)?),
         };
         let work_of = |work: Option<WorkFile>| -> Result<WorkDistribution, String> {
-            let work = match work.ok_or_else(|| missing("work", "e.g. `{ exponential: { mean: 1GFLOP } }`"))? {
-                WorkFile::Constant(w) => WorkDistribution::Constant(w.0),
-                WorkFile::Exponential { mean } => WorkDistribution::Exponential { mean: mean.0 },
-                WorkFile::Lognormal { mean, cv } => WorkDistribution::LogNormal { mean: mean.0, cv },
-            };
-            work.sampler().map_err(|e| format!("{process}: `work`: {e}"))?;
+            let work = work.ok_or_else(|| missing("work", "e.g. `{ exponential: { mean: 1GFLOP } }`"))?.distribution();
+            // Empirical samples are read, and then checked, by `Scenario::parse`.
+            if !matches!(work, WorkDistribution::Empirical { .. }) {
+                work.sampler().map_err(|e| format!("{process}: `work`: {e}"))?;
+            }
             Ok(work)
         };
         match raw.kind {
@@ -856,11 +961,53 @@ fn relocate_process_error(text: &str, message: &str) -> Option<(usize, usize)> {
     locate_in_process(text, name, field, 0)
 }
 
+/// Reads the samples of every `empirical` work distribution from its file (relative to `dir`, the
+/// scenario's folder) and checks them. This is the only file a scenario's parsing reads: the mean
+/// work must be known as soon as the scenario is (for the offered load).
+///
+/// # Errors
+/// [`ScenarioError`] located at the `file:` key, naming the process, the field and, for a bad value,
+/// the CSV file and line.
+fn load_work_samples(parsed: &mut ScenarioFile, text: &str, file: &str, dir: &Path) -> Result<(), ScenarioError> {
+    for process in &mut parsed.processes {
+        let ProcessFile::Background(BackgroundSpec { name, kind, .. }) = process else { continue };
+        let (BackgroundKind::Poisson { work: WorkDistribution::Empirical { file: csv, samples }, .. }
+        | BackgroundKind::Periodic { work: WorkDistribution::Empirical { file: csv, samples }, .. }
+        | BackgroundKind::Mmpp { work: WorkDistribution::Empirical { file: csv, samples }, .. }) = kind
+        else {
+            continue;
+        };
+        let at = |message: String| ScenarioError {
+            file: file.to_string(),
+            location: locate_in_process(text, name, Some("file"), 0),
+            message,
+        };
+        let field = format!("process `{name}`: `work.empirical.file`");
+        let path = dir.join(&*csv);
+        let content = std::fs::read_to_string(&path).map_err(|e| {
+            at(format!(
+                "{field}: cannot read `{}` (a text file of samples, one number of FLOPs per line, relative to the scenario's folder; looked for `{}`): {e}",
+                csv.display(),
+                path.display()
+            ))
+        })?;
+        let values =
+            parse_empirical_csv(&content, &csv.display().to_string()).map_err(|e| at(format!("{field}: {e}")))?;
+        *samples = values.into();
+        WorkDistribution::Empirical { file: csv.clone(), samples: Arc::clone(samples) }
+            .sampler()
+            .map_err(|e| at(format!("process `{name}`: `work`: {e}")))?;
+    }
+    Ok(())
+}
+
 impl Scenario {
     /// Parses and validates scenario text. `file` names it in errors; `dir` resolves relative paths.
+    /// The samples of `empirical` work distributions are read here, from files relative to `dir`.
     ///
     /// # Errors
-    /// [`ScenarioError`] naming the file, line and column, the field and what is allowed.
+    /// [`ScenarioError`] naming the file, line and column, the field and what is allowed (for a bad
+    /// samples file, also its line).
     pub fn parse(text: &str, file: &str, dir: &Path) -> Result<Scenario, ScenarioError> {
         let parsed: ScenarioFile = serde_yaml::from_str(text).map_err(|e| {
             let message = strip_location_suffix(&e.to_string());
@@ -980,6 +1127,8 @@ impl Scenario {
                 "policies: at most one stream may list several policies (the run repeats once per policy)".into(),
             ));
         }
+        let mut parsed = parsed;
+        load_work_samples(&mut parsed, text, file, dir)?;
         Ok(Scenario { file: file.to_string(), dir: dir.to_path_buf(), text: text.to_string(), parsed, seed: 0 }
             .with_seed(None))
     }
@@ -1102,6 +1251,135 @@ mod tests {
         let e =
             parse(&format!("{MM1}  - name: jobs\n    kind: on_off\n    on_mean: 1s\n    off_mean: 1s\n")).unwrap_err();
         assert!(e.to_string().contains("used twice") && e.location == Some((13, 5)), "the second `jobs`: {e}");
+    }
+
+    /// MM1 with its work replaced by `work` (flow style, on line 12).
+    fn with_work(work: &str) -> String {
+        MM1.replace("{ exponential: { mean: 1GFLOP } }", work)
+    }
+
+    fn work_of(s: &Scenario) -> WorkDistribution {
+        match &s.background().next().unwrap().kind {
+            BackgroundKind::Poisson { work, .. } => work.clone(),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn parses_every_work_distribution() {
+        for (written, expected) in [
+            ("{ constant: 2MFLOP }", WorkDistribution::Constant(2e6)),
+            ("{ lognormal: { mean: 2MFLOP, cv: 0.5 } }", WorkDistribution::LogNormal { mean: 2e6, cv: 0.5 }),
+            ("{ gamma: { mean: 2MFLOP, cv: 0.5 } }", WorkDistribution::Gamma { mean: 2e6, cv: 0.5 }),
+            ("{ weibull: { scale: 1MFLOP, shape: 0.7 } }", WorkDistribution::Weibull { scale: 1e6, shape: 0.7 }),
+            ("{ pareto: { scale: 1MFLOP, shape: 2.5 } }", WorkDistribution::Pareto { scale: 1e6, shape: 2.5 }),
+            ("{ uniform: { min: 0FLOP, max: 3MFLOP } }", WorkDistribution::Uniform { min: 0.0, max: 3e6 }),
+            ("{ normal: { mean: 2MFLOP, sd: 1MFLOP } }", WorkDistribution::TruncatedNormal { mean: 2e6, sd: 1e6 }),
+        ] {
+            let s = parse(&with_work(written)).unwrap_or_else(|e| panic!("{written}: {e}"));
+            assert_eq!(work_of(&s), expected, "{written}");
+        }
+        // Block style too.
+        let block = MM1.replace(
+            "    work: { exponential: { mean: 1GFLOP } }\n",
+            "    work:\n      gamma:\n        mean: 1GFLOP\n        cv: 2\n",
+        );
+        assert_eq!(work_of(&parse(&block).unwrap()), WorkDistribution::Gamma { mean: 1e9, cv: 2.0 });
+        // The offered load uses the true mean: the truncated normal's is shifted up (1.2876 for mean 1, sd 1).
+        let s = parse(&with_work("{ normal: { mean: 1GFLOP, sd: 1GFLOP } }")).unwrap();
+        assert!((s.offered_background_load() - 0.8 * 1.287_6).abs() < 1e-4, "{}", s.offered_background_load());
+    }
+
+    #[test]
+    fn work_parameter_errors_name_the_field_and_what_is_allowed() {
+        for (written, expected) in [
+            ("{ gamma: { mean: 0FLOP, cv: 1 } }", "gamma mean must be positive and finite, got 0"),
+            ("{ gamma: { mean: 1GFLOP, cv: 0 } }", "gamma cv must be positive and finite, got 0"),
+            ("{ gamma: { mean: 1GFLOP, cv: -2 } }", "gamma cv must be positive and finite, got -2"),
+            ("{ weibull: { scale: 0FLOP, shape: 1 } }", "weibull scale must be positive and finite"),
+            ("{ weibull: { scale: 1GFLOP, shape: 0 } }", "weibull shape must be positive and finite, got 0"),
+            ("{ weibull: { scale: 1GFLOP, shape: 0.001 } }", "weibull shape 0.001 is too small"),
+            ("{ pareto: { scale: 0FLOP, shape: 3 } }", "pareto scale (the smallest work, x_m) must be positive"),
+            ("{ pareto: { scale: 1GFLOP, shape: 1 } }", "pareto shape (α) must be a finite number greater than 1, got 1: the mean α·scale/(α − 1) exists only for α > 1"),
+            ("{ pareto: { scale: 1GFLOP, shape: -2 } }", "greater than 1, got -2"),
+            ("{ uniform: { min: 3MFLOP, max: 1MFLOP } }", "uniform max must be finite and greater than min, got min 3000000 and max 1000000"),
+            ("{ uniform: { min: 1MFLOP, max: 1MFLOP } }", "greater than min"),
+            ("{ normal: { mean: 1GFLOP, sd: 0FLOP } }", "normal sd must be positive and finite, got 0"),
+        ] {
+            let e = parse(&with_work(written)).unwrap_err();
+            assert!(e.message.contains("process `jobs`: `work`: "), "{written}: {e}");
+            assert!(e.message.contains(expected), "{written}: {e}\nshould contain {expected:?}");
+            assert_eq!(e.location.map(|l| l.0), Some(12), "{written}: {e}");
+        }
+        // Negative work is refused by the unit itself, at the value.
+        for written in ["{ uniform: { min: -1MFLOP, max: 1MFLOP } }", "{ normal: { mean: -1MFLOP, sd: 1MFLOP } }"] {
+            let e = parse(&with_work(written)).unwrap_err();
+            assert!(e.message.contains("invalid work `-1MFLOP`") && e.message.contains("non-negative"), "{e}");
+            assert_eq!(e.location.map(|l| l.0), Some(12), "{written}: {e}");
+        }
+        // Two distributions, an unknown one, or a parameter of another distribution.
+        let e =
+            parse(&with_work("{ gamma: { mean: 1GFLOP, cv: 1 }, pareto: { scale: 1GFLOP, shape: 2 } }")).unwrap_err();
+        assert!(
+            e.message.contains("give exactly one distribution") && e.message.contains("empirical: { file: <path> }"),
+            "{e}"
+        );
+        assert!(e.location.is_some(), "{e}");
+        let e = parse(&with_work("{ beta: { a: 1, b: 2 } }")).unwrap_err();
+        assert!(e.message.contains("unknown field `beta`") && e.message.contains("weibull"), "{e}");
+        assert_eq!(e.location.map(|l| l.0), Some(12), "{e}");
+        let e = parse(&with_work("{ weibull: { mean: 1GFLOP, shape: 2 } }")).unwrap_err();
+        assert!(e.message.contains("unknown field `mean`") && e.message.contains("scale"), "{e}");
+        assert_eq!(e.location.map(|l| l.0), Some(12), "{e}");
+        let e = parse(&with_work("{ pareto: { scale: 1GFLOP } }")).unwrap_err();
+        assert!(e.message.contains("missing field `shape`"), "{e}");
+        assert!(e.location.is_some(), "{e}");
+    }
+
+    #[test]
+    fn empirical_work_is_read_relative_to_the_scenario() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("data")).unwrap();
+        std::fs::write(dir.path().join("data/work.csv"), "work_flop\n1e9\n2e9\n\n6e9\n").unwrap();
+        let text = with_work("{ empirical: { file: data/work.csv } }");
+        let s = Scenario::parse(&text, "s.yaml", dir.path()).unwrap();
+        let WorkDistribution::Empirical { file, samples } = work_of(&s) else { panic!() };
+        assert_eq!((file, &samples[..]), (PathBuf::from("data/work.csv"), &[1e9, 2e9, 6e9][..]));
+        assert!((s.offered_background_load() - 0.8 * 3.0).abs() < 1e-12);
+        // Block style.
+        let block = MM1.replace(
+            "    work: { exponential: { mean: 1GFLOP } }\n",
+            "    work:\n      empirical:\n        file: data/work.csv\n",
+        );
+        assert_eq!(work_of(&Scenario::parse(&block, "s.yaml", dir.path()).unwrap()).mean(), 3e9);
+
+        // Errors name the scenario file and the `file:` line, the field, and the CSV file and line.
+        let column = text.lines().nth(11).unwrap().find("file:").unwrap() + 1;
+        for (csv, expected) in [
+            ("1e9\n2e9\n12 MFLOP\n", "data/work.csv line 3: `12 MFLOP` is not a number"),
+            ("1e9\n-5\n", "data/work.csv line 2: `-5` is negative"),
+            ("1e9\nnan\n", "data/work.csv line 2: `nan` is not a number"),
+            ("work_flop\n", "data/work.csv: no samples"),
+            ("", "data/work.csv: no samples"),
+        ] {
+            std::fs::write(dir.path().join("data/work.csv"), csv).unwrap();
+            let e = Scenario::parse(&text, "s.yaml", dir.path()).unwrap_err();
+            assert_eq!(e.file, "s.yaml");
+            assert_eq!(e.location, Some((12, column)), "{e}");
+            assert!(e.message.starts_with("process `jobs`: `work.empirical.file`: "), "{e}");
+            assert!(e.message.contains(expected), "{csv:?}: {e}");
+        }
+        std::fs::write(dir.path().join("data/work.csv"), "0\n0\n").unwrap();
+        let e = Scenario::parse(&text, "s.yaml", dir.path()).unwrap_err();
+        assert!(e.message.contains("`work`: empirical samples of `data/work.csv` are all 0"), "{e}");
+        assert_eq!(e.location, Some((12, column)), "{e}");
+        let e = Scenario::parse(&with_work("{ empirical: { file: missing.csv } }"), "s.yaml", dir.path()).unwrap_err();
+        assert!(
+            e.to_string().starts_with("s.yaml:12:")
+                && e.message.contains("`work.empirical.file`: cannot read `missing.csv`")
+                && e.message.contains("relative to the scenario's folder"),
+            "{e}"
+        );
     }
 
     #[test]

@@ -1,8 +1,13 @@
 //! Workload descriptions: work distributions, background processes, RNN streams, and the random
 //! number streams they draw from.
 
+pub mod special;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
 use rand::SeedableRng;
-use rand_distr::{Distribution, Exp, LogNormal};
+use rand_distr::{Distribution, Exp, Gamma, LogNormal, Normal, Pareto, Uniform, Weibull};
 use rand_pcg::Pcg64;
 
 use crate::sim::SimTime;
@@ -37,8 +42,16 @@ pub fn process_rng(seed: u64, process_name: &str) -> ProcessRng {
 #[error("{0}")]
 pub struct ParameterError(pub String);
 
+/// The lowest `mean / sd` a [`WorkDistribution::TruncatedNormal`] may have. Truncation is done by
+/// rejection, which needs `1 / Φ(mean / sd)` draws per sample on average: 2 at mean 0, 741 at −3 sd,
+/// but 3.5 million at −5 sd, which would stall a run.
+pub const TRUNCATED_NORMAL_MIN_MEAN_IN_SD: f64 = -3.0;
+
 /// Distribution of a job's work, in FLOPs.
-#[derive(Debug, Clone, Copy, PartialEq)]
+///
+/// [`WorkDistribution::mean`] is the mean of the work actually drawn (for the truncated normal, the
+/// shifted mean); [`WorkDistribution::sampler`] checks the parameters.
+#[derive(Debug, Clone, PartialEq)]
 pub enum WorkDistribution {
     /// Always `value`.
     Constant(f64),
@@ -55,10 +68,64 @@ pub enum WorkDistribution {
         /// Coefficient of variation.
         cv: f64,
     },
+    /// Gamma with the given mean and coefficient of variation `cv = sd / mean`; converted to shape
+    /// `k = 1/cv²` and scale `θ = mean·cv²` (mean `kθ`, sd `√k·θ`). `cv = 1` is the exponential.
+    Gamma {
+        /// Mean, FLOPs.
+        mean: f64,
+        /// Coefficient of variation.
+        cv: f64,
+    },
+    /// Weibull with scale λ and shape k: `P(X > x) = exp(−(x/λ)^k)`; mean `λ·Γ(1 + 1/k)`, coefficient
+    /// of variation `√(Γ(1 + 2/k) / Γ(1 + 1/k)² − 1)`. Γ comes from [`special::gamma`] (Lanczos, no
+    /// extra crate). k = 1 is the exponential, k < 1 has a heavier tail, k > 1 a lighter one.
+    Weibull {
+        /// Scale λ, FLOPs.
+        scale: f64,
+        /// Shape k.
+        shape: f64,
+    },
+    /// Pareto type I with scale x_m and shape α: `P(X > x) = (x_m / x)^α` for `x ≥ x_m` (no work below
+    /// x_m); mean `α·x_m / (α − 1)`, which exists only for α > 1 (required). The variance exists only
+    /// for α > 2; then `cv = 1 / √(α(α − 2))`.
+    Pareto {
+        /// Scale x_m, the smallest work, FLOPs.
+        scale: f64,
+        /// Shape α (tail index).
+        shape: f64,
+    },
+    /// Uniform between `min` and `max`: mean `(min + max)/2`, sd `(max − min)/√12`.
+    Uniform {
+        /// Smallest work, FLOPs (≥ 0).
+        min: f64,
+        /// Largest work, FLOPs (> min).
+        max: f64,
+    },
+    /// A normal N(mean, sd²) truncated to positive work by rejection: draws ≤ 0 are drawn again.
+    ///
+    /// Truncation raises the mean. With `α = mean / sd` and φ, Φ the standard normal density and
+    /// distribution function, the work has mean `mean + sd·φ(α)/Φ(α)` (e.g. 1.2876 for mean 1, sd 1;
+    /// `sd·√(2/π)` for mean 0) and variance `sd²·(1 − α·λ − λ²)` with `λ = φ(α)/Φ(α)`.
+    /// [`WorkDistribution::mean`] returns the shifted mean (Φ from [`special::erfc`]). `mean` may be
+    /// zero or negative, down to [`TRUNCATED_NORMAL_MIN_MEAN_IN_SD`] sd.
+    TruncatedNormal {
+        /// Mean of the normal before truncation, FLOPs.
+        mean: f64,
+        /// Standard deviation of the normal before truncation, FLOPs (> 0).
+        sd: f64,
+    },
+    /// Drawn uniformly at random, with replacement, from `samples` (e.g. measured job sizes): mean and
+    /// coefficient of variation are those of the samples.
+    Empirical {
+        /// Where the samples came from (for messages; a scenario resolves it against its folder).
+        file: PathBuf,
+        /// The samples, FLOPs (finite, ≥ 0, at least one positive).
+        samples: Arc<[f64]>,
+    },
 }
 
 /// A work distribution ready to sample.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub enum WorkSampler {
     /// Always this value.
     Constant(f64),
@@ -66,21 +133,53 @@ pub enum WorkSampler {
     Exponential(Exp<f64>),
     /// `rand_distr::LogNormal`.
     LogNormal(LogNormal<f64>),
+    /// `rand_distr::Gamma` (shape, scale).
+    Gamma(Gamma<f64>),
+    /// `rand_distr::Weibull` (scale, shape).
+    Weibull(Weibull<f64>),
+    /// `rand_distr::Pareto` (scale, shape).
+    Pareto(Pareto<f64>),
+    /// `rand_distr::Uniform` over [min, max).
+    Uniform(Uniform<f64>),
+    /// `rand_distr::Normal`, drawn again until positive.
+    TruncatedNormal(Normal<f64>),
+    /// A sample picked by a `rand_distr::Uniform` index.
+    Empirical {
+        /// The samples.
+        samples: Arc<[f64]>,
+        /// Uniform over `0..samples.len()`.
+        index: Uniform<usize>,
+    },
 }
 
 impl WorkDistribution {
-    /// Mean work, FLOPs.
+    /// Mean work, FLOPs: for the truncated normal the mean after truncation, `mean + sd·φ(α)/Φ(α)`;
+    /// for Pareto with α ≤ 1 (invalid) `+∞`; for empirical work without samples (invalid) NaN.
     pub fn mean(&self) -> f64 {
-        match *self {
-            WorkDistribution::Constant(value) => value,
-            WorkDistribution::Exponential { mean } | WorkDistribution::LogNormal { mean, .. } => mean,
+        match self {
+            WorkDistribution::Constant(value) => *value,
+            WorkDistribution::Exponential { mean }
+            | WorkDistribution::LogNormal { mean, .. }
+            | WorkDistribution::Gamma { mean, .. } => *mean,
+            WorkDistribution::Weibull { scale, shape } => scale * special::gamma(1.0 + 1.0 / shape),
+            WorkDistribution::Pareto { scale, shape } if *shape > 1.0 => shape * scale / (shape - 1.0),
+            WorkDistribution::Pareto { .. } => f64::INFINITY,
+            WorkDistribution::Uniform { min, max } => (min + max) / 2.0,
+            WorkDistribution::TruncatedNormal { mean, sd } => {
+                let alpha = mean / sd;
+                mean + sd * special::normal_pdf(alpha) / special::normal_cdf(alpha)
+            }
+            WorkDistribution::Empirical { samples, .. } => samples.iter().sum::<f64>() / samples.len() as f64,
         }
     }
 
     /// Checks the parameters and builds the sampler.
     ///
     /// # Errors
-    /// [`ParameterError`] if a mean or value is not positive and finite, or `cv ≤ 0`.
+    /// [`ParameterError`] naming the distribution, the parameter and what is allowed: a mean, value or
+    /// scale that is not positive and finite, `cv ≤ 0`, `shape ≤ 0`, a Pareto shape α ≤ 1 (no mean), a
+    /// uniform `min` < 0 or ≥ `max`, a normal `sd ≤ 0` or `mean` below −3 sd, empirical samples that
+    /// are missing, negative, not finite or all zero.
     pub fn sampler(&self) -> Result<WorkSampler, ParameterError> {
         let positive = |name: &str, v: f64| {
             if v.is_finite() && v > 0.0 {
@@ -89,23 +188,98 @@ impl WorkDistribution {
                 Err(ParameterError(format!("{name} must be positive and finite, got {v}")))
             }
         };
-        match *self {
+        let built = |what: &str, e: &dyn std::fmt::Display| ParameterError(format!("{what}: {e}"));
+        match self {
             WorkDistribution::Constant(value) => {
-                positive("constant work", value)?;
-                Ok(WorkSampler::Constant(value))
+                positive("constant work", *value)?;
+                Ok(WorkSampler::Constant(*value))
             }
             WorkDistribution::Exponential { mean } => {
-                positive("mean", mean)?;
-                Ok(WorkSampler::Exponential(Exp::new(1.0 / mean).map_err(|e| ParameterError(e.to_string()))?))
+                positive("exponential mean", *mean)?;
+                Ok(WorkSampler::Exponential(Exp::new(1.0 / mean).map_err(|e| built("exponential", &e))?))
             }
             WorkDistribution::LogNormal { mean, cv } => {
-                positive("mean", mean)?;
-                positive("cv", cv)?;
+                positive("lognormal mean", *mean)?;
+                positive("lognormal cv", *cv)?;
                 let sigma2 = (1.0 + cv * cv).ln();
                 let mu = mean.ln() - sigma2 / 2.0;
-                Ok(WorkSampler::LogNormal(
-                    LogNormal::new(mu, sigma2.sqrt()).map_err(|e| ParameterError(e.to_string()))?,
-                ))
+                Ok(WorkSampler::LogNormal(LogNormal::new(mu, sigma2.sqrt()).map_err(|e| built("lognormal", &e))?))
+            }
+            WorkDistribution::Gamma { mean, cv } => {
+                positive("gamma mean", *mean)?;
+                positive("gamma cv", *cv)?;
+                let (shape, scale) = (1.0 / (cv * cv), mean * cv * cv);
+                if !(shape.is_finite() && shape > 0.0 && scale.is_finite() && scale > 0.0) {
+                    return Err(ParameterError(format!(
+                        "gamma cv {cv:e} is out of range: the shape 1/cv² ({shape:e}) and the scale mean·cv² ({scale:e}) must be positive and finite"
+                    )));
+                }
+                Ok(WorkSampler::Gamma(Gamma::new(shape, scale).map_err(|e| built("gamma", &e))?))
+            }
+            WorkDistribution::Weibull { scale, shape } => {
+                positive("weibull scale", *scale)?;
+                positive("weibull shape", *shape)?;
+                if !self.mean().is_finite() {
+                    return Err(ParameterError(format!(
+                        "weibull shape {shape} is too small: the mean scale·Γ(1 + 1/shape) is not a finite number"
+                    )));
+                }
+                Ok(WorkSampler::Weibull(Weibull::new(*scale, *shape).map_err(|e| built("weibull", &e))?))
+            }
+            WorkDistribution::Pareto { scale, shape } => {
+                positive("pareto scale (the smallest work, x_m)", *scale)?;
+                if !(shape.is_finite() && *shape > 1.0) {
+                    return Err(ParameterError(format!(
+                        "pareto shape (α) must be a finite number greater than 1, got {shape}: the mean α·scale/(α − 1) exists only for α > 1"
+                    )));
+                }
+                Ok(WorkSampler::Pareto(Pareto::new(*scale, *shape).map_err(|e| built("pareto", &e))?))
+            }
+            WorkDistribution::Uniform { min, max } => {
+                if !(min.is_finite() && *min >= 0.0) {
+                    return Err(ParameterError(format!("uniform min must be a finite number ≥ 0, got {min}")));
+                }
+                if !(max.is_finite() && max > min) {
+                    return Err(ParameterError(format!(
+                        "uniform max must be finite and greater than min, got min {min} and max {max}"
+                    )));
+                }
+                Ok(WorkSampler::Uniform(Uniform::new(*min, *max).map_err(|e| built("uniform", &e))?))
+            }
+            WorkDistribution::TruncatedNormal { mean, sd } => {
+                positive("normal sd", *sd)?;
+                if !mean.is_finite() {
+                    return Err(ParameterError(format!("normal mean must be finite, got {mean}")));
+                }
+                if mean / sd < TRUNCATED_NORMAL_MIN_MEAN_IN_SD {
+                    return Err(ParameterError(format!(
+                        "normal mean {mean} is more than 3 sd ({sd}) below zero: fewer than 1 draw in 741 would be positive, so truncating at zero by rejection would take too long (allowed: mean ≥ −3·sd; a normal that far below zero, truncated at 0, is close to an exponential of mean sd²/|mean|)"
+                    )));
+                }
+                Ok(WorkSampler::TruncatedNormal(Normal::new(*mean, *sd).map_err(|e| built("normal", &e))?))
+            }
+            WorkDistribution::Empirical { file, samples } => {
+                let file = file.display();
+                if samples.is_empty() {
+                    return Err(ParameterError(format!(
+                        "empirical samples of `{file}`: none (at least one is needed)"
+                    )));
+                }
+                if let Some((i, v)) = samples.iter().enumerate().find(|(_, v)| !(v.is_finite() && **v >= 0.0)) {
+                    return Err(ParameterError(format!(
+                        "empirical sample {} of `{file}` is {v}; samples must be finite and ≥ 0",
+                        i + 1
+                    )));
+                }
+                if samples.iter().all(|v| *v == 0.0) {
+                    return Err(ParameterError(format!(
+                        "empirical samples of `{file}` are all 0; at least one must be positive"
+                    )));
+                }
+                Ok(WorkSampler::Empirical {
+                    samples: Arc::clone(samples),
+                    index: Uniform::new(0, samples.len()).map_err(|e| built("empirical", &e))?,
+                })
             }
         }
     }
@@ -118,8 +292,74 @@ impl WorkSampler {
             WorkSampler::Constant(value) => *value,
             WorkSampler::Exponential(d) => d.sample(rng),
             WorkSampler::LogNormal(d) => d.sample(rng),
+            WorkSampler::Gamma(d) => d.sample(rng),
+            WorkSampler::Weibull(d) => d.sample(rng),
+            WorkSampler::Pareto(d) => d.sample(rng),
+            WorkSampler::Uniform(d) => d.sample(rng),
+            // Ends with probability 1: the parameters allow at least Φ(−3) ≈ 1/741 of draws to be positive.
+            WorkSampler::TruncatedNormal(d) => loop {
+                let x = d.sample(rng);
+                if x > 0.0 {
+                    break x;
+                }
+            },
+            WorkSampler::Empirical { samples, index } => samples[index.sample(rng)],
         }
     }
+}
+
+/// A file of work samples that cannot be used: the file (as the user named it), the 1-based line where
+/// known, and what is wrong.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("{file}{}: {message}", line.map(|l| format!(" line {l}")).unwrap_or_default())]
+pub struct SamplesFileError {
+    /// The file, as named in messages.
+    pub file: String,
+    /// 1-based line, where the problem is on one line.
+    pub line: Option<usize>,
+    /// What is wrong and what is allowed.
+    pub message: String,
+}
+
+/// Parses the samples of an empirical work distribution: one number of FLOPs per line (e.g. `2.5e6`),
+/// blank lines ignored, optionally a header first (a line starting with a letter, `_` or `"`, such as
+/// `work_flop`). `file_label` names the file in errors. Pure: the caller reads the file.
+///
+/// # Errors
+/// [`SamplesFileError`] with the line of a value that is not a number, is NaN, infinite or negative,
+/// or when there is no sample at all.
+pub fn parse_empirical_csv(text: &str, file_label: &str) -> Result<Vec<f64>, SamplesFileError> {
+    const EXPECTED: &str =
+        "expected one non-negative number of FLOPs per line, e.g. `2.5e6` (a header line first is allowed)";
+    let error = |line: Option<usize>, message: String| SamplesFileError { file: file_label.to_string(), line, message };
+    let shown = |value: &str| match value.char_indices().nth(40) {
+        Some((at, _)) => format!("{}…", &value[..at]),
+        None => value.to_string(),
+    };
+    let mut samples = Vec::new();
+    let mut first = true;
+    for (index, line) in text.lines().enumerate() {
+        let value = if index == 0 { line.trim_start_matches('\u{feff}') } else { line }.trim();
+        if value.is_empty() {
+            continue;
+        }
+        let is_first = std::mem::replace(&mut first, false);
+        let at = Some(index + 1);
+        match value.parse::<f64>() {
+            Ok(v) if v.is_nan() => return Err(error(at, format!("`{}` is not a number; {EXPECTED}", shown(value)))),
+            Ok(v) if v.is_infinite() => {
+                return Err(error(at, format!("`{}` is not a finite number; {EXPECTED}", shown(value))))
+            }
+            Ok(v) if v < 0.0 => return Err(error(at, format!("`{}` is negative; {EXPECTED}", shown(value)))),
+            Ok(v) => samples.push(v),
+            Err(_) if is_first && value.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_' || c == '"') => {}
+            Err(_) => return Err(error(at, format!("`{}` is not a number; {EXPECTED}", shown(value)))),
+        }
+    }
+    if samples.is_empty() {
+        return Err(error(None, format!("no samples; {EXPECTED}")));
+    }
+    Ok(samples)
 }
 
 /// A background process: a source of jobs that compete with the RNN for the node.
@@ -256,6 +496,24 @@ pub struct StreamSpec {
 mod tests {
     use super::*;
 
+    /// Sample mean, coefficient of variation (population sd / mean), minimum and maximum of `n` draws.
+    fn moments(distribution: &WorkDistribution, seed: u64, n: usize) -> (f64, f64, f64, f64) {
+        let sampler = distribution.sampler().unwrap();
+        let mut rng = process_rng(seed, "x");
+        let draws: Vec<f64> = (0..n).map(|_| sampler.sample(&mut rng)).collect();
+        let mean = draws.iter().sum::<f64>() / n as f64;
+        let sd = (draws.iter().map(|d| (d - mean).powi(2)).sum::<f64>() / n as f64).sqrt();
+        let min = draws.iter().copied().fold(f64::INFINITY, f64::min);
+        let max = draws.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+        (mean, sd / mean, min, max)
+    }
+
+    fn assert_close(what: &str, got: f64, want: f64, relative: f64) {
+        assert!(((got - want) / want).abs() < relative, "{what}: got {got}, want {want} (±{relative})");
+    }
+
+    const N: usize = 200_000;
+
     #[test]
     fn lognormal_takes_mean_and_cv() {
         let sampler = WorkDistribution::LogNormal { mean: 2.0, cv: 0.5 }.sampler().unwrap();
@@ -282,10 +540,181 @@ mod tests {
     }
 
     #[test]
+    fn gamma_takes_mean_and_cv() {
+        // Standard error of the mean for 200k draws: cv/447 (0.16 % and 0.45 %).
+        for (mean, cv) in [(3e6, 0.7), (1.0, 2.0)] {
+            let d = WorkDistribution::Gamma { mean, cv };
+            assert_eq!(d.mean(), mean);
+            let (m, c, min, _) = moments(&d, 2, N);
+            assert_close("gamma mean", m, mean, 0.005 * cv.max(1.0));
+            assert_close("gamma cv", c, cv, 0.01 * cv.max(1.0));
+            assert!(min >= 0.0);
+        }
+    }
+
+    #[test]
+    fn weibull_mean_and_cv_follow_the_gamma_function() {
+        // Shape 2 (Rayleigh): mean λ·√π/2, cv √(4/π − 1).
+        let d = WorkDistribution::Weibull { scale: 2.0, shape: 2.0 };
+        assert!((d.mean() - std::f64::consts::PI.sqrt()).abs() < 1e-13, "{}", d.mean());
+        let (m, c, min, _) = moments(&d, 3, N);
+        assert_close("weibull(2) mean", m, std::f64::consts::PI.sqrt(), 0.005);
+        assert_close("weibull(2) cv", c, (4.0 / std::f64::consts::PI - 1.0).sqrt(), 0.01);
+        assert!(min > 0.0);
+        // Shape 0.7 (heavier tail than the exponential): mean λ·Γ(1 + 1/0.7) = 1.2658 λ.
+        let (scale, shape) = (5e5, 0.7);
+        let d = WorkDistribution::Weibull { scale, shape };
+        let g1 = special::gamma(1.0 + 1.0 / shape);
+        let g2 = special::gamma(1.0 + 2.0 / shape);
+        assert_close("weibull(0.7) analytic mean", d.mean(), 1.265_823_7 * scale, 1e-6);
+        let (m, c, _, _) = moments(&d, 4, N);
+        assert_close("weibull(0.7) mean", m, scale * g1, 0.01);
+        assert_close("weibull(0.7) cv", c, (g2 / (g1 * g1) - 1.0).sqrt(), 0.02);
+    }
+
+    #[test]
+    fn pareto_has_support_above_the_scale_and_the_right_mean() {
+        // α = 3: mean 1.5·x_m (sd 0.87·x_m: standard error of the mean 0.13 %).
+        let d = WorkDistribution::Pareto { scale: 2e6, shape: 3.0 };
+        assert_eq!(d.mean(), 3e6);
+        let (m, _, min, _) = moments(&d, 5, N);
+        assert!(min >= 2e6, "draw {min} below x_m");
+        assert_close("pareto(3) mean", m, 3e6, 0.01);
+        // α = 6: the fourth moment exists, so the sample cv settles: cv = 1/√(α(α − 2)) = 0.2041.
+        let d = WorkDistribution::Pareto { scale: 1.0, shape: 6.0 };
+        let (m, c, min, _) = moments(&d, 6, N);
+        assert!(min >= 1.0);
+        assert_close("pareto(6) mean", m, 1.2, 0.005);
+        assert_close("pareto(6) cv", c, 1.0 / 24f64.sqrt(), 0.02);
+    }
+
+    #[test]
+    fn uniform_stays_in_its_range() {
+        let d = WorkDistribution::Uniform { min: 1e6, max: 3e6 };
+        assert_eq!(d.mean(), 2e6);
+        let (m, c, min, max) = moments(&d, 7, N);
+        assert!(min >= 1e6 && max <= 3e6 && min < 1.001e6 && max > 2.999e6, "{min} {max}");
+        assert_close("uniform mean", m, 2e6, 0.002);
+        assert_close("uniform cv", c, 2e6 / (12f64.sqrt() * 2e6), 0.005);
+    }
+
+    #[test]
+    fn truncated_normal_mean_is_the_shifted_mean() {
+        // mean 1, sd 1: 1 + φ(1)/Φ(1) = 1 + 0.2419707/0.8413447 = 1.2875999.
+        let d = WorkDistribution::TruncatedNormal { mean: 1.0, sd: 1.0 };
+        assert!((d.mean() - 1.287_599_9).abs() < 1e-6, "{}", d.mean());
+        let lambda = special::normal_pdf(1.0) / special::normal_cdf(1.0);
+        let sd = (1.0 - lambda - lambda * lambda).sqrt();
+        let (m, c, min, _) = moments(&d, 8, N);
+        assert!(min > 0.0);
+        assert_close("truncated normal mean", m, 1.287_6, 0.004);
+        assert_close("truncated normal cv", c, sd / d.mean(), 0.01);
+        // mean 0: the half-normal, mean sd·√(2/π).
+        let d = WorkDistribution::TruncatedNormal { mean: 0.0, sd: 4e6 };
+        assert_close("half-normal analytic mean", d.mean(), 4e6 * (2.0 / std::f64::consts::PI).sqrt(), 1e-6);
+        let (m, _, min, _) = moments(&d, 9, N);
+        assert!(min > 0.0);
+        assert_close("half-normal mean", m, d.mean(), 0.005);
+        // Far from zero the truncation hardly matters: φ(10)/Φ(10) ≈ 7.7e-23.
+        let d = WorkDistribution::TruncatedNormal { mean: 10.0, sd: 1.0 };
+        assert!((d.mean() - 10.0).abs() < 1e-12, "{}", d.mean());
+        // At the limit, −3 sd: mean −3 + φ(−3)/Φ(−3) = 0.28310 (about 741 draws per accepted one).
+        let d = WorkDistribution::TruncatedNormal { mean: -3.0, sd: 1.0 };
+        assert_close("truncated normal(−3σ) analytic mean", d.mean(), 0.283_098_65, 1e-5);
+        let (m, _, min, _) = moments(&d, 10, 20_000);
+        assert!(min > 0.0);
+        assert_close("truncated normal(−3σ) mean", m, d.mean(), 0.02);
+    }
+
+    #[test]
+    fn empirical_resamples_uniformly() {
+        let samples: Arc<[f64]> = vec![1.0, 2.0, 3.0, 10.0].into();
+        let d = WorkDistribution::Empirical { file: "s.csv".into(), samples };
+        assert_eq!(d.mean(), 4.0);
+        let sampler = d.sampler().unwrap();
+        let mut rng = process_rng(11, "x");
+        let mut counts = [0usize; 4];
+        let mut sum = 0.0;
+        for _ in 0..N {
+            let x = sampler.sample(&mut rng);
+            sum += x;
+            counts[[1.0, 2.0, 3.0, 10.0].iter().position(|v| *v == x).expect("a draw is one of the samples")] += 1;
+        }
+        assert_close("empirical mean", sum / N as f64, 4.0, 0.008);
+        for count in counts {
+            assert_close("empirical frequency", count as f64 / N as f64, 0.25, 0.01);
+        }
+        let (_, c, _, _) = moments(&d, 12, N);
+        assert_close("empirical cv", c, 12.5f64.sqrt() / 4.0, 0.01);
+    }
+
+    #[test]
     fn invalid_parameters_are_errors() {
+        let message = |d: WorkDistribution| d.sampler().unwrap_err().to_string();
         assert!(WorkDistribution::LogNormal { mean: 1.0, cv: 0.0 }.sampler().is_err());
         assert!(WorkDistribution::Exponential { mean: -1.0 }.sampler().is_err());
         assert!(WorkDistribution::Constant(f64::NAN).sampler().is_err());
+        for (d, expected) in [
+            (WorkDistribution::Gamma { mean: 0.0, cv: 1.0 }, "gamma mean must be positive"),
+            (WorkDistribution::Gamma { mean: 1.0, cv: -0.5 }, "gamma cv must be positive"),
+            (WorkDistribution::Gamma { mean: 1.0, cv: 1e-170 }, "gamma cv 1e-170 is out of range"),
+            (WorkDistribution::Weibull { scale: 0.0, shape: 1.0 }, "weibull scale must be positive"),
+            (WorkDistribution::Weibull { scale: 1.0, shape: 0.0 }, "weibull shape must be positive"),
+            (WorkDistribution::Weibull { scale: 1.0, shape: 0.001 }, "weibull shape 0.001 is too small"),
+            (
+                WorkDistribution::Pareto { scale: -1.0, shape: 3.0 },
+                "pareto scale (the smallest work, x_m) must be positive",
+            ),
+            (
+                WorkDistribution::Pareto { scale: 1.0, shape: 1.0 },
+                "greater than 1, got 1: the mean α·scale/(α − 1) exists only for α > 1",
+            ),
+            (
+                WorkDistribution::Pareto { scale: 1.0, shape: 0.5 },
+                "pareto shape (α) must be a finite number greater than 1",
+            ),
+            (WorkDistribution::Uniform { min: -1.0, max: 1.0 }, "uniform min must be a finite number ≥ 0"),
+            (WorkDistribution::Uniform { min: 2.0, max: 2.0 }, "uniform max must be finite and greater than min"),
+            (WorkDistribution::TruncatedNormal { mean: 1.0, sd: 0.0 }, "normal sd must be positive"),
+            (WorkDistribution::TruncatedNormal { mean: -3.01, sd: 1.0 }, "more than 3 sd (1) below zero"),
+            (
+                WorkDistribution::Empirical { file: "a.csv".into(), samples: Vec::new().into() },
+                "none (at least one is needed)",
+            ),
+            (
+                WorkDistribution::Empirical { file: "a.csv".into(), samples: vec![1.0, -2.0].into() },
+                "sample 2 of `a.csv` is -2",
+            ),
+            (WorkDistribution::Empirical { file: "a.csv".into(), samples: vec![0.0, 0.0].into() }, "all 0"),
+        ] {
+            let got = message(d);
+            assert!(got.contains(expected), "{got:?} should contain {expected:?}");
+        }
+        assert!(WorkDistribution::TruncatedNormal { mean: -3.0, sd: 1.0 }.sampler().is_ok());
+        assert_eq!(WorkDistribution::Pareto { scale: 1.0, shape: 1.0 }.mean(), f64::INFINITY);
+    }
+
+    #[test]
+    fn empirical_csv_parses_numbers_and_locates_bad_lines() {
+        assert_eq!(parse_empirical_csv("1\n2.5e6\n\n0\n", "a.csv").unwrap(), vec![1.0, 2.5e6, 0.0]);
+        assert_eq!(parse_empirical_csv("\u{feff}work_flop\r\n3\r\n 4 \r\n", "a.csv").unwrap(), vec![3.0, 4.0]);
+        assert_eq!(parse_empirical_csv("\n\"flops\"\n3\n", "a.csv").unwrap(), vec![3.0]);
+        for (text, line, expected) in [
+            ("1\n2\nabc\n", Some(3), "`abc` is not a number"),
+            ("header\nother\n", Some(2), "`other` is not a number"),
+            ("1\n-2\n", Some(2), "`-2` is negative"),
+            ("1\nNaN\n", Some(2), "`NaN` is not a number"),
+            ("1\ninf\n", Some(2), "`inf` is not a finite number"),
+            ("1,2\n", Some(1), "`1,2` is not a number"),
+            ("", None, "no samples"),
+            ("work_flop\n\n", None, "no samples"),
+        ] {
+            let e = parse_empirical_csv(text, "dir/a.csv").unwrap_err();
+            assert_eq!((e.file.as_str(), e.line), ("dir/a.csv", line), "{text:?}: {e}");
+            assert!(e.message.contains(expected) && e.message.contains("one non-negative number"), "{text:?}: {e}");
+        }
+        let e = parse_empirical_csv("1\n2\nabc\n", "dir/a.csv").unwrap_err();
+        assert!(e.to_string().starts_with("dir/a.csv line 3: `abc` is not a number"), "{e}");
     }
 
     #[test]
