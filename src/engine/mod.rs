@@ -74,6 +74,34 @@ pub struct StreamSetup {
     pub policy: Box<dyn Policy>,
     /// Identifies the bank among the run's banks (streams sharing a bank share its parameter blocks).
     pub bank_key: usize,
+    /// Stages run before each frame's RNN step, if any.
+    pub pipeline: Option<Pipeline>,
+}
+
+/// Per-frame progress through a stream's pipeline (recycled, so nothing is allocated per frame).
+struct FramePipe {
+    frame: u64,
+    /// Unfinished predecessors of each stage.
+    pending: Vec<u32>,
+    /// Node job of each stage while it runs.
+    jobs: Vec<Option<JobId>>,
+    /// Sinks still to finish; the frame is ready for its RNN step at zero.
+    sinks_left: u32,
+}
+
+/// Stage jobs carry this bit in the low part of their id (RNN step jobs never reach it).
+const STAGE_BIT: u64 = 1 << 47;
+
+/// The stages a stream runs for every frame before its RNN step: a DAG whose roots start at the
+/// frame's release; a stage starts when all its predecessors have finished; the RNN step may start
+/// when every sink (a stage nothing depends on) has finished.
+pub struct Pipeline {
+    /// Stage names, in a topological order.
+    pub names: Vec<String>,
+    /// Work of each stage.
+    pub work: Vec<WorkSampler>,
+    /// Predecessors of each stage (indices into `names`, all smaller than the stage's own index).
+    pub after: Vec<Vec<usize>>,
 }
 
 /// Everything a run needs.
@@ -155,6 +183,15 @@ struct StreamState {
     last_latency_s: Option<f64>,
     jobs_submitted: u64,
     memory_stats: MemoryStats,
+    /// Pipeline state of the frames in `queue`, front = oldest.
+    pipes: VecDeque<FramePipe>,
+    pipe_pool: Vec<FramePipe>,
+    /// Stage jobs on the node: (frame, stage) by slot.
+    stage_slots: Vec<Option<(u64, usize)>>,
+    free_stage_slots: Vec<usize>,
+    successors: Vec<Vec<usize>>,
+    is_sink: Vec<bool>,
+    rng: ProcessRng,
 }
 
 /// The simulated edge node and its workloads; implements the kernel's [`Model`].
@@ -362,6 +399,17 @@ impl<R: Recorder> EdgeWorld<R> {
             // Frames waiting at once can never exceed the frames released in one deadline window
             // plus the backlog; reserve generously so the queue does not grow during a run.
             let reserve = 1024.min(total_frames as usize);
+            let n_stages = stream.pipeline.as_ref().map_or(0, |p| p.names.len());
+            let mut successors = vec![Vec::new(); n_stages];
+            if let Some(pipeline) = &stream.pipeline {
+                for (stage, preds) in pipeline.after.iter().enumerate() {
+                    for &p in preds {
+                        successors[p].push(stage);
+                    }
+                }
+            }
+            let is_sink: Vec<bool> = successors.iter().map(|s| s.is_empty()).collect();
+            let stream_name = stream.spec.name.clone();
             streams.push(StreamState {
                 setup: stream,
                 order,
@@ -382,6 +430,13 @@ impl<R: Recorder> EdgeWorld<R> {
                 last_latency_s: None,
                 jobs_submitted: 0,
                 memory_stats: MemoryStats::default(),
+                pipes: VecDeque::with_capacity(64),
+                pipe_pool: Vec::new(),
+                stage_slots: Vec::with_capacity(64),
+                free_stage_slots: Vec::with_capacity(64),
+                successors,
+                is_sink,
+                rng: process_rng(setup.seed, &format!("{}/pipeline", stream_name)),
             });
         }
         let memory = setup.memory.map(|(capacity, bandwidth)| ParamMemory::new(capacity, bandwidth));
@@ -574,6 +629,28 @@ impl<R: Recorder> EdgeWorld<R> {
         let frame = state.next_frame;
         state.next_frame += 1;
         state.queue.push_back(frame);
+        if let Some(pipeline) = &state.setup.pipeline {
+            let n = pipeline.names.len();
+            let mut pipe = state.pipe_pool.pop().unwrap_or_else(|| FramePipe {
+                frame,
+                pending: vec![0; n],
+                jobs: vec![None; n],
+                sinks_left: 0,
+            });
+            pipe.frame = frame;
+            for (stage, preds) in pipeline.after.iter().enumerate() {
+                pipe.pending[stage] = preds.len() as u32;
+                pipe.jobs[stage] = None;
+            }
+            pipe.sinks_left = state.is_sink.iter().filter(|&&sink| sink).count() as u32;
+            state.pipes.push_back(pipe);
+            for stage in 0..n {
+                if self.streams[stream].pipes.back().expect("just pushed").pending[stage] == 0 {
+                    self.start_stage(now, stream, frame, stage, queue);
+                }
+            }
+        }
+        let state = &mut self.streams[stream];
         if state.next_frame < state.total_frames {
             let next = state.setup.spec.start.saturating_add(SimTime(state.setup.spec.period.0 * state.next_frame));
             if next <= self.horizon {
@@ -581,6 +658,80 @@ impl<R: Recorder> EdgeWorld<R> {
             }
         }
         self.start_next_step(now, stream, queue);
+    }
+
+    /// Submits stage `stage` of `frame` to the node.
+    fn start_stage(&mut self, now: SimTime, stream: usize, frame: u64, stage: usize, queue: &mut EventQueue<Event>) {
+        let owner = self.owner_of_stream(stream);
+        let state = &mut self.streams[stream];
+        let pipeline = state.setup.pipeline.as_ref().expect("a stream with stages");
+        let work = pipeline.work[stage].sample(&mut state.rng);
+        let slot = match state.free_stage_slots.pop() {
+            Some(slot) => {
+                state.stage_slots[slot] = Some((frame, stage));
+                slot
+            }
+            None => {
+                state.stage_slots.push(Some((frame, stage)));
+                state.stage_slots.len() - 1
+            }
+        };
+        let id = job_id(owner, STAGE_BIT | slot as u64);
+        let index = (frame - state.pipes.front().expect("the frame's pipe exists").frame) as usize;
+        state.pipes[index].jobs[stage] = Some(id);
+        let deadline = Self::release_of(state, frame).saturating_add(state.setup.spec.deadline);
+        let job = JobSpec {
+            id,
+            class: owner,
+            work,
+            weight: state.setup.spec.weight,
+            priority: state.setup.spec.priority,
+            deadline: Some(deadline),
+        };
+        self.node.submit(now, job);
+        self.node_changed(queue);
+    }
+
+    /// A stage job ended: start the successors it unblocks.
+    fn stage_finished(&mut self, now: SimTime, stream: usize, slot: usize, queue: &mut EventQueue<Event>) {
+        let state = &mut self.streams[stream];
+        let Some((frame, stage)) = state.stage_slots[slot].take() else { return };
+        state.free_stage_slots.push(slot);
+        let index = (frame - state.pipes.front().expect("a running stage's frame has a pipe").frame) as usize;
+        state.pipes[index].jobs[stage] = None;
+        if state.is_sink[stage] {
+            state.pipes[index].sinks_left -= 1;
+        }
+        for k in 0..state.successors[stage].len() {
+            let state = &mut self.streams[stream];
+            let next = state.successors[stage][k];
+            let pipe = &mut state.pipes[index];
+            pipe.pending[next] -= 1;
+            if pipe.pending[next] == 0 {
+                self.start_stage(now, stream, frame, next, queue);
+            }
+        }
+    }
+
+    /// Removes the front frame's pipeline state, cancelling stages still on the node (they feed only
+    /// that frame).
+    fn drop_front_pipe(&mut self, now: SimTime, stream: usize, queue: &mut EventQueue<Event>) {
+        let state = &mut self.streams[stream];
+        let Some(mut pipe) = state.pipes.pop_front() else { return };
+        let mut cancelled = false;
+        for job in pipe.jobs.iter_mut() {
+            if let Some(id) = job.take() {
+                self.node.cancel(now, id);
+                let slot = (id.0 & ((1 << OWNER_SHIFT) - 1) & !STAGE_BIT) as usize;
+                state.stage_slots[slot] = None;
+                state.free_stage_slots.push(slot);
+                cancelled = true;
+            }
+        }
+        state.pipe_pool.push(pipe);
+        if cancelled {
+            self.node_changed(queue);
+        }
     }
 
     fn release_of(state: &StreamState, frame: u64) -> SimTime {
@@ -609,6 +760,10 @@ impl<R: Recorder> EdgeWorld<R> {
             let deadline = release.saturating_add(state.setup.spec.deadline);
             if state.setup.spec.on_miss == OnMiss::Skip && now >= deadline {
                 state.queue.pop_front();
+                if state.setup.pipeline.is_some() {
+                    self.drop_front_pipe(now, stream, queue);
+                }
+                let state = &mut self.streams[stream];
                 state.skipped_in_sequence += 1;
                 let record = StepRecord {
                     stream,
@@ -629,6 +784,14 @@ impl<R: Recorder> EdgeWorld<R> {
                     self.finish_sequence(stream, frame);
                 }
                 continue;
+            }
+            if state.pipes.front().is_some_and(|pipe| pipe.sinks_left > 0) {
+                // Its stages are still running; `stage_finished` calls back when they are done.
+                return;
+            }
+            if state.setup.pipeline.is_some() {
+                let pipe = state.pipes.pop_front().expect("a pipelined frame has a pipe");
+                state.pipe_pool.push(pipe);
             }
             for (index, cost) in state.switch_flops.iter_mut().enumerate() {
                 *cost = state.current_model.map_or(0, |current| state.setup.bank.switch_flops(current, index));
@@ -797,6 +960,8 @@ impl<R: Recorder> EdgeWorld<R> {
                     deadline,
                     work: done.served,
                 });
+            } else if low & STAGE_BIT != 0 {
+                self.stage_finished(now, owner - n_background, (low & !STAGE_BIT) as usize, queue);
             } else {
                 self.step_finished(now, owner - n_background);
             }

@@ -201,6 +201,11 @@ pub fn world_setup(scenario: &Scenario, resources: &Resources, plan: &RunPlan) -
         let bank_key = resources.banks.keys().position(|k| *k == scenario.dir.join(&stream.models)).expect("loaded");
         streams.push(StreamSetup {
             bank_key,
+            pipeline: stream.pipeline.as_ref().map(|p| p.build()).transpose().map_err(|message| {
+                RunError::Scenario(
+                    scenario.error_at("pipeline:", format!("stream `{}`.pipeline: {message}", stream.spec.name)),
+                )
+            })?,
             spec: StreamSpec { sequences, ..stream.spec.clone() },
             bank: Arc::clone(&loaded.bank),
             dataset,

@@ -537,6 +537,7 @@ struct RawProcess {
     policies: Option<Vec<PolicyFile>>,
     phase: Option<Duration>,
     jitter: Option<Duration>,
+    pipeline: Option<Vec<RawStage>>,
     rates: Option<Vec<Rate>>,
     switch_rates: Option<Vec<Vec<Rate>>>,
 }
@@ -566,6 +567,109 @@ pub struct StreamFile {
     pub policies: Vec<PolicyFile>,
     /// Whether `sequences` was given (otherwise every sequence of the part, once).
     pub sequences_given: bool,
+    /// Stages run before each frame's RNN step (validated acyclic, in topological order).
+    pub pipeline: Option<PipelineFile>,
+}
+
+/// A stage of a stream's pipeline as written: `{ name: pose, work: { constant: 3MFLOP }, after: [capture] }`.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(
+    deny_unknown_fields,
+    expecting = "a stage: a map `{ name: <name>, work: <distribution>, after: [<stage>, …] }`"
+)]
+struct RawStage {
+    name: String,
+    work: WorkFile,
+    #[serde(default)]
+    after: Vec<String>,
+}
+
+/// A validated pipeline: stages in a topological order, each with its predecessors (indices of
+/// earlier stages). The graph is checked with `petgraph`; a cycle is an error naming its stages.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PipelineFile {
+    /// Stage names.
+    pub names: Vec<String>,
+    /// Stage work.
+    pub work: Vec<WorkDistribution>,
+    /// Predecessors of each stage.
+    pub after: Vec<Vec<usize>>,
+}
+
+impl PipelineFile {
+    fn from_raw(stages: Vec<RawStage>) -> Result<PipelineFile, String> {
+        use petgraph::graph::{DiGraph, NodeIndex};
+        if stages.is_empty() {
+            return Err("`pipeline` must list at least one stage (or be left out)".into());
+        }
+        let mut graph = DiGraph::<usize, ()>::new();
+        let nodes: Vec<NodeIndex> = (0..stages.len()).map(|i| graph.add_node(i)).collect();
+        for (i, stage) in stages.iter().enumerate() {
+            if stage.name.trim().is_empty() {
+                return Err("`pipeline`: a stage has an empty name".into());
+            }
+            if stages[..i].iter().any(|s| s.name == stage.name) {
+                return Err(format!("`pipeline`: stage `{}` is listed twice", stage.name));
+            }
+            for before in &stage.after {
+                let Some(j) = stages.iter().position(|s| &s.name == before) else {
+                    let names: Vec<&str> = stages.iter().map(|s| s.name.as_str()).collect();
+                    return Err(format!(
+                        "`pipeline`: stage `{}` runs after `{before}`, which is not a stage; stages: {}",
+                        stage.name,
+                        names.join(", ")
+                    ));
+                };
+                graph.add_edge(nodes[j], nodes[i], ());
+            }
+        }
+        let order = petgraph::algo::toposort(&graph, None).map_err(|_| {
+            let cycles: Vec<String> = petgraph::algo::tarjan_scc(&graph)
+                .into_iter()
+                .filter(|c| c.len() > 1 || graph.contains_edge(c[0], c[0]))
+                .map(|mut c| {
+                    c.sort_by_key(|n| graph[*n]);
+                    c.iter().map(|n| stages[graph[*n]].name.clone()).collect::<Vec<_>>().join(" → ")
+                })
+                .collect();
+            format!("`pipeline` has a cycle through stages {}; stages must form a DAG", cycles.join("; "))
+        })?;
+        let position: Vec<usize> = {
+            let mut p = vec![0; stages.len()];
+            for (k, n) in order.iter().enumerate() {
+                p[graph[*n]] = k;
+            }
+            p
+        };
+        let original_after: Vec<Vec<usize>> = stages
+            .iter()
+            .map(|stage| stage.after.iter().filter_map(|b| stages.iter().position(|s| &s.name == b)).collect())
+            .collect();
+        let mut names = vec![String::new(); stages.len()];
+        let mut work = vec![WorkDistribution::Constant(1.0); stages.len()];
+        let mut after = vec![Vec::new(); stages.len()];
+        for (i, stage) in stages.into_iter().enumerate() {
+            let k = position[i];
+            let distribution = stage.work.distribution();
+            if matches!(distribution, WorkDistribution::Empirical { .. }) {
+                return Err(format!("`pipeline`: stage `{}`: empirical work is not supported for stages", stage.name));
+            }
+            distribution.sampler().map_err(|e| format!("`pipeline`: stage `{}`: `work`: {e}", stage.name))?;
+            after[k] = original_after[i].iter().map(|&j| position[j]).collect();
+            names[k] = stage.name;
+            work[k] = distribution;
+        }
+        Ok(PipelineFile { names, work, after })
+    }
+
+    /// The engine's form (samplers built).
+    ///
+    /// # Errors
+    /// A message if a work distribution cannot be sampled (checked at parse time already).
+    pub fn build(&self) -> Result<crate::engine::Pipeline, String> {
+        let work = self.work.iter().map(|w| w.sampler().map_err(|e| e.to_string())).collect::<Result<Vec<_>, _>>()?;
+        Ok(crate::engine::Pipeline { names: self.names.clone(), work, after: self.after.clone() })
+    }
 }
 
 const POISSON_FIELDS: &[&str] = &["name", "kind", "weight", "priority", "deadline", "rate", "work"];
@@ -578,6 +682,7 @@ const STREAM_FIELDS: &[&str] = &[
     "kind",
     "weight",
     "priority",
+    "pipeline",
     "dataset",
     "split",
     "models",
@@ -600,7 +705,8 @@ impl TryFrom<RawProcess> for ProcessFile {
             ProcessKindName::Mmpp => ("mmpp", MMPP_FIELDS),
             ProcessKindName::RnnStream => ("rnn_stream", STREAM_FIELDS),
         };
-        let present: [(&str, bool); 22] = [
+        let present: [(&str, bool); 23] = [
+            ("pipeline", raw.pipeline.is_some()),
             ("phase", raw.phase.is_some()),
             ("jitter", raw.jitter.is_some()),
             ("rates", raw.rates.is_some()),
@@ -799,6 +905,11 @@ impl TryFrom<RawProcess> for ProcessFile {
                         .ok_or_else(|| missing("models", "a model bank folder, e.g. `../models/digits-gru`"))?,
                     policies,
                     sequences_given: raw.sequences.is_some(),
+                    pipeline: raw
+                        .pipeline
+                        .map(PipelineFile::from_raw)
+                        .transpose()
+                        .map_err(|e| format!("{process}: {e}"))?,
                 }))
             }
         }

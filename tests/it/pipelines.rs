@@ -1,0 +1,57 @@
+//! Pipelines: stages per frame before the RNN step, a DAG checked with petgraph.
+
+use std::path::Path;
+
+use flexrnn::scenario::Scenario;
+
+use crate::run_text;
+
+fn scenario(pipeline: &str, period: &str, deadline: &str, scheduler: &str) -> String {
+    format!(
+        "name: pipe\nseed: 1\nduration: 2s\nnode:\n  cores: 1\n  speed: 1GFLOP/s\n  scheduler: {scheduler}\nprocesses:\n  - name: s\n    kind: rnn_stream\n    dataset: digits\n    models: ../models/digits-gru\n    period: {period}\n    deadline: {deadline}\n    sequences: 1\n    pipeline:\n{pipeline}    policies:\n      - static: {{ model: gru-16 }}\n"
+    )
+}
+
+#[test]
+fn a_frame_waits_for_all_its_stages_then_runs_its_step() {
+    // capture (2 MFLOP = 2 ms) → pose (10 ms) and capture → light (1 ms); the step of gru-16
+    // (1 888 FLOP = 1.888 µs) starts when both sinks are done. On one PS core, pose and light share
+    // the core after capture: light ends at 2 + 2 = 4 ms, pose at 4 + 9 = 13 ms, the step at 13.001888 ms.
+    let pipeline = "      - { name: capture, work: { constant: 2MFLOP } }\n      - { name: pose, work: { constant: 10MFLOP }, after: [capture] }\n      - { name: light, work: { constant: 1MFLOP }, after: [capture] }\n";
+    let (_, _, results) = run_text(&scenario(pipeline, "100ms", "100ms", "processor_sharing"), false);
+    let first = &results[0].outcome.recorder.steps[0];
+    assert_eq!(first.end.unwrap().0, 13_001_888, "{first:?}");
+    assert_eq!(first.release.0, 0);
+}
+
+#[test]
+fn stage_order_does_not_depend_on_the_listing_order() {
+    let listed_backwards = "      - { name: pose, work: { constant: 10MFLOP }, after: [capture] }\n      - { name: capture, work: { constant: 2MFLOP } }\n";
+    let (_, _, results) = run_text(&scenario(listed_backwards, "100ms", "100ms", "fifo"), false);
+    // FIFO: capture 0–2 ms, pose 2–12 ms, step 12–12.001888 ms.
+    assert_eq!(results[0].outcome.recorder.steps[0].end.unwrap().0, 12_001_888);
+}
+
+#[test]
+fn cycles_and_unknown_stages_are_located_errors() {
+    let cycle = "      - { name: a, work: { constant: 1MFLOP }, after: [c] }\n      - { name: b, work: { constant: 1MFLOP }, after: [a] }\n      - { name: c, work: { constant: 1MFLOP }, after: [b] }\n      - { name: d, work: { constant: 1MFLOP } }\n";
+    let e = Scenario::parse(&scenario(cycle, "100ms", "100ms", "fifo"), "p.yaml", Path::new("scenarios")).unwrap_err();
+    assert!(e.to_string().contains("cycle through stages a → b → c"), "{e}");
+    assert_eq!(e.location.map(|l| l.0), Some(16), "the `pipeline:` line: {e}");
+    let unknown = "      - { name: a, work: { constant: 1MFLOP }, after: [nope] }\n";
+    let e =
+        Scenario::parse(&scenario(unknown, "100ms", "100ms", "fifo"), "p.yaml", Path::new("scenarios")).unwrap_err();
+    assert!(e.to_string().contains("`nope`, which is not a stage"), "{e}");
+}
+
+#[test]
+fn skipped_frames_cancel_their_stages() {
+    // Pose takes 30 ms per frame but frames come every 10 ms with a 10 ms deadline: most frames are
+    // dropped, and their stages must leave the node, or the node would fill with orphan work.
+    let pipeline = "      - { name: pose, work: { constant: 30MFLOP } }\n";
+    let (_, _, results) = run_text(&scenario(pipeline, "10ms", "10ms", "processor_sharing"), false);
+    let outcome = &results[0].outcome;
+    let skipped = outcome.recorder.steps.iter().filter(|s| s.skipped).count();
+    assert!(skipped > 50, "{skipped}");
+    assert!(outcome.node.active_jobs() <= 4, "{} jobs left on the node", outcome.node.active_jobs());
+}
