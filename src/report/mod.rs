@@ -234,6 +234,12 @@ pub struct SummaryRow {
     /// Energy, J (with a power model): for a process, the dynamic energy of its busy core-time,
     /// `(busy − idle) × busy core-seconds`; for the node, the total including idle draw.
     pub energy_j: Option<f64>,
+    /// Parameter loads started for the stream's steps (with a parameter memory).
+    pub param_loads: Option<u64>,
+    /// Bytes those loads moved.
+    pub param_bytes_loaded: Option<u64>,
+    /// Time the stream's steps waited for parameters, s.
+    pub param_wait_s: Option<f64>,
 }
 
 impl Columns for SummaryRow {
@@ -253,6 +259,9 @@ impl Columns for SummaryRow {
         "mean_flops_per_step",
         "utilisation",
         "energy_j",
+        "param_loads",
+        "param_bytes_loaded",
+        "param_wait_s",
     ];
 }
 
@@ -266,6 +275,7 @@ pub fn summary_rows(result: &RunResult, scenario: &Scenario, labels: &Labels) ->
     let node = &result.outcome.node;
     let capacity_core_seconds = node.cores() as f64 * scenario.horizon().as_secs_f64();
     let power = scenario.parsed.node.power;
+    let has_memory = scenario.parsed.node.memory.is_some();
     let dynamic_energy = |busy_core_seconds: f64| power.map(|p| (p.busy.0 - p.idle.0) * busy_core_seconds);
     let policy = &result.plan.label;
     let mut rows = Vec::new();
@@ -295,6 +305,9 @@ pub fn summary_rows(result: &RunResult, scenario: &Scenario, labels: &Labels) ->
             mean_flops_per_step: (frames > 0).then(|| flops / frames as f64),
             utilisation: node.busy_core_seconds(labels.background.len() + index) / capacity_core_seconds + 0.0,
             energy_j: dynamic_energy(node.busy_core_seconds(labels.background.len() + index)),
+            param_loads: has_memory.then(|| result.outcome.memory[index].loads),
+            param_bytes_loaded: has_memory.then(|| result.outcome.memory[index].bytes_loaded),
+            param_wait_s: has_memory.then(|| result.outcome.memory[index].wait_s),
         });
     }
     for (index, name) in labels.background.iter().enumerate() {
@@ -319,6 +332,9 @@ pub fn summary_rows(result: &RunResult, scenario: &Scenario, labels: &Labels) ->
             mean_flops_per_step: None,
             utilisation: node.busy_core_seconds(index) / capacity_core_seconds + 0.0,
             energy_j: dynamic_energy(node.busy_core_seconds(index)),
+            param_loads: None,
+            param_bytes_loaded: None,
+            param_wait_s: None,
         });
     }
     let busy: f64 = (0..node.classes()).map(|c| node.busy_core_seconds(c)).sum();
@@ -338,6 +354,9 @@ pub fn summary_rows(result: &RunResult, scenario: &Scenario, labels: &Labels) ->
         mean_flops_per_step: None,
         utilisation: busy / capacity_core_seconds,
         energy_j: power.map(|p| p.idle.0 * capacity_core_seconds + (p.busy.0 - p.idle.0) * busy),
+        param_loads: None,
+        param_bytes_loaded: None,
+        param_wait_s: None,
     });
     rows
 }
@@ -734,6 +753,9 @@ mod tests {
             mean_flops_per_step: None,
             utilisation: 0.0,
             energy_j: None,
+            param_loads: None,
+            param_bytes_loaded: None,
+            param_wait_s: None,
         });
     }
 }

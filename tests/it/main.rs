@@ -6,6 +6,7 @@ mod default_scenario;
 mod determinism;
 mod hot_paths;
 mod models;
+mod node_models;
 mod pipelines;
 mod queueing;
 mod robustness;
