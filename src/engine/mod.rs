@@ -33,12 +33,12 @@ pub fn accounting_class(n_background: usize, stream: Option<usize>, background: 
 /// The events of the edge world, named as facts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Event {
-    /// Background process `process` releases a job (Poisson).
+    /// Background process `process` releases a job (Poisson, periodic or MMPP).
     JobReleased {
         /// Background process index.
         process: usize,
     },
-    /// Background process `process` switches on or off.
+    /// Background process `process` switches on or off (on/off), or changes state (MMPP).
     ProcessToggled {
         /// Background process index.
         process: usize,
