@@ -336,8 +336,8 @@ impl Node {
         for job in &self.jobs {
             if job.rate > 0.0 && job.remaining.is_finite() {
                 let seconds = job.remaining.max(0.0) / job.rate;
-                let nanos = (seconds * SimTime::NANOS_PER_SEC as f64).round().max(1.0);
-                consider(self.last_update.saturating_add(SimTime(nanos.min(u64::MAX as f64) as u64)));
+                let nanos = SimTime::from_secs_f64(seconds).0.max(1);
+                consider(self.last_update.saturating_add(SimTime(nanos)));
             }
         }
         if matches!(self.discipline, Discipline::RoundRobin { .. }) {

@@ -25,13 +25,13 @@ impl SimTime {
 
     /// From seconds, rounded to the nearest nanosecond (negative and NaN give zero; too large saturates).
     pub fn from_secs_f64(seconds: f64) -> SimTime {
-        let nanos = (seconds * Self::NANOS_PER_SEC as f64).round();
-        if nanos.is_nan() || nanos <= 0.0 {
-            SimTime::ZERO
-        } else if nanos >= u64::MAX as f64 {
-            SimTime::MAX
+        // Adding one half and truncating rounds half away from zero for non-negative values, like
+        // `f64::round`, without a libm call on the hot path; `as` saturates and maps NaN to 0.
+        let nanos = seconds * Self::NANOS_PER_SEC as f64;
+        if nanos > 0.0 {
+            SimTime((nanos + 0.5) as u64)
         } else {
-            SimTime(nanos as u64)
+            SimTime::ZERO
         }
     }
 
