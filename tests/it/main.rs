@@ -8,6 +8,7 @@ mod hot_paths;
 mod models;
 mod queueing;
 mod robustness;
+mod traces;
 
 /// Counts heap allocations per thread, so a test can check that a hot path allocates nothing.
 pub mod alloc_count {
