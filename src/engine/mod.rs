@@ -18,7 +18,9 @@ use crate::node::{Discipline, FinishedJob, JobId, JobSpec, Node};
 use crate::policy::{ModelOption, Observation, Policy};
 use crate::rnn::{GruScratch, ModelBank};
 use crate::sim::{EventQueue, Model, SimTime, Simulation};
-use crate::workload::{process_rng, BackgroundKind, BackgroundSpec, OnMiss, ProcessRng, StreamSpec, WorkSampler};
+use crate::workload::{
+    process_rng, BackgroundKind, BackgroundSpec, OnMiss, ProcessRng, StreamSpec, Trace, WorkSampler,
+};
 
 /// Accounting classes on the node: one per process, background processes first (class = index),
 /// then streams (class = number of background processes + stream index).
@@ -334,6 +336,13 @@ impl<R: Recorder> EdgeWorld<R> {
                     }
                     None
                 }
+                BackgroundKind::Trace { trace, .. } => {
+                    // Deterministic: the process's random stream is never drawn from.
+                    if let Some(first) = trace.first_release().filter(|t| *t <= setup.horizon) {
+                        queue.schedule(first, Event::JobReleased { process: index });
+                    }
+                    None
+                }
             };
             background.push(BackgroundState {
                 spec,
@@ -510,6 +519,9 @@ impl<R: Recorder> EdgeWorld<R> {
     }
 
     fn job_released(&mut self, now: SimTime, process: usize, queue: &mut EventQueue<Event>) {
+        if matches!(self.background[process].spec.kind, BackgroundKind::Trace { .. }) {
+            return self.trace_released(now, process, queue);
+        }
         let state = &mut self.background[process];
         let work = state.sampler.as_ref().expect("job-releasing processes have a sampler").sample(&mut state.rng);
         let next = match &state.spec.kind {
@@ -526,8 +538,51 @@ impl<R: Recorder> EdgeWorld<R> {
             BackgroundKind::Mmpp { rates, switch_rates, .. } => {
                 next_mmpp_event(&mut state.rng, now, process, rates, switch_rates, state.mmpp_state)
             }
-            BackgroundKind::OnOff { .. } => unreachable!("on/off processes do not release jobs"),
+            BackgroundKind::OnOff { .. } | BackgroundKind::Trace { .. } => {
+                unreachable!("on/off processes do not release jobs; traces release in trace_released")
+            }
         };
+        self.submit_background_job(now, process, work);
+        self.node_changed(queue);
+        if let Some((t, event)) = next.filter(|(t, _)| *t <= self.horizon) {
+            queue.schedule(t, event);
+        }
+    }
+
+    /// A trace's release at `now`: the next row of a jobs trace, or a utilisation trace's chunk
+    /// (`⌈u × cores⌉` jobs sharing `u × cores × speed × chunk` FLOPs, see
+    /// [`crate::workload::UtilisationTrace`]). Draws nothing from the process's random stream.
+    fn trace_released(&mut self, now: SimTime, process: usize, queue: &mut EventQueue<Event>) {
+        let (cores, core_speed) = (self.node.cores(), self.node.speed());
+        let BackgroundKind::Trace { trace, .. } = &self.background[process].spec.kind else {
+            unreachable!("called for traces only")
+        };
+        let (jobs, work, next) = match trace {
+            Trace::Jobs(rows) => {
+                // One event per row: the jobs released so far are the rows before this one.
+                let row = self.background[process].jobs_released as usize;
+                let Some(job) = rows.get(row) else { return };
+                (1, job.work, rows.get(row + 1).map(|j| j.release))
+            }
+            Trace::Utilisation { trace, chunk } => {
+                let released = trace.chunk_at(now, *chunk, cores, core_speed);
+                (released.jobs, released.work_per_job, released.next)
+            }
+        };
+        for _ in 0..jobs {
+            self.submit_background_job(now, process, work);
+        }
+        if jobs > 0 {
+            self.node_changed(queue);
+        }
+        if let Some(t) = next.filter(|t| *t <= self.horizon) {
+            queue.schedule(t, Event::JobReleased { process });
+        }
+    }
+
+    /// Submits one job of background process `process` with `work` FLOPs, released at `now`.
+    fn submit_background_job(&mut self, now: SimTime, process: usize, work: f64) {
+        let state = &mut self.background[process];
         let job_number = state.jobs_released;
         state.jobs_released += 1;
         let slot = match state.free_slots.pop() {
@@ -549,10 +604,6 @@ impl<R: Recorder> EdgeWorld<R> {
             deadline: state.spec.deadline.map(|d| now.saturating_add(d)),
         };
         self.node.submit(now, job);
-        self.node_changed(queue);
-        if let Some((t, event)) = next.filter(|(t, _)| *t <= self.horizon) {
-            queue.schedule(t, event);
-        }
     }
 
     fn process_toggled(&mut self, now: SimTime, process: usize, queue: &mut EventQueue<Event>) {

@@ -66,7 +66,8 @@ pub struct Resources {
 /// Loads the banks and data sets the scenario's streams name.
 ///
 /// # Errors
-/// [`RunError::Models`] / [`RunError::Data`] naming what could not be loaded.
+/// [`RunError::Scenario`] (a model bank that cannot be loaded, located at its `models:` line) or
+/// [`RunError::Data`], naming what could not be loaded.
 pub fn load_resources(scenario: &Scenario) -> Result<Resources, RunError> {
     let mut banks = BTreeMap::new();
     let mut digits = None;

@@ -16,7 +16,10 @@ use serde::Deserialize;
 use crate::data::SplitPart;
 use crate::node::Discipline;
 use crate::sim::SimTime;
-use crate::workload::{parse_empirical_csv, BackgroundKind, BackgroundSpec, OnMiss, StreamSpec, WorkDistribution};
+use crate::workload::{
+    parse_empirical_csv, parse_jobs_trace_csv, parse_utilisation_trace_csv, BackgroundKind, BackgroundSpec, OnMiss,
+    StreamSpec, Trace, UtilisationTrace, WorkDistribution,
+};
 use units::{Bandwidth, Duration, Power, Rate, Size, Speed, Work};
 
 /// A scenario that cannot be used.
@@ -66,6 +69,7 @@ string_enum!(ProcessKindName, "process kind", [
     "periodic" => ProcessKindName::Periodic,
     "mmpp" => ProcessKindName::Mmpp,
     "on_off" => ProcessKindName::OnOff,
+    "trace" => ProcessKindName::Trace,
     "rnn_stream" => ProcessKindName::RnnStream,
 ]);
 string_enum!(DatasetName, "data set", ["digits" => DatasetName::Digits]);
@@ -500,6 +504,8 @@ pub enum ProcessKindName {
     Mmpp,
     /// Background process that starts and stops.
     OnOff,
+    /// Background process replaying a CSV trace (jobs or CPU utilisation).
+    Trace,
     /// A recurrent network playing sequences of a data set.
     RnnStream,
 }
@@ -540,6 +546,10 @@ struct RawProcess {
     pipeline: Option<Vec<RawStage>>,
     rates: Option<Vec<Rate>>,
     switch_rates: Option<Vec<Vec<Rate>>>,
+    jobs: Option<PathBuf>,
+    utilisation: Option<PathBuf>,
+    chunk: Option<Duration>,
+    time_scale: Option<f64>,
 }
 
 /// A process entry, checked for the fields its kind needs.
@@ -672,11 +682,16 @@ impl PipelineFile {
     }
 }
 
+/// Default time between the chunks of a utilisation trace: 100 ms.
+pub const DEFAULT_TRACE_CHUNK: SimTime = SimTime(100_000_000);
+
 const POISSON_FIELDS: &[&str] = &["name", "kind", "weight", "priority", "deadline", "rate", "work"];
 const PERIODIC_FIELDS: &[&str] =
     &["name", "kind", "weight", "priority", "deadline", "period", "phase", "jitter", "work"];
 const MMPP_FIELDS: &[&str] = &["name", "kind", "weight", "priority", "deadline", "rates", "switch_rates", "work"];
 const ON_OFF_FIELDS: &[&str] = &["name", "kind", "weight", "priority", "deadline", "on_mean", "off_mean", "start_on"];
+const TRACE_FIELDS: &[&str] =
+    &["name", "kind", "weight", "priority", "deadline", "jobs", "utilisation", "chunk", "time_scale"];
 const STREAM_FIELDS: &[&str] = &[
     "name",
     "kind",
@@ -703,9 +718,10 @@ impl TryFrom<RawProcess> for ProcessFile {
             ProcessKindName::OnOff => ("on_off", ON_OFF_FIELDS),
             ProcessKindName::Periodic => ("periodic", PERIODIC_FIELDS),
             ProcessKindName::Mmpp => ("mmpp", MMPP_FIELDS),
+            ProcessKindName::Trace => ("trace", TRACE_FIELDS),
             ProcessKindName::RnnStream => ("rnn_stream", STREAM_FIELDS),
         };
-        let present: [(&str, bool); 23] = [
+        let present: [(&str, bool); 27] = [
             ("pipeline", raw.pipeline.is_some()),
             ("phase", raw.phase.is_some()),
             ("jitter", raw.jitter.is_some()),
@@ -729,6 +745,10 @@ impl TryFrom<RawProcess> for ProcessFile {
             ("sequences", raw.sequences.is_some()),
             ("on_miss", raw.on_miss.is_some()),
             ("policies", raw.policies.is_some()),
+            ("jobs", raw.jobs.is_some()),
+            ("utilisation", raw.utilisation.is_some()),
+            ("chunk", raw.chunk.is_some()),
+            ("time_scale", raw.time_scale.is_some()),
         ];
         let process = format!("process `{}`", raw.name);
         if let Some((field, _)) = present.iter().find(|(field, given)| *given && !allowed.contains(field)) {
@@ -841,6 +861,47 @@ impl TryFrom<RawProcess> for ProcessFile {
                     deadline: background_deadline,
                     name: raw.name,
                     kind: BackgroundKind::Poisson { rate, work },
+                    weight,
+                }))
+            }
+            ProcessKindName::Trace => {
+                let trace_files = "`jobs: <file.csv>` (header `release_s,work_flop`: one job per row) or `utilisation: <file.csv>` (header `time_s,utilisation`: CPU-utilisation samples of the whole node)";
+                let (file, trace) = match (raw.jobs, raw.utilisation) {
+                    (Some(file), None) => {
+                        if raw.chunk.is_some() {
+                            return Err(format!(
+                                "{process}: `chunk` is allowed only with `utilisation` (a jobs trace releases each row as it is)"
+                            ));
+                        }
+                        (file, Trace::Jobs(Arc::from([])))
+                    }
+                    (None, Some(file)) => {
+                        let chunk = positive_span("chunk", raw.chunk.unwrap_or(Duration(DEFAULT_TRACE_CHUNK)))?;
+                        let trace = UtilisationTrace { samples: Arc::from([]), end: SimTime::ZERO };
+                        (file, Trace::Utilisation { trace, chunk })
+                    }
+                    (Some(_), Some(_)) => {
+                        return Err(format!(
+                            "{process}: `jobs` and `utilisation` are both given; give exactly one: {trace_files}"
+                        ))
+                    }
+                    (None, None) => {
+                        return Err(format!(
+                            "{process}: missing field `jobs` or `utilisation`, one of which kind `trace` requires: {trace_files}"
+                        ))
+                    }
+                };
+                let time_scale = raw.time_scale.unwrap_or(1.0);
+                if !(time_scale.is_finite() && time_scale > 0.0) {
+                    return Err(format!(
+                        "{process}: `time_scale` must be a positive number (the factor applied to the trace's times, e.g. 0.001 to play a day in 86.4 s), got {time_scale}"
+                    ));
+                }
+                Ok(ProcessFile::Background(BackgroundSpec {
+                    priority,
+                    deadline: background_deadline,
+                    name: raw.name,
+                    kind: BackgroundKind::Trace { file, time_scale, trace },
                     weight,
                 }))
             }
@@ -957,7 +1018,8 @@ pub const MAX_DURATION: SimTime = SimTime(1 << 62);
 /// The most arrivals and frames a run may ask for (about ten minutes of simulation).
 pub const MAX_EVENTS: f64 = 1e10;
 
-/// Expected number of job arrivals, on/off switches and frames over the run.
+/// Expected number of job arrivals, on/off switches and frames over the run (for traces, the jobs they
+/// release: rows, or chunks × jobs per chunk; their files must have been read).
 fn expected_events(parsed: &ScenarioFile) -> f64 {
     let duration = parsed.duration.0.as_secs_f64();
     parsed
@@ -979,6 +1041,9 @@ fn expected_events(parsed: &ScenarioFile) -> f64 {
                 let fastest = rates.iter().cloned().fold(0.0, f64::max);
                 let switching: f64 = switch_rates.iter().flatten().sum();
                 (fastest + switching) * duration
+            }
+            ProcessFile::Background(BackgroundSpec { kind: BackgroundKind::Trace { trace, .. }, .. }) => {
+                trace.demand_until(parsed.duration.0, parsed.node.cores.get(), parsed.node.speed.0).0
             }
             ProcessFile::Stream(s) => duration / s.spec.period.as_secs_f64(),
         })
@@ -1112,9 +1177,56 @@ fn load_work_samples(parsed: &mut ScenarioFile, text: &str, file: &str, dir: &Pa
     Ok(())
 }
 
+/// Reads the rows or samples of every `trace` process from its file (relative to `dir`, the scenario's
+/// folder), scaling its times by the process's `time_scale`.
+///
+/// # Errors
+/// [`ScenarioError`] located at the `jobs:` or `utilisation:` key, naming the process, the field and,
+/// for a bad line, the CSV file and line and what is allowed.
+fn load_traces(parsed: &mut ScenarioFile, text: &str, file: &str, dir: &Path) -> Result<(), ScenarioError> {
+    for process in &mut parsed.processes {
+        let ProcessFile::Background(BackgroundSpec {
+            name,
+            kind: BackgroundKind::Trace { file: csv, time_scale, trace },
+            ..
+        }) = process
+        else {
+            continue;
+        };
+        let (field, header) = match trace {
+            Trace::Jobs(_) => ("jobs", "`release_s,work_flop`"),
+            Trace::Utilisation { .. } => ("utilisation", "`time_s,utilisation`"),
+        };
+        let at = |message: String| ScenarioError {
+            file: file.to_string(),
+            location: locate_in_process(text, name, Some(field), 0),
+            message: format!("process `{name}`: `{field}`: {message}"),
+        };
+        let path = dir.join(&*csv);
+        let content = std::fs::read_to_string(&path).map_err(|e| {
+            at(format!(
+                "cannot read `{}` (a CSV file with the header {header}, relative to the scenario's folder; looked for `{}`): {e}",
+                csv.display(),
+                path.display()
+            ))
+        })?;
+        let label = csv.display().to_string();
+        match trace {
+            Trace::Jobs(jobs) => {
+                *jobs = parse_jobs_trace_csv(&content, &label, *time_scale).map_err(|e| at(e.to_string()))?.into();
+            }
+            Trace::Utilisation { trace, .. } => {
+                *trace = parse_utilisation_trace_csv(&content, &label, *time_scale).map_err(|e| at(e.to_string()))?;
+            }
+        }
+    }
+    Ok(())
+}
+
 impl Scenario {
     /// Parses and validates scenario text. `file` names it in errors; `dir` resolves relative paths.
-    /// The samples of `empirical` work distributions are read here, from files relative to `dir`.
+    /// The samples of `empirical` work distributions and the files of `trace` processes are read here,
+    /// relative to `dir`.
     ///
     /// # Errors
     /// [`ScenarioError`] naming the file, line and column, the field and what is allowed (for a bad
@@ -1223,6 +1335,8 @@ impl Scenario {
                 ));
             }
         }
+        let mut parsed = parsed;
+        load_traces(&mut parsed, text, file, dir)?;
         let scenario_events = expected_events(&parsed);
         if scenario_events > MAX_EVENTS {
             return Err(at(
@@ -1238,7 +1352,6 @@ impl Scenario {
                 "policies: at most one stream may list several policies (the run repeats once per policy)".into(),
             ));
         }
-        let mut parsed = parsed;
         load_work_samples(&mut parsed, text, file, dir)?;
         Ok(Scenario { file: file.to_string(), dir: dir.to_path_buf(), text: text.to_string(), parsed, seed: 0 }
             .with_seed(None))
@@ -1288,7 +1401,9 @@ impl Scenario {
 
     /// Long-run share of the node's capacity that the background processes ask for: Poisson
     /// `rate × mean work / (cores × speed)` plus, for on/off processes, one core while on
-    /// (`on_mean / (on_mean + off_mean) / cores`). At 1 or more their queues grow without bound.
+    /// (`on_mean / (on_mean + off_mean) / cores`), plus, for traces, the work they release during the
+    /// run (a utilisation trace: the work it asks for before the end) / (cores × speed × duration). At
+    /// 1 or more their queues grow without bound.
     pub fn offered_background_load(&self) -> f64 {
         let cores = self.parsed.node.cores.get() as f64;
         let capacity = cores * self.parsed.node.speed.0;
@@ -1299,6 +1414,11 @@ impl Scenario {
                 BackgroundKind::Mmpp { work, .. } => b.kind.mean_rate() * work.mean() / capacity,
                 BackgroundKind::OnOff { on_mean, off_mean, .. } => {
                     on_mean.as_secs_f64() / (on_mean.as_secs_f64() + off_mean.as_secs_f64()) / cores
+                }
+                BackgroundKind::Trace { trace, .. } => {
+                    let (_, work) =
+                        trace.demand_until(self.horizon(), self.parsed.node.cores.get(), self.parsed.node.speed.0);
+                    work / (capacity * self.horizon().as_secs_f64())
                 }
             })
             .sum()
@@ -1491,6 +1611,119 @@ mod tests {
                 && e.message.contains("relative to the scenario's folder"),
             "{e}"
         );
+    }
+
+    /// A trace scenario on 2 cores of 1 MFLOP/s over 10 s; `trace` is the process's lines after `kind`.
+    fn trace_scenario(trace: &str) -> String {
+        format!("name: tr\nseed: 1\nduration: 10s\nnode:\n  cores: 2\n  speed: 1MFLOP/s\n  scheduler: processor_sharing\nprocesses:\n  - name: replay\n    kind: trace\n{trace}")
+    }
+
+    fn trace_of(s: &Scenario) -> (f64, Trace) {
+        match &s.background().next().unwrap().kind {
+            BackgroundKind::Trace { time_scale, trace, .. } => (*time_scale, trace.clone()),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn trace_processes_read_their_files_relative_to_the_scenario() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("traces")).unwrap();
+        std::fs::write(
+            dir.path().join("traces/jobs.csv"),
+            "# hand-written\nrelease_s,work_flop\n0,2e6\n4,1e6\n10,1e6\n11,5e6\n",
+        )
+        .unwrap();
+        std::fs::write(dir.path().join("traces/u.csv"), "time_s,utilisation\n0,0.5\n4,0\n6,0.25\n").unwrap();
+
+        let s = Scenario::parse(&trace_scenario("    jobs: traces/jobs.csv\n    priority: 2\n"), "s.yaml", dir.path())
+            .unwrap();
+        let (scale, trace) = trace_of(&s);
+        let Trace::Jobs(jobs) = trace else { panic!() };
+        assert_eq!((scale, jobs.len(), jobs[1].release), (1.0, 4, SimTime(4 * SimTime::NANOS_PER_SEC)));
+        assert_eq!(s.background().next().unwrap().priority, 2);
+        // Rows at or before the end (10 s): 4 MFLOP of 2 cores × 1 MFLOP/s × 10 s.
+        assert!((s.offered_background_load() - 0.2).abs() < 1e-12, "{}", s.offered_background_load());
+        assert_eq!(expected_events(&s.parsed), 3.0);
+
+        // Utilisation: 0.5 for 4 s, 0 for 2 s, 0.25 for the median interval (3 s): 4 + 1.5 = 5.5 core-s.
+        let s =
+            Scenario::parse(&trace_scenario("    utilisation: traces/u.csv\n    chunk: 500ms\n"), "s.yaml", dir.path())
+                .unwrap();
+        let (_, trace) = trace_of(&s);
+        let Trace::Utilisation { trace: samples, chunk } = trace else { panic!() };
+        assert_eq!(
+            (samples.samples.len(), samples.end, chunk),
+            (3, SimTime(9 * SimTime::NANOS_PER_SEC), SimTime(500_000_000))
+        );
+        assert!((s.offered_background_load() - (2e6 * 0.5 * 4.0 + 2e6 * 0.25 * 3.0) / 2e7).abs() < 1e-12);
+        // 8 chunks of one job, then 6 chunks of one job (⌈0.25 × 2⌉ = 1).
+        assert_eq!(expected_events(&s.parsed), 14.0);
+        // The default chunk is 100 ms; time_scale 2 stretches the trace past the end (10 s).
+        let s = Scenario::parse(
+            &trace_scenario("    utilisation: traces/u.csv\n    time_scale: 2\n"),
+            "s.yaml",
+            dir.path(),
+        )
+        .unwrap();
+        let Trace::Utilisation { trace: samples, chunk } = trace_of(&s).1 else { panic!() };
+        assert_eq!((samples.samples[2].start, chunk), (SimTime(12 * SimTime::NANOS_PER_SEC), DEFAULT_TRACE_CHUNK));
+        assert!((s.offered_background_load() - 2e6 * 0.5 * 8.0 / 2e7).abs() < 1e-12);
+    }
+
+    #[test]
+    fn trace_errors_name_the_field_file_and_line() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("jobs.csv"), "release_s,work_flop\n0,1e6\n").unwrap();
+        std::fs::write(dir.path().join("u.csv"), "time_s,utilisation\n0,0.5\n1,0.5\n").unwrap();
+        let parse_in = |trace: &str| Scenario::parse(&trace_scenario(trace), "s.yaml", dir.path()).unwrap_err();
+        // Lines: 9 `- name: replay`, 10 `kind: trace`, 11 the first field after it, 12 the second.
+        for (trace, location, expected) in [
+            (
+                "    jobs: jobs.csv\n    utilisation: u.csv\n",
+                (11, 5),
+                "process `replay`: `jobs` and `utilisation` are both given; give exactly one: `jobs: <file.csv>`",
+            ),
+            ("    weight: 2\n", (9, 5), "process `replay`: missing field `jobs` or `utilisation`"),
+            ("    jobs: jobs.csv\n    chunk: 1s\n", (12, 5), "`chunk` is allowed only with `utilisation`"),
+            ("    utilisation: u.csv\n    chunk: 0s\n", (12, 5), "`chunk` must be longer than zero"),
+            ("    utilisation: u.csv\n    time_scale: 0\n", (12, 5), "`time_scale` must be a positive number"),
+            ("    jobs: jobs.csv\n    rate: 2/s\n", (12, 5), "field `rate` is not allowed for kind `trace`"),
+            ("    jobs: missing.csv\n", (11, 5), "`jobs`: cannot read `missing.csv` (a CSV file with the header `release_s,work_flop`, relative to the scenario's folder"),
+        ] {
+            let e = parse_in(trace);
+            assert_eq!(e.file, "s.yaml");
+            assert_eq!(e.location, Some(location), "{trace:?}: {e}");
+            assert!(e.message.contains(expected), "{trace:?}: {e}\nshould contain {expected:?}");
+        }
+
+        // A bad CSV line: located at the `jobs:` / `utilisation:` key, naming the CSV file and its line.
+        std::fs::write(dir.path().join("jobs.csv"), "release_s,work_flop\n0,1e6\n# note\n-2,1e6\n").unwrap();
+        let e = parse_in("    weight: 2\n    jobs: jobs.csv\n");
+        assert_eq!(e.location, Some((12, 5)), "{e}");
+        assert!(e.to_string().starts_with("s.yaml:12:5: process `replay`: `jobs`: jobs.csv line 4: release_s `-2` is negative; expected the header `release_s,work_flop`"), "{e}");
+        std::fs::write(dir.path().join("u.csv"), "time_s,utilisation\n0,0.5\n300,150\n").unwrap();
+        let e = Scenario::parse(
+            &trace_scenario("").replace(
+                "  - name: replay\n    kind: trace\n",
+                "  - { name: replay, kind: trace, utilisation: u.csv }\n",
+            ),
+            "s.yaml",
+            dir.path(),
+        )
+        .unwrap_err();
+        assert_eq!(e.location, Some((9, 34)), "flow style: {e}");
+        assert!(e.message.contains("`utilisation`: u.csv line 3: utilisation `150` is outside [0, 1]; expected the header `time_s,utilisation`"), "{e}");
+
+        // Too many jobs for one run: 1-µs chunks of the whole node (2 jobs each) for 40 000 s are 8e10.
+        std::fs::write(dir.path().join("u.csv"), "time_s,utilisation\n0,1\n20000,1\n").unwrap();
+        let e = Scenario::parse(
+            &trace_scenario("    utilisation: u.csv\n    chunk: 1us\n").replace("duration: 10s", "duration: 40000s"),
+            "s.yaml",
+            dir.path(),
+        )
+        .unwrap_err();
+        assert!(e.message.contains("arrivals and frames") && e.location == Some((3, 1)), "{e}");
     }
 
     #[test]

@@ -308,8 +308,8 @@ impl WorkSampler {
     }
 }
 
-/// A file of work samples that cannot be used: the file (as the user named it), the 1-based line where
-/// known, and what is wrong.
+/// A file of work samples or a trace that cannot be used: the file (as the user named it), the 1-based
+/// line where known, and what is wrong.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 #[error("{file}{}: {message}", line.map(|l| format!(" line {l}")).unwrap_or_default())]
 pub struct SamplesFileError {
@@ -362,6 +362,353 @@ pub fn parse_empirical_csv(text: &str, file_label: &str) -> Result<Vec<f64>, Sam
     Ok(samples)
 }
 
+/// The latest time a trace may name once scaled: 2^62 ns (about 146 years), the longest duration a
+/// scenario may have.
+pub const TRACE_MAX_TIME: SimTime = SimTime(1 << 62);
+
+/// The header of a jobs trace.
+pub const JOBS_TRACE_HEADER: &str = "release_s,work_flop";
+
+/// The header of a utilisation trace.
+pub const UTILISATION_TRACE_HEADER: &str = "time_s,utilisation";
+
+/// One row of a jobs trace: a job released at `release` with `work`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct TraceJob {
+    /// Release time (the file's `release_s` × the process's `time_scale`, rounded to the nanosecond).
+    pub release: SimTime,
+    /// Work, FLOPs (> 0).
+    pub work: f64,
+}
+
+/// One sample of a utilisation trace: from `start` until the next sample's start, the process asks for
+/// `utilisation` of the node's whole capacity.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct UtilisationSample {
+    /// Start of the sample's interval (the file's `time_s` × `time_scale`, rounded to the nanosecond).
+    pub start: SimTime,
+    /// Share of the whole node (all cores), in [0, 1].
+    pub utilisation: f64,
+}
+
+/// CPU-utilisation samples, as published by data-centre traces, turned into CPU demand.
+///
+/// Sample `i` covers the interval `[t_i, t_{i+1})`; the last one covers `[t_{n−1}, t_{n−1} + d)`, `d`
+/// the median interval between samples (the mean of the two middle intervals for an even number,
+/// rounded down to the nanosecond), which ends the trace at [`UtilisationTrace::end`].
+///
+/// Within interval `i`, a chunk of work is released every `chunk` (at `t_i`, `t_i + chunk`, …; the last
+/// chunk of an interval is shortened to end at `t_{i+1}`). A chunk of length `ℓ` carries
+/// `u_i × cores × speed × ℓ` FLOPs, split equally among `m_i = ⌈u_i × cores⌉` jobs released together
+/// (a job runs on at most one core, so `m_i` is the fewest jobs that can use `u_i × cores` cores).
+/// Alone on the node, each job runs on its own core for `u_i × cores / m_i ≤ 1` of the chunk, so the
+/// process keeps `u_i × cores` cores busy on average: it asks for the share `u_i` of the node's
+/// capacity, and over the interval its work is exactly `u_i × cores × speed × (t_{i+1} − t_i)`. Intervals with `u_i = 0` release nothing.
+///
+/// Limits: this is demand, not a reservation. Under processor sharing (or any other discipline) the
+/// chunks are served at whatever share the node gives them; when other work competes, what is not
+/// served within a chunk queues and is served later, so the busy time the process gets matches `u_i`
+/// only when the node has room. Within an interval the demand is flat: the burstiness that the trace
+/// averaged away is not recovered. The trace's utilisation is a share of the machine it was measured
+/// on; replayed, it becomes the same share of this node, whatever its speed.
+#[derive(Debug, Clone, PartialEq)]
+pub struct UtilisationTrace {
+    /// The samples, in increasing start time.
+    pub samples: Arc<[UtilisationSample]>,
+    /// End of the last sample's interval.
+    pub end: SimTime,
+}
+
+/// What a utilisation trace releases at one chunk's release time.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct UtilisationChunk {
+    /// Jobs released together, `⌈u × cores⌉` (0 when nothing is due).
+    pub jobs: usize,
+    /// Work of each job, FLOPs.
+    pub work_per_job: f64,
+    /// The next chunk's release time, if the trace has one.
+    pub next: Option<SimTime>,
+}
+
+/// Jobs that share the work of one chunk at utilisation `utilisation` on `cores` cores: `⌈u × cores⌉`
+/// (a tolerance of 1e-9 keeps `0.5 × 2` at 1 despite rounding), at least 1 when `u > 0`.
+pub fn jobs_per_chunk(utilisation: f64, cores: usize) -> usize {
+    if utilisation > 0.0 {
+        ((utilisation * cores as f64 - 1e-9).ceil() as usize).clamp(1, cores.max(1))
+    } else {
+        0
+    }
+}
+
+impl UtilisationTrace {
+    /// End of sample `index`'s interval.
+    fn interval_end(&self, index: usize) -> SimTime {
+        self.samples.get(index + 1).map_or(self.end, |s| s.start)
+    }
+
+    /// Start of the first interval at or after sample `index` whose utilisation is positive.
+    fn next_busy_start(&self, index: usize) -> Option<SimTime> {
+        self.samples.get(index..)?.iter().find(|s| s.utilisation > 0.0).map(|s| s.start)
+    }
+
+    /// The first release time (the start of the first interval with positive utilisation).
+    pub fn first_release(&self) -> Option<SimTime> {
+        self.next_busy_start(0)
+    }
+
+    /// The chunk released at `now` (a release time: the start of an interval or a chunk after it) on a
+    /// node of `cores` cores of `core_speed` FLOP/s, and the next release. Allocates nothing.
+    pub fn chunk_at(&self, now: SimTime, chunk: SimTime, cores: usize, core_speed: f64) -> UtilisationChunk {
+        let index = self.samples.partition_point(|s| s.start <= now);
+        let none = UtilisationChunk { jobs: 0, work_per_job: 0.0, next: None };
+        if index == 0 {
+            return UtilisationChunk { next: self.first_release(), ..none };
+        }
+        let index = index - 1;
+        let end = self.interval_end(index);
+        if now >= end {
+            return none;
+        }
+        let utilisation = self.samples[index].utilisation;
+        let chunk_end = now.saturating_add(chunk).min(end);
+        let next = if chunk_end < end { Some(chunk_end) } else { self.next_busy_start(index + 1) };
+        let jobs = jobs_per_chunk(utilisation, cores);
+        if jobs == 0 {
+            return UtilisationChunk { next, ..none };
+        }
+        let work = utilisation * cores as f64 * core_speed * chunk_end.saturating_sub(now).as_secs_f64();
+        UtilisationChunk { jobs, work_per_job: work / jobs as f64, next }
+    }
+
+    /// What the trace asks for up to `horizon`: the jobs [`UtilisationTrace::chunk_at`] releases at or
+    /// before `horizon`, and the work it asks for within `[0, horizon]`, FLOPs (`u_i × cores × speed`
+    /// times the part of each interval before `horizon`).
+    pub fn demand_until(&self, horizon: SimTime, chunk: SimTime, cores: usize, core_speed: f64) -> (f64, f64) {
+        let (mut jobs, mut work) = (0.0, 0.0);
+        if chunk.0 == 0 {
+            return (jobs, work);
+        }
+        for (index, sample) in self.samples.iter().enumerate() {
+            if sample.start > horizon {
+                break;
+            }
+            let m = jobs_per_chunk(sample.utilisation, cores);
+            if m == 0 {
+                continue;
+            }
+            let span = self.interval_end(index).saturating_sub(sample.start).0;
+            let before_horizon = horizon.0 - sample.start.0;
+            // Chunks released at start + k·chunk < end and ≤ horizon.
+            let chunks = span.div_ceil(chunk.0).min(before_horizon / chunk.0 + 1);
+            jobs += chunks as f64 * m as f64;
+            work += sample.utilisation * cores as f64 * core_speed * SimTime(span.min(before_horizon)).as_secs_f64();
+        }
+        (jobs, work)
+    }
+}
+
+/// A recorded workload replayed as it is: no randomness.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Trace {
+    /// One job per row, released at its time with its work (see [`parse_jobs_trace_csv`]).
+    Jobs(Arc<[TraceJob]>),
+    /// CPU-utilisation samples turned into chunks of work (see [`UtilisationTrace`]).
+    Utilisation {
+        /// The samples.
+        trace: UtilisationTrace,
+        /// Time between chunk releases (> 0).
+        chunk: SimTime,
+    },
+}
+
+impl Trace {
+    /// The first release time, if any.
+    pub fn first_release(&self) -> Option<SimTime> {
+        match self {
+            Trace::Jobs(jobs) => jobs.first().map(|j| j.release),
+            Trace::Utilisation { trace, .. } => trace.first_release(),
+        }
+    }
+
+    /// What the trace asks for up to `horizon` on a node of `cores` cores of `core_speed` FLOP/s: the
+    /// jobs released at or before `horizon`, and their work, FLOPs (for a utilisation trace, the work
+    /// asked for within `[0, horizon]`: see [`UtilisationTrace::demand_until`]).
+    pub fn demand_until(&self, horizon: SimTime, cores: usize, core_speed: f64) -> (f64, f64) {
+        match self {
+            Trace::Jobs(jobs) => jobs
+                .iter()
+                .take_while(|j| j.release <= horizon)
+                .fold((0.0, 0.0), |(n, work), j| (n + 1.0, work + j.work)),
+            Trace::Utilisation { trace, chunk } => trace.demand_until(horizon, *chunk, cores, core_speed),
+        }
+    }
+}
+
+/// The data lines of a trace file: 1-based line numbers and trimmed text, skipping blank lines and
+/// comment lines (starting with `#`, after leading spaces); a byte-order mark is removed.
+fn trace_lines(text: &str) -> impl Iterator<Item = (usize, &str)> {
+    text.lines().enumerate().filter_map(|(index, line)| {
+        let line = if index == 0 { line.trim_start_matches('\u{feff}') } else { line }.trim();
+        (!line.is_empty() && !line.starts_with('#')).then_some((index + 1, line))
+    })
+}
+
+/// A value for a message, cut at 40 characters.
+fn shown(value: &str) -> String {
+    match value.char_indices().nth(40) {
+        Some((at, _)) => format!("{}…", &value[..at]),
+        None => value.to_string(),
+    }
+}
+
+/// Checks the header line of a trace file: its comma-separated names (trimmed, optionally in double
+/// quotes) must be `header`'s.
+fn check_trace_header(
+    line: Option<(usize, &str)>,
+    header: &str,
+    error: &dyn Fn(Option<usize>, String) -> SamplesFileError,
+    expected: &str,
+) -> Result<(), SamplesFileError> {
+    let Some((number, line)) = line else {
+        return Err(error(None, format!("empty file; {expected}")));
+    };
+    let names: Vec<&str> = line.split(',').map(|name| name.trim().trim_matches('"')).collect();
+    if names.iter().copied().ne(header.split(',')) {
+        return Err(error(Some(number), format!("the header is `{}`, not `{header}`; {expected}", shown(line))));
+    }
+    Ok(())
+}
+
+/// The two numbers of a data line `a,b`, or the error to report at `line`.
+fn trace_row(line: &str, names: [&str; 2], expected: &str) -> Result<(f64, f64), String> {
+    let fields: Vec<&str> = line.split(',').map(str::trim).collect();
+    let [first, second] = fields[..] else {
+        return Err(format!("`{}` has {} field(s), not 2; {expected}", shown(line), fields.len()));
+    };
+    let number = |name: &str, value: &str| match value.parse::<f64>() {
+        Ok(v) if v.is_finite() => Ok(v),
+        Ok(_) => Err(format!("{name} `{}` is not a finite number; {expected}", shown(value))),
+        Err(_) => Err(format!("{name} `{}` is not a number; {expected}", shown(value))),
+    };
+    Ok((number(names[0], first)?, number(names[1], second)?))
+}
+
+/// A trace time in seconds scaled by `time_scale`, or the error to report.
+fn trace_time(seconds: f64, time_scale: f64, name: &str, expected: &str) -> Result<SimTime, String> {
+    let scaled = seconds * time_scale;
+    if !(scaled.is_finite() && scaled <= TRACE_MAX_TIME.as_secs_f64()) {
+        return Err(format!(
+            "{name} {seconds} × time_scale {time_scale} is beyond the latest time that can be simulated ({} s, about 146 years); {expected}",
+            TRACE_MAX_TIME.as_secs_f64()
+        ));
+    }
+    Ok(SimTime::from_secs_f64(scaled))
+}
+
+/// Parses a jobs trace: a header `release_s,work_flop`, then one job per line, `release_s` (seconds,
+/// ≥ 0, not before the previous row's; several jobs may share a time) and `work_flop` (FLOPs, > 0),
+/// e.g. `0.25,2e6`. Blank lines and lines starting with `#` (comments) are ignored. Times are
+/// multiplied by `time_scale` (> 0; 1 replays the trace as recorded) and rounded to the nanosecond.
+/// `file_label` names the file in errors. Pure: the caller reads the file.
+///
+/// # Errors
+/// [`SamplesFileError`] with the line of a missing or wrong header, a line without exactly two fields,
+/// a value that is not a finite number, a negative or decreasing release time, a work that is not
+/// positive, or a time beyond [`TRACE_MAX_TIME`] once scaled; without a line when there is no job.
+pub fn parse_jobs_trace_csv(text: &str, file_label: &str, time_scale: f64) -> Result<Vec<TraceJob>, SamplesFileError> {
+    const EXPECTED: &str = "expected the header `release_s,work_flop`, then one job per line: its release time in seconds (≥ 0, not before the previous row's) and its work in FLOPs (> 0), e.g. `0.25,2e6`; lines starting with `#` are comments";
+    let error = |line: Option<usize>, message: String| SamplesFileError { file: file_label.to_string(), line, message };
+    let mut lines = trace_lines(text);
+    check_trace_header(lines.next(), JOBS_TRACE_HEADER, &error, EXPECTED)?;
+    let mut jobs = Vec::new();
+    let mut previous = 0.0;
+    for (number, line) in lines {
+        let at = |message: String| error(Some(number), message);
+        let (release_s, work) = trace_row(line, ["release_s", "work_flop"], EXPECTED).map_err(at)?;
+        if release_s < 0.0 {
+            return Err(at(format!("release_s `{release_s}` is negative; {EXPECTED}")));
+        }
+        if release_s < previous {
+            return Err(at(format!("release_s `{release_s}` is before the previous row's ({previous}); {EXPECTED}")));
+        }
+        if work <= 0.0 {
+            return Err(at(format!("work_flop `{work}` is not positive; {EXPECTED}")));
+        }
+        let release = trace_time(release_s, time_scale, "release_s", EXPECTED).map_err(at)?;
+        previous = release_s;
+        jobs.push(TraceJob { release, work });
+    }
+    if jobs.is_empty() {
+        return Err(error(None, format!("no jobs; {EXPECTED}")));
+    }
+    Ok(jobs)
+}
+
+/// Parses a utilisation trace: a header `time_s,utilisation`, then one sample per line, `time_s`
+/// (seconds, ≥ 0, increasing) and `utilisation` (share of the whole node, all cores, in [0, 1]), e.g.
+/// `300,0.42`; at least two samples (the last one lasts the median interval between samples). Blank
+/// lines and lines starting with `#` (comments) are ignored. Times are multiplied by `time_scale` (> 0)
+/// and rounded to the nanosecond; they must still increase. `file_label` names the file in errors.
+/// Pure: the caller reads the file. See [`UtilisationTrace`] for how samples become jobs.
+///
+/// # Errors
+/// [`SamplesFileError`] with the line of a missing or wrong header, a line without exactly two fields,
+/// a value that is not a finite number, a negative time, a time not after the previous one (also once
+/// scaled and rounded), a utilisation outside [0, 1], or a time beyond [`TRACE_MAX_TIME`] once scaled;
+/// without a line when there are fewer than two samples.
+pub fn parse_utilisation_trace_csv(
+    text: &str,
+    file_label: &str,
+    time_scale: f64,
+) -> Result<UtilisationTrace, SamplesFileError> {
+    const EXPECTED: &str = "expected the header `time_s,utilisation`, then one sample per line: its time in seconds (≥ 0, increasing) and the utilisation of the whole node in [0, 1] (a fraction, not a percentage), e.g. `300,0.42`; at least two samples; lines starting with `#` are comments";
+    let error = |line: Option<usize>, message: String| SamplesFileError { file: file_label.to_string(), line, message };
+    let mut lines = trace_lines(text);
+    check_trace_header(lines.next(), UTILISATION_TRACE_HEADER, &error, EXPECTED)?;
+    let mut samples: Vec<UtilisationSample> = Vec::new();
+    let mut previous: Option<f64> = None;
+    for (number, line) in lines {
+        let at = |message: String| error(Some(number), message);
+        let (time_s, utilisation) = trace_row(line, ["time_s", "utilisation"], EXPECTED).map_err(at)?;
+        if time_s < 0.0 {
+            return Err(at(format!("time_s `{time_s}` is negative; {EXPECTED}")));
+        }
+        if let Some(previous) = previous.filter(|p| time_s <= *p) {
+            return Err(at(format!("time_s `{time_s}` is not after the previous sample's ({previous}); {EXPECTED}")));
+        }
+        if !(0.0..=1.0).contains(&utilisation) {
+            return Err(at(format!("utilisation `{utilisation}` is outside [0, 1]; {EXPECTED}")));
+        }
+        let start = trace_time(time_s, time_scale, "time_s", EXPECTED).map_err(at)?;
+        if samples.last().is_some_and(|s| start <= s.start) {
+            return Err(at(format!(
+                "time_s `{time_s}` × time_scale {time_scale} falls on the previous sample's time once rounded to the nanosecond; use a larger time_scale"
+            )));
+        }
+        previous = Some(time_s);
+        samples.push(UtilisationSample { start, utilisation });
+    }
+    if samples.len() < 2 {
+        return Err(error(
+            None,
+            format!(
+                "{} sample(s); at least two are needed (the last one lasts the median interval); {EXPECTED}",
+                samples.len()
+            ),
+        ));
+    }
+    let mut intervals: Vec<u64> = samples.windows(2).map(|w| w[1].start.0 - w[0].start.0).collect();
+    intervals.sort_unstable();
+    let middle = intervals.len() / 2;
+    let median = if intervals.len() % 2 == 1 {
+        intervals[middle]
+    } else {
+        intervals[middle - 1] / 2 + intervals[middle] / 2 + (intervals[middle - 1] % 2 + intervals[middle] % 2) / 2
+    };
+    let end = samples[samples.len() - 1].start.saturating_add(SimTime(median));
+    Ok(UtilisationTrace { samples: samples.into(), end })
+}
+
 /// A background process: a source of jobs that compete with the RNN for the node.
 #[derive(Debug, Clone, PartialEq)]
 pub enum BackgroundKind {
@@ -406,12 +753,24 @@ pub enum BackgroundKind {
         /// Whether the process is on at time zero.
         start_on: bool,
     },
+    /// A recorded workload replayed without randomness: `jobs` rows released at their times with their
+    /// work, or CPU-utilisation samples turned into chunks of work (see [`UtilisationTrace`]). Jobs after
+    /// the end of the run are not released.
+    Trace {
+        /// The CSV file, as written in the scenario (relative to its folder; for messages).
+        file: PathBuf,
+        /// Factor applied to the file's times (1 replays them as recorded; 0.001 plays a day in 86.4 s).
+        time_scale: f64,
+        /// The rows or samples (empty until the scenario reads the file).
+        trace: Trace,
+    },
 }
 
 impl BackgroundKind {
     /// Long-run arrivals per second: the rate for Poisson, 1/period for periodic, and for MMPP the
     /// rates weighted by the chain's stationary distribution π (solving π Q = 0, Σ π = 1); 0 for
-    /// on/off processes (which run one job per on-period).
+    /// on/off processes (which run one job per on-period) and for traces (which have no long-run rate:
+    /// see [`Trace::demand_until`]).
     pub fn mean_rate(&self) -> f64 {
         match self {
             BackgroundKind::Poisson { rate, .. } => *rate,
@@ -420,7 +779,7 @@ impl BackgroundKind {
                 let pi = stationary_distribution(switch_rates);
                 pi.iter().zip(rates).map(|(p, r)| p * r).sum()
             }
-            BackgroundKind::OnOff { .. } => 0.0,
+            BackgroundKind::OnOff { .. } | BackgroundKind::Trace { .. } => 0.0,
         }
     }
 }
@@ -715,6 +1074,144 @@ mod tests {
         }
         let e = parse_empirical_csv("1\n2\nabc\n", "dir/a.csv").unwrap_err();
         assert!(e.to_string().starts_with("dir/a.csv line 3: `abc` is not a number"), "{e}");
+    }
+
+    #[test]
+    fn jobs_trace_csv_parses_rows_comments_and_time_scale() {
+        let text = "\u{feff}# a comment\r\nrelease_s,work_flop\r\n\r\n0,2e6\r\n  # another\r\n1.5, 1000\r\n1.5,3\r\n";
+        let jobs = parse_jobs_trace_csv(text, "t.csv", 1.0).unwrap();
+        assert_eq!(
+            jobs,
+            vec![
+                TraceJob { release: SimTime::ZERO, work: 2e6 },
+                TraceJob { release: SimTime(1_500_000_000), work: 1000.0 },
+                TraceJob { release: SimTime(1_500_000_000), work: 3.0 },
+            ]
+        );
+        // A quoted header; times scaled by 0.001 and rounded to the nanosecond.
+        let jobs = parse_jobs_trace_csv("\"release_s\",\"work_flop\"\n2,1\n3600,5\n", "t.csv", 0.001).unwrap();
+        assert_eq!(jobs.iter().map(|j| j.release).collect::<Vec<_>>(), [SimTime(2_000_000), SimTime(3_600_000_000)]);
+    }
+
+    #[test]
+    fn jobs_trace_csv_locates_each_kind_of_bad_line() {
+        for (text, line, expected) in [
+            ("0,1\n", Some(1), "the header is `0,1`, not `release_s,work_flop`"),
+            ("# only a comment\nrelease,work\n0,1\n", Some(2), "the header is `release,work`"),
+            ("release_s,work_flop\n0,1\n2\n", Some(3), "`2` has 1 field(s), not 2"),
+            ("release_s,work_flop\n0,1,2\n", Some(2), "`0,1,2` has 3 field(s), not 2"),
+            ("release_s,work_flop\n0,1\n\n1s,5\n", Some(4), "release_s `1s` is not a number"),
+            ("release_s,work_flop\n0,abc\n", Some(2), "work_flop `abc` is not a number"),
+            ("release_s,work_flop\n0,NaN\n", Some(2), "work_flop `NaN` is not a finite number"),
+            ("release_s,work_flop\ninf,1\n", Some(2), "release_s `inf` is not a finite number"),
+            ("release_s,work_flop\n-1,1\n", Some(2), "release_s `-1` is negative"),
+            ("release_s,work_flop\n0,1\n# c\n5,1\n4,1\n", Some(5), "release_s `4` is before the previous row's (5)"),
+            ("release_s,work_flop\n0,0\n", Some(2), "work_flop `0` is not positive"),
+            ("release_s,work_flop\n0,-3\n", Some(2), "work_flop `-3` is not positive"),
+            ("release_s,work_flop\n1e300,1\n", Some(2), "beyond the latest time that can be simulated"),
+            ("release_s,work_flop\n# nothing\n", None, "no jobs"),
+            ("", None, "empty file"),
+        ] {
+            let e = parse_jobs_trace_csv(text, "dir/t.csv", 1.0).unwrap_err();
+            assert_eq!((e.file.as_str(), e.line), ("dir/t.csv", line), "{text:?}: {e}");
+            assert!(e.message.contains(expected), "{text:?}: {e}\nshould contain {expected:?}");
+            assert!(e.message.contains("expected the header `release_s,work_flop`, then one job per line"), "{e}");
+        }
+        let e = parse_jobs_trace_csv("release_s,work_flop\n0,1\n-1,1\n", "dir/t.csv", 1.0).unwrap_err();
+        assert!(e.to_string().starts_with("dir/t.csv line 3: release_s `-1` is negative"), "{e}");
+    }
+
+    #[test]
+    fn utilisation_trace_csv_parses_and_ends_after_the_median_interval() {
+        let text = "# synthetic\ntime_s,utilisation\n0,0.5\n300,0\n600,1\n1200,0.25\n";
+        let trace = parse_utilisation_trace_csv(text, "u.csv", 1.0).unwrap();
+        let s = |t: u64| SimTime(t * SimTime::NANOS_PER_SEC);
+        assert_eq!(
+            &trace.samples[..],
+            &[
+                UtilisationSample { start: s(0), utilisation: 0.5 },
+                UtilisationSample { start: s(300), utilisation: 0.0 },
+                UtilisationSample { start: s(600), utilisation: 1.0 },
+                UtilisationSample { start: s(1200), utilisation: 0.25 },
+            ]
+        );
+        // Intervals 300, 300, 600: median 300.
+        assert_eq!(trace.end, s(1500));
+        // An even number of intervals (100, 300): the mean of the middle two, 200; time_scale 0.5 halves it.
+        let trace = parse_utilisation_trace_csv("time_s,utilisation\n0,1\n100,1\n400,1\n", "u.csv", 0.5).unwrap();
+        assert_eq!((trace.samples[2].start, trace.end), (s(200), s(300)));
+    }
+
+    #[test]
+    fn utilisation_trace_csv_locates_each_kind_of_bad_line() {
+        for (text, line, expected) in [
+            ("time,cpu\n0,1\n", Some(1), "the header is `time,cpu`, not `time_s,utilisation`"),
+            ("time_s,utilisation\n0,0.5\n300,0.5,7\n", Some(3), "has 3 field(s), not 2"),
+            ("time_s,utilisation\n0,0.5\n300,50%\n", Some(3), "utilisation `50%` is not a number"),
+            ("time_s,utilisation\n0,0.5\n300,42\n", Some(3), "utilisation `42` is outside [0, 1]"),
+            ("time_s,utilisation\n0,-0.1\n", Some(2), "utilisation `-0.1` is outside [0, 1]"),
+            ("time_s,utilisation\n-300,0.5\n", Some(2), "time_s `-300` is negative"),
+            ("time_s,utilisation\n0,0.5\n300,0.5\n300,0.5\n", Some(4), "time_s `300` is not after the previous"),
+            ("time_s,utilisation\n0,0.5\n300,0.5\n\n200,0.5\n", Some(5), "time_s `200` is not after the previous"),
+            ("time_s,utilisation\n0,0.5\n", None, "1 sample(s); at least two are needed"),
+            ("time_s,utilisation\n", None, "0 sample(s)"),
+        ] {
+            let e = parse_utilisation_trace_csv(text, "u.csv", 1.0).unwrap_err();
+            assert_eq!((e.file.as_str(), e.line), ("u.csv", line), "{text:?}: {e}");
+            assert!(e.message.contains(expected), "{text:?}: {e}\nshould contain {expected:?}");
+            assert!(e.message.contains("the utilisation of the whole node in [0, 1]"), "{e}");
+        }
+        // Times that only differ below a nanosecond once scaled.
+        let e = parse_utilisation_trace_csv("time_s,utilisation\n0,1\n1,1\n", "u.csv", 1e-10).unwrap_err();
+        assert_eq!(e.line, Some(3), "{e}");
+        assert!(e.message.contains("falls on the previous sample's time once rounded"), "{e}");
+    }
+
+    #[test]
+    fn utilisation_chunks_ask_for_the_sampled_share_of_the_node() {
+        let s = |t: u64| SimTime(t * 100_000_000); // tenths of a second
+        let trace = UtilisationTrace {
+            samples: vec![
+                UtilisationSample { start: s(0), utilisation: 0.5 },
+                UtilisationSample { start: s(10), utilisation: 0.0 },
+                UtilisationSample { start: s(20), utilisation: 0.75 },
+            ]
+            .into(),
+            end: s(35),
+        };
+        let chunk = SimTime(400_000_000); // 0.4 s: the first interval (1 s) ends with a 0.2-s chunk
+        let (cores, speed) = (2, 1e6);
+        assert_eq!(trace.first_release(), Some(s(0)));
+        // u = 0.5 on 2 cores: one job doing 0.5 × 2 × 1e6 × 0.4 FLOPs, i.e. one full core for the chunk.
+        assert_eq!(
+            trace.chunk_at(s(0), chunk, cores, speed),
+            UtilisationChunk { jobs: 1, work_per_job: 400_000.0, next: Some(s(4)) }
+        );
+        assert_eq!(trace.chunk_at(s(4), chunk, cores, speed).next, Some(s(8)));
+        // The last chunk of the interval is cut at its end; the idle interval is skipped.
+        let last = trace.chunk_at(s(8), chunk, cores, speed);
+        assert_eq!((last.jobs, last.next), (1, Some(s(20))));
+        assert!((last.work_per_job - 200_000.0).abs() < 1e-6, "{last:?}");
+        // u = 0.75 on 2 cores: ⌈1.5⌉ = 2 jobs sharing 0.75 × 2 × 1e6 × 0.4 = 600 kFLOP.
+        assert_eq!(
+            trace.chunk_at(s(20), chunk, cores, speed),
+            UtilisationChunk { jobs: 2, work_per_job: 300_000.0, next: Some(s(24)) }
+        );
+        // The last sample lasts until `end` (3.5 s): chunks at 2.0, 2.4, 2.8, 3.2 (cut to 0.3 s), then none.
+        let tail = trace.chunk_at(s(32), chunk, cores, speed);
+        assert_eq!((tail.jobs, tail.next), (2, None));
+        assert!((tail.work_per_job - 0.75 * 2.0 * 1e6 * 0.3 / 2.0).abs() < 1e-6, "{tail:?}");
+        // Totals: 0.5 × 2e6 × 1 s + 0.75 × 2e6 × 1.5 s = 3.25 MFLOP in 3 + 4 × 2 = 11 jobs.
+        let (jobs, work) = trace.demand_until(SimTime::MAX, chunk, cores, speed);
+        assert_eq!(jobs, 11.0);
+        assert!((work - 3.25e6).abs() < 1e-3, "{work}");
+        // Up to 2.4 s: the first interval's 3 chunks and the chunks at 2.0 and 2.4, but only the demand
+        // before 2.4 s (0.4 s at 0.75 of 2 cores).
+        let (jobs, work) = trace.demand_until(s(24), chunk, cores, speed);
+        assert_eq!(jobs, 3.0 + 4.0);
+        assert!((work - (1e6 + 0.75 * 2e6 * 0.4)).abs() < 1e-3, "{work}");
+        assert_eq!((jobs_per_chunk(0.5, 2), jobs_per_chunk(0.51, 2), jobs_per_chunk(1e-9, 4)), (1, 2, 1));
+        assert_eq!((jobs_per_chunk(1.0, 3), jobs_per_chunk(0.0, 3)), (3, 0));
     }
 
     #[test]

@@ -14,10 +14,10 @@ use crate::{run_text, shipped, short_default};
 #[test]
 fn mutated_scenarios_never_panic_the_parser() {
     let mut rng = rand_pcg::Pcg64::seed_from_u64(2026);
-    let originals = [shipped("default.yaml"), shipped("mm1-ps.yaml")];
+    let originals = [shipped("default.yaml"), shipped("mm1-ps.yaml"), shipped("trace-driven.yaml")];
     let alphabet: &[u8] = b" :-{}[],#&*!|>'\"\n\t0123456789.eE+sgmkMGFLOP/abcxyz_";
     for round in 0..3000 {
-        let mut bytes = originals[round % 2].clone().into_bytes();
+        let mut bytes = originals[round % originals.len()].clone().into_bytes();
         for _ in 0..rng.random_range(1..4) {
             if bytes.is_empty() {
                 break;
