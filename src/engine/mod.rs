@@ -832,7 +832,7 @@ impl<R: Recorder> EdgeWorld<R> {
                 };
                 self.recorder.step(&record);
                 if step + 1 == self.streams[stream].steps {
-                    self.finish_sequence(stream, frame);
+                    self.finish_sequence(now, stream, frame);
                 }
                 continue;
             }
@@ -960,13 +960,14 @@ impl<R: Recorder> EdgeWorld<R> {
         };
         self.recorder.step(&record);
         if step + 1 == state.steps {
-            self.finish_sequence(stream, running.frame);
+            self.finish_sequence(now, stream, running.frame);
         }
     }
 
-    fn finish_sequence(&mut self, stream: usize, last_frame: u64) {
+    fn finish_sequence(&mut self, now: SimTime, stream: usize, last_frame: u64) {
         let state = &mut self.streams[stream];
         let sequence = last_frame / state.steps as u64;
+        let first_release = Self::release_of(state, sequence * state.steps as u64);
         let dataset_index = state.order[sequence as usize];
         let model_index = state.current_model.unwrap_or(0);
         let model = &state.setup.bank.models()[model_index];
@@ -980,6 +981,8 @@ impl<R: Recorder> EdgeWorld<R> {
             prediction,
             steps_per_model: std::mem::take(&mut state.steps_per_model),
             skipped_steps: state.skipped_in_sequence,
+            first_release,
+            end: now,
         };
         self.recorder.sequence(&record);
         self.streams[stream].steps_per_model = record.steps_per_model;

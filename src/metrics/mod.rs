@@ -52,6 +52,10 @@ pub struct SequenceRecord {
     pub steps_per_model: Vec<u32>,
     /// Steps skipped.
     pub skipped_steps: u32,
+    /// Release of the sequence's first frame.
+    pub first_release: SimTime,
+    /// When the sequence was classified (its last frame completed or was dropped).
+    pub end: SimTime,
 }
 
 /// One finished job of a background process.

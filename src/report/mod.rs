@@ -119,7 +119,8 @@ pub fn steps_csv(records: &MemoryRecorder, labels: &Labels, policy: &str) -> Vec
 }
 
 /// `sequences.csv` of one run: `stream, policy, sequence, dataset_index, label, prediction, correct,
-/// skipped_steps`, then `steps_<model>` for each model of the stream's bank.
+/// release_s, end_s, latency_s, skipped_steps`, then `steps_<model>` for each model of the stream's bank
+/// (`latency_s`: first frame's release to classification, the sequence's end-to-end latency).
 pub fn sequences_csv(records: &MemoryRecorder, labels: &Labels, policy: &str) -> Vec<u8> {
     let mut writer = csv::Writer::from_writer(Vec::new());
     // Model columns in bank order (narrowest first in the shipped banks), each name once.
@@ -129,10 +130,21 @@ pub fn sequences_csv(records: &MemoryRecorder, labels: &Labels, policy: &str) ->
             model_names.push(name.clone());
         }
     }
-    let mut header: Vec<String> =
-        ["stream", "policy", "sequence", "dataset_index", "label", "prediction", "correct", "skipped_steps"]
-            .map(String::from)
-            .to_vec();
+    let mut header: Vec<String> = [
+        "stream",
+        "policy",
+        "sequence",
+        "dataset_index",
+        "label",
+        "prediction",
+        "correct",
+        "release_s",
+        "end_s",
+        "latency_s",
+        "skipped_steps",
+    ]
+    .map(String::from)
+    .to_vec();
     header.extend(model_names.iter().map(|m| format!("steps_{m}")));
     writer.write_record(&header).expect("memory");
     for r in &records.sequences {
@@ -144,6 +156,9 @@ pub fn sequences_csv(records: &MemoryRecorder, labels: &Labels, policy: &str) ->
             r.label.to_string(),
             r.prediction.to_string(),
             ((r.label == r.prediction) as u8).to_string(),
+            secs(r.first_release).to_string(),
+            secs(r.end).to_string(),
+            secs(r.end.saturating_sub(r.first_release)).to_string(),
             r.skipped_steps.to_string(),
         ];
         for name in &model_names {

@@ -39,7 +39,7 @@ fn run_writes_every_documented_file_and_column() {
     );
     assert_eq!(header("jobs.csv"), "process,job,release_s,end_s,response_s,deadline_s,missed,work_flop");
     assert!(header("sequences.csv").starts_with(
-        "stream,policy,sequence,dataset_index,label,prediction,correct,skipped_steps,steps_gru-16,steps_gru-32,steps_gru-64,steps_gru-128"
+        "stream,policy,sequence,dataset_index,label,prediction,correct,release_s,end_s,latency_s,skipped_steps,steps_gru-16,steps_gru-32,steps_gru-64,steps_gru-128"
     ));
     let manifest: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(dir.path().join("greedy_slack/manifest.json")).unwrap()).unwrap();

@@ -55,3 +55,15 @@ fn skipped_frames_cancel_their_stages() {
     assert!(skipped > 50, "{skipped}");
     assert!(outcome.node.active_jobs() <= 4, "{} jobs left on the node", outcome.node.active_jobs());
 }
+
+#[test]
+fn sequences_record_their_end_to_end_latency() {
+    // 64 frames, 100 ms apart; the last frame's stages (12 ms on FIFO) and step end 6.3 s + 12.001888 ms
+    // after the first release.
+    let pipeline = "      - { name: capture, work: { constant: 2MFLOP } }\n      - { name: pose, work: { constant: 10MFLOP }, after: [capture] }\n";
+    let text = scenario(pipeline, "100ms", "100ms", "fifo").replace("duration: 2s", "duration: 7s");
+    let (_, _, results) = run_text(&text, false);
+    let sequence = &results[0].outcome.recorder.sequences[0];
+    assert_eq!(sequence.first_release.0, 0);
+    assert_eq!(sequence.end.0, 6_300_000_000 + 12_001_888);
+}
