@@ -58,12 +58,12 @@ fn skipped_frames_cancel_their_stages() {
 
 #[test]
 fn sequences_record_their_end_to_end_latency() {
-    // 64 frames, 100 ms apart; the last frame's stages (12 ms on FIFO) and step end 6.3 s + 12.001888 ms
-    // after the first release.
+    // 64 frames, 100 ms apart; the last frame's stages (12 ms on FIFO) and step (1 888 FLOP plus the
+    // readout's 2·10·16 + 10 = 330 FLOP) end 6.3 s + 12.002218 ms after the first release.
     let pipeline = "      - { name: capture, work: { constant: 2MFLOP } }\n      - { name: pose, work: { constant: 10MFLOP }, after: [capture] }\n";
     let text = scenario(pipeline, "100ms", "100ms", "fifo").replace("duration: 2s", "duration: 7s");
     let (_, _, results) = run_text(&text, false);
     let sequence = &results[0].outcome.recorder.sequences[0];
     assert_eq!(sequence.first_release.0, 0);
-    assert_eq!(sequence.end.0, 6_300_000_000 + 12_001_888);
+    assert_eq!(sequence.end.0, 6_300_000_000 + 12_002_218);
 }
