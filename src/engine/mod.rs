@@ -50,6 +50,12 @@ pub enum Event {
         /// Stream index.
         stream: usize,
     },
+    /// A pipelined frame of stream `stream` reached its deadline (under `on_miss: skip`): late frames
+    /// at the front of the queue are dropped now, cancelling their stages, instead of at the next event.
+    FrameDeadlinePassed {
+        /// Stream index.
+        stream: usize,
+    },
     /// The parameters that stream `stream`'s pending step needs are now in fast memory.
     ParamsLoaded {
         /// Stream index.
@@ -695,6 +701,12 @@ impl<R: Recorder> EdgeWorld<R> {
             }
             pipe.sinks_left = state.is_sink.iter().filter(|&&sink| sink).count() as u32;
             state.pipes.push_back(pipe);
+            if state.setup.spec.on_miss == OnMiss::Skip {
+                let deadline = Self::release_of(state, frame).saturating_add(state.setup.spec.deadline);
+                if deadline <= self.horizon {
+                    queue.schedule(deadline, Event::FrameDeadlinePassed { stream });
+                }
+            }
             for stage in 0..n {
                 if self.streams[stream].pipes.back().expect("just pushed").pending[stage] == 0 {
                     self.start_stage(now, stream, frame, stage, queue);
@@ -890,7 +902,8 @@ impl<R: Recorder> EdgeWorld<R> {
             };
             match ready_at {
                 Some(t) if t > now => {
-                    state.memory_stats.wait_s += t.saturating_sub(now).as_secs_f64();
+                    // Waiting is counted up to the end of the run.
+                    state.memory_stats.wait_s += t.min(self.horizon).saturating_sub(now).as_secs_f64();
                     queue.schedule(t, Event::ParamsLoaded { stream });
                 }
                 _ => self.submit_step(now, stream, queue),
@@ -1040,6 +1053,7 @@ impl<R: Recorder> Model for EdgeWorld<R> {
             Event::FrameReleased { stream } => self.frame_released(now, stream, queue),
             Event::NodeJobsFinished { version } => self.jobs_finished(now, version, queue),
             Event::ParamsLoaded { stream } => self.submit_step(now, stream, queue),
+            Event::FrameDeadlinePassed { stream } => self.start_next_step(now, stream, queue),
         }
     }
 }

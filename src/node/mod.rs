@@ -84,6 +84,7 @@ struct ActiveJob {
     priority: u32,
     deadline: SimTime,
     sequence: u64,
+    work: f64,
     remaining: f64,
     served: f64,
     rate: f64,
@@ -295,6 +296,7 @@ impl Node {
             priority: job.priority,
             deadline: job.deadline.unwrap_or(SimTime::MAX),
             sequence,
+            work: job.work,
             remaining: job.work,
             served: 0.0,
             rate: 0.0,
@@ -364,7 +366,8 @@ impl Node {
             let job = &self.jobs[index];
             if job.remaining <= job.rate * 1e-9 && !job.switching {
                 let job = self.jobs.swap_remove(index);
-                finished.push(FinishedJob { id: job.id, served: job.served + job.remaining.max(0.0) });
+                // A job finishing within the last nanosecond was served exactly its work.
+                finished.push(FinishedJob { id: job.id, served: job.work });
             } else {
                 index += 1;
             }

@@ -106,8 +106,14 @@ fn whole_number<'de, D: serde::Deserializer<'de>>(
     deserializer.deserialize_u64(V(what, minimum))
 }
 
+/// The most cores a node may have (per-core state is allocated up front).
+pub const MAX_CORES: u64 = 1_000_000;
+
 fn deserialize_cores<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<std::num::NonZeroUsize, D::Error> {
     let value = whole_number(deserializer, "cores", 1)?;
+    if value > MAX_CORES {
+        return Err(serde::de::Error::custom(format!("cores must be at most {MAX_CORES}, got {value}")));
+    }
     usize::try_from(value)
         .ok()
         .and_then(std::num::NonZeroUsize::new)
@@ -1022,6 +1028,11 @@ pub const MAX_EVENTS: f64 = 1e10;
 /// release: rows, or chunks × jobs per chunk; their files must have been read).
 fn expected_events(parsed: &ScenarioFile) -> f64 {
     let duration = parsed.duration.0.as_secs_f64();
+    // Round robin may fire a quantum timer per core every quantum.
+    let timers = match parsed.node.scheduler.0 {
+        Discipline::RoundRobin { quantum, .. } => duration / quantum.as_secs_f64() * parsed.node.cores.get() as f64,
+        _ => 0.0,
+    };
     parsed
         .processes
         .iter()
@@ -1047,7 +1058,8 @@ fn expected_events(parsed: &ScenarioFile) -> f64 {
             }
             ProcessFile::Stream(s) => duration / s.spec.period.as_secs_f64(),
         })
-        .sum()
+        .sum::<f64>()
+        + timers
 }
 
 /// The most usage bins a run may keep.

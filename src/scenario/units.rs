@@ -37,7 +37,9 @@ fn parse_with_units(text: &str, units: &[(&str, f64)]) -> Option<f64> {
                 return None;
             }
             let value: f64 = number.parse().ok()?;
-            return value.is_finite().then_some(value * factor);
+            // The product must be finite too: `1e300TFLOP/s` overflows to infinity.
+            let scaled = value * factor;
+            return (value.is_finite() && scaled.is_finite()).then_some(scaled);
         }
     }
     None
@@ -146,6 +148,8 @@ mod tests {
         assert_eq!(Size::parse("1.5MB"), Some(Size(1_500_000)));
         assert_eq!(Bandwidth::parse("100MB/s"), Some(Bandwidth(1e8)));
         assert_eq!(Size::parse("100MB/s"), None);
+        assert_eq!(Speed::parse("1e300TFLOP/s"), None, "overflows to infinity");
+        assert_eq!(Power::parse("1e308kW"), None);
     }
 
     #[test]

@@ -351,19 +351,28 @@ pub fn run_suite(length: Length, parallel: bool) -> Result<Vec<CaseResult>, Case
     Ok(results)
 }
 
-/// The results as a Markdown table.
+/// The results as a Markdown table. Stochastic cases show 6 decimals and their 95 % interval;
+/// deterministic ones show values in full (shortest exact form); errors and tolerances are relative.
 pub fn table(results: &[CaseResult]) -> String {
-    let mut out = String::from("| case | quantity | theory | measured | 95% CI ± | rel. error | tolerance | pass |\n|---|---|---:|---:|---:|---:|---:|:---:|\n");
+    let mut out = String::from(
+        "| case | quantity | theory | measured | 95% CI ± | rel. error | tolerance | pass |\n|---|---|---:|---:|---:|---:|---:|:---:|\n",
+    );
     for r in results {
+        let stochastic = r.ci_half_width > 0.0;
+        let value = |v: f64| if stochastic { format!("{v:.6}") } else { format!("{v}") };
         out.push_str(&format!(
-            "| {} | {} | {} | {:.6} | {} | {:.4}% | {}% | {} |\n",
+            "| {} | {} | {} | {} | {} | {} | {} | {} |\n",
             r.name,
             r.quantity,
-            if r.theory.is_nan() { "> 0".to_string() } else { format!("{:.6}", r.theory) },
-            r.measured,
-            if r.ci_half_width > 0.0 { format!("{:.4}", r.ci_half_width) } else { "–".into() },
-            r.error * 100.0,
-            r.tolerance * 100.0,
+            if r.theory.is_nan() { "> 0".to_string() } else { value(r.theory) },
+            value(r.measured),
+            if stochastic { format!("{:.4}", r.ci_half_width) } else { "–".into() },
+            if r.theory.is_nan() { "–".to_string() } else { format!("{:.2e}", r.error) },
+            match r.tolerance {
+                _ if r.theory.is_nan() => "–".to_string(),
+                t if t > 0.0 && t < 1e-3 => format!("{t:e}"),
+                t => format!("{t}"),
+            },
             if r.pass { "yes" } else { "**NO**" }
         ));
     }

@@ -67,3 +67,15 @@ fn sequences_record_their_end_to_end_latency() {
     assert_eq!(sequence.first_release.0, 0);
     assert_eq!(sequence.end.0, 6_300_000_000 + 12_002_218);
 }
+
+#[test]
+fn doomed_stages_stop_at_the_frame_deadline() {
+    // Stage of 15 ms, deadline 10 ms, a frame every 20 ms: every frame is dropped at its deadline and
+    // its stage cancelled then, so the core works 10 ms of every 20 ms (64 frames in 2 s: 0.32).
+    let pipeline = "      - { name: pose, work: { constant: 15MFLOP } }\n";
+    let (scenario, resources, results) = run_text(&scenario(pipeline, "20ms", "10ms", "processor_sharing"), false);
+    let labels = flexrnn::report::labels(&scenario, &resources);
+    let row = &flexrnn::report::summary_rows(&results[0], &scenario, &labels)[0];
+    assert_eq!(row.skip_rate, Some(1.0));
+    assert!((row.utilisation - 0.32).abs() < 1e-9, "{row:?}");
+}
