@@ -553,32 +553,7 @@ fn normal_lower_quantile(q: f64) -> f64 {
     x.min(0.0)
 }
 
-/// `ln Γ(x)` for `x > 0`: the Lanczos approximation (g = 7, nine terms), with the reflection formula
-/// below ½; relative error about 1e-15.
-fn ln_gamma(x: f64) -> f64 {
-    const G: f64 = 7.0;
-    const COEFFICIENTS: [f64; 9] = [
-        0.999_999_999_999_809_9,
-        676.520_368_121_885_1,
-        -1_259.139_216_722_402_8,
-        771.323_428_777_653_1,
-        -176.615_029_162_140_6,
-        12.507_343_278_686_905,
-        -0.138_571_095_265_720_12,
-        9.984_369_578_019_572e-6,
-        1.505_632_735_149_311_6e-7,
-    ];
-    if x < 0.5 {
-        return (PI / (PI * x).sin()).ln() - ln_gamma(1.0 - x);
-    }
-    let x = x - 1.0;
-    let mut sum = COEFFICIENTS[0];
-    for (i, c) in COEFFICIENTS.iter().enumerate().skip(1) {
-        sum += c / (x + i as f64);
-    }
-    let t = x + G + 0.5;
-    0.5 * (2.0 * PI).ln() + (x + 0.5) * t.ln() - t + sum.ln()
-}
+use crate::workload::special::ln_gamma;
 
 /// `ln Γ(x + b) − ln Γ(x)` for `x > 0`, `b ≥ 0`. For `x ≥ 20` by the difference of Stirling series,
 /// with the leading terms grouped as `(x + b − ½)·ln(1 + b/x) + b·ln x − b` so that nothing cancels
