@@ -186,6 +186,7 @@ struct StreamState {
     logits: Vec<f32>,
     options: Vec<ModelOption>,
     switch_flops: Vec<u64>,
+    switch_matrix: Vec<u64>,
     steps_per_model: Vec<u32>,
     skipped_in_sequence: u32,
     last_latency_s: Option<f64>,
@@ -414,6 +415,8 @@ impl<R: Recorder> EdgeWorld<R> {
             // Frames waiting at once can never exceed the frames released in one deadline window
             // plus the backlog; reserve generously so the queue does not grow during a run.
             let reserve = 1024.min(total_frames as usize);
+            let switch_matrix: Vec<u64> =
+                (0..n_models * n_models).map(|k| stream.bank.switch_flops(k / n_models, k % n_models)).collect();
             let n_stages = stream.pipeline.as_ref().map_or(0, |p| p.names.len());
             let mut successors = vec![Vec::new(); n_stages];
             if let Some(pipeline) = &stream.pipeline {
@@ -440,6 +443,7 @@ impl<R: Recorder> EdgeWorld<R> {
                 logits: vec![0.0; classes],
                 options,
                 switch_flops: vec![0; n_models],
+                switch_matrix,
                 steps_per_model: vec![0; n_models],
                 skipped_in_sequence: 0,
                 last_latency_s: None,
@@ -870,6 +874,7 @@ impl<R: Recorder> EdgeWorld<R> {
                 steps: state.steps,
                 current: state.current_model,
                 switch_flops: &state.switch_flops,
+                switch_matrix: &state.switch_matrix,
                 rate_estimate,
                 node_jobs: self.node.active_jobs(),
                 cores: self.node.cores(),

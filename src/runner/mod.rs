@@ -13,11 +13,11 @@ use rayon::prelude::*;
 use crate::data::{self, SequenceSet, Split};
 use crate::engine::{BuildError, EdgeWorld, RunOutcome, StreamSetup, WorldSetup};
 use crate::metrics::MemoryRecorder;
-use crate::policy::{GreedySlackPolicy, Policy, StaticPolicy};
+use crate::policy::{BudgetPolicy, GreedySlackPolicy, PidPolicy, Policy, RandomPolicy, StaticPolicy, ThresholdPolicy};
 use crate::rnn::io::{load_bank, ModelCard};
 use crate::rnn::ModelBank;
 use crate::scenario::{DatasetName, PolicyFile, Scenario, ScenarioError};
-use crate::workload::StreamSpec;
+use crate::workload::{process_rng, StreamSpec};
 
 /// Errors between a valid file and a finished run.
 #[derive(Debug, thiserror::Error)]
@@ -132,13 +132,18 @@ pub fn plan_runs(scenario: &Scenario, resources: &Resources) -> Result<Vec<RunPl
     for (stream_index, stream) in scenario.streams().enumerate() {
         let bank = &resources.banks[&scenario.dir.join(&stream.models)];
         for (policy_index, policy) in stream.policies.iter().enumerate() {
-            if let PolicyFile::Static { model } = policy {
+            let named: Vec<&String> = match policy {
+                PolicyFile::Static { model } => vec![model],
+                PolicyFile::Threshold { models, .. } => models.iter().collect(),
+                _ => Vec::new(),
+            };
+            for model in named {
                 if bank.bank.index_of(model).is_none() {
                     let names: Vec<&str> = bank.bank.models().iter().map(|m| m.name.as_str()).collect();
                     return Err(scenario.error_at(
-                        &format!("model: {model}"),
+                        model,
                         format!(
-                            "stream `{}` (stream {stream_index}).policies[{policy_index}].static.model: `{model}` is not in {}; allowed: {}",
+                            "stream `{}` (stream {stream_index}).policies[{policy_index}]: model `{model}` is not in {}; allowed: {}",
                             stream.spec.name,
                             bank.dir.display(),
                             names.join(", ")
@@ -163,13 +168,31 @@ pub fn plan_runs(scenario: &Scenario, resources: &Resources) -> Result<Vec<RunPl
 }
 
 /// Builds the policy object for `policy` over `bank`.
-pub fn build_policy(policy: &PolicyFile, bank: &ModelBank) -> Box<dyn Policy> {
+pub fn build_policy(policy: &PolicyFile, bank: &ModelBank, seed: u64, stream_name: &str) -> Box<dyn Policy> {
+    let index = |model: &str| bank.index_of(model).expect("checked by plan_runs");
     match policy {
-        PolicyFile::Static { model } => Box::new(StaticPolicy {
-            model: bank.index_of(model).expect("checked by plan_runs"),
-            model_name: model.clone(),
-        }),
+        PolicyFile::Static { model } => Box::new(StaticPolicy { model: index(model), model_name: model.clone() }),
         PolicyFile::GreedySlack { safety } => Box::new(GreedySlackPolicy { safety: *safety }),
+        PolicyFile::Threshold { signal, models, thresholds, hysteresis } => Box::new(ThresholdPolicy {
+            signal: *signal,
+            models: models.iter().map(|m| index(m)).collect(),
+            thresholds: thresholds.clone(),
+            hysteresis: *hysteresis,
+            level: 0,
+        }),
+        PolicyFile::Pid { target, kp, ki, kd } => Box::new(PidPolicy {
+            target_s: target.as_secs_f64(),
+            kp: *kp,
+            ki: *ki,
+            kd: *kd,
+            position: 0.0,
+            errors: (0.0, 0.0),
+        }),
+        PolicyFile::Budget { window, budget } => {
+            Box::new(BudgetPolicy { window: *window, budget: *budget, spent: 0.0, current_window: None })
+        }
+        // Its own stream, so that a random policy leaves every other draw unchanged.
+        PolicyFile::Random => Box::new(RandomPolicy { rng: process_rng(seed, &format!("{stream_name}/policy")) }),
     }
 }
 
@@ -211,7 +234,7 @@ pub fn world_setup(scenario: &Scenario, resources: &Resources, plan: &RunPlan) -
             bank: Arc::clone(&loaded.bank),
             dataset,
             pool,
-            policy: build_policy(policy, &loaded.bank),
+            policy: build_policy(policy, &loaded.bank, scenario.seed, &stream.spec.name),
         });
     }
     Ok(WorldSetup {

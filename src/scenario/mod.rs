@@ -432,8 +432,10 @@ impl WorkFile {
     }
 }
 
-/// A policy as written: `static: { model: gru-128 }` or `greedy_slack: {}` / `greedy_slack: { safety: 0.9 }`
-/// (a one-key map naming the policy).
+/// A policy as written, a one-key map naming it: `static: { model: gru-128 }`, `greedy_slack: {}` /
+/// `greedy_slack: { safety: 0.9 }`, `threshold: { signal: node_jobs, models: [gru-128, gru-64, gru-16],
+/// thresholds: [2, 4], hysteresis: 1 }`, `pid: { target: 4ms, kp: 0.5, ki: 0.1, kd: 0 }`,
+/// `budget: { window: 8, budget: 400kFLOP }`, `random: {}`.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(try_from = "RawPolicy")]
 pub enum PolicyFile {
@@ -447,6 +449,37 @@ pub enum PolicyFile {
         /// Share of the slack the estimate may use, in (0, 1]; default 1.
         safety: f64,
     },
+    /// Load thresholds with hysteresis.
+    Threshold {
+        /// `node_jobs` or `queue`.
+        signal: crate::policy::LoadSignal,
+        /// Models from the lightest-load setting to the heaviest.
+        models: Vec<String>,
+        /// Ascending thresholds, one fewer than models.
+        thresholds: Vec<f64>,
+        /// Hysteresis (≥ 0).
+        hysteresis: f64,
+    },
+    /// PID feedback on step latency.
+    Pid {
+        /// Target latency.
+        target: SimTime,
+        /// Gains.
+        kp: f64,
+        /// Integral gain.
+        ki: f64,
+        /// Derivative gain.
+        kd: f64,
+    },
+    /// A FLOPs budget per window of steps.
+    Budget {
+        /// Steps per window.
+        window: usize,
+        /// FLOPs per window.
+        budget: f64,
+    },
+    /// Uniformly random settings (a baseline).
+    Random,
 }
 
 #[derive(Debug, Clone, PartialEq, Deserialize)]
@@ -463,24 +496,113 @@ struct GreedySlackParams {
 }
 
 #[derive(Debug, Clone, PartialEq, Deserialize)]
-#[serde(deny_unknown_fields, expecting = "a policy: `static: { model: <name> }` or `greedy_slack: {}`")]
+#[serde(
+    deny_unknown_fields,
+    expecting = "a map `{ signal: node_jobs|queue, models: [<name>, …], thresholds: [<number>, …], hysteresis: <number> }`"
+)]
+struct ThresholdParams {
+    #[serde(default)]
+    signal: Option<String>,
+    models: Vec<String>,
+    thresholds: Vec<f64>,
+    #[serde(default)]
+    hysteresis: f64,
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, expecting = "a map `{ target: <duration>, kp: <number>, ki: <number>, kd: <number> }`")]
+struct PidParams {
+    target: Duration,
+    kp: f64,
+    #[serde(default)]
+    ki: f64,
+    #[serde(default)]
+    kd: f64,
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, expecting = "a map `{ window: <steps>, budget: <work> }`")]
+struct BudgetParams {
+    window: usize,
+    budget: Work,
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, expecting = "a map `{}`")]
+struct RandomParams {}
+
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(
+    deny_unknown_fields,
+    expecting = "a policy: `static: { model: <name> }`, `greedy_slack: {}`, `threshold: {…}`, `pid: {…}`, `budget: {…}` or `random: {}`"
+)]
 struct RawPolicy {
     #[serde(rename = "static")]
     static_: Option<StaticParams>,
     greedy_slack: Option<GreedySlackParams>,
+    threshold: Option<ThresholdParams>,
+    pid: Option<PidParams>,
+    budget: Option<BudgetParams>,
+    random: Option<RandomParams>,
 }
+
+const POLICIES: &str = "`static: { model: <name> }`, `greedy_slack: { safety: <0..1> }`, `threshold: { signal, models, thresholds, hysteresis }`, `pid: { target, kp, ki, kd }`, `budget: { window, budget }`, `random: {}`";
 
 impl TryFrom<RawPolicy> for PolicyFile {
     type Error = String;
     fn try_from(raw: RawPolicy) -> Result<PolicyFile, String> {
-        match (raw.static_, raw.greedy_slack) {
-            (Some(p), None) => Ok(PolicyFile::Static { model: p.model }),
-            (None, Some(p)) => Ok(PolicyFile::GreedySlack { safety: p.safety }),
-            _ => {
-                Err("policy: give exactly one of `static: { model: <name> }`, `greedy_slack: { safety: <0..1> }`"
-                    .into())
-            }
+        let given = [
+            raw.static_.is_some(),
+            raw.greedy_slack.is_some(),
+            raw.threshold.is_some(),
+            raw.pid.is_some(),
+            raw.budget.is_some(),
+            raw.random.is_some(),
+        ];
+        if given.iter().filter(|&&g| g).count() != 1 {
+            return Err(format!("policy: give exactly one of {POLICIES}"));
         }
+        if let Some(p) = raw.static_ {
+            return Ok(PolicyFile::Static { model: p.model });
+        }
+        if let Some(p) = raw.greedy_slack {
+            return Ok(PolicyFile::GreedySlack { safety: p.safety });
+        }
+        if let Some(p) = raw.threshold {
+            let signal = match p.signal.as_deref() {
+                None | Some("node_jobs") => crate::policy::LoadSignal::NodeJobs,
+                Some("queue") => crate::policy::LoadSignal::Queue,
+                Some(other) => return Err(format!("threshold: unknown signal `{other}`; allowed: node_jobs, queue")),
+            };
+            if p.models.is_empty() || p.thresholds.len() + 1 != p.models.len() {
+                return Err("threshold: give one more model than thresholds (models from light to heavy load)".into());
+            }
+            if p.thresholds.windows(2).any(|w| w[0] >= w[1]) || p.thresholds.iter().any(|t| !t.is_finite()) {
+                return Err("threshold: thresholds must be finite and strictly ascending".into());
+            }
+            if !(p.hysteresis.is_finite() && p.hysteresis >= 0.0) {
+                return Err("threshold: hysteresis must be a number ≥ 0".into());
+            }
+            return Ok(PolicyFile::Threshold {
+                signal,
+                models: p.models,
+                thresholds: p.thresholds,
+                hysteresis: p.hysteresis,
+            });
+        }
+        if let Some(p) = raw.pid {
+            if p.target.0 .0 == 0 || ![p.kp, p.ki, p.kd].iter().all(|g| g.is_finite()) {
+                return Err("pid: target must be longer than zero and the gains finite numbers".into());
+            }
+            return Ok(PolicyFile::Pid { target: p.target.0, kp: p.kp, ki: p.ki, kd: p.kd });
+        }
+        if let Some(p) = raw.budget {
+            if p.window == 0 || p.budget.0 <= 0.0 {
+                return Err("budget: window must be at least 1 step and budget a positive work".into());
+            }
+            return Ok(PolicyFile::Budget { window: p.window, budget: p.budget.0 });
+        }
+        Ok(PolicyFile::Random)
     }
 }
 
@@ -491,6 +613,10 @@ impl PolicyFile {
             PolicyFile::Static { model } => format!("static-{model}"),
             PolicyFile::GreedySlack { safety } if *safety == 1.0 => "greedy_slack".into(),
             PolicyFile::GreedySlack { safety } => format!("greedy_slack-{safety}"),
+            PolicyFile::Threshold { .. } => "threshold".into(),
+            PolicyFile::Pid { .. } => "pid".into(),
+            PolicyFile::Budget { .. } => "budget".into(),
+            PolicyFile::Random => "random".into(),
         }
     }
 }

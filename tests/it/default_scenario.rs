@@ -19,3 +19,30 @@ fn greedy_slack_beats_both_static_models_on_accuracy() {
     assert!(narrow.miss_rate.unwrap() < 0.01, "{narrow:?}");
     assert!(greedy.accuracy > wide.accuracy && greedy.accuracy > narrow.accuracy, "{rows:#?}");
 }
+
+/// The other built-in policies run from YAML; the budget policy's windows stay within their FLOPs.
+#[test]
+fn threshold_pid_budget_and_random_policies_run_from_yaml() {
+    let text = crate::short_default(30, "12s").replace(
+        "    policies:\n      - static: { model: gru-128 }\n      - static: { model: gru-16 }\n      - greedy_slack: {}\n",
+        "    policies:\n      - threshold: { signal: node_jobs, models: [gru-128, gru-64, gru-16], thresholds: [1, 2], hysteresis: 0 }\n      - pid: { target: 4ms, kp: 0.5, ki: 0.2 }\n      - budget: { window: 8, budget: 400kFLOP }\n      - random: {}\n",
+    );
+    let (_, _, results) = crate::run_text(&text, false);
+    let labels: Vec<&str> = results.iter().map(|r| r.plan.label.as_str()).collect();
+    assert_eq!(labels, ["threshold", "pid", "budget", "random"]);
+    let budget = &results[2].outcome.recorder;
+    let mut per_window = std::collections::BTreeMap::<(u64, u32), f64>::new();
+    for step in budget.steps.iter().filter(|s| !s.skipped && !s.unfinished) {
+        // The last step of a sequence also pays the readout, which the budget does not cover.
+        let hidden = [16.0, 32.0, 64.0, 128.0][step.model.unwrap()];
+        let readout: f64 = if step.step == 63 { 2.0 * 10.0 * hidden + 10.0 } else { 0.0 };
+        *per_window.entry((step.sequence, step.step / 8)).or_default() += step.flops - readout;
+    }
+    let worst = per_window.values().cloned().fold(0.0, f64::max);
+    assert!(worst <= 400_000.0 + 1e-6 && worst > 100_000.0, "{worst}");
+    for result in &results {
+        let used: std::collections::BTreeSet<usize> =
+            result.outcome.recorder.steps.iter().filter_map(|s| s.model).collect();
+        assert!(used.len() >= 2, "{} used {:?}", result.plan.label, used);
+    }
+}
