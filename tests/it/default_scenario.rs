@@ -46,3 +46,40 @@ fn threshold_pid_budget_and_random_policies_run_from_yaml() {
         assert!(used.len() >= 2, "{} used {:?}", result.plan.label, used);
     }
 }
+
+#[path = "../../examples/custom_policy.rs"]
+mod custom_policy;
+
+/// The custom-policy example runs and its rule does what it says on a hand-made case.
+#[test]
+fn custom_policy_example_runs() {
+    use flexrnn::policy::{ModelOption, Observation, Policy};
+    let (accuracy, miss_rate) = custom_policy::run(&crate::root()).unwrap();
+    assert!(accuracy > 0.5 && miss_rate < 0.5, "{accuracy} {miss_rate}");
+    let options: Vec<ModelOption> = [(16, 1_888), (128, 101_120)]
+        .into_iter()
+        .map(|(hidden, flops_per_step)| ModelOption { name: format!("gru-{hidden}"), hidden, flops_per_step })
+        .collect();
+    let observation = |last_latency_s: Option<f64>| Observation {
+        now_s: 1.0,
+        release_s: 1.0,
+        deadline_s: 1.005,
+        slack_s: 0.005,
+        pending_frames: 1,
+        step: 1,
+        steps: 64,
+        current: None,
+        switch_flops: &[0, 0],
+        switch_matrix: &[],
+        rate_estimate: 1e6,
+        node_jobs: 0,
+        cores: 1,
+        core_speed: 1e6,
+        last_latency_s,
+    };
+    let mut policy = custom_policy::Cautious { calm_steps: 2, recovering: None };
+    assert_eq!(policy.choose(&observation(None), &options), 1, "calm: the widest");
+    assert_eq!(policy.choose(&observation(Some(0.009)), &options), 0, "late: the cheapest");
+    assert_eq!(policy.choose(&observation(Some(0.001)), &options), 0, "one early step is not enough");
+    assert_eq!(policy.choose(&observation(Some(0.001)), &options), 1, "two early steps: back to the widest");
+}
