@@ -222,6 +222,12 @@ fn job_id(owner: usize, low: u64) -> JobId {
     JobId(((owner as u64) << OWNER_SHIFT) | low)
 }
 
+/// The largest softmax probability of `logits`: `1 / Σ_j exp(l_j − max l)`.
+fn top_probability(logits: &[f32]) -> f64 {
+    let max = logits.iter().cloned().fold(f32::NEG_INFINITY, f32::max) as f64;
+    1.0 / logits.iter().map(|&l| (l as f64 - max).exp()).sum::<f64>()
+}
+
 /// A span uniform in `[0, max)` (zero when `max` is zero).
 fn uniform_span(rng: &mut ProcessRng, max: SimTime) -> SimTime {
     if max.0 == 0 {
@@ -864,6 +870,16 @@ impl<R: Recorder> EdgeWorld<R> {
                 *cost = state.current_model.map_or(0, |current| state.setup.bank.switch_flops(current, index));
             }
             let rate_estimate = self.node.rate_if_added(state.setup.spec.weight);
+            // The network's own confidence: the top softmax probability of the current model's readout
+            // on the current state (its FLOPs are charged to this step below).
+            let confidence = match (state.setup.policy.needs_confidence(), state.current_model) {
+                (true, Some(current)) => {
+                    let model = &state.setup.bank.models()[current];
+                    model.logits_into(&state.hidden[..model.hidden_size()], &mut state.logits);
+                    Some(top_probability(&state.logits))
+                }
+                _ => None,
+            };
             let observation = Observation {
                 now_s: now.as_secs_f64(),
                 release_s: release.as_secs_f64(),
@@ -880,10 +896,15 @@ impl<R: Recorder> EdgeWorld<R> {
                 cores: self.node.cores(),
                 core_speed: self.node.speed(),
                 last_latency_s: state.last_latency_s,
+                confidence,
             };
             let choice = state.setup.policy.choose(&observation, &state.options).min(state.options.len() - 1);
             let model = &state.setup.bank.models()[choice];
             let mut flops = model.cell.flops_per_step() as f64 + state.switch_flops[choice] as f64;
+            if confidence.is_some() {
+                let current = state.current_model.expect("confidence needs a current model");
+                flops += state.setup.bank.models()[current].flops_readout() as f64;
+            }
             if step + 1 == state.steps {
                 flops += model.flops_readout() as f64;
             }
@@ -1060,5 +1081,17 @@ impl<R: Recorder> Model for EdgeWorld<R> {
             Event::ParamsLoaded { stream } => self.submit_step(now, stream, queue),
             Event::FrameDeadlinePassed { stream } => self.start_next_step(now, stream, queue),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::top_probability;
+
+    #[test]
+    fn top_probability_is_the_largest_softmax_entry() {
+        // softmax(ln 3, 0, 0) = (3/5, 1/5, 1/5).
+        assert!((top_probability(&[3f32.ln(), 0.0, 0.0]) - 0.6).abs() < 1e-7);
+        assert!((top_probability(&[0.0, 0.0]) - 0.5).abs() < 1e-12);
     }
 }

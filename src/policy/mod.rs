@@ -47,6 +47,10 @@ pub struct Observation<'a> {
     pub core_speed: f64,
     /// Latency (release to end) of this stream's last completed step, seconds.
     pub last_latency_s: Option<f64>,
+    /// The network's own confidence: the top softmax probability of the current model's readout on
+    /// the current state; only for policies whose [`Policy::needs_confidence`] is true (its readout
+    /// FLOPs are then charged to the step), and `None` before the first step of a sequence.
+    pub confidence: Option<f64>,
 }
 
 /// A rule that chooses the model of each step.
@@ -55,6 +59,40 @@ pub trait Policy: Send {
     fn name(&self) -> String;
     /// Returns an index into `options`.
     fn choose(&mut self, observation: &Observation<'_>, options: &[ModelOption]) -> usize;
+    /// Whether [`Observation::confidence`] should be computed (it costs a readout per step).
+    fn needs_confidence(&self) -> bool {
+        false
+    }
+}
+
+/// The cheap setting while the network's own prediction is confident: `cheap` when the top softmax
+/// probability of the current state is at least `threshold`, otherwise (and at the start of each
+/// sequence) `accurate`.
+#[derive(Debug, Clone)]
+pub struct ConfidencePolicy {
+    /// Confidence at or above which the cheap model runs, in (0, 1].
+    pub threshold: f64,
+    /// Option index of the cheap model.
+    pub cheap: usize,
+    /// Option index of the accurate model.
+    pub accurate: usize,
+}
+
+impl Policy for ConfidencePolicy {
+    fn name(&self) -> String {
+        "confidence".into()
+    }
+
+    fn choose(&mut self, observation: &Observation<'_>, _options: &[ModelOption]) -> usize {
+        match observation.confidence {
+            Some(c) if c >= self.threshold => self.cheap,
+            _ => self.accurate,
+        }
+    }
+
+    fn needs_confidence(&self) -> bool {
+        true
+    }
 }
 
 /// Always the same model.
@@ -298,6 +336,7 @@ mod tests {
             cores: 1,
             core_speed: 2.0 * rate,
             last_latency_s: None,
+            confidence: None,
         }
     }
 
@@ -336,7 +375,19 @@ mod tests {
             cores: 1,
             core_speed: 1e6,
             last_latency_s,
+            confidence: None,
         }
+    }
+
+    #[test]
+    fn confidence_runs_cheap_only_when_confident() {
+        let mut policy = ConfidencePolicy { threshold: 0.9, cheap: 0, accurate: 2 };
+        let with = |c: Option<f64>| Observation { confidence: c, ..at(0, 1, None, 3) };
+        assert_eq!(policy.choose(&with(None), &options()), 2, "no state yet");
+        assert_eq!(policy.choose(&with(Some(0.95)), &options()), 0);
+        assert_eq!(policy.choose(&with(Some(0.9)), &options()), 0, "at the threshold");
+        assert_eq!(policy.choose(&with(Some(0.6)), &options()), 2);
+        assert!(policy.needs_confidence() && !StaticPolicy { model: 0, model_name: "m".into() }.needs_confidence());
     }
 
     #[test]

@@ -13,7 +13,9 @@ use rayon::prelude::*;
 use crate::data::{self, SequenceSet, Split};
 use crate::engine::{BuildError, EdgeWorld, RunOutcome, StreamSetup, WorldSetup};
 use crate::metrics::MemoryRecorder;
-use crate::policy::{BudgetPolicy, GreedySlackPolicy, PidPolicy, Policy, RandomPolicy, StaticPolicy, ThresholdPolicy};
+use crate::policy::{
+    BudgetPolicy, ConfidencePolicy, GreedySlackPolicy, PidPolicy, Policy, RandomPolicy, StaticPolicy, ThresholdPolicy,
+};
 use crate::rnn::io::{load_bank, ModelCard};
 use crate::rnn::ModelBank;
 use crate::scenario::{DatasetName, PolicyFile, Scenario, ScenarioError};
@@ -135,6 +137,7 @@ pub fn plan_runs(scenario: &Scenario, resources: &Resources) -> Result<Vec<RunPl
             let named: Vec<&String> = match policy {
                 PolicyFile::Static { model } => vec![model],
                 PolicyFile::Threshold { models, .. } => models.iter().collect(),
+                PolicyFile::Confidence { cheap, accurate, .. } => vec![cheap, accurate],
                 _ => Vec::new(),
             };
             for model in named {
@@ -193,6 +196,9 @@ pub fn build_policy(policy: &PolicyFile, bank: &ModelBank, seed: u64, stream_nam
         }
         // Its own stream, so that a random policy leaves every other draw unchanged.
         PolicyFile::Random => Box::new(RandomPolicy { rng: process_rng(seed, &format!("{stream_name}/policy")) }),
+        PolicyFile::Confidence { threshold, cheap, accurate } => {
+            Box::new(ConfidencePolicy { threshold: *threshold, cheap: index(cheap), accurate: index(accurate) })
+        }
     }
 }
 

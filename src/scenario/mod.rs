@@ -480,6 +480,23 @@ pub enum PolicyFile {
     },
     /// Uniformly random settings (a baseline).
     Random,
+    /// The cheap model while the network is confident.
+    Confidence {
+        /// Top softmax probability at or above which the cheap model runs.
+        threshold: f64,
+        /// The cheap model.
+        cheap: String,
+        /// The accurate model.
+        accurate: String,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, expecting = "a map `{ threshold: <number in (0, 1]>, cheap: <name>, accurate: <name> }`")]
+struct ConfidenceParams {
+    threshold: f64,
+    cheap: String,
+    accurate: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Deserialize)]
@@ -544,9 +561,10 @@ struct RawPolicy {
     pid: Option<PidParams>,
     budget: Option<BudgetParams>,
     random: Option<RandomParams>,
+    confidence: Option<ConfidenceParams>,
 }
 
-const POLICIES: &str = "`static: { model: <name> }`, `greedy_slack: { safety: <0..1> }`, `threshold: { signal, models, thresholds, hysteresis }`, `pid: { target, kp, ki, kd }`, `budget: { window, budget }`, `random: {}`";
+const POLICIES: &str = "`static: { model: <name> }`, `greedy_slack: { safety: <0..1> }`, `threshold: { signal, models, thresholds, hysteresis }`, `pid: { target, kp, ki, kd }`, `budget: { window, budget }`, `random: {}`, `confidence: { threshold, cheap, accurate }`";
 
 impl TryFrom<RawPolicy> for PolicyFile {
     type Error = String;
@@ -558,6 +576,7 @@ impl TryFrom<RawPolicy> for PolicyFile {
             raw.pid.is_some(),
             raw.budget.is_some(),
             raw.random.is_some(),
+            raw.confidence.is_some(),
         ];
         if given.iter().filter(|&&g| g).count() != 1 {
             return Err(format!("policy: give exactly one of {POLICIES}"));
@@ -602,6 +621,12 @@ impl TryFrom<RawPolicy> for PolicyFile {
             }
             return Ok(PolicyFile::Budget { window: p.window, budget: p.budget.0 });
         }
+        if let Some(p) = raw.confidence {
+            if !(p.threshold > 0.0 && p.threshold <= 1.0) {
+                return Err("confidence: threshold must be in (0, 1]".into());
+            }
+            return Ok(PolicyFile::Confidence { threshold: p.threshold, cheap: p.cheap, accurate: p.accurate });
+        }
         Ok(PolicyFile::Random)
     }
 }
@@ -617,6 +642,7 @@ impl PolicyFile {
             PolicyFile::Pid { .. } => "pid".into(),
             PolicyFile::Budget { .. } => "budget".into(),
             PolicyFile::Random => "random".into(),
+            PolicyFile::Confidence { .. } => "confidence".into(),
         }
     }
 }

@@ -25,11 +25,11 @@ fn greedy_slack_beats_both_static_models_on_accuracy() {
 fn threshold_pid_budget_and_random_policies_run_from_yaml() {
     let text = crate::short_default(30, "12s").replace(
         "    policies:\n      - static: { model: gru-128 }\n      - static: { model: gru-16 }\n      - greedy_slack: {}\n",
-        "    policies:\n      - threshold: { signal: node_jobs, models: [gru-128, gru-64, gru-16], thresholds: [1, 2], hysteresis: 0 }\n      - pid: { target: 4ms, kp: 0.5, ki: 0.2 }\n      - budget: { window: 8, budget: 400kFLOP }\n      - random: {}\n",
+        "    policies:\n      - threshold: { signal: node_jobs, models: [gru-128, gru-64, gru-16], thresholds: [1, 2], hysteresis: 0 }\n      - pid: { target: 4ms, kp: 0.5, ki: 0.2 }\n      - budget: { window: 8, budget: 400kFLOP }\n      - random: {}\n      - confidence: { threshold: 0.9, cheap: gru-16, accurate: gru-128 }\n",
     );
     let (_, _, results) = crate::run_text(&text, false);
     let labels: Vec<&str> = results.iter().map(|r| r.plan.label.as_str()).collect();
-    assert_eq!(labels, ["threshold", "pid", "budget", "random"]);
+    assert_eq!(labels, ["threshold", "pid", "budget", "random", "confidence"]);
     let budget = &results[2].outcome.recorder;
     let mut per_window = std::collections::BTreeMap::<(u64, u32), f64>::new();
     for step in budget.steps.iter().filter(|s| !s.skipped && !s.unfinished) {
@@ -76,6 +76,7 @@ fn custom_policy_example_runs() {
         cores: 1,
         core_speed: 1e6,
         last_latency_s,
+        confidence: None,
     };
     let mut policy = custom_policy::Cautious { calm_steps: 2, recovering: None };
     assert_eq!(policy.choose(&observation(None), &options), 1, "calm: the widest");
