@@ -122,12 +122,7 @@ fn run_scenario(args: RunArgs) -> anyhow::Result<()> {
     }
     let resources = runner::load_resources(&scenario)?;
     let plans = runner::plan_runs(&scenario, &resources)?;
-    let results = if args.jobs == 1 {
-        runner::execute(&scenario, &resources, &plans, false)?
-    } else {
-        let pool = rayon::ThreadPoolBuilder::new().num_threads(args.jobs).build().context("starting worker threads")?;
-        pool.install(|| runner::execute(&scenario, &resources, &plans, true))?
-    };
+    let results = with_jobs(args.jobs, |parallel| runner::execute(&scenario, &resources, &plans, parallel))??;
     let files = report::outputs(&scenario, &resources, &results)?;
     let out = args.out.unwrap_or_else(|| PathBuf::from("results").join(&scenario.parsed.name));
     flexrnn::output::replace_folder(&out, &files, "manifest.json")?;
@@ -149,17 +144,22 @@ fn validate(args: ValidateArgs) -> anyhow::Result<()> {
     use flexrnn::validate::suite::{run_suite, table, Length};
     let length = if args.quick { Length::Quick } else { Length::Full };
     let started = std::time::Instant::now();
-    let results = if args.jobs == 1 {
-        run_suite(length, false)?
-    } else {
-        let pool = rayon::ThreadPoolBuilder::new().num_threads(args.jobs).build().context("starting worker threads")?;
-        pool.install(|| run_suite(length, true))?
-    };
+    let results = with_jobs(args.jobs, |parallel| run_suite(length, parallel))??;
     println!("{}", table(&results));
     let failed = results.iter().filter(|r| !r.pass).count();
     println!("{} passed, {} failed ({:.1} s)", results.len() - failed, failed, started.elapsed().as_secs_f64());
     anyhow::ensure!(failed == 0, "{failed} validation case(s) outside their tolerance");
     Ok(())
+}
+
+/// Runs `work` sequentially for `--jobs 1`, otherwise on a rayon pool of `jobs` threads (0: one per
+/// core); `work` is told which.
+fn with_jobs<T: Send>(jobs: usize, work: impl FnOnce(bool) -> T + Send) -> anyhow::Result<T> {
+    if jobs == 1 {
+        return Ok(work(false));
+    }
+    let pool = rayon::ThreadPoolBuilder::new().num_threads(jobs).build().context("starting worker threads")?;
+    Ok(pool.install(|| work(true)))
 }
 
 /// Prints a line above the progress bar, or plainly when the bar is hidden (not a terminal).

@@ -215,8 +215,9 @@ pub fn jobs_csv(records: &MemoryRecorder, labels: &Labels) -> Vec<u8> {
     csv_bytes(&rows)
 }
 
-/// One row of `summary.csv`: a stream, a background process, or the whole node.
-#[derive(Debug, Clone, Serialize, PartialEq)]
+/// One row of `summary.csv`: a stream, a background process, or the whole node. Fields that do not
+/// apply to a row's kind are `None` (empty in the CSV).
+#[derive(Debug, Clone, Default, Serialize, PartialEq)]
 pub struct SummaryRow {
     /// Process name, or `node`.
     pub process: String,
@@ -341,15 +342,9 @@ pub fn summary_rows(result: &RunResult, scenario: &Scenario, labels: &Labels) ->
             miss_rate: (!jobs.is_empty() && jobs.iter().any(|j| j.deadline.is_some())).then(|| {
                 jobs.iter().filter(|j| j.deadline.is_some_and(|d| j.end > d)).count() as f64 / jobs.len() as f64
             }),
-            skip_rate: None,
-            accuracy: None,
-            sequences: None,
-            mean_flops_per_step: None,
             utilisation: node.busy_core_seconds(index) / capacity_core_seconds + 0.0,
             energy_j: dynamic_energy(node.busy_core_seconds(index)),
-            param_loads: None,
-            param_bytes_loaded: None,
-            param_wait_s: None,
+            ..SummaryRow::default()
         });
     }
     let busy: f64 = (0..node.classes()).map(|c| node.busy_core_seconds(c)).sum();
@@ -358,20 +353,9 @@ pub fn summary_rows(result: &RunResult, scenario: &Scenario, labels: &Labels) ->
         kind: "node".into(),
         policy: policy.clone(),
         count: records.jobs.len() + records.steps.iter().filter(|s| !s.skipped).count(),
-        mean_s: None,
-        p50_s: None,
-        p95_s: None,
-        p99_s: None,
-        miss_rate: None,
-        skip_rate: None,
-        accuracy: None,
-        sequences: None,
-        mean_flops_per_step: None,
         utilisation: busy / capacity_core_seconds,
         energy_j: power.map(|p| p.idle.0 * capacity_core_seconds + (p.busy.0 - p.idle.0) * busy),
-        param_loads: None,
-        param_bytes_loaded: None,
-        param_wait_s: None,
+        ..SummaryRow::default()
     });
     rows
 }
@@ -382,7 +366,7 @@ pub fn summary_csv(rows: &[SummaryRow]) -> Vec<u8> {
 }
 
 /// One row of `comparison.csv`: a stream under one policy.
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Default, Serialize, PartialEq)]
 pub struct ComparisonRow {
     /// Policy label.
     pub policy: String,
@@ -738,39 +722,7 @@ mod tests {
             work_flop: 0.0,
         });
         header_matches(TimelineRow { bin_start_s: 0.0, background_cores: 0.0, rnn_cores: 0.0 });
-        header_matches(ComparisonRow {
-            policy: String::new(),
-            stream: String::new(),
-            frames: 0,
-            sequences: 0,
-            accuracy: None,
-            miss_rate: None,
-            skip_rate: None,
-            mean_latency_s: None,
-            p95_latency_s: None,
-            mean_flops_per_step: None,
-            node_utilisation: 0.0,
-            node_energy_j: None,
-        });
-        header_matches(SummaryRow {
-            process: String::new(),
-            kind: String::new(),
-            policy: String::new(),
-            count: 0,
-            mean_s: None,
-            p50_s: None,
-            p95_s: None,
-            p99_s: None,
-            miss_rate: None,
-            skip_rate: None,
-            accuracy: None,
-            sequences: None,
-            mean_flops_per_step: None,
-            utilisation: 0.0,
-            energy_j: None,
-            param_loads: None,
-            param_bytes_loaded: None,
-            param_wait_s: None,
-        });
+        header_matches(ComparisonRow::default());
+        header_matches(SummaryRow::default());
     }
 }
