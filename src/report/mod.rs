@@ -352,7 +352,7 @@ pub fn summary_rows(result: &RunResult, scenario: &Scenario, labels: &Labels) ->
         process: "node".into(),
         kind: "node".into(),
         policy: policy.clone(),
-        count: records.jobs.len() + records.steps.iter().filter(|s| !s.skipped).count(),
+        count: records.jobs.len() + records.steps.iter().filter(|s| s.end.is_some()).count(),
         utilisation: busy / capacity_core_seconds,
         energy_j: power.map(|p| p.idle.0 * capacity_core_seconds + (p.busy.0 - p.idle.0) * busy),
         ..SummaryRow::default()
