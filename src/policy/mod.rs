@@ -218,11 +218,16 @@ pub struct PidPolicy {
     pub errors: (f64, f64),
 }
 
-/// Option indices ordered by decreasing FLOPs per step (ties: later option first).
-fn by_decreasing_flops(options: &[ModelOption]) -> impl Iterator<Item = usize> + '_ {
-    let mut order: Vec<usize> = (0..options.len()).collect();
-    order.sort_by_key(|&i| (std::cmp::Reverse(options[i].flops_per_step), std::cmp::Reverse(i)));
-    order.into_iter()
+/// The order "more FLOPs per step first (ties: later option first)" as a key: larger comes first.
+fn flops_key(options: &[ModelOption], i: usize) -> (u64, usize) {
+    (options[i].flops_per_step, i)
+}
+
+/// The option at `position` in that order (0 = most FLOPs), found without allocating: the option
+/// with exactly `position` options ahead of it.
+fn nth_by_decreasing_flops(options: &[ModelOption], position: usize) -> Option<usize> {
+    (0..options.len())
+        .find(|&i| (0..options.len()).filter(|&j| flops_key(options, j) > flops_key(options, i)).count() == position)
 }
 
 impl Policy for PidPolicy {
@@ -236,7 +241,7 @@ impl Policy for PidPolicy {
         self.position += self.kp * (error - e1) + self.ki * error + self.kd * (error - 2.0 * e1 + e2);
         self.position = self.position.clamp(0.0, (options.len() - 1) as f64);
         self.errors = (error, e1);
-        by_decreasing_flops(options).nth(self.position.round() as usize).expect("position is clamped to the options")
+        nth_by_decreasing_flops(options, self.position.round() as usize).expect("position is clamped to the options")
     }
 }
 
@@ -283,8 +288,10 @@ impl Policy for BudgetPolicy {
                     + observation.switch_matrix.get(i * n + cheapest).copied().unwrap_or(0) as f64
             }
         };
-        let choice = by_decreasing_flops(options)
-            .find(|&i| self.spent + cost(i) + reserve(i) <= self.budget)
+        // The first fitting option in decreasing-FLOPs order is the fitting one with the largest key.
+        let choice = (0..options.len())
+            .filter(|&i| self.spent + cost(i) + reserve(i) <= self.budget)
+            .max_by_key(|&i| flops_key(options, i))
             .unwrap_or(cheapest);
         self.spent += cost(choice);
         choice
