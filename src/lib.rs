@@ -62,6 +62,7 @@ pub mod rnn;
 pub mod runner;
 pub mod scenario;
 pub mod sim;
+pub mod study;
 pub mod train;
 pub mod validate;
 pub mod workload;
