@@ -28,6 +28,11 @@ enum Command {
     Run(RunArgs),
     /// Run the validation suite: scenarios with known answers from queueing and scheduling theory.
     Validate(ValidateArgs),
+    /// Run a policy comparison study: a grid of scenarios × replications × policies, with tables,
+    /// confidence intervals, figures and an HTML report.
+    Study(StudyArgs),
+    /// Combine the run records of a study's shards (`study --shard i/n`) into its tables and figures.
+    Merge(MergeArgs),
     /// Train a model-switching bank of GRU classifiers and the state maps between them.
     Train(TrainArgs),
 }
@@ -68,6 +73,50 @@ struct ValidateArgs {
 }
 
 #[derive(Debug, clap::Args)]
+struct StudyArgs {
+    /// Study file (YAML).
+    study: PathBuf,
+    /// Output folder (default: results/<study name>). Runs already recorded there are kept.
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// Run only shard I of N (1-based, e.g. `3/8`): runs whose index mod N is I − 1. Merge the shards'
+    /// folders with `flexrnn merge`.
+    #[arg(long, value_parser = parse_shard)]
+    shard: Option<(usize, usize)>,
+    /// Runs simulated at once (each run is single-threaded; results do not depend on this).
+    #[arg(
+        long,
+        default_value_t = 0,
+        hide_default_value = true,
+        help = "Runs simulated at once [default: number of cores]"
+    )]
+    jobs: usize,
+}
+
+#[derive(Debug, clap::Args)]
+struct MergeArgs {
+    /// Study file (YAML), the same the shards ran.
+    study: PathBuf,
+    /// Output folders of the shards (each holding `runs/`).
+    #[arg(required = true)]
+    shards: Vec<PathBuf>,
+    /// Output folder (default: results/<study name>).
+    #[arg(long)]
+    out: Option<PathBuf>,
+}
+
+/// Parses `I/N` with 1 ≤ I ≤ N into (I − 1, N).
+fn parse_shard(text: &str) -> Result<(usize, usize), String> {
+    let (i, n) = text.split_once('/').ok_or_else(|| format!("`{text}`: write the shard as I/N, e.g. 2/8"))?;
+    let i: usize = i.trim().parse().map_err(|_| format!("`{text}`: I must be a whole number"))?;
+    let n: usize = n.trim().parse().map_err(|_| format!("`{text}`: N must be a whole number"))?;
+    if n == 0 || i == 0 || i > n {
+        return Err(format!("`{text}`: need 1 ≤ I ≤ N"));
+    }
+    Ok((i - 1, n))
+}
+
+#[derive(Debug, clap::Args)]
 struct TrainArgs {
     /// Task to train on (only `digits`: the UCI handwritten digits, pixel by pixel).
     #[arg(long, default_value = "digits", value_parser = ["digits"])]
@@ -105,6 +154,8 @@ pub fn run() -> anyhow::Result<()> {
         Command::Run(args) => run_scenario(args),
         Command::Train(args) => train(args),
         Command::Validate(args) => validate(args),
+        Command::Study(args) => study(args),
+        Command::Merge(args) => merge(args),
     }
 }
 
@@ -138,6 +189,88 @@ fn run_scenario(args: RunArgs) -> anyhow::Result<()> {
     }
     println!("wrote {} files to {}", files.len(), out.display());
     Ok(())
+}
+
+fn study(args: StudyArgs) -> anyhow::Result<()> {
+    use flexrnn::study::{aggregate, run, spec::Study};
+    let study = Study::load(&args.study)?;
+    let loaded = run::load(&study)?;
+    let out = args.out.unwrap_or_else(|| PathBuf::from("results").join(&study.name));
+    let bar = ProgressBar::new(0);
+    bar.set_style(
+        ProgressStyle::with_template("{elapsed_precise} [{bar:30}] {pos}/{len} runs ({per_sec}, {eta} left) {msg}")
+            .expect("valid template"),
+    );
+    let started = std::time::Instant::now();
+    let outcome = with_jobs(args.jobs, |parallel| {
+        run::run_share(
+            &study,
+            &loaded,
+            &out,
+            args.shard,
+            parallel,
+            |share, reused| {
+                bar.set_length((share - reused) as u64);
+                if reused > 0 {
+                    say(
+                        &bar,
+                        format!("{reused} of {share} runs already recorded in {}; running the rest", out.display()),
+                    );
+                }
+            },
+            || bar.inc(1),
+        )
+    })??;
+    bar.finish_and_clear();
+    println!(
+        "{} runs simulated, {} reused, in {:.1} s ({} grid points × {} replications × policies = {} runs)",
+        outcome.ran,
+        outcome.reused,
+        started.elapsed().as_secs_f64(),
+        study.points.len(),
+        study.replications,
+        loaded.runs.len()
+    );
+    if let Some((i, n)) = args.shard {
+        println!(
+            "shard {}/{n} done: {} runs recorded in {}/runs. When every shard is done: flexrnn merge {} <shard folders…>",
+            i + 1,
+            outcome.in_share,
+            out.display(),
+            args.study.display()
+        );
+        return Ok(());
+    }
+    let records = aggregate::collect(&study, &loaded, std::slice::from_ref(&out))?;
+    let files = aggregate::study_files(&study, &records)?;
+    aggregate::write_files(&out, &files)?;
+    print_study(&files, &out);
+    Ok(())
+}
+
+fn merge(args: MergeArgs) -> anyhow::Result<()> {
+    use flexrnn::study::{aggregate, run, spec::Study};
+    let study = Study::load(&args.study)?;
+    let loaded = run::load(&study)?;
+    let out = args.out.unwrap_or_else(|| PathBuf::from("results").join(&study.name));
+    let records = aggregate::collect(&study, &loaded, &args.shards)?;
+    run::claim_folder(&out, &study, loaded.runs.len())?;
+    for (run, record) in loaded.runs.iter().zip(&records) {
+        let bytes = serde_json::to_vec_pretty(record).context("serialising a run record")?;
+        flexrnn::output::write_atomic(&out.join("runs").join(&run.file), &bytes)?;
+    }
+    let files = aggregate::study_files(&study, &records)?;
+    aggregate::write_files(&out, &files)?;
+    println!("merged {} runs from {} folder(s)", records.len(), args.shards.len());
+    print_study(&files, &out);
+    Ok(())
+}
+
+fn print_study(files: &[(PathBuf, Vec<u8>)], out: &std::path::Path) {
+    if let Some((_, table)) = files.iter().find(|(p, _)| p == std::path::Path::new("summary.md")) {
+        println!("{}", String::from_utf8_lossy(table));
+    }
+    println!("wrote {} files to {} (open {}/report.html)", files.len(), out.display(), out.display());
 }
 
 fn validate(args: ValidateArgs) -> anyhow::Result<()> {

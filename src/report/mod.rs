@@ -217,7 +217,7 @@ pub fn jobs_csv(records: &MemoryRecorder, labels: &Labels) -> Vec<u8> {
 
 /// One row of `summary.csv`: a stream, a background process, or the whole node. Fields that do not
 /// apply to a row's kind are `None` (empty in the CSV).
-#[derive(Debug, Clone, Default, Serialize, PartialEq)]
+#[derive(Debug, Clone, Default, Serialize, serde::Deserialize, PartialEq)]
 pub struct SummaryRow {
     /// Process name, or `node`.
     pub process: String,
@@ -358,6 +358,11 @@ pub fn summary_rows(result: &RunResult, scenario: &Scenario, labels: &Labels) ->
         ..SummaryRow::default()
     });
     rows
+}
+
+/// Column names of `summary.csv`, in order.
+pub fn summary_columns() -> &'static [&'static str] {
+    SummaryRow::COLUMNS
 }
 
 /// `summary.csv` bytes.

@@ -10,6 +10,7 @@ mod node_models;
 mod pipelines;
 mod queueing;
 mod robustness;
+mod studies;
 mod traces;
 
 /// Counts heap allocations per thread, so a test can check that a hot path allocates nothing.

@@ -1,0 +1,365 @@
+//! Running a study's runs: the run list, per-run records written atomically (so an interrupted study
+//! resumes where it stopped), shards, and parallel execution.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use super::spec::Study;
+use super::view::{LatencyHistogram, SettingShare};
+use crate::engine::EdgeWorld;
+use crate::metrics::MemoryRecorder;
+use crate::report::{self, SummaryRow};
+use crate::runner::{self, Resources, RunError, RunPlan, RunResult};
+use crate::scenario::ScenarioError;
+
+/// Time bins of the setting-share record of a run.
+pub const SHARE_BINS: usize = 60;
+
+/// Latency histogram bins per decade, and the decades covered (1 µs to 1000 s).
+const BINS_PER_DECADE: usize = 10;
+const FIRST_DECADE: i32 = -6;
+const DECADES: usize = 9;
+
+/// Upper bin edges of latency histograms, seconds: `10^(−6 + (i+1)/10)` for `i` in `0..90`.
+pub fn latency_edges() -> Vec<f64> {
+    (0..BINS_PER_DECADE * DECADES)
+        .map(|i| 10f64.powf(FIRST_DECADE as f64 + (i + 1) as f64 / BINS_PER_DECADE as f64))
+        .collect()
+}
+
+/// One run of a study: a grid point, a replication, and one of the point's policies.
+#[derive(Debug, Clone)]
+pub struct StudyRun {
+    /// Position in the study's run list (point-major, then replication, then policy).
+    pub index: usize,
+    /// Grid point.
+    pub point: usize,
+    /// Replication (0-based).
+    pub replication: usize,
+    /// Seed of the run (shared by the policies of this point and replication).
+    pub seed: u64,
+    /// The scenario's run plan (policy per stream).
+    pub plan: RunPlan,
+    /// File name of its record in `runs/`, e.g. `p003-r007-k01.json`.
+    pub file: String,
+}
+
+/// What one run leaves behind, written to `runs/<file>` as JSON.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunRecord {
+    /// SHA-256 of what determines the run (tool version, the point's scenario text, seed, policy
+    /// label, model-bank digests): a record is reused on resume only when it matches.
+    pub fingerprint: String,
+    /// Grid point.
+    pub point: usize,
+    /// Replication.
+    pub replication: usize,
+    /// Policy index at the point.
+    pub run: usize,
+    /// Policy label.
+    pub policy: String,
+    /// Seed of the run.
+    pub seed: u64,
+    /// Events handled.
+    pub events: u64,
+    /// The run's summary rows (streams, background processes, node).
+    pub summary: Vec<SummaryRow>,
+    /// Name of the stream the study compares (the one listing several policies, else the first), if any.
+    pub focus_stream: Option<String>,
+    /// Step latencies of the focus stream.
+    pub latency: Option<LatencyHistogram>,
+    /// Steps per model over time of the focus stream.
+    pub shares: Option<SettingShare>,
+}
+
+/// Errors of running a study.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StudyRunError {
+    /// The study or a point's scenario is unusable.
+    #[error(transparent)]
+    Study(#[from] ScenarioError),
+    /// A run failed.
+    #[error("grid point {point}: {source}")]
+    Run {
+        /// Grid point.
+        point: usize,
+        /// Underlying error.
+        source: RunError,
+    },
+    /// A file could not be written or read.
+    #[error(transparent)]
+    Write(#[from] crate::output::WriteError),
+    /// The output folder exists and holds something else than this study's results.
+    #[error("{0}: exists and is not a flexrnn study folder (no study.json); choose another --out")]
+    Foreign(PathBuf),
+    /// The output folder holds results of another study.
+    #[error("{folder}: holds results of study `{other}`, not `{this}`; choose another --out")]
+    OtherStudy {
+        /// The folder.
+        folder: PathBuf,
+        /// Study whose results it holds.
+        other: String,
+        /// This study.
+        this: String,
+    },
+}
+
+/// The resources of every grid point, loaded once.
+pub struct Loaded {
+    /// Resources per grid point.
+    pub resources: Vec<Arc<Resources>>,
+    /// Every run of the study, in order.
+    pub runs: Vec<StudyRun>,
+}
+
+/// Loads each grid point's model banks and data sets and lists the study's runs.
+///
+/// # Errors
+/// [`StudyRunError::Run`] or [`StudyRunError::Study`] naming the point and what could not be loaded.
+pub fn load(study: &Study) -> Result<Loaded, StudyRunError> {
+    let mut resources: Vec<Arc<Resources>> = Vec::new();
+    let mut runs = Vec::new();
+    for point in &study.points {
+        let loaded = runner::load_resources(&point.scenario)
+            .map_err(|source| StudyRunError::Run { point: point.index, source })?;
+        let plans = runner::plan_runs(&point.scenario, &loaded)?;
+        resources.push(Arc::new(loaded));
+        for replication in 0..study.replications {
+            let seed = study.run_seed(point.index, replication);
+            for plan in &plans {
+                runs.push(StudyRun {
+                    index: runs.len(),
+                    point: point.index,
+                    replication,
+                    seed,
+                    plan: plan.clone(),
+                    file: format!("p{:03}-r{:03}-k{:02}.json", point.index, replication, plan.index),
+                });
+            }
+        }
+    }
+    Ok(Loaded { resources, runs })
+}
+
+/// The fingerprint of a run (see [`RunRecord::fingerprint`]).
+pub fn fingerprint(study: &Study, loaded: &Loaded, run: &StudyRun) -> String {
+    use sha2::Digest;
+    let point = &study.points[run.point];
+    let mut hasher = sha2::Sha256::new();
+    for part in [env!("CARGO_PKG_VERSION"), &point.scenario.text, &run.seed.to_string(), &run.plan.label] {
+        hasher.update((part.len() as u64).to_le_bytes());
+        hasher.update(part.as_bytes());
+    }
+    for bank in loaded.resources[run.point].banks.values() {
+        hasher.update(bank.sha256.as_bytes());
+    }
+    format!("{:x}", hasher.finalize())
+}
+
+/// Index of the stream a study compares: the first listing several policies, else the first.
+fn focus_stream(scenario: &crate::scenario::Scenario) -> Option<usize> {
+    let streams: Vec<_> = scenario.streams().collect();
+    if streams.is_empty() {
+        return None;
+    }
+    Some(streams.iter().position(|s| s.policies.len() > 1).unwrap_or(0))
+}
+
+/// Builds the record of a finished run.
+fn record(study: &Study, loaded: &Loaded, run: &StudyRun, result: &RunResult) -> RunRecord {
+    let scenario = study.points[run.point].scenario.clone().with_seed(Some(run.seed));
+    let resources = &loaded.resources[run.point];
+    let labels = report::labels(&scenario, resources);
+    let summary = report::summary_rows(result, &scenario, &labels);
+    let focus = focus_stream(&scenario);
+    let (latency, shares) = match focus {
+        Some(stream) => {
+            let edges = latency_edges();
+            let mut counts = vec![0u64; edges.len()];
+            let mut not_completed = 0;
+            let horizon = scenario.horizon().as_secs_f64();
+            let bin_s = horizon / SHARE_BINS as f64;
+            let settings = labels.models[stream].clone();
+            let mut share_counts = vec![vec![0u64; settings.len()]; SHARE_BINS];
+            for step in result.outcome.recorder.steps.iter().filter(|s| s.stream == stream) {
+                match step.end {
+                    Some(end) => {
+                        let latency = end.saturating_sub(step.release).as_secs_f64();
+                        let bin = edges.partition_point(|&e| e < latency).min(edges.len() - 1);
+                        counts[bin] += 1;
+                    }
+                    None => not_completed += 1,
+                }
+                if let Some(model) = step.model {
+                    let bin = ((step.release.as_secs_f64() / bin_s) as usize).min(SHARE_BINS - 1);
+                    share_counts[bin][model] += 1;
+                }
+            }
+            (
+                Some(LatencyHistogram { upper_edges_s: edges, counts, not_completed }),
+                Some(SettingShare { bin_s, settings, counts: share_counts }),
+            )
+        }
+        None => (None, None),
+    };
+    RunRecord {
+        fingerprint: fingerprint(study, loaded, run),
+        point: run.point,
+        replication: run.replication,
+        run: run.plan.index,
+        policy: run.plan.label.clone(),
+        seed: run.seed,
+        events: result.outcome.events,
+        summary,
+        focus_stream: focus.map(|i| labels.streams[i].clone()),
+        latency,
+        shares,
+    }
+}
+
+/// Runs one study run (single-threaded) and returns its record.
+///
+/// # Errors
+/// [`StudyRunError::Run`] if the world cannot be built.
+pub fn execute_run(study: &Study, loaded: &Loaded, run: &StudyRun) -> Result<RunRecord, StudyRunError> {
+    let wrap = |source: RunError| StudyRunError::Run { point: run.point, source };
+    let scenario = study.points[run.point].scenario.clone().with_seed(Some(run.seed));
+    let resources = &loaded.resources[run.point];
+    let setup = runner::world_setup(&scenario, resources, &run.plan).map_err(wrap)?;
+    let started = std::time::Instant::now();
+    let outcome = EdgeWorld::run(setup, MemoryRecorder::default())
+        .map_err(|source| wrap(RunError::Build { file: scenario.file.clone(), source }))?;
+    let result = RunResult { plan: run.plan.clone(), outcome, wall_time_s: started.elapsed().as_secs_f64() };
+    Ok(record(study, loaded, run, &result))
+}
+
+/// Reads the record of `run` from `runs_dir`, if it exists, parses and matches the run's
+/// fingerprint (anything else — absent, half-written by a crash outside [`crate::output::write_atomic`],
+/// from another version — means the run must be done again).
+pub fn existing_record(runs_dir: &Path, run: &StudyRun, fingerprint: &str) -> Option<RunRecord> {
+    let bytes = std::fs::read(runs_dir.join(&run.file)).ok()?;
+    let record: RunRecord = serde_json::from_slice(&bytes).ok()?;
+    (record.fingerprint == fingerprint).then_some(record)
+}
+
+/// A deterministic share of the runs: run `index` belongs to shard `index mod n` (shards 1-based in
+/// the command line, `i` here 0-based).
+pub fn in_shard(run: &StudyRun, shard: Option<(usize, usize)>) -> bool {
+    shard.is_none_or(|(i, n)| run.index % n == i)
+}
+
+/// The study identity file at the top of an output folder.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StudyStamp {
+    /// Always `flexrnn-study`.
+    pub tool: String,
+    /// Study name.
+    pub study: String,
+    /// Runs in the whole study.
+    pub runs: usize,
+}
+
+/// Checks that `out` is empty, absent, or this study's folder, and marks it as such.
+///
+/// # Errors
+/// [`StudyRunError::Foreign`] / [`StudyRunError::OtherStudy`] when it holds something else.
+pub fn claim_folder(out: &Path, study: &Study, runs: usize) -> Result<(), StudyRunError> {
+    let stamp_path = out.join("study.json");
+    if out.is_dir() {
+        match std::fs::read(&stamp_path) {
+            Ok(bytes) => {
+                let stamp: Option<StudyStamp> = serde_json::from_slice(&bytes).ok();
+                match stamp {
+                    Some(s) if s.study == study.name => {}
+                    Some(s) => {
+                        return Err(StudyRunError::OtherStudy {
+                            folder: out.to_path_buf(),
+                            other: s.study,
+                            this: study.name.clone(),
+                        })
+                    }
+                    None => return Err(StudyRunError::Foreign(out.to_path_buf())),
+                }
+            }
+            Err(_) => {
+                let empty = std::fs::read_dir(out).map(|mut d| d.next().is_none()).unwrap_or(false);
+                if !empty {
+                    return Err(StudyRunError::Foreign(out.to_path_buf()));
+                }
+            }
+        }
+    } else if out.exists() {
+        return Err(StudyRunError::Foreign(out.to_path_buf()));
+    }
+    let stamp = StudyStamp { tool: "flexrnn-study".into(), study: study.name.clone(), runs };
+    crate::output::write_atomic(&stamp_path, &serde_json::to_vec_pretty(&stamp).expect("stamp serialises"))?;
+    Ok(())
+}
+
+/// Removes temporary files that a killed study left in `runs_dir` (written by
+/// [`crate::output::write_atomic`] and never renamed): they are never valid records.
+fn remove_stale_temporaries(runs_dir: &Path) {
+    let Ok(entries) = std::fs::read_dir(runs_dir) else { return };
+    for entry in entries.flatten() {
+        if entry.file_name().to_string_lossy().starts_with(".flexrnn-tmp-") {
+            // Best effort: a file that cannot be removed is only clutter, never read as a record.
+            let _ = std::fs::remove_file(entry.path());
+        }
+    }
+}
+
+/// How a call to [`run_share`] went.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ShareOutcome {
+    /// Runs in this share.
+    pub in_share: usize,
+    /// Of those, records already present and reused.
+    pub reused: usize,
+    /// Runs simulated now.
+    pub ran: usize,
+}
+
+/// Runs every run of `shard` (all runs when `None`) that has no valid record in `out/runs/`,
+/// writing each record atomically as soon as its run ends; in parallel on rayon's pool when
+/// `parallel` (each run single-threaded; records never depend on it). `done` is called after each
+/// run (for a progress bar), with the number of runs already present first.
+///
+/// # Errors
+/// The first failing run's error (records of finished runs stay on disk).
+pub fn run_share(
+    study: &Study,
+    loaded: &Loaded,
+    out: &Path,
+    shard: Option<(usize, usize)>,
+    parallel: bool,
+    on_start: impl Fn(usize, usize) + Sync,
+    done: impl Fn() + Sync,
+) -> Result<ShareOutcome, StudyRunError> {
+    claim_folder(out, study, loaded.runs.len())?;
+    let runs_dir = out.join("runs");
+    remove_stale_temporaries(&runs_dir);
+    let share: Vec<&StudyRun> = loaded.runs.iter().filter(|r| in_shard(r, shard)).collect();
+    let pending: Vec<&StudyRun> = share
+        .iter()
+        .copied()
+        .filter(|r| existing_record(&runs_dir, r, &fingerprint(study, loaded, r)).is_none())
+        .collect();
+    on_start(share.len(), share.len() - pending.len());
+    let one = |run: &&StudyRun| -> Result<(), StudyRunError> {
+        let record = execute_run(study, loaded, run)?;
+        let bytes = serde_json::to_vec_pretty(&record).expect("records serialise");
+        crate::output::write_atomic(&runs_dir.join(&run.file), &bytes)?;
+        done();
+        Ok(())
+    };
+    if parallel {
+        pending.par_iter().try_for_each(one)?;
+    } else {
+        pending.iter().try_for_each(one)?;
+    }
+    Ok(ShareOutcome { in_share: share.len(), reused: share.len() - pending.len(), ran: pending.len() })
+}

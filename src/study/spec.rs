@@ -1,0 +1,438 @@
+//! The study file: a base scenario, fixed overrides, axes over scenario fields, replications; and its
+//! expansion into one validated [`Scenario`] per grid point.
+
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+use serde_yaml::Value;
+
+use crate::scenario::{Scenario, ScenarioError};
+
+/// A study file that cannot be used: the file, the line and column where known, and what is wrong
+/// and allowed.
+pub type StudyError = ScenarioError;
+
+/// Where the base scenario comes from.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+enum ScenarioSource {
+    /// A path, relative to the study file.
+    Path(PathBuf),
+    /// The scenario itself, as a mapping.
+    Inline(serde_yaml::Mapping),
+}
+
+/// One axis: a scenario field and the values it takes.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AxisFile {
+    path: String,
+    values: Vec<Value>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct StudyFile {
+    name: String,
+    #[serde(default)]
+    seed: u64,
+    scenario: ScenarioSource,
+    replications: usize,
+    #[serde(default)]
+    set: serde_yaml::Mapping,
+    #[serde(default)]
+    axes: Vec<AxisFile>,
+    #[serde(default)]
+    focus_point: Option<usize>,
+}
+
+/// One axis of a study.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Axis {
+    /// Field path in the scenario, e.g. `processes.requests.rate`.
+    pub path: String,
+    /// The values, as YAML.
+    pub values: Vec<Value>,
+}
+
+/// One grid point: the axis values and the scenario they give.
+#[derive(Debug, Clone)]
+pub struct GridPoint {
+    /// Index in grid order (the first axis varies slowest).
+    pub index: usize,
+    /// Index into each axis's values.
+    pub coordinates: Vec<usize>,
+    /// `path=value` for each axis, comma-separated (empty without axes).
+    pub label: String,
+    /// The scenario at this point (its seed is replaced per replication).
+    pub scenario: Scenario,
+}
+
+/// A parsed and expanded study.
+#[derive(Debug, Clone)]
+pub struct Study {
+    /// The study file as given by the user.
+    pub file: String,
+    /// Its text.
+    pub text: String,
+    /// Study name (names the output folder).
+    pub name: String,
+    /// Study seed: every run's seed derives from it, the grid point and the replication.
+    pub seed: u64,
+    /// Replications per grid point.
+    pub replications: usize,
+    /// The axes, in file order.
+    pub axes: Vec<Axis>,
+    /// The grid, point-major in axis order.
+    pub points: Vec<GridPoint>,
+    /// The grid point drawn in the latency and setting-share figures.
+    pub focus_point: usize,
+}
+
+/// The most runs a study may ask for (grid points × replications × policies).
+pub const MAX_RUNS: usize = 1_000_000;
+
+/// Line and column of the first line whose code (before a `#`) contains `needle`.
+fn locate(text: &str, needle: &str) -> Option<(usize, usize)> {
+    text.lines().enumerate().find_map(|(i, line)| {
+        let code = line.split(" #").next().unwrap_or("");
+        code.find(needle).map(|c| (i + 1, c + 1))
+    })
+}
+
+/// A YAML value written on one line, for labels and messages: `10/s`, `[a, b]`, `{static: {model: gru-16}}`.
+pub fn compact(value: &Value) -> String {
+    match value {
+        Value::Null => "null".into(),
+        Value::Bool(b) => b.to_string(),
+        Value::Number(n) => n.to_string(),
+        Value::String(s) => s.clone(),
+        Value::Sequence(items) => format!("[{}]", items.iter().map(compact).collect::<Vec<_>>().join(", ")),
+        Value::Mapping(map) => {
+            let entries: Vec<String> = map.iter().map(|(k, v)| format!("{}: {}", compact(k), compact(v))).collect();
+            format!("{{{}}}", entries.join(", "))
+        }
+        Value::Tagged(tagged) => format!("{} {}", tagged.tag, compact(&tagged.value)),
+    }
+}
+
+/// Sets the field at `path` (dot-separated; in a list, a segment is an element's `name` or its
+/// 0-based index) of `root` to `value`. A missing last key of a mapping is added (the scenario
+/// check then says whether it is allowed).
+///
+/// # Errors
+/// A message naming the segment that does not exist and what exists there.
+pub fn set_path(root: &mut Value, path: &str, value: Value) -> Result<(), String> {
+    let segments: Vec<&str> = path.split('.').collect();
+    if path.is_empty() || segments.iter().any(|s| s.is_empty()) {
+        return Err(format!(
+            "`{path}` is not a field path: give keys separated by `.`, e.g. `processes.requests.rate`"
+        ));
+    }
+    let mut current = root;
+    for (depth, segment) in segments.iter().enumerate() {
+        let last = depth + 1 == segments.len();
+        let here = segments[..depth].join(".");
+        let here = if here.is_empty() { "the top level".to_string() } else { format!("`{here}`") };
+        current = match current {
+            Value::Mapping(map) => {
+                let key = Value::String((*segment).to_string());
+                if last {
+                    map.insert(key, value);
+                    return Ok(());
+                }
+                if !map.contains_key(&key) {
+                    let keys: Vec<String> = map.keys().map(compact).collect();
+                    return Err(format!("{here} has no field `{segment}`; it has: {}", keys.join(", ")));
+                }
+                map.get_mut(&key).expect("checked")
+            }
+            Value::Sequence(items) => {
+                let by_name = items.iter().position(|item| {
+                    item.as_mapping().and_then(|m| m.get("name")).and_then(Value::as_str) == Some(segment)
+                });
+                let index = match (by_name, segment.parse::<usize>()) {
+                    (Some(i), _) => i,
+                    (None, Ok(i)) if i < items.len() => i,
+                    _ => {
+                        let names: Vec<String> = items
+                            .iter()
+                            .enumerate()
+                            .map(|(i, item)| {
+                                item.as_mapping()
+                                    .and_then(|m| m.get("name"))
+                                    .and_then(Value::as_str)
+                                    .map_or_else(|| i.to_string(), str::to_string)
+                            })
+                            .collect();
+                        return Err(format!(
+                            "{here} is a list with no element named `{segment}`; its elements: {} (by name, or index 0..{})",
+                            names.join(", "),
+                            items.len()
+                        ));
+                    }
+                };
+                if last {
+                    items[index] = value;
+                    return Ok(());
+                }
+                &mut items[index]
+            }
+            other => {
+                return Err(format!(
+                    "{here} is `{}`, not a mapping or list, so it has no field `{segment}`",
+                    compact(other)
+                ))
+            }
+        };
+    }
+    unreachable!("the loop returns at the last segment")
+}
+
+impl Study {
+    /// Reads and expands a study file; a base scenario given by path is read relative to it.
+    ///
+    /// # Errors
+    /// [`StudyError`] naming the study file (or the base scenario file), the line and column, the field
+    /// and what is allowed; for a grid point whose scenario is invalid, the axis values and the
+    /// scenario's own message.
+    pub fn load(path: &Path) -> Result<Study, StudyError> {
+        let file = path.display().to_string();
+        let text = std::fs::read_to_string(path).map_err(|e| StudyError {
+            file: file.clone(),
+            location: None,
+            message: format!("cannot read the study file: {e}"),
+        })?;
+        let dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
+        Study::parse(&text, &file, &dir)
+    }
+
+    /// Parses and expands study text; `dir` resolves the base scenario's path.
+    ///
+    /// # Errors
+    /// As [`Study::load`].
+    pub fn parse(text: &str, file: &str, dir: &Path) -> Result<Study, StudyError> {
+        let at = |location: Option<(usize, usize)>, message: String| StudyError {
+            file: file.to_string(),
+            location,
+            message,
+        };
+        let parsed: StudyFile = serde_yaml::from_str(text).map_err(|e| {
+            let message = e.to_string();
+            let message = match message.find(" at line ") {
+                Some(i) => message[..i].to_string(),
+                None => message,
+            };
+            let message = if message.contains("ScenarioSource") {
+                "scenario: give the base scenario's path (relative to this file) or the scenario itself as a mapping"
+                    .to_string()
+            } else {
+                message
+            };
+            at(e.location().map(|l| (l.line(), l.column())), message)
+        })?;
+        if parsed.name.is_empty()
+            || !parsed.name.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+            || parsed.name.starts_with('.')
+        {
+            return Err(at(
+                locate(text, "name:"),
+                format!(
+                    "name: `{}` must be non-empty and use only letters, digits, `-`, `_` and `.` (it names the output folder)",
+                    parsed.name
+                ),
+            ));
+        }
+        if parsed.replications == 0 {
+            return Err(at(locate(text, "replications:"), "replications: give at least 1".into()));
+        }
+        let (base_text, base_file, base_dir) = match &parsed.scenario {
+            ScenarioSource::Path(relative) => {
+                let full = dir.join(relative);
+                let base_text = std::fs::read_to_string(&full).map_err(|e| {
+                    at(
+                        locate(text, "scenario:"),
+                        format!("scenario: cannot read the base scenario `{}`: {e}", full.display()),
+                    )
+                })?;
+                let base_dir = full.parent().map(Path::to_path_buf).unwrap_or_default();
+                (base_text, full.display().to_string(), base_dir)
+            }
+            ScenarioSource::Inline(map) => (
+                serde_yaml::to_string(map).expect("a parsed mapping serialises"),
+                format!("{file} (scenario:)"),
+                dir.to_path_buf(),
+            ),
+        };
+        // The base alone must be valid: its errors then point at its own lines.
+        let base_scenario = Scenario::parse(&base_text, &base_file, &base_dir)?;
+        let base: Value = serde_yaml::from_str(&base_text).expect("a valid scenario is valid YAML");
+        let mut base = base;
+        for (key, value) in &parsed.set {
+            let path = compact(key);
+            set_path(&mut base, &path, value.clone())
+                .map_err(|message| at(locate(text, &path), format!("set.{path}: {message}")))?;
+        }
+        let mut axes = Vec::new();
+        for (i, axis) in parsed.axes.iter().enumerate() {
+            if axis.values.is_empty() {
+                return Err(at(
+                    locate(text, &axis.path),
+                    format!("axes[{i}] (`{}`): give at least one value", axis.path),
+                ));
+            }
+            if parsed.axes[..i].iter().any(|a| a.path == axis.path) {
+                return Err(at(locate(text, &axis.path), format!("axes[{i}]: `{}` is already an axis", axis.path)));
+            }
+            axes.push(Axis { path: axis.path.clone(), values: axis.values.clone() });
+        }
+        let grid: usize = axes.iter().map(|a| a.values.len()).product();
+        let runs = grid.saturating_mul(parsed.replications).saturating_mul(base_scenario.run_count());
+        if runs > MAX_RUNS {
+            return Err(at(
+                locate(text, "replications:"),
+                format!("the study asks for {runs} runs (grid points × replications × policies); at most {MAX_RUNS} are allowed"),
+            ));
+        }
+        let mut points = Vec::with_capacity(grid);
+        for index in 0..grid {
+            let mut coordinates = vec![0; axes.len()];
+            let mut rest = index;
+            for (a, axis) in axes.iter().enumerate().rev() {
+                coordinates[a] = rest % axis.values.len();
+                rest /= axis.values.len();
+            }
+            let mut value = base.clone();
+            let mut labels = Vec::new();
+            for (axis, &c) in axes.iter().zip(&coordinates) {
+                set_path(&mut value, &axis.path, axis.values[c].clone())
+                    .map_err(|message| at(locate(text, &axis.path), format!("axis `{}`: {message}", axis.path)))?;
+                labels.push(format!("{}={}", axis.path, compact(&axis.values[c])));
+            }
+            let label = labels.join(", ");
+            let point_text = serde_yaml::to_string(&value).expect("YAML values serialise");
+            let point_file = format!("{file} (grid point {index}: {label})");
+            let scenario = Scenario::parse(&point_text, &point_file, &base_dir).map_err(|e| {
+                let needle = axes.first().map_or("set:", |a| a.path.as_str());
+                at(
+                    locate(text, needle),
+                    format!(
+                        "grid point {index} ({}) gives an invalid scenario: {}",
+                        if label.is_empty() { "the base with `set`" } else { &label },
+                        e.message
+                    ),
+                )
+            })?;
+            points.push(GridPoint { index, coordinates, label, scenario });
+        }
+        let focus_point = match parsed.focus_point {
+            Some(p) if p < grid => p,
+            Some(p) => {
+                return Err(at(
+                    locate(text, "focus_point:"),
+                    format!("focus_point: {p} is not a grid point; allowed: 0..{}", grid - 1),
+                ))
+            }
+            None => grid - 1,
+        };
+        Ok(Study {
+            file: file.to_string(),
+            text: text.to_string(),
+            name: parsed.name,
+            seed: parsed.seed,
+            replications: parsed.replications,
+            axes,
+            points,
+            focus_point,
+        })
+    }
+
+    /// Seed of replication `replication` at grid point `point`: the first 8 bytes (little endian) of
+    /// SHA-256(`"flexrnn-study" ‖ study seed ‖ point ‖ replication`, each as 8 little-endian bytes).
+    /// Every policy at that point and replication runs with it (common random numbers).
+    pub fn run_seed(&self, point: usize, replication: usize) -> u64 {
+        use sha2::Digest;
+        let mut hasher = sha2::Sha256::new();
+        hasher.update(b"flexrnn-study");
+        hasher.update(self.seed.to_le_bytes());
+        hasher.update((point as u64).to_le_bytes());
+        hasher.update((replication as u64).to_le_bytes());
+        let digest = hasher.finalize();
+        u64::from_le_bytes(digest[..8].try_into().expect("32-byte digest"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn yaml(text: &str) -> Value {
+        serde_yaml::from_str(text).unwrap()
+    }
+
+    #[test]
+    fn paths_reach_mapping_fields_and_list_elements_by_name_or_index() {
+        let mut v = yaml("node: { cores: 1 }\nprocesses:\n  - { name: a, rate: 1/s }\n  - { name: b, rate: 2/s }\n");
+        set_path(&mut v, "node.cores", yaml("4")).unwrap();
+        set_path(&mut v, "processes.b.rate", yaml("5/s")).unwrap();
+        set_path(&mut v, "processes.0.rate", yaml("7/s")).unwrap();
+        assert_eq!(compact(&v), "{node: {cores: 4}, processes: [{name: a, rate: 7/s}, {name: b, rate: 5/s}]}");
+        let e = set_path(&mut v, "processes.c.rate", yaml("1")).unwrap_err();
+        assert!(e.contains("no element named `c`") && e.contains("a, b"), "{e}");
+        let e = set_path(&mut v, "nodes.cores", yaml("1")).unwrap_err();
+        assert!(e.contains("no field `nodes`") && e.contains("node, processes"), "{e}");
+        let e = set_path(&mut v, "node.cores.x", yaml("1")).unwrap_err();
+        assert!(e.contains("`node.cores` is `4`"), "{e}");
+        assert!(set_path(&mut v, "node..cores", yaml("1")).is_err());
+    }
+
+    #[test]
+    fn run_seeds_differ_by_point_and_replication_and_follow_the_study_seed() {
+        let text = "name: s\nseed: 3\nreplications: 2\nscenario:\n  name: b\n  duration: 1s\n  node: { cores: 1, speed: 1GFLOP/s }\n  processes: []\n";
+        let study = Study::parse(text, "s.yaml", Path::new(".")).unwrap();
+        let seeds: Vec<u64> =
+            (0..2).flat_map(|p| (0..2).map(move |r| (p, r))).map(|(p, r)| study.run_seed(p, r)).collect();
+        let mut unique = seeds.clone();
+        unique.sort_unstable();
+        unique.dedup();
+        assert_eq!(unique.len(), 4);
+        assert_eq!(study.run_seed(1, 1), seeds[3]);
+        let other = Study::parse(&text.replace("seed: 3", "seed: 4"), "s.yaml", Path::new(".")).unwrap();
+        assert_ne!(other.run_seed(0, 0), seeds[0]);
+    }
+
+    #[test]
+    fn grid_is_point_major_with_the_first_axis_slowest() {
+        let text = "name: s\nreplications: 1\nscenario:\n  name: b\n  duration: 1s\n  node: { cores: 1, speed: 1GFLOP/s }\n  processes:\n    - { name: p, kind: poisson, rate: 1/s, work: { constant: 1MFLOP } }\naxes:\n  - { path: node.cores, values: [1, 2] }\n  - { path: processes.p.rate, values: [1/s, 2/s, 3/s] }\n";
+        let study = Study::parse(text, "s.yaml", Path::new(".")).unwrap();
+        assert_eq!(study.points.len(), 6);
+        assert_eq!(study.points[4].label, "node.cores=2, processes.p.rate=2/s");
+        assert_eq!(study.points[4].coordinates, vec![1, 1]);
+        assert_eq!(study.points[4].scenario.parsed.node.cores.get(), 2);
+        assert_eq!(study.focus_point, 5);
+    }
+
+    #[test]
+    fn errors_name_the_study_file_line_and_what_is_allowed() {
+        let base = "name: s\nreplications: 1\nscenario:\n  name: b\n  duration: 1s\n  node: { cores: 1, speed: 1GFLOP/s }\n  processes:\n    - { name: p, kind: poisson, rate: 1/s, work: { constant: 1MFLOP } }\n";
+        let e = Study::parse(
+            &format!("{base}axes:\n  - {{ path: processes.q.rate, values: [1/s] }}\n"),
+            "s.yaml",
+            Path::new("."),
+        )
+        .unwrap_err();
+        assert_eq!((e.file.as_str(), e.location), ("s.yaml", Some((10, 13))));
+        assert!(e.message.contains("no element named `q`"), "{e}");
+        let e =
+            Study::parse(&format!("{base}axes:\n  - {{ path: node.cores, values: [0] }}\n"), "s.yaml", Path::new("."))
+                .unwrap_err();
+        assert!(e.message.contains("grid point 0 (node.cores=0)") && e.message.contains("cores"), "{e}");
+        let e = Study::parse(&format!("{base}colour: red\n"), "s.yaml", Path::new(".")).unwrap_err();
+        assert!(e.message.contains("unknown field `colour`") && e.location.is_some(), "{e}");
+        let e =
+            Study::parse(&base.replace("replications: 1", "replications: 0"), "s.yaml", Path::new(".")).unwrap_err();
+        assert_eq!(e.location, Some((2, 1)));
+        let e = Study::parse(&format!("{base}focus_point: 3\n"), "s.yaml", Path::new(".")).unwrap_err();
+        assert!(e.message.contains("allowed: 0..0"), "{e}");
+    }
+}

@@ -1,0 +1,129 @@
+//! Studies: identical results for any thread count, for shards merged, and for interrupted runs
+//! resumed; errors that name the study file.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use crate::root;
+
+fn flexrnn() -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_flexrnn"));
+    command.current_dir(root());
+    command
+}
+
+/// A small study over the shipped default scenario: 2 loads × 2 replications × 3 policies = 12 runs, 4 s each.
+fn write_study(dir: &Path) -> PathBuf {
+    let text = format!(
+        "name: small\nseed: 11\nscenario: {}\nreplications: 2\nset:\n  duration: 4s\n  node.power: {{ idle: 0.5W, busy: 2W }}\naxes:\n  - path: processes.requests.rate\n    values: [4/s, 16/s]\n",
+        root().join("scenarios/default.yaml").display()
+    );
+    let path = dir.join("small.yaml");
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+/// Every file under `dir`, relative path → bytes.
+fn tree(dir: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
+    fn walk(base: &Path, dir: &Path, out: &mut BTreeMap<PathBuf, Vec<u8>>) {
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                walk(base, &path, out);
+            } else {
+                out.insert(path.strip_prefix(base).unwrap().to_path_buf(), std::fs::read(&path).unwrap());
+            }
+        }
+    }
+    let mut out = BTreeMap::new();
+    walk(dir, dir, &mut out);
+    out
+}
+
+fn study(study: &Path, out: &Path, extra: &[&str]) -> String {
+    let output = flexrnn().arg("study").arg(study).arg("--out").arg(out).args(extra).output().unwrap();
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+#[test]
+fn threads_shards_and_resumes_give_byte_identical_studies() {
+    let input = tempfile::tempdir().unwrap();
+    let file = write_study(input.path());
+    let work = tempfile::tempdir().unwrap();
+    let one = work.path().join("one");
+    let stdout = study(&file, &one, &["--jobs", "1"]);
+    assert!(stdout.contains("12 runs simulated, 0 reused"), "{stdout}");
+    assert!(stdout.contains("| 1 processes.requests.rate=16/s |"), "{stdout}");
+    let reference = tree(&one);
+    for expected in ["runs.csv", "summary.csv", "paired.csv", "summary.md", "view.json", "study.json", "study.yaml"] {
+        assert!(reference.contains_key(Path::new(expected)), "{expected} missing");
+    }
+    assert_eq!(reference.keys().filter(|p| p.starts_with("runs")).count(), 12);
+
+    // Two threads.
+    let two = work.path().join("two");
+    study(&file, &two, &["--jobs", "2"]);
+    assert!(tree(&two) == reference, "2 threads differ from 1");
+
+    // Three shards in separate folders, merged.
+    let shards: Vec<PathBuf> = (1..=3).map(|i| work.path().join(format!("shard{i}"))).collect();
+    for (i, shard) in shards.iter().enumerate() {
+        let stdout = study(&file, shard, &["--shard", &format!("{}/3", i + 1)]);
+        assert!(stdout.contains("4 runs recorded"), "{stdout}");
+    }
+    let merged = work.path().join("merged");
+    let incomplete = flexrnn().arg("merge").arg(&file).arg(&shards[0]).arg("--out").arg(&merged).output().unwrap();
+    assert!(!incomplete.status.success());
+    let message = String::from_utf8_lossy(&incomplete.stderr);
+    assert!(message.contains("8 of 12 runs have no valid record"), "{message}");
+    let output = flexrnn().arg("merge").arg(&file).args(&shards).arg("--out").arg(&merged).output().unwrap();
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    assert!(tree(&merged) == reference, "sharded + merged differs from unsharded");
+
+    // An interrupted study: some records never written, one cut short, a temporary file left
+    // behind by the kill, no aggregate files yet. Resuming runs only what is missing.
+    let resumed = work.path().join("resumed");
+    std::fs::create_dir_all(resumed.join("runs")).unwrap();
+    std::fs::write(resumed.join("study.json"), &reference[Path::new("study.json")]).unwrap();
+    let mut kept = 0;
+    for (path, bytes) in reference.iter().filter(|(p, _)| p.starts_with("runs")) {
+        kept += 1;
+        match kept % 3 {
+            0 => {}                                                                      // never written
+            1 => std::fs::write(resumed.join(path), bytes).unwrap(),                     // finished
+            _ => std::fs::write(resumed.join(path), &bytes[..bytes.len() / 2]).unwrap(), // cut short
+        }
+    }
+    std::fs::write(resumed.join("runs/.flexrnn-tmp-abc123"), b"{\"partial").unwrap();
+    let stdout = study(&file, &resumed, &[]);
+    assert!(stdout.contains("8 runs simulated, 4 reused"), "{stdout}");
+    assert!(tree(&resumed) == reference, "resumed study differs from an uninterrupted one");
+}
+
+#[test]
+fn study_errors_name_the_file_line_and_allowed_values() {
+    let input = tempfile::tempdir().unwrap();
+    let file = write_study(input.path());
+    let text = std::fs::read_to_string(&file).unwrap().replace("processes.requests.rate", "processes.request.rate");
+    std::fs::write(&file, text).unwrap();
+    let output = flexrnn().arg("study").arg(&file).arg("--out").arg(input.path().join("o")).output().unwrap();
+    assert!(!output.status.success());
+    let message = String::from_utf8_lossy(&output.stderr);
+    assert!(message.contains("small.yaml:9:") && message.contains("no element named `request`"), "{message}");
+    assert!(message.contains("digits, requests, batch-job"), "{message}");
+    let out = input.path().join("o");
+    assert!(!out.exists(), "nothing written for a bad study");
+    // A folder holding something else is never used.
+    let foreign = input.path().join("thesis");
+    std::fs::create_dir(&foreign).unwrap();
+    std::fs::write(foreign.join("thesis.tex"), b"x").unwrap();
+    let good = write_study(input.path());
+    let output = flexrnn().arg("study").arg(&good).arg("--out").arg(&foreign).output().unwrap();
+    assert!(!output.status.success());
+    assert!(String::from_utf8_lossy(&output.stderr).contains("is not a flexrnn study folder"));
+    let output = flexrnn().arg("study").arg(&good).args(["--shard", "4/3"]).output().unwrap();
+    assert!(!output.status.success());
+    assert!(String::from_utf8_lossy(&output.stderr).contains("need 1 ≤ I ≤ N"));
+}
