@@ -82,6 +82,35 @@ fn threads_shards_and_resumes_give_byte_identical_studies() {
     assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
     assert!(tree(&merged) == reference, "sharded + merged differs from unsharded");
 
+    // The SLURM example script, as two array tasks would run it, then merged.
+    let cluster = work.path().join("cluster");
+    std::fs::create_dir_all(cluster.join("target/release")).unwrap();
+    std::os::unix::fs::symlink(env!("CARGO_BIN_EXE_flexrnn"), cluster.join("target/release/flexrnn")).unwrap();
+    for task in ["1", "2"] {
+        let output = Command::new("bash")
+            .arg(root().join("scripts/slurm-study.sh"))
+            .arg(&file)
+            .current_dir(&cluster)
+            .env("SLURM_ARRAY_TASK_ID", task)
+            .env("SLURM_ARRAY_TASK_COUNT", "2")
+            .env("SLURM_CPUS_PER_TASK", "1")
+            .output()
+            .unwrap();
+        assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    }
+    let from_slurm = work.path().join("from-slurm");
+    let output = flexrnn()
+        .arg("merge")
+        .arg(&file)
+        .arg(cluster.join("results/small-shards/shard-1"))
+        .arg(cluster.join("results/small-shards/shard-2"))
+        .arg("--out")
+        .arg(&from_slurm)
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    assert!(tree(&from_slurm) == reference, "the SLURM script's shards, merged, differ from unsharded");
+
     // An interrupted study: some records never written, one cut short, a temporary file left
     // behind by the kill, no aggregate files yet. Resuming runs only what is missing.
     let resumed = work.path().join("resumed");
