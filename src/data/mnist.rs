@@ -107,20 +107,20 @@ pub fn parse_mnist_idx(
 /// big-endian `u32` dimensions.
 fn idx_header(bytes: &[u8], name: &str, dims: usize, what: &str) -> Result<Vec<usize>, DataError> {
     let bad = |offset: u64, message: String| DataError::Binary { name: name.to_string(), offset, message };
-    if bytes.len() < 4 + 4 * dims {
-        return Err(bad(
-            bytes.len() as u64,
-            format!("file of {} bytes ends inside the {}-byte IDX header of {what}", bytes.len(), 4 + 4 * dims),
-        ));
-    }
     let expected = [0u8, 0, 0x08, dims as u8];
-    if bytes[..4] != expected {
+    if bytes.len() >= 4 && bytes[..4] != expected {
         return Err(bad(
             0,
             format!(
                 "magic number {:02x} {:02x} {:02x} {:02x} is not that of IDX {what} (expected {:02x} {:02x} {:02x} {:02x})",
                 bytes[0], bytes[1], bytes[2], bytes[3], expected[0], expected[1], expected[2], expected[3]
             ),
+        ));
+    }
+    if bytes.len() < 4 + 4 * dims {
+        return Err(bad(
+            bytes.len() as u64,
+            format!("file of {} bytes ends inside the {}-byte IDX header of {what}", bytes.len(), 4 + 4 * dims),
         ));
     }
     Ok((0..dims)
