@@ -61,7 +61,7 @@ pub fn read_mnist_idx(images: &Path, labels: &Path) -> Result<SequenceSet, DataE
 /// # Errors
 /// [`DataError::Decompress`] for a corrupt gzip stream; [`DataError::Binary`] (with the byte offset)
 /// for a wrong magic number (images must be `00 00 08 03`, labels `00 00 08 01`), a short header,
-/// a data size that disagrees with the header, or a label above 9; [`DataError::Invalid`] if the two
+/// no image or image of no pixel, a data size that disagrees with the header, or a label above 9; [`DataError::Invalid`] if the two
 /// files hold different numbers of items.
 pub fn parse_mnist_idx(
     images: &[u8],
@@ -80,7 +80,14 @@ pub fn parse_mnist_idx(
             format!("the images file holds {n} images but the labels file {} labels", label_dims[0]),
         ));
     }
-    let pixels = rows * cols;
+    if n == 0 {
+        return Err(DataError::Binary {
+            name: images_name.to_string(),
+            offset: 4,
+            message: "the file holds no image".into(),
+        });
+    }
+    let pixels = rows.saturating_mul(cols);
     if pixels == 0 {
         return Err(DataError::Binary {
             name: images_name.to_string(),

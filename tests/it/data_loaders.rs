@@ -96,6 +96,9 @@ fn idx_malformed_files_are_rejected_naming_the_file() {
     huge.extend_from_slice(&[0xff; 12]);
     let e = message(&write(dir.path(), "huge", &huge), &labels);
     assert!(e.contains("huge"), "{e}");
+    // No images.
+    let e = message(&write(dir.path(), "empty", &idx_images(0, 2, 2)), &write(dir.path(), "none", &idx_labels(&[])));
+    assert!(e.contains("empty: byte 4: the file holds no image"), "{e}");
     // A corrupt gzip stream.
     let mut broken = gzip(&idx_images(2, 2, 2));
     broken.truncate(broken.len() / 2);
