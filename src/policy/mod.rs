@@ -315,6 +315,177 @@ impl Policy for RandomPolicy {
     }
 }
 
+/// A forecast of the service rate one stream's step would get over time: a step function, rate
+/// `rates[i]` (FLOP/s) on `[starts_s[i], starts_s[i + 1])`, the last rate forever after. Built by the
+/// runner from a first pass of the same run (see [`OraclePolicy`]); queries allocate nothing.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LoadForecast {
+    /// Segment starts, seconds, strictly ascending, the first at most 0.
+    starts_s: Vec<f64>,
+    /// Rate of a step job in each segment, FLOP/s, each positive and finite.
+    rates: Vec<f64>,
+}
+
+impl LoadForecast {
+    /// A forecast from `(start_s, rate)` segments in time order (the first rate also holds before the
+    /// first start). Consecutive segments with the same rate are merged, and a segment is replaced by a
+    /// later one with the same start.
+    ///
+    /// # Panics
+    /// If `segments` is empty, not in time order, or a rate is not positive and finite.
+    pub fn from_segments(segments: impl IntoIterator<Item = (f64, f64)>) -> LoadForecast {
+        let mut starts_s: Vec<f64> = Vec::new();
+        let mut rates: Vec<f64> = Vec::new();
+        for (start_s, rate) in segments {
+            assert!(rate.is_finite() && rate > 0.0, "a forecast rate must be positive and finite, got {rate}");
+            if let Some(&last) = starts_s.last() {
+                assert!(start_s >= last, "forecast segments must be in time order ({start_s} after {last})");
+                if start_s == last {
+                    starts_s.pop();
+                    rates.pop();
+                }
+            }
+            if rates.last() != Some(&rate) {
+                starts_s.push(start_s);
+                rates.push(rate);
+            }
+        }
+        assert!(!rates.is_empty(), "a forecast needs at least one segment");
+        starts_s[0] = starts_s[0].min(0.0);
+        LoadForecast { starts_s, rates }
+    }
+
+    /// Number of segments.
+    pub fn segments(&self) -> usize {
+        self.rates.len()
+    }
+
+    /// The segment holding time `t_s`, searched forward from `hint` (a segment at or before it; pass 0
+    /// when unknown). Times before the first start belong to the first segment.
+    pub fn segment_at(&self, t_s: f64, hint: usize) -> usize {
+        let mut index = hint.min(self.rates.len() - 1);
+        if self.starts_s[index] > t_s {
+            index = 0;
+        }
+        while index + 1 < self.rates.len() && self.starts_s[index + 1] <= t_s {
+            index += 1;
+        }
+        index
+    }
+
+    /// The forecast rate at `t_s`, FLOP/s.
+    pub fn rate_at(&self, t_s: f64) -> f64 {
+        self.rates[self.segment_at(t_s, 0)]
+    }
+
+    /// When a job of `flops` FLOPs started at `start_s` would finish if it were served at the forecast
+    /// rate (integrating across segments), seconds; `hint` as for [`LoadForecast::segment_at`].
+    pub fn finish_s(&self, start_s: f64, flops: f64, hint: usize) -> f64 {
+        let mut index = self.segment_at(start_s, hint);
+        let mut t = start_s;
+        let mut left = flops;
+        loop {
+            let rate = self.rates[index];
+            match self.starts_s.get(index + 1) {
+                Some(&end) if (end - t) * rate < left => {
+                    left -= (end - t) * rate;
+                    t = end;
+                    index += 1;
+                }
+                _ => return t + left / rate,
+            }
+        }
+    }
+}
+
+/// A clairvoyant reference (**upper bound**): knows the run's future background load and, before each
+/// step, picks the most accurate model whose step is predicted to end before the frame's deadline.
+///
+/// Source of the knowledge: the runner first runs the same scenario with the same seed — so every
+/// background process draws the same jobs (common random numbers) — with this stream running its
+/// cheapest model, records when every other job is on the node, and turns that into a
+/// [`LoadForecast`] of the processor-sharing rate this stream's step would get at each time. It is a
+/// reference, not a proof of optimality: in the real run, background jobs are slowed by the stream's
+/// own (larger) share and stay longer than in the first pass, the model ranking is by validation
+/// accuracy (switches cost accuracy the ranking does not see), and the rule is greedy step by step.
+///
+/// Rule: with `end(m)` the forecast end of a step of option `m` started now (its FLOPs plus the switch
+/// FLOPs from [`Observation::switch_flops`]), take the first option in `preference` with
+/// `end(m) ≤ deadline − margin` that also lets as many of the frames already waiting behind this one
+/// meet their deadlines (each then run at the cheapest option, frame `k` released `k` periods after
+/// this one) as the cheapest option would; if none does, the cheapest option (fewest FLOPs per step).
+#[derive(Debug, Clone)]
+pub struct OraclePolicy {
+    /// Future rate of this stream's steps.
+    pub forecast: std::sync::Arc<LoadForecast>,
+    /// Option indices, the most accurate first (the runner ranks by the card's validation accuracy,
+    /// then by FLOPs per step).
+    pub preference: Vec<usize>,
+    /// Required room between the forecast end and the deadline, seconds (≥ 0).
+    pub margin_s: f64,
+    /// Time between the stream's frames, seconds.
+    pub period_s: f64,
+    /// Whether a frame still waiting at its deadline is dropped (`on_miss: skip`) rather than run late.
+    pub skip_late: bool,
+    /// Forecast segment of the last decision (time only moves forward, so searches start here).
+    pub cursor: usize,
+}
+
+impl OraclePolicy {
+    /// How many of the `pending − 1` frames behind this one meet their deadlines if this step runs
+    /// `flops` FLOPs of option `first` and each of them then runs option `cheapest`.
+    fn queued_met(
+        &self,
+        observation: &Observation<'_>,
+        options: &[ModelOption],
+        first: usize,
+        cheapest: usize,
+    ) -> usize {
+        let n = options.len();
+        let first_flops = options[first].flops_per_step + observation.switch_flops.get(first).copied().unwrap_or(0);
+        let mut t = self.forecast.finish_s(observation.now_s, first_flops as f64, self.cursor);
+        let mut previous = first;
+        let mut met = 0;
+        for k in 1..observation.pending_frames {
+            let deadline = observation.deadline_s + k as f64 * self.period_s;
+            if self.skip_late && t > deadline {
+                continue;
+            }
+            let switch = observation.switch_matrix.get(previous * n + cheapest).copied().unwrap_or(0);
+            t = self.forecast.finish_s(t, (options[cheapest].flops_per_step + switch) as f64, self.cursor);
+            previous = cheapest;
+            met += usize::from(t <= deadline);
+        }
+        met
+    }
+}
+
+impl Policy for OraclePolicy {
+    fn name(&self) -> String {
+        "oracle".into()
+    }
+
+    fn choose(&mut self, observation: &Observation<'_>, options: &[ModelOption]) -> usize {
+        self.cursor = self.forecast.segment_at(observation.now_s, self.cursor);
+        let cheapest =
+            (0..options.len()).min_by_key(|&i| (options[i].flops_per_step, i)).expect("a bank has at least one model");
+        let queued_baseline =
+            if observation.pending_frames > 1 { self.queued_met(observation, options, cheapest, cheapest) } else { 0 };
+        let latest_end = observation.deadline_s - self.margin_s;
+        for &option in &self.preference {
+            let flops = options[option].flops_per_step + observation.switch_flops.get(option).copied().unwrap_or(0);
+            let end = self.forecast.finish_s(observation.now_s, flops as f64, self.cursor);
+            if end <= latest_end
+                && (observation.pending_frames <= 1
+                    || self.queued_met(observation, options, option, cheapest) >= queued_baseline)
+            {
+                return option;
+            }
+        }
+        cheapest
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -450,6 +621,82 @@ mod tests {
             let share = picks_a.iter().filter(|&&p| p == option).count() as f64 / 300.0;
             assert!((share - 1.0 / 3.0).abs() < 0.1, "option {option}: {share}");
         }
+    }
+
+    /// Idle (1 MFLOP/s for a step) until 1 s, busy (a quarter of that) over [1 s, 1.05 s), idle after.
+    fn busy_window() -> std::sync::Arc<LoadForecast> {
+        std::sync::Arc::new(LoadForecast::from_segments([(0.0, 1e6), (1.0, 0.25e6), (1.05, 1e6)]))
+    }
+
+    fn oracle(forecast: std::sync::Arc<LoadForecast>) -> OraclePolicy {
+        // Most accurate first: gru-128, gru-64, gru-16.
+        OraclePolicy { forecast, preference: vec![2, 1, 0], margin_s: 0.0, period_s: 0.002, skip_late: true, cursor: 0 }
+    }
+
+    #[test]
+    fn forecast_integrates_across_segments() {
+        let forecast = busy_window();
+        assert_eq!(forecast.segments(), 3);
+        assert_eq!(forecast.rate_at(0.5), 1e6);
+        assert_eq!(forecast.rate_at(1.0), 0.25e6);
+        assert_eq!(forecast.rate_at(7.0), 1e6);
+        // 40 kFLOP from 0.99 s: 10 kFLOP by 1 s, 12.5 kFLOP by 1.05 s, the last 17.5 kFLOP by 1.0675 s.
+        assert!((forecast.finish_s(0.99, 40_000.0, 0) - 1.0675).abs() < 1e-12);
+        assert!((forecast.finish_s(0.99, 40_000.0, 2) - 1.0675).abs() < 1e-12, "a hint past the time is ignored");
+        // Equal neighbours merge; a repeated start keeps the later rate.
+        let merged = LoadForecast::from_segments([(0.0, 1.0), (1.0, 1.0), (2.0, 3.0), (2.0, 1.0)]);
+        assert_eq!(merged.segments(), 1);
+    }
+
+    #[test]
+    fn oracle_avoids_the_busy_window_and_uses_the_idle_time_after_it() {
+        let options = options();
+        let none = [0, 0, 0];
+        let mut policy = oracle(busy_window());
+        let step = |now_s: f64, slack_s: f64, pending: usize| Observation {
+            now_s,
+            release_s: now_s,
+            deadline_s: now_s + slack_s,
+            slack_s,
+            pending_frames: pending,
+            ..observation(slack_s, 1e6, &none)
+        };
+        // At 0.99 s the node is idle now (greedy_slack, seeing 1 MFLOP/s, would run gru-128 in 40 ms),
+        // but the busy window starts in 10 ms: gru-128 would end at 1.0675 s, after the 1.03 s deadline;
+        // gru-64 ends at exactly 1 s.
+        assert_eq!(GreedySlackPolicy { safety: 1.0 }.choose(&step(0.99, 0.040, 1), &options), 2);
+        assert_eq!(policy.choose(&step(0.99, 0.040, 1), &options), 1);
+        // Inside the busy window with 40 ms of slack: gru-128 needs 160 ms, gru-64 exactly 40 ms.
+        assert_eq!(policy.choose(&step(1.0, 0.040, 1), &options), 1);
+        // With 39 ms only gru-16 fits.
+        assert_eq!(policy.choose(&step(1.0, 0.039, 1), &options), 0);
+        // After the window the node is idle again: gru-128 in 40 ms.
+        assert_eq!(policy.choose(&step(1.05, 0.040, 1), &options), 2);
+        // A margin of 1 ms rules out the exact fit.
+        let mut careful = OraclePolicy { margin_s: 0.001, ..oracle(busy_window()) };
+        assert_eq!(careful.choose(&step(1.05, 0.040, 1), &options), 1);
+        // Nothing fits (already late): the cheapest.
+        assert_eq!(policy.choose(&step(1.06, -0.001, 1), &options), 0);
+    }
+
+    #[test]
+    fn oracle_leaves_room_for_the_frames_waiting_behind() {
+        let options = options();
+        let none = [0, 0, 0];
+        let waiting = |pending: usize| Observation {
+            now_s: 1.0,
+            release_s: 1.0,
+            deadline_s: 1.041,
+            slack_s: 0.041,
+            pending_frames: pending,
+            switch_matrix: &[0; 9],
+            ..observation(0.041, 1e6, &none)
+        };
+        // gru-64 ends at 1.04 s, in time; alone it is chosen.
+        assert_eq!(oracle(busy_window()).choose(&waiting(1), &options), 1);
+        // With one frame behind (deadline 1.043 s) its gru-16 step would then end at 1.044 s, too late,
+        // while after a gru-16 step now it ends at 1.008 s: the oracle keeps that frame and runs gru-16.
+        assert_eq!(oracle(busy_window()).choose(&waiting(2), &options), 0);
     }
 
     #[test]
