@@ -409,11 +409,16 @@ impl LoadForecast {
 /// own (larger) share and stay longer than in the first pass, the model ranking is by validation
 /// accuracy (switches cost accuracy the ranking does not see), and the rule is greedy step by step.
 ///
-/// Rule: with `end(m)` the forecast end of a step of option `m` started now (its FLOPs plus the switch
-/// FLOPs from [`Observation::switch_flops`]), take the first option in `preference` with
-/// `end(m) ≤ deadline − margin` that also lets as many of the frames already waiting behind this one
-/// meet their deadlines (each then run at the cheapest option, frame `k` released `k` periods after
-/// this one) as the cheapest option would; if none does, the cheapest option (fewest FLOPs per step).
+/// Rule, for each step (forecast ends integrate the forecast rate from the step's start, a step's FLOPs
+/// including the switch FLOPs from [`Observation::switch_flops`]; "in time" means at least `margin`
+/// before the deadline):
+/// 1. Keep the current model if running it for the rest of the sequence (and for every frame already
+///    waiting, frame `k` released `k` periods after this one) ends every step in time: switches map the
+///    state approximately, so they cost accuracy that the ranking does not see.
+/// 2. Else the first option in `preference` that carries the rest of the sequence that way.
+/// 3. Else, step by step: the first option in `preference` whose step ends in time and lets as many of
+///    the frames waiting behind this one meet their deadlines (each then run at the cheapest option) as
+///    the cheapest option would; if none does, the cheapest option (fewest FLOPs per step).
 #[derive(Debug, Clone)]
 pub struct OraclePolicy {
     /// Future rate of this stream's steps.
@@ -460,6 +465,26 @@ impl OraclePolicy {
     }
 }
 
+impl OraclePolicy {
+    /// Whether running option `model` for this step, every later step of the sequence and every frame
+    /// already waiting (frame `k` released `k` periods after this one, none starting before the
+    /// previous ends) ends each of them at least `margin` before its deadline under the forecast.
+    fn rest_of_sequence_fits(&self, observation: &Observation<'_>, options: &[ModelOption], model: usize) -> bool {
+        let switch = observation.switch_flops.get(model).copied().unwrap_or(0);
+        let frames = observation.steps.saturating_sub(observation.step).max(observation.pending_frames).max(1);
+        let mut t = observation.now_s;
+        for k in 0..frames {
+            let offset = k as f64 * self.period_s;
+            let flops = options[model].flops_per_step + if k == 0 { switch } else { 0 };
+            t = self.forecast.finish_s(t.max(observation.release_s + offset), flops as f64, self.cursor);
+            if t > observation.deadline_s + offset - self.margin_s {
+                return false;
+            }
+        }
+        true
+    }
+}
+
 impl Policy for OraclePolicy {
     fn name(&self) -> String {
         "oracle".into()
@@ -471,6 +496,14 @@ impl Policy for OraclePolicy {
             (0..options.len()).min_by_key(|&i| (options[i].flops_per_step, i)).expect("a bank has at least one model");
         let queued_baseline =
             if observation.pending_frames > 1 { self.queued_met(observation, options, cheapest, cheapest) } else { 0 };
+        // Switches map the state approximately and cost accuracy: keep the current model while it
+        // carries the rest of the sequence, else take the most accurate one that does.
+        if let Some(current) = observation.current.filter(|&c| self.rest_of_sequence_fits(observation, options, c)) {
+            return current;
+        }
+        if let Some(&option) = self.preference.iter().find(|&&m| self.rest_of_sequence_fits(observation, options, m)) {
+            return option;
+        }
         let latest_end = observation.deadline_s - self.margin_s;
         for &option in &self.preference {
             let flops = options[option].flops_per_step + observation.switch_flops.get(option).copied().unwrap_or(0);
@@ -659,6 +692,9 @@ mod tests {
             deadline_s: now_s + slack_s,
             slack_s,
             pending_frames: pending,
+            // The last step of its sequence, so that only this step and the waiting frames count.
+            step: 63,
+            steps: 64,
             ..observation(slack_s, 1e6, &none)
         };
         // At 0.99 s the node is idle now (greedy_slack, seeing 1 MFLOP/s, would run gru-128 in 40 ms),
@@ -690,13 +726,46 @@ mod tests {
             slack_s: 0.041,
             pending_frames: pending,
             switch_matrix: &[0; 9],
+            step: 63,
+            steps: 64,
             ..observation(0.041, 1e6, &none)
         };
         // gru-64 ends at 1.04 s, in time; alone it is chosen.
         assert_eq!(oracle(busy_window()).choose(&waiting(1), &options), 1);
-        // With one frame behind (deadline 1.043 s) its gru-16 step would then end at 1.044 s, too late,
-        // while after a gru-16 step now it ends at 1.008 s: the oracle keeps that frame and runs gru-16.
+        // With one frame behind (deadline 1.043 s) a gru-64 step now and its own step (either model)
+        // would end it too late, while after a gru-16 step now it ends at 1.008 s: gru-16.
         assert_eq!(oracle(busy_window()).choose(&waiting(2), &options), 0);
+    }
+
+    #[test]
+    fn oracle_keeps_one_model_for_the_rest_of_the_sequence_when_it_can() {
+        let options = options();
+        let none = [0, 0, 0];
+        // Frames every 20 ms from 0.95 s, each with a 20 ms deadline; the busy window starts at 1 s.
+        let frame = |step: usize, steps: usize, current: Option<usize>| {
+            let release_s = 0.95 + 0.02 * step as f64;
+            Observation {
+                now_s: release_s,
+                release_s,
+                deadline_s: release_s + 0.02,
+                slack_s: 0.02,
+                pending_frames: 1,
+                step,
+                steps,
+                current,
+                ..observation(0.02, 1e6, &none)
+            }
+        };
+        let mut policy = OraclePolicy { period_s: 0.02, ..oracle(busy_window()) };
+        // A 3-frame sequence ends at 1.01 s: gru-64 (10 ms a step while idle) carries all of it.
+        assert_eq!(policy.choose(&frame(0, 3, None), &options), 1);
+        // With a fourth frame, released at 1.01 s inside the busy window, gru-64 would need 40 ms for it:
+        // the whole sequence runs gru-16 rather than switching (a switch maps the state approximately).
+        let mut policy = OraclePolicy { period_s: 0.02, ..oracle(busy_window()) };
+        assert_eq!(policy.choose(&frame(0, 4, None), &options), 0);
+        assert_eq!(policy.choose(&frame(1, 4, Some(0)), &options), 0, "gru-64 would fit this step alone");
+        // Without a current model that carries the rest, the most accurate one that does.
+        assert_eq!(policy.choose(&frame(3, 4, Some(2)), &options), 0);
     }
 
     #[test]
