@@ -582,7 +582,7 @@ struct RawPolicy {
     oracle: Option<OracleParams>,
 }
 
-const POLICIES: &str = "`static: { model: <name> }`, `greedy_slack: { safety: <0..1> }`, `threshold: { signal, models, thresholds, hysteresis }`, `pid: { target, kp, ki, kd }`, `budget: { window, budget }`, `random: {}`, `confidence: { threshold, cheap, accurate }`, `oracle: { margin: <duration> }`";
+const POLICIES: &str = "`static: { model: <name> }`, `greedy_slack: { safety: <0..1> }`, `threshold: { signal, models, thresholds, hysteresis }`, `pid: { target, kp, ki, kd }`, `budget: { window, budget }`, `random: {}`, `confidence: { threshold, cheap, accurate }`, `oracle: { margin: <duration>, passes: <number ≥ 1> }`";
 
 impl TryFrom<RawPolicy> for PolicyFile {
     type Error = String;
@@ -1641,6 +1641,22 @@ mod tests {
 
     fn parse(text: &str) -> Result<Scenario, ScenarioError> {
         Scenario::parse(text, "s.yaml", Path::new("."))
+    }
+
+    #[test]
+    fn parses_the_oracle_policy_and_labels_it() {
+        let policy = |text: &str| serde_yaml::from_str::<PolicyFile>(text).map_err(|e| e.to_string());
+        assert_eq!(
+            policy("oracle: {}"),
+            Ok(PolicyFile::Oracle { margin: SimTime::ZERO, passes: DEFAULT_ORACLE_PASSES })
+        );
+        let careful = policy("oracle: { margin: 0.5ms, passes: 3 }").unwrap();
+        assert_eq!(careful, PolicyFile::Oracle { margin: SimTime(500_000), passes: 3 });
+        assert_eq!(policy("oracle: {}").unwrap().label(), "oracle");
+        assert_eq!(careful.label(), "oracle-margin0.0005s-passes3");
+        assert!(policy("oracle: { passes: 0 }").unwrap_err().contains("passes must be at least 1"));
+        assert!(policy("oracle: { margin: 3 }").unwrap_err().contains("duration"));
+        assert!(policy("oracle: { safety: 1 }").unwrap_err().contains("unknown field `safety`"));
     }
 
     #[test]
