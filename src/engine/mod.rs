@@ -496,8 +496,14 @@ impl<R: Recorder> EdgeWorld<R> {
         Ok(RunOutcome { recorder: world.recorder, node: world.node, events, policy_names, memory })
     }
 
-    /// Records every frame released before `horizon` that has neither completed nor been skipped.
+    /// Records every frame released before `horizon` that has neither completed nor been skipped, and
+    /// reports the background jobs still on the node ([`Recorder::job_unfinished`]).
     fn record_unfinished(&mut self, horizon: SimTime) {
+        for (process, state) in self.background.iter().enumerate() {
+            for job in state.in_flight.iter().flatten() {
+                self.recorder.job_unfinished(process, job.job_number, job.release);
+            }
+        }
         for (index, state) in self.streams.iter().enumerate() {
             let running = state.running.as_ref().map(|r| (r.frame, Some(r.start), Some(r.model), r.flops));
             let waiting = state.queue.iter().map(|&frame| (frame, None, None, 0.0));

@@ -83,6 +83,12 @@ pub trait Recorder {
     fn sequence(&mut self, record: &SequenceRecord);
     /// A background job ended.
     fn job(&mut self, record: &JobRecord);
+    /// Background job `job` of process `process`, released at `release`, was still on the node at the
+    /// end of the run (it is not reported to [`Recorder::job`]). Ignored unless a recorder needs it
+    /// (the oracle's first pass does, to know what occupies the node until the end).
+    fn job_unfinished(&mut self, process: usize, job: u64, release: SimTime) {
+        let _ = (process, job, release);
+    }
 }
 
 /// Keeps every record in memory.

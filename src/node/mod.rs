@@ -111,6 +111,38 @@ pub enum NodeError {
     Invalid(String),
 }
 
+/// The rate (FLOP/s) a new job of weight `weight` would get under weighted processor sharing on
+/// `cores` cores of `speed` FLOP/s next to jobs of weights `others`: the full speed when fewer jobs
+/// than cores are present, otherwise `speed · min(1, θ · weight)` with the water-filling `θ` of the
+/// module documentation. The same formula as [`Node::rate_if_added`], for callers that describe a node's
+/// load without a [`Node`] (e.g. a load forecast). Allocates nothing.
+pub fn rate_if_added_to(cores: usize, speed: f64, others: impl Iterator<Item = f64> + Clone, weight: f64) -> f64 {
+    let (count, total_weight) = others.clone().fold((0usize, 0.0), |(n, sum), w| (n + 1, sum + w));
+    if count < cores {
+        return speed;
+    }
+    // Water-filling with the hypothetical job: θ grows as jobs saturate (θ w ≥ 1); the saturated
+    // set only grows, so the fixed point is reached in at most n + 1 rounds.
+    let mut theta = cores as f64 / (total_weight + weight);
+    for _ in 0..=count + 1 {
+        let mut saturated_cores = 0.0;
+        let mut free_weight = 0.0;
+        for w in others.clone().chain(std::iter::once(weight)) {
+            if theta * w >= 1.0 {
+                saturated_cores += 1.0;
+            } else {
+                free_weight += w;
+            }
+        }
+        let next = if free_weight > 0.0 { (cores as f64 - saturated_cores) / free_weight } else { theta };
+        if next == theta {
+            break;
+        }
+        theta = next;
+    }
+    speed * (theta * weight).min(1.0)
+}
+
 /// A node with its jobs; see the module doc.
 #[derive(Debug, Clone)]
 pub struct Node {
@@ -228,29 +260,7 @@ impl Node {
     /// fewer jobs than cores are present; otherwise the processor-sharing (water-filling) share, which
     /// for the other disciplines is the long-run average share of an equal job. Allocates nothing.
     pub fn rate_if_added(&self, weight: f64) -> f64 {
-        if self.jobs.len() < self.cores {
-            return self.speed;
-        }
-        // Water-filling with the hypothetical job: θ grows as jobs saturate (θ w ≥ 1); the saturated
-        // set only grows, so the fixed point is reached in at most n + 1 rounds.
-        let mut theta = self.cores as f64 / (self.total_weight() + weight);
-        for _ in 0..=self.jobs.len() + 1 {
-            let mut saturated_cores = 0.0;
-            let mut free_weight = 0.0;
-            for w in self.jobs.iter().map(|j| j.weight).chain(std::iter::once(weight)) {
-                if theta * w >= 1.0 {
-                    saturated_cores += 1.0;
-                } else {
-                    free_weight += w;
-                }
-            }
-            let next = if free_weight > 0.0 { (self.cores as f64 - saturated_cores) / free_weight } else { theta };
-            if next == theta {
-                break;
-            }
-            theta = next;
-        }
-        self.speed * (theta * weight).min(1.0)
+        rate_if_added_to(self.cores, self.speed, self.jobs.iter().map(|j| j.weight), weight)
     }
 
     /// Integrates service and usage from the last update to `now`.

@@ -12,14 +12,16 @@ use rayon::prelude::*;
 
 use crate::data::{self, SequenceSet, Split};
 use crate::engine::{BuildError, EdgeWorld, RunOutcome, StreamSetup, WorldSetup};
-use crate::metrics::MemoryRecorder;
+use crate::metrics::{JobRecord, MemoryRecorder, Recorder, SequenceRecord, StepRecord};
 use crate::policy::{
-    BudgetPolicy, ConfidencePolicy, GreedySlackPolicy, PidPolicy, Policy, RandomPolicy, StaticPolicy, ThresholdPolicy,
+    BudgetPolicy, ConfidencePolicy, GreedySlackPolicy, LoadForecast, OraclePolicy, PidPolicy, Policy, RandomPolicy,
+    StaticPolicy, ThresholdPolicy,
 };
 use crate::rnn::io::{load_bank, ModelCard};
 use crate::rnn::ModelBank;
 use crate::scenario::{DatasetName, PolicyFile, Scenario, ScenarioError};
-use crate::workload::{process_rng, StreamSpec};
+use crate::sim::SimTime;
+use crate::workload::{process_rng, OnMiss, StreamSpec};
 
 /// Errors between a valid file and a finished run.
 #[derive(Debug, thiserror::Error)]
@@ -170,8 +172,17 @@ pub fn plan_runs(scenario: &Scenario, resources: &Resources) -> Result<Vec<RunPl
     Ok(plans)
 }
 
-/// Builds the policy object for `policy` over `bank`.
-pub fn build_policy(policy: &PolicyFile, bank: &ModelBank, seed: u64, stream_name: &str) -> Box<dyn Policy> {
+/// Builds the policy object for `policy` over the loaded bank, for the stream described by `spec`.
+/// `forecast` is the stream's future load for an `oracle` policy (see [`world_setup`]); an oracle
+/// given none assumes an infinitely fast node, so it always runs its most accurate model.
+pub fn build_policy(
+    policy: &PolicyFile,
+    loaded: &LoadedBank,
+    seed: u64,
+    spec: &StreamSpec,
+    forecast: Option<&Arc<LoadForecast>>,
+) -> Box<dyn Policy> {
+    let bank = &loaded.bank;
     let index = |model: &str| bank.index_of(model).expect("checked by plan_runs");
     match policy {
         PolicyFile::Static { model } => Box::new(StaticPolicy { model: index(model), model_name: model.clone() }),
@@ -195,11 +206,179 @@ pub fn build_policy(policy: &PolicyFile, bank: &ModelBank, seed: u64, stream_nam
             Box::new(BudgetPolicy { window: *window, budget: *budget, spent: 0.0, current_window: None })
         }
         // Its own stream, so that a random policy leaves every other draw unchanged.
-        PolicyFile::Random => Box::new(RandomPolicy { rng: process_rng(seed, &format!("{stream_name}/policy")) }),
+        PolicyFile::Random => Box::new(RandomPolicy { rng: process_rng(seed, &format!("{}/policy", spec.name)) }),
         PolicyFile::Confidence { threshold, cheap, accurate } => {
             Box::new(ConfidencePolicy { threshold: *threshold, cheap: index(cheap), accurate: index(accurate) })
         }
+        PolicyFile::Oracle { margin, .. } => Box::new(OraclePolicy {
+            forecast: forecast.cloned().unwrap_or_else(|| Arc::new(LoadForecast::from_segments([(0.0, f64::MAX)]))),
+            preference: accuracy_preference(loaded),
+            margin_s: margin.as_secs_f64(),
+            period_s: spec.period.as_secs_f64(),
+            skip_late: spec.on_miss == OnMiss::Skip,
+            cursor: 0,
+        }),
     }
+}
+
+/// The bank's models, the most accurate first: by the card's validation accuracy (not the test split
+/// that scenarios usually play), then by more FLOPs per step, then later in the bank.
+fn accuracy_preference(loaded: &LoadedBank) -> Vec<usize> {
+    let models = loaded.bank.models();
+    let accuracy =
+        |i: usize| loaded.card.models.iter().find(|m| m.name == models[i].name).map_or(0.0, |m| m.validation_accuracy);
+    let mut order: Vec<usize> = (0..models.len()).collect();
+    order.sort_by(|&a, &b| {
+        accuracy(b)
+            .total_cmp(&accuracy(a))
+            .then(models[b].cell.flops_per_step().cmp(&models[a].cell.flops_per_step()))
+            .then(b.cmp(&a))
+    });
+    order
+}
+
+/// Who occupies the node during an interval of the oracle's first pass.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Occupant {
+    /// A job of background process `0`.
+    Background(usize),
+    /// A step of stream `0`.
+    Stream(usize),
+}
+
+/// Records when every background job and every stream step is on the node (first pass of an oracle
+/// run). Pipeline stages are not recorded (the records do not carry them).
+#[derive(Debug, Default)]
+struct OccupancyRecorder {
+    /// (from, until — `None`: still there at the end, who).
+    intervals: Vec<(SimTime, Option<SimTime>, Occupant)>,
+}
+
+impl Recorder for OccupancyRecorder {
+    fn step(&mut self, record: &StepRecord) {
+        if let Some(start) = record.start {
+            self.intervals.push((start, record.end, Occupant::Stream(record.stream)));
+        }
+    }
+    fn sequence(&mut self, _record: &SequenceRecord) {}
+    fn job(&mut self, record: &JobRecord) {
+        self.intervals.push((record.release, Some(record.end), Occupant::Background(record.process)));
+    }
+    fn job_unfinished(&mut self, process: usize, _job: u64, release: SimTime) {
+        self.intervals.push((release, None, Occupant::Background(process)));
+    }
+}
+
+/// The load forecast of each stream whose policy in `plan` is an oracle (`None` for the others).
+///
+/// First pass: the same world (same seed, so every background process and every other stream draws
+/// exactly what it draws in the real run) with each oracle stream running its cheapest model. From the
+/// intervals in which the other processes' jobs and the other streams' steps were on the node, the
+/// forecast of stream `s` holds, per interval between changes, the rate a step of `s` would get next to
+/// them under weighted processor sharing ([`crate::node::rate_if_added_to`] with the processes'
+/// weights) — whatever the node's discipline, which for the other disciplines is an approximation.
+fn oracle_forecasts(
+    scenario: &Scenario,
+    resources: &Resources,
+    plan: &RunPlan,
+) -> Result<Vec<Option<Arc<LoadForecast>>>, RunError> {
+    let first_pass_policies: Vec<PolicyFile> = scenario
+        .streams()
+        .zip(&plan.policies)
+        .map(|(stream, policy)| match policy {
+            PolicyFile::Oracle { .. } => {
+                let bank = &resources.banks[&scenario.dir.join(&stream.models)].bank;
+                let cheapest = bank
+                    .models()
+                    .iter()
+                    .min_by_key(|m| m.cell.flops_per_step())
+                    .expect("a bank has at least one model");
+                PolicyFile::Static { model: cheapest.name.clone() }
+            }
+            other => other.clone(),
+        })
+        .collect();
+    let passes = plan
+        .policies
+        .iter()
+        .filter_map(|p| match p {
+            PolicyFile::Oracle { passes, .. } => Some(*passes),
+            _ => None,
+        })
+        .max()
+        .unwrap_or(1);
+    let mut forecasts = vec![None; plan.policies.len()];
+    for pass in 0..passes {
+        let pass_plan =
+            if pass == 0 { RunPlan { policies: first_pass_policies.clone(), ..plan.clone() } } else { plan.clone() };
+        let setup = world_setup_with(scenario, resources, &pass_plan, &forecasts)?;
+        let horizon = setup.horizon;
+        let (cores, speed) = (setup.cores, setup.core_speed);
+        let recorded = EdgeWorld::run(setup, OccupancyRecorder::default())
+            .map_err(|source| RunError::Build { file: scenario.file.clone(), source })?
+            .recorder;
+        forecasts = forecasts_from(scenario, plan, &recorded, horizon, cores, speed);
+    }
+    Ok(forecasts)
+}
+
+/// Each oracle stream's forecast from the occupancy recorded in a pass (see [`oracle_forecasts`]).
+fn forecasts_from(
+    scenario: &Scenario,
+    plan: &RunPlan,
+    recorded: &OccupancyRecorder,
+    horizon: SimTime,
+    cores: usize,
+    speed: f64,
+) -> Vec<Option<Arc<LoadForecast>>> {
+    let background_weights: Vec<f64> = scenario.background().map(|b| b.weight).collect();
+    let stream_weights: Vec<f64> = scenario.streams().map(|s| s.spec.weight).collect();
+    let weight_of = |occupant: Occupant| match occupant {
+        Occupant::Background(process) => background_weights[process],
+        Occupant::Stream(stream) => stream_weights[stream],
+    };
+    plan.policies
+        .iter()
+        .enumerate()
+        .map(|(stream, policy)| {
+            matches!(policy, PolicyFile::Oracle { .. }).then(|| {
+                // Arrivals (+) and departures (−) of everything but this stream's own steps, in time
+                // order; at equal times departures first (a stable sort keeps the recording order).
+                let mut changes: Vec<(SimTime, bool, f64)> = Vec::new();
+                for &(from, until, occupant) in &recorded.intervals {
+                    if occupant == Occupant::Stream(stream) {
+                        continue;
+                    }
+                    let until = until.unwrap_or(horizon).min(horizon);
+                    if from < until {
+                        changes.push((from, true, weight_of(occupant)));
+                        changes.push((until, false, weight_of(occupant)));
+                    }
+                }
+                changes.sort_by_key(|&(time, arrival, _)| (time, arrival));
+                let own_weight = stream_weights[stream];
+                let mut present: Vec<f64> = Vec::new();
+                let mut segments =
+                    vec![(0.0, crate::node::rate_if_added_to(cores, speed, std::iter::empty(), own_weight))];
+                let mut index = 0;
+                while index < changes.len() {
+                    let time = changes[index].0;
+                    while index < changes.len() && changes[index].0 == time {
+                        let (_, arrival, weight) = changes[index];
+                        if arrival {
+                            present.push(weight);
+                        } else if let Some(position) = present.iter().position(|&w| w == weight) {
+                            present.swap_remove(position);
+                        }
+                        index += 1;
+                    }
+                    let rate = crate::node::rate_if_added_to(cores, speed, present.iter().copied(), own_weight);
+                    segments.push((time.as_secs_f64(), rate));
+                }
+                Arc::new(LoadForecast::from_segments(segments))
+            })
+        })
+        .collect()
 }
 
 /// A finished run.
@@ -212,14 +391,30 @@ pub struct RunResult {
     pub wall_time_s: f64,
 }
 
-/// Builds the world of one run.
+/// Builds the world of one run. When a stream's policy is an `oracle`, this first runs the oracle's
+/// first pass (the same world with that stream at its cheapest model) to obtain its load forecast.
 ///
 /// # Errors
 /// [`RunError::Build`] for invalid parameters.
 pub fn world_setup(scenario: &Scenario, resources: &Resources, plan: &RunPlan) -> Result<WorldSetup, RunError> {
+    if plan.policies.iter().any(|p| matches!(p, PolicyFile::Oracle { .. })) {
+        let forecasts = oracle_forecasts(scenario, resources, plan)?;
+        world_setup_with(scenario, resources, plan, &forecasts)
+    } else {
+        world_setup_with(scenario, resources, plan, &vec![None; plan.policies.len()])
+    }
+}
+
+/// [`world_setup`] with each stream's oracle forecast given.
+fn world_setup_with(
+    scenario: &Scenario,
+    resources: &Resources,
+    plan: &RunPlan,
+    forecasts: &[Option<Arc<LoadForecast>>],
+) -> Result<WorldSetup, RunError> {
     let node = &scenario.parsed.node;
     let mut streams = Vec::new();
-    for (stream, policy) in scenario.streams().zip(&plan.policies) {
+    for ((stream, policy), forecast) in scenario.streams().zip(&plan.policies).zip(forecasts) {
         let loaded = &resources.banks[&scenario.dir.join(&stream.models)];
         let (dataset, pool) = match stream.dataset {
             DatasetName::Digits => {
@@ -240,7 +435,7 @@ pub fn world_setup(scenario: &Scenario, resources: &Resources, plan: &RunPlan) -
             bank: Arc::clone(&loaded.bank),
             dataset,
             pool,
-            policy: build_policy(policy, &loaded.bank, scenario.seed, &stream.spec.name),
+            policy: build_policy(policy, loaded, scenario.seed, &stream.spec, forecast.as_ref()),
         });
     }
     Ok(WorldSetup {

@@ -435,7 +435,8 @@ impl WorkFile {
 /// A policy as written, a one-key map naming it: `static: { model: gru-128 }`, `greedy_slack: {}` /
 /// `greedy_slack: { safety: 0.9 }`, `threshold: { signal: node_jobs, models: [gru-128, gru-64, gru-16],
 /// thresholds: [2, 4], hysteresis: 1 }`, `pid: { target: 4ms, kp: 0.5, ki: 0.1, kd: 0 }`,
-/// `budget: { window: 8, budget: 400kFLOP }`, `random: {}`.
+/// `budget: { window: 8, budget: 400kFLOP }`, `random: {}`, `confidence: { … }`, `oracle: {}` /
+/// `oracle: { margin: 0.5ms }`.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(try_from = "RawPolicy")]
 pub enum PolicyFile {
@@ -489,6 +490,22 @@ pub enum PolicyFile {
         /// The accurate model.
         accurate: String,
     },
+    /// The clairvoyant reference (upper bound): knows the run's future load from a first pass.
+    Oracle {
+        /// Room the forecast end of a step must leave before the deadline; default 0.
+        margin: SimTime,
+        /// Passes run before the real one to obtain the forecast (≥ 1; default [`DEFAULT_ORACLE_PASSES`]).
+        passes: usize,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, expecting = "a map `{}` or `{ margin: <duration>, passes: <number ≥ 1> }`")]
+struct OracleParams {
+    #[serde(default)]
+    margin: Option<Duration>,
+    #[serde(default)]
+    passes: Option<usize>,
 }
 
 #[derive(Debug, Clone, PartialEq, Deserialize)]
@@ -551,7 +568,7 @@ struct RandomParams {}
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(
     deny_unknown_fields,
-    expecting = "a policy: `static: { model: <name> }`, `greedy_slack: {}`, `threshold: {…}`, `pid: {…}`, `budget: {…}` or `random: {}`"
+    expecting = "a policy: `static: { model: <name> }`, `greedy_slack: {}`, `threshold: {…}`, `pid: {…}`, `budget: {…}`, `random: {}`, `confidence: {…}` or `oracle: {}`"
 )]
 struct RawPolicy {
     #[serde(rename = "static")]
@@ -562,9 +579,10 @@ struct RawPolicy {
     budget: Option<BudgetParams>,
     random: Option<RandomParams>,
     confidence: Option<ConfidenceParams>,
+    oracle: Option<OracleParams>,
 }
 
-const POLICIES: &str = "`static: { model: <name> }`, `greedy_slack: { safety: <0..1> }`, `threshold: { signal, models, thresholds, hysteresis }`, `pid: { target, kp, ki, kd }`, `budget: { window, budget }`, `random: {}`, `confidence: { threshold, cheap, accurate }`";
+const POLICIES: &str = "`static: { model: <name> }`, `greedy_slack: { safety: <0..1> }`, `threshold: { signal, models, thresholds, hysteresis }`, `pid: { target, kp, ki, kd }`, `budget: { window, budget }`, `random: {}`, `confidence: { threshold, cheap, accurate }`, `oracle: { margin: <duration>, passes: <number ≥ 1> }`";
 
 impl TryFrom<RawPolicy> for PolicyFile {
     type Error = String;
@@ -577,6 +595,7 @@ impl TryFrom<RawPolicy> for PolicyFile {
             raw.budget.is_some(),
             raw.random.is_some(),
             raw.confidence.is_some(),
+            raw.oracle.is_some(),
         ];
         if given.iter().filter(|&&g| g).count() != 1 {
             return Err(format!("policy: give exactly one of {POLICIES}"));
@@ -627,6 +646,13 @@ impl TryFrom<RawPolicy> for PolicyFile {
             }
             return Ok(PolicyFile::Confidence { threshold: p.threshold, cheap: p.cheap, accurate: p.accurate });
         }
+        if let Some(p) = raw.oracle {
+            let passes = p.passes.unwrap_or(DEFAULT_ORACLE_PASSES);
+            if passes == 0 {
+                return Err("oracle: passes must be at least 1".into());
+            }
+            return Ok(PolicyFile::Oracle { margin: p.margin.map_or(SimTime::ZERO, |d| d.0), passes });
+        }
         Ok(PolicyFile::Random)
     }
 }
@@ -643,9 +669,22 @@ impl PolicyFile {
             PolicyFile::Budget { .. } => "budget".into(),
             PolicyFile::Random => "random".into(),
             PolicyFile::Confidence { .. } => "confidence".into(),
+            PolicyFile::Oracle { margin, passes } => {
+                let mut label = String::from("oracle");
+                if *margin != SimTime::ZERO {
+                    label += &format!("-margin{}s", margin.as_secs_f64());
+                }
+                if *passes != DEFAULT_ORACLE_PASSES {
+                    label += &format!("-passes{passes}");
+                }
+                label
+            }
         }
     }
 }
+
+/// Passes an `oracle` runs before the real run unless its `passes` says otherwise.
+pub const DEFAULT_ORACLE_PASSES: usize = 2;
 
 fn default_safety() -> f64 {
     1.0
@@ -1602,6 +1641,22 @@ mod tests {
 
     fn parse(text: &str) -> Result<Scenario, ScenarioError> {
         Scenario::parse(text, "s.yaml", Path::new("."))
+    }
+
+    #[test]
+    fn parses_the_oracle_policy_and_labels_it() {
+        let policy = |text: &str| serde_yaml::from_str::<PolicyFile>(text).map_err(|e| e.to_string());
+        assert_eq!(
+            policy("oracle: {}"),
+            Ok(PolicyFile::Oracle { margin: SimTime::ZERO, passes: DEFAULT_ORACLE_PASSES })
+        );
+        let careful = policy("oracle: { margin: 0.5ms, passes: 3 }").unwrap();
+        assert_eq!(careful, PolicyFile::Oracle { margin: SimTime(500_000), passes: 3 });
+        assert_eq!(policy("oracle: {}").unwrap().label(), "oracle");
+        assert_eq!(careful.label(), "oracle-margin0.0005s-passes3");
+        assert!(policy("oracle: { passes: 0 }").unwrap_err().contains("passes must be at least 1"));
+        assert!(policy("oracle: { margin: 3 }").unwrap_err().contains("duration"));
+        assert!(policy("oracle: { safety: 1 }").unwrap_err().contains("unknown field `safety`"));
     }
 
     #[test]

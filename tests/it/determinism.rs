@@ -37,6 +37,18 @@ fn reruns_and_thread_counts_give_identical_files() {
     assert_ne!(steps(&sequential), steps(&other_seed));
 }
 
+/// The oracle's forecast passes run inside its run: same files for any thread count and on reruns.
+#[test]
+fn oracle_runs_are_identical_for_any_thread_count() {
+    let text =
+        short_default(12, "5s").replace("      - greedy_slack: {}\n", "      - greedy_slack: {}\n      - oracle: {}\n");
+    let sequential = files(&text, false);
+    let parallel = files(&text, true);
+    assert!(sequential.iter().any(|(p, _)| p.ends_with("oracle/steps.csv")));
+    assert_eq!(sequential, parallel);
+    assert_eq!(sequential, files(&text, false));
+}
+
 /// Common random numbers: every policy sees the same background jobs (same releases and work).
 #[test]
 fn policies_share_background_random_streams() {

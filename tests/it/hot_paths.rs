@@ -52,13 +52,14 @@ fn event_loop_allocates_nothing_per_event() {
     // Every built-in policy, so that none of them allocates per step either.
     let text = short_default(200, "60s").replace(
         "      - greedy_slack: {}\n",
-        "      - greedy_slack: {}\n      - threshold: { models: [gru-128, gru-64, gru-16], thresholds: [1, 2] }\n      - pid: { target: 4ms, kp: 0.5, ki: 0.2 }\n      - budget: { window: 8, budget: 400kFLOP }\n      - random: {}\n      - confidence: { threshold: 0.9, cheap: gru-16, accurate: gru-128 }\n",
+        "      - greedy_slack: {}\n      - threshold: { models: [gru-128, gru-64, gru-16], thresholds: [1, 2] }\n      - pid: { target: 4ms, kp: 0.5, ki: 0.2 }\n      - budget: { window: 8, budget: 400kFLOP }\n      - random: {}\n      - confidence: { threshold: 0.9, cheap: gru-16, accurate: gru-128 }\n      - oracle: {}\n",
     );
     let scenario = Scenario::parse(&text, "test.yaml", &root().join("scenarios")).unwrap();
     let resources = runner::load_resources(&scenario).unwrap();
     let plans = runner::plan_runs(&scenario, &resources).unwrap();
-    assert_eq!(plans.len(), 8);
+    assert_eq!(plans.len(), 9);
     for plan in &plans {
+        // The oracle's forecast passes run here, before the count starts; its steps must not allocate.
         let setup = runner::world_setup(&scenario, &resources, plan).unwrap();
         let (world, queue) = EdgeWorld::build(setup, Counter::default()).unwrap();
         let mut simulation = Simulation::new(world, queue);
