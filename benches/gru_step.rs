@@ -4,7 +4,9 @@
 //! Run: `cargo bench --bench gru_step`. Throughput is reported in FLOPs per second using
 //! `GruCell::flops_per_step`.
 
-use criterion::{black_box, criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
+use std::hint::black_box;
+
+use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use flexrnn::rnn::kernels::KernelIsa;
 use flexrnn::rnn::{GruCell, GruScratch};
 use rand::{Rng, SeedableRng};

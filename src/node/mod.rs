@@ -384,9 +384,8 @@ impl Node {
         }
         finished[before..].sort_unstable_by_key(|f| f.id);
         let count = finished.len() - before;
-        for i in before..finished.len() {
-            let id = finished[i].id;
-            self.release_core(id);
+        for done in &finished[before..] {
+            self.release_core(done.id);
         }
         self.dispatch(now);
         count
@@ -468,7 +467,7 @@ impl Node {
                 // While nobody waited, the quantum was renewed at every multiple of `quantum`; the job
                 // is preempted only at such a boundary with someone waiting.
                 let elapsed = now.0 - core.quantum_end.0;
-                let at_boundary = elapsed % quantum.0 == 0;
+                let at_boundary = elapsed.is_multiple_of(quantum.0);
                 if self.ready.is_empty() || !at_boundary {
                     let renewals = elapsed / quantum.0 + 1;
                     self.core_states[c].quantum_end = SimTime(core.quantum_end.0 + renewals * quantum.0);

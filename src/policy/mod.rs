@@ -268,7 +268,7 @@ impl Policy for BudgetPolicy {
 
     fn choose(&mut self, observation: &Observation<'_>, options: &[ModelOption]) -> usize {
         let window = observation.step / self.window;
-        if self.current_window != Some(window) || observation.step % self.window == 0 {
+        if self.current_window != Some(window) || observation.step.is_multiple_of(self.window) {
             self.current_window = Some(window);
             self.spent = 0.0;
         }

@@ -131,7 +131,7 @@ pub fn timeline(panels: &[TimelinePanel], cores: usize, max_width: usize, horizo
         let areas = body.split_evenly((panels.len().max(1), 1));
         for (panel, area) in panels.iter().zip(areas.iter()) {
             let mut chart = ChartBuilder::on(area)
-                .caption(format!("{}", panel.label), (FONT, 18))
+                .caption(panel.label.as_str(), (FONT, 18))
                 .margin(8)
                 .x_label_area_size(36)
                 .y_label_area_size(56)
