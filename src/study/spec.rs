@@ -100,6 +100,25 @@ fn locate(text: &str, needle: &str) -> Option<(usize, usize)> {
     })
 }
 
+/// The block under a top-level `scenario:` key written in block style: its text dedented, the
+/// number of study-file lines before it, and the indentation removed. `None` for flow style.
+fn inline_block(text: &str) -> Option<(String, usize, usize)> {
+    let lines: Vec<&str> = text.lines().collect();
+    let key = lines.iter().position(|l| l.starts_with("scenario:"))?;
+    let rest = lines[key]["scenario:".len()..].trim();
+    if !(rest.is_empty() || rest.starts_with('#')) {
+        return None;
+    }
+    let body: Vec<&str> = lines[key + 1..]
+        .iter()
+        .copied()
+        .take_while(|l| l.trim().is_empty() || l.starts_with(' ') || l.trim_start().starts_with('#'))
+        .collect();
+    let indent = body.iter().filter(|l| !l.trim().is_empty()).map(|l| l.len() - l.trim_start().len()).min()?;
+    let dedented: Vec<&str> = body.iter().map(|l| if l.len() >= indent { &l[indent..] } else { "" }).collect();
+    Some((dedented.join("\n") + "\n", key + 1, indent))
+}
+
 /// A YAML value written on one line, for labels and messages: `10/s`, `[a, b]`, `{static: {model: gru-16}}`.
 pub fn compact(value: &Value) -> String {
     match value {
@@ -258,14 +277,33 @@ impl Study {
                 let base_dir = full.parent().map(Path::to_path_buf).unwrap_or_default();
                 (base_text, full.display().to_string(), base_dir)
             }
-            ScenarioSource::Inline(map) => (
-                serde_yaml::to_string(map).expect("a parsed mapping serialises"),
-                format!("{file} (scenario:)"),
-                dir.to_path_buf(),
-            ),
+            ScenarioSource::Inline(map) => match inline_block(text) {
+                Some((block, _, _)) => (block, file.to_string(), dir.to_path_buf()),
+                None => (
+                    serde_yaml::to_string(map).expect("a parsed mapping serialises"),
+                    format!("{file} (scenario:)"),
+                    dir.to_path_buf(),
+                ),
+            },
         };
-        // The base alone must be valid: its errors then point at its own lines.
-        let base_scenario = Scenario::parse(&base_text, &base_file, &base_dir)?;
+        // Every run's seed comes from the study, so the base need not give one.
+        let has_seed = serde_yaml::from_str::<Value>(&base_text)
+            .ok()
+            .and_then(|v| v.as_mapping().map(|m| m.contains_key("seed")))
+            .unwrap_or(true);
+        let base_text = match (has_seed, base_text.ends_with('\n')) {
+            (true, _) => base_text,
+            (false, true) => format!("{base_text}seed: 0\n"),
+            (false, false) => format!("{base_text}\nseed: 0\n"),
+        };
+        // The base alone must be valid: its errors then point at its own lines (for an inline
+        // scenario, at the study file's lines).
+        let base_scenario = Scenario::parse(&base_text, &base_file, &base_dir).map_err(|mut e| {
+            if let (ScenarioSource::Inline(_), Some((_, first_line, indent))) = (&parsed.scenario, inline_block(text)) {
+                e.location = e.location.map(|(l, c)| (l + first_line, c + indent));
+            }
+            e
+        })?;
         let base: Value = serde_yaml::from_str(&base_text).expect("a valid scenario is valid YAML");
         let mut base = base;
         for (key, value) in &parsed.set {
@@ -388,7 +426,7 @@ mod tests {
 
     #[test]
     fn run_seeds_differ_by_point_and_replication_and_follow_the_study_seed() {
-        let text = "name: s\nseed: 3\nreplications: 2\nscenario:\n  name: b\n  duration: 1s\n  node: { cores: 1, speed: 1GFLOP/s }\n  processes: []\n";
+        let text = "name: s\nseed: 3\nreplications: 2\nscenario:\n  name: b\n  duration: 1s\n  node: { cores: 1, speed: 1GFLOP/s, scheduler: processor_sharing }\n  processes: []\n";
         let study = Study::parse(text, "s.yaml", Path::new(".")).unwrap();
         let seeds: Vec<u64> =
             (0..2).flat_map(|p| (0..2).map(move |r| (p, r))).map(|(p, r)| study.run_seed(p, r)).collect();
@@ -403,7 +441,7 @@ mod tests {
 
     #[test]
     fn grid_is_point_major_with_the_first_axis_slowest() {
-        let text = "name: s\nreplications: 1\nscenario:\n  name: b\n  duration: 1s\n  node: { cores: 1, speed: 1GFLOP/s }\n  processes:\n    - { name: p, kind: poisson, rate: 1/s, work: { constant: 1MFLOP } }\naxes:\n  - { path: node.cores, values: [1, 2] }\n  - { path: processes.p.rate, values: [1/s, 2/s, 3/s] }\n";
+        let text = "name: s\nreplications: 1\nscenario:\n  name: b\n  duration: 1s\n  node: { cores: 1, speed: 1GFLOP/s, scheduler: processor_sharing }\n  processes:\n    - { name: p, kind: poisson, rate: 1/s, work: { constant: 1MFLOP } }\naxes:\n  - { path: node.cores, values: [1, 2] }\n  - { path: processes.p.rate, values: [1/s, 2/s, 3/s] }\n";
         let study = Study::parse(text, "s.yaml", Path::new(".")).unwrap();
         assert_eq!(study.points.len(), 6);
         assert_eq!(study.points[4].label, "node.cores=2, processes.p.rate=2/s");
@@ -414,7 +452,7 @@ mod tests {
 
     #[test]
     fn errors_name_the_study_file_line_and_what_is_allowed() {
-        let base = "name: s\nreplications: 1\nscenario:\n  name: b\n  duration: 1s\n  node: { cores: 1, speed: 1GFLOP/s }\n  processes:\n    - { name: p, kind: poisson, rate: 1/s, work: { constant: 1MFLOP } }\n";
+        let base = "name: s\nreplications: 1\nscenario:\n  name: b\n  duration: 1s\n  node: { cores: 1, speed: 1GFLOP/s, scheduler: processor_sharing }\n  processes:\n    - { name: p, kind: poisson, rate: 1/s, work: { constant: 1MFLOP } }\n";
         let e = Study::parse(
             &format!("{base}axes:\n  - {{ path: processes.q.rate, values: [1/s] }}\n"),
             "s.yaml",
