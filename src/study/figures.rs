@@ -570,8 +570,8 @@ fn draw_legend<DB: DrawingBackend>(
 }
 
 /// An axis range covering `values` (non-finite ones ignored) with 6% padding on each side, clamped
-/// to `[floor, ceil]`; `fallback` when there is no finite value, a unit-wide range around a single
-/// value.
+/// to `[floor, ceil]` and then widened by 2% so that marks on a clamp stay whole; `fallback` when
+/// there is no finite value; a single value gets a range of ±10% of it (at least ±1).
 fn padded_range(values: impl IntoIterator<Item = f64>, floor: f64, ceil: f64, fallback: Range<f64>) -> Range<f64> {
     let (mut low, mut high) = (f64::INFINITY, f64::NEG_INFINITY);
     for v in values.into_iter().filter(|v| v.is_finite()) {
@@ -592,7 +592,9 @@ fn padded_range(values: impl IntoIterator<Item = f64>, floor: f64, ceil: f64, fa
             low = high - pad.max(1.0);
         }
     }
-    low..high
+    // A sliver beyond a clamp, so that markers on it are not cut in half by the axis.
+    let sliver = (high - low) * 0.02;
+    (low - sliver)..(high + sliver)
 }
 
 /// Decimals that tick labels of `range` need (about six ticks).
@@ -1273,5 +1275,31 @@ pub(crate) mod tests {
         assert!(rows.is_empty());
         let svg = String::from_utf8(file(&files, "figures/latency_cdf.svg").to_vec()).unwrap();
         assert!(svg.contains("only (no frames)"));
+    }
+
+    #[test]
+    fn axis_helpers_handle_edge_cases() {
+        assert_eq!(log_ticks(&(0.5..60.0), &[1.0, 2.0, 5.0]), [0.5, 1.0, 2.0, 5.0, 10.0, 20.0, 50.0]);
+        assert!(log_ticks(&(0.0..1.0), &[1.0]).is_empty());
+        assert_eq!(log_tick(0.2), "0.2");
+        assert_eq!(log_tick(3.0), "", "only 1, 2, 5 × 10^k are labelled");
+        let single = padded_range([5.0], 0.0, 100.0, 0.0..1.0);
+        assert!(single.start < 5.0 && single.end > 5.0);
+        let at_floor = padded_range([0.0, 0.0], 0.0, 100.0, 0.0..1.0);
+        assert!(at_floor.start < 0.0 && at_floor.end > 0.0, "a value on the clamp stays inside");
+        assert_eq!(padded_range([f64::NAN], 0.0, 1.0, 3.0..4.0), 3.0..4.0);
+    }
+
+    #[test]
+    fn pareto_ties_are_both_on_the_front_and_nan_never() {
+        let mut view = sample_view();
+        view.cells[2].mean_flops_per_step.mean = 60e3; // point-0 oracle: 60 kFLOP, 95.5% dominates greedy
+        view.cells[4].accuracy.mean = f64::NAN;
+        let front = pareto_front(&view);
+        assert_eq!(front, [false, false, true, false, false, false]);
+        // Now a tie with point-0 greedy (60 kFLOP, 93%): both stay, and point-0 static (95%) is no
+        // longer dominated.
+        view.cells[2].accuracy.mean = 0.93;
+        assert_eq!(pareto_front(&view), [true, true, true, false, false, false]);
     }
 }
