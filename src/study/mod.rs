@@ -2,4 +2,5 @@
 //! parallel, resumable and shardable; tables with confidence intervals, figures and an HTML report.
 
 pub mod figures;
+pub mod html;
 pub mod view;
