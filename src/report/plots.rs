@@ -20,7 +20,8 @@ pub const PALETTE: [RGBColor; 8] = [
     RGBColor(0, 0, 0),
 ];
 
-const FONT: &str = "sans-serif";
+/// Family name under which [`register_fonts`] registers the embedded DejaVu Sans.
+pub(crate) const FONT: &str = "sans-serif";
 
 /// Registers the embedded font once per process.
 pub fn register_fonts() {
@@ -87,6 +88,47 @@ macro_rules! render_both {
     }};
 }
 
+/// Renders the same drawing code into an SVG of `$size` (logical pixels) and a PNG `$png_scale` times
+/// larger in each direction, for crisp raster figures. The body sees the drawing area as `$area` and
+/// the scale factor (`f64`: 1 for the SVG, `$png_scale` for the PNG) as `$scale`, and must multiply
+/// every font size, stroke width, margin and marker size by it.
+macro_rules! render_scaled {
+    ($name:expr, $size:expr, $png_scale:expr, |$area:ident, $scale:ident| $body:block) => {{
+        use ::plotters::prelude::*;
+        $crate::report::plots::register_fonts();
+        let fail = |message: String| $crate::report::plots::PlotError { figure: $name.to_string(), message };
+        let (w, h): (u32, u32) = $size;
+        let png_scale: u32 = $png_scale;
+        let mut svg = String::new();
+        {
+            let $scale: f64 = 1.0;
+            let $area = SVGBackend::with_string(&mut svg, (w, h)).into_drawing_area();
+            let result: Result<(), String> = (|| $body)();
+            result.map_err(fail)?;
+            $area.present().map_err(|e| fail(e.to_string()))?;
+        }
+        let (pw, ph) = (w * png_scale, h * png_scale);
+        let mut rgb = vec![0u8; (pw * ph * 3) as usize];
+        {
+            let $scale: f64 = f64::from(png_scale);
+            let $area = BitMapBackend::with_buffer(&mut rgb, (pw, ph)).into_drawing_area();
+            let result: Result<(), String> = (|| $body)();
+            result.map_err(fail)?;
+            $area.present().map_err(|e| fail(e.to_string()))?;
+        }
+        let mut png = Vec::new();
+        {
+            let mut encoder = ::png::Encoder::new(&mut png, pw, ph);
+            encoder.set_color(::png::ColorType::Rgb);
+            encoder.set_depth(::png::BitDepth::Eight);
+            let mut writer = encoder.write_header().map_err(|e| fail(e.to_string()))?;
+            writer.write_image_data(&rgb).map_err(|e| fail(e.to_string()))?;
+        }
+        $crate::report::plots::Figure { svg, png }
+    }};
+}
+pub(crate) use render_scaled;
+
 /// One panel of the timeline: a run's usage and choices per bin.
 #[derive(Debug, Clone)]
 pub struct TimelinePanel {
@@ -102,7 +144,8 @@ pub struct TimelinePanel {
     pub misses: Vec<usize>,
 }
 
-fn err<E: std::fmt::Display>(e: E) -> String {
+/// A drawing error as text (what the drawing closures of [`render_both!`] return).
+pub(crate) fn err<E: std::fmt::Display>(e: E) -> String {
     e.to_string()
 }
 

@@ -9,13 +9,18 @@
 //! on the number of threads or on how the runs were sharded.
 
 pub mod aggregate;
+pub mod figures;
+pub mod html;
 pub mod run;
 pub mod spec;
 pub mod view;
 
 /// The figures (SVG, PNG and CSV data) and `report.html` of a study view.
 fn figures_and_report(
-    _view: &view::StudyView,
+    view: &view::StudyView,
 ) -> Result<Vec<(std::path::PathBuf, Vec<u8>)>, crate::report::plots::PlotError> {
-    Ok(Vec::new())
+    let mut files = figures::study_figures(view)?;
+    let html = html::html_report(view, &files);
+    files.push(("report.html".into(), html.into_bytes()));
+    Ok(files)
 }

@@ -1,0 +1,1305 @@
+//! The figures of a policy-comparison study, drawn from its [`StudyView`]: SVG, PNG and the data of
+//! each figure as a tidy CSV, so that users can re-plot it with their own tools.
+//!
+//! Every figure is sized for one paper column: [`FIGURE_WIDTH`] SVG pixels wide (3.5 in at about
+//! 100 px per inch, so 9–10 px text prints at about 7 pt), and its PNG is [`PNG_SCALE`] times larger
+//! in each direction. Policies keep one colour (Okabe–Ito, [`PALETTE`]) and one marker shape in every
+//! figure; legends sit above the plot. Intervals are the view's 95% confidence intervals; an
+//! estimate over fewer than two replications has none and is drawn without a bar.
+//!
+//! | file stem | shows |
+//! |---|---|
+//! | `miss_rate_vs_load` | deadline-miss rate against offered background load, a line per policy |
+//! | `accuracy_vs_flops` | accuracy against mean FLOPs per step, a marker per (point, policy), the Pareto front |
+//! | `latency_cdf` | the distribution of step latency per policy at the focus point |
+//! | `setting_share` | the share of steps run in each setting over time, a panel per policy |
+//! | `energy_vs_accuracy` | node energy against accuracy (only when the runs have a power model) |
+
+use std::ops::Range;
+use std::path::PathBuf;
+
+use plotters::coord::types::RangedCoordf64;
+use plotters::coord::{CoordTranslate, Shift};
+use plotters::prelude::*;
+use plotters::style::text_anchor::{HPos, Pos, VPos};
+
+use super::view::{CellSummary, Estimate, LatencyHistogram, SettingShare, StudyView};
+use crate::report::plots::{err, register_fonts, render_scaled, Figure, PlotError, FONT, PALETTE};
+
+/// Width of every figure, SVG pixels (a 3.5-inch paper column at about 100 px per inch).
+pub const FIGURE_WIDTH: u32 = 360;
+/// Height of the plotting area of a single-panel figure (below its legend), SVG pixels.
+const PLOT_HEIGHT: u32 = 250;
+/// PNG pixels per SVG pixel in each direction.
+pub const PNG_SCALE: u32 = 2;
+
+/// Font sizes, SVG pixels.
+const TICK_FONT: f64 = 9.0;
+const AXIS_FONT: f64 = 10.0;
+const LEGEND_FONT: f64 = 9.0;
+const PANEL_FONT: f64 = 9.5;
+
+/// Legend geometry, SVG pixels.
+const LEGEND_ROW: f64 = 13.0;
+const LEGEND_SWATCH: f64 = 16.0;
+const LEGEND_GAP: f64 = 4.0;
+const LEGEND_COLUMN_GAP: f64 = 12.0;
+const LEGEND_MARGIN: f64 = 6.0;
+
+/// Number of marker shapes (circle, square, triangle, diamond, inverted triangle, cross).
+const SHAPES: usize = 6;
+
+/// The figures of a study and their data: `figures/<name>.svg`, `figures/<name>.png` and
+/// `figures/<name>.csv` for each figure, in a fixed order (see the module documentation), as paths
+/// relative to the study's output folder and file contents. `energy_vs_accuracy` is left out when no
+/// cell of the view has an energy estimate.
+///
+/// Degenerate views (one point, one replication, zero FLOPs, empty histograms) give figures with
+/// fewer marks, never an error.
+///
+/// # Errors
+/// [`PlotError`] if a figure cannot be drawn (a bug: the sizes are fixed and the font is embedded).
+pub fn study_figures(view: &StudyView) -> Result<Vec<(PathBuf, Vec<u8>)>, PlotError> {
+    register_fonts();
+    let mut files = Vec::new();
+    let mut push = |name: &str, figure: Figure, csv: Vec<u8>| {
+        files.push((PathBuf::from(format!("figures/{name}.svg")), figure.svg.into_bytes()));
+        files.push((PathBuf::from(format!("figures/{name}.png")), figure.png));
+        files.push((PathBuf::from(format!("figures/{name}.csv")), csv));
+    };
+    push("miss_rate_vs_load", miss_rate_vs_load(view)?, miss_rate_vs_load_csv(view));
+    push("accuracy_vs_flops", accuracy_vs_flops(view)?, accuracy_vs_flops_csv(view));
+    push("latency_cdf", latency_cdf(view)?, latency_cdf_csv(view));
+    push("setting_share", setting_share(view)?, setting_share_csv(view));
+    if view.cells.iter().any(|c| c.energy_j.is_some()) {
+        push("energy_vs_accuracy", energy_vs_accuracy(view)?, energy_vs_accuracy_csv(view));
+    }
+    Ok(files)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Data shared by figures and CSVs
+
+/// A cell's policy index in `view.policies` (colour and marker), `None` for an unknown label.
+fn policy_index(view: &StudyView, policy: &str) -> Option<usize> {
+    view.policies.iter().position(|p| p == policy)
+}
+
+/// Offered background load of a cell's grid point, percent (`NaN` for an unknown point).
+fn load_pct(view: &StudyView, point: usize) -> f64 {
+    view.points.iter().find(|p| p.index == point).map_or(f64::NAN, |p| p.load * 100.0)
+}
+
+fn point_label(view: &StudyView, point: usize) -> &str {
+    view.points.iter().find(|p| p.index == point).map_or("", |p| p.label.as_str())
+}
+
+/// An estimate in other units: mean and the interval's ends (`None` when there is no interval).
+#[derive(Debug, Clone, Copy)]
+struct Scaled {
+    mean: f64,
+    interval: Option<(f64, f64)>,
+}
+
+fn scaled(estimate: &Estimate, factor: f64) -> Scaled {
+    let interval = (estimate.half_width.is_finite() && estimate.mean.is_finite())
+        .then(|| (estimate.low() * factor, estimate.high() * factor));
+    Scaled { mean: estimate.mean * factor, interval }
+}
+
+impl Scaled {
+    fn low(&self) -> f64 {
+        self.interval.map_or(self.mean, |i| i.0)
+    }
+    fn high(&self) -> f64 {
+        self.interval.map_or(self.mean, |i| i.1)
+    }
+}
+
+/// Indices of the cells of `view` that are on the Pareto front of (max accuracy, min FLOPs): no
+/// other cell has at most its FLOPs and at least its accuracy, one of them strictly. Cells with a
+/// non-finite mean are never on the front.
+pub(crate) fn pareto_front(view: &StudyView) -> Vec<bool> {
+    let key = |c: &CellSummary| (c.mean_flops_per_step.mean, c.accuracy.mean);
+    view.cells
+        .iter()
+        .map(|cell| {
+            let (f, a) = key(cell);
+            f.is_finite()
+                && a.is_finite()
+                && !view.cells.iter().any(|other| {
+                    let (of, oa) = key(other);
+                    of.is_finite() && oa.is_finite() && of <= f && oa >= a && (of < f || oa > a)
+                })
+        })
+        .collect()
+}
+
+/// Cumulative distribution of one latency histogram: `(upper edge in ms, share of all frames with a
+/// latency at most the edge)`, frames that never completed counting as ∞ (so the last share is
+/// below 1 when some never completed). Edges that are not positive and finite are merged into the
+/// next bin (they cannot be drawn on a log axis). Empty when no frame was recorded.
+fn cdf_points(histogram: &LatencyHistogram) -> Vec<(f64, f64)> {
+    let total: u64 = histogram.counts.iter().sum::<u64>() + histogram.not_completed;
+    if total == 0 {
+        return Vec::new();
+    }
+    let mut cumulative = 0u64;
+    let mut points = Vec::new();
+    for (edge, count) in histogram.upper_edges_s.iter().zip(&histogram.counts) {
+        cumulative += count;
+        if edge.is_finite() && *edge > 0.0 {
+            points.push((edge * 1e3, cumulative as f64 / total as f64));
+        }
+    }
+    points
+}
+
+/// Settings (models) of every policy's share, in order of first appearance.
+fn all_settings(shares: &[SettingShare]) -> Vec<String> {
+    let mut settings: Vec<String> = Vec::new();
+    for share in shares {
+        for setting in &share.settings {
+            if !settings.contains(setting) {
+                settings.push(setting.clone());
+            }
+        }
+    }
+    settings
+}
+
+// ---------------------------------------------------------------------------------------------
+// CSVs
+
+/// A number for a CSV: rounded to 13 significant digits (so that 0.1 · 100 is written `10`), empty
+/// when not finite.
+fn num(v: f64) -> String {
+    if !v.is_finite() {
+        return String::new();
+    }
+    let rounded: f64 = format!("{v:.12e}").parse().unwrap_or(v);
+    format!("{rounded}")
+}
+
+fn interval_fields(s: &Scaled) -> [String; 2] {
+    match s.interval {
+        Some((low, high)) => [num(low), num(high)],
+        None => [String::new(), String::new()],
+    }
+}
+
+fn csv_from_rows(header: &[&str], rows: Vec<Vec<String>>) -> Vec<u8> {
+    let mut writer = csv::Writer::from_writer(Vec::new());
+    writer.write_record(header).expect("writing to memory cannot fail");
+    for row in rows {
+        writer.write_record(&row).expect("writing to memory cannot fail");
+    }
+    writer.into_inner().expect("flushing to memory cannot fail")
+}
+
+/// Cells in drawing order: by policy (view order), then by load, then by point index.
+fn cells_by_policy_and_load(view: &StudyView) -> Vec<&CellSummary> {
+    let mut cells: Vec<&CellSummary> = view.cells.iter().collect();
+    cells.sort_by(|a, b| {
+        let pa = policy_index(view, &a.policy).unwrap_or(usize::MAX);
+        let pb = policy_index(view, &b.policy).unwrap_or(usize::MAX);
+        pa.cmp(&pb)
+            .then(load_pct(view, a.point).total_cmp(&load_pct(view, b.point)))
+            .then(a.point.cmp(&b.point))
+            .then(a.policy.cmp(&b.policy))
+    });
+    cells
+}
+
+fn miss_rate_vs_load_csv(view: &StudyView) -> Vec<u8> {
+    let rows = cells_by_policy_and_load(view)
+        .into_iter()
+        .map(|c| {
+            let miss = scaled(&c.miss_rate, 100.0);
+            let [low, high] = interval_fields(&miss);
+            vec![
+                c.point.to_string(),
+                point_label(view, c.point).to_string(),
+                num(load_pct(view, c.point)),
+                c.policy.clone(),
+                num(miss.mean),
+                low,
+                high,
+                c.miss_rate.n.to_string(),
+            ]
+        })
+        .collect();
+    csv_from_rows(
+        &[
+            "point",
+            "point_label",
+            "offered_load_pct",
+            "policy",
+            "miss_rate_pct",
+            "miss_rate_ci95_low_pct",
+            "miss_rate_ci95_high_pct",
+            "replications",
+        ],
+        rows,
+    )
+}
+
+fn accuracy_vs_flops_csv(view: &StudyView) -> Vec<u8> {
+    let front = pareto_front(view);
+    let rows = view
+        .cells
+        .iter()
+        .zip(&front)
+        .map(|(c, on_front)| {
+            let flops = scaled(&c.mean_flops_per_step, 1e-3);
+            let accuracy = scaled(&c.accuracy, 100.0);
+            let [f_low, f_high] = interval_fields(&flops);
+            let [a_low, a_high] = interval_fields(&accuracy);
+            vec![
+                c.point.to_string(),
+                point_label(view, c.point).to_string(),
+                num(load_pct(view, c.point)),
+                c.policy.clone(),
+                num(flops.mean),
+                f_low,
+                f_high,
+                num(accuracy.mean),
+                a_low,
+                a_high,
+                c.accuracy.n.to_string(),
+                on_front.to_string(),
+            ]
+        })
+        .collect();
+    csv_from_rows(
+        &[
+            "point",
+            "point_label",
+            "offered_load_pct",
+            "policy",
+            "kflop_per_step",
+            "kflop_per_step_ci95_low",
+            "kflop_per_step_ci95_high",
+            "accuracy_pct",
+            "accuracy_ci95_low_pct",
+            "accuracy_ci95_high_pct",
+            "replications",
+            "pareto_front",
+        ],
+        rows,
+    )
+}
+
+fn latency_cdf_csv(view: &StudyView) -> Vec<u8> {
+    let mut rows = Vec::new();
+    for (policy, histogram) in view.policies.iter().zip(&view.latency) {
+        let total: u64 = histogram.counts.iter().sum::<u64>() + histogram.not_completed;
+        let mut cumulative = 0u64;
+        let share = |c: u64| if total == 0 { String::new() } else { num(c as f64 / total as f64) };
+        for (edge, count) in histogram.upper_edges_s.iter().zip(&histogram.counts) {
+            cumulative += count;
+            rows.push(vec![
+                view.focus_point.to_string(),
+                policy.clone(),
+                num(edge * 1e3),
+                count.to_string(),
+                share(cumulative),
+            ]);
+        }
+        rows.push(vec![
+            view.focus_point.to_string(),
+            policy.clone(),
+            "inf".to_string(),
+            histogram.not_completed.to_string(),
+            share(cumulative + histogram.not_completed),
+        ]);
+    }
+    csv_from_rows(&["point", "policy", "latency_upper_edge_ms", "steps", "cumulative_share"], rows)
+}
+
+fn setting_share_csv(view: &StudyView) -> Vec<u8> {
+    let mut rows = Vec::new();
+    for (policy, share) in view.policies.iter().zip(&view.shares) {
+        for (bin, counts) in share.counts.iter().enumerate() {
+            let total: u64 = counts.iter().sum();
+            for (setting, count) in share.settings.iter().zip(counts) {
+                rows.push(vec![
+                    view.focus_point.to_string(),
+                    policy.clone(),
+                    num(bin as f64 * share.bin_s),
+                    num((bin + 1) as f64 * share.bin_s),
+                    setting.clone(),
+                    count.to_string(),
+                    if total == 0 { String::new() } else { num(*count as f64 / total as f64 * 100.0) },
+                ]);
+            }
+        }
+    }
+    csv_from_rows(&["point", "policy", "time_start_s", "time_end_s", "setting", "steps", "share_of_steps_pct"], rows)
+}
+
+fn energy_vs_accuracy_csv(view: &StudyView) -> Vec<u8> {
+    let rows = cells_by_policy_and_load(view)
+        .into_iter()
+        .filter_map(|c| {
+            let energy = scaled(c.energy_j.as_ref()?, 1.0);
+            let accuracy = scaled(&c.accuracy, 100.0);
+            let [a_low, a_high] = interval_fields(&accuracy);
+            let [e_low, e_high] = interval_fields(&energy);
+            Some(vec![
+                c.point.to_string(),
+                point_label(view, c.point).to_string(),
+                num(load_pct(view, c.point)),
+                c.policy.clone(),
+                num(accuracy.mean),
+                a_low,
+                a_high,
+                num(energy.mean),
+                e_low,
+                e_high,
+                c.accuracy.n.to_string(),
+            ])
+        })
+        .collect();
+    csv_from_rows(
+        &[
+            "point",
+            "point_label",
+            "offered_load_pct",
+            "policy",
+            "accuracy_pct",
+            "accuracy_ci95_low_pct",
+            "accuracy_ci95_high_pct",
+            "energy_j",
+            "energy_ci95_low_j",
+            "energy_ci95_high_j",
+            "replications",
+        ],
+        rows,
+    )
+}
+
+// ---------------------------------------------------------------------------------------------
+// Drawing helpers
+
+/// Scale of one rendering (1 for the SVG, [`PNG_SCALE`] for the PNG).
+#[derive(Debug, Clone, Copy)]
+struct Scale(f64);
+
+impl Scale {
+    fn px(self, v: f64) -> u32 {
+        (v * self.0).round().max(0.0) as u32
+    }
+    fn i(self, v: f64) -> i32 {
+        (v * self.0).round() as i32
+    }
+    fn font(self, size: f64) -> FontDesc<'static> {
+        (FONT, size * self.0).into_font()
+    }
+    fn stroke(self, colour: RGBColor, width: f64) -> ShapeStyle {
+        colour.stroke_width(self.px(width).max(1))
+    }
+}
+
+/// A policy's colour and marker shape, the same in every figure.
+fn policy_colour(index: usize) -> RGBColor {
+    PALETTE[index % PALETTE.len()]
+}
+
+fn policy_shape(index: usize) -> usize {
+    index % SHAPES
+}
+
+/// Draws a marker of `shape` centred on `at`, radius about `r` backend pixels.
+fn draw_marker<DB: DrawingBackend, CT: CoordTranslate>(
+    area: &DrawingArea<DB, CT>,
+    shape: usize,
+    at: CT::From,
+    r: i32,
+    colour: RGBColor,
+    s: Scale,
+) -> Result<(), String>
+where
+    CT::From: Clone,
+{
+    let r = r.max(1);
+    let fill = colour.filled();
+    let t = r + r / 4; // triangles and diamonds look smaller than circles of the same radius
+    match shape % SHAPES {
+        0 => area.draw(&(EmptyElement::at(at) + Circle::new((0, 0), r, fill))),
+        1 => area.draw(&(EmptyElement::at(at) + Rectangle::new([(1 - r, 1 - r), (r - 1, r - 1)], fill))),
+        2 => area.draw(&(EmptyElement::at(at) + Polygon::new(vec![(0, -t), (t, r - 1), (-t, r - 1)], fill))),
+        3 => area.draw(&(EmptyElement::at(at) + Polygon::new(vec![(0, -t), (t, 0), (0, t), (-t, 0)], fill))),
+        4 => area.draw(&(EmptyElement::at(at) + Polygon::new(vec![(0, t), (t, 1 - r), (-t, 1 - r)], fill))),
+        _ => {
+            let line = s.stroke(colour, 1.5);
+            area.draw(
+                &(EmptyElement::at(at)
+                    + PathElement::new(vec![(-r, -r), (r, r)], line)
+                    + PathElement::new(vec![(-r, r), (r, -r)], line)),
+            )
+        }
+    }
+    .map_err(err)
+}
+
+/// Draws error bars around `(x, y)` in data coordinates: a line per interval with end caps.
+fn draw_error_bars<DB: DrawingBackend, CT: CoordTranslate<From = (f64, f64)>>(
+    area: &DrawingArea<DB, CT>,
+    x: &Scaled,
+    y: &Scaled,
+    colour: RGBColor,
+    s: Scale,
+) -> Result<(), String> {
+    let style = s.stroke(colour, 1.0);
+    let cap = s.i(2.5);
+    if let Some((low, high)) = y.interval {
+        area.draw(&PathElement::new(vec![(x.mean, low), (x.mean, high)], style)).map_err(err)?;
+        for end in [low, high] {
+            area.draw(&(EmptyElement::at((x.mean, end)) + PathElement::new(vec![(-cap, 0), (cap, 0)], style)))
+                .map_err(err)?;
+        }
+    }
+    if let Some((low, high)) = x.interval {
+        area.draw(&PathElement::new(vec![(low, y.mean), (high, y.mean)], style)).map_err(err)?;
+        for end in [low, high] {
+            area.draw(&(EmptyElement::at((end, y.mean)) + PathElement::new(vec![(0, -cap), (0, cap)], style)))
+                .map_err(err)?;
+        }
+    }
+    Ok(())
+}
+
+/// How a legend entry is drawn.
+#[derive(Debug, Clone)]
+enum Swatch {
+    /// A policy's marker on a short line of its colour.
+    MarkerLine(usize, RGBColor),
+    /// A policy's marker alone.
+    Marker(usize, RGBColor),
+    /// A line; dashed when `true`.
+    Line(RGBColor, bool),
+    /// A filled block (an area's colour).
+    Block(RGBColor),
+}
+
+#[derive(Debug, Clone)]
+struct LegendEntry {
+    label: String,
+    swatch: Swatch,
+}
+
+/// Where the entries of a legend go in a figure: left to right, wrapping to a new row when the next
+/// entry does not fit.
+#[derive(Debug, Clone)]
+struct LegendLayout {
+    /// Left end (SVG pixels) and row of each entry.
+    positions: Vec<(f64, usize)>,
+    rows: usize,
+}
+
+impl LegendLayout {
+    /// Height of the legend strip, SVG pixels.
+    fn height(&self) -> u32 {
+        if self.rows == 0 {
+            0
+        } else {
+            (self.rows as f64 * LEGEND_ROW + 2.0 * LEGEND_MARGIN).round() as u32
+        }
+    }
+}
+
+/// Lays the entries out in rows `width` SVG pixels wide (the font must be registered).
+fn legend_layout(entries: &[LegendEntry], width: u32) -> LegendLayout {
+    let font: FontDesc = (FONT, LEGEND_FONT).into_font();
+    let usable = f64::from(width) - 2.0 * LEGEND_MARGIN;
+    let mut positions = Vec::with_capacity(entries.len());
+    let (mut x, mut row) = (0.0, 0);
+    for entry in entries {
+        let text = font
+            .box_size(&entry.label)
+            .map_or(entry.label.chars().count() as f64 * LEGEND_FONT * 0.6, |b| f64::from(b.0));
+        let entry_width = LEGEND_SWATCH + LEGEND_GAP + text;
+        if x > 0.0 && x + entry_width > usable {
+            x = 0.0;
+            row += 1;
+        }
+        positions.push((LEGEND_MARGIN + x, row));
+        x += entry_width + LEGEND_COLUMN_GAP;
+    }
+    LegendLayout { rows: if entries.is_empty() { 0 } else { row + 1 }, positions }
+}
+
+fn draw_legend<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    s: Scale,
+    entries: &[LegendEntry],
+    layout: &LegendLayout,
+) -> Result<(), String> {
+    let text_style = TextStyle::from(s.font(LEGEND_FONT)).pos(Pos::new(HPos::Left, VPos::Center));
+    for (entry, &(x, row)) in entries.iter().zip(&layout.positions) {
+        let y = LEGEND_MARGIN + (row as f64 + 0.5) * LEGEND_ROW;
+        let (x0, x1, yc) = (s.i(x), s.i(x + LEGEND_SWATCH), s.i(y));
+        match &entry.swatch {
+            Swatch::MarkerLine(shape, colour) => {
+                area.draw(&PathElement::new(vec![(x0, yc), (x1, yc)], s.stroke(*colour, 1.5))).map_err(err)?;
+                draw_marker(area, *shape, ((x0 + x1) / 2, yc), s.i(3.0), *colour, s)?;
+            }
+            Swatch::Marker(shape, colour) => {
+                draw_marker(area, *shape, ((x0 + x1) / 2, yc), s.i(3.0), *colour, s)?;
+            }
+            Swatch::Line(colour, dashed) => {
+                if *dashed {
+                    let third = (x1 - x0) / 3;
+                    area.draw(&PathElement::new(vec![(x0, yc), (x0 + third, yc)], s.stroke(*colour, 1.2)))
+                        .map_err(err)?;
+                    area.draw(&PathElement::new(vec![(x1 - third, yc), (x1, yc)], s.stroke(*colour, 1.2)))
+                        .map_err(err)?;
+                } else {
+                    area.draw(&PathElement::new(vec![(x0, yc), (x1, yc)], s.stroke(*colour, 1.5))).map_err(err)?;
+                }
+            }
+            Swatch::Block(colour) => {
+                area.draw(&Rectangle::new([(x0, yc - s.i(4.0)), (x1, yc + s.i(4.0))], colour.filled())).map_err(err)?;
+            }
+        }
+        area.draw(&Text::new(entry.label.clone(), (s.i(x + LEGEND_SWATCH + LEGEND_GAP), yc), text_style.clone()))
+            .map_err(err)?;
+    }
+    Ok(())
+}
+
+/// An axis range covering `values` (non-finite ones ignored) with 6% padding on each side, clamped
+/// to `[floor, ceil]` and then widened by 2% so that marks on a clamp stay whole; `fallback` when
+/// there is no finite value; a single value gets a range of ±10% of it (at least ±1).
+fn padded_range(values: impl IntoIterator<Item = f64>, floor: f64, ceil: f64, fallback: Range<f64>) -> Range<f64> {
+    let (mut low, mut high) = (f64::INFINITY, f64::NEG_INFINITY);
+    for v in values.into_iter().filter(|v| v.is_finite()) {
+        low = low.min(v);
+        high = high.max(v);
+    }
+    if !low.is_finite() {
+        return fallback;
+    }
+    let span = high - low;
+    let pad = if span > 0.0 { span * 0.06 } else { (low.abs() * 0.1).max(1.0) };
+    let (mut low, mut high) = ((low - pad).max(floor), (high + pad).min(ceil));
+    if high <= low {
+        // Everything sits on a clamp: open the range away from it.
+        if low <= floor {
+            high = low + pad.max(1.0);
+        } else {
+            low = high - pad.max(1.0);
+        }
+    }
+    // A sliver beyond a clamp, so that markers on it are not cut in half by the axis.
+    let sliver = (high - low) * 0.02;
+    (low - sliver)..(high + sliver)
+}
+
+/// Decimals that tick labels of `range` need (about six ticks).
+fn tick_decimals(range: &Range<f64>) -> usize {
+    let step = (range.end - range.start) / 6.0;
+    if !(step.is_finite() && step > 0.0) {
+        return 1;
+    }
+    (-step.log10().floor()).clamp(0.0, 6.0) as usize
+}
+
+/// A tick label on a log axis: only at 1, 2 and 5 × 10^k (the other ticks stay unlabelled), up to
+/// three significant digits, no trailing zeros.
+fn log_tick(v: f64) -> String {
+    if v <= 0.0 || !v.is_finite() {
+        return String::new();
+    }
+    let mantissa = v / 10f64.powf(v.log10().floor());
+    if ![1.0, 2.0, 5.0, 10.0].iter().any(|m| (mantissa - m).abs() < 1e-6 * m) {
+        return String::new();
+    }
+    let decimals = (2.0 - v.log10().floor()).clamp(0.0, 9.0) as usize;
+    let text = format!("{v:.decimals$}");
+    if text.contains('.') {
+        text.trim_end_matches('0').trim_end_matches('.').to_string()
+    } else {
+        text
+    }
+}
+
+/// The values m × 10^k (m in `mantissas`) inside `range`, ascending.
+fn log_ticks(range: &Range<f64>, mantissas: &[f64]) -> Vec<f64> {
+    let mut ticks = Vec::new();
+    if !(range.start > 0.0 && range.end > range.start && range.end.is_finite()) {
+        return ticks;
+    }
+    let first = range.start.log10().floor() as i32;
+    let last = range.end.log10().ceil() as i32;
+    for exponent in first..=last {
+        for m in mantissas {
+            // Parse the decimal text so that 2 × 10^-1 is exactly 0.2.
+            let v: f64 = format!("{m}e{exponent}").parse().unwrap_or(f64::NAN);
+            if range.contains(&v) {
+                ticks.push(v);
+            }
+        }
+    }
+    ticks
+}
+
+type LinearChart<'a, DB> = ChartContext<'a, DB, Cartesian2d<RangedCoordf64, RangedCoordf64>>;
+
+/// Axis descriptions and label-area sizes of one chart.
+struct Axes<'t> {
+    x_desc: &'t str,
+    y_desc: &'t str,
+    x_area: f64,
+    y_area: f64,
+}
+
+/// A linear chart with a light grid, ticks and axis descriptions.
+fn linear_chart<'a, DB: DrawingBackend>(
+    area: &'a DrawingArea<DB, Shift>,
+    s: Scale,
+    x: Range<f64>,
+    y: Range<f64>,
+    axes: &Axes,
+    caption: Option<&str>,
+) -> Result<LinearChart<'a, DB>, String> {
+    let (x_decimals, y_decimals) = (tick_decimals(&x), tick_decimals(&y));
+    let mut builder = ChartBuilder::on(area);
+    builder
+        .margin_top(s.px(4.0))
+        .margin_right(s.px(10.0))
+        .margin_left(s.px(2.0))
+        .margin_bottom(s.px(2.0))
+        .x_label_area_size(s.px(axes.x_area))
+        .y_label_area_size(s.px(axes.y_area));
+    if let Some(caption) = caption {
+        builder.caption(caption, s.font(PANEL_FONT));
+    }
+    let mut chart = builder.build_cartesian_2d(x, y).map_err(err)?;
+    chart
+        .configure_mesh()
+        .x_desc(axes.x_desc)
+        .y_desc(axes.y_desc)
+        .x_labels(6)
+        .y_labels(6)
+        .x_label_formatter(&|v| format!("{v:.x_decimals$}"))
+        .y_label_formatter(&|v| format!("{v:.y_decimals$}"))
+        .label_style(s.font(TICK_FONT))
+        .axis_desc_style(s.font(AXIS_FONT))
+        .bold_line_style(BLACK.mix(0.08).stroke_width(s.px(0.5).max(1)))
+        .light_line_style(TRANSPARENT)
+        .axis_style(BLACK.stroke_width(s.px(1.0).max(1)))
+        .set_all_tick_mark_size(s.i(3.0))
+        .draw()
+        .map_err(err)?;
+    Ok(chart)
+}
+
+fn policy_legend(view: &StudyView, with_line: bool) -> Vec<LegendEntry> {
+    view.policies
+        .iter()
+        .enumerate()
+        .map(|(i, label)| LegendEntry {
+            label: label.clone(),
+            swatch: if with_line {
+                Swatch::MarkerLine(policy_shape(i), policy_colour(i))
+            } else {
+                Swatch::Marker(policy_shape(i), policy_colour(i))
+            },
+        })
+        .collect()
+}
+
+/// Draws a policy's markers (with error bars) on a linear chart.
+fn draw_cells<DB: DrawingBackend>(
+    chart: &mut LinearChart<DB>,
+    s: Scale,
+    policy: usize,
+    points: &[(Scaled, Scaled)],
+) -> Result<(), String> {
+    let colour = policy_colour(policy);
+    let area = chart.plotting_area();
+    for (x, y) in points {
+        draw_error_bars(area, x, y, colour, s)?;
+    }
+    for (x, y) in points {
+        draw_marker(area, policy_shape(policy), (x.mean, y.mean), s.i(3.0), colour, s)?;
+    }
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------------------------
+// Figures
+
+fn miss_rate_vs_load(view: &StudyView) -> Result<Figure, PlotError> {
+    let entries = policy_legend(view, true);
+    let layout = legend_layout(&entries, FIGURE_WIDTH);
+    let cells = cells_by_policy_and_load(view);
+    let x_range = padded_range(cells.iter().map(|c| load_pct(view, c.point)), 0.0, f64::INFINITY, 0.0..100.0);
+    let y_top = cells
+        .iter()
+        .map(|c| scaled(&c.miss_rate, 100.0).high())
+        .filter(|v| v.is_finite())
+        .fold(1.0, f64::max)
+        .min(100.0);
+    // A little room below 0 so that markers at 0 are not hidden by the axis.
+    let y_range = (-y_top * 0.03)..(y_top * 1.08);
+    // Policies are offset slightly along x so that their error bars do not hide each other.
+    let k = view.policies.len().max(1) as f64;
+    let dodge = (x_range.end - x_range.start) * 0.008;
+    let series: Vec<(usize, Vec<(Scaled, Scaled)>)> = (0..view.policies.len())
+        .map(|i| {
+            let offset = (i as f64 - (k - 1.0) / 2.0) * dodge;
+            let points = cells
+                .iter()
+                .filter(|c| policy_index(view, &c.policy) == Some(i))
+                .map(|c| {
+                    (Scaled { mean: load_pct(view, c.point) + offset, interval: None }, scaled(&c.miss_rate, 100.0))
+                })
+                .filter(|(x, y)| x.mean.is_finite() && y.mean.is_finite())
+                .collect();
+            (i, points)
+        })
+        .collect();
+    let axes = Axes {
+        x_desc: "offered background load (% of capacity)",
+        y_desc: "deadline-miss rate (%)",
+        x_area: 30.0,
+        y_area: 40.0,
+    };
+    let height = layout.height() + PLOT_HEIGHT;
+    Ok(render_scaled!("miss_rate_vs_load", (FIGURE_WIDTH, height), PNG_SCALE, |root, scale| {
+        let s = Scale(scale);
+        root.fill(&WHITE).map_err(err)?;
+        let (top, body) = root.split_vertically(s.px(f64::from(layout.height())));
+        draw_legend(&top, s, &entries, &layout)?;
+        let mut chart = linear_chart(&body, s, x_range.clone(), y_range.clone(), &axes, None)?;
+        for (i, points) in &series {
+            let colour = policy_colour(*i);
+            chart
+                .draw_series(LineSeries::new(points.iter().map(|(x, y)| (x.mean, y.mean)), s.stroke(colour, 1.5)))
+                .map_err(err)?;
+            draw_cells(&mut chart, s, *i, points)?;
+        }
+        Ok(())
+    }))
+}
+
+fn accuracy_vs_flops(view: &StudyView) -> Result<Figure, PlotError> {
+    let mut entries = policy_legend(view, false);
+    entries.push(LegendEntry {
+        label: "Pareto front (max accuracy, min FLOPs)".into(),
+        swatch: Swatch::Line(BLACK, true),
+    });
+    let layout = legend_layout(&entries, FIGURE_WIDTH);
+    let points: Vec<(usize, Scaled, Scaled)> = view
+        .cells
+        .iter()
+        .filter_map(|c| {
+            let x = scaled(&c.mean_flops_per_step, 1e-3);
+            let y = scaled(&c.accuracy, 100.0);
+            (x.mean.is_finite() && y.mean.is_finite()).then_some((policy_index(view, &c.policy)?, x, y))
+        })
+        .collect();
+    let x_range = padded_range(points.iter().flat_map(|(_, x, _)| [x.low(), x.high()]), 0.0, f64::INFINITY, 0.0..1.0);
+    let y_range = padded_range(points.iter().flat_map(|(_, _, y)| [y.low(), y.high()]), 0.0, 100.0, 0.0..100.0);
+    let mut front: Vec<(f64, f64)> = view
+        .cells
+        .iter()
+        .zip(pareto_front(view))
+        .filter(|(_, on)| *on)
+        .map(|(c, _)| (c.mean_flops_per_step.mean * 1e-3, c.accuracy.mean * 100.0))
+        .collect();
+    front.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.total_cmp(&b.1)));
+    // The best accuracy reachable with at most x FLOPs: a step up at every front member.
+    let mut steps: Vec<(f64, f64)> = Vec::new();
+    for (f, a) in &front {
+        if let Some(&(_, previous)) = steps.last() {
+            steps.push((*f, previous));
+        }
+        steps.push((*f, *a));
+    }
+    if let Some(&(_, last)) = steps.last() {
+        steps.push((x_range.end, last));
+    }
+    let axes = Axes { x_desc: "mean compute per step (kFLOP)", y_desc: "accuracy (%)", x_area: 30.0, y_area: 40.0 };
+    let height = layout.height() + PLOT_HEIGHT;
+    Ok(render_scaled!("accuracy_vs_flops", (FIGURE_WIDTH, height), PNG_SCALE, |root, scale| {
+        let s = Scale(scale);
+        root.fill(&WHITE).map_err(err)?;
+        let (top, body) = root.split_vertically(s.px(f64::from(layout.height())));
+        draw_legend(&top, s, &entries, &layout)?;
+        let mut chart = linear_chart(&body, s, x_range.clone(), y_range.clone(), &axes, None)?;
+        chart
+            .draw_series(DashedLineSeries::new(steps.iter().copied(), s.px(5.0), s.px(3.0), s.stroke(BLACK, 1.2)))
+            .map_err(err)?;
+        for i in 0..view.policies.len() {
+            let mine: Vec<(Scaled, Scaled)> =
+                points.iter().filter(|(p, _, _)| *p == i).map(|(_, x, y)| (*x, *y)).collect();
+            draw_cells(&mut chart, s, i, &mine)?;
+        }
+        Ok(())
+    }))
+}
+
+fn latency_cdf(view: &StudyView) -> Result<Figure, PlotError> {
+    let curves: Vec<(usize, Vec<(f64, f64)>)> =
+        view.latency.iter().take(view.policies.len()).map(cdf_points).enumerate().collect();
+    let entries: Vec<LegendEntry> = view
+        .policies
+        .iter()
+        .enumerate()
+        .map(|(i, label)| {
+            let histogram = view.latency.get(i);
+            let total = histogram.map_or(0, |h| h.counts.iter().sum::<u64>() + h.not_completed);
+            let label = match histogram {
+                Some(h) if total > 0 && h.not_completed > 0 => {
+                    format!("{label} ({:.1}% never completed)", h.not_completed as f64 / total as f64 * 100.0)
+                }
+                Some(_) if total > 0 => label.clone(),
+                _ => format!("{label} (no frames)"),
+            };
+            LegendEntry { label, swatch: Swatch::Line(policy_colour(i), false) }
+        })
+        .collect();
+    let layout = legend_layout(&entries, FIGURE_WIDTH);
+    let (mut low, mut high) = (f64::INFINITY, f64::NEG_INFINITY);
+    for (_, curve) in &curves {
+        for (x, _) in curve {
+            low = low.min(*x);
+            high = high.max(*x);
+        }
+    }
+    let x_range = if low.is_finite() {
+        let (low, high) = if high > low { (low, high) } else { (low / 10.0, high * 10.0) };
+        low / 1.3..high * 1.3
+    } else {
+        0.1..100.0
+    };
+    let height = layout.height() + PLOT_HEIGHT;
+    Ok(render_scaled!("latency_cdf", (FIGURE_WIDTH, height), PNG_SCALE, |root, scale| {
+        let s = Scale(scale);
+        root.fill(&WHITE).map_err(err)?;
+        let (top, body) = root.split_vertically(s.px(f64::from(layout.height())));
+        draw_legend(&top, s, &entries, &layout)?;
+        let mut chart = ChartBuilder::on(&body)
+            .margin_top(s.px(4.0))
+            .margin_right(s.px(10.0))
+            .margin_left(s.px(2.0))
+            .margin_bottom(s.px(2.0))
+            .x_label_area_size(s.px(30.0))
+            .y_label_area_size(s.px(40.0))
+            .build_cartesian_2d(
+                x_range.clone().log_scale().with_key_points(log_ticks(&x_range, &[1.0, 2.0, 5.0])),
+                0f64..100.0,
+            )
+            .map_err(err)?;
+        chart
+            .configure_mesh()
+            .x_desc("step latency, release to end (ms, log scale)")
+            .y_desc("frames with latency ≤ x (%)")
+            .y_labels(6)
+            .x_label_formatter(&|v| log_tick(*v))
+            .y_label_formatter(&|v| format!("{v:.0}"))
+            .label_style(s.font(TICK_FONT))
+            .axis_desc_style(s.font(AXIS_FONT))
+            .bold_line_style(BLACK.mix(0.08).stroke_width(s.px(0.5).max(1)))
+            .light_line_style(TRANSPARENT)
+            .axis_style(BLACK.stroke_width(s.px(1.0).max(1)))
+            .set_all_tick_mark_size(s.i(3.0))
+            .draw()
+            .map_err(err)?;
+        for (i, curve) in &curves {
+            chart
+                .draw_series(LineSeries::new(
+                    curve.iter().map(|(x, y)| (*x, y * 100.0)),
+                    s.stroke(policy_colour(*i), 1.5),
+                ))
+                .map_err(err)?;
+        }
+        Ok(())
+    }))
+}
+
+fn setting_share(view: &StudyView) -> Result<Figure, PlotError> {
+    let settings = all_settings(&view.shares);
+    let entries: Vec<LegendEntry> = settings
+        .iter()
+        .enumerate()
+        .map(|(j, name)| LegendEntry { label: name.clone(), swatch: Swatch::Block(PALETTE[j % PALETTE.len()]) })
+        .collect();
+    let layout = legend_layout(&entries, FIGURE_WIDTH);
+    let panels = view.policies.len().max(1);
+    let columns = if panels <= 2 { 1 } else { 2 };
+    let rows = panels.div_ceil(columns);
+    let panel_height: u32 = if columns == 1 { 120 } else { 100 };
+    let horizon = view
+        .shares
+        .iter()
+        .map(|share| share.counts.len() as f64 * share.bin_s)
+        .filter(|h| h.is_finite() && *h > 0.0)
+        .fold(0.0, f64::max);
+    let x_range = if horizon > 0.0 { 0.0..horizon } else { 0.0..1.0 };
+    // Per panel and setting: rectangles (t0, t1, y0, y1) in percent, runs of equal bins merged.
+    let blocks: Vec<Vec<(usize, [f64; 4])>> = view
+        .policies
+        .iter()
+        .enumerate()
+        .map(|(i, _)| view.shares.get(i).map(|share| share_blocks(share, &settings)).unwrap_or_default())
+        .collect();
+    let height = layout.height() + rows as u32 * panel_height + 12;
+    Ok(render_scaled!("setting_share", (FIGURE_WIDTH, height), PNG_SCALE, |root, scale| {
+        let s = Scale(scale);
+        root.fill(&WHITE).map_err(err)?;
+        let (top, body) = root.split_vertically(s.px(f64::from(layout.height())));
+        draw_legend(&top, s, &entries, &layout)?;
+        let areas = body.split_evenly((rows, columns));
+        for (k, area) in areas.iter().enumerate().take(panels) {
+            let (row, column) = (k / columns, k % columns);
+            let last_row = row + 1 == rows || (k + columns >= panels);
+            let axes = Axes {
+                x_desc: if last_row { "time (s)" } else { "" },
+                y_desc: if column == 0 { "share of steps (%)" } else { "" },
+                x_area: if last_row { 28.0 } else { 16.0 },
+                y_area: if column == 0 { 40.0 } else { 26.0 },
+            };
+            let title = view.policies.get(k).map_or("", String::as_str);
+            let mut chart = linear_chart(area, s, x_range.clone(), 0.0..100.0, &axes, Some(title))?;
+            if let Some(panel) = blocks.get(k) {
+                chart
+                    .draw_series(panel.iter().map(|(j, [t0, t1, y0, y1])| {
+                        Rectangle::new([(*t0, *y0), (*t1, *y1)], PALETTE[j % PALETTE.len()].filled())
+                    }))
+                    .map_err(err)?;
+            }
+        }
+        Ok(())
+    }))
+}
+
+/// The stacked blocks of one policy's setting shares: `(setting index in `settings`, [t0, t1, y0,
+/// y1])`, time in seconds and share in percent; consecutive bins with the same block are merged;
+/// bins without a step are left empty.
+fn share_blocks(share: &SettingShare, settings: &[String]) -> Vec<(usize, [f64; 4])> {
+    let mut blocks: Vec<(usize, [f64; 4])> = Vec::new();
+    let mut open: Vec<Option<usize>> = vec![None; settings.len()]; // index into blocks per setting
+    for (bin, counts) in share.counts.iter().enumerate() {
+        let total: u64 = counts.iter().sum();
+        let (t0, t1) = (bin as f64 * share.bin_s, (bin + 1) as f64 * share.bin_s);
+        let mut bottom = 0.0;
+        let mut seen = vec![false; settings.len()];
+        for (name, count) in share.settings.iter().zip(counts) {
+            let Some(j) = settings.iter().position(|s| s == name) else { continue };
+            if total == 0 || *count == 0 {
+                continue;
+            }
+            let top = bottom + *count as f64 / total as f64 * 100.0;
+            seen[j] = true;
+            match open[j] {
+                Some(b) if blocks[b].1[1] == t0 && blocks[b].1[2] == bottom && blocks[b].1[3] == top => {
+                    blocks[b].1[1] = t1;
+                }
+                _ => {
+                    blocks.push((j, [t0, t1, bottom, top]));
+                    open[j] = Some(blocks.len() - 1);
+                }
+            }
+            bottom = top;
+        }
+        for (j, seen) in seen.into_iter().enumerate() {
+            if !seen {
+                open[j] = None;
+            }
+        }
+    }
+    blocks
+}
+
+fn energy_vs_accuracy(view: &StudyView) -> Result<Figure, PlotError> {
+    let entries = policy_legend(view, false);
+    let layout = legend_layout(&entries, FIGURE_WIDTH);
+    let points: Vec<(usize, Scaled, Scaled)> = view
+        .cells
+        .iter()
+        .filter_map(|c| {
+            let x = scaled(&c.accuracy, 100.0);
+            let y = scaled(c.energy_j.as_ref()?, 1.0);
+            (x.mean.is_finite() && y.mean.is_finite()).then_some((policy_index(view, &c.policy)?, x, y))
+        })
+        .collect();
+    let x_range = padded_range(points.iter().flat_map(|(_, x, _)| [x.low(), x.high()]), 0.0, 100.0, 0.0..100.0);
+    let y_range = padded_range(points.iter().flat_map(|(_, _, y)| [y.low(), y.high()]), 0.0, f64::INFINITY, 0.0..1.0);
+    let axes = Axes { x_desc: "accuracy (%)", y_desc: "node energy (J)", x_area: 30.0, y_area: 46.0 };
+    let height = layout.height() + PLOT_HEIGHT;
+    Ok(render_scaled!("energy_vs_accuracy", (FIGURE_WIDTH, height), PNG_SCALE, |root, scale| {
+        let s = Scale(scale);
+        root.fill(&WHITE).map_err(err)?;
+        let (top, body) = root.split_vertically(s.px(f64::from(layout.height())));
+        draw_legend(&top, s, &entries, &layout)?;
+        let mut chart = linear_chart(&body, s, x_range.clone(), y_range.clone(), &axes, None)?;
+        for i in 0..view.policies.len() {
+            let mine: Vec<(Scaled, Scaled)> =
+                points.iter().filter(|(p, _, _)| *p == i).map(|(_, x, y)| (*x, *y)).collect();
+            draw_cells(&mut chart, s, i, &mine)?;
+        }
+        Ok(())
+    }))
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+    use crate::study::view::{PairedDifference, PointInfo};
+
+    fn estimate(mean: f64, half_width: f64, n: usize) -> Estimate {
+        Estimate { mean, half_width, n }
+    }
+
+    /// A hand-made view: 2 grid points (20% and 60% load), 3 policies, 5 replications.
+    ///
+    /// (kFLOP, accuracy) of the cells: point 0 — static 101.12/95%, greedy 60/93%, oracle 80/95.5%;
+    /// point 1 — static 101.12/40%, greedy 50/90%, oracle 70/93%. Pareto front (max accuracy, min
+    /// FLOPs): point-0 greedy, point-0 oracle, point-1 greedy (point-1 oracle is dominated by
+    /// point-0 greedy: more FLOPs, same accuracy).
+    pub(crate) fn sample_view() -> StudyView {
+        let policies = vec!["static-gru-128".to_string(), "greedy_slack".to_string(), "oracle".to_string()];
+        let table = [
+            // point, policy, accuracy, miss rate, kFLOP, latency s, energy J
+            (0, 0, 0.95, 0.10, 101.12, 0.004, 120.0),
+            (0, 1, 0.93, 0.02, 60.0, 0.003, 110.0),
+            (0, 2, 0.955, 0.0, 80.0, 0.0035, 115.0),
+            (1, 0, 0.40, 0.70, 101.12, 0.009, 150.0),
+            (1, 1, 0.90, 0.05, 50.0, 0.0031, 140.0),
+            (1, 2, 0.93, 0.01, 70.0, 0.0033, 145.0),
+        ];
+        let cells = table
+            .iter()
+            .map(|&(point, policy, accuracy, miss, kflop, latency, energy)| CellSummary {
+                point,
+                policy: policies[policy].clone(),
+                accuracy: estimate(accuracy, 0.01, 5),
+                miss_rate: estimate(miss, if miss > 0.0 { 0.01 } else { 0.0 }, 5),
+                mean_flops_per_step: estimate(kflop * 1e3, 2e3, 5),
+                mean_latency_s: estimate(latency, 0.0002, 5),
+                energy_j: Some(estimate(energy, 3.0, 5)),
+            })
+            .collect();
+        let edges = vec![0.001, 0.002, 0.005, 0.01, 0.02, 0.05];
+        let latency = vec![
+            LatencyHistogram { upper_edges_s: edges.clone(), counts: vec![0, 10, 20, 30, 20, 10], not_completed: 10 },
+            LatencyHistogram { upper_edges_s: edges.clone(), counts: vec![5, 40, 50, 5, 0, 0], not_completed: 0 },
+            LatencyHistogram { upper_edges_s: edges, counts: vec![10, 50, 40, 0, 0, 0], not_completed: 0 },
+        ];
+        let share = |settings: &[&str], pattern: &dyn Fn(usize) -> Vec<u64>| SettingShare {
+            bin_s: 1.0,
+            settings: settings.iter().map(|s| s.to_string()).collect(),
+            counts: (0..10).map(pattern).collect(),
+        };
+        let shares = vec![
+            share(&["gru-128"], &|_| vec![200]),
+            share(&["gru-128", "gru-64", "gru-16"], &|b| if b < 5 { vec![150, 50, 0] } else { vec![20, 100, 80] }),
+            share(&["gru-128", "gru-64"], &|b| if b == 3 { vec![0, 0] } else { vec![120, 80] }),
+        ];
+        let paired = vec![
+            PairedDifference {
+                point: 1,
+                metric: "accuracy".into(),
+                policy_a: "greedy_slack".into(),
+                policy_b: "static-gru-128".into(),
+                difference: estimate(0.5, 0.05, 5),
+            },
+            PairedDifference {
+                point: 0,
+                metric: "accuracy".into(),
+                policy_a: "greedy_slack".into(),
+                policy_b: "oracle".into(),
+                difference: estimate(-0.025, 0.03, 5),
+            },
+        ];
+        StudyView {
+            name: "sample <study>".into(),
+            points: vec![
+                PointInfo { index: 0, label: "processes.requests.rate=10/s".into(), load: 0.2 },
+                PointInfo { index: 1, label: "processes.requests.rate=30/s".into(), load: 0.6 },
+            ],
+            policies,
+            cells,
+            focus_point: 1,
+            latency,
+            shares,
+            paired,
+            replications: 5,
+            study_text: "name: sample\nbase: scenarios/default.yaml # <&>\n".into(),
+            tool_version: "0.1.0".into(),
+        }
+    }
+
+    /// One point, one policy, one replication: no intervals, zero FLOPs, empty histogram and shares.
+    pub(crate) fn degenerate_view() -> StudyView {
+        StudyView {
+            name: "tiny".into(),
+            points: vec![PointInfo { index: 0, label: String::new(), load: 0.0 }],
+            policies: vec!["only".into()],
+            cells: vec![CellSummary {
+                point: 0,
+                policy: "only".into(),
+                accuracy: estimate(1.0, f64::NAN, 1),
+                miss_rate: estimate(0.0, f64::NAN, 1),
+                mean_flops_per_step: estimate(0.0, f64::NAN, 1),
+                mean_latency_s: estimate(0.0, f64::NAN, 1),
+                energy_j: None,
+            }],
+            focus_point: 0,
+            latency: vec![LatencyHistogram { upper_edges_s: vec![], counts: vec![], not_completed: 0 }],
+            shares: vec![SettingShare { bin_s: 1.0, settings: vec![], counts: vec![] }],
+            paired: vec![],
+            replications: 1,
+            study_text: String::new(),
+            tool_version: "0.1.0".into(),
+        }
+    }
+
+    fn file<'a>(files: &'a [(PathBuf, Vec<u8>)], path: &str) -> &'a [u8] {
+        &files.iter().find(|(p, _)| p == &PathBuf::from(path)).unwrap_or_else(|| panic!("{path} missing")).1
+    }
+
+    fn csv_rows(bytes: &[u8]) -> (Vec<String>, Vec<Vec<String>>) {
+        let mut reader = csv::Reader::from_reader(bytes);
+        let header = reader.headers().unwrap().iter().map(String::from).collect();
+        let rows = reader.records().map(|r| r.unwrap().iter().map(String::from).collect()).collect();
+        (header, rows)
+    }
+
+    #[test]
+    fn every_figure_is_written_as_svg_png_and_csv() {
+        let files = study_figures(&sample_view()).unwrap();
+        let names = ["miss_rate_vs_load", "accuracy_vs_flops", "latency_cdf", "setting_share", "energy_vs_accuracy"];
+        assert_eq!(files.len(), names.len() * 3);
+        for name in names {
+            let svg = std::str::from_utf8(file(&files, &format!("figures/{name}.svg"))).unwrap();
+            assert!(svg.starts_with("<svg"), "{name}");
+            let png = file(&files, &format!("figures/{name}.png"));
+            assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n", "{name}");
+            assert!(!file(&files, &format!("figures/{name}.csv")).is_empty());
+        }
+        let svg = |name: &str| String::from_utf8(file(&files, &format!("figures/{name}.svg")).to_vec()).unwrap();
+        let miss = svg("miss_rate_vs_load");
+        for text in ["offered background load (% of capacity)", "deadline-miss rate (%)", "static-gru-128", "oracle"] {
+            assert!(miss.contains(text), "{text}");
+        }
+        let accuracy = svg("accuracy_vs_flops");
+        for text in ["mean compute per step (kFLOP)", "accuracy (%)", "Pareto front", "greedy_slack"] {
+            assert!(accuracy.contains(text), "{text}");
+        }
+        let cdf = svg("latency_cdf");
+        assert!(cdf.contains("step latency") && cdf.contains("ms, log scale"));
+        assert!(cdf.contains("static-gru-128 (10.0% never completed)"), "share of frames never completed");
+        let shares = svg("setting_share");
+        for text in ["time (s)", "share of steps (%)", "gru-128", "gru-64", "gru-16", "greedy_slack"] {
+            assert!(shares.contains(text), "{text}");
+        }
+        let energy = svg("energy_vs_accuracy");
+        assert!(energy.contains("node energy (J)") && energy.contains("accuracy (%)"));
+    }
+
+    #[test]
+    fn the_pareto_csv_marks_exactly_the_hand_computed_front() {
+        let files = study_figures(&sample_view()).unwrap();
+        let (header, rows) = csv_rows(file(&files, "figures/accuracy_vs_flops.csv"));
+        let column = |name: &str| header.iter().position(|h| h == name).unwrap();
+        let on_front: Vec<(String, String)> = rows
+            .iter()
+            .filter(|r| r[column("pareto_front")] == "true")
+            .map(|r| (r[column("point")].clone(), r[column("policy")].clone()))
+            .collect();
+        let expected = [("0", "greedy_slack"), ("0", "oracle"), ("1", "greedy_slack")];
+        assert_eq!(on_front, expected.map(|(a, b)| (a.to_string(), b.to_string())));
+        let row = &rows[0]; // point 0, static-gru-128
+        assert_eq!(row[column("kflop_per_step")], "101.12");
+        assert_eq!(row[column("kflop_per_step_ci95_low")], "99.12");
+        assert_eq!(row[column("accuracy_pct")], "95");
+        assert_eq!(row[column("accuracy_ci95_high_pct")], "96");
+        assert_eq!(row[column("offered_load_pct")], "20");
+    }
+
+    #[test]
+    fn csvs_hold_the_plotted_numbers() {
+        let files = study_figures(&sample_view()).unwrap();
+        let (header, rows) = csv_rows(file(&files, "figures/miss_rate_vs_load.csv"));
+        assert_eq!(header[4], "miss_rate_pct");
+        // Policy-major, by load within a policy.
+        let first: Vec<&str> = rows[0].iter().map(String::as_str).collect();
+        assert_eq!(first, ["0", "processes.requests.rate=10/s", "20", "static-gru-128", "10", "9", "11", "5"]);
+        assert_eq!(rows[1][2..5], ["60", "static-gru-128", "70"].map(String::from));
+        assert_eq!(rows.len(), 6);
+
+        let (_, rows) = csv_rows(file(&files, "figures/latency_cdf.csv"));
+        // static-gru-128: 100 frames, 90 completed by 50 ms, 10 never.
+        let static_rows: Vec<&Vec<String>> = rows.iter().filter(|r| r[1] == "static-gru-128").collect();
+        assert_eq!(static_rows.len(), 7);
+        assert_eq!(static_rows[3][2..5], ["10", "30", "0.6"].map(String::from));
+        assert_eq!(static_rows[5][4], "0.9");
+        assert_eq!(static_rows[6][2..5], ["inf", "10", "1"].map(String::from));
+
+        let (_, rows) = csv_rows(file(&files, "figures/setting_share.csv"));
+        let greedy_bin_7: Vec<&Vec<String>> = rows.iter().filter(|r| r[1] == "greedy_slack" && r[2] == "7").collect();
+        let shares: Vec<&str> = greedy_bin_7.iter().map(|r| r[6].as_str()).collect();
+        assert_eq!(shares, ["10", "50", "40"]);
+        let oracle_empty_bin = rows.iter().find(|r| r[1] == "oracle" && r[2] == "3").unwrap();
+        assert_eq!(oracle_empty_bin[5..7], ["0", ""].map(String::from), "a bin without steps has no share");
+
+        let (header, rows) = csv_rows(file(&files, "figures/energy_vs_accuracy.csv"));
+        assert_eq!(header[7], "energy_j");
+        assert_eq!(rows[0][7..10], ["120", "117", "123"].map(String::from));
+    }
+
+    #[test]
+    fn rendering_is_deterministic() {
+        let view = sample_view();
+        assert_eq!(study_figures(&view).unwrap(), study_figures(&view).unwrap());
+    }
+
+    #[test]
+    fn a_degenerate_view_renders_without_energy_and_without_intervals() {
+        let files = study_figures(&degenerate_view()).unwrap();
+        assert_eq!(files.len(), 12, "energy_vs_accuracy is left out without energy");
+        assert!(!files.iter().any(|(p, _)| p.to_string_lossy().contains("energy")));
+        let (_, rows) = csv_rows(file(&files, "figures/accuracy_vs_flops.csv"));
+        assert_eq!(rows.len(), 1);
+        assert_eq!(rows[0][4..12], ["0", "", "", "100", "", "", "1", "true"].map(String::from));
+        let (_, rows) = csv_rows(file(&files, "figures/latency_cdf.csv"));
+        assert_eq!(rows, vec![["0", "only", "inf", "0", ""].map(String::from).to_vec()]);
+        let (header, rows) = csv_rows(file(&files, "figures/setting_share.csv"));
+        assert_eq!(header.len(), 7);
+        assert!(rows.is_empty());
+        let svg = String::from_utf8(file(&files, "figures/latency_cdf.svg").to_vec()).unwrap();
+        assert!(svg.contains("only (no frames)"));
+    }
+
+    #[test]
+    fn axis_helpers_handle_edge_cases() {
+        assert_eq!(log_ticks(&(0.5..60.0), &[1.0, 2.0, 5.0]), [0.5, 1.0, 2.0, 5.0, 10.0, 20.0, 50.0]);
+        assert!(log_ticks(&(0.0..1.0), &[1.0]).is_empty());
+        assert_eq!(log_tick(0.2), "0.2");
+        assert_eq!(log_tick(3.0), "", "only 1, 2, 5 × 10^k are labelled");
+        let single = padded_range([5.0], 0.0, 100.0, 0.0..1.0);
+        assert!(single.start < 5.0 && single.end > 5.0);
+        let at_floor = padded_range([0.0, 0.0], 0.0, 100.0, 0.0..1.0);
+        assert!(at_floor.start < 0.0 && at_floor.end > 0.0, "a value on the clamp stays inside");
+        assert_eq!(padded_range([f64::NAN], 0.0, 1.0, 3.0..4.0), 3.0..4.0);
+    }
+
+    #[test]
+    fn pareto_ties_are_both_on_the_front_and_nan_never() {
+        let mut view = sample_view();
+        view.cells[2].mean_flops_per_step.mean = 60e3; // point-0 oracle: 60 kFLOP, 95.5% dominates greedy
+        view.cells[4].accuracy.mean = f64::NAN;
+        let front = pareto_front(&view);
+        assert_eq!(front, [false, false, true, false, false, false]);
+        // Now a tie with point-0 greedy (60 kFLOP, 93%): both stay, and point-0 static (95%) is no
+        // longer dominated.
+        view.cells[2].accuracy.mean = 0.93;
+        assert_eq!(pareto_front(&view), [true, true, true, false, false, false]);
+    }
+}

@@ -1,0 +1,458 @@
+//! The self-contained HTML report of a study: one file with the figures inlined as SVG, the tables
+//! of means and 95% confidence intervals, the paired differences, the study file and the tool
+//! version. It loads nothing from the network and carries no timestamp, so the same view gives the
+//! same bytes.
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+
+use super::view::{Estimate, StudyView};
+
+/// A metric of [`super::view::CellSummary`] as the report shows it.
+struct Metric {
+    /// Name in [`super::view::PairedDifference::metric`].
+    key: &'static str,
+    /// Table title.
+    title: &'static str,
+    /// Unit of the shown values, and of differences.
+    unit: &'static str,
+    difference_unit: &'static str,
+    /// Multiplier from the view's unit to the shown one.
+    factor: f64,
+}
+
+const METRICS: [Metric; 5] = [
+    Metric { key: "accuracy", title: "Accuracy", unit: "%", difference_unit: "percentage points", factor: 100.0 },
+    Metric {
+        key: "miss_rate",
+        title: "Deadline-miss rate",
+        unit: "%",
+        difference_unit: "percentage points",
+        factor: 100.0,
+    },
+    Metric {
+        key: "mean_flops_per_step",
+        title: "Mean compute per step",
+        unit: "kFLOP",
+        difference_unit: "kFLOP",
+        factor: 1e-3,
+    },
+    Metric { key: "mean_latency_s", title: "Mean step latency", unit: "ms", difference_unit: "ms", factor: 1e3 },
+    Metric { key: "energy_j", title: "Node energy", unit: "J", difference_unit: "J", factor: 1.0 },
+];
+
+fn metric(key: &str) -> Option<&'static Metric> {
+    METRICS.iter().find(|m| m.key == key)
+}
+
+/// The report as one HTML document. `figures` are the files of
+/// [`super::figures::study_figures`]: each SVG among them is inlined with its caption (PNGs and CSVs
+/// are named, not embedded). Every text taken from the view is HTML-escaped.
+pub fn html_report(view: &StudyView, figures: &[(PathBuf, Vec<u8>)]) -> String {
+    let mut html = String::new();
+    let title = format!("flexrnn study: {}", view.name);
+    let _ = write!(
+        html,
+        "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n\
+         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n<title>{}</title>\n\
+         <style>\n{STYLE}</style>\n</head>\n<body>\n<h1>{}</h1>\n",
+        escape(&title),
+        escape(&title)
+    );
+    let _ = writeln!(
+        html,
+        "<p class=\"meta\">flexrnn {} · {} grid point{} × {} polic{} × {} replication{} per point · \
+         intervals are 95% confidence intervals of the mean over replications (Student t); \
+         policies at the same point and replication share every random stream (common random numbers).</p>",
+        escape(&view.tool_version),
+        view.points.len(),
+        plural(view.points.len()),
+        view.policies.len(),
+        if view.policies.len() == 1 { "y" } else { "ies" },
+        view.replications,
+        plural(view.replications),
+    );
+    if view.policies.iter().any(|p| is_oracle(p)) {
+        html.push_str(
+            "<p class=\"note\"><strong>Note.</strong> Policies marked † (labels containing \
+             <code>oracle</code>) are clairvoyant: they know the future background load of their run and \
+             choose with that knowledge. They are an upper bound on what a policy could reach, not a \
+             policy one could deploy.</p>\n",
+        );
+    }
+    html.push_str(
+        "<nav><a href=\"#points\">Grid points</a> · <a href=\"#results\">Results</a> · \
+         <a href=\"#differences\">Paired differences</a> · <a href=\"#figures\">Figures</a> · \
+         <a href=\"#study-file\">Study file</a></nav>\n",
+    );
+
+    points_table(&mut html, view);
+    results_tables(&mut html, view);
+    differences_table(&mut html, view);
+    figures_section(&mut html, view, figures);
+
+    let _ = writeln!(
+        html,
+        "<h2 id=\"study-file\">Study file</h2>\n<pre>{}</pre>\n<footer>Made by flexrnn {}.</footer>\n</body>\n</html>",
+        escape(&view.study_text),
+        escape(&view.tool_version)
+    );
+    html
+}
+
+const STYLE: &str = "body { font-family: 'DejaVu Sans', Verdana, sans-serif; max-width: 980px; margin: 2em auto; \
+padding: 0 1em; color: #222; line-height: 1.4; }
+h1 { font-size: 1.5em; } h2 { font-size: 1.2em; margin-top: 2em; border-bottom: 1px solid #ccc; } h3 { font-size: 1em; }
+table { border-collapse: collapse; margin: 0.5em 0 1.5em; font-size: 0.9em; }
+th, td { border: 1px solid #ccc; padding: 0.25em 0.6em; text-align: right; }
+th { background: #f2f2f2; } td.label, th.label { text-align: left; }
+tr.sig td { font-weight: bold; }
+.meta, .note, figcaption, .caption { font-size: 0.9em; }
+.note { background: #fff8e1; border-left: 4px solid #e69f00; padding: 0.5em 0.8em; }
+figure { margin: 1.5em 0; } figure svg { width: 100%; max-width: 620px; height: auto; display: block; }
+pre { background: #f6f6f6; padding: 0.8em; overflow-x: auto; font-size: 0.85em; }
+footer { margin-top: 3em; font-size: 0.8em; color: #666; }
+";
+
+fn plural(n: usize) -> &'static str {
+    if n == 1 {
+        ""
+    } else {
+        "s"
+    }
+}
+
+fn is_oracle(policy: &str) -> bool {
+    policy.to_lowercase().contains("oracle")
+}
+
+/// A policy label for a table header, with † for clairvoyant policies.
+fn policy_header(policy: &str) -> String {
+    if is_oracle(policy) {
+        format!("{} †", escape(policy))
+    } else {
+        escape(policy)
+    }
+}
+
+/// Escapes text for HTML element content and attribute values.
+pub(crate) fn escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            other => out.push(other),
+        }
+    }
+    out
+}
+
+/// Decimals for showing `value`: two significant digits of a half-width, three of a mean.
+fn decimals(value: f64, significant: i32) -> usize {
+    if !(value.is_finite() && value != 0.0) {
+        return 1;
+    }
+    (significant - 1 - value.abs().log10().floor() as i32).clamp(0, 6) as usize
+}
+
+/// `mean ± half-width` in the shown unit; the mean alone (and `n = 1`) without an interval; `–`
+/// when there is no mean.
+fn format_estimate(estimate: &Estimate, factor: f64) -> String {
+    let mean = estimate.mean * factor;
+    let half = estimate.half_width * factor;
+    if !mean.is_finite() {
+        return "–".to_string();
+    }
+    if half.is_finite() && half > 0.0 {
+        let d = decimals(half, 2);
+        format!("{mean:.d$} ± {half:.d$}")
+    } else if half == 0.0 {
+        let d = decimals(mean, 3);
+        format!("{mean:.d$} ± 0")
+    } else {
+        let d = decimals(mean, 3);
+        format!("{mean:.d$} (n = {})", estimate.n)
+    }
+}
+
+fn point_name(view: &StudyView, point: usize) -> String {
+    match view.points.iter().find(|p| p.index == point) {
+        Some(p) if !p.label.is_empty() => p.label.clone(),
+        _ => format!("point {point}"),
+    }
+}
+
+fn point_load(view: &StudyView, point: usize) -> String {
+    view.points
+        .iter()
+        .find(|p| p.index == point)
+        .filter(|p| p.load.is_finite())
+        .map_or("–".to_string(), |p| format!("{:.1}", p.load * 100.0))
+}
+
+fn points_table(html: &mut String, view: &StudyView) {
+    html.push_str(
+        "<h2 id=\"points\">Grid points</h2>\n<table>\n<tr><th>#</th><th class=\"label\">axis values</th>\
+         <th>offered background load (% of capacity)</th></tr>\n",
+    );
+    for point in &view.points {
+        let focus = if point.index == view.focus_point { " (focus)" } else { "" };
+        let _ = writeln!(
+            html,
+            "<tr><td>{}{focus}</td><td class=\"label\">{}</td><td>{}</td></tr>",
+            point.index,
+            escape(&point_name(view, point.index)),
+            point_load(view, point.index)
+        );
+    }
+    html.push_str("</table>\n<p class=\"caption\">The latency distributions and setting shares are drawn at the focus point.</p>\n");
+}
+
+fn results_tables(html: &mut String, view: &StudyView) {
+    let _ = writeln!(
+        html,
+        "<h2 id=\"results\">Results</h2>\n<p class=\"caption\">Mean ± half-width of the 95% confidence \
+         interval over {} replication{}, per grid point (rows) and policy (columns).</p>",
+        view.replications,
+        plural(view.replications)
+    );
+    for metric in &METRICS {
+        let value = |cell: &super::view::CellSummary| -> Option<Estimate> {
+            match metric.key {
+                "accuracy" => Some(cell.accuracy),
+                "miss_rate" => Some(cell.miss_rate),
+                "mean_flops_per_step" => Some(cell.mean_flops_per_step),
+                "mean_latency_s" => Some(cell.mean_latency_s),
+                _ => cell.energy_j,
+            }
+        };
+        if !view.cells.iter().any(|c| value(c).is_some()) {
+            continue;
+        }
+        let _ = write!(
+            html,
+            "<h3 id=\"table-{}\">{} ({})</h3>\n<table>\n<tr><th class=\"label\">grid point</th><th>load (%)</th>",
+            metric.key,
+            metric.title,
+            escape(metric.unit)
+        );
+        for policy in &view.policies {
+            let _ = write!(html, "<th>{}</th>", policy_header(policy));
+        }
+        html.push_str("</tr>\n");
+        for point in &view.points {
+            let _ = write!(
+                html,
+                "<tr><td class=\"label\">{}</td><td>{}</td>",
+                escape(&point_name(view, point.index)),
+                point_load(view, point.index)
+            );
+            for policy in &view.policies {
+                let cell = view.cells.iter().find(|c| c.point == point.index && &c.policy == policy);
+                let text = cell.and_then(value).map_or("–".to_string(), |e| format_estimate(&e, metric.factor));
+                let _ = write!(html, "<td>{}</td>", escape(&text));
+            }
+            html.push_str("</tr>\n");
+        }
+        html.push_str("</table>\n");
+    }
+}
+
+fn differences_table(html: &mut String, view: &StudyView) {
+    html.push_str(
+        "<h2 id=\"differences\">Paired differences</h2>\n<p class=\"caption\">Per replication, the \
+         difference a − b between two policies' runs, which share every random stream; mean ± half-width \
+         of its 95% confidence interval. <strong>Bold</strong> rows (● in the last column) have an interval \
+         that excludes 0: the policies differ at that point.</p>\n",
+    );
+    if view.paired.is_empty() {
+        html.push_str("<p>No paired differences (fewer than two policies, or one replication).</p>\n");
+        return;
+    }
+    html.push_str(
+        "<table>\n<tr><th class=\"label\">grid point</th><th class=\"label\">metric</th>\
+         <th class=\"label\">policy a</th><th class=\"label\">policy b</th><th>a − b</th>\
+         <th class=\"label\">unit</th><th>excludes 0</th></tr>\n",
+    );
+    for difference in &view.paired {
+        let (factor, unit, title) = metric(&difference.metric)
+            .map_or((1.0, "", difference.metric.as_str()), |m| (m.factor, m.difference_unit, m.title));
+        let estimate = &difference.difference;
+        let excludes_zero = estimate.half_width.is_finite() && (estimate.low() > 0.0 || estimate.high() < 0.0);
+        let _ = writeln!(
+            html,
+            "<tr{}><td class=\"label\">{}</td><td class=\"label\">{}</td><td class=\"label\">{}</td>\
+             <td class=\"label\">{}</td><td>{}</td><td class=\"label\">{}</td><td>{}</td></tr>",
+            if excludes_zero { " class=\"sig\"" } else { "" },
+            escape(&point_name(view, difference.point)),
+            escape(title),
+            policy_header(&difference.policy_a),
+            policy_header(&difference.policy_b),
+            escape(&format_estimate(estimate, factor)),
+            escape(unit),
+            if excludes_zero { "●" } else { "" }
+        );
+    }
+    html.push_str("</table>\n");
+}
+
+/// What a figure shows, by file stem.
+fn caption(stem: &str, view: &StudyView) -> String {
+    let focus =
+        format!("grid point {} (load {} %)", point_name(view, view.focus_point), point_load(view, view.focus_point));
+    let bars = "Bars: 95% confidence intervals over replications (none when there is a single replication).";
+    match stem {
+        "miss_rate_vs_load" => format!(
+            "Share of frames that missed their deadline (dropped ones included) against the offered \
+             background load, one line per policy. Policies are offset slightly along the load axis so that \
+             their bars stay visible. {bars}"
+        ),
+        "accuracy_vs_flops" => format!(
+            "Accuracy against mean compute per executed step, one marker per grid point and policy. The \
+             dashed black step line is the Pareto front over all markers: the best accuracy reached with at \
+             most that many FLOPs per step. {bars}"
+        ),
+        "latency_cdf" => format!(
+            "Distribution of step latency (release to end, log scale) at {focus}, pooled over \
+             replications. Frames that never completed (dropped or unfinished) count as infinitely late, so a \
+             curve tops out below 100 % by their share, given in the legend. Values between histogram bin \
+             edges are interpolated."
+        ),
+        "setting_share" => format!(
+            "Share of executed steps in each setting (model) over simulated time at {focus}, pooled over \
+             replications, one panel per policy. Blank bins: no step was executed in them."
+        ),
+        "energy_vs_accuracy" => {
+            format!("Node energy over the run against accuracy, one marker per grid point and policy. {bars}")
+        }
+        other => format!("Figure {other}."),
+    }
+}
+
+fn figures_section(html: &mut String, view: &StudyView, figures: &[(PathBuf, Vec<u8>)]) {
+    html.push_str("<h2 id=\"figures\">Figures</h2>\n");
+    let svgs: Vec<(&PathBuf, &Vec<u8>)> =
+        figures.iter().filter(|(p, _)| p.extension().is_some_and(|e| e == "svg")).map(|(p, b)| (p, b)).collect();
+    if svgs.is_empty() {
+        html.push_str("<p>No figures.</p>\n");
+        return;
+    }
+    for (number, (path, bytes)) in svgs.into_iter().enumerate() {
+        let stem = path.file_stem().map_or(String::new(), |s| s.to_string_lossy().into_owned());
+        let sibling = |ext: &str| -> Option<String> {
+            let candidate = path.with_extension(ext);
+            figures.iter().any(|(p, _)| p == &candidate).then(|| display_path(&candidate))
+        };
+        let data: Vec<String> = ["csv", "png"].iter().filter_map(|ext| sibling(ext)).collect();
+        let _ = writeln!(
+            html,
+            "<figure id=\"fig-{}\">\n{}\n<figcaption><strong>Figure {}.</strong> {}{}</figcaption>\n</figure>",
+            escape(&stem),
+            inline_svg(bytes),
+            number + 1,
+            escape(&caption(&stem, view)),
+            if data.is_empty() {
+                String::new()
+            } else {
+                format!(
+                    " Files: {}.",
+                    data.iter().map(|d| format!("<code>{}</code>", escape(d))).collect::<Vec<_>>().join(", ")
+                )
+            }
+        );
+    }
+}
+
+fn display_path(path: &Path) -> String {
+    path.components().map(|c| c.as_os_str().to_string_lossy().into_owned()).collect::<Vec<_>>().join("/")
+}
+
+/// An SVG document ready to sit inside HTML: the XML namespace attribute (which HTML does not need)
+/// removed, so that the report holds no URL at all.
+fn inline_svg(bytes: &[u8]) -> String {
+    let text = String::from_utf8_lossy(bytes);
+    let text = text.trim();
+    let start = text.find("<svg").unwrap_or(0);
+    text[start..].replacen(" xmlns=\"http://www.w3.org/2000/svg\"", "", 1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::study::figures::study_figures;
+    use crate::study::figures::tests::{degenerate_view, sample_view};
+
+    #[test]
+    fn the_report_holds_tables_figures_and_the_escaped_study_file() {
+        let view = sample_view();
+        let figures = study_figures(&view).unwrap();
+        let html = html_report(&view, &figures);
+        assert!(html.starts_with("<!DOCTYPE html>"));
+        assert!(html.contains("<title>flexrnn study: sample &lt;study&gt;</title>"));
+        assert!(html.contains("flexrnn 0.1.0"));
+        for id in
+            ["table-accuracy", "table-miss_rate", "table-mean_flops_per_step", "table-mean_latency_s", "table-energy_j"]
+        {
+            assert!(html.contains(&format!("<h3 id=\"{id}\">")), "{id}");
+        }
+        // Accuracy 95% ± 1 at point 0 for static-gru-128; latency 4 ms ± 0.2.
+        assert!(html.contains("<td>95.0 ± 1.0</td>"));
+        assert!(html.contains("<td>4.00 ± 0.20</td>"));
+        assert!(html.contains("<td>0.0 ± 0</td>") || html.contains("<td>0 ± 0</td>"), "oracle's zero misses");
+        assert!(html.contains("<th>oracle †</th>"));
+        assert!(html.contains("clairvoyant"));
+        // The study file, escaped, in a <pre>.
+        assert!(html.contains("<pre>name: sample\nbase: scenarios/default.yaml # &lt;&amp;&gt;\n</pre>"));
+        // Every SVG inlined, with a caption.
+        assert_eq!(html.matches("<svg").count(), 5);
+        assert_eq!(html.matches("<figcaption>").count(), 5);
+        assert!(html.contains("Pareto front"));
+        assert!(html.contains("<code>figures/latency_cdf.csv</code>"));
+        // Nothing from the network.
+        assert!(!html.contains("http"), "no URL at all");
+        assert!(!html.contains("src="));
+    }
+
+    #[test]
+    fn paired_differences_whose_interval_excludes_zero_are_marked() {
+        let view = sample_view();
+        let html = html_report(&view, &[]);
+        let rows: Vec<&str> = html.lines().filter(|l| l.contains("percentage points")).collect();
+        assert_eq!(rows.len(), 2);
+        // greedy − static at point 1: 50 ± 5 points, excludes 0.
+        assert!(rows[0].starts_with("<tr class=\"sig\">") && rows[0].contains("50.0 ± 5.0") && rows[0].contains("●"));
+        // greedy − oracle at point 0: −2.5 ± 3.0 points, includes 0.
+        assert!(rows[1].starts_with("<tr><td") && rows[1].contains("-2.5 ± 3.0") && !rows[1].contains("●"));
+        assert!(html.contains("<td class=\"label\">oracle †</td>"));
+    }
+
+    #[test]
+    fn the_report_is_deterministic() {
+        let view = sample_view();
+        let figures = study_figures(&view).unwrap();
+        assert_eq!(html_report(&view, &figures), html_report(&view, &study_figures(&view).unwrap()));
+    }
+
+    #[test]
+    fn a_degenerate_view_gives_a_report_without_intervals() {
+        let view = degenerate_view();
+        let figures = study_figures(&view).unwrap();
+        let html = html_report(&view, &figures);
+        assert!(html.contains("<td>100 (n = 1)</td>"), "accuracy without an interval");
+        assert!(!html.contains("table-energy_j"), "no energy table without energy");
+        assert!(html.contains("No paired differences"));
+        assert!(html.contains("point 0"));
+        assert!(!html.contains("clairvoyant"));
+        assert_eq!(html.matches("<svg").count(), 4);
+        assert!(!html.contains("http"));
+    }
+
+    #[test]
+    fn escaping_covers_markup_and_quotes() {
+        assert_eq!(escape("<a href=\"x\">'&'</a>"), "&lt;a href=&quot;x&quot;&gt;&#39;&amp;&#39;&lt;/a&gt;");
+    }
+}
