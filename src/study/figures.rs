@@ -144,11 +144,15 @@ fn cdf_points(histogram: &LatencyHistogram) -> Vec<(f64, f64)> {
     if total == 0 {
         return Vec::new();
     }
+    // Only the bins from the one before the first non-empty bin to the last non-empty one, so the
+    // axis spans the data rather than the histogram's whole 1 µs – 1000 s range.
+    let Some(first) = histogram.counts.iter().position(|&c| c > 0) else { return Vec::new() };
+    let last = histogram.counts.iter().rposition(|&c| c > 0).unwrap_or(first);
     let mut cumulative = 0u64;
     let mut points = Vec::new();
-    for (edge, count) in histogram.upper_edges_s.iter().zip(&histogram.counts) {
+    for (i, (edge, count)) in histogram.upper_edges_s.iter().zip(&histogram.counts).enumerate() {
         cumulative += count;
-        if edge.is_finite() && *edge > 0.0 {
+        if i + 1 >= first && i <= last && edge.is_finite() && *edge > 0.0 {
             points.push((edge * 1e3, cumulative as f64 / total as f64));
         }
     }
@@ -860,7 +864,7 @@ fn latency_cdf(view: &StudyView) -> Result<Figure, PlotError> {
                 Some(_) if total > 0 => label.clone(),
                 _ => format!("{label} (no frames)"),
             };
-            LegendEntry { label, swatch: Swatch::Line(policy_colour(i), false) }
+            LegendEntry { label, swatch: Swatch::Line(policy_colour(i), i >= PALETTE.len()) }
         })
         .collect();
     let layout = legend_layout(&entries, FIGURE_WIDTH);
@@ -891,7 +895,10 @@ fn latency_cdf(view: &StudyView) -> Result<Figure, PlotError> {
             .x_label_area_size(s.px(30.0))
             .y_label_area_size(s.px(40.0))
             .build_cartesian_2d(
-                x_range.clone().log_scale().with_key_points(log_ticks(&x_range, &[1.0, 2.0, 5.0])),
+                x_range.clone().log_scale().with_key_points(log_ticks(
+                    &x_range,
+                    if x_range.end / x_range.start > 2000.0 { &[1.0] } else { &[1.0, 2.0, 5.0] },
+                )),
                 0f64..100.0,
             )
             .map_err(err)?;
@@ -911,12 +918,15 @@ fn latency_cdf(view: &StudyView) -> Result<Figure, PlotError> {
             .draw()
             .map_err(err)?;
         for (i, curve) in &curves {
-            chart
-                .draw_series(LineSeries::new(
-                    curve.iter().map(|(x, y)| (*x, y * 100.0)),
-                    s.stroke(policy_colour(*i), 1.5),
-                ))
-                .map_err(err)?;
+            let points = curve.iter().map(|(x, y)| (*x, y * 100.0));
+            if *i >= PALETTE.len() {
+                // Past the palette's eight colours, a dashed line tells the curves apart.
+                chart
+                    .draw_series(DashedLineSeries::new(points, s.i(5.0), s.i(3.0), s.stroke(policy_colour(*i), 1.5)))
+                    .map_err(err)?;
+            } else {
+                chart.draw_series(LineSeries::new(points, s.stroke(policy_colour(*i), 1.5))).map_err(err)?;
+            }
         }
         Ok(())
     }))
