@@ -57,10 +57,26 @@ fn threads_shards_and_resumes_give_byte_identical_studies() {
     assert!(stdout.contains("12 runs simulated, 0 reused"), "{stdout}");
     assert!(stdout.contains("| 1 processes.requests.rate=16/s |"), "{stdout}");
     let reference = tree(&one);
-    for expected in ["runs.csv", "summary.csv", "paired.csv", "summary.md", "view.json", "study.json", "study.yaml"] {
+    let mut expected_files: Vec<String> =
+        ["runs.csv", "summary.csv", "paired.csv", "summary.md", "view.json", "study.json", "study.yaml", "report.html"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+    for figure in ["miss_rate_vs_load", "accuracy_vs_flops", "latency_cdf", "setting_share", "energy_vs_accuracy"] {
+        for ext in ["svg", "png", "csv"] {
+            expected_files.push(format!("figures/{figure}.{ext}"));
+        }
+    }
+    for expected in &expected_files {
         assert!(reference.contains_key(Path::new(expected)), "{expected} missing");
     }
     assert_eq!(reference.keys().filter(|p| p.starts_with("runs")).count(), 12);
+    // Summary: 2 points × 3 policies × 8 metrics, each with n = 2 replications.
+    let summary = String::from_utf8(reference[Path::new("summary.csv")].clone()).unwrap();
+    assert_eq!(summary.lines().count(), 1 + 2 * 3 * 8, "{summary}");
+    assert!(summary.lines().skip(1).all(|l| l.split(',').nth(5) == Some("2")), "{summary}");
+    let html = String::from_utf8(reference[Path::new("report.html")].clone()).unwrap();
+    assert!(html.contains("<svg") && html.contains("greedy_slack") && !html.contains("http"), "self-contained report");
 
     // Two threads.
     let two = work.path().join("two");
