@@ -970,14 +970,7 @@ impl<R: Recorder> EdgeWorld<R> {
         let model = &bank.models()[running.model];
         let hidden = model.hidden_size();
         if let Some(from) = running.switched_from {
-            let from_hidden = bank.models()[from].hidden_size();
-            match bank.switch(from, running.model).flatten() {
-                Some(map) => {
-                    map.apply(&state.hidden[..from_hidden], &mut state.mapped[..hidden]);
-                    state.hidden[..hidden].copy_from_slice(&state.mapped[..hidden]);
-                }
-                None => debug_assert_eq!(from_hidden, hidden, "an unmapped switch keeps the size"),
-            }
+            bank.carry_state(from, running.model, &mut state.hidden, &mut state.mapped);
         }
         let step = (running.frame % state.steps as u64) as usize;
         let sequence = running.frame / state.steps as u64;

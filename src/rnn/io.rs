@@ -7,7 +7,8 @@
 //!   `F32` — the `state_dict()` of a PyTorch module with a `cell = nn.GRUCell(I, H)` and a
 //!   `readout = nn.Linear(H, C)`, so models trained in PyTorch load as they are;
 //! - `maps.safetensors` with `map.<from>.<to>.weight` `[H_to, H_from]` and `map.<from>.<to>.bias` `[H_to]`
-//!   for every ordered pair of models of different sizes.
+//!   for some ordered pairs of models of different sizes (a switch without a direct map follows the
+//!   cheapest chain of maps; every model must be able to reach every other).
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};

@@ -119,11 +119,16 @@ pub fn truncate_or_pad(from: &[f32], out: &mut [f32]) {
 
 /// A bank of models and the allowed switches between them: a `petgraph` directed graph whose nodes
 /// are model indices and whose edges carry the state map (`None` when the sizes are equal and the
-/// state passes as it is).
+/// state passes as it is). Switching to a model that is not connected directly follows the cheapest
+/// path in FLOPs (Dijkstra), applying each edge's map in turn.
 #[derive(Debug, Clone)]
 pub struct ModelBank {
     models: Vec<GruClassifier>,
     switches: DiGraph<usize, Option<StateMap>>,
+    /// `routes[from · n + to]`: the models visited on the cheapest path, `from` and `to` included.
+    routes: Vec<Vec<usize>>,
+    /// `route_flops[from · n + to]`: FLOPs of the maps along that path.
+    route_flops: Vec<u64>,
 }
 
 /// Errors when assembling a bank.
@@ -148,8 +153,8 @@ pub enum BankError {
         /// Found source size.
         found_from: usize,
     },
-    /// Two models of different sizes have no map between them.
-    #[error("no state map from {from} to {to}: a bank needs one for every ordered pair of different widths")]
+    /// No chain of maps leads from one model to another.
+    #[error("no state map, direct or through other models, leads from {from} to {to}: add maps so that every model can reach every other")]
     MissingMap {
         /// Source model name.
         from: String,
@@ -162,12 +167,14 @@ pub enum BankError {
 }
 
 impl ModelBank {
-    /// Builds a bank; `maps` holds `(from_index, to_index, map)` for ordered pairs of different sizes.
-    /// Models are kept in the given order (the shipped banks list them narrowest first).
+    /// Builds a bank; `maps` holds `(from_index, to_index, map)` for ordered pairs of different sizes
+    /// (not necessarily all: a switch between models without a direct map follows the cheapest chain
+    /// of maps). Models of equal size are connected directly, the state passing as it is. Models are
+    /// kept in the given order (the shipped banks list them narrowest first).
     ///
     /// # Errors
-    /// [`BankError`] if a map has the wrong shape, a pair of different sizes has no map, or the models
-    /// disagree on input size or number of classes.
+    /// [`BankError`] if a map has the wrong shape, some model cannot reach another through the maps,
+    /// or the models disagree on input size or number of classes.
     pub fn new(models: Vec<GruClassifier>, maps: Vec<(usize, usize, StateMap)>) -> Result<ModelBank, BankError> {
         let first = models.first().ok_or_else(|| BankError::Invalid("no model".into()))?;
         let (input, classes) = (first.cell.input_size(), first.classes());
@@ -200,12 +207,44 @@ impl ModelBank {
                 }
                 if models[from].hidden_size() == models[to].hidden_size() {
                     switches.add_edge(nodes[from], nodes[to], None);
-                } else {
-                    return Err(BankError::MissingMap { from: models[from].name.clone(), to: models[to].name.clone() });
                 }
             }
         }
-        Ok(ModelBank { models, switches })
+        let n = models.len();
+        let mut routes = vec![Vec::new(); n * n];
+        let mut route_flops = vec![0; n * n];
+        for from in 0..n {
+            for to in 0..n {
+                // A direct switch is always taken as it is (a chain through a narrower model would lose
+                // information, even when cheaper).
+                if from == to || switches.find_edge(nodes[from], nodes[to]).is_some() {
+                    routes[from * n + to] = if from == to { vec![from] } else { vec![from, to] };
+                    route_flops[from * n + to] = if from == to {
+                        0
+                    } else {
+                        let edge = switches.find_edge(nodes[from], nodes[to]).expect("checked");
+                        switches[edge].as_ref().map_or(0, StateMap::flops)
+                    };
+                    continue;
+                }
+                // Otherwise the cheapest chain in FLOPs; among equal costs, fewest maps (a bank has far fewer than
+                // HOPS models, so the hop count in the low digits never outweighs a FLOP).
+                const HOPS: u64 = 1 << 16;
+                let found = petgraph::algo::astar(
+                    &switches,
+                    nodes[from],
+                    |node| node == nodes[to],
+                    |edge| edge.weight().as_ref().map_or(0, StateMap::flops) * HOPS + 1,
+                    |_| 0,
+                );
+                let Some((cost, path)) = found else {
+                    return Err(BankError::MissingMap { from: models[from].name.clone(), to: models[to].name.clone() });
+                };
+                routes[from * n + to] = path.iter().map(|node| switches[*node]).collect();
+                route_flops[from * n + to] = cost / HOPS;
+            }
+        }
+        Ok(ModelBank { models, switches, routes, route_flops })
     }
 
     /// The models, in bank order.
@@ -230,12 +269,30 @@ impl ModelBank {
         Some(self.switches[edge].as_ref())
     }
 
-    /// FLOPs of switching `from → to` (0 for the identity or an unmapped same-size switch).
+    /// The models visited when switching `from → to` along the cheapest path, both ends included
+    /// (`[from]` when equal).
+    pub fn route(&self, from: usize, to: usize) -> &[usize] {
+        &self.routes[from * self.models.len() + to]
+    }
+
+    /// FLOPs of switching `from → to`: the maps along the cheapest path (0 for the identity or
+    /// same-size switches).
     pub fn switch_flops(&self, from: usize, to: usize) -> u64 {
-        if from == to {
-            return 0;
+        self.route_flops[from * self.models.len() + to]
+    }
+
+    /// Carries the state of model `from` (in `state[..hidden(from)]`) to model `to` along the
+    /// cheapest path; `spare` (at least the largest hidden size) holds intermediate results. The new
+    /// state is in `state[..hidden(to)]`. Allocates nothing.
+    pub fn carry_state(&self, from: usize, to: usize, state: &mut [f32], spare: &mut [f32]) {
+        for pair in self.route(from, to).windows(2) {
+            let (a, b) = (pair[0], pair[1]);
+            let (ha, hb) = (self.models[a].hidden_size(), self.models[b].hidden_size());
+            if let Some(map) = self.switch(a, b).flatten() {
+                map.apply(&state[..ha], &mut spare[..hb]);
+                state[..hb].copy_from_slice(&spare[..hb]);
+            }
         }
-        self.switch(from, to).flatten().map_or(0, StateMap::flops)
     }
 }
 
@@ -269,17 +326,57 @@ mod tests {
     }
 
     #[test]
+    fn switches_without_a_direct_map_follow_the_cheapest_chain() {
+        let map = |from: usize, to: usize, scale: f32| StateMap {
+            from_hidden: from,
+            to_hidden: to,
+            weight: (0..from * to).map(|k| scale * (k as f32 + 1.0)).collect(),
+            bias: vec![0.25; to],
+        };
+        // Maps only between neighbours 2 ⇄ 3 ⇄ 4: 2 → 4 goes through 3.
+        let models = vec![tiny("a", 2), tiny("b", 3), tiny("d", 4)];
+        let chain =
+            vec![(0, 1, map(2, 3, 0.1)), (1, 0, map(3, 2, 0.1)), (1, 2, map(3, 4, 0.2)), (2, 1, map(4, 3, 0.1))];
+        let bank = ModelBank::new(models.clone(), chain.clone()).unwrap();
+        assert_eq!(bank.route(0, 2), &[0, 1, 2]);
+        assert_eq!(bank.switch_flops(0, 2), (2 * 2 * 3 + 3) + (2 * 3 * 4 + 4));
+        assert_eq!(bank.route(2, 0), &[2, 1, 0]);
+        // Carrying the state along the chain equals applying the two maps by hand.
+        let mut state = [1.0, -2.0, 0.0, 0.0];
+        let mut spare = [0.0; 4];
+        bank.carry_state(0, 2, &mut state, &mut spare);
+        let (mut mid, mut end) = ([0.0; 3], [0.0; 4]);
+        chain[0].2.apply(&[1.0, -2.0], &mut mid);
+        chain[2].2.apply(&mid, &mut end);
+        assert_eq!(state, end);
+        // A direct map is taken as it is, even when a chain would cost less (here 4 → 2 directly costs
+        // 2·4·2 + 2 = 18 FLOPs; through 3 it would cost 27 + 14 = 41, so take a dearer case too).
+        let mut with_direct = chain;
+        with_direct.push((0, 2, map(2, 4, 0.3)));
+        with_direct.push((2, 0, map(4, 2, 0.3)));
+        let bank = ModelBank::new(models, with_direct).unwrap();
+        assert_eq!(bank.route(0, 2), &[0, 2]);
+        assert_eq!(bank.switch_flops(0, 2), 2 * 2 * 4 + 4);
+        assert_eq!(bank.route(2, 0), &[2, 0]);
+    }
+
+    #[test]
     fn bank_requires_maps_between_sizes() {
         let err = ModelBank::new(vec![tiny("a", 2), tiny("b", 3)], vec![]).unwrap_err();
         assert!(matches!(err, BankError::MissingMap { .. }));
         let map_ab = StateMap { from_hidden: 2, to_hidden: 3, weight: vec![1.0; 6], bias: vec![0.0; 3] };
         let map_ba = StateMap { from_hidden: 3, to_hidden: 2, weight: vec![1.0; 6], bias: vec![0.5; 2] };
+        // c has no map of its own but the same size as b: it reaches a through b, for free to b.
         let bank = ModelBank::new(
             vec![tiny("a", 2), tiny("b", 3), tiny("c", 3)],
             vec![(0, 1, map_ab.clone()), (1, 0, map_ba)],
         )
-        .unwrap_err();
-        assert!(matches!(bank, BankError::MissingMap { .. }), "c has no map to a");
+        .unwrap();
+        assert_eq!(bank.route(2, 0), &[2, 1, 0]);
+        assert_eq!(bank.switch_flops(2, 0), bank.switch_flops(1, 0));
+        assert!(bank.switch(2, 0).is_none(), "no direct switch");
+        let one_way = ModelBank::new(vec![tiny("a", 2), tiny("b", 3)], vec![(0, 1, map_ab.clone())]).unwrap_err();
+        assert!(matches!(one_way, BankError::MissingMap { .. }), "b cannot reach a");
         let bad = StateMap { from_hidden: 3, to_hidden: 3, weight: vec![0.0; 9], bias: vec![0.0; 3] };
         assert!(matches!(
             ModelBank::new(vec![tiny("a", 2), tiny("b", 3)], vec![(0, 1, bad)]),
