@@ -198,8 +198,11 @@ fn study(args: StudyArgs) -> anyhow::Result<()> {
     let out = args.out.unwrap_or_else(|| PathBuf::from("results").join(&study.name));
     let bar = ProgressBar::new(0);
     bar.set_style(
-        ProgressStyle::with_template("{elapsed_precise} [{bar:30}] {pos}/{len} runs ({per_sec}, {eta} left) {msg}")
-            .expect("valid template"),
+        ProgressStyle::with_template("{elapsed_precise} [{bar:30}] {pos}/{len} runs ({rate}, {eta} left) {msg}")
+            .expect("valid template")
+            .with_key("rate", |state: &indicatif::ProgressState, w: &mut dyn std::fmt::Write| {
+                let _ = write!(w, "{:.1} runs/s", state.per_sec());
+            }),
     );
     let started = std::time::Instant::now();
     let outcome = with_jobs(args.jobs, |parallel| {
@@ -243,7 +246,8 @@ fn study(args: StudyArgs) -> anyhow::Result<()> {
     }
     let records = aggregate::collect(&study, &loaded, std::slice::from_ref(&out))?;
     let files = aggregate::study_files(&study, &records)?;
-    aggregate::write_files(&out, &files)?;
+    let removed = run::write_aggregate(&out, &study, &loaded, &files)?;
+    report_removed(&removed);
     print_study(&files, &out);
     Ok(())
 }
@@ -253,6 +257,16 @@ fn merge(args: MergeArgs) -> anyhow::Result<()> {
     let study = Study::load(&args.study)?;
     let loaded = run::load(&study)?;
     let out = args.out.unwrap_or_else(|| PathBuf::from("results").join(&study.name));
+    for shard in &args.shards {
+        anyhow::ensure!(shard.is_dir(), "{}: no such folder (give the --out folders of the shards)", shard.display());
+        match run::read_stamp(shard) {
+            Some(stamp) if stamp.study == study.name => {}
+            Some(stamp) => {
+                anyhow::bail!("{}: holds runs of study `{}`, not `{}`", shard.display(), stamp.study, study.name)
+            }
+            None => anyhow::bail!("{}: not a flexrnn study folder (no study.json)", shard.display()),
+        }
+    }
     let records = aggregate::collect(&study, &loaded, &args.shards)?;
     run::claim_folder(&out, &study, loaded.runs.len())?;
     for (run, record) in loaded.runs.iter().zip(&records) {
@@ -260,10 +274,17 @@ fn merge(args: MergeArgs) -> anyhow::Result<()> {
         flexrnn::output::write_atomic(&out.join("runs").join(&run.file), &bytes)?;
     }
     let files = aggregate::study_files(&study, &records)?;
-    aggregate::write_files(&out, &files)?;
+    let removed = run::write_aggregate(&out, &study, &loaded, &files)?;
+    report_removed(&removed);
     println!("merged {} runs from {} folder(s)", records.len(), args.shards.len());
     print_study(&files, &out);
     Ok(())
+}
+
+fn report_removed(removed: &[String]) {
+    if let Some(first) = removed.first() {
+        println!("removed {} run record(s) that are no longer part of the study (first: runs/{first})", removed.len());
+    }
 }
 
 fn print_study(files: &[(PathBuf, Vec<u8>)], out: &std::path::Path) {

@@ -121,7 +121,8 @@ fn bank_digest(dir: &std::path::Path, card: &ModelCard) -> String {
 pub struct RunPlan {
     /// Run index (0-based).
     pub index: usize,
-    /// Label of the run (the multi-policy stream's policy label, or `run`).
+    /// Label of the run: the multi-policy stream's policy label, else the first stream's policy label,
+    /// or `run` without streams.
     pub label: String,
     /// Policy of each stream, in stream order.
     pub policies: Vec<PolicyFile>,
@@ -163,10 +164,12 @@ pub fn plan_runs(scenario: &Scenario, resources: &Resources) -> Result<Vec<RunPl
     for index in 0..runs {
         let policies: Vec<PolicyFile> =
             scenario.streams().map(|s| s.policies[index.min(s.policies.len() - 1)].clone()).collect();
+        // The multi-policy stream's policy, else the first stream's only policy, else `run`.
         let label = scenario
             .streams()
             .find(|s| s.policies.len() > 1)
-            .map_or_else(|| "run".to_string(), |s| s.policies[index].label());
+            .or_else(|| scenario.streams().next())
+            .map_or_else(|| "run".to_string(), |s| s.policies[index.min(s.policies.len() - 1)].label());
         plans.push(RunPlan { index, label, policies });
     }
     Ok(plans)

@@ -2,7 +2,7 @@
 //! confidence intervals per grid point and policy, and paired differences between policies under
 //! common random numbers; and the [`StudyView`] its figures and report draw.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use super::run::{existing_record, fingerprint, Loaded, RunRecord};
 use super::spec::{compact, Study};
@@ -279,7 +279,19 @@ pub fn view(study: &Study, records: &[RunRecord]) -> StudyView {
     let points: Vec<PointInfo> = study
         .points
         .iter()
-        .map(|p| PointInfo { index: p.index, label: p.label.clone(), load: p.scenario.offered_background_load() })
+        .map(|p| PointInfo {
+            index: p.index,
+            label: p.label.clone(),
+            series: study
+                .axes
+                .iter()
+                .zip(&p.coordinates)
+                .take(study.axes.len().saturating_sub(1))
+                .map(|(a, &c)| format!("{}={}", a.path, compact(&a.values[c])))
+                .collect::<Vec<_>>()
+                .join(", "),
+            load: p.scenario.offered_background_load(),
+        })
         .collect();
     let mut cells = Vec::new();
     for point in &study.points {
@@ -358,6 +370,15 @@ pub fn view(study: &Study, records: &[RunRecord]) -> StudyView {
     }
 }
 
+/// A policy label for tables and legends: the oracle is marked as the upper bound it is.
+pub fn display_policy(label: &str) -> String {
+    if label.starts_with("oracle") {
+        format!("{label} (upper bound)")
+    } else {
+        label.to_string()
+    }
+}
+
 /// A short Markdown table of the main metrics (mean ± 95% CI half-width), for the terminal.
 pub fn summary_markdown(view: &StudyView) -> String {
     let pm = |e: &Estimate, scale: f64, digits: usize| {
@@ -377,7 +398,7 @@ pub fn summary_markdown(view: &StudyView) -> String {
             p.index,
             p.label,
             p.load * 100.0,
-            c.policy,
+            display_policy(&c.policy),
             pm(&c.accuracy, 100.0, 1),
             pm(&c.miss_rate, 100.0, 1),
             pm(&c.mean_flops_per_step, 1e-3, 1),
@@ -407,17 +428,6 @@ pub fn study_files(
     ];
     files.extend(super::figures_and_report(&view)?);
     Ok(files)
-}
-
-/// Writes the aggregate files into `out` (each atomically; the run records are left as they are).
-///
-/// # Errors
-/// [`crate::output::WriteError`] naming the file.
-pub fn write_files(out: &Path, files: &[(PathBuf, Vec<u8>)]) -> Result<(), crate::output::WriteError> {
-    for (relative, bytes) in files {
-        crate::output::write_atomic(&out.join(relative), bytes)?;
-    }
-    Ok(())
 }
 
 #[cfg(test)]

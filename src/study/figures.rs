@@ -705,7 +705,7 @@ fn policy_legend(view: &StudyView, with_line: bool) -> Vec<LegendEntry> {
         .iter()
         .enumerate()
         .map(|(i, label)| LegendEntry {
-            label: label.clone(),
+            label: super::aggregate::display_policy(label),
             swatch: if with_line {
                 Swatch::MarkerLine(policy_shape(i), policy_colour(i))
             } else {
@@ -752,16 +752,20 @@ fn miss_rate_vs_load(view: &StudyView) -> Result<Figure, PlotError> {
     // Policies are offset slightly along x so that their error bars do not hide each other.
     let k = view.policies.len().max(1) as f64;
     let dodge = (x_range.end - x_range.start) * 0.008;
-    let series: Vec<(usize, Vec<(Scaled, Scaled)>)> = (0..view.policies.len())
+    let series: Vec<(usize, Vec<(Scaled, Scaled, &str)>)> = (0..view.policies.len())
         .map(|i| {
             let offset = (i as f64 - (k - 1.0) / 2.0) * dodge;
             let points = cells
                 .iter()
                 .filter(|c| policy_index(view, &c.policy) == Some(i))
                 .map(|c| {
-                    (Scaled { mean: load_pct(view, c.point) + offset, interval: None }, scaled(&c.miss_rate, 100.0))
+                    (
+                        Scaled { mean: load_pct(view, c.point) + offset, interval: None },
+                        scaled(&c.miss_rate, 100.0),
+                        view.points.get(c.point).map_or("", |p| p.series.as_str()),
+                    )
                 })
-                .filter(|(x, y)| x.mean.is_finite() && y.mean.is_finite())
+                .filter(|(x, y, _)| x.mean.is_finite() && y.mean.is_finite())
                 .collect();
             (i, points)
         })
@@ -781,10 +785,24 @@ fn miss_rate_vs_load(view: &StudyView) -> Result<Figure, PlotError> {
         let mut chart = linear_chart(&body, s, x_range.clone(), y_range.clone(), &axes, None)?;
         for (i, points) in &series {
             let colour = policy_colour(*i);
-            chart
-                .draw_series(LineSeries::new(points.iter().map(|(x, y)| (x.mean, y.mean)), s.stroke(colour, 1.5)))
-                .map_err(err)?;
-            draw_cells(&mut chart, s, *i, points)?;
+            // One line per value of the other axes (`PointInfo::series`), so that points differing
+            // in, say, the number of cores are not joined.
+            let mut groups: Vec<&str> = Vec::new();
+            for (_, _, group) in points {
+                if !groups.contains(group) {
+                    groups.push(group);
+                }
+            }
+            for group in groups {
+                chart
+                    .draw_series(LineSeries::new(
+                        points.iter().filter(|(_, _, g)| *g == group).map(|(x, y, _)| (x.mean, y.mean)),
+                        s.stroke(colour, 1.5),
+                    ))
+                    .map_err(err)?;
+            }
+            let cells: Vec<(Scaled, Scaled)> = points.iter().map(|(x, y, _)| (*x, *y)).collect();
+            draw_cells(&mut chart, s, *i, &cells)?;
         }
         Ok(())
     }))
@@ -850,21 +868,23 @@ fn accuracy_vs_flops(view: &StudyView) -> Result<Figure, PlotError> {
 fn latency_cdf(view: &StudyView) -> Result<Figure, PlotError> {
     let curves: Vec<(usize, Vec<(f64, f64)>)> =
         view.latency.iter().take(view.policies.len()).map(cdf_points).enumerate().collect();
+    // Policies without frames at the focus point (absent there) are left out.
     let entries: Vec<LegendEntry> = view
         .policies
         .iter()
         .enumerate()
-        .map(|(i, label)| {
+        .filter_map(|(i, label)| {
             let histogram = view.latency.get(i);
             let total = histogram.map_or(0, |h| h.counts.iter().sum::<u64>() + h.not_completed);
+            let label = super::aggregate::display_policy(label);
             let label = match histogram {
                 Some(h) if total > 0 && h.not_completed > 0 => {
                     format!("{label} ({:.1}% never completed)", h.not_completed as f64 / total as f64 * 100.0)
                 }
-                Some(_) if total > 0 => label.clone(),
-                _ => format!("{label} (no frames)"),
+                Some(_) if total > 0 => label,
+                _ => return None,
             };
-            LegendEntry { label, swatch: Swatch::Line(policy_colour(i), i >= PALETTE.len()) }
+            Some(LegendEntry { label, swatch: Swatch::Line(policy_colour(i), i >= PALETTE.len()) })
         })
         .collect();
     let layout = legend_layout(&entries, FIGURE_WIDTH);
@@ -940,7 +960,12 @@ fn setting_share(view: &StudyView) -> Result<Figure, PlotError> {
         .map(|(j, name)| LegendEntry { label: name.clone(), swatch: Swatch::Block(PALETTE[j % PALETTE.len()]) })
         .collect();
     let layout = legend_layout(&entries, FIGURE_WIDTH);
-    let panels = view.policies.len().max(1);
+    // One panel per policy that ran at the focus point.
+    let present: Vec<usize> = (0..view.policies.len())
+        .filter(|&i| view.shares.get(i).is_some_and(|share| share.counts.iter().flatten().any(|&c| c > 0)))
+        .collect();
+    let present = if present.is_empty() { (0..view.policies.len()).collect() } else { present };
+    let panels = present.len().max(1);
     let columns = if panels <= 2 { 1 } else { 2 };
     let rows = panels.div_ceil(columns);
     let panel_height: u32 = if columns == 1 { 120 } else { 100 };
@@ -952,11 +977,9 @@ fn setting_share(view: &StudyView) -> Result<Figure, PlotError> {
         .fold(0.0, f64::max);
     let x_range = if horizon > 0.0 { 0.0..horizon } else { 0.0..1.0 };
     // Per panel and setting: rectangles (t0, t1, y0, y1) in percent, runs of equal bins merged.
-    let blocks: Vec<Vec<(usize, [f64; 4])>> = view
-        .policies
+    let blocks: Vec<Vec<(usize, [f64; 4])>> = present
         .iter()
-        .enumerate()
-        .map(|(i, _)| view.shares.get(i).map(|share| share_blocks(share, &settings)).unwrap_or_default())
+        .map(|&i| view.shares.get(i).map(|share| share_blocks(share, &settings)).unwrap_or_default())
         .collect();
     let height = layout.height() + rows as u32 * panel_height + 12;
     Ok(render_scaled!("setting_share", (FIGURE_WIDTH, height), PNG_SCALE, |root, scale| {
@@ -974,8 +997,12 @@ fn setting_share(view: &StudyView) -> Result<Figure, PlotError> {
                 x_area: if last_row { 28.0 } else { 16.0 },
                 y_area: if column == 0 { 40.0 } else { 26.0 },
             };
-            let title = view.policies.get(k).map_or("", String::as_str);
-            let mut chart = linear_chart(area, s, x_range.clone(), 0.0..100.0, &axes, Some(title))?;
+            let title = present
+                .get(k)
+                .and_then(|&i| view.policies.get(i))
+                .map(|p| super::aggregate::display_policy(p))
+                .unwrap_or_default();
+            let mut chart = linear_chart(area, s, x_range.clone(), 0.0..100.0, &axes, Some(title.as_str()))?;
             if let Some(panel) = blocks.get(k) {
                 chart
                     .draw_series(panel.iter().map(|(j, [t0, t1, y0, y1])| {
@@ -1130,8 +1157,8 @@ pub(crate) mod tests {
         StudyView {
             name: "sample <study>".into(),
             points: vec![
-                PointInfo { index: 0, label: "processes.requests.rate=10/s".into(), load: 0.2 },
-                PointInfo { index: 1, label: "processes.requests.rate=30/s".into(), load: 0.6 },
+                PointInfo { index: 0, label: "processes.requests.rate=10/s".into(), series: String::new(), load: 0.2 },
+                PointInfo { index: 1, label: "processes.requests.rate=30/s".into(), series: String::new(), load: 0.6 },
             ],
             policies,
             cells,
@@ -1149,7 +1176,7 @@ pub(crate) mod tests {
     pub(crate) fn degenerate_view() -> StudyView {
         StudyView {
             name: "tiny".into(),
-            points: vec![PointInfo { index: 0, label: String::new(), load: 0.0 }],
+            points: vec![PointInfo { index: 0, label: String::new(), series: String::new(), load: 0.0 }],
             policies: vec!["only".into()],
             cells: vec![CellSummary {
                 point: 0,
@@ -1284,7 +1311,7 @@ pub(crate) mod tests {
         assert_eq!(header.len(), 7);
         assert!(rows.is_empty());
         let svg = String::from_utf8(file(&files, "figures/latency_cdf.svg").to_vec()).unwrap();
-        assert!(svg.contains("only (no frames)"));
+        assert!(!svg.contains("only"), "a policy without frames at the focus point is left out of the CDF");
     }
 
     #[test]

@@ -124,9 +124,12 @@ pub fn load(study: &Study) -> Result<Loaded, StudyRunError> {
     let mut resources: Vec<Arc<Resources>> = Vec::new();
     let mut runs = Vec::new();
     for point in &study.points {
-        let loaded = runner::load_resources(&point.scenario)
-            .map_err(|source| StudyRunError::Run { point: point.index, source })?;
-        let plans = runner::plan_runs(&point.scenario, &loaded)?;
+        let loaded = runner::load_resources(&point.scenario).map_err(|e| match e {
+            RunError::Scenario(e) => StudyRunError::Study(study.point_error(point.index, &e.message)),
+            other => StudyRunError::Study(study.point_error(point.index, &other.to_string())),
+        })?;
+        let plans = runner::plan_runs(&point.scenario, &loaded)
+            .map_err(|e| StudyRunError::Study(study.point_error(point.index, &e.message)))?;
         resources.push(Arc::new(loaded));
         for replication in 0..study.replications {
             let seed = study.run_seed(point.index, replication);
@@ -261,6 +264,97 @@ pub struct StudyStamp {
     pub study: String,
     /// Runs in the whole study.
     pub runs: usize,
+    /// True once every aggregate file (tables, figures, report) has been written for the current
+    /// records; false while runs or the aggregate files are being written (a folder killed then is
+    /// recognisably incomplete: run the study again to finish it).
+    #[serde(default)]
+    pub complete: bool,
+    /// The aggregate files with their SHA-256, when complete.
+    #[serde(default)]
+    pub files: Vec<StampFile>,
+}
+
+/// One aggregate file listed in [`StudyStamp::files`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StampFile {
+    /// Path relative to the study folder.
+    pub path: String,
+    /// SHA-256 of its bytes, hex.
+    pub sha256: String,
+}
+
+fn write_stamp(out: &Path, stamp: &StudyStamp) -> Result<(), crate::output::WriteError> {
+    crate::output::write_atomic(&out.join("study.json"), &serde_json::to_vec_pretty(stamp).expect("stamp serialises"))
+}
+
+/// Reads the stamp of a study folder, if it has a valid one.
+pub fn read_stamp(dir: &Path) -> Option<StudyStamp> {
+    serde_json::from_slice(&std::fs::read(dir.join("study.json")).ok()?).ok()
+}
+
+/// Whether `name` is the file name of a run record (`p<3+ digits>-r<3+ digits>-k<2+ digits>.json`).
+fn is_record_name(name: &str) -> bool {
+    let Some(stem) = name.strip_suffix(".json") else { return false };
+    let parts: Vec<&str> = stem.split('-').collect();
+    parts.len() == 3
+        && [("p", 3), ("r", 3), ("k", 2)].iter().zip(&parts).all(|((prefix, digits), part)| {
+            part.strip_prefix(prefix).is_some_and(|d| d.len() >= *digits && d.bytes().all(|b| b.is_ascii_digit()))
+        })
+}
+
+/// Writes the aggregate `files` of a finished study into `out`: marks the folder incomplete, removes
+/// temporary files a killed study left and run records that are not part of this study any more
+/// (e.g. after lowering `replications`), writes every file atomically, then marks the folder complete
+/// with the files' digests. Returns the names of the stale records removed.
+///
+/// # Errors
+/// [`crate::output::WriteError`] naming the file.
+pub fn write_aggregate(
+    out: &Path,
+    study: &Study,
+    loaded: &Loaded,
+    files: &[(PathBuf, Vec<u8>)],
+) -> Result<Vec<String>, crate::output::WriteError> {
+    use sha2::Digest;
+    let mut stamp = StudyStamp {
+        tool: "flexrnn-study".into(),
+        study: study.name.clone(),
+        runs: loaded.runs.len(),
+        complete: false,
+        files: Vec::new(),
+    };
+    write_stamp(out, &stamp)?;
+    for dir in [out.to_path_buf(), out.join("figures"), out.join("runs")] {
+        remove_stale_temporaries(&dir);
+    }
+    let current: std::collections::BTreeSet<&str> = loaded.runs.iter().map(|r| r.file.as_str()).collect();
+    let mut removed = Vec::new();
+    if let Ok(entries) = std::fs::read_dir(out.join("runs")) {
+        let mut stale: Vec<(String, PathBuf)> = entries
+            .flatten()
+            .map(|e| (e.file_name().to_string_lossy().into_owned(), e.path()))
+            .filter(|(name, _)| is_record_name(name) && !current.contains(name.as_str()))
+            .collect();
+        stale.sort();
+        for (name, path) in stale {
+            if std::fs::remove_file(&path).is_ok() {
+                removed.push(name);
+            }
+        }
+    }
+    for (relative, bytes) in files {
+        crate::output::write_atomic(&out.join(relative), bytes)?;
+    }
+    stamp.complete = true;
+    stamp.files = files
+        .iter()
+        .map(|(p, b)| StampFile {
+            path: p.to_string_lossy().into_owned(),
+            sha256: format!("{:x}", sha2::Sha256::digest(b)),
+        })
+        .collect();
+    write_stamp(out, &stamp)?;
+    Ok(removed)
 }
 
 /// Checks that `out` is empty, absent, or this study's folder, and marks it as such.
@@ -295,12 +389,18 @@ pub fn claim_folder(out: &Path, study: &Study, runs: usize) -> Result<(), StudyR
     } else if out.exists() {
         return Err(StudyRunError::Foreign(out.to_path_buf()));
     }
-    let stamp = StudyStamp { tool: "flexrnn-study".into(), study: study.name.clone(), runs };
-    crate::output::write_atomic(&stamp_path, &serde_json::to_vec_pretty(&stamp).expect("stamp serialises"))?;
+    let stamp = StudyStamp {
+        tool: "flexrnn-study".into(),
+        study: study.name.clone(),
+        runs,
+        complete: false,
+        files: Vec::new(),
+    };
+    write_stamp(out, &stamp)?;
     Ok(())
 }
 
-/// Removes temporary files that a killed study left in `runs_dir` (written by
+/// Removes temporary files that a killed study left in `runs_dir` (or any folder of it) (written by
 /// [`crate::output::write_atomic`] and never renamed): they are never valid records.
 fn remove_stale_temporaries(runs_dir: &Path) {
     let Ok(entries) = std::fs::read_dir(runs_dir) else { return };

@@ -136,8 +136,8 @@ pub fn compact(value: &Value) -> String {
 }
 
 /// Sets the field at `path` (dot-separated; in a list, a segment is an element's `name` or its
-/// 0-based index) of `root` to `value`. A missing last key of a mapping is added (the scenario
-/// check then says whether it is allowed).
+/// 0-based index) of `root` to `value`. Missing keys of mappings are added (the scenario check then
+/// says whether they are allowed).
 ///
 /// # Errors
 /// A message naming the segment that does not exist and what exists there.
@@ -160,11 +160,9 @@ pub fn set_path(root: &mut Value, path: &str, value: Value) -> Result<(), String
                     map.insert(key, value);
                     return Ok(());
                 }
-                if !map.contains_key(&key) {
-                    let keys: Vec<String> = map.keys().map(compact).collect();
-                    return Err(format!("{here} has no field `{segment}`; it has: {}", keys.join(", ")));
-                }
-                map.get_mut(&key).expect("checked")
+                // A missing key is added as an empty mapping (e.g. `output.bin` when the base has no
+                // `output:`); the scenario check then rejects keys that are not scenario fields.
+                map.entry(key).or_insert_with(|| Value::Mapping(serde_yaml::Mapping::new()))
             }
             Value::Sequence(items) => {
                 let by_name = items.iter().position(|item| {
@@ -304,6 +302,12 @@ impl Study {
             }
             e
         })?;
+        if base_scenario.streams().next().is_none() {
+            return Err(at(
+                locate(text, "scenario:"),
+                "scenario: the base scenario has no `rnn_stream` process; a study compares the policies of one".into(),
+            ));
+        }
         let base: Value = serde_yaml::from_str(&base_text).expect("a valid scenario is valid YAML");
         let mut base = base;
         for (key, value) in &parsed.set {
@@ -368,7 +372,7 @@ impl Study {
             Some(p) => {
                 return Err(at(
                     locate(text, "focus_point:"),
-                    format!("focus_point: {p} is not a grid point; allowed: 0..{}", grid - 1),
+                    format!("focus_point: {p} is not a grid point; allowed: 0 to {} (0-based)", grid - 1),
                 ))
             }
             None => grid - 1,
@@ -383,6 +387,40 @@ impl Study {
             points,
             focus_point,
         })
+    }
+
+    /// Line and column in the study file of the value that grid point `point` takes on its first
+    /// axis whose value can be found (else the axis's `path`, else `set:`).
+    pub fn point_location(&self, point: usize) -> Option<(usize, usize)> {
+        let lines: Vec<&str> = self.text.lines().collect();
+        for (axis, &c) in self.axes.iter().zip(&self.points[point].coordinates) {
+            let Some((line, _)) = locate(&self.text, &axis.path) else { continue };
+            let value = compact(&axis.values[c]);
+            for (i, l) in lines.iter().enumerate().skip(line - 1) {
+                let code = l.split(" #").next().unwrap_or("");
+                if let Some(col) = code.find(value.as_str()).filter(|_| !value.is_empty()) {
+                    return Some((i + 1, col + 1));
+                }
+                if i > line - 1 && code.trim_start().starts_with("- path:") {
+                    break;
+                }
+            }
+            return Some((line, 1));
+        }
+        locate(&self.text, "set:").or_else(|| locate(&self.text, "scenario:"))
+    }
+
+    /// An error about grid point `point`'s scenario, located in the study file.
+    pub fn point_error(&self, point: usize, message: &str) -> StudyError {
+        let label = &self.points[point].label;
+        StudyError {
+            file: self.file.clone(),
+            location: self.point_location(point),
+            message: format!(
+                "grid point {point} ({}): {message}",
+                if label.is_empty() { "the base with `set`" } else { label }
+            ),
+        }
     }
 
     /// Seed of replication `replication` at grid point `point`: the first 8 bytes (little endian) of
@@ -417,8 +455,8 @@ mod tests {
         assert_eq!(compact(&v), "{node: {cores: 4}, processes: [{name: a, rate: 7/s}, {name: b, rate: 5/s}]}");
         let e = set_path(&mut v, "processes.c.rate", yaml("1")).unwrap_err();
         assert!(e.contains("no element named `c`") && e.contains("a, b"), "{e}");
-        let e = set_path(&mut v, "nodes.cores", yaml("1")).unwrap_err();
-        assert!(e.contains("no field `nodes`") && e.contains("node, processes"), "{e}");
+        set_path(&mut v, "output.bin", yaml("1s")).unwrap();
+        assert!(compact(&v).ends_with("output: {bin: 1s}}"), "{}", compact(&v));
         let e = set_path(&mut v, "node.cores.x", yaml("1")).unwrap_err();
         assert!(e.contains("`node.cores` is `4`"), "{e}");
         assert!(set_path(&mut v, "node..cores", yaml("1")).is_err());
@@ -426,7 +464,7 @@ mod tests {
 
     #[test]
     fn run_seeds_differ_by_point_and_replication_and_follow_the_study_seed() {
-        let text = "name: s\nseed: 3\nreplications: 2\nscenario:\n  name: b\n  duration: 1s\n  node: { cores: 1, speed: 1GFLOP/s, scheduler: processor_sharing }\n  processes: []\n";
+        let text = "name: s\nseed: 3\nreplications: 2\nscenario:\n  name: b\n  duration: 1s\n  node: { cores: 1, speed: 1GFLOP/s, scheduler: processor_sharing }\n  processes:\n    - { name: v, kind: rnn_stream, dataset: digits, models: models/digits-gru, period: 5ms, deadline: 5ms, policies: [{ static: { model: gru-16 } }] }\n";
         let study = Study::parse(text, "s.yaml", Path::new(".")).unwrap();
         let seeds: Vec<u64> =
             (0..2).flat_map(|p| (0..2).map(move |r| (p, r))).map(|(p, r)| study.run_seed(p, r)).collect();
@@ -441,7 +479,7 @@ mod tests {
 
     #[test]
     fn grid_is_point_major_with_the_first_axis_slowest() {
-        let text = "name: s\nreplications: 1\nscenario:\n  name: b\n  duration: 1s\n  node: { cores: 1, speed: 1GFLOP/s, scheduler: processor_sharing }\n  processes:\n    - { name: p, kind: poisson, rate: 1/s, work: { constant: 1MFLOP } }\naxes:\n  - { path: node.cores, values: [1, 2] }\n  - { path: processes.p.rate, values: [1/s, 2/s, 3/s] }\n";
+        let text = "name: s\nreplications: 1\nscenario:\n  name: b\n  duration: 1s\n  node: { cores: 1, speed: 1GFLOP/s, scheduler: processor_sharing }\n  processes:\n    - { name: p, kind: poisson, rate: 1/s, work: { constant: 1MFLOP } }\n    - { name: v, kind: rnn_stream, dataset: digits, models: models/digits-gru, period: 5ms, deadline: 5ms, policies: [{ static: { model: gru-16 } }] }\naxes:\n  - { path: node.cores, values: [1, 2] }\n  - { path: processes.p.rate, values: [1/s, 2/s, 3/s] }\n";
         let study = Study::parse(text, "s.yaml", Path::new(".")).unwrap();
         assert_eq!(study.points.len(), 6);
         assert_eq!(study.points[4].label, "node.cores=2, processes.p.rate=2/s");
@@ -452,25 +490,31 @@ mod tests {
 
     #[test]
     fn errors_name_the_study_file_line_and_what_is_allowed() {
-        let base = "name: s\nreplications: 1\nscenario:\n  name: b\n  duration: 1s\n  node: { cores: 1, speed: 1GFLOP/s, scheduler: processor_sharing }\n  processes:\n    - { name: p, kind: poisson, rate: 1/s, work: { constant: 1MFLOP } }\n";
+        let base = "name: s\nreplications: 1\nscenario:\n  name: b\n  duration: 1s\n  node: { cores: 1, speed: 1GFLOP/s, scheduler: processor_sharing }\n  processes:\n    - { name: p, kind: poisson, rate: 1/s, work: { constant: 1MFLOP } }\n    - { name: v, kind: rnn_stream, dataset: digits, models: models/digits-gru, period: 5ms, deadline: 5ms, policies: [{ static: { model: gru-16 } }] }\n";
         let e = Study::parse(
             &format!("{base}axes:\n  - {{ path: processes.q.rate, values: [1/s] }}\n"),
             "s.yaml",
             Path::new("."),
         )
         .unwrap_err();
-        assert_eq!((e.file.as_str(), e.location), ("s.yaml", Some((10, 13))));
-        assert!(e.message.contains("no element named `q`"), "{e}");
+        assert_eq!((e.file.as_str(), e.location), ("s.yaml", Some((11, 13))));
+        assert!(e.message.contains("no element named `q`") && e.message.contains("p, v"), "{e}");
         let e =
             Study::parse(&format!("{base}axes:\n  - {{ path: node.cores, values: [0] }}\n"), "s.yaml", Path::new("."))
                 .unwrap_err();
         assert!(e.message.contains("grid point 0 (node.cores=0)") && e.message.contains("cores"), "{e}");
+        let no_stream = base.replace(
+            "\n    - { name: v, kind: rnn_stream, dataset: digits, models: models/digits-gru, period: 5ms, deadline: 5ms, policies: [{ static: { model: gru-16 } }] }",
+            "",
+        );
+        let e = Study::parse(&no_stream, "s.yaml", Path::new(".")).unwrap_err();
+        assert!(e.message.contains("no `rnn_stream`"), "{e}");
         let e = Study::parse(&format!("{base}colour: red\n"), "s.yaml", Path::new(".")).unwrap_err();
         assert!(e.message.contains("unknown field `colour`") && e.location.is_some(), "{e}");
         let e =
             Study::parse(&base.replace("replications: 1", "replications: 0"), "s.yaml", Path::new(".")).unwrap_err();
         assert_eq!(e.location, Some((2, 1)));
         let e = Study::parse(&format!("{base}focus_point: 3\n"), "s.yaml", Path::new(".")).unwrap_err();
-        assert!(e.message.contains("allowed: 0..0"), "{e}");
+        assert!(e.message.contains("allowed: 0 to 0"), "{e}");
     }
 }

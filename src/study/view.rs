@@ -33,6 +33,10 @@ pub struct PointInfo {
     /// The axis values at this point, e.g. `processes.requests.rate=10/s, node.cores=2` (empty
     /// without axes).
     pub label: String,
+    /// The values of every axis but the last (empty with fewer than two axes): points that share it
+    /// form one line in figures over load.
+    #[serde(default)]
+    pub series: String,
     /// Offered background load: the background processes' mean work per second over the node's
     /// capacity (cores × speed), as a share (0.5 = 50%).
     pub load: f64,

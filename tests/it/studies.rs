@@ -75,6 +75,8 @@ fn threads_shards_and_resumes_give_byte_identical_studies() {
     let summary = String::from_utf8(reference[Path::new("summary.csv")].clone()).unwrap();
     assert_eq!(summary.lines().count(), 1 + 2 * 3 * 8, "{summary}");
     assert!(summary.lines().skip(1).all(|l| l.split(',').nth(5) == Some("2")), "{summary}");
+    let stamp = String::from_utf8(reference[Path::new("study.json")].clone()).unwrap();
+    assert!(stamp.contains("\"complete\": true") && stamp.contains("report.html"), "{stamp}");
     let html = String::from_utf8(reference[Path::new("report.html")].clone()).unwrap();
     assert!(html.contains("<svg") && html.contains("greedy_slack") && !html.contains("http"), "self-contained report");
 
@@ -94,6 +96,8 @@ fn threads_shards_and_resumes_give_byte_identical_studies() {
     assert!(!incomplete.status.success());
     let message = String::from_utf8_lossy(&incomplete.stderr);
     assert!(message.contains("8 of 12 runs have no valid record"), "{message}");
+    let missing = flexrnn().arg("merge").arg(&file).arg(work.path().join("nope")).output().unwrap();
+    assert!(String::from_utf8_lossy(&missing.stderr).contains("no such folder"));
     let output = flexrnn().arg("merge").arg(&file).args(&shards).arg("--out").arg(&merged).output().unwrap();
     assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
     assert!(tree(&merged) == reference, "sharded + merged differs from unsharded");
@@ -142,8 +146,11 @@ fn threads_shards_and_resumes_give_byte_identical_studies() {
         }
     }
     std::fs::write(resumed.join("runs/.flexrnn-tmp-abc123"), b"{\"partial").unwrap();
+    // A record of a grid point the study no longer has (e.g. an axis value removed).
+    std::fs::write(resumed.join("runs/p009-r000-k00.json"), b"{}").unwrap();
     let stdout = study(&file, &resumed, &[]);
     assert!(stdout.contains("8 runs simulated, 4 reused"), "{stdout}");
+    assert!(stdout.contains("removed 1 run record(s)"), "{stdout}");
     assert!(tree(&resumed) == reference, "resumed study differs from an uninterrupted one");
 }
 
