@@ -752,7 +752,9 @@ fn miss_rate_vs_load(view: &StudyView) -> Result<Figure, PlotError> {
     // Policies are offset slightly along x so that their error bars do not hide each other.
     let k = view.policies.len().max(1) as f64;
     let dodge = (x_range.end - x_range.start) * 0.008;
-    let series: Vec<(usize, Vec<(Scaled, Scaled, &str)>)> = (0..view.policies.len())
+    // Per policy: (x, y, the point's `series`) of each cell.
+    type Cells<'v> = Vec<(Scaled, Scaled, &'v str)>;
+    let series: Vec<(usize, Cells)> = (0..view.policies.len())
         .map(|i| {
             let offset = (i as f64 - (k - 1.0) / 2.0) * dodge;
             let points = cells
