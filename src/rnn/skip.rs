@@ -26,10 +26,10 @@
 //! `thr > 1` at none (the state stays `s_0 = 0`); a NaN `thr` updates at none. Training binarises with
 //! `round(ũ)`, i.e. `thr = 0.5` (see `crate::train::skip`).
 //!
-//! Shapes: the GRU cell as in [`GruCell`]; gate `w_p` `[1, H]`, `b_p` `[1]` (a PyTorch `nn.Linear(H, 1)`);
+//! Shapes: the GRU cell as in [`GruCell`](crate::rnn::GruCell); gate `w_p` `[1, H]`, `b_p` `[1]` (a PyTorch `nn.Linear(H, 1)`);
 //! readout `[C, H]`, `[C]` on the final state, as in [`GruClassifier`].
 
-use super::gru::{GruCell, GruScratch};
+use super::gru::GruScratch;
 use super::kernels::{matvec_bias, sigmoid, KernelIsa};
 use super::model::GruClassifier;
 
@@ -135,12 +135,12 @@ impl SkipGruClassifier {
     }
 
     /// FLOPs of the update gate `σ(w_p · s + b_p)`: `2H` for the dot product, 1 for the bias, 1 for the
-    /// sigmoid (nonlinearities count 1, as in [`GruCell::flops_per_step`]).
+    /// sigmoid (nonlinearities count 1, as in [`GruCell::flops_per_step`](crate::rnn::GruCell::flops_per_step)).
     pub fn flops_gate(&self) -> u64 {
         2 * self.hidden_size() as u64 + 2
     }
 
-    /// FLOPs of an updated step: the binarisation, the GRU step ([`GruCell::flops_per_step`]) and the
+    /// FLOPs of an updated step: the binarisation, the GRU step ([`GruCell::flops_per_step`](crate::rnn::GruCell::flops_per_step)) and the
     /// gate ([`Self::flops_gate`]); `ũ ← Δũ` is a copy.
     pub fn flops_per_update(&self) -> u64 {
         FLOPS_BINARISE + self.gru.cell.flops_per_step() + self.flops_gate()
@@ -230,6 +230,7 @@ impl SkipGruClassifier {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::rnn::GruCell;
     use rand::{Rng, SeedableRng};
 
     fn random_skip(input: usize, hidden: usize, classes: usize, gate_bias: f32, seed: u64) -> SkipGruClassifier {
