@@ -33,7 +33,8 @@ enum Command {
     Study(StudyArgs),
     /// Combine the run records of a study's shards (`study --shard i/n`) into its tables and figures.
     Merge(MergeArgs),
-    /// Train a model-switching bank of GRU classifiers and the state maps between them.
+    /// Train a model-switching bank of GRU classifiers and the state maps between them, or (`--family
+    /// thr`) Skip-GRUs whose threshold is a run-time knob.
     Train(TrainArgs),
 }
 
@@ -118,9 +119,18 @@ fn parse_shard(text: &str) -> Result<(usize, usize), String> {
 
 #[derive(Debug, clap::Args)]
 struct TrainArgs {
+    /// Model family: `gru` (plain GRUs, one per width, and the state maps between them: a
+    /// model-switching bank) or `thr` (Skip-GRUs, one per width and budget weight, whose threshold `thr`
+    /// is the run-time knob).
+    #[arg(long, default_value = "gru", value_parser = ["gru", "thr"])]
+    family: String,
     /// Task to train on (only `digits`: the UCI handwritten digits, pixel by pixel).
     #[arg(long, default_value = "digits", value_parser = ["digits"])]
     task: String,
+    /// `--family thr` only: budget weights λ of the loss term λ · Σ_t u_t, comma-separated (one model
+    /// per width and λ) [default: 1e-3].
+    #[arg(long, value_delimiter = ',')]
+    lambda: Vec<f64>,
     /// Hidden sizes, comma-separated.
     #[arg(long, value_delimiter = ',', default_value = "16,32,64,128")]
     widths: Vec<usize>,
@@ -345,6 +355,10 @@ fn train(args: TrainArgs) -> anyhow::Result<()> {
     let set = data::load_digits()?;
     let split = data::digits_split(&set.labels);
     let command = std::iter::once("flexrnn".to_string()).chain(std::env::args().skip(1)).collect::<Vec<_>>().join(" ");
+    if args.family == "thr" {
+        return train_thr(args, &set, &split, command);
+    }
+    anyhow::ensure!(args.lambda.is_empty(), "--lambda applies to --family thr only");
     let config = BankConfig {
         widths: args.widths.clone(),
         base: TrainConfig {
@@ -387,6 +401,77 @@ fn train(args: TrainArgs) -> anyhow::Result<()> {
     }
     let maps = map_tensors(trained.maps.iter().map(|(a, b, m)| (a.as_str(), b.as_str(), m)));
     files.push(("maps.safetensors".into(), encode_tensors(&maps)));
+    files.push(("card.json".into(), serde_json::to_vec_pretty(&trained.card).context("serialising the model card")?));
+    flexrnn::output::replace_folder(&args.out, &files, "card.json")?;
+    println!("wrote {} ({:.0} s)", args.out.display(), trained.card.training.wall_time_s);
+    Ok(())
+}
+
+/// `flexrnn train --family thr`: Skip-GRUs, one per (width, λ), with their threshold grid in the card.
+fn train_thr(mut args: TrainArgs, set: &data::SequenceSet, split: &data::Split, command: String) -> anyhow::Result<()> {
+    use flexrnn::rnn::io::skip_classifier_tensors;
+    use flexrnn::train::skip::{train_skip_bank, SkipBankConfig, SkipProgress};
+    if args.lambda.is_empty() {
+        args.lambda.push(1e-3);
+    }
+    anyhow::ensure!(
+        !args.lambda.is_empty() && args.lambda.iter().all(|l| l.is_finite() && *l >= 0.0),
+        "--lambda: give one or more budget weights ≥ 0"
+    );
+    let config = SkipBankConfig {
+        widths: args.widths.clone(),
+        lambdas: args.lambda.clone(),
+        base: TrainConfig {
+            hidden: 0,
+            epochs: args.epochs,
+            batch_size: args.batch_size,
+            learning_rate: args.learning_rate,
+            clip_norm: args.clip_norm,
+            seed: args.seed,
+        },
+        command,
+    };
+    let bar = ProgressBar::new((args.widths.len() * args.lambda.len() * args.epochs) as u64);
+    bar.set_style(
+        ProgressStyle::with_template("{elapsed_precise} [{bar:30}] {pos}/{len} epochs ({eta} left) {msg}")
+            .expect("valid template"),
+    );
+    let trained = train_skip_bank(set, split, &config, |p| match p {
+        SkipProgress::Epoch { name, epoch } => {
+            bar.inc(1);
+            let line = format!(
+                "{name} epoch {}: loss {:.4}, updates {:.3} (train), validation accuracy {:.4} with updates {:.3} at thr 0.5",
+                epoch.epoch,
+                epoch.loss,
+                epoch.train_update_share,
+                epoch.validation_accuracy,
+                epoch.validation_update_share
+            );
+            if bar.is_hidden() {
+                println!("{line}");
+            } else {
+                bar.set_message(line);
+            }
+        }
+        SkipProgress::ModelDone { name, grid, wall_s } => {
+            let mut lines = format!("{name} ({wall_s:.0} s): thr, test accuracy, update share, mean FLOPs per step");
+            for point in grid {
+                lines.push_str(&format!(
+                    "\n  {:.2}  {:.4}  {:.3}  {:.0}",
+                    point.knobs["thr"],
+                    point.test_accuracy,
+                    point.update_share.unwrap_or(f64::NAN),
+                    point.mean_flops_per_step
+                ));
+            }
+            say(&bar, lines)
+        }
+    })?;
+    bar.finish_and_clear();
+    let mut files: Vec<(PathBuf, Vec<u8>)> = Vec::new();
+    for model in &trained.models {
+        files.push((format!("{}.safetensors", model.name()).into(), encode_tensors(&skip_classifier_tensors(model))));
+    }
     files.push(("card.json".into(), serde_json::to_vec_pretty(&trained.card).context("serialising the model card")?));
     flexrnn::output::replace_folder(&args.out, &files, "card.json")?;
     println!("wrote {} ({:.0} s)", args.out.display(), trained.card.training.wall_time_s);

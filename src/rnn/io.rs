@@ -9,6 +9,11 @@
 //! - `maps.safetensors` with `map.<from>.<to>.weight` `[H_to, H_from]` and `map.<from>.<to>.bias` `[H_to]`
 //!   for some ordered pairs of models of different sizes (a switch without a direct map follows the
 //!   cheapest chain of maps; every model must be able to reach every other).
+//!
+//! A Skip-GRU (ThrRNN family, card entries with `"family": "thr"`, see [`crate::rnn::skip`]) adds
+//! `gate.weight` `[1, H]` and `gate.bias` `[1]` (a PyTorch `gate = nn.Linear(H, 1)`) to the tensors above;
+//! such models are read by [`load_skip_models`], and [`load_bank`] refuses them rather than run them as
+//! plain GRUs. Cards written before the `family` field existed read as plain GRUs (`gru`).
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -18,6 +23,16 @@ use serde::{Deserialize, Serialize};
 
 use super::gru::GruCell;
 use super::model::{BankError, GruClassifier, ModelBank, StateMap};
+use super::skip::SkipGruClassifier;
+
+/// Model family of a plain GRU classifier (the default of [`CardModel::family`]).
+pub const FAMILY_GRU: &str = "gru";
+/// Model family of a Skip-GRU whose threshold `thr` is a run-time knob (ThrRNN).
+pub const FAMILY_THR: &str = "thr";
+
+fn default_model_family() -> String {
+    FAMILY_GRU.to_string()
+}
 
 /// Errors when loading or saving a bank.
 #[derive(Debug, thiserror::Error)]
@@ -79,6 +94,35 @@ pub struct CardModel {
     pub best_epoch: usize,
     /// Wall time of this model's training, seconds.
     pub train_wall_s: f64,
+    /// Model family: [`FAMILY_GRU`] (plain GRU classifier; the default, so older cards read unchanged)
+    /// or [`FAMILY_THR`] (Skip-GRU; then `flops_per_step` is the FLOPs of an **updated** step and
+    /// `test_accuracy` / `validation_accuracy` are at the training threshold `thr = 0.5`).
+    #[serde(default = "default_model_family")]
+    pub family: String,
+    /// `thr` only: FLOPs of a skipped step ([`SkipGruClassifier::flops_per_skip`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub flops_per_skip: Option<u64>,
+    /// `thr` only: weight λ of the budget term `λ · mean over sequences of Σ_t u_t` in the training loss.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub budget_lambda: Option<f64>,
+    /// Test-split results of the model alone at a grid of knob settings (`thr`: thresholds).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub knob_grid: Vec<KnobPoint>,
+}
+
+/// The test-split result of one model at one knob setting.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KnobPoint {
+    /// The setting, knob name → value (e.g. `{"thr": 0.5}`).
+    pub knobs: BTreeMap<String, f64>,
+    /// Accuracy on the test split.
+    pub test_accuracy: f64,
+    /// Share of steps that updated the state (skipping families), over all test steps.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub update_share: Option<f64>,
+    /// Mean FLOPs per step over all test steps (updated and skipped; the readout excluded).
+    pub mean_flops_per_step: f64,
 }
 
 /// One state map's entry in a card.
@@ -127,7 +171,8 @@ pub struct CardTraining {
 pub struct ModelCard {
     /// Task / data set name (e.g. `digits`).
     pub task: String,
-    /// Flexible family (`switch` for a model-switching bank).
+    /// Flexible family of the bank (`switch` for a model-switching bank of plain GRUs, `thr` for a bank of
+    /// Skip-GRUs whose threshold is the knob); each model's own kind is [`CardModel::family`].
     pub family: String,
     /// Cell type (`gru`).
     pub cell: String,
@@ -231,11 +276,36 @@ pub fn classifier_tensors(model: &GruClassifier) -> TensorMap {
     map
 }
 
-/// Loads a bank folder (see the module doc).
+/// Decodes one Skip-GRU from safetensors bytes: the tensors of [`decode_classifier`] plus `gate.weight`
+/// `[1, H]` and `gate.bias` `[1]`.
 ///
 /// # Errors
-/// [`ModelIoError`] naming the file and what is wrong.
-pub fn load_bank(dir: &Path) -> Result<(ModelBank, ModelCard), ModelIoError> {
+/// [`ModelIoError::Tensor`] if a tensor is missing, not `F32`, or of the wrong shape.
+pub fn decode_skip_classifier(
+    bytes: &[u8],
+    path: &Path,
+    name: &str,
+    input: usize,
+    hidden: usize,
+    classes: usize,
+) -> Result<SkipGruClassifier, ModelIoError> {
+    let gru = decode_classifier(bytes, path, name, input, hidden, classes)?;
+    let file = SafeTensors::deserialize(bytes)
+        .map_err(|e| ModelIoError::Tensor { path: path.to_path_buf(), message: e.to_string() })?;
+    let gate_weight = tensor_f32(&file, path, "gate.weight", &[1, hidden])?;
+    let gate_bias = tensor_f32(&file, path, "gate.bias", &[1])?;
+    Ok(SkipGruClassifier::new(gru, gate_weight, gate_bias[0]))
+}
+
+/// The tensors of one Skip-GRU, named as [`decode_skip_classifier`] reads them.
+pub fn skip_classifier_tensors(model: &SkipGruClassifier) -> TensorMap {
+    let mut map = classifier_tensors(&model.gru);
+    map.insert("gate.weight".into(), (vec![1, model.hidden_size()], model.gate_weight.clone()));
+    map.insert("gate.bias".into(), (vec![1], model.gate_bias.to_vec()));
+    map
+}
+
+fn read_card(dir: &Path) -> Result<(ModelCard, PathBuf), ModelIoError> {
     let card_path = dir.join("card.json");
     let card: ModelCard = serde_json::from_slice(&read(&card_path)?)
         .map_err(|source| ModelIoError::Card { path: card_path.clone(), source })?;
@@ -251,6 +321,51 @@ pub fn load_bank(dir: &Path) -> Result<(ModelBank, ModelCard), ModelIoError> {
             "model `{}`: `hidden` must be at least 1 and the name a plain file stem",
             entry.name
         )));
+    }
+    Ok((card, card_path))
+}
+
+/// Loads the Skip-GRUs of a folder whose card lists only models of family [`FAMILY_THR`] (e.g.
+/// `models/digits-thr/`), in card order. No state maps are read: models of the same size pass the state
+/// as it is.
+///
+/// # Errors
+/// [`ModelIoError`] naming the file and what is wrong, also when a model is not a Skip-GRU.
+pub fn load_skip_models(dir: &Path) -> Result<(Vec<SkipGruClassifier>, ModelCard), ModelIoError> {
+    let (card, card_path) = read_card(dir)?;
+    let mut models = Vec::with_capacity(card.models.len());
+    for entry in &card.models {
+        if entry.family != FAMILY_THR {
+            return Err(ModelIoError::Tensor {
+                path: card_path.clone(),
+                message: format!(
+                    "model `{}` is of family `{}`, not `{FAMILY_THR}` (a Skip-GRU); load the folder as a model bank",
+                    entry.name, entry.family
+                ),
+            });
+        }
+        let path = dir.join(format!("{}.safetensors", entry.name));
+        models.push(decode_skip_classifier(&read(&path)?, &path, &entry.name, card.input, entry.hidden, card.classes)?);
+    }
+    Ok((models, card))
+}
+
+/// Loads a bank folder (see the module doc).
+///
+/// # Errors
+/// [`ModelIoError`] naming the file and what is wrong.
+pub fn load_bank(dir: &Path) -> Result<(ModelBank, ModelCard), ModelIoError> {
+    let (card, card_path) = read_card(dir)?;
+    if let Some(entry) = card.models.iter().find(|m| m.family != FAMILY_GRU) {
+        return Err(ModelIoError::Tensor {
+            path: card_path,
+            message: format!(
+                "model `{}` is of family `{}`; a model bank holds plain GRUs (`{FAMILY_GRU}`) only{}",
+                entry.name,
+                entry.family,
+                if entry.family == FAMILY_THR { " (Skip-GRUs are read by `load_skip_models`)" } else { "" }
+            ),
+        });
     }
     let mut models = Vec::with_capacity(card.models.len());
     for entry in &card.models {
@@ -309,5 +424,33 @@ mod tests {
         assert_eq!(back, model);
         let err = decode_classifier(&bytes, Path::new("m.safetensors"), "m", 2, 4, 4).unwrap_err();
         assert!(err.to_string().contains("cell.weight_ih"), "{err}");
+    }
+
+    #[test]
+    fn skip_classifier_round_trips_and_needs_its_gate() {
+        let hidden = 3;
+        let v = |n: usize, k: f32| (0..n).map(|i| i as f32 * k).collect::<Vec<f32>>();
+        let cell = GruCell::new(2, hidden, v(18, 0.1), v(27, 0.2), v(9, 0.3), v(9, 0.4)).unwrap();
+        let gru = GruClassifier { name: "s".into(), cell, readout_weight: v(12, 0.5), readout_bias: v(4, 0.6) };
+        let model = SkipGruClassifier::new(gru.clone(), vec![0.1, -0.2, 0.3], 1.0);
+        let bytes = encode_tensors(&skip_classifier_tensors(&model));
+        let back = decode_skip_classifier(&bytes, Path::new("s.safetensors"), "s", 2, hidden, 4).unwrap();
+        assert_eq!(back, model);
+        let plain = encode_tensors(&classifier_tensors(&gru));
+        let err = decode_skip_classifier(&plain, Path::new("g.safetensors"), "g", 2, hidden, 4).unwrap_err();
+        assert!(err.to_string().contains("gate.weight"), "{err}");
+    }
+
+    #[test]
+    fn card_entries_without_family_read_as_plain_gru() {
+        let old = r#"{"name": "gru-16", "hidden": 16, "flops_per_step": 1888, "flops_readout": 330,
+            "param_bytes": 4328, "test_accuracy": 0.85, "validation_accuracy": 0.91, "best_epoch": 37,
+            "train_wall_s": 59.3}"#;
+        let entry: CardModel = serde_json::from_str(old).unwrap();
+        assert_eq!(entry.family, FAMILY_GRU);
+        assert!(entry.flops_per_skip.is_none() && entry.budget_lambda.is_none() && entry.knob_grid.is_empty());
+        let written = serde_json::to_string(&entry).unwrap();
+        assert!(!written.contains("knob_grid") && !written.contains("flops_per_skip"), "{written}");
+        assert_eq!(serde_json::from_str::<CardModel>(&written).unwrap(), entry);
     }
 }

@@ -1,10 +1,12 @@
-//! Recurrent networks: the GRU cell and its step kernels, classifiers, state maps, model banks and
-//! their files. This module knows nothing of the simulator.
+//! Recurrent networks: the GRU cell and its step kernels, classifiers, the Skip-GRU of the ThrRNN
+//! family (`skip`), state maps, model banks and their files. This module knows nothing of the simulator.
 
 pub mod gru;
 pub mod io;
 pub mod kernels;
 pub mod model;
+pub mod skip;
 
 pub use gru::{GruCell, GruScratch};
 pub use model::{argmax, truncate_or_pad, GruClassifier, ModelBank, StateMap};
+pub use skip::{SkipClassification, SkipGruClassifier, SkipState};

@@ -5,7 +5,7 @@
 use std::time::Instant;
 
 use crate::data::{SequenceSet, Split};
-use crate::rnn::io::{CardMap, CardModel, CardTraining, ModelCard};
+use crate::rnn::io::{CardMap, CardModel, CardTraining, ModelCard, FAMILY_GRU};
 use crate::rnn::{GruClassifier, ModelBank, StateMap};
 
 use super::{accuracy, fit_state_map, hidden_states, map_mse, train_classifier, TrainConfig, TrainError};
@@ -109,6 +109,10 @@ pub fn train_bank(
             validation_accuracy: report.validation_accuracy,
             best_epoch: report.best_epoch,
             train_wall_s: model_started.elapsed().as_secs_f64(),
+            family: FAMILY_GRU.into(),
+            flops_per_skip: None,
+            budget_lambda: None,
+            knob_grid: Vec::new(),
         });
         models.push(model);
     }

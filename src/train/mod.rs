@@ -7,6 +7,7 @@
 //! in the card are the numbers the simulator reproduces.
 
 pub mod bank;
+pub mod skip;
 
 use candle_core::{DType, Device, Tensor, Var};
 use candle_nn::{AdamW, Optimizer, ParamsAdamW};
@@ -113,33 +114,47 @@ impl CandleGru {
         ]
     }
 
-    /// Final hidden states `[B, H]` for inputs `[B, T, I]`.
-    fn final_state(&self, xs: &Tensor) -> candle_core::Result<Tensor> {
+    /// Input-side gate pre-activations `W_i x + b_i`, `[B, T, 3H]` for inputs `[B, T, I]`.
+    fn input_gates(&self, xs: &Tensor) -> candle_core::Result<Tensor> {
         let (batch, steps, input) = xs.dims3()?;
-        let hidden = self.hidden;
-        let gates_input = xs
-            .reshape((batch * steps, input))?
+        xs.reshape((batch * steps, input))?
             .matmul(&self.weight_ih.as_tensor().t()?)?
             .broadcast_add(self.bias_ih.as_tensor())?
-            .reshape((batch, steps, 3 * hidden))?;
+            .reshape((batch, steps, 3 * self.hidden))
+    }
+
+    /// One GRU step on a batch: `gi` `[B, 3H]` (input gates of this step), `h` `[B, H]`,
+    /// `weight_hh_t` = `W_h^T` `[H, 3H]`; returns `h'` `[B, H]`.
+    fn cell_step(&self, gi: &Tensor, h: &Tensor, weight_hh_t: &Tensor) -> candle_core::Result<Tensor> {
+        let hidden = self.hidden;
+        let gh = h.matmul(weight_hh_t)?.broadcast_add(self.bias_hh.as_tensor())?;
+        let r = candle_nn::ops::sigmoid(&(gi.narrow(1, 0, hidden)? + gh.narrow(1, 0, hidden)?)?)?;
+        let z = candle_nn::ops::sigmoid(&(gi.narrow(1, hidden, hidden)? + gh.narrow(1, hidden, hidden)?)?)?;
+        let n = (gi.narrow(1, 2 * hidden, hidden)? + (r * gh.narrow(1, 2 * hidden, hidden)?)?)?.tanh()?;
+        &n + (z * (h - &n)?)?
+    }
+
+    /// Final hidden states `[B, H]` for inputs `[B, T, I]`.
+    fn final_state(&self, xs: &Tensor) -> candle_core::Result<Tensor> {
+        let (batch, steps, _) = xs.dims3()?;
+        let gates_input = self.input_gates(xs)?;
         let weight_hh_t = self.weight_hh.as_tensor().t()?;
-        let mut h = Tensor::zeros((batch, hidden), DType::F32, &Device::Cpu)?;
+        let mut h = Tensor::zeros((batch, self.hidden), DType::F32, &Device::Cpu)?;
         for step in 0..steps {
             let gi = gates_input.narrow(1, step, 1)?.squeeze(1)?;
-            let gh = h.matmul(&weight_hh_t)?.broadcast_add(self.bias_hh.as_tensor())?;
-            let r = candle_nn::ops::sigmoid(&(gi.narrow(1, 0, hidden)? + gh.narrow(1, 0, hidden)?)?)?;
-            let z = candle_nn::ops::sigmoid(&(gi.narrow(1, hidden, hidden)? + gh.narrow(1, hidden, hidden)?)?)?;
-            let n = (gi.narrow(1, 2 * hidden, hidden)? + (r * gh.narrow(1, 2 * hidden, hidden)?)?)?.tanh()?;
-            h = (&n + (z * (&h - &n)?)?)?;
+            h = self.cell_step(&gi, &h, &weight_hh_t)?;
         }
         Ok(h)
     }
 
     /// Logits `[B, C]` for inputs `[B, T, I]`.
     fn forward(&self, xs: &Tensor) -> candle_core::Result<Tensor> {
-        self.final_state(xs)?
-            .matmul(&self.readout_weight.as_tensor().t()?)?
-            .broadcast_add(self.readout_bias.as_tensor())
+        self.readout(&self.final_state(xs)?)
+    }
+
+    /// Logits `[B, C]` of states `[B, H]`.
+    fn readout(&self, h: &Tensor) -> candle_core::Result<Tensor> {
+        h.matmul(&self.readout_weight.as_tensor().t()?)?.broadcast_add(self.readout_bias.as_tensor())
     }
 
     fn to_classifier(&self, name: &str) -> candle_core::Result<GruClassifier> {
@@ -163,7 +178,7 @@ impl CandleGru {
     }
 }
 
-fn batch_tensor(set: &SequenceSet, indices: &[usize]) -> candle_core::Result<(Tensor, Tensor)> {
+pub(crate) fn batch_tensor(set: &SequenceSet, indices: &[usize]) -> candle_core::Result<(Tensor, Tensor)> {
     let mut values = Vec::with_capacity(indices.len() * set.steps * set.features);
     let mut labels = Vec::with_capacity(indices.len());
     for &i in indices {
@@ -233,7 +248,7 @@ pub fn train_classifier(
     Ok((classifier, TrainReport { validation_accuracy, best_epoch, epoch_losses }))
 }
 
-fn clip_gradients(
+pub(crate) fn clip_gradients(
     vars: &[Var],
     grads: &mut candle_core::backprop::GradStore,
     max_norm: f64,

@@ -121,3 +121,24 @@ fn help_lists_the_commands_and_options() {
         assert!(text.contains(needle), "{text}");
     }
 }
+
+#[test]
+fn train_family_thr_writes_skip_grus_that_load() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("bank");
+    let output = flexrnn()
+        .args(["train", "--family", "thr", "--widths", "4", "--lambda", "1e-2,0", "--epochs", "1", "--out"])
+        .arg(&out)
+        .env("RAYON_NUM_THREADS", "1")
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let (models, card) = flexrnn::rnn::io::load_skip_models(&out).unwrap();
+    let names: Vec<&str> = models.iter().map(|m| m.name()).collect();
+    assert_eq!(names, ["thr-4-0e0", "thr-4-1e-2"]);
+    assert_eq!(card.models[1].budget_lambda, Some(1e-2));
+    assert!(card.training.command.contains("--family thr"), "{}", card.training.command);
+    let output = flexrnn().args(["train", "--lambda", "1e-3", "--out"]).arg(dir.path().join("gru")).output().unwrap();
+    assert!(!output.status.success());
+    assert!(String::from_utf8_lossy(&output.stderr).contains("--family thr only"));
+}

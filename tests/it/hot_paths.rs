@@ -2,8 +2,8 @@
 
 use flexrnn::engine::EdgeWorld;
 use flexrnn::metrics::{JobRecord, Recorder, SequenceRecord, StepRecord};
-use flexrnn::rnn::io::load_bank;
-use flexrnn::rnn::GruScratch;
+use flexrnn::rnn::io::{load_bank, load_skip_models};
+use flexrnn::rnn::{GruScratch, SkipState};
 use flexrnn::runner;
 use flexrnn::scenario::Scenario;
 use flexrnn::sim::Simulation;
@@ -24,6 +24,29 @@ fn gru_step_allocates_nothing() {
         }
         let _ = model.predict(&h, &mut logits);
         assert_eq!(allocations() - before, 0, "{}", model.name);
+    }
+}
+
+#[test]
+fn skip_gru_step_allocates_nothing_at_any_threshold() {
+    let (models, _) = load_skip_models(&at("models/digits-thr")).unwrap();
+    for model in &models {
+        let mut state = SkipState::new(model.hidden_size());
+        let mut scratch = GruScratch::new(model.hidden_size());
+        let mut logits = vec![0.0f32; model.classes()];
+        let before = allocations();
+        let mut updated = 0;
+        for t in 0..1000 {
+            if t % 64 == 0 {
+                state.reset();
+            }
+            // The knob changes at every step, through skips and updates alike.
+            let thr = (t % 11) as f32 / 10.0;
+            updated += usize::from(model.step(&[(t % 17) as f32 / 16.0], thr, &mut state, &mut scratch));
+        }
+        let _ = model.predict(&state.h, &mut logits);
+        assert_eq!(allocations() - before, 0, "{}", model.name());
+        assert!(updated > 0 && updated < 1000, "{}: {updated} updates", model.name());
     }
 }
 

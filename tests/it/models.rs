@@ -1,7 +1,8 @@
 //! The shipped model bank: card facts, accuracies and the learned state maps.
 
 use flexrnn::data::{digits_split, load_digits};
-use flexrnn::rnn::io::load_bank;
+use flexrnn::rnn::io::{load_bank, load_skip_models, FAMILY_GRU, FAMILY_THR};
+use flexrnn::train::skip::{evaluate_thr, THR_GRID, TRAINING_THR};
 use flexrnn::train::{accuracy, hidden_states, map_mse};
 
 use crate::at;
@@ -51,4 +52,53 @@ fn learned_state_maps_beat_truncation_on_held_out_states() {
             assert!(learned < 0.5 * naive, "{} -> {}: learned {learned} vs truncate/pad {naive}", from.name, to.name);
         }
     }
+}
+
+/// The shipped Skip-GRUs (ThrRNN): the card's FLOPs, bytes and threshold grid are what the weights give
+/// with the crate's inference; `thr` = 0 updates every step, above 1 none.
+#[test]
+fn thr_card_matches_the_weights_at_every_threshold() {
+    let (models, card) = load_skip_models(&at("models/digits-thr")).unwrap();
+    let set = load_digits().unwrap();
+    let split = digits_split(&set.labels);
+    assert_eq!(card.training.split, split);
+    assert_eq!(card.family, FAMILY_THR);
+    let test = set.subset(&split.test);
+    assert!(!models.is_empty());
+    for (model, entry) in models.iter().zip(&card.models) {
+        assert_eq!(entry.family, FAMILY_THR);
+        assert_eq!(model.hidden_size(), entry.hidden);
+        assert_eq!(model.flops_per_update(), entry.flops_per_step);
+        assert_eq!(Some(model.flops_per_skip()), entry.flops_per_skip);
+        assert_eq!(model.param_bytes(), entry.param_bytes);
+        // GRU step 6H(I+H) + 16H with I = 1, gate 2H + 2, binarisation 1.
+        let h = entry.hidden as u64;
+        assert_eq!(entry.flops_per_step, 6 * h * (1 + h) + 16 * h + 2 * h + 2 + 1);
+        assert_eq!(entry.knob_grid.len(), THR_GRID.len());
+        for (point, &thr) in entry.knob_grid.iter().zip(&THR_GRID) {
+            assert_eq!(point.knobs["thr"], thr);
+            let measured = evaluate_thr(model, &test, thr as f32);
+            assert!((measured.accuracy - point.test_accuracy).abs() < 1e-12, "{} thr {thr}", entry.name);
+            assert!((Some(measured.update_share) == point.update_share), "{} thr {thr}", entry.name);
+            if thr == TRAINING_THR {
+                assert_eq!(point.test_accuracy, entry.test_accuracy);
+            }
+        }
+        assert_eq!(entry.knob_grid[0].update_share, Some(1.0), "thr 0 updates every step");
+        assert_eq!(entry.knob_grid.last().unwrap().update_share, Some(0.0), "thr above 1 updates none");
+        // Fewer updates as the threshold rises.
+        for pair in entry.knob_grid.windows(2) {
+            assert!(pair[1].update_share <= pair[0].update_share, "{}: {pair:?}", entry.name);
+        }
+    }
+}
+
+/// A folder of Skip-GRUs is not a model bank of plain GRUs, and the other way round: each loader says so
+/// instead of running a Skip-GRU without its gate.
+#[test]
+fn loaders_refuse_the_other_family() {
+    let err = load_bank(&at("models/digits-thr")).unwrap_err().to_string();
+    assert!(err.contains("family `thr`") && err.contains("load_skip_models"), "{err}");
+    let err = load_skip_models(&at("models/digits-gru")).unwrap_err().to_string();
+    assert!(err.contains(&format!("family `{FAMILY_GRU}`")), "{err}");
 }

@@ -1,0 +1,364 @@
+//! The ThrRNN family: a Skip-GRU whose binarisation threshold `thr` is a run-time knob.
+//!
+//! Source: Campos, Jou, Giró-i-Nieto, Torres, Chang, "Skip RNN: Learning to Skip State Updates in
+//! Recurrent Neural Networks", ICLR 2018, §3 (eqs. 2–5 with the GRU as `S`); the threshold as a
+//! run-time knob is the first method of Lambert, Le Bolzer, Schnitzler, "Flexible Recurrent Neural
+//! Networks", ECML PKDD 2020. At step `t` (1-based), with `s_0 = 0`:
+//! ```text
+//! u_t       = f_thr(ũ_t)          = 1 if ũ_t ≥ thr else 0                        (eq. 2, binarised)
+//! s_t       = u_t · GRU(s_{t−1}, x_t) + (1 − u_t) · s_{t−1}                      (eq. 3)
+//! Δũ_t      = σ(w_p · s_t + b_p)           if u_t = 1;   Δũ_t = Δũ_{t−1}   if u_t = 0   (eq. 4)
+//! ũ_{t+1}   = u_t · Δũ_t + (1 − u_t) · (ũ_t + min(Δũ_t, 1 − ũ_t))                (eq. 5)
+//! ũ_1       = 1,   Δũ_0 = 1
+//! ```
+//! Implementation choices, each matching Campos' reference code (`SkipGRUCell`, whose state is
+//! `(h, update_prob, cum_update_prob)`):
+//! - `Δũ` is recomputed only after an update; a skipped step reuses the last one (the reference keeps it
+//!   in the state as `update_prob`). Hence **a skipped step reads no input** — the decision `u_t` is known
+//!   before `x_t` is needed ([`SkipState::updates`]), so an upstream feature extractor need not run — and
+//!   costs only the accumulation.
+//! - `ũ_t + min(Δũ_t, 1 − ũ_t)` is computed as the equal `min(ũ_t + Δũ_t, 1)`, which is exactly `1.0`
+//!   once saturated (no rounding of `1 − ũ`), so that `thr = 1` is reached.
+//! - The gate reads the state **after** the update (`s_t`); the reference reads the GRU's candidate
+//!   output, which is the same value whenever `u_t = 1`, the only case in which `Δũ` is recomputed.
+//!
+//! Consequences of the threshold: `ũ ∈ [0, 1]` always, so `thr ≤ 0` updates at every step and
+//! `thr > 1` at none (the state stays `s_0 = 0`); a NaN `thr` updates at none. Training binarises with
+//! `round(ũ)`, i.e. `thr = 0.5` (see `crate::train::skip`).
+//!
+//! Shapes: the GRU cell as in [`GruCell`](crate::rnn::GruCell); gate `w_p` `[1, H]`, `b_p` `[1]` (a PyTorch `nn.Linear(H, 1)`);
+//! readout `[C, H]`, `[C]` on the final state, as in [`GruClassifier`].
+
+use super::gru::GruScratch;
+use super::kernels::{matvec_bias, sigmoid, KernelIsa};
+use super::model::GruClassifier;
+
+/// The state of a Skip-GRU stream: hidden state `s` and the gate's accumulators. Owned by the caller,
+/// allocated once per stream; [`SkipState::reset`] starts a new sequence without allocating.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SkipState {
+    /// Hidden state `s_t`, `H` values.
+    pub h: Vec<f32>,
+    /// `ũ_{t+1}`: the accumulated update probability that the next step compares with `thr`, in `[0, 1]`.
+    pub u_tilde: f32,
+    /// `Δũ`: the last update-probability increment, computed after the last update, in `[0, 1]`.
+    pub delta_u: f32,
+}
+
+impl SkipState {
+    /// The initial state for hidden size `hidden`: `s_0 = 0`, `ũ_1 = 1`, `Δũ_0 = 1` (Campos' defaults).
+    pub fn new(hidden: usize) -> SkipState {
+        SkipState { h: vec![0.0; hidden], u_tilde: 1.0, delta_u: 1.0 }
+    }
+
+    /// Back to the initial state, keeping the allocation.
+    pub fn reset(&mut self) {
+        self.h.iter_mut().for_each(|v| *v = 0.0);
+        self.u_tilde = 1.0;
+        self.delta_u = 1.0;
+    }
+
+    /// `u_t = f_thr(ũ_t)`: whether the next step updates the state under threshold `thr`. Needs no input,
+    /// so a caller may decide whether to produce the input at all.
+    #[inline]
+    pub fn updates(&self, thr: f32) -> bool {
+        self.u_tilde >= thr
+    }
+}
+
+/// A Skip-GRU classifier: a GRU cell and readout ([`GruClassifier`]) plus the update gate
+/// `Δũ = σ(w_p · s + b_p)`. Weights are immutable and shared; the state is a [`SkipState`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct SkipGruClassifier {
+    /// Name, cell and readout. With every step updated, this model computes exactly what `gru` does.
+    pub gru: GruClassifier,
+    /// Gate weight `w_p`, `[1, H]` row-major (PyTorch `nn.Linear(H, 1).weight`).
+    pub gate_weight: Vec<f32>,
+    /// Gate bias `b_p`, `[1]`.
+    pub gate_bias: [f32; 1],
+    isa: KernelIsa,
+}
+
+/// Outcome of [`SkipGruClassifier::classify`] on one sequence.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SkipClassification {
+    /// Predicted class (arg-max of the readout of the final state).
+    pub class: u32,
+    /// Steps that updated the state (`Σ_t u_t`).
+    pub updated_steps: usize,
+    /// Steps in the sequence.
+    pub steps: usize,
+}
+
+/// FLOPs of the binarisation `ũ ≥ thr`, paid at every step (a comparison counts 1).
+pub const FLOPS_BINARISE: u64 = 1;
+
+/// FLOPs of a skipped step: the binarisation and the accumulation `ũ ← min(ũ + Δũ, 1)` (an addition and
+/// a minimum). Copying the state costs nothing: it stays in place.
+pub const FLOPS_SKIPPED_STEP: u64 = FLOPS_BINARISE + 2;
+
+impl SkipGruClassifier {
+    /// Builds a Skip-GRU from a GRU classifier and the gate's parameters.
+    ///
+    /// # Panics
+    /// If `gate_weight.len()` is not the hidden size (a programming error; loaders check shapes).
+    pub fn new(gru: GruClassifier, gate_weight: Vec<f32>, gate_bias: f32) -> SkipGruClassifier {
+        assert_eq!(gate_weight.len(), gru.hidden_size(), "Skip-GRU gate weight must have H values");
+        SkipGruClassifier { gru, gate_weight, gate_bias: [gate_bias], isa: KernelIsa::detect() }
+    }
+
+    /// Restricts the kernels (cell and gate) to the baseline instruction set (for tests and benchmarks).
+    pub fn with_isa(mut self, isa: KernelIsa) -> SkipGruClassifier {
+        self.gru.cell = self.gru.cell.with_isa(isa);
+        self.isa = isa;
+        self
+    }
+
+    /// Name, unique in its bank (e.g. `thr-64-1e-3`).
+    pub fn name(&self) -> &str {
+        &self.gru.name
+    }
+
+    /// Hidden size `H`.
+    pub fn hidden_size(&self) -> usize {
+        self.gru.hidden_size()
+    }
+
+    /// Input size `I`.
+    pub fn input_size(&self) -> usize {
+        self.gru.cell.input_size()
+    }
+
+    /// Number of classes `C`.
+    pub fn classes(&self) -> usize {
+        self.gru.classes()
+    }
+
+    /// FLOPs of the update gate `σ(w_p · s + b_p)`: `2H` for the dot product, 1 for the bias, 1 for the
+    /// sigmoid (nonlinearities count 1, as in [`GruCell::flops_per_step`](crate::rnn::GruCell::flops_per_step)).
+    pub fn flops_gate(&self) -> u64 {
+        2 * self.hidden_size() as u64 + 2
+    }
+
+    /// FLOPs of an updated step: the binarisation, the GRU step ([`GruCell::flops_per_step`](crate::rnn::GruCell::flops_per_step)) and the
+    /// gate ([`Self::flops_gate`]); `ũ ← Δũ` is a copy.
+    pub fn flops_per_update(&self) -> u64 {
+        FLOPS_BINARISE + self.gru.cell.flops_per_step() + self.flops_gate()
+    }
+
+    /// FLOPs of a skipped step: [`FLOPS_SKIPPED_STEP`] (no input read, no matrix product).
+    pub fn flops_per_skip(&self) -> u64 {
+        FLOPS_SKIPPED_STEP
+    }
+
+    /// FLOPs of the readout at the end of a sequence: `2CH + C`.
+    pub fn flops_readout(&self) -> u64 {
+        self.gru.flops_readout()
+    }
+
+    /// Bytes of all parameters as `f32`: the GRU classifier's plus `4 · (H + 1)` for the gate.
+    pub fn param_bytes(&self) -> u64 {
+        self.gru.param_bytes() + 4 * (self.gate_weight.len() + 1) as u64
+    }
+
+    /// An updated step (`u_t = 1`) whatever `ũ_t`: `s ← GRU(s, x)`, then `Δũ ← σ(w_p · s + b_p)` and
+    /// `ũ ← Δũ`. Reads `x` (`I` values). Allocates nothing.
+    ///
+    /// # Panics
+    /// If `x.len() != I`, `state.h.len() != H` or `scratch` was made for a smaller hidden size.
+    #[inline]
+    pub fn update(&self, x: &[f32], state: &mut SkipState, scratch: &mut GruScratch) {
+        self.gru.cell.step(x, &mut state.h, scratch);
+        let mut pre_activation = [0.0f32];
+        matvec_bias(self.isa, &self.gate_weight, &state.h, &self.gate_bias, &mut pre_activation);
+        state.delta_u = sigmoid(pre_activation[0]);
+        state.u_tilde = state.delta_u;
+    }
+
+    /// A skipped step (`u_t = 0`) whatever `ũ_t`: the state is kept and `ũ ← min(ũ + Δũ, 1)`. Reads no
+    /// input. Allocates nothing.
+    #[inline]
+    pub fn skip(&self, state: &mut SkipState) {
+        state.u_tilde = (state.u_tilde + state.delta_u).min(1.0);
+    }
+
+    /// One step under threshold `thr` (which may differ at every step): updates with input `x` if
+    /// `ũ_t ≥ thr`, otherwise skips (and `x` is not read). Returns `u_t` (true: updated). Allocates
+    /// nothing. When producing `x` is itself costly, call [`SkipState::updates`] first and then
+    /// [`Self::update`] or [`Self::skip`].
+    ///
+    /// # Panics
+    /// As [`Self::update`].
+    #[inline]
+    pub fn step(&self, x: &[f32], thr: f32, state: &mut SkipState, scratch: &mut GruScratch) -> bool {
+        let updated = state.updates(thr);
+        if updated {
+            self.update(x, state, scratch);
+        } else {
+            self.skip(state);
+        }
+        updated
+    }
+
+    /// The predicted class for final state `h` (see [`GruClassifier::predict`]). Allocates nothing.
+    pub fn predict(&self, h: &[f32], logits_scratch: &mut [f32]) -> u32 {
+        self.gru.predict(h, logits_scratch)
+    }
+
+    /// Runs a whole sequence (`steps × I` values) from the initial state with threshold `thr_at(t)` at
+    /// step `t` (0-based), and returns the prediction and the number of updated steps. Allocates its
+    /// state and scratch; meant for evaluation, not the simulator's hot path.
+    pub fn classify_with(&self, sequence: &[f32], mut thr_at: impl FnMut(usize) -> f32) -> SkipClassification {
+        let mut state = SkipState::new(self.hidden_size());
+        let mut scratch = GruScratch::new(self.hidden_size());
+        let mut updated_steps = 0;
+        let mut steps = 0;
+        for (t, x) in sequence.chunks_exact(self.input_size()).enumerate() {
+            updated_steps += usize::from(self.step(x, thr_at(t), &mut state, &mut scratch));
+            steps += 1;
+        }
+        let class = self.predict(&state.h, &mut vec![0.0; self.classes()]);
+        SkipClassification { class, updated_steps, steps }
+    }
+
+    /// [`Self::classify_with`] under one threshold `thr` for the whole sequence.
+    pub fn classify(&self, sequence: &[f32], thr: f32) -> SkipClassification {
+        self.classify_with(sequence, |_| thr)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rnn::GruCell;
+    use rand::{Rng, SeedableRng};
+
+    fn random_skip(input: usize, hidden: usize, classes: usize, gate_bias: f32, seed: u64) -> SkipGruClassifier {
+        let mut rng = rand_pcg::Pcg64::seed_from_u64(seed);
+        let scale = 1.0 / (hidden as f32).sqrt();
+        let mut v = |n: usize| (0..n).map(|_| rng.random_range(-scale..scale)).collect::<Vec<f32>>();
+        let cell =
+            GruCell::new(input, hidden, v(3 * hidden * input), v(3 * hidden * hidden), v(3 * hidden), v(3 * hidden))
+                .unwrap();
+        let gru =
+            GruClassifier { name: "skip".into(), cell, readout_weight: v(classes * hidden), readout_bias: v(classes) };
+        let gate_weight = v(hidden);
+        SkipGruClassifier::new(gru, gate_weight, gate_bias)
+    }
+
+    fn random_sequence(steps: usize, input: usize, seed: u64) -> Vec<f32> {
+        let mut rng = rand_pcg::Pcg64::seed_from_u64(seed);
+        (0..steps * input).map(|_| rng.random_range(-1.0..1.0)).collect()
+    }
+
+    #[test]
+    fn thr_zero_updates_every_step_and_equals_the_plain_gru_bit_for_bit() {
+        for (input, hidden) in [(1, 16), (3, 33), (1, 128)] {
+            // A very negative gate bias makes Δũ tiny: thr = 0 must update anyway.
+            let model = random_skip(input, hidden, 4, -30.0, hidden as u64);
+            let sequence = random_sequence(50, input, 7);
+            let mut state = SkipState::new(hidden);
+            let mut scratch = GruScratch::new(hidden);
+            let mut plain = vec![0.0f32; hidden];
+            let mut plain_scratch = GruScratch::new(hidden);
+            for x in sequence.chunks_exact(input) {
+                assert!(model.step(x, 0.0, &mut state, &mut scratch));
+                model.gru.cell.step(x, &mut plain, &mut plain_scratch);
+                assert_eq!(state.h, plain, "H={hidden}: bit-for-bit equal to the GRU");
+            }
+            let outcome = model.classify(&sequence, 0.0);
+            assert_eq!(outcome.updated_steps, 50);
+            assert_eq!(outcome.class, model.gru.classify(&sequence));
+        }
+    }
+
+    #[test]
+    fn thr_above_one_never_updates_and_keeps_the_initial_state() {
+        let model = random_skip(2, 8, 3, 5.0, 1);
+        let sequence = random_sequence(40, 2, 3);
+        for thr in [1.0 + f32::EPSILON, 1.01, 2.0, f32::INFINITY, f32::NAN] {
+            let mut state = SkipState::new(8);
+            let mut scratch = GruScratch::new(8);
+            for x in sequence.chunks_exact(2) {
+                assert!(!model.step(x, thr, &mut state, &mut scratch), "thr {thr}");
+            }
+            assert_eq!(state, SkipState::new(8), "thr {thr}: the state is the initial state");
+            assert_eq!(model.classify(&sequence, thr).updated_steps, 0);
+        }
+    }
+
+    #[test]
+    fn gate_binarises_and_accumulates_as_campos_equations() {
+        // H = 1, GRU weights 0: s stays 0 after an update (n = 0, z = 0.5 → h = 0), so the gate reads
+        // σ(w_p · 0 + b_p) = σ(b_p). With b_p = ln(0.3/0.7), Δũ = 0.3: after an update ũ = 0.3, then
+        // 0.6, 0.9, 1.0 (capped), … At thr = 0.5: update, skip, update (ũ = 0.6), skip, update, …
+        let cell = GruCell::new(1, 1, vec![0.0; 3], vec![0.0; 3], vec![0.0; 3], vec![0.0; 3]).unwrap();
+        let gru = GruClassifier { name: "g".into(), cell, readout_weight: vec![1.0], readout_bias: vec![0.0] };
+        let model = SkipGruClassifier::new(gru, vec![0.7], (0.3f32 / 0.7).ln());
+        let mut state = SkipState::new(1);
+        let mut scratch = GruScratch::new(1);
+        let pattern: Vec<bool> = (0..6).map(|_| model.step(&[1.0], 0.5, &mut state, &mut scratch)).collect();
+        assert_eq!(pattern, [true, false, true, false, true, false]);
+        assert!((state.delta_u - 0.3).abs() < 1e-6 && (state.u_tilde - 0.6).abs() < 1e-6, "{state:?}");
+        // thr = 0.95: one update then three skips (0.3, 0.6, 0.9 → 1.0 capped exactly), then an update.
+        state.reset();
+        let pattern: Vec<bool> = (0..6).map(|_| model.step(&[1.0], 0.95, &mut state, &mut scratch)).collect();
+        assert_eq!(pattern, [true, false, false, false, true, false]);
+        // thr = 1 is reached: ũ saturates at exactly 1.0.
+        state.reset();
+        let pattern: Vec<bool> = (0..6).map(|_| model.step(&[1.0], 1.0, &mut state, &mut scratch)).collect();
+        assert_eq!(pattern, [true, false, false, false, true, false]);
+        // Every step's u is 0 or 1 and the state only changes on updates.
+        let sequence = random_sequence(30, 1, 5);
+        let model = random_skip(1, 6, 2, 0.0, 9);
+        let mut state = SkipState::new(6);
+        let mut scratch = GruScratch::new(6);
+        for x in sequence.chunks_exact(1) {
+            let before = state.h.clone();
+            let updated = model.step(x, 0.7, &mut state, &mut scratch);
+            if !updated {
+                assert_eq!(state.h, before);
+            }
+            assert!((0.0..=1.0).contains(&state.u_tilde) && (0.0..=1.0).contains(&state.delta_u));
+        }
+    }
+
+    #[test]
+    fn the_knob_may_change_at_any_step() {
+        let model = random_skip(1, 16, 3, 0.0, 4);
+        let sequence = random_sequence(60, 1, 8);
+        // First half at thr 0 (all updated), second half above 1 (none): exactly 30 updates, and the
+        // final state is the plain GRU's after 30 steps.
+        let outcome = model.classify_with(&sequence, |t| if t < 30 { 0.0 } else { 1.5 });
+        assert_eq!(outcome.updated_steps, 30);
+        assert_eq!(outcome.class, model.gru.classify(&sequence[..30]));
+    }
+
+    #[test]
+    fn flops_and_bytes_hand_computed() {
+        // H = 4, I = 2, C = 3. GRU step: 6·4·(2+4) + 16·4 = 208. Gate: 2·4 + 2 = 10. Update: 1 + 208 + 10.
+        let model = random_skip(2, 4, 3, 0.0, 1);
+        assert_eq!(model.gru.cell.flops_per_step(), 208);
+        assert_eq!(model.flops_gate(), 10);
+        assert_eq!(model.flops_per_update(), 219);
+        assert_eq!(model.flops_per_skip(), 3);
+        assert_eq!(model.flops_readout(), 2 * 3 * 4 + 3);
+        // Parameters: 3·4·(2+4) + 6·4 = 96 cell, 3·4 + 3 = 15 readout, 4 + 1 gate = 116 floats.
+        assert_eq!(model.param_bytes(), 4 * 116);
+    }
+
+    #[test]
+    fn baseline_and_detected_isa_agree_bit_for_bit() {
+        let fast = random_skip(1, 64, 10, 0.0, 3);
+        let slow = fast.clone().with_isa(KernelIsa::Baseline);
+        let (mut a, mut b) = (SkipState::new(64), SkipState::new(64));
+        let mut scratch = GruScratch::new(64);
+        for t in 0..64 {
+            let x = [(t as f32 * 0.37).sin()];
+            let ua = fast.step(&x, 0.6, &mut a, &mut scratch);
+            let ub = slow.step(&x, 0.6, &mut b, &mut scratch);
+            assert_eq!(ua, ub);
+        }
+        assert_eq!(a, b);
+    }
+}
