@@ -105,13 +105,7 @@ pub struct SkipWState {
 impl SkipWState {
     /// A zero state at the start of a window, for a model of hidden size `hidden` and window `window`.
     pub fn new(hidden: usize, window: usize) -> SkipWState {
-        SkipWState {
-            h: vec![0.0; hidden],
-            importance: vec![0.0; window],
-            position: 0,
-            processed: 0,
-            gate_ready: false,
-        }
+        SkipWState { h: vec![0.0; hidden], importance: vec![0.0; window], position: 0, processed: 0, gate_ready: false }
     }
 
     /// Back to the zero state at the start of a window (a new sequence). Allocates nothing.
@@ -343,11 +337,7 @@ pub fn selected(importance: &[f32], position: usize, knobs: SkipWKnobs, already_
     if !(value >= knobs.thr) {
         return false;
     }
-    let rank = importance
-        .iter()
-        .enumerate()
-        .filter(|&(i, &v)| v > value || (v == value && i < position))
-        .count();
+    let rank = importance.iter().enumerate().filter(|&(i, &v)| v > value || (v == value && i < position)).count();
     rank < k
 }
 
@@ -357,11 +347,7 @@ pub fn top_k_mask(importance: &[f32], k: usize, out: &mut [bool]) {
     let k = k.min(importance.len());
     for (position, o) in out.iter_mut().enumerate() {
         let value = importance[position];
-        let rank = importance
-            .iter()
-            .enumerate()
-            .filter(|&(i, &v)| v > value || (v == value && i < position))
-            .count();
+        let rank = importance.iter().enumerate().filter(|&(i, &v)| v > value || (v == value && i < position)).count();
         *o = rank < k;
     }
 }
@@ -573,8 +559,12 @@ mod tests {
         let cell =
             GruCell::new(1, hidden, vec![0.5; 3 * hidden], vec![0.1; 3 * hidden * hidden], vec![0.0; 6], vec![0.0; 6])
                 .unwrap();
-        let base =
-            GruClassifier { name: "t".into(), cell, readout_weight: vec![1.0, -1.0, -1.0, 1.0], readout_bias: vec![0.0; 2] };
+        let base = GruClassifier {
+            name: "t".into(),
+            cell,
+            readout_weight: vec![1.0, -1.0, -1.0, 1.0],
+            readout_bias: vec![0.0; 2],
+        };
         SkipWClassifier::new(base, window, vec![0.0; window * hidden], gate_bias).unwrap()
     }
 
@@ -602,7 +592,8 @@ mod tests {
         let mut state = model.new_state();
         let mut scratch = GruScratch::new(2);
         let knobs = SkipWKnobs { k: 2, thr: 0.0 };
-        let pattern: Vec<bool> = (0..4).map(|_| model.step(&[1.0], knobs, &mut state, &mut scratch).processed).collect();
+        let pattern: Vec<bool> =
+            (0..4).map(|_| model.step(&[1.0], knobs, &mut state, &mut scratch).processed).collect();
         assert_eq!(pattern, [false, true, true, false]);
         let mut mask = [false; 4];
         top_k_mask(&[0.5, 0.7, 0.7, 0.7], 2, &mut mask);
@@ -647,6 +638,200 @@ mod tests {
         let third = step(3, &mut state, &mut scratch);
         assert!(third.processed && third.processed_in_window == 2);
         assert!(!step(3, &mut state, &mut scratch).processed, "rank 3 is not in the top 3");
+    }
+
+    /// A random model: input `I`, hidden `H`, window `L`, 3 classes; gate weights large enough that
+    /// `ũ` spreads over `[0, 1]`; with `tie_rows`, the gate's rows come in equal pairs so that `ũ` has
+    /// exact ties.
+    fn random_model(
+        rng: &mut rand_pcg::Pcg64,
+        input: usize,
+        hidden: usize,
+        window: usize,
+        tie_rows: bool,
+    ) -> SkipWClassifier {
+        use rand::Rng;
+        let mut v = |n: usize, scale: f32| (0..n).map(|_| rng.random_range(-scale..scale)).collect::<Vec<f32>>();
+        let cell = GruCell::new(
+            input,
+            hidden,
+            v(3 * hidden * input, 1.0),
+            v(3 * hidden * hidden, 0.7),
+            v(3 * hidden, 0.5),
+            v(3 * hidden, 0.5),
+        )
+        .unwrap();
+        let base =
+            GruClassifier { name: "r".into(), cell, readout_weight: v(3 * hidden, 1.0), readout_bias: v(3, 0.1) };
+        let mut gate_weight = v(window * hidden, 3.0);
+        let mut gate_bias = v(window, 1.0);
+        if tie_rows {
+            for row in (1..window).step_by(2) {
+                let (before, after) = gate_weight.split_at_mut(row * hidden);
+                after[..hidden].copy_from_slice(&before[(row - 1) * hidden..]);
+                gate_bias[row] = gate_bias[row - 1];
+            }
+        }
+        SkipWClassifier::new(base, window, gate_weight, gate_bias).unwrap()
+    }
+
+    /// The paper's selection for one window at constant knobs, by sorting (an algorithm independent of
+    /// [`selected`]'s ranks): indices sorted by importance descending, ties by index; the first `K`;
+    /// those with `ũ ≥ thr`.
+    fn reference_mask(importance: &[f32], k: usize, thr: f32) -> Vec<bool> {
+        let mut order: Vec<usize> = (0..importance.len()).collect();
+        order.sort_by(|&a, &b| importance[b].partial_cmp(&importance[a]).unwrap().then(a.cmp(&b)));
+        let mut mask = vec![false; importance.len()];
+        for &i in order.iter().take(k) {
+            mask[i] = importance[i] >= thr;
+        }
+        mask
+    }
+
+    #[test]
+    fn property_no_window_exceeds_its_budget_under_random_knob_schedules() {
+        use rand::{Rng, SeedableRng};
+        let thresholds = [0.0f32, 0.2, 0.5, 0.5, 0.8, 1.0, 1.5, -0.1];
+        let mut windows_checked = 0usize;
+        let mut lowered_after_spending = 0usize;
+        for seed in 0..1000u64 {
+            let mut rng = rand_pcg::Pcg64::seed_from_u64(seed);
+            let (input, hidden, window) = (rng.random_range(1..4), rng.random_range(1..12), rng.random_range(1..10));
+            let model = random_model(&mut rng, input, hidden, window, seed % 3 == 0);
+            let steps = rng.random_range(1..6 * window + 3);
+            let xs: Vec<f32> = (0..steps * input).map(|_| rng.random_range(-1.0..1.0)).collect();
+            let mut state = model.new_state();
+            let mut scratch = GruScratch::new(hidden);
+            let mut knobs = SkipWKnobs { k: rng.random_range(0..=window + 1), thr: thresholds[rng.random_range(0..8)] };
+            // Per window: K values in force, processed count, whether knobs changed.
+            let (mut max_k, mut count, mut changed, mut mask) = (0usize, 0usize, false, Vec::new());
+            let mut h_plain = vec![0.0f32; hidden];
+            for (t, x) in xs.chunks_exact(input).enumerate() {
+                if rng.random_bool(0.3) {
+                    knobs.k = rng.random_range(0..=window + 1);
+                    changed = true;
+                }
+                if rng.random_bool(0.2) {
+                    knobs.thr = thresholds[rng.random_range(0..8)];
+                    changed = true;
+                }
+                let position = t % window;
+                if position == 0 {
+                    (max_k, count, changed) = (0, 0, false);
+                    let mut importance = vec![0.0; window];
+                    model.importance_into(&state.h, &mut importance);
+                    mask = reference_mask(&importance, knobs.k, knobs.thr);
+                }
+                max_k = max_k.max(knobs.k.min(window));
+                let before = state.h.clone();
+                let spent = count;
+                let step = model.step(x, knobs, &mut state, &mut scratch);
+                assert_eq!(step.position, position);
+                assert_eq!(step.window_start, position == 0);
+                // The guaranteed invariant, and its consequence for the window so far.
+                if step.processed {
+                    count += 1;
+                    assert!(count <= knobs.k, "seed {seed} t {t}: processed #{count} of window under K = {}", knobs.k);
+                    h_plain.copy_from_slice(&before);
+                    model.cell().step(x, &mut h_plain, &mut scratch);
+                    assert_eq!(state.h, h_plain, "seed {seed} t {t}: a processed step is the GRU step");
+                } else {
+                    assert_eq!(state.h, before, "seed {seed} t {t}: a skipped step copies the state");
+                }
+                assert_eq!(step.processed_in_window, count);
+                assert!(count <= max_k && count <= window, "seed {seed} t {t}");
+                let expected_flops = if position == 0 { model.flops_window_gate() } else { 0 }
+                    + if step.processed { model.flops_per_processed_step() } else { 0 };
+                assert_eq!(step.flops, expected_flops);
+                if !changed {
+                    assert_eq!(
+                        step.processed, mask[position],
+                        "seed {seed} t {t}: constant knobs give the paper's selection"
+                    );
+                } else if knobs.k < spent {
+                    // K lowered below the steps already processed in this window: nothing more runs.
+                    assert!(!step.processed);
+                    lowered_after_spending += 1;
+                }
+                if position + 1 == window || t + 1 == steps {
+                    windows_checked += 1;
+                }
+            }
+        }
+        assert!(windows_checked > 3000, "{windows_checked}");
+        assert!(
+            lowered_after_spending > 50,
+            "schedules should often lower K below the spent budget: {lowered_after_spending}"
+        );
+    }
+
+    #[test]
+    fn full_budget_and_zero_threshold_is_the_plain_gru_bit_for_bit() {
+        use rand::{Rng, SeedableRng};
+        for seed in 0..20u64 {
+            let mut rng = rand_pcg::Pcg64::seed_from_u64(seed);
+            let (input, hidden, window) = (rng.random_range(1..4), rng.random_range(1..40), rng.random_range(1..10));
+            let model = random_model(&mut rng, input, hidden, window, false);
+            let xs: Vec<f32> = (0..50 * input).map(|_| rng.random_range(-1.0..1.0)).collect();
+            let mut state = model.new_state();
+            let mut h = vec![0.0f32; hidden];
+            let mut scratch = GruScratch::new(hidden);
+            for x in xs.chunks_exact(input) {
+                assert!(model.step(x, SkipWKnobs { k: window, thr: 0.0 }, &mut state, &mut scratch).processed);
+                model.cell().step(x, &mut h, &mut scratch);
+                assert_eq!(state.h, h);
+            }
+            let plain = model.base.classify(&xs);
+            let outcome = model.classify(&xs, window, 0.0);
+            assert_eq!((outcome.prediction, outcome.processed_steps), (plain, 50));
+        }
+    }
+
+    #[test]
+    fn zero_budget_processes_nothing_and_never_reads_input() {
+        use rand::{Rng, SeedableRng};
+        let mut rng = rand_pcg::Pcg64::seed_from_u64(7);
+        let model = random_model(&mut rng, 2, 9, 5, false);
+        let mut state = model.new_state();
+        let mut scratch = GruScratch::new(9);
+        for t in 0..23 {
+            let thr = [0.0, 0.5, -1.0][t % 3];
+            let step = model.step_with(SkipWKnobs { k: 0, thr }, &mut state, &mut scratch, || panic!("input read"));
+            assert!(!step.processed);
+        }
+        assert_eq!(state.h, vec![0.0; 9], "the initial state");
+        let xs: Vec<f32> = (0..40).map(|_| rng.random_range(-1.0..1.0)).collect();
+        assert_eq!(model.classify(&xs, 0, 0.0).processed_steps, 0);
+    }
+
+    #[test]
+    fn selection_is_deterministic_with_ties_and_across_instruction_sets() {
+        use rand::{Rng, SeedableRng};
+        let mut rng = rand_pcg::Pcg64::seed_from_u64(11);
+        let model = random_model(&mut rng, 1, 16, 8, true);
+        let baseline = model.clone().with_isa(KernelIsa::Baseline);
+        let xs: Vec<f32> = (0..64).map(|_| rng.random_range(0.0..1.0)).collect();
+        let run = |m: &SkipWClassifier| {
+            let mut state = m.new_state();
+            let mut scratch = GruScratch::new(16);
+            let pattern: Vec<bool> = xs
+                .chunks_exact(1)
+                .map(|x| m.step(x, SkipWKnobs { k: 3, thr: 0.1 }, &mut state, &mut scratch).processed)
+                .collect();
+            (pattern, state.h)
+        };
+        let first = run(&model);
+        assert_eq!(first, run(&model));
+        assert_eq!(first, run(&baseline));
+        // Every window's importance has ties (rows in equal pairs); the lower index of a pair wins.
+        let mut importance = vec![0.0; 8];
+        model.importance_into(&[0.3; 16], &mut importance);
+        assert!(importance.chunks_exact(2).all(|pair| pair[0] == pair[1]));
+        let mut mask = [false; 8];
+        top_k_mask(&importance, 3, &mut mask);
+        let expected = reference_mask(&importance, 3, f32::NEG_INFINITY);
+        assert_eq!(mask.to_vec(), expected);
+        assert_eq!(mask.iter().filter(|m| **m).count(), 3);
     }
 
     #[test]
