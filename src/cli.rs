@@ -145,6 +145,19 @@ struct TrainArgs {
     /// Replace a model bank already in --out (without it, an existing card.json is an error).
     #[arg(long)]
     force: bool,
+    /// Flexible family: `switch` (a model-switching bank) or `skipw` (SkipW, Mayet et al. 2021: at most
+    /// K of every L inputs processed; one --widths value, --window L).
+    #[arg(long, default_value = "switch", value_parser = ["switch", "skipw"])]
+    family: String,
+    /// SkipW window length L.
+    #[arg(long, default_value_t = 8)]
+    window: usize,
+    /// SkipW training: K is drawn per mini-batch uniformly from K_MIN..=L.
+    #[arg(long, default_value_t = 1)]
+    k_min: usize,
+    /// SkipW training: weight λ of the budget term λ · (processed steps / steps).
+    #[arg(long, default_value_t = 0.0)]
+    budget_lambda: f64,
 }
 
 /// Parses the command line and runs the command.
@@ -321,6 +334,9 @@ fn train(args: TrainArgs) -> anyhow::Result<()> {
         "{} already holds a model bank; pass --force to replace it",
         args.out.display()
     );
+    if args.family == "skipw" {
+        return train_skipw(args);
+    }
     let set = data::load_digits()?;
     let split = data::digits_split(&set.labels);
     let command = std::iter::once("flexrnn".to_string()).chain(std::env::args().skip(1)).collect::<Vec<_>>().join(" ");
@@ -367,6 +383,61 @@ fn train(args: TrainArgs) -> anyhow::Result<()> {
     let maps = map_tensors(trained.maps.iter().map(|(a, b, m)| (a.as_str(), b.as_str(), m)));
     files.push(("maps.safetensors".into(), encode_tensors(&maps)));
     files.push(("card.json".into(), serde_json::to_vec_pretty(&trained.card).context("serialising the model card")?));
+    flexrnn::output::replace_folder(&args.out, &files, "card.json")?;
+    println!("wrote {} ({:.0} s)", args.out.display(), trained.card.training.wall_time_s);
+    Ok(())
+}
+
+fn train_skipw(args: TrainArgs) -> anyhow::Result<()> {
+    use flexrnn::train::skipw::{skipw_files, train_skipw, SkipWTrainConfig};
+    anyhow::ensure!(args.widths.len() == 1, "--family skipw trains one model: give one hidden size, e.g. --widths 64");
+    anyhow::ensure!(args.window > 0, "--window must be at least 1");
+    anyhow::ensure!(args.k_min <= args.window, "--k-min must be at most --window");
+    anyhow::ensure!(
+        args.budget_lambda.is_finite() && args.budget_lambda >= 0.0,
+        "--budget-lambda must be a number ≥ 0"
+    );
+    let set = data::load_digits()?;
+    let split = data::digits_split(&set.labels);
+    let command = std::iter::once("flexrnn".to_string()).chain(std::env::args().skip(1)).collect::<Vec<_>>().join(" ");
+    let config = SkipWTrainConfig {
+        hidden: args.widths[0],
+        window: args.window,
+        k_min: args.k_min,
+        k_max: args.window,
+        budget_lambda: args.budget_lambda,
+        epochs: args.epochs,
+        batch_size: args.batch_size,
+        learning_rate: args.learning_rate,
+        clip_norm: args.clip_norm,
+        seed: args.seed,
+        command,
+    };
+    let bar = ProgressBar::new(args.epochs as u64);
+    bar.set_style(
+        ProgressStyle::with_template("{elapsed_precise} [{bar:30}] {pos}/{len} epochs ({eta} left) {msg}")
+            .expect("valid template"),
+    );
+    let trained = train_skipw(&set, &split, &config, |e| {
+        bar.inc(1);
+        let line = format!(
+            "epoch {}: loss {:.4}, processed {:.3}, validation score {:.4}",
+            e.epoch, e.loss, e.processed_share, e.validation_score
+        );
+        if bar.is_hidden() {
+            println!("{line}");
+        } else {
+            bar.set_message(line);
+        }
+    })?;
+    bar.finish_and_clear();
+    for point in trained.card.grid.iter().filter(|p| p.thr == 0.5) {
+        println!(
+            "K={} thr=0.5: test accuracy {:.4}, {:.1} steps processed",
+            point.k, point.test_accuracy, point.mean_processed_steps
+        );
+    }
+    let files = skipw_files(&trained).context("serialising the model card")?;
     flexrnn::output::replace_folder(&args.out, &files, "card.json")?;
     println!("wrote {} ({:.0} s)", args.out.display(), trained.card.training.wall_time_s);
     Ok(())

@@ -7,6 +7,7 @@
 //! in the card are the numbers the simulator reproduces.
 
 pub mod bank;
+pub mod skipw;
 
 use candle_core::{DType, Device, Tensor, Var};
 use candle_nn::{AdamW, Optimizer, ParamsAdamW};
