@@ -155,6 +155,9 @@ struct TrainArgs {
     /// SkipW training: K is drawn per mini-batch uniformly from K_MIN..=L.
     #[arg(long, default_value_t = 1)]
     k_min: usize,
+    /// SkipW training: the binarisation threshold is drawn per mini-batch uniformly from LO,HI.
+    #[arg(long, value_delimiter = ',', default_values_t = [0.5f32, 0.5])]
+    train_thr: Vec<f32>,
     /// SkipW training: weight λ of the budget term λ · (processed steps / steps).
     #[arg(long, default_value_t = 0.0)]
     budget_lambda: f64,
@@ -394,6 +397,13 @@ fn train_skipw(args: TrainArgs) -> anyhow::Result<()> {
     anyhow::ensure!(args.window > 0, "--window must be at least 1");
     anyhow::ensure!(args.k_min <= args.window, "--k-min must be at most --window");
     anyhow::ensure!(
+        args.train_thr.len() == 2
+            && args.train_thr[0] <= args.train_thr[1]
+            && args.train_thr[0].is_finite()
+            && args.train_thr[1].is_finite(),
+        "--train-thr: give LO,HI with LO ≤ HI, e.g. 0,0.75"
+    );
+    anyhow::ensure!(
         args.budget_lambda.is_finite() && args.budget_lambda >= 0.0,
         "--budget-lambda must be a number ≥ 0"
     );
@@ -405,6 +415,8 @@ fn train_skipw(args: TrainArgs) -> anyhow::Result<()> {
         window: args.window,
         k_min: args.k_min,
         k_max: args.window,
+        thr_min: args.train_thr[0],
+        thr_max: args.train_thr[1],
         budget_lambda: args.budget_lambda,
         epochs: args.epochs,
         batch_size: args.batch_size,

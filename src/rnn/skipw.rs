@@ -334,7 +334,9 @@ pub fn selected(importance: &[f32], position: usize, knobs: SkipWKnobs, already_
         return false;
     }
     let value = importance[position];
-    if !(value >= knobs.thr) {
+    // False for a NaN threshold: such a knob admits nothing.
+    let admitted = value >= knobs.thr;
+    if !admitted {
         return false;
     }
     let rank = importance.iter().enumerate().filter(|&(i, &v)| v > value || (v == value && i < position)).count();
@@ -414,8 +416,6 @@ pub struct SkipWCardKnobs {
     pub thr_min: f32,
     /// Upper end of the threshold range.
     pub thr_max: f32,
-    /// Threshold used in training (binarisation `ũ ≥ 0.5`).
-    pub thr_trained: f32,
 }
 
 /// How a SkipW model was trained, beyond [`CardTraining`].
@@ -426,9 +426,13 @@ pub struct SkipWCardTrainingKnobs {
     pub k_min: usize,
     /// Upper end of the `K` range.
     pub k_max: usize,
+    /// The binarisation threshold drawn per mini-batch uniformly from `[thr_min, thr_max]`.
+    pub thr_min: f32,
+    /// Upper end of the training threshold range.
+    pub thr_max: f32,
     /// Weight λ of the budget term `λ · (processed steps / steps)` in the loss.
     pub budget_lambda: f64,
-    /// Validation score used to keep an epoch: mean accuracy over `K = 1..=L` at `thr = 0.5`.
+    /// Validation score used to keep an epoch, in words.
     pub selection: String,
 }
 

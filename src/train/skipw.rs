@@ -7,7 +7,9 @@
 //! to `ũ` unchanged (`u = hard + (ũ − stopgrad(ũ))`, whose forward value is exactly `hard`).
 //!
 //! So that one model serves every budget, `K` is drawn uniformly from `k_min..=k_max` for every
-//! mini-batch (the paper varies `K` at inference; we could not retrieve its exact training schedule,
+//! mini-batch, and likewise the binarisation threshold from `[thr_min, thr_max]` (default the point
+//! 0.5; a model trained only at 0.5 never learns to use the steps whose importance stays below 0.5,
+//! so `thr = 0` is then far from "every step") (the paper varies `K` at inference; we could not retrieve its exact training schedule,
 //! and random `K` per batch is the choice here). An optional budget term `λ · mean_b (Σ_t u_t / T)`
 //! pushes the importance of unneeded steps below 0.5. Loss: cross-entropy of the readout of the final
 //! state plus the budget term. Optimiser and epoch selection as [`super::train_classifier`]: AdamW with
@@ -33,7 +35,7 @@ use crate::rnn::{GruCell, GruClassifier};
 
 use super::{clip_gradients, TrainError};
 
-/// Binarisation threshold of the importance during training.
+/// Default binarisation threshold of the importance during training (`ũ ≥ 0.5`).
 pub const TRAIN_THRESHOLD: f32 = 0.5;
 
 /// Thresholds of the card's accuracy grid (with `K = 1..=L`).
@@ -50,6 +52,11 @@ pub struct SkipWTrainConfig {
     pub k_min: usize,
     /// Upper end of the `K` range.
     pub k_max: usize,
+    /// The training threshold is drawn per mini-batch uniformly from `[thr_min, thr_max]`
+    /// (`0.5, 0.5`: the usual `ũ ≥ 0.5` binarisation).
+    pub thr_min: f32,
+    /// Upper end of the training threshold range.
+    pub thr_max: f32,
     /// Weight λ of the budget term (0: none).
     pub budget_lambda: f64,
     /// Passes over the training set.
@@ -75,7 +82,7 @@ pub struct SkipWEpoch {
     pub loss: f64,
     /// Mean share of steps processed in training (under the drawn `K`).
     pub processed_share: f64,
-    /// Validation score (mean accuracy over `K = 1..=L` at `thr = 0.5`).
+    /// Validation score (mean accuracy over `K = 1..=L` and the thresholds of [`validation_thresholds`]).
     pub validation_score: f64,
 }
 
@@ -225,10 +232,26 @@ fn sequences(set: &SequenceSet) -> impl Iterator<Item = (&[f32], u32)> {
     (0..set.len()).map(move |i| (set.sequence(i), set.labels[i]))
 }
 
-/// Mean accuracy over `K = 1..=L` at `thr = 0.5`: the score that picks the kept epoch.
-pub fn validation_score(model: &SkipWClassifier, set: &SequenceSet) -> f64 {
+/// The thresholds at which the validation score is taken: the training range's ends and middle
+/// (one value when the range is a point).
+pub fn validation_thresholds(thr_min: f32, thr_max: f32) -> Vec<f32> {
+    if thr_min == thr_max {
+        vec![thr_min]
+    } else {
+        vec![thr_min, 0.5 * (thr_min + thr_max), thr_max]
+    }
+}
+
+/// Mean accuracy over `K = 1..=L` and `thresholds`: the score that picks the kept epoch.
+pub fn validation_score(model: &SkipWClassifier, set: &SequenceSet, thresholds: &[f32]) -> f64 {
     let window = model.window();
-    (1..=window).map(|k| evaluate(model, sequences(set), k, TRAIN_THRESHOLD).accuracy).sum::<f64>() / window as f64
+    let mut sum = 0.0;
+    for k in 1..=window {
+        for &thr in thresholds {
+            sum += evaluate(model, sequences(set), k, thr).accuracy;
+        }
+    }
+    sum / (window * thresholds.len()).max(1) as f64
 }
 
 /// The card's grid: test accuracy, mean processed steps and FLOPs per step for `K = 1..=L` and every
@@ -276,6 +299,7 @@ pub fn train_skipw(
     let mut best = (model.to_model(&name)?, -1.0, 0usize);
     let k_max = config.k_max.min(config.window);
     let k_min = config.k_min.min(k_max);
+    let thresholds = validation_thresholds(config.thr_min, config.thr_max);
     for epoch in 1..=config.epochs {
         let progress_share = (epoch - 1) as f64 / config.epochs.max(1) as f64;
         let lr = config.learning_rate * (0.05 + 0.95 * 0.5 * (1.0 + (std::f64::consts::PI * progress_share).cos()));
@@ -284,8 +308,13 @@ pub fn train_skipw(
         let (mut loss_sum, mut processed_sum, mut batches) = (0.0, 0.0, 0usize);
         for chunk in order.chunks(config.batch_size) {
             let k = rng.random_range(k_min..=k_max);
+            let thr = if config.thr_min < config.thr_max {
+                rng.random_range(config.thr_min..=config.thr_max)
+            } else {
+                config.thr_min
+            };
             let (xs, ys) = batch_tensor(&train, chunk)?;
-            let (h, selection) = model.final_state(&xs, k, TRAIN_THRESHOLD)?;
+            let (h, selection) = model.final_state(&xs, k, thr)?;
             let logits =
                 h.matmul(&model.readout_weight.as_tensor().t()?)?.broadcast_add(model.readout_bias.as_tensor())?;
             let processed_share = selection.mean_all()?;
@@ -305,7 +334,7 @@ pub fn train_skipw(
             return Err(TrainError::Diverged { hidden: config.hidden, epoch, loss });
         }
         let candidate = model.to_model(&name)?;
-        let score = validation_score(&candidate, &validation);
+        let score = validation_score(&candidate, &validation, &thresholds);
         progress(&SkipWEpoch {
             epoch,
             loss,
@@ -328,7 +357,7 @@ pub fn train_skipw(
         classes: set.classes,
         hidden: config.hidden,
         window: config.window,
-        knobs: SkipWCardKnobs { k_max: config.window, thr_min: 0.0, thr_max: 1.0, thr_trained: TRAIN_THRESHOLD },
+        knobs: SkipWCardKnobs { k_max: config.window, thr_min: 0.0, thr_max: 1.0 },
         flops_per_processed_step: model.flops_per_processed_step(),
         flops_per_skipped_step: 0,
         flops_window_gate: model.flops_window_gate(),
@@ -341,16 +370,18 @@ pub fn train_skipw(
         training_knobs: SkipWCardTrainingKnobs {
             k_min,
             k_max,
+            thr_min: config.thr_min,
+            thr_max: config.thr_max,
             budget_lambda: config.budget_lambda,
-            selection: "mean validation accuracy over K = 1..=L at thr = 0.5".into(),
+            selection: format!("mean validation accuracy over K = 1..=L and thr in {thresholds:?}"),
         },
         training: CardTraining {
             command: config.command.clone(),
             seed: config.seed,
             autodiff: "candle-core 0.11 / candle-nn 0.11 (CPU)".into(),
             optimiser: format!(
-                "AdamW (lr {}, cosine decay to 5%, weight decay 1e-4), gradient-norm clip {}, cross-entropy on the last step + {} x processed share; straight-through top-K selection at thr 0.5, K uniform in {}..={} per mini-batch; epoch with best validation score kept",
-                config.learning_rate, config.clip_norm, config.budget_lambda, k_min, k_max
+                "AdamW (lr {}, cosine decay to 5%, weight decay 1e-4), gradient-norm clip {}, cross-entropy on the last step + {} x processed share; straight-through top-K selection, K uniform in {}..={} and thr uniform in [{}, {}] per mini-batch; epoch with best validation score kept",
+                config.learning_rate, config.clip_norm, config.budget_lambda, k_min, k_max, config.thr_min, config.thr_max
             ),
             epochs: config.epochs,
             batch_size: config.batch_size,
