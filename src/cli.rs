@@ -120,9 +120,10 @@ fn parse_shard(text: &str) -> Result<(usize, usize), String> {
 #[derive(Debug, clap::Args)]
 struct TrainArgs {
     /// Model family: `gru` (plain GRUs, one per width, and the state maps between them: a
-    /// model-switching bank) or `thr` (Skip-GRUs, one per width and budget weight, whose threshold `thr`
-    /// is the run-time knob).
-    #[arg(long, default_value = "gru", value_parser = ["gru", "thr"])]
+    /// model-switching bank), `thr` (Skip-GRUs, one per width and budget weight, whose threshold `thr`
+    /// is the run-time knob) or `skipw` (SkipW, Mayet et al. 2021: at most K of every L inputs
+    /// processed; one --widths value, --window L).
+    #[arg(long, default_value = "gru", value_parser = ["gru", "thr", "skipw"])]
     family: String,
     /// Task to train on (only `digits`: the UCI handwritten digits, pixel by pixel).
     #[arg(long, default_value = "digits", value_parser = ["digits"])]
@@ -131,6 +132,18 @@ struct TrainArgs {
     /// per width and λ) [default: 1e-3].
     #[arg(long, value_delimiter = ',')]
     lambda: Vec<f64>,
+    /// SkipW window length L.
+    #[arg(long, default_value_t = 8)]
+    window: usize,
+    /// SkipW training: K is drawn per mini-batch uniformly from K_MIN..=L.
+    #[arg(long, default_value_t = 1)]
+    k_min: usize,
+    /// SkipW training: the binarisation threshold is drawn per mini-batch uniformly from LO,HI.
+    #[arg(long, value_delimiter = ',', default_values_t = [0.5f32, 0.5])]
+    train_thr: Vec<f32>,
+    /// SkipW training: weight λ of the budget term λ · (processed steps / steps).
+    #[arg(long, default_value_t = 0.0)]
+    budget_lambda: f64,
     /// Hidden sizes, comma-separated.
     #[arg(long, value_delimiter = ',', default_value = "16,32,64,128")]
     widths: Vec<usize>,
@@ -352,6 +365,9 @@ fn train(args: TrainArgs) -> anyhow::Result<()> {
         "{} already holds a model bank; pass --force to replace it",
         args.out.display()
     );
+    if args.family == "skipw" {
+        return train_skipw(args);
+    }
     let set = data::load_digits()?;
     let split = data::digits_split(&set.labels);
     let command = std::iter::once("flexrnn".to_string()).chain(std::env::args().skip(1)).collect::<Vec<_>>().join(" ");
@@ -473,6 +489,70 @@ fn train_thr(mut args: TrainArgs, set: &data::SequenceSet, split: &data::Split, 
         files.push((format!("{}.safetensors", model.name()).into(), encode_tensors(&skip_classifier_tensors(model))));
     }
     files.push(("card.json".into(), serde_json::to_vec_pretty(&trained.card).context("serialising the model card")?));
+    flexrnn::output::replace_folder(&args.out, &files, "card.json")?;
+    println!("wrote {} ({:.0} s)", args.out.display(), trained.card.training.wall_time_s);
+    Ok(())
+}
+
+fn train_skipw(args: TrainArgs) -> anyhow::Result<()> {
+    use flexrnn::train::skipw::{skipw_files, train_skipw, SkipWTrainConfig};
+    anyhow::ensure!(args.widths.len() == 1, "--family skipw trains one model: give one hidden size, e.g. --widths 64");
+    anyhow::ensure!(args.window > 0, "--window must be at least 1");
+    anyhow::ensure!(args.k_min <= args.window, "--k-min must be at most --window");
+    anyhow::ensure!(
+        args.train_thr.len() == 2
+            && args.train_thr[0] <= args.train_thr[1]
+            && args.train_thr[0].is_finite()
+            && args.train_thr[1].is_finite(),
+        "--train-thr: give LO,HI with LO ≤ HI, e.g. 0,0.75"
+    );
+    anyhow::ensure!(
+        args.budget_lambda.is_finite() && args.budget_lambda >= 0.0,
+        "--budget-lambda must be a number ≥ 0"
+    );
+    let set = data::load_digits()?;
+    let split = data::digits_split(&set.labels);
+    let command = std::iter::once("flexrnn".to_string()).chain(std::env::args().skip(1)).collect::<Vec<_>>().join(" ");
+    let config = SkipWTrainConfig {
+        hidden: args.widths[0],
+        window: args.window,
+        k_min: args.k_min,
+        k_max: args.window,
+        thr_min: args.train_thr[0],
+        thr_max: args.train_thr[1],
+        budget_lambda: args.budget_lambda,
+        epochs: args.epochs,
+        batch_size: args.batch_size,
+        learning_rate: args.learning_rate,
+        clip_norm: args.clip_norm,
+        seed: args.seed,
+        command,
+    };
+    let bar = ProgressBar::new(args.epochs as u64);
+    bar.set_style(
+        ProgressStyle::with_template("{elapsed_precise} [{bar:30}] {pos}/{len} epochs ({eta} left) {msg}")
+            .expect("valid template"),
+    );
+    let trained = train_skipw(&set, &split, &config, |e| {
+        bar.inc(1);
+        let line = format!(
+            "epoch {}: loss {:.4}, processed {:.3}, validation score {:.4}",
+            e.epoch, e.loss, e.processed_share, e.validation_score
+        );
+        if bar.is_hidden() {
+            println!("{line}");
+        } else {
+            bar.set_message(line);
+        }
+    })?;
+    bar.finish_and_clear();
+    for point in trained.card.grid.iter().filter(|p| p.thr == 0.5) {
+        println!(
+            "K={} thr=0.5: test accuracy {:.4}, {:.1} steps processed",
+            point.k, point.test_accuracy, point.mean_processed_steps
+        );
+    }
+    let files = skipw_files(&trained).context("serialising the model card")?;
     flexrnn::output::replace_folder(&args.out, &files, "card.json")?;
     println!("wrote {} ({:.0} s)", args.out.display(), trained.card.training.wall_time_s);
     Ok(())

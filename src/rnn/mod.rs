@@ -6,7 +6,9 @@ pub mod io;
 pub mod kernels;
 pub mod model;
 pub mod skip;
+pub mod skipw;
 
 pub use gru::{GruCell, GruScratch};
 pub use model::{argmax, truncate_or_pad, GruClassifier, ModelBank, StateMap};
 pub use skip::{SkipClassification, SkipGruClassifier, SkipState};
+pub use skipw::{SkipWClassifier, SkipWKnobs, SkipWState};

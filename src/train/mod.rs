@@ -8,6 +8,7 @@
 
 pub mod bank;
 pub mod skip;
+pub mod skipw;
 
 use candle_core::{DType, Device, Tensor, Var};
 use candle_nn::{AdamW, Optimizer, ParamsAdamW};

@@ -3,7 +3,8 @@
 use flexrnn::engine::EdgeWorld;
 use flexrnn::metrics::{JobRecord, Recorder, SequenceRecord, StepRecord};
 use flexrnn::rnn::io::{load_bank, load_skip_models};
-use flexrnn::rnn::{GruScratch, SkipState};
+use flexrnn::rnn::skipw::load_skipw;
+use flexrnn::rnn::{GruScratch, SkipState, SkipWKnobs};
 use flexrnn::runner;
 use flexrnn::scenario::Scenario;
 use flexrnn::sim::Simulation;
@@ -48,6 +49,29 @@ fn skip_gru_step_allocates_nothing_at_any_threshold() {
         assert_eq!(allocations() - before, 0, "{}", model.name());
         assert!(updated > 0 && updated < 1000, "{}: {updated} updates", model.name());
     }
+}
+
+#[test]
+fn skipw_step_allocates_nothing() {
+    let (model, _) = load_skipw(&at("models/digits-skipw")).unwrap();
+    let mut state = model.new_state();
+    let mut scratch = GruScratch::new(model.hidden_size());
+    let mut logits = vec![0.0f32; model.base.classes()];
+    let thresholds = [0.0f32, 0.3, 0.5, 0.9];
+    let before = allocations();
+    let mut processed = 0;
+    for t in 0..1000usize {
+        // Knobs changing at every step, windows crossing sequence ends.
+        let knobs = SkipWKnobs { k: (t * 7 / 3) % (model.window() + 1), thr: thresholds[t % 4] };
+        let x = [(t % 17) as f32 / 16.0];
+        processed += usize::from(model.step(&x, knobs, &mut state, &mut scratch).processed);
+        if t % 64 == 63 {
+            let _ = model.base.predict(&state.h, &mut logits);
+            state.reset();
+        }
+    }
+    assert_eq!(allocations() - before, 0);
+    assert!(processed > 0);
 }
 
 /// Counts records without keeping them.

@@ -102,3 +102,48 @@ fn loaders_refuse_the_other_family() {
     let err = load_skip_models(&at("models/digits-gru")).unwrap_err().to_string();
     assert!(err.contains(&format!("family `{FAMILY_GRU}`")), "{err}");
 }
+
+/// The shipped SkipW model (`models/digits-skipw`): the card's costs and its whole K × thr grid are
+/// what the crate's inference measures on the test split, and the budget is kept in every window.
+#[test]
+fn skipw_card_matches_the_weights_and_the_budget_holds() {
+    use flexrnn::rnn::skipw::{evaluate, load_skipw};
+    use flexrnn::rnn::{GruScratch, SkipWKnobs};
+    let (model, card) = load_skipw(&at("models/digits-skipw")).unwrap();
+    let set = load_digits().unwrap();
+    let split = digits_split(&set.labels);
+    assert_eq!(card.training.split, split, "the card records the split in use");
+    assert_eq!((card.family.as_str(), card.cell.as_str()), ("skipw", "gru"));
+    assert_eq!((model.hidden_size(), model.window()), (card.hidden, card.window));
+    let (h, l) = (card.hidden, card.window);
+    assert_eq!(card.flops_per_processed_step as usize, 6 * h * (1 + h) + 16 * h);
+    assert_eq!(card.flops_window_gate as usize, 2 * h * l + l);
+    assert_eq!(card.flops_per_skipped_step, 0);
+    assert_eq!(model.param_bytes(), card.param_bytes);
+    assert_eq!(card.param_bytes as usize, 4 * (3 * h * (1 + h) + 6 * h + 10 * h + 10 + l * h + l));
+    let test = set.subset(&split.test);
+    assert_eq!(card.grid.len(), l * 5);
+    for point in &card.grid {
+        let e = evaluate(&model, (0..test.len()).map(|i| (test.sequence(i), test.labels[i])), point.k, point.thr);
+        assert_eq!(e.accuracy, point.test_accuracy, "K={} thr={}", point.k, point.thr);
+        assert_eq!(e.mean_processed_steps, point.mean_processed_steps, "K={} thr={}", point.k, point.thr);
+        assert!(point.mean_processed_steps <= (64 / l * point.k) as f64);
+    }
+    // Every window of every test sequence processes at most K inputs.
+    let mut scratch = GruScratch::new(h);
+    for k in 0..=l {
+        let mut state = model.new_state();
+        for i in 0..test.len() {
+            state.reset();
+            for step in 0..test.steps {
+                let done = model.step(test.frame(i, step), SkipWKnobs { k, thr: 0.0 }, &mut state, &mut scratch);
+                assert!(done.processed_in_window <= k);
+            }
+        }
+    }
+    let all_steps = card.grid.iter().find(|p| p.k == l && p.thr == 0.0).unwrap();
+    assert_eq!(all_steps.test_accuracy, card.test_accuracy_all_steps);
+    assert_eq!(all_steps.mean_processed_steps, 64.0);
+    let trained = card.grid.iter().find(|p| p.k == l && p.thr == 0.5).unwrap();
+    assert!(trained.test_accuracy >= 0.85, "K = L, thr = 0.5: {}", trained.test_accuracy);
+}

@@ -1,0 +1,850 @@
+//! SkipW: a GRU with a strict per-window budget of processed inputs, and its files.
+//!
+//! Source: Mayet, Lambert, Le Bolzer, Schnitzler, "SkipW: Resource adaptable RNN with strict upper
+//! computational limit", ICLR 2021. The sequence is cut into windows of `L` consecutive steps. At the
+//! first step of every window an importance vector is computed from the hidden state `s` at the
+//! window's start (before that step's input is read):
+//! ```text
+//! ũ = σ(W_skip s + b_skip)          W_skip [L, H], b_skip [L], ũ ∈ [0, 1]^L
+//! ```
+//! Of the window's `L` steps at most `K` are processed: those among the top-`K` entries of `ũ` (ties
+//! broken by the lower index) whose importance is at least `thr`. A processed step is an ordinary GRU
+//! step ([`GruCell::step`]); a skipped step copies the state (`h_t = h_{t−1}`), reads no input and costs
+//! nothing beyond the window's gate. `K` (`0..=L`) and `thr` are run-time knobs.
+//!
+//! # Knobs changed in the middle of a window
+//! A policy may change `K` and `thr` before any step. The gate is **not** recomputed (it was computed
+//! from the state at the window's start); the step at position `p` of the window is processed if and
+//! only if, with the knobs `(K_p, thr_p)` in force for that step,
+//! 1. `p` is among the top-`K_p` entries of the stored `ũ` (rank by value, ties to the lower index),
+//! 2. `ũ_p ≥ thr_p`, and
+//! 3. fewer than `K_p` steps of this window have been processed already (steps processed earlier in
+//!    the window, under any knobs, count towards the budget).
+//!
+//! With knobs constant over a window, (3) never binds and this is exactly the paper's selection. The
+//! invariant guaranteed in every case — and checked by the property tests — is:
+//!
+//! > **for every processed step `p`, the number of steps of its window processed up to and including
+//! > `p` is at most `K_p`.**
+//!
+//! Consequences: a window processes at most `max_p K_p` steps (the largest `K` in force at any of its
+//! steps), at most the `K` in force at its last processed step, and exactly at most `K` when `K` is
+//! constant over the window. Lowering `K` mid-window cannot undo steps already processed, so no rule
+//! can bound a window by a `K` that arrives after its budget was spent; lowering it stops any further
+//! processing in that window once the count has reached the new `K`.
+//!
+//! `K > L` acts as `K = L`. A `thr` of 0 or below admits every selected step (ũ ≥ 0); a `thr` above 1
+//! admits none; a NaN `thr` admits none (every comparison with NaN is false).
+//!
+//! # Cost
+//! FLOPs (a multiply–add counts 2, as in [`GruCell::flops_per_step`]): the window gate costs
+//! `2HL + L` (the matrix–vector product with bias, `2H` per row, and `L` sigmoids), once per window, at
+//! its first step, whatever the knobs (also for `K = 0`, which keeps the accounting independent of the
+//! knobs; the top-`K` ranking is comparisons, not counted). A processed step costs the GRU step
+//! `6H(I + H) + 16H`; a skipped step costs 0. Parameter bytes: `4 · (3H(I + H) + 6H + CH + C + LH + L)`.
+//!
+//! # Files
+//! `<name>.safetensors` holds the tensors of [`super::io`]'s classifiers (`cell.*`, `readout.*`) plus
+//! `skip.weight` `[L, H]` and `skip.bias` `[L]`: the `state_dict()` of a PyTorch module with
+//! `cell = nn.GRUCell(I, H)`, `readout = nn.Linear(H, C)` and `skip = nn.Linear(H, L)`.
+//! `card.json` is a [`SkipWCard`] (`family: "skipw"`).
+
+use std::path::{Path, PathBuf};
+
+use safetensors::{Dtype, SafeTensors};
+use serde::{Deserialize, Serialize};
+
+use super::gru::{GruCell, GruScratch};
+use super::io::{classifier_tensors, decode_classifier, CardTraining, ModelIoError, TensorMap};
+use super::kernels::{matvec_bias, sigmoid, KernelIsa};
+use super::model::GruClassifier;
+
+/// Errors in the shapes of a [`SkipWClassifier`].
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum SkipWError {
+    /// The window length is 0.
+    #[error("SkipW window length L must be at least 1")]
+    EmptyWindow,
+    /// The skip gate's tensors do not match `L` and `H`.
+    #[error("SkipW `{tensor}`: expected {expected} values, found {found}")]
+    GateShape {
+        /// Tensor name.
+        tensor: &'static str,
+        /// Expected number of values.
+        expected: usize,
+        /// Found number of values.
+        found: usize,
+    },
+}
+
+/// The run-time knobs of SkipW, chosen before each step (see the module doc for mid-window changes).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct SkipWKnobs {
+    /// Budget: at most `k` processed steps per window (`0..=L`; larger acts as `L`).
+    pub k: usize,
+    /// Threshold on the importance `ũ ∈ [0, 1]`: a selected step is processed only if `ũ ≥ thr`.
+    pub thr: f32,
+}
+
+/// The state of one sequence run by a [`SkipWClassifier`]: owned by the caller, allocated once.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SkipWState {
+    /// Hidden state `h` (`H` values).
+    pub h: Vec<f32>,
+    /// Importance `ũ` of the current window (`L` values; valid once the window's gate has run).
+    importance: Vec<f32>,
+    /// Position in the current window of the next step, `0..L`.
+    position: usize,
+    /// Steps processed so far in the current window.
+    processed: usize,
+    /// Whether `importance` belongs to the current window.
+    gate_ready: bool,
+}
+
+impl SkipWState {
+    /// A zero state at the start of a window, for a model of hidden size `hidden` and window `window`.
+    pub fn new(hidden: usize, window: usize) -> SkipWState {
+        SkipWState { h: vec![0.0; hidden], importance: vec![0.0; window], position: 0, processed: 0, gate_ready: false }
+    }
+
+    /// Back to the zero state at the start of a window (a new sequence). Allocates nothing.
+    pub fn reset(&mut self) {
+        self.h.iter_mut().for_each(|v| *v = 0.0);
+        self.importance.iter_mut().for_each(|v| *v = 0.0);
+        self.position = 0;
+        self.processed = 0;
+        self.gate_ready = false;
+    }
+
+    /// The importance vector `ũ` of the current window (`L` values), once its gate has run.
+    pub fn importance(&self) -> Option<&[f32]> {
+        self.gate_ready.then_some(&self.importance[..])
+    }
+
+    /// Position in the current window of the next step, `0..L`.
+    pub fn position(&self) -> usize {
+        self.position
+    }
+
+    /// Steps processed so far in the current window.
+    pub fn processed_in_window(&self) -> usize {
+        self.processed
+    }
+}
+
+/// What one [`SkipWClassifier::step`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SkipWStep {
+    /// Whether the input was read and the GRU step run (else the state was copied).
+    pub processed: bool,
+    /// Whether this step opened a window (and so ran the gate).
+    pub window_start: bool,
+    /// Position of this step in its window, `0..L`.
+    pub position: usize,
+    /// Steps of this window processed up to and including this one.
+    pub processed_in_window: usize,
+    /// FLOPs of this step: the gate's when it opened a window, plus the GRU step's when processed.
+    pub flops: u64,
+}
+
+/// What [`SkipWClassifier::classify`] returns.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SkipWOutcome {
+    /// Predicted class.
+    pub prediction: u32,
+    /// Steps processed (GRU steps run) over the sequence.
+    pub processed_steps: usize,
+    /// FLOPs of the steps and gates (the readout, [`GruClassifier::flops_readout`], not included).
+    pub flops: u64,
+}
+
+/// A SkipW classifier: a GRU, a window gate `ũ = σ(W_skip s + b_skip)` and a linear readout of the
+/// final hidden state. Weights are immutable and shared; the state is a [`SkipWState`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct SkipWClassifier {
+    /// The GRU and its readout (the readout is applied to the final state).
+    pub base: GruClassifier,
+    window: usize,
+    /// `W_skip`, row-major `[L, H]`.
+    gate_weight: Vec<f32>,
+    /// `b_skip`, `[L]`.
+    gate_bias: Vec<f32>,
+    isa: KernelIsa,
+}
+
+impl SkipWClassifier {
+    /// Builds a classifier from a GRU classifier and the window gate (`gate_weight` `[L, H]` row-major,
+    /// `gate_bias` `[L]`, `L = window`).
+    ///
+    /// # Errors
+    /// [`SkipWError`] if `window` is 0 or a gate tensor has the wrong length.
+    pub fn new(
+        base: GruClassifier,
+        window: usize,
+        gate_weight: Vec<f32>,
+        gate_bias: Vec<f32>,
+    ) -> Result<SkipWClassifier, SkipWError> {
+        if window == 0 {
+            return Err(SkipWError::EmptyWindow);
+        }
+        let hidden = base.hidden_size();
+        if gate_weight.len() != window * hidden {
+            return Err(SkipWError::GateShape {
+                tensor: "skip.weight",
+                expected: window * hidden,
+                found: gate_weight.len(),
+            });
+        }
+        if gate_bias.len() != window {
+            return Err(SkipWError::GateShape { tensor: "skip.bias", expected: window, found: gate_bias.len() });
+        }
+        Ok(SkipWClassifier { base, window, gate_weight, gate_bias, isa: KernelIsa::detect() })
+    }
+
+    /// Restricts the kernels to the baseline instruction set (for tests); results are bit-identical.
+    pub fn with_isa(mut self, isa: KernelIsa) -> SkipWClassifier {
+        self.base.cell = self.base.cell.with_isa(isa);
+        self.isa = isa;
+        self
+    }
+
+    /// Window length `L`.
+    pub fn window(&self) -> usize {
+        self.window
+    }
+
+    /// Hidden size `H`.
+    pub fn hidden_size(&self) -> usize {
+        self.base.hidden_size()
+    }
+
+    /// The GRU cell.
+    pub fn cell(&self) -> &GruCell {
+        &self.base.cell
+    }
+
+    /// The gate tensors: `W_skip` `[L, H]` row-major and `b_skip` `[L]`.
+    pub fn gate(&self) -> (&[f32], &[f32]) {
+        (&self.gate_weight, &self.gate_bias)
+    }
+
+    /// FLOPs of one window gate: `2HL + L`.
+    pub fn flops_window_gate(&self) -> u64 {
+        (2 * self.hidden_size() * self.window + self.window) as u64
+    }
+
+    /// FLOPs of one processed step (the GRU step, [`GruCell::flops_per_step`]).
+    pub fn flops_per_processed_step(&self) -> u64 {
+        self.base.cell.flops_per_step()
+    }
+
+    /// Bytes of all parameters as `f32`: the GRU classifier's plus `4 (LH + L)`.
+    pub fn param_bytes(&self) -> u64 {
+        self.base.param_bytes() + 4 * (self.gate_weight.len() + self.gate_bias.len()) as u64
+    }
+
+    /// A fresh zero state for this model.
+    pub fn new_state(&self) -> SkipWState {
+        SkipWState::new(self.hidden_size(), self.window)
+    }
+
+    /// Writes `ũ = σ(W_skip h + b_skip)` for state `h` into `out` (`L` values). Allocates nothing.
+    pub fn importance_into(&self, h: &[f32], out: &mut [f32]) {
+        matvec_bias(self.isa, &self.gate_weight, h, &self.gate_bias, out);
+        out.iter_mut().for_each(|v| *v = sigmoid(*v));
+    }
+
+    /// One step with input `x` (`I` values); see [`SkipWClassifier::step_with`].
+    ///
+    /// # Panics
+    /// As [`SkipWClassifier::step_with`].
+    #[inline]
+    pub fn step(&self, x: &[f32], knobs: SkipWKnobs, state: &mut SkipWState, scratch: &mut GruScratch) -> SkipWStep {
+        self.step_with(knobs, state, scratch, || x)
+    }
+
+    /// One step under `knobs`: opens a window (runs the gate) if the state is at a window's start,
+    /// decides by the rule of the module doc whether the step is processed, and if so calls `input` for
+    /// the step's `I` values and runs the GRU step; otherwise the state is kept and `input` is never
+    /// called (an upstream feature extractor need not run). Advances the position in the window.
+    /// Allocates nothing.
+    ///
+    /// # Panics
+    /// If `state` or `scratch` was made for another model size, or `input` returns `≠ I` values.
+    #[inline]
+    pub fn step_with<'x>(
+        &self,
+        knobs: SkipWKnobs,
+        state: &mut SkipWState,
+        scratch: &mut GruScratch,
+        input: impl FnOnce() -> &'x [f32],
+    ) -> SkipWStep {
+        assert_eq!(state.importance.len(), self.window, "SkipW step: state made for another window length");
+        let window_start = !state.gate_ready;
+        let mut flops = 0;
+        if window_start {
+            debug_assert_eq!(state.position, 0);
+            let SkipWState { h, importance, .. } = state;
+            self.importance_into(h, importance);
+            state.gate_ready = true;
+            state.processed = 0;
+            flops += self.flops_window_gate();
+        }
+        let position = state.position;
+        let processed = selected(&state.importance, position, knobs, state.processed);
+        if processed {
+            self.base.cell.step(input(), &mut state.h, scratch);
+            state.processed += 1;
+            flops += self.flops_per_processed_step();
+        }
+        let processed_in_window = state.processed;
+        state.position += 1;
+        if state.position == self.window {
+            state.position = 0;
+            state.processed = 0;
+            state.gate_ready = false;
+        }
+        SkipWStep { processed, window_start, position, processed_in_window, flops }
+    }
+
+    /// Runs a whole sequence (`steps × I` values) from a zero state with constant knobs and returns the
+    /// prediction, the processed steps and the FLOPs. Allocates its state; meant for evaluation.
+    pub fn classify(&self, sequence: &[f32], k: usize, thr: f32) -> SkipWOutcome {
+        let mut state = self.new_state();
+        let mut scratch = GruScratch::new(self.hidden_size());
+        let knobs = SkipWKnobs { k, thr };
+        let (mut processed_steps, mut flops) = (0, 0);
+        for x in sequence.chunks_exact(self.base.cell.input_size()) {
+            let step = self.step(x, knobs, &mut state, &mut scratch);
+            processed_steps += usize::from(step.processed);
+            flops += step.flops;
+        }
+        let prediction = self.base.predict(&state.h, &mut vec![0.0; self.base.classes()]);
+        SkipWOutcome { prediction, processed_steps, flops }
+    }
+}
+
+/// Whether window position `position` is processed under `knobs`, given the window's importance and
+/// the steps already processed in it (rules 1–3 of the module doc). Top-`K` rank: the number of
+/// entries strictly greater, plus equal entries at a lower index. Allocates nothing; `O(L)`.
+pub fn selected(importance: &[f32], position: usize, knobs: SkipWKnobs, already_processed: usize) -> bool {
+    let k = knobs.k.min(importance.len());
+    if already_processed >= k {
+        return false;
+    }
+    let value = importance[position];
+    // False for a NaN threshold: such a knob admits nothing.
+    let admitted = value >= knobs.thr;
+    if !admitted {
+        return false;
+    }
+    let rank = importance.iter().enumerate().filter(|&(i, &v)| v > value || (v == value && i < position)).count();
+    rank < k
+}
+
+/// The top-`K` mask of one window (`true` for the `min(K, L)` largest entries, ties to the lower
+/// index), written into `out`. Used by training; the same ranking as [`selected`].
+pub fn top_k_mask(importance: &[f32], k: usize, out: &mut [bool]) {
+    let k = k.min(importance.len());
+    for (position, o) in out.iter_mut().enumerate() {
+        let value = importance[position];
+        let rank = importance.iter().enumerate().filter(|&(i, &v)| v > value || (v == value && i < position)).count();
+        *o = rank < k;
+    }
+}
+
+/// Accuracy, mean processed steps per sequence and mean FLOPs per step of `model` on sequences
+/// `(values, label)` at constant knobs.
+pub fn evaluate<'a>(
+    model: &SkipWClassifier,
+    sequences: impl IntoIterator<Item = (&'a [f32], u32)>,
+    k: usize,
+    thr: f32,
+) -> SkipWEvaluation {
+    let (mut count, mut correct, mut processed, mut flops, mut steps) = (0usize, 0usize, 0usize, 0u64, 0usize);
+    let input = model.base.cell.input_size();
+    for (sequence, label) in sequences {
+        let outcome = model.classify(sequence, k, thr);
+        count += 1;
+        correct += usize::from(outcome.prediction == label);
+        processed += outcome.processed_steps;
+        flops += outcome.flops;
+        steps += sequence.len() / input;
+    }
+    SkipWEvaluation {
+        accuracy: correct as f64 / count.max(1) as f64,
+        mean_processed_steps: processed as f64 / count.max(1) as f64,
+        mean_flops_per_step: flops as f64 / steps.max(1) as f64,
+    }
+}
+
+/// What [`evaluate`] measures.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct SkipWEvaluation {
+    /// Share of sequences classified correctly.
+    pub accuracy: f64,
+    /// Mean number of processed steps per sequence.
+    pub mean_processed_steps: f64,
+    /// Mean FLOPs per step (gates and processed steps; readout excluded).
+    pub mean_flops_per_step: f64,
+}
+
+/// One point of the card's accuracy grid.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SkipWGridPoint {
+    /// Budget `K` per window.
+    pub k: usize,
+    /// Threshold.
+    pub thr: f32,
+    /// Test accuracy at these knobs (constant over the sequence), measured with this module's inference.
+    pub test_accuracy: f64,
+    /// Mean processed steps per test sequence.
+    pub mean_processed_steps: f64,
+    /// Mean FLOPs per step (gates and processed steps, readout excluded).
+    pub mean_flops_per_step: f64,
+}
+
+/// The knobs a SkipW model offers.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SkipWCardKnobs {
+    /// Allowed `K`: `0..=k_max` (`k_max = L`).
+    pub k_max: usize,
+    /// Threshold range `[thr_min, thr_max]` over which the importance varies (0 and 1).
+    pub thr_min: f32,
+    /// Upper end of the threshold range.
+    pub thr_max: f32,
+}
+
+/// How a SkipW model was trained, beyond [`CardTraining`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SkipWCardTrainingKnobs {
+    /// `K` drawn uniformly per mini-batch from `k_min..=k_max`.
+    pub k_min: usize,
+    /// Upper end of the `K` range.
+    pub k_max: usize,
+    /// The binarisation threshold drawn per mini-batch uniformly from `[thr_min, thr_max]`.
+    pub thr_min: f32,
+    /// Upper end of the training threshold range.
+    pub thr_max: f32,
+    /// Weight λ of the budget term `λ · (processed steps / steps)` in the loss.
+    pub budget_lambda: f64,
+    /// Validation score used to keep an epoch, in words.
+    pub selection: String,
+}
+
+/// The model card `card.json` of a SkipW model folder.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SkipWCard {
+    /// Task / data set name (e.g. `digits`).
+    pub task: String,
+    /// Flexible family: `skipw`.
+    pub family: String,
+    /// Cell type (`gru`).
+    pub cell: String,
+    /// Model name, also the weight file's stem.
+    pub name: String,
+    /// Input features per step `I`.
+    pub input: usize,
+    /// Number of classes `C`.
+    pub classes: usize,
+    /// Hidden size `H`.
+    pub hidden: usize,
+    /// Window length `L`.
+    pub window: usize,
+    /// The run-time knobs.
+    pub knobs: SkipWCardKnobs,
+    /// FLOPs of one processed step (the GRU step).
+    pub flops_per_processed_step: u64,
+    /// FLOPs of a skipped step (0).
+    pub flops_per_skipped_step: u64,
+    /// FLOPs of one window gate, `2HL + L`.
+    pub flops_window_gate: u64,
+    /// FLOPs of the readout at the end of a sequence.
+    pub flops_readout: u64,
+    /// Bytes of all parameters (`f32`).
+    pub param_bytes: u64,
+    /// Accuracy on the validation split (the selection score of [`SkipWCardTrainingKnobs`]).
+    pub validation_score: f64,
+    /// Epoch (1-based) whose weights were kept.
+    pub best_epoch: usize,
+    /// Test accuracy on the grid of `K × thr`.
+    pub grid: Vec<SkipWGridPoint>,
+    /// Test accuracy of the plain GRU run on every step (`K = L`, `thr = 0`).
+    pub test_accuracy_all_steps: f64,
+    /// The `K` sampling and budget term of training.
+    pub training_knobs: SkipWCardTrainingKnobs,
+    /// Training record (command, seed, optimiser, epochs, wall time, split).
+    pub training: CardTraining,
+}
+
+/// The tensors of a SkipW model's safetensors file (see the module doc).
+pub fn skipw_tensors(model: &SkipWClassifier) -> TensorMap {
+    let mut map = classifier_tensors(&model.base);
+    map.insert("skip.weight".into(), (vec![model.window, model.hidden_size()], model.gate_weight.clone()));
+    map.insert("skip.bias".into(), (vec![model.window], model.gate_bias.clone()));
+    map
+}
+
+fn gate_tensor(file: &SafeTensors<'_>, path: &Path, name: &str, shape: &[usize]) -> Result<Vec<f32>, ModelIoError> {
+    let bad = |message: String| ModelIoError::Tensor { path: path.to_path_buf(), message };
+    let view = file.tensor(name).map_err(|_| bad(format!("missing tensor `{name}`")))?;
+    if view.dtype() != Dtype::F32 || view.shape() != shape {
+        return Err(bad(format!(
+            "tensor `{name}` is {:?} of shape {:?}; expected F32 of shape {shape:?}",
+            view.dtype(),
+            view.shape()
+        )));
+    }
+    let values: Vec<f32> = view.data().chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect();
+    if let Some(index) = values.iter().position(|v| !v.is_finite()) {
+        return Err(bad(format!("tensor `{name}` holds a non-finite value at flat index {index}")));
+    }
+    Ok(values)
+}
+
+/// Decodes a SkipW model from safetensors bytes (`path` only names the file in errors).
+///
+/// # Errors
+/// [`ModelIoError::Tensor`] if a tensor is missing, not `F32`, of the wrong shape or not finite.
+pub fn decode_skipw(
+    bytes: &[u8],
+    path: &Path,
+    name: &str,
+    input: usize,
+    hidden: usize,
+    classes: usize,
+    window: usize,
+) -> Result<SkipWClassifier, ModelIoError> {
+    let base = decode_classifier(bytes, path, name, input, hidden, classes)?;
+    let file = SafeTensors::deserialize(bytes)
+        .map_err(|e| ModelIoError::Tensor { path: path.to_path_buf(), message: e.to_string() })?;
+    let weight = gate_tensor(&file, path, "skip.weight", &[window, hidden])?;
+    let bias = gate_tensor(&file, path, "skip.bias", &[window])?;
+    SkipWClassifier::new(base, window, weight, bias)
+        .map_err(|e| ModelIoError::Tensor { path: path.to_path_buf(), message: e.to_string() })
+}
+
+/// Loads a SkipW model folder: `card.json` (a [`SkipWCard`]) and `<name>.safetensors`.
+///
+/// # Errors
+/// [`ModelIoError`] naming the file and what is wrong (including a card whose `family` is not
+/// `skipw`).
+pub fn load_skipw(dir: &Path) -> Result<(SkipWClassifier, SkipWCard), ModelIoError> {
+    let card_path = dir.join("card.json");
+    let read = |path: &PathBuf| std::fs::read(path).map_err(|source| ModelIoError::Io { path: path.clone(), source });
+    let card: SkipWCard = serde_json::from_slice(&read(&card_path)?)
+        .map_err(|source| ModelIoError::Card { path: card_path.clone(), source })?;
+    let invalid = |message: String| ModelIoError::Tensor { path: card_path.clone(), message };
+    if card.family != "skipw" {
+        return Err(invalid(format!("`family` is `{}`; a SkipW folder needs `skipw`", card.family)));
+    }
+    if card.input == 0 || card.classes == 0 || card.hidden == 0 || card.window == 0 {
+        return Err(invalid("`input`, `classes`, `hidden` and `window` must be at least 1".into()));
+    }
+    if card.name.is_empty() || card.name.contains(['/', '\\']) {
+        return Err(invalid(format!("`name` `{}` must be a plain file stem", card.name)));
+    }
+    let path = dir.join(format!("{}.safetensors", card.name));
+    let model = decode_skipw(&read(&path)?, &path, &card.name, card.input, card.hidden, card.classes, card.window)?;
+    Ok((model, card))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tiny(window: usize, gate_bias: Vec<f32>) -> SkipWClassifier {
+        let hidden = 2;
+        let cell =
+            GruCell::new(1, hidden, vec![0.5; 3 * hidden], vec![0.1; 3 * hidden * hidden], vec![0.0; 6], vec![0.0; 6])
+                .unwrap();
+        let base = GruClassifier {
+            name: "t".into(),
+            cell,
+            readout_weight: vec![1.0, -1.0, -1.0, 1.0],
+            readout_bias: vec![0.0; 2],
+        };
+        SkipWClassifier::new(base, window, vec![0.0; window * hidden], gate_bias).unwrap()
+    }
+
+    #[test]
+    fn flops_and_bytes_by_hand() {
+        // H = 2, I = 1, C = 2, L = 4: gate 2·2·4 + 4 = 20; GRU step 6·2·(1+2) + 16·2 = 68;
+        // parameters 3·2·3 + 12 (GRU) + 4 + 2 (readout) + 8 + 4 (gate) = 48 → 192 bytes.
+        let model = tiny(4, vec![0.0; 4]);
+        assert_eq!(model.flops_window_gate(), 20);
+        assert_eq!(model.flops_per_processed_step(), 68);
+        assert_eq!(model.param_bytes(), 192);
+        // K = 2, thr = 0 over 8 steps: 2 windows × (20 + 2 × 68) = 312 FLOPs, 4 processed steps.
+        let outcome = model.classify(&[0.5; 8], 2, 0.0);
+        assert_eq!((outcome.processed_steps, outcome.flops), (4, 312));
+        // K = 0: the gates only.
+        assert_eq!(model.classify(&[0.5; 8], 0, 0.0).flops, 40);
+        // A partial last window still pays its gate: 9 steps = 3 windows.
+        assert_eq!(model.classify(&[0.5; 9], 1, 0.0).flops, 3 * 20 + 3 * 68);
+    }
+
+    #[test]
+    fn ties_go_to_the_lower_index() {
+        // Gate weights 0: ũ = σ(b). Positions 1, 2, 3 tie at σ(1); position 0 lowest.
+        let model = tiny(4, vec![-1.0, 1.0, 1.0, 1.0]);
+        let mut state = model.new_state();
+        let mut scratch = GruScratch::new(2);
+        let knobs = SkipWKnobs { k: 2, thr: 0.0 };
+        let pattern: Vec<bool> =
+            (0..4).map(|_| model.step(&[1.0], knobs, &mut state, &mut scratch).processed).collect();
+        assert_eq!(pattern, [false, true, true, false]);
+        let mut mask = [false; 4];
+        top_k_mask(&[0.5, 0.7, 0.7, 0.7], 2, &mut mask);
+        assert_eq!(mask, [false, true, true, false]);
+        top_k_mask(&[0.5, 0.7, 0.7, 0.7], 9, &mut mask);
+        assert_eq!(mask, [true; 4]);
+    }
+
+    #[test]
+    fn threshold_filters_the_top_k() {
+        let model = tiny(4, vec![-2.0, 2.0, 0.0, 1.0]); // ũ ≈ 0.12, 0.88, 0.5, 0.73
+        let run = |k, thr| {
+            let mut state = model.new_state();
+            let mut scratch = GruScratch::new(2);
+            (0..4)
+                .map(|_| model.step(&[1.0], SkipWKnobs { k, thr }, &mut state, &mut scratch).processed)
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(run(3, 0.0), [false, true, true, true]);
+        assert_eq!(run(3, 0.6), [false, true, false, true]);
+        assert_eq!(run(4, 0.5), [false, true, true, true]);
+        assert_eq!(run(4, 1.5), [false; 4]);
+        assert_eq!(run(4, f32::NAN), [false; 4]);
+    }
+
+    #[test]
+    fn lowering_k_mid_window_stops_processing_and_raising_it_reselects() {
+        let model = tiny(4, vec![3.0, 2.0, 1.0, 0.0]); // ranks 0, 1, 2, 3
+        let mut state = model.new_state();
+        let mut scratch = GruScratch::new(2);
+        let step = |k, state: &mut SkipWState, scratch: &mut GruScratch| {
+            model.step(&[1.0], SkipWKnobs { k, thr: 0.0 }, state, scratch)
+        };
+        // K = 4: steps 0 and 1 processed; then K = 2: the budget is spent, nothing more.
+        assert!(step(4, &mut state, &mut scratch).processed);
+        assert!(step(4, &mut state, &mut scratch).processed);
+        assert!(!step(2, &mut state, &mut scratch).processed);
+        assert!(!step(2, &mut state, &mut scratch).processed);
+        // Next window, K = 1: step 0 processed; K = 3 for step 2 (rank 2 < 3, 1 < 3 processed): yes.
+        assert_eq!(step(1, &mut state, &mut scratch).processed_in_window, 1);
+        assert!(!step(1, &mut state, &mut scratch).processed);
+        let third = step(3, &mut state, &mut scratch);
+        assert!(third.processed && third.processed_in_window == 2);
+        assert!(!step(3, &mut state, &mut scratch).processed, "rank 3 is not in the top 3");
+    }
+
+    /// A random model: input `I`, hidden `H`, window `L`, 3 classes; gate weights large enough that
+    /// `ũ` spreads over `[0, 1]`; with `tie_rows`, the gate's rows come in equal pairs so that `ũ` has
+    /// exact ties.
+    fn random_model(
+        rng: &mut rand_pcg::Pcg64,
+        input: usize,
+        hidden: usize,
+        window: usize,
+        tie_rows: bool,
+    ) -> SkipWClassifier {
+        use rand::Rng;
+        let mut v = |n: usize, scale: f32| (0..n).map(|_| rng.random_range(-scale..scale)).collect::<Vec<f32>>();
+        let cell = GruCell::new(
+            input,
+            hidden,
+            v(3 * hidden * input, 1.0),
+            v(3 * hidden * hidden, 0.7),
+            v(3 * hidden, 0.5),
+            v(3 * hidden, 0.5),
+        )
+        .unwrap();
+        let base =
+            GruClassifier { name: "r".into(), cell, readout_weight: v(3 * hidden, 1.0), readout_bias: v(3, 0.1) };
+        let mut gate_weight = v(window * hidden, 3.0);
+        let mut gate_bias = v(window, 1.0);
+        if tie_rows {
+            for row in (1..window).step_by(2) {
+                let (before, after) = gate_weight.split_at_mut(row * hidden);
+                after[..hidden].copy_from_slice(&before[(row - 1) * hidden..]);
+                gate_bias[row] = gate_bias[row - 1];
+            }
+        }
+        SkipWClassifier::new(base, window, gate_weight, gate_bias).unwrap()
+    }
+
+    /// The paper's selection for one window at constant knobs, by sorting (an algorithm independent of
+    /// [`selected`]'s ranks): indices sorted by importance descending, ties by index; the first `K`;
+    /// those with `ũ ≥ thr`.
+    fn reference_mask(importance: &[f32], k: usize, thr: f32) -> Vec<bool> {
+        let mut order: Vec<usize> = (0..importance.len()).collect();
+        order.sort_by(|&a, &b| importance[b].partial_cmp(&importance[a]).unwrap().then(a.cmp(&b)));
+        let mut mask = vec![false; importance.len()];
+        for &i in order.iter().take(k) {
+            mask[i] = importance[i] >= thr;
+        }
+        mask
+    }
+
+    #[test]
+    fn property_no_window_exceeds_its_budget_under_random_knob_schedules() {
+        use rand::{Rng, SeedableRng};
+        let thresholds = [0.0f32, 0.2, 0.5, 0.5, 0.8, 1.0, 1.5, -0.1];
+        let mut windows_checked = 0usize;
+        let mut lowered_after_spending = 0usize;
+        for seed in 0..1000u64 {
+            let mut rng = rand_pcg::Pcg64::seed_from_u64(seed);
+            let (input, hidden, window) = (rng.random_range(1..4), rng.random_range(1..12), rng.random_range(1..10));
+            let model = random_model(&mut rng, input, hidden, window, seed % 3 == 0);
+            let steps = rng.random_range(1..6 * window + 3);
+            let xs: Vec<f32> = (0..steps * input).map(|_| rng.random_range(-1.0..1.0)).collect();
+            let mut state = model.new_state();
+            let mut scratch = GruScratch::new(hidden);
+            let mut knobs = SkipWKnobs { k: rng.random_range(0..=window + 1), thr: thresholds[rng.random_range(0..8)] };
+            // Per window: K values in force, processed count, whether knobs changed.
+            let (mut max_k, mut count, mut changed, mut mask) = (0usize, 0usize, false, Vec::new());
+            let mut h_plain = vec![0.0f32; hidden];
+            for (t, x) in xs.chunks_exact(input).enumerate() {
+                if rng.random_bool(0.3) {
+                    knobs.k = rng.random_range(0..=window + 1);
+                    changed = true;
+                }
+                if rng.random_bool(0.2) {
+                    knobs.thr = thresholds[rng.random_range(0..8)];
+                    changed = true;
+                }
+                let position = t % window;
+                if position == 0 {
+                    (max_k, count, changed) = (0, 0, false);
+                    let mut importance = vec![0.0; window];
+                    model.importance_into(&state.h, &mut importance);
+                    mask = reference_mask(&importance, knobs.k, knobs.thr);
+                }
+                max_k = max_k.max(knobs.k.min(window));
+                let before = state.h.clone();
+                let spent = count;
+                let step = model.step(x, knobs, &mut state, &mut scratch);
+                assert_eq!(step.position, position);
+                assert_eq!(step.window_start, position == 0);
+                // The guaranteed invariant, and its consequence for the window so far.
+                if step.processed {
+                    count += 1;
+                    assert!(count <= knobs.k, "seed {seed} t {t}: processed #{count} of window under K = {}", knobs.k);
+                    h_plain.copy_from_slice(&before);
+                    model.cell().step(x, &mut h_plain, &mut scratch);
+                    assert_eq!(state.h, h_plain, "seed {seed} t {t}: a processed step is the GRU step");
+                } else {
+                    assert_eq!(state.h, before, "seed {seed} t {t}: a skipped step copies the state");
+                }
+                assert_eq!(step.processed_in_window, count);
+                assert!(count <= max_k && count <= window, "seed {seed} t {t}");
+                let expected_flops = if position == 0 { model.flops_window_gate() } else { 0 }
+                    + if step.processed { model.flops_per_processed_step() } else { 0 };
+                assert_eq!(step.flops, expected_flops);
+                if !changed {
+                    assert_eq!(
+                        step.processed, mask[position],
+                        "seed {seed} t {t}: constant knobs give the paper's selection"
+                    );
+                } else if knobs.k < spent {
+                    // K lowered below the steps already processed in this window: nothing more runs.
+                    assert!(!step.processed);
+                    lowered_after_spending += 1;
+                }
+                if position + 1 == window || t + 1 == steps {
+                    windows_checked += 1;
+                }
+            }
+        }
+        assert!(windows_checked > 3000, "{windows_checked}");
+        assert!(
+            lowered_after_spending > 50,
+            "schedules should often lower K below the spent budget: {lowered_after_spending}"
+        );
+    }
+
+    #[test]
+    fn full_budget_and_zero_threshold_is_the_plain_gru_bit_for_bit() {
+        use rand::{Rng, SeedableRng};
+        for seed in 0..20u64 {
+            let mut rng = rand_pcg::Pcg64::seed_from_u64(seed);
+            let (input, hidden, window) = (rng.random_range(1..4), rng.random_range(1..40), rng.random_range(1..10));
+            let model = random_model(&mut rng, input, hidden, window, false);
+            let xs: Vec<f32> = (0..50 * input).map(|_| rng.random_range(-1.0..1.0)).collect();
+            let mut state = model.new_state();
+            let mut h = vec![0.0f32; hidden];
+            let mut scratch = GruScratch::new(hidden);
+            for x in xs.chunks_exact(input) {
+                assert!(model.step(x, SkipWKnobs { k: window, thr: 0.0 }, &mut state, &mut scratch).processed);
+                model.cell().step(x, &mut h, &mut scratch);
+                assert_eq!(state.h, h);
+            }
+            let plain = model.base.classify(&xs);
+            let outcome = model.classify(&xs, window, 0.0);
+            assert_eq!((outcome.prediction, outcome.processed_steps), (plain, 50));
+        }
+    }
+
+    #[test]
+    fn zero_budget_processes_nothing_and_never_reads_input() {
+        use rand::{Rng, SeedableRng};
+        let mut rng = rand_pcg::Pcg64::seed_from_u64(7);
+        let model = random_model(&mut rng, 2, 9, 5, false);
+        let mut state = model.new_state();
+        let mut scratch = GruScratch::new(9);
+        for t in 0..23 {
+            let thr = [0.0, 0.5, -1.0][t % 3];
+            let step = model.step_with(SkipWKnobs { k: 0, thr }, &mut state, &mut scratch, || panic!("input read"));
+            assert!(!step.processed);
+        }
+        assert_eq!(state.h, vec![0.0; 9], "the initial state");
+        let xs: Vec<f32> = (0..40).map(|_| rng.random_range(-1.0..1.0)).collect();
+        assert_eq!(model.classify(&xs, 0, 0.0).processed_steps, 0);
+    }
+
+    #[test]
+    fn selection_is_deterministic_with_ties_and_across_instruction_sets() {
+        use rand::{Rng, SeedableRng};
+        let mut rng = rand_pcg::Pcg64::seed_from_u64(11);
+        let model = random_model(&mut rng, 1, 16, 8, true);
+        let baseline = model.clone().with_isa(KernelIsa::Baseline);
+        let xs: Vec<f32> = (0..64).map(|_| rng.random_range(0.0..1.0)).collect();
+        let run = |m: &SkipWClassifier| {
+            let mut state = m.new_state();
+            let mut scratch = GruScratch::new(16);
+            let pattern: Vec<bool> = xs
+                .chunks_exact(1)
+                .map(|x| m.step(x, SkipWKnobs { k: 3, thr: 0.1 }, &mut state, &mut scratch).processed)
+                .collect();
+            (pattern, state.h)
+        };
+        let first = run(&model);
+        assert_eq!(first, run(&model));
+        assert_eq!(first, run(&baseline));
+        // Every window's importance has ties (rows in equal pairs); the lower index of a pair wins.
+        let mut importance = vec![0.0; 8];
+        model.importance_into(&[0.3; 16], &mut importance);
+        assert!(importance.chunks_exact(2).all(|pair| pair[0] == pair[1]));
+        let mut mask = [false; 8];
+        top_k_mask(&importance, 3, &mut mask);
+        let expected = reference_mask(&importance, 3, f32::NEG_INFINITY);
+        assert_eq!(mask.to_vec(), expected);
+        assert_eq!(mask.iter().filter(|m| **m).count(), 3);
+    }
+
+    #[test]
+    fn files_round_trip() {
+        let model = tiny(4, vec![-2.0, 2.0, 0.0, 1.0]);
+        let bytes = super::super::io::encode_tensors(&skipw_tensors(&model));
+        let back = decode_skipw(&bytes, Path::new("t.safetensors"), "t", 1, 2, 2, 4).unwrap();
+        assert_eq!(back, model);
+        let err = decode_skipw(&bytes, Path::new("t.safetensors"), "t", 1, 2, 2, 5).unwrap_err();
+        assert!(err.to_string().contains("skip.weight"), "{err}");
+    }
+}

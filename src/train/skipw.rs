@@ -1,0 +1,455 @@
+//! Training a SkipW classifier ([`crate::rnn::skipw`]) with the autodiff of `candle`.
+//!
+//! Mayet et al., "SkipW: Resource adaptable RNN with strict upper computational limit" (ICLR 2021).
+//! Forward pass, per window of `L` steps: `ũ = σ(W_skip h + b_skip)` from the state at the window's
+//! start; the binary selection `u = topK(ũ) ∧ (ũ ≥ 0.5)`; per step `h ← u_t · GRU(x_t, h) + (1 − u_t) · h`.
+//! The selection is not differentiable; the straight-through estimator passes the gradient of `u`
+//! to `ũ` unchanged (`u = hard + (ũ − stopgrad(ũ))`, whose forward value is exactly `hard`).
+//!
+//! So that one model serves every budget, `K` is drawn uniformly from `k_min..=k_max` for every
+//! mini-batch, and likewise the binarisation threshold from `[thr_min, thr_max]` (default the point
+//! 0.5; a model trained only at 0.5 never learns to use the steps whose importance stays below 0.5,
+//! so `thr = 0` is then far from "every step") (the paper varies `K` at inference; we could not retrieve its exact training schedule,
+//! and random `K` per batch is the choice here). An optional budget term `λ · mean_b (Σ_t u_t / T)`
+//! pushes the importance of unneeded steps below 0.5. Loss: cross-entropy of the readout of the final
+//! state plus the budget term. Optimiser and epoch selection as [`super::train_classifier`]: AdamW with
+//! cosine decay to 5%, weight decay 1e-4, gradient-norm clip; the epoch with the best validation score
+//! (mean accuracy over `K = 1..=L` at `thr = 0.5`, measured with the crate's own inference) is kept.
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use candle_core::{DType, Device, Tensor, Var};
+use candle_nn::{AdamW, Optimizer, ParamsAdamW};
+use rand::seq::SliceRandom;
+use rand::{Rng, SeedableRng};
+use rand_pcg::Pcg64;
+
+use crate::data::{SequenceSet, Split};
+use crate::rnn::io::{encode_tensors, CardTraining};
+use crate::rnn::skipw::{
+    evaluate, skipw_tensors, top_k_mask, SkipWCard, SkipWCardKnobs, SkipWCardTrainingKnobs, SkipWClassifier,
+    SkipWGridPoint,
+};
+use crate::rnn::{GruCell, GruClassifier};
+
+use super::{clip_gradients, TrainError};
+
+/// Default binarisation threshold of the importance during training (`ũ ≥ 0.5`).
+pub const TRAIN_THRESHOLD: f32 = 0.5;
+
+/// Thresholds of the card's accuracy grid (with `K = 1..=L`).
+pub const GRID_THRESHOLDS: [f32; 5] = [0.0, 0.25, 0.5, 0.75, 0.9];
+
+/// Settings of [`train_skipw`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct SkipWTrainConfig {
+    /// Hidden size `H`.
+    pub hidden: usize,
+    /// Window length `L`.
+    pub window: usize,
+    /// `K` is drawn per mini-batch uniformly from `k_min..=k_max` (`k_max ≤ L`).
+    pub k_min: usize,
+    /// Upper end of the `K` range.
+    pub k_max: usize,
+    /// The training threshold is drawn per mini-batch uniformly from `[thr_min, thr_max]`
+    /// (`0.5, 0.5`: the usual `ũ ≥ 0.5` binarisation).
+    pub thr_min: f32,
+    /// Upper end of the training threshold range.
+    pub thr_max: f32,
+    /// Weight λ of the budget term (0: none).
+    pub budget_lambda: f64,
+    /// Passes over the training set.
+    pub epochs: usize,
+    /// Sequences per mini-batch.
+    pub batch_size: usize,
+    /// Initial AdamW learning rate.
+    pub learning_rate: f64,
+    /// Global gradient-norm clip.
+    pub clip_norm: f64,
+    /// Seed of initialisation, batch order and `K` draws.
+    pub seed: u64,
+    /// The command line, recorded in the card.
+    pub command: String,
+}
+
+/// Progress of [`train_skipw`]: one message per epoch.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SkipWEpoch {
+    /// 1-based epoch.
+    pub epoch: usize,
+    /// Mean training loss (cross-entropy plus budget term).
+    pub loss: f64,
+    /// Mean share of steps processed in training (under the drawn `K`).
+    pub processed_share: f64,
+    /// Validation score (mean accuracy over `K = 1..=L` and the thresholds of [`validation_thresholds`]).
+    pub validation_score: f64,
+}
+
+/// A trained SkipW model and its card.
+#[derive(Debug, Clone)]
+pub struct TrainedSkipW {
+    /// The model, as the crate runs it.
+    pub model: SkipWClassifier,
+    /// Its card.
+    pub card: SkipWCard,
+}
+
+struct CandleSkipW {
+    hidden: usize,
+    window: usize,
+    weight_ih: Var,
+    weight_hh: Var,
+    bias_ih: Var,
+    bias_hh: Var,
+    skip_weight: Var,
+    skip_bias: Var,
+    readout_weight: Var,
+    readout_bias: Var,
+}
+
+impl CandleSkipW {
+    /// PyTorch's initialisation (uniform ±1/√H for the cell and the H-input linear layers).
+    fn init(input: usize, hidden: usize, window: usize, classes: usize, rng: &mut Pcg64) -> candle_core::Result<Self> {
+        let bound = 1.0 / (hidden as f32).sqrt();
+        let mut var = |shape: &[usize]| {
+            let n: usize = shape.iter().product();
+            let values: Vec<f32> = (0..n).map(|_| rng.random_range(-bound..bound)).collect();
+            Var::from_vec(values, shape, &Device::Cpu)
+        };
+        Ok(CandleSkipW {
+            hidden,
+            window,
+            weight_ih: var(&[3 * hidden, input])?,
+            weight_hh: var(&[3 * hidden, hidden])?,
+            bias_ih: var(&[3 * hidden])?,
+            bias_hh: var(&[3 * hidden])?,
+            skip_weight: var(&[window, hidden])?,
+            skip_bias: var(&[window])?,
+            readout_weight: var(&[classes, hidden])?,
+            readout_bias: var(&[classes])?,
+        })
+    }
+
+    fn vars(&self) -> Vec<Var> {
+        [
+            &self.weight_ih,
+            &self.weight_hh,
+            &self.bias_ih,
+            &self.bias_hh,
+            &self.skip_weight,
+            &self.skip_bias,
+            &self.readout_weight,
+            &self.readout_bias,
+        ]
+        .into_iter()
+        .cloned()
+        .collect()
+    }
+
+    /// Final states `[B, H]` and the selection `u` of every step `[B, T]` for inputs `[B, T, I]`
+    /// under budget `k` and threshold `thr` (straight-through selection, see the module doc).
+    fn final_state(&self, xs: &Tensor, k: usize, thr: f32) -> candle_core::Result<(Tensor, Tensor)> {
+        let (batch, steps, input) = xs.dims3()?;
+        let (hidden, window) = (self.hidden, self.window);
+        let gates_input = xs
+            .reshape((batch * steps, input))?
+            .matmul(&self.weight_ih.as_tensor().t()?)?
+            .broadcast_add(self.bias_ih.as_tensor())?
+            .reshape((batch, steps, 3 * hidden))?;
+        let weight_hh_t = self.weight_hh.as_tensor().t()?;
+        let skip_weight_t = self.skip_weight.as_tensor().t()?;
+        let mut h = Tensor::zeros((batch, hidden), DType::F32, &Device::Cpu)?;
+        let mut selection = Vec::with_capacity(steps);
+        let mut u_window = None;
+        let mut hard = vec![0.0f32; batch * window];
+        let mut mask = vec![false; window];
+        for step in 0..steps {
+            let position = step % window;
+            if position == 0 {
+                let importance =
+                    candle_nn::ops::sigmoid(&h.matmul(&skip_weight_t)?.broadcast_add(self.skip_bias.as_tensor())?)?;
+                let values = importance.to_vec2::<f32>()?;
+                for (row, out) in values.iter().zip(hard.chunks_exact_mut(window)) {
+                    top_k_mask(row, k, &mut mask);
+                    for ((o, &m), &v) in out.iter_mut().zip(&mask).zip(row) {
+                        *o = if m && v >= thr { 1.0 } else { 0.0 };
+                    }
+                }
+                let hard_tensor = Tensor::from_slice(&hard, (batch, window), &Device::Cpu)?;
+                // Forward value exactly `hard` (x − x = 0); gradient that of `importance`.
+                u_window = Some((hard_tensor + (&importance - importance.detach())?)?);
+            }
+            let u = u_window.as_ref().expect("set at position 0").narrow(1, position, 1)?; // [B, 1]
+            let gi = gates_input.narrow(1, step, 1)?.squeeze(1)?;
+            let gh = h.matmul(&weight_hh_t)?.broadcast_add(self.bias_hh.as_tensor())?;
+            let r = candle_nn::ops::sigmoid(&(gi.narrow(1, 0, hidden)? + gh.narrow(1, 0, hidden)?)?)?;
+            let z = candle_nn::ops::sigmoid(&(gi.narrow(1, hidden, hidden)? + gh.narrow(1, hidden, hidden)?)?)?;
+            let n = (gi.narrow(1, 2 * hidden, hidden)? + (r * gh.narrow(1, 2 * hidden, hidden)?)?)?.tanh()?;
+            let updated = (&n + (z * (&h - &n)?)?)?;
+            // u = 1 gives exactly `updated`, u = 0 exactly `h`.
+            h = (updated.broadcast_mul(&u)? + h.broadcast_mul(&u.affine(-1.0, 1.0)?)?)?;
+            selection.push(u);
+        }
+        Ok((h, Tensor::cat(&selection, 1)?))
+    }
+
+    fn to_model(&self, name: &str) -> candle_core::Result<SkipWClassifier> {
+        let flat = |v: &Var| v.as_tensor().flatten_all()?.to_vec1::<f32>();
+        let input = self.weight_ih.dims()[1];
+        let cell = GruCell::new(
+            input,
+            self.hidden,
+            flat(&self.weight_ih)?,
+            flat(&self.weight_hh)?,
+            flat(&self.bias_ih)?,
+            flat(&self.bias_hh)?,
+        )
+        .expect("shapes of trained tensors match by construction");
+        let base = GruClassifier {
+            name: name.to_string(),
+            cell,
+            readout_weight: flat(&self.readout_weight)?,
+            readout_bias: flat(&self.readout_bias)?,
+        };
+        Ok(SkipWClassifier::new(base, self.window, flat(&self.skip_weight)?, flat(&self.skip_bias)?)
+            .expect("shapes of trained tensors match by construction"))
+    }
+}
+
+fn batch_tensor(set: &SequenceSet, indices: &[usize]) -> candle_core::Result<(Tensor, Tensor)> {
+    let mut values = Vec::with_capacity(indices.len() * set.steps * set.features);
+    let mut labels = Vec::with_capacity(indices.len());
+    for &i in indices {
+        values.extend_from_slice(set.sequence(i));
+        labels.push(set.labels[i]);
+    }
+    let xs = Tensor::from_vec(values, (indices.len(), set.steps, set.features), &Device::Cpu)?;
+    Ok((xs, Tensor::from_vec(labels, indices.len(), &Device::Cpu)?))
+}
+
+fn sequences(set: &SequenceSet) -> impl Iterator<Item = (&[f32], u32)> {
+    (0..set.len()).map(move |i| (set.sequence(i), set.labels[i]))
+}
+
+/// The thresholds at which the validation score is taken: the training range's ends and middle
+/// (one value when the range is a point).
+pub fn validation_thresholds(thr_min: f32, thr_max: f32) -> Vec<f32> {
+    if thr_min == thr_max {
+        vec![thr_min]
+    } else {
+        vec![thr_min, 0.5 * (thr_min + thr_max), thr_max]
+    }
+}
+
+/// Mean accuracy over `K = 1..=L` and `thresholds`: the score that picks the kept epoch.
+pub fn validation_score(model: &SkipWClassifier, set: &SequenceSet, thresholds: &[f32]) -> f64 {
+    let window = model.window();
+    let mut sum = 0.0;
+    for k in 1..=window {
+        for &thr in thresholds {
+            sum += evaluate(model, sequences(set), k, thr).accuracy;
+        }
+    }
+    sum / (window * thresholds.len()).max(1) as f64
+}
+
+/// The card's grid: test accuracy, mean processed steps and FLOPs per step for `K = 1..=L` and every
+/// threshold of [`GRID_THRESHOLDS`].
+pub fn accuracy_grid(model: &SkipWClassifier, test: &SequenceSet) -> Vec<SkipWGridPoint> {
+    let mut grid = Vec::new();
+    for k in 1..=model.window() {
+        for thr in GRID_THRESHOLDS {
+            let e = evaluate(model, sequences(test), k, thr);
+            grid.push(SkipWGridPoint {
+                k,
+                thr,
+                test_accuracy: e.accuracy,
+                mean_processed_steps: e.mean_processed_steps,
+                mean_flops_per_step: e.mean_flops_per_step,
+            });
+        }
+    }
+    grid
+}
+
+/// Trains a SkipW classifier on `set` split by `split` and measures its card.
+///
+/// # Errors
+/// [`TrainError::Autodiff`] if the autodiff library fails, [`TrainError::Diverged`] if the loss is
+/// not finite.
+///
+/// # Panics
+/// If `window` is 0 or `k_min > k_max` (the CLI checks both).
+pub fn train_skipw(
+    set: &SequenceSet,
+    split: &Split,
+    config: &SkipWTrainConfig,
+    mut progress: impl FnMut(&SkipWEpoch),
+) -> Result<TrainedSkipW, TrainError> {
+    assert!(config.window > 0 && config.k_min <= config.k_max, "SkipW training: window ≥ 1 and k_min ≤ k_max");
+    let started = Instant::now();
+    let (train, validation, test) = (set.subset(&split.train), set.subset(&split.validation), set.subset(&split.test));
+    let name = format!("skipw-gru-{}-l{}", config.hidden, config.window);
+    let mut rng = Pcg64::seed_from_u64(config.seed ^ (config.hidden as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15));
+    let model = CandleSkipW::init(train.features, config.hidden, config.window, train.classes, &mut rng)?;
+    let params = ParamsAdamW { lr: config.learning_rate, weight_decay: 1e-4, ..ParamsAdamW::default() };
+    let mut optimiser = AdamW::new(model.vars(), params.clone())?;
+    let mut order: Vec<usize> = (0..train.len()).collect();
+    let mut best = (model.to_model(&name)?, -1.0, 0usize);
+    let k_max = config.k_max.min(config.window);
+    let k_min = config.k_min.min(k_max);
+    let thresholds = validation_thresholds(config.thr_min, config.thr_max);
+    for epoch in 1..=config.epochs {
+        let progress_share = (epoch - 1) as f64 / config.epochs.max(1) as f64;
+        let lr = config.learning_rate * (0.05 + 0.95 * 0.5 * (1.0 + (std::f64::consts::PI * progress_share).cos()));
+        optimiser.set_params(ParamsAdamW { lr, ..params.clone() });
+        order.shuffle(&mut rng);
+        let (mut loss_sum, mut processed_sum, mut batches) = (0.0, 0.0, 0usize);
+        for chunk in order.chunks(config.batch_size) {
+            let k = rng.random_range(k_min..=k_max);
+            let thr = if config.thr_min < config.thr_max {
+                rng.random_range(config.thr_min..=config.thr_max)
+            } else {
+                config.thr_min
+            };
+            let (xs, ys) = batch_tensor(&train, chunk)?;
+            let (h, selection) = model.final_state(&xs, k, thr)?;
+            let logits =
+                h.matmul(&model.readout_weight.as_tensor().t()?)?.broadcast_add(model.readout_bias.as_tensor())?;
+            let processed_share = selection.mean_all()?;
+            let mut loss = candle_nn::loss::cross_entropy(&logits, &ys)?;
+            if config.budget_lambda > 0.0 {
+                loss = (loss + (&processed_share * config.budget_lambda)?)?;
+            }
+            let mut grads = loss.backward()?;
+            clip_gradients(&model.vars(), &mut grads, config.clip_norm)?;
+            optimiser.step(&grads)?;
+            loss_sum += loss.to_scalar::<f32>()? as f64;
+            processed_sum += processed_share.to_scalar::<f32>()? as f64;
+            batches += 1;
+        }
+        let loss = loss_sum / batches.max(1) as f64;
+        if !loss.is_finite() {
+            return Err(TrainError::Diverged { hidden: config.hidden, epoch, loss });
+        }
+        let candidate = model.to_model(&name)?;
+        let score = validation_score(&candidate, &validation, &thresholds);
+        progress(&SkipWEpoch {
+            epoch,
+            loss,
+            processed_share: processed_sum / batches.max(1) as f64,
+            validation_score: score,
+        });
+        if score > best.1 {
+            best = (candidate, score, epoch);
+        }
+    }
+    let (model, validation_score, best_epoch) = best;
+    let grid = accuracy_grid(&model, &test);
+    let test_accuracy_all_steps = evaluate(&model, sequences(&test), model.window(), 0.0).accuracy;
+    let card = SkipWCard {
+        task: set.name.clone(),
+        family: "skipw".into(),
+        cell: "gru".into(),
+        name,
+        input: set.features,
+        classes: set.classes,
+        hidden: config.hidden,
+        window: config.window,
+        knobs: SkipWCardKnobs { k_max: config.window, thr_min: 0.0, thr_max: 1.0 },
+        flops_per_processed_step: model.flops_per_processed_step(),
+        flops_per_skipped_step: 0,
+        flops_window_gate: model.flops_window_gate(),
+        flops_readout: model.base.flops_readout(),
+        param_bytes: model.param_bytes(),
+        validation_score,
+        best_epoch,
+        grid,
+        test_accuracy_all_steps,
+        training_knobs: SkipWCardTrainingKnobs {
+            k_min,
+            k_max,
+            thr_min: config.thr_min,
+            thr_max: config.thr_max,
+            budget_lambda: config.budget_lambda,
+            selection: format!("mean validation accuracy over K = 1..=L and thr in {thresholds:?}"),
+        },
+        training: CardTraining {
+            command: config.command.clone(),
+            seed: config.seed,
+            autodiff: "candle-core 0.11 / candle-nn 0.11 (CPU)".into(),
+            optimiser: format!(
+                "AdamW (lr {}, cosine decay to 5%, weight decay 1e-4), gradient-norm clip {}, cross-entropy on the last step + {} x processed share; straight-through top-K selection, K uniform in {}..={} and thr uniform in [{}, {}] per mini-batch; epoch with best validation score kept",
+                config.learning_rate, config.clip_norm, config.budget_lambda, k_min, k_max, config.thr_min, config.thr_max
+            ),
+            epochs: config.epochs,
+            batch_size: config.batch_size,
+            wall_time_s: started.elapsed().as_secs_f64(),
+            split: split.clone(),
+        },
+    };
+    Ok(TrainedSkipW { model, card })
+}
+
+/// The files of a SkipW model folder: `<name>.safetensors` and `card.json`.
+///
+/// # Errors
+/// If the card cannot be serialised (it always can).
+pub fn skipw_files(trained: &TrainedSkipW) -> Result<Vec<(PathBuf, Vec<u8>)>, serde_json::Error> {
+    Ok(vec![
+        (format!("{}.safetensors", trained.card.name).into(), encode_tensors(&skipw_tensors(&trained.model))),
+        ("card.json".into(), serde_json::to_vec_pretty(&trained.card)?),
+    ])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rnn::{GruScratch, SkipWKnobs};
+
+    /// Largest absolute difference allowed between the crate's SkipW and the autodiff forward.
+    const AUTODIFF_ATOL: f32 = 1e-5;
+
+    #[test]
+    fn crate_inference_matches_autodiff_forward_on_same_weights() {
+        let mut rng = Pcg64::seed_from_u64(3);
+        for (input, hidden, window, k) in [(1, 16, 4, 2), (2, 8, 8, 3), (1, 32, 5, 5)] {
+            let model = CandleSkipW::init(input, hidden, window, 3, &mut rng).unwrap();
+            let steps = 3 * window + 1;
+            let values: Vec<f32> = (0..4 * steps * input).map(|_| rng.random_range(-1.0..1.0)).collect();
+            let xs = Tensor::from_vec(values.clone(), (4, steps, input), &Device::Cpu).unwrap();
+            let (expected_h, expected_u) = model.final_state(&xs, k, TRAIN_THRESHOLD).unwrap();
+            let (expected_h, expected_u) = (expected_h.to_vec2::<f32>().unwrap(), expected_u.to_vec2::<f32>().unwrap());
+            let ours = model.to_model("m").unwrap();
+            for b in 0..4 {
+                let mut state = ours.new_state();
+                let mut scratch = GruScratch::new(hidden);
+                for (t, x) in values[b * steps * input..(b + 1) * steps * input].chunks_exact(input).enumerate() {
+                    let step = ours.step(x, SkipWKnobs { k, thr: TRAIN_THRESHOLD }, &mut state, &mut scratch);
+                    assert_eq!(step.processed, expected_u[b][t] == 1.0, "row {b} step {t}");
+                    assert!(expected_u[b][t] == 0.0 || expected_u[b][t] == 1.0, "forward selection is binary");
+                }
+                let worst = state.h.iter().zip(&expected_h[b]).map(|(a, e)| (a - e).abs()).fold(0.0, f32::max);
+                assert!(worst <= AUTODIFF_ATOL, "I={input} H={hidden} L={window}: max abs diff {worst}");
+            }
+        }
+    }
+
+    #[test]
+    fn straight_through_gradient_reaches_the_gate() {
+        let mut rng = Pcg64::seed_from_u64(9);
+        let model = CandleSkipW::init(1, 8, 4, 3, &mut rng).unwrap();
+        let xs = Tensor::from_vec(
+            (0..2 * 12).map(|i| (i as f32 * 0.3).sin()).collect::<Vec<f32>>(),
+            (2, 12, 1),
+            &Device::Cpu,
+        )
+        .unwrap();
+        let (h, u) = model.final_state(&xs, 2, TRAIN_THRESHOLD).unwrap();
+        let loss = (h.sqr().unwrap().sum_all().unwrap() + u.sum_all().unwrap()).unwrap();
+        let grads = loss.backward().unwrap();
+        let g = grads.get(model.skip_weight.as_tensor()).expect("gate gets a gradient");
+        assert!(g.abs().unwrap().sum_all().unwrap().to_scalar::<f32>().unwrap() > 0.0);
+    }
+}
