@@ -5,6 +5,8 @@ pub mod gru;
 pub mod io;
 pub mod kernels;
 pub mod model;
+pub mod nested;
 
 pub use gru::{GruCell, GruScratch};
 pub use model::{argmax, truncate_or_pad, GruClassifier, ModelBank, StateMap};
+pub use nested::{NestedGru, NestedScratch};
