@@ -7,6 +7,7 @@
 //! in the card are the numbers the simulator reproduces.
 
 pub mod bank;
+pub mod nested;
 
 use candle_core::{DType, Device, Tensor, Var};
 use candle_nn::{AdamW, Optimizer, ParamsAdamW};
@@ -233,7 +234,7 @@ pub fn train_classifier(
     Ok((classifier, TrainReport { validation_accuracy, best_epoch, epoch_losses }))
 }
 
-fn clip_gradients(
+pub(crate) fn clip_gradients(
     vars: &[Var],
     grads: &mut candle_core::backprop::GradStore,
     max_norm: f64,
