@@ -4,9 +4,11 @@
 pub mod gru;
 pub mod io;
 pub mod kernels;
+pub mod lstm;
 pub mod model;
 pub mod nested;
 
 pub use gru::{GruCell, GruScratch};
+pub use lstm::{LstmCell, LstmClassifier, LstmScratch};
 pub use model::{argmax, truncate_or_pad, GruClassifier, ModelBank, StateMap};
 pub use nested::{NestedGru, NestedScratch};

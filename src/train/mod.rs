@@ -7,6 +7,7 @@
 //! in the card are the numbers the simulator reproduces.
 
 pub mod bank;
+pub mod lstm;
 pub mod nested;
 
 use candle_core::{DType, Device, Tensor, Var};
