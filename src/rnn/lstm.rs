@@ -289,12 +289,12 @@ pub(crate) mod reference {
         };
         let sig = |v: f64| 1.0 / (1.0 + (-v).exp());
         let (mut h_new, mut c_new) = (Vec::with_capacity(hidden), Vec::with_capacity(hidden));
-        for j in 0..hidden {
+        for (j, &c_old) in c.iter().enumerate().take(hidden) {
             let i = sig(gate(0, j));
             let f = sig(gate(1, j));
             let g = gate(2, j).tanh();
             let o = sig(gate(3, j));
-            let c_j = f * c[j] as f64 + i * g;
+            let c_j = f * c_old as f64 + i * g;
             c_new.push(c_j as f32);
             h_new.push((o * c_j.tanh()) as f32);
         }
