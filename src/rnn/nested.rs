@@ -27,7 +27,7 @@
 //! `H`-sized tensors and changing width loads nothing. Packing a contiguous copy per width at load time
 //! would cost about a third more memory (`Σ_{w<H} 3w²` floats) for no speed-up worth having: each row
 //! segment of `w` floats is already contiguous. The strided kernel keeps the lanes and reduction
-//! order of [`matvec_bias`](super::kernels::matvec_bias), so a width-`w` step equals, bit for bit, a
+//! order of [`matvec_bias`], so a width-`w` step equals, bit for bit, a
 //! plain [`GruCell`] of hidden `w` built from the sliced weights ([`NestedGru::slice`]), and width `H`
 //! equals the plain cell of the full weights.
 
