@@ -121,9 +121,10 @@ fn parse_shard(text: &str) -> Result<(usize, usize), String> {
 struct TrainArgs {
     /// Model family: `gru` (plain GRUs, one per width, and the state maps between them: a
     /// model-switching bank), `thr` (Skip-GRUs, one per width and budget weight, whose threshold `thr`
-    /// is the run-time knob) or `skipw` (SkipW, Mayet et al. 2021: at most K of every L inputs
-    /// processed; one --widths value, --window L).
-    #[arg(long, default_value = "gru", value_parser = ["gru", "thr", "skipw"])]
+    /// is the run-time knob), `skipw` (SkipW, Mayet et al. 2021: at most K of every L inputs
+    /// processed; one --widths value, --window L) or `nested` (one GRU whose width-w configuration
+    /// uses its first w units; --widths lists the widths, the largest is its hidden size).
+    #[arg(long, default_value = "gru", value_parser = ["gru", "thr", "skipw", "nested"])]
     family: String,
     /// Task to train on (only `digits`: the UCI handwritten digits, pixel by pixel).
     #[arg(long, default_value = "digits", value_parser = ["digits"])]
@@ -144,6 +145,12 @@ struct TrainArgs {
     /// SkipW training: weight λ of the budget term λ · (processed steps / steps).
     #[arg(long, default_value_t = 0.0)]
     budget_lambda: f64,
+    /// `nested` only: most width changes per training sequence in the random width schedules.
+    #[arg(long, default_value_t = 3)]
+    max_changes: usize,
+    /// `nested` only: weight of the in-place distillation term (soft targets of the widest width).
+    #[arg(long, default_value_t = 1.0)]
+    distill_weight: f64,
     /// Hidden sizes, comma-separated.
     #[arg(long, value_delimiter = ',', default_value = "16,32,64,128")]
     widths: Vec<usize>,
@@ -368,6 +375,9 @@ fn train(args: TrainArgs) -> anyhow::Result<()> {
     if args.family == "skipw" {
         return train_skipw(args);
     }
+    if args.family == "nested" {
+        return train_nested(args);
+    }
     let set = data::load_digits()?;
     let split = data::digits_split(&set.labels);
     let command = std::iter::once("flexrnn".to_string()).chain(std::env::args().skip(1)).collect::<Vec<_>>().join(" ");
@@ -555,5 +565,81 @@ fn train_skipw(args: TrainArgs) -> anyhow::Result<()> {
     let files = skipw_files(&trained).context("serialising the model card")?;
     flexrnn::output::replace_folder(&args.out, &files, "card.json")?;
     println!("wrote {} ({:.0} s)", args.out.display(), trained.card.training.wall_time_s);
+    Ok(())
+}
+
+/// `flexrnn train --family nested`: one nested-width GRU (`flexrnn::train::nested`).
+fn train_nested(args: TrainArgs) -> anyhow::Result<()> {
+    use flexrnn::rnn::nested::encode_nested;
+    use flexrnn::train::nested::{train_nested, NestedConfig, NestedProgress};
+    anyhow::ensure!(
+        !args.widths.is_empty() && args.widths.iter().all(|&w| w > 0),
+        "--widths: give one or more positive widths (the largest is the hidden size)"
+    );
+    anyhow::ensure!(args.epochs > 0 && args.batch_size > 0, "--epochs and --batch-size must be positive");
+    anyhow::ensure!(
+        args.learning_rate.is_finite() && args.learning_rate > 0.0,
+        "--learning-rate must be a positive number, got {}",
+        args.learning_rate
+    );
+    anyhow::ensure!(args.clip_norm.is_finite() && args.clip_norm > 0.0, "--clip-norm must be a positive number");
+    anyhow::ensure!(args.max_changes > 0, "--max-changes must be at least 1");
+    anyhow::ensure!(
+        args.distill_weight.is_finite() && args.distill_weight >= 0.0,
+        "--distill-weight must be a number ≥ 0"
+    );
+    anyhow::ensure!(
+        args.force || !args.out.join("card.json").exists(),
+        "{} already holds a model; pass --force to replace it",
+        args.out.display()
+    );
+    let set = data::load_digits()?;
+    let split = data::digits_split(&set.labels);
+    // The thread count can change the autodiff's summation order, so it belongs to the command.
+    let environment = ["RAYON_NUM_THREADS", "GLIBC_TUNABLES"]
+        .into_iter()
+        .filter_map(|name| std::env::var(name).ok().map(|value| format!("{name}={value}")));
+    let command = environment
+        .chain(std::iter::once("flexrnn".to_string()))
+        .chain(std::env::args().skip(1))
+        .collect::<Vec<_>>()
+        .join(" ");
+    let config = NestedConfig {
+        widths: args.widths.clone(),
+        epochs: args.epochs,
+        batch_size: args.batch_size,
+        learning_rate: args.learning_rate,
+        clip_norm: args.clip_norm,
+        seed: args.seed,
+        max_changes: args.max_changes,
+        distill_weight: args.distill_weight,
+        command,
+    };
+    let trained = train_nested(&set, &split, &config, |p| match p {
+        NestedProgress::Epoch { epoch, loss, validation, schedule_validation, elapsed_s } => {
+            let per_width: Vec<String> = validation.iter().map(|a| format!("{a:.3}")).collect();
+            println!(
+                "epoch {epoch}: loss {loss:.4}, validation accuracy per width [{}], under schedules {schedule_validation:.3} ({elapsed_s:.0} s)",
+                per_width.join(", ")
+            );
+        }
+    })?;
+    let card = &trained.card;
+    for entry in &card.widths {
+        println!(
+            "width {}: test accuracy {:.4} ({} FLOP/step)",
+            entry.width, entry.test_accuracy, entry.flops_per_step
+        );
+    }
+    println!(
+        "random schedules: test accuracy {:.4} (step-weighted prediction {:.4}, {:.0} FLOP/step)",
+        card.schedules.test_accuracy, card.schedules.step_weighted_accuracy, card.schedules.mean_flops_per_step
+    );
+    let files: Vec<(PathBuf, Vec<u8>)> = vec![
+        (format!("{}.safetensors", trained.model.name).into(), encode_nested(&trained.model)),
+        ("card.json".into(), serde_json::to_vec_pretty(card).context("serialising the model card")?),
+    ];
+    flexrnn::output::replace_folder(&args.out, &files, "card.json")?;
+    println!("wrote {} ({:.0} s)", args.out.display(), card.training.wall_time_s);
     Ok(())
 }

@@ -216,7 +216,12 @@ fn read(path: &Path) -> Result<Vec<u8>, ModelIoError> {
     std::fs::read(path).map_err(|source| ModelIoError::Io { path: path.to_path_buf(), source })
 }
 
-fn tensor_f32(file: &SafeTensors<'_>, path: &Path, name: &str, shape: &[usize]) -> Result<Vec<f32>, ModelIoError> {
+pub(crate) fn tensor_f32(
+    file: &SafeTensors<'_>,
+    path: &Path,
+    name: &str,
+    shape: &[usize],
+) -> Result<Vec<f32>, ModelIoError> {
     let bad = |message: String| ModelIoError::Tensor { path: path.to_path_buf(), message };
     let view = file.tensor(name).map_err(|_| bad(format!("missing tensor `{name}`")))?;
     if view.dtype() != Dtype::F32 {

@@ -137,6 +137,99 @@ pub fn matvec_bias(isa: KernelIsa, w: &[f32], x: &[f32], b: &[f32], out: &mut [f
     }
 }
 
+/// Generic version of [`matvec_bias_strided`]: row `r` is `w[r·stride .. r·stride + cols]`.
+#[inline(always)]
+fn matvec_bias_strided_generic(w: &[f32], row_stride: usize, x: &[f32], b: &[f32], out: &mut [f32]) {
+    let cols = x.len();
+    for (r, (o, bias)) in out.iter_mut().zip(b).enumerate() {
+        *o = bias + dot_lanes(&w[r * row_stride..r * row_stride + cols], x);
+    }
+}
+
+/// AVX2 version of [`matvec_bias_strided_generic`], the same lanes and reduction as
+/// [`matvec_bias_avx2`] (so identical bits), with rows `row_stride` floats apart.
+///
+/// # Safety
+/// The CPU must support AVX2, `row_stride >= x.len()`, `b.len() == out.len()` and, when
+/// `out.len() > 0`, `w.len() >= (out.len() − 1) · row_stride + x.len()`.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn matvec_bias_strided_avx2(w: &[f32], row_stride: usize, x: &[f32], b: &[f32], out: &mut [f32]) {
+    use std::arch::x86_64::{
+        __m256, _mm256_add_ps, _mm256_loadu_ps, _mm256_mul_ps, _mm256_setzero_ps, _mm256_storeu_ps,
+    };
+    let cols = x.len();
+    let rows = out.len();
+    let full = cols / LANES * LANES;
+    let finish = |acc: __m256, row: &[f32]| -> f32 {
+        let mut lanes = [0.0f32; LANES];
+        _mm256_storeu_ps(lanes.as_mut_ptr(), acc);
+        for (lane, col) in (full..cols).enumerate() {
+            lanes[lane] += row[col] * x[col];
+        }
+        reduce_lanes(&lanes)
+    };
+    let row = |r: usize| &w[r * row_stride..r * row_stride + cols];
+    let xp = x.as_ptr();
+    let mut r = 0;
+    while r + 4 <= rows {
+        let (p0, p1, p2, p3) = (row(r).as_ptr(), row(r + 1).as_ptr(), row(r + 2).as_ptr(), row(r + 3).as_ptr());
+        let (mut a0, mut a1, mut a2, mut a3) =
+            (_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps());
+        let mut c = 0;
+        while c < full {
+            let v = _mm256_loadu_ps(xp.add(c));
+            a0 = _mm256_add_ps(a0, _mm256_mul_ps(_mm256_loadu_ps(p0.add(c)), v));
+            a1 = _mm256_add_ps(a1, _mm256_mul_ps(_mm256_loadu_ps(p1.add(c)), v));
+            a2 = _mm256_add_ps(a2, _mm256_mul_ps(_mm256_loadu_ps(p2.add(c)), v));
+            a3 = _mm256_add_ps(a3, _mm256_mul_ps(_mm256_loadu_ps(p3.add(c)), v));
+            c += LANES;
+        }
+        for (k, acc) in [a0, a1, a2, a3].into_iter().enumerate() {
+            out[r + k] = b[r + k] + finish(acc, row(r + k));
+        }
+        r += 4;
+    }
+    while r < rows {
+        let p0 = row(r).as_ptr();
+        let mut a0 = _mm256_setzero_ps();
+        let mut c = 0;
+        while c < full {
+            a0 = _mm256_add_ps(a0, _mm256_mul_ps(_mm256_loadu_ps(p0.add(c)), _mm256_loadu_ps(xp.add(c))));
+            c += LANES;
+        }
+        out[r] = b[r] + finish(a0, row(r));
+        r += 1;
+    }
+}
+
+/// `out = W x + b` where row `r` of `W` is `w[r·row_stride .. r·row_stride + x.len()]`: the leading
+/// `x.len()` columns of a row-major matrix with `row_stride` columns (the nested-width GRU uses the
+/// first `w` of `H` columns of `weight_hh`). Same lanes and reduction as [`matvec_bias`], so the result
+/// is bit-identical to [`matvec_bias`] on a packed copy of those columns, on every instruction set.
+///
+/// # Panics
+/// If `row_stride < x.len()`, `b.len() != out.len()` or `w` is too short for `out.len()` rows (a
+/// programming error; shapes are checked when a model is loaded).
+#[inline]
+pub fn matvec_bias_strided(isa: KernelIsa, w: &[f32], row_stride: usize, x: &[f32], b: &[f32], out: &mut [f32]) {
+    assert!(row_stride >= x.len(), "matvec_bias_strided: stride shorter than a row");
+    assert_eq!(b.len(), out.len(), "matvec_bias_strided: bias shape");
+    if out.is_empty() {
+        return;
+    }
+    assert!(w.len() >= (out.len() - 1) * row_stride + x.len(), "matvec_bias_strided: weight shape");
+    match isa {
+        #[cfg(target_arch = "x86_64")]
+        KernelIsa::Avx2 => unsafe {
+            // SAFETY: `KernelIsa::Avx2` is only produced by `detect()` after AVX2 was detected; the
+            // shapes were checked above.
+            matvec_bias_strided_avx2(w, row_stride, x, b, out)
+        },
+        _ => matvec_bias_strided_generic(w, row_stride, x, b, out),
+    }
+}
+
 /// `e^x` for `f32`, branch-free so that loops over it vectorise: Cody–Waite range reduction
 /// `x = n ln 2 + r`, `|r| ≤ ln 2 / 2`, then the degree-6 polynomial of Cephes' `expf` (S. Moshier), then
 /// scaling by `2^n` through the exponent bits. Inputs are clamped to `[-87.3, 88.3]` (results from
@@ -216,6 +309,57 @@ pub fn gru_update(isa: KernelIsa, gate_input: &[f32], gate_hidden: &[f32], h: &m
     }
 }
 
+#[inline(always)]
+fn lstm_update_generic(gate_input: &[f32], gate_hidden: &[f32], h: &mut [f32], c: &mut [f32]) {
+    let hidden = h.len();
+    let c = &mut c[..hidden];
+    let (input_i, rest) = gate_input.split_at(hidden);
+    let (input_f, rest) = rest.split_at(hidden);
+    let (input_g, input_o) = rest.split_at(hidden);
+    let (hidden_i, rest) = gate_hidden.split_at(hidden);
+    let (hidden_f, rest) = rest.split_at(hidden);
+    let (hidden_g, hidden_o) = rest.split_at(hidden);
+    let (input_o, hidden_o) = (&input_o[..hidden], &hidden_o[..hidden]);
+    for j in 0..hidden {
+        let i = sigmoid(input_i[j] + hidden_i[j]);
+        let f = sigmoid(input_f[j] + hidden_f[j]);
+        let g = tanh(input_g[j] + hidden_g[j]);
+        let o = sigmoid(input_o[j] + hidden_o[j]);
+        c[j] = f * c[j] + i * g;
+        h[j] = o * tanh(c[j]);
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn lstm_update_avx2(gate_input: &[f32], gate_hidden: &[f32], h: &mut [f32], c: &mut [f32]) {
+    lstm_update_generic(gate_input, gate_hidden, h, c)
+}
+
+/// The element-wise part of an LSTM step (PyTorch gate order i, f, g, o):
+/// `i = σ(gi_i + gh_i)`, `f = σ(gi_f + gh_f)`, `g = tanh(gi_g + gh_g)`, `o = σ(gi_o + gh_o)`,
+/// `c ← f ⊙ c + i ⊙ g`, `h ← o ⊙ tanh(c)`, where `gate_input = W_i x + b_i` and
+/// `gate_hidden = W_h h + b_h` each hold `4H` values. Uses only `+`, `−`, `×` (never fused), so every
+/// instruction set gives the same bits.
+///
+/// # Panics
+/// If the gate slices are shorter than `4 · h.len()` or `c` is shorter than `h`.
+#[inline]
+pub fn lstm_update(isa: KernelIsa, gate_input: &[f32], gate_hidden: &[f32], h: &mut [f32], c: &mut [f32]) {
+    assert!(
+        gate_input.len() >= 4 * h.len() && gate_hidden.len() >= 4 * h.len() && c.len() >= h.len(),
+        "lstm_update: gate or cell-state shape"
+    );
+    match isa {
+        #[cfg(target_arch = "x86_64")]
+        KernelIsa::Avx2 => unsafe {
+            // SAFETY: `KernelIsa::Avx2` is only produced by `detect()` after AVX2 was detected.
+            lstm_update_avx2(gate_input, gate_hidden, h, c)
+        },
+        _ => lstm_update_generic(gate_input, gate_hidden, h, c),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -250,6 +394,27 @@ mod tests {
             matvec_bias(isa, &w, &x, &b, &mut out);
             // row 0: 0·1 + 2·2 + 8·(-1) = -4; row 1: 9 + 11·2 - 17 = 14
             assert_eq!(out, [-3.5, 13.5]);
+        }
+    }
+
+    #[test]
+    fn strided_matvec_equals_packed_matvec_bit_for_bit_on_both_isas() {
+        // The leading `cols` columns of a `rows × stride` matrix, for tails and 4-row blocks alike.
+        for (rows, stride, cols) in [(7, 20, 9), (16, 64, 16), (13, 128, 37), (5, 8, 8), (3, 5, 1)] {
+            let w: Vec<f32> = (0..rows * stride).map(|i| ((i * 7919 % 1000) as f32 / 500.0 - 1.0) * 0.3).collect();
+            let x: Vec<f32> = (0..cols).map(|i| (i as f32 * 0.77).sin()).collect();
+            let b: Vec<f32> = (0..rows).map(|i| i as f32 * 0.01).collect();
+            let packed: Vec<f32> = w.chunks_exact(stride).flat_map(|row| row[..cols].to_vec()).collect();
+            let mut expected = vec![0.0f32; rows];
+            matvec_bias(KernelIsa::Baseline, &packed, &x, &b, &mut expected);
+            for isa in [KernelIsa::Baseline, KernelIsa::detect()] {
+                let mut out = vec![0.0f32; rows];
+                matvec_bias_strided(isa, &w, stride, &x, &b, &mut out);
+                assert_eq!(out, expected, "{rows}×{stride}, first {cols} columns, {isa:?}");
+                let mut packed_out = vec![0.0f32; rows];
+                matvec_bias(isa, &packed, &x, &b, &mut packed_out);
+                assert_eq!(packed_out, expected, "{isa:?} packed");
+            }
         }
     }
 }

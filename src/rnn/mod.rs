@@ -4,11 +4,15 @@
 pub mod gru;
 pub mod io;
 pub mod kernels;
+pub mod lstm;
 pub mod model;
+pub mod nested;
 pub mod skip;
 pub mod skipw;
 
 pub use gru::{GruCell, GruScratch};
+pub use lstm::{LstmCell, LstmClassifier, LstmScratch};
 pub use model::{argmax, truncate_or_pad, GruClassifier, ModelBank, StateMap};
+pub use nested::{NestedGru, NestedScratch};
 pub use skip::{SkipClassification, SkipGruClassifier, SkipState};
 pub use skipw::{SkipWClassifier, SkipWKnobs, SkipWState};

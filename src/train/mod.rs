@@ -7,6 +7,8 @@
 //! in the card are the numbers the simulator reproduces.
 
 pub mod bank;
+pub mod lstm;
+pub mod nested;
 pub mod skip;
 pub mod skipw;
 

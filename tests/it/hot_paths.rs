@@ -3,8 +3,10 @@
 use flexrnn::engine::EdgeWorld;
 use flexrnn::metrics::{JobRecord, Recorder, SequenceRecord, StepRecord};
 use flexrnn::rnn::io::{load_bank, load_skip_models};
+use flexrnn::rnn::nested::load_nested;
 use flexrnn::rnn::skipw::load_skipw;
 use flexrnn::rnn::{GruScratch, SkipState, SkipWKnobs};
+use flexrnn::rnn::{LstmCell, LstmScratch, NestedScratch};
 use flexrnn::runner;
 use flexrnn::scenario::Scenario;
 use flexrnn::sim::Simulation;
@@ -72,6 +74,49 @@ fn skipw_step_allocates_nothing() {
     }
     assert_eq!(allocations() - before, 0);
     assert!(processed > 0);
+}
+
+#[test]
+fn nested_step_allocates_nothing_at_any_width_or_change() {
+    let (model, _) = load_nested(&at("models/digits-nested")).unwrap();
+    let mut h = vec![0.0f32; model.hidden_size()];
+    let mut scratch = NestedScratch::new(model.hidden_size());
+    let mut logits = vec![0.0f32; model.classes()];
+    let widths = model.widths().to_vec();
+    let before = allocations();
+    for t in 0..1000 {
+        // A width change every 7 steps, through every width.
+        let width = widths[(t / 7) % widths.len()];
+        model.step(width, &[(t % 17) as f32 / 16.0], &mut h, &mut scratch);
+        if t % 64 == 63 {
+            let _ = model.predict(width, &h, &mut logits);
+        }
+    }
+    assert_eq!(allocations() - before, 0);
+}
+
+#[test]
+fn lstm_step_allocates_nothing() {
+    for (input, hidden) in [(1, 16), (3, 128)] {
+        let weights = |n: usize| (0..n).map(|i| ((i % 13) as f32 - 6.0) * 0.01).collect::<Vec<f32>>();
+        let cell = LstmCell::new(
+            input,
+            hidden,
+            weights(4 * hidden * input),
+            weights(4 * hidden * hidden),
+            weights(4 * hidden),
+            weights(4 * hidden),
+        )
+        .unwrap();
+        let (mut h, mut c) = (vec![0.0f32; hidden], vec![0.0f32; hidden]);
+        let mut scratch = LstmScratch::new(hidden);
+        let x = vec![0.5f32; input];
+        let before = allocations();
+        for _ in 0..1000 {
+            cell.step(&x, &mut h, &mut c, &mut scratch);
+        }
+        assert_eq!(allocations() - before, 0, "I={input} H={hidden}");
+    }
 }
 
 /// Counts records without keeping them.

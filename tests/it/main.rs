@@ -7,6 +7,7 @@ mod default_scenario;
 mod determinism;
 mod hot_paths;
 mod models;
+mod nested_model;
 mod node_models;
 mod pipelines;
 mod queueing;
