@@ -16,7 +16,7 @@ use crate::metrics::{JobRecord, Recorder, SequenceRecord, StepRecord};
 use crate::node::memory::{Access, ParamMemory};
 use crate::node::{Discipline, FinishedJob, JobId, JobSpec, Node};
 use crate::policy::{ModelOption, Observation, Policy};
-use crate::rnn::{GruScratch, ModelBank};
+use crate::rnn::flex::{FlexState, FlexibleModel};
 use crate::sim::{EventQueue, Model, SimTime, Simulation};
 use crate::workload::{
     process_rng, BackgroundKind, BackgroundSpec, OnMiss, ProcessRng, StreamSpec, Trace, WorkSampler,
@@ -72,15 +72,15 @@ pub enum Event {
 pub struct StreamSetup {
     /// Timing and deadline handling.
     pub spec: StreamSpec,
-    /// The models it may run.
-    pub bank: Arc<ModelBank>,
+    /// The flexible model it runs (its settings are what the policy chooses among).
+    pub model: Arc<FlexibleModel>,
     /// The sequences it plays.
     pub dataset: Arc<SequenceSet>,
     /// Indices into `dataset` it draws from (e.g. the test split).
     pub pool: Vec<usize>,
     /// The policy choosing each step's model.
     pub policy: Box<dyn Policy>,
-    /// Identifies the bank among the run's banks (streams sharing a bank share its parameter blocks).
+    /// Identifies the model folder among the run's (streams sharing one share its parameter blocks).
     pub bank_key: usize,
     /// Stages run before each frame's RNN step, if any.
     pub pipeline: Option<Pipeline>,
@@ -153,8 +153,10 @@ struct BackgroundState {
 
 struct RunningStep {
     frame: u64,
+    /// The setting it runs under.
     model: usize,
-    switched_from: Option<usize>,
+    /// Whether it updates the state with the frame's input (false: the model's gate skips it).
+    updates: bool,
     start: SimTime,
     flops: f64,
     deadline: SimTime,
@@ -180,10 +182,12 @@ struct StreamState {
     queue: VecDeque<u64>,
     running: Option<RunningStep>,
     current_model: Option<usize>,
-    hidden: Vec<f32>,
-    mapped: Vec<f32>,
-    scratch: GruScratch,
+    /// The model's state (hidden state, gate state, scratch), allocated once.
+    flex: FlexState,
     logits: Vec<f32>,
+    /// The setting chosen for the front frame while it waits for its pipeline stages (a policy is
+    /// asked once per frame).
+    chosen: Option<(u64, usize)>,
     options: Vec<ModelOption>,
     switch_flops: Vec<u64>,
     switch_matrix: Vec<u64>,
@@ -378,14 +382,12 @@ impl<R: Recorder> EdgeWorld<R> {
             if stream.spec.period.0 == 0 {
                 return Err(bad("period must be positive".into()));
             }
-            let bank = &stream.bank;
-            if bank.models()[0].cell.input_size() != stream.dataset.features
-                || bank.models()[0].classes() != stream.dataset.classes
-            {
+            let model = &stream.model;
+            if model.input_size() != stream.dataset.features || model.classes() != stream.dataset.classes {
                 return Err(bad(format!(
                     "the models take {} input(s) and {} classes, the data set has {} and {}",
-                    bank.models()[0].cell.input_size(),
-                    bank.models()[0].classes(),
+                    model.input_size(),
+                    model.classes(),
                     stream.dataset.features,
                     stream.dataset.classes
                 )));
@@ -403,18 +405,21 @@ impl<R: Recorder> EdgeWorld<R> {
                 order.extend_from_slice(&round[..take]);
             }
             let total_frames = (order.len() * steps) as u64;
-            let max_hidden = bank.max_hidden();
-            let options: Vec<ModelOption> = bank
-                .models()
+            let options: Vec<ModelOption> = model
+                .settings()
                 .iter()
-                .map(|m| ModelOption {
-                    name: m.name.clone(),
-                    hidden: m.hidden_size(),
-                    flops_per_step: m.cell.flops_per_step(),
+                .map(|setting| ModelOption {
+                    name: setting.name.clone(),
+                    hidden: setting.hidden,
+                    // What a step costs on average under this setting (for families whose gate may
+                    // skip, the card's mean; otherwise an update).
+                    flops_per_step: setting
+                        .expected_flops_per_step
+                        .map_or(setting.flops_per_update, |f| f.round() as u64),
                 })
                 .collect();
             let n_models = options.len();
-            let classes = bank.models()[0].classes();
+            let classes = model.classes();
             if total_frames > 0 && stream.spec.start <= setup.horizon {
                 queue.schedule(stream.spec.start, Event::FrameReleased { stream: index });
             }
@@ -422,7 +427,7 @@ impl<R: Recorder> EdgeWorld<R> {
             // plus the backlog; reserve generously so the queue does not grow during a run.
             let reserve = 1024.min(total_frames as usize);
             let switch_matrix: Vec<u64> =
-                (0..n_models * n_models).map(|k| stream.bank.switch_flops(k / n_models, k % n_models)).collect();
+                (0..n_models * n_models).map(|k| stream.model.switch_flops(k / n_models, k % n_models)).collect();
             let n_stages = stream.pipeline.as_ref().map_or(0, |p| p.names.len());
             let mut successors = vec![Vec::new(); n_stages];
             if let Some(pipeline) = &stream.pipeline {
@@ -434,6 +439,7 @@ impl<R: Recorder> EdgeWorld<R> {
             }
             let is_sink: Vec<bool> = successors.iter().map(|s| s.is_empty()).collect();
             let stream_name = stream.spec.name.clone();
+            let flex = stream.model.new_state();
             streams.push(StreamState {
                 setup: stream,
                 order,
@@ -443,10 +449,9 @@ impl<R: Recorder> EdgeWorld<R> {
                 queue: VecDeque::with_capacity(reserve),
                 running: None,
                 current_model: None,
-                hidden: vec![0.0; max_hidden],
-                mapped: vec![0.0; max_hidden],
-                scratch: GruScratch::new(max_hidden),
+                flex,
                 logits: vec![0.0; classes],
+                chosen: None,
                 options,
                 switch_flops: vec![0; n_models],
                 switch_matrix,
@@ -522,6 +527,7 @@ impl<R: Recorder> EdgeWorld<R> {
                     skipped: false,
                     unfinished: true,
                     model,
+                    updated: false,
                     flops,
                 });
             }
@@ -829,8 +835,8 @@ impl<R: Recorder> EdgeWorld<R> {
                 return;
             };
             let step = (frame % state.steps as u64) as usize;
-            if step == 0 {
-                state.hidden.iter_mut().for_each(|v| *v = 0.0);
+            if step == 0 && state.chosen.is_none() {
+                state.flex.reset();
                 state.current_model = None;
                 state.steps_per_model.iter_mut().for_each(|c| *c = 0);
                 state.skipped_in_sequence = 0;
@@ -839,6 +845,7 @@ impl<R: Recorder> EdgeWorld<R> {
             let deadline = release.saturating_add(state.setup.spec.deadline);
             if state.setup.spec.on_miss == OnMiss::Skip && now >= deadline {
                 state.queue.pop_front();
+                state.chosen = None;
                 if state.setup.pipeline.is_some() {
                     self.drop_front_pipe(now, stream, queue);
                 }
@@ -856,6 +863,7 @@ impl<R: Recorder> EdgeWorld<R> {
                     skipped: true,
                     unfinished: false,
                     model: None,
+                    updated: false,
                     flops: 0.0,
                 };
                 self.recorder.step(&record);
@@ -864,64 +872,86 @@ impl<R: Recorder> EdgeWorld<R> {
                 }
                 continue;
             }
-            if state.pipes.front().is_some_and(|pipe| pipe.sinks_left > 0) {
-                // Its stages are still running; `stage_finished` calls back when they are done.
-                return;
-            }
-            if state.setup.pipeline.is_some() {
-                let pipe = state.pipes.pop_front().expect("a pipelined frame has a pipe");
-                state.pipe_pool.push(pipe);
-            }
-            for (index, cost) in state.switch_flops.iter_mut().enumerate() {
-                *cost = state.current_model.map_or(0, |current| state.setup.bank.switch_flops(current, index));
-            }
-            let rate_estimate = self.node.rate_if_added(state.setup.spec.weight);
-            // The network's own confidence: the top softmax probability of the current model's readout
-            // on the current state (its FLOPs are charged to this step below).
-            let confidence = match (state.setup.policy.needs_confidence(), state.current_model) {
-                (true, Some(current)) => {
-                    let model = &state.setup.bank.models()[current];
-                    model.logits_into(&state.hidden[..model.hidden_size()], &mut state.logits);
-                    Some(top_probability(&state.logits))
+            // The policy chooses once per frame; a frame waiting for its stages keeps its choice.
+            let (choice, confidence) = match state.chosen {
+                Some((f, choice)) if f == frame => (choice, None),
+                _ => {
+                    for (index, cost) in state.switch_flops.iter_mut().enumerate() {
+                        *cost = state.current_model.map_or(0, |current| state.setup.model.switch_flops(current, index));
+                    }
+                    let rate_estimate = self.node.rate_if_added(state.setup.spec.weight);
+                    // The network's own confidence: the top softmax probability of the current
+                    // model's readout on the current state (its FLOPs are charged to this step below).
+                    let confidence = match (state.setup.policy.needs_confidence(), state.current_model) {
+                        (true, Some(_)) => {
+                            state.setup.model.logits(&mut state.flex, &mut state.logits);
+                            Some(top_probability(&state.logits))
+                        }
+                        _ => None,
+                    };
+                    let observation = Observation {
+                        now_s: now.as_secs_f64(),
+                        release_s: release.as_secs_f64(),
+                        deadline_s: deadline.as_secs_f64(),
+                        slack_s: deadline.as_secs_f64() - now.as_secs_f64(),
+                        pending_frames: state.queue.len(),
+                        step,
+                        steps: state.steps,
+                        current: state.current_model,
+                        switch_flops: &state.switch_flops,
+                        switch_matrix: &state.switch_matrix,
+                        rate_estimate,
+                        node_jobs: self.node.active_jobs(),
+                        cores: self.node.cores(),
+                        core_speed: self.node.speed(),
+                        last_latency_s: state.last_latency_s,
+                        confidence,
+                    };
+                    let choice = state.setup.policy.choose(&observation, &state.options).min(state.options.len() - 1);
+                    state.chosen = Some((frame, choice));
+                    (choice, confidence)
                 }
-                _ => None,
             };
-            let observation = Observation {
-                now_s: now.as_secs_f64(),
-                release_s: release.as_secs_f64(),
-                deadline_s: deadline.as_secs_f64(),
-                slack_s: deadline.as_secs_f64() - now.as_secs_f64(),
-                pending_frames: state.queue.len(),
-                step,
-                steps: state.steps,
-                current: state.current_model,
-                switch_flops: &state.switch_flops,
-                switch_matrix: &state.switch_matrix,
-                rate_estimate,
-                node_jobs: self.node.active_jobs(),
-                cores: self.node.cores(),
-                core_speed: self.node.speed(),
-                last_latency_s: state.last_latency_s,
-                confidence,
-            };
-            let choice = state.setup.policy.choose(&observation, &state.options).min(state.options.len() - 1);
-            let model = &state.setup.bank.models()[choice];
-            let mut flops = model.cell.flops_per_step() as f64 + state.switch_flops[choice] as f64;
+            // Decided before the input exists: does the model's gate read this frame?
+            let plan = state.setup.model.plan(choice, &mut state.flex);
+            if state.setup.pipeline.is_some() {
+                if plan.updates {
+                    if state.pipes.front().is_some_and(|pipe| pipe.sinks_left > 0) {
+                        // Its stages are still running; `stage_finished` calls back when they are done.
+                        return;
+                    }
+                    let pipe = state.pipes.pop_front().expect("a pipelined frame has a pipe");
+                    state.pipe_pool.push(pipe);
+                } else {
+                    // The gate skips the frame: its features are not needed, so its stages stop.
+                    self.drop_front_pipe(now, stream, queue);
+                }
+            }
+            let state = &mut self.streams[stream];
+            state.chosen = None;
+            let setting = &state.setup.model.settings()[choice];
+            let mut flops = plan.flops as f64;
             if confidence.is_some() {
                 let current = state.current_model.expect("confidence needs a current model");
-                flops += state.setup.bank.models()[current].flops_readout() as f64;
+                flops += state.setup.model.readout_flops(current) as f64;
             }
             if step + 1 == state.steps {
-                flops += model.flops_readout() as f64;
+                flops += state.setup.model.readout_flops(choice) as f64;
             }
-            let switched_from = state.current_model.filter(|&c| c != choice);
             state.queue.pop_front();
-            state.running = Some(RunningStep { frame, model: choice, switched_from, start: now, flops, deadline });
+            state.running =
+                Some(RunningStep { frame, model: choice, updates: plan.updates, start: now, flops, deadline });
+            if flops <= 0.0 {
+                // Nothing to compute (a SkipW step outside the window's selection): done at once.
+                self.step_finished(now, stream);
+                continue;
+            }
+            // Parameters: one block per model (changing a threshold, K or width loads nothing).
             let ready_at = match self.memory.as_mut() {
                 None => None,
                 Some(memory) => {
-                    let block = ((state.setup.bank_key as u64) << 32) | choice as u64;
-                    match memory.access(now, block, model.param_bytes()) {
+                    let block = ((state.setup.bank_key as u64) << 32) | setting.block as u64;
+                    match memory.access(now, block, setting.block_bytes) {
                         Access::Hit => None,
                         Access::Pending(t) => Some(t),
                         Access::Load { ready_at, bytes } => {
@@ -966,17 +996,12 @@ impl<R: Recorder> EdgeWorld<R> {
     fn step_finished(&mut self, now: SimTime, stream: usize) {
         let state = &mut self.streams[stream];
         let running = state.running.take().expect("a finished stream job has a running step");
-        let bank = Arc::clone(&state.setup.bank);
-        let model = &bank.models()[running.model];
-        let hidden = model.hidden_size();
-        if let Some(from) = running.switched_from {
-            bank.carry_state(from, running.model, &mut state.hidden, &mut state.mapped);
-        }
+        let model = Arc::clone(&state.setup.model);
         let step = (running.frame % state.steps as u64) as usize;
         let sequence = running.frame / state.steps as u64;
         let dataset_index = state.order[sequence as usize];
-        let x = state.setup.dataset.frame(dataset_index, step);
-        model.cell.step(x, &mut state.hidden[..hidden], &mut state.scratch);
+        let x = running.updates.then(|| state.setup.dataset.frame(dataset_index, step));
+        model.step(running.model, x, &mut state.flex);
         state.current_model = Some(running.model);
         state.steps_per_model[running.model] += 1;
         let release = Self::release_of(state, running.frame);
@@ -994,6 +1019,7 @@ impl<R: Recorder> EdgeWorld<R> {
             skipped: false,
             unfinished: false,
             model: Some(running.model),
+            updated: running.updates,
             flops: running.flops,
         };
         self.recorder.step(&record);
@@ -1007,9 +1033,7 @@ impl<R: Recorder> EdgeWorld<R> {
         let sequence = last_frame / state.steps as u64;
         let first_release = Self::release_of(state, sequence * state.steps as u64);
         let dataset_index = state.order[sequence as usize];
-        let model_index = state.current_model.unwrap_or(0);
-        let model = &state.setup.bank.models()[model_index];
-        let prediction = model.predict(&state.hidden[..model.hidden_size()], &mut state.logits);
+        let prediction = state.setup.model.predict(&mut state.flex);
         // The counts vector is lent to the record and taken back: no allocation per sequence.
         let record = SequenceRecord {
             stream,

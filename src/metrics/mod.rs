@@ -29,8 +29,11 @@ pub struct StepRecord {
     /// Released before the end of the run but neither completed nor skipped by then (waiting, or
     /// running with `start` set). Counted as missed when its deadline is not after the end.
     pub unfinished: bool,
-    /// Index of the model that ran the step (`None` when skipped).
+    /// Index of the setting (model, threshold, K or width) that ran the step (`None` when dropped).
     pub model: Option<usize>,
+    /// The step updated the state with the frame's input (false when dropped, unfinished, or skipped
+    /// by the model's own gate — a ThrRNN or SkipW skip, which needs no input).
+    pub updated: bool,
     /// FLOPs of the step job (step, plus state map on a switch, plus readout on the last step).
     pub flops: f64,
 }

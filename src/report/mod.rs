@@ -72,6 +72,9 @@ pub struct StepRow<'a> {
     pub model: &'a str,
     /// FLOPs of the step job.
     pub flops: f64,
+    /// 1 if the step updated the state with the frame's input; 0 when dropped, unfinished, or skipped
+    /// by the model's own gate (ThrRNN, SkipW: no input read).
+    pub updated: u8,
 }
 
 impl Columns for StepRow<'_> {
@@ -90,6 +93,7 @@ impl Columns for StepRow<'_> {
         "unfinished",
         "model",
         "flops",
+        "updated",
     ];
 }
 
@@ -113,6 +117,7 @@ pub fn steps_csv(records: &MemoryRecorder, labels: &Labels, policy: &str) -> Vec
             unfinished: r.unfinished as u8,
             model: r.model.map_or("", |m| labels.models[r.stream][m].as_str()),
             flops: r.flops,
+            updated: r.updated as u8,
         })
         .collect();
     csv_bytes(&rows)
@@ -566,8 +571,8 @@ pub fn labels(scenario: &Scenario, resources: &crate::runner::Resources) -> Labe
     Labels {
         background: scenario.background().map(|b| b.name.clone()).collect(),
         streams: scenario.streams().map(|s| s.spec.name.clone()).collect(),
-        models: banks.iter().map(|b| b.bank.models().iter().map(|m| m.name.clone()).collect()).collect(),
-        widths: banks.iter().map(|b| b.bank.models().iter().map(|m| m.hidden_size()).collect()).collect(),
+        models: banks.iter().map(|b| b.model.settings().iter().map(|m| m.name.clone()).collect()).collect(),
+        widths: banks.iter().map(|b| b.model.settings().iter().map(|m| m.hidden).collect()).collect(),
     }
 }
 
@@ -715,6 +720,7 @@ mod tests {
             unfinished: 0,
             model: "",
             flops: 0.0,
+            updated: 0,
         });
         header_matches(JobRow {
             process: "p",

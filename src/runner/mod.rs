@@ -17,8 +17,7 @@ use crate::policy::{
     BudgetPolicy, ConfidencePolicy, GreedySlackPolicy, LoadForecast, OraclePolicy, PidPolicy, Policy, RandomPolicy,
     StaticPolicy, ThresholdPolicy,
 };
-use crate::rnn::io::{load_bank, ModelCard};
-use crate::rnn::ModelBank;
+use crate::rnn::FlexibleModel;
 use crate::scenario::{DatasetName, PolicyFile, Scenario, ScenarioError};
 use crate::sim::SimTime;
 use crate::workload::{process_rng, OnMiss, StreamSpec};
@@ -44,17 +43,16 @@ pub enum RunError {
     },
 }
 
-/// A loaded model bank with its card.
+/// A loaded flexible model (a folder with `card.json`: a switching bank, Skip-GRUs, SkipW or a
+/// nested-width GRU).
 #[derive(Debug, Clone)]
 pub struct LoadedBank {
     /// Where it was loaded from.
     pub dir: PathBuf,
-    /// The models and maps.
-    pub bank: Arc<ModelBank>,
-    /// Its card.
-    pub card: ModelCard,
-    /// SHA-256 (hex) of `card.json` followed by every model's and the maps' safetensors bytes, in that
-    /// order: identifies the exact weights a result was produced with.
+    /// The model and its settings.
+    pub model: Arc<FlexibleModel>,
+    /// SHA-256 (hex) of `card.json` followed by every `.safetensors` file of the folder in name order:
+    /// identifies the exact weights a result was produced with.
     pub sha256: String,
 }
 
@@ -78,7 +76,7 @@ pub fn load_resources(scenario: &Scenario) -> Result<Resources, RunError> {
     for stream in scenario.streams() {
         let dir = scenario.dir.join(&stream.models);
         if !banks.contains_key(&dir) {
-            let (bank, card) = load_bank(&dir).map_err(|source| {
+            let model = FlexibleModel::load(&dir).map_err(|source| {
                 RunError::Scenario(scenario.error_at(
                     &format!("models: {}", stream.models.display()),
                     format!(
@@ -88,8 +86,8 @@ pub fn load_resources(scenario: &Scenario) -> Result<Resources, RunError> {
                     ),
                 ))
             })?;
-            let sha256 = bank_digest(&dir, &card);
-            banks.insert(dir.clone(), LoadedBank { dir, bank: Arc::new(bank), card, sha256 });
+            let sha256 = bank_digest(&dir);
+            banks.insert(dir.clone(), LoadedBank { dir, model: Arc::new(model), sha256 });
         }
         match stream.dataset {
             DatasetName::Digits if digits.is_none() => {
@@ -103,13 +101,18 @@ pub fn load_resources(scenario: &Scenario) -> Result<Resources, RunError> {
     Ok(Resources { banks, digits })
 }
 
-/// SHA-256 of a bank's files (see [`LoadedBank::sha256`]); files that vanished since loading hash as empty.
-fn bank_digest(dir: &std::path::Path, card: &ModelCard) -> String {
+/// SHA-256 of a model folder's files (see [`LoadedBank::sha256`]); files that vanished since loading
+/// hash as empty.
+fn bank_digest(dir: &std::path::Path) -> String {
     use sha2::Digest;
     let mut hasher = sha2::Sha256::new();
-    let mut files = vec![dir.join("card.json")];
-    files.extend(card.models.iter().map(|m| dir.join(format!("{}.safetensors", m.name))));
-    files.push(dir.join("maps.safetensors"));
+    let mut weights: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map(|entries| {
+            entries.flatten().map(|e| e.path()).filter(|p| p.extension().is_some_and(|x| x == "safetensors")).collect()
+        })
+        .unwrap_or_default();
+    weights.sort();
+    let files = std::iter::once(dir.join("card.json")).chain(weights);
     for file in files {
         hasher.update(std::fs::read(file).unwrap_or_default());
     }
@@ -144,8 +147,8 @@ pub fn plan_runs(scenario: &Scenario, resources: &Resources) -> Result<Vec<RunPl
                 _ => Vec::new(),
             };
             for model in named {
-                if bank.bank.index_of(model).is_none() {
-                    let names: Vec<&str> = bank.bank.models().iter().map(|m| m.name.as_str()).collect();
+                if bank.model.setting_index(model).is_none() {
+                    let names: Vec<&str> = bank.model.settings().iter().map(|m| m.name.as_str()).collect();
                     return Err(scenario.error_at(
                         model,
                         format!(
@@ -185,8 +188,7 @@ pub fn build_policy(
     spec: &StreamSpec,
     forecast: Option<&Arc<LoadForecast>>,
 ) -> Box<dyn Policy> {
-    let bank = &loaded.bank;
-    let index = |model: &str| bank.index_of(model).expect("checked by plan_runs");
+    let index = |model: &str| loaded.model.setting_index(model).expect("checked by plan_runs");
     match policy {
         PolicyFile::Static { model } => Box::new(StaticPolicy { model: index(model), model_name: model.clone() }),
         PolicyFile::GreedySlack { safety } => Box::new(GreedySlackPolicy { safety: *safety }),
@@ -224,19 +226,14 @@ pub fn build_policy(
     }
 }
 
-/// The bank's models, the most accurate first: by the card's validation accuracy (not the test split
-/// that scenarios usually play), then by more FLOPs per step, then later in the bank.
+/// The model's settings, the most accurate first: by the card's expected accuracy (validation
+/// accuracy where the card has it), then by more FLOPs per step, then later in the list.
 fn accuracy_preference(loaded: &LoadedBank) -> Vec<usize> {
-    let models = loaded.bank.models();
-    let accuracy =
-        |i: usize| loaded.card.models.iter().find(|m| m.name == models[i].name).map_or(0.0, |m| m.validation_accuracy);
-    let mut order: Vec<usize> = (0..models.len()).collect();
-    order.sort_by(|&a, &b| {
-        accuracy(b)
-            .total_cmp(&accuracy(a))
-            .then(models[b].cell.flops_per_step().cmp(&models[a].cell.flops_per_step()))
-            .then(b.cmp(&a))
-    });
+    let settings = loaded.model.settings();
+    let accuracy = |i: usize| settings[i].expected_accuracy.unwrap_or(0.0);
+    let flops = |i: usize| settings[i].expected_flops_per_step.unwrap_or(settings[i].flops_per_update as f64);
+    let mut order: Vec<usize> = (0..settings.len()).collect();
+    order.sort_by(|&a, &b| accuracy(b).total_cmp(&accuracy(a)).then(flops(b).total_cmp(&flops(a))).then(b.cmp(&a)));
     order
 }
 
@@ -290,12 +287,12 @@ fn oracle_forecasts(
         .zip(&plan.policies)
         .map(|(stream, policy)| match policy {
             PolicyFile::Oracle { .. } => {
-                let bank = &resources.banks[&scenario.dir.join(&stream.models)].bank;
-                let cheapest = bank
-                    .models()
+                let model = &resources.banks[&scenario.dir.join(&stream.models)].model;
+                let cheapest = model
+                    .settings()
                     .iter()
-                    .min_by_key(|m| m.cell.flops_per_step())
-                    .expect("a bank has at least one model");
+                    .min_by_key(|m| m.flops_per_update)
+                    .expect("a model has at least one setting");
                 PolicyFile::Static { model: cheapest.name.clone() }
             }
             other => other.clone(),
@@ -435,7 +432,7 @@ fn world_setup_with(
                 )
             })?,
             spec: StreamSpec { sequences, ..stream.spec.clone() },
-            bank: Arc::clone(&loaded.bank),
+            model: Arc::clone(&loaded.model),
             dataset,
             pool,
             policy: build_policy(policy, loaded, scenario.seed, &stream.spec, forecast.as_ref()),

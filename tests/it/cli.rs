@@ -35,7 +35,7 @@ fn run_writes_every_documented_file_and_column() {
     };
     assert_eq!(
         header("steps.csv"),
-        "stream,policy,sequence,step,release_s,start_s,end_s,latency_s,deadline_s,missed,skipped,unfinished,model,flops"
+        "stream,policy,sequence,step,release_s,start_s,end_s,latency_s,deadline_s,missed,skipped,unfinished,model,flops,updated"
     );
     assert_eq!(header("jobs.csv"), "process,job,release_s,end_s,response_s,deadline_s,missed,work_flop");
     assert!(header("sequences.csv").starts_with(
