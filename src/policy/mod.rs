@@ -118,8 +118,9 @@ impl Policy for StaticPolicy {
 ///
 /// Rule: estimated time of option `m` = `(flops_per_step(m) + switch_flops(m)) / rate_estimate`,
 /// where `rate_estimate` is the processor-sharing rate the step would get under the node's current
-/// load. Among options with `estimate ≤ safety × slack`, pick the one with the largest hidden size
-/// (ties: the later option); if none fits, pick the one with the fewest FLOPs per step.
+/// load. Among options with `estimate ≤ safety × slack`, pick the one with the largest hidden size,
+/// then the most FLOPs per step (for settings of one width, e.g. thresholds: the one computing most),
+/// then the later option; if none fits, pick the one with the fewest FLOPs per step.
 #[derive(Debug, Clone)]
 pub struct GreedySlackPolicy {
     /// Share of the slack that the estimate may use, in `(0, 1]` (1 = the whole slack).
@@ -137,7 +138,8 @@ impl Policy for GreedySlackPolicy {
         for (index, option) in options.iter().enumerate() {
             let flops = option.flops_per_step + observation.switch_flops.get(index).copied().unwrap_or(0);
             let estimate = flops as f64 / observation.rate_estimate;
-            if estimate <= budget && best.is_none_or(|b| option.hidden >= options[b].hidden) {
+            let key = |i: usize| (options[i].hidden, options[i].flops_per_step);
+            if estimate <= budget && best.is_none_or(|b| key(index) >= key(b)) {
                 best = Some(index);
             }
         }

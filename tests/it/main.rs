@@ -6,6 +6,7 @@ mod data_loaders;
 mod default_scenario;
 mod determinism;
 mod flex;
+mod flex_sim;
 mod hot_paths;
 mod models;
 mod nested_model;
