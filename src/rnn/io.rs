@@ -62,6 +62,14 @@ pub enum ModelIoError {
         /// What is wrong.
         message: String,
     },
+    /// The card names a flexible family that no loader reads.
+    #[error("{path}: unknown model family `{family}`; known: switch (or gru), thr, skipw")]
+    Family {
+        /// The card.
+        path: PathBuf,
+        /// The family found.
+        family: String,
+    },
     /// The models and maps do not form a valid bank.
     #[error("{path}: {source}")]
     Bank {

@@ -1,6 +1,8 @@
 //! Recurrent networks: the GRU cell and its step kernels, classifiers, the Skip-GRU of the ThrRNN
-//! family (`skip`), state maps, model banks and their files. This module knows nothing of the simulator.
+//! family (`skip`), SkipW (`skipw`), state maps, model banks and their files, and `flex`: one interface
+//! over the flexible families. This module knows nothing of the simulator.
 
+pub mod flex;
 pub mod gru;
 pub mod io;
 pub mod kernels;
@@ -8,6 +10,7 @@ pub mod model;
 pub mod skip;
 pub mod skipw;
 
+pub use flex::{FamilyState, FlexState, FlexibleModel, Knobs, Setting, StepPlan};
 pub use gru::{GruCell, GruScratch};
 pub use model::{argmax, truncate_or_pad, GruClassifier, ModelBank, StateMap};
 pub use skip::{SkipClassification, SkipGruClassifier, SkipState};

@@ -255,6 +255,28 @@ impl SkipWClassifier {
         out.iter_mut().for_each(|v| *v = sigmoid(*v));
     }
 
+    /// Runs the window gate if `state` is at a window's start (and its gate has not run yet) and returns
+    /// its FLOPs ([`Self::flops_window_gate`]), else does nothing and returns 0. Lets a caller decide
+    /// before the input is needed whether the next step will be processed ([`Self::will_process`]); a
+    /// following [`Self::step_with`] then finds the window open, does not run the gate again and reports
+    /// `window_start: false` and no gate FLOPs (the caller already counted them). Allocates nothing.
+    pub fn open_window(&self, state: &mut SkipWState) -> u64 {
+        if state.gate_ready {
+            return 0;
+        }
+        let SkipWState { h, importance, .. } = state;
+        self.importance_into(h, importance);
+        state.gate_ready = true;
+        state.processed = 0;
+        self.flops_window_gate()
+    }
+
+    /// Whether the next step will be processed under `knobs` (the rule of the module doc), or `None`
+    /// when the window's gate has not run yet (call [`Self::open_window`] first). Changes nothing.
+    pub fn will_process(&self, knobs: SkipWKnobs, state: &SkipWState) -> Option<bool> {
+        state.gate_ready.then(|| selected(&state.importance, state.position, knobs, state.processed))
+    }
+
     /// One step with input `x` (`I` values); see [`SkipWClassifier::step_with`].
     ///
     /// # Panics

@@ -119,3 +119,28 @@ fn event_loop_allocates_nothing_per_event() {
         assert!(during < 40, "{}: {during} allocations for {events} events", plan.label);
     }
 }
+
+/// `FlexibleModel::plan`, `step` and `predict` allocate nothing, in every family, with the setting
+/// changing at every step (switches with maps, thresholds, SkipW windows opened by `plan`).
+#[test]
+fn flexible_model_plan_step_and_predict_allocate_nothing() {
+    for dir in ["models/digits-gru", "models/digits-thr", "models/digits-skipw"] {
+        let model = flexrnn::rnn::FlexibleModel::load(&at(dir)).unwrap();
+        let mut state = model.new_state();
+        let settings = model.settings().len();
+        let before = allocations();
+        let mut updates = 0;
+        for t in 0..1000usize {
+            let setting = (t * 7 / 3) % settings;
+            let x = [(t % 17) as f32 / 16.0];
+            let plan = model.plan(setting, &mut state);
+            updates += usize::from(model.step(setting, plan.updates.then_some(&x[..]), &mut state).updates);
+            if t % 64 == 63 {
+                let _ = model.predict(&mut state);
+                state.reset();
+            }
+        }
+        assert_eq!(allocations() - before, 0, "{dir}");
+        assert!(updates > 0, "{dir}");
+    }
+}

@@ -1,0 +1,629 @@
+//! One interface over the flexible families: a [`FlexibleModel`] offers a list of discrete knob
+//! [`Setting`]s, and a stream runs each step under any of them, changing setting at any step.
+//!
+//! The families are a closed set, so this is a closed enum rather than a trait object (a trait would
+//! need per-family state downcasts):
+//!
+//! | variant | family | a setting is | changing setting |
+//! |---|---|---|---|
+//! | [`FlexibleModel::Switch`] | model switching, plain GRUs ([`ModelBank`]) | one model | carries the state along the bank's cheapest chain of maps ([`ModelBank::carry_state`]), paying their FLOPs |
+//! | [`FlexibleModel::Thr`] | ThrRNN ([`SkipGruClassifier`]; several same-size Skip-GRUs switch too) | (model, `thr`) | free: the state ([`SkipState`]) passes as it is |
+//! | [`FlexibleModel::SkipW`] | SkipW ([`SkipWClassifier`]) | (`K`, `thr`) | free; a mid-window change follows [`crate::rnn::skipw`]'s rule |
+//!
+//! Nested widths (`src/rnn/nested.rs`, one GRU whose width-`w` configuration uses its first `w`
+//! units) will be a fourth variant: a setting is a width, a change is free and loads nothing. The enums
+//! here are `#[non_exhaustive]` so that adding it breaks no caller.
+//!
+//! # Running a stream
+//! ```text
+//! let mut state = model.new_state();            // allocated once per stream
+//! for each sequence: state.reset();
+//!     for each step: let s = policy's setting index into model.settings();
+//!         let plan = model.plan(s, &mut state); // before the input exists: will it be read? FLOPs?
+//!         let x = plan.updates.then(|| extract_features());
+//!         model.step(s, x, &mut state);         // returns the same StepPlan
+//!     model.predict(&mut state)                 // readout of the model that ran the last step
+//! ```
+//! [`FlexibleModel::plan`] and [`FlexibleModel::step`] allocate nothing, and neither does
+//! [`FlexibleModel::predict`].
+//!
+//! # Costs
+//! [`StepPlan::flops`] is everything a step costs before the readout: the switch into its setting
+//! from the setting of the previous step ([`FlexibleModel::switch_flops`]: the state maps for
+//! `Switch`, 0 otherwise), a SkipW window's gate at the window's first step, and the update
+//! (or skipped step) itself. These are exactly the FLOPs the families' own APIs report.
+//!
+//! # The settings offered
+//! - `Switch`: every model of the bank, in bank order (narrowest first), named as the model.
+//! - `Thr`: for every Skip-GRU, the thresholds of its card's knob grid, thinned: a grid point is kept
+//!   unless its test accuracy equals that of the last kept point and its mean FLOPs per step are within
+//!   1 % of it (on `models/digits-thr`: `thr` ∈ {0, 0.5, 0.6, 1, 1.01}); without a grid,
+//!   [`DEFAULT_THR_GRID`]. Named `<model>@thr=<thr>`.
+//! - `SkipW`: `K = 0..=L` at [`SKIPW_THR`], then `K = L` at `thr = 0` (every step: the plain GRU).
+//!   Named `k=<K>,thr=<thr>`.
+
+use std::path::Path;
+
+use super::gru::GruScratch;
+use super::io::{load_bank, load_skip_models, ModelCard, ModelIoError};
+use super::model::{argmax, BankError, ModelBank};
+use super::skip::{SkipGruClassifier, SkipState};
+use super::skipw::{load_skipw, SkipWCard, SkipWClassifier, SkipWKnobs, SkipWState};
+
+/// Thresholds of a Thr model whose card has no knob grid: always update, the training threshold, never.
+pub const DEFAULT_THR_GRID: [f32; 3] = [0.0, 0.5, 1.01];
+
+/// The threshold of the SkipW settings with `K = 0..=L` (the middle of `[0, 1]`, inside the shipped
+/// model's training range `[0, 0.75]`).
+pub const SKIPW_THR: f32 = 0.5;
+
+/// Relative tolerance on mean FLOPs per step under which two card grid points with equal accuracy
+/// count as one setting (see the module doc).
+const THIN_FLOPS_TOLERANCE: f64 = 0.01;
+
+/// The knob values of one setting.
+#[derive(Debug, Clone, Copy, PartialEq)]
+#[non_exhaustive]
+pub enum Knobs {
+    /// Model switching: model `model` of the bank.
+    Model {
+        /// Index into the bank's models.
+        model: usize,
+    },
+    /// ThrRNN: Skip-GRU `model` under threshold `thr`.
+    Thr {
+        /// Index into the family's Skip-GRUs.
+        model: usize,
+        /// Binarisation threshold: the step updates iff `ũ ≥ thr`.
+        thr: f32,
+    },
+    /// SkipW: at most `k` processed steps per window, each with importance `≥ thr`.
+    SkipW {
+        /// Budget per window.
+        k: usize,
+        /// Importance threshold.
+        thr: f32,
+    },
+}
+
+/// One discrete knob setting a policy may choose.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Setting {
+    /// Unique name (e.g. `gru-64`, `thr-64-1e-3@thr=0.5`, `k=4,thr=0.5`).
+    pub name: String,
+    /// The knob values.
+    pub knobs: Knobs,
+    /// Hidden units in use.
+    pub hidden: usize,
+    /// FLOPs of an updated (processed) step, switch and window gate excluded.
+    pub flops_per_update: u64,
+    /// FLOPs of a skipped step (0 for SkipW, the accumulation for ThrRNN; no step is skipped under
+    /// `Switch`, which reports the update's FLOPs here too).
+    pub flops_per_skip: u64,
+    /// FLOPs charged at the first step of every window (SkipW's gate, `2HL + L`); 0 for the others.
+    pub flops_per_window: u64,
+    /// Window length `L` (SkipW); 1 for the families without windows.
+    pub window: usize,
+    /// Mean FLOPs per step at this setting held constant on the card's test split (readout
+    /// excluded), if the card knows it.
+    pub expected_flops_per_step: Option<f64>,
+    /// Test accuracy at this setting held constant, if the card knows it.
+    pub expected_accuracy: Option<f64>,
+    /// The parameter block this setting runs on: settings of one block share their parameters
+    /// (changing `thr` or `K` loads nothing); each bank model is its own block. `0..blocks`.
+    pub block: usize,
+    /// Bytes of that block's parameters (`f32`).
+    pub block_bytes: u64,
+}
+
+/// What a step does (from [`FlexibleModel::plan`], before the input is needed) or did (from
+/// [`FlexibleModel::step`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StepPlan {
+    /// Whether the step reads its input and updates the state (else the state is copied and the input
+    /// need not be produced).
+    pub updates: bool,
+    /// FLOPs of the step: switch, window gate (if any) and update or skipped step.
+    pub flops: u64,
+    /// The part of `flops` spent carrying the state from the previous step's setting.
+    pub switch_flops: u64,
+}
+
+/// A model-switching bank of plain GRUs with its settings. See [`FlexibleModel::Switch`].
+#[derive(Debug, Clone)]
+pub struct SwitchModels {
+    bank: ModelBank,
+    settings: Vec<Setting>,
+    task: String,
+}
+
+/// ThrRNN Skip-GRUs (one or several of one hidden size) with their settings. See [`FlexibleModel::Thr`].
+#[derive(Debug, Clone)]
+pub struct ThrModels {
+    models: Vec<SkipGruClassifier>,
+    settings: Vec<Setting>,
+    task: String,
+}
+
+/// A SkipW model with its settings. See [`FlexibleModel::SkipW`].
+#[derive(Debug, Clone)]
+pub struct SkipWModel {
+    model: SkipWClassifier,
+    settings: Vec<Setting>,
+    task: String,
+}
+
+impl SwitchModels {
+    /// The bank.
+    pub fn bank(&self) -> &ModelBank {
+        &self.bank
+    }
+}
+
+impl ThrModels {
+    /// The Skip-GRUs, in card order.
+    pub fn models(&self) -> &[SkipGruClassifier] {
+        &self.models
+    }
+}
+
+impl SkipWModel {
+    /// The SkipW classifier.
+    pub fn model(&self) -> &SkipWClassifier {
+        &self.model
+    }
+}
+
+/// A flexible model of one family, with its settings. Weights are immutable and shared; each stream
+/// owns a [`FlexState`].
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub enum FlexibleModel {
+    /// Model switching between plain GRUs (`family: "switch"` cards, e.g. `models/digits-gru`).
+    Switch(SwitchModels),
+    /// ThrRNN Skip-GRUs (`family: "thr"`, e.g. `models/digits-thr`).
+    Thr(ThrModels),
+    /// SkipW (`family: "skipw"`, e.g. `models/digits-skipw`).
+    SkipW(SkipWModel),
+    // Nested widths (src/rnn/nested.rs) will be the fourth variant.
+}
+
+/// Per-family part of a [`FlexState`].
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub enum FamilyState {
+    /// `Switch`: the hidden state of the model in use in `h[..H]` (buffers of the largest width).
+    Switch {
+        /// Hidden state; the first `H` values belong to the model in use.
+        h: Vec<f32>,
+        /// Room for intermediate states along a chain of maps.
+        spare: Vec<f32>,
+    },
+    /// `Thr`: the Skip-GRU state (shared by all models of the family: they have one size).
+    Thr(SkipState),
+    /// `SkipW`: the window state.
+    SkipW(SkipWState),
+}
+
+/// The state of one stream of a [`FlexibleModel`], with its scratch: allocated once by
+/// [`FlexibleModel::new_state`]; [`FlexState::reset`] starts a new sequence without allocating.
+#[derive(Debug, Clone)]
+pub struct FlexState {
+    family: FamilyState,
+    scratch: GruScratch,
+    logits: Vec<f32>,
+    previous: Option<usize>,
+    /// SkipW: FLOPs of a window gate run by `plan` and not yet reported by `step`.
+    pending_flops: u64,
+}
+
+impl FlexState {
+    /// Back to the initial state (zero hidden state, no previous setting). Allocates nothing.
+    pub fn reset(&mut self) {
+        match &mut self.family {
+            FamilyState::Switch { h, spare } => {
+                h.iter_mut().for_each(|v| *v = 0.0);
+                spare.iter_mut().for_each(|v| *v = 0.0);
+            }
+            FamilyState::Thr(state) => state.reset(),
+            FamilyState::SkipW(state) => state.reset(),
+        }
+        self.logits.iter_mut().for_each(|v| *v = 0.0);
+        self.previous = None;
+        self.pending_flops = 0;
+    }
+
+    /// The setting that ran the previous step (`None` at the start of a sequence).
+    pub fn previous_setting(&self) -> Option<usize> {
+        self.previous
+    }
+
+    /// The family's state.
+    pub fn family_state(&self) -> &FamilyState {
+        &self.family
+    }
+}
+
+impl FlexibleModel {
+    /// Loads a model folder: reads `card.json`'s `family` and dispatches to the family's loader
+    /// (`switch` or `gru` → [`load_bank`], `thr` → [`load_skip_models`], `skipw` → [`load_skipw`]).
+    ///
+    /// # Errors
+    /// [`ModelIoError`] naming the file: unreadable card or weights, an unknown family
+    /// ([`ModelIoError::Family`]), Skip-GRUs of different sizes.
+    pub fn load(dir: &Path) -> Result<FlexibleModel, ModelIoError> {
+        #[derive(serde::Deserialize)]
+        struct FamilyOnly {
+            family: String,
+        }
+        let card_path = dir.join("card.json");
+        let bytes = std::fs::read(&card_path).map_err(|source| ModelIoError::Io { path: card_path.clone(), source })?;
+        let family: FamilyOnly =
+            serde_json::from_slice(&bytes).map_err(|source| ModelIoError::Card { path: card_path.clone(), source })?;
+        match family.family.as_str() {
+            "switch" | "gru" => {
+                let (bank, card) = load_bank(dir)?;
+                Ok(FlexibleModel::from_bank(bank, Some(&card)))
+            }
+            "thr" => {
+                let (models, card) = load_skip_models(dir)?;
+                FlexibleModel::from_skip_models(models, Some(&card))
+                    .map_err(|source| ModelIoError::Bank { path: dir.to_path_buf(), source })
+            }
+            "skipw" => {
+                let (model, card) = load_skipw(dir)?;
+                Ok(FlexibleModel::from_skipw(model, Some(&card)))
+            }
+            other => Err(ModelIoError::Family { path: card_path, family: other.to_string() }),
+        }
+    }
+
+    /// A `Switch` model from a bank; the card (if any) gives each setting's expected accuracy and
+    /// FLOPs per step.
+    pub fn from_bank(bank: ModelBank, card: Option<&ModelCard>) -> FlexibleModel {
+        let settings = bank
+            .models()
+            .iter()
+            .enumerate()
+            .map(|(index, model)| {
+                let entry = card.and_then(|c| c.models.iter().find(|m| m.name == model.name));
+                let flops = model.cell.flops_per_step();
+                Setting {
+                    name: model.name.clone(),
+                    knobs: Knobs::Model { model: index },
+                    hidden: model.hidden_size(),
+                    flops_per_update: flops,
+                    flops_per_skip: flops,
+                    flops_per_window: 0,
+                    window: 1,
+                    expected_flops_per_step: Some(flops as f64),
+                    expected_accuracy: entry.map(|e| e.test_accuracy),
+                    block: index,
+                    block_bytes: model.param_bytes(),
+                }
+            })
+            .collect();
+        let task = card.map_or_else(String::new, |c| c.task.clone());
+        FlexibleModel::Switch(SwitchModels { bank, settings, task })
+    }
+
+    /// A `Thr` model from Skip-GRUs of one hidden size (a switch between them passes the state as it
+    /// is); the thresholds come from the card's knob grid (see the module doc).
+    ///
+    /// # Errors
+    /// [`BankError::Invalid`] if there is no model, or the models differ in hidden size, input size or
+    /// classes.
+    pub fn from_skip_models(
+        models: Vec<SkipGruClassifier>,
+        card: Option<&ModelCard>,
+    ) -> Result<FlexibleModel, BankError> {
+        let first = models.first().ok_or_else(|| BankError::Invalid("no Skip-GRU".into()))?;
+        let shape = |m: &SkipGruClassifier| (m.hidden_size(), m.input_size(), m.classes());
+        if let Some(odd) = models.iter().find(|m| shape(m) != shape(first)) {
+            return Err(BankError::Invalid(format!(
+                "Skip-GRU {} differs from {} in hidden size, input size or classes; a Thr family switches between Skip-GRUs of one size only (the state passes as it is)",
+                odd.name(),
+                first.name()
+            )));
+        }
+        let mut settings = Vec::new();
+        for (index, model) in models.iter().enumerate() {
+            let entry = card.and_then(|c| c.models.iter().find(|m| m.name == model.name()));
+            let grid: Vec<(f32, Option<f64>, Option<f64>)> = match entry {
+                Some(e) if !e.knob_grid.is_empty() => {
+                    let points: Vec<(f32, f64, f64)> = e
+                        .knob_grid
+                        .iter()
+                        .filter_map(|p| {
+                            p.knobs.get("thr").map(|&thr| (thr as f32, p.test_accuracy, p.mean_flops_per_step))
+                        })
+                        .collect();
+                    thin(&points).into_iter().map(|i| (points[i].0, Some(points[i].1), Some(points[i].2))).collect()
+                }
+                _ => DEFAULT_THR_GRID.iter().map(|&thr| (thr, None, None)).collect(),
+            };
+            for (thr, accuracy, flops) in grid {
+                settings.push(Setting {
+                    name: format!("{}@thr={thr}", model.name()),
+                    knobs: Knobs::Thr { model: index, thr },
+                    hidden: model.hidden_size(),
+                    flops_per_update: model.flops_per_update(),
+                    flops_per_skip: model.flops_per_skip(),
+                    flops_per_window: 0,
+                    window: 1,
+                    expected_flops_per_step: flops,
+                    expected_accuracy: accuracy,
+                    block: index,
+                    block_bytes: model.param_bytes(),
+                });
+            }
+        }
+        let task = card.map_or_else(String::new, |c| c.task.clone());
+        Ok(FlexibleModel::Thr(ThrModels { models, settings, task }))
+    }
+
+    /// A `SkipW` model; settings `K = 0..=L` at [`SKIPW_THR`] and `K = L` at `thr = 0`, with the
+    /// card's grid values where it has them.
+    pub fn from_skipw(model: SkipWClassifier, card: Option<&SkipWCard>) -> FlexibleModel {
+        let window = model.window();
+        let knobs: Vec<(usize, f32)> =
+            (0..=window).map(|k| (k, SKIPW_THR)).chain(std::iter::once((window, 0.0))).collect();
+        let settings = knobs
+            .into_iter()
+            .map(|(k, thr)| {
+                let point = card.and_then(|c| c.grid.iter().find(|p| p.k == k && p.thr == thr));
+                Setting {
+                    name: format!("k={k},thr={thr}"),
+                    knobs: Knobs::SkipW { k, thr },
+                    hidden: model.hidden_size(),
+                    flops_per_update: model.flops_per_processed_step(),
+                    flops_per_skip: 0,
+                    flops_per_window: model.flops_window_gate(),
+                    window,
+                    expected_flops_per_step: point.map(|p| p.mean_flops_per_step),
+                    expected_accuracy: point.map(|p| p.test_accuracy),
+                    block: 0,
+                    block_bytes: model.param_bytes(),
+                }
+            })
+            .collect();
+        let task = card.map_or_else(String::new, |c| c.task.clone());
+        FlexibleModel::SkipW(SkipWModel { model, settings, task })
+    }
+
+    /// The family's name as cards spell it: `switch`, `thr` or `skipw`.
+    pub fn family(&self) -> &'static str {
+        match self {
+            FlexibleModel::Switch(_) => "switch",
+            FlexibleModel::Thr(_) => "thr",
+            FlexibleModel::SkipW(_) => "skipw",
+        }
+    }
+
+    /// The card's task (e.g. `digits`; empty when built without a card).
+    pub fn task(&self) -> &str {
+        match self {
+            FlexibleModel::Switch(f) => &f.task,
+            FlexibleModel::Thr(f) => &f.task,
+            FlexibleModel::SkipW(f) => &f.task,
+        }
+    }
+
+    /// The discrete settings a policy may choose (indices into this slice are setting ids).
+    pub fn settings(&self) -> &[Setting] {
+        match self {
+            FlexibleModel::Switch(f) => &f.settings,
+            FlexibleModel::Thr(f) => &f.settings,
+            FlexibleModel::SkipW(f) => &f.settings,
+        }
+    }
+
+    /// Index of the setting called `name`.
+    pub fn setting_index(&self, name: &str) -> Option<usize> {
+        self.settings().iter().position(|s| s.name == name)
+    }
+
+    /// Input features per step.
+    pub fn input_size(&self) -> usize {
+        match self {
+            FlexibleModel::Switch(f) => f.bank.models()[0].cell.input_size(),
+            FlexibleModel::Thr(f) => f.models[0].input_size(),
+            FlexibleModel::SkipW(f) => f.model.cell().input_size(),
+        }
+    }
+
+    /// Number of classes.
+    pub fn classes(&self) -> usize {
+        match self {
+            FlexibleModel::Switch(f) => f.bank.models()[0].classes(),
+            FlexibleModel::Thr(f) => f.models[0].classes(),
+            FlexibleModel::SkipW(f) => f.model.base.classes(),
+        }
+    }
+
+    /// FLOPs of the readout (at the end of a sequence) of the model that setting `setting` runs.
+    pub fn readout_flops(&self, setting: usize) -> u64 {
+        match (self, self.settings()[setting].knobs) {
+            (FlexibleModel::Switch(f), Knobs::Model { model }) => f.bank.models()[model].flops_readout(),
+            (FlexibleModel::Thr(f), Knobs::Thr { model, .. }) => f.models[model].flops_readout(),
+            (FlexibleModel::SkipW(f), _) => f.model.base.flops_readout(),
+            _ => unreachable!("settings match their family"),
+        }
+    }
+
+    /// FLOPs of carrying the state from setting `from` to setting `to` (paid by the first step run
+    /// under `to` after a step under `from`): the bank's maps along the cheapest chain for `Switch`
+    /// (0 between same-size models), 0 for the other families (the state passes as it is).
+    pub fn switch_flops(&self, from: usize, to: usize) -> u64 {
+        match (self, self.settings()[from].knobs, self.settings()[to].knobs) {
+            (FlexibleModel::Switch(f), Knobs::Model { model: a }, Knobs::Model { model: b }) => {
+                f.bank.switch_flops(a, b)
+            }
+            _ => 0,
+        }
+    }
+
+    /// A fresh state for one stream (zero hidden state, no previous setting), with its scratch.
+    pub fn new_state(&self) -> FlexState {
+        let (family, hidden) = match self {
+            FlexibleModel::Switch(f) => {
+                let max = f.bank.max_hidden();
+                (FamilyState::Switch { h: vec![0.0; max], spare: vec![0.0; max] }, max)
+            }
+            FlexibleModel::Thr(f) => {
+                let hidden = f.models[0].hidden_size();
+                (FamilyState::Thr(SkipState::new(hidden)), hidden)
+            }
+            FlexibleModel::SkipW(f) => (FamilyState::SkipW(f.model.new_state()), f.model.hidden_size()),
+        };
+        FlexState {
+            family,
+            scratch: GruScratch::new(hidden),
+            logits: vec![0.0; self.classes()],
+            previous: None,
+            pending_flops: 0,
+        }
+    }
+
+    /// The hidden state of the model in use (that of the setting of the last step; of setting 0
+    /// before any step).
+    pub fn hidden_state<'a>(&self, state: &'a FlexState) -> &'a [f32] {
+        let current = state.previous.unwrap_or(0);
+        match &state.family {
+            FamilyState::Switch { h, .. } => &h[..self.settings()[current].hidden],
+            FamilyState::Thr(s) => &s.h,
+            FamilyState::SkipW(s) => &s.h,
+        }
+    }
+
+    /// What the next step will do under setting `setting`, decided before its input is needed:
+    /// `Switch` always updates; `Thr` updates iff `ũ ≥ thr`; `SkipW` runs the window's gate first if
+    /// the step opens a window (hence `&mut`; the gate's FLOPs are then reported by this plan and by
+    /// the following [`Self::step`], and not paid twice) and applies the selection rule. The FLOPs
+    /// include the switch from the previous step's setting. Calling it again changes nothing.
+    /// Allocates nothing.
+    ///
+    /// # Panics
+    /// If `setting` is out of range or `state` was made by another model.
+    pub fn plan(&self, setting: usize, state: &mut FlexState) -> StepPlan {
+        let switch_flops = state.previous.map_or(0, |previous| self.switch_flops(previous, setting));
+        let knobs = self.settings()[setting].knobs;
+        let (updates, own_flops) = match (self, &mut state.family, knobs) {
+            (FlexibleModel::Switch(f), FamilyState::Switch { .. }, Knobs::Model { model }) => {
+                (true, f.bank.models()[model].cell.flops_per_step())
+            }
+            (FlexibleModel::Thr(f), FamilyState::Thr(skip), Knobs::Thr { model, thr }) => {
+                let model = &f.models[model];
+                let updates = skip.updates(thr);
+                (updates, if updates { model.flops_per_update() } else { model.flops_per_skip() })
+            }
+            (FlexibleModel::SkipW(f), FamilyState::SkipW(window), Knobs::SkipW { k, thr }) => {
+                state.pending_flops += f.model.open_window(window);
+                let updates = f.model.will_process(SkipWKnobs { k, thr }, window).expect("the window was just opened");
+                (updates, state.pending_flops + if updates { f.model.flops_per_processed_step() } else { 0 })
+            }
+            _ => panic!("FlexibleModel::plan: the state was made by a model of another family"),
+        };
+        StepPlan { updates, flops: switch_flops + own_flops, switch_flops }
+    }
+
+    /// Runs one step under setting `setting`: carries the state from the previous step's setting if
+    /// needed, then updates with `x` (`I` values) or skips, as [`Self::plan`] says. `x` may be `None`
+    /// only when the plan says the step does not update. Returns what the step did (equal to the
+    /// plan). Allocates nothing.
+    ///
+    /// # Panics
+    /// If the step updates and `x` is `None` or not `I` values long, or `state` was made by another
+    /// model.
+    pub fn step(&self, setting: usize, x: Option<&[f32]>, state: &mut FlexState) -> StepPlan {
+        let plan = self.plan(setting, state);
+        let knobs = self.settings()[setting].knobs;
+        let previous = state.previous;
+        let input = || x.expect("FlexibleModel::step: the step updates, so it needs its input");
+        match (self, &mut state.family, knobs) {
+            (FlexibleModel::Switch(f), FamilyState::Switch { h, spare }, Knobs::Model { model }) => {
+                if let Some(Knobs::Model { model: from }) = previous.map(|p| self.settings()[p].knobs) {
+                    if from != model {
+                        f.bank.carry_state(from, model, h, spare);
+                    }
+                }
+                let hidden = f.bank.models()[model].hidden_size();
+                f.bank.models()[model].cell.step(input(), &mut h[..hidden], &mut state.scratch);
+            }
+            (FlexibleModel::Thr(f), FamilyState::Thr(skip), Knobs::Thr { model, .. }) => {
+                if plan.updates {
+                    f.models[model].update(input(), skip, &mut state.scratch);
+                } else {
+                    f.models[model].skip(skip);
+                }
+            }
+            (FlexibleModel::SkipW(f), FamilyState::SkipW(window), Knobs::SkipW { k, thr }) => {
+                let done = f.model.step_with(SkipWKnobs { k, thr }, window, &mut state.scratch, input);
+                debug_assert_eq!(done.processed, plan.updates);
+                state.pending_flops = 0;
+            }
+            _ => panic!("FlexibleModel::step: the state was made by a model of another family"),
+        }
+        state.previous = Some(setting);
+        plan
+    }
+
+    /// Writes the logits (`C` values) of the current state into `out`, with the readout of the model
+    /// that ran the last step (of setting 0's model before any step). Allocates nothing.
+    pub fn logits(&self, state: &mut FlexState, out: &mut [f32]) {
+        let current = state.previous.unwrap_or(0);
+        let h = self.hidden_state(state);
+        let out = &mut out[..self.classes()];
+        match (self, self.settings()[current].knobs) {
+            (FlexibleModel::Switch(f), Knobs::Model { model }) => f.bank.models()[model].logits_into(h, out),
+            (FlexibleModel::Thr(f), Knobs::Thr { model, .. }) => f.models[model].gru.logits_into(h, out),
+            (FlexibleModel::SkipW(f), _) => f.model.base.logits_into(h, out),
+            _ => unreachable!("settings match their family"),
+        }
+    }
+
+    /// The predicted class (arg-max of [`Self::logits`], lowest index on ties). Allocates nothing.
+    pub fn predict(&self, state: &mut FlexState) -> u32 {
+        let mut logits = std::mem::take(&mut state.logits);
+        self.logits(state, &mut logits);
+        let class = argmax(&logits) as u32;
+        state.logits = logits;
+        class
+    }
+}
+
+/// Indices of the grid points `(thr, accuracy, mean FLOPs per step)` kept: the first, then every point
+/// whose accuracy differs from the last kept one's or whose FLOPs differ by more than 1 %.
+fn thin(points: &[(f32, f64, f64)]) -> Vec<usize> {
+    let mut kept: Vec<usize> = Vec::new();
+    for (index, &(_, accuracy, flops)) in points.iter().enumerate() {
+        let same = kept.last().is_some_and(|&last| {
+            let (_, a, f) = points[last];
+            a == accuracy && (flops - f).abs() <= THIN_FLOPS_TOLERANCE * f.abs().max(1.0)
+        });
+        if !same {
+            kept.push(index);
+        }
+    }
+    kept
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn thinning_keeps_changes_of_accuracy_or_cost() {
+        let points = [
+            (0.0, 0.9, 100.0),
+            (0.1, 0.9, 100.0),
+            (0.5, 0.9, 95.0),
+            (0.6, 0.3, 50.0),
+            (0.7, 0.3, 49.9),
+            (1.0, 0.2, 49.0),
+            (1.01, 0.1, 3.0),
+        ];
+        assert_eq!(thin(&points), [0, 2, 3, 5, 6]);
+        assert!(thin(&[]).is_empty());
+    }
+}
