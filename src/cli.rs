@@ -36,6 +36,35 @@ enum Command {
     /// Train a model-switching bank of GRU classifiers and the state maps between them, or (`--family
     /// thr`) Skip-GRUs whose threshold is a run-time knob.
     Train(TrainArgs),
+    /// Check the paper's weighted-average claim on a model folder: every setting alone, mid-sequence
+    /// changes and random schedules on the test split, measured vs the step-weighted prediction.
+    Eval(EvalArgs),
+}
+
+#[derive(Debug, clap::Args)]
+struct EvalArgs {
+    /// Model folder (with card.json): a switching bank, Skip-GRUs (thr) or a SkipW model.
+    model_dir: PathBuf,
+    /// Output folder (default: results/eval-<model folder name>).
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// Number of random multi-change schedules (1–4 changes each).
+    #[arg(long, default_value_t = 50)]
+    schedules: usize,
+    /// Seed of the random schedules.
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// Change positions: every N steps.
+    #[arg(long, default_value_t = 4)]
+    change_every: usize,
+    /// Schedules run at once (results do not depend on this).
+    #[arg(
+        long,
+        default_value_t = 0,
+        hide_default_value = true,
+        help = "Schedules run at once [default: number of cores]"
+    )]
+    jobs: usize,
 }
 
 #[derive(Debug, clap::Args)]
@@ -186,7 +215,41 @@ pub fn run() -> anyhow::Result<()> {
         Command::Validate(args) => validate(args),
         Command::Study(args) => study(args),
         Command::Merge(args) => merge(args),
+        Command::Eval(args) => eval(args),
     }
+}
+
+fn eval(args: EvalArgs) -> anyhow::Result<()> {
+    use flexrnn::eval::{evaluate, outputs, EvalConfig};
+    anyhow::ensure!(args.change_every > 0, "--change-every must be at least 1");
+    let model = flexrnn::rnn::FlexibleModel::load(&args.model_dir)?;
+    anyhow::ensure!(
+        model.task() == "digits",
+        "{}: task `{}`; flexrnn eval knows the digits task (its test split) only",
+        args.model_dir.display(),
+        model.task()
+    );
+    let set = data::load_digits()?;
+    let test = set.subset(&data::digits_split(&set.labels).test);
+    let name = args
+        .model_dir
+        .canonicalize()
+        .ok()
+        .and_then(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
+        .unwrap_or_else(|| "model".into());
+    let config = EvalConfig {
+        change_every: args.change_every,
+        schedules: args.schedules,
+        seed: args.seed,
+        ..EvalConfig::default()
+    };
+    let evaluation = with_jobs(args.jobs, |parallel| evaluate(&model, &name, &test, &config, parallel))??;
+    let files = outputs(&evaluation, &model)?;
+    let out = args.out.unwrap_or_else(|| PathBuf::from("results").join(format!("eval-{name}")));
+    flexrnn::output::replace_folder(&out, &files, "eval.csv")?;
+    print!("{}", evaluation.summary_md());
+    println!("\nwrote {} files to {}", files.len(), out.display());
+    Ok(())
 }
 
 fn run_scenario(args: RunArgs) -> anyhow::Result<()> {

@@ -53,6 +53,7 @@
 
 pub mod data;
 pub mod engine;
+pub mod eval;
 pub mod metrics;
 pub mod node;
 pub mod output;

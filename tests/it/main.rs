@@ -5,6 +5,7 @@ mod cli;
 mod data_loaders;
 mod default_scenario;
 mod determinism;
+mod eval;
 mod flex;
 mod flex_sim;
 mod hot_paths;

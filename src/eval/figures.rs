@@ -1,0 +1,263 @@
+//! Figures of `flexrnn eval` (SVG and, twice as large, PNG; Okabe–Ito colours, embedded font):
+//!
+//! | name | shows |
+//! |---|---|
+//! | `change_accuracy` | per pair of settings, accuracy against the change position `s` in both directions: measured (solid, markers) and the weighted prediction (dashed); `s = 0` and `s = T` are the settings alone |
+//! | `change_flops` | the same for mean FLOPs per step |
+//! | `measured_vs_predicted` | every run with a change: measured against predicted accuracy and FLOPs per step, with the line y = x |
+
+use std::ops::Range;
+
+use plotters::coord::Shift;
+use plotters::prelude::*;
+
+use super::{Evaluation, RunKind, RunResult};
+use crate::report::plots::{err, render_scaled, Figure, PlotError, FONT, PALETTE};
+
+const PANEL_WIDTH: u32 = 320;
+const PANEL_HEIGHT: u32 = 220;
+const LEGEND_HEIGHT: u32 = 34;
+const PNG_SCALE: u32 = 2;
+
+/// A pair's panel: caption, the two directions' `(s, measured, predicted)` points, the y range.
+type ChangePanel = (String, [Vec<(f64, f64, f64)>; 2], Range<f64>);
+/// A scatter panel: metric, `(predicted, measured, colour index)` points, the axis range.
+type ScatterPanel = (Metric, Vec<(f64, f64, usize)>, Range<f64>);
+
+/// The figures, named (see the module doc), in a fixed order.
+///
+/// # Errors
+/// [`PlotError`] if drawing fails (a bug: sizes are fixed and the font is embedded).
+pub fn figures(evaluation: &Evaluation) -> Result<Vec<(String, Figure)>, PlotError> {
+    Ok(vec![
+        ("change_accuracy".into(), change_figure(evaluation, Metric::Accuracy)?),
+        ("change_flops".into(), change_figure(evaluation, Metric::Flops)?),
+        ("measured_vs_predicted".into(), scatter_figure(evaluation)?),
+    ])
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Metric {
+    Accuracy,
+    Flops,
+}
+
+impl Metric {
+    /// (measured, predicted) of a run, in plotted units (% or kFLOP per step).
+    fn of(self, run: &RunResult) -> (f64, f64) {
+        match self {
+            Metric::Accuracy => (run.measured.accuracy * 100.0, run.predicted_accuracy * 100.0),
+            Metric::Flops => (run.measured.flops_per_step / 1e3, run.predicted_flops_per_step / 1e3),
+        }
+    }
+
+    fn label(self) -> &'static str {
+        match self {
+            Metric::Accuracy => "accuracy (%)",
+            Metric::Flops => "kFLOP per step",
+        }
+    }
+}
+
+/// One direction of a pair: (s, measured, predicted) points including s = 0 and s = T.
+fn direction_points(e: &Evaluation, metric: Metric, pair: usize, a: usize, b: usize) -> Vec<(f64, f64, f64)> {
+    let alone = |setting: usize| metric.of(&e.runs[setting]);
+    let mut points = vec![(0.0, alone(b).0, alone(b).0)];
+    for run in &e.runs {
+        if let RunKind::Change { pair: p, a: ra, s, .. } = run.kind {
+            if p == pair && ra == a {
+                let (m, pr) = metric.of(run);
+                points.push((s as f64, m, pr));
+            }
+        }
+    }
+    points.push((e.steps as f64, alone(a).0, alone(a).0));
+    points
+}
+
+fn padded(values: impl Iterator<Item = f64>) -> Range<f64> {
+    let (lo, hi) =
+        values.filter(|v| v.is_finite()).fold((f64::INFINITY, f64::NEG_INFINITY), |(l, h), v| (l.min(v), h.max(v)));
+    if !lo.is_finite() {
+        return 0.0..1.0;
+    }
+    let pad = ((hi - lo) * 0.08).max(hi.abs() * 0.01).max(1e-3);
+    (lo - pad)..(hi + pad)
+}
+
+fn legend<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    scale: f64,
+    entries: &[(RGBColor, bool, &str)],
+) -> Result<(), String> {
+    let px = |v: f64| (v * scale).round() as i32;
+    let font = (FONT, 10.0 * scale).into_font().color(&BLACK);
+    let mut x = px(8.0);
+    let y = px(LEGEND_HEIGHT as f64 / 2.0);
+    for &(colour, dashed, label) in entries {
+        let style = colour.stroke_width((1.5 * scale).round().max(1.0) as u32);
+        if dashed {
+            area.draw(&PathElement::new(vec![(x, y), (x + px(6.0), y)], style)).map_err(err)?;
+            area.draw(&PathElement::new(vec![(x + px(10.0), y), (x + px(16.0), y)], style)).map_err(err)?;
+        } else {
+            area.draw(&PathElement::new(vec![(x, y), (x + px(16.0), y)], style)).map_err(err)?;
+            area.draw(&Circle::new((x + px(8.0), y), px(2.5), colour.filled())).map_err(err)?;
+        }
+        area.draw(&Text::new(label.to_string(), (x + px(20.0), y - px(6.0)), font.clone())).map_err(err)?;
+        x += px(28.0 + 5.6 * label.chars().count() as f64);
+    }
+    Ok(())
+}
+
+fn change_figure(e: &Evaluation, metric: Metric) -> Result<Figure, PlotError> {
+    let panels = e.pairs.len().max(1);
+    let columns = panels.min(3);
+    let rows = panels.div_ceil(columns);
+    let size = (PANEL_WIDTH * columns as u32, LEGEND_HEIGHT + PANEL_HEIGHT * rows as u32);
+    let name = match metric {
+        Metric::Accuracy => "change_accuracy",
+        Metric::Flops => "change_flops",
+    };
+    // Per pair: the two directions' points and the panel's y range.
+    let data: Vec<ChangePanel> = e
+        .pairs
+        .iter()
+        .enumerate()
+        .map(|(pair, &(cheap, dear))| {
+            let up = direction_points(e, metric, pair, cheap, dear);
+            let down = direction_points(e, metric, pair, dear, cheap);
+            let range = padded(up.iter().chain(&down).flat_map(|p| [p.1, p.2]));
+            (format!("{} ↔ {}", e.setting_names[cheap], e.setting_names[dear]), [up, down], range)
+        })
+        .collect();
+    let steps = e.steps as f64;
+    Ok(render_scaled!(name, size, PNG_SCALE, |root, scale| {
+        root.fill(&WHITE).map_err(err)?;
+        let (top, body) = root.split_vertically((f64::from(LEGEND_HEIGHT) * scale).round() as u32);
+        legend(
+            &top,
+            scale,
+            &[
+                (PALETTE[0], false, "cheaper first, dearer from step s: measured"),
+                (PALETTE[0], true, "predicted"),
+                (PALETTE[1], false, "dearer first: measured"),
+                (PALETTE[1], true, "predicted"),
+            ],
+        )?;
+        let areas = body.split_evenly((rows, columns));
+        for ((caption, directions, y_range), area) in data.iter().zip(areas.iter()) {
+            let mut chart = ChartBuilder::on(area)
+                .caption(caption.as_str(), (FONT, 10.0 * scale))
+                .margin((6.0 * scale) as u32)
+                .x_label_area_size((26.0 * scale) as u32)
+                .y_label_area_size((40.0 * scale) as u32)
+                .build_cartesian_2d(0f64..steps, y_range.clone())
+                .map_err(err)?;
+            chart
+                .configure_mesh()
+                .x_desc("change step s")
+                .y_desc(metric.label())
+                .x_labels(5)
+                .y_labels(5)
+                .x_label_formatter(&|v| format!("{v:.0}"))
+                .y_label_formatter(&|v| format!("{v:.1}"))
+                .label_style((FONT, 9.0 * scale))
+                .axis_desc_style((FONT, 9.5 * scale))
+                .light_line_style(WHITE.mix(0.0))
+                .draw()
+                .map_err(err)?;
+            for (direction, points) in directions.iter().enumerate() {
+                let colour = PALETTE[direction];
+                let width = (1.5 * scale).round().max(1.0) as u32;
+                chart
+                    .draw_series(DashedLineSeries::new(
+                        points.iter().map(|p| (p.0, p.2)),
+                        (5.0 * scale) as u32,
+                        (3.0 * scale) as u32,
+                        colour.stroke_width(width),
+                    ))
+                    .map_err(err)?;
+                chart
+                    .draw_series(LineSeries::new(points.iter().map(|p| (p.0, p.1)), colour.stroke_width(width)))
+                    .map_err(err)?;
+                chart
+                    .draw_series(points.iter().map(|p| Circle::new((p.0, p.1), (2.2 * scale) as i32, colour.filled())))
+                    .map_err(err)?;
+            }
+        }
+        Ok(())
+    }))
+}
+
+fn scatter_figure(e: &Evaluation) -> Result<Figure, PlotError> {
+    let size = (PANEL_WIDTH * 2, LEGEND_HEIGHT + PANEL_HEIGHT + 40);
+    let panels: Vec<ScatterPanel> = [Metric::Accuracy, Metric::Flops]
+        .into_iter()
+        .map(|metric| {
+            let points: Vec<(f64, f64, usize)> = e
+                .runs
+                .iter()
+                .filter_map(|r| match r.kind {
+                    RunKind::Alone { .. } => None,
+                    RunKind::Change { .. } => Some((metric.of(r).1, metric.of(r).0, 0)),
+                    RunKind::Random { .. } => Some((metric.of(r).1, metric.of(r).0, 1)),
+                })
+                .collect();
+            let range = padded(points.iter().flat_map(|p| [p.0, p.1]));
+            (metric, points, range)
+        })
+        .collect();
+    Ok(render_scaled!("measured_vs_predicted", size, PNG_SCALE, |root, scale| {
+        root.fill(&WHITE).map_err(err)?;
+        let (top, body) = root.split_vertically((f64::from(LEGEND_HEIGHT) * scale).round() as u32);
+        legend(
+            &top,
+            scale,
+            &[
+                (PALETTE[0], false, "one change A → B at step s"),
+                (PALETTE[1], false, "random schedule"),
+                (BLACK, true, "y = x"),
+            ],
+        )?;
+        let areas = body.split_evenly((1, 2));
+        for ((metric, points, range), area) in panels.iter().zip(areas.iter()) {
+            let mut chart = ChartBuilder::on(area)
+                .margin((8.0 * scale) as u32)
+                .x_label_area_size((30.0 * scale) as u32)
+                .y_label_area_size((44.0 * scale) as u32)
+                .build_cartesian_2d(range.clone(), range.clone())
+                .map_err(err)?;
+            let desc_x = format!("predicted {}", metric.label());
+            let desc_y = format!("measured {}", metric.label());
+            chart
+                .configure_mesh()
+                .x_desc(desc_x.as_str())
+                .y_desc(desc_y.as_str())
+                .x_labels(5)
+                .y_labels(5)
+                .x_label_formatter(&|v| format!("{v:.1}"))
+                .y_label_formatter(&|v| format!("{v:.1}"))
+                .label_style((FONT, 9.0 * scale))
+                .axis_desc_style((FONT, 9.5 * scale))
+                .light_line_style(WHITE.mix(0.0))
+                .draw()
+                .map_err(err)?;
+            chart
+                .draw_series(DashedLineSeries::new(
+                    vec![(range.start, range.start), (range.end, range.end)],
+                    (5.0 * scale) as u32,
+                    (3.0 * scale) as u32,
+                    BLACK.stroke_width((scale).round().max(1.0) as u32),
+                ))
+                .map_err(err)?;
+            chart
+                .draw_series(
+                    points
+                        .iter()
+                        .map(|&(x, y, c)| Circle::new((x, y), (2.0 * scale) as i32, PALETTE[c].mix(0.7).filled())),
+                )
+                .map_err(err)?;
+        }
+        Ok(())
+    }))
+}

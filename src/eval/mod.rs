@@ -1,0 +1,605 @@
+//! `flexrnn eval`: the paper's weighted-average check on a flexible model.
+//!
+//! Lambert et al. (ECML PKDD 2020) find that a sequence processed under several settings has about
+//! the accuracy and cost of the settings' own, weighted by the steps each ran. For a
+//! [`FlexibleModel`] and a test set this module measures
+//! 1. every setting alone (the same setting at every step): accuracy and mean FLOPs per step;
+//! 2. mid-sequence changes: setting `A` for steps `0..s`, `B` for `s..T`, for `s` on a grid (every
+//!    [`EvalConfig::change_every`] steps, `0 < s < T`), in both directions, for the pairs of
+//!    settings adjacent in cost and for the cheapest ↔ the dearest; and random schedules of 1–4
+//!    changes (seeded);
+//! 3. for each run the step-weighted prediction `Σ_i (steps in setting i / T) × metric_i` from (1),
+//!    next to the measured metric, for accuracy and for FLOPs per step.
+//!
+//! Measured FLOPs include everything [`FlexibleModel::step`] reports (state maps on a switch, SkipW
+//! window gates), the readout excluded. Everything here is pure: the CLI writes the bytes of
+//! [`outputs`]. Same inputs ⇒ same bytes (runs may go in parallel; results keep the run order).
+
+pub mod figures;
+
+use std::fmt::Write as _;
+use std::path::PathBuf;
+
+use rand::{Rng, SeedableRng};
+use rayon::prelude::*;
+
+use crate::data::SequenceSet;
+use crate::report::plots::PlotError;
+use crate::rnn::FlexibleModel;
+
+/// Parameters of an evaluation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EvalConfig {
+    /// Change positions `s` are the multiples of this (steps) strictly between 0 and `T`.
+    pub change_every: usize,
+    /// Number of random multi-change schedules.
+    pub schedules: usize,
+    /// Seed of the random schedules.
+    pub seed: u64,
+    /// Largest number of changes in a random schedule (at least 1).
+    pub max_changes: usize,
+}
+
+impl Default for EvalConfig {
+    fn default() -> EvalConfig {
+        EvalConfig { change_every: 4, schedules: 50, seed: 1, max_changes: 4 }
+    }
+}
+
+/// A schedule of settings over the `T` steps of a sequence: `(first step, setting)` segments, the first
+/// starting at 0, starts increasing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Schedule {
+    /// Segments `(first step, setting index)`.
+    pub segments: Vec<(usize, usize)>,
+}
+
+impl Schedule {
+    /// The same setting at every step.
+    pub fn constant(setting: usize) -> Schedule {
+        Schedule { segments: vec![(0, setting)] }
+    }
+
+    /// `a` for steps `0..s`, `b` from step `s` on.
+    pub fn change(a: usize, b: usize, s: usize) -> Schedule {
+        Schedule { segments: vec![(0, a), (s, b)] }
+    }
+
+    /// The setting at step `t`.
+    pub fn setting_at(&self, t: usize) -> usize {
+        self.segments.iter().rev().find(|(start, _)| *start <= t).map_or(self.segments[0].1, |s| s.1)
+    }
+
+    /// Steps run in each of `settings` settings over `steps` steps.
+    pub fn steps_per_setting(&self, settings: usize, steps: usize) -> Vec<usize> {
+        let mut counts = vec![0; settings];
+        for (i, &(start, setting)) in self.segments.iter().enumerate() {
+            let end = self.segments.get(i + 1).map_or(steps, |next| next.0).min(steps);
+            counts[setting] += end.saturating_sub(start);
+        }
+        counts
+    }
+
+    /// Text form `name@start;name@start…` with the settings' names.
+    pub fn describe(&self, model: &FlexibleModel) -> String {
+        let names = model.settings();
+        self.segments.iter().map(|&(start, s)| format!("{}@{start}", names[s].name)).collect::<Vec<_>>().join(";")
+    }
+}
+
+/// What kind of run a [`RunResult`] is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RunKind {
+    /// One setting at every step.
+    Alone {
+        /// The setting.
+        setting: usize,
+    },
+    /// `a` then `b` from step `s`; `pair` indexes [`Evaluation::pairs`].
+    Change {
+        /// Pair index.
+        pair: usize,
+        /// Setting of steps `0..s`.
+        a: usize,
+        /// Setting of steps `s..T`.
+        b: usize,
+        /// Change position.
+        s: usize,
+    },
+    /// A random schedule (its index among them).
+    Random {
+        /// Index of the schedule.
+        index: usize,
+    },
+}
+
+/// Accuracy and cost of one schedule over a test set.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Measured {
+    /// Share of sequences classified correctly.
+    pub accuracy: f64,
+    /// Mean FLOPs per step (switches, gates and steps; readout excluded).
+    pub flops_per_step: f64,
+    /// Share of steps that read their input and updated the state.
+    pub update_share: f64,
+}
+
+/// One run: schedule, measurement and the weighted prediction.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RunResult {
+    /// What kind of run.
+    pub kind: RunKind,
+    /// The schedule.
+    pub schedule: Schedule,
+    /// Steps run in each setting (one entry per setting of the model).
+    pub steps_per_setting: Vec<usize>,
+    /// What was measured.
+    pub measured: Measured,
+    /// `Σ_i (steps_i / T) × accuracy_i` of the settings alone.
+    pub predicted_accuracy: f64,
+    /// `Σ_i (steps_i / T) × FLOPs per step_i` of the settings alone.
+    pub predicted_flops_per_step: f64,
+}
+
+impl RunResult {
+    /// Measured minus predicted accuracy, percentage points.
+    pub fn accuracy_deviation_pp(&self) -> f64 {
+        (self.measured.accuracy - self.predicted_accuracy) * 100.0
+    }
+
+    /// Measured minus predicted FLOPs per step, percent of the prediction (0 when both are 0).
+    pub fn flops_deviation_pct(&self) -> f64 {
+        let diff = self.measured.flops_per_step - self.predicted_flops_per_step;
+        if diff == 0.0 {
+            0.0
+        } else {
+            diff / self.predicted_flops_per_step * 100.0
+        }
+    }
+}
+
+/// Everything `flexrnn eval` measures on one model.
+#[derive(Debug, Clone)]
+pub struct Evaluation {
+    /// Model folder name (e.g. `digits-gru`).
+    pub model_name: String,
+    /// Family (`switch`, `thr`, `skipw`).
+    pub family: String,
+    /// Setting names, in the model's order.
+    pub setting_names: Vec<String>,
+    /// Each setting alone, in the model's order.
+    pub alone: Vec<Measured>,
+    /// Pairs `(cheaper, dearer)` of settings whose changes were run, in cost order, then cheapest ↔
+    /// dearest.
+    pub pairs: Vec<(usize, usize)>,
+    /// Every run: the settings alone, then per pair the changes cheaper → dearer and dearer →
+    /// cheaper over the grid of `s`, then the random schedules.
+    pub runs: Vec<RunResult>,
+    /// Steps per sequence `T`.
+    pub steps: usize,
+    /// Test sequences.
+    pub sequences: usize,
+    /// The configuration used.
+    pub config: EvalConfig,
+}
+
+/// Errors of an evaluation.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum EvalError {
+    /// The data do not fit the model or the check.
+    #[error("{0}")]
+    Data(String),
+}
+
+/// `Σ_i (steps_i / T) × metric_i` with `T = Σ_i steps_i` (0 for an empty schedule).
+pub fn weighted_prediction(steps_per_setting: &[usize], metric: &[f64]) -> f64 {
+    let total: usize = steps_per_setting.iter().sum();
+    if total == 0 {
+        return 0.0;
+    }
+    steps_per_setting.iter().zip(metric).filter(|(n, _)| **n > 0).map(|(&n, &m)| n as f64 / total as f64 * m).sum()
+}
+
+/// Runs every sequence of `test` under `schedule` and measures accuracy and FLOPs per step.
+pub fn measure(model: &FlexibleModel, test: &SequenceSet, schedule: &Schedule) -> Measured {
+    let mut state = model.new_state();
+    let (mut correct, mut flops, mut updates) = (0usize, 0u64, 0usize);
+    for i in 0..test.len() {
+        state.reset();
+        for t in 0..test.steps {
+            let setting = schedule.setting_at(t);
+            let plan = model.plan(setting, &mut state);
+            let done = model.step(setting, plan.updates.then(|| test.frame(i, t)), &mut state);
+            flops += done.flops;
+            updates += usize::from(done.updates);
+        }
+        correct += usize::from(model.predict(&mut state) == test.labels[i]);
+    }
+    let steps = (test.len() * test.steps).max(1) as f64;
+    Measured {
+        accuracy: correct as f64 / test.len().max(1) as f64,
+        flops_per_step: flops as f64 / steps,
+        update_share: updates as f64 / steps,
+    }
+}
+
+/// Runs the whole check (see the module doc). `parallel` runs the schedules on rayon's pool; the
+/// result does not depend on it.
+///
+/// # Errors
+/// [`EvalError`] if the test set is empty, of variable length, not a classification set, or does not
+/// fit the model's input and classes, or the model has fewer than two settings.
+pub fn evaluate(
+    model: &FlexibleModel,
+    model_name: &str,
+    test: &SequenceSet,
+    config: &EvalConfig,
+    parallel: bool,
+) -> Result<Evaluation, EvalError> {
+    let bad = |m: String| Err(EvalError::Data(m));
+    if test.is_empty() || !test.is_fixed_length() || test.is_regression() {
+        return bad(format!("test set `{}`: need a non-empty classification set of fixed length", test.name));
+    }
+    if test.features != model.input_size() || test.classes > model.classes() {
+        return bad(format!(
+            "test set `{}` has {} features and {} classes; the model reads {} and predicts {}",
+            test.name,
+            test.features,
+            test.classes,
+            model.input_size(),
+            model.classes()
+        ));
+    }
+    let n = model.settings().len();
+    if n < 2 {
+        return bad("the model offers fewer than two settings: nothing to change between".into());
+    }
+    let steps = test.steps;
+    let run_all = |schedules: &[Schedule]| -> Vec<Measured> {
+        if parallel {
+            schedules.par_iter().map(|s| measure(model, test, s)).collect()
+        } else {
+            schedules.iter().map(|s| measure(model, test, s)).collect()
+        }
+    };
+    let alone = run_all(&(0..n).map(Schedule::constant).collect::<Vec<_>>());
+    let pairs = pairs_by_cost(&alone);
+    let mut kinds = Vec::new();
+    let mut schedules = Vec::new();
+    let every = config.change_every.max(1);
+    for (pair, &(cheap, dear)) in pairs.iter().enumerate() {
+        for (a, b) in [(cheap, dear), (dear, cheap)] {
+            for s in (every..steps).step_by(every) {
+                kinds.push(RunKind::Change { pair, a, b, s });
+                schedules.push(Schedule::change(a, b, s));
+            }
+        }
+    }
+    for (index, schedule) in random_schedules(n, steps, config).into_iter().enumerate() {
+        kinds.push(RunKind::Random { index });
+        schedules.push(schedule);
+    }
+    let measured = run_all(&schedules);
+    let accuracies: Vec<f64> = alone.iter().map(|m| m.accuracy).collect();
+    let costs: Vec<f64> = alone.iter().map(|m| m.flops_per_step).collect();
+    let result = |kind: RunKind, schedule: Schedule, measured: Measured| {
+        let steps_per_setting = schedule.steps_per_setting(n, steps);
+        RunResult {
+            predicted_accuracy: weighted_prediction(&steps_per_setting, &accuracies),
+            predicted_flops_per_step: weighted_prediction(&steps_per_setting, &costs),
+            kind,
+            schedule,
+            steps_per_setting,
+            measured,
+        }
+    };
+    let mut runs: Vec<RunResult> =
+        (0..n).map(|setting| result(RunKind::Alone { setting }, Schedule::constant(setting), alone[setting])).collect();
+    runs.extend(kinds.into_iter().zip(schedules).zip(measured).map(|((k, s), m)| result(k, s, m)));
+    Ok(Evaluation {
+        model_name: model_name.to_string(),
+        family: model.family().to_string(),
+        setting_names: model.settings().iter().map(|s| s.name.clone()).collect(),
+        alone,
+        pairs,
+        runs,
+        steps,
+        sequences: test.len(),
+        config: config.clone(),
+    })
+}
+
+/// Settings sorted by FLOPs per step alone (ties by index); pairs of neighbours in that order, then
+/// (cheapest, dearest) when there are more than two settings.
+fn pairs_by_cost(alone: &[Measured]) -> Vec<(usize, usize)> {
+    let mut order: Vec<usize> = (0..alone.len()).collect();
+    order.sort_by(|&a, &b| alone[a].flops_per_step.total_cmp(&alone[b].flops_per_step).then(a.cmp(&b)));
+    let mut pairs: Vec<(usize, usize)> = order.windows(2).map(|w| (w[0], w[1])).collect();
+    if order.len() > 2 {
+        pairs.push((order[0], order[order.len() - 1]));
+    }
+    pairs
+}
+
+/// `config.schedules` random schedules over `settings` settings and `steps` steps (PCG-64 seeded with
+/// `config.seed`): 1..=`max_changes` changes at distinct steps in `1..T`, the first setting uniform,
+/// each next one uniform among the others.
+pub fn random_schedules(settings: usize, steps: usize, config: &EvalConfig) -> Vec<Schedule> {
+    let mut rng = rand_pcg::Pcg64::seed_from_u64(config.seed);
+    (0..config.schedules)
+        .map(|_| {
+            let changes = rng.random_range(1..=config.max_changes.max(1)).min(steps.saturating_sub(1));
+            let mut starts: Vec<usize> =
+                rand::seq::index::sample(&mut rng, steps - 1, changes).into_iter().map(|p| p + 1).collect();
+            starts.sort_unstable();
+            let mut setting = rng.random_range(0..settings);
+            let mut segments = vec![(0, setting)];
+            for start in starts {
+                let other = rng.random_range(0..settings - 1);
+                setting = if other >= setting { other + 1 } else { other };
+                segments.push((start, setting));
+            }
+            Schedule { segments }
+        })
+        .collect()
+}
+
+/// Quotes a CSV field if it holds a comma, quote or newline.
+fn csv_field(text: &str) -> String {
+    if text.contains([',', '"', '\n']) {
+        format!("\"{}\"", text.replace('"', "\"\""))
+    } else {
+        text.to_string()
+    }
+}
+
+impl Evaluation {
+    fn kind_fields(&self, run: &RunResult) -> (&'static str, String, String, String) {
+        let name = |s: usize| self.setting_names[s].clone();
+        match run.kind {
+            RunKind::Alone { setting } => ("alone", name(setting), String::new(), String::new()),
+            RunKind::Change { a, b, s, .. } => ("change", name(a), name(b), s.to_string()),
+            RunKind::Random { .. } => ("random", String::new(), String::new(), String::new()),
+        }
+    }
+
+    fn describe(&self, schedule: &Schedule) -> String {
+        schedule
+            .segments
+            .iter()
+            .map(|&(start, s)| format!("{}@{start}", self.setting_names[s]))
+            .collect::<Vec<_>>()
+            .join(";")
+    }
+
+    /// `eval.csv`: one row per run.
+    pub fn eval_csv(&self) -> Vec<u8> {
+        let mut out = String::from(
+            "family,kind,schedule,a,b,s,steps_per_setting,measured_accuracy,predicted_accuracy,accuracy_deviation_pp,measured_flops_per_step,predicted_flops_per_step,flops_deviation_pct,update_share\n",
+        );
+        for run in &self.runs {
+            let (kind, a, b, s) = self.kind_fields(run);
+            let steps: Vec<String> = run
+                .steps_per_setting
+                .iter()
+                .enumerate()
+                .filter(|(_, n)| **n > 0)
+                .map(|(i, n)| format!("{}:{n}", self.setting_names[i]))
+                .collect();
+            let _ = writeln!(
+                out,
+                "{},{kind},{},{},{},{s},{},{:.6},{:.6},{:.4},{:.3},{:.3},{:.4},{:.6}",
+                self.family,
+                csv_field(&self.describe(&run.schedule)),
+                csv_field(&a),
+                csv_field(&b),
+                csv_field(&steps.join(";")),
+                run.measured.accuracy,
+                run.predicted_accuracy,
+                run.accuracy_deviation_pp(),
+                run.measured.flops_per_step,
+                run.predicted_flops_per_step,
+                run.flops_deviation_pct(),
+                run.measured.update_share,
+            );
+        }
+        out.into_bytes()
+    }
+
+    /// `settings.csv`: each setting alone, with the model's costs and the card's expectations.
+    pub fn settings_csv(&self, model: &FlexibleModel) -> Vec<u8> {
+        let mut out = String::from(
+            "index,setting,hidden,block,block_bytes,flops_per_update,flops_per_skip,flops_per_window,window,accuracy,flops_per_step,update_share,card_accuracy,card_flops_per_step\n",
+        );
+        let opt = |v: Option<f64>, digits: usize| v.map_or(String::new(), |v| format!("{v:.digits$}"));
+        for (i, (setting, m)) in model.settings().iter().zip(&self.alone).enumerate() {
+            let _ = writeln!(
+                out,
+                "{i},{},{},{},{},{},{},{},{},{:.6},{:.3},{:.6},{},{}",
+                csv_field(&setting.name),
+                setting.hidden,
+                setting.block,
+                setting.block_bytes,
+                setting.flops_per_update,
+                setting.flops_per_skip,
+                setting.flops_per_window,
+                setting.window,
+                m.accuracy,
+                m.flops_per_step,
+                m.update_share,
+                opt(setting.expected_accuracy, 6),
+                opt(setting.expected_flops_per_step, 3),
+            );
+        }
+        out.into_bytes()
+    }
+
+    /// Groups of runs summarised: each pair and direction, the random schedules, and all changes.
+    pub fn groups(&self) -> Vec<(String, Vec<&RunResult>)> {
+        let mut groups = Vec::new();
+        for (pair, &(cheap, dear)) in self.pairs.iter().enumerate() {
+            for (a, b) in [(cheap, dear), (dear, cheap)] {
+                let runs: Vec<&RunResult> = self
+                    .runs
+                    .iter()
+                    .filter(|r| matches!(r.kind, RunKind::Change { pair: p, a: ra, .. } if p == pair && ra == a))
+                    .collect();
+                groups.push((format!("{} → {}", self.setting_names[a], self.setting_names[b]), runs));
+            }
+        }
+        let random: Vec<&RunResult> = self.runs.iter().filter(|r| matches!(r.kind, RunKind::Random { .. })).collect();
+        if !random.is_empty() {
+            groups.push((format!("random schedules (1–{} changes)", self.config.max_changes), random));
+        }
+        let all: Vec<&RunResult> = self.runs.iter().filter(|r| !matches!(r.kind, RunKind::Alone { .. })).collect();
+        groups.push(("all runs with changes".to_string(), all));
+        groups
+    }
+
+    /// `summary.md`: the settings alone and, per group of runs, the mean and maximum absolute
+    /// deviation of the measurement from the weighted prediction (accuracy in percentage points,
+    /// FLOPs per step in percent), plus the mean signed accuracy deviation.
+    pub fn summary_md(&self) -> String {
+        let mut out = String::new();
+        let _ = writeln!(out, "# Weighted-average check: `{}` ({})\n", self.model_name, self.family);
+        let _ = writeln!(
+            out,
+            "{} test sequences of {} steps. Changes at s = {}, {}, … < {} in both directions; {} random schedules (seed {}). Prediction: Σ_i (steps in setting i / T) × the setting's own value alone. Deviation = measured − predicted.\n",
+            self.sequences,
+            self.steps,
+            self.config.change_every,
+            2 * self.config.change_every,
+            self.steps,
+            self.config.schedules,
+            self.config.seed
+        );
+        let _ = writeln!(
+            out,
+            "## Settings alone\n\n| setting | accuracy | FLOPs per step | updated steps |\n|---|---:|---:|---:|"
+        );
+        for (name, m) in self.setting_names.iter().zip(&self.alone) {
+            let _ = writeln!(
+                out,
+                "| {name} | {:.3} | {:.0} | {:.1} % |",
+                m.accuracy,
+                m.flops_per_step,
+                m.update_share * 100.0
+            );
+        }
+        let _ = writeln!(
+            out,
+            "\n## Measured vs predicted\n\n| runs | n | accuracy: mean Δ (pp) | mean abs Δ (pp) | max abs Δ (pp) | FLOPs: mean abs Δ (%) | max abs Δ (%) |\n|---|---:|---:|---:|---:|---:|---:|"
+        );
+        for (label, runs) in self.groups() {
+            let s = DeviationStats::of(&runs);
+            let _ = writeln!(
+                out,
+                "| {label} | {} | {:+.2} | {:.2} | {:.2} | {:.2} | {:.2} |",
+                runs.len(),
+                s.mean_accuracy_pp,
+                s.mean_abs_accuracy_pp,
+                s.max_abs_accuracy_pp,
+                s.mean_abs_flops_pct,
+                s.max_abs_flops_pct
+            );
+        }
+        out
+    }
+}
+
+/// Deviation statistics of a group of runs.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct DeviationStats {
+    /// Mean of measured − predicted accuracy, percentage points.
+    pub mean_accuracy_pp: f64,
+    /// Mean absolute accuracy deviation, percentage points.
+    pub mean_abs_accuracy_pp: f64,
+    /// Maximum absolute accuracy deviation, percentage points.
+    pub max_abs_accuracy_pp: f64,
+    /// Mean absolute FLOPs deviation, percent of the prediction.
+    pub mean_abs_flops_pct: f64,
+    /// Maximum absolute FLOPs deviation, percent.
+    pub max_abs_flops_pct: f64,
+}
+
+impl DeviationStats {
+    /// Statistics of `runs` (all zero for none).
+    pub fn of(runs: &[&RunResult]) -> DeviationStats {
+        let n = runs.len().max(1) as f64;
+        let acc: Vec<f64> = runs.iter().map(|r| r.accuracy_deviation_pp()).collect();
+        let flops: Vec<f64> = runs.iter().map(|r| r.flops_deviation_pct().abs()).collect();
+        DeviationStats {
+            mean_accuracy_pp: acc.iter().sum::<f64>() / n,
+            mean_abs_accuracy_pp: acc.iter().map(|v| v.abs()).sum::<f64>() / n,
+            max_abs_accuracy_pp: acc.iter().fold(0.0, |m, v| m.max(v.abs())),
+            mean_abs_flops_pct: flops.iter().sum::<f64>() / n,
+            max_abs_flops_pct: flops.iter().fold(0.0, |m: f64, v| m.max(*v)),
+        }
+    }
+}
+
+/// The files of `flexrnn eval` (paths relative to the output folder): `eval.csv`, `settings.csv`,
+/// `summary.md` and the figures of [`figures::figures`] as SVG and PNG.
+///
+/// # Errors
+/// [`PlotError`] if a figure cannot be drawn.
+pub fn outputs(evaluation: &Evaluation, model: &FlexibleModel) -> Result<Vec<(PathBuf, Vec<u8>)>, PlotError> {
+    let mut files = vec![
+        (PathBuf::from("eval.csv"), evaluation.eval_csv()),
+        (PathBuf::from("settings.csv"), evaluation.settings_csv(model)),
+        (PathBuf::from("summary.md"), evaluation.summary_md().into_bytes()),
+    ];
+    for (name, figure) in figures::figures(evaluation)? {
+        files.push((PathBuf::from(format!("{name}.svg")), figure.svg.into_bytes()));
+        files.push((PathBuf::from(format!("{name}.png")), figure.png));
+    }
+    Ok(files)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn weighted_prediction_by_hand() {
+        // 16 steps at 0.9 and 48 at 0.5: 0.25 · 0.9 + 0.75 · 0.5 = 0.6.
+        assert!((weighted_prediction(&[16, 0, 48], &[0.9, 0.1, 0.5]) - 0.6).abs() < 1e-12);
+        // Costs 100 and 1000 FLOPs per step, 3 and 1 steps: 0.75 · 100 + 0.25 · 1000 = 325.
+        assert_eq!(weighted_prediction(&[3, 1], &[100.0, 1000.0]), 325.0);
+        assert_eq!(weighted_prediction(&[], &[]), 0.0);
+        // One setting only: exactly its metric.
+        assert_eq!(weighted_prediction(&[0, 64], &[0.3, 0.123_456_789]), 0.123_456_789);
+    }
+
+    #[test]
+    fn schedules_count_their_steps() {
+        let s = Schedule { segments: vec![(0, 2), (10, 0), (30, 2)] };
+        assert_eq!(s.steps_per_setting(3, 64), [20, 0, 44]);
+        assert_eq!((s.setting_at(0), s.setting_at(9), s.setting_at(10), s.setting_at(63)), (2, 2, 0, 2));
+        assert_eq!(Schedule::change(1, 0, 4).steps_per_setting(2, 64), [60, 4]);
+    }
+
+    #[test]
+    fn random_schedules_are_seeded_and_change_setting_at_each_change() {
+        let config = EvalConfig { schedules: 200, ..EvalConfig::default() };
+        let a = random_schedules(3, 64, &config);
+        assert_eq!(a, random_schedules(3, 64, &config));
+        assert_ne!(a, random_schedules(3, 64, &EvalConfig { seed: 2, ..config.clone() }));
+        for s in &a {
+            assert!((2..=5).contains(&s.segments.len()));
+            assert_eq!(s.segments[0].0, 0);
+            for w in s.segments.windows(2) {
+                assert!(w[0].0 < w[1].0 && w[1].0 < 64 && w[0].1 != w[1].1, "{s:?}");
+            }
+        }
+        assert!(a.iter().any(|s| s.segments.len() == 5) && a.iter().any(|s| s.segments.len() == 2));
+    }
+
+    #[test]
+    fn pairs_are_neighbours_in_cost_then_the_extremes() {
+        let m = |flops: f64| Measured { accuracy: 0.5, flops_per_step: flops, update_share: 1.0 };
+        assert_eq!(pairs_by_cost(&[m(30.0), m(10.0), m(20.0)]), [(1, 2), (2, 0), (1, 0)]);
+        assert_eq!(pairs_by_cost(&[m(30.0), m(10.0)]), [(1, 0)]);
+    }
+}
