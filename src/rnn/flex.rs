@@ -135,6 +135,9 @@ pub struct SwitchModels {
     bank: ModelBank,
     settings: Vec<Setting>,
     task: String,
+    /// Validation accuracy of each model from the card (model selection that does not look at the
+    /// test split), by setting.
+    validation: Vec<Option<f64>>,
 }
 
 /// ThrRNN Skip-GRUs (one or several of one hidden size) with their settings. See [`FlexibleModel::Thr`].
@@ -157,6 +160,11 @@ impl SwitchModels {
     /// The bank.
     pub fn bank(&self) -> &ModelBank {
         &self.bank
+    }
+
+    /// The card's validation accuracy of the model of setting `setting`, if the card has it.
+    pub fn validation_accuracy(&self, setting: usize) -> Option<f64> {
+        self.validation.get(setting).copied().flatten()
     }
 }
 
@@ -304,7 +312,14 @@ impl FlexibleModel {
             })
             .collect();
         let task = card.map_or_else(String::new, |c| c.task.clone());
-        FlexibleModel::Switch(SwitchModels { bank, settings, task })
+        let validation = bank
+            .models()
+            .iter()
+            .map(|model| {
+                card.and_then(|c| c.models.iter().find(|m| m.name == model.name)).map(|e| e.validation_accuracy)
+            })
+            .collect();
+        FlexibleModel::Switch(SwitchModels { bank, settings, task, validation })
     }
 
     /// A `Thr` model from Skip-GRUs of one hidden size (a switch between them passes the state as it
