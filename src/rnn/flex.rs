@@ -9,10 +9,9 @@
 //! | [`FlexibleModel::Switch`] | model switching, plain GRUs ([`ModelBank`]) | one model | carries the state along the bank's cheapest chain of maps ([`ModelBank::carry_state`]), paying their FLOPs |
 //! | [`FlexibleModel::Thr`] | ThrRNN ([`SkipGruClassifier`]; several same-size Skip-GRUs switch too) | (model, `thr`) | free: the state ([`SkipState`]) passes as it is |
 //! | [`FlexibleModel::SkipW`] | SkipW ([`SkipWClassifier`]) | (`K`, `thr`) | free; a mid-window change follows [`crate::rnn::skipw`]'s rule |
+//! | [`FlexibleModel::Nested`] | nested widths ([`NestedGru`]) | a width `w` | free: units `0..w` run, units beyond `w` keep their last value |
 //!
-//! Nested widths (`src/rnn/nested.rs`, one GRU whose width-`w` configuration uses its first `w`
-//! units) will be a fourth variant: a setting is a width, a change is free and loads nothing. The enums
-//! here are `#[non_exhaustive]` so that adding it breaks no caller.
+//! The enums here are `#[non_exhaustive]` so that adding a family breaks no caller.
 //!
 //! # Running a stream
 //! ```text
@@ -31,7 +30,9 @@
 //! [`StepPlan::flops`] is everything a step costs before the readout: the switch into its setting
 //! from the setting of the previous step ([`FlexibleModel::switch_flops`]: the state maps for
 //! `Switch`, 0 otherwise), a SkipW window's gate at the window's first step, and the update
-//! (or skipped step) itself. These are exactly the FLOPs the families' own APIs report.
+//! (or skipped step) itself. These are exactly the FLOPs the families' own APIs report. The readout
+//! ([`FlexibleModel::readout_flops`]) is that of the setting that ran the last step (for `Nested`, the
+//! readout of that step's width).
 //!
 //! # The settings offered
 //! - `Switch`: every model of the bank, in bank order (narrowest first), named as the model.
@@ -41,12 +42,15 @@
 //!   [`DEFAULT_THR_GRID`]. Named `<model>@thr=<thr>`.
 //! - `SkipW`: `K = 0..=L` at [`SKIPW_THR`], then `K = L` at `thr = 0` (every step: the plain GRU).
 //!   Named `k=<K>,thr=<thr>`.
+//! - `Nested`: every width of the model, ascending, named `w=<w>`; all in one parameter block (the
+//!   whole model, whatever the width), so changing width loads nothing.
 
 use std::path::Path;
 
 use super::gru::GruScratch;
 use super::io::{load_bank, load_skip_models, ModelCard, ModelIoError};
 use super::model::{argmax, BankError, ModelBank};
+use super::nested::{load_nested, NestedCard, NestedGru, NestedScratch};
 use super::skip::{SkipGruClassifier, SkipState};
 use super::skipw::{load_skipw, SkipWCard, SkipWClassifier, SkipWKnobs, SkipWState};
 
@@ -84,16 +88,21 @@ pub enum Knobs {
         /// Importance threshold.
         thr: f32,
     },
+    /// Nested widths: units `0..width` of the one GRU run (and width `width`'s readout reads them).
+    Width {
+        /// The width `w`, one of [`NestedGru::widths`].
+        width: usize,
+    },
 }
 
 /// One discrete knob setting a policy may choose.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Setting {
-    /// Unique name (e.g. `gru-64`, `thr-64-1e-3@thr=0.5`, `k=4,thr=0.5`).
+    /// Unique name (e.g. `gru-64`, `thr-64-1e-3@thr=0.5`, `k=4,thr=0.5`, `w=32`).
     pub name: String,
     /// The knob values.
     pub knobs: Knobs,
-    /// Hidden units in use.
+    /// Hidden units in use (for `Nested`, the width `w`).
     pub hidden: usize,
     /// FLOPs of an updated (processed) step, switch and window gate excluded.
     pub flops_per_update: u64,
@@ -110,7 +119,8 @@ pub struct Setting {
     /// Test accuracy at this setting held constant, if the card knows it.
     pub expected_accuracy: Option<f64>,
     /// The parameter block this setting runs on: settings of one block share their parameters
-    /// (changing `thr` or `K` loads nothing); each bank model is its own block. `0..blocks`.
+    /// (changing `thr`, `K` or a nested width loads nothing); each bank model is its own block.
+    /// `0..blocks`.
     pub block: usize,
     /// Bytes of that block's parameters (`f32`).
     pub block_bytes: u64,
@@ -156,6 +166,14 @@ pub struct SkipWModel {
     task: String,
 }
 
+/// A nested-width GRU with its settings (one per width). See [`FlexibleModel::Nested`].
+#[derive(Debug, Clone)]
+pub struct NestedModel {
+    model: NestedGru,
+    settings: Vec<Setting>,
+    task: String,
+}
+
 impl SwitchModels {
     /// The bank.
     pub fn bank(&self) -> &ModelBank {
@@ -182,6 +200,13 @@ impl SkipWModel {
     }
 }
 
+impl NestedModel {
+    /// The nested-width GRU.
+    pub fn model(&self) -> &NestedGru {
+        &self.model
+    }
+}
+
 /// A flexible model of one family, with its settings. Weights are immutable and shared; each stream
 /// owns a [`FlexState`].
 #[derive(Debug, Clone)]
@@ -193,7 +218,9 @@ pub enum FlexibleModel {
     Thr(ThrModels),
     /// SkipW (`family: "skipw"`, e.g. `models/digits-skipw`).
     SkipW(SkipWModel),
-    // Nested widths (src/rnn/nested.rs) will be the fourth variant.
+    /// Nested widths: one GRU run at any of its widths (`family: "nested"`, e.g.
+    /// `models/digits-nested`).
+    Nested(NestedModel),
 }
 
 /// Per-family part of a [`FlexState`].
@@ -211,6 +238,14 @@ pub enum FamilyState {
     Thr(SkipState),
     /// `SkipW`: the window state.
     SkipW(SkipWState),
+    /// `Nested`: the full state of all `H` units (a width-`w` step updates `h[..w]` and leaves the
+    /// rest as it is) and the step's scratch.
+    Nested {
+        /// Hidden state of all `H` units.
+        h: Vec<f32>,
+        /// Scratch of [`NestedGru::step`].
+        scratch: NestedScratch,
+    },
 }
 
 /// The state of one stream of a [`FlexibleModel`], with its scratch: allocated once by
@@ -235,6 +270,7 @@ impl FlexState {
             }
             FamilyState::Thr(state) => state.reset(),
             FamilyState::SkipW(state) => state.reset(),
+            FamilyState::Nested { h, .. } => h.iter_mut().for_each(|v| *v = 0.0),
         }
         self.logits.iter_mut().for_each(|v| *v = 0.0);
         self.previous = None;
@@ -254,7 +290,8 @@ impl FlexState {
 
 impl FlexibleModel {
     /// Loads a model folder: reads `card.json`'s `family` and dispatches to the family's loader
-    /// (`switch` or `gru` → [`load_bank`], `thr` → [`load_skip_models`], `skipw` → [`load_skipw`]).
+    /// (`switch` or `gru` → [`load_bank`], `thr` → [`load_skip_models`], `skipw` → [`load_skipw`],
+    /// `nested` → [`load_nested`]).
     ///
     /// # Errors
     /// [`ModelIoError`] naming the file: unreadable card or weights, an unknown family
@@ -281,6 +318,10 @@ impl FlexibleModel {
             "skipw" => {
                 let (model, card) = load_skipw(dir)?;
                 Ok(FlexibleModel::from_skipw(model, Some(&card)))
+            }
+            "nested" => {
+                let (model, card) = load_nested(dir)?;
+                Ok(FlexibleModel::from_nested(model, Some(&card)))
             }
             other => Err(ModelIoError::Family { path: card_path, family: other.to_string() }),
         }
@@ -406,12 +447,41 @@ impl FlexibleModel {
         FlexibleModel::SkipW(SkipWModel { model, settings, task })
     }
 
-    /// The family's name as cards spell it: `switch`, `thr` or `skipw`.
+    /// A `Nested` model: one setting per width, ascending, named `w=<w>`, all in parameter block 0
+    /// (the whole model); the card (if any) gives each width's test accuracy.
+    pub fn from_nested(model: NestedGru, card: Option<&NestedCard>) -> FlexibleModel {
+        let settings = model
+            .widths()
+            .iter()
+            .map(|&width| {
+                let entry = card.and_then(|c| c.widths.iter().find(|w| w.width == width));
+                let flops = model.flops_per_step(width);
+                Setting {
+                    name: format!("w={width}"),
+                    knobs: Knobs::Width { width },
+                    hidden: width,
+                    flops_per_update: flops,
+                    flops_per_skip: flops,
+                    flops_per_window: 0,
+                    window: 1,
+                    expected_flops_per_step: Some(flops as f64),
+                    expected_accuracy: entry.map(|e| e.test_accuracy),
+                    block: 0,
+                    block_bytes: model.param_bytes(),
+                }
+            })
+            .collect();
+        let task = card.map_or_else(String::new, |c| c.task.clone());
+        FlexibleModel::Nested(NestedModel { model, settings, task })
+    }
+
+    /// The family's name as cards spell it: `switch`, `thr`, `skipw` or `nested`.
     pub fn family(&self) -> &'static str {
         match self {
             FlexibleModel::Switch(_) => "switch",
             FlexibleModel::Thr(_) => "thr",
             FlexibleModel::SkipW(_) => "skipw",
+            FlexibleModel::Nested(_) => "nested",
         }
     }
 
@@ -421,6 +491,7 @@ impl FlexibleModel {
             FlexibleModel::Switch(f) => &f.task,
             FlexibleModel::Thr(f) => &f.task,
             FlexibleModel::SkipW(f) => &f.task,
+            FlexibleModel::Nested(f) => &f.task,
         }
     }
 
@@ -430,6 +501,7 @@ impl FlexibleModel {
             FlexibleModel::Switch(f) => &f.settings,
             FlexibleModel::Thr(f) => &f.settings,
             FlexibleModel::SkipW(f) => &f.settings,
+            FlexibleModel::Nested(f) => &f.settings,
         }
     }
 
@@ -444,6 +516,7 @@ impl FlexibleModel {
             FlexibleModel::Switch(f) => f.bank.models()[0].cell.input_size(),
             FlexibleModel::Thr(f) => f.models[0].input_size(),
             FlexibleModel::SkipW(f) => f.model.cell().input_size(),
+            FlexibleModel::Nested(f) => f.model.input_size(),
         }
     }
 
@@ -453,6 +526,7 @@ impl FlexibleModel {
             FlexibleModel::Switch(f) => f.bank.models()[0].classes(),
             FlexibleModel::Thr(f) => f.models[0].classes(),
             FlexibleModel::SkipW(f) => f.model.base.classes(),
+            FlexibleModel::Nested(f) => f.model.classes(),
         }
     }
 
@@ -462,13 +536,15 @@ impl FlexibleModel {
             (FlexibleModel::Switch(f), Knobs::Model { model }) => f.bank.models()[model].flops_readout(),
             (FlexibleModel::Thr(f), Knobs::Thr { model, .. }) => f.models[model].flops_readout(),
             (FlexibleModel::SkipW(f), _) => f.model.base.flops_readout(),
+            (FlexibleModel::Nested(f), Knobs::Width { width }) => f.model.flops_readout(width),
             _ => unreachable!("settings match their family"),
         }
     }
 
     /// FLOPs of carrying the state from setting `from` to setting `to` (paid by the first step run
     /// under `to` after a step under `from`): the bank's maps along the cheapest chain for `Switch`
-    /// (0 between same-size models), 0 for the other families (the state passes as it is).
+    /// (0 between same-size models), 0 for the other families (the state passes as it is; a nested
+    /// width change leaves units beyond the new width as they were).
     pub fn switch_flops(&self, from: usize, to: usize) -> u64 {
         match (self, self.settings()[from].knobs, self.settings()[to].knobs) {
             (FlexibleModel::Switch(f), Knobs::Model { model: a }, Knobs::Model { model: b }) => {
@@ -490,6 +566,11 @@ impl FlexibleModel {
                 (FamilyState::Thr(SkipState::new(hidden)), hidden)
             }
             FlexibleModel::SkipW(f) => (FamilyState::SkipW(f.model.new_state()), f.model.hidden_size()),
+            FlexibleModel::Nested(f) => {
+                let hidden = f.model.hidden_size();
+                // The nested step has its own scratch: no GRU scratch needed.
+                (FamilyState::Nested { h: vec![0.0; hidden], scratch: NestedScratch::new(hidden) }, 0)
+            }
         };
         FlexState {
             family,
@@ -501,18 +582,20 @@ impl FlexibleModel {
     }
 
     /// The hidden state of the model in use (that of the setting of the last step; of setting 0
-    /// before any step).
+    /// before any step). For `Nested`, the units `0..w` of that setting's width (the whole `H`-unit
+    /// state is in [`FamilyState::Nested`]).
     pub fn hidden_state<'a>(&self, state: &'a FlexState) -> &'a [f32] {
         let current = state.previous.unwrap_or(0);
         match &state.family {
             FamilyState::Switch { h, .. } => &h[..self.settings()[current].hidden],
             FamilyState::Thr(s) => &s.h,
             FamilyState::SkipW(s) => &s.h,
+            FamilyState::Nested { h, .. } => &h[..self.settings()[current].hidden],
         }
     }
 
     /// What the next step will do under setting `setting`, decided before its input is needed:
-    /// `Switch` always updates; `Thr` updates iff `ũ ≥ thr`; `SkipW` runs the window's gate first if
+    /// `Switch` and `Nested` always update; `Thr` updates iff `ũ ≥ thr`; `SkipW` runs the window's gate first if
     /// the step opens a window (hence `&mut`; the gate's FLOPs are then reported by this plan and by
     /// the following [`Self::step`], and not paid twice) and applies the selection rule. The FLOPs
     /// include the switch from the previous step's setting. Calling it again changes nothing.
@@ -536,6 +619,9 @@ impl FlexibleModel {
                 state.pending_flops += f.model.open_window(window);
                 let updates = f.model.will_process(SkipWKnobs { k, thr }, window).expect("the window was just opened");
                 (updates, state.pending_flops + if updates { f.model.flops_per_processed_step() } else { 0 })
+            }
+            (FlexibleModel::Nested(f), FamilyState::Nested { .. }, Knobs::Width { width }) => {
+                (true, f.model.flops_per_step(width))
             }
             _ => panic!("FlexibleModel::plan: the state was made by a model of another family"),
         };
@@ -577,6 +663,9 @@ impl FlexibleModel {
                 debug_assert_eq!(done.processed, plan.updates);
                 state.pending_flops = 0;
             }
+            (FlexibleModel::Nested(f), FamilyState::Nested { h, scratch }, Knobs::Width { width }) => {
+                f.model.step(width, input(), h, scratch);
+            }
             _ => panic!("FlexibleModel::step: the state was made by a model of another family"),
         }
         state.previous = Some(setting);
@@ -584,7 +673,8 @@ impl FlexibleModel {
     }
 
     /// Writes the logits (`C` values) of the current state into `out`, with the readout of the model
-    /// that ran the last step (of setting 0's model before any step). Allocates nothing.
+    /// that ran the last step (of setting 0's model before any step; for `Nested`, the readout of the
+    /// last step's width). Allocates nothing.
     pub fn logits(&self, state: &mut FlexState, out: &mut [f32]) {
         let current = state.previous.unwrap_or(0);
         let h = self.hidden_state(state);
@@ -593,6 +683,7 @@ impl FlexibleModel {
             (FlexibleModel::Switch(f), Knobs::Model { model }) => f.bank.models()[model].logits_into(h, out),
             (FlexibleModel::Thr(f), Knobs::Thr { model, .. }) => f.models[model].gru.logits_into(h, out),
             (FlexibleModel::SkipW(f), _) => f.model.base.logits_into(h, out),
+            (FlexibleModel::Nested(f), Knobs::Width { width }) => f.model.logits_into(width, h, out),
             _ => unreachable!("settings match their family"),
         }
     }

@@ -63,7 +63,7 @@ pub enum ModelIoError {
         message: String,
     },
     /// The card names a flexible family that no loader reads.
-    #[error("{path}: unknown model family `{family}`; known: switch (or gru), thr, skipw")]
+    #[error("{path}: unknown model family `{family}`; known: switch (or gru), thr, skipw, nested")]
     Family {
         /// The card.
         path: PathBuf,

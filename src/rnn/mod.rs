@@ -1,5 +1,5 @@
 //! Recurrent networks: the GRU cell and its step kernels, classifiers, the Skip-GRU of the ThrRNN
-//! family (`skip`), SkipW (`skipw`), state maps, model banks and their files, and `flex`: one interface
+//! family (`skip`), SkipW (`skipw`), nested widths (`nested`), state maps, model banks and their files, and `flex`: one interface
 //! over the flexible families. This module knows nothing of the simulator.
 
 pub mod flex;

@@ -79,8 +79,9 @@ pub struct NestedReadout {
     pub bias: Vec<f32>,
 }
 
-/// Per-stream scratch of [`NestedGru::step`]: `2 × 3H` floats, allocated once.
-#[derive(Debug, Clone)]
+/// Per-stream scratch of [`NestedGru::step`]: `2 × 3H` floats, allocated once. (`PartialEq` compares
+/// the buffers, i.e. what the last step left there, so that states holding one compare.)
+#[derive(Debug, Clone, PartialEq)]
 pub struct NestedScratch {
     gate_input: Vec<f32>,
     gate_hidden: Vec<f32>,

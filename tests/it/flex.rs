@@ -1,10 +1,13 @@
 //! `rnn::flex`: every shipped family run through `FlexibleModel` gives exactly what its own API gives
-//! (predictions and FLOPs), at constant settings and across a mid-sequence change.
+//! (predictions and FLOPs), at constant settings and across a mid-sequence change: model switching,
+//! ThrRNN, SkipW and nested widths.
 
 use flexrnn::data::{digits_split, load_digits, SequenceSet};
 use flexrnn::rnn::io::{load_bank, load_skip_models};
+use flexrnn::rnn::nested::{load_nested, random_width_schedule};
 use flexrnn::rnn::skipw::load_skipw;
-use flexrnn::rnn::{FlexibleModel, GruScratch, Knobs, ModelBank, SkipState, SkipWKnobs};
+use flexrnn::rnn::{FamilyState, FlexibleModel, GruScratch, Knobs, ModelBank, NestedScratch, SkipState, SkipWKnobs};
+use rand::SeedableRng;
 
 use crate::at;
 
@@ -157,6 +160,57 @@ fn skipw_family_equals_the_skipw_model_at_constant_settings_and_across_changes()
 }
 
 #[test]
+fn nested_family_equals_the_nested_gru_at_constant_widths_and_across_changes() {
+    let model = FlexibleModel::load(&at("models/digits-nested")).unwrap();
+    let (nested, _) = load_nested(&at("models/digits-nested")).unwrap();
+    let test = test_set();
+    let steps = test.steps;
+    assert_eq!(model.family(), "nested");
+    let widths = nested.widths().to_vec();
+    let setting_of = |width: usize| model.setting_index(&format!("w={width}")).unwrap();
+    for &width in &widths {
+        let setting = setting_of(width);
+        for i in 0..test.len() {
+            let expected = nested.classify(test.sequence(i), &vec![width; steps]);
+            let own_flops = steps as u64 * nested.flops_per_step(width);
+            assert_eq!(run_flex(&model, &test, i, |_| setting), (expected, own_flops), "w={width} seq {i}");
+        }
+        assert_eq!(model.readout_flops(setting), nested.flops_readout(width));
+    }
+    // Every ordered pair of widths, change at step 24: the same full state as NestedGru's own steps
+    // (units beyond the narrower width frozen, then resumed), and the last width's readout.
+    for a in 0..widths.len() {
+        for b in 0..widths.len() {
+            assert_eq!(model.switch_flops(setting_of(widths[a]), setting_of(widths[b])), 0);
+            for i in (0..test.len()).step_by(13) {
+                let mut h = vec![0.0f32; nested.hidden_size()];
+                let mut scratch = NestedScratch::new(nested.hidden_size());
+                let mut state = model.new_state();
+                for t in 0..steps {
+                    let width = widths[if t < 24 { a } else { b }];
+                    nested.step(width, test.frame(i, t), &mut h, &mut scratch);
+                    let plan = model.step(setting_of(width), Some(test.frame(i, t)), &mut state);
+                    assert_eq!((plan.updates, plan.flops, plan.switch_flops), (true, nested.flops_per_step(width), 0));
+                    let FamilyState::Nested { h: flex_h, .. } = state.family_state() else { panic!() };
+                    assert_eq!(flex_h, &h, "{} → {} seq {i} step {t}", widths[a], widths[b]);
+                    assert_eq!(model.hidden_state(&state), &h[..width]);
+                }
+                let expected = nested.predict(widths[b], &h, &mut [0.0; 10]);
+                assert_eq!(model.predict(&mut state), expected);
+            }
+        }
+    }
+    // Random schedules of 3 changes on a sample: predictions and FLOPs as NestedGru's own.
+    let mut rng = rand_pcg::Pcg64::seed_from_u64(5);
+    for i in (0..test.len()).step_by(5) {
+        let schedule = random_width_schedule(&widths, steps, 3, &mut rng);
+        let own_flops: u64 = schedule.iter().map(|&w| nested.flops_per_step(w)).sum();
+        let expected = nested.classify(test.sequence(i), &schedule);
+        assert_eq!(run_flex(&model, &test, i, |t| setting_of(schedule[t])), (expected, own_flops), "seq {i}");
+    }
+}
+
+#[test]
 fn a_same_size_switch_leaves_the_state_unchanged() {
     let test = test_set();
     // Thr: two Skip-GRUs of one size (the shipped one and a copy with another gate bias).
@@ -230,6 +284,22 @@ fn settings_list_their_knobs_costs_and_blocks() {
     assert_eq!(skipw.settings()[0].expected_accuracy, None, "K = 0 is not on the card's grid");
     assert!((skipw.settings()[6].expected_accuracy.unwrap() - 0.916).abs() < 1e-3);
     assert_eq!(skipw.settings()[9].expected_flops_per_step, Some(26_113.0));
+
+    let nested = FlexibleModel::load(&at("models/digits-nested")).unwrap();
+    let names: Vec<&str> = nested.settings().iter().map(|s| s.name.as_str()).collect();
+    assert_eq!(names, ["w=16", "w=32", "w=64", "w=128"]);
+    let card_accuracy = [0.833, 0.950, 0.964, 0.978];
+    for ((s, w), accuracy) in nested.settings().iter().zip([16usize, 32, 64, 128]).zip(card_accuracy) {
+        let flops = (6 * w * (1 + w) + 16 * w) as u64;
+        assert_eq!(s.knobs, Knobs::Width { width: w });
+        assert_eq!((s.hidden, s.flops_per_update, s.flops_per_skip), (w, flops, flops));
+        assert_eq!((s.block, s.block_bytes, s.flops_per_window, s.window), (0, 210_976, 0, 1), "one block");
+        assert_eq!(s.expected_flops_per_step, Some(flops as f64));
+        assert!((s.expected_accuracy.unwrap() - accuracy).abs() < 1e-3, "{}", s.name);
+    }
+    assert_eq!(nested.readout_flops(0), 330);
+    assert_eq!(nested.readout_flops(3), 2_570);
+    assert_eq!(nested.switch_flops(0, 3) + nested.switch_flops(3, 0), 0, "a width change is free");
 }
 
 #[test]

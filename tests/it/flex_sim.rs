@@ -8,8 +8,14 @@ use crate::{run_text, shipped};
 /// A Skip-GRU stream alone on a fast node, with a parameter memory that holds the one model, a
 /// 100 kFLOP feature stage before every step, and the given policies.
 fn thr_with_pipeline(policies: &str) -> String {
+    stream_with_pipeline("../models/digits-thr", "64KiB", policies)
+}
+
+/// A stream of the model folder `models` alone on a fast node, with a parameter memory of `capacity`,
+/// a 100 kFLOP feature stage before every step, and the given policies.
+fn stream_with_pipeline(models: &str, capacity: &str, policies: &str) -> String {
     format!(
-        "name: t\nseed: 3\nduration: 2s\nnode: {{ cores: 1, speed: 1GFLOP/s, scheduler: processor_sharing, memory: {{ capacity: 64KiB, bandwidth: 100MB/s }} }}\nprocesses:\n  - name: digits\n    kind: rnn_stream\n    dataset: digits\n    models: ../models/digits-thr\n    period: 5ms\n    deadline: 5ms\n    pipeline:\n      - {{ name: features, work: {{ constant: 100kFLOP }} }}\n    policies:\n{policies}"
+        "name: t\nseed: 3\nduration: 2s\nnode: {{ cores: 1, speed: 1GFLOP/s, scheduler: processor_sharing, memory: {{ capacity: {capacity}, bandwidth: 100MB/s }} }}\nprocesses:\n  - name: digits\n    kind: rnn_stream\n    dataset: digits\n    models: {models}\n    period: 5ms\n    deadline: 5ms\n    pipeline:\n      - {{ name: features, work: {{ constant: 100kFLOP }} }}\n    policies:\n{policies}"
     )
 }
 
@@ -41,16 +47,24 @@ fn a_gate_skip_reads_no_input_and_cancels_its_stages() {
 
 #[test]
 fn knob_changes_load_no_parameters() {
-    // A random setting every step: the thresholds all live in one 54 KB block.
-    let text = thr_with_pipeline("      - random: {}\n      - static: { model: thr-64-1e-3@thr=0.5 }\n");
-    let (scenario, resources, results) = run_text(&text, false);
-    let labels = labels(&scenario, &resources);
-    for result in &results {
-        let settings: std::collections::BTreeSet<_> =
-            result.outcome.recorder.steps.iter().filter_map(|s| s.model).collect();
-        assert!(settings.len() > 1 || result.plan.index == 1, "{}: several settings used", result.plan.label);
-        let row = &summary_rows(result, &scenario, &labels)[0];
-        assert_eq!(row.param_loads, Some(1), "{}: one load for the one model block", result.plan.label);
+    // A random setting every step: the thresholds all live in one 54 KB block, the nested widths in
+    // one 211 KB block (a 256 KiB memory holds it).
+    let thr = thr_with_pipeline("      - random: {}\n      - static: { model: thr-64-1e-3@thr=0.5 }\n");
+    let nested = stream_with_pipeline(
+        "../models/digits-nested",
+        "256KiB",
+        "      - random: {}\n      - static: { model: \"w=32\" }\n",
+    );
+    for text in [thr, nested] {
+        let (scenario, resources, results) = run_text(&text, false);
+        let labels = labels(&scenario, &resources);
+        for result in &results {
+            let settings: std::collections::BTreeSet<_> =
+                result.outcome.recorder.steps.iter().filter_map(|s| s.model).collect();
+            assert!(settings.len() > 1 || result.plan.index == 1, "{}: several settings used", result.plan.label);
+            let row = &summary_rows(result, &scenario, &labels)[0];
+            assert_eq!(row.param_loads, Some(1), "{}: one load for the one model block", result.plan.label);
+        }
     }
 }
 
@@ -70,5 +84,38 @@ fn shipped_family_scenarios_run() {
         assert!(rows[1].mean_flops_per_step.unwrap() < 0.6 * rows[0].mean_flops_per_step.unwrap(), "{name}");
         let updated = |i: usize| results[i].outcome.recorder.steps.iter().filter(|s| s.updated).count();
         assert!(updated(1) * 10 < updated(0) * 6, "{name}: fewer inputs read");
+    }
+}
+
+#[test]
+fn shipped_nested_scenario_runs_with_one_parameter_load() {
+    let text = shipped("nested-width.yaml").replace("duration: 120s", "duration: 20s");
+    let (scenario, resources, results) = run_text(&text, true);
+    let labels = labels(&scenario, &resources);
+    let rows: Vec<_> = results.iter().map(|r| summary_rows(r, &scenario, &labels)[0].clone()).collect();
+    let labels: Vec<&str> = results.iter().map(|r| r.plan.label.as_str()).collect();
+    assert_eq!(labels, ["static-w=128", "static-w=16", "greedy_slack", "threshold"]);
+    for (result, row) in results.iter().zip(&rows) {
+        let label = &result.plan.label;
+        // One 211 KB block, loaded once, whatever the widths used.
+        assert_eq!((row.param_loads, row.param_bytes_loaded), (Some(1), Some(210_976)), "{label}");
+        // A nested step never skips its input: every step that ran to its end read it.
+        assert!(
+            result.outcome.recorder.steps.iter().filter(|s| s.model.is_some() && !s.unfinished).all(|s| s.updated),
+            "{label}"
+        );
+    }
+    let widths = |i: usize| {
+        results[i].outcome.recorder.steps.iter().filter_map(|s| s.model).collect::<std::collections::BTreeSet<_>>()
+    };
+    assert!(widths(2).len() > 1 && widths(3).len() > 1, "the adaptive policies change width");
+    // w = 16 computes 1.9 kFLOP per step, misses nothing and is as accurate as on its card (0.833).
+    assert!(rows[1].mean_flops_per_step.unwrap() < 2_000.0);
+    assert_eq!(rows[1].miss_rate, Some(0.0));
+    assert!(rows[1].accuracy.unwrap() > 0.75, "{:?}", rows[1].accuracy);
+    // w = 128 does not fit the default node beside its background; the adaptive policies beat both.
+    assert!(rows[0].miss_rate.unwrap() > 0.3, "{:?}", rows[0].miss_rate);
+    for i in [2, 3] {
+        assert!(rows[i].accuracy.unwrap() > rows[0].accuracy.unwrap().max(rows[1].accuracy.unwrap()), "{}", labels[i]);
     }
 }

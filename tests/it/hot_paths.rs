@@ -166,10 +166,11 @@ fn event_loop_allocates_nothing_per_event() {
 }
 
 /// `FlexibleModel::plan`, `step` and `predict` allocate nothing, in every family, with the setting
-/// changing at every step (switches with maps, thresholds, SkipW windows opened by `plan`).
+/// changing at every step (switches with maps, thresholds, SkipW windows opened by `plan`, nested
+/// widths).
 #[test]
 fn flexible_model_plan_step_and_predict_allocate_nothing() {
-    for dir in ["models/digits-gru", "models/digits-thr", "models/digits-skipw"] {
+    for dir in ["models/digits-gru", "models/digits-thr", "models/digits-skipw", "models/digits-nested"] {
         let model = flexrnn::rnn::FlexibleModel::load(&at(dir)).unwrap();
         let mut state = model.new_state();
         let settings = model.settings().len();
