@@ -409,6 +409,29 @@ fn with_jobs<T: Send>(jobs: usize, work: impl FnOnce(bool) -> T + Send) -> anyho
     Ok(pool.install(|| work(true)))
 }
 
+/// A progress bar over training epochs.
+fn epoch_bar(epochs: u64) -> ProgressBar {
+    let bar = ProgressBar::new(epochs);
+    bar.set_style(
+        ProgressStyle::with_template("{elapsed_precise} [{bar:30}] {pos}/{len} epochs ({eta} left) {msg}")
+            .expect("valid template"),
+    );
+    bar
+}
+
+/// The command line as run, for model cards: the environment variables that change a training's
+/// result or speed (`RAYON_NUM_THREADS`: the autodiff's summation order; `GLIBC_TUNABLES`), then
+/// `flexrnn` and its arguments.
+fn command_line() -> String {
+    ["RAYON_NUM_THREADS", "GLIBC_TUNABLES"]
+        .into_iter()
+        .filter_map(|name| std::env::var(name).ok().map(|value| format!("{name}={value}")))
+        .chain(std::iter::once("flexrnn".to_string()))
+        .chain(std::env::args().skip(1))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
 /// Prints a line above the progress bar, or plainly when the bar is hidden (not a terminal).
 fn say(bar: &ProgressBar, line: String) {
     if bar.is_hidden() {
@@ -432,7 +455,7 @@ fn train(args: TrainArgs) -> anyhow::Result<()> {
     anyhow::ensure!(args.clip_norm.is_finite() && args.clip_norm > 0.0, "--clip-norm must be a positive number");
     anyhow::ensure!(
         args.force || !args.out.join("card.json").exists(),
-        "{} already holds a model bank; pass --force to replace it",
+        "{} already holds a model (card.json); pass --force to replace it",
         args.out.display()
     );
     if args.family == "skipw" {
@@ -443,7 +466,7 @@ fn train(args: TrainArgs) -> anyhow::Result<()> {
     }
     let set = data::load_digits()?;
     let split = data::digits_split(&set.labels);
-    let command = std::iter::once("flexrnn".to_string()).chain(std::env::args().skip(1)).collect::<Vec<_>>().join(" ");
+    let command = command_line();
     if args.family == "thr" {
         return train_thr(args, &set, &split, command);
     }
@@ -460,11 +483,7 @@ fn train(args: TrainArgs) -> anyhow::Result<()> {
         },
         command,
     };
-    let bar = ProgressBar::new((args.widths.len() * args.epochs) as u64);
-    bar.set_style(
-        ProgressStyle::with_template("{elapsed_precise} [{bar:30}] {pos}/{len} epochs ({eta} left) {msg}")
-            .expect("valid template"),
-    );
+    let bar = epoch_bar((args.widths.len() * args.epochs) as u64);
     let trained = train_bank(&set, &split, &config, |p| match p {
         BankProgress::Epoch { hidden, epoch, loss, validation_accuracy } => {
             bar.inc(1);
@@ -520,11 +539,7 @@ fn train_thr(mut args: TrainArgs, set: &data::SequenceSet, split: &data::Split, 
         },
         command,
     };
-    let bar = ProgressBar::new((args.widths.len() * args.lambda.len() * args.epochs) as u64);
-    bar.set_style(
-        ProgressStyle::with_template("{elapsed_precise} [{bar:30}] {pos}/{len} epochs ({eta} left) {msg}")
-            .expect("valid template"),
-    );
+    let bar = epoch_bar((args.widths.len() * args.lambda.len() * args.epochs) as u64);
     let trained = train_skip_bank(set, split, &config, |p| match p {
         SkipProgress::Epoch { name, epoch } => {
             bar.inc(1);
@@ -585,7 +600,7 @@ fn train_skipw(args: TrainArgs) -> anyhow::Result<()> {
     );
     let set = data::load_digits()?;
     let split = data::digits_split(&set.labels);
-    let command = std::iter::once("flexrnn".to_string()).chain(std::env::args().skip(1)).collect::<Vec<_>>().join(" ");
+    let command = command_line();
     let config = SkipWTrainConfig {
         hidden: args.widths[0],
         window: args.window,
@@ -601,11 +616,7 @@ fn train_skipw(args: TrainArgs) -> anyhow::Result<()> {
         seed: args.seed,
         command,
     };
-    let bar = ProgressBar::new(args.epochs as u64);
-    bar.set_style(
-        ProgressStyle::with_template("{elapsed_precise} [{bar:30}] {pos}/{len} epochs ({eta} left) {msg}")
-            .expect("valid template"),
-    );
+    let bar = epoch_bar((args.epochs) as u64);
     let trained = train_skipw(&set, &split, &config, |e| {
         bar.inc(1);
         let line = format!(
@@ -635,38 +646,15 @@ fn train_skipw(args: TrainArgs) -> anyhow::Result<()> {
 fn train_nested(args: TrainArgs) -> anyhow::Result<()> {
     use flexrnn::rnn::nested::encode_nested;
     use flexrnn::train::nested::{train_nested, NestedConfig, NestedProgress};
-    anyhow::ensure!(
-        !args.widths.is_empty() && args.widths.iter().all(|&w| w > 0),
-        "--widths: give one or more positive widths (the largest is the hidden size)"
-    );
-    anyhow::ensure!(args.epochs > 0 && args.batch_size > 0, "--epochs and --batch-size must be positive");
-    anyhow::ensure!(
-        args.learning_rate.is_finite() && args.learning_rate > 0.0,
-        "--learning-rate must be a positive number, got {}",
-        args.learning_rate
-    );
-    anyhow::ensure!(args.clip_norm.is_finite() && args.clip_norm > 0.0, "--clip-norm must be a positive number");
+    // The checks every family shares were made by `train` before it dispatched here.
     anyhow::ensure!(args.max_changes > 0, "--max-changes must be at least 1");
     anyhow::ensure!(
         args.distill_weight.is_finite() && args.distill_weight >= 0.0,
         "--distill-weight must be a number ≥ 0"
     );
-    anyhow::ensure!(
-        args.force || !args.out.join("card.json").exists(),
-        "{} already holds a model; pass --force to replace it",
-        args.out.display()
-    );
     let set = data::load_digits()?;
     let split = data::digits_split(&set.labels);
-    // The thread count can change the autodiff's summation order, so it belongs to the command.
-    let environment = ["RAYON_NUM_THREADS", "GLIBC_TUNABLES"]
-        .into_iter()
-        .filter_map(|name| std::env::var(name).ok().map(|value| format!("{name}={value}")));
-    let command = environment
-        .chain(std::iter::once("flexrnn".to_string()))
-        .chain(std::env::args().skip(1))
-        .collect::<Vec<_>>()
-        .join(" ");
+    let command = command_line();
     let config = NestedConfig {
         widths: args.widths.clone(),
         epochs: args.epochs,
