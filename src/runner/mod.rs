@@ -152,7 +152,7 @@ pub fn plan_runs(scenario: &Scenario, resources: &Resources) -> Result<Vec<RunPl
                     return Err(scenario.error_at(
                         model,
                         format!(
-                            "stream `{}` (stream {stream_index}).policies[{policy_index}]: model `{model}` is not in {}; allowed: {}",
+                            "stream `{}` (stream {stream_index}).policies[{policy_index}]: `{model}` is not a setting of {} (a model, or a model with its knobs); allowed: {}",
                             stream.spec.name,
                             bank.dir.display(),
                             names.join(", ")
