@@ -85,35 +85,37 @@ fn switch_family_equals_the_bank_at_constant_settings_and_across_a_change() {
 fn thr_family_equals_the_skip_gru_at_constant_settings_and_across_a_change() {
     let model = FlexibleModel::load(&at("models/digits-thr")).unwrap();
     let (skips, _) = load_skip_models(&at("models/digits-thr")).unwrap();
-    let skip = &skips[0];
     let test = test_set();
-    for (setting, entry) in model.settings().iter().enumerate() {
-        let Knobs::Thr { model: 0, thr } = entry.knobs else { panic!("{entry:?}") };
+    let knobs: Vec<(usize, f32)> = model
+        .settings()
+        .iter()
+        .map(|s| if let Knobs::Thr { model, thr } = s.knobs { (model, thr) } else { panic!("{s:?}") })
+        .collect();
+    for (setting, &(m, thr)) in knobs.iter().enumerate() {
+        let skip = &skips[m];
         for i in 0..test.len() {
             let own = skip.classify(test.sequence(i), thr);
             let own_flops = own.updated_steps as u64 * skip.flops_per_update()
                 + (own.steps - own.updated_steps) as u64 * skip.flops_per_skip();
-            assert_eq!(run_flex(&model, &test, i, |_| setting), (own.class, own_flops), "{} seq {i}", entry.name);
+            let name = &model.settings()[setting].name;
+            assert_eq!(run_flex(&model, &test, i, |_| setting), (own.class, own_flops), "{name} seq {i}");
         }
     }
-    // Every ordered pair of settings, change at step 20.
-    let thresholds: Vec<f32> = model
-        .settings()
-        .iter()
-        .map(|s| if let Knobs::Thr { thr, .. } = s.knobs { thr } else { unreachable!() })
-        .collect();
-    for a in 0..thresholds.len() {
-        for b in 0..thresholds.len() {
-            for i in (0..test.len()).step_by(11) {
-                let mut state = SkipState::new(skip.hidden_size());
-                let mut scratch = GruScratch::new(skip.hidden_size());
+    // Every ordered pair of settings, change at step 20 (between the two Skip-GRUs too: same size,
+    // the state passes as it is).
+    for a in 0..knobs.len() {
+        for b in 0..knobs.len() {
+            for i in (0..test.len()).step_by(23) {
+                let hidden = skips[0].hidden_size();
+                let mut state = SkipState::new(hidden);
+                let mut scratch = GruScratch::new(hidden);
                 let mut own_flops = 0;
                 for t in 0..test.steps {
-                    let thr = thresholds[if t < 20 { a } else { b }];
-                    let updated = skip.step(test.frame(i, t), thr, &mut state, &mut scratch);
-                    own_flops += if updated { skip.flops_per_update() } else { skip.flops_per_skip() };
+                    let (m, thr) = knobs[if t < 20 { a } else { b }];
+                    let updated = skips[m].step(test.frame(i, t), thr, &mut state, &mut scratch);
+                    own_flops += if updated { skips[m].flops_per_update() } else { skips[m].flops_per_skip() };
                 }
-                let own_class = skip.predict(&state.h, &mut [0.0; 10]);
+                let own_class = skips[knobs[b].0].predict(&state.h, &mut [0.0; 10]);
                 assert_eq!(run_flex(&model, &test, i, |t| if t < 20 { a } else { b }), (own_class, own_flops));
             }
         }
@@ -264,13 +266,19 @@ fn settings_list_their_knobs_costs_and_blocks() {
 
     let thr = FlexibleModel::load(&at("models/digits-thr")).unwrap();
     let names: Vec<&str> = thr.settings().iter().map(|s| s.name.as_str()).collect();
-    let m = "thr-64-1e-3";
-    assert_eq!(names, [0.0, 0.5, 0.6, 1.0, 1.01].map(|t: f64| format!("{m}@thr={t}")));
-    for s in thr.settings() {
-        assert_eq!((s.block, s.block_bytes, s.flops_per_update, s.flops_per_skip), (0, 54_316, 26_115, 3));
+    // Thinned grids: thresholds whose accuracy and cost repeat the previous point's are dropped.
+    let mut expected: Vec<String> = [0.0, 0.5, 0.6, 1.0, 1.01].map(|t: f64| format!("thr-64-1e-3@thr={t}")).to_vec();
+    expected.extend([0.0, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0, 1.01].map(|t: f64| format!("thr-64-3e-3@thr={t}")));
+    assert_eq!(names, expected);
+    for (i, s) in thr.settings().iter().enumerate() {
+        let block = usize::from(i >= 5);
+        assert_eq!((s.block, s.block_bytes, s.flops_per_update, s.flops_per_skip), (block, 54_316, 26_115, 3));
         assert!(s.expected_flops_per_step.is_some() && s.expected_accuracy.is_some());
     }
     assert_eq!(thr.settings()[4].expected_flops_per_step, Some(3.0));
+    // λ = 3e-3 at thr 0.5: 73.6 % of the steps updated, 0.942 accuracy (the card's grid).
+    assert!((thr.settings()[7].expected_accuracy.unwrap() - 0.9415).abs() < 1e-3);
+    assert_eq!(thr.switch_flops(0, 7), 0, "same size: the state passes as it is");
 
     let skipw = FlexibleModel::load(&at("models/digits-skipw")).unwrap();
     let names: Vec<String> = skipw.settings().iter().map(|s| s.name.clone()).collect();
