@@ -3,10 +3,11 @@
 //! cross-entropy at the last step; AdamW with cosine decay; the epoch with the best validation
 //! accuracy (measured with the crate's own inference) is kept.
 
+use crate::train::{flat, uniform_var};
 use candle_core::{DType, Device, Tensor, Var};
 use candle_nn::{AdamW, Optimizer, ParamsAdamW};
 use rand::seq::SliceRandom;
-use rand::{Rng, SeedableRng};
+use rand::SeedableRng;
 use rand_pcg::Pcg64;
 
 use crate::data::SequenceSet;
@@ -28,11 +29,7 @@ impl CandleLstm {
     /// PyTorch's initialisation: every parameter uniform in ±1/√H.
     fn init(input: usize, hidden: usize, classes: usize, rng: &mut Pcg64) -> candle_core::Result<CandleLstm> {
         let bound = 1.0 / (hidden as f32).sqrt();
-        let mut var = |shape: &[usize]| {
-            let n: usize = shape.iter().product();
-            let values: Vec<f32> = (0..n).map(|_| rng.random_range(-bound..bound)).collect();
-            Var::from_vec(values, shape, &Device::Cpu)
-        };
+        let mut var = |shape: &[usize]| uniform_var(rng, shape, bound);
         Ok(CandleLstm {
             hidden,
             weight_ih: var(&[4 * hidden, input])?,
@@ -89,7 +86,6 @@ impl CandleLstm {
     }
 
     fn to_classifier(&self, name: &str) -> candle_core::Result<LstmClassifier> {
-        let flat = |v: &Var| v.as_tensor().flatten_all()?.to_vec1::<f32>();
         let input = self.weight_ih.dims()[1];
         let cell = LstmCell::new(
             input,
@@ -180,6 +176,7 @@ pub fn train_lstm_classifier(
 mod tests {
     use super::*;
     use crate::rnn::lstm::LstmScratch;
+    use rand::Rng;
 
     /// Largest absolute difference allowed between the crate's LSTM and the autodiff forward.
     const AUTODIFF_ATOL: f32 = 1e-5;

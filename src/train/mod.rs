@@ -76,6 +76,19 @@ pub struct TrainReport {
     pub epoch_losses: Vec<f64>,
 }
 
+/// A trainable tensor of `shape` with every value drawn uniformly from `±bound` (PyTorch's default
+/// initialisation with `bound = 1/√fan_in`), in row-major order from `rng`.
+pub(crate) fn uniform_var(rng: &mut Pcg64, shape: &[usize], bound: f32) -> candle_core::Result<Var> {
+    let n: usize = shape.iter().product();
+    let values: Vec<f32> = (0..n).map(|_| rng.random_range(-bound..bound)).collect();
+    Var::from_vec(values, shape, &Device::Cpu)
+}
+
+/// The values of a trained tensor, flattened in row-major order.
+pub(crate) fn flat(v: &Var) -> candle_core::Result<Vec<f32>> {
+    v.as_tensor().flatten_all()?.to_vec1::<f32>()
+}
+
 struct CandleGru {
     hidden: usize,
     weight_ih: Var,
@@ -90,11 +103,7 @@ impl CandleGru {
     /// PyTorch's initialisation: every parameter uniform in ±1/√H (cell) and ±1/√H (readout, fan-in H).
     fn init(input: usize, hidden: usize, classes: usize, rng: &mut Pcg64) -> candle_core::Result<CandleGru> {
         let bound = 1.0 / (hidden as f32).sqrt();
-        let mut var = |shape: &[usize]| {
-            let n: usize = shape.iter().product();
-            let values: Vec<f32> = (0..n).map(|_| rng.random_range(-bound..bound)).collect();
-            Var::from_vec(values, shape, &Device::Cpu)
-        };
+        let mut var = |shape: &[usize]| uniform_var(rng, shape, bound);
         Ok(CandleGru {
             hidden,
             weight_ih: var(&[3 * hidden, input])?,
@@ -161,7 +170,6 @@ impl CandleGru {
     }
 
     fn to_classifier(&self, name: &str) -> candle_core::Result<GruClassifier> {
-        let flat = |v: &Var| v.as_tensor().flatten_all()?.to_vec1::<f32>();
         let input = self.weight_ih.dims()[1];
         let cell = GruCell::new(
             input,

@@ -18,6 +18,7 @@
 //! exactly the equations the crate's inference runs. Each row's logits come from the readout of the
 //! width of its last step. Accuracies are measured with the crate's own inference.
 
+use crate::train::{flat, uniform_var};
 use std::time::Instant;
 
 use candle_core::{DType, Device, Tensor, Var, D};
@@ -104,11 +105,7 @@ impl CandleNested {
     /// PyTorch's initialisation: the cell uniform in ±1/√H, each readout uniform in ±1/√w (fan-in w).
     fn init(input: usize, widths: &[usize], classes: usize, rng: &mut Pcg64) -> candle_core::Result<CandleNested> {
         let hidden = *widths.last().expect("at least one width");
-        let mut var = |shape: &[usize], bound: f32| {
-            let n: usize = shape.iter().product();
-            let values: Vec<f32> = (0..n).map(|_| rng.random_range(-bound..bound)).collect();
-            Var::from_vec(values, shape, &Device::Cpu)
-        };
+        let mut var = |shape: &[usize], bound: f32| uniform_var(rng, shape, bound);
         let bound = 1.0 / (hidden as f32).sqrt();
         let weight_ih = var(&[3 * hidden, input], bound)?;
         let weight_hh = var(&[3 * hidden, hidden], bound)?;
@@ -180,7 +177,6 @@ impl CandleNested {
     }
 
     fn to_nested(&self, name: &str) -> candle_core::Result<NestedGru> {
-        let flat = |v: &Var| v.as_tensor().flatten_all()?.to_vec1::<f32>();
         let input = self.weight_ih.dims()[1];
         let cell = GruCell::new(
             input,

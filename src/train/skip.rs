@@ -16,12 +16,13 @@
 //! The epoch kept is the one with the best validation accuracy at `thr = 0.5` (ties: fewer updates,
 //! then the earlier epoch). Accuracies and update shares are measured with the crate's own inference.
 
+use crate::train::{flat, uniform_var};
 use std::time::Instant;
 
 use candle_core::{DType, Device, Tensor, Var};
 use candle_nn::{AdamW, Optimizer, ParamsAdamW};
 use rand::seq::SliceRandom;
-use rand::{Rng, SeedableRng};
+use rand::SeedableRng;
 use rand_pcg::Pcg64;
 
 use crate::data::{SequenceSet, Split};
@@ -78,10 +79,9 @@ impl CandleSkipGru {
     fn init(input: usize, hidden: usize, classes: usize, rng: &mut Pcg64) -> candle_core::Result<CandleSkipGru> {
         let gru = CandleGru::init(input, hidden, classes, rng)?;
         let bound = 1.0 / (hidden as f32).sqrt();
-        let values: Vec<f32> = (0..hidden).map(|_| rng.random_range(-bound..bound)).collect();
         Ok(CandleSkipGru {
             gru,
-            gate_weight: Var::from_vec(values, (1, hidden), &Device::Cpu)?,
+            gate_weight: uniform_var(rng, &[1, hidden], bound)?,
             gate_bias: Var::from_vec(vec![INITIAL_GATE_BIAS], 1, &Device::Cpu)?,
         })
     }
@@ -122,7 +122,7 @@ impl CandleSkipGru {
 
     fn to_classifier(&self, name: &str) -> candle_core::Result<SkipGruClassifier> {
         let gru = self.gru.to_classifier(name)?;
-        let gate_weight = self.gate_weight.as_tensor().flatten_all()?.to_vec1::<f32>()?;
+        let gate_weight = flat(&self.gate_weight)?;
         let gate_bias = self.gate_bias.as_tensor().to_vec1::<f32>()?[0];
         Ok(SkipGruClassifier::new(gru, gate_weight, gate_bias))
     }
@@ -371,6 +371,7 @@ pub fn train_skip_bank(
 mod tests {
     use super::*;
     use crate::rnn::{GruScratch, SkipState};
+    use rand::Rng;
 
     /// Largest absolute difference allowed between the crate's Skip-GRU and the autodiff forward.
     const AUTODIFF_ATOL: f32 = 1e-5;

@@ -16,6 +16,7 @@
 //! cosine decay to 5%, weight decay 1e-4, gradient-norm clip; the epoch with the best validation score
 //! (mean accuracy over `K = 1..=L` at `thr = 0.5`, measured with the crate's own inference) is kept.
 
+use crate::train::{flat, uniform_var};
 use std::path::PathBuf;
 use std::time::Instant;
 
@@ -112,11 +113,7 @@ impl CandleSkipW {
     /// PyTorch's initialisation (uniform ±1/√H for the cell and the H-input linear layers).
     fn init(input: usize, hidden: usize, window: usize, classes: usize, rng: &mut Pcg64) -> candle_core::Result<Self> {
         let bound = 1.0 / (hidden as f32).sqrt();
-        let mut var = |shape: &[usize]| {
-            let n: usize = shape.iter().product();
-            let values: Vec<f32> = (0..n).map(|_| rng.random_range(-bound..bound)).collect();
-            Var::from_vec(values, shape, &Device::Cpu)
-        };
+        let mut var = |shape: &[usize]| uniform_var(rng, shape, bound);
         Ok(CandleSkipW {
             hidden,
             window,
@@ -195,7 +192,6 @@ impl CandleSkipW {
     }
 
     fn to_model(&self, name: &str) -> candle_core::Result<SkipWClassifier> {
-        let flat = |v: &Var| v.as_tensor().flatten_all()?.to_vec1::<f32>();
         let input = self.weight_ih.dims()[1];
         let cell = GruCell::new(
             input,
