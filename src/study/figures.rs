@@ -215,22 +215,21 @@ fn cells_by_policy_and_load(view: &StudyView) -> Vec<&CellSummary> {
     cells
 }
 
+/// The columns every per-cell figure CSV starts with: point, point label, offered load (%), policy.
+fn cell_fields(view: &StudyView, c: &CellSummary) -> [String; 4] {
+    [c.point.to_string(), point_label(view, c.point).to_string(), num(load_pct(view, c.point)), c.policy.clone()]
+}
+
 fn miss_rate_vs_load_csv(view: &StudyView) -> Vec<u8> {
     let rows = cells_by_policy_and_load(view)
         .into_iter()
         .map(|c| {
             let miss = scaled(&c.miss_rate, 100.0);
             let [low, high] = interval_fields(&miss);
-            vec![
-                c.point.to_string(),
-                point_label(view, c.point).to_string(),
-                num(load_pct(view, c.point)),
-                c.policy.clone(),
-                num(miss.mean),
-                low,
-                high,
-                c.miss_rate.n.to_string(),
-            ]
+            cell_fields(view, c)
+                .into_iter()
+                .chain([num(miss.mean), low, high, c.miss_rate.n.to_string()])
+                .collect::<Vec<_>>()
         })
         .collect();
     csv_from_rows(
@@ -259,20 +258,19 @@ fn accuracy_vs_flops_csv(view: &StudyView) -> Vec<u8> {
             let accuracy = scaled(&c.accuracy, 100.0);
             let [f_low, f_high] = interval_fields(&flops);
             let [a_low, a_high] = interval_fields(&accuracy);
-            vec![
-                c.point.to_string(),
-                point_label(view, c.point).to_string(),
-                num(load_pct(view, c.point)),
-                c.policy.clone(),
-                num(flops.mean),
-                f_low,
-                f_high,
-                num(accuracy.mean),
-                a_low,
-                a_high,
-                c.accuracy.n.to_string(),
-                on_front.to_string(),
-            ]
+            cell_fields(view, c)
+                .into_iter()
+                .chain([
+                    num(flops.mean),
+                    f_low,
+                    f_high,
+                    num(accuracy.mean),
+                    a_low,
+                    a_high,
+                    c.accuracy.n.to_string(),
+                    on_front.to_string(),
+                ])
+                .collect::<Vec<_>>()
         })
         .collect();
     csv_from_rows(
@@ -350,19 +348,20 @@ fn energy_vs_accuracy_csv(view: &StudyView) -> Vec<u8> {
             let accuracy = scaled(&c.accuracy, 100.0);
             let [a_low, a_high] = interval_fields(&accuracy);
             let [e_low, e_high] = interval_fields(&energy);
-            Some(vec![
-                c.point.to_string(),
-                point_label(view, c.point).to_string(),
-                num(load_pct(view, c.point)),
-                c.policy.clone(),
-                num(accuracy.mean),
-                a_low,
-                a_high,
-                num(energy.mean),
-                e_low,
-                e_high,
-                c.accuracy.n.to_string(),
-            ])
+            Some(
+                cell_fields(view, c)
+                    .into_iter()
+                    .chain([
+                        num(accuracy.mean),
+                        a_low,
+                        a_high,
+                        num(energy.mean),
+                        e_low,
+                        e_high,
+                        c.accuracy.n.to_string(),
+                    ])
+                    .collect::<Vec<_>>(),
+            )
         })
         .collect();
     csv_from_rows(
