@@ -169,7 +169,7 @@ pub fn train_lstm_classifier(
         }
     }
     let (classifier, validation_accuracy, best_epoch) = best;
-    Ok((classifier, TrainReport { validation_accuracy, best_epoch, epoch_losses }))
+    Ok((classifier, TrainReport { validation: super::Score::Accuracy(validation_accuracy), best_epoch, epoch_losses }))
 }
 
 #[cfg(test)]
