@@ -21,8 +21,8 @@ use std::path::{Path, PathBuf};
 
 use super::{
     digits_split, load_basic_motions, load_digits, load_japanese_vowels, load_mnist5k, pixel_permutation,
-    read_mnist_idx, read_pose, read_ts, AddingTask, DataError, MissingValues, SequenceSet, Split, SplitPart,
-    TrainTest, PERMUTATION_SEED, POSE_FRAMES_PER_SERIES,
+    read_mnist_idx, read_pose, read_ts, AddingTask, DataError, MissingValues, SequenceSet, Split, SplitPart, TrainTest,
+    PERMUTATION_SEED, POSE_FRAMES_PER_SERIES,
 };
 
 /// Seed of the adding-task data of the `adding` ids.
@@ -101,7 +101,8 @@ impl TaskSpec {
             "japanese-vowels" => TaskSpec::JapaneseVowels,
             _ => {
                 if let Some(t) = id.strip_prefix("adding-T") {
-                    let steps: usize = t.parse().map_err(|_| bad("write the length as adding-T<T>, e.g. adding-T100".into()))?;
+                    let steps: usize =
+                        t.parse().map_err(|_| bad("write the length as adding-T<T>, e.g. adding-T100".into()))?;
                     if steps < 10 {
                         return Err(bad(format!("T = {steps}; the adding task needs T ≥ 10")));
                     }
@@ -193,8 +194,10 @@ impl TaskSpec {
                 Task { id: id.clone(), set, split, standardisation: None }
             }
             TaskSpec::MnistIdx { dir, permuted } => {
-                let train = read_mnist_idx(&find(dir, "train-images-idx3-ubyte")?, &find(dir, "train-labels-idx1-ubyte")?)?;
-                let test = read_mnist_idx(&find(dir, "t10k-images-idx3-ubyte")?, &find(dir, "t10k-labels-idx1-ubyte")?)?;
+                let train =
+                    read_mnist_idx(&find(dir, "train-images-idx3-ubyte")?, &find(dir, "train-labels-idx1-ubyte")?)?;
+                let test =
+                    read_mnist_idx(&find(dir, "t10k-images-idx3-ubyte")?, &find(dir, "t10k-labels-idx1-ubyte")?)?;
                 let mut task = Task::from_parts(&id, TrainTest { train, test }, 0.1)?;
                 if *permuted {
                     task.set = task.set.permute_steps(&pixel_permutation(task.set.steps, PERMUTATION_SEED))?;

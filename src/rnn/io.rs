@@ -343,9 +343,7 @@ fn read_card(dir: &Path) -> Result<(ModelCard, PathBuf), ModelIoError> {
         .map_err(|source| ModelIoError::Card { path: card_path.clone(), source })?;
     let invalid = |message: String| ModelIoError::Tensor { path: card_path.clone(), message };
     if card.input == 0 || card.models.is_empty() {
-        return Err(invalid(
-            "`input` must be at least 1 and `models` must list at least one model".into(),
-        ));
+        return Err(invalid("`input` must be at least 1 and `models` must list at least one model".into()));
     }
     if let Some(entry) = card.models.iter().find(|m| m.hidden == 0 || m.name.is_empty() || m.name.contains(['/', '\\']))
     {
@@ -377,7 +375,14 @@ pub fn load_skip_models(dir: &Path) -> Result<(Vec<SkipGruClassifier>, ModelCard
             });
         }
         let path = dir.join(format!("{}.safetensors", entry.name));
-        models.push(decode_skip_classifier(&read(&path)?, &path, &entry.name, card.input, entry.hidden, readout_rows(card.classes))?);
+        models.push(decode_skip_classifier(
+            &read(&path)?,
+            &path,
+            &entry.name,
+            card.input,
+            entry.hidden,
+            readout_rows(card.classes),
+        )?);
     }
     Ok((models, card))
 }
@@ -402,7 +407,14 @@ pub fn load_bank(dir: &Path) -> Result<(ModelBank, ModelCard), ModelIoError> {
     let mut models = Vec::with_capacity(card.models.len());
     for entry in &card.models {
         let path = dir.join(format!("{}.safetensors", entry.name));
-        models.push(decode_classifier(&read(&path)?, &path, &entry.name, card.input, entry.hidden, readout_rows(card.classes))?);
+        models.push(decode_classifier(
+            &read(&path)?,
+            &path,
+            &entry.name,
+            card.input,
+            entry.hidden,
+            readout_rows(card.classes),
+        )?);
     }
     let maps_path = dir.join("maps.safetensors");
     let mut maps = Vec::new();

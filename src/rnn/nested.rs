@@ -542,7 +542,15 @@ pub fn load_nested(dir: &Path) -> Result<(NestedGru, NestedCard), ModelIoError> 
     }
     let widths: Vec<usize> = card.widths.iter().map(|w| w.width).collect();
     let path = dir.join(format!("{}.safetensors", card.name));
-    let model = decode_nested(&read(&path)?, &path, &card.name, card.input, card.hidden, crate::rnn::io::readout_rows(card.classes), &widths)?;
+    let model = decode_nested(
+        &read(&path)?,
+        &path,
+        &card.name,
+        card.input,
+        card.hidden,
+        crate::rnn::io::readout_rows(card.classes),
+        &widths,
+    )?;
     Ok((model, card))
 }
 

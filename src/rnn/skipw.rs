@@ -585,7 +585,15 @@ pub fn load_skipw(dir: &Path) -> Result<(SkipWClassifier, SkipWCard), ModelIoErr
         return Err(invalid(format!("`name` `{}` must be a plain file stem", card.name)));
     }
     let path = dir.join(format!("{}.safetensors", card.name));
-    let model = decode_skipw(&read(&path)?, &path, &card.name, card.input, card.hidden, crate::rnn::io::readout_rows(card.classes), card.window)?;
+    let model = decode_skipw(
+        &read(&path)?,
+        &path,
+        &card.name,
+        card.input,
+        card.hidden,
+        crate::rnn::io::readout_rows(card.classes),
+        card.window,
+    )?;
     Ok((model, card))
 }
 

@@ -178,8 +178,11 @@ pub fn train_skip_classifier(
     let mut optimiser = AdamW::new(model.vars(), params.clone())?;
     let mut order: Vec<usize> = (0..train.len()).collect();
     let initial = model.to_classifier(name)?;
-    let mut best: (SkipGruClassifier, ThrEvaluation, usize) =
-        (initial, ThrEvaluation { score: Score::Accuracy(f64::NEG_INFINITY), update_share: 1.0, mean_flops_per_step: 0.0 }, 0);
+    let mut best: (SkipGruClassifier, ThrEvaluation, usize) = (
+        initial,
+        ThrEvaluation { score: Score::Accuracy(f64::NEG_INFINITY), update_share: 1.0, mean_flops_per_step: 0.0 },
+        0,
+    );
     let mut epoch_losses = Vec::with_capacity(config.epochs);
     for epoch in 1..=config.epochs {
         let progress = (epoch - 1) as f64 / config.epochs.max(1) as f64;
@@ -214,8 +217,8 @@ pub fn train_skip_classifier(
             validation_update_share: on_validation.update_share,
         });
         let (quality, best_quality) = (on_validation.score.quality(), best.1.score.quality());
-        let better = quality > best_quality
-            || (quality == best_quality && on_validation.update_share < best.1.update_share);
+        let better =
+            quality > best_quality || (quality == best_quality && on_validation.update_share < best.1.update_share);
         if better {
             best = (candidate, on_validation, epoch);
         }

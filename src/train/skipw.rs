@@ -29,8 +29,7 @@ use rand_pcg::Pcg64;
 use crate::data::{SequenceSet, Split};
 use crate::rnn::io::{encode_tensors, CardTraining};
 use crate::rnn::skipw::{
-    skipw_tensors, top_k_mask, SkipWCard, SkipWCardKnobs, SkipWCardTrainingKnobs, SkipWClassifier,
-    SkipWGridPoint,
+    skipw_tensors, top_k_mask, SkipWCard, SkipWCardKnobs, SkipWCardTrainingKnobs, SkipWClassifier, SkipWGridPoint,
 };
 use crate::rnn::{GruCell, GruClassifier};
 
