@@ -89,6 +89,36 @@ pub(crate) fn flat(v: &Var) -> candle_core::Result<Vec<f32>> {
     v.as_tensor().flatten_all()?.to_vec1::<f32>()
 }
 
+/// Sequences longer than this take [`step_input_gates`]' per-step form.
+pub(crate) const ONE_MATMUL_MAX_STEPS: usize = 128;
+
+/// The input-side gate pre-activations `W x_t + b` of every step, each `[B, G]`, for inputs
+/// `[B, T, I]`, `weight` `[G, I]` and `bias` `[G]`.
+///
+/// Up to [`ONE_MATMUL_MAX_STEPS`] steps: one matmul over all steps, then a view per step — the form
+/// the shipped digits models were trained with, kept so that their training commands reproduce them
+/// bit for bit. Longer sequences: one matmul per step (same values; gradients summed in another
+/// order), because candle's backward of a view (`narrow`) pads each step's gradient to the whole
+/// `[B, T, G]` tensor, which makes a training step quadratic in `T` (permuted MNIST, 784 steps: over
+/// five minutes per epoch instead of about one).
+pub(crate) fn step_input_gates(xs: &Tensor, weight: &Var, bias: &Var) -> candle_core::Result<Vec<Tensor>> {
+    let (batch, steps, input) = xs.dims3()?;
+    let gates = weight.dims()[0];
+    let weight_t = weight.as_tensor().t()?;
+    if steps <= ONE_MATMUL_MAX_STEPS {
+        let all = xs
+            .reshape((batch * steps, input))?
+            .matmul(&weight_t)?
+            .broadcast_add(bias.as_tensor())?
+            .reshape((batch, steps, gates))?;
+        return (0..steps).map(|step| all.narrow(1, step, 1)?.squeeze(1)).collect();
+    }
+    // `xs` is not a variable: its views cost nothing in the backward pass.
+    (0..steps)
+        .map(|step| xs.narrow(1, step, 1)?.squeeze(1)?.matmul(&weight_t)?.broadcast_add(bias.as_tensor()))
+        .collect()
+}
+
 struct CandleGru {
     hidden: usize,
     weight_ih: Var,
@@ -126,15 +156,6 @@ impl CandleGru {
         ]
     }
 
-    /// Input-side gate pre-activations `W_i x + b_i`, `[B, T, 3H]` for inputs `[B, T, I]`.
-    fn input_gates(&self, xs: &Tensor) -> candle_core::Result<Tensor> {
-        let (batch, steps, input) = xs.dims3()?;
-        xs.reshape((batch * steps, input))?
-            .matmul(&self.weight_ih.as_tensor().t()?)?
-            .broadcast_add(self.bias_ih.as_tensor())?
-            .reshape((batch, steps, 3 * self.hidden))
-    }
-
     /// One GRU step on a batch: `gi` `[B, 3H]` (input gates of this step), `h` `[B, H]`,
     /// `weight_hh_t` = `W_h^T` `[H, 3H]`; returns `h'` `[B, H]`.
     fn cell_step(&self, gi: &Tensor, h: &Tensor, weight_hh_t: &Tensor) -> candle_core::Result<Tensor> {
@@ -148,12 +169,10 @@ impl CandleGru {
 
     /// Final hidden states `[B, H]` for inputs `[B, T, I]`.
     fn final_state(&self, xs: &Tensor) -> candle_core::Result<Tensor> {
-        let (batch, steps, _) = xs.dims3()?;
-        let gates_input = self.input_gates(xs)?;
+        let (batch, _, _) = xs.dims3()?;
         let weight_hh_t = self.weight_hh.as_tensor().t()?;
         let mut h = Tensor::zeros((batch, self.hidden), DType::F32, &Device::Cpu)?;
-        for step in 0..steps {
-            let gi = gates_input.narrow(1, step, 1)?.squeeze(1)?;
+        for gi in step_input_gates(xs, &self.weight_ih, &self.bias_ih)? {
             h = self.cell_step(&gi, &h, &weight_hh_t)?;
         }
         Ok(h)
@@ -546,6 +565,30 @@ mod tests {
             let predicted =
                 logits[0].iter().enumerate().fold(0, |best, (i, v)| if *v > logits[0][best] { i } else { best });
             assert_eq!(ours.classify(&values[..steps * input]) as usize, predicted);
+        }
+    }
+
+    #[test]
+    fn both_forms_of_the_step_input_gates_give_the_same_values() {
+        let mut rng = Pcg64::seed_from_u64(3);
+        let (batch, input, gates) = (3, 2, 6);
+        let weight = uniform_var(&mut rng, &[gates, input], 0.5).unwrap();
+        let bias = uniform_var(&mut rng, &[gates], 0.5).unwrap();
+        for steps in [ONE_MATMUL_MAX_STEPS, ONE_MATMUL_MAX_STEPS + 1] {
+            let values: Vec<f32> = (0..batch * steps * input).map(|_| rng.random_range(-1.0..1.0)).collect();
+            let xs = Tensor::from_vec(values.clone(), (batch, steps, input), &Device::Cpu).unwrap();
+            let per_step = step_input_gates(&xs, &weight, &bias).unwrap();
+            assert_eq!(per_step.len(), steps);
+            let (w, b) = (flat(&weight).unwrap(), flat(&bias).unwrap());
+            for (t, gi) in per_step.iter().enumerate() {
+                for (row, got) in gi.to_vec2::<f32>().unwrap().iter().enumerate() {
+                    let x = &values[(row * steps + t) * input..][..input];
+                    for (g, value) in got.iter().enumerate() {
+                        let expected = b[g] + w[g * input] * x[0] + w[g * input + 1] * x[1];
+                        assert!((value - expected).abs() < 1e-6, "T={steps} t={t} row {row} gate {g}");
+                    }
+                }
+            }
         }
     }
 

@@ -131,13 +131,9 @@ impl CandleNested {
     /// Logits `[N, C]` for inputs `[N, T, I]` where row `n` runs step `t` at width `schedules[n][t]`
     /// and is read out by the readout of its last step's width.
     fn forward(&self, xs: &Tensor, schedules: &[Vec<usize>]) -> candle_core::Result<Tensor> {
-        let (rows, steps, input) = xs.dims3()?;
+        let (rows, steps, _) = xs.dims3()?;
         let hidden = self.hidden;
-        let gates_input = xs
-            .reshape((rows * steps, input))?
-            .matmul(&self.weight_ih.as_tensor().t()?)?
-            .broadcast_add(self.bias_ih.as_tensor())?
-            .reshape((rows, steps, 3 * hidden))?;
+        let gates_input = super::step_input_gates(xs, &self.weight_ih, &self.bias_ih)?;
         let weight_hh_t = self.weight_hh.as_tensor().t()?;
         let mut h = Tensor::zeros((rows, hidden), DType::F32, &Device::Cpu)?;
         let mut mask_values = vec![0.0f32; rows * hidden];
@@ -148,7 +144,7 @@ impl CandleNested {
                 row[width..].iter_mut().for_each(|v| *v = 0.0);
             }
             let mask = Tensor::from_slice(&mask_values, (rows, hidden), &Device::Cpu)?;
-            let gi = gates_input.narrow(1, step, 1)?.squeeze(1)?;
+            let gi = &gates_input[step];
             let gh = (&h * &mask)?.matmul(&weight_hh_t)?.broadcast_add(self.bias_hh.as_tensor())?;
             let r = candle_nn::ops::sigmoid(&(gi.narrow(1, 0, hidden)? + gh.narrow(1, 0, hidden)?)?)?;
             let z = candle_nn::ops::sigmoid(&(gi.narrow(1, hidden, hidden)? + gh.narrow(1, hidden, hidden)?)?)?;

@@ -29,7 +29,10 @@ use crate::data::{SequenceSet, Split};
 use crate::rnn::io::{CardModel, CardTraining, KnobPoint, ModelCard, FAMILY_THR};
 use crate::rnn::SkipGruClassifier;
 
-use super::{batch_tensor, clip_gradients, readout_size, task_loss, CandleGru, Score, Scorer, TrainConfig, TrainError};
+use super::{
+    batch_tensor, clip_gradients, readout_size, step_input_gates, task_loss, CandleGru, Score, Scorer, TrainConfig,
+    TrainError,
+};
 
 /// The threshold used in training (`round(ũ)`), at which the card's headline accuracy is measured.
 pub const TRAINING_THR: f64 = 0.5;
@@ -97,7 +100,7 @@ impl CandleSkipGru {
     /// its gradient flows into `ũ`) for inputs `[B, T, I]`.
     fn forward(&self, xs: &Tensor) -> candle_core::Result<(Tensor, Tensor)> {
         let (batch, steps, _) = xs.dims3()?;
-        let gates_input = self.gru.input_gates(xs)?;
+        let gates_input = step_input_gates(xs, &self.gru.weight_ih, &self.gru.bias_ih)?;
         let weight_hh_t = self.gru.weight_hh.as_tensor().t()?;
         let gate_weight_t = self.gate_weight.as_tensor().t()?;
         let mut h = Tensor::zeros((batch, self.gru.hidden), DType::F32, &Device::Cpu)?;
@@ -106,8 +109,7 @@ impl CandleSkipGru {
         let mut updates = Vec::with_capacity(steps);
         for step in 0..steps {
             let u = (&u_tilde + (u_tilde.round()? - &u_tilde)?.detach())?;
-            let gi = gates_input.narrow(1, step, 1)?.squeeze(1)?;
-            let candidate = self.gru.cell_step(&gi, &h, &weight_hh_t)?;
+            let candidate = self.gru.cell_step(&gates_input[step], &h, &weight_hh_t)?;
             h = (&h + (candidate - &h)?.broadcast_mul(&u)?)?;
             let new_delta =
                 candle_nn::ops::sigmoid(&h.matmul(&gate_weight_t)?.broadcast_add(self.gate_bias.as_tensor())?)?;

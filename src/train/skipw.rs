@@ -146,13 +146,9 @@ impl CandleSkipW {
     /// Final states `[B, H]` and the selection `u` of every step `[B, T]` for inputs `[B, T, I]`
     /// under budget `k` and threshold `thr` (straight-through selection, see the module doc).
     fn final_state(&self, xs: &Tensor, k: usize, thr: f32) -> candle_core::Result<(Tensor, Tensor)> {
-        let (batch, steps, input) = xs.dims3()?;
+        let (batch, steps, _) = xs.dims3()?;
         let (hidden, window) = (self.hidden, self.window);
-        let gates_input = xs
-            .reshape((batch * steps, input))?
-            .matmul(&self.weight_ih.as_tensor().t()?)?
-            .broadcast_add(self.bias_ih.as_tensor())?
-            .reshape((batch, steps, 3 * hidden))?;
+        let gates_input = super::step_input_gates(xs, &self.weight_ih, &self.bias_ih)?;
         let weight_hh_t = self.weight_hh.as_tensor().t()?;
         let skip_weight_t = self.skip_weight.as_tensor().t()?;
         let mut h = Tensor::zeros((batch, hidden), DType::F32, &Device::Cpu)?;
@@ -177,7 +173,7 @@ impl CandleSkipW {
                 u_window = Some((hard_tensor + (&importance - importance.detach())?)?);
             }
             let u = u_window.as_ref().expect("set at position 0").narrow(1, position, 1)?; // [B, 1]
-            let gi = gates_input.narrow(1, step, 1)?.squeeze(1)?;
+            let gi = &gates_input[step];
             let gh = h.matmul(&weight_hh_t)?.broadcast_add(self.bias_hh.as_tensor())?;
             let r = candle_nn::ops::sigmoid(&(gi.narrow(1, 0, hidden)? + gh.narrow(1, 0, hidden)?)?)?;
             let z = candle_nn::ops::sigmoid(&(gi.narrow(1, hidden, hidden)? + gh.narrow(1, hidden, hidden)?)?)?;
