@@ -667,11 +667,12 @@ fn train_nested(args: TrainArgs, set: &data::SequenceSet, split: &data::Split, c
         distill_weight: args.distill_weight,
         command,
     };
+    let metric = if set.is_regression() { "MSE" } else { "accuracy" };
     let trained = train_nested(set, split, &config, |p| match p {
         NestedProgress::Epoch { epoch, loss, validation, schedule_validation, elapsed_s } => {
-            let per_width: Vec<String> = validation.iter().map(|a| format!("{a:.3}")).collect();
+            let per_width: Vec<String> = validation.iter().map(|a| format!("{a:.4}")).collect();
             println!(
-                "epoch {epoch}: loss {loss:.4}, validation accuracy per width [{}], under schedules {schedule_validation:.3} ({elapsed_s:.0} s)",
+                "epoch {epoch}: loss {loss:.4}, validation {metric} per width [{}], under schedules {schedule_validation:.4} ({elapsed_s:.0} s)",
                 per_width.join(", ")
             );
         }
