@@ -18,7 +18,7 @@ use crate::policy::{
     StaticPolicy, ThresholdPolicy,
 };
 use crate::rnn::FlexibleModel;
-use crate::scenario::{DatasetName, PolicyFile, Scenario, ScenarioError};
+use crate::scenario::{PolicyFile, Scenario, ScenarioError};
 use crate::sim::SimTime;
 use crate::workload::{process_rng, OnMiss, StreamSpec};
 
@@ -61,8 +61,8 @@ pub struct LoadedBank {
 pub struct Resources {
     /// Banks by folder.
     pub banks: BTreeMap<PathBuf, LoadedBank>,
-    /// The digits data set and its split, if a stream uses it.
-    pub digits: Option<(Arc<SequenceSet>, Split)>,
+    /// The data sets (tasks) the streams play, by task id, with their splits.
+    pub datasets: BTreeMap<String, (Arc<SequenceSet>, Split)>,
 }
 
 /// Loads the banks and data sets the scenario's streams name.
@@ -72,7 +72,7 @@ pub struct Resources {
 /// [`RunError::Data`], naming what could not be loaded.
 pub fn load_resources(scenario: &Scenario) -> Result<Resources, RunError> {
     let mut banks = BTreeMap::new();
-    let mut digits = None;
+    let mut datasets = BTreeMap::new();
     for stream in scenario.streams() {
         let dir = scenario.dir.join(&stream.models);
         if !banks.contains_key(&dir) {
@@ -87,18 +87,39 @@ pub fn load_resources(scenario: &Scenario) -> Result<Resources, RunError> {
                 ))
             })?;
             let sha256 = bank_digest(&dir);
-            banks.insert(dir.clone(), LoadedBank { dir, model: Arc::new(model), sha256 });
+            banks.insert(dir.clone(), LoadedBank { dir: dir.clone(), model: Arc::new(model), sha256 });
         }
-        match stream.dataset {
-            DatasetName::Digits if digits.is_none() => {
-                let set = data::load_digits()?;
-                let split = data::digits_split(&set.labels);
-                digits = Some((Arc::new(set), split));
+        let id = stream.dataset.id();
+        if !datasets.contains_key(id) {
+            let task = data::Task::load(id)?;
+            let located =
+                |message: String| {
+                    RunError::Scenario(scenario.error_at(
+                        &format!("dataset: {id}"),
+                        format!("stream `{}`.dataset: {message}", stream.spec.name),
+                    ))
+                };
+            if task.is_regression() || !task.set.is_fixed_length() {
+                return Err(located(format!(
+                    "task `{id}` is {}; a stream plays fixed-length classification tasks (e.g. digits, digits-permuted, pmnist5k, basic-motions)",
+                    if task.is_regression() { "a regression task" } else { "of variable length" }
+                )));
             }
-            DatasetName::Digits => {}
+            datasets.insert(id.to_string(), (Arc::new(task.set), task.split));
+        }
+        let trained_on = banks[&dir].model.task();
+        if !trained_on.is_empty() && trained_on != id {
+            return Err(RunError::Scenario(scenario.error_at(
+                &format!("dataset: {id}"),
+                format!(
+                    "stream `{}`: the models in `{}` were trained on task `{trained_on}`, the stream plays `{id}`; use dataset: {trained_on} or a model folder trained on {id}",
+                    stream.spec.name,
+                    stream.models.display()
+                ),
+            )));
         }
     }
-    Ok(Resources { banks, digits })
+    Ok(Resources { banks, datasets })
 }
 
 /// SHA-256 of a model folder's files (see [`LoadedBank::sha256`]); files that vanished since loading
@@ -424,12 +445,8 @@ fn world_setup_with(
     let mut streams = Vec::new();
     for ((stream, policy), forecast) in scenario.streams().zip(&plan.policies).zip(forecasts) {
         let loaded = &resources.banks[&scenario.dir.join(&stream.models)];
-        let (dataset, pool) = match stream.dataset {
-            DatasetName::Digits => {
-                let (set, split) = resources.digits.as_ref().expect("loaded by load_resources");
-                (Arc::clone(set), split.indices(stream.split).to_vec())
-            }
-        };
+        let (set, split) = &resources.datasets[stream.dataset.id()];
+        let (dataset, pool) = (Arc::clone(set), split.indices(stream.split).to_vec());
         let sequences = if stream.sequences_given { stream.spec.sequences } else { pool.len() };
         let bank_key = resources.banks.keys().position(|k| *k == scenario.dir.join(&stream.models)).expect("loaded");
         streams.push(StreamSetup {

@@ -72,7 +72,6 @@ string_enum!(ProcessKindName, "process kind", [
     "trace" => ProcessKindName::Trace,
     "rnn_stream" => ProcessKindName::RnnStream,
 ]);
-string_enum!(DatasetName, "data set", ["digits" => DatasetName::Digits]);
 string_enum!(SplitPart, "split part", ["test" => SplitPart::Test, "train" => SplitPart::Train, "validation" => SplitPart::Validation]);
 string_enum!(OnMiss, "on_miss", ["skip" => OnMiss::Skip, "continue" => OnMiss::Continue]);
 
@@ -707,11 +706,27 @@ pub enum ProcessKindName {
     RnnStream,
 }
 
-/// Data sets a stream can play.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum DatasetName {
-    /// The UCI handwritten digits, 64 steps of one pixel.
-    Digits,
+/// The data set a stream plays: a task id of [`crate::data::TaskSpec`] (`digits`, `digits-permuted`,
+/// `pmnist5k`, `basic-motions`, `ts:TRAIN,TEST`, `pose:DIR`, …; the stream plays its `split` part).
+/// Checked when read: an unknown id is an error listing the known ones.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DatasetName(pub String);
+
+impl DatasetName {
+    /// The task id.
+    pub fn id(&self) -> &str {
+        &self.0
+    }
+}
+
+impl<'de> Deserialize<'de> for DatasetName {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        let spec = crate::data::TaskSpec::parse(&text).map_err(|e| {
+            <D::Error as serde::de::Error>::custom(format!("{e} (dataset: a task id: {})", crate::data::TASK_IDS))
+        })?;
+        Ok(DatasetName(spec.id()))
+    }
 }
 
 /// A process entry exactly as written (every field optional at this stage).
@@ -1156,7 +1171,9 @@ impl TryFrom<RawProcess> for ProcessFile {
                 };
                 Ok(ProcessFile::Stream(StreamFile {
                     spec,
-                    dataset: raw.dataset.ok_or_else(|| missing("dataset", "one of: digits"))?,
+                    dataset: raw
+                        .dataset
+                        .ok_or_else(|| missing("dataset", "a task id, e.g. `digits` or `basic-motions`"))?,
                     split: raw.split.unwrap_or(SplitPart::Test),
                     models: raw
                         .models
