@@ -33,8 +33,8 @@ enum Command {
     Study(StudyArgs),
     /// Combine the run records of a study's shards (`study --shard i/n`) into its tables and figures.
     Merge(MergeArgs),
-    /// Train a model-switching bank of GRU classifiers and the state maps between them, or (`--family
-    /// thr`) Skip-GRUs whose threshold is a run-time knob.
+    /// Train a model-switching bank of GRU (or, `--cell lstm`, LSTM) classifiers and the state maps
+    /// between them, or another flexible family (`--family thr|skipw|nested`).
     Train(TrainArgs),
     /// Check the paper's weighted-average claim on a model folder: every setting alone, mid-sequence
     /// changes and random schedules on the test split, measured vs the step-weighted prediction.
@@ -155,6 +155,11 @@ struct TrainArgs {
     /// uses its first w units; --widths lists the widths, the largest is its hidden size).
     #[arg(long, default_value = "gru", value_parser = ["gru", "thr", "skipw", "nested"])]
     family: String,
+    /// Recurrent cell of every family: `gru` or `lstm` (PyTorch `nn.LSTMCell`; the Skip and SkipW
+    /// gates read its cell state c, the switching bank's maps carry [h; c]). LSTM models are named
+    /// with the cell (e.g. `lstm-64`, `thr-lstm-64-1e-3`, `skipw-lstm-64-l8`, `nested-lstm-128`).
+    #[arg(long, default_value = "gru", value_parser = ["gru", "lstm"])]
+    cell: String,
     /// Task to train on (only `digits`: the UCI handwritten digits, pixel by pixel).
     #[arg(long, default_value = "digits", value_parser = ["digits"])]
     task: String,
@@ -441,6 +446,11 @@ fn say(bar: &ProgressBar, line: String) {
     }
 }
 
+/// The `--cell` value (clap allows only `gru` and `lstm`).
+fn cell_kind(cell: &str) -> flexrnn::rnn::CellKind {
+    flexrnn::rnn::CellKind::parse(cell).expect("clap checks --cell")
+}
+
 fn train(args: TrainArgs) -> anyhow::Result<()> {
     anyhow::ensure!(
         !args.widths.is_empty() && args.widths.iter().all(|&w| w > 0),
@@ -480,6 +490,7 @@ fn train(args: TrainArgs) -> anyhow::Result<()> {
             learning_rate: args.learning_rate,
             clip_norm: args.clip_norm,
             seed: args.seed,
+            cell: cell_kind(&args.cell),
         },
         command,
     };
@@ -496,7 +507,7 @@ fn train(args: TrainArgs) -> anyhow::Result<()> {
             }
         }
         BankProgress::ModelDone { hidden, test_accuracy } => {
-            say(&bar, format!("gru-{hidden}: test accuracy {test_accuracy:.4}"))
+            say(&bar, format!("{}-{hidden}: test accuracy {test_accuracy:.4}", args.cell))
         }
         BankProgress::MapDone { from, to, mse, mse_truncate_pad } => {
             say(&bar, format!("map {from} -> {to}: test MSE {mse:.5} (truncate/pad {mse_truncate_pad:.5})"))
@@ -536,6 +547,7 @@ fn train_thr(mut args: TrainArgs, set: &data::SequenceSet, split: &data::Split, 
             learning_rate: args.learning_rate,
             clip_norm: args.clip_norm,
             seed: args.seed,
+            cell: cell_kind(&args.cell),
         },
         command,
     };
@@ -602,6 +614,7 @@ fn train_skipw(args: TrainArgs) -> anyhow::Result<()> {
     let split = data::digits_split(&set.labels);
     let command = command_line();
     let config = SkipWTrainConfig {
+        cell: cell_kind(&args.cell),
         hidden: args.widths[0],
         window: args.window,
         k_min: args.k_min,
@@ -656,6 +669,7 @@ fn train_nested(args: TrainArgs) -> anyhow::Result<()> {
     let split = data::digits_split(&set.labels);
     let command = command_line();
     let config = NestedConfig {
+        cell: cell_kind(&args.cell),
         widths: args.widths.clone(),
         epochs: args.epochs,
         batch_size: args.batch_size,
