@@ -449,4 +449,50 @@ mod tests {
         truncate_or_pad(&[1.0, 2.0], &mut out);
         assert_eq!(out, [1.0]);
     }
+
+    fn tiny_lstm(name: &str, hidden: usize) -> RnnClassifier {
+        let cell = crate::rnn::LstmCell::new(
+            1,
+            hidden,
+            vec![0.1; 4 * hidden],
+            vec![0.05; 4 * hidden * hidden],
+            vec![0.0; 4 * hidden],
+            vec![0.0; 4 * hidden],
+        )
+        .unwrap();
+        RnnClassifier {
+            name: name.into(),
+            cell: cell.into(),
+            readout_weight: vec![1.0; 2 * hidden],
+            readout_bias: vec![0.0, 0.5],
+        }
+    }
+
+    #[test]
+    fn lstm_banks_map_the_flat_state_and_refuse_mixed_cells() {
+        let (a, b) = (tiny_lstm("lstm-2", 2), tiny_lstm("lstm-3", 3));
+        assert_eq!((a.state_len(), b.state_len()), (4, 6));
+        let map = |from: usize, to: usize| StateMap {
+            from_hidden: from,
+            to_hidden: to,
+            weight: (0..from * to).map(|k| 0.01 * k as f32).collect(),
+            bias: vec![0.1; to],
+        };
+        let bank = ModelBank::new(vec![a.clone(), b.clone()], vec![(0, 1, map(4, 6)), (1, 0, map(6, 4))]).unwrap();
+        assert_eq!((bank.max_hidden(), bank.max_state_len(), bank.cell_kind()), (3, 6, CellKind::Lstm));
+        let mut state = [0.5, -0.5, 1.0, 2.0, 0.0, 0.0];
+        let mut expected = [0.0; 6];
+        map(4, 6).apply(&state[..4], &mut expected);
+        bank.carry_state(0, 1, &mut state, &mut [0.0; 6]);
+        assert_eq!(state, expected, "[h; c] of lstm-2 mapped to [h; c] of lstm-3");
+        // A map sized in hidden units, not state lengths, is refused.
+        let err = ModelBank::new(vec![a.clone(), b.clone()], vec![(0, 1, map(2, 3)), (1, 0, map(6, 4))]).unwrap_err();
+        assert!(matches!(err, BankError::MapShape { expected_from: 4, expected_to: 6, .. }), "{err}");
+        let err = ModelBank::new(vec![a, tiny("gru-3", 3)], vec![]).unwrap_err();
+        assert!(err.to_string().contains("cell kind"), "{err}");
+        // The readout reads h, the first H values of the flat state.
+        let mut logits = [0.0; 2];
+        b.logits_into(&[1.0, 2.0, 3.0, 100.0, 100.0, 100.0], &mut logits);
+        assert_eq!(logits, [6.0, 6.5]);
+    }
 }

@@ -703,4 +703,81 @@ mod tests {
         assert_eq!(model.classify(&xs, &[12; 10]), model.slice(12).classify(&xs));
         assert_eq!(model.classify(&xs, &[3; 10]), model.slice(3).classify(&xs));
     }
+
+    fn random_lstm_model(input: usize, hidden: usize, widths: &[usize], seed: u64) -> NestedRnn {
+        let mut rng = rand_pcg::Pcg64::seed_from_u64(seed);
+        let scale = 1.0 / (hidden as f32).sqrt();
+        let mut v = |n: usize| (0..n).map(|_| rng.random_range(-scale..scale)).collect::<Vec<f32>>();
+        let cell = crate::rnn::LstmCell::new(
+            input,
+            hidden,
+            v(4 * hidden * input),
+            v(4 * hidden * hidden),
+            v(4 * hidden),
+            v(4 * hidden),
+        )
+        .unwrap();
+        let readouts = widths.iter().map(|&w| NestedReadout { width: w, weight: v(3 * w), bias: v(3) }).collect();
+        NestedRnn::new("n-lstm", cell, widths.to_vec(), readouts).unwrap()
+    }
+
+    #[test]
+    fn lstm_full_width_equals_the_plain_lstm_bit_for_bit() {
+        for (input, hidden) in [(1, 16), (3, 37), (1, 128), (5, 64)] {
+            for isa in [KernelIsa::Baseline, KernelIsa::detect()] {
+                let model = random_lstm_model(input, hidden, &[hidden], hidden as u64).with_isa(isa);
+                let RnnCell::Lstm(plain) = model.cell().clone().with_isa(isa) else { panic!("an LSTM") };
+                assert_eq!(model.state_len(), 2 * hidden);
+                let mut state = vec![0.0f32; 2 * hidden];
+                let (mut h, mut c) = (vec![0.0f32; hidden], vec![0.0f32; hidden]);
+                let mut scratch = NestedScratch::new(hidden);
+                let mut plain_scratch = CellScratch::new(hidden);
+                for x in inputs(input, 40, 7).chunks_exact(input) {
+                    model.step(hidden, x, &mut state, &mut scratch);
+                    plain.step(x, &mut h, &mut c, &mut plain_scratch);
+                    assert_eq!((&state[..hidden], &state[hidden..]), (&h[..], &c[..]), "I={input} H={hidden} {isa:?}");
+                }
+                assert_eq!(model.flops_per_step(hidden), plain.flops_per_step());
+            }
+        }
+    }
+
+    #[test]
+    fn lstm_width_w_equals_the_sliced_lstm_and_freezes_h_and_c_beyond_w() {
+        let widths = [4, 9, 16, 40];
+        for input in [1, 3] {
+            let model = random_lstm_model(input, 40, &widths, 11 + input as u64);
+            for &width in &widths {
+                let sliced = model.slice(width);
+                assert_eq!(sliced.cell.kind(), CellKind::Lstm);
+                assert_eq!(sliced.cell.flops_per_step(), model.flops_per_step(width));
+                let mut state = (0..80).map(|i| (i as f32 * 0.1).cos()).collect::<Vec<f32>>();
+                let (h_beyond, c_beyond) = (state[width..40].to_vec(), state[40 + width..].to_vec());
+                let mut plain: Vec<f32> = state[..width].iter().chain(&state[40..40 + width]).copied().collect();
+                let mut scratch = NestedScratch::new(40);
+                let mut plain_scratch = CellScratch::new(width);
+                for x in inputs(input, 30, width as u64).chunks_exact(input) {
+                    model.step(width, x, &mut state, &mut scratch);
+                    sliced.cell.step(x, &mut plain, &mut plain_scratch);
+                    assert_eq!(&state[..width], &plain[..width], "I={input} w={width}: h");
+                    assert_eq!(&state[40..40 + width], &plain[width..], "I={input} w={width}: c");
+                    assert_eq!((&state[width..40], &state[40 + width..]), (&h_beyond[..], &c_beyond[..]));
+                }
+                let (mut a, mut b) = ([0.0f32; 3], [0.0f32; 3]);
+                model.logits_into(width, &state, &mut a);
+                sliced.logits_into(&plain, &mut b);
+                assert_eq!(a, b);
+            }
+        }
+        let bytes = encode_nested(&model_for_round_trip());
+        let back = decode_nested_cell(&bytes, Path::new("n.safetensors"), "n-lstm", CellKind::Lstm, 2, 12, 3, &[3, 12])
+            .unwrap();
+        assert_eq!(back.with_isa(model_for_round_trip().isa), model_for_round_trip());
+        let err = decode_nested(&bytes, Path::new("n.safetensors"), "n-lstm", 2, 12, 3, &[3, 12]).unwrap_err();
+        assert!(err.to_string().contains("cell.weight_ih"), "{err}");
+    }
+
+    fn model_for_round_trip() -> NestedRnn {
+        random_lstm_model(2, 12, &[3, 12], 4)
+    }
 }

@@ -255,7 +255,7 @@ impl SkipRnnClassifier {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::rnn::GruCell;
+    use crate::rnn::{GruCell, LstmCell, RnnCell};
     use rand::{Rng, SeedableRng};
 
     fn random_skip(input: usize, hidden: usize, classes: usize, gate_bias: f32, seed: u64) -> SkipGruClassifier {
@@ -390,5 +390,75 @@ mod tests {
             assert_eq!(ua, ub);
         }
         assert_eq!(a, b);
+    }
+
+    fn random_skip_lstm(input: usize, hidden: usize, classes: usize, gate_bias: f32, seed: u64) -> SkipRnnClassifier {
+        let mut rng = rand_pcg::Pcg64::seed_from_u64(seed);
+        let scale = 1.0 / (hidden as f32).sqrt();
+        let mut v = |n: usize| (0..n).map(|_| rng.random_range(-scale..scale)).collect::<Vec<f32>>();
+        let cell =
+            LstmCell::new(input, hidden, v(4 * hidden * input), v(4 * hidden * hidden), v(4 * hidden), v(4 * hidden))
+                .unwrap();
+        let base = RnnClassifier {
+            name: "skip-lstm".into(),
+            cell: cell.into(),
+            readout_weight: v(classes * hidden),
+            readout_bias: v(classes),
+        };
+        let gate_weight = v(hidden);
+        SkipRnnClassifier::new(base, gate_weight, gate_bias)
+    }
+
+    #[test]
+    fn skip_lstm_thr_zero_equals_the_plain_lstm_bit_for_bit() {
+        for (input, hidden) in [(1, 16), (3, 33), (1, 128)] {
+            let model = random_skip_lstm(input, hidden, 4, -30.0, hidden as u64);
+            let RnnCell::Lstm(lstm) = &model.base.cell else { panic!("an LSTM") };
+            let sequence = random_sequence(50, input, 7);
+            let mut state = model.new_state();
+            assert_eq!(state.h.len(), 2 * hidden, "[h; c]");
+            let mut scratch = CellScratch::new(hidden);
+            let (mut h, mut c) = (vec![0.0f32; hidden], vec![0.0f32; hidden]);
+            let mut plain_scratch = CellScratch::new(hidden);
+            for x in sequence.chunks_exact(input) {
+                assert!(model.step(x, 0.0, &mut state, &mut scratch));
+                lstm.step(x, &mut h, &mut c, &mut plain_scratch);
+                assert_eq!((&state.h[..hidden], &state.h[hidden..]), (&h[..], &c[..]), "H={hidden}");
+            }
+            let outcome = model.classify(&sequence, 0.0);
+            assert_eq!(outcome.updated_steps, 50);
+            assert_eq!(outcome.class, model.base.classify(&sequence));
+        }
+    }
+
+    #[test]
+    fn skip_lstm_thr_above_one_never_updates_and_keeps_the_initial_state() {
+        let model = random_skip_lstm(2, 8, 3, 5.0, 1);
+        let sequence = random_sequence(40, 2, 3);
+        for thr in [1.0 + f32::EPSILON, 1.01, 2.0, f32::INFINITY, f32::NAN] {
+            let mut state = model.new_state();
+            let mut scratch = CellScratch::new(8);
+            for x in sequence.chunks_exact(2) {
+                assert!(!model.step(x, thr, &mut state, &mut scratch), "thr {thr}");
+            }
+            assert_eq!(state, SkipState::new(16), "thr {thr}: the state is the initial state");
+            assert_eq!(model.classify(&sequence, thr).updated_steps, 0);
+        }
+    }
+
+    #[test]
+    fn skip_lstm_gate_reads_the_cell_state() {
+        // After one update, Δũ = σ(w_p · c + b_p), computed by hand from the LSTM's c (not from h).
+        let model = random_skip_lstm(1, 6, 2, 0.3, 5);
+        let mut state = model.new_state();
+        let mut scratch = CellScratch::new(6);
+        model.update(&[0.7], &mut state, &mut scratch);
+        let c = &state.h[6..];
+        let pre: f32 = model.gate_bias[0] + model.gate_weight.iter().zip(c).map(|(w, v)| w * v).sum::<f32>();
+        assert!((state.delta_u - 1.0 / (1.0 + (-pre).exp())).abs() < 1e-6, "{} vs σ({pre})", state.delta_u);
+        assert_eq!(state.u_tilde, state.delta_u);
+        // FLOPs: 1 + LSTM step 8·6·7 + 21·6 + gate 2·6 + 2.
+        assert_eq!(model.flops_per_update(), 1 + 8 * 6 * 7 + 21 * 6 + 14);
+        assert_eq!(model.param_bytes(), 4 * (4 * 6 * 7 + 8 * 6 + 2 * 6 + 2 + 6 + 1));
     }
 }

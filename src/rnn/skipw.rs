@@ -911,4 +911,105 @@ mod tests {
         let err = decode_skipw(&bytes, Path::new("t.safetensors"), "t", 1, 2, 2, 5).unwrap_err();
         assert!(err.to_string().contains("skip.weight"), "{err}");
     }
+
+    /// A random LSTM SkipW model: input `I`, hidden `H`, window `L`, 3 classes.
+    fn random_lstm_model(rng: &mut rand_pcg::Pcg64, input: usize, hidden: usize, window: usize) -> SkipWClassifier {
+        use rand::Rng;
+        let mut v = |n: usize, scale: f32| (0..n).map(|_| rng.random_range(-scale..scale)).collect::<Vec<f32>>();
+        let cell = crate::rnn::LstmCell::new(
+            input,
+            hidden,
+            v(4 * hidden * input, 1.0),
+            v(4 * hidden * hidden, 0.7),
+            v(4 * hidden, 0.5),
+            v(4 * hidden, 0.5),
+        )
+        .unwrap();
+        let base = RnnClassifier {
+            name: "r".into(),
+            cell: cell.into(),
+            readout_weight: v(3 * hidden, 1.0),
+            readout_bias: v(3, 0.1),
+        };
+        let (gate_weight, gate_bias) = (v(window * hidden, 3.0), v(window, 1.0));
+        SkipWClassifier::new(base, window, gate_weight, gate_bias).unwrap()
+    }
+
+    #[test]
+    fn lstm_windows_never_exceed_k_and_steps_are_lstm_steps_or_copies() {
+        use rand::{Rng, SeedableRng};
+        let thresholds = [0.0f32, 0.3, 0.5, 0.8, 1.5];
+        let mut processed_total = 0usize;
+        for seed in 0..200u64 {
+            let mut rng = rand_pcg::Pcg64::seed_from_u64(seed);
+            let (input, hidden, window) = (rng.random_range(1..4), rng.random_range(1..12), rng.random_range(1..10));
+            let model = random_lstm_model(&mut rng, input, hidden, window);
+            let RnnCell::Lstm(lstm) = model.cell() else { panic!("an LSTM") };
+            let steps = rng.random_range(1..5 * window + 3);
+            let xs: Vec<f32> = (0..steps * input).map(|_| rng.random_range(-1.0..1.0)).collect();
+            let mut state = model.new_state();
+            assert_eq!(state.h.len(), 2 * hidden);
+            let mut scratch = CellScratch::new(hidden);
+            let k = rng.random_range(0..=window + 1);
+            let thr = thresholds[rng.random_range(0..thresholds.len())];
+            let mut count = 0;
+            for (t, x) in xs.chunks_exact(input).enumerate() {
+                if t % window == 0 {
+                    count = 0;
+                    // The gate reads c at the window's start.
+                    let mut from_c = vec![0.0; window];
+                    model.importance_into(&state.h, &mut from_c);
+                    let (weight, bias) = model.gate();
+                    for (row, (u, b)) in from_c.iter().zip(bias).enumerate() {
+                        let pre: f32 = b + weight[row * hidden..(row + 1) * hidden]
+                            .iter()
+                            .zip(&state.h[hidden..])
+                            .map(|(w, c)| w * c)
+                            .sum::<f32>();
+                        assert!((u - sigmoid(pre)).abs() < 1e-6, "seed {seed}");
+                    }
+                }
+                let before = state.h.clone();
+                let step = model.step(x, SkipWKnobs { k, thr }, &mut state, &mut scratch);
+                if step.processed {
+                    count += 1;
+                    let (mut h, mut c) = (before[..hidden].to_vec(), before[hidden..].to_vec());
+                    lstm.step(x, &mut h, &mut c, &mut scratch);
+                    assert_eq!((&state.h[..hidden], &state.h[hidden..]), (&h[..], &c[..]), "seed {seed} t {t}");
+                } else {
+                    assert_eq!(state.h, before, "seed {seed} t {t}: a skipped step copies h and c");
+                }
+                let gate = if t % window == 0 { model.flops_window_gate() } else { 0 };
+                assert_eq!(step.flops, gate + if step.processed { model.flops_per_processed_step() } else { 0 });
+                assert!(count <= k.min(window), "seed {seed} t {t}: {count} processed under K = {k}");
+                assert_eq!(step.processed_in_window, count);
+            }
+            processed_total += model.classify(&xs, k, thr).processed_steps;
+        }
+        assert!(processed_total > 100, "{processed_total}");
+    }
+
+    #[test]
+    fn lstm_full_budget_and_zero_threshold_is_the_plain_lstm_bit_for_bit() {
+        use rand::{Rng, SeedableRng};
+        let mut rng = rand_pcg::Pcg64::seed_from_u64(3);
+        let model = random_lstm_model(&mut rng, 2, 24, 5);
+        let xs: Vec<f32> = (0..2 * 50).map(|_| rng.random_range(-1.0..1.0)).collect();
+        let mut state = model.new_state();
+        let mut plain = vec![0.0f32; 48];
+        let mut scratch = CellScratch::new(24);
+        for x in xs.chunks_exact(2) {
+            assert!(model.step(x, SkipWKnobs { k: 5, thr: 0.0 }, &mut state, &mut scratch).processed);
+            model.cell().step(x, &mut plain, &mut scratch);
+            assert_eq!(state.h, plain);
+        }
+        let outcome = model.classify(&xs, 5, 0.0);
+        assert_eq!((outcome.prediction, outcome.processed_steps), (model.base.classify(&xs), 50));
+        // Per window: a gate 2·24·5 + 5, five LSTM steps 8·24·26 + 21·24.
+        assert_eq!(outcome.flops, 10 * (245 + 5 * (8 * 24 * 26 + 21 * 24)));
+        let bytes = super::super::io::encode_tensors(&skipw_tensors(&model));
+        let back = decode_skipw_cell(&bytes, Path::new("l.safetensors"), "r", CellKind::Lstm, 2, 24, 3, 5).unwrap();
+        assert_eq!(back, model);
+        assert!(decode_skipw(&bytes, Path::new("l.safetensors"), "r", 2, 24, 3, 5).is_err(), "a GRU reads 3H rows");
+    }
 }
