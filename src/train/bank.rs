@@ -181,3 +181,42 @@ pub fn train_bank(
     let bank = ModelBank::new(models, maps).expect("every ordered pair has a fitted map of the right shape");
     Ok(TrainedBank { bank, maps: named_maps, card })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rnn::CellKind;
+
+    #[test]
+    fn a_short_lstm_bank_run_learns_and_maps_h_and_c() {
+        let (set, split) = super::super::toy_task(120, 8, 3);
+        let config = BankConfig {
+            widths: vec![8, 4],
+            base: TrainConfig {
+                hidden: 0,
+                epochs: 12,
+                batch_size: 16,
+                learning_rate: 0.02,
+                clip_norm: 1.0,
+                seed: 2,
+                cell: CellKind::Lstm,
+            },
+            command: "test".into(),
+        };
+        let trained = train_bank(&set, &split, &config, |_| {}).unwrap();
+        let names: Vec<&str> = trained.bank.models().iter().map(|m| m.name.as_str()).collect();
+        assert_eq!(names, ["lstm-4", "lstm-8"]);
+        assert_eq!((trained.card.cell.as_str(), trained.bank.cell_kind()), ("lstm", CellKind::Lstm));
+        for (model, entry) in trained.bank.models().iter().zip(&trained.card.models) {
+            assert_eq!(entry.family, "lstm");
+            assert_eq!(entry.flops_per_step, model.cell.flops_per_step());
+            assert!(entry.test_accuracy >= 0.8, "{}: {}", entry.name, entry.test_accuracy);
+        }
+        // The maps carry [h; c]: 8 → 16 values and back.
+        let map = trained.bank.switch(0, 1).unwrap().unwrap();
+        assert_eq!((map.from_hidden, map.to_hidden), (8, 16));
+        for entry in &trained.card.maps {
+            assert!(entry.test_mse < entry.test_mse_truncate_pad, "{entry:?}");
+        }
+    }
+}

@@ -347,6 +347,32 @@ pub fn fit_state_map(
     best.map(|(map, lambda, _)| (map, lambda)).ok_or(TrainError::Singular { from: from_hidden, to: to_hidden })
 }
 
+/// A tiny, easy task for the trainers' tests: `n` sequences of `steps` inputs; the class is whether
+/// the inputs are drawn high (`[0.4, 1)`) or low (`[0, 0.6)`), so that any few steps tell it. Split
+/// 55 / 20 / 25 % (train, validation, test), stratified.
+#[cfg(test)]
+pub(crate) fn toy_task(n: usize, steps: usize, seed: u64) -> (SequenceSet, crate::data::Split) {
+    let mut rng = Pcg64::seed_from_u64(seed);
+    let (mut values, mut labels) = (Vec::with_capacity(n * steps), Vec::with_capacity(n));
+    for _ in 0..n {
+        let high = rng.random_bool(0.5);
+        for _ in 0..steps {
+            values.push(if high { rng.random_range(0.4..1.0) } else { rng.random_range(0.0..0.6) });
+        }
+        labels.push(high as u32);
+    }
+    let set = SequenceSet::fixed_length_classification(
+        "toy".into(),
+        steps,
+        1,
+        vec!["low".into(), "high".into()],
+        values,
+        labels,
+    );
+    let split = crate::data::Split::stratified(&set.labels, 2, seed, 0.25, 0.2);
+    (set, split)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -357,21 +383,29 @@ mod tests {
     #[test]
     fn crate_step_matches_autodiff_forward_on_same_weights() {
         let mut rng = Pcg64::seed_from_u64(5);
-        for (input, hidden) in [(1, 16), (3, 32), (1, 128)] {
-            let model = CandleClassifier::init(CellKind::Gru, input, hidden, 4, &mut rng).unwrap();
+        for (kind, input, hidden) in [
+            (CellKind::Gru, 1, 16),
+            (CellKind::Gru, 3, 32),
+            (CellKind::Gru, 1, 128),
+            (CellKind::Lstm, 1, 16),
+            (CellKind::Lstm, 3, 32),
+        ] {
+            let model = CandleClassifier::init(kind, input, hidden, 4, &mut rng).unwrap();
             let steps = 12;
             let values: Vec<f32> = (0..2 * steps * input).map(|_| rng.random_range(-1.0..1.0)).collect();
             let xs = Tensor::from_vec(values.clone(), (2, steps, input), &Device::Cpu).unwrap();
             let expected = model.final_state(&xs).unwrap().to_vec2::<f32>().unwrap();
             let ours = model.to_classifier("m").unwrap();
             for (b, expected_row) in expected.iter().enumerate() {
-                let mut h = vec![0.0f32; hidden];
+                // The whole flat state: h, or [h; c] for an LSTM.
+                let mut h = vec![0.0f32; ours.state_len()];
                 let mut scratch = CellScratch::new(hidden);
                 for x in values[b * steps * input..(b + 1) * steps * input].chunks_exact(input) {
                     ours.cell.step(x, &mut h, &mut scratch);
                 }
+                assert_eq!(h.len(), expected_row.len());
                 let worst = h.iter().zip(expected_row).map(|(a, e)| (a - e).abs()).fold(0.0, f32::max);
-                assert!(worst <= AUTODIFF_ATOL, "I={input} H={hidden}: max abs diff {worst}");
+                assert!(worst <= AUTODIFF_ATOL, "{kind} I={input} H={hidden}: max abs diff {worst}");
             }
             let logits = model.forward(&xs).unwrap().to_vec2::<f32>().unwrap();
             let predicted =

@@ -461,4 +461,63 @@ mod tests {
         }
         assert!(card.schedules.test_accuracy >= 0.8, "{:?}", card.schedules);
     }
+
+    /// The masked graph with LSTM cells (`h` and `c` masked alike) computes what the crate's nested
+    /// LSTM computes, under static widths and mid-sequence changes.
+    #[test]
+    fn lstm_masked_training_forward_matches_nested_inference() {
+        let mut rng = Pcg64::seed_from_u64(8);
+        let widths = [4, 8, 24];
+        for input in [1, 3] {
+            let model = CandleNested::init(CellKind::Lstm, input, &widths, 5, &mut rng).unwrap();
+            let ours = model.to_nested("n").unwrap();
+            assert_eq!(ours.state_len(), 48);
+            let steps = 15;
+            let mut schedules = vec![vec![24; steps], vec![4; steps], vec![8; steps]];
+            for changes in [1, 3, 6] {
+                schedules.push(random_width_schedule(&widths, steps, changes, &mut rng));
+            }
+            let rows = schedules.len();
+            let values: Vec<f32> = (0..rows * steps * input).map(|_| rng.random_range(-1.0..1.0)).collect();
+            let xs = Tensor::from_vec(values.clone(), (rows, steps, input), &Device::Cpu).unwrap();
+            let logits = model.forward(&xs, &schedules).unwrap().to_vec2::<f32>().unwrap();
+            for (row, schedule) in schedules.iter().enumerate() {
+                let mut state = vec![0.0f32; 48];
+                let mut scratch = crate::rnn::NestedScratch::new(24);
+                for (x, &w) in values[row * steps * input..(row + 1) * steps * input].chunks_exact(input).zip(schedule)
+                {
+                    ours.step(w, x, &mut state, &mut scratch);
+                }
+                let mut expected = vec![0.0f32; 5];
+                ours.logits_into(schedule[steps - 1], &state, &mut expected);
+                let worst = expected.iter().zip(&logits[row]).map(|(a, b)| (a - b).abs()).fold(0.0, f32::max);
+                assert!(worst <= AUTODIFF_ATOL, "I={input} schedule {schedule:?}: max abs diff {worst}");
+            }
+        }
+    }
+
+    #[test]
+    fn a_short_nested_lstm_run_learns_at_every_width() {
+        let (set, split) = super::super::toy_task(120, 8, 7);
+        let config = NestedConfig {
+            cell: CellKind::Lstm,
+            widths: vec![8, 2, 4],
+            epochs: 20,
+            batch_size: 16,
+            learning_rate: 0.03,
+            clip_norm: 1.0,
+            seed: 4,
+            max_changes: 2,
+            distill_weight: 1.0,
+            command: "test".into(),
+        };
+        let trained = train_nested(&set, &split, &config, |_| {}).unwrap();
+        let card = &trained.card;
+        assert_eq!((card.name.as_str(), card.cell.as_str(), card.hidden), ("nested-lstm-8", "lstm", 8));
+        for entry in &card.widths {
+            assert_eq!(entry.flops_per_step as usize, 8 * entry.width * (1 + entry.width) + 21 * entry.width);
+            assert!(entry.test_accuracy >= 0.8, "width {}: {}", entry.width, entry.test_accuracy);
+        }
+        assert!(card.schedules.test_accuracy >= 0.8, "{:?}", card.schedules);
+    }
 }

@@ -467,4 +467,65 @@ mod tests {
         assert_eq!(THR_GRID[5], TRAINING_THR);
         assert!(THR_GRID.windows(2).all(|w| w[0] < w[1]) && THR_GRID[THR_GRID.len() - 1] > 1.0);
     }
+
+    /// The Skip-LSTM's autodiff forward (at thr 0.5) and the crate's inference agree on the flat state
+    /// `[h; c]`, the logits and the number of updates, with a gate (reading `c`) that really skips.
+    #[test]
+    fn skip_lstm_autodiff_forward_matches_crate_inference() {
+        let mut rng = Pcg64::seed_from_u64(12);
+        let (input, hidden, steps, batch) = (2, 16, 30, 4);
+        let model = CandleSkipRnn::init(CellKind::Lstm, input, hidden, 3, &mut rng).unwrap();
+        model.gate_bias.set(&Tensor::new(&[0.0f32], &Device::Cpu).unwrap()).unwrap();
+        let values = random_inputs(&mut rng, batch, steps, input);
+        let xs = Tensor::from_vec(values.clone(), (batch, steps, input), &Device::Cpu).unwrap();
+        let (logits, updated) = model.forward(&xs).unwrap();
+        let (logits, updated) = (logits.to_vec2::<f32>().unwrap(), updated.to_vec1::<f32>().unwrap());
+        let ours = model.to_classifier("m").unwrap();
+        assert_eq!(ours.base.cell_kind(), CellKind::Lstm);
+        let mut total_updates = 0;
+        for b in 0..batch {
+            let sequence = &values[b * steps * input..(b + 1) * steps * input];
+            let mut state = ours.new_state();
+            let mut scratch = GruScratch::new(hidden);
+            let mut count = 0;
+            for x in sequence.chunks_exact(input) {
+                count += usize::from(ours.step(x, 0.5, &mut state, &mut scratch));
+            }
+            assert_eq!(count as f32, updated[b], "sequence {b}");
+            let mut ours_logits = vec![0.0; 3];
+            ours.base.logits_into(&state.h, &mut ours_logits);
+            let worst = ours_logits.iter().zip(&logits[b]).map(|(a, e)| (a - e).abs()).fold(0.0, f32::max);
+            assert!(worst <= AUTODIFF_ATOL, "sequence {b}: logits differ by {worst}");
+            total_updates += count;
+        }
+        assert!(total_updates > 0 && total_updates < batch * steps, "{total_updates} updates: the gate must skip some");
+    }
+
+    #[test]
+    fn a_short_skip_lstm_run_learns_and_names_the_cell() {
+        let (set, split) = super::super::toy_task(120, 8, 5);
+        let config = SkipBankConfig {
+            widths: vec![8],
+            lambdas: vec![1e-3],
+            base: TrainConfig {
+                hidden: 0,
+                epochs: 12,
+                batch_size: 16,
+                learning_rate: 0.02,
+                clip_norm: 1.0,
+                seed: 3,
+                cell: CellKind::Lstm,
+            },
+            command: "test".into(),
+        };
+        let trained = train_skip_bank(&set, &split, &config, |_| {}).unwrap();
+        assert_eq!(trained.models[0].name(), "thr-lstm-8-1e-3");
+        assert_eq!(trained.card.cell, "lstm");
+        let entry = &trained.card.models[0];
+        assert_eq!(entry.flops_per_step, 1 + 8 * 8 * 9 + 21 * 8 + 2 * 8 + 2);
+        assert!(entry.test_accuracy >= 0.8, "{entry:?}");
+        let test = set.subset(&split.test);
+        assert_eq!(evaluate_thr(&trained.models[0], &test, 0.0).update_share, 1.0);
+        assert_eq!(evaluate_thr(&trained.models[0], &test, 1.01).update_share, 0.0);
+    }
 }

@@ -437,4 +437,61 @@ mod tests {
         let g = grads.get(model.skip_weight.as_tensor()).expect("gate gets a gradient");
         assert!(g.abs().unwrap().sum_all().unwrap().to_scalar::<f32>().unwrap() > 0.0);
     }
+
+    #[test]
+    fn lstm_crate_inference_matches_autodiff_forward_on_same_weights() {
+        let mut rng = Pcg64::seed_from_u64(4);
+        for (input, hidden, window, k) in [(1, 16, 4, 2), (2, 8, 8, 3)] {
+            let model = CandleSkipW::init(CellKind::Lstm, input, hidden, window, 3, &mut rng).unwrap();
+            let steps = 3 * window + 1;
+            let values: Vec<f32> = (0..4 * steps * input).map(|_| rng.random_range(-1.0..1.0)).collect();
+            let xs = Tensor::from_vec(values.clone(), (4, steps, input), &Device::Cpu).unwrap();
+            let (expected_state, expected_u) = model.final_flat_state(&xs, k, TRAIN_THRESHOLD).unwrap();
+            let expected_state = expected_state.to_vec2::<f32>().unwrap();
+            let expected_u = expected_u.to_vec2::<f32>().unwrap();
+            let ours = model.to_model("m").unwrap();
+            let mut processed = 0;
+            for b in 0..4 {
+                let mut state = ours.new_state();
+                let mut scratch = CellScratch::new(hidden);
+                for (t, x) in values[b * steps * input..(b + 1) * steps * input].chunks_exact(input).enumerate() {
+                    let step = ours.step(x, SkipWKnobs { k, thr: TRAIN_THRESHOLD }, &mut state, &mut scratch);
+                    assert_eq!(step.processed, expected_u[b][t] == 1.0, "row {b} step {t}");
+                    assert!(step.processed_in_window <= k);
+                    processed += usize::from(step.processed);
+                }
+                assert_eq!(state.h.len(), 2 * hidden, "[h; c]");
+                let worst = state.h.iter().zip(&expected_state[b]).map(|(a, e)| (a - e).abs()).fold(0.0, f32::max);
+                assert!(worst <= AUTODIFF_ATOL, "I={input} H={hidden} L={window}: max abs diff {worst}");
+            }
+            assert!(processed > 0);
+        }
+    }
+
+    #[test]
+    fn a_short_skipw_lstm_run_learns() {
+        let (set, split) = super::super::toy_task(120, 8, 6);
+        let config = SkipWTrainConfig {
+            cell: CellKind::Lstm,
+            hidden: 8,
+            window: 4,
+            k_min: 1,
+            k_max: 4,
+            thr_min: 0.5,
+            thr_max: 0.5,
+            budget_lambda: 0.0,
+            epochs: 12,
+            batch_size: 16,
+            learning_rate: 0.02,
+            clip_norm: 1.0,
+            seed: 2,
+            command: "test".into(),
+        };
+        let trained = train_skipw(&set, &split, &config, |_| {}).unwrap();
+        assert_eq!((trained.card.name.as_str(), trained.card.cell.as_str()), ("skipw-lstm-8-l4", "lstm"));
+        assert_eq!(trained.card.flops_per_processed_step, 8 * 8 * 9 + 21 * 8);
+        assert!(trained.card.test_accuracy_all_steps >= 0.8, "{}", trained.card.test_accuracy_all_steps);
+        let at_k2 = trained.card.grid.iter().find(|p| p.k == 2 && p.thr == 0.5).unwrap();
+        assert!(at_k2.test_accuracy >= 0.8 && at_k2.mean_processed_steps <= 4.0, "{at_k2:?}");
+    }
 }
