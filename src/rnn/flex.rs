@@ -118,8 +118,10 @@ pub struct Setting {
     /// Mean FLOPs per step at this setting held constant on the card's test split (readout
     /// excluded), if the card knows it.
     pub expected_flops_per_step: Option<f64>,
-    /// Test accuracy at this setting held constant, if the card knows it.
+    /// Test accuracy at this setting held constant, if the card knows it (classification tasks).
     pub expected_accuracy: Option<f64>,
+    /// Test mean squared error at this setting held constant, if the card knows it (regression tasks).
+    pub expected_mse: Option<f64>,
     /// The parameter block this setting runs on: settings of one block share their parameters
     /// (changing `thr`, `K` or a nested width loads nothing); each bank model is its own block.
     /// `0..blocks`.
@@ -349,7 +351,8 @@ impl FlexibleModel {
                     flops_per_window: 0,
                     window: 1,
                     expected_flops_per_step: Some(flops as f64),
-                    expected_accuracy: entry.map(|e| e.test_accuracy),
+                    expected_accuracy: entry.and_then(|e| e.test_accuracy),
+                    expected_mse: entry.and_then(|e| e.test_mse),
                     block: index,
                     block_bytes: model.param_bytes(),
                 }
@@ -360,7 +363,8 @@ impl FlexibleModel {
             .models()
             .iter()
             .map(|model| {
-                card.and_then(|c| c.models.iter().find(|m| m.name == model.name)).map(|e| e.validation_accuracy)
+                card.and_then(|c| c.models.iter().find(|m| m.name == model.name))
+                    .and_then(|e| e.validation_accuracy.or(e.validation_mse.map(|m| -m)))
             })
             .collect();
         FlexibleModel::Switch(SwitchModels { bank, settings, task, validation })
@@ -388,20 +392,35 @@ impl FlexibleModel {
         let mut settings = Vec::new();
         for (index, model) in models.iter().enumerate() {
             let entry = card.and_then(|c| c.models.iter().find(|m| m.name == model.name()));
-            let grid: Vec<(f32, Option<f64>, Option<f64>)> = match entry {
+            // (thr, accuracy, MSE, mean FLOPs per step) of the card's grid, thinned.
+            type GridPoint = (f32, Option<f64>, Option<f64>, Option<f64>);
+            let grid: Vec<GridPoint> = match entry {
                 Some(e) if !e.knob_grid.is_empty() => {
                     let points: Vec<(f32, f64, f64)> = e
                         .knob_grid
                         .iter()
                         .filter_map(|p| {
-                            p.knobs.get("thr").map(|&thr| (thr as f32, p.test_accuracy, p.mean_flops_per_step))
+                            let score = p.test_accuracy.or(p.test_mse).unwrap_or(f64::NAN);
+                            p.knobs.get("thr").map(|&thr| (thr as f32, score, p.mean_flops_per_step))
                         })
                         .collect();
-                    thin(&points).into_iter().map(|i| (points[i].0, Some(points[i].1), Some(points[i].2))).collect()
+                    let regression = e.test_accuracy.is_none() && e.test_mse.is_some();
+                    thin(&points)
+                        .into_iter()
+                        .map(|i| {
+                            let (thr, score, flops) = points[i];
+                            let score = Some(score).filter(|s| !s.is_nan());
+                            if regression {
+                                (thr, None, score, Some(flops))
+                            } else {
+                                (thr, score, None, Some(flops))
+                            }
+                        })
+                        .collect()
                 }
-                _ => DEFAULT_THR_GRID.iter().map(|&thr| (thr, None, None)).collect(),
+                _ => DEFAULT_THR_GRID.iter().map(|&thr| (thr, None, None, None)).collect(),
             };
-            for (thr, accuracy, flops) in grid {
+            for (thr, accuracy, mse, flops) in grid {
                 settings.push(Setting {
                     name: format!("{}@thr={thr}", model.name()),
                     knobs: Knobs::Thr { model: index, thr },
@@ -412,6 +431,7 @@ impl FlexibleModel {
                     window: 1,
                     expected_flops_per_step: flops,
                     expected_accuracy: accuracy,
+                    expected_mse: mse,
                     block: index,
                     block_bytes: model.param_bytes(),
                 });
@@ -440,7 +460,8 @@ impl FlexibleModel {
                     flops_per_window: model.flops_window_gate(),
                     window,
                     expected_flops_per_step: point.map(|p| p.mean_flops_per_step),
-                    expected_accuracy: point.map(|p| p.test_accuracy),
+                    expected_accuracy: point.and_then(|p| p.test_accuracy),
+                    expected_mse: point.and_then(|p| p.test_mse),
                     block: 0,
                     block_bytes: model.param_bytes(),
                 }
@@ -468,7 +489,8 @@ impl FlexibleModel {
                     flops_per_window: 0,
                     window: 1,
                     expected_flops_per_step: Some(flops as f64),
-                    expected_accuracy: entry.map(|e| e.test_accuracy),
+                    expected_accuracy: entry.and_then(|e| e.test_accuracy),
+                    expected_mse: entry.and_then(|e| e.test_mse),
                     block: 0,
                     block_bytes: model.param_bytes(),
                 }

@@ -101,10 +101,19 @@ pub struct CardModel {
     pub flops_readout: u64,
     /// Bytes of all parameters (`f32`).
     pub param_bytes: u64,
-    /// Accuracy on the test split, the model alone.
-    pub test_accuracy: f64,
-    /// Accuracy on the validation split (used to pick the epoch).
-    pub validation_accuracy: f64,
+    /// Accuracy on the test split, the model alone (classification tasks).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub test_accuracy: Option<f64>,
+    /// Accuracy on the validation split, used to pick the epoch (classification tasks).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub validation_accuracy: Option<f64>,
+    /// Mean squared error on the test split, the model alone (regression tasks: the card's `classes`
+    /// is 0).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub test_mse: Option<f64>,
+    /// Mean squared error on the validation split, used to pick the epoch (regression tasks).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub validation_mse: Option<f64>,
     /// Epoch (1-based) whose weights were kept.
     pub best_epoch: usize,
     /// Wall time of this model's training, seconds.
@@ -131,8 +140,12 @@ pub struct CardModel {
 pub struct KnobPoint {
     /// The setting, knob name → value (e.g. `{"thr": 0.5}`).
     pub knobs: BTreeMap<String, f64>,
-    /// Accuracy on the test split.
-    pub test_accuracy: f64,
+    /// Accuracy on the test split (classification tasks).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub test_accuracy: Option<f64>,
+    /// Mean squared error on the test split (regression tasks).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub test_mse: Option<f64>,
     /// Share of steps that updated the state (skipping families), over all test steps.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub update_share: Option<f64>,
@@ -193,7 +206,7 @@ pub struct ModelCard {
     pub cell: String,
     /// Input features per step.
     pub input: usize,
-    /// Number of classes.
+    /// Number of classes; 0 for a regression task (one real output, scored by mean squared error).
     pub classes: usize,
     /// The models, narrowest first.
     pub models: Vec<CardModel>,
@@ -205,6 +218,12 @@ pub struct ModelCard {
 
 /// Named `f32` tensors to write: name → (shape, values).
 pub type TensorMap = BTreeMap<String, (Vec<usize>, Vec<f32>)>;
+
+/// Rows of a readout for a card's `classes`: one per class, or one output for a regression task
+/// (`classes` = 0).
+pub fn readout_rows(classes: usize) -> usize {
+    classes.max(1)
+}
 
 /// Encodes tensors as a safetensors buffer (`F32`, little-endian).
 pub fn encode_tensors(tensors: &TensorMap) -> Vec<u8> {
@@ -393,10 +412,8 @@ fn read_card(dir: &Path) -> Result<(ModelCard, PathBuf), ModelIoError> {
     let card: ModelCard = serde_json::from_slice(&read(&card_path)?)
         .map_err(|source| ModelIoError::Card { path: card_path.clone(), source })?;
     let invalid = |message: String| ModelIoError::Tensor { path: card_path.clone(), message };
-    if card.input == 0 || card.classes == 0 || card.models.is_empty() {
-        return Err(invalid(
-            "`input` and `classes` must be at least 1 and `models` must list at least one model".into(),
-        ));
+    if card.input == 0 || card.models.is_empty() {
+        return Err(invalid("`input` must be at least 1 and `models` must list at least one model".into()));
     }
     if let Some(entry) = card.models.iter().find(|m| m.hidden == 0 || m.name.is_empty() || m.name.contains(['/', '\\']))
     {
@@ -436,7 +453,7 @@ pub fn load_skip_models(dir: &Path) -> Result<(Vec<SkipGruClassifier>, ModelCard
             kind,
             card.input,
             entry.hidden,
-            card.classes,
+            readout_rows(card.classes),
         )?);
     }
     Ok((models, card))
@@ -472,7 +489,7 @@ pub fn load_bank(dir: &Path) -> Result<(ModelBank, ModelCard), ModelIoError> {
             kind,
             card.input,
             entry.hidden,
-            card.classes,
+            readout_rows(card.classes),
         )?);
     }
     let maps_path = dir.join("maps.safetensors");

@@ -79,12 +79,21 @@ impl RnnClassifier {
     /// Runs a whole sequence (`steps × I` values) from a zero state and returns the prediction.
     /// Allocates its scratch; meant for evaluation, not the simulator's hot path.
     pub fn classify(&self, sequence: &[f32]) -> u32 {
+        let mut logits = vec![0.0; self.classes()];
+        self.outputs(sequence, &mut logits);
+        argmax(&logits) as u32
+    }
+
+    /// Runs a whole sequence (`steps × I` values) from a zero state and writes the readout of the final
+    /// `h` (`C` logits; one value for a regression model) into `out`. Allocates its state; meant for
+    /// evaluation, not the simulator's hot path.
+    pub fn outputs(&self, sequence: &[f32], out: &mut [f32]) {
         let mut state = vec![0.0; self.state_len()];
         let mut scratch = CellScratch::new(self.hidden_size());
         for x in sequence.chunks_exact(self.cell.input_size()) {
             self.cell.step(x, &mut state, &mut scratch);
         }
-        self.predict(&state, &mut vec![0.0; self.classes()])
+        self.logits_into(&state, &mut out[..self.classes()]);
     }
 }
 

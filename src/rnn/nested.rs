@@ -304,12 +304,25 @@ impl NestedRnn {
     pub fn classify(&self, sequence: &[f32], schedule: &[usize]) -> u32 {
         let steps = sequence.len() / self.input_size();
         assert!(schedule.len() >= steps && steps > 0, "nested classify: {steps} steps, {} widths", schedule.len());
+        let mut logits = vec![0.0; self.classes()];
+        self.outputs(sequence, schedule, &mut logits);
+        argmax(&logits) as u32
+    }
+
+    /// As [`Self::classify`], but writes the readout (`C` logits; one value for a regression model)
+    /// into `out`.
+    ///
+    /// # Panics
+    /// As [`Self::classify`].
+    pub fn outputs(&self, sequence: &[f32], schedule: &[usize], out: &mut [f32]) {
+        let steps = sequence.len() / self.input_size();
+        assert!(schedule.len() >= steps && steps > 0, "nested outputs: {steps} steps, {} widths", schedule.len());
         let mut h = vec![0.0; self.state_len()];
         let mut scratch = NestedScratch::new(self.hidden_size());
         for (x, &width) in sequence.chunks_exact(self.input_size()).zip(schedule) {
             self.step(width, x, &mut h, &mut scratch);
         }
-        self.predict(schedule[steps - 1], &h, &mut vec![0.0; self.classes()])
+        self.logits_into(schedule[steps - 1], &h, &mut out[..self.classes()]);
     }
 
     /// The plain classifier (same cell kind) of hidden `w` made of the sliced weights (rows
@@ -392,10 +405,18 @@ pub struct NestedCardWidth {
     pub flops_per_step: u64,
     /// FLOPs of this width's readout.
     pub flops_readout: u64,
-    /// Accuracy on the test split, every step at this width.
-    pub test_accuracy: f64,
-    /// Accuracy on the validation split, every step at this width.
-    pub validation_accuracy: f64,
+    /// Accuracy on the test split, every step at this width (classification tasks).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub test_accuracy: Option<f64>,
+    /// Accuracy on the validation split, every step at this width (classification tasks).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub validation_accuracy: Option<f64>,
+    /// Mean squared error on the test split, every step at this width (regression tasks).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub test_mse: Option<f64>,
+    /// Mean squared error on the validation split, every step at this width (regression tasks).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub validation_mse: Option<f64>,
 }
 
 /// Accuracy under random width schedules ([`random_width_schedule`]) in a [`NestedCard`].
@@ -410,13 +431,16 @@ pub struct NestedCardSchedules {
     pub schedules_per_sequence: usize,
     /// Seed of the schedules' generator.
     pub seed: u64,
-    /// Accuracy over every (test sequence, schedule) pair.
-    pub test_accuracy: f64,
+    /// Accuracy (classification) or mean squared error (regression) over every (test sequence,
+    /// schedule) pair.
+    #[serde(alias = "test_accuracy")]
+    pub test_score: f64,
     /// Mean FLOPs per step over those runs.
     pub mean_flops_per_step: f64,
-    /// The paper's step-weighted prediction: mean over runs of `Σ_w (steps at w / T) × accuracy_w`
-    /// with the static test accuracies.
-    pub step_weighted_accuracy: f64,
+    /// The paper's step-weighted prediction: mean over runs of `Σ_w (steps at w / T) × score_w` with
+    /// the static test scores (accuracy or MSE).
+    #[serde(alias = "step_weighted_accuracy")]
+    pub step_weighted_score: f64,
 }
 
 /// The model card `card.json` of a nested-width model folder (e.g. `models/digits-nested/`), which
@@ -537,13 +561,21 @@ pub fn load_nested(dir: &Path) -> Result<(NestedRnn, NestedCard), ModelIoError> 
         return Err(invalid(format!("family `{}`: a nested model folder needs family `nested`", card.family)));
     }
     let kind = card_cell(&card.cell, &card_path)?;
-    if card.input == 0 || card.classes == 0 || card.name.is_empty() || card.name.contains(['/', '\\']) {
-        return Err(invalid("`input` and `classes` must be at least 1 and `name` a plain file stem".into()));
+    if card.input == 0 || card.name.is_empty() || card.name.contains(['/', '\\']) {
+        return Err(invalid("`input` must be at least 1 and `name` a plain file stem".into()));
     }
     let widths: Vec<usize> = card.widths.iter().map(|w| w.width).collect();
     let path = dir.join(format!("{}.safetensors", card.name));
-    let model =
-        decode_nested_cell(&read(&path)?, &path, &card.name, kind, card.input, card.hidden, card.classes, &widths)?;
+    let model = decode_nested_cell(
+        &read(&path)?,
+        &path,
+        &card.name,
+        kind,
+        card.input,
+        card.hidden,
+        crate::rnn::io::readout_rows(card.classes),
+        &widths,
+    )?;
     Ok((model, card))
 }
 

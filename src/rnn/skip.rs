@@ -92,10 +92,12 @@ pub struct SkipRnnClassifier {
 pub type SkipGruClassifier = SkipRnnClassifier;
 
 /// Outcome of [`SkipRnnClassifier::classify`] on one sequence.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct SkipClassification {
     /// Predicted class (arg-max of the readout of the final state).
     pub class: u32,
+    /// The readout of the final state (`C` logits; one value for a regression model).
+    pub outputs: Vec<f32>,
     /// Steps that updated the state (`Σ_t u_t`).
     pub updated_steps: usize,
     /// Steps in the sequence.
@@ -242,8 +244,9 @@ impl SkipRnnClassifier {
             updated_steps += usize::from(self.step(x, thr_at(t), &mut state, &mut scratch));
             steps += 1;
         }
-        let class = self.predict(&state.h, &mut vec![0.0; self.classes()]);
-        SkipClassification { class, updated_steps, steps }
+        let mut outputs = vec![0.0; self.classes()];
+        let class = self.predict(&state.h, &mut outputs);
+        SkipClassification { class, outputs, updated_steps, steps }
     }
 
     /// [`Self::classify_with`] under one threshold `thr` for the whole sequence.

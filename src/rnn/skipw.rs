@@ -162,10 +162,12 @@ pub struct SkipWStep {
 }
 
 /// What [`SkipWClassifier::classify`] returns.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct SkipWOutcome {
     /// Predicted class.
     pub prediction: u32,
+    /// The readout of the final state (`C` logits; one value for a regression model).
+    pub outputs: Vec<f32>,
     /// Steps processed (cell steps run) over the sequence.
     pub processed_steps: usize,
     /// FLOPs of the steps and gates (the readout, [`RnnClassifier::flops_readout`], not included).
@@ -358,8 +360,9 @@ impl SkipWClassifier {
             processed_steps += usize::from(step.processed);
             flops += step.flops;
         }
-        let prediction = self.base.predict(&state.h, &mut vec![0.0; self.base.classes()]);
-        SkipWOutcome { prediction, processed_steps, flops }
+        let mut outputs = vec![0.0; self.base.classes()];
+        let prediction = self.base.predict(&state.h, &mut outputs);
+        SkipWOutcome { prediction, outputs, processed_steps, flops }
     }
 }
 
@@ -436,8 +439,13 @@ pub struct SkipWGridPoint {
     pub k: usize,
     /// Threshold.
     pub thr: f32,
-    /// Test accuracy at these knobs (constant over the sequence), measured with this module's inference.
-    pub test_accuracy: f64,
+    /// Test accuracy at these knobs (constant over the sequence), measured with this module's inference
+    /// (classification tasks).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub test_accuracy: Option<f64>,
+    /// Test mean squared error at these knobs (regression tasks).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub test_mse: Option<f64>,
     /// Mean processed steps per test sequence.
     pub mean_processed_steps: f64,
     /// Mean FLOPs per step (gates and processed steps, readout excluded).
@@ -506,14 +514,19 @@ pub struct SkipWCard {
     pub flops_readout: u64,
     /// Bytes of all parameters (`f32`).
     pub param_bytes: u64,
-    /// Accuracy on the validation split (the selection score of [`SkipWCardTrainingKnobs`]).
+    /// Validation score used to pick the epoch (see [`SkipWCardTrainingKnobs`]): mean accuracy over the
+    /// validation knob grid, or minus the mean MSE for a regression task (`classes` = 0).
     pub validation_score: f64,
     /// Epoch (1-based) whose weights were kept.
     pub best_epoch: usize,
     /// Test accuracy on the grid of `K × thr`.
     pub grid: Vec<SkipWGridPoint>,
-    /// Test accuracy of the plain cell run on every step (`K = L`, `thr = 0`).
-    pub test_accuracy_all_steps: f64,
+    /// Test accuracy of the plain cell run on every step (`K = L`, `thr = 0`; classification tasks).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub test_accuracy_all_steps: Option<f64>,
+    /// Test mean squared error with every step processed (regression tasks).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub test_mse_all_steps: Option<f64>,
     /// The `K` sampling and budget term of training.
     pub training_knobs: SkipWCardTrainingKnobs,
     /// Training record (command, seed, optimiser, epochs, wall time, split).
@@ -601,15 +614,23 @@ pub fn load_skipw(dir: &Path) -> Result<(SkipWClassifier, SkipWCard), ModelIoErr
         return Err(invalid(format!("`family` is `{}`; a SkipW folder needs `skipw`", card.family)));
     }
     let kind = card_cell(&card.cell, &card_path)?;
-    if card.input == 0 || card.classes == 0 || card.hidden == 0 || card.window == 0 {
-        return Err(invalid("`input`, `classes`, `hidden` and `window` must be at least 1".into()));
+    if card.input == 0 || card.hidden == 0 || card.window == 0 {
+        return Err(invalid("`input`, `hidden` and `window` must be at least 1".into()));
     }
     if card.name.is_empty() || card.name.contains(['/', '\\']) {
         return Err(invalid(format!("`name` `{}` must be a plain file stem", card.name)));
     }
     let path = dir.join(format!("{}.safetensors", card.name));
-    let model =
-        decode_skipw_cell(&read(&path)?, &path, &card.name, kind, card.input, card.hidden, card.classes, card.window)?;
+    let model = decode_skipw_cell(
+        &read(&path)?,
+        &path,
+        &card.name,
+        kind,
+        card.input,
+        card.hidden,
+        crate::rnn::io::readout_rows(card.classes),
+        card.window,
+    )?;
     Ok((model, card))
 }
 

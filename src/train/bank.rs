@@ -9,7 +9,7 @@ use crate::data::{SequenceSet, Split};
 use crate::rnn::io::{CardMap, CardModel, CardTraining, ModelCard};
 use crate::rnn::{GruClassifier, ModelBank, StateMap};
 
-use super::{accuracy, fit_state_map, hidden_states, map_mse, train_classifier, TrainConfig, TrainError};
+use super::{fit_state_map, hidden_states, map_mse, score, train_classifier, Score, TrainConfig, TrainError};
 
 /// Settings of [`train_bank`].
 #[derive(Debug, Clone)]
@@ -44,15 +44,15 @@ pub enum BankProgress {
         epoch: usize,
         /// Mean training loss.
         loss: f64,
-        /// Validation accuracy after the epoch.
-        validation_accuracy: f64,
+        /// Validation score after the epoch.
+        validation: Score,
     },
     /// A model is done.
     ModelDone {
         /// Width.
         hidden: usize,
-        /// Test accuracy.
-        test_accuracy: f64,
+        /// Test score.
+        test: Score,
     },
     /// A state map is fitted.
     MapDone {
@@ -94,20 +94,20 @@ pub fn train_bank(
             &train,
             &validation,
             &model_config,
-            |epoch, loss, validation_accuracy| {
-                progress(BankProgress::Epoch { hidden, epoch, loss, validation_accuracy })
-            },
+            |epoch, loss, validation| progress(BankProgress::Epoch { hidden, epoch, loss, validation }),
         )?;
-        let test_accuracy = accuracy(&model, &test);
-        progress(BankProgress::ModelDone { hidden, test_accuracy });
+        let test_score = score(&model, &test);
+        progress(BankProgress::ModelDone { hidden, test: test_score });
         card_models.push(CardModel {
             name: model.name.clone(),
             hidden,
             flops_per_step: model.cell.flops_per_step(),
             flops_readout: model.flops_readout(),
             param_bytes: model.param_bytes(),
-            test_accuracy,
-            validation_accuracy: report.validation_accuracy,
+            test_accuracy: test_score.accuracy(),
+            validation_accuracy: report.validation.accuracy(),
+            test_mse: test_score.mse(),
+            validation_mse: report.validation.mse(),
             best_epoch: report.best_epoch,
             train_wall_s: model_started.elapsed().as_secs_f64(),
             family: config.base.cell.as_str().into(),
@@ -169,8 +169,10 @@ pub fn train_bank(
             seed: config.base.seed,
             autodiff: "candle-core 0.11 / candle-nn 0.11 (CPU)".into(),
             optimiser: format!(
-                "AdamW (lr {}, cosine decay to 5%, weight decay 1e-4), gradient-norm clip {}, cross-entropy on the last step; epoch with best validation accuracy kept",
-                config.base.learning_rate, config.base.clip_norm
+                "AdamW (lr {}, cosine decay to 5%, weight decay 1e-4), gradient-norm clip {}, {} on the last step; epoch with the best validation score kept",
+                config.base.learning_rate,
+                config.base.clip_norm,
+                super::loss_name(set)
             ),
             epochs: config.base.epochs,
             batch_size: config.base.batch_size,
@@ -210,7 +212,7 @@ mod tests {
         for (model, entry) in trained.bank.models().iter().zip(&trained.card.models) {
             assert_eq!(entry.family, "lstm");
             assert_eq!(entry.flops_per_step, model.cell.flops_per_step());
-            assert!(entry.test_accuracy >= 0.8, "{}: {}", entry.name, entry.test_accuracy);
+            assert!(entry.test_accuracy.unwrap() >= 0.8, "{}: {:?}", entry.name, entry.test_accuracy);
         }
         // The maps carry [h; c]: 8 → 16 values and back.
         let map = trained.bank.switch(0, 1).unwrap().unwrap();

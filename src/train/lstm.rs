@@ -169,7 +169,7 @@ pub fn train_lstm_classifier(
         }
     }
     let (classifier, validation_accuracy, best_epoch) = best;
-    Ok((classifier, TrainReport { validation_accuracy, best_epoch, epoch_losses }))
+    Ok((classifier, TrainReport { validation: super::Score::Accuracy(validation_accuracy), best_epoch, epoch_losses }))
 }
 
 #[cfg(test)]
@@ -240,7 +240,7 @@ mod tests {
         };
         let (model, report) = train_lstm_classifier("lstm-8", &train, &validation, &config, |_, _, _| {}).unwrap();
         assert_eq!(report.epoch_losses.len(), 25);
-        assert!(report.validation_accuracy >= 0.85, "{report:?}");
-        assert_eq!(lstm_accuracy(&model, &validation), report.validation_accuracy);
+        assert!(report.validation.value() >= 0.85, "{report:?}");
+        assert_eq!(lstm_accuracy(&model, &validation), report.validation.value());
     }
 }

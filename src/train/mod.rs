@@ -14,14 +14,14 @@ pub mod nested;
 pub mod skip;
 pub mod skipw;
 
-use candle_core::{Device, Tensor, Var};
+use candle_core::{DType, Device, Tensor, Var};
 use candle_nn::{AdamW, Optimizer, ParamsAdamW};
 use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
 use rand_pcg::Pcg64;
 
 use crate::data::SequenceSet;
-use crate::rnn::{truncate_or_pad, CellKind, CellScratch, GruClassifier, RnnClassifier, StateMap};
+use crate::rnn::{argmax, truncate_or_pad, CellKind, CellScratch, GruClassifier, RnnClassifier, StateMap};
 
 use cell::CandleCell;
 
@@ -74,8 +74,8 @@ pub struct TrainConfig {
 /// What [`train_classifier`] reports.
 #[derive(Debug, Clone, PartialEq)]
 pub struct TrainReport {
-    /// Validation accuracy of the kept weights.
-    pub validation_accuracy: f64,
+    /// Validation score of the kept weights.
+    pub validation: Score,
     /// 1-based epoch of the kept weights.
     pub best_epoch: usize,
     /// Mean training loss per epoch.
@@ -152,27 +152,160 @@ impl CandleClassifier {
     }
 }
 
+/// Outputs of a model's readout for `set`: one per class, or one real number for a regression set.
+pub fn readout_size(set: &SequenceSet) -> usize {
+    if set.is_regression() {
+        1
+    } else {
+        set.classes
+    }
+}
+
+/// Inputs `[B, T, I]` and targets of the sequences at `indices`: class labels `[B]` (`u32`) for a
+/// classification set, real targets `[B]` (`f32`) for a regression set.
 pub(crate) fn batch_tensor(set: &SequenceSet, indices: &[usize]) -> candle_core::Result<(Tensor, Tensor)> {
     let mut values = Vec::with_capacity(indices.len() * set.steps * set.features);
-    let mut labels = Vec::with_capacity(indices.len());
     for &i in indices {
         values.extend_from_slice(set.sequence(i));
-        labels.push(set.labels[i]);
     }
     let xs = Tensor::from_vec(values, (indices.len(), set.steps, set.features), &Device::Cpu)?;
-    let ys = Tensor::from_vec(labels, indices.len(), &Device::Cpu)?;
-    Ok((xs, ys))
+    Ok((xs, targets_tensor(set, indices)?))
 }
 
-/// Accuracy of `model` on `set`, computed with the crate's own inference (not the autodiff library).
+/// Targets of the sequences at `indices` (see [`batch_tensor`]).
+pub(crate) fn targets_tensor(set: &SequenceSet, indices: &[usize]) -> candle_core::Result<Tensor> {
+    if set.is_regression() {
+        let targets: Vec<f32> = indices.iter().map(|&i| set.targets[i]).collect();
+        Tensor::from_vec(targets, indices.len(), &Device::Cpu)
+    } else {
+        let labels: Vec<u32> = indices.iter().map(|&i| set.labels[i]).collect();
+        Tensor::from_vec(labels, indices.len(), &Device::Cpu)
+    }
+}
+
+/// The task loss of readout outputs `[B, C]` against targets from [`targets_tensor`]: cross-entropy
+/// for classes, mean squared error of the single output for a regression set (`C` = 1).
+pub(crate) fn task_loss(outputs: &Tensor, targets: &Tensor) -> candle_core::Result<Tensor> {
+    if targets.dtype() == DType::F32 {
+        candle_nn::loss::mse(&outputs.squeeze(1)?, targets)
+    } else {
+        candle_nn::loss::cross_entropy(outputs, targets)
+    }
+}
+
+/// The task loss's name for cards: `cross-entropy` or `squared error`.
+pub(crate) fn loss_name(set: &SequenceSet) -> &'static str {
+    if set.is_regression() {
+        "squared error"
+    } else {
+        "cross-entropy"
+    }
+}
+
+/// A model's result on a set: accuracy (classification) or mean squared error (regression).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Score {
+    /// Share of sequences whose arg-max output is their label.
+    Accuracy(f64),
+    /// Mean over sequences of (output − target)².
+    Mse(f64),
+}
+
+impl Score {
+    /// A number where higher is better, for choosing epochs and settings: the accuracy, or −MSE.
+    pub fn quality(self) -> f64 {
+        match self {
+            Score::Accuracy(a) => a,
+            Score::Mse(m) => -m,
+        }
+    }
+
+    /// The accuracy, for a classification score.
+    pub fn accuracy(self) -> Option<f64> {
+        match self {
+            Score::Accuracy(a) => Some(a),
+            Score::Mse(_) => None,
+        }
+    }
+
+    /// The MSE, for a regression score.
+    pub fn mse(self) -> Option<f64> {
+        match self {
+            Score::Accuracy(_) => None,
+            Score::Mse(m) => Some(m),
+        }
+    }
+
+    /// The value in its own metric (accuracy or MSE).
+    pub fn value(self) -> f64 {
+        match self {
+            Score::Accuracy(v) | Score::Mse(v) => v,
+        }
+    }
+
+    /// `accuracy 0.9512` or `MSE 0.00123`, for progress lines.
+    pub fn describe(self) -> String {
+        match self {
+            Score::Accuracy(a) => format!("accuracy {a:.4}"),
+            Score::Mse(m) => format!("MSE {m:.5}"),
+        }
+    }
+}
+
+/// Accumulates a [`Score`] over the sequences of a set from each sequence's readout outputs.
+#[derive(Debug, Clone)]
+pub struct Scorer<'a> {
+    set: &'a SequenceSet,
+    sum: f64,
+    count: usize,
+}
+
+impl<'a> Scorer<'a> {
+    /// An empty scorer for `set`.
+    pub fn new(set: &'a SequenceSet) -> Scorer<'a> {
+        Scorer { set, sum: 0.0, count: 0 }
+    }
+
+    /// Adds sequence `index` whose readout gave `outputs` (`C` logits, or one value for regression).
+    pub fn add(&mut self, index: usize, outputs: &[f32]) {
+        self.sum += if self.set.is_regression() {
+            (outputs[0] as f64 - self.set.targets[index] as f64).powi(2)
+        } else {
+            f64::from(argmax(outputs) as u32 == self.set.labels[index])
+        };
+        self.count += 1;
+    }
+
+    /// The score so far (0 for no sequence).
+    pub fn score(&self) -> Score {
+        let mean = self.sum / self.count.max(1) as f64;
+        if self.set.is_regression() {
+            Score::Mse(mean)
+        } else {
+            Score::Accuracy(mean)
+        }
+    }
+}
+
+/// Score of `model` on `set`, computed with the crate's own inference (not the autodiff library).
+pub fn score(model: &GruClassifier, set: &SequenceSet) -> Score {
+    let mut scorer = Scorer::new(set);
+    let mut outputs = vec![0.0; model.classes()];
+    for i in 0..set.len() {
+        model.outputs(set.unpadded(i), &mut outputs);
+        scorer.add(i, &outputs);
+    }
+    scorer.score()
+}
+
+/// Accuracy of `model` on a classification `set` (see [`score`]).
 pub fn accuracy(model: &GruClassifier, set: &SequenceSet) -> f64 {
-    let correct = (0..set.len()).filter(|&i| model.classify(set.sequence(i)) == set.labels[i]).count();
-    correct as f64 / set.len().max(1) as f64
+    score(model, set).value()
 }
 
-/// Trains one classifier (GRU or LSTM, [`TrainConfig::cell`]) with AdamW on cross-entropy, keeping the epoch with the best validation
-/// accuracy (ties: the earlier epoch). `on_epoch(epoch, loss, validation_accuracy)` is called after
-/// each epoch.
+/// Trains one classifier (GRU or LSTM, [`TrainConfig::cell`]) with AdamW on the task loss ([`task_loss`]: cross-entropy, or squared error for a
+/// regression set), keeping the epoch with the best validation score (ties: the earlier epoch).
+/// `on_epoch(epoch, loss, validation_score)` is called after each epoch.
 ///
 /// # Errors
 /// [`TrainError::Autodiff`] if the autodiff library fails.
@@ -181,14 +314,14 @@ pub fn train_classifier(
     train: &SequenceSet,
     validation: &SequenceSet,
     config: &TrainConfig,
-    mut on_epoch: impl FnMut(usize, f64, f64),
+    mut on_epoch: impl FnMut(usize, f64, Score),
 ) -> Result<(GruClassifier, TrainReport), TrainError> {
     let mut rng = Pcg64::seed_from_u64(config.seed ^ (config.hidden as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15));
-    let model = CandleClassifier::init(config.cell, train.features, config.hidden, train.classes, &mut rng)?;
+    let model = CandleClassifier::init(config.cell, train.features, config.hidden, readout_size(train), &mut rng)?;
     let params = ParamsAdamW { lr: config.learning_rate, weight_decay: 1e-4, ..ParamsAdamW::default() };
     let mut optimiser = AdamW::new(model.vars(), params.clone())?;
     let mut order: Vec<usize> = (0..train.len()).collect();
-    let mut best = (model.to_classifier(name)?, -1.0, 0usize);
+    let mut best = (model.to_classifier(name)?, Score::Accuracy(f64::NEG_INFINITY), 0usize);
     let mut epoch_losses = Vec::with_capacity(config.epochs);
     for epoch in 1..=config.epochs {
         let progress = (epoch - 1) as f64 / config.epochs.max(1) as f64;
@@ -199,7 +332,7 @@ pub fn train_classifier(
         for chunk in order.chunks(config.batch_size) {
             let (xs, ys) = batch_tensor(train, chunk)?;
             let logits = model.forward(&xs)?;
-            let loss = candle_nn::loss::cross_entropy(&logits, &ys)?;
+            let loss = task_loss(&logits, &ys)?;
             let mut grads = loss.backward()?;
             clip_gradients(&model.vars(), &mut grads, config.clip_norm)?;
             optimiser.step(&grads)?;
@@ -212,14 +345,14 @@ pub fn train_classifier(
         }
         epoch_losses.push(loss);
         let candidate = model.to_classifier(name)?;
-        let validation_accuracy = accuracy(&candidate, validation);
-        on_epoch(epoch, loss, validation_accuracy);
-        if validation_accuracy > best.1 {
-            best = (candidate, validation_accuracy, epoch);
+        let on_validation = score(&candidate, validation);
+        on_epoch(epoch, loss, on_validation);
+        if on_validation.quality() > best.1.quality() {
+            best = (candidate, on_validation, epoch);
         }
     }
-    let (classifier, validation_accuracy, best_epoch) = best;
-    Ok((classifier, TrainReport { validation_accuracy, best_epoch, epoch_losses }))
+    let (classifier, validation, best_epoch) = best;
+    Ok((classifier, TrainReport { validation, best_epoch, epoch_losses }))
 }
 
 pub(crate) fn clip_gradients(

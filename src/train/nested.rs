@@ -36,7 +36,7 @@ use crate::rnn::nested::{
 use crate::rnn::CellKind;
 
 use super::cell::CandleCell;
-use super::{clip_gradients, TrainError};
+use super::{clip_gradients, readout_size, targets_tensor, task_loss, Score, Scorer, TrainError};
 
 /// Settings of [`train_nested`].
 #[derive(Debug, Clone, PartialEq)]
@@ -187,40 +187,53 @@ impl CandleNested {
     }
 }
 
-/// Accuracy of `model` on `set` with every step at `width`, with the crate's own inference.
-pub fn width_accuracy(model: &NestedGru, set: &SequenceSet, width: usize) -> f64 {
+/// Score (accuracy, or MSE for a regression set) of `model` on `set` with every step at `width`, with
+/// the crate's own inference.
+pub fn width_score(model: &NestedGru, set: &SequenceSet, width: usize) -> Score {
     let schedule = vec![width; set.steps];
-    let correct = (0..set.len()).filter(|&i| model.classify(set.sequence(i), &schedule) == set.labels[i]).count();
-    correct as f64 / set.len().max(1) as f64
+    let mut scorer = Scorer::new(set);
+    let mut outputs = vec![0.0; model.classes()];
+    for i in 0..set.len() {
+        model.outputs(set.unpadded(i), &schedule, &mut outputs);
+        scorer.add(i, &outputs);
+    }
+    scorer.score()
 }
 
-/// Accuracy under random width schedules: `per_sequence` schedules of `changes` changes
+/// Accuracy of `model` on a classification `set` with every step at `width` (see [`width_score`]).
+pub fn width_accuracy(model: &NestedGru, set: &SequenceSet, width: usize) -> f64 {
+    width_score(model, set, width).value()
+}
+
+/// Score under random width schedules: `per_sequence` schedules of `changes` changes
 /// ([`random_width_schedule`] over the model's widths, from `Pcg64::seed_from_u64(seed)`) per
 /// sequence of `set`, with the mean FLOPs per step and the paper's step-weighted prediction from the
-/// static accuracies `static_accuracy` (one per width, in the model's order).
+/// static scores `static_score` (accuracy or MSE, one per width, in the model's order).
 pub fn schedule_accuracy(
     model: &NestedGru,
     set: &SequenceSet,
     changes: usize,
     per_sequence: usize,
     seed: u64,
-    static_accuracy: &[f64],
+    static_score: &[f64],
 ) -> NestedCardSchedules {
     let mut rng = Pcg64::seed_from_u64(seed);
-    let (mut correct, mut runs, mut flops, mut predicted) = (0usize, 0usize, 0.0f64, 0.0f64);
+    let (mut runs, mut flops, mut predicted) = (0usize, 0.0f64, 0.0f64);
+    let mut scorer = Scorer::new(set);
+    let mut outputs = vec![0.0; model.classes()];
     for i in 0..set.len() {
+        let steps = set.length(i);
         for _ in 0..per_sequence {
-            let schedule = random_width_schedule(model.widths(), set.steps, changes, &mut rng);
-            if model.classify(set.sequence(i), &schedule) == set.labels[i] {
-                correct += 1;
-            }
+            let schedule = random_width_schedule(model.widths(), steps, changes, &mut rng);
+            model.outputs(set.unpadded(i), &schedule, &mut outputs);
+            scorer.add(i, &outputs);
             runs += 1;
-            flops += schedule.iter().map(|&w| model.flops_per_step(w) as f64).sum::<f64>() / set.steps as f64;
+            flops += schedule.iter().map(|&w| model.flops_per_step(w) as f64).sum::<f64>() / steps as f64;
             predicted += schedule
                 .iter()
-                .map(|&w| static_accuracy[model.width_index(w).expect("schedule widths are listed")])
+                .map(|&w| static_score[model.width_index(w).expect("schedule widths are listed")])
                 .sum::<f64>()
-                / set.steps as f64;
+                / steps as f64;
         }
     }
     let runs_f = runs.max(1) as f64;
@@ -231,9 +244,9 @@ pub fn schedule_accuracy(
         changes,
         schedules_per_sequence: per_sequence,
         seed,
-        test_accuracy: correct as f64 / runs_f,
+        test_score: scorer.score().value(),
         mean_flops_per_step: flops / runs_f,
-        step_weighted_accuracy: predicted / runs_f,
+        step_weighted_score: predicted / runs_f,
     }
 }
 
@@ -259,15 +272,18 @@ pub fn train_nested(
     let validation = set.subset(&split.validation);
     let test = set.subset(&split.test);
     let mut rng = Pcg64::seed_from_u64(config.seed);
-    let model = CandleNested::init(config.cell, set.features, &widths, set.classes, &mut rng)?;
+    let model = CandleNested::init(config.cell, set.features, &widths, readout_size(set), &mut rng)?;
     let params = ParamsAdamW { lr: config.learning_rate, weight_decay: 1e-4, ..ParamsAdamW::default() };
     let mut optimiser = AdamW::new(model.vars(), params.clone())?;
     let middle: Vec<usize> = if widths.len() > 2 { widths[1..widths.len() - 1].to_vec() } else { widths.clone() };
     let mut order: Vec<usize> = (0..train.len()).collect();
+    // Quality (accuracy, or −MSE) per width and under schedules on the validation split.
+    let regression = set.is_regression();
+    let quality = |v: f64| if regression { -v } else { v };
     let score = |m: &NestedGru| {
-        let per_width: Vec<f64> = m.widths().iter().map(|&w| width_accuracy(m, &validation, w)).collect();
+        let per_width: Vec<f64> = m.widths().iter().map(|&w| width_score(m, &validation, w).value()).collect();
         let schedules = schedule_accuracy(m, &validation, EVAL_CHANGES, 2, config.seed ^ 0x5EED, &per_width);
-        (per_width, schedules.test_accuracy)
+        (per_width, schedules.test_score)
     };
     let mut best: Option<(NestedGru, f64, usize)> = None;
     let mut losses = Vec::with_capacity(config.epochs);
@@ -289,21 +305,25 @@ pub fn train_nested(
                 schedules.push(random_width_schedule(&widths, train.steps, changes, &mut rng));
             }
             let mut values = Vec::with_capacity(4 * batch * train.steps * train.features);
-            let mut labels = Vec::with_capacity(4 * batch);
-            for _ in 0..4 {
-                for &i in chunk {
-                    values.extend_from_slice(train.sequence(i));
-                    labels.push(train.labels[i]);
-                }
+            let repeated: Vec<usize> = (0..4).flat_map(|_| chunk.iter().copied()).collect();
+            for &i in &repeated {
+                values.extend_from_slice(train.sequence(i));
             }
             let xs = Tensor::from_vec(values, (4 * batch, train.steps, train.features), &Device::Cpu)?;
-            let ys = Tensor::from_vec(labels, 4 * batch, &Device::Cpu)?;
+            let ys = targets_tensor(&train, &repeated)?;
             let logits = model.forward(&xs, &schedules)?;
-            let hard = candle_nn::loss::cross_entropy(&logits, &ys)?;
-            let teacher = candle_nn::ops::softmax(&logits.narrow(0, 0, batch)?.detach(), D::Minus1)?;
-            let teacher = Tensor::cat(&[&teacher, &teacher, &teacher], 0)?;
-            let students = candle_nn::ops::log_softmax(&logits.narrow(0, batch, 3 * batch)?, D::Minus1)?;
-            let soft = (teacher * students)?.sum(1)?.mean_all()?.neg()?;
+            let hard = task_loss(&logits, &ys)?;
+            let soft = if regression {
+                // Soft targets of a regression model: the widest width's (detached) outputs.
+                let teacher = logits.narrow(0, 0, batch)?.detach();
+                let teacher = Tensor::cat(&[&teacher, &teacher, &teacher], 0)?;
+                candle_nn::loss::mse(&logits.narrow(0, batch, 3 * batch)?, &teacher)?
+            } else {
+                let teacher = candle_nn::ops::softmax(&logits.narrow(0, 0, batch)?.detach(), D::Minus1)?;
+                let teacher = Tensor::cat(&[&teacher, &teacher, &teacher], 0)?;
+                let students = candle_nn::ops::log_softmax(&logits.narrow(0, batch, 3 * batch)?, D::Minus1)?;
+                (teacher * students)?.sum(1)?.mean_all()?.neg()?
+            };
             let loss = (hard + (soft * config.distill_weight)?)?;
             let mut grads = loss.backward()?;
             clip_gradients(&model.vars(), &mut grads, config.clip_norm)?;
@@ -318,7 +338,8 @@ pub fn train_nested(
         losses.push(loss);
         let candidate = model.to_nested(&name)?;
         let (per_width, schedule_validation) = score(&candidate);
-        let mean = (per_width.iter().sum::<f64>() + schedule_validation) / (per_width.len() + 1) as f64;
+        let mean = (per_width.iter().map(|&v| quality(v)).sum::<f64>() + quality(schedule_validation))
+            / (per_width.len() + 1) as f64;
         progress(NestedProgress::Epoch {
             epoch,
             loss,
@@ -331,10 +352,11 @@ pub fn train_nested(
         }
     }
     let (model, _, best_epoch) = best.expect("at least one epoch");
-    let validation_accuracy: Vec<f64> = widths.iter().map(|&w| width_accuracy(&model, &validation, w)).collect();
-    let test_accuracy: Vec<f64> = widths.iter().map(|&w| width_accuracy(&model, &test, w)).collect();
+    let validation_score: Vec<Score> = widths.iter().map(|&w| width_score(&model, &validation, w)).collect();
+    let test_score: Vec<Score> = widths.iter().map(|&w| width_score(&model, &test, w)).collect();
+    let test_values: Vec<f64> = test_score.iter().map(|s| s.value()).collect();
     let schedules =
-        schedule_accuracy(&model, &test, EVAL_CHANGES, EVAL_SCHEDULES_PER_SEQUENCE, config.seed, &test_accuracy);
+        schedule_accuracy(&model, &test, EVAL_CHANGES, EVAL_SCHEDULES_PER_SEQUENCE, config.seed, &test_values);
     let card = NestedCard {
         task: set.name.clone(),
         family: "nested".into(),
@@ -351,8 +373,10 @@ pub fn train_nested(
                 width,
                 flops_per_step: model.flops_per_step(width),
                 flops_readout: model.flops_readout(width),
-                test_accuracy: test_accuracy[k],
-                validation_accuracy: validation_accuracy[k],
+                test_accuracy: test_score[k].accuracy(),
+                validation_accuracy: validation_score[k].accuracy(),
+                test_mse: test_score[k].mse(),
+                validation_mse: validation_score[k].mse(),
             })
             .collect(),
         schedules,
@@ -362,7 +386,7 @@ pub fn train_nested(
             seed: config.seed,
             autodiff: "candle-core 0.11 / candle-nn 0.11 (CPU)".into(),
             optimiser: format!(
-                "AdamW (lr {}, cosine decay to 5%, weight decay 1e-4), gradient-norm clip {}; sandwich rule per batch (widest, narrowest, a random middle width, a random schedule of 1-{} width changes per sequence), cross-entropy on the hard labels for all plus {} × soft cross-entropy against the widest's detached softmax for the others; epoch with the best mean validation accuracy (per width and under schedules) kept",
+                "AdamW (lr {}, cosine decay to 5%, weight decay 1e-4), gradient-norm clip {}; sandwich rule per batch (widest, narrowest, a random middle width, a random schedule of 1-{} width changes per sequence), the task loss on the true targets for all plus {} × a soft-target term against the widest's detached outputs for the others (cross-entropy against its softmax; squared error for regression); epoch with the best mean validation score (per width and under schedules) kept",
                 config.learning_rate, config.clip_norm, config.max_changes, config.distill_weight
             ),
             epochs: config.epochs,
@@ -457,9 +481,9 @@ mod tests {
         assert_eq!(card.hidden, 8);
         assert_eq!(card.param_bytes, trained.model.param_bytes());
         for entry in &card.widths {
-            assert!(entry.test_accuracy >= 0.8, "width {}: {}", entry.width, entry.test_accuracy);
+            assert!(entry.test_accuracy.unwrap() >= 0.8, "width {}: {:?}", entry.width, entry.test_accuracy);
         }
-        assert!(card.schedules.test_accuracy >= 0.8, "{:?}", card.schedules);
+        assert!(card.schedules.test_score >= 0.8, "{:?}", card.schedules);
     }
 
     /// The masked graph with LSTM cells (`h` and `c` masked alike) computes what the crate's nested
@@ -516,8 +540,8 @@ mod tests {
         assert_eq!((card.name.as_str(), card.cell.as_str(), card.hidden), ("nested-lstm-8", "lstm", 8));
         for entry in &card.widths {
             assert_eq!(entry.flops_per_step as usize, 8 * entry.width * (1 + entry.width) + 21 * entry.width);
-            assert!(entry.test_accuracy >= 0.8, "width {}: {}", entry.width, entry.test_accuracy);
+            assert!(entry.test_accuracy.unwrap() >= 0.8, "width {}: {:?}", entry.width, entry.test_accuracy);
         }
-        assert!(card.schedules.test_accuracy >= 0.8, "{:?}", card.schedules);
+        assert!(card.schedules.test_score >= 0.8, "{:?}", card.schedules);
     }
 }

@@ -30,7 +30,9 @@ use crate::data::{SequenceSet, Split};
 use crate::rnn::io::{CardModel, CardTraining, KnobPoint, ModelCard, FAMILY_THR};
 use crate::rnn::{CellKind, SkipGruClassifier};
 
-use super::{batch_tensor, clip_gradients, CandleClassifier, TrainConfig, TrainError};
+use super::{
+    batch_tensor, clip_gradients, readout_size, task_loss, CandleClassifier, Score, Scorer, TrainConfig, TrainError,
+};
 
 /// The threshold used in training (`round(ũ)`), at which the card's headline accuracy is measured.
 pub const TRAINING_THR: f64 = 0.5;
@@ -45,8 +47,8 @@ const INITIAL_GATE_BIAS: f32 = 1.0;
 /// What [`train_skip_classifier`] reports.
 #[derive(Debug, Clone, PartialEq)]
 pub struct SkipTrainReport {
-    /// Validation accuracy of the kept weights at `thr = 0.5`.
-    pub validation_accuracy: f64,
+    /// Validation score (accuracy or MSE) of the kept weights at `thr = 0.5`.
+    pub validation: Score,
     /// Validation share of updated steps of the kept weights at `thr = 0.5`.
     pub validation_update_share: f64,
     /// 1-based epoch of the kept weights.
@@ -64,8 +66,8 @@ pub struct SkipEpoch {
     pub loss: f64,
     /// Mean training share of updated steps (`Σ_t u_t / T` in the forward pass).
     pub train_update_share: f64,
-    /// Validation accuracy at `thr = 0.5`.
-    pub validation_accuracy: f64,
+    /// Validation score (accuracy or MSE) at `thr = 0.5`.
+    pub validation: Score,
     /// Validation share of updated steps at `thr = 0.5`.
     pub validation_update_share: f64,
 }
@@ -141,8 +143,8 @@ impl CandleSkipRnn {
 /// Test-style evaluation of `model` on `set` at threshold `thr` (crate inference, not autodiff).
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct ThrEvaluation {
-    /// Share of sequences classified correctly.
-    pub accuracy: f64,
+    /// Accuracy, or MSE for a regression set.
+    pub score: Score,
     /// Updated steps over all steps.
     pub update_share: f64,
     /// Mean FLOPs per step (updates and skips; readout excluded).
@@ -151,17 +153,18 @@ pub struct ThrEvaluation {
 
 /// Accuracy, share of updated steps and mean FLOPs per step of `model` on `set` under threshold `thr`.
 pub fn evaluate_thr(model: &SkipGruClassifier, set: &SequenceSet, thr: f32) -> ThrEvaluation {
-    let (mut correct, mut updated, mut steps) = (0usize, 0usize, 0usize);
+    let (mut updated, mut steps) = (0usize, 0usize);
+    let mut scorer = Scorer::new(set);
     for i in 0..set.len() {
-        let outcome = model.classify(set.sequence(i), thr);
-        correct += usize::from(outcome.class == set.labels[i]);
+        let outcome = model.classify(set.unpadded(i), thr);
+        scorer.add(i, &outcome.outputs);
         updated += outcome.updated_steps;
         steps += outcome.steps;
     }
     let flops =
         updated as f64 * model.flops_per_update() as f64 + (steps - updated) as f64 * model.flops_per_skip() as f64;
     ThrEvaluation {
-        accuracy: correct as f64 / set.len().max(1) as f64,
+        score: scorer.score(),
         update_share: updated as f64 / steps.max(1) as f64,
         mean_flops_per_step: flops / steps.max(1) as f64,
     }
@@ -182,13 +185,16 @@ pub fn train_skip_classifier(
     mut on_epoch: impl FnMut(SkipEpoch),
 ) -> Result<(SkipGruClassifier, SkipTrainReport), TrainError> {
     let mut rng = Pcg64::seed_from_u64(config.seed ^ (config.hidden as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15));
-    let model = CandleSkipRnn::init(config.cell, train.features, config.hidden, train.classes, &mut rng)?;
+    let model = CandleSkipRnn::init(config.cell, train.features, config.hidden, readout_size(train), &mut rng)?;
     let params = ParamsAdamW { lr: config.learning_rate, weight_decay: 1e-4, ..ParamsAdamW::default() };
     let mut optimiser = AdamW::new(model.vars(), params.clone())?;
     let mut order: Vec<usize> = (0..train.len()).collect();
     let initial = model.to_classifier(name)?;
-    let mut best: (SkipGruClassifier, ThrEvaluation, usize) =
-        (initial, ThrEvaluation { accuracy: -1.0, update_share: 1.0, mean_flops_per_step: 0.0 }, 0);
+    let mut best: (SkipGruClassifier, ThrEvaluation, usize) = (
+        initial,
+        ThrEvaluation { score: Score::Accuracy(f64::NEG_INFINITY), update_share: 1.0, mean_flops_per_step: 0.0 },
+        0,
+    );
     let mut epoch_losses = Vec::with_capacity(config.epochs);
     for epoch in 1..=config.epochs {
         let progress = (epoch - 1) as f64 / config.epochs.max(1) as f64;
@@ -200,7 +206,7 @@ pub fn train_skip_classifier(
             let (xs, ys) = batch_tensor(train, chunk)?;
             let (logits, updated_steps) = model.forward(&xs)?;
             let budget = (updated_steps.mean_all()? * lambda)?;
-            let loss = (candle_nn::loss::cross_entropy(&logits, &ys)? + budget)?;
+            let loss = (task_loss(&logits, &ys)? + budget)?;
             let mut grads = loss.backward()?;
             clip_gradients(&model.vars(), &mut grads, config.clip_norm)?;
             optimiser.step(&grads)?;
@@ -219,11 +225,12 @@ pub fn train_skip_classifier(
             epoch,
             loss,
             train_update_share: updated_sum / (train.len() * train.steps).max(1) as f64,
-            validation_accuracy: on_validation.accuracy,
+            validation: on_validation.score,
             validation_update_share: on_validation.update_share,
         });
-        let better = on_validation.accuracy > best.1.accuracy
-            || (on_validation.accuracy == best.1.accuracy && on_validation.update_share < best.1.update_share);
+        let (quality, best_quality) = (on_validation.score.quality(), best.1.score.quality());
+        let better =
+            quality > best_quality || (quality == best_quality && on_validation.update_share < best.1.update_share);
         if better {
             best = (candidate, on_validation, epoch);
         }
@@ -232,7 +239,7 @@ pub fn train_skip_classifier(
     Ok((
         classifier,
         SkipTrainReport {
-            validation_accuracy: on_validation.accuracy,
+            validation: on_validation.score,
             validation_update_share: on_validation.update_share,
             best_epoch,
             epoch_losses,
@@ -336,13 +343,15 @@ pub fn train_skip_bank(
                     let result = evaluate_thr(&model, &test, thr as f32);
                     KnobPoint {
                         knobs: [("thr".to_string(), thr)].into_iter().collect(),
-                        test_accuracy: result.accuracy,
+                        test_accuracy: result.score.accuracy(),
+                        test_mse: result.score.mse(),
                         update_share: Some(result.update_share),
                         mean_flops_per_step: result.mean_flops_per_step,
                     }
                 })
                 .collect();
             let wall_s = model_started.elapsed().as_secs_f64();
+            let at_training_thr = evaluate_thr(&model, &test, TRAINING_THR as f32);
             progress(SkipProgress::ModelDone { name: name.clone(), grid: grid.clone(), wall_s });
             card_models.push(CardModel {
                 name: name.clone(),
@@ -350,8 +359,10 @@ pub fn train_skip_bank(
                 flops_per_step: model.flops_per_update(),
                 flops_readout: model.flops_readout(),
                 param_bytes: model.param_bytes(),
-                test_accuracy: evaluate_thr(&model, &test, TRAINING_THR as f32).accuracy,
-                validation_accuracy: report.validation_accuracy,
+                test_accuracy: at_training_thr.score.accuracy(),
+                validation_accuracy: report.validation.accuracy(),
+                test_mse: at_training_thr.score.mse(),
+                validation_mse: report.validation.mse(),
                 best_epoch: report.best_epoch,
                 train_wall_s: wall_s,
                 family: FAMILY_THR.into(),
@@ -375,8 +386,10 @@ pub fn train_skip_bank(
             seed: config.base.seed,
             autodiff: "candle-core 0.11 / candle-nn 0.11 (CPU)".into(),
             optimiser: format!(
-                "AdamW (lr {}, cosine decay to 5%, weight decay 1e-4), gradient-norm clip {}; loss = cross-entropy on the last step + λ · mean over sequences of Σ_t u_t, binarisation round(ũ) with the straight-through estimator; epoch with best validation accuracy at thr 0.5 kept (ties: fewer updates)",
-                config.base.learning_rate, config.base.clip_norm
+                "AdamW (lr {}, cosine decay to 5%, weight decay 1e-4), gradient-norm clip {}; loss = {} on the last step + λ · mean over sequences of Σ_t u_t, binarisation round(ũ) with the straight-through estimator; epoch with the best validation score at thr 0.5 kept (ties: fewer updates)",
+                config.base.learning_rate,
+                config.base.clip_norm,
+                super::loss_name(set)
             ),
             epochs: config.base.epochs,
             batch_size: config.base.batch_size,
@@ -523,7 +536,7 @@ mod tests {
         assert_eq!(trained.card.cell, "lstm");
         let entry = &trained.card.models[0];
         assert_eq!(entry.flops_per_step, 1 + 8 * 8 * 9 + 21 * 8 + 2 * 8 + 2);
-        assert!(entry.test_accuracy >= 0.8, "{entry:?}");
+        assert!(entry.test_accuracy.unwrap() >= 0.8, "{entry:?}");
         let test = set.subset(&split.test);
         assert_eq!(evaluate_thr(&trained.models[0], &test, 0.0).update_share, 1.0);
         assert_eq!(evaluate_thr(&trained.models[0], &test, 1.01).update_share, 0.0);

@@ -30,13 +30,12 @@ use rand_pcg::Pcg64;
 use crate::data::{SequenceSet, Split};
 use crate::rnn::io::{encode_tensors, CardTraining};
 use crate::rnn::skipw::{
-    evaluate, skipw_tensors, top_k_mask, SkipWCard, SkipWCardKnobs, SkipWCardTrainingKnobs, SkipWClassifier,
-    SkipWGridPoint,
+    skipw_tensors, top_k_mask, SkipWCard, SkipWCardKnobs, SkipWCardTrainingKnobs, SkipWClassifier, SkipWGridPoint,
 };
 use crate::rnn::{CellKind, RnnClassifier};
 
 use super::cell::CandleCell;
-use super::{clip_gradients, TrainError};
+use super::{batch_tensor, clip_gradients, readout_size, task_loss, Score, Scorer, TrainError};
 
 /// Default binarisation threshold of the importance during training (`ũ ≥ 0.5`).
 pub const TRAIN_THRESHOLD: f32 = 0.5;
@@ -202,19 +201,20 @@ impl CandleSkipW {
     }
 }
 
-fn batch_tensor(set: &SequenceSet, indices: &[usize]) -> candle_core::Result<(Tensor, Tensor)> {
-    let mut values = Vec::with_capacity(indices.len() * set.steps * set.features);
-    let mut labels = Vec::with_capacity(indices.len());
-    for &i in indices {
-        values.extend_from_slice(set.sequence(i));
-        labels.push(set.labels[i]);
+/// Score (accuracy or MSE), mean processed steps per sequence and mean FLOPs per step (gates and
+/// processed steps; readout excluded) of `model` on `set` at constant knobs `k`, `thr`.
+pub fn evaluate_set(model: &SkipWClassifier, set: &SequenceSet, k: usize, thr: f32) -> (Score, f64, f64) {
+    let mut scorer = Scorer::new(set);
+    let (mut processed, mut flops, mut steps) = (0usize, 0u64, 0usize);
+    for i in 0..set.len() {
+        let outcome = model.classify(set.unpadded(i), k, thr);
+        scorer.add(i, &outcome.outputs);
+        processed += outcome.processed_steps;
+        flops += outcome.flops;
+        steps += set.length(i);
     }
-    let xs = Tensor::from_vec(values, (indices.len(), set.steps, set.features), &Device::Cpu)?;
-    Ok((xs, Tensor::from_vec(labels, indices.len(), &Device::Cpu)?))
-}
-
-fn sequences(set: &SequenceSet) -> impl Iterator<Item = (&[f32], u32)> {
-    (0..set.len()).map(move |i| (set.sequence(i), set.labels[i]))
+    let n = set.len().max(1) as f64;
+    (scorer.score(), processed as f64 / n, flops as f64 / steps.max(1) as f64)
 }
 
 /// The thresholds at which the validation score is taken: the training range's ends and middle
@@ -227,13 +227,14 @@ pub fn validation_thresholds(thr_min: f32, thr_max: f32) -> Vec<f32> {
     }
 }
 
-/// Mean accuracy over `K = 1..=L` and `thresholds`: the score that picks the kept epoch.
+/// Mean quality (accuracy, or −MSE for a regression set) over `K = 1..=L` and `thresholds`: the
+/// score that picks the kept epoch.
 pub fn validation_score(model: &SkipWClassifier, set: &SequenceSet, thresholds: &[f32]) -> f64 {
     let window = model.window();
     let mut sum = 0.0;
     for k in 1..=window {
         for &thr in thresholds {
-            sum += evaluate(model, sequences(set), k, thr).accuracy;
+            sum += evaluate_set(model, set, k, thr).0.quality();
         }
     }
     sum / (window * thresholds.len()).max(1) as f64
@@ -245,13 +246,14 @@ pub fn accuracy_grid(model: &SkipWClassifier, test: &SequenceSet) -> Vec<SkipWGr
     let mut grid = Vec::new();
     for k in 1..=model.window() {
         for thr in GRID_THRESHOLDS {
-            let e = evaluate(model, sequences(test), k, thr);
+            let (score, mean_processed_steps, mean_flops_per_step) = evaluate_set(model, test, k, thr);
             grid.push(SkipWGridPoint {
                 k,
                 thr,
-                test_accuracy: e.accuracy,
-                mean_processed_steps: e.mean_processed_steps,
-                mean_flops_per_step: e.mean_flops_per_step,
+                test_accuracy: score.accuracy(),
+                test_mse: score.mse(),
+                mean_processed_steps,
+                mean_flops_per_step,
             });
         }
     }
@@ -277,11 +279,12 @@ pub fn train_skipw(
     let (train, validation, test) = (set.subset(&split.train), set.subset(&split.validation), set.subset(&split.test));
     let name = format!("skipw-{}-{}-l{}", config.cell, config.hidden, config.window);
     let mut rng = Pcg64::seed_from_u64(config.seed ^ (config.hidden as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15));
-    let model = CandleSkipW::init(config.cell, train.features, config.hidden, config.window, train.classes, &mut rng)?;
+    let model =
+        CandleSkipW::init(config.cell, train.features, config.hidden, config.window, readout_size(&train), &mut rng)?;
     let params = ParamsAdamW { lr: config.learning_rate, weight_decay: 1e-4, ..ParamsAdamW::default() };
     let mut optimiser = AdamW::new(model.vars(), params.clone())?;
     let mut order: Vec<usize> = (0..train.len()).collect();
-    let mut best = (model.to_model(&name)?, -1.0, 0usize);
+    let mut best = (model.to_model(&name)?, f64::NEG_INFINITY, 0usize);
     let k_max = config.k_max.min(config.window);
     let k_min = config.k_min.min(k_max);
     let thresholds = validation_thresholds(config.thr_min, config.thr_max);
@@ -303,7 +306,7 @@ pub fn train_skipw(
             let logits =
                 h.matmul(&model.readout_weight.as_tensor().t()?)?.broadcast_add(model.readout_bias.as_tensor())?;
             let processed_share = selection.mean_all()?;
-            let mut loss = candle_nn::loss::cross_entropy(&logits, &ys)?;
+            let mut loss = task_loss(&logits, &ys)?;
             if config.budget_lambda > 0.0 {
                 loss = (loss + (&processed_share * config.budget_lambda)?)?;
             }
@@ -332,7 +335,7 @@ pub fn train_skipw(
     }
     let (model, validation_score, best_epoch) = best;
     let grid = accuracy_grid(&model, &test);
-    let test_accuracy_all_steps = evaluate(&model, sequences(&test), model.window(), 0.0).accuracy;
+    let all_steps = evaluate_set(&model, &test, model.window(), 0.0).0;
     let card = SkipWCard {
         task: set.name.clone(),
         family: "skipw".into(),
@@ -351,22 +354,33 @@ pub fn train_skipw(
         validation_score,
         best_epoch,
         grid,
-        test_accuracy_all_steps,
+        test_accuracy_all_steps: all_steps.accuracy(),
+        test_mse_all_steps: all_steps.mse(),
         training_knobs: SkipWCardTrainingKnobs {
             k_min,
             k_max,
             thr_min: config.thr_min,
             thr_max: config.thr_max,
             budget_lambda: config.budget_lambda,
-            selection: format!("mean validation accuracy over K = 1..=L and thr in {thresholds:?}"),
+            selection: format!(
+                "mean validation {} over K = 1..=L and thr in {thresholds:?}",
+                if set.is_regression() { "quality (−MSE)" } else { "accuracy" }
+            ),
         },
         training: CardTraining {
             command: config.command.clone(),
             seed: config.seed,
             autodiff: "candle-core 0.11 / candle-nn 0.11 (CPU)".into(),
             optimiser: format!(
-                "AdamW (lr {}, cosine decay to 5%, weight decay 1e-4), gradient-norm clip {}, cross-entropy on the last step + {} x processed share; straight-through top-K selection, K uniform in {}..={} and thr uniform in [{}, {}] per mini-batch; epoch with best validation score kept",
-                config.learning_rate, config.clip_norm, config.budget_lambda, k_min, k_max, config.thr_min, config.thr_max
+                "AdamW (lr {}, cosine decay to 5%, weight decay 1e-4), gradient-norm clip {}, {} on the last step + {} x processed share; straight-through top-K selection, K uniform in {}..={} and thr uniform in [{}, {}] per mini-batch; epoch with best validation score kept",
+                config.learning_rate,
+                config.clip_norm,
+                super::loss_name(set),
+                config.budget_lambda,
+                k_min,
+                k_max,
+                config.thr_min,
+                config.thr_max
             ),
             epochs: config.epochs,
             batch_size: config.batch_size,
@@ -490,8 +504,8 @@ mod tests {
         let trained = train_skipw(&set, &split, &config, |_| {}).unwrap();
         assert_eq!((trained.card.name.as_str(), trained.card.cell.as_str()), ("skipw-lstm-8-l4", "lstm"));
         assert_eq!(trained.card.flops_per_processed_step, 8 * 8 * 9 + 21 * 8);
-        assert!(trained.card.test_accuracy_all_steps >= 0.8, "{}", trained.card.test_accuracy_all_steps);
+        assert!(trained.card.test_accuracy_all_steps.unwrap() >= 0.8, "{:?}", trained.card.test_accuracy_all_steps);
         let at_k2 = trained.card.grid.iter().find(|p| p.k == 2 && p.thr == 0.5).unwrap();
-        assert!(at_k2.test_accuracy >= 0.8 && at_k2.mean_processed_steps <= 4.0, "{at_k2:?}");
+        assert!(at_k2.test_accuracy.unwrap() >= 0.8 && at_k2.mean_processed_steps <= 4.0, "{at_k2:?}");
     }
 }

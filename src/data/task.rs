@@ -1,0 +1,454 @@
+//! Tasks: a data set with its train / validation / test split and preprocessing, named by one id
+//! string that a model card records, so that training, `flexrnn eval` and the simulator all rebuild
+//! exactly the same data from the id.
+//!
+//! | id | data | split |
+//! | --- | --- | --- |
+//! | `digits` | UCI digits, 64 pixels in row-major order (values / 16) | [`digits_split`] (seed 2020, 20 % test, 10 % of the rest validation) |
+//! | `digits-permuted` | the same, pixels permuted by [`pixel_permutation`]`(64, PERMUTATION_SEED)` | as `digits` |
+//! | `adding`, `adding-T<T>` | the adding task with `T` steps (default 50) | 10 000 train, 1 000 validation, 2 000 test, generated from seed 2026 |
+//! | `mnist5k`, `pmnist5k` | embedded MNIST subset, 784 pixels (values / 255); `p`: permuted | stratified, seed 2020, 20 % test, 10 % of the rest validation |
+//! | `mnist:DIR`, `pmnist:DIR` | full MNIST IDX files in `DIR` (gzipped or not) | official training part → 90 / 10 % train / validation (stratified, seed 2020); official test part → test |
+//! | `basic-motions`, `japanese-vowels` | embedded UEA sets, channels standardised | official training part → 75 / 25 % train / validation (stratified, seed 2020); official test part → test |
+//! | `ts:TRAIN,TEST` | any UEA/UCR `.ts` pair (gzipped or not), standardised | as the UEA sets |
+//! | `pose:DIR` or `pose:DIR,frames=N` | 2D-pose files `x_train.txt`, `y_train.txt`, `x_test.txt`, `y_test.txt` (optionally `.gz`) in `DIR`, `N` frames per series (default [`POSE_FRAMES_PER_SERIES`]), standardised | as the UEA sets |
+//!
+//! *Standardised*: every channel has the training part's mean subtracted and is divided by its
+//! standard deviation (1 where that is 0); padding stays zero. The statistics are recomputed from the
+//! same training part every time the task is loaded, so they need not be stored.
+
+use std::path::{Path, PathBuf};
+
+use super::{
+    digits_split, load_basic_motions, load_digits, load_japanese_vowels, load_mnist5k, pixel_permutation,
+    read_mnist_idx, read_pose, read_ts, AddingTask, DataError, MissingValues, SequenceSet, Split, SplitPart, TrainTest,
+    PERMUTATION_SEED, POSE_FRAMES_PER_SERIES,
+};
+
+/// Seed of the adding-task data of the `adding` ids.
+pub const ADDING_SEED: u64 = 2026;
+/// Training, validation and test sequences of the `adding` ids.
+pub const ADDING_SIZES: [usize; 3] = [10_000, 1_000, 2_000];
+/// Seed of every split made by a task (as [`digits_split`]).
+pub const TASK_SPLIT_SEED: u64 = 2020;
+
+/// What a task id names (see the [module documentation](self) for the ids).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum TaskSpec {
+    /// UCI digits; `permuted`: pixels in the seeded permuted order.
+    Digits {
+        /// Pixels permuted.
+        permuted: bool,
+    },
+    /// The adding task with `steps` steps.
+    Adding {
+        /// Sequence length `T`.
+        steps: usize,
+    },
+    /// The embedded MNIST 5k subset.
+    Mnist5k {
+        /// Pixels permuted.
+        permuted: bool,
+    },
+    /// MNIST IDX files in a folder.
+    MnistIdx {
+        /// Folder holding `train-images-idx3-ubyte`, `train-labels-idx1-ubyte`, `t10k-images-idx3-ubyte`,
+        /// `t10k-labels-idx1-ubyte` (each optionally ending in `.gz`).
+        dir: PathBuf,
+        /// Pixels permuted.
+        permuted: bool,
+    },
+    /// Embedded UEA BasicMotions.
+    BasicMotions,
+    /// Embedded UEA JapaneseVowels (variable length).
+    JapaneseVowels,
+    /// A UEA/UCR `.ts` training and test file.
+    Ts {
+        /// Training file.
+        train: PathBuf,
+        /// Test file.
+        test: PathBuf,
+    },
+    /// 2D-pose text files in a folder.
+    Pose {
+        /// Folder of `x_train.txt`, `y_train.txt`, `x_test.txt`, `y_test.txt`.
+        dir: PathBuf,
+        /// Frames per series.
+        frames: usize,
+    },
+}
+
+/// Ids accepted by [`TaskSpec::parse`], for messages.
+pub const TASK_IDS: &str = "digits, digits-permuted, adding, adding-T<T>, mnist5k, pmnist5k, mnist:DIR, pmnist:DIR, \
+basic-motions, japanese-vowels, ts:TRAIN.ts,TEST.ts, pose:DIR[,frames=N]";
+
+impl TaskSpec {
+    /// Parses a task id.
+    ///
+    /// # Errors
+    /// [`DataError::Parameter`] naming the id and listing the accepted ones.
+    pub fn parse(id: &str) -> Result<TaskSpec, DataError> {
+        let bad = |message: String| DataError::Parameter { what: format!("task `{id}`"), message };
+        let unknown = || bad(format!("unknown task; the tasks are: {TASK_IDS}"));
+        let spec = match id {
+            "digits" => TaskSpec::Digits { permuted: false },
+            "digits-permuted" => TaskSpec::Digits { permuted: true },
+            "adding" => TaskSpec::Adding { steps: AddingTask::default().steps },
+            "mnist5k" => TaskSpec::Mnist5k { permuted: false },
+            "pmnist5k" => TaskSpec::Mnist5k { permuted: true },
+            "basic-motions" => TaskSpec::BasicMotions,
+            "japanese-vowels" => TaskSpec::JapaneseVowels,
+            _ => {
+                if let Some(t) = id.strip_prefix("adding-T") {
+                    let steps: usize =
+                        t.parse().map_err(|_| bad("write the length as adding-T<T>, e.g. adding-T100".into()))?;
+                    if steps < 10 {
+                        return Err(bad(format!("T = {steps}; the adding task needs T ≥ 10")));
+                    }
+                    TaskSpec::Adding { steps }
+                } else if let Some(dir) = id.strip_prefix("mnist:") {
+                    TaskSpec::MnistIdx { dir: PathBuf::from(dir), permuted: false }
+                } else if let Some(dir) = id.strip_prefix("pmnist:") {
+                    TaskSpec::MnistIdx { dir: PathBuf::from(dir), permuted: true }
+                } else if let Some(files) = id.strip_prefix("ts:") {
+                    let (train, test) = files
+                        .split_once(',')
+                        .ok_or_else(|| bad("give the training and test file: ts:TRAIN.ts,TEST.ts".into()))?;
+                    TaskSpec::Ts { train: PathBuf::from(train), test: PathBuf::from(test) }
+                } else if let Some(rest) = id.strip_prefix("pose:") {
+                    match rest.rsplit_once(",frames=") {
+                        Some((dir, frames)) => {
+                            let frames: usize = frames
+                                .parse()
+                                .ok()
+                                .filter(|&f| f > 0)
+                                .ok_or_else(|| bad(format!("frames=`{frames}`: give a whole number ≥ 1")))?;
+                            TaskSpec::Pose { dir: PathBuf::from(dir), frames }
+                        }
+                        None => TaskSpec::Pose { dir: PathBuf::from(rest), frames: POSE_FRAMES_PER_SERIES },
+                    }
+                } else {
+                    return Err(unknown());
+                }
+            }
+        };
+        Ok(spec)
+    }
+
+    /// The canonical id (what [`parse`](Self::parse) reads back to this spec).
+    pub fn id(&self) -> String {
+        match self {
+            TaskSpec::Digits { permuted: false } => "digits".into(),
+            TaskSpec::Digits { permuted: true } => "digits-permuted".into(),
+            TaskSpec::Adding { steps } if *steps == AddingTask::default().steps => "adding".into(),
+            TaskSpec::Adding { steps } => format!("adding-T{steps}"),
+            TaskSpec::Mnist5k { permuted: false } => "mnist5k".into(),
+            TaskSpec::Mnist5k { permuted: true } => "pmnist5k".into(),
+            TaskSpec::MnistIdx { dir, permuted } => {
+                format!("{}:{}", if *permuted { "pmnist" } else { "mnist" }, dir.display())
+            }
+            TaskSpec::BasicMotions => "basic-motions".into(),
+            TaskSpec::JapaneseVowels => "japanese-vowels".into(),
+            TaskSpec::Ts { train, test } => format!("ts:{},{}", train.display(), test.display()),
+            TaskSpec::Pose { dir, frames } if *frames == POSE_FRAMES_PER_SERIES => format!("pose:{}", dir.display()),
+            TaskSpec::Pose { dir, frames } => format!("pose:{},frames={frames}", dir.display()),
+        }
+    }
+
+    /// Loads the data, makes the split and applies the preprocessing.
+    ///
+    /// # Errors
+    /// [`DataError`] from the loaders (naming the file and line) or for a set that cannot be split.
+    pub fn load(&self) -> Result<Task, DataError> {
+        let id = self.id();
+        let mut task = match self {
+            TaskSpec::Digits { permuted } => {
+                let mut set = load_digits()?;
+                if *permuted {
+                    set = set.permute_steps(&pixel_permutation(set.steps, PERMUTATION_SEED))?;
+                }
+                let split = digits_split(&set.labels);
+                Task { id: id.clone(), set, split, standardisation: None }
+            }
+            TaskSpec::Adding { steps } => {
+                let [train, validation, test] = ADDING_SIZES;
+                let set = AddingTask { steps: *steps }.generate(train + validation + test, ADDING_SEED)?;
+                let total = (train + validation + test) as f64;
+                let split = Split {
+                    seed: ADDING_SEED,
+                    test_fraction: test as f64 / total,
+                    validation_fraction: validation as f64 / (train + validation) as f64,
+                    train: (0..train).collect(),
+                    validation: (train..train + validation).collect(),
+                    test: (train + validation..train + validation + test).collect(),
+                };
+                Task { id: id.clone(), set, split, standardisation: None }
+            }
+            TaskSpec::Mnist5k { permuted } => {
+                let mut set = load_mnist5k()?;
+                if *permuted {
+                    set = set.permute_steps(&pixel_permutation(set.steps, PERMUTATION_SEED))?;
+                }
+                let split = Split::stratified(&set.labels, set.classes, TASK_SPLIT_SEED, 0.2, 0.1);
+                Task { id: id.clone(), set, split, standardisation: None }
+            }
+            TaskSpec::MnistIdx { dir, permuted } => {
+                let train =
+                    read_mnist_idx(&find(dir, "train-images-idx3-ubyte")?, &find(dir, "train-labels-idx1-ubyte")?)?;
+                let test =
+                    read_mnist_idx(&find(dir, "t10k-images-idx3-ubyte")?, &find(dir, "t10k-labels-idx1-ubyte")?)?;
+                let mut task = Task::from_parts(&id, TrainTest { train, test }, 0.1)?;
+                if *permuted {
+                    task.set = task.set.permute_steps(&pixel_permutation(task.set.steps, PERMUTATION_SEED))?;
+                }
+                task
+            }
+            TaskSpec::BasicMotions => Task::from_parts(&id, load_basic_motions()?, 0.25)?.standardised(),
+            TaskSpec::JapaneseVowels => Task::from_parts(&id, load_japanese_vowels()?, 0.25)?.standardised(),
+            TaskSpec::Ts { train, test } => {
+                let parts = TrainTest {
+                    train: read_ts(train, MissingValues::Reject)?,
+                    test: read_ts(test, MissingValues::Reject)?,
+                };
+                Task::from_parts(&id, parts, 0.25)?.standardised()
+            }
+            TaskSpec::Pose { dir, frames } => {
+                let train = read_pose(&find(dir, "x_train.txt")?, &find(dir, "y_train.txt")?, *frames)?;
+                let test = read_pose(&find(dir, "x_test.txt")?, &find(dir, "y_test.txt")?, *frames)?;
+                Task::from_parts(&id, TrainTest { train, test }, 0.25)?.standardised()
+            }
+        };
+        task.set.name = id;
+        Ok(task)
+    }
+}
+
+/// `dir/name`, or `dir/name.gz` when only that exists.
+fn find(dir: &Path, name: &str) -> Result<PathBuf, DataError> {
+    let plain = dir.join(name);
+    let gz = dir.join(format!("{name}.gz"));
+    if plain.exists() {
+        Ok(plain)
+    } else if gz.exists() {
+        Ok(gz)
+    } else {
+        Err(DataError::Invalid {
+            name: dir.display().to_string(),
+            message: format!("no `{name}` or `{name}.gz` in this folder"),
+        })
+    }
+}
+
+/// A loaded task: one set holding every sequence, its split, and the preprocessing applied.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Task {
+    /// The canonical id (also the set's name).
+    pub id: String,
+    /// Every sequence (training, validation and test parts), preprocessed.
+    pub set: SequenceSet,
+    /// Which sequences belong to which part.
+    pub split: Split,
+    /// Per-channel `(mean, standard deviation)` of the training part that were applied, if any.
+    pub standardisation: Option<Vec<(f32, f32)>>,
+}
+
+impl Task {
+    /// Loads a task by id ([`TaskSpec::parse`] then [`TaskSpec::load`]).
+    ///
+    /// # Errors
+    /// As those.
+    pub fn load(id: &str) -> Result<Task, DataError> {
+        TaskSpec::parse(id)?.load()
+    }
+
+    /// The sequences of one part, in index order.
+    pub fn part(&self, part: SplitPart) -> SequenceSet {
+        self.set.subset(self.split.indices(part))
+    }
+
+    /// True for a regression task (the adding task).
+    pub fn is_regression(&self) -> bool {
+        self.set.is_regression()
+    }
+
+    /// One set from a training and a test part: the training part is split into train / validation
+    /// (stratified, [`TASK_SPLIT_SEED`], `validation_fraction`), the test part kept whole.
+    fn from_parts(id: &str, parts: TrainTest, validation_fraction: f64) -> Result<Task, DataError> {
+        let TrainTest { train, test } = parts;
+        if train.class_names != test.class_names || train.features != test.features {
+            return Err(DataError::invalid(
+                id,
+                format!(
+                    "the test part has {} features and classes {:?}, the training part {} and {:?}",
+                    test.features, test.class_names, train.features, train.class_names
+                ),
+            ));
+        }
+        let inner = Split::stratified(&train.labels, train.classes, TASK_SPLIT_SEED, 0.0, validation_fraction);
+        let n_train = train.len();
+        let set = concat(&train, &test);
+        let split = Split {
+            seed: TASK_SPLIT_SEED,
+            test_fraction: test.len() as f64 / set.len().max(1) as f64,
+            validation_fraction,
+            train: inner.train,
+            validation: inner.validation,
+            test: (n_train..set.len()).collect(),
+        };
+        Ok(Task { id: id.to_string(), set, split, standardisation: None })
+    }
+
+    /// Standardises every channel with the training part's statistics (padding stays zero).
+    fn standardised(mut self) -> Task {
+        let features = self.set.features;
+        let (mut sum, mut sum_sq, mut count) = (vec![0.0f64; features], vec![0.0f64; features], 0usize);
+        for &i in &self.split.train {
+            for step in 0..self.set.length(i) {
+                for (c, &v) in self.set.frame(i, step).iter().enumerate() {
+                    sum[c] += v as f64;
+                    sum_sq[c] += (v as f64) * (v as f64);
+                }
+                count += 1;
+            }
+        }
+        let n = count.max(1) as f64;
+        let stats: Vec<(f32, f32)> = (0..features)
+            .map(|c| {
+                let mean = sum[c] / n;
+                let sd = (sum_sq[c] / n - mean * mean).max(0.0).sqrt();
+                (mean as f32, if sd > 1e-12 { sd as f32 } else { 1.0 })
+            })
+            .collect();
+        let (steps, set) = (self.set.steps, &mut self.set);
+        for i in 0..set.lengths.len() {
+            let length = set.lengths[i];
+            let start = i * steps * features;
+            for frame in set.values[start..start + length * features].chunks_exact_mut(features) {
+                for (v, (mean, sd)) in frame.iter_mut().zip(&stats) {
+                    *v = (*v - mean) / sd;
+                }
+            }
+        }
+        self.standardisation = Some(stats);
+        self
+    }
+}
+
+/// `a` then `b` in one set (zero-padded to the longer `steps`); named after `a`.
+fn concat(a: &SequenceSet, b: &SequenceSet) -> SequenceSet {
+    let steps = a.steps.max(b.steps);
+    let features = a.features;
+    let mut values = Vec::with_capacity((a.len() + b.len()) * steps * features);
+    for set in [a, b] {
+        for i in 0..set.len() {
+            values.extend_from_slice(set.sequence(i));
+            values.resize(values.len() + (steps - set.steps) * features, 0.0);
+        }
+    }
+    SequenceSet {
+        name: a.name.clone(),
+        steps,
+        features,
+        classes: a.classes,
+        class_names: a.class_names.clone(),
+        values,
+        lengths: a.lengths.iter().chain(&b.lengths).copied().collect(),
+        labels: a.labels.iter().chain(&b.labels).copied().collect(),
+        targets: a.targets.iter().chain(&b.targets).copied().collect(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_round_trip_and_unknown_ids_list_the_known_ones() {
+        for id in [
+            "digits",
+            "digits-permuted",
+            "adding",
+            "adding-T100",
+            "mnist5k",
+            "pmnist5k",
+            "mnist:/data/mnist",
+            "pmnist:rel/dir",
+            "basic-motions",
+            "japanese-vowels",
+            "ts:a/Train.ts,b/Test.ts.gz",
+            "pose:har",
+            "pose:har,frames=33",
+        ] {
+            assert_eq!(TaskSpec::parse(id).unwrap().id(), id);
+        }
+        assert_eq!(TaskSpec::parse("adding-T50").unwrap().id(), "adding");
+        let message = TaskSpec::parse("cifar").unwrap_err().to_string();
+        assert!(message.contains("task `cifar`") && message.contains("basic-motions"), "{message}");
+        assert!(TaskSpec::parse("adding-T5").unwrap_err().to_string().contains("T ≥ 10"));
+        assert!(TaskSpec::parse("ts:only-one.ts").unwrap_err().to_string().contains("TRAIN.ts,TEST.ts"));
+        assert!(TaskSpec::parse("pose:d,frames=0").unwrap_err().to_string().contains("≥ 1"));
+    }
+
+    #[test]
+    fn adding_task_parts_have_the_documented_sizes() {
+        let task = Task::load("adding-T20").unwrap();
+        assert!(task.is_regression());
+        assert_eq!(task.set.steps, 20);
+        assert_eq!(task.part(SplitPart::Train).len(), 10_000);
+        assert_eq!(task.part(SplitPart::Validation).len(), 1_000);
+        assert_eq!(task.part(SplitPart::Test).len(), 2_000);
+        assert_eq!(task.set.name, "adding-T20");
+    }
+
+    #[test]
+    fn basic_motions_keeps_the_official_test_part_and_standardises_with_training_statistics() {
+        let task = Task::load("basic-motions").unwrap();
+        let raw = load_basic_motions().unwrap();
+        assert_eq!(task.split.test.len(), raw.test.len());
+        assert_eq!(task.split.train.len() + task.split.validation.len(), raw.train.len());
+        assert_eq!(task.split.validation.len(), 12); // 25 % of 10 per class = 2.5, rounded half away from zero
+        let train = task.part(SplitPart::Train);
+        let n = (train.len() * train.steps) as f64;
+        for c in 0..train.features {
+            let mean: f64 = (0..train.len())
+                .flat_map(|i| (0..train.steps).map(move |s| (i, s)))
+                .map(|(i, s)| train.frame(i, s)[c] as f64)
+                .sum::<f64>()
+                / n;
+            assert!(mean.abs() < 1e-4, "channel {c} mean {mean}");
+        }
+        let test = task.part(SplitPart::Test);
+        assert_eq!(test.labels, raw.test.labels);
+        let (mean, sd) = task.standardisation.as_ref().unwrap()[0];
+        assert!((test.frame(0, 0)[0] - (raw.test.frame(0, 0)[0] - mean) / sd).abs() < 1e-6);
+    }
+
+    #[test]
+    fn variable_length_parts_are_padded_to_the_longest() {
+        let task = Task::load("japanese-vowels").unwrap();
+        let raw = load_japanese_vowels().unwrap();
+        assert_eq!(task.set.steps, raw.train.steps.max(raw.test.steps));
+        task.set.check().unwrap();
+        let test = task.part(SplitPart::Test);
+        assert_eq!(test.lengths, raw.test.lengths);
+    }
+
+    #[test]
+    fn permuted_digits_use_the_seeded_permutation_and_the_digits_split() {
+        let plain = Task::load("digits").unwrap();
+        let permuted = Task::load("digits-permuted").unwrap();
+        assert_eq!(plain.split, permuted.split);
+        let permutation = pixel_permutation(64, PERMUTATION_SEED);
+        assert_eq!(permuted.set.frame(3, 0), plain.set.frame(3, permutation[0]));
+        assert_eq!(permuted.set.name, "digits-permuted");
+    }
+
+    #[test]
+    fn missing_files_are_named() {
+        let message = Task::load("pose:/nonexistent-dir").unwrap_err().to_string();
+        assert!(message.contains("/nonexistent-dir") && message.contains("x_train.txt"), "{message}");
+        let message = Task::load("mnist:/nonexistent-dir").unwrap_err().to_string();
+        assert!(message.contains("train-images-idx3-ubyte"), "{message}");
+    }
+}
