@@ -33,8 +33,8 @@ enum Command {
     Study(StudyArgs),
     /// Combine the run records of a study's shards (`study --shard i/n`) into its tables and figures.
     Merge(MergeArgs),
-    /// Train a model-switching bank of GRU classifiers and the state maps between them, or (`--family
-    /// thr`) Skip-GRUs whose threshold is a run-time knob.
+    /// Train a model-switching bank of GRU (or, `--cell lstm`, LSTM) classifiers and the state maps
+    /// between them, or another flexible family (`--family thr|skipw|nested`).
     Train(TrainArgs),
     /// Check the paper's weighted-average claim on a model folder: every setting alone, mid-sequence
     /// changes and random schedules on the test split, measured vs the step-weighted prediction.
@@ -155,6 +155,11 @@ struct TrainArgs {
     /// uses its first w units; --widths lists the widths, the largest is its hidden size).
     #[arg(long, default_value = "gru", value_parser = ["gru", "thr", "skipw", "nested"])]
     family: String,
+    /// Recurrent cell of every family: `gru` or `lstm` (PyTorch `nn.LSTMCell`; the Skip and SkipW
+    /// gates read its cell state c, the switching bank's maps carry [h; c]). LSTM models are named
+    /// with the cell (e.g. `lstm-64`, `thr-lstm-64-1e-3`, `skipw-lstm-64-l8`, `nested-lstm-128`).
+    #[arg(long, default_value = "gru", value_parser = ["gru", "lstm"])]
+    cell: String,
     /// Task to train on: `digits` (UCI digits pixel by pixel), `digits-permuted`, `adding` or
     /// `adding-T<T>` (the adding problem, regression), `mnist5k`, `pmnist5k` (embedded 5000 MNIST
     /// images, permuted), `mnist:DIR` / `pmnist:DIR` (full MNIST IDX files in DIR), `basic-motions`,
@@ -445,6 +450,11 @@ fn say(bar: &ProgressBar, line: String) {
     }
 }
 
+/// The `--cell` value (clap allows only `gru` and `lstm`).
+fn cell_kind(cell: &str) -> flexrnn::rnn::CellKind {
+    flexrnn::rnn::CellKind::parse(cell).expect("clap checks --cell")
+}
+
 fn train(args: TrainArgs) -> anyhow::Result<()> {
     anyhow::ensure!(
         !args.widths.is_empty() && args.widths.iter().all(|&w| w > 0),
@@ -486,6 +496,7 @@ fn train(args: TrainArgs) -> anyhow::Result<()> {
             learning_rate: args.learning_rate,
             clip_norm: args.clip_norm,
             seed: args.seed,
+            cell: cell_kind(&args.cell),
         },
         command,
     };
@@ -500,7 +511,9 @@ fn train(args: TrainArgs) -> anyhow::Result<()> {
                 bar.set_message(line);
             }
         }
-        BankProgress::ModelDone { hidden, test } => say(&bar, format!("gru-{hidden}: test {}", test.describe())),
+        BankProgress::ModelDone { hidden, test } => {
+            say(&bar, format!("{}-{hidden}: test {}", args.cell, test.describe()))
+        }
         BankProgress::MapDone { from, to, mse, mse_truncate_pad } => {
             say(&bar, format!("map {from} -> {to}: test MSE {mse:.5} (truncate/pad {mse_truncate_pad:.5})"))
         }
@@ -539,6 +552,7 @@ fn train_thr(mut args: TrainArgs, set: &data::SequenceSet, split: &data::Split, 
             learning_rate: args.learning_rate,
             clip_norm: args.clip_norm,
             seed: args.seed,
+            cell: cell_kind(&args.cell),
         },
         command,
     };
@@ -603,6 +617,7 @@ fn train_skipw(args: TrainArgs, set: &data::SequenceSet, split: &data::Split, co
         "--budget-lambda must be a number ≥ 0"
     );
     let config = SkipWTrainConfig {
+        cell: cell_kind(&args.cell),
         hidden: args.widths[0],
         window: args.window,
         k_min: args.k_min,
@@ -657,6 +672,7 @@ fn train_nested(args: TrainArgs, set: &data::SequenceSet, split: &data::Split, c
         "--distill-weight must be a number ≥ 0"
     );
     let config = NestedConfig {
+        cell: cell_kind(&args.cell),
         widths: args.widths.clone(),
         epochs: args.epochs,
         batch_size: args.batch_size,

@@ -2,14 +2,16 @@
 //! [`Setting`]s, and a stream runs each step under any of them, changing setting at any step.
 //!
 //! The families are a closed set, so this is a closed enum rather than a trait object (a trait would
-//! need per-family state downcasts):
+//! need per-family state downcasts). Every family runs on GRU or LSTM cells ([`crate::rnn::cell`]:
+//! one flat state per stream, `h` or `[h; c]`; the readout reads `h`); [`FlexibleModel::cell_kind`]
+//! says which:
 //!
 //! | variant | family | a setting is | changing setting |
 //! |---|---|---|---|
-//! | [`FlexibleModel::Switch`] | model switching, plain GRUs ([`ModelBank`]) | one model | carries the state along the bank's cheapest chain of maps ([`ModelBank::carry_state`]), paying their FLOPs |
-//! | [`FlexibleModel::Thr`] | ThrRNN ([`SkipGruClassifier`]; several same-size Skip-GRUs switch too) | (model, `thr`) | free: the state ([`SkipState`]) passes as it is |
+//! | [`FlexibleModel::Switch`] | model switching, plain GRUs or LSTMs ([`ModelBank`]) | one model | carries the state along the bank's cheapest chain of maps ([`ModelBank::carry_state`]), paying their FLOPs |
+//! | [`FlexibleModel::Thr`] | ThrRNN ([`SkipGruClassifier`]: Skip-GRUs or Skip-LSTMs; several of one size switch too) | (model, `thr`) | free: the state ([`SkipState`]) passes as it is |
 //! | [`FlexibleModel::SkipW`] | SkipW ([`SkipWClassifier`]) | (`K`, `thr`) | free; a mid-window change follows [`crate::rnn::skipw`]'s rule |
-//! | [`FlexibleModel::Nested`] | nested widths ([`NestedGru`]) | a width `w` | free: units `0..w` run, units beyond `w` keep their last value |
+//! | [`FlexibleModel::Nested`] | nested widths ([`NestedGru`], GRU or LSTM) | a width `w` | free: units `0..w` run, units beyond `w` keep their last value |
 //!
 //! The enums here are `#[non_exhaustive]` so that adding a family breaks no caller.
 //!
@@ -47,7 +49,7 @@
 
 use std::path::Path;
 
-use super::gru::GruScratch;
+use super::cell::{CellKind, CellScratch};
 use super::io::{load_bank, load_skip_models, ModelCard, ModelIoError};
 use super::model::{argmax, BankError, ModelBank};
 use super::nested::{load_nested, NestedCard, NestedGru, NestedScratch};
@@ -141,7 +143,7 @@ pub struct StepPlan {
     pub switch_flops: u64,
 }
 
-/// A model-switching bank of plain GRUs with its settings. See [`FlexibleModel::Switch`].
+/// A model-switching bank of plain GRUs or LSTMs with its settings. See [`FlexibleModel::Switch`].
 #[derive(Debug, Clone)]
 pub struct SwitchModels {
     bank: ModelBank,
@@ -152,7 +154,7 @@ pub struct SwitchModels {
     validation: Vec<Option<f64>>,
 }
 
-/// ThrRNN Skip-GRUs (one or several of one hidden size) with their settings. See [`FlexibleModel::Thr`].
+/// ThrRNN Skip-GRUs or Skip-LSTMs (one or several of one hidden size and cell) with their settings. See [`FlexibleModel::Thr`].
 #[derive(Debug, Clone)]
 pub struct ThrModels {
     models: Vec<SkipGruClassifier>,
@@ -214,13 +216,13 @@ impl NestedModel {
 #[derive(Debug, Clone)]
 #[non_exhaustive]
 pub enum FlexibleModel {
-    /// Model switching between plain GRUs (`family: "switch"` cards, e.g. `models/digits-gru`).
+    /// Model switching between plain GRUs or LSTMs (`family: "switch"` cards, e.g. `models/digits-gru`).
     Switch(SwitchModels),
-    /// ThrRNN Skip-GRUs (`family: "thr"`, e.g. `models/digits-thr`).
+    /// ThrRNN Skip-GRUs or Skip-LSTMs (`family: "thr"`, e.g. `models/digits-thr`).
     Thr(ThrModels),
     /// SkipW (`family: "skipw"`, e.g. `models/digits-skipw`).
     SkipW(SkipWModel),
-    /// Nested widths: one GRU run at any of its widths (`family: "nested"`, e.g.
+    /// Nested widths: one GRU or LSTM run at any of its widths (`family: "nested"`, e.g.
     /// `models/digits-nested`).
     Nested(NestedModel),
 }
@@ -229,21 +231,22 @@ pub enum FlexibleModel {
 #[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub enum FamilyState {
-    /// `Switch`: the hidden state of the model in use in `h[..H]` (buffers of the largest width).
+    /// `Switch`: the flat state of the model in use in `h[..S]` (`S` its state length: `H`, or `2H`
+    /// for an LSTM's `[h; c]`; buffers of the largest state length).
     Switch {
-        /// Hidden state; the first `H` values belong to the model in use.
+        /// Flat state; the first `S` values belong to the model in use.
         h: Vec<f32>,
         /// Room for intermediate states along a chain of maps.
         spare: Vec<f32>,
     },
-    /// `Thr`: the Skip-GRU state (shared by all models of the family: they have one size).
+    /// `Thr`: the Skip-RNN state (shared by all models of the family: they have one size and cell).
     Thr(SkipState),
     /// `SkipW`: the window state.
     SkipW(SkipWState),
-    /// `Nested`: the full state of all `H` units (a width-`w` step updates `h[..w]` and leaves the
-    /// rest as it is) and the step's scratch.
+    /// `Nested`: the full state of all `H` units (a width-`w` step updates units `..w` and leaves the
+    /// rest as they are; for an LSTM the flat `[h; c]`, `2H` values) and the step's scratch.
     Nested {
-        /// Hidden state of all `H` units.
+        /// Flat state of all `H` units: `h`, or `[h; c]` for an LSTM.
         h: Vec<f32>,
         /// Scratch of [`NestedGru::step`].
         scratch: NestedScratch,
@@ -255,7 +258,7 @@ pub enum FamilyState {
 #[derive(Debug, Clone)]
 pub struct FlexState {
     family: FamilyState,
-    scratch: GruScratch,
+    scratch: CellScratch,
     logits: Vec<f32>,
     previous: Option<usize>,
     /// SkipW: FLOPs of a window gate run by `plan` and not yet reported by `step`.
@@ -371,17 +374,17 @@ impl FlexibleModel {
     /// is); the thresholds come from the card's knob grid (see the module doc).
     ///
     /// # Errors
-    /// [`BankError::Invalid`] if there is no model, or the models differ in hidden size, input size or
-    /// classes.
+    /// [`BankError::Invalid`] if there is no model, or the models differ in hidden size, input size,
+    /// classes or cell kind.
     pub fn from_skip_models(
         models: Vec<SkipGruClassifier>,
         card: Option<&ModelCard>,
     ) -> Result<FlexibleModel, BankError> {
         let first = models.first().ok_or_else(|| BankError::Invalid("no Skip-GRU".into()))?;
-        let shape = |m: &SkipGruClassifier| (m.hidden_size(), m.input_size(), m.classes());
+        let shape = |m: &SkipGruClassifier| (m.hidden_size(), m.input_size(), m.classes(), m.base.cell_kind());
         if let Some(odd) = models.iter().find(|m| shape(m) != shape(first)) {
             return Err(BankError::Invalid(format!(
-                "Skip-GRU {} differs from {} in hidden size, input size or classes; a Thr family switches between Skip-GRUs of one size only (the state passes as it is)",
+                "Skip-RNN {} differs from {} in hidden size, input size, classes or cell; a Thr family switches between Skip-RNNs of one size and cell only (the state passes as it is)",
                 odd.name(),
                 first.name()
             )));
@@ -497,6 +500,16 @@ impl FlexibleModel {
         FlexibleModel::Nested(NestedModel { model, settings, task })
     }
 
+    /// The cell kind the model runs (every model of a family has the same).
+    pub fn cell_kind(&self) -> CellKind {
+        match self {
+            FlexibleModel::Switch(f) => f.bank.cell_kind(),
+            FlexibleModel::Thr(f) => f.models[0].base.cell_kind(),
+            FlexibleModel::SkipW(f) => f.model.base.cell_kind(),
+            FlexibleModel::Nested(f) => f.model.cell().kind(),
+        }
+    }
+
     /// The family's name as cards spell it: `switch`, `thr`, `skipw` or `nested`.
     pub fn family(&self) -> &'static str {
         match self {
@@ -580,39 +593,37 @@ impl FlexibleModel {
     pub fn new_state(&self) -> FlexState {
         let (family, hidden) = match self {
             FlexibleModel::Switch(f) => {
-                let max = f.bank.max_hidden();
-                (FamilyState::Switch { h: vec![0.0; max], spare: vec![0.0; max] }, max)
+                let max = f.bank.max_state_len();
+                (FamilyState::Switch { h: vec![0.0; max], spare: vec![0.0; max] }, f.bank.max_hidden())
             }
-            FlexibleModel::Thr(f) => {
-                let hidden = f.models[0].hidden_size();
-                (FamilyState::Thr(SkipState::new(hidden)), hidden)
-            }
+            FlexibleModel::Thr(f) => (FamilyState::Thr(f.models[0].new_state()), f.models[0].hidden_size()),
             FlexibleModel::SkipW(f) => (FamilyState::SkipW(f.model.new_state()), f.model.hidden_size()),
             FlexibleModel::Nested(f) => {
                 let hidden = f.model.hidden_size();
-                // The nested step has its own scratch: no GRU scratch needed.
-                (FamilyState::Nested { h: vec![0.0; hidden], scratch: NestedScratch::new(hidden) }, 0)
+                // The nested step has its own scratch: no cell scratch needed.
+                (FamilyState::Nested { h: vec![0.0; f.model.state_len()], scratch: NestedScratch::new(hidden) }, 0)
             }
         };
         FlexState {
             family,
-            scratch: GruScratch::new(hidden),
+            scratch: CellScratch::new(hidden),
             logits: vec![0.0; self.classes()],
             previous: None,
             pending_flops: 0,
         }
     }
 
-    /// The hidden state of the model in use (that of the setting of the last step; of setting 0
-    /// before any step). For `Nested`, the units `0..w` of that setting's width (the whole `H`-unit
-    /// state is in [`FamilyState::Nested`]).
+    /// The hidden state `h` of the model in use (that of the setting of the last step; of setting 0
+    /// before any step), what its readout reads; an LSTM's `c` is in [`FlexState::family_state`]. For
+    /// `Nested`, the units `0..w` of that setting's width (the whole `H`-unit state is in
+    /// [`FamilyState::Nested`]).
     pub fn hidden_state<'a>(&self, state: &'a FlexState) -> &'a [f32] {
-        let current = state.previous.unwrap_or(0);
+        let hidden = self.settings()[state.previous.unwrap_or(0)].hidden;
         match &state.family {
-            FamilyState::Switch { h, .. } => &h[..self.settings()[current].hidden],
-            FamilyState::Thr(s) => &s.h,
-            FamilyState::SkipW(s) => &s.h,
-            FamilyState::Nested { h, .. } => &h[..self.settings()[current].hidden],
+            FamilyState::Switch { h, .. } => &h[..hidden],
+            FamilyState::Thr(s) => &s.h[..hidden],
+            FamilyState::SkipW(s) => &s.h[..hidden],
+            FamilyState::Nested { h, .. } => &h[..hidden],
         }
     }
 
@@ -670,8 +681,8 @@ impl FlexibleModel {
                         f.bank.carry_state(from, model, h, spare);
                     }
                 }
-                let hidden = f.bank.models()[model].hidden_size();
-                f.bank.models()[model].cell.step(input(), &mut h[..hidden], &mut state.scratch);
+                let state_len = f.bank.models()[model].state_len();
+                f.bank.models()[model].cell.step(input(), &mut h[..state_len], &mut state.scratch);
             }
             (FlexibleModel::Thr(f), FamilyState::Thr(skip), Knobs::Thr { model, .. }) => {
                 if plan.updates {
@@ -703,7 +714,7 @@ impl FlexibleModel {
         let out = &mut out[..self.classes()];
         match (self, self.settings()[current].knobs) {
             (FlexibleModel::Switch(f), Knobs::Model { model }) => f.bank.models()[model].logits_into(h, out),
-            (FlexibleModel::Thr(f), Knobs::Thr { model, .. }) => f.models[model].gru.logits_into(h, out),
+            (FlexibleModel::Thr(f), Knobs::Thr { model, .. }) => f.models[model].base.logits_into(h, out),
             (FlexibleModel::SkipW(f), _) => f.model.base.logits_into(h, out),
             (FlexibleModel::Nested(f), Knobs::Width { width }) => f.model.logits_into(width, h, out),
             _ => unreachable!("settings match their family"),

@@ -10,6 +10,7 @@
 //! Shapes: `weight_ih` `[3H, I]`, `weight_hh` `[3H, H]`, `bias_ih` `[3H]`, `bias_hh` `[3H]`, all
 //! row-major `f32`, exactly as `nn.GRUCell.state_dict()` stores them.
 
+use super::cell::CellScratch;
 use super::kernels::{gru_update, matvec_bias, KernelIsa};
 
 /// Errors in cell shapes.
@@ -37,19 +38,9 @@ pub struct GruCell {
     isa: KernelIsa,
 }
 
-/// Per-stream scratch space for [`GruCell::step`]: `2 × 3H` floats, allocated once.
-#[derive(Debug, Clone)]
-pub struct GruScratch {
-    gate_input: Vec<f32>,
-    gate_hidden: Vec<f32>,
-}
-
-impl GruScratch {
-    /// Scratch for cells of hidden size up to `max_hidden`.
-    pub fn new(max_hidden: usize) -> GruScratch {
-        GruScratch { gate_input: vec![0.0; 3 * max_hidden], gate_hidden: vec![0.0; 3 * max_hidden] }
-    }
-}
+/// Per-stream scratch space for [`GruCell::step`]: a [`CellScratch`] (`2 × 4H` floats, allocated
+/// once; a GRU step uses `3H` of each buffer), the same type an LSTM step uses.
+pub type GruScratch = CellScratch;
 
 impl GruCell {
     /// Builds a cell from PyTorch-layout tensors (see the module doc for shapes).

@@ -14,6 +14,11 @@
 //! `gate.weight` `[1, H]` and `gate.bias` `[1]` (a PyTorch `gate = nn.Linear(H, 1)`) to the tensors above;
 //! such models are read by [`load_skip_models`], and [`load_bank`] refuses them rather than run them as
 //! plain GRUs. Cards written before the `family` field existed read as plain GRUs (`gru`).
+//!
+//! LSTM cells: the card's `cell` is `lstm` (else `gru`), the `cell.*` tensors have `4H` rows (PyTorch
+//! `nn.LSTMCell`, gates i, f, g, o), a plain model's card entry has family [`FAMILY_LSTM`], and the maps
+//! act on the flat state `[h; c]`: `map.<from>.<to>.weight` `[2H_to, 2H_from]`, `.bias` `[2H_to]`
+//! (see [`crate::rnn::cell`]). A Skip-LSTM's gate reads `c`, with the same `gate.*` shapes.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -21,13 +26,15 @@ use std::path::{Path, PathBuf};
 use safetensors::{Dtype, SafeTensors};
 use serde::{Deserialize, Serialize};
 
-use super::gru::GruCell;
-use super::model::{BankError, GruClassifier, ModelBank, StateMap};
+use super::cell::{CellKind, RnnCell};
+use super::model::{BankError, GruClassifier, ModelBank, RnnClassifier, StateMap};
 use super::skip::SkipGruClassifier;
 
 /// Model family of a plain GRU classifier (the default of [`CardModel::family`]).
 pub const FAMILY_GRU: &str = "gru";
-/// Model family of a Skip-GRU whose threshold `thr` is a run-time knob (ThrRNN).
+/// Model family of a plain LSTM classifier (in an LSTM bank, whose card says `"cell": "lstm"`).
+pub const FAMILY_LSTM: &str = "lstm";
+/// Model family of a Skip-GRU or Skip-LSTM whose threshold `thr` is a run-time knob (ThrRNN).
 pub const FAMILY_THR: &str = "thr";
 
 fn default_model_family() -> String {
@@ -88,7 +95,7 @@ pub struct CardModel {
     pub name: String,
     /// Hidden size `H`.
     pub hidden: usize,
-    /// FLOPs of one GRU step (see [`GruCell::flops_per_step`]).
+    /// FLOPs of one cell step (see [`RnnCell::flops_per_step`]).
     pub flops_per_step: u64,
     /// FLOPs of the readout at the end of a sequence.
     pub flops_readout: u64,
@@ -111,8 +118,8 @@ pub struct CardModel {
     pub best_epoch: usize,
     /// Wall time of this model's training, seconds.
     pub train_wall_s: f64,
-    /// Model family: [`FAMILY_GRU`] (plain GRU classifier; the default, so older cards read unchanged)
-    /// or [`FAMILY_THR`] (Skip-GRU; then `flops_per_step` is the FLOPs of an **updated** step and
+    /// Model family: [`FAMILY_GRU`] (plain GRU classifier; the default, so older cards read unchanged),
+    /// [`FAMILY_LSTM`] (plain LSTM classifier) or [`FAMILY_THR`] (Skip-GRU or Skip-LSTM; then `flops_per_step` is the FLOPs of an **updated** step and
     /// `test_accuracy` / `validation_accuracy` are at the training threshold `thr = 0.5`).
     #[serde(default = "default_model_family")]
     pub family: String,
@@ -195,7 +202,7 @@ pub struct ModelCard {
     /// Flexible family of the bank (`switch` for a model-switching bank of plain GRUs, `thr` for a bank of
     /// Skip-GRUs whose threshold is the knob); each model's own kind is [`CardModel::family`].
     pub family: String,
-    /// Cell type (`gru`).
+    /// Cell type of every model (`gru` or `lstm`, see [`CellKind`]).
     pub cell: String,
     /// Input features per step.
     pub input: usize,
@@ -264,7 +271,8 @@ pub(crate) fn tensor_f32(
     Ok(values)
 }
 
-/// Decodes one model from safetensors bytes.
+/// Decodes one GRU classifier from safetensors bytes ([`decode_rnn_classifier`] with
+/// [`CellKind::Gru`]).
 ///
 /// # Errors
 /// [`ModelIoError::Tensor`] if a tensor is missing, not `F32`, or of the wrong shape.
@@ -276,18 +284,28 @@ pub fn decode_classifier(
     hidden: usize,
     classes: usize,
 ) -> Result<GruClassifier, ModelIoError> {
+    decode_rnn_classifier(bytes, path, name, CellKind::Gru, input, hidden, classes)
+}
+
+/// Decodes one classifier with a cell of `kind` from safetensors bytes: `cell.weight_ih` `[G·H, I]`,
+/// `cell.weight_hh` `[G·H, H]`, `cell.bias_ih` `[G·H]`, `cell.bias_hh` `[G·H]` (`G` = 3 for a GRU,
+/// 4 for an LSTM), `readout.weight` `[C, H]`, `readout.bias` `[C]`.
+///
+/// # Errors
+/// [`ModelIoError::Tensor`] if a tensor is missing, not `F32`, non-finite or of the wrong shape.
+pub fn decode_rnn_classifier(
+    bytes: &[u8],
+    path: &Path,
+    name: &str,
+    kind: CellKind,
+    input: usize,
+    hidden: usize,
+    classes: usize,
+) -> Result<RnnClassifier, ModelIoError> {
     let file = SafeTensors::deserialize(bytes)
         .map_err(|e| ModelIoError::Tensor { path: path.to_path_buf(), message: e.to_string() })?;
-    let cell = GruCell::new(
-        input,
-        hidden,
-        tensor_f32(&file, path, "cell.weight_ih", &[3 * hidden, input])?,
-        tensor_f32(&file, path, "cell.weight_hh", &[3 * hidden, hidden])?,
-        tensor_f32(&file, path, "cell.bias_ih", &[3 * hidden])?,
-        tensor_f32(&file, path, "cell.bias_hh", &[3 * hidden])?,
-    )
-    .map_err(|e| ModelIoError::Tensor { path: path.to_path_buf(), message: e.to_string() })?;
-    Ok(GruClassifier {
+    let cell = decode_cell(&file, path, kind, input, hidden)?;
+    Ok(RnnClassifier {
         name: name.to_string(),
         cell,
         readout_weight: tensor_f32(&file, path, "readout.weight", &[classes, hidden])?,
@@ -295,21 +313,46 @@ pub fn decode_classifier(
     })
 }
 
-/// The tensors of one model, named as [`decode_classifier`] reads them.
-pub fn classifier_tensors(model: &GruClassifier) -> TensorMap {
-    let (input, hidden, classes) = (model.cell.input_size(), model.hidden_size(), model.classes());
-    let shapes = [vec![3 * hidden, input], vec![3 * hidden, hidden], vec![3 * hidden], vec![3 * hidden]];
-    let mut map = TensorMap::new();
-    for ((name, values), shape) in model.cell.tensors().into_iter().zip(shapes) {
+/// Reads the `cell.*` tensors of a cell of `kind` (see [`decode_rnn_classifier`]).
+pub(crate) fn decode_cell(
+    file: &SafeTensors<'_>,
+    path: &Path,
+    kind: CellKind,
+    input: usize,
+    hidden: usize,
+) -> Result<RnnCell, ModelIoError> {
+    let rows = kind.gates() * hidden;
+    RnnCell::new(
+        kind,
+        input,
+        hidden,
+        tensor_f32(file, path, "cell.weight_ih", &[rows, input])?,
+        tensor_f32(file, path, "cell.weight_hh", &[rows, hidden])?,
+        tensor_f32(file, path, "cell.bias_ih", &[rows])?,
+        tensor_f32(file, path, "cell.bias_hh", &[rows])?,
+    )
+    .map_err(|e| ModelIoError::Tensor { path: path.to_path_buf(), message: e.to_string() })
+}
+
+/// The `cell.*` tensors of a cell, named and shaped as [`decode_cell`] reads them.
+pub(crate) fn cell_tensors(cell: &RnnCell, map: &mut TensorMap) {
+    for ((name, values), shape) in cell.tensors().into_iter().zip(cell.tensor_shapes()) {
         map.insert(format!("cell.{name}"), (shape, values.to_vec()));
     }
+}
+
+/// The tensors of one model (GRU or LSTM), named as [`decode_rnn_classifier`] reads them.
+pub fn classifier_tensors(model: &RnnClassifier) -> TensorMap {
+    let (hidden, classes) = (model.hidden_size(), model.classes());
+    let mut map = TensorMap::new();
+    cell_tensors(&model.cell, &mut map);
     map.insert("readout.weight".into(), (vec![classes, hidden], model.readout_weight.clone()));
     map.insert("readout.bias".into(), (vec![classes], model.readout_bias.clone()));
     map
 }
 
-/// Decodes one Skip-GRU from safetensors bytes: the tensors of [`decode_classifier`] plus `gate.weight`
-/// `[1, H]` and `gate.bias` `[1]`.
+/// Decodes one Skip-GRU or Skip-LSTM from safetensors bytes: the tensors of [`decode_rnn_classifier`]
+/// plus `gate.weight` `[1, H]` and `gate.bias` `[1]`.
 ///
 /// # Errors
 /// [`ModelIoError::Tensor`] if a tensor is missing, not `F32`, or of the wrong shape.
@@ -321,20 +364,47 @@ pub fn decode_skip_classifier(
     hidden: usize,
     classes: usize,
 ) -> Result<SkipGruClassifier, ModelIoError> {
-    let gru = decode_classifier(bytes, path, name, input, hidden, classes)?;
+    decode_skip_rnn_classifier(bytes, path, name, CellKind::Gru, input, hidden, classes)
+}
+
+/// [`decode_skip_classifier`] for a cell of `kind`.
+///
+/// # Errors
+/// [`ModelIoError::Tensor`] if a tensor is missing, not `F32`, or of the wrong shape.
+pub fn decode_skip_rnn_classifier(
+    bytes: &[u8],
+    path: &Path,
+    name: &str,
+    kind: CellKind,
+    input: usize,
+    hidden: usize,
+    classes: usize,
+) -> Result<SkipGruClassifier, ModelIoError> {
+    let base = decode_rnn_classifier(bytes, path, name, kind, input, hidden, classes)?;
     let file = SafeTensors::deserialize(bytes)
         .map_err(|e| ModelIoError::Tensor { path: path.to_path_buf(), message: e.to_string() })?;
     let gate_weight = tensor_f32(&file, path, "gate.weight", &[1, hidden])?;
     let gate_bias = tensor_f32(&file, path, "gate.bias", &[1])?;
-    Ok(SkipGruClassifier::new(gru, gate_weight, gate_bias[0]))
+    Ok(SkipGruClassifier::new(base, gate_weight, gate_bias[0]))
 }
 
-/// The tensors of one Skip-GRU, named as [`decode_skip_classifier`] reads them.
+/// The tensors of one Skip-GRU or Skip-LSTM, named as [`decode_skip_rnn_classifier`] reads them.
 pub fn skip_classifier_tensors(model: &SkipGruClassifier) -> TensorMap {
-    let mut map = classifier_tensors(&model.gru);
+    let mut map = classifier_tensors(&model.base);
     map.insert("gate.weight".into(), (vec![1, model.hidden_size()], model.gate_weight.clone()));
     map.insert("gate.bias".into(), (vec![1], model.gate_bias.to_vec()));
     map
+}
+
+/// The card's `cell` as a [`CellKind`].
+///
+/// # Errors
+/// [`ModelIoError::Tensor`] naming the card when the cell is neither `gru` nor `lstm`.
+pub(crate) fn card_cell(cell: &str, card_path: &Path) -> Result<CellKind, ModelIoError> {
+    CellKind::parse(cell).ok_or_else(|| ModelIoError::Tensor {
+        path: card_path.to_path_buf(),
+        message: format!("unknown cell `{cell}`; known: gru, lstm"),
+    })
 }
 
 fn read_card(dir: &Path) -> Result<(ModelCard, PathBuf), ModelIoError> {
@@ -355,14 +425,15 @@ fn read_card(dir: &Path) -> Result<(ModelCard, PathBuf), ModelIoError> {
     Ok((card, card_path))
 }
 
-/// Loads the Skip-GRUs of a folder whose card lists only models of family [`FAMILY_THR`] (e.g.
-/// `models/digits-thr/`), in card order. No state maps are read: models of the same size pass the state
+/// Loads the Skip-GRUs (or, with `"cell": "lstm"`, Skip-LSTMs) of a folder whose card lists only
+/// models of family [`FAMILY_THR`] (e.g. `models/digits-thr/`), in card order. No state maps are read: models of the same size pass the state
 /// as it is.
 ///
 /// # Errors
 /// [`ModelIoError`] naming the file and what is wrong, also when a model is not a Skip-GRU.
 pub fn load_skip_models(dir: &Path) -> Result<(Vec<SkipGruClassifier>, ModelCard), ModelIoError> {
     let (card, card_path) = read_card(dir)?;
+    let kind = card_cell(&card.cell, &card_path)?;
     let mut models = Vec::with_capacity(card.models.len());
     for entry in &card.models {
         if entry.family != FAMILY_THR {
@@ -375,10 +446,11 @@ pub fn load_skip_models(dir: &Path) -> Result<(Vec<SkipGruClassifier>, ModelCard
             });
         }
         let path = dir.join(format!("{}.safetensors", entry.name));
-        models.push(decode_skip_classifier(
+        models.push(decode_skip_rnn_classifier(
             &read(&path)?,
             &path,
             &entry.name,
+            kind,
             card.input,
             entry.hidden,
             readout_rows(card.classes),
@@ -387,17 +459,20 @@ pub fn load_skip_models(dir: &Path) -> Result<(Vec<SkipGruClassifier>, ModelCard
     Ok((models, card))
 }
 
-/// Loads a bank folder (see the module doc).
+/// Loads a bank folder of GRUs or LSTMs (see the module doc).
 ///
 /// # Errors
 /// [`ModelIoError`] naming the file and what is wrong.
 pub fn load_bank(dir: &Path) -> Result<(ModelBank, ModelCard), ModelIoError> {
     let (card, card_path) = read_card(dir)?;
-    if let Some(entry) = card.models.iter().find(|m| m.family != FAMILY_GRU) {
+    let kind = card_cell(&card.cell, &card_path)?;
+    // A plain model's family is its cell's name (`gru` or `lstm`).
+    let plain = kind.as_str();
+    if let Some(entry) = card.models.iter().find(|m| m.family != plain) {
         return Err(ModelIoError::Tensor {
             path: card_path,
             message: format!(
-                "model `{}` is of family `{}`; a model bank holds plain GRUs (`{FAMILY_GRU}`) only{}",
+                "model `{}` is of family `{}`; a model bank of `{plain}` cells holds plain models (`{plain}`) only{}",
                 entry.name,
                 entry.family,
                 if entry.family == FAMILY_THR { " (Skip-GRUs are read by `load_skip_models`)" } else { "" }
@@ -407,10 +482,11 @@ pub fn load_bank(dir: &Path) -> Result<(ModelBank, ModelCard), ModelIoError> {
     let mut models = Vec::with_capacity(card.models.len());
     for entry in &card.models {
         let path = dir.join(format!("{}.safetensors", entry.name));
-        models.push(decode_classifier(
+        models.push(decode_rnn_classifier(
             &read(&path)?,
             &path,
             &entry.name,
+            kind,
             card.input,
             entry.hidden,
             readout_rows(card.classes),
@@ -428,14 +504,10 @@ pub fn load_bank(dir: &Path) -> Result<(ModelBank, ModelCard), ModelIoError> {
                     continue;
                 }
                 let key = format!("map.{}.{}", a.name, b.name);
-                let weight =
-                    tensor_f32(&file, &maps_path, &format!("{key}.weight"), &[b.hidden_size(), a.hidden_size()])?;
-                let bias = tensor_f32(&file, &maps_path, &format!("{key}.bias"), &[b.hidden_size()])?;
-                maps.push((
-                    from,
-                    to,
-                    StateMap { from_hidden: a.hidden_size(), to_hidden: b.hidden_size(), weight, bias },
-                ));
+                let (sa, sb) = (a.state_len(), b.state_len());
+                let weight = tensor_f32(&file, &maps_path, &format!("{key}.weight"), &[sb, sa])?;
+                let bias = tensor_f32(&file, &maps_path, &format!("{key}.bias"), &[sb])?;
+                maps.push((from, to, StateMap { from_hidden: sa, to_hidden: sb, weight, bias }));
             }
         }
     }
@@ -456,12 +528,13 @@ pub fn map_tensors<'a>(maps: impl IntoIterator<Item = (&'a str, &'a str, &'a Sta
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::rnn::GruCell;
 
     #[test]
     fn classifier_round_trips_through_safetensors() {
         let hidden = 3;
         let v = |n: usize, k: f32| (0..n).map(|i| i as f32 * k).collect::<Vec<f32>>();
-        let cell = GruCell::new(2, hidden, v(18, 0.1), v(27, 0.2), v(9, 0.3), v(9, 0.4)).unwrap();
+        let cell = GruCell::new(2, hidden, v(18, 0.1), v(27, 0.2), v(9, 0.3), v(9, 0.4)).unwrap().into();
         let model = GruClassifier { name: "m".into(), cell, readout_weight: v(12, 0.5), readout_bias: v(4, 0.6) };
         let bytes = encode_tensors(&classifier_tensors(&model));
         let back = decode_classifier(&bytes, Path::new("m.safetensors"), "m", 2, hidden, 4).unwrap();
@@ -474,7 +547,7 @@ mod tests {
     fn skip_classifier_round_trips_and_needs_its_gate() {
         let hidden = 3;
         let v = |n: usize, k: f32| (0..n).map(|i| i as f32 * k).collect::<Vec<f32>>();
-        let cell = GruCell::new(2, hidden, v(18, 0.1), v(27, 0.2), v(9, 0.3), v(9, 0.4)).unwrap();
+        let cell = GruCell::new(2, hidden, v(18, 0.1), v(27, 0.2), v(9, 0.3), v(9, 0.4)).unwrap().into();
         let gru = GruClassifier { name: "s".into(), cell, readout_weight: v(12, 0.5), readout_bias: v(4, 0.6) };
         let model = SkipGruClassifier::new(gru.clone(), vec![0.1, -0.2, 0.3], 1.0);
         let bytes = encode_tensors(&skip_classifier_tensors(&model));

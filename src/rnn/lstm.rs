@@ -23,6 +23,7 @@ use std::path::Path;
 
 use safetensors::SafeTensors;
 
+use super::cell::CellScratch;
 use super::gru::ShapeError;
 use super::io::{ModelIoError, TensorMap};
 use super::kernels::{lstm_update, matvec_bias, KernelIsa};
@@ -41,19 +42,9 @@ pub struct LstmCell {
     isa: KernelIsa,
 }
 
-/// Per-stream scratch space for [`LstmCell::step`]: `2 × 4H` floats, allocated once.
-#[derive(Debug, Clone)]
-pub struct LstmScratch {
-    gate_input: Vec<f32>,
-    gate_hidden: Vec<f32>,
-}
-
-impl LstmScratch {
-    /// Scratch for cells of hidden size up to `max_hidden`.
-    pub fn new(max_hidden: usize) -> LstmScratch {
-        LstmScratch { gate_input: vec![0.0; 4 * max_hidden], gate_hidden: vec![0.0; 4 * max_hidden] }
-    }
-}
+/// Per-stream scratch space for [`LstmCell::step`]: a [`CellScratch`] (`2 × 4H` floats, allocated
+/// once), the same type a GRU step uses.
+pub type LstmScratch = CellScratch;
 
 impl LstmCell {
     /// Builds a cell from PyTorch-layout tensors (see the module doc for shapes).

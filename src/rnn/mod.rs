@@ -1,7 +1,8 @@
-//! Recurrent networks: the GRU cell and its step kernels, classifiers, the Skip-GRU of the ThrRNN
+//! Recurrent networks: the GRU and LSTM cells (`cell::RnnCell`: either, one flat state) and their step kernels, classifiers, the Skip-GRU of the ThrRNN
 //! family (`skip`), SkipW (`skipw`), nested widths (`nested`), state maps, model banks and their files, and `flex`: one interface
 //! over the flexible families. This module knows nothing of the simulator.
 
+pub mod cell;
 pub mod flex;
 pub mod gru;
 pub mod io;
@@ -12,10 +13,11 @@ pub mod nested;
 pub mod skip;
 pub mod skipw;
 
+pub use cell::{CellKind, CellScratch, RnnCell};
 pub use flex::{FamilyState, FlexState, FlexibleModel, Knobs, Setting, StepPlan};
 pub use gru::{GruCell, GruScratch};
 pub use lstm::{LstmCell, LstmClassifier, LstmScratch};
-pub use model::{argmax, truncate_or_pad, GruClassifier, ModelBank, StateMap};
-pub use nested::{NestedGru, NestedScratch};
-pub use skip::{SkipClassification, SkipGruClassifier, SkipState};
+pub use model::{argmax, truncate_or_pad, GruClassifier, ModelBank, RnnClassifier, StateMap};
+pub use nested::{NestedGru, NestedRnn, NestedScratch};
+pub use skip::{SkipClassification, SkipGruClassifier, SkipRnnClassifier, SkipState};
 pub use skipw::{SkipWClassifier, SkipWKnobs, SkipWState};

@@ -6,22 +6,25 @@
 
 use petgraph::graph::{DiGraph, NodeIndex};
 
-use super::gru::{GruCell, GruScratch};
+use super::cell::{CellKind, CellScratch, RnnCell};
 
-/// A GRU followed by a linear readout applied to the final hidden state.
+/// A recurrent cell (GRU or LSTM, [`RnnCell`]) followed by a linear readout applied to the final `h`.
 #[derive(Debug, Clone, PartialEq)]
-pub struct GruClassifier {
-    /// Name, unique in its bank (e.g. `gru-64`).
+pub struct RnnClassifier {
+    /// Name, unique in its bank (e.g. `gru-64`, `lstm-64`).
     pub name: String,
     /// The recurrent cell.
-    pub cell: GruCell,
+    pub cell: RnnCell,
     /// Readout weight, row-major `[C, H]` (PyTorch `nn.Linear.weight`).
     pub readout_weight: Vec<f32>,
     /// Readout bias `[C]`.
     pub readout_bias: Vec<f32>,
 }
 
-impl GruClassifier {
+/// The classifier's name from before LSTM cells: an [`RnnClassifier`] (of either cell).
+pub type GruClassifier = RnnClassifier;
+
+impl RnnClassifier {
     /// Number of classes `C`.
     pub fn classes(&self) -> usize {
         self.readout_bias.len()
@@ -32,19 +35,32 @@ impl GruClassifier {
         self.cell.hidden_size()
     }
 
+    /// Length of the cell's flat state: `H` (GRU) or `2H` (LSTM, `[h; c]`).
+    pub fn state_len(&self) -> usize {
+        self.cell.state_len()
+    }
+
+    /// The cell's kind.
+    pub fn cell_kind(&self) -> CellKind {
+        self.cell.kind()
+    }
+
     /// FLOPs of the readout: `2CH + C`.
     pub fn flops_readout(&self) -> u64 {
         (2 * self.classes() * self.hidden_size() + self.classes()) as u64
     }
 
-    /// Bytes of all parameters as `f32`: `4 · (3H(I+H) + 6H + CH + C)`.
+    /// Bytes of all parameters as `f32`: `4 · (cell parameters + CH + C)` (a GRU cell has
+    /// `3H(I+H) + 6H` parameters, an LSTM cell `4H(I+H) + 8H`).
     pub fn param_bytes(&self) -> u64 {
         4 * (self.cell.parameter_count() + self.readout_weight.len() + self.readout_bias.len()) as u64
     }
 
-    /// Writes the `C` logits for final state `h` into `logits`. Allocates nothing.
-    pub fn logits_into(&self, h: &[f32], logits: &mut [f32]) {
+    /// Writes the `C` logits for the final state into `logits`: the readout of `h`, the first `H` values
+    /// of `state` (the whole state of a GRU; an LSTM's `[h; c]` may be passed whole). Allocates nothing.
+    pub fn logits_into(&self, state: &[f32], logits: &mut [f32]) {
         let hidden = self.hidden_size();
+        let h = &state[..hidden.min(state.len())];
         for ((out, row), bias) in
             logits.iter_mut().zip(self.readout_weight.chunks_exact(hidden)).zip(&self.readout_bias)
         {
@@ -52,10 +68,11 @@ impl GruClassifier {
         }
     }
 
-    /// The predicted class (arg-max of the logits; the lowest index wins ties) for final state `h`.
-    pub fn predict(&self, h: &[f32], logits_scratch: &mut [f32]) -> u32 {
+    /// The predicted class (arg-max of the logits; the lowest index wins ties) for the final state
+    /// (see [`Self::logits_into`]).
+    pub fn predict(&self, state: &[f32], logits_scratch: &mut [f32]) -> u32 {
         let logits = &mut logits_scratch[..self.classes()];
-        self.logits_into(h, logits);
+        self.logits_into(state, logits);
         argmax(logits) as u32
     }
 
@@ -68,15 +85,26 @@ impl GruClassifier {
     }
 
     /// Runs a whole sequence (`steps × I` values) from a zero state and writes the readout of the final
-    /// state (`C` logits; one value for a regression model) into `out`. Allocates its state; meant for
+    /// `h` (`C` logits; one value for a regression model) into `out`. Allocates its state; meant for
     /// evaluation, not the simulator's hot path.
     pub fn outputs(&self, sequence: &[f32], out: &mut [f32]) {
-        let mut h = vec![0.0; self.hidden_size()];
-        let mut scratch = GruScratch::new(self.hidden_size());
+        let mut state = vec![0.0; self.state_len()];
+        let mut scratch = CellScratch::new(self.hidden_size());
         for x in sequence.chunks_exact(self.cell.input_size()) {
-            self.cell.step(x, &mut h, &mut scratch);
+            self.cell.step(x, &mut state, &mut scratch);
         }
-        self.logits_into(&h, &mut out[..self.classes()]);
+        self.logits_into(&state, &mut out[..self.classes()]);
+    }
+}
+
+impl From<super::lstm::LstmClassifier> for RnnClassifier {
+    fn from(model: super::lstm::LstmClassifier) -> RnnClassifier {
+        RnnClassifier {
+            name: model.name,
+            cell: RnnCell::Lstm(model.cell),
+            readout_weight: model.readout_weight,
+            readout_bias: model.readout_bias,
+        }
     }
 }
 
@@ -91,12 +119,14 @@ pub fn argmax(values: &[f32]) -> usize {
     best
 }
 
-/// An affine map of hidden states `h_to = weight · h_from + bias`, fitted by ridge regression.
+/// An affine map of states `s_to = weight · s_from + bias`, fitted by ridge regression. The states are
+/// the cells' flat states: `h` for GRUs, `[h; c]` for LSTMs (so an LSTM map carries `h` and `c`
+/// together, each target unit a function of both source vectors).
 #[derive(Debug, Clone, PartialEq)]
 pub struct StateMap {
-    /// Source hidden size.
+    /// Source state length (the hidden size `H` for a GRU, `2H` for an LSTM).
     pub from_hidden: usize,
-    /// Target hidden size.
+    /// Target state length (the hidden size `H` for a GRU, `2H` for an LSTM).
     pub to_hidden: usize,
     /// Row-major `[to_hidden, from_hidden]`.
     pub weight: Vec<f32>,
@@ -126,9 +156,10 @@ pub fn truncate_or_pad(from: &[f32], out: &mut [f32]) {
     out[shared..].iter_mut().for_each(|v| *v = 0.0);
 }
 
-/// A bank of models and the allowed switches between them: a `petgraph` directed graph whose nodes
-/// are model indices and whose edges carry the state map (`None` when the sizes are equal and the
-/// state passes as it is). Switching to a model that is not connected directly follows the cheapest
+/// A bank of models of one cell kind (GRUs or LSTMs) and the allowed switches between them: a
+/// `petgraph` directed graph whose nodes are model indices and whose edges carry the state map
+/// (`None` when the sizes are equal and the state passes as it is). Maps act on the cells' flat states
+/// ([`RnnClassifier::state_len`] values: `h` for GRUs, `[h; c]` for LSTMs). Switching to a model that is not connected directly follows the cheapest
 /// path in FLOPs (Dijkstra), applying each edge's map in turn.
 #[derive(Debug, Clone)]
 pub struct ModelBank {
@@ -176,20 +207,22 @@ pub enum BankError {
 }
 
 impl ModelBank {
-    /// Builds a bank; `maps` holds `(from_index, to_index, map)` for ordered pairs of different sizes
+    /// Builds a bank; `maps` holds `(from_index, to_index, map)` (shapes in state lengths) for ordered pairs of different sizes
     /// (not necessarily all: a switch between models without a direct map follows the cheapest chain
     /// of maps). Models of equal size are connected directly, the state passing as it is. Models are
     /// kept in the given order (the shipped banks list them narrowest first).
     ///
     /// # Errors
     /// [`BankError`] if a map has the wrong shape, some model cannot reach another through the maps,
-    /// or the models disagree on input size or number of classes.
+    /// or the models disagree on cell kind, input size or number of classes.
     pub fn new(models: Vec<GruClassifier>, maps: Vec<(usize, usize, StateMap)>) -> Result<ModelBank, BankError> {
         let first = models.first().ok_or_else(|| BankError::Invalid("no model".into()))?;
-        let (input, classes) = (first.cell.input_size(), first.classes());
-        if let Some(odd) = models.iter().find(|m| m.cell.input_size() != input || m.classes() != classes) {
+        let (input, classes, kind) = (first.cell.input_size(), first.classes(), first.cell_kind());
+        if let Some(odd) =
+            models.iter().find(|m| m.cell.input_size() != input || m.classes() != classes || m.cell_kind() != kind)
+        {
             return Err(BankError::Invalid(format!(
-                "model {} differs from {} in input size or classes",
+                "model {} differs from {} in cell kind, input size or classes",
                 odd.name, first.name
             )));
         }
@@ -197,12 +230,12 @@ impl ModelBank {
         let nodes: Vec<NodeIndex> = (0..models.len()).map(|i| switches.add_node(i)).collect();
         for (from, to, map) in maps {
             let (a, b) = (&models[from], &models[to]);
-            if map.from_hidden != a.hidden_size() || map.to_hidden != b.hidden_size() {
+            if map.from_hidden != a.state_len() || map.to_hidden != b.state_len() {
                 return Err(BankError::MapShape {
                     from: a.name.clone(),
                     to: b.name.clone(),
-                    expected_to: b.hidden_size(),
-                    expected_from: a.hidden_size(),
+                    expected_to: b.state_len(),
+                    expected_from: a.state_len(),
                     found_to: map.to_hidden,
                     found_from: map.from_hidden,
                 });
@@ -271,6 +304,16 @@ impl ModelBank {
         self.models.iter().map(|m| m.hidden_size()).max().unwrap_or(0)
     }
 
+    /// Largest state length in the bank ([`RnnClassifier::state_len`]: `H` for GRUs, `2H` for LSTMs).
+    pub fn max_state_len(&self) -> usize {
+        self.models.iter().map(|m| m.state_len()).max().unwrap_or(0)
+    }
+
+    /// The cell kind of every model of the bank.
+    pub fn cell_kind(&self) -> CellKind {
+        self.models[0].cell_kind()
+    }
+
     /// The switch `from → to`: `Some(None)` when the state passes as it is, `Some(Some(map))` when it is
     /// mapped, `None` when the switch is not allowed.
     pub fn switch(&self, from: usize, to: usize) -> Option<Option<&StateMap>> {
@@ -290,13 +333,13 @@ impl ModelBank {
         self.route_flops[from * self.models.len() + to]
     }
 
-    /// Carries the state of model `from` (in `state[..hidden(from)]`) to model `to` along the
-    /// cheapest path; `spare` (at least the largest hidden size) holds intermediate results. The new
-    /// state is in `state[..hidden(to)]`. Allocates nothing.
+    /// Carries the state of model `from` (in `state[..state_len(from)]`) to model `to` along the
+    /// cheapest path; `spare` (at least [`Self::max_state_len`]) holds intermediate results. The new
+    /// state is in `state[..state_len(to)]`. Allocates nothing.
     pub fn carry_state(&self, from: usize, to: usize, state: &mut [f32], spare: &mut [f32]) {
         for pair in self.route(from, to).windows(2) {
             let (a, b) = (pair[0], pair[1]);
-            let (ha, hb) = (self.models[a].hidden_size(), self.models[b].hidden_size());
+            let (ha, hb) = (self.models[a].state_len(), self.models[b].state_len());
             if let Some(map) = self.switch(a, b).flatten() {
                 map.apply(&state[..ha], &mut spare[..hb]);
                 state[..hb].copy_from_slice(&spare[..hb]);
@@ -308,6 +351,7 @@ impl ModelBank {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::rnn::GruCell;
 
     fn tiny(name: &str, hidden: usize) -> GruClassifier {
         let cell = GruCell::new(
@@ -319,7 +363,12 @@ mod tests {
             vec![0.0; 3 * hidden],
         )
         .unwrap();
-        GruClassifier { name: name.into(), cell, readout_weight: vec![1.0; 2 * hidden], readout_bias: vec![0.0, 0.5] }
+        GruClassifier {
+            name: name.into(),
+            cell: cell.into(),
+            readout_weight: vec![1.0; 2 * hidden],
+            readout_bias: vec![0.0, 0.5],
+        }
     }
 
     #[test]
@@ -408,5 +457,51 @@ mod tests {
         let mut out = [9.0; 1];
         truncate_or_pad(&[1.0, 2.0], &mut out);
         assert_eq!(out, [1.0]);
+    }
+
+    fn tiny_lstm(name: &str, hidden: usize) -> RnnClassifier {
+        let cell = crate::rnn::LstmCell::new(
+            1,
+            hidden,
+            vec![0.1; 4 * hidden],
+            vec![0.05; 4 * hidden * hidden],
+            vec![0.0; 4 * hidden],
+            vec![0.0; 4 * hidden],
+        )
+        .unwrap();
+        RnnClassifier {
+            name: name.into(),
+            cell: cell.into(),
+            readout_weight: vec![1.0; 2 * hidden],
+            readout_bias: vec![0.0, 0.5],
+        }
+    }
+
+    #[test]
+    fn lstm_banks_map_the_flat_state_and_refuse_mixed_cells() {
+        let (a, b) = (tiny_lstm("lstm-2", 2), tiny_lstm("lstm-3", 3));
+        assert_eq!((a.state_len(), b.state_len()), (4, 6));
+        let map = |from: usize, to: usize| StateMap {
+            from_hidden: from,
+            to_hidden: to,
+            weight: (0..from * to).map(|k| 0.01 * k as f32).collect(),
+            bias: vec![0.1; to],
+        };
+        let bank = ModelBank::new(vec![a.clone(), b.clone()], vec![(0, 1, map(4, 6)), (1, 0, map(6, 4))]).unwrap();
+        assert_eq!((bank.max_hidden(), bank.max_state_len(), bank.cell_kind()), (3, 6, CellKind::Lstm));
+        let mut state = [0.5, -0.5, 1.0, 2.0, 0.0, 0.0];
+        let mut expected = [0.0; 6];
+        map(4, 6).apply(&state[..4], &mut expected);
+        bank.carry_state(0, 1, &mut state, &mut [0.0; 6]);
+        assert_eq!(state, expected, "[h; c] of lstm-2 mapped to [h; c] of lstm-3");
+        // A map sized in hidden units, not state lengths, is refused.
+        let err = ModelBank::new(vec![a.clone(), b.clone()], vec![(0, 1, map(2, 3)), (1, 0, map(6, 4))]).unwrap_err();
+        assert!(matches!(err, BankError::MapShape { expected_from: 4, expected_to: 6, .. }), "{err}");
+        let err = ModelBank::new(vec![a, tiny("gru-3", 3)], vec![]).unwrap_err();
+        assert!(err.to_string().contains("cell kind"), "{err}");
+        // The readout reads h, the first H values of the flat state.
+        let mut logits = [0.0; 2];
+        b.logits_into(&[1.0, 2.0, 3.0, 100.0, 100.0, 100.0], &mut logits);
+        assert_eq!(logits, [6.0, 6.5]);
     }
 }

@@ -1,14 +1,18 @@
-//! Nested widths: one GRU whose width-`w` configuration uses the first `w` of its `H` hidden units
-//! (a slimmable RNN, after Yu et al., "Slimmable Neural Networks", ICLR 2019).
+//! Nested widths: one GRU (or LSTM) whose width-`w` configuration uses the first `w` of its `H` hidden
+//! units (a slimmable RNN, after Yu et al., "Slimmable Neural Networks", ICLR 2019).
 //!
 //! At width `w` a step reads and writes only units `0..w` of the state:
 //! ```text
 //! for each gate block g ∈ {r, z, n} (PyTorch order), rows g·H .. g·H + w of every tensor:
 //! gi_g = W_ig[0..w, :] x + b_ig[0..w]
 //! gh_g = W_hg[0..w, 0..w] h[0..w] + b_hg[0..w]
-//! h[0..w] ← GRU update of (gi, gh, h[0..w])          (the equations of [`GruCell`])
+//! h[0..w] ← GRU update of (gi, gh, h[0..w])          (the equations of [`GruCell`](crate::rnn::GruCell))
 //! h[w..H] unchanged
 //! ```
+//! **LSTM cells** the same way: rows `g·H .. g·H + w` of each of the four gate blocks i, f, g, o, the
+//! first `w` columns of `weight_hh`, and the LSTM update ([`crate::rnn::LstmCell`]'s equations) of
+//! `h[0..w]` and `c[0..w]`; `h[w..H]` and `c[w..H]` keep their values. The flat state is `[h; c]`
+//! (`2H` values, see [`crate::rnn::cell`]); the readouts read `h[0..w]`.
 //! **Units beyond `w` keep their last value.** A sequence starts from the zero state, so units never
 //! used so far are zero; when the width shrinks, the units it drops are frozen (not reset), and when it
 //! grows again mid-sequence they resume from where they were. This costs nothing (no copy, no map) and
@@ -28,8 +32,9 @@
 //! would cost about a third more memory (`Σ_{w<H} 3w²` floats) for no speed-up worth having: each row
 //! segment of `w` floats is already contiguous. The strided kernel keeps the lanes and reduction
 //! order of [`matvec_bias`], so a width-`w` step equals, bit for bit, a
-//! plain [`GruCell`] of hidden `w` built from the sliced weights ([`NestedGru::slice`]), and width `H`
-//! equals the plain cell of the full weights.
+//! plain [`GruCell`](crate::rnn::GruCell) (or [`LstmCell`](crate::rnn::LstmCell)) of hidden `w` built
+//! from the sliced weights ([`NestedRnn::slice`]), and width `H` equals the plain cell of the full
+//! weights.
 
 use std::path::{Path, PathBuf};
 
@@ -37,10 +42,10 @@ use rand::Rng;
 use safetensors::SafeTensors;
 use serde::{Deserialize, Serialize};
 
-use super::gru::GruCell;
-use super::io::{encode_tensors, CardTraining, ModelIoError, TensorMap};
-use super::kernels::{gru_update, matvec_bias, matvec_bias_strided, KernelIsa};
-use super::model::{argmax, GruClassifier};
+use super::cell::{CellKind, CellScratch, RnnCell};
+use super::io::{card_cell, cell_tensors, decode_cell, encode_tensors, CardTraining, ModelIoError, TensorMap};
+use super::kernels::{gru_update, lstm_update, matvec_bias, matvec_bias_strided, KernelIsa};
+use super::model::{argmax, RnnClassifier};
 
 /// Errors when assembling a nested-width model.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -79,36 +84,30 @@ pub struct NestedReadout {
     pub bias: Vec<f32>,
 }
 
-/// Per-stream scratch of [`NestedGru::step`]: `2 × 3H` floats, allocated once. (`PartialEq` compares
-/// the buffers, i.e. what the last step left there, so that states holding one compare.)
-#[derive(Debug, Clone, PartialEq)]
-pub struct NestedScratch {
-    gate_input: Vec<f32>,
-    gate_hidden: Vec<f32>,
-}
+/// Per-stream scratch of [`NestedRnn::step`]: a [`CellScratch`] (`2 × 4H` floats, allocated once).
+/// (`PartialEq` compares the buffers, i.e. what the last step left there, so that states holding one
+/// compare.)
+pub type NestedScratch = CellScratch;
 
-impl NestedScratch {
-    /// Scratch for models of hidden size up to `max_hidden`.
-    pub fn new(max_hidden: usize) -> NestedScratch {
-        NestedScratch { gate_input: vec![0.0; 3 * max_hidden], gate_hidden: vec![0.0; 3 * max_hidden] }
-    }
-}
-
-/// A nested-width GRU classifier: one [`GruCell`] of hidden `H`, a list of widths it runs at, and a
-/// readout per width (see the module doc). Weights are immutable and shared; the `H`-unit state is
-/// owned by the caller.
+/// A nested-width classifier: one cell ([`RnnCell`], GRU or LSTM) of hidden `H`, a list of widths it
+/// runs at, and a readout per width (see the module doc). Weights are immutable and shared; the
+/// `H`-unit flat state is owned by the caller.
 #[derive(Debug, Clone, PartialEq)]
-pub struct NestedGru {
-    /// Name (e.g. `nested-gru-128`), also the weight file's stem.
+pub struct NestedRnn {
+    /// Name (e.g. `nested-gru-128`, `nested-lstm-128`), also the weight file's stem.
     pub name: String,
-    cell: GruCell,
+    cell: RnnCell,
     widths: Vec<usize>,
     readouts: Vec<NestedReadout>,
     isa: KernelIsa,
 }
 
-impl NestedGru {
-    /// Builds a model from a full-width cell and one readout per width (in the order of `widths`).
+/// The nested-width model's name from before LSTM cells: a [`NestedRnn`] (of either cell).
+pub type NestedGru = NestedRnn;
+
+impl NestedRnn {
+    /// Builds a model from a full-width cell (a [`GruCell`](crate::rnn::GruCell), an
+    /// [`LstmCell`](crate::rnn::LstmCell) or an [`RnnCell`]) and one readout per width (in the order of `widths`).
     ///
     /// # Errors
     /// [`NestedError::Widths`] if `widths` is empty, not strictly ascending or outside `1..=H`;
@@ -116,10 +115,11 @@ impl NestedGru {
     /// the same `C ≥ 1` (a missing readout is reported as one of zero values).
     pub fn new(
         name: impl Into<String>,
-        cell: GruCell,
+        cell: impl Into<RnnCell>,
         widths: Vec<usize>,
         readouts: Vec<NestedReadout>,
-    ) -> Result<NestedGru, NestedError> {
+    ) -> Result<NestedRnn, NestedError> {
+        let cell = cell.into();
         let hidden = cell.hidden_size();
         if widths.is_empty()
             || widths.windows(2).any(|p| p[0] >= p[1])
@@ -150,23 +150,28 @@ impl NestedGru {
                 found: extra.weight.len(),
             });
         }
-        Ok(NestedGru { name: name.into(), cell, widths, readouts, isa: KernelIsa::detect() })
+        Ok(NestedRnn { name: name.into(), cell, widths, readouts, isa: KernelIsa::detect() })
     }
 
     /// Restricts the kernels to the baseline instruction set (for tests and benchmarks).
-    pub fn with_isa(mut self, isa: KernelIsa) -> NestedGru {
+    pub fn with_isa(mut self, isa: KernelIsa) -> NestedRnn {
         self.isa = isa;
         self
     }
 
     /// The full-width cell (`H` units).
-    pub fn cell(&self) -> &GruCell {
+    pub fn cell(&self) -> &RnnCell {
         &self.cell
     }
 
-    /// Hidden size `H` (the widest configuration's state size; the state passed to [`Self::step`]).
+    /// Hidden size `H` (the widest configuration's).
     pub fn hidden_size(&self) -> usize {
         self.cell.hidden_size()
+    }
+
+    /// Length of the flat state passed to [`Self::step`]: `H` (GRU) or `2H` (LSTM, `[h; c]`).
+    pub fn state_len(&self) -> usize {
+        self.cell.state_len()
     }
 
     /// Input size `I`.
@@ -194,10 +199,10 @@ impl NestedGru {
         self.widths.iter().position(|&w| w == width)
     }
 
-    /// FLOPs of one step at width `w`: those of a plain GRU of hidden `w`, `6w(I + w) + 16w` (see
-    /// [`GruCell::flops_per_step`]); units beyond `w` cost nothing.
+    /// FLOPs of one step at width `w`: those of a plain cell of hidden `w` ([`CellKind::flops_per_step`]:
+    /// `6w(I + w) + 16w` for a GRU, `8w(I + w) + 21w` for an LSTM); units beyond `w` cost nothing.
     pub fn flops_per_step(&self, width: usize) -> u64 {
-        (6 * width * (self.input_size() + width) + 16 * width) as u64
+        self.cell.kind().flops_per_step(self.input_size(), width)
     }
 
     /// FLOPs of the readout at width `w`: `2Cw + C`.
@@ -206,30 +211,36 @@ impl NestedGru {
     }
 
     /// Bytes of every parameter as `f32`, the cell and all readouts — one block, whatever the width:
-    /// `4 · (3H(I + H) + 6H + Σ_w (C·w + C))`.
+    /// `4 · (3H(I + H) + 6H + Σ_w (C·w + C))` for a GRU (`4H(I + H) + 8H` for an LSTM cell).
     pub fn param_bytes(&self) -> u64 {
         let readouts: usize = self.readouts.iter().map(|r| r.weight.len() + r.bias.len()).sum();
         4 * (self.cell.parameter_count() + readouts) as u64
     }
 
-    /// One step at width `w` in place: reads input `x` (`I` values) and units `0..w` of the state `h`
-    /// (`H` values), writes the new units `0..w` into `h`, and leaves units `w..H` as they are.
-    /// Any `w` in `1..=H` runs (only listed widths have a readout). Allocates nothing.
+    /// One step at width `w` in place: reads input `x` (`I` values) and units `0..w` of the flat state
+    /// (`h`, `H` values, for a GRU; `[h; c]`, `2H` values, for an LSTM), writes the new units `0..w`
+    /// (of `h`, and of `c`) into it, and leaves units `w..H` as they are. Any `w` in `1..=H` runs (only
+    /// listed widths have a readout). Allocates nothing.
     ///
     /// # Panics
-    /// If `w` is outside `1..=H`, `x.len() != I`, `h.len() != H` or `scratch` was made for a smaller `H`.
+    /// If `w` is outside `1..=H`, `x.len() != I`, `state.len()` is not [`Self::state_len`] or
+    /// `scratch` was made for a smaller `H`.
     #[inline]
-    pub fn step(&self, width: usize, x: &[f32], h: &mut [f32], scratch: &mut NestedScratch) {
+    pub fn step(&self, width: usize, x: &[f32], state: &mut [f32], scratch: &mut NestedScratch) {
         let hidden = self.hidden_size();
         let input = self.input_size();
+        let kind = self.cell.kind();
+        let gates = kind.gates();
         assert!((1..=hidden).contains(&width), "nested step: width {width} outside 1..={hidden}");
         assert_eq!(x.len(), input, "nested step: input size");
-        assert_eq!(h.len(), hidden, "nested step: hidden size");
+        assert_eq!(state.len(), kind.state_len(hidden), "nested step: state size");
         let [(_, weight_ih), (_, weight_hh), (_, bias_ih), (_, bias_hh)] = self.cell.tensors();
-        let gate_input = &mut scratch.gate_input[..3 * width];
-        let gate_hidden = &mut scratch.gate_hidden[..3 * width];
+        let gate_input = &mut scratch.gate_input[..gates * width];
+        let gate_hidden = &mut scratch.gate_hidden[..gates * width];
+        // `c` is empty for a GRU.
+        let (h, c) = state.split_at_mut(hidden);
         let state = &h[..width];
-        for gate in 0..3 {
+        for gate in 0..gates {
             let rows = gate * hidden..gate * hidden + width;
             let out_input = &mut gate_input[gate * width..(gate + 1) * width];
             let b_ih = &bias_ih[rows.clone()];
@@ -251,11 +262,14 @@ impl NestedGru {
                 &mut gate_hidden[gate * width..(gate + 1) * width],
             );
         }
-        gru_update(self.isa, gate_input, gate_hidden, &mut h[..width]);
+        match kind {
+            CellKind::Gru => gru_update(self.isa, gate_input, gate_hidden, &mut h[..width]),
+            CellKind::Lstm => lstm_update(self.isa, gate_input, gate_hidden, &mut h[..width], &mut c[..width]),
+        }
     }
 
     /// Writes the `C` logits of width `w`'s readout on `h[0..w]` into `logits` (`h` may be the whole
-    /// `H`-unit state). Allocates nothing.
+    /// flat state). Allocates nothing.
     ///
     /// # Panics
     /// If `w` is not one of [`Self::widths`], `h.len() < w` or `logits.len() != C`.
@@ -303,7 +317,7 @@ impl NestedGru {
     pub fn outputs(&self, sequence: &[f32], schedule: &[usize], out: &mut [f32]) {
         let steps = sequence.len() / self.input_size();
         assert!(schedule.len() >= steps && steps > 0, "nested outputs: {steps} steps, {} widths", schedule.len());
-        let mut h = vec![0.0; self.hidden_size()];
+        let mut h = vec![0.0; self.state_len()];
         let mut scratch = NestedScratch::new(self.hidden_size());
         for (x, &width) in sequence.chunks_exact(self.input_size()).zip(schedule) {
             self.step(width, x, &mut h, &mut scratch);
@@ -311,22 +325,24 @@ impl NestedGru {
         self.logits_into(schedule[steps - 1], &h, &mut out[..self.classes()]);
     }
 
-    /// The plain GRU classifier of hidden `w` made of the sliced weights (rows `g·H .. g·H + w` of
-    /// every gate block, the first `w` columns of `weight_hh`) and width `w`'s readout: what a width-`w`
-    /// step computes on units `0..w`, as a separate model (e.g. for a model-switching bank).
+    /// The plain classifier (same cell kind) of hidden `w` made of the sliced weights (rows
+    /// `g·H .. g·H + w` of every gate block, the first `w` columns of `weight_hh`) and width `w`'s
+    /// readout: what a width-`w` step computes on units `0..w`, as a separate model (e.g. for a
+    /// model-switching bank).
     ///
     /// # Panics
     /// If `w` is not one of [`Self::widths`].
-    pub fn slice(&self, width: usize) -> GruClassifier {
+    pub fn slice(&self, width: usize) -> RnnClassifier {
         let index = self.width_index(width).unwrap_or_else(|| panic!("no readout for width {width}"));
-        let (hidden, input) = (self.hidden_size(), self.input_size());
+        let (hidden, input, kind) = (self.hidden_size(), self.input_size(), self.cell.kind());
+        let gates = kind.gates();
         let [(_, weight_ih), (_, weight_hh), (_, bias_ih), (_, bias_hh)] = self.cell.tensors();
         let rows = |gate: usize| gate * hidden..gate * hidden + width;
-        let mut w_ih = Vec::with_capacity(3 * width * input);
-        let mut w_hh = Vec::with_capacity(3 * width * width);
-        let mut b_ih = Vec::with_capacity(3 * width);
-        let mut b_hh = Vec::with_capacity(3 * width);
-        for gate in 0..3 {
+        let mut w_ih = Vec::with_capacity(gates * width * input);
+        let mut w_hh = Vec::with_capacity(gates * width * width);
+        let mut b_ih = Vec::with_capacity(gates * width);
+        let mut b_hh = Vec::with_capacity(gates * width);
+        for gate in 0..gates {
             w_ih.extend_from_slice(&weight_ih[rows(gate).start * input..rows(gate).end * input]);
             for row in rows(gate) {
                 w_hh.extend_from_slice(&weight_hh[row * hidden..row * hidden + width]);
@@ -334,11 +350,11 @@ impl NestedGru {
             b_ih.extend_from_slice(&bias_ih[rows(gate)]);
             b_hh.extend_from_slice(&bias_hh[rows(gate)]);
         }
-        let cell = GruCell::new(input, width, w_ih, w_hh, b_ih, b_hh)
+        let cell = RnnCell::new(kind, input, width, w_ih, w_hh, b_ih, b_hh)
             .expect("sliced shapes match by construction")
             .with_isa(self.isa);
         let readout = &self.readouts[index];
-        GruClassifier {
+        RnnClassifier {
             name: format!("{}-w{width}", self.name),
             cell,
             readout_weight: readout.weight.clone(),
@@ -385,7 +401,7 @@ pub fn random_width_schedule(widths: &[usize], steps: usize, changes: usize, rng
 pub struct NestedCardWidth {
     /// Width `w` (units `0..w` used).
     pub width: usize,
-    /// FLOPs of one step at this width ([`NestedGru::flops_per_step`]).
+    /// FLOPs of one step at this width ([`NestedRnn::flops_per_step`]).
     pub flops_per_step: u64,
     /// FLOPs of this width's readout.
     pub flops_readout: u64,
@@ -436,7 +452,7 @@ pub struct NestedCard {
     pub task: String,
     /// Flexible family: `nested`.
     pub family: String,
-    /// Cell type (`gru`).
+    /// Cell type (`gru` or `lstm`).
     pub cell: String,
     /// Model name, the weight file's stem.
     pub name: String,
@@ -460,15 +476,13 @@ pub struct NestedCard {
 
 /// The tensors of a nested model as `<name>.safetensors` holds them: `cell.weight_ih` `[3H, I]`,
 /// `cell.weight_hh` `[3H, H]`, `cell.bias_ih` `[3H]`, `cell.bias_hh` `[3H]` (the names and layout of
-/// the GRU bank files, i.e. a PyTorch `nn.GRUCell` called `cell`), and per width `w`
-/// `readout.<w>.weight` `[C, w]`, `readout.<w>.bias` `[C]` (an `nn.ModuleDict` of `nn.Linear(w, C)`).
-pub fn nested_tensors(model: &NestedGru) -> TensorMap {
-    let (input, hidden, classes) = (model.input_size(), model.hidden_size(), model.classes());
-    let shapes = [vec![3 * hidden, input], vec![3 * hidden, hidden], vec![3 * hidden], vec![3 * hidden]];
+/// the GRU bank files, i.e. a PyTorch `nn.GRUCell` called `cell`; `4H` rows for an `nn.LSTMCell`), and
+/// per width `w` `readout.<w>.weight` `[C, w]`, `readout.<w>.bias` `[C]` (an `nn.ModuleDict` of
+/// `nn.Linear(w, C)`).
+pub fn nested_tensors(model: &NestedRnn) -> TensorMap {
+    let classes = model.classes();
     let mut map = TensorMap::new();
-    for ((name, values), shape) in model.cell.tensors().into_iter().zip(shapes) {
-        map.insert(format!("cell.{name}"), (shape, values.to_vec()));
-    }
+    cell_tensors(&model.cell, &mut map);
     for readout in &model.readouts {
         map.insert(format!("readout.{}.weight", readout.width), (vec![classes, readout.width], readout.weight.clone()));
         map.insert(format!("readout.{}.bias", readout.width), (vec![classes], readout.bias.clone()));
@@ -477,11 +491,12 @@ pub fn nested_tensors(model: &NestedGru) -> TensorMap {
 }
 
 /// Encodes a nested model as safetensors bytes ([`nested_tensors`]).
-pub fn encode_nested(model: &NestedGru) -> Vec<u8> {
+pub fn encode_nested(model: &NestedRnn) -> Vec<u8> {
     encode_tensors(&nested_tensors(model))
 }
 
-/// Decodes a nested model from safetensors bytes ([`nested_tensors`]).
+/// Decodes a nested GRU from safetensors bytes ([`nested_tensors`]); [`decode_nested_cell`] with
+/// [`CellKind::Gru`].
 ///
 /// # Errors
 /// [`ModelIoError::Tensor`] if a tensor is missing, not `F32`, non-finite or of the wrong shape, or
@@ -494,19 +509,30 @@ pub fn decode_nested(
     hidden: usize,
     classes: usize,
     widths: &[usize],
-) -> Result<NestedGru, ModelIoError> {
+) -> Result<NestedRnn, ModelIoError> {
+    decode_nested_cell(bytes, path, name, CellKind::Gru, input, hidden, classes, widths)
+}
+
+/// Decodes a nested model with a cell of `kind` from safetensors bytes ([`nested_tensors`]).
+///
+/// # Errors
+/// [`ModelIoError::Tensor`] if a tensor is missing, not `F32`, non-finite or of the wrong shape, or
+/// the widths are invalid.
+#[allow(clippy::too_many_arguments)]
+pub fn decode_nested_cell(
+    bytes: &[u8],
+    path: &Path,
+    name: &str,
+    kind: CellKind,
+    input: usize,
+    hidden: usize,
+    classes: usize,
+    widths: &[usize],
+) -> Result<NestedRnn, ModelIoError> {
     let bad = |message: String| ModelIoError::Tensor { path: path.to_path_buf(), message };
     let file = SafeTensors::deserialize(bytes).map_err(|e| bad(e.to_string()))?;
     let get = |tensor: &str, shape: &[usize]| super::io::tensor_f32(&file, path, tensor, shape);
-    let cell = GruCell::new(
-        input,
-        hidden,
-        get("cell.weight_ih", &[3 * hidden, input])?,
-        get("cell.weight_hh", &[3 * hidden, hidden])?,
-        get("cell.bias_ih", &[3 * hidden])?,
-        get("cell.bias_hh", &[3 * hidden])?,
-    )
-    .map_err(|e| bad(e.to_string()))?;
+    let cell = decode_cell(&file, path, kind, input, hidden)?;
     let mut readouts = Vec::with_capacity(widths.len());
     for &width in widths {
         if width == 0 || width > hidden {
@@ -518,34 +544,33 @@ pub fn decode_nested(
             bias: get(&format!("readout.{width}.bias"), &[classes])?,
         });
     }
-    NestedGru::new(name, cell, widths.to_vec(), readouts).map_err(|e| bad(e.to_string()))
+    NestedRnn::new(name, cell, widths.to_vec(), readouts).map_err(|e| bad(e.to_string()))
 }
 
 /// Loads a nested model folder: `card.json` ([`NestedCard`]) and `<name>.safetensors`.
 ///
 /// # Errors
 /// [`ModelIoError`] naming the file and what is wrong (a card of another family is rejected).
-pub fn load_nested(dir: &Path) -> Result<(NestedGru, NestedCard), ModelIoError> {
+pub fn load_nested(dir: &Path) -> Result<(NestedRnn, NestedCard), ModelIoError> {
     let card_path = dir.join("card.json");
     let read = |path: &PathBuf| std::fs::read(path).map_err(|source| ModelIoError::Io { path: path.clone(), source });
     let card: NestedCard = serde_json::from_slice(&read(&card_path)?)
         .map_err(|source| ModelIoError::Card { path: card_path.clone(), source })?;
     let invalid = |message: String| ModelIoError::Tensor { path: card_path.clone(), message };
-    if card.family != "nested" || card.cell != "gru" {
-        return Err(invalid(format!(
-            "family `{}`, cell `{}`: a nested model folder needs family `nested`, cell `gru`",
-            card.family, card.cell
-        )));
+    if card.family != "nested" {
+        return Err(invalid(format!("family `{}`: a nested model folder needs family `nested`", card.family)));
     }
+    let kind = card_cell(&card.cell, &card_path)?;
     if card.input == 0 || card.name.is_empty() || card.name.contains(['/', '\\']) {
         return Err(invalid("`input` must be at least 1 and `name` a plain file stem".into()));
     }
     let widths: Vec<usize> = card.widths.iter().map(|w| w.width).collect();
     let path = dir.join(format!("{}.safetensors", card.name));
-    let model = decode_nested(
+    let model = decode_nested_cell(
         &read(&path)?,
         &path,
         &card.name,
+        kind,
         card.input,
         card.hidden,
         crate::rnn::io::readout_rows(card.classes),
@@ -557,10 +582,10 @@ pub fn load_nested(dir: &Path) -> Result<(NestedGru, NestedCard), ModelIoError> 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::rnn::GruScratch;
+    use crate::rnn::{GruCell, GruScratch};
     use rand::SeedableRng;
 
-    fn random_model(input: usize, hidden: usize, widths: &[usize], seed: u64) -> NestedGru {
+    fn random_model(input: usize, hidden: usize, widths: &[usize], seed: u64) -> NestedRnn {
         let mut rng = rand_pcg::Pcg64::seed_from_u64(seed);
         let scale = 1.0 / (hidden as f32).sqrt();
         let mut v = |n: usize| (0..n).map(|_| rng.random_range(-scale..scale)).collect::<Vec<f32>>();
@@ -709,5 +734,82 @@ mod tests {
         let xs = inputs(2, 10, 1);
         assert_eq!(model.classify(&xs, &[12; 10]), model.slice(12).classify(&xs));
         assert_eq!(model.classify(&xs, &[3; 10]), model.slice(3).classify(&xs));
+    }
+
+    fn random_lstm_model(input: usize, hidden: usize, widths: &[usize], seed: u64) -> NestedRnn {
+        let mut rng = rand_pcg::Pcg64::seed_from_u64(seed);
+        let scale = 1.0 / (hidden as f32).sqrt();
+        let mut v = |n: usize| (0..n).map(|_| rng.random_range(-scale..scale)).collect::<Vec<f32>>();
+        let cell = crate::rnn::LstmCell::new(
+            input,
+            hidden,
+            v(4 * hidden * input),
+            v(4 * hidden * hidden),
+            v(4 * hidden),
+            v(4 * hidden),
+        )
+        .unwrap();
+        let readouts = widths.iter().map(|&w| NestedReadout { width: w, weight: v(3 * w), bias: v(3) }).collect();
+        NestedRnn::new("n-lstm", cell, widths.to_vec(), readouts).unwrap()
+    }
+
+    #[test]
+    fn lstm_full_width_equals_the_plain_lstm_bit_for_bit() {
+        for (input, hidden) in [(1, 16), (3, 37), (1, 128), (5, 64)] {
+            for isa in [KernelIsa::Baseline, KernelIsa::detect()] {
+                let model = random_lstm_model(input, hidden, &[hidden], hidden as u64).with_isa(isa);
+                let RnnCell::Lstm(plain) = model.cell().clone().with_isa(isa) else { panic!("an LSTM") };
+                assert_eq!(model.state_len(), 2 * hidden);
+                let mut state = vec![0.0f32; 2 * hidden];
+                let (mut h, mut c) = (vec![0.0f32; hidden], vec![0.0f32; hidden]);
+                let mut scratch = NestedScratch::new(hidden);
+                let mut plain_scratch = CellScratch::new(hidden);
+                for x in inputs(input, 40, 7).chunks_exact(input) {
+                    model.step(hidden, x, &mut state, &mut scratch);
+                    plain.step(x, &mut h, &mut c, &mut plain_scratch);
+                    assert_eq!((&state[..hidden], &state[hidden..]), (&h[..], &c[..]), "I={input} H={hidden} {isa:?}");
+                }
+                assert_eq!(model.flops_per_step(hidden), plain.flops_per_step());
+            }
+        }
+    }
+
+    #[test]
+    fn lstm_width_w_equals_the_sliced_lstm_and_freezes_h_and_c_beyond_w() {
+        let widths = [4, 9, 16, 40];
+        for input in [1, 3] {
+            let model = random_lstm_model(input, 40, &widths, 11 + input as u64);
+            for &width in &widths {
+                let sliced = model.slice(width);
+                assert_eq!(sliced.cell.kind(), CellKind::Lstm);
+                assert_eq!(sliced.cell.flops_per_step(), model.flops_per_step(width));
+                let mut state = (0..80).map(|i| (i as f32 * 0.1).cos()).collect::<Vec<f32>>();
+                let (h_beyond, c_beyond) = (state[width..40].to_vec(), state[40 + width..].to_vec());
+                let mut plain: Vec<f32> = state[..width].iter().chain(&state[40..40 + width]).copied().collect();
+                let mut scratch = NestedScratch::new(40);
+                let mut plain_scratch = CellScratch::new(width);
+                for x in inputs(input, 30, width as u64).chunks_exact(input) {
+                    model.step(width, x, &mut state, &mut scratch);
+                    sliced.cell.step(x, &mut plain, &mut plain_scratch);
+                    assert_eq!(&state[..width], &plain[..width], "I={input} w={width}: h");
+                    assert_eq!(&state[40..40 + width], &plain[width..], "I={input} w={width}: c");
+                    assert_eq!((&state[width..40], &state[40 + width..]), (&h_beyond[..], &c_beyond[..]));
+                }
+                let (mut a, mut b) = ([0.0f32; 3], [0.0f32; 3]);
+                model.logits_into(width, &state, &mut a);
+                sliced.logits_into(&plain, &mut b);
+                assert_eq!(a, b);
+            }
+        }
+        let bytes = encode_nested(&model_for_round_trip());
+        let back = decode_nested_cell(&bytes, Path::new("n.safetensors"), "n-lstm", CellKind::Lstm, 2, 12, 3, &[3, 12])
+            .unwrap();
+        assert_eq!(back.with_isa(model_for_round_trip().isa), model_for_round_trip());
+        let err = decode_nested(&bytes, Path::new("n.safetensors"), "n-lstm", 2, 12, 3, &[3, 12]).unwrap_err();
+        assert!(err.to_string().contains("cell.weight_ih"), "{err}");
+    }
+
+    fn model_for_round_trip() -> NestedRnn {
+        random_lstm_model(2, 12, &[3, 12], 4)
     }
 }

@@ -1,4 +1,4 @@
-//! The ThrRNN family: a Skip-GRU whose binarisation threshold `thr` is a run-time knob.
+//! The ThrRNN family: a Skip-GRU (or Skip-LSTM) whose binarisation threshold `thr` is a run-time knob.
 //!
 //! Source: Campos, Jou, Giró-i-Nieto, Torres, Chang, "Skip RNN: Learning to Skip State Updates in
 //! Recurrent Neural Networks", ICLR 2018, §3 (eqs. 2–5 with the GRU as `S`); the threshold as a
@@ -26,18 +26,25 @@
 //! `thr > 1` at none (the state stays `s_0 = 0`); a NaN `thr` updates at none. Training binarises with
 //! `round(ũ)`, i.e. `thr = 0.5` (see `crate::train::skip`).
 //!
-//! Shapes: the GRU cell as in [`GruCell`](crate::rnn::GruCell); gate `w_p` `[1, H]`, `b_p` `[1]` (a PyTorch `nn.Linear(H, 1)`);
-//! readout `[C, H]`, `[C]` on the final state, as in [`GruClassifier`].
+//! **LSTM cells** (Campos' Skip-LSTM): `S` is an [`LstmCell`](crate::rnn::LstmCell), the state `s_t`
+//! is the pair `(h_t, c_t)` (stored flat as `[h; c]`, see [`crate::rnn::cell`]), a skipped step copies
+//! both, and the gate reads the cell state: `Δũ_t = σ(w_p · c_t + b_p)` (Campos' `SkipLSTMCell`
+//! computes the update probability from `new_c`). The readout reads `h_T`.
+//!
+//! Shapes: the cell as in [`GruCell`](crate::rnn::GruCell) or [`LstmCell`](crate::rnn::LstmCell); gate
+//! `w_p` `[1, H]`, `b_p` `[1]` (a PyTorch `nn.Linear(H, 1)`); readout `[C, H]`, `[C]` on the final
+//! `h`, as in [`RnnClassifier`].
 
-use super::gru::GruScratch;
+use super::cell::CellScratch;
 use super::kernels::{matvec_bias, sigmoid, KernelIsa};
-use super::model::GruClassifier;
+use super::model::RnnClassifier;
 
-/// The state of a Skip-GRU stream: hidden state `s` and the gate's accumulators. Owned by the caller,
-/// allocated once per stream; [`SkipState::reset`] starts a new sequence without allocating.
+/// The state of a Skip-GRU or Skip-LSTM stream: the cell's state `s` and the gate's accumulators.
+/// Owned by the caller, allocated once per stream; [`SkipState::reset`] starts a new sequence without
+/// allocating.
 #[derive(Debug, Clone, PartialEq)]
 pub struct SkipState {
-    /// Hidden state `s_t`, `H` values.
+    /// The cell's flat state `s_t`: `h` (`H` values) for a GRU, `[h; c]` (`2H` values) for an LSTM.
     pub h: Vec<f32>,
     /// `ũ_{t+1}`: the accumulated update probability that the next step compares with `thr`, in `[0, 1]`.
     pub u_tilde: f32,
@@ -46,9 +53,10 @@ pub struct SkipState {
 }
 
 impl SkipState {
-    /// The initial state for hidden size `hidden`: `s_0 = 0`, `ũ_1 = 1`, `Δũ_0 = 1` (Campos' defaults).
-    pub fn new(hidden: usize) -> SkipState {
-        SkipState { h: vec![0.0; hidden], u_tilde: 1.0, delta_u: 1.0 }
+    /// The initial state for a cell state of `state_len` values (`H` for a GRU, `2H` for an LSTM; see
+    /// [`SkipGruClassifier::new_state`]): `s_0 = 0`, `ũ_1 = 1`, `Δũ_0 = 1` (Campos' defaults).
+    pub fn new(state_len: usize) -> SkipState {
+        SkipState { h: vec![0.0; state_len], u_tilde: 1.0, delta_u: 1.0 }
     }
 
     /// Back to the initial state, keeping the allocation.
@@ -66,12 +74,13 @@ impl SkipState {
     }
 }
 
-/// A Skip-GRU classifier: a GRU cell and readout ([`GruClassifier`]) plus the update gate
-/// `Δũ = σ(w_p · s + b_p)`. Weights are immutable and shared; the state is a [`SkipState`].
+/// A Skip-RNN classifier (Skip-GRU or Skip-LSTM): a cell and readout ([`RnnClassifier`]) plus the
+/// update gate `Δũ = σ(w_p · s + b_p)` (`s` = `h` for a GRU, `c` for an LSTM). Weights are immutable
+/// and shared; the state is a [`SkipState`].
 #[derive(Debug, Clone, PartialEq)]
-pub struct SkipGruClassifier {
-    /// Name, cell and readout. With every step updated, this model computes exactly what `gru` does.
-    pub gru: GruClassifier,
+pub struct SkipRnnClassifier {
+    /// Name, cell and readout. With every step updated, this model computes exactly what `base` does.
+    pub base: RnnClassifier,
     /// Gate weight `w_p`, `[1, H]` row-major (PyTorch `nn.Linear(H, 1).weight`).
     pub gate_weight: Vec<f32>,
     /// Gate bias `b_p`, `[1]`.
@@ -79,7 +88,10 @@ pub struct SkipGruClassifier {
     isa: KernelIsa,
 }
 
-/// Outcome of [`SkipGruClassifier::classify`] on one sequence.
+/// The ThrRNN classifier's name from before LSTM cells: a [`SkipRnnClassifier`] (of either cell).
+pub type SkipGruClassifier = SkipRnnClassifier;
+
+/// Outcome of [`SkipRnnClassifier::classify`] on one sequence.
 #[derive(Debug, Clone, PartialEq)]
 pub struct SkipClassification {
     /// Predicted class (arg-max of the readout of the final state).
@@ -99,41 +111,51 @@ pub const FLOPS_BINARISE: u64 = 1;
 /// a minimum). Copying the state costs nothing: it stays in place.
 pub const FLOPS_SKIPPED_STEP: u64 = FLOPS_BINARISE + 2;
 
-impl SkipGruClassifier {
-    /// Builds a Skip-GRU from a GRU classifier and the gate's parameters.
+impl SkipRnnClassifier {
+    /// Builds a Skip-RNN from a classifier (GRU or LSTM cell) and the gate's parameters.
     ///
     /// # Panics
     /// If `gate_weight.len()` is not the hidden size (a programming error; loaders check shapes).
-    pub fn new(gru: GruClassifier, gate_weight: Vec<f32>, gate_bias: f32) -> SkipGruClassifier {
-        assert_eq!(gate_weight.len(), gru.hidden_size(), "Skip-GRU gate weight must have H values");
-        SkipGruClassifier { gru, gate_weight, gate_bias: [gate_bias], isa: KernelIsa::detect() }
+    pub fn new(base: RnnClassifier, gate_weight: Vec<f32>, gate_bias: f32) -> SkipRnnClassifier {
+        assert_eq!(gate_weight.len(), base.hidden_size(), "Skip-RNN gate weight must have H values");
+        SkipRnnClassifier { base, gate_weight, gate_bias: [gate_bias], isa: KernelIsa::detect() }
     }
 
     /// Restricts the kernels (cell and gate) to the baseline instruction set (for tests and benchmarks).
-    pub fn with_isa(mut self, isa: KernelIsa) -> SkipGruClassifier {
-        self.gru.cell = self.gru.cell.with_isa(isa);
+    pub fn with_isa(mut self, isa: KernelIsa) -> SkipRnnClassifier {
+        self.base.cell = self.base.cell.with_isa(isa);
         self.isa = isa;
         self
     }
 
-    /// Name, unique in its bank (e.g. `thr-64-1e-3`).
+    /// Name, unique in its bank (e.g. `thr-64-1e-3`, `thr-lstm-64-1e-3`).
     pub fn name(&self) -> &str {
-        &self.gru.name
+        &self.base.name
     }
 
     /// Hidden size `H`.
     pub fn hidden_size(&self) -> usize {
-        self.gru.hidden_size()
+        self.base.hidden_size()
+    }
+
+    /// Length of the cell's flat state (`H` for a GRU, `2H` for an LSTM).
+    pub fn state_len(&self) -> usize {
+        self.base.state_len()
+    }
+
+    /// A fresh initial state for this model ([`SkipState::new`] of [`Self::state_len`]).
+    pub fn new_state(&self) -> SkipState {
+        SkipState::new(self.state_len())
     }
 
     /// Input size `I`.
     pub fn input_size(&self) -> usize {
-        self.gru.cell.input_size()
+        self.base.cell.input_size()
     }
 
     /// Number of classes `C`.
     pub fn classes(&self) -> usize {
-        self.gru.classes()
+        self.base.classes()
     }
 
     /// FLOPs of the update gate `σ(w_p · s + b_p)`: `2H` for the dot product, 1 for the bias, 1 for the
@@ -142,10 +164,10 @@ impl SkipGruClassifier {
         2 * self.hidden_size() as u64 + 2
     }
 
-    /// FLOPs of an updated step: the binarisation, the GRU step ([`GruCell::flops_per_step`](crate::rnn::GruCell::flops_per_step)) and the
+    /// FLOPs of an updated step: the binarisation, the cell step ([`RnnCell::flops_per_step`](crate::rnn::RnnCell::flops_per_step)) and the
     /// gate ([`Self::flops_gate`]); `ũ ← Δũ` is a copy.
     pub fn flops_per_update(&self) -> u64 {
-        FLOPS_BINARISE + self.gru.cell.flops_per_step() + self.flops_gate()
+        FLOPS_BINARISE + self.base.cell.flops_per_step() + self.flops_gate()
     }
 
     /// FLOPs of a skipped step: [`FLOPS_SKIPPED_STEP`] (no input read, no matrix product).
@@ -155,24 +177,26 @@ impl SkipGruClassifier {
 
     /// FLOPs of the readout at the end of a sequence: `2CH + C`.
     pub fn flops_readout(&self) -> u64 {
-        self.gru.flops_readout()
+        self.base.flops_readout()
     }
 
-    /// Bytes of all parameters as `f32`: the GRU classifier's plus `4 · (H + 1)` for the gate.
+    /// Bytes of all parameters as `f32`: the classifier's plus `4 · (H + 1)` for the gate.
     pub fn param_bytes(&self) -> u64 {
-        self.gru.param_bytes() + 4 * (self.gate_weight.len() + 1) as u64
+        self.base.param_bytes() + 4 * (self.gate_weight.len() + 1) as u64
     }
 
-    /// An updated step (`u_t = 1`) whatever `ũ_t`: `s ← GRU(s, x)`, then `Δũ ← σ(w_p · s + b_p)` and
-    /// `ũ ← Δũ`. Reads `x` (`I` values). Allocates nothing.
+    /// An updated step (`u_t = 1`) whatever `ũ_t`: `s ← cell(s, x)`, then `Δũ ← σ(w_p · s + b_p)`
+    /// (`s` = `h` for a GRU, `c` for an LSTM) and `ũ ← Δũ`. Reads `x` (`I` values). Allocates nothing.
     ///
     /// # Panics
-    /// If `x.len() != I`, `state.h.len() != H` or `scratch` was made for a smaller hidden size.
+    /// If `x.len() != I`, `state.h.len()` is not [`Self::state_len`] or `scratch` was made for a
+    /// smaller hidden size.
     #[inline]
-    pub fn update(&self, x: &[f32], state: &mut SkipState, scratch: &mut GruScratch) {
-        self.gru.cell.step(x, &mut state.h, scratch);
+    pub fn update(&self, x: &[f32], state: &mut SkipState, scratch: &mut CellScratch) {
+        self.base.cell.step(x, &mut state.h, scratch);
         let mut pre_activation = [0.0f32];
-        matvec_bias(self.isa, &self.gate_weight, &state.h, &self.gate_bias, &mut pre_activation);
+        let gate_input = self.base.cell.gate_state(&state.h);
+        matvec_bias(self.isa, &self.gate_weight, gate_input, &self.gate_bias, &mut pre_activation);
         state.delta_u = sigmoid(pre_activation[0]);
         state.u_tilde = state.delta_u;
     }
@@ -192,7 +216,7 @@ impl SkipGruClassifier {
     /// # Panics
     /// As [`Self::update`].
     #[inline]
-    pub fn step(&self, x: &[f32], thr: f32, state: &mut SkipState, scratch: &mut GruScratch) -> bool {
+    pub fn step(&self, x: &[f32], thr: f32, state: &mut SkipState, scratch: &mut CellScratch) -> bool {
         let updated = state.updates(thr);
         if updated {
             self.update(x, state, scratch);
@@ -202,17 +226,18 @@ impl SkipGruClassifier {
         updated
     }
 
-    /// The predicted class for final state `h` (see [`GruClassifier::predict`]). Allocates nothing.
+    /// The predicted class for the final state (see [`RnnClassifier::predict`]: the readout of `h`, the
+    /// first `H` values). Allocates nothing.
     pub fn predict(&self, h: &[f32], logits_scratch: &mut [f32]) -> u32 {
-        self.gru.predict(h, logits_scratch)
+        self.base.predict(h, logits_scratch)
     }
 
     /// Runs a whole sequence (`steps × I` values) from the initial state with threshold `thr_at(t)` at
     /// step `t` (0-based), and returns the prediction and the number of updated steps. Allocates its
     /// state and scratch; meant for evaluation, not the simulator's hot path.
     pub fn classify_with(&self, sequence: &[f32], mut thr_at: impl FnMut(usize) -> f32) -> SkipClassification {
-        let mut state = SkipState::new(self.hidden_size());
-        let mut scratch = GruScratch::new(self.hidden_size());
+        let mut state = self.new_state();
+        let mut scratch = CellScratch::new(self.hidden_size());
         let mut updated_steps = 0;
         let mut steps = 0;
         for (t, x) in sequence.chunks_exact(self.input_size()).enumerate() {
@@ -233,7 +258,7 @@ impl SkipGruClassifier {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::rnn::GruCell;
+    use crate::rnn::{GruCell, LstmCell, RnnCell};
     use rand::{Rng, SeedableRng};
 
     fn random_skip(input: usize, hidden: usize, classes: usize, gate_bias: f32, seed: u64) -> SkipGruClassifier {
@@ -243,8 +268,12 @@ mod tests {
         let cell =
             GruCell::new(input, hidden, v(3 * hidden * input), v(3 * hidden * hidden), v(3 * hidden), v(3 * hidden))
                 .unwrap();
-        let gru =
-            GruClassifier { name: "skip".into(), cell, readout_weight: v(classes * hidden), readout_bias: v(classes) };
+        let gru = RnnClassifier {
+            name: "skip".into(),
+            cell: cell.into(),
+            readout_weight: v(classes * hidden),
+            readout_bias: v(classes),
+        };
         let gate_weight = v(hidden);
         SkipGruClassifier::new(gru, gate_weight, gate_bias)
     }
@@ -261,17 +290,17 @@ mod tests {
             let model = random_skip(input, hidden, 4, -30.0, hidden as u64);
             let sequence = random_sequence(50, input, 7);
             let mut state = SkipState::new(hidden);
-            let mut scratch = GruScratch::new(hidden);
+            let mut scratch = CellScratch::new(hidden);
             let mut plain = vec![0.0f32; hidden];
-            let mut plain_scratch = GruScratch::new(hidden);
+            let mut plain_scratch = CellScratch::new(hidden);
             for x in sequence.chunks_exact(input) {
                 assert!(model.step(x, 0.0, &mut state, &mut scratch));
-                model.gru.cell.step(x, &mut plain, &mut plain_scratch);
+                model.base.cell.step(x, &mut plain, &mut plain_scratch);
                 assert_eq!(state.h, plain, "H={hidden}: bit-for-bit equal to the GRU");
             }
             let outcome = model.classify(&sequence, 0.0);
             assert_eq!(outcome.updated_steps, 50);
-            assert_eq!(outcome.class, model.gru.classify(&sequence));
+            assert_eq!(outcome.class, model.base.classify(&sequence));
         }
     }
 
@@ -281,7 +310,7 @@ mod tests {
         let sequence = random_sequence(40, 2, 3);
         for thr in [1.0 + f32::EPSILON, 1.01, 2.0, f32::INFINITY, f32::NAN] {
             let mut state = SkipState::new(8);
-            let mut scratch = GruScratch::new(8);
+            let mut scratch = CellScratch::new(8);
             for x in sequence.chunks_exact(2) {
                 assert!(!model.step(x, thr, &mut state, &mut scratch), "thr {thr}");
             }
@@ -296,10 +325,11 @@ mod tests {
         // σ(w_p · 0 + b_p) = σ(b_p). With b_p = ln(0.3/0.7), Δũ = 0.3: after an update ũ = 0.3, then
         // 0.6, 0.9, 1.0 (capped), … At thr = 0.5: update, skip, update (ũ = 0.6), skip, update, …
         let cell = GruCell::new(1, 1, vec![0.0; 3], vec![0.0; 3], vec![0.0; 3], vec![0.0; 3]).unwrap();
-        let gru = GruClassifier { name: "g".into(), cell, readout_weight: vec![1.0], readout_bias: vec![0.0] };
+        let gru =
+            RnnClassifier { name: "g".into(), cell: cell.into(), readout_weight: vec![1.0], readout_bias: vec![0.0] };
         let model = SkipGruClassifier::new(gru, vec![0.7], (0.3f32 / 0.7).ln());
         let mut state = SkipState::new(1);
-        let mut scratch = GruScratch::new(1);
+        let mut scratch = CellScratch::new(1);
         let pattern: Vec<bool> = (0..6).map(|_| model.step(&[1.0], 0.5, &mut state, &mut scratch)).collect();
         assert_eq!(pattern, [true, false, true, false, true, false]);
         assert!((state.delta_u - 0.3).abs() < 1e-6 && (state.u_tilde - 0.6).abs() < 1e-6, "{state:?}");
@@ -315,7 +345,7 @@ mod tests {
         let sequence = random_sequence(30, 1, 5);
         let model = random_skip(1, 6, 2, 0.0, 9);
         let mut state = SkipState::new(6);
-        let mut scratch = GruScratch::new(6);
+        let mut scratch = CellScratch::new(6);
         for x in sequence.chunks_exact(1) {
             let before = state.h.clone();
             let updated = model.step(x, 0.7, &mut state, &mut scratch);
@@ -334,14 +364,14 @@ mod tests {
         // final state is the plain GRU's after 30 steps.
         let outcome = model.classify_with(&sequence, |t| if t < 30 { 0.0 } else { 1.5 });
         assert_eq!(outcome.updated_steps, 30);
-        assert_eq!(outcome.class, model.gru.classify(&sequence[..30]));
+        assert_eq!(outcome.class, model.base.classify(&sequence[..30]));
     }
 
     #[test]
     fn flops_and_bytes_hand_computed() {
         // H = 4, I = 2, C = 3. GRU step: 6·4·(2+4) + 16·4 = 208. Gate: 2·4 + 2 = 10. Update: 1 + 208 + 10.
         let model = random_skip(2, 4, 3, 0.0, 1);
-        assert_eq!(model.gru.cell.flops_per_step(), 208);
+        assert_eq!(model.base.cell.flops_per_step(), 208);
         assert_eq!(model.flops_gate(), 10);
         assert_eq!(model.flops_per_update(), 219);
         assert_eq!(model.flops_per_skip(), 3);
@@ -355,7 +385,7 @@ mod tests {
         let fast = random_skip(1, 64, 10, 0.0, 3);
         let slow = fast.clone().with_isa(KernelIsa::Baseline);
         let (mut a, mut b) = (SkipState::new(64), SkipState::new(64));
-        let mut scratch = GruScratch::new(64);
+        let mut scratch = CellScratch::new(64);
         for t in 0..64 {
             let x = [(t as f32 * 0.37).sin()];
             let ua = fast.step(&x, 0.6, &mut a, &mut scratch);
@@ -363,5 +393,75 @@ mod tests {
             assert_eq!(ua, ub);
         }
         assert_eq!(a, b);
+    }
+
+    fn random_skip_lstm(input: usize, hidden: usize, classes: usize, gate_bias: f32, seed: u64) -> SkipRnnClassifier {
+        let mut rng = rand_pcg::Pcg64::seed_from_u64(seed);
+        let scale = 1.0 / (hidden as f32).sqrt();
+        let mut v = |n: usize| (0..n).map(|_| rng.random_range(-scale..scale)).collect::<Vec<f32>>();
+        let cell =
+            LstmCell::new(input, hidden, v(4 * hidden * input), v(4 * hidden * hidden), v(4 * hidden), v(4 * hidden))
+                .unwrap();
+        let base = RnnClassifier {
+            name: "skip-lstm".into(),
+            cell: cell.into(),
+            readout_weight: v(classes * hidden),
+            readout_bias: v(classes),
+        };
+        let gate_weight = v(hidden);
+        SkipRnnClassifier::new(base, gate_weight, gate_bias)
+    }
+
+    #[test]
+    fn skip_lstm_thr_zero_equals_the_plain_lstm_bit_for_bit() {
+        for (input, hidden) in [(1, 16), (3, 33), (1, 128)] {
+            let model = random_skip_lstm(input, hidden, 4, -30.0, hidden as u64);
+            let RnnCell::Lstm(lstm) = &model.base.cell else { panic!("an LSTM") };
+            let sequence = random_sequence(50, input, 7);
+            let mut state = model.new_state();
+            assert_eq!(state.h.len(), 2 * hidden, "[h; c]");
+            let mut scratch = CellScratch::new(hidden);
+            let (mut h, mut c) = (vec![0.0f32; hidden], vec![0.0f32; hidden]);
+            let mut plain_scratch = CellScratch::new(hidden);
+            for x in sequence.chunks_exact(input) {
+                assert!(model.step(x, 0.0, &mut state, &mut scratch));
+                lstm.step(x, &mut h, &mut c, &mut plain_scratch);
+                assert_eq!((&state.h[..hidden], &state.h[hidden..]), (&h[..], &c[..]), "H={hidden}");
+            }
+            let outcome = model.classify(&sequence, 0.0);
+            assert_eq!(outcome.updated_steps, 50);
+            assert_eq!(outcome.class, model.base.classify(&sequence));
+        }
+    }
+
+    #[test]
+    fn skip_lstm_thr_above_one_never_updates_and_keeps_the_initial_state() {
+        let model = random_skip_lstm(2, 8, 3, 5.0, 1);
+        let sequence = random_sequence(40, 2, 3);
+        for thr in [1.0 + f32::EPSILON, 1.01, 2.0, f32::INFINITY, f32::NAN] {
+            let mut state = model.new_state();
+            let mut scratch = CellScratch::new(8);
+            for x in sequence.chunks_exact(2) {
+                assert!(!model.step(x, thr, &mut state, &mut scratch), "thr {thr}");
+            }
+            assert_eq!(state, SkipState::new(16), "thr {thr}: the state is the initial state");
+            assert_eq!(model.classify(&sequence, thr).updated_steps, 0);
+        }
+    }
+
+    #[test]
+    fn skip_lstm_gate_reads_the_cell_state() {
+        // After one update, Δũ = σ(w_p · c + b_p), computed by hand from the LSTM's c (not from h).
+        let model = random_skip_lstm(1, 6, 2, 0.3, 5);
+        let mut state = model.new_state();
+        let mut scratch = CellScratch::new(6);
+        model.update(&[0.7], &mut state, &mut scratch);
+        let c = &state.h[6..];
+        let pre: f32 = model.gate_bias[0] + model.gate_weight.iter().zip(c).map(|(w, v)| w * v).sum::<f32>();
+        assert!((state.delta_u - 1.0 / (1.0 + (-pre).exp())).abs() < 1e-6, "{} vs σ({pre})", state.delta_u);
+        assert_eq!(state.u_tilde, state.delta_u);
+        // FLOPs: 1 + LSTM step 8·6·7 + 21·6 + gate 2·6 + 2.
+        assert_eq!(model.flops_per_update(), 1 + 8 * 6 * 7 + 21 * 6 + 14);
+        assert_eq!(model.param_bytes(), 4 * (4 * 6 * 7 + 8 * 6 + 2 * 6 + 2 + 6 + 1));
     }
 }

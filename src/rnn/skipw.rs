@@ -1,4 +1,4 @@
-//! SkipW: a GRU with a strict per-window budget of processed inputs, and its files.
+//! SkipW: a GRU (or LSTM) with a strict per-window budget of processed inputs, and its files.
 //!
 //! Source: Mayet, Lambert, Le Bolzer, Schnitzler, "SkipW: Resource adaptable RNN with strict upper
 //! computational limit", ICLR 2021. The sequence is cut into windows of `L` consecutive steps. At the
@@ -9,8 +9,14 @@
 //! ```
 //! Of the window's `L` steps at most `K` are processed: those among the top-`K` entries of `ũ` (ties
 //! broken by the lower index) whose importance is at least `thr`. A processed step is an ordinary GRU
-//! step ([`GruCell::step`]); a skipped step copies the state (`h_t = h_{t−1}`), reads no input and costs
+//! step ([`GruCell::step`](crate::rnn::GruCell::step)); a skipped step copies the state (`h_t = h_{t−1}`), reads no input and costs
 //! nothing beyond the window's gate. `K` (`0..=L`) and `thr` are run-time knobs.
+//!
+//! **LSTM cells.** With an [`LstmCell`](crate::rnn::LstmCell) the state is `(h, c)` (stored flat as
+//! `[h; c]`, see [`crate::rnn::cell`]), a processed step is an ordinary LSTM step, a skipped step copies
+//! both, and the window gate reads the cell state at the window's start, `ũ = σ(W_skip c + b_skip)` —
+//! as Campos' Skip-LSTM update gate reads `c` (our choice for SkipW; `W_skip` keeps its `[L, H]`
+//! shape). The readout reads `h`. A processed step then costs the LSTM step `8H(I + H) + 21H`.
 //!
 //! # Knobs changed in the middle of a window
 //! A policy may change `K` and `thr` before any step. The gate is **not** recomputed (it was computed
@@ -37,7 +43,7 @@
 //! admits none; a NaN `thr` admits none (every comparison with NaN is false).
 //!
 //! # Cost
-//! FLOPs (a multiply–add counts 2, as in [`GruCell::flops_per_step`]): the window gate costs
+//! FLOPs (a multiply–add counts 2, as in [`GruCell::flops_per_step`](crate::rnn::GruCell::flops_per_step)): the window gate costs
 //! `2HL + L` (the matrix–vector product with bias, `2H` per row, and `L` sigmoids), once per window, at
 //! its first step, whatever the knobs (also for `K = 0`, which keeps the accounting independent of the
 //! knobs; the top-`K` ranking is comparisons, not counted). A processed step costs the GRU step
@@ -46,18 +52,18 @@
 //! # Files
 //! `<name>.safetensors` holds the tensors of [`super::io`]'s classifiers (`cell.*`, `readout.*`) plus
 //! `skip.weight` `[L, H]` and `skip.bias` `[L]`: the `state_dict()` of a PyTorch module with
-//! `cell = nn.GRUCell(I, H)`, `readout = nn.Linear(H, C)` and `skip = nn.Linear(H, L)`.
-//! `card.json` is a [`SkipWCard`] (`family: "skipw"`).
+//! `cell = nn.GRUCell(I, H)` (or `nn.LSTMCell(I, H)`, `4H` rows), `readout = nn.Linear(H, C)` and
+//! `skip = nn.Linear(H, L)`. `card.json` is a [`SkipWCard`] (`family: "skipw"`, `cell` `gru` or `lstm`).
 
 use std::path::{Path, PathBuf};
 
 use safetensors::{Dtype, SafeTensors};
 use serde::{Deserialize, Serialize};
 
-use super::gru::{GruCell, GruScratch};
-use super::io::{classifier_tensors, decode_classifier, CardTraining, ModelIoError, TensorMap};
+use super::cell::{CellKind, CellScratch, RnnCell};
+use super::io::{card_cell, classifier_tensors, decode_rnn_classifier, CardTraining, ModelIoError, TensorMap};
 use super::kernels::{matvec_bias, sigmoid, KernelIsa};
-use super::model::GruClassifier;
+use super::model::RnnClassifier;
 
 /// Errors in the shapes of a [`SkipWClassifier`].
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -90,7 +96,7 @@ pub struct SkipWKnobs {
 /// The state of one sequence run by a [`SkipWClassifier`]: owned by the caller, allocated once.
 #[derive(Debug, Clone, PartialEq)]
 pub struct SkipWState {
-    /// Hidden state `h` (`H` values).
+    /// The cell's flat state: `h` (`H` values) for a GRU, `[h; c]` (`2H` values) for an LSTM.
     pub h: Vec<f32>,
     /// Importance `ũ` of the current window (`L` values; valid once the window's gate has run).
     importance: Vec<f32>,
@@ -103,9 +109,16 @@ pub struct SkipWState {
 }
 
 impl SkipWState {
-    /// A zero state at the start of a window, for a model of hidden size `hidden` and window `window`.
-    pub fn new(hidden: usize, window: usize) -> SkipWState {
-        SkipWState { h: vec![0.0; hidden], importance: vec![0.0; window], position: 0, processed: 0, gate_ready: false }
+    /// A zero state at the start of a window, for a model of state length `state_len` (`H` for a GRU,
+    /// `2H` for an LSTM) and window `window`.
+    pub fn new(state_len: usize, window: usize) -> SkipWState {
+        SkipWState {
+            h: vec![0.0; state_len],
+            importance: vec![0.0; window],
+            position: 0,
+            processed: 0,
+            gate_ready: false,
+        }
     }
 
     /// Back to the zero state at the start of a window (a new sequence). Allocates nothing.
@@ -136,7 +149,7 @@ impl SkipWState {
 /// What one [`SkipWClassifier::step`] did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct SkipWStep {
-    /// Whether the input was read and the GRU step run (else the state was copied).
+    /// Whether the input was read and the cell step run (else the state was copied).
     pub processed: bool,
     /// Whether this step opened a window (and so ran the gate).
     pub window_start: bool,
@@ -144,7 +157,7 @@ pub struct SkipWStep {
     pub position: usize,
     /// Steps of this window processed up to and including this one.
     pub processed_in_window: usize,
-    /// FLOPs of this step: the gate's when it opened a window, plus the GRU step's when processed.
+    /// FLOPs of this step: the gate's when it opened a window, plus the cell step's when processed.
     pub flops: u64,
 }
 
@@ -155,18 +168,19 @@ pub struct SkipWOutcome {
     pub prediction: u32,
     /// The readout of the final state (`C` logits; one value for a regression model).
     pub outputs: Vec<f32>,
-    /// Steps processed (GRU steps run) over the sequence.
+    /// Steps processed (cell steps run) over the sequence.
     pub processed_steps: usize,
-    /// FLOPs of the steps and gates (the readout, [`GruClassifier::flops_readout`], not included).
+    /// FLOPs of the steps and gates (the readout, [`RnnClassifier::flops_readout`], not included).
     pub flops: u64,
 }
 
-/// A SkipW classifier: a GRU, a window gate `ũ = σ(W_skip s + b_skip)` and a linear readout of the
-/// final hidden state. Weights are immutable and shared; the state is a [`SkipWState`].
+/// A SkipW classifier: a GRU or LSTM, a window gate `ũ = σ(W_skip s + b_skip)` (`s` = `h` for a GRU,
+/// `c` for an LSTM) and a linear readout of the final `h`. Weights are immutable and shared; the
+/// state is a [`SkipWState`].
 #[derive(Debug, Clone, PartialEq)]
 pub struct SkipWClassifier {
-    /// The GRU and its readout (the readout is applied to the final state).
-    pub base: GruClassifier,
+    /// The cell and its readout (the readout is applied to the final `h`).
+    pub base: RnnClassifier,
     window: usize,
     /// `W_skip`, row-major `[L, H]`.
     gate_weight: Vec<f32>,
@@ -176,13 +190,13 @@ pub struct SkipWClassifier {
 }
 
 impl SkipWClassifier {
-    /// Builds a classifier from a GRU classifier and the window gate (`gate_weight` `[L, H]` row-major,
+    /// Builds a classifier from a classifier (GRU or LSTM) and the window gate (`gate_weight` `[L, H]` row-major,
     /// `gate_bias` `[L]`, `L = window`).
     ///
     /// # Errors
     /// [`SkipWError`] if `window` is 0 or a gate tensor has the wrong length.
     pub fn new(
-        base: GruClassifier,
+        base: RnnClassifier,
         window: usize,
         gate_weight: Vec<f32>,
         gate_bias: Vec<f32>,
@@ -221,8 +235,8 @@ impl SkipWClassifier {
         self.base.hidden_size()
     }
 
-    /// The GRU cell.
-    pub fn cell(&self) -> &GruCell {
+    /// The recurrent cell (GRU or LSTM).
+    pub fn cell(&self) -> &RnnCell {
         &self.base.cell
     }
 
@@ -236,24 +250,26 @@ impl SkipWClassifier {
         (2 * self.hidden_size() * self.window + self.window) as u64
     }
 
-    /// FLOPs of one processed step (the GRU step, [`GruCell::flops_per_step`]).
+    /// FLOPs of one processed step (the cell step, [`RnnCell::flops_per_step`]).
     pub fn flops_per_processed_step(&self) -> u64 {
         self.base.cell.flops_per_step()
     }
 
-    /// Bytes of all parameters as `f32`: the GRU classifier's plus `4 (LH + L)`.
+    /// Bytes of all parameters as `f32`: the classifier's plus `4 (LH + L)`.
     pub fn param_bytes(&self) -> u64 {
         self.base.param_bytes() + 4 * (self.gate_weight.len() + self.gate_bias.len()) as u64
     }
 
     /// A fresh zero state for this model.
     pub fn new_state(&self) -> SkipWState {
-        SkipWState::new(self.hidden_size(), self.window)
+        SkipWState::new(self.base.state_len(), self.window)
     }
 
-    /// Writes `ũ = σ(W_skip h + b_skip)` for state `h` into `out` (`L` values). Allocates nothing.
-    pub fn importance_into(&self, h: &[f32], out: &mut [f32]) {
-        matvec_bias(self.isa, &self.gate_weight, h, &self.gate_bias, out);
+    /// Writes `ũ = σ(W_skip s + b_skip)` for the flat state `state` (`h` for a GRU; `[h; c]` for an
+    /// LSTM, of which the gate reads `c`) into `out` (`L` values). Allocates nothing.
+    pub fn importance_into(&self, state: &[f32], out: &mut [f32]) {
+        let gate_input = self.base.cell.gate_state(state);
+        matvec_bias(self.isa, &self.gate_weight, gate_input, &self.gate_bias, out);
         out.iter_mut().for_each(|v| *v = sigmoid(*v));
     }
 
@@ -284,13 +300,13 @@ impl SkipWClassifier {
     /// # Panics
     /// As [`SkipWClassifier::step_with`].
     #[inline]
-    pub fn step(&self, x: &[f32], knobs: SkipWKnobs, state: &mut SkipWState, scratch: &mut GruScratch) -> SkipWStep {
+    pub fn step(&self, x: &[f32], knobs: SkipWKnobs, state: &mut SkipWState, scratch: &mut CellScratch) -> SkipWStep {
         self.step_with(knobs, state, scratch, || x)
     }
 
     /// One step under `knobs`: opens a window (runs the gate) if the state is at a window's start,
     /// decides by the rule of the module doc whether the step is processed, and if so calls `input` for
-    /// the step's `I` values and runs the GRU step; otherwise the state is kept and `input` is never
+    /// the step's `I` values and runs the cell step; otherwise the state is kept and `input` is never
     /// called (an upstream feature extractor need not run). Advances the position in the window.
     /// Allocates nothing.
     ///
@@ -301,7 +317,7 @@ impl SkipWClassifier {
         &self,
         knobs: SkipWKnobs,
         state: &mut SkipWState,
-        scratch: &mut GruScratch,
+        scratch: &mut CellScratch,
         input: impl FnOnce() -> &'x [f32],
     ) -> SkipWStep {
         assert_eq!(state.importance.len(), self.window, "SkipW step: state made for another window length");
@@ -336,7 +352,7 @@ impl SkipWClassifier {
     /// prediction, the processed steps and the FLOPs. Allocates its state; meant for evaluation.
     pub fn classify(&self, sequence: &[f32], k: usize, thr: f32) -> SkipWOutcome {
         let mut state = self.new_state();
-        let mut scratch = GruScratch::new(self.hidden_size());
+        let mut scratch = CellScratch::new(self.hidden_size());
         let knobs = SkipWKnobs { k, thr };
         let (mut processed_steps, mut flops) = (0, 0);
         for x in sequence.chunks_exact(self.base.cell.input_size()) {
@@ -474,7 +490,7 @@ pub struct SkipWCard {
     pub task: String,
     /// Flexible family: `skipw`.
     pub family: String,
-    /// Cell type (`gru`).
+    /// Cell type (`gru` or `lstm`).
     pub cell: String,
     /// Model name, also the weight file's stem.
     pub name: String,
@@ -488,7 +504,7 @@ pub struct SkipWCard {
     pub window: usize,
     /// The run-time knobs.
     pub knobs: SkipWCardKnobs,
-    /// FLOPs of one processed step (the GRU step).
+    /// FLOPs of one processed step (the cell step).
     pub flops_per_processed_step: u64,
     /// FLOPs of a skipped step (0).
     pub flops_per_skipped_step: u64,
@@ -505,7 +521,7 @@ pub struct SkipWCard {
     pub best_epoch: usize,
     /// Test accuracy on the grid of `K × thr`.
     pub grid: Vec<SkipWGridPoint>,
-    /// Test accuracy of the plain GRU run on every step (`K = L`, `thr = 0`; classification tasks).
+    /// Test accuracy of the plain cell run on every step (`K = L`, `thr = 0`; classification tasks).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub test_accuracy_all_steps: Option<f64>,
     /// Test mean squared error with every step processed (regression tasks).
@@ -542,7 +558,8 @@ fn gate_tensor(file: &SafeTensors<'_>, path: &Path, name: &str, shape: &[usize])
     Ok(values)
 }
 
-/// Decodes a SkipW model from safetensors bytes (`path` only names the file in errors).
+/// Decodes a GRU SkipW model from safetensors bytes (`path` only names the file in errors);
+/// [`decode_skipw_cell`] with [`CellKind::Gru`].
 ///
 /// # Errors
 /// [`ModelIoError::Tensor`] if a tensor is missing, not `F32`, of the wrong shape or not finite.
@@ -555,7 +572,25 @@ pub fn decode_skipw(
     classes: usize,
     window: usize,
 ) -> Result<SkipWClassifier, ModelIoError> {
-    let base = decode_classifier(bytes, path, name, input, hidden, classes)?;
+    decode_skipw_cell(bytes, path, name, CellKind::Gru, input, hidden, classes, window)
+}
+
+/// Decodes a SkipW model with a cell of `kind` from safetensors bytes (see the module doc).
+///
+/// # Errors
+/// [`ModelIoError::Tensor`] if a tensor is missing, not `F32`, of the wrong shape or not finite.
+#[allow(clippy::too_many_arguments)]
+pub fn decode_skipw_cell(
+    bytes: &[u8],
+    path: &Path,
+    name: &str,
+    kind: CellKind,
+    input: usize,
+    hidden: usize,
+    classes: usize,
+    window: usize,
+) -> Result<SkipWClassifier, ModelIoError> {
+    let base = decode_rnn_classifier(bytes, path, name, kind, input, hidden, classes)?;
     let file = SafeTensors::deserialize(bytes)
         .map_err(|e| ModelIoError::Tensor { path: path.to_path_buf(), message: e.to_string() })?;
     let weight = gate_tensor(&file, path, "skip.weight", &[window, hidden])?;
@@ -578,6 +613,7 @@ pub fn load_skipw(dir: &Path) -> Result<(SkipWClassifier, SkipWCard), ModelIoErr
     if card.family != "skipw" {
         return Err(invalid(format!("`family` is `{}`; a SkipW folder needs `skipw`", card.family)));
     }
+    let kind = card_cell(&card.cell, &card_path)?;
     if card.input == 0 || card.hidden == 0 || card.window == 0 {
         return Err(invalid("`input`, `hidden` and `window` must be at least 1".into()));
     }
@@ -585,10 +621,11 @@ pub fn load_skipw(dir: &Path) -> Result<(SkipWClassifier, SkipWCard), ModelIoErr
         return Err(invalid(format!("`name` `{}` must be a plain file stem", card.name)));
     }
     let path = dir.join(format!("{}.safetensors", card.name));
-    let model = decode_skipw(
+    let model = decode_skipw_cell(
         &read(&path)?,
         &path,
         &card.name,
+        kind,
         card.input,
         card.hidden,
         crate::rnn::io::readout_rows(card.classes),
@@ -600,15 +637,16 @@ pub fn load_skipw(dir: &Path) -> Result<(SkipWClassifier, SkipWCard), ModelIoErr
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::rnn::GruCell;
 
     fn tiny(window: usize, gate_bias: Vec<f32>) -> SkipWClassifier {
         let hidden = 2;
         let cell =
             GruCell::new(1, hidden, vec![0.5; 3 * hidden], vec![0.1; 3 * hidden * hidden], vec![0.0; 6], vec![0.0; 6])
                 .unwrap();
-        let base = GruClassifier {
+        let base = RnnClassifier {
             name: "t".into(),
-            cell,
+            cell: cell.into(),
             readout_weight: vec![1.0, -1.0, -1.0, 1.0],
             readout_bias: vec![0.0; 2],
         };
@@ -637,7 +675,7 @@ mod tests {
         // Gate weights 0: ũ = σ(b). Positions 1, 2, 3 tie at σ(1); position 0 lowest.
         let model = tiny(4, vec![-1.0, 1.0, 1.0, 1.0]);
         let mut state = model.new_state();
-        let mut scratch = GruScratch::new(2);
+        let mut scratch = CellScratch::new(2);
         let knobs = SkipWKnobs { k: 2, thr: 0.0 };
         let pattern: Vec<bool> =
             (0..4).map(|_| model.step(&[1.0], knobs, &mut state, &mut scratch).processed).collect();
@@ -654,7 +692,7 @@ mod tests {
         let model = tiny(4, vec![-2.0, 2.0, 0.0, 1.0]); // ũ ≈ 0.12, 0.88, 0.5, 0.73
         let run = |k, thr| {
             let mut state = model.new_state();
-            let mut scratch = GruScratch::new(2);
+            let mut scratch = CellScratch::new(2);
             (0..4)
                 .map(|_| model.step(&[1.0], SkipWKnobs { k, thr }, &mut state, &mut scratch).processed)
                 .collect::<Vec<_>>()
@@ -670,8 +708,8 @@ mod tests {
     fn lowering_k_mid_window_stops_processing_and_raising_it_reselects() {
         let model = tiny(4, vec![3.0, 2.0, 1.0, 0.0]); // ranks 0, 1, 2, 3
         let mut state = model.new_state();
-        let mut scratch = GruScratch::new(2);
-        let step = |k, state: &mut SkipWState, scratch: &mut GruScratch| {
+        let mut scratch = CellScratch::new(2);
+        let step = |k, state: &mut SkipWState, scratch: &mut CellScratch| {
             model.step(&[1.0], SkipWKnobs { k, thr: 0.0 }, state, scratch)
         };
         // K = 4: steps 0 and 1 processed; then K = 2: the budget is spent, nothing more.
@@ -708,8 +746,12 @@ mod tests {
             v(3 * hidden, 0.5),
         )
         .unwrap();
-        let base =
-            GruClassifier { name: "r".into(), cell, readout_weight: v(3 * hidden, 1.0), readout_bias: v(3, 0.1) };
+        let base = RnnClassifier {
+            name: "r".into(),
+            cell: cell.into(),
+            readout_weight: v(3 * hidden, 1.0),
+            readout_bias: v(3, 0.1),
+        };
         let mut gate_weight = v(window * hidden, 3.0);
         let mut gate_bias = v(window, 1.0);
         if tie_rows {
@@ -748,7 +790,7 @@ mod tests {
             let steps = rng.random_range(1..6 * window + 3);
             let xs: Vec<f32> = (0..steps * input).map(|_| rng.random_range(-1.0..1.0)).collect();
             let mut state = model.new_state();
-            let mut scratch = GruScratch::new(hidden);
+            let mut scratch = CellScratch::new(hidden);
             let mut knobs = SkipWKnobs { k: rng.random_range(0..=window + 1), thr: thresholds[rng.random_range(0..8)] };
             // Per window: K values in force, processed count, whether knobs changed.
             let (mut max_k, mut count, mut changed, mut mask) = (0usize, 0usize, false, Vec::new());
@@ -822,7 +864,7 @@ mod tests {
             let xs: Vec<f32> = (0..50 * input).map(|_| rng.random_range(-1.0..1.0)).collect();
             let mut state = model.new_state();
             let mut h = vec![0.0f32; hidden];
-            let mut scratch = GruScratch::new(hidden);
+            let mut scratch = CellScratch::new(hidden);
             for x in xs.chunks_exact(input) {
                 assert!(model.step(x, SkipWKnobs { k: window, thr: 0.0 }, &mut state, &mut scratch).processed);
                 model.cell().step(x, &mut h, &mut scratch);
@@ -840,7 +882,7 @@ mod tests {
         let mut rng = rand_pcg::Pcg64::seed_from_u64(7);
         let model = random_model(&mut rng, 2, 9, 5, false);
         let mut state = model.new_state();
-        let mut scratch = GruScratch::new(9);
+        let mut scratch = CellScratch::new(9);
         for t in 0..23 {
             let thr = [0.0, 0.5, -1.0][t % 3];
             let step = model.step_with(SkipWKnobs { k: 0, thr }, &mut state, &mut scratch, || panic!("input read"));
@@ -860,7 +902,7 @@ mod tests {
         let xs: Vec<f32> = (0..64).map(|_| rng.random_range(0.0..1.0)).collect();
         let run = |m: &SkipWClassifier| {
             let mut state = m.new_state();
-            let mut scratch = GruScratch::new(16);
+            let mut scratch = CellScratch::new(16);
             let pattern: Vec<bool> = xs
                 .chunks_exact(1)
                 .map(|x| m.step(x, SkipWKnobs { k: 3, thr: 0.1 }, &mut state, &mut scratch).processed)
@@ -889,5 +931,106 @@ mod tests {
         assert_eq!(back, model);
         let err = decode_skipw(&bytes, Path::new("t.safetensors"), "t", 1, 2, 2, 5).unwrap_err();
         assert!(err.to_string().contains("skip.weight"), "{err}");
+    }
+
+    /// A random LSTM SkipW model: input `I`, hidden `H`, window `L`, 3 classes.
+    fn random_lstm_model(rng: &mut rand_pcg::Pcg64, input: usize, hidden: usize, window: usize) -> SkipWClassifier {
+        use rand::Rng;
+        let mut v = |n: usize, scale: f32| (0..n).map(|_| rng.random_range(-scale..scale)).collect::<Vec<f32>>();
+        let cell = crate::rnn::LstmCell::new(
+            input,
+            hidden,
+            v(4 * hidden * input, 1.0),
+            v(4 * hidden * hidden, 0.7),
+            v(4 * hidden, 0.5),
+            v(4 * hidden, 0.5),
+        )
+        .unwrap();
+        let base = RnnClassifier {
+            name: "r".into(),
+            cell: cell.into(),
+            readout_weight: v(3 * hidden, 1.0),
+            readout_bias: v(3, 0.1),
+        };
+        let (gate_weight, gate_bias) = (v(window * hidden, 3.0), v(window, 1.0));
+        SkipWClassifier::new(base, window, gate_weight, gate_bias).unwrap()
+    }
+
+    #[test]
+    fn lstm_windows_never_exceed_k_and_steps_are_lstm_steps_or_copies() {
+        use rand::{Rng, SeedableRng};
+        let thresholds = [0.0f32, 0.3, 0.5, 0.8, 1.5];
+        let mut processed_total = 0usize;
+        for seed in 0..200u64 {
+            let mut rng = rand_pcg::Pcg64::seed_from_u64(seed);
+            let (input, hidden, window) = (rng.random_range(1..4), rng.random_range(1..12), rng.random_range(1..10));
+            let model = random_lstm_model(&mut rng, input, hidden, window);
+            let RnnCell::Lstm(lstm) = model.cell() else { panic!("an LSTM") };
+            let steps = rng.random_range(1..5 * window + 3);
+            let xs: Vec<f32> = (0..steps * input).map(|_| rng.random_range(-1.0..1.0)).collect();
+            let mut state = model.new_state();
+            assert_eq!(state.h.len(), 2 * hidden);
+            let mut scratch = CellScratch::new(hidden);
+            let k = rng.random_range(0..=window + 1);
+            let thr = thresholds[rng.random_range(0..thresholds.len())];
+            let mut count = 0;
+            for (t, x) in xs.chunks_exact(input).enumerate() {
+                if t % window == 0 {
+                    count = 0;
+                    // The gate reads c at the window's start.
+                    let mut from_c = vec![0.0; window];
+                    model.importance_into(&state.h, &mut from_c);
+                    let (weight, bias) = model.gate();
+                    for (row, (u, b)) in from_c.iter().zip(bias).enumerate() {
+                        let pre: f32 = b + weight[row * hidden..(row + 1) * hidden]
+                            .iter()
+                            .zip(&state.h[hidden..])
+                            .map(|(w, c)| w * c)
+                            .sum::<f32>();
+                        assert!((u - sigmoid(pre)).abs() < 1e-6, "seed {seed}");
+                    }
+                }
+                let before = state.h.clone();
+                let step = model.step(x, SkipWKnobs { k, thr }, &mut state, &mut scratch);
+                if step.processed {
+                    count += 1;
+                    let (mut h, mut c) = (before[..hidden].to_vec(), before[hidden..].to_vec());
+                    lstm.step(x, &mut h, &mut c, &mut scratch);
+                    assert_eq!((&state.h[..hidden], &state.h[hidden..]), (&h[..], &c[..]), "seed {seed} t {t}");
+                } else {
+                    assert_eq!(state.h, before, "seed {seed} t {t}: a skipped step copies h and c");
+                }
+                let gate = if t % window == 0 { model.flops_window_gate() } else { 0 };
+                assert_eq!(step.flops, gate + if step.processed { model.flops_per_processed_step() } else { 0 });
+                assert!(count <= k.min(window), "seed {seed} t {t}: {count} processed under K = {k}");
+                assert_eq!(step.processed_in_window, count);
+            }
+            processed_total += model.classify(&xs, k, thr).processed_steps;
+        }
+        assert!(processed_total > 100, "{processed_total}");
+    }
+
+    #[test]
+    fn lstm_full_budget_and_zero_threshold_is_the_plain_lstm_bit_for_bit() {
+        use rand::{Rng, SeedableRng};
+        let mut rng = rand_pcg::Pcg64::seed_from_u64(3);
+        let model = random_lstm_model(&mut rng, 2, 24, 5);
+        let xs: Vec<f32> = (0..2 * 50).map(|_| rng.random_range(-1.0..1.0)).collect();
+        let mut state = model.new_state();
+        let mut plain = vec![0.0f32; 48];
+        let mut scratch = CellScratch::new(24);
+        for x in xs.chunks_exact(2) {
+            assert!(model.step(x, SkipWKnobs { k: 5, thr: 0.0 }, &mut state, &mut scratch).processed);
+            model.cell().step(x, &mut plain, &mut scratch);
+            assert_eq!(state.h, plain);
+        }
+        let outcome = model.classify(&xs, 5, 0.0);
+        assert_eq!((outcome.prediction, outcome.processed_steps), (model.base.classify(&xs), 50));
+        // Per window: a gate 2·24·5 + 5, five LSTM steps 8·24·26 + 21·24.
+        assert_eq!(outcome.flops, 10 * (245 + 5 * (8 * 24 * 26 + 21 * 24)));
+        let bytes = super::super::io::encode_tensors(&skipw_tensors(&model));
+        let back = decode_skipw_cell(&bytes, Path::new("l.safetensors"), "r", CellKind::Lstm, 2, 24, 3, 5).unwrap();
+        assert_eq!(back, model);
+        assert!(decode_skipw(&bytes, Path::new("l.safetensors"), "r", 2, 24, 3, 5).is_err(), "a GRU reads 3H rows");
     }
 }

@@ -1,11 +1,12 @@
-//! Training a model-switching bank: one GRU classifier per width, then a ridge state map for every
-//! ordered pair of widths (Lambert et al. 2020, §4, with the hidden state carried through a learned
-//! linear map when the sizes differ).
+//! Training a model-switching bank: one GRU (or LSTM) classifier per width, then a ridge state map for
+//! every ordered pair of widths (Lambert et al. 2020, §4, with the hidden state carried through a
+//! learned linear map when the sizes differ). An LSTM bank's maps act on the flat state `[h; c]`
+//! (`2H_from → 2H_to`): `h` and `c` are carried together, each target unit fitted on both.
 
 use std::time::Instant;
 
 use crate::data::{SequenceSet, Split};
-use crate::rnn::io::{CardMap, CardModel, CardTraining, ModelCard, FAMILY_GRU};
+use crate::rnn::io::{CardMap, CardModel, CardTraining, ModelCard};
 use crate::rnn::{GruClassifier, ModelBank, StateMap};
 
 use super::{fit_state_map, hidden_states, map_mse, score, train_classifier, Score, TrainConfig, TrainError};
@@ -13,9 +14,9 @@ use super::{fit_state_map, hidden_states, map_mse, score, train_classifier, Scor
 /// Settings of [`train_bank`].
 #[derive(Debug, Clone)]
 pub struct BankConfig {
-    /// Hidden sizes, one model each (named `gru-<H>`).
+    /// Hidden sizes, one model each (named `gru-<H>`, or `lstm-<H>` with LSTM cells).
     pub widths: Vec<usize>,
-    /// Per-model settings; `hidden` is overwritten by each width.
+    /// Per-model settings (and the cell, [`TrainConfig::cell`]); `hidden` is overwritten by each width.
     pub base: TrainConfig,
     /// The command line that was run, recorded in the card.
     pub command: String,
@@ -89,7 +90,7 @@ pub fn train_bank(
         let model_started = Instant::now();
         let model_config = TrainConfig { hidden, ..config.base.clone() };
         let (model, report) = train_classifier(
-            &format!("gru-{hidden}"),
+            &format!("{}-{hidden}", config.base.cell),
             &train,
             &validation,
             &model_config,
@@ -109,7 +110,7 @@ pub fn train_bank(
             validation_mse: report.validation.mse(),
             best_epoch: report.best_epoch,
             train_wall_s: model_started.elapsed().as_secs_f64(),
-            family: FAMILY_GRU.into(),
+            family: config.base.cell.as_str().into(),
             flops_per_skip: None,
             budget_lambda: None,
             knob_grid: Vec::new(),
@@ -126,7 +127,7 @@ pub fn train_bank(
             if from == to {
                 continue;
             }
-            let (ha, hb) = (a.hidden_size(), b.hidden_size());
+            let (ha, hb) = (a.state_len(), b.state_len());
             let (map, ridge_lambda) = fit_state_map(
                 &train_states[from],
                 &train_states[to],
@@ -138,8 +139,8 @@ pub fn train_bank(
             let test_mse = map_mse(Some(&map), &test_states[from], ha, &test_states[to], hb);
             let test_mse_truncate_pad = map_mse(None, &test_states[from], ha, &test_states[to], hb);
             progress(BankProgress::MapDone {
-                from: ha,
-                to: hb,
+                from: a.hidden_size(),
+                to: b.hidden_size(),
                 mse: test_mse,
                 mse_truncate_pad: test_mse_truncate_pad,
             });
@@ -158,7 +159,7 @@ pub fn train_bank(
     let card = ModelCard {
         task: set.name.clone(),
         family: "switch".into(),
-        cell: "gru".into(),
+        cell: config.base.cell.as_str().into(),
         input: set.features,
         classes: set.classes,
         models: card_models,
@@ -181,4 +182,43 @@ pub fn train_bank(
     };
     let bank = ModelBank::new(models, maps).expect("every ordered pair has a fitted map of the right shape");
     Ok(TrainedBank { bank, maps: named_maps, card })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rnn::CellKind;
+
+    #[test]
+    fn a_short_lstm_bank_run_learns_and_maps_h_and_c() {
+        let (set, split) = super::super::toy_task(120, 8, 3);
+        let config = BankConfig {
+            widths: vec![8, 4],
+            base: TrainConfig {
+                hidden: 0,
+                epochs: 12,
+                batch_size: 16,
+                learning_rate: 0.02,
+                clip_norm: 1.0,
+                seed: 2,
+                cell: CellKind::Lstm,
+            },
+            command: "test".into(),
+        };
+        let trained = train_bank(&set, &split, &config, |_| {}).unwrap();
+        let names: Vec<&str> = trained.bank.models().iter().map(|m| m.name.as_str()).collect();
+        assert_eq!(names, ["lstm-4", "lstm-8"]);
+        assert_eq!((trained.card.cell.as_str(), trained.bank.cell_kind()), ("lstm", CellKind::Lstm));
+        for (model, entry) in trained.bank.models().iter().zip(&trained.card.models) {
+            assert_eq!(entry.family, "lstm");
+            assert_eq!(entry.flops_per_step, model.cell.flops_per_step());
+            assert!(entry.test_accuracy.unwrap() >= 0.8, "{}: {:?}", entry.name, entry.test_accuracy);
+        }
+        // The maps carry [h; c]: 8 → 16 values and back.
+        let map = trained.bank.switch(0, 1).unwrap().unwrap();
+        assert_eq!((map.from_hidden, map.to_hidden), (8, 16));
+        for entry in &trained.card.maps {
+            assert!(entry.test_mse < entry.test_mse_truncate_pad, "{entry:?}");
+        }
+    }
 }

@@ -229,8 +229,15 @@ mod tests {
         );
         let (train, validation) =
             (set.subset(&(0..120).collect::<Vec<_>>()), set.subset(&(120..160).collect::<Vec<_>>()));
-        let config =
-            TrainConfig { hidden: 8, epochs: 25, batch_size: 16, learning_rate: 0.03, clip_norm: 1.0, seed: 1 };
+        let config = TrainConfig {
+            hidden: 8,
+            epochs: 25,
+            batch_size: 16,
+            learning_rate: 0.03,
+            clip_norm: 1.0,
+            seed: 1,
+            cell: crate::rnn::CellKind::Lstm,
+        };
         let (model, report) = train_lstm_classifier("lstm-8", &train, &validation, &config, |_, _, _| {}).unwrap();
         assert_eq!(report.epoch_losses.len(), 25);
         assert!(report.validation.value() >= 0.85, "{report:?}");

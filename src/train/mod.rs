@@ -1,12 +1,14 @@
-//! Training with an autodiff library (`candle-core` / `candle-nn`): GRU classifiers by
+//! Training with an autodiff library (`candle-core` / `candle-nn`): GRU and LSTM classifiers by
 //! back-propagation through time, and ridge-regression state maps between trained models.
 //!
 //! The network trained here is exactly the one [`crate::rnn`] runs: a PyTorch-layout GRU cell (gate
-//! order r, z, n) whose final hidden state feeds a linear readout; loss = cross-entropy of the readout
+//! order r, z, n) or LSTM cell (i, f, g, o; [`TrainConfig::cell`]; the trainable cell of every family
+//! is `cell::CandleCell`) whose final hidden state `h` feeds a linear readout; loss = cross-entropy of the readout
 //! logits at the last step. Accuracies are measured with the crate's own inference code, so the numbers
 //! in the card are the numbers the simulator reproduces.
 
 pub mod bank;
+pub(crate) mod cell;
 pub mod lstm;
 pub mod nested;
 pub mod skip;
@@ -19,7 +21,9 @@ use rand::{Rng, SeedableRng};
 use rand_pcg::Pcg64;
 
 use crate::data::SequenceSet;
-use crate::rnn::{argmax, truncate_or_pad, GruCell, GruClassifier, GruScratch, StateMap};
+use crate::rnn::{argmax, truncate_or_pad, CellKind, CellScratch, GruClassifier, RnnClassifier, StateMap};
+
+use cell::CandleCell;
 
 /// Errors of training.
 #[derive(Debug, thiserror::Error)]
@@ -63,6 +67,8 @@ pub struct TrainConfig {
     pub clip_norm: f64,
     /// Seed of the initialisation and the batch order.
     pub seed: u64,
+    /// The recurrent cell: GRU (the default) or LSTM.
+    pub cell: CellKind,
 }
 
 /// What [`train_classifier`] reports.
@@ -89,119 +95,57 @@ pub(crate) fn flat(v: &Var) -> candle_core::Result<Vec<f32>> {
     v.as_tensor().flatten_all()?.to_vec1::<f32>()
 }
 
-/// Sequences longer than this take [`step_input_gates`]' per-step form.
-pub(crate) const ONE_MATMUL_MAX_STEPS: usize = 128;
-
-/// The input-side gate pre-activations `W x_t + b` of every step, each `[B, G]`, for inputs
-/// `[B, T, I]`, `weight` `[G, I]` and `bias` `[G]`.
-///
-/// Up to [`ONE_MATMUL_MAX_STEPS`] steps: one matmul over all steps, then a view per step — the form
-/// the shipped digits models were trained with, kept so that their training commands reproduce them
-/// bit for bit. Longer sequences: one matmul per step (same values; gradients summed in another
-/// order), because candle's backward of a view (`narrow`) pads each step's gradient to the whole
-/// `[B, T, G]` tensor, which makes a training step quadratic in `T` (permuted MNIST, 784 steps: over
-/// five minutes per epoch instead of about one).
-pub(crate) fn step_input_gates(xs: &Tensor, weight: &Var, bias: &Var) -> candle_core::Result<Vec<Tensor>> {
-    let (batch, steps, input) = xs.dims3()?;
-    let gates = weight.dims()[0];
-    let weight_t = weight.as_tensor().t()?;
-    if steps <= ONE_MATMUL_MAX_STEPS {
-        let all = xs
-            .reshape((batch * steps, input))?
-            .matmul(&weight_t)?
-            .broadcast_add(bias.as_tensor())?
-            .reshape((batch, steps, gates))?;
-        return (0..steps).map(|step| all.narrow(1, step, 1)?.squeeze(1)).collect();
-    }
-    // `xs` is not a variable: its views cost nothing in the backward pass.
-    (0..steps)
-        .map(|step| xs.narrow(1, step, 1)?.squeeze(1)?.matmul(&weight_t)?.broadcast_add(bias.as_tensor()))
-        .collect()
-}
-
-struct CandleGru {
-    hidden: usize,
-    weight_ih: Var,
-    weight_hh: Var,
-    bias_ih: Var,
-    bias_hh: Var,
+/// A classifier in `candle`: a [`CandleCell`] (GRU or LSTM) and a linear readout of the final `h`.
+pub(crate) struct CandleClassifier {
+    pub(crate) cell: CandleCell,
     readout_weight: Var,
     readout_bias: Var,
 }
 
-impl CandleGru {
-    /// PyTorch's initialisation: every parameter uniform in ±1/√H (cell) and ±1/√H (readout, fan-in H).
-    fn init(input: usize, hidden: usize, classes: usize, rng: &mut Pcg64) -> candle_core::Result<CandleGru> {
+impl CandleClassifier {
+    /// PyTorch's initialisation: every parameter uniform in ±1/√H (cell, then readout of fan-in H).
+    pub(crate) fn init(
+        kind: CellKind,
+        input: usize,
+        hidden: usize,
+        classes: usize,
+        rng: &mut Pcg64,
+    ) -> candle_core::Result<CandleClassifier> {
+        let cell = CandleCell::init(kind, input, hidden, rng)?;
         let bound = 1.0 / (hidden as f32).sqrt();
-        let mut var = |shape: &[usize]| uniform_var(rng, shape, bound);
-        Ok(CandleGru {
-            hidden,
-            weight_ih: var(&[3 * hidden, input])?,
-            weight_hh: var(&[3 * hidden, hidden])?,
-            bias_ih: var(&[3 * hidden])?,
-            bias_hh: var(&[3 * hidden])?,
-            readout_weight: var(&[classes, hidden])?,
-            readout_bias: var(&[classes])?,
+        Ok(CandleClassifier {
+            cell,
+            readout_weight: uniform_var(rng, &[classes, hidden], bound)?,
+            readout_bias: uniform_var(rng, &[classes], bound)?,
         })
     }
 
-    fn vars(&self) -> Vec<Var> {
-        vec![
-            self.weight_ih.clone(),
-            self.weight_hh.clone(),
-            self.bias_ih.clone(),
-            self.bias_hh.clone(),
-            self.readout_weight.clone(),
-            self.readout_bias.clone(),
-        ]
+    pub(crate) fn vars(&self) -> Vec<Var> {
+        let mut vars = self.cell.vars();
+        vars.push(self.readout_weight.clone());
+        vars.push(self.readout_bias.clone());
+        vars
     }
 
-    /// One GRU step on a batch: `gi` `[B, 3H]` (input gates of this step), `h` `[B, H]`,
-    /// `weight_hh_t` = `W_h^T` `[H, 3H]`; returns `h'` `[B, H]`.
-    fn cell_step(&self, gi: &Tensor, h: &Tensor, weight_hh_t: &Tensor) -> candle_core::Result<Tensor> {
-        let hidden = self.hidden;
-        let gh = h.matmul(weight_hh_t)?.broadcast_add(self.bias_hh.as_tensor())?;
-        let r = candle_nn::ops::sigmoid(&(gi.narrow(1, 0, hidden)? + gh.narrow(1, 0, hidden)?)?)?;
-        let z = candle_nn::ops::sigmoid(&(gi.narrow(1, hidden, hidden)? + gh.narrow(1, hidden, hidden)?)?)?;
-        let n = (gi.narrow(1, 2 * hidden, hidden)? + (r * gh.narrow(1, 2 * hidden, hidden)?)?)?.tanh()?;
-        &n + (z * (h - &n)?)?
-    }
-
-    /// Final hidden states `[B, H]` for inputs `[B, T, I]`.
+    /// Final flat states `[B, S]` (`h`, or `[h; c]` for an LSTM) for inputs `[B, T, I]`.
     fn final_state(&self, xs: &Tensor) -> candle_core::Result<Tensor> {
-        let (batch, _, _) = xs.dims3()?;
-        let weight_hh_t = self.weight_hh.as_tensor().t()?;
-        let mut h = Tensor::zeros((batch, self.hidden), DType::F32, &Device::Cpu)?;
-        for gi in step_input_gates(xs, &self.weight_ih, &self.bias_ih)? {
-            h = self.cell_step(&gi, &h, &weight_hh_t)?;
-        }
-        Ok(h)
+        self.cell.final_state(xs)
     }
 
     /// Logits `[B, C]` for inputs `[B, T, I]`.
     fn forward(&self, xs: &Tensor) -> candle_core::Result<Tensor> {
-        self.readout(&self.final_state(xs)?)
+        self.readout(&self.cell.h(&self.final_state(xs)?)?)
     }
 
-    /// Logits `[B, C]` of states `[B, H]`.
-    fn readout(&self, h: &Tensor) -> candle_core::Result<Tensor> {
+    /// Logits `[B, C]` of hidden states `h` `[B, H]`.
+    pub(crate) fn readout(&self, h: &Tensor) -> candle_core::Result<Tensor> {
         h.matmul(&self.readout_weight.as_tensor().t()?)?.broadcast_add(self.readout_bias.as_tensor())
     }
 
-    fn to_classifier(&self, name: &str) -> candle_core::Result<GruClassifier> {
-        let input = self.weight_ih.dims()[1];
-        let cell = GruCell::new(
-            input,
-            self.hidden,
-            flat(&self.weight_ih)?,
-            flat(&self.weight_hh)?,
-            flat(&self.bias_ih)?,
-            flat(&self.bias_hh)?,
-        )
-        .expect("shapes of trained tensors match by construction");
-        Ok(GruClassifier {
+    pub(crate) fn to_classifier(&self, name: &str) -> candle_core::Result<RnnClassifier> {
+        Ok(RnnClassifier {
             name: name.to_string(),
-            cell,
+            cell: self.cell.to_cell()?,
             readout_weight: flat(&self.readout_weight)?,
             readout_bias: flat(&self.readout_bias)?,
         })
@@ -359,7 +303,7 @@ pub fn accuracy(model: &GruClassifier, set: &SequenceSet) -> f64 {
     score(model, set).value()
 }
 
-/// Trains one GRU with AdamW on the task loss ([`task_loss`]: cross-entropy, or squared error for a
+/// Trains one classifier (GRU or LSTM, [`TrainConfig::cell`]) with AdamW on the task loss ([`task_loss`]: cross-entropy, or squared error for a
 /// regression set), keeping the epoch with the best validation score (ties: the earlier epoch).
 /// `on_epoch(epoch, loss, validation_score)` is called after each epoch.
 ///
@@ -373,7 +317,7 @@ pub fn train_classifier(
     mut on_epoch: impl FnMut(usize, f64, Score),
 ) -> Result<(GruClassifier, TrainReport), TrainError> {
     let mut rng = Pcg64::seed_from_u64(config.seed ^ (config.hidden as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15));
-    let model = CandleGru::init(train.features, config.hidden, readout_size(train), &mut rng)?;
+    let model = CandleClassifier::init(config.cell, train.features, config.hidden, readout_size(train), &mut rng)?;
     let params = ParamsAdamW { lr: config.learning_rate, weight_decay: 1e-4, ..ParamsAdamW::default() };
     let mut optimiser = AdamW::new(model.vars(), params.clone())?;
     let mut order: Vec<usize> = (0..train.len()).collect();
@@ -434,12 +378,13 @@ pub(crate) fn clip_gradients(
     Ok(())
 }
 
-/// Hidden states of `model` after every step of every sequence of `set`: `len × steps` rows of `H`.
+/// Flat states of `model` after every step of every sequence of `set`: `len × steps` rows of its
+/// state length (`H` for a GRU, `2H` for an LSTM's `[h; c]`), what the bank's state maps act on.
 pub fn hidden_states(model: &GruClassifier, set: &SequenceSet) -> Vec<f32> {
-    let hidden = model.hidden_size();
+    let hidden = model.state_len();
     let mut out = Vec::with_capacity(set.len() * set.steps * hidden);
     let mut h = vec![0.0f32; hidden];
-    let mut scratch = GruScratch::new(hidden);
+    let mut scratch = CellScratch::new(model.hidden_size());
     for i in 0..set.len() {
         h.iter_mut().for_each(|v| *v = 0.0);
         for step in 0..set.steps {
@@ -535,6 +480,32 @@ pub fn fit_state_map(
     best.map(|(map, lambda, _)| (map, lambda)).ok_or(TrainError::Singular { from: from_hidden, to: to_hidden })
 }
 
+/// A tiny, easy task for the trainers' tests: `n` sequences of `steps` inputs; the class is whether
+/// the inputs are drawn high (`[0.4, 1)`) or low (`[0, 0.6)`), so that any few steps tell it. Split
+/// 55 / 20 / 25 % (train, validation, test), stratified.
+#[cfg(test)]
+pub(crate) fn toy_task(n: usize, steps: usize, seed: u64) -> (SequenceSet, crate::data::Split) {
+    let mut rng = Pcg64::seed_from_u64(seed);
+    let (mut values, mut labels) = (Vec::with_capacity(n * steps), Vec::with_capacity(n));
+    for _ in 0..n {
+        let high = rng.random_bool(0.5);
+        for _ in 0..steps {
+            values.push(if high { rng.random_range(0.4..1.0) } else { rng.random_range(0.0..0.6) });
+        }
+        labels.push(high as u32);
+    }
+    let set = SequenceSet::fixed_length_classification(
+        "toy".into(),
+        steps,
+        1,
+        vec!["low".into(), "high".into()],
+        values,
+        labels,
+    );
+    let split = crate::data::Split::stratified(&set.labels, 2, seed, 0.25, 0.2);
+    (set, split)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -545,50 +516,34 @@ mod tests {
     #[test]
     fn crate_step_matches_autodiff_forward_on_same_weights() {
         let mut rng = Pcg64::seed_from_u64(5);
-        for (input, hidden) in [(1, 16), (3, 32), (1, 128)] {
-            let model = CandleGru::init(input, hidden, 4, &mut rng).unwrap();
+        for (kind, input, hidden) in [
+            (CellKind::Gru, 1, 16),
+            (CellKind::Gru, 3, 32),
+            (CellKind::Gru, 1, 128),
+            (CellKind::Lstm, 1, 16),
+            (CellKind::Lstm, 3, 32),
+        ] {
+            let model = CandleClassifier::init(kind, input, hidden, 4, &mut rng).unwrap();
             let steps = 12;
             let values: Vec<f32> = (0..2 * steps * input).map(|_| rng.random_range(-1.0..1.0)).collect();
             let xs = Tensor::from_vec(values.clone(), (2, steps, input), &Device::Cpu).unwrap();
             let expected = model.final_state(&xs).unwrap().to_vec2::<f32>().unwrap();
             let ours = model.to_classifier("m").unwrap();
             for (b, expected_row) in expected.iter().enumerate() {
-                let mut h = vec![0.0f32; hidden];
-                let mut scratch = GruScratch::new(hidden);
+                // The whole flat state: h, or [h; c] for an LSTM.
+                let mut h = vec![0.0f32; ours.state_len()];
+                let mut scratch = CellScratch::new(hidden);
                 for x in values[b * steps * input..(b + 1) * steps * input].chunks_exact(input) {
                     ours.cell.step(x, &mut h, &mut scratch);
                 }
+                assert_eq!(h.len(), expected_row.len());
                 let worst = h.iter().zip(expected_row).map(|(a, e)| (a - e).abs()).fold(0.0, f32::max);
-                assert!(worst <= AUTODIFF_ATOL, "I={input} H={hidden}: max abs diff {worst}");
+                assert!(worst <= AUTODIFF_ATOL, "{kind} I={input} H={hidden}: max abs diff {worst}");
             }
             let logits = model.forward(&xs).unwrap().to_vec2::<f32>().unwrap();
             let predicted =
                 logits[0].iter().enumerate().fold(0, |best, (i, v)| if *v > logits[0][best] { i } else { best });
             assert_eq!(ours.classify(&values[..steps * input]) as usize, predicted);
-        }
-    }
-
-    #[test]
-    fn both_forms_of_the_step_input_gates_give_the_same_values() {
-        let mut rng = Pcg64::seed_from_u64(3);
-        let (batch, input, gates) = (3, 2, 6);
-        let weight = uniform_var(&mut rng, &[gates, input], 0.5).unwrap();
-        let bias = uniform_var(&mut rng, &[gates], 0.5).unwrap();
-        for steps in [ONE_MATMUL_MAX_STEPS, ONE_MATMUL_MAX_STEPS + 1] {
-            let values: Vec<f32> = (0..batch * steps * input).map(|_| rng.random_range(-1.0..1.0)).collect();
-            let xs = Tensor::from_vec(values.clone(), (batch, steps, input), &Device::Cpu).unwrap();
-            let per_step = step_input_gates(&xs, &weight, &bias).unwrap();
-            assert_eq!(per_step.len(), steps);
-            let (w, b) = (flat(&weight).unwrap(), flat(&bias).unwrap());
-            for (t, gi) in per_step.iter().enumerate() {
-                for (row, got) in gi.to_vec2::<f32>().unwrap().iter().enumerate() {
-                    let x = &values[(row * steps + t) * input..][..input];
-                    for (g, value) in got.iter().enumerate() {
-                        let expected = b[g] + w[g * input] * x[0] + w[g * input + 1] * x[1];
-                        assert!((value - expected).abs() < 1e-6, "T={steps} t={t} row {row} gate {g}");
-                    }
-                }
-            }
         }
     }
 

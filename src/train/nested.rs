@@ -1,5 +1,5 @@
-//! Training a nested-width GRU ([`crate::rnn::nested`]) with `candle`: every width in the list must
-//! work, and so must width changes inside a sequence.
+//! Training a nested-width GRU or LSTM ([`crate::rnn::nested`]) with `candle`: every width in the
+//! list must work, and so must width changes inside a sequence.
 //!
 //! Each mini-batch of `B` sequences is run as `4B` rows, four groups of the same sequences:
 //! 1. the widest width `H`, trained on the hard labels (cross-entropy);
@@ -12,16 +12,17 @@
 //! This is the sandwich rule of Yu & Huang ("Universally slimmable networks", ICCV 2019) with
 //! in-place distillation: groups 2–4 are trained on the hard labels *and* on the widest group's
 //! soft targets (cross-entropy against `softmax` of its logits, detached), weighted by
-//! `distill_weight`. All groups run in one batched graph: the full `H`-unit GRU with a 0/1 mask per
-//! row and step (`m_u = 1` for units `u < w`), the state fed to `W_hh` masked (so units `≥ w` do not
-//! reach units `< w`) and the update `h ← h + m ⊙ (h' − h)` (so units `≥ w` keep their value) —
+//! `distill_weight`. All groups run in one batched graph: the full `H`-unit cell with a 0/1 mask per
+//! row and step (`m_u = 1` for units `u < w`), the state `h` fed to `W_hh` masked (so units `≥ w` do
+//! not reach units `< w`) and the update `s ← s + m ⊙ (s' − s)` of the flat state (`h`, or `[h; c]`
+//! for an LSTM, both masked alike; so units `≥ w` keep their value) —
 //! exactly the equations the crate's inference runs. Each row's logits come from the readout of the
 //! width of its last step. Accuracies are measured with the crate's own inference.
 
 use crate::train::{flat, uniform_var};
 use std::time::Instant;
 
-use candle_core::{DType, Device, Tensor, Var, D};
+use candle_core::{Device, Tensor, Var, D};
 use candle_nn::{AdamW, Optimizer, ParamsAdamW};
 use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
@@ -30,15 +31,18 @@ use rand_pcg::Pcg64;
 use crate::data::{SequenceSet, Split};
 use crate::rnn::io::CardTraining;
 use crate::rnn::nested::{
-    random_width_schedule, NestedCard, NestedCardSchedules, NestedCardWidth, NestedGru, NestedReadout,
+    random_width_schedule, NestedCard, NestedCardSchedules, NestedCardWidth, NestedGru, NestedReadout, NestedRnn,
 };
-use crate::rnn::GruCell;
+use crate::rnn::CellKind;
 
+use super::cell::CandleCell;
 use super::{clip_gradients, readout_size, targets_tensor, task_loss, Score, Scorer, TrainError};
 
 /// Settings of [`train_nested`].
 #[derive(Debug, Clone, PartialEq)]
 pub struct NestedConfig {
+    /// The recurrent cell (GRU or LSTM).
+    pub cell: CellKind,
     /// The widths, ascending after sorting; the largest is the cell's hidden size `H`.
     pub widths: Vec<usize>,
     /// Passes over the training set (the epoch with the best validation score is kept).
@@ -92,35 +96,32 @@ pub struct TrainedNested {
 }
 
 struct CandleNested {
-    hidden: usize,
+    cell: CandleCell,
     widths: Vec<usize>,
-    weight_ih: Var,
-    weight_hh: Var,
-    bias_ih: Var,
-    bias_hh: Var,
     readouts: Vec<(Var, Var)>,
 }
 
 impl CandleNested {
     /// PyTorch's initialisation: the cell uniform in ±1/√H, each readout uniform in ±1/√w (fan-in w).
-    fn init(input: usize, widths: &[usize], classes: usize, rng: &mut Pcg64) -> candle_core::Result<CandleNested> {
+    fn init(
+        kind: CellKind,
+        input: usize,
+        widths: &[usize],
+        classes: usize,
+        rng: &mut Pcg64,
+    ) -> candle_core::Result<CandleNested> {
         let hidden = *widths.last().expect("at least one width");
-        let mut var = |shape: &[usize], bound: f32| uniform_var(rng, shape, bound);
-        let bound = 1.0 / (hidden as f32).sqrt();
-        let weight_ih = var(&[3 * hidden, input], bound)?;
-        let weight_hh = var(&[3 * hidden, hidden], bound)?;
-        let bias_ih = var(&[3 * hidden], bound)?;
-        let bias_hh = var(&[3 * hidden], bound)?;
+        let cell = CandleCell::init(kind, input, hidden, rng)?;
         let mut readouts = Vec::with_capacity(widths.len());
         for &w in widths {
             let bound = 1.0 / (w as f32).sqrt();
-            readouts.push((var(&[classes, w], bound)?, var(&[classes], bound)?));
+            readouts.push((uniform_var(rng, &[classes, w], bound)?, uniform_var(rng, &[classes], bound)?));
         }
-        Ok(CandleNested { hidden, widths: widths.to_vec(), weight_ih, weight_hh, bias_ih, bias_hh, readouts })
+        Ok(CandleNested { cell, widths: widths.to_vec(), readouts })
     }
 
     fn vars(&self) -> Vec<Var> {
-        let mut vars = vec![self.weight_ih.clone(), self.weight_hh.clone(), self.bias_ih.clone(), self.bias_hh.clone()];
+        let mut vars = self.cell.vars();
         for (w, b) in &self.readouts {
             vars.push(w.clone());
             vars.push(b.clone());
@@ -132,10 +133,12 @@ impl CandleNested {
     /// and is read out by the readout of its last step's width.
     fn forward(&self, xs: &Tensor, schedules: &[Vec<usize>]) -> candle_core::Result<Tensor> {
         let (rows, steps, _) = xs.dims3()?;
-        let hidden = self.hidden;
-        let gates_input = super::step_input_gates(xs, &self.weight_ih, &self.bias_ih)?;
-        let weight_hh_t = self.weight_hh.as_tensor().t()?;
-        let mut h = Tensor::zeros((rows, hidden), DType::F32, &Device::Cpu)?;
+        let cell = &self.cell;
+        let hidden = cell.hidden;
+        let gates_input = cell.input_gates(xs)?;
+        let weight_hh_t = cell.weight_hh_t()?;
+        // The flat state: `h`, or `[h; c]` for an LSTM (whose `c` units are masked as `h`'s).
+        let mut h = cell.zero_state(rows)?;
         let mut mask_values = vec![0.0f32; rows * hidden];
         for step in 0..steps {
             for (row, schedule) in mask_values.chunks_exact_mut(hidden).zip(schedules) {
@@ -145,13 +148,15 @@ impl CandleNested {
             }
             let mask = Tensor::from_slice(&mask_values, (rows, hidden), &Device::Cpu)?;
             let gi = &gates_input[step];
-            let gh = (&h * &mask)?.matmul(&weight_hh_t)?.broadcast_add(self.bias_hh.as_tensor())?;
-            let r = candle_nn::ops::sigmoid(&(gi.narrow(1, 0, hidden)? + gh.narrow(1, 0, hidden)?)?)?;
-            let z = candle_nn::ops::sigmoid(&(gi.narrow(1, hidden, hidden)? + gh.narrow(1, hidden, hidden)?)?)?;
-            let n = (gi.narrow(1, 2 * hidden, hidden)? + (r * gh.narrow(1, 2 * hidden, hidden)?)?)?.tanh()?;
-            let candidate = (&n + (z * (&h - &n)?)?)?;
-            h = (&h + (mask * (candidate - &h)?)?)?;
+            let gh = cell.hidden_gates(&(&cell.h(&h)? * &mask)?, &weight_hh_t)?;
+            let candidate = cell.update(&gi, &gh, &h)?;
+            let state_mask = match cell.kind {
+                CellKind::Gru => mask,
+                CellKind::Lstm => Tensor::cat(&[&mask, &mask], 1)?,
+            };
+            h = (&h + (state_mask * (candidate - &h)?)?)?;
         }
+        let h = cell.h(&h)?;
         let mut logits: Option<Tensor> = None;
         for (&width, (weight, bias)) in self.widths.iter().zip(&self.readouts) {
             let select: Vec<f32> = schedules.iter().map(|s| if s[steps - 1] == width { 1.0 } else { 0.0 }).collect();
@@ -172,22 +177,13 @@ impl CandleNested {
         Ok(logits.expect("every row's last width has a readout"))
     }
 
-    fn to_nested(&self, name: &str) -> candle_core::Result<NestedGru> {
-        let input = self.weight_ih.dims()[1];
-        let cell = GruCell::new(
-            input,
-            self.hidden,
-            flat(&self.weight_ih)?,
-            flat(&self.weight_hh)?,
-            flat(&self.bias_ih)?,
-            flat(&self.bias_hh)?,
-        )
-        .expect("shapes of trained tensors match by construction");
+    fn to_nested(&self, name: &str) -> candle_core::Result<NestedRnn> {
         let mut readouts = Vec::with_capacity(self.widths.len());
         for (&width, (w, b)) in self.widths.iter().zip(&self.readouts) {
             readouts.push(NestedReadout { width, weight: flat(w)?, bias: flat(b)? });
         }
-        Ok(NestedGru::new(name, cell, self.widths.clone(), readouts).expect("valid widths by construction"))
+        Ok(NestedRnn::new(name, self.cell.to_cell()?, self.widths.clone(), readouts)
+            .expect("valid widths by construction"))
     }
 }
 
@@ -271,12 +267,12 @@ pub fn train_nested(
     widths.sort_unstable();
     widths.dedup();
     let hidden = *widths.last().expect("at least one width");
-    let name = format!("nested-gru-{hidden}");
+    let name = format!("nested-{}-{hidden}", config.cell);
     let train = set.subset(&split.train);
     let validation = set.subset(&split.validation);
     let test = set.subset(&split.test);
     let mut rng = Pcg64::seed_from_u64(config.seed);
-    let model = CandleNested::init(set.features, &widths, readout_size(set), &mut rng)?;
+    let model = CandleNested::init(config.cell, set.features, &widths, readout_size(set), &mut rng)?;
     let params = ParamsAdamW { lr: config.learning_rate, weight_decay: 1e-4, ..ParamsAdamW::default() };
     let mut optimiser = AdamW::new(model.vars(), params.clone())?;
     let middle: Vec<usize> = if widths.len() > 2 { widths[1..widths.len() - 1].to_vec() } else { widths.clone() };
@@ -364,7 +360,7 @@ pub fn train_nested(
     let card = NestedCard {
         task: set.name.clone(),
         family: "nested".into(),
-        cell: "gru".into(),
+        cell: config.cell.as_str().into(),
         name: name.clone(),
         input: set.features,
         classes: set.classes,
@@ -416,7 +412,7 @@ mod tests {
         let mut rng = Pcg64::seed_from_u64(3);
         let widths = [4, 8, 24];
         for input in [1, 3] {
-            let model = CandleNested::init(input, &widths, 5, &mut rng).unwrap();
+            let model = CandleNested::init(CellKind::Gru, input, &widths, 5, &mut rng).unwrap();
             let ours = model.to_nested("n").unwrap();
             let steps = 15;
             let mut schedules = vec![vec![24; steps], vec![4; steps], vec![8; steps]];
@@ -466,6 +462,7 @@ mod tests {
         );
         let split = Split::stratified(&set.labels, 2, 1, 0.25, 0.2);
         let config = NestedConfig {
+            cell: CellKind::Gru,
             widths: vec![8, 2, 4],
             epochs: 12,
             batch_size: 16,
@@ -484,6 +481,65 @@ mod tests {
         assert_eq!(card.hidden, 8);
         assert_eq!(card.param_bytes, trained.model.param_bytes());
         for entry in &card.widths {
+            assert!(entry.test_accuracy.unwrap() >= 0.8, "width {}: {:?}", entry.width, entry.test_accuracy);
+        }
+        assert!(card.schedules.test_score >= 0.8, "{:?}", card.schedules);
+    }
+
+    /// The masked graph with LSTM cells (`h` and `c` masked alike) computes what the crate's nested
+    /// LSTM computes, under static widths and mid-sequence changes.
+    #[test]
+    fn lstm_masked_training_forward_matches_nested_inference() {
+        let mut rng = Pcg64::seed_from_u64(8);
+        let widths = [4, 8, 24];
+        for input in [1, 3] {
+            let model = CandleNested::init(CellKind::Lstm, input, &widths, 5, &mut rng).unwrap();
+            let ours = model.to_nested("n").unwrap();
+            assert_eq!(ours.state_len(), 48);
+            let steps = 15;
+            let mut schedules = vec![vec![24; steps], vec![4; steps], vec![8; steps]];
+            for changes in [1, 3, 6] {
+                schedules.push(random_width_schedule(&widths, steps, changes, &mut rng));
+            }
+            let rows = schedules.len();
+            let values: Vec<f32> = (0..rows * steps * input).map(|_| rng.random_range(-1.0..1.0)).collect();
+            let xs = Tensor::from_vec(values.clone(), (rows, steps, input), &Device::Cpu).unwrap();
+            let logits = model.forward(&xs, &schedules).unwrap().to_vec2::<f32>().unwrap();
+            for (row, schedule) in schedules.iter().enumerate() {
+                let mut state = vec![0.0f32; 48];
+                let mut scratch = crate::rnn::NestedScratch::new(24);
+                for (x, &w) in values[row * steps * input..(row + 1) * steps * input].chunks_exact(input).zip(schedule)
+                {
+                    ours.step(w, x, &mut state, &mut scratch);
+                }
+                let mut expected = vec![0.0f32; 5];
+                ours.logits_into(schedule[steps - 1], &state, &mut expected);
+                let worst = expected.iter().zip(&logits[row]).map(|(a, b)| (a - b).abs()).fold(0.0, f32::max);
+                assert!(worst <= AUTODIFF_ATOL, "I={input} schedule {schedule:?}: max abs diff {worst}");
+            }
+        }
+    }
+
+    #[test]
+    fn a_short_nested_lstm_run_learns_at_every_width() {
+        let (set, split) = super::super::toy_task(120, 8, 7);
+        let config = NestedConfig {
+            cell: CellKind::Lstm,
+            widths: vec![8, 2, 4],
+            epochs: 20,
+            batch_size: 16,
+            learning_rate: 0.03,
+            clip_norm: 1.0,
+            seed: 4,
+            max_changes: 2,
+            distill_weight: 1.0,
+            command: "test".into(),
+        };
+        let trained = train_nested(&set, &split, &config, |_| {}).unwrap();
+        let card = &trained.card;
+        assert_eq!((card.name.as_str(), card.cell.as_str(), card.hidden), ("nested-lstm-8", "lstm", 8));
+        for entry in &card.widths {
+            assert_eq!(entry.flops_per_step as usize, 8 * entry.width * (1 + entry.width) + 21 * entry.width);
             assert!(entry.test_accuracy.unwrap() >= 0.8, "width {}: {:?}", entry.width, entry.test_accuracy);
         }
         assert!(card.schedules.test_score >= 0.8, "{:?}", card.schedules);

@@ -1,9 +1,10 @@
-//! Training Skip-GRUs (the ThrRNN family, [`crate::rnn::skip`]) with candle autodiff.
+//! Training Skip-GRUs and Skip-LSTMs (the ThrRNN family, [`crate::rnn::skip`]) with candle autodiff.
 //!
 //! The network of Campos et al., "Skip RNN", ICLR 2018, §3, trained as they do:
 //! - forward, per step `t` of a mini-batch (`[B, 1]` gate quantities, `[B, H]` states):
-//!   `u_t = round(ũ_t)` (binarisation at `thr = 0.5`), `s_t = s_{t−1} + u_t (GRU(s_{t−1}, x_t) − s_{t−1})`,
-//!   `Δũ_t = Δũ_{t−1} + u_t (σ(w_p · s_t + b_p) − Δũ_{t−1})`,
+//!   `u_t = round(ũ_t)` (binarisation at `thr = 0.5`), `s_t = s_{t−1} + u_t (cell(s_{t−1}, x_t) − s_{t−1})`
+//!   (for an LSTM `s = [h; c]`, both carried),
+//!   `Δũ_t = Δũ_{t−1} + u_t (σ(w_p · s_t + b_p) − Δũ_{t−1})` (the gate reads `h`, or `c` for an LSTM),
 //!   `ũ_{t+1} = a_t + u_t (Δũ_t − a_t)` with `a_t = min(ũ_t + Δũ_t, 1)`; `ũ_1 = Δũ_0 = 1`, `s_0 = 0` —
 //!   the same recurrence as the inference code, written with differences;
 //! - backward: the straight-through estimator `u_t = ũ_t + (round(ũ_t) − ũ_t).detach()`, so `∂u/∂ũ = 1`
@@ -27,11 +28,10 @@ use rand_pcg::Pcg64;
 
 use crate::data::{SequenceSet, Split};
 use crate::rnn::io::{CardModel, CardTraining, KnobPoint, ModelCard, FAMILY_THR};
-use crate::rnn::SkipGruClassifier;
+use crate::rnn::{CellKind, SkipGruClassifier};
 
 use super::{
-    batch_tensor, clip_gradients, readout_size, step_input_gates, task_loss, CandleGru, Score, Scorer, TrainConfig,
-    TrainError,
+    batch_tensor, clip_gradients, readout_size, task_loss, CandleClassifier, Score, Scorer, TrainConfig, TrainError,
 };
 
 /// The threshold used in training (`round(ũ)`), at which the card's headline accuracy is measured.
@@ -72,25 +72,31 @@ pub struct SkipEpoch {
     pub validation_update_share: f64,
 }
 
-pub(crate) struct CandleSkipGru {
-    gru: CandleGru,
+pub(crate) struct CandleSkipRnn {
+    base: CandleClassifier,
     gate_weight: Var,
     gate_bias: Var,
 }
 
-impl CandleSkipGru {
-    fn init(input: usize, hidden: usize, classes: usize, rng: &mut Pcg64) -> candle_core::Result<CandleSkipGru> {
-        let gru = CandleGru::init(input, hidden, classes, rng)?;
+impl CandleSkipRnn {
+    fn init(
+        kind: CellKind,
+        input: usize,
+        hidden: usize,
+        classes: usize,
+        rng: &mut Pcg64,
+    ) -> candle_core::Result<CandleSkipRnn> {
+        let base = CandleClassifier::init(kind, input, hidden, classes, rng)?;
         let bound = 1.0 / (hidden as f32).sqrt();
-        Ok(CandleSkipGru {
-            gru,
+        Ok(CandleSkipRnn {
+            base,
             gate_weight: uniform_var(rng, &[1, hidden], bound)?,
             gate_bias: Var::from_vec(vec![INITIAL_GATE_BIAS], 1, &Device::Cpu)?,
         })
     }
 
     fn vars(&self) -> Vec<Var> {
-        let mut vars = self.gru.vars();
+        let mut vars = self.base.vars();
         vars.push(self.gate_weight.clone());
         vars.push(self.gate_bias.clone());
         vars
@@ -100,30 +106,34 @@ impl CandleSkipGru {
     /// its gradient flows into `ũ`) for inputs `[B, T, I]`.
     fn forward(&self, xs: &Tensor) -> candle_core::Result<(Tensor, Tensor)> {
         let (batch, steps, _) = xs.dims3()?;
-        let gates_input = step_input_gates(xs, &self.gru.weight_ih, &self.gru.bias_ih)?;
-        let weight_hh_t = self.gru.weight_hh.as_tensor().t()?;
+        let cell = &self.base.cell;
+        let gates_input = cell.input_gates(xs)?;
+        let weight_hh_t = cell.weight_hh_t()?;
         let gate_weight_t = self.gate_weight.as_tensor().t()?;
-        let mut h = Tensor::zeros((batch, self.gru.hidden), DType::F32, &Device::Cpu)?;
+        // The flat state: `h`, or `[h; c]` for an LSTM.
+        let mut h = cell.zero_state(batch)?;
         let mut u_tilde = Tensor::ones((batch, 1), DType::F32, &Device::Cpu)?;
         let mut delta_u = Tensor::ones((batch, 1), DType::F32, &Device::Cpu)?;
         let mut updates = Vec::with_capacity(steps);
         for step in 0..steps {
             let u = (&u_tilde + (u_tilde.round()? - &u_tilde)?.detach())?;
-            let candidate = self.gru.cell_step(&gates_input[step], &h, &weight_hh_t)?;
+            let gi = &gates_input[step];
+            let candidate = cell.step(&gi, &h, &weight_hh_t)?;
             h = (&h + (candidate - &h)?.broadcast_mul(&u)?)?;
-            let new_delta =
-                candle_nn::ops::sigmoid(&h.matmul(&gate_weight_t)?.broadcast_add(self.gate_bias.as_tensor())?)?;
+            let new_delta = candle_nn::ops::sigmoid(
+                &cell.gate_state(&h)?.matmul(&gate_weight_t)?.broadcast_add(self.gate_bias.as_tensor())?,
+            )?;
             delta_u = (&delta_u + (u.clone() * (new_delta - &delta_u)?)?)?;
             let accumulated = (&u_tilde + &delta_u)?.minimum(1f32)?;
             u_tilde = (&accumulated + (u.clone() * (&delta_u - &accumulated)?)?)?;
             updates.push(u);
         }
         let updated_steps = Tensor::cat(&updates, 1)?.sum(1)?;
-        Ok((self.gru.readout(&h)?, updated_steps))
+        Ok((self.base.readout(&cell.h(&h)?)?, updated_steps))
     }
 
     fn to_classifier(&self, name: &str) -> candle_core::Result<SkipGruClassifier> {
-        let gru = self.gru.to_classifier(name)?;
+        let gru = self.base.to_classifier(name)?;
         let gate_weight = flat(&self.gate_weight)?;
         let gate_bias = self.gate_bias.as_tensor().to_vec1::<f32>()?[0];
         Ok(SkipGruClassifier::new(gru, gate_weight, gate_bias))
@@ -175,7 +185,7 @@ pub fn train_skip_classifier(
     mut on_epoch: impl FnMut(SkipEpoch),
 ) -> Result<(SkipGruClassifier, SkipTrainReport), TrainError> {
     let mut rng = Pcg64::seed_from_u64(config.seed ^ (config.hidden as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15));
-    let model = CandleSkipGru::init(train.features, config.hidden, readout_size(train), &mut rng)?;
+    let model = CandleSkipRnn::init(config.cell, train.features, config.hidden, readout_size(train), &mut rng)?;
     let params = ParamsAdamW { lr: config.learning_rate, weight_decay: 1e-4, ..ParamsAdamW::default() };
     let mut optimiser = AdamW::new(model.vars(), params.clone())?;
     let mut order: Vec<usize> = (0..train.len()).collect();
@@ -242,9 +252,10 @@ pub fn train_skip_classifier(
 pub struct SkipBankConfig {
     /// Hidden sizes.
     pub widths: Vec<usize>,
-    /// Budget weights λ; one model per (width, λ), named `thr-<H>-<λ>` (e.g. `thr-64-1e-3`).
+    /// Budget weights λ; one model per (width, λ), named by [`skip_model_name`] (e.g. `thr-64-1e-3`,
+    /// `thr-lstm-64-1e-3`).
     pub lambdas: Vec<f64>,
-    /// Per-model settings; `hidden` is overwritten by each width.
+    /// Per-model settings (and the cell, [`TrainConfig::cell`]); `hidden` is overwritten by each width.
     pub base: TrainConfig,
     /// The command line that was run, recorded in the card.
     pub command: String,
@@ -280,10 +291,19 @@ pub struct TrainedSkipBank {
     pub card: ModelCard,
 }
 
-/// The name of the model of width `hidden` and budget weight `lambda`: `thr-<H>-<λ>` with λ in Rust's
-/// shortest exponent form (`1e-3`, `2.5e-2`).
+/// The name of the GRU model of width `hidden` and budget weight `lambda`: `thr-<H>-<λ>` with λ in
+/// Rust's shortest exponent form (`1e-3`, `2.5e-2`); [`skip_model_name_for`] names LSTM models.
 pub fn skip_model_name(hidden: usize, lambda: f64) -> String {
-    format!("thr-{hidden}-{lambda:e}")
+    skip_model_name_for(CellKind::Gru, hidden, lambda)
+}
+
+/// The name of the model of cell `cell`, width `hidden` and budget weight `lambda`: `thr-<H>-<λ>` for a
+/// GRU (the names of the shipped models), `thr-lstm-<H>-<λ>` for an LSTM.
+pub fn skip_model_name_for(cell: CellKind, hidden: usize, lambda: f64) -> String {
+    match cell {
+        CellKind::Gru => format!("thr-{hidden}-{lambda:e}"),
+        CellKind::Lstm => format!("thr-lstm-{hidden}-{lambda:e}"),
+    }
 }
 
 /// Trains one Skip-GRU per (width, λ) on `set` split by `split`, and records each model's test accuracy
@@ -312,7 +332,7 @@ pub fn train_skip_bank(
     for &hidden in &widths {
         for &lambda in &lambdas {
             let model_started = Instant::now();
-            let name = skip_model_name(hidden, lambda);
+            let name = skip_model_name_for(config.base.cell, hidden, lambda);
             let model_config = TrainConfig { hidden, ..config.base.clone() };
             let (model, report) = train_skip_classifier(&name, &train, &validation, &model_config, lambda, |epoch| {
                 progress(SkipProgress::Epoch { name: name.clone(), epoch })
@@ -356,7 +376,7 @@ pub fn train_skip_bank(
     let card = ModelCard {
         task: set.name.clone(),
         family: FAMILY_THR.into(),
-        cell: "gru".into(),
+        cell: config.base.cell.as_str().into(),
         input: set.features,
         classes: set.classes,
         models: card_models,
@@ -399,7 +419,7 @@ mod tests {
     fn autodiff_forward_matches_crate_inference() {
         let mut rng = Pcg64::seed_from_u64(11);
         let (input, hidden, steps, batch) = (2, 16, 30, 4);
-        let model = CandleSkipGru::init(input, hidden, 3, &mut rng).unwrap();
+        let model = CandleSkipRnn::init(CellKind::Gru, input, hidden, 3, &mut rng).unwrap();
         // A gate bias near 0 gives Δũ ≈ 0.5, so that steps are skipped as well as updated.
         model.gate_bias.set(&Tensor::new(&[-0.3f32], &Device::Cpu).unwrap()).unwrap();
         let values = random_inputs(&mut rng, batch, steps, input);
@@ -418,7 +438,7 @@ mod tests {
             }
             assert_eq!(count as f32, updated[b], "sequence {b}");
             let mut ours_logits = vec![0.0; 3];
-            ours.gru.logits_into(&state.h, &mut ours_logits);
+            ours.base.logits_into(&state.h, &mut ours_logits);
             let worst = ours_logits.iter().zip(&logits[b]).map(|(a, e)| (a - e).abs()).fold(0.0, f32::max);
             assert!(worst <= AUTODIFF_ATOL, "sequence {b}: logits differ by {worst}");
             total_updates += count;
@@ -432,7 +452,7 @@ mod tests {
     fn gradient_flows_through_the_straight_through_gate() {
         let mut rng = Pcg64::seed_from_u64(3);
         let (input, hidden, steps, batch) = (1, 8, 20, 8);
-        let model = CandleSkipGru::init(input, hidden, 2, &mut rng).unwrap();
+        let model = CandleSkipRnn::init(CellKind::Gru, input, hidden, 2, &mut rng).unwrap();
         let values = random_inputs(&mut rng, batch, steps, input);
         let xs = Tensor::from_vec(values, (batch, steps, input), &Device::Cpu).unwrap();
         let (_, updated) = model.forward(&xs).unwrap();
@@ -459,5 +479,66 @@ mod tests {
         assert_eq!(skip_model_name(128, 2.5e-2), "thr-128-2.5e-2");
         assert_eq!(THR_GRID[5], TRAINING_THR);
         assert!(THR_GRID.windows(2).all(|w| w[0] < w[1]) && THR_GRID[THR_GRID.len() - 1] > 1.0);
+    }
+
+    /// The Skip-LSTM's autodiff forward (at thr 0.5) and the crate's inference agree on the flat state
+    /// `[h; c]`, the logits and the number of updates, with a gate (reading `c`) that really skips.
+    #[test]
+    fn skip_lstm_autodiff_forward_matches_crate_inference() {
+        let mut rng = Pcg64::seed_from_u64(12);
+        let (input, hidden, steps, batch) = (2, 16, 30, 4);
+        let model = CandleSkipRnn::init(CellKind::Lstm, input, hidden, 3, &mut rng).unwrap();
+        model.gate_bias.set(&Tensor::new(&[0.0f32], &Device::Cpu).unwrap()).unwrap();
+        let values = random_inputs(&mut rng, batch, steps, input);
+        let xs = Tensor::from_vec(values.clone(), (batch, steps, input), &Device::Cpu).unwrap();
+        let (logits, updated) = model.forward(&xs).unwrap();
+        let (logits, updated) = (logits.to_vec2::<f32>().unwrap(), updated.to_vec1::<f32>().unwrap());
+        let ours = model.to_classifier("m").unwrap();
+        assert_eq!(ours.base.cell_kind(), CellKind::Lstm);
+        let mut total_updates = 0;
+        for b in 0..batch {
+            let sequence = &values[b * steps * input..(b + 1) * steps * input];
+            let mut state = ours.new_state();
+            let mut scratch = GruScratch::new(hidden);
+            let mut count = 0;
+            for x in sequence.chunks_exact(input) {
+                count += usize::from(ours.step(x, 0.5, &mut state, &mut scratch));
+            }
+            assert_eq!(count as f32, updated[b], "sequence {b}");
+            let mut ours_logits = vec![0.0; 3];
+            ours.base.logits_into(&state.h, &mut ours_logits);
+            let worst = ours_logits.iter().zip(&logits[b]).map(|(a, e)| (a - e).abs()).fold(0.0, f32::max);
+            assert!(worst <= AUTODIFF_ATOL, "sequence {b}: logits differ by {worst}");
+            total_updates += count;
+        }
+        assert!(total_updates > 0 && total_updates < batch * steps, "{total_updates} updates: the gate must skip some");
+    }
+
+    #[test]
+    fn a_short_skip_lstm_run_learns_and_names_the_cell() {
+        let (set, split) = super::super::toy_task(120, 8, 5);
+        let config = SkipBankConfig {
+            widths: vec![8],
+            lambdas: vec![1e-3],
+            base: TrainConfig {
+                hidden: 0,
+                epochs: 12,
+                batch_size: 16,
+                learning_rate: 0.02,
+                clip_norm: 1.0,
+                seed: 3,
+                cell: CellKind::Lstm,
+            },
+            command: "test".into(),
+        };
+        let trained = train_skip_bank(&set, &split, &config, |_| {}).unwrap();
+        assert_eq!(trained.models[0].name(), "thr-lstm-8-1e-3");
+        assert_eq!(trained.card.cell, "lstm");
+        let entry = &trained.card.models[0];
+        assert_eq!(entry.flops_per_step, 1 + 8 * 8 * 9 + 21 * 8 + 2 * 8 + 2);
+        assert!(entry.test_accuracy.unwrap() >= 0.8, "{entry:?}");
+        let test = set.subset(&split.test);
+        assert_eq!(evaluate_thr(&trained.models[0], &test, 0.0).update_share, 1.0);
+        assert_eq!(evaluate_thr(&trained.models[0], &test, 1.01).update_share, 0.0);
     }
 }

@@ -2,7 +2,8 @@
 //!
 //! Mayet et al., "SkipW: Resource adaptable RNN with strict upper computational limit" (ICLR 2021).
 //! Forward pass, per window of `L` steps: `ũ = σ(W_skip h + b_skip)` from the state at the window's
-//! start; the binary selection `u = topK(ũ) ∧ (ũ ≥ 0.5)`; per step `h ← u_t · GRU(x_t, h) + (1 − u_t) · h`.
+//! start (`c` for an LSTM); the binary selection `u = topK(ũ) ∧ (ũ ≥ 0.5)`; per step
+//! `s ← u_t · cell(x_t, s) + (1 − u_t) · s` on the flat state `s` (`h`, or `[h; c]` for an LSTM).
 //! The selection is not differentiable; the straight-through estimator passes the gradient of `u`
 //! to `ũ` unchanged (`u = hard + (ũ − stopgrad(ũ))`, whose forward value is exactly `hard`).
 //!
@@ -20,7 +21,7 @@ use crate::train::{flat, uniform_var};
 use std::path::PathBuf;
 use std::time::Instant;
 
-use candle_core::{DType, Device, Tensor, Var};
+use candle_core::{Device, Tensor, Var};
 use candle_nn::{AdamW, Optimizer, ParamsAdamW};
 use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
@@ -31,8 +32,9 @@ use crate::rnn::io::{encode_tensors, CardTraining};
 use crate::rnn::skipw::{
     skipw_tensors, top_k_mask, SkipWCard, SkipWCardKnobs, SkipWCardTrainingKnobs, SkipWClassifier, SkipWGridPoint,
 };
-use crate::rnn::{GruCell, GruClassifier};
+use crate::rnn::{CellKind, RnnClassifier};
 
+use super::cell::CandleCell;
 use super::{batch_tensor, clip_gradients, readout_size, task_loss, Score, Scorer, TrainError};
 
 /// Default binarisation threshold of the importance during training (`ũ ≥ 0.5`).
@@ -44,6 +46,8 @@ pub const GRID_THRESHOLDS: [f32; 5] = [0.0, 0.25, 0.5, 0.75, 0.9];
 /// Settings of [`train_skipw`].
 #[derive(Debug, Clone, PartialEq)]
 pub struct SkipWTrainConfig {
+    /// The recurrent cell (GRU or LSTM).
+    pub cell: CellKind,
     /// Hidden size `H`.
     pub hidden: usize,
     /// Window length `L`.
@@ -96,12 +100,8 @@ pub struct TrainedSkipW {
 }
 
 struct CandleSkipW {
-    hidden: usize,
+    cell: CandleCell,
     window: usize,
-    weight_ih: Var,
-    weight_hh: Var,
-    bias_ih: Var,
-    bias_hh: Var,
     skip_weight: Var,
     skip_bias: Var,
     readout_weight: Var,
@@ -109,17 +109,22 @@ struct CandleSkipW {
 }
 
 impl CandleSkipW {
-    /// PyTorch's initialisation (uniform ±1/√H for the cell and the H-input linear layers).
-    fn init(input: usize, hidden: usize, window: usize, classes: usize, rng: &mut Pcg64) -> candle_core::Result<Self> {
+    /// PyTorch's initialisation (uniform ±1/√H for the cell and the H-input linear layers), drawn in the
+    /// order cell, skip gate, readout.
+    fn init(
+        kind: CellKind,
+        input: usize,
+        hidden: usize,
+        window: usize,
+        classes: usize,
+        rng: &mut Pcg64,
+    ) -> candle_core::Result<Self> {
+        let cell = CandleCell::init(kind, input, hidden, rng)?;
         let bound = 1.0 / (hidden as f32).sqrt();
         let mut var = |shape: &[usize]| uniform_var(rng, shape, bound);
         Ok(CandleSkipW {
-            hidden,
+            cell,
             window,
-            weight_ih: var(&[3 * hidden, input])?,
-            weight_hh: var(&[3 * hidden, hidden])?,
-            bias_ih: var(&[3 * hidden])?,
-            bias_hh: var(&[3 * hidden])?,
             skip_weight: var(&[window, hidden])?,
             skip_bias: var(&[window])?,
             readout_weight: var(&[classes, hidden])?,
@@ -128,30 +133,31 @@ impl CandleSkipW {
     }
 
     fn vars(&self) -> Vec<Var> {
-        [
-            &self.weight_ih,
-            &self.weight_hh,
-            &self.bias_ih,
-            &self.bias_hh,
-            &self.skip_weight,
-            &self.skip_bias,
-            &self.readout_weight,
-            &self.readout_bias,
-        ]
-        .into_iter()
-        .cloned()
-        .collect()
+        let mut vars = self.cell.vars();
+        vars.extend(
+            [&self.skip_weight, &self.skip_bias, &self.readout_weight, &self.readout_bias].into_iter().cloned(),
+        );
+        vars
     }
 
-    /// Final states `[B, H]` and the selection `u` of every step `[B, T]` for inputs `[B, T, I]`
-    /// under budget `k` and threshold `thr` (straight-through selection, see the module doc).
+    /// Final hidden states `h` `[B, H]` (what the readout reads) and the selection `u` of every step
+    /// `[B, T]` for inputs `[B, T, I]` under budget `k` and threshold `thr` (straight-through selection,
+    /// see the module doc).
     fn final_state(&self, xs: &Tensor, k: usize, thr: f32) -> candle_core::Result<(Tensor, Tensor)> {
+        let (state, selection) = self.final_flat_state(xs, k, thr)?;
+        Ok((self.cell.h(&state)?, selection))
+    }
+
+    /// [`Self::final_state`] with the whole flat state (`[h; c]` for an LSTM).
+    fn final_flat_state(&self, xs: &Tensor, k: usize, thr: f32) -> candle_core::Result<(Tensor, Tensor)> {
         let (batch, steps, _) = xs.dims3()?;
-        let (hidden, window) = (self.hidden, self.window);
-        let gates_input = super::step_input_gates(xs, &self.weight_ih, &self.bias_ih)?;
-        let weight_hh_t = self.weight_hh.as_tensor().t()?;
+        let window = self.window;
+        let cell = &self.cell;
+        let gates_input = cell.input_gates(xs)?;
+        let weight_hh_t = cell.weight_hh_t()?;
         let skip_weight_t = self.skip_weight.as_tensor().t()?;
-        let mut h = Tensor::zeros((batch, hidden), DType::F32, &Device::Cpu)?;
+        // The flat state: `h`, or `[h; c]` for an LSTM.
+        let mut h = cell.zero_state(batch)?;
         let mut selection = Vec::with_capacity(steps);
         let mut u_window = None;
         let mut hard = vec![0.0f32; batch * window];
@@ -159,8 +165,9 @@ impl CandleSkipW {
         for step in 0..steps {
             let position = step % window;
             if position == 0 {
-                let importance =
-                    candle_nn::ops::sigmoid(&h.matmul(&skip_weight_t)?.broadcast_add(self.skip_bias.as_tensor())?)?;
+                let importance = candle_nn::ops::sigmoid(
+                    &cell.gate_state(&h)?.matmul(&skip_weight_t)?.broadcast_add(self.skip_bias.as_tensor())?,
+                )?;
                 let values = importance.to_vec2::<f32>()?;
                 for (row, out) in values.iter().zip(hard.chunks_exact_mut(window)) {
                     top_k_mask(row, k, &mut mask);
@@ -174,11 +181,7 @@ impl CandleSkipW {
             }
             let u = u_window.as_ref().expect("set at position 0").narrow(1, position, 1)?; // [B, 1]
             let gi = &gates_input[step];
-            let gh = h.matmul(&weight_hh_t)?.broadcast_add(self.bias_hh.as_tensor())?;
-            let r = candle_nn::ops::sigmoid(&(gi.narrow(1, 0, hidden)? + gh.narrow(1, 0, hidden)?)?)?;
-            let z = candle_nn::ops::sigmoid(&(gi.narrow(1, hidden, hidden)? + gh.narrow(1, hidden, hidden)?)?)?;
-            let n = (gi.narrow(1, 2 * hidden, hidden)? + (r * gh.narrow(1, 2 * hidden, hidden)?)?)?.tanh()?;
-            let updated = (&n + (z * (&h - &n)?)?)?;
+            let updated = cell.step(&gi, &h, &weight_hh_t)?;
             // u = 1 gives exactly `updated`, u = 0 exactly `h`.
             h = (updated.broadcast_mul(&u)? + h.broadcast_mul(&u.affine(-1.0, 1.0)?)?)?;
             selection.push(u);
@@ -187,19 +190,9 @@ impl CandleSkipW {
     }
 
     fn to_model(&self, name: &str) -> candle_core::Result<SkipWClassifier> {
-        let input = self.weight_ih.dims()[1];
-        let cell = GruCell::new(
-            input,
-            self.hidden,
-            flat(&self.weight_ih)?,
-            flat(&self.weight_hh)?,
-            flat(&self.bias_ih)?,
-            flat(&self.bias_hh)?,
-        )
-        .expect("shapes of trained tensors match by construction");
-        let base = GruClassifier {
+        let base = RnnClassifier {
             name: name.to_string(),
-            cell,
+            cell: self.cell.to_cell()?,
             readout_weight: flat(&self.readout_weight)?,
             readout_bias: flat(&self.readout_bias)?,
         };
@@ -284,9 +277,10 @@ pub fn train_skipw(
     assert!(config.window > 0 && config.k_min <= config.k_max, "SkipW training: window ≥ 1 and k_min ≤ k_max");
     let started = Instant::now();
     let (train, validation, test) = (set.subset(&split.train), set.subset(&split.validation), set.subset(&split.test));
-    let name = format!("skipw-gru-{}-l{}", config.hidden, config.window);
+    let name = format!("skipw-{}-{}-l{}", config.cell, config.hidden, config.window);
     let mut rng = Pcg64::seed_from_u64(config.seed ^ (config.hidden as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15));
-    let model = CandleSkipW::init(train.features, config.hidden, config.window, readout_size(&train), &mut rng)?;
+    let model =
+        CandleSkipW::init(config.cell, train.features, config.hidden, config.window, readout_size(&train), &mut rng)?;
     let params = ParamsAdamW { lr: config.learning_rate, weight_decay: 1e-4, ..ParamsAdamW::default() };
     let mut optimiser = AdamW::new(model.vars(), params.clone())?;
     let mut order: Vec<usize> = (0..train.len()).collect();
@@ -345,7 +339,7 @@ pub fn train_skipw(
     let card = SkipWCard {
         task: set.name.clone(),
         family: "skipw".into(),
-        cell: "gru".into(),
+        cell: config.cell.as_str().into(),
         name,
         input: set.features,
         classes: set.classes,
@@ -411,7 +405,7 @@ pub fn skipw_files(trained: &TrainedSkipW) -> Result<Vec<(PathBuf, Vec<u8>)>, se
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::rnn::{GruScratch, SkipWKnobs};
+    use crate::rnn::{CellScratch, SkipWKnobs};
 
     /// Largest absolute difference allowed between the crate's SkipW and the autodiff forward.
     const AUTODIFF_ATOL: f32 = 1e-5;
@@ -420,7 +414,7 @@ mod tests {
     fn crate_inference_matches_autodiff_forward_on_same_weights() {
         let mut rng = Pcg64::seed_from_u64(3);
         for (input, hidden, window, k) in [(1, 16, 4, 2), (2, 8, 8, 3), (1, 32, 5, 5)] {
-            let model = CandleSkipW::init(input, hidden, window, 3, &mut rng).unwrap();
+            let model = CandleSkipW::init(CellKind::Gru, input, hidden, window, 3, &mut rng).unwrap();
             let steps = 3 * window + 1;
             let values: Vec<f32> = (0..4 * steps * input).map(|_| rng.random_range(-1.0..1.0)).collect();
             let xs = Tensor::from_vec(values.clone(), (4, steps, input), &Device::Cpu).unwrap();
@@ -429,7 +423,7 @@ mod tests {
             let ours = model.to_model("m").unwrap();
             for b in 0..4 {
                 let mut state = ours.new_state();
-                let mut scratch = GruScratch::new(hidden);
+                let mut scratch = CellScratch::new(hidden);
                 for (t, x) in values[b * steps * input..(b + 1) * steps * input].chunks_exact(input).enumerate() {
                     let step = ours.step(x, SkipWKnobs { k, thr: TRAIN_THRESHOLD }, &mut state, &mut scratch);
                     assert_eq!(step.processed, expected_u[b][t] == 1.0, "row {b} step {t}");
@@ -444,7 +438,7 @@ mod tests {
     #[test]
     fn straight_through_gradient_reaches_the_gate() {
         let mut rng = Pcg64::seed_from_u64(9);
-        let model = CandleSkipW::init(1, 8, 4, 3, &mut rng).unwrap();
+        let model = CandleSkipW::init(CellKind::Gru, 1, 8, 4, 3, &mut rng).unwrap();
         let xs = Tensor::from_vec(
             (0..2 * 12).map(|i| (i as f32 * 0.3).sin()).collect::<Vec<f32>>(),
             (2, 12, 1),
@@ -456,5 +450,62 @@ mod tests {
         let grads = loss.backward().unwrap();
         let g = grads.get(model.skip_weight.as_tensor()).expect("gate gets a gradient");
         assert!(g.abs().unwrap().sum_all().unwrap().to_scalar::<f32>().unwrap() > 0.0);
+    }
+
+    #[test]
+    fn lstm_crate_inference_matches_autodiff_forward_on_same_weights() {
+        let mut rng = Pcg64::seed_from_u64(4);
+        for (input, hidden, window, k) in [(1, 16, 4, 2), (2, 8, 8, 3)] {
+            let model = CandleSkipW::init(CellKind::Lstm, input, hidden, window, 3, &mut rng).unwrap();
+            let steps = 3 * window + 1;
+            let values: Vec<f32> = (0..4 * steps * input).map(|_| rng.random_range(-1.0..1.0)).collect();
+            let xs = Tensor::from_vec(values.clone(), (4, steps, input), &Device::Cpu).unwrap();
+            let (expected_state, expected_u) = model.final_flat_state(&xs, k, TRAIN_THRESHOLD).unwrap();
+            let expected_state = expected_state.to_vec2::<f32>().unwrap();
+            let expected_u = expected_u.to_vec2::<f32>().unwrap();
+            let ours = model.to_model("m").unwrap();
+            let mut processed = 0;
+            for b in 0..4 {
+                let mut state = ours.new_state();
+                let mut scratch = CellScratch::new(hidden);
+                for (t, x) in values[b * steps * input..(b + 1) * steps * input].chunks_exact(input).enumerate() {
+                    let step = ours.step(x, SkipWKnobs { k, thr: TRAIN_THRESHOLD }, &mut state, &mut scratch);
+                    assert_eq!(step.processed, expected_u[b][t] == 1.0, "row {b} step {t}");
+                    assert!(step.processed_in_window <= k);
+                    processed += usize::from(step.processed);
+                }
+                assert_eq!(state.h.len(), 2 * hidden, "[h; c]");
+                let worst = state.h.iter().zip(&expected_state[b]).map(|(a, e)| (a - e).abs()).fold(0.0, f32::max);
+                assert!(worst <= AUTODIFF_ATOL, "I={input} H={hidden} L={window}: max abs diff {worst}");
+            }
+            assert!(processed > 0);
+        }
+    }
+
+    #[test]
+    fn a_short_skipw_lstm_run_learns() {
+        let (set, split) = super::super::toy_task(120, 8, 6);
+        let config = SkipWTrainConfig {
+            cell: CellKind::Lstm,
+            hidden: 8,
+            window: 4,
+            k_min: 1,
+            k_max: 4,
+            thr_min: 0.5,
+            thr_max: 0.5,
+            budget_lambda: 0.0,
+            epochs: 12,
+            batch_size: 16,
+            learning_rate: 0.02,
+            clip_norm: 1.0,
+            seed: 2,
+            command: "test".into(),
+        };
+        let trained = train_skipw(&set, &split, &config, |_| {}).unwrap();
+        assert_eq!((trained.card.name.as_str(), trained.card.cell.as_str()), ("skipw-lstm-8-l4", "lstm"));
+        assert_eq!(trained.card.flops_per_processed_step, 8 * 8 * 9 + 21 * 8);
+        assert!(trained.card.test_accuracy_all_steps.unwrap() >= 0.8, "{:?}", trained.card.test_accuracy_all_steps);
+        let at_k2 = trained.card.grid.iter().find(|p| p.k == 2 && p.thr == 0.5).unwrap();
+        assert!(at_k2.test_accuracy.unwrap() >= 0.8 && at_k2.mean_processed_steps <= 4.0, "{at_k2:?}");
     }
 }

@@ -142,3 +142,23 @@ fn train_family_thr_writes_skip_grus_that_load() {
     assert!(!output.status.success());
     assert!(String::from_utf8_lossy(&output.stderr).contains("--family thr only"));
 }
+
+#[test]
+fn train_cell_lstm_writes_lstm_models_named_by_their_cell() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("thr-lstm");
+    let output = flexrnn()
+        .args(["train", "--family", "thr", "--cell", "lstm", "--widths", "4", "--lambda", "1e-2", "--epochs", "1"])
+        .arg("--out")
+        .arg(&out)
+        .env("RAYON_NUM_THREADS", "1")
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let model = flexrnn::rnn::FlexibleModel::load(&out).unwrap();
+    assert_eq!(model.cell_kind(), flexrnn::rnn::CellKind::Lstm);
+    assert!(model.settings()[0].name.starts_with("thr-lstm-4-1e-2@"), "{}", model.settings()[0].name);
+    let output = flexrnn().args(["train", "--cell", "rnn", "--out"]).arg(dir.path().join("x")).output().unwrap();
+    assert!(!output.status.success());
+    assert!(String::from_utf8_lossy(&output.stderr).contains("lstm"));
+}

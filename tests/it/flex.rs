@@ -218,7 +218,7 @@ fn a_same_size_switch_leaves_the_state_unchanged() {
     // Thr: two Skip-GRUs of one size (the shipped one and a copy with another gate bias).
     let (skips, card) = load_skip_models(&at("models/digits-thr")).unwrap();
     let mut other = skips[0].clone();
-    other.gru.name = "other".into();
+    other.base.name = "other".into();
     other.gate_bias[0] -= 0.5;
     let model = FlexibleModel::from_skip_models(vec![skips[0].clone(), other.clone()], Some(&card)).unwrap();
     let first = model.setting_index("thr-64-1e-3@thr=0").unwrap();

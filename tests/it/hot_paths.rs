@@ -190,3 +190,71 @@ fn flexible_model_plan_step_and_predict_allocate_nothing() {
         assert!(updates > 0, "{dir}");
     }
 }
+
+/// A deterministic LSTM classifier of input 1, hidden `hidden`, 10 classes.
+fn lstm_classifier(name: &str, hidden: usize) -> flexrnn::rnn::RnnClassifier {
+    let weights = |n: usize, k: usize| (0..n).map(|i| (((i * k) % 13) as f32 - 6.0) * 0.02).collect::<Vec<f32>>();
+    let cell = LstmCell::new(
+        1,
+        hidden,
+        weights(4 * hidden, 3),
+        weights(4 * hidden * hidden, 5),
+        weights(4 * hidden, 7),
+        weights(4 * hidden, 11),
+    )
+    .unwrap();
+    flexrnn::rnn::RnnClassifier {
+        name: name.into(),
+        cell: cell.into(),
+        readout_weight: weights(10 * hidden, 2),
+        readout_bias: vec![0.0; 10],
+    }
+}
+
+/// Every family with LSTM cells: `FlexibleModel::plan`, `step` and `predict` allocate nothing, with
+/// the setting changing at every step (maps on `[h; c]`, thresholds, SkipW windows, nested widths).
+#[test]
+fn lstm_families_plan_step_and_predict_allocate_nothing() {
+    use flexrnn::rnn::nested::NestedReadout;
+    use flexrnn::rnn::{FlexibleModel, ModelBank, NestedRnn, SkipRnnClassifier, SkipWClassifier, StateMap};
+    let map = |from: usize, to: usize| StateMap {
+        from_hidden: 2 * from,
+        to_hidden: 2 * to,
+        weight: vec![0.01; 4 * from * to],
+        bias: vec![0.0; 2 * to],
+    };
+    let bank = ModelBank::new(
+        vec![lstm_classifier("lstm-8", 8), lstm_classifier("lstm-32", 32)],
+        vec![(0, 1, map(8, 32)), (1, 0, map(32, 8))],
+    )
+    .unwrap();
+    let skip = |name: &str, bias: f32| SkipRnnClassifier::new(lstm_classifier(name, 16), vec![0.3; 16], bias);
+    let skipw = SkipWClassifier::new(lstm_classifier("skipw", 16), 4, vec![0.2; 4 * 16], vec![0.5, -0.5, 0.0, 1.0]);
+    let full = lstm_classifier("nested", 32);
+    let readouts = [8, 32].map(|w| NestedReadout { width: w, weight: vec![0.01; 10 * w], bias: vec![0.0; 10] });
+    let models = [
+        FlexibleModel::from_bank(bank, None),
+        FlexibleModel::from_skip_models(vec![skip("a", 0.0), skip("b", -1.0)], None).unwrap(),
+        FlexibleModel::from_skipw(skipw.unwrap(), None),
+        FlexibleModel::from_nested(NestedRnn::new("n", full.cell, vec![8, 32], readouts.to_vec()).unwrap(), None),
+    ];
+    for model in &models {
+        assert_eq!(model.cell_kind(), flexrnn::rnn::CellKind::Lstm);
+        let mut state = model.new_state();
+        let settings = model.settings().len();
+        let before = allocations();
+        let mut updates = 0;
+        for t in 0..1000usize {
+            let setting = (t * 7 / 3) % settings;
+            let x = [(t % 17) as f32 / 16.0];
+            let plan = model.plan(setting, &mut state);
+            updates += usize::from(model.step(setting, plan.updates.then_some(&x[..]), &mut state).updates);
+            if t % 64 == 63 {
+                let _ = model.predict(&mut state);
+                state.reset();
+            }
+        }
+        assert_eq!(allocations() - before, 0, "{}", model.family());
+        assert!(updates > 0, "{}", model.family());
+    }
+}

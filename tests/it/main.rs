@@ -9,6 +9,7 @@ mod eval;
 mod flex;
 mod flex_sim;
 mod hot_paths;
+mod lstm_families;
 mod models;
 mod nested_model;
 mod node_models;
