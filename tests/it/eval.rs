@@ -21,17 +21,17 @@ fn a_schedule_without_change_is_predicted_exactly() {
         let alone: Vec<_> = evaluation.runs.iter().filter(|r| matches!(r.kind, RunKind::Alone { .. })).collect();
         assert_eq!(alone.len(), model.settings().len());
         for run in &alone {
-            assert_eq!(run.measured.accuracy, run.predicted_accuracy, "{dir}");
+            assert_eq!(run.measured.score, run.predicted_score, "{dir}");
             assert_eq!(run.measured.flops_per_step, run.predicted_flops_per_step, "{dir}");
             assert_eq!((run.accuracy_deviation_pp(), run.flops_deviation_pct()), (0.0, 0.0));
         }
         // "Changing" to the same setting at step 20 is no change.
-        let accuracies: Vec<f64> = evaluation.alone.iter().map(|m| m.accuracy).collect();
+        let accuracies: Vec<f64> = evaluation.alone.iter().map(|m| m.score).collect();
         let split = Schedule { segments: vec![(0, 1), (20, 1)] };
         let measured = measure(&model, &test, &split);
         assert_eq!(measured, evaluation.alone[1]);
         let steps = split.steps_per_setting(model.settings().len(), test.steps);
-        assert_eq!(weighted_prediction(&steps, &accuracies), measured.accuracy);
+        assert_eq!(weighted_prediction(&steps, &accuracies), measured.score);
         // Runs: settings alone, 2 directions × 1 change position per pair, 2 random schedules.
         assert_eq!(evaluation.runs.len(), model.settings().len() + evaluation.pairs.len() * 2 + 2);
         // Parallel and sequential give the same results.
