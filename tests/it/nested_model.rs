@@ -25,18 +25,15 @@ fn nested_card_matches_the_weights_and_every_width_works() {
         assert_eq!(entry.flops_per_step as usize, 6 * w * (1 + w) + 16 * w, "width {w}");
         assert_eq!(entry.flops_readout as usize, 2 * 10 * w + 10);
         let measured = width_accuracy(&model, &test, w);
-        assert!(
-            (measured - entry.test_accuracy).abs() < 1e-12,
-            "width {w}: card {} vs {measured}",
-            entry.test_accuracy
-        );
+        let card_accuracy = entry.test_accuracy.expect("a classification card records accuracy");
+        assert!((measured - card_accuracy).abs() < 1e-12, "width {w}: card {card_accuracy} vs {measured}");
         accuracies.push(measured);
     }
     let s = &card.schedules;
     let again = schedule_accuracy(&model, &test, s.changes, s.schedules_per_sequence, s.seed, &accuracies);
     assert_eq!(&again, s, "the schedule results reproduce");
     let widest = card.widths.last().unwrap();
-    assert!(widest.test_accuracy >= 0.95, "widest: {}", widest.test_accuracy);
-    assert!(card.widths.iter().all(|w| w.test_accuracy >= 0.80), "{:?}", card.widths);
-    assert!(s.test_accuracy >= 0.85, "under schedules: {}", s.test_accuracy);
+    assert!(widest.test_accuracy.is_some_and(|a| a >= 0.95), "widest: {:?}", widest.test_accuracy);
+    assert!(card.widths.iter().all(|w| w.test_accuracy.is_some_and(|a| a >= 0.80)), "{:?}", card.widths);
+    assert!(s.test_score >= 0.85, "under schedules: {}", s.test_score);
 }
