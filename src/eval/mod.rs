@@ -748,6 +748,184 @@ pub fn outputs(evaluation: &Evaluation, model: &FlexibleModel) -> Result<Vec<(Pa
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::rnn::{GruCell, GruClassifier, ModelBank, StateMap};
+
+    /// A GRU of input 1 and hidden `hidden` whose weights are all zero (its state stays 0) and whose
+    /// readout therefore outputs exactly `bias`, whatever the input.
+    fn constant_model(name: &str, hidden: usize, bias: Vec<f32>) -> GruClassifier {
+        let zeros = |n: usize| vec![0.0; n];
+        let cell = GruCell::new(
+            1,
+            hidden,
+            zeros(3 * hidden),
+            zeros(3 * hidden * hidden),
+            zeros(3 * hidden),
+            zeros(3 * hidden),
+        )
+        .unwrap();
+        GruClassifier { name: name.into(), cell, readout_weight: zeros(bias.len() * hidden), readout_bias: bias }
+    }
+
+    /// A switching bank of `a` (hidden 1: 6·1·2 + 16 = 28 FLOPs per step) and `b` (hidden 2: 6·2·3 + 32 = 68)
+    /// with zero maps (a → b: 2·2·1 + 2 = 6 FLOPs; b → a: 2·1·2 + 1 = 5); the last step's model's readout
+    /// bias is the output.
+    fn two_constant_models(bias_a: Vec<f32>, bias_b: Vec<f32>) -> FlexibleModel {
+        let map = |from: usize, to: usize| StateMap {
+            from_hidden: from,
+            to_hidden: to,
+            weight: vec![0.0; from * to],
+            bias: vec![0.0; to],
+        };
+        let models = vec![constant_model("a", 1, bias_a), constant_model("b", 2, bias_b)];
+        let bank = ModelBank::new(models, vec![(0, 1, map(1, 2)), (1, 0, map(2, 1))]).unwrap();
+        let model = FlexibleModel::from_bank(bank, None);
+        assert_eq!(model.settings().iter().map(|s| s.flops_per_update).collect::<Vec<_>>(), [28, 68]);
+        assert_eq!((model.switch_flops(0, 1), model.switch_flops(1, 0)), (6, 5));
+        model
+    }
+
+    fn change_run(e: &Evaluation, a: usize, s: usize) -> &RunResult {
+        e.runs.iter().find(|r| matches!(r.kind, RunKind::Change { a: ra, s: rs, .. } if ra == a && rs == s)).unwrap()
+    }
+
+    fn config_every_step() -> EvalConfig {
+        EvalConfig { change_every: 1, schedules: 0, seed: 1, max_changes: 1 }
+    }
+
+    /// Regression, fixed length: outputs 1 (a) and 3 (b), targets 0 and 2, so MSE alone is
+    /// ((1−0)² + (1−2)²)/2 = 1 for a and ((3−0)² + (3−2)²)/2 = 5 for b; after a change the last setting's
+    /// readout decides.
+    #[test]
+    fn regression_prediction_by_hand() {
+        let model = two_constant_models(vec![1.0], vec![3.0]);
+        let test = SequenceSet {
+            name: "two-targets".into(),
+            steps: 4,
+            features: 1,
+            classes: 0,
+            class_names: Vec::new(),
+            values: vec![0.5, -1.0, 2.0, 0.25, 1.0, 1.0, 0.0, -3.0],
+            lengths: vec![4, 4],
+            labels: Vec::new(),
+            targets: vec![0.0, 2.0],
+        };
+        test.check().unwrap();
+        let e = evaluate(&model, "tiny", &test, &config_every_step(), false).unwrap();
+        assert_eq!(e.metric, Metric::Mse);
+        assert_eq!((e.alone[0].score, e.alone[1].score), (1.0, 5.0));
+        assert_eq!((e.alone[0].flops_per_step, e.alone[1].flops_per_step), (28.0, 68.0));
+        // a for step 0, b for steps 1..4: measured 5 (b's readout), predicted ¼·1 + ¾·5 = 4.
+        let up = change_run(&e, 0, 1);
+        assert_eq!((up.steps_per_setting.clone(), up.sequence_steps_per_setting.clone()), (vec![1, 3], vec![2, 6]));
+        assert_eq!((up.measured.score, up.predicted_score), (5.0, 4.0));
+        assert_eq!((up.score_deviation(), up.score_deviation_pct()), (1.0, 25.0));
+        // FLOPs: (28 + 3·68 + 6) / 4 = 59.5 measured, ¼·28 + ¾·68 = 58 predicted.
+        assert_eq!((up.measured.flops_per_step, up.predicted_flops_per_step), (59.5, 58.0));
+        assert!((up.flops_deviation_pct() - 1.5 / 58.0 * 100.0).abs() < 1e-12);
+        // b for steps 0..3, a at step 3: measured 1, predicted ¾·5 + ¼·1 = 4, −75 %.
+        let down = change_run(&e, 1, 3);
+        assert_eq!((down.measured.score, down.predicted_score), (1.0, 4.0));
+        assert_eq!((down.score_deviation(), down.score_deviation_pct()), (-3.0, -75.0));
+        // Runs alone are predicted exactly.
+        for run in e.runs.iter().filter(|r| matches!(r.kind, RunKind::Alone { .. })) {
+            assert_eq!((run.score_deviation(), run.flops_deviation_pct()), (0.0, 0.0));
+        }
+        // MSE columns and labels.
+        let csv = String::from_utf8(e.eval_csv()).unwrap();
+        let mut lines = csv.lines();
+        assert_eq!(
+            lines.next().unwrap(),
+            "family,kind,schedule,a,b,s,steps_per_setting,measured_mse,predicted_mse,mse_deviation,mse_deviation_pct,measured_flops_per_step,predicted_flops_per_step,flops_deviation_pct,update_share"
+        );
+        assert!(
+            csv.contains("\nswitch,change,a@0;b@1,a,b,1,a:1;b:3,5.00000000,4.00000000,1.00000000,25.0000,59.500,58.000,2.5862,1.000000\n"),
+            "{csv}"
+        );
+        let settings = String::from_utf8(e.settings_csv(&model)).unwrap();
+        assert!(settings.starts_with("index,setting,hidden,block,block_bytes,flops_per_update,flops_per_skip,flops_per_window,window,mse,flops_per_step,update_share,card_mse,card_flops_per_step\n"), "{settings}");
+        assert!(settings.contains("\n1,b,2,1,"), "{settings}");
+        let summary = e.summary_md();
+        assert!(summary.contains("Metric: mean squared error (MSE)"), "{summary}");
+        assert!(summary.contains("| setting | MSE | FLOPs per step | updated steps |"), "{summary}");
+        assert!(summary.contains("| a | 1.000000 | 28 | 100.0 % |"), "{summary}");
+        assert!(summary.contains("| runs | n | MSE: mean Δ | mean abs Δ | max abs Δ | mean abs Δ (%) |"), "{summary}");
+        assert!(!summary.contains("accuracy") && !summary.contains("(pp)"), "{summary}");
+        let names: Vec<String> = figures::figures(&e).unwrap().into_iter().map(|(name, _)| name).collect();
+        assert_eq!(names, ["change_mse", "change_flops", "measured_vs_predicted"]);
+    }
+
+    /// Variable length: lengths 2, 4, 4 (T = 4, 10 steps in all), labels 0, 1, 0; `a` always says 0,
+    /// `b` always 1, so accuracy alone is 2/3 (a) and 1/3 (b). A change at s = 3 reaches the two long
+    /// sequences only: the short one runs a for its 2 steps and is right, the long ones end in b
+    /// (one right, one wrong): measured 2/3. Pooled steps: a 2 + 3 + 3 = 8, b 0 + 1 + 1 = 2, so the
+    /// prediction is 0.8 · 2/3 + 0.2 · 1/3 = 0.6 (averaging per-sequence shares would give 11/18).
+    #[test]
+    fn variable_length_prediction_by_hand() {
+        let model = two_constant_models(vec![1.0, 0.0], vec![0.0, 1.0]);
+        let mut values = vec![0.0; 3 * 4];
+        values[..2].copy_from_slice(&[0.3, -0.7]);
+        values[4..].copy_from_slice(&[1.0, 2.0, 3.0, 4.0, -1.0, -2.0, -3.0, -4.0]);
+        let test = SequenceSet {
+            name: "ragged".into(),
+            steps: 4,
+            features: 1,
+            classes: 2,
+            class_names: vec!["zero".into(), "one".into()],
+            values,
+            lengths: vec![2, 4, 4],
+            labels: vec![0, 1, 0],
+            targets: Vec::new(),
+        };
+        test.check().unwrap();
+        let e = evaluate(&model, "tiny", &test, &config_every_step(), false).unwrap();
+        assert_eq!((e.metric, e.steps, e.shortest, e.total_steps), (Metric::Accuracy, 4, 2, 10));
+        assert!(!e.is_fixed_length());
+        assert_eq!((e.alone[0].score, e.alone[1].score), (2.0 / 3.0, 1.0 / 3.0));
+        let late = change_run(&e, 0, 3);
+        assert_eq!(late.steps_per_setting, [3, 1]);
+        assert_eq!(late.sequence_steps_per_setting, [8, 2]);
+        assert_eq!(late.measured.score, 2.0 / 3.0);
+        assert!((late.predicted_score - 0.6).abs() < 1e-15, "{}", late.predicted_score);
+        // FLOPs: 8 steps of a (28), 2 of b (68) and 2 maps a → b (6; the short sequence never switches):
+        // (224 + 136 + 12) / 10 = 37.2 measured, 0.8 · 28 + 0.2 · 68 = 36 predicted.
+        assert!((late.measured.flops_per_step - 37.2).abs() < 1e-12);
+        assert!((late.predicted_flops_per_step - 36.0).abs() < 1e-12);
+        // At s = 2 the short sequence has ended as well: a 2 + 2 + 2 = 6, b 0 + 2 + 2 = 4 steps;
+        // 0.6 · 2/3 + 0.4 · 1/3 = 8/15.
+        let mid = change_run(&e, 0, 2);
+        assert_eq!(mid.sequence_steps_per_setting, [6, 4]);
+        assert_eq!(mid.measured.score, 2.0 / 3.0);
+        assert!((mid.predicted_score - 8.0 / 15.0).abs() < 1e-15);
+        // b first, a from s = 1: every sequence ends in a (right for 2 of 3); b 1 + 1 + 1 = 3 steps,
+        // a 1 + 3 + 3 = 7: 0.7 · 2/3 + 0.3 · 1/3 = 17/30. FLOPs (3 · 68 + 7 · 28 + 3 · 5) / 10 = 41.5.
+        let early = change_run(&e, 1, 1);
+        assert_eq!(early.sequence_steps_per_setting, [7, 3]);
+        assert!((early.predicted_score - 17.0 / 30.0).abs() < 1e-15);
+        assert!((early.measured.flops_per_step - 41.5).abs() < 1e-12);
+        let csv = String::from_utf8(e.eval_csv()).unwrap();
+        assert!(csv.starts_with("family,kind,schedule,a,b,s,steps_per_setting,sequence_steps_per_setting,measured_accuracy,predicted_accuracy,accuracy_deviation_pp,"), "{csv}");
+        assert!(
+            csv.contains("\nswitch,change,a@0;b@3,a,b,3,a:3;b:1,a:8;b:2,0.666667,0.600000,6.6667,37.200,36.000,"),
+            "{csv}"
+        );
+        let summary = e.summary_md();
+        assert!(
+            summary.contains("3 test sequences of 2–4 steps (10 steps in all), each run for its own length: a sequence shorter than s never changes."),
+            "{summary}"
+        );
+        assert!(
+            summary.contains("Σ_i (steps run in setting i, summed over the sequences / all steps run)"),
+            "{summary}"
+        );
+    }
+
+    #[test]
+    fn sequence_steps_stop_at_each_length() {
+        let s = Schedule { segments: vec![(0, 2), (10, 0), (30, 1)] };
+        // Lengths 5 (all in 2), 20 (10 in 2, 10 in 0), 64 (10, 20, 34).
+        assert_eq!(s.sequence_steps_per_setting(3, &[5, 20, 64]), [30, 34, 25]);
+        assert_eq!(s.sequence_steps_per_setting(3, &[64, 64]), [40, 68, 20]);
+    }
 
     #[test]
     fn weighted_prediction_by_hand() {
