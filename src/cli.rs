@@ -37,13 +37,14 @@ enum Command {
     /// between them, or another flexible family (`--family thr|skipw|nested`).
     Train(TrainArgs),
     /// Check the paper's weighted-average claim on a model folder: every setting alone, mid-sequence
-    /// changes and random schedules on the test split, measured vs the step-weighted prediction.
+    /// changes and random schedules on the test split of the card's task, measured vs the
+    /// step-weighted prediction (accuracy, or MSE for a regression task).
     Eval(EvalArgs),
 }
 
 #[derive(Debug, clap::Args)]
 struct EvalArgs {
-    /// Model folder (with card.json): a switching bank, Skip-GRUs (thr) or a SkipW model.
+    /// Model folder (with card.json): a switching bank, Skip-GRUs (thr), a SkipW or a nested model.
     model_dir: PathBuf,
     /// Output folder (default: results/eval-<model folder name>).
     #[arg(long)]
@@ -232,14 +233,14 @@ fn eval(args: EvalArgs) -> anyhow::Result<()> {
     use flexrnn::eval::{evaluate, outputs, EvalConfig};
     anyhow::ensure!(args.change_every > 0, "--change-every must be at least 1");
     let model = flexrnn::rnn::FlexibleModel::load(&args.model_dir)?;
-    anyhow::ensure!(
-        model.task() == "digits",
-        "{}: task `{}`; flexrnn eval knows the digits task (its test split) only",
-        args.model_dir.display(),
-        model.task()
-    );
-    let set = data::load_digits()?;
-    let test = set.subset(&data::digits_split(&set.labels).test);
+    let task = data::Task::load(model.task()).with_context(|| {
+        format!(
+            "{}: cannot load the test split of the card's task `{}` (flexrnn eval rebuilds it from the task id)",
+            args.model_dir.display(),
+            model.task()
+        )
+    })?;
+    let test = task.part(data::SplitPart::Test);
     let name = args
         .model_dir
         .canonicalize()

@@ -2,16 +2,16 @@
 //!
 //! | name | shows |
 //! |---|---|
-//! | `change_accuracy` | per pair of settings, accuracy against the change position `s` in both directions: measured (solid, markers) and the weighted prediction (dashed); `s = 0` and `s = T` are the settings alone |
+//! | `change_accuracy` (`change_mse` for a regression task) | per pair of settings, the task metric against the change position `s` in both directions: measured (solid, markers) and the weighted prediction (dashed); `s = 0` and `s = T` (the longest length) are the settings alone |
 //! | `change_flops` | the same for mean FLOPs per step |
-//! | `measured_vs_predicted` | every run with a change: measured against predicted accuracy and FLOPs per step, with the line y = x |
+//! | `measured_vs_predicted` | every run with a change: measured against predicted metric (accuracy in %, or MSE) and FLOPs per step, with the line y = x |
 
 use std::ops::Range;
 
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
-use super::{Evaluation, RunKind, RunResult};
+use super::{Evaluation, Metric, RunKind, RunResult};
 use crate::report::plots::{err, render_scaled, Figure, PlotError, FONT, PALETTE};
 
 const PANEL_WIDTH: u32 = 320;
@@ -21,46 +21,83 @@ const PNG_SCALE: u32 = 2;
 
 /// A pair's panel: caption, the two directions' `(s, measured, predicted)` points, the y range.
 type ChangePanel = (String, [Vec<(f64, f64, f64)>; 2], Range<f64>);
-/// A scatter panel: metric, `(predicted, measured, colour index)` points, the axis range.
-type ScatterPanel = (Metric, Vec<(f64, f64, usize)>, Range<f64>);
+/// A scatter panel: quantity, `(predicted, measured, colour index)` points, the axis range.
+type ScatterPanel = (Quantity, Vec<(f64, f64, usize)>, Range<f64>);
 
 /// The figures, named (see the module doc), in a fixed order.
 ///
 /// # Errors
 /// [`PlotError`] if drawing fails (a bug: sizes are fixed and the font is embedded).
 pub fn figures(evaluation: &Evaluation) -> Result<Vec<(String, Figure)>, PlotError> {
+    let score = Quantity::Score(evaluation.metric);
     Ok(vec![
-        ("change_accuracy".into(), change_figure(evaluation, Metric::Accuracy)?),
-        ("change_flops".into(), change_figure(evaluation, Metric::Flops)?),
+        (score.figure_name().into(), change_figure(evaluation, score)?),
+        ("change_flops".into(), change_figure(evaluation, Quantity::Flops)?),
         ("measured_vs_predicted".into(), scatter_figure(evaluation)?),
     ])
 }
 
+/// What a panel plots: the task metric or FLOPs per step.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Metric {
-    Accuracy,
+enum Quantity {
+    Score(Metric),
     Flops,
 }
 
-impl Metric {
-    /// (measured, predicted) of a run, in plotted units (% or kFLOP per step).
+impl Quantity {
+    /// (measured, predicted) of a run, in plotted units (accuracy in %, MSE as it is, kFLOP per step).
     fn of(self, run: &RunResult) -> (f64, f64) {
         match self {
-            Metric::Accuracy => (run.measured.accuracy * 100.0, run.predicted_accuracy * 100.0),
-            Metric::Flops => (run.measured.flops_per_step / 1e3, run.predicted_flops_per_step / 1e3),
+            Quantity::Score(Metric::Accuracy) => (run.measured.score * 100.0, run.predicted_score * 100.0),
+            Quantity::Score(Metric::Mse) => (run.measured.score, run.predicted_score),
+            Quantity::Flops => (run.measured.flops_per_step / 1e3, run.predicted_flops_per_step / 1e3),
         }
     }
 
     fn label(self) -> &'static str {
         match self {
-            Metric::Accuracy => "accuracy (%)",
-            Metric::Flops => "kFLOP per step",
+            Quantity::Score(Metric::Accuracy) => "accuracy (%)",
+            Quantity::Score(Metric::Mse) => "MSE",
+            Quantity::Flops => "kFLOP per step",
+        }
+    }
+
+    fn figure_name(self) -> &'static str {
+        match self {
+            Quantity::Score(Metric::Accuracy) => "change_accuracy",
+            Quantity::Score(Metric::Mse) => "change_mse",
+            Quantity::Flops => "change_flops",
+        }
+    }
+
+    /// Smallest padding of an axis range: 1e-3 in the plotted units, or for MSE (whose values may be
+    /// far below that) 1 % of the range's largest magnitude.
+    fn min_pad(self) -> f64 {
+        match self {
+            Quantity::Score(Metric::Mse) => 0.0,
+            _ => 1e-3,
+        }
+    }
+
+    /// Decimals of the tick labels for an axis over `range`: one, or for MSE enough to tell five
+    /// ticks apart.
+    fn decimals(self, range: &Range<f64>) -> usize {
+        match self {
+            Quantity::Score(Metric::Mse) => {
+                let tick = (range.end - range.start) / 5.0;
+                if tick > 0.0 && tick.is_finite() {
+                    (1.0 - tick.log10().floor()).clamp(1.0, 10.0) as usize
+                } else {
+                    3
+                }
+            }
+            _ => 1,
         }
     }
 }
 
 /// One direction of a pair: (s, measured, predicted) points including s = 0 and s = T.
-fn direction_points(e: &Evaluation, metric: Metric, pair: usize, a: usize, b: usize) -> Vec<(f64, f64, f64)> {
+fn direction_points(e: &Evaluation, metric: Quantity, pair: usize, a: usize, b: usize) -> Vec<(f64, f64, f64)> {
     let alone = |setting: usize| metric.of(&e.runs[setting]);
     let mut points = vec![(0.0, alone(b).0, alone(b).0)];
     for run in &e.runs {
@@ -75,13 +112,16 @@ fn direction_points(e: &Evaluation, metric: Metric, pair: usize, a: usize, b: us
     points
 }
 
-fn padded(values: impl Iterator<Item = f64>) -> Range<f64> {
+fn padded(values: impl Iterator<Item = f64>, min_pad: f64) -> Range<f64> {
     let (lo, hi) =
         values.filter(|v| v.is_finite()).fold((f64::INFINITY, f64::NEG_INFINITY), |(l, h), v| (l.min(v), h.max(v)));
     if !lo.is_finite() {
         return 0.0..1.0;
     }
-    let pad = ((hi - lo) * 0.08).max(hi.abs() * 0.01).max(1e-3);
+    let pad = ((hi - lo) * 0.08).max(hi.abs() * 0.01).max(min_pad);
+    if pad == 0.0 {
+        return (lo - 0.5)..(hi + 0.5);
+    }
     (lo - pad)..(hi + pad)
 }
 
@@ -109,15 +149,12 @@ fn legend<DB: DrawingBackend>(
     Ok(())
 }
 
-fn change_figure(e: &Evaluation, metric: Metric) -> Result<Figure, PlotError> {
+fn change_figure(e: &Evaluation, metric: Quantity) -> Result<Figure, PlotError> {
     let panels = e.pairs.len().max(1);
     let columns = panels.min(3);
     let rows = panels.div_ceil(columns);
     let size = (PANEL_WIDTH * columns as u32, LEGEND_HEIGHT + PANEL_HEIGHT * rows as u32);
-    let name = match metric {
-        Metric::Accuracy => "change_accuracy",
-        Metric::Flops => "change_flops",
-    };
+    let name = metric.figure_name();
     // Per pair: the two directions' points and the panel's y range.
     let data: Vec<ChangePanel> = e
         .pairs
@@ -126,7 +163,7 @@ fn change_figure(e: &Evaluation, metric: Metric) -> Result<Figure, PlotError> {
         .map(|(pair, &(cheap, dear))| {
             let up = direction_points(e, metric, pair, cheap, dear);
             let down = direction_points(e, metric, pair, dear, cheap);
-            let range = padded(up.iter().chain(&down).flat_map(|p| [p.1, p.2]));
+            let range = padded(up.iter().chain(&down).flat_map(|p| [p.1, p.2]), metric.min_pad());
             (format!("{} ↔ {}", e.setting_names[cheap], e.setting_names[dear]), [up, down], range)
         })
         .collect();
@@ -146,6 +183,7 @@ fn change_figure(e: &Evaluation, metric: Metric) -> Result<Figure, PlotError> {
         )?;
         let areas = body.split_evenly((rows, columns));
         for ((caption, directions, y_range), area) in data.iter().zip(areas.iter()) {
+            let decimals = metric.decimals(y_range);
             let mut chart = ChartBuilder::on(area)
                 .caption(caption.as_str(), (FONT, 10.0 * scale))
                 .margin((6.0 * scale) as u32)
@@ -160,7 +198,7 @@ fn change_figure(e: &Evaluation, metric: Metric) -> Result<Figure, PlotError> {
                 .x_labels(5)
                 .y_labels(5)
                 .x_label_formatter(&|v| format!("{v:.0}"))
-                .y_label_formatter(&|v| format!("{v:.1}"))
+                .y_label_formatter(&|v| format!("{v:.decimals$}"))
                 .label_style((FONT, 9.0 * scale))
                 .axis_desc_style((FONT, 9.5 * scale))
                 .light_line_style(WHITE.mix(0.0))
@@ -191,7 +229,7 @@ fn change_figure(e: &Evaluation, metric: Metric) -> Result<Figure, PlotError> {
 
 fn scatter_figure(e: &Evaluation) -> Result<Figure, PlotError> {
     let size = (PANEL_WIDTH * 2, LEGEND_HEIGHT + PANEL_HEIGHT + 40);
-    let panels: Vec<ScatterPanel> = [Metric::Accuracy, Metric::Flops]
+    let panels: Vec<ScatterPanel> = [Quantity::Score(e.metric), Quantity::Flops]
         .into_iter()
         .map(|metric| {
             let points: Vec<(f64, f64, usize)> = e
@@ -203,7 +241,7 @@ fn scatter_figure(e: &Evaluation) -> Result<Figure, PlotError> {
                     RunKind::Random { .. } => Some((metric.of(r).1, metric.of(r).0, 1)),
                 })
                 .collect();
-            let range = padded(points.iter().flat_map(|p| [p.0, p.1]));
+            let range = padded(points.iter().flat_map(|p| [p.0, p.1]), metric.min_pad());
             (metric, points, range)
         })
         .collect();
@@ -221,6 +259,7 @@ fn scatter_figure(e: &Evaluation) -> Result<Figure, PlotError> {
         )?;
         let areas = body.split_evenly((1, 2));
         for ((metric, points, range), area) in panels.iter().zip(areas.iter()) {
+            let decimals = metric.decimals(range);
             let mut chart = ChartBuilder::on(area)
                 .margin((8.0 * scale) as u32)
                 .x_label_area_size((30.0 * scale) as u32)
@@ -235,8 +274,8 @@ fn scatter_figure(e: &Evaluation) -> Result<Figure, PlotError> {
                 .y_desc(desc_y.as_str())
                 .x_labels(5)
                 .y_labels(5)
-                .x_label_formatter(&|v| format!("{v:.1}"))
-                .y_label_formatter(&|v| format!("{v:.1}"))
+                .x_label_formatter(&|v| format!("{v:.decimals$}"))
+                .y_label_formatter(&|v| format!("{v:.decimals$}"))
                 .label_style((FONT, 9.0 * scale))
                 .axis_desc_style((FONT, 9.5 * scale))
                 .light_line_style(WHITE.mix(0.0))

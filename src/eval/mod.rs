@@ -2,14 +2,32 @@
 //!
 //! Lambert et al. (ECML PKDD 2020) find that a sequence processed under several settings has about
 //! the accuracy and cost of the settings' own, weighted by the steps each ran. For a
-//! [`FlexibleModel`] and a test set this module measures
-//! 1. every setting alone (the same setting at every step): accuracy and mean FLOPs per step;
-//! 2. mid-sequence changes: setting `A` for steps `0..s`, `B` for `s..T`, for `s` on a grid (every
-//!    [`EvalConfig::change_every`] steps, `0 < s < T`), in both directions, for the pairs of
+//! [`FlexibleModel`] and the test set of any task ([`crate::data::Task`]) this module measures
+//! 1. every setting alone (the same setting at every step): the task's [`Metric`] — accuracy, or the
+//!    mean squared error of the one output for a regression task such as the adding task — and mean
+//!    FLOPs per step;
+//! 2. mid-sequence changes: setting `A` for steps `0..s`, `B` from step `s` on, for `s` on a grid
+//!    (every [`EvalConfig::change_every`] steps, `0 < s < T`), in both directions, for the pairs of
 //!    settings adjacent in cost and for the cheapest ↔ the dearest; and random schedules of 1–4
 //!    changes (seeded);
-//! 3. for each run the step-weighted prediction `Σ_i (steps in setting i / T) × metric_i` from (1),
-//!    next to the measured metric, for accuracy and for FLOPs per step.
+//! 3. for each run the step-weighted prediction `Σ_j w_j × metric_j` from (1), next to the measured
+//!    metric, for the task metric and for FLOPs per step.
+//!
+//! # Variable-length sets
+//!
+//! A schedule is over absolute steps `0..T`, `T` the longest length ([`SequenceSet::steps`]). Sequence
+//! `i` runs its own `L_i` steps (its padding is never fed) and is read out after step `L_i − 1`, so
+//! it runs the schedule's settings of steps `0..L_i` only: **a sequence shorter than `s` never
+//! changes** (it runs `A` throughout), and change positions go up to the longest length.
+//!
+//! The weights are the share of all steps run: with `n_ij` the steps sequence `i` ran in setting `j`,
+//! `w_j = Σ_i n_ij / Σ_i L_i`. Why pooled steps: mean FLOPs per step alone is
+//! `c_j = Σ_i flops_ij / Σ_i L_i` over all steps, so a setting whose steps cost the same everywhere
+//! gives, under a schedule, `Σ_j Σ_i n_ij c_j / Σ_i L_i = Σ_j w_j c_j` exactly — the weights must be
+//! pooled over sequences, not per-sequence shares averaged. The metric's prediction uses the same
+//! weights (each step counts alike); it knows only each setting's metric over the whole set, so no
+//! per-sequence weighting is available to it. For a fixed-length set `w_j = n_j / T` as in the paper
+//! (`N n_j / (N T)` is the same `f64`, so the numbers do not change).
 //!
 //! Measured FLOPs include everything [`FlexibleModel::step`] reports (state maps on a switch, SkipW
 //! window gates), the readout excluded. Everything here is pure: the CLI writes the bytes of
@@ -26,6 +44,45 @@ use rayon::prelude::*;
 use crate::data::SequenceSet;
 use crate::report::plots::PlotError;
 use crate::rnn::FlexibleModel;
+use crate::train::Scorer;
+
+/// The task metric an evaluation measures and predicts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Metric {
+    /// Share of sequences whose arg-max output is their label (classification); higher is better.
+    Accuracy,
+    /// Mean over sequences of (output − target)², the model's one output against the sequence's real
+    /// target (regression); lower is better.
+    Mse,
+}
+
+impl Metric {
+    /// The metric of a set: [`Metric::Mse`] for a regression set, else [`Metric::Accuracy`].
+    pub fn of(set: &SequenceSet) -> Metric {
+        if set.is_regression() {
+            Metric::Mse
+        } else {
+            Metric::Accuracy
+        }
+    }
+
+    /// `accuracy` or `MSE`, for tables and axes.
+    pub fn name(self) -> &'static str {
+        match self {
+            Metric::Accuracy => "accuracy",
+            Metric::Mse => "MSE",
+        }
+    }
+
+    /// A run's deviation measured − predicted in the unit the outputs report: percentage points of
+    /// accuracy, or MSE units.
+    pub fn deviation(self, run: &RunResult) -> f64 {
+        match self {
+            Metric::Accuracy => run.accuracy_deviation_pp(),
+            Metric::Mse => run.score_deviation(),
+        }
+    }
+}
 
 /// Parameters of an evaluation.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -46,8 +103,9 @@ impl Default for EvalConfig {
     }
 }
 
-/// A schedule of settings over the `T` steps of a sequence: `(first step, setting)` segments, the first
-/// starting at 0, starts increasing.
+/// A schedule of settings over absolute steps `0..T` (`T` the longest length; a shorter sequence runs
+/// its first `L_i` steps of it): `(first step, setting)` segments, the first starting at 0, starts
+/// increasing.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Schedule {
     /// Segments `(first step, setting index)`.
@@ -76,6 +134,19 @@ impl Schedule {
         for (i, &(start, setting)) in self.segments.iter().enumerate() {
             let end = self.segments.get(i + 1).map_or(steps, |next| next.0).min(steps);
             counts[setting] += end.saturating_sub(start);
+        }
+        counts
+    }
+
+    /// Steps run in each of `settings` settings by sequences of `lengths` steps, summed over the
+    /// sequences: each runs the schedule's steps `0..L_i` (a sequence shorter than a change never
+    /// reaches it).
+    pub fn sequence_steps_per_setting(&self, settings: usize, lengths: &[usize]) -> Vec<usize> {
+        let mut counts = vec![0; settings];
+        for &length in lengths {
+            for (total, n) in counts.iter_mut().zip(self.steps_per_setting(settings, length)) {
+                *total += n;
+            }
         }
         counts
     }
@@ -113,12 +184,12 @@ pub enum RunKind {
     },
 }
 
-/// Accuracy and cost of one schedule over a test set.
+/// Task metric and cost of one schedule over a test set.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Measured {
-    /// Share of sequences classified correctly.
-    pub accuracy: f64,
-    /// Mean FLOPs per step (switches, gates and steps; readout excluded).
+    /// The task's [`Metric`]: share of sequences classified correctly, or mean squared error.
+    pub score: f64,
+    /// Mean FLOPs per step over every step run (switches, gates and steps; readout excluded).
     pub flops_per_step: f64,
     /// Share of steps that read their input and updated the state.
     pub update_share: f64,
@@ -131,30 +202,49 @@ pub struct RunResult {
     pub kind: RunKind,
     /// The schedule.
     pub schedule: Schedule,
-    /// Steps run in each setting (one entry per setting of the model).
+    /// Steps of the schedule in each setting over `0..T`, `T` the longest length (one entry per
+    /// setting of the model): what a sequence of `T` steps runs.
     pub steps_per_setting: Vec<usize>,
+    /// Steps run in each setting summed over the test sequences, each running its own length: the
+    /// weights of the prediction (`N ×` [`Self::steps_per_setting`] for a fixed-length set).
+    pub sequence_steps_per_setting: Vec<usize>,
     /// What was measured.
     pub measured: Measured,
-    /// `Σ_i (steps_i / T) × accuracy_i` of the settings alone.
-    pub predicted_accuracy: f64,
-    /// `Σ_i (steps_i / T) × FLOPs per step_i` of the settings alone.
+    /// `Σ_j w_j × score_j` of the settings alone (see the module doc for `w_j`).
+    pub predicted_score: f64,
+    /// `Σ_j w_j × FLOPs per step_j` of the settings alone.
     pub predicted_flops_per_step: f64,
 }
 
 impl RunResult {
-    /// Measured minus predicted accuracy, percentage points.
-    pub fn accuracy_deviation_pp(&self) -> f64 {
-        (self.measured.accuracy - self.predicted_accuracy) * 100.0
+    /// Measured minus predicted score, in the metric's own unit (share, or MSE).
+    pub fn score_deviation(&self) -> f64 {
+        self.measured.score - self.predicted_score
     }
 
-    /// Measured minus predicted FLOPs per step, percent of the prediction (0 when both are 0).
+    /// Measured minus predicted accuracy, percentage points (classification).
+    pub fn accuracy_deviation_pp(&self) -> f64 {
+        (self.measured.score - self.predicted_score) * 100.0
+    }
+
+    /// Measured minus predicted score, percent of the prediction (0 when both are equal).
+    pub fn score_deviation_pct(&self) -> f64 {
+        relative_pct(self.measured.score, self.predicted_score)
+    }
+
+    /// Measured minus predicted FLOPs per step, percent of the prediction (0 when both are equal).
     pub fn flops_deviation_pct(&self) -> f64 {
-        let diff = self.measured.flops_per_step - self.predicted_flops_per_step;
-        if diff == 0.0 {
-            0.0
-        } else {
-            diff / self.predicted_flops_per_step * 100.0
-        }
+        relative_pct(self.measured.flops_per_step, self.predicted_flops_per_step)
+    }
+}
+
+/// `(measured − predicted) / predicted` in percent; 0 when they are equal (also both 0).
+fn relative_pct(measured: f64, predicted: f64) -> f64 {
+    let diff = measured - predicted;
+    if diff == 0.0 {
+        0.0
+    } else {
+        diff / predicted * 100.0
     }
 }
 
@@ -163,8 +253,10 @@ impl RunResult {
 pub struct Evaluation {
     /// Model folder name (e.g. `digits-gru`).
     pub model_name: String,
-    /// Family (`switch`, `thr`, `skipw`).
+    /// Family (`switch`, `thr`, `skipw`, `nested`).
     pub family: String,
+    /// The task metric (accuracy, or MSE for a regression set).
+    pub metric: Metric,
     /// Setting names, in the model's order.
     pub setting_names: Vec<String>,
     /// Each setting alone, in the model's order.
@@ -175,8 +267,12 @@ pub struct Evaluation {
     /// Every run: the settings alone, then per pair the changes cheaper → dearer and dearer →
     /// cheaper over the grid of `s`, then the random schedules.
     pub runs: Vec<RunResult>,
-    /// Steps per sequence `T`.
+    /// Steps `T` of the longest test sequence (every sequence's for a fixed-length set).
     pub steps: usize,
+    /// Steps of the shortest test sequence (`steps` for a fixed-length set).
+    pub shortest: usize,
+    /// Steps of all test sequences together, `Σ_i L_i`.
+    pub total_steps: usize,
     /// Test sequences.
     pub sequences: usize,
     /// The configuration used.
@@ -192,7 +288,8 @@ pub enum EvalError {
     Data(String),
 }
 
-/// `Σ_i (steps_i / T) × metric_i` with `T = Σ_i steps_i` (0 for an empty schedule).
+/// `Σ_j (steps_j / total) × metric_j` with `total = Σ_j steps_j` (0 for an empty schedule). `steps_j`
+/// may be per sequence or summed over sequences (see the module doc).
 pub fn weighted_prediction(steps_per_setting: &[usize], metric: &[f64]) -> f64 {
     let total: usize = steps_per_setting.iter().sum();
     if total == 0 {
@@ -201,24 +298,31 @@ pub fn weighted_prediction(steps_per_setting: &[usize], metric: &[f64]) -> f64 {
     steps_per_setting.iter().zip(metric).filter(|(n, _)| **n > 0).map(|(&n, &m)| n as f64 / total as f64 * m).sum()
 }
 
-/// Runs every sequence of `test` under `schedule` and measures accuracy and FLOPs per step.
+/// Runs every sequence of `test` under `schedule`, each for its own length (steps `0..L_i` of the
+/// schedule), and measures the task metric ([`Metric::of`] the set, computed as
+/// [`crate::train::Scorer`] does from the readout after the last step) and FLOPs per step over all
+/// steps run.
 pub fn measure(model: &FlexibleModel, test: &SequenceSet, schedule: &Schedule) -> Measured {
     let mut state = model.new_state();
-    let (mut correct, mut flops, mut updates) = (0usize, 0u64, 0usize);
+    let mut outputs = vec![0.0; model.classes()];
+    let mut scorer = Scorer::new(test);
+    let (mut steps, mut flops, mut updates) = (0usize, 0u64, 0usize);
     for i in 0..test.len() {
         state.reset();
-        for t in 0..test.steps {
+        for t in 0..test.length(i) {
             let setting = schedule.setting_at(t);
             let plan = model.plan(setting, &mut state);
             let done = model.step(setting, plan.updates.then(|| test.frame(i, t)), &mut state);
             flops += done.flops;
             updates += usize::from(done.updates);
         }
-        correct += usize::from(model.predict(&mut state) == test.labels[i]);
+        steps += test.length(i);
+        model.logits(&mut state, &mut outputs);
+        scorer.add(i, &outputs);
     }
-    let steps = (test.len() * test.steps).max(1) as f64;
+    let steps = steps.max(1) as f64;
     Measured {
-        accuracy: correct as f64 / test.len().max(1) as f64,
+        score: scorer.score().value(),
         flops_per_step: flops as f64 / steps,
         update_share: updates as f64 / steps,
     }
@@ -228,8 +332,8 @@ pub fn measure(model: &FlexibleModel, test: &SequenceSet, schedule: &Schedule) -
 /// result does not depend on it.
 ///
 /// # Errors
-/// [`EvalError`] if the test set is empty, of variable length, not a classification set, or does not
-/// fit the model's input and classes, or the model has fewer than two settings.
+/// [`EvalError`] if the test set is empty or does not fit the model's input and outputs (classes, or
+/// one output for a regression set), or the model has fewer than two settings.
 pub fn evaluate(
     model: &FlexibleModel,
     model_name: &str,
@@ -238,15 +342,23 @@ pub fn evaluate(
     parallel: bool,
 ) -> Result<Evaluation, EvalError> {
     let bad = |m: String| Err(EvalError::Data(m));
-    if test.is_empty() || !test.is_fixed_length() || test.is_regression() {
-        return bad(format!("test set `{}`: need a non-empty classification set of fixed length", test.name));
+    if test.is_empty() {
+        return bad(format!("test set `{}` is empty", test.name));
     }
-    if test.features != model.input_size() || test.classes > model.classes() {
+    let metric = Metric::of(test);
+    let fits = match metric {
+        Metric::Accuracy => test.classes <= model.classes(),
+        Metric::Mse => model.classes() == 1,
+    };
+    if test.features != model.input_size() || !fits {
+        let wants = match metric {
+            Metric::Accuracy => format!("{} classes", test.classes),
+            Metric::Mse => "one real target (regression)".to_string(),
+        };
         return bad(format!(
-            "test set `{}` has {} features and {} classes; the model reads {} and predicts {}",
+            "test set `{}` has {} features and {wants}; the model reads {} features and has {} outputs",
             test.name,
             test.features,
-            test.classes,
             model.input_size(),
             model.classes()
         ));
@@ -281,16 +393,18 @@ pub fn evaluate(
         schedules.push(schedule);
     }
     let measured = run_all(&schedules);
-    let accuracies: Vec<f64> = alone.iter().map(|m| m.accuracy).collect();
+    let scores: Vec<f64> = alone.iter().map(|m| m.score).collect();
     let costs: Vec<f64> = alone.iter().map(|m| m.flops_per_step).collect();
     let result = |kind: RunKind, schedule: Schedule, measured: Measured| {
         let steps_per_setting = schedule.steps_per_setting(n, steps);
+        let sequence_steps_per_setting = schedule.sequence_steps_per_setting(n, &test.lengths);
         RunResult {
-            predicted_accuracy: weighted_prediction(&steps_per_setting, &accuracies),
-            predicted_flops_per_step: weighted_prediction(&steps_per_setting, &costs),
+            predicted_score: weighted_prediction(&sequence_steps_per_setting, &scores),
+            predicted_flops_per_step: weighted_prediction(&sequence_steps_per_setting, &costs),
             kind,
             schedule,
             steps_per_setting,
+            sequence_steps_per_setting,
             measured,
         }
     };
@@ -300,11 +414,14 @@ pub fn evaluate(
     Ok(Evaluation {
         model_name: model_name.to_string(),
         family: model.family().to_string(),
+        metric,
         setting_names: model.settings().iter().map(|s| s.name.clone()).collect(),
         alone,
         pairs,
         runs,
         steps,
+        shortest: test.lengths.iter().copied().min().unwrap_or(0),
+        total_steps: test.lengths.iter().sum(),
         sequences: test.len(),
         config: config.clone(),
     })
@@ -373,31 +490,62 @@ impl Evaluation {
             .join(";")
     }
 
-    /// `eval.csv`: one row per run.
+    /// True when every test sequence has [`Self::steps`] steps.
+    pub fn is_fixed_length(&self) -> bool {
+        self.shortest == self.steps
+    }
+
+    /// `name:steps;…` of the settings with steps.
+    fn steps_field(&self, steps: &[usize]) -> String {
+        let named: Vec<String> = steps
+            .iter()
+            .enumerate()
+            .filter(|(_, n)| **n > 0)
+            .map(|(i, n)| format!("{}:{n}", self.setting_names[i]))
+            .collect();
+        csv_field(&named.join(";"))
+    }
+
+    /// `eval.csv`: one row per run. The metric's columns are `measured_accuracy, predicted_accuracy,
+    /// accuracy_deviation_pp` for classification and `measured_mse, predicted_mse, mse_deviation,
+    /// mse_deviation_pct` for regression; a variable-length set adds `sequence_steps_per_setting` (the
+    /// prediction's weights) after `steps_per_setting` (the schedule's steps over `0..T`).
     pub fn eval_csv(&self) -> Vec<u8> {
-        let mut out = String::from(
-            "family,kind,schedule,a,b,s,steps_per_setting,measured_accuracy,predicted_accuracy,accuracy_deviation_pp,measured_flops_per_step,predicted_flops_per_step,flops_deviation_pct,update_share\n",
+        let sequence_steps = if self.is_fixed_length() { "" } else { "sequence_steps_per_setting," };
+        let metric_columns = match self.metric {
+            Metric::Accuracy => "measured_accuracy,predicted_accuracy,accuracy_deviation_pp",
+            Metric::Mse => "measured_mse,predicted_mse,mse_deviation,mse_deviation_pct",
+        };
+        let mut out = format!(
+            "family,kind,schedule,a,b,s,steps_per_setting,{sequence_steps}{metric_columns},measured_flops_per_step,predicted_flops_per_step,flops_deviation_pct,update_share\n"
         );
         for run in &self.runs {
             let (kind, a, b, s) = self.kind_fields(run);
-            let steps: Vec<String> = run
-                .steps_per_setting
-                .iter()
-                .enumerate()
-                .filter(|(_, n)| **n > 0)
-                .map(|(i, n)| format!("{}:{n}", self.setting_names[i]))
-                .collect();
+            let sequence_steps = if self.is_fixed_length() {
+                String::new()
+            } else {
+                format!("{},", self.steps_field(&run.sequence_steps_per_setting))
+            };
+            let metric = match self.metric {
+                Metric::Accuracy => {
+                    format!("{:.6},{:.6},{:.4}", run.measured.score, run.predicted_score, run.accuracy_deviation_pp())
+                }
+                Metric::Mse => format!(
+                    "{:.8},{:.8},{:.8},{:.4}",
+                    run.measured.score,
+                    run.predicted_score,
+                    run.score_deviation(),
+                    run.score_deviation_pct()
+                ),
+            };
             let _ = writeln!(
                 out,
-                "{},{kind},{},{},{},{s},{},{:.6},{:.6},{:.4},{:.3},{:.3},{:.4},{:.6}",
+                "{},{kind},{},{},{},{s},{},{sequence_steps}{metric},{:.3},{:.3},{:.4},{:.6}",
                 self.family,
                 csv_field(&self.describe(&run.schedule)),
                 csv_field(&a),
                 csv_field(&b),
-                csv_field(&steps.join(";")),
-                run.measured.accuracy,
-                run.predicted_accuracy,
-                run.accuracy_deviation_pp(),
+                self.steps_field(&run.steps_per_setting),
                 run.measured.flops_per_step,
                 run.predicted_flops_per_step,
                 run.flops_deviation_pct(),
@@ -407,16 +555,25 @@ impl Evaluation {
         out.into_bytes()
     }
 
-    /// `settings.csv`: each setting alone, with the model's costs and the card's expectations.
+    /// `settings.csv`: each setting alone, with the model's costs and the card's expectations
+    /// (`accuracy`, `card_accuracy`, or for regression `mse`, `card_mse`).
     pub fn settings_csv(&self, model: &FlexibleModel) -> Vec<u8> {
-        let mut out = String::from(
-            "index,setting,hidden,block,block_bytes,flops_per_update,flops_per_skip,flops_per_window,window,accuracy,flops_per_step,update_share,card_accuracy,card_flops_per_step\n",
+        let (metric, digits) = match self.metric {
+            Metric::Accuracy => ("accuracy", 6),
+            Metric::Mse => ("mse", 8),
+        };
+        let mut out = format!(
+            "index,setting,hidden,block,block_bytes,flops_per_update,flops_per_skip,flops_per_window,window,{metric},flops_per_step,update_share,card_{metric},card_flops_per_step\n",
         );
         let opt = |v: Option<f64>, digits: usize| v.map_or(String::new(), |v| format!("{v:.digits$}"));
         for (i, (setting, m)) in model.settings().iter().zip(&self.alone).enumerate() {
+            let card_score = match self.metric {
+                Metric::Accuracy => setting.expected_accuracy,
+                Metric::Mse => setting.expected_mse,
+            };
             let _ = writeln!(
                 out,
-                "{i},{},{},{},{},{},{},{},{},{:.6},{:.3},{:.6},{},{}",
+                "{i},{},{},{},{},{},{},{},{},{:.digits$},{:.3},{:.6},{},{}",
                 csv_field(&setting.name),
                 setting.hidden,
                 setting.block,
@@ -425,10 +582,10 @@ impl Evaluation {
                 setting.flops_per_skip,
                 setting.flops_per_window,
                 setting.window,
-                m.accuracy,
+                m.score,
                 m.flops_per_step,
                 m.update_share,
-                opt(setting.expected_accuracy, 6),
+                opt(card_score, digits),
                 opt(setting.expected_flops_per_step, 3),
             );
         }
@@ -458,16 +615,33 @@ impl Evaluation {
     }
 
     /// `summary.md`: the settings alone and, per group of runs, the mean and maximum absolute
-    /// deviation of the measurement from the weighted prediction (accuracy in percentage points,
-    /// FLOPs per step in percent), plus the mean signed accuracy deviation.
+    /// deviation of the measurement from the weighted prediction (accuracy in percentage points, or
+    /// MSE in its own units and in percent of the prediction; FLOPs per step in percent), plus the mean
+    /// signed deviation of the metric. A regression evaluation names its metric first; a
+    /// variable-length one says how its sequences ran.
     pub fn summary_md(&self) -> String {
         let mut out = String::new();
         let _ = writeln!(out, "# Weighted-average check: `{}` ({})\n", self.model_name, self.family);
+        if self.metric == Metric::Mse {
+            let _ = writeln!(
+                out,
+                "Metric: mean squared error (MSE) of the model's one output against each sequence's target; lower is better. Deviations in MSE units and in % of the prediction.\n"
+            );
+        }
+        let (sequences, weights) = if self.is_fixed_length() {
+            (format!("{} test sequences of {} steps.", self.sequences, self.steps), "steps in setting i / T")
+        } else {
+            (
+                format!(
+                    "{} test sequences of {}–{} steps ({} steps in all), each run for its own length: a sequence shorter than s never changes.",
+                    self.sequences, self.shortest, self.steps, self.total_steps
+                ),
+                "steps run in setting i, summed over the sequences / all steps run",
+            )
+        };
         let _ = writeln!(
             out,
-            "{} test sequences of {} steps. Changes at s = {}, {}, … < {} in both directions; {} random schedules (seed {}). Prediction: Σ_i (steps in setting i / T) × the setting's own value alone. Deviation = measured − predicted.\n",
-            self.sequences,
-            self.steps,
+            "{sequences} Changes at s = {}, {}, … < {} in both directions; {} random schedules (seed {}). Prediction: Σ_i ({weights}) × the setting's own value alone. Deviation = measured − predicted.\n",
             self.config.change_every,
             2 * self.config.change_every,
             self.steps,
@@ -476,30 +650,36 @@ impl Evaluation {
         );
         let _ = writeln!(
             out,
-            "## Settings alone\n\n| setting | accuracy | FLOPs per step | updated steps |\n|---|---:|---:|---:|"
+            "## Settings alone\n\n| setting | {} | FLOPs per step | updated steps |\n|---|---:|---:|---:|",
+            self.metric.name()
         );
         for (name, m) in self.setting_names.iter().zip(&self.alone) {
-            let _ = writeln!(
-                out,
-                "| {name} | {:.3} | {:.0} | {:.1} % |",
-                m.accuracy,
-                m.flops_per_step,
-                m.update_share * 100.0
-            );
+            let score = match self.metric {
+                Metric::Accuracy => format!("{:.3}", m.score),
+                Metric::Mse => format!("{:.6}", m.score),
+            };
+            let _ = writeln!(out, "| {name} | {score} | {:.0} | {:.1} % |", m.flops_per_step, m.update_share * 100.0);
         }
-        let _ = writeln!(
-            out,
-            "\n## Measured vs predicted\n\n| runs | n | accuracy: mean Δ (pp) | mean abs Δ (pp) | max abs Δ (pp) | FLOPs: mean abs Δ (%) | max abs Δ (%) |\n|---|---:|---:|---:|---:|---:|---:|"
-        );
+        let header = match self.metric {
+            Metric::Accuracy => "| runs | n | accuracy: mean Δ (pp) | mean abs Δ (pp) | max abs Δ (pp) | FLOPs: mean abs Δ (%) | max abs Δ (%) |\n|---|---:|---:|---:|---:|---:|---:|",
+            Metric::Mse => "| runs | n | MSE: mean Δ | mean abs Δ | max abs Δ | mean abs Δ (%) | max abs Δ (%) | FLOPs: mean abs Δ (%) | max abs Δ (%) |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+        };
+        let _ = writeln!(out, "\n## Measured vs predicted\n\n{header}");
         for (label, runs) in self.groups() {
-            let s = DeviationStats::of(&runs);
+            let s = DeviationStats::of(self.metric, &runs);
+            let score = match self.metric {
+                Metric::Accuracy => {
+                    format!("{:+.2} | {:.2} | {:.2}", s.mean_score, s.mean_abs_score, s.max_abs_score)
+                }
+                Metric::Mse => format!(
+                    "{:+.6} | {:.6} | {:.6} | {:.2} | {:.2}",
+                    s.mean_score, s.mean_abs_score, s.max_abs_score, s.mean_abs_score_pct, s.max_abs_score_pct
+                ),
+            };
             let _ = writeln!(
                 out,
-                "| {label} | {} | {:+.2} | {:.2} | {:.2} | {:.2} | {:.2} |",
+                "| {label} | {} | {score} | {:.2} | {:.2} |",
                 runs.len(),
-                s.mean_accuracy_pp,
-                s.mean_abs_accuracy_pp,
-                s.max_abs_accuracy_pp,
                 s.mean_abs_flops_pct,
                 s.max_abs_flops_pct
             );
@@ -508,15 +688,20 @@ impl Evaluation {
     }
 }
 
-/// Deviation statistics of a group of runs.
+/// Deviation statistics of a group of runs. The metric's are in the unit of [`Metric::deviation`]:
+/// percentage points of accuracy, or MSE units.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct DeviationStats {
-    /// Mean of measured − predicted accuracy, percentage points.
-    pub mean_accuracy_pp: f64,
-    /// Mean absolute accuracy deviation, percentage points.
-    pub mean_abs_accuracy_pp: f64,
-    /// Maximum absolute accuracy deviation, percentage points.
-    pub max_abs_accuracy_pp: f64,
+    /// Mean of measured − predicted score.
+    pub mean_score: f64,
+    /// Mean absolute score deviation.
+    pub mean_abs_score: f64,
+    /// Maximum absolute score deviation.
+    pub max_abs_score: f64,
+    /// Mean absolute score deviation, percent of the prediction.
+    pub mean_abs_score_pct: f64,
+    /// Maximum absolute score deviation, percent of the prediction.
+    pub max_abs_score_pct: f64,
     /// Mean absolute FLOPs deviation, percent of the prediction.
     pub mean_abs_flops_pct: f64,
     /// Maximum absolute FLOPs deviation, percent.
@@ -524,15 +709,18 @@ pub struct DeviationStats {
 }
 
 impl DeviationStats {
-    /// Statistics of `runs` (all zero for none).
-    pub fn of(runs: &[&RunResult]) -> DeviationStats {
+    /// Statistics of `runs` under `metric` (all zero for none).
+    pub fn of(metric: Metric, runs: &[&RunResult]) -> DeviationStats {
         let n = runs.len().max(1) as f64;
-        let acc: Vec<f64> = runs.iter().map(|r| r.accuracy_deviation_pp()).collect();
+        let score: Vec<f64> = runs.iter().map(|r| metric.deviation(r)).collect();
+        let score_pct: Vec<f64> = runs.iter().map(|r| r.score_deviation_pct().abs()).collect();
         let flops: Vec<f64> = runs.iter().map(|r| r.flops_deviation_pct().abs()).collect();
         DeviationStats {
-            mean_accuracy_pp: acc.iter().sum::<f64>() / n,
-            mean_abs_accuracy_pp: acc.iter().map(|v| v.abs()).sum::<f64>() / n,
-            max_abs_accuracy_pp: acc.iter().fold(0.0, |m, v| m.max(v.abs())),
+            mean_score: score.iter().sum::<f64>() / n,
+            mean_abs_score: score.iter().map(|v| v.abs()).sum::<f64>() / n,
+            max_abs_score: score.iter().fold(0.0, |m, v| m.max(v.abs())),
+            mean_abs_score_pct: score_pct.iter().sum::<f64>() / n,
+            max_abs_score_pct: score_pct.iter().fold(0.0, |m: f64, v| m.max(*v)),
             mean_abs_flops_pct: flops.iter().sum::<f64>() / n,
             max_abs_flops_pct: flops.iter().fold(0.0, |m: f64, v| m.max(*v)),
         }
@@ -560,6 +748,189 @@ pub fn outputs(evaluation: &Evaluation, model: &FlexibleModel) -> Result<Vec<(Pa
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::rnn::{GruCell, GruClassifier, ModelBank, StateMap};
+
+    /// A GRU of input 1 and hidden `hidden` whose weights are all zero (its state stays 0) and whose
+    /// readout therefore outputs exactly `bias`, whatever the input.
+    fn constant_model(name: &str, hidden: usize, bias: Vec<f32>) -> GruClassifier {
+        let zeros = |n: usize| vec![0.0; n];
+        let cell = GruCell::new(
+            1,
+            hidden,
+            zeros(3 * hidden),
+            zeros(3 * hidden * hidden),
+            zeros(3 * hidden),
+            zeros(3 * hidden),
+        )
+        .unwrap();
+        GruClassifier {
+            name: name.into(),
+            cell: cell.into(),
+            readout_weight: zeros(bias.len() * hidden),
+            readout_bias: bias,
+        }
+    }
+
+    /// A switching bank of `a` (hidden 1: 6·1·2 + 16 = 28 FLOPs per step) and `b` (hidden 2: 6·2·3 + 32 = 68)
+    /// with zero maps (a → b: 2·2·1 + 2 = 6 FLOPs; b → a: 2·1·2 + 1 = 5); the last step's model's readout
+    /// bias is the output.
+    fn two_constant_models(bias_a: Vec<f32>, bias_b: Vec<f32>) -> FlexibleModel {
+        let map = |from: usize, to: usize| StateMap {
+            from_hidden: from,
+            to_hidden: to,
+            weight: vec![0.0; from * to],
+            bias: vec![0.0; to],
+        };
+        let models = vec![constant_model("a", 1, bias_a), constant_model("b", 2, bias_b)];
+        let bank = ModelBank::new(models, vec![(0, 1, map(1, 2)), (1, 0, map(2, 1))]).unwrap();
+        let model = FlexibleModel::from_bank(bank, None);
+        assert_eq!(model.settings().iter().map(|s| s.flops_per_update).collect::<Vec<_>>(), [28, 68]);
+        assert_eq!((model.switch_flops(0, 1), model.switch_flops(1, 0)), (6, 5));
+        model
+    }
+
+    fn change_run(e: &Evaluation, a: usize, s: usize) -> &RunResult {
+        e.runs.iter().find(|r| matches!(r.kind, RunKind::Change { a: ra, s: rs, .. } if ra == a && rs == s)).unwrap()
+    }
+
+    fn config_every_step() -> EvalConfig {
+        EvalConfig { change_every: 1, schedules: 0, seed: 1, max_changes: 1 }
+    }
+
+    /// Regression, fixed length: outputs 1 (a) and 3 (b), targets 0 and 2, so MSE alone is
+    /// ((1−0)² + (1−2)²)/2 = 1 for a and ((3−0)² + (3−2)²)/2 = 5 for b; after a change the last setting's
+    /// readout decides.
+    #[test]
+    fn regression_prediction_by_hand() {
+        let model = two_constant_models(vec![1.0], vec![3.0]);
+        let test = SequenceSet {
+            name: "two-targets".into(),
+            steps: 4,
+            features: 1,
+            classes: 0,
+            class_names: Vec::new(),
+            values: vec![0.5, -1.0, 2.0, 0.25, 1.0, 1.0, 0.0, -3.0],
+            lengths: vec![4, 4],
+            labels: Vec::new(),
+            targets: vec![0.0, 2.0],
+        };
+        test.check().unwrap();
+        let e = evaluate(&model, "tiny", &test, &config_every_step(), false).unwrap();
+        assert_eq!(e.metric, Metric::Mse);
+        assert_eq!((e.alone[0].score, e.alone[1].score), (1.0, 5.0));
+        assert_eq!((e.alone[0].flops_per_step, e.alone[1].flops_per_step), (28.0, 68.0));
+        // a for step 0, b for steps 1..4: measured 5 (b's readout), predicted ¼·1 + ¾·5 = 4.
+        let up = change_run(&e, 0, 1);
+        assert_eq!((up.steps_per_setting.clone(), up.sequence_steps_per_setting.clone()), (vec![1, 3], vec![2, 6]));
+        assert_eq!((up.measured.score, up.predicted_score), (5.0, 4.0));
+        assert_eq!((up.score_deviation(), up.score_deviation_pct()), (1.0, 25.0));
+        // FLOPs: (28 + 3·68 + 6) / 4 = 59.5 measured, ¼·28 + ¾·68 = 58 predicted.
+        assert_eq!((up.measured.flops_per_step, up.predicted_flops_per_step), (59.5, 58.0));
+        assert!((up.flops_deviation_pct() - 1.5 / 58.0 * 100.0).abs() < 1e-12);
+        // b for steps 0..3, a at step 3: measured 1, predicted ¾·5 + ¼·1 = 4, −75 %.
+        let down = change_run(&e, 1, 3);
+        assert_eq!((down.measured.score, down.predicted_score), (1.0, 4.0));
+        assert_eq!((down.score_deviation(), down.score_deviation_pct()), (-3.0, -75.0));
+        // Runs alone are predicted exactly.
+        for run in e.runs.iter().filter(|r| matches!(r.kind, RunKind::Alone { .. })) {
+            assert_eq!((run.score_deviation(), run.flops_deviation_pct()), (0.0, 0.0));
+        }
+        // MSE columns and labels.
+        let csv = String::from_utf8(e.eval_csv()).unwrap();
+        let mut lines = csv.lines();
+        assert_eq!(
+            lines.next().unwrap(),
+            "family,kind,schedule,a,b,s,steps_per_setting,measured_mse,predicted_mse,mse_deviation,mse_deviation_pct,measured_flops_per_step,predicted_flops_per_step,flops_deviation_pct,update_share"
+        );
+        assert!(
+            csv.contains("\nswitch,change,a@0;b@1,a,b,1,a:1;b:3,5.00000000,4.00000000,1.00000000,25.0000,59.500,58.000,2.5862,1.000000\n"),
+            "{csv}"
+        );
+        let settings = String::from_utf8(e.settings_csv(&model)).unwrap();
+        assert!(settings.starts_with("index,setting,hidden,block,block_bytes,flops_per_update,flops_per_skip,flops_per_window,window,mse,flops_per_step,update_share,card_mse,card_flops_per_step\n"), "{settings}");
+        assert!(settings.contains("\n1,b,2,1,"), "{settings}");
+        let summary = e.summary_md();
+        assert!(summary.contains("Metric: mean squared error (MSE)"), "{summary}");
+        assert!(summary.contains("| setting | MSE | FLOPs per step | updated steps |"), "{summary}");
+        assert!(summary.contains("| a | 1.000000 | 28 | 100.0 % |"), "{summary}");
+        assert!(summary.contains("| runs | n | MSE: mean Δ | mean abs Δ | max abs Δ | mean abs Δ (%) |"), "{summary}");
+        assert!(!summary.contains("accuracy") && !summary.contains("(pp)"), "{summary}");
+        let names: Vec<String> = figures::figures(&e).unwrap().into_iter().map(|(name, _)| name).collect();
+        assert_eq!(names, ["change_mse", "change_flops", "measured_vs_predicted"]);
+    }
+
+    /// Variable length: lengths 2, 4, 4 (T = 4, 10 steps in all), labels 0, 1, 0; `a` always says 0,
+    /// `b` always 1, so accuracy alone is 2/3 (a) and 1/3 (b). A change at s = 3 reaches the two long
+    /// sequences only: the short one runs a for its 2 steps and is right, the long ones end in b
+    /// (one right, one wrong): measured 2/3. Pooled steps: a 2 + 3 + 3 = 8, b 0 + 1 + 1 = 2, so the
+    /// prediction is 0.8 · 2/3 + 0.2 · 1/3 = 0.6 (averaging per-sequence shares would give 11/18).
+    #[test]
+    fn variable_length_prediction_by_hand() {
+        let model = two_constant_models(vec![1.0, 0.0], vec![0.0, 1.0]);
+        let mut values = vec![0.0; 3 * 4];
+        values[..2].copy_from_slice(&[0.3, -0.7]);
+        values[4..].copy_from_slice(&[1.0, 2.0, 3.0, 4.0, -1.0, -2.0, -3.0, -4.0]);
+        let test = SequenceSet {
+            name: "ragged".into(),
+            steps: 4,
+            features: 1,
+            classes: 2,
+            class_names: vec!["zero".into(), "one".into()],
+            values,
+            lengths: vec![2, 4, 4],
+            labels: vec![0, 1, 0],
+            targets: Vec::new(),
+        };
+        test.check().unwrap();
+        let e = evaluate(&model, "tiny", &test, &config_every_step(), false).unwrap();
+        assert_eq!((e.metric, e.steps, e.shortest, e.total_steps), (Metric::Accuracy, 4, 2, 10));
+        assert!(!e.is_fixed_length());
+        assert_eq!((e.alone[0].score, e.alone[1].score), (2.0 / 3.0, 1.0 / 3.0));
+        let late = change_run(&e, 0, 3);
+        assert_eq!(late.steps_per_setting, [3, 1]);
+        assert_eq!(late.sequence_steps_per_setting, [8, 2]);
+        assert_eq!(late.measured.score, 2.0 / 3.0);
+        assert!((late.predicted_score - 0.6).abs() < 1e-15, "{}", late.predicted_score);
+        // FLOPs: 8 steps of a (28), 2 of b (68) and 2 maps a → b (6; the short sequence never switches):
+        // (224 + 136 + 12) / 10 = 37.2 measured, 0.8 · 28 + 0.2 · 68 = 36 predicted.
+        assert!((late.measured.flops_per_step - 37.2).abs() < 1e-12);
+        assert!((late.predicted_flops_per_step - 36.0).abs() < 1e-12);
+        // At s = 2 the short sequence has ended as well: a 2 + 2 + 2 = 6, b 0 + 2 + 2 = 4 steps;
+        // 0.6 · 2/3 + 0.4 · 1/3 = 8/15.
+        let mid = change_run(&e, 0, 2);
+        assert_eq!(mid.sequence_steps_per_setting, [6, 4]);
+        assert_eq!(mid.measured.score, 2.0 / 3.0);
+        assert!((mid.predicted_score - 8.0 / 15.0).abs() < 1e-15);
+        // b first, a from s = 1: every sequence ends in a (right for 2 of 3); b 1 + 1 + 1 = 3 steps,
+        // a 1 + 3 + 3 = 7: 0.7 · 2/3 + 0.3 · 1/3 = 17/30. FLOPs (3 · 68 + 7 · 28 + 3 · 5) / 10 = 41.5.
+        let early = change_run(&e, 1, 1);
+        assert_eq!(early.sequence_steps_per_setting, [7, 3]);
+        assert!((early.predicted_score - 17.0 / 30.0).abs() < 1e-15);
+        assert!((early.measured.flops_per_step - 41.5).abs() < 1e-12);
+        let csv = String::from_utf8(e.eval_csv()).unwrap();
+        assert!(csv.starts_with("family,kind,schedule,a,b,s,steps_per_setting,sequence_steps_per_setting,measured_accuracy,predicted_accuracy,accuracy_deviation_pp,"), "{csv}");
+        assert!(
+            csv.contains("\nswitch,change,a@0;b@3,a,b,3,a:3;b:1,a:8;b:2,0.666667,0.600000,6.6667,37.200,36.000,"),
+            "{csv}"
+        );
+        let summary = e.summary_md();
+        assert!(
+            summary.contains("3 test sequences of 2–4 steps (10 steps in all), each run for its own length: a sequence shorter than s never changes."),
+            "{summary}"
+        );
+        assert!(
+            summary.contains("Σ_i (steps run in setting i, summed over the sequences / all steps run)"),
+            "{summary}"
+        );
+    }
+
+    #[test]
+    fn sequence_steps_stop_at_each_length() {
+        let s = Schedule { segments: vec![(0, 2), (10, 0), (30, 1)] };
+        // Lengths 5 (all in 2), 20 (10 in 2, 10 in 0), 64 (10, 20, 34).
+        assert_eq!(s.sequence_steps_per_setting(3, &[5, 20, 64]), [30, 34, 25]);
+        assert_eq!(s.sequence_steps_per_setting(3, &[64, 64]), [40, 68, 20]);
+    }
 
     #[test]
     fn weighted_prediction_by_hand() {
@@ -598,7 +969,7 @@ mod tests {
 
     #[test]
     fn pairs_are_neighbours_in_cost_then_the_extremes() {
-        let m = |flops: f64| Measured { accuracy: 0.5, flops_per_step: flops, update_share: 1.0 };
+        let m = |flops: f64| Measured { score: 0.5, flops_per_step: flops, update_share: 1.0 };
         assert_eq!(pairs_by_cost(&[m(30.0), m(10.0), m(20.0)]), [(1, 2), (2, 0), (1, 0)]);
         assert_eq!(pairs_by_cost(&[m(30.0), m(10.0)]), [(1, 0)]);
     }

@@ -2,9 +2,11 @@
 
 use std::process::Command;
 
-use flexrnn::data::{digits_split, load_digits};
-use flexrnn::eval::{evaluate, measure, weighted_prediction, EvalConfig, RunKind, Schedule};
-use flexrnn::rnn::FlexibleModel;
+use flexrnn::data::{digits_split, load_digits, Split, SplitPart, Task};
+use flexrnn::eval::{evaluate, measure, outputs, weighted_prediction, EvalConfig, Metric, RunKind, Schedule};
+use flexrnn::rnn::{FlexibleModel, GruCell, GruClassifier, ModelBank, StateMap};
+use flexrnn::train::bank::{train_bank, BankConfig};
+use flexrnn::train::TrainConfig;
 
 use crate::at;
 
@@ -21,17 +23,17 @@ fn a_schedule_without_change_is_predicted_exactly() {
         let alone: Vec<_> = evaluation.runs.iter().filter(|r| matches!(r.kind, RunKind::Alone { .. })).collect();
         assert_eq!(alone.len(), model.settings().len());
         for run in &alone {
-            assert_eq!(run.measured.accuracy, run.predicted_accuracy, "{dir}");
+            assert_eq!(run.measured.score, run.predicted_score, "{dir}");
             assert_eq!(run.measured.flops_per_step, run.predicted_flops_per_step, "{dir}");
             assert_eq!((run.accuracy_deviation_pp(), run.flops_deviation_pct()), (0.0, 0.0));
         }
         // "Changing" to the same setting at step 20 is no change.
-        let accuracies: Vec<f64> = evaluation.alone.iter().map(|m| m.accuracy).collect();
+        let accuracies: Vec<f64> = evaluation.alone.iter().map(|m| m.score).collect();
         let split = Schedule { segments: vec![(0, 1), (20, 1)] };
         let measured = measure(&model, &test, &split);
         assert_eq!(measured, evaluation.alone[1]);
         let steps = split.steps_per_setting(model.settings().len(), test.steps);
-        assert_eq!(weighted_prediction(&steps, &accuracies), measured.accuracy);
+        assert_eq!(weighted_prediction(&steps, &accuracies), measured.score);
         // Runs: settings alone, 2 directions × 1 change position per pair, 2 random schedules.
         assert_eq!(evaluation.runs.len(), model.settings().len() + evaluation.pairs.len() * 2 + 2);
         // Parallel and sequential give the same results.
@@ -99,4 +101,173 @@ fn eval_cli_writes_the_documented_files_deterministically() {
         .unwrap();
     assert!(!output.status.success());
     assert_eq!(std::fs::read_to_string(foreign.join("notes.txt")).unwrap(), "mine");
+}
+
+/// A regression model end to end: a bank of widths 4 and 8 trained for 2 epochs on a small part of
+/// the adding task with T = 10 (its card records the task), evaluated on 200 test sequences. Every
+/// setting alone has the MSE computed independently from the model's outputs, and is predicted
+/// exactly; a change at s = 5 is predicted as ½ · MSE_a + ½ · MSE_b.
+#[test]
+fn a_trained_regression_model_is_evaluated_in_mse() {
+    let task = Task::load("adding-T10").unwrap();
+    let part = |part: SplitPart, n: usize| task.split.indices(part)[..n].to_vec();
+    let split = Split {
+        train: part(SplitPart::Train, 400),
+        validation: part(SplitPart::Validation, 100),
+        test: part(SplitPart::Test, 200),
+        ..task.split.clone()
+    };
+    let config = BankConfig {
+        widths: vec![4, 8],
+        base: TrainConfig {
+            hidden: 4,
+            epochs: 2,
+            batch_size: 50,
+            learning_rate: 1e-2,
+            clip_norm: 1.0,
+            seed: 3,
+            cell: Default::default(),
+        },
+        command: "test".into(),
+    };
+    let trained = train_bank(&task.set, &split, &config, |_| {}).unwrap();
+    let model = FlexibleModel::from_bank(trained.bank.clone(), Some(&trained.card));
+    assert_eq!((model.task(), model.classes()), ("adding-T10", 1));
+    let test = task.set.subset(&split.test);
+    let config = EvalConfig { change_every: 5, schedules: 3, seed: 1, max_changes: 2 };
+    let e = evaluate(&model, "tiny-adding", &test, &config, false).unwrap();
+    assert_eq!(e.metric, Metric::Mse);
+    assert_eq!((e.steps, e.total_steps), (10, 2000));
+    for (setting, measured) in e.alone.iter().enumerate() {
+        // The same model's own outputs, squared errors summed in f64 as the eval does.
+        let gru = &trained.bank.models()[setting];
+        let mut output = [0.0f32];
+        let sum: f64 = (0..test.len())
+            .map(|i| {
+                gru.outputs(test.unpadded(i), &mut output);
+                (output[0] as f64 - test.targets[i] as f64).powi(2)
+            })
+            .sum();
+        let mse = sum / test.len() as f64;
+        assert_eq!(measured.score, mse, "{}", gru.name);
+        assert_eq!(Some(measured.score), model.settings()[setting].expected_mse, "the card's test MSE");
+        assert!(mse > 0.0 && mse < 1.0, "{mse}");
+        let run = &e.runs[setting];
+        assert!(matches!(run.kind, RunKind::Alone { setting: s } if s == setting));
+        assert_eq!(
+            (run.measured.score, run.measured.flops_per_step),
+            (run.predicted_score, run.predicted_flops_per_step)
+        );
+        assert_eq!((run.score_deviation(), run.score_deviation_pct()), (0.0, 0.0));
+    }
+    let (mse_4, mse_8) = (e.alone[0].score, e.alone[1].score);
+    for run in &e.runs {
+        if let RunKind::Change { s: 5, .. } = run.kind {
+            assert_eq!(run.sequence_steps_per_setting, [1000, 1000]);
+            assert!((run.predicted_score - (0.5 * mse_4 + 0.5 * mse_8)).abs() < 1e-15);
+            assert_eq!(run.score_deviation(), run.measured.score - run.predicted_score);
+        }
+    }
+    // 2 alone, 1 pair × 2 directions × 1 position (s = 5), 3 random schedules.
+    assert_eq!(e.runs.len(), 2 + 2 + 3);
+    let files = outputs(&e, &model).unwrap();
+    let names: Vec<String> = files.iter().map(|(p, _)| p.display().to_string()).collect();
+    assert!(
+        names.contains(&"change_mse.svg".to_string()) && !names.iter().any(|n| n.contains("accuracy")),
+        "{names:?}"
+    );
+    let csv = String::from_utf8(e.eval_csv()).unwrap();
+    assert!(
+        csv.starts_with(
+            "family,kind,schedule,a,b,s,steps_per_setting,measured_mse,predicted_mse,mse_deviation,mse_deviation_pct,"
+        ),
+        "{csv}"
+    );
+    assert_eq!(csv.lines().count(), 1 + e.runs.len());
+    let svg = String::from_utf8(files.iter().find(|(p, _)| p.ends_with("change_mse.svg")).unwrap().1.clone()).unwrap();
+    assert!(svg.contains(">\nMSE\n</text>") && !svg.contains("accuracy"), "the axis says MSE");
+}
+
+/// Variable length on real data: JapaneseVowels' test part (370 sequences of 7–29 steps) through a
+/// hand-made bank (zero weights; FLOPs do not depend on them). Each sequence runs its own length, so
+/// a change at `s` reaches only the sequences longer than `s`: the steps before the change are
+/// `Σ_i min(L_i, s)`, and the measured FLOPs exceed the pooled prediction by exactly the maps of the
+/// sequences that did switch.
+#[test]
+fn variable_length_sequences_change_only_if_they_reach_the_change() {
+    let task = Task::load("japanese-vowels").unwrap();
+    let test = task.part(SplitPart::Test);
+    assert!(!test.is_fixed_length());
+    let (features, classes) = (test.features, test.classes);
+    let gru = |name: &str, hidden: usize| GruClassifier {
+        name: name.into(),
+        cell: GruCell::new(
+            features,
+            hidden,
+            vec![0.0; 3 * hidden * features],
+            vec![0.0; 3 * hidden * hidden],
+            vec![0.0; 3 * hidden],
+            vec![0.0; 3 * hidden],
+        )
+        .unwrap()
+        .into(),
+        readout_weight: vec![0.0; classes * hidden],
+        readout_bias: (0..classes).map(|c| c as f32).collect(),
+    };
+    let map = |from: usize, to: usize| StateMap {
+        from_hidden: from,
+        to_hidden: to,
+        weight: vec![0.0; from * to],
+        bias: vec![0.0; to],
+    };
+    let bank =
+        ModelBank::new(vec![gru("small", 3), gru("large", 5)], vec![(0, 1, map(3, 5)), (1, 0, map(5, 3))]).unwrap();
+    let model = FlexibleModel::from_bank(bank, None);
+    let config = EvalConfig { change_every: 4, schedules: 2, seed: 1, max_changes: 2 };
+    let e = evaluate(&model, "vowels", &test, &config, false).unwrap();
+    let longest = *test.lengths.iter().max().unwrap();
+    let total: usize = test.lengths.iter().sum();
+    assert_eq!((e.steps, e.shortest, e.total_steps), (longest, *test.lengths.iter().min().unwrap(), total));
+    let mut changes = 0;
+    for run in &e.runs {
+        let RunKind::Change { a, b, s, .. } = run.kind else { continue };
+        changes += 1;
+        assert!(s < longest);
+        let before: usize = test.lengths.iter().map(|&l| l.min(s)).sum();
+        assert_eq!(run.sequence_steps_per_setting[a], before);
+        assert_eq!(run.sequence_steps_per_setting[b], total - before);
+        let switched = test.lengths.iter().filter(|&&l| l > s).count();
+        let extra = (switched as u64 * model.switch_flops(a, b)) as f64 / total as f64;
+        assert!((run.measured.flops_per_step - run.predicted_flops_per_step - extra).abs() < 1e-9, "{s}");
+    }
+    // Pairs: one; positions 4, 8, … below the longest length, in both directions.
+    assert_eq!(changes, 2 * ((longest - 1) / 4));
+    let csv = String::from_utf8(e.eval_csv()).unwrap();
+    assert!(csv.lines().next().unwrap().contains(",steps_per_setting,sequence_steps_per_setting,measured_accuracy,"));
+    assert!(e.summary_md().contains(&format!("{} test sequences of {}–{longest} steps", test.len(), e.shortest)));
+}
+
+/// A card whose task cannot be loaded is refused with the folder and the task id named.
+#[test]
+fn eval_cli_names_the_folder_and_task_it_cannot_load() {
+    let dir = tempfile::tempdir().unwrap();
+    let model_dir = dir.path().join("moved-model");
+    std::fs::create_dir(&model_dir).unwrap();
+    for entry in std::fs::read_dir(crate::at("models/digits-gru")).unwrap() {
+        let path = entry.unwrap().path();
+        std::fs::copy(&path, model_dir.join(path.file_name().unwrap())).unwrap();
+    }
+    let card = std::fs::read_to_string(model_dir.join("card.json")).unwrap();
+    let card = card.replacen("\"task\": \"digits\"", "\"task\": \"pose:/nonexistent-har\"", 1);
+    std::fs::write(model_dir.join("card.json"), card).unwrap();
+    let output = Command::new(env!("CARGO_BIN_EXE_flexrnn"))
+        .args(["eval", "--out"])
+        .arg(dir.path().join("out"))
+        .arg(&model_dir)
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("moved-model") && stderr.contains("pose:/nonexistent-har"), "{stderr}");
+    assert!(!dir.path().join("out").exists());
 }
