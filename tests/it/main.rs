@@ -16,6 +16,7 @@ mod node_models;
 mod pipelines;
 mod queueing;
 mod robustness;
+mod shipped;
 mod studies;
 mod traces;
 
