@@ -93,6 +93,24 @@ fn shipped_family_scenarios_run() {
 }
 
 #[test]
+fn basic_motions_skips_cancel_the_feature_stage_of_skipped_frames() {
+    // BasicMotions played by a Skip-GRU behind a 1 MFLOP feature stage (40 ms alone on this node).
+    let (scenario, resources, results) = run_text(&shipped("basic-motions-skip.yaml"), true);
+    let labels = labels(&scenario, &resources);
+    let rows: Vec<_> = results.iter().map(|r| summary_rows(r, &scenario, &labels)[0].clone()).collect();
+    assert_eq!(rows[0].sequences, Some(40), "the 40 test series, each once");
+    let updated = |i: usize| results[i].outcome.recorder.steps.iter().filter(|s| s.updated).count();
+    // thr = 0.5 reads about a third of the frames (35.6 % on the card's test split, without misses)…
+    assert!(updated(1) * 2 < updated(0), "{} vs {} frames read", updated(1), updated(0));
+    // …so its feature stages are cancelled too: the stream keeps the node busy for less, and fewer
+    // frames miss.
+    let busy = |i: usize| rows[i].utilisation;
+    assert!(busy(1) < busy(0) - 0.1, "busy share {} vs {}", busy(1), busy(0));
+    assert!(rows[1].miss_rate.unwrap() < rows[0].miss_rate.unwrap());
+    assert!(rows[1].accuracy.unwrap() > rows[0].accuracy.unwrap());
+}
+
+#[test]
 fn shipped_nested_scenario_runs_with_one_parameter_load() {
     let text = shipped("nested-width.yaml").replace("duration: 120s", "duration: 20s");
     let (scenario, resources, results) = run_text(&text, true);
