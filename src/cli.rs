@@ -193,7 +193,8 @@ struct TrainArgs {
     /// Hidden sizes, comma-separated.
     #[arg(long, value_delimiter = ',', default_value = "16,32,64,128")]
     widths: Vec<usize>,
-    /// Maximum epochs per model (the epoch with the best validation accuracy is kept).
+    /// Maximum epochs per model (the epoch with the best validation score — accuracy, or MSE for a
+    /// regression task — is kept).
     #[arg(long, default_value_t = 150)]
     epochs: usize,
     /// Mini-batch size.
@@ -253,7 +254,15 @@ fn eval(args: EvalArgs) -> anyhow::Result<()> {
         seed: args.seed,
         ..EvalConfig::default()
     };
-    let evaluation = with_jobs(args.jobs, |parallel| evaluate(&model, &name, &test, &config, parallel))??;
+    let evaluation = with_jobs(args.jobs, |parallel| evaluate(&model, &name, &test, &config, parallel))?
+        .with_context(|| format!("{}", args.model_dir.display()))?;
+    anyhow::ensure!(
+        evaluation.runs.len() > model.settings().len(),
+        "{}: nothing to compare: no change position below the sequence length ({} steps) with --change-every {} and no random schedule (--schedules 0)",
+        args.model_dir.display(),
+        evaluation.steps,
+        args.change_every
+    );
     let files = outputs(&evaluation, &model)?;
     let out = args.out.unwrap_or_else(|| PathBuf::from("results").join(format!("eval-{name}")));
     flexrnn::output::replace_folder(&out, &files, "eval.csv")?;
@@ -473,7 +482,9 @@ fn train(args: TrainArgs) -> anyhow::Result<()> {
         "{} already holds a model (card.json); pass --force to replace it",
         args.out.display()
     );
-    let task = data::Task::load(&args.task)?;
+    // Relative paths in the id (ts:, pose:, mnist:) are made absolute, so the card's id loads anywhere.
+    let cwd = std::env::current_dir().context("reading the working folder")?;
+    let task = data::TaskSpec::parse(&args.task)?.resolved(&cwd).load()?;
     anyhow::ensure!(
         task.set.is_fixed_length(),
         "task `{}` has sequences of different lengths; the trainers take fixed-length tasks only (the loaders, `flexrnn eval` and the simulator take variable lengths)",

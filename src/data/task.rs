@@ -19,6 +19,10 @@
 
 use std::path::{Path, PathBuf};
 
+use rand::seq::SliceRandom;
+use rand::SeedableRng;
+use rand_pcg::Pcg64;
+
 use super::{
     digits_split, load_basic_motions, load_digits, load_japanese_vowels, load_mnist5k, pixel_permutation,
     read_mnist_idx, read_pose, read_ts, AddingTask, DataError, MissingValues, SequenceSet, Split, SplitPart, TrainTest,
@@ -117,6 +121,12 @@ impl TaskSpec {
                         .ok_or_else(|| bad("give the training and test file: ts:TRAIN.ts,TEST.ts".into()))?;
                     TaskSpec::Ts { train: PathBuf::from(train), test: PathBuf::from(test) }
                 } else if let Some(rest) = id.strip_prefix("pose:") {
+                    if rest.is_empty() || rest.starts_with(',') {
+                        return Err(bad("give the folder: pose:DIR or pose:DIR,frames=N".into()));
+                    }
+                    if rest.contains(',') && !rest.contains(",frames=") {
+                        return Err(bad("the only option is frames: pose:DIR,frames=N".into()));
+                    }
                     match rest.rsplit_once(",frames=") {
                         Some((dir, frames)) => {
                             let frames: usize = frames
@@ -153,6 +163,23 @@ impl TaskSpec {
             TaskSpec::Ts { train, test } => format!("ts:{},{}", train.display(), test.display()),
             TaskSpec::Pose { dir, frames } if *frames == POSE_FRAMES_PER_SERIES => format!("pose:{}", dir.display()),
             TaskSpec::Pose { dir, frames } => format!("pose:{},frames={frames}", dir.display()),
+        }
+    }
+
+    /// The same task with every relative file or folder path of the id (`mnist:`, `pmnist:`, `ts:`,
+    /// `pose:`) joined to `base` and made absolute (canonical where the path exists), so that an id
+    /// means the same files wherever it is read from: `flexrnn train` resolves against the working
+    /// folder (the card records the absolute id), a scenario against its own folder.
+    pub fn resolved(&self, base: &Path) -> TaskSpec {
+        let fix = |p: &PathBuf| {
+            let joined = if p.is_absolute() { p.clone() } else { base.join(p) };
+            joined.canonicalize().unwrap_or(joined)
+        };
+        match self {
+            TaskSpec::MnistIdx { dir, permuted } => TaskSpec::MnistIdx { dir: fix(dir), permuted: *permuted },
+            TaskSpec::Ts { train, test } => TaskSpec::Ts { train: fix(train), test: fix(test) },
+            TaskSpec::Pose { dir, frames } => TaskSpec::Pose { dir: fix(dir), frames: *frames },
+            other => other.clone(),
         }
     }
 
@@ -285,7 +312,37 @@ impl Task {
                 ),
             ));
         }
-        let inner = Split::stratified(&train.labels, train.classes, TASK_SPLIT_SEED, 0.0, validation_fraction);
+        let inner = if train.is_regression() {
+            // No classes to stratify by: a seeded shuffle, the first share to validation.
+            let mut order: Vec<usize> = (0..train.len()).collect();
+            order.shuffle(&mut Pcg64::seed_from_u64(TASK_SPLIT_SEED));
+            let n_validation = (validation_fraction * train.len() as f64).round() as usize;
+            let (mut validation, mut rest) = (order[..n_validation].to_vec(), order[n_validation..].to_vec());
+            validation.sort_unstable();
+            rest.sort_unstable();
+            Split {
+                seed: TASK_SPLIT_SEED,
+                test_fraction: 0.0,
+                validation_fraction,
+                train: rest,
+                validation,
+                test: Vec::new(),
+            }
+        } else {
+            Split::stratified(&train.labels, train.classes, TASK_SPLIT_SEED, 0.0, validation_fraction)
+        };
+        if inner.train.is_empty() || inner.validation.is_empty() || test.is_empty() {
+            return Err(DataError::invalid(
+                id,
+                format!(
+                    "{} training, {} validation and {} test sequences: each part needs at least one (the validation part is {:.0} % of each class of the training file)",
+                    inner.train.len(),
+                    inner.validation.len(),
+                    test.len(),
+                    validation_fraction * 100.0
+                ),
+            ));
+        }
         let n_train = train.len();
         let set = concat(&train, &test);
         let split = Split {
@@ -442,6 +499,38 @@ mod tests {
         let permutation = pixel_permutation(64, PERMUTATION_SEED);
         assert_eq!(permuted.set.frame(3, 0), plain.set.frame(3, permutation[0]));
         assert_eq!(permuted.set.name, "digits-permuted");
+    }
+
+    #[test]
+    fn relative_paths_resolve_against_a_base_folder() {
+        let spec = TaskSpec::parse("ts:a/Train.ts,/abs/Test.ts").unwrap().resolved(Path::new("/base"));
+        assert_eq!(spec.id(), "ts:/base/a/Train.ts,/abs/Test.ts");
+        let spec = TaskSpec::parse("pose:har,frames=33").unwrap().resolved(Path::new("/base"));
+        assert_eq!(spec.id(), "pose:/base/har,frames=33");
+        assert_eq!(TaskSpec::parse("digits").unwrap().resolved(Path::new("/base")).id(), "digits");
+        assert!(TaskSpec::parse("pose:har,fps=4").unwrap_err().to_string().contains("only option is frames"));
+        assert!(TaskSpec::parse("pose:").unwrap_err().to_string().contains("give the folder"));
+    }
+
+    #[test]
+    fn a_regression_ts_pair_is_split_without_classes_and_empty_parts_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let series = |n: usize| {
+            let mut text = String::from("@problemName r\n@timeStamps false\n@univariate true\n@equalLength true\n@seriesLength 3\n@targetLabel true\n@data\n");
+            for i in 0..n {
+                text.push_str(&format!("1,2,{i}:{}.5\n", i));
+            }
+            text
+        };
+        std::fs::write(dir.path().join("r_TRAIN.ts"), series(20)).unwrap();
+        std::fs::write(dir.path().join("r_TEST.ts"), series(10)).unwrap();
+        std::fs::write(dir.path().join("one_TRAIN.ts"), series(1)).unwrap();
+        let id = |a: &str| format!("ts:{},{}", dir.path().join(a).display(), dir.path().join("r_TEST.ts").display());
+        let task = Task::load(&id("r_TRAIN.ts")).unwrap();
+        assert!(task.is_regression());
+        assert_eq!((task.split.train.len(), task.split.validation.len(), task.split.test.len()), (15, 5, 10));
+        let message = Task::load(&id("one_TRAIN.ts")).unwrap_err().to_string();
+        assert!(message.contains("0 validation"), "{message}");
     }
 
     #[test]

@@ -89,37 +89,52 @@ pub fn load_resources(scenario: &Scenario) -> Result<Resources, RunError> {
             let sha256 = bank_digest(&dir);
             banks.insert(dir.clone(), LoadedBank { dir: dir.clone(), model: Arc::new(model), sha256 });
         }
-        let id = stream.dataset.id();
-        if !datasets.contains_key(id) {
-            let task = data::Task::load(id)?;
-            let located =
-                |message: String| {
-                    RunError::Scenario(scenario.error_at(
-                        &format!("dataset: {id}"),
-                        format!("stream `{}`.dataset: {message}", stream.spec.name),
-                    ))
-                };
+        let written = stream.dataset.id();
+        let located =
+            |message: String| {
+                RunError::Scenario(scenario.error_at(
+                    &format!("dataset: {written}"),
+                    format!("stream `{}`.dataset: {message}", stream.spec.name),
+                ))
+            };
+        let id = stream_task_id(scenario, stream);
+        if !datasets.contains_key(&id) {
+            let task = data::Task::load(&id).map_err(|e| located(e.to_string()))?;
             if task.is_regression() || !task.set.is_fixed_length() {
                 return Err(located(format!(
-                    "task `{id}` is {}; a stream plays fixed-length classification tasks (e.g. digits, digits-permuted, pmnist5k, basic-motions)",
+                    "task `{written}` is {}; a stream plays fixed-length classification tasks (e.g. digits, digits-permuted, pmnist5k, basic-motions)",
                     if task.is_regression() { "a regression task" } else { "of variable length" }
                 )));
             }
-            datasets.insert(id.to_string(), (Arc::new(task.set), task.split));
+            datasets.insert(id.clone(), (Arc::new(task.set), task.split));
         }
-        let trained_on = banks[&dir].model.task();
-        if !trained_on.is_empty() && trained_on != id {
-            return Err(RunError::Scenario(scenario.error_at(
-                &format!("dataset: {id}"),
-                format!(
-                    "stream `{}`: the models in `{}` were trained on task `{trained_on}`, the stream plays `{id}`; use dataset: {trained_on} or a model folder trained on {id}",
-                    stream.spec.name,
-                    stream.models.display()
-                ),
+        let model = &banks[&dir].model;
+        let trained_on = model.task();
+        let cwd = std::env::current_dir().unwrap_or_default();
+        let trained_id =
+            data::TaskSpec::parse(trained_on).map(|spec| spec.resolved(&cwd).id()).unwrap_or(trained_on.to_string());
+        if model.classes() < 2 {
+            return Err(located(format!(
+                "the models in `{}` are regression models (task `{trained_on}`); a stream plays a classification task",
+                stream.models.display()
+            )));
+        }
+        if !trained_on.is_empty() && trained_id != id {
+            return Err(located(format!(
+                "the models in `{}` were trained on task `{trained_on}`, the stream plays `{written}`; use dataset: {trained_on} or a model folder trained on {written}",
+                stream.models.display()
             )));
         }
     }
     Ok(Resources { banks, datasets })
+}
+
+/// The task id a stream plays, its relative paths resolved against the scenario's folder (as
+/// `models:` is), the key of [`Resources::datasets`].
+fn stream_task_id(scenario: &Scenario, stream: &crate::scenario::StreamFile) -> String {
+    data::TaskSpec::parse(stream.dataset.id())
+        .map(|spec| spec.resolved(&scenario.dir).id())
+        .unwrap_or_else(|_| stream.dataset.id().to_string())
 }
 
 /// SHA-256 of a model folder's files (see [`LoadedBank::sha256`]); files that vanished since loading
@@ -445,7 +460,7 @@ fn world_setup_with(
     let mut streams = Vec::new();
     for ((stream, policy), forecast) in scenario.streams().zip(&plan.policies).zip(forecasts) {
         let loaded = &resources.banks[&scenario.dir.join(&stream.models)];
-        let (set, split) = &resources.datasets[stream.dataset.id()];
+        let (set, split) = &resources.datasets[&stream_task_id(scenario, stream)];
         let (dataset, pool) = (Arc::clone(set), split.indices(stream.split).to_vec());
         let sequences = if stream.sequences_given { stream.spec.sequences } else { pool.len() };
         let bank_key = resources.banks.keys().position(|k| *k == scenario.dir.join(&stream.models)).expect("loaded");

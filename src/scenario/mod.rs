@@ -722,9 +722,8 @@ impl DatasetName {
 impl<'de> Deserialize<'de> for DatasetName {
     fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         let text = String::deserialize(deserializer)?;
-        let spec = crate::data::TaskSpec::parse(&text).map_err(|e| {
-            <D::Error as serde::de::Error>::custom(format!("{e} (dataset: a task id: {})", crate::data::TASK_IDS))
-        })?;
+        let spec = crate::data::TaskSpec::parse(&text)
+            .map_err(|e| <D::Error as serde::de::Error>::custom(format!("dataset: {e}")))?;
         Ok(DatasetName(spec.id()))
     }
 }
