@@ -9,7 +9,6 @@
 
 pub mod bank;
 pub(crate) mod cell;
-pub mod lstm;
 pub mod nested;
 pub mod skip;
 pub mod skipw;
