@@ -97,6 +97,7 @@ pub fn load_resources(scenario: &Scenario) -> Result<Resources, RunError> {
                     format!("stream `{}`.dataset: {message}", stream.spec.name),
                 ))
             };
+        data::TaskSpec::parse(written).map_err(|e| located(e.to_string()))?;
         let id = stream_task_id(scenario, stream);
         if !datasets.contains_key(&id) {
             let task = data::Task::load(&id).map_err(|e| located(e.to_string()))?;

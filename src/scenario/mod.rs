@@ -707,8 +707,9 @@ pub enum ProcessKindName {
 }
 
 /// The data set a stream plays: a task id of [`crate::data::TaskSpec`] (`digits`, `digits-permuted`,
-/// `pmnist5k`, `basic-motions`, `ts:TRAIN,TEST`, `pose:DIR`, …; the stream plays its `split` part).
-/// Checked when read: an unknown id is an error listing the known ones.
+/// `pmnist5k`, `basic-motions`, `ts:TRAIN,TEST`, `pose:DIR`, …; the stream plays its `split` part),
+/// as written. Checked when the data are loaded: an unknown id is an error at its line listing the
+/// known ones.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DatasetName(pub String);
 
@@ -721,10 +722,9 @@ impl DatasetName {
 
 impl<'de> Deserialize<'de> for DatasetName {
     fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        let text = String::deserialize(deserializer)?;
-        let spec = crate::data::TaskSpec::parse(&text)
-            .map_err(|e| <D::Error as serde::de::Error>::custom(format!("dataset: {e}")))?;
-        Ok(DatasetName(spec.id()))
+        // Checked against the task ids when the scenario's data are loaded (`runner::load_resources`),
+        // where the error can point at the `dataset:` line itself.
+        Ok(DatasetName(String::deserialize(deserializer)?))
     }
 }
 

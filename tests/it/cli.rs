@@ -79,7 +79,7 @@ fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
 #[test]
 fn bad_scenarios_are_clear_errors_not_panics() {
     let dir = tempfile::tempdir().unwrap();
-    let cases: [(&str, &str, &[&str]); 5] = [
+    let cases: [(&str, &str, &[&str]); 8] = [
         ("speed: 25MFLOP/s", "speed: fast", &["bad.yaml:11:", "speed", "GFLOP/s"]),
         (
             "    period: 5ms",
@@ -93,6 +93,15 @@ fn bad_scenarios_are_clear_errors_not_panics() {
         ),
         ("models: ../models/digits-gru", "models: ../models/nowhere", &["bad.yaml", "nowhere", "card.json"]),
         ("on_miss: skip", "on_miss: maybe", &["bad.yaml:", "maybe", "continue", "skip"]),
+        // Data sets: an unknown task id, a regression task, a task the models were not trained on —
+        // each at the `dataset:` line.
+        ("dataset: digits", "dataset: digit", &["bad.yaml:DATASET_LINE:", "task `digit`", "basic-motions"]),
+        ("dataset: digits", "dataset: adding", &["bad.yaml:DATASET_LINE:", "regression task"]),
+        (
+            "dataset: digits",
+            "dataset: basic-motions",
+            &["bad.yaml:DATASET_LINE:", "trained on task `digits`", "plays `basic-motions`"],
+        ),
     ];
     for (from, to, expected) in cases {
         let text = crate::shipped("default.yaml");
@@ -103,8 +112,10 @@ fn bad_scenarios_are_clear_errors_not_panics() {
         let stderr = String::from_utf8_lossy(&output.stderr).replace(&path.display().to_string(), "bad.yaml");
         assert_eq!(output.status.code(), Some(1), "{stderr}");
         assert!(!stderr.contains("panicked"), "{stderr}");
+        let dataset_line = 1 + text.lines().position(|l| l.contains("dataset: digits")).unwrap();
         for needle in expected {
-            assert!(stderr.contains(needle), "missing `{needle}` in: {stderr}");
+            let needle = needle.replace("DATASET_LINE", &dataset_line.to_string());
+            assert!(stderr.contains(&needle), "missing `{needle}` in: {stderr}");
         }
     }
     assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0, "nothing is written for a bad scenario");
