@@ -163,6 +163,22 @@ impl CandleCell {
         Ok(state)
     }
 
+    /// As [`Self::final_state`] for sequences of `lengths[b]` steps zero-padded to `T`: from step
+    /// `lengths[b]` on, row `b`'s state is kept (`s ← s + m_t (s' − s)` with `m_t` = 1 while `t <
+    /// lengths[b]`, else 0), so each row ends at the state after its own last step.
+    pub(crate) fn final_state_of_lengths(&self, xs: &Tensor, lengths: &[usize]) -> candle_core::Result<Tensor> {
+        let (batch, _, _) = xs.dims3()?;
+        let weight_hh_t = self.weight_hh_t()?;
+        let mut state = self.zero_state(batch)?;
+        for (t, gi) in self.input_gates(xs)?.into_iter().enumerate() {
+            let mask: Vec<f32> = lengths.iter().map(|&length| if t < length { 1.0 } else { 0.0 }).collect();
+            let mask = Tensor::from_vec(mask, (batch, 1), &Device::Cpu)?;
+            let next = self.step(&gi, &state, &weight_hh_t)?;
+            state = (&state + (next - &state)?.broadcast_mul(&mask)?)?;
+        }
+        Ok(state)
+    }
+
     /// The trained cell as the crate runs it.
     pub(crate) fn to_cell(&self) -> candle_core::Result<RnnCell> {
         let input = self.weight_ih.dims()[1];
@@ -211,6 +227,40 @@ mod tests {
 
     /// Largest absolute difference allowed between the crate's cells and the autodiff forward.
     const AUTODIFF_ATOL: f32 = 1e-5;
+
+    #[test]
+    fn masked_forward_ends_each_row_at_its_own_length() {
+        let mut rng = Pcg64::seed_from_u64(22);
+        for kind in CellKind::ALL {
+            let (input, hidden, steps) = (2, 6, 9);
+            let cell = CandleCell::init(kind, input, hidden, &mut rng).unwrap();
+            let lengths = [9, 4, 1];
+            let mut values: Vec<f32> = (0..3 * steps * input).map(|_| rng.random_range(-1.0..1.0)).collect();
+            // Zero padding after each length, as the data sets store it.
+            for (b, &length) in lengths.iter().enumerate() {
+                values[(b * steps + length) * input..(b + 1) * steps * input].iter_mut().for_each(|v| *v = 0.0);
+            }
+            let xs = Tensor::from_vec(values.clone(), (3, steps, input), &Device::Cpu).unwrap();
+            let got = cell.final_state_of_lengths(&xs, &lengths).unwrap().to_vec2::<f32>().unwrap();
+            let ours = cell.to_cell().unwrap();
+            for (b, row) in got.iter().enumerate() {
+                let mut state = vec![0.0f32; ours.state_len()];
+                let mut scratch = CellScratch::new(hidden);
+                for x in values[b * steps * input..][..lengths[b] * input].chunks_exact(input) {
+                    ours.step(x, &mut state, &mut scratch);
+                }
+                let worst = state.iter().zip(row).map(|(a, e)| (a - e).abs()).fold(0.0, f32::max);
+                assert!(worst <= AUTODIFF_ATOL, "{kind} row {b} (length {}): {worst}", lengths[b]);
+            }
+            // All rows full length: the masked forward is the plain one (up to the rounding of
+            // s + (s' − s)).
+            let full = cell.final_state_of_lengths(&xs, &[steps; 3]).unwrap().to_vec2::<f32>().unwrap();
+            let plain = cell.final_state(&xs).unwrap().to_vec2::<f32>().unwrap();
+            for (a, b) in full.iter().flatten().zip(plain.iter().flatten()) {
+                assert!((a - b).abs() <= 1e-6, "{kind}: {a} vs {b}");
+            }
+        }
+    }
 
     #[test]
     fn both_cells_match_the_crate_step_on_the_whole_flat_state() {

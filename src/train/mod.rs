@@ -136,6 +136,12 @@ impl CandleClassifier {
         self.readout(&self.cell.h(&self.final_state(xs)?)?)
     }
 
+    /// Logits `[B, C]` for inputs `[B, T, I]` whose row `b` has `lengths[b]` steps (zero padding after),
+    /// read out after each row's own last step.
+    fn forward_of_lengths(&self, xs: &Tensor, lengths: &[usize]) -> candle_core::Result<Tensor> {
+        self.readout(&self.cell.h(&self.cell.final_state_of_lengths(xs, lengths)?)?)
+    }
+
     /// Logits `[B, C]` of hidden states `h` `[B, H]`.
     pub(crate) fn readout(&self, h: &Tensor) -> candle_core::Result<Tensor> {
         h.matmul(&self.readout_weight.as_tensor().t()?)?.broadcast_add(self.readout_bias.as_tensor())
@@ -330,7 +336,12 @@ pub fn train_classifier(
         let (mut loss_sum, mut batches) = (0.0, 0usize);
         for chunk in order.chunks(config.batch_size) {
             let (xs, ys) = batch_tensor(train, chunk)?;
-            let logits = model.forward(&xs)?;
+            let logits = if train.is_fixed_length() {
+                model.forward(&xs)?
+            } else {
+                let lengths: Vec<usize> = chunk.iter().map(|&i| train.length(i)).collect();
+                model.forward_of_lengths(&xs, &lengths)?
+            };
             let loss = task_loss(&logits, &ys)?;
             let mut grads = loss.backward()?;
             clip_gradients(&model.vars(), &mut grads, config.clip_norm)?;
@@ -377,8 +388,9 @@ pub(crate) fn clip_gradients(
     Ok(())
 }
 
-/// Flat states of `model` after every step of every sequence of `set`: `len × steps` rows of its
-/// state length (`H` for a GRU, `2H` for an LSTM's `[h; c]`), what the bank's state maps act on.
+/// Flat states of `model` after every step of every sequence of `set`, each to its own length:
+/// `Σ lengths` rows of its state length (`H` for a GRU, `2H` for an LSTM's `[h; c]`), what the bank's
+/// state maps act on.
 pub fn hidden_states(model: &GruClassifier, set: &SequenceSet) -> Vec<f32> {
     let hidden = model.state_len();
     let mut out = Vec::with_capacity(set.len() * set.steps * hidden);
@@ -386,7 +398,7 @@ pub fn hidden_states(model: &GruClassifier, set: &SequenceSet) -> Vec<f32> {
     let mut scratch = CellScratch::new(model.hidden_size());
     for i in 0..set.len() {
         h.iter_mut().for_each(|v| *v = 0.0);
-        for step in 0..set.steps {
+        for step in 0..set.length(i) {
             model.cell.step(set.frame(i, step), &mut h, &mut scratch);
             out.extend_from_slice(&h);
         }
