@@ -306,10 +306,7 @@ impl FlexibleModel {
         struct FamilyOnly {
             family: String,
         }
-        let card_path = dir.join("card.json");
-        let bytes = std::fs::read(&card_path).map_err(|source| ModelIoError::Io { path: card_path.clone(), source })?;
-        let family: FamilyOnly =
-            serde_json::from_slice(&bytes).map_err(|source| ModelIoError::Card { path: card_path.clone(), source })?;
+        let (family, card_path): (FamilyOnly, _) = super::io::read_card_json(dir)?;
         match family.family.as_str() {
             "switch" | "gru" => {
                 let (bank, card) = load_bank(dir)?;

@@ -246,7 +246,8 @@ pub fn encode_tensors(tensors: &TensorMap) -> Vec<u8> {
     safetensors::serialize(views, None).expect("serialising in-memory tensors cannot fail")
 }
 
-fn read(path: &Path) -> Result<Vec<u8>, ModelIoError> {
+/// The bytes of `path`; the error names it.
+pub(crate) fn read(path: &Path) -> Result<Vec<u8>, ModelIoError> {
     std::fs::read(path).map_err(|source| ModelIoError::Io { path: path.to_path_buf(), source })
 }
 
@@ -407,10 +408,19 @@ pub(crate) fn card_cell(cell: &str, card_path: &Path) -> Result<CellKind, ModelI
     })
 }
 
-fn read_card(dir: &Path) -> Result<(ModelCard, PathBuf), ModelIoError> {
+/// Reads and parses `dir/card.json` as any card type; returns it with the card's path (for errors).
+///
+/// # Errors
+/// [`ModelIoError::Io`] if the file cannot be read, [`ModelIoError::Card`] if it does not parse.
+pub(crate) fn read_card_json<T: serde::de::DeserializeOwned>(dir: &Path) -> Result<(T, PathBuf), ModelIoError> {
     let card_path = dir.join("card.json");
-    let card: ModelCard = serde_json::from_slice(&read(&card_path)?)
+    let card = serde_json::from_slice(&read(&card_path)?)
         .map_err(|source| ModelIoError::Card { path: card_path.clone(), source })?;
+    Ok((card, card_path))
+}
+
+fn read_card(dir: &Path) -> Result<(ModelCard, PathBuf), ModelIoError> {
+    let (card, card_path): (ModelCard, PathBuf) = read_card_json(dir)?;
     let invalid = |message: String| ModelIoError::Tensor { path: card_path.clone(), message };
     if card.input == 0 || card.models.is_empty() {
         return Err(invalid("`input` must be at least 1 and `models` must list at least one model".into()));

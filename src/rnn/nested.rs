@@ -552,10 +552,7 @@ pub fn decode_nested_cell(
 /// # Errors
 /// [`ModelIoError`] naming the file and what is wrong (a card of another family is rejected).
 pub fn load_nested(dir: &Path) -> Result<(NestedRnn, NestedCard), ModelIoError> {
-    let card_path = dir.join("card.json");
-    let read = |path: &PathBuf| std::fs::read(path).map_err(|source| ModelIoError::Io { path: path.clone(), source });
-    let card: NestedCard = serde_json::from_slice(&read(&card_path)?)
-        .map_err(|source| ModelIoError::Card { path: card_path.clone(), source })?;
+    let (card, card_path): (NestedCard, PathBuf) = crate::rnn::io::read_card_json(dir)?;
     let invalid = |message: String| ModelIoError::Tensor { path: card_path.clone(), message };
     if card.family != "nested" {
         return Err(invalid(format!("family `{}`: a nested model folder needs family `nested`", card.family)));
@@ -567,7 +564,7 @@ pub fn load_nested(dir: &Path) -> Result<(NestedRnn, NestedCard), ModelIoError> 
     let widths: Vec<usize> = card.widths.iter().map(|w| w.width).collect();
     let path = dir.join(format!("{}.safetensors", card.name));
     let model = decode_nested_cell(
-        &read(&path)?,
+        &crate::rnn::io::read(&path)?,
         &path,
         &card.name,
         kind,

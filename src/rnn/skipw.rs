@@ -605,10 +605,7 @@ pub fn decode_skipw_cell(
 /// [`ModelIoError`] naming the file and what is wrong (including a card whose `family` is not
 /// `skipw`).
 pub fn load_skipw(dir: &Path) -> Result<(SkipWClassifier, SkipWCard), ModelIoError> {
-    let card_path = dir.join("card.json");
-    let read = |path: &PathBuf| std::fs::read(path).map_err(|source| ModelIoError::Io { path: path.clone(), source });
-    let card: SkipWCard = serde_json::from_slice(&read(&card_path)?)
-        .map_err(|source| ModelIoError::Card { path: card_path.clone(), source })?;
+    let (card, card_path): (SkipWCard, PathBuf) = crate::rnn::io::read_card_json(dir)?;
     let invalid = |message: String| ModelIoError::Tensor { path: card_path.clone(), message };
     if card.family != "skipw" {
         return Err(invalid(format!("`family` is `{}`; a SkipW folder needs `skipw`", card.family)));
@@ -622,7 +619,7 @@ pub fn load_skipw(dir: &Path) -> Result<(SkipWClassifier, SkipWCard), ModelIoErr
     }
     let path = dir.join(format!("{}.safetensors", card.name));
     let model = decode_skipw_cell(
-        &read(&path)?,
+        &crate::rnn::io::read(&path)?,
         &path,
         &card.name,
         kind,
