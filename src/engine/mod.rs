@@ -211,6 +211,9 @@ struct StreamState {
 pub struct EdgeWorld<R: Recorder> {
     node: Node,
     node_version: u64,
+    /// When the node's next completion or timer is due (the time of the current
+    /// `NodeJobsFinished` event), if any.
+    node_due: Option<SimTime>,
     horizon: SimTime,
     background: Vec<BackgroundState>,
     streams: Vec<StreamState>,
@@ -474,6 +477,7 @@ impl<R: Recorder> EdgeWorld<R> {
             memory,
             node,
             node_version: 0,
+            node_due: None,
             horizon: setup.horizon,
             background,
             streams,
@@ -541,7 +545,8 @@ impl<R: Recorder> EdgeWorld<R> {
     /// After any change of the node's job set, schedules its next completion under a new version.
     fn node_changed(&mut self, queue: &mut EventQueue<Event>) {
         self.node_version += 1;
-        if let Some(t) = self.node.next_event() {
+        self.node_due = self.node.next_event();
+        if let Some(t) = self.node_due {
             queue.schedule(t, Event::NodeJobsFinished { version: self.node_version });
         }
     }
@@ -1095,7 +1100,14 @@ impl<R: Recorder> EdgeWorld<R> {
 impl<R: Recorder> Model for EdgeWorld<R> {
     type Event = Event;
 
+    /// Same-instant contract (ARCHITECTURE.md): the node's completions and timers due at `now` are
+    /// handled before any other event at `now`, whatever the order the events were scheduled in — a
+    /// job whose work is done at `t` ends at `t`, before arrivals, preemptions, and deadline checks
+    /// at `t` see it.
     fn handle(&mut self, now: SimTime, event: Event, queue: &mut EventQueue<Event>) {
+        if !matches!(event, Event::NodeJobsFinished { .. }) && self.node_due.is_some_and(|due| due <= now) {
+            self.jobs_finished(now, self.node_version, queue);
+        }
         match event {
             Event::JobReleased { process } => self.job_released(now, process, queue),
             Event::ProcessToggled { process } => self.process_toggled(now, process, queue),

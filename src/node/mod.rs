@@ -17,10 +17,20 @@
 //! A job holding a core runs at `speed`; the others wait. Rates change only at arrivals, completions,
 //! cancellations and round-robin timers; [`Node::next_event`] says when the next one is due.
 //!
-//! Work is in FLOPs (`f64`), time in integer nanoseconds. A job finishes at the nanosecond nearest to
-//! the exact finishing time: when the node is advanced to a time, every job with at most one
-//! nanosecond of work left at its rate is complete. So the finishing times of the textbook cases are
-//! exact (4 jobs of 10 units on 1 processor-sharing core of speed 1 end at 40 s).
+//! Work is in FLOPs (`f64`), time in integer nanoseconds. **Rounding happens in one place**
+//! ([`Node::next_event`] and [`Node::take_completed`] share it): a job's finishing time is the
+//! nanosecond nearest to its exact finishing time at its current rate (the time left since the node's
+//! last change, rounded), i.e. a job is complete at `t` once less than half a nanosecond of work at
+//! its rate is left (or no work at all). So the finishing times of the textbook cases are exact (4
+//! jobs of 10 units on 1 processor-sharing core of speed 1 end at 40 s), and a job whose work fits
+//! exactly is never a nanosecond late.
+//!
+//! **Same-instant contract**: a job whose work is done at `t` completes at `t`. Callers must call
+//! [`Node::take_completed`] at `t` (when [`Node::next_event`] is due) *before* they submit or cancel
+//! jobs at `t`; the node then never lets an arrival at `t` preempt, or share a core with, a job whose
+//! work was done at `t`. Round-robin timers due at `t` are handled before a job submitted at `t`
+//! joins the ready queue: a job arriving exactly at a quantum's end, with nobody waiting before it,
+//! waits for the next one.
 //!
 //! Accounting: every job carries a `class` (an index chosen by the caller, e.g. one per process); the
 //! node integrates busy core-time per class, overall and in fixed time bins, and the number of jobs
@@ -171,6 +181,26 @@ pub struct FinishedJob {
     pub served: f64,
 }
 
+/// Nanoseconds until `job` finishes at its current rate, rounded to the nearest nanosecond (half
+/// away from zero): `Some(0)` when its work is done now (nothing left — even if it waits or its core
+/// is still switching —, or less than half a nanosecond of work at its rate), `None` when it makes no
+/// progress (no rate, a round-robin context switch, or
+/// infinite work). The one place where the node rounds finishing times.
+fn nanos_to_finish(job: &ActiveJob) -> Option<u64> {
+    // A job with no work left is done whatever its place: waiting, or with a core still switching.
+    if job.remaining <= 0.0 {
+        return Some(0);
+    }
+    if job.switching || !job.remaining.is_finite() {
+        return None;
+    }
+    if job.rate > 0.0 {
+        Some(SimTime::from_secs_f64(job.remaining / job.rate).0)
+    } else {
+        None
+    }
+}
+
 impl Node {
     /// A processor-sharing node; see [`Node::with_discipline`].
     ///
@@ -294,9 +324,14 @@ impl Node {
         self.last_update = now;
     }
 
-    /// Adds a job at `now` (advancing the node to `now` first).
+    /// Adds a job at `now` (advancing the node to `now` first). Under the same-instant contract of
+    /// the module doc, call [`Node::take_completed`] first when [`Node::next_event`] is due at `now`.
     pub fn submit(&mut self, now: SimTime, job: JobSpec) {
         self.advance(now);
+        if let Discipline::RoundRobin { quantum, .. } = self.discipline {
+            // Timers due now see the ready queue as it was before this arrival.
+            self.round_robin_timers(now, quantum);
+        }
         let sequence = self.next_sequence;
         self.next_sequence += 1;
         self.jobs.push(ActiveJob {
@@ -346,9 +381,7 @@ impl Node {
         let mut best: Option<SimTime> = None;
         let mut consider = |t: SimTime| best = Some(best.map_or(t, |b| b.min(t)));
         for job in &self.jobs {
-            if job.rate > 0.0 && job.remaining.is_finite() {
-                let seconds = job.remaining.max(0.0) / job.rate;
-                let nanos = SimTime::from_secs_f64(seconds).0.max(1);
+            if let Some(nanos) = nanos_to_finish(job) {
                 consider(self.last_update.saturating_add(SimTime(nanos)));
             }
         }
@@ -365,30 +398,38 @@ impl Node {
         best
     }
 
-    /// Advances to `now`, removes every job with at most one nanosecond of work left (pushing them to
-    /// `finished` in ascending id order), handles round-robin timers and re-dispatches. Returns how
-    /// many jobs finished.
+    /// Advances to `now`, removes every job whose work is done at `now` (less than half a nanosecond
+    /// of work left at its rate — the rounding of [`Node::next_event`]), pushing them to `finished` in
+    /// ascending id order, handles round-robin timers and re-dispatches. Returns how many jobs
+    /// finished.
     pub fn take_completed(&mut self, now: SimTime, finished: &mut Vec<FinishedJob>) -> usize {
         self.advance(now);
         let before = finished.len();
-        let mut index = 0;
-        while index < self.jobs.len() {
-            let job = &self.jobs[index];
-            if job.remaining <= job.rate * 1e-9 && !job.switching {
-                let job = self.jobs.swap_remove(index);
-                // A job finishing within the last nanosecond was served exactly its work.
-                finished.push(FinishedJob { id: job.id, served: job.work });
-            } else {
-                index += 1;
+        // Removing jobs raises the others' rates (processor sharing) and a dispatch can start a job
+        // with less than half a nanosecond of work: repeat until nothing more is done at `now`.
+        loop {
+            let round = finished.len();
+            let mut index = 0;
+            while index < self.jobs.len() {
+                if nanos_to_finish(&self.jobs[index]) == Some(0) {
+                    let job = self.jobs.swap_remove(index);
+                    // A job finishing within the last half nanosecond was served exactly its work.
+                    finished.push(FinishedJob { id: job.id, served: job.work });
+                } else {
+                    index += 1;
+                }
+            }
+            for i in round..finished.len() {
+                self.release_core(finished[i].id);
+            }
+            self.dispatch(now);
+            // Every round removes at least one job, so this ends.
+            if !self.jobs.iter().any(|j| nanos_to_finish(j) == Some(0)) {
+                break;
             }
         }
         finished[before..].sort_unstable_by_key(|f| f.id);
-        let count = finished.len() - before;
-        for done in &finished[before..] {
-            self.release_core(done.id);
-        }
-        self.dispatch(now);
-        count
+        finished.len() - before
     }
 
     /// Decides which jobs hold cores and sets every job's rate.
@@ -454,7 +495,14 @@ impl Node {
     }
 
     fn round_robin(&mut self, now: SimTime, quantum: SimTime, context_switch: SimTime) {
-        // Switches that ended, and quanta that expired while someone waits.
+        self.round_robin_timers(now, quantum);
+        self.round_robin_fill(now, quantum, context_switch);
+        self.set_rates_from_running();
+    }
+
+    /// Round robin: switches that ended, and quanta that expired while someone waits (the job goes to
+    /// the back of the ready queue). Idempotent at one instant.
+    fn round_robin_timers(&mut self, now: SimTime, quantum: SimTime) {
         for c in 0..self.core_states.len() {
             let core = self.core_states[c];
             let Some(id) = core.job else { continue };
@@ -480,7 +528,10 @@ impl Node {
                 }
             }
         }
-        // Idle cores take the head of the ready queue.
+    }
+
+    /// Round robin: idle cores take the head of the ready queue.
+    fn round_robin_fill(&mut self, now: SimTime, quantum: SimTime, context_switch: SimTime) {
         for c in 0..self.core_states.len() {
             if self.core_states[c].job.is_some() {
                 continue;
@@ -499,7 +550,6 @@ impl Node {
                 job.switching = switch;
             }
         }
-        self.set_rates_from_running();
     }
 
     fn share_processor(&mut self) {
@@ -611,7 +661,8 @@ mod tests {
             let arrival = arrivals.get(next_arrival).map(|a| a.0);
             match (completion, arrival) {
                 (None, None) => break,
-                (Some(c), a) if a.is_none_or(|a| c < a) => {
+                // The same-instant contract: completions at t before arrivals at t.
+                (Some(c), a) if a.is_none_or(|a| c <= a) => {
                     finished.clear();
                     node.take_completed(c, &mut finished);
                     for f in &finished {
@@ -629,6 +680,46 @@ mod tests {
             }
         }
         ends
+    }
+
+    /// Issue 10, defect 2: on one core of 1 GFLOP/s, L (2 GFLOP, deadline 2 s) and H (1 FLOP, released
+    /// at 2 s). L's work is done at exactly 2 s: it ends then, not a nanosecond later, and H cannot
+    /// preempt it.
+    #[test]
+    fn job_done_at_an_arrival_instant_ends_then_under_edf_and_fixed_priority() {
+        let edf = [TestJob(0.0, 2e9, 1.0, 0, Some(2.0)), TestJob(2.0, 1.0, 1.0, 0, Some(1.0))];
+        assert_eq!(run_with(Discipline::Edf, 1, 1e9, &edf), vec![2.0, 2.000000001]);
+        let fp = [TestJob(0.0, 2e9, 1.0, 1, None), TestJob(2.0, 1e9, 1.0, 0, None)];
+        assert_eq!(run_with(Discipline::FixedPriority { preemptive: true }, 1, 1e9, &fp), vec![2.0, 3.0]);
+        assert_eq!(run_with(Discipline::ProcessorSharing, 1, 1e9, &fp), vec![2.0, 3.0]);
+    }
+
+    /// Periodic tasks with harmonic periods (10, 20, 40 ms) at utilisation exactly 1 (0.5 + 0.25 +
+    /// 0.25): schedulable under EDF and under rate-monotonic priorities (Liu & Layland; harmonic sets
+    /// are RM-schedulable up to U = 1), so no job may end after its deadline — the last ends exactly
+    /// at it.
+    #[test]
+    fn harmonic_tasks_at_utilisation_one_meet_every_deadline_under_edf_and_rate_monotonic() {
+        let tasks = [(0.010f64, 5e6, 0u32), (0.020, 5e6, 1), (0.040, 1e7, 2)];
+        let mut jobs = Vec::new();
+        for &(period, work, priority) in &tasks {
+            for k in 0..(0.4 / period).round() as usize {
+                jobs.push(TestJob(k as f64 * period, work, 1.0, priority, Some(period)));
+            }
+        }
+        for discipline in [Discipline::Edf, Discipline::FixedPriority { preemptive: true }] {
+            let ends = run_with(discipline, 1, 1e9, &jobs);
+            for (job, end) in jobs.iter().zip(&ends) {
+                let deadline = secs(job.0 + job.4.unwrap());
+                assert!(secs(*end) <= deadline, "{discipline:?}: job released at {} ends at {end}", job.0);
+            }
+            // Under rate-monotonic the 40 ms task's first job runs 15–20 ms and 35–40 ms: it ends
+            // exactly at its deadline.
+            if discipline != Discipline::Edf {
+                let first_long = jobs.iter().position(|j| j.3 == 2).unwrap();
+                assert_eq!(ends[first_long], 0.04);
+            }
+        }
     }
 
     #[test]
