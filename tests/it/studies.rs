@@ -147,7 +147,7 @@ fn threads_shards_and_resumes_give_byte_identical_studies() {
     }
     std::fs::write(resumed.join("runs/.flexrnn-tmp-abc123"), b"{\"partial").unwrap();
     // A record of a grid point the study no longer has (e.g. an axis value removed).
-    std::fs::write(resumed.join("runs/p009-r000-k00.json"), b"{}").unwrap();
+    std::fs::write(resumed.join("runs/p009-r000-k00.json"), &reference[Path::new("runs/p000-r000-k00.json")]).unwrap();
     let stdout = study(&file, &resumed, &[]);
     assert!(stdout.contains("8 runs simulated, 4 reused"), "{stdout}");
     assert!(stdout.contains("removed 1 run record(s)"), "{stdout}");
@@ -178,4 +178,33 @@ fn study_errors_name_the_file_line_and_allowed_values() {
     let output = flexrnn().arg("study").arg(&good).args(["--shard", "4/3"]).output().unwrap();
     assert!(!output.status.success());
     assert!(String::from_utf8_lossy(&output.stderr).contains("need 1 ≤ I ≤ N"));
+}
+
+/// `study --force` into a folder holding other files writes the study among them and never touches
+/// them — not even a file named like a run record that is not one.
+#[test]
+fn study_with_force_writes_among_foreign_files_and_keeps_them() {
+    let input = tempfile::tempdir().unwrap();
+    let text = format!(
+        "name: tiny\nseed: 1\nscenario: {}\nreplications: 1\nset:\n  duration: 1s\n",
+        root().join("scenarios/default.yaml").display()
+    );
+    let file = input.path().join("tiny.yaml");
+    std::fs::write(&file, text).unwrap();
+    let out = input.path().join("thesis");
+    std::fs::create_dir_all(out.join("runs")).unwrap();
+    std::fs::write(out.join("thesis.tex"), "mine").unwrap();
+    std::fs::write(out.join("runs/p099-r000-k00.json"), "{}").unwrap();
+    let refused = flexrnn().arg("study").arg(&file).arg("--out").arg(&out).output().unwrap();
+    assert!(!refused.status.success());
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("--force"));
+    assert!(!out.join("study.json").exists());
+    study(&file, &out, &["--force"]);
+    assert_eq!(std::fs::read_to_string(out.join("thesis.tex")).unwrap(), "mine");
+    assert_eq!(std::fs::read_to_string(out.join("runs/p099-r000-k00.json")).unwrap(), "{}");
+    assert!(out.join("report.html").is_file() && out.join("runs/p000-r000-k00.json").is_file());
+    // Now the study's folder: a rerun needs no --force and reuses every run.
+    let stdout = study(&file, &out, &[]);
+    assert!(stdout.contains("0 runs simulated, 3 reused"), "{stdout}");
+    assert_eq!(std::fs::read_to_string(out.join("runs/p099-r000-k00.json")).unwrap(), "{}");
 }
