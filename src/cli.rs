@@ -322,6 +322,11 @@ fn run_scenario(args: RunArgs) -> anyhow::Result<()> {
 fn study(args: StudyArgs) -> anyhow::Result<()> {
     use flexrnn::study::{aggregate, run, spec::Study};
     let study = Study::load(&args.study)?;
+    let mut warned = std::collections::BTreeSet::new();
+    for point in study.points.iter().filter(|p| warned.insert(&p.scenario.text)) {
+        let label = if point.label.is_empty() { String::new() } else { format!(" ({})", point.label) };
+        warn_overload(&format!("{} grid point {}{label}", study.file, point.index), &point.scenario);
+    }
     let loaded = run::load(&study)?;
     let out = args.out.unwrap_or_else(|| PathBuf::from("results").join(&study.name));
     let bar = ProgressBar::new(0);

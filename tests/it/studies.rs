@@ -208,3 +208,25 @@ fn study_with_force_writes_among_foreign_files_and_keeps_them() {
     assert!(stdout.contains("0 runs simulated, 3 reused"), "{stdout}");
     assert_eq!(std::fs::read_to_string(out.join("runs/p099-r000-k00.json")).unwrap(), "{}");
 }
+
+/// A study over a scenario whose background load is at or above 100 % warns as `run` does, once per
+/// grid point (issue 10: `study` did not warn at all).
+#[test]
+fn study_warns_about_background_load_at_or_above_capacity_once_per_point() {
+    let input = tempfile::tempdir().unwrap();
+    let text = format!(
+        "name: overload\nseed: 3\nscenario: {}\nreplications: 2\nset:\n  duration: 1s\naxes:\n  - path: processes.requests.rate\n    values: [4/s, 40/s, 60/s]\n",
+        root().join("scenarios/default.yaml").display()
+    );
+    let file = input.path().join("overload.yaml");
+    std::fs::write(&file, text).unwrap();
+    let output = flexrnn().arg("study").arg(&file).arg("--out").arg(input.path().join("o")).output().unwrap();
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let warnings: Vec<&str> = stderr.lines().filter(|l| l.starts_with("warning:")).collect();
+    // Requests of 500 kFLOP at 40/s on 25 MFLOP/s: 80 %, plus the on/off batch job's 50 %.
+    assert_eq!(warnings.len(), 2, "{stderr}");
+    assert!(warnings[0].contains("grid point 1 (processes.requests.rate=40/s)") && warnings[0].contains("130%"), "{stderr}");
+    assert!(warnings[1].contains("grid point 2 (processes.requests.rate=60/s)") && warnings[1].contains("170%"), "{stderr}");
+    assert!(warnings.iter().all(|w| w.contains("overload.yaml") && w.contains("grow without bound")), "{stderr}");
+}
