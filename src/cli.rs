@@ -329,6 +329,7 @@ fn study(args: StudyArgs) -> anyhow::Result<()> {
     }
     let loaded = run::load(&study)?;
     let out = args.out.unwrap_or_else(|| PathBuf::from("results").join(&study.name));
+    run::claim_folder(&out, &study, loaded.runs.len(), args.force)?;
     let bar = ProgressBar::new(0);
     bar.set_style(
         ProgressStyle::with_template("{elapsed_precise} [{bar:30}] {pos}/{len} runs ({rate}, {eta} left) {msg}")
@@ -344,7 +345,6 @@ fn study(args: StudyArgs) -> anyhow::Result<()> {
             &loaded,
             &out,
             args.shard,
-            args.force,
             parallel,
             |share, reused| {
                 bar.set_length((share - reused) as u64);
@@ -429,11 +429,7 @@ fn check_out(out: &std::path::Path, rule: flexrnn::output::Rule) -> anyhow::Resu
 }
 
 /// Writes a result folder under the output-folder rule, saying what was cleaned up or left alone.
-fn write_out(
-    out: &std::path::Path,
-    rule: flexrnn::output::Rule,
-    files: &[(PathBuf, Vec<u8>)],
-) -> anyhow::Result<()> {
+fn write_out(out: &std::path::Path, rule: flexrnn::output::Rule, files: &[(PathBuf, Vec<u8>)]) -> anyhow::Result<()> {
     let written = flexrnn::output::write_result(out, rule, files)?;
     report_recovery(out, &written.recovery);
     if let Some(kept) = &written.kept {

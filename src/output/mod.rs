@@ -252,10 +252,19 @@ enum Found {
     Absent,
     Empty,
     /// A result of the same command; `foreign` is the first entry it did not write.
-    Own { marker: Marker, foreign: Option<String> },
-    Other { command: String },
-    Foreign { example: String },
-    BadMarker { reason: String },
+    Own {
+        marker: Marker,
+        foreign: Option<String>,
+    },
+    Other {
+        command: String,
+    },
+    Foreign {
+        example: String,
+    },
+    BadMarker {
+        reason: String,
+    },
 }
 
 /// How the folder will be written.
@@ -378,17 +387,23 @@ fn plan(out: &Path, rule: Rule) -> Result<Plan, FolderError> {
                 Ok(Plan::InPlace { stale: marker.files, kept: foreign, own: true })
             }
         }
-        Found::Other { command } if rule.force => {
-            Ok(Plan::InPlace { stale: Vec::new(), kept: Some(format!("the results of `flexrnn {command}`")), own: false })
-        }
+        Found::Other { command } if rule.force => Ok(Plan::InPlace {
+            stale: Vec::new(),
+            kept: Some(format!("the results of `flexrnn {command}`")),
+            own: false,
+        }),
         Found::Other { command: other } => {
             Err(FolderError::OtherCommand { folder: folder(), command: rule.command, other })
         }
-        Found::Foreign { example } if rule.force => Ok(Plan::InPlace { stale: Vec::new(), kept: Some(example), own: false }),
-        Found::Foreign { example } => Err(FolderError::Foreign { folder: folder(), command: rule.command, example }),
-        Found::BadMarker { .. } if rule.force => {
-            Ok(Plan::InPlace { stale: Vec::new(), kept: Some(format!("files beside an unreadable {MARKER}")), own: false })
+        Found::Foreign { example } if rule.force => {
+            Ok(Plan::InPlace { stale: Vec::new(), kept: Some(example), own: false })
         }
+        Found::Foreign { example } => Err(FolderError::Foreign { folder: folder(), command: rule.command, example }),
+        Found::BadMarker { .. } if rule.force => Ok(Plan::InPlace {
+            stale: Vec::new(),
+            kept: Some(format!("files beside an unreadable {MARKER}")),
+            own: false,
+        }),
         Found::BadMarker { reason } => Err(FolderError::BadMarker { folder: folder(), reason }),
     }
 }
@@ -638,7 +653,9 @@ pub fn check(out: &Path, rule: Rule) -> Result<Recovery, FolderError> {
 pub fn write_result(out: &Path, rule: Rule, files: &[(PathBuf, Vec<u8>)]) -> Result<Written, FolderError> {
     let named: Vec<(String, &[u8])> = files
         .iter()
-        .map(|(path, bytes)| marker_name(path).map(|n| (n, bytes.as_slice())).ok_or_else(|| FolderError::BadPath(path.clone())))
+        .map(|(path, bytes)| {
+            marker_name(path).map(|n| (n, bytes.as_slice())).ok_or_else(|| FolderError::BadPath(path.clone()))
+        })
         .collect::<Result<_, _>>()?;
     let parent = parent_of(out);
     std::fs::create_dir_all(parent).map_err(io_error(parent))?;
@@ -758,7 +775,9 @@ mod tests {
         write_result(&results.join("a"), RUN, &files(&[("manifest.json", "a")])).unwrap();
         write_result(&results.join("b"), RUN, &files(&[("manifest.json", "b")])).unwrap();
         let single = files(&[("manifest.json", "top"), ("steps.csv", "s")]);
-        assert!(matches!(write_result(&results, RUN, &single), Err(FolderError::Foreign { example, .. }) if example == "a/"));
+        assert!(
+            matches!(write_result(&results, RUN, &single), Err(FolderError::Foreign { example, .. }) if example == "a/")
+        );
         write_result(&results, RUN_FORCED, &single).unwrap();
         let expected = [MARKER, "a/", "a/.flexrnn-output.json", "a/manifest.json", "b/", "b/.flexrnn-output.json"];
         assert_eq!(tree(&results)[..6], expected);
@@ -812,10 +831,7 @@ mod tests {
         assert!(matches!(&err, FolderError::BadMarker { reason, .. } if reason.contains("../precious.txt")), "{err}");
         write_result(&out, RUN_FORCED, &files(&[("x", "1")])).unwrap();
         assert_eq!(std::fs::read_to_string(dir.path().join("precious.txt")).unwrap(), "mine");
-        assert!(matches!(
-            write_result(&out, RUN, &files(&[("../y", "1")])),
-            Err(FolderError::BadPath(_))
-        ));
+        assert!(matches!(write_result(&out, RUN, &files(&[("../y", "1")])), Err(FolderError::BadPath(_))));
         std::fs::write(dir.path().join("file"), "f").unwrap();
         assert!(matches!(write_result(&dir.path().join("file"), RUN_FORCED, &[]), Err(FolderError::IsAFile(_))));
     }

@@ -120,9 +120,9 @@ pub fn runs_csv(study: &Study, records: &[RunRecord]) -> Vec<u8> {
     let mut w = csv_writer();
     let mut header: Vec<String> =
         ["point", "point_label", "offered_load", "replication", "seed", "seed_hex", "run_policy"]
-        .iter()
-        .map(|s| s.to_string())
-        .collect();
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
     header.extend(study.axes.iter().map(|a| a.path.clone()));
     header.extend(crate::report::summary_columns().iter().map(|s| s.to_string()));
     w.write_record(&header).expect("in memory");

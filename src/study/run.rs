@@ -446,8 +446,8 @@ pub struct ShareOutcome {
 /// Runs every run of `shard` (all runs when `None`) that has no valid record in `out/runs/`,
 /// writing each record atomically as soon as its run ends; in parallel on rayon's pool when
 /// `parallel` (each run single-threaded; records never depend on it). `done` is called after each
-/// run (for a progress bar), with the number of runs already present first. `force`: see
-/// [`claim_folder`].
+/// run (for a progress bar), with the number of runs already present first. To use a folder holding
+/// other files, call [`claim_folder`] with `force` first.
 ///
 /// # Errors
 /// The first failing run's error (records of finished runs stay on disk).
@@ -456,12 +456,11 @@ pub fn run_share(
     loaded: &Loaded,
     out: &Path,
     shard: Option<(usize, usize)>,
-    force: bool,
     parallel: bool,
     on_start: impl Fn(usize, usize) + Sync,
     done: impl Fn() + Sync,
 ) -> Result<ShareOutcome, StudyRunError> {
-    claim_folder(out, study, loaded.runs.len(), force)?;
+    claim_folder(out, study, loaded.runs.len(), false)?;
     let runs_dir = out.join("runs");
     remove_stale_temporaries(&runs_dir);
     let share: Vec<&StudyRun> = loaded.runs.iter().filter(|r| in_shard(r, shard)).collect();

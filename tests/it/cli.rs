@@ -268,7 +268,11 @@ fn run_into_a_parent_of_earlier_results_never_wipes_them() {
     let earlier = snapshot(&results);
     let refused = run(&results, false);
     assert!(!refused.status.success());
-    assert!(String::from_utf8_lossy(&refused.stderr).contains("e.g. a/"), "{}", String::from_utf8_lossy(&refused.stderr));
+    assert!(
+        String::from_utf8_lossy(&refused.stderr).contains("e.g. a/"),
+        "{}",
+        String::from_utf8_lossy(&refused.stderr)
+    );
     assert!(snapshot(&results) == earlier, "a refusal changes nothing");
     assert!(run(&results, true).status.success());
     let after = snapshot(&results);
@@ -315,7 +319,15 @@ fn train_into_a_copy_of_the_models_folder_refuses_and_force_deletes_nothing() {
     }
     assert_eq!(
         names(&m),
-        [".flexrnn-output.json", "README", "card.json", "digits-gru", "digits-thr", "gru-4.safetensors", "maps.safetensors"]
+        [
+            ".flexrnn-output.json",
+            "README",
+            "card.json",
+            "digits-gru",
+            "digits-thr",
+            "gru-4.safetensors",
+            "maps.safetensors"
+        ]
     );
 }
 

@@ -90,6 +90,11 @@ fn every_shipped_folder_carries_the_marker_train_writes() {
         files.sort();
         let expected = Marker::new("train", files);
         let marker = std::fs::read(dir.join(MARKER)).unwrap_or_else(|e| panic!("{}: {e}", dir.display()));
-        assert_eq!(String::from_utf8(marker).unwrap(), String::from_utf8(expected.to_bytes()).unwrap(), "{}", dir.display());
+        assert_eq!(
+            String::from_utf8(marker).unwrap(),
+            String::from_utf8(expected.to_bytes()).unwrap(),
+            "{}",
+            dir.display()
+        );
     }
 }

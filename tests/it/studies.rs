@@ -239,7 +239,13 @@ fn study_warns_about_background_load_at_or_above_capacity_once_per_point() {
     let warnings: Vec<&str> = stderr.lines().filter(|l| l.starts_with("warning:")).collect();
     // Requests of 500 kFLOP at 40/s on 25 MFLOP/s: 80 %, plus the on/off batch job's 50 %.
     assert_eq!(warnings.len(), 2, "{stderr}");
-    assert!(warnings[0].contains("grid point 1 (processes.requests.rate=40/s)") && warnings[0].contains("130%"), "{stderr}");
-    assert!(warnings[1].contains("grid point 2 (processes.requests.rate=60/s)") && warnings[1].contains("170%"), "{stderr}");
+    assert!(
+        warnings[0].contains("grid point 1 (processes.requests.rate=40/s)") && warnings[0].contains("130%"),
+        "{stderr}"
+    );
+    assert!(
+        warnings[1].contains("grid point 2 (processes.requests.rate=60/s)") && warnings[1].contains("170%"),
+        "{stderr}"
+    );
     assert!(warnings.iter().all(|w| w.contains("overload.yaml") && w.contains("grow without bound")), "{stderr}");
 }
