@@ -49,6 +49,10 @@ struct EvalArgs {
     /// Output folder (default: results/eval-<model folder name>).
     #[arg(long)]
     out: Option<PathBuf>,
+    /// Write into an --out folder that holds files this command did not write (or the results of
+    /// another command): files of the same names are replaced, nothing else is touched.
+    #[arg(long)]
+    force: bool,
     /// Number of random multi-change schedules (1–4 changes each).
     #[arg(long, default_value_t = 50)]
     schedules: usize,
@@ -75,6 +79,10 @@ struct RunArgs {
     /// Output folder (default: results/<scenario name>).
     #[arg(long)]
     out: Option<PathBuf>,
+    /// Write into an --out folder that holds files this command did not write (or the results of
+    /// another command): files of the same names are replaced, nothing else is touched.
+    #[arg(long)]
+    force: bool,
     /// Seed (overrides the scenario's `seed`).
     #[arg(long)]
     seed: Option<u64>,
@@ -110,6 +118,10 @@ struct StudyArgs {
     /// Output folder (default: results/<study name>). Runs already recorded there are kept.
     #[arg(long)]
     out: Option<PathBuf>,
+    /// Write into an --out folder that holds files this command did not write (or the results of
+    /// another command): files of the same names are replaced, nothing else is touched.
+    #[arg(long)]
+    force: bool,
     /// Run only shard I of N (1-based, e.g. `3/8`): runs whose index mod N is I − 1. Merge the shards'
     /// folders with `flexrnn merge`.
     #[arg(long, value_parser = parse_shard)]
@@ -134,6 +146,10 @@ struct MergeArgs {
     /// Output folder (default: results/<study name>).
     #[arg(long)]
     out: Option<PathBuf>,
+    /// Write into an --out folder that holds files this command did not write (or the results of
+    /// another command): files of the same names are replaced, nothing else is touched.
+    #[arg(long)]
+    force: bool,
 }
 
 /// Parses `I/N` with 1 ≤ I ≤ N into (I − 1, N).
@@ -212,7 +228,9 @@ struct TrainArgs {
     /// Output folder.
     #[arg(long)]
     out: PathBuf,
-    /// Replace a model bank already in --out (without it, an existing card.json is an error).
+    /// Replace a model already in --out (without it, an existing card.json is an error); or write
+    /// into an --out folder holding files train did not write (files of the same names are replaced,
+    /// nothing else is touched).
     #[arg(long)]
     force: bool,
 }
@@ -234,6 +252,7 @@ fn eval(args: EvalArgs) -> anyhow::Result<()> {
     use flexrnn::eval::{evaluate, outputs, EvalConfig};
     anyhow::ensure!(args.change_every > 0, "--change-every must be at least 1");
     let model = flexrnn::rnn::FlexibleModel::load(&args.model_dir)?;
+    let out_rule = output_rule("eval", args.force);
     let task = data::Task::load(model.task()).with_context(|| {
         format!(
             "{}: cannot load the test split of the card's task `{}` (flexrnn eval rebuilds it from the task id)",
@@ -254,6 +273,8 @@ fn eval(args: EvalArgs) -> anyhow::Result<()> {
         seed: args.seed,
         ..EvalConfig::default()
     };
+    let out = args.out.unwrap_or_else(|| PathBuf::from("results").join(format!("eval-{name}")));
+    check_out(&out, out_rule)?;
     let evaluation = with_jobs(args.jobs, |parallel| evaluate(&model, &name, &test, &config, parallel))?
         .with_context(|| format!("{}", args.model_dir.display()))?;
     anyhow::ensure!(
@@ -264,8 +285,7 @@ fn eval(args: EvalArgs) -> anyhow::Result<()> {
         args.change_every
     );
     let files = outputs(&evaluation, &model)?;
-    let out = args.out.unwrap_or_else(|| PathBuf::from("results").join(format!("eval-{name}")));
-    flexrnn::output::replace_folder(&out, &files, "eval.csv")?;
+    write_out(&out, out_rule, &files)?;
     print!("{}", evaluation.summary_md());
     println!("\nwrote {} files to {}", files.len(), out.display());
     Ok(())
@@ -276,19 +296,15 @@ fn run_scenario(args: RunArgs) -> anyhow::Result<()> {
     let text = std::fs::read_to_string(&args.scenario).with_context(|| format!("cannot read scenario {file}"))?;
     let dir = args.scenario.parent().map(PathBuf::from).unwrap_or_default();
     let scenario = Scenario::parse(&text, &file, &dir)?.with_seed(args.seed);
-    let load = scenario.offered_background_load();
-    if load >= 1.0 {
-        eprintln!(
-            "warning: {file}: the background processes ask for {:.0}% of the node's capacity; their queues grow without bound and the run may be slow",
-            load * 100.0
-        );
-    }
+    warn_overload(&file, &scenario);
     let resources = runner::load_resources(&scenario)?;
     let plans = runner::plan_runs(&scenario, &resources)?;
+    let out = args.out.unwrap_or_else(|| PathBuf::from("results").join(&scenario.parsed.name));
+    let out_rule = output_rule("run", args.force);
+    check_out(&out, out_rule)?;
     let results = with_jobs(args.jobs, |parallel| runner::execute(&scenario, &resources, &plans, parallel))??;
     let files = report::outputs(&scenario, &resources, &results)?;
-    let out = args.out.unwrap_or_else(|| PathBuf::from("results").join(&scenario.parsed.name));
-    flexrnn::output::replace_folder(&out, &files, "manifest.json")?;
+    write_out(&out, out_rule, &files)?;
     let comparison = files.iter().find(|(p, _)| p == std::path::Path::new("comparison.md"));
     if let Some((_, table)) = comparison {
         println!("{}", String::from_utf8_lossy(table));
@@ -306,8 +322,14 @@ fn run_scenario(args: RunArgs) -> anyhow::Result<()> {
 fn study(args: StudyArgs) -> anyhow::Result<()> {
     use flexrnn::study::{aggregate, run, spec::Study};
     let study = Study::load(&args.study)?;
+    let mut warned = std::collections::BTreeSet::new();
+    for point in study.points.iter().filter(|p| warned.insert(&p.scenario.text)) {
+        let label = if point.label.is_empty() { String::new() } else { format!(" ({})", point.label) };
+        warn_overload(&format!("{} grid point {}{label}", study.file, point.index), &point.scenario);
+    }
     let loaded = run::load(&study)?;
     let out = args.out.unwrap_or_else(|| PathBuf::from("results").join(&study.name));
+    run::claim_folder(&out, &study, loaded.runs.len(), args.force)?;
     let bar = ProgressBar::new(0);
     bar.set_style(
         ProgressStyle::with_template("{elapsed_precise} [{bar:30}] {pos}/{len} runs ({rate}, {eta} left) {msg}")
@@ -380,7 +402,7 @@ fn merge(args: MergeArgs) -> anyhow::Result<()> {
         }
     }
     let records = aggregate::collect(&study, &loaded, &args.shards)?;
-    run::claim_folder(&out, &study, loaded.runs.len())?;
+    run::claim_folder(&out, &study, loaded.runs.len(), args.force)?;
     for (run, record) in loaded.runs.iter().zip(&records) {
         let bytes = serde_json::to_vec_pretty(record).context("serialising a run record")?;
         flexrnn::output::write_atomic(&out.join("runs").join(&run.file), &bytes)?;
@@ -391,6 +413,61 @@ fn merge(args: MergeArgs) -> anyhow::Result<()> {
     println!("merged {} runs from {} folder(s)", records.len(), args.shards.len());
     print_study(&files, &out);
     Ok(())
+}
+
+/// The output-folder rule of `command` (`flexrnn::output`): `train` replaces an earlier result only
+/// with `--force`, the others replace their own.
+fn output_rule(command: &'static str, force: bool) -> flexrnn::output::Rule {
+    flexrnn::output::Rule { command, force, replace_own: command != "train" }
+}
+
+/// Checks before the work that `out` may be written, saying what was cleaned up beside it.
+fn check_out(out: &std::path::Path, rule: flexrnn::output::Rule) -> anyhow::Result<()> {
+    let recovery = flexrnn::output::check(out, rule)?;
+    report_recovery(out, &recovery);
+    Ok(())
+}
+
+/// Writes a result folder under the output-folder rule, saying what was cleaned up or left alone.
+fn write_out(out: &std::path::Path, rule: flexrnn::output::Rule, files: &[(PathBuf, Vec<u8>)]) -> anyhow::Result<()> {
+    let written = flexrnn::output::write_result(out, rule, files)?;
+    report_recovery(out, &written.recovery);
+    if let Some(kept) = &written.kept {
+        eprintln!(
+            "note: {} holds files `flexrnn {}` did not write (e.g. {kept}); they were left as they are",
+            out.display(),
+            rule.command
+        );
+    }
+    Ok(())
+}
+
+fn report_recovery(out: &std::path::Path, recovery: &flexrnn::output::Recovery) {
+    if let Some(backup) = &recovery.restored {
+        eprintln!(
+            "note: restored {} from {}, the previous results a killed write had moved aside",
+            out.display(),
+            backup.display()
+        );
+    }
+    if !recovery.removed.is_empty() {
+        eprintln!(
+            "note: removed {} staging folder(s) that killed writes of {} left beside it",
+            recovery.removed.len(),
+            out.display()
+        );
+    }
+}
+
+/// Warns when a scenario's background processes ask for the whole node or more (`what` names it).
+fn warn_overload(what: &str, scenario: &Scenario) {
+    let load = scenario.offered_background_load();
+    if load >= 1.0 {
+        eprintln!(
+            "warning: {what}: the background processes ask for {:.0}% of the node's capacity; their queues grow without bound and the run may be slow",
+            load * 100.0
+        );
+    }
 }
 
 fn report_removed(removed: &[String]) {
@@ -482,6 +559,7 @@ fn train(args: TrainArgs) -> anyhow::Result<()> {
         "{} already holds a model (card.json); pass --force to replace it",
         args.out.display()
     );
+    check_out(&args.out, output_rule("train", args.force))?;
     // Relative paths in the id (ts:, pose:, mnist:) are made absolute, so the card's id loads anywhere.
     let cwd = std::env::current_dir().context("reading the working folder")?;
     let task = data::TaskSpec::parse(&args.task)?.resolved(&cwd).load()?;
@@ -538,7 +616,7 @@ fn train(args: TrainArgs) -> anyhow::Result<()> {
     let maps = map_tensors(trained.maps.iter().map(|(a, b, m)| (a.as_str(), b.as_str(), m)));
     files.push(("maps.safetensors".into(), encode_tensors(&maps)));
     files.push(("card.json".into(), serde_json::to_vec_pretty(&trained.card).context("serialising the model card")?));
-    flexrnn::output::replace_folder(&args.out, &files, "card.json")?;
+    write_out(&args.out, output_rule("train", args.force), &files)?;
     println!("wrote {} ({:.0} s)", args.out.display(), trained.card.training.wall_time_s);
     Ok(())
 }
@@ -607,7 +685,7 @@ fn train_thr(mut args: TrainArgs, set: &data::SequenceSet, split: &data::Split, 
         files.push((format!("{}.safetensors", model.name()).into(), encode_tensors(&skip_classifier_tensors(model))));
     }
     files.push(("card.json".into(), serde_json::to_vec_pretty(&trained.card).context("serialising the model card")?));
-    flexrnn::output::replace_folder(&args.out, &files, "card.json")?;
+    write_out(&args.out, output_rule("train", args.force), &files)?;
     println!("wrote {} ({:.0} s)", args.out.display(), trained.card.training.wall_time_s);
     Ok(())
 }
@@ -668,7 +746,7 @@ fn train_skipw(args: TrainArgs, set: &data::SequenceSet, split: &data::Split, co
         );
     }
     let files = skipw_files(&trained).context("serialising the model card")?;
-    flexrnn::output::replace_folder(&args.out, &files, "card.json")?;
+    write_out(&args.out, output_rule("train", args.force), &files)?;
     println!("wrote {} ({:.0} s)", args.out.display(), trained.card.training.wall_time_s);
     Ok(())
 }
@@ -723,7 +801,7 @@ fn train_nested(args: TrainArgs, set: &data::SequenceSet, split: &data::Split, c
         (format!("{}.safetensors", trained.model.name).into(), encode_nested(&trained.model)),
         ("card.json".into(), serde_json::to_vec_pretty(card).context("serialising the model card")?),
     ];
-    flexrnn::output::replace_folder(&args.out, &files, "card.json")?;
+    write_out(&args.out, output_rule("train", args.force), &files)?;
     println!("wrote {} ({:.0} s)", args.out.display(), card.training.wall_time_s);
     Ok(())
 }

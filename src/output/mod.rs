@@ -1,8 +1,51 @@
-//! Writing result files atomically: every file is written to a temporary file in its folder and
-//! renamed into place, so a crash never leaves a half-written result.
+//! Writing results: files atomically ([`write_atomic`]) and whole result folders under one rule
+//! ([`write_result`]).
+//!
+//! **The output-folder rule.** A command writes its result folder (`--out`) only when that folder is
+//! absent, empty, or a previous result of the same command, recognised by the marker file
+//! [`MARKER`] (`.flexrnn-output.json`) that the command wrote there: format version, command name and
+//! the relative paths of the files it wrote. Anything else — a folder of someone's files, a parent
+//! such as `results/` holding earlier results, the result of another command, an unreadable marker —
+//! is refused with an error naming the folder, why, and how to proceed. With `--force` the command
+//! writes its files among the others: files of the same names are replaced, files listed in an old
+//! marker of the same command and no longer written are removed, and nothing else is touched.
+//! (`study` and `merge` follow the same rule with their own marker, `study.json`; see
+//! `study::run::claim_folder`.)
+//!
+//! **How a folder is replaced.** When the folder is absent, or holds only the files of the previous
+//! result, the new result is written in full into a hidden staging folder beside it
+//! (`.<name>.flexrnn-new-XXXXXX`) and then swapped in: on Linux with one `renameat2(RENAME_EXCHANGE)`,
+//! elsewhere (or on a file system without it) with two renames, the old folder first moved to a
+//! backup (`.<name>.flexrnn-old-XXXXXX`) that is deleted once the new one is in place. At every instant
+//! either the old or the new complete result exists under the folder's name, except between the two
+//! renames of the fallback — and a backup without its folder is restored at the next start. When the
+//! folder cannot be swapped as a whole — it is empty (it may be a mount point or have permissions of
+//! its own), holds files flexrnn did not write, or is a symbolic link — the files are written one by
+//! one with [`write_atomic`] (each file is old or new, never half-written, but the folder mixes old
+//! and new files until the write ends; the marker says `"complete": false` meanwhile).
+//!
+//! **Leftovers.** Writers of folders in the same parent take an exclusive `flock` on the parent
+//! folder while they write (Linux). Under that lock, a staging folder or backup named for the target
+//! can only be left by a writer that died: each start of a command writing to that target removes
+//! such staging folders and stale backups, and restores a backup whose folder is missing.
 
+use std::collections::BTreeSet;
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::{Component, Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+/// File name of the marker a command writes at the top of its result folder.
+pub const MARKER: &str = ".flexrnn-output.json";
+
+/// Version of the marker's format.
+pub const MARKER_FORMAT: u32 = 1;
+
+/// Prefix of the temporary files of [`write_atomic`].
+const TMP_PREFIX: &str = ".flexrnn-tmp-";
+
+/// Random characters at the end of staging and backup folder names.
+const RANDOM_CHARS: usize = 6;
 
 /// An output file could not be written.
 #[derive(Debug, thiserror::Error)]
@@ -24,7 +67,7 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), WriteError> {
     let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
     std::fs::create_dir_all(dir).map_err(wrap)?;
     let mut builder = tempfile::Builder::new();
-    builder.prefix(".flexrnn-tmp-");
+    builder.prefix(TMP_PREFIX);
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
@@ -38,95 +81,637 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), WriteError> {
     Ok(())
 }
 
-/// Why an output folder cannot be replaced.
+/// The marker file [`MARKER`]: which command wrote the folder, and which files.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Marker {
+    /// Always `flexrnn`.
+    pub tool: String,
+    /// [`MARKER_FORMAT`] when written.
+    pub format: u32,
+    /// The command that wrote the folder, as typed after `flexrnn` (`run`, `train`, `eval`).
+    pub command: String,
+    /// False while the files are being written one by one into the folder; true once they all are.
+    pub complete: bool,
+    /// The files the command wrote, relative to the folder, `/`-separated, sorted.
+    pub files: Vec<String>,
+}
+
+impl Marker {
+    /// The marker of `command` listing `files` (sorted here), complete.
+    pub fn new(command: &str, files: impl IntoIterator<Item = String>) -> Self {
+        let files: BTreeSet<String> = files.into_iter().collect();
+        Marker {
+            tool: "flexrnn".into(),
+            format: MARKER_FORMAT,
+            command: command.into(),
+            complete: true,
+            files: files.into_iter().collect(),
+        }
+    }
+
+    /// The marker as written (pretty JSON).
+    pub fn to_bytes(&self) -> Vec<u8> {
+        serde_json::to_vec_pretty(self).expect("markers serialise")
+    }
+
+    /// Parses a marker, checking that every listed path stays inside the folder.
+    fn parse(bytes: &[u8]) -> Result<Marker, String> {
+        let marker: Marker = serde_json::from_slice(bytes).map_err(|e| e.to_string())?;
+        if marker.tool != "flexrnn" {
+            return Err(format!("`tool` is `{}`, not `flexrnn`", marker.tool));
+        }
+        if marker.format != MARKER_FORMAT {
+            return Err(format!("format {} (this flexrnn reads format {MARKER_FORMAT})", marker.format));
+        }
+        if let Some(bad) = marker.files.iter().find(|f| relative_path(f).is_none()) {
+            return Err(format!("lists `{bad}`, which is not a path inside the folder"));
+        }
+        Ok(marker)
+    }
+}
+
+/// `text` as a relative path of plain components (no `..`, root or prefix; not the marker itself).
+fn relative_path(text: &str) -> Option<PathBuf> {
+    let path = Path::new(text);
+    let plain = !text.is_empty() && path.components().all(|c| matches!(c, Component::Normal(_)));
+    (plain && text != MARKER).then(|| path.to_path_buf())
+}
+
+/// `path` (relative) as the marker lists it: its components joined by `/`.
+fn marker_name(path: &Path) -> Option<String> {
+    let parts: Vec<&str> = path
+        .components()
+        .filter(|c| *c != Component::CurDir)
+        .map(|c| if let Component::Normal(p) = c { p.to_str() } else { None })
+        .collect::<Option<_>>()?;
+    let name = parts.join("/");
+    relative_path(&name).map(|_| name)
+}
+
+/// How a command treats its output folder.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Rule {
+    /// The command, as typed after `flexrnn` (`run`, `train`, `eval`); recorded in the marker.
+    pub command: &'static str,
+    /// `--force`: write among files the command did not write (replacing files of the same names).
+    pub force: bool,
+    /// Whether a previous result of the same command is replaced without `--force` (`run` and
+    /// `eval`: yes; `train`: no — a trained model is replaced only with `--force`).
+    pub replace_own: bool,
+}
+
+/// Why an output folder cannot be written.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum FolderError {
-    /// The output path is a file.
-    #[error("output folder {0} is a file; give a folder path with --out")]
+    /// The output path exists and is not a folder.
+    #[error("output folder {0} exists and is not a folder; give a folder path with --out")]
     IsAFile(PathBuf),
-    /// The output folder holds files that flexrnn did not write.
-    #[error("output folder {0} exists and was not written by flexrnn (no {1} in it or its subfolders); choose another --out or remove it")]
-    Foreign(PathBuf, &'static str),
+    /// The folder holds files that the command did not write and no result of it.
+    #[error(
+        "output folder {folder} holds files that `flexrnn {command}` did not write (e.g. {example}); \
+         choose a new or empty --out, or pass --force to write the results among them \
+         (files of the same names are replaced, nothing else is touched)"
+    )]
+    Foreign {
+        /// The folder.
+        folder: PathBuf,
+        /// The command.
+        command: &'static str,
+        /// One of the files or folders in it, relative.
+        example: String,
+    },
+    /// The folder holds the result of another command.
+    #[error(
+        "output folder {folder} holds the results of `flexrnn {other}`; choose another --out, or pass \
+         --force to write the results of `flexrnn {command}` among them (files of the same names are \
+         replaced, nothing else is touched)"
+    )]
+    OtherCommand {
+        /// The folder.
+        folder: PathBuf,
+        /// The command writing now.
+        command: &'static str,
+        /// The command whose marker is there.
+        other: String,
+    },
+    /// The folder holds a previous result of the same command, which this command replaces only with
+    /// `--force`.
+    #[error("{folder} already holds the results of an earlier `flexrnn {command}`; pass --force to replace them, or choose another --out")]
+    NeedsForce {
+        /// The folder.
+        folder: PathBuf,
+        /// The command.
+        command: &'static str,
+    },
+    /// The marker file cannot be read.
+    #[error(
+        "output folder {folder}: its marker {MARKER} cannot be read ({reason}); choose another --out, or \
+         pass --force to write the results among its files (nothing else is touched)"
+    )]
+    BadMarker {
+        /// The folder.
+        folder: PathBuf,
+        /// What is wrong.
+        reason: String,
+    },
+    /// A file to write has a path that is not a plain relative path (a bug of the caller).
+    #[error("cannot write {0}: not a plain path inside the output folder")]
+    BadPath(PathBuf),
     /// Writing failed.
     #[error(transparent)]
     Write(#[from] WriteError),
 }
 
-/// True if `dir` is empty or holds a file named `marker` at its top or in a direct subfolder.
-fn is_flexrnn_folder(dir: &Path, marker: &str) -> bool {
-    let Ok(entries) = std::fs::read_dir(dir) else { return false };
-    let mut empty = true;
-    for entry in entries.flatten() {
-        empty = false;
-        let path = entry.path();
-        if path.file_name().is_some_and(|n| n == marker) || path.join(marker).is_file() {
-            return true;
-        }
-    }
-    empty
+/// What was cleaned up beside a target folder before writing it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Recovery {
+    /// A backup left by a write killed between its two renames, restored as the target folder.
+    pub restored: Option<PathBuf>,
+    /// Staging folders and stale backups of killed writes, removed.
+    pub removed: Vec<PathBuf>,
 }
 
-/// Replaces the folder `out` by one holding exactly `files` (paths relative to `out`).
-///
-/// Everything is first written into a new temporary folder beside `out`, which is then renamed into
-/// place; the previous results (if any) are moved aside and deleted only after that. So a failure
-/// while writing leaves the old results untouched, and a re-run never mixes new files with stale ones
-/// (e.g. folders of policies no longer listed). A non-empty folder without a file named `marker`
-/// (`manifest.json` for results, `card.json` for model banks) at its top or in a direct subfolder is
-/// never replaced.
-///
-/// # Errors
-/// [`FolderError`] naming the folder or file.
-pub fn replace_folder(out: &Path, files: &[(PathBuf, Vec<u8>)], marker: &'static str) -> Result<(), FolderError> {
-    if out.is_file() {
-        return Err(FolderError::IsAFile(out.to_path_buf()));
+/// How [`write_result`] wrote a folder.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Written {
+    /// True when the folder was swapped in as a whole (it was absent or held only the previous
+    /// result); false when the files were written one by one into it.
+    pub whole: bool,
+    /// A file or folder the command did not write that was left as it is (the first, relative), if any.
+    pub kept: Option<String>,
+    /// Files of the previous result that the new one no longer has, removed (when written one by one).
+    pub removed_stale: usize,
+    /// Leftovers of killed writes cleaned up first.
+    pub recovery: Recovery,
+}
+
+/// What is at the output path.
+#[derive(Debug)]
+enum Found {
+    Absent,
+    Empty,
+    /// A result of the same command; `foreign` is the first entry it did not write.
+    Own {
+        marker: Marker,
+        foreign: Option<String>,
+    },
+    Other {
+        command: String,
+    },
+    Foreign {
+        example: String,
+    },
+    BadMarker {
+        reason: String,
+    },
+}
+
+/// How the folder will be written.
+#[derive(Debug)]
+enum Plan {
+    /// Staged beside it and swapped in as a whole.
+    Whole,
+    /// Written file by file; `stale` are the previous result's files (removed if not rewritten);
+    /// `kept` the first entry left as it is.
+    InPlace { stale: Vec<String>, kept: Option<String>, own: bool },
+}
+
+fn io_error(path: &Path) -> impl Fn(std::io::Error) -> FolderError + '_ {
+    move |source| FolderError::Write(WriteError { path: path.to_path_buf(), source })
+}
+
+/// Sorted names of the entries of `dir`.
+fn sorted_entries(dir: &Path) -> std::io::Result<Vec<(String, std::fs::FileType)>> {
+    let mut entries = Vec::new();
+    for entry in std::fs::read_dir(dir)? {
+        let entry = entry?;
+        entries.push((entry.file_name().to_string_lossy().into_owned(), entry.file_type()?));
     }
-    if out.is_dir() && !is_flexrnn_folder(out, marker) {
-        return Err(FolderError::Foreign(out.to_path_buf(), marker));
+    entries.sort_by(|a, b| a.0.cmp(&b.0));
+    Ok(entries)
+}
+
+/// `name`, with a `/` when it is a folder.
+fn shown(name: &str, kind: std::fs::FileType) -> String {
+    if kind.is_dir() {
+        format!("{name}/")
+    } else {
+        name.to_string()
     }
-    let wrap = |path: &Path| {
-        let path = path.to_path_buf();
-        move |source: std::io::Error| WriteError { path, source }
-    };
-    let parent = out.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    std::fs::create_dir_all(parent).map_err(wrap(parent))?;
-    let stem = out.file_name().map_or("results".into(), |n| n.to_string_lossy().into_owned());
-    let staging =
-        tempfile::Builder::new().prefix(&format!(".{stem}.flexrnn-new-")).tempdir_in(parent).map_err(wrap(parent))?;
+}
+
+/// The first entry under `out` (sorted, depth first) that `marker` does not account for: not the
+/// marker, not a listed regular file, not a folder on the way to one, not a temporary file of
+/// [`write_atomic`].
+fn first_foreign(out: &Path, marker: &Marker) -> std::io::Result<Option<String>> {
+    let files: BTreeSet<&str> = marker.files.iter().map(String::as_str).collect();
+    let mut dirs: BTreeSet<String> = BTreeSet::new();
+    for file in &marker.files {
+        let mut prefix = String::new();
+        for part in file.split('/').collect::<Vec<_>>().split_last().map_or(&[][..], |(_, dirs)| dirs) {
+            if !prefix.is_empty() {
+                prefix.push('/');
+            }
+            prefix.push_str(part);
+            dirs.insert(prefix.clone());
+        }
+    }
+    fn walk(
+        dir: &Path,
+        prefix: &str,
+        files: &BTreeSet<&str>,
+        dirs: &BTreeSet<String>,
+    ) -> std::io::Result<Option<String>> {
+        for (name, kind) in sorted_entries(dir)? {
+            let relative = if prefix.is_empty() { name.clone() } else { format!("{prefix}/{name}") };
+            if (prefix.is_empty() && name == MARKER) || (kind.is_file() && name.starts_with(TMP_PREFIX)) {
+                continue;
+            }
+            if kind.is_dir() && dirs.contains(&relative) {
+                if let Some(found) = walk(&dir.join(&name), &relative, files, dirs)? {
+                    return Ok(Some(found));
+                }
+            } else if !(kind.is_file() && files.contains(relative.as_str())) {
+                return Ok(Some(shown(&relative, kind)));
+            }
+        }
+        Ok(None)
+    }
+    walk(out, "", &files, &dirs)
+}
+
+/// Looks at what is at `out` for `command`.
+fn inspect(out: &Path, command: &str) -> Result<Found, FolderError> {
+    match std::fs::symlink_metadata(out) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Found::Absent),
+        Err(e) => return Err(io_error(out)(e)),
+        Ok(_) if !out.is_dir() => return Err(FolderError::IsAFile(out.to_path_buf())),
+        Ok(_) => {}
+    }
+    let entries = sorted_entries(out).map_err(io_error(out))?;
+    let Some((first, kind)) = entries.first() else { return Ok(Found::Empty) };
+    match std::fs::read(out.join(MARKER)) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Found::Foreign { example: shown(first, *kind) }),
+        Err(e) => Ok(Found::BadMarker { reason: e.to_string() }),
+        Ok(bytes) => match Marker::parse(&bytes) {
+            Err(reason) => Ok(Found::BadMarker { reason }),
+            Ok(marker) if marker.command != command => Ok(Found::Other { command: marker.command }),
+            Ok(marker) => {
+                let foreign = first_foreign(out, &marker).map_err(io_error(out))?;
+                Ok(Found::Own { marker, foreign })
+            }
+        },
+    }
+}
+
+/// True when `out` can be swapped as a whole: it has a name of its own and is not a symbolic link.
+fn swappable(out: &Path) -> bool {
+    matches!(out.components().next_back(), Some(Component::Normal(_)))
+        && !std::fs::symlink_metadata(out).is_ok_and(|m| m.file_type().is_symlink())
+}
+
+/// Decides how to write `out` under `rule`, or refuses.
+fn plan(out: &Path, rule: Rule) -> Result<Plan, FolderError> {
+    let folder = || out.to_path_buf();
+    match inspect(out, rule.command)? {
+        Found::Absent => Ok(Plan::Whole),
+        Found::Empty => Ok(Plan::InPlace { stale: Vec::new(), kept: None, own: false }),
+        Found::Own { marker, foreign } => {
+            if !(rule.replace_own || rule.force) {
+                return Err(FolderError::NeedsForce { folder: folder(), command: rule.command });
+            }
+            if foreign.is_none() && swappable(out) {
+                Ok(Plan::Whole)
+            } else {
+                Ok(Plan::InPlace { stale: marker.files, kept: foreign, own: true })
+            }
+        }
+        Found::Other { command } if rule.force => Ok(Plan::InPlace {
+            stale: Vec::new(),
+            kept: Some(format!("the results of `flexrnn {command}`")),
+            own: false,
+        }),
+        Found::Other { command: other } => {
+            Err(FolderError::OtherCommand { folder: folder(), command: rule.command, other })
+        }
+        Found::Foreign { example } if rule.force => {
+            Ok(Plan::InPlace { stale: Vec::new(), kept: Some(example), own: false })
+        }
+        Found::Foreign { example } => Err(FolderError::Foreign { folder: folder(), command: rule.command, example }),
+        Found::BadMarker { .. } if rule.force => Ok(Plan::InPlace {
+            stale: Vec::new(),
+            kept: Some(format!("files beside an unreadable {MARKER}")),
+            own: false,
+        }),
+        Found::BadMarker { reason } => Err(FolderError::BadMarker { folder: folder(), reason }),
+    }
+}
+
+/// The folder holding `out` (`.` for a bare name).
+fn parent_of(out: &Path) -> &Path {
+    out.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."))
+}
+
+/// The last component of `out`, which names its staging folders and backups.
+fn stem(out: &Path) -> Option<String> {
+    match out.components().next_back() {
+        Some(Component::Normal(name)) => name.to_str().map(String::from),
+        _ => None,
+    }
+}
+
+/// An exclusive `flock` on the parent folder, held while a folder in it is cleaned up and written;
+/// released when dropped or when the process ends, however it ends.
+struct ParentLock(Option<std::fs::File>);
+
+impl ParentLock {
+    /// Waits for the lock on `parent`; without one (not Linux, or the folder cannot be opened) the
+    /// write goes on unlocked and leftovers are not cleaned up.
+    fn take(parent: &Path) -> Self {
+        #[cfg(target_os = "linux")]
+        if let Ok(file) = std::fs::File::open(parent) {
+            if rustix::fs::flock(&file, rustix::fs::FlockOperation::LockExclusive).is_ok() {
+                return ParentLock(Some(file));
+            }
+        }
+        let _ = parent;
+        ParentLock(None)
+    }
+
+    fn held(&self) -> bool {
+        self.0.is_some()
+    }
+}
+
+/// Whether `name` is `.<stem>.flexrnn-<kind>-` followed by exactly the random characters.
+fn is_leftover(name: &str, stem: &str, kind: &str) -> bool {
+    name.strip_prefix(&format!(".{stem}.flexrnn-{kind}-"))
+        .is_some_and(|rest| rest.len() == RANDOM_CHARS && rest.bytes().all(|b| b.is_ascii_alphanumeric()))
+}
+
+/// Under the parent's lock, cleans up what killed writes of `out` left beside it: staging folders
+/// (`.<name>.flexrnn-new-XXXXXX`) are removed; a backup (`.<name>.flexrnn-old-XXXXXX`) is restored when
+/// `out` is missing, removed otherwise. Best effort: what cannot be removed stays (and is tried again
+/// next time).
+fn recover(out: &Path, lock: &ParentLock) -> Recovery {
+    let mut recovery = Recovery::default();
+    let Some(stem) = stem(out).filter(|_| lock.held()) else { return recovery };
+    let parent = parent_of(out);
+    let Ok(entries) = sorted_entries(parent) else { return recovery };
+    for (name, kind) in entries {
+        if !kind.is_dir() {
+            continue;
+        }
+        let path = parent.join(&name);
+        let missing = || matches!(std::fs::symlink_metadata(out), Err(e) if e.kind() == std::io::ErrorKind::NotFound);
+        if is_leftover(&name, &stem, "old") && missing() {
+            if std::fs::rename(&path, out).is_ok() {
+                recovery.restored = Some(path);
+            }
+        } else if (is_leftover(&name, &stem, "new") || is_leftover(&name, &stem, "old"))
+            && std::fs::remove_dir_all(&path).is_ok()
+        {
+            recovery.removed.push(path);
+        }
+    }
+    recovery
+}
+
+/// Writes `bytes` to a new file `path` and flushes it to disk.
+fn write_synced(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    let mut file = std::fs::File::create(path)?;
+    file.write_all(bytes)?;
+    file.sync_all()
+}
+
+/// Writes the whole result (files and marker) into a new staging folder beside `out` and returns it.
+fn stage(out: &Path, stem: &str, command: &str, files: &[(String, &[u8])]) -> Result<PathBuf, FolderError> {
+    let parent = parent_of(out);
+    let staging = tempfile::Builder::new()
+        .prefix(&format!(".{stem}.flexrnn-new-"))
+        .rand_bytes(RANDOM_CHARS)
+        .tempdir_in(parent)
+        .map_err(io_error(parent))?;
+    for (name, bytes) in files {
+        write_synced(&staging.path().join(name), bytes).map_err(io_error(&out.join(name)))?;
+    }
+    let marker = Marker::new(command, files.iter().map(|(name, _)| name.clone()));
+    write_synced(&staging.path().join(MARKER), &marker.to_bytes()).map_err(io_error(&out.join(MARKER)))?;
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(staging.path(), std::fs::Permissions::from_mode(0o755))
-            .map_err(wrap(staging.path()))?;
+        // The previous folder's permissions, or those of a folder the shell creates.
+        let mode = std::fs::metadata(out).map_or(0o755, |m| m.permissions().mode() & 0o7777);
+        std::fs::set_permissions(staging.path(), std::fs::Permissions::from_mode(mode))
+            .map_err(io_error(staging.path()))?;
     }
-    for (relative, bytes) in files {
-        let path = staging.path().join(relative);
-        if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir).map_err(wrap(dir))?;
+    Ok(staging.keep())
+}
+
+/// Exchanges the folders `a` and `b` atomically (Linux `renameat2(RENAME_EXCHANGE)`); `Ok(false)`
+/// when the system or file system cannot.
+fn exchange(a: &Path, b: &Path) -> Result<bool, FolderError> {
+    #[cfg(target_os = "linux")]
+    {
+        use rustix::fs::{renameat_with, RenameFlags, CWD};
+        use rustix::io::Errno;
+        match renameat_with(CWD, a, CWD, b, RenameFlags::EXCHANGE) {
+            Ok(()) => return Ok(true),
+            Err(e) if e == Errno::INVAL || e == Errno::NOSYS || e == Errno::OPNOTSUPP => {}
+            Err(e) => return Err(io_error(b)(e.into())),
         }
-        std::fs::write(&path, bytes).map_err(wrap(&out.join(relative)))?;
     }
-    let staged = staging.keep();
-    if out.exists() {
-        let old = tempfile::Builder::new()
+    let _ = (a, b);
+    Ok(false)
+}
+
+/// Puts the staged folder in place of `out`: a plain rename when `out` is absent; else an atomic
+/// exchange (when `use_exchange` and supported), the old result then deleted; else two renames
+/// through a backup `.<name>.flexrnn-old-XXXXXX`, deleted once the new folder is in place (a crash
+/// between the renames leaves the backup, which the next start restores).
+fn swap_in(staged: &Path, out: &Path, stem: &str, use_exchange: bool) -> Result<(), FolderError> {
+    let result = (|| {
+        if matches!(std::fs::symlink_metadata(out), Err(e) if e.kind() == std::io::ErrorKind::NotFound) {
+            return std::fs::rename(staged, out).map_err(io_error(out));
+        }
+        if use_exchange && exchange(staged, out)? {
+            // `staged` now holds the old result. Best effort: a leftover is removed at the next start.
+            let _ = std::fs::remove_dir_all(staged);
+            return Ok(());
+        }
+        let parent = parent_of(out);
+        let backup = tempfile::Builder::new()
             .prefix(&format!(".{stem}.flexrnn-old-"))
+            .rand_bytes(RANDOM_CHARS)
             .tempdir_in(parent)
-            .map_err(wrap(parent))?
+            .map_err(io_error(parent))?
             .keep();
-        std::fs::remove_dir(&old).map_err(wrap(&old))?;
-        std::fs::rename(out, &old).map_err(wrap(out))?;
-        std::fs::rename(&staged, out).map_err(wrap(out))?;
-        std::fs::remove_dir_all(&old).map_err(wrap(&old))?;
-    } else {
-        std::fs::rename(&staged, out).map_err(wrap(out))?;
+        std::fs::remove_dir(&backup).map_err(io_error(&backup))?;
+        std::fs::rename(out, &backup).map_err(io_error(out))?;
+        if let Err(e) = std::fs::rename(staged, out) {
+            let _ = std::fs::rename(&backup, out);
+            return Err(io_error(out)(e));
+        }
+        let _ = std::fs::remove_dir_all(&backup);
+        Ok(())
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_dir_all(staged);
     }
-    Ok(())
+    result
+}
+
+/// Removes `out/name` if it is a regular file reached through real folders (no symbolic link on the
+/// way), then the folders on its way that it leaves empty. True if removed.
+fn remove_own_file(out: &Path, name: &str) -> bool {
+    let path = out.join(name);
+    let mut dir = out.to_path_buf();
+    for part in Path::new(name).parent().into_iter().flat_map(Path::components) {
+        dir.push(part);
+        if !std::fs::symlink_metadata(&dir).is_ok_and(|m| m.is_dir()) {
+            return false;
+        }
+    }
+    if !std::fs::symlink_metadata(&path).is_ok_and(|m| m.is_file()) || std::fs::remove_file(&path).is_err() {
+        return false;
+    }
+    let mut dir = path.parent();
+    while let Some(d) = dir.filter(|d| *d != out) {
+        if std::fs::remove_dir(d).is_err() {
+            break;
+        }
+        dir = d.parent();
+    }
+    true
+}
+
+/// Removes the temporary files of killed [`write_atomic`] calls in `out` and the folders of `files`.
+fn remove_temporaries(out: &Path, files: &BTreeSet<&str>) {
+    let dirs: BTreeSet<PathBuf> =
+        files.iter().filter_map(|f| Path::new(f).parent().map(|p| out.join(p))).chain([out.to_path_buf()]).collect();
+    for dir in dirs {
+        for (name, kind) in sorted_entries(&dir).unwrap_or_default() {
+            if kind.is_file() && name.starts_with(TMP_PREFIX) {
+                let _ = std::fs::remove_file(dir.join(name));
+            }
+        }
+    }
+}
+
+/// Writes `files` one by one into `out`: first a marker (`complete: false`) listing them and the
+/// previous result's files `stale`, then each file atomically, then removes the stale files not
+/// rewritten, then the final marker. Returns how many stale files were removed.
+fn write_in_place(
+    out: &Path,
+    command: &str,
+    files: &[(String, &[u8])],
+    stale: Vec<String>,
+    own: bool,
+) -> Result<usize, FolderError> {
+    std::fs::create_dir_all(out).map_err(io_error(out))?;
+    let new: BTreeSet<&str> = files.iter().map(|(name, _)| name.as_str()).collect();
+    let stale: Vec<String> = stale.into_iter().filter(|f| !new.contains(f.as_str())).collect();
+    let mut pending = Marker::new(command, new.iter().map(|s| s.to_string()).chain(stale.iter().cloned()));
+    pending.complete = false;
+    write_atomic(&out.join(MARKER), &pending.to_bytes())?;
+    for (name, bytes) in files {
+        write_atomic(&out.join(name), bytes)?;
+    }
+    let removed = stale.iter().filter(|name| remove_own_file(out, name)).count();
+    if own {
+        remove_temporaries(out, &new);
+    }
+    write_atomic(&out.join(MARKER), &Marker::new(command, new.iter().map(|s| s.to_string())).to_bytes())?;
+    Ok(removed)
+}
+
+/// Checks, before the work that produces a result, that `out` may be written under `rule` (see the
+/// module documentation), after cleaning up what killed writes of `out` left beside it. Creates
+/// nothing; [`write_result`] checks again.
+///
+/// # Errors
+/// [`FolderError`] naming the folder, why it is refused and how to proceed.
+pub fn check(out: &Path, rule: Rule) -> Result<Recovery, FolderError> {
+    let parent = parent_of(out);
+    let lock = if parent.is_dir() { ParentLock::take(parent) } else { ParentLock(None) };
+    let recovery = recover(out, &lock);
+    plan(out, rule)?;
+    Ok(recovery)
+}
+
+/// Writes a command's result `files` (paths relative to `out`) into the folder `out` under the
+/// output-folder rule (module documentation): swapped in as a whole when `out` is absent or holds
+/// only the previous result of the same command, written file by file otherwise, refused when the
+/// rule says so. Leftovers of killed writes of `out` are cleaned up first.
+///
+/// # Errors
+/// [`FolderError`] naming the folder (refused) or the file (not written). A refusal changes nothing.
+pub fn write_result(out: &Path, rule: Rule, files: &[(PathBuf, Vec<u8>)]) -> Result<Written, FolderError> {
+    let named: Vec<(String, &[u8])> = files
+        .iter()
+        .map(|(path, bytes)| {
+            marker_name(path).map(|n| (n, bytes.as_slice())).ok_or_else(|| FolderError::BadPath(path.clone()))
+        })
+        .collect::<Result<_, _>>()?;
+    let parent = parent_of(out);
+    std::fs::create_dir_all(parent).map_err(io_error(parent))?;
+    let lock = ParentLock::take(parent);
+    let recovery = recover(out, &lock);
+    let plan = plan(out, rule)?;
+    match (plan, stem(out)) {
+        (Plan::Whole, Some(stem)) => {
+            let staged = stage(out, &stem, rule.command, &named)?;
+            swap_in(&staged, out, &stem, true)?;
+            Ok(Written { whole: true, kept: None, removed_stale: 0, recovery })
+        }
+        (Plan::Whole, None) => {
+            write_in_place(out, rule.command, &named, Vec::new(), false)?;
+            Ok(Written { whole: false, kept: None, removed_stale: 0, recovery })
+        }
+        (Plan::InPlace { stale, kept, own }, _) => {
+            let removed_stale = write_in_place(out, rule.command, &named, stale, own)?;
+            Ok(Written { whole: false, kept, removed_stale, recovery })
+        }
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    const RUN: Rule = Rule { command: "run", force: false, replace_own: true };
+    const RUN_FORCED: Rule = Rule { command: "run", force: true, replace_own: true };
+    const TRAIN: Rule = Rule { command: "train", force: false, replace_own: false };
+
+    fn files(list: &[(&str, &str)]) -> Vec<(PathBuf, Vec<u8>)> {
+        list.iter().map(|(p, b)| (PathBuf::from(p), b.as_bytes().to_vec())).collect()
+    }
+
+    /// Every path under `dir`, relative, `/`-separated, folders with a trailing `/`, sorted.
+    fn tree(dir: &Path) -> Vec<String> {
+        fn walk(dir: &Path, prefix: &str, out: &mut Vec<String>) {
+            for (name, kind) in sorted_entries(dir).unwrap() {
+                let relative = format!("{prefix}{name}");
+                if kind.is_dir() {
+                    out.push(format!("{relative}/"));
+                    walk(&dir.join(&name), &format!("{relative}/"), out);
+                } else {
+                    out.push(relative);
+                }
+            }
+        }
+        let mut out = Vec::new();
+        walk(dir, "", &mut out);
+        out
+    }
+
+    fn marker(out: &Path) -> Marker {
+        Marker::parse(&std::fs::read(out.join(MARKER)).unwrap()).unwrap()
+    }
 
     #[test]
     fn writes_and_replaces_without_leftovers() {
@@ -139,24 +724,192 @@ mod tests {
     }
 
     #[test]
-    fn replace_folder_drops_stale_files_and_refuses_foreign_folders() {
+    fn an_absent_folder_is_swapped_in_whole_and_a_rerun_drops_stale_files() {
         let dir = tempfile::tempdir().unwrap();
         let out = dir.path().join("res");
-        let first = vec![("manifest.json".into(), b"{}".to_vec()), ("a/manifest.json".into(), b"{}".to_vec())];
-        replace_folder(&out, &first, "manifest.json").unwrap();
-        let second = vec![("manifest.json".into(), b"{1}".to_vec()), ("b.csv".into(), b"x".to_vec())];
-        replace_folder(&out, &second, "manifest.json").unwrap();
-        assert!(!out.join("a").exists(), "stale run folder removed");
+        let first = write_result(&out, RUN, &files(&[("manifest.json", "{}"), ("a/steps.csv", "1")])).unwrap();
+        assert!(first.whole && first.kept.is_none());
+        assert_eq!(tree(&out), [MARKER, "a/", "a/steps.csv", "manifest.json"]);
+        assert_eq!(marker(&out), Marker::new("run", ["a/steps.csv".into(), "manifest.json".into()]));
+        let second = write_result(&out, RUN, &files(&[("manifest.json", "{1}"), ("b.csv", "x")])).unwrap();
+        assert!(second.whole);
+        assert_eq!(tree(&out), [MARKER, "b.csv", "manifest.json"], "stale run folder a/ removed");
         assert_eq!(std::fs::read(out.join("manifest.json")).unwrap(), b"{1}");
-        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1, "no staging folders left");
-        let foreign = dir.path().join("mine");
-        std::fs::create_dir(&foreign).unwrap();
-        std::fs::write(foreign.join("thesis.tex"), b"x").unwrap();
-        assert!(matches!(replace_folder(&foreign, &second, "manifest.json"), Err(FolderError::Foreign(..))));
-        assert!(foreign.join("thesis.tex").exists());
-        assert!(matches!(
-            replace_folder(&foreign.join("thesis.tex"), &second, "manifest.json"),
-            Err(FolderError::IsAFile(_))
-        ));
+        assert_eq!(tree(dir.path()).len(), 1 + 3, "no staging folder or backup left beside it");
+    }
+
+    /// Issue 10, 1: `public/manifest.json` in a subfolder made the whole folder look like a result,
+    /// and notes.txt and public/ were deleted.
+    #[test]
+    fn a_folder_with_a_manifest_in_a_subfolder_is_refused_and_force_keeps_its_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("v");
+        std::fs::create_dir_all(out.join("public")).unwrap();
+        std::fs::write(out.join("public/manifest.json"), "{}").unwrap();
+        std::fs::write(out.join("notes.txt"), "keep").unwrap();
+        let new = files(&[("manifest.json", "new"), ("public/manifest.json", "new")]);
+        let refused = write_result(&out, RUN, &new).unwrap_err();
+        assert!(matches!(&refused, FolderError::Foreign { example, .. } if example == "notes.txt"), "{refused}");
+        let message = refused.to_string();
+        assert!(message.contains(&out.display().to_string()) && message.contains("--force"), "{message}");
+        assert!(matches!(check(&out, RUN), Err(FolderError::Foreign { .. })));
+        assert_eq!(tree(&out), ["notes.txt", "public/", "public/manifest.json"], "a refusal changes nothing");
+        // With --force: the command's files are written among the others (same names replaced).
+        let written = write_result(&out, RUN_FORCED, &new).unwrap();
+        assert!(!written.whole && written.kept.as_deref() == Some("notes.txt"));
+        assert_eq!(tree(&out), [MARKER, "manifest.json", "notes.txt", "public/", "public/manifest.json"]);
+        assert_eq!(std::fs::read_to_string(out.join("notes.txt")).unwrap(), "keep");
+        // The folder now holds a result of `run` beside foreign files: a rerun (no --force needed)
+        // writes in place, removes only its own stale files and keeps notes.txt.
+        let rerun = write_result(&out, RUN, &files(&[("manifest.json", "newer")])).unwrap();
+        assert!(!rerun.whole && rerun.removed_stale == 1 && rerun.kept.as_deref() == Some("notes.txt"));
+        assert_eq!(tree(&out), [MARKER, "manifest.json", "notes.txt"], "own stale public/manifest.json removed");
+        assert!(marker(&out).complete);
+    }
+
+    /// Issue 10, 1: `run … --out results` wiped every earlier result.
+    #[test]
+    fn a_parent_of_earlier_results_is_never_wiped() {
+        let dir = tempfile::tempdir().unwrap();
+        let results = dir.path().join("results");
+        write_result(&results.join("a"), RUN, &files(&[("manifest.json", "a")])).unwrap();
+        write_result(&results.join("b"), RUN, &files(&[("manifest.json", "b")])).unwrap();
+        let single = files(&[("manifest.json", "top"), ("steps.csv", "s")]);
+        assert!(
+            matches!(write_result(&results, RUN, &single), Err(FolderError::Foreign { example, .. }) if example == "a/")
+        );
+        write_result(&results, RUN_FORCED, &single).unwrap();
+        let expected = [MARKER, "a/", "a/.flexrnn-output.json", "a/manifest.json", "b/", "b/.flexrnn-output.json"];
+        assert_eq!(tree(&results)[..6], expected);
+        assert_eq!(std::fs::read_to_string(results.join("b/manifest.json")).unwrap(), "b");
+        // Rerun into the parent: only its own two files are replaced, a/ and b/ stay.
+        write_result(&results, RUN_FORCED, &files(&[("manifest.json", "top2")])).unwrap();
+        assert!(results.join("a/manifest.json").exists() && !results.join("steps.csv").exists());
+    }
+
+    #[test]
+    fn another_commands_result_is_refused_and_force_writes_beside_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("m");
+        write_result(&out, TRAIN, &files(&[("card.json", "c"), ("gru-4.safetensors", "w")])).unwrap();
+        let err = write_result(&out, RUN, &files(&[("manifest.json", "x")])).unwrap_err();
+        assert!(matches!(&err, FolderError::OtherCommand { other, .. } if other == "train"), "{err}");
+        write_result(&out, RUN_FORCED, &files(&[("manifest.json", "x")])).unwrap();
+        assert_eq!(tree(&out), [MARKER, "card.json", "gru-4.safetensors", "manifest.json"]);
+        assert_eq!(marker(&out).command, "run");
+    }
+
+    #[test]
+    fn train_replaces_its_own_result_only_with_force() {
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("m");
+        write_result(&out, TRAIN, &files(&[("card.json", "1"), ("gru-16.safetensors", "w")])).unwrap();
+        let err = write_result(&out, TRAIN, &files(&[("card.json", "2")])).unwrap_err();
+        assert!(matches!(err, FolderError::NeedsForce { command: "train", .. }), "{err}");
+        assert!(matches!(check(&out, TRAIN), Err(FolderError::NeedsForce { .. })));
+        let written = write_result(&out, Rule { force: true, ..TRAIN }, &files(&[("card.json", "2")])).unwrap();
+        assert!(written.whole);
+        assert_eq!(tree(&out), [MARKER, "card.json"]);
+        // An empty folder is written in place (it may be a mount point or have its own permissions).
+        let empty = dir.path().join("empty");
+        std::fs::create_dir(&empty).unwrap();
+        let written = write_result(&empty, TRAIN, &files(&[("card.json", "1")])).unwrap();
+        assert!(!written.whole && written.kept.is_none());
+        assert_eq!(tree(&empty), [MARKER, "card.json"]);
+    }
+
+    #[test]
+    fn a_marker_pointing_outside_the_folder_is_refused_and_never_followed() {
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("res");
+        std::fs::create_dir(&out).unwrap();
+        std::fs::write(dir.path().join("precious.txt"), "mine").unwrap();
+        let mut evil = Marker::new("run", ["x".into()]);
+        evil.files.push("../precious.txt".into());
+        std::fs::write(out.join(MARKER), evil.to_bytes()).unwrap();
+        let err = write_result(&out, RUN, &files(&[("x", "1")])).unwrap_err();
+        assert!(matches!(&err, FolderError::BadMarker { reason, .. } if reason.contains("../precious.txt")), "{err}");
+        write_result(&out, RUN_FORCED, &files(&[("x", "1")])).unwrap();
+        assert_eq!(std::fs::read_to_string(dir.path().join("precious.txt")).unwrap(), "mine");
+        assert!(matches!(write_result(&out, RUN, &files(&[("../y", "1")])), Err(FolderError::BadPath(_))));
+        std::fs::write(dir.path().join("file"), "f").unwrap();
+        assert!(matches!(write_result(&dir.path().join("file"), RUN_FORCED, &[]), Err(FolderError::IsAFile(_))));
+    }
+
+    /// Issue 10, 4: a killed write left its staging folder forever, and a crash between the two
+    /// renames left no results folder at all.
+    #[test]
+    fn leftovers_of_killed_writes_are_cleaned_and_a_lone_backup_is_restored() {
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("res");
+        write_result(&out, RUN, &files(&[("manifest.json", "old")])).unwrap();
+        // A crash between the two renames: the old result sits in a backup, `res` is missing; a
+        // killed write left a partial staging folder. Folders of other targets or names are not ours.
+        std::fs::rename(&out, dir.path().join(".res.flexrnn-old-AbC123")).unwrap();
+        std::fs::create_dir(dir.path().join(".res.flexrnn-new-xYz789")).unwrap();
+        std::fs::write(dir.path().join(".res.flexrnn-new-xYz789/jobs.csv"), "partial").unwrap();
+        for other in [".other.flexrnn-new-abc123", ".res.flexrnn-new-abc1234", "res.flexrnn-new-abc123"] {
+            std::fs::create_dir(dir.path().join(other)).unwrap();
+        }
+        let recovery = check(&out, RUN).unwrap();
+        assert_eq!(recovery.restored, Some(dir.path().join(".res.flexrnn-old-AbC123")));
+        assert_eq!(recovery.removed, [dir.path().join(".res.flexrnn-new-xYz789")]);
+        assert_eq!(std::fs::read_to_string(out.join("manifest.json")).unwrap(), "old");
+        // A backup beside a present folder is stale (the crash came after the second rename).
+        std::fs::create_dir(dir.path().join(".res.flexrnn-old-St4le0")).unwrap();
+        let written = write_result(&out, RUN, &files(&[("manifest.json", "new")])).unwrap();
+        assert_eq!(written.recovery.removed, [dir.path().join(".res.flexrnn-old-St4le0")]);
+        assert_eq!(
+            tree(dir.path()).into_iter().filter(|p| !p.contains('/') || p.ends_with('/')).collect::<Vec<_>>(),
+            [".other.flexrnn-new-abc123/", ".res.flexrnn-new-abc1234/", "res/", "res.flexrnn-new-abc123/"]
+        );
+    }
+
+    #[test]
+    fn the_two_rename_fallback_replaces_the_folder_and_leaves_no_backup() {
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("res");
+        write_result(&out, RUN, &files(&[("manifest.json", "old"), ("stale.csv", "s")])).unwrap();
+        let staged = stage(&out, "res", "run", &[("manifest.json".into(), b"new".as_slice())]).unwrap();
+        swap_in(&staged, &out, "res", false).unwrap();
+        assert_eq!(tree(dir.path()), ["res/", "res/.flexrnn-output.json", "res/manifest.json"]);
+        assert_eq!(std::fs::read_to_string(out.join("manifest.json")).unwrap(), "new");
+    }
+
+    #[test]
+    fn the_exchange_swaps_both_folders_or_changes_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let (a, b) = (dir.path().join("a"), dir.path().join("b"));
+        std::fs::create_dir(&a).unwrap();
+        std::fs::create_dir(&b).unwrap();
+        std::fs::write(a.join("from-a"), "").unwrap();
+        if exchange(&a, &b).unwrap() {
+            assert_eq!(tree(dir.path()), ["a/", "b/", "b/from-a"]);
+        } else {
+            assert!(!cfg!(target_os = "linux") || a.join("from-a").exists(), "unsupported: nothing changed");
+        }
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_symlinked_folder_is_written_in_place_and_stays_a_link() {
+        let dir = tempfile::tempdir().unwrap();
+        let real = dir.path().join("real");
+        write_result(&real, RUN, &files(&[("manifest.json", "1")])).unwrap();
+        let link = dir.path().join("link");
+        std::os::unix::fs::symlink(&real, &link).unwrap();
+        let written = write_result(&link, RUN, &files(&[("manifest.json", "2")])).unwrap();
+        assert!(!written.whole);
+        assert!(std::fs::symlink_metadata(&link).unwrap().file_type().is_symlink());
+        assert_eq!(std::fs::read_to_string(real.join("manifest.json")).unwrap(), "2");
+    }
+
+    #[test]
+    fn marker_names_are_plain_relative_paths() {
+        assert_eq!(marker_name(Path::new("a/b.csv")).as_deref(), Some("a/b.csv"));
+        assert_eq!(marker_name(Path::new("./a//b.csv")).as_deref(), Some("a/b.csv"));
+        for bad in ["", "/etc/passwd", "../x", "a/../../x", MARKER] {
+            assert_eq!(marker_name(Path::new(bad)), None, "{bad}");
+        }
     }
 }

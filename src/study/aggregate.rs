@@ -113,13 +113,16 @@ fn policies(records: &[RunRecord]) -> Vec<String> {
 }
 
 /// `runs.csv`: one row per run and summary row (stream, background process, node), with the grid
-/// point, its axis values, offered load, replication and seed in front.
+/// point, its axis values, offered load, replication and seed in front. The seed is written twice:
+/// `seed` in decimal, and `seed_hex` as text that no CSV reader takes for a number (see
+/// [`seed_hex`]), since readers that parse numbers as doubles (R's `read.csv`) round seeds above 2^53.
 pub fn runs_csv(study: &Study, records: &[RunRecord]) -> Vec<u8> {
     let mut w = csv_writer();
-    let mut header: Vec<String> = ["point", "point_label", "offered_load", "replication", "seed", "run_policy"]
-        .iter()
-        .map(|s| s.to_string())
-        .collect();
+    let mut header: Vec<String> =
+        ["point", "point_label", "offered_load", "replication", "seed", "seed_hex", "run_policy"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
     header.extend(study.axes.iter().map(|a| a.path.clone()));
     header.extend(crate::report::summary_columns().iter().map(|s| s.to_string()));
     w.write_record(&header).expect("in memory");
@@ -131,6 +134,7 @@ pub fn runs_csv(study: &Study, records: &[RunRecord]) -> Vec<u8> {
             w.write_field(point.scenario.offered_background_load().to_string()).expect("in memory");
             w.write_field(record.replication.to_string()).expect("in memory");
             w.write_field(record.seed.to_string()).expect("in memory");
+            w.write_field(seed_hex(record.seed)).expect("in memory");
             w.write_field(&record.policy).expect("in memory");
             for (axis, &c) in study.axes.iter().zip(&point.coordinates) {
                 w.write_field(compact(&axis.values[c])).expect("in memory");
@@ -139,6 +143,13 @@ pub fn runs_csv(study: &Study, records: &[RunRecord]) -> Vec<u8> {
         }
     }
     finish(w)
+}
+
+/// A seed as text no CSV reader converts to a number: `x` and 16 lowercase hex digits, e.g.
+/// `x00000000000000ff` for 255. (A `0x` prefix or bare hex digits would not do: R reads `0x…` and
+/// digit-only or `1e5`-like hex as numbers.)
+pub fn seed_hex(seed: u64) -> String {
+    format!("x{seed:016x}")
 }
 
 fn num(v: f64) -> String {
@@ -433,6 +444,22 @@ pub fn study_files(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Issue 10, 5: seeds above 2^53 lost precision in R (`read.csv` reads `seed` as a double), and in
+    /// pandas once a column of them holds a missing value (after a merge, say: float64).
+    #[test]
+    fn seeds_above_2_pow_53_survive_as_text_no_reader_takes_for_a_number() {
+        let seed = (1u64 << 53) + 1; // 9007199254740993: the nearest double is 9007199254740992
+        assert_eq!(seed as f64 as u64, seed - 1, "what a double keeps of `seed`");
+        assert_eq!(seed_hex(seed), "x0020000000000001");
+        assert_eq!(seed_hex(255), "x00000000000000ff");
+        assert_eq!(seed_hex(u64::MAX), "xffffffffffffffff");
+        for s in [seed, 255, u64::MAX, 0, 10_000_000_000_000_000_000] {
+            let text = seed_hex(s);
+            assert!(text.parse::<f64>().is_err() && text.starts_with('x'), "{text} is not a number");
+            assert_eq!(u64::from_str_radix(&text[1..], 16).unwrap(), s, "{text} reads back exactly");
+        }
+    }
 
     #[test]
     fn estimate_matches_a_hand_computed_t_interval() {

@@ -167,6 +167,9 @@ fn format_estimate(estimate: &Estimate, factor: f64) -> String {
     if !mean.is_finite() {
         return "–".to_string();
     }
+    // A half-width that rounds to zero where it would be shown (e.g. 1e-17 from identical values
+    // summed in floating point) is a zero-width interval.
+    let half = if half.is_finite() && half < 0.5 * 10f64.powi(-(decimals(half, 2) as i32)) { 0.0 } else { half };
     if half.is_finite() && half > 0.0 {
         let d = decimals(half, 2);
         format!("{mean:.d$} ± {half:.d$}")
@@ -449,6 +452,21 @@ mod tests {
         assert!(!html.contains("clairvoyant"));
         assert_eq!(html.matches("<svg").count(), 4);
         assert!(!html.contains("http"));
+    }
+
+    /// Identical values give a half-width of about 1e-17 in floating point, not exactly 0: it was shown
+    /// as `± 0.000000`.
+    #[test]
+    fn zero_width_intervals_print_plus_minus_zero_not_six_zero_decimals() {
+        use crate::study::view::Estimate;
+        let shown = |mean: f64, half_width: f64| format_estimate(&Estimate { mean, half_width, n: 20 }, 100.0);
+        assert_eq!(shown(0.95, 1.1e-17), "95.0 ± 0");
+        assert_eq!(shown(0.95, 0.0), "95.0 ± 0");
+        assert_eq!(shown(0.0, 4.0e-18), "0.0 ± 0");
+        assert_eq!(shown(0.004, 3.0e-9), "0.400 ± 0", "0.0000003 points rounds to 0 at six decimals");
+        // Small but visible half-widths keep their two significant digits.
+        assert_eq!(shown(0.95, 0.000_012), "95.0000 ± 0.0012");
+        assert_eq!(shown(0.95, 0.01), "95.0 ± 1.0");
     }
 
     #[test]

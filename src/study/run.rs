@@ -94,10 +94,17 @@ pub enum StudyRunError {
     #[error(transparent)]
     Write(#[from] crate::output::WriteError),
     /// The output folder exists and holds something else than this study's results.
-    #[error("{0}: exists and is not a flexrnn study folder (no study.json); choose another --out")]
+    #[error(
+        "{0}: exists and is not a flexrnn study folder (no study.json); choose another --out, or pass \
+         --force to write the study's files among the files in it (files of the same names are \
+         replaced, nothing else is touched)"
+    )]
     Foreign(PathBuf),
     /// The output folder holds results of another study.
-    #[error("{folder}: holds results of study `{other}`, not `{this}`; choose another --out")]
+    #[error(
+        "{folder}: holds results of study `{other}`, not `{this}`; choose another --out, or pass --force \
+         to replace them (that study's run records are removed or redone)"
+    )]
     OtherStudy {
         /// The folder.
         folder: PathBuf,
@@ -304,8 +311,9 @@ fn is_record_name(name: &str) -> bool {
 
 /// Writes the aggregate `files` of a finished study into `out`: marks the folder incomplete, removes
 /// temporary files a killed study left and run records that are not part of this study any more
-/// (e.g. after lowering `replications`), writes every file atomically, then marks the folder complete
-/// with the files' digests. Returns the names of the stale records removed.
+/// (e.g. after lowering `replications`; only files named and shaped like run records, so nothing
+/// flexrnn did not write), writes every file atomically, then marks the folder complete with the
+/// files' digests. Returns the names of the stale records removed.
 ///
 /// # Errors
 /// [`crate::output::WriteError`] naming the file.
@@ -334,6 +342,7 @@ pub fn write_aggregate(
             .flatten()
             .map(|e| (e.file_name().to_string_lossy().into_owned(), e.path()))
             .filter(|(name, _)| is_record_name(name) && !current.contains(name.as_str()))
+            .filter(|(_, path)| is_record_file(path))
             .collect();
         stale.sort();
         for (name, path) in stale {
@@ -357,18 +366,28 @@ pub fn write_aggregate(
     Ok(removed)
 }
 
-/// Checks that `out` is empty, absent, or this study's folder, and marks it as such.
+/// Whether `path` is a run record written by flexrnn (a JSON object of [`RunRecord`]'s shape).
+fn is_record_file(path: &Path) -> bool {
+    std::fs::read(path).is_ok_and(|bytes| serde_json::from_slice::<RunRecord>(&bytes).is_ok())
+}
+
+/// Checks that `out` is empty, absent, or this study's folder (recognised by its `study.json`: the
+/// study's marker, as `.flexrnn-output.json` is for the other commands), and marks it as such. With
+/// `force`, a folder holding other files or another study's results is used too: the study writes
+/// its own files (`study.json`, `runs/`, tables, figures, report) among them and never touches
+/// others.
 ///
 /// # Errors
-/// [`StudyRunError::Foreign`] / [`StudyRunError::OtherStudy`] when it holds something else.
-pub fn claim_folder(out: &Path, study: &Study, runs: usize) -> Result<(), StudyRunError> {
+/// [`StudyRunError::Foreign`] / [`StudyRunError::OtherStudy`] when it holds something else, without
+/// `force`.
+pub fn claim_folder(out: &Path, study: &Study, runs: usize, force: bool) -> Result<(), StudyRunError> {
     let stamp_path = out.join("study.json");
     if out.is_dir() {
         match std::fs::read(&stamp_path) {
             Ok(bytes) => {
                 let stamp: Option<StudyStamp> = serde_json::from_slice(&bytes).ok();
                 match stamp {
-                    Some(s) if s.study == study.name => {}
+                    Some(s) if s.study == study.name || force => {}
                     Some(s) => {
                         return Err(StudyRunError::OtherStudy {
                             folder: out.to_path_buf(),
@@ -376,12 +395,13 @@ pub fn claim_folder(out: &Path, study: &Study, runs: usize) -> Result<(), StudyR
                             this: study.name.clone(),
                         })
                     }
+                    None if force => {}
                     None => return Err(StudyRunError::Foreign(out.to_path_buf())),
                 }
             }
             Err(_) => {
                 let empty = std::fs::read_dir(out).map(|mut d| d.next().is_none()).unwrap_or(false);
-                if !empty {
+                if !empty && !force {
                     return Err(StudyRunError::Foreign(out.to_path_buf()));
                 }
             }
@@ -426,7 +446,8 @@ pub struct ShareOutcome {
 /// Runs every run of `shard` (all runs when `None`) that has no valid record in `out/runs/`,
 /// writing each record atomically as soon as its run ends; in parallel on rayon's pool when
 /// `parallel` (each run single-threaded; records never depend on it). `done` is called after each
-/// run (for a progress bar), with the number of runs already present first.
+/// run (for a progress bar), with the number of runs already present first. To use a folder holding
+/// other files, call [`claim_folder`] with `force` first.
 ///
 /// # Errors
 /// The first failing run's error (records of finished runs stay on disk).
@@ -439,7 +460,7 @@ pub fn run_share(
     on_start: impl Fn(usize, usize) + Sync,
     done: impl Fn() + Sync,
 ) -> Result<ShareOutcome, StudyRunError> {
-    claim_folder(out, study, loaded.runs.len())?;
+    claim_folder(out, study, loaded.runs.len(), false)?;
     let runs_dir = out.join("runs");
     remove_stale_temporaries(&runs_dir);
     let share: Vec<&StudyRun> = loaded.runs.iter().filter(|r| in_shard(r, shard)).collect();

@@ -173,3 +173,212 @@ fn train_cell_lstm_writes_lstm_models_named_by_their_cell() {
     assert!(!output.status.success());
     assert!(String::from_utf8_lossy(&output.stderr).contains("lstm"));
 }
+
+/// Every path under `dir` with its bytes (folders as `name/` with no bytes), relative, sorted.
+fn snapshot(dir: &std::path::Path) -> Vec<(String, Vec<u8>)> {
+    let mut out: Vec<(String, Vec<u8>)> = Vec::new();
+    for path in walk_all(dir) {
+        let relative = path.strip_prefix(dir).unwrap().to_string_lossy().into_owned();
+        if path.is_dir() {
+            out.push((format!("{relative}/"), Vec::new()));
+        } else {
+            out.push((relative, std::fs::read(&path).unwrap()));
+        }
+    }
+    out.sort();
+    out
+}
+
+/// Files and folders under `dir`.
+fn walk_all(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        out.push(path.clone());
+        if path.is_dir() {
+            out.extend(walk_all(&path));
+        }
+    }
+    out
+}
+
+/// The relative paths of [`snapshot`].
+fn paths(dir: &std::path::Path) -> Vec<String> {
+    snapshot(dir).into_iter().map(|(path, _)| path).collect()
+}
+
+fn names(dir: &std::path::Path) -> Vec<String> {
+    let mut names: Vec<String> =
+        std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+    names.sort();
+    names
+}
+
+/// Issue 10, 1: `mkdir -p v/public && echo '{}' > v/public/manifest.json && echo keep > v/notes.txt &&
+/// flexrnn run scenarios/mm1-ps.yaml --out v` deleted notes.txt and public/ (exit 0, no warning).
+#[test]
+fn run_into_a_folder_with_a_manifest_in_a_subfolder_deletes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let v = dir.path().join("v");
+    std::fs::create_dir_all(v.join("public")).unwrap();
+    std::fs::write(v.join("public/manifest.json"), "{}\n").unwrap();
+    std::fs::write(v.join("notes.txt"), "keep\n").unwrap();
+    let before = snapshot(&v);
+    let output = flexrnn().args(["run", "scenarios/mm1-ps.yaml", "--out"]).arg(&v).output().unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains(&v.display().to_string()) && stderr.contains("did not write"), "{stderr}");
+    assert!(stderr.contains("--force") && stderr.contains("--out"), "says how to proceed: {stderr}");
+    assert!(snapshot(&v) == before, "nothing touched");
+    assert_eq!(names(dir.path()), ["v"], "nothing written beside it");
+    // With --force the results are written among the files, which stay as they were.
+    let input = tempfile::tempdir().unwrap();
+    let scenario = write_scenario(input.path(), "short.yaml", &short_default(2, "1s"));
+    let output = flexrnn().arg("run").arg(&scenario).arg("--out").arg(&v).arg("--force").output().unwrap();
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("left as they are"));
+    assert_eq!(std::fs::read(v.join("notes.txt")).unwrap(), b"keep\n");
+    assert_eq!(std::fs::read(v.join("public/manifest.json")).unwrap(), b"{}\n");
+    assert!(v.join("greedy_slack/manifest.json").is_file() && v.join(".flexrnn-output.json").is_file());
+}
+
+/// Issue 10, 1: `run … --out results` wiped every earlier result once one single-run result was
+/// inside. Also: a rerun replaces its own result without --force, and leaves nothing beside it.
+#[test]
+fn run_into_a_parent_of_earlier_results_never_wipes_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let results = dir.path().join("results");
+    let input = tempfile::tempdir().unwrap();
+    let scenario = write_scenario(input.path(), "short.yaml", &short_default(2, "1s"));
+    let run = |out: &std::path::Path, force: bool| {
+        let mut command = flexrnn();
+        command.arg("run").arg(&scenario).arg("--out").arg(out);
+        if force {
+            command.arg("--force");
+        }
+        command.output().unwrap()
+    };
+    assert!(run(&results.join("a"), false).status.success());
+    let first = paths(&results);
+    let steps = std::fs::read(results.join("a/greedy_slack/steps.csv")).unwrap();
+    let again = run(&results.join("a"), false);
+    assert!(again.status.success(), "own result replaced: {}", String::from_utf8_lossy(&again.stderr));
+    assert_eq!(paths(&results), first, "no staging folder or backup left");
+    assert!(std::fs::read(results.join("a/greedy_slack/steps.csv")).unwrap() == steps, "same seed, same bytes");
+    let earlier = snapshot(&results);
+    let refused = run(&results, false);
+    assert!(!refused.status.success());
+    assert!(
+        String::from_utf8_lossy(&refused.stderr).contains("e.g. a/"),
+        "{}",
+        String::from_utf8_lossy(&refused.stderr)
+    );
+    assert!(snapshot(&results) == earlier, "a refusal changes nothing");
+    assert!(run(&results, true).status.success());
+    let after = snapshot(&results);
+    for entry in &earlier {
+        assert!(after.contains(entry), "{} kept as it was", entry.0);
+    }
+    assert!(results.join("static-gru-16/steps.csv").is_file());
+}
+
+/// Issue 10, 1: `cp -r models /tmp/m && flexrnn train --task digits --widths 4 --epochs 1 --out
+/// /tmp/m` deleted all model folders without --force.
+#[test]
+fn train_into_a_copy_of_the_models_folder_refuses_and_force_deletes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let m = dir.path().join("m");
+    for model in ["digits-gru", "digits-thr"] {
+        std::fs::create_dir_all(m.join(model)).unwrap();
+        for file in std::fs::read_dir(at("models").join(model)).unwrap() {
+            let path = file.unwrap().path();
+            std::fs::copy(&path, m.join(model).join(path.file_name().unwrap())).unwrap();
+        }
+    }
+    std::fs::write(m.join("README"), "my models\n").unwrap();
+    let before = snapshot(&m);
+    let train = |force: bool| {
+        let mut command = flexrnn();
+        command.args(["train", "--task", "digits", "--widths", "4", "--epochs", "1", "--out"]).arg(&m);
+        if force {
+            command.arg("--force");
+        }
+        command.env("RAYON_NUM_THREADS", "1").output().unwrap()
+    };
+    let refused = train(false);
+    assert!(!refused.status.success());
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(stderr.contains("did not write (e.g. README)") && stderr.contains("--force"), "{stderr}");
+    assert!(!stderr.contains("epoch"), "refused before training");
+    assert!(snapshot(&m) == before, "a refusal changes nothing");
+    let forced = train(true);
+    assert!(forced.status.success(), "{}", String::from_utf8_lossy(&forced.stderr));
+    let after = snapshot(&m);
+    for entry in &before {
+        assert!(after.contains(entry), "{} kept as it was", entry.0);
+    }
+    assert_eq!(
+        names(&m),
+        [
+            ".flexrnn-output.json",
+            "README",
+            "card.json",
+            "digits-gru",
+            "digits-thr",
+            "gru-4.safetensors",
+            "maps.safetensors"
+        ]
+    );
+}
+
+/// A shipped model folder carries train's marker: training into it needs --force, and then
+/// replaces it as a whole (the old widths' weights go, nothing is left beside it).
+#[test]
+fn train_into_a_trained_model_folder_needs_force_and_then_replaces_it_whole() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("digits-gru");
+    std::fs::create_dir(&out).unwrap();
+    for file in std::fs::read_dir(at("models/digits-gru")).unwrap() {
+        let path = file.unwrap().path();
+        std::fs::copy(&path, out.join(path.file_name().unwrap())).unwrap();
+    }
+    let train = |force: bool| {
+        let mut command = flexrnn();
+        command.args(["train", "--task", "digits", "--widths", "4", "--epochs", "1", "--out"]).arg(&out);
+        if force {
+            command.arg("--force");
+        }
+        command.env("RAYON_NUM_THREADS", "1").output().unwrap()
+    };
+    let refused = train(false);
+    assert!(!refused.status.success());
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("pass --force to replace it"));
+    assert!(out.join("gru-128.safetensors").is_file());
+    let forced = train(true);
+    assert!(forced.status.success(), "{}", String::from_utf8_lossy(&forced.stderr));
+    assert_eq!(names(&out), [".flexrnn-output.json", "card.json", "gru-4.safetensors", "maps.safetensors"]);
+    assert_eq!(names(dir.path()), ["digits-gru"]);
+}
+
+/// Issue 10, 4: a killed `run` left its hidden staging folder beside the target forever (one held a
+/// partial 27 MB jobs.csv); a crash between the two renames left no results folder at all.
+#[test]
+fn run_cleans_up_a_killed_runs_staging_folder_and_restores_a_lone_backup() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = tempfile::tempdir().unwrap();
+    let scenario = write_scenario(input.path(), "short.yaml", &short_default(2, "1s"));
+    let out = dir.path().join("r");
+    assert!(flexrnn().arg("run").arg(&scenario).arg("--out").arg(&out).output().unwrap().status.success());
+    let result = paths(&out);
+    // The state a crash between the renames leaves: the previous result moved to its backup, no `r`;
+    // and a staging folder of a killed write.
+    std::fs::rename(&out, dir.path().join(".r.flexrnn-old-Ab12Cd")).unwrap();
+    std::fs::create_dir_all(dir.path().join(".r.flexrnn-new-Zz9Yy8/greedy_slack")).unwrap();
+    std::fs::write(dir.path().join(".r.flexrnn-new-Zz9Yy8/greedy_slack/jobs.csv"), "process,job\nrequests,").unwrap();
+    let output = flexrnn().arg("run").arg(&scenario).arg("--out").arg(&out).output().unwrap();
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("restored") && stderr.contains("removed 1 staging folder"), "{stderr}");
+    assert_eq!(names(dir.path()), ["r"], "no staging folder or backup left");
+    assert_eq!(paths(&out), result, "the same result's files");
+}

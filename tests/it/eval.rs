@@ -78,7 +78,7 @@ fn eval_cli_writes_the_documented_files_deterministically() {
         let a = std::fs::read(first.join(file)).unwrap_or_else(|e| panic!("{file}: {e}"));
         assert_eq!(a, std::fs::read(second.join(file)).unwrap(), "{file}: same inputs, same bytes");
     }
-    assert_eq!(std::fs::read_dir(&first).unwrap().count(), files.len());
+    assert_eq!(std::fs::read_dir(&first).unwrap().count(), files.len() + 1, "and the marker .flexrnn-output.json");
     let csv = std::fs::read_to_string(first.join("eval.csv")).unwrap();
     let mut lines = csv.lines();
     assert_eq!(

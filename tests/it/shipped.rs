@@ -74,3 +74,27 @@ fn the_adding_task_models_solve_it_at_their_best_setting() {
         assert!(best < 1.0 / 600.0, "{name}: best setting's MSE {best}");
     }
 }
+
+/// Every shipped model folder carries the marker `flexrnn train` writes (`.flexrnn-output.json`,
+/// listing exactly the folder's files), so `train --out models/<folder>` recognises it as a trained
+/// model (replaced only with `--force`, as a whole) rather than as someone else's folder.
+#[test]
+fn every_shipped_folder_carries_the_marker_train_writes() {
+    use flexrnn::output::{Marker, MARKER};
+    for dir in model_dirs() {
+        let mut files: Vec<String> = std::fs::read_dir(&dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .filter(|name| name != MARKER)
+            .collect();
+        files.sort();
+        let expected = Marker::new("train", files);
+        let marker = std::fs::read(dir.join(MARKER)).unwrap_or_else(|e| panic!("{}: {e}", dir.display()));
+        assert_eq!(
+            String::from_utf8(marker).unwrap(),
+            String::from_utf8(expected.to_bytes()).unwrap(),
+            "{}",
+            dir.display()
+        );
+    }
+}
