@@ -17,6 +17,7 @@ mod pipelines;
 mod queueing;
 mod robustness;
 mod shipped;
+mod sizes;
 mod studies;
 mod traces;
 

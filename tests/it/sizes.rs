@@ -1,0 +1,46 @@
+//! Sizes: more processes than a 16-bit id field holds, oversized and non-regular input files, deeply
+//! nested YAML.
+
+use flexrnn::report;
+
+use crate::run_text;
+
+/// 69 999 periodic processes (one 1-FLOP job each, released 2 ns apart so the node holds one job at a
+/// time) and a pipelined RNN stream (from 150 µs, after them) whose owner index is 69 999: above the old 16-bit owner field
+/// (65 536), which made the run panic. Every job is attributed to its own process.
+#[test]
+fn seventy_thousand_processes_run_without_panic() {
+    let background = 69_999usize;
+    let mut text = String::from(
+        "name: many\nseed: 1\nduration: 1ms\nnode: { cores: 1, speed: 1GFLOP/s, scheduler: processor_sharing }\nprocesses:\n",
+    );
+    text.push_str(
+        "  - name: digits\n    kind: rnn_stream\n    dataset: digits\n    models: ../models/digits-gru\n    period: 100us\n    start: 150us\n    deadline: 100us\n    sequences: 1\n    pipeline:\n      - { name: pose, work: { constant: 1kFLOP } }\n    policies:\n      - static: { model: gru-16 }\n",
+    );
+    for i in 0..background {
+        text.push_str(&format!(
+            "  - {{ name: p{i}, kind: periodic, period: 1s, phase: {}ns, work: {{ constant: 1FLOP }} }}\n",
+            2 * i
+        ));
+    }
+    let (scenario, resources, results) = run_text(&text, false);
+    let jobs = &results[0].outcome.recorder.jobs;
+    assert_eq!(jobs.len(), background);
+    for job in jobs {
+        // Process i's only job is released at 2i ns and served in full (1 FLOP at 1 GFLOP/s: 1 ns).
+        assert_eq!((job.job, job.release.0, job.end.0, job.work), (0, 2 * job.process as u64, 2 * job.process as u64 + 1, 1.0));
+    }
+    let mut processes: Vec<usize> = jobs.iter().map(|j| j.process).collect();
+    processes.sort_unstable();
+    assert!(processes.iter().enumerate().all(|(i, &p)| i == p), "each process has exactly one job");
+    // The stream's 9 frames (150 µs, 250 µs, …, 950 µs) all ran after their stage.
+    let steps = &results[0].outcome.recorder.steps;
+    assert_eq!(steps.len(), 9);
+    assert!(steps.iter().all(|s| s.end.is_some() && !s.skipped), "{steps:?}");
+    let labels = report::labels(&scenario, &resources);
+    let rows = report::summary_rows(&results[0], &scenario, &labels);
+    // The stream, each background process, the node.
+    assert_eq!(rows.len(), background + 2);
+    assert_eq!((rows[0].process.as_str(), rows[0].count), ("digits", 9));
+    assert!(rows[1..=background].iter().enumerate().all(|(i, r)| r.process == format!("p{i}") && r.count == 1));
+}
