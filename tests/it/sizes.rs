@@ -28,7 +28,10 @@ fn seventy_thousand_processes_run_without_panic() {
     assert_eq!(jobs.len(), background);
     for job in jobs {
         // Process i's only job is released at 2i ns and served in full (1 FLOP at 1 GFLOP/s: 1 ns).
-        assert_eq!((job.job, job.release.0, job.end.0, job.work), (0, 2 * job.process as u64, 2 * job.process as u64 + 1, 1.0));
+        assert_eq!(
+            (job.job, job.release.0, job.end.0, job.work),
+            (0, 2 * job.process as u64, 2 * job.process as u64 + 1, 1.0)
+        );
     }
     let mut processes: Vec<usize> = jobs.iter().map(|j| j.process).collect();
     processes.sort_unstable();
@@ -43,4 +46,31 @@ fn seventy_thousand_processes_run_without_panic() {
     assert_eq!(rows.len(), background + 2);
     assert_eq!((rows[0].process.as_str(), rows[0].count), ("digits", 9));
     assert!(rows[1..=background].iter().enumerate().all(|(i, r)| r.process == format!("p{i}") && r.count == 1));
+}
+
+fn flexrnn() -> std::process::Command {
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_flexrnn"));
+    command.current_dir(crate::root());
+    command
+}
+
+/// `--jobs 100000` started 100 000 threads for one run (it did not finish in 3 minutes): the pool is
+/// bounded by the runs, with a note.
+#[test]
+fn jobs_beyond_the_runs_are_lowered_with_a_note() {
+    let input = tempfile::tempdir().unwrap();
+    let out = tempfile::tempdir().unwrap();
+    let scenario = input.path().join("mm1.yaml");
+    std::fs::write(&scenario, crate::shipped("mm1-ps.yaml").replace("duration: 1250000s", "duration: 100s")).unwrap();
+    let output = flexrnn()
+        .args(["run"])
+        .arg(&scenario)
+        .arg("--out")
+        .arg(out.path().join("r"))
+        .args(["--jobs", "100000"])
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("note: --jobs 100000 lowered to 1 (there is only 1 run to simulate)"), "{stderr}");
 }
