@@ -273,7 +273,8 @@ fn eval(args: EvalArgs) -> anyhow::Result<()> {
 
 fn run_scenario(args: RunArgs) -> anyhow::Result<()> {
     let file = args.scenario.display().to_string();
-    let text = std::fs::read_to_string(&args.scenario).with_context(|| format!("cannot read scenario {file}"))?;
+    let text = flexrnn::input::read_text(&args.scenario, flexrnn::input::TEXT_LIMIT, "scenario files")
+        .with_context(|| format!("cannot read scenario {file}"))?;
     let dir = args.scenario.parent().map(PathBuf::from).unwrap_or_default();
     let scenario = Scenario::parse(&text, &file, &dir)?.with_seed(args.seed);
     let load = scenario.offered_background_load();

@@ -14,6 +14,7 @@ use std::sync::Arc;
 use serde::Deserialize;
 
 use crate::data::SplitPart;
+use crate::input::{read_text, DATA_LIMIT};
 use crate::node::Discipline;
 use crate::sim::SimTime;
 use crate::workload::{
@@ -1379,7 +1380,7 @@ fn load_work_samples(parsed: &mut ScenarioFile, text: &str, file: &str, dir: &Pa
         };
         let field = format!("process `{name}`: `work.empirical.file`");
         let path = dir.join(&*csv);
-        let content = std::fs::read_to_string(&path).map_err(|e| {
+        let content = read_text(&path, DATA_LIMIT, "data files").map_err(|e| {
             at(format!(
                 "{field}: cannot read `{}` (a text file of samples, one number of FLOPs per line, relative to the scenario's folder; looked for `{}`): {e}",
                 csv.display(),
@@ -1422,7 +1423,7 @@ fn load_traces(parsed: &mut ScenarioFile, text: &str, file: &str, dir: &Path) ->
             message: format!("process `{name}`: `{field}`: {message}"),
         };
         let path = dir.join(&*csv);
-        let content = std::fs::read_to_string(&path).map_err(|e| {
+        let content = read_text(&path, DATA_LIMIT, "data files").map_err(|e| {
             at(format!(
                 "cannot read `{}` (a CSV file with the header {header}, relative to the scenario's folder; looked for `{}`): {e}",
                 csv.display(),

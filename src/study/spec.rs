@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 use serde_yaml::Value;
 
+use crate::input::{read_text, TEXT_LIMIT};
 use crate::scenario::{Scenario, ScenarioError};
 
 /// A study file that cannot be used: the file, the line and column where known, and what is wrong
@@ -215,7 +216,7 @@ impl Study {
     /// scenario's own message.
     pub fn load(path: &Path) -> Result<Study, StudyError> {
         let file = path.display().to_string();
-        let text = std::fs::read_to_string(path).map_err(|e| StudyError {
+        let text = read_text(path, TEXT_LIMIT, "study files").map_err(|e| StudyError {
             file: file.clone(),
             location: None,
             message: format!("cannot read the study file: {e}"),
@@ -266,7 +267,7 @@ impl Study {
         let (base_text, base_file, base_dir) = match &parsed.scenario {
             ScenarioSource::Path(relative) => {
                 let full = dir.join(relative);
-                let base_text = std::fs::read_to_string(&full).map_err(|e| {
+                let base_text = read_text(&full, TEXT_LIMIT, "scenario files").map_err(|e| {
                     at(
                         locate(text, "scenario:"),
                         format!("scenario: cannot read the base scenario `{}`: {e}", full.display()),

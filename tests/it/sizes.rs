@@ -74,3 +74,59 @@ fn jobs_beyond_the_runs_are_lowered_with_a_note() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("note: --jobs 100000 lowered to 1 (there is only 1 run to simulate)"), "{stderr}");
 }
+
+const MIB: u64 = 1 << 20;
+
+/// A sparse file of `len` bytes (nothing is written to disk).
+fn sparse(path: &std::path::Path, len: u64) {
+    std::fs::File::create(path).unwrap().set_len(len).unwrap();
+}
+
+/// `/dev/zero` or a huge file as an input file was read until memory ran out: every reader of user
+/// files refuses non-regular files and files over its limit (16 MiB for YAML and JSON, 256 MiB for
+/// data and weights), naming the file and the limit, without reading them.
+#[test]
+fn device_and_oversized_input_files_are_refused_naming_the_limit() {
+    use flexrnn::scenario::Scenario;
+    let dir = tempfile::tempdir().unwrap();
+    let head = "name: t\nseed: 1\nduration: 1s\nnode: { cores: 1, speed: 1GFLOP/s, scheduler: fifo }\nprocesses:\n";
+    // A trace that is a device: refused at its `jobs:` line.
+    let text = format!("{head}  - {{ name: replay, kind: trace, jobs: /dev/zero }}\n");
+    let e = Scenario::parse(&text, "t.yaml", dir.path()).unwrap_err();
+    assert_eq!(e.location.map(|l| l.0), Some(6), "{e}");
+    assert!(
+        e.to_string().contains("cannot read `/dev/zero`")
+            && e.to_string().ends_with("a device: only regular files are read"),
+        "{e}"
+    );
+    // Work samples over the data limit (a sparse file: nothing is read).
+    sparse(&dir.path().join("samples.csv"), 256 * MIB + 1);
+    let text =
+        format!("{head}  - {{ name: p, kind: poisson, rate: 1/s, work: {{ empirical: {{ file: samples.csv }} }} }}\n");
+    let e = Scenario::parse(&text, "t.yaml", dir.path()).unwrap_err().to_string();
+    assert!(e.contains("`work.empirical.file`: cannot read `samples.csv`"), "{e}");
+    assert!(
+        e.ends_with("the file is 256.0 MiB (268435457 bytes), more than the 256 MiB allowed for data files"),
+        "{e}"
+    );
+    // A study file that is a device, a base scenario over the YAML limit.
+    let e = flexrnn::study::spec::Study::load(std::path::Path::new("/dev/zero")).unwrap_err().to_string();
+    assert_eq!(e, "/dev/zero: cannot read the study file: a device: only regular files are read");
+    sparse(&dir.path().join("base.yaml"), 16 * MIB + 1);
+    std::fs::write(dir.path().join("study.yaml"), "name: s\nseed: 1\nscenario: base.yaml\nreplications: 1\n").unwrap();
+    let e = flexrnn::study::spec::Study::load(&dir.path().join("study.yaml")).unwrap_err().to_string();
+    assert!(e.contains("more than the 16 MiB allowed for scenario files") && e.contains("base.yaml"), "{e}");
+    // A data set file and a model card.
+    let e = flexrnn::data::read_ts(std::path::Path::new("/dev/zero"), Default::default()).unwrap_err().to_string();
+    assert_eq!(e, "/dev/zero: cannot read: a device: only regular files are read");
+    let model = dir.path().join("model");
+    std::fs::create_dir(&model).unwrap();
+    sparse(&model.join("card.json"), 16 * MIB + 1);
+    let e = flexrnn::rnn::FlexibleModel::load(&model).err().expect("refused").to_string();
+    assert!(e.contains("card.json") && e.ends_with("more than the 16 MiB allowed for model cards"), "{e}");
+    // The command line: the scenario itself.
+    let output = flexrnn().args(["run", "/dev/zero"]).output().unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("cannot read scenario /dev/zero: a device: only regular files are read"), "{stderr}");
+}
