@@ -5,6 +5,7 @@
 //! what is allowed. Checks that need only one YAML node run inside deserialisation, so the parser
 //! locates them; checks across fields run after parsing and locate the offending value in the text.
 
+pub mod nesting;
 pub mod units;
 
 use std::collections::BTreeSet;
@@ -1218,7 +1219,7 @@ pub struct Scenario {
     pub file: String,
     /// Its folder (model paths are relative to it).
     pub dir: PathBuf,
-    /// The YAML text, verbatim.
+    /// The YAML text, verbatim (without a leading byte-order mark).
     pub text: String,
     /// The parsed file.
     pub parsed: ScenarioFile,
@@ -1448,10 +1449,21 @@ impl Scenario {
     /// The samples of `empirical` work distributions and the files of `trace` processes are read here,
     /// relative to `dir`.
     ///
+    /// A leading UTF-8 byte-order mark is ignored.
+    ///
     /// # Errors
     /// [`ScenarioError`] naming the file, line and column, the field and what is allowed (for a bad
-    /// samples file, also its line).
+    /// samples file, also its line); text nested deeper than [`nesting::MAX_NESTING`] levels is refused
+    /// before it is parsed.
     pub fn parse(text: &str, file: &str, dir: &Path) -> Result<Scenario, ScenarioError> {
+        let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+        if let Some(location) = nesting::too_deep(text, nesting::MAX_NESTING) {
+            return Err(ScenarioError {
+                file: file.to_string(),
+                location: Some(location),
+                message: nesting::message(),
+            });
+        }
         let parsed: ScenarioFile = serde_yaml::from_str(text).map_err(|e| {
             let message = strip_location_suffix(&e.to_string());
             let location =

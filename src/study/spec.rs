@@ -7,6 +7,7 @@ use serde::Deserialize;
 use serde_yaml::Value;
 
 use crate::input::{read_text, TEXT_LIMIT};
+use crate::scenario::nesting::{self, too_deep, MAX_NESTING};
 use crate::scenario::{Scenario, ScenarioError};
 
 /// A study file that cannot be used: the file, the line and column where known, and what is wrong
@@ -225,16 +226,22 @@ impl Study {
         Study::parse(&text, &file, &dir)
     }
 
-    /// Parses and expands study text; `dir` resolves the base scenario's path.
+    /// Parses and expands study text; `dir` resolves the base scenario's path. A leading UTF-8
+    /// byte-order mark (of the study or base scenario file) is ignored.
     ///
     /// # Errors
-    /// As [`Study::load`].
+    /// As [`Study::load`]; text nested deeper than [`MAX_NESTING`] levels is refused before it is
+    /// parsed.
     pub fn parse(text: &str, file: &str, dir: &Path) -> Result<Study, StudyError> {
         let at = |location: Option<(usize, usize)>, message: String| StudyError {
             file: file.to_string(),
             location,
             message,
         };
+        let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+        if let Some(location) = too_deep(text, MAX_NESTING) {
+            return Err(at(Some(location), nesting::message()));
+        }
         let parsed: StudyFile = serde_yaml::from_str(text).map_err(|e| {
             let message = e.to_string();
             let message = match message.find(" at line ") {
@@ -285,6 +292,13 @@ impl Study {
                 ),
             },
         };
+        let base_text = match base_text.strip_prefix('\u{feff}') {
+            Some(rest) => rest.to_string(),
+            None => base_text,
+        };
+        if let Some(location) = too_deep(&base_text, MAX_NESTING) {
+            return Err(StudyError { file: base_file, location: Some(location), message: nesting::message() });
+        }
         // Every run's seed comes from the study, so the base need not give one.
         let has_seed = serde_yaml::from_str::<Value>(&base_text)
             .ok()

@@ -130,3 +130,60 @@ fn device_and_oversized_input_files_are_refused_naming_the_limit() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("cannot read scenario /dev/zero: a device: only regular files are read"), "{stderr}");
 }
+
+/// 100 000 nested `[` (or `{a: `) took 75 s and more for the YAML parser to reject: a linear pre-scan
+/// refuses text nested deeper than 64 levels, at the line and column where it gets too deep, in
+/// scenario and study files alike.
+#[test]
+fn deeply_nested_yaml_is_refused_at_its_line_before_parsing() {
+    use flexrnn::scenario::nesting::{too_deep, MAX_NESTING};
+    use flexrnn::scenario::Scenario;
+    let head = "name: x\nseed: 1\nduration: 1s\n";
+    let n = 100_000;
+    let message = "lists and maps are nested more than 64 levels deep here; at most 64 are allowed";
+    // `processes:` is level 1, so the 64th bracket (column 12 + 63) is level 65.
+    let text = format!("{head}processes: {}{}\n", "[".repeat(n), "]".repeat(n));
+    let e = Scenario::parse(&text, "deep.yaml", std::path::Path::new(".")).unwrap_err();
+    assert_eq!((e.location, e.message.as_str()), (Some((4, 75)), message));
+    let text = format!("{head}processes: {}1{}\n", "{a: ".repeat(n), "}".repeat(n));
+    let e = Scenario::parse(&text, "deep.yaml", std::path::Path::new(".")).unwrap_err();
+    assert_eq!((e.location, e.message.as_str()), (Some((4, 12 + 63 * 4)), message));
+    let study = format!(
+        "name: s\nseed: 1\nscenario: base.yaml\nreplications: 1\nset:\n  duration: {}{}\n",
+        "[".repeat(n),
+        "]".repeat(n)
+    );
+    let e = flexrnn::study::spec::Study::parse(&study, "s.yaml", std::path::Path::new(".")).unwrap_err();
+    assert_eq!((e.location, e.message.as_str()), (Some((6, 13 + 62)), message));
+    // Every shipped scenario and study is far below the limit (at most 7 levels).
+    for entry in std::fs::read_dir(crate::root().join("scenarios")).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|e| e == "yaml") {
+            let text = std::fs::read_to_string(&path).unwrap();
+            assert_eq!(too_deep(&text, 7), None, "{}", path.display());
+            assert!(MAX_NESTING > 7);
+        }
+    }
+}
+
+/// A UTF-8 byte-order mark at the start of a scenario or study file gave "missing field `seed`".
+#[test]
+fn a_byte_order_mark_is_ignored() {
+    use flexrnn::scenario::Scenario;
+    let text = crate::shipped("mm1-ps.yaml");
+    let with_bom = format!("\u{feff}{text}");
+    let scenario = Scenario::parse(&with_bom, "bom.yaml", &crate::root().join("scenarios")).unwrap();
+    assert_eq!((scenario.parsed.name.as_str(), scenario.seed), ("mm1-ps", 1));
+    assert_eq!(scenario.text, text);
+    let study = format!("\u{feff}{}", crate::shipped("study-policies.yaml"));
+    let study = flexrnn::study::spec::Study::parse(&study, "s.yaml", &crate::root().join("scenarios")).unwrap();
+    assert_eq!(study.name, "study-policies");
+    // The base scenario read from a file with a mark.
+    let dir = tempfile::tempdir().unwrap();
+    let base = crate::shipped("default.yaml")
+        .replace("../models/digits-gru", &crate::at("models/digits-gru").display().to_string());
+    std::fs::write(dir.path().join("base.yaml"), format!("\u{feff}{base}")).unwrap();
+    std::fs::write(dir.path().join("s.yaml"), "name: s\nseed: 1\nscenario: base.yaml\nreplications: 1\n").unwrap();
+    let study = flexrnn::study::spec::Study::load(&dir.path().join("s.yaml")).unwrap();
+    assert_eq!(study.replications, 1);
+}
