@@ -957,7 +957,7 @@ impl<R: Recorder> EdgeWorld<R> {
                         release_s: release.as_secs_f64(),
                         deadline_s: deadline.as_secs_f64(),
                         slack_s: deadline.as_secs_f64() - now.as_secs_f64(),
-                        pending_frames: state.queue.len(),
+                        queued_frames: state.queue.len() - 1,
                         step,
                         steps: state.steps,
                         current: state.current_model,

@@ -1566,6 +1566,27 @@ impl Scenario {
                     ),
                 ));
             }
+            // A frame is dropped at its deadline, so at most ⌈deadline / period⌉ − 1 frames ever wait
+            // behind the one about to run: a `queue` threshold above that would never be reached.
+            let (period, deadline) = (stream.spec.period.0, stream.spec.deadline.0);
+            if stream.spec.on_miss == OnMiss::Skip && period > 0 {
+                let most = deadline.div_ceil(period).saturating_sub(1);
+                for policy in &stream.policies {
+                    let PolicyFile::Threshold { signal: crate::policy::LoadSignal::Queue, thresholds, .. } = policy
+                    else {
+                        continue;
+                    };
+                    if let Some(&first) = thresholds.first().filter(|&&t| t > most as f64) {
+                        return Err(at(
+                            locate_in_process(text, &stream.spec.name, Some("policies"), 0),
+                            format!(
+                                "process `{}`: policy `threshold`: with `on_miss: skip` a frame is dropped at its deadline, so at most {most} frame(s) ever wait behind the one about to run (⌈deadline / period⌉ − 1) and the `queue` signal never reaches the first threshold {first}: the policy would always run its first model; give thresholds ≤ {most}, a longer deadline, `on_miss: continue` or `signal: node_jobs`",
+                                stream.spec.name
+                            ),
+                        ));
+                    }
+                }
+            }
         }
         let mut parsed = parsed;
         load_traces(&mut parsed, text, file, dir)?;

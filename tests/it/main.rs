@@ -18,6 +18,7 @@ mod queueing;
 mod robustness;
 mod shipped;
 mod sizes;
+mod small_defects;
 mod studies;
 mod traces;
 
