@@ -119,7 +119,8 @@ pub struct WorldSetup {
     pub cores: usize,
     /// Speed of one core, FLOP/s.
     pub core_speed: f64,
-    /// Run length: events after it are not handled.
+    /// Run length: the run is [0, horizon). Releases (jobs, frames, on/off and MMPP switches, trace
+    /// rows) happen only before it; completions up to and at it are handled.
     pub horizon: SimTime,
     /// Width of the usage bins.
     pub bin: SimTime,
@@ -383,19 +384,22 @@ impl<R: Recorder> EdgeWorld<R> {
                     if !(rate.is_finite() && *rate > 0.0) {
                         return Err(bad(format!("rate must be positive, got {rate}")));
                     }
-                    queue.schedule(exp_span(&mut rng, 1.0 / rate), Event::JobReleased { process: index });
+                    let first = exp_span(&mut rng, 1.0 / rate);
+                    if first < setup.horizon {
+                        queue.schedule(first, Event::JobReleased { process: index });
+                    }
                     Some(work.sampler().map_err(|e| bad(e.0))?)
                 }
                 BackgroundKind::Periodic { phase, jitter, work, .. } => {
                     let first = phase.saturating_add(uniform_span(&mut rng, *jitter));
-                    if first <= setup.horizon {
+                    if first < setup.horizon {
                         queue.schedule(first, Event::JobReleased { process: index });
                     }
                     Some(work.sampler().map_err(|e| bad(e.0))?)
                 }
                 BackgroundKind::Mmpp { rates, switch_rates, work } => {
                     if let Some((t, event)) = next_mmpp_event(&mut rng, SimTime::ZERO, index, rates, switch_rates, 0) {
-                        if t <= setup.horizon {
+                        if t < setup.horizon {
                             queue.schedule(t, event);
                         }
                     }
@@ -409,14 +413,16 @@ impl<R: Recorder> EdgeWorld<R> {
                     if *start_on {
                         queue.schedule(SimTime::ZERO, Event::ProcessToggled { process: index });
                     } else {
-                        queue
-                            .schedule(exp_span(&mut rng, mean.as_secs_f64()), Event::ProcessToggled { process: index });
+                        let first = exp_span(&mut rng, mean.as_secs_f64());
+                        if first < setup.horizon {
+                            queue.schedule(first, Event::ProcessToggled { process: index });
+                        }
                     }
                     None
                 }
                 BackgroundKind::Trace { trace, .. } => {
                     // Deterministic: the process's random stream is never drawn from.
-                    if let Some(first) = trace.first_release().filter(|t| *t <= setup.horizon) {
+                    if let Some(first) = trace.first_release().filter(|t| *t < setup.horizon) {
                         queue.schedule(first, Event::JobReleased { process: index });
                     }
                     None
@@ -454,8 +460,9 @@ impl<R: Recorder> EdgeWorld<R> {
                 )));
             }
             let steps = stream.dataset.steps;
-            // Only sequences whose first frame is released before the horizon can be played.
-            let frames_in_horizon = setup.horizon.saturating_sub(stream.spec.start).0 / stream.spec.period.0 + 1;
+            // Only sequences whose first frame is released before the horizon can be played (frames
+            // are released at start + k·period < horizon).
+            let frames_in_horizon = setup.horizon.saturating_sub(stream.spec.start).0.div_ceil(stream.spec.period.0);
             let playable = frames_in_horizon.div_ceil(steps.max(1) as u64);
             let sequences = (stream.spec.sequences as u64).min(playable) as usize;
             let mut order = Vec::with_capacity(sequences);
@@ -481,7 +488,7 @@ impl<R: Recorder> EdgeWorld<R> {
                 .collect();
             let n_models = options.len();
             let classes = model.classes();
-            if total_frames > 0 && stream.spec.start <= setup.horizon {
+            if total_frames > 0 && stream.spec.start < setup.horizon {
                 queue.schedule(stream.spec.start, Event::FrameReleased { stream: index });
             }
             // Frames waiting at once can never exceed the frames released in one deadline window
@@ -634,7 +641,7 @@ impl<R: Recorder> EdgeWorld<R> {
         };
         self.submit_background_job(now, process, work);
         self.node_changed(queue);
-        if let Some((t, event)) = next.filter(|(t, _)| *t <= self.horizon) {
+        if let Some((t, event)) = next.filter(|(t, _)| *t < self.horizon) {
             queue.schedule(t, event);
         }
     }
@@ -665,7 +672,7 @@ impl<R: Recorder> EdgeWorld<R> {
         if jobs > 0 {
             self.node_changed(queue);
         }
-        if let Some(t) = next.filter(|t| *t <= self.horizon) {
+        if let Some(t) = next.filter(|t| *t < self.horizon) {
             queue.schedule(t, Event::JobReleased { process });
         }
     }
@@ -714,7 +721,7 @@ impl<R: Recorder> EdgeWorld<R> {
             }
             state.mmpp_state = next_state;
             if let Some((t, event)) = next_mmpp_event(&mut state.rng, now, process, rates, switch_rates, next_state) {
-                if t <= self.horizon {
+                if t < self.horizon {
                     queue.schedule(t, event);
                 }
             }
@@ -760,7 +767,7 @@ impl<R: Recorder> EdgeWorld<R> {
         }
         self.node_changed(queue);
         let next = now.saturating_add(next_span);
-        if next <= self.horizon {
+        if next < self.horizon {
             queue.schedule(next, Event::ProcessToggled { process });
         }
     }
@@ -800,7 +807,7 @@ impl<R: Recorder> EdgeWorld<R> {
         let state = &mut self.streams[stream];
         if state.next_frame < state.total_frames {
             let next = state.setup.spec.start.saturating_add(SimTime(state.setup.spec.period.0 * state.next_frame));
-            if next <= self.horizon {
+            if next < self.horizon {
                 queue.schedule(next, Event::FrameReleased { stream });
             }
         }

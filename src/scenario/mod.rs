@@ -1201,7 +1201,7 @@ pub struct ScenarioFile {
     /// Seed of every random stream.
     #[serde(deserialize_with = "deserialize_seed")]
     pub seed: u64,
-    /// Simulated time to run.
+    /// Simulated time to run: the run is [0, duration) (releases happen only before it).
     pub duration: Duration,
     /// The edge node.
     pub node: NodeFile,
@@ -1616,7 +1616,8 @@ impl Scenario {
         self
     }
 
-    /// Simulated time to run.
+    /// Simulated time to run: the run is the half-open interval [0, horizon) — jobs, frames, switches
+    /// and trace rows are released only before it; work on the node is served up to it.
     pub fn horizon(&self) -> SimTime {
         self.parsed.duration.0
     }

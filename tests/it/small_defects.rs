@@ -64,3 +64,25 @@ fn unreachable_queue_thresholds_are_refused() {
     let text = text.replace("deadline: 5ms ", "deadline: 10ms");
     assert!(Scenario::parse(&text, "q.yaml", &crate::root().join("scenarios")).is_ok());
 }
+
+/// A frame released exactly at `duration` was counted (12 001 frames in 60 s at 5 ms instead of
+/// 12 000): the run is [0, duration) for every release — frames, periodic jobs, trace rows.
+#[test]
+fn the_run_is_half_open_at_its_duration() {
+    let dir = tempfile::tempdir().unwrap();
+    let trace = dir.path().join("jobs.csv");
+    std::fs::write(&trace, "release_s,work_flop\n0.5,1000\n1.0,1000\n").unwrap();
+    let text = format!(
+        "name: horizon\nseed: 1\nduration: 1s\nnode: {{ cores: 1, speed: 1GFLOP/s, scheduler: processor_sharing }}\nprocesses:\n  - name: digits\n    kind: rnn_stream\n    dataset: digits\n    models: ../models/digits-gru\n    period: 5ms\n    deadline: 5ms\n    sequences: 10\n    policies:\n      - static: {{ model: gru-16 }}\n  - {{ name: tick, kind: periodic, period: 100ms, work: {{ constant: 1kFLOP }} }}\n  - {{ name: replay, kind: trace, jobs: {} }}\n",
+        trace.display()
+    );
+    let (_, _, results) = run_text(&text, false);
+    let records = &results[0].outcome.recorder;
+    // 1 s / 5 ms = 200 frames, the last released at 995 ms.
+    assert_eq!(records.steps.len(), 200);
+    assert_eq!(records.steps.iter().map(|s| s.release.0).max(), Some(995_000_000));
+    // 1 s / 100 ms = 10 periodic jobs (0, 100 ms, …, 900 ms); the trace row at 1.0 s is not released.
+    let released = |process: usize| records.jobs.iter().filter(|j| j.process == process).count();
+    assert_eq!((released(0), released(1)), (10, 1));
+    assert!(records.jobs.iter().all(|j| j.release.0 < 1_000_000_000));
+}
