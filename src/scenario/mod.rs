@@ -1348,6 +1348,116 @@ fn strip_location_suffix(message: &str) -> String {
     }
 }
 
+/// The key a duplicate-key error of the YAML parser names: `duplicate field `KEY`` (a struct) or
+/// `duplicate entry with key "KEY"` (a mapping value).
+fn duplicated_key(message: &str) -> Option<&str> {
+    if let Some(at) = message.find("duplicate field `") {
+        let rest = &message[at + 17..];
+        return Some(&rest[..rest.find('`')?]);
+    }
+    let rest = &message[message.find("duplicate entry with key \"")? + 26..];
+    Some(&rest[..rest.find('"')?])
+}
+
+/// Whether `text` starts with the mapping key `key` (plain or quoted) followed by `:`.
+fn starts_with_key(text: &str, key: &str) -> bool {
+    let after = if let Some(rest) = text.strip_prefix(key) {
+        rest
+    } else if let Some(rest) =
+        text.strip_prefix('"').and_then(|r| r.strip_prefix(key)).and_then(|r| r.strip_prefix('"'))
+    {
+        rest
+    } else if let Some(rest) =
+        text.strip_prefix('\'').and_then(|r| r.strip_prefix(key)).and_then(|r| r.strip_prefix('\''))
+    {
+        rest
+    } else {
+        return false;
+    };
+    after.trim_start_matches([' ', '\t']).starts_with(':')
+}
+
+/// For a duplicate-key error, which the YAML parser locates at the start of the mapping (`map_at`,
+/// 1-based line and column), the line and column of the key's second occurrence in that mapping —
+/// a block mapping (keys at the column of its first key) or a flow mapping (`{ … }`).
+pub(crate) fn duplicate_key_location(text: &str, message: &str, map_at: (usize, usize)) -> Option<(usize, usize)> {
+    let key = duplicated_key(message)?;
+    let lines: Vec<&str> = text.lines().collect();
+    let (line, column) = map_at;
+    let first = *lines.get(line.checked_sub(1)?)?;
+    let start = first.char_indices().nth(column.checked_sub(1)?).map(|(i, _)| i)?;
+    let mut seen = 0;
+    if first[start..].starts_with('{') {
+        // Flow mapping: keys at depth 1, after `{` or `,`.
+        let mut depth = 0usize;
+        let mut quote: Option<char> = None;
+        let mut expect_key = false;
+        for (index, text_line) in lines.iter().enumerate().skip(line - 1) {
+            let from = if index == line - 1 { start } else { 0 };
+            for (at, c) in text_line[from..].char_indices().map(|(i, c)| (i + from, c)) {
+                if let Some(q) = quote {
+                    if c == q {
+                        quote = None;
+                    }
+                    continue;
+                }
+                if expect_key && depth == 1 && !c.is_whitespace() {
+                    expect_key = false;
+                    if starts_with_key(&text_line[at..], key) {
+                        seen += 1;
+                        if seen == 2 {
+                            return Some((index + 1, text_line[..at].chars().count() + 1));
+                        }
+                    }
+                }
+                match c {
+                    '"' | '\'' => quote = Some(c),
+                    '{' | '[' => {
+                        depth += 1;
+                        expect_key = depth == 1;
+                    }
+                    '}' | ']' => {
+                        depth = depth.saturating_sub(1);
+                        if depth == 0 {
+                            return None;
+                        }
+                    }
+                    ',' => expect_key = depth == 1,
+                    '#' => break,
+                    _ => {}
+                }
+            }
+        }
+        return None;
+    }
+    // Block mapping: its keys start at `column` on the first line and on every later line indented
+    // exactly that much, until a line indented less.
+    let indent = column - 1;
+    for (index, text_line) in lines.iter().enumerate().skip(line - 1) {
+        let content = text_line.trim_start_matches(' ');
+        let this_indent = text_line.len() - content.len();
+        let candidate = if index == line - 1 {
+            &first[start..]
+        } else if content.is_empty() || content.starts_with('#') {
+            continue;
+        } else if this_indent < indent {
+            return None;
+        } else if this_indent == indent {
+            content
+        } else {
+            continue;
+        };
+        if starts_with_key(candidate, key) {
+            seen += 1;
+            if seen == 2 {
+                let at = if index == line - 1 { start } else { this_indent };
+                return Some((index + 1, text_line[..at].chars().count() + 1));
+            }
+        }
+    }
+    None
+}
+
 /// For an error raised while reading process `NAME` (its message starts `process `NAME`: ` and names the
 /// field in backticks next), the position of that field.
 fn relocate_process_error(text: &str, message: &str) -> Option<(usize, usize)> {
@@ -1466,8 +1576,11 @@ impl Scenario {
         }
         let parsed: ScenarioFile = serde_yaml::from_str(text).map_err(|e| {
             let message = strip_location_suffix(&e.to_string());
-            let location =
-                relocate_process_error(text, &message).or_else(|| e.location().map(|l| (l.line(), l.column())));
+            let at = e.location().map(|l| (l.line(), l.column()));
+            let location = at
+                .and_then(|at| duplicate_key_location(text, &message, at))
+                .or_else(|| relocate_process_error(text, &message))
+                .or(at);
             ScenarioError { file: file.to_string(), location, message }
         })?;
         let error = |needle: &str, message: String| ScenarioError {

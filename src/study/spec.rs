@@ -8,7 +8,7 @@ use serde_yaml::Value;
 
 use crate::input::{read_text, TEXT_LIMIT};
 use crate::scenario::nesting::{self, too_deep, MAX_NESTING};
-use crate::scenario::{Scenario, ScenarioError};
+use crate::scenario::{duplicate_key_location, Scenario, ScenarioError};
 
 /// A study file that cannot be used: the file, the line and column where known, and what is wrong
 /// and allowed.
@@ -248,13 +248,23 @@ impl Study {
                 Some(i) => message[..i].to_string(),
                 None => message,
             };
+            let mut location = e.location().map(|l| (l.line(), l.column()));
             let message = if message.contains("ScenarioSource") {
-                "scenario: give the base scenario's path (relative to this file) or the scenario itself as a mapping"
-                    .to_string()
+                // The untagged enum hides a duplicate key inside an inline scenario: look for one.
+                match serde_yaml::from_str::<Value>(text) {
+                    Err(inner) if inner.to_string().contains("duplicate entry") => {
+                        location = inner.location().map(|l| (l.line(), l.column()));
+                        let inner = inner.to_string();
+                        inner.find(" at line ").map_or(inner.as_str(), |i| &inner[..i]).to_string()
+                    }
+                    _ => "scenario: give the base scenario's path (relative to this file) or the scenario itself as a mapping"
+                        .to_string(),
+                }
             } else {
                 message
             };
-            at(e.location().map(|l| (l.line(), l.column())), message)
+            let location = location.and_then(|l| duplicate_key_location(text, &message, l)).or(location);
+            at(location, message)
         })?;
         if parsed.name.is_empty()
             || !parsed.name.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))

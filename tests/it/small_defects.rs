@@ -86,3 +86,42 @@ fn the_run_is_half_open_at_its_duration() {
     assert_eq!((released(0), released(1)), (10, 1));
     assert!(records.jobs.iter().all(|j| j.release.0 < 1_000_000_000));
 }
+
+/// Duplicate keys were reported at the start of the enclosing mapping: now at the second occurrence
+/// of the key, in block and flow mappings, in scenario and study files.
+#[test]
+fn duplicate_keys_are_reported_at_the_duplicate() {
+    let scenario = |text: &str| {
+        let e = Scenario::parse(text, "d.yaml", std::path::Path::new(".")).unwrap_err();
+        (e.location, e.message)
+    };
+    let head = "name: d\nseed: 1\nduration: 1s\n";
+    let process =
+        "processes:\n  - name: p\n    kind: poisson\n    rate: 1/s\n    rate: 2/s\n    work: { constant: 1FLOP }\n";
+    let node = "node: { cores: 1, speed: 1GFLOP/s, scheduler: fifo }\n";
+    assert_eq!(
+        scenario(&format!("{head}{node}{process}")),
+        (Some((9, 5)), "processes[0]: duplicate field `rate`".to_string())
+    );
+    let flow = "node: { cores: 1, speed: 1GFLOP/s, scheduler: fifo, cores: 2 }\nprocesses: []\n";
+    assert_eq!(scenario(&format!("{head}{flow}")), (Some((4, 53)), "node: duplicate field `cores`".to_string()));
+    let top = format!("{head}{node}processes: []\nseed: 2\n");
+    assert_eq!(scenario(&top), (Some((6, 1)), "duplicate field `seed`".to_string()));
+    let study = |text: &str| {
+        let e = flexrnn::study::spec::Study::parse(text, "s.yaml", &crate::root().join("scenarios")).unwrap_err();
+        (e.location, e.message)
+    };
+    let head = "name: s\nseed: 1\nscenario: default.yaml\nreplications: 1\n";
+    assert_eq!(
+        study(&format!("{head}replications: 2\n")),
+        (Some((5, 1)), "duplicate field `replications`".to_string())
+    );
+    assert_eq!(
+        study(&format!("{head}set:\n  duration: 1s\n  duration: 2s\n")),
+        (Some((7, 3)), "set: duplicate entry with key \"duration\"".to_string())
+    );
+    assert_eq!(
+        study("name: s\nseed: 1\nscenario:\n  name: x\n  name: y\nreplications: 1\n"),
+        (Some((5, 3)), "scenario: duplicate entry with key \"name\"".to_string())
+    );
+}
