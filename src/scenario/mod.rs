@@ -1348,6 +1348,29 @@ fn strip_location_suffix(message: &str) -> String {
     }
 }
 
+/// Checks a scenario's or study's `name`, which names its output folder: letters, digits, `-`, `_` and
+/// `.`, not starting with `.` (a hidden folder, or `.` and `..`).
+///
+/// # Errors
+/// The message for the `name` field, saying what is wrong and what is allowed.
+pub(crate) fn check_folder_name(name: &str) -> Result<(), String> {
+    const ALLOWED: &str = "letters, digits, `-`, `_` and `.` (not first)";
+    if name.is_empty() {
+        return Err(format!("name: give a name; it names the output folder: {ALLOWED}"));
+    }
+    if let Some(bad) = name.chars().find(|&c| !(c.is_ascii_alphanumeric() || "-_.".contains(c))) {
+        return Err(format!(
+            "name: `{name}` contains `{bad}`; a name names the output folder and may use only {ALLOWED}"
+        ));
+    }
+    if name.starts_with('.') {
+        return Err(format!(
+            "name: `{name}` starts with `.`, which would make the output folder hidden (or `.`, `..`); start it with a letter, digit, `-` or `_` (allowed: {ALLOWED})"
+        ));
+    }
+    Ok(())
+}
+
 /// The key a duplicate-key error of the YAML parser names: `duplicate field `KEY`` (a struct) or
 /// `duplicate entry with key "KEY"` (a mapping value).
 fn duplicated_key(message: &str) -> Option<&str> {
@@ -1593,11 +1616,8 @@ impl Scenario {
             location,
             message,
         };
-        if parsed.name.is_empty()
-            || !parsed.name.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
-            || parsed.name.starts_with('.')
-        {
-            return Err(at(locate_top(text, "name"), format!("name: `{}` must be non-empty and use only letters, digits, `-`, `_` and `.` (it names the output folder)", parsed.name)));
+        if let Err(message) = check_folder_name(&parsed.name) {
+            return Err(at(locate_top(text, "name"), message));
         }
         if parsed.duration.0 .0 == 0 {
             return Err(at(locate_top(text, "duration"), "duration: must be longer than zero".into()));

@@ -8,7 +8,7 @@ use serde_yaml::Value;
 
 use crate::input::{read_text, TEXT_LIMIT};
 use crate::scenario::nesting::{self, too_deep, MAX_NESTING};
-use crate::scenario::{duplicate_key_location, Scenario, ScenarioError};
+use crate::scenario::{check_folder_name, duplicate_key_location, Scenario, ScenarioError};
 
 /// A study file that cannot be used: the file, the line and column where known, and what is wrong
 /// and allowed.
@@ -266,17 +266,8 @@ impl Study {
             let location = location.and_then(|l| duplicate_key_location(text, &message, l)).or(location);
             at(location, message)
         })?;
-        if parsed.name.is_empty()
-            || !parsed.name.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
-            || parsed.name.starts_with('.')
-        {
-            return Err(at(
-                locate(text, "name:"),
-                format!(
-                    "name: `{}` must be non-empty and use only letters, digits, `-`, `_` and `.` (it names the output folder)",
-                    parsed.name
-                ),
-            ));
+        if let Err(message) = check_folder_name(&parsed.name) {
+            return Err(at(locate(text, "name:"), message));
         }
         if parsed.replications == 0 {
             return Err(at(locate(text, "replications:"), "replications: give at least 1".into()));

@@ -125,3 +125,31 @@ fn duplicate_keys_are_reported_at_the_duplicate() {
         (Some((5, 3)), "scenario: duplicate entry with key \"name\"".to_string())
     );
 }
+
+/// A name starting with `.` was told to "use only letters, digits, `-`, `_` and `.`" — which it did.
+/// Each wrong name now gets its own reason, with what is allowed.
+#[test]
+fn names_starting_with_a_dot_get_a_clear_message() {
+    let scenario = |name: &str| {
+        let text = format!("name: {name}\nseed: 1\nduration: 1s\nnode: {{ cores: 1, speed: 1GFLOP/s, scheduler: fifo }}\nprocesses: []\n");
+        let e = Scenario::parse(&text, "n.yaml", std::path::Path::new(".")).unwrap_err();
+        assert_eq!(e.location, Some((1, 1)), "{e}");
+        e.message
+    };
+    assert_eq!(
+        scenario(".hidden"),
+        "name: `.hidden` starts with `.`, which would make the output folder hidden (or `.`, `..`); start it with a letter, digit, `-` or `_` (allowed: letters, digits, `-`, `_` and `.` (not first))"
+    );
+    assert!(scenario("..").starts_with("name: `..` starts with `.`"));
+    assert_eq!(
+        scenario("a/b"),
+        "name: `a/b` contains `/`; a name names the output folder and may use only letters, digits, `-`, `_` and `.` (not first)"
+    );
+    assert_eq!(
+        scenario("''"),
+        "name: give a name; it names the output folder: letters, digits, `-`, `_` and `.` (not first)"
+    );
+    let study = "name: .s\nseed: 1\nscenario: default.yaml\nreplications: 1\n";
+    let e = flexrnn::study::spec::Study::parse(study, "s.yaml", &crate::root().join("scenarios")).unwrap_err();
+    assert!(e.message.starts_with("name: `.s` starts with `.`") && e.location == Some((1, 1)), "{e}");
+}
