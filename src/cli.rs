@@ -277,12 +277,8 @@ fn run_scenario(args: RunArgs) -> anyhow::Result<()> {
         .with_context(|| format!("cannot read scenario {file}"))?;
     let dir = args.scenario.parent().map(PathBuf::from).unwrap_or_default();
     let scenario = Scenario::parse(&text, &file, &dir)?.with_seed(args.seed);
-    let load = scenario.offered_background_load();
-    if load >= 1.0 {
-        eprintln!(
-            "warning: {file}: the background processes ask for {:.0}% of the node's capacity; their queues grow without bound and the run may be slow",
-            load * 100.0
-        );
+    if let Some(warning) = scenario.overload_warning() {
+        eprintln!("warning: {file}: {warning}");
     }
     let resources = runner::load_resources(&scenario)?;
     let plans = runner::plan_runs(&scenario, &resources)?;

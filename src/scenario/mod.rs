@@ -1792,9 +1792,14 @@ impl Scenario {
     /// run (a utilisation trace: the work it asks for before the end) / (cores × speed × duration). At
     /// 1 or more their queues grow without bound.
     pub fn offered_background_load(&self) -> f64 {
+        self.load_of(self.background())
+    }
+
+    /// The offered load of `processes` (see [`Scenario::offered_background_load`]).
+    fn load_of<'a>(&self, processes: impl Iterator<Item = &'a BackgroundSpec>) -> f64 {
         let cores = self.parsed.node.cores.get() as f64;
         let capacity = cores * self.parsed.node.speed.0;
-        self.background()
+        processes
             .map(|b| match &b.kind {
                 BackgroundKind::Poisson { rate, work } => rate * work.mean() / capacity,
                 BackgroundKind::Periodic { period, work, .. } => work.mean() / period.as_secs_f64() / capacity,
@@ -1809,6 +1814,30 @@ impl Scenario {
                 }
             })
             .sum()
+    }
+
+    /// The part of [`Scenario::offered_background_load`] that lasts to the end of the run: every
+    /// process but the traces that end before it ([`Trace::runs_until`]; what they release is finite).
+    /// At 1 or more the background queues grow without bound.
+    pub fn unbounded_background_load(&self) -> f64 {
+        let horizon = self.horizon();
+        let lasting = self.background().filter(|b| match &b.kind {
+            BackgroundKind::Trace { trace, .. } => trace.runs_until(horizon),
+            _ => true,
+        });
+        self.load_of(lasting)
+    }
+
+    /// The warning for background processes that ask for the node's whole capacity or more until the
+    /// end of the run ([`Scenario::unbounded_background_load`] ≥ 1), if they do.
+    pub fn overload_warning(&self) -> Option<String> {
+        let load = self.unbounded_background_load();
+        (load >= 1.0).then(|| {
+            format!(
+                "the background processes ask for {:.0}% of the node's capacity; their queues grow without bound and the run may be slow",
+                load * 100.0
+            )
+        })
     }
 
     /// An error about a value that appears in the text (located by searching for `needle`).

@@ -153,3 +153,46 @@ fn names_starting_with_a_dot_get_a_clear_message() {
     let e = flexrnn::study::spec::Study::parse(study, "s.yaml", &crate::root().join("scenarios")).unwrap_err();
     assert!(e.message.starts_with("name: `.s` starts with `.`") && e.location == Some((1, 1)), "{e}");
 }
+
+/// The warning "queues grow without bound" fired for a trace that ends: 25 MFLOP released in the first
+/// 4 s of a 10 s run on a 1 MFLOP/s core is 250 % of the run's capacity, but finite. Only a trace that
+/// still releases at the end of the run (or any stationary process) counts.
+#[test]
+fn finite_traces_do_not_warn_of_unbounded_queues() {
+    let dir = tempfile::tempdir().unwrap();
+    let rows = "release_s,work_flop\n0,5e6\n1,5e6\n2,5e6\n3,5e6\n4,5e6\n";
+    std::fs::write(dir.path().join("ends.csv"), rows).unwrap();
+    std::fs::write(dir.path().join("lasts.csv"), format!("{rows}10,1\n")).unwrap();
+    let scenario = |file: &str| {
+        let text = format!(
+            "name: t\nseed: 1\nduration: 10s\nnode: {{ cores: 1, speed: 1MFLOP/s, scheduler: fifo }}\nprocesses:\n  - {{ name: replay, kind: trace, jobs: {file} }}\n"
+        );
+        std::fs::write(dir.path().join(format!("{file}.yaml")), &text).unwrap();
+        Scenario::parse(&text, "t.yaml", dir.path()).unwrap()
+    };
+    let ends = scenario("ends.csv");
+    assert!((ends.offered_background_load() - 2.5).abs() < 1e-12);
+    assert_eq!((ends.unbounded_background_load(), ends.overload_warning()), (0.0, None));
+    // A row at 10 s (not released: the run is [0, 10 s)) says the trace goes on past the run.
+    let lasts = scenario("lasts.csv");
+    assert!((lasts.unbounded_background_load() - 2.5).abs() < 1e-12);
+    assert_eq!(
+        lasts.overload_warning().as_deref(),
+        Some("the background processes ask for 250% of the node's capacity; their queues grow without bound and the run may be slow")
+    );
+    // The command line says nothing for the trace that ends.
+    let out = dir.path().join("out");
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_flexrnn"))
+        .arg("run")
+        .arg(dir.path().join("ends.csv.yaml"))
+        .arg("--out")
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    assert!(
+        !String::from_utf8_lossy(&output.stderr).contains("warning"),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
