@@ -54,6 +54,7 @@
 pub mod data;
 pub mod engine;
 pub mod eval;
+pub mod input;
 pub mod metrics;
 pub mod node;
 pub mod output;

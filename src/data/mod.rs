@@ -29,7 +29,6 @@
 //! line and the field; no input makes a loader panic.
 
 use std::borrow::Cow;
-use std::io::Read;
 use std::path::Path;
 
 mod adding;
@@ -133,22 +132,28 @@ pub(crate) fn embedded_name(path: &str) -> String {
     format!("data/{path} (embedded)")
 }
 
-/// Reads a whole file; the error names the path.
+/// Reads a whole data file (a regular file of at most [`crate::input::DATA_LIMIT`] bytes); the error
+/// names the path.
 pub(crate) fn read_file(path: &Path) -> Result<Vec<u8>, DataError> {
-    std::fs::read(path).map_err(|source| DataError::Io { name: path.display().to_string(), source })
+    crate::input::read_bytes(path, crate::input::DATA_LIMIT, "data files")
+        .map_err(|source| DataError::Io { name: path.display().to_string(), source })
 }
 
 /// The first two bytes of every gzip member.
 const GZIP_MAGIC: [u8; 2] = [0x1f, 0x8b];
 
 /// `bytes` decompressed if they start with the gzip magic bytes, else `bytes` unchanged.
+/// At most [`crate::input::DATA_LIMIT`] bytes are decompressed (a small gzip bomb must not fill the
+/// memory); more is a [`DataError::Decompress`].
 pub(crate) fn maybe_gunzip<'a>(bytes: &'a [u8], name: &str) -> Result<Cow<'a, [u8]>, DataError> {
+    gunzip_at_most(bytes, name, crate::input::DATA_LIMIT)
+}
+
+fn gunzip_at_most<'a>(bytes: &'a [u8], name: &str, limit: u64) -> Result<Cow<'a, [u8]>, DataError> {
     if !bytes.starts_with(&GZIP_MAGIC) {
         return Ok(Cow::Borrowed(bytes));
     }
-    let mut out = Vec::new();
-    flate2::read::MultiGzDecoder::new(bytes)
-        .read_to_end(&mut out)
+    let out = crate::input::read_limited(flate2::read::MultiGzDecoder::new(bytes), limit, "data files (decompressed)")
         .map_err(|source| DataError::Decompress { name: name.to_string(), source })?;
     Ok(Cow::Owned(out))
 }
@@ -169,5 +174,25 @@ pub(crate) fn parse_f32(text: &str, name: &str, line: usize, field: &dyn Fn() ->
         Ok(v) if v.is_finite() => Ok(v),
         Ok(v) => Err(DataError::field(name, line, field(), format!("value `{trimmed}` ({v}) is not finite"))),
         Err(_) => Err(DataError::field(name, line, field(), format!("`{trimmed}` is not a number"))),
+    }
+}
+
+#[cfg(test)]
+mod size_tests {
+    use std::io::Write;
+
+    /// A gzip bomb stops at the limit instead of filling the memory.
+    #[test]
+    fn gzip_decompression_is_bounded() {
+        let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+        encoder.write_all(&[b'0'; 100_000]).unwrap();
+        let gz = encoder.finish().unwrap();
+        assert!(gz.len() < 1000);
+        let e = super::gunzip_at_most(&gz, "bomb.ts.gz", 99_999).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "bomb.ts.gz: cannot decompress: the file is larger than the 99999 bytes allowed for data files (decompressed)"
+        );
+        assert_eq!(super::gunzip_at_most(&gz, "bomb.ts.gz", 100_000).unwrap().len(), 100_000);
     }
 }

@@ -97,9 +97,6 @@ struct FramePipe {
     sinks_left: u32,
 }
 
-/// Stage jobs carry this bit in the low part of their id (RNN step jobs never reach it).
-const STAGE_BIT: u64 = 1 << 47;
-
 /// The stages a stream runs for every frame before its RNN step: a DAG whose roots start at the
 /// frame's release; a stage starts when all its predecessors have finished; the RNN step may start
 /// when every sink (a stage nothing depends on) has finished.
@@ -122,7 +119,8 @@ pub struct WorldSetup {
     pub cores: usize,
     /// Speed of one core, FLOP/s.
     pub core_speed: f64,
-    /// Run length: events after it are not handled.
+    /// Run length: the run is [0, horizon). Releases (jobs, frames, on/off and MMPP switches, trace
+    /// rows) happen only before it; completions up to and at it are handled.
     pub horizon: SimTime,
     /// Width of the usage bins.
     pub bin: SimTime,
@@ -220,13 +218,73 @@ pub struct EdgeWorld<R: Recorder> {
     recorder: R,
     finished: Vec<FinishedJob>,
     memory: Option<ParamMemory>,
+    ids: JobIds,
 }
 
-/// Job ids: owner slot in the top 16 bits, a per-owner number below.
-const OWNER_SHIFT: u32 = 48;
+/// Whose a job on the node is: the engine's view of a node [`JobId`] (see [`JobIds`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum JobOwner {
+    /// A job of background process `process` in its in-flight slot `slot` (an on/off process: its
+    /// job number).
+    Background { process: usize, slot: u64 },
+    /// The `number`-th RNN step job of stream `stream`.
+    Step { stream: usize, number: u64 },
+    /// A pipeline stage job of stream `stream` in stage slot `slot`.
+    Stage { stream: usize, slot: u64 },
+}
 
-fn job_id(owner: usize, low: u64) -> JobId {
-    JobId(((owner as u64) << OWNER_SHIFT) | low)
+/// The two-way map between [`JobOwner`]s and the node's [`JobId`]s, sized for the world's owner count.
+///
+/// The node breaks ties by id (which of the jobs finishing at one instant is handled first, the
+/// water-filling order; a round-robin core compares ids to its last job), so ids must sort and compare
+/// as (owner index, kind, number): owner index = background process index, then number of background
+/// processes + stream index; kind: background jobs and steps 0, stages 1. The owner index takes the top
+/// `64 − 1 − number_bits` bits — as many as the count of owners needs, at least one —, the kind the
+/// next bit, the number or slot the low `number_bits` bits (at least 31, since at most 2^32 owners
+/// are allowed). A number wraps at 2^number_bits: only slots (below the jobs on the node at once) and
+/// counters of owners with one job on the node at a time (steps, on/off jobs) are numbers, so two jobs
+/// on the node never share an id.
+#[derive(Debug, Clone, Copy)]
+struct JobIds {
+    n_background: usize,
+    number_bits: u32,
+}
+
+impl JobIds {
+    /// Most owners (background processes + streams) a world may have.
+    const MAX_OWNERS: u64 = 1 << 32;
+
+    /// The layout for `n_background` background processes and `n_streams` streams; `None` above
+    /// [`JobIds::MAX_OWNERS`] owners.
+    fn new(n_background: usize, n_streams: usize) -> Option<JobIds> {
+        let owners = n_background as u64 + n_streams as u64;
+        if owners > Self::MAX_OWNERS {
+            return None;
+        }
+        let owner_bits = (u64::BITS - owners.saturating_sub(1).leading_zeros()).max(1);
+        Some(JobIds { n_background, number_bits: u64::BITS - 1 - owner_bits })
+    }
+
+    fn id(self, owner: JobOwner) -> JobId {
+        let (index, kind, number) = match owner {
+            JobOwner::Background { process, slot } => (process, 0, slot),
+            JobOwner::Step { stream, number } => (self.n_background + stream, 0, number),
+            JobOwner::Stage { stream, slot } => (self.n_background + stream, 1, slot),
+        };
+        let mask = (1u64 << self.number_bits) - 1;
+        JobId(((index as u64) << (self.number_bits + 1)) | (kind << self.number_bits) | (number & mask))
+    }
+
+    fn owner(self, id: JobId) -> JobOwner {
+        let index = (id.0 >> (self.number_bits + 1)) as usize;
+        let stage = (id.0 >> self.number_bits) & 1 == 1;
+        let number = id.0 & ((1u64 << self.number_bits) - 1);
+        match index.checked_sub(self.n_background) {
+            None => JobOwner::Background { process: index, slot: number },
+            Some(stream) if stage => JobOwner::Stage { stream, slot: number },
+            Some(stream) => JobOwner::Step { stream, number },
+        }
+    }
 }
 
 /// The largest softmax probability of `logits`: `1 / Σ_j exp(l_j − max l)`.
@@ -313,6 +371,10 @@ impl<R: Recorder> EdgeWorld<R> {
     /// [`BuildError`] for invalid node or workload parameters.
     pub fn build(setup: WorldSetup, recorder: R) -> Result<(EdgeWorld<R>, EventQueue<Event>), BuildError> {
         let classes = (setup.background.len() + setup.streams.len()).max(1);
+        let ids = JobIds::new(setup.background.len(), setup.streams.len()).ok_or_else(|| BuildError::Parameter {
+            process: "processes".into(),
+            message: format!("at most {} processes per scenario, got {classes}", JobIds::MAX_OWNERS),
+        })?;
         let node =
             Node::with_discipline(setup.discipline, setup.cores, setup.core_speed, classes, setup.bin, setup.horizon)?;
         let mut queue = EventQueue::with_capacity(64);
@@ -325,19 +387,22 @@ impl<R: Recorder> EdgeWorld<R> {
                     if !(rate.is_finite() && *rate > 0.0) {
                         return Err(bad(format!("rate must be positive, got {rate}")));
                     }
-                    queue.schedule(exp_span(&mut rng, 1.0 / rate), Event::JobReleased { process: index });
+                    let first = exp_span(&mut rng, 1.0 / rate);
+                    if first < setup.horizon {
+                        queue.schedule(first, Event::JobReleased { process: index });
+                    }
                     Some(work.sampler().map_err(|e| bad(e.0))?)
                 }
                 BackgroundKind::Periodic { phase, jitter, work, .. } => {
                     let first = phase.saturating_add(uniform_span(&mut rng, *jitter));
-                    if first <= setup.horizon {
+                    if first < setup.horizon {
                         queue.schedule(first, Event::JobReleased { process: index });
                     }
                     Some(work.sampler().map_err(|e| bad(e.0))?)
                 }
                 BackgroundKind::Mmpp { rates, switch_rates, work } => {
                     if let Some((t, event)) = next_mmpp_event(&mut rng, SimTime::ZERO, index, rates, switch_rates, 0) {
-                        if t <= setup.horizon {
+                        if t < setup.horizon {
                             queue.schedule(t, event);
                         }
                     }
@@ -351,14 +416,16 @@ impl<R: Recorder> EdgeWorld<R> {
                     if *start_on {
                         queue.schedule(SimTime::ZERO, Event::ProcessToggled { process: index });
                     } else {
-                        queue
-                            .schedule(exp_span(&mut rng, mean.as_secs_f64()), Event::ProcessToggled { process: index });
+                        let first = exp_span(&mut rng, mean.as_secs_f64());
+                        if first < setup.horizon {
+                            queue.schedule(first, Event::ProcessToggled { process: index });
+                        }
                     }
                     None
                 }
                 BackgroundKind::Trace { trace, .. } => {
                     // Deterministic: the process's random stream is never drawn from.
-                    if let Some(first) = trace.first_release().filter(|t| *t <= setup.horizon) {
+                    if let Some(first) = trace.first_release().filter(|t| *t < setup.horizon) {
                         queue.schedule(first, Event::JobReleased { process: index });
                     }
                     None
@@ -396,8 +463,9 @@ impl<R: Recorder> EdgeWorld<R> {
                 )));
             }
             let steps = stream.dataset.steps;
-            // Only sequences whose first frame is released before the horizon can be played.
-            let frames_in_horizon = setup.horizon.saturating_sub(stream.spec.start).0 / stream.spec.period.0 + 1;
+            // Only sequences whose first frame is released before the horizon can be played (frames
+            // are released at start + k·period < horizon).
+            let frames_in_horizon = setup.horizon.saturating_sub(stream.spec.start).0.div_ceil(stream.spec.period.0);
             let playable = frames_in_horizon.div_ceil(steps.max(1) as u64);
             let sequences = (stream.spec.sequences as u64).min(playable) as usize;
             let mut order = Vec::with_capacity(sequences);
@@ -423,7 +491,7 @@ impl<R: Recorder> EdgeWorld<R> {
                 .collect();
             let n_models = options.len();
             let classes = model.classes();
-            if total_frames > 0 && stream.spec.start <= setup.horizon {
+            if total_frames > 0 && stream.spec.start < setup.horizon {
                 queue.schedule(stream.spec.start, Event::FrameReleased { stream: index });
             }
             // Frames waiting at once can never exceed the frames released in one deadline window
@@ -483,6 +551,7 @@ impl<R: Recorder> EdgeWorld<R> {
             streams,
             recorder,
             finished: Vec::with_capacity(16),
+            ids,
         };
         Ok((world, queue))
     }
@@ -577,7 +646,7 @@ impl<R: Recorder> EdgeWorld<R> {
         };
         self.submit_background_job(now, process, work);
         self.node_changed(queue);
-        if let Some((t, event)) = next.filter(|(t, _)| *t <= self.horizon) {
+        if let Some((t, event)) = next.filter(|(t, _)| *t < self.horizon) {
             queue.schedule(t, event);
         }
     }
@@ -608,7 +677,7 @@ impl<R: Recorder> EdgeWorld<R> {
         if jobs > 0 {
             self.node_changed(queue);
         }
-        if let Some(t) = next.filter(|t| *t <= self.horizon) {
+        if let Some(t) = next.filter(|t| *t < self.horizon) {
             queue.schedule(t, Event::JobReleased { process });
         }
     }
@@ -629,7 +698,7 @@ impl<R: Recorder> EdgeWorld<R> {
             }
         };
         let job = JobSpec {
-            id: job_id(process, slot as u64),
+            id: self.ids.id(JobOwner::Background { process, slot: slot as u64 }),
             class: process,
             work,
             weight: state.spec.weight,
@@ -657,7 +726,7 @@ impl<R: Recorder> EdgeWorld<R> {
             }
             state.mmpp_state = next_state;
             if let Some((t, event)) = next_mmpp_event(&mut state.rng, now, process, rates, switch_rates, next_state) {
-                if t <= self.horizon {
+                if t < self.horizon {
                     queue.schedule(t, event);
                 }
             }
@@ -671,7 +740,7 @@ impl<R: Recorder> EdgeWorld<R> {
             None => {
                 let job_number = state.jobs_released;
                 state.jobs_released += 1;
-                let id = job_id(process, job_number);
+                let id = self.ids.id(JobOwner::Background { process, slot: job_number });
                 state.on_job = Some(id);
                 state.in_flight.clear();
                 state.in_flight.push(Some(InFlight { job_number, release: now }));
@@ -703,7 +772,7 @@ impl<R: Recorder> EdgeWorld<R> {
         }
         self.node_changed(queue);
         let next = now.saturating_add(next_span);
-        if next <= self.horizon {
+        if next < self.horizon {
             queue.schedule(next, Event::ProcessToggled { process });
         }
     }
@@ -743,7 +812,7 @@ impl<R: Recorder> EdgeWorld<R> {
         let state = &mut self.streams[stream];
         if state.next_frame < state.total_frames {
             let next = state.setup.spec.start.saturating_add(SimTime(state.setup.spec.period.0 * state.next_frame));
-            if next <= self.horizon {
+            if next < self.horizon {
                 queue.schedule(next, Event::FrameReleased { stream });
             }
         }
@@ -766,7 +835,7 @@ impl<R: Recorder> EdgeWorld<R> {
                 state.stage_slots.len() - 1
             }
         };
-        let id = job_id(owner, STAGE_BIT | slot as u64);
+        let id = self.ids.id(JobOwner::Stage { stream, slot: slot as u64 });
         let index = (frame - state.pipes.front().expect("the frame's pipe exists").frame) as usize;
         state.pipes[index].jobs[stage] = Some(id);
         let deadline = Self::release_of(state, frame).saturating_add(state.setup.spec.deadline);
@@ -812,7 +881,8 @@ impl<R: Recorder> EdgeWorld<R> {
         for job in pipe.jobs.iter_mut() {
             if let Some(id) = job.take() {
                 self.node.cancel(now, id);
-                let slot = (id.0 & ((1 << OWNER_SHIFT) - 1) & !STAGE_BIT) as usize;
+                let JobOwner::Stage { slot, .. } = self.ids.owner(id) else { unreachable!("pipes hold stage jobs") };
+                let slot = slot as usize;
                 state.stage_slots[slot] = None;
                 state.free_stage_slots.push(slot);
                 cancelled = true;
@@ -899,7 +969,7 @@ impl<R: Recorder> EdgeWorld<R> {
                         release_s: release.as_secs_f64(),
                         deadline_s: deadline.as_secs_f64(),
                         slack_s: deadline.as_secs_f64() - now.as_secs_f64(),
-                        pending_frames: state.queue.len(),
+                        queued_frames: state.queue.len() - 1,
                         step,
                         steps: state.steps,
                         current: state.current_model,
@@ -984,7 +1054,7 @@ impl<R: Recorder> EdgeWorld<R> {
         let owner = self.owner_of_stream(stream);
         let state = &mut self.streams[stream];
         let running = state.running.as_ref().expect("a step to submit");
-        let id = job_id(owner, state.jobs_submitted);
+        let id = self.ids.id(JobOwner::Step { stream, number: state.jobs_submitted });
         state.jobs_submitted += 1;
         let job = JobSpec {
             id,
@@ -1063,34 +1133,30 @@ impl<R: Recorder> EdgeWorld<R> {
         finished.clear();
         self.node.take_completed(now, &mut finished);
         self.node_changed(queue);
-        let n_background = self.background.len();
         for done in &finished {
-            let owner = (done.id.0 >> OWNER_SHIFT) as usize;
-            let low = done.id.0 & ((1 << OWNER_SHIFT) - 1);
-            if owner < n_background {
-                let state = &mut self.background[owner];
-                let slot = low as usize;
-                let job = state.in_flight[slot].take().expect("a finished background job is in flight");
-                state.free_slots.push(slot);
-                let deadline = state.spec.deadline.map(|d| job.release.saturating_add(d));
-                self.recorder.job(&JobRecord {
-                    process: owner,
-                    job: job.job_number,
-                    release: job.release,
-                    end: now,
-                    deadline,
-                    work: done.served,
-                });
-            } else if low & STAGE_BIT != 0 {
-                self.stage_finished(now, owner - n_background, (low & !STAGE_BIT) as usize, queue);
-            } else {
-                self.step_finished(now, owner - n_background);
+            match self.ids.owner(done.id) {
+                JobOwner::Background { process, slot } => {
+                    let state = &mut self.background[process];
+                    let slot = slot as usize;
+                    let job = state.in_flight[slot].take().expect("a finished background job is in flight");
+                    state.free_slots.push(slot);
+                    let deadline = state.spec.deadline.map(|d| job.release.saturating_add(d));
+                    self.recorder.job(&JobRecord {
+                        process,
+                        job: job.job_number,
+                        release: job.release,
+                        end: now,
+                        deadline,
+                        work: done.served,
+                    });
+                }
+                JobOwner::Stage { stream, slot } => self.stage_finished(now, stream, slot as usize, queue),
+                JobOwner::Step { stream, .. } => self.step_finished(now, stream),
             }
         }
         for done in &finished {
-            let owner = (done.id.0 >> OWNER_SHIFT) as usize;
-            if owner >= n_background {
-                self.start_next_step(now, owner - n_background, queue);
+            if let JobOwner::Step { stream, .. } | JobOwner::Stage { stream, .. } = self.ids.owner(done.id) {
+                self.start_next_step(now, stream, queue);
             }
         }
         self.finished = finished;
@@ -1121,7 +1187,40 @@ impl<R: Recorder> Model for EdgeWorld<R> {
 
 #[cfg(test)]
 mod tests {
-    use super::top_probability;
+    use super::{top_probability, JobIds, JobOwner};
+
+    /// The node breaks ties by id, so ids must order as the 16-bit layout they replace did:
+    /// (owner index, steps before stages, number). Any owner count fits; each id maps back.
+    #[test]
+    fn job_ids_round_trip_and_sort_by_owner_kind_number() {
+        for (n_background, n_streams) in [(0, 1), (1, 0), (2, 3), (65_536, 2), (70_000, 1), (1 << 31, 1 << 31)] {
+            let ids = JobIds::new(n_background, n_streams).expect("at most 2^32 owners");
+            let last_stream = n_streams.saturating_sub(1);
+            let owners = [
+                (n_background > 0).then_some(JobOwner::Background { process: 0, slot: 0 }),
+                (n_background > 0).then_some(JobOwner::Background { process: 0, slot: 5 }),
+                (n_background > 0).then(|| JobOwner::Background { process: n_background - 1, slot: 1 << 30 }),
+                (n_streams > 0).then_some(JobOwner::Step { stream: 0, number: 7 }),
+                (n_streams > 0).then_some(JobOwner::Stage { stream: 0, slot: 0 }),
+                (n_streams > 0).then_some(JobOwner::Step { stream: last_stream, number: (1 << 30) + 3 }),
+                (n_streams > 0).then_some(JobOwner::Stage { stream: last_stream, slot: 2 }),
+            ];
+            let owners: Vec<JobOwner> = owners.into_iter().flatten().collect();
+            let id_list: Vec<_> = owners.iter().map(|&o| ids.id(o)).collect();
+            for (&owner, &id) in owners.iter().zip(&id_list) {
+                assert_eq!(ids.owner(id), owner);
+            }
+            let key = |owner: JobOwner| match owner {
+                JobOwner::Background { process, slot } => (process, 0, slot),
+                JobOwner::Step { stream, number } => (n_background + stream, 0, number),
+                JobOwner::Stage { stream, slot } => (n_background + stream, 1, slot),
+            };
+            for (a, b) in owners.iter().flat_map(|a| owners.iter().map(move |b| (a, b))) {
+                assert_eq!(ids.id(*a).cmp(&ids.id(*b)), key(*a).cmp(&key(*b)), "{a:?} vs {b:?}");
+            }
+        }
+        assert!(JobIds::new(1 << 32, 1).is_none());
+    }
 
     #[test]
     fn top_probability_is_the_largest_softmax_entry() {

@@ -25,8 +25,9 @@ pub struct Observation<'a> {
     pub deadline_s: f64,
     /// `deadline_s − now_s`, seconds (negative when already late).
     pub slack_s: f64,
-    /// Frames waiting in the stream's queue, including this one.
-    pub pending_frames: usize,
+    /// Frames released and waiting behind the one about to run (not counting it): 0 when the stream
+    /// keeps up. Under `on_miss: skip` at most ⌈deadline / period⌉ − 1.
+    pub queued_frames: usize,
     /// Index of this step in its sequence (0-based).
     pub step: usize,
     /// Steps per sequence.
@@ -154,7 +155,7 @@ impl Policy for GreedySlackPolicy {
 pub enum LoadSignal {
     /// Jobs on the node besides this step ([`Observation::node_jobs`]).
     NodeJobs,
-    /// Frames waiting in the stream's queue ([`Observation::pending_frames`]).
+    /// Frames waiting behind the one about to run ([`Observation::queued_frames`]).
     Queue,
 }
 
@@ -186,7 +187,7 @@ impl Policy for ThresholdPolicy {
     fn choose(&mut self, observation: &Observation<'_>, _options: &[ModelOption]) -> usize {
         let signal = match self.signal {
             LoadSignal::NodeJobs => observation.node_jobs as f64,
-            LoadSignal::Queue => observation.pending_frames as f64,
+            LoadSignal::Queue => observation.queued_frames as f64,
         };
         while self.level < self.thresholds.len() && signal >= self.thresholds[self.level] {
             self.level += 1;
@@ -439,7 +440,7 @@ pub struct OraclePolicy {
 }
 
 impl OraclePolicy {
-    /// How many of the `pending − 1` frames behind this one meet their deadlines if this step runs
+    /// How many of the `queued_frames` frames behind this one meet their deadlines if this step runs
     /// `flops` FLOPs of option `first` and each of them then runs option `cheapest`.
     fn queued_met(
         &self,
@@ -453,7 +454,7 @@ impl OraclePolicy {
         let mut t = self.forecast.finish_s(observation.now_s, first_flops as f64, self.cursor);
         let mut previous = first;
         let mut met = 0;
-        for k in 1..observation.pending_frames {
+        for k in 1..=observation.queued_frames {
             let deadline = observation.deadline_s + k as f64 * self.period_s;
             if self.skip_late && t > deadline {
                 continue;
@@ -473,7 +474,7 @@ impl OraclePolicy {
     /// previous ends) ends each of them at least `margin` before its deadline under the forecast.
     fn rest_of_sequence_fits(&self, observation: &Observation<'_>, options: &[ModelOption], model: usize) -> bool {
         let switch = observation.switch_flops.get(model).copied().unwrap_or(0);
-        let frames = observation.steps.saturating_sub(observation.step).max(observation.pending_frames).max(1);
+        let frames = observation.steps.saturating_sub(observation.step).max(observation.queued_frames + 1).max(1);
         let mut t = observation.now_s;
         for k in 0..frames {
             let offset = k as f64 * self.period_s;
@@ -497,7 +498,7 @@ impl Policy for OraclePolicy {
         let cheapest =
             (0..options.len()).min_by_key(|&i| (options[i].flops_per_step, i)).expect("a bank has at least one model");
         let queued_baseline =
-            if observation.pending_frames > 1 { self.queued_met(observation, options, cheapest, cheapest) } else { 0 };
+            if observation.queued_frames > 0 { self.queued_met(observation, options, cheapest, cheapest) } else { 0 };
         // Switches map the state approximately and cost accuracy: keep the current model while it
         // carries the rest of the sequence, else take the most accurate one that does.
         if let Some(current) = observation.current.filter(|&c| self.rest_of_sequence_fits(observation, options, c)) {
@@ -511,7 +512,7 @@ impl Policy for OraclePolicy {
             let flops = options[option].flops_per_step + observation.switch_flops.get(option).copied().unwrap_or(0);
             let end = self.forecast.finish_s(observation.now_s, flops as f64, self.cursor);
             if end <= latest_end
-                && (observation.pending_frames <= 1
+                && (observation.queued_frames == 0
                     || self.queued_met(observation, options, option, cheapest) >= queued_baseline)
             {
                 return option;
@@ -538,7 +539,7 @@ mod tests {
             release_s: 1.0,
             deadline_s: 1.0 + slack_s,
             slack_s,
-            pending_frames: 1,
+            queued_frames: 0,
             step: 3,
             steps: 64,
             current: Some(2),
@@ -571,13 +572,13 @@ mod tests {
         assert_eq!(careful.choose(&observation(0.050, 1e6, &none), &options()), 1);
     }
 
-    fn at(node_jobs: usize, pending: usize, last_latency_s: Option<f64>, step: usize) -> Observation<'static> {
+    fn at(node_jobs: usize, queued: usize, last_latency_s: Option<f64>, step: usize) -> Observation<'static> {
         Observation {
             now_s: 0.0,
             release_s: 0.0,
             deadline_s: 0.01,
             slack_s: 0.01,
-            pending_frames: pending,
+            queued_frames: queued,
             step,
             steps: 8,
             current: None,
@@ -595,7 +596,7 @@ mod tests {
     #[test]
     fn confidence_runs_cheap_only_when_confident() {
         let mut policy = ConfidencePolicy { threshold: 0.9, cheap: 0, accurate: 2 };
-        let with = |c: Option<f64>| Observation { confidence: c, ..at(0, 1, None, 3) };
+        let with = |c: Option<f64>| Observation { confidence: c, ..at(0, 0, None, 3) };
         assert_eq!(policy.choose(&with(None), &options()), 2, "no state yet");
         assert_eq!(policy.choose(&with(Some(0.95)), &options()), 0);
         assert_eq!(policy.choose(&with(Some(0.9)), &options()), 0, "at the threshold");
@@ -614,29 +615,45 @@ mod tests {
             level: 0,
         };
         let picks: Vec<usize> =
-            [0, 2, 3, 4, 3, 2, 1, 0].iter().map(|&jobs| policy.choose(&at(jobs, 1, None, 0), &options())).collect();
+            [0, 2, 3, 4, 3, 2, 1, 0].iter().map(|&jobs| policy.choose(&at(jobs, 0, None, 0), &options())).collect();
         // 0→2; 2→1; 3→1; 4→0; 3 (≥ 4 − 1)→0; 2 (< 3)→1; 1 (≥ 2 − 1)→1; 0→2.
         assert_eq!(picks, vec![2, 1, 1, 0, 0, 1, 1, 2]);
+    }
+
+    /// The `queue` signal counts the frames behind the one about to run, not that frame itself (it was
+    /// never below 1, so a threshold of 1 always held and the policy was static).
+    #[test]
+    fn threshold_queue_counts_only_the_frames_behind() {
+        let mut policy = ThresholdPolicy {
+            signal: LoadSignal::Queue,
+            models: vec![2, 0],
+            thresholds: vec![1.0],
+            hysteresis: 0.0,
+            level: 0,
+        };
+        let picks: Vec<usize> =
+            [0, 1, 3, 0, 2].iter().map(|&queued| policy.choose(&at(0, queued, None, 0), &options())).collect();
+        assert_eq!(picks, vec![2, 0, 0, 2, 0]);
     }
 
     #[test]
     fn pid_moves_to_cheaper_settings_when_late_and_back_when_early() {
         let mut policy = PidPolicy { target_s: 0.010, kp: 0.5, ki: 0.5, kd: 0.0, position: 0.0, errors: (0.0, 0.0) };
         // No latency yet: stays at the most expensive option (gru-128, index 2).
-        assert_eq!(policy.choose(&at(0, 1, None, 0), &options()), 2);
+        assert_eq!(policy.choose(&at(0, 0, None, 0), &options()), 2);
         // 20 ms against 10 ms: e = 1 → position += 0.5·1 + 0.5·1 = 1 → gru-64.
-        assert_eq!(policy.choose(&at(0, 1, Some(0.020), 1), &options()), 1);
+        assert_eq!(policy.choose(&at(0, 0, Some(0.020), 1), &options()), 1);
         // Still late: e = 1 → position += 0 + 0.5 = 1.5 → rounds to 2 → gru-16.
-        assert_eq!(policy.choose(&at(0, 1, Some(0.020), 2), &options()), 0);
+        assert_eq!(policy.choose(&at(0, 0, Some(0.020), 2), &options()), 0);
         // Early: e = −0.5 → position += 0.5·(−1.5) + 0.5·(−0.5) = −1 → 0.5 → rounds to 1 (half away) → gru-64.
-        assert_eq!(policy.choose(&at(0, 1, Some(0.005), 3), &options()), 1);
+        assert_eq!(policy.choose(&at(0, 0, Some(0.005), 3), &options()), 1);
     }
 
     #[test]
     fn budget_keeps_every_window_under_its_flops() {
         // Options cost 1 000, 10 000 and 40 000 FLOPs; windows of 4 steps with 52 000 FLOPs each.
         let mut policy = BudgetPolicy { window: 4, budget: 52_000.0, spent: 0.0, current_window: None };
-        let picks: Vec<usize> = (0..8).map(|step| policy.choose(&at(0, 1, None, step), &options())).collect();
+        let picks: Vec<usize> = (0..8).map(|step| policy.choose(&at(0, 0, None, step), &options())).collect();
         // Step 0: 40 000 + 3 000 reserve ≤ 52 000 → 2. Step 1: 40 000 + 10 000 + 2 000 = 52 000 → 1.
         // Steps 2, 3: only 1 000 fits → 0. Next window starts afresh.
         assert_eq!(picks, vec![2, 1, 0, 0, 2, 1, 0, 0]);
@@ -649,8 +666,8 @@ mod tests {
         use rand::SeedableRng;
         let mut a = RandomPolicy { rng: rand_pcg::Pcg64::seed_from_u64(3) };
         let mut b = RandomPolicy { rng: rand_pcg::Pcg64::seed_from_u64(3) };
-        let picks_a: Vec<usize> = (0..300).map(|s| a.choose(&at(0, 1, None, s % 8), &options())).collect();
-        let picks_b: Vec<usize> = (0..300).map(|s| b.choose(&at(0, 1, None, s % 8), &options())).collect();
+        let picks_a: Vec<usize> = (0..300).map(|s| a.choose(&at(0, 0, None, s % 8), &options())).collect();
+        let picks_b: Vec<usize> = (0..300).map(|s| b.choose(&at(0, 0, None, s % 8), &options())).collect();
         assert_eq!(picks_a, picks_b);
         for option in 0..3 {
             let share = picks_a.iter().filter(|&&p| p == option).count() as f64 / 300.0;
@@ -688,12 +705,12 @@ mod tests {
         let options = options();
         let none = [0, 0, 0];
         let mut policy = oracle(busy_window());
-        let step = |now_s: f64, slack_s: f64, pending: usize| Observation {
+        let step = |now_s: f64, slack_s: f64, queued: usize| Observation {
             now_s,
             release_s: now_s,
             deadline_s: now_s + slack_s,
             slack_s,
-            pending_frames: pending,
+            queued_frames: queued,
             // The last step of its sequence, so that only this step and the waiting frames count.
             step: 63,
             steps: 64,
@@ -702,41 +719,41 @@ mod tests {
         // At 0.99 s the node is idle now (greedy_slack, seeing 1 MFLOP/s, would run gru-128 in 40 ms),
         // but the busy window starts in 10 ms: gru-128 would end at 1.0675 s, after the 1.03 s deadline;
         // gru-64 ends at exactly 1 s.
-        assert_eq!(GreedySlackPolicy { safety: 1.0 }.choose(&step(0.99, 0.040, 1), &options), 2);
-        assert_eq!(policy.choose(&step(0.99, 0.040, 1), &options), 1);
+        assert_eq!(GreedySlackPolicy { safety: 1.0 }.choose(&step(0.99, 0.040, 0), &options), 2);
+        assert_eq!(policy.choose(&step(0.99, 0.040, 0), &options), 1);
         // Inside the busy window with 40 ms of slack: gru-128 needs 160 ms, gru-64 exactly 40 ms.
-        assert_eq!(policy.choose(&step(1.0, 0.040, 1), &options), 1);
+        assert_eq!(policy.choose(&step(1.0, 0.040, 0), &options), 1);
         // With 39 ms only gru-16 fits.
-        assert_eq!(policy.choose(&step(1.0, 0.039, 1), &options), 0);
+        assert_eq!(policy.choose(&step(1.0, 0.039, 0), &options), 0);
         // After the window the node is idle again: gru-128 in 40 ms.
-        assert_eq!(policy.choose(&step(1.05, 0.040, 1), &options), 2);
+        assert_eq!(policy.choose(&step(1.05, 0.040, 0), &options), 2);
         // A margin of 1 ms rules out the exact fit.
         let mut careful = OraclePolicy { margin_s: 0.001, ..oracle(busy_window()) };
-        assert_eq!(careful.choose(&step(1.05, 0.040, 1), &options), 1);
+        assert_eq!(careful.choose(&step(1.05, 0.040, 0), &options), 1);
         // Nothing fits (already late): the cheapest.
-        assert_eq!(policy.choose(&step(1.06, -0.001, 1), &options), 0);
+        assert_eq!(policy.choose(&step(1.06, -0.001, 0), &options), 0);
     }
 
     #[test]
     fn oracle_leaves_room_for_the_frames_waiting_behind() {
         let options = options();
         let none = [0, 0, 0];
-        let waiting = |pending: usize| Observation {
+        let waiting = |queued: usize| Observation {
             now_s: 1.0,
             release_s: 1.0,
             deadline_s: 1.041,
             slack_s: 0.041,
-            pending_frames: pending,
+            queued_frames: queued,
             switch_matrix: &[0; 9],
             step: 63,
             steps: 64,
             ..observation(0.041, 1e6, &none)
         };
         // gru-64 ends at 1.04 s, in time; alone it is chosen.
-        assert_eq!(oracle(busy_window()).choose(&waiting(1), &options), 1);
+        assert_eq!(oracle(busy_window()).choose(&waiting(0), &options), 1);
         // With one frame behind (deadline 1.043 s) a gru-64 step now and its own step (either model)
         // would end it too late, while after a gru-16 step now it ends at 1.008 s: gru-16.
-        assert_eq!(oracle(busy_window()).choose(&waiting(2), &options), 0);
+        assert_eq!(oracle(busy_window()).choose(&waiting(1), &options), 0);
     }
 
     #[test]
@@ -751,7 +768,7 @@ mod tests {
                 release_s,
                 deadline_s: release_s + 0.02,
                 slack_s: 0.02,
-                pending_frames: 1,
+                queued_frames: 0,
                 step,
                 steps,
                 current,

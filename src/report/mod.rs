@@ -331,8 +331,14 @@ pub fn summary_rows(result: &RunResult, scenario: &Scenario, labels: &Labels) ->
             param_wait_s: has_memory.then(|| result.outcome.memory[index].wait_s),
         });
     }
-    for (index, name) in labels.background.iter().enumerate() {
-        let jobs: Vec<_> = records.jobs.iter().filter(|j| j.process == index).collect();
+    // Grouped in one pass (in record order): a filter per process is quadratic with many processes.
+    let mut jobs_of: Vec<Vec<&crate::metrics::JobRecord>> = vec![Vec::new(); labels.background.len()];
+    for job in &records.jobs {
+        if let Some(jobs) = jobs_of.get_mut(job.process) {
+            jobs.push(job);
+        }
+    }
+    for ((index, name), jobs) in labels.background.iter().enumerate().zip(jobs_of) {
         let responses: Vec<f64> = jobs.iter().map(|j| secs(j.end.saturating_sub(j.release))).collect();
         let d = Distribution::of(&responses);
         rows.push(SummaryRow {

@@ -246,9 +246,11 @@ pub fn encode_tensors(tensors: &TensorMap) -> Vec<u8> {
     safetensors::serialize(views, None).expect("serialising in-memory tensors cannot fail")
 }
 
-/// The bytes of `path`; the error names it.
+/// The bytes of `path` (a regular file of at most [`crate::input::DATA_LIMIT`] bytes); the error names
+/// it.
 pub(crate) fn read(path: &Path) -> Result<Vec<u8>, ModelIoError> {
-    std::fs::read(path).map_err(|source| ModelIoError::Io { path: path.to_path_buf(), source })
+    crate::input::read_bytes(path, crate::input::DATA_LIMIT, "model files")
+        .map_err(|source| ModelIoError::Io { path: path.to_path_buf(), source })
 }
 
 pub(crate) fn tensor_f32(
@@ -414,8 +416,10 @@ pub(crate) fn card_cell(cell: &str, card_path: &Path) -> Result<CellKind, ModelI
 /// [`ModelIoError::Io`] if the file cannot be read, [`ModelIoError::Card`] if it does not parse.
 pub(crate) fn read_card_json<T: serde::de::DeserializeOwned>(dir: &Path) -> Result<(T, PathBuf), ModelIoError> {
     let card_path = dir.join("card.json");
-    let card = serde_json::from_slice(&read(&card_path)?)
-        .map_err(|source| ModelIoError::Card { path: card_path.clone(), source })?;
+    let bytes = crate::input::read_bytes(&card_path, crate::input::TEXT_LIMIT, "model cards")
+        .map_err(|source| ModelIoError::Io { path: card_path.clone(), source })?;
+    let card =
+        serde_json::from_slice(&bytes).map_err(|source| ModelIoError::Card { path: card_path.clone(), source })?;
     Ok((card, card_path))
 }
 

@@ -151,7 +151,7 @@ fn bank_digest(dir: &std::path::Path) -> String {
     weights.sort();
     let files = std::iter::once(dir.join("card.json")).chain(weights);
     for file in files {
-        hasher.update(std::fs::read(file).unwrap_or_default());
+        hasher.update(crate::input::read_bytes(&file, crate::input::DATA_LIMIT, "model files").unwrap_or_default());
     }
     format!("{:x}", hasher.finalize())
 }

@@ -5,6 +5,7 @@
 //! what is allowed. Checks that need only one YAML node run inside deserialisation, so the parser
 //! locates them; checks across fields run after parsing and locate the offending value in the text.
 
+pub mod nesting;
 pub mod units;
 
 use std::collections::BTreeSet;
@@ -14,6 +15,7 @@ use std::sync::Arc;
 use serde::Deserialize;
 
 use crate::data::SplitPart;
+use crate::input::{read_text, DATA_LIMIT};
 use crate::node::Discipline;
 use crate::sim::SimTime;
 use crate::workload::{
@@ -1199,7 +1201,7 @@ pub struct ScenarioFile {
     /// Seed of every random stream.
     #[serde(deserialize_with = "deserialize_seed")]
     pub seed: u64,
-    /// Simulated time to run.
+    /// Simulated time to run: the run is [0, duration) (releases happen only before it).
     pub duration: Duration,
     /// The edge node.
     pub node: NodeFile,
@@ -1217,7 +1219,7 @@ pub struct Scenario {
     pub file: String,
     /// Its folder (model paths are relative to it).
     pub dir: PathBuf,
-    /// The YAML text, verbatim.
+    /// The YAML text, verbatim (without a leading byte-order mark).
     pub text: String,
     /// The parsed file.
     pub parsed: ScenarioFile,
@@ -1346,6 +1348,139 @@ fn strip_location_suffix(message: &str) -> String {
     }
 }
 
+/// Checks a scenario's or study's `name`, which names its output folder: letters, digits, `-`, `_` and
+/// `.`, not starting with `.` (a hidden folder, or `.` and `..`).
+///
+/// # Errors
+/// The message for the `name` field, saying what is wrong and what is allowed.
+pub(crate) fn check_folder_name(name: &str) -> Result<(), String> {
+    const ALLOWED: &str = "letters, digits, `-`, `_` and `.` (not first)";
+    if name.is_empty() {
+        return Err(format!("name: give a name; it names the output folder: {ALLOWED}"));
+    }
+    if let Some(bad) = name.chars().find(|&c| !(c.is_ascii_alphanumeric() || "-_.".contains(c))) {
+        return Err(format!(
+            "name: `{name}` contains `{bad}`; a name names the output folder and may use only {ALLOWED}"
+        ));
+    }
+    if name.starts_with('.') {
+        return Err(format!(
+            "name: `{name}` starts with `.`, which would make the output folder hidden (or `.`, `..`); start it with a letter, digit, `-` or `_` (allowed: {ALLOWED})"
+        ));
+    }
+    Ok(())
+}
+
+/// The key a duplicate-key error of the YAML parser names: `duplicate field `KEY`` (a struct) or
+/// `duplicate entry with key "KEY"` (a mapping value).
+fn duplicated_key(message: &str) -> Option<&str> {
+    if let Some(at) = message.find("duplicate field `") {
+        let rest = &message[at + 17..];
+        return Some(&rest[..rest.find('`')?]);
+    }
+    let rest = &message[message.find("duplicate entry with key \"")? + 26..];
+    Some(&rest[..rest.find('"')?])
+}
+
+/// Whether `text` starts with the mapping key `key` (plain or quoted) followed by `:`.
+fn starts_with_key(text: &str, key: &str) -> bool {
+    let after = if let Some(rest) = text.strip_prefix(key) {
+        rest
+    } else if let Some(rest) =
+        text.strip_prefix('"').and_then(|r| r.strip_prefix(key)).and_then(|r| r.strip_prefix('"'))
+    {
+        rest
+    } else if let Some(rest) =
+        text.strip_prefix('\'').and_then(|r| r.strip_prefix(key)).and_then(|r| r.strip_prefix('\''))
+    {
+        rest
+    } else {
+        return false;
+    };
+    after.trim_start_matches([' ', '\t']).starts_with(':')
+}
+
+/// For a duplicate-key error, which the YAML parser locates at the start of the mapping (`map_at`,
+/// 1-based line and column), the line and column of the key's second occurrence in that mapping —
+/// a block mapping (keys at the column of its first key) or a flow mapping (`{ … }`).
+pub(crate) fn duplicate_key_location(text: &str, message: &str, map_at: (usize, usize)) -> Option<(usize, usize)> {
+    let key = duplicated_key(message)?;
+    let lines: Vec<&str> = text.lines().collect();
+    let (line, column) = map_at;
+    let first = *lines.get(line.checked_sub(1)?)?;
+    let start = first.char_indices().nth(column.checked_sub(1)?).map(|(i, _)| i)?;
+    let mut seen = 0;
+    if first[start..].starts_with('{') {
+        // Flow mapping: keys at depth 1, after `{` or `,`.
+        let mut depth = 0usize;
+        let mut quote: Option<char> = None;
+        let mut expect_key = false;
+        for (index, text_line) in lines.iter().enumerate().skip(line - 1) {
+            let from = if index == line - 1 { start } else { 0 };
+            for (at, c) in text_line[from..].char_indices().map(|(i, c)| (i + from, c)) {
+                if let Some(q) = quote {
+                    if c == q {
+                        quote = None;
+                    }
+                    continue;
+                }
+                if expect_key && depth == 1 && !c.is_whitespace() {
+                    expect_key = false;
+                    if starts_with_key(&text_line[at..], key) {
+                        seen += 1;
+                        if seen == 2 {
+                            return Some((index + 1, text_line[..at].chars().count() + 1));
+                        }
+                    }
+                }
+                match c {
+                    '"' | '\'' => quote = Some(c),
+                    '{' | '[' => {
+                        depth += 1;
+                        expect_key = depth == 1;
+                    }
+                    '}' | ']' => {
+                        depth = depth.saturating_sub(1);
+                        if depth == 0 {
+                            return None;
+                        }
+                    }
+                    ',' => expect_key = depth == 1,
+                    '#' => break,
+                    _ => {}
+                }
+            }
+        }
+        return None;
+    }
+    // Block mapping: its keys start at `column` on the first line and on every later line indented
+    // exactly that much, until a line indented less.
+    let indent = column - 1;
+    for (index, text_line) in lines.iter().enumerate().skip(line - 1) {
+        let content = text_line.trim_start_matches(' ');
+        let this_indent = text_line.len() - content.len();
+        let candidate = if index == line - 1 {
+            &first[start..]
+        } else if content.is_empty() || content.starts_with('#') {
+            continue;
+        } else if this_indent < indent {
+            return None;
+        } else if this_indent == indent {
+            content
+        } else {
+            continue;
+        };
+        if starts_with_key(candidate, key) {
+            seen += 1;
+            if seen == 2 {
+                let at = if index == line - 1 { start } else { this_indent };
+                return Some((index + 1, text_line[..at].chars().count() + 1));
+            }
+        }
+    }
+    None
+}
+
 /// For an error raised while reading process `NAME` (its message starts `process `NAME`: ` and names the
 /// field in backticks next), the position of that field.
 fn relocate_process_error(text: &str, message: &str) -> Option<(usize, usize)> {
@@ -1379,7 +1514,7 @@ fn load_work_samples(parsed: &mut ScenarioFile, text: &str, file: &str, dir: &Pa
         };
         let field = format!("process `{name}`: `work.empirical.file`");
         let path = dir.join(&*csv);
-        let content = std::fs::read_to_string(&path).map_err(|e| {
+        let content = read_text(&path, DATA_LIMIT, "data files").map_err(|e| {
             at(format!(
                 "{field}: cannot read `{}` (a text file of samples, one number of FLOPs per line, relative to the scenario's folder; looked for `{}`): {e}",
                 csv.display(),
@@ -1422,7 +1557,7 @@ fn load_traces(parsed: &mut ScenarioFile, text: &str, file: &str, dir: &Path) ->
             message: format!("process `{name}`: `{field}`: {message}"),
         };
         let path = dir.join(&*csv);
-        let content = std::fs::read_to_string(&path).map_err(|e| {
+        let content = read_text(&path, DATA_LIMIT, "data files").map_err(|e| {
             at(format!(
                 "cannot read `{}` (a CSV file with the header {header}, relative to the scenario's folder; looked for `{}`): {e}",
                 csv.display(),
@@ -1447,14 +1582,28 @@ impl Scenario {
     /// The samples of `empirical` work distributions and the files of `trace` processes are read here,
     /// relative to `dir`.
     ///
+    /// A leading UTF-8 byte-order mark is ignored.
+    ///
     /// # Errors
     /// [`ScenarioError`] naming the file, line and column, the field and what is allowed (for a bad
-    /// samples file, also its line).
+    /// samples file, also its line); text nested deeper than [`nesting::MAX_NESTING`] levels is refused
+    /// before it is parsed.
     pub fn parse(text: &str, file: &str, dir: &Path) -> Result<Scenario, ScenarioError> {
+        let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+        if let Some(location) = nesting::too_deep(text, nesting::MAX_NESTING) {
+            return Err(ScenarioError {
+                file: file.to_string(),
+                location: Some(location),
+                message: nesting::message(),
+            });
+        }
         let parsed: ScenarioFile = serde_yaml::from_str(text).map_err(|e| {
             let message = strip_location_suffix(&e.to_string());
-            let location =
-                relocate_process_error(text, &message).or_else(|| e.location().map(|l| (l.line(), l.column())));
+            let at = e.location().map(|l| (l.line(), l.column()));
+            let location = at
+                .and_then(|at| duplicate_key_location(text, &message, at))
+                .or_else(|| relocate_process_error(text, &message))
+                .or(at);
             ScenarioError { file: file.to_string(), location, message }
         })?;
         let error = |needle: &str, message: String| ScenarioError {
@@ -1467,11 +1616,8 @@ impl Scenario {
             location,
             message,
         };
-        if parsed.name.is_empty()
-            || !parsed.name.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
-            || parsed.name.starts_with('.')
-        {
-            return Err(at(locate_top(text, "name"), format!("name: `{}` must be non-empty and use only letters, digits, `-`, `_` and `.` (it names the output folder)", parsed.name)));
+        if let Err(message) = check_folder_name(&parsed.name) {
+            return Err(at(locate_top(text, "name"), message));
         }
         if parsed.duration.0 .0 == 0 {
             return Err(at(locate_top(text, "duration"), "duration: must be longer than zero".into()));
@@ -1553,6 +1699,27 @@ impl Scenario {
                     ),
                 ));
             }
+            // A frame is dropped at its deadline, so at most ⌈deadline / period⌉ − 1 frames ever wait
+            // behind the one about to run: a `queue` threshold above that would never be reached.
+            let (period, deadline) = (stream.spec.period.0, stream.spec.deadline.0);
+            if stream.spec.on_miss == OnMiss::Skip && period > 0 {
+                let most = deadline.div_ceil(period).saturating_sub(1);
+                for policy in &stream.policies {
+                    let PolicyFile::Threshold { signal: crate::policy::LoadSignal::Queue, thresholds, .. } = policy
+                    else {
+                        continue;
+                    };
+                    if let Some(&first) = thresholds.first().filter(|&&t| t > most as f64) {
+                        return Err(at(
+                            locate_in_process(text, &stream.spec.name, Some("policies"), 0),
+                            format!(
+                                "process `{}`: policy `threshold`: with `on_miss: skip` a frame is dropped at its deadline, so at most {most} frame(s) ever wait behind the one about to run (⌈deadline / period⌉ − 1) and the `queue` signal never reaches the first threshold {first}: the policy would always run its first model; give thresholds ≤ {most}, a longer deadline, `on_miss: continue` or `signal: node_jobs`",
+                                stream.spec.name
+                            ),
+                        ));
+                    }
+                }
+            }
         }
         let mut parsed = parsed;
         load_traces(&mut parsed, text, file, dir)?;
@@ -1582,7 +1749,8 @@ impl Scenario {
         self
     }
 
-    /// Simulated time to run.
+    /// Simulated time to run: the run is the half-open interval [0, horizon) — jobs, frames, switches
+    /// and trace rows are released only before it; work on the node is served up to it.
     pub fn horizon(&self) -> SimTime {
         self.parsed.duration.0
     }
@@ -1624,9 +1792,14 @@ impl Scenario {
     /// run (a utilisation trace: the work it asks for before the end) / (cores × speed × duration). At
     /// 1 or more their queues grow without bound.
     pub fn offered_background_load(&self) -> f64 {
+        self.load_of(self.background())
+    }
+
+    /// The offered load of `processes` (see [`Scenario::offered_background_load`]).
+    fn load_of<'a>(&self, processes: impl Iterator<Item = &'a BackgroundSpec>) -> f64 {
         let cores = self.parsed.node.cores.get() as f64;
         let capacity = cores * self.parsed.node.speed.0;
-        self.background()
+        processes
             .map(|b| match &b.kind {
                 BackgroundKind::Poisson { rate, work } => rate * work.mean() / capacity,
                 BackgroundKind::Periodic { period, work, .. } => work.mean() / period.as_secs_f64() / capacity,
@@ -1641,6 +1814,30 @@ impl Scenario {
                 }
             })
             .sum()
+    }
+
+    /// The part of [`Scenario::offered_background_load`] that lasts to the end of the run: every
+    /// process but the traces that end before it ([`Trace::runs_until`]; what they release is finite).
+    /// At 1 or more the background queues grow without bound.
+    pub fn unbounded_background_load(&self) -> f64 {
+        let horizon = self.horizon();
+        let lasting = self.background().filter(|b| match &b.kind {
+            BackgroundKind::Trace { trace, .. } => trace.runs_until(horizon),
+            _ => true,
+        });
+        self.load_of(lasting)
+    }
+
+    /// The warning for background processes that ask for the node's whole capacity or more until the
+    /// end of the run ([`Scenario::unbounded_background_load`] ≥ 1), if they do.
+    pub fn overload_warning(&self) -> Option<String> {
+        let load = self.unbounded_background_load();
+        (load >= 1.0).then(|| {
+            format!(
+                "the background processes ask for {:.0}% of the node's capacity; their queues grow without bound and the run may be slow",
+                load * 100.0
+            )
+        })
     }
 
     /// An error about a value that appears in the text (located by searching for `needle`).

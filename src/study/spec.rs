@@ -6,7 +6,9 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 use serde_yaml::Value;
 
-use crate::scenario::{Scenario, ScenarioError};
+use crate::input::{read_text, TEXT_LIMIT};
+use crate::scenario::nesting::{self, too_deep, MAX_NESTING};
+use crate::scenario::{check_folder_name, duplicate_key_location, Scenario, ScenarioError};
 
 /// A study file that cannot be used: the file, the line and column where known, and what is wrong
 /// and allowed.
@@ -215,7 +217,7 @@ impl Study {
     /// scenario's own message.
     pub fn load(path: &Path) -> Result<Study, StudyError> {
         let file = path.display().to_string();
-        let text = std::fs::read_to_string(path).map_err(|e| StudyError {
+        let text = read_text(path, TEXT_LIMIT, "study files").map_err(|e| StudyError {
             file: file.clone(),
             location: None,
             message: format!("cannot read the study file: {e}"),
@@ -224,41 +226,48 @@ impl Study {
         Study::parse(&text, &file, &dir)
     }
 
-    /// Parses and expands study text; `dir` resolves the base scenario's path.
+    /// Parses and expands study text; `dir` resolves the base scenario's path. A leading UTF-8
+    /// byte-order mark (of the study or base scenario file) is ignored.
     ///
     /// # Errors
-    /// As [`Study::load`].
+    /// As [`Study::load`]; text nested deeper than [`MAX_NESTING`] levels is refused before it is
+    /// parsed.
     pub fn parse(text: &str, file: &str, dir: &Path) -> Result<Study, StudyError> {
         let at = |location: Option<(usize, usize)>, message: String| StudyError {
             file: file.to_string(),
             location,
             message,
         };
+        let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+        if let Some(location) = too_deep(text, MAX_NESTING) {
+            return Err(at(Some(location), nesting::message()));
+        }
         let parsed: StudyFile = serde_yaml::from_str(text).map_err(|e| {
             let message = e.to_string();
             let message = match message.find(" at line ") {
                 Some(i) => message[..i].to_string(),
                 None => message,
             };
+            let mut location = e.location().map(|l| (l.line(), l.column()));
             let message = if message.contains("ScenarioSource") {
-                "scenario: give the base scenario's path (relative to this file) or the scenario itself as a mapping"
-                    .to_string()
+                // The untagged enum hides a duplicate key inside an inline scenario: look for one.
+                match serde_yaml::from_str::<Value>(text) {
+                    Err(inner) if inner.to_string().contains("duplicate entry") => {
+                        location = inner.location().map(|l| (l.line(), l.column()));
+                        let inner = inner.to_string();
+                        inner.find(" at line ").map_or(inner.as_str(), |i| &inner[..i]).to_string()
+                    }
+                    _ => "scenario: give the base scenario's path (relative to this file) or the scenario itself as a mapping"
+                        .to_string(),
+                }
             } else {
                 message
             };
-            at(e.location().map(|l| (l.line(), l.column())), message)
+            let location = location.and_then(|l| duplicate_key_location(text, &message, l)).or(location);
+            at(location, message)
         })?;
-        if parsed.name.is_empty()
-            || !parsed.name.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
-            || parsed.name.starts_with('.')
-        {
-            return Err(at(
-                locate(text, "name:"),
-                format!(
-                    "name: `{}` must be non-empty and use only letters, digits, `-`, `_` and `.` (it names the output folder)",
-                    parsed.name
-                ),
-            ));
+        if let Err(message) = check_folder_name(&parsed.name) {
+            return Err(at(locate(text, "name:"), message));
         }
         if parsed.replications == 0 {
             return Err(at(locate(text, "replications:"), "replications: give at least 1".into()));
@@ -266,7 +275,7 @@ impl Study {
         let (base_text, base_file, base_dir) = match &parsed.scenario {
             ScenarioSource::Path(relative) => {
                 let full = dir.join(relative);
-                let base_text = std::fs::read_to_string(&full).map_err(|e| {
+                let base_text = read_text(&full, TEXT_LIMIT, "scenario files").map_err(|e| {
                     at(
                         locate(text, "scenario:"),
                         format!("scenario: cannot read the base scenario `{}`: {e}", full.display()),
@@ -284,6 +293,13 @@ impl Study {
                 ),
             },
         };
+        let base_text = match base_text.strip_prefix('\u{feff}') {
+            Some(rest) => rest.to_string(),
+            None => base_text,
+        };
+        if let Some(location) = too_deep(&base_text, MAX_NESTING) {
+            return Err(StudyError { file: base_file, location: Some(location), message: nesting::message() });
+        }
         // Every run's seed comes from the study, so the base need not give one.
         let has_seed = serde_yaml::from_str::<Value>(&base_text)
             .ok()

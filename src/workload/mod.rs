@@ -480,16 +480,16 @@ impl UtilisationTrace {
         UtilisationChunk { jobs, work_per_job: work / jobs as f64, next }
     }
 
-    /// What the trace asks for up to `horizon`: the jobs [`UtilisationTrace::chunk_at`] releases at or
-    /// before `horizon`, and the work it asks for within `[0, horizon]`, FLOPs (`u_i × cores × speed`
-    /// times the part of each interval before `horizon`).
+    /// What the trace asks for in a run of length `horizon`: the jobs [`UtilisationTrace::chunk_at`]
+    /// releases before `horizon` (a run is `[0, horizon)`), and the work it asks for within it, FLOPs
+    /// (`u_i × cores × speed` times the part of each interval before `horizon`).
     pub fn demand_until(&self, horizon: SimTime, chunk: SimTime, cores: usize, core_speed: f64) -> (f64, f64) {
         let (mut jobs, mut work) = (0.0, 0.0);
         if chunk.0 == 0 {
             return (jobs, work);
         }
         for (index, sample) in self.samples.iter().enumerate() {
-            if sample.start > horizon {
+            if sample.start >= horizon {
                 break;
             }
             let m = jobs_per_chunk(sample.utilisation, cores);
@@ -498,8 +498,8 @@ impl UtilisationTrace {
             }
             let span = self.interval_end(index).saturating_sub(sample.start).0;
             let before_horizon = horizon.0 - sample.start.0;
-            // Chunks released at start + k·chunk < end and ≤ horizon.
-            let chunks = span.div_ceil(chunk.0).min(before_horizon / chunk.0 + 1);
+            // Chunks released at start + k·chunk < end and < horizon.
+            let chunks = span.div_ceil(chunk.0).min(before_horizon.div_ceil(chunk.0));
             jobs += chunks as f64 * m as f64;
             work += sample.utilisation * cores as f64 * core_speed * SimTime(span.min(before_horizon)).as_secs_f64();
         }
@@ -530,14 +530,24 @@ impl Trace {
         }
     }
 
-    /// What the trace asks for up to `horizon` on a node of `cores` cores of `core_speed` FLOP/s: the
-    /// jobs released at or before `horizon`, and their work, FLOPs (for a utilisation trace, the work
-    /// asked for within `[0, horizon]`: see [`UtilisationTrace::demand_until`]).
+    /// Whether the trace still asks for work at `horizon`: a jobs trace with a row at or after it, a
+    /// utilisation trace whose last interval ends after it. A trace that ends before releases a
+    /// finite amount of work, so its backlog cannot grow without bound.
+    pub fn runs_until(&self, horizon: SimTime) -> bool {
+        match self {
+            Trace::Jobs(jobs) => jobs.last().is_some_and(|j| j.release >= horizon),
+            Trace::Utilisation { trace, .. } => trace.end > horizon,
+        }
+    }
+
+    /// What the trace asks for in a run of length `horizon` on a node of `cores` cores of `core_speed`
+    /// FLOP/s: the jobs released before `horizon` (a run is `[0, horizon)`), and their work, FLOPs (for a
+    /// utilisation trace, the work asked for within the run: see [`UtilisationTrace::demand_until`]).
     pub fn demand_until(&self, horizon: SimTime, cores: usize, core_speed: f64) -> (f64, f64) {
         match self {
             Trace::Jobs(jobs) => jobs
                 .iter()
-                .take_while(|j| j.release <= horizon)
+                .take_while(|j| j.release < horizon)
                 .fold((0.0, 0.0), |(n, work), j| (n + 1.0, work + j.work)),
             Trace::Utilisation { trace, chunk } => trace.demand_until(horizon, *chunk, cores, core_speed),
         }

@@ -85,7 +85,7 @@ fn custom_policy_example_runs() {
         release_s: 1.0,
         deadline_s: 1.005,
         slack_s: 0.005,
-        pending_frames: 1,
+        queued_frames: 0,
         step: 1,
         steps: 64,
         current: None,

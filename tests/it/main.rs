@@ -20,6 +20,8 @@ mod robustness;
 mod same_instant;
 mod scenario_props;
 mod shipped;
+mod sizes;
+mod small_defects;
 mod studies;
 mod traces;
 
