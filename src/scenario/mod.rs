@@ -2074,9 +2074,9 @@ mod tests {
         let Trace::Jobs(jobs) = trace else { panic!() };
         assert_eq!((scale, jobs.len(), jobs[1].release), (1.0, 4, SimTime(4 * SimTime::NANOS_PER_SEC)));
         assert_eq!(s.background().next().unwrap().priority, 2);
-        // Rows at or before the end (10 s): 4 MFLOP of 2 cores × 1 MFLOP/s × 10 s.
-        assert!((s.offered_background_load() - 0.2).abs() < 1e-12, "{}", s.offered_background_load());
-        assert_eq!(expected_events(&s.parsed), 3.0);
+        // Rows before the end (10 s; the run is [0, 10 s)): 3 MFLOP of 2 cores × 1 MFLOP/s × 10 s.
+        assert!((s.offered_background_load() - 0.15).abs() < 1e-12, "{}", s.offered_background_load());
+        assert_eq!(expected_events(&s.parsed), 2.0);
 
         // Utilisation: 0.5 for 4 s, 0 for 2 s, 0.25 for the median interval (3 s): 4 + 1.5 = 5.5 core-s.
         let s =

@@ -1215,10 +1215,10 @@ mod tests {
         let (jobs, work) = trace.demand_until(SimTime::MAX, chunk, cores, speed);
         assert_eq!(jobs, 11.0);
         assert!((work - 3.25e6).abs() < 1e-3, "{work}");
-        // Up to 2.4 s: the first interval's 3 chunks and the chunks at 2.0 and 2.4, but only the demand
-        // before 2.4 s (0.4 s at 0.75 of 2 cores).
+        // In a run of 2.4 s ([0, 2.4 s)): the first interval's 3 chunks and the chunk at 2.0 (not the one
+        // at 2.4), and the demand before 2.4 s (0.4 s at 0.75 of 2 cores).
         let (jobs, work) = trace.demand_until(s(24), chunk, cores, speed);
-        assert_eq!(jobs, 3.0 + 4.0);
+        assert_eq!(jobs, 3.0 + 2.0);
         assert!((work - (1e6 + 0.75 * 2e6 * 0.4)).abs() < 1e-3, "{work}");
         assert_eq!((jobs_per_chunk(0.5, 2), jobs_per_chunk(0.51, 2), jobs_per_chunk(1e-9, 4)), (1, 2, 1));
         assert_eq!((jobs_per_chunk(1.0, 3), jobs_per_chunk(0.0, 3)), (3, 0));
