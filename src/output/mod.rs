@@ -12,13 +12,23 @@
 //! (`study` and `merge` follow the same rule with their own marker, `study.json`; see
 //! `study::run::claim_folder`.)
 //!
+//! **Symbolic links.** Nothing is written, read or deleted through a symbolic link below the output
+//! folder (the folder itself may be one). A link where the command writes — the folder of an output
+//! file (`plots -> ../elsewhere`), or an output file's own name — is refused before the work, even
+//! with `--force` ([`FolderError::Blocked`]; also a file where a folder goes and a folder where a
+//! file goes); a link anywhere else is a foreign entry like any other (refused without `--force`,
+//! left alone with it). Listing and removal never follow links.
+//!
 //! **How a folder is replaced.** When the folder is absent, or holds only the files of the previous
 //! result, the new result is written in full into a hidden staging folder beside it
 //! (`.<name>.flexrnn-new-XXXXXX`) and then swapped in: on Linux with one `renameat2(RENAME_EXCHANGE)`,
 //! elsewhere (or on a file system without it) with two renames, the old folder first moved to a
 //! backup (`.<name>.flexrnn-old-XXXXXX`) that is deleted once the new one is in place. At every instant
 //! either the old or the new complete result exists under the folder's name, except between the two
-//! renames of the fallback — and a backup without its folder is restored at the next start. When the
+//! renames of the fallback — and a backup without its folder is restored at the next start. The old
+//! folder is then removed only if it holds nothing but the files its marker lists: an entry added
+//! during the work (e.g. a user's file) is moved into the new folder when its name is free there;
+//! otherwise the old folder is kept whole as `<name>.flexrnn-kept-<n>`, with a note. When the
 //! folder cannot be swapped as a whole — it is empty (it may be a mount point or have permissions of
 //! its own), holds files flexrnn did not write, or is a symbolic link — the files are written one by
 //! one with [`write_atomic`] (each file is old or new, never half-written, but the folder mixes old
@@ -27,7 +37,11 @@
 //! **Leftovers.** Writers of folders in the same parent take an exclusive `flock` on the parent
 //! folder while they write (Linux). Under that lock, a staging folder or backup named for the target
 //! can only be left by a writer that died: each start of a command writing to that target removes
-//! such staging folders and stale backups, and restores a backup whose folder is missing.
+//! such staging folders and stale backups (keeping, under a visible name, one that holds files its
+//! marker does not list), restores a backup whose folder is missing, and removes the temporary files
+//! of killed [`write_atomic`] calls (exactly `.flexrnn-tmp-` and six letters or digits, regular files)
+//! from the folder and the subfolders of its marker's files; they never count as foreign files.
+//! `--out x/.` names `x`; an `--out` ending in `..` is refused.
 
 use std::collections::BTreeSet;
 use std::io::Write;
@@ -384,7 +398,7 @@ impl Written {
         }
         if let Some(first) = self.moved.first() {
             notes.push(format!(
-                "{out}: moved {} entr(ies) added to the folder during the write into the new result (e.g. {first})",
+                "{out}: moved {} item(s) added to the folder during the write into the new result (e.g. {first})",
                 self.moved.len()
             ));
         }
@@ -878,7 +892,12 @@ fn remove_own_file(out: &Path, name: &str) -> bool {
 /// Writes `files` one by one into `out`: first a marker (`complete: false`) listing them and the
 /// previous result's files `stale`, then each file atomically, then removes the stale files not
 /// rewritten, then the final marker. Returns how many stale files were removed.
-fn write_in_place(out: &Path, command: &str, files: &[(String, &[u8])], stale: Vec<String>) -> Result<usize, FolderError> {
+fn write_in_place(
+    out: &Path,
+    command: &str,
+    files: &[(String, &[u8])],
+    stale: Vec<String>,
+) -> Result<usize, FolderError> {
     std::fs::create_dir_all(out).map_err(io_error(out))?;
     let new: BTreeSet<&str> = files.iter().map(|(name, _)| name.as_str()).collect();
     let stale: Vec<String> = stale.into_iter().filter(|f| !new.contains(f.as_str())).collect();
@@ -1284,7 +1303,10 @@ mod tests {
         assert!(recovery.notes(&out).join("").contains("removed 1 temporary file(s)"));
         let written = write_result(&out, RUN, &files(&[("a/steps.csv", "2")])).unwrap();
         assert_eq!(written.kept.as_deref(), Some(".flexrnn-tmp-Lnk000"));
-        assert_eq!(tree(&out), [".flexrnn-output.json", ".flexrnn-tmp-Lnk000", ".flexrnn-tmp-notours", "a/", "a/steps.csv"]);
+        assert_eq!(
+            tree(&out),
+            [".flexrnn-output.json", ".flexrnn-tmp-Lnk000", ".flexrnn-tmp-notours", "a/", "a/steps.csv"]
+        );
     }
 
     /// Issue 10 follow-up: `--out x/.` and `--out newdir/.` failed with raw OS errors after the work.
