@@ -331,7 +331,7 @@ fn study(args: StudyArgs) -> anyhow::Result<()> {
     }
     let loaded = run::load(&study)?;
     let out = args.out.unwrap_or_else(|| PathBuf::from("results").join(&study.name));
-    run::claim_folder(&out, &study, loaded.runs.len(), args.force)?;
+    report_recovery(&out, &run::claim_folder(&out, &study, loaded.runs.len(), args.force)?);
     let bar = ProgressBar::new(0);
     bar.set_style(
         ProgressStyle::with_template("{elapsed_precise} [{bar:30}] {pos}/{len} runs ({rate}, {eta} left) {msg}")
@@ -404,7 +404,7 @@ fn merge(args: MergeArgs) -> anyhow::Result<()> {
         }
     }
     let records = aggregate::collect(&study, &loaded, &args.shards)?;
-    run::claim_folder(&out, &study, loaded.runs.len(), args.force)?;
+    report_recovery(&out, &run::claim_folder(&out, &study, loaded.runs.len(), args.force)?);
     for (run, record) in loaded.runs.iter().zip(&records) {
         let bytes = serde_json::to_vec_pretty(record).context("serialising a run record")?;
         flexrnn::output::write_atomic(&out.join("runs").join(&run.file), &bytes)?;
@@ -430,34 +430,19 @@ fn check_out(out: &std::path::Path, rule: flexrnn::output::Rule) -> anyhow::Resu
     Ok(())
 }
 
-/// Writes a result folder under the output-folder rule, saying what was cleaned up or left alone.
+/// Writes a result folder under the output-folder rule, saying what was cleaned up, replaced, moved
+/// or left alone.
 fn write_out(out: &std::path::Path, rule: flexrnn::output::Rule, files: &[(PathBuf, Vec<u8>)]) -> anyhow::Result<()> {
     let written = flexrnn::output::write_result(out, rule, files)?;
-    report_recovery(out, &written.recovery);
-    if let Some(kept) = &written.kept {
-        eprintln!(
-            "note: {} holds files `flexrnn {}` did not write (e.g. {kept}); they were left as they are",
-            out.display(),
-            rule.command
-        );
+    for note in written.notes(out, rule.command) {
+        eprintln!("note: {note}");
     }
     Ok(())
 }
 
 fn report_recovery(out: &std::path::Path, recovery: &flexrnn::output::Recovery) {
-    if let Some(backup) = &recovery.restored {
-        eprintln!(
-            "note: restored {} from {}, the previous results a killed write had moved aside",
-            out.display(),
-            backup.display()
-        );
-    }
-    if !recovery.removed.is_empty() {
-        eprintln!(
-            "note: removed {} staging folder(s) that killed writes of {} left beside it",
-            recovery.removed.len(),
-            out.display()
-        );
+    for note in recovery.notes(out) {
+        eprintln!("note: {note}");
     }
 }
 
@@ -470,9 +455,18 @@ fn warn_overload(what: &str, scenario: &Scenario) {
     }
 }
 
-fn report_removed(removed: &[String]) {
-    if let Some(first) = removed.first() {
-        println!("removed {} run record(s) that are no longer part of the study (first: runs/{first})", removed.len());
+fn report_removed(stale: &flexrnn::study::run::StaleRecords) {
+    if let Some(first) = stale.removed.first() {
+        println!(
+            "removed {} run record(s) that are no longer part of the study (first: runs/{first})",
+            stale.removed.len()
+        );
+    }
+    if let Some(first) = stale.kept.first() {
+        eprintln!(
+            "note: kept {} file(s) in runs/ shaped like run records that are not this study's (first: runs/{first}); delete them yourself if they are not needed",
+            stale.kept.len()
+        );
     }
 }
 

@@ -12,13 +12,23 @@
 //! (`study` and `merge` follow the same rule with their own marker, `study.json`; see
 //! `study::run::claim_folder`.)
 //!
+//! **Symbolic links.** Nothing is written, read or deleted through a symbolic link below the output
+//! folder (the folder itself may be one). A link where the command writes — the folder of an output
+//! file (`plots -> ../elsewhere`), or an output file's own name — is refused before the work, even
+//! with `--force` ([`FolderError::Blocked`]; also a file where a folder goes and a folder where a
+//! file goes); a link anywhere else is a foreign entry like any other (refused without `--force`,
+//! left alone with it). Listing and removal never follow links.
+//!
 //! **How a folder is replaced.** When the folder is absent, or holds only the files of the previous
 //! result, the new result is written in full into a hidden staging folder beside it
 //! (`.<name>.flexrnn-new-XXXXXX`) and then swapped in: on Linux with one `renameat2(RENAME_EXCHANGE)`,
 //! elsewhere (or on a file system without it) with two renames, the old folder first moved to a
 //! backup (`.<name>.flexrnn-old-XXXXXX`) that is deleted once the new one is in place. At every instant
 //! either the old or the new complete result exists under the folder's name, except between the two
-//! renames of the fallback — and a backup without its folder is restored at the next start. When the
+//! renames of the fallback — and a backup without its folder is restored at the next start. The old
+//! folder is then removed only if it holds nothing but the files its marker lists: an entry added
+//! during the work (e.g. a user's file) is moved into the new folder when its name is free there;
+//! otherwise the old folder is kept whole as `<name>.flexrnn-kept-<n>`, with a note. When the
 //! folder cannot be swapped as a whole — it is empty (it may be a mount point or have permissions of
 //! its own), holds files flexrnn did not write, or is a symbolic link — the files are written one by
 //! one with [`write_atomic`] (each file is old or new, never half-written, but the folder mixes old
@@ -27,7 +37,11 @@
 //! **Leftovers.** Writers of folders in the same parent take an exclusive `flock` on the parent
 //! folder while they write (Linux). Under that lock, a staging folder or backup named for the target
 //! can only be left by a writer that died: each start of a command writing to that target removes
-//! such staging folders and stale backups, and restores a backup whose folder is missing.
+//! such staging folders and stale backups (keeping, under a visible name, one that holds files its
+//! marker does not list), restores a backup whose folder is missing, and removes the temporary files
+//! of killed [`write_atomic`] calls (exactly `.flexrnn-tmp-` and six letters or digits, regular files)
+//! from the folder and the subfolders of its marker's files; they never count as foreign files.
+//! `--out x/.` names `x`; an `--out` ending in `..` is refused.
 
 use std::collections::BTreeSet;
 use std::io::Write;
@@ -148,6 +162,53 @@ fn marker_name(path: &Path) -> Option<String> {
     relative_path(&name).map(|_| name)
 }
 
+/// Whether `name` is exactly a temporary file name of [`write_atomic`]: [`TMP_PREFIX`] followed by
+/// the six random letters and digits `tempfile` adds.
+fn is_tmp_name(name: &str) -> bool {
+    name.strip_prefix(TMP_PREFIX)
+        .is_some_and(|rest| rest.len() == RANDOM_CHARS && rest.bytes().all(|b| b.is_ascii_alphanumeric()))
+}
+
+/// The first entry on the way to `relative` (`/`-separated, inside `out`) that flexrnn must not go
+/// through or replace, with what it is: a symbolic link (never written, read or deleted through),
+/// something that is not a folder where a folder is needed, or — for a file (`leaf_is_dir` false) — a
+/// folder where the file goes (for a folder, a file where it goes). `None` when every existing
+/// component is what it should be (missing ones are created as real folders). `out` itself may be a
+/// symbolic link: the rule is about what lies below it.
+pub fn obstacle(out: &Path, relative: &str, leaf_is_dir: bool) -> Option<(String, &'static str)> {
+    let parts: Vec<&str> = relative.split('/').filter(|p| !p.is_empty() && *p != ".").collect();
+    let mut path = out.to_path_buf();
+    for (i, part) in parts.iter().enumerate() {
+        path.push(part);
+        let Ok(meta) = std::fs::symlink_metadata(&path) else { return None };
+        let kind = meta.file_type();
+        let dir_wanted = leaf_is_dir || i + 1 < parts.len();
+        let what = if kind.is_symlink() {
+            "a symbolic link"
+        } else if dir_wanted && !kind.is_dir() {
+            "not a folder"
+        } else if !dir_wanted && kind.is_dir() {
+            "a folder"
+        } else {
+            continue;
+        };
+        return Some((parts[..=i].join("/"), what));
+    }
+    None
+}
+
+/// `out` with trailing `.` components dropped (`x/.` is `x`), so that it names the folder itself.
+///
+/// # Errors
+/// [`FolderError::ParentOut`] when it ends in `..`.
+pub fn normalised(out: &Path) -> Result<PathBuf, FolderError> {
+    if matches!(out.components().next_back(), Some(Component::ParentDir)) {
+        return Err(FolderError::ParentOut(out.to_path_buf()));
+    }
+    let path: PathBuf = out.components().collect();
+    Ok(if path.as_os_str().is_empty() { PathBuf::from(".") } else { path })
+}
+
 /// How a command treats its output folder.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Rule {
@@ -215,6 +276,27 @@ pub enum FolderError {
         /// What is wrong.
         reason: String,
     },
+    /// Something below the folder is in the way of a file to write: a symbolic link (flexrnn never
+    /// writes, reads or deletes through one inside an output folder, even with `--force`), a file where
+    /// a folder goes or a folder where a file goes.
+    #[error(
+        "output folder {folder}: `{entry}` is {what}, where flexrnn writes `{file}`; flexrnn never writes, \
+         reads or deletes through symbolic links inside an output folder nor replaces a folder or link by \
+         a file, even with --force: move `{entry}` away, or choose another --out"
+    )]
+    Blocked {
+        /// The folder.
+        folder: PathBuf,
+        /// The entry in the way, relative.
+        entry: String,
+        /// What it is (`a symbolic link`, `not a folder`, `a folder`).
+        what: &'static str,
+        /// The file (or folder) to write, relative.
+        file: String,
+    },
+    /// `--out` ends in `..`.
+    #[error("--out {0}: ends in `..`; name the output folder itself")]
+    ParentOut(PathBuf),
     /// A file to write has a path that is not a plain relative path (a bug of the caller).
     #[error("cannot write {0}: not a plain path inside the output folder")]
     BadPath(PathBuf),
@@ -223,13 +305,56 @@ pub enum FolderError {
     Write(#[from] WriteError),
 }
 
-/// What was cleaned up beside a target folder before writing it.
+/// What was cleaned up in and beside a target folder before writing it.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Recovery {
     /// A backup left by a write killed between its two renames, restored as the target folder.
     pub restored: Option<PathBuf>,
     /// Staging folders and stale backups of killed writes, removed.
     pub removed: Vec<PathBuf>,
+    /// Staging folders or backups of killed writes that held files flexrnn did not write: kept, under
+    /// a visible name `<name>.flexrnn-kept-<n>` where it could be renamed, instead of being removed.
+    pub kept: Vec<PathBuf>,
+    /// Temporary files of killed [`write_atomic`] calls (`.flexrnn-tmp-` and six letters or digits,
+    /// regular files) removed from the folder and the subfolders the command owns.
+    pub temporaries: Vec<PathBuf>,
+}
+
+impl Recovery {
+    /// One line per kind of thing cleaned up for `out`, to show the user (stderr).
+    pub fn notes(&self, out: &Path) -> Vec<String> {
+        let mut notes = Vec::new();
+        if let Some(backup) = &self.restored {
+            notes.push(format!(
+                "restored {} from {}, the previous results a killed write had moved aside",
+                out.display(),
+                backup.display()
+            ));
+        }
+        if !self.removed.is_empty() {
+            notes.push(format!(
+                "removed {} staging folder(s) that killed writes of {} left beside it",
+                self.removed.len(),
+                out.display()
+            ));
+        }
+        for kept in &self.kept {
+            notes.push(format!(
+                "kept {}: a killed write of {} left it, and it holds files flexrnn did not write; look through it and delete it yourself",
+                kept.display(),
+                out.display()
+            ));
+        }
+        if let Some(first) = self.temporaries.first() {
+            notes.push(format!(
+                "removed {} temporary file(s) that killed writes left in {} (e.g. {})",
+                self.temporaries.len(),
+                out.display(),
+                first.display()
+            ));
+        }
+        notes
+    }
 }
 
 /// How [`write_result`] wrote a folder.
@@ -240,10 +365,51 @@ pub struct Written {
     pub whole: bool,
     /// A file or folder the command did not write that was left as it is (the first, relative), if any.
     pub kept: Option<String>,
+    /// Files of the same names as the command's that it had not written (no marker of the command
+    /// listed them), replaced (relative).
+    pub replaced: Vec<String>,
     /// Files of the previous result that the new one no longer has, removed (when written one by one).
     pub removed_stale: usize,
+    /// Entries added to the folder while the new result was being made, moved from the previous
+    /// folder into the new one when it was swapped in (relative).
+    pub moved: Vec<String>,
+    /// The previous folder, kept whole under a visible name because it held entries added during the
+    /// write that could not be moved into the new folder.
+    pub backup: Option<PathBuf>,
     /// Leftovers of killed writes cleaned up first.
     pub recovery: Recovery,
+}
+
+impl Written {
+    /// One line per thing the user should know about the write of `out` by `command` (stderr).
+    pub fn notes(&self, out: &Path, command: &str) -> Vec<String> {
+        let mut notes = self.recovery.notes(out);
+        let out = out.display();
+        if let Some(first) = self.replaced.first() {
+            notes.push(format!(
+                "{out}: replaced {} file(s) of the same names that `flexrnn {command}` had not written (e.g. {first})",
+                self.replaced.len()
+            ));
+        }
+        if let Some(kept) = &self.kept {
+            notes.push(format!(
+                "{out} holds files `flexrnn {command}` did not write (e.g. {kept}); they were left as they are"
+            ));
+        }
+        if let Some(first) = self.moved.first() {
+            notes.push(format!(
+                "{out}: moved {} item(s) added to the folder during the write into the new result (e.g. {first})",
+                self.moved.len()
+            ));
+        }
+        if let Some(backup) = &self.backup {
+            notes.push(format!(
+                "{out}: the previous result is kept as {}: it holds files added during the write that could not be moved into the new result; look through it and delete it yourself",
+                backup.display()
+            ));
+        }
+        notes
+    }
 }
 
 /// What is at the output path.
@@ -272,16 +438,16 @@ enum Found {
 enum Plan {
     /// Staged beside it and swapped in as a whole.
     Whole,
-    /// Written file by file; `stale` are the previous result's files (removed if not rewritten);
-    /// `kept` the first entry left as it is.
-    InPlace { stale: Vec<String>, kept: Option<String>, own: bool },
+    /// Written file by file; `stale` are the previous result's files (removed if not rewritten).
+    InPlace { stale: Vec<String> },
 }
 
 fn io_error(path: &Path) -> impl Fn(std::io::Error) -> FolderError + '_ {
     move |source| FolderError::Write(WriteError { path: path.to_path_buf(), source })
 }
 
-/// Sorted names of the entries of `dir`.
+/// Sorted names of the entries of `dir`, with their types (a symbolic link is a link, not what it
+/// points to).
 fn sorted_entries(dir: &Path) -> std::io::Result<Vec<(String, std::fs::FileType)>> {
     let mut entries = Vec::new();
     for entry in std::fs::read_dir(dir)? {
@@ -301,22 +467,25 @@ fn shown(name: &str, kind: std::fs::FileType) -> String {
     }
 }
 
-/// The first entry under `out` (sorted, depth first) that `marker` does not account for: not the
-/// marker, not a listed regular file, not a folder on the way to one, not a temporary file of
-/// [`write_atomic`].
-fn first_foreign(out: &Path, marker: &Marker) -> std::io::Result<Option<String>> {
-    let files: BTreeSet<&str> = marker.files.iter().map(String::as_str).collect();
-    let mut dirs: BTreeSet<String> = BTreeSet::new();
-    for file in &marker.files {
-        let mut prefix = String::new();
-        for part in file.split('/').collect::<Vec<_>>().split_last().map_or(&[][..], |(_, dirs)| dirs) {
-            if !prefix.is_empty() {
-                prefix.push('/');
-            }
-            prefix.push_str(part);
-            dirs.insert(prefix.clone());
+/// The folders on the way to `files` (`a/b/c.csv` gives `a` and `a/b`).
+fn folders_of<'a>(files: impl IntoIterator<Item = &'a str>) -> BTreeSet<String> {
+    let mut dirs = BTreeSet::new();
+    for file in files {
+        let mut end = 0;
+        while let Some(slash) = file[end..].find('/') {
+            end += slash;
+            dirs.insert(file[..end].to_string());
+            end += 1;
         }
     }
+    dirs
+}
+
+/// The first entry under `out` (sorted, depth first) that `files` do not account for: not the
+/// marker, not a listed regular file, not a real folder on the way to one, not a temporary file of
+/// [`write_atomic`]. Symbolic links are never followed (and never accounted for).
+fn first_unaccounted(out: &Path, files: &BTreeSet<&str>) -> std::io::Result<Option<String>> {
+    let dirs = folders_of(files.iter().copied());
     fn walk(
         dir: &Path,
         prefix: &str,
@@ -325,7 +494,7 @@ fn first_foreign(out: &Path, marker: &Marker) -> std::io::Result<Option<String>>
     ) -> std::io::Result<Option<String>> {
         for (name, kind) in sorted_entries(dir)? {
             let relative = if prefix.is_empty() { name.clone() } else { format!("{prefix}/{name}") };
-            if (prefix.is_empty() && name == MARKER) || (kind.is_file() && name.starts_with(TMP_PREFIX)) {
+            if kind.is_file() && ((prefix.is_empty() && name == MARKER) || is_tmp_name(&name)) {
                 continue;
             }
             if kind.is_dir() && dirs.contains(&relative) {
@@ -338,7 +507,7 @@ fn first_foreign(out: &Path, marker: &Marker) -> std::io::Result<Option<String>>
         }
         Ok(None)
     }
-    walk(out, "", &files, &dirs)
+    walk(out, "", files, &dirs)
 }
 
 /// Looks at what is at `out` for `command`.
@@ -350,7 +519,13 @@ fn inspect(out: &Path, command: &str) -> Result<Found, FolderError> {
         Ok(_) => {}
     }
     let entries = sorted_entries(out).map_err(io_error(out))?;
-    let Some((first, kind)) = entries.first() else { return Ok(Found::Empty) };
+    let Some((first, kind)) = entries.iter().find(|(name, kind)| !(kind.is_file() && is_tmp_name(name))) else {
+        return Ok(Found::Empty);
+    };
+    if let Some((entry, what)) = obstacle(out, MARKER, false) {
+        let folder = out.to_path_buf();
+        return Err(FolderError::Blocked { folder, entry, what, file: MARKER.into() });
+    }
     match std::fs::read(out.join(MARKER)) {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Found::Foreign { example: shown(first, *kind) }),
         Err(e) => Ok(Found::BadMarker { reason: e.to_string() }),
@@ -358,7 +533,8 @@ fn inspect(out: &Path, command: &str) -> Result<Found, FolderError> {
             Err(reason) => Ok(Found::BadMarker { reason }),
             Ok(marker) if marker.command != command => Ok(Found::Other { command: marker.command }),
             Ok(marker) => {
-                let foreign = first_foreign(out, &marker).map_err(io_error(out))?;
+                let listed: BTreeSet<&str> = marker.files.iter().map(String::as_str).collect();
+                let foreign = first_unaccounted(out, &listed).map_err(io_error(out))?;
                 Ok(Found::Own { marker, foreign })
             }
         },
@@ -371,39 +547,41 @@ fn swappable(out: &Path) -> bool {
         && !std::fs::symlink_metadata(out).is_ok_and(|m| m.file_type().is_symlink())
 }
 
+/// Refuses when something below `out` is in the way of one of `files` (see [`obstacle`]).
+fn refuse_obstacles<'a>(out: &Path, files: impl IntoIterator<Item = &'a str>) -> Result<(), FolderError> {
+    for file in files {
+        if let Some((entry, what)) = obstacle(out, file, false) {
+            return Err(FolderError::Blocked { folder: out.to_path_buf(), entry, what, file: file.into() });
+        }
+    }
+    Ok(())
+}
+
 /// Decides how to write `out` under `rule`, or refuses.
 fn plan(out: &Path, rule: Rule) -> Result<Plan, FolderError> {
     let folder = || out.to_path_buf();
     match inspect(out, rule.command)? {
         Found::Absent => Ok(Plan::Whole),
-        Found::Empty => Ok(Plan::InPlace { stale: Vec::new(), kept: None, own: false }),
+        Found::Empty => Ok(Plan::InPlace { stale: Vec::new() }),
         Found::Own { marker, foreign } => {
             if !(rule.replace_own || rule.force) {
                 return Err(FolderError::NeedsForce { folder: folder(), command: rule.command });
             }
+            // The previous result's paths are where the new one writes too: nothing may be in the way.
+            refuse_obstacles(out, marker.files.iter().map(String::as_str))?;
             if foreign.is_none() && swappable(out) {
                 Ok(Plan::Whole)
             } else {
-                Ok(Plan::InPlace { stale: marker.files, kept: foreign, own: true })
+                Ok(Plan::InPlace { stale: marker.files })
             }
         }
-        Found::Other { command } if rule.force => Ok(Plan::InPlace {
-            stale: Vec::new(),
-            kept: Some(format!("the results of `flexrnn {command}`")),
-            own: false,
-        }),
+        Found::Other { .. } | Found::Foreign { .. } | Found::BadMarker { .. } if rule.force => {
+            Ok(Plan::InPlace { stale: Vec::new() })
+        }
         Found::Other { command: other } => {
             Err(FolderError::OtherCommand { folder: folder(), command: rule.command, other })
         }
-        Found::Foreign { example } if rule.force => {
-            Ok(Plan::InPlace { stale: Vec::new(), kept: Some(example), own: false })
-        }
         Found::Foreign { example } => Err(FolderError::Foreign { folder: folder(), command: rule.command, example }),
-        Found::BadMarker { .. } if rule.force => Ok(Plan::InPlace {
-            stale: Vec::new(),
-            kept: Some(format!("files beside an unreadable {MARKER}")),
-            own: false,
-        }),
         Found::BadMarker { reason } => Err(FolderError::BadMarker { folder: folder(), reason }),
     }
 }
@@ -450,32 +628,77 @@ fn is_leftover(name: &str, stem: &str, kind: &str) -> bool {
         .is_some_and(|rest| rest.len() == RANDOM_CHARS && rest.bytes().all(|b| b.is_ascii_alphanumeric()))
 }
 
-/// Under the parent's lock, cleans up what killed writes of `out` left beside it: staging folders
-/// (`.<name>.flexrnn-new-XXXXXX`) are removed; a backup (`.<name>.flexrnn-old-XXXXXX`) is restored when
-/// `out` is missing, removed otherwise. Best effort: what cannot be removed stays (and is tried again
-/// next time).
+/// Under the parent's lock, cleans up what killed writes of `out` left beside it and in it: staging
+/// folders (`.<name>.flexrnn-new-XXXXXX`) and stale backups (`.<name>.flexrnn-old-XXXXXX`) are removed
+/// — but one holding files its marker does not list is kept under a visible name (see [`retire`]); a
+/// backup is restored when `out` is missing; temporary files of [`write_atomic`] are removed from
+/// `out` and the folders of its marker's files. Best effort: what cannot be removed stays (and is
+/// tried again next time).
 fn recover(out: &Path, lock: &ParentLock) -> Recovery {
     let mut recovery = Recovery::default();
     let Some(stem) = stem(out).filter(|_| lock.held()) else { return recovery };
     let parent = parent_of(out);
-    let Ok(entries) = sorted_entries(parent) else { return recovery };
-    for (name, kind) in entries {
-        if !kind.is_dir() {
+    for (name, kind) in sorted_entries(parent).unwrap_or_default() {
+        let (new, old) = (is_leftover(&name, &stem, "new"), is_leftover(&name, &stem, "old"));
+        if !kind.is_dir() || !(new || old) {
             continue;
         }
         let path = parent.join(&name);
         let missing = || matches!(std::fs::symlink_metadata(out), Err(e) if e.kind() == std::io::ErrorKind::NotFound);
-        if is_leftover(&name, &stem, "old") && missing() {
+        if old && missing() {
             if std::fs::rename(&path, out).is_ok() {
                 recovery.restored = Some(path);
             }
-        } else if (is_leftover(&name, &stem, "new") || is_leftover(&name, &stem, "old"))
-            && std::fs::remove_dir_all(&path).is_ok()
-        {
-            recovery.removed.push(path);
+        } else if new && std::fs::symlink_metadata(path.join(MARKER)).is_err() {
+            // A staging folder killed before its marker was written: only flexrnn's files.
+            if std::fs::remove_dir_all(&path).is_ok() {
+                recovery.removed.push(path);
+            }
+        } else {
+            // A whole staged result, or a previous result after its swap: remove what its marker lists.
+            match retire(&path, None, &stem) {
+                Retired { kept: Some(kept), .. } => recovery.kept.push(kept),
+                Retired { kept: None, .. } if std::fs::symlink_metadata(&path).is_err() => recovery.removed.push(path),
+                Retired { .. } => {}
+            }
         }
     }
+    let owned: Vec<String> = std::fs::read(out.join(MARKER))
+        .ok()
+        .filter(|_| obstacle(out, MARKER, false).is_none())
+        .and_then(|bytes| Marker::parse(&bytes).ok())
+        .map(|marker| folders_of(marker.files.iter().map(String::as_str)).into_iter().collect())
+        .unwrap_or_default();
+    recovery.temporaries = remove_temporaries_in(out, owned.iter().map(String::as_str));
     recovery
+}
+
+/// Removes the temporary files of killed [`write_atomic`] calls (exactly [`TMP_PREFIX`] and six letters
+/// or digits, regular files) from `out` and its subfolders `subfolders` (relative; skipped when a
+/// symbolic link or anything but a real folder is on their way). Returns the files removed.
+fn remove_temporaries_in<'a>(out: &Path, subfolders: impl IntoIterator<Item = &'a str>) -> Vec<PathBuf> {
+    let mut removed = Vec::new();
+    let dirs = std::iter::once(out.to_path_buf())
+        .chain(subfolders.into_iter().filter(|d| obstacle(out, d, true).is_none()).map(|d| out.join(d)));
+    for dir in dirs {
+        for (name, kind) in sorted_entries(&dir).unwrap_or_default() {
+            let path = dir.join(&name);
+            if kind.is_file() && is_tmp_name(&name) && std::fs::remove_file(&path).is_ok() {
+                removed.push(path);
+            }
+        }
+    }
+    removed
+}
+
+/// For commands whose folders carry their own marker (`study`, `merge`): under the parent folder's
+/// lock (when it can be taken), removes the temporary files of killed [`write_atomic`] calls from
+/// `out` and its subfolders `subfolders` (relative): only regular files named exactly like them, never
+/// through a symbolic link. Returns the files removed.
+pub fn remove_temporaries(out: &Path, subfolders: &[&str]) -> Vec<PathBuf> {
+    let parent = parent_of(out);
+    let _lock = if parent.is_dir() { ParentLock::take(parent) } else { ParentLock(None) };
+    remove_temporaries_in(out, subfolders.iter().copied())
 }
 
 /// Writes `bytes` to a new file `path` and flushes it to disk.
@@ -529,19 +752,101 @@ fn exchange(a: &Path, b: &Path) -> Result<bool, FolderError> {
     Ok(false)
 }
 
+/// What became of a previous result's folder once it was out of the way ([`retire`]).
+#[derive(Debug, Default)]
+struct Retired {
+    /// Entries its marker does not list, moved into the new folder (relative).
+    moved: Vec<String>,
+    /// The folder itself, kept (under a visible name when it could be renamed) because it still holds
+    /// entries its marker does not list.
+    kept: Option<PathBuf>,
+}
+
+/// Disposes of `old`, a previous result (or a staged one) that is no longer under the output
+/// folder's name. Only the files its marker lists (and the marker, and temporary files of
+/// [`write_atomic`]) are flexrnn's: every other entry — e.g. a file a user added to the folder while
+/// the new result was being made — is moved to the same place in `out` (the new folder) when that
+/// name is free there; if any cannot be moved (or `out` is `None`), `old` is kept whole, renamed
+/// `<stem>.flexrnn-kept-<n>` beside it. Otherwise `old` is removed. Never deletes a file the marker
+/// does not list; never follows a symbolic link.
+fn retire(old: &Path, out: Option<&Path>, stem: &str) -> Retired {
+    let listed: Vec<String> = std::fs::read(old.join(MARKER))
+        .ok()
+        .filter(|_| obstacle(old, MARKER, false).is_none())
+        .and_then(|bytes| Marker::parse(&bytes).ok())
+        .map(|marker| marker.files)
+        .unwrap_or_default();
+    let listed: BTreeSet<&str> = listed.iter().map(String::as_str).collect();
+    let dirs = folders_of(listed.iter().copied());
+    fn salvage(
+        old: &Path,
+        prefix: &str,
+        out: Option<&Path>,
+        listed: &BTreeSet<&str>,
+        dirs: &BTreeSet<String>,
+        moved: &mut Vec<String>,
+    ) -> bool {
+        let Ok(entries) = sorted_entries(&old.join(prefix)) else { return false };
+        let mut all = true;
+        for (name, kind) in entries {
+            let relative = if prefix.is_empty() { name.clone() } else { format!("{prefix}/{name}") };
+            let ours = kind.is_file()
+                && ((prefix.is_empty() && name == MARKER) || is_tmp_name(&name) || listed.contains(relative.as_str()));
+            if ours {
+                continue;
+            }
+            if kind.is_dir() && dirs.contains(&relative) {
+                all &= salvage(old, &relative, out, listed, dirs, moved);
+                continue;
+            }
+            let free = out.is_some_and(|out| {
+                let parent_ok = relative
+                    .rsplit_once('/')
+                    .is_none_or(|(dir, _)| obstacle(out, dir, true).is_none() && out.join(dir).is_dir());
+                parent_ok
+                    && matches!(std::fs::symlink_metadata(out.join(&relative)), Err(e) if e.kind() == std::io::ErrorKind::NotFound)
+            });
+            if free && std::fs::rename(old.join(&relative), out.expect("free").join(&relative)).is_ok() {
+                moved.push(shown(&relative, kind));
+            } else {
+                all = false;
+            }
+        }
+        all
+    }
+    let mut moved = Vec::new();
+    if salvage(old, "", out, &listed, &dirs, &mut moved) {
+        // Best effort: a leftover is tried again at the next start.
+        let _ = std::fs::remove_dir_all(old);
+        return Retired { moved, kept: None };
+    }
+    let parent = parent_of(old);
+    for n in 1..1000 {
+        let kept = parent.join(format!("{stem}.flexrnn-kept-{n}"));
+        if matches!(std::fs::symlink_metadata(&kept), Err(e) if e.kind() == std::io::ErrorKind::NotFound) {
+            if std::fs::rename(old, &kept).is_ok() {
+                return Retired { moved, kept: Some(kept) };
+            }
+            break;
+        }
+    }
+    Retired { moved, kept: Some(old.to_path_buf()) }
+}
+
 /// Puts the staged folder in place of `out`: a plain rename when `out` is absent; else an atomic
-/// exchange (when `use_exchange` and supported), the old result then deleted; else two renames
-/// through a backup `.<name>.flexrnn-old-XXXXXX`, deleted once the new folder is in place (a crash
-/// between the renames leaves the backup, which the next start restores).
-fn swap_in(staged: &Path, out: &Path, stem: &str, use_exchange: bool) -> Result<(), FolderError> {
+/// exchange (when `use_exchange` and supported); else two renames through a backup
+/// `.<name>.flexrnn-old-XXXXXX` (a crash between the renames leaves the backup, which the next start
+/// restores). The previous folder is then disposed of by [`retire`]: entries added to it during the
+/// write are moved into the new folder, or it is kept.
+fn swap_in(staged: &Path, out: &Path, stem: &str, use_exchange: bool) -> Result<Retired, FolderError> {
     let result = (|| {
         if matches!(std::fs::symlink_metadata(out), Err(e) if e.kind() == std::io::ErrorKind::NotFound) {
-            return std::fs::rename(staged, out).map_err(io_error(out));
+            std::fs::rename(staged, out).map_err(io_error(out))?;
+            return Ok(Retired::default());
         }
         if use_exchange && exchange(staged, out)? {
-            // `staged` now holds the old result. Best effort: a leftover is removed at the next start.
-            let _ = std::fs::remove_dir_all(staged);
-            return Ok(());
+            // `staged` now holds the old result.
+            return Ok(retire(staged, Some(out), stem));
         }
         let parent = parent_of(out);
         let backup = tempfile::Builder::new()
@@ -556,8 +861,7 @@ fn swap_in(staged: &Path, out: &Path, stem: &str, use_exchange: bool) -> Result<
             let _ = std::fs::rename(&backup, out);
             return Err(io_error(out)(e));
         }
-        let _ = std::fs::remove_dir_all(&backup);
-        Ok(())
+        Ok(retire(&backup, Some(out), stem))
     })();
     if result.is_err() {
         let _ = std::fs::remove_dir_all(staged);
@@ -569,14 +873,10 @@ fn swap_in(staged: &Path, out: &Path, stem: &str, use_exchange: bool) -> Result<
 /// way), then the folders on its way that it leaves empty. True if removed.
 fn remove_own_file(out: &Path, name: &str) -> bool {
     let path = out.join(name);
-    let mut dir = out.to_path_buf();
-    for part in Path::new(name).parent().into_iter().flat_map(Path::components) {
-        dir.push(part);
-        if !std::fs::symlink_metadata(&dir).is_ok_and(|m| m.is_dir()) {
-            return false;
-        }
+    if obstacle(out, name, false).is_some() || !std::fs::symlink_metadata(&path).is_ok_and(|m| m.is_file()) {
+        return false;
     }
-    if !std::fs::symlink_metadata(&path).is_ok_and(|m| m.is_file()) || std::fs::remove_file(&path).is_err() {
+    if std::fs::remove_file(&path).is_err() {
         return false;
     }
     let mut dir = path.parent();
@@ -589,19 +889,6 @@ fn remove_own_file(out: &Path, name: &str) -> bool {
     true
 }
 
-/// Removes the temporary files of killed [`write_atomic`] calls in `out` and the folders of `files`.
-fn remove_temporaries(out: &Path, files: &BTreeSet<&str>) {
-    let dirs: BTreeSet<PathBuf> =
-        files.iter().filter_map(|f| Path::new(f).parent().map(|p| out.join(p))).chain([out.to_path_buf()]).collect();
-    for dir in dirs {
-        for (name, kind) in sorted_entries(&dir).unwrap_or_default() {
-            if kind.is_file() && name.starts_with(TMP_PREFIX) {
-                let _ = std::fs::remove_file(dir.join(name));
-            }
-        }
-    }
-}
-
 /// Writes `files` one by one into `out`: first a marker (`complete: false`) listing them and the
 /// previous result's files `stale`, then each file atomically, then removes the stale files not
 /// rewritten, then the final marker. Returns how many stale files were removed.
@@ -610,7 +897,6 @@ fn write_in_place(
     command: &str,
     files: &[(String, &[u8])],
     stale: Vec<String>,
-    own: bool,
 ) -> Result<usize, FolderError> {
     std::fs::create_dir_all(out).map_err(io_error(out))?;
     let new: BTreeSet<&str> = files.iter().map(|(name, _)| name.as_str()).collect();
@@ -622,20 +908,18 @@ fn write_in_place(
         write_atomic(&out.join(name), bytes)?;
     }
     let removed = stale.iter().filter(|name| remove_own_file(out, name)).count();
-    if own {
-        remove_temporaries(out, &new);
-    }
     write_atomic(&out.join(MARKER), &Marker::new(command, new.iter().map(|s| s.to_string())).to_bytes())?;
     Ok(removed)
 }
 
 /// Checks, before the work that produces a result, that `out` may be written under `rule` (see the
-/// module documentation), after cleaning up what killed writes of `out` left beside it. Creates
-/// nothing; [`write_result`] checks again.
+/// module documentation), after cleaning up what killed writes of `out` left beside it and in it.
+/// Creates nothing; [`write_result`] checks again.
 ///
 /// # Errors
 /// [`FolderError`] naming the folder, why it is refused and how to proceed.
 pub fn check(out: &Path, rule: Rule) -> Result<Recovery, FolderError> {
+    let out = &normalised(out)?;
     let parent = parent_of(out);
     let lock = if parent.is_dir() { ParentLock::take(parent) } else { ParentLock(None) };
     let recovery = recover(out, &lock);
@@ -651,6 +935,7 @@ pub fn check(out: &Path, rule: Rule) -> Result<Recovery, FolderError> {
 /// # Errors
 /// [`FolderError`] naming the folder (refused) or the file (not written). A refusal changes nothing.
 pub fn write_result(out: &Path, rule: Rule, files: &[(PathBuf, Vec<u8>)]) -> Result<Written, FolderError> {
+    let out = &normalised(out)?;
     let named: Vec<(String, &[u8])> = files
         .iter()
         .map(|(path, bytes)| {
@@ -662,19 +947,37 @@ pub fn write_result(out: &Path, rule: Rule, files: &[(PathBuf, Vec<u8>)]) -> Res
     let lock = ParentLock::take(parent);
     let recovery = recover(out, &lock);
     let plan = plan(out, rule)?;
+    let written = Written {
+        whole: false,
+        kept: None,
+        replaced: Vec::new(),
+        removed_stale: 0,
+        moved: Vec::new(),
+        backup: None,
+        recovery,
+    };
     match (plan, stem(out)) {
         (Plan::Whole, Some(stem)) => {
             let staged = stage(out, &stem, rule.command, &named)?;
-            swap_in(&staged, out, &stem, true)?;
-            Ok(Written { whole: true, kept: None, removed_stale: 0, recovery })
+            let retired = swap_in(&staged, out, &stem, true)?;
+            Ok(Written { whole: true, moved: retired.moved, backup: retired.kept, ..written })
         }
         (Plan::Whole, None) => {
-            write_in_place(out, rule.command, &named, Vec::new(), false)?;
-            Ok(Written { whole: false, kept: None, removed_stale: 0, recovery })
+            write_in_place(out, rule.command, &named, Vec::new())?;
+            Ok(written)
         }
-        (Plan::InPlace { stale, kept, own }, _) => {
-            let removed_stale = write_in_place(out, rule.command, &named, stale, own)?;
-            Ok(Written { whole: false, kept, removed_stale, recovery })
+        (Plan::InPlace { stale }, _) => {
+            refuse_obstacles(out, named.iter().map(|(name, _)| name.as_str()))?;
+            let own: BTreeSet<&str> = stale.iter().map(String::as_str).collect();
+            let replaced = named
+                .iter()
+                .filter(|(name, _)| !own.contains(name.as_str()) && std::fs::symlink_metadata(out.join(name)).is_ok())
+                .map(|(name, _)| name.clone())
+                .collect();
+            let removed_stale = write_in_place(out, rule.command, &named, stale)?;
+            let new: BTreeSet<&str> = named.iter().map(|(name, _)| name.as_str()).collect();
+            let kept = first_unaccounted(out, &new).ok().flatten();
+            Ok(Written { kept, replaced, removed_stale, ..written })
         }
     }
 }
@@ -902,6 +1205,123 @@ mod tests {
         assert!(!written.whole);
         assert!(std::fs::symlink_metadata(&link).unwrap().file_type().is_symlink());
         assert_eq!(std::fs::read_to_string(real.join("manifest.json")).unwrap(), "2");
+    }
+
+    /// Issue 10 follow-up: a symbolic link inside an output folder (`plots -> ../imp2`) was written
+    /// through, overwriting files outside the folder, and stderr said the link was left as it was.
+    #[cfg(unix)]
+    #[test]
+    fn a_symlink_below_the_output_folder_is_never_written_through_even_with_force() {
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("r1");
+        let result = files(&[("comparison.md", "table"), ("plots/timeline.svg", "new svg")]);
+        write_result(&out, RUN, &result).unwrap();
+        let imp = dir.path().join("imp2");
+        std::fs::create_dir(&imp).unwrap();
+        std::fs::write(imp.join("timeline.svg"), "precious").unwrap();
+        std::fs::remove_dir_all(out.join("plots")).unwrap();
+        std::os::unix::fs::symlink("../imp2", out.join("plots")).unwrap();
+        for rule in [RUN, RUN_FORCED] {
+            let err = write_result(&out, rule, &result).unwrap_err();
+            assert!(
+                matches!(&err, FolderError::Blocked { entry, what: "a symbolic link", file, .. }
+                    if entry == "plots" && file == "plots/timeline.svg"),
+                "{err}"
+            );
+            assert!(matches!(check(&out, rule), Err(FolderError::Blocked { .. })), "refused before the work");
+        }
+        assert_eq!(std::fs::read_to_string(imp.join("timeline.svg")).unwrap(), "precious");
+        assert!(std::fs::symlink_metadata(out.join("plots")).unwrap().file_type().is_symlink());
+        // A link named like an output file is not replaced by a file either.
+        std::fs::remove_file(out.join("plots")).unwrap();
+        std::fs::remove_file(out.join("comparison.md")).unwrap();
+        std::os::unix::fs::symlink("../imp2/timeline.svg", out.join("comparison.md")).unwrap();
+        let err = write_result(&out, RUN_FORCED, &result).unwrap_err();
+        assert!(matches!(&err, FolderError::Blocked { entry, .. } if entry == "comparison.md"), "{err}");
+        assert_eq!(std::fs::read_to_string(imp.join("timeline.svg")).unwrap(), "precious");
+        // A link elsewhere in the folder is left alone (and named as such); a user's regular file of
+        // an output's name is replaced with --force and reported as replaced, not as left alone.
+        std::fs::remove_file(out.join("comparison.md")).unwrap();
+        std::fs::remove_file(out.join(MARKER)).unwrap();
+        std::os::unix::fs::symlink("../imp2", out.join("mine")).unwrap();
+        std::fs::write(out.join("comparison.md"), "user's").unwrap();
+        let written = write_result(&out, RUN_FORCED, &result).unwrap();
+        assert_eq!(written.replaced, ["comparison.md"]);
+        assert_eq!(written.kept.as_deref(), Some("mine"));
+        let notes = written.notes(&out, "run").join("\n");
+        assert!(notes.contains("replaced 1 file(s)") && notes.contains("e.g. mine); they were left"), "{notes}");
+        assert_eq!(std::fs::read_to_string(imp.join("timeline.svg")).unwrap(), "precious");
+    }
+
+    /// Issue 10 follow-up: a file a user added to the folder while a run was making its new result
+    /// was deleted with the old folder after the swap.
+    #[test]
+    fn files_added_during_a_swap_are_moved_into_the_new_result_or_the_old_folder_is_kept() {
+        for use_exchange in [true, false] {
+            let dir = tempfile::tempdir().unwrap();
+            let out = dir.path().join("res");
+            write_result(&out, RUN, &files(&[("manifest.json", "old"), ("a/steps.csv", "1")])).unwrap();
+            let staged = stage(&out, "res", "run", &[("manifest.json".into(), b"new".as_slice())]).unwrap();
+            // Added during the work, after the folder was inspected.
+            std::fs::write(out.join("user.txt"), "thesis").unwrap();
+            let retired = swap_in(&staged, &out, "res", use_exchange).unwrap();
+            assert_eq!(retired.moved, ["user.txt"]);
+            assert!(retired.kept.is_none());
+            assert_eq!(tree(dir.path()), ["res/", "res/.flexrnn-output.json", "res/manifest.json", "res/user.txt"]);
+            // Added in a subfolder the new result does not have: cannot be moved, the old folder is kept.
+            let staged = stage(&out, "res", "run", &[("manifest.json".into(), b"newer".as_slice())]).unwrap();
+            std::fs::create_dir(out.join("a")).unwrap();
+            std::fs::write(out.join("a/notes.txt"), "mine").unwrap();
+            let marker = Marker::new("run", ["manifest.json".into(), "a/steps.csv".into()]);
+            std::fs::write(out.join(MARKER), marker.to_bytes()).unwrap();
+            let retired = swap_in(&staged, &out, "res", use_exchange).unwrap();
+            assert_eq!(retired.moved, ["user.txt"], "exchange {use_exchange}");
+            assert_eq!(retired.kept, Some(dir.path().join("res.flexrnn-kept-1")));
+            assert_eq!(std::fs::read_to_string(dir.path().join("res.flexrnn-kept-1/a/notes.txt")).unwrap(), "mine");
+            assert_eq!(std::fs::read_to_string(out.join("user.txt")).unwrap(), "thesis");
+        }
+    }
+
+    /// Issue 10 follow-up: a killed write left `.flexrnn-tmp-XXXXXX` files; the next run refused the
+    /// folder ("did not write (e.g. .flexrnn-tmp-…)") and with --force they piled up.
+    #[cfg(unix)]
+    #[test]
+    fn temporaries_of_killed_writes_are_removed_and_never_count_as_foreign() {
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("res");
+        std::fs::create_dir(&out).unwrap();
+        std::fs::write(out.join(".flexrnn-tmp-Ab12Cd"), "partial").unwrap();
+        let written = write_result(&out, RUN, &files(&[("a/steps.csv", "1")])).unwrap();
+        assert_eq!(written.recovery.temporaries, [out.join(".flexrnn-tmp-Ab12Cd")]);
+        assert_eq!(tree(&out), [MARKER, "a/", "a/steps.csv"]);
+        // In the folder and its own subfolders; only exact names, only regular files.
+        std::fs::write(out.join("a/.flexrnn-tmp-Zz9Yy8"), "partial").unwrap();
+        std::fs::write(out.join(".flexrnn-tmp-notours"), "user").unwrap();
+        std::os::unix::fs::symlink("a/steps.csv", out.join(".flexrnn-tmp-Lnk000")).unwrap();
+        let recovery = check(&out, RUN).unwrap();
+        assert_eq!(recovery.temporaries, [out.join("a/.flexrnn-tmp-Zz9Yy8")]);
+        assert!(recovery.notes(&out).join("").contains("removed 1 temporary file(s)"));
+        let written = write_result(&out, RUN, &files(&[("a/steps.csv", "2")])).unwrap();
+        assert_eq!(written.kept.as_deref(), Some(".flexrnn-tmp-Lnk000"));
+        assert_eq!(
+            tree(&out),
+            [".flexrnn-output.json", ".flexrnn-tmp-Lnk000", ".flexrnn-tmp-notours", "a/", "a/steps.csv"]
+        );
+    }
+
+    /// Issue 10 follow-up: `--out x/.` and `--out newdir/.` failed with raw OS errors after the work.
+    #[test]
+    fn an_out_path_ending_in_a_dot_names_the_folder_and_one_ending_in_dotdot_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let written = write_result(&dir.path().join("new/."), RUN, &files(&[("m.json", "1")])).unwrap();
+        assert!(written.whole);
+        let again = write_result(&dir.path().join("new/./."), RUN, &files(&[("m.json", "2")])).unwrap();
+        assert!(again.whole);
+        assert_eq!(tree(dir.path()), ["new/", "new/.flexrnn-output.json", "new/m.json"]);
+        assert_eq!(normalised(Path::new(".")).unwrap(), Path::new("."));
+        for bad in ["new/..", ".."] {
+            assert!(matches!(check(&dir.path().join(bad), RUN), Err(FolderError::ParentOut(_))), "{bad}");
+        }
     }
 
     #[test]

@@ -93,6 +93,9 @@ pub enum StudyRunError {
     /// A file could not be written or read.
     #[error(transparent)]
     Write(#[from] crate::output::WriteError),
+    /// The output folder cannot be used as it is (e.g. a symbolic link where the study writes).
+    #[error(transparent)]
+    Folder(#[from] crate::output::FolderError),
     /// The output folder exists and holds something else than this study's results.
     #[error(
         "{0}: exists and is not a flexrnn study folder (no study.json); choose another --out, or pass \
@@ -157,14 +160,19 @@ pub fn load(study: &Study) -> Result<Loaded, StudyRunError> {
 
 /// The fingerprint of a run (see [`RunRecord::fingerprint`]).
 pub fn fingerprint(study: &Study, loaded: &Loaded, run: &StudyRun) -> String {
+    fingerprint_of(study, loaded, run.point, run.seed, &run.plan.label)
+}
+
+/// The fingerprint of a run of grid point `point` (which must exist) with `seed` and policy `label`.
+fn fingerprint_of(study: &Study, loaded: &Loaded, point: usize, seed: u64, label: &str) -> String {
     use sha2::Digest;
-    let point = &study.points[run.point];
+    let scenario = &study.points[point].scenario;
     let mut hasher = sha2::Sha256::new();
-    for part in [env!("CARGO_PKG_VERSION"), &point.scenario.text, &run.seed.to_string(), &run.plan.label] {
+    for part in [env!("CARGO_PKG_VERSION"), &scenario.text, &seed.to_string(), label] {
         hasher.update((part.len() as u64).to_le_bytes());
         hasher.update(part.as_bytes());
     }
-    for bank in loaded.resources[run.point].banks.values() {
+    for bank in loaded.resources[point].banks.values() {
         hasher.update(bank.sha256.as_bytes());
     }
     format!("{:x}", hasher.finalize())
@@ -247,11 +255,16 @@ pub fn execute_run(study: &Study, loaded: &Loaded, run: &StudyRun) -> Result<Run
     Ok(record(study, loaded, run, &result))
 }
 
-/// Reads the record of `run` from `runs_dir`, if it exists, parses and matches the run's
-/// fingerprint (anything else — absent, half-written by a crash outside [`crate::output::write_atomic`],
-/// from another version — means the run must be done again).
+/// Reads the record of `run` from `runs_dir`, if it exists as a regular file (a symbolic link is never
+/// read through), parses and matches the run's fingerprint (anything else — absent, half-written by a
+/// crash outside [`crate::output::write_atomic`], from another version — means the run must be done
+/// again).
 pub fn existing_record(runs_dir: &Path, run: &StudyRun, fingerprint: &str) -> Option<RunRecord> {
-    let bytes = std::fs::read(runs_dir.join(&run.file)).ok()?;
+    let path = runs_dir.join(&run.file);
+    if !std::fs::symlink_metadata(&path).ok()?.is_file() {
+        return None;
+    }
+    let bytes = std::fs::read(path).ok()?;
     let record: RunRecord = serde_json::from_slice(&bytes).ok()?;
     (record.fingerprint == fingerprint).then_some(record)
 }
@@ -279,6 +292,11 @@ pub struct StudyStamp {
     /// The aggregate files with their SHA-256, when complete.
     #[serde(default)]
     pub files: Vec<StampFile>,
+    /// The run records (file names in `runs/`) the study has written and may remove when they are no
+    /// longer part of it; a record not listed is removed only if its fingerprint shows it is a run of
+    /// this study.
+    #[serde(default)]
+    pub records: Vec<String>,
 }
 
 /// One aggregate file listed in [`StudyStamp::files`].
@@ -294,9 +312,58 @@ fn write_stamp(out: &Path, stamp: &StudyStamp) -> Result<(), crate::output::Writ
     crate::output::write_atomic(&out.join("study.json"), &serde_json::to_vec_pretty(stamp).expect("stamp serialises"))
 }
 
-/// Reads the stamp of a study folder, if it has a valid one.
+/// Reads the stamp of a study folder, if it has a valid one (a regular file, not a symbolic link).
 pub fn read_stamp(dir: &Path) -> Option<StudyStamp> {
-    serde_json::from_slice(&std::fs::read(dir.join("study.json")).ok()?).ok()
+    let path = dir.join("study.json");
+    if !std::fs::symlink_metadata(&path).ok()?.is_file() {
+        return None;
+    }
+    serde_json::from_slice(&std::fs::read(path).ok()?).ok()
+}
+
+/// Run records of an earlier study left in `runs/` that are not part of the study any more.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct StaleRecords {
+    /// Removed: listed by `study.json` as written by the study, or shown by their fingerprint to be
+    /// runs of this study (e.g. after lowering `replications`).
+    pub removed: Vec<String>,
+    /// Kept: record files that the study cannot tell as its own (e.g. copied from another study).
+    pub kept: Vec<String>,
+}
+
+/// Refuses when a symbolic link (or a file where a folder goes, or a folder where a file goes) is in
+/// the way of what a study writes or reads in `out`: `study.json`, `runs/` and its records,
+/// `figures/`, and `files` (the aggregate files, relative).
+fn refuse_obstacles<'a>(
+    out: &Path,
+    files: impl IntoIterator<Item = &'a str>,
+) -> Result<(), crate::output::FolderError> {
+    let blocked = |entry: String, what: &'static str, file: &str| crate::output::FolderError::Blocked {
+        folder: out.to_path_buf(),
+        entry,
+        what,
+        file: file.to_string(),
+    };
+    for (path, dir) in [("study.json", false), ("runs", true), ("figures", true)] {
+        if let Some((entry, what)) = crate::output::obstacle(out, path, dir) {
+            return Err(blocked(entry, what, path));
+        }
+    }
+    for file in files {
+        if let Some((entry, what)) = crate::output::obstacle(out, file, false) {
+            return Err(blocked(entry, what, file));
+        }
+    }
+    if let Ok(entries) = std::fs::read_dir(out.join("runs")) {
+        for entry in entries.flatten() {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if is_record_name(&name) && entry.file_type().is_ok_and(|t| !t.is_file()) {
+                let what = if entry.file_type().is_ok_and(|t| t.is_symlink()) { "a symbolic link" } else { "a folder" };
+                return Err(blocked(format!("runs/{name}"), what, &format!("runs/{name}")));
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Whether `name` is the file name of a run record (`p<3+ digits>-r<3+ digits>-k<2+ digits>.json`).
@@ -310,44 +377,53 @@ fn is_record_name(name: &str) -> bool {
 }
 
 /// Writes the aggregate `files` of a finished study into `out`: marks the folder incomplete, removes
-/// temporary files a killed study left and run records that are not part of this study any more
-/// (e.g. after lowering `replications`; only files named and shaped like run records, so nothing
-/// flexrnn did not write), writes every file atomically, then marks the folder complete with the
-/// files' digests. Returns the names of the stale records removed.
+/// run records that are not part of this study any more (e.g. after lowering `replications`) — only
+/// regular files named like run records that `study.json` lists as written by the study or whose
+/// fingerprint shows them to be runs of it; other record-shaped files are kept and returned — writes
+/// every file atomically, then marks the folder complete with the files' digests and the study's
+/// records. Refuses, before writing anything, when a symbolic link is in the way.
 ///
 /// # Errors
-/// [`crate::output::WriteError`] naming the file.
+/// [`StudyRunError::Folder`] when something is in the way, [`StudyRunError::Write`] naming the file.
 pub fn write_aggregate(
     out: &Path,
     study: &Study,
     loaded: &Loaded,
     files: &[(PathBuf, Vec<u8>)],
-) -> Result<Vec<String>, crate::output::WriteError> {
+) -> Result<StaleRecords, StudyRunError> {
     use sha2::Digest;
+    let names: Vec<String> = files.iter().map(|(p, _)| p.to_string_lossy().into_owned()).collect();
+    refuse_obstacles(out, names.iter().map(String::as_str))?;
+    let listed: std::collections::BTreeSet<String> =
+        read_stamp(out).map(|s| s.records.into_iter().collect()).unwrap_or_default();
     let mut stamp = StudyStamp {
         tool: "flexrnn-study".into(),
         study: study.name.clone(),
         runs: loaded.runs.len(),
         complete: false,
         files: Vec::new(),
+        records: listed.iter().cloned().collect(),
     };
     write_stamp(out, &stamp)?;
-    for dir in [out.to_path_buf(), out.join("figures"), out.join("runs")] {
-        remove_stale_temporaries(&dir);
-    }
     let current: std::collections::BTreeSet<&str> = loaded.runs.iter().map(|r| r.file.as_str()).collect();
-    let mut removed = Vec::new();
+    let mut stale = StaleRecords::default();
+    let mut left = Vec::new();
     if let Ok(entries) = std::fs::read_dir(out.join("runs")) {
-        let mut stale: Vec<(String, PathBuf)> = entries
+        let mut candidates: Vec<(String, PathBuf)> = entries
             .flatten()
+            .filter(|e| e.file_type().is_ok_and(|t| t.is_file()))
             .map(|e| (e.file_name().to_string_lossy().into_owned(), e.path()))
             .filter(|(name, _)| is_record_name(name) && !current.contains(name.as_str()))
-            .filter(|(_, path)| is_record_file(path))
             .collect();
-        stale.sort();
-        for (name, path) in stale {
-            if std::fs::remove_file(&path).is_ok() {
-                removed.push(name);
+        candidates.sort();
+        for (name, path) in candidates {
+            let ours = listed.contains(&name) || is_own_record(study, loaded, &path);
+            if !ours {
+                stale.kept.push(name);
+            } else if std::fs::remove_file(&path).is_ok() {
+                stale.removed.push(name);
+            } else {
+                left.push(name);
             }
         }
     }
@@ -362,27 +438,53 @@ pub fn write_aggregate(
             sha256: format!("{:x}", sha2::Sha256::digest(b)),
         })
         .collect();
+    let mut records: Vec<String> = current.iter().map(|s| s.to_string()).chain(left).collect();
+    records.sort();
+    stamp.records = records;
     write_stamp(out, &stamp)?;
-    Ok(removed)
+    Ok(stale)
 }
 
-/// Whether `path` is a run record written by flexrnn (a JSON object of [`RunRecord`]'s shape).
-fn is_record_file(path: &Path) -> bool {
-    std::fs::read(path).is_ok_and(|bytes| serde_json::from_slice::<RunRecord>(&bytes).is_ok())
+/// Whether `path` is a run record of this study: a [`RunRecord`] of an existing grid point whose seed
+/// is the study's seed for its point and replication, and whose fingerprint is what this study gives
+/// that run.
+fn is_own_record(study: &Study, loaded: &Loaded, path: &Path) -> bool {
+    let Some(record) = std::fs::read(path).ok().and_then(|b| serde_json::from_slice::<RunRecord>(&b).ok()) else {
+        return false;
+    };
+    record.point < study.points.len()
+        && record.seed == study.run_seed(record.point, record.replication)
+        && record.fingerprint == fingerprint_of(study, loaded, record.point, record.seed, &record.policy)
 }
 
 /// Checks that `out` is empty, absent, or this study's folder (recognised by its `study.json`: the
 /// study's marker, as `.flexrnn-output.json` is for the other commands), and marks it as such. With
 /// `force`, a folder holding other files or another study's results is used too: the study writes
 /// its own files (`study.json`, `runs/`, tables, figures, report) among them and never touches
-/// others.
+/// others. Nothing is written, read or deleted through a symbolic link below `out`: one where the
+/// study writes (`study.json`, `runs/` or a record in it, `figures/`, a file the stamp lists) is
+/// refused, even with `force`. Temporary files killed writes left in `out`, `runs/` and `figures/`
+/// are removed first (returned in [`crate::output::Recovery::temporaries`]).
 ///
 /// # Errors
 /// [`StudyRunError::Foreign`] / [`StudyRunError::OtherStudy`] when it holds something else, without
-/// `force`.
-pub fn claim_folder(out: &Path, study: &Study, runs: usize, force: bool) -> Result<(), StudyRunError> {
+/// `force`; [`StudyRunError::Folder`] when something is in the way or `out` ends in `..`.
+pub fn claim_folder(
+    out: &Path,
+    study: &Study,
+    runs: usize,
+    force: bool,
+) -> Result<crate::output::Recovery, StudyRunError> {
+    let out = &crate::output::normalised(out)?;
     let stamp_path = out.join("study.json");
+    let mut recovery = crate::output::Recovery::default();
+    let mut records = Vec::new();
     if out.is_dir() {
+        let listed: Vec<String> =
+            read_stamp(out).map(|s| s.files.into_iter().map(|f| f.path).collect()).unwrap_or_default();
+        refuse_obstacles(out, listed.iter().map(String::as_str))?;
+        recovery.temporaries = crate::output::remove_temporaries(out, &["runs", "figures"]);
+        records = read_stamp(out).map(|s| s.records).unwrap_or_default();
         match std::fs::read(&stamp_path) {
             Ok(bytes) => {
                 let stamp: Option<StudyStamp> = serde_json::from_slice(&bytes).ok();
@@ -415,21 +517,10 @@ pub fn claim_folder(out: &Path, study: &Study, runs: usize, force: bool) -> Resu
         runs,
         complete: false,
         files: Vec::new(),
+        records,
     };
     write_stamp(out, &stamp)?;
-    Ok(())
-}
-
-/// Removes temporary files that a killed study left in `runs_dir` (or any folder of it) (written by
-/// [`crate::output::write_atomic`] and never renamed): they are never valid records.
-fn remove_stale_temporaries(runs_dir: &Path) {
-    let Ok(entries) = std::fs::read_dir(runs_dir) else { return };
-    for entry in entries.flatten() {
-        if entry.file_name().to_string_lossy().starts_with(".flexrnn-tmp-") {
-            // Best effort: a file that cannot be removed is only clutter, never read as a record.
-            let _ = std::fs::remove_file(entry.path());
-        }
-    }
+    Ok(recovery)
 }
 
 /// How a call to [`run_share`] went.
@@ -462,7 +553,6 @@ pub fn run_share(
 ) -> Result<ShareOutcome, StudyRunError> {
     claim_folder(out, study, loaded.runs.len(), false)?;
     let runs_dir = out.join("runs");
-    remove_stale_temporaries(&runs_dir);
     let share: Vec<&StudyRun> = loaded.runs.iter().filter(|r| in_shard(r, shard)).collect();
     let pending: Vec<&StudyRun> = share
         .iter()

@@ -382,3 +382,79 @@ fn run_cleans_up_a_killed_runs_staging_folder_and_restores_a_lone_backup() {
     assert_eq!(names(dir.path()), ["r"], "no staging folder or backup left");
     assert_eq!(paths(&out), result, "the same result's files");
 }
+
+/// Issue 10 follow-up: `run … --out r1; ln -s ../imp2 r1/plots; run … --out r1` overwrote imp2/*
+/// outside the output folder, and stderr said the entries "were left as they are".
+#[cfg(unix)]
+#[test]
+fn run_never_writes_through_a_symlink_in_its_output_folder() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = tempfile::tempdir().unwrap();
+    let scenario = write_scenario(input.path(), "short.yaml", &short_default(2, "1s"));
+    let r1 = dir.path().join("r1");
+    let run = |force: bool| {
+        let mut command = flexrnn();
+        command.arg("run").arg(&scenario).arg("--out").arg(&r1);
+        if force {
+            command.arg("--force");
+        }
+        command.output().unwrap()
+    };
+    assert!(run(false).status.success());
+    let imp2 = dir.path().join("imp2");
+    std::fs::create_dir(&imp2).unwrap();
+    std::fs::write(imp2.join("timeline.svg"), "precious\n").unwrap();
+    std::fs::remove_dir_all(r1.join("plots")).unwrap();
+    std::os::unix::fs::symlink("../imp2", r1.join("plots")).unwrap();
+    for force in [false, true] {
+        let output = run(force);
+        assert!(!output.status.success(), "force {force}");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(stderr.contains("`plots` is a symbolic link") && !stderr.contains("left as they are"), "{stderr}");
+        assert!(output.stdout.is_empty(), "refused before simulating");
+    }
+    assert_eq!(names(&imp2), ["timeline.svg"]);
+    assert_eq!(std::fs::read(imp2.join("timeline.svg")).unwrap(), b"precious\n");
+}
+
+/// Issue 10 follow-up: a killed write left `.flexrnn-tmp-XXXXXX` files (6–57 MB each) in the output
+/// folder; the next run refused the folder because of them, and with --force they piled up.
+#[test]
+fn run_removes_the_temporary_files_of_a_killed_write_and_does_not_refuse_because_of_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = tempfile::tempdir().unwrap();
+    let scenario = write_scenario(input.path(), "short.yaml", &short_default(2, "1s"));
+    let out = dir.path().join("r");
+    std::fs::create_dir(&out).unwrap();
+    std::fs::write(out.join(".flexrnn-tmp-Ab12Cd"), "partial marker").unwrap();
+    let output = flexrnn().arg("run").arg(&scenario).arg("--out").arg(&out).output().unwrap();
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("removed 1 temporary file(s)"));
+    let result = paths(&out);
+    std::fs::write(out.join(".flexrnn-tmp-Zz9Yy8"), "partial").unwrap();
+    std::fs::write(out.join("greedy_slack/.flexrnn-tmp-Qq1Ww2"), "partial jobs.csv").unwrap();
+    let output = flexrnn().arg("run").arg(&scenario).arg("--out").arg(&out).output().unwrap();
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("removed 2 temporary file(s)") && !stderr.contains("did not write"), "{stderr}");
+    assert_eq!(paths(&out), result, "no temporary file left, swapped in whole as before");
+}
+
+/// Issue 10 follow-up: `--out x/.` and `--out newdir/.` gave raw OS errors after the whole
+/// simulation.
+#[test]
+fn run_out_ending_in_a_dot_writes_that_folder_and_one_ending_in_dotdot_is_refused_first() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = tempfile::tempdir().unwrap();
+    let scenario = write_scenario(input.path(), "short.yaml", &short_default(2, "1s"));
+    for _ in 0..2 {
+        let output =
+            flexrnn().arg("run").arg(&scenario).arg("--out").arg(dir.path().join("newdir/.")).output().unwrap();
+        assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    }
+    assert_eq!(names(dir.path()), ["newdir"]);
+    assert!(dir.path().join("newdir/greedy_slack/steps.csv").is_file());
+    let output = flexrnn().arg("run").arg(&scenario).arg("--out").arg(dir.path().join("newdir/..")).output().unwrap();
+    assert!(!output.status.success() && output.stdout.is_empty());
+    assert!(String::from_utf8_lossy(&output.stderr).contains("ends in `..`"));
+}

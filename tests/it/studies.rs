@@ -249,3 +249,82 @@ fn study_warns_about_background_load_at_or_above_capacity_once_per_point() {
     );
     assert!(warnings.iter().all(|w| w.contains("overload.yaml") && w.contains("grow without bound")), "{stderr}");
 }
+
+/// Writes the one-point, one-replication study `name` (3 runs of 1 s) with `seed` into `dir`.
+fn write_tiny(dir: &Path, name: &str, seed: u64) -> PathBuf {
+    let text = format!(
+        "name: {name}\nseed: {seed}\nscenario: {}\nreplications: 1\nset:\n  duration: 1s\n",
+        root().join("scenarios/default.yaml").display()
+    );
+    let file = dir.join(format!("{name}.yaml"));
+    std::fs::write(&file, text).unwrap();
+    file
+}
+
+/// Issue 10 follow-up: `rm -rf A/runs; ln -s ../Bst/runs A/runs; study tiny.yaml --out A` took
+/// another study's records as its own and deleted 4 of them; a `figures -> ../impfig` link was
+/// written through.
+#[cfg(unix)]
+#[test]
+fn study_never_reads_writes_or_deletes_through_a_symlink_in_its_folder() {
+    let input = tempfile::tempdir().unwrap();
+    let tiny = write_tiny(input.path(), "tiny", 1);
+    let other = write_tiny(input.path(), "other", 2);
+    let (a, b) = (input.path().join("A"), input.path().join("Bst"));
+    study(&tiny, &a, &[]);
+    study(&other, &b, &[]);
+    let b_before = tree(&b);
+    std::fs::remove_dir_all(a.join("runs")).unwrap();
+    std::os::unix::fs::symlink("../Bst/runs", a.join("runs")).unwrap();
+    for extra in [&[][..], &["--force"][..]] {
+        let output = flexrnn().arg("study").arg(&tiny).arg("--out").arg(&a).args(extra).output().unwrap();
+        assert!(!output.status.success());
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(stderr.contains("`runs` is a symbolic link"), "{stderr}");
+    }
+    assert!(tree(&b) == b_before, "the other study's records untouched");
+    std::fs::remove_file(a.join("runs")).unwrap();
+    let impfig = input.path().join("impfig");
+    std::fs::create_dir(&impfig).unwrap();
+    std::fs::write(impfig.join("keep.svg"), "mine").unwrap();
+    std::fs::remove_dir_all(a.join("figures")).unwrap();
+    std::os::unix::fs::symlink("../impfig", a.join("figures")).unwrap();
+    let output = flexrnn().arg("study").arg(&tiny).arg("--out").arg(&a).arg("--force").output().unwrap();
+    assert!(!output.status.success());
+    assert!(String::from_utf8_lossy(&output.stderr).contains("`figures` is a symbolic link"));
+    assert_eq!(std::fs::read_dir(&impfig).unwrap().count(), 1);
+    assert_eq!(std::fs::read_to_string(impfig.join("keep.svg")).unwrap(), "mine");
+}
+
+/// Issue 10 follow-up: `study --force` and `merge --force` deleted a record copied from another study
+/// into `runs/`. Only records that study.json lists or whose fingerprint is this study's are removed.
+#[test]
+fn study_and_merge_keep_run_records_of_other_studies_and_remove_only_their_own() {
+    let input = tempfile::tempdir().unwrap();
+    let tiny = write_tiny(input.path(), "tiny", 1);
+    let other = write_tiny(input.path(), "other", 2);
+    let (su2, b) = (input.path().join("su2"), input.path().join("b"));
+    study(&other, &b, &[]);
+    study(&tiny, &su2, &[]);
+    let foreign = std::fs::read(b.join("runs/p000-r000-k01.json")).unwrap();
+    std::fs::write(su2.join("runs/p005-r000-k00.json"), &foreign).unwrap();
+    // A record of this study no longer part of it (as after lowering `replications`): its own.
+    let own = std::fs::read(su2.join("runs/p000-r000-k02.json")).unwrap();
+    let stamp: serde_json::Value = serde_json::from_slice(&std::fs::read(su2.join("study.json")).unwrap()).unwrap();
+    assert_eq!(stamp["records"], serde_json::json!(["p000-r000-k00.json", "p000-r000-k01.json", "p000-r000-k02.json"]));
+    std::fs::write(su2.join("runs/p000-r000-k07.json"), &own).unwrap();
+    let output = flexrnn().arg("study").arg(&tiny).arg("--out").arg(&su2).arg("--force").output().unwrap();
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    assert!(String::from_utf8_lossy(&output.stdout).contains("removed 1 run record(s)"));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("kept 1 file(s)") && stderr.contains("runs/p005-r000-k00.json"), "{stderr}");
+    assert_eq!(std::fs::read(su2.join("runs/p005-r000-k00.json")).unwrap(), foreign);
+    assert!(!su2.join("runs/p000-r000-k07.json").exists());
+    let output = flexrnn().arg("merge").arg(&tiny).arg(&su2).arg("--out").arg(input.path().join("m")).output().unwrap();
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let m = input.path().join("m");
+    std::fs::write(m.join("runs/p005-r000-k00.json"), &foreign).unwrap();
+    let output = flexrnn().arg("merge").arg(&tiny).arg(&su2).arg("--out").arg(&m).arg("--force").output().unwrap();
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    assert_eq!(std::fs::read(m.join("runs/p005-r000-k00.json")).unwrap(), foreign);
+}
