@@ -17,9 +17,12 @@ fn work() -> impl Strategy<Value = String> {
     prop_oneof![
         (1u32..400).prop_map(|k| format!("{{ constant: {k}kFLOP }}")),
         (1u32..400).prop_map(|k| format!("{{ exponential: {{ mean: {k}kFLOP }} }}")),
-        (1u32..400, 1u32..30).prop_map(|(k, cv)| format!("{{ lognormal: {{ mean: {k}kFLOP, cv: {} }} }}", cv as f64 / 10.0)),
-        (1u32..400, 1u32..30).prop_map(|(k, cv)| format!("{{ gamma: {{ mean: {k}kFLOP, cv: {} }} }}", cv as f64 / 10.0)),
-        (1u32..100, 11u32..40).prop_map(|(k, s)| format!("{{ pareto: {{ scale: {k}kFLOP, shape: {} }} }}", s as f64 / 10.0)),
+        (1u32..400, 1u32..30)
+            .prop_map(|(k, cv)| format!("{{ lognormal: {{ mean: {k}kFLOP, cv: {} }} }}", cv as f64 / 10.0)),
+        (1u32..400, 1u32..30)
+            .prop_map(|(k, cv)| format!("{{ gamma: {{ mean: {k}kFLOP, cv: {} }} }}", cv as f64 / 10.0)),
+        (1u32..100, 11u32..40)
+            .prop_map(|(k, s)| format!("{{ pareto: {{ scale: {k}kFLOP, shape: {} }} }}", s as f64 / 10.0)),
         (1u32..100, 1u32..100).prop_map(|(a, b)| format!("{{ uniform: {{ min: {a}kFLOP, max: {}kFLOP }} }}", a + b)),
     ]
 }
@@ -79,7 +82,8 @@ fn scenario() -> impl Strategy<Value = (String, u32)> {
         Just("edf".to_string()),
         Just("fixed_priority".to_string()),
         Just("{ fixed_priority: { preemptive: false } }".to_string()),
-        (1u32..50, 0u32..3).prop_map(|(q, cs)| format!("{{ round_robin: {{ quantum: {q}ms, context_switch: {cs}ms }} }}")),
+        (1u32..50, 0u32..3)
+            .prop_map(|(q, cs)| format!("{{ round_robin: {{ quantum: {q}ms, context_switch: {cs}ms }} }}")),
     ];
     (0u64..1_000, 1u32..30, 1u32..=3, 5u32..200, scheduler, prop::collection::vec(background(), 0..4), prop::option::of(stream()))
         .prop_filter("at least one process", |(.., b, s)| !b.is_empty() || s.is_some())
@@ -111,7 +115,10 @@ fn check((text, cores): (String, u32)) -> Result<(), TestCaseError> {
         for class in 0..classes {
             busy_total += node.busy_core_seconds(class);
         }
-        prop_assert!(busy_total <= cores as f64 * duration * (1.0 + 1e-9) + 1e-9, "busy {busy_total} s > cores × duration");
+        prop_assert!(
+            busy_total <= cores as f64 * duration * (1.0 + 1e-9) + 1e-9,
+            "busy {busy_total} s > cores × duration"
+        );
         for class in 0..classes {
             for (i, &u) in node.usage_bins(class).iter().enumerate() {
                 prop_assert!(u >= -1e-9 && u <= cores as f64 + 1e-6, "class {class} bin {i}: {u} cores");
@@ -131,7 +138,10 @@ fn check((text, cores): (String, u32)) -> Result<(), TestCaseError> {
             let tolerance = 1e-9 * (1.0 + integral) + 1e-9 * jobs.len() as f64;
             prop_assert!(integral >= sojourn - tolerance, "class {class}: ∫N dt {integral} < Σ sojourn {sojourn}");
             if empty {
-                prop_assert!((integral - sojourn).abs() <= tolerance, "Little: ∫N dt {integral} vs Σ sojourn {sojourn}");
+                prop_assert!(
+                    (integral - sojourn).abs() <= tolerance,
+                    "Little: ∫N dt {integral} vs Σ sojourn {sojourn}"
+                );
                 if !rr_switches {
                     let busy = node.busy_core_seconds(class);
                     let expected = served / node.speed();
