@@ -419,8 +419,8 @@ impl Node {
                     index += 1;
                 }
             }
-            for i in round..finished.len() {
-                self.release_core(finished[i].id);
+            for done in &finished[round..] {
+                self.release_core(done.id);
             }
             self.dispatch(now);
             // Every round removes at least one job, so this ends.
