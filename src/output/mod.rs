@@ -38,7 +38,8 @@
 //! folder while they write (Linux). Under that lock, a staging folder or backup named for the target
 //! can only be left by a writer that died: each start of a command writing to that target removes
 //! such staging folders and stale backups (keeping, under a visible name, one that holds files its
-//! marker does not list), restores a backup whose folder is missing, and removes the temporary files
+//! marker does not list; a staging folder is given its incomplete marker before any other file, so
+//! one without a marker is removed only if it is empty), restores a backup whose folder is missing, and removes the temporary files
 //! of killed [`write_atomic`] calls (exactly `.flexrnn-tmp-` and six letters or digits, regular files)
 //! from the folder and the subfolders of its marker's files; they never count as foreign files.
 //! `--out x/.` names `x`; an `--out` ending in `..` is refused.
@@ -650,8 +651,9 @@ fn recover(out: &Path, lock: &ParentLock) -> Recovery {
                 recovery.restored = Some(path);
             }
         } else if new && std::fs::symlink_metadata(path.join(MARKER)).is_err() {
-            // A staging folder killed before its marker was written: only flexrnn's files.
-            if std::fs::remove_dir_all(&path).is_ok() {
+            // A staging folder gets its marker before any other file, so one without a marker is
+            // empty (killed right after its creation) or not ours: remove it only if it is empty.
+            if std::fs::remove_dir(&path).is_ok() {
                 recovery.removed.push(path);
             }
         } else {
@@ -719,10 +721,15 @@ fn stage(out: &Path, stem: &str, command: &str, files: &[(String, &[u8])]) -> Re
         .rand_bytes(RANDOM_CHARS)
         .tempdir_in(parent)
         .map_err(io_error(parent))?;
+    // The marker first (incomplete), so that a staging folder left by a kill always says which files
+    // are flexrnn's: the next start removes those and nothing else.
+    let mut marker = Marker::new(command, files.iter().map(|(name, _)| name.clone()));
+    marker.complete = false;
+    write_synced(&staging.path().join(MARKER), &marker.to_bytes()).map_err(io_error(&out.join(MARKER)))?;
     for (name, bytes) in files {
         write_synced(&staging.path().join(name), bytes).map_err(io_error(&out.join(name)))?;
     }
-    let marker = Marker::new(command, files.iter().map(|(name, _)| name.clone()));
+    marker.complete = true;
     write_synced(&staging.path().join(MARKER), &marker.to_bytes()).map_err(io_error(&out.join(MARKER)))?;
     #[cfg(unix)]
     {
@@ -1149,14 +1156,25 @@ mod tests {
         // A crash between the two renames: the old result sits in a backup, `res` is missing; a
         // killed write left a partial staging folder. Folders of other targets or names are not ours.
         std::fs::rename(&out, dir.path().join(".res.flexrnn-old-AbC123")).unwrap();
-        std::fs::create_dir(dir.path().join(".res.flexrnn-new-xYz789")).unwrap();
-        std::fs::write(dir.path().join(".res.flexrnn-new-xYz789/jobs.csv"), "partial").unwrap();
+        // A staging folder carries its (incomplete) marker before any other file.
+        let staging = dir.path().join(".res.flexrnn-new-xYz789");
+        std::fs::create_dir(&staging).unwrap();
+        let mut pending = Marker::new("run", ["jobs.csv".to_string(), "steps.csv".to_string()]);
+        pending.complete = false;
+        std::fs::write(staging.join(MARKER), pending.to_bytes()).unwrap();
+        std::fs::write(staging.join("jobs.csv"), "partial").unwrap();
+        // Killed right after its creation: empty, removed. A user's folder that merely has a staging
+        // name (no marker, files in it) is left alone.
+        std::fs::create_dir(dir.path().join(".res.flexrnn-new-empty0")).unwrap();
+        std::fs::create_dir(dir.path().join(".res.flexrnn-new-usr123")).unwrap();
+        std::fs::write(dir.path().join(".res.flexrnn-new-usr123/thesis.tex"), "mine").unwrap();
         for other in [".other.flexrnn-new-abc123", ".res.flexrnn-new-abc1234", "res.flexrnn-new-abc123"] {
             std::fs::create_dir(dir.path().join(other)).unwrap();
         }
         let recovery = check(&out, RUN).unwrap();
         assert_eq!(recovery.restored, Some(dir.path().join(".res.flexrnn-old-AbC123")));
-        assert_eq!(recovery.removed, [dir.path().join(".res.flexrnn-new-xYz789")]);
+        assert_eq!(recovery.removed, [dir.path().join(".res.flexrnn-new-empty0"), staging]);
+        assert_eq!(std::fs::read_to_string(dir.path().join(".res.flexrnn-new-usr123/thesis.tex")).unwrap(), "mine");
         assert_eq!(std::fs::read_to_string(out.join("manifest.json")).unwrap(), "old");
         // A backup beside a present folder is stale (the crash came after the second rename).
         std::fs::create_dir(dir.path().join(".res.flexrnn-old-St4le0")).unwrap();
@@ -1164,7 +1182,13 @@ mod tests {
         assert_eq!(written.recovery.removed, [dir.path().join(".res.flexrnn-old-St4le0")]);
         assert_eq!(
             tree(dir.path()).into_iter().filter(|p| !p.contains('/') || p.ends_with('/')).collect::<Vec<_>>(),
-            [".other.flexrnn-new-abc123/", ".res.flexrnn-new-abc1234/", "res/", "res.flexrnn-new-abc123/"]
+            [
+                ".other.flexrnn-new-abc123/",
+                ".res.flexrnn-new-abc1234/",
+                ".res.flexrnn-new-usr123/",
+                "res/",
+                "res.flexrnn-new-abc123/"
+            ]
         );
     }
 

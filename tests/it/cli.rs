@@ -373,13 +373,23 @@ fn run_cleans_up_a_killed_runs_staging_folder_and_restores_a_lone_backup() {
     // The state a crash between the renames leaves: the previous result moved to its backup, no `r`;
     // and a staging folder of a killed write.
     std::fs::rename(&out, dir.path().join(".r.flexrnn-old-Ab12Cd")).unwrap();
+    // (A staging folder is given its incomplete marker before any other file.)
     std::fs::create_dir_all(dir.path().join(".r.flexrnn-new-Zz9Yy8/greedy_slack")).unwrap();
+    std::fs::write(
+        dir.path().join(".r.flexrnn-new-Zz9Yy8/.flexrnn-output.json"),
+        r#"{"tool": "flexrnn", "format": 1, "command": "run", "complete": false, "files": ["greedy_slack/jobs.csv", "manifest.json"]}"#,
+    )
+    .unwrap();
     std::fs::write(dir.path().join(".r.flexrnn-new-Zz9Yy8/greedy_slack/jobs.csv"), "process,job\nrequests,").unwrap();
+    // A folder of the user's that merely has a staging name is not flexrnn's: it is left alone.
+    std::fs::create_dir_all(dir.path().join(".r.flexrnn-new-usr123")).unwrap();
+    std::fs::write(dir.path().join(".r.flexrnn-new-usr123/thesis.tex"), "mine").unwrap();
     let output = flexrnn().arg("run").arg(&scenario).arg("--out").arg(&out).output().unwrap();
     assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("restored") && stderr.contains("removed 1 staging folder"), "{stderr}");
-    assert_eq!(names(dir.path()), ["r"], "no staging folder or backup left");
+    assert_eq!(names(dir.path()), [".r.flexrnn-new-usr123", "r"], "no staging folder or backup left");
+    assert_eq!(std::fs::read_to_string(dir.path().join(".r.flexrnn-new-usr123/thesis.tex")).unwrap(), "mine");
     assert_eq!(paths(&out), result, "the same result's files");
 }
 
