@@ -205,6 +205,14 @@ struct StreamState {
     rng: ProcessRng,
 }
 
+/// Schedules a release — a job, a frame, an on/off or MMPP switch, a trace row — at `t` if it falls in
+/// the run, the half-open interval [0, `horizon`): the one place that rule is applied.
+fn schedule_release(queue: &mut EventQueue<Event>, horizon: SimTime, t: SimTime, event: Event) {
+    if t < horizon {
+        queue.schedule(t, event);
+    }
+}
+
 /// The simulated edge node and its workloads; implements the kernel's [`Model`].
 pub struct EdgeWorld<R: Recorder> {
     node: Node,
@@ -388,23 +396,17 @@ impl<R: Recorder> EdgeWorld<R> {
                         return Err(bad(format!("rate must be positive, got {rate}")));
                     }
                     let first = exp_span(&mut rng, 1.0 / rate);
-                    if first < setup.horizon {
-                        queue.schedule(first, Event::JobReleased { process: index });
-                    }
+                    schedule_release(&mut queue, setup.horizon, first, Event::JobReleased { process: index });
                     Some(work.sampler().map_err(|e| bad(e.0))?)
                 }
                 BackgroundKind::Periodic { phase, jitter, work, .. } => {
                     let first = phase.saturating_add(uniform_span(&mut rng, *jitter));
-                    if first < setup.horizon {
-                        queue.schedule(first, Event::JobReleased { process: index });
-                    }
+                    schedule_release(&mut queue, setup.horizon, first, Event::JobReleased { process: index });
                     Some(work.sampler().map_err(|e| bad(e.0))?)
                 }
                 BackgroundKind::Mmpp { rates, switch_rates, work } => {
                     if let Some((t, event)) = next_mmpp_event(&mut rng, SimTime::ZERO, index, rates, switch_rates, 0) {
-                        if t < setup.horizon {
-                            queue.schedule(t, event);
-                        }
+                        schedule_release(&mut queue, setup.horizon, t, event);
                     }
                     Some(work.sampler().map_err(|e| bad(e.0))?)
                 }
@@ -417,16 +419,14 @@ impl<R: Recorder> EdgeWorld<R> {
                         queue.schedule(SimTime::ZERO, Event::ProcessToggled { process: index });
                     } else {
                         let first = exp_span(&mut rng, mean.as_secs_f64());
-                        if first < setup.horizon {
-                            queue.schedule(first, Event::ProcessToggled { process: index });
-                        }
+                        schedule_release(&mut queue, setup.horizon, first, Event::ProcessToggled { process: index });
                     }
                     None
                 }
                 BackgroundKind::Trace { trace, .. } => {
                     // Deterministic: the process's random stream is never drawn from.
-                    if let Some(first) = trace.first_release().filter(|t| *t < setup.horizon) {
-                        queue.schedule(first, Event::JobReleased { process: index });
+                    if let Some(first) = trace.first_release() {
+                        schedule_release(&mut queue, setup.horizon, first, Event::JobReleased { process: index });
                     }
                     None
                 }
@@ -646,8 +646,8 @@ impl<R: Recorder> EdgeWorld<R> {
         };
         self.submit_background_job(now, process, work);
         self.node_changed(queue);
-        if let Some((t, event)) = next.filter(|(t, _)| *t < self.horizon) {
-            queue.schedule(t, event);
+        if let Some((t, event)) = next {
+            schedule_release(queue, self.horizon, t, event);
         }
     }
 
@@ -677,8 +677,8 @@ impl<R: Recorder> EdgeWorld<R> {
         if jobs > 0 {
             self.node_changed(queue);
         }
-        if let Some(t) = next.filter(|t| *t < self.horizon) {
-            queue.schedule(t, Event::JobReleased { process });
+        if let Some(t) = next {
+            schedule_release(queue, self.horizon, t, Event::JobReleased { process });
         }
     }
 
@@ -726,9 +726,7 @@ impl<R: Recorder> EdgeWorld<R> {
             }
             state.mmpp_state = next_state;
             if let Some((t, event)) = next_mmpp_event(&mut state.rng, now, process, rates, switch_rates, next_state) {
-                if t < self.horizon {
-                    queue.schedule(t, event);
-                }
+                schedule_release(queue, self.horizon, t, event);
             }
             return;
         }
@@ -759,22 +757,12 @@ impl<R: Recorder> EdgeWorld<R> {
                 next_span = exp_span(&mut state.rng, off_mean.as_secs_f64());
                 let started = state.in_flight[0].take().expect("an on process has its job recorded");
                 let served = self.node.cancel(now, id).map_or(0.0, |f| f.served);
-                let deadline = state.spec.deadline.map(|d| started.release.saturating_add(d));
-                self.recorder.job(&JobRecord {
-                    process,
-                    job: started.job_number,
-                    release: started.release,
-                    end: now,
-                    deadline,
-                    work: served,
-                });
+                self.record_background_job(process, started, now, served);
             }
         }
         self.node_changed(queue);
         let next = now.saturating_add(next_span);
-        if next < self.horizon {
-            queue.schedule(next, Event::ProcessToggled { process });
-        }
+        schedule_release(queue, self.horizon, next, Event::ProcessToggled { process });
     }
 
     fn frame_released(&mut self, now: SimTime, stream: usize, queue: &mut EventQueue<Event>) {
@@ -812,9 +800,7 @@ impl<R: Recorder> EdgeWorld<R> {
         let state = &mut self.streams[stream];
         if state.next_frame < state.total_frames {
             let next = state.setup.spec.start.saturating_add(SimTime(state.setup.spec.period.0 * state.next_frame));
-            if next < self.horizon {
-                queue.schedule(next, Event::FrameReleased { stream });
-            }
+            schedule_release(queue, self.horizon, next, Event::FrameReleased { stream });
         }
         self.start_next_step(now, stream, queue);
     }
@@ -1125,6 +1111,20 @@ impl<R: Recorder> EdgeWorld<R> {
         self.streams[stream].steps_per_model = record.steps_per_model;
     }
 
+    /// Records job `job` of background process `process` as ended at `end` (finished, or cut off by
+    /// its process switching off) after `served` FLOPs.
+    fn record_background_job(&mut self, process: usize, job: InFlight, end: SimTime, served: f64) {
+        let deadline = self.background[process].spec.deadline.map(|d| job.release.saturating_add(d));
+        self.recorder.job(&JobRecord {
+            process,
+            job: job.job_number,
+            release: job.release,
+            end,
+            deadline,
+            work: served,
+        });
+    }
+
     fn jobs_finished(&mut self, now: SimTime, version: u64, queue: &mut EventQueue<Event>) {
         if version != self.node_version {
             return;
@@ -1140,15 +1140,7 @@ impl<R: Recorder> EdgeWorld<R> {
                     let slot = slot as usize;
                     let job = state.in_flight[slot].take().expect("a finished background job is in flight");
                     state.free_slots.push(slot);
-                    let deadline = state.spec.deadline.map(|d| job.release.saturating_add(d));
-                    self.recorder.job(&JobRecord {
-                        process,
-                        job: job.job_number,
-                        release: job.release,
-                        end: now,
-                        deadline,
-                        work: done.served,
-                    });
+                    self.record_background_job(process, job, now, done.served);
                 }
                 JobOwner::Stage { stream, slot } => self.stage_finished(now, stream, slot as usize, queue),
                 JobOwner::Step { stream, .. } => self.step_finished(now, stream),
