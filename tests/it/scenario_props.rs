@@ -1,5 +1,6 @@
-//! A structure-aware random scenario generator: valid scenarios of every process kind and every
-//! scheduler (short durations), each run through the YAML → runner path and checked against
+//! A structure-aware random scenario generator: valid scenarios of every process kind (traces of jobs
+//! and of utilisation), every scheduler, GRU streams with feature-stage pipelines or not (short
+//! durations), each run through the YAML → runner path and checked against
 //! sample-path invariants: no panic; every job ends after its release; no usage bin above the node's
 //! cores; busy time never above cores × duration; Little's law on the sample path (∫ jobs present dt
 //! = Σ time in system, exactly when the node is empty at the end, else at least that); work
@@ -35,6 +36,20 @@ fn common() -> impl Strategy<Value = String> {
     })
 }
 
+/// A jobs trace (`release_s,work_flop`) of 40 rows over 2 s, written once per test process.
+fn jobs_trace() -> &'static std::path::Path {
+    static PATH: std::sync::OnceLock<std::path::PathBuf> = std::sync::OnceLock::new();
+    PATH.get_or_init(|| {
+        let path = std::env::temp_dir().join(format!("flexrnn-scenario-props-jobs-{}.csv", std::process::id()));
+        let mut text = String::from("release_s,work_flop\n");
+        for k in 0..40u32 {
+            text += &format!("{},{}\n", k as f64 * 0.05, 1_000 + 7_919 * (k % 13));
+        }
+        std::fs::write(&path, text).expect("temp dir is writable");
+        path
+    })
+}
+
 fn background() -> impl Strategy<Value = String> {
     prop_oneof![
         (1u32..80, work(), common())
@@ -48,6 +63,11 @@ fn background() -> impl Strategy<Value = String> {
         )),
         (10u32..800, 10u32..800, any::<bool>(), common()).prop_map(|(on, off, start, c)| format!(
             "    kind: on_off\n    on_mean: {on}ms\n    off_mean: {off}ms\n    start_on: {start}\n{c}"
+        )),
+        (1u32..20, common()).prop_map(|(scale, c)| format!(
+            "    kind: trace\n    jobs: {}\n    time_scale: {}\n{c}",
+            jobs_trace().display(),
+            scale as f64 / 10.0
         )),
         (1u32..20, 20u32..200).prop_map(|(scale, chunk)| format!(
             "    kind: trace\n    utilisation: traces/cpu-util-synthetic.csv\n    time_scale: {}\n    chunk: {chunk}ms\n",
@@ -64,12 +84,20 @@ fn stream() -> impl Strategy<Value = String> {
         Just("threshold: { signal: node_jobs, models: [gru-128, gru-16], thresholds: [2] }".to_string()),
         Just("random: {}".to_string()),
     ];
-    (2u32..10, 0u32..3, any::<bool>(), policy).prop_map(|(period, extra, skip, policy)| {
+    // No feature stages, one, or a small DAG of them before every step.
+    let pipeline = prop_oneof![
+        Just(String::new()),
+        (1u32..50).prop_map(|k| format!("    pipeline:\n      - {{ name: pose, work: {{ constant: {k}kFLOP }} }}\n")),
+        (1u32..50, 1u32..50).prop_map(|(a, b)| format!(
+            "    pipeline:\n      - {{ name: a, work: {{ constant: {a}kFLOP }} }}\n      - {{ name: b, work: {{ exponential: {{ mean: {b}kFLOP }} }} }}\n      - {{ name: c, work: {{ constant: 1kFLOP }}, after: [a, b] }}\n"
+        )),
+    ];
+    (2u32..10, 0u32..3, any::<bool>(), policy, pipeline).prop_map(|(period, extra, skip, policy, pipeline)| {
         // Under `on_miss: skip` with deadline < 2 periods no frame ever waits behind another, so a
         // `queue` threshold is refused as unreachable: generate it only where it is valid.
         let on_miss = if skip && !policy.contains("signal: queue") { "skip" } else { "continue" };
         format!(
-            "    kind: rnn_stream\n    dataset: digits\n    models: ../models/digits-gru\n    sequences: 2\n    period: {period}ms\n    deadline: {}ms\n    on_miss: {on_miss}\n    policies:\n      - {policy}\n",
+            "    kind: rnn_stream\n    dataset: digits\n    models: ../models/digits-gru\n    sequences: 2\n    period: {period}ms\n    deadline: {}ms\n    on_miss: {on_miss}\n{pipeline}    policies:\n      - {policy}\n",
             period + extra
         )
     })
