@@ -1589,14 +1589,11 @@ impl Scenario {
     /// samples file, also its line); text nested deeper than [`nesting::MAX_NESTING`] levels is refused
     /// before it is parsed.
     pub fn parse(text: &str, file: &str, dir: &Path) -> Result<Scenario, ScenarioError> {
-        let text = text.strip_prefix('\u{feff}').unwrap_or(text);
-        if let Some(location) = nesting::too_deep(text, nesting::MAX_NESTING) {
-            return Err(ScenarioError {
-                file: file.to_string(),
-                location: Some(location),
-                message: nesting::message(),
-            });
-        }
+        let text = nesting::prepare(text).map_err(|(location, message)| ScenarioError {
+            file: file.to_string(),
+            location: Some(location),
+            message,
+        })?;
         let parsed: ScenarioFile = serde_yaml::from_str(text).map_err(|e| {
             let message = strip_location_suffix(&e.to_string());
             let at = e.location().map(|l| (l.line(), l.column()));

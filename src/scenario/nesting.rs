@@ -187,6 +187,19 @@ fn scan_rest(
     None
 }
 
+/// The YAML text of a scenario or study file, ready to parse: `text` without a leading UTF-8
+/// byte-order mark, refused when nested deeper than [`MAX_NESTING`] levels.
+///
+/// # Errors
+/// The line and column (1-based) where the text gets too deep, and [`message`].
+pub fn prepare(text: &str) -> Result<&str, ((usize, usize), String)> {
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    match too_deep(text, MAX_NESTING) {
+        Some(location) => Err((location, message())),
+        None => Ok(text),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::too_deep;

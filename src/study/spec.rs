@@ -7,7 +7,7 @@ use serde::Deserialize;
 use serde_yaml::Value;
 
 use crate::input::{read_text, TEXT_LIMIT};
-use crate::scenario::nesting::{self, too_deep, MAX_NESTING};
+use crate::scenario::nesting;
 use crate::scenario::{check_folder_name, duplicate_key_location, Scenario, ScenarioError};
 
 /// A study file that cannot be used: the file, the line and column where known, and what is wrong
@@ -230,7 +230,7 @@ impl Study {
     /// byte-order mark (of the study or base scenario file) is ignored.
     ///
     /// # Errors
-    /// As [`Study::load`]; text nested deeper than [`MAX_NESTING`] levels is refused before it is
+    /// As [`Study::load`]; text nested deeper than [`nesting::MAX_NESTING`] levels is refused before it is
     /// parsed.
     pub fn parse(text: &str, file: &str, dir: &Path) -> Result<Study, StudyError> {
         let at = |location: Option<(usize, usize)>, message: String| StudyError {
@@ -238,10 +238,7 @@ impl Study {
             location,
             message,
         };
-        let text = text.strip_prefix('\u{feff}').unwrap_or(text);
-        if let Some(location) = too_deep(text, MAX_NESTING) {
-            return Err(at(Some(location), nesting::message()));
-        }
+        let text = nesting::prepare(text).map_err(|(location, message)| at(Some(location), message))?;
         let parsed: StudyFile = serde_yaml::from_str(text).map_err(|e| {
             let message = e.to_string();
             let message = match message.find(" at line ") {
@@ -293,13 +290,9 @@ impl Study {
                 ),
             },
         };
-        let base_text = match base_text.strip_prefix('\u{feff}') {
-            Some(rest) => rest.to_string(),
-            None => base_text,
-        };
-        if let Some(location) = too_deep(&base_text, MAX_NESTING) {
-            return Err(StudyError { file: base_file, location: Some(location), message: nesting::message() });
-        }
+        let base_text = nesting::prepare(&base_text)
+            .map_err(|(location, message)| StudyError { file: base_file.clone(), location: Some(location), message })?
+            .to_string();
         // Every run's seed comes from the study, so the base need not give one.
         let has_seed = serde_yaml::from_str::<Value>(&base_text)
             .ok()
