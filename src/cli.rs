@@ -11,7 +11,7 @@ use flexrnn::report;
 use flexrnn::rnn::io::{classifier_tensors, encode_tensors, map_tensors};
 use flexrnn::runner;
 use flexrnn::scenario::Scenario;
-use flexrnn::train::bank::{train_bank, BankConfig, BankProgress};
+use flexrnn::train::bank::{fine_tune_trained, named_maps, train_bank, BankConfig, BankProgress, SwitchConfig, TrainedBank};
 use flexrnn::train::TrainConfig;
 
 /// flexrnn: simulate flexible recurrent networks on a shared edge node.
@@ -225,6 +225,36 @@ struct TrainArgs {
     /// Seed of initialisation and batch order.
     #[arg(long, default_value_t = 1)]
     seed: u64,
+    /// `--family gru`: epochs of switch-aware fine-tuning after the members and ridge maps (0: none,
+    /// the bank as trained before this option existed). Members and maps are trained jointly on runs
+    /// under random switch schedules; the epoch with the best validation objective is kept, the ridge
+    /// starting point included.
+    #[arg(long, default_value_t = 0)]
+    switch_epochs: usize,
+    /// Switch fine-tuning: AdamW learning rate of the maps.
+    #[arg(long, default_value_t = 3e-3)]
+    switch_lr: f64,
+    /// Switch fine-tuning: AdamW learning rate of the members' weights.
+    #[arg(long, default_value_t = 3e-4)]
+    switch_member_lr: f64,
+    /// Switch fine-tuning: keep the members' weights fixed (only the maps are trained).
+    #[arg(long)]
+    switch_freeze_members: bool,
+    /// Switch fine-tuning: most changes of model per training run (each run has 1 to this many).
+    #[arg(long, default_value_t = 3)]
+    switch_max_changes: usize,
+    /// Switch fine-tuning: weight of the members' own task loss, each run alone.
+    #[arg(long, default_value_t = 1.0)]
+    switch_weight_alone: f64,
+    /// Switch fine-tuning: weight of the state-matching term (MSE between a mapped state and the
+    /// receiving model's own state at that step).
+    #[arg(long, default_value_t = 0.1)]
+    switch_weight_match: f64,
+    /// `--family gru`: start the switch fine-tuning from the bank in this folder (its members and
+    /// maps, copied) instead of training members; needs --switch-epochs > 0, the same task and cell,
+    /// and the card's split must be the task's split.
+    #[arg(long)]
+    init_from: Option<PathBuf>,
     /// Output folder.
     #[arg(long)]
     out: PathBuf,
@@ -597,6 +627,10 @@ fn train(args: TrainArgs) -> anyhow::Result<()> {
     );
     let (set, split) = (&task.set, &task.split);
     let command = command_line();
+    anyhow::ensure!(
+        args.family == "gru" || (args.switch_epochs == 0 && args.init_from.is_none()),
+        "--switch-epochs and --init-from apply to --family gru (a switching bank) only"
+    );
     match args.family.as_str() {
         "skipw" => return train_skipw(args, set, split, command),
         "nested" => return train_nested(args, set, split, command),
@@ -604,6 +638,69 @@ fn train(args: TrainArgs) -> anyhow::Result<()> {
         _ => {}
     }
     anyhow::ensure!(args.lambda.is_empty(), "--lambda applies to --family thr only");
+    let switch = SwitchConfig {
+        epochs: args.switch_epochs,
+        learning_rate: args.switch_lr,
+        member_learning_rate: if args.switch_freeze_members { 0.0 } else { args.switch_member_lr },
+        max_changes: args.switch_max_changes,
+        weight_alone: args.switch_weight_alone,
+        weight_match: args.switch_weight_match,
+        batch_size: args.batch_size,
+        clip_norm: args.clip_norm,
+        seed: args.seed,
+        ..SwitchConfig::default()
+    };
+    anyhow::ensure!(
+        switch.learning_rate.is_finite() && switch.learning_rate > 0.0,
+        "--switch-lr must be a positive number, got {}",
+        switch.learning_rate
+    );
+    anyhow::ensure!(
+        switch.member_learning_rate.is_finite() && switch.member_learning_rate >= 0.0,
+        "--switch-member-lr must be a number ≥ 0, got {}",
+        switch.member_learning_rate
+    );
+    anyhow::ensure!(switch.max_changes >= 1, "--switch-max-changes must be at least 1");
+    anyhow::ensure!(
+        [switch.weight_alone, switch.weight_match].iter().all(|w| w.is_finite() && *w >= 0.0),
+        "--switch-weight-alone and --switch-weight-match must be numbers ≥ 0"
+    );
+    if let Some(dir) = &args.init_from {
+        anyhow::ensure!(args.switch_epochs > 0, "--init-from fine-tunes a bank: give --switch-epochs N (N ≥ 1)");
+        let (bank, card) = flexrnn::rnn::io::load_bank(dir)?;
+        anyhow::ensure!(
+            card.family == "switch" && card.task == set.name && card.cell == args.cell,
+            "--init-from {}: a switching bank of task `{}` and cell `{}` is needed, found family `{}`, task `{}`, cell `{}`",
+            dir.display(),
+            set.name,
+            args.cell,
+            card.family,
+            card.task,
+            card.cell
+        );
+        anyhow::ensure!(
+            card.training.split == *split,
+            "--init-from {}: the card's split differs from the split of task `{}`; fine-tuning on it would train on test sequences",
+            dir.display(),
+            task.id
+        );
+        let trained = TrainedBank { maps: named_maps(&bank), bank, card };
+        let bar = epoch_bar(args.switch_epochs as u64);
+        let trained = fine_tune_trained(
+            trained,
+            set,
+            split,
+            &switch,
+            Some(dir.display().to_string()),
+            command,
+            |epoch, loss, objective| {
+                bar.inc(1);
+                say(&bar, format!("switch epoch {epoch}: loss {loss:.4}, validation objective {objective:.4}"));
+            },
+        )?;
+        bar.finish_and_clear();
+        return write_bank(&args, &trained);
+    }
     let config = BankConfig {
         widths: args.widths.clone(),
         base: TrainConfig {
@@ -636,6 +733,25 @@ fn train(args: TrainArgs) -> anyhow::Result<()> {
         }
     })?;
     bar.finish_and_clear();
+    let trained = if args.switch_epochs > 0 {
+        let bar = epoch_bar(args.switch_epochs as u64);
+        let started = std::time::Instant::now();
+        let previous = trained.card.training.wall_time_s;
+        let mut trained = fine_tune_trained(trained, set, split, &switch, None, config.command.clone(), |epoch, loss, objective| {
+            bar.inc(1);
+            say(&bar, format!("switch epoch {epoch}: loss {loss:.4}, validation objective {objective:.4}"));
+        })?;
+        bar.finish_and_clear();
+        trained.card.training.wall_time_s = previous + started.elapsed().as_secs_f64();
+        trained
+    } else {
+        trained
+    };
+    write_bank(&args, &trained)
+}
+
+/// Writes a trained switching bank (members, maps, card) into `--out`.
+fn write_bank(args: &TrainArgs, trained: &TrainedBank) -> anyhow::Result<()> {
     let mut files: Vec<(PathBuf, Vec<u8>)> = Vec::new();
     for model in trained.bank.models() {
         files.push((format!("{}.safetensors", model.name).into(), encode_tensors(&classifier_tensors(model))));

@@ -214,6 +214,50 @@ pub struct ModelCard {
     pub maps: Vec<CardMap>,
     /// Training record.
     pub training: CardTraining,
+    /// The switch-aware fine-tuning of a switching bank's members and maps, when one ran (absent in
+    /// cards written before it existed, and with `--switch-epochs 0`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub switch_fine_tune: Option<CardSwitchFineTune>,
+}
+
+/// How a switching bank was fine-tuned with switches inside sequences (`flexrnn train --switch-epochs`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CardSwitchFineTune {
+    /// The loss, in words (terms and weights).
+    pub loss: String,
+    /// Fine-tuning epochs run.
+    pub epochs: usize,
+    /// The epoch whose weights were kept (0: the starting point, ridge maps and unchanged members).
+    pub chosen_epoch: usize,
+    /// AdamW learning rate of the maps (cosine decay to 5 %).
+    pub learning_rate: f64,
+    /// AdamW learning rate of the members (0: members frozen).
+    pub member_learning_rate: f64,
+    /// Most changes of model per training sequence (each run has 1 to this many).
+    pub max_changes: usize,
+    /// Weight of the members' own task loss, each run alone.
+    pub weight_alone: f64,
+    /// Weight of the state-matching term (MSE between a mapped state and the receiving model's own state).
+    pub weight_match: f64,
+    /// Random switch schedules per mini-batch.
+    pub schedules_per_batch: usize,
+    /// Fixed seeded schedules per validation sequence of the selection objective.
+    pub validation_schedules: usize,
+    /// Validation objective per epoch, index 0 = the starting point: mean quality (accuracy, or
+    /// −MSE) of the mixed runs plus the members' mean quality alone.
+    pub validation_objective: Vec<f64>,
+    /// Validation accuracy or MSE of the mixed runs at the starting point.
+    pub validation_mixed_start: f64,
+    /// Validation accuracy or MSE of the mixed runs with the kept weights.
+    pub validation_mixed_chosen: f64,
+    /// The folder whose bank was the starting point (`--init-from`), if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub init_from: Option<String>,
+    /// The fine-tuning command line (also in `training.command` unless `--init-from` was used).
+    pub command: String,
+    /// Wall time of the fine-tuning, seconds.
+    pub wall_time_s: f64,
 }
 
 /// Named `f32` tensors to write: name → (shape, values).

@@ -74,6 +74,21 @@ impl CandleCell {
         })
     }
 
+    /// The variables of a trained cell `cell` (its weights copied), for fine-tuning it.
+    pub(crate) fn from_cell(cell: &RnnCell) -> candle_core::Result<CandleCell> {
+        let [weight_ih, weight_hh, bias_ih, bias_hh] = cell.tensors();
+        let shapes = cell.tensor_shapes();
+        let var = |values: &[f32], shape: &[usize]| Var::from_vec(values.to_vec(), shape, &Device::Cpu);
+        Ok(CandleCell {
+            kind: cell.kind(),
+            hidden: cell.hidden_size(),
+            weight_ih: var(weight_ih.1, &shapes[0])?,
+            weight_hh: var(weight_hh.1, &shapes[1])?,
+            bias_ih: var(bias_ih.1, &shapes[2])?,
+            bias_hh: var(bias_hh.1, &shapes[3])?,
+        })
+    }
+
     /// The four variables, in PyTorch order.
     pub(crate) fn vars(&self) -> Vec<Var> {
         vec![self.weight_ih.clone(), self.weight_hh.clone(), self.bias_ih.clone(), self.bias_hh.clone()]

@@ -119,6 +119,20 @@ impl CandleClassifier {
         })
     }
 
+    /// The variables of a trained classifier `model` (its weights copied), for fine-tuning it.
+    pub(crate) fn from_classifier(model: &RnnClassifier) -> candle_core::Result<CandleClassifier> {
+        let rows = model.readout_bias.len();
+        Ok(CandleClassifier {
+            cell: CandleCell::from_cell(&model.cell)?,
+            readout_weight: Var::from_vec(
+                model.readout_weight.clone(),
+                &[rows, model.hidden_size()][..],
+                &Device::Cpu,
+            )?,
+            readout_bias: Var::from_vec(model.readout_bias.clone(), rows, &Device::Cpu)?,
+        })
+    }
+
     pub(crate) fn vars(&self) -> Vec<Var> {
         let mut vars = self.cell.vars();
         vars.push(self.readout_weight.clone());
