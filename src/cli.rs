@@ -35,7 +35,7 @@ enum Command {
     Merge(MergeArgs),
     /// Train a model-switching bank of GRU (or, `--cell lstm`, LSTM) classifiers and the state maps
     /// between them, or another flexible family (`--family thr|skipw|nested`).
-    Train(TrainArgs),
+    Train(Box<TrainArgs>),
     /// Check the paper's weighted-average claim on a model folder: every setting alone, mid-sequence
     /// changes and random schedules on the test split of the card's task, measured vs the
     /// step-weighted prediction (accuracy, or MSE for a regression task).
@@ -266,7 +266,7 @@ pub fn run() -> anyhow::Result<()> {
     let cli = Cli::parse();
     match cli.command {
         Command::Run(args) => run_scenario(args),
-        Command::Train(args) => train(args),
+        Command::Train(args) => train(*args),
         Command::Validate(args) => validate(args),
         Command::Study(args) => study(args),
         Command::Merge(args) => merge(args),

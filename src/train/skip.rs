@@ -636,7 +636,7 @@ fn fine_tune_with_switches(
     }
     let select = selection_thresholds(thr_training);
     // Fixed validation schedules (seeded), the same at every epoch.
-    let mut validation_rng = Pcg64::seed_from_u64(config.seed ^ 0x7661_6c69_64);
+    let mut validation_rng = Pcg64::seed_from_u64(config.seed ^ 0x7661_6c69_6461);
     let validation_members = draw_member_schedule(
         &mut validation_rng,
         validation.len(),
