@@ -35,7 +35,7 @@ enum Command {
     Merge(MergeArgs),
     /// Train a model-switching bank of GRU (or, `--cell lstm`, LSTM) classifiers and the state maps
     /// between them, or another flexible family (`--family thr|skipw|nested`).
-    Train(TrainArgs),
+    Train(Box<TrainArgs>),
     /// Check the paper's weighted-average claim on a model folder: every setting alone, mid-sequence
     /// changes and random schedules on the test split of the card's task, measured vs the
     /// step-weighted prediction (accuracy, or MSE for a regression task).
@@ -188,6 +188,32 @@ struct TrainArgs {
     /// per width and λ) [default: 1e-3].
     #[arg(long, value_delimiter = ',')]
     lambda: Vec<f64>,
+    /// `--family thr` only: training draws `thr` per sequence uniformly from LO,HI (the range the
+    /// card's grid offers; `0.5,0.5` with `--thr-zero-share 0 --thr-changes 0 --no-lambda-curriculum`
+    /// is the old training at thr 0.5).
+    #[arg(long, value_delimiter = ',', default_values_t = [0.5f32, 1.0])]
+    thr_range: Vec<f32>,
+    /// `--family thr` only: probability that a drawn training `thr` is 0 (read every step).
+    #[arg(long, default_value_t = 0.1)]
+    thr_zero_share: f64,
+    /// `--family thr` only: most redraws of `thr` at random steps inside one training sequence.
+    #[arg(long, default_value_t = 2)]
+    thr_changes: usize,
+    /// `--family thr` only: thresholds whose mean validation score selects the kept epoch,
+    /// comma-separated [default: the --thr-range on a 0.1 step, plus 0 if --thr-zero-share > 0].
+    #[arg(long, value_delimiter = ',')]
+    thr_select: Vec<f64>,
+    /// `--family thr` only: train every λ from the seeded initialisation instead of starting the
+    /// second and later λ of a width from the next smaller λ's weights.
+    #[arg(long)]
+    no_lambda_curriculum: bool,
+    /// `--family thr` only: epochs of the joint fine-tune with switches between the models of one
+    /// width (needs two or more --lambda; 0: none).
+    #[arg(long, default_value_t = 0)]
+    switch_epochs: usize,
+    /// `--family thr` only: most switches between models inside one fine-tune sequence.
+    #[arg(long, default_value_t = 3)]
+    switch_changes: usize,
     /// SkipW window length L.
     #[arg(long, default_value_t = 8)]
     window: usize,
@@ -270,7 +296,7 @@ pub fn run() -> anyhow::Result<()> {
     let cli = Cli::parse();
     match cli.command {
         Command::Run(args) => run_scenario(args),
-        Command::Train(args) => train(args),
+        Command::Train(args) => train(*args),
         Command::Validate(args) => validate(args),
         Command::Study(args) => study(args),
         Command::Merge(args) => merge(args),
@@ -767,7 +793,7 @@ fn write_bank(args: &TrainArgs, trained: &TrainedBank) -> anyhow::Result<()> {
 /// `flexrnn train --family thr`: Skip-GRUs, one per (width, λ), with their threshold grid in the card.
 fn train_thr(mut args: TrainArgs, set: &data::SequenceSet, split: &data::Split, command: String) -> anyhow::Result<()> {
     use flexrnn::rnn::io::skip_classifier_tensors;
-    use flexrnn::train::skip::{train_skip_bank, SkipBankConfig, SkipProgress};
+    use flexrnn::train::skip::{train_skip_bank, SkipBankConfig, SkipProgress, ThrTraining};
     if args.lambda.is_empty() {
         args.lambda.push(1e-3);
     }
@@ -775,9 +801,22 @@ fn train_thr(mut args: TrainArgs, set: &data::SequenceSet, split: &data::Split, 
         !args.lambda.is_empty() && args.lambda.iter().all(|l| l.is_finite() && *l >= 0.0),
         "--lambda: give one or more budget weights ≥ 0"
     );
+    anyhow::ensure!(args.thr_range.len() == 2, "--thr-range: give LO,HI with 0 ≤ LO ≤ HI ≤ 1, e.g. 0.5,1");
+    let thr = ThrTraining {
+        range: [args.thr_range[0], args.thr_range[1]],
+        zero_share: args.thr_zero_share,
+        changes: args.thr_changes,
+        select: args.thr_select.clone(),
+        lambda_curriculum: !args.no_lambda_curriculum,
+        switch_epochs: args.switch_epochs,
+        switch_changes: args.switch_changes,
+    };
+    thr.check().map_err(|e| anyhow::anyhow!("--thr-range / --thr-zero-share / --thr-select / --switch-changes: {e}"))?;
+    let fine_tune_epochs = if args.lambda.len() >= 2 { args.switch_epochs } else { 0 };
     let config = SkipBankConfig {
         widths: args.widths.clone(),
         lambdas: args.lambda.clone(),
+        thr,
         base: TrainConfig {
             hidden: 0,
             epochs: args.epochs,
@@ -789,17 +828,30 @@ fn train_thr(mut args: TrainArgs, set: &data::SequenceSet, split: &data::Split, 
         },
         command,
     };
-    let bar = epoch_bar((args.widths.len() * args.lambda.len() * args.epochs) as u64);
+    let bar = epoch_bar((args.widths.len() * (args.lambda.len() * args.epochs + fine_tune_epochs)) as u64);
     let trained = train_skip_bank(set, split, &config, |p| match p {
         SkipProgress::Epoch { name, epoch } => {
             bar.inc(1);
             let line = format!(
-                "{name} epoch {}: loss {:.4}, updates {:.3} (train), validation {} with updates {:.3} at thr 0.5",
+                "{name} epoch {}: loss {:.4}, updates {:.3} (train), validation {} with updates {:.3} at thr 0.5, mean over the selection thresholds {:.4}",
                 epoch.epoch,
                 epoch.loss,
                 epoch.train_update_share,
                 epoch.validation.describe(),
-                epoch.validation_update_share
+                epoch.validation_update_share,
+                epoch.validation_curve
+            );
+            if bar.is_hidden() {
+                println!("{line}");
+            } else {
+                bar.set_message(line);
+            }
+        }
+        SkipProgress::SwitchEpoch { hidden, epoch } => {
+            bar.inc(1);
+            let line = format!(
+                "switch fine-tune H={hidden} epoch {}: loss {:.4}, validation mixed runs {:.4}, criterion {:.4}",
+                epoch.epoch, epoch.loss, epoch.validation_mixed, epoch.criterion
             );
             if bar.is_hidden() {
                 println!("{line}");

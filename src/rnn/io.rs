@@ -191,6 +191,38 @@ pub struct CardTraining {
     pub wall_time_s: f64,
     /// The data split (seed, fractions, indices into the data set).
     pub split: crate::data::Split,
+    /// ThrRNN training only (`family: "thr"`): how `thr` was drawn, the λ curriculum and the
+    /// switch fine-tune; absent in cards from before them (trained at `thr = 0.5` only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub thr_training: Option<CardThrTraining>,
+}
+
+/// How a ThrRNN bank (`family: "thr"`) was trained, recorded in [`CardTraining::thr_training`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CardThrTraining {
+    /// `[lo, hi]`: per training sequence `thr` is drawn uniformly from this range (unless 0, see
+    /// [`Self::zero_share`]).
+    pub thr_range: [f64; 2],
+    /// Probability that a drawn `thr` is 0 (read every step) instead of a value of the range.
+    pub zero_share: f64,
+    /// Most changes of `thr` inside one training sequence (each at a random step, uniform number
+    /// `0..=thr_changes`).
+    pub thr_changes: usize,
+    /// Whether the second and later models of one width started from the weights of the one with the
+    /// next smaller λ.
+    pub lambda_curriculum: bool,
+    /// Epochs of the joint fine-tune with switches between the models of one width (0: none).
+    pub switch_epochs: usize,
+    /// Most switches between models inside one fine-tune sequence (uniform number `1..=switch_changes`).
+    pub switch_changes: usize,
+    /// Epoch of the fine-tune whose weights were kept per width (0: the weights before it), in card
+    /// width order.
+    pub switch_best_epochs: Vec<usize>,
+    /// The thresholds whose mean validation score chose the kept epoch.
+    pub selection_thr: Vec<f64>,
+    /// The whole recipe in words (loss terms and weights, selection criterion).
+    pub description: String,
 }
 
 /// The model card `card.json` of a bank.

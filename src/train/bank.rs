@@ -201,6 +201,7 @@ pub fn train_bank(
             batch_size: config.base.batch_size,
             wall_time_s: started.elapsed().as_secs_f64(),
             split: split.clone(),
+            thr_training: None,
         },
     };
     let bank = ModelBank::new(models, maps).expect("every ordered pair has a fitted map of the right shape");

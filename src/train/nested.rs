@@ -393,6 +393,7 @@ pub fn train_nested(
             batch_size: config.batch_size,
             wall_time_s: started.elapsed().as_secs_f64(),
             split: split.clone(),
+            thr_training: None,
         },
     };
     Ok(TrainedNested { model, card })

@@ -386,6 +386,7 @@ pub fn train_skipw(
             batch_size: config.batch_size,
             wall_time_s: started.elapsed().as_secs_f64(),
             split: split.clone(),
+            thr_training: None,
         },
     };
     Ok(TrainedSkipW { model, card })

@@ -11,7 +11,7 @@ use flexrnn::rnn::nested::encode_nested;
 use flexrnn::rnn::{CellKind, FlexibleModel};
 use flexrnn::train::bank::{train_bank, BankConfig};
 use flexrnn::train::nested::{train_nested, NestedConfig};
-use flexrnn::train::skip::{train_skip_bank, SkipBankConfig};
+use flexrnn::train::skip::{train_skip_bank, SkipBankConfig, ThrTraining};
 use flexrnn::train::skipw::{skipw_files, train_skipw, SkipWTrainConfig};
 use flexrnn::train::TrainConfig;
 
@@ -72,7 +72,13 @@ fn train_lstm_folders(root: &Path) -> Vec<PathBuf> {
     let thr = train_skip_bank(
         &set,
         &split,
-        &SkipBankConfig { widths: vec![8], lambdas: vec![1e-2], base: base(0), command: "test".into() },
+        &SkipBankConfig {
+            widths: vec![8],
+            lambdas: vec![1e-2],
+            base: base(0),
+            thr: ThrTraining::default(),
+            command: "test".into(),
+        },
         |_| {},
     )
     .unwrap();
