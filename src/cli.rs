@@ -223,10 +223,19 @@ struct TrainArgs {
     /// SkipW training: the binarisation threshold is drawn per mini-batch uniformly from LO,HI.
     #[arg(long, value_delimiter = ',', default_values_t = [0.5f32, 0.5])]
     train_thr: Vec<f32>,
-    /// SkipW training: weight λ of the budget term λ · (processed steps / steps).
-    #[arg(long, default_value_t = 0.0)]
+    /// SkipW training: weight λ of the budget term λ · (processed steps / steps) (the paper's
+    /// λ Σ_t u_t with λ / T); 0 switches it off.
+    #[arg(long, default_value_t = 0.05)]
     budget_lambda: f64,
-    /// `nested` only: most width changes per training sequence in the random width schedules.
+    /// SkipW training: most changes of (K, thr) at random steps inside one training sequence (the
+    /// number is uniform in 0..=N; 0: one setting per sequence).
+    #[arg(long, default_value_t = 3)]
+    knob_changes: usize,
+    /// SkipW training: probability that a drawn training threshold is 0 (else uniform in --train-thr).
+    #[arg(long, default_value_t = 0.25)]
+    thr_zero_share: f64,
+    /// `nested` only: most width changes per training sequence in the random width schedules (0: none,
+    /// every training sequence at one width — the ablation).
     #[arg(long, default_value_t = 3)]
     max_changes: usize,
     /// `nested` only: weight of the in-place distillation term (soft targets of the widest width).
@@ -901,6 +910,10 @@ fn train_skipw(args: TrainArgs, set: &data::SequenceSet, split: &data::Split, co
         args.budget_lambda.is_finite() && args.budget_lambda >= 0.0,
         "--budget-lambda must be a number ≥ 0"
     );
+    anyhow::ensure!(
+        (0.0..=1.0).contains(&args.thr_zero_share),
+        "--thr-zero-share must be a probability in [0, 1]"
+    );
     let config = SkipWTrainConfig {
         cell: cell_kind(&args.cell),
         hidden: args.widths[0],
@@ -910,6 +923,8 @@ fn train_skipw(args: TrainArgs, set: &data::SequenceSet, split: &data::Split, co
         thr_min: args.train_thr[0],
         thr_max: args.train_thr[1],
         budget_lambda: args.budget_lambda,
+        knob_changes: args.knob_changes,
+        thr_zero_share: args.thr_zero_share,
         epochs: args.epochs,
         batch_size: args.batch_size,
         learning_rate: args.learning_rate,
@@ -951,7 +966,6 @@ fn train_nested(args: TrainArgs, set: &data::SequenceSet, split: &data::Split, c
     use flexrnn::rnn::nested::encode_nested;
     use flexrnn::train::nested::{train_nested, NestedConfig, NestedProgress};
     // The checks every family shares were made by `train` before it dispatched here.
-    anyhow::ensure!(args.max_changes > 0, "--max-changes must be at least 1");
     anyhow::ensure!(
         args.distill_weight.is_finite() && args.distill_weight >= 0.0,
         "--distill-weight must be a number ≥ 0"

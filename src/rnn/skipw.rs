@@ -3,10 +3,19 @@
 //! Source: Mayet, Lambert, Le Bolzer, Schnitzler, "SkipW: Resource adaptable RNN with strict upper
 //! computational limit", ICLR 2021. The sequence is cut into windows of `L` consecutive steps. At the
 //! first step of every window an importance vector is computed from the hidden state `s` at the
-//! window's start (before that step's input is read):
+//! window's start (before that step's input is read) and from the time input `τ`:
 //! ```text
-//! ũ = σ(W_skip s + b_skip)          W_skip [L, H], b_skip [L], ũ ∈ [0, 1]^L
+//! ũ = σ(W_skip [s; τ] + b_skip)     W_skip [L, H + 1], b_skip [L], ũ ∈ [0, 1]^L
+//! τ = t / T_s
 //! ```
+//! **Time input.** The paper's window gate reads the state and the time step (its `W_W` is
+//! `(N + 1) × L`: the `N` state values plus one time value). Here `t` is the 0-based index in the
+//! sequence of the window's first step (`0, L, 2L, …`) and `T_s` is the model's `time_scale` (stored in
+//! the weights file; the trainer writes the padded length of its training sequences, e.g. 64 for
+//! digits, so `τ ∈ [0, 1)` on training data and `τ ≥ 1` only past that length). The paper's text as
+//! we could retrieve it names the time step but not a normalisation; `t / T_s` keeps the input on the
+//! scale of the state's values. Models written before the time input (files whose `skip.weight` is
+//! `[L, H]`) have no time column and compute `ũ = σ(W_skip s + b_skip)` exactly as before.
 //! Of the window's `L` steps at most `K` are processed: those among the top-`K` entries of `ũ` (ties
 //! broken by the lower index) whose importance is at least `thr`. A processed step is an ordinary GRU
 //! step ([`GruCell::step`](crate::rnn::GruCell::step)); a skipped step copies the state (`h_t = h_{t−1}`), reads no input and costs
@@ -14,8 +23,8 @@
 //!
 //! **LSTM cells.** With an [`LstmCell`](crate::rnn::LstmCell) the state is `(h, c)` (stored flat as
 //! `[h; c]`, see [`crate::rnn::cell`]), a processed step is an ordinary LSTM step, a skipped step copies
-//! both, and the window gate reads the cell state at the window's start, `ũ = σ(W_skip c + b_skip)` —
-//! as Campos' Skip-LSTM update gate reads `c` (our choice for SkipW; `W_skip` keeps its `[L, H]`
+//! both, and the window gate reads the cell state at the window's start, `ũ = σ(W_skip [c; τ] + b_skip)` —
+//! as Campos' Skip-LSTM update gate reads `c` (our choice for SkipW; `W_skip` keeps its `[L, H + 1]`
 //! shape). The readout reads `h`. A processed step then costs the LSTM step `8H(I + H) + 21H`.
 //!
 //! # Knobs changed in the middle of a window
@@ -44,16 +53,21 @@
 //!
 //! # Cost
 //! FLOPs (a multiply–add counts 2, as in [`GruCell::flops_per_step`](crate::rnn::GruCell::flops_per_step)): the window gate costs
-//! `2HL + L` (the matrix–vector product with bias, `2H` per row, and `L` sigmoids), once per window, at
+//! `2(H + 1)L + L` (the matrix–vector product with bias over the `H + 1` inputs `[s; τ]`, `2(H + 1)` per
+//! row, and `L` sigmoids; the one division forming `τ` per window is not counted, like the counter of
+//! steps), or `2HL + L` for a model without the time input, once per window, at
 //! its first step, whatever the knobs (also for `K = 0`, which keeps the accounting independent of the
 //! knobs; the top-`K` ranking is comparisons, not counted). A processed step costs the GRU step
-//! `6H(I + H) + 16H`; a skipped step costs 0. Parameter bytes: `4 · (3H(I + H) + 6H + CH + C + LH + L)`.
+//! `6H(I + H) + 16H`; a skipped step costs 0. Parameter bytes: `4 · (3H(I + H) + 6H + CH + C + L(H + 1) + L)`
+//! (`LH` instead of `L(H + 1)` without the time input; `T_s` is a constant, not counted).
 //!
 //! # Files
 //! `<name>.safetensors` holds the tensors of [`super::io`]'s classifiers (`cell.*`, `readout.*`) plus
-//! `skip.weight` `[L, H]` and `skip.bias` `[L]`: the `state_dict()` of a PyTorch module with
-//! `cell = nn.GRUCell(I, H)` (or `nn.LSTMCell(I, H)`, `4H` rows), `readout = nn.Linear(H, C)` and
-//! `skip = nn.Linear(H, L)`. `card.json` is a [`SkipWCard`] (`family: "skipw"`, `cell` `gru` or `lstm`).
+//! `skip.weight` `[L, H + 1]` (last column: the time input's weights), `skip.bias` `[L]` and
+//! `skip.time_scale` `[1]` (`T_s`): the `state_dict()` of a PyTorch module with `cell = nn.GRUCell(I, H)`
+//! (or `nn.LSTMCell(I, H)`, `4H` rows), `readout = nn.Linear(H, C)` and `skip = nn.Linear(H + 1, L)` fed
+//! `[s; τ]`, plus the scale. A file whose `skip.weight` is `[L, H]` (and has no `skip.time_scale`) is
+//! the older gate without time input; it loads and runs as before (the shape decides). `card.json` is a [`SkipWCard`] (`family: "skipw"`, `cell` `gru` or `lstm`).
 
 use std::path::{Path, PathBuf};
 
@@ -62,7 +76,7 @@ use serde::{Deserialize, Serialize};
 
 use super::cell::{CellKind, CellScratch, RnnCell};
 use super::io::{card_cell, classifier_tensors, decode_rnn_classifier, CardTraining, ModelIoError, TensorMap};
-use super::kernels::{matvec_bias, sigmoid, KernelIsa};
+use super::kernels::{matvec_bias, matvec_bias_strided, sigmoid, KernelIsa};
 use super::model::RnnClassifier;
 
 /// Errors in the shapes of a [`SkipWClassifier`].
@@ -72,6 +86,9 @@ pub enum SkipWError {
     /// The window length is 0.
     #[error("SkipW window length L must be at least 1")]
     EmptyWindow,
+    /// The time input's scale is not a finite number > 0 (the value found, as text).
+    #[error("SkipW time scale must be a finite number > 0, found {0}")]
+    TimeScale(String),
     /// The skip gate's tensors do not match `L` and `H`.
     #[error("SkipW `{tensor}`: expected {expected} values, found {found}")]
     GateShape {
@@ -106,6 +123,8 @@ pub struct SkipWState {
     processed: usize,
     /// Whether `importance` belongs to the current window.
     gate_ready: bool,
+    /// Index in the sequence of the next step (`t`, from 0).
+    step: usize,
 }
 
 impl SkipWState {
@@ -118,6 +137,7 @@ impl SkipWState {
             position: 0,
             processed: 0,
             gate_ready: false,
+            step: 0,
         }
     }
 
@@ -128,6 +148,12 @@ impl SkipWState {
         self.position = 0;
         self.processed = 0;
         self.gate_ready = false;
+        self.step = 0;
+    }
+
+    /// Index in the sequence of the next step (`t`, from 0; the time input of a window opened now).
+    pub fn step_index(&self) -> usize {
+        self.step
     }
 
     /// The importance vector `ũ` of the current window (`L` values), once its gate has run.
@@ -182,16 +208,20 @@ pub struct SkipWClassifier {
     /// The cell and its readout (the readout is applied to the final `h`).
     pub base: RnnClassifier,
     window: usize,
-    /// `W_skip`, row-major `[L, H]`.
+    /// `W_skip`, row-major `[L, G]` with `G = H + 1` (last column: the time input's weight) or `G = H`
+    /// for a model without time input.
     gate_weight: Vec<f32>,
+    /// `T_s` of the time input `τ = t / T_s`; `None` for a model without time input.
+    time_scale: Option<f32>,
     /// `b_skip`, `[L]`.
     gate_bias: Vec<f32>,
     isa: KernelIsa,
 }
 
 impl SkipWClassifier {
-    /// Builds a classifier from a classifier (GRU or LSTM) and the window gate (`gate_weight` `[L, H]` row-major,
-    /// `gate_bias` `[L]`, `L = window`).
+    /// Builds a classifier from a classifier (GRU or LSTM) and a window gate **without** time input
+    /// (`gate_weight` `[L, H]` row-major, `gate_bias` `[L]`, `L = window`; the older gate, see
+    /// [`Self::with_time_input`] for the paper's).
     ///
     /// # Errors
     /// [`SkipWError`] if `window` is 0 or a gate tensor has the wrong length.
@@ -215,7 +245,48 @@ impl SkipWClassifier {
         if gate_bias.len() != window {
             return Err(SkipWError::GateShape { tensor: "skip.bias", expected: window, found: gate_bias.len() });
         }
-        Ok(SkipWClassifier { base, window, gate_weight, gate_bias, isa: KernelIsa::detect() })
+        Ok(SkipWClassifier { base, window, gate_weight, gate_bias, time_scale: None, isa: KernelIsa::detect() })
+    }
+
+    /// Builds a classifier whose window gate reads the state and the time input `τ = t / time_scale`
+    /// (module doc): `gate_weight` `[L, H + 1]` row-major (last column: the time weight), `gate_bias`
+    /// `[L]`.
+    ///
+    /// # Errors
+    /// [`SkipWError`] if `window` is 0, a gate tensor has the wrong length or `time_scale` is not a
+    /// finite number > 0.
+    pub fn with_time_input(
+        base: RnnClassifier,
+        window: usize,
+        gate_weight: Vec<f32>,
+        gate_bias: Vec<f32>,
+        time_scale: f32,
+    ) -> Result<SkipWClassifier, SkipWError> {
+        if window == 0 {
+            return Err(SkipWError::EmptyWindow);
+        }
+        if !(time_scale.is_finite() && time_scale > 0.0) {
+            return Err(SkipWError::TimeScale(time_scale.to_string()));
+        }
+        let columns = base.hidden_size() + 1;
+        if gate_weight.len() != window * columns {
+            return Err(SkipWError::GateShape {
+                tensor: "skip.weight",
+                expected: window * columns,
+                found: gate_weight.len(),
+            });
+        }
+        if gate_bias.len() != window {
+            return Err(SkipWError::GateShape { tensor: "skip.bias", expected: window, found: gate_bias.len() });
+        }
+        Ok(SkipWClassifier {
+            base,
+            window,
+            gate_weight,
+            gate_bias,
+            time_scale: Some(time_scale),
+            isa: KernelIsa::detect(),
+        })
     }
 
     /// Restricts the kernels to the baseline instruction set (for tests); results are bit-identical.
@@ -240,14 +311,25 @@ impl SkipWClassifier {
         &self.base.cell
     }
 
-    /// The gate tensors: `W_skip` `[L, H]` row-major and `b_skip` `[L]`.
+    /// The gate tensors: `W_skip` row-major `[L, G]` (`G` = [`Self::gate_columns`]: `H + 1` with the
+    /// time input, whose weight is the last column; `H` without) and `b_skip` `[L]`.
     pub fn gate(&self) -> (&[f32], &[f32]) {
         (&self.gate_weight, &self.gate_bias)
     }
 
-    /// FLOPs of one window gate: `2HL + L`.
+    /// Inputs of the window gate: `H + 1` (state and time) or `H` (a model without time input).
+    pub fn gate_columns(&self) -> usize {
+        self.hidden_size() + usize::from(self.time_scale.is_some())
+    }
+
+    /// `T_s` of the time input `τ = t / T_s`, or `None` for a model without time input.
+    pub fn time_scale(&self) -> Option<f32> {
+        self.time_scale
+    }
+
+    /// FLOPs of one window gate: `2GL + L` with `G` = [`Self::gate_columns`] (`2(H + 1)L + L`).
     pub fn flops_window_gate(&self) -> u64 {
-        (2 * self.hidden_size() * self.window + self.window) as u64
+        (2 * self.gate_columns() * self.window + self.window) as u64
     }
 
     /// FLOPs of one processed step (the cell step, [`RnnCell::flops_per_step`]).
@@ -255,7 +337,7 @@ impl SkipWClassifier {
         self.base.cell.flops_per_step()
     }
 
-    /// Bytes of all parameters as `f32`: the classifier's plus `4 (LH + L)`.
+    /// Bytes of all parameters as `f32`: the classifier's plus `4 (LG + L)` (`G` = [`Self::gate_columns`]).
     pub fn param_bytes(&self) -> u64 {
         self.base.param_bytes() + 4 * (self.gate_weight.len() + self.gate_bias.len()) as u64
     }
@@ -265,11 +347,23 @@ impl SkipWClassifier {
         SkipWState::new(self.base.state_len(), self.window)
     }
 
-    /// Writes `ũ = σ(W_skip s + b_skip)` for the flat state `state` (`h` for a GRU; `[h; c]` for an
-    /// LSTM, of which the gate reads `c`) into `out` (`L` values). Allocates nothing.
-    pub fn importance_into(&self, state: &[f32], out: &mut [f32]) {
+    /// Writes `ũ = σ(W_skip [s; τ] + b_skip)` for the flat state `state` (`h` for a GRU; `[h; c]` for
+    /// an LSTM, of which the gate reads `c`) of a window whose first step has index `t` in the
+    /// sequence (`τ = t / T_s`; ignored by a model without time input) into `out` (`L` values).
+    /// Allocates nothing.
+    pub fn importance_into(&self, state: &[f32], t: usize, out: &mut [f32]) {
         let gate_input = self.base.cell.gate_state(state);
-        matvec_bias(self.isa, &self.gate_weight, gate_input, &self.gate_bias, out);
+        match self.time_scale {
+            None => matvec_bias(self.isa, &self.gate_weight, gate_input, &self.gate_bias, out),
+            Some(scale) => {
+                let columns = gate_input.len() + 1;
+                matvec_bias_strided(self.isa, &self.gate_weight, columns, gate_input, &self.gate_bias, out);
+                let tau = t as f32 / scale;
+                for (o, row) in out.iter_mut().zip(self.gate_weight.chunks_exact(columns)) {
+                    *o += row[columns - 1] * tau;
+                }
+            }
+        }
         out.iter_mut().for_each(|v| *v = sigmoid(*v));
     }
 
@@ -282,8 +376,8 @@ impl SkipWClassifier {
         if state.gate_ready {
             return 0;
         }
-        let SkipWState { h, importance, .. } = state;
-        self.importance_into(h, importance);
+        let SkipWState { h, importance, step, .. } = state;
+        self.importance_into(h, *step, importance);
         state.gate_ready = true;
         state.processed = 0;
         self.flops_window_gate()
@@ -325,8 +419,8 @@ impl SkipWClassifier {
         let mut flops = 0;
         if window_start {
             debug_assert_eq!(state.position, 0);
-            let SkipWState { h, importance, .. } = state;
-            self.importance_into(h, importance);
+            let SkipWState { h, importance, step, .. } = state;
+            self.importance_into(h, *step, importance);
             state.gate_ready = true;
             state.processed = 0;
             flops += self.flops_window_gate();
@@ -339,6 +433,7 @@ impl SkipWClassifier {
             flops += self.flops_per_processed_step();
         }
         let processed_in_window = state.processed;
+        state.step += 1;
         state.position += 1;
         if state.position == self.window {
             state.position = 0;
@@ -468,7 +563,8 @@ pub struct SkipWCardKnobs {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SkipWCardTrainingKnobs {
-    /// `K` drawn uniformly per mini-batch from `k_min..=k_max`.
+    /// `K` drawn uniformly from `k_min..=k_max` (per mini-batch in older cards, per knob of the
+    /// training schedule with `knob_changes`).
     pub k_min: usize,
     /// Upper end of the `K` range.
     pub k_max: usize,
@@ -478,6 +574,16 @@ pub struct SkipWCardTrainingKnobs {
     pub thr_max: f32,
     /// Weight λ of the budget term `λ · (processed steps / steps)` in the loss.
     pub budget_lambda: f64,
+    /// Most knob changes inside one training sequence (absent: one setting per mini-batch, the older
+    /// trainer).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub knob_changes: Option<usize>,
+    /// Probability that a training threshold was 0 (absent: never, beyond the uniform draw).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub thr_zero_share: Option<f64>,
+    /// `T_s` of the window gate's time input `τ = t / T_s` (absent: a gate without time input).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gate_time_scale: Option<f32>,
     /// Validation score used to keep an epoch, in words.
     pub selection: String,
 }
@@ -536,8 +642,11 @@ pub struct SkipWCard {
 /// The tensors of a SkipW model's safetensors file (see the module doc).
 pub fn skipw_tensors(model: &SkipWClassifier) -> TensorMap {
     let mut map = classifier_tensors(&model.base);
-    map.insert("skip.weight".into(), (vec![model.window, model.hidden_size()], model.gate_weight.clone()));
+    map.insert("skip.weight".into(), (vec![model.window, model.gate_columns()], model.gate_weight.clone()));
     map.insert("skip.bias".into(), (vec![model.window], model.gate_bias.clone()));
+    if let Some(scale) = model.time_scale {
+        map.insert("skip.time_scale".into(), (vec![1], vec![scale]));
+    }
     map
 }
 
@@ -593,10 +702,30 @@ pub fn decode_skipw_cell(
     let base = decode_rnn_classifier(bytes, path, name, kind, input, hidden, classes)?;
     let file = SafeTensors::deserialize(bytes)
         .map_err(|e| ModelIoError::Tensor { path: path.to_path_buf(), message: e.to_string() })?;
-    let weight = gate_tensor(&file, path, "skip.weight", &[window, hidden])?;
+    let bad = |message: String| ModelIoError::Tensor { path: path.to_path_buf(), message };
+    // The shape of `skip.weight` decides: `[L, H + 1]` is the gate with time input, `[L, H]` the older
+    // gate without (module doc).
+    let with_time = match file.tensor("skip.weight") {
+        Ok(view) if view.shape() == [window, hidden + 1] => true,
+        Ok(view) if view.shape() == [window, hidden] => false,
+        Ok(view) => {
+            return Err(bad(format!(
+                "tensor `skip.weight` has shape {:?}; expected [{window}, {}] (gate with time input) or [{window}, {hidden}] (older gate without)",
+                view.shape(),
+                hidden + 1
+            )))
+        }
+        Err(_) => return Err(bad("missing tensor `skip.weight`".into())),
+    };
+    let weight = gate_tensor(&file, path, "skip.weight", &[window, hidden + usize::from(with_time)])?;
     let bias = gate_tensor(&file, path, "skip.bias", &[window])?;
-    SkipWClassifier::new(base, window, weight, bias)
-        .map_err(|e| ModelIoError::Tensor { path: path.to_path_buf(), message: e.to_string() })
+    let built = if with_time {
+        let scale = gate_tensor(&file, path, "skip.time_scale", &[1])?[0];
+        SkipWClassifier::with_time_input(base, window, weight, bias, scale)
+    } else {
+        SkipWClassifier::new(base, window, weight, bias)
+    };
+    built.map_err(|e| bad(e.to_string()))
 }
 
 /// Loads a SkipW model folder: `card.json` (a [`SkipWCard`]) and `<name>.safetensors`.
@@ -805,7 +934,7 @@ mod tests {
                 if position == 0 {
                     (max_k, count, changed) = (0, 0, false);
                     let mut importance = vec![0.0; window];
-                    model.importance_into(&state.h, &mut importance);
+                    model.importance_into(&state.h, t, &mut importance);
                     mask = reference_mask(&importance, knobs.k, knobs.thr);
                 }
                 max_k = max_k.max(knobs.k.min(window));
@@ -911,7 +1040,7 @@ mod tests {
         assert_eq!(first, run(&baseline));
         // Every window's importance has ties (rows in equal pairs); the lower index of a pair wins.
         let mut importance = vec![0.0; 8];
-        model.importance_into(&[0.3; 16], &mut importance);
+        model.importance_into(&[0.3; 16], 0, &mut importance);
         assert!(importance.chunks_exact(2).all(|pair| pair[0] == pair[1]));
         let mut mask = [false; 8];
         top_k_mask(&importance, 3, &mut mask);
@@ -928,6 +1057,109 @@ mod tests {
         assert_eq!(back, model);
         let err = decode_skipw(&bytes, Path::new("t.safetensors"), "t", 1, 2, 2, 5).unwrap_err();
         assert!(err.to_string().contains("skip.weight"), "{err}");
+    }
+
+    /// `tiny` with the time input: gate weights `[L, 3]` whose state columns are 0 and whose time
+    /// column is `time_weight`, bias 0, `T_s = 8`.
+    fn tiny_timed(time_weight: &[f32]) -> SkipWClassifier {
+        let base = tiny(time_weight.len(), vec![0.0; time_weight.len()]).base;
+        let weight = time_weight.iter().flat_map(|&w| [0.0, 0.0, w]).collect();
+        SkipWClassifier::with_time_input(base, time_weight.len(), weight, vec![0.0; time_weight.len()], 8.0).unwrap()
+    }
+
+    #[test]
+    fn time_input_reaches_the_gate() {
+        // L = 2, W_time = [2, −1], T_s = 8. With K = 0 nothing is processed, so the state stays 0 and
+        // every window starts from the same state; only τ differs: window 0 has τ = 0/8, window 1
+        // τ = 2/8, window 2 τ = 4/8.
+        let model = tiny_timed(&[2.0, -1.0]);
+        assert_eq!((model.gate_columns(), model.time_scale()), (3, Some(8.0)));
+        let mut state = model.new_state();
+        let mut scratch = CellScratch::new(2);
+        let mut seen = Vec::new();
+        for t in 0..6 {
+            if t % 2 == 0 {
+                assert_eq!(state.step_index(), t);
+                model.open_window(&mut state);
+                seen.push(state.importance().unwrap().to_vec());
+            }
+            model.step(&[1.0], SkipWKnobs { k: 0, thr: 0.0 }, &mut state, &mut scratch);
+        }
+        assert_eq!(state.h, vec![0.0; 2], "same state at every window");
+        let sig = |x: f32| 1.0 / (1.0 + (-x).exp());
+        let expected = [[0.5, 0.5], [sig(0.5), sig(-0.25)], [sig(1.0), sig(-0.5)]];
+        for (window, (got, want)) in seen.iter().zip(expected).enumerate() {
+            for (g, w) in got.iter().zip(want) {
+                assert!((g - w).abs() < 1e-6, "window {window}: {got:?} vs {want:?}");
+            }
+        }
+        // Hand values: σ(0.5) = 0.622459, σ(−0.25) = 0.437823.
+        assert!((seen[1][0] - 0.622_459).abs() < 1e-5 && (seen[1][1] - 0.437_823).abs() < 1e-5);
+        // A reset starts the time again at 0.
+        state.reset();
+        model.open_window(&mut state);
+        assert_eq!(state.importance().unwrap(), &[0.5, 0.5]);
+        // Same positions, time weight 0: identical importances (the time column is what differs).
+        let flat = tiny_timed(&[0.0, 0.0]);
+        let (mut a, mut b) = ([0.0; 2], [0.0; 2]);
+        flat.importance_into(&[0.3, -0.2], 0, &mut a);
+        flat.importance_into(&[0.3, -0.2], 6, &mut b);
+        assert_eq!(a, b);
+        model.importance_into(&[0.3, -0.2], 0, &mut a);
+        model.importance_into(&[0.3, -0.2], 6, &mut b);
+        assert_ne!(a, b);
+    }
+
+    #[test]
+    fn time_input_flops_bytes_and_selection_by_hand() {
+        // H = 2, L = 2: gate 2·(2+1)·2 + 2 = 14 FLOPs; parameters 36 (GRU, readout) + 6 + 2 = 44 → 176 bytes.
+        let model = tiny_timed(&[2.0, -1.0]);
+        assert_eq!(model.flops_window_gate(), 14);
+        assert_eq!(model.param_bytes(), 4 * (3 * 2 * 3 + 12 + 4 + 2 + 6 + 2));
+        // K = 1, thr 0: window 0 ties at 0.5 → position 0; window 1 (τ = 0.25 > 0 and the state
+        // moved, but the state columns are 0) → position 0 again (2·0.25 > −0.25).
+        let mut state = model.new_state();
+        let mut scratch = CellScratch::new(2);
+        let pattern: Vec<bool> = (0..4)
+            .map(|_| model.step(&[1.0], SkipWKnobs { k: 1, thr: 0.0 }, &mut state, &mut scratch).processed)
+            .collect();
+        assert_eq!(pattern, [true, false, true, false]);
+        assert_eq!(model.classify(&[1.0; 4], 1, 0.0).flops, 2 * 14 + 2 * 68);
+    }
+
+    #[test]
+    fn old_gate_without_time_input_still_loads_and_new_files_round_trip() {
+        // A file written before the time input: skip.weight [L, H], no skip.time_scale.
+        let old = tiny(4, vec![-2.0, 2.0, 0.0, 1.0]);
+        let bytes = super::super::io::encode_tensors(&skipw_tensors(&old));
+        let back = decode_skipw(&bytes, Path::new("old.safetensors"), "t", 1, 2, 2, 4).unwrap();
+        assert_eq!((back.gate_columns(), back.time_scale()), (2, None));
+        assert_eq!(back.flops_window_gate(), 20);
+        assert_eq!(back, old);
+        // A new file: skip.weight [L, H + 1] and skip.time_scale.
+        let new = tiny_timed(&[2.0, -1.0, 0.5, 0.0]);
+        let tensors = skipw_tensors(&new);
+        assert_eq!(tensors["skip.weight"].0, vec![4, 3]);
+        assert_eq!(tensors["skip.time_scale"], (vec![1], vec![8.0]));
+        let bytes = super::super::io::encode_tensors(&tensors);
+        let back = decode_skipw(&bytes, Path::new("new.safetensors"), "t", 1, 2, 2, 4).unwrap();
+        assert_eq!(back, new);
+        // [L, H + 1] without its scale, or another shape, is refused with the allowed shapes.
+        let mut no_scale = skipw_tensors(&new);
+        no_scale.remove("skip.time_scale");
+        let err = decode_skipw(&super::super::io::encode_tensors(&no_scale), Path::new("n.safetensors"), "t", 1, 2, 2, 4)
+            .unwrap_err();
+        assert!(err.to_string().contains("skip.time_scale"), "{err}");
+        let mut wrong = skipw_tensors(&new);
+        wrong.insert("skip.weight".into(), (vec![4, 5], vec![0.0; 20]));
+        let err = decode_skipw(&super::super::io::encode_tensors(&wrong), Path::new("w.safetensors"), "t", 1, 2, 2, 4)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("[4, 3]") && err.contains("[4, 2]") && err.contains("w.safetensors"), "{err}");
+        assert_eq!(
+            SkipWClassifier::with_time_input(tiny(2, vec![0.0; 2]).base, 2, vec![0.0; 6], vec![0.0; 2], 0.0),
+            Err(SkipWError::TimeScale("0".into()))
+        );
     }
 
     /// A random LSTM SkipW model: input `I`, hidden `H`, window `L`, 3 classes.
@@ -976,7 +1208,7 @@ mod tests {
                     count = 0;
                     // The gate reads c at the window's start.
                     let mut from_c = vec![0.0; window];
-                    model.importance_into(&state.h, &mut from_c);
+                    model.importance_into(&state.h, t, &mut from_c);
                     let (weight, bias) = model.gate();
                     for (row, (u, b)) in from_c.iter().zip(bias).enumerate() {
                         let pre: f32 = b + weight[row * hidden..(row + 1) * hidden]

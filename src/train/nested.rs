@@ -7,7 +7,9 @@
 //! 3. a random width of the list (drawn per batch from the widths strictly between the two, or from
 //!    all when there are none);
 //! 4. a random width schedule per sequence ([`random_width_schedule`], 1 to `max_changes` changes at
-//!    random steps), so that the frozen units of a narrower stretch are resumed by a wider one.
+//!    random steps), so that the frozen units of a narrower stretch are resumed by a wider one. With
+//!    `max_changes = 0` (the ablation) this group runs one random width per sequence, unchanged
+//!    throughout ([`training_schedules`]).
 //!
 //! This is the sandwich rule of Yu & Huang ("Universally slimmable networks", ICCV 2019) with
 //! in-place distillation: groups 2–4 are trained on the hard labels *and* on the widest group's
@@ -55,12 +57,41 @@ pub struct NestedConfig {
     pub clip_norm: f64,
     /// Seed of the initialisation, batch order, width draws and evaluation schedules.
     pub seed: u64,
-    /// Most width changes in a training schedule (1 to this many, uniformly).
+    /// Most width changes in a training schedule (1 to this many, uniformly); 0: no changes at all
+    /// (every training sequence runs at one width throughout — the ablation).
     pub max_changes: usize,
     /// Weight of the soft-target (in-place distillation) term.
     pub distill_weight: f64,
     /// The command line that was run, recorded in the card.
     pub command: String,
+}
+
+/// The width schedules of one training mini-batch of `batch` sequences of `steps` steps: `4 × batch`
+/// rows in the four groups of the module doc — the widest width, the narrowest, `random_width`, and
+/// per sequence a [`random_width_schedule`] with a number of changes drawn uniformly from
+/// `1..=max_changes`; with `max_changes = 0` that last group has **no** change (one random width per
+/// sequence, constant throughout). `widths` ascending.
+///
+/// # Panics
+/// If `widths` is empty.
+pub fn training_schedules(
+    widths: &[usize],
+    steps: usize,
+    batch: usize,
+    random_width: usize,
+    max_changes: usize,
+    rng: &mut impl Rng,
+) -> Vec<Vec<usize>> {
+    let (narrowest, widest) = (widths[0], widths[widths.len() - 1]);
+    let mut schedules = Vec::with_capacity(4 * batch);
+    schedules.extend(std::iter::repeat_n(vec![widest; steps], batch));
+    schedules.extend(std::iter::repeat_n(vec![narrowest; steps], batch));
+    schedules.extend(std::iter::repeat_n(vec![random_width; steps], batch));
+    for _ in 0..batch {
+        let changes = if max_changes == 0 { 0 } else { rng.random_range(1..=max_changes) };
+        schedules.push(random_width_schedule(widths, steps, changes, rng));
+    }
+    schedules
 }
 
 /// Width changes per sequence in the evaluation schedules recorded in the card.
@@ -296,14 +327,8 @@ pub fn train_nested(
         for chunk in order.chunks(config.batch_size) {
             let batch = chunk.len();
             let random_width = middle[rng.random_range(0..middle.len())];
-            let mut schedules = Vec::with_capacity(4 * batch);
-            schedules.extend(std::iter::repeat_n(vec![hidden; train.steps], batch));
-            schedules.extend(std::iter::repeat_n(vec![widths[0]; train.steps], batch));
-            schedules.extend(std::iter::repeat_n(vec![random_width; train.steps], batch));
-            for _ in 0..batch {
-                let changes = rng.random_range(1..=config.max_changes.max(1));
-                schedules.push(random_width_schedule(&widths, train.steps, changes, &mut rng));
-            }
+            let schedules =
+                training_schedules(&widths, train.steps, batch, random_width, config.max_changes, &mut rng);
             let mut values = Vec::with_capacity(4 * batch * train.steps * train.features);
             let repeated: Vec<usize> = (0..4).flat_map(|_| chunk.iter().copied()).collect();
             for &i in &repeated {
@@ -386,8 +411,15 @@ pub fn train_nested(
             seed: config.seed,
             autodiff: "candle-core 0.11 / candle-nn 0.11 (CPU)".into(),
             optimiser: format!(
-                "AdamW (lr {}, cosine decay to 5%, weight decay 1e-4), gradient-norm clip {}; sandwich rule per batch (widest, narrowest, a random middle width, a random schedule of 1-{} width changes per sequence), the task loss on the true targets for all plus {} × a soft-target term against the widest's detached outputs for the others (cross-entropy against its softmax; squared error for regression); epoch with the best mean validation score (per width and under schedules) kept",
-                config.learning_rate, config.clip_norm, config.max_changes, config.distill_weight
+                "AdamW (lr {}, cosine decay to 5%, weight decay 1e-4), gradient-norm clip {}; sandwich rule per batch (widest, narrowest, a random middle width, {}), the task loss on the true targets for all plus {} × a soft-target term against the widest's detached outputs for the others (cross-entropy against its softmax; squared error for regression); epoch with the best mean validation score (per width and under schedules) kept",
+                config.learning_rate,
+                config.clip_norm,
+                if config.max_changes == 0 {
+                    "one random width per sequence with no change (max changes 0)".to_string()
+                } else {
+                    format!("a random schedule of 1-{} width changes per sequence", config.max_changes)
+                },
+                config.distill_weight
             ),
             epochs: config.epochs,
             batch_size: config.batch_size,
@@ -544,5 +576,26 @@ mod tests {
             assert!(entry.test_accuracy.unwrap() >= 0.8, "width {}: {:?}", entry.width, entry.test_accuracy);
         }
         assert!(card.schedules.test_score >= 0.8, "{:?}", card.schedules);
+    }
+
+    #[test]
+    fn max_changes_zero_trains_with_no_width_change() {
+        let widths = [4, 8, 16, 32];
+        let mut rng = Pcg64::seed_from_u64(3);
+        let schedules = training_schedules(&widths, 20, 50, 8, 0, &mut rng);
+        assert_eq!(schedules.len(), 200);
+        for (row, schedule) in schedules.iter().enumerate() {
+            assert!(schedule.iter().all(|&w| w == schedule[0]), "row {row}: {schedule:?} changes width");
+        }
+        // The fourth group still draws its one width at random (not always the same).
+        let group4: std::collections::BTreeSet<usize> = schedules[150..].iter().map(|s| s[0]).collect();
+        assert!(group4.len() > 1, "{group4:?}");
+        // max_changes 1 really changes once per sequence of the fourth group (regression guard of
+        // the old `.max(1)`: 0 and 1 used to be the same).
+        let one = training_schedules(&widths, 20, 50, 8, 1, &mut rng);
+        for schedule in &one[150..] {
+            assert_eq!(schedule.windows(2).filter(|p| p[0] != p[1]).count(), 1, "{schedule:?}");
+        }
+        assert!(one[..150].iter().all(|s| s.iter().all(|&w| w == s[0])));
     }
 }

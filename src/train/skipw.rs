@@ -1,21 +1,35 @@
 //! Training a SkipW classifier ([`crate::rnn::skipw`]) with the autodiff of `candle`.
 //!
 //! Mayet et al., "SkipW: Resource adaptable RNN with strict upper computational limit" (ICLR 2021).
-//! Forward pass, per window of `L` steps: `ũ = σ(W_skip h + b_skip)` from the state at the window's
-//! start (`c` for an LSTM); the binary selection `u = topK(ũ) ∧ (ũ ≥ 0.5)`; per step
+//! Forward pass, per window of `L` steps: `ũ = σ(W_skip [s; τ] + b_skip)` from the state at the
+//! window's start (`h`, or `c` for an LSTM) and the time input `τ = t / T_s` (`t` the index of the
+//! window's first step, `T_s` the padded length of the training sequences; see [`crate::rnn::skipw`]);
+//! per step the binary selection `u_t` of the crate's inference rule ([`selected`]: top-`K` of `ũ`,
+//! `ũ ≥ thr`, and the window's budget not spent — under the knobs in force *at that step*); then
 //! `s ← u_t · cell(x_t, s) + (1 − u_t) · s` on the flat state `s` (`h`, or `[h; c]` for an LSTM).
-//! The selection is not differentiable; the straight-through estimator passes the gradient of `u`
-//! to `ũ` unchanged (`u = hard + (ũ − stopgrad(ũ))`, whose forward value is exactly `hard`).
+//! The selection is not differentiable; the straight-through estimator passes the gradient of `u_t`
+//! to `ũ` at that step's window position unchanged (`u = hard + (ũ_p − stopgrad(ũ_p))`, whose
+//! forward value is exactly `hard`).
 //!
-//! So that one model serves every budget, `K` is drawn uniformly from `k_min..=k_max` for every
-//! mini-batch, and likewise the binarisation threshold from `[thr_min, thr_max]` (default the point
-//! 0.5; a model trained only at 0.5 never learns to use the steps whose importance stays below 0.5,
-//! so `thr = 0` is then far from "every step") (the paper varies `K` at inference; we could not retrieve its exact training schedule,
-//! and random `K` per batch is the choice here). An optional budget term `λ · mean_b (Σ_t u_t / T)`
-//! pushes the importance of unneeded steps below 0.5. Loss: cross-entropy of the readout of the final
-//! state plus the budget term. Optimiser and epoch selection as [`super::train_classifier`]: AdamW with
-//! cosine decay to 5%, weight decay 1e-4, gradient-norm clip; the epoch with the best validation score
-//! (mean accuracy over `K = 1..=L` at `thr = 0.5`, measured with the crate's own inference) is kept.
+//! **Knobs change inside training sequences.** So that one model serves every budget and every
+//! change of budget, each training sequence gets its own knob schedule: `(K, thr)` drawn at its
+//! first step, then redrawn at `c` distinct random steps (`c` uniform in `0..=knob_changes`, steps
+//! anywhere, also inside a window, where the inference's mid-window rule applies). `K` is uniform in
+//! `k_min..=k_max`; `thr` is 0 with probability `thr_zero_share` (every selected step read; this is
+//! what keeps `K = L, thr = 0` — the plain cell — accurate) and otherwise uniform in
+//! `[thr_min, thr_max]`. With `knob_changes = 0` and `thr_zero_share = 0` every sequence runs one
+//! setting throughout.
+//!
+//! **Budget loss.** The paper's budget term `λ_paper Σ_t u_t` (Campos et al.'s, summed over the
+//! steps of a sequence) is used as `λ · mean_b (Σ_t u_t / T)` = `λ_paper · Σ_t u_t` with
+//! `λ_paper = λ / T`: the same gradient direction, a weight that does not depend on the sequence
+//! length. Through the straight-through estimator it lowers the importance of every position a step
+//! is taken at, so steps the task does not need fall below the thresholds. Loss: the task loss of
+//! the readout of the final state (cross-entropy, or squared error for regression) plus the budget
+//! term. Optimiser and epoch selection as [`super::train_classifier`]: AdamW with cosine decay to 5%,
+//! weight decay 1e-4, gradient-norm clip; the epoch with the best validation score (mean quality over
+//! `K = 1..=L` and the thresholds of [`validation_thresholds`], constant knobs, measured with the
+//! crate's own inference) is kept.
 
 use crate::train::{flat, uniform_var};
 use std::path::PathBuf;
@@ -30,9 +44,9 @@ use rand_pcg::Pcg64;
 use crate::data::{SequenceSet, Split};
 use crate::rnn::io::{encode_tensors, CardTraining};
 use crate::rnn::skipw::{
-    skipw_tensors, top_k_mask, SkipWCard, SkipWCardKnobs, SkipWCardTrainingKnobs, SkipWClassifier, SkipWGridPoint,
+    selected, skipw_tensors, SkipWCard, SkipWCardKnobs, SkipWCardTrainingKnobs, SkipWClassifier, SkipWGridPoint,
 };
-use crate::rnn::{CellKind, RnnClassifier};
+use crate::rnn::{CellKind, RnnClassifier, SkipWKnobs};
 
 use super::cell::CandleCell;
 use super::{batch_tensor, clip_gradients, readout_size, task_loss, Score, Scorer, TrainError};
@@ -61,8 +75,12 @@ pub struct SkipWTrainConfig {
     pub thr_min: f32,
     /// Upper end of the training threshold range.
     pub thr_max: f32,
-    /// Weight λ of the budget term (0: none).
+    /// Weight λ of the budget term `λ · (processed steps / steps)` (0: none).
     pub budget_lambda: f64,
+    /// Most knob changes inside one training sequence (the number is uniform in `0..=knob_changes`).
+    pub knob_changes: usize,
+    /// Probability that a drawn training threshold is 0 (else uniform in `[thr_min, thr_max]`).
+    pub thr_zero_share: f64,
     /// Passes over the training set.
     pub epochs: usize,
     /// Sequences per mini-batch.
@@ -102,6 +120,8 @@ pub struct TrainedSkipW {
 struct CandleSkipW {
     cell: CandleCell,
     window: usize,
+    /// `T_s` of the time input.
+    time_scale: f32,
     skip_weight: Var,
     skip_bias: Var,
     readout_weight: Var,
@@ -109,26 +129,30 @@ struct CandleSkipW {
 }
 
 impl CandleSkipW {
-    /// PyTorch's initialisation (uniform ±1/√H for the cell and the H-input linear layers), drawn in the
-    /// order cell, skip gate, readout.
+    /// PyTorch's initialisation (uniform ±1/√fan-in: `H` for the cell and the readout, `H + 1` for the
+    /// gate over `[s; τ]`), drawn in the order cell, skip gate, readout.
     fn init(
         kind: CellKind,
         input: usize,
         hidden: usize,
         window: usize,
         classes: usize,
+        time_scale: f32,
         rng: &mut Pcg64,
     ) -> candle_core::Result<Self> {
         let cell = CandleCell::init(kind, input, hidden, rng)?;
+        let gate_bound = 1.0 / ((hidden + 1) as f32).sqrt();
+        let skip_weight = uniform_var(rng, &[window, hidden + 1], gate_bound)?;
+        let skip_bias = uniform_var(rng, &[window], gate_bound)?;
         let bound = 1.0 / (hidden as f32).sqrt();
-        let mut var = |shape: &[usize]| uniform_var(rng, shape, bound);
         Ok(CandleSkipW {
             cell,
             window,
-            skip_weight: var(&[window, hidden])?,
-            skip_bias: var(&[window])?,
-            readout_weight: var(&[classes, hidden])?,
-            readout_bias: var(&[classes])?,
+            time_scale,
+            skip_weight,
+            skip_bias,
+            readout_weight: uniform_var(rng, &[classes, hidden], bound)?,
+            readout_bias: uniform_var(rng, &[classes], bound)?,
         })
     }
 
@@ -141,15 +165,30 @@ impl CandleSkipW {
     }
 
     /// Final hidden states `h` `[B, H]` (what the readout reads) and the selection `u` of every step
-    /// `[B, T]` for inputs `[B, T, I]` under budget `k` and threshold `thr` (straight-through selection,
-    /// see the module doc).
+    /// `[B, T]` for inputs `[B, T, I]` under constant budget `k` and threshold `thr` (straight-through
+    /// selection, see the module doc).
+    #[cfg(test)]
     fn final_state(&self, xs: &Tensor, k: usize, thr: f32) -> candle_core::Result<(Tensor, Tensor)> {
         let (state, selection) = self.final_flat_state(xs, k, thr)?;
         Ok((self.cell.h(&state)?, selection))
     }
 
     /// [`Self::final_state`] with the whole flat state (`[h; c]` for an LSTM).
+    #[cfg(test)]
     fn final_flat_state(&self, xs: &Tensor, k: usize, thr: f32) -> candle_core::Result<(Tensor, Tensor)> {
+        let (batch, steps, _) = xs.dims3()?;
+        let schedules = vec![vec![SkipWKnobs { k, thr }; steps]; batch];
+        self.scheduled_flat_state(xs, &schedules)
+    }
+
+    /// The final flat state `[B, S]` and the selection `[B, T]` for inputs `[B, T, I]` where row `b`
+    /// runs step `t` under the knobs `schedules[b][t]` (the inference's rule, mid-window changes
+    /// included).
+    fn scheduled_flat_state(
+        &self,
+        xs: &Tensor,
+        schedules: &[Vec<SkipWKnobs>],
+    ) -> candle_core::Result<(Tensor, Tensor)> {
         let (batch, steps, _) = xs.dims3()?;
         let window = self.window;
         let cell = &self.cell;
@@ -159,27 +198,31 @@ impl CandleSkipW {
         // The flat state: `h`, or `[h; c]` for an LSTM.
         let mut h = cell.zero_state(batch)?;
         let mut selection = Vec::with_capacity(steps);
-        let mut u_window = None;
-        let mut hard = vec![0.0f32; batch * window];
-        let mut mask = vec![false; window];
+        let mut window_importance = None;
+        let mut values: Vec<Vec<f32>> = Vec::new();
+        let mut processed = vec![0usize; batch];
+        let mut hard = vec![0.0f32; batch];
         for step in 0..steps {
             let position = step % window;
             if position == 0 {
+                let tau = Tensor::full(step as f32 / self.time_scale, (batch, 1), &Device::Cpu)?;
+                let gate_input = Tensor::cat(&[cell.gate_state(&h)?, tau], 1)?;
                 let importance = candle_nn::ops::sigmoid(
-                    &cell.gate_state(&h)?.matmul(&skip_weight_t)?.broadcast_add(self.skip_bias.as_tensor())?,
+                    &gate_input.matmul(&skip_weight_t)?.broadcast_add(self.skip_bias.as_tensor())?,
                 )?;
-                let values = importance.to_vec2::<f32>()?;
-                for (row, out) in values.iter().zip(hard.chunks_exact_mut(window)) {
-                    top_k_mask(row, k, &mut mask);
-                    for ((o, &m), &v) in out.iter_mut().zip(&mask).zip(row) {
-                        *o = if m && v >= thr { 1.0 } else { 0.0 };
-                    }
-                }
-                let hard_tensor = Tensor::from_slice(&hard, (batch, window), &Device::Cpu)?;
-                // Forward value exactly `hard` (x − x = 0); gradient that of `importance`.
-                u_window = Some((hard_tensor + (&importance - importance.detach())?)?);
+                values = importance.to_vec2::<f32>()?;
+                processed.iter_mut().for_each(|p| *p = 0);
+                window_importance = Some(importance);
             }
-            let u = u_window.as_ref().expect("set at position 0").narrow(1, position, 1)?; // [B, 1]
+            for (b, o) in hard.iter_mut().enumerate() {
+                let take = selected(&values[b], position, schedules[b][step], processed[b]);
+                processed[b] += usize::from(take);
+                *o = if take { 1.0 } else { 0.0 };
+            }
+            let at = window_importance.as_ref().expect("set at position 0").narrow(1, position, 1)?; // [B, 1]
+            let hard_tensor = Tensor::from_slice(&hard, (batch, 1), &Device::Cpu)?;
+            // Forward value exactly `hard` (x − x = 0); gradient that of the importance.
+            let u = (hard_tensor + (&at - at.detach())?)?;
             let gi = &gates_input[step];
             let updated = cell.step(&gi, &h, &weight_hh_t)?;
             // u = 1 gives exactly `updated`, u = 0 exactly `h`.
@@ -196,9 +239,52 @@ impl CandleSkipW {
             readout_weight: flat(&self.readout_weight)?,
             readout_bias: flat(&self.readout_bias)?,
         };
-        Ok(SkipWClassifier::new(base, self.window, flat(&self.skip_weight)?, flat(&self.skip_bias)?)
-            .expect("shapes of trained tensors match by construction"))
+        Ok(SkipWClassifier::with_time_input(
+            base,
+            self.window,
+            flat(&self.skip_weight)?,
+            flat(&self.skip_bias)?,
+            self.time_scale,
+        )
+        .expect("shapes of trained tensors match by construction"))
     }
+}
+
+/// Draws one training threshold: 0 with probability `thr_zero_share`, else uniform in
+/// `[thr_min, thr_max]`.
+fn draw_threshold(config: &SkipWTrainConfig, rng: &mut Pcg64) -> f32 {
+    if config.thr_zero_share > 0.0 && rng.random_bool(config.thr_zero_share.min(1.0)) {
+        0.0
+    } else if config.thr_min < config.thr_max {
+        rng.random_range(config.thr_min..=config.thr_max)
+    } else {
+        config.thr_min
+    }
+}
+
+/// A training knob schedule of `steps` steps (module doc): `(K, thr)` drawn at step 0 and redrawn at
+/// `c` distinct random steps of `1..steps`, `c` uniform in `0..=config.knob_changes`; `K` uniform in
+/// `k_min..=k_max`, `thr` by [`draw_threshold`].
+pub fn knob_schedule(config: &SkipWTrainConfig, k_min: usize, k_max: usize, steps: usize, rng: &mut Pcg64) -> Vec<SkipWKnobs> {
+    let draw = |rng: &mut Pcg64| SkipWKnobs { k: rng.random_range(k_min..=k_max), thr: draw_threshold(config, rng) };
+    let changes = if config.knob_changes == 0 { 0 } else { rng.random_range(0..=config.knob_changes) };
+    let mut points: Vec<usize> =
+        rand::seq::index::sample(rng, steps.saturating_sub(1), changes.min(steps.saturating_sub(1)))
+            .into_iter()
+            .map(|p| p + 1)
+            .collect();
+    points.sort_unstable();
+    let mut current = draw(rng);
+    let mut schedule = Vec::with_capacity(steps);
+    let mut next = points.iter().peekable();
+    for step in 0..steps {
+        if next.peek() == Some(&&step) {
+            next.next();
+            current = draw(rng);
+        }
+        schedule.push(current);
+    }
+    schedule
 }
 
 /// Score (accuracy or MSE), mean processed steps per sequence and mean FLOPs per step (gates and
@@ -279,8 +365,16 @@ pub fn train_skipw(
     let (train, validation, test) = (set.subset(&split.train), set.subset(&split.validation), set.subset(&split.test));
     let name = format!("skipw-{}-{}-l{}", config.cell, config.hidden, config.window);
     let mut rng = Pcg64::seed_from_u64(config.seed ^ (config.hidden as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15));
-    let model =
-        CandleSkipW::init(config.cell, train.features, config.hidden, config.window, readout_size(&train), &mut rng)?;
+    let time_scale = train.steps.max(1) as f32;
+    let model = CandleSkipW::init(
+        config.cell,
+        train.features,
+        config.hidden,
+        config.window,
+        readout_size(&train),
+        time_scale,
+        &mut rng,
+    )?;
     let params = ParamsAdamW { lr: config.learning_rate, weight_decay: 1e-4, ..ParamsAdamW::default() };
     let mut optimiser = AdamW::new(model.vars(), params.clone())?;
     let mut order: Vec<usize> = (0..train.len()).collect();
@@ -295,14 +389,11 @@ pub fn train_skipw(
         order.shuffle(&mut rng);
         let (mut loss_sum, mut processed_sum, mut batches) = (0.0, 0.0, 0usize);
         for chunk in order.chunks(config.batch_size) {
-            let k = rng.random_range(k_min..=k_max);
-            let thr = if config.thr_min < config.thr_max {
-                rng.random_range(config.thr_min..=config.thr_max)
-            } else {
-                config.thr_min
-            };
+            let schedules: Vec<Vec<SkipWKnobs>> =
+                chunk.iter().map(|_| knob_schedule(config, k_min, k_max, train.steps, &mut rng)).collect();
             let (xs, ys) = batch_tensor(&train, chunk)?;
-            let (h, selection) = model.final_state(&xs, k, thr)?;
+            let (state, selection) = model.scheduled_flat_state(&xs, &schedules)?;
+            let h = model.cell.h(&state)?;
             let logits =
                 h.matmul(&model.readout_weight.as_tensor().t()?)?.broadcast_add(model.readout_bias.as_tensor())?;
             let processed_share = selection.mean_all()?;
@@ -362,6 +453,9 @@ pub fn train_skipw(
             thr_min: config.thr_min,
             thr_max: config.thr_max,
             budget_lambda: config.budget_lambda,
+            knob_changes: Some(config.knob_changes),
+            thr_zero_share: Some(config.thr_zero_share),
+            gate_time_scale: Some(time_scale),
             selection: format!(
                 "mean validation {} over K = 1..=L and thr in {thresholds:?}",
                 if set.is_regression() { "quality (−MSE)" } else { "accuracy" }
@@ -372,15 +466,19 @@ pub fn train_skipw(
             seed: config.seed,
             autodiff: "candle-core 0.11 / candle-nn 0.11 (CPU)".into(),
             optimiser: format!(
-                "AdamW (lr {}, cosine decay to 5%, weight decay 1e-4), gradient-norm clip {}, {} on the last step + {} x processed share; straight-through top-K selection, K uniform in {}..={} and thr uniform in [{}, {}] per mini-batch; epoch with best validation score kept",
+                "AdamW (lr {}, cosine decay to 5%, weight decay 1e-4), gradient-norm clip {}, {} on the last step + {} x processed share (the paper's budget loss λ Σ_t u_t with λ = {} / T); window gate on [state; t / {}]; straight-through selection by the inference rule; per sequence a knob schedule: K uniform in {}..={} and thr 0 with probability {} else uniform in [{}, {}], redrawn at 0..={} random steps; epoch with best validation score kept",
                 config.learning_rate,
                 config.clip_norm,
                 super::loss_name(set),
                 config.budget_lambda,
+                config.budget_lambda,
+                time_scale,
                 k_min,
                 k_max,
+                config.thr_zero_share,
                 config.thr_min,
-                config.thr_max
+                config.thr_max,
+                config.knob_changes
             ),
             epochs: config.epochs,
             batch_size: config.batch_size,
@@ -415,7 +513,7 @@ mod tests {
     fn crate_inference_matches_autodiff_forward_on_same_weights() {
         let mut rng = Pcg64::seed_from_u64(3);
         for (input, hidden, window, k) in [(1, 16, 4, 2), (2, 8, 8, 3), (1, 32, 5, 5)] {
-            let model = CandleSkipW::init(CellKind::Gru, input, hidden, window, 3, &mut rng).unwrap();
+            let model = CandleSkipW::init(CellKind::Gru, input, hidden, window, 3, 7.0, &mut rng).unwrap();
             let steps = 3 * window + 1;
             let values: Vec<f32> = (0..4 * steps * input).map(|_| rng.random_range(-1.0..1.0)).collect();
             let xs = Tensor::from_vec(values.clone(), (4, steps, input), &Device::Cpu).unwrap();
@@ -439,7 +537,7 @@ mod tests {
     #[test]
     fn straight_through_gradient_reaches_the_gate() {
         let mut rng = Pcg64::seed_from_u64(9);
-        let model = CandleSkipW::init(CellKind::Gru, 1, 8, 4, 3, &mut rng).unwrap();
+        let model = CandleSkipW::init(CellKind::Gru, 1, 8, 4, 3, 12.0, &mut rng).unwrap();
         let xs = Tensor::from_vec(
             (0..2 * 12).map(|i| (i as f32 * 0.3).sin()).collect::<Vec<f32>>(),
             (2, 12, 1),
@@ -451,13 +549,98 @@ mod tests {
         let grads = loss.backward().unwrap();
         let g = grads.get(model.skip_weight.as_tensor()).expect("gate gets a gradient");
         assert!(g.abs().unwrap().sum_all().unwrap().to_scalar::<f32>().unwrap() > 0.0);
+        // The time column (last of [L, H + 1]) gets a gradient too: windows 1 and 2 have τ > 0.
+        let time_column = g.narrow(1, 8, 1).unwrap().abs().unwrap().sum_all().unwrap().to_scalar::<f32>().unwrap();
+        assert!(time_column > 0.0);
+    }
+
+    fn schedule_config(knob_changes: usize, thr_zero_share: f64) -> SkipWTrainConfig {
+        SkipWTrainConfig {
+            cell: CellKind::Gru,
+            hidden: 8,
+            window: 4,
+            k_min: 1,
+            k_max: 4,
+            thr_min: 0.2,
+            thr_max: 0.8,
+            budget_lambda: 0.05,
+            knob_changes,
+            thr_zero_share,
+            epochs: 1,
+            batch_size: 4,
+            learning_rate: 0.01,
+            clip_norm: 1.0,
+            seed: 1,
+            command: "test".into(),
+        }
+    }
+
+    #[test]
+    fn knob_schedules_change_inside_sequences_within_the_ranges() {
+        let mut rng = Pcg64::seed_from_u64(5);
+        let config = schedule_config(3, 0.25);
+        let (mut changed, mut zero, mut mid_window, mut draws) = (0, 0, 0, 0);
+        for _ in 0..400 {
+            let schedule = knob_schedule(&config, 1, 4, 20, &mut rng);
+            assert_eq!(schedule.len(), 20);
+            let changes: Vec<usize> = (1..20).filter(|&t| schedule[t] != schedule[t - 1]).collect();
+            assert!(changes.len() <= 3, "{schedule:?}");
+            changed += usize::from(!changes.is_empty());
+            mid_window += changes.iter().filter(|&&t| t % 4 != 0).count();
+            for knobs in &schedule {
+                assert!((1..=4).contains(&knobs.k));
+                assert!(knobs.thr == 0.0 || (0.2..=0.8).contains(&knobs.thr), "{knobs:?}");
+                zero += usize::from(knobs.thr == 0.0);
+                draws += 1;
+            }
+        }
+        assert!(changed > 250, "most sequences change their knobs: {changed} of 400");
+        assert!(mid_window > 100, "changes also fall inside windows: {mid_window}");
+        let zero_share = zero as f64 / draws as f64;
+        assert!((0.15..0.35).contains(&zero_share), "thr = 0 about a quarter of the time: {zero_share}");
+        // No changes and no zero share: one setting throughout, thr in the range.
+        let constant = knob_schedule(&schedule_config(0, 0.0), 1, 4, 20, &mut rng);
+        assert!(constant.iter().all(|k| *k == constant[0]) && constant[0].thr >= 0.2);
+    }
+
+    #[test]
+    fn training_forward_matches_inference_under_knob_changes() {
+        let mut rng = Pcg64::seed_from_u64(6);
+        let config = schedule_config(4, 0.25);
+        let (mut checked_mid_window, mut processed) = (0, 0);
+        for (cell, input, hidden, window) in [(CellKind::Gru, 1, 16, 4), (CellKind::Lstm, 2, 8, 5)] {
+            let steps = 3 * window + 2;
+            let model = CandleSkipW::init(cell, input, hidden, window, 3, steps as f32, &mut rng).unwrap();
+            let values: Vec<f32> = (0..4 * steps * input).map(|_| rng.random_range(-1.0..1.0)).collect();
+            let xs = Tensor::from_vec(values.clone(), (4, steps, input), &Device::Cpu).unwrap();
+            let schedules: Vec<Vec<SkipWKnobs>> =
+                (0..4).map(|_| knob_schedule(&config, 0, window, steps, &mut rng)).collect();
+            let (state, u) = model.scheduled_flat_state(&xs, &schedules).unwrap();
+            let (state, u) = (state.to_vec2::<f32>().unwrap(), u.to_vec2::<f32>().unwrap());
+            let ours = model.to_model("m").unwrap();
+            for b in 0..4 {
+                let mut s = ours.new_state();
+                let mut scratch = CellScratch::new(hidden);
+                for (t, x) in values[b * steps * input..(b + 1) * steps * input].chunks_exact(input).enumerate() {
+                    let step = ours.step(x, schedules[b][t], &mut s, &mut scratch);
+                    assert_eq!(step.processed, u[b][t] == 1.0, "{cell:?} row {b} step {t}");
+                    processed += usize::from(step.processed);
+                    if t % window != 0 && t > 0 && schedules[b][t] != schedules[b][t - 1] {
+                        checked_mid_window += 1;
+                    }
+                }
+                let worst = s.h.iter().zip(&state[b]).map(|(a, e)| (a - e).abs()).fold(0.0, f32::max);
+                assert!(worst <= AUTODIFF_ATOL, "{cell:?} row {b}: max abs diff {worst}");
+            }
+        }
+        assert!(processed > 20 && checked_mid_window > 0, "{processed} {checked_mid_window}");
     }
 
     #[test]
     fn lstm_crate_inference_matches_autodiff_forward_on_same_weights() {
         let mut rng = Pcg64::seed_from_u64(4);
         for (input, hidden, window, k) in [(1, 16, 4, 2), (2, 8, 8, 3)] {
-            let model = CandleSkipW::init(CellKind::Lstm, input, hidden, window, 3, &mut rng).unwrap();
+            let model = CandleSkipW::init(CellKind::Lstm, input, hidden, window, 3, 7.0, &mut rng).unwrap();
             let steps = 3 * window + 1;
             let values: Vec<f32> = (0..4 * steps * input).map(|_| rng.random_range(-1.0..1.0)).collect();
             let xs = Tensor::from_vec(values.clone(), (4, steps, input), &Device::Cpu).unwrap();
@@ -495,6 +678,8 @@ mod tests {
             thr_min: 0.5,
             thr_max: 0.5,
             budget_lambda: 0.0,
+            knob_changes: 2,
+            thr_zero_share: 0.25,
             epochs: 12,
             batch_size: 16,
             learning_rate: 0.02,

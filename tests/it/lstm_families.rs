@@ -103,6 +103,8 @@ fn train_lstm_folders(root: &Path) -> Vec<PathBuf> {
             thr_min: 0.5,
             thr_max: 0.5,
             budget_lambda: 0.0,
+            knob_changes: 2,
+            thr_zero_share: 0.25,
             epochs: 2,
             batch_size: 32,
             learning_rate: 0.02,
