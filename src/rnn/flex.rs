@@ -731,9 +731,13 @@ impl FlexibleModel {
                 "a knob step of {step} gives more than {MAX_KNOB_VALUES} values over a range of width {width}"
             ));
         }
+        // The step as written (0.05, not the f32 nearest to it), so that multiples of it land on the
+        // grid's values (18 × 0.05 is the grid's 0.9, not 0.90000004).
+        let decimal_step: f64 = step.to_string().parse().unwrap_or(f64::from(step));
         let thresholds = |(lo, hi): (f32, f32)| -> Vec<f32> {
+            let lo_decimal: f64 = lo.to_string().parse().unwrap_or(f64::from(lo));
             let mut values: Vec<f32> = (0..)
-                .map(|i| (f64::from(lo) + f64::from(i) * f64::from(step)) as f32)
+                .map(|i| (lo_decimal + f64::from(i) * decimal_step) as f32)
                 .take_while(|&thr| thr < hi)
                 .collect();
             values.push(hi);

@@ -231,8 +231,8 @@ fn out_of_range_knob_values_are_rejected_with_the_allowed_range() {
 }
 
 /// `pid` and `budget` with `knob_step` steer over the model's whole knob range at that resolution:
-/// every Skip-GRU gets `thr = 0, 0.05, …, 1, 1.01` (22 values each, the grid's among them), and the
-/// controller runs thresholds between the grid's.
+/// every Skip-GRU gets `thr = 0, 0.05, …, 1, 1.01` (22 values each, the grid's among them), and pid
+/// runs thresholds between the grid's.
 #[test]
 fn pid_with_a_knob_step_sets_thresholds_between_the_grid_points() {
     use flexrnn::rnn::{FlexibleModel, Knobs};
@@ -250,7 +250,12 @@ fn pid_with_a_knob_step_sets_thresholds_between_the_grid_points() {
             .iter()
             .map(|&i| if let Knobs::Thr { thr, .. } = model.settings()[i].knobs { thr } else { panic!() })
             .collect();
-        assert!(thresholds.len() > 2 && thresholds.iter().any(|&t| off_grid(t)), "{}: {thresholds:?}", result.plan.label);
+        assert!(thresholds.len() > 2, "{}: {thresholds:?}", result.plan.label);
+        // pid walks the range; budget (on this load, [0.5, 1.01, 0.3]) takes the first of equally
+        // expensive settings, the grid's.
+        if result.plan.index == 0 {
+            assert!(thresholds.iter().any(|&t| off_grid(t)), "{}: {thresholds:?}", result.plan.label);
+        }
     }
     assert_eq!(results[0].plan.label, "pid-knob0.05");
     // A bank has no continuous knob; a step of 0 is no step.
