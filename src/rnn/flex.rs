@@ -736,10 +736,8 @@ impl FlexibleModel {
         let decimal_step: f64 = step.to_string().parse().unwrap_or(f64::from(step));
         let thresholds = |(lo, hi): (f32, f32)| -> Vec<f32> {
             let lo_decimal: f64 = lo.to_string().parse().unwrap_or(f64::from(lo));
-            let mut values: Vec<f32> = (0..)
-                .map(|i| (lo_decimal + f64::from(i) * decimal_step) as f32)
-                .take_while(|&thr| thr < hi)
-                .collect();
+            let mut values: Vec<f32> =
+                (0..).map(|i| (lo_decimal + f64::from(i) * decimal_step) as f32).take_while(|&thr| thr < hi).collect();
             values.push(hi);
             values
         };
@@ -789,7 +787,8 @@ impl FlexibleModel {
         let knobs = self.parse_knobs(name)?.ok_or_else(|| KnobError::Unknown { name: name.to_string() })?;
         let (template, name, point) = match (&*self, knobs) {
             (FlexibleModel::Thr(f), Knobs::Thr { model, thr }) => {
-                let template = f.settings.iter().position(|s| matches!(s.knobs, Knobs::Thr { model: m, .. } if m == model));
+                let template =
+                    f.settings.iter().position(|s| matches!(s.knobs, Knobs::Thr { model: m, .. } if m == model));
                 (template, format!("{}@thr={thr}", f.models[model].name()), interpolate(&f.grids[model], thr))
             }
             (FlexibleModel::SkipW(f), Knobs::SkipW { k, thr }) => {

@@ -144,7 +144,12 @@ fn shipped_nested_scenario_runs_with_one_parameter_load() {
 }
 
 /// Runs sequence `index` of `set` through `model` at setting `setting` held constant.
-fn classify_at(model: &flexrnn::rnn::FlexibleModel, setting: usize, set: &flexrnn::data::SequenceSet, index: usize) -> u32 {
+fn classify_at(
+    model: &flexrnn::rnn::FlexibleModel,
+    setting: usize,
+    set: &flexrnn::data::SequenceSet,
+    index: usize,
+) -> u32 {
     let mut state = model.new_state();
     for t in 0..set.steps {
         let plan = model.plan(setting, &mut state);
@@ -196,7 +201,8 @@ fn a_continuous_threshold_reproduces_a_direct_run_and_interpolates_the_card() {
         let own = skips[0].classify(set.sequence(record.dataset_index), 0.63);
         assert_eq!(record.prediction, own.class, "sequence {}", record.dataset_index);
         assert_eq!(record.prediction, classify_at(&direct, at_063, &set, record.dataset_index));
-        differs_from_grid |= own.updated_steps != skips[0].classify(set.sequence(record.dataset_index), 0.6).updated_steps;
+        differs_from_grid |=
+            own.updated_steps != skips[0].classify(set.sequence(record.dataset_index), 0.6).updated_steps;
         assert_eq!(record.steps_per_model.iter().sum::<u32>() as usize, set.steps);
         assert_eq!(record.steps_per_model[grid_settings] as usize, set.steps, "every step at the new setting");
     }
@@ -208,14 +214,16 @@ fn a_continuous_threshold_reproduces_a_direct_run_and_interpolates_the_card() {
 fn out_of_range_knob_values_are_rejected_with_the_allowed_range() {
     let error = |models: &str, policies: &str| {
         let text = stream_with_pipeline(models, "256KiB", policies);
-        let scenario = flexrnn::scenario::Scenario::parse(&text, "test.yaml", &crate::root().join("scenarios")).unwrap();
+        let scenario =
+            flexrnn::scenario::Scenario::parse(&text, "test.yaml", &crate::root().join("scenarios")).unwrap();
         match flexrnn::runner::load_resources(&scenario) {
             Err(e) => e.to_string(),
             Ok(resources) => flexrnn::runner::plan_runs(&scenario, &resources).unwrap_err().to_string(),
         }
     };
     // The policies start at line 15 of the generated file.
-    let thr = error("../models/digits-thr", "      - greedy_slack: {}\n      - static: { model: thr-64-1e-3@thr=1.5 }\n");
+    let thr =
+        error("../models/digits-thr", "      - greedy_slack: {}\n      - static: { model: thr-64-1e-3@thr=1.5 }\n");
     for part in ["test.yaml:16", "policies[1]", "thr = 1.5", "0 ≤ thr ≤ 1.01", "../models/digits-thr"] {
         assert!(thr.contains(part), "{part}: {thr}");
     }
@@ -223,7 +231,10 @@ fn out_of_range_knob_values_are_rejected_with_the_allowed_range() {
     assert!(negative.contains("thr = -0.1") && negative.contains("0 ≤ thr ≤ 1.01"), "{negative}");
     let k = error("../models/digits-skipw", "      - static: { model: \"k=9,thr=0.5\" }\n");
     assert!(k.contains("K = 9") && k.contains("K in 0..=8"), "{k}");
-    let skipw_thr = error("../models/digits-skipw", "      - threshold: { models: [\"k=8,thr=0\", \"k=3,thr=1.2\"], thresholds: [1] }\n");
+    let skipw_thr = error(
+        "../models/digits-skipw",
+        "      - threshold: { models: [\"k=8,thr=0\", \"k=3,thr=1.2\"], thresholds: [1] }\n",
+    );
     assert!(skipw_thr.contains("thr = 1.2") && skipw_thr.contains("0 ≤ thr ≤ 1"), "{skipw_thr}");
     // A name of no setting says which continuous forms exist.
     let unknown = error("../models/digits-thr", "      - static: { model: thr-99@thr=0.5 }\n");
