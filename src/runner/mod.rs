@@ -152,14 +152,16 @@ pub fn load_resources(scenario: &Scenario) -> Result<Resources, RunError> {
                 }
                 match Arc::make_mut(&mut loaded.model).add_setting(name) {
                     Ok(_) | Err(KnobError::Unknown { .. }) => {}
-                    Err(error) => return Err(RunError::Scenario(scenario.error_at(
-                        name,
-                        format!(
+                    Err(error) => {
+                        return Err(RunError::Scenario(scenario.error_at(
+                            name,
+                            format!(
                             "stream `{}` (stream {stream_index}).policies[{policy_index}]: {error} (model folder {})",
                             stream.spec.name,
                             stream.models.display()
                         ),
-                    ))),
+                        )))
+                    }
                 }
             }
         }
