@@ -46,6 +46,11 @@
 //!   Named `k=<K>,thr=<thr>`.
 //! - `Nested`: every width of the model, ascending, named `w=<w>`; all in one parameter block (the
 //!   whole model, whatever the width), so changing width loads nothing.
+//!
+//! [`FlexibleModel::add_setting`] adds a `Thr` or `SkipW` setting at any knob value in the model's
+//! range (e.g. `thr-64-1e-3@thr=0.63`, `k=3,thr=0.42`), its expected FLOPs per step, accuracy and MSE
+//! interpolated linearly between the card's neighbouring grid points; settings are added before a run,
+//! so the hot path stays an index into the list.
 
 use std::path::Path;
 
@@ -62,6 +67,9 @@ pub const DEFAULT_THR_GRID: [f32; 3] = [0.0, 0.5, 1.01];
 /// The threshold of the SkipW settings with `K = 0..=L` (the middle of `[0, 1]`, inside the shipped
 /// model's training range `[0, 0.75]`).
 pub const SKIPW_THR: f32 = 0.5;
+
+/// Most knob values [`FlexibleModel::add_knob_range`] adds per Skip-RNN (or per `K`).
+pub const MAX_KNOB_VALUES: usize = 10_000;
 
 /// Relative tolerance on mean FLOPs per step under which two card grid points with equal accuracy
 /// count as one setting (see the module doc).
@@ -143,6 +151,40 @@ pub struct StepPlan {
     pub switch_flops: u64,
 }
 
+/// One measured point of a card's knob grid: what a setting held constant gave on the test split.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct MeasuredPoint {
+    thr: f32,
+    accuracy: Option<f64>,
+    mse: Option<f64>,
+    flops: Option<f64>,
+}
+
+/// A setting name that names no setting, or a knob value outside the model's range
+/// ([`FlexibleModel::add_setting`]).
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[non_exhaustive]
+pub enum KnobError {
+    /// Neither a setting of the list nor a continuous form of this family.
+    #[error("`{name}` is not a setting of this model")]
+    Unknown {
+        /// The name as written.
+        name: String,
+    },
+    /// A continuous form whose knob value lies outside the range the model allows.
+    #[error("`{name}`: {knob} = {value} is outside the range allowed for this model: {allowed}")]
+    OutOfRange {
+        /// The name as written.
+        name: String,
+        /// The knob (`thr` or `K`).
+        knob: &'static str,
+        /// The value as written.
+        value: String,
+        /// The allowed range, e.g. `0 ≤ thr ≤ 1.01`.
+        allowed: String,
+    },
+}
+
 /// A model-switching bank of plain GRUs or LSTMs with its settings. See [`FlexibleModel::Switch`].
 #[derive(Debug, Clone)]
 pub struct SwitchModels {
@@ -160,6 +202,11 @@ pub struct ThrModels {
     models: Vec<SkipGruClassifier>,
     settings: Vec<Setting>,
     task: String,
+    /// Per Skip-RNN: the card's whole knob grid (not thinned), ascending in `thr`; empty without one.
+    grids: Vec<Vec<MeasuredPoint>>,
+    /// Per Skip-RNN: the `thr` range a setting may take (the span of its card's grid, else of
+    /// [`DEFAULT_THR_GRID`]).
+    ranges: Vec<(f32, f32)>,
 }
 
 /// A SkipW model with its settings. See [`FlexibleModel::SkipW`].
@@ -168,6 +215,10 @@ pub struct SkipWModel {
     model: SkipWClassifier,
     settings: Vec<Setting>,
     task: String,
+    /// The card's grid as `(K, point)`, ascending in `(K, thr)`; empty without a card.
+    grid: Vec<(usize, MeasuredPoint)>,
+    /// The `thr` range a setting may take (the card's `knobs.thr_min..=thr_max`, else `[0, 1]`).
+    thr_range: (f32, f32),
 }
 
 /// A nested-width GRU with its settings (one per width). See [`FlexibleModel::Nested`].
@@ -387,8 +438,38 @@ impl FlexibleModel {
             )));
         }
         let mut settings = Vec::new();
+        let (mut grids, mut ranges) = (Vec::new(), Vec::new());
         for (index, model) in models.iter().enumerate() {
             let entry = card.and_then(|c| c.models.iter().find(|m| m.name == model.name()));
+            // The whole grid, for settings between its points (`add_setting`).
+            let mut full: Vec<MeasuredPoint> = entry
+                .map(|e| {
+                    let regression = e.test_accuracy.is_none() && e.test_mse.is_some();
+                    e.knob_grid
+                        .iter()
+                        .filter_map(|p| {
+                            let score = p.test_accuracy.or(p.test_mse);
+                            p.knobs.get("thr").map(|&thr| MeasuredPoint {
+                                thr: thr as f32,
+                                accuracy: if regression { None } else { score },
+                                mse: if regression { score } else { None },
+                                flops: Some(p.mean_flops_per_step),
+                            })
+                        })
+                        .filter(|p| p.thr.is_finite())
+                        .collect()
+                })
+                .unwrap_or_default();
+            full.sort_by(|a, b| a.thr.total_cmp(&b.thr));
+            let span = |thrs: &mut dyn Iterator<Item = f32>| {
+                thrs.fold((f32::INFINITY, f32::NEG_INFINITY), |(lo, hi), t| (lo.min(t), hi.max(t)))
+            };
+            ranges.push(if full.is_empty() {
+                span(&mut DEFAULT_THR_GRID.iter().copied())
+            } else {
+                span(&mut full.iter().map(|p| p.thr))
+            });
+            grids.push(full);
             // (thr, accuracy, MSE, mean FLOPs per step) of the card's grid, thinned.
             type GridPoint = (f32, Option<f64>, Option<f64>, Option<f64>);
             let grid: Vec<GridPoint> = match entry {
@@ -435,7 +516,7 @@ impl FlexibleModel {
             }
         }
         let task = card.map_or_else(String::new, |c| c.task.clone());
-        Ok(FlexibleModel::Thr(ThrModels { models, settings, task }))
+        Ok(FlexibleModel::Thr(ThrModels { models, settings, task, grids, ranges }))
     }
 
     /// A `SkipW` model; settings `K = 0..=L` at [`SKIPW_THR`] and `K = L` at `thr = 0`, with the
@@ -465,7 +546,26 @@ impl FlexibleModel {
             })
             .collect();
         let task = card.map_or_else(String::new, |c| c.task.clone());
-        FlexibleModel::SkipW(SkipWModel { model, settings, task })
+        let mut grid: Vec<(usize, MeasuredPoint)> = card
+            .map(|c| {
+                c.grid
+                    .iter()
+                    .filter(|p| p.thr.is_finite())
+                    .map(|p| {
+                        let point = MeasuredPoint {
+                            thr: p.thr,
+                            accuracy: p.test_accuracy,
+                            mse: p.test_mse,
+                            flops: Some(p.mean_flops_per_step),
+                        };
+                        (p.k, point)
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        grid.sort_by(|a, b| a.0.cmp(&b.0).then(a.1.thr.total_cmp(&b.1.thr)));
+        let thr_range = card.map_or((0.0, 1.0), |c| (c.knobs.thr_min, c.knobs.thr_max));
+        FlexibleModel::SkipW(SkipWModel { model, settings, task, grid, thr_range })
     }
 
     /// A `Nested` model: one setting per width, ascending, named `w=<w>`, all in parameter block 0
@@ -537,9 +637,181 @@ impl FlexibleModel {
         }
     }
 
-    /// Index of the setting called `name`.
+    /// Index of the setting called `name`; failing that, of the setting with the knob values that
+    /// `name` spells in a continuous form (see [`Self::add_setting`]; e.g. `thr-64-1e-3@thr=0.50`
+    /// finds `thr-64-1e-3@thr=0.5`).
     pub fn setting_index(&self, name: &str) -> Option<usize> {
-        self.settings().iter().position(|s| s.name == name)
+        self.settings().iter().position(|s| s.name == name).or_else(|| {
+            let knobs = self.parse_knobs(name).ok()??;
+            self.settings().iter().position(|s| s.knobs == knobs)
+        })
+    }
+
+    /// The continuous forms this family accepts and their ranges, for messages (e.g.
+    /// `` `thr-64-1e-3@thr=<thr>` with 0 ≤ thr ≤ 1.01 ``); empty for families without a continuous
+    /// knob (`Switch`, `Nested`).
+    pub fn continuous_forms(&self) -> String {
+        match self {
+            FlexibleModel::Thr(f) => f
+                .models
+                .iter()
+                .zip(&f.ranges)
+                .map(|(m, &(lo, hi))| format!("`{}@thr=<thr>` with {lo} ≤ thr ≤ {hi}", m.name()))
+                .collect::<Vec<_>>()
+                .join(", "),
+            FlexibleModel::SkipW(f) => {
+                let (lo, hi) = f.thr_range;
+                format!("`k=<K>,thr=<thr>` with K in 0..={} and {lo} ≤ thr ≤ {hi}", f.model.window())
+            }
+            _ => String::new(),
+        }
+    }
+
+    /// The knob values a continuous form spells: `Ok(None)` if `name` is not a continuous form of
+    /// this family, an error if it is one with a value out of range.
+    fn parse_knobs(&self, name: &str) -> Result<Option<Knobs>, KnobError> {
+        let out_of_range = |knob: &'static str, value: &str, allowed: String| KnobError::OutOfRange {
+            name: name.to_string(),
+            knob,
+            value: value.to_string(),
+            allowed,
+        };
+        let thr_in = |value: &str, (lo, hi): (f32, f32)| -> Result<f32, KnobError> {
+            let allowed = || format!("{lo} ≤ thr ≤ {hi}");
+            let thr: f32 = value.trim().parse().map_err(|_| out_of_range("thr", value, allowed()))?;
+            if thr.is_finite() && (lo..=hi).contains(&thr) {
+                Ok(thr)
+            } else {
+                Err(out_of_range("thr", value, allowed()))
+            }
+        };
+        match self {
+            FlexibleModel::Thr(f) => {
+                let Some((model_name, value)) = name.rsplit_once("@thr=") else { return Ok(None) };
+                let Some(model) = f.models.iter().position(|m| m.name() == model_name) else { return Ok(None) };
+                Ok(Some(Knobs::Thr { model, thr: thr_in(value, f.ranges[model])? }))
+            }
+            FlexibleModel::SkipW(f) => {
+                let Some((k, thr)) = name.strip_prefix("k=").and_then(|rest| rest.split_once(",thr=")) else {
+                    return Ok(None);
+                };
+                let window = f.model.window();
+                let k = k
+                    .trim()
+                    .parse::<usize>()
+                    .ok()
+                    .filter(|&k| k <= window)
+                    .ok_or_else(|| out_of_range("K", k, format!("K in 0..={window} (whole numbers)")))?;
+                Ok(Some(Knobs::SkipW { k, thr: thr_in(thr, f.thr_range)? }))
+            }
+            _ => Ok(None),
+        }
+    }
+
+    /// Adds the settings of the model's whole knob range sampled every `step` (`Thr`: every Skip-RNN
+    /// at `thr = lo, lo + step, …` up to its range's upper end, which is included; `SkipW`: the same
+    /// thresholds at every `K` in `0..=L`) through [`Self::add_setting`], in that order; values that
+    /// are already settings (grid values) are not added twice. Lets a policy that steers over the
+    /// settings (`pid`, `budget`) set the knob at that resolution.
+    ///
+    /// # Errors
+    /// A message if `step` is not a positive number or the family has no continuous knob (`Switch`,
+    /// `Nested`).
+    pub fn add_knob_range(&mut self, step: f32) -> Result<(), String> {
+        if !(step.is_finite() && step > 0.0) {
+            return Err(format!("the knob step must be a positive number, got {step}"));
+        }
+        let width = match self {
+            FlexibleModel::Thr(f) => f.ranges.iter().map(|&(lo, hi)| hi - lo).fold(0.0, f32::max),
+            FlexibleModel::SkipW(f) => f.thr_range.1 - f.thr_range.0,
+            _ => 0.0,
+        };
+        if width / step > MAX_KNOB_VALUES as f32 {
+            return Err(format!(
+                "a knob step of {step} gives more than {MAX_KNOB_VALUES} values over a range of width {width}"
+            ));
+        }
+        // The step as written (0.05, not the f32 nearest to it), so that multiples of it land on the
+        // grid's values (18 × 0.05 is the grid's 0.9, not 0.90000004).
+        let decimal_step: f64 = step.to_string().parse().unwrap_or(f64::from(step));
+        let thresholds = |(lo, hi): (f32, f32)| -> Vec<f32> {
+            let lo_decimal: f64 = lo.to_string().parse().unwrap_or(f64::from(lo));
+            let mut values: Vec<f32> =
+                (0..).map(|i| (lo_decimal + f64::from(i) * decimal_step) as f32).take_while(|&thr| thr < hi).collect();
+            values.push(hi);
+            values
+        };
+        let names: Vec<String> = match self {
+            FlexibleModel::Thr(f) => f
+                .models
+                .iter()
+                .zip(&f.ranges)
+                .flat_map(|(m, &range)| thresholds(range).into_iter().map(move |thr| format!("{}@thr={thr}", m.name())))
+                .collect(),
+            FlexibleModel::SkipW(f) => (0..=f.model.window())
+                .flat_map(|k| thresholds(f.thr_range).into_iter().map(move |thr| format!("k={k},thr={thr}")))
+                .collect(),
+            _ => {
+                return Err(format!(
+                    "a {} model has no continuous knob (ThrRNN and SkipW models have `thr`, SkipW also `K`)",
+                    self.family()
+                ))
+            }
+        };
+        for name in names {
+            self.add_setting(&name).map_err(|e| e.to_string())?;
+        }
+        Ok(())
+    }
+
+    /// Makes `name` a setting and returns its index: a setting of the list (see
+    /// [`Self::setting_index`]), or a new one with any knob value in the model's range, appended to
+    /// the list. The continuous forms:
+    /// - `Thr`: `<model>@thr=<thr>`, `thr` in the span of that Skip-RNN's card grid (without a grid,
+    ///   of [`DEFAULT_THR_GRID`]);
+    /// - `SkipW`: `k=<K>,thr=<thr>`, `K` in `0..=L`, `thr` in the card's `knobs.thr_min..=thr_max`
+    ///   (without a card, `[0, 1]`).
+    ///
+    /// A new setting is named `<model>@thr=<thr>` / `k=<K>,thr=<thr>` with the value as `f32` prints
+    /// it. Its expected FLOPs per step, accuracy and MSE are interpolated linearly in `thr` between
+    /// the two neighbouring points of the card's grid (for SkipW, the points with the same `K`); at a
+    /// grid point they are that point's values; `None` where the card has no such points.
+    ///
+    /// # Errors
+    /// [`KnobError::Unknown`] if `name` is neither a setting nor a continuous form of this family;
+    /// [`KnobError::OutOfRange`] (with the allowed range) for a value outside the model's range.
+    pub fn add_setting(&mut self, name: &str) -> Result<usize, KnobError> {
+        if let Some(index) = self.setting_index(name) {
+            return Ok(index);
+        }
+        let knobs = self.parse_knobs(name)?.ok_or_else(|| KnobError::Unknown { name: name.to_string() })?;
+        let (template, name, point) = match (&*self, knobs) {
+            (FlexibleModel::Thr(f), Knobs::Thr { model, thr }) => {
+                let template =
+                    f.settings.iter().position(|s| matches!(s.knobs, Knobs::Thr { model: m, .. } if m == model));
+                (template, format!("{}@thr={thr}", f.models[model].name()), interpolate(&f.grids[model], thr))
+            }
+            (FlexibleModel::SkipW(f), Knobs::SkipW { k, thr }) => {
+                let points: Vec<MeasuredPoint> = f.grid.iter().filter(|(pk, _)| *pk == k).map(|(_, p)| *p).collect();
+                (Some(0), format!("k={k},thr={thr}"), interpolate(&points, thr))
+            }
+            _ => (None, String::new(), None),
+        };
+        let template = template.ok_or_else(|| KnobError::Unknown { name: name.clone() })?;
+        let mut setting = self.settings()[template].clone();
+        setting.name = name;
+        setting.knobs = knobs;
+        setting.expected_flops_per_step = point.and_then(|p| p.flops);
+        setting.expected_accuracy = point.and_then(|p| p.accuracy);
+        setting.expected_mse = point.and_then(|p| p.mse);
+        let settings = match self {
+            FlexibleModel::Thr(f) => &mut f.settings,
+            FlexibleModel::SkipW(f) => &mut f.settings,
+            FlexibleModel::Switch(f) => &mut f.settings,
+            FlexibleModel::Nested(f) => &mut f.settings,
+        };
+        settings.push(setting);
+        Ok(settings.len() - 1)
     }
 
     /// Input features per step.
@@ -728,6 +1000,25 @@ impl FlexibleModel {
     }
 }
 
+/// The card's values at `thr`, interpolated linearly between the two neighbouring grid points
+/// (`points` ascending in `thr`); a grid point's own values at its `thr`; `None` outside the grid or
+/// without points. A value is `None` where either neighbour lacks it.
+fn interpolate(points: &[MeasuredPoint], thr: f32) -> Option<MeasuredPoint> {
+    if let Some(exact) = points.iter().find(|p| p.thr == thr) {
+        return Some(*exact);
+    }
+    let upper = points.iter().position(|p| p.thr > thr)?;
+    let (a, b) = (points.get(upper.checked_sub(1)?)?, &points[upper]);
+    let t = (f64::from(thr) - f64::from(a.thr)) / (f64::from(b.thr) - f64::from(a.thr));
+    let mix = |x: Option<f64>, y: Option<f64>| Some(x? + t * (y? - x?));
+    Some(MeasuredPoint {
+        thr,
+        accuracy: mix(a.accuracy, b.accuracy),
+        mse: mix(a.mse, b.mse),
+        flops: mix(a.flops, b.flops),
+    })
+}
+
 /// Indices of the grid points `(thr, accuracy, mean FLOPs per step)` kept: the first, then every point
 /// whose accuracy differs from the last kept one's or whose FLOPs differ by more than 1 %.
 fn thin(points: &[(f32, f64, f64)]) -> Vec<usize> {
@@ -747,6 +1038,25 @@ fn thin(points: &[(f32, f64, f64)]) -> Vec<usize> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn point(thr: f32, accuracy: Option<f64>, flops: f64) -> MeasuredPoint {
+        MeasuredPoint { thr, accuracy, mse: None, flops: Some(flops) }
+    }
+
+    #[test]
+    fn interpolation_is_linear_between_neighbours_and_exact_at_grid_points() {
+        let grid = [point(0.0, Some(0.9), 100.0), point(0.5, Some(0.8), 60.0), point(1.0, None, 20.0)];
+        // A quarter of the way from 0.5 to 1: FLOPs 60 − 0.25·40 = 50; no accuracy (one side lacks it).
+        let between = interpolate(&grid, 0.625).unwrap();
+        assert_eq!((between.flops, between.accuracy), (Some(50.0), None));
+        // Halfway from 0 to 0.5 (0.25 is exact in f32): accuracy 0.85, FLOPs 80.
+        let low = interpolate(&grid, 0.25).unwrap();
+        assert!((low.accuracy.unwrap() - 0.85).abs() < 1e-12 && low.flops == Some(80.0));
+        assert_eq!(interpolate(&grid, 0.5), Some(grid[1]), "a grid point's own values");
+        assert_eq!(interpolate(&grid, 1.0), Some(grid[2]));
+        assert_eq!(interpolate(&grid, 1.5), None, "outside the grid");
+        assert_eq!(interpolate(&[], 0.5), None);
+    }
 
     #[test]
     fn thinning_keeps_changes_of_accuracy_or_cost() {

@@ -14,7 +14,7 @@ pub mod skip;
 pub mod skipw;
 
 pub use cell::{CellKind, CellScratch, RnnCell};
-pub use flex::{FamilyState, FlexState, FlexibleModel, Knobs, Setting, StepPlan};
+pub use flex::{FamilyState, FlexState, FlexibleModel, KnobError, Knobs, Setting, StepPlan};
 pub use gru::{GruCell, GruScratch};
 pub use lstm::{LstmCell, LstmClassifier, LstmScratch};
 pub use model::{argmax, truncate_or_pad, GruClassifier, ModelBank, RnnClassifier, StateMap};

@@ -17,7 +17,7 @@ use crate::policy::{
     BudgetPolicy, ConfidencePolicy, GreedySlackPolicy, LoadForecast, OraclePolicy, PidPolicy, Policy, RandomPolicy,
     StaticPolicy, ThresholdPolicy,
 };
-use crate::rnn::FlexibleModel;
+use crate::rnn::{FlexibleModel, KnobError};
 use crate::scenario::{PolicyFile, Scenario, ScenarioError};
 use crate::sim::SimTime;
 use crate::workload::{process_rng, OnMiss, StreamSpec};
@@ -127,7 +127,57 @@ pub fn load_resources(scenario: &Scenario) -> Result<Resources, RunError> {
             )));
         }
     }
+    // Settings named in a continuous form (e.g. `thr-64-1e-3@thr=0.63`) join their model's settings
+    // for the whole scenario; names of neither kind are reported by `plan_runs`.
+    for (stream_index, stream) in scenario.streams().enumerate() {
+        let loaded = banks.get_mut(&scenario.dir.join(&stream.models)).expect("loaded above");
+        for (policy_index, policy) in stream.policies.iter().enumerate() {
+            if let PolicyFile::Pid { knob_step: Some(step), .. } | PolicyFile::Budget { knob_step: Some(step), .. } =
+                policy
+            {
+                Arc::make_mut(&mut loaded.model).add_knob_range(*step).map_err(|message| {
+                    RunError::Scenario(scenario.error_at(
+                        "knob_step",
+                        format!(
+                            "stream `{}` (stream {stream_index}).policies[{policy_index}].knob_step: {message} (model folder {})",
+                            stream.spec.name,
+                            stream.models.display()
+                        ),
+                    ))
+                })?;
+            }
+            for name in named_settings(policy) {
+                if loaded.model.setting_index(name).is_some() {
+                    continue;
+                }
+                match Arc::make_mut(&mut loaded.model).add_setting(name) {
+                    Ok(_) | Err(KnobError::Unknown { .. }) => {}
+                    Err(error) => {
+                        return Err(RunError::Scenario(scenario.error_at(
+                            name,
+                            format!(
+                            "stream `{}` (stream {stream_index}).policies[{policy_index}]: {error} (model folder {})",
+                            stream.spec.name,
+                            stream.models.display()
+                        ),
+                        )))
+                    }
+                }
+            }
+        }
+    }
     Ok(Resources { banks, datasets })
+}
+
+/// The setting names a policy names (`static`'s model, `threshold`'s models, `confidence`'s cheap and
+/// accurate models).
+fn named_settings(policy: &PolicyFile) -> Vec<&String> {
+    match policy {
+        PolicyFile::Static { model } => vec![model],
+        PolicyFile::Threshold { models, .. } => models.iter().collect(),
+        PolicyFile::Confidence { cheap, accurate, .. } => vec![cheap, accurate],
+        _ => Vec::new(),
+    }
 }
 
 /// The task id a stream plays, its relative paths resolved against the scenario's folder (as
@@ -177,19 +227,15 @@ pub fn plan_runs(scenario: &Scenario, resources: &Resources) -> Result<Vec<RunPl
     for (stream_index, stream) in scenario.streams().enumerate() {
         let bank = &resources.banks[&scenario.dir.join(&stream.models)];
         for (policy_index, policy) in stream.policies.iter().enumerate() {
-            let named: Vec<&String> = match policy {
-                PolicyFile::Static { model } => vec![model],
-                PolicyFile::Threshold { models, .. } => models.iter().collect(),
-                PolicyFile::Confidence { cheap, accurate, .. } => vec![cheap, accurate],
-                _ => Vec::new(),
-            };
-            for model in named {
+            for model in named_settings(policy) {
                 if bank.model.setting_index(model).is_none() {
                     let names: Vec<&str> = bank.model.settings().iter().map(|m| m.name.as_str()).collect();
+                    let forms = bank.model.continuous_forms();
+                    let forms = if forms.is_empty() { forms } else { format!("; or any knob value: {forms}") };
                     return Err(scenario.error_at(
                         model,
                         format!(
-                            "stream `{}` (stream {stream_index}).policies[{policy_index}]: `{model}` is not a setting of {} (a model, or a model with its knobs); allowed: {}",
+                            "stream `{}` (stream {stream_index}).policies[{policy_index}]: `{model}` is not a setting of {} (a model, or a model with its knobs); allowed: {}{forms}",
                             stream.spec.name,
                             bank.dir.display(),
                             names.join(", ")
@@ -236,7 +282,7 @@ pub fn build_policy(
             hysteresis: *hysteresis,
             level: 0,
         }),
-        PolicyFile::Pid { target, kp, ki, kd } => Box::new(PidPolicy {
+        PolicyFile::Pid { target, kp, ki, kd, .. } => Box::new(PidPolicy {
             target_s: target.as_secs_f64(),
             kp: *kp,
             ki: *ki,
@@ -244,7 +290,7 @@ pub fn build_policy(
             position: 0.0,
             errors: (0.0, 0.0),
         }),
-        PolicyFile::Budget { window, budget } => {
+        PolicyFile::Budget { window, budget, .. } => {
             Box::new(BudgetPolicy { window: *window, budget: *budget, spent: 0.0, current_window: None })
         }
         // Its own stream, so that a random policy leaves every other draw unchanged.

@@ -472,6 +472,9 @@ pub enum PolicyFile {
         ki: f64,
         /// Derivative gain.
         kd: f64,
+        /// Steers over the model's whole knob range sampled every `knob_step` (ThrRNN `thr`; SkipW
+        /// `thr` at every `K`) besides the grid settings, if given.
+        knob_step: Option<f32>,
     },
     /// A FLOPs budget per window of steps.
     Budget {
@@ -479,6 +482,8 @@ pub enum PolicyFile {
         window: usize,
         /// FLOPs per window.
         budget: f64,
+        /// As [`PolicyFile::Pid`]'s `knob_step`.
+        knob_step: Option<f32>,
     },
     /// Uniformly random settings (a baseline).
     Random,
@@ -545,7 +550,10 @@ struct ThresholdParams {
 }
 
 #[derive(Debug, Clone, PartialEq, Deserialize)]
-#[serde(deny_unknown_fields, expecting = "a map `{ target: <duration>, kp: <number>, ki: <number>, kd: <number> }`")]
+#[serde(
+    deny_unknown_fields,
+    expecting = "a map `{ target: <duration>, kp: <number>, ki: <number>, kd: <number>, knob_step: <number> }`"
+)]
 struct PidParams {
     target: Duration,
     kp: f64,
@@ -553,13 +561,17 @@ struct PidParams {
     ki: f64,
     #[serde(default)]
     kd: f64,
+    #[serde(default)]
+    knob_step: Option<f32>,
 }
 
 #[derive(Debug, Clone, PartialEq, Deserialize)]
-#[serde(deny_unknown_fields, expecting = "a map `{ window: <steps>, budget: <work> }`")]
+#[serde(deny_unknown_fields, expecting = "a map `{ window: <steps>, budget: <work>, knob_step: <number> }`")]
 struct BudgetParams {
     window: usize,
     budget: Work,
+    #[serde(default)]
+    knob_step: Option<f32>,
 }
 
 #[derive(Debug, Clone, PartialEq, Deserialize)]
@@ -583,7 +595,7 @@ struct RawPolicy {
     oracle: Option<OracleParams>,
 }
 
-const POLICIES: &str = "`static: { model: <name> }`, `greedy_slack: { safety: <0..1> }`, `threshold: { signal, models, thresholds, hysteresis }`, `pid: { target, kp, ki, kd }`, `budget: { window, budget }`, `random: {}`, `confidence: { threshold, cheap, accurate }`, `oracle: { margin: <duration>, passes: <number ≥ 1> }`";
+const POLICIES: &str = "`static: { model: <name> }`, `greedy_slack: { safety: <0..1> }`, `threshold: { signal, models, thresholds, hysteresis }`, `pid: { target, kp, ki, kd, knob_step }`, `budget: { window, budget, knob_step }`, `random: {}`, `confidence: { threshold, cheap, accurate }`, `oracle: { margin: <duration>, passes: <number ≥ 1> }`";
 
 impl TryFrom<RawPolicy> for PolicyFile {
     type Error = String;
@@ -633,13 +645,15 @@ impl TryFrom<RawPolicy> for PolicyFile {
             if p.target.0 .0 == 0 || ![p.kp, p.ki, p.kd].iter().all(|g| g.is_finite()) {
                 return Err("pid: target must be longer than zero and the gains finite numbers".into());
             }
-            return Ok(PolicyFile::Pid { target: p.target.0, kp: p.kp, ki: p.ki, kd: p.kd });
+            check_knob_step("pid", p.knob_step)?;
+            return Ok(PolicyFile::Pid { target: p.target.0, kp: p.kp, ki: p.ki, kd: p.kd, knob_step: p.knob_step });
         }
         if let Some(p) = raw.budget {
             if p.window == 0 || p.budget.0 <= 0.0 {
                 return Err("budget: window must be at least 1 step and budget a positive work".into());
             }
-            return Ok(PolicyFile::Budget { window: p.window, budget: p.budget.0 });
+            check_knob_step("budget", p.knob_step)?;
+            return Ok(PolicyFile::Budget { window: p.window, budget: p.budget.0, knob_step: p.knob_step });
         }
         if let Some(p) = raw.confidence {
             if !(p.threshold > 0.0 && p.threshold <= 1.0) {
@@ -666,8 +680,10 @@ impl PolicyFile {
             PolicyFile::GreedySlack { safety } if *safety == 1.0 => "greedy_slack".into(),
             PolicyFile::GreedySlack { safety } => format!("greedy_slack-{safety}"),
             PolicyFile::Threshold { .. } => "threshold".into(),
-            PolicyFile::Pid { .. } => "pid".into(),
-            PolicyFile::Budget { .. } => "budget".into(),
+            PolicyFile::Pid { knob_step: None, .. } => "pid".into(),
+            PolicyFile::Pid { knob_step: Some(step), .. } => format!("pid-knob{step}"),
+            PolicyFile::Budget { knob_step: None, .. } => "budget".into(),
+            PolicyFile::Budget { knob_step: Some(step), .. } => format!("budget-knob{step}"),
             PolicyFile::Random => "random".into(),
             PolicyFile::Confidence { .. } => "confidence".into(),
             PolicyFile::Oracle { margin, passes } => {
@@ -681,6 +697,20 @@ impl PolicyFile {
                 label
             }
         }
+    }
+}
+
+/// Smallest `knob_step` a `pid` or `budget` policy may give (at most about a thousand settings per knob
+/// range of width 1).
+pub const MIN_KNOB_STEP: f32 = 0.001;
+
+/// `knob_step`, if given, must be a number in `[MIN_KNOB_STEP, 1]`.
+fn check_knob_step(policy: &str, step: Option<f32>) -> Result<(), String> {
+    match step {
+        Some(step) if !(MIN_KNOB_STEP..=1.0).contains(&step) => {
+            Err(format!("{policy}: knob_step must be a number in [{MIN_KNOB_STEP}, 1], got {step}"))
+        }
+        _ => Ok(()),
     }
 }
 

@@ -142,3 +142,143 @@ fn shipped_nested_scenario_runs_with_one_parameter_load() {
         assert!(rows[i].accuracy.unwrap() > rows[0].accuracy.unwrap().max(rows[1].accuracy.unwrap()), "{}", labels[i]);
     }
 }
+
+/// Runs sequence `index` of `set` through `model` at setting `setting` held constant.
+fn classify_at(
+    model: &flexrnn::rnn::FlexibleModel,
+    setting: usize,
+    set: &flexrnn::data::SequenceSet,
+    index: usize,
+) -> u32 {
+    let mut state = model.new_state();
+    for t in 0..set.steps {
+        let plan = model.plan(setting, &mut state);
+        model.step(setting, plan.updates.then(|| set.frame(index, t)), &mut state);
+    }
+    model.predict(&mut state)
+}
+
+/// A threshold between the card's grid points (0.63, between 0.6 and 0.7) is accepted where a setting
+/// is named: the scenario run classifies every sequence as the Skip-GRU itself does at 0.63 and as a
+/// direct `FlexibleModel` run at 0.63, and the setting's expected cost is the card's grid interpolated
+/// linearly by hand.
+#[test]
+fn a_continuous_threshold_reproduces_a_direct_run_and_interpolates_the_card() {
+    use flexrnn::rnn::FlexibleModel;
+    let policies = "      - static: { model: thr-64-1e-3@thr=0.63 }\n      - static: { model: thr-64-1e-3@thr=0.50 }\n";
+    let (_, resources, results) = run_text(&thr_with_pipeline(policies), false);
+    let model = &resources.banks.values().next().unwrap().model;
+    let grid_settings = FlexibleModel::load(&crate::at("models/digits-thr")).unwrap().settings().len();
+    // 0.63 joins the settings; 0.50 is the grid's 0.5 (no new setting).
+    assert_eq!(model.settings().len(), grid_settings + 1);
+    let added = &model.settings()[grid_settings];
+    assert_eq!(added.name, "thr-64-1e-3@thr=0.63");
+    assert_eq!(model.setting_index("thr-64-1e-3@thr=0.50"), model.setting_index("thr-64-1e-3@thr=0.5"));
+
+    // Expected cost by hand: the card's points at thr 0.6 and 0.7 (as f32, like every threshold).
+    let t = (f64::from(0.63f32) - f64::from(0.6f32)) / (f64::from(0.7f32) - f64::from(0.6f32));
+    let expected_flops = 13069.228412256267 + t * (13059.0 - 13069.228412256267);
+    assert!((added.expected_flops_per_step.unwrap() - expected_flops).abs() < 1e-9);
+    assert!((expected_flops - 13066.16).abs() < 0.01, "{expected_flops}");
+    assert_eq!(added.expected_accuracy, Some(0.32590529247910865), "equal neighbours");
+    // The other Skip-GRU's accuracy moves between its neighbours: 0.35933 → 0.36490.
+    let mut other = FlexibleModel::load(&crate::at("models/digits-thr")).unwrap();
+    let index = other.add_setting("thr-64-3e-3@thr=0.63").unwrap();
+    let accuracy = 0.3593314763231198 + t * (0.3649025069637883 - 0.3593314763231198);
+    assert!((other.settings()[index].expected_accuracy.unwrap() - accuracy).abs() < 1e-12);
+    assert!((accuracy - 0.361003).abs() < 1e-6, "{accuracy}");
+    assert!((other.settings()[index].expected_flops_per_step.unwrap() - 13056.61337189608).abs() < 1e-6);
+
+    // The run at 0.63: every sequence as the Skip-GRU at 0.63 and as FlexibleModel at 0.63.
+    let set = flexrnn::data::load_digits().unwrap();
+    let (skips, _) = flexrnn::rnn::io::load_skip_models(&crate::at("models/digits-thr")).unwrap();
+    let mut direct = FlexibleModel::load(&crate::at("models/digits-thr")).unwrap();
+    let at_063 = direct.add_setting("thr-64-1e-3@thr=0.63").unwrap();
+    let sequences = &results[0].outcome.recorder.sequences;
+    assert!(sequences.len() >= 5, "{}", sequences.len());
+    let mut differs_from_grid = false;
+    for record in sequences {
+        let own = skips[0].classify(set.sequence(record.dataset_index), 0.63);
+        assert_eq!(record.prediction, own.class, "sequence {}", record.dataset_index);
+        assert_eq!(record.prediction, classify_at(&direct, at_063, &set, record.dataset_index));
+        differs_from_grid |=
+            own.updated_steps != skips[0].classify(set.sequence(record.dataset_index), 0.6).updated_steps;
+        assert_eq!(record.steps_per_model.iter().sum::<u32>() as usize, set.steps);
+        assert_eq!(record.steps_per_model[grid_settings] as usize, set.steps, "every step at the new setting");
+    }
+    assert!(differs_from_grid, "0.63 is not simply the grid's 0.6");
+}
+
+/// A knob value outside the model's range is rejected where it is written, with the allowed range.
+#[test]
+fn out_of_range_knob_values_are_rejected_with_the_allowed_range() {
+    let error = |models: &str, policies: &str| {
+        let text = stream_with_pipeline(models, "256KiB", policies);
+        let scenario =
+            flexrnn::scenario::Scenario::parse(&text, "test.yaml", &crate::root().join("scenarios")).unwrap();
+        match flexrnn::runner::load_resources(&scenario) {
+            Err(e) => e.to_string(),
+            Ok(resources) => flexrnn::runner::plan_runs(&scenario, &resources).unwrap_err().to_string(),
+        }
+    };
+    // The policies start at line 15 of the generated file.
+    let thr =
+        error("../models/digits-thr", "      - greedy_slack: {}\n      - static: { model: thr-64-1e-3@thr=1.5 }\n");
+    for part in ["test.yaml:16", "policies[1]", "thr = 1.5", "0 ≤ thr ≤ 1.01", "../models/digits-thr"] {
+        assert!(thr.contains(part), "{part}: {thr}");
+    }
+    let negative = error("../models/digits-thr", "      - static: { model: thr-64-3e-3@thr=-0.1 }\n");
+    assert!(negative.contains("thr = -0.1") && negative.contains("0 ≤ thr ≤ 1.01"), "{negative}");
+    let k = error("../models/digits-skipw", "      - static: { model: \"k=9,thr=0.5\" }\n");
+    assert!(k.contains("K = 9") && k.contains("K in 0..=8"), "{k}");
+    let skipw_thr = error(
+        "../models/digits-skipw",
+        "      - threshold: { models: [\"k=8,thr=0\", \"k=3,thr=1.2\"], thresholds: [1] }\n",
+    );
+    assert!(skipw_thr.contains("thr = 1.2") && skipw_thr.contains("0 ≤ thr ≤ 1"), "{skipw_thr}");
+    // A name of no setting says which continuous forms exist.
+    let unknown = error("../models/digits-thr", "      - static: { model: thr-99@thr=0.5 }\n");
+    assert!(unknown.contains("`thr-64-1e-3@thr=<thr>` with 0 ≤ thr ≤ 1.01"), "{unknown}");
+}
+
+/// `pid` and `budget` with `knob_step` steer over the model's whole knob range at that resolution:
+/// every Skip-GRU gets `thr = 0, 0.05, …, 1, 1.01` (22 values each, the grid's among them), and pid
+/// runs thresholds between the grid's.
+#[test]
+fn pid_with_a_knob_step_sets_thresholds_between_the_grid_points() {
+    use flexrnn::rnn::{FlexibleModel, Knobs};
+    let grid = FlexibleModel::load(&crate::at("models/digits-thr")).unwrap();
+    let policies = "      - pid: { target: 115us, kp: 0.5, ki: 0.2, knob_step: 0.05 }\n      - budget: { window: 8, budget: 100kFLOP, knob_step: 0.05 }\n";
+    let (_, resources, results) = run_text(&thr_with_pipeline(policies), false);
+    let model = &resources.banks.values().next().unwrap().model;
+    assert_eq!(model.settings().len(), 2 * 22);
+    assert_eq!(&model.settings()[..grid.settings().len()], grid.settings(), "the grid settings first, unchanged");
+    let off_grid = |thr: f32| ((thr * 10.0).round() - thr * 10.0).abs() > 1e-3 && thr != 1.01;
+    for result in &results {
+        let used: std::collections::BTreeSet<usize> =
+            result.outcome.recorder.steps.iter().filter_map(|s| s.model).collect();
+        let thresholds: Vec<f32> = used
+            .iter()
+            .map(|&i| if let Knobs::Thr { thr, .. } = model.settings()[i].knobs { thr } else { panic!() })
+            .collect();
+        assert!(thresholds.len() > 2, "{}: {thresholds:?}", result.plan.label);
+        // pid walks the range; budget (on this load, [0.5, 1.01, 0.3]) takes the first of equally
+        // expensive settings, the grid's.
+        if result.plan.index == 0 {
+            assert!(thresholds.iter().any(|&t| off_grid(t)), "{}: {thresholds:?}", result.plan.label);
+        }
+    }
+    assert_eq!(results[0].plan.label, "pid-knob0.05");
+    // A bank has no continuous knob; a step of 0 is no step.
+    let scenario_error = |models: &str, policies: &str| {
+        let text = stream_with_pipeline(models, "256KiB", policies);
+        match flexrnn::scenario::Scenario::parse(&text, "test.yaml", &crate::root().join("scenarios")) {
+            Err(e) => e.to_string(),
+            Ok(scenario) => flexrnn::runner::load_resources(&scenario).unwrap_err().to_string(),
+        }
+    };
+    let bank = scenario_error("../models/digits-gru", "      - pid: { target: 1ms, kp: 0.5, knob_step: 0.1 }\n");
+    assert!(bank.contains("test.yaml:15") && bank.contains("switch model has no continuous knob"), "{bank}");
+    let zero = scenario_error("../models/digits-thr", "      - budget: { window: 8, budget: 1MFLOP, knob_step: 0 }\n");
+    assert!(zero.contains("knob_step must be a number in [0.001, 1], got 0"), "{zero}");
+}

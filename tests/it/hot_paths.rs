@@ -167,11 +167,20 @@ fn event_loop_allocates_nothing_per_event() {
 
 /// `FlexibleModel::plan`, `step` and `predict` allocate nothing, in every family, with the setting
 /// changing at every step (switches with maps, thresholds, SkipW windows opened by `plan`, nested
-/// widths).
+/// widths), continuous knob values between the card's grid points included.
 #[test]
 fn flexible_model_plan_step_and_predict_allocate_nothing() {
-    for dir in ["models/digits-gru", "models/digits-thr", "models/digits-skipw", "models/digits-nested"] {
-        let model = flexrnn::rnn::FlexibleModel::load(&at(dir)).unwrap();
+    for (dir, continuous) in [
+        ("models/digits-gru", None),
+        ("models/digits-thr", Some("thr-64-1e-3@thr=0.63")),
+        ("models/digits-skipw", Some("k=3,thr=0.42")),
+        ("models/digits-nested", None),
+    ] {
+        let mut model = flexrnn::rnn::FlexibleModel::load(&at(dir)).unwrap();
+        if let Some(name) = continuous {
+            let grid = model.settings().len();
+            assert_eq!(model.add_setting(name), Ok(grid), "{name}");
+        }
         let mut state = model.new_state();
         let settings = model.settings().len();
         let before = allocations();
