@@ -40,6 +40,35 @@ enum Command {
     /// changes and random schedules on the test split of the card's task, measured vs the
     /// step-weighted prediction (accuracy, or MSE for a regression task).
     Eval(EvalArgs),
+    /// Combine model folders of one family, task and settings trained with different `--seed` into
+    /// one shipped folder: the shipped seed's files, and in its card every seed's test score per
+    /// setting with the mean and standard deviation over seeds.
+    Seeds(SeedsArgs),
+}
+
+#[derive(Debug, clap::Args)]
+struct SeedsArgs {
+    /// Model folders trained with different `flexrnn train --seed N` (same family, task and settings).
+    #[arg(required = true, num_args = 2..)]
+    seed_dirs: Vec<PathBuf>,
+    /// Output folder: the shipped model folder.
+    #[arg(long)]
+    out: PathBuf,
+    /// Seed whose weights ship [default: the first folder's].
+    #[arg(long)]
+    ship: Option<u64>,
+    /// Write into an --out folder that holds files this command did not write (e.g. a trained model
+    /// folder): files of the same names are replaced, nothing else is touched.
+    #[arg(long)]
+    force: bool,
+    /// Settings scored at once (results do not depend on this).
+    #[arg(
+        long,
+        default_value_t = 0,
+        hide_default_value = true,
+        help = "Settings scored at once [default: number of cores]"
+    )]
+    jobs: usize,
 }
 
 #[derive(Debug, clap::Args)]
@@ -62,6 +91,22 @@ struct EvalArgs {
     /// Change positions: every N steps.
     #[arg(long, default_value_t = 4)]
     change_every: usize,
+    /// Bootstrap resamples of the 95 % intervals (paired over test sequences; 0: no intervals).
+    #[arg(long, default_value_t = 1000)]
+    resamples: usize,
+    /// Seed of the bootstrap resamples.
+    #[arg(long, default_value_t = 1)]
+    bootstrap_seed: u64,
+    /// Bounds and monotonicity tolerance for accuracy, percentage points.
+    #[arg(long, default_value_t = 1.0)]
+    tolerance_pp: f64,
+    /// Bounds and monotonicity tolerance for MSE, relative (0.05 = 5 %).
+    #[arg(long, default_value_t = 0.05)]
+    tolerance_rel: f64,
+    /// Also show the card's `seeds` section (written by `flexrnn seeds`): mean and spread over seeds
+    /// per setting, in the summary and `seeds.csv`.
+    #[arg(long)]
+    seeds: bool,
     /// Schedules run at once (results do not depend on this).
     #[arg(
         long,
@@ -245,13 +290,76 @@ pub fn run() -> anyhow::Result<()> {
         Command::Study(args) => study(args),
         Command::Merge(args) => merge(args),
         Command::Eval(args) => eval(args),
+        Command::Seeds(args) => seeds(args),
     }
 }
 
+fn seeds(args: SeedsArgs) -> anyhow::Result<()> {
+    use flexrnn::eval::seeds::{check_same_model, combine, seed_run, shipped_files, shipped_index, SeedFolder};
+    let folders = args
+        .seed_dirs
+        .iter()
+        .map(|dir| SeedFolder::load(dir))
+        .collect::<Result<Vec<_>, _>>()?;
+    check_same_model(&folders)?;
+    let out_abs = std::path::absolute(&args.out).ok();
+    for dir in &args.seed_dirs {
+        anyhow::ensure!(
+            std::path::absolute(dir).ok() != out_abs,
+            "--out {} is one of the seed folders; write the combined folder elsewhere",
+            args.out.display()
+        );
+    }
+    let ship = shipped_index(&folders, args.ship)?;
+    let out_rule = output_rule("seeds", args.force);
+    check_out(&args.out, out_rule)?;
+    let model = &folders[0].model;
+    let task = data::Task::load(model.task())
+        .with_context(|| format!("{}: cannot load the test split of the card's task `{}`", folders[0].dir.display(), model.task()))?;
+    let test = task.part(data::SplitPart::Test);
+    let metric = flexrnn::eval::Metric::of(&test);
+    let runs = with_jobs(args.jobs, Some(model.settings().len()), |parallel| {
+        folders.iter().map(|f| seed_run(f, &test, parallel)).collect::<Vec<_>>()
+    })?;
+    let settings: Vec<String> = model.settings().iter().map(|s| s.name.clone()).collect();
+    let combined = combine(&settings, metric, folders[ship].seed, runs);
+    print!("{}", flexrnn::eval::seeds::seeds_md(&combined));
+    let files = shipped_files(&folders[ship].dir, combined)?;
+    write_out(&args.out, out_rule, &files)?;
+    println!("\nwrote {} files to {} (weights of seed {})", files.len(), args.out.display(), folders[ship].seed);
+    Ok(())
+}
+
 fn eval(args: EvalArgs) -> anyhow::Result<()> {
-    use flexrnn::eval::{evaluate, outputs, EvalConfig};
+    use flexrnn::eval::{checks::CheckConfig, evaluate_with_checks, outputs, EvalConfig};
     anyhow::ensure!(args.change_every > 0, "--change-every must be at least 1");
+    anyhow::ensure!(
+        args.tolerance_pp.is_finite() && args.tolerance_pp >= 0.0,
+        "--tolerance-pp must be a number ≥ 0 (percentage points)"
+    );
+    anyhow::ensure!(
+        args.tolerance_rel.is_finite() && args.tolerance_rel >= 0.0,
+        "--tolerance-rel must be a number ≥ 0 (0.05 = 5 %)"
+    );
     let model = flexrnn::rnn::FlexibleModel::load(&args.model_dir)?;
+    let seeds = if args.seeds {
+        let seeds = flexrnn::eval::seeds::read_seeds(&args.model_dir)?;
+        Some(seeds.ok_or_else(|| {
+            anyhow::anyhow!(
+                "{}: --seeds: the card has no `seeds` section; combine folders trained with different --seed with `flexrnn seeds`",
+                args.model_dir.display()
+            )
+        })?)
+    } else {
+        None
+    };
+    let check_config = CheckConfig {
+        resamples: args.resamples,
+        seed: args.bootstrap_seed,
+        tolerance_pp: args.tolerance_pp,
+        tolerance_rel: args.tolerance_rel,
+        ..CheckConfig::default()
+    };
     let out_rule = output_rule("eval", args.force);
     let task = data::Task::load(model.task()).with_context(|| {
         format!(
@@ -275,7 +383,8 @@ fn eval(args: EvalArgs) -> anyhow::Result<()> {
     };
     let out = args.out.unwrap_or_else(|| PathBuf::from("results").join(format!("eval-{name}")));
     check_out(&out, out_rule)?;
-    let evaluation = with_jobs(args.jobs, None, |parallel| evaluate(&model, &name, &test, &config, parallel))?
+    let evaluation =
+        with_jobs(args.jobs, None, |parallel| evaluate_with_checks(&model, &name, &test, &config, &check_config, parallel))?
         .with_context(|| format!("{}", args.model_dir.display()))?;
     anyhow::ensure!(
         evaluation.runs.len() > model.settings().len(),
@@ -284,9 +393,21 @@ fn eval(args: EvalArgs) -> anyhow::Result<()> {
         evaluation.steps,
         args.change_every
     );
-    let files = outputs(&evaluation, &model)?;
+    let mut files = outputs(&evaluation, &model)?;
+    let mut summary = evaluation.summary_md();
+    if let Some(seeds) = &seeds {
+        let view = flexrnn::eval::seeds::seeds_md(seeds);
+        summary.push('\n');
+        summary.push_str(&view);
+        for (path, bytes) in files.iter_mut() {
+            if path == std::path::Path::new("summary.md") {
+                *bytes = summary.clone().into_bytes();
+            }
+        }
+        files.push(("seeds.csv".into(), flexrnn::eval::seeds::seeds_csv(seeds)));
+    }
     write_out(&out, out_rule, &files)?;
-    print!("{}", evaluation.summary_md());
+    print!("{summary}");
     println!("\nwrote {} files to {}", files.len(), out.display());
     Ok(())
 }

@@ -179,6 +179,7 @@ pub fn train_bank(
             wall_time_s: started.elapsed().as_secs_f64(),
             split: split.clone(),
         },
+        seeds: None,
     };
     let bank = ModelBank::new(models, maps).expect("every ordered pair has a fitted map of the right shape");
     Ok(TrainedBank { bank, maps: named_maps, card })

@@ -394,6 +394,7 @@ pub fn train_nested(
             wall_time_s: started.elapsed().as_secs_f64(),
             split: split.clone(),
         },
+        seeds: None,
     };
     Ok(TrainedNested { model, card })
 }

@@ -396,6 +396,7 @@ pub fn train_skip_bank(
             wall_time_s: started.elapsed().as_secs_f64(),
             split: split.clone(),
         },
+        seeds: None,
     };
     Ok(TrainedSkipBank { models, card })
 }

@@ -387,6 +387,7 @@ pub fn train_skipw(
             wall_time_s: started.elapsed().as_secs_f64(),
             split: split.clone(),
         },
+        seeds: None,
     };
     Ok(TrainedSkipW { model, card })
 }
