@@ -40,6 +40,35 @@ enum Command {
     /// changes and random schedules on the test split of the card's task, measured vs the
     /// step-weighted prediction (accuracy, or MSE for a regression task).
     Eval(EvalArgs),
+    /// Combine model folders of one family, task and settings trained with different `--seed` into
+    /// one shipped folder: the shipped seed's files, and in its card every seed's test score per
+    /// setting with the mean and standard deviation over seeds.
+    Seeds(SeedsArgs),
+}
+
+#[derive(Debug, clap::Args)]
+struct SeedsArgs {
+    /// Model folders trained with different `flexrnn train --seed N` (same family, task and settings).
+    #[arg(required = true, num_args = 2..)]
+    seed_dirs: Vec<PathBuf>,
+    /// Output folder: the shipped model folder.
+    #[arg(long)]
+    out: PathBuf,
+    /// Seed whose weights ship [default: the first folder's].
+    #[arg(long)]
+    ship: Option<u64>,
+    /// Write into an --out folder that holds files this command did not write (e.g. a trained model
+    /// folder): files of the same names are replaced, nothing else is touched.
+    #[arg(long)]
+    force: bool,
+    /// Settings scored at once (results do not depend on this).
+    #[arg(
+        long,
+        default_value_t = 0,
+        hide_default_value = true,
+        help = "Settings scored at once [default: number of cores]"
+    )]
+    jobs: usize,
 }
 
 #[derive(Debug, clap::Args)]
@@ -62,6 +91,22 @@ struct EvalArgs {
     /// Change positions: every N steps.
     #[arg(long, default_value_t = 4)]
     change_every: usize,
+    /// Bootstrap resamples of the 95 % intervals (paired over test sequences; 0: no intervals).
+    #[arg(long, default_value_t = 1000)]
+    resamples: usize,
+    /// Seed of the bootstrap resamples.
+    #[arg(long, default_value_t = 1)]
+    bootstrap_seed: u64,
+    /// Bounds and monotonicity tolerance for accuracy, percentage points.
+    #[arg(long, default_value_t = 1.0)]
+    tolerance_pp: f64,
+    /// Bounds and monotonicity tolerance for MSE, relative (0.05 = 5 %).
+    #[arg(long, default_value_t = 0.05)]
+    tolerance_rel: f64,
+    /// Also show the card's `seeds` section (written by `flexrnn seeds`): mean and spread over seeds
+    /// per setting, in the summary and `seeds.csv`.
+    #[arg(long)]
+    seeds: bool,
     /// Schedules run at once (results do not depend on this).
     #[arg(
         long,
@@ -193,9 +238,6 @@ struct TrainArgs {
     /// is the old training at thr 0.5).
     #[arg(long, value_delimiter = ',', default_values_t = [0.5f32, 1.0])]
     thr_range: Vec<f32>,
-    /// `--family thr` only: probability that a drawn training `thr` is 0 (read every step).
-    #[arg(long, default_value_t = 0.1)]
-    thr_zero_share: f64,
     /// `--family thr` only: most redraws of `thr` at random steps inside one training sequence.
     #[arg(long, default_value_t = 2)]
     thr_changes: usize,
@@ -207,13 +249,6 @@ struct TrainArgs {
     /// second and later λ of a width from the next smaller λ's weights.
     #[arg(long)]
     no_lambda_curriculum: bool,
-    /// `--family thr` only: epochs of the joint fine-tune with switches between the models of one
-    /// width (needs two or more --lambda; 0: none).
-    #[arg(long, default_value_t = 0)]
-    switch_epochs: usize,
-    /// `--family thr` only: most switches between models inside one fine-tune sequence.
-    #[arg(long, default_value_t = 3)]
-    switch_changes: usize,
     /// SkipW window length L.
     #[arg(long, default_value_t = 8)]
     window: usize,
@@ -231,9 +266,11 @@ struct TrainArgs {
     /// number is uniform in 0..=N; 0: one setting per sequence).
     #[arg(long, default_value_t = 3)]
     knob_changes: usize,
-    /// SkipW training: probability that a drawn training threshold is 0 (else uniform in --train-thr).
-    #[arg(long, default_value_t = 0.25)]
-    thr_zero_share: f64,
+    /// `--family thr` and `skipw`: probability that a drawn training threshold is 0 (read every
+    /// step; else uniform in --thr-range for thr, --train-thr for skipw) [default: 0.1 for thr, 0.25
+    /// for skipw].
+    #[arg(long)]
+    thr_zero_share: Option<f64>,
     /// `nested` only: most width changes per training sequence in the random width schedules (0: none,
     /// every training sequence at one width — the ablation).
     #[arg(long, default_value_t = 3)]
@@ -260,10 +297,11 @@ struct TrainArgs {
     /// Seed of initialisation and batch order.
     #[arg(long, default_value_t = 1)]
     seed: u64,
-    /// `--family gru`: epochs of switch-aware fine-tuning after the members and ridge maps (0: none,
-    /// the bank as trained before this option existed). Members and maps are trained jointly on runs
-    /// under random switch schedules; the epoch with the best validation objective is kept, the ridge
-    /// starting point included.
+    /// `--family gru` and `thr`: epochs of switch-aware fine-tuning (0: none, training as before this
+    /// option existed). A bank (`gru`): after the members and ridge maps, members and maps are trained
+    /// jointly on runs under random switch schedules. `thr` (two or more --lambda): the Skip-RNNs of
+    /// one width are trained jointly with switches between them. The epoch with the best validation
+    /// objective is kept, the starting point included.
     #[arg(long, default_value_t = 0)]
     switch_epochs: usize,
     /// Switch fine-tuning: AdamW learning rate of the maps.
@@ -275,7 +313,8 @@ struct TrainArgs {
     /// Switch fine-tuning: keep the members' weights fixed (only the maps are trained).
     #[arg(long)]
     switch_freeze_members: bool,
-    /// Switch fine-tuning: most changes of model per training run (each run has 1 to this many).
+    /// Switch fine-tuning (`gru` and `thr`): most changes of model per training run (each run has 1 to
+    /// this many).
     #[arg(long, default_value_t = 3)]
     switch_max_changes: usize,
     /// Switch fine-tuning: weight of the members' own task loss, each run alone.
@@ -310,13 +349,76 @@ pub fn run() -> anyhow::Result<()> {
         Command::Study(args) => study(args),
         Command::Merge(args) => merge(args),
         Command::Eval(args) => eval(args),
+        Command::Seeds(args) => seeds(args),
     }
 }
 
+fn seeds(args: SeedsArgs) -> anyhow::Result<()> {
+    use flexrnn::eval::seeds::{check_same_model, combine, seed_run, shipped_files, shipped_index, SeedFolder};
+    let folders = args
+        .seed_dirs
+        .iter()
+        .map(|dir| SeedFolder::load(dir))
+        .collect::<Result<Vec<_>, _>>()?;
+    check_same_model(&folders)?;
+    let out_abs = std::path::absolute(&args.out).ok();
+    for dir in &args.seed_dirs {
+        anyhow::ensure!(
+            std::path::absolute(dir).ok() != out_abs,
+            "--out {} is one of the seed folders; write the combined folder elsewhere",
+            args.out.display()
+        );
+    }
+    let ship = shipped_index(&folders, args.ship)?;
+    let out_rule = output_rule("seeds", args.force);
+    check_out(&args.out, out_rule)?;
+    let model = &folders[0].model;
+    let task = data::Task::load(model.task())
+        .with_context(|| format!("{}: cannot load the test split of the card's task `{}`", folders[0].dir.display(), model.task()))?;
+    let test = task.part(data::SplitPart::Test);
+    let metric = flexrnn::eval::Metric::of(&test);
+    let runs = with_jobs(args.jobs, Some(model.settings().len()), |parallel| {
+        folders.iter().map(|f| seed_run(f, &test, parallel)).collect::<Vec<_>>()
+    })?;
+    let settings: Vec<String> = model.settings().iter().map(|s| s.name.clone()).collect();
+    let combined = combine(&settings, metric, folders[ship].seed, runs);
+    print!("{}", flexrnn::eval::seeds::seeds_md(&combined));
+    let files = shipped_files(&folders[ship].dir, combined)?;
+    write_out(&args.out, out_rule, &files)?;
+    println!("\nwrote {} files to {} (weights of seed {})", files.len(), args.out.display(), folders[ship].seed);
+    Ok(())
+}
+
 fn eval(args: EvalArgs) -> anyhow::Result<()> {
-    use flexrnn::eval::{evaluate, outputs, EvalConfig};
+    use flexrnn::eval::{checks::CheckConfig, evaluate_with_checks, outputs, EvalConfig};
     anyhow::ensure!(args.change_every > 0, "--change-every must be at least 1");
+    anyhow::ensure!(
+        args.tolerance_pp.is_finite() && args.tolerance_pp >= 0.0,
+        "--tolerance-pp must be a number ≥ 0 (percentage points)"
+    );
+    anyhow::ensure!(
+        args.tolerance_rel.is_finite() && args.tolerance_rel >= 0.0,
+        "--tolerance-rel must be a number ≥ 0 (0.05 = 5 %)"
+    );
     let model = flexrnn::rnn::FlexibleModel::load(&args.model_dir)?;
+    let seeds = if args.seeds {
+        let seeds = flexrnn::eval::seeds::read_seeds(&args.model_dir)?;
+        Some(seeds.ok_or_else(|| {
+            anyhow::anyhow!(
+                "{}: --seeds: the card has no `seeds` section; combine folders trained with different --seed with `flexrnn seeds`",
+                args.model_dir.display()
+            )
+        })?)
+    } else {
+        None
+    };
+    let check_config = CheckConfig {
+        resamples: args.resamples,
+        seed: args.bootstrap_seed,
+        tolerance_pp: args.tolerance_pp,
+        tolerance_rel: args.tolerance_rel,
+        ..CheckConfig::default()
+    };
     let out_rule = output_rule("eval", args.force);
     let task = data::Task::load(model.task()).with_context(|| {
         format!(
@@ -340,7 +442,8 @@ fn eval(args: EvalArgs) -> anyhow::Result<()> {
     };
     let out = args.out.unwrap_or_else(|| PathBuf::from("results").join(format!("eval-{name}")));
     check_out(&out, out_rule)?;
-    let evaluation = with_jobs(args.jobs, None, |parallel| evaluate(&model, &name, &test, &config, parallel))?
+    let evaluation =
+        with_jobs(args.jobs, None, |parallel| evaluate_with_checks(&model, &name, &test, &config, &check_config, parallel))?
         .with_context(|| format!("{}", args.model_dir.display()))?;
     anyhow::ensure!(
         evaluation.runs.len() > model.settings().len(),
@@ -349,9 +452,21 @@ fn eval(args: EvalArgs) -> anyhow::Result<()> {
         evaluation.steps,
         args.change_every
     );
-    let files = outputs(&evaluation, &model)?;
+    let mut files = outputs(&evaluation, &model)?;
+    let mut summary = evaluation.summary_md();
+    if let Some(seeds) = &seeds {
+        let view = flexrnn::eval::seeds::seeds_md(seeds);
+        summary.push('\n');
+        summary.push_str(&view);
+        for (path, bytes) in files.iter_mut() {
+            if path == std::path::Path::new("summary.md") {
+                *bytes = summary.clone().into_bytes();
+            }
+        }
+        files.push(("seeds.csv".into(), flexrnn::eval::seeds::seeds_csv(seeds)));
+    }
     write_out(&out, out_rule, &files)?;
-    print!("{}", evaluation.summary_md());
+    print!("{summary}");
     println!("\nwrote {} files to {}", files.len(), out.display());
     Ok(())
 }
@@ -663,8 +778,12 @@ fn train(args: TrainArgs) -> anyhow::Result<()> {
     let (set, split) = (&task.set, &task.split);
     let command = command_line();
     anyhow::ensure!(
-        args.family == "gru" || (args.switch_epochs == 0 && args.init_from.is_none()),
-        "--switch-epochs and --init-from apply to --family gru (a switching bank) only"
+        args.family == "gru" || args.init_from.is_none(),
+        "--init-from applies to --family gru (a switching bank) only"
+    );
+    anyhow::ensure!(
+        args.family == "gru" || args.family == "thr" || args.switch_epochs == 0,
+        "--switch-epochs applies to --family gru (a switching bank) and --family thr only"
     );
     match args.family.as_str() {
         "skipw" => return train_skipw(args, set, split, command),
@@ -813,14 +932,14 @@ fn train_thr(mut args: TrainArgs, set: &data::SequenceSet, split: &data::Split, 
     anyhow::ensure!(args.thr_range.len() == 2, "--thr-range: give LO,HI with 0 ≤ LO ≤ HI ≤ 1, e.g. 0.5,1");
     let thr = ThrTraining {
         range: [args.thr_range[0], args.thr_range[1]],
-        zero_share: args.thr_zero_share,
+        zero_share: args.thr_zero_share.unwrap_or(0.1),
         changes: args.thr_changes,
         select: args.thr_select.clone(),
         lambda_curriculum: !args.no_lambda_curriculum,
         switch_epochs: args.switch_epochs,
-        switch_changes: args.switch_changes,
+        switch_changes: args.switch_max_changes,
     };
-    thr.check().map_err(|e| anyhow::anyhow!("--thr-range / --thr-zero-share / --thr-select / --switch-changes: {e}"))?;
+    thr.check().map_err(|e| anyhow::anyhow!("--thr-range / --thr-zero-share / --thr-select / --switch-max-changes: {e}"))?;
     let fine_tune_epochs = if args.lambda.len() >= 2 { args.switch_epochs } else { 0 };
     let config = SkipBankConfig {
         widths: args.widths.clone(),
@@ -910,10 +1029,8 @@ fn train_skipw(args: TrainArgs, set: &data::SequenceSet, split: &data::Split, co
         args.budget_lambda.is_finite() && args.budget_lambda >= 0.0,
         "--budget-lambda must be a number ≥ 0"
     );
-    anyhow::ensure!(
-        (0.0..=1.0).contains(&args.thr_zero_share),
-        "--thr-zero-share must be a probability in [0, 1]"
-    );
+    let thr_zero_share = args.thr_zero_share.unwrap_or(0.25);
+    anyhow::ensure!((0.0..=1.0).contains(&thr_zero_share), "--thr-zero-share must be a probability in [0, 1]");
     let config = SkipWTrainConfig {
         cell: cell_kind(&args.cell),
         hidden: args.widths[0],
@@ -924,7 +1041,7 @@ fn train_skipw(args: TrainArgs, set: &data::SequenceSet, split: &data::Split, co
         thr_max: args.train_thr[1],
         budget_lambda: args.budget_lambda,
         knob_changes: args.knob_changes,
-        thr_zero_share: args.thr_zero_share,
+        thr_zero_share,
         epochs: args.epochs,
         batch_size: args.batch_size,
         learning_rate: args.learning_rate,

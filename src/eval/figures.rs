@@ -5,6 +5,7 @@
 //! | `change_accuracy` (`change_mse` for a regression task) | per pair of settings, the task metric against the change position `s` in both directions: measured (solid, markers) and the weighted prediction (dashed); `s = 0` and `s = T` (the longest length) are the settings alone |
 //! | `change_flops` | the same for mean FLOPs per step |
 //! | `measured_vs_predicted` | every run with a change: measured against predicted metric (accuracy in %, or MSE) and FLOPs per step, with the line y = x |
+//! | `deviation_intervals` | per pair and direction: the mean deviation measured − predicted over the change positions (dot) with its 95 % paired-bootstrap interval (bar), and the late change's deviation (open dot); dashed line at 0 |
 
 use std::ops::Range;
 
@@ -34,6 +35,7 @@ pub fn figures(evaluation: &Evaluation) -> Result<Vec<(String, Figure)>, PlotErr
         (score.figure_name().into(), change_figure(evaluation, score)?),
         ("change_flops".into(), change_figure(evaluation, Quantity::Flops)?),
         ("measured_vs_predicted".into(), scatter_figure(evaluation)?),
+        ("deviation_intervals".into(), interval_figure(evaluation)?),
     ])
 }
 
@@ -296,6 +298,90 @@ fn scatter_figure(e: &Evaluation) -> Result<Figure, PlotError> {
                         .map(|&(x, y, c)| Circle::new((x, y), (2.0 * scale) as i32, PALETTE[c].mix(0.7).filled())),
                 )
                 .map_err(err)?;
+        }
+        Ok(())
+    }))
+}
+
+fn interval_figure(e: &Evaluation) -> Result<Figure, PlotError> {
+    let rows: Vec<(String, f64, f64, f64, Option<f64>)> = e
+        .checks
+        .directions
+        .iter()
+        .filter(|d| d.runs > 0)
+        .map(|d| (d.label.clone(), d.mean_deviation, d.interval.low, d.interval.high, d.late.map(|l| l.deviation)))
+        .collect();
+    let n = rows.len().max(1);
+    let row_height = 16u32;
+    let size = (PANEL_WIDTH * 2 + 120, LEGEND_HEIGHT + 60 + row_height * n as u32);
+    let unit = match e.metric {
+        Metric::Accuracy => "deviation measured − predicted (pp)",
+        Metric::Mse => "deviation measured − predicted (MSE)",
+    };
+    let x_range = padded(
+        rows.iter().flat_map(|r| [r.1, r.2, r.3, r.4.unwrap_or(r.1)]).chain(std::iter::once(0.0)),
+        match e.metric {
+            Metric::Accuracy => 1e-3,
+            Metric::Mse => 0.0,
+        },
+    );
+    let decimals = Quantity::Score(e.metric).decimals(&x_range);
+    let labels: Vec<String> = rows.iter().map(|r| r.0.clone()).collect();
+    Ok(render_scaled!("deviation_intervals", size, PNG_SCALE, |root, scale| {
+        root.fill(&WHITE).map_err(err)?;
+        let (top, body) = root.split_vertically((f64::from(LEGEND_HEIGHT) * scale).round() as u32);
+        legend(
+            &top,
+            scale,
+            &[(PALETTE[0], false, "mean Δ over change positions, 95 % interval"), (PALETTE[1], false, "late change Δ")],
+        )?;
+        let mut chart = ChartBuilder::on(&body)
+            .margin((8.0 * scale) as u32)
+            .x_label_area_size((30.0 * scale) as u32)
+            .y_label_area_size((190.0 * scale) as u32)
+            .build_cartesian_2d(x_range.clone(), -0.5f64..(n as f64 - 0.5))
+            .map_err(err)?;
+        chart
+            .configure_mesh()
+            .x_desc(unit)
+            .x_labels(6)
+            .y_labels(n)
+            .x_label_formatter(&|v| format!("{v:.decimals$}"))
+            .y_label_formatter(&|v| {
+                let i = v.round();
+                if (v - i).abs() < 1e-6 && i >= 0.0 {
+                    labels.get(n - 1 - i as usize).cloned().unwrap_or_default()
+                } else {
+                    String::new()
+                }
+            })
+            .label_style((FONT, 8.5 * scale))
+            .axis_desc_style((FONT, 9.5 * scale))
+            .light_line_style(WHITE.mix(0.0))
+            .draw()
+            .map_err(err)?;
+        chart
+            .draw_series(DashedLineSeries::new(
+                vec![(0.0, -0.5), (0.0, n as f64 - 0.5)],
+                (5.0 * scale) as u32,
+                (3.0 * scale) as u32,
+                BLACK.stroke_width((scale).round().max(1.0) as u32),
+            ))
+            .map_err(err)?;
+        let width = (1.5 * scale).round().max(1.0) as u32;
+        for (k, row) in rows.iter().enumerate() {
+            let y = (n - 1 - k) as f64;
+            chart
+                .draw_series(std::iter::once(PathElement::new(vec![(row.2, y), (row.3, y)], PALETTE[0].stroke_width(width))))
+                .map_err(err)?;
+            chart
+                .draw_series(std::iter::once(Circle::new((row.1, y), (2.5 * scale) as i32, PALETTE[0].filled())))
+                .map_err(err)?;
+            if let Some(late) = row.4 {
+                chart
+                    .draw_series(std::iter::once(Circle::new((late, y), (2.5 * scale) as i32, PALETTE[1].stroke_width(width))))
+                    .map_err(err)?;
+            }
         }
         Ok(())
     }))

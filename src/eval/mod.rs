@@ -33,7 +33,9 @@
 //! window gates), the readout excluded. Everything here is pure: the CLI writes the bytes of
 //! [`outputs`]. Same inputs ⇒ same bytes (runs may go in parallel; results keep the run order).
 
+pub mod checks;
 pub mod figures;
+pub mod seeds;
 
 use std::fmt::Write as _;
 use std::path::PathBuf;
@@ -277,6 +279,16 @@ pub struct Evaluation {
     pub sequences: usize,
     /// The configuration used.
     pub config: EvalConfig,
+    /// The late-change runs: per pair and direction, a change at [`checks::late_change_step`] (in the
+    /// last [`checks::CheckConfig::late_share`] of the steps); empty when the sequences are too short.
+    pub late: Vec<RunResult>,
+    /// Length of each test sequence, steps.
+    pub lengths: Vec<usize>,
+    /// Per run of [`Self::runs`], then of [`Self::late`], each test sequence's score (1/0 correct, or
+    /// squared error), in test-set order.
+    pub sequence_scores: Vec<Vec<f64>>,
+    /// Bounds, monotonicity, bootstrap intervals and the late-change check.
+    pub checks: checks::Checks,
 }
 
 /// Errors of an evaluation.
@@ -303,6 +315,14 @@ pub fn weighted_prediction(steps_per_setting: &[usize], metric: &[f64]) -> f64 {
 /// [`crate::train::Scorer`] does from the readout after the last step) and FLOPs per step over all
 /// steps run.
 pub fn measure(model: &FlexibleModel, test: &SequenceSet, schedule: &Schedule) -> Measured {
+    measure_sequences(model, test, schedule).0
+}
+
+/// [`measure`], and each sequence's own score in test-set order: 1 or 0 (classified right or not),
+/// or the squared error of its one output (regression). Their mean is the measured score: what the
+/// paired bootstrap of [`checks`] resamples.
+pub fn measure_sequences(model: &FlexibleModel, test: &SequenceSet, schedule: &Schedule) -> (Measured, Vec<f64>) {
+    let mut per_sequence = Vec::with_capacity(test.len());
     let mut state = model.new_state();
     let mut outputs = vec![0.0; model.classes()];
     let mut scorer = Scorer::new(test);
@@ -318,14 +338,18 @@ pub fn measure(model: &FlexibleModel, test: &SequenceSet, schedule: &Schedule) -
         }
         steps += test.length(i);
         model.logits(&mut state, &mut outputs);
+        let mut one = Scorer::new(test);
+        one.add(i, &outputs);
+        per_sequence.push(one.score().value());
         scorer.add(i, &outputs);
     }
     let steps = steps.max(1) as f64;
-    Measured {
+    let measured = Measured {
         score: scorer.score().value(),
         flops_per_step: flops as f64 / steps,
         update_share: updates as f64 / steps,
-    }
+    };
+    (measured, per_sequence)
 }
 
 /// Runs the whole check (see the module doc). `parallel` runs the schedules on rayon's pool; the
@@ -339,6 +363,23 @@ pub fn evaluate(
     model_name: &str,
     test: &SequenceSet,
     config: &EvalConfig,
+    parallel: bool,
+) -> Result<Evaluation, EvalError> {
+    evaluate_with_checks(model, model_name, test, config, &checks::CheckConfig::default(), parallel)
+}
+
+/// [`evaluate`] with the bounds, monotonicity, bootstrap and late-change checks of [`checks`] under
+/// `check_config` (stored in [`Evaluation::checks`]). The late-change runs (one per pair and
+/// direction, [`checks::late_change_step`]) are measured besides the grid.
+///
+/// # Errors
+/// As [`evaluate`].
+pub fn evaluate_with_checks(
+    model: &FlexibleModel,
+    model_name: &str,
+    test: &SequenceSet,
+    config: &EvalConfig,
+    check_config: &checks::CheckConfig,
     parallel: bool,
 ) -> Result<Evaluation, EvalError> {
     let bad = |m: String| Err(EvalError::Data(m));
@@ -368,14 +409,15 @@ pub fn evaluate(
         return bad("the model offers fewer than two settings: nothing to change between".into());
     }
     let steps = test.steps;
-    let run_all = |schedules: &[Schedule]| -> Vec<Measured> {
+    let run_all = |schedules: &[Schedule]| -> Vec<(Measured, Vec<f64>)> {
         if parallel {
-            schedules.par_iter().map(|s| measure(model, test, s)).collect()
+            schedules.par_iter().map(|s| measure_sequences(model, test, s)).collect()
         } else {
-            schedules.iter().map(|s| measure(model, test, s)).collect()
+            schedules.iter().map(|s| measure_sequences(model, test, s)).collect()
         }
     };
-    let alone = run_all(&(0..n).map(Schedule::constant).collect::<Vec<_>>());
+    let (alone, alone_sequences): (Vec<Measured>, Vec<Vec<f64>>) =
+        run_all(&(0..n).map(Schedule::constant).collect::<Vec<_>>()).into_iter().unzip();
     let pairs = pairs_by_cost(&alone);
     let mut kinds = Vec::new();
     let mut schedules = Vec::new();
@@ -392,7 +434,20 @@ pub fn evaluate(
         kinds.push(RunKind::Random { index });
         schedules.push(schedule);
     }
-    let measured = run_all(&schedules);
+    let late_step = checks::late_change_step(steps, check_config.late_share);
+    let mut late_kinds = Vec::new();
+    for (pair, &(cheap, dear)) in pairs.iter().enumerate() {
+        for (a, b) in [(cheap, dear), (dear, cheap)] {
+            if let Some(s) = late_step {
+                late_kinds.push(RunKind::Change { pair, a, b, s });
+                schedules.push(Schedule::change(a, b, s));
+            }
+        }
+    }
+    let (measured, mut sequences): (Vec<Measured>, Vec<Vec<f64>>) = run_all(&schedules).into_iter().unzip();
+    let late_schedules = schedules.split_off(kinds.len());
+    let late_measured = measured[kinds.len()..].to_vec();
+    let late_sequences = sequences.split_off(kinds.len());
     let scores: Vec<f64> = alone.iter().map(|m| m.score).collect();
     let costs: Vec<f64> = alone.iter().map(|m| m.flops_per_step).collect();
     let result = |kind: RunKind, schedule: Schedule, measured: Measured| {
@@ -411,7 +466,12 @@ pub fn evaluate(
     let mut runs: Vec<RunResult> =
         (0..n).map(|setting| result(RunKind::Alone { setting }, Schedule::constant(setting), alone[setting])).collect();
     runs.extend(kinds.into_iter().zip(schedules).zip(measured).map(|((k, s), m)| result(k, s, m)));
-    Ok(Evaluation {
+    let late: Vec<RunResult> =
+        late_kinds.into_iter().zip(late_schedules).zip(late_measured).map(|((k, s), m)| result(k, s, m)).collect();
+    let mut run_sequences = alone_sequences;
+    run_sequences.extend(sequences);
+    run_sequences.extend(late_sequences);
+    let mut evaluation = Evaluation {
         model_name: model_name.to_string(),
         family: model.family().to_string(),
         metric,
@@ -424,7 +484,13 @@ pub fn evaluate(
         total_steps: test.lengths.iter().sum(),
         sequences: test.len(),
         config: config.clone(),
-    })
+        late,
+        lengths: test.lengths.clone(),
+        sequence_scores: run_sequences,
+        checks: checks::Checks::default(),
+    };
+    evaluation.checks = checks::Checks::of(&evaluation, check_config);
+    Ok(evaluation)
 }
 
 /// Settings sorted by FLOPs per step alone (ties by index); pairs of neighbours in that order, then
@@ -463,7 +529,7 @@ pub fn random_schedules(settings: usize, steps: usize, config: &EvalConfig) -> V
 }
 
 /// Quotes a CSV field if it holds a comma, quote or newline.
-fn csv_field(text: &str) -> String {
+pub(crate) fn csv_field(text: &str) -> String {
     if text.contains([',', '"', '\n']) {
         format!("\"{}\"", text.replace('"', "\"\""))
     } else {
@@ -684,7 +750,237 @@ impl Evaluation {
                 s.max_abs_flops_pct
             );
         }
+        out.push_str(&self.checks_md());
         out
+    }
+
+    /// A deviation in its unit, for tables: `+1.23` pp, or `+0.000123` MSE.
+    fn deviation_text(&self, value: f64) -> String {
+        match self.metric {
+            Metric::Accuracy => format!("{value:+.2}"),
+            Metric::Mse => format!("{value:+.6}"),
+        }
+    }
+
+    fn interval_text(&self, interval: &checks::Interval) -> String {
+        let mark = if interval.excludes_zero() { " *" } else { "" };
+        match self.metric {
+            Metric::Accuracy => format!("[{:+.2}, {:+.2}]{mark}", interval.low, interval.high),
+            Metric::Mse => format!("[{:+.6}, {:+.6}]{mark}", interval.low, interval.high),
+        }
+    }
+
+    /// The checks' part of `summary.md` (see [`checks`]): shares within bounds per kind of run, then
+    /// per pair and direction the mean deviation with its interval (`*` when it excludes 0), the
+    /// share within bounds, monotonicity and the late change.
+    pub fn checks_md(&self) -> String {
+        let mut out = String::new();
+        let c = &self.checks;
+        let Some(config) = &c.config else { return out };
+        let (unit, tolerance, bounds) = match self.metric {
+            Metric::Accuracy => (
+                "pp",
+                format!("{} pp", config.tolerance_pp),
+                format!("[min − {0} pp, max + {0} pp]", config.tolerance_pp),
+            ),
+            Metric::Mse => (
+                "MSE",
+                format!("{} % of the larger MSE", config.tolerance_rel * 100.0),
+                format!("[min × (1 − {0}), max × (1 + {0})]", config.tolerance_rel),
+            ),
+        };
+        let late = checks::late_change_step(self.steps, config.late_share)
+            .map_or_else(|| "none (the sequences are too short)".to_string(), |s| format!("s = {s}"));
+        let _ = writeln!(
+            out,
+            "
+## The paper's wording: bounds, monotonicity, intervals
+
+Within bounds: the measured {metric} lies in {bounds}, min and max over the settings the run used, each alone. Monotone: from b alone (s = 0) over the change positions to a alone (s = T) the {metric} never moves against one direction by more than {tolerance}. Intervals: 95 % percentile intervals of a paired bootstrap over the {} test sequences ({} resamples, seed {}; each resample redraws the sequences once for every run and recomputes the measurement, the settings alone and the weights); * marks an interval that excludes 0. Late change: a → b at {late} (the last {} % of the steps).\n",
+            self.sequences,
+            config.resamples,
+            config.seed,
+            config.late_share * 100.0,
+            metric = self.metric.name(),
+        );
+        let _ = writeln!(
+            out,
+            "| runs | n | within bounds | share | mean Δ ({unit}) | 95 % interval |\n|---|---:|---:|---:|---:|---|"
+        );
+        for k in &c.kinds {
+            let share = if k.runs == 0 { "–".to_string() } else { format!("{:.1} %", k.within as f64 / k.runs as f64 * 100.0) };
+            let _ = writeln!(
+                out,
+                "| {} | {} | {} | {share} | {} | {} |",
+                k.kind,
+                k.runs,
+                k.within,
+                self.deviation_text(k.mean_deviation),
+                if k.runs == 0 { "–".to_string() } else { self.interval_text(&k.interval) }
+            );
+        }
+        let versus = match self.metric {
+            Metric::Accuracy => "late − worse alone (pp)",
+            Metric::Mse => "late − worse alone (MSE)",
+        };
+        let _ = writeln!(
+            out,
+            "\n| change | n | mean Δ ({unit}) | 95 % interval | within bounds | monotone | largest reversal ({unit}) | late Δ ({unit}) | 95 % interval | {versus} |\n|---|---:|---:|---|---:|---|---:|---:|---|---:|"
+        );
+        for d in &c.directions {
+            let reversal = match self.metric {
+                Metric::Accuracy => format!("{:.2}", d.largest_reversal),
+                Metric::Mse => format!("{:.6}", d.largest_reversal),
+            };
+            let late = d.late.as_ref().map_or_else(
+                || "– | – | –".to_string(),
+                |l| {
+                    format!(
+                        "{} | {} | {}",
+                        self.deviation_text(l.deviation),
+                        self.interval_text(&l.interval),
+                        self.deviation_text(l.versus_worse)
+                    )
+                },
+            );
+            let (mean, interval) = if d.runs == 0 {
+                ("–".to_string(), "–".to_string())
+            } else {
+                (self.deviation_text(d.mean_deviation), self.interval_text(&d.interval))
+            };
+            let _ = writeln!(
+                out,
+                "| {} | {} | {mean} | {interval} | {}/{} | {} | {reversal} | {late} |",
+                d.label,
+                d.runs,
+                d.within,
+                d.runs,
+                if d.monotone { "yes" } else { "no" }
+            );
+        }
+        let excluding = c.directions.iter().filter(|d| d.runs > 0 && d.interval.excludes_zero()).count();
+        let late_runs: Vec<&checks::LateCheck> = c.directions.iter().filter_map(|d| d.late.as_ref()).collect();
+        let _ = write!(
+            out,
+            "\n{excluding} of {} directions have a mean Δ whose interval excludes 0; {} of {} are monotone.",
+            c.directions.len(),
+            c.directions.iter().filter(|d| d.monotone).count(),
+            c.directions.len()
+        );
+        if !late_runs.is_empty() {
+            let mean_late = late_runs.iter().map(|l| l.deviation).sum::<f64>() / late_runs.len() as f64;
+            let worst = late_runs.iter().map(|l| l.versus_worse).fold(f64::NAN, |m, v| match self.metric {
+                Metric::Accuracy => m.min(v),
+                Metric::Mse => m.max(v),
+            });
+            let _ = write!(
+                out,
+                " Late changes: mean Δ {} {unit}, {} of {} within bounds, furthest beyond the worse setting alone {} {unit}.",
+                self.deviation_text(mean_late),
+                late_runs.iter().filter(|l| l.within).count(),
+                late_runs.len(),
+                self.deviation_text(worst)
+            );
+        }
+        out.push('\n');
+        out
+    }
+
+    /// `checks.csv`: one row per run of `eval.csv` (same order) and then per late-change run: kind,
+    /// schedule, the deviation (pp of accuracy, or MSE) with its 95 % interval and whether the interval
+    /// excludes 0, the bounds and whether the measurement lies within them.
+    pub fn checks_csv(&self) -> Vec<u8> {
+        let (unit, digits) = match self.metric {
+            Metric::Accuracy => ("pp", 4),
+            Metric::Mse => ("mse", 8),
+        };
+        let bound_digits = if self.metric == Metric::Accuracy { 6 } else { 8 };
+        let mut out = format!(
+            "kind,schedule,a,b,s,deviation_{unit},ci_low_{unit},ci_high_{unit},ci_excludes_zero,bound_low,bound_high,within_bounds\n"
+        );
+        let runs = self.runs.iter().zip(&self.checks.runs).map(|(r, c)| (r, c, false));
+        let late = self.late.iter().zip(&self.checks.late).map(|(r, c)| (r, c, true));
+        for (run, check, is_late) in runs.chain(late) {
+            let (kind, a, b, s) = self.kind_fields(run);
+            let kind = if is_late { "late" } else { kind };
+            let _ = writeln!(
+                out,
+                "{kind},{},{},{},{s},{:.digits$},{:.digits$},{:.digits$},{},{:.bound_digits$},{:.bound_digits$},{}",
+                csv_field(&self.describe(&run.schedule)),
+                csv_field(&a),
+                csv_field(&b),
+                self.metric.deviation(run),
+                check.interval.low,
+                check.interval.high,
+                check.interval.excludes_zero(),
+                check.bound_low,
+                check.bound_high,
+                check.within,
+            );
+        }
+        out.into_bytes()
+    }
+
+    /// `pairs.csv`: one row per pair and direction a → b: grid runs, mean deviation with its interval,
+    /// runs within bounds, monotonicity and the largest reversal, and the late-change run (step,
+    /// measured, deviation with interval, measured minus the worse setting alone, within bounds).
+    pub fn pairs_csv(&self) -> Vec<u8> {
+        let (unit, digits) = match self.metric {
+            Metric::Accuracy => ("pp", 4),
+            Metric::Mse => ("mse", 8),
+        };
+        let mut out = format!(
+            "a,b,runs,mean_deviation_{unit},ci_low_{unit},ci_high_{unit},ci_excludes_zero,within_bounds,monotone,largest_reversal_{unit},late_s,late_measured,late_deviation_{unit},late_ci_low_{unit},late_ci_high_{unit},late_versus_worse_{unit},late_within_bounds\n"
+        );
+        for d in &self.checks.directions {
+            let late = d.late.as_ref().map_or_else(
+                || ",,,,,,".to_string(),
+                |l| {
+                    format!(
+                        "{},{:.8},{:.digits$},{:.digits$},{:.digits$},{:.digits$},{}",
+                        l.s, l.measured, l.deviation, l.interval.low, l.interval.high, l.versus_worse, l.within
+                    )
+                },
+            );
+            let _ = writeln!(
+                out,
+                "{},{},{},{:.digits$},{:.digits$},{:.digits$},{},{},{},{:.digits$},{late}",
+                csv_field(&self.setting_names[d.a]),
+                csv_field(&self.setting_names[d.b]),
+                d.runs,
+                d.mean_deviation,
+                d.interval.low,
+                d.interval.high,
+                d.interval.excludes_zero(),
+                d.within,
+                d.monotone,
+                d.largest_reversal,
+            );
+        }
+        out.into_bytes()
+    }
+
+    /// `checks.json`: [`Evaluation::checks`] as JSON (per-run checks in `eval.csv` order, then the
+    /// late-change runs; directions; shares per kind of run), with the model and metric named.
+    pub fn checks_json(&self) -> Vec<u8> {
+        #[derive(serde::Serialize)]
+        struct File<'a> {
+            model: &'a str,
+            family: &'a str,
+            metric: &'a str,
+            settings: &'a [String],
+            checks: &'a checks::Checks,
+        }
+        let file = File {
+            model: &self.model_name,
+            family: &self.family,
+            metric: self.metric.name(),
+            settings: &self.setting_names,
+            checks: &self.checks,
+        };
+        let mut bytes = serde_json::to_vec_pretty(&file).unwrap_or_default();
+        bytes.push(b'\n');
+        bytes
     }
 }
 
@@ -728,7 +1024,8 @@ impl DeviationStats {
 }
 
 /// The files of `flexrnn eval` (paths relative to the output folder): `eval.csv`, `settings.csv`,
-/// `summary.md` and the figures of [`figures::figures`] as SVG and PNG.
+/// `summary.md`, the checks of [`checks`] (`checks.csv` per run, `pairs.csv` per pair and direction,
+/// `checks.json` all of them) and the figures of [`figures::figures`] as SVG and PNG.
 ///
 /// # Errors
 /// [`PlotError`] if a figure cannot be drawn.
@@ -737,6 +1034,9 @@ pub fn outputs(evaluation: &Evaluation, model: &FlexibleModel) -> Result<Vec<(Pa
         (PathBuf::from("eval.csv"), evaluation.eval_csv()),
         (PathBuf::from("settings.csv"), evaluation.settings_csv(model)),
         (PathBuf::from("summary.md"), evaluation.summary_md().into_bytes()),
+        (PathBuf::from("checks.csv"), evaluation.checks_csv()),
+        (PathBuf::from("pairs.csv"), evaluation.pairs_csv()),
+        (PathBuf::from("checks.json"), evaluation.checks_json()),
     ];
     for (name, figure) in figures::figures(evaluation)? {
         files.push((PathBuf::from(format!("{name}.svg")), figure.svg.into_bytes()));
@@ -856,7 +1156,7 @@ mod tests {
         assert!(summary.contains("| runs | n | MSE: mean Δ | mean abs Δ | max abs Δ | mean abs Δ (%) |"), "{summary}");
         assert!(!summary.contains("accuracy") && !summary.contains("(pp)"), "{summary}");
         let names: Vec<String> = figures::figures(&e).unwrap().into_iter().map(|(name, _)| name).collect();
-        assert_eq!(names, ["change_mse", "change_flops", "measured_vs_predicted"]);
+        assert_eq!(names, ["change_mse", "change_flops", "measured_vs_predicted", "deviation_intervals"]);
     }
 
     /// Variable length: lengths 2, 4, 4 (T = 4, 10 steps in all), labels 0, 1, 0; `a` always says 0,
@@ -922,6 +1222,141 @@ mod tests {
             summary.contains("Σ_i (steps run in setting i, summed over the sequences / all steps run)"),
             "{summary}"
         );
+    }
+
+    /// Labels all 0; `a` always says 0 (right), `b` always 1 (wrong). a → b at s: every sequence ends
+    /// wrong and is predicted s/T, so each sequence's own deviation is −s/T: the paired bootstrap gives
+    /// a zero-width interval at −100 s/T pp. b → a at s: +100 s/T pp. Every run lies within [0 − 1 pp,
+    /// 1 + 1 pp], both directions are monotone, and the late change (last quarter: s = 3) ends 0 pp
+    /// from the worse model (a → b) or 100 pp above it (b → a).
+    #[test]
+    fn a_constant_per_sequence_deviation_has_a_zero_width_interval_at_its_value() {
+        let model = two_constant_models(vec![1.0, 0.0], vec![0.0, 1.0]);
+        let test = SequenceSet {
+            name: "all-zero".into(),
+            steps: 4,
+            features: 1,
+            classes: 2,
+            class_names: vec!["zero".into(), "one".into()],
+            values: (0..20).map(|v| v as f32 / 7.0).collect(),
+            lengths: vec![4; 5],
+            labels: vec![0; 5],
+            targets: Vec::new(),
+        };
+        test.check().unwrap();
+        let checks = checks::CheckConfig { resamples: 300, late_share: 0.25, ..checks::CheckConfig::default() };
+        let e = evaluate_with_checks(&model, "tiny", &test, &config_every_step(), &checks, false).unwrap();
+        assert_eq!(e.checks.runs.len(), e.runs.len());
+        for (run, check) in e.runs.iter().zip(&e.checks.runs) {
+            let deviation = run.accuracy_deviation_pp();
+            assert!((check.interval.low - deviation).abs() < 1e-9 && (check.interval.high - deviation).abs() < 1e-9);
+            assert!(check.within, "{run:?}");
+            if let RunKind::Change { a, s, .. } = run.kind {
+                let expected = if a == 0 { -25.0 * s as f64 } else { 25.0 * s as f64 };
+                assert!((deviation - expected).abs() < 1e-9, "{deviation} {expected}");
+                assert!(check.interval.excludes_zero());
+            }
+        }
+        let d = &e.checks.directions;
+        assert_eq!(d.iter().map(|d| (d.a, d.b, d.runs, d.monotone)).collect::<Vec<_>>(), [(0, 1, 3, true), (1, 0, 3, true)]);
+        // Mean over s = 1, 2, 3 of −25 s pp: −50 pp, and the interval is that point.
+        assert!((d[0].mean_deviation + 50.0).abs() < 1e-9 && (d[0].interval.low + 50.0).abs() < 1e-9);
+        let (late_ab, late_ba) = (d[0].late.unwrap(), d[1].late.unwrap());
+        assert_eq!((late_ab.s, late_ab.measured, late_ab.versus_worse), (3, 0.0, 0.0));
+        assert_eq!((late_ba.measured, late_ba.versus_worse), (1.0, 100.0));
+        assert!((late_ab.deviation + 75.0).abs() < 1e-9);
+        assert_eq!(e.late.len(), 2);
+        let kinds: Vec<(&str, usize, usize)> = e.checks.kinds.iter().map(|k| (k.kind.as_str(), k.runs, k.within)).collect();
+        assert_eq!(kinds[0], ("one change (grid)", 6, 6));
+        let summary = e.summary_md();
+        assert!(summary.contains("| a → b | 3 | -50.00 | [-50.00, -50.00] * | 3/3 | yes | 0.00 | -75.00 | [-75.00, -75.00] * | +0.00 |"), "{summary}");
+        let pairs = String::from_utf8(e.pairs_csv()).unwrap();
+        assert!(pairs.contains("\na,b,3,-50.0000,-50.0000,-50.0000,true,3,true,0.0000,3,0.00000000,-75.0000,"), "{pairs}");
+        let checks_csv = String::from_utf8(e.checks_csv()).unwrap();
+        assert_eq!(checks_csv.lines().count(), 1 + e.runs.len() + 2);
+        assert!(checks_csv.contains("\nlate,a@0;b@3,a,b,3,-75.0000,"), "{checks_csv}");
+        let json: serde_json::Value = serde_json::from_slice(&e.checks_json()).unwrap();
+        assert_eq!(json["checks"]["directions"][0]["monotone"], true);
+    }
+
+    /// Bounds and monotonicity on hand-made numbers: 10 sequences, a alone 0.8, b alone 0.9; a → b at
+    /// s = 2, 5, 8 measures 0.9, 0.7, 0.85: the 0.7 lies below [0.79, 0.91], and the series
+    /// 90 (b alone), 90, 70, 85, 80 (a alone) falls by 20 and rises by 15: not monotone, largest
+    /// reversal 15 pp. b → a at s = 5 measures 0.85: inside, and 80, 85, 90 is monotone.
+    #[test]
+    fn bounds_and_monotonicity_on_hand_made_numbers() {
+        let seq = |right: usize| -> Vec<f64> { (0..10).map(|i| f64::from(u8::from(i < right))).collect() };
+        let run = |kind: RunKind, schedule: Schedule, score: f64, predicted: f64| {
+            let steps = schedule.steps_per_setting(2, 10);
+            RunResult {
+                kind,
+                sequence_steps_per_setting: steps.iter().map(|n| n * 10).collect(),
+                steps_per_setting: steps,
+                schedule,
+                measured: Measured { score, flops_per_step: 1.0, update_share: 1.0 },
+                predicted_score: predicted,
+                predicted_flops_per_step: 1.0,
+            }
+        };
+        let change = |a: usize, b: usize, s: usize, score: f64| {
+            let pa = if a == 0 { 0.8 } else { 0.9 };
+            let pb = if b == 0 { 0.8 } else { 0.9 };
+            let w = s as f64 / 10.0;
+            run(RunKind::Change { pair: 0, a, b, s }, Schedule::change(a, b, s), score, w * pa + (1.0 - w) * pb)
+        };
+        let runs = vec![
+            run(RunKind::Alone { setting: 0 }, Schedule::constant(0), 0.8, 0.8),
+            run(RunKind::Alone { setting: 1 }, Schedule::constant(1), 0.9, 0.9),
+            change(0, 1, 2, 0.9),
+            change(0, 1, 5, 0.7),
+            change(0, 1, 8, 0.85),
+            change(1, 0, 5, 0.85),
+        ];
+        let e = Evaluation {
+            model_name: "hand".into(),
+            family: "switch".into(),
+            metric: Metric::Accuracy,
+            setting_names: vec!["a".into(), "b".into()],
+            alone: vec![runs[0].measured, runs[1].measured],
+            pairs: vec![(0, 1)],
+            sequence_scores: vec![seq(8), seq(9), seq(9), seq(7), seq(8), seq(8)]
+                .into_iter()
+                .enumerate()
+                .map(|(i, mut v)| {
+                    // 0.85: 8.5 of 10 right, as a half on the ninth sequence.
+                    if i == 4 || i == 5 {
+                        v[8] = 0.5;
+                    }
+                    v
+                })
+                .collect(),
+            runs,
+            steps: 10,
+            shortest: 10,
+            total_steps: 100,
+            sequences: 10,
+            config: EvalConfig::default(),
+            late: Vec::new(),
+            lengths: vec![10; 10],
+            checks: checks::Checks::default(),
+        };
+        let c = checks::Checks::of(&e, &checks::CheckConfig { resamples: 0, ..checks::CheckConfig::default() });
+        assert_eq!(c.runs.iter().map(|r| r.within).collect::<Vec<_>>(), [true, true, true, false, true, true]);
+        assert!((c.runs[3].bound_low - 0.79).abs() < 1e-12 && (c.runs[3].bound_high - 0.91).abs() < 1e-12);
+        let (up, down) = (&c.directions[0], &c.directions[1]);
+        assert_eq!((up.runs, up.within, up.monotone), (3, 2, false));
+        assert!((up.largest_reversal - 15.0).abs() < 1e-9, "{}", up.largest_reversal);
+        assert_eq!((down.runs, down.within, down.monotone, down.largest_reversal), (1, 1, true, 0.0));
+        // Deviations: s = 2: 0.9 − 0.88 = +2 pp, s = 5: 0.7 − 0.85 = −15 pp, s = 8: 0.85 − 0.82 = +3 pp.
+        assert!((up.mean_deviation - (2.0 - 15.0 + 3.0) / 3.0).abs() < 1e-9, "{}", up.mean_deviation);
+        assert_eq!(c.kinds[0].kind, "one change (grid)");
+        assert_eq!((c.kinds[0].runs, c.kinds[0].within), (4, 3));
+        // With resamples, the point value of each deviation lies in its interval.
+        let c = checks::Checks::of(&e, &checks::CheckConfig { resamples: 500, ..checks::CheckConfig::default() });
+        for (run, check) in e.runs.iter().zip(&c.runs) {
+            let d = run.accuracy_deviation_pp();
+            assert!(check.interval.low <= d + 1e-9 && d - 1e-9 <= check.interval.high, "{d} {:?}", check.interval);
+        }
     }
 
     #[test]

@@ -250,6 +250,10 @@ pub struct ModelCard {
     /// cards written before it existed, and with `--switch-epochs 0`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub switch_fine_tune: Option<CardSwitchFineTune>,
+    /// Scores of the same model trained with other seeds (`flexrnn seeds`); absent in a folder of one
+    /// training run.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub seeds: Option<CardSeeds>,
 }
 
 /// How a switching bank was fine-tuned with switches inside sequences (`flexrnn train --switch-epochs`).
@@ -290,6 +294,60 @@ pub struct CardSwitchFineTune {
     pub command: String,
     /// Wall time of the fine-tuning, seconds.
     pub wall_time_s: f64,
+}
+
+/// The `seeds` section of a card (every card type has it, optional): the same family, task and
+/// settings trained with several `--seed`, each seed's test-split score per setting (every step in
+/// that setting, through `FlexibleModel`, as `flexrnn eval` measures the settings alone) and the mean
+/// and sample standard deviation over seeds. Written by `flexrnn seeds`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CardSeeds {
+    /// The seed whose weights are the folder's files.
+    pub shipped: u64,
+    /// The score's metric: `accuracy` (share of test sequences right) or `mse`.
+    pub metric: String,
+    /// Setting names, in the model's order (the order of every score list below).
+    pub settings: Vec<String>,
+    /// One entry per seed, in the order given to `flexrnn seeds`.
+    pub runs: Vec<CardSeedRun>,
+    /// Per setting: mean and standard deviation over the seeds.
+    pub summary: Vec<CardSeedSummary>,
+}
+
+/// One seed's scores in a [`CardSeeds`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CardSeedRun {
+    /// The training seed (`training.seed` of its card).
+    pub seed: u64,
+    /// Name of the folder it was read from.
+    pub folder: String,
+    /// Wall time of its training command, seconds (`training.wall_time_s` of its card).
+    pub train_wall_time_s: f64,
+    /// Test score per setting (accuracy or MSE, see [`CardSeeds::metric`]).
+    pub scores: Vec<f64>,
+    /// Share of steps updated per setting (families that skip steps: `thr`, `skipw`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub update_shares: Vec<f64>,
+}
+
+/// One setting's spread over seeds in a [`CardSeeds`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CardSeedSummary {
+    /// Setting name.
+    pub setting: String,
+    /// Mean score over the seeds.
+    pub mean: f64,
+    /// Sample standard deviation of the score over the seeds (divisor n − 1).
+    pub sd: f64,
+    /// Mean update share over the seeds (families that skip steps).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub update_share_mean: Option<f64>,
+    /// Sample standard deviation of the update share.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub update_share_sd: Option<f64>,
 }
 
 /// Named `f32` tensors to write: name → (shape, values).

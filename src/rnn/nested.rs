@@ -472,6 +472,10 @@ pub struct NestedCard {
     pub best_epoch: usize,
     /// Training record.
     pub training: CardTraining,
+    /// Scores of the same model trained with other seeds (`flexrnn seeds`); absent in a folder of one
+    /// training run.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub seeds: Option<super::io::CardSeeds>,
 }
 
 /// The tensors of a nested model as `<name>.safetensors` holds them: `cell.weight_ih` `[3H, I]`,

@@ -637,6 +637,10 @@ pub struct SkipWCard {
     pub training_knobs: SkipWCardTrainingKnobs,
     /// Training record (command, seed, optimiser, epochs, wall time, split).
     pub training: CardTraining,
+    /// Scores of the same model trained with other seeds (`flexrnn seeds`); absent in a folder of one
+    /// training run.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub seeds: Option<super::io::CardSeeds>,
 }
 
 /// The tensors of a SkipW model's safetensors file (see the module doc).

@@ -203,6 +203,7 @@ pub fn train_bank(
             split: split.clone(),
             thr_training: None,
         },
+        seeds: None,
     };
     let bank = ModelBank::new(models, maps).expect("every ordered pair has a fitted map of the right shape");
     Ok(TrainedBank { bank, maps: named_maps, card })

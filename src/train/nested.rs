@@ -427,6 +427,7 @@ pub fn train_nested(
             split: split.clone(),
             thr_training: None,
         },
+        seeds: None,
     };
     Ok(TrainedNested { model, card })
 }

@@ -931,6 +931,7 @@ pub fn train_skip_bank(
             }),
         },
         switch_fine_tune: None,
+        seeds: None,
     };
     Ok(TrainedSkipBank { models, card })
 }

@@ -486,6 +486,7 @@ pub fn train_skipw(
             split: split.clone(),
             thr_training: None,
         },
+        seeds: None,
     };
     Ok(TrainedSkipW { model, card })
 }

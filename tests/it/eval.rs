@@ -73,6 +73,11 @@ fn eval_cli_writes_the_documented_files_deterministically() {
         "change_flops.png",
         "measured_vs_predicted.svg",
         "measured_vs_predicted.png",
+        "checks.csv",
+        "pairs.csv",
+        "checks.json",
+        "deviation_intervals.svg",
+        "deviation_intervals.png",
     ];
     for file in files {
         let a = std::fs::read(first.join(file)).unwrap_or_else(|e| panic!("{file}: {e}"));
@@ -270,4 +275,89 @@ fn eval_cli_names_the_folder_and_task_it_cannot_load() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("moved-model") && stderr.contains("pose:/nonexistent-har"), "{stderr}");
     assert!(!dir.path().join("out").exists());
+}
+
+/// `flexrnn seeds` on two tiny banks trained with seeds 1 and 2 (widths 4 and 8, one epoch): the
+/// shipped card is seed 2's card plus a `seeds` section whose scores are each seed's own test
+/// accuracies, with mean (x₁ + x₂)/2 and sample sd |x₁ − x₂|/√2; the weights are seed 2's, byte for
+/// byte, and still reproduce through `FlexibleModel`; `flexrnn eval --seeds` shows the spread.
+/// Folders of other settings, or of the same seed, are refused with a clear error.
+#[test]
+fn seeds_combines_tiny_seed_folders_and_refuses_mismatched_ones() {
+    use flexrnn::rnn::io::ModelCard;
+    let dir = tempfile::tempdir().unwrap();
+    let flexrnn = || {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_flexrnn"));
+        command.env("RAYON_NUM_THREADS", "1");
+        command
+    };
+    let train = |seed: &str, widths: &str, name: &str| {
+        let out = dir.path().join(name);
+        let output = flexrnn()
+            .args(["train", "--widths", widths, "--epochs", "1", "--seed", seed, "--out"])
+            .arg(&out)
+            .output()
+            .unwrap();
+        assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+        out
+    };
+    let card_of = |dir: &std::path::Path| -> ModelCard {
+        serde_json::from_slice(&std::fs::read(dir.join("card.json")).unwrap()).unwrap()
+    };
+    let (one, two) = (train("1", "4,8", "s1"), train("2", "4,8", "s2"));
+    let shipped = dir.path().join("shipped");
+    let output = flexrnn().args(["seeds", "--ship", "2", "--out"]).arg(&shipped).arg(&one).arg(&two).output().unwrap();
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(stdout.contains("## Over seeds") && stdout.contains("(weights of seed 2)"), "{stdout}");
+    let (c1, c2) = (card_of(&one), card_of(&two));
+    let mut card = card_of(&shipped);
+    let seeds = card.seeds.take().expect("a seeds section");
+    assert_eq!(card, c2, "apart from `seeds`, the shipped card is seed 2's");
+    assert_eq!((seeds.shipped, seeds.metric.as_str()), (2, "accuracy"));
+    assert_eq!(seeds.settings, ["gru-4", "gru-8"]);
+    assert_eq!(seeds.runs.iter().map(|r| (r.seed, r.folder.as_str())).collect::<Vec<_>>(), [(1, "s1"), (2, "s2")]);
+    assert_eq!(seeds.runs[0].train_wall_time_s, c1.training.wall_time_s);
+    assert!(seeds.runs.iter().all(|r| r.update_shares.is_empty()), "a switching bank updates every step");
+    for j in 0..2 {
+        let (x1, x2) = (c1.models[j].test_accuracy.unwrap(), c2.models[j].test_accuracy.unwrap());
+        assert!((seeds.runs[0].scores[j] - x1).abs() < 1e-12 && (seeds.runs[1].scores[j] - x2).abs() < 1e-12);
+        let summary = &seeds.summary[j];
+        assert!((summary.mean - (x1 + x2) / 2.0).abs() < 1e-12, "{summary:?}");
+        assert!((summary.sd - (x1 - x2).abs() / 2f64.sqrt()).abs() < 1e-12, "{summary:?}");
+        assert_eq!(summary.update_share_mean, None);
+    }
+    for file in ["gru-4.safetensors", "gru-8.safetensors", "maps.safetensors"] {
+        assert_eq!(std::fs::read(shipped.join(file)).unwrap(), std::fs::read(two.join(file)).unwrap(), "{file}");
+    }
+    let model = FlexibleModel::load(&shipped).unwrap();
+    let test = Task::load(model.task()).unwrap().part(SplitPart::Test);
+    assert_eq!(Some(measure(&model, &test, &Schedule::constant(1)).score), model.settings()[1].expected_accuracy);
+    // The --seeds view of eval.
+    let view = dir.path().join("view");
+    let output = flexrnn()
+        .args(["eval", "--seeds", "--schedules", "1", "--change-every", "32", "--resamples", "20", "--out"])
+        .arg(&view)
+        .arg(&shipped)
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let csv = std::fs::read_to_string(view.join("seeds.csv")).unwrap();
+    assert!(csv.starts_with("setting,seeds,mean_accuracy,sd_accuracy,") && csv.lines().count() == 3, "{csv}");
+    assert!(std::fs::read_to_string(view.join("summary.md")).unwrap().contains("2 seeds (1, 2; shipped: 2)"));
+    let output = flexrnn().args(["eval", "--seeds", "--out"]).arg(dir.path().join("no")).arg(&one).output().unwrap();
+    assert!(!output.status.success());
+    assert!(String::from_utf8_lossy(&output.stderr).contains("no `seeds` section"));
+    // Refused: other settings, the same seed twice. Nothing is written.
+    let three = train("3", "4", "s3");
+    let bad = dir.path().join("bad");
+    let output = flexrnn().args(["seeds", "--out"]).arg(&bad).arg(&one).arg(&three).output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success() && stderr.contains("settings `gru-4`, but") && stderr.contains("s3"), "{stderr}");
+    let output = flexrnn().args(["seeds", "--out"]).arg(&bad).arg(&one).arg(&one).output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success() && stderr.contains("both trained with seed 1"), "{stderr}");
+    let output = flexrnn().args(["seeds", "--ship", "9", "--out"]).arg(&bad).arg(&one).arg(&two).output().unwrap();
+    assert!(!output.status.success() && String::from_utf8_lossy(&output.stderr).contains("--ship 9"));
+    assert!(!bad.exists());
 }
