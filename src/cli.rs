@@ -11,7 +11,9 @@ use flexrnn::report;
 use flexrnn::rnn::io::{classifier_tensors, encode_tensors, map_tensors};
 use flexrnn::runner;
 use flexrnn::scenario::Scenario;
-use flexrnn::train::bank::{fine_tune_trained, named_maps, train_bank, BankConfig, BankProgress, SwitchConfig, TrainedBank};
+use flexrnn::train::bank::{
+    fine_tune_trained, named_maps, train_bank, BankConfig, BankProgress, SwitchConfig, TrainedBank,
+};
 use flexrnn::train::TrainConfig;
 
 /// flexrnn: simulate flexible recurrent networks on a shared edge node.
@@ -355,11 +357,7 @@ pub fn run() -> anyhow::Result<()> {
 
 fn seeds(args: SeedsArgs) -> anyhow::Result<()> {
     use flexrnn::eval::seeds::{check_same_model, combine, seed_run, shipped_files, shipped_index, SeedFolder};
-    let folders = args
-        .seed_dirs
-        .iter()
-        .map(|dir| SeedFolder::load(dir))
-        .collect::<Result<Vec<_>, _>>()?;
+    let folders = args.seed_dirs.iter().map(|dir| SeedFolder::load(dir)).collect::<Result<Vec<_>, _>>()?;
     check_same_model(&folders)?;
     let out_abs = std::path::absolute(&args.out).ok();
     for dir in &args.seed_dirs {
@@ -373,8 +371,9 @@ fn seeds(args: SeedsArgs) -> anyhow::Result<()> {
     let out_rule = output_rule("seeds", args.force);
     check_out(&args.out, out_rule)?;
     let model = &folders[0].model;
-    let task = data::Task::load(model.task())
-        .with_context(|| format!("{}: cannot load the test split of the card's task `{}`", folders[0].dir.display(), model.task()))?;
+    let task = data::Task::load(model.task()).with_context(|| {
+        format!("{}: cannot load the test split of the card's task `{}`", folders[0].dir.display(), model.task())
+    })?;
     let test = task.part(data::SplitPart::Test);
     let metric = flexrnn::eval::Metric::of(&test);
     let runs = with_jobs(args.jobs, Some(model.settings().len()), |parallel| {
@@ -442,9 +441,10 @@ fn eval(args: EvalArgs) -> anyhow::Result<()> {
     };
     let out = args.out.unwrap_or_else(|| PathBuf::from("results").join(format!("eval-{name}")));
     check_out(&out, out_rule)?;
-    let evaluation =
-        with_jobs(args.jobs, None, |parallel| evaluate_with_checks(&model, &name, &test, &config, &check_config, parallel))?
-        .with_context(|| format!("{}", args.model_dir.display()))?;
+    let evaluation = with_jobs(args.jobs, None, |parallel| {
+        evaluate_with_checks(&model, &name, &test, &config, &check_config, parallel)
+    })?
+    .with_context(|| format!("{}", args.model_dir.display()))?;
     anyhow::ensure!(
         evaluation.runs.len() > model.settings().len(),
         "{}: nothing to compare: no change position below the sequence length ({} steps) with --change-every {} and no random schedule (--schedules 0)",
@@ -891,10 +891,11 @@ fn train(args: TrainArgs) -> anyhow::Result<()> {
         let bar = epoch_bar(args.switch_epochs as u64);
         let started = std::time::Instant::now();
         let previous = trained.card.training.wall_time_s;
-        let mut trained = fine_tune_trained(trained, set, split, &switch, None, config.command.clone(), |epoch, loss, objective| {
-            bar.inc(1);
-            say(&bar, format!("switch epoch {epoch}: loss {loss:.4}, validation objective {objective:.4}"));
-        })?;
+        let mut trained =
+            fine_tune_trained(trained, set, split, &switch, None, config.command.clone(), |epoch, loss, objective| {
+                bar.inc(1);
+                say(&bar, format!("switch epoch {epoch}: loss {loss:.4}, validation objective {objective:.4}"));
+            })?;
         bar.finish_and_clear();
         trained.card.training.wall_time_s = previous + started.elapsed().as_secs_f64();
         trained
@@ -939,7 +940,8 @@ fn train_thr(mut args: TrainArgs, set: &data::SequenceSet, split: &data::Split, 
         switch_epochs: args.switch_epochs,
         switch_changes: args.switch_max_changes,
     };
-    thr.check().map_err(|e| anyhow::anyhow!("--thr-range / --thr-zero-share / --thr-select / --switch-max-changes: {e}"))?;
+    thr.check()
+        .map_err(|e| anyhow::anyhow!("--thr-range / --thr-zero-share / --thr-select / --switch-max-changes: {e}"))?;
     let fine_tune_epochs = if args.lambda.len() >= 2 { args.switch_epochs } else { 0 };
     let config = SkipBankConfig {
         widths: args.widths.clone(),

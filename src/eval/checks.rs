@@ -305,13 +305,12 @@ impl Checks {
         // Interval of the mean deviation over the runs `indices` (into `all`).
         let interval_of = |indices: &[usize]| -> Interval {
             if deviations.is_empty() || indices.is_empty() {
-                let point = indices.iter().map(|&i| metric.deviation(all[i])).sum::<f64>() / indices.len().max(1) as f64;
+                let point =
+                    indices.iter().map(|&i| metric.deviation(all[i])).sum::<f64>() / indices.len().max(1) as f64;
                 return Interval { low: point, high: point };
             }
-            let mut means: Vec<f64> = deviations
-                .iter()
-                .map(|d| indices.iter().map(|&i| d[i]).sum::<f64>() / indices.len() as f64)
-                .collect();
+            let mut means: Vec<f64> =
+                deviations.iter().map(|d| indices.iter().map(|&i| d[i]).sum::<f64>() / indices.len() as f64).collect();
             percentile_interval(&mut means)
         };
         let mut run_checks: Vec<RunCheck> = all
@@ -357,7 +356,8 @@ impl Checks {
         let mut directions = Vec::new();
         for (pair, &(cheap, dear)) in e.pairs.iter().enumerate() {
             for (a, b) in [(cheap, dear), (dear, cheap)] {
-                let mut indices = grid(&|r| matches!(r.kind, RunKind::Change { pair: p, a: ra, .. } if p == pair && ra == a));
+                let mut indices =
+                    grid(&|r| matches!(r.kind, RunKind::Change { pair: p, a: ra, .. } if p == pair && ra == a));
                 indices.sort_by_key(|&i| match e.runs[i].kind {
                     RunKind::Change { s, .. } => s,
                     _ => 0,
@@ -370,25 +370,29 @@ impl Checks {
                     Metric::Mse => config.tolerance_rel * scores[a].max(scores[b]),
                 };
                 let (is_monotone, largest_reversal) = monotone(&series, tolerance);
-                let late = e.late.iter().position(|r| matches!(r.kind, RunKind::Change { pair: p, a: ra, .. } if p == pair && ra == a)).map(|k| {
-                    let index = e.runs.len() + k;
-                    let run = all[index];
-                    let worse = match metric {
-                        Metric::Accuracy => scores[a].min(scores[b]),
-                        Metric::Mse => scores[a].max(scores[b]),
-                    };
-                    LateCheck {
-                        s: match run.kind {
-                            RunKind::Change { s, .. } => s,
-                            _ => 0,
-                        },
-                        measured: run.measured.score,
-                        deviation: metric.deviation(run),
-                        interval: run_checks[index].interval,
-                        versus_worse: value(run.measured.score) - value(worse),
-                        within: run_checks[index].within,
-                    }
-                });
+                let late = e
+                    .late
+                    .iter()
+                    .position(|r| matches!(r.kind, RunKind::Change { pair: p, a: ra, .. } if p == pair && ra == a))
+                    .map(|k| {
+                        let index = e.runs.len() + k;
+                        let run = all[index];
+                        let worse = match metric {
+                            Metric::Accuracy => scores[a].min(scores[b]),
+                            Metric::Mse => scores[a].max(scores[b]),
+                        };
+                        LateCheck {
+                            s: match run.kind {
+                                RunKind::Change { s, .. } => s,
+                                _ => 0,
+                            },
+                            measured: run.measured.score,
+                            deviation: metric.deviation(run),
+                            interval: run_checks[index].interval,
+                            versus_worse: value(run.measured.score) - value(worse),
+                            within: run_checks[index].within,
+                        }
+                    });
                 directions.push(DirectionCheck {
                     pair,
                     a,

@@ -372,14 +372,21 @@ fn interval_figure(e: &Evaluation) -> Result<Figure, PlotError> {
         for (k, row) in rows.iter().enumerate() {
             let y = (n - 1 - k) as f64;
             chart
-                .draw_series(std::iter::once(PathElement::new(vec![(row.2, y), (row.3, y)], PALETTE[0].stroke_width(width))))
+                .draw_series(std::iter::once(PathElement::new(
+                    vec![(row.2, y), (row.3, y)],
+                    PALETTE[0].stroke_width(width),
+                )))
                 .map_err(err)?;
             chart
                 .draw_series(std::iter::once(Circle::new((row.1, y), (2.5 * scale) as i32, PALETTE[0].filled())))
                 .map_err(err)?;
             if let Some(late) = row.4 {
                 chart
-                    .draw_series(std::iter::once(Circle::new((late, y), (2.5 * scale) as i32, PALETTE[1].stroke_width(width))))
+                    .draw_series(std::iter::once(Circle::new(
+                        (late, y),
+                        (2.5 * scale) as i32,
+                        PALETTE[1].stroke_width(width),
+                    )))
                     .map_err(err)?;
             }
         }

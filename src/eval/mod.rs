@@ -808,7 +808,11 @@ Within bounds: the measured {metric} lies in {bounds}, min and max over the sett
             "| runs | n | within bounds | share | mean Δ ({unit}) | 95 % interval |\n|---|---:|---:|---:|---:|---|"
         );
         for k in &c.kinds {
-            let share = if k.runs == 0 { "–".to_string() } else { format!("{:.1} %", k.within as f64 / k.runs as f64 * 100.0) };
+            let share = if k.runs == 0 {
+                "–".to_string()
+            } else {
+                format!("{:.1} %", k.within as f64 / k.runs as f64 * 100.0)
+            };
             let _ = writeln!(
                 out,
                 "| {} | {} | {} | {share} | {} | {} |",
@@ -1258,7 +1262,10 @@ mod tests {
             }
         }
         let d = &e.checks.directions;
-        assert_eq!(d.iter().map(|d| (d.a, d.b, d.runs, d.monotone)).collect::<Vec<_>>(), [(0, 1, 3, true), (1, 0, 3, true)]);
+        assert_eq!(
+            d.iter().map(|d| (d.a, d.b, d.runs, d.monotone)).collect::<Vec<_>>(),
+            [(0, 1, 3, true), (1, 0, 3, true)]
+        );
         // Mean over s = 1, 2, 3 of −25 s pp: −50 pp, and the interval is that point.
         assert!((d[0].mean_deviation + 50.0).abs() < 1e-9 && (d[0].interval.low + 50.0).abs() < 1e-9);
         let (late_ab, late_ba) = (d[0].late.unwrap(), d[1].late.unwrap());
@@ -1266,12 +1273,21 @@ mod tests {
         assert_eq!((late_ba.measured, late_ba.versus_worse), (1.0, 100.0));
         assert!((late_ab.deviation + 75.0).abs() < 1e-9);
         assert_eq!(e.late.len(), 2);
-        let kinds: Vec<(&str, usize, usize)> = e.checks.kinds.iter().map(|k| (k.kind.as_str(), k.runs, k.within)).collect();
+        let kinds: Vec<(&str, usize, usize)> =
+            e.checks.kinds.iter().map(|k| (k.kind.as_str(), k.runs, k.within)).collect();
         assert_eq!(kinds[0], ("one change (grid)", 6, 6));
         let summary = e.summary_md();
-        assert!(summary.contains("| a → b | 3 | -50.00 | [-50.00, -50.00] * | 3/3 | yes | 0.00 | -75.00 | [-75.00, -75.00] * | +0.00 |"), "{summary}");
+        assert!(
+            summary.contains(
+                "| a → b | 3 | -50.00 | [-50.00, -50.00] * | 3/3 | yes | 0.00 | -75.00 | [-75.00, -75.00] * | +0.00 |"
+            ),
+            "{summary}"
+        );
         let pairs = String::from_utf8(e.pairs_csv()).unwrap();
-        assert!(pairs.contains("\na,b,3,-50.0000,-50.0000,-50.0000,true,3,true,0.0000,3,0.00000000,-75.0000,"), "{pairs}");
+        assert!(
+            pairs.contains("\na,b,3,-50.0000,-50.0000,-50.0000,true,3,true,0.0000,3,0.00000000,-75.0000,"),
+            "{pairs}"
+        );
         let checks_csv = String::from_utf8(e.checks_csv()).unwrap();
         assert_eq!(checks_csv.lines().count(), 1 + e.runs.len() + 2);
         assert!(checks_csv.contains("\nlate,a@0;b@3,a,b,3,-75.0000,"), "{checks_csv}");

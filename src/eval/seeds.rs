@@ -208,7 +208,10 @@ pub fn shipped_index(folders: &[SeedFolder], ship: Option<u64>) -> Result<usize,
         None => Ok(0),
         Some(seed) => folders.iter().position(|f| f.seed == seed).ok_or_else(|| {
             let seeds: Vec<String> = folders.iter().map(|f| f.seed.to_string()).collect();
-            SeedsError::Usage(format!("--ship {seed}: no folder was trained with that seed (seeds: {})", seeds.join(", ")))
+            SeedsError::Usage(format!(
+                "--ship {seed}: no folder was trained with that seed (seeds: {})",
+                seeds.join(", ")
+            ))
         }),
     }
 }
@@ -294,7 +297,8 @@ pub fn read_seeds(dir: &Path) -> Result<Option<CardSeeds>, ModelIoError> {
 /// score, the update share's mean and sd where recorded, then each seed's score (`seed_<n>` columns).
 pub fn seeds_csv(seeds: &CardSeeds) -> Vec<u8> {
     let digits = if seeds.metric == "mse" { 8 } else { 6 };
-    let mut out = format!("setting,seeds,mean_{m},sd_{m},min_{m},max_{m},update_share_mean,update_share_sd", m = seeds.metric);
+    let mut out =
+        format!("setting,seeds,mean_{m},sd_{m},min_{m},max_{m},update_share_mean,update_share_sd", m = seeds.metric);
     for run in &seeds.runs {
         let _ = write!(out, ",seed_{}", run.seed);
     }
@@ -395,7 +399,10 @@ mod tests {
         assert_eq!(seeds.summary[1].update_share_mean, Some(0.4));
         let csv = String::from_utf8(seeds_csv(&seeds)).unwrap();
         assert!(csv.starts_with("setting,seeds,mean_accuracy,sd_accuracy,min_accuracy,max_accuracy,update_share_mean,update_share_sd,seed_1,seed_2\n"), "{csv}");
-        assert!(csv.contains("\na,2,0.700000,0.141421,0.600000,0.800000,1.000000,0.000000,0.800000,0.600000\n"), "{csv}");
+        assert!(
+            csv.contains("\na,2,0.700000,0.141421,0.600000,0.800000,1.000000,0.000000,0.800000,0.600000\n"),
+            "{csv}"
+        );
         let md = seeds_md(&seeds);
         assert!(md.contains("| a | 70.0 ± 14.1 | 60.0 | 80.0 | 100.0 ± 0.0 % |"), "{md}");
         assert!(md.contains("2 seeds (1, 2; shipped: 2)"), "{md}");

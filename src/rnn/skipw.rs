@@ -1151,8 +1151,9 @@ mod tests {
         // [L, H + 1] without its scale, or another shape, is refused with the allowed shapes.
         let mut no_scale = skipw_tensors(&new);
         no_scale.remove("skip.time_scale");
-        let err = decode_skipw(&super::super::io::encode_tensors(&no_scale), Path::new("n.safetensors"), "t", 1, 2, 2, 4)
-            .unwrap_err();
+        let err =
+            decode_skipw(&super::super::io::encode_tensors(&no_scale), Path::new("n.safetensors"), "t", 1, 2, 2, 4)
+                .unwrap_err();
         assert!(err.to_string().contains("skip.time_scale"), "{err}");
         let mut wrong = skipw_tensors(&new);
         wrong.insert("skip.weight".into(), (vec![4, 5], vec![0.0; 20]));

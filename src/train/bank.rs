@@ -209,7 +209,6 @@ pub fn train_bank(
     Ok(TrainedBank { bank, maps: named_maps, card })
 }
 
-
 /// Settings of the switch-aware fine-tuning ([`fine_tune_bank`]).
 #[derive(Debug, Clone, PartialEq)]
 pub struct SwitchConfig {
@@ -497,8 +496,7 @@ pub fn fine_tune_bank(
                 for (k, &(change, model)) in schedule.iter().enumerate().skip(1) {
                     let end = schedule.get(k + 1).map_or(steps, |s| s.0);
                     if let Some(map) = &maps[current * n + model] {
-                        let mapped =
-                            state.matmul(&map.weight.as_tensor().t()?)?.broadcast_add(map.bias.as_tensor())?;
+                        let mapped = state.matmul(&map.weight.as_tensor().t()?)?.broadcast_add(map.bias.as_tensor())?;
                         let target = alone_states[model][change].detach();
                         match_loss = (match_loss + candle_nn::loss::mse(&mapped, &target)?)?;
                         matches += 1;
@@ -711,7 +709,14 @@ mod tests {
         // Held-out runs: 8 fixed schedules per test sequence, drawn independently of training.
         let held_out = validation_schedules(&test, 2, 3, 8, 99);
         let ridge = mixed_loss(&trained.bank, &test, &held_out);
-        let config = SwitchConfig { epochs: 12, learning_rate: 1e-2, member_learning_rate: 1e-3, batch_size: 16, seed: 4, ..SwitchConfig::default() };
+        let config = SwitchConfig {
+            epochs: 12,
+            learning_rate: 1e-2,
+            member_learning_rate: 1e-3,
+            batch_size: 16,
+            seed: 4,
+            ..SwitchConfig::default()
+        };
         let tuned = fine_tune_trained(trained, &set, &split, &config, None, "test".into(), |_, _, _| {}).unwrap();
         let after = mixed_loss(&tuned.bank, &test, &held_out);
         let record = tuned.card.switch_fine_tune.as_ref().unwrap();
@@ -732,7 +737,14 @@ mod tests {
         use crate::rnn::io::{classifier_tensors, encode_tensors, map_tensors};
         use crate::rnn::FlexibleModel;
         let (set, split, trained) = tiny_bank(CellKind::Lstm, 5);
-        let config = SwitchConfig { epochs: 3, learning_rate: 1e-2, member_learning_rate: 1e-3, batch_size: 16, seed: 5, ..SwitchConfig::default() };
+        let config = SwitchConfig {
+            epochs: 3,
+            learning_rate: 1e-2,
+            member_learning_rate: 1e-3,
+            batch_size: 16,
+            seed: 5,
+            ..SwitchConfig::default()
+        };
         let tuned = fine_tune_trained(trained, &set, &split, &config, None, "test".into(), |_, _, _| {}).unwrap();
         assert_eq!(tuned.maps.len(), 2);
         let dir = std::env::temp_dir().join(format!("flexrnn-switch-lstm-{}", std::process::id()));

@@ -327,8 +327,7 @@ pub fn train_nested(
         for chunk in order.chunks(config.batch_size) {
             let batch = chunk.len();
             let random_width = middle[rng.random_range(0..middle.len())];
-            let schedules =
-                training_schedules(&widths, train.steps, batch, random_width, config.max_changes, &mut rng);
+            let schedules = training_schedules(&widths, train.steps, batch, random_width, config.max_changes, &mut rng);
             let mut values = Vec::with_capacity(4 * batch * train.steps * train.features);
             let repeated: Vec<usize> = (0..4).flat_map(|_| chunk.iter().copied()).collect();
             for &i in &repeated {

@@ -822,16 +822,10 @@ pub fn train_skip_bank(
             let model_started = Instant::now();
             let name = skip_model_name_for(config.base.cell, hidden, lambda);
             let start = if config.thr.lambda_curriculum { trained.last().map(|t| t.3.as_slice()) } else { None };
-            let (model, report, snapshot) = train_skip_candle(
-                &name,
-                &train,
-                &validation,
-                &model_config,
-                lambda,
-                &config.thr,
-                start,
-                |epoch| progress(SkipProgress::Epoch { name: name.clone(), epoch }),
-            )?;
+            let (model, report, snapshot) =
+                train_skip_candle(&name, &train, &validation, &model_config, lambda, &config.thr, start, |epoch| {
+                    progress(SkipProgress::Epoch { name: name.clone(), epoch })
+                })?;
             trained.push((name, model, report, snapshot, model_started.elapsed().as_secs_f64()));
         }
         if config.thr.switch_epochs > 0 && trained.len() >= 2 {
@@ -939,9 +933,9 @@ pub fn train_skip_bank(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::rnn::FlexibleModel;
     use crate::rnn::{GruScratch, SkipState};
     use rand::Rng;
-    use crate::rnn::FlexibleModel;
 
     /// Largest absolute difference allowed between the crate's Skip-GRU and the autodiff forward.
     const AUTODIFF_ATOL: f32 = 1e-5;

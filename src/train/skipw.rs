@@ -265,7 +265,13 @@ fn draw_threshold(config: &SkipWTrainConfig, rng: &mut Pcg64) -> f32 {
 /// A training knob schedule of `steps` steps (module doc): `(K, thr)` drawn at step 0 and redrawn at
 /// `c` distinct random steps of `1..steps`, `c` uniform in `0..=config.knob_changes`; `K` uniform in
 /// `k_min..=k_max`, `thr` by [`draw_threshold`].
-pub fn knob_schedule(config: &SkipWTrainConfig, k_min: usize, k_max: usize, steps: usize, rng: &mut Pcg64) -> Vec<SkipWKnobs> {
+pub fn knob_schedule(
+    config: &SkipWTrainConfig,
+    k_min: usize,
+    k_max: usize,
+    steps: usize,
+    rng: &mut Pcg64,
+) -> Vec<SkipWKnobs> {
     let draw = |rng: &mut Pcg64| SkipWKnobs { k: rng.random_range(k_min..=k_max), thr: draw_threshold(config, rng) };
     let changes = if config.knob_changes == 0 { 0 } else { rng.random_range(0..=config.knob_changes) };
     let mut points: Vec<usize> =
