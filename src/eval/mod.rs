@@ -528,6 +528,16 @@ pub fn random_schedules(settings: usize, steps: usize, config: &EvalConfig) -> V
         .collect()
 }
 
+/// `low,high,excludes_zero` of an interval for the CSV files; three empty fields for
+/// [`checks::Interval::none`] (0 resamples).
+fn interval_fields(interval: &checks::Interval, digits: usize) -> String {
+    if interval.is_none() {
+        ",,".to_string()
+    } else {
+        format!("{:.digits$},{:.digits$},{}", interval.low, interval.high, interval.excludes_zero())
+    }
+}
+
 /// Quotes a CSV field if it holds a comma, quote or newline.
 pub(crate) fn csv_field(text: &str) -> String {
     if text.contains([',', '"', '\n']) {
@@ -763,6 +773,9 @@ impl Evaluation {
     }
 
     fn interval_text(&self, interval: &checks::Interval) -> String {
+        if interval.is_none() {
+            return "–".into();
+        }
         let mark = if interval.excludes_zero() { " *" } else { "" };
         match self.metric {
             Metric::Accuracy => format!("[{:+.2}, {:+.2}]{mark}", interval.low, interval.high),
@@ -796,12 +809,14 @@ impl Evaluation {
             "
 ## The paper's wording: bounds, monotonicity, intervals
 
-Within bounds: the measured {metric} lies in {bounds}, min and max over the settings the run used, each alone. Monotone: from b alone (s = 0) over the change positions to a alone (s = T) the {metric} never moves against one direction by more than {tolerance}. Intervals: 95 % percentile intervals of a paired bootstrap over the {} test sequences ({} resamples, seed {}; each resample redraws the sequences once for every run and recomputes the measurement, the settings alone and the weights); * marks an interval that excludes 0. Late change: a → b at {late} (the last {} % of the steps).\n",
-            self.sequences,
-            config.resamples,
-            config.seed,
+Within bounds: the measured {metric} lies in {bounds}, min and max over the settings the run used, each alone. Monotone: from b alone (s = 0) over the change positions to a alone (s = T) the {metric} never moves against the direction from b alone to a alone by more than {tolerance} (largest reversal: the largest step against it). {intervals} Late change: a → b at {late} (the last {} % of the steps).\n",
             config.late_share * 100.0,
             metric = self.metric.name(),
+            intervals = if config.resamples == 0 {
+                "Intervals: off (--resamples 0); no deviation is marked.".to_string()
+            } else {
+                format!("Intervals: 95 % percentile intervals of a paired bootstrap over the {} test sequences ({} resamples, seed {}; each resample redraws the sequences once for every run and recomputes the measurement, the settings alone and the weights); * marks an interval that excludes 0.", self.sequences, config.resamples, config.seed)
+            },
         );
         let _ = writeln!(
             out,
@@ -864,10 +879,14 @@ Within bounds: the measured {metric} lies in {bounds}, min and max over the sett
         }
         let excluding = c.directions.iter().filter(|d| d.runs > 0 && d.interval.excludes_zero()).count();
         let late_runs: Vec<&checks::LateCheck> = c.directions.iter().filter_map(|d| d.late.as_ref()).collect();
+        let intervals = if config.resamples == 0 {
+            "Intervals are off (--resamples 0)".to_string()
+        } else {
+            format!("{excluding} of {} directions have a mean Δ whose interval excludes 0", c.directions.len())
+        };
         let _ = write!(
             out,
-            "\n{excluding} of {} directions have a mean Δ whose interval excludes 0; {} of {} are monotone.",
-            c.directions.len(),
+            "\n{intervals}; {} of {} are monotone.",
             c.directions.iter().filter(|d| d.monotone).count(),
             c.directions.len()
         );
@@ -898,6 +917,7 @@ Within bounds: the measured {metric} lies in {bounds}, min and max over the sett
             Metric::Accuracy => ("pp", 4),
             Metric::Mse => ("mse", 8),
         };
+        let interval = |i: &checks::Interval| interval_fields(i, digits);
         let bound_digits = if self.metric == Metric::Accuracy { 6 } else { 8 };
         let mut out = format!(
             "kind,schedule,a,b,s,deviation_{unit},ci_low_{unit},ci_high_{unit},ci_excludes_zero,bound_low,bound_high,within_bounds\n"
@@ -909,14 +929,12 @@ Within bounds: the measured {metric} lies in {bounds}, min and max over the sett
             let kind = if is_late { "late" } else { kind };
             let _ = writeln!(
                 out,
-                "{kind},{},{},{},{s},{:.digits$},{:.digits$},{:.digits$},{},{:.bound_digits$},{:.bound_digits$},{}",
+                "{kind},{},{},{},{s},{:.digits$},{},{:.bound_digits$},{:.bound_digits$},{}",
                 csv_field(&self.describe(&run.schedule)),
                 csv_field(&a),
                 csv_field(&b),
                 self.metric.deviation(run),
-                check.interval.low,
-                check.interval.high,
-                check.interval.excludes_zero(),
+                interval(&check.interval),
                 check.bound_low,
                 check.bound_high,
                 check.within,
@@ -933,6 +951,7 @@ Within bounds: the measured {metric} lies in {bounds}, min and max over the sett
             Metric::Accuracy => ("pp", 4),
             Metric::Mse => ("mse", 8),
         };
+        let interval = |i: &checks::Interval| interval_fields(i, digits);
         let mut out = format!(
             "a,b,runs,mean_deviation_{unit},ci_low_{unit},ci_high_{unit},ci_excludes_zero,within_bounds,monotone,largest_reversal_{unit},late_s,late_measured,late_deviation_{unit},late_ci_low_{unit},late_ci_high_{unit},late_versus_worse_{unit},late_within_bounds\n"
         );
@@ -941,21 +960,25 @@ Within bounds: the measured {metric} lies in {bounds}, min and max over the sett
                 || ",,,,,,".to_string(),
                 |l| {
                     format!(
-                        "{},{:.8},{:.digits$},{:.digits$},{:.digits$},{:.digits$},{}",
-                        l.s, l.measured, l.deviation, l.interval.low, l.interval.high, l.versus_worse, l.within
+                        "{},{:.8},{:.digits$},{},{:.digits$},{}",
+                        l.s,
+                        l.measured,
+                        l.deviation,
+                        // Low and high only: the late columns have no `excludes zero` field.
+                        interval(&l.interval).rsplit_once(',').map_or(String::new(), |(ends, _)| ends.to_string()),
+                        l.versus_worse,
+                        l.within
                     )
                 },
             );
             let _ = writeln!(
                 out,
-                "{},{},{},{:.digits$},{:.digits$},{:.digits$},{},{},{},{:.digits$},{late}",
+                "{},{},{},{:.digits$},{},{},{},{:.digits$},{late}",
                 csv_field(&self.setting_names[d.a]),
                 csv_field(&self.setting_names[d.b]),
                 d.runs,
                 d.mean_deviation,
-                d.interval.low,
-                d.interval.high,
-                d.interval.excludes_zero(),
+                interval(&d.interval),
                 d.within,
                 d.monotone,
                 d.largest_reversal,
