@@ -22,10 +22,13 @@
 //!   measured value, each setting's value alone and the step weights (pooled steps, as the
 //!   prediction's); so the interval holds the sampling error of the measurement and of the
 //!   prediction together. A group's mean deviation gets its interval from the same resamples.
-//! - **Late change.** Per pair and direction one more run changes at
-//!   [`late_change_step`] = `⌈(1 − late_share) · T⌉` (the last 10 % of the steps by default): nearly
-//!   all steps run in `a`, the readout is `b`'s after a map, so its deviation and its distance below
-//!   the worse setting alone show what the change itself costs.
+//! - **Late change.** Per pair and direction one more run changes, in each sequence, at
+//!   [`late_change_step`] = `⌈(1 − late_share) · L⌉` of that sequence's own length `L` (the last 10 %
+//!   of its steps by default; [`super::Schedule::late_change`]): nearly all steps run in `a`, the
+//!   readout is `b`'s after a map, so its deviation and its distance below the worse setting alone
+//!   show what the change itself costs. On variable-length data the prediction's step weights and the
+//!   bootstrap's count each sequence's own steps in `a` and `b`; a sequence too short for a step in
+//!   its last `late_share` runs `a` alone. A fixed-length set changes at `⌈(1 − late_share) · T⌉`.
 //!
 //! Deviations are in the unit of [`Metric::deviation`]: percentage points of accuracy, or MSE units.
 
@@ -184,7 +187,7 @@ pub struct RunCheck {
 /// The late-change run of one direction.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 pub struct LateCheck {
-    /// Change step `s`.
+    /// Change step `s` (of the longest sequence; each sequence changes at its own late step).
     pub s: usize,
     /// Measured metric (accuracy as a share, or MSE).
     pub measured: f64,

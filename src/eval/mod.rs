@@ -108,21 +108,47 @@ impl Default for EvalConfig {
 /// A schedule of settings over absolute steps `0..T` (`T` the longest length; a shorter sequence runs
 /// its first `L_i` steps of it): `(first step, setting)` segments, the first starting at 0, starts
 /// increasing.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Schedule {
     /// Segments `(first step, setting index)`.
     pub segments: Vec<(usize, usize)>,
+    /// `Some(share)` for a late change ([`Schedule::late_change`]): the change step is per sequence,
+    /// [`checks::late_change_step`]`(L_i, share)` of each sequence's own length `L_i` (see
+    /// [`Schedule::for_length`]); `segments` hold the one of the longest sequence. `None`: the
+    /// segments are absolute steps for every sequence.
+    pub late_share: Option<f64>,
 }
 
 impl Schedule {
     /// The same setting at every step.
     pub fn constant(setting: usize) -> Schedule {
-        Schedule { segments: vec![(0, setting)] }
+        Schedule { segments: vec![(0, setting)], late_share: None }
     }
 
     /// `a` for steps `0..s`, `b` from step `s` on.
     pub fn change(a: usize, b: usize, s: usize) -> Schedule {
-        Schedule { segments: vec![(0, a), (s, b)] }
+        Schedule { segments: vec![(0, a), (s, b)], late_share: None }
+    }
+
+    /// `a`, then `b` in the last `share` of each sequence's own steps: a sequence of `L` steps changes
+    /// at [`checks::late_change_step`]`(L, share)` and runs `a` alone when that is `None` (too short
+    /// for a step in its last `share`). `None` when the longest sequence (`longest` steps) has no such
+    /// step either. For a fixed-length set this is [`Schedule::change`] at that step.
+    pub fn late_change(a: usize, b: usize, share: f64, longest: usize) -> Option<Schedule> {
+        let s = checks::late_change_step(longest, share)?;
+        Some(Schedule { segments: vec![(0, a), (s, b)], late_share: Some(share) })
+    }
+
+    /// The schedule a sequence of `length` steps runs, in absolute steps: the schedule itself, or for
+    /// a late change ([`Self::late_change`]) the change at that sequence's own late step.
+    pub fn for_length(&self, length: usize) -> std::borrow::Cow<'_, Schedule> {
+        match (self.late_share, self.segments.as_slice()) {
+            (Some(share), &[(_, a), (_, b)]) => std::borrow::Cow::Owned(match checks::late_change_step(length, share) {
+                Some(s) => Schedule::change(a, b, s),
+                None => Schedule::constant(a),
+            }),
+            _ => std::borrow::Cow::Borrowed(self),
+        }
     }
 
     /// The setting at step `t`.
@@ -130,11 +156,13 @@ impl Schedule {
         self.segments.iter().rev().find(|(start, _)| *start <= t).map_or(self.segments[0].1, |s| s.1)
     }
 
-    /// Steps run in each of `settings` settings over `steps` steps.
+    /// Steps run in each of `settings` settings by a sequence of `steps` steps (its own late step for a
+    /// late change, [`Self::for_length`]).
     pub fn steps_per_setting(&self, settings: usize, steps: usize) -> Vec<usize> {
         let mut counts = vec![0; settings];
-        for (i, &(start, setting)) in self.segments.iter().enumerate() {
-            let end = self.segments.get(i + 1).map_or(steps, |next| next.0).min(steps);
+        let schedule = self.for_length(steps);
+        for (i, &(start, setting)) in schedule.segments.iter().enumerate() {
+            let end = schedule.segments.get(i + 1).map_or(steps, |next| next.0).min(steps);
             counts[setting] += end.saturating_sub(start);
         }
         counts
@@ -142,7 +170,7 @@ impl Schedule {
 
     /// Steps run in each of `settings` settings by sequences of `lengths` steps, summed over the
     /// sequences: each runs the schedule's steps `0..L_i` (a sequence shorter than a change never
-    /// reaches it).
+    /// reaches it; a late change falls at each sequence's own late step).
     pub fn sequence_steps_per_setting(&self, settings: usize, lengths: &[usize]) -> Vec<usize> {
         let mut counts = vec![0; settings];
         for &length in lengths {
@@ -279,8 +307,10 @@ pub struct Evaluation {
     pub sequences: usize,
     /// The configuration used.
     pub config: EvalConfig,
-    /// The late-change runs: per pair and direction, a change at [`checks::late_change_step`] (in the
-    /// last [`checks::CheckConfig::late_share`] of the steps); empty when the sequences are too short.
+    /// The late-change runs: per pair and direction, a change at [`checks::late_change_step`] of each
+    /// sequence's own length (in the last [`checks::CheckConfig::late_share`] of its steps,
+    /// [`Schedule::late_change`]); their `s` is the longest sequence's; empty when the sequences are too
+    /// short.
     pub late: Vec<RunResult>,
     /// Length of each test sequence, steps.
     pub lengths: Vec<usize>,
@@ -329,8 +359,9 @@ pub fn measure_sequences(model: &FlexibleModel, test: &SequenceSet, schedule: &S
     let (mut steps, mut flops, mut updates) = (0usize, 0u64, 0usize);
     for i in 0..test.len() {
         state.reset();
+        let own = schedule.for_length(test.length(i));
         for t in 0..test.length(i) {
-            let setting = schedule.setting_at(t);
+            let setting = own.setting_at(t);
             let plan = model.plan(setting, &mut state);
             let done = model.step(setting, plan.updates.then(|| test.frame(i, t)), &mut state);
             flops += done.flops;
@@ -434,13 +465,12 @@ pub fn evaluate_with_checks(
         kinds.push(RunKind::Random { index });
         schedules.push(schedule);
     }
-    let late_step = checks::late_change_step(steps, check_config.late_share);
     let mut late_kinds = Vec::new();
     for (pair, &(cheap, dear)) in pairs.iter().enumerate() {
         for (a, b) in [(cheap, dear), (dear, cheap)] {
-            if let Some(s) = late_step {
-                late_kinds.push(RunKind::Change { pair, a, b, s });
-                schedules.push(Schedule::change(a, b, s));
+            if let Some(schedule) = Schedule::late_change(a, b, check_config.late_share, steps) {
+                late_kinds.push(RunKind::Change { pair, a, b, s: schedule.segments[1].0 });
+                schedules.push(schedule);
             }
         }
     }
@@ -523,7 +553,7 @@ pub fn random_schedules(settings: usize, steps: usize, config: &EvalConfig) -> V
                 setting = if other >= setting { other + 1 } else { other };
                 segments.push((start, setting));
             }
-            Schedule { segments }
+            Schedule { segments, late_share: None }
         })
         .collect()
 }
@@ -558,6 +588,12 @@ impl Evaluation {
     }
 
     fn describe(&self, schedule: &Schedule) -> String {
+        if let (Some(share), &[(_, a), (_, b)], false) =
+            (schedule.late_share, schedule.segments.as_slice(), self.is_fixed_length())
+        {
+            // Per sequence: at ⌈(1 − share) · L⌉ of its own length L.
+            return format!("{}@0;{}@⌈{}·L⌉", self.setting_names[a], self.setting_names[b], 1.0 - share);
+        }
         schedule
             .segments
             .iter()
@@ -802,8 +838,15 @@ impl Evaluation {
                 format!("[min × (1 − {0}), max × (1 + {0})]", config.tolerance_rel),
             ),
         };
-        let late = checks::late_change_step(self.steps, config.late_share)
-            .map_or_else(|| "none (the sequences are too short)".to_string(), |s| format!("s = {s}"));
+        let late = match checks::late_change_step(self.steps, config.late_share) {
+            None => "none (the sequences are too short)".to_string(),
+            Some(s) if self.is_fixed_length() => format!("s = {s}"),
+            Some(s) => format!(
+                "⌈{} · L⌉ of each sequence's own length L (s = {s} for the longest; a sequence too short for a step in its last {} % runs a alone)",
+                1.0 - config.late_share,
+                config.late_share * 100.0
+            ),
+        };
         let _ = writeln!(
             out,
             "
@@ -1191,6 +1234,52 @@ mod tests {
     /// sequences only: the short one runs a for its 2 steps and is right, the long ones end in b
     /// (one right, one wrong): measured 2/3. Pooled steps: a 2 + 3 + 3 = 8, b 0 + 1 + 1 = 2, so the
     /// prediction is 0.8 · 2/3 + 0.2 · 1/3 = 0.6 (averaging per-sequence shares would give 11/18).
+    /// Variable lengths 10, 20 and 5 (longest T = 20): the late change falls in the last 10 % of each
+    /// sequence's own steps — at 9, at 18, and never for the 5-step one (⌈4.5⌉ = 5) — not at
+    /// ⌈0.9 · 20⌉ = 18 for all, which the 10-step sequence never reached. a says class 0 (right), b
+    /// class 1 (wrong). a → b: steps in a 9 + 18 + 5 = 32, in b 1 + 2 = 3; measured 1/3 (only the
+    /// 5-step sequence ends in a), predicted 32/35. b → a: 3 and 32 steps, measured 2/3, predicted
+    /// 3/35.
+    #[test]
+    fn late_change_falls_in_each_sequences_own_last_tenth() {
+        let model = two_constant_models(vec![1.0, 0.0], vec![0.0, 1.0]);
+        let test = SequenceSet {
+            name: "ragged".into(),
+            steps: 20,
+            features: 1,
+            classes: 2,
+            class_names: vec!["zero".into(), "one".into()],
+            // Padding after each length is zero.
+            values: (0..60).map(|v| if v % 20 < [10, 20, 5][v / 20] { v as f32 / 9.0 } else { 0.0 }).collect(),
+            lengths: vec![10, 20, 5],
+            labels: vec![0, 0, 0],
+            targets: Vec::new(),
+        };
+        test.check().unwrap();
+        let config = EvalConfig { change_every: 10, schedules: 0, seed: 1, max_changes: 1 };
+        let checks = checks::CheckConfig { resamples: 200, ..checks::CheckConfig::default() };
+        let e = evaluate_with_checks(&model, "tiny", &test, &config, &checks, false).unwrap();
+        assert_eq!(e.late.len(), 2);
+        let (ab, ba) = (&e.late[0], &e.late[1]);
+        assert!(matches!(ab.kind, RunKind::Change { a: 0, b: 1, s: 18, .. }), "{:?}", ab.kind);
+        assert_eq!(ab.sequence_steps_per_setting, [32, 3]);
+        assert_eq!(ba.sequence_steps_per_setting, [3, 32]);
+        assert_eq!((ab.measured.score, ba.measured.score), (1.0 / 3.0, 2.0 / 3.0));
+        assert!((ab.predicted_score - 32.0 / 35.0).abs() < 1e-15, "{}", ab.predicted_score);
+        assert!((ba.predicted_score - 3.0 / 35.0).abs() < 1e-15, "{}", ba.predicted_score);
+        // FLOPs exact as before: 32 steps of a (28), 3 of b (68), 2 maps a → b (6) over 35 steps.
+        assert!((ab.measured.flops_per_step - (32.0 * 28.0 + 3.0 * 68.0 + 12.0) / 35.0).abs() < 1e-12);
+        assert!((ab.predicted_flops_per_step - (32.0 * 28.0 + 3.0 * 68.0) / 35.0).abs() < 1e-12);
+        let names = &e.setting_names;
+        assert_eq!(e.describe(&ab.schedule), format!("{}@0;{}@⌈0.9·L⌉", names[0], names[1]));
+        // The bootstrap's weights are the same per-sequence steps: its point value lies in the interval.
+        let late = e.checks.directions[0].late.unwrap();
+        assert_eq!(late.s, 18);
+        assert!((late.deviation - (1.0 / 3.0 - 32.0 / 35.0) * 100.0).abs() < 1e-9);
+        assert!(late.interval.covers(late.deviation), "{late:?}");
+        assert!(e.checks_md().contains("⌈0.9 · L⌉ of each sequence's own length L (s = 18 for the longest"));
+    }
+
     #[test]
     fn variable_length_prediction_by_hand() {
         let model = two_constant_models(vec![1.0, 0.0], vec![0.0, 1.0]);
@@ -1400,7 +1489,7 @@ mod tests {
 
     #[test]
     fn sequence_steps_stop_at_each_length() {
-        let s = Schedule { segments: vec![(0, 2), (10, 0), (30, 1)] };
+        let s = Schedule { segments: vec![(0, 2), (10, 0), (30, 1)], late_share: None };
         // Lengths 5 (all in 2), 20 (10 in 2, 10 in 0), 64 (10, 20, 34).
         assert_eq!(s.sequence_steps_per_setting(3, &[5, 20, 64]), [30, 34, 25]);
         assert_eq!(s.sequence_steps_per_setting(3, &[64, 64]), [40, 68, 20]);
@@ -1419,7 +1508,7 @@ mod tests {
 
     #[test]
     fn schedules_count_their_steps() {
-        let s = Schedule { segments: vec![(0, 2), (10, 0), (30, 2)] };
+        let s = Schedule { segments: vec![(0, 2), (10, 0), (30, 2)], late_share: None };
         assert_eq!(s.steps_per_setting(3, 64), [20, 0, 44]);
         assert_eq!((s.setting_at(0), s.setting_at(9), s.setting_at(10), s.setting_at(63)), (2, 2, 0, 2));
         assert_eq!(Schedule::change(1, 0, 4).steps_per_setting(2, 64), [60, 4]);

@@ -29,7 +29,7 @@ fn a_schedule_without_change_is_predicted_exactly() {
         }
         // "Changing" to the same setting at step 20 is no change.
         let accuracies: Vec<f64> = evaluation.alone.iter().map(|m| m.score).collect();
-        let split = Schedule { segments: vec![(0, 1), (20, 1)] };
+        let split = Schedule { segments: vec![(0, 1), (20, 1)], late_share: None };
         let measured = measure(&model, &test, &split);
         assert_eq!(measured, evaluation.alone[1]);
         let steps = split.steps_per_setting(model.settings().len(), test.steps);
