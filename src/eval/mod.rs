@@ -143,10 +143,12 @@ impl Schedule {
     /// a late change ([`Self::late_change`]) the change at that sequence's own late step.
     pub fn for_length(&self, length: usize) -> std::borrow::Cow<'_, Schedule> {
         match (self.late_share, self.segments.as_slice()) {
-            (Some(share), &[(_, a), (_, b)]) => std::borrow::Cow::Owned(match checks::late_change_step(length, share) {
-                Some(s) => Schedule::change(a, b, s),
-                None => Schedule::constant(a),
-            }),
+            (Some(share), &[(_, a), (_, b)]) => {
+                std::borrow::Cow::Owned(match checks::late_change_step(length, share) {
+                    Some(s) => Schedule::change(a, b, s),
+                    None => Schedule::constant(a),
+                })
+            }
             _ => std::borrow::Cow::Borrowed(self),
         }
     }

@@ -79,17 +79,18 @@ impl SeedFolder {
             )));
         };
         let names = if model.family() == "thr" { thr_grid_names(&card) } else { Vec::new() };
-        let (settings, indices) = if !names.is_empty() {
-            let mut indices = Vec::with_capacity(names.len());
-            for name in &names {
-                indices.push(model.add_setting(name).map_err(|e| {
-                    SeedsError::Mismatch(format!("{}: knob grid point `{name}`: {e}", path.display()))
-                })?);
-            }
-            (names, indices)
-        } else {
-            (model.settings().iter().map(|s| s.name.clone()).collect(), (0..model.settings().len()).collect())
-        };
+        let (settings, indices) =
+            if !names.is_empty() {
+                let mut indices = Vec::with_capacity(names.len());
+                for name in &names {
+                    indices.push(model.add_setting(name).map_err(|e| {
+                        SeedsError::Mismatch(format!("{}: knob grid point `{name}`: {e}", path.display()))
+                    })?);
+                }
+                (names, indices)
+            } else {
+                (model.settings().iter().map(|s| s.name.clone()).collect(), (0..model.settings().len()).collect())
+            };
         Ok(SeedFolder { dir: dir.to_path_buf(), model, card, seed, wall_time_s, settings, indices })
     }
 

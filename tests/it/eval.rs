@@ -421,10 +421,7 @@ fn eval_refuses_resamples_outside_zero_or_100_to_100000() {
             .unwrap();
         assert!(!output.status.success(), "--resamples {bad}");
         let stderr = String::from_utf8_lossy(&output.stderr);
-        assert!(
-            stderr.contains(&format!("--resamples {bad}: give 0 (no intervals) or 100 to 100000")),
-            "{stderr}"
-        );
+        assert!(stderr.contains(&format!("--resamples {bad}: give 0 (no intervals) or 100 to 100000")), "{stderr}");
         assert!(!dir.path().join("out").exists());
     }
 }
