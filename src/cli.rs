@@ -93,7 +93,8 @@ struct EvalArgs {
     /// Change positions: every N steps.
     #[arg(long, default_value_t = 4)]
     change_every: usize,
-    /// Bootstrap resamples of the 95 % intervals (paired over test sequences; 0: no intervals).
+    /// Bootstrap resamples of the 95 % intervals (paired over test sequences): 0 (no intervals) or
+    /// 100 to 100000.
     #[arg(long, default_value_t = 1000)]
     resamples: usize,
     /// Seed of the bootstrap resamples.
@@ -376,10 +377,10 @@ fn seeds(args: SeedsArgs) -> anyhow::Result<()> {
     })?;
     let test = task.part(data::SplitPart::Test);
     let metric = flexrnn::eval::Metric::of(&test);
-    let runs = with_jobs(args.jobs, Some(model.settings().len()), |parallel| {
+    let runs = with_jobs(args.jobs, Some(folders[0].settings.len()), |parallel| {
         folders.iter().map(|f| seed_run(f, &test, parallel)).collect::<Vec<_>>()
     })?;
-    let settings: Vec<String> = model.settings().iter().map(|s| s.name.clone()).collect();
+    let settings: Vec<String> = folders[0].settings.clone();
     let combined = combine(&settings, metric, folders[ship].seed, runs);
     print!("{}", flexrnn::eval::seeds::seeds_md(&combined));
     let files = shipped_files(&folders[ship].dir, combined)?;
@@ -418,6 +419,7 @@ fn eval(args: EvalArgs) -> anyhow::Result<()> {
         tolerance_rel: args.tolerance_rel,
         ..CheckConfig::default()
     };
+    check_config.validate().map_err(anyhow::Error::msg)?;
     let out_rule = output_rule("eval", args.force);
     let task = data::Task::load(model.task()).with_context(|| {
         format!(

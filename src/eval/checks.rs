@@ -9,18 +9,26 @@
 //!   random schedules with several, and per pair and direction.
 //! - **Monotonicity.** Per pair and direction `a → b`, the metric from `b` alone (`s = 0`) over the
 //!   change positions to `a` alone (`s = T`) must move one way only: no step against the overall
-//!   direction (non-decreasing, or non-increasing) larger than the tolerance (accuracy: `tol_pp`; MSE:
-//!   `tol` times the larger of the two settings' MSEs). The largest step against it is reported.
+//!   direction — the direction from `b` alone to `a` alone (rising when `a` alone is the higher,
+//!   falling when it is the lower) — larger than the tolerance (accuracy: `tol_pp`; MSE: `tol` times
+//!   the larger of the two settings' MSEs). The largest step against it is reported; when both
+//!   endpoints are equal either direction counts, and the smaller of the two largest steps against
+//!   them is reported.
 //! - **Intervals.** Every deviation measured − predicted gets a 95 % percentile interval from a paired
-//!   bootstrap over test sequences ([`CheckConfig::resamples`] resamples, seeded PCG-64): a resample
+//!   bootstrap over test sequences ([`CheckConfig::resamples`] resamples, seeded PCG-64; 0 turns the
+//!   intervals off — each is then [`Interval::none`], and nothing is marked — otherwise at least
+//!   [`MIN_RESAMPLES`], at most [`MAX_RESAMPLES`], see [`CheckConfig::validate`]): a resample
 //!   draws `N` sequences with replacement, the same ones for every run, and recomputes from them the
 //!   measured value, each setting's value alone and the step weights (pooled steps, as the
 //!   prediction's); so the interval holds the sampling error of the measurement and of the
 //!   prediction together. A group's mean deviation gets its interval from the same resamples.
-//! - **Late change.** Per pair and direction one more run changes at
-//!   [`late_change_step`] = `⌈(1 − late_share) · T⌉` (the last 10 % of the steps by default): nearly
-//!   all steps run in `a`, the readout is `b`'s after a map, so its deviation and its distance below
-//!   the worse setting alone show what the change itself costs.
+//! - **Late change.** Per pair and direction one more run changes, in each sequence, at
+//!   [`late_change_step`] = `⌈(1 − late_share) · L⌉` of that sequence's own length `L` (the last 10 %
+//!   of its steps by default; [`super::Schedule::late_change`]): nearly all steps run in `a`, the
+//!   readout is `b`'s after a map, so its deviation and its distance below the worse setting alone
+//!   show what the change itself costs. On variable-length data the prediction's step weights and the
+//!   bootstrap's count each sequence's own steps in `a` and `b`; a sequence too short for a step in
+//!   its last `late_share` runs `a` alone. A fixed-length set changes at `⌈(1 − late_share) · T⌉`.
 //!
 //! Deviations are in the unit of [`Metric::deviation`]: percentage points of accuracy, or MSE units.
 
@@ -29,10 +37,17 @@ use serde::Serialize;
 
 use super::{Evaluation, Metric, RunKind, RunResult};
 
+/// Fewest bootstrap resamples accepted besides 0 (fewer give percentile intervals that need not even
+/// hold the point estimate).
+pub const MIN_RESAMPLES: usize = 100;
+/// Most bootstrap resamples accepted (each resample holds one count per test sequence).
+pub const MAX_RESAMPLES: usize = 100_000;
+
 /// Parameters of the checks.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct CheckConfig {
-    /// Bootstrap resamples (0: no intervals, each reads as the point value).
+    /// Bootstrap resamples: 0 (no intervals: every interval is [`Interval::none`]) or
+    /// [`MIN_RESAMPLES`]`..=`[`MAX_RESAMPLES`].
     pub resamples: usize,
     /// Seed of the bootstrap's resamples.
     pub seed: u64,
@@ -50,7 +65,26 @@ impl Default for CheckConfig {
     }
 }
 
-/// A 95 % interval `[low, high]` (percentile bootstrap) in the unit of the value it bounds.
+impl CheckConfig {
+    /// Checks the number of resamples.
+    ///
+    /// # Errors
+    /// A message naming `--resamples` and the allowed values (0, or [`MIN_RESAMPLES`] to
+    /// [`MAX_RESAMPLES`]) when `resamples` is neither.
+    pub fn validate(&self) -> Result<(), String> {
+        if self.resamples == 0 || (MIN_RESAMPLES..=MAX_RESAMPLES).contains(&self.resamples) {
+            Ok(())
+        } else {
+            Err(format!(
+                "--resamples {}: give 0 (no intervals) or {MIN_RESAMPLES} to {MAX_RESAMPLES} bootstrap resamples (fewer give intervals that need not hold the point estimate; more take memory and time without changing the 95 % bounds)",
+                self.resamples
+            ))
+        }
+    }
+}
+
+/// A 95 % interval `[low, high]` (percentile bootstrap) in the unit of the value it bounds; both ends
+/// NaN ([`Interval::none`], `null` in JSON) when no interval was computed (0 resamples).
 #[derive(Debug, Clone, Copy, PartialEq, Default, Serialize)]
 pub struct Interval {
     /// 2.5th percentile.
@@ -60,7 +94,17 @@ pub struct Interval {
 }
 
 impl Interval {
-    /// True when 0 lies outside the interval.
+    /// No interval (0 resamples): both ends NaN; it excludes nothing and covers nothing.
+    pub fn none() -> Interval {
+        Interval { low: f64::NAN, high: f64::NAN }
+    }
+
+    /// True for [`Interval::none`].
+    pub fn is_none(&self) -> bool {
+        self.low.is_nan() || self.high.is_nan()
+    }
+
+    /// True when 0 lies outside the interval (false for [`Interval::none`]).
     pub fn excludes_zero(&self) -> bool {
         self.low > 0.0 || self.high < 0.0
     }
@@ -122,8 +166,14 @@ pub fn bootstrap_mean_interval(values: &[f64], resamples: usize, seed: u64) -> I
 }
 
 /// Within-bounds verdict of one run.
-#[derive(Debug, Clone, Copy, PartialEq, Default, Serialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize)]
 pub struct RunCheck {
+    /// Kind of run, as in `checks.csv`: `alone`, `change`, `random` or `late`.
+    pub kind: String,
+    /// The run's schedule, `<setting>@<start step>` segments joined by `;` (as in `eval.csv`).
+    pub schedule: String,
+    /// Point deviation measured − predicted (pp, or MSE units).
+    pub deviation: f64,
     /// 95 % interval of the deviation measured − predicted (pp, or MSE units).
     pub interval: Interval,
     /// Lower bound: the smallest value alone of the settings used, minus the tolerance.
@@ -137,7 +187,7 @@ pub struct RunCheck {
 /// The late-change run of one direction.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 pub struct LateCheck {
-    /// Change step `s`.
+    /// Change step `s` (of the longest sequence; each sequence changes at its own late step).
     pub s: usize,
     /// Measured metric (accuracy as a share, or MSE).
     pub measured: f64,
@@ -173,8 +223,8 @@ pub struct DirectionCheck {
     pub within: usize,
     /// The metric moves monotonically with the change position (within the tolerance).
     pub monotone: bool,
-    /// Largest step against the direction of the series, in the deviation's unit (0 when monotone
-    /// strictly).
+    /// Largest step against the overall direction (from `b` alone to `a` alone), in the deviation's
+    /// unit (0 when the series never moves against it).
     pub largest_reversal: f64,
     /// The late-change run, if the sequences are long enough for one.
     pub late: Option<LateCheck>,
@@ -223,11 +273,23 @@ fn bounds(metric: Metric, config: &CheckConfig, scores: &[f64], run: &RunResult)
     }
 }
 
-/// Whether `series` moves one way only within `tolerance`, and the largest step against the better
-/// of the two directions (0 for a series that never reverses).
+/// Whether `series` moves one way only within `tolerance`, and the largest step against its overall
+/// direction, the direction from its first to its last value (0 for a series that never reverses);
+/// when the first and last values are equal, the smaller of the largest steps against rising and
+/// against falling.
 pub fn monotone(series: &[f64], tolerance: f64) -> (bool, f64) {
     let against = |sign: f64| series.windows(2).map(|w| (-(w[1] - w[0]) * sign).max(0.0)).fold(0.0, f64::max);
-    let reversal = against(1.0).min(against(-1.0));
+    let overall = match (series.first(), series.last()) {
+        (Some(first), Some(last)) => last - first,
+        _ => 0.0,
+    };
+    let reversal = if overall > 0.0 {
+        against(1.0)
+    } else if overall < 0.0 {
+        against(-1.0)
+    } else {
+        against(1.0).min(against(-1.0))
+    };
     (reversal <= tolerance, reversal)
 }
 
@@ -295,8 +357,8 @@ fn bootstrap_deviations(e: &Evaluation, config: &CheckConfig) -> Vec<Vec<f64>> {
 }
 
 impl Checks {
-    /// The checks of an evaluation (see the module doc). With 0 resamples every interval is the point
-    /// value.
+    /// The checks of an evaluation (see the module doc). With 0 resamples every interval is
+    /// [`Interval::none`].
     pub fn of(e: &Evaluation, config: &CheckConfig) -> Checks {
         let metric = e.metric;
         let scores: Vec<f64> = e.alone.iter().map(|m| m.score).collect();
@@ -304,6 +366,9 @@ impl Checks {
         let all: Vec<&RunResult> = e.runs.iter().chain(&e.late).collect();
         // Interval of the mean deviation over the runs `indices` (into `all`).
         let interval_of = |indices: &[usize]| -> Interval {
+            if config.resamples == 0 {
+                return Interval::none();
+            }
             if deviations.is_empty() || indices.is_empty() {
                 let point =
                     indices.iter().map(|&i| metric.deviation(all[i])).sum::<f64>() / indices.len().max(1) as f64;
@@ -320,7 +385,16 @@ impl Checks {
                 let (bound_low, bound_high) = bounds(metric, config, &scores, run);
                 let within = matches!(run.kind, RunKind::Alone { .. })
                     || (bound_low <= run.measured.score && run.measured.score <= bound_high);
-                RunCheck { interval: interval_of(&[i]), bound_low, bound_high, within }
+                let kind = if i >= e.runs.len() { "late" } else { e.kind_fields(run).0 };
+                RunCheck {
+                    kind: kind.to_string(),
+                    schedule: e.describe(&run.schedule),
+                    deviation: metric.deviation(run),
+                    interval: interval_of(&[i]),
+                    bound_low,
+                    bound_high,
+                    within,
+                }
             })
             .collect();
         let mean = |indices: &[usize]| {
@@ -475,6 +549,30 @@ mod tests {
         // A V: down 10 then up 12; against rising 10, against falling 12: reversal 10.
         assert_eq!(monotone(&[90.0, 80.0, 92.0], 1.0), (false, 10.0));
         assert_eq!(monotone(&[5.0, 5.0], 0.0), (true, 0.0));
+    }
+
+    /// The reversal is measured against the endpoints' direction, not the smaller of the two: 80 → 85
+    /// overall rises, so the fall 90 → 60 (30) is the reversal, although the rises (10, 25) are
+    /// smaller; the old "better of both directions" gave 25. Falling overall: the rise counts.
+    #[test]
+    fn largest_reversal_is_against_the_endpoints_direction() {
+        assert_eq!(monotone(&[80.0, 90.0, 60.0, 85.0], 1.0), (false, 30.0));
+        assert_eq!(monotone(&[85.0, 60.0, 90.0, 80.0], 1.0), (false, 30.0));
+        // Equal endpoints: either direction, the smaller reversal (rise 10 vs fall 10 + … = 10).
+        assert_eq!(monotone(&[80.0, 90.0, 80.0], 1.0), (false, 10.0));
+    }
+
+    #[test]
+    fn resamples_must_be_zero_or_in_the_stated_range() {
+        let with = |resamples| CheckConfig { resamples, ..CheckConfig::default() };
+        assert_eq!(with(0).validate(), Ok(()));
+        assert_eq!(with(MIN_RESAMPLES).validate(), Ok(()));
+        assert_eq!(with(MAX_RESAMPLES).validate(), Ok(()));
+        for bad in [1, 2, 99, 100_001, 100_000_000_000] {
+            let message = with(bad).validate().unwrap_err();
+            assert!(message.contains(&format!("--resamples {bad}")) && message.contains("100 to 100000"), "{message}");
+        }
+        assert!(Interval::none().is_none() && !Interval::none().excludes_zero() && !Interval::none().covers(0.0));
     }
 
     #[test]

@@ -309,7 +309,15 @@ fn interval_figure(e: &Evaluation) -> Result<Figure, PlotError> {
         .directions
         .iter()
         .filter(|d| d.runs > 0)
-        .map(|d| (d.label.clone(), d.mean_deviation, d.interval.low, d.interval.high, d.late.map(|l| l.deviation)))
+        .map(|d| {
+            // Without intervals (0 resamples) the bar shrinks to the point and is not drawn.
+            let (low, high) = if d.interval.is_none() {
+                (d.mean_deviation, d.mean_deviation)
+            } else {
+                (d.interval.low, d.interval.high)
+            };
+            (d.label.clone(), d.mean_deviation, low, high, d.late.map(|l| l.deviation))
+        })
         .collect();
     let n = rows.len().max(1);
     let row_height = 16u32;

@@ -108,21 +108,49 @@ impl Default for EvalConfig {
 /// A schedule of settings over absolute steps `0..T` (`T` the longest length; a shorter sequence runs
 /// its first `L_i` steps of it): `(first step, setting)` segments, the first starting at 0, starts
 /// increasing.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Schedule {
     /// Segments `(first step, setting index)`.
     pub segments: Vec<(usize, usize)>,
+    /// `Some(share)` for a late change ([`Schedule::late_change`]): the change step is per sequence,
+    /// [`checks::late_change_step`]`(L_i, share)` of each sequence's own length `L_i` (see
+    /// [`Schedule::for_length`]); `segments` hold the one of the longest sequence. `None`: the
+    /// segments are absolute steps for every sequence.
+    pub late_share: Option<f64>,
 }
 
 impl Schedule {
     /// The same setting at every step.
     pub fn constant(setting: usize) -> Schedule {
-        Schedule { segments: vec![(0, setting)] }
+        Schedule { segments: vec![(0, setting)], late_share: None }
     }
 
     /// `a` for steps `0..s`, `b` from step `s` on.
     pub fn change(a: usize, b: usize, s: usize) -> Schedule {
-        Schedule { segments: vec![(0, a), (s, b)] }
+        Schedule { segments: vec![(0, a), (s, b)], late_share: None }
+    }
+
+    /// `a`, then `b` in the last `share` of each sequence's own steps: a sequence of `L` steps changes
+    /// at [`checks::late_change_step`]`(L, share)` and runs `a` alone when that is `None` (too short
+    /// for a step in its last `share`). `None` when the longest sequence (`longest` steps) has no such
+    /// step either. For a fixed-length set this is [`Schedule::change`] at that step.
+    pub fn late_change(a: usize, b: usize, share: f64, longest: usize) -> Option<Schedule> {
+        let s = checks::late_change_step(longest, share)?;
+        Some(Schedule { segments: vec![(0, a), (s, b)], late_share: Some(share) })
+    }
+
+    /// The schedule a sequence of `length` steps runs, in absolute steps: the schedule itself, or for
+    /// a late change ([`Self::late_change`]) the change at that sequence's own late step.
+    pub fn for_length(&self, length: usize) -> std::borrow::Cow<'_, Schedule> {
+        match (self.late_share, self.segments.as_slice()) {
+            (Some(share), &[(_, a), (_, b)]) => {
+                std::borrow::Cow::Owned(match checks::late_change_step(length, share) {
+                    Some(s) => Schedule::change(a, b, s),
+                    None => Schedule::constant(a),
+                })
+            }
+            _ => std::borrow::Cow::Borrowed(self),
+        }
     }
 
     /// The setting at step `t`.
@@ -130,11 +158,13 @@ impl Schedule {
         self.segments.iter().rev().find(|(start, _)| *start <= t).map_or(self.segments[0].1, |s| s.1)
     }
 
-    /// Steps run in each of `settings` settings over `steps` steps.
+    /// Steps run in each of `settings` settings by a sequence of `steps` steps (its own late step for a
+    /// late change, [`Self::for_length`]).
     pub fn steps_per_setting(&self, settings: usize, steps: usize) -> Vec<usize> {
         let mut counts = vec![0; settings];
-        for (i, &(start, setting)) in self.segments.iter().enumerate() {
-            let end = self.segments.get(i + 1).map_or(steps, |next| next.0).min(steps);
+        let schedule = self.for_length(steps);
+        for (i, &(start, setting)) in schedule.segments.iter().enumerate() {
+            let end = schedule.segments.get(i + 1).map_or(steps, |next| next.0).min(steps);
             counts[setting] += end.saturating_sub(start);
         }
         counts
@@ -142,7 +172,7 @@ impl Schedule {
 
     /// Steps run in each of `settings` settings by sequences of `lengths` steps, summed over the
     /// sequences: each runs the schedule's steps `0..L_i` (a sequence shorter than a change never
-    /// reaches it).
+    /// reaches it; a late change falls at each sequence's own late step).
     pub fn sequence_steps_per_setting(&self, settings: usize, lengths: &[usize]) -> Vec<usize> {
         let mut counts = vec![0; settings];
         for &length in lengths {
@@ -279,8 +309,10 @@ pub struct Evaluation {
     pub sequences: usize,
     /// The configuration used.
     pub config: EvalConfig,
-    /// The late-change runs: per pair and direction, a change at [`checks::late_change_step`] (in the
-    /// last [`checks::CheckConfig::late_share`] of the steps); empty when the sequences are too short.
+    /// The late-change runs: per pair and direction, a change at [`checks::late_change_step`] of each
+    /// sequence's own length (in the last [`checks::CheckConfig::late_share`] of its steps,
+    /// [`Schedule::late_change`]); their `s` is the longest sequence's; empty when the sequences are too
+    /// short.
     pub late: Vec<RunResult>,
     /// Length of each test sequence, steps.
     pub lengths: Vec<usize>,
@@ -329,8 +361,9 @@ pub fn measure_sequences(model: &FlexibleModel, test: &SequenceSet, schedule: &S
     let (mut steps, mut flops, mut updates) = (0usize, 0u64, 0usize);
     for i in 0..test.len() {
         state.reset();
+        let own = schedule.for_length(test.length(i));
         for t in 0..test.length(i) {
-            let setting = schedule.setting_at(t);
+            let setting = own.setting_at(t);
             let plan = model.plan(setting, &mut state);
             let done = model.step(setting, plan.updates.then(|| test.frame(i, t)), &mut state);
             flops += done.flops;
@@ -434,13 +467,12 @@ pub fn evaluate_with_checks(
         kinds.push(RunKind::Random { index });
         schedules.push(schedule);
     }
-    let late_step = checks::late_change_step(steps, check_config.late_share);
     let mut late_kinds = Vec::new();
     for (pair, &(cheap, dear)) in pairs.iter().enumerate() {
         for (a, b) in [(cheap, dear), (dear, cheap)] {
-            if let Some(s) = late_step {
-                late_kinds.push(RunKind::Change { pair, a, b, s });
-                schedules.push(Schedule::change(a, b, s));
+            if let Some(schedule) = Schedule::late_change(a, b, check_config.late_share, steps) {
+                late_kinds.push(RunKind::Change { pair, a, b, s: schedule.segments[1].0 });
+                schedules.push(schedule);
             }
         }
     }
@@ -523,9 +555,19 @@ pub fn random_schedules(settings: usize, steps: usize, config: &EvalConfig) -> V
                 setting = if other >= setting { other + 1 } else { other };
                 segments.push((start, setting));
             }
-            Schedule { segments }
+            Schedule { segments, late_share: None }
         })
         .collect()
+}
+
+/// `low,high,excludes_zero` of an interval for the CSV files; three empty fields for
+/// [`checks::Interval::none`] (0 resamples).
+fn interval_fields(interval: &checks::Interval, digits: usize) -> String {
+    if interval.is_none() {
+        ",,".to_string()
+    } else {
+        format!("{:.digits$},{:.digits$},{}", interval.low, interval.high, interval.excludes_zero())
+    }
 }
 
 /// Quotes a CSV field if it holds a comma, quote or newline.
@@ -548,6 +590,12 @@ impl Evaluation {
     }
 
     fn describe(&self, schedule: &Schedule) -> String {
+        if let (Some(share), &[(_, a), (_, b)], false) =
+            (schedule.late_share, schedule.segments.as_slice(), self.is_fixed_length())
+        {
+            // Per sequence: at ⌈(1 − share) · L⌉ of its own length L.
+            return format!("{}@0;{}@⌈{}·L⌉", self.setting_names[a], self.setting_names[b], 1.0 - share);
+        }
         schedule
             .segments
             .iter()
@@ -763,6 +811,9 @@ impl Evaluation {
     }
 
     fn interval_text(&self, interval: &checks::Interval) -> String {
+        if interval.is_none() {
+            return "–".into();
+        }
         let mark = if interval.excludes_zero() { " *" } else { "" };
         match self.metric {
             Metric::Accuracy => format!("[{:+.2}, {:+.2}]{mark}", interval.low, interval.high),
@@ -789,19 +840,28 @@ impl Evaluation {
                 format!("[min × (1 − {0}), max × (1 + {0})]", config.tolerance_rel),
             ),
         };
-        let late = checks::late_change_step(self.steps, config.late_share)
-            .map_or_else(|| "none (the sequences are too short)".to_string(), |s| format!("s = {s}"));
+        let late = match checks::late_change_step(self.steps, config.late_share) {
+            None => "none (the sequences are too short)".to_string(),
+            Some(s) if self.is_fixed_length() => format!("s = {s}"),
+            Some(s) => format!(
+                "⌈{} · L⌉ of each sequence's own length L (s = {s} for the longest; a sequence too short for a step in its last {} % runs a alone)",
+                1.0 - config.late_share,
+                config.late_share * 100.0
+            ),
+        };
         let _ = writeln!(
             out,
             "
 ## The paper's wording: bounds, monotonicity, intervals
 
-Within bounds: the measured {metric} lies in {bounds}, min and max over the settings the run used, each alone. Monotone: from b alone (s = 0) over the change positions to a alone (s = T) the {metric} never moves against one direction by more than {tolerance}. Intervals: 95 % percentile intervals of a paired bootstrap over the {} test sequences ({} resamples, seed {}; each resample redraws the sequences once for every run and recomputes the measurement, the settings alone and the weights); * marks an interval that excludes 0. Late change: a → b at {late} (the last {} % of the steps).\n",
-            self.sequences,
-            config.resamples,
-            config.seed,
+Within bounds: the measured {metric} lies in {bounds}, min and max over the settings the run used, each alone. Monotone: from b alone (s = 0) over the change positions to a alone (s = T) the {metric} never moves against the direction from b alone to a alone by more than {tolerance} (largest reversal: the largest step against it). {intervals} Late change: a → b at {late} (the last {} % of the steps).\n",
             config.late_share * 100.0,
             metric = self.metric.name(),
+            intervals = if config.resamples == 0 {
+                "Intervals: off (--resamples 0); no deviation is marked.".to_string()
+            } else {
+                format!("Intervals: 95 % percentile intervals of a paired bootstrap over the {} test sequences ({} resamples, seed {}; each resample redraws the sequences once for every run and recomputes the measurement, the settings alone and the weights); * marks an interval that excludes 0.", self.sequences, config.resamples, config.seed)
+            },
         );
         let _ = writeln!(
             out,
@@ -864,10 +924,14 @@ Within bounds: the measured {metric} lies in {bounds}, min and max over the sett
         }
         let excluding = c.directions.iter().filter(|d| d.runs > 0 && d.interval.excludes_zero()).count();
         let late_runs: Vec<&checks::LateCheck> = c.directions.iter().filter_map(|d| d.late.as_ref()).collect();
+        let intervals = if config.resamples == 0 {
+            "Intervals are off (--resamples 0)".to_string()
+        } else {
+            format!("{excluding} of {} directions have a mean Δ whose interval excludes 0", c.directions.len())
+        };
         let _ = write!(
             out,
-            "\n{excluding} of {} directions have a mean Δ whose interval excludes 0; {} of {} are monotone.",
-            c.directions.len(),
+            "\n{intervals}; {} of {} are monotone.",
             c.directions.iter().filter(|d| d.monotone).count(),
             c.directions.len()
         );
@@ -898,6 +962,7 @@ Within bounds: the measured {metric} lies in {bounds}, min and max over the sett
             Metric::Accuracy => ("pp", 4),
             Metric::Mse => ("mse", 8),
         };
+        let interval = |i: &checks::Interval| interval_fields(i, digits);
         let bound_digits = if self.metric == Metric::Accuracy { 6 } else { 8 };
         let mut out = format!(
             "kind,schedule,a,b,s,deviation_{unit},ci_low_{unit},ci_high_{unit},ci_excludes_zero,bound_low,bound_high,within_bounds\n"
@@ -909,14 +974,12 @@ Within bounds: the measured {metric} lies in {bounds}, min and max over the sett
             let kind = if is_late { "late" } else { kind };
             let _ = writeln!(
                 out,
-                "{kind},{},{},{},{s},{:.digits$},{:.digits$},{:.digits$},{},{:.bound_digits$},{:.bound_digits$},{}",
+                "{kind},{},{},{},{s},{:.digits$},{},{:.bound_digits$},{:.bound_digits$},{}",
                 csv_field(&self.describe(&run.schedule)),
                 csv_field(&a),
                 csv_field(&b),
                 self.metric.deviation(run),
-                check.interval.low,
-                check.interval.high,
-                check.interval.excludes_zero(),
+                interval(&check.interval),
                 check.bound_low,
                 check.bound_high,
                 check.within,
@@ -933,6 +996,7 @@ Within bounds: the measured {metric} lies in {bounds}, min and max over the sett
             Metric::Accuracy => ("pp", 4),
             Metric::Mse => ("mse", 8),
         };
+        let interval = |i: &checks::Interval| interval_fields(i, digits);
         let mut out = format!(
             "a,b,runs,mean_deviation_{unit},ci_low_{unit},ci_high_{unit},ci_excludes_zero,within_bounds,monotone,largest_reversal_{unit},late_s,late_measured,late_deviation_{unit},late_ci_low_{unit},late_ci_high_{unit},late_versus_worse_{unit},late_within_bounds\n"
         );
@@ -941,21 +1005,25 @@ Within bounds: the measured {metric} lies in {bounds}, min and max over the sett
                 || ",,,,,,".to_string(),
                 |l| {
                     format!(
-                        "{},{:.8},{:.digits$},{:.digits$},{:.digits$},{:.digits$},{}",
-                        l.s, l.measured, l.deviation, l.interval.low, l.interval.high, l.versus_worse, l.within
+                        "{},{:.8},{:.digits$},{},{:.digits$},{}",
+                        l.s,
+                        l.measured,
+                        l.deviation,
+                        // Low and high only: the late columns have no `excludes zero` field.
+                        interval(&l.interval).rsplit_once(',').map_or(String::new(), |(ends, _)| ends.to_string()),
+                        l.versus_worse,
+                        l.within
                     )
                 },
             );
             let _ = writeln!(
                 out,
-                "{},{},{},{:.digits$},{:.digits$},{:.digits$},{},{},{},{:.digits$},{late}",
+                "{},{},{},{:.digits$},{},{},{},{:.digits$},{late}",
                 csv_field(&self.setting_names[d.a]),
                 csv_field(&self.setting_names[d.b]),
                 d.runs,
                 d.mean_deviation,
-                d.interval.low,
-                d.interval.high,
-                d.interval.excludes_zero(),
+                interval(&d.interval),
                 d.within,
                 d.monotone,
                 d.largest_reversal,
@@ -1168,6 +1236,52 @@ mod tests {
     /// sequences only: the short one runs a for its 2 steps and is right, the long ones end in b
     /// (one right, one wrong): measured 2/3. Pooled steps: a 2 + 3 + 3 = 8, b 0 + 1 + 1 = 2, so the
     /// prediction is 0.8 · 2/3 + 0.2 · 1/3 = 0.6 (averaging per-sequence shares would give 11/18).
+    /// Variable lengths 10, 20 and 5 (longest T = 20): the late change falls in the last 10 % of each
+    /// sequence's own steps — at 9, at 18, and never for the 5-step one (⌈4.5⌉ = 5) — not at
+    /// ⌈0.9 · 20⌉ = 18 for all, which the 10-step sequence never reached. a says class 0 (right), b
+    /// class 1 (wrong). a → b: steps in a 9 + 18 + 5 = 32, in b 1 + 2 = 3; measured 1/3 (only the
+    /// 5-step sequence ends in a), predicted 32/35. b → a: 3 and 32 steps, measured 2/3, predicted
+    /// 3/35.
+    #[test]
+    fn late_change_falls_in_each_sequences_own_last_tenth() {
+        let model = two_constant_models(vec![1.0, 0.0], vec![0.0, 1.0]);
+        let test = SequenceSet {
+            name: "ragged".into(),
+            steps: 20,
+            features: 1,
+            classes: 2,
+            class_names: vec!["zero".into(), "one".into()],
+            // Padding after each length is zero.
+            values: (0..60).map(|v| if v % 20 < [10, 20, 5][v / 20] { v as f32 / 9.0 } else { 0.0 }).collect(),
+            lengths: vec![10, 20, 5],
+            labels: vec![0, 0, 0],
+            targets: Vec::new(),
+        };
+        test.check().unwrap();
+        let config = EvalConfig { change_every: 10, schedules: 0, seed: 1, max_changes: 1 };
+        let checks = checks::CheckConfig { resamples: 200, ..checks::CheckConfig::default() };
+        let e = evaluate_with_checks(&model, "tiny", &test, &config, &checks, false).unwrap();
+        assert_eq!(e.late.len(), 2);
+        let (ab, ba) = (&e.late[0], &e.late[1]);
+        assert!(matches!(ab.kind, RunKind::Change { a: 0, b: 1, s: 18, .. }), "{:?}", ab.kind);
+        assert_eq!(ab.sequence_steps_per_setting, [32, 3]);
+        assert_eq!(ba.sequence_steps_per_setting, [3, 32]);
+        assert_eq!((ab.measured.score, ba.measured.score), (1.0 / 3.0, 2.0 / 3.0));
+        assert!((ab.predicted_score - 32.0 / 35.0).abs() < 1e-15, "{}", ab.predicted_score);
+        assert!((ba.predicted_score - 3.0 / 35.0).abs() < 1e-15, "{}", ba.predicted_score);
+        // FLOPs exact as before: 32 steps of a (28), 3 of b (68), 2 maps a → b (6) over 35 steps.
+        assert!((ab.measured.flops_per_step - (32.0 * 28.0 + 3.0 * 68.0 + 12.0) / 35.0).abs() < 1e-12);
+        assert!((ab.predicted_flops_per_step - (32.0 * 28.0 + 3.0 * 68.0) / 35.0).abs() < 1e-12);
+        let names = &e.setting_names;
+        assert_eq!(e.describe(&ab.schedule), format!("{}@0;{}@⌈0.9·L⌉", names[0], names[1]));
+        // The bootstrap's weights are the same per-sequence steps: its point value lies in the interval.
+        let late = e.checks.directions[0].late.unwrap();
+        assert_eq!(late.s, 18);
+        assert!((late.deviation - (1.0 / 3.0 - 32.0 / 35.0) * 100.0).abs() < 1e-9);
+        assert!(late.interval.covers(late.deviation), "{late:?}");
+        assert!(e.checks_md().contains("⌈0.9 · L⌉ of each sequence's own length L (s = 18 for the longest"));
+    }
+
     #[test]
     fn variable_length_prediction_by_hand() {
         let model = two_constant_models(vec![1.0, 0.0], vec![0.0, 1.0]);
@@ -1377,7 +1491,7 @@ mod tests {
 
     #[test]
     fn sequence_steps_stop_at_each_length() {
-        let s = Schedule { segments: vec![(0, 2), (10, 0), (30, 1)] };
+        let s = Schedule { segments: vec![(0, 2), (10, 0), (30, 1)], late_share: None };
         // Lengths 5 (all in 2), 20 (10 in 2, 10 in 0), 64 (10, 20, 34).
         assert_eq!(s.sequence_steps_per_setting(3, &[5, 20, 64]), [30, 34, 25]);
         assert_eq!(s.sequence_steps_per_setting(3, &[64, 64]), [40, 68, 20]);
@@ -1396,7 +1510,7 @@ mod tests {
 
     #[test]
     fn schedules_count_their_steps() {
-        let s = Schedule { segments: vec![(0, 2), (10, 0), (30, 2)] };
+        let s = Schedule { segments: vec![(0, 2), (10, 0), (30, 2)], late_share: None };
         assert_eq!(s.steps_per_setting(3, 64), [20, 0, 44]);
         assert_eq!((s.setting_at(0), s.setting_at(9), s.setting_at(10), s.setting_at(63)), (2, 2, 0, 2));
         assert_eq!(Schedule::change(1, 0, 4).steps_per_setting(2, 64), [60, 4]);

@@ -1,8 +1,14 @@
 //! `flexrnn seeds`: one shipped folder from model folders trained with different `--seed`.
 //!
-//! Every folder must hold the same family, task, cell, settings (names, in order), input and
-//! outputs, epochs, batch size and data split — the seed is all that may differ, and no seed twice;
-//! anything else is refused ([`SeedsError::Mismatch`]). Each seed's every setting is scored alone on
+//! Every folder must hold the same family, task, cell, settings (names, in order; see below), input
+//! and outputs, epochs, batch size and data split — the seed is all that may differ, and no seed
+//! twice; anything else is refused ([`SeedsError::Mismatch`]). The settings compared and scored are
+//! what the seeds share: for a ThrRNN (`thr`) the card's whole knob grid, every grid threshold of
+//! every Skip-RNN in card order (names such as `thr-64-1e-3@thr=0.55`, scored through
+//! [`FlexibleModel::add_setting`] at that threshold) — not the simulator's setting list, which is that
+//! grid thinned by each seed's own measured values and so differs between seeds; for the other
+//! families their settings (SkipW's are `K = 0..=L` and `K = L, thr = 0` whatever was measured, so
+//! they are not thinned). Each seed's every setting is scored alone on
 //! the task's test split through [`FlexibleModel`] (as `flexrnn eval` scores the settings alone), and
 //! the card of the shipped seed gets a [`CardSeeds`] section: per seed its score per setting (and
 //! update share for the families that skip steps: `thr`, `skipw`) and train wall time, per setting the
@@ -49,6 +55,10 @@ pub struct SeedFolder {
     pub seed: u64,
     /// `training.wall_time_s`, seconds.
     pub wall_time_s: f64,
+    /// Names of the settings compared and scored (see the module doc), in order.
+    pub settings: Vec<String>,
+    /// Index in [`Self::model`]'s settings of each of [`Self::settings`].
+    pub indices: Vec<usize>,
 }
 
 impl SeedFolder {
@@ -56,9 +66,10 @@ impl SeedFolder {
     ///
     /// # Errors
     /// [`SeedsError::Model`] if the folder does not load; [`SeedsError::Mismatch`] if its card lacks
-    /// `training.seed` or `training.wall_time_s`.
+    /// `training.seed` or `training.wall_time_s`, or a ThrRNN card's grid threshold is not a setting
+    /// of its model's range.
     pub fn load(dir: &Path) -> Result<SeedFolder, SeedsError> {
-        let model = FlexibleModel::load(dir)?;
+        let mut model = FlexibleModel::load(dir)?;
         let (card, path): (serde_json::Value, PathBuf) = crate::rnn::io::read_card_json(dir)?;
         let training = &card["training"];
         let (Some(seed), Some(wall_time_s)) = (training["seed"].as_u64(), training["wall_time_s"].as_f64()) else {
@@ -67,12 +78,48 @@ impl SeedFolder {
                 path.display()
             )));
         };
-        Ok(SeedFolder { dir: dir.to_path_buf(), model, card, seed, wall_time_s })
+        let names = if model.family() == "thr" { thr_grid_names(&card) } else { Vec::new() };
+        let (settings, indices) =
+            if !names.is_empty() {
+                let mut indices = Vec::with_capacity(names.len());
+                for name in &names {
+                    indices.push(model.add_setting(name).map_err(|e| {
+                        SeedsError::Mismatch(format!("{}: knob grid point `{name}`: {e}", path.display()))
+                    })?);
+                }
+                (names, indices)
+            } else {
+                (model.settings().iter().map(|s| s.name.clone()).collect(), (0..model.settings().len()).collect())
+            };
+        Ok(SeedFolder { dir: dir.to_path_buf(), model, card, seed, wall_time_s, settings, indices })
     }
 
     fn name(&self) -> String {
         self.dir.file_name().map_or_else(|| self.dir.display().to_string(), |n| n.to_string_lossy().into_owned())
     }
+}
+
+/// The grid points of a ThrRNN card (`thr` family): per model of `models`, in card order, every
+/// `knob_grid` point's `thr` ascending, named `<model>@thr=<thr>` with `thr` as `f32` prints it (the
+/// names [`FlexibleModel`] gives its settings). Empty for a card without a knob grid (the settings
+/// are then the model's own).
+pub fn thr_grid_names(card: &serde_json::Value) -> Vec<String> {
+    let mut names = Vec::new();
+    for model in card["models"].as_array().map_or(&[][..], Vec::as_slice) {
+        let Some(name) = model["name"].as_str() else { continue };
+        let mut thrs: Vec<f32> = model["knob_grid"]
+            .as_array()
+            .map_or(&[][..], Vec::as_slice)
+            .iter()
+            .filter_map(|p| p["knobs"]["thr"].as_f64())
+            .map(|thr| thr as f32)
+            .filter(|thr| thr.is_finite())
+            .collect();
+        thrs.sort_by(f32::total_cmp);
+        thrs.dedup();
+        names.extend(thrs.into_iter().map(|thr| format!("{name}@thr={thr}")));
+    }
+    names
 }
 
 /// Checks that `folders` (at least two) are one model trained with different seeds: same family,
@@ -86,7 +133,7 @@ pub fn check_same_model(folders: &[SeedFolder]) -> Result<(), SeedsError> {
         return Err(SeedsError::Usage("give at least two seed folders to combine".into()));
     };
     let describe = |f: &SeedFolder| -> Vec<(&'static str, String)> {
-        let names: Vec<&str> = f.model.settings().iter().map(|s| s.name.as_str()).collect();
+        let names: Vec<&str> = f.settings.iter().map(String::as_str).collect();
         vec![
             ("family", f.model.family().to_string()),
             ("task", f.model.task().to_string()),
@@ -138,12 +185,12 @@ fn has_update_share(family: &str) -> bool {
     matches!(family, "thr" | "skipw")
 }
 
-/// One seed's scores: every setting alone on `test` (settings in parallel when `parallel`; the
-/// result does not depend on it).
+/// One seed's scores: every setting of [`SeedFolder::settings`] alone on `test` (settings in
+/// parallel when `parallel`; the result does not depend on it).
 pub fn seed_run(folder: &SeedFolder, test: &SequenceSet, parallel: bool) -> CardSeedRun {
-    let n = folder.model.settings().len();
-    let one = |j: usize| measure(&folder.model, test, &Schedule::constant(j));
-    let measured: Vec<_> = if parallel { (0..n).into_par_iter().map(one).collect() } else { (0..n).map(one).collect() };
+    let one = |j: &usize| measure(&folder.model, test, &Schedule::constant(*j));
+    let measured: Vec<_> =
+        if parallel { folder.indices.par_iter().map(one).collect() } else { folder.indices.iter().map(one).collect() };
     CardSeedRun {
         seed: folder.seed,
         folder: folder.name(),

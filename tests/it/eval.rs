@@ -29,7 +29,7 @@ fn a_schedule_without_change_is_predicted_exactly() {
         }
         // "Changing" to the same setting at step 20 is no change.
         let accuracies: Vec<f64> = evaluation.alone.iter().map(|m| m.score).collect();
-        let split = Schedule { segments: vec![(0, 1), (20, 1)] };
+        let split = Schedule { segments: vec![(0, 1), (20, 1)], late_share: None };
         let measured = measure(&model, &test, &split);
         assert_eq!(measured, evaluation.alone[1]);
         let steps = split.steps_per_setting(model.settings().len(), test.steps);
@@ -336,7 +336,7 @@ fn seeds_combines_tiny_seed_folders_and_refuses_mismatched_ones() {
     // The --seeds view of eval.
     let view = dir.path().join("view");
     let output = flexrnn()
-        .args(["eval", "--seeds", "--schedules", "1", "--change-every", "32", "--resamples", "20", "--out"])
+        .args(["eval", "--seeds", "--schedules", "1", "--change-every", "32", "--resamples", "100", "--out"])
         .arg(&view)
         .arg(&shipped)
         .output()
@@ -360,4 +360,163 @@ fn seeds_combines_tiny_seed_folders_and_refuses_mismatched_ones() {
     let output = flexrnn().args(["seeds", "--ship", "9", "--out"]).arg(&bad).arg(&one).arg(&two).output().unwrap();
     assert!(!output.status.success() && String::from_utf8_lossy(&output.stderr).contains("--ship 9"));
     assert!(!bad.exists());
+}
+
+/// `flexrnn eval --resamples 0 --schedules 1` on the shipped `models/digits-gru`, run once for the
+/// tests below: the output folder.
+fn digits_gru_eval_without_intervals() -> &'static std::path::Path {
+    static OUT: std::sync::OnceLock<tempfile::TempDir> = std::sync::OnceLock::new();
+    OUT.get_or_init(|| {
+        let dir = tempfile::tempdir().unwrap();
+        let output = Command::new(env!("CARGO_BIN_EXE_flexrnn"))
+            .args(["eval", "--resamples", "0", "--schedules", "1", "--out"])
+            .arg(dir.path().join("out"))
+            .arg(at("models/digits-gru"))
+            .output()
+            .unwrap();
+        assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+        dir
+    })
+    .path()
+}
+
+/// `--resamples 0` means no intervals: empty interval fields in `checks.csv` and `pairs.csv` (not a
+/// zero-width interval at the point that "excludes 0"), `–` and no `*` in the summary, which says the
+/// intervals are off; `null` ends in `checks.json`.
+#[test]
+fn eval_resamples_zero_reports_no_intervals_and_marks_nothing() {
+    let out = digits_gru_eval_without_intervals().join("out");
+    let checks = std::fs::read_to_string(out.join("checks.csv")).unwrap();
+    let mut lines = checks.lines();
+    assert!(lines.next().unwrap().contains(",deviation_pp,ci_low_pp,ci_high_pp,ci_excludes_zero,bound_low,"));
+    for line in lines {
+        let fields: Vec<&str> = line.rsplitn(7, ',').collect();
+        // Reversed: within, bound_high, bound_low, excludes, high, low, rest.
+        assert_eq!(&fields[3..6], ["", "", ""], "{line}");
+    }
+    let pairs = std::fs::read_to_string(out.join("pairs.csv")).unwrap();
+    let row = pairs.lines().find(|l| l.starts_with("gru-16,gru-32,")).unwrap();
+    let fields: Vec<&str> = row.split(',').collect();
+    assert_eq!((fields[4], fields[5], fields[6]), ("", "", ""), "{row}");
+    assert_eq!((fields[13], fields[14]), ("", ""), "late interval: {row}");
+    let summary = std::fs::read_to_string(out.join("summary.md")).unwrap();
+    assert!(summary.contains("Intervals: off (--resamples 0)"), "{summary}");
+    assert!(summary.contains("Intervals are off (--resamples 0); "), "{summary}");
+    assert!(!summary.contains(" *") && !summary.contains("excludes 0;"), "{summary}");
+    let json: serde_json::Value = serde_json::from_slice(&std::fs::read(out.join("checks.json")).unwrap()).unwrap();
+    assert_eq!(json["checks"]["directions"][0]["interval"], serde_json::json!({"low": null, "high": null}));
+}
+
+/// Too few resamples (their percentile interval need not hold the point estimate) and absurdly many
+/// (an allocation failure before) are refused up front with the allowed values; nothing is written.
+#[test]
+fn eval_refuses_resamples_outside_zero_or_100_to_100000() {
+    let dir = tempfile::tempdir().unwrap();
+    for bad in ["1", "2", "99", "100001", "100000000000"] {
+        let output = Command::new(env!("CARGO_BIN_EXE_flexrnn"))
+            .args(["eval", "--resamples", bad, "--out"])
+            .arg(dir.path().join("out"))
+            .arg(at("models/digits-gru"))
+            .output()
+            .unwrap();
+        assert!(!output.status.success(), "--resamples {bad}");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(stderr.contains(&format!("--resamples {bad}: give 0 (no intervals) or 100 to 100000")), "{stderr}");
+        assert!(!dir.path().join("out").exists());
+    }
+}
+
+/// The largest reversal is measured against the direction from b alone to a alone. digits-gru
+/// gru-16 → gru-32: the series runs from gru-32 alone (95.4 %) down to gru-16 alone (85.2 %), and its
+/// largest rise (against falling) is 22.28 pp; the old "smaller of both directions" gave 15.32.
+#[test]
+fn eval_largest_reversal_is_against_the_endpoints_direction() {
+    let out = digits_gru_eval_without_intervals().join("out");
+    let pairs = std::fs::read_to_string(out.join("pairs.csv")).unwrap();
+    let row = pairs.lines().find(|l| l.starts_with("gru-16,gru-32,")).unwrap();
+    let fields: Vec<&str> = row.split(',').collect();
+    assert_eq!((fields[8], fields[9]), ("false", "22.2841"), "{row}");
+}
+
+/// Every run entry of `checks.json` says which run it is: kind, schedule and point deviation, the
+/// same as the row of `checks.csv` in the same order.
+#[test]
+fn eval_checks_json_runs_name_their_kind_schedule_and_deviation() {
+    let out = digits_gru_eval_without_intervals().join("out");
+    let json: serde_json::Value = serde_json::from_slice(&std::fs::read(out.join("checks.json")).unwrap()).unwrap();
+    let checks = &json["checks"];
+    let entries: Vec<&serde_json::Value> =
+        checks["runs"].as_array().unwrap().iter().chain(checks["late"].as_array().unwrap()).collect();
+    let csv = std::fs::read_to_string(out.join("checks.csv")).unwrap();
+    let rows: Vec<&str> = csv.lines().skip(1).collect();
+    assert_eq!(entries.len(), rows.len());
+    for (entry, row) in entries.iter().zip(&rows) {
+        let fields: Vec<&str> = row.split(',').collect();
+        assert_eq!(entry["kind"].as_str().unwrap(), fields[0], "{row}");
+        assert_eq!(entry["schedule"].as_str().unwrap(), fields[1], "{row}");
+        assert_eq!(format!("{:.4}", entry["deviation"].as_f64().unwrap()), fields[5], "{row}");
+    }
+    assert_eq!(entries[0]["kind"], "alone");
+    assert_eq!(entries[0]["schedule"], "gru-16@0");
+    assert_eq!(entries[0]["deviation"], 0.0);
+    let late = checks["late"][0].clone();
+    assert_eq!((late["kind"].as_str(), late["schedule"].as_str()), (Some("late"), Some("gru-16@0;gru-32@58")));
+}
+
+/// Two ThrRNN folders trained with one command and seeds 1 and 2: the simulator's setting lists are
+/// the card grids thinned by each seed's own measurements, so they differ (the defect: `seeds`
+/// refused them); `flexrnn seeds` compares and scores the card's whole grid instead — every grid
+/// threshold of every Skip-RNN, the same names for both seeds — and each seed's score at a point is
+/// that seed's card value at that point (measured through `FlexibleModel` at that threshold).
+#[test]
+fn seeds_combines_thr_folders_on_the_cards_full_grid() {
+    use flexrnn::eval::seeds::SeedFolder;
+    let dir = tempfile::tempdir().unwrap();
+    let flexrnn = || {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_flexrnn"));
+        command.env("RAYON_NUM_THREADS", "1");
+        command
+    };
+    let train = |seed: &str| {
+        let out = dir.path().join(format!("at-s{seed}"));
+        let output = flexrnn()
+            .args(["train", "--family", "thr", "--task", "adding-T20", "--widths", "8", "--lambda", "1e-3,3e-3"])
+            .args(["--epochs", "2", "--switch-epochs", "1", "--seed", seed, "--out"])
+            .arg(&out)
+            .output()
+            .unwrap();
+        assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+        out
+    };
+    let (one, two) = (train("1"), train("2"));
+    let names = |d: &std::path::Path| -> Vec<String> {
+        FlexibleModel::load(d).unwrap().settings().iter().map(|s| s.name.clone()).collect()
+    };
+    assert_ne!(names(&one), names(&two), "the thinned setting lists differ between these seeds");
+    let shipped = dir.path().join("shipped");
+    let output = flexrnn().args(["seeds", "--out"]).arg(&shipped).arg(&one).arg(&two).output().unwrap();
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let card: serde_json::Value = serde_json::from_slice(&std::fs::read(shipped.join("card.json")).unwrap()).unwrap();
+    let seeds: flexrnn::rnn::io::CardSeeds = serde_json::from_value(card["seeds"].clone()).unwrap();
+    assert_eq!(seeds.metric, "mse");
+    // Two Skip-RNNs × the grid 0, 0.05, …, 1, 1.01 (22 points each).
+    assert_eq!(seeds.settings.len(), 44);
+    assert_eq!(seeds.settings[0], "thr-8-1e-3@thr=0");
+    assert_eq!(seeds.settings[11], "thr-8-1e-3@thr=0.55");
+    assert_eq!(seeds.settings[22 + 21], "thr-8-3e-3@thr=1.01");
+    assert_eq!(SeedFolder::load(&one).unwrap().settings, seeds.settings);
+    assert_eq!(SeedFolder::load(&two).unwrap().settings, seeds.settings);
+    for (run, folder) in seeds.runs.iter().zip([&one, &two]) {
+        let own: serde_json::Value = serde_json::from_slice(&std::fs::read(folder.join("card.json")).unwrap()).unwrap();
+        let card_values: Vec<f64> = own["models"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .flat_map(|m| m["knob_grid"].as_array().unwrap().iter().map(|p| p["test_mse"].as_f64().unwrap()))
+            .collect();
+        assert_eq!(run.scores, card_values, "seed {}", run.seed);
+        assert_eq!(run.update_shares.len(), 44);
+    }
+    let (x1, x2) = (seeds.runs[0].scores[11], seeds.runs[1].scores[11]);
+    assert!((seeds.summary[11].mean - (x1 + x2) / 2.0).abs() < 1e-15);
 }
