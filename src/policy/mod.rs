@@ -273,12 +273,12 @@ impl Policy for PidPolicy {
 ///
 /// An option is charged its `flops_per_step` (plus the switch to it), except an option with a
 /// [`WindowLimit`] (SkipW), which is charged its worst case, never a mean: the gate at each SkipW
-/// window's start, and, when `window` is a multiple of the SkipW window `L`, `K` processed steps when
-/// a setting raises the largest `K` chosen in the SkipW window to `K` (charged up front: the gate
-/// reads at most that many steps there, whatever the order of the settings), nothing more while `K`
-/// stays at or below it; otherwise a processed step for every step with `K ≥ 1`. Either way the
-/// FLOPs actually spent in a window never exceed `budget` unless even the cheapest option does not
-/// fit.
+/// window's start, and a processed step whenever the steps that may have been read so far in the
+/// SkipW window (at most the largest `K` chosen in it, at most one per step with `K ≥ 1`) can grow.
+/// When `window` is a multiple of the SkipW window `L` this is exact for a constant `K` (gate + `K`
+/// processed steps per SkipW window); otherwise every step with `K ≥ 1` is charged a processed step.
+/// Either way the FLOPs actually spent in a window never exceed `budget` unless even the cheapest
+/// option does not fit.
 #[derive(Debug, Clone)]
 pub struct BudgetPolicy {
     /// Steps per window.
@@ -289,9 +289,9 @@ pub struct BudgetPolicy {
     pub spent: f64,
     /// (sequence start marker, window index) of the current window.
     pub current_window: Option<usize>,
-    /// Read steps charged in the current SkipW window (options with a [`WindowLimit`]): the largest `K`
-    /// chosen in it when `window` is a multiple of the SkipW window, else the steps chosen with `K ≥ 1`.
-    pub window_reads: usize,
+    /// In the current SkipW window (options with a [`WindowLimit`]): steps charged with `K ≥ 1` and
+    /// the largest `K` chosen; the steps that may have been read are at most the smaller of the two.
+    pub window_reads: (usize, usize),
 }
 
 impl Policy for BudgetPolicy {
@@ -309,21 +309,28 @@ impl Policy for BudgetPolicy {
         // The SkipW window state restarts at each SkipW window's first step.
         let skip_window = options.iter().find_map(|o| o.window_limit).map_or(0, |l| l.window);
         if skip_window > 0 && step.is_multiple_of(skip_window) {
-            self.window_reads = 0;
+            self.window_reads = (0, 0);
         }
         let exact = skip_window > 0 && self.window.is_multiple_of(skip_window);
         let reads = self.window_reads;
-        // The steps that may be read in the SkipW window after choosing a setting with read limit `k`
-        // at this step: with aligned windows, the largest `K` chosen in it (charged when chosen, so a
-        // setting is charged `K`'s worst case up front); otherwise one per step with `K ≥ 1`.
-        let reads_after = |k: usize| if exact { reads.max(k) } else { reads + usize::from(k >= 1) };
+        // Steps that may be read after choosing a setting with read limit `k` at this step.
+        let reads_after = |k: usize| {
+            let (steps, k_max) = reads;
+            let steps = steps + usize::from(k >= 1);
+            if exact {
+                (steps, k_max.max(k))
+            } else {
+                (steps, usize::MAX)
+            }
+        };
+        let bound = |(steps, k_max): (usize, usize)| steps.min(k_max);
         let cost = |i: usize| {
             let switch = observation.switch_flops.get(i).copied().unwrap_or(0) as f64;
             match options[i].window_limit {
                 None => options[i].flops_per_step as f64 + switch,
                 Some(limit) => {
                     let gate = if step.is_multiple_of(limit.window) { limit.flops_window_gate } else { 0 };
-                    let read = reads_after(limit.k) - reads;
+                    let read = bound(reads_after(limit.k)) - bound(if exact { reads } else { (reads.0, usize::MAX) });
                     (gate + read as u64 * limit.flops_per_processed_step) as f64 + switch
                 }
             }
@@ -364,7 +371,8 @@ impl Policy for BudgetPolicy {
             .unwrap_or(cheapest);
         self.spent += cost(choice);
         if let Some(limit) = options[choice].window_limit {
-            self.window_reads = reads_after(limit.k);
+            let (steps, k_max) = reads_after(limit.k);
+            self.window_reads = (steps, if exact { k_max } else { 0 });
         }
         choice
     }
@@ -727,7 +735,7 @@ mod tests {
     fn budget_keeps_every_window_under_its_flops() {
         // Options cost 1 000, 10 000 and 40 000 FLOPs; windows of 4 steps with 52 000 FLOPs each.
         let mut policy =
-            BudgetPolicy { window: 4, budget: 52_000.0, spent: 0.0, current_window: None, window_reads: 0 };
+            BudgetPolicy { window: 4, budget: 52_000.0, spent: 0.0, current_window: None, window_reads: (0, 0) };
         let picks: Vec<usize> = (0..8).map(|step| policy.choose(&at(0, 0, None, step), &options())).collect();
         // Step 0: 40 000 + 3 000 reserve ≤ 52 000 → 2. Step 1: 40 000 + 10 000 + 2 000 = 52 000 → 1.
         // Steps 2, 3: only 1 000 fits → 0. Next window starts afresh.
@@ -739,7 +747,7 @@ mod tests {
     #[test]
     fn budget_charges_skipw_settings_their_worst_case_not_their_mean() {
         // SkipW-like options with L = 4: K = 0, 2, 4 with card means 25, 400, 900 FLOPs per step; a read
-        // step costs 1 000, the gate 100 at each window's start.
+        // step costs 1 000, the gate 100 at each window's start. Budget 1 500 per 4 steps.
         let limit =
             |k: usize| Some(WindowLimit { window: 4, k, flops_per_processed_step: 1_000, flops_window_gate: 100 });
         let options: Vec<ModelOption> = [(0, 25), (2, 400), (4, 900)]
@@ -751,30 +759,21 @@ mod tests {
                 window_limit: limit(k),
             })
             .collect();
-        let budget = |window: usize, budget: f64| BudgetPolicy {
-            window,
-            budget,
-            spent: 0.0,
-            current_window: None,
-            window_reads: 0,
-        };
-        let run = |policy: &mut BudgetPolicy| -> Vec<usize> {
-            (0..8).map(|step| policy.choose(&at(0, 0, None, step), &options)).collect()
-        };
-        // Budget 2 000 per 4 steps: K = 2 costs gate + 2 reads = 2 100, too much; K = 0 only (100 per
-        // window). Charging means took K = 4 twice (900 + 900 + 2·25 ≤ 2 000): 2 reads, 2 100 FLOPs.
-        let mut policy = budget(4, 2_000.0);
-        assert_eq!(run(&mut policy), vec![0; 8]);
-        assert_eq!(policy.spent, 100.0);
-        // Budget 2 100: K = 2 at step 0 (2 100, charged up front), then K = 2 costs nothing more.
-        let mut policy = budget(4, 2_100.0);
-        assert_eq!(run(&mut policy), vec![1; 8]);
+        let mut policy =
+            BudgetPolicy { window: 4, budget: 1_500.0, spent: 0.0, current_window: None, window_reads: (0, 0) };
+        let picks: Vec<usize> = (0..8).map(|step| policy.choose(&at(0, 0, None, step), &options)).collect();
+        // Step 0: K = 4 costs gate + one read = 1 100 ≤ 1 500. Step 1: any K ≥ 1 may read a second
+        // step (+1 000 → 2 100 > 1 500), so K = 0 (0 FLOPs); likewise steps 2, 3. (Charging means,
+        // step 1 took K = 2: 900 + 400 + 2·25 ≤ 1 500, and both steps could be read: 2 100 FLOPs.)
+        assert_eq!(picks, vec![2, 0, 0, 0, 2, 0, 0, 0]);
+        assert_eq!(policy.spent, 1_100.0);
+        // A constant K is charged exactly its bound: K = 2 over a window with budget 2 100 = gate + 2 reads.
+        let mut policy =
+            BudgetPolicy { window: 4, budget: 2_100.0, spent: 0.0, current_window: None, window_reads: (0, 0) };
+        let two = [options[0].clone(), options[1].clone()];
+        let picks: Vec<usize> = (0..4).map(|step| policy.choose(&at(0, 0, None, step), &two)).collect();
+        assert_eq!(picks, vec![1, 1, 1, 1]);
         assert_eq!(policy.spent, 2_100.0);
-        // Budget windows of 2 steps (not a multiple of L = 4): a read per step with K ≥ 1.
-        // Step 0: gate + 1 read = 1 100 → K = 4; step 1: +1 000 > 1 100 → K = 0; step 2 (new budget
-        // window, same SkipW window): 1 000 → K = 4; step 3: K = 0.
-        let mut policy = budget(2, 1_100.0);
-        assert_eq!(run(&mut policy), vec![2, 0, 2, 0, 2, 0, 2, 0]);
     }
 
     #[test]

@@ -295,7 +295,7 @@ pub fn build_policy(
             budget: *budget,
             spent: 0.0,
             current_window: None,
-            window_reads: 0,
+            window_reads: (0, 0),
         }),
         // Its own stream, so that a random policy leaves every other draw unchanged.
         PolicyFile::Random => Box::new(RandomPolicy { rng: process_rng(seed, &format!("{}/policy", spec.name)) }),
