@@ -234,19 +234,19 @@ struct TrainArgs {
     task: String,
     /// `--family thr` only: budget weights λ of the loss term λ · Σ_t u_t, comma-separated (one model
     /// per width and λ) [default: 1e-3].
-    #[arg(long, value_delimiter = ',')]
+    #[arg(long, value_delimiter = ',', allow_hyphen_values = true)]
     lambda: Vec<f64>,
     /// `--family thr` only: training draws `thr` per sequence uniformly from LO,HI (the range the
     /// card's grid offers; `0.5,0.5` with `--thr-zero-share 0 --thr-changes 0 --no-lambda-curriculum`
     /// is the old training at thr 0.5).
-    #[arg(long, value_delimiter = ',', default_values_t = [0.5f32, 1.0])]
+    #[arg(long, value_delimiter = ',', default_values_t = [0.5f32, 1.0], allow_hyphen_values = true)]
     thr_range: Vec<f32>,
     /// `--family thr` only: most redraws of `thr` at random steps inside one training sequence.
     #[arg(long, default_value_t = 2)]
     thr_changes: usize,
     /// `--family thr` only: thresholds whose mean validation score selects the kept epoch,
     /// comma-separated [default: the --thr-range on a 0.1 step, plus 0 if --thr-zero-share > 0].
-    #[arg(long, value_delimiter = ',')]
+    #[arg(long, value_delimiter = ',', allow_hyphen_values = true)]
     thr_select: Vec<f64>,
     /// `--family thr` only: train every λ from the seeded initialisation instead of starting the
     /// second and later λ of a width from the next smaller λ's weights.
@@ -259,11 +259,11 @@ struct TrainArgs {
     #[arg(long, default_value_t = 1)]
     k_min: usize,
     /// SkipW training: the binarisation threshold is drawn per mini-batch uniformly from LO,HI.
-    #[arg(long, value_delimiter = ',', default_values_t = [0.5f32, 0.5])]
+    #[arg(long, value_delimiter = ',', default_values_t = [0.5f32, 0.5], allow_hyphen_values = true)]
     train_thr: Vec<f32>,
     /// SkipW training: weight λ of the budget term λ · (processed steps / steps) (the paper's
     /// λ Σ_t u_t with λ / T); 0 switches it off.
-    #[arg(long, default_value_t = 0.05)]
+    #[arg(long, default_value_t = 0.05, allow_negative_numbers = true)]
     budget_lambda: f64,
     /// SkipW training: most changes of (K, thr) at random steps inside one training sequence (the
     /// number is uniform in 0..=N; 0: one setting per sequence).
@@ -272,14 +272,14 @@ struct TrainArgs {
     /// `--family thr` and `skipw`: probability that a drawn training threshold is 0 (read every
     /// step; else uniform in --thr-range for thr, --train-thr for skipw) [default: 0.1 for thr, 0.25
     /// for skipw].
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true)]
     thr_zero_share: Option<f64>,
     /// `nested` only: most width changes per training sequence in the random width schedules (0: none,
     /// every training sequence at one width — the ablation).
     #[arg(long, default_value_t = 3)]
     max_changes: usize,
     /// `nested` only: weight of the in-place distillation term (soft targets of the widest width).
-    #[arg(long, default_value_t = 1.0)]
+    #[arg(long, default_value_t = 1.0, allow_negative_numbers = true)]
     distill_weight: f64,
     /// Hidden sizes, comma-separated.
     #[arg(long, value_delimiter = ',', default_value = "16,32,64,128")]
@@ -292,10 +292,10 @@ struct TrainArgs {
     #[arg(long, default_value_t = 32)]
     batch_size: usize,
     /// Initial AdamW learning rate.
-    #[arg(long, default_value_t = 0.01)]
+    #[arg(long, default_value_t = 0.01, allow_negative_numbers = true)]
     learning_rate: f64,
     /// Gradient-norm clip.
-    #[arg(long, default_value_t = 1.0)]
+    #[arg(long, default_value_t = 1.0, allow_negative_numbers = true)]
     clip_norm: f64,
     /// Seed of initialisation and batch order.
     #[arg(long, default_value_t = 1)]
@@ -308,10 +308,10 @@ struct TrainArgs {
     #[arg(long, default_value_t = 0)]
     switch_epochs: usize,
     /// Switch fine-tuning: AdamW learning rate of the maps.
-    #[arg(long, default_value_t = 3e-3)]
+    #[arg(long, default_value_t = 3e-3, allow_negative_numbers = true)]
     switch_lr: f64,
     /// Switch fine-tuning: AdamW learning rate of the members' weights.
-    #[arg(long, default_value_t = 3e-4)]
+    #[arg(long, default_value_t = 3e-4, allow_negative_numbers = true)]
     switch_member_lr: f64,
     /// Switch fine-tuning: keep the members' weights fixed (only the maps are trained).
     #[arg(long)]
@@ -321,15 +321,17 @@ struct TrainArgs {
     #[arg(long, default_value_t = 3)]
     switch_max_changes: usize,
     /// Switch fine-tuning: weight of the members' own task loss, each run alone.
-    #[arg(long, default_value_t = 1.0)]
+    #[arg(long, default_value_t = 1.0, allow_negative_numbers = true)]
     switch_weight_alone: f64,
     /// Switch fine-tuning: weight of the state-matching term (MSE between a mapped state and the
     /// receiving model's own state at that step).
-    #[arg(long, default_value_t = 0.1)]
+    #[arg(long, default_value_t = 0.1, allow_negative_numbers = true)]
     switch_weight_match: f64,
     /// `--family gru`: start the switch fine-tuning from the bank in this folder (its members and
     /// maps, copied) instead of training members; needs --switch-epochs > 0, the same task and cell,
-    /// and the card's split must be the task's split.
+    /// and the card's split must be the task's split. The members come from that folder: --widths,
+    /// --epochs and --learning-rate are refused with it; --seed, --batch-size, --clip-norm and the
+    /// --switch-* flags set the fine-tune.
     #[arg(long)]
     init_from: Option<PathBuf>,
     /// Output folder.
@@ -344,10 +346,16 @@ struct TrainArgs {
 
 /// Parses the command line and runs the command.
 pub fn run() -> anyhow::Result<()> {
-    let cli = Cli::parse();
+    use clap::{CommandFactory, FromArgMatches};
+    let matches = Cli::command().get_matches();
+    let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
     match cli.command {
         Command::Run(args) => run_scenario(args),
-        Command::Train(args) => train(*args),
+        Command::Train(args) => {
+            let explicit = matches.subcommand_matches("train").map(explicit_flags).unwrap_or_default();
+            check_train_flags(&args, &explicit)?;
+            train(*args)
+        }
         Command::Validate(args) => validate(args),
         Command::Study(args) => study(args),
         Command::Merge(args) => merge(args),
@@ -751,6 +759,92 @@ fn cell_kind(cell: &str) -> flexrnn::rnn::CellKind {
     flexrnn::rnn::CellKind::parse(cell).expect("clap checks --cell")
 }
 
+/// The ids of the arguments given on the command line (not taken from their defaults), e.g.
+/// `switch_lr` for `--switch-lr 0.1`.
+fn explicit_flags(matches: &clap::ArgMatches) -> Vec<String> {
+    matches
+        .ids()
+        .filter(|id| matches.value_source(id.as_str()) == Some(clap::parser::ValueSource::CommandLine))
+        .map(|id| id.as_str().to_string())
+        .collect()
+}
+
+/// `flexrnn train` flags that only some families use: (argument id, the families that use it).
+const FAMILY_FLAGS: &[(&str, &[&str])] = &[
+    ("lambda", &["thr"]),
+    ("thr_range", &["thr"]),
+    ("thr_changes", &["thr"]),
+    ("thr_select", &["thr"]),
+    ("no_lambda_curriculum", &["thr"]),
+    ("thr_zero_share", &["thr", "skipw"]),
+    ("window", &["skipw"]),
+    ("k_min", &["skipw"]),
+    ("train_thr", &["skipw"]),
+    ("budget_lambda", &["skipw"]),
+    ("knob_changes", &["skipw"]),
+    ("max_changes", &["nested"]),
+    ("distill_weight", &["nested"]),
+    ("switch_epochs", &["gru", "thr"]),
+    ("switch_max_changes", &["gru", "thr"]),
+    ("switch_lr", &["gru"]),
+    ("switch_member_lr", &["gru"]),
+    ("switch_freeze_members", &["gru"]),
+    ("switch_weight_alone", &["gru"]),
+    ("switch_weight_match", &["gru"]),
+    ("init_from", &["gru"]),
+];
+
+/// Flags of the members' own training, which `--init-from` takes from the init folder instead.
+const MEMBER_FLAGS: &[&str] = &["widths", "epochs", "learning_rate"];
+
+/// Refuses `flexrnn train` flags given explicitly (`explicit`: argument ids, see [`explicit_flags`])
+/// that the chosen family or mode does not use, naming the flag and what it applies to: a flag of
+/// another family, a switch fine-tune flag without `--switch-epochs N` (N ≥ 1), `--switch-epochs`
+/// for `thr` with fewer than two `--lambda`, and the members' training flags with `--init-from`.
+fn check_train_flags(args: &TrainArgs, explicit: &[String]) -> anyhow::Result<()> {
+    let flag = |id: &str| format!("--{}", id.replace('_', "-"));
+    let given = |id: &str| explicit.iter().any(|e| e == id);
+    for (id, families) in FAMILY_FLAGS {
+        if given(id) && !families.contains(&args.family.as_str()) {
+            anyhow::bail!(
+                "{} applies to --family {} only, not to --family {}",
+                flag(id),
+                families.join(" and --family "),
+                args.family
+            );
+        }
+    }
+    if args.switch_epochs == 0 {
+        if let Some(id) = [
+            "switch_max_changes",
+            "switch_lr",
+            "switch_member_lr",
+            "switch_freeze_members",
+            "switch_weight_alone",
+            "switch_weight_match",
+        ]
+        .into_iter()
+        .find(|id| given(id))
+        {
+            anyhow::bail!("{} sets the switch fine-tune: give --switch-epochs N (N ≥ 1) with it", flag(id));
+        }
+    }
+    if args.family == "thr" && args.switch_epochs > 0 && args.lambda.len() < 2 {
+        anyhow::bail!(
+            "--switch-epochs with --family thr fine-tunes the Skip-RNNs of one width with switches between them: give two or more --lambda values"
+        );
+    }
+    if args.init_from.is_some() {
+        if let Some(id) = MEMBER_FLAGS.iter().find(|id| given(id)) {
+            anyhow::bail!(
+                "{} is not used with --init-from: the members (widths, training) come from the init folder; only the switch fine-tune flags, --batch-size, --clip-norm and --seed apply",
+                flag(id)
+            );
+        }
+    }
+    Ok(())
+}
+
 fn train(args: TrainArgs) -> anyhow::Result<()> {
     anyhow::ensure!(
         !args.widths.is_empty() && args.widths.iter().all(|&w| w > 0),
@@ -823,6 +917,13 @@ fn train(args: TrainArgs) -> anyhow::Result<()> {
     );
     if let Some(dir) = &args.init_from {
         anyhow::ensure!(args.switch_epochs > 0, "--init-from fine-tunes a bank: give --switch-epochs N (N ≥ 1)");
+        let family = std::fs::read(dir.join("card.json"))
+            .ok()
+            .and_then(|bytes| serde_json::from_slice::<serde_json::Value>(&bytes).ok())
+            .and_then(|card| card.get("family").and_then(|f| f.as_str()).map(str::to_string));
+        if let Some(family) = family.filter(|f| f != "switch") {
+            anyhow::bail!("--init-from {}: not a switching bank folder (family `{family}`)", dir.display());
+        }
         let (bank, card) = flexrnn::rnn::io::load_bank(dir)?;
         anyhow::ensure!(
             card.family == "switch" && card.task == set.name && card.cell == args.cell,
@@ -942,8 +1043,7 @@ fn train_thr(mut args: TrainArgs, set: &data::SequenceSet, split: &data::Split, 
         switch_epochs: args.switch_epochs,
         switch_changes: args.switch_max_changes,
     };
-    thr.check()
-        .map_err(|e| anyhow::anyhow!("--thr-range / --thr-zero-share / --thr-select / --switch-max-changes: {e}"))?;
+    thr.check().map_err(|e| anyhow::anyhow!(e))?;
     let fine_tune_epochs = if args.lambda.len() >= 2 { args.switch_epochs } else { 0 };
     let config = SkipBankConfig {
         widths: args.widths.clone(),
@@ -1024,10 +1124,11 @@ fn train_skipw(args: TrainArgs, set: &data::SequenceSet, split: &data::Split, co
     anyhow::ensure!(args.k_min <= args.window, "--k-min must be at most --window");
     anyhow::ensure!(
         args.train_thr.len() == 2
-            && args.train_thr[0] <= args.train_thr[1]
-            && args.train_thr[0].is_finite()
-            && args.train_thr[1].is_finite(),
-        "--train-thr: give LO,HI with LO ≤ HI, e.g. 0,0.75"
+            && (0.0..=1.0).contains(&args.train_thr[0])
+            && (0.0..=1.0).contains(&args.train_thr[1])
+            && args.train_thr[0] <= args.train_thr[1],
+        "--train-thr {}: give LO,HI with 0 ≤ LO ≤ HI ≤ 1 (the window gate's importances lie in [0, 1]), e.g. 0,0.75",
+        args.train_thr.iter().map(|t| t.to_string()).collect::<Vec<_>>().join(",")
     );
     anyhow::ensure!(
         args.budget_lambda.is_finite() && args.budget_lambda >= 0.0,

@@ -487,6 +487,16 @@ impl<R: Recorder> EdgeWorld<R> {
                     flops_per_step: setting
                         .expected_flops_per_step
                         .map_or(setting.flops_per_update, |f| f.round() as u64),
+                    // SkipW reads at most K of every window: the worst case `budget` charges.
+                    window_limit: match setting.knobs {
+                        crate::rnn::flex::Knobs::SkipW { k, .. } => Some(crate::policy::WindowLimit {
+                            window: setting.window,
+                            k,
+                            flops_per_processed_step: setting.flops_per_update,
+                            flops_window_gate: setting.flops_per_window,
+                        }),
+                        _ => None,
+                    },
                 })
                 .collect();
             let n_models = options.len();

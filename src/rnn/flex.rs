@@ -183,6 +183,18 @@ pub enum KnobError {
         /// The allowed range, e.g. `0 ≤ thr ≤ 1.01`.
         allowed: String,
     },
+    /// A name in a continuous form whose value cannot be parsed (not a number, `nan`, a `K` that is
+    /// not a whole number, a knob missing or given twice).
+    #[error("`{name}` cannot be parsed: {problem}; the form allowed is {form}")]
+    Unparsable {
+        /// The name as written.
+        name: String,
+        /// What is wrong, e.g. `thr = "0.5.5" is not a decimal number`.
+        problem: String,
+        /// The allowed form with its ranges, e.g. `` `k=<K>,thr=<thr>` (K a whole number, thr a
+        /// decimal number) with K in 0..=8 and 0 ≤ thr ≤ 0.75 ``.
+        form: String,
+    },
 }
 
 /// A model-switching bank of plain GRUs or LSTMs with its settings. See [`FlexibleModel::Switch`].
@@ -676,33 +688,67 @@ impl FlexibleModel {
             value: value.to_string(),
             allowed,
         };
-        let thr_in = |value: &str, (lo, hi): (f32, f32)| -> Result<f32, KnobError> {
-            let allowed = || format!("{lo} ≤ thr ≤ {hi}");
-            let thr: f32 = value.trim().parse().map_err(|_| out_of_range("thr", value, allowed()))?;
-            if thr.is_finite() && (lo..=hi).contains(&thr) {
+        let unparsable =
+            |problem: String, form: String| KnobError::Unparsable { name: name.to_string(), problem, form };
+        // A finite decimal number (`nan`, `inf`, hex or a second point are not one), then the range.
+        let thr_in = |value: &str, (lo, hi): (f32, f32), form: &dyn Fn() -> String| -> Result<f32, KnobError> {
+            let thr: f32 = value
+                .trim()
+                .parse()
+                .ok()
+                .filter(|t: &f32| t.is_finite())
+                .ok_or_else(|| unparsable(format!("thr = \"{value}\" is not a decimal number"), form()))?;
+            if (lo..=hi).contains(&thr) {
                 Ok(thr)
             } else {
-                Err(out_of_range("thr", value, allowed()))
+                Err(out_of_range("thr", value, format!("{lo} ≤ thr ≤ {hi}")))
             }
         };
         match self {
             FlexibleModel::Thr(f) => {
                 let Some((model_name, value)) = name.rsplit_once("@thr=") else { return Ok(None) };
                 let Some(model) = f.models.iter().position(|m| m.name() == model_name) else { return Ok(None) };
-                Ok(Some(Knobs::Thr { model, thr: thr_in(value, f.ranges[model])? }))
+                let (lo, hi) = f.ranges[model];
+                let form = || format!("`{model_name}@thr=<thr>` (thr a decimal number) with {lo} ≤ thr ≤ {hi}");
+                Ok(Some(Knobs::Thr { model, thr: thr_in(value, f.ranges[model], &form)? }))
             }
             FlexibleModel::SkipW(f) => {
-                let Some((k, thr)) = name.strip_prefix("k=").and_then(|rest| rest.split_once(",thr=")) else {
+                // `k=<K>,thr=<thr>` or `thr=<thr>,k=<K>`, spaces around the parts allowed.
+                let trimmed = name.trim_start();
+                if !(trimmed.starts_with("k=") || trimmed.starts_with("thr=")) {
                     return Ok(None);
-                };
+                }
                 let window = f.model.window();
+                let (lo, hi) = f.thr_range;
+                let form = || {
+                    format!("`k=<K>,thr=<thr>` or `thr=<thr>,k=<K>` (K a whole number, thr a decimal number) with K in 0..={window} and {lo} ≤ thr ≤ {hi}")
+                };
+                let (mut k, mut thr) = (None, None);
+                for part in name.split(',') {
+                    let (key, value) = part.split_once('=').unwrap_or((part, ""));
+                    let slot = match key.trim() {
+                        "k" => &mut k,
+                        "thr" => &mut thr,
+                        other => return Err(unparsable(format!("unknown part `{}`", other.trim()), form())),
+                    };
+                    if slot.replace(value).is_some() {
+                        return Err(unparsable(format!("{} is given twice", key.trim()), form()));
+                    }
+                }
+                let (Some(k), Some(thr)) = (k, thr) else {
+                    let missing = if k.is_none() { "K (`k=<K>`)" } else { "thr (`thr=<thr>`)" };
+                    return Err(unparsable(format!("{missing} is missing"), form()));
+                };
                 let k = k
                     .trim()
                     .parse::<usize>()
-                    .ok()
-                    .filter(|&k| k <= window)
-                    .ok_or_else(|| out_of_range("K", k, format!("K in 0..={window} (whole numbers)")))?;
-                Ok(Some(Knobs::SkipW { k, thr: thr_in(thr, f.thr_range)? }))
+                    .map_err(|_| unparsable(format!("K = \"{k}\" is not a whole number"), form()))
+                    .and_then(|k_value| {
+                        (k_value <= window)
+                            .then_some(k_value)
+                            .ok_or_else(|| out_of_range("K", k, format!("K in 0..={window} (whole numbers)")))
+                    })?;
+                Ok(Some(Knobs::SkipW { k, thr: thr_in(thr, f.thr_range, &form)? }))
             }
             _ => Ok(None),
         }

@@ -290,9 +290,13 @@ pub fn build_policy(
             position: 0.0,
             errors: (0.0, 0.0),
         }),
-        PolicyFile::Budget { window, budget, .. } => {
-            Box::new(BudgetPolicy { window: *window, budget: *budget, spent: 0.0, current_window: None })
-        }
+        PolicyFile::Budget { window, budget, .. } => Box::new(BudgetPolicy {
+            window: *window,
+            budget: *budget,
+            spent: 0.0,
+            current_window: None,
+            window_reads: (0, 0),
+        }),
         // Its own stream, so that a random policy leaves every other draw unchanged.
         PolicyFile::Random => Box::new(RandomPolicy { rng: process_rng(seed, &format!("{}/policy", spec.name)) }),
         PolicyFile::Confidence { threshold, cheap, accurate } => {

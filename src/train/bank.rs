@@ -529,7 +529,12 @@ pub fn fine_tune_bank(
         }
         let loss = loss_sum / batches.max(1) as f64;
         if !loss.is_finite() {
-            return Err(TrainError::Diverged { hidden: bank.max_hidden(), epoch, loss });
+            return Err(TrainError::FineTuneDiverged {
+                phase: "the bank's members and maps",
+                epoch,
+                loss,
+                flags: "--switch-lr / --switch-member-lr or --clip-norm",
+            });
         }
         losses.push(loss);
         let candidate = snapshot(&members, &maps)?;

@@ -41,6 +41,19 @@ pub enum TrainError {
         /// The loss.
         loss: f64,
     },
+    /// The loss of a switch fine-tune (the phase after the members are trained) became NaN or
+    /// infinite.
+    #[error("the switch fine-tune of {phase} diverged at epoch {epoch} (loss {loss}); lower {flags}")]
+    FineTuneDiverged {
+        /// What was being fine-tuned, e.g. `the bank's members and maps`.
+        phase: &'static str,
+        /// 1-based fine-tune epoch.
+        epoch: usize,
+        /// The loss.
+        loss: f64,
+        /// The flags that set the phase's step size, e.g. `--switch-lr / --switch-member-lr or --clip-norm`.
+        flags: &'static str,
+    },
     /// A linear system of the ridge fit is singular.
     #[error("ridge fit {from} -> {to}: the normal equations are not positive definite")]
     Singular {

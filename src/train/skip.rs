@@ -126,25 +126,30 @@ impl ThrTraining {
         }
     }
 
-    /// `Err(what is wrong)` unless `0 ≤ lo ≤ hi ≤ 1`, `zero_share` in `[0, 1]`, every selection
-    /// threshold finite and `switch_changes ≥ 1`.
+    /// `Err(what is wrong, naming the `flexrnn train` flag)` unless `0 ≤ lo ≤ hi ≤ 1`, `zero_share`
+    /// in `[0, 1]`, every selection threshold in `[0, MAX_SELECT_THR]` and `switch_changes ≥ 1`.
     pub fn check(&self) -> Result<(), String> {
         let [lo, hi] = self.range;
         if !(0.0..=1.0).contains(&lo) || !(0.0..=1.0).contains(&hi) || lo > hi {
-            return Err(format!("thr range {lo},{hi}: need 0 ≤ lo ≤ hi ≤ 1"));
+            return Err(format!("--thr-range {lo},{hi}: need 0 ≤ LO ≤ HI ≤ 1"));
         }
         if !(0.0..=1.0).contains(&self.zero_share) {
-            return Err(format!("thr zero share {}: need a probability in [0, 1]", self.zero_share));
+            return Err(format!("--thr-zero-share {}: need a probability in [0, 1]", self.zero_share));
         }
-        if self.select.iter().any(|t| !t.is_finite()) {
-            return Err("selection thresholds must be finite".into());
+        if let Some(t) = self.select.iter().find(|t| !(0.0..=MAX_SELECT_THR).contains(*t)) {
+            return Err(format!(
+                "--thr-select {t}: each threshold must be a number in [0, {MAX_SELECT_THR}] (1.01 reads nothing)"
+            ));
         }
         if self.switch_changes == 0 {
-            return Err("switch changes: need at least 1".into());
+            return Err("--switch-max-changes 0: need at least 1".into());
         }
         Ok(())
     }
 }
+
+/// Largest threshold `--thr-select` may give: 1.01, the grid's \"read nothing\" value (ũ ≤ 1).
+pub const MAX_SELECT_THR: f64 = 1.01;
 
 /// The thresholds whose mean validation quality selects the kept epoch: `training.select` if given,
 /// otherwise the points of [`THR_GRID`] in `[lo, hi]` on a 0.1 step (`[lo]` if there is none), plus 0
@@ -692,7 +697,12 @@ fn fine_tune_with_switches(
         }
         let loss = loss_sum / batches.max(1) as f64;
         if !loss.is_finite() {
-            return Err(TrainError::Diverged { hidden: config.hidden, epoch, loss });
+            return Err(TrainError::FineTuneDiverged {
+                phase: "the same-size Skip-RNNs",
+                epoch,
+                loss,
+                flags: "--learning-rate (the fine-tune runs at a fixed fraction of it) or --clip-norm",
+            });
         }
         let (models, mixed, criterion) = measure(&members)?;
         on_epoch(SwitchEpoch { epoch, loss, validation_mixed: mixed, criterion });

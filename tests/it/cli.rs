@@ -468,3 +468,98 @@ fn run_out_ending_in_a_dot_writes_that_folder_and_one_ending_in_dotdot_is_refuse
     assert!(!output.status.success() && output.stdout.is_empty());
     assert!(String::from_utf8_lossy(&output.stderr).contains("ends in `..`"));
 }
+
+/// Runs `flexrnn train` with `args` (and `--out` in a fresh folder) and returns its stderr; the
+/// command must fail.
+fn train_refused(args: &[&str]) -> String {
+    let dir = tempfile::tempdir().unwrap();
+    let output = flexrnn().arg("train").args(args).arg("--out").arg(dir.path().join("m")).output().unwrap();
+    assert!(!output.status.success(), "{args:?} was accepted");
+    assert!(!dir.path().join("m").join("card.json").exists());
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+/// Defect (issue 11 tester): flags of another family, switch fine-tune flags without
+/// --switch-epochs, `--family thr --switch-epochs` with one λ, and out-of-range --thr-select /
+/// --train-thr were silently ignored or accepted; each is now refused naming the flag and where it
+/// applies. Negative numbers reach the validation instead of clap's "unexpected argument '-0'".
+#[test]
+fn train_refuses_flags_the_family_does_not_use_naming_the_flag() {
+    for (args, expected) in [
+        (
+            &["--family", "skipw", "--lambda", "1e-3"][..],
+            "--lambda applies to --family thr only, not to --family skipw",
+        ),
+        (&["--family", "gru", "--thr-range", "0.5,1"], "--thr-range applies to --family thr only, not to --family gru"),
+        (&["--family", "skipw", "--thr-range", "0.5,1"], "--thr-range applies to --family thr only"),
+        (
+            &["--family", "gru", "--thr-zero-share", "0.2"],
+            "--thr-zero-share applies to --family thr and --family skipw only",
+        ),
+        (
+            &["--family", "nested", "--knob-changes", "2"],
+            "--knob-changes applies to --family skipw only, not to --family nested",
+        ),
+        (&["--family", "thr", "--knob-changes", "2"], "--knob-changes applies to --family skipw only"),
+        (&["--family", "thr", "--budget-lambda", "0.1"], "--budget-lambda applies to --family skipw only"),
+        (&["--family", "gru", "--max-changes", "0"], "--max-changes applies to --family nested only"),
+        (&["--family", "thr", "--switch-freeze-members"], "--switch-freeze-members applies to --family gru only"),
+        (
+            &["--family", "gru", "--switch-freeze-members"],
+            "--switch-freeze-members sets the switch fine-tune: give --switch-epochs N",
+        ),
+        (&["--family", "gru", "--switch-max-changes", "2"], "--switch-max-changes sets the switch fine-tune"),
+        (&["--family", "thr", "--lambda", "1e-3", "--switch-epochs", "2"], "give two or more --lambda values"),
+        (
+            &["--family", "gru", "--switch-epochs", "1", "--switch-lr", "-0.1"],
+            "--switch-lr must be a positive number, got -0.1",
+        ),
+    ] {
+        let stderr = train_refused(args);
+        assert!(stderr.contains(expected), "{args:?}: {stderr}");
+        assert!(!stderr.contains("unexpected argument"), "{stderr}");
+    }
+    // Range checks name the one flag that is wrong.
+    let select = train_refused(&["--family", "thr", "--widths", "4", "--epochs", "1", "--thr-select", "0.5,1.2"]);
+    assert!(select.contains("--thr-select 1.2: each threshold must be a number in [0, 1.01]"), "{select}");
+    assert!(!select.contains("--thr-range"), "{select}");
+    let range = train_refused(&["--family", "thr", "--widths", "4", "--epochs", "1", "--thr-range", "0.9,0.5"]);
+    assert!(range.contains("--thr-range 0.9,0.5: need 0 ≤ LO ≤ HI ≤ 1") && !range.contains("--thr-select"), "{range}");
+    let train_thr = train_refused(&["--family", "skipw", "--widths", "4", "--epochs", "1", "--train-thr", "-0.5,1.5"]);
+    assert!(train_thr.contains("--train-thr -0.5,1.5: give LO,HI with 0 ≤ LO ≤ HI ≤ 1"), "{train_thr}");
+}
+
+/// Defect (issue 11 tester): `--init-from` silently ignored --widths / --epochs / --learning-rate
+/// (the card recorded a command with flags not applied), and a non-bank folder gave "unknown field
+/// `name`".
+#[test]
+fn train_init_from_refuses_member_flags_and_names_a_non_bank_folder() {
+    let bank = crate::at("models/digits-gru");
+    let bank = bank.to_str().unwrap();
+    for flag in ["--widths", "--epochs", "--learning-rate"] {
+        let value = if flag == "--learning-rate" { "0.1" } else { "4" };
+        let stderr = train_refused(&["--init-from", bank, "--switch-epochs", "1", flag, value]);
+        assert!(stderr.contains(&format!("{flag} is not used with --init-from")), "{stderr}");
+        assert!(stderr.contains("come from the init folder"), "{stderr}");
+    }
+    let nested = crate::at("models/digits-nested");
+    let stderr = train_refused(&["--init-from", nested.to_str().unwrap(), "--switch-epochs", "1"]);
+    assert!(stderr.contains("not a switching bank folder (family `nested`)"), "{stderr}");
+    assert!(!stderr.contains("unknown field"), "{stderr}");
+}
+
+/// Defect (issue 11 tester): a divergence in the switch fine-tune said "training of H=8 diverged …
+/// lower --learning-rate or --clip-norm"; it now names the phase and the flags of its step size.
+#[test]
+fn switch_fine_tune_divergence_names_the_phase_and_its_flags() {
+    let error = flexrnn::train::TrainError::FineTuneDiverged {
+        phase: "the bank's members and maps",
+        epoch: 3,
+        loss: f64::NAN,
+        flags: "--switch-lr / --switch-member-lr or --clip-norm",
+    };
+    assert_eq!(
+        error.to_string(),
+        "the switch fine-tune of the bank's members and maps diverged at epoch 3 (loss NaN); lower --switch-lr / --switch-member-lr or --clip-norm"
+    );
+}

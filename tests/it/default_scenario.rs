@@ -78,7 +78,12 @@ fn custom_policy_example_runs() {
     assert!(accuracy > 0.5 && miss_rate < 0.5, "{accuracy} {miss_rate}");
     let options: Vec<ModelOption> = [(16, 1_888), (128, 101_120)]
         .into_iter()
-        .map(|(hidden, flops_per_step)| ModelOption { name: format!("gru-{hidden}"), hidden, flops_per_step })
+        .map(|(hidden, flops_per_step)| ModelOption {
+            name: format!("gru-{hidden}"),
+            hidden,
+            flops_per_step,
+            window_limit: None,
+        })
         .collect();
     let observation = |last_latency_s: Option<f64>| Observation {
         now_s: 1.0,

@@ -282,3 +282,87 @@ fn pid_with_a_knob_step_sets_thresholds_between_the_grid_points() {
     let zero = scenario_error("../models/digits-thr", "      - budget: { window: 8, budget: 1MFLOP, knob_step: 0 }\n");
     assert!(zero.contains("knob_step must be a number in [0.001, 1], got 0"), "{zero}");
 }
+
+/// Defect (issue 11 tester): `budget` with `knob_step` on SkipW charged the added settings their
+/// card mean, so 437 of 500 aligned 8-step windows exceeded 60 kFLOP (max 208.9k). The budget now
+/// charges every SkipW setting its worst case (gate + at most K read steps per window): no aligned
+/// window of a sequence exceeds the budget, with and without `knob_step`, while settings off the
+/// grid are still used.
+#[test]
+fn budget_with_a_knob_step_keeps_every_skipw_window_under_its_flops() {
+    use flexrnn::rnn::Knobs;
+    let policies = "      - budget: { window: 8, budget: 60kFLOP, knob_step: 0.05 }\n      - budget: { window: 8, budget: 60kFLOP }\n";
+    let text = format!(
+        "name: t\nseed: 7\nduration: 10s\nnode: {{ cores: 1, speed: 1GFLOP/s, scheduler: processor_sharing }}\nprocesses:\n  - name: digits\n    kind: rnn_stream\n    dataset: digits\n    split: test\n    models: ../models/digits-skipw\n    period: 5ms\n    deadline: 5ms\n    policies:\n{policies}"
+    );
+    let (_, resources, results) = run_text(&text, false);
+    let model = &resources.banks.values().next().unwrap().model;
+    let steps = 64;
+    for result in &results {
+        let mut windows: std::collections::BTreeMap<(u64, u32), f64> = Default::default();
+        for s in result.outcome.recorder.steps.iter().filter(|s| !s.unfinished) {
+            // The readout at a sequence's end is not part of the budget (steps and state maps).
+            let readout = match s.model {
+                Some(m) if s.step as usize == steps - 1 => model.readout_flops(m) as f64,
+                _ => 0.0,
+            };
+            *windows.entry((s.sequence, s.step / 8)).or_default() += s.flops - readout;
+        }
+        assert!(windows.len() >= 200, "{}: {} windows", result.plan.label, windows.len());
+        let max = windows.values().copied().fold(0.0, f64::max);
+        let over = windows.values().filter(|&&f| f > 60_000.0).count();
+        assert_eq!(over, 0, "{}: {over} of {} windows over 60 kFLOP (max {max})", result.plan.label, windows.len());
+        // The budget is used, not just respected: some window reads at least one step.
+        assert!(max > 26_000.0, "{}: max {max}", result.plan.label);
+    }
+    // The grid has k=0..8 at thr 0.5 and k=8 at thr 0 (10 settings); knob_step adds the others.
+    assert_eq!(model.settings()[..10].iter().filter(|s| matches!(s.knobs, Knobs::SkipW { .. })).count(), 10);
+    let added = results[0].outcome.recorder.steps.iter().filter_map(|s| s.model).filter(|&m| m >= 10).count();
+    assert!(added > 0, "knob_step settings are used");
+}
+
+/// Defect (issue 11 tester): malformed knob values (`nan`, empty, `0.5.5`, `0x1`, `k=3.0`, a knob
+/// given twice) were reported as "outside the range"; they now say they cannot be parsed and which
+/// form is allowed. `k=3, thr=0.42` and `thr=0.42,k=3` name the same setting as `k=3,thr=0.42`;
+/// values out of range still say so.
+#[test]
+fn malformed_knob_values_say_they_cannot_be_parsed_and_both_orders_are_accepted() {
+    use flexrnn::rnn::{FlexibleModel, KnobError, Knobs};
+    let mut thr = FlexibleModel::load(&crate::at("models/digits-thr")).unwrap();
+    for value in ["nan", "", "0.5.5", "0x1", "inf"] {
+        let name = format!("thr-64-1e-3@thr={value}");
+        let error = thr.add_setting(&name).unwrap_err();
+        assert!(matches!(error, KnobError::Unparsable { .. }), "{name}: {error}");
+        let text = error.to_string();
+        assert!(text.contains("cannot be parsed") && !text.contains("outside"), "{text}");
+        assert!(text.contains("`thr-64-1e-3@thr=<thr>` (thr a decimal number) with 0 ≤ thr ≤ 1.01"), "{text}");
+    }
+    let out = thr.add_setting("thr-64-1e-3@thr=1.5").unwrap_err().to_string();
+    assert!(out.contains("thr = 1.5 is outside the range") && out.contains("0 ≤ thr ≤ 1.01"), "{out}");
+
+    let mut skipw = FlexibleModel::load(&crate::at("models/digits-skipw")).unwrap();
+    for (name, problem) in [
+        ("k=,thr=0.5", "K = \"\" is not a whole number"),
+        ("k=3.0,thr=0.5", "K = \"3.0\" is not a whole number"),
+        ("k=3,thr=0.5,thr=0.6", "thr is given twice"),
+        ("k=3,thr=nan", "thr = \"nan\" is not a decimal number"),
+        ("k=3", "thr (`thr=<thr>`) is missing"),
+        ("k=3,w=2,thr=0.5", "unknown part `w`"),
+    ] {
+        let text = skipw.add_setting(name).unwrap_err().to_string();
+        assert!(text.contains("cannot be parsed") && text.contains(problem), "{name}: {text}");
+        assert!(text.contains("`k=<K>,thr=<thr>` or `thr=<thr>,k=<K>`"), "{text}");
+    }
+    let nine = skipw.add_setting("k=9,thr=0.5").unwrap_err().to_string();
+    assert!(nine.contains("K = 9 is outside the range") && nine.contains("K in 0..=8"), "{nine}");
+    // A grid name, with spaces or the other order, is that setting; an off-grid one is added once.
+    let grid = skipw.setting_index("k=3,thr=0.5").unwrap();
+    assert_eq!(skipw.add_setting("k=3, thr=0.5").unwrap(), grid);
+    assert_eq!(skipw.add_setting("thr=0.5,k=3").unwrap(), grid);
+    let before = skipw.settings().len();
+    let added = skipw.add_setting("k=3, thr=0.42").unwrap();
+    assert_eq!(added, before);
+    assert_eq!(skipw.add_setting("thr=0.42,k=3").unwrap(), added);
+    assert_eq!(skipw.settings()[added].name, "k=3,thr=0.42");
+    assert_eq!(skipw.settings()[added].knobs, Knobs::SkipW { k: 3, thr: 0.42 });
+}
