@@ -23,7 +23,7 @@ SHIP="${SHIP:-1}"
 # name | training arguments (without --seed and --out). One line per shipped folder.
 recipes() {
     cat <<'EOF'
-digits-gru|--family gru --task digits --widths 16,32,64,128 --epochs 150 --batch-size 32 --learning-rate 0.01 --switch-epochs 40 --switch-member-lr 1e-3 --switch-weight-alone 0.3 --switch-weight-match 1.0
+digits-gru|--family gru --task digits --widths 16,32,64,128 --epochs 150 --batch-size 32 --learning-rate 0.01 --switch-epochs 60 --switch-member-lr 1e-3 --switch-weight-alone 0.3 --switch-weight-match 1.0
 digits-thr|--family thr --task digits --widths 64 --lambda 1e-3,3e-3 --epochs 100 --batch-size 32 --learning-rate 0.01 --switch-epochs 10
 digits-skipw|--family skipw --task digits --widths 64 --window 8 --k-min 1 --train-thr 0,0.75 --budget-lambda 0.05 --knob-changes 3 --thr-zero-share 0.25 --epochs 100 --batch-size 32 --learning-rate 0.01
 digits-nested|--family nested --task digits --widths 16,32,64,128 --epochs 50
