@@ -373,12 +373,7 @@ impl NestedRnn {
 /// If `widths` is empty.
 pub fn random_width_schedule(widths: &[usize], steps: usize, changes: usize, rng: &mut impl Rng) -> Vec<usize> {
     assert!(!widths.is_empty(), "random_width_schedule: no widths");
-    let mut points: Vec<usize> =
-        rand::seq::index::sample(rng, steps.saturating_sub(1), changes.min(steps.saturating_sub(1)))
-            .into_iter()
-            .map(|p| p + 1)
-            .collect();
-    points.sort_unstable();
+    let points = crate::rnn::change_steps(steps, changes, rng);
     let mut current = rng.random_range(0..widths.len());
     let mut schedule = Vec::with_capacity(steps);
     let mut next_point = points.iter().peekable();

@@ -269,8 +269,7 @@ pub fn random_schedule(rng: &mut Pcg64, models: usize, length: usize, max_change
         return vec![(0, first)];
     }
     let changes = rng.random_range(1..=most);
-    let mut steps: Vec<usize> = rand::seq::index::sample(rng, length - 1, changes).into_iter().map(|s| s + 1).collect();
-    steps.sort_unstable();
+    let steps = crate::rnn::change_steps(length, changes, rng);
     let mut schedule = vec![(0, first)];
     for step in steps {
         let current = schedule.last().expect("not empty").1;

@@ -274,12 +274,7 @@ pub fn knob_schedule(
 ) -> Vec<SkipWKnobs> {
     let draw = |rng: &mut Pcg64| SkipWKnobs { k: rng.random_range(k_min..=k_max), thr: draw_threshold(config, rng) };
     let changes = if config.knob_changes == 0 { 0 } else { rng.random_range(0..=config.knob_changes) };
-    let mut points: Vec<usize> =
-        rand::seq::index::sample(rng, steps.saturating_sub(1), changes.min(steps.saturating_sub(1)))
-            .into_iter()
-            .map(|p| p + 1)
-            .collect();
-    points.sort_unstable();
+    let points = crate::rnn::change_steps(steps, changes, rng);
     let mut current = draw(rng);
     let mut schedule = Vec::with_capacity(steps);
     let mut next = points.iter().peekable();
