@@ -521,7 +521,7 @@ fn study(args: StudyArgs) -> anyhow::Result<()> {
     }
     let loaded = run::load(&study)?;
     let out = args.out.unwrap_or_else(|| PathBuf::from("results").join(&study.name));
-    report_recovery(&out, &run::claim_folder(&out, &study, loaded.runs.len(), args.force)?);
+    report_recovery(&out, &flexrnn::output::study::claim_folder(&out, &study, loaded.runs.len(), args.force)?);
     let bar = ProgressBar::new(0);
     bar.set_style(
         ProgressStyle::with_template("{elapsed_precise} [{bar:30}] {pos}/{len} runs ({rate}, {eta} left) {msg}")
@@ -532,7 +532,7 @@ fn study(args: StudyArgs) -> anyhow::Result<()> {
     );
     let started = std::time::Instant::now();
     let outcome = with_jobs(args.jobs, Some(loaded.runs.len()), |parallel| {
-        run::run_share(
+        flexrnn::output::study::run_share(
             &study,
             &loaded,
             &out,
@@ -570,9 +570,9 @@ fn study(args: StudyArgs) -> anyhow::Result<()> {
         );
         return Ok(());
     }
-    let records = aggregate::collect(&study, &loaded, std::slice::from_ref(&out))?;
+    let records = flexrnn::output::study::collect_records(&study, &loaded, std::slice::from_ref(&out))?;
     let files = aggregate::study_files(&study, &records)?;
-    let removed = run::write_aggregate(&out, &study, &loaded, &files)?;
+    let removed = flexrnn::output::study::write_aggregate(&out, &study, &loaded, &files)?;
     report_removed(&removed);
     print_study(&files, &out);
     Ok(())
@@ -585,7 +585,7 @@ fn merge(args: MergeArgs) -> anyhow::Result<()> {
     let out = args.out.unwrap_or_else(|| PathBuf::from("results").join(&study.name));
     for shard in &args.shards {
         anyhow::ensure!(shard.is_dir(), "{}: no such folder (give the --out folders of the shards)", shard.display());
-        match run::read_stamp(shard) {
+        match flexrnn::output::study::read_stamp(shard) {
             Some(stamp) if stamp.study == study.name => {}
             Some(stamp) => {
                 anyhow::bail!("{}: holds runs of study `{}`, not `{}`", shard.display(), stamp.study, study.name)
@@ -593,14 +593,14 @@ fn merge(args: MergeArgs) -> anyhow::Result<()> {
             None => anyhow::bail!("{}: not a flexrnn study folder (no study.json)", shard.display()),
         }
     }
-    let records = aggregate::collect(&study, &loaded, &args.shards)?;
-    report_recovery(&out, &run::claim_folder(&out, &study, loaded.runs.len(), args.force)?);
+    let records = flexrnn::output::study::collect_records(&study, &loaded, &args.shards)?;
+    report_recovery(&out, &flexrnn::output::study::claim_folder(&out, &study, loaded.runs.len(), args.force)?);
     for (run, record) in loaded.runs.iter().zip(&records) {
         let bytes = serde_json::to_vec_pretty(record).context("serialising a run record")?;
         flexrnn::output::write_atomic(&out.join("runs").join(&run.file), &bytes)?;
     }
     let files = aggregate::study_files(&study, &records)?;
-    let removed = run::write_aggregate(&out, &study, &loaded, &files)?;
+    let removed = flexrnn::output::study::write_aggregate(&out, &study, &loaded, &files)?;
     report_removed(&removed);
     println!("merged {} runs from {} folder(s)", records.len(), args.shards.len());
     print_study(&files, &out);
@@ -645,7 +645,7 @@ fn warn_overload(what: &str, scenario: &Scenario) {
     }
 }
 
-fn report_removed(stale: &flexrnn::study::run::StaleRecords) {
+fn report_removed(stale: &flexrnn::output::study::StaleRecords) {
     if let Some(first) = stale.removed.first() {
         println!(
             "removed {} run record(s) that are no longer part of the study (first: runs/{first})",

@@ -10,7 +10,7 @@
 //! writes its files among the others: files of the same names are replaced, files listed in an old
 //! marker of the same command and no longer written are removed, and nothing else is touched.
 //! (`study` and `merge` follow the same rule with their own marker, `study.json`; see
-//! `study::run::claim_folder`.)
+//! [`study::claim_folder`].)
 //!
 //! **Symbolic links.** Nothing is written, read or deleted through a symbolic link below the output
 //! folder (the folder itself may be one). A link where the command writes — the folder of an output
@@ -43,6 +43,8 @@
 //! of killed [`write_atomic`] calls (exactly `.flexrnn-tmp-` and six letters or digits, regular files)
 //! from the folder and the subfolders of its marker's files; they never count as foreign files.
 //! `--out x/.` names `x`; an `--out` ending in `..` is refused.
+
+pub mod study;
 
 use std::collections::BTreeSet;
 use std::io::Write;

@@ -4,54 +4,11 @@
 
 use std::path::PathBuf;
 
-use super::run::{existing_record, fingerprint, Loaded, RunRecord};
+use super::run::RunRecord;
 use super::spec::{compact, Study};
 use super::view::{CellSummary, Estimate, LatencyHistogram, PairedDifference, PointInfo, SettingShare, StudyView};
 use crate::report::SummaryRow;
 use crate::validate::theory::mean_ci;
-
-/// Runs whose records are missing from every folder given.
-#[derive(Debug, Clone, thiserror::Error)]
-#[error(
-    "{missing} of {total} runs have no valid record in {folders} (first: {first}); run the remaining shards, or `flexrnn study` again to finish them"
-)]
-pub struct MissingRuns {
-    /// Runs without a record.
-    pub missing: usize,
-    /// Runs in the study.
-    pub total: usize,
-    /// The first missing record's file name.
-    pub first: String,
-    /// The folders searched.
-    pub folders: String,
-}
-
-/// Reads the record of every run of the study, from the first of `dirs` (each a study output folder
-/// holding `runs/`) that has a valid one.
-///
-/// # Errors
-/// [`MissingRuns`] when some run has no valid record anywhere.
-pub fn collect(study: &Study, loaded: &Loaded, dirs: &[PathBuf]) -> Result<Vec<RunRecord>, MissingRuns> {
-    let mut records = Vec::with_capacity(loaded.runs.len());
-    let mut missing = Vec::new();
-    for run in &loaded.runs {
-        let print = fingerprint(study, loaded, run);
-        match dirs.iter().find_map(|d| existing_record(&d.join("runs"), run, &print)) {
-            Some(record) => records.push(record),
-            None => missing.push(run.file.clone()),
-        }
-    }
-    if missing.is_empty() {
-        Ok(records)
-    } else {
-        Err(MissingRuns {
-            missing: missing.len(),
-            total: loaded.runs.len(),
-            first: missing[0].clone(),
-            folders: dirs.iter().map(|d| d.display().to_string()).collect::<Vec<_>>().join(", "),
-        })
-    }
-}
 
 /// Mean and 95% Student-t interval of `values` (half-width `NaN` below two values).
 pub fn estimate(values: &[f64]) -> Estimate {

@@ -1,7 +1,7 @@
-//! Running a study's runs: the run list, per-run records written atomically (so an interrupted study
-//! resumes where it stopped), shards, and parallel execution.
+//! Running a study's runs: the run list, each run's record and fingerprint, shards, and parallel
+//! execution. Pure: writing the records (atomically, so an interrupted study resumes where it
+//! stopped) and the study folder are the I/O edge's, [`crate::output::study`].
 
-use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use rayon::prelude::*;
@@ -89,32 +89,6 @@ pub enum StudyRunError {
         point: usize,
         /// Underlying error.
         source: RunError,
-    },
-    /// A file could not be written or read.
-    #[error(transparent)]
-    Write(#[from] crate::output::WriteError),
-    /// The output folder cannot be used as it is (e.g. a symbolic link where the study writes).
-    #[error(transparent)]
-    Folder(#[from] crate::output::FolderError),
-    /// The output folder exists and holds something else than this study's results.
-    #[error(
-        "{0}: exists and is not a flexrnn study folder (no study.json); choose another --out, or pass \
-         --force to write the study's files among the files in it (files of the same names are \
-         replaced, nothing else is touched)"
-    )]
-    Foreign(PathBuf),
-    /// The output folder holds results of another study.
-    #[error(
-        "{folder}: holds results of study `{other}`, not `{this}`; choose another --out, or pass --force \
-         to replace them (that study's run records are removed or redone)"
-    )]
-    OtherStudy {
-        /// The folder.
-        folder: PathBuf,
-        /// Study whose results it holds.
-        other: String,
-        /// This study.
-        this: String,
     },
 }
 
@@ -255,322 +229,42 @@ pub fn execute_run(study: &Study, loaded: &Loaded, run: &StudyRun) -> Result<Run
     Ok(record(study, loaded, run, &result))
 }
 
-/// Reads the record of `run` from `runs_dir`, if it exists as a regular file (a symbolic link is never
-/// read through), parses and matches the run's fingerprint (anything else — absent, half-written by a
-/// crash outside [`crate::output::write_atomic`], from another version — means the run must be done
-/// again).
-pub fn existing_record(runs_dir: &Path, run: &StudyRun, fingerprint: &str) -> Option<RunRecord> {
-    let path = runs_dir.join(&run.file);
-    if !std::fs::symlink_metadata(&path).ok()?.is_file() {
-        return None;
-    }
-    let bytes = std::fs::read(path).ok()?;
-    let record: RunRecord = serde_json::from_slice(&bytes).ok()?;
-    (record.fingerprint == fingerprint).then_some(record)
-}
-
 /// A deterministic share of the runs: run `index` belongs to shard `index mod n` (shards 1-based in
 /// the command line, `i` here 0-based).
 pub fn in_shard(run: &StudyRun, shard: Option<(usize, usize)>) -> bool {
     shard.is_none_or(|(i, n)| run.index % n == i)
 }
 
-/// The study identity file at the top of an output folder.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct StudyStamp {
-    /// Always `flexrnn-study`.
-    pub tool: String,
-    /// Study name.
-    pub study: String,
-    /// Runs in the whole study.
-    pub runs: usize,
-    /// True once every aggregate file (tables, figures, report) has been written for the current
-    /// records; false while runs or the aggregate files are being written (a folder killed then is
-    /// recognisably incomplete: run the study again to finish it).
-    #[serde(default)]
-    pub complete: bool,
-    /// The aggregate files with their SHA-256, when complete.
-    #[serde(default)]
-    pub files: Vec<StampFile>,
-    /// The run records (file names in `runs/`) the study has written and may remove when they are no
-    /// longer part of it; a record not listed is removed only if its fingerprint shows it is a run of
-    /// this study.
-    #[serde(default)]
-    pub records: Vec<String>,
-}
-
-/// One aggregate file listed in [`StudyStamp::files`].
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct StampFile {
-    /// Path relative to the study folder.
-    pub path: String,
-    /// SHA-256 of its bytes, hex.
-    pub sha256: String,
-}
-
-fn write_stamp(out: &Path, stamp: &StudyStamp) -> Result<(), crate::output::WriteError> {
-    crate::output::write_atomic(&out.join("study.json"), &serde_json::to_vec_pretty(stamp).expect("stamp serialises"))
-}
-
-/// Reads the stamp of a study folder, if it has a valid one (a regular file, not a symbolic link).
-pub fn read_stamp(dir: &Path) -> Option<StudyStamp> {
-    let path = dir.join("study.json");
-    if !std::fs::symlink_metadata(&path).ok()?.is_file() {
-        return None;
-    }
-    serde_json::from_slice(&std::fs::read(path).ok()?).ok()
-}
-
-/// Run records of an earlier study left in `runs/` that are not part of the study any more.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct StaleRecords {
-    /// Removed: listed by `study.json` as written by the study, or shown by their fingerprint to be
-    /// runs of this study (e.g. after lowering `replications`).
-    pub removed: Vec<String>,
-    /// Kept: record files that the study cannot tell as its own (e.g. copied from another study).
-    pub kept: Vec<String>,
-}
-
-/// Refuses when a symbolic link (or a file where a folder goes, or a folder where a file goes) is in
-/// the way of what a study writes or reads in `out`: `study.json`, `runs/` and its records,
-/// `figures/`, and `files` (the aggregate files, relative).
-fn refuse_obstacles<'a>(
-    out: &Path,
-    files: impl IntoIterator<Item = &'a str>,
-) -> Result<(), crate::output::FolderError> {
-    let blocked = |entry: String, what: &'static str, file: &str| crate::output::FolderError::Blocked {
-        folder: out.to_path_buf(),
-        entry,
-        what,
-        file: file.to_string(),
-    };
-    for (path, dir) in [("study.json", false), ("runs", true), ("figures", true)] {
-        if let Some((entry, what)) = crate::output::obstacle(out, path, dir) {
-            return Err(blocked(entry, what, path));
-        }
-    }
-    for file in files {
-        if let Some((entry, what)) = crate::output::obstacle(out, file, false) {
-            return Err(blocked(entry, what, file));
-        }
-    }
-    if let Ok(entries) = std::fs::read_dir(out.join("runs")) {
-        for entry in entries.flatten() {
-            let name = entry.file_name().to_string_lossy().into_owned();
-            if is_record_name(&name) && entry.file_type().is_ok_and(|t| !t.is_file()) {
-                let what = if entry.file_type().is_ok_and(|t| t.is_symlink()) { "a symbolic link" } else { "a folder" };
-                return Err(blocked(format!("runs/{name}"), what, &format!("runs/{name}")));
-            }
-        }
-    }
-    Ok(())
-}
-
-/// Whether `name` is the file name of a run record (`p<3+ digits>-r<3+ digits>-k<2+ digits>.json`).
-fn is_record_name(name: &str) -> bool {
-    let Some(stem) = name.strip_suffix(".json") else { return false };
-    let parts: Vec<&str> = stem.split('-').collect();
-    parts.len() == 3
-        && [("p", 3), ("r", 3), ("k", 2)].iter().zip(&parts).all(|((prefix, digits), part)| {
-            part.strip_prefix(prefix).is_some_and(|d| d.len() >= *digits && d.bytes().all(|b| b.is_ascii_digit()))
-        })
-}
-
-/// Writes the aggregate `files` of a finished study into `out`: marks the folder incomplete, removes
-/// run records that are not part of this study any more (e.g. after lowering `replications`) — only
-/// regular files named like run records that `study.json` lists as written by the study or whose
-/// fingerprint shows them to be runs of it; other record-shaped files are kept and returned — writes
-/// every file atomically, then marks the folder complete with the files' digests and the study's
-/// records. Refuses, before writing anything, when a symbolic link is in the way.
+/// Runs each of `runs` (each single-threaded) and hands its record to `on_record` as soon as it ends —
+/// the caller decides what to do with it (the CLI's [`crate::output::study::run_share`] writes it
+/// atomically, so an interrupted study resumes where it stopped). In parallel on rayon's pool when
+/// `parallel`; records never depend on it.
 ///
 /// # Errors
-/// [`StudyRunError::Folder`] when something is in the way, [`StudyRunError::Write`] naming the file.
-pub fn write_aggregate(
-    out: &Path,
+/// The first failing run's error, or the first error `on_record` returns (records already handed
+/// over stay handed over).
+pub fn execute_runs<E>(
     study: &Study,
     loaded: &Loaded,
-    files: &[(PathBuf, Vec<u8>)],
-) -> Result<StaleRecords, StudyRunError> {
-    use sha2::Digest;
-    let names: Vec<String> = files.iter().map(|(p, _)| p.to_string_lossy().into_owned()).collect();
-    refuse_obstacles(out, names.iter().map(String::as_str))?;
-    let listed: std::collections::BTreeSet<String> =
-        read_stamp(out).map(|s| s.records.into_iter().collect()).unwrap_or_default();
-    let mut stamp = StudyStamp {
-        tool: "flexrnn-study".into(),
-        study: study.name.clone(),
-        runs: loaded.runs.len(),
-        complete: false,
-        files: Vec::new(),
-        records: listed.iter().cloned().collect(),
-    };
-    write_stamp(out, &stamp)?;
-    let current: std::collections::BTreeSet<&str> = loaded.runs.iter().map(|r| r.file.as_str()).collect();
-    let mut stale = StaleRecords::default();
-    let mut left = Vec::new();
-    if let Ok(entries) = std::fs::read_dir(out.join("runs")) {
-        let mut candidates: Vec<(String, PathBuf)> = entries
-            .flatten()
-            .filter(|e| e.file_type().is_ok_and(|t| t.is_file()))
-            .map(|e| (e.file_name().to_string_lossy().into_owned(), e.path()))
-            .filter(|(name, _)| is_record_name(name) && !current.contains(name.as_str()))
-            .collect();
-        candidates.sort();
-        for (name, path) in candidates {
-            let ours = listed.contains(&name) || is_own_record(study, loaded, &path);
-            if !ours {
-                stale.kept.push(name);
-            } else if std::fs::remove_file(&path).is_ok() {
-                stale.removed.push(name);
-            } else {
-                left.push(name);
-            }
-        }
+    runs: &[&StudyRun],
+    parallel: bool,
+    on_record: impl Fn(&StudyRun, RunRecord) -> Result<(), E> + Sync,
+) -> Result<(), E>
+where
+    E: From<StudyRunError> + Send,
+{
+    let one = |run: &&StudyRun| -> Result<(), E> { on_record(run, execute_run(study, loaded, run)?) };
+    if parallel {
+        runs.par_iter().try_for_each(one)
+    } else {
+        runs.iter().try_for_each(one)
     }
-    for (relative, bytes) in files {
-        crate::output::write_atomic(&out.join(relative), bytes)?;
-    }
-    stamp.complete = true;
-    stamp.files = files
-        .iter()
-        .map(|(p, b)| StampFile {
-            path: p.to_string_lossy().into_owned(),
-            sha256: format!("{:x}", sha2::Sha256::digest(b)),
-        })
-        .collect();
-    let mut records: Vec<String> = current.iter().map(|s| s.to_string()).chain(left).collect();
-    records.sort();
-    stamp.records = records;
-    write_stamp(out, &stamp)?;
-    Ok(stale)
 }
 
-/// Whether `path` is a run record of this study: a [`RunRecord`] of an existing grid point whose seed
-/// is the study's seed for its point and replication, and whose fingerprint is what this study gives
-/// that run.
-fn is_own_record(study: &Study, loaded: &Loaded, path: &Path) -> bool {
-    let Some(record) = std::fs::read(path).ok().and_then(|b| serde_json::from_slice::<RunRecord>(&b).ok()) else {
-        return false;
-    };
+/// Whether `record` is a run of this study: a run of an existing grid point whose seed is the study's
+/// seed for its point and replication, and whose fingerprint is what this study gives that run.
+pub fn is_run_of(study: &Study, loaded: &Loaded, record: &RunRecord) -> bool {
     record.point < study.points.len()
         && record.seed == study.run_seed(record.point, record.replication)
         && record.fingerprint == fingerprint_of(study, loaded, record.point, record.seed, &record.policy)
-}
-
-/// Checks that `out` is empty, absent, or this study's folder (recognised by its `study.json`: the
-/// study's marker, as `.flexrnn-output.json` is for the other commands), and marks it as such. With
-/// `force`, a folder holding other files or another study's results is used too: the study writes
-/// its own files (`study.json`, `runs/`, tables, figures, report) among them and never touches
-/// others. Nothing is written, read or deleted through a symbolic link below `out`: one where the
-/// study writes (`study.json`, `runs/` or a record in it, `figures/`, a file the stamp lists) is
-/// refused, even with `force`. Temporary files killed writes left in `out`, `runs/` and `figures/`
-/// are removed first (returned in [`crate::output::Recovery::temporaries`]).
-///
-/// # Errors
-/// [`StudyRunError::Foreign`] / [`StudyRunError::OtherStudy`] when it holds something else, without
-/// `force`; [`StudyRunError::Folder`] when something is in the way or `out` ends in `..`.
-pub fn claim_folder(
-    out: &Path,
-    study: &Study,
-    runs: usize,
-    force: bool,
-) -> Result<crate::output::Recovery, StudyRunError> {
-    let out = &crate::output::normalised(out)?;
-    let stamp_path = out.join("study.json");
-    let mut recovery = crate::output::Recovery::default();
-    let mut records = Vec::new();
-    if out.is_dir() {
-        let listed: Vec<String> =
-            read_stamp(out).map(|s| s.files.into_iter().map(|f| f.path).collect()).unwrap_or_default();
-        refuse_obstacles(out, listed.iter().map(String::as_str))?;
-        recovery.temporaries = crate::output::remove_temporaries(out, &["runs", "figures"]);
-        records = read_stamp(out).map(|s| s.records).unwrap_or_default();
-        match std::fs::read(&stamp_path) {
-            Ok(bytes) => {
-                let stamp: Option<StudyStamp> = serde_json::from_slice(&bytes).ok();
-                match stamp {
-                    Some(s) if s.study == study.name || force => {}
-                    Some(s) => {
-                        return Err(StudyRunError::OtherStudy {
-                            folder: out.to_path_buf(),
-                            other: s.study,
-                            this: study.name.clone(),
-                        })
-                    }
-                    None if force => {}
-                    None => return Err(StudyRunError::Foreign(out.to_path_buf())),
-                }
-            }
-            Err(_) => {
-                let empty = std::fs::read_dir(out).map(|mut d| d.next().is_none()).unwrap_or(false);
-                if !empty && !force {
-                    return Err(StudyRunError::Foreign(out.to_path_buf()));
-                }
-            }
-        }
-    } else if out.exists() {
-        return Err(StudyRunError::Foreign(out.to_path_buf()));
-    }
-    let stamp = StudyStamp {
-        tool: "flexrnn-study".into(),
-        study: study.name.clone(),
-        runs,
-        complete: false,
-        files: Vec::new(),
-        records,
-    };
-    write_stamp(out, &stamp)?;
-    Ok(recovery)
-}
-
-/// How a call to [`run_share`] went.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct ShareOutcome {
-    /// Runs in this share.
-    pub in_share: usize,
-    /// Of those, records already present and reused.
-    pub reused: usize,
-    /// Runs simulated now.
-    pub ran: usize,
-}
-
-/// Runs every run of `shard` (all runs when `None`) that has no valid record in `out/runs/`,
-/// writing each record atomically as soon as its run ends; in parallel on rayon's pool when
-/// `parallel` (each run single-threaded; records never depend on it). `done` is called after each
-/// run (for a progress bar), with the number of runs already present first. To use a folder holding
-/// other files, call [`claim_folder`] with `force` first.
-///
-/// # Errors
-/// The first failing run's error (records of finished runs stay on disk).
-pub fn run_share(
-    study: &Study,
-    loaded: &Loaded,
-    out: &Path,
-    shard: Option<(usize, usize)>,
-    parallel: bool,
-    on_start: impl Fn(usize, usize) + Sync,
-    done: impl Fn() + Sync,
-) -> Result<ShareOutcome, StudyRunError> {
-    claim_folder(out, study, loaded.runs.len(), false)?;
-    let runs_dir = out.join("runs");
-    let share: Vec<&StudyRun> = loaded.runs.iter().filter(|r| in_shard(r, shard)).collect();
-    let pending: Vec<&StudyRun> = share
-        .iter()
-        .copied()
-        .filter(|r| existing_record(&runs_dir, r, &fingerprint(study, loaded, r)).is_none())
-        .collect();
-    on_start(share.len(), share.len() - pending.len());
-    let one = |run: &&StudyRun| -> Result<(), StudyRunError> {
-        let record = execute_run(study, loaded, run)?;
-        let bytes = serde_json::to_vec_pretty(&record).expect("records serialise");
-        crate::output::write_atomic(&runs_dir.join(&run.file), &bytes)?;
-        done();
-        Ok(())
-    };
-    if parallel {
-        pending.par_iter().try_for_each(one)?;
-    } else {
-        pending.iter().try_for_each(one)?;
-    }
-    Ok(ShareOutcome { in_share: share.len(), reused: share.len() - pending.len(), ran: pending.len() })
 }

@@ -9,8 +9,8 @@
 //! under random switch schedules, exactly as [`crate::rnn::FlexibleModel`] runs them (at a change
 //! before step `t`, the state after step `t − 1` goes through the map, then the receiving model runs
 //! step `t`; the readout is that of the model of the last step). Loss = task loss of the mixed run
-//! + `w_alone` · mean of the members' own task losses run alone + `w_match` · mean over changes of
-//! the MSE between the mapped state and the state the receiving model has at that step when it runs
+//! plus `w_alone` · mean of the members' own task losses run alone plus `w_match` · mean over changes
+//! of the MSE between the mapped state and the state the receiving model has at that step when it runs
 //! the sequence alone (the target held fixed: the map is fitted on the task loss and kept in
 //! distribution by the direct matching term, as in the model-stitching literature). The epoch with
 //! the best validation objective is kept, the starting point (epoch 0) included, so the result is
@@ -311,7 +311,7 @@ pub fn validation_schedules(
     per_sequence: usize,
     seed: u64,
 ) -> Vec<Vec<Schedule>> {
-    let mut rng = Pcg64::seed_from_u64(seed ^ 0x5EED_0F_5C4E_D17E);
+    let mut rng = Pcg64::seed_from_u64(seed ^ 0x5E_ED0F_5C4E_D17E);
     (0..set.len())
         .map(|i| (0..per_sequence).map(|_| random_schedule(&mut rng, models, set.length(i), max_changes)).collect())
         .collect()
@@ -502,8 +502,8 @@ pub fn fine_tune_bank(
                         state = mapped;
                     }
                     current = model;
-                    for t in change..end {
-                        state = step(&members[model], &gates[model][t], &weights_hh[model], &state, t)?;
+                    for (t, gates_t) in gates[model].iter().enumerate().take(end).skip(change) {
+                        state = step(&members[model], gates_t, &weights_hh[model], &state, t)?;
                     }
                 }
                 let logits = members[current].readout(&members[current].cell.h(&state)?)?;
