@@ -1,8 +1,6 @@
 //! Workload descriptions: work distributions, background processes, RNN streams, and the random
 //! number streams they draw from.
 
-pub mod special;
-
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -77,8 +75,8 @@ pub enum WorkDistribution {
         cv: f64,
     },
     /// Weibull with scale λ and shape k: `P(X > x) = exp(−(x/λ)^k)`; mean `λ·Γ(1 + 1/k)`, coefficient
-    /// of variation `√(Γ(1 + 2/k) / Γ(1 + 1/k)² − 1)`. Γ comes from [`special::gamma`] (Lanczos, no
-    /// extra crate). k = 1 is the exponential, k < 1 has a heavier tail, k > 1 a lighter one.
+    /// of variation `√(Γ(1 + 2/k) / Γ(1 + 1/k)² − 1)`. Γ comes from `statrs::function::gamma::gamma`.
+    /// k = 1 is the exponential, k < 1 has a heavier tail, k > 1 a lighter one.
     Weibull {
         /// Scale λ, FLOPs.
         scale: f64,
@@ -106,7 +104,7 @@ pub enum WorkDistribution {
     /// Truncation raises the mean. With `α = mean / sd` and φ, Φ the standard normal density and
     /// distribution function, the work has mean `mean + sd·φ(α)/Φ(α)` (e.g. 1.2876 for mean 1, sd 1;
     /// `sd·√(2/π)` for mean 0) and variance `sd²·(1 − α·λ − λ²)` with `λ = φ(α)/Φ(α)`.
-    /// [`WorkDistribution::mean`] returns the shifted mean (Φ from [`special::erfc`]). `mean` may be
+    /// [`WorkDistribution::mean`] returns the shifted mean (φ and Φ from `statrs::distribution::Normal`). `mean` may be
     /// zero or negative, down to [`TRUNCATED_NORMAL_MIN_MEAN_IN_SD`] sd.
     TruncatedNormal {
         /// Mean of the normal before truncation, FLOPs.
@@ -161,13 +159,13 @@ impl WorkDistribution {
             WorkDistribution::Exponential { mean }
             | WorkDistribution::LogNormal { mean, .. }
             | WorkDistribution::Gamma { mean, .. } => *mean,
-            WorkDistribution::Weibull { scale, shape } => scale * special::gamma(1.0 + 1.0 / shape),
+            WorkDistribution::Weibull { scale, shape } => scale * statrs::function::gamma::gamma(1.0 + 1.0 / shape),
             WorkDistribution::Pareto { scale, shape } if *shape > 1.0 => shape * scale / (shape - 1.0),
             WorkDistribution::Pareto { .. } => f64::INFINITY,
             WorkDistribution::Uniform { min, max } => (min + max) / 2.0,
             WorkDistribution::TruncatedNormal { mean, sd } => {
                 let alpha = mean / sd;
-                mean + sd * special::normal_pdf(alpha) / special::normal_cdf(alpha)
+                mean + sd * standard_normal_pdf(alpha) / standard_normal_cdf(alpha)
             }
             WorkDistribution::Empirical { samples, .. } => samples.iter().sum::<f64>() / samples.len() as f64,
         }
@@ -861,6 +859,18 @@ pub struct StreamSpec {
     pub priority: u32,
 }
 
+/// Density φ of the standard normal distribution (`statrs`).
+fn standard_normal_pdf(x: f64) -> f64 {
+    use statrs::distribution::Continuous;
+    statrs::distribution::Normal::standard().pdf(x)
+}
+
+/// Distribution function Φ of the standard normal distribution (`statrs`).
+fn standard_normal_cdf(x: f64) -> f64 {
+    use statrs::distribution::ContinuousCDF;
+    statrs::distribution::Normal::standard().cdf(x)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -933,8 +943,8 @@ mod tests {
         // Shape 0.7 (heavier tail than the exponential): mean λ·Γ(1 + 1/0.7) = 1.2658 λ.
         let (scale, shape) = (5e5, 0.7);
         let d = WorkDistribution::Weibull { scale, shape };
-        let g1 = special::gamma(1.0 + 1.0 / shape);
-        let g2 = special::gamma(1.0 + 2.0 / shape);
+        let g1 = statrs::function::gamma::gamma(1.0 + 1.0 / shape);
+        let g2 = statrs::function::gamma::gamma(1.0 + 2.0 / shape);
         assert_close("weibull(0.7) analytic mean", d.mean(), 1.265_823_7 * scale, 1e-6);
         let (m, c, _, _) = moments(&d, 4, N);
         assert_close("weibull(0.7) mean", m, scale * g1, 0.01);
@@ -972,7 +982,7 @@ mod tests {
         // mean 1, sd 1: 1 + φ(1)/Φ(1) = 1 + 0.2419707/0.8413447 = 1.2875999.
         let d = WorkDistribution::TruncatedNormal { mean: 1.0, sd: 1.0 };
         assert!((d.mean() - 1.287_599_9).abs() < 1e-6, "{}", d.mean());
-        let lambda = special::normal_pdf(1.0) / special::normal_cdf(1.0);
+        let lambda = standard_normal_pdf(1.0) / standard_normal_cdf(1.0);
         let sd = (1.0 - lambda - lambda * lambda).sqrt();
         let (m, c, min, _) = moments(&d, 8, N);
         assert!(min > 0.0);
