@@ -51,6 +51,7 @@
 //! scheduling theory, confidence intervals) · [`data`] · [`output`].
 #![warn(missing_docs)]
 
+pub mod cli;
 pub mod data;
 pub mod engine;
 pub mod eval;
@@ -66,5 +67,6 @@ pub mod scenario;
 pub mod sim;
 pub mod study;
 pub mod train;
+pub mod units;
 pub mod validate;
 pub mod workload;
