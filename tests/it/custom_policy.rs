@@ -168,3 +168,45 @@ fn custom_policy_rule_backs_off_after_a_late_step() {
     assert_eq!(policy.choose(&observation(Some(0.001)), &options), 0, "one early step is not enough");
     assert_eq!(policy.choose(&observation(Some(0.001)), &options), 1, "two early steps: back to the widest");
 }
+
+/// `runner::build_policy` was public and `.expect`ed every setting a policy names to be in the model
+/// (`plan_runs` checks it first); a plan made by hand, or a policy asking for a setting it did not
+/// name, panicked. Both are typed errors now, naming the scenario file, the stream and the setting.
+#[test]
+fn a_policy_asking_for_a_missing_setting_is_an_error_not_a_panic() {
+    use flexrnn::policy::static_::StaticConfig;
+    use flexrnn::policy::{PolicyConfig, PolicyContext, PolicyError, PolicySpec};
+    use flexrnn::runner;
+
+    /// Asks for `gru-16` without naming it in `settings`.
+    #[derive(Debug, PartialEq, serde::Deserialize)]
+    struct Sneaky {}
+    impl PolicyConfig for Sneaky {
+        const NAME: &'static str = "sneaky";
+        const SYNTAX: &'static str = "`sneaky: {}`";
+        fn label(&self) -> String {
+            "sneaky".into()
+        }
+        fn build(&self, context: &PolicyContext<'_>) -> Result<Box<dyn Policy>, PolicyError> {
+            let model = context.setting("gru-16")?;
+            Ok(Box::new(example::Cautious { calm_steps: model as u32 + 1, recovering: None }))
+        }
+    }
+
+    let text = crate::short_default(2, "1s");
+    let scenario = flexrnn::scenario::Scenario::parse(&text, "short.yaml", &root().join("scenarios")).unwrap();
+    let resources = runner::load_resources(&scenario).unwrap();
+    let mut plan = runner::plan_runs(&scenario, &resources).unwrap().remove(0);
+    let error_with =
+        |plan: &runner::RunPlan| runner::world_setup(&scenario, &resources, plan).err().expect("refused").to_string();
+    plan.policies[0] = PolicySpec::new(StaticConfig { model: "gru-17".into() }).unwrap();
+    assert_eq!(
+        error_with(&plan),
+        "short.yaml: stream `digits`: policy static: `gru-17` is not a setting of the stream's model"
+    );
+    plan.policies[0] = PolicySpec::new(Sneaky {}).unwrap();
+    assert_eq!(
+        error_with(&plan),
+        "short.yaml: stream `digits`: policy sneaky: asked for setting `gru-16`, which its configuration does not name (it names: )"
+    );
+}
