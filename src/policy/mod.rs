@@ -11,19 +11,53 @@
 //! [`Policy`] plus a [`PolicyConfig`] registered with [`PolicyRegistry::with`]; with
 //! [`crate::cli::main_with`] it is available by name in `flexrnn run` and `flexrnn study`.
 //!
-//! Adding a built-in policy: a module here (configuration, label, checks, construction, the policy,
-//! its tests) and one line in the `builtin_policies!` list of [`registry`].
+//! Adding a built-in policy: its file here (configuration, label, checks, construction, the policy,
+//! its tests) and one line in the `builtin_policies!` list below.
 
-pub mod budget;
-pub mod confidence;
 pub mod forecast;
-pub mod greedy_slack;
-pub mod oracle;
-pub mod pid;
-pub mod random;
 pub mod registry;
-pub mod static_;
-pub mod threshold;
+
+/// The built-in policies, one `module::Config` line each: the one place a built-in is registered. It
+/// declares the module, adds the configuration to [`PolicyRegistry::builtin`], and has
+/// [`PolicySpec`]s of that kind read straight from the YAML parser (so their errors carry the
+/// offending field's line and column; a user's kind is read through a YAML value).
+macro_rules! builtin_policies {
+    ($($module:ident :: $config:ident),+ $(,)?) => {
+        $(pub mod $module;)+
+
+        /// `registry` with every built-in kind added.
+        fn register_builtins(registry: PolicyRegistry) -> PolicyRegistry {
+            registry$(.with::<$module::$config>())+
+        }
+
+        /// Reads the value of the built-in kind with type id `kind` from the YAML parser; `None` if
+        /// `kind` is not a built-in kind.
+        fn read_builtin<'de, A: serde::de::MapAccess<'de>>(
+            kind: std::any::TypeId,
+            map: &mut A,
+        ) -> Option<Result<PolicySpec, A::Error>> {
+            $(
+                if kind == std::any::TypeId::of::<$module::$config>() {
+                    return Some(map.next_value::<$module::$config>().and_then(|config| {
+                        PolicySpec::new(config).map_err(<A::Error as serde::de::Error>::custom)
+                    }));
+                }
+            )+
+            None
+        }
+    };
+}
+
+builtin_policies![
+    static_::StaticConfig,
+    greedy_slack::GreedySlackConfig,
+    threshold::ThresholdConfig,
+    pid::PidConfig,
+    budget::BudgetConfig,
+    random::RandomConfig,
+    confidence::ConfidenceConfig,
+    oracle::OracleConfig,
+];
 
 pub use budget::BudgetPolicy;
 pub use confidence::ConfidencePolicy;

@@ -326,10 +326,17 @@ struct Entry {
 /// [`PolicyRegistry::builtin`] holds the built-in kinds; a user adds theirs with
 /// [`PolicyRegistry::with`] and hands the registry to [`crate::cli::main_with`] (the whole command
 /// line) or to [`crate::scenario::Scenario::parse_with`] / [`crate::study::spec::Study::load_with`].
-#[derive(Clone, Default)]
+#[derive(Clone)]
 pub struct PolicyRegistry {
     /// In registration order (error messages list them so).
     entries: Vec<Entry>,
+}
+
+impl Default for PolicyRegistry {
+    /// The built-in kinds ([`PolicyRegistry::builtin`]).
+    fn default() -> PolicyRegistry {
+        PolicyRegistry::builtin()
+    }
 }
 
 impl fmt::Debug for PolicyRegistry {
@@ -338,46 +345,13 @@ impl fmt::Debug for PolicyRegistry {
     }
 }
 
-/// The built-in kinds, one line each: the one place a new built-in policy is registered. Each is read
-/// with the YAML parser's positions (see [`read_builtin`]).
-macro_rules! builtin_policies {
-    ($($config:ty),+ $(,)?) => {
-        impl PolicyRegistry {
-            /// The built-in kinds: `static`, `greedy_slack`, `threshold`, `pid`, `budget`, `random`,
-            /// `confidence` and `oracle`.
-            pub fn builtin() -> PolicyRegistry {
-                PolicyRegistry::empty()$(.with::<$config>())+
-            }
-        }
-
-        /// Reads the value of a built-in kind straight from the YAML parser (so its errors carry the
-        /// offending field's line and column); `None` if `entry` is not a built-in kind.
-        fn read_builtin<'de, A: MapAccess<'de>>(entry: &Entry, map: &mut A) -> Option<Result<PolicySpec, A::Error>> {
-            $(
-                if entry.type_id == TypeId::of::<$config>() {
-                    return Some(
-                        map.next_value::<$config>()
-                            .and_then(|config| PolicySpec::new(config).map_err(|e| A::Error::custom(e))),
-                    );
-                }
-            )+
-            None
-        }
-    };
-}
-
-builtin_policies![
-    super::static_::StaticConfig,
-    super::greedy_slack::GreedySlackConfig,
-    super::threshold::ThresholdConfig,
-    super::pid::PidConfig,
-    super::budget::BudgetConfig,
-    super::random::RandomConfig,
-    super::confidence::ConfidenceConfig,
-    super::oracle::OracleConfig,
-];
-
 impl PolicyRegistry {
+    /// The built-in kinds: `static`, `greedy_slack`, `threshold`, `pid`, `budget`, `random`,
+    /// `confidence` and `oracle` (registered in `builtin_policies!` of [`crate::policy`]).
+    pub fn builtin() -> PolicyRegistry {
+        super::register_builtins(PolicyRegistry::empty())
+    }
+
     /// No kinds at all.
     pub fn empty() -> PolicyRegistry {
         PolicyRegistry { entries: Vec::new() }
@@ -490,7 +464,7 @@ impl<'de> Visitor<'de> for SpecVisitor {
             let names: Vec<String> = self.0.names().map(|n| format!("`{n}`")).collect();
             return Err(A::Error::custom(format!("unknown policy `{name}`, expected one of {}", names.join(", "))));
         };
-        let spec = match read_builtin(entry, &mut map) {
+        let spec = match super::read_builtin(entry.type_id, &mut map) {
             Some(read) => read?,
             None => (entry.from_value)(map.next_value::<serde_yaml::Value>()?).map_err(A::Error::custom)?,
         };
@@ -586,6 +560,10 @@ mod tests {
         }
         let registry = PolicyRegistry::builtin().with::<Random>();
         assert_eq!(registry.names().count(), 8);
+        assert_eq!(
+            PolicyRegistry::default().names().collect::<Vec<_>>(),
+            PolicyRegistry::builtin().names().collect::<Vec<_>>()
+        );
         assert_eq!(read(&registry, "- random: {}").unwrap().label(), "my-random");
         assert_eq!(read(&PolicyRegistry::builtin(), "- random: {}").unwrap().label(), "random");
     }
