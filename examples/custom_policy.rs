@@ -1,23 +1,30 @@
-//! A policy of your own, in Rust: implement `flexrnn::policy::Policy` and hand it to a stream.
+//! A policy of your own, by name in `flexrnn run` and `flexrnn study`.
 //!
-//! This one, "deadline-aware hysteresis", runs the widest model while the slack is comfortable and
-//! the narrowest one after a step ran late, until `calm_steps` steps in a row were early.
+//! Two parts: the rule ([`Cautious`], a `flexrnn::policy::Policy`) and its YAML configuration
+//! ([`CautiousConfig`], a `flexrnn::policy::PolicyConfig`: its fields, label and construction).
+//! Registered with the built-ins and handed to `flexrnn::cli::main_with`, this binary is the whole
+//! `flexrnn` command line with `cautious: { calm_steps: 20 }` available in scenario and study files:
 //!
-//! Run: `cargo run --release --example custom_policy` (from the crate root).
+//! ```text
+//! cargo run --release --example custom_policy -- run examples/custom-policy.yaml --out results/cautious
+//! cargo run --release --example custom_policy -- study examples/custom-policy-study.yaml
+//! ```
+//!
+//! The rule, "deadline-aware hysteresis": the most expensive setting while steps end in time, the
+//! cheapest after a step ran late, until `calm_steps` steps in a row were in time again.
 
-use std::path::Path;
+use std::process::ExitCode;
 
-use flexrnn::engine::EdgeWorld;
-use flexrnn::metrics::MemoryRecorder;
-use flexrnn::policy::{ModelOption, Observation, Policy};
-use flexrnn::runner;
-use flexrnn::scenario::Scenario;
+use flexrnn::policy::{ModelOption, Observation, Policy, PolicyConfig, PolicyContext, PolicyError, PolicyRegistry};
+use serde::Deserialize;
 
-/// Widest model until a step is late, then the cheapest until `calm_steps` early steps in a row.
+/// The most expensive setting until a step is late, then the cheapest until `calm_steps` steps in a
+/// row end in time.
+#[derive(Debug, Clone)]
 pub struct Cautious {
-    /// Early steps needed before returning to the widest model.
+    /// Steps in time needed before returning to the most expensive setting.
     pub calm_steps: u32,
-    /// Early steps seen since the last late one (`None` while calm).
+    /// Steps in time seen since the last late one (`None` while calm).
     pub recovering: Option<u32>,
 }
 
@@ -35,41 +42,51 @@ impl Policy for Cautious {
             (false, Some(n)) => Some(n + 1),
             (false, None) => None,
         };
-        let by_flops = |pick_max: bool| {
-            (0..options.len())
-                .max_by_key(|&i| {
-                    if pick_max {
-                        options[i].flops_per_step as i64
-                    } else {
-                        -(options[i].flops_per_step as i64)
-                    }
-                })
-                .expect("a bank has a model")
+        let flops = |i: &usize| options[*i].flops_per_step;
+        let pick = if self.recovering.is_none() {
+            (0..options.len()).max_by_key(flops)
+        } else {
+            (0..options.len()).min_by_key(flops)
         };
-        by_flops(self.recovering.is_none())
+        pick.unwrap_or(0)
     }
 }
 
-/// Runs the default scenario (shortened) with the custom policy; returns (accuracy, miss rate).
-pub fn run(root: &Path) -> Result<(f64, f64), Box<dyn std::error::Error>> {
-    let text = std::fs::read_to_string(root.join("scenarios/default.yaml"))?.replace("duration: 120s", "duration: 30s");
-    let scenario = Scenario::parse(&text, "default.yaml", &root.join("scenarios"))?;
-    let resources = runner::load_resources(&scenario)?;
-    let plans = runner::plan_runs(&scenario, &resources)?;
-    // Build the first run's world as the scenario describes it, then swap in our policy.
-    let mut setup = runner::world_setup(&scenario, &resources, &plans[0])?;
-    setup.streams[0].policy = Box::new(Cautious { calm_steps: 20, recovering: None });
-    let outcome = EdgeWorld::run(setup, MemoryRecorder::default())?;
-    let sequences = &outcome.recorder.sequences;
-    let accuracy = sequences.iter().filter(|s| s.label == s.prediction).count() as f64 / sequences.len().max(1) as f64;
-    let steps = &outcome.recorder.steps;
-    let miss_rate = steps.iter().filter(|s| s.missed).count() as f64 / steps.len().max(1) as f64;
-    Ok((accuracy, miss_rate))
+/// `cautious: { calm_steps: <n ≥ 1> }` as written in a scenario's `policies` or a study's `set`.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CautiousConfig {
+    /// Steps in time needed before returning to the most expensive setting (≥ 1).
+    pub calm_steps: u32,
 }
 
-#[allow(dead_code)]
-fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let (accuracy, miss_rate) = run(Path::new(env!("CARGO_MANIFEST_DIR")))?;
-    println!("cautious policy on the default scenario (30 s): accuracy {accuracy:.3}, miss rate {miss_rate:.3}");
-    Ok(())
+impl PolicyConfig for CautiousConfig {
+    const NAME: &'static str = "cautious";
+    const SYNTAX: &'static str = "`cautious: { calm_steps: <n ≥ 1> }`";
+
+    fn validate(&self) -> Result<(), String> {
+        if self.calm_steps == 0 {
+            return Err(format!("calm_steps must be at least 1, got {}", self.calm_steps));
+        }
+        Ok(())
+    }
+
+    /// The run's folder and the `policy` column: `cautious-calm20`.
+    fn label(&self) -> String {
+        format!("cautious-calm{}", self.calm_steps)
+    }
+
+    fn build(&self, _context: &PolicyContext<'_>) -> Result<Box<dyn Policy>, PolicyError> {
+        Ok(Box::new(Cautious { calm_steps: self.calm_steps, recovering: None }))
+    }
+}
+
+/// The built-in policies and `cautious`.
+pub fn registry() -> PolicyRegistry {
+    PolicyRegistry::builtin().with::<CautiousConfig>()
+}
+
+#[allow(dead_code)] // the integration tests include this file for its policy and registry
+fn main() -> ExitCode {
+    flexrnn::cli::main_with(registry())
 }

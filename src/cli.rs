@@ -1,20 +1,40 @@
-//! Command-line parsing (clap) and the commands; every command returns `anyhow::Result`.
+//! The `flexrnn` command line: clap parsing and the commands (`run`, `study`, `merge`, `train`,
+//! `validate`, `eval`, `seeds`), each returning `anyhow::Result`. This is the edge of the crate: it
+//! reads the user's files and writes the results.
+//!
+//! [`main_with`] is a whole `main`: the `flexrnn` binary is `main_with(PolicyRegistry::builtin())`,
+//! and a user's small binary gets the same command line with their own policies available by name in
+//! scenario and study files (see `examples/custom_policy.rs`):
+//!
+//! ```no_run
+//! use flexrnn::policy::PolicyRegistry;
+//!
+//! fn main() -> std::process::ExitCode {
+//!     // PolicyRegistry::builtin().with::<MyPolicyConfig>() to add a kind of your own.
+//!     flexrnn::cli::main_with(PolicyRegistry::builtin())
+//! }
+//! ```
+//!
+//! [`run_with`] runs one command line in-process (what tests use).
 
+use std::ffi::OsString;
 use std::path::PathBuf;
+use std::process::ExitCode;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
 
-use flexrnn::data;
-use flexrnn::report;
-use flexrnn::rnn::io::{classifier_tensors, encode_tensors, map_tensors};
-use flexrnn::runner;
-use flexrnn::scenario::Scenario;
-use flexrnn::train::bank::{
+use crate::data;
+use crate::policy::PolicyRegistry;
+use crate::report;
+use crate::rnn::io::{classifier_tensors, encode_tensors, map_tensors};
+use crate::runner;
+use crate::scenario::Scenario;
+use crate::train::bank::{
     fine_tune_trained, named_maps, train_bank, BankConfig, BankProgress, SwitchConfig, TrainedBank,
 };
-use flexrnn::train::TrainConfig;
+use crate::train::TrainConfig;
 
 /// flexrnn: simulate flexible recurrent networks on a shared edge node.
 #[derive(Debug, Parser)]
@@ -344,28 +364,70 @@ struct TrainArgs {
     force: bool,
 }
 
-/// Parses the command line and runs the command.
-pub fn run() -> anyhow::Result<()> {
-    use clap::{CommandFactory, FromArgMatches};
-    let matches = Cli::command().get_matches();
-    let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
+/// The whole command line as a binary's `main`: parses the process's arguments (printing clap's help,
+/// version or usage error and exiting as clap does), runs the command with the policy kinds of
+/// `registry`, and prints an error with its causes to standard error.
+///
+/// Returns [`ExitCode::SUCCESS`], or [`ExitCode::FAILURE`] after an error.
+pub fn main_with(registry: PolicyRegistry) -> ExitCode {
+    use clap::CommandFactory;
+    let arguments: Vec<OsString> = std::env::args_os().collect();
+    let matches = Cli::command().get_matches_from(&arguments);
+    match execute(&matches, &arguments, &registry) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            // The library's messages already quote their cause; print each cause only once.
+            let mut text = error.to_string();
+            for cause in error.chain().skip(1) {
+                let cause = cause.to_string();
+                if !text.contains(&cause) {
+                    text.push_str(": ");
+                    text.push_str(&cause);
+                }
+            }
+            eprintln!("error: {text}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Runs one command line in-process, `arguments` as a process gets them (the first is the program's
+/// name: `["flexrnn", "run", "scenario.yaml"]`), with the policy kinds of `registry`.
+///
+/// # Errors
+/// A usage error (clap's message, also for `--help`), or the command's error.
+pub fn run_with<I, T>(arguments: I, registry: &PolicyRegistry) -> anyhow::Result<()>
+where
+    I: IntoIterator<Item = T>,
+    T: Into<OsString>,
+{
+    use clap::CommandFactory;
+    let arguments: Vec<OsString> = arguments.into_iter().map(Into::into).collect();
+    let matches = Cli::command().try_get_matches_from(&arguments)?;
+    execute(&matches, &arguments, registry)
+}
+
+/// Runs the command of `matches` (parsed from `arguments`).
+fn execute(matches: &clap::ArgMatches, arguments: &[OsString], registry: &PolicyRegistry) -> anyhow::Result<()> {
+    use clap::FromArgMatches;
+    let cli = Cli::from_arg_matches(matches)?;
     match cli.command {
-        Command::Run(args) => run_scenario(args),
+        Command::Run(args) => run_scenario(args, registry),
         Command::Train(args) => {
             let explicit = matches.subcommand_matches("train").map(explicit_flags).unwrap_or_default();
             check_train_flags(&args, &explicit)?;
-            train(*args)
+            train(*args, command_line(arguments))
         }
         Command::Validate(args) => validate(args),
-        Command::Study(args) => study(args),
-        Command::Merge(args) => merge(args),
+        Command::Study(args) => study(args, registry),
+        Command::Merge(args) => merge(args, registry),
         Command::Eval(args) => eval(args),
         Command::Seeds(args) => seeds(args),
     }
 }
 
 fn seeds(args: SeedsArgs) -> anyhow::Result<()> {
-    use flexrnn::eval::seeds::{check_same_model, combine, seed_run, shipped_files, shipped_index, SeedFolder};
+    use crate::eval::seeds::{check_same_model, combine, seed_run, shipped_files, shipped_index, SeedFolder};
     let folders = args.seed_dirs.iter().map(|dir| SeedFolder::load(dir)).collect::<Result<Vec<_>, _>>()?;
     check_same_model(&folders)?;
     let out_abs = std::path::absolute(&args.out).ok();
@@ -384,13 +446,13 @@ fn seeds(args: SeedsArgs) -> anyhow::Result<()> {
         format!("{}: cannot load the test split of the card's task `{}`", folders[0].dir.display(), model.task())
     })?;
     let test = task.part(data::SplitPart::Test);
-    let metric = flexrnn::eval::Metric::of(&test);
+    let metric = crate::eval::Metric::of(&test);
     let runs = with_jobs(args.jobs, Some(folders[0].settings.len()), |parallel| {
         folders.iter().map(|f| seed_run(f, &test, parallel)).collect::<Vec<_>>()
     })?;
     let settings: Vec<String> = folders[0].settings.clone();
     let combined = combine(&settings, metric, folders[ship].seed, runs);
-    print!("{}", flexrnn::eval::seeds::seeds_md(&combined));
+    print!("{}", crate::eval::seeds::seeds_md(&combined));
     let files = shipped_files(&folders[ship].dir, combined)?;
     write_out(&args.out, out_rule, &files)?;
     println!("\nwrote {} files to {} (weights of seed {})", files.len(), args.out.display(), folders[ship].seed);
@@ -398,7 +460,7 @@ fn seeds(args: SeedsArgs) -> anyhow::Result<()> {
 }
 
 fn eval(args: EvalArgs) -> anyhow::Result<()> {
-    use flexrnn::eval::{checks::CheckConfig, evaluate_with_checks, outputs, EvalConfig};
+    use crate::eval::{checks::CheckConfig, evaluate_with_checks, outputs, EvalConfig};
     anyhow::ensure!(args.change_every > 0, "--change-every must be at least 1");
     anyhow::ensure!(
         args.tolerance_pp.is_finite() && args.tolerance_pp >= 0.0,
@@ -408,9 +470,9 @@ fn eval(args: EvalArgs) -> anyhow::Result<()> {
         args.tolerance_rel.is_finite() && args.tolerance_rel >= 0.0,
         "--tolerance-rel must be a number ≥ 0 (0.05 = 5 %)"
     );
-    let model = flexrnn::rnn::FlexibleModel::load(&args.model_dir)?;
+    let model = crate::rnn::FlexibleModel::load(&args.model_dir)?;
     let seeds = if args.seeds {
-        let seeds = flexrnn::eval::seeds::read_seeds(&args.model_dir)?;
+        let seeds = crate::eval::seeds::read_seeds(&args.model_dir)?;
         Some(seeds.ok_or_else(|| {
             anyhow::anyhow!(
                 "{}: --seeds: the card has no `seeds` section; combine folders trained with different --seed with `flexrnn seeds`",
@@ -465,7 +527,7 @@ fn eval(args: EvalArgs) -> anyhow::Result<()> {
     let mut files = outputs(&evaluation, &model)?;
     let mut summary = evaluation.summary_md();
     if let Some(seeds) = &seeds {
-        let view = flexrnn::eval::seeds::seeds_md(seeds);
+        let view = crate::eval::seeds::seeds_md(seeds);
         summary.push('\n');
         summary.push_str(&view);
         for (path, bytes) in files.iter_mut() {
@@ -473,7 +535,7 @@ fn eval(args: EvalArgs) -> anyhow::Result<()> {
                 *bytes = summary.clone().into_bytes();
             }
         }
-        files.push(("seeds.csv".into(), flexrnn::eval::seeds::seeds_csv(seeds)));
+        files.push(("seeds.csv".into(), crate::eval::seeds::seeds_csv(seeds)));
     }
     write_out(&out, out_rule, &files)?;
     print!("{summary}");
@@ -481,12 +543,12 @@ fn eval(args: EvalArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn run_scenario(args: RunArgs) -> anyhow::Result<()> {
+fn run_scenario(args: RunArgs, registry: &PolicyRegistry) -> anyhow::Result<()> {
     let file = args.scenario.display().to_string();
-    let text = flexrnn::input::read_text(&args.scenario, flexrnn::input::TEXT_LIMIT, "scenario files")
+    let text = crate::input::read_text(&args.scenario, crate::input::TEXT_LIMIT, "scenario files")
         .with_context(|| format!("cannot read scenario {file}"))?;
     let dir = args.scenario.parent().map(PathBuf::from).unwrap_or_default();
-    let scenario = Scenario::parse(&text, &file, &dir)?.with_seed(args.seed);
+    let scenario = Scenario::parse_with(&text, &file, &dir, registry)?.with_seed(args.seed);
     warn_overload(&file, &scenario);
     let resources = runner::load_resources(&scenario)?;
     let plans = runner::plan_runs(&scenario, &resources)?;
@@ -511,9 +573,9 @@ fn run_scenario(args: RunArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn study(args: StudyArgs) -> anyhow::Result<()> {
-    use flexrnn::study::{aggregate, run, spec::Study};
-    let study = Study::load(&args.study)?;
+fn study(args: StudyArgs, registry: &PolicyRegistry) -> anyhow::Result<()> {
+    use crate::study::{aggregate, run, spec::Study};
+    let study = Study::load_with(&args.study, registry)?;
     let mut warned = std::collections::BTreeSet::new();
     for point in study.points.iter().filter(|p| warned.insert(&p.scenario.text)) {
         let label = if point.label.is_empty() { String::new() } else { format!(" ({})", point.label) };
@@ -521,7 +583,7 @@ fn study(args: StudyArgs) -> anyhow::Result<()> {
     }
     let loaded = run::load(&study)?;
     let out = args.out.unwrap_or_else(|| PathBuf::from("results").join(&study.name));
-    report_recovery(&out, &flexrnn::output::study::claim_folder(&out, &study, loaded.runs.len(), args.force)?);
+    report_recovery(&out, &crate::output::study::claim_folder(&out, &study, loaded.runs.len(), args.force)?);
     let bar = ProgressBar::new(0);
     bar.set_style(
         ProgressStyle::with_template("{elapsed_precise} [{bar:30}] {pos}/{len} runs ({rate}, {eta} left) {msg}")
@@ -532,7 +594,7 @@ fn study(args: StudyArgs) -> anyhow::Result<()> {
     );
     let started = std::time::Instant::now();
     let outcome = with_jobs(args.jobs, Some(loaded.runs.len()), |parallel| {
-        flexrnn::output::study::run_share(
+        crate::output::study::run_share(
             &study,
             &loaded,
             &out,
@@ -570,22 +632,22 @@ fn study(args: StudyArgs) -> anyhow::Result<()> {
         );
         return Ok(());
     }
-    let records = flexrnn::output::study::collect_records(&study, &loaded, std::slice::from_ref(&out))?;
+    let records = crate::output::study::collect_records(&study, &loaded, std::slice::from_ref(&out))?;
     let files = aggregate::study_files(&study, &records)?;
-    let removed = flexrnn::output::study::write_aggregate(&out, &study, &loaded, &files)?;
+    let removed = crate::output::study::write_aggregate(&out, &study, &loaded, &files)?;
     report_removed(&removed);
     print_study(&files, &out);
     Ok(())
 }
 
-fn merge(args: MergeArgs) -> anyhow::Result<()> {
-    use flexrnn::study::{aggregate, run, spec::Study};
-    let study = Study::load(&args.study)?;
+fn merge(args: MergeArgs, registry: &PolicyRegistry) -> anyhow::Result<()> {
+    use crate::study::{aggregate, run, spec::Study};
+    let study = Study::load_with(&args.study, registry)?;
     let loaded = run::load(&study)?;
     let out = args.out.unwrap_or_else(|| PathBuf::from("results").join(&study.name));
     for shard in &args.shards {
         anyhow::ensure!(shard.is_dir(), "{}: no such folder (give the --out folders of the shards)", shard.display());
-        match flexrnn::output::study::read_stamp(shard) {
+        match crate::output::study::read_stamp(shard) {
             Some(stamp) if stamp.study == study.name => {}
             Some(stamp) => {
                 anyhow::bail!("{}: holds runs of study `{}`, not `{}`", shard.display(), stamp.study, study.name)
@@ -593,44 +655,44 @@ fn merge(args: MergeArgs) -> anyhow::Result<()> {
             None => anyhow::bail!("{}: not a flexrnn study folder (no study.json)", shard.display()),
         }
     }
-    let records = flexrnn::output::study::collect_records(&study, &loaded, &args.shards)?;
-    report_recovery(&out, &flexrnn::output::study::claim_folder(&out, &study, loaded.runs.len(), args.force)?);
+    let records = crate::output::study::collect_records(&study, &loaded, &args.shards)?;
+    report_recovery(&out, &crate::output::study::claim_folder(&out, &study, loaded.runs.len(), args.force)?);
     for (run, record) in loaded.runs.iter().zip(&records) {
         let bytes = serde_json::to_vec_pretty(record).context("serialising a run record")?;
-        flexrnn::output::write_atomic(&out.join("runs").join(&run.file), &bytes)?;
+        crate::output::write_atomic(&out.join("runs").join(&run.file), &bytes)?;
     }
     let files = aggregate::study_files(&study, &records)?;
-    let removed = flexrnn::output::study::write_aggregate(&out, &study, &loaded, &files)?;
+    let removed = crate::output::study::write_aggregate(&out, &study, &loaded, &files)?;
     report_removed(&removed);
     println!("merged {} runs from {} folder(s)", records.len(), args.shards.len());
     print_study(&files, &out);
     Ok(())
 }
 
-/// The output-folder rule of `command` (`flexrnn::output`): `train` replaces an earlier result only
+/// The output-folder rule of `command` (`crate::output`): `train` replaces an earlier result only
 /// with `--force`, the others replace their own.
-fn output_rule(command: &'static str, force: bool) -> flexrnn::output::Rule {
-    flexrnn::output::Rule { command, force, replace_own: command != "train" }
+fn output_rule(command: &'static str, force: bool) -> crate::output::Rule {
+    crate::output::Rule { command, force, replace_own: command != "train" }
 }
 
 /// Checks before the work that `out` may be written, saying what was cleaned up beside it.
-fn check_out(out: &std::path::Path, rule: flexrnn::output::Rule) -> anyhow::Result<()> {
-    let recovery = flexrnn::output::check(out, rule)?;
+fn check_out(out: &std::path::Path, rule: crate::output::Rule) -> anyhow::Result<()> {
+    let recovery = crate::output::check(out, rule)?;
     report_recovery(out, &recovery);
     Ok(())
 }
 
 /// Writes a result folder under the output-folder rule, saying what was cleaned up, replaced, moved
 /// or left alone.
-fn write_out(out: &std::path::Path, rule: flexrnn::output::Rule, files: &[(PathBuf, Vec<u8>)]) -> anyhow::Result<()> {
-    let written = flexrnn::output::write_result(out, rule, files)?;
+fn write_out(out: &std::path::Path, rule: crate::output::Rule, files: &[(PathBuf, Vec<u8>)]) -> anyhow::Result<()> {
+    let written = crate::output::write_result(out, rule, files)?;
     for note in written.notes(out, rule.command) {
         eprintln!("note: {note}");
     }
     Ok(())
 }
 
-fn report_recovery(out: &std::path::Path, recovery: &flexrnn::output::Recovery) {
+fn report_recovery(out: &std::path::Path, recovery: &crate::output::Recovery) {
     for note in recovery.notes(out) {
         eprintln!("note: {note}");
     }
@@ -645,7 +707,7 @@ fn warn_overload(what: &str, scenario: &Scenario) {
     }
 }
 
-fn report_removed(stale: &flexrnn::output::study::StaleRecords) {
+fn report_removed(stale: &crate::output::study::StaleRecords) {
     if let Some(first) = stale.removed.first() {
         println!(
             "removed {} run record(s) that are no longer part of the study (first: runs/{first})",
@@ -668,7 +730,7 @@ fn print_study(files: &[(PathBuf, Vec<u8>)], out: &std::path::Path) {
 }
 
 fn validate(args: ValidateArgs) -> anyhow::Result<()> {
-    use flexrnn::validate::suite::{run_suite, table, Length};
+    use crate::validate::suite::{run_suite, table, Length};
     let length = if args.quick { Length::Quick } else { Length::Full };
     let started = std::time::Instant::now();
     let results = with_jobs(args.jobs, None, |parallel| run_suite(length, parallel))??;
@@ -734,13 +796,13 @@ fn epoch_bar(epochs: u64) -> ProgressBar {
 
 /// The command line as run, for model cards: the environment variables that change a training's
 /// result or speed (`RAYON_NUM_THREADS`: the autodiff's summation order; `GLIBC_TUNABLES`), then
-/// `flexrnn` and its arguments.
-fn command_line() -> String {
+/// `flexrnn` and its arguments (`arguments` without the program's name).
+fn command_line(arguments: &[OsString]) -> String {
     ["RAYON_NUM_THREADS", "GLIBC_TUNABLES"]
         .into_iter()
         .filter_map(|name| std::env::var(name).ok().map(|value| format!("{name}={value}")))
         .chain(std::iter::once("flexrnn".to_string()))
-        .chain(std::env::args().skip(1))
+        .chain(arguments.iter().skip(1).map(|a| a.to_string_lossy().into_owned()))
         .collect::<Vec<_>>()
         .join(" ")
 }
@@ -755,8 +817,8 @@ fn say(bar: &ProgressBar, line: String) {
 }
 
 /// The `--cell` value (clap allows only `gru` and `lstm`).
-fn cell_kind(cell: &str) -> flexrnn::rnn::CellKind {
-    flexrnn::rnn::CellKind::parse(cell).expect("clap checks --cell")
+fn cell_kind(cell: &str) -> crate::rnn::CellKind {
+    crate::rnn::CellKind::parse(cell).expect("clap checks --cell")
 }
 
 /// The ids of the arguments given on the command line (not taken from their defaults), e.g.
@@ -845,7 +907,7 @@ fn check_train_flags(args: &TrainArgs, explicit: &[String]) -> anyhow::Result<()
     Ok(())
 }
 
-fn train(args: TrainArgs) -> anyhow::Result<()> {
+fn train(args: TrainArgs, command: String) -> anyhow::Result<()> {
     anyhow::ensure!(
         !args.widths.is_empty() && args.widths.iter().all(|&w| w > 0),
         "--widths: give one or more positive hidden sizes"
@@ -872,7 +934,6 @@ fn train(args: TrainArgs) -> anyhow::Result<()> {
         task.id
     );
     let (set, split) = (&task.set, &task.split);
-    let command = command_line();
     anyhow::ensure!(
         args.family == "gru" || args.init_from.is_none(),
         "--init-from applies to --family gru (a switching bank) only"
@@ -924,7 +985,7 @@ fn train(args: TrainArgs) -> anyhow::Result<()> {
         if let Some(family) = family.filter(|f| f != "switch") {
             anyhow::bail!("--init-from {}: not a switching bank folder (family `{family}`)", dir.display());
         }
-        let (bank, card) = flexrnn::rnn::io::load_bank(dir)?;
+        let (bank, card) = crate::rnn::io::load_bank(dir)?;
         anyhow::ensure!(
             card.family == "switch" && card.task == set.name && card.cell == args.cell,
             "--init-from {}: a switching bank of task `{}` and cell `{}` is needed, found family `{}`, task `{}`, cell `{}`",
@@ -1024,8 +1085,8 @@ fn write_bank(args: &TrainArgs, trained: &TrainedBank) -> anyhow::Result<()> {
 
 /// `flexrnn train --family thr`: Skip-GRUs, one per (width, λ), with their threshold grid in the card.
 fn train_thr(mut args: TrainArgs, set: &data::SequenceSet, split: &data::Split, command: String) -> anyhow::Result<()> {
-    use flexrnn::rnn::io::skip_classifier_tensors;
-    use flexrnn::train::skip::{train_skip_bank, SkipBankConfig, SkipProgress, ThrTraining};
+    use crate::rnn::io::skip_classifier_tensors;
+    use crate::train::skip::{train_skip_bank, SkipBankConfig, SkipProgress, ThrTraining};
     if args.lambda.is_empty() {
         args.lambda.push(1e-3);
     }
@@ -1118,7 +1179,7 @@ fn train_thr(mut args: TrainArgs, set: &data::SequenceSet, split: &data::Split, 
 }
 
 fn train_skipw(args: TrainArgs, set: &data::SequenceSet, split: &data::Split, command: String) -> anyhow::Result<()> {
-    use flexrnn::train::skipw::{skipw_files, train_skipw, SkipWTrainConfig};
+    use crate::train::skipw::{skipw_files, train_skipw, SkipWTrainConfig};
     anyhow::ensure!(args.widths.len() == 1, "--family skipw trains one model: give one hidden size, e.g. --widths 64");
     anyhow::ensure!(args.window > 0, "--window must be at least 1");
     anyhow::ensure!(args.k_min <= args.window, "--k-min must be at most --window");
@@ -1183,10 +1244,10 @@ fn train_skipw(args: TrainArgs, set: &data::SequenceSet, split: &data::Split, co
     Ok(())
 }
 
-/// `flexrnn train --family nested`: one nested-width GRU (`flexrnn::train::nested`).
+/// `flexrnn train --family nested`: one nested-width GRU (`crate::train::nested`).
 fn train_nested(args: TrainArgs, set: &data::SequenceSet, split: &data::Split, command: String) -> anyhow::Result<()> {
-    use flexrnn::rnn::nested::encode_nested;
-    use flexrnn::train::nested::{train_nested, NestedConfig, NestedProgress};
+    use crate::rnn::nested::encode_nested;
+    use crate::train::nested::{train_nested, NestedConfig, NestedProgress};
     // The checks every family shares were made by `train` before it dispatched here.
     anyhow::ensure!(
         args.distill_weight.is_finite() && args.distill_weight >= 0.0,

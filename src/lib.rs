@@ -46,11 +46,14 @@
 //!
 //! [`sim`] (kernel: time, queue, loop) · [`node`] (processor sharing) · [`workload`] (processes,
 //! random streams) · [`engine`] (the edge world: node + workloads + RNN + policies) · [`rnn`] (GRU cell,
-//! kernels, banks, weight files) · [`policy`] · [`scenario`] (YAML) · [`runner`] · [`metrics`] ·
-//! [`report`] (CSV, figures) · [`train`] (autodiff training, state maps) · [`validate`] (queueing and
-//! scheduling theory, confidence intervals) · [`data`] · [`output`].
+//! kernels, banks, weight files) · [`policy`] (one file per built-in policy, the registry of policy
+//! kinds) · [`scenario`] (YAML) · [`units`] · [`runner`] · [`metrics`] · [`report`] (CSV, figures) ·
+//! [`train`] (autodiff training, state maps) · [`validate`] (queueing and scheduling theory, confidence
+//! intervals) · [`data`] · [`output`] · [`cli`] (the command line; `main_with` for a binary with
+//! policies of its own).
 #![warn(missing_docs)]
 
+pub mod cli;
 pub mod data;
 pub mod engine;
 pub mod eval;
@@ -66,5 +69,6 @@ pub mod scenario;
 pub mod sim;
 pub mod study;
 pub mod train;
+pub mod units;
 pub mod validate;
 pub mod workload;

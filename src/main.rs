@@ -1,24 +1,9 @@
-//! The `flexrnn` command line: a thin shell around the library.
+//! The `flexrnn` command line: the library's whole CLI with the built-in policies.
 
 use std::process::ExitCode;
 
-mod cli;
+use flexrnn::policy::PolicyRegistry;
 
 fn main() -> ExitCode {
-    match cli::run() {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(error) => {
-            // The library's messages already quote their cause; print each cause only once.
-            let mut text = error.to_string();
-            for cause in error.chain().skip(1) {
-                let cause = cause.to_string();
-                if !text.contains(&cause) {
-                    text.push_str(": ");
-                    text.push_str(&cause);
-                }
-            }
-            eprintln!("error: {text}");
-            ExitCode::FAILURE
-        }
-    }
+    flexrnn::cli::main_with(PolicyRegistry::builtin())
 }

@@ -476,29 +476,7 @@ impl<R: Recorder> EdgeWorld<R> {
                 order.extend_from_slice(&round[..take]);
             }
             let total_frames = (order.len() * steps) as u64;
-            let options: Vec<ModelOption> = model
-                .settings()
-                .iter()
-                .map(|setting| ModelOption {
-                    name: setting.name.clone(),
-                    hidden: setting.hidden,
-                    // What a step costs on average under this setting (for families whose gate may
-                    // skip, the card's mean; otherwise an update).
-                    flops_per_step: setting
-                        .expected_flops_per_step
-                        .map_or(setting.flops_per_update, |f| f.round() as u64),
-                    // SkipW reads at most K of every window: the worst case `budget` charges.
-                    window_limit: match setting.knobs {
-                        crate::rnn::flex::Knobs::SkipW { k, .. } => Some(crate::policy::WindowLimit {
-                            window: setting.window,
-                            k,
-                            flops_per_processed_step: setting.flops_per_update,
-                            flops_window_gate: setting.flops_per_window,
-                        }),
-                        _ => None,
-                    },
-                })
-                .collect();
+            let options = model_options(model);
             let n_models = options.len();
             let classes = model.classes();
             if total_frames > 0 && stream.spec.start < setup.horizon {
@@ -1185,6 +1163,31 @@ impl<R: Recorder> Model for EdgeWorld<R> {
             Event::FrameDeadlinePassed { stream } => self.start_next_step(now, stream, queue),
         }
     }
+}
+
+/// The options a stream's policy chooses among: one per setting of `model`, in its order.
+pub(crate) fn model_options(model: &FlexibleModel) -> Vec<ModelOption> {
+    model
+        .settings()
+        .iter()
+        .map(|setting| ModelOption {
+            name: setting.name.clone(),
+            hidden: setting.hidden,
+            // What a step costs on average under this setting (for families whose gate may
+            // skip, the card's mean; otherwise an update).
+            flops_per_step: setting.expected_flops_per_step.map_or(setting.flops_per_update, |f| f.round() as u64),
+            // SkipW reads at most K of every window: the worst case `budget` charges.
+            window_limit: match setting.knobs {
+                crate::rnn::flex::Knobs::SkipW { k, .. } => Some(crate::policy::WindowLimit {
+                    window: setting.window,
+                    k,
+                    flops_per_processed_step: setting.flops_per_update,
+                    flops_window_gate: setting.flops_per_window,
+                }),
+                _ => None,
+            },
+        })
+        .collect()
 }
 
 #[cfg(test)]

@@ -13,14 +13,12 @@ use rayon::prelude::*;
 use crate::data::{self, SequenceSet, Split};
 use crate::engine::{BuildError, EdgeWorld, RunOutcome, StreamSetup, WorldSetup};
 use crate::metrics::{JobRecord, MemoryRecorder, Recorder, SequenceRecord, StepRecord};
-use crate::policy::{
-    BudgetPolicy, ConfidencePolicy, GreedySlackPolicy, LoadForecast, OraclePolicy, PidPolicy, Policy, RandomPolicy,
-    StaticPolicy, ThresholdPolicy,
-};
+use crate::policy::static_::StaticConfig;
+use crate::policy::{LoadForecast, Policy, PolicyContext, PolicyError, PolicySpec};
 use crate::rnn::{FlexibleModel, KnobError};
-use crate::scenario::{PolicyFile, Scenario, ScenarioError};
+use crate::scenario::{Scenario, ScenarioError};
 use crate::sim::SimTime;
-use crate::workload::{process_rng, OnMiss, StreamSpec};
+use crate::workload::StreamSpec;
 
 /// Errors between a valid file and a finished run.
 #[derive(Debug, thiserror::Error)]
@@ -33,6 +31,16 @@ pub enum RunError {
     /// A data set could not be loaded.
     #[error(transparent)]
     Data(#[from] data::DataError),
+    /// A stream's policy could not be built.
+    #[error("{file}: stream `{stream}`: policy {source}")]
+    Policy {
+        /// Scenario file.
+        file: String,
+        /// The stream's name.
+        stream: String,
+        /// Underlying error.
+        source: PolicyError,
+    },
     /// Building a world failed.
     #[error("{file}: {source}")]
     Build {
@@ -132,10 +140,8 @@ pub fn load_resources(scenario: &Scenario) -> Result<Resources, RunError> {
     for (stream_index, stream) in scenario.streams().enumerate() {
         let loaded = banks.get_mut(&scenario.dir.join(&stream.models)).expect("loaded above");
         for (policy_index, policy) in stream.policies.iter().enumerate() {
-            if let PolicyFile::Pid { knob_step: Some(step), .. } | PolicyFile::Budget { knob_step: Some(step), .. } =
-                policy
-            {
-                Arc::make_mut(&mut loaded.model).add_knob_range(*step).map_err(|message| {
+            if let Some(step) = policy.knob_step() {
+                Arc::make_mut(&mut loaded.model).add_knob_range(step).map_err(|message| {
                     RunError::Scenario(scenario.error_at(
                         "knob_step",
                         format!(
@@ -146,7 +152,7 @@ pub fn load_resources(scenario: &Scenario) -> Result<Resources, RunError> {
                     ))
                 })?;
             }
-            for name in named_settings(policy) {
+            for name in policy.settings() {
                 if loaded.model.setting_index(name).is_some() {
                     continue;
                 }
@@ -167,17 +173,6 @@ pub fn load_resources(scenario: &Scenario) -> Result<Resources, RunError> {
         }
     }
     Ok(Resources { banks, datasets })
-}
-
-/// The setting names a policy names (`static`'s model, `threshold`'s models, `confidence`'s cheap and
-/// accurate models).
-fn named_settings(policy: &PolicyFile) -> Vec<&String> {
-    match policy {
-        PolicyFile::Static { model } => vec![model],
-        PolicyFile::Threshold { models, .. } => models.iter().collect(),
-        PolicyFile::Confidence { cheap, accurate, .. } => vec![cheap, accurate],
-        _ => Vec::new(),
-    }
 }
 
 /// The task id a stream plays, its relative paths resolved against the scenario's folder (as
@@ -215,7 +210,7 @@ pub struct RunPlan {
     /// or `run` without streams.
     pub label: String,
     /// Policy of each stream, in stream order.
-    pub policies: Vec<PolicyFile>,
+    pub policies: Vec<PolicySpec>,
 }
 
 /// The runs of a scenario: one per policy of the stream that lists several (others keep their only
@@ -227,7 +222,7 @@ pub fn plan_runs(scenario: &Scenario, resources: &Resources) -> Result<Vec<RunPl
     for (stream_index, stream) in scenario.streams().enumerate() {
         let bank = &resources.banks[&scenario.dir.join(&stream.models)];
         for (policy_index, policy) in stream.policies.iter().enumerate() {
-            for model in named_settings(policy) {
+            for model in policy.settings() {
                 if bank.model.setting_index(model).is_none() {
                     let names: Vec<&str> = bank.model.settings().iter().map(|m| m.name.as_str()).collect();
                     let forms = bank.model.continuous_forms();
@@ -248,7 +243,7 @@ pub fn plan_runs(scenario: &Scenario, resources: &Resources) -> Result<Vec<RunPl
     let runs = scenario.run_count();
     let mut plans = Vec::with_capacity(runs);
     for index in 0..runs {
-        let policies: Vec<PolicyFile> =
+        let policies: Vec<PolicySpec> =
             scenario.streams().map(|s| s.policies[index.min(s.policies.len() - 1)].clone()).collect();
         // The multi-policy stream's policy, else the first stream's only policy, else `run`.
         let label = scenario
@@ -261,56 +256,31 @@ pub fn plan_runs(scenario: &Scenario, resources: &Resources) -> Result<Vec<RunPl
     Ok(plans)
 }
 
-/// Builds the policy object for `policy` over the loaded bank, for the stream described by `spec`.
-/// `forecast` is the stream's future load for an `oracle` policy (see [`world_setup`]); an oracle
-/// given none assumes an infinitely fast node, so it always runs its most accurate model.
-pub fn build_policy(
-    policy: &PolicyFile,
+/// Builds `policy` for the stream described by `spec` over its loaded model: the settings the
+/// policy names are resolved to option indices here, so the policy sees only the options. `forecast`
+/// is the stream's future load for a policy that asked for forecast passes (see [`world_setup`]).
+///
+/// # Errors
+/// [`PolicyError`]: a named setting that is not in the model (checked before by [`plan_runs`]), or
+/// the policy's own construction error.
+fn build_policy(
+    policy: &PolicySpec,
     loaded: &LoadedBank,
     seed: u64,
     spec: &StreamSpec,
     forecast: Option<&Arc<LoadForecast>>,
-) -> Box<dyn Policy> {
-    let index = |model: &str| loaded.model.setting_index(model).expect("checked by plan_runs");
-    match policy {
-        PolicyFile::Static { model } => Box::new(StaticPolicy { model: index(model), model_name: model.clone() }),
-        PolicyFile::GreedySlack { safety } => Box::new(GreedySlackPolicy { safety: *safety }),
-        PolicyFile::Threshold { signal, models, thresholds, hysteresis } => Box::new(ThresholdPolicy {
-            signal: *signal,
-            models: models.iter().map(|m| index(m)).collect(),
-            thresholds: thresholds.clone(),
-            hysteresis: *hysteresis,
-            level: 0,
-        }),
-        PolicyFile::Pid { target, kp, ki, kd, .. } => Box::new(PidPolicy {
-            target_s: target.as_secs_f64(),
-            kp: *kp,
-            ki: *ki,
-            kd: *kd,
-            position: 0.0,
-            errors: (0.0, 0.0),
-        }),
-        PolicyFile::Budget { window, budget, .. } => Box::new(BudgetPolicy {
-            window: *window,
-            budget: *budget,
-            spent: 0.0,
-            current_window: None,
-            window_reads: (0, 0),
-        }),
-        // Its own stream, so that a random policy leaves every other draw unchanged.
-        PolicyFile::Random => Box::new(RandomPolicy { rng: process_rng(seed, &format!("{}/policy", spec.name)) }),
-        PolicyFile::Confidence { threshold, cheap, accurate } => {
-            Box::new(ConfidencePolicy { threshold: *threshold, cheap: index(cheap), accurate: index(accurate) })
-        }
-        PolicyFile::Oracle { margin, .. } => Box::new(OraclePolicy {
-            forecast: forecast.cloned().unwrap_or_else(|| Arc::new(LoadForecast::from_segments([(0.0, f64::MAX)]))),
-            preference: accuracy_preference(loaded),
-            margin_s: margin.as_secs_f64(),
-            period_s: spec.period.as_secs_f64(),
-            skip_late: spec.on_miss == OnMiss::Skip,
-            cursor: 0,
-        }),
-    }
+) -> Result<Box<dyn Policy>, PolicyError> {
+    let named = policy
+        .settings()
+        .into_iter()
+        .map(|name| match loaded.model.setting_index(name) {
+            Some(index) => Ok((name.to_string(), index)),
+            None => Err(PolicyError::UnknownSetting { policy: policy.name().to_string(), setting: name.to_string() }),
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let options = crate::engine::model_options(&loaded.model);
+    let ranking = accuracy_preference(loaded);
+    policy.build(&PolicyContext::new(policy.name(), spec, seed, &options, &ranking, named, forecast.cloned()))
 }
 
 /// The model's settings, the most accurate first: by the card's validation accuracy (a bank's cards
@@ -364,10 +334,13 @@ impl Recorder for OccupancyRecorder {
     }
 }
 
-/// The load forecast of each stream whose policy in `plan` is an oracle (`None` for the others).
+/// The load forecast of each stream whose policy in `plan` asks for forecast passes (an `oracle`;
+/// `None` for the others).
 ///
 /// First pass: the same world (same seed, so every background process and every other stream draws
-/// exactly what it draws in the real run) with each oracle stream running its cheapest model. From the
+/// exactly what it draws in the real run) with each such stream running its cheapest model; later
+/// passes (as many as the most any of them asks for) run the policies themselves with the previous
+/// pass's forecasts. From the
 /// intervals in which the other processes' jobs and the other streams' steps were on the node, the
 /// forecast of stream `s` holds, per interval between changes, the rate a step of `s` would get next to
 /// them under weighted processor sharing ([`crate::node::rate_if_added_to`] with the processes'
@@ -377,31 +350,27 @@ fn oracle_forecasts(
     resources: &Resources,
     plan: &RunPlan,
 ) -> Result<Vec<Option<Arc<LoadForecast>>>, RunError> {
-    let first_pass_policies: Vec<PolicyFile> = scenario
-        .streams()
-        .zip(&plan.policies)
-        .map(|(stream, policy)| match policy {
-            PolicyFile::Oracle { .. } => {
-                let model = &resources.banks[&scenario.dir.join(&stream.models)].model;
-                let cheapest = model
-                    .settings()
-                    .iter()
-                    .min_by_key(|m| m.flops_per_update)
-                    .expect("a model has at least one setting");
-                PolicyFile::Static { model: cheapest.name.clone() }
-            }
-            other => other.clone(),
-        })
-        .collect();
-    let passes = plan
-        .policies
-        .iter()
-        .filter_map(|p| match p {
-            PolicyFile::Oracle { passes, .. } => Some(*passes),
-            _ => None,
-        })
-        .max()
-        .unwrap_or(1);
+    let mut first_pass_policies = Vec::with_capacity(plan.policies.len());
+    for (stream, policy) in scenario.streams().zip(&plan.policies) {
+        if policy.forecast_passes() == 0 {
+            first_pass_policies.push(policy.clone());
+            continue;
+        }
+        let model = &resources.banks[&scenario.dir.join(&stream.models)].model;
+        let cheapest = model.settings().iter().min_by_key(|m| m.flops_per_update);
+        let cheapest = cheapest
+            .map(|setting| PolicySpec::new(StaticConfig { model: setting.name.clone() }))
+            .unwrap_or_else(|| {
+                Err(PolicyError::Invalid { policy: policy.name().into(), message: "the model has no setting".into() })
+            })
+            .map_err(|source| RunError::Policy {
+                file: scenario.file.clone(),
+                stream: stream.spec.name.clone(),
+                source,
+            })?;
+        first_pass_policies.push(cheapest);
+    }
+    let passes = plan.policies.iter().map(PolicySpec::forecast_passes).max().unwrap_or(0).max(1);
     let mut forecasts = vec![None; plan.policies.len()];
     for pass in 0..passes {
         let pass_plan =
@@ -436,7 +405,7 @@ fn forecasts_from(
         .iter()
         .enumerate()
         .map(|(stream, policy)| {
-            matches!(policy, PolicyFile::Oracle { .. }).then(|| {
+            (policy.forecast_passes() > 0).then(|| {
                 // Arrivals (+) and departures (−) of everything but this stream's own steps, in time
                 // order; at equal times departures first (a stable sort keeps the recording order).
                 let mut changes: Vec<(SimTime, bool, f64)> = Vec::new();
@@ -486,13 +455,13 @@ pub struct RunResult {
     pub wall_time_s: f64,
 }
 
-/// Builds the world of one run. When a stream's policy is an `oracle`, this first runs the oracle's
-/// first pass (the same world with that stream at its cheapest model) to obtain its load forecast.
+/// Builds the world of one run. When a stream's policy asks for forecast passes (an `oracle`), this
+/// first runs them (the first with that stream at its cheapest model) to obtain its load forecast.
 ///
 /// # Errors
 /// [`RunError::Build`] for invalid parameters.
 pub fn world_setup(scenario: &Scenario, resources: &Resources, plan: &RunPlan) -> Result<WorldSetup, RunError> {
-    if plan.policies.iter().any(|p| matches!(p, PolicyFile::Oracle { .. })) {
+    if plan.policies.iter().any(|p| p.forecast_passes() > 0) {
         let forecasts = oracle_forecasts(scenario, resources, plan)?;
         world_setup_with(scenario, resources, plan, &forecasts)
     } else {
@@ -526,7 +495,9 @@ fn world_setup_with(
             model: Arc::clone(&loaded.model),
             dataset,
             pool,
-            policy: build_policy(policy, loaded, scenario.seed, &stream.spec, forecast.as_ref()),
+            policy: build_policy(policy, loaded, scenario.seed, &stream.spec, forecast.as_ref()).map_err(|source| {
+                RunError::Policy { file: scenario.file.clone(), stream: stream.spec.name.clone(), source }
+            })?,
         });
     }
     Ok(WorldSetup {

@@ -6,7 +6,6 @@
 //! locates them; checks across fields run after parsing and locate the offending value in the text.
 
 pub mod nesting;
-pub mod units;
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -17,12 +16,13 @@ use serde::Deserialize;
 use crate::data::SplitPart;
 use crate::input::{read_text, DATA_LIMIT};
 use crate::node::Discipline;
+use crate::policy::{PolicyRegistry, PolicySpec};
 use crate::sim::SimTime;
+use crate::units::{Bandwidth, Duration, Power, Rate, Size, Speed, Work};
 use crate::workload::{
     parse_empirical_csv, parse_jobs_trace_csv, parse_utilisation_trace_csv, BackgroundKind, BackgroundSpec, OnMiss,
     StreamSpec, Trace, UtilisationTrace, WorkDistribution,
 };
-use units::{Bandwidth, Duration, Power, Rate, Size, Speed, Work};
 
 /// A scenario that cannot be used.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -433,294 +433,6 @@ impl WorkFile {
     }
 }
 
-/// A policy as written, a one-key map naming it: `static: { model: gru-128 }`, `greedy_slack: {}` /
-/// `greedy_slack: { safety: 0.9 }`, `threshold: { signal: node_jobs, models: [gru-128, gru-64, gru-16],
-/// thresholds: [2, 4], hysteresis: 1 }`, `pid: { target: 4ms, kp: 0.5, ki: 0.1, kd: 0 }`,
-/// `budget: { window: 8, budget: 400kFLOP }`, `random: {}`, `confidence: { … }`, `oracle: {}` /
-/// `oracle: { margin: 0.5ms }`.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
-#[serde(try_from = "RawPolicy")]
-pub enum PolicyFile {
-    /// Always one model.
-    Static {
-        /// Model name in the bank, e.g. `gru-128`.
-        model: String,
-    },
-    /// The widest model whose estimated step time fits the slack.
-    GreedySlack {
-        /// Share of the slack the estimate may use, in (0, 1]; default 1.
-        safety: f64,
-    },
-    /// Load thresholds with hysteresis.
-    Threshold {
-        /// `node_jobs` or `queue`.
-        signal: crate::policy::LoadSignal,
-        /// Models from the lightest-load setting to the heaviest.
-        models: Vec<String>,
-        /// Ascending thresholds, one fewer than models.
-        thresholds: Vec<f64>,
-        /// Hysteresis (≥ 0).
-        hysteresis: f64,
-    },
-    /// PID feedback on step latency.
-    Pid {
-        /// Target latency.
-        target: SimTime,
-        /// Gains.
-        kp: f64,
-        /// Integral gain.
-        ki: f64,
-        /// Derivative gain.
-        kd: f64,
-        /// Steers over the model's whole knob range sampled every `knob_step` (ThrRNN `thr`; SkipW
-        /// `thr` at every `K`) besides the grid settings, if given.
-        knob_step: Option<f32>,
-    },
-    /// A FLOPs budget per window of steps.
-    Budget {
-        /// Steps per window.
-        window: usize,
-        /// FLOPs per window.
-        budget: f64,
-        /// As [`PolicyFile::Pid`]'s `knob_step`.
-        knob_step: Option<f32>,
-    },
-    /// Uniformly random settings (a baseline).
-    Random,
-    /// The cheap model while the network is confident.
-    Confidence {
-        /// Top softmax probability at or above which the cheap model runs.
-        threshold: f64,
-        /// The cheap model.
-        cheap: String,
-        /// The accurate model.
-        accurate: String,
-    },
-    /// The clairvoyant reference (upper bound): knows the run's future load from a first pass.
-    Oracle {
-        /// Room the forecast end of a step must leave before the deadline; default 0.
-        margin: SimTime,
-        /// Passes run before the real one to obtain the forecast (≥ 1; default [`DEFAULT_ORACLE_PASSES`]).
-        passes: usize,
-    },
-}
-
-#[derive(Debug, Clone, PartialEq, Deserialize)]
-#[serde(deny_unknown_fields, expecting = "a map `{}` or `{ margin: <duration>, passes: <number ≥ 1> }`")]
-struct OracleParams {
-    #[serde(default)]
-    margin: Option<Duration>,
-    #[serde(default)]
-    passes: Option<usize>,
-}
-
-#[derive(Debug, Clone, PartialEq, Deserialize)]
-#[serde(deny_unknown_fields, expecting = "a map `{ threshold: <number in (0, 1]>, cheap: <name>, accurate: <name> }`")]
-struct ConfidenceParams {
-    threshold: f64,
-    cheap: String,
-    accurate: String,
-}
-
-#[derive(Debug, Clone, PartialEq, Deserialize)]
-#[serde(deny_unknown_fields, expecting = "a map `{ model: <name> }`")]
-struct StaticParams {
-    model: String,
-}
-
-#[derive(Debug, Clone, PartialEq, Deserialize)]
-#[serde(deny_unknown_fields, expecting = "a map `{}` or `{ safety: <number in (0, 1]> }`")]
-struct GreedySlackParams {
-    #[serde(default = "default_safety")]
-    safety: f64,
-}
-
-#[derive(Debug, Clone, PartialEq, Deserialize)]
-#[serde(
-    deny_unknown_fields,
-    expecting = "a map `{ signal: node_jobs|queue, models: [<name>, …], thresholds: [<number>, …], hysteresis: <number> }`"
-)]
-struct ThresholdParams {
-    #[serde(default)]
-    signal: Option<String>,
-    models: Vec<String>,
-    thresholds: Vec<f64>,
-    #[serde(default)]
-    hysteresis: f64,
-}
-
-#[derive(Debug, Clone, PartialEq, Deserialize)]
-#[serde(
-    deny_unknown_fields,
-    expecting = "a map `{ target: <duration>, kp: <number>, ki: <number>, kd: <number>, knob_step: <number> }`"
-)]
-struct PidParams {
-    target: Duration,
-    kp: f64,
-    #[serde(default)]
-    ki: f64,
-    #[serde(default)]
-    kd: f64,
-    #[serde(default)]
-    knob_step: Option<f32>,
-}
-
-#[derive(Debug, Clone, PartialEq, Deserialize)]
-#[serde(deny_unknown_fields, expecting = "a map `{ window: <steps>, budget: <work>, knob_step: <number> }`")]
-struct BudgetParams {
-    window: usize,
-    budget: Work,
-    #[serde(default)]
-    knob_step: Option<f32>,
-}
-
-#[derive(Debug, Clone, PartialEq, Deserialize)]
-#[serde(deny_unknown_fields, expecting = "a map `{}`")]
-struct RandomParams {}
-
-#[derive(Debug, Clone, PartialEq, Deserialize)]
-#[serde(
-    deny_unknown_fields,
-    expecting = "a policy: `static: { model: <name> }`, `greedy_slack: {}`, `threshold: {…}`, `pid: {…}`, `budget: {…}`, `random: {}`, `confidence: {…}` or `oracle: {}`"
-)]
-struct RawPolicy {
-    #[serde(rename = "static")]
-    static_: Option<StaticParams>,
-    greedy_slack: Option<GreedySlackParams>,
-    threshold: Option<ThresholdParams>,
-    pid: Option<PidParams>,
-    budget: Option<BudgetParams>,
-    random: Option<RandomParams>,
-    confidence: Option<ConfidenceParams>,
-    oracle: Option<OracleParams>,
-}
-
-const POLICIES: &str = "`static: { model: <name> }`, `greedy_slack: { safety: <0..1> }`, `threshold: { signal, models, thresholds, hysteresis }`, `pid: { target, kp, ki, kd, knob_step }`, `budget: { window, budget, knob_step }`, `random: {}`, `confidence: { threshold, cheap, accurate }`, `oracle: { margin: <duration>, passes: <number ≥ 1> }`";
-
-impl TryFrom<RawPolicy> for PolicyFile {
-    type Error = String;
-    fn try_from(raw: RawPolicy) -> Result<PolicyFile, String> {
-        let given = [
-            raw.static_.is_some(),
-            raw.greedy_slack.is_some(),
-            raw.threshold.is_some(),
-            raw.pid.is_some(),
-            raw.budget.is_some(),
-            raw.random.is_some(),
-            raw.confidence.is_some(),
-            raw.oracle.is_some(),
-        ];
-        if given.iter().filter(|&&g| g).count() != 1 {
-            return Err(format!("policy: give exactly one of {POLICIES}"));
-        }
-        if let Some(p) = raw.static_ {
-            return Ok(PolicyFile::Static { model: p.model });
-        }
-        if let Some(p) = raw.greedy_slack {
-            return Ok(PolicyFile::GreedySlack { safety: p.safety });
-        }
-        if let Some(p) = raw.threshold {
-            let signal = match p.signal.as_deref() {
-                None | Some("node_jobs") => crate::policy::LoadSignal::NodeJobs,
-                Some("queue") => crate::policy::LoadSignal::Queue,
-                Some(other) => return Err(format!("threshold: unknown signal `{other}`; allowed: node_jobs, queue")),
-            };
-            if p.models.is_empty() || p.thresholds.len() + 1 != p.models.len() {
-                return Err("threshold: give one more model than thresholds (models from light to heavy load)".into());
-            }
-            if p.thresholds.windows(2).any(|w| w[0] >= w[1]) || p.thresholds.iter().any(|t| !t.is_finite()) {
-                return Err("threshold: thresholds must be finite and strictly ascending".into());
-            }
-            if !(p.hysteresis.is_finite() && p.hysteresis >= 0.0) {
-                return Err("threshold: hysteresis must be a number ≥ 0".into());
-            }
-            return Ok(PolicyFile::Threshold {
-                signal,
-                models: p.models,
-                thresholds: p.thresholds,
-                hysteresis: p.hysteresis,
-            });
-        }
-        if let Some(p) = raw.pid {
-            if p.target.0 .0 == 0 || ![p.kp, p.ki, p.kd].iter().all(|g| g.is_finite()) {
-                return Err("pid: target must be longer than zero and the gains finite numbers".into());
-            }
-            check_knob_step("pid", p.knob_step)?;
-            return Ok(PolicyFile::Pid { target: p.target.0, kp: p.kp, ki: p.ki, kd: p.kd, knob_step: p.knob_step });
-        }
-        if let Some(p) = raw.budget {
-            if p.window == 0 || p.budget.0 <= 0.0 {
-                return Err("budget: window must be at least 1 step and budget a positive work".into());
-            }
-            check_knob_step("budget", p.knob_step)?;
-            return Ok(PolicyFile::Budget { window: p.window, budget: p.budget.0, knob_step: p.knob_step });
-        }
-        if let Some(p) = raw.confidence {
-            if !(p.threshold > 0.0 && p.threshold <= 1.0) {
-                return Err("confidence: threshold must be in (0, 1]".into());
-            }
-            return Ok(PolicyFile::Confidence { threshold: p.threshold, cheap: p.cheap, accurate: p.accurate });
-        }
-        if let Some(p) = raw.oracle {
-            let passes = p.passes.unwrap_or(DEFAULT_ORACLE_PASSES);
-            if passes == 0 {
-                return Err("oracle: passes must be at least 1".into());
-            }
-            return Ok(PolicyFile::Oracle { margin: p.margin.map_or(SimTime::ZERO, |d| d.0), passes });
-        }
-        Ok(PolicyFile::Random)
-    }
-}
-
-impl PolicyFile {
-    /// A short label used for output folders (`static-gru-128`, `greedy_slack`).
-    pub fn label(&self) -> String {
-        match self {
-            PolicyFile::Static { model } => format!("static-{model}"),
-            PolicyFile::GreedySlack { safety } if *safety == 1.0 => "greedy_slack".into(),
-            PolicyFile::GreedySlack { safety } => format!("greedy_slack-{safety}"),
-            PolicyFile::Threshold { .. } => "threshold".into(),
-            PolicyFile::Pid { knob_step: None, .. } => "pid".into(),
-            PolicyFile::Pid { knob_step: Some(step), .. } => format!("pid-knob{step}"),
-            PolicyFile::Budget { knob_step: None, .. } => "budget".into(),
-            PolicyFile::Budget { knob_step: Some(step), .. } => format!("budget-knob{step}"),
-            PolicyFile::Random => "random".into(),
-            PolicyFile::Confidence { .. } => "confidence".into(),
-            PolicyFile::Oracle { margin, passes } => {
-                let mut label = String::from("oracle");
-                if *margin != SimTime::ZERO {
-                    label += &format!("-margin{}s", margin.as_secs_f64());
-                }
-                if *passes != DEFAULT_ORACLE_PASSES {
-                    label += &format!("-passes{passes}");
-                }
-                label
-            }
-        }
-    }
-}
-
-/// Smallest `knob_step` a `pid` or `budget` policy may give (at most about a thousand settings per knob
-/// range of width 1).
-pub const MIN_KNOB_STEP: f32 = 0.001;
-
-/// `knob_step`, if given, must be a number in `[MIN_KNOB_STEP, 1]`.
-fn check_knob_step(policy: &str, step: Option<f32>) -> Result<(), String> {
-    match step {
-        Some(step) if !(MIN_KNOB_STEP..=1.0).contains(&step) => {
-            Err(format!("{policy}: knob_step must be a number in [{MIN_KNOB_STEP}, 1], got {step}"))
-        }
-        _ => Ok(()),
-    }
-}
-
-/// Passes an `oracle` runs before the real run unless its `passes` says otherwise.
-pub const DEFAULT_ORACLE_PASSES: usize = 2;
-
-fn default_safety() -> f64 {
-    1.0
-}
-
 /// Process kinds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ProcessKindName {
@@ -783,7 +495,7 @@ struct RawProcess {
     #[serde(default, deserialize_with = "deserialize_sequences")]
     sequences: Option<usize>,
     on_miss: Option<OnMiss>,
-    policies: Option<Vec<PolicyFile>>,
+    policies: Option<Vec<PolicySpec>>,
     phase: Option<Duration>,
     jitter: Option<Duration>,
     pipeline: Option<Vec<RawStage>>,
@@ -817,7 +529,7 @@ pub struct StreamFile {
     /// Model bank folder, relative to the scenario file's folder.
     pub models: PathBuf,
     /// Policies; several make one run per policy.
-    pub policies: Vec<PolicyFile>,
+    pub policies: Vec<PolicySpec>,
     /// Whether `sequences` was given (otherwise every sequence of the part, once).
     pub sequences_given: bool,
     /// Stages run before each frame's RNN step (validated acyclic, in topological order).
@@ -1179,13 +891,6 @@ impl TryFrom<RawProcess> for ProcessFile {
                     raw.policies.ok_or_else(|| missing("policies", "a list such as `[ { greedy_slack: {} } ]`"))?;
                 if policies.is_empty() {
                     return Err(format!("{process}: `policies` must list at least one policy"));
-                }
-                for policy in &policies {
-                    if let PolicyFile::GreedySlack { safety } = policy {
-                        if !(*safety > 0.0 && *safety <= 1.0) {
-                            return Err(format!("{process}: greedy_slack `safety` must be in (0, 1], got {safety}"));
-                        }
-                    }
                 }
                 if raw.sequences == Some(0) {
                     return Err(format!("{process}: `sequences` must be at least 1"));
@@ -1619,12 +1324,26 @@ impl Scenario {
     /// samples file, also its line); text nested deeper than [`nesting::MAX_NESTING`] levels is refused
     /// before it is parsed.
     pub fn parse(text: &str, file: &str, dir: &Path) -> Result<Scenario, ScenarioError> {
+        Scenario::parse_with(text, file, dir, &PolicyRegistry::builtin())
+    }
+
+    /// [`Scenario::parse`] with the policy kinds of `registry` (e.g. the built-ins and a user's own):
+    /// a policy names one of them, and an unknown name is an error listing them all.
+    ///
+    /// # Errors
+    /// As [`Scenario::parse`].
+    pub fn parse_with(
+        text: &str,
+        file: &str,
+        dir: &Path,
+        registry: &PolicyRegistry,
+    ) -> Result<Scenario, ScenarioError> {
         let text = nesting::prepare(text).map_err(|(location, message)| ScenarioError {
             file: file.to_string(),
             location: Some(location),
             message,
         })?;
-        let parsed: ScenarioFile = serde_yaml::from_str(text).map_err(|e| {
+        let parsed: ScenarioFile = registry.scope(|| serde_yaml::from_str(text)).map_err(|e| {
             let message = strip_location_suffix(&e.to_string());
             let at = e.location().map(|l| (l.line(), l.column()));
             let location = at
@@ -1726,26 +1445,13 @@ impl Scenario {
                     ),
                 ));
             }
-            // A frame is dropped at its deadline, so at most ⌈deadline / period⌉ − 1 frames ever wait
-            // behind the one about to run: a `queue` threshold above that would never be reached.
-            let (period, deadline) = (stream.spec.period.0, stream.spec.deadline.0);
-            if stream.spec.on_miss == OnMiss::Skip && period > 0 {
-                let most = deadline.div_ceil(period).saturating_sub(1);
-                for policy in &stream.policies {
-                    let PolicyFile::Threshold { signal: crate::policy::LoadSignal::Queue, thresholds, .. } = policy
-                    else {
-                        continue;
-                    };
-                    if let Some(&first) = thresholds.first().filter(|&&t| t > most as f64) {
-                        return Err(at(
-                            locate_in_process(text, &stream.spec.name, Some("policies"), 0),
-                            format!(
-                                "process `{}`: policy `threshold`: with `on_miss: skip` a frame is dropped at its deadline, so at most {most} frame(s) ever wait behind the one about to run (⌈deadline / period⌉ − 1) and the `queue` signal never reaches the first threshold {first}: the policy would always run its first model; give thresholds ≤ {most}, a longer deadline, `on_miss: continue` or `signal: node_jobs`",
-                                stream.spec.name
-                            ),
-                        ));
-                    }
-                }
+            for policy in &stream.policies {
+                policy.check_stream(&stream.spec).map_err(|message| {
+                    at(
+                        locate_in_process(text, &stream.spec.name, Some("policies"), 0),
+                        format!("process `{}`: policy `{}`: {message}", stream.spec.name, policy.name()),
+                    )
+                })?;
             }
         }
         let mut parsed = parsed;
@@ -1881,22 +1587,6 @@ mod tests {
 
     fn parse(text: &str) -> Result<Scenario, ScenarioError> {
         Scenario::parse(text, "s.yaml", Path::new("."))
-    }
-
-    #[test]
-    fn parses_the_oracle_policy_and_labels_it() {
-        let policy = |text: &str| serde_yaml::from_str::<PolicyFile>(text).map_err(|e| e.to_string());
-        assert_eq!(
-            policy("oracle: {}"),
-            Ok(PolicyFile::Oracle { margin: SimTime::ZERO, passes: DEFAULT_ORACLE_PASSES })
-        );
-        let careful = policy("oracle: { margin: 0.5ms, passes: 3 }").unwrap();
-        assert_eq!(careful, PolicyFile::Oracle { margin: SimTime(500_000), passes: 3 });
-        assert_eq!(policy("oracle: {}").unwrap().label(), "oracle");
-        assert_eq!(careful.label(), "oracle-margin0.0005s-passes3");
-        assert!(policy("oracle: { passes: 0 }").unwrap_err().contains("passes must be at least 1"));
-        assert!(policy("oracle: { margin: 3 }").unwrap_err().contains("duration"));
-        assert!(policy("oracle: { safety: 1 }").unwrap_err().contains("unknown field `safety`"));
     }
 
     #[test]

@@ -7,6 +7,7 @@ use serde::Deserialize;
 use serde_yaml::Value;
 
 use crate::input::{read_text, TEXT_LIMIT};
+use crate::policy::PolicyRegistry;
 use crate::scenario::nesting;
 use crate::scenario::{check_folder_name, duplicate_key_location, Scenario, ScenarioError};
 
@@ -216,6 +217,15 @@ impl Study {
     /// and what is allowed; for a grid point whose scenario is invalid, the axis values and the
     /// scenario's own message.
     pub fn load(path: &Path) -> Result<Study, StudyError> {
+        Study::load_with(path, &PolicyRegistry::builtin())
+    }
+
+    /// [`Study::load`] with the policy kinds of `registry` (e.g. the built-ins and a user's own), in
+    /// the base scenario and in `set` and axis values alike.
+    ///
+    /// # Errors
+    /// As [`Study::load`].
+    pub fn load_with(path: &Path, registry: &PolicyRegistry) -> Result<Study, StudyError> {
         let file = path.display().to_string();
         let text = read_text(path, TEXT_LIMIT, "study files").map_err(|e| StudyError {
             file: file.clone(),
@@ -223,7 +233,7 @@ impl Study {
             message: format!("cannot read the study file: {e}"),
         })?;
         let dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
-        Study::parse(&text, &file, &dir)
+        Study::parse_with(&text, &file, &dir, registry)
     }
 
     /// Parses and expands study text; `dir` resolves the base scenario's path. A leading UTF-8
@@ -233,6 +243,14 @@ impl Study {
     /// As [`Study::load`]; text nested deeper than [`nesting::MAX_NESTING`] levels is refused before it is
     /// parsed.
     pub fn parse(text: &str, file: &str, dir: &Path) -> Result<Study, StudyError> {
+        Study::parse_with(text, file, dir, &PolicyRegistry::builtin())
+    }
+
+    /// [`Study::parse`] with the policy kinds of `registry`.
+    ///
+    /// # Errors
+    /// As [`Study::load`].
+    pub fn parse_with(text: &str, file: &str, dir: &Path, registry: &PolicyRegistry) -> Result<Study, StudyError> {
         let at = |location: Option<(usize, usize)>, message: String| StudyError {
             file: file.to_string(),
             location,
@@ -305,7 +323,7 @@ impl Study {
         };
         // The base alone must be valid: its errors then point at its own lines (for an inline
         // scenario, at the study file's lines).
-        let base_scenario = Scenario::parse(&base_text, &base_file, &base_dir).map_err(|mut e| {
+        let base_scenario = Scenario::parse_with(&base_text, &base_file, &base_dir, registry).map_err(|mut e| {
             if let (ScenarioSource::Inline(_), Some((_, first_line, indent))) = (&parsed.scenario, inline_block(text)) {
                 e.location = e.location.map(|(l, c)| (l + first_line, c + indent));
             }
@@ -363,7 +381,7 @@ impl Study {
             let label = labels.join(", ");
             let point_text = serde_yaml::to_string(&value).expect("YAML values serialise");
             let point_file = format!("{file} (grid point {index}: {label})");
-            let scenario = Scenario::parse(&point_text, &point_file, &base_dir).map_err(|e| {
+            let scenario = Scenario::parse_with(&point_text, &point_file, &base_dir, registry).map_err(|e| {
                 let needle = axes.first().map_or("set:", |a| a.path.as_str());
                 at(
                     locate(text, needle),

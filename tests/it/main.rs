@@ -2,6 +2,7 @@
 //! (`cargo test --release`); a debug build runs them too, only slower.
 
 mod cli;
+mod custom_policy;
 mod data_loaders;
 mod default_scenario;
 mod determinism;
