@@ -676,13 +676,12 @@ pub fn map_tensors<'a>(maps: impl IntoIterator<Item = (&'a str, &'a str, &'a Sta
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::rnn::GruCell;
 
     #[test]
     fn classifier_round_trips_through_safetensors() {
         let hidden = 3;
         let v = |n: usize, k: f32| (0..n).map(|i| i as f32 * k).collect::<Vec<f32>>();
-        let cell = GruCell::new(2, hidden, v(18, 0.1), v(27, 0.2), v(9, 0.3), v(9, 0.4)).unwrap().into();
+        let cell = RnnCell::gru(2, hidden, v(18, 0.1), v(27, 0.2), v(9, 0.3), v(9, 0.4)).unwrap();
         let model = GruClassifier { name: "m".into(), cell, readout_weight: v(12, 0.5), readout_bias: v(4, 0.6) };
         let bytes = encode_tensors(&classifier_tensors(&model));
         let back = decode_classifier(&bytes, Path::new("m.safetensors"), "m", 2, hidden, 4).unwrap();
@@ -695,7 +694,7 @@ mod tests {
     fn skip_classifier_round_trips_and_needs_its_gate() {
         let hidden = 3;
         let v = |n: usize, k: f32| (0..n).map(|i| i as f32 * k).collect::<Vec<f32>>();
-        let cell = GruCell::new(2, hidden, v(18, 0.1), v(27, 0.2), v(9, 0.3), v(9, 0.4)).unwrap().into();
+        let cell = RnnCell::gru(2, hidden, v(18, 0.1), v(27, 0.2), v(9, 0.3), v(9, 0.4)).unwrap();
         let gru = GruClassifier { name: "s".into(), cell, readout_weight: v(12, 0.5), readout_bias: v(4, 0.6) };
         let model = SkipGruClassifier::new(gru.clone(), vec![0.1, -0.2, 0.3], 1.0);
         let bytes = encode_tensors(&skip_classifier_tensors(&model));

@@ -4,10 +4,8 @@
 
 pub mod cell;
 pub mod flex;
-pub mod gru;
 pub mod io;
 pub mod kernels;
-pub mod lstm;
 pub mod model;
 pub mod nested;
 pub mod skip;
@@ -25,10 +23,8 @@ pub fn change_steps(steps: usize, changes: usize, rng: &mut impl rand::Rng) -> V
     points
 }
 
-pub use cell::{CellKind, CellScratch, RnnCell};
+pub use cell::{CellKind, CellScratch, RnnCell, ShapeError};
 pub use flex::{FamilyState, FlexState, FlexibleModel, KnobError, Knobs, Setting, StepPlan};
-pub use gru::{GruCell, GruScratch};
-pub use lstm::{LstmCell, LstmClassifier, LstmScratch};
 pub use model::{argmax, truncate_or_pad, GruClassifier, ModelBank, RnnClassifier, StateMap};
 pub use nested::{NestedGru, NestedRnn, NestedScratch};
 pub use skip::{SkipClassification, SkipGruClassifier, SkipRnnClassifier, SkipState};

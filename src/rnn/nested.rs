@@ -6,11 +6,11 @@
 //! for each gate block g ∈ {r, z, n} (PyTorch order), rows g·H .. g·H + w of every tensor:
 //! gi_g = W_ig[0..w, :] x + b_ig[0..w]
 //! gh_g = W_hg[0..w, 0..w] h[0..w] + b_hg[0..w]
-//! h[0..w] ← GRU update of (gi, gh, h[0..w])          (the equations of [`GruCell`](crate::rnn::GruCell))
+//! h[0..w] ← GRU update of (gi, gh, h[0..w])          (the GRU equations of [`crate::rnn::cell`])
 //! h[w..H] unchanged
 //! ```
 //! **LSTM cells** the same way: rows `g·H .. g·H + w` of each of the four gate blocks i, f, g, o, the
-//! first `w` columns of `weight_hh`, and the LSTM update ([`crate::rnn::LstmCell`]'s equations) of
+//! first `w` columns of `weight_hh`, and the LSTM update (the LSTM equations of [`crate::rnn::cell`]) of
 //! `h[0..w]` and `c[0..w]`; `h[w..H]` and `c[w..H]` keep their values. The flat state is `[h; c]`
 //! (`2H` values, see [`crate::rnn::cell`]); the readouts read `h[0..w]`.
 //! **Units beyond `w` keep their last value.** A sequence starts from the zero state, so units never
@@ -32,7 +32,7 @@
 //! would cost about a third more memory (`Σ_{w<H} 3w²` floats) for no speed-up worth having: each row
 //! segment of `w` floats is already contiguous. The strided kernel keeps the lanes and reduction
 //! order of [`matvec_bias`], so a width-`w` step equals, bit for bit, a
-//! plain [`GruCell`](crate::rnn::GruCell) (or [`LstmCell`](crate::rnn::LstmCell)) of hidden `w` built
+//! plain [`RnnCell`] of the same kind and hidden `w` built
 //! from the sliced weights ([`NestedRnn::slice`]), and width `H` equals the plain cell of the full
 //! weights.
 
@@ -106,8 +106,8 @@ pub struct NestedRnn {
 pub type NestedGru = NestedRnn;
 
 impl NestedRnn {
-    /// Builds a model from a full-width cell (a [`GruCell`](crate::rnn::GruCell), an
-    /// [`LstmCell`](crate::rnn::LstmCell) or an [`RnnCell`]) and one readout per width (in the order of `widths`).
+    /// Builds a model from a full-width cell ([`RnnCell`], GRU or LSTM) and one readout per width (in
+    /// the order of `widths`).
     ///
     /// # Errors
     /// [`NestedError::Widths`] if `widths` is empty, not strictly ascending or outside `1..=H`;
@@ -115,11 +115,10 @@ impl NestedRnn {
     /// the same `C ≥ 1` (a missing readout is reported as one of zero values).
     pub fn new(
         name: impl Into<String>,
-        cell: impl Into<RnnCell>,
+        cell: RnnCell,
         widths: Vec<usize>,
         readouts: Vec<NestedReadout>,
     ) -> Result<NestedRnn, NestedError> {
-        let cell = cell.into();
         let hidden = cell.hidden_size();
         if widths.is_empty()
             || widths.windows(2).any(|p| p[0] >= p[1])
@@ -245,7 +244,7 @@ impl NestedRnn {
             let out_input = &mut gate_input[gate * width..(gate + 1) * width];
             let b_ih = &bias_ih[rows.clone()];
             if input == 1 {
-                // The same expression as `GruCell::step`'s one-input path, for identical bits.
+                // The same expression as `RnnCell::step`'s one-input path, for identical bits.
                 let x0 = x[0];
                 for ((g, w), b) in out_input.iter_mut().zip(&weight_ih[rows.clone()]).zip(b_ih) {
                     *g = b + w * x0;
@@ -578,7 +577,6 @@ pub fn load_nested(dir: &Path) -> Result<(NestedRnn, NestedCard), ModelIoError> 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::rnn::{GruCell, GruScratch};
     use rand::SeedableRng;
 
     fn random_model(input: usize, hidden: usize, widths: &[usize], seed: u64) -> NestedRnn {
@@ -586,7 +584,7 @@ mod tests {
         let scale = 1.0 / (hidden as f32).sqrt();
         let mut v = |n: usize| (0..n).map(|_| rng.random_range(-scale..scale)).collect::<Vec<f32>>();
         let cell =
-            GruCell::new(input, hidden, v(3 * hidden * input), v(3 * hidden * hidden), v(3 * hidden), v(3 * hidden))
+            RnnCell::gru(input, hidden, v(3 * hidden * input), v(3 * hidden * hidden), v(3 * hidden), v(3 * hidden))
                 .unwrap();
         let readouts = widths.iter().map(|&w| NestedReadout { width: w, weight: v(3 * w), bias: v(3) }).collect();
         NestedGru::new("n", cell, widths.to_vec(), readouts).unwrap()
@@ -600,12 +598,12 @@ mod tests {
     #[test]
     fn full_width_equals_the_plain_gru_bit_for_bit() {
         for (input, hidden) in [(1, 16), (3, 37), (1, 128), (5, 64)] {
-            for isa in [KernelIsa::Baseline, KernelIsa::detect()] {
+            for isa in [KernelIsa::baseline(), KernelIsa::detect()] {
                 let model = random_model(input, hidden, &[hidden], hidden as u64).with_isa(isa);
                 let plain = model.cell().clone().with_isa(isa);
                 let (mut h_nested, mut h_plain) = (vec![0.0f32; hidden], vec![0.0f32; hidden]);
                 let mut scratch = NestedScratch::new(hidden);
-                let mut plain_scratch = GruScratch::new(hidden);
+                let mut plain_scratch = CellScratch::new(hidden);
                 for x in inputs(input, 40, 7).chunks_exact(input) {
                     model.step(hidden, x, &mut h_nested, &mut scratch);
                     plain.step(x, &mut h_plain, &mut plain_scratch);
@@ -628,7 +626,7 @@ mod tests {
                 let beyond = h[width..].to_vec();
                 let mut h_plain = h[..width].to_vec();
                 let mut scratch = NestedScratch::new(40);
-                let mut plain_scratch = GruScratch::new(width);
+                let mut plain_scratch = CellScratch::new(width);
                 for x in inputs(input, 30, width as u64).chunks_exact(input) {
                     model.step(width, x, &mut h, &mut scratch);
                     sliced.cell.step(x, &mut h_plain, &mut plain_scratch);
@@ -661,7 +659,7 @@ mod tests {
         assert_eq!(&h[4..], &frozen[..]);
         // The full-width cell resumed from (new units 0..4, frozen units 4..16).
         let mut expected = h.clone();
-        let mut plain_scratch = GruScratch::new(16);
+        let mut plain_scratch = CellScratch::new(16);
         model.cell().step(&[xs[20]], &mut expected, &mut plain_scratch);
         model.step(16, &[xs[20]], &mut h, &mut scratch);
         assert_eq!(h, expected);
@@ -736,7 +734,7 @@ mod tests {
         let mut rng = rand_pcg::Pcg64::seed_from_u64(seed);
         let scale = 1.0 / (hidden as f32).sqrt();
         let mut v = |n: usize| (0..n).map(|_| rng.random_range(-scale..scale)).collect::<Vec<f32>>();
-        let cell = crate::rnn::LstmCell::new(
+        let cell = RnnCell::lstm(
             input,
             hidden,
             v(4 * hidden * input),
@@ -752,18 +750,18 @@ mod tests {
     #[test]
     fn lstm_full_width_equals_the_plain_lstm_bit_for_bit() {
         for (input, hidden) in [(1, 16), (3, 37), (1, 128), (5, 64)] {
-            for isa in [KernelIsa::Baseline, KernelIsa::detect()] {
+            for isa in [KernelIsa::baseline(), KernelIsa::detect()] {
                 let model = random_lstm_model(input, hidden, &[hidden], hidden as u64).with_isa(isa);
-                let RnnCell::Lstm(plain) = model.cell().clone().with_isa(isa) else { panic!("an LSTM") };
-                assert_eq!(model.state_len(), 2 * hidden);
+                let plain = model.cell().clone().with_isa(isa);
+                assert_eq!((model.state_len(), plain.kind()), (2 * hidden, CellKind::Lstm));
                 let mut state = vec![0.0f32; 2 * hidden];
-                let (mut h, mut c) = (vec![0.0f32; hidden], vec![0.0f32; hidden]);
+                let mut plain_state = vec![0.0f32; 2 * hidden];
                 let mut scratch = NestedScratch::new(hidden);
                 let mut plain_scratch = CellScratch::new(hidden);
                 for x in inputs(input, 40, 7).chunks_exact(input) {
                     model.step(hidden, x, &mut state, &mut scratch);
-                    plain.step(x, &mut h, &mut c, &mut plain_scratch);
-                    assert_eq!((&state[..hidden], &state[hidden..]), (&h[..], &c[..]), "I={input} H={hidden} {isa:?}");
+                    plain.step(x, &mut plain_state, &mut plain_scratch);
+                    assert_eq!(state, plain_state, "I={input} H={hidden} {isa:?}");
                 }
                 assert_eq!(model.flops_per_step(hidden), plain.flops_per_step());
             }

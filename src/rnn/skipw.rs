@@ -18,10 +18,10 @@
 //! `[L, H]`) have no time column and compute `ũ = σ(W_skip s + b_skip)` exactly as before.
 //! Of the window's `L` steps at most `K` are processed: those among the top-`K` entries of `ũ` (ties
 //! broken by the lower index) whose importance is at least `thr`. A processed step is an ordinary GRU
-//! step ([`GruCell::step`](crate::rnn::GruCell::step)); a skipped step copies the state (`h_t = h_{t−1}`), reads no input and costs
+//! step ([`RnnCell::step`]); a skipped step copies the state (`h_t = h_{t−1}`), reads no input and costs
 //! nothing beyond the window's gate. `K` (`0..=L`) and `thr` are run-time knobs.
 //!
-//! **LSTM cells.** With an [`LstmCell`](crate::rnn::LstmCell) the state is `(h, c)` (stored flat as
+//! **LSTM cells.** With an LSTM [`RnnCell`] the state is `(h, c)` (stored flat as
 //! `[h; c]`, see [`crate::rnn::cell`]), a processed step is an ordinary LSTM step, a skipped step copies
 //! both, and the window gate reads the cell state at the window's start, `ũ = σ(W_skip [c; τ] + b_skip)` —
 //! as Campos' Skip-LSTM update gate reads `c` (our choice for SkipW; `W_skip` keeps its `[L, H + 1]`
@@ -52,7 +52,7 @@
 //! admits none; a NaN `thr` admits none (every comparison with NaN is false).
 //!
 //! # Cost
-//! FLOPs (a multiply–add counts 2, as in [`GruCell::flops_per_step`](crate::rnn::GruCell::flops_per_step)): the window gate costs
+//! FLOPs (a multiply–add counts 2, as in [`CellKind::flops_per_step`]): the window gate costs
 //! `2(H + 1)L + L` (the matrix–vector product with bias over the `H + 1` inputs `[s; τ]`, `2(H + 1)` per
 //! row, and `L` sigmoids; the one division forming `τ` per window is not counted, like the counter of
 //! steps), or `2HL + L` for a model without the time input, once per window, at
@@ -767,16 +767,15 @@ pub fn load_skipw(dir: &Path) -> Result<(SkipWClassifier, SkipWCard), ModelIoErr
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::rnn::GruCell;
 
     fn tiny(window: usize, gate_bias: Vec<f32>) -> SkipWClassifier {
         let hidden = 2;
         let cell =
-            GruCell::new(1, hidden, vec![0.5; 3 * hidden], vec![0.1; 3 * hidden * hidden], vec![0.0; 6], vec![0.0; 6])
+            RnnCell::gru(1, hidden, vec![0.5; 3 * hidden], vec![0.1; 3 * hidden * hidden], vec![0.0; 6], vec![0.0; 6])
                 .unwrap();
         let base = RnnClassifier {
             name: "t".into(),
-            cell: cell.into(),
+            cell,
             readout_weight: vec![1.0, -1.0, -1.0, 1.0],
             readout_bias: vec![0.0; 2],
         };
@@ -867,7 +866,7 @@ mod tests {
     ) -> SkipWClassifier {
         use rand::Rng;
         let mut v = |n: usize, scale: f32| (0..n).map(|_| rng.random_range(-scale..scale)).collect::<Vec<f32>>();
-        let cell = GruCell::new(
+        let cell = RnnCell::gru(
             input,
             hidden,
             v(3 * hidden * input, 1.0),
@@ -878,7 +877,7 @@ mod tests {
         .unwrap();
         let base = RnnClassifier {
             name: "r".into(),
-            cell: cell.into(),
+            cell,
             readout_weight: v(3 * hidden, 1.0),
             readout_bias: v(3, 0.1),
         };
@@ -1028,7 +1027,7 @@ mod tests {
         use rand::{Rng, SeedableRng};
         let mut rng = rand_pcg::Pcg64::seed_from_u64(11);
         let model = random_model(&mut rng, 1, 16, 8, true);
-        let baseline = model.clone().with_isa(KernelIsa::Baseline);
+        let baseline = model.clone().with_isa(KernelIsa::baseline());
         let xs: Vec<f32> = (0..64).map(|_| rng.random_range(0.0..1.0)).collect();
         let run = |m: &SkipWClassifier| {
             let mut state = m.new_state();
@@ -1171,7 +1170,7 @@ mod tests {
     fn random_lstm_model(rng: &mut rand_pcg::Pcg64, input: usize, hidden: usize, window: usize) -> SkipWClassifier {
         use rand::Rng;
         let mut v = |n: usize, scale: f32| (0..n).map(|_| rng.random_range(-scale..scale)).collect::<Vec<f32>>();
-        let cell = crate::rnn::LstmCell::new(
+        let cell = RnnCell::lstm(
             input,
             hidden,
             v(4 * hidden * input, 1.0),
@@ -1182,7 +1181,7 @@ mod tests {
         .unwrap();
         let base = RnnClassifier {
             name: "r".into(),
-            cell: cell.into(),
+            cell,
             readout_weight: v(3 * hidden, 1.0),
             readout_bias: v(3, 0.1),
         };
@@ -1199,7 +1198,8 @@ mod tests {
             let mut rng = rand_pcg::Pcg64::seed_from_u64(seed);
             let (input, hidden, window) = (rng.random_range(1..4), rng.random_range(1..12), rng.random_range(1..10));
             let model = random_lstm_model(&mut rng, input, hidden, window);
-            let RnnCell::Lstm(lstm) = model.cell() else { panic!("an LSTM") };
+            let lstm = model.cell();
+            assert_eq!(lstm.kind(), CellKind::Lstm);
             let steps = rng.random_range(1..5 * window + 3);
             let xs: Vec<f32> = (0..steps * input).map(|_| rng.random_range(-1.0..1.0)).collect();
             let mut state = model.new_state();
@@ -1228,9 +1228,9 @@ mod tests {
                 let step = model.step(x, SkipWKnobs { k, thr }, &mut state, &mut scratch);
                 if step.processed {
                     count += 1;
-                    let (mut h, mut c) = (before[..hidden].to_vec(), before[hidden..].to_vec());
-                    lstm.step(x, &mut h, &mut c, &mut scratch);
-                    assert_eq!((&state.h[..hidden], &state.h[hidden..]), (&h[..], &c[..]), "seed {seed} t {t}");
+                    let mut plain = before.clone();
+                    lstm.step(x, &mut plain, &mut scratch);
+                    assert_eq!(state.h, plain, "seed {seed} t {t}");
                 } else {
                     assert_eq!(state.h, before, "seed {seed} t {t}: a skipped step copies h and c");
                 }

@@ -944,7 +944,7 @@ pub fn train_skip_bank(
 mod tests {
     use super::*;
     use crate::rnn::FlexibleModel;
-    use crate::rnn::{GruScratch, SkipState};
+    use crate::rnn::{CellScratch, SkipState};
     use rand::Rng;
 
     /// Largest absolute difference allowed between the crate's Skip-GRU and the autodiff forward.
@@ -973,7 +973,7 @@ mod tests {
         for b in 0..batch {
             let sequence = &values[b * steps * input..(b + 1) * steps * input];
             let mut state = SkipState::new(hidden);
-            let mut scratch = GruScratch::new(hidden);
+            let mut scratch = CellScratch::new(hidden);
             let mut count = 0;
             for x in sequence.chunks_exact(input) {
                 count += usize::from(ours.step(x, 0.5, &mut state, &mut scratch));
@@ -1047,7 +1047,7 @@ mod tests {
         for b in 0..batch {
             let sequence = &values[b * steps * input..(b + 1) * steps * input];
             let mut state = ours.new_state();
-            let mut scratch = GruScratch::new(hidden);
+            let mut scratch = CellScratch::new(hidden);
             let mut count = 0;
             for x in sequence.chunks_exact(input) {
                 count += usize::from(ours.step(x, 0.5, &mut state, &mut scratch));

@@ -4,7 +4,7 @@ use std::process::Command;
 
 use flexrnn::data::{digits_split, load_digits, Split, SplitPart, Task};
 use flexrnn::eval::{evaluate, measure, outputs, weighted_prediction, EvalConfig, Metric, RunKind, Schedule};
-use flexrnn::rnn::{FlexibleModel, GruCell, GruClassifier, ModelBank, StateMap};
+use flexrnn::rnn::{FlexibleModel, GruClassifier, ModelBank, RnnCell, StateMap};
 use flexrnn::train::bank::{train_bank, BankConfig};
 use flexrnn::train::TrainConfig;
 
@@ -206,7 +206,7 @@ fn variable_length_sequences_change_only_if_they_reach_the_change() {
     let (features, classes) = (test.features, test.classes);
     let gru = |name: &str, hidden: usize| GruClassifier {
         name: name.into(),
-        cell: GruCell::new(
+        cell: RnnCell::gru(
             features,
             hidden,
             vec![0.0; 3 * hidden * features],
@@ -214,8 +214,7 @@ fn variable_length_sequences_change_only_if_they_reach_the_change() {
             vec![0.0; 3 * hidden],
             vec![0.0; 3 * hidden],
         )
-        .unwrap()
-        .into(),
+        .unwrap(),
         readout_weight: vec![0.0; classes * hidden],
         readout_bias: (0..classes).map(|c| c as f32).collect(),
     };

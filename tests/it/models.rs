@@ -110,7 +110,7 @@ fn loaders_refuse_the_other_family() {
 #[test]
 fn skipw_card_matches_the_weights_and_the_budget_holds() {
     use flexrnn::rnn::skipw::{evaluate, load_skipw};
-    use flexrnn::rnn::{GruScratch, SkipWKnobs};
+    use flexrnn::rnn::{CellScratch, SkipWKnobs};
     let (model, card) = load_skipw(&at("models/digits-skipw")).unwrap();
     let set = load_digits().unwrap();
     let split = digits_split(&set.labels);
@@ -132,7 +132,7 @@ fn skipw_card_matches_the_weights_and_the_budget_holds() {
         assert!(point.mean_processed_steps <= (64 / l * point.k) as f64);
     }
     // Every window of every test sequence processes at most K inputs.
-    let mut scratch = GruScratch::new(h);
+    let mut scratch = CellScratch::new(h);
     for k in 0..=l {
         let mut state = model.new_state();
         for i in 0..test.len() {
