@@ -926,12 +926,12 @@ fn train(args: TrainArgs) -> anyhow::Result<()> {
         }
         let (bank, card) = flexrnn::rnn::io::load_bank(dir)?;
         anyhow::ensure!(
-            card.family == "switch" && card.task == set.name && card.cell == args.cell,
+            card.family_name() == "switch" && card.task == set.name && card.cell.as_str() == args.cell,
             "--init-from {}: a switching bank of task `{}` and cell `{}` is needed, found family `{}`, task `{}`, cell `{}`",
             dir.display(),
             set.name,
             args.cell,
-            card.family,
+            card.family_name(),
             card.task,
             card.cell
         );
@@ -1168,7 +1168,7 @@ fn train_skipw(args: TrainArgs, set: &data::SequenceSet, split: &data::Split, co
         }
     })?;
     bar.finish_and_clear();
-    for point in trained.card.grid.iter().filter(|p| p.thr == 0.5) {
+    for point in trained.card.family.grid.iter().filter(|p| p.thr == 0.5) {
         println!(
             "K={} thr=0.5: test {} {:.4}, {:.1} steps processed",
             point.k,
@@ -1185,7 +1185,7 @@ fn train_skipw(args: TrainArgs, set: &data::SequenceSet, split: &data::Split, co
 
 /// `flexrnn train --family nested`: one nested-width GRU (`flexrnn::train::nested`).
 fn train_nested(args: TrainArgs, set: &data::SequenceSet, split: &data::Split, command: String) -> anyhow::Result<()> {
-    use flexrnn::rnn::nested::encode_nested;
+    use flexrnn::rnn::io::encode_nested;
     use flexrnn::train::nested::{train_nested, NestedConfig, NestedProgress};
     // The checks every family shares were made by `train` before it dispatched here.
     anyhow::ensure!(
@@ -1215,7 +1215,7 @@ fn train_nested(args: TrainArgs, set: &data::SequenceSet, split: &data::Split, c
         }
     })?;
     let card = &trained.card;
-    for entry in &card.widths {
+    for entry in &card.family.widths {
         println!(
             "width {}: test {} {:.4} ({} FLOP/step)",
             entry.width,
@@ -1226,7 +1226,9 @@ fn train_nested(args: TrainArgs, set: &data::SequenceSet, split: &data::Split, c
     }
     println!(
         "random schedules: test score {:.4} (step-weighted prediction {:.4}, {:.0} FLOP/step)",
-        card.schedules.test_score, card.schedules.step_weighted_score, card.schedules.mean_flops_per_step
+        card.family.schedules.test_score,
+        card.family.schedules.step_weighted_score,
+        card.family.schedules.mean_flops_per_step
     );
     let files: Vec<(PathBuf, Vec<u8>)> = vec![
         (format!("{}.safetensors", trained.model.name).into(), encode_nested(&trained.model)),

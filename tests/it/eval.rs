@@ -283,7 +283,7 @@ fn eval_cli_names_the_folder_and_task_it_cannot_load() {
 /// Folders of other settings, or of the same seed, are refused with a clear error.
 #[test]
 fn seeds_combines_tiny_seed_folders_and_refuses_mismatched_ones() {
-    use flexrnn::rnn::io::ModelCard;
+    use flexrnn::rnn::io::{BankCard, Card};
     let dir = tempfile::tempdir().unwrap();
     let flexrnn = || {
         let mut command = Command::new(env!("CARGO_BIN_EXE_flexrnn"));
@@ -300,7 +300,7 @@ fn seeds_combines_tiny_seed_folders_and_refuses_mismatched_ones() {
         assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
         out
     };
-    let card_of = |dir: &std::path::Path| -> ModelCard {
+    let card_of = |dir: &std::path::Path| -> Card<BankCard> {
         serde_json::from_slice(&std::fs::read(dir.join("card.json")).unwrap()).unwrap()
     };
     let (one, two) = (train("1", "4,8", "s1"), train("2", "4,8", "s2"));
@@ -319,7 +319,7 @@ fn seeds_combines_tiny_seed_folders_and_refuses_mismatched_ones() {
     assert_eq!(seeds.runs[0].train_wall_time_s, c1.training.wall_time_s);
     assert!(seeds.runs.iter().all(|r| r.update_shares.is_empty()), "a switching bank updates every step");
     for j in 0..2 {
-        let (x1, x2) = (c1.models[j].test_accuracy.unwrap(), c2.models[j].test_accuracy.unwrap());
+        let (x1, x2) = (c1.family.models[j].test_accuracy.unwrap(), c2.family.models[j].test_accuracy.unwrap());
         assert!((seeds.runs[0].scores[j] - x1).abs() < 1e-12 && (seeds.runs[1].scores[j] - x2).abs() < 1e-12);
         let summary = &seeds.summary[j];
         assert!((summary.mean - (x1 + x2) / 2.0).abs() < 1e-12, "{summary:?}");

@@ -3,9 +3,8 @@
 //! ThrRNN, SkipW and nested widths.
 
 use flexrnn::data::{digits_split, load_digits, SequenceSet};
-use flexrnn::rnn::io::{load_bank, load_skip_models};
-use flexrnn::rnn::nested::{load_nested, random_width_schedule};
-use flexrnn::rnn::skipw::load_skipw;
+use flexrnn::rnn::io::{load_bank, load_nested, load_skip_models, load_skipw};
+use flexrnn::rnn::nested::random_width_schedule;
 use flexrnn::rnn::{CellScratch, FamilyState, FlexibleModel, Knobs, ModelBank, NestedScratch, SkipState, SkipWKnobs};
 use rand::SeedableRng;
 

@@ -2,9 +2,7 @@
 
 use flexrnn::engine::EdgeWorld;
 use flexrnn::metrics::{JobRecord, Recorder, SequenceRecord, StepRecord};
-use flexrnn::rnn::io::{load_bank, load_skip_models};
-use flexrnn::rnn::nested::load_nested;
-use flexrnn::rnn::skipw::load_skipw;
+use flexrnn::rnn::io::{load_bank, load_nested, load_skip_models, load_skipw};
 use flexrnn::rnn::{CellScratch, NestedScratch, RnnCell, SkipState, SkipWKnobs};
 use flexrnn::runner;
 use flexrnn::scenario::Scenario;
