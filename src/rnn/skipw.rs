@@ -52,7 +52,7 @@
 //! admits none; a NaN `thr` admits none (every comparison with NaN is false).
 //!
 //! # Cost
-//! FLOPs (a multiply–add counts 2, as in [`CellKind::flops_per_step`]): the window gate costs
+//! FLOPs (a multiply–add counts 2, as in [`CellKind::flops_per_step`](crate::rnn::cell::CellKind::flops_per_step)): the window gate costs
 //! `2(H + 1)L + L` (the matrix–vector product with bias over the `H + 1` inputs `[s; τ]`, `2(H + 1)` per
 //! row, and `L` sigmoids; the one division forming `τ` per window is not counted, like the counter of
 //! steps), or `2HL + L` for a model without the time input, once per window, at

@@ -8,8 +8,8 @@
 //! trainable, initialised by the ridge fit, and members and maps are trained jointly on sequences run
 //! under random switch schedules, exactly as [`crate::rnn::FlexibleModel`] runs them (at a change
 //! before step `t`, the state after step `t − 1` goes through the map, then the receiving model runs
-//! step `t`; the readout is that of the model of the last step). Loss = task loss of the mixed run
-//! + `w_alone` · mean of the members' own task losses run alone + `w_match` · mean over changes of
+//! step `t`; the readout is that of the model of the last step). Loss = task loss of the mixed run +
+//! `w_alone` · mean of the members' own task losses run alone + `w_match` · mean over changes of
 //! the MSE between the mapped state and the state the receiving model has at that step when it runs
 //! the sequence alone (the target held fixed: the map is fitted on the task loss and kept in
 //! distribution by the direct matching term, as in the model-stitching literature). The epoch with
@@ -308,7 +308,7 @@ pub fn validation_schedules(
     per_sequence: usize,
     seed: u64,
 ) -> Vec<Vec<Schedule>> {
-    let mut rng = Pcg64::seed_from_u64(seed ^ 0x5EED_0F_5C4E_D17E);
+    let mut rng = Pcg64::seed_from_u64(seed ^ 0x005E_ED0F_5C4E_D17E);
     (0..set.len())
         .map(|i| (0..per_sequence).map(|_| random_schedule(&mut rng, models, set.length(i), max_changes)).collect())
         .collect()
@@ -499,8 +499,8 @@ pub fn fine_tune_bank(
                         state = mapped;
                     }
                     current = model;
-                    for t in change..end {
-                        state = step(&members[model], &gates[model][t], &weights_hh[model], &state, t)?;
+                    for (t, gate) in gates[model].iter().enumerate().take(end).skip(change) {
+                        state = step(&members[model], gate, &weights_hh[model], &state, t)?;
                     }
                 }
                 let logits = members[current].readout(&members[current].cell.h(&state)?)?;

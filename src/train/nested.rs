@@ -180,7 +180,7 @@ impl CandleNested {
             let mask = Tensor::from_slice(&mask_values, (rows, hidden), &Device::Cpu)?;
             let gi = &gates_input[step];
             let gh = cell.hidden_gates(&(&cell.h(&h)? * &mask)?, &weight_hh_t)?;
-            let candidate = cell.update(&gi, &gh, &h)?;
+            let candidate = cell.update(gi, &gh, &h)?;
             let state_mask = match cell.kind {
                 CellKind::Gru => mask,
                 CellKind::Lstm => Tensor::cat(&[&mask, &mask], 1)?,

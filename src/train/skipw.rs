@@ -224,7 +224,7 @@ impl CandleSkipW {
             // Forward value exactly `hard` (x − x = 0); gradient that of the importance.
             let u = (hard_tensor + (&at - at.detach())?)?;
             let gi = &gates_input[step];
-            let updated = cell.step(&gi, &h, &weight_hh_t)?;
+            let updated = cell.step(gi, &h, &weight_hh_t)?;
             // u = 1 gives exactly `updated`, u = 0 exactly `h`.
             h = (updated.broadcast_mul(&u)? + h.broadcast_mul(&u.affine(-1.0, 1.0)?)?)?;
             selection.push(u);
