@@ -2,31 +2,31 @@
 //! the run-time-selected kernels and with the baseline (SSE2) kernels side by side.
 //!
 //! Run: `cargo bench --bench gru_step`. Throughput is reported in FLOPs per second using
-//! `GruCell::flops_per_step`.
+//! `RnnCell::flops_per_step`.
 
 use std::hint::black_box;
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use flexrnn::rnn::kernels::KernelIsa;
-use flexrnn::rnn::{GruCell, GruScratch};
+use flexrnn::rnn::{CellScratch, RnnCell};
 use rand::{Rng, SeedableRng};
 
-fn cell(input: usize, hidden: usize) -> GruCell {
+fn cell(input: usize, hidden: usize) -> RnnCell {
     let mut rng = rand_pcg::Pcg64::seed_from_u64(hidden as u64);
     let bound = 1.0 / (hidden as f32).sqrt();
     let mut v = |n: usize| (0..n).map(|_| rng.random_range(-bound..bound)).collect::<Vec<f32>>();
-    GruCell::new(input, hidden, v(3 * hidden * input), v(3 * hidden * hidden), v(3 * hidden), v(3 * hidden)).unwrap()
+    RnnCell::gru(input, hidden, v(3 * hidden * input), v(3 * hidden * hidden), v(3 * hidden), v(3 * hidden)).unwrap()
 }
 
 fn gru_step(c: &mut Criterion) {
     let mut group = c.benchmark_group("gru_step");
     for input in [1usize, 64] {
         for hidden in [16usize, 32, 64, 128, 256] {
-            for (isa_name, isa) in [("detected", KernelIsa::detect()), ("baseline", KernelIsa::Baseline)] {
+            for (isa_name, isa) in [("detected", KernelIsa::detect()), ("baseline", KernelIsa::baseline())] {
                 let cell = cell(input, hidden).with_isa(isa);
                 let mut h = vec![0.1f32; hidden];
                 let x = vec![0.5f32; input];
-                let mut scratch = GruScratch::new(hidden);
+                let mut scratch = CellScratch::new(hidden);
                 group.throughput(Throughput::Elements(cell.flops_per_step()));
                 group.bench_with_input(
                     BenchmarkId::new(format!("{isa_name}/I={input}"), format!("H={hidden}")),

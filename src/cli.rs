@@ -987,12 +987,12 @@ fn train(args: TrainArgs, command: String) -> anyhow::Result<()> {
         }
         let (bank, card) = crate::rnn::io::load_bank(dir)?;
         anyhow::ensure!(
-            card.family == "switch" && card.task == set.name && card.cell == args.cell,
+            card.family_name() == "switch" && card.task == set.name && card.cell.as_str() == args.cell,
             "--init-from {}: a switching bank of task `{}` and cell `{}` is needed, found family `{}`, task `{}`, cell `{}`",
             dir.display(),
             set.name,
             args.cell,
-            card.family,
+            card.family_name(),
             card.task,
             card.cell
         );
@@ -1229,7 +1229,7 @@ fn train_skipw(args: TrainArgs, set: &data::SequenceSet, split: &data::Split, co
         }
     })?;
     bar.finish_and_clear();
-    for point in trained.card.grid.iter().filter(|p| p.thr == 0.5) {
+    for point in trained.card.family.grid.iter().filter(|p| p.thr == 0.5) {
         println!(
             "K={} thr=0.5: test {} {:.4}, {:.1} steps processed",
             point.k,
@@ -1246,7 +1246,7 @@ fn train_skipw(args: TrainArgs, set: &data::SequenceSet, split: &data::Split, co
 
 /// `flexrnn train --family nested`: one nested-width GRU (`crate::train::nested`).
 fn train_nested(args: TrainArgs, set: &data::SequenceSet, split: &data::Split, command: String) -> anyhow::Result<()> {
-    use crate::rnn::nested::encode_nested;
+    use crate::rnn::io::encode_nested;
     use crate::train::nested::{train_nested, NestedConfig, NestedProgress};
     // The checks every family shares were made by `train` before it dispatched here.
     anyhow::ensure!(
@@ -1276,7 +1276,7 @@ fn train_nested(args: TrainArgs, set: &data::SequenceSet, split: &data::Split, c
         }
     })?;
     let card = &trained.card;
-    for entry in &card.widths {
+    for entry in &card.family.widths {
         println!(
             "width {}: test {} {:.4} ({} FLOP/step)",
             entry.width,
@@ -1287,7 +1287,9 @@ fn train_nested(args: TrainArgs, set: &data::SequenceSet, split: &data::Split, c
     }
     println!(
         "random schedules: test score {:.4} (step-weighted prediction {:.4}, {:.0} FLOP/step)",
-        card.schedules.test_score, card.schedules.step_weighted_score, card.schedules.mean_flops_per_step
+        card.family.schedules.test_score,
+        card.family.schedules.step_weighted_score,
+        card.family.schedules.mean_flops_per_step
     );
     let files: Vec<(PathBuf, Vec<u8>)> = vec![
         (format!("{}.safetensors", trained.model.name).into(), encode_nested(&trained.model)),

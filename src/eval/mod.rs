@@ -1120,13 +1120,13 @@ pub fn outputs(evaluation: &Evaluation, model: &FlexibleModel) -> Result<Vec<(Pa
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::rnn::{GruCell, GruClassifier, ModelBank, StateMap};
+    use crate::rnn::{GruClassifier, ModelBank, RnnCell, StateMap};
 
     /// A GRU of input 1 and hidden `hidden` whose weights are all zero (its state stays 0) and whose
     /// readout therefore outputs exactly `bias`, whatever the input.
     fn constant_model(name: &str, hidden: usize, bias: Vec<f32>) -> GruClassifier {
         let zeros = |n: usize| vec![0.0; n];
-        let cell = GruCell::new(
+        let cell = RnnCell::gru(
             1,
             hidden,
             zeros(3 * hidden),
@@ -1137,7 +1137,7 @@ mod tests {
         .unwrap();
         GruClassifier {
             name: name.into(),
-            cell: cell.into(),
+            cell,
             readout_weight: zeros(bias.len() * hidden),
             readout_bias: bias,
         }

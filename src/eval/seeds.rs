@@ -22,9 +22,9 @@ use rayon::prelude::*;
 
 use super::{measure, Metric, Schedule};
 use crate::data::SequenceSet;
-use crate::rnn::io::{CardSeedRun, CardSeedSummary, CardSeeds, ModelCard, ModelIoError};
-use crate::rnn::nested::NestedCard;
-use crate::rnn::skipw::SkipWCard;
+use crate::rnn::io::{
+    BankCard, Card, CardSeedRun, CardSeedSummary, CardSeeds, FamilyPart, ModelIoError, NestedCard, SkipWCard,
+};
 use crate::rnn::FlexibleModel;
 
 /// Errors of `flexrnn seeds` and of reading a card's seeds.
@@ -263,36 +263,28 @@ pub fn shipped_index(folders: &[SeedFolder], ship: Option<u64>) -> Result<usize,
     }
 }
 
-/// The card of `dir` (any card type, read as its own type so it reloads unchanged) with `seeds` set,
-/// as pretty JSON.
+/// The card of `dir` (any family, read as its own card type so it reloads unchanged) with `seeds`
+/// set, as pretty JSON.
 ///
 /// # Errors
 /// [`ModelIoError`] if the card cannot be read or has an unknown family.
 pub fn card_with_seeds(dir: &Path, seeds: CardSeeds) -> Result<Vec<u8>, ModelIoError> {
+    fn with_seeds<F: FamilyPart>(dir: &Path, seeds: CardSeeds) -> Result<Vec<u8>, ModelIoError> {
+        let (mut card, path): (Card<F>, PathBuf) = crate::rnn::io::read_card_json(dir)?;
+        card.seeds = Some(seeds);
+        serde_json::to_vec_pretty(&card).map_err(|source| ModelIoError::Card { path, source })
+    }
     #[derive(serde::Deserialize)]
     struct FamilyOnly {
         family: String,
     }
     let (family, path): (FamilyOnly, PathBuf) = crate::rnn::io::read_card_json(dir)?;
-    let encoded = match family.family.as_str() {
-        "switch" | "gru" | "thr" => {
-            let (mut card, _): (ModelCard, _) = crate::rnn::io::read_card_json(dir)?;
-            card.seeds = Some(seeds);
-            serde_json::to_vec_pretty(&card)
-        }
-        "skipw" => {
-            let (mut card, _): (SkipWCard, _) = crate::rnn::io::read_card_json(dir)?;
-            card.seeds = Some(seeds);
-            serde_json::to_vec_pretty(&card)
-        }
-        "nested" => {
-            let (mut card, _): (NestedCard, _) = crate::rnn::io::read_card_json(dir)?;
-            card.seeds = Some(seeds);
-            serde_json::to_vec_pretty(&card)
-        }
-        other => return Err(ModelIoError::Family { path, family: other.to_string() }),
-    };
-    encoded.map_err(|source| ModelIoError::Card { path, source })
+    match family.family.as_str() {
+        "switch" | "gru" | "thr" => with_seeds::<BankCard>(dir, seeds),
+        "skipw" => with_seeds::<SkipWCard>(dir, seeds),
+        "nested" => with_seeds::<NestedCard>(dir, seeds),
+        other => Err(ModelIoError::Family { path, family: other.to_string() }),
+    }
 }
 
 /// The files of the shipped folder: every regular, non-hidden file at the top of `dir` (weights)

@@ -1,22 +1,46 @@
-//! One recurrent cell of either kind, so that every flexible family runs on a GRU or an LSTM.
+//! The recurrent cell: one structure for GRU and LSTM cells, parameterised by its gate set.
 //!
-//! [`RnnCell`] is a closed enum over [`GruCell`] and [`LstmCell`] (one `match` per step, no trait
-//! object). Its state is one flat vector:
+//! A GRU and an LSTM cell hold the same tensors in PyTorch's layout — `weight_ih` `[G·H, I]`,
+//! `weight_hh` `[G·H, H]`, `bias_ih` `[G·H]`, `bias_hh` `[G·H]`, all row-major `f32`, exactly as
+//! `nn.GRUCell.state_dict()` / `nn.LSTMCell.state_dict()` store them — and differ only in the gate set
+//! `G` ([`CellKind::gates`]: 3 or 4), the length of the state and the element-wise update that follows
+//! the two matrix–vector products. So [`RnnCell`] is one struct with a [`CellKind`] field, and its step
+//! is one code path whose last line dispatches to [`gru_update`] or [`lstm_update`].
+//! (A type parameter over a gate-set trait was the alternative; a field keeps one concrete type that
+//! banks, Skip models and nested models store without generics, and the one `match` per step costs
+//! nothing next to the `G·H(I + H)` products.)
+//!
+//! GRU equations (PyTorch `nn.GRUCell`, Cho et al. 2014), gate order r, z, n in every `3H` block:
+//! ```text
+//! r  = σ(W_ir x + b_ir + W_hr h + b_hr)
+//! z  = σ(W_iz x + b_iz + W_hz h + b_hz)
+//! n  = tanh(W_in x + b_in + r ⊙ (W_hn h + b_hn))
+//! h' = (1 − z) ⊙ n + z ⊙ h
+//! ```
+//! LSTM equations (PyTorch `nn.LSTMCell` / one layer of `nn.LSTM`, Hochreiter & Schmidhuber 1997 with
+//! the forget gate of Gers et al. 2000), gate order i, f, g, o in every `4H` block:
+//! ```text
+//! i  = σ(W_ii x + b_ii + W_hi h + b_hi)
+//! f  = σ(W_if x + b_if + W_hf h + b_hf)
+//! g  = tanh(W_ig x + b_ig + W_hg h + b_hg)
+//! o  = σ(W_io x + b_io + W_ho h + b_ho)
+//! c' = f ⊙ c + i ⊙ g
+//! h' = o ⊙ tanh(c')
+//! ```
+//! The state is one flat vector owned by the caller:
 //!
 //! | cell | state layout | [`RnnCell::state_len`] | what the readout reads | what a Skip/SkipW gate reads ([`RnnCell::gate_state`]) |
 //! |---|---|---|---|---|
 //! | GRU | `h` | `H` | `h` | `h` |
 //! | LSTM | `[h; c]` | `2H` | `h` (the first `H` values) | `c` (Campos et al. 2018, §3: the Skip-LSTM's update probability is computed from the cell state) |
 //!
-//! Both cells share one scratch type, [`CellScratch`] (`2 × 4H` floats, enough for either), so a
+//! Both kinds share one scratch type, [`CellScratch`] (`2 × 4H` floats, enough for either), so a
 //! GRU stream and an LSTM stream allocate alike; the GRU uses only its first `3H` values of each buffer.
 
-use super::gru::{GruCell, ShapeError};
-use super::kernels::KernelIsa;
-use super::lstm::LstmCell;
+use super::kernels::{gru_update, lstm_update, matvec_bias, KernelIsa};
 
 /// Per-stream scratch space of a cell step: `2 × 4 · max_hidden` floats, allocated once. Serves
-/// [`GruCell::step`] (which uses `3H` of each buffer), [`LstmCell::step`] and [`RnnCell::step`].
+/// [`RnnCell::step`] of either kind (a GRU uses `3H` of each buffer) and the nested-width step.
 #[derive(Debug, Clone, PartialEq)]
 pub struct CellScratch {
     pub(crate) gate_input: Vec<f32>,
@@ -30,8 +54,23 @@ impl CellScratch {
     }
 }
 
+/// A tensor of the wrong length given to [`RnnCell::new`].
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{kind} cell `{tensor}`: expected {expected} values, found {found}")]
+pub struct ShapeError {
+    /// The cell's kind.
+    pub kind: CellKind,
+    /// Tensor name (`weight_ih`, `weight_hh`, `bias_ih` or `bias_hh`).
+    pub tensor: String,
+    /// Expected number of values.
+    pub expected: usize,
+    /// Found number of values.
+    pub found: usize,
+}
+
 /// The kind of a recurrent cell, as model cards spell it (`"cell": "gru"` or `"lstm"`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum CellKind {
     /// PyTorch `nn.GRUCell` (gates r, z, n).
     #[default]
@@ -61,7 +100,8 @@ impl CellKind {
         }
     }
 
-    /// Gate blocks per weight matrix: 3 (GRU) or 4 (LSTM); `weight_ih` is `[gates · H, I]`.
+    /// Gate blocks per weight matrix, the size of the gate set: 3 (GRU: r, z, n) or 4 (LSTM: i, f, g,
+    /// o); `weight_ih` is `[gates · H, I]`.
     pub fn gates(self) -> usize {
         match self {
             CellKind::Gru => 3,
@@ -77,13 +117,24 @@ impl CellKind {
         }
     }
 
-    /// FLOPs of one step of a cell of this kind with input `I` and hidden `H` (see
-    /// [`GruCell::flops_per_step`] and [`LstmCell::flops_per_step`]).
+    /// FLOPs of one step of a cell of this kind with input `I` and hidden `H`, a multiply–add
+    /// counting 2 and a nonlinearity 1:
+    /// - GRU: `6H(I + H)` for the two matrix–vector products plus `16H` element-wise operations (6H
+    ///   bias adds, 2H for r/z pre-activations, 2H for n's pre-activation, 3H nonlinearities, 3H for
+    ///   the update `n + z(h − n)`);
+    /// - LSTM: `8H(I + H)` plus `21H` (8H bias adds, 4H gate sums, 5H nonlinearities — σ for i, f, o,
+    ///   tanh for g and for c' —, 3H for `c' = f c + i g`, H for `h' = o tanh c'`).
     pub fn flops_per_step(self, input: usize, hidden: usize) -> u64 {
         match self {
             CellKind::Gru => (6 * hidden * (input + hidden) + 16 * hidden) as u64,
             CellKind::Lstm => (8 * hidden * (input + hidden) + 21 * hidden) as u64,
         }
+    }
+
+    /// Number of parameters of a cell of this kind: `G·H(I + H) + 2G·H` with `G` = [`Self::gates`]
+    /// (`3H(I + H) + 6H` for a GRU, `4H(I + H) + 8H` for an LSTM).
+    pub fn parameter_count(self, input: usize, hidden: usize) -> usize {
+        self.gates() * hidden * (input + hidden) + 2 * self.gates() * hidden
     }
 }
 
@@ -93,34 +144,28 @@ impl std::fmt::Display for CellKind {
     }
 }
 
-/// A recurrent cell of either kind, with immutable weights shared by every stream; each stream owns
-/// its flat state (see the module doc) and a [`CellScratch`].
+/// A recurrent cell (GRU or LSTM, see the module doc): immutable weights in PyTorch's layout, shared
+/// by every stream that runs it; each stream owns its flat state (`h`, or `[h; c]`) and a
+/// [`CellScratch`].
 #[derive(Debug, Clone, PartialEq)]
-pub enum RnnCell {
-    /// A GRU cell; state `h`.
-    Gru(GruCell),
-    /// An LSTM cell; state `[h; c]`.
-    Lstm(LstmCell),
-}
-
-impl From<GruCell> for RnnCell {
-    fn from(cell: GruCell) -> RnnCell {
-        RnnCell::Gru(cell)
-    }
-}
-
-impl From<LstmCell> for RnnCell {
-    fn from(cell: LstmCell) -> RnnCell {
-        RnnCell::Lstm(cell)
-    }
+pub struct RnnCell {
+    kind: CellKind,
+    input: usize,
+    hidden: usize,
+    weight_ih: Vec<f32>,
+    weight_hh: Vec<f32>,
+    bias_ih: Vec<f32>,
+    bias_hh: Vec<f32>,
+    isa: KernelIsa,
 }
 
 impl RnnCell {
     /// Builds a cell of `kind` from PyTorch-layout tensors (`weight_ih` `[G·H, I]`, `weight_hh`
-    /// `[G·H, H]`, `bias_ih` and `bias_hh` `[G·H]`, with `G` = [`CellKind::gates`]).
+    /// `[G·H, H]`, `bias_ih` and `bias_hh` `[G·H]`, with `G` = [`CellKind::gates`]); the kernels run
+    /// the best instruction set of this CPU ([`KernelIsa::detect`]).
     ///
     /// # Errors
-    /// [`ShapeError`] if a tensor's length does not match.
+    /// [`ShapeError`] if a tensor's length does not match `input` and `hidden`.
     pub fn new(
         kind: CellKind,
         input: usize,
@@ -130,95 +175,140 @@ impl RnnCell {
         bias_ih: Vec<f32>,
         bias_hh: Vec<f32>,
     ) -> Result<RnnCell, ShapeError> {
-        Ok(match kind {
-            CellKind::Gru => RnnCell::Gru(GruCell::new(input, hidden, weight_ih, weight_hh, bias_ih, bias_hh)?),
-            CellKind::Lstm => RnnCell::Lstm(LstmCell::new(input, hidden, weight_ih, weight_hh, bias_ih, bias_hh)?),
-        })
+        let rows = kind.gates() * hidden;
+        let check = |tensor: &str, v: &Vec<f32>, expected: usize| {
+            if v.len() == expected {
+                Ok(())
+            } else {
+                Err(ShapeError { kind, tensor: tensor.to_string(), expected, found: v.len() })
+            }
+        };
+        check("weight_ih", &weight_ih, rows * input)?;
+        check("weight_hh", &weight_hh, rows * hidden)?;
+        check("bias_ih", &bias_ih, rows)?;
+        check("bias_hh", &bias_hh, rows)?;
+        Ok(RnnCell { kind, input, hidden, weight_ih, weight_hh, bias_ih, bias_hh, isa: KernelIsa::detect() })
+    }
+
+    /// A GRU cell ([`Self::new`] with [`CellKind::Gru`]: tensors of `3H` rows).
+    ///
+    /// # Errors
+    /// As [`Self::new`].
+    pub fn gru(
+        input: usize,
+        hidden: usize,
+        weight_ih: Vec<f32>,
+        weight_hh: Vec<f32>,
+        bias_ih: Vec<f32>,
+        bias_hh: Vec<f32>,
+    ) -> Result<RnnCell, ShapeError> {
+        RnnCell::new(CellKind::Gru, input, hidden, weight_ih, weight_hh, bias_ih, bias_hh)
+    }
+
+    /// An LSTM cell ([`Self::new`] with [`CellKind::Lstm`]: tensors of `4H` rows).
+    ///
+    /// # Errors
+    /// As [`Self::new`].
+    pub fn lstm(
+        input: usize,
+        hidden: usize,
+        weight_ih: Vec<f32>,
+        weight_hh: Vec<f32>,
+        bias_ih: Vec<f32>,
+        bias_hh: Vec<f32>,
+    ) -> Result<RnnCell, ShapeError> {
+        RnnCell::new(CellKind::Lstm, input, hidden, weight_ih, weight_hh, bias_ih, bias_hh)
     }
 
     /// Which kind of cell this is.
     pub fn kind(&self) -> CellKind {
-        match self {
-            RnnCell::Gru(_) => CellKind::Gru,
-            RnnCell::Lstm(_) => CellKind::Lstm,
-        }
+        self.kind
     }
 
     /// Input size `I`.
     pub fn input_size(&self) -> usize {
-        match self {
-            RnnCell::Gru(cell) => cell.input_size(),
-            RnnCell::Lstm(cell) => cell.input_size(),
-        }
+        self.input
     }
 
     /// Hidden size `H` (of `h`; an LSTM's `c` has `H` values too).
     pub fn hidden_size(&self) -> usize {
-        match self {
-            RnnCell::Gru(cell) => cell.hidden_size(),
-            RnnCell::Lstm(cell) => cell.hidden_size(),
-        }
+        self.hidden
     }
 
     /// Length of the flat state: `H` (GRU) or `2H` (LSTM).
     pub fn state_len(&self) -> usize {
-        self.kind().state_len(self.hidden_size())
+        self.kind.state_len(self.hidden)
     }
 
     /// The four tensors in PyTorch order: `weight_ih`, `weight_hh`, `bias_ih`, `bias_hh`.
     pub fn tensors(&self) -> [(&'static str, &[f32]); 4] {
-        match self {
-            RnnCell::Gru(cell) => cell.tensors(),
-            RnnCell::Lstm(cell) => cell.tensors(),
-        }
+        [
+            ("weight_ih", &self.weight_ih),
+            ("weight_hh", &self.weight_hh),
+            ("bias_ih", &self.bias_ih),
+            ("bias_hh", &self.bias_hh),
+        ]
     }
 
     /// Their shapes: `[G·H, I]`, `[G·H, H]`, `[G·H]`, `[G·H]` with `G` = [`CellKind::gates`].
     pub fn tensor_shapes(&self) -> [Vec<usize>; 4] {
-        let rows = self.kind().gates() * self.hidden_size();
-        [vec![rows, self.input_size()], vec![rows, self.hidden_size()], vec![rows], vec![rows]]
+        let rows = self.kind.gates() * self.hidden;
+        [vec![rows, self.input], vec![rows, self.hidden], vec![rows], vec![rows]]
     }
 
-    /// Restricts the kernels to the baseline instruction set (for tests and benchmarks).
-    pub fn with_isa(self, isa: KernelIsa) -> RnnCell {
-        match self {
-            RnnCell::Gru(cell) => RnnCell::Gru(cell.with_isa(isa)),
-            RnnCell::Lstm(cell) => RnnCell::Lstm(cell.with_isa(isa)),
-        }
+    /// The instruction set its kernels run.
+    pub fn isa(&self) -> KernelIsa {
+        self.isa
     }
 
-    /// FLOPs of one step ([`GruCell::flops_per_step`] or [`LstmCell::flops_per_step`]).
+    /// Runs the kernels on `isa` instead (e.g. [`KernelIsa::baseline`], for tests and benchmarks);
+    /// results are bit-identical.
+    pub fn with_isa(mut self, isa: KernelIsa) -> RnnCell {
+        self.isa = isa;
+        self
+    }
+
+    /// FLOPs of one step ([`CellKind::flops_per_step`]).
     pub fn flops_per_step(&self) -> u64 {
-        match self {
-            RnnCell::Gru(cell) => cell.flops_per_step(),
-            RnnCell::Lstm(cell) => cell.flops_per_step(),
-        }
+        self.kind.flops_per_step(self.input, self.hidden)
     }
 
-    /// Number of parameters: `3H(I + H) + 6H` (GRU) or `4H(I + H) + 8H` (LSTM).
+    /// Number of parameters ([`CellKind::parameter_count`]): `3H(I + H) + 6H` (GRU) or
+    /// `4H(I + H) + 8H` (LSTM).
     pub fn parameter_count(&self) -> usize {
-        match self {
-            RnnCell::Gru(cell) => cell.parameter_count(),
-            RnnCell::Lstm(cell) => cell.parameter_count(),
-        }
+        self.kind.parameter_count(self.input, self.hidden)
     }
 
-    /// One step in place on the flat state (`h` for a GRU, `[h; c]` for an LSTM): exactly
-    /// [`GruCell::step`] or [`LstmCell::step`]. Allocates nothing.
+    /// One step in place on the flat state (`h` for a GRU, `[h; c]` for an LSTM): reads input `x`
+    /// (`I` values) and the state, writes the new state into it. The two matrix–vector products, then
+    /// the kind's element-wise update ([`gru_update`] or [`lstm_update`]).
+    /// Allocates nothing.
     ///
     /// # Panics
     /// If `x.len() != I`, `state.len()` is not [`Self::state_len`] or `scratch` was made for a smaller
     /// hidden size.
     #[inline]
     pub fn step(&self, x: &[f32], state: &mut [f32], scratch: &mut CellScratch) {
-        match self {
-            RnnCell::Gru(cell) => cell.step(x, state, scratch),
-            RnnCell::Lstm(cell) => {
-                let hidden = cell.hidden_size();
-                assert_eq!(state.len(), 2 * hidden, "LSTM step: the state is [h; c], 2H values");
-                let (h, c) = state.split_at_mut(hidden);
-                cell.step(x, h, c, scratch);
+        let hidden = self.hidden;
+        let rows = self.kind.gates() * hidden;
+        assert_eq!(x.len(), self.input, "{} step: input size", self.kind);
+        assert_eq!(state.len(), self.kind.state_len(hidden), "{} step: state size (h, or [h; c])", self.kind);
+        let gate_input = &mut scratch.gate_input[..rows];
+        let gate_hidden = &mut scratch.gate_hidden[..rows];
+        if self.input == 1 {
+            let x0 = x[0];
+            for ((g, w), b) in gate_input.iter_mut().zip(&self.weight_ih).zip(&self.bias_ih) {
+                *g = b + w * x0;
             }
+        } else {
+            matvec_bias(self.isa, &self.weight_ih, x, &self.bias_ih, gate_input);
+        }
+        // `c` is empty for a GRU.
+        let (h, c) = state.split_at_mut(hidden);
+        matvec_bias(self.isa, &self.weight_hh, h, &self.bias_hh, gate_hidden);
+        match self.kind {
+            CellKind::Gru => gru_update(self.isa, gate_input, gate_hidden, h),
+            CellKind::Lstm => lstm_update(self.isa, gate_input, gate_hidden, h, c),
         }
     }
 
@@ -226,54 +316,214 @@ impl RnnCell {
     /// LSTM (see the module doc). `state` must be [`Self::state_len`] long.
     #[inline]
     pub fn gate_state<'a>(&self, state: &'a [f32]) -> &'a [f32] {
-        match self {
-            RnnCell::Gru(_) => state,
-            RnnCell::Lstm(cell) => &state[cell.hidden_size()..],
+        match self.kind {
+            CellKind::Gru => state,
+            CellKind::Lstm => &state[self.hidden..],
         }
+    }
+}
+
+#[cfg(test)]
+mod gru_reference {
+    //! A scalar, obviously-correct GRU used as the oracle for the fast step.
+
+    /// One step; returns `h'`.
+    #[allow(clippy::too_many_arguments)]
+    pub fn step(
+        input: usize,
+        hidden: usize,
+        w_ih: &[f32],
+        w_hh: &[f32],
+        b_ih: &[f32],
+        b_hh: &[f32],
+        x: &[f32],
+        h: &[f32],
+    ) -> Vec<f32> {
+        let gate = |g: usize, j: usize| -> (f64, f64) {
+            let row = g * hidden + j;
+            let mut gi = b_ih[row] as f64;
+            for c in 0..input {
+                gi += w_ih[row * input + c] as f64 * x[c] as f64;
+            }
+            let mut gh = b_hh[row] as f64;
+            for c in 0..hidden {
+                gh += w_hh[row * hidden + c] as f64 * h[c] as f64;
+            }
+            (gi, gh)
+        };
+        let sig = |v: f64| 1.0 / (1.0 + (-v).exp());
+        (0..hidden)
+            .map(|j| {
+                let (ir, hr) = gate(0, j);
+                let (iz, hz) = gate(1, j);
+                let (inn, hn) = gate(2, j);
+                let r = sig(ir + hr);
+                let z = sig(iz + hz);
+                let n = (inn + r * hn).tanh();
+                ((1.0 - z) * n + z * h[j] as f64) as f32
+            })
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod lstm_reference {
+    //! A scalar, obviously-correct LSTM in `f64`, the oracle for the fast step.
+
+    /// One step; returns `(h', c')`.
+    #[allow(clippy::too_many_arguments)]
+    pub fn step(
+        input: usize,
+        hidden: usize,
+        w_ih: &[f32],
+        w_hh: &[f32],
+        b_ih: &[f32],
+        b_hh: &[f32],
+        x: &[f32],
+        h: &[f32],
+        c: &[f32],
+    ) -> (Vec<f32>, Vec<f32>) {
+        let gate = |g: usize, j: usize| -> f64 {
+            let row = g * hidden + j;
+            let mut sum = b_ih[row] as f64 + b_hh[row] as f64;
+            for k in 0..input {
+                sum += w_ih[row * input + k] as f64 * x[k] as f64;
+            }
+            for k in 0..hidden {
+                sum += w_hh[row * hidden + k] as f64 * h[k] as f64;
+            }
+            sum
+        };
+        let sig = |v: f64| 1.0 / (1.0 + (-v).exp());
+        let (mut h_new, mut c_new) = (Vec::with_capacity(hidden), Vec::with_capacity(hidden));
+        for (j, &c_old) in c.iter().enumerate().take(hidden) {
+            let i = sig(gate(0, j));
+            let f = sig(gate(1, j));
+            let g = gate(2, j).tanh();
+            let o = sig(gate(3, j));
+            let c_j = f * c_old as f64 + i * g;
+            c_new.push(c_j as f32);
+            h_new.push((o * c_j.tanh()) as f32);
+        }
+        (h_new, c_new)
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use rand::{Rng, SeedableRng};
+
+    /// Largest absolute difference allowed between the f32 step and the f64 scalar reference.
+    const REFERENCE_ATOL: f32 = 1e-5;
+
+    fn random_cell(kind: CellKind, input: usize, hidden: usize, seed: u64) -> RnnCell {
+        let mut rng = rand_pcg::Pcg64::seed_from_u64(seed);
+        let scale = 1.0 / (hidden as f32).sqrt();
+        let mut v = |n: usize| (0..n).map(|_| rng.random_range(-scale..scale)).collect::<Vec<f32>>();
+        let rows = kind.gates() * hidden;
+        RnnCell::new(kind, input, hidden, v(rows * input), v(rows * hidden), v(rows), v(rows)).unwrap()
+    }
 
     #[test]
     fn kinds_spell_and_size_as_cards_do() {
         for kind in CellKind::ALL {
             assert_eq!(CellKind::parse(kind.as_str()), Some(kind));
+            assert_eq!(serde_json::to_string(&kind).unwrap(), format!("\"{kind}\""));
         }
         assert_eq!(CellKind::parse("rnn"), None);
         assert_eq!((CellKind::Gru.state_len(8), CellKind::Lstm.state_len(8)), (8, 16));
         assert_eq!(CellKind::Gru.flops_per_step(1, 16), 1888);
         assert_eq!(CellKind::Lstm.flops_per_step(1, 128), 134_784);
+        assert_eq!((CellKind::Gru.parameter_count(2, 3), CellKind::Lstm.parameter_count(1, 1)), (3 * 3 * 5 + 18, 16));
     }
 
     #[test]
-    fn the_enum_step_is_the_cell_step_bit_for_bit() {
-        let v = |n: usize, k: f32| (0..n).map(|i| ((i as f32) * k).sin() * 0.3).collect::<Vec<f32>>();
-        let gru = GruCell::new(2, 5, v(30, 0.7), v(75, 0.3), v(15, 0.9), v(15, 1.1)).unwrap();
-        let lstm = LstmCell::new(2, 5, v(40, 0.7), v(100, 0.3), v(20, 0.9), v(20, 1.1)).unwrap();
-        let mut scratch = CellScratch::new(5);
-        let (mut h, mut state) = (vec![0.1f32; 5], vec![0.1f32; 5]);
-        let wrapped = RnnCell::from(gru.clone());
-        for t in 0..20 {
-            let x = [(t as f32).cos(), 0.5];
-            gru.step(&x, &mut h, &mut scratch);
-            wrapped.step(&x, &mut state, &mut scratch);
-            assert_eq!(h, state);
+    fn shapes_are_checked_per_gate_set() {
+        let err = RnnCell::gru(1, 2, vec![0.0; 8], vec![0.0; 12], vec![0.0; 6], vec![0.0; 6]).unwrap_err();
+        assert_eq!(err.to_string(), "gru cell `weight_ih`: expected 6 values, found 8");
+        // The same tensors are an LSTM's of hidden 2 (4 gates × 2 rows).
+        let lstm = RnnCell::lstm(1, 2, vec![0.0; 8], vec![0.0; 16], vec![0.0; 8], vec![0.0; 8]).unwrap();
+        assert_eq!((lstm.state_len(), lstm.tensor_shapes()[1].clone()), (4, vec![8, 2]));
+    }
+
+    #[test]
+    fn gru_hand_computed_one_unit_step() {
+        // H = 1, I = 1; weights chosen so every gate is easy to evaluate by hand.
+        // r = σ(0) = 0.5, z = σ(0) = 0.5, n = tanh(1·x + r·(1·h)) with x = 0.5, h = 1: tanh(1.0).
+        let cell = RnnCell::gru(1, 1, vec![0.0, 0.0, 1.0], vec![0.0, 0.0, 1.0], vec![0.0; 3], vec![0.0; 3]).unwrap();
+        let mut h = [1.0f32];
+        let mut scratch = CellScratch::new(1);
+        cell.step(&[0.5], &mut h, &mut scratch);
+        let n = 1.0f32.tanh();
+        let expected = 0.5 * n + 0.5 * 1.0;
+        assert!((h[0] - expected).abs() < 1e-7, "{} vs {expected}", h[0]);
+        assert_eq!(cell.flops_per_step(), 6 * 2 + 16);
+    }
+
+    #[test]
+    fn lstm_hand_computed_one_unit_step() {
+        // H = 1, I = 1, zero weights except the g row (weight_ih 1): i = f = o = σ(0) = 0.5,
+        // g = tanh(x) with x = 0.5; c' = 0.5·c + 0.5·tanh(0.5) with c = 1; h' = 0.5·tanh(c').
+        let cell = RnnCell::lstm(1, 1, vec![0.0, 0.0, 1.0, 0.0], vec![0.0; 4], vec![0.0; 4], vec![0.0; 4]).unwrap();
+        let mut state = [0.3f32, 1.0];
+        let mut scratch = CellScratch::new(1);
+        cell.step(&[0.5], &mut state, &mut scratch);
+        let c_expected = 0.5 + 0.5 * 0.5f32.tanh();
+        assert!((state[1] - c_expected).abs() < 1e-6, "{} vs {c_expected}", state[1]);
+        assert!((state[0] - 0.5 * c_expected.tanh()).abs() < 1e-6);
+        assert_eq!(cell.gate_state(&state), &state[1..]);
+        // 8·1·2 + 21
+        assert_eq!(cell.flops_per_step(), 37);
+        assert_eq!(cell.parameter_count(), 4 * 2 + 8);
+        // 8·128·129 + 21·128 = 132 096 + 2 688
+        assert_eq!(random_cell(CellKind::Lstm, 1, 128, 1).flops_per_step(), 134_784);
+    }
+
+    #[test]
+    fn step_matches_scalar_reference_at_every_width() {
+        for kind in CellKind::ALL {
+            for (hidden, input) in [(1, 1), (7, 3), (16, 1), (33, 5), (128, 1)] {
+                let cell = random_cell(kind, input, hidden, hidden as u64);
+                let mut rng = rand_pcg::Pcg64::seed_from_u64(99);
+                let mut state: Vec<f32> = (0..cell.state_len()).map(|_| rng.random_range(-1.0..1.0)).collect();
+                let mut scratch = CellScratch::new(hidden);
+                for _ in 0..20 {
+                    let x: Vec<f32> = (0..input).map(|_| rng.random_range(-1.0..1.0)).collect();
+                    let [(_, wi), (_, wh), (_, bi), (_, bh)] = cell.tensors();
+                    let expected = match kind {
+                        CellKind::Gru => gru_reference::step(input, hidden, wi, wh, bi, bh, &x, &state),
+                        CellKind::Lstm => {
+                            let (h, c) = state.split_at(hidden);
+                            let (h, c) = lstm_reference::step(input, hidden, wi, wh, bi, bh, &x, h, c);
+                            [h, c].concat()
+                        }
+                    };
+                    cell.step(&x, &mut state, &mut scratch);
+                    let worst = state.iter().zip(&expected).map(|(a, b)| (a - b).abs()).fold(0.0, f32::max);
+                    assert!(worst <= REFERENCE_ATOL, "{kind} H={hidden} I={input}: max abs diff {worst}");
+                }
+            }
         }
-        assert_eq!(wrapped.gate_state(&state), &state[..]);
-        let (mut h, mut c, mut state) = (vec![0.1f32; 5], vec![-0.2f32; 5], vec![0.1f32; 10]);
-        state[5..].iter_mut().for_each(|v| *v = -0.2);
-        let wrapped = RnnCell::from(lstm.clone());
-        assert_eq!((wrapped.state_len(), wrapped.flops_per_step()), (10, lstm.flops_per_step()));
-        for t in 0..20 {
-            let x = [(t as f32).cos(), 0.5];
-            lstm.step(&x, &mut h, &mut c, &mut scratch);
-            wrapped.step(&x, &mut state, &mut scratch);
-            assert_eq!((&h[..], &c[..]), (&state[..5], &state[5..]));
+    }
+
+    #[test]
+    fn baseline_and_detected_isa_agree_bit_for_bit() {
+        for kind in CellKind::ALL {
+            for input in [1, 4] {
+                let fast = random_cell(kind, input, 64, 3);
+                let slow = fast.clone().with_isa(KernelIsa::baseline());
+                assert_eq!(slow.isa(), KernelIsa::baseline());
+                let mut s1 = vec![0.1f32; fast.state_len()];
+                let mut s2 = s1.clone();
+                let mut scratch = CellScratch::new(64);
+                for t in 0..50 {
+                    let x: Vec<f32> = (0..input).map(|k| ((t * 3 + k) as f32 * 0.37).sin()).collect();
+                    fast.step(&x, &mut s1, &mut scratch);
+                    slow.step(&x, &mut s2, &mut scratch);
+                }
+                assert_eq!(s1, s2, "{kind}, I = {input}");
+            }
         }
-        assert_eq!(wrapped.gate_state(&state), &c[..]);
-        assert_eq!(wrapped.tensor_shapes()[1], vec![20, 5]);
     }
 }

@@ -55,11 +55,11 @@
 use std::path::Path;
 
 use super::cell::{CellKind, CellScratch};
-use super::io::{load_bank, load_skip_models, ModelCard, ModelIoError};
+use super::io::{load_bank, load_nested, load_skip_models, load_skipw, BankCard, Card, ModelIoError, NestedCard, SkipWCard};
 use super::model::{argmax, BankError, ModelBank};
-use super::nested::{load_nested, NestedCard, NestedGru, NestedScratch};
+use super::nested::{NestedGru, NestedScratch};
 use super::skip::{SkipGruClassifier, SkipState};
-use super::skipw::{load_skipw, SkipWCard, SkipWClassifier, SkipWKnobs, SkipWState};
+use super::skipw::{SkipWClassifier, SkipWKnobs, SkipWState};
 
 /// Thresholds of a Thr model whose card has no knob grid: always update, the training threshold, never.
 pub const DEFAULT_THR_GRID: [f32; 3] = [0.0, 0.5, 1.01];
@@ -394,13 +394,13 @@ impl FlexibleModel {
 
     /// A `Switch` model from a bank; the card (if any) gives each setting's expected accuracy and
     /// FLOPs per step.
-    pub fn from_bank(bank: ModelBank, card: Option<&ModelCard>) -> FlexibleModel {
+    pub fn from_bank(bank: ModelBank, card: Option<&Card<BankCard>>) -> FlexibleModel {
         let settings = bank
             .models()
             .iter()
             .enumerate()
             .map(|(index, model)| {
-                let entry = card.and_then(|c| c.models.iter().find(|m| m.name == model.name));
+                let entry = card.and_then(|c| c.family.models.iter().find(|m| m.name == model.name));
                 let flops = model.cell.flops_per_step();
                 Setting {
                     name: model.name.clone(),
@@ -423,7 +423,7 @@ impl FlexibleModel {
             .models()
             .iter()
             .map(|model| {
-                card.and_then(|c| c.models.iter().find(|m| m.name == model.name))
+                card.and_then(|c| c.family.models.iter().find(|m| m.name == model.name))
                     .and_then(|e| e.validation_accuracy.or(e.validation_mse.map(|m| -m)))
             })
             .collect();
@@ -438,7 +438,7 @@ impl FlexibleModel {
     /// classes or cell kind.
     pub fn from_skip_models(
         models: Vec<SkipGruClassifier>,
-        card: Option<&ModelCard>,
+        card: Option<&Card<BankCard>>,
     ) -> Result<FlexibleModel, BankError> {
         let first = models.first().ok_or_else(|| BankError::Invalid("no Skip-GRU".into()))?;
         let shape = |m: &SkipGruClassifier| (m.hidden_size(), m.input_size(), m.classes(), m.base.cell_kind());
@@ -452,7 +452,7 @@ impl FlexibleModel {
         let mut settings = Vec::new();
         let (mut grids, mut ranges) = (Vec::new(), Vec::new());
         for (index, model) in models.iter().enumerate() {
-            let entry = card.and_then(|c| c.models.iter().find(|m| m.name == model.name()));
+            let entry = card.and_then(|c| c.family.models.iter().find(|m| m.name == model.name()));
             // The whole grid, for settings between its points (`add_setting`).
             let mut full: Vec<MeasuredPoint> = entry
                 .map(|e| {
@@ -533,14 +533,14 @@ impl FlexibleModel {
 
     /// A `SkipW` model; settings `K = 0..=L` at [`SKIPW_THR`] and `K = L` at `thr = 0`, with the
     /// card's grid values where it has them.
-    pub fn from_skipw(model: SkipWClassifier, card: Option<&SkipWCard>) -> FlexibleModel {
+    pub fn from_skipw(model: SkipWClassifier, card: Option<&Card<SkipWCard>>) -> FlexibleModel {
         let window = model.window();
         let knobs: Vec<(usize, f32)> =
             (0..=window).map(|k| (k, SKIPW_THR)).chain(std::iter::once((window, 0.0))).collect();
         let settings = knobs
             .into_iter()
             .map(|(k, thr)| {
-                let point = card.and_then(|c| c.grid.iter().find(|p| p.k == k && p.thr == thr));
+                let point = card.and_then(|c| c.family.grid.iter().find(|p| p.k == k && p.thr == thr));
                 Setting {
                     name: format!("k={k},thr={thr}"),
                     knobs: Knobs::SkipW { k, thr },
@@ -560,7 +560,8 @@ impl FlexibleModel {
         let task = card.map_or_else(String::new, |c| c.task.clone());
         let mut grid: Vec<(usize, MeasuredPoint)> = card
             .map(|c| {
-                c.grid
+                c.family
+                    .grid
                     .iter()
                     .filter(|p| p.thr.is_finite())
                     .map(|p| {
@@ -576,18 +577,18 @@ impl FlexibleModel {
             })
             .unwrap_or_default();
         grid.sort_by(|a, b| a.0.cmp(&b.0).then(a.1.thr.total_cmp(&b.1.thr)));
-        let thr_range = card.map_or((0.0, 1.0), |c| (c.knobs.thr_min, c.knobs.thr_max));
+        let thr_range = card.map_or((0.0, 1.0), |c| (c.family.knobs.thr_min, c.family.knobs.thr_max));
         FlexibleModel::SkipW(SkipWModel { model, settings, task, grid, thr_range })
     }
 
     /// A `Nested` model: one setting per width, ascending, named `w=<w>`, all in parameter block 0
     /// (the whole model); the card (if any) gives each width's test accuracy.
-    pub fn from_nested(model: NestedGru, card: Option<&NestedCard>) -> FlexibleModel {
+    pub fn from_nested(model: NestedGru, card: Option<&Card<NestedCard>>) -> FlexibleModel {
         let settings = model
             .widths()
             .iter()
             .map(|&width| {
-                let entry = card.and_then(|c| c.widths.iter().find(|w| w.width == width));
+                let entry = card.and_then(|c| c.family.widths.iter().find(|w| w.width == width));
                 let flops = model.flops_per_step(width);
                 Setting {
                     name: format!("w={width}"),

@@ -96,25 +96,68 @@ unsafe fn matvec_bias_avx2(w: &[f32], x: &[f32], b: &[f32], out: &mut [f32]) {
     }
 }
 
-/// Which compiled variant of the kernels this machine runs.
+/// Which compiled variant of the kernels a cell runs: the baseline target, or the AVX2 variant when
+/// this CPU has AVX2.
+///
+/// The variant is private, so safe code can only obtain the AVX2 variant through a checked
+/// constructor ([`KernelIsa::detect`], [`KernelIsa::avx2`]): a value that selects the AVX2 kernels
+/// proves that AVX2 was detected on this machine, which is what the kernels' `unsafe` calls rely on.
+/// Both variants give identical bits (see the module doc), so the choice affects speed only.
+///
+/// ```compile_fail
+/// // The AVX2 variant cannot be named from safe code: it is not a public variant.
+/// let _ = flexrnn::rnn::kernels::KernelIsa::Avx2;
+/// ```
+/// ```
+/// use flexrnn::rnn::kernels::KernelIsa;
+/// let isa = KernelIsa::avx2().unwrap_or(KernelIsa::baseline()); // what `detect` does
+/// assert_eq!(isa, KernelIsa::detect());
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum KernelIsa {
+pub struct KernelIsa(Isa);
+
+/// The instruction sets behind [`KernelIsa`]; private so that `Avx2` is only made after detection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Isa {
     /// The baseline target (SSE2 on x86-64).
     Baseline,
-    /// x86-64 AVX2 (detected at run time).
+    /// x86-64 AVX2, constructed only after `is_x86_feature_detected!("avx2")` returned true.
+    #[cfg(target_arch = "x86_64")]
     Avx2,
 }
 
 impl KernelIsa {
-    /// Detects the best variant for this CPU (the detection result is cached by the standard library).
+    /// The best variant for this CPU: AVX2 if detected, else the baseline (the detection result is
+    /// cached by the standard library).
     pub fn detect() -> KernelIsa {
+        KernelIsa::avx2().unwrap_or(KernelIsa::baseline())
+    }
+
+    /// The baseline variant, valid on every CPU of the target (for tests and benchmarks that compare
+    /// the two).
+    pub const fn baseline() -> KernelIsa {
+        KernelIsa(Isa::Baseline)
+    }
+
+    /// The AVX2 variant if this CPU supports AVX2 (checked at run time); `None` otherwise and on other
+    /// architectures.
+    pub fn avx2() -> Option<KernelIsa> {
         #[cfg(target_arch = "x86_64")]
         {
             if std::arch::is_x86_feature_detected!("avx2") {
-                return KernelIsa::Avx2;
+                return Some(KernelIsa(Isa::Avx2));
             }
         }
-        KernelIsa::Baseline
+        None
+    }
+
+    /// The variant's name: `baseline` or `avx2`.
+    pub fn name(self) -> &'static str {
+        match self.0 {
+            Isa::Baseline => "baseline",
+            #[cfg(target_arch = "x86_64")]
+            Isa::Avx2 => "avx2",
+        }
     }
 }
 
@@ -129,8 +172,10 @@ pub fn matvec_bias(isa: KernelIsa, w: &[f32], x: &[f32], b: &[f32], out: &mut [f
     assert_eq!(b.len(), out.len(), "matvec_bias: bias shape");
     match isa {
         #[cfg(target_arch = "x86_64")]
-        KernelIsa::Avx2 => unsafe {
-            // SAFETY: `KernelIsa::Avx2` is only produced by `detect()` after AVX2 was detected.
+        KernelIsa(Isa::Avx2) => unsafe {
+            // SAFETY: `Isa::Avx2` is private and only constructed by `KernelIsa::avx2()` after
+            // `is_x86_feature_detected!("avx2")` returned true, so this CPU has AVX2; the shapes were
+            // asserted above.
             matvec_bias_avx2(w, x, b, out)
         },
         _ => matvec_bias_generic(w, x, b, out),
@@ -221,9 +266,10 @@ pub fn matvec_bias_strided(isa: KernelIsa, w: &[f32], row_stride: usize, x: &[f3
     assert!(w.len() >= (out.len() - 1) * row_stride + x.len(), "matvec_bias_strided: weight shape");
     match isa {
         #[cfg(target_arch = "x86_64")]
-        KernelIsa::Avx2 => unsafe {
-            // SAFETY: `KernelIsa::Avx2` is only produced by `detect()` after AVX2 was detected; the
-            // shapes were checked above.
+        KernelIsa(Isa::Avx2) => unsafe {
+            // SAFETY: `Isa::Avx2` is private and only constructed by `KernelIsa::avx2()` after
+            // `is_x86_feature_detected!("avx2")` returned true, so this CPU has AVX2; the shapes were
+            // checked above.
             matvec_bias_strided_avx2(w, row_stride, x, b, out)
         },
         _ => matvec_bias_strided_generic(w, row_stride, x, b, out),
@@ -242,6 +288,8 @@ pub fn exp(x: f32) -> f32 {
     const LN2_LO: f32 = -2.121_944_4e-4;
     // 1.5 · 2^23: adding and subtracting it rounds to the nearest integer for |v| < 2^22.
     const ROUND: f32 = 12_582_912.0;
+    // Not `clamp`: `max`/`min` map a NaN input to -87.3 instead of passing it on, as always here.
+    #[allow(clippy::manual_clamp)]
     let x = x.max(-87.3).min(88.3);
     let n = (x * LOG2E + ROUND) - ROUND;
     let r = (x - n * LN2_HI) - n * LN2_LO;
@@ -250,7 +298,8 @@ pub fn exp(x: f32) -> f32 {
     p = p * r + 8.333_452e-3;
     p = p * r + 4.166_579_6e-2;
     p = p * r + 1.666_666_5e-1;
-    p = p * r + 5.000_000_1e-1;
+    // Cephes' 5.0000001e-1, which is 0.5 in f32.
+    p = p * r + 0.5;
     let e_r = (p * r) * r + r + 1.0;
     e_r * f32::from_bits(((n as i32 + 127) << 23) as u32)
 }
@@ -301,8 +350,9 @@ pub fn gru_update(isa: KernelIsa, gate_input: &[f32], gate_hidden: &[f32], h: &m
     assert!(gate_input.len() >= 3 * h.len() && gate_hidden.len() >= 3 * h.len(), "gru_update: gate shape");
     match isa {
         #[cfg(target_arch = "x86_64")]
-        KernelIsa::Avx2 => unsafe {
-            // SAFETY: `KernelIsa::Avx2` is only produced by `detect()` after AVX2 was detected.
+        KernelIsa(Isa::Avx2) => unsafe {
+            // SAFETY: `Isa::Avx2` is private and only constructed by `KernelIsa::avx2()` after
+            // `is_x86_feature_detected!("avx2")` returned true, so this CPU has AVX2.
             gru_update_avx2(gate_input, gate_hidden, h)
         },
         _ => gru_update_generic(gate_input, gate_hidden, h),
@@ -352,8 +402,9 @@ pub fn lstm_update(isa: KernelIsa, gate_input: &[f32], gate_hidden: &[f32], h: &
     );
     match isa {
         #[cfg(target_arch = "x86_64")]
-        KernelIsa::Avx2 => unsafe {
-            // SAFETY: `KernelIsa::Avx2` is only produced by `detect()` after AVX2 was detected.
+        KernelIsa(Isa::Avx2) => unsafe {
+            // SAFETY: `Isa::Avx2` is private and only constructed by `KernelIsa::avx2()` after
+            // `is_x86_feature_detected!("avx2")` returned true, so this CPU has AVX2.
             lstm_update_avx2(gate_input, gate_hidden, h, c)
         },
         _ => lstm_update_generic(gate_input, gate_hidden, h, c),
@@ -384,12 +435,23 @@ mod tests {
     }
 
     #[test]
+    fn the_avx2_variant_exists_only_where_avx2_was_detected() {
+        #[cfg(target_arch = "x86_64")]
+        let has_avx2 = std::arch::is_x86_feature_detected!("avx2");
+        #[cfg(not(target_arch = "x86_64"))]
+        let has_avx2 = false;
+        assert_eq!(KernelIsa::avx2().is_some(), has_avx2);
+        assert_eq!(KernelIsa::detect().name(), if has_avx2 { "avx2" } else { "baseline" });
+        assert_eq!(KernelIsa::baseline().name(), "baseline");
+    }
+
+    #[test]
     fn matvec_matches_hand_computed_values_on_both_isas() {
         // 2 × 9 so that both the 8-lane body and the tail are used.
         let w: Vec<f32> = (0..18).map(|i| i as f32).collect();
         let x = [1.0f32, 0.0, 2.0, 0.0, 0.0, 0.0, 0.0, 0.0, -1.0];
         let b = [0.5f32, -0.5];
-        for isa in [KernelIsa::Baseline, KernelIsa::detect()] {
+        for isa in [KernelIsa::baseline(), KernelIsa::detect()] {
             let mut out = [0.0f32; 2];
             matvec_bias(isa, &w, &x, &b, &mut out);
             // row 0: 0·1 + 2·2 + 8·(-1) = -4; row 1: 9 + 11·2 - 17 = 14
@@ -406,8 +468,8 @@ mod tests {
             let b: Vec<f32> = (0..rows).map(|i| i as f32 * 0.01).collect();
             let packed: Vec<f32> = w.chunks_exact(stride).flat_map(|row| row[..cols].to_vec()).collect();
             let mut expected = vec![0.0f32; rows];
-            matvec_bias(KernelIsa::Baseline, &packed, &x, &b, &mut expected);
-            for isa in [KernelIsa::Baseline, KernelIsa::detect()] {
+            matvec_bias(KernelIsa::baseline(), &packed, &x, &b, &mut expected);
+            for isa in [KernelIsa::baseline(), KernelIsa::detect()] {
                 let mut out = vec![0.0f32; rows];
                 matvec_bias_strided(isa, &w, stride, &x, &b, &mut out);
                 assert_eq!(out, expected, "{rows}×{stride}, first {cols} columns, {isa:?}");

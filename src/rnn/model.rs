@@ -97,17 +97,6 @@ impl RnnClassifier {
     }
 }
 
-impl From<super::lstm::LstmClassifier> for RnnClassifier {
-    fn from(model: super::lstm::LstmClassifier) -> RnnClassifier {
-        RnnClassifier {
-            name: model.name,
-            cell: RnnCell::Lstm(model.cell),
-            readout_weight: model.readout_weight,
-            readout_bias: model.readout_bias,
-        }
-    }
-}
-
 /// Index of the largest value; the first one on ties; NaN never wins.
 pub fn argmax(values: &[f32]) -> usize {
     let mut best = 0;
@@ -351,10 +340,9 @@ impl ModelBank {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::rnn::GruCell;
 
     fn tiny(name: &str, hidden: usize) -> GruClassifier {
-        let cell = GruCell::new(
+        let cell = RnnCell::gru(
             1,
             hidden,
             vec![0.1; 3 * hidden],
@@ -365,7 +353,7 @@ mod tests {
         .unwrap();
         GruClassifier {
             name: name.into(),
-            cell: cell.into(),
+            cell,
             readout_weight: vec![1.0; 2 * hidden],
             readout_bias: vec![0.0, 0.5],
         }
@@ -460,7 +448,7 @@ mod tests {
     }
 
     fn tiny_lstm(name: &str, hidden: usize) -> RnnClassifier {
-        let cell = crate::rnn::LstmCell::new(
+        let cell = RnnCell::lstm(
             1,
             hidden,
             vec![0.1; 4 * hidden],
@@ -471,7 +459,7 @@ mod tests {
         .unwrap();
         RnnClassifier {
             name: name.into(),
-            cell: cell.into(),
+            cell,
             readout_weight: vec![1.0; 2 * hidden],
             readout_bias: vec![0.0, 0.5],
         }

@@ -6,11 +6,11 @@
 //! for each gate block g ∈ {r, z, n} (PyTorch order), rows g·H .. g·H + w of every tensor:
 //! gi_g = W_ig[0..w, :] x + b_ig[0..w]
 //! gh_g = W_hg[0..w, 0..w] h[0..w] + b_hg[0..w]
-//! h[0..w] ← GRU update of (gi, gh, h[0..w])          (the equations of [`GruCell`](crate::rnn::GruCell))
+//! h[0..w] ← GRU update of (gi, gh, h[0..w])          (the GRU equations of [`crate::rnn::cell`])
 //! h[w..H] unchanged
 //! ```
 //! **LSTM cells** the same way: rows `g·H .. g·H + w` of each of the four gate blocks i, f, g, o, the
-//! first `w` columns of `weight_hh`, and the LSTM update ([`crate::rnn::LstmCell`]'s equations) of
+//! first `w` columns of `weight_hh`, and the LSTM update (the LSTM equations of [`crate::rnn::cell`]) of
 //! `h[0..w]` and `c[0..w]`; `h[w..H]` and `c[w..H]` keep their values. The flat state is `[h; c]`
 //! (`2H` values, see [`crate::rnn::cell`]); the readouts read `h[0..w]`.
 //! **Units beyond `w` keep their last value.** A sequence starts from the zero state, so units never
@@ -32,18 +32,13 @@
 //! would cost about a third more memory (`Σ_{w<H} 3w²` floats) for no speed-up worth having: each row
 //! segment of `w` floats is already contiguous. The strided kernel keeps the lanes and reduction
 //! order of [`matvec_bias`], so a width-`w` step equals, bit for bit, a
-//! plain [`GruCell`](crate::rnn::GruCell) (or [`LstmCell`](crate::rnn::LstmCell)) of hidden `w` built
+//! plain [`RnnCell`] of the same kind and hidden `w` built
 //! from the sliced weights ([`NestedRnn::slice`]), and width `H` equals the plain cell of the full
 //! weights.
 
-use std::path::{Path, PathBuf};
-
 use rand::Rng;
-use safetensors::SafeTensors;
-use serde::{Deserialize, Serialize};
 
 use super::cell::{CellKind, CellScratch, RnnCell};
-use super::io::{card_cell, cell_tensors, decode_cell, encode_tensors, CardTraining, ModelIoError, TensorMap};
 use super::kernels::{gru_update, lstm_update, matvec_bias, matvec_bias_strided, KernelIsa};
 use super::model::{argmax, RnnClassifier};
 
@@ -106,8 +101,8 @@ pub struct NestedRnn {
 pub type NestedGru = NestedRnn;
 
 impl NestedRnn {
-    /// Builds a model from a full-width cell (a [`GruCell`](crate::rnn::GruCell), an
-    /// [`LstmCell`](crate::rnn::LstmCell) or an [`RnnCell`]) and one readout per width (in the order of `widths`).
+    /// Builds a model from a full-width cell ([`RnnCell`], GRU or LSTM) and one readout per width (in
+    /// the order of `widths`).
     ///
     /// # Errors
     /// [`NestedError::Widths`] if `widths` is empty, not strictly ascending or outside `1..=H`;
@@ -115,11 +110,10 @@ impl NestedRnn {
     /// the same `C ≥ 1` (a missing readout is reported as one of zero values).
     pub fn new(
         name: impl Into<String>,
-        cell: impl Into<RnnCell>,
+        cell: RnnCell,
         widths: Vec<usize>,
         readouts: Vec<NestedReadout>,
     ) -> Result<NestedRnn, NestedError> {
-        let cell = cell.into();
         let hidden = cell.hidden_size();
         if widths.is_empty()
             || widths.windows(2).any(|p| p[0] >= p[1])
@@ -245,7 +239,7 @@ impl NestedRnn {
             let out_input = &mut gate_input[gate * width..(gate + 1) * width];
             let b_ih = &bias_ih[rows.clone()];
             if input == 1 {
-                // The same expression as `GruCell::step`'s one-input path, for identical bits.
+                // The same expression as `RnnCell::step`'s one-input path, for identical bits.
                 let x0 = x[0];
                 for ((g, w), b) in out_input.iter_mut().zip(&weight_ih[rows.clone()]).zip(b_ih) {
                     *g = b + w * x0;
@@ -373,7 +367,7 @@ impl NestedRnn {
 /// If `widths` is empty.
 pub fn random_width_schedule(widths: &[usize], steps: usize, changes: usize, rng: &mut impl Rng) -> Vec<usize> {
     assert!(!widths.is_empty(), "random_width_schedule: no widths");
-    let points = crate::rnn::change_steps(steps, changes, rng);
+    let points = super::schedule::change_steps(steps, changes, rng);
     let mut current = rng.random_range(0..widths.len());
     let mut schedule = Vec::with_capacity(steps);
     let mut next_point = points.iter().peekable();
@@ -390,195 +384,11 @@ pub fn random_width_schedule(widths: &[usize], steps: usize, changes: usize, rng
     schedule
 }
 
-/// One width's entry in a [`NestedCard`].
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct NestedCardWidth {
-    /// Width `w` (units `0..w` used).
-    pub width: usize,
-    /// FLOPs of one step at this width ([`NestedRnn::flops_per_step`]).
-    pub flops_per_step: u64,
-    /// FLOPs of this width's readout.
-    pub flops_readout: u64,
-    /// Accuracy on the test split, every step at this width (classification tasks).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub test_accuracy: Option<f64>,
-    /// Accuracy on the validation split, every step at this width (classification tasks).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub validation_accuracy: Option<f64>,
-    /// Mean squared error on the test split, every step at this width (regression tasks).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub test_mse: Option<f64>,
-    /// Mean squared error on the validation split, every step at this width (regression tasks).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub validation_mse: Option<f64>,
-}
-
-/// Accuracy under random width schedules ([`random_width_schedule`]) in a [`NestedCard`].
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct NestedCardSchedules {
-    /// How the schedules were drawn, in words.
-    pub description: String,
-    /// Width changes per sequence.
-    pub changes: usize,
-    /// Schedules drawn per test sequence.
-    pub schedules_per_sequence: usize,
-    /// Seed of the schedules' generator.
-    pub seed: u64,
-    /// Accuracy (classification) or mean squared error (regression) over every (test sequence,
-    /// schedule) pair.
-    #[serde(alias = "test_accuracy")]
-    pub test_score: f64,
-    /// Mean FLOPs per step over those runs.
-    pub mean_flops_per_step: f64,
-    /// The paper's step-weighted prediction: mean over runs of `Σ_w (steps at w / T) × score_w` with
-    /// the static test scores (accuracy or MSE).
-    #[serde(alias = "step_weighted_accuracy")]
-    pub step_weighted_score: f64,
-}
-
-/// The model card `card.json` of a nested-width model folder (e.g. `models/digits-nested/`), which
-/// also holds `<name>.safetensors` ([`nested_tensors`]).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct NestedCard {
-    /// Task / data set name (e.g. `digits`).
-    pub task: String,
-    /// Flexible family: `nested`.
-    pub family: String,
-    /// Cell type (`gru` or `lstm`).
-    pub cell: String,
-    /// Model name, the weight file's stem.
-    pub name: String,
-    /// Input features per step.
-    pub input: usize,
-    /// Number of classes.
-    pub classes: usize,
-    /// Hidden size `H` of the cell.
-    pub hidden: usize,
-    /// Bytes of all parameters (`f32`), one block for every width.
-    pub param_bytes: u64,
-    /// The widths, ascending, with their costs and accuracies.
-    pub widths: Vec<NestedCardWidth>,
-    /// Accuracy under random mid-sequence width changes.
-    pub schedules: NestedCardSchedules,
-    /// Epoch (1-based) whose weights were kept.
-    pub best_epoch: usize,
-    /// Training record.
-    pub training: CardTraining,
-    /// Scores of the same model trained with other seeds (`flexrnn seeds`); absent in a folder of one
-    /// training run.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub seeds: Option<super::io::CardSeeds>,
-}
-
-/// The tensors of a nested model as `<name>.safetensors` holds them: `cell.weight_ih` `[3H, I]`,
-/// `cell.weight_hh` `[3H, H]`, `cell.bias_ih` `[3H]`, `cell.bias_hh` `[3H]` (the names and layout of
-/// the GRU bank files, i.e. a PyTorch `nn.GRUCell` called `cell`; `4H` rows for an `nn.LSTMCell`), and
-/// per width `w` `readout.<w>.weight` `[C, w]`, `readout.<w>.bias` `[C]` (an `nn.ModuleDict` of
-/// `nn.Linear(w, C)`).
-pub fn nested_tensors(model: &NestedRnn) -> TensorMap {
-    let classes = model.classes();
-    let mut map = TensorMap::new();
-    cell_tensors(&model.cell, &mut map);
-    for readout in &model.readouts {
-        map.insert(format!("readout.{}.weight", readout.width), (vec![classes, readout.width], readout.weight.clone()));
-        map.insert(format!("readout.{}.bias", readout.width), (vec![classes], readout.bias.clone()));
-    }
-    map
-}
-
-/// Encodes a nested model as safetensors bytes ([`nested_tensors`]).
-pub fn encode_nested(model: &NestedRnn) -> Vec<u8> {
-    encode_tensors(&nested_tensors(model))
-}
-
-/// Decodes a nested GRU from safetensors bytes ([`nested_tensors`]); [`decode_nested_cell`] with
-/// [`CellKind::Gru`].
-///
-/// # Errors
-/// [`ModelIoError::Tensor`] if a tensor is missing, not `F32`, non-finite or of the wrong shape, or
-/// the widths are invalid.
-pub fn decode_nested(
-    bytes: &[u8],
-    path: &Path,
-    name: &str,
-    input: usize,
-    hidden: usize,
-    classes: usize,
-    widths: &[usize],
-) -> Result<NestedRnn, ModelIoError> {
-    decode_nested_cell(bytes, path, name, CellKind::Gru, input, hidden, classes, widths)
-}
-
-/// Decodes a nested model with a cell of `kind` from safetensors bytes ([`nested_tensors`]).
-///
-/// # Errors
-/// [`ModelIoError::Tensor`] if a tensor is missing, not `F32`, non-finite or of the wrong shape, or
-/// the widths are invalid.
-#[allow(clippy::too_many_arguments)]
-pub fn decode_nested_cell(
-    bytes: &[u8],
-    path: &Path,
-    name: &str,
-    kind: CellKind,
-    input: usize,
-    hidden: usize,
-    classes: usize,
-    widths: &[usize],
-) -> Result<NestedRnn, ModelIoError> {
-    let bad = |message: String| ModelIoError::Tensor { path: path.to_path_buf(), message };
-    let file = SafeTensors::deserialize(bytes).map_err(|e| bad(e.to_string()))?;
-    let get = |tensor: &str, shape: &[usize]| super::io::tensor_f32(&file, path, tensor, shape);
-    let cell = decode_cell(&file, path, kind, input, hidden)?;
-    let mut readouts = Vec::with_capacity(widths.len());
-    for &width in widths {
-        if width == 0 || width > hidden {
-            return Err(bad(format!("width {width} outside 1..={hidden}")));
-        }
-        readouts.push(NestedReadout {
-            width,
-            weight: get(&format!("readout.{width}.weight"), &[classes, width])?,
-            bias: get(&format!("readout.{width}.bias"), &[classes])?,
-        });
-    }
-    NestedRnn::new(name, cell, widths.to_vec(), readouts).map_err(|e| bad(e.to_string()))
-}
-
-/// Loads a nested model folder: `card.json` ([`NestedCard`]) and `<name>.safetensors`.
-///
-/// # Errors
-/// [`ModelIoError`] naming the file and what is wrong (a card of another family is rejected).
-pub fn load_nested(dir: &Path) -> Result<(NestedRnn, NestedCard), ModelIoError> {
-    let (card, card_path): (NestedCard, PathBuf) = crate::rnn::io::read_card_json(dir)?;
-    let invalid = |message: String| ModelIoError::Tensor { path: card_path.clone(), message };
-    if card.family != "nested" {
-        return Err(invalid(format!("family `{}`: a nested model folder needs family `nested`", card.family)));
-    }
-    let kind = card_cell(&card.cell, &card_path)?;
-    if card.input == 0 || card.name.is_empty() || card.name.contains(['/', '\\']) {
-        return Err(invalid("`input` must be at least 1 and `name` a plain file stem".into()));
-    }
-    let widths: Vec<usize> = card.widths.iter().map(|w| w.width).collect();
-    let path = dir.join(format!("{}.safetensors", card.name));
-    let model = decode_nested_cell(
-        &crate::rnn::io::read(&path)?,
-        &path,
-        &card.name,
-        kind,
-        card.input,
-        card.hidden,
-        crate::rnn::io::readout_rows(card.classes),
-        &widths,
-    )?;
-    Ok((model, card))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::rnn::{GruCell, GruScratch};
+    use crate::rnn::io::{decode_nested, decode_nested_cell, encode_nested};
+    use std::path::Path;
     use rand::SeedableRng;
 
     fn random_model(input: usize, hidden: usize, widths: &[usize], seed: u64) -> NestedRnn {
@@ -586,7 +396,7 @@ mod tests {
         let scale = 1.0 / (hidden as f32).sqrt();
         let mut v = |n: usize| (0..n).map(|_| rng.random_range(-scale..scale)).collect::<Vec<f32>>();
         let cell =
-            GruCell::new(input, hidden, v(3 * hidden * input), v(3 * hidden * hidden), v(3 * hidden), v(3 * hidden))
+            RnnCell::gru(input, hidden, v(3 * hidden * input), v(3 * hidden * hidden), v(3 * hidden), v(3 * hidden))
                 .unwrap();
         let readouts = widths.iter().map(|&w| NestedReadout { width: w, weight: v(3 * w), bias: v(3) }).collect();
         NestedGru::new("n", cell, widths.to_vec(), readouts).unwrap()
@@ -600,12 +410,12 @@ mod tests {
     #[test]
     fn full_width_equals_the_plain_gru_bit_for_bit() {
         for (input, hidden) in [(1, 16), (3, 37), (1, 128), (5, 64)] {
-            for isa in [KernelIsa::Baseline, KernelIsa::detect()] {
+            for isa in [KernelIsa::baseline(), KernelIsa::detect()] {
                 let model = random_model(input, hidden, &[hidden], hidden as u64).with_isa(isa);
                 let plain = model.cell().clone().with_isa(isa);
                 let (mut h_nested, mut h_plain) = (vec![0.0f32; hidden], vec![0.0f32; hidden]);
                 let mut scratch = NestedScratch::new(hidden);
-                let mut plain_scratch = GruScratch::new(hidden);
+                let mut plain_scratch = CellScratch::new(hidden);
                 for x in inputs(input, 40, 7).chunks_exact(input) {
                     model.step(hidden, x, &mut h_nested, &mut scratch);
                     plain.step(x, &mut h_plain, &mut plain_scratch);
@@ -628,7 +438,7 @@ mod tests {
                 let beyond = h[width..].to_vec();
                 let mut h_plain = h[..width].to_vec();
                 let mut scratch = NestedScratch::new(40);
-                let mut plain_scratch = GruScratch::new(width);
+                let mut plain_scratch = CellScratch::new(width);
                 for x in inputs(input, 30, width as u64).chunks_exact(input) {
                     model.step(width, x, &mut h, &mut scratch);
                     sliced.cell.step(x, &mut h_plain, &mut plain_scratch);
@@ -661,7 +471,7 @@ mod tests {
         assert_eq!(&h[4..], &frozen[..]);
         // The full-width cell resumed from (new units 0..4, frozen units 4..16).
         let mut expected = h.clone();
-        let mut plain_scratch = GruScratch::new(16);
+        let mut plain_scratch = CellScratch::new(16);
         model.cell().step(&[xs[20]], &mut expected, &mut plain_scratch);
         model.step(16, &[xs[20]], &mut h, &mut scratch);
         assert_eq!(h, expected);
@@ -736,7 +546,7 @@ mod tests {
         let mut rng = rand_pcg::Pcg64::seed_from_u64(seed);
         let scale = 1.0 / (hidden as f32).sqrt();
         let mut v = |n: usize| (0..n).map(|_| rng.random_range(-scale..scale)).collect::<Vec<f32>>();
-        let cell = crate::rnn::LstmCell::new(
+        let cell = RnnCell::lstm(
             input,
             hidden,
             v(4 * hidden * input),
@@ -752,18 +562,18 @@ mod tests {
     #[test]
     fn lstm_full_width_equals_the_plain_lstm_bit_for_bit() {
         for (input, hidden) in [(1, 16), (3, 37), (1, 128), (5, 64)] {
-            for isa in [KernelIsa::Baseline, KernelIsa::detect()] {
+            for isa in [KernelIsa::baseline(), KernelIsa::detect()] {
                 let model = random_lstm_model(input, hidden, &[hidden], hidden as u64).with_isa(isa);
-                let RnnCell::Lstm(plain) = model.cell().clone().with_isa(isa) else { panic!("an LSTM") };
-                assert_eq!(model.state_len(), 2 * hidden);
+                let plain = model.cell().clone().with_isa(isa);
+                assert_eq!((model.state_len(), plain.kind()), (2 * hidden, CellKind::Lstm));
                 let mut state = vec![0.0f32; 2 * hidden];
-                let (mut h, mut c) = (vec![0.0f32; hidden], vec![0.0f32; hidden]);
+                let mut plain_state = vec![0.0f32; 2 * hidden];
                 let mut scratch = NestedScratch::new(hidden);
                 let mut plain_scratch = CellScratch::new(hidden);
                 for x in inputs(input, 40, 7).chunks_exact(input) {
                     model.step(hidden, x, &mut state, &mut scratch);
-                    plain.step(x, &mut h, &mut c, &mut plain_scratch);
-                    assert_eq!((&state[..hidden], &state[hidden..]), (&h[..], &c[..]), "I={input} H={hidden} {isa:?}");
+                    plain.step(x, &mut plain_state, &mut plain_scratch);
+                    assert_eq!(state, plain_state, "I={input} H={hidden} {isa:?}");
                 }
                 assert_eq!(model.flops_per_step(hidden), plain.flops_per_step());
             }

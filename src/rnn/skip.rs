@@ -26,12 +26,12 @@
 //! `thr > 1` at none (the state stays `s_0 = 0`); a NaN `thr` updates at none. Training binarises with
 //! `round(ũ)`, i.e. `thr = 0.5` (see `crate::train::skip`).
 //!
-//! **LSTM cells** (Campos' Skip-LSTM): `S` is an [`LstmCell`](crate::rnn::LstmCell), the state `s_t`
+//! **LSTM cells** (Campos' Skip-LSTM): `S` is an LSTM [`RnnCell`](crate::rnn::cell::RnnCell), the state `s_t`
 //! is the pair `(h_t, c_t)` (stored flat as `[h; c]`, see [`crate::rnn::cell`]), a skipped step copies
 //! both, and the gate reads the cell state: `Δũ_t = σ(w_p · c_t + b_p)` (Campos' `SkipLSTMCell`
 //! computes the update probability from `new_c`). The readout reads `h_T`.
 //!
-//! Shapes: the cell as in [`GruCell`](crate::rnn::GruCell) or [`LstmCell`](crate::rnn::LstmCell); gate
+//! Shapes: the cell as in [`RnnCell`](crate::rnn::cell::RnnCell); gate
 //! `w_p` `[1, H]`, `b_p` `[1]` (a PyTorch `nn.Linear(H, 1)`); readout `[C, H]`, `[C]` on the final
 //! `h`, as in [`RnnClassifier`].
 
@@ -159,12 +159,12 @@ impl SkipRnnClassifier {
     }
 
     /// FLOPs of the update gate `σ(w_p · s + b_p)`: `2H` for the dot product, 1 for the bias, 1 for the
-    /// sigmoid (nonlinearities count 1, as in [`GruCell::flops_per_step`](crate::rnn::GruCell::flops_per_step)).
+    /// sigmoid (nonlinearities count 1, as in [`CellKind::flops_per_step`](crate::rnn::cell::CellKind::flops_per_step)).
     pub fn flops_gate(&self) -> u64 {
         2 * self.hidden_size() as u64 + 2
     }
 
-    /// FLOPs of an updated step: the binarisation, the cell step ([`RnnCell::flops_per_step`](crate::rnn::RnnCell::flops_per_step)) and the
+    /// FLOPs of an updated step: the binarisation, the cell step ([`RnnCell::flops_per_step`](crate::rnn::cell::RnnCell::flops_per_step)) and the
     /// gate ([`Self::flops_gate`]); `ũ ← Δũ` is a copy.
     pub fn flops_per_update(&self) -> u64 {
         FLOPS_BINARISE + self.base.cell.flops_per_step() + self.flops_gate()
@@ -258,7 +258,7 @@ impl SkipRnnClassifier {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::rnn::{GruCell, LstmCell, RnnCell};
+    use crate::rnn::cell::RnnCell;
     use rand::{Rng, SeedableRng};
 
     fn random_skip(input: usize, hidden: usize, classes: usize, gate_bias: f32, seed: u64) -> SkipGruClassifier {
@@ -266,11 +266,11 @@ mod tests {
         let scale = 1.0 / (hidden as f32).sqrt();
         let mut v = |n: usize| (0..n).map(|_| rng.random_range(-scale..scale)).collect::<Vec<f32>>();
         let cell =
-            GruCell::new(input, hidden, v(3 * hidden * input), v(3 * hidden * hidden), v(3 * hidden), v(3 * hidden))
+            RnnCell::gru(input, hidden, v(3 * hidden * input), v(3 * hidden * hidden), v(3 * hidden), v(3 * hidden))
                 .unwrap();
         let gru = RnnClassifier {
             name: "skip".into(),
-            cell: cell.into(),
+            cell,
             readout_weight: v(classes * hidden),
             readout_bias: v(classes),
         };
@@ -324,9 +324,9 @@ mod tests {
         // H = 1, GRU weights 0: s stays 0 after an update (n = 0, z = 0.5 → h = 0), so the gate reads
         // σ(w_p · 0 + b_p) = σ(b_p). With b_p = ln(0.3/0.7), Δũ = 0.3: after an update ũ = 0.3, then
         // 0.6, 0.9, 1.0 (capped), … At thr = 0.5: update, skip, update (ũ = 0.6), skip, update, …
-        let cell = GruCell::new(1, 1, vec![0.0; 3], vec![0.0; 3], vec![0.0; 3], vec![0.0; 3]).unwrap();
+        let cell = RnnCell::gru(1, 1, vec![0.0; 3], vec![0.0; 3], vec![0.0; 3], vec![0.0; 3]).unwrap();
         let gru =
-            RnnClassifier { name: "g".into(), cell: cell.into(), readout_weight: vec![1.0], readout_bias: vec![0.0] };
+            RnnClassifier { name: "g".into(), cell, readout_weight: vec![1.0], readout_bias: vec![0.0] };
         let model = SkipGruClassifier::new(gru, vec![0.7], (0.3f32 / 0.7).ln());
         let mut state = SkipState::new(1);
         let mut scratch = CellScratch::new(1);
@@ -383,7 +383,7 @@ mod tests {
     #[test]
     fn baseline_and_detected_isa_agree_bit_for_bit() {
         let fast = random_skip(1, 64, 10, 0.0, 3);
-        let slow = fast.clone().with_isa(KernelIsa::Baseline);
+        let slow = fast.clone().with_isa(KernelIsa::baseline());
         let (mut a, mut b) = (SkipState::new(64), SkipState::new(64));
         let mut scratch = CellScratch::new(64);
         for t in 0..64 {
@@ -400,11 +400,11 @@ mod tests {
         let scale = 1.0 / (hidden as f32).sqrt();
         let mut v = |n: usize| (0..n).map(|_| rng.random_range(-scale..scale)).collect::<Vec<f32>>();
         let cell =
-            LstmCell::new(input, hidden, v(4 * hidden * input), v(4 * hidden * hidden), v(4 * hidden), v(4 * hidden))
+            RnnCell::lstm(input, hidden, v(4 * hidden * input), v(4 * hidden * hidden), v(4 * hidden), v(4 * hidden))
                 .unwrap();
         let base = RnnClassifier {
             name: "skip-lstm".into(),
-            cell: cell.into(),
+            cell,
             readout_weight: v(classes * hidden),
             readout_bias: v(classes),
         };
@@ -416,17 +416,18 @@ mod tests {
     fn skip_lstm_thr_zero_equals_the_plain_lstm_bit_for_bit() {
         for (input, hidden) in [(1, 16), (3, 33), (1, 128)] {
             let model = random_skip_lstm(input, hidden, 4, -30.0, hidden as u64);
-            let RnnCell::Lstm(lstm) = &model.base.cell else { panic!("an LSTM") };
+            let lstm = &model.base.cell;
+            assert_eq!(lstm.kind(), crate::rnn::CellKind::Lstm);
             let sequence = random_sequence(50, input, 7);
             let mut state = model.new_state();
             assert_eq!(state.h.len(), 2 * hidden, "[h; c]");
             let mut scratch = CellScratch::new(hidden);
-            let (mut h, mut c) = (vec![0.0f32; hidden], vec![0.0f32; hidden]);
+            let mut plain = vec![0.0f32; 2 * hidden];
             let mut plain_scratch = CellScratch::new(hidden);
             for x in sequence.chunks_exact(input) {
                 assert!(model.step(x, 0.0, &mut state, &mut scratch));
-                lstm.step(x, &mut h, &mut c, &mut plain_scratch);
-                assert_eq!((&state.h[..hidden], &state.h[hidden..]), (&h[..], &c[..]), "H={hidden}");
+                lstm.step(x, &mut plain, &mut plain_scratch);
+                assert_eq!(state.h, plain, "H={hidden}");
             }
             let outcome = model.classify(&sequence, 0.0);
             assert_eq!(outcome.updated_steps, 50);

@@ -1,4 +1,4 @@
-//! SkipW: a GRU (or LSTM) with a strict per-window budget of processed inputs, and its files.
+//! SkipW: a GRU (or LSTM) with a strict per-window budget of processed inputs.
 //!
 //! Source: Mayet, Lambert, Le Bolzer, Schnitzler, "SkipW: Resource adaptable RNN with strict upper
 //! computational limit", ICLR 2021. The sequence is cut into windows of `L` consecutive steps. At the
@@ -18,10 +18,10 @@
 //! `[L, H]`) have no time column and compute `ũ = σ(W_skip s + b_skip)` exactly as before.
 //! Of the window's `L` steps at most `K` are processed: those among the top-`K` entries of `ũ` (ties
 //! broken by the lower index) whose importance is at least `thr`. A processed step is an ordinary GRU
-//! step ([`GruCell::step`](crate::rnn::GruCell::step)); a skipped step copies the state (`h_t = h_{t−1}`), reads no input and costs
+//! step ([`RnnCell::step`]); a skipped step copies the state (`h_t = h_{t−1}`), reads no input and costs
 //! nothing beyond the window's gate. `K` (`0..=L`) and `thr` are run-time knobs.
 //!
-//! **LSTM cells.** With an [`LstmCell`](crate::rnn::LstmCell) the state is `(h, c)` (stored flat as
+//! **LSTM cells.** With an LSTM [`RnnCell`] the state is `(h, c)` (stored flat as
 //! `[h; c]`, see [`crate::rnn::cell`]), a processed step is an ordinary LSTM step, a skipped step copies
 //! both, and the window gate reads the cell state at the window's start, `ũ = σ(W_skip [c; τ] + b_skip)` —
 //! as Campos' Skip-LSTM update gate reads `c` (our choice for SkipW; `W_skip` keeps its `[L, H + 1]`
@@ -52,7 +52,7 @@
 //! admits none; a NaN `thr` admits none (every comparison with NaN is false).
 //!
 //! # Cost
-//! FLOPs (a multiply–add counts 2, as in [`GruCell::flops_per_step`](crate::rnn::GruCell::flops_per_step)): the window gate costs
+//! FLOPs (a multiply–add counts 2, as in [`CellKind::flops_per_step`](crate::rnn::cell::CellKind::flops_per_step)): the window gate costs
 //! `2(H + 1)L + L` (the matrix–vector product with bias over the `H + 1` inputs `[s; τ]`, `2(H + 1)` per
 //! row, and `L` sigmoids; the one division forming `τ` per window is not counted, like the counter of
 //! steps), or `2HL + L` for a model without the time input, once per window, at
@@ -62,20 +62,11 @@
 //! (`LH` instead of `L(H + 1)` without the time input; `T_s` is a constant, not counted).
 //!
 //! # Files
-//! `<name>.safetensors` holds the tensors of [`super::io`]'s classifiers (`cell.*`, `readout.*`) plus
-//! `skip.weight` `[L, H + 1]` (last column: the time input's weights), `skip.bias` `[L]` and
-//! `skip.time_scale` `[1]` (`T_s`): the `state_dict()` of a PyTorch module with `cell = nn.GRUCell(I, H)`
-//! (or `nn.LSTMCell(I, H)`, `4H` rows), `readout = nn.Linear(H, C)` and `skip = nn.Linear(H + 1, L)` fed
-//! `[s; τ]`, plus the scale. A file whose `skip.weight` is `[L, H]` (and has no `skip.time_scale`) is
-//! the older gate without time input; it loads and runs as before (the shape decides). `card.json` is a [`SkipWCard`] (`family: "skipw"`, `cell` `gru` or `lstm`).
+//! A SkipW folder (`<name>.safetensors` with `cell.*`, `readout.*`, `skip.weight`, `skip.bias`,
+//! `skip.time_scale`, and `card.json`) is read and written by [`crate::rnn::io`]
+//! ([`load_skipw`](crate::rnn::io::load_skipw), [`skipw_tensors`](crate::rnn::io::skipw_tensors)).
 
-use std::path::{Path, PathBuf};
-
-use safetensors::{Dtype, SafeTensors};
-use serde::{Deserialize, Serialize};
-
-use super::cell::{CellKind, CellScratch, RnnCell};
-use super::io::{card_cell, classifier_tensors, decode_rnn_classifier, CardTraining, ModelIoError, TensorMap};
+use super::cell::{CellScratch, RnnCell};
 use super::kernels::{matvec_bias, matvec_bias_strided, sigmoid, KernelIsa};
 use super::model::RnnClassifier;
 
@@ -526,257 +517,21 @@ pub struct SkipWEvaluation {
     pub mean_flops_per_step: f64,
 }
 
-/// One point of the card's accuracy grid.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct SkipWGridPoint {
-    /// Budget `K` per window.
-    pub k: usize,
-    /// Threshold.
-    pub thr: f32,
-    /// Test accuracy at these knobs (constant over the sequence), measured with this module's inference
-    /// (classification tasks).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub test_accuracy: Option<f64>,
-    /// Test mean squared error at these knobs (regression tasks).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub test_mse: Option<f64>,
-    /// Mean processed steps per test sequence.
-    pub mean_processed_steps: f64,
-    /// Mean FLOPs per step (gates and processed steps, readout excluded).
-    pub mean_flops_per_step: f64,
-}
-
-/// The knobs a SkipW model offers.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct SkipWCardKnobs {
-    /// Allowed `K`: `0..=k_max` (`k_max = L`).
-    pub k_max: usize,
-    /// Threshold range `[thr_min, thr_max]` over which the importance varies (0 and 1).
-    pub thr_min: f32,
-    /// Upper end of the threshold range.
-    pub thr_max: f32,
-}
-
-/// How a SkipW model was trained, beyond [`CardTraining`].
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct SkipWCardTrainingKnobs {
-    /// `K` drawn uniformly from `k_min..=k_max` (per mini-batch in older cards, per knob of the
-    /// training schedule with `knob_changes`).
-    pub k_min: usize,
-    /// Upper end of the `K` range.
-    pub k_max: usize,
-    /// The binarisation threshold drawn per mini-batch uniformly from `[thr_min, thr_max]`.
-    pub thr_min: f32,
-    /// Upper end of the training threshold range.
-    pub thr_max: f32,
-    /// Weight λ of the budget term `λ · (processed steps / steps)` in the loss.
-    pub budget_lambda: f64,
-    /// Most knob changes inside one training sequence (absent: one setting per mini-batch, the older
-    /// trainer).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub knob_changes: Option<usize>,
-    /// Probability that a training threshold was 0 (absent: never, beyond the uniform draw).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub thr_zero_share: Option<f64>,
-    /// `T_s` of the window gate's time input `τ = t / T_s` (absent: a gate without time input).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub gate_time_scale: Option<f32>,
-    /// Validation score used to keep an epoch, in words.
-    pub selection: String,
-}
-
-/// The model card `card.json` of a SkipW model folder.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct SkipWCard {
-    /// Task / data set name (e.g. `digits`).
-    pub task: String,
-    /// Flexible family: `skipw`.
-    pub family: String,
-    /// Cell type (`gru` or `lstm`).
-    pub cell: String,
-    /// Model name, also the weight file's stem.
-    pub name: String,
-    /// Input features per step `I`.
-    pub input: usize,
-    /// Number of classes `C`.
-    pub classes: usize,
-    /// Hidden size `H`.
-    pub hidden: usize,
-    /// Window length `L`.
-    pub window: usize,
-    /// The run-time knobs.
-    pub knobs: SkipWCardKnobs,
-    /// FLOPs of one processed step (the cell step).
-    pub flops_per_processed_step: u64,
-    /// FLOPs of a skipped step (0).
-    pub flops_per_skipped_step: u64,
-    /// FLOPs of one window gate, `2HL + L`.
-    pub flops_window_gate: u64,
-    /// FLOPs of the readout at the end of a sequence.
-    pub flops_readout: u64,
-    /// Bytes of all parameters (`f32`).
-    pub param_bytes: u64,
-    /// Validation score used to pick the epoch (see [`SkipWCardTrainingKnobs`]): mean accuracy over the
-    /// validation knob grid, or minus the mean MSE for a regression task (`classes` = 0).
-    pub validation_score: f64,
-    /// Epoch (1-based) whose weights were kept.
-    pub best_epoch: usize,
-    /// Test accuracy on the grid of `K × thr`.
-    pub grid: Vec<SkipWGridPoint>,
-    /// Test accuracy of the plain cell run on every step (`K = L`, `thr = 0`; classification tasks).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub test_accuracy_all_steps: Option<f64>,
-    /// Test mean squared error with every step processed (regression tasks).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub test_mse_all_steps: Option<f64>,
-    /// The `K` sampling and budget term of training.
-    pub training_knobs: SkipWCardTrainingKnobs,
-    /// Training record (command, seed, optimiser, epochs, wall time, split).
-    pub training: CardTraining,
-    /// Scores of the same model trained with other seeds (`flexrnn seeds`); absent in a folder of one
-    /// training run.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub seeds: Option<super::io::CardSeeds>,
-}
-
-/// The tensors of a SkipW model's safetensors file (see the module doc).
-pub fn skipw_tensors(model: &SkipWClassifier) -> TensorMap {
-    let mut map = classifier_tensors(&model.base);
-    map.insert("skip.weight".into(), (vec![model.window, model.gate_columns()], model.gate_weight.clone()));
-    map.insert("skip.bias".into(), (vec![model.window], model.gate_bias.clone()));
-    if let Some(scale) = model.time_scale {
-        map.insert("skip.time_scale".into(), (vec![1], vec![scale]));
-    }
-    map
-}
-
-fn gate_tensor(file: &SafeTensors<'_>, path: &Path, name: &str, shape: &[usize]) -> Result<Vec<f32>, ModelIoError> {
-    let bad = |message: String| ModelIoError::Tensor { path: path.to_path_buf(), message };
-    let view = file.tensor(name).map_err(|_| bad(format!("missing tensor `{name}`")))?;
-    if view.dtype() != Dtype::F32 || view.shape() != shape {
-        return Err(bad(format!(
-            "tensor `{name}` is {:?} of shape {:?}; expected F32 of shape {shape:?}",
-            view.dtype(),
-            view.shape()
-        )));
-    }
-    let values: Vec<f32> = view.data().chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect();
-    if let Some(index) = values.iter().position(|v| !v.is_finite()) {
-        return Err(bad(format!("tensor `{name}` holds a non-finite value at flat index {index}")));
-    }
-    Ok(values)
-}
-
-/// Decodes a GRU SkipW model from safetensors bytes (`path` only names the file in errors);
-/// [`decode_skipw_cell`] with [`CellKind::Gru`].
-///
-/// # Errors
-/// [`ModelIoError::Tensor`] if a tensor is missing, not `F32`, of the wrong shape or not finite.
-pub fn decode_skipw(
-    bytes: &[u8],
-    path: &Path,
-    name: &str,
-    input: usize,
-    hidden: usize,
-    classes: usize,
-    window: usize,
-) -> Result<SkipWClassifier, ModelIoError> {
-    decode_skipw_cell(bytes, path, name, CellKind::Gru, input, hidden, classes, window)
-}
-
-/// Decodes a SkipW model with a cell of `kind` from safetensors bytes (see the module doc).
-///
-/// # Errors
-/// [`ModelIoError::Tensor`] if a tensor is missing, not `F32`, of the wrong shape or not finite.
-#[allow(clippy::too_many_arguments)]
-pub fn decode_skipw_cell(
-    bytes: &[u8],
-    path: &Path,
-    name: &str,
-    kind: CellKind,
-    input: usize,
-    hidden: usize,
-    classes: usize,
-    window: usize,
-) -> Result<SkipWClassifier, ModelIoError> {
-    let base = decode_rnn_classifier(bytes, path, name, kind, input, hidden, classes)?;
-    let file = SafeTensors::deserialize(bytes)
-        .map_err(|e| ModelIoError::Tensor { path: path.to_path_buf(), message: e.to_string() })?;
-    let bad = |message: String| ModelIoError::Tensor { path: path.to_path_buf(), message };
-    // The shape of `skip.weight` decides: `[L, H + 1]` is the gate with time input, `[L, H]` the older
-    // gate without (module doc).
-    let with_time = match file.tensor("skip.weight") {
-        Ok(view) if view.shape() == [window, hidden + 1] => true,
-        Ok(view) if view.shape() == [window, hidden] => false,
-        Ok(view) => {
-            return Err(bad(format!(
-                "tensor `skip.weight` has shape {:?}; expected [{window}, {}] (gate with time input) or [{window}, {hidden}] (older gate without)",
-                view.shape(),
-                hidden + 1
-            )))
-        }
-        Err(_) => return Err(bad("missing tensor `skip.weight`".into())),
-    };
-    let weight = gate_tensor(&file, path, "skip.weight", &[window, hidden + usize::from(with_time)])?;
-    let bias = gate_tensor(&file, path, "skip.bias", &[window])?;
-    let built = if with_time {
-        let scale = gate_tensor(&file, path, "skip.time_scale", &[1])?[0];
-        SkipWClassifier::with_time_input(base, window, weight, bias, scale)
-    } else {
-        SkipWClassifier::new(base, window, weight, bias)
-    };
-    built.map_err(|e| bad(e.to_string()))
-}
-
-/// Loads a SkipW model folder: `card.json` (a [`SkipWCard`]) and `<name>.safetensors`.
-///
-/// # Errors
-/// [`ModelIoError`] naming the file and what is wrong (including a card whose `family` is not
-/// `skipw`).
-pub fn load_skipw(dir: &Path) -> Result<(SkipWClassifier, SkipWCard), ModelIoError> {
-    let (card, card_path): (SkipWCard, PathBuf) = crate::rnn::io::read_card_json(dir)?;
-    let invalid = |message: String| ModelIoError::Tensor { path: card_path.clone(), message };
-    if card.family != "skipw" {
-        return Err(invalid(format!("`family` is `{}`; a SkipW folder needs `skipw`", card.family)));
-    }
-    let kind = card_cell(&card.cell, &card_path)?;
-    if card.input == 0 || card.hidden == 0 || card.window == 0 {
-        return Err(invalid("`input`, `hidden` and `window` must be at least 1".into()));
-    }
-    if card.name.is_empty() || card.name.contains(['/', '\\']) {
-        return Err(invalid(format!("`name` `{}` must be a plain file stem", card.name)));
-    }
-    let path = dir.join(format!("{}.safetensors", card.name));
-    let model = decode_skipw_cell(
-        &crate::rnn::io::read(&path)?,
-        &path,
-        &card.name,
-        kind,
-        card.input,
-        card.hidden,
-        crate::rnn::io::readout_rows(card.classes),
-        card.window,
-    )?;
-    Ok((model, card))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::rnn::GruCell;
+    use crate::rnn::cell::CellKind;
+    use crate::rnn::io::{decode_skipw, decode_skipw_cell, encode_tensors, skipw_tensors};
+    use std::path::Path;
 
     fn tiny(window: usize, gate_bias: Vec<f32>) -> SkipWClassifier {
         let hidden = 2;
         let cell =
-            GruCell::new(1, hidden, vec![0.5; 3 * hidden], vec![0.1; 3 * hidden * hidden], vec![0.0; 6], vec![0.0; 6])
+            RnnCell::gru(1, hidden, vec![0.5; 3 * hidden], vec![0.1; 3 * hidden * hidden], vec![0.0; 6], vec![0.0; 6])
                 .unwrap();
         let base = RnnClassifier {
             name: "t".into(),
-            cell: cell.into(),
+            cell,
             readout_weight: vec![1.0, -1.0, -1.0, 1.0],
             readout_bias: vec![0.0; 2],
         };
@@ -867,7 +622,7 @@ mod tests {
     ) -> SkipWClassifier {
         use rand::Rng;
         let mut v = |n: usize, scale: f32| (0..n).map(|_| rng.random_range(-scale..scale)).collect::<Vec<f32>>();
-        let cell = GruCell::new(
+        let cell = RnnCell::gru(
             input,
             hidden,
             v(3 * hidden * input, 1.0),
@@ -878,7 +633,7 @@ mod tests {
         .unwrap();
         let base = RnnClassifier {
             name: "r".into(),
-            cell: cell.into(),
+            cell,
             readout_weight: v(3 * hidden, 1.0),
             readout_bias: v(3, 0.1),
         };
@@ -1028,7 +783,7 @@ mod tests {
         use rand::{Rng, SeedableRng};
         let mut rng = rand_pcg::Pcg64::seed_from_u64(11);
         let model = random_model(&mut rng, 1, 16, 8, true);
-        let baseline = model.clone().with_isa(KernelIsa::Baseline);
+        let baseline = model.clone().with_isa(KernelIsa::baseline());
         let xs: Vec<f32> = (0..64).map(|_| rng.random_range(0.0..1.0)).collect();
         let run = |m: &SkipWClassifier| {
             let mut state = m.new_state();
@@ -1056,7 +811,7 @@ mod tests {
     #[test]
     fn files_round_trip() {
         let model = tiny(4, vec![-2.0, 2.0, 0.0, 1.0]);
-        let bytes = super::super::io::encode_tensors(&skipw_tensors(&model));
+        let bytes = encode_tensors(&skipw_tensors(&model));
         let back = decode_skipw(&bytes, Path::new("t.safetensors"), "t", 1, 2, 2, 4).unwrap();
         assert_eq!(back, model);
         let err = decode_skipw(&bytes, Path::new("t.safetensors"), "t", 1, 2, 2, 5).unwrap_err();
@@ -1135,7 +890,7 @@ mod tests {
     fn old_gate_without_time_input_still_loads_and_new_files_round_trip() {
         // A file written before the time input: skip.weight [L, H], no skip.time_scale.
         let old = tiny(4, vec![-2.0, 2.0, 0.0, 1.0]);
-        let bytes = super::super::io::encode_tensors(&skipw_tensors(&old));
+        let bytes = encode_tensors(&skipw_tensors(&old));
         let back = decode_skipw(&bytes, Path::new("old.safetensors"), "t", 1, 2, 2, 4).unwrap();
         assert_eq!((back.gate_columns(), back.time_scale()), (2, None));
         assert_eq!(back.flops_window_gate(), 20);
@@ -1145,19 +900,19 @@ mod tests {
         let tensors = skipw_tensors(&new);
         assert_eq!(tensors["skip.weight"].0, vec![4, 3]);
         assert_eq!(tensors["skip.time_scale"], (vec![1], vec![8.0]));
-        let bytes = super::super::io::encode_tensors(&tensors);
+        let bytes = encode_tensors(&tensors);
         let back = decode_skipw(&bytes, Path::new("new.safetensors"), "t", 1, 2, 2, 4).unwrap();
         assert_eq!(back, new);
         // [L, H + 1] without its scale, or another shape, is refused with the allowed shapes.
         let mut no_scale = skipw_tensors(&new);
         no_scale.remove("skip.time_scale");
         let err =
-            decode_skipw(&super::super::io::encode_tensors(&no_scale), Path::new("n.safetensors"), "t", 1, 2, 2, 4)
+            decode_skipw(&encode_tensors(&no_scale), Path::new("n.safetensors"), "t", 1, 2, 2, 4)
                 .unwrap_err();
         assert!(err.to_string().contains("skip.time_scale"), "{err}");
         let mut wrong = skipw_tensors(&new);
         wrong.insert("skip.weight".into(), (vec![4, 5], vec![0.0; 20]));
-        let err = decode_skipw(&super::super::io::encode_tensors(&wrong), Path::new("w.safetensors"), "t", 1, 2, 2, 4)
+        let err = decode_skipw(&encode_tensors(&wrong), Path::new("w.safetensors"), "t", 1, 2, 2, 4)
             .unwrap_err()
             .to_string();
         assert!(err.contains("[4, 3]") && err.contains("[4, 2]") && err.contains("w.safetensors"), "{err}");
@@ -1171,7 +926,7 @@ mod tests {
     fn random_lstm_model(rng: &mut rand_pcg::Pcg64, input: usize, hidden: usize, window: usize) -> SkipWClassifier {
         use rand::Rng;
         let mut v = |n: usize, scale: f32| (0..n).map(|_| rng.random_range(-scale..scale)).collect::<Vec<f32>>();
-        let cell = crate::rnn::LstmCell::new(
+        let cell = RnnCell::lstm(
             input,
             hidden,
             v(4 * hidden * input, 1.0),
@@ -1182,7 +937,7 @@ mod tests {
         .unwrap();
         let base = RnnClassifier {
             name: "r".into(),
-            cell: cell.into(),
+            cell,
             readout_weight: v(3 * hidden, 1.0),
             readout_bias: v(3, 0.1),
         };
@@ -1199,7 +954,8 @@ mod tests {
             let mut rng = rand_pcg::Pcg64::seed_from_u64(seed);
             let (input, hidden, window) = (rng.random_range(1..4), rng.random_range(1..12), rng.random_range(1..10));
             let model = random_lstm_model(&mut rng, input, hidden, window);
-            let RnnCell::Lstm(lstm) = model.cell() else { panic!("an LSTM") };
+            let lstm = model.cell();
+            assert_eq!(lstm.kind(), CellKind::Lstm);
             let steps = rng.random_range(1..5 * window + 3);
             let xs: Vec<f32> = (0..steps * input).map(|_| rng.random_range(-1.0..1.0)).collect();
             let mut state = model.new_state();
@@ -1228,9 +984,9 @@ mod tests {
                 let step = model.step(x, SkipWKnobs { k, thr }, &mut state, &mut scratch);
                 if step.processed {
                     count += 1;
-                    let (mut h, mut c) = (before[..hidden].to_vec(), before[hidden..].to_vec());
-                    lstm.step(x, &mut h, &mut c, &mut scratch);
-                    assert_eq!((&state.h[..hidden], &state.h[hidden..]), (&h[..], &c[..]), "seed {seed} t {t}");
+                    let mut plain = before.clone();
+                    lstm.step(x, &mut plain, &mut scratch);
+                    assert_eq!(state.h, plain, "seed {seed} t {t}");
                 } else {
                     assert_eq!(state.h, before, "seed {seed} t {t}: a skipped step copies h and c");
                 }
@@ -1262,7 +1018,7 @@ mod tests {
         assert_eq!((outcome.prediction, outcome.processed_steps), (model.base.classify(&xs), 50));
         // Per window: a gate 2·24·5 + 5, five LSTM steps 8·24·26 + 21·24.
         assert_eq!(outcome.flops, 10 * (245 + 5 * (8 * 24 * 26 + 21 * 24)));
-        let bytes = super::super::io::encode_tensors(&skipw_tensors(&model));
+        let bytes = encode_tensors(&skipw_tensors(&model));
         let back = decode_skipw_cell(&bytes, Path::new("l.safetensors"), "r", CellKind::Lstm, 2, 24, 3, 5).unwrap();
         assert_eq!(back, model);
         assert!(decode_skipw(&bytes, Path::new("l.safetensors"), "r", 2, 24, 3, 5).is_err(), "a GRU reads 3H rows");

@@ -8,9 +8,9 @@
 //! trainable, initialised by the ridge fit, and members and maps are trained jointly on sequences run
 //! under random switch schedules, exactly as [`crate::rnn::FlexibleModel`] runs them (at a change
 //! before step `t`, the state after step `t − 1` goes through the map, then the receiving model runs
-//! step `t`; the readout is that of the model of the last step). Loss = task loss of the mixed run
-//! plus `w_alone` · mean of the members' own task losses run alone plus `w_match` · mean over changes
-//! of the MSE between the mapped state and the state the receiving model has at that step when it runs
+//! step `t`; the readout is that of the model of the last step). Loss = task loss of the mixed run +
+//! `w_alone` · mean of the members' own task losses run alone + `w_match` · mean over changes of
+//! the MSE between the mapped state and the state the receiving model has at that step when it runs
 //! the sequence alone (the target held fixed: the map is fitted on the task loss and kept in
 //! distribution by the direct matching term, as in the model-stitching literature). The epoch with
 //! the best validation objective is kept, the starting point (epoch 0) included, so the result is
@@ -25,7 +25,7 @@ use rand::{Rng, SeedableRng};
 use rand_pcg::Pcg64;
 
 use crate::data::{SequenceSet, Split};
-use crate::rnn::io::{CardMap, CardModel, CardSwitchFineTune, CardTraining, ModelCard};
+use crate::rnn::io::{BankCard, BankFamily, Card, CardMap, CardModel, CardSwitchFineTune, CardTraining};
 use crate::rnn::{CellScratch, GruClassifier, ModelBank, StateMap};
 
 use super::{
@@ -52,7 +52,7 @@ pub struct TrainedBank {
     /// The maps with their names, for writing.
     pub maps: Vec<(String, String, StateMap)>,
     /// The card describing them.
-    pub card: ModelCard,
+    pub card: Card<BankCard>,
 }
 
 /// Progress messages of [`train_bank`].
@@ -132,7 +132,7 @@ pub fn train_bank(
             validation_mse: report.validation.mse(),
             best_epoch: report.best_epoch,
             train_wall_s: model_started.elapsed().as_secs_f64(),
-            family: config.base.cell.as_str().into(),
+            family: Some(config.base.cell.as_str().into()),
             flops_per_skip: None,
             budget_lambda: None,
             knob_grid: Vec::new(),
@@ -178,15 +178,12 @@ pub fn train_bank(
             maps.push((from, to, map));
         }
     }
-    let card = ModelCard {
-        switch_fine_tune: None,
+    let card = Card {
         task: set.name.clone(),
-        family: "switch".into(),
-        cell: config.base.cell.as_str().into(),
+        cell: config.base.cell,
         input: set.features,
         classes: set.classes,
-        models: card_models,
-        maps: card_maps,
+        family: BankCard { kind: BankFamily::Switch, models: card_models, maps: card_maps, switch_fine_tune: None },
         training: CardTraining {
             command: config.command.clone(),
             seed: config.base.seed,
@@ -311,7 +308,7 @@ pub fn validation_schedules(
     per_sequence: usize,
     seed: u64,
 ) -> Vec<Vec<Schedule>> {
-    let mut rng = Pcg64::seed_from_u64(seed ^ 0x5E_ED0F_5C4E_D17E);
+    let mut rng = Pcg64::seed_from_u64(seed ^ 0x005E_ED0F_5C4E_D17E);
     (0..set.len())
         .map(|i| (0..per_sequence).map(|_| random_schedule(&mut rng, models, set.length(i), max_changes)).collect())
         .collect()
@@ -502,8 +499,8 @@ pub fn fine_tune_bank(
                         state = mapped;
                     }
                     current = model;
-                    for (t, gates_t) in gates[model].iter().enumerate().take(end).skip(change) {
-                        state = step(&members[model], gates_t, &weights_hh[model], &state, t)?;
+                    for (t, gate) in gates[model].iter().enumerate().take(end).skip(change) {
+                        state = step(&members[model], gate, &weights_hh[model], &state, t)?;
                     }
                 }
                 let logits = members[current].readout(&members[current].cell.h(&state)?)?;
@@ -589,7 +586,7 @@ pub fn fine_tune_trained(
     let test = set.subset(&split.test);
     let (bank, report) = fine_tune_bank(&trained.bank, &train, &validation, config, progress)?;
     let mut card = trained.card;
-    for (model, entry) in bank.models().iter().zip(card.models.iter_mut()) {
+    for (model, entry) in bank.models().iter().zip(card.family.models.iter_mut()) {
         let (on_test, on_validation) = (score(model, &test), score(model, &validation));
         entry.test_accuracy = on_test.accuracy();
         entry.test_mse = on_test.mse();
@@ -597,7 +594,7 @@ pub fn fine_tune_trained(
         entry.validation_mse = on_validation.mse();
     }
     let test_states: Vec<Vec<f32>> = bank.models().iter().map(|m| hidden_states(m, &test)).collect();
-    for entry in &mut card.maps {
+    for entry in &mut card.family.maps {
         let (Some(from), Some(to)) = (bank.index_of(&entry.from), bank.index_of(&entry.to)) else { continue };
         let (ha, hb) = (bank.models()[from].state_len(), bank.models()[to].state_len());
         if let Some(map) = bank.switch(from, to).flatten() {
@@ -619,7 +616,7 @@ pub fn fine_tune_trained(
         metric = if set.is_regression() { "−MSE" } else { "accuracy" },
         vs = config.validation_schedules,
     );
-    card.switch_fine_tune = Some(CardSwitchFineTune {
+    card.family.switch_fine_tune = Some(CardSwitchFineTune {
         loss,
         epochs: config.epochs,
         chosen_epoch: report.chosen_epoch,
@@ -665,16 +662,16 @@ mod tests {
         let trained = train_bank(&set, &split, &config, |_| {}).unwrap();
         let names: Vec<&str> = trained.bank.models().iter().map(|m| m.name.as_str()).collect();
         assert_eq!(names, ["lstm-4", "lstm-8"]);
-        assert_eq!((trained.card.cell.as_str(), trained.bank.cell_kind()), ("lstm", CellKind::Lstm));
-        for (model, entry) in trained.bank.models().iter().zip(&trained.card.models) {
-            assert_eq!(entry.family, "lstm");
+        assert_eq!((trained.card.cell, trained.bank.cell_kind()), (CellKind::Lstm, CellKind::Lstm));
+        for (model, entry) in trained.bank.models().iter().zip(&trained.card.family.models) {
+            assert_eq!(entry.model_family(), "lstm");
             assert_eq!(entry.flops_per_step, model.cell.flops_per_step());
             assert!(entry.test_accuracy.unwrap() >= 0.8, "{}: {:?}", entry.name, entry.test_accuracy);
         }
         // The maps carry [h; c]: 8 → 16 values and back.
         let map = trained.bank.switch(0, 1).unwrap().unwrap();
         assert_eq!((map.from_hidden, map.to_hidden), (8, 16));
-        for entry in &trained.card.maps {
+        for entry in &trained.card.family.maps {
             assert!(entry.test_mse < entry.test_mse_truncate_pad, "{entry:?}");
         }
     }
@@ -723,7 +720,7 @@ mod tests {
         };
         let tuned = fine_tune_trained(trained, &set, &split, &config, None, "test".into(), |_, _, _| {}).unwrap();
         let after = mixed_loss(&tuned.bank, &test, &held_out);
-        let record = tuned.card.switch_fine_tune.as_ref().unwrap();
+        let record = tuned.card.family.switch_fine_tune.as_ref().unwrap();
         assert!(record.chosen_epoch > 0, "{record:?}");
         assert_eq!(record.validation_objective.len(), 13);
         // Never worse than the starting point on the validation objective.
@@ -731,7 +728,7 @@ mod tests {
         assert!(chosen > record.validation_objective[0], "{record:?}");
         assert!(after < ridge, "mixed-run loss {after} after fine-tuning, {ridge} with the ridge maps");
         // The card's member scores are those of the fine-tuned weights.
-        for (model, entry) in tuned.bank.models().iter().zip(&tuned.card.models) {
+        for (model, entry) in tuned.bank.models().iter().zip(&tuned.card.family.models) {
             assert_eq!(entry.test_accuracy, score(model, &test).accuracy());
         }
     }

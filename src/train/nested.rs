@@ -31,9 +31,9 @@ use rand::{Rng, SeedableRng};
 use rand_pcg::Pcg64;
 
 use crate::data::{SequenceSet, Split};
-use crate::rnn::io::CardTraining;
+use crate::rnn::io::{Card, CardTraining, NestedCard, NestedCardSchedules, NestedCardWidth};
 use crate::rnn::nested::{
-    random_width_schedule, NestedCard, NestedCardSchedules, NestedCardWidth, NestedGru, NestedReadout, NestedRnn,
+    random_width_schedule, NestedGru, NestedReadout, NestedRnn,
 };
 use crate::rnn::CellKind;
 
@@ -123,7 +123,7 @@ pub struct TrainedNested {
     /// The model.
     pub model: NestedGru,
     /// Its card.
-    pub card: NestedCard,
+    pub card: Card<NestedCard>,
 }
 
 struct CandleNested {
@@ -278,6 +278,7 @@ pub fn schedule_accuracy(
         test_score: scorer.score().value(),
         mean_flops_per_step: flops / runs_f,
         step_weighted_score: predicted / runs_f,
+        accuracy_names: false,
     }
 }
 
@@ -381,13 +382,8 @@ pub fn train_nested(
     let test_values: Vec<f64> = test_score.iter().map(|s| s.value()).collect();
     let schedules =
         schedule_accuracy(&model, &test, EVAL_CHANGES, EVAL_SCHEDULES_PER_SEQUENCE, config.seed, &test_values);
-    let card = NestedCard {
-        task: set.name.clone(),
-        family: "nested".into(),
-        cell: config.cell.as_str().into(),
+    let part = NestedCard {
         name: name.clone(),
-        input: set.features,
-        classes: set.classes,
         hidden,
         param_bytes: model.param_bytes(),
         widths: widths
@@ -405,6 +401,13 @@ pub fn train_nested(
             .collect(),
         schedules,
         best_epoch,
+    };
+    let card = Card {
+        task: set.name.clone(),
+        cell: config.cell,
+        input: set.features,
+        classes: set.classes,
+        family: part,
         training: CardTraining {
             command: config.command.clone(),
             seed: config.seed,
@@ -509,7 +512,7 @@ mod tests {
         let mut epochs = 0;
         let trained = train_nested(&set, &split, &config, |_| epochs += 1).unwrap();
         assert_eq!(epochs, 12);
-        let card = &trained.card;
+        let card = &trained.card.family;
         assert_eq!(card.widths.iter().map(|w| w.width).collect::<Vec<_>>(), [2, 4, 8]);
         assert_eq!(card.hidden, 8);
         assert_eq!(card.param_bytes, trained.model.param_bytes());
@@ -569,8 +572,9 @@ mod tests {
             command: "test".into(),
         };
         let trained = train_nested(&set, &split, &config, |_| {}).unwrap();
-        let card = &trained.card;
-        assert_eq!((card.name.as_str(), card.cell.as_str(), card.hidden), ("nested-lstm-8", "lstm", 8));
+        assert_eq!(trained.card.cell, CellKind::Lstm);
+        let card = &trained.card.family;
+        assert_eq!((card.name.as_str(), card.hidden), ("nested-lstm-8", 8));
         for entry in &card.widths {
             assert_eq!(entry.flops_per_step as usize, 8 * entry.width * (1 + entry.width) + 21 * entry.width);
             assert!(entry.test_accuracy.unwrap() >= 0.8, "width {}: {:?}", entry.width, entry.test_accuracy);

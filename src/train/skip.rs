@@ -50,7 +50,7 @@ use rand::{Rng, SeedableRng};
 use rand_pcg::Pcg64;
 
 use crate::data::{SequenceSet, Split};
-use crate::rnn::io::{CardModel, CardThrTraining, CardTraining, KnobPoint, ModelCard, FAMILY_THR};
+use crate::rnn::io::{BankCard, BankFamily, Card, CardModel, CardThrTraining, CardTraining, KnobPoint, FAMILY_THR};
 use crate::rnn::{CellKind, CellScratch, SkipGruClassifier};
 
 use super::{
@@ -764,7 +764,7 @@ pub struct TrainedSkipBank {
     /// The models, in card order (width, then λ, ascending).
     pub models: Vec<SkipGruClassifier>,
     /// The card describing them (`family` `thr`).
-    pub card: ModelCard,
+    pub card: Card<BankCard>,
 }
 
 /// The name of the GRU model of width `hidden` and budget weight `lambda`: `thr-<H>-<λ>` with λ in
@@ -873,7 +873,7 @@ pub fn train_skip_bank(
                 validation_mse: on_validation.score.mse(),
                 best_epoch: report.best_epoch,
                 train_wall_s: wall_s,
-                family: FAMILY_THR.into(),
+                family: Some(FAMILY_THR.into()),
                 flops_per_skip: Some(model.flops_per_skip()),
                 budget_lambda: Some(lambda),
                 knob_grid: grid,
@@ -900,14 +900,12 @@ pub fn train_skip_bank(
             "none".to_string()
         }
     );
-    let card = ModelCard {
+    let card = Card {
         task: set.name.clone(),
-        family: FAMILY_THR.into(),
-        cell: config.base.cell.as_str().into(),
+        cell: config.base.cell,
         input: set.features,
         classes: set.classes,
-        models: card_models,
-        maps: Vec::new(),
+        family: BankCard { kind: BankFamily::Thr, models: card_models, maps: Vec::new(), switch_fine_tune: None },
         training: CardTraining {
             command: config.command.clone(),
             seed: config.base.seed,
@@ -934,7 +932,6 @@ pub fn train_skip_bank(
                 description,
             }),
         },
-        switch_fine_tune: None,
         seeds: None,
     };
     Ok(TrainedSkipBank { models, card })
@@ -944,7 +941,7 @@ pub fn train_skip_bank(
 mod tests {
     use super::*;
     use crate::rnn::FlexibleModel;
-    use crate::rnn::{GruScratch, SkipState};
+    use crate::rnn::{CellScratch, SkipState};
     use rand::Rng;
 
     /// Largest absolute difference allowed between the crate's Skip-GRU and the autodiff forward.
@@ -973,7 +970,7 @@ mod tests {
         for b in 0..batch {
             let sequence = &values[b * steps * input..(b + 1) * steps * input];
             let mut state = SkipState::new(hidden);
-            let mut scratch = GruScratch::new(hidden);
+            let mut scratch = CellScratch::new(hidden);
             let mut count = 0;
             for x in sequence.chunks_exact(input) {
                 count += usize::from(ours.step(x, 0.5, &mut state, &mut scratch));
@@ -1047,7 +1044,7 @@ mod tests {
         for b in 0..batch {
             let sequence = &values[b * steps * input..(b + 1) * steps * input];
             let mut state = ours.new_state();
-            let mut scratch = GruScratch::new(hidden);
+            let mut scratch = CellScratch::new(hidden);
             let mut count = 0;
             for x in sequence.chunks_exact(input) {
                 count += usize::from(ours.step(x, 0.5, &mut state, &mut scratch));
@@ -1082,8 +1079,8 @@ mod tests {
         };
         let trained = train_skip_bank(&set, &split, &config, |_| {}).unwrap();
         assert_eq!(trained.models[0].name(), "thr-lstm-8-1e-3");
-        assert_eq!(trained.card.cell, "lstm");
-        let entry = &trained.card.models[0];
+        assert_eq!(trained.card.cell, CellKind::Lstm);
+        let entry = &trained.card.family.models[0];
         assert_eq!(entry.flops_per_step, 1 + 8 * 8 * 9 + 21 * 8 + 2 * 8 + 2);
         assert!(entry.test_accuracy.unwrap() >= 0.8, "{entry:?}");
         let test = set.subset(&split.test);
@@ -1221,9 +1218,9 @@ mod tests {
         assert_eq!(record.switch_best_epochs.len(), 1);
         assert!(record.switch_best_epochs[0] <= 2);
         assert!(record.lambda_curriculum);
-        let card: ModelCard = serde_json::from_str(&serde_json::to_string(&trained.card).unwrap()).unwrap();
+        let card: Card<BankCard> = serde_json::from_str(&serde_json::to_string(&trained.card).unwrap()).unwrap();
         assert_eq!(card, trained.card, "the card round-trips");
-        for entry in &card.models {
+        for entry in &card.family.models {
             assert_eq!(entry.knob_grid.len(), THR_GRID.len());
         }
         let flexible = FlexibleModel::from_skip_models(trained.models.clone(), Some(&card)).unwrap();

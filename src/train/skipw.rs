@@ -42,10 +42,10 @@ use rand::{Rng, SeedableRng};
 use rand_pcg::Pcg64;
 
 use crate::data::{SequenceSet, Split};
-use crate::rnn::io::{encode_tensors, CardTraining};
-use crate::rnn::skipw::{
-    selected, skipw_tensors, SkipWCard, SkipWCardKnobs, SkipWCardTrainingKnobs, SkipWClassifier, SkipWGridPoint,
+use crate::rnn::io::{
+    encode_tensors, skipw_tensors, Card, CardTraining, SkipWCard, SkipWCardKnobs, SkipWCardTrainingKnobs, SkipWGridPoint,
 };
+use crate::rnn::skipw::{selected, SkipWClassifier};
 use crate::rnn::{CellKind, RnnClassifier, SkipWKnobs};
 
 use super::cell::CandleCell;
@@ -114,7 +114,7 @@ pub struct TrainedSkipW {
     /// The model, as the crate runs it.
     pub model: SkipWClassifier,
     /// Its card.
-    pub card: SkipWCard,
+    pub card: Card<SkipWCard>,
 }
 
 struct CandleSkipW {
@@ -428,13 +428,8 @@ pub fn train_skipw(
     let (model, validation_score, best_epoch) = best;
     let grid = accuracy_grid(&model, &test);
     let all_steps = evaluate_set(&model, &test, model.window(), 0.0).0;
-    let card = SkipWCard {
-        task: set.name.clone(),
-        family: "skipw".into(),
-        cell: config.cell.as_str().into(),
+    let part = SkipWCard {
         name,
-        input: set.features,
-        classes: set.classes,
         hidden: config.hidden,
         window: config.window,
         knobs: SkipWCardKnobs { k_max: config.window, thr_min: 0.0, thr_max: 1.0 },
@@ -462,6 +457,13 @@ pub fn train_skipw(
                 if set.is_regression() { "quality (−MSE)" } else { "accuracy" }
             ),
         },
+    };
+    let card = Card {
+        task: set.name.clone(),
+        cell: config.cell,
+        input: set.features,
+        classes: set.classes,
+        family: part,
         training: CardTraining {
             command: config.command.clone(),
             seed: config.seed,
@@ -498,7 +500,7 @@ pub fn train_skipw(
 /// If the card cannot be serialised (it always can).
 pub fn skipw_files(trained: &TrainedSkipW) -> Result<Vec<(PathBuf, Vec<u8>)>, serde_json::Error> {
     Ok(vec![
-        (format!("{}.safetensors", trained.card.name).into(), encode_tensors(&skipw_tensors(&trained.model))),
+        (format!("{}.safetensors", trained.card.family.name).into(), encode_tensors(&skipw_tensors(&trained.model))),
         ("card.json".into(), serde_json::to_vec_pretty(&trained.card)?),
     ])
 }
@@ -690,10 +692,10 @@ mod tests {
             command: "test".into(),
         };
         let trained = train_skipw(&set, &split, &config, |_| {}).unwrap();
-        assert_eq!((trained.card.name.as_str(), trained.card.cell.as_str()), ("skipw-lstm-8-l4", "lstm"));
-        assert_eq!(trained.card.flops_per_processed_step, 8 * 8 * 9 + 21 * 8);
-        assert!(trained.card.test_accuracy_all_steps.unwrap() >= 0.8, "{:?}", trained.card.test_accuracy_all_steps);
-        let at_k2 = trained.card.grid.iter().find(|p| p.k == 2 && p.thr == 0.5).unwrap();
+        assert_eq!((trained.card.family.name.as_str(), trained.card.cell), ("skipw-lstm-8-l4", CellKind::Lstm));
+        assert_eq!(trained.card.family.flops_per_processed_step, 8 * 8 * 9 + 21 * 8);
+        assert!(trained.card.family.test_accuracy_all_steps.unwrap() >= 0.8, "{:?}", trained.card.family.test_accuracy_all_steps);
+        let at_k2 = trained.card.family.grid.iter().find(|p| p.k == 2 && p.thr == 0.5).unwrap();
         assert!(at_k2.test_accuracy.unwrap() >= 0.8 && at_k2.mean_processed_steps <= 4.0, "{at_k2:?}");
     }
 }

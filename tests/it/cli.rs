@@ -147,7 +147,7 @@ fn train_family_thr_writes_skip_grus_that_load() {
     let (models, card) = flexrnn::rnn::io::load_skip_models(&out).unwrap();
     let names: Vec<&str> = models.iter().map(|m| m.name()).collect();
     assert_eq!(names, ["thr-4-0e0", "thr-4-1e-2"]);
-    assert_eq!(card.models[1].budget_lambda, Some(1e-2));
+    assert_eq!(card.family.models[1].budget_lambda, Some(1e-2));
     assert!(card.training.command.contains("--family thr"), "{}", card.training.command);
     let output = flexrnn().args(["train", "--lambda", "1e-3", "--out"]).arg(dir.path().join("gru")).output().unwrap();
     assert!(!output.status.success());

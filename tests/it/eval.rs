@@ -4,7 +4,7 @@ use std::process::Command;
 
 use flexrnn::data::{digits_split, load_digits, Split, SplitPart, Task};
 use flexrnn::eval::{evaluate, measure, outputs, weighted_prediction, EvalConfig, Metric, RunKind, Schedule};
-use flexrnn::rnn::{FlexibleModel, GruCell, GruClassifier, ModelBank, StateMap};
+use flexrnn::rnn::{FlexibleModel, GruClassifier, ModelBank, RnnCell, StateMap};
 use flexrnn::train::bank::{train_bank, BankConfig};
 use flexrnn::train::TrainConfig;
 
@@ -206,7 +206,7 @@ fn variable_length_sequences_change_only_if_they_reach_the_change() {
     let (features, classes) = (test.features, test.classes);
     let gru = |name: &str, hidden: usize| GruClassifier {
         name: name.into(),
-        cell: GruCell::new(
+        cell: RnnCell::gru(
             features,
             hidden,
             vec![0.0; 3 * hidden * features],
@@ -214,8 +214,7 @@ fn variable_length_sequences_change_only_if_they_reach_the_change() {
             vec![0.0; 3 * hidden],
             vec![0.0; 3 * hidden],
         )
-        .unwrap()
-        .into(),
+        .unwrap(),
         readout_weight: vec![0.0; classes * hidden],
         readout_bias: (0..classes).map(|c| c as f32).collect(),
     };
@@ -284,7 +283,7 @@ fn eval_cli_names_the_folder_and_task_it_cannot_load() {
 /// Folders of other settings, or of the same seed, are refused with a clear error.
 #[test]
 fn seeds_combines_tiny_seed_folders_and_refuses_mismatched_ones() {
-    use flexrnn::rnn::io::ModelCard;
+    use flexrnn::rnn::io::{BankCard, Card};
     let dir = tempfile::tempdir().unwrap();
     let flexrnn = || {
         let mut command = Command::new(env!("CARGO_BIN_EXE_flexrnn"));
@@ -301,7 +300,7 @@ fn seeds_combines_tiny_seed_folders_and_refuses_mismatched_ones() {
         assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
         out
     };
-    let card_of = |dir: &std::path::Path| -> ModelCard {
+    let card_of = |dir: &std::path::Path| -> Card<BankCard> {
         serde_json::from_slice(&std::fs::read(dir.join("card.json")).unwrap()).unwrap()
     };
     let (one, two) = (train("1", "4,8", "s1"), train("2", "4,8", "s2"));
@@ -320,7 +319,7 @@ fn seeds_combines_tiny_seed_folders_and_refuses_mismatched_ones() {
     assert_eq!(seeds.runs[0].train_wall_time_s, c1.training.wall_time_s);
     assert!(seeds.runs.iter().all(|r| r.update_shares.is_empty()), "a switching bank updates every step");
     for j in 0..2 {
-        let (x1, x2) = (c1.models[j].test_accuracy.unwrap(), c2.models[j].test_accuracy.unwrap());
+        let (x1, x2) = (c1.family.models[j].test_accuracy.unwrap(), c2.family.models[j].test_accuracy.unwrap());
         assert!((seeds.runs[0].scores[j] - x1).abs() < 1e-12 && (seeds.runs[1].scores[j] - x2).abs() < 1e-12);
         let summary = &seeds.summary[j];
         assert!((summary.mean - (x1 + x2) / 2.0).abs() < 1e-12, "{summary:?}");

@@ -3,10 +3,9 @@
 //! ThrRNN, SkipW and nested widths.
 
 use flexrnn::data::{digits_split, load_digits, SequenceSet};
-use flexrnn::rnn::io::{load_bank, load_skip_models};
-use flexrnn::rnn::nested::{load_nested, random_width_schedule};
-use flexrnn::rnn::skipw::load_skipw;
-use flexrnn::rnn::{FamilyState, FlexibleModel, GruScratch, Knobs, ModelBank, NestedScratch, SkipState, SkipWKnobs};
+use flexrnn::rnn::io::{load_bank, load_nested, load_skip_models, load_skipw};
+use flexrnn::rnn::nested::random_width_schedule;
+use flexrnn::rnn::{CellScratch, FamilyState, FlexibleModel, Knobs, ModelBank, NestedScratch, SkipState, SkipWKnobs};
 use rand::SeedableRng;
 
 use crate::at;
@@ -60,7 +59,7 @@ fn switch_family_equals_the_bank_at_constant_settings_and_across_a_change() {
             for i in (0..test.len()).step_by(7) {
                 let mut h = vec![0.0f32; bank.max_hidden()];
                 let mut spare = vec![0.0f32; bank.max_hidden()];
-                let mut scratch = GruScratch::new(bank.max_hidden());
+                let mut scratch = CellScratch::new(bank.max_hidden());
                 for t in 0..24 {
                     ma.cell.step(test.frame(i, t), &mut h[..ma.hidden_size()], &mut scratch);
                 }
@@ -108,7 +107,7 @@ fn thr_family_equals_the_skip_gru_at_constant_settings_and_across_a_change() {
             for i in (0..test.len()).step_by(23) {
                 let hidden = skips[0].hidden_size();
                 let mut state = SkipState::new(hidden);
-                let mut scratch = GruScratch::new(hidden);
+                let mut scratch = CellScratch::new(hidden);
                 let mut own_flops = 0;
                 for t in 0..test.steps {
                     let (m, thr) = knobs[if t < 20 { a } else { b }];
@@ -145,7 +144,7 @@ fn skipw_family_equals_the_skipw_model_at_constant_settings_and_across_changes()
             for b in 0..knobs.len() {
                 for i in (0..test.len()).step_by(23) {
                     let mut state = skipw.new_state();
-                    let mut scratch = GruScratch::new(skipw.hidden_size());
+                    let mut scratch = CellScratch::new(skipw.hidden_size());
                     let mut own_flops = 0;
                     for t in 0..test.steps {
                         own_flops += skipw
@@ -233,7 +232,7 @@ fn a_same_size_switch_leaves_the_state_unchanged() {
     let plan = model.step(second, Some(test.frame(0, 30)), &mut state);
     assert_eq!(plan.switch_flops, 0);
     let mut expected = before;
-    other.step(test.frame(0, 30), 0.5, &mut expected, &mut GruScratch::new(64));
+    other.step(test.frame(0, 30), 0.5, &mut expected, &mut CellScratch::new(64));
     assert_eq!(state.family_state(), &flexrnn::rnn::FamilyState::Thr(expected), "the state passed as it was");
     // Switch: a bank of two GRUs of one size, no map between them.
     let (bank, _) = load_bank(&at("models/digits-gru")).unwrap();
@@ -243,7 +242,7 @@ fn a_same_size_switch_leaves_the_state_unchanged() {
     let model = FlexibleModel::from_bank(ModelBank::new(vec![a.clone(), b], vec![]).unwrap(), None);
     let mut state = model.new_state();
     let mut h = vec![0.0f32; 64];
-    let mut scratch = GruScratch::new(64);
+    let mut scratch = CellScratch::new(64);
     for t in 0..test.steps {
         let plan = model.step(t % 2, Some(test.frame(3, t)), &mut state);
         assert_eq!(plan.switch_flops, 0);

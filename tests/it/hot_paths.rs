@@ -2,11 +2,8 @@
 
 use flexrnn::engine::EdgeWorld;
 use flexrnn::metrics::{JobRecord, Recorder, SequenceRecord, StepRecord};
-use flexrnn::rnn::io::{load_bank, load_skip_models};
-use flexrnn::rnn::nested::load_nested;
-use flexrnn::rnn::skipw::load_skipw;
-use flexrnn::rnn::{GruScratch, SkipState, SkipWKnobs};
-use flexrnn::rnn::{LstmCell, LstmScratch, NestedScratch};
+use flexrnn::rnn::io::{load_bank, load_nested, load_skip_models, load_skipw};
+use flexrnn::rnn::{CellScratch, NestedScratch, RnnCell, SkipState, SkipWKnobs};
 use flexrnn::runner;
 use flexrnn::scenario::Scenario;
 use flexrnn::sim::Simulation;
@@ -19,7 +16,7 @@ fn gru_step_allocates_nothing() {
     let (bank, _) = load_bank(&at("models/digits-gru")).unwrap();
     for model in bank.models() {
         let mut h = vec![0.0f32; model.hidden_size()];
-        let mut scratch = GruScratch::new(model.hidden_size());
+        let mut scratch = CellScratch::new(model.hidden_size());
         let mut logits = vec![0.0f32; model.classes()];
         let before = allocations();
         for t in 0..1000 {
@@ -35,7 +32,7 @@ fn skip_gru_step_allocates_nothing_at_any_threshold() {
     let (models, _) = load_skip_models(&at("models/digits-thr")).unwrap();
     for model in &models {
         let mut state = SkipState::new(model.hidden_size());
-        let mut scratch = GruScratch::new(model.hidden_size());
+        let mut scratch = CellScratch::new(model.hidden_size());
         let mut logits = vec![0.0f32; model.classes()];
         let before = allocations();
         let mut updated = 0;
@@ -57,7 +54,7 @@ fn skip_gru_step_allocates_nothing_at_any_threshold() {
 fn skipw_step_allocates_nothing() {
     let (model, _) = load_skipw(&at("models/digits-skipw")).unwrap();
     let mut state = model.new_state();
-    let mut scratch = GruScratch::new(model.hidden_size());
+    let mut scratch = CellScratch::new(model.hidden_size());
     let mut logits = vec![0.0f32; model.base.classes()];
     let thresholds = [0.0f32, 0.3, 0.5, 0.9];
     let before = allocations();
@@ -99,7 +96,7 @@ fn nested_step_allocates_nothing_at_any_width_or_change() {
 fn lstm_step_allocates_nothing() {
     for (input, hidden) in [(1, 16), (3, 128)] {
         let weights = |n: usize| (0..n).map(|i| ((i % 13) as f32 - 6.0) * 0.01).collect::<Vec<f32>>();
-        let cell = LstmCell::new(
+        let cell = RnnCell::lstm(
             input,
             hidden,
             weights(4 * hidden * input),
@@ -108,12 +105,12 @@ fn lstm_step_allocates_nothing() {
             weights(4 * hidden),
         )
         .unwrap();
-        let (mut h, mut c) = (vec![0.0f32; hidden], vec![0.0f32; hidden]);
-        let mut scratch = LstmScratch::new(hidden);
+        let mut state = vec![0.0f32; 2 * hidden];
+        let mut scratch = CellScratch::new(hidden);
         let x = vec![0.5f32; input];
         let before = allocations();
         for _ in 0..1000 {
-            cell.step(&x, &mut h, &mut c, &mut scratch);
+            cell.step(&x, &mut state, &mut scratch);
         }
         assert_eq!(allocations() - before, 0, "I={input} H={hidden}");
     }
@@ -203,7 +200,7 @@ fn flexible_model_plan_step_and_predict_allocate_nothing() {
 /// A deterministic LSTM classifier of input 1, hidden `hidden`, 10 classes.
 fn lstm_classifier(name: &str, hidden: usize) -> flexrnn::rnn::RnnClassifier {
     let weights = |n: usize, k: usize| (0..n).map(|i| (((i * k) % 13) as f32 - 6.0) * 0.02).collect::<Vec<f32>>();
-    let cell = LstmCell::new(
+    let cell = RnnCell::lstm(
         1,
         hidden,
         weights(4 * hidden, 3),
@@ -214,7 +211,7 @@ fn lstm_classifier(name: &str, hidden: usize) -> flexrnn::rnn::RnnClassifier {
     .unwrap();
     flexrnn::rnn::RnnClassifier {
         name: name.into(),
-        cell: cell.into(),
+        cell,
         readout_weight: weights(10 * hidden, 2),
         readout_bias: vec![0.0; 10],
     }

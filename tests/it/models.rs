@@ -15,7 +15,7 @@ fn card_matches_the_weights_and_the_widest_model_reaches_090() {
     assert_eq!(card.training.split, split, "the card records the split in use");
     let test = set.subset(&split.test);
     assert!(bank.models().len() >= 4);
-    for (model, entry) in bank.models().iter().zip(&card.models) {
+    for (model, entry) in bank.models().iter().zip(&card.family.models) {
         assert_eq!(model.hidden_size(), entry.hidden);
         assert_eq!(model.cell.flops_per_step(), entry.flops_per_step);
         assert_eq!(model.param_bytes(), entry.param_bytes);
@@ -29,7 +29,7 @@ fn card_matches_the_weights_and_the_widest_model_reaches_090() {
             entry.test_accuracy
         );
     }
-    let widest = card.models.iter().max_by_key(|m| m.hidden).unwrap();
+    let widest = card.family.models.iter().max_by_key(|m| m.hidden).unwrap();
     assert!(widest.test_accuracy.unwrap() >= 0.90, "widest model: {:?}", widest.test_accuracy);
 }
 
@@ -62,11 +62,11 @@ fn thr_card_matches_the_weights_at_every_threshold() {
     let set = load_digits().unwrap();
     let split = digits_split(&set.labels);
     assert_eq!(card.training.split, split);
-    assert_eq!(card.family, FAMILY_THR);
+    assert_eq!(card.family_name(), FAMILY_THR);
     let test = set.subset(&split.test);
     assert!(!models.is_empty());
-    for (model, entry) in models.iter().zip(&card.models) {
-        assert_eq!(entry.family, FAMILY_THR);
+    for (model, entry) in models.iter().zip(&card.family.models) {
+        assert_eq!(entry.model_family(), FAMILY_THR);
         assert_eq!(model.hidden_size(), entry.hidden);
         assert_eq!(model.flops_per_update(), entry.flops_per_step);
         assert_eq!(Some(model.flops_per_skip()), entry.flops_per_skip);
@@ -109,13 +109,15 @@ fn loaders_refuse_the_other_family() {
 /// what the crate's inference measures on the test split, and the budget is kept in every window.
 #[test]
 fn skipw_card_matches_the_weights_and_the_budget_holds() {
-    use flexrnn::rnn::skipw::{evaluate, load_skipw};
-    use flexrnn::rnn::{GruScratch, SkipWKnobs};
+    use flexrnn::rnn::io::load_skipw;
+    use flexrnn::rnn::skipw::evaluate;
+    use flexrnn::rnn::{CellScratch, SkipWKnobs};
     let (model, card) = load_skipw(&at("models/digits-skipw")).unwrap();
     let set = load_digits().unwrap();
     let split = digits_split(&set.labels);
     assert_eq!(card.training.split, split, "the card records the split in use");
-    assert_eq!((card.family.as_str(), card.cell.as_str()), ("skipw", "gru"));
+    assert_eq!((card.family_name(), card.cell.as_str()), ("skipw", "gru"));
+    let card = card.family;
     assert_eq!((model.hidden_size(), model.window()), (card.hidden, card.window));
     let (h, l) = (card.hidden, card.window);
     assert_eq!(card.flops_per_processed_step as usize, 6 * h * (1 + h) + 16 * h);
@@ -132,7 +134,7 @@ fn skipw_card_matches_the_weights_and_the_budget_holds() {
         assert!(point.mean_processed_steps <= (64 / l * point.k) as f64);
     }
     // Every window of every test sequence processes at most K inputs.
-    let mut scratch = GruScratch::new(h);
+    let mut scratch = CellScratch::new(h);
     for k in 0..=l {
         let mut state = model.new_state();
         for i in 0..test.len() {
