@@ -560,23 +560,29 @@ pub fn random_schedules(settings: usize, steps: usize, config: &EvalConfig) -> V
         .collect()
 }
 
-/// `low,high,excludes_zero` of an interval for the CSV files; three empty fields for
+/// `low, high, excludes_zero` of an interval for the CSV files; three empty fields for
 /// [`checks::Interval::none`] (0 resamples).
-fn interval_fields(interval: &checks::Interval, digits: usize) -> String {
+fn interval_fields(interval: &checks::Interval, digits: usize) -> [String; 3] {
     if interval.is_none() {
-        ",,".to_string()
+        Default::default()
     } else {
-        format!("{:.digits$},{:.digits$},{}", interval.low, interval.high, interval.excludes_zero())
+        [
+            format!("{:.digits$}", interval.low),
+            format!("{:.digits$}", interval.high),
+            interval.excludes_zero().to_string(),
+        ]
     }
 }
 
-/// Quotes a CSV field if it holds a comma, quote or newline.
-pub(crate) fn csv_field(text: &str) -> String {
-    if text.contains([',', '"', '\n']) {
-        format!("\"{}\"", text.replace('"', "\"\""))
-    } else {
-        text.to_string()
+/// A CSV table through the `csv` crate: the `header` (comma-separated column names, none holding a
+/// comma) and one record per row of already formatted fields, quoted where needed.
+pub(crate) fn csv_table(header: &str, rows: impl IntoIterator<Item = Vec<String>>) -> Vec<u8> {
+    let mut writer = csv::WriterBuilder::new().has_headers(false).from_writer(Vec::new());
+    writer.write_record(header.split(',')).expect("writing to memory cannot fail");
+    for row in rows {
+        writer.write_record(&row).expect("writing to memory cannot fail");
     }
+    writer.into_inner().expect("flushing to memory cannot fail")
 }
 
 impl Evaluation {
@@ -617,7 +623,7 @@ impl Evaluation {
             .filter(|(_, n)| **n > 0)
             .map(|(i, n)| format!("{}:{n}", self.setting_names[i]))
             .collect();
-        csv_field(&named.join(";"))
+        named.join(";")
     }
 
     /// `eval.csv`: one row per run. The metric's columns are `measured_accuracy, predicted_accuracy,
@@ -630,43 +636,45 @@ impl Evaluation {
             Metric::Accuracy => "measured_accuracy,predicted_accuracy,accuracy_deviation_pp",
             Metric::Mse => "measured_mse,predicted_mse,mse_deviation,mse_deviation_pct",
         };
-        let mut out = format!(
-            "family,kind,schedule,a,b,s,steps_per_setting,{sequence_steps}{metric_columns},measured_flops_per_step,predicted_flops_per_step,flops_deviation_pct,update_share\n"
+        let header = format!(
+            "family,kind,schedule,a,b,s,steps_per_setting,{sequence_steps}{metric_columns},measured_flops_per_step,predicted_flops_per_step,flops_deviation_pct,update_share"
         );
-        for run in &self.runs {
+        let rows = self.runs.iter().map(|run| {
             let (kind, a, b, s) = self.kind_fields(run);
-            let sequence_steps = if self.is_fixed_length() {
-                String::new()
-            } else {
-                format!("{},", self.steps_field(&run.sequence_steps_per_setting))
-            };
-            let metric = match self.metric {
-                Metric::Accuracy => {
-                    format!("{:.6},{:.6},{:.4}", run.measured.score, run.predicted_score, run.accuracy_deviation_pp())
-                }
-                Metric::Mse => format!(
-                    "{:.8},{:.8},{:.8},{:.4}",
-                    run.measured.score,
-                    run.predicted_score,
-                    run.score_deviation(),
-                    run.score_deviation_pct()
-                ),
-            };
-            let _ = writeln!(
-                out,
-                "{},{kind},{},{},{},{s},{},{sequence_steps}{metric},{:.3},{:.3},{:.4},{:.6}",
-                self.family,
-                csv_field(&self.describe(&run.schedule)),
-                csv_field(&a),
-                csv_field(&b),
+            let mut row = vec![
+                self.family.clone(),
+                kind.to_string(),
+                self.describe(&run.schedule),
+                a,
+                b,
+                s,
                 self.steps_field(&run.steps_per_setting),
-                run.measured.flops_per_step,
-                run.predicted_flops_per_step,
-                run.flops_deviation_pct(),
-                run.measured.update_share,
-            );
-        }
-        out.into_bytes()
+            ];
+            if !self.is_fixed_length() {
+                row.push(self.steps_field(&run.sequence_steps_per_setting));
+            }
+            match self.metric {
+                Metric::Accuracy => row.extend([
+                    format!("{:.6}", run.measured.score),
+                    format!("{:.6}", run.predicted_score),
+                    format!("{:.4}", run.accuracy_deviation_pp()),
+                ]),
+                Metric::Mse => row.extend([
+                    format!("{:.8}", run.measured.score),
+                    format!("{:.8}", run.predicted_score),
+                    format!("{:.8}", run.score_deviation()),
+                    format!("{:.4}", run.score_deviation_pct()),
+                ]),
+            }
+            row.extend([
+                format!("{:.3}", run.measured.flops_per_step),
+                format!("{:.3}", run.predicted_flops_per_step),
+                format!("{:.4}", run.flops_deviation_pct()),
+                format!("{:.6}", run.measured.update_share),
+            ]);
+            row
+        });
+        csv_table(&header, rows)
     }
 
     /// `settings.csv`: each setting alone, with the model's costs and the card's expectations
@@ -676,34 +684,33 @@ impl Evaluation {
             Metric::Accuracy => ("accuracy", 6),
             Metric::Mse => ("mse", 8),
         };
-        let mut out = format!(
-            "index,setting,hidden,block,block_bytes,flops_per_update,flops_per_skip,flops_per_window,window,{metric},flops_per_step,update_share,card_{metric},card_flops_per_step\n",
+        let header = format!(
+            "index,setting,hidden,block,block_bytes,flops_per_update,flops_per_skip,flops_per_window,window,{metric},flops_per_step,update_share,card_{metric},card_flops_per_step",
         );
         let opt = |v: Option<f64>, digits: usize| v.map_or(String::new(), |v| format!("{v:.digits$}"));
-        for (i, (setting, m)) in model.settings().iter().zip(&self.alone).enumerate() {
+        let rows = model.settings().iter().zip(&self.alone).enumerate().map(|(i, (setting, m))| {
             let card_score = match self.metric {
                 Metric::Accuracy => setting.expected_accuracy,
                 Metric::Mse => setting.expected_mse,
             };
-            let _ = writeln!(
-                out,
-                "{i},{},{},{},{},{},{},{},{},{:.digits$},{:.3},{:.6},{},{}",
-                csv_field(&setting.name),
-                setting.hidden,
-                setting.block,
-                setting.block_bytes,
-                setting.flops_per_update,
-                setting.flops_per_skip,
-                setting.flops_per_window,
-                setting.window,
-                m.score,
-                m.flops_per_step,
-                m.update_share,
+            vec![
+                i.to_string(),
+                setting.name.clone(),
+                setting.hidden.to_string(),
+                setting.block.to_string(),
+                setting.block_bytes.to_string(),
+                setting.flops_per_update.to_string(),
+                setting.flops_per_skip.to_string(),
+                setting.flops_per_window.to_string(),
+                setting.window.to_string(),
+                format!("{:.digits$}", m.score),
+                format!("{:.3}", m.flops_per_step),
+                format!("{:.6}", m.update_share),
                 opt(card_score, digits),
                 opt(setting.expected_flops_per_step, 3),
-            );
-        }
-        out.into_bytes()
+            ]
+        });
+        csv_table(&header, rows)
     }
 
     /// Groups of runs summarised: each pair and direction, the random schedules, and all changes.
@@ -964,28 +971,31 @@ Within bounds: the measured {metric} lies in {bounds}, min and max over the sett
         };
         let interval = |i: &checks::Interval| interval_fields(i, digits);
         let bound_digits = if self.metric == Metric::Accuracy { 6 } else { 8 };
-        let mut out = format!(
-            "kind,schedule,a,b,s,deviation_{unit},ci_low_{unit},ci_high_{unit},ci_excludes_zero,bound_low,bound_high,within_bounds\n"
+        let header = format!(
+            "kind,schedule,a,b,s,deviation_{unit},ci_low_{unit},ci_high_{unit},ci_excludes_zero,bound_low,bound_high,within_bounds"
         );
         let runs = self.runs.iter().zip(&self.checks.runs).map(|(r, c)| (r, c, false));
         let late = self.late.iter().zip(&self.checks.late).map(|(r, c)| (r, c, true));
-        for (run, check, is_late) in runs.chain(late) {
+        let rows = runs.chain(late).map(|(run, check, is_late)| {
             let (kind, a, b, s) = self.kind_fields(run);
             let kind = if is_late { "late" } else { kind };
-            let _ = writeln!(
-                out,
-                "{kind},{},{},{},{s},{:.digits$},{},{:.bound_digits$},{:.bound_digits$},{}",
-                csv_field(&self.describe(&run.schedule)),
-                csv_field(&a),
-                csv_field(&b),
-                self.metric.deviation(run),
-                interval(&check.interval),
-                check.bound_low,
-                check.bound_high,
-                check.within,
-            );
-        }
-        out.into_bytes()
+            let mut row = vec![
+                kind.to_string(),
+                self.describe(&run.schedule),
+                a,
+                b,
+                s,
+                format!("{:.digits$}", self.metric.deviation(run)),
+            ];
+            row.extend(interval(&check.interval));
+            row.extend([
+                format!("{:.bound_digits$}", check.bound_low),
+                format!("{:.bound_digits$}", check.bound_high),
+                check.within.to_string(),
+            ]);
+            row
+        });
+        csv_table(&header, rows)
     }
 
     /// `pairs.csv`: one row per pair and direction a → b: grid runs, mean deviation with its interval,
@@ -997,39 +1007,37 @@ Within bounds: the measured {metric} lies in {bounds}, min and max over the sett
             Metric::Mse => ("mse", 8),
         };
         let interval = |i: &checks::Interval| interval_fields(i, digits);
-        let mut out = format!(
-            "a,b,runs,mean_deviation_{unit},ci_low_{unit},ci_high_{unit},ci_excludes_zero,within_bounds,monotone,largest_reversal_{unit},late_s,late_measured,late_deviation_{unit},late_ci_low_{unit},late_ci_high_{unit},late_versus_worse_{unit},late_within_bounds\n"
+        let header = format!(
+            "a,b,runs,mean_deviation_{unit},ci_low_{unit},ci_high_{unit},ci_excludes_zero,within_bounds,monotone,largest_reversal_{unit},late_s,late_measured,late_deviation_{unit},late_ci_low_{unit},late_ci_high_{unit},late_versus_worse_{unit},late_within_bounds"
         );
-        for d in &self.checks.directions {
-            let late = d.late.as_ref().map_or_else(
-                || ",,,,,,".to_string(),
-                |l| {
-                    format!(
-                        "{},{:.8},{:.digits$},{},{:.digits$},{}",
-                        l.s,
-                        l.measured,
-                        l.deviation,
-                        // Low and high only: the late columns have no `excludes zero` field.
-                        interval(&l.interval).rsplit_once(',').map_or(String::new(), |(ends, _)| ends.to_string()),
-                        l.versus_worse,
-                        l.within
-                    )
-                },
-            );
-            let _ = writeln!(
-                out,
-                "{},{},{},{:.digits$},{},{},{},{:.digits$},{late}",
-                csv_field(&self.setting_names[d.a]),
-                csv_field(&self.setting_names[d.b]),
-                d.runs,
-                d.mean_deviation,
-                interval(&d.interval),
-                d.within,
-                d.monotone,
-                d.largest_reversal,
-            );
-        }
-        out.into_bytes()
+        let rows = self.checks.directions.iter().map(|d| {
+            let mut row = vec![
+                self.setting_names[d.a].clone(),
+                self.setting_names[d.b].clone(),
+                d.runs.to_string(),
+                format!("{:.digits$}", d.mean_deviation),
+            ];
+            row.extend(interval(&d.interval));
+            row.extend([d.within.to_string(), d.monotone.to_string(), format!("{:.digits$}", d.largest_reversal)]);
+            match &d.late {
+                None => row.extend(std::iter::repeat_n(String::new(), 7)),
+                Some(l) => {
+                    // Low and high only: the late columns have no `excludes zero` field.
+                    let [low, high, _] = interval(&l.interval);
+                    row.extend([
+                        l.s.to_string(),
+                        format!("{:.8}", l.measured),
+                        format!("{:.digits$}", l.deviation),
+                        low,
+                        high,
+                        format!("{:.digits$}", l.versus_worse),
+                        l.within.to_string(),
+                    ]);
+                }
+            }
+            row
+        });
+        csv_table(&header, rows)
     }
 
     /// `checks.json`: [`Evaluation::checks`] as JSON (per-run checks in `eval.csv` order, then the
@@ -1135,12 +1143,7 @@ mod tests {
             zeros(3 * hidden),
         )
         .unwrap();
-        GruClassifier {
-            name: name.into(),
-            cell,
-            readout_weight: zeros(bias.len() * hidden),
-            readout_bias: bias,
-        }
+        GruClassifier { name: name.into(), cell, readout_weight: zeros(bias.len() * hidden), readout_bias: bias }
     }
 
     /// A switching bank of `a` (hidden 1: 6·1·2 + 16 = 28 FLOPs per step) and `b` (hidden 2: 6·2·3 + 32 = 68)

@@ -336,32 +336,29 @@ pub fn read_seeds(dir: &Path) -> Result<Option<CardSeeds>, ModelIoError> {
 /// score, the update share's mean and sd where recorded, then each seed's score (`seed_<n>` columns).
 pub fn seeds_csv(seeds: &CardSeeds) -> Vec<u8> {
     let digits = if seeds.metric == "mse" { 8 } else { 6 };
-    let mut out =
+    let mut header =
         format!("setting,seeds,mean_{m},sd_{m},min_{m},max_{m},update_share_mean,update_share_sd", m = seeds.metric);
     for run in &seeds.runs {
-        let _ = write!(out, ",seed_{}", run.seed);
+        let _ = write!(header, ",seed_{}", run.seed);
     }
-    out.push('\n');
-    for (j, s) in seeds.summary.iter().enumerate() {
+    let rows = seeds.summary.iter().enumerate().map(|(j, s)| {
         let scores: Vec<f64> = seeds.runs.iter().map(|r| r.scores[j]).collect();
         let (lo, hi) = scores.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |(l, h), &v| (l.min(v), h.max(v)));
         let opt = |v: Option<f64>| v.map_or(String::new(), |v| format!("{v:.6}"));
-        let _ = write!(
-            out,
-            "{},{},{:.digits$},{:.digits$},{lo:.digits$},{hi:.digits$},{},{}",
-            super::csv_field(&s.setting),
-            scores.len(),
-            s.mean,
-            s.sd,
+        let mut row = vec![
+            s.setting.clone(),
+            scores.len().to_string(),
+            format!("{:.digits$}", s.mean),
+            format!("{:.digits$}", s.sd),
+            format!("{lo:.digits$}"),
+            format!("{hi:.digits$}"),
             opt(s.update_share_mean),
-            opt(s.update_share_sd)
-        );
-        for v in scores {
-            let _ = write!(out, ",{v:.digits$}");
-        }
-        out.push('\n');
-    }
-    out.into_bytes()
+            opt(s.update_share_sd),
+        ];
+        row.extend(scores.iter().map(|v| format!("{v:.digits$}")));
+        row
+    });
+    super::csv_table(&header, rows)
 }
 
 /// The `--seeds` view as Markdown: per setting mean ± sd over seeds (accuracy in %, or MSE), range,

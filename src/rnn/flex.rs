@@ -55,7 +55,9 @@
 use std::path::Path;
 
 use super::cell::{CellKind, CellScratch};
-use super::io::{load_bank, load_nested, load_skip_models, load_skipw, BankCard, Card, ModelIoError, NestedCard, SkipWCard};
+use super::io::{
+    load_bank, load_nested, load_skip_models, load_skipw, BankCard, Card, ModelIoError, NestedCard, SkipWCard,
+};
 use super::model::{argmax, BankError, ModelBank};
 use super::nested::{NestedGru, NestedScratch};
 use super::skip::{SkipGruClassifier, SkipState};

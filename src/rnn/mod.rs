@@ -103,8 +103,11 @@ mod tests {
         let mut left = graph.clone();
         let mut order = Vec::new();
         while !left.is_empty() {
-            let ready: Vec<String> =
-                left.iter().filter(|(_, deps)| deps.iter().all(|d| order.contains(d))).map(|(m, _)| m.clone()).collect();
+            let ready: Vec<String> = left
+                .iter()
+                .filter(|(_, deps)| deps.iter().all(|d| order.contains(d)))
+                .map(|(m, _)| m.clone())
+                .collect();
             if ready.is_empty() {
                 return Err(left.keys().cloned().collect());
             }
@@ -122,7 +125,9 @@ mod tests {
         let order = topological_order(&graph).unwrap_or_else(|cycle| panic!("import cycle among {cycle:?}: {graph:?}"));
         let position = |m: &str| order.iter().position(|o| o == m).unwrap_or_else(|| panic!("no module {m}"));
         // The layers: kernels → cell → model → the families → io → flex.
-        for (lower, upper) in [("kernels", "cell"), ("cell", "model"), ("model", "skip"), ("model", "skipw"), ("model", "nested")] {
+        for (lower, upper) in
+            [("kernels", "cell"), ("cell", "model"), ("model", "skip"), ("model", "skipw"), ("model", "nested")]
+        {
             assert!(position(lower) < position(upper), "{lower} before {upper}: {order:?}");
         }
         assert!(graph["kernels"].is_empty(), "the kernels import nothing of rnn: {graph:?}");
@@ -143,7 +148,8 @@ mod tests {
         assert_eq!(topological_order(&cyclic), Err(vec!["a".into(), "b".into(), "c".into()]));
         let layered = BTreeMap::from([edge("a", "b"), edge("b", "c"), ("c".to_string(), BTreeSet::new())]);
         assert_eq!(topological_order(&layered), Ok(vec!["c".into(), "b".into(), "a".into()]));
-        let code = library_code("use super::cell::X; // super::io\nuse crate::rnn::model::Y;\n#[cfg(test)]\nuse super::io;");
+        let code =
+            library_code("use super::cell::X; // super::io\nuse crate::rnn::model::Y;\n#[cfg(test)]\nuse super::io;");
         assert_eq!(after(&code, "super::").collect::<Vec<_>>(), ["cell"]);
         assert_eq!(after(&code, "crate::rnn::").collect::<Vec<_>>(), ["model"]);
     }

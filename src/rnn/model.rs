@@ -351,12 +351,7 @@ mod tests {
             vec![0.0; 3 * hidden],
         )
         .unwrap();
-        GruClassifier {
-            name: name.into(),
-            cell,
-            readout_weight: vec![1.0; 2 * hidden],
-            readout_bias: vec![0.0, 0.5],
-        }
+        GruClassifier { name: name.into(), cell, readout_weight: vec![1.0; 2 * hidden], readout_bias: vec![0.0, 0.5] }
     }
 
     #[test]
@@ -457,12 +452,7 @@ mod tests {
             vec![0.0; 4 * hidden],
         )
         .unwrap();
-        RnnClassifier {
-            name: name.into(),
-            cell,
-            readout_weight: vec![1.0; 2 * hidden],
-            readout_bias: vec![0.0, 0.5],
-        }
+        RnnClassifier { name: name.into(), cell, readout_weight: vec![1.0; 2 * hidden], readout_bias: vec![0.0, 0.5] }
     }
 
     #[test]

@@ -388,8 +388,8 @@ pub fn random_width_schedule(widths: &[usize], steps: usize, changes: usize, rng
 mod tests {
     use super::*;
     use crate::rnn::io::{decode_nested, decode_nested_cell, encode_nested};
-    use std::path::Path;
     use rand::SeedableRng;
+    use std::path::Path;
 
     fn random_model(input: usize, hidden: usize, widths: &[usize], seed: u64) -> NestedRnn {
         let mut rng = rand_pcg::Pcg64::seed_from_u64(seed);
@@ -546,15 +546,9 @@ mod tests {
         let mut rng = rand_pcg::Pcg64::seed_from_u64(seed);
         let scale = 1.0 / (hidden as f32).sqrt();
         let mut v = |n: usize| (0..n).map(|_| rng.random_range(-scale..scale)).collect::<Vec<f32>>();
-        let cell = RnnCell::lstm(
-            input,
-            hidden,
-            v(4 * hidden * input),
-            v(4 * hidden * hidden),
-            v(4 * hidden),
-            v(4 * hidden),
-        )
-        .unwrap();
+        let cell =
+            RnnCell::lstm(input, hidden, v(4 * hidden * input), v(4 * hidden * hidden), v(4 * hidden), v(4 * hidden))
+                .unwrap();
         let readouts = widths.iter().map(|&w| NestedReadout { width: w, weight: v(3 * w), bias: v(3) }).collect();
         NestedRnn::new("n-lstm", cell, widths.to_vec(), readouts).unwrap()
     }

@@ -268,12 +268,8 @@ mod tests {
         let cell =
             RnnCell::gru(input, hidden, v(3 * hidden * input), v(3 * hidden * hidden), v(3 * hidden), v(3 * hidden))
                 .unwrap();
-        let gru = RnnClassifier {
-            name: "skip".into(),
-            cell,
-            readout_weight: v(classes * hidden),
-            readout_bias: v(classes),
-        };
+        let gru =
+            RnnClassifier { name: "skip".into(), cell, readout_weight: v(classes * hidden), readout_bias: v(classes) };
         let gate_weight = v(hidden);
         SkipGruClassifier::new(gru, gate_weight, gate_bias)
     }
@@ -325,8 +321,7 @@ mod tests {
         // σ(w_p · 0 + b_p) = σ(b_p). With b_p = ln(0.3/0.7), Δũ = 0.3: after an update ũ = 0.3, then
         // 0.6, 0.9, 1.0 (capped), … At thr = 0.5: update, skip, update (ũ = 0.6), skip, update, …
         let cell = RnnCell::gru(1, 1, vec![0.0; 3], vec![0.0; 3], vec![0.0; 3], vec![0.0; 3]).unwrap();
-        let gru =
-            RnnClassifier { name: "g".into(), cell, readout_weight: vec![1.0], readout_bias: vec![0.0] };
+        let gru = RnnClassifier { name: "g".into(), cell, readout_weight: vec![1.0], readout_bias: vec![0.0] };
         let model = SkipGruClassifier::new(gru, vec![0.7], (0.3f32 / 0.7).ln());
         let mut state = SkipState::new(1);
         let mut scratch = CellScratch::new(1);

@@ -631,12 +631,8 @@ mod tests {
             v(3 * hidden, 0.5),
         )
         .unwrap();
-        let base = RnnClassifier {
-            name: "r".into(),
-            cell,
-            readout_weight: v(3 * hidden, 1.0),
-            readout_bias: v(3, 0.1),
-        };
+        let base =
+            RnnClassifier { name: "r".into(), cell, readout_weight: v(3 * hidden, 1.0), readout_bias: v(3, 0.1) };
         let mut gate_weight = v(window * hidden, 3.0);
         let mut gate_bias = v(window, 1.0);
         if tie_rows {
@@ -906,15 +902,12 @@ mod tests {
         // [L, H + 1] without its scale, or another shape, is refused with the allowed shapes.
         let mut no_scale = skipw_tensors(&new);
         no_scale.remove("skip.time_scale");
-        let err =
-            decode_skipw(&encode_tensors(&no_scale), Path::new("n.safetensors"), "t", 1, 2, 2, 4)
-                .unwrap_err();
+        let err = decode_skipw(&encode_tensors(&no_scale), Path::new("n.safetensors"), "t", 1, 2, 2, 4).unwrap_err();
         assert!(err.to_string().contains("skip.time_scale"), "{err}");
         let mut wrong = skipw_tensors(&new);
         wrong.insert("skip.weight".into(), (vec![4, 5], vec![0.0; 20]));
-        let err = decode_skipw(&encode_tensors(&wrong), Path::new("w.safetensors"), "t", 1, 2, 2, 4)
-            .unwrap_err()
-            .to_string();
+        let err =
+            decode_skipw(&encode_tensors(&wrong), Path::new("w.safetensors"), "t", 1, 2, 2, 4).unwrap_err().to_string();
         assert!(err.contains("[4, 3]") && err.contains("[4, 2]") && err.contains("w.safetensors"), "{err}");
         assert_eq!(
             SkipWClassifier::with_time_input(tiny(2, vec![0.0; 2]).base, 2, vec![0.0; 6], vec![0.0; 2], 0.0),
@@ -935,12 +928,8 @@ mod tests {
             v(4 * hidden, 0.5),
         )
         .unwrap();
-        let base = RnnClassifier {
-            name: "r".into(),
-            cell,
-            readout_weight: v(3 * hidden, 1.0),
-            readout_bias: v(3, 0.1),
-        };
+        let base =
+            RnnClassifier { name: "r".into(), cell, readout_weight: v(3 * hidden, 1.0), readout_bias: v(3, 0.1) };
         let (gate_weight, gate_bias) = (v(window * hidden, 3.0), v(window, 1.0));
         SkipWClassifier::new(base, window, gate_weight, gate_bias).unwrap()
     }

@@ -32,9 +32,7 @@ use rand_pcg::Pcg64;
 
 use crate::data::{SequenceSet, Split};
 use crate::rnn::io::{Card, CardTraining, NestedCard, NestedCardSchedules, NestedCardWidth};
-use crate::rnn::nested::{
-    random_width_schedule, NestedGru, NestedReadout, NestedRnn,
-};
+use crate::rnn::nested::{random_width_schedule, NestedGru, NestedReadout, NestedRnn};
 use crate::rnn::CellKind;
 
 use super::cell::CandleCell;

@@ -43,7 +43,8 @@ use rand_pcg::Pcg64;
 
 use crate::data::{SequenceSet, Split};
 use crate::rnn::io::{
-    encode_tensors, skipw_tensors, Card, CardTraining, SkipWCard, SkipWCardKnobs, SkipWCardTrainingKnobs, SkipWGridPoint,
+    encode_tensors, skipw_tensors, Card, CardTraining, SkipWCard, SkipWCardKnobs, SkipWCardTrainingKnobs,
+    SkipWGridPoint,
 };
 use crate::rnn::skipw::{selected, SkipWClassifier};
 use crate::rnn::{CellKind, RnnClassifier, SkipWKnobs};
@@ -694,7 +695,11 @@ mod tests {
         let trained = train_skipw(&set, &split, &config, |_| {}).unwrap();
         assert_eq!((trained.card.family.name.as_str(), trained.card.cell), ("skipw-lstm-8-l4", CellKind::Lstm));
         assert_eq!(trained.card.family.flops_per_processed_step, 8 * 8 * 9 + 21 * 8);
-        assert!(trained.card.family.test_accuracy_all_steps.unwrap() >= 0.8, "{:?}", trained.card.family.test_accuracy_all_steps);
+        assert!(
+            trained.card.family.test_accuracy_all_steps.unwrap() >= 0.8,
+            "{:?}",
+            trained.card.family.test_accuracy_all_steps
+        );
         let at_k2 = trained.card.family.grid.iter().find(|p| p.k == 2 && p.thr == 0.5).unwrap();
         assert!(at_k2.test_accuracy.unwrap() >= 0.8 && at_k2.mean_processed_steps <= 4.0, "{at_k2:?}");
     }

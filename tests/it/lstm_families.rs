@@ -6,8 +6,8 @@ use std::path::{Path, PathBuf};
 
 use flexrnn::data::{digits_split, load_digits, SequenceSet, Split};
 use flexrnn::report::{labels, summary_rows};
-use flexrnn::rnn::io::{classifier_tensors, encode_tensors, map_tensors, skip_classifier_tensors};
 use flexrnn::rnn::io::encode_nested;
+use flexrnn::rnn::io::{classifier_tensors, encode_tensors, map_tensors, skip_classifier_tensors};
 use flexrnn::rnn::{CellKind, FlexibleModel};
 use flexrnn::train::bank::{train_bank, BankConfig};
 use flexrnn::train::nested::{train_nested, NestedConfig};

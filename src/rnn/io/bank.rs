@@ -6,7 +6,10 @@ use std::path::Path;
 use safetensors::SafeTensors;
 
 use super::card::{BankCard, Card, FAMILY_THR};
-use super::{check_stem, decode_rnn_classifier, classifier_tensors, read, read_card, readout_rows, tensor_f32, ModelIoError, TensorMap};
+use super::{
+    check_stem, classifier_tensors, decode_rnn_classifier, read, read_card, readout_rows, tensor_f32, ModelIoError,
+    TensorMap,
+};
 use crate::rnn::cell::CellKind;
 use crate::rnn::model::{ModelBank, StateMap};
 use crate::rnn::skip::SkipRnnClassifier;
@@ -174,4 +177,3 @@ pub fn map_tensors<'a>(maps: impl IntoIterator<Item = (&'a str, &'a str, &'a Sta
     }
     out
 }
-

@@ -128,7 +128,9 @@ impl<'de, F: FamilyPart> Deserialize<'de> for Card<F> {
         let classes = take(&mut object, "classes")?;
         let training = take(&mut object, "training")?;
         let seeds = match object.remove("seeds") {
-            Some(value) => Option::<CardSeeds>::deserialize(value).map_err(|e| D::Error::custom(format_args!("`seeds`: {e}")))?,
+            Some(value) => {
+                Option::<CardSeeds>::deserialize(value).map_err(|e| D::Error::custom(format_args!("`seeds`: {e}")))?
+            }
             None => None,
         };
         let mut part = F::deserialize(serde_json::Value::Object(object)).map_err(D::Error::custom)?;
@@ -774,7 +776,8 @@ mod tests {
     }
 
     fn nested_card_json() -> serde_json::Value {
-        let bytes = std::fs::read(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("models/digits-nested/card.json"));
+        let bytes =
+            std::fs::read(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("models/digits-nested/card.json"));
         serde_json::from_slice(&bytes.unwrap()).unwrap()
     }
 
@@ -809,7 +812,10 @@ mod tests {
                 "batch_size": 1, "wall_time_s": 0.5, "split": nested_card_json()["training"]["split"].clone()}
         });
         let card: Card<BankCard> = serde_json::from_value(old).unwrap();
-        assert_eq!((card.family.kind, card.family.family_name(), card.cell), (BankFamily::Switch, "switch", CellKind::Gru));
+        assert_eq!(
+            (card.family.kind, card.family.family_name(), card.cell),
+            (BankFamily::Switch, "switch", CellKind::Gru)
+        );
         assert!(card.seeds.is_none() && card.family.switch_fine_tune.is_none());
     }
 

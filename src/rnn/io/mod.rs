@@ -59,8 +59,8 @@ pub use bank::{
 };
 pub use card::{
     BankCard, BankFamily, Card, CardMap, CardModel, CardSeedRun, CardSeedSummary, CardSeeds, CardSwitchFineTune,
-    CardThrTraining, CardTraining, FamilyPart, KnobPoint, NestedCard, NestedCardSchedules, NestedCardWidth,
-    SkipWCard, SkipWCardKnobs, SkipWCardTrainingKnobs, SkipWGridPoint, FAMILY_GRU, FAMILY_LSTM, FAMILY_THR,
+    CardThrTraining, CardTraining, FamilyPart, KnobPoint, NestedCard, NestedCardSchedules, NestedCardWidth, SkipWCard,
+    SkipWCardKnobs, SkipWCardTrainingKnobs, SkipWGridPoint, FAMILY_GRU, FAMILY_LSTM, FAMILY_THR,
 };
 pub use nested::{decode_nested, decode_nested_cell, encode_nested, load_nested, nested_tensors};
 pub use skipw::{decode_skipw, decode_skipw_cell, load_skipw, skipw_tensors};

@@ -5,7 +5,10 @@ use std::path::Path;
 use safetensors::SafeTensors;
 
 use super::card::{Card, NestedCard};
-use super::{cell_tensors, check_stem, decode_cell, encode_tensors, read, read_card, readout_rows, tensor_f32, ModelIoError, TensorMap};
+use super::{
+    cell_tensors, check_stem, decode_cell, encode_tensors, read, read_card, readout_rows, tensor_f32, ModelIoError,
+    TensorMap,
+};
 use crate::rnn::cell::CellKind;
 use crate::rnn::nested::{NestedReadout, NestedRnn};
 
@@ -104,4 +107,3 @@ pub fn load_nested(dir: &Path) -> Result<(NestedRnn, Card<NestedCard>), ModelIoE
     )?;
     Ok((model, card))
 }
-

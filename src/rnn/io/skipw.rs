@@ -5,7 +5,9 @@ use std::path::Path;
 use safetensors::{Dtype, SafeTensors};
 
 use super::card::{Card, SkipWCard};
-use super::{check_stem, classifier_tensors, decode_rnn_classifier, read, read_card, readout_rows, ModelIoError, TensorMap};
+use super::{
+    check_stem, classifier_tensors, decode_rnn_classifier, read, read_card, readout_rows, ModelIoError, TensorMap,
+};
 use crate::rnn::cell::CellKind;
 use crate::rnn::skipw::SkipWClassifier;
 
@@ -127,4 +129,3 @@ pub fn load_skipw(dir: &Path) -> Result<(SkipWClassifier, Card<SkipWCard>), Mode
     )?;
     Ok((model, card))
 }
-
