@@ -88,7 +88,7 @@ pub enum StudyRunError {
         /// Grid point.
         point: usize,
         /// Underlying error.
-        source: RunError,
+        source: Box<RunError>,
     },
 }
 
@@ -218,7 +218,7 @@ fn record(study: &Study, loaded: &Loaded, run: &StudyRun, result: &RunResult) ->
 /// # Errors
 /// [`StudyRunError::Run`] if the world cannot be built.
 pub fn execute_run(study: &Study, loaded: &Loaded, run: &StudyRun) -> Result<RunRecord, StudyRunError> {
-    let wrap = |source: RunError| StudyRunError::Run { point: run.point, source };
+    let wrap = |source: RunError| StudyRunError::Run { point: run.point, source: Box::new(source) };
     let scenario = study.points[run.point].scenario.clone().with_seed(Some(run.seed));
     let resources = &loaded.resources[run.point];
     let setup = runner::world_setup(&scenario, resources, &run.plan).map_err(wrap)?;

@@ -335,7 +335,7 @@ pub fn accuracy(model: &GruClassifier, set: &SequenceSet) -> f64 {
     score(model, set).value()
 }
 
-/// Trains one classifier (GRU or LSTM, [`TrainConfig::cell`]) with AdamW on the task loss ([`task_loss`]: cross-entropy, or squared error for a
+/// Trains one classifier (GRU or LSTM, [`TrainConfig::cell`]) with AdamW on the task loss (`task_loss`: cross-entropy, or squared error for a
 /// regression set), keeping the epoch with the best validation score (ties: the earlier epoch).
 /// `on_epoch(epoch, loss, validation_score)` is called after each epoch.
 ///

@@ -589,7 +589,7 @@ fn train_skip_candle(
     ))
 }
 
-/// Measured per epoch of a switch fine-tune ([`fine_tune_with_switches`]).
+/// Measured per epoch of a switch fine-tune (`fine_tune_with_switches`).
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct SwitchEpoch {
     /// 1-based fine-tune epoch.
@@ -602,7 +602,7 @@ pub struct SwitchEpoch {
     pub criterion: f64,
 }
 
-/// What [`fine_tune_with_switches`] returns.
+/// What `fine_tune_with_switches` returns.
 pub struct SwitchFineTune {
     /// The members after the fine-tune, in input order (the kept epoch's weights).
     pub models: Vec<SkipGruClassifier>,

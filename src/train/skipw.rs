@@ -265,7 +265,7 @@ fn draw_threshold(config: &SkipWTrainConfig, rng: &mut Pcg64) -> f32 {
 
 /// A training knob schedule of `steps` steps (module doc): `(K, thr)` drawn at step 0 and redrawn at
 /// `c` distinct random steps of `1..steps`, `c` uniform in `0..=config.knob_changes`; `K` uniform in
-/// `k_min..=k_max`, `thr` by [`draw_threshold`].
+/// `k_min..=k_max`, `thr` by `draw_threshold`.
 pub fn knob_schedule(
     config: &SkipWTrainConfig,
     k_min: usize,
