@@ -4,16 +4,14 @@
 use std::num::NonZeroUsize;
 
 use flexrnn::node::Discipline;
-use flexrnn::policy::greedy_slack::GreedySlackConfig;
 use flexrnn::policy::static_::StaticConfig;
 use flexrnn::policy::PolicySpec;
 use flexrnn::report;
-use flexrnn::runner;
 use flexrnn::scenario::{NodeSpec, Scenario, StreamBuilder};
 use flexrnn::sim::SimTime;
 use flexrnn::workload::{OnMiss, WorkDistribution};
 
-use crate::{root, run_text, shipped};
+use crate::{default_builder, default_policies, default_stream, root, run_scenario, run_text, shipped};
 
 fn ms(value: u64) -> SimTime {
     SimTime(value * 1_000_000)
@@ -29,19 +27,7 @@ fn static_policy(model: &str) -> PolicySpec {
 
 /// `scenarios/default.yaml`, written in code.
 fn default_in_code() -> Scenario {
-    let digits = StreamBuilder::new("digits", "digits", "../models/digits-gru", ms(5), ms(5))
-        .on_miss(OnMiss::Skip)
-        .policy(static_policy("gru-128"))
-        .policy(static_policy("gru-16"))
-        .policy(PolicySpec::new(GreedySlackConfig { safety: 1.0 }).unwrap());
-    Scenario::builder("default")
-        .seed(7)
-        .duration(secs(120))
-        .node(NodeSpec::new(NonZeroUsize::MIN, 25e6, Discipline::ProcessorSharing))
-        .dir(root().join("scenarios"))
-        .stream(digits)
-        .poisson("requests", 10.0, WorkDistribution::LogNormal { mean: 500e3, cv: 1.0 })
-        .on_off("batch-job", secs(8), secs(8), false)
+    default_builder(secs(120), default_policies(default_stream().on_miss(OnMiss::Skip)))
         .build()
         .unwrap_or_else(|e| panic!("{e}"))
 }
@@ -56,9 +42,7 @@ fn builder_built_default_scenario_gives_byte_identical_outputs() {
     assert_eq!((in_code.node(), in_code.horizon(), in_code.seed()), (from_yaml.node(), from_yaml.horizon(), 7));
     assert_eq!((in_code.file(), in_code.text()), ("<code: default>", ""));
 
-    let resources = runner::load_resources(&in_code).unwrap();
-    let plans = runner::plan_runs(&in_code, &resources).unwrap();
-    let results = runner::execute(&in_code, &resources, &plans, true).unwrap();
+    let (resources, results) = run_scenario(&in_code, true);
     let yaml_files = report::outputs(&from_yaml, &yaml_resources, &yaml_results).unwrap();
     let code_files = report::outputs(&in_code, &resources, &results).unwrap();
     assert_eq!(code_files.len(), yaml_files.len());
