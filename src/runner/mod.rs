@@ -495,9 +495,13 @@ fn world_setup_with(
             model: Arc::clone(&loaded.model),
             dataset,
             pool,
-            policy: build_policy(policy, loaded, scenario.seed(), &stream.spec, forecast.as_ref()).map_err(|source| {
-                RunError::Policy { file: scenario.file().to_string(), stream: stream.spec.name.clone(), source }
-            })?,
+            policy: build_policy(policy, loaded, scenario.seed(), &stream.spec, forecast.as_ref()).map_err(
+                |source| RunError::Policy {
+                    file: scenario.file().to_string(),
+                    stream: stream.spec.name.clone(),
+                    source,
+                },
+            )?,
         });
     }
     Ok(WorldSetup {

@@ -297,11 +297,8 @@ impl StreamBuilder {
     /// The stream, its stages ordered.
     fn into_stream(self) -> Result<RnnStream, String> {
         let name = self.spec.name.clone();
-        let pipeline = self
-            .stages
-            .map(PipelineSpec::from_stages)
-            .transpose()
-            .map_err(|e| format!("process `{name}`: {e}"))?;
+        let pipeline =
+            self.stages.map(PipelineSpec::from_stages).transpose().map_err(|e| format!("process `{name}`: {e}"))?;
         Ok(RnnStream {
             spec: self.spec,
             dataset: DatasetName(self.dataset),

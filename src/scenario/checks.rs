@@ -40,7 +40,6 @@ pub(crate) fn check_folder_name(name: &str) -> Result<(), String> {
     Ok(())
 }
 
-
 /// Checks the values of one process (messages start `process `NAME`: ` and name the field in
 /// backticks, so a scenario file's error can be located at it). Work read from a file is checked
 /// when it is read ([`validate`]).
@@ -108,7 +107,9 @@ pub(crate) fn check_process(process: &Process) -> Result<(), String> {
                 return Err(format!("{process_name}: `switch_rates` must be a {n} × {n} matrix (one row and column per state in `rates`)"));
             }
             if (0..n).any(|i| switch_rates[i].iter().enumerate().all(|(j, &q)| j == i || q == 0.0)) {
-                return Err(format!("{process_name}: `switch_rates`: every state needs a positive rate to another state"));
+                return Err(format!(
+                    "{process_name}: `switch_rates`: every state needs a positive rate to another state"
+                ));
             }
             if rates.iter().all(|&r| r == 0.0) {
                 return Err(format!("{process_name}: `rates`: at least one state must have a positive arrival rate"));
@@ -209,7 +210,6 @@ impl PipelineSpec {
         }
         Ok(PipelineSpec { names, work, after })
     }
-
 }
 
 /// Whether a trace's rows or samples are still to be read.
@@ -326,18 +326,14 @@ pub(super) fn expected_events(duration_time: SimTime, node: &NodeSpec, processes
     processes
         .iter()
         .map(|p| match p {
-            Process::Background(BackgroundSpec { kind: BackgroundKind::Poisson { rate, .. }, .. }) => {
-                rate * duration
+            Process::Background(BackgroundSpec { kind: BackgroundKind::Poisson { rate, .. }, .. }) => rate * duration,
+            Process::Background(BackgroundSpec { kind: BackgroundKind::OnOff { on_mean, off_mean, .. }, .. }) => {
+                2.0 * duration / (on_mean.as_secs_f64() + off_mean.as_secs_f64())
             }
-            Process::Background(BackgroundSpec {
-                kind: BackgroundKind::OnOff { on_mean, off_mean, .. }, ..
-            }) => 2.0 * duration / (on_mean.as_secs_f64() + off_mean.as_secs_f64()),
             Process::Background(BackgroundSpec { kind: BackgroundKind::Periodic { period, .. }, .. }) => {
                 duration / period.as_secs_f64()
             }
-            Process::Background(BackgroundSpec {
-                kind: BackgroundKind::Mmpp { rates, switch_rates, .. }, ..
-            }) => {
+            Process::Background(BackgroundSpec { kind: BackgroundKind::Mmpp { rates, switch_rates, .. }, .. }) => {
                 let fastest = rates.iter().cloned().fold(0.0, f64::max);
                 let switching: f64 = switch_rates.iter().flatten().sum();
                 (fastest + switching) * duration
@@ -373,11 +369,8 @@ pub(super) fn validate(parts: ScenarioParts, source: &Source<'_>) -> Result<Scen
         location: locate(text, needle),
         message,
     };
-    let at = |location: Option<(usize, usize)>, message: String| ScenarioError {
-        file: file.to_string(),
-        location,
-        message,
-    };
+    let at =
+        |location: Option<(usize, usize)>, message: String| ScenarioError { file: file.to_string(), location, message };
     let mut parts = parts;
     if let Err(message) = check_folder_name(&parts.name) {
         return Err(at(locate_top(text, "name"), message));
@@ -494,12 +487,5 @@ pub(super) fn validate(parts: ScenarioParts, source: &Source<'_>) -> Result<Scen
         ));
     }
     load_work_samples(&mut parts.processes, text, file, dir)?;
-    Ok(Scenario {
-        file: file.to_string(),
-        dir: dir.to_path_buf(),
-        text: text.to_string(),
-        seed: parts.seed,
-        parts,
-    })
+    Ok(Scenario { file: file.to_string(), dir: dir.to_path_buf(), text: text.to_string(), seed: parts.seed, parts })
 }
-

@@ -10,7 +10,10 @@ use serde::Deserialize;
 
 use super::checks::check_process;
 use super::MAX_CORES;
-use super::{DatasetName, NodeSpec, ParameterMemory, PipelineSpec, PowerDraw, Process, RnnStream, ScenarioParts, StageSpec, DEFAULT_TRACE_CHUNK};
+use super::{
+    DatasetName, NodeSpec, ParameterMemory, PipelineSpec, PowerDraw, Process, RnnStream, ScenarioParts, StageSpec,
+    DEFAULT_TRACE_CHUNK,
+};
 use crate::data::SplitPart;
 use crate::node::Discipline;
 use crate::policy::PolicySpec;
@@ -88,7 +91,6 @@ fn whole_number<'de, D: serde::Deserializer<'de>>(
     }
     deserializer.deserialize_u64(V(what, minimum))
 }
-
 
 fn deserialize_cores<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<std::num::NonZeroUsize, D::Error> {
     let value = whole_number(deserializer, "cores", 1)?;
@@ -483,7 +485,6 @@ struct RawStage {
     after: Vec<String>,
 }
 
-
 const POISSON_FIELDS: &[&str] = &["name", "kind", "weight", "priority", "deadline", "rate", "work"];
 const PERIODIC_FIELDS: &[&str] =
     &["name", "kind", "weight", "priority", "deadline", "period", "phase", "jitter", "work"];
@@ -584,9 +585,13 @@ impl TryFrom<RawProcess> for ProcessFile {
                 background(kind, deadline.or(Some(period)))
             }
             ProcessKindName::Mmpp => {
-                let rates = raw.rates.as_ref().ok_or_else(|| missing("rates", "arrival rate per state, e.g. `[2/s, 20/s]`"))?;
+                let rates =
+                    raw.rates.as_ref().ok_or_else(|| missing("rates", "arrival rate per state, e.g. `[2/s, 20/s]`"))?;
                 let switch_rates = raw.switch_rates.as_ref().ok_or_else(|| {
-                    missing("switch_rates", "a square matrix of state-change rates, e.g. `[[0/s, 0.1/s], [0.5/s, 0/s]]`")
+                    missing(
+                        "switch_rates",
+                        "a square matrix of state-change rates, e.g. `[[0/s, 0.1/s], [0.5/s, 0/s]]`",
+                    )
                 })?;
                 let kind = BackgroundKind::Mmpp {
                     rates: rates.iter().map(|r| r.0).collect(),
@@ -631,18 +636,27 @@ impl TryFrom<RawProcess> for ProcessFile {
             ProcessKindName::OnOff => {
                 let on_mean = raw.on_mean.ok_or_else(|| missing("on_mean", "mean on-period, e.g. `5s`"))?.0;
                 let off_mean = raw.off_mean.ok_or_else(|| missing("off_mean", "mean off-period, e.g. `5s`"))?.0;
-                background(BackgroundKind::OnOff { on_mean, off_mean, start_on: raw.start_on.unwrap_or(false) }, deadline)
+                background(
+                    BackgroundKind::OnOff { on_mean, off_mean, start_on: raw.start_on.unwrap_or(false) },
+                    deadline,
+                )
             }
             ProcessKindName::RnnStream => {
                 let period = raw.period.ok_or_else(|| missing("period", "time between frames, e.g. `10ms`"))?.0;
                 let deadline =
                     raw.deadline.ok_or_else(|| missing("deadline", "relative deadline of a frame, e.g. `10ms`"))?.0;
-                let policies =
-                    raw.policies.clone().ok_or_else(|| missing("policies", "a list such as `[ { greedy_slack: {} } ]`"))?;
-                let dataset =
-                    raw.dataset.clone().ok_or_else(|| missing("dataset", "a task id, e.g. `digits` or `basic-motions`"))?;
-                let models =
-                    raw.models.clone().ok_or_else(|| missing("models", "a model bank folder, e.g. `../models/digits-gru`"))?;
+                let policies = raw
+                    .policies
+                    .clone()
+                    .ok_or_else(|| missing("policies", "a list such as `[ { greedy_slack: {} } ]`"))?;
+                let dataset = raw
+                    .dataset
+                    .clone()
+                    .ok_or_else(|| missing("dataset", "a task id, e.g. `digits` or `basic-motions`"))?;
+                let models = raw
+                    .models
+                    .clone()
+                    .ok_or_else(|| missing("models", "a model bank folder, e.g. `../models/digits-gru`"))?;
                 let pipeline = match &raw.pipeline {
                     None => None,
                     Some(stages) => {

@@ -1,7 +1,6 @@
 //! Where in a scenario's text a field is written: for errors found after parsing, whose position the
 //! YAML parser no longer knows, and for duplicate keys, which it locates at the start of the mapping.
 
-
 pub(super) fn locate(text: &str, needle: &str) -> Option<(usize, usize)> {
     text.lines().enumerate().find_map(|(i, line)| {
         let code = line.split('#').next().unwrap_or("");
@@ -36,7 +35,12 @@ fn process_name_line(text: &str, process: &str, occurrence: usize) -> Option<(us
 
 /// Where `field` of process `process` is written (or the process's `name:` when the field is not
 /// found); for errors found after parsing, whose position the YAML parser no longer knows.
-pub(super) fn locate_in_process(text: &str, process: &str, field: Option<&str>, occurrence: usize) -> Option<(usize, usize)> {
+pub(super) fn locate_in_process(
+    text: &str,
+    process: &str,
+    field: Option<&str>,
+    occurrence: usize,
+) -> Option<(usize, usize)> {
     let (name_line, name_col) = process_name_line(text, process, occurrence)?;
     let lines: Vec<&str> = text.lines().collect();
     // The item's own indentation: the `- ` that starts it, at or before the name line.

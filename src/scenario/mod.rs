@@ -133,7 +133,6 @@ impl<'de> serde::Deserialize<'de> for DatasetName {
     }
 }
 
-
 /// An RNN stream: a data set's sequences played frame by frame through a model bank under one or
 /// more policies.
 #[derive(Debug, Clone, PartialEq)]

@@ -15,10 +15,7 @@ fn parses_the_mm1_scenario() {
     let s = parse(MM1).unwrap();
     assert_eq!(s.horizon(), SimTime(1_250_000 * SimTime::NANOS_PER_SEC));
     let jobs: Vec<_> = s.background().collect();
-    assert_eq!(
-        jobs[0].kind,
-        BackgroundKind::Poisson { rate: 0.8, work: WorkDistribution::Exponential { mean: 1e9 } }
-    );
+    assert_eq!(jobs[0].kind, BackgroundKind::Poisson { rate: 0.8, work: WorkDistribution::Exponential { mean: 1e9 } });
     assert_eq!(s.run_count(), 1);
 }
 
@@ -49,8 +46,7 @@ fn errors_name_file_line_column_field_and_what_is_allowed() {
         .unwrap_err();
     assert!(e.to_string().contains("cv must be positive"), "{e}");
 
-    let e =
-        parse(&format!("{MM1}  - name: jobs\n    kind: on_off\n    on_mean: 1s\n    off_mean: 1s\n")).unwrap_err();
+    let e = parse(&format!("{MM1}  - name: jobs\n    kind: on_off\n    on_mean: 1s\n    off_mean: 1s\n")).unwrap_err();
     assert!(e.to_string().contains("used twice") && e.location == Some((13, 5)), "the second `jobs`: {e}");
 }
 
@@ -119,8 +115,7 @@ fn work_parameter_errors_name_the_field_and_what_is_allowed() {
         assert_eq!(e.location.map(|l| l.0), Some(12), "{written}: {e}");
     }
     // Two distributions, an unknown one, or a parameter of another distribution.
-    let e =
-        parse(&with_work("{ gamma: { mean: 1GFLOP, cv: 1 }, pareto: { scale: 1GFLOP, shape: 2 } }")).unwrap_err();
+    let e = parse(&with_work("{ gamma: { mean: 1GFLOP, cv: 1 }, pareto: { scale: 1GFLOP, shape: 2 } }")).unwrap_err();
     assert!(
         e.message.contains("give exactly one distribution") && e.message.contains("empirical: { file: <path> }"),
         "{e}"
@@ -206,8 +201,8 @@ fn trace_processes_read_their_files_relative_to_the_scenario() {
     .unwrap();
     std::fs::write(dir.path().join("traces/u.csv"), "time_s,utilisation\n0,0.5\n4,0\n6,0.25\n").unwrap();
 
-    let s = Scenario::parse(&trace_scenario("    jobs: traces/jobs.csv\n    priority: 2\n"), "s.yaml", dir.path())
-        .unwrap();
+    let s =
+        Scenario::parse(&trace_scenario("    jobs: traces/jobs.csv\n    priority: 2\n"), "s.yaml", dir.path()).unwrap();
     let (scale, trace) = trace_of(&s);
     let Trace::Jobs(jobs) = trace else { panic!() };
     assert_eq!((scale, jobs.len(), jobs[1].release), (1.0, 4, SimTime(4 * SimTime::NANOS_PER_SEC)));
@@ -217,9 +212,8 @@ fn trace_processes_read_their_files_relative_to_the_scenario() {
     assert_eq!(expected_events(s.horizon(), s.node(), s.processes()), 2.0);
 
     // Utilisation: 0.5 for 4 s, 0 for 2 s, 0.25 for the median interval (3 s): 4 + 1.5 = 5.5 core-s.
-    let s =
-        Scenario::parse(&trace_scenario("    utilisation: traces/u.csv\n    chunk: 500ms\n"), "s.yaml", dir.path())
-            .unwrap();
+    let s = Scenario::parse(&trace_scenario("    utilisation: traces/u.csv\n    chunk: 500ms\n"), "s.yaml", dir.path())
+        .unwrap();
     let (_, trace) = trace_of(&s);
     let Trace::Utilisation { trace: samples, chunk } = trace else { panic!() };
     assert_eq!(
@@ -230,12 +224,9 @@ fn trace_processes_read_their_files_relative_to_the_scenario() {
     // 8 chunks of one job, then 6 chunks of one job (⌈0.25 × 2⌉ = 1).
     assert_eq!(expected_events(s.horizon(), s.node(), s.processes()), 14.0);
     // The default chunk is 100 ms; time_scale 2 stretches the trace past the end (10 s).
-    let s = Scenario::parse(
-        &trace_scenario("    utilisation: traces/u.csv\n    time_scale: 2\n"),
-        "s.yaml",
-        dir.path(),
-    )
-    .unwrap();
+    let s =
+        Scenario::parse(&trace_scenario("    utilisation: traces/u.csv\n    time_scale: 2\n"), "s.yaml", dir.path())
+            .unwrap();
     let Trace::Utilisation { trace: samples, chunk } = trace_of(&s).1 else { panic!() };
     assert_eq!((samples.samples[2].start, chunk), (SimTime(12 * SimTime::NANOS_PER_SEC), DEFAULT_TRACE_CHUNK));
     assert!((s.offered_background_load() - 2e6 * 0.5 * 8.0 / 2e7).abs() < 1e-12);
@@ -274,10 +265,8 @@ fn trace_errors_name_the_field_file_and_line() {
     assert!(e.to_string().starts_with("s.yaml:12:5: process `replay`: `jobs`: jobs.csv line 4: release_s `-2` is negative; expected the header `release_s,work_flop`"), "{e}");
     std::fs::write(dir.path().join("u.csv"), "time_s,utilisation\n0,0.5\n300,150\n").unwrap();
     let e = Scenario::parse(
-        &trace_scenario("").replace(
-            "  - name: replay\n    kind: trace\n",
-            "  - { name: replay, kind: trace, utilisation: u.csv }\n",
-        ),
+        &trace_scenario("")
+            .replace("  - name: replay\n    kind: trace\n", "  - { name: replay, kind: trace, utilisation: u.csv }\n"),
         "s.yaml",
         dir.path(),
     )
@@ -298,8 +287,7 @@ fn trace_errors_name_the_field_file_and_line() {
 
 #[test]
 fn no_input_panics() {
-    for text in ["", "[", "name: [1, 2]", "processes: 5", "\u{0}", "name: x\nseed: -1", "a: *b", "duration: 1e999s"]
-    {
+    for text in ["", "[", "name: [1, 2]", "processes: 5", "\u{0}", "name: x\nseed: -1", "a: *b", "duration: 1e999s"] {
         assert!(parse(text).is_err(), "{text:?}");
     }
 }

@@ -68,9 +68,9 @@ static GLOBAL: alloc_count::Counting = alloc_count::Counting;
 
 use std::path::{Path, PathBuf};
 
-use flexrnn::runner::{self, Resources, RunResult};
 use flexrnn::node::Discipline;
 use flexrnn::policy::{greedy_slack::GreedySlackConfig, static_::StaticConfig, PolicySpec};
+use flexrnn::runner::{self, Resources, RunResult};
 use flexrnn::scenario::{NodeSpec, Scenario, ScenarioBuilder, StreamBuilder};
 use flexrnn::sim::SimTime;
 use flexrnn::workload::WorkDistribution;
