@@ -432,39 +432,59 @@ pub(crate) enum ProcessKindName {
     RnnStream,
 }
 
-/// A process entry exactly as written (every field optional at this stage).
-#[derive(Debug, Clone, PartialEq, Deserialize)]
-#[serde(deny_unknown_fields, expecting = "a process: a map with name, kind and the fields of its kind")]
-struct RawProcess {
-    name: String,
-    kind: ProcessKindName,
-    weight: Option<f64>,
+/// Declares [`RawProcess`] (a process entry exactly as written: `name`, `kind` and every other field
+/// optional) and, from the same list, [`RawProcess::given`], so the fields checked against a kind's
+/// list cannot drift from the fields read.
+macro_rules! raw_process {
+    ($($(#[$attr:meta])* $field:ident: $ty:ty,)+) => {
+        /// A process entry exactly as written (every field but `name` and `kind` optional here).
+        #[derive(Debug, Clone, PartialEq, Deserialize)]
+        #[serde(deny_unknown_fields, expecting = "a process: a map with name, kind and the fields of its kind")]
+        struct RawProcess {
+            name: String,
+            kind: ProcessKindName,
+            $($(#[$attr])* $field: Option<$ty>,)+
+        }
+
+        impl RawProcess {
+            /// The optional fields given, in declaration order.
+            fn given(&self) -> impl Iterator<Item = &'static str> {
+                [$((stringify!($field), self.$field.is_some())),+]
+                    .into_iter()
+                    .filter_map(|(field, given)| given.then_some(field))
+            }
+        }
+    };
+}
+
+raw_process! {
+    weight: f64,
     #[serde(default, deserialize_with = "deserialize_priority")]
-    priority: Option<u32>,
-    rate: Option<Rate>,
-    work: Option<WorkFile>,
-    on_mean: Option<Duration>,
-    off_mean: Option<Duration>,
-    start_on: Option<bool>,
-    dataset: Option<DatasetName>,
-    split: Option<SplitPart>,
-    models: Option<PathBuf>,
-    period: Option<Duration>,
-    deadline: Option<Duration>,
-    start: Option<Duration>,
+    priority: u32,
+    rate: Rate,
+    work: WorkFile,
+    on_mean: Duration,
+    off_mean: Duration,
+    start_on: bool,
+    dataset: DatasetName,
+    split: SplitPart,
+    models: PathBuf,
+    period: Duration,
+    deadline: Duration,
+    start: Duration,
     #[serde(default, deserialize_with = "deserialize_sequences")]
-    sequences: Option<usize>,
-    on_miss: Option<OnMiss>,
-    policies: Option<Vec<PolicySpec>>,
-    phase: Option<Duration>,
-    jitter: Option<Duration>,
-    pipeline: Option<Vec<RawStage>>,
-    rates: Option<Vec<Rate>>,
-    switch_rates: Option<Vec<Vec<Rate>>>,
-    jobs: Option<PathBuf>,
-    utilisation: Option<PathBuf>,
-    chunk: Option<Duration>,
-    time_scale: Option<f64>,
+    sequences: usize,
+    on_miss: OnMiss,
+    policies: Vec<PolicySpec>,
+    phase: Duration,
+    jitter: Duration,
+    pipeline: Vec<RawStage>,
+    rates: Vec<Rate>,
+    switch_rates: Vec<Vec<Rate>>,
+    jobs: PathBuf,
+    utilisation: PathBuf,
+    chunk: Duration,
+    time_scale: f64,
 }
 
 /// A process entry, checked for the fields its kind needs and their values.
@@ -523,37 +543,8 @@ impl TryFrom<RawProcess> for ProcessFile {
             ProcessKindName::Trace => ("trace", TRACE_FIELDS),
             ProcessKindName::RnnStream => ("rnn_stream", STREAM_FIELDS),
         };
-        let present: [(&str, bool); 27] = [
-            ("pipeline", raw.pipeline.is_some()),
-            ("phase", raw.phase.is_some()),
-            ("jitter", raw.jitter.is_some()),
-            ("rates", raw.rates.is_some()),
-            ("switch_rates", raw.switch_rates.is_some()),
-            ("name", true),
-            ("kind", true),
-            ("weight", raw.weight.is_some()),
-            ("priority", raw.priority.is_some()),
-            ("rate", raw.rate.is_some()),
-            ("work", raw.work.is_some()),
-            ("on_mean", raw.on_mean.is_some()),
-            ("off_mean", raw.off_mean.is_some()),
-            ("start_on", raw.start_on.is_some()),
-            ("dataset", raw.dataset.is_some()),
-            ("split", raw.split.is_some()),
-            ("models", raw.models.is_some()),
-            ("period", raw.period.is_some()),
-            ("deadline", raw.deadline.is_some()),
-            ("start", raw.start.is_some()),
-            ("sequences", raw.sequences.is_some()),
-            ("on_miss", raw.on_miss.is_some()),
-            ("policies", raw.policies.is_some()),
-            ("jobs", raw.jobs.is_some()),
-            ("utilisation", raw.utilisation.is_some()),
-            ("chunk", raw.chunk.is_some()),
-            ("time_scale", raw.time_scale.is_some()),
-        ];
         let process = format!("process `{}`", raw.name);
-        if let Some((field, _)) = present.iter().find(|(field, given)| *given && !allowed.contains(field)) {
+        if let Some(field) = raw.given().find(|field| !allowed.contains(field)) {
             return Err(format!(
                 "{process}: field `{field}` is not allowed for kind `{kind_name}` (allowed: {})",
                 allowed.join(", ")
