@@ -552,7 +552,7 @@ fn run_scenario(args: RunArgs, registry: &PolicyRegistry) -> anyhow::Result<()> 
     warn_overload(&file, &scenario);
     let resources = runner::load_resources(&scenario)?;
     let plans = runner::plan_runs(&scenario, &resources)?;
-    let out = args.out.unwrap_or_else(|| PathBuf::from("results").join(&scenario.parsed.name));
+    let out = args.out.unwrap_or_else(|| PathBuf::from("results").join(scenario.name()));
     let out_rule = output_rule("run", args.force);
     check_out(&out, out_rule)?;
     let results =
@@ -577,7 +577,7 @@ fn study(args: StudyArgs, registry: &PolicyRegistry) -> anyhow::Result<()> {
     use crate::study::{aggregate, run, spec::Study};
     let study = Study::load_with(&args.study, registry)?;
     let mut warned = std::collections::BTreeSet::new();
-    for point in study.points.iter().filter(|p| warned.insert(&p.scenario.text)) {
+    for point in study.points.iter().filter(|p| warned.insert(p.scenario.text())) {
         let label = if point.label.is_empty() { String::new() } else { format!(" ({})", point.label) };
         warn_overload(&format!("{} grid point {}{label}", study.file, point.index), &point.scenario);
     }

@@ -5,10 +5,63 @@
 //! model mid-sequence under a policy's control (the model-switching method of Lambert, Le Bolzer and
 //! Schnitzler, "Flexible Recurrent Neural Networks", ECML PKDD 2020).
 //!
-//! ## A minimal scenario
+//! ## Tutorial: a scenario in code
 //!
-//! A scenario is YAML; [`scenario::Scenario::parse`] checks it, [`runner`] builds and runs it, and
-//! [`report`] turns the records into tables and figures. An M/M/1 processor-sharing queue:
+//! A [`scenario::Scenario`] says what runs on the node. Build one in Rust with
+//! [`scenario::Scenario::builder`] (or read a YAML file with [`scenario::Scenario::parse`]; both go
+//! through the same checks and give the same runs). [`runner`] loads the model banks and data sets
+//! it names, plans one run per policy and executes them; each run's records (every frame step, every
+//! sequence, every background job) are in its `outcome.recorder`, and [`report`] turns them into
+//! tables and figures.
+//!
+//! Four seconds of the digit classifier of `scenarios/default.yaml` (a frame every 5 ms, due 5 ms
+//! later) on one slow core beside Poisson background jobs, under two policies:
+//!
+//! ```
+//! use std::num::NonZeroUsize;
+//! use flexrnn::node::Discipline;
+//! use flexrnn::policy::{greedy_slack::GreedySlackConfig, static_::StaticConfig, PolicySpec};
+//! use flexrnn::scenario::{NodeSpec, Scenario, StreamBuilder};
+//! use flexrnn::sim::SimTime;
+//! use flexrnn::workload::WorkDistribution;
+//! use flexrnn::{report, runner};
+//!
+//! let ms = |n: u64| SimTime(n * 1_000_000);
+//! let digits = StreamBuilder::new("digits", "digits", "models/digits-gru", ms(5), ms(5))
+//!     .sequences(10)
+//!     .policy(PolicySpec::new(StaticConfig { model: "gru-128".into() })?)
+//!     .policy(PolicySpec::new(GreedySlackConfig { safety: 1.0 })?);
+//! let scenario = Scenario::builder("tutorial")
+//!     .seed(7)
+//!     .duration(ms(4_000))
+//!     .node(NodeSpec::new(NonZeroUsize::MIN, 25e6, Discipline::ProcessorSharing)) // 25 MFLOP/s
+//!     .poisson("requests", 10.0, WorkDistribution::LogNormal { mean: 500e3, cv: 1.0 })
+//!     .stream(digits)
+//!     .dir(env!("CARGO_MANIFEST_DIR")) // model banks and data are relative to it
+//!     .build()?;
+//!
+//! let resources = runner::load_resources(&scenario)?;
+//! let plans = runner::plan_runs(&scenario, &resources)?;
+//! let results = runner::execute(&scenario, &resources, &plans, false)?;
+//! assert_eq!(results.len(), 2); // one run per policy, same background jobs (common random numbers)
+//! for result in &results {
+//!     let steps = &result.outcome.recorder.steps;
+//!     let missed = steps.iter().filter(|s| s.missed).count();
+//!     let flops: f64 = steps.iter().map(|s| s.flops).sum();
+//!     println!("{}: {} steps, {missed} missed, {flops:.3e} FLOP", result.plan.label, steps.len());
+//!     assert!(steps.iter().all(|s| s.release < scenario.horizon()));
+//! }
+//! // The widest model alone needs 4 ms of the 5 ms period: with the background jobs it misses frames;
+//! // greedy_slack narrows the model when the slack is short and misses fewer.
+//! let misses = |i: usize| results[i].outcome.recorder.steps.iter().filter(|s| s.missed).count();
+//! assert!(misses(1) < misses(0), "{} vs {}", misses(1), misses(0));
+//! let rows = report::summary_rows(&results[1], &scenario, &report::labels(&scenario, &resources));
+//! assert_eq!(rows[0].policy, "greedy_slack");
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! The same as a scenario file (paths relative to the file's folder), an M/M/1 queue checked against
+//! theory:
 //!
 //! ```
 //! use flexrnn::{report, runner, scenario::Scenario};
@@ -34,8 +87,15 @@
 //!
 //! ## Ordering guarantees
 //!
-//! - Time is an integer number of nanoseconds ([`sim::SimTime`]); events are handled in
-//!   `(time, insertion sequence)` order, so events at the same time run first in, first out.
+//! - Time is an integer number of nanoseconds ([`sim::SimTime`]); a job's finishing time is rounded
+//!   to the nearest nanosecond in one place, so exact fits stay exact.
+//! - **Events at equal times:** at one instant `t`, first the node's completions and round-robin
+//!   timers due at `t` (in ascending job id), then every other event at `t` (releases, on/off toggles,
+//!   parameter loads, deadline checks) in insertion order. So a job whose work is done at `t` is never
+//!   preempted, shared or judged late by something that happens at `t`, and a frame that ends exactly
+//!   at its deadline is not missed (`missed` is `end > deadline`).
+//! - A run is the half-open interval [0, duration): jobs, frames, switches and trace rows are released
+//!   only before it; completions at the end are still handled.
 //! - Every process draws from its own PCG-64 stream seeded from the scenario seed and the process's
 //!   name ([`workload::process_rng`]): the same seed gives byte-identical result files, and runs of
 //!   the same scenario under different policies see the same background work (common random numbers).
@@ -47,7 +107,7 @@
 //! [`sim`] (kernel: time, queue, loop) · [`node`] (processor sharing) · [`workload`] (processes,
 //! random streams) · [`engine`] (the edge world: node + workloads + RNN + policies) · [`rnn`] (GRU cell,
 //! kernels, banks, weight files) · [`policy`] (one file per built-in policy, the registry of policy
-//! kinds) · [`scenario`] (YAML) · [`units`] · [`runner`] · [`metrics`] · [`report`] (CSV, figures) ·
+//! kinds) · [`scenario`] (YAML files and the builder; one validation path) · [`units`] · [`runner`] · [`metrics`] · [`report`] (CSV, figures) ·
 //! [`train`] (autodiff training, state maps) · [`validate`] (queueing and scheduling theory, confidence
 //! intervals) · [`data`] · [`output`] · [`cli`] (the command line; `main_with` for a binary with
 //! policies of its own).

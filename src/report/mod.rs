@@ -295,9 +295,9 @@ pub fn summary_rows(result: &RunResult, scenario: &Scenario, labels: &Labels) ->
     let records = &result.outcome.recorder;
     let node = &result.outcome.node;
     let capacity_core_seconds = node.cores() as f64 * scenario.horizon().as_secs_f64();
-    let power = scenario.parsed.node.power;
-    let has_memory = scenario.parsed.node.memory.is_some();
-    let dynamic_energy = |busy_core_seconds: f64| power.map(|p| (p.busy.0 - p.idle.0) * busy_core_seconds);
+    let power = scenario.node().power;
+    let has_memory = scenario.node().memory.is_some();
+    let dynamic_energy = |busy_core_seconds: f64| power.map(|p| (p.busy - p.idle) * busy_core_seconds);
     let policy = &result.plan.label;
     let mut rows = Vec::new();
     for (index, name) in labels.streams.iter().enumerate() {
@@ -365,7 +365,7 @@ pub fn summary_rows(result: &RunResult, scenario: &Scenario, labels: &Labels) ->
         policy: policy.clone(),
         count: records.jobs.len() + records.steps.iter().filter(|s| s.end.is_some()).count(),
         utilisation: busy / capacity_core_seconds,
-        energy_j: power.map(|p| p.idle.0 * capacity_core_seconds + (p.busy.0 - p.idle.0) * busy),
+        energy_j: power.map(|p| p.idle * capacity_core_seconds + (p.busy - p.idle) * busy),
         ..SummaryRow::default()
     });
     rows
@@ -573,7 +573,7 @@ pub struct ManifestBank {
 /// Labels for the records of `scenario`'s runs.
 pub fn labels(scenario: &Scenario, resources: &crate::runner::Resources) -> Labels {
     let banks: Vec<&crate::runner::LoadedBank> =
-        scenario.streams().map(|s| &resources.banks[&scenario.dir.join(&s.models)]).collect();
+        scenario.streams().map(|s| &resources.banks[&scenario.dir().join(&s.models)]).collect();
     Labels {
         background: scenario.background().map(|b| b.name.clone()).collect(),
         streams: scenario.streams().map(|s| s.spec.name.clone()).collect(),
@@ -624,7 +624,7 @@ pub fn outputs(
 ) -> Result<Vec<(std::path::PathBuf, Vec<u8>)>, plots::PlotError> {
     use sha2::Digest;
     let labels = labels(scenario, resources);
-    let sha = format!("{:x}", sha2::Sha256::digest(scenario.text.as_bytes()));
+    let sha = format!("{:x}", sha2::Sha256::digest(scenario.text().as_bytes()));
     let several = results.len() > 1;
     let mut files = Vec::new();
     let mut summaries = Vec::new();
@@ -634,10 +634,10 @@ pub fn outputs(
         let manifest = Manifest {
             tool: "flexrnn".into(),
             tool_version: env!("CARGO_PKG_VERSION").into(),
-            scenario_name: scenario.parsed.name.clone(),
-            scenario_file: scenario.file.clone(),
+            scenario_name: scenario.name().to_string(),
+            scenario_file: scenario.file().to_string(),
             scenario_sha256: sha.clone(),
-            seed: scenario.seed,
+            seed: scenario.seed(),
             run_index: result.plan.index,
             run_label: result.plan.label.clone(),
             duration_s: scenario.horizon().as_secs_f64(),
@@ -648,10 +648,10 @@ pub fn outputs(
                 .map(|s| ManifestBank {
                     stream: s.spec.name.clone(),
                     models: s.models.display().to_string(),
-                    sha256: resources.banks[&scenario.dir.join(&s.models)].sha256.clone(),
+                    sha256: resources.banks[&scenario.dir().join(&s.models)].sha256.clone(),
                 })
                 .collect(),
-            scenario: scenario.text.clone(),
+            scenario: scenario.text().to_string(),
         };
         let summary = summary_rows(result, scenario, &labels);
         files.push((dir.join("manifest.json"), serde_json::to_vec_pretty(&manifest).expect("manifest serialises")));
@@ -667,7 +667,7 @@ pub fn outputs(
         files.push(("comparison.csv".into(), comparison_csv(&comparison)));
         files.push(("comparison.md".into(), comparison_markdown(&comparison).into_bytes()));
     }
-    let cores = scenario.parsed.node.cores.get();
+    let cores = scenario.node().cores.get();
     if !labels.streams.is_empty() {
         let panels: Vec<_> = results.iter().map(|r| timeline_panel(r, scenario, &labels)).collect();
         let max_width = labels.widths[0].iter().copied().max().unwrap_or(1);

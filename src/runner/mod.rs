@@ -82,7 +82,7 @@ pub fn load_resources(scenario: &Scenario) -> Result<Resources, RunError> {
     let mut banks = BTreeMap::new();
     let mut datasets = BTreeMap::new();
     for stream in scenario.streams() {
-        let dir = scenario.dir.join(&stream.models);
+        let dir = scenario.dir().join(&stream.models);
         if !banks.contains_key(&dir) {
             let model = FlexibleModel::load(&dir).map_err(|source| {
                 RunError::Scenario(scenario.error_at(
@@ -138,7 +138,7 @@ pub fn load_resources(scenario: &Scenario) -> Result<Resources, RunError> {
     // Settings named in a continuous form (e.g. `thr-64-1e-3@thr=0.63`) join their model's settings
     // for the whole scenario; names of neither kind are reported by `plan_runs`.
     for (stream_index, stream) in scenario.streams().enumerate() {
-        let loaded = banks.get_mut(&scenario.dir.join(&stream.models)).expect("loaded above");
+        let loaded = banks.get_mut(&scenario.dir().join(&stream.models)).expect("loaded above");
         for (policy_index, policy) in stream.policies.iter().enumerate() {
             if let Some(step) = policy.knob_step() {
                 Arc::make_mut(&mut loaded.model).add_knob_range(step).map_err(|message| {
@@ -177,9 +177,9 @@ pub fn load_resources(scenario: &Scenario) -> Result<Resources, RunError> {
 
 /// The task id a stream plays, its relative paths resolved against the scenario's folder (as
 /// `models:` is), the key of [`Resources::datasets`].
-fn stream_task_id(scenario: &Scenario, stream: &crate::scenario::StreamFile) -> String {
+fn stream_task_id(scenario: &Scenario, stream: &crate::scenario::RnnStream) -> String {
     data::TaskSpec::parse(stream.dataset.id())
-        .map(|spec| spec.resolved(&scenario.dir).id())
+        .map(|spec| spec.resolved(scenario.dir()).id())
         .unwrap_or_else(|_| stream.dataset.id().to_string())
 }
 
@@ -220,7 +220,7 @@ pub struct RunPlan {
 /// [`ScenarioError`] for a policy naming a model that is not in its stream's bank.
 pub fn plan_runs(scenario: &Scenario, resources: &Resources) -> Result<Vec<RunPlan>, ScenarioError> {
     for (stream_index, stream) in scenario.streams().enumerate() {
-        let bank = &resources.banks[&scenario.dir.join(&stream.models)];
+        let bank = &resources.banks[&scenario.dir().join(&stream.models)];
         for (policy_index, policy) in stream.policies.iter().enumerate() {
             for model in policy.settings() {
                 if bank.model.setting_index(model).is_none() {
@@ -356,7 +356,7 @@ fn oracle_forecasts(
             first_pass_policies.push(policy.clone());
             continue;
         }
-        let model = &resources.banks[&scenario.dir.join(&stream.models)].model;
+        let model = &resources.banks[&scenario.dir().join(&stream.models)].model;
         let cheapest = model.settings().iter().min_by_key(|m| m.flops_per_update);
         let cheapest = cheapest
             .map(|setting| PolicySpec::new(StaticConfig { model: setting.name.clone() }))
@@ -364,7 +364,7 @@ fn oracle_forecasts(
                 Err(PolicyError::Invalid { policy: policy.name().into(), message: "the model has no setting".into() })
             })
             .map_err(|source| RunError::Policy {
-                file: scenario.file.clone(),
+                file: scenario.file().to_string(),
                 stream: stream.spec.name.clone(),
                 source,
             })?;
@@ -379,7 +379,7 @@ fn oracle_forecasts(
         let horizon = setup.horizon;
         let (cores, speed) = (setup.cores, setup.core_speed);
         let recorded = EdgeWorld::run(setup, OccupancyRecorder::default())
-            .map_err(|source| RunError::Build { file: scenario.file.clone(), source })?
+            .map_err(|source| RunError::Build { file: scenario.file().to_string(), source })?
             .recorder;
         forecasts = forecasts_from(scenario, plan, &recorded, horizon, cores, speed);
     }
@@ -476,14 +476,14 @@ fn world_setup_with(
     plan: &RunPlan,
     forecasts: &[Option<Arc<LoadForecast>>],
 ) -> Result<WorldSetup, RunError> {
-    let node = &scenario.parsed.node;
+    let node = scenario.node();
     let mut streams = Vec::new();
     for ((stream, policy), forecast) in scenario.streams().zip(&plan.policies).zip(forecasts) {
-        let loaded = &resources.banks[&scenario.dir.join(&stream.models)];
+        let loaded = &resources.banks[&scenario.dir().join(&stream.models)];
         let (set, split) = &resources.datasets[&stream_task_id(scenario, stream)];
         let (dataset, pool) = (Arc::clone(set), split.indices(stream.split).to_vec());
         let sequences = if stream.sequences_given { stream.spec.sequences } else { pool.len() };
-        let bank_key = resources.banks.keys().position(|k| *k == scenario.dir.join(&stream.models)).expect("loaded");
+        let bank_key = resources.banks.keys().position(|k| *k == scenario.dir().join(&stream.models)).expect("loaded");
         streams.push(StreamSetup {
             bank_key,
             pipeline: stream.pipeline.as_ref().map(|p| p.build()).transpose().map_err(|message| {
@@ -495,17 +495,21 @@ fn world_setup_with(
             model: Arc::clone(&loaded.model),
             dataset,
             pool,
-            policy: build_policy(policy, loaded, scenario.seed, &stream.spec, forecast.as_ref()).map_err(|source| {
-                RunError::Policy { file: scenario.file.clone(), stream: stream.spec.name.clone(), source }
-            })?,
+            policy: build_policy(policy, loaded, scenario.seed(), &stream.spec, forecast.as_ref()).map_err(
+                |source| RunError::Policy {
+                    file: scenario.file().to_string(),
+                    stream: stream.spec.name.clone(),
+                    source,
+                },
+            )?,
         });
     }
     Ok(WorldSetup {
-        seed: scenario.seed,
+        seed: scenario.seed(),
         discipline: scenario.discipline(),
-        memory: node.memory.map(|m| (m.capacity.0, m.bandwidth.0)),
+        memory: node.memory.map(|m| (m.capacity, m.bandwidth)),
         cores: node.cores.get(),
-        core_speed: node.speed.0,
+        core_speed: node.speed,
         horizon: scenario.horizon(),
         bin: scenario.bin(),
         background: scenario.background().cloned().collect(),
@@ -528,7 +532,7 @@ pub fn execute(
         let setup = world_setup(scenario, resources, plan)?;
         let started = Instant::now();
         let outcome = EdgeWorld::run(setup, MemoryRecorder::default())
-            .map_err(|source| RunError::Build { file: scenario.file.clone(), source })?;
+            .map_err(|source| RunError::Build { file: scenario.file().to_string(), source })?;
         Ok(RunResult { plan: plan.clone(), outcome, wall_time_s: started.elapsed().as_secs_f64() })
     };
     if parallel {

@@ -142,7 +142,7 @@ fn fingerprint_of(study: &Study, loaded: &Loaded, point: usize, seed: u64, label
     use sha2::Digest;
     let scenario = &study.points[point].scenario;
     let mut hasher = sha2::Sha256::new();
-    for part in [env!("CARGO_PKG_VERSION"), &scenario.text, &seed.to_string(), label] {
+    for part in [env!("CARGO_PKG_VERSION"), scenario.text(), &seed.to_string(), label] {
         hasher.update((part.len() as u64).to_le_bytes());
         hasher.update(part.as_bytes());
     }
@@ -224,7 +224,7 @@ pub fn execute_run(study: &Study, loaded: &Loaded, run: &StudyRun) -> Result<Run
     let setup = runner::world_setup(&scenario, resources, &run.plan).map_err(wrap)?;
     let started = std::time::Instant::now();
     let outcome = EdgeWorld::run(setup, MemoryRecorder::default())
-        .map_err(|source| wrap(RunError::Build { file: scenario.file.clone(), source }))?;
+        .map_err(|source| wrap(RunError::Build { file: scenario.file().to_string(), source }))?;
     let result = RunResult { plan: run.plan.clone(), outcome, wall_time_s: started.elapsed().as_secs_f64() };
     Ok(record(study, loaded, run, &result))
 }

@@ -511,7 +511,7 @@ mod tests {
         assert_eq!(study.points.len(), 6);
         assert_eq!(study.points[4].label, "node.cores=2, processes.p.rate=2/s");
         assert_eq!(study.points[4].coordinates, vec![1, 1]);
-        assert_eq!(study.points[4].scenario.parsed.node.cores.get(), 2);
+        assert_eq!(study.points[4].scenario.node().cores.get(), 2);
         assert_eq!(study.focus_point, 5);
     }
 

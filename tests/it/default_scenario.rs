@@ -2,9 +2,13 @@
 //! misses deadlines and loses accuracy to skipped frames, the narrowest keeps up but is less
 //! accurate, and greedy_slack beats both on accuracy.
 
+use flexrnn::policy::oracle::{OracleConfig, DEFAULT_ORACLE_PASSES};
+use flexrnn::policy::PolicySpec;
 use flexrnn::report;
+use flexrnn::sim::SimTime;
+use flexrnn::units::Duration;
 
-use crate::{run_text, shipped};
+use crate::{default_builder, default_policies, default_stream, run_scenario, run_text, shipped};
 
 #[test]
 fn greedy_slack_beats_both_static_models_on_accuracy() {
@@ -25,9 +29,10 @@ fn greedy_slack_beats_both_static_models_on_accuracy() {
 /// accuracy, no missed frame; greedy_slack 0.905 with 272 of 22 976 frames (1.2 %) missed.
 #[test]
 fn oracle_is_at_least_as_accurate_as_greedy_slack_with_no_more_misses() {
-    let text =
-        shipped("default.yaml").replace("      - greedy_slack: {}\n", "      - greedy_slack: {}\n      - oracle: {}\n");
-    let (scenario, resources, results) = run_text(&text, true);
+    let oracle = OracleConfig { margin: Duration(SimTime::ZERO), passes: DEFAULT_ORACLE_PASSES };
+    let stream = default_policies(default_stream()).policy(PolicySpec::new(oracle).unwrap());
+    let scenario = default_builder(SimTime(120 * SimTime::NANOS_PER_SEC), stream).build().unwrap();
+    let (resources, results) = run_scenario(&scenario, true);
     let labels = report::labels(&scenario, &resources);
     let summaries: Vec<_> = results.iter().map(|r| report::summary_rows(r, &scenario, &labels)).collect();
     let rows = report::comparison_rows(&summaries);

@@ -1,12 +1,22 @@
 //! Same seed ⇒ byte-identical result files, whatever the thread count; a different seed changes them.
 
+use flexrnn::policy::oracle::{OracleConfig, DEFAULT_ORACLE_PASSES};
+use flexrnn::policy::PolicySpec;
 use flexrnn::report;
+use flexrnn::scenario::Scenario;
+use flexrnn::sim::SimTime;
+use flexrnn::units::Duration;
 
-use crate::{run_text, short_default};
+use crate::{default_builder, default_policies, default_stream, root, run_scenario, run_text, short_default};
 
 fn files(text: &str, parallel: bool) -> Vec<(std::path::PathBuf, Vec<u8>)> {
-    let (scenario, resources, results) = run_text(text, parallel);
-    let mut files = report::outputs(&scenario, &resources, &results).unwrap();
+    let scenario = Scenario::parse(text, "test.yaml", &root().join("scenarios")).unwrap();
+    files_of(&scenario, parallel)
+}
+
+fn files_of(scenario: &Scenario, parallel: bool) -> Vec<(std::path::PathBuf, Vec<u8>)> {
+    let (resources, results) = run_scenario(scenario, parallel);
+    let mut files = report::outputs(scenario, &resources, &results).unwrap();
     // The manifest's wall-clock field is the only one allowed to differ.
     for (path, bytes) in &mut files {
         if path.ends_with("manifest.json") {
@@ -40,13 +50,14 @@ fn reruns_and_thread_counts_give_identical_files() {
 /// The oracle's forecast passes run inside its run: same files for any thread count and on reruns.
 #[test]
 fn oracle_runs_are_identical_for_any_thread_count() {
-    let text =
-        short_default(12, "5s").replace("      - greedy_slack: {}\n", "      - greedy_slack: {}\n      - oracle: {}\n");
-    let sequential = files(&text, false);
-    let parallel = files(&text, true);
+    let oracle = OracleConfig { margin: Duration(SimTime::ZERO), passes: DEFAULT_ORACLE_PASSES };
+    let stream = default_policies(default_stream().sequences(12)).policy(PolicySpec::new(oracle).unwrap());
+    let scenario = default_builder(SimTime(5 * SimTime::NANOS_PER_SEC), stream).build().unwrap();
+    let sequential = files_of(&scenario, false);
+    let parallel = files_of(&scenario, true);
     assert!(sequential.iter().any(|(p, _)| p.ends_with("oracle/steps.csv")));
     assert_eq!(sequential, parallel);
-    assert_eq!(sequential, files(&text, false));
+    assert_eq!(sequential, files_of(&scenario, false));
 }
 
 /// Common random numbers: every policy sees the same background jobs (same releases and work).

@@ -1,6 +1,7 @@
 //! Integration tests, built as one binary. Run with the README's test command
 //! (`cargo test --release`); a debug build runs them too, only slower.
 
+mod builder;
 mod cli;
 mod custom_policy;
 mod data_loaders;
@@ -67,8 +68,12 @@ static GLOBAL: alloc_count::Counting = alloc_count::Counting;
 
 use std::path::{Path, PathBuf};
 
+use flexrnn::node::Discipline;
+use flexrnn::policy::{greedy_slack::GreedySlackConfig, static_::StaticConfig, PolicySpec};
 use flexrnn::runner::{self, Resources, RunResult};
-use flexrnn::scenario::Scenario;
+use flexrnn::scenario::{NodeSpec, Scenario, ScenarioBuilder, StreamBuilder};
+use flexrnn::sim::SimTime;
+use flexrnn::workload::WorkDistribution;
 
 /// The crate root (where `scenarios/` and `models/` are).
 pub fn root() -> PathBuf {
@@ -101,6 +106,45 @@ pub fn short_default(sequences: usize, duration: &str) -> String {
         &format!("    sequences: {sequences}\n    split: test"),
         1,
     )
+}
+
+/// Runs a validated scenario (in parallel or not).
+pub fn run_scenario(scenario: &Scenario, parallel: bool) -> (Resources, Vec<RunResult>) {
+    let resources = runner::load_resources(scenario).unwrap_or_else(|e| panic!("{e}"));
+    let plans = runner::plan_runs(scenario, &resources).unwrap_or_else(|e| panic!("{e}"));
+    let results = runner::execute(scenario, &resources, &plans, parallel).unwrap_or_else(|e| panic!("{e}"));
+    (resources, results)
+}
+
+/// The stream of `scenarios/default.yaml` without its policies: digits through `models/digits-gru`,
+/// a frame every 5 ms due 5 ms later, late frames skipped.
+pub fn default_stream() -> StreamBuilder {
+    let ms5 = SimTime(5_000_000);
+    StreamBuilder::new("digits", "digits", "../models/digits-gru", ms5, ms5)
+}
+
+/// `scenarios/default.yaml` in code, lasting `duration` with `stream` (e.g. [`default_stream`] and
+/// its policies): seed 7, one 25 MFLOP/s processor-sharing core, Poisson requests of log-normal work
+/// and an on/off batch job; paths relative to `scenarios/`.
+pub fn default_builder(duration: SimTime, stream: StreamBuilder) -> ScenarioBuilder {
+    let eight = SimTime(8 * SimTime::NANOS_PER_SEC);
+    Scenario::builder("default")
+        .seed(7)
+        .duration(duration)
+        .node(NodeSpec::new(std::num::NonZeroUsize::MIN, 25e6, Discipline::ProcessorSharing))
+        .dir(root().join("scenarios"))
+        .stream(stream)
+        .poisson("requests", 10.0, WorkDistribution::LogNormal { mean: 500e3, cv: 1.0 })
+        .on_off("batch-job", eight, eight, false)
+}
+
+/// The policies of `scenarios/default.yaml`: static gru-128, static gru-16, greedy_slack.
+pub fn default_policies(stream: StreamBuilder) -> StreamBuilder {
+    let fixed = |model: &str| PolicySpec::new(StaticConfig { model: model.into() }).unwrap();
+    stream
+        .policy(fixed("gru-128"))
+        .policy(fixed("gru-16"))
+        .policy(PolicySpec::new(GreedySlackConfig { safety: 1.0 }).unwrap())
 }
 
 /// Path of a file under the crate root.

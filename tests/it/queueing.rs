@@ -1,8 +1,14 @@
 //! The node against queueing theory.
 
-use flexrnn::report;
+use std::num::NonZeroUsize;
 
-use crate::{run_text, shipped};
+use flexrnn::node::Discipline;
+use flexrnn::report;
+use flexrnn::scenario::{NodeSpec, Scenario};
+use flexrnn::sim::SimTime;
+use flexrnn::workload::WorkDistribution;
+
+use crate::{run_scenario, run_text, shipped};
 
 /// M/M/1 processor sharing: E[T] = E[S] / (1 − ρ) = 1 s / (1 − 0.8) = 5 s, run from the shipped file
 /// as it is (about one million jobs).
@@ -23,11 +29,14 @@ fn mm1_ps_scenario_mean_response_matches_theory() {
 /// constant size 1 GFLOP at ρ = 0.5 (M/D/1-PS, insensitive): mean response 2 s.
 #[test]
 fn md1_ps_is_insensitive_to_the_work_distribution() {
-    let text = shipped("mm1-ps.yaml")
-        .replace("1250000s", "200000s")
-        .replace("rate: 0.8/s", "rate: 0.5/s")
-        .replace("{ exponential: { mean: 1GFLOP } }", "{ constant: 1GFLOP }");
-    let (scenario, resources, results) = run_text(&text, false);
+    let scenario = Scenario::builder("md1-ps")
+        .seed(1)
+        .duration(SimTime(200_000 * SimTime::NANOS_PER_SEC))
+        .node(NodeSpec::new(NonZeroUsize::MIN, 1e9, Discipline::ProcessorSharing))
+        .poisson("jobs", 0.5, WorkDistribution::Constant(1e9))
+        .build()
+        .unwrap();
+    let (resources, results) = run_scenario(&scenario, false);
     let rows = report::summary_rows(&results[0], &scenario, &report::labels(&scenario, &resources));
     let mean = rows[0].mean_s.unwrap();
     assert!((mean - 2.0).abs() / 2.0 < 0.03, "mean response {mean} s, theory 2 s");

@@ -132,7 +132,7 @@ fn scenario() -> impl Strategy<Value = (String, u32)> {
 
 fn check((text, cores): (String, u32)) -> Result<(), TestCaseError> {
     let (scenario, _, results) = run_text(&text, false);
-    let duration = scenario.parsed.duration.0.as_secs_f64();
+    let duration = scenario.horizon().as_secs_f64();
     let rr_switches = text.contains("round_robin") && !text.contains("context_switch: 0ms");
     for result in &results {
         let node = &result.outcome.node;

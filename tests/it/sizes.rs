@@ -174,8 +174,8 @@ fn a_byte_order_mark_is_ignored() {
     let text = crate::shipped("mm1-ps.yaml");
     let with_bom = format!("\u{feff}{text}");
     let scenario = Scenario::parse(&with_bom, "bom.yaml", &crate::root().join("scenarios")).unwrap();
-    assert_eq!((scenario.parsed.name.as_str(), scenario.seed), ("mm1-ps", 1));
-    assert_eq!(scenario.text, text);
+    assert_eq!((scenario.name(), scenario.seed()), ("mm1-ps", 1));
+    assert_eq!(scenario.text(), text);
     let study = format!("\u{feff}{}", crate::shipped("study-policies.yaml"));
     let study = flexrnn::study::spec::Study::parse(&study, "s.yaml", &crate::root().join("scenarios")).unwrap();
     assert_eq!(study.name, "study-policies");

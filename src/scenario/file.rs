@@ -1,0 +1,729 @@
+//! Stage 1: the scenario file as written (serde; unknown fields rejected). Checks that need only one
+//! YAML node run here, inside deserialisation, so the parser locates them; [`ScenarioFile::into_parts`]
+//! hands the typed values to the one validation path ([`super::checks::validate`]).
+
+use std::path::PathBuf;
+
+use std::sync::Arc;
+
+use serde::Deserialize;
+
+use super::checks::check_process;
+use super::MAX_CORES;
+use super::{
+    DatasetName, NodeSpec, ParameterMemory, PipelineSpec, PowerDraw, Process, RnnStream, ScenarioParts, StageSpec,
+    DEFAULT_TRACE_CHUNK,
+};
+use crate::data::SplitPart;
+use crate::node::Discipline;
+use crate::policy::PolicySpec;
+use crate::sim::SimTime;
+use crate::units::{Bandwidth, Duration, Power, Rate, Size, Speed, Work};
+use crate::workload::{BackgroundKind, BackgroundSpec, OnMiss, StreamSpec, Trace, UtilisationTrace, WorkDistribution};
+
+/// Implements `Deserialize` for a unit enum written as a plain string, with an error that lists the
+/// allowed values (serde_yaml's own enum path would ask for a YAML tag when given a list or map).
+macro_rules! string_enum {
+    ($ty:ty, $what:literal, [$($text:literal => $variant:expr),+ $(,)?]) => {
+        impl<'de> Deserialize<'de> for $ty {
+            fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+                struct V;
+                impl<'de> serde::de::Visitor<'de> for V {
+                    type Value = $ty;
+                    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                        write!(f, "{}: one of {}", $what, [$(concat!("`", $text, "`")),+].join(", "))
+                    }
+                    fn visit_str<E: serde::de::Error>(self, value: &str) -> Result<$ty, E> {
+                        match value {
+                            $($text => Ok($variant),)+
+                            _ => Err(E::custom(format!(
+                                "unknown {} `{}`; allowed: {}",
+                                $what,
+                                value,
+                                [$($text),+].join(", ")
+                            ))),
+                        }
+                    }
+                }
+                deserializer.deserialize_str(V)
+            }
+        }
+    };
+}
+
+string_enum!(ProcessKindName, "process kind", [
+    "poisson" => ProcessKindName::Poisson,
+    "periodic" => ProcessKindName::Periodic,
+    "mmpp" => ProcessKindName::Mmpp,
+    "on_off" => ProcessKindName::OnOff,
+    "trace" => ProcessKindName::Trace,
+    "rnn_stream" => ProcessKindName::RnnStream,
+]);
+string_enum!(SplitPart, "split part", ["test" => SplitPart::Test, "train" => SplitPart::Train, "validation" => SplitPart::Validation]);
+string_enum!(OnMiss, "on_miss", ["skip" => OnMiss::Skip, "continue" => OnMiss::Continue]);
+
+/// A whole number read from YAML, with an error that says what it is for.
+fn whole_number<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+    what: &'static str,
+    minimum: u64,
+) -> Result<u64, D::Error> {
+    struct V(&'static str, u64);
+    impl<'de> serde::de::Visitor<'de> for V {
+        type Value = u64;
+        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            write!(f, "{}: a whole number ≥ {}", self.0, self.1)
+        }
+        fn visit_u64<E: serde::de::Error>(self, value: u64) -> Result<u64, E> {
+            if value < self.1 {
+                Err(E::custom(format!("{} must be a whole number ≥ {}, got {value}", self.0, self.1)))
+            } else {
+                Ok(value)
+            }
+        }
+        fn visit_i64<E: serde::de::Error>(self, value: i64) -> Result<u64, E> {
+            if value < 0 {
+                Err(E::custom(format!("{} must be a whole number ≥ {}, got {value}", self.0, self.1)))
+            } else {
+                self.visit_u64(value as u64)
+            }
+        }
+    }
+    deserializer.deserialize_u64(V(what, minimum))
+}
+
+fn deserialize_cores<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<std::num::NonZeroUsize, D::Error> {
+    let value = whole_number(deserializer, "cores", 1)?;
+    if value > MAX_CORES {
+        return Err(serde::de::Error::custom(format!("cores must be at most {MAX_CORES}, got {value}")));
+    }
+    usize::try_from(value)
+        .ok()
+        .and_then(std::num::NonZeroUsize::new)
+        .ok_or_else(|| serde::de::Error::custom("cores: too large"))
+}
+
+fn deserialize_seed<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<u64, D::Error> {
+    whole_number(deserializer, "seed", 0)
+}
+
+fn deserialize_priority<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Option<u32>, D::Error> {
+    let value = whole_number(deserializer, "priority", 0)?;
+    u32::try_from(value).map(Some).map_err(|_| serde::de::Error::custom("priority: at most 4294967295"))
+}
+
+fn deserialize_sequences<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Option<usize>, D::Error> {
+    let value = whole_number(deserializer, "sequences", 1)?;
+    Ok(Some(usize::try_from(value).unwrap_or(usize::MAX)))
+}
+
+/// The node section.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, expecting = "the node: a map with cores, speed and scheduler")]
+pub(crate) struct NodeFile {
+    /// Number of cores (at least 1).
+    #[serde(deserialize_with = "deserialize_cores")]
+    pub cores: std::num::NonZeroUsize,
+    /// Speed of one core, e.g. `1GFLOP/s`.
+    pub speed: Speed,
+    /// Scheduling discipline.
+    pub scheduler: SchedulerFile,
+    /// Power model (optional): per-core draw when idle and when busy.
+    #[serde(default)]
+    pub power: Option<PowerFile>,
+    /// Parameter memory (optional; without it parameters are always resident).
+    #[serde(default)]
+    pub memory: Option<MemoryFile>,
+}
+
+/// Fast parameter memory: `capacity` bytes, filled from slow memory at `bandwidth` (LRU over the
+/// models' parameter blocks; loads do not occupy a core).
+#[derive(Debug, Clone, Copy, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, expecting = "a map `{ capacity: <size>, bandwidth: <bandwidth> }`")]
+pub(crate) struct MemoryFile {
+    /// Capacity, bytes (e.g. `256KiB`).
+    pub capacity: Size,
+    /// Load bandwidth, bytes/s (e.g. `50MB/s`), > 0.
+    pub bandwidth: Bandwidth,
+}
+
+/// Power draw of one core: `idle` when it runs nothing, `busy` when it runs a job. The node's energy
+/// is `idle · cores · duration + (busy − idle) · busy core-seconds`.
+#[derive(Debug, Clone, Copy, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, expecting = "a map `{ idle: <power>, busy: <power> }`")]
+pub(crate) struct PowerFile {
+    /// Draw of an idle core, W.
+    pub idle: Power,
+    /// Draw of a busy core, W (at least `idle`).
+    pub busy: Power,
+}
+
+/// The scheduler as written: `processor_sharing`, `fifo`, `edf`, `fixed_priority` (preemptive) or
+/// `{ fixed_priority: { preemptive: false } }`, and `{ round_robin: { quantum: 10ms, context_switch: 50us } }`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct SchedulerFile(pub(crate) Discipline);
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, expecting = "a map `{ preemptive: <true|false> }`")]
+struct FixedPriorityParams {
+    #[serde(default = "default_true")]
+    preemptive: bool,
+}
+
+fn default_true() -> bool {
+    true
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, expecting = "a map `{ quantum: <duration>, context_switch: <duration> }`")]
+struct RoundRobinParams {
+    quantum: Duration,
+    #[serde(default = "zero_duration")]
+    context_switch: Duration,
+}
+
+fn zero_duration() -> Duration {
+    Duration(SimTime::ZERO)
+}
+
+const SCHEDULERS: &str = "`processor_sharing`, `fifo`, `edf`, `fixed_priority`, `{ fixed_priority: { preemptive: <bool> } }`, `{ round_robin: { quantum: <duration>, context_switch: <duration> } }`";
+
+impl<'de> Deserialize<'de> for SchedulerFile {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = SchedulerFile;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                write!(f, "a scheduler: one of {SCHEDULERS}")
+            }
+            fn visit_str<E: serde::de::Error>(self, value: &str) -> Result<SchedulerFile, E> {
+                match value {
+                    "processor_sharing" => Ok(SchedulerFile(Discipline::ProcessorSharing)),
+                    "fifo" => Ok(SchedulerFile(Discipline::Fifo)),
+                    "edf" => Ok(SchedulerFile(Discipline::Edf)),
+                    "fixed_priority" => Ok(SchedulerFile(Discipline::FixedPriority { preemptive: true })),
+                    "round_robin" => Err(E::custom(
+                        "round_robin needs its quantum: `{ round_robin: { quantum: 10ms, context_switch: 50us } }`",
+                    )),
+                    other => Err(E::custom(format!("unknown scheduler `{other}`; allowed: {SCHEDULERS}"))),
+                }
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<SchedulerFile, A::Error> {
+                use serde::de::Error;
+                let key: String = map
+                    .next_key()?
+                    .ok_or_else(|| A::Error::custom(format!("empty scheduler; allowed: {SCHEDULERS}")))?;
+                let discipline = match key.as_str() {
+                    "fixed_priority" => {
+                        Discipline::FixedPriority { preemptive: map.next_value::<FixedPriorityParams>()?.preemptive }
+                    }
+                    "round_robin" => {
+                        let params: RoundRobinParams = map.next_value()?;
+                        if params.quantum.0 .0 == 0 {
+                            return Err(A::Error::custom("round_robin quantum must be longer than zero"));
+                        }
+                        Discipline::RoundRobin { quantum: params.quantum.0, context_switch: params.context_switch.0 }
+                    }
+                    other => {
+                        return Err(A::Error::custom(format!(
+                            "scheduler `{other}` takes no parameters here; allowed: {SCHEDULERS}"
+                        )))
+                    }
+                };
+                if map.next_key::<String>()?.is_some() {
+                    return Err(A::Error::custom("give exactly one scheduler"));
+                }
+                Ok(SchedulerFile(discipline))
+            }
+        }
+        deserializer.deserialize_any(V)
+    }
+}
+
+/// Optional output settings.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, expecting = "output settings: a map with bin")]
+pub(crate) struct OutputFile {
+    /// Width of the usage bins of the timeline (default: the larger of `1s` and duration / 1000).
+    pub bin: Option<Duration>,
+}
+
+/// A work distribution as written: a one-key map naming the distribution, e.g. `{ constant: 2MFLOP }`,
+/// `{ exponential: { mean: 1GFLOP } }`, `{ lognormal: { mean: 2MFLOP, cv: 0.5 } }`,
+/// `{ gamma: { mean: 2MFLOP, cv: 0.5 } }`, `{ weibull: { scale: 1MFLOP, shape: 0.7 } }`,
+/// `{ pareto: { scale: 1MFLOP, shape: 2.5 } }`, `{ uniform: { min: 1MFLOP, max: 3MFLOP } }`,
+/// `{ normal: { mean: 2MFLOP, sd: 1MFLOP } }` (truncated at zero) or `{ empirical: { file: work.csv } }`.
+/// See [`WorkDistribution`] for what each means.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(try_from = "RawWork")]
+pub(crate) enum WorkFile {
+    /// Always this work.
+    Constant(Work),
+    /// Exponential with this mean.
+    Exponential {
+        /// Mean work.
+        mean: Work,
+    },
+    /// Log-normal with this mean and coefficient of variation.
+    Lognormal {
+        /// Mean work.
+        mean: Work,
+        /// Coefficient of variation (sd / mean), > 0.
+        cv: f64,
+    },
+    /// Gamma with this mean and coefficient of variation.
+    Gamma {
+        /// Mean work.
+        mean: Work,
+        /// Coefficient of variation (sd / mean), > 0.
+        cv: f64,
+    },
+    /// Weibull with this scale and shape.
+    Weibull {
+        /// Scale λ.
+        scale: Work,
+        /// Shape k, > 0.
+        shape: f64,
+    },
+    /// Pareto type I with this scale (the smallest work) and shape.
+    Pareto {
+        /// Scale x_m.
+        scale: Work,
+        /// Shape α, > 1.
+        shape: f64,
+    },
+    /// Uniform between `min` and `max`.
+    Uniform {
+        /// Smallest work.
+        min: Work,
+        /// Largest work, > min.
+        max: Work,
+    },
+    /// Normal with this mean and sd, truncated at zero.
+    Normal {
+        /// Mean before truncation.
+        mean: Work,
+        /// Standard deviation before truncation, > 0.
+        sd: Work,
+    },
+    /// Samples read from a file, resampled uniformly.
+    Empirical {
+        /// One number of FLOPs per line; relative to the scenario file's folder.
+        file: PathBuf,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, expecting = "a map `{ mean: <work> }`")]
+struct MeanParams {
+    mean: Work,
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, expecting = "a map `{ mean: <work>, cv: <number> }`")]
+struct MeanCvParams {
+    mean: Work,
+    cv: f64,
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, expecting = "a map `{ scale: <work>, shape: <number> }`")]
+struct ScaleShapeParams {
+    scale: Work,
+    shape: f64,
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, expecting = "a map `{ min: <work>, max: <work> }`")]
+struct MinMaxParams {
+    min: Work,
+    max: Work,
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, expecting = "a map `{ mean: <work>, sd: <work> }`")]
+struct MeanSdParams {
+    mean: Work,
+    sd: Work,
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, expecting = "a map `{ file: <path of a CSV file> }`")]
+struct FileParams {
+    file: PathBuf,
+}
+
+/// serde_yaml 0.9 reads enums only from YAML tags (`!exponential`); scenario files use one-key maps,
+/// so each variant is an optional field and exactly one must be given.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(
+    deny_unknown_fields,
+    expecting = "a work distribution, a one-key map: `{ constant: <work> }`, `{ exponential: { mean: <work> } }`, `{ lognormal: { mean: <work>, cv: <number> } }`, `{ gamma: { mean: <work>, cv: <number> } }`, `{ weibull: { scale: <work>, shape: <number> } }`, `{ pareto: { scale: <work>, shape: <number> } }`, `{ uniform: { min: <work>, max: <work> } }`, `{ normal: { mean: <work>, sd: <work> } }` or `{ empirical: { file: <path> } }`"
+)]
+struct RawWork {
+    constant: Option<Work>,
+    exponential: Option<MeanParams>,
+    lognormal: Option<MeanCvParams>,
+    gamma: Option<MeanCvParams>,
+    weibull: Option<ScaleShapeParams>,
+    pareto: Option<ScaleShapeParams>,
+    uniform: Option<MinMaxParams>,
+    normal: Option<MeanSdParams>,
+    empirical: Option<FileParams>,
+}
+
+const WORK_KINDS: &str = "`constant: <work>`, `exponential: { mean: <work> }`, `lognormal: { mean: <work>, cv: <number> }`, `gamma: { mean: <work>, cv: <number> }`, `weibull: { scale: <work>, shape: <number> }`, `pareto: { scale: <work>, shape: <number> }`, `uniform: { min: <work>, max: <work> }`, `normal: { mean: <work>, sd: <work> }`, `empirical: { file: <path> }`";
+
+impl TryFrom<RawWork> for WorkFile {
+    type Error = String;
+    fn try_from(raw: RawWork) -> Result<WorkFile, String> {
+        let given: Vec<WorkFile> = [
+            raw.constant.map(WorkFile::Constant),
+            raw.exponential.map(|p| WorkFile::Exponential { mean: p.mean }),
+            raw.lognormal.map(|p| WorkFile::Lognormal { mean: p.mean, cv: p.cv }),
+            raw.gamma.map(|p| WorkFile::Gamma { mean: p.mean, cv: p.cv }),
+            raw.weibull.map(|p| WorkFile::Weibull { scale: p.scale, shape: p.shape }),
+            raw.pareto.map(|p| WorkFile::Pareto { scale: p.scale, shape: p.shape }),
+            raw.uniform.map(|p| WorkFile::Uniform { min: p.min, max: p.max }),
+            raw.normal.map(|p| WorkFile::Normal { mean: p.mean, sd: p.sd }),
+            raw.empirical.map(|p| WorkFile::Empirical { file: p.file }),
+        ]
+        .into_iter()
+        .flatten()
+        .collect();
+        match <[WorkFile; 1]>::try_from(given) {
+            Ok([work]) => Ok(work),
+            Err(_) => Err(format!("work: give exactly one distribution, one of {WORK_KINDS}")),
+        }
+    }
+}
+
+impl WorkFile {
+    /// The library's distribution. Empirical work gets no samples yet: the validation reads them.
+    fn distribution(self) -> WorkDistribution {
+        match self {
+            WorkFile::Constant(w) => WorkDistribution::Constant(w.0),
+            WorkFile::Exponential { mean } => WorkDistribution::Exponential { mean: mean.0 },
+            WorkFile::Lognormal { mean, cv } => WorkDistribution::LogNormal { mean: mean.0, cv },
+            WorkFile::Gamma { mean, cv } => WorkDistribution::Gamma { mean: mean.0, cv },
+            WorkFile::Weibull { scale, shape } => WorkDistribution::Weibull { scale: scale.0, shape },
+            WorkFile::Pareto { scale, shape } => WorkDistribution::Pareto { scale: scale.0, shape },
+            WorkFile::Uniform { min, max } => WorkDistribution::Uniform { min: min.0, max: max.0 },
+            WorkFile::Normal { mean, sd } => WorkDistribution::TruncatedNormal { mean: mean.0, sd: sd.0 },
+            WorkFile::Empirical { file } => WorkDistribution::Empirical { file, samples: Arc::from([]) },
+        }
+    }
+}
+
+/// Process kinds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum ProcessKindName {
+    /// Background process with Poisson arrivals.
+    Poisson,
+    /// Background process releasing a job every period.
+    Periodic,
+    /// Background process with Markov-modulated Poisson arrivals.
+    Mmpp,
+    /// Background process that starts and stops.
+    OnOff,
+    /// Background process replaying a CSV trace (jobs or CPU utilisation).
+    Trace,
+    /// A recurrent network playing sequences of a data set.
+    RnnStream,
+}
+
+/// Declares [`RawProcess`] (a process entry exactly as written: `name`, `kind` and every other field
+/// optional) and, from the same list, [`RawProcess::given`], so the fields checked against a kind's
+/// list cannot drift from the fields read.
+macro_rules! raw_process {
+    ($($(#[$attr:meta])* $field:ident: $ty:ty,)+) => {
+        /// A process entry exactly as written (every field but `name` and `kind` optional here).
+        #[derive(Debug, Clone, PartialEq, Deserialize)]
+        #[serde(deny_unknown_fields, expecting = "a process: a map with name, kind and the fields of its kind")]
+        struct RawProcess {
+            name: String,
+            kind: ProcessKindName,
+            $($(#[$attr])* $field: Option<$ty>,)+
+        }
+
+        impl RawProcess {
+            /// The optional fields given, in declaration order.
+            fn given(&self) -> impl Iterator<Item = &'static str> {
+                [$((stringify!($field), self.$field.is_some())),+]
+                    .into_iter()
+                    .filter_map(|(field, given)| given.then_some(field))
+            }
+        }
+    };
+}
+
+raw_process! {
+    weight: f64,
+    #[serde(default, deserialize_with = "deserialize_priority")]
+    priority: u32,
+    rate: Rate,
+    work: WorkFile,
+    on_mean: Duration,
+    off_mean: Duration,
+    start_on: bool,
+    dataset: DatasetName,
+    split: SplitPart,
+    models: PathBuf,
+    period: Duration,
+    deadline: Duration,
+    start: Duration,
+    #[serde(default, deserialize_with = "deserialize_sequences")]
+    sequences: usize,
+    on_miss: OnMiss,
+    policies: Vec<PolicySpec>,
+    phase: Duration,
+    jitter: Duration,
+    pipeline: Vec<RawStage>,
+    rates: Vec<Rate>,
+    switch_rates: Vec<Vec<Rate>>,
+    jobs: PathBuf,
+    utilisation: PathBuf,
+    chunk: Duration,
+    time_scale: f64,
+}
+
+/// A process entry, checked for the fields its kind needs and their values.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(try_from = "RawProcess")]
+pub(crate) struct ProcessFile(pub(crate) Process);
+
+/// A stage of a stream's pipeline as written: `{ name: pose, work: { constant: 3MFLOP }, after: [capture] }`.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(
+    deny_unknown_fields,
+    expecting = "a stage: a map `{ name: <name>, work: <distribution>, after: [<stage>, …] }`"
+)]
+struct RawStage {
+    name: String,
+    work: WorkFile,
+    #[serde(default)]
+    after: Vec<String>,
+}
+
+const POISSON_FIELDS: &[&str] = &["name", "kind", "weight", "priority", "deadline", "rate", "work"];
+const PERIODIC_FIELDS: &[&str] =
+    &["name", "kind", "weight", "priority", "deadline", "period", "phase", "jitter", "work"];
+const MMPP_FIELDS: &[&str] = &["name", "kind", "weight", "priority", "deadline", "rates", "switch_rates", "work"];
+const ON_OFF_FIELDS: &[&str] = &["name", "kind", "weight", "priority", "deadline", "on_mean", "off_mean", "start_on"];
+const TRACE_FIELDS: &[&str] =
+    &["name", "kind", "weight", "priority", "deadline", "jobs", "utilisation", "chunk", "time_scale"];
+const STREAM_FIELDS: &[&str] = &[
+    "name",
+    "kind",
+    "weight",
+    "priority",
+    "pipeline",
+    "dataset",
+    "split",
+    "models",
+    "period",
+    "deadline",
+    "start",
+    "sequences",
+    "on_miss",
+    "policies",
+];
+
+impl TryFrom<RawProcess> for ProcessFile {
+    type Error = String;
+
+    /// Checks that the fields given are those of the kind and that the ones it needs are there, then
+    /// checks the values with [`check_process`] (as the builder does).
+    fn try_from(raw: RawProcess) -> Result<ProcessFile, String> {
+        let (kind_name, allowed) = match raw.kind {
+            ProcessKindName::Poisson => ("poisson", POISSON_FIELDS),
+            ProcessKindName::OnOff => ("on_off", ON_OFF_FIELDS),
+            ProcessKindName::Periodic => ("periodic", PERIODIC_FIELDS),
+            ProcessKindName::Mmpp => ("mmpp", MMPP_FIELDS),
+            ProcessKindName::Trace => ("trace", TRACE_FIELDS),
+            ProcessKindName::RnnStream => ("rnn_stream", STREAM_FIELDS),
+        };
+        let process = format!("process `{}`", raw.name);
+        if let Some(field) = raw.given().find(|field| !allowed.contains(field)) {
+            return Err(format!(
+                "{process}: field `{field}` is not allowed for kind `{kind_name}` (allowed: {})",
+                allowed.join(", ")
+            ));
+        }
+        let missing = |field: &str, what: &str| {
+            format!("{process}: missing field `{field}` ({what}), required for kind `{kind_name}`")
+        };
+        let work = |work: Option<WorkFile>| {
+            work.map(WorkFile::distribution).ok_or_else(|| missing("work", "e.g. `{ exponential: { mean: 1GFLOP } }`"))
+        };
+        let deadline = raw.deadline.map(|d| d.0);
+        let background = |kind: BackgroundKind, deadline: Option<SimTime>| {
+            Process::Background(BackgroundSpec {
+                name: raw.name.clone(),
+                kind,
+                weight: raw.weight.unwrap_or(1.0),
+                priority: raw.priority.unwrap_or(0),
+                deadline,
+            })
+        };
+        let checked = match raw.kind {
+            ProcessKindName::Periodic => {
+                let period = raw.period.ok_or_else(|| missing("period", "time between releases, e.g. `10ms`"))?.0;
+                let phase = raw.phase.map_or(SimTime::ZERO, |d| d.0);
+                let jitter = raw.jitter.map_or(SimTime::ZERO, |d| d.0);
+                let kind = BackgroundKind::Periodic { period, phase, jitter, work: work(raw.work.clone())? };
+                // Implicit deadlines (the classic periodic task model) unless one is given.
+                background(kind, deadline.or(Some(period)))
+            }
+            ProcessKindName::Mmpp => {
+                let rates =
+                    raw.rates.as_ref().ok_or_else(|| missing("rates", "arrival rate per state, e.g. `[2/s, 20/s]`"))?;
+                let switch_rates = raw.switch_rates.as_ref().ok_or_else(|| {
+                    missing(
+                        "switch_rates",
+                        "a square matrix of state-change rates, e.g. `[[0/s, 0.1/s], [0.5/s, 0/s]]`",
+                    )
+                })?;
+                let kind = BackgroundKind::Mmpp {
+                    rates: rates.iter().map(|r| r.0).collect(),
+                    switch_rates: switch_rates.iter().map(|row| row.iter().map(|r| r.0).collect()).collect(),
+                    work: work(raw.work.clone())?,
+                };
+                background(kind, deadline)
+            }
+            ProcessKindName::Poisson => {
+                let rate = raw.rate.ok_or_else(|| missing("rate", "arrivals per time, e.g. `20/s`"))?.0;
+                background(BackgroundKind::Poisson { rate, work: work(raw.work.clone())? }, deadline)
+            }
+            ProcessKindName::Trace => {
+                let trace_files = "`jobs: <file.csv>` (header `release_s,work_flop`: one job per row) or `utilisation: <file.csv>` (header `time_s,utilisation`: CPU-utilisation samples of the whole node)";
+                let (file, trace) = match (raw.jobs.clone(), raw.utilisation.clone()) {
+                    (Some(file), None) => {
+                        if raw.chunk.is_some() {
+                            return Err(format!(
+                                "{process}: `chunk` is allowed only with `utilisation` (a jobs trace releases each row as it is)"
+                            ));
+                        }
+                        (file, Trace::Jobs([].into()))
+                    }
+                    (None, Some(file)) => {
+                        let chunk = raw.chunk.map_or(DEFAULT_TRACE_CHUNK, |d| d.0);
+                        (file, Trace::Utilisation { trace: UtilisationTrace { samples: [].into(), end: SimTime::ZERO }, chunk })
+                    }
+                    (Some(_), Some(_)) => {
+                        return Err(format!(
+                            "{process}: `jobs` and `utilisation` are both given; give exactly one: {trace_files}"
+                        ))
+                    }
+                    (None, None) => {
+                        return Err(format!(
+                            "{process}: missing field `jobs` or `utilisation`, one of which kind `trace` requires: {trace_files}"
+                        ))
+                    }
+                };
+                let kind = BackgroundKind::Trace { file, time_scale: raw.time_scale.unwrap_or(1.0), trace };
+                background(kind, deadline)
+            }
+            ProcessKindName::OnOff => {
+                let on_mean = raw.on_mean.ok_or_else(|| missing("on_mean", "mean on-period, e.g. `5s`"))?.0;
+                let off_mean = raw.off_mean.ok_or_else(|| missing("off_mean", "mean off-period, e.g. `5s`"))?.0;
+                background(
+                    BackgroundKind::OnOff { on_mean, off_mean, start_on: raw.start_on.unwrap_or(false) },
+                    deadline,
+                )
+            }
+            ProcessKindName::RnnStream => {
+                let period = raw.period.ok_or_else(|| missing("period", "time between frames, e.g. `10ms`"))?.0;
+                let deadline =
+                    raw.deadline.ok_or_else(|| missing("deadline", "relative deadline of a frame, e.g. `10ms`"))?.0;
+                let policies = raw
+                    .policies
+                    .clone()
+                    .ok_or_else(|| missing("policies", "a list such as `[ { greedy_slack: {} } ]`"))?;
+                let dataset = raw
+                    .dataset
+                    .clone()
+                    .ok_or_else(|| missing("dataset", "a task id, e.g. `digits` or `basic-motions`"))?;
+                let models = raw
+                    .models
+                    .clone()
+                    .ok_or_else(|| missing("models", "a model bank folder, e.g. `../models/digits-gru`"))?;
+                let pipeline = match &raw.pipeline {
+                    None => None,
+                    Some(stages) => {
+                        let stages = stages
+                            .iter()
+                            .map(|s| StageSpec {
+                                name: s.name.clone(),
+                                work: s.work.clone().distribution(),
+                                after: s.after.clone(),
+                            })
+                            .collect();
+                        Some(PipelineSpec::from_stages(stages).map_err(|e| format!("{process}: {e}"))?)
+                    }
+                };
+                Process::Stream(RnnStream {
+                    spec: StreamSpec {
+                        priority: raw.priority.unwrap_or(0),
+                        name: raw.name.clone(),
+                        period,
+                        deadline,
+                        start: raw.start.map_or(SimTime::ZERO, |d| d.0),
+                        sequences: raw.sequences.unwrap_or(0),
+                        on_miss: raw.on_miss.unwrap_or(OnMiss::Skip),
+                        weight: raw.weight.unwrap_or(1.0),
+                    },
+                    dataset,
+                    split: raw.split.unwrap_or(SplitPart::Test),
+                    models,
+                    policies,
+                    sequences_given: raw.sequences.is_some(),
+                    pipeline,
+                })
+            }
+        };
+        check_process(&checked)?;
+        Ok(ProcessFile(checked))
+    }
+}
+
+/// Stage 1: the scenario file as written.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, expecting = "a scenario: a map with name, seed, duration, node and processes")]
+pub(crate) struct ScenarioFile {
+    /// Scenario name: the output folder `results/<name>/`.
+    pub name: String,
+    /// Seed of every random stream.
+    #[serde(deserialize_with = "deserialize_seed")]
+    pub seed: u64,
+    /// Simulated time to run: the run is [0, duration) (releases happen only before it).
+    pub duration: Duration,
+    /// The edge node.
+    pub node: NodeFile,
+    /// Background processes and RNN streams.
+    pub processes: Vec<ProcessFile>,
+    /// Output settings.
+    #[serde(default)]
+    pub output: OutputFile,
+}
+
+impl ScenarioFile {
+    /// The typed values, for [`super::checks::validate`].
+    pub(crate) fn into_parts(self) -> ScenarioParts {
+        let node = NodeSpec {
+            cores: self.node.cores,
+            speed: self.node.speed.0,
+            discipline: self.node.scheduler.0,
+            power: self.node.power.map(|p| PowerDraw { idle: p.idle.0, busy: p.busy.0 }),
+            memory: self.node.memory.map(|m| ParameterMemory { capacity: m.capacity.0, bandwidth: m.bandwidth.0 }),
+        };
+        ScenarioParts {
+            name: self.name,
+            seed: self.seed,
+            duration: self.duration.0,
+            node,
+            processes: self.processes.into_iter().map(|p| p.0).collect(),
+            bin: self.output.bin.map(|b| b.0),
+        }
+    }
+}
