@@ -7,8 +7,8 @@ use safetensors::SafeTensors;
 
 use super::card::{BankCard, Card, FAMILY_THR};
 use super::{
-    check_stem, classifier_tensors, decode_rnn_classifier, read, read_card, readout_rows, tensor_f32, ModelIoError,
-    TensorMap,
+    check_stem, classifier_from, classifier_tensors, decode_rnn_classifier, parse_safetensors, read, read_card,
+    readout_rows, tensor_f32, ModelIoError, TensorMap,
 };
 use crate::rnn::cell::CellKind;
 use crate::rnn::model::{ModelBank, StateMap};
@@ -43,9 +43,8 @@ pub fn decode_skip_rnn_classifier(
     hidden: usize,
     classes: usize,
 ) -> Result<SkipRnnClassifier, ModelIoError> {
-    let base = decode_rnn_classifier(bytes, path, name, kind, input, hidden, classes)?;
-    let file = SafeTensors::deserialize(bytes)
-        .map_err(|e| ModelIoError::Tensor { path: path.to_path_buf(), message: e.to_string() })?;
+    let file = parse_safetensors(bytes, path)?;
+    let base = classifier_from(&file, path, name, kind, input, hidden, classes)?;
     let gate_weight = tensor_f32(&file, path, "gate.weight", &[1, hidden])?;
     let gate_bias = tensor_f32(&file, path, "gate.bias", &[1])?;
     Ok(SkipRnnClassifier::new(base, gate_weight, gate_bias[0]))

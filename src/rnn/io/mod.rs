@@ -200,14 +200,34 @@ pub fn decode_rnn_classifier(
     hidden: usize,
     classes: usize,
 ) -> Result<RnnClassifier, ModelIoError> {
-    let file = SafeTensors::deserialize(bytes)
-        .map_err(|e| ModelIoError::Tensor { path: path.to_path_buf(), message: e.to_string() })?;
-    let cell = decode_cell(&file, path, kind, input, hidden)?;
+    classifier_from(&parse_safetensors(bytes, path)?, path, name, kind, input, hidden, classes)
+}
+
+/// Parses safetensors bytes read from `path` (the header; tensors are borrowed, not copied).
+///
+/// # Errors
+/// [`ModelIoError::Tensor`] naming `path` when the bytes are not a safetensors file.
+pub(crate) fn parse_safetensors<'a>(bytes: &'a [u8], path: &Path) -> Result<SafeTensors<'a>, ModelIoError> {
+    SafeTensors::deserialize(bytes)
+        .map_err(|e| ModelIoError::Tensor { path: path.to_path_buf(), message: e.to_string() })
+}
+
+/// [`decode_rnn_classifier`] on an already parsed file, so that a family whose files hold more
+/// tensors (Skip, SkipW) parses them once.
+pub(crate) fn classifier_from(
+    file: &SafeTensors<'_>,
+    path: &Path,
+    name: &str,
+    kind: CellKind,
+    input: usize,
+    hidden: usize,
+    classes: usize,
+) -> Result<RnnClassifier, ModelIoError> {
     Ok(RnnClassifier {
         name: name.to_string(),
-        cell,
-        readout_weight: tensor_f32(&file, path, "readout.weight", &[classes, hidden])?,
-        readout_bias: tensor_f32(&file, path, "readout.bias", &[classes])?,
+        cell: decode_cell(file, path, kind, input, hidden)?,
+        readout_weight: tensor_f32(file, path, "readout.weight", &[classes, hidden])?,
+        readout_bias: tensor_f32(file, path, "readout.bias", &[classes])?,
     })
 }
 

@@ -2,12 +2,10 @@
 
 use std::path::Path;
 
-use safetensors::SafeTensors;
-
 use super::card::{Card, NestedCard};
 use super::{
-    cell_tensors, check_stem, decode_cell, encode_tensors, read, read_card, readout_rows, tensor_f32, ModelIoError,
-    TensorMap,
+    cell_tensors, check_stem, decode_cell, encode_tensors, parse_safetensors, read, read_card, readout_rows,
+    tensor_f32, ModelIoError, TensorMap,
 };
 use crate::rnn::cell::CellKind;
 use crate::rnn::nested::{NestedReadout, NestedRnn};
@@ -68,7 +66,7 @@ pub fn decode_nested_cell(
     widths: &[usize],
 ) -> Result<NestedRnn, ModelIoError> {
     let bad = |message: String| ModelIoError::Tensor { path: path.to_path_buf(), message };
-    let file = SafeTensors::deserialize(bytes).map_err(|e| bad(e.to_string()))?;
+    let file = parse_safetensors(bytes, path)?;
     let get = |tensor: &str, shape: &[usize]| tensor_f32(&file, path, tensor, shape);
     let cell = decode_cell(&file, path, kind, input, hidden)?;
     let mut readouts = Vec::with_capacity(widths.len());

@@ -6,7 +6,8 @@ use safetensors::{Dtype, SafeTensors};
 
 use super::card::{Card, SkipWCard};
 use super::{
-    check_stem, classifier_tensors, decode_rnn_classifier, read, read_card, readout_rows, ModelIoError, TensorMap,
+    check_stem, classifier_from, classifier_tensors, parse_safetensors, read, read_card, readout_rows, ModelIoError,
+    TensorMap,
 };
 use crate::rnn::cell::CellKind;
 use crate::rnn::skipw::SkipWClassifier;
@@ -72,9 +73,8 @@ pub fn decode_skipw_cell(
     classes: usize,
     window: usize,
 ) -> Result<SkipWClassifier, ModelIoError> {
-    let base = decode_rnn_classifier(bytes, path, name, kind, input, hidden, classes)?;
-    let file = SafeTensors::deserialize(bytes)
-        .map_err(|e| ModelIoError::Tensor { path: path.to_path_buf(), message: e.to_string() })?;
+    let file = parse_safetensors(bytes, path)?;
+    let base = classifier_from(&file, path, name, kind, input, hidden, classes)?;
     let bad = |message: String| ModelIoError::Tensor { path: path.to_path_buf(), message };
     // The shape of `skip.weight` decides: `[L, H + 1]` is the gate with time input, `[L, H]` the older
     // gate without (module doc).
