@@ -15,6 +15,8 @@ mod background;
 mod ids;
 mod pipeline;
 mod stream;
+#[cfg(test)]
+mod tests;
 
 use std::sync::Arc;
 
