@@ -272,7 +272,7 @@ fn node_jobs_finished_records_steps_and_the_sequence() {
         updated: true,
         flops: 68.0,
     };
-    assert_eq!(world.recorder.steps, [first.clone()]);
+    assert_eq!(world.recorder.steps, std::slice::from_ref(&first));
     assert!(world.streams[0].running.is_none());
     // The last frame's step also runs the readout: 68 + 10 FLOPs, 7.8 ms.
     handle_next(&mut world, &mut queue, (ms(10), Event::FrameReleased { stream: 0 }));

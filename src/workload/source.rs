@@ -442,7 +442,7 @@ pub struct JobsTraceSource {
 }
 
 impl JobsTraceSource {
-    /// Replays `rows` (in release order, as [`super::parse_jobs_trace_csv`] gives them).
+    /// Replays `rows` (in release order, as a parsed jobs trace gives them).
     pub fn new(rows: &Arc<[TraceJob]>) -> JobsTraceSource {
         JobsTraceSource { rows: Arc::clone(rows), next_row: 0 }
     }
