@@ -48,12 +48,14 @@ pub fn accounting_class(n_background: usize, stream: Option<usize>, background: 
 /// The events of the edge world, named as facts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Event {
-    /// Background process `process` releases a job (Poisson, periodic or MMPP).
+    /// Background process `process` releases work: a job (Poisson, periodic, MMPP, a jobs trace's row)
+    /// or a utilisation trace's chunk of jobs ([`crate::workload::SourceEvent::Release`]).
     JobReleased {
         /// Background process index.
         process: usize,
     },
-    /// Background process `process` switches on or off (on/off), or changes state (MMPP).
+    /// Background process `process` switches on or off (on/off), or changes state (MMPP)
+    /// ([`crate::workload::SourceEvent::StateChange`]).
     ProcessToggled {
         /// Background process index.
         process: usize,
