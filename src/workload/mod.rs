@@ -1,5 +1,6 @@
 //! Workload descriptions: work distributions, background processes, RNN streams, and the random
-//! number streams they draw from.
+//! number streams they draw from; [`source`]: each background process's arrival dynamics as a
+//! [`Source`] that owns its state and its random stream.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -9,6 +10,10 @@ use rand_distr::{Distribution, Exp, Gamma, LogNormal, Normal, Pareto, Uniform, W
 use rand_pcg::Pcg64;
 
 use crate::sim::SimTime;
+
+pub mod source;
+
+pub use source::{Change, Changed, Released, Source, SourceEvent};
 
 /// The generator every process uses: PCG-64 (`rand_pcg::Pcg64`, XSL-RR 128/64), whose output is
 /// fixed by its specification, unlike `StdRng`.
