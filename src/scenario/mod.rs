@@ -270,6 +270,14 @@ impl Scenario {
         ScenarioBuilder::new(name)
     }
 
+    /// A builder holding this scenario's values (seed in use, samples and traces already read), to
+    /// change through its setters and build again — the typed way to vary a loaded scenario:
+    /// `Scenario::parse(…)?.to_builder().duration(…).edit_stream("digits", |s| s.sequences(20)).build()`.
+    /// Built unchanged it gives the same scenario (see [`ScenarioBuilder`]'s `From<&Scenario>`).
+    pub fn to_builder(&self) -> ScenarioBuilder {
+        ScenarioBuilder::from(self)
+    }
+
     /// The scenario's name (its output folder `results/<name>/`).
     pub fn name(&self) -> &str {
         &self.parts.name
