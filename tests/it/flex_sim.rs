@@ -3,7 +3,7 @@
 
 use flexrnn::report::{labels, summary_rows};
 
-use crate::{run_text, shipped};
+use crate::{load_shipped, run_built, run_text, secs, shipped};
 
 /// A Skip-GRU stream alone on a fast node, with a parameter memory that holds the one model, a
 /// 100 kFLOP feature stage before every step, and the given policies.
@@ -76,8 +76,7 @@ fn knob_changes_load_no_parameters() {
 #[test]
 fn shipped_family_scenarios_run() {
     for name in ["thr-knob.yaml", "skipw-window.yaml"] {
-        let text = shipped(name).replace("duration: 120s", "duration: 20s");
-        let (scenario, resources, results) = run_text(&text, true);
+        let (scenario, resources, results) = run_built(load_shipped(name).to_builder().duration(secs(20)), true);
         let labels = labels(&scenario, &resources);
         for result in &results {
             let row = &summary_rows(result, &scenario, &labels)[0];
@@ -112,8 +111,8 @@ fn basic_motions_skips_cancel_the_feature_stage_of_skipped_frames() {
 
 #[test]
 fn shipped_nested_scenario_runs_with_one_parameter_load() {
-    let text = shipped("nested-width.yaml").replace("duration: 120s", "duration: 20s");
-    let (scenario, resources, results) = run_text(&text, true);
+    let (scenario, resources, results) =
+        run_built(load_shipped("nested-width.yaml").to_builder().duration(secs(20)), true);
     let labels = labels(&scenario, &resources);
     let rows: Vec<_> = results.iter().map(|r| summary_rows(r, &scenario, &labels)[0].clone()).collect();
     let labels: Vec<&str> = results.iter().map(|r| r.plan.label.as_str()).collect();

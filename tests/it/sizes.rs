@@ -61,7 +61,8 @@ fn jobs_beyond_the_runs_are_lowered_with_a_note() {
     let input = tempfile::tempdir().unwrap();
     let out = tempfile::tempdir().unwrap();
     let scenario = input.path().join("mm1.yaml");
-    std::fs::write(&scenario, crate::shipped("mm1-ps.yaml").replace("duration: 1250000s", "duration: 100s")).unwrap();
+    // The binary reads a file: the shipped text, shortened.
+    std::fs::write(&scenario, crate::yaml_with("mm1-ps.yaml", &[("duration: 1250000s", "duration: 100s")])).unwrap();
     let output = flexrnn()
         .args(["run"])
         .arg(&scenario)
@@ -179,10 +180,10 @@ fn a_byte_order_mark_is_ignored() {
     let study = format!("\u{feff}{}", crate::shipped("study-policies.yaml"));
     let study = flexrnn::study::spec::Study::parse(&study, "s.yaml", &crate::root().join("scenarios")).unwrap();
     assert_eq!(study.name, "study-policies");
-    // The base scenario read from a file with a mark.
+    // The base scenario read from a file with a mark (in a temporary folder: its model path made absolute).
     let dir = tempfile::tempdir().unwrap();
-    let base = crate::shipped("default.yaml")
-        .replace("../models/digits-gru", &crate::at("models/digits-gru").display().to_string());
+    let models = crate::at("models/digits-gru").display().to_string();
+    let base = crate::yaml_with("default.yaml", &[("../models/digits-gru", &models)]);
     std::fs::write(dir.path().join("base.yaml"), format!("\u{feff}{base}")).unwrap();
     std::fs::write(dir.path().join("s.yaml"), "name: s\nseed: 1\nscenario: base.yaml\nreplications: 1\n").unwrap();
     let study = flexrnn::study::spec::Study::load(&dir.path().join("s.yaml")).unwrap();
