@@ -1,12 +1,16 @@
 //! The smaller defects of issue 10's list 5: the `threshold` policy's `queue` signal, the half-open run
 //! horizon, duplicate keys, names starting with `.`, the finite-trace overload warning.
 
+use std::num::NonZeroUsize;
+
+use flexrnn::node::Discipline;
+use flexrnn::policy::static_::StaticConfig;
 use flexrnn::policy::threshold::{LoadSignal, ThresholdConfig};
 use flexrnn::policy::PolicySpec;
-use flexrnn::scenario::Scenario;
-use flexrnn::workload::OnMiss;
+use flexrnn::scenario::{NodeSpec, Scenario, StreamBuilder};
+use flexrnn::workload::{OnMiss, WorkDistribution};
 
-use crate::{ms, run_built, run_text, secs, short_default, yaml_with};
+use crate::{ms, run_built, secs, short_default, yaml_with};
 
 /// `threshold: { signal: queue, models: [gru-128, gru-16], thresholds: [1], hysteresis: 0 }`.
 fn queue_threshold() -> PolicySpec {
@@ -81,11 +85,18 @@ fn the_run_is_half_open_at_its_duration() {
     let dir = tempfile::tempdir().unwrap();
     let trace = dir.path().join("jobs.csv");
     std::fs::write(&trace, "release_s,work_flop\n0.5,1000\n1.0,1000\n").unwrap();
-    let text = format!(
-        "name: horizon\nseed: 1\nduration: 1s\nnode: {{ cores: 1, speed: 1GFLOP/s, scheduler: processor_sharing }}\nprocesses:\n  - name: digits\n    kind: rnn_stream\n    dataset: digits\n    models: ../models/digits-gru\n    period: 5ms\n    deadline: 5ms\n    sequences: 10\n    policies:\n      - static: {{ model: gru-16 }}\n  - {{ name: tick, kind: periodic, period: 100ms, work: {{ constant: 1kFLOP }} }}\n  - {{ name: replay, kind: trace, jobs: {} }}\n",
-        trace.display()
-    );
-    let (_, _, results) = run_text(&text, false);
+    let gru_16 = PolicySpec::new(StaticConfig { model: "gru-16".into() }).unwrap();
+    let stream =
+        StreamBuilder::new("digits", "digits", "../models/digits-gru", ms(5), ms(5)).sequences(10).policy(gru_16);
+    let scenario = Scenario::builder("horizon")
+        .seed(1)
+        .duration(secs(1))
+        .node(NodeSpec::new(NonZeroUsize::MIN, 1e9, Discipline::ProcessorSharing))
+        .dir(crate::root().join("scenarios"))
+        .stream(stream)
+        .periodic("tick", ms(100), WorkDistribution::Constant(1e3))
+        .trace_jobs("replay", &trace, 1.0);
+    let (_, _, results) = run_built(scenario, false);
     let records = &results[0].outcome.recorder;
     // 1 s / 5 ms = 200 frames, the last released at 995 ms.
     assert_eq!(records.steps.len(), 200);
