@@ -200,8 +200,9 @@ impl ScenarioBuilder {
     /// Changes the background process called `name` in place (kind and its parameters such as a
     /// Poisson `rate`, weight, priority, deadline), e.g.
     /// `.edit_background("requests", |b| b.kind = BackgroundKind::Poisson { rate: 20.0, work })`.
-    /// Files it names were read already and are not read again. Naming no background process is an
-    /// error of [`ScenarioBuilder::build`], listing them.
+    /// Trace rows and empirical samples already read stay as read (changing a `file` field does not
+    /// read the new file; add such a process with [`ScenarioBuilder::trace_jobs`] and the like).
+    /// Naming no background process is an error of [`ScenarioBuilder::build`], listing them.
     pub fn edit_background(mut self, name: &str, edit: impl FnOnce(&mut BackgroundSpec)) -> ScenarioBuilder {
         let found = self.processes.iter_mut().find_map(|p| match p {
             Pending::Background(b) if b.name == name => Some(b),
