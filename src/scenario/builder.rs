@@ -1,4 +1,5 @@
-//! [`ScenarioBuilder`]: a scenario made in code, validated by the same checks as a scenario file.
+//! [`ScenarioBuilder`]: a scenario made in code, or a validated [`Scenario`] changed through typed
+//! setters ([`Scenario::to_builder`]); either way checked by the same checks as a scenario file.
 
 use std::path::PathBuf;
 
@@ -47,6 +48,8 @@ pub struct ScenarioBuilder {
     bin: Option<SimTime>,
     dir: PathBuf,
     processes: Vec<Pending>,
+    /// Edits that named no process of theirs (reported by [`ScenarioBuilder::build`]).
+    unmatched: Vec<String>,
 }
 
 /// A process as added: streams keep their stages until [`ScenarioBuilder::build`] orders them.
@@ -68,6 +71,7 @@ impl ScenarioBuilder {
             bin: None,
             dir: PathBuf::from("."),
             processes: Vec::new(),
+            unmatched: Vec::new(),
         }
     }
 
@@ -175,14 +179,77 @@ impl ScenarioBuilder {
         self
     }
 
+    /// Changes the stream called `name` in place (its position, hence its random stream and output
+    /// rows, stays), e.g. `.edit_stream("digits", |s| s.sequences(20).on_miss(OnMiss::Continue))`.
+    /// Naming no stream is an error of [`ScenarioBuilder::build`], listing the streams.
+    pub fn edit_stream(mut self, name: &str, edit: impl FnOnce(StreamBuilder) -> StreamBuilder) -> ScenarioBuilder {
+        let found = self.processes.iter_mut().find_map(|p| match p {
+            Pending::Stream(s) if s.spec.name == name => Some(s),
+            _ => None,
+        });
+        match found {
+            Some(stream) => *stream = edit(stream.clone()),
+            None => {
+                let streams = self.names(|p| matches!(p, Pending::Stream(_)));
+                self.unmatched.push(format!("edit_stream: no stream `{name}`; streams: {streams}"));
+            }
+        }
+        self
+    }
+
+    /// Changes the background process called `name` in place (kind and its parameters such as a
+    /// Poisson `rate`, weight, priority, deadline), e.g.
+    /// `.edit_background("requests", |b| b.kind = BackgroundKind::Poisson { rate: 20.0, work })`.
+    /// Trace rows and empirical samples already read stay as read (changing a `file` field does not
+    /// read the new file; add such a process with [`ScenarioBuilder::trace_jobs`] and the like).
+    /// Naming no background process is an error of [`ScenarioBuilder::build`], listing them.
+    pub fn edit_background(mut self, name: &str, edit: impl FnOnce(&mut BackgroundSpec)) -> ScenarioBuilder {
+        let found = self.processes.iter_mut().find_map(|p| match p {
+            Pending::Background(b) if b.name == name => Some(b),
+            _ => None,
+        });
+        match found {
+            Some(background) => edit(background),
+            None => {
+                let processes = self.names(|p| matches!(p, Pending::Background(_)));
+                self.unmatched.push(format!(
+                    "edit_background: no background process `{name}`; background processes: {processes}"
+                ));
+            }
+        }
+        self
+    }
+
+    /// The names of the processes that `keep` selects, comma-separated (`none` without any).
+    fn names(&self, keep: impl Fn(&Pending) -> bool) -> String {
+        let names: Vec<&str> = self
+            .processes
+            .iter()
+            .filter(|p| keep(p))
+            .map(|p| match p {
+                Pending::Background(b) => b.name.as_str(),
+                Pending::Stream(s) => s.spec.name.as_str(),
+            })
+            .collect();
+        if names.is_empty() {
+            "none".into()
+        } else {
+            names.join(", ")
+        }
+    }
+
     /// Checks everything as for a scenario file and reads the files named.
     ///
     /// # Errors
-    /// [`ScenarioError`] for file `<code: NAME>` (no location): a missing duration or node, or any
-    /// error a scenario file with these values would have, with the same message.
+    /// [`ScenarioError`] for file `<code: NAME>` (no location): a missing duration or node, an edit
+    /// that named no process ([`ScenarioBuilder::edit_stream`], [`ScenarioBuilder::edit_background`]),
+    /// or any error a scenario file with these values would have, with the same message.
     pub fn build(self) -> Result<Scenario, ScenarioError> {
         let file = format!("<code: {}>", self.name);
         let error = |message: String| ScenarioError { file: file.clone(), location: None, message };
+        if let Some(unmatched) = self.unmatched.into_iter().next() {
+            return Err(error(unmatched));
+        }
         let duration = self.duration.ok_or_else(|| error("duration: give the duration (`.duration(…)`)".into()))?;
         let node = self.node.ok_or_else(|| error("node: give the node (`.node(NodeSpec::new(…))`)".into()))?;
         let processes = self
@@ -195,6 +262,34 @@ impl ScenarioBuilder {
             .collect::<Result<Vec<_>, _>>()?;
         let parts = ScenarioParts { name: self.name, seed: self.seed, duration, node, processes, bin: self.bin };
         validate(parts, &Source { file: &file, dir: &self.dir, text: "" })
+    }
+}
+
+/// The values of a validated scenario, to change and build again: its name, the seed in use
+/// ([`Scenario::seed`]), duration, node, usage bin (if it gave one), folder and processes in their
+/// order; the samples and trace rows it read are kept (not read again). Building it unchanged gives
+/// an equal scenario (except [`Scenario::file`] and [`Scenario::text`]), so the same results.
+impl From<&Scenario> for ScenarioBuilder {
+    fn from(scenario: &Scenario) -> ScenarioBuilder {
+        let parts = &scenario.parts;
+        let processes = parts
+            .processes
+            .iter()
+            .map(|p| match p {
+                Process::Background(b) => Pending::Background(b.clone()),
+                Process::Stream(s) => Pending::Stream(StreamBuilder::from_stream(s)),
+            })
+            .collect();
+        ScenarioBuilder {
+            name: parts.name.clone(),
+            seed: scenario.seed,
+            duration: Some(parts.duration),
+            node: Some(parts.node),
+            bin: parts.bin,
+            dir: scenario.dir.clone(),
+            processes,
+            unmatched: Vec::new(),
+        }
     }
 }
 
@@ -211,7 +306,16 @@ pub struct StreamBuilder {
     models: PathBuf,
     policies: Vec<PolicySpec>,
     sequences_given: bool,
-    stages: Option<Vec<StageSpec>>,
+    stages: Option<Stages>,
+}
+
+/// A stream's pipeline in a [`StreamBuilder`].
+#[derive(Debug, Clone)]
+enum Stages {
+    /// As added, ordered by [`PipelineSpec::from_stages`] when built.
+    Listed(Vec<StageSpec>),
+    /// A validated scenario's pipeline, kept in its order.
+    Ordered(PipelineSpec),
 }
 
 impl StreamBuilder {
@@ -288,17 +392,60 @@ impl StreamBuilder {
         self
     }
 
-    /// Adds a pipeline stage run before each frame's RNN step (see [`PipelineSpec::from_stages`]).
-    pub fn stage(mut self, stage: StageSpec) -> StreamBuilder {
-        self.stages.get_or_insert_with(Vec::new).push(stage);
+    /// Replaces its policies by `policies` (at least one when built).
+    pub fn policies(mut self, policies: impl IntoIterator<Item = PolicySpec>) -> StreamBuilder {
+        self.policies = policies.into_iter().collect();
         self
+    }
+
+    /// Time between frames (> 0).
+    pub fn period(mut self, period: SimTime) -> StreamBuilder {
+        self.spec.period = period;
+        self
+    }
+
+    /// Time from a frame's release to its deadline (> 0).
+    pub fn deadline(mut self, deadline: SimTime) -> StreamBuilder {
+        self.spec.deadline = deadline;
+        self
+    }
+
+    /// Adds a pipeline stage run before each frame's RNN step (see [`PipelineSpec::from_stages`]); a
+    /// stream taken from a [`Scenario`] keeps its stages and gets this one besides.
+    pub fn stage(mut self, stage: StageSpec) -> StreamBuilder {
+        let mut stages = match self.stages.take() {
+            None => Vec::new(),
+            Some(Stages::Listed(stages)) => stages,
+            Some(Stages::Ordered(pipeline)) => pipeline.to_stages(),
+        };
+        stages.push(stage);
+        self.stages = Some(Stages::Listed(stages));
+        self
+    }
+
+    /// The builder of a validated stream (its pipeline kept in its order).
+    fn from_stream(stream: &RnnStream) -> StreamBuilder {
+        StreamBuilder {
+            spec: stream.spec.clone(),
+            dataset: stream.dataset.0.clone(),
+            split: stream.split,
+            models: stream.models.clone(),
+            policies: stream.policies.clone(),
+            sequences_given: stream.sequences_given,
+            stages: stream.pipeline.clone().map(Stages::Ordered),
+        }
     }
 
     /// The stream, its stages ordered.
     fn into_stream(self) -> Result<RnnStream, String> {
         let name = self.spec.name.clone();
-        let pipeline =
-            self.stages.map(PipelineSpec::from_stages).transpose().map_err(|e| format!("process `{name}`: {e}"))?;
+        let pipeline = match self.stages {
+            None => None,
+            Some(Stages::Ordered(pipeline)) => Some(pipeline),
+            Some(Stages::Listed(stages)) => {
+                Some(PipelineSpec::from_stages(stages).map_err(|e| format!("process `{name}`: {e}"))?)
+            }
+        };
         Ok(RnnStream {
             spec: self.spec,
             dataset: DatasetName(self.dataset),
@@ -308,5 +455,142 @@ impl StreamBuilder {
             sequences_given: self.sequences_given,
             pipeline,
         })
+    }
+}
+
+impl PipelineSpec {
+    /// Its stages as [`StageSpec`]s, in its order, each naming the stages it runs after.
+    fn to_stages(&self) -> Vec<StageSpec> {
+        (0..self.names.len())
+            .map(|i| StageSpec {
+                name: self.names[i].clone(),
+                work: self.work[i].clone(),
+                after: self.after[i].iter().map(|&j| self.names[j].clone()).collect(),
+            })
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::num::NonZeroUsize;
+    use std::path::Path;
+
+    use super::*;
+    use crate::node::Discipline;
+    use crate::policy::greedy_slack::GreedySlackConfig;
+    use crate::policy::static_::StaticConfig;
+
+    fn shipped(name: &str) -> Scenario {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios");
+        let text = std::fs::read_to_string(dir.join(name)).unwrap();
+        Scenario::parse(&text, name, &dir).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    fn secs(value: u64) -> SimTime {
+        SimTime(value * SimTime::NANOS_PER_SEC)
+    }
+
+    fn fixed(model: &str) -> PolicySpec {
+        PolicySpec::new(StaticConfig { model: model.into() }).unwrap()
+    }
+
+    /// Every shipped scenario built again from its builder is the same scenario: processes in order
+    /// (pipelines in their order, traces and samples as read), node, duration, seed, bin and folder.
+    #[test]
+    fn every_shipped_scenario_survives_to_builder_and_build() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios");
+        let mut pipelines = 0;
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let name = entry.unwrap().file_name().into_string().unwrap();
+            if !name.ends_with(".yaml") || name.starts_with("study") {
+                continue;
+            }
+            let original = shipped(&name);
+            let rebuilt = original.to_builder().build().unwrap_or_else(|e| panic!("{name}: {e}"));
+            assert_eq!(rebuilt.parts, original.parts, "{name}");
+            assert_eq!(
+                (rebuilt.seed(), rebuilt.dir(), rebuilt.bin()),
+                (original.seed(), original.dir(), original.bin())
+            );
+            assert_eq!((rebuilt.file(), rebuilt.text()), (format!("<code: {}>", original.name()).as_str(), ""));
+            pipelines += original.streams().filter(|s| s.pipeline.is_some()).count();
+        }
+        assert!(pipelines >= 2, "the round trip covers pipelines ({pipelines})");
+    }
+
+    /// The builder starts from the seed in use, and its setters change only what they name.
+    #[test]
+    fn to_builder_setters_change_only_what_they_name() {
+        let original = shipped("default.yaml").with_seed(Some(9));
+        let greedy = PolicySpec::new(GreedySlackConfig { safety: 0.5 }).unwrap();
+        let changed = original
+            .to_builder()
+            .duration(secs(10))
+            .edit_stream("digits", |s| {
+                s.sequences(20)
+                    .on_miss(OnMiss::Continue)
+                    .start(secs(1))
+                    .deadline(SimTime(10_000_000))
+                    .policies([greedy])
+            })
+            .edit_background("requests", |b| {
+                if let BackgroundKind::Poisson { rate, .. } = &mut b.kind {
+                    *rate = 20.0;
+                }
+            })
+            .build()
+            .unwrap();
+        assert_eq!((changed.horizon(), changed.seed(), changed.node()), (secs(10), 9, original.node()));
+        let (before, after) = (original.streams().next().unwrap(), changed.streams().next().unwrap());
+        assert_eq!(
+            (after.spec.sequences, after.sequences_given, after.spec.on_miss, after.spec.start, after.spec.deadline),
+            (20, true, OnMiss::Continue, secs(1), SimTime(10_000_000))
+        );
+        assert_eq!(
+            (after.spec.period, &after.models, after.dataset.id()),
+            (before.spec.period, &before.models, "digits")
+        );
+        assert_eq!(after.policies.iter().map(PolicySpec::label).collect::<Vec<_>>(), ["greedy_slack-0.5"]);
+        // requests: 20/s × 500 kFLOP / 25 MFLOP/s = 0.4, plus the batch job's 0.5.
+        assert!((changed.offered_background_load() - 0.9).abs() < 1e-12, "{}", changed.offered_background_load());
+        assert_eq!(changed.processes().len(), 3);
+        assert_eq!(changed.processes()[2], original.processes()[2]);
+    }
+
+    /// An edit naming no process is an error of `build`, listing the names there are; a stage added
+    /// to a loaded pipeline joins its stages.
+    #[test]
+    fn edits_of_unknown_processes_are_errors_and_stages_join_a_loaded_pipeline() {
+        let default = shipped("default.yaml");
+        let e = default.to_builder().edit_stream("digit", |s| s.sequences(1)).build().unwrap_err();
+        assert_eq!(
+            (e.file.as_str(), e.message.as_str()),
+            ("<code: default>", "edit_stream: no stream `digit`; streams: digits")
+        );
+        let e = default.to_builder().edit_background("digits", |b| b.weight = 2.0).build().unwrap_err();
+        assert_eq!(
+            e.message,
+            "edit_background: no background process `digits`; background processes: requests, batch-job"
+        );
+
+        let node = NodeSpec::new(NonZeroUsize::MIN, 1e9, Discipline::Fifo);
+        let stage = |name: &str, after: &[&str]| StageSpec {
+            name: name.into(),
+            work: WorkDistribution::Constant(1e6),
+            after: after.iter().map(|a| a.to_string()).collect(),
+        };
+        let ms = SimTime(1_000_000);
+        let stream = StreamBuilder::new("s", "digits", "models", ms, ms)
+            .policy(fixed("gru-16"))
+            .stage(stage("pose", &["capture"]))
+            .stage(stage("capture", &[]));
+        let built = Scenario::builder("pipe").duration(secs(1)).node(node).stream(stream).build().unwrap();
+        let names = |s: &Scenario| s.streams().next().unwrap().pipeline.as_ref().unwrap().names().to_vec();
+        assert_eq!(names(&built), ["capture", "pose"]);
+        let more = built.to_builder().edit_stream("s", |s| s.stage(stage("light", &["capture"]))).build().unwrap();
+        // Ordered again with the new stage (petgraph's topological order): capture first.
+        assert_eq!(names(&more), ["capture", "light", "pose"]);
+        assert_eq!(more.streams().next().unwrap().pipeline.as_ref().unwrap().after(), [vec![], vec![0], vec![0]]);
     }
 }

@@ -270,6 +270,30 @@ impl Scenario {
         ScenarioBuilder::new(name)
     }
 
+    /// A builder holding this scenario's values (seed in use, samples and traces already read), to
+    /// change through its setters and build again — the typed way to vary a loaded scenario. Built
+    /// unchanged it gives the same scenario (see [`ScenarioBuilder`]'s `From<&Scenario>`).
+    ///
+    /// ```
+    /// use flexrnn::scenario::Scenario;
+    /// use flexrnn::sim::SimTime;
+    /// use flexrnn::workload::OnMiss;
+    ///
+    /// let text = std::fs::read_to_string("scenarios/default.yaml").unwrap();
+    /// let shipped = Scenario::parse(&text, "default.yaml", std::path::Path::new("scenarios"))?;
+    /// let short = shipped
+    ///     .to_builder()
+    ///     .duration(SimTime::from_secs_f64(10.0))
+    ///     .edit_stream("digits", |s| s.sequences(20).on_miss(OnMiss::Continue))
+    ///     .build()?;
+    /// assert_eq!((short.horizon(), short.seed()), (SimTime::from_secs_f64(10.0), 7));
+    /// assert_eq!(short.processes()[1..], shipped.processes()[1..]); // the background, unchanged
+    /// # Ok::<(), flexrnn::scenario::ScenarioError>(())
+    /// ```
+    pub fn to_builder(&self) -> ScenarioBuilder {
+        ScenarioBuilder::from(self)
+    }
+
     /// The scenario's name (its output folder `results/<name>/`).
     pub fn name(&self) -> &str {
         &self.parts.name

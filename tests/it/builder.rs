@@ -11,15 +11,10 @@ use flexrnn::scenario::{NodeSpec, Scenario, StreamBuilder};
 use flexrnn::sim::SimTime;
 use flexrnn::workload::{OnMiss, WorkDistribution};
 
-use crate::{default_builder, default_policies, default_stream, root, run_scenario, run_text, shipped};
-
-fn ms(value: u64) -> SimTime {
-    SimTime(value * 1_000_000)
-}
-
-fn secs(value: u64) -> SimTime {
-    SimTime(value * SimTime::NANOS_PER_SEC)
-}
+use crate::{
+    default_builder, default_policies, default_stream, ms, root, run_scenario, run_text, secs, shipped, short_default,
+    yaml_with,
+};
 
 fn static_policy(model: &str) -> PolicySpec {
     PolicySpec::new(StaticConfig { model: model.into() }).unwrap()
@@ -27,7 +22,7 @@ fn static_policy(model: &str) -> PolicySpec {
 
 /// `scenarios/default.yaml`, written in code.
 fn default_in_code() -> Scenario {
-    default_builder(secs(120), default_policies(default_stream().on_miss(OnMiss::Skip)))
+    default_builder(secs(120), [default_policies(default_stream().on_miss(OnMiss::Skip))])
         .build()
         .unwrap_or_else(|e| panic!("{e}"))
 }
@@ -103,4 +98,28 @@ fn builder_errors_are_the_scenario_files_errors() {
     // Files are read relative to `dir`, as a scenario file's are relative to its folder.
     let traced = base().trace_jobs("replay", "traces/missing.csv", 1.0).build().unwrap_err();
     assert!(traced.message.starts_with("process `replay`: `jobs`: cannot read `traces/missing.csv`"), "{traced}");
+}
+
+/// A loaded scenario changed through the builder (`to_builder`, `edit_stream`) is the scenario the
+/// same change written into its YAML gives: same processes, node, duration, seed and bins.
+#[test]
+fn loaded_scenario_changed_in_code_equals_the_same_change_in_yaml() {
+    // The reference is YAML text on purpose: the test is about the two ways giving one scenario.
+    let text = yaml_with(
+        "default.yaml",
+        &[
+            ("duration: 120s", "duration: 5s"),
+            ("    on_miss: skip", "    on_miss: continue\n    sequences: 12\n    start: 1s"),
+        ],
+    );
+    let from_yaml = Scenario::parse(&text, "default.yaml", &root().join("scenarios")).unwrap();
+    let in_code = short_default(12, secs(5))
+        .edit_stream("digits", |s| s.on_miss(OnMiss::Continue).start(secs(1)))
+        .build()
+        .unwrap();
+    assert_eq!(in_code.processes(), from_yaml.processes());
+    assert_eq!(
+        (in_code.node(), in_code.horizon(), in_code.seed(), in_code.bin(), in_code.dir()),
+        (from_yaml.node(), from_yaml.horizon(), 7, from_yaml.bin(), from_yaml.dir())
+    );
 }

@@ -2,7 +2,7 @@
 
 use std::process::Command;
 
-use crate::{at, short_default};
+use crate::{at, yaml_with};
 
 fn flexrnn() -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_flexrnn"));
@@ -53,7 +53,20 @@ fn run_writes_every_documented_file_and_column() {
     assert_eq!(leftovers, 0);
 }
 
-/// Writes a scenario into `dir`, pointing its model path at the shipped bank.
+/// `scenarios/default.yaml`'s text shortened to `sequences` sequences and `duration`: the binary
+/// reads a scenario file, so these tests write YAML text.
+fn short_default(sequences: usize, duration: &str) -> String {
+    yaml_with(
+        "default.yaml",
+        &[
+            ("duration: 120s", &format!("duration: {duration}")),
+            ("    split: test", &format!("    sequences: {sequences}\n    split: test")),
+        ],
+    )
+}
+
+/// Writes a scenario's text into `dir`, pointing its model path at the shipped bank (the file no
+/// longer sits in `scenarios/`, so the relative path would not reach it).
 fn write_scenario(dir: &std::path::Path, name: &str, text: &str) -> std::path::PathBuf {
     let path = dir.join(name);
     std::fs::write(&path, text.replace("../models/digits-gru", &at("models/digits-gru").display().to_string()))
@@ -104,16 +117,18 @@ fn bad_scenarios_are_clear_errors_not_panics() {
         ),
     ];
     for (from, to, expected) in cases {
+        // A bad value injected into the YAML text: the message must name its line.
         let text = crate::shipped("default.yaml");
-        assert!(text.contains(from), "{from}");
         let input = tempfile::tempdir().unwrap();
-        let path = write_scenario(input.path(), "bad.yaml", &text.replace(from, to));
+        let path = write_scenario(input.path(), "bad.yaml", &yaml_with("default.yaml", &[(from, to)]));
         let output = flexrnn().arg("run").arg(&path).arg("--out").arg(dir.path()).output().unwrap();
+        // The temporary folder differs from run to run: name the file as the expectations do.
         let stderr = String::from_utf8_lossy(&output.stderr).replace(&path.display().to_string(), "bad.yaml");
         assert_eq!(output.status.code(), Some(1), "{stderr}");
         assert!(!stderr.contains("panicked"), "{stderr}");
         let dataset_line = 1 + text.lines().position(|l| l.contains("dataset: digits")).unwrap();
         for needle in expected {
+            // Expectations name the `dataset:` line as DATASET_LINE: fill it in.
             let needle = needle.replace("DATASET_LINE", &dataset_line.to_string());
             assert!(stderr.contains(&needle), "missing `{needle}` in: {stderr}");
         }

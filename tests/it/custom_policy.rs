@@ -113,6 +113,7 @@ fn custom_policy_runs_by_name_in_flexrnn_study() {
 fn custom_policy_errors_name_the_file_line_policy_and_field() {
     let text = std::fs::read_to_string(root().join("examples/custom-policy.yaml")).unwrap();
     let parse = |policy: &str| {
+        // A bad value injected into the example's YAML: the errors must point at its line.
         let text = text.replace("cautious: { calm_steps: 20 }", policy);
         flexrnn::scenario::Scenario::parse_with(&text, "c.yaml", &root().join("examples"), &example::registry())
             .unwrap_err()
@@ -193,8 +194,7 @@ fn a_policy_asking_for_a_missing_setting_is_an_error_not_a_panic() {
         }
     }
 
-    let text = crate::short_default(2, "1s");
-    let scenario = flexrnn::scenario::Scenario::parse(&text, "short.yaml", &root().join("scenarios")).unwrap();
+    let scenario = crate::short_default(2, crate::secs(1)).build().unwrap();
     let resources = runner::load_resources(&scenario).unwrap();
     let mut plan = runner::plan_runs(&scenario, &resources).unwrap().remove(0);
     let error_with =
@@ -202,11 +202,11 @@ fn a_policy_asking_for_a_missing_setting_is_an_error_not_a_panic() {
     plan.policies[0] = PolicySpec::new(StaticConfig { model: "gru-17".into() }).unwrap();
     assert_eq!(
         error_with(&plan),
-        "short.yaml: stream `digits`: policy static: `gru-17` is not a setting of the stream's model"
+        "<code: default>: stream `digits`: policy static: `gru-17` is not a setting of the stream's model"
     );
     plan.policies[0] = PolicySpec::new(Sneaky {}).unwrap();
     assert_eq!(
         error_with(&plan),
-        "short.yaml: stream `digits`: policy sneaky: asked for setting `gru-16`, which its configuration does not name (it names: )"
+        "<code: default>: stream `digits`: policy sneaky: asked for setting `gru-16`, which its configuration does not name (it names: )"
     );
 }

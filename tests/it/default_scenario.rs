@@ -2,13 +2,21 @@
 //! misses deadlines and loses accuracy to skipped frames, the narrowest keeps up but is less
 //! accurate, and greedy_slack beats both on accuracy.
 
+use flexrnn::policy::budget::BudgetConfig;
+use flexrnn::policy::confidence::ConfidenceConfig;
 use flexrnn::policy::oracle::{OracleConfig, DEFAULT_ORACLE_PASSES};
+use flexrnn::policy::pid::PidConfig;
+use flexrnn::policy::random::RandomConfig;
+use flexrnn::policy::threshold::{LoadSignal, ThresholdConfig};
 use flexrnn::policy::PolicySpec;
 use flexrnn::report;
 use flexrnn::sim::SimTime;
-use flexrnn::units::Duration;
+use flexrnn::units::{Duration, Work};
 
-use crate::{default_builder, default_policies, default_stream, run_scenario, run_text, shipped};
+use crate::{
+    default_builder, default_policies, default_stream, ms, run_built, run_scenario, run_text, secs, shipped,
+    short_default,
+};
 
 #[test]
 fn greedy_slack_beats_both_static_models_on_accuracy() {
@@ -31,7 +39,7 @@ fn greedy_slack_beats_both_static_models_on_accuracy() {
 fn oracle_is_at_least_as_accurate_as_greedy_slack_with_no_more_misses() {
     let oracle = OracleConfig { margin: Duration(SimTime::ZERO), passes: DEFAULT_ORACLE_PASSES };
     let stream = default_policies(default_stream()).policy(PolicySpec::new(oracle).unwrap());
-    let scenario = default_builder(SimTime(120 * SimTime::NANOS_PER_SEC), stream).build().unwrap();
+    let scenario = default_builder(secs(120), [stream]).build().unwrap();
     let (resources, results) = run_scenario(&scenario, true);
     let labels = report::labels(&scenario, &resources);
     let summaries: Vec<_> = results.iter().map(|r| report::summary_rows(r, &scenario, &labels)).collect();
@@ -45,14 +53,24 @@ fn oracle_is_at_least_as_accurate_as_greedy_slack_with_no_more_misses() {
     assert_eq!(results[3].outcome.policy_names, ["oracle"]);
 }
 
-/// The other built-in policies run from YAML; the budget policy's windows stay within their FLOPs.
+/// The other built-in policies run on the default stream; the budget policy's windows stay within
+/// their FLOPs.
 #[test]
-fn threshold_pid_budget_and_random_policies_run_from_yaml() {
-    let text = crate::short_default(30, "12s").replace(
-        "    policies:\n      - static: { model: gru-128 }\n      - static: { model: gru-16 }\n      - greedy_slack: {}\n",
-        "    policies:\n      - threshold: { signal: node_jobs, models: [gru-128, gru-64, gru-16], thresholds: [1, 2], hysteresis: 0 }\n      - pid: { target: 4ms, kp: 0.5, ki: 0.2 }\n      - budget: { window: 8, budget: 400kFLOP }\n      - random: {}\n      - confidence: { threshold: 0.9, cheap: gru-16, accurate: gru-128 }\n",
-    );
-    let (_, _, results) = crate::run_text(&text, false);
+fn threshold_pid_budget_random_and_confidence_policies_run() {
+    let policies = [
+        PolicySpec::new(ThresholdConfig {
+            signal: LoadSignal::NodeJobs,
+            models: vec!["gru-128".into(), "gru-64".into(), "gru-16".into()],
+            thresholds: vec![1.0, 2.0],
+            hysteresis: 0.0,
+        }),
+        PolicySpec::new(PidConfig { target: Duration(ms(4)), kp: 0.5, ki: 0.2, kd: 0.0, knob_step: None }),
+        PolicySpec::new(BudgetConfig { window: 8, budget: Work(400e3), knob_step: None }),
+        PolicySpec::new(RandomConfig {}),
+        PolicySpec::new(ConfidenceConfig { threshold: 0.9, cheap: "gru-16".into(), accurate: "gru-128".into() }),
+    ]
+    .map(Result::unwrap);
+    let (_, _, results) = run_built(short_default(30, secs(12)).edit_stream("digits", |s| s.policies(policies)), false);
     let labels: Vec<&str> = results.iter().map(|r| r.plan.label.as_str()).collect();
     assert_eq!(labels, ["threshold", "pid", "budget", "random", "confidence"]);
     let budget = &results[2].outcome.recorder;

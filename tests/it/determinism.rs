@@ -7,12 +7,7 @@ use flexrnn::scenario::Scenario;
 use flexrnn::sim::SimTime;
 use flexrnn::units::Duration;
 
-use crate::{default_builder, default_policies, default_stream, root, run_scenario, run_text, short_default};
-
-fn files(text: &str, parallel: bool) -> Vec<(std::path::PathBuf, Vec<u8>)> {
-    let scenario = Scenario::parse(text, "test.yaml", &root().join("scenarios")).unwrap();
-    files_of(&scenario, parallel)
-}
+use crate::{default_builder, default_policies, default_stream, run_built, run_scenario, secs, short_default};
 
 fn files_of(scenario: &Scenario, parallel: bool) -> Vec<(std::path::PathBuf, Vec<u8>)> {
     let (resources, results) = run_scenario(scenario, parallel);
@@ -30,17 +25,18 @@ fn files_of(scenario: &Scenario, parallel: bool) -> Vec<(std::path::PathBuf, Vec
 
 #[test]
 fn reruns_and_thread_counts_give_identical_files() {
-    let text = short_default(12, "5s");
-    let sequential = files(&text, false);
-    let parallel = files(&text, true);
-    let again = files(&text, false);
+    let scenario = short_default(12, secs(5)).build().unwrap();
+    let sequential = files_of(&scenario, false);
+    let parallel = files_of(&scenario, true);
+    let again = files_of(&scenario, false);
     assert_eq!(sequential.len(), 3 * 6 + 2 + 4, "three runs of six files, a comparison in two forms and four figures");
     for ((a, x), (b, y)) in sequential.iter().zip(&parallel) {
         assert_eq!(a, b);
         assert!(x == y, "{} differs between sequential and parallel runs", a.display());
     }
     assert_eq!(sequential, again);
-    let other_seed = files(&text.replace("seed: 7", "seed: 8"), false);
+    assert_eq!(scenario.seed(), 7);
+    let other_seed = files_of(&short_default(12, secs(5)).seed(8).build().unwrap(), false);
     let steps = |f: &[(std::path::PathBuf, Vec<u8>)]| {
         f.iter().find(|(p, _)| p.ends_with("greedy_slack/jobs.csv")).unwrap().1.clone()
     };
@@ -52,7 +48,7 @@ fn reruns_and_thread_counts_give_identical_files() {
 fn oracle_runs_are_identical_for_any_thread_count() {
     let oracle = OracleConfig { margin: Duration(SimTime::ZERO), passes: DEFAULT_ORACLE_PASSES };
     let stream = default_policies(default_stream().sequences(12)).policy(PolicySpec::new(oracle).unwrap());
-    let scenario = default_builder(SimTime(5 * SimTime::NANOS_PER_SEC), stream).build().unwrap();
+    let scenario = default_builder(secs(5), [stream]).build().unwrap();
     let sequential = files_of(&scenario, false);
     let parallel = files_of(&scenario, true);
     assert!(sequential.iter().any(|(p, _)| p.ends_with("oracle/steps.csv")));
@@ -63,7 +59,7 @@ fn oracle_runs_are_identical_for_any_thread_count() {
 /// Common random numbers: every policy sees the same background jobs (same releases and work).
 #[test]
 fn policies_share_background_random_streams() {
-    let (_, _, results) = run_text(&short_default(12, "5s"), false);
+    let (_, _, results) = run_built(short_default(12, secs(5)), false);
     let releases = |i: usize| {
         results[i]
             .outcome

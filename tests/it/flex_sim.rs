@@ -1,28 +1,63 @@
 //! The flexible families in the simulator: knob changes load nothing, a step the model's gate skips
 //! reads no input and cancels its frame's pipeline stages, and the shipped family scenarios run.
 
+use std::num::NonZeroUsize;
+
+use flexrnn::node::Discipline;
+use flexrnn::policy::budget::BudgetConfig;
+use flexrnn::policy::pid::PidConfig;
+use flexrnn::policy::random::RandomConfig;
+use flexrnn::policy::static_::StaticConfig;
+use flexrnn::policy::PolicySpec;
 use flexrnn::report::{labels, summary_rows};
+use flexrnn::scenario::{NodeSpec, ParameterMemory, Scenario, ScenarioBuilder, StageSpec, StreamBuilder};
+use flexrnn::sim::SimTime;
+use flexrnn::units::{Duration, Work};
+use flexrnn::workload::WorkDistribution;
 
-use crate::{run_text, shipped};
+use crate::{load_shipped, ms, root, run_built, run_text, secs, shipped};
 
-/// A Skip-GRU stream alone on a fast node, with a parameter memory that holds the one model, a
-/// 100 kFLOP feature stage before every step, and the given policies.
-fn thr_with_pipeline(policies: &str) -> String {
-    stream_with_pipeline("../models/digits-thr", "128KiB", policies)
+fn fixed(setting: &str) -> PolicySpec {
+    PolicySpec::new(StaticConfig { model: setting.into() }).unwrap()
 }
 
-/// A stream of the model folder `models` alone on a fast node, with a parameter memory of `capacity`,
-/// a 100 kFLOP feature stage before every step, and the given policies.
-fn stream_with_pipeline(models: &str, capacity: &str, policies: &str) -> String {
+fn random() -> PolicySpec {
+    PolicySpec::new(RandomConfig {}).unwrap()
+}
+
+/// A Skip-GRU stream alone on a fast node, with a parameter memory that holds the one model
+/// (128 KiB), a 100 kFLOP feature stage before every step, and `policies`.
+fn thr_with_pipeline(policies: impl IntoIterator<Item = PolicySpec>) -> ScenarioBuilder {
+    stream_with_pipeline("../models/digits-thr", 128 * 1024, policies)
+}
+
+/// A stream of the model folder `models` alone on a fast node (one 1 GFLOP/s processor-sharing
+/// core) with a parameter memory of `capacity` bytes loaded at 100 MB/s, a 100 kFLOP feature stage
+/// before every step, and `policies`: digits, a frame every 5 ms due 5 ms later, for 2 s (seed 3).
+fn stream_with_pipeline(
+    models: &str,
+    capacity: u64,
+    policies: impl IntoIterator<Item = PolicySpec>,
+) -> ScenarioBuilder {
+    let mut node = NodeSpec::new(NonZeroUsize::MIN, 1e9, Discipline::ProcessorSharing);
+    node.memory = Some(ParameterMemory { capacity, bandwidth: 100e6 });
+    let features = StageSpec { name: "features".into(), work: WorkDistribution::Constant(100e3), after: vec![] };
+    let stream = StreamBuilder::new("digits", "digits", models, ms(5), ms(5)).stage(features).policies(policies);
+    Scenario::builder("t").seed(3).duration(secs(2)).node(node).dir(root().join("scenarios")).stream(stream)
+}
+
+/// [`stream_with_pipeline`] with a 256 KiB memory as YAML text, `policies` the policy lines (from
+/// line 15): for the errors located in the text.
+fn stream_with_pipeline_yaml(models: &str, policies: &str) -> String {
     format!(
-        "name: t\nseed: 3\nduration: 2s\nnode: {{ cores: 1, speed: 1GFLOP/s, scheduler: processor_sharing, memory: {{ capacity: {capacity}, bandwidth: 100MB/s }} }}\nprocesses:\n  - name: digits\n    kind: rnn_stream\n    dataset: digits\n    models: {models}\n    period: 5ms\n    deadline: 5ms\n    pipeline:\n      - {{ name: features, work: {{ constant: 100kFLOP }} }}\n    policies:\n{policies}"
+        "name: t\nseed: 3\nduration: 2s\nnode: {{ cores: 1, speed: 1GFLOP/s, scheduler: processor_sharing, memory: {{ capacity: 256KiB, bandwidth: 100MB/s }} }}\nprocesses:\n  - name: digits\n    kind: rnn_stream\n    dataset: digits\n    models: {models}\n    period: 5ms\n    deadline: 5ms\n    pipeline:\n      - {{ name: features, work: {{ constant: 100kFLOP }} }}\n    policies:\n{policies}"
     )
 }
 
 #[test]
 fn a_gate_skip_reads_no_input_and_cancels_its_stages() {
-    let policies = "      - static: { model: thr-64-1e-3@thr=0 }\n      - static: { model: thr-64-1e-3@thr=1.01 }\n";
-    let (scenario, resources, results) = run_text(&thr_with_pipeline(policies), false);
+    let policies = [fixed("thr-64-1e-3@thr=0"), fixed("thr-64-1e-3@thr=1.01")];
+    let (scenario, resources, results) = run_built(thr_with_pipeline(policies), false);
     let labels = labels(&scenario, &resources);
     let rows: Vec<_> = results.iter().map(|r| summary_rows(r, &scenario, &labels)[0].clone()).collect();
     let frames = 400.0; // 2 s / 5 ms
@@ -49,14 +84,10 @@ fn a_gate_skip_reads_no_input_and_cancels_its_stages() {
 fn knob_changes_load_no_parameters() {
     // A random setting every step: the thresholds of each Skip-GRU live in its 54 KB block (a 128 KiB
     // memory holds both), the nested widths in one 211 KB block (a 256 KiB memory holds it).
-    let thr = thr_with_pipeline("      - random: {}\n      - static: { model: thr-64-1e-3@thr=0.5 }\n");
-    let nested = stream_with_pipeline(
-        "../models/digits-nested",
-        "256KiB",
-        "      - random: {}\n      - static: { model: \"w=32\" }\n",
-    );
-    for text in [thr, nested] {
-        let (scenario, resources, results) = run_text(&text, false);
+    let thr = thr_with_pipeline([random(), fixed("thr-64-1e-3@thr=0.5")]);
+    let nested = stream_with_pipeline("../models/digits-nested", 256 * 1024, [random(), fixed("w=32")]);
+    for builder in [thr, nested] {
+        let (scenario, resources, results) = run_built(builder, false);
         let labels = labels(&scenario, &resources);
         for result in &results {
             let settings: std::collections::BTreeSet<_> =
@@ -76,8 +107,7 @@ fn knob_changes_load_no_parameters() {
 #[test]
 fn shipped_family_scenarios_run() {
     for name in ["thr-knob.yaml", "skipw-window.yaml"] {
-        let text = shipped(name).replace("duration: 120s", "duration: 20s");
-        let (scenario, resources, results) = run_text(&text, true);
+        let (scenario, resources, results) = run_built(load_shipped(name).to_builder().duration(secs(20)), true);
         let labels = labels(&scenario, &resources);
         for result in &results {
             let row = &summary_rows(result, &scenario, &labels)[0];
@@ -112,8 +142,8 @@ fn basic_motions_skips_cancel_the_feature_stage_of_skipped_frames() {
 
 #[test]
 fn shipped_nested_scenario_runs_with_one_parameter_load() {
-    let text = shipped("nested-width.yaml").replace("duration: 120s", "duration: 20s");
-    let (scenario, resources, results) = run_text(&text, true);
+    let (scenario, resources, results) =
+        run_built(load_shipped("nested-width.yaml").to_builder().duration(secs(20)), true);
     let labels = labels(&scenario, &resources);
     let rows: Vec<_> = results.iter().map(|r| summary_rows(r, &scenario, &labels)[0].clone()).collect();
     let labels: Vec<&str> = results.iter().map(|r| r.plan.label.as_str()).collect();
@@ -165,8 +195,8 @@ fn classify_at(
 #[test]
 fn a_continuous_threshold_reproduces_a_direct_run_and_interpolates_the_card() {
     use flexrnn::rnn::FlexibleModel;
-    let policies = "      - static: { model: thr-64-1e-3@thr=0.63 }\n      - static: { model: thr-64-1e-3@thr=0.50 }\n";
-    let (_, resources, results) = run_text(&thr_with_pipeline(policies), false);
+    let policies = [fixed("thr-64-1e-3@thr=0.63"), fixed("thr-64-1e-3@thr=0.50")];
+    let (_, resources, results) = run_built(thr_with_pipeline(policies), false);
     let model = &resources.banks.values().next().unwrap().model;
     let grid_settings = FlexibleModel::load(&crate::at("models/digits-thr")).unwrap().settings().len();
     // 0.63 joins the settings; 0.50 is the grid's 0.5 (no new setting).
@@ -213,7 +243,7 @@ fn a_continuous_threshold_reproduces_a_direct_run_and_interpolates_the_card() {
 #[test]
 fn out_of_range_knob_values_are_rejected_with_the_allowed_range() {
     let error = |models: &str, policies: &str| {
-        let text = stream_with_pipeline(models, "256KiB", policies);
+        let text = stream_with_pipeline_yaml(models, policies);
         let scenario =
             flexrnn::scenario::Scenario::parse(&text, "test.yaml", &crate::root().join("scenarios")).unwrap();
         match flexrnn::runner::load_resources(&scenario) {
@@ -248,8 +278,18 @@ fn out_of_range_knob_values_are_rejected_with_the_allowed_range() {
 fn pid_with_a_knob_step_sets_thresholds_between_the_grid_points() {
     use flexrnn::rnn::{FlexibleModel, Knobs};
     let grid = FlexibleModel::load(&crate::at("models/digits-thr")).unwrap();
-    let policies = "      - pid: { target: 115us, kp: 0.5, ki: 0.2, knob_step: 0.05 }\n      - budget: { window: 8, budget: 100kFLOP, knob_step: 0.05 }\n";
-    let (_, resources, results) = run_text(&thr_with_pipeline(policies), false);
+    let policies = [
+        PolicySpec::new(PidConfig {
+            target: Duration(SimTime(115_000)),
+            kp: 0.5,
+            ki: 0.2,
+            kd: 0.0,
+            knob_step: Some(0.05),
+        }),
+        PolicySpec::new(BudgetConfig { window: 8, budget: Work(100e3), knob_step: Some(0.05) }),
+    ]
+    .map(Result::unwrap);
+    let (_, resources, results) = run_built(thr_with_pipeline(policies), false);
     let model = &resources.banks.values().next().unwrap().model;
     assert_eq!(model.settings().len(), 2 * 22);
     assert_eq!(&model.settings()[..grid.settings().len()], grid.settings(), "the grid settings first, unchanged");
@@ -271,7 +311,7 @@ fn pid_with_a_knob_step_sets_thresholds_between_the_grid_points() {
     assert_eq!(results[0].plan.label, "pid-knob0.05");
     // A bank has no continuous knob; a step of 0 is no step.
     let scenario_error = |models: &str, policies: &str| {
-        let text = stream_with_pipeline(models, "256KiB", policies);
+        let text = stream_with_pipeline_yaml(models, policies);
         match flexrnn::scenario::Scenario::parse(&text, "test.yaml", &crate::root().join("scenarios")) {
             Err(e) => e.to_string(),
             Ok(scenario) => flexrnn::runner::load_resources(&scenario).unwrap_err().to_string(),
@@ -291,11 +331,12 @@ fn pid_with_a_knob_step_sets_thresholds_between_the_grid_points() {
 #[test]
 fn budget_with_a_knob_step_keeps_every_skipw_window_under_its_flops() {
     use flexrnn::rnn::Knobs;
-    let policies = "      - budget: { window: 8, budget: 60kFLOP, knob_step: 0.05 }\n      - budget: { window: 8, budget: 60kFLOP }\n";
-    let text = format!(
-        "name: t\nseed: 7\nduration: 10s\nnode: {{ cores: 1, speed: 1GFLOP/s, scheduler: processor_sharing }}\nprocesses:\n  - name: digits\n    kind: rnn_stream\n    dataset: digits\n    split: test\n    models: ../models/digits-skipw\n    period: 5ms\n    deadline: 5ms\n    policies:\n{policies}"
-    );
-    let (_, resources, results) = run_text(&text, false);
+    let budget = |knob_step| PolicySpec::new(BudgetConfig { window: 8, budget: Work(60e3), knob_step }).unwrap();
+    let stream = StreamBuilder::new("digits", "digits", "../models/digits-skipw", ms(5), ms(5))
+        .policies([budget(Some(0.05)), budget(None)]);
+    let node = NodeSpec::new(NonZeroUsize::MIN, 1e9, Discipline::ProcessorSharing);
+    let scenario = Scenario::builder("t").seed(7).duration(secs(10)).node(node).dir(root().join("scenarios"));
+    let (_, resources, results) = run_built(scenario.stream(stream), false);
     let model = &resources.banks.values().next().unwrap().model;
     let steps = 64;
     for result in &results {

@@ -2,20 +2,27 @@
 //! epochs on a slice of the digits task through the library, written as model folders, loaded by
 //! `FlexibleModel::load` and run in the simulator.
 
+use std::num::NonZeroUsize;
 use std::path::{Path, PathBuf};
 
 use flexrnn::data::{digits_split, load_digits, SequenceSet, Split};
+use flexrnn::node::Discipline;
+use flexrnn::policy::random::RandomConfig;
+use flexrnn::policy::static_::StaticConfig;
+use flexrnn::policy::PolicySpec;
 use flexrnn::report::{labels, summary_rows};
 use flexrnn::rnn::io::encode_nested;
 use flexrnn::rnn::io::{classifier_tensors, encode_tensors, map_tensors, skip_classifier_tensors};
 use flexrnn::rnn::{CellKind, FlexibleModel};
+use flexrnn::scenario::{NodeSpec, ParameterMemory, Scenario, ScenarioBuilder, StreamBuilder};
+use flexrnn::sim::SimTime;
 use flexrnn::train::bank::{train_bank, BankConfig};
 use flexrnn::train::nested::{train_nested, NestedConfig};
 use flexrnn::train::skip::{train_skip_bank, SkipBankConfig, ThrTraining};
 use flexrnn::train::skipw::{skipw_files, train_skipw, SkipWTrainConfig};
 use flexrnn::train::TrainConfig;
 
-use crate::run_text;
+use crate::run_built;
 
 /// The digits set and a small slice of its split (300 training, 60 validation, 60 test sequences),
 /// so that two epochs take a moment.
@@ -145,12 +152,17 @@ fn train_lstm_folders(root: &Path) -> Vec<PathBuf> {
     folders
 }
 
-/// One digits stream of the model folder `models` alone on a fast node, with the given policies.
-fn stream(models: &Path, policies: &str) -> String {
-    format!(
-        "name: t\nseed: 3\nduration: 2s\nnode: {{ cores: 1, speed: 1GFLOP/s, scheduler: processor_sharing, memory: {{ capacity: 1MiB, bandwidth: 100MB/s }} }}\nprocesses:\n  - name: digits\n    kind: rnn_stream\n    dataset: digits\n    models: {}\n    period: 5ms\n    deadline: 5ms\n    policies:\n{policies}",
-        models.display()
-    )
+/// One digits stream of the model folder `models` alone on a fast node (one 1 GFLOP/s
+/// processor-sharing core, a 1 MiB parameter memory loaded at 100 MB/s) for 2 s (seed 3): a random
+/// setting every step, then `setting` throughout.
+fn stream(models: &Path, setting: &str) -> ScenarioBuilder {
+    let mut node = NodeSpec::new(NonZeroUsize::MIN, 1e9, Discipline::ProcessorSharing);
+    node.memory = Some(ParameterMemory { capacity: 1 << 20, bandwidth: 100e6 });
+    let policies = [PolicySpec::new(RandomConfig {}), PolicySpec::new(StaticConfig { model: setting.into() })];
+    let five_ms = SimTime(5_000_000);
+    let stream =
+        StreamBuilder::new("digits", "digits", models, five_ms, five_ms).policies(policies.map(Result::unwrap));
+    Scenario::builder("t").seed(3).duration(SimTime(2 * SimTime::NANOS_PER_SEC)).node(node).stream(stream)
 }
 
 #[test]
@@ -163,8 +175,7 @@ fn lstm_folders_of_every_family_load_and_run_in_the_simulator() {
         let model = FlexibleModel::load(folder).unwrap_or_else(|e| panic!("{family}: {e}"));
         assert_eq!((model.family(), model.cell_kind()), (family, CellKind::Lstm));
         assert_eq!(model.settings()[0].name, first_setting, "{family}");
-        let text = stream(folder, &format!("      - random: {{}}\n      - static: {{ model: \"{first_setting}\" }}\n"));
-        let (scenario, resources, results) = run_text(&text, false);
+        let (scenario, resources, results) = run_built(stream(folder, first_setting), false);
         let labels = labels(&scenario, &resources);
         assert_eq!(results.len(), 2, "{family}");
         for result in &results {

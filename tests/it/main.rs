@@ -94,18 +94,45 @@ pub fn run_text(text: &str, parallel: bool) -> (Scenario, Resources, Vec<RunResu
     (scenario, resources, results)
 }
 
-/// The default scenario shortened to `sequences` sequences and `duration`.
-pub fn short_default(sequences: usize, duration: &str) -> String {
-    let text = shipped("default.yaml");
-    assert!(
-        text.contains("duration: 120s") && text.contains("    split: test"),
-        "default.yaml changed; update this helper"
-    );
-    text.replace("duration: 120s", &format!("duration: {duration}")).replacen(
-        "    split: test",
-        &format!("    sequences: {sequences}\n    split: test"),
-        1,
-    )
+/// A shipped scenario's text with each `(from, to)` replaced (each `from` must occur). Only for tests
+/// about YAML text itself: errors and the lines they point at, and files written for the binary; a
+/// test that varies a scenario to run it changes it through the builder ([`load_shipped`],
+/// `Scenario::to_builder`).
+pub fn yaml_with(name: &str, edits: &[(&str, &str)]) -> String {
+    let mut text = shipped(name);
+    for (from, to) in edits {
+        assert!(text.contains(from), "`{from}` is not in {name} any more; update the test");
+        text = text.replace(from, to);
+    }
+    text
+}
+
+/// Parses a shipped scenario file (relative paths against `scenarios/`).
+pub fn load_shipped(name: &str) -> Scenario {
+    Scenario::parse(&shipped(name), name, &root().join("scenarios")).unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// `scenarios/default.yaml` as shipped, shortened to `sequences` sequences of its stream and
+/// `duration`; change it further through the builder.
+pub fn short_default(sequences: usize, duration: SimTime) -> ScenarioBuilder {
+    load_shipped("default.yaml").to_builder().duration(duration).edit_stream("digits", |s| s.sequences(sequences))
+}
+
+/// Builds `builder` and runs it (in parallel or not).
+pub fn run_built(builder: ScenarioBuilder, parallel: bool) -> (Scenario, Resources, Vec<RunResult>) {
+    let scenario = builder.build().unwrap_or_else(|e| panic!("{e}"));
+    let (resources, results) = run_scenario(&scenario, parallel);
+    (scenario, resources, results)
+}
+
+/// `value` seconds.
+pub fn secs(value: u64) -> SimTime {
+    SimTime(value * SimTime::NANOS_PER_SEC)
+}
+
+/// `value` milliseconds.
+pub fn ms(value: u64) -> SimTime {
+    SimTime(value * 1_000_000)
 }
 
 /// Runs a validated scenario (in parallel or not).
@@ -119,21 +146,22 @@ pub fn run_scenario(scenario: &Scenario, parallel: bool) -> (Resources, Vec<RunR
 /// The stream of `scenarios/default.yaml` without its policies: digits through `models/digits-gru`,
 /// a frame every 5 ms due 5 ms later, late frames skipped.
 pub fn default_stream() -> StreamBuilder {
-    let ms5 = SimTime(5_000_000);
-    StreamBuilder::new("digits", "digits", "../models/digits-gru", ms5, ms5)
+    StreamBuilder::new("digits", "digits", "../models/digits-gru", ms(5), ms(5))
 }
 
-/// `scenarios/default.yaml` in code, lasting `duration` with `stream` (e.g. [`default_stream`] and
-/// its policies): seed 7, one 25 MFLOP/s processor-sharing core, Poisson requests of log-normal work
-/// and an on/off batch job; paths relative to `scenarios/`.
-pub fn default_builder(duration: SimTime, stream: StreamBuilder) -> ScenarioBuilder {
-    let eight = SimTime(8 * SimTime::NANOS_PER_SEC);
-    Scenario::builder("default")
+/// `scenarios/default.yaml` in code, lasting `duration` with `streams` (e.g. [`default_stream`] and
+/// its policies): seed 7, one 25 MFLOP/s processor-sharing core, the streams, then Poisson requests
+/// of log-normal work and an on/off batch job; paths relative to `scenarios/`.
+pub fn default_builder(duration: SimTime, streams: impl IntoIterator<Item = StreamBuilder>) -> ScenarioBuilder {
+    let eight = secs(8);
+    let builder = Scenario::builder("default")
         .seed(7)
         .duration(duration)
         .node(NodeSpec::new(std::num::NonZeroUsize::MIN, 25e6, Discipline::ProcessorSharing))
-        .dir(root().join("scenarios"))
-        .stream(stream)
+        .dir(root().join("scenarios"));
+    streams
+        .into_iter()
+        .fold(builder, ScenarioBuilder::stream)
         .poisson("requests", 10.0, WorkDistribution::LogNormal { mean: 500e3, cv: 1.0 })
         .on_off("batch-job", eight, eight, false)
 }

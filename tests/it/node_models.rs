@@ -1,20 +1,29 @@
 //! Parameter memory, energy and several streams on one node.
 
+use flexrnn::policy::static_::StaticConfig;
+use flexrnn::policy::PolicySpec;
 use flexrnn::report;
+use flexrnn::scenario::{NodeSpec, ParameterMemory, PowerDraw, ScenarioBuilder, StreamBuilder};
 
-use crate::{run_text, short_default};
+use crate::{default_builder, default_policies, default_stream, ms, run_built, secs, short_default};
 
-fn with_node(extra: &str) -> String {
-    short_default(20, "8s")
-        .replace("  scheduler: processor_sharing\n", &format!("  scheduler: processor_sharing\n{extra}"))
+/// The default scenario for 8 s and 20 sequences, its node changed by `edit`.
+fn with_node(edit: impl FnOnce(&mut NodeSpec)) -> ScenarioBuilder {
+    let mut node = *crate::load_shipped("default.yaml").node();
+    edit(&mut node);
+    short_default(20, secs(8)).node(node)
+}
+
+/// A parameter memory of `capacity` bytes, loaded at 10 MB/s.
+fn memory(capacity: u64) -> impl FnOnce(&mut NodeSpec) {
+    move |node| node.memory = Some(ParameterMemory { capacity, bandwidth: 10e6 })
 }
 
 #[test]
 fn parameter_memory_loads_only_what_is_not_resident() {
     // Room for every model (4 328 + 14 760 + 54 056 + 206 376 bytes < 512 KiB): each model used is
     // loaded once. At 10 MB/s, gru-128's 206 376 bytes take 20.6 ms.
-    let (scenario, resources, results) =
-        run_text(&with_node("  memory: { capacity: 512KiB, bandwidth: 10MB/s }\n"), false);
+    let (scenario, resources, results) = run_built(with_node(memory(512 * 1024)), false);
     let labels = report::labels(&scenario, &resources);
     for result in &results {
         let row = &report::summary_rows(result, &scenario, &labels)[0];
@@ -26,7 +35,7 @@ fn parameter_memory_loads_only_what_is_not_resident() {
     assert_eq!(wide.outcome.memory[0].bytes_loaded, 206_376);
     assert!((wide.outcome.memory[0].wait_s - 0.0206376).abs() < 1e-9);
     // Room for gru-128 only: greedy_slack, switching between widths, reloads again and again.
-    let (_, _, results) = run_text(&with_node("  memory: { capacity: 210kB, bandwidth: 10MB/s }\n"), false);
+    let (_, _, results) = run_built(with_node(memory(210_000)), false);
     let greedy = results.iter().find(|r| r.plan.label == "greedy_slack").unwrap();
     assert!(greedy.outcome.memory[0].loads > 10, "{:?}", greedy.outcome.memory[0]);
     let narrow = results.iter().find(|r| r.plan.label == "static-gru-16").unwrap();
@@ -35,7 +44,8 @@ fn parameter_memory_loads_only_what_is_not_resident() {
 
 #[test]
 fn energy_adds_idle_and_busy_power() {
-    let (scenario, resources, results) = run_text(&with_node("  power: { idle: 1W, busy: 3W }\n"), false);
+    let power = |node: &mut NodeSpec| node.power = Some(PowerDraw { idle: 1.0, busy: 3.0 });
+    let (scenario, resources, results) = run_built(with_node(power), false);
     let labels = report::labels(&scenario, &resources);
     let rows = report::summary_rows(&results[0], &scenario, &labels);
     let node = rows.iter().find(|r| r.kind == "node").unwrap();
@@ -51,15 +61,12 @@ fn energy_adds_idle_and_busy_power() {
 
 #[test]
 fn two_streams_share_the_node() {
-    let text = short_default(10, "6s");
-    let second = text[text.find("  - name: digits").unwrap()..text.find("  - name: requests").unwrap()]
-        .replace("name: digits", "name: digits-2")
-        .replace(
-            "    policies:\n      - static: { model: gru-128 }\n      - static: { model: gru-16 }\n      - greedy_slack: {}\n",
-            "    policies:\n      - static: { model: gru-32 }\n",
-        );
-    let text = text.replace("  - name: requests", &format!("{second}  - name: requests"));
-    let (scenario, resources, results) = run_text(&text, false);
+    // The default scenario with a second stream of its own (gru-32) after the first.
+    let first = default_policies(default_stream().sequences(10));
+    let gru_32 = PolicySpec::new(StaticConfig { model: "gru-32".into() }).unwrap();
+    let second =
+        StreamBuilder::new("digits-2", "digits", "../models/digits-gru", ms(5), ms(5)).sequences(10).policy(gru_32);
+    let (scenario, resources, results) = run_built(default_builder(secs(6), [first, second]), false);
     assert_eq!(results.len(), 3);
     let labels = report::labels(&scenario, &resources);
     let rows = report::summary_rows(&results[0], &scenario, &labels);

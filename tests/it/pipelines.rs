@@ -1,14 +1,45 @@
 //! Pipelines: stages per frame before the RNN step, a DAG checked with petgraph.
 
+use std::num::NonZeroUsize;
 use std::path::Path;
 
-use flexrnn::scenario::Scenario;
+use flexrnn::node::Discipline;
+use flexrnn::policy::static_::StaticConfig;
+use flexrnn::policy::PolicySpec;
+use flexrnn::scenario::{NodeSpec, Scenario, ScenarioBuilder, StageSpec, StreamBuilder};
+use flexrnn::sim::SimTime;
+use flexrnn::workload::WorkDistribution;
 
-use crate::run_text;
+use crate::{ms, root, run_built, secs};
 
-fn scenario(pipeline: &str, period: &str, deadline: &str, scheduler: &str) -> String {
+/// A stage of `mflop` MFLOP (constant) run after the stages named in `after`.
+fn stage(name: &str, mflop: f64, after: &[&str]) -> StageSpec {
+    StageSpec {
+        name: name.into(),
+        work: WorkDistribution::Constant(mflop * 1e6),
+        after: after.iter().map(|a| a.to_string()).collect(),
+    }
+}
+
+/// One sequence of digits through gru-16 behind `stages` (listed in this order), a frame every
+/// `period` due `deadline` later, on one 1 GFLOP/s core under `discipline`, for 2 s (seed 1).
+fn scenario(stages: Vec<StageSpec>, period: SimTime, deadline: SimTime, discipline: Discipline) -> ScenarioBuilder {
+    let gru_16 = PolicySpec::new(StaticConfig { model: "gru-16".into() }).unwrap();
+    let stream =
+        StreamBuilder::new("s", "digits", "../models/digits-gru", period, deadline).sequences(1).policy(gru_16);
+    Scenario::builder("pipe")
+        .seed(1)
+        .duration(secs(2))
+        .node(NodeSpec::new(NonZeroUsize::MIN, 1e9, discipline))
+        .dir(root().join("scenarios"))
+        .stream(stages.into_iter().fold(stream, StreamBuilder::stage))
+}
+
+/// [`scenario`] as YAML text (FIFO, frames every 100 ms due 100 ms later), `pipeline` the stage
+/// lines: for the errors located in the text.
+fn scenario_yaml(pipeline: &str) -> String {
     format!(
-        "name: pipe\nseed: 1\nduration: 2s\nnode:\n  cores: 1\n  speed: 1GFLOP/s\n  scheduler: {scheduler}\nprocesses:\n  - name: s\n    kind: rnn_stream\n    dataset: digits\n    models: ../models/digits-gru\n    period: {period}\n    deadline: {deadline}\n    sequences: 1\n    pipeline:\n{pipeline}    policies:\n      - static: {{ model: gru-16 }}\n"
+        "name: pipe\nseed: 1\nduration: 2s\nnode:\n  cores: 1\n  speed: 1GFLOP/s\n  scheduler: fifo\nprocesses:\n  - name: s\n    kind: rnn_stream\n    dataset: digits\n    models: ../models/digits-gru\n    period: 100ms\n    deadline: 100ms\n    sequences: 1\n    pipeline:\n{pipeline}    policies:\n      - static: {{ model: gru-16 }}\n"
     )
 }
 
@@ -17,8 +48,9 @@ fn a_frame_waits_for_all_its_stages_then_runs_its_step() {
     // capture (2 MFLOP = 2 ms) → pose (10 ms) and capture → light (1 ms); the step of gru-16
     // (1 888 FLOP = 1.888 µs) starts when both sinks are done. On one PS core, pose and light share
     // the core after capture: light ends at 2 + 2 = 4 ms, pose at 4 + 9 = 13 ms, the step at 13.001888 ms.
-    let pipeline = "      - { name: capture, work: { constant: 2MFLOP } }\n      - { name: pose, work: { constant: 10MFLOP }, after: [capture] }\n      - { name: light, work: { constant: 1MFLOP }, after: [capture] }\n";
-    let (_, _, results) = run_text(&scenario(pipeline, "100ms", "100ms", "processor_sharing"), false);
+    let pipeline =
+        vec![stage("capture", 2.0, &[]), stage("pose", 10.0, &["capture"]), stage("light", 1.0, &["capture"])];
+    let (_, _, results) = run_built(scenario(pipeline, ms(100), ms(100), Discipline::ProcessorSharing), false);
     let first = &results[0].outcome.recorder.steps[0];
     assert_eq!(first.end.unwrap().0, 13_001_888, "{first:?}");
     assert_eq!(first.release.0, 0);
@@ -26,8 +58,8 @@ fn a_frame_waits_for_all_its_stages_then_runs_its_step() {
 
 #[test]
 fn stage_order_does_not_depend_on_the_listing_order() {
-    let listed_backwards = "      - { name: pose, work: { constant: 10MFLOP }, after: [capture] }\n      - { name: capture, work: { constant: 2MFLOP } }\n";
-    let (_, _, results) = run_text(&scenario(listed_backwards, "100ms", "100ms", "fifo"), false);
+    let listed_backwards = vec![stage("pose", 10.0, &["capture"]), stage("capture", 2.0, &[])];
+    let (_, _, results) = run_built(scenario(listed_backwards, ms(100), ms(100), Discipline::Fifo), false);
     // FIFO: capture 0–2 ms, pose 2–12 ms, step 12–12.001888 ms.
     assert_eq!(results[0].outcome.recorder.steps[0].end.unwrap().0, 12_001_888);
 }
@@ -35,12 +67,11 @@ fn stage_order_does_not_depend_on_the_listing_order() {
 #[test]
 fn cycles_and_unknown_stages_are_located_errors() {
     let cycle = "      - { name: a, work: { constant: 1MFLOP }, after: [c] }\n      - { name: b, work: { constant: 1MFLOP }, after: [a] }\n      - { name: c, work: { constant: 1MFLOP }, after: [b] }\n      - { name: d, work: { constant: 1MFLOP } }\n";
-    let e = Scenario::parse(&scenario(cycle, "100ms", "100ms", "fifo"), "p.yaml", Path::new("scenarios")).unwrap_err();
+    let e = Scenario::parse(&scenario_yaml(cycle), "p.yaml", Path::new("scenarios")).unwrap_err();
     assert!(e.to_string().contains("cycle through stages a → b → c"), "{e}");
     assert_eq!(e.location.map(|l| l.0), Some(16), "the `pipeline:` line: {e}");
     let unknown = "      - { name: a, work: { constant: 1MFLOP }, after: [nope] }\n";
-    let e =
-        Scenario::parse(&scenario(unknown, "100ms", "100ms", "fifo"), "p.yaml", Path::new("scenarios")).unwrap_err();
+    let e = Scenario::parse(&scenario_yaml(unknown), "p.yaml", Path::new("scenarios")).unwrap_err();
     assert!(e.to_string().contains("`nope`, which is not a stage"), "{e}");
 }
 
@@ -48,8 +79,8 @@ fn cycles_and_unknown_stages_are_located_errors() {
 fn skipped_frames_cancel_their_stages() {
     // Pose takes 30 ms per frame but frames come every 10 ms with a 10 ms deadline: most frames are
     // dropped, and their stages must leave the node, or the node would fill with orphan work.
-    let pipeline = "      - { name: pose, work: { constant: 30MFLOP } }\n";
-    let (_, _, results) = run_text(&scenario(pipeline, "10ms", "10ms", "processor_sharing"), false);
+    let pipeline = vec![stage("pose", 30.0, &[])];
+    let (_, _, results) = run_built(scenario(pipeline, ms(10), ms(10), Discipline::ProcessorSharing), false);
     let outcome = &results[0].outcome;
     let skipped = outcome.recorder.steps.iter().filter(|s| s.skipped).count();
     assert!(skipped > 50, "{skipped}");
@@ -60,9 +91,8 @@ fn skipped_frames_cancel_their_stages() {
 fn sequences_record_their_end_to_end_latency() {
     // 64 frames, 100 ms apart; the last frame's stages (12 ms on FIFO) and step (1 888 FLOP plus the
     // readout's 2·10·16 + 10 = 330 FLOP) end 6.3 s + 12.002218 ms after the first release.
-    let pipeline = "      - { name: capture, work: { constant: 2MFLOP } }\n      - { name: pose, work: { constant: 10MFLOP }, after: [capture] }\n";
-    let text = scenario(pipeline, "100ms", "100ms", "fifo").replace("duration: 2s", "duration: 7s");
-    let (_, _, results) = run_text(&text, false);
+    let pipeline = vec![stage("capture", 2.0, &[]), stage("pose", 10.0, &["capture"])];
+    let (_, _, results) = run_built(scenario(pipeline, ms(100), ms(100), Discipline::Fifo).duration(secs(7)), false);
     let sequence = &results[0].outcome.recorder.sequences[0];
     assert_eq!(sequence.first_release.0, 0);
     assert_eq!(sequence.end.0, 6_300_000_000 + 12_002_218);
@@ -72,8 +102,9 @@ fn sequences_record_their_end_to_end_latency() {
 fn doomed_stages_stop_at_the_frame_deadline() {
     // Stage of 15 ms, deadline 10 ms, a frame every 20 ms: every frame is dropped at its deadline and
     // its stage cancelled then, so the core works 10 ms of every 20 ms (64 frames in 2 s: 0.32).
-    let pipeline = "      - { name: pose, work: { constant: 15MFLOP } }\n";
-    let (scenario, resources, results) = run_text(&scenario(pipeline, "20ms", "10ms", "processor_sharing"), false);
+    let pipeline = vec![stage("pose", 15.0, &[])];
+    let (scenario, resources, results) =
+        run_built(scenario(pipeline, ms(20), ms(10), Discipline::ProcessorSharing), false);
     let labels = flexrnn::report::labels(&scenario, &resources);
     let row = &flexrnn::report::summary_rows(&results[0], &scenario, &labels)[0];
     assert_eq!(row.skip_rate, Some(1.0));

@@ -5,9 +5,10 @@ use std::path::Path;
 
 use flexrnn::report;
 use flexrnn::scenario::Scenario;
+use flexrnn::workload::OnMiss;
 use rand::{Rng, SeedableRng};
 
-use crate::{run_text, shipped, short_default};
+use crate::{run_built, secs, shipped, short_default, yaml_with};
 
 /// 3000 seeded random mutations of the shipped scenarios (deleted, duplicated or replaced bytes and
 /// lines, truncations): parsing returns a value or an error, never panics.
@@ -44,8 +45,8 @@ fn mutated_scenarios_never_panic_the_parser() {
 
 #[test]
 fn on_miss_continue_runs_late_frames() {
-    let text = short_default(40, "10s").replace("on_miss: skip", "on_miss: continue");
-    let (scenario, resources, results) = run_text(&text, false);
+    let continuing = short_default(40, secs(10)).edit_stream("digits", |s| s.on_miss(OnMiss::Continue));
+    let (scenario, resources, results) = run_built(continuing, false);
     let labels = report::labels(&scenario, &resources);
     let wide = results.iter().find(|r| r.plan.label == "static-gru-128").unwrap();
     let row = &report::summary_rows(wide, &scenario, &labels)[0];
@@ -65,26 +66,26 @@ fn on_miss_continue_runs_late_frames() {
 
 #[test]
 fn absurd_sizes_are_errors_not_crashes() {
-    let e = Scenario::parse(
-        &shipped("default.yaml").replace("duration: 120s", "duration: 1000000000000s"),
-        "s.yaml",
-        Path::new("scenarios"),
-    )
-    .unwrap_err();
+    // Written in YAML: 10¹² s does not fit a `SimTime`, so only the text can ask for it.
+    let text = yaml_with("default.yaml", &[("duration: 120s", "duration: 1000000000000s")]);
+    let e = Scenario::parse(&text, "s.yaml", Path::new("scenarios")).unwrap_err();
     assert!(e.to_string().contains("146 years"), "{e}");
     let text = format!("{}output:\n  bin: 1ns\n", shipped("default.yaml"));
     let e = Scenario::parse(&text, "s.yaml", Path::new("scenarios")).unwrap_err();
     assert!(e.to_string().contains("output.bin") && e.location.is_some(), "{e}");
     // More sequences than fit in the duration: only those that can start are played.
-    let (_, _, results) = run_text(&short_default(1_000_000_000, "2s"), false);
+    let (_, _, results) = run_built(short_default(1_000_000_000, secs(2)), false);
     assert!(results[0].outcome.recorder.sequences.len() <= 7);
 }
 
 #[test]
 fn streams_must_start_before_the_end_and_overload_is_measured() {
-    let text = shipped("default.yaml").replace("    on_miss: skip", "    on_miss: skip\n    start: 500s");
+    // In YAML, to check the error points at the `start:` line (the builder's is the same message).
+    let text = yaml_with("default.yaml", &[("    on_miss: skip", "    on_miss: skip\n    start: 500s")]);
     let e = Scenario::parse(&text, "s.yaml", Path::new("scenarios")).unwrap_err();
     assert!(e.to_string().contains("`start`") && e.location.map(|l| l.0) == Some(22), "{e}");
+    let late = crate::load_shipped("default.yaml").to_builder().edit_stream("digits", |s| s.start(secs(500)));
+    assert_eq!(late.build().unwrap_err().message, e.message);
     let scenario = Scenario::parse(&shipped("default.yaml"), "s.yaml", Path::new("scenarios")).unwrap();
     // requests: 10/s × 500 kFLOP / 25 MFLOP/s = 0.2; batch-job: on half the time on one of one core = 0.5.
     assert!((scenario.offered_background_load() - 0.7).abs() < 1e-12);

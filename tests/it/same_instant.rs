@@ -6,8 +6,10 @@ use flexrnn::sim::SimTime;
 
 use crate::run_text;
 
-fn node(scheduler: &str, speed: &str) -> String {
-    format!("name: same-instant\nseed: 1\nduration: 3s\nnode:\n  cores: 1\n  speed: {speed}\n  scheduler: {scheduler}\nprocesses:\n")
+/// The head of a scenario file (these tests go through the YAML path on purpose): one core of
+/// `speed` under `scheduler` for `duration`; the processes follow.
+fn node(scheduler: &str, speed: &str, duration: &str) -> String {
+    format!("name: same-instant\nseed: 1\nduration: {duration}\nnode:\n  cores: 1\n  speed: {speed}\n  scheduler: {scheduler}\nprocesses:\n")
 }
 
 /// One core of 1 GFLOP/s: L (2 GFLOP, released at 0, deadline 2 s) and H (1 FLOP, released at 2 s).
@@ -15,7 +17,7 @@ fn node(scheduler: &str, speed: &str) -> String {
 #[test]
 fn job_done_when_another_arrives_ends_on_time_under_edf_and_fixed_priority() {
     for (scheduler, h_priority) in [("edf", 0), ("fixed_priority", 0), ("processor_sharing", 0)] {
-        let text = node(scheduler, "1GFLOP/s")
+        let text = node(scheduler, "1GFLOP/s", "3s")
             + "  - name: l\n    kind: periodic\n    period: 10s\n    deadline: 2s\n    priority: 1\n    work: { constant: 2GFLOP }\n"
             + &format!("  - name: h\n    kind: periodic\n    period: 10s\n    phase: 2s\n    deadline: 1s\n    priority: {h_priority}\n    work: {{ constant: 1FLOP }}\n");
         let (_, _, results) = run_text(&text, false);
@@ -34,7 +36,7 @@ fn job_done_when_another_arrives_ends_on_time_under_edf_and_fixed_priority() {
 /// ordering contract L would be preempted with 0.1 FLOP left and end after H, at 666 666 666 ns).
 #[test]
 fn job_done_within_half_a_nanosecond_of_an_arrival_is_not_preempted() {
-    let text = node("fixed_priority", "300MFLOP/s")
+    let text = node("fixed_priority", "300MFLOP/s", "3s")
         + "  - name: l\n    kind: periodic\n    period: 10s\n    priority: 1\n    work: { constant: 100MFLOP }\n"
         + "  - name: h\n    kind: periodic\n    period: 10s\n    phase: 333333333ns\n    priority: 0\n    work: { constant: 100MFLOP }\n";
     let (_, _, results) = run_text(&text, false);
@@ -50,7 +52,7 @@ fn job_done_within_half_a_nanosecond_of_an_arrival_is_not_preempted() {
 #[test]
 fn harmonic_periodic_tasks_at_utilisation_one_have_no_misses_under_edf_and_rate_monotonic() {
     for scheduler in ["edf", "fixed_priority"] {
-        let mut text = node(scheduler, "1GFLOP/s").replace("duration: 3s", "duration: 2s");
+        let mut text = node(scheduler, "1GFLOP/s", "2s");
         for (i, (period, work)) in [(10, 5), (20, 5), (40, 10)].iter().enumerate() {
             text += &format!(
                 "  - name: t{i}\n    kind: periodic\n    period: {period}ms\n    priority: {i}\n    work: {{ constant: {work}MFLOP }}\n"
@@ -69,7 +71,7 @@ fn harmonic_periodic_tasks_at_utilisation_one_have_no_misses_under_edf_and_rate_
 /// readout) ends exactly at its deadline and is not missed.
 #[test]
 fn frame_ending_exactly_at_its_deadline_is_not_missed_when_a_job_arrives_then() {
-    let text = node("processor_sharing", "377600FLOP/s").replace("duration: 3s", "duration: 1s")
+    let text = node("processor_sharing", "377600FLOP/s", "1s")
         + "  - name: digits\n    kind: rnn_stream\n    dataset: digits\n    models: ../models/digits-gru\n    sequences: 1\n    period: 10ms\n    deadline: 5ms\n    on_miss: continue\n    policies:\n      - static: { model: gru-16 }\n"
         + "  - name: tick\n    kind: periodic\n    period: 10ms\n    phase: 5ms\n    work: { constant: 1FLOP }\n";
     let (_, _, results) = run_text(&text, false);

@@ -1,9 +1,17 @@
 //! Sizes: more processes than a 16-bit id field holds, oversized and non-regular input files, deeply
 //! nested YAML.
 
-use flexrnn::report;
+use std::num::NonZeroUsize;
 
-use crate::run_text;
+use flexrnn::node::Discipline;
+use flexrnn::policy::static_::StaticConfig;
+use flexrnn::policy::PolicySpec;
+use flexrnn::report;
+use flexrnn::scenario::{NodeSpec, Scenario, StageSpec, StreamBuilder};
+use flexrnn::sim::SimTime;
+use flexrnn::workload::{BackgroundKind, BackgroundSpec, WorkDistribution};
+
+use crate::run_built;
 
 /// 69 999 periodic processes (one 1-FLOP job each, released 2 ns apart so the node holds one job at a
 /// time) and a pipelined RNN stream (from 150 µs, after them) whose owner index is 69 999: above the old 16-bit owner field
@@ -11,19 +19,26 @@ use crate::run_text;
 #[test]
 fn seventy_thousand_processes_run_without_panic() {
     let background = 69_999usize;
-    let mut text = String::from(
-        "name: many\nseed: 1\nduration: 1ms\nnode: { cores: 1, speed: 1GFLOP/s, scheduler: processor_sharing }\nprocesses:\n",
-    );
-    text.push_str(
-        "  - name: digits\n    kind: rnn_stream\n    dataset: digits\n    models: ../models/digits-gru\n    period: 100us\n    start: 150us\n    deadline: 100us\n    sequences: 1\n    pipeline:\n      - { name: pose, work: { constant: 1kFLOP } }\n    policies:\n      - static: { model: gru-16 }\n",
-    );
-    for i in 0..background {
-        text.push_str(&format!(
-            "  - {{ name: p{i}, kind: periodic, period: 1s, phase: {}ns, work: {{ constant: 1FLOP }} }}\n",
-            2 * i
-        ));
-    }
-    let (scenario, resources, results) = run_text(&text, false);
+    let us = |value: u64| SimTime(value * 1_000);
+    let gru_16 = PolicySpec::new(StaticConfig { model: "gru-16".into() }).unwrap();
+    let pose = StageSpec { name: "pose".into(), work: WorkDistribution::Constant(1e3), after: vec![] };
+    let stream = StreamBuilder::new("digits", "digits", "../models/digits-gru", us(100), us(100))
+        .start(us(150))
+        .sequences(1)
+        .stage(pose)
+        .policy(gru_16);
+    let node = NodeSpec::new(NonZeroUsize::MIN, 1e9, Discipline::ProcessorSharing);
+    let scenario =
+        Scenario::builder("many").seed(1).duration(us(1_000)).node(node).dir(crate::root().join("scenarios"));
+    let scenario = (0..background).fold(scenario.stream(stream), |scenario, i| {
+        // Periodic every second from 2i ns, each job due a period later (as a file's `periodic`).
+        let period = SimTime(SimTime::NANOS_PER_SEC);
+        let work = WorkDistribution::Constant(1.0);
+        let kind = BackgroundKind::Periodic { period, phase: SimTime(2 * i as u64), jitter: SimTime::ZERO, work };
+        let deadline = Some(period);
+        scenario.background(BackgroundSpec { name: format!("p{i}"), kind, weight: 1.0, priority: 0, deadline })
+    });
+    let (scenario, resources, results) = run_built(scenario, false);
     let jobs = &results[0].outcome.recorder.jobs;
     assert_eq!(jobs.len(), background);
     for job in jobs {
@@ -61,7 +76,8 @@ fn jobs_beyond_the_runs_are_lowered_with_a_note() {
     let input = tempfile::tempdir().unwrap();
     let out = tempfile::tempdir().unwrap();
     let scenario = input.path().join("mm1.yaml");
-    std::fs::write(&scenario, crate::shipped("mm1-ps.yaml").replace("duration: 1250000s", "duration: 100s")).unwrap();
+    // The binary reads a file: the shipped text, shortened.
+    std::fs::write(&scenario, crate::yaml_with("mm1-ps.yaml", &[("duration: 1250000s", "duration: 100s")])).unwrap();
     let output = flexrnn()
         .args(["run"])
         .arg(&scenario)
@@ -179,10 +195,10 @@ fn a_byte_order_mark_is_ignored() {
     let study = format!("\u{feff}{}", crate::shipped("study-policies.yaml"));
     let study = flexrnn::study::spec::Study::parse(&study, "s.yaml", &crate::root().join("scenarios")).unwrap();
     assert_eq!(study.name, "study-policies");
-    // The base scenario read from a file with a mark.
+    // The base scenario read from a file with a mark (in a temporary folder: its model path made absolute).
     let dir = tempfile::tempdir().unwrap();
-    let base = crate::shipped("default.yaml")
-        .replace("../models/digits-gru", &crate::at("models/digits-gru").display().to_string());
+    let models = crate::at("models/digits-gru").display().to_string();
+    let base = crate::yaml_with("default.yaml", &[("../models/digits-gru", &models)]);
     std::fs::write(dir.path().join("base.yaml"), format!("\u{feff}{base}")).unwrap();
     std::fs::write(dir.path().join("s.yaml"), "name: s\nseed: 1\nscenario: base.yaml\nreplications: 1\n").unwrap();
     let study = flexrnn::study::spec::Study::load(&dir.path().join("s.yaml")).unwrap();

@@ -1,17 +1,26 @@
 //! The smaller defects of issue 10's list 5: the `threshold` policy's `queue` signal, the half-open run
 //! horizon, duplicate keys, names starting with `.`, the finite-trace overload warning.
 
-use flexrnn::scenario::Scenario;
+use std::num::NonZeroUsize;
 
-use crate::{run_text, short_default};
+use flexrnn::node::Discipline;
+use flexrnn::policy::static_::StaticConfig;
+use flexrnn::policy::threshold::{LoadSignal, ThresholdConfig};
+use flexrnn::policy::PolicySpec;
+use flexrnn::scenario::{NodeSpec, Scenario, StreamBuilder};
+use flexrnn::workload::{OnMiss, WorkDistribution};
 
-const POLICIES: &str =
-    "      - static: { model: gru-128 }\n      - static: { model: gru-16 }\n      - greedy_slack: {}\n";
+use crate::{ms, run_built, secs, short_default, yaml_with};
 
-/// The default scenario (shortened) with `policies` instead of its three.
-fn with_policies(text: &str, policies: &str) -> String {
-    assert!(text.contains(POLICIES), "default.yaml changed; update this helper");
-    text.replace(POLICIES, policies)
+/// `threshold: { signal: queue, models: [gru-128, gru-16], thresholds: [1], hysteresis: 0 }`.
+fn queue_threshold() -> PolicySpec {
+    PolicySpec::new(ThresholdConfig {
+        signal: LoadSignal::Queue,
+        models: vec!["gru-128".into(), "gru-16".into()],
+        thresholds: vec![1.0],
+        hysteresis: 0.0,
+    })
+    .unwrap()
 }
 
 /// `threshold`'s `queue` signal counted the frame being dispatched, so it was never below 1. It now
@@ -19,11 +28,9 @@ fn with_policies(text: &str, policies: &str) -> String {
 /// batch job runs, and the policy runs gru-16 exactly when a frame waits behind the one it dispatches.
 #[test]
 fn threshold_queue_signal_reacts_to_frames_waiting_behind() {
-    let text = with_policies(
-        &short_default(20, "20s").replace("on_miss: skip", "on_miss: continue"),
-        "      - threshold: { signal: queue, models: [gru-128, gru-16], thresholds: [1], hysteresis: 0 }\n",
-    );
-    let (_, _, results) = run_text(&text, false);
+    let scenario = short_default(20, secs(20))
+        .edit_stream("digits", |s| s.on_miss(OnMiss::Continue).policies([queue_threshold()]));
+    let (_, _, results) = run_built(scenario, false);
     let steps = &results[0].outcome.recorder.steps;
     let releases: Vec<u64> = steps.iter().map(|s| s.release.0).collect();
     let (mut narrow, mut wide, mut checked) = (0, 0, 0);
@@ -52,17 +59,23 @@ fn threshold_queue_signal_reacts_to_frames_waiting_behind() {
 /// a `queue` threshold above that makes the policy static: refused at the policies, naming the bound.
 #[test]
 fn unreachable_queue_thresholds_are_refused() {
-    let policy = "      - threshold: { signal: queue, models: [gru-128, gru-16], thresholds: [1], hysteresis: 0 }\n";
-    let text = with_policies(&short_default(20, "20s"), policy);
+    // In YAML, to check the error points at the `policies:` line (line 22 of default.yaml).
+    let policies = (
+        "      - static: { model: gru-128 }\n      - static: { model: gru-16 }\n      - greedy_slack: {}\n",
+        "      - threshold: { signal: queue, models: [gru-128, gru-16], thresholds: [1], hysteresis: 0 }\n",
+    );
+    let text = yaml_with("default.yaml", &[policies]);
     let e = Scenario::parse(&text, "q.yaml", &crate::root().join("scenarios")).unwrap_err();
-    assert_eq!(e.location.map(|l| l.0), Some(23), "{e}");
+    assert_eq!(e.location.map(|l| l.0), Some(22), "{e}");
     assert!(
         e.message.contains("at most 0 frame(s) ever wait behind") && e.message.contains("first threshold 1"),
         "{e}"
     );
+    // Built in code: the same message.
+    let in_code = short_default(20, secs(20)).edit_stream("digits", |s| s.policies([queue_threshold()]));
+    assert_eq!(in_code.clone().build().unwrap_err().message, e.message);
     // A deadline of two periods lets one frame wait: threshold 1 is reachable.
-    let text = text.replace("deadline: 5ms ", "deadline: 10ms");
-    assert!(Scenario::parse(&text, "q.yaml", &crate::root().join("scenarios")).is_ok());
+    assert!(in_code.edit_stream("digits", |s| s.deadline(ms(10))).build().is_ok());
 }
 
 /// A frame released exactly at `duration` was counted (12 001 frames in 60 s at 5 ms instead of
@@ -72,11 +85,18 @@ fn the_run_is_half_open_at_its_duration() {
     let dir = tempfile::tempdir().unwrap();
     let trace = dir.path().join("jobs.csv");
     std::fs::write(&trace, "release_s,work_flop\n0.5,1000\n1.0,1000\n").unwrap();
-    let text = format!(
-        "name: horizon\nseed: 1\nduration: 1s\nnode: {{ cores: 1, speed: 1GFLOP/s, scheduler: processor_sharing }}\nprocesses:\n  - name: digits\n    kind: rnn_stream\n    dataset: digits\n    models: ../models/digits-gru\n    period: 5ms\n    deadline: 5ms\n    sequences: 10\n    policies:\n      - static: {{ model: gru-16 }}\n  - {{ name: tick, kind: periodic, period: 100ms, work: {{ constant: 1kFLOP }} }}\n  - {{ name: replay, kind: trace, jobs: {} }}\n",
-        trace.display()
-    );
-    let (_, _, results) = run_text(&text, false);
+    let gru_16 = PolicySpec::new(StaticConfig { model: "gru-16".into() }).unwrap();
+    let stream =
+        StreamBuilder::new("digits", "digits", "../models/digits-gru", ms(5), ms(5)).sequences(10).policy(gru_16);
+    let scenario = Scenario::builder("horizon")
+        .seed(1)
+        .duration(secs(1))
+        .node(NodeSpec::new(NonZeroUsize::MIN, 1e9, Discipline::ProcessorSharing))
+        .dir(crate::root().join("scenarios"))
+        .stream(stream)
+        .periodic("tick", ms(100), WorkDistribution::Constant(1e3))
+        .trace_jobs("replay", &trace, 1.0);
+    let (_, _, results) = run_built(scenario, false);
     let records = &results[0].outcome.recorder;
     // 1 s / 5 ms = 200 frames, the last released at 995 ms.
     assert_eq!(records.steps.len(), 200);

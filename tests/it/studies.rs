@@ -171,6 +171,7 @@ fn threads_shards_and_resumes_give_byte_identical_studies() {
 fn study_errors_name_the_file_line_and_allowed_values() {
     let input = tempfile::tempdir().unwrap();
     let file = write_study(input.path());
+    // A bad path injected into the study file's text: the error must name its line.
     let text = std::fs::read_to_string(&file).unwrap().replace("processes.requests.rate", "processes.request.rate");
     std::fs::write(&file, text).unwrap();
     let output = flexrnn().arg("study").arg(&file).arg("--out").arg(input.path().join("o")).output().unwrap();

@@ -1,22 +1,17 @@
 //! `trace` background processes end to end: a jobs trace gives hand-computed response times, a
 //! utilisation trace keeps the node as busy as it says, and the shipped trace scenario runs.
 
+use std::num::NonZeroUsize;
 use std::path::Path;
 
+use flexrnn::node::Discipline;
 use flexrnn::report;
-use flexrnn::runner::{self, Resources, RunResult};
-use flexrnn::scenario::Scenario;
+use flexrnn::runner::{Resources, RunResult};
+use flexrnn::scenario::{NodeSpec, Scenario, ScenarioBuilder};
+use flexrnn::sim::SimTime;
+use flexrnn::workload::WorkDistribution;
 
-use crate::{run_text, shipped};
-
-/// Parses `text` as a file in `dir` and runs it.
-fn run_in(dir: &Path, text: &str) -> (Scenario, Resources, Vec<RunResult>) {
-    let scenario = Scenario::parse(text, "trace.yaml", dir).unwrap_or_else(|e| panic!("{e}"));
-    let resources = runner::load_resources(&scenario).unwrap_or_else(|e| panic!("{e}"));
-    let plans = runner::plan_runs(&scenario, &resources).unwrap_or_else(|e| panic!("{e}"));
-    let results = runner::execute(&scenario, &resources, &plans, false).unwrap_or_else(|e| panic!("{e}"));
-    (scenario, resources, results)
-}
+use crate::{run_built, run_text, secs, shipped};
 
 /// The rows of `jobs.csv` (header removed) and the node's utilisation from `summary.csv`.
 fn jobs_and_utilisation(scenario: &Scenario, resources: &Resources, results: &[RunResult]) -> (Vec<String>, f64) {
@@ -35,8 +30,11 @@ fn jobs_and_utilisation(scenario: &Scenario, resources: &Resources, results: &[R
     (lines.map(String::from).collect(), node.split(',').nth(column).unwrap().parse().unwrap())
 }
 
-fn node(cores: usize, speed: &str, scheduler: &str, duration: &str) -> String {
-    format!("name: trace\nseed: 3\nduration: {duration}\nnode:\n  cores: {cores}\n  speed: {speed}\n  scheduler: {scheduler}\nprocesses:\n")
+/// A scenario `trace` (seed 3) of `duration` on `cores` cores of `speed` FLOP/s under `discipline`,
+/// its files relative to `dir`; the processes follow.
+fn node(dir: &Path, cores: usize, speed: f64, discipline: Discipline, duration: SimTime) -> ScenarioBuilder {
+    let node = NodeSpec::new(NonZeroUsize::new(cores).unwrap(), speed, discipline);
+    Scenario::builder("trace").seed(3).duration(duration).node(node).dir(dir)
 }
 
 #[test]
@@ -50,8 +48,8 @@ fn jobs_trace_on_one_fifo_core_gives_hand_computed_response_times() {
         "# three hand-written jobs and one too late\nrelease_s,work_flop\n0,2e6\n1,1e6\n1,5e5\n5,5e5\n12,1e6\n",
     )
     .unwrap();
-    let text = format!("{}  - name: replay\n    kind: trace\n    jobs: jobs.csv\n", node(1, "1MFLOP/s", "fifo", "10s"));
-    let (scenario, resources, results) = run_in(dir.path(), &text);
+    let scenario = node(dir.path(), 1, 1e6, Discipline::Fifo, secs(10)).trace_jobs("replay", "jobs.csv", 1.0);
+    let (scenario, resources, results) = run_built(scenario, false);
     assert!((scenario.offered_background_load() - 4e6 / 1e7).abs() < 1e-12);
     let (jobs, utilisation) = jobs_and_utilisation(&scenario, &resources, &results);
     assert_eq!(
@@ -70,23 +68,26 @@ fn jobs_trace_on_one_fifo_core_gives_hand_computed_response_times() {
 #[test]
 fn utilisation_trace_keeps_the_node_as_busy_as_it_says() {
     let dir = tempfile::tempdir().unwrap();
-    for (utilisation, scheduler, jobs_per_chunk) in
-        [(0.5, "processor_sharing", 1), (0.5, "fifo", 1), (0.75, "processor_sharing", 2), (0.2, "edf", 1)]
-    {
+    for (utilisation, scheduler, jobs_per_chunk) in [
+        (0.5, Discipline::ProcessorSharing, 1),
+        (0.5, Discipline::Fifo, 1),
+        (0.75, Discipline::ProcessorSharing, 2),
+        (0.2, Discipline::Edf, 1),
+    ] {
         // A sample every 10 s for 100 s, all at `utilisation`.
         let rows: String = (0..=10).map(|k| format!("{},{utilisation}\n", 10 * k)).collect();
         std::fs::write(dir.path().join("u.csv"), format!("time_s,utilisation\n{rows}")).unwrap();
-        let text = format!(
-            "{}  - name: datacentre\n    kind: trace\n    utilisation: u.csv\n    deadline: 1s\n",
-            node(2, "2MFLOP/s", scheduler, "100s")
-        );
-        let (scenario, resources, results) = run_in(dir.path(), &text);
+        // Chunks every 100 ms (the default), each due 1 s after its release.
+        let scenario = node(dir.path(), 2, 2e6, scheduler, secs(100))
+            .trace_utilisation("datacentre", "u.csv", flexrnn::scenario::DEFAULT_TRACE_CHUNK, 1.0)
+            .edit_background("datacentre", |b| b.deadline = Some(secs(1)));
+        let (scenario, resources, results) = run_built(scenario, false);
         assert!((scenario.offered_background_load() - utilisation).abs() < 1e-9, "{utilisation}");
         let (jobs, measured) = jobs_and_utilisation(&scenario, &resources, &results);
-        assert!((measured - utilisation).abs() < 0.02 * utilisation, "{scheduler}, u = {utilisation}: {measured}");
+        assert!((measured - utilisation).abs() < 0.02 * utilisation, "{scheduler:?}, u = {utilisation}: {measured}");
         // A chunk every 100 ms from 0 to 99.9 s: ⌈u × 2⌉ jobs of u × 2 × 2 MFLOP/s × 0.1 s / jobs each, all
         // finished by the end (the chunk at 100 s is still running).
-        assert_eq!(jobs.len(), 1000 * jobs_per_chunk, "{scheduler}, u = {utilisation}");
+        assert_eq!(jobs.len(), 1000 * jobs_per_chunk, "{scheduler:?}, u = {utilisation}");
         let work: f64 = jobs.iter().map(|l| l.rsplit(',').next().unwrap().parse::<f64>().unwrap()).sum();
         assert!((work - utilisation * 4e6 * 100.0).abs() < 1e-3, "{work}");
         assert!(jobs.iter().all(|l| l.split(',').nth(6) == Some("0")), "no job misses its 1-s deadline");
@@ -117,18 +118,20 @@ fn shipped_trace_scenario_replays_the_synthetic_day() {
 fn a_trace_leaves_the_other_processes_draws_unchanged() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("jobs.csv"), "release_s,work_flop\n1,5e6\n2,5e6\n30,2e7\n").unwrap();
-    let requests =
-        "  - name: requests\n    kind: poisson\n    rate: 10/s\n    work: { exponential: { mean: 500kFLOP } }\n";
-    let alone = format!("{}{requests}", node(1, "25MFLOP/s", "processor_sharing", "60s"));
-    let with_trace = format!("{alone}  - name: replay\n    kind: trace\n    jobs: jobs.csv\n");
-    let releases = |text: &str| -> Vec<(u64, u64)> {
-        let (_, _, results) = run_in(dir.path(), text);
+    let alone = node(dir.path(), 1, 25e6, Discipline::ProcessorSharing, secs(60)).poisson(
+        "requests",
+        10.0,
+        WorkDistribution::Exponential { mean: 500e3 },
+    );
+    let with_trace = alone.clone().trace_jobs("replay", "jobs.csv", 1.0);
+    let releases = |scenario: ScenarioBuilder| -> Vec<(u64, u64)> {
+        let (_, _, results) = run_built(scenario, false);
         let mut jobs: Vec<(u64, u64)> =
             results[0].outcome.recorder.jobs.iter().filter(|j| j.process == 0).map(|j| (j.job, j.release.0)).collect();
         jobs.sort_unstable();
         jobs
     };
-    let (a, b) = (releases(&alone), releases(&with_trace));
+    let (a, b) = (releases(alone), releases(with_trace));
     // The requests are the same jobs at the same times (common random numbers); only the jobs still
     // running at the end may differ.
     assert!(a.len() > 500 && a.len().abs_diff(b.len()) < 5, "{} vs {}", a.len(), b.len());
