@@ -3,6 +3,7 @@
 //! CSV syntax is the `csv` crate's, the meaning of each row is checked here.
 
 use super::UtilisationTrace;
+use crate::input::{csv_rows, CsvRow};
 use crate::sim::SimTime;
 
 /// A file of work samples or a trace that cannot be used: the file (as the user named it), the 1-based
@@ -47,53 +48,6 @@ pub struct UtilisationSample {
     pub utilisation: f64,
 }
 
-/// One data row of a CSV file: its 1-based line and its fields, trimmed.
-struct Row {
-    line: usize,
-    fields: csv::StringRecord,
-}
-
-impl Row {
-    /// The row as written (fields joined by commas, quotes removed), cut for a message.
-    fn shown(&self) -> String {
-        shown(&self.fields.iter().collect::<Vec<_>>().join(","))
-    }
-}
-
-/// The rows of CSV `text`, read by the `csv` crate without a header (callers check theirs) and with
-/// any number of fields per row (callers check the count): fields trimmed, standard quoting, a
-/// byte-order mark removed, blank lines (also lines of spaces) skipped, and with `comments` lines
-/// whose first non-blank character is `#` skipped too (the crate skips those starting with `#`; an
-/// indented one arrives as a row whose first field starts with `#`). The error of a row the crate
-/// cannot read is given with its line (the crate reads `&str` input without error in practice).
-fn csv_rows(text: &str, comments: bool) -> impl Iterator<Item = Result<Row, (Option<usize>, String)>> + '_ {
-    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
-    let reader = csv::ReaderBuilder::new()
-        .has_headers(false)
-        .flexible(true)
-        .trim(csv::Trim::All)
-        .comment(comments.then_some(b'#'))
-        .from_reader(text.as_bytes());
-    reader.into_records().filter_map(move |record| match record {
-        Ok(fields) => {
-            let line = fields.position().map_or(0, |position| row_line(text, position, comments));
-            let blank = fields.len() == 1 && fields[0].is_empty();
-            let comment = comments && fields.get(0).is_some_and(|first| first.starts_with('#'));
-            (!blank && !comment).then_some(Ok(Row { line, fields }))
-        }
-        Err(error) => Some(Err((error.position().map(|p| p.line() as usize), error.to_string()))),
-    })
-}
-
-/// The 1-based line where a row starts. The crate's position of a row is where it began reading it,
-/// before the blank lines and `#` comments it skipped on the way, so those are counted here.
-fn row_line(text: &str, position: &csv::Position, comments: bool) -> usize {
-    let skipped = text.get(position.byte() as usize..).map_or(0, |rest| {
-        rest.lines().take_while(|line| line.is_empty() || (comments && line.starts_with('#'))).count()
-    });
-    position.line() as usize + skipped
-}
-
 /// A value for a message, cut at 40 characters.
 fn shown(value: &str) -> String {
     match value.char_indices().nth(40) {
@@ -119,7 +73,7 @@ pub fn parse_empirical_csv(text: &str, file_label: &str) -> Result<Vec<f64>, Sam
         let row = row.map_err(|(line, message)| error(line, message))?;
         let at = Some(row.line);
         if row.fields.len() != 1 {
-            return Err(error(at, format!("`{}` has {} fields, not 1; {EXPECTED}", row.shown(), row.fields.len())));
+            return Err(error(at, format!("`{}` has {} fields, not 1; {EXPECTED}", shown(&row.text()), row.fields.len())));
         }
         let value = &row.fields[0];
         match value.parse::<f64>() {
@@ -146,23 +100,23 @@ fn trace_rows<'t>(
     header: &str,
     error: &dyn Fn(Option<usize>, String) -> SamplesFileError,
     expected: &str,
-) -> Result<impl Iterator<Item = Result<Row, (Option<usize>, String)>> + 't, SamplesFileError> {
+) -> Result<impl Iterator<Item = Result<CsvRow, (Option<usize>, String)>> + 't, SamplesFileError> {
     let mut rows = csv_rows(text, true);
     let Some(first) = rows.next() else {
         return Err(error(None, format!("empty file; {expected}")));
     };
     let first = first.map_err(|(line, message)| error(line, message))?;
     if first.fields.iter().map(|name| name.trim_matches('"').trim()).ne(header.split(',')) {
-        return Err(error(Some(first.line), format!("the header is `{}`, not `{header}`; {expected}", first.shown())));
+        return Err(error(Some(first.line), format!("the header is `{}`, not `{header}`; {expected}", shown(&first.text()))));
     }
     Ok(rows)
 }
 
 /// The two numbers of a trace row `a,b` (named `names` in messages), or the error to report at its line.
-fn trace_row(row: &Row, names: [&str; 2], expected: &str) -> Result<(f64, f64), String> {
+fn trace_row(row: &CsvRow, names: [&str; 2], expected: &str) -> Result<(f64, f64), String> {
     let [first, second] = [0, 1].map(|index| row.fields.get(index));
     let (Some(first), Some(second), 2) = (first, second, row.fields.len()) else {
-        return Err(format!("`{}` has {} field(s), not 2; {expected}", row.shown(), row.fields.len()));
+        return Err(format!("`{}` has {} field(s), not 2; {expected}", shown(&row.text()), row.fields.len()));
     };
     let number = |name: &str, value: &str| match value.parse::<f64>() {
         Ok(v) if v.is_finite() => Ok(v),
@@ -423,19 +377,5 @@ mod tests {
         let e = parse_utilisation_trace_csv(utilisation, "u.csv", 1.0).unwrap_err();
         assert_eq!(e.line, Some(6), "{e}");
         assert!(e.message.starts_with("utilisation `high` is not a number; expected the header `time_s,utilisation`"), "{e}");
-    }
-
-    /// The crate's row positions start before the blank and comment lines it skipped; `row_line`
-    /// counts them, so every row gets the line an editor shows.
-    #[test]
-    fn csv_rows_have_the_lines_of_the_file() {
-        let text = "\u{feff}a,1\n\n\n# c\n  \nb,2\r\n\r\n#x\r\n\n\"c\",3\n   # indented\n\n\nd\n";
-        let rows: Vec<(usize, String)> = csv_rows(text, true)
-            .map(|row| row.map(|row| (row.line, row.fields.iter().collect::<Vec<_>>().join(","))).unwrap())
-            .collect();
-        let want = [(1, "a,1"), (6, "b,2"), (10, "c,3"), (14, "d")];
-        assert_eq!(rows, want.map(|(line, row)| (line, row.to_string())));
-        // Without comments, `#` lines are rows.
-        assert_eq!(csv_rows("1\n\n#x\n", false).map(|row| row.unwrap().line).collect::<Vec<_>>(), [1, 3]);
     }
 }
