@@ -122,8 +122,21 @@ fn work_parameter_errors_name_the_field_and_what_is_allowed() {
     );
     assert!(e.location.is_some(), "{e}");
     let e = parse(&with_work("{ beta: { a: 1, b: 2 } }")).unwrap_err();
-    assert!(e.message.contains("unknown field `beta`") && e.message.contains("weibull"), "{e}");
-    assert_eq!(e.location.map(|l| l.0), Some(12), "{e}");
+    assert!(e.message.contains("unknown variant `beta`, expected one of") && e.message.contains("`weibull`"), "{e}");
+    assert_eq!(e.location, Some((12, 13)), "{e}");
+    // Issue 12 (one-key maps read by serde's derived enum): no distribution, a bare name, a number or
+    // a number as the name are refused with the forms allowed, at the value.
+    for (written, expected) in [
+        ("{}", "give exactly one distribution, one of `constant: <work>`"),
+        ("constant", "give exactly one distribution, one of `constant: <work>`"),
+        ("5", "expected a one-key map, one of `constant: <work>`"),
+        ("{ 0: 1MFLOP }", "unknown variant `0`, expected one of `constant`"),
+        ("{ gamma: 5 }", "expected a map `{ mean: <work>, cv: <number> }`"),
+    ] {
+        let e = parse(&with_work(written)).unwrap_err();
+        assert!(e.message.contains(expected), "{written}: {e}\nshould contain {expected:?}");
+        assert_eq!(e.location.map(|l| l.0), Some(12), "{written}: {e}");
+    }
     let e = parse(&with_work("{ weibull: { mean: 1GFLOP, shape: 2 } }")).unwrap_err();
     assert!(e.message.contains("unknown field `mean`") && e.message.contains("scale"), "{e}");
     assert_eq!(e.location.map(|l| l.0), Some(12), "{e}");
