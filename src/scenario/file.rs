@@ -186,6 +186,14 @@ fn zero_duration() -> Duration {
     Duration(SimTime::ZERO)
 }
 
+/// The schedulers written as one-key maps, with their parameters.
+#[derive(Deserialize)]
+#[serde(rename_all = "snake_case")]
+enum SchedulerParams {
+    FixedPriority(FixedPriorityParams),
+    RoundRobin(RoundRobinParams),
+}
+
 const SCHEDULERS: &str = "`processor_sharing`, `fifo`, `edf`, `fixed_priority`, `{ fixed_priority: { preemptive: <bool> } }`, `{ round_robin: { quantum: <duration>, context_switch: <duration> } }`";
 
 impl<'de> Deserialize<'de> for SchedulerFile {
@@ -208,32 +216,17 @@ impl<'de> Deserialize<'de> for SchedulerFile {
                     other => Err(E::custom(format!("unknown scheduler `{other}`; allowed: {SCHEDULERS}"))),
                 }
             }
-            fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<SchedulerFile, A::Error> {
-                use serde::de::Error;
-                let key: String = map
-                    .next_key()?
-                    .ok_or_else(|| A::Error::custom(format!("empty scheduler; allowed: {SCHEDULERS}")))?;
-                let discipline = match key.as_str() {
-                    "fixed_priority" => {
-                        Discipline::FixedPriority { preemptive: map.next_value::<FixedPriorityParams>()?.preemptive }
-                    }
-                    "round_robin" => {
-                        let params: RoundRobinParams = map.next_value()?;
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, map: A) -> Result<SchedulerFile, A::Error> {
+                let one_key = OneKeyMap::new("give exactly one scheduler", SCHEDULERS);
+                Ok(SchedulerFile(match one_key.visit_map(map)? {
+                    SchedulerParams::FixedPriority(params) => Discipline::FixedPriority { preemptive: params.preemptive },
+                    SchedulerParams::RoundRobin(params) => {
                         if params.quantum.0 .0 == 0 {
-                            return Err(A::Error::custom("round_robin quantum must be longer than zero"));
+                            return Err(serde::de::Error::custom("round_robin quantum must be longer than zero"));
                         }
                         Discipline::RoundRobin { quantum: params.quantum.0, context_switch: params.context_switch.0 }
                     }
-                    other => {
-                        return Err(A::Error::custom(format!(
-                            "scheduler `{other}` takes no parameters here; allowed: {SCHEDULERS}"
-                        )))
-                    }
-                };
-                if map.next_key::<String>()?.is_some() {
-                    return Err(A::Error::custom("give exactly one scheduler"));
-                }
-                Ok(SchedulerFile(discipline))
+                }))
             }
         }
         deserializer.deserialize_any(V)
@@ -469,6 +462,13 @@ pub(crate) enum ProcessKindName {
 /// Declares [`RawProcess`] (a process entry exactly as written: `name`, `kind` and every other field
 /// optional) and, from the same list, [`RawProcess::given`], so the fields checked against a kind's
 /// list cannot drift from the fields read.
+///
+/// Why not serde's internally tagged enum (`#[serde(tag = "kind")]`, one struct per kind): serde reads
+/// such a map into a buffer before it knows the kind, and serde_yaml then locates every error inside
+/// the process at the process's first line, without the field's path (`rate: x` on line 12 is reported
+/// at `- name:` on line 9); and an unknown field is "unknown field `period`, expected one of `name`,
+/// `rate`, `work`" without the kind. A flat struct of optional fields keeps the parser's positions, and
+/// the per-kind lists below say what is allowed for which kind.
 macro_rules! raw_process {
     ($($(#[$attr:meta])* $field:ident: $ty:ty,)+) => {
         /// A process entry exactly as written (every field but `name` and `kind` optional here).

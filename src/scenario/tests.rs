@@ -298,6 +298,32 @@ fn trace_errors_name_the_field_file_and_line() {
     assert!(e.message.contains("arrivals and frames") && e.location == Some((3, 1)), "{e}");
 }
 
+/// Issue 12 (one-key maps read by serde's derived enum): scheduler maps.
+#[test]
+fn scheduler_maps_take_one_scheduler_with_its_parameters() {
+    let with = |scheduler: &str| parse(&MM1.replace("processor_sharing", scheduler));
+    let s = with("{ round_robin: { quantum: 10ms, context_switch: 50us } }").unwrap();
+    assert_eq!(
+        s.node().discipline,
+        Discipline::RoundRobin { quantum: SimTime(10_000_000), context_switch: SimTime(50_000) }
+    );
+    let s = with("{ fixed_priority: { preemptive: false } }").unwrap();
+    assert_eq!(s.node().discipline, Discipline::FixedPriority { preemptive: false });
+    assert_eq!(with("fixed_priority").unwrap().node().discipline, Discipline::FixedPriority { preemptive: true });
+    for (written, expected) in [
+        ("{}", "give exactly one scheduler, one of `processor_sharing`"),
+        ("{ fixed_priority: {}, round_robin: { quantum: 1ms } }", "give exactly one scheduler, one of"),
+        ("{ fifo: {} }", "unknown variant `fifo`, expected `fixed_priority` or `round_robin`"),
+        ("{ round_robin: { quantum: 0s } }", "round_robin quantum must be longer than zero"),
+        ("{ round_robin: { context_switch: 1ms } }", "missing field `quantum`"),
+        ("round_robin", "round_robin needs its quantum"),
+    ] {
+        let e = with(written).unwrap_err();
+        assert!(e.message.contains(expected), "{written}: {e}\nshould contain {expected:?}");
+        assert_eq!(e.location.map(|l| l.0), Some(7), "{written}: {e}");
+    }
+}
+
 #[test]
 fn no_input_panics() {
     for text in ["", "[", "name: [1, 2]", "processes: 5", "\u{0}", "name: x\nseed: -1", "a: *b", "duration: 1e999s"] {
