@@ -125,7 +125,10 @@ impl CsvRow {
 /// whose first non-blank character is `#` skipped too (the crate skips those starting with `#`; an
 /// indented one arrives as a row whose first field starts with `#`). The error of a row the crate
 /// cannot read is given with its line (the crate reads `&str` input without error in practice).
-pub(crate) fn csv_rows(text: &str, comments: bool) -> impl Iterator<Item = Result<CsvRow, (Option<usize>, String)>> + '_ {
+pub(crate) fn csv_rows(
+    text: &str,
+    comments: bool,
+) -> impl Iterator<Item = Result<CsvRow, (Option<usize>, String)>> + '_ {
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     let reader = csv::ReaderBuilder::new()
         .has_headers(false)

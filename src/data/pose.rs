@@ -65,7 +65,8 @@ pub fn parse_pose(
     let y_text = as_text(&y_bytes, y_name)?;
     let mut values = Vec::new();
     let mut frames = 0;
-    let blank = |line_no: usize| DataError::line(x_name, line_no, format!("blank line (expected {POSE_FEATURES} values)"));
+    let blank =
+        |line_no: usize| DataError::line(x_name, line_no, format!("blank line (expected {POSE_FEATURES} values)"));
     for row in csv_rows(x_text, false) {
         let row = row.map_err(|(line, message)| match line {
             Some(line) => DataError::line(x_name, line, message),

@@ -219,7 +219,9 @@ impl<'de> Deserialize<'de> for SchedulerFile {
             fn visit_map<A: serde::de::MapAccess<'de>>(self, map: A) -> Result<SchedulerFile, A::Error> {
                 let one_key = OneKeyMap::new("give exactly one scheduler", SCHEDULERS);
                 Ok(SchedulerFile(match one_key.visit_map(map)? {
-                    SchedulerParams::FixedPriority(params) => Discipline::FixedPriority { preemptive: params.preemptive },
+                    SchedulerParams::FixedPriority(params) => {
+                        Discipline::FixedPriority { preemptive: params.preemptive }
+                    }
                     SchedulerParams::RoundRobin(params) => {
                         if params.quantum.0 .0 == 0 {
                             return Err(serde::de::Error::custom("round_robin quantum must be longer than zero"));
@@ -420,7 +422,11 @@ impl<'de, A: serde::de::MapAccess<'de>, T> serde::de::VariantAccess<'de> for One
         Err(self.one_key.error())
     }
 
-    fn struct_variant<V: serde::de::Visitor<'de>>(self, _: &'static [&'static str], _: V) -> Result<V::Value, A::Error> {
+    fn struct_variant<V: serde::de::Visitor<'de>>(
+        self,
+        _: &'static [&'static str],
+        _: V,
+    ) -> Result<V::Value, A::Error> {
         Err(self.one_key.error())
     }
 }

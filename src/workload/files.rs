@@ -73,7 +73,10 @@ pub fn parse_empirical_csv(text: &str, file_label: &str) -> Result<Vec<f64>, Sam
         let row = row.map_err(|(line, message)| error(line, message))?;
         let at = Some(row.line);
         if row.fields.len() != 1 {
-            return Err(error(at, format!("`{}` has {} fields, not 1; {EXPECTED}", shown(&row.text()), row.fields.len())));
+            return Err(error(
+                at,
+                format!("`{}` has {} fields, not 1; {EXPECTED}", shown(&row.text()), row.fields.len()),
+            ));
         }
         let value = &row.fields[0];
         match value.parse::<f64>() {
@@ -107,7 +110,10 @@ fn trace_rows<'t>(
     };
     let first = first.map_err(|(line, message)| error(line, message))?;
     if first.fields.iter().map(|name| name.trim_matches('"').trim()).ne(header.split(',')) {
-        return Err(error(Some(first.line), format!("the header is `{}`, not `{header}`; {expected}", shown(&first.text()))));
+        return Err(error(
+            Some(first.line),
+            format!("the header is `{}`, not `{header}`; {expected}", shown(&first.text())),
+        ));
     }
     Ok(rows)
 }
@@ -358,17 +364,20 @@ mod tests {
         assert!(e.message.contains("falls on the previous sample's time once rounded"), "{e}");
     }
 
-
     /// Issue 12 (CSV read by the `csv` crate): a bad row is named by its file, its line (counting
     /// blank, comment and quoted lines as the file has them) and its field, in each reader.
     #[test]
     fn csv_readers_name_a_bad_row_by_line_and_field() {
         let e = parse_empirical_csv("\"work_flop\"\n\n  \n1e6\n\"2e6\"\n 7x \n", "w.csv").unwrap_err();
-        assert_eq!(e.to_string(), format!("w.csv line 6: `7x` is not a number; {}", e.message.split("; ").nth(1).unwrap()));
+        assert_eq!(
+            e.to_string(),
+            format!("w.csv line 6: `7x` is not a number; {}", e.message.split("; ").nth(1).unwrap())
+        );
         // A quoted value is one CSV field.
         assert_eq!(parse_empirical_csv("\"work_flop\"\n1e6\n\"2e6\"\n", "w.csv").unwrap(), vec![1e6, 2e6]);
 
-        let jobs = "# recorded\n\"release_s\", \"work_flop\"\n\n   # indented comment, two fields\n0,1e6\n\"1.5\",2e6\n2,-5\n";
+        let jobs =
+            "# recorded\n\"release_s\", \"work_flop\"\n\n   # indented comment, two fields\n0,1e6\n\"1.5\",2e6\n2,-5\n";
         let e = parse_jobs_trace_csv(jobs, "dir/jobs.csv", 1.0).unwrap_err();
         assert_eq!((e.file.as_str(), e.line), ("dir/jobs.csv", Some(7)), "{e}");
         assert!(e.to_string().starts_with("dir/jobs.csv line 7: work_flop `-5` is not positive; expected"), "{e}");
@@ -376,6 +385,9 @@ mod tests {
         let utilisation = "time_s,utilisation\r\n0,0.5\r\n#,\"a quoted comment\"\r\n\r\n300, 0.25 \r\n600,high\r\n";
         let e = parse_utilisation_trace_csv(utilisation, "u.csv", 1.0).unwrap_err();
         assert_eq!(e.line, Some(6), "{e}");
-        assert!(e.message.starts_with("utilisation `high` is not a number; expected the header `time_s,utilisation`"), "{e}");
+        assert!(
+            e.message.starts_with("utilisation `high` is not a number; expected the header `time_s,utilisation`"),
+            "{e}"
+        );
     }
 }
