@@ -4,6 +4,10 @@
 //!
 //! Errors are [`std::io::Error`]s of kind [`ErrorKind::InvalidInput`] that say what is wrong and what is
 //! allowed; every caller wraps them with the file's name, as for any other read error.
+//!
+//! The CSV files read (work samples, traces, pixel files) go through `csv_rows`: the `csv` crate's
+//! reader with the conventions they share (trimmed fields, blank lines skipped, optional `#`
+//! comments) and the line each row starts on, for errors.
 
 use std::io::{ErrorKind, Read};
 use std::path::Path;
@@ -100,6 +104,58 @@ pub fn read_text(path: &Path, limit: u64, what: &str) -> std::io::Result<String>
         .map_err(|_| std::io::Error::new(ErrorKind::InvalidData, "stream did not contain valid UTF-8"))
 }
 
+/// One data row of a CSV text: its 1-based line and its fields, trimmed.
+pub(crate) struct CsvRow {
+    /// 1-based line where the row starts.
+    pub(crate) line: usize,
+    /// The fields, trimmed, quotes removed.
+    pub(crate) fields: csv::StringRecord,
+}
+
+impl CsvRow {
+    /// The row as read, for messages: the fields joined by commas.
+    pub(crate) fn text(&self) -> String {
+        self.fields.iter().collect::<Vec<_>>().join(",")
+    }
+}
+
+/// The rows of CSV `text`, read by the `csv` crate without a header (callers check theirs) and with
+/// any number of fields per row (callers check the count): fields trimmed, standard quoting, a
+/// byte-order mark removed, blank lines (also lines of spaces) skipped, and with `comments` lines
+/// whose first non-blank character is `#` skipped too (the crate skips those starting with `#`; an
+/// indented one arrives as a row whose first field starts with `#`). The error of a row the crate
+/// cannot read is given with its line (the crate reads `&str` input without error in practice).
+pub(crate) fn csv_rows(
+    text: &str,
+    comments: bool,
+) -> impl Iterator<Item = Result<CsvRow, (Option<usize>, String)>> + '_ {
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    let reader = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .flexible(true)
+        .trim(csv::Trim::All)
+        .comment(comments.then_some(b'#'))
+        .from_reader(text.as_bytes());
+    reader.into_records().filter_map(move |record| match record {
+        Ok(fields) => {
+            let line = fields.position().map_or(0, |position| row_line(text, position, comments));
+            let blank = fields.len() == 1 && fields[0].is_empty();
+            let comment = comments && fields.get(0).is_some_and(|first| first.starts_with('#'));
+            (!blank && !comment).then_some(Ok(CsvRow { line, fields }))
+        }
+        Err(error) => Some(Err((error.position().map(|p| p.line() as usize), error.to_string()))),
+    })
+}
+
+/// The 1-based line where a row starts. The crate's position of a row is where it began reading it,
+/// before the blank lines and `#` comments it skipped on the way, so those are counted here.
+fn row_line(text: &str, position: &csv::Position, comments: bool) -> usize {
+    let skipped = text.get(position.byte() as usize..).map_or(0, |rest| {
+        rest.lines().take_while(|line| line.is_empty() || (comments && line.starts_with('#'))).count()
+    });
+    position.line() as usize + skipped
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -128,5 +184,19 @@ mod tests {
         assert_eq!(e.to_string(), "a device: only regular files are read");
         assert_eq!(mib(DATA_LIMIT), "256 MiB");
         assert_eq!(mib(TEXT_LIMIT), "16 MiB");
+    }
+
+    /// The crate's row positions start before the blank and comment lines it skipped; `row_line`
+    /// counts them, so every row gets the line an editor shows.
+    #[test]
+    fn csv_rows_have_the_lines_of_the_file() {
+        let text = "\u{feff}a,1\n\n\n# c\n  \nb,2\r\n\r\n#x\r\n\n\"c\",3\n   # indented\n\n\nd\n";
+        let rows: Vec<(usize, String)> = super::csv_rows(text, true)
+            .map(|row| row.map(|row| (row.line, row.fields.iter().collect::<Vec<_>>().join(","))).unwrap())
+            .collect();
+        let want = [(1, "a,1"), (6, "b,2"), (10, "c,3"), (14, "d")];
+        assert_eq!(rows, want.map(|(line, row)| (line, row.to_string())));
+        // Without comments, `#` lines are rows.
+        assert_eq!(super::csv_rows("1\n\n#x\n", false).map(|row| row.unwrap().line).collect::<Vec<_>>(), [1, 3]);
     }
 }

@@ -1,6 +1,7 @@
 //! The embedded UCI digits, and the pixel CSV format it shares with the MNIST subset.
 
 use super::{as_text, embedded_name, maybe_gunzip, parse_f32, DataError, SequenceSet};
+use crate::input::csv_rows;
 
 /// The embedded copy of `data/digits/digits.csv.gz`: 1797 rows of 64 pixels (0..16) then a label 0..9.
 const DIGITS_CSV_GZ: &[u8] = include_bytes!("../../data/digits/digits.csv.gz");
@@ -21,7 +22,12 @@ pub fn load_digits() -> Result<SequenceSet, DataError> {
 
 /// Parses a (possibly gzipped) CSV file without header whose rows are `pixels` integer pixel values in
 /// `0..=max_pixel` then a label `0..9`, into a set of `pixels` steps × 1 feature, each pixel divided
-/// by `max_pixel`.
+/// by `max_pixel`. Read by the `csv` crate; blank lines are skipped, fields trimmed.
+///
+/// # Errors
+/// [`DataError`] naming the line (and field) of a row without `pixels + 1` fields, a pixel that is not
+/// a number in `0..=max_pixel` or a label that is not `0..9`; when there is no row; or when the bytes
+/// are not (gzipped) UTF-8 text.
 pub(crate) fn parse_pixel_csv(
     bytes: &[u8],
     name: &str,
@@ -33,12 +39,13 @@ pub(crate) fn parse_pixel_csv(
     let mut values = Vec::new();
     let mut labels = Vec::new();
     let scale = 1.0 / max_pixel as f32;
-    for (line_idx, line) in text.lines().enumerate() {
-        let line_no = line_idx + 1;
-        if line.trim().is_empty() {
-            continue;
-        }
-        let fields: Vec<&str> = line.trim().split(',').collect();
+    for row in csv_rows(text, false) {
+        let row = row.map_err(|(line, message)| match line {
+            Some(line) => DataError::line(name, line, message),
+            None => DataError::invalid(name, message),
+        })?;
+        let line_no = row.line;
+        let fields = &row.fields;
         if fields.len() != pixels + 1 {
             return Err(DataError::line(
                 name,
@@ -50,7 +57,7 @@ pub(crate) fn parse_pixel_csv(
                 ),
             ));
         }
-        for (column, field) in fields[..pixels].iter().enumerate() {
+        for (column, field) in fields.iter().take(pixels).enumerate() {
             let at = || format!("field {}", column + 1);
             let v = parse_f32(field, name, line_no, &at)?;
             if !(0.0..=max_pixel as f32).contains(&v) {
@@ -58,7 +65,7 @@ pub(crate) fn parse_pixel_csv(
             }
             values.push(v * scale);
         }
-        let label_text = fields[pixels].trim();
+        let label_text = &fields[pixels];
         let label = match label_text.parse::<u32>() {
             Ok(label) if label <= 9 => label,
             _ => {
@@ -133,5 +140,16 @@ mod tests {
         assert_eq!(e, "t.csv: line 1, field 3: pixel 5 outside 0..=4");
         let e = parse_pixel_csv(b"0,1,2,10\n", "t.csv", 3, 4).unwrap_err().to_string();
         assert_eq!(e, "t.csv: line 1, field 4: label `10` is not 0..9");
+    }
+
+    /// Issue 12 (CSV read by the `csv` crate): blank lines still count for the line of a bad row, fields
+    /// are trimmed and may be quoted.
+    #[test]
+    fn pixel_csv_names_a_bad_row_by_line_and_field_after_blank_lines() {
+        let set = parse_pixel_csv(b"\n0, 1 ,\"2\",3\r\n\r\n  \n4,4,0,9\n", "t.csv", 3, 4).unwrap();
+        assert_eq!((set.len(), set.labels.as_slice()), (2, &[3, 9][..]));
+        assert_eq!(set.frame(0, 1), &[0.25]);
+        let e = parse_pixel_csv(b"0,1,2,3\n\n\n0,1,2,3\n0,1,-1,3\n", "t.csv", 3, 4).unwrap_err().to_string();
+        assert_eq!(e, "t.csv: line 5, field 3: pixel -1 outside 0..=4");
     }
 }

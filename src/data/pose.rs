@@ -10,6 +10,7 @@
 use std::path::Path;
 
 use super::{as_text, maybe_gunzip, parse_f32, read_file, DataError, SequenceSet};
+use crate::input::csv_rows;
 
 /// Values per frame: x and y of 18 OpenPose joints.
 pub const POSE_FEATURES: usize = 36;
@@ -37,8 +38,8 @@ pub fn read_pose(x_path: &Path, y_path: &Path, frames_per_series: usize) -> Resu
 }
 
 /// Parses the contents of a pose `x` file and `y` file (see [`read_pose`]); the names are for errors.
-/// Blank lines are not allowed in the `x` file (they would shift the series boundaries); a final
-/// newline is.
+/// The `x` file is read as CSV by the `csv` crate (fields trimmed); blank lines are not allowed in it
+/// (they would shift the series boundaries); a final newline is.
 ///
 /// # Errors
 /// [`DataError::Parameter`] if `frames_per_series` is 0; [`DataError::Parse`] naming the line (and
@@ -64,23 +65,35 @@ pub fn parse_pose(
     let y_text = as_text(&y_bytes, y_name)?;
     let mut values = Vec::new();
     let mut frames = 0;
-    for (line_idx, line) in x_text.lines().enumerate() {
-        let line_no = line_idx + 1;
-        if line.trim().is_empty() {
-            return Err(DataError::line(x_name, line_no, format!("blank line (expected {POSE_FEATURES} values)")));
+    let blank =
+        |line_no: usize| DataError::line(x_name, line_no, format!("blank line (expected {POSE_FEATURES} values)"));
+    for row in csv_rows(x_text, false) {
+        let row = row.map_err(|(line, message)| match line {
+            Some(line) => DataError::line(x_name, line, message),
+            None => DataError::invalid(x_name, message),
+        })?;
+        // Each frame is one line: a row past the next line means blank lines were skipped there.
+        if row.line != frames + 1 {
+            return Err(blank(frames + 1));
         }
-        let fields: Vec<&str> = line.split(',').collect();
-        if fields.len() != POSE_FEATURES {
+        if row.fields.len() != POSE_FEATURES {
             return Err(DataError::line(
                 x_name,
-                line_no,
-                format!("expected {POSE_FEATURES} comma-separated values (x, y of 18 joints), found {}", fields.len()),
+                row.line,
+                format!(
+                    "expected {POSE_FEATURES} comma-separated values (x, y of 18 joints), found {}",
+                    row.fields.len()
+                ),
             ));
         }
-        for (column, field) in fields.iter().enumerate() {
-            values.push(parse_f32(field, x_name, line_no, &|| format!("field {}", column + 1))?);
+        for (column, field) in row.fields.iter().enumerate() {
+            values.push(parse_f32(field, x_name, row.line, &|| format!("field {}", column + 1))?);
         }
         frames += 1;
+    }
+    // Blank lines after the last frame (a final newline is not one).
+    if x_text.lines().count() > frames {
+        return Err(blank(frames + 1));
     }
     if frames == 0 {
         return Err(DataError::invalid(x_name, "no frames"));

@@ -186,6 +186,14 @@ fn zero_duration() -> Duration {
     Duration(SimTime::ZERO)
 }
 
+/// The schedulers written as one-key maps, with their parameters.
+#[derive(Deserialize)]
+#[serde(rename_all = "snake_case")]
+enum SchedulerParams {
+    FixedPriority(FixedPriorityParams),
+    RoundRobin(RoundRobinParams),
+}
+
 const SCHEDULERS: &str = "`processor_sharing`, `fifo`, `edf`, `fixed_priority`, `{ fixed_priority: { preemptive: <bool> } }`, `{ round_robin: { quantum: <duration>, context_switch: <duration> } }`";
 
 impl<'de> Deserialize<'de> for SchedulerFile {
@@ -208,32 +216,19 @@ impl<'de> Deserialize<'de> for SchedulerFile {
                     other => Err(E::custom(format!("unknown scheduler `{other}`; allowed: {SCHEDULERS}"))),
                 }
             }
-            fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<SchedulerFile, A::Error> {
-                use serde::de::Error;
-                let key: String = map
-                    .next_key()?
-                    .ok_or_else(|| A::Error::custom(format!("empty scheduler; allowed: {SCHEDULERS}")))?;
-                let discipline = match key.as_str() {
-                    "fixed_priority" => {
-                        Discipline::FixedPriority { preemptive: map.next_value::<FixedPriorityParams>()?.preemptive }
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, map: A) -> Result<SchedulerFile, A::Error> {
+                let one_key = OneKeyMap::new("give exactly one scheduler", SCHEDULERS);
+                Ok(SchedulerFile(match one_key.visit_map(map)? {
+                    SchedulerParams::FixedPriority(params) => {
+                        Discipline::FixedPriority { preemptive: params.preemptive }
                     }
-                    "round_robin" => {
-                        let params: RoundRobinParams = map.next_value()?;
+                    SchedulerParams::RoundRobin(params) => {
                         if params.quantum.0 .0 == 0 {
-                            return Err(A::Error::custom("round_robin quantum must be longer than zero"));
+                            return Err(serde::de::Error::custom("round_robin quantum must be longer than zero"));
                         }
                         Discipline::RoundRobin { quantum: params.quantum.0, context_switch: params.context_switch.0 }
                     }
-                    other => {
-                        return Err(A::Error::custom(format!(
-                            "scheduler `{other}` takes no parameters here; allowed: {SCHEDULERS}"
-                        )))
-                    }
-                };
-                if map.next_key::<String>()?.is_some() {
-                    return Err(A::Error::custom("give exactly one scheduler"));
-                }
-                Ok(SchedulerFile(discipline))
+                }))
             }
         }
         deserializer.deserialize_any(V)
@@ -253,148 +248,186 @@ pub(crate) struct OutputFile {
 /// `{ gamma: { mean: 2MFLOP, cv: 0.5 } }`, `{ weibull: { scale: 1MFLOP, shape: 0.7 } }`,
 /// `{ pareto: { scale: 1MFLOP, shape: 2.5 } }`, `{ uniform: { min: 1MFLOP, max: 3MFLOP } }`,
 /// `{ normal: { mean: 2MFLOP, sd: 1MFLOP } }` (truncated at zero) or `{ empirical: { file: work.csv } }`.
-/// See [`WorkDistribution`] for what each means.
+/// See [`WorkDistribution`] for what each means. Read as an externally tagged enum (serde derives the
+/// variant names and their parameters) from a one-key map by [`OneKeyMap`].
 #[derive(Debug, Clone, PartialEq, Deserialize)]
-#[serde(try_from = "RawWork")]
+#[serde(rename_all = "snake_case")]
 pub(crate) enum WorkFile {
     /// Always this work.
     Constant(Work),
     /// Exponential with this mean.
-    Exponential {
-        /// Mean work.
-        mean: Work,
-    },
+    Exponential(MeanParams),
     /// Log-normal with this mean and coefficient of variation.
-    Lognormal {
-        /// Mean work.
-        mean: Work,
-        /// Coefficient of variation (sd / mean), > 0.
-        cv: f64,
-    },
+    Lognormal(MeanCvParams),
     /// Gamma with this mean and coefficient of variation.
-    Gamma {
-        /// Mean work.
-        mean: Work,
-        /// Coefficient of variation (sd / mean), > 0.
-        cv: f64,
-    },
+    Gamma(MeanCvParams),
     /// Weibull with this scale and shape.
-    Weibull {
-        /// Scale λ.
-        scale: Work,
-        /// Shape k, > 0.
-        shape: f64,
-    },
+    Weibull(ScaleShapeParams),
     /// Pareto type I with this scale (the smallest work) and shape.
-    Pareto {
-        /// Scale x_m.
-        scale: Work,
-        /// Shape α, > 1.
-        shape: f64,
-    },
+    Pareto(ScaleShapeParams),
     /// Uniform between `min` and `max`.
-    Uniform {
-        /// Smallest work.
-        min: Work,
-        /// Largest work, > min.
-        max: Work,
-    },
+    Uniform(MinMaxParams),
     /// Normal with this mean and sd, truncated at zero.
-    Normal {
-        /// Mean before truncation.
-        mean: Work,
-        /// Standard deviation before truncation, > 0.
-        sd: Work,
-    },
+    Normal(MeanSdParams),
     /// Samples read from a file, resampled uniformly.
-    Empirical {
-        /// One number of FLOPs per line; relative to the scenario file's folder.
-        file: PathBuf,
-    },
+    Empirical(FileParams),
 }
 
+/// The mean of an exponential distribution.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields, expecting = "a map `{ mean: <work> }`")]
-struct MeanParams {
+pub(crate) struct MeanParams {
     mean: Work,
 }
 
+/// Mean and coefficient of variation (sd / mean, > 0) of a log-normal or gamma distribution.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields, expecting = "a map `{ mean: <work>, cv: <number> }`")]
-struct MeanCvParams {
+pub(crate) struct MeanCvParams {
     mean: Work,
     cv: f64,
 }
 
+/// Scale and shape (> 0; a Pareto's > 1) of a Weibull or Pareto distribution.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields, expecting = "a map `{ scale: <work>, shape: <number> }`")]
-struct ScaleShapeParams {
+pub(crate) struct ScaleShapeParams {
     scale: Work,
     shape: f64,
 }
 
+/// Bounds of a uniform distribution (`max > min`).
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields, expecting = "a map `{ min: <work>, max: <work> }`")]
-struct MinMaxParams {
+pub(crate) struct MinMaxParams {
     min: Work,
     max: Work,
 }
 
+/// Mean and sd (> 0) of a normal distribution before truncation at zero.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields, expecting = "a map `{ mean: <work>, sd: <work> }`")]
-struct MeanSdParams {
+pub(crate) struct MeanSdParams {
     mean: Work,
     sd: Work,
 }
 
+/// The file of an empirical distribution: one number of FLOPs per line, relative to the scenario
+/// file's folder.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields, expecting = "a map `{ file: <path of a CSV file> }`")]
-struct FileParams {
+pub(crate) struct FileParams {
     file: PathBuf,
-}
-
-/// serde_yaml 0.9 reads enums only from YAML tags (`!exponential`); scenario files use one-key maps,
-/// so each variant is an optional field and exactly one must be given.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
-#[serde(
-    deny_unknown_fields,
-    expecting = "a work distribution, a one-key map: `{ constant: <work> }`, `{ exponential: { mean: <work> } }`, `{ lognormal: { mean: <work>, cv: <number> } }`, `{ gamma: { mean: <work>, cv: <number> } }`, `{ weibull: { scale: <work>, shape: <number> } }`, `{ pareto: { scale: <work>, shape: <number> } }`, `{ uniform: { min: <work>, max: <work> } }`, `{ normal: { mean: <work>, sd: <work> } }` or `{ empirical: { file: <path> } }`"
-)]
-struct RawWork {
-    constant: Option<Work>,
-    exponential: Option<MeanParams>,
-    lognormal: Option<MeanCvParams>,
-    gamma: Option<MeanCvParams>,
-    weibull: Option<ScaleShapeParams>,
-    pareto: Option<ScaleShapeParams>,
-    uniform: Option<MinMaxParams>,
-    normal: Option<MeanSdParams>,
-    empirical: Option<FileParams>,
 }
 
 const WORK_KINDS: &str = "`constant: <work>`, `exponential: { mean: <work> }`, `lognormal: { mean: <work>, cv: <number> }`, `gamma: { mean: <work>, cv: <number> }`, `weibull: { scale: <work>, shape: <number> }`, `pareto: { scale: <work>, shape: <number> }`, `uniform: { min: <work>, max: <work> }`, `normal: { mean: <work>, sd: <work> }`, `empirical: { file: <path> }`";
 
-impl TryFrom<RawWork> for WorkFile {
-    type Error = String;
-    fn try_from(raw: RawWork) -> Result<WorkFile, String> {
-        let given: Vec<WorkFile> = [
-            raw.constant.map(WorkFile::Constant),
-            raw.exponential.map(|p| WorkFile::Exponential { mean: p.mean }),
-            raw.lognormal.map(|p| WorkFile::Lognormal { mean: p.mean, cv: p.cv }),
-            raw.gamma.map(|p| WorkFile::Gamma { mean: p.mean, cv: p.cv }),
-            raw.weibull.map(|p| WorkFile::Weibull { scale: p.scale, shape: p.shape }),
-            raw.pareto.map(|p| WorkFile::Pareto { scale: p.scale, shape: p.shape }),
-            raw.uniform.map(|p| WorkFile::Uniform { min: p.min, max: p.max }),
-            raw.normal.map(|p| WorkFile::Normal { mean: p.mean, sd: p.sd }),
-            raw.empirical.map(|p| WorkFile::Empirical { file: p.file }),
-        ]
-        .into_iter()
-        .flatten()
-        .collect();
-        match <[WorkFile; 1]>::try_from(given) {
-            Ok([work]) => Ok(work),
-            Err(_) => Err(format!("work: give exactly one distribution, one of {WORK_KINDS}")),
+/// A `work` field: a [`WorkFile`] read from a one-key map.
+fn deserialize_work<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<WorkFile, D::Error> {
+    deserializer.deserialize_any(OneKeyMap::new("work: give exactly one distribution", WORK_KINDS))
+}
+
+/// An optional `work` field (absent: `None`, by `#[serde(default)]`).
+fn deserialize_some_work<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Option<WorkFile>, D::Error> {
+    deserialize_work(deserializer).map(Some)
+}
+
+/// Reads an externally tagged enum `T` (derived `Deserialize`, newtype variants only) from a one-key
+/// map `{ <variant>: <value> }`, the form serde_yaml's `singleton_map` reads (serde_yaml reads enums
+/// themselves only from YAML tags). The variant's name and its value are read by `T`'s derived code, so
+/// an unknown name gets serde's "unknown variant …, expected one of …" and the value its own errors,
+/// located by the parser. Written here rather than using `singleton_map` for its errors: that answers
+/// an empty map or a second key with "invalid value: map, expected map with a single key", and a bare
+/// name with "invalid type: unit variant, expected newtype variant", neither saying what is allowed;
+/// here all three say `exactly_one` and list `allowed`.
+struct OneKeyMap<T> {
+    exactly_one: &'static str,
+    allowed: &'static str,
+    read: std::marker::PhantomData<T>,
+}
+
+impl<T> OneKeyMap<T> {
+    fn new(exactly_one: &'static str, allowed: &'static str) -> Self {
+        OneKeyMap { exactly_one, allowed, read: std::marker::PhantomData }
+    }
+
+    fn error<E: serde::de::Error>(&self) -> E {
+        E::custom(format!("{}, one of {}", self.exactly_one, self.allowed))
+    }
+}
+
+impl<'de, T: Deserialize<'de>> serde::de::Visitor<'de> for OneKeyMap<T> {
+    type Value = T;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "a one-key map, one of {}", self.allowed)
+    }
+
+    fn visit_str<E: serde::de::Error>(self, _: &str) -> Result<T, E> {
+        Err(self.error())
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<T, A::Error> {
+        let value = T::deserialize(OneKeyEnum { map: &mut map, one_key: &self })?;
+        match map.next_key::<serde::de::IgnoredAny>()? {
+            None => Ok(value),
+            Some(_) => Err(self.error()),
         }
+    }
+}
+
+/// The first entry of a map seen as an enum (its key the variant, its value the variant's value).
+struct OneKeyEnum<'a, A, T> {
+    map: &'a mut A,
+    one_key: &'a OneKeyMap<T>,
+}
+
+impl<'de, A: serde::de::MapAccess<'de>, T> serde::Deserializer<'de> for OneKeyEnum<'_, A, T> {
+    type Error = A::Error;
+
+    fn deserialize_any<V: serde::de::Visitor<'de>>(self, visitor: V) -> Result<V::Value, A::Error> {
+        visitor.visit_enum(self)
+    }
+
+    serde::forward_to_deserialize_any! {
+        bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string bytes byte_buf option unit
+        unit_struct newtype_struct seq tuple tuple_struct map struct enum identifier ignored_any
+    }
+}
+
+impl<'de, A: serde::de::MapAccess<'de>, T> serde::de::EnumAccess<'de> for OneKeyEnum<'_, A, T> {
+    type Error = A::Error;
+    type Variant = Self;
+
+    fn variant_seed<V: serde::de::DeserializeSeed<'de>>(self, seed: V) -> Result<(V::Value, Self), A::Error> {
+        match self.map.next_key_seed(seed)? {
+            Some(variant) => Ok((variant, self)),
+            None => Err(self.one_key.error()),
+        }
+    }
+}
+
+impl<'de, A: serde::de::MapAccess<'de>, T> serde::de::VariantAccess<'de> for OneKeyEnum<'_, A, T> {
+    type Error = A::Error;
+
+    fn unit_variant(self) -> Result<(), A::Error> {
+        Err(self.one_key.error())
+    }
+
+    fn newtype_variant_seed<S: serde::de::DeserializeSeed<'de>>(self, seed: S) -> Result<S::Value, A::Error> {
+        self.map.next_value_seed(seed)
+    }
+
+    fn tuple_variant<V: serde::de::Visitor<'de>>(self, _: usize, _: V) -> Result<V::Value, A::Error> {
+        Err(self.one_key.error())
+    }
+
+    fn struct_variant<V: serde::de::Visitor<'de>>(
+        self,
+        _: &'static [&'static str],
+        _: V,
+    ) -> Result<V::Value, A::Error> {
+        Err(self.one_key.error())
     }
 }
 
@@ -403,14 +436,14 @@ impl WorkFile {
     fn distribution(self) -> WorkDistribution {
         match self {
             WorkFile::Constant(w) => WorkDistribution::Constant(w.0),
-            WorkFile::Exponential { mean } => WorkDistribution::Exponential { mean: mean.0 },
-            WorkFile::Lognormal { mean, cv } => WorkDistribution::LogNormal { mean: mean.0, cv },
-            WorkFile::Gamma { mean, cv } => WorkDistribution::Gamma { mean: mean.0, cv },
-            WorkFile::Weibull { scale, shape } => WorkDistribution::Weibull { scale: scale.0, shape },
-            WorkFile::Pareto { scale, shape } => WorkDistribution::Pareto { scale: scale.0, shape },
-            WorkFile::Uniform { min, max } => WorkDistribution::Uniform { min: min.0, max: max.0 },
-            WorkFile::Normal { mean, sd } => WorkDistribution::TruncatedNormal { mean: mean.0, sd: sd.0 },
-            WorkFile::Empirical { file } => WorkDistribution::Empirical { file, samples: Arc::from([]) },
+            WorkFile::Exponential(MeanParams { mean }) => WorkDistribution::Exponential { mean: mean.0 },
+            WorkFile::Lognormal(MeanCvParams { mean, cv }) => WorkDistribution::LogNormal { mean: mean.0, cv },
+            WorkFile::Gamma(MeanCvParams { mean, cv }) => WorkDistribution::Gamma { mean: mean.0, cv },
+            WorkFile::Weibull(ScaleShapeParams { scale, shape }) => WorkDistribution::Weibull { scale: scale.0, shape },
+            WorkFile::Pareto(ScaleShapeParams { scale, shape }) => WorkDistribution::Pareto { scale: scale.0, shape },
+            WorkFile::Uniform(MinMaxParams { min, max }) => WorkDistribution::Uniform { min: min.0, max: max.0 },
+            WorkFile::Normal(MeanSdParams { mean, sd }) => WorkDistribution::TruncatedNormal { mean: mean.0, sd: sd.0 },
+            WorkFile::Empirical(FileParams { file }) => WorkDistribution::Empirical { file, samples: Arc::from([]) },
         }
     }
 }
@@ -435,6 +468,13 @@ pub(crate) enum ProcessKindName {
 /// Declares [`RawProcess`] (a process entry exactly as written: `name`, `kind` and every other field
 /// optional) and, from the same list, [`RawProcess::given`], so the fields checked against a kind's
 /// list cannot drift from the fields read.
+///
+/// Why not serde's internally tagged enum (`#[serde(tag = "kind")]`, one struct per kind): serde reads
+/// such a map into a buffer before it knows the kind, and serde_yaml then locates every error inside
+/// the process at the process's first line, without the field's path (`rate: x` on line 12 is reported
+/// at `- name:` on line 9); and an unknown field is "unknown field `period`, expected one of `name`,
+/// `rate`, `work`" without the kind. A flat struct of optional fields keeps the parser's positions, and
+/// the per-kind lists below say what is allowed for which kind.
 macro_rules! raw_process {
     ($($(#[$attr:meta])* $field:ident: $ty:ty,)+) => {
         /// A process entry exactly as written (every field but `name` and `kind` optional here).
@@ -462,6 +502,7 @@ raw_process! {
     #[serde(default, deserialize_with = "deserialize_priority")]
     priority: u32,
     rate: Rate,
+    #[serde(default, deserialize_with = "deserialize_some_work")]
     work: WorkFile,
     on_mean: Duration,
     off_mean: Duration,
@@ -500,6 +541,7 @@ pub(crate) struct ProcessFile(pub(crate) Process);
 )]
 struct RawStage {
     name: String,
+    #[serde(deserialize_with = "deserialize_work")]
     work: WorkFile,
     #[serde(default)]
     after: Vec<String>,

@@ -122,8 +122,21 @@ fn work_parameter_errors_name_the_field_and_what_is_allowed() {
     );
     assert!(e.location.is_some(), "{e}");
     let e = parse(&with_work("{ beta: { a: 1, b: 2 } }")).unwrap_err();
-    assert!(e.message.contains("unknown field `beta`") && e.message.contains("weibull"), "{e}");
-    assert_eq!(e.location.map(|l| l.0), Some(12), "{e}");
+    assert!(e.message.contains("unknown variant `beta`, expected one of") && e.message.contains("`weibull`"), "{e}");
+    assert_eq!(e.location, Some((12, 13)), "{e}");
+    // Issue 12 (one-key maps read by serde's derived enum): no distribution, a bare name, a number or
+    // a number as the name are refused with the forms allowed, at the value.
+    for (written, expected) in [
+        ("{}", "give exactly one distribution, one of `constant: <work>`"),
+        ("constant", "give exactly one distribution, one of `constant: <work>`"),
+        ("5", "expected a one-key map, one of `constant: <work>`"),
+        ("{ 0: 1MFLOP }", "unknown variant `0`, expected one of `constant`"),
+        ("{ gamma: 5 }", "expected a map `{ mean: <work>, cv: <number> }`"),
+    ] {
+        let e = parse(&with_work(written)).unwrap_err();
+        assert!(e.message.contains(expected), "{written}: {e}\nshould contain {expected:?}");
+        assert_eq!(e.location.map(|l| l.0), Some(12), "{written}: {e}");
+    }
     let e = parse(&with_work("{ weibull: { mean: 1GFLOP, shape: 2 } }")).unwrap_err();
     assert!(e.message.contains("unknown field `mean`") && e.message.contains("scale"), "{e}");
     assert_eq!(e.location.map(|l| l.0), Some(12), "{e}");
@@ -283,6 +296,32 @@ fn trace_errors_name_the_field_file_and_line() {
     )
     .unwrap_err();
     assert!(e.message.contains("arrivals and frames") && e.location == Some((3, 1)), "{e}");
+}
+
+/// Issue 12 (one-key maps read by serde's derived enum): scheduler maps.
+#[test]
+fn scheduler_maps_take_one_scheduler_with_its_parameters() {
+    let with = |scheduler: &str| parse(&MM1.replace("processor_sharing", scheduler));
+    let s = with("{ round_robin: { quantum: 10ms, context_switch: 50us } }").unwrap();
+    assert_eq!(
+        s.node().discipline,
+        Discipline::RoundRobin { quantum: SimTime(10_000_000), context_switch: SimTime(50_000) }
+    );
+    let s = with("{ fixed_priority: { preemptive: false } }").unwrap();
+    assert_eq!(s.node().discipline, Discipline::FixedPriority { preemptive: false });
+    assert_eq!(with("fixed_priority").unwrap().node().discipline, Discipline::FixedPriority { preemptive: true });
+    for (written, expected) in [
+        ("{}", "give exactly one scheduler, one of `processor_sharing`"),
+        ("{ fixed_priority: {}, round_robin: { quantum: 1ms } }", "give exactly one scheduler, one of"),
+        ("{ fifo: {} }", "unknown variant `fifo`, expected `fixed_priority` or `round_robin`"),
+        ("{ round_robin: { quantum: 0s } }", "round_robin quantum must be longer than zero"),
+        ("{ round_robin: { context_switch: 1ms } }", "missing field `quantum`"),
+        ("round_robin", "round_robin needs its quantum"),
+    ] {
+        let e = with(written).unwrap_err();
+        assert!(e.message.contains(expected), "{written}: {e}\nshould contain {expected:?}");
+        assert_eq!(e.location.map(|l| l.0), Some(7), "{written}: {e}");
+    }
 }
 
 #[test]

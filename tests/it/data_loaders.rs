@@ -261,6 +261,20 @@ fn pose_text_format() {
     assert!(e.ends_with("x_num.txt: line 3, field 6: `2.05.1` is not a number"), "{e}");
     let e = read_pose(&x, &y, 0).unwrap_err();
     assert!(matches!(e, DataError::Parameter { .. }), "{e}");
+    // Issue 12 (the `x` file read by the `csv` crate): blank lines inside or after the frames are still
+    // refused at their line, a bad value named by line and field, CRLF and spaces around values read.
+    for (text, expected) in [
+        (pose_x(2, 3).replacen('\n', "\n\n", 1), "x_blank.txt: line 2: blank line (expected 36 values)"),
+        (pose_x(2, 3).replacen('\n', "\n   \n", 2), "x_blank.txt: line 2: blank line"),
+        (pose_x(2, 3) + "\n", "x_blank.txt: line 7: blank line"),
+        (pose_x(2, 3).replace("2.05,", "2.05, x ,"), "x_blank.txt: line 3: expected 36 comma-separated values"),
+        (pose_x(2, 3).replacen("2.05", "-inf", 1), "x_blank.txt: line 3, field 6: value `-inf` (-inf) is not finite"),
+    ] {
+        let e = read_pose(&write(dir.path(), "x_blank.txt", text.as_bytes()), &y, 3).unwrap_err().to_string();
+        assert!(e.contains(expected), "{e}\nshould contain {expected:?}");
+    }
+    let crlf = pose_x(2, 3).replace(',', " , ").replace('\n', "\r\n");
+    assert_eq!(read_pose(&write(dir.path(), "x_crlf.txt", crlf.as_bytes()), &y, 3).unwrap().values, set.values);
 }
 
 #[test]
