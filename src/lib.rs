@@ -120,6 +120,8 @@ pub mod data;
 pub mod engine;
 pub mod eval;
 pub mod input;
+#[cfg(test)]
+mod layering;
 pub mod metrics;
 pub mod node;
 pub mod output;
