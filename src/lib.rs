@@ -97,8 +97,10 @@
 //! - A run is the half-open interval [0, duration): jobs, frames, switches and trace rows are released
 //!   only before it; completions at the end are still handled.
 //! - Every process draws from its own PCG-64 stream seeded from the scenario seed and the process's
-//!   name ([`workload::process_rng`]): the same seed gives byte-identical result files, and runs of
-//!   the same scenario under different policies see the same background work (common random numbers).
+//!   name ([`workload::process_rng`]), and every study run from the study seed, its grid point and
+//!   its replication — all through the one derivation [`seed::derive`]: the same seed gives
+//!   byte-identical result files, and runs of the same scenario under different policies see the
+//!   same background work (common random numbers).
 //! - Runs of a scenario may execute in parallel; each is single-threaded and results are kept in run
 //!   order, so the thread count never changes a result.
 //!
@@ -107,7 +109,7 @@
 //! [`sim`] (kernel: time, queue, loop) · [`node`] (processor sharing) · [`workload`] (processes,
 //! random streams) · [`engine`] (the edge world: node + workloads + RNN + policies) · [`rnn`] (GRU cell,
 //! kernels, banks, weight files) · [`policy`] (one file per built-in policy, the registry of policy
-//! kinds) · [`scenario`] (YAML files and the builder; one validation path) · [`units`] · [`runner`] · [`metrics`] · [`report`] (CSV, figures) ·
+//! kinds) · [`scenario`] (YAML files and the builder; one validation path) · [`units`] · [`seed`] (the one seed derivation) · [`runner`] · [`metrics`] · [`report`] (CSV, figures) ·
 //! [`train`] (autodiff training, state maps) · [`validate`] (queueing and scheduling theory, confidence
 //! intervals) · [`data`] · [`output`] · [`cli`] (the command line; `main_with` for a binary with
 //! policies of its own).
@@ -118,6 +120,8 @@ pub mod data;
 pub mod engine;
 pub mod eval;
 pub mod input;
+#[cfg(test)]
+mod layering;
 pub mod metrics;
 pub mod node;
 pub mod output;
@@ -126,6 +130,7 @@ pub mod report;
 pub mod rnn;
 pub mod runner;
 pub mod scenario;
+pub mod seed;
 pub mod sim;
 pub mod study;
 pub mod train;

@@ -450,18 +450,11 @@ impl Study {
         }
     }
 
-    /// Seed of replication `replication` at grid point `point`: the first 8 bytes (little endian) of
-    /// SHA-256(`"flexrnn-study" ‖ study seed ‖ point ‖ replication`, each as 8 little-endian bytes).
+    /// Seed of replication `replication` at grid point `point`:
+    /// [`crate::seed::derive`]`(study seed, "study/point {point}/replication {replication}")`.
     /// Every policy at that point and replication runs with it (common random numbers).
     pub fn run_seed(&self, point: usize, replication: usize) -> u64 {
-        use sha2::Digest;
-        let mut hasher = sha2::Sha256::new();
-        hasher.update(b"flexrnn-study");
-        hasher.update(self.seed.to_le_bytes());
-        hasher.update((point as u64).to_le_bytes());
-        hasher.update((replication as u64).to_le_bytes());
-        let digest = hasher.finalize();
-        u64::from_le_bytes(digest[..8].try_into().expect("32-byte digest"))
+        crate::seed::derive(self.seed, &format!("study/point {point}/replication {replication}"))
     }
 }
 
@@ -500,6 +493,7 @@ mod tests {
         unique.dedup();
         assert_eq!(unique.len(), 4);
         assert_eq!(study.run_seed(1, 1), seeds[3]);
+        assert_eq!(seeds[2], crate::seed::derive(3, "study/point 1/replication 0"));
         let other = Study::parse(&text.replace("seed: 3", "seed: 4"), "s.yaml", Path::new(".")).unwrap();
         assert_ne!(other.run_seed(0, 0), seeds[0]);
     }
