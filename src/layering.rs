@@ -142,11 +142,12 @@ fn crate_modules_import_each_other_without_a_cycle_and_keep_their_layers() {
     };
     // The kernel knows only time and events.
     only("sim", &[]);
-    // The node knows jobs, not processes or RNNs; workloads describe processes, not the world.
+    // The node knows jobs, not processes or RNNs; workloads describe processes (and read their
+    // trace files through `input`), not the world.
     only("node", &["sim"]);
     only("units", &["sim"]);
     only("metrics", &["sim"]);
-    only("workload", &["sim", "seed"]);
+    only("workload", &["sim", "seed", "input"]);
     // The RNN code knows nothing of the simulator.
     for module in ["rnn", "train", "data"] {
         only(module, &["rnn", "train", "data", "input"]);
