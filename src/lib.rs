@@ -106,13 +106,22 @@
 //!
 //! ## Map of the crate
 //!
-//! [`sim`] (kernel: time, queue, loop) · [`node`] (processor sharing) · [`workload`] (processes,
-//! random streams) · [`engine`] (the edge world: node + workloads + RNN + policies) · [`rnn`] (GRU cell,
-//! kernels, banks, weight files) · [`policy`] (one file per built-in policy, the registry of policy
-//! kinds) · [`scenario`] (YAML files and the builder; one validation path) · [`units`] · [`seed`] (the one seed derivation) · [`runner`] · [`metrics`] · [`report`] (CSV, figures) ·
-//! [`train`] (autodiff training, state maps) · [`validate`] (queueing and scheduling theory, confidence
-//! intervals) · [`data`] · [`output`] · [`cli`] (the command line; `main_with` for a binary with
-//! policies of its own).
+//! In layer order (a module imports only those above it; ARCHITECTURE.md has the rules):
+//!
+//! - [`sim`]: the kernel (time, event queue, loop) · [`seed`]: the one seed derivation ·
+//!   [`input`]: reading user files · [`units`]: quantities with units as written in YAML.
+//! - [`node`]: cores, speed, scheduling disciplines, parameter memory · [`metrics`]: records and
+//!   recorders · [`data`]: sequence data sets and task ids · [`workload`]: work distributions,
+//!   process descriptions and their sources (arrival dynamics).
+//! - [`rnn`]: cells, families, step kernels, weight and card files · [`train`]: autodiff training.
+//! - [`policy`]: the `Policy` trait, one file per built-in policy, the registry of policy kinds.
+//! - [`scenario`]: YAML files and the builder, one validation path · [`engine`]: the edge world
+//!   (node + sources + RNN streams + policies).
+//! - [`runner`]: resources, run plans, runs · [`report`]: records to CSV and figures ·
+//!   [`validate`]: queueing and scheduling theory · [`eval`]: the weighted-average check of a model
+//!   folder · [`study`]: policy comparison studies.
+//! - [`output`]: the one place that writes files · [`cli`]: the command line (`main_with` for a
+//!   binary with policies of its own).
 #![warn(missing_docs)]
 
 pub mod cli;
