@@ -1,5 +1,5 @@
 //! The one seed derivation of the simulator: every random stream of a run and every run of a study
-//! gets its seed from a parent seed and a label through [`derive`].
+//! gets its seed from a parent seed and a label through [`derive()`].
 //!
 //! | what | parent | label | source |
 //! |---|---|---|---|
