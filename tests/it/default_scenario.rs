@@ -2,20 +2,15 @@
 //! misses deadlines and loses accuracy to skipped frames, the narrowest keeps up but is less
 //! accurate, and greedy_slack beats both on accuracy.
 
-use flexrnn::policy::budget::BudgetConfig;
-use flexrnn::policy::confidence::ConfidenceConfig;
 use flexrnn::policy::oracle::{OracleConfig, DEFAULT_ORACLE_PASSES};
-use flexrnn::policy::pid::PidConfig;
-use flexrnn::policy::random::RandomConfig;
-use flexrnn::policy::threshold::{LoadSignal, ThresholdConfig};
 use flexrnn::policy::PolicySpec;
 use flexrnn::report;
 use flexrnn::sim::SimTime;
-use flexrnn::units::{Duration, Work};
+use flexrnn::units::Duration;
 
 use crate::{
-    default_builder, default_policies, default_stream, ms, run_built, run_scenario, run_text, secs, shipped,
-    short_default,
+    default_builder, default_policies, default_stream, other_builtin_policies, run_built, run_scenario, run_text, secs,
+    shipped, short_default,
 };
 
 #[test]
@@ -57,19 +52,7 @@ fn oracle_is_at_least_as_accurate_as_greedy_slack_with_no_more_misses() {
 /// their FLOPs.
 #[test]
 fn threshold_pid_budget_random_and_confidence_policies_run() {
-    let policies = [
-        PolicySpec::new(ThresholdConfig {
-            signal: LoadSignal::NodeJobs,
-            models: vec!["gru-128".into(), "gru-64".into(), "gru-16".into()],
-            thresholds: vec![1.0, 2.0],
-            hysteresis: 0.0,
-        }),
-        PolicySpec::new(PidConfig { target: Duration(ms(4)), kp: 0.5, ki: 0.2, kd: 0.0, knob_step: None }),
-        PolicySpec::new(BudgetConfig { window: 8, budget: Work(400e3), knob_step: None }),
-        PolicySpec::new(RandomConfig {}),
-        PolicySpec::new(ConfidenceConfig { threshold: 0.9, cheap: "gru-16".into(), accurate: "gru-128".into() }),
-    ]
-    .map(Result::unwrap);
+    let policies = other_builtin_policies();
     let (_, _, results) = run_built(short_default(30, secs(12)).edit_stream("digits", |s| s.policies(policies)), false);
     let labels: Vec<&str> = results.iter().map(|r| r.plan.label.as_str()).collect();
     assert_eq!(labels, ["threshold", "pid", "budget", "random", "confidence"]);

@@ -2,21 +2,16 @@
 
 use flexrnn::engine::EdgeWorld;
 use flexrnn::metrics::{JobRecord, Recorder, SequenceRecord, StepRecord};
-use flexrnn::policy::budget::BudgetConfig;
-use flexrnn::policy::confidence::ConfidenceConfig;
 use flexrnn::policy::oracle::{OracleConfig, DEFAULT_ORACLE_PASSES};
-use flexrnn::policy::pid::PidConfig;
-use flexrnn::policy::random::RandomConfig;
-use flexrnn::policy::threshold::{LoadSignal, ThresholdConfig};
 use flexrnn::policy::PolicySpec;
 use flexrnn::rnn::io::{load_bank, load_nested, load_skip_models, load_skipw};
 use flexrnn::rnn::{CellScratch, NestedScratch, RnnCell, SkipState, SkipWKnobs};
 use flexrnn::runner;
 use flexrnn::sim::{SimTime, Simulation};
-use flexrnn::units::{Duration, Work};
+use flexrnn::units::Duration;
 
 use crate::alloc_count::allocations;
-use crate::{at, ms, secs, short_default};
+use crate::{at, other_builtin_policies, secs, short_default};
 
 #[test]
 fn gru_step_allocates_nothing() {
@@ -146,23 +141,11 @@ impl Recorder for Counter {
 #[test]
 fn event_loop_allocates_nothing_per_event() {
     // Every built-in policy, so that none of them allocates per step either.
-    let more = [
-        PolicySpec::new(ThresholdConfig {
-            signal: LoadSignal::NodeJobs,
-            models: vec!["gru-128".into(), "gru-64".into(), "gru-16".into()],
-            thresholds: vec![1.0, 2.0],
-            hysteresis: 0.0,
-        }),
-        PolicySpec::new(PidConfig { target: Duration(ms(4)), kp: 0.5, ki: 0.2, kd: 0.0, knob_step: None }),
-        PolicySpec::new(BudgetConfig { window: 8, budget: Work(400e3), knob_step: None }),
-        PolicySpec::new(RandomConfig {}),
-        PolicySpec::new(ConfidenceConfig { threshold: 0.9, cheap: "gru-16".into(), accurate: "gru-128".into() }),
-        PolicySpec::new(OracleConfig { margin: Duration(SimTime::ZERO), passes: DEFAULT_ORACLE_PASSES }),
-    ]
-    .map(Result::unwrap);
+    let oracle = PolicySpec::new(OracleConfig { margin: Duration(SimTime::ZERO), passes: DEFAULT_ORACLE_PASSES });
+    let more = other_builtin_policies().into_iter().chain([oracle.unwrap()]);
     // The shipped three (static gru-128, static gru-16, greedy_slack), then the others.
     let scenario = short_default(200, secs(60))
-        .edit_stream("digits", |stream| more.into_iter().fold(stream, |s, policy| s.policy(policy)))
+        .edit_stream("digits", |stream| more.fold(stream, |s, policy| s.policy(policy)))
         .build()
         .unwrap();
     let resources = runner::load_resources(&scenario).unwrap();

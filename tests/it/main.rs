@@ -175,6 +175,30 @@ pub fn default_policies(stream: StreamBuilder) -> StreamBuilder {
         .policy(PolicySpec::new(GreedySlackConfig { safety: 1.0 }).unwrap())
 }
 
+/// The built-in policies beyond the default scenario's three, configured for its `digits-gru`
+/// stream, in this order: threshold, pid, budget, random, confidence.
+pub fn other_builtin_policies() -> [PolicySpec; 5] {
+    use flexrnn::policy::budget::BudgetConfig;
+    use flexrnn::policy::confidence::ConfidenceConfig;
+    use flexrnn::policy::pid::PidConfig;
+    use flexrnn::policy::random::RandomConfig;
+    use flexrnn::policy::threshold::{LoadSignal, ThresholdConfig};
+    use flexrnn::units::{Duration, Work};
+    [
+        PolicySpec::new(ThresholdConfig {
+            signal: LoadSignal::NodeJobs,
+            models: vec!["gru-128".into(), "gru-64".into(), "gru-16".into()],
+            thresholds: vec![1.0, 2.0],
+            hysteresis: 0.0,
+        }),
+        PolicySpec::new(PidConfig { target: Duration(ms(4)), kp: 0.5, ki: 0.2, kd: 0.0, knob_step: None }),
+        PolicySpec::new(BudgetConfig { window: 8, budget: Work(400e3), knob_step: None }),
+        PolicySpec::new(RandomConfig {}),
+        PolicySpec::new(ConfidenceConfig { threshold: 0.9, cheap: "gru-16".into(), accurate: "gru-128".into() }),
+    ]
+    .map(Result::unwrap)
+}
+
 /// Path of a file under the crate root.
 pub fn at(relative: &str) -> PathBuf {
     root().join(Path::new(relative))
