@@ -36,6 +36,8 @@ use crate::train::bank::{
 };
 use crate::train::TrainConfig;
 
+mod import;
+
 /// flexrnn: simulate flexible recurrent networks on a shared edge node.
 #[derive(Debug, Parser)]
 #[command(name = "flexrnn", version, about, long_about = None)]
@@ -66,6 +68,10 @@ enum Command {
     /// one shipped folder: the shipped seed's files, and in its card every seed's test score per
     /// setting with the mean and standard deviation over seeds.
     Seeds(SeedsArgs),
+    /// Turn PyTorch state dicts saved as safetensors (nn.GRU/nn.LSTM or nn.GRUCell/nn.LSTMCell and an
+    /// nn.Linear readout; F32, F16 or BF16) into a model folder for `run`, `study`, `eval` and `infer`;
+    /// several files make a switching bank.
+    Import(import::ImportArgs),
 }
 
 #[derive(Debug, clap::Args)]
@@ -423,6 +429,7 @@ fn execute(matches: &clap::ArgMatches, arguments: &[OsString], registry: &Policy
         Command::Merge(args) => merge(args, registry),
         Command::Eval(args) => eval(args),
         Command::Seeds(args) => seeds(args),
+        Command::Import(args) => import::import(args, command_line(arguments)),
     }
 }
 
@@ -518,7 +525,7 @@ fn eval(args: EvalArgs) -> anyhow::Result<()> {
     })?
     .with_context(|| format!("{}", args.model_dir.display()))?;
     anyhow::ensure!(
-        evaluation.runs.len() > model.settings().len(),
+        evaluation.runs.len() > model.settings().len() || model.settings().len() == 1,
         "{}: nothing to compare: no change position below the sequence length ({} steps) with --change-every {} and no random schedule (--schedules 0)",
         args.model_dir.display(),
         evaluation.steps,
@@ -997,7 +1004,7 @@ fn train(args: TrainArgs, command: String) -> anyhow::Result<()> {
             card.cell
         );
         anyhow::ensure!(
-            card.training.split == *split,
+            card.training.as_ref().is_some_and(|t| t.split == *split),
             "--init-from {}: the card's split differs from the split of task `{}`; fine-tuning on it would train on test sequences",
             dir.display(),
             task.id
@@ -1054,14 +1061,16 @@ fn train(args: TrainArgs, command: String) -> anyhow::Result<()> {
     let trained = if args.switch_epochs > 0 {
         let bar = epoch_bar(args.switch_epochs as u64);
         let started = std::time::Instant::now();
-        let previous = trained.card.training.wall_time_s;
+        let previous = trained.card.training_wall_time_s();
         let mut trained =
             fine_tune_trained(trained, set, split, &switch, None, config.command.clone(), |epoch, loss, objective| {
                 bar.inc(1);
                 say(&bar, format!("switch epoch {epoch}: loss {loss:.4}, validation objective {objective:.4}"));
             })?;
         bar.finish_and_clear();
-        trained.card.training.wall_time_s = previous + started.elapsed().as_secs_f64();
+        if let Some(training) = trained.card.training.as_mut() {
+            training.wall_time_s = previous + started.elapsed().as_secs_f64();
+        }
         trained
     } else {
         trained
@@ -1079,7 +1088,7 @@ fn write_bank(args: &TrainArgs, trained: &TrainedBank) -> anyhow::Result<()> {
     files.push(("maps.safetensors".into(), encode_tensors(&maps)));
     files.push(("card.json".into(), serde_json::to_vec_pretty(&trained.card).context("serialising the model card")?));
     write_out(&args.out, output_rule("train", args.force), &files)?;
-    println!("wrote {} ({:.0} s)", args.out.display(), trained.card.training.wall_time_s);
+    println!("wrote {} ({:.0} s)", args.out.display(), trained.card.training_wall_time_s());
     Ok(())
 }
 
@@ -1174,7 +1183,7 @@ fn train_thr(mut args: TrainArgs, set: &data::SequenceSet, split: &data::Split, 
     }
     files.push(("card.json".into(), serde_json::to_vec_pretty(&trained.card).context("serialising the model card")?));
     write_out(&args.out, output_rule("train", args.force), &files)?;
-    println!("wrote {} ({:.0} s)", args.out.display(), trained.card.training.wall_time_s);
+    println!("wrote {} ({:.0} s)", args.out.display(), trained.card.training_wall_time_s());
     Ok(())
 }
 
@@ -1240,7 +1249,7 @@ fn train_skipw(args: TrainArgs, set: &data::SequenceSet, split: &data::Split, co
     }
     let files = skipw_files(&trained).context("serialising the model card")?;
     write_out(&args.out, output_rule("train", args.force), &files)?;
-    println!("wrote {} ({:.0} s)", args.out.display(), trained.card.training.wall_time_s);
+    println!("wrote {} ({:.0} s)", args.out.display(), trained.card.training_wall_time_s());
     Ok(())
 }
 
@@ -1296,7 +1305,7 @@ fn train_nested(args: TrainArgs, set: &data::SequenceSet, split: &data::Split, c
         ("card.json".into(), serde_json::to_vec_pretty(card).context("serialising the model card")?),
     ];
     write_out(&args.out, output_rule("train", args.force), &files)?;
-    println!("wrote {} ({:.0} s)", args.out.display(), card.training.wall_time_s);
+    println!("wrote {} ({:.0} s)", args.out.display(), card.training_wall_time_s());
     Ok(())
 }
 
