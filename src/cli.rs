@@ -1,5 +1,5 @@
 //! The `flexrnn` command line: clap parsing and the commands (`run`, `study`, `merge`, `train`,
-//! `validate`, `eval`, `seeds`), each returning `anyhow::Result`. This is the edge of the crate: it
+//! `validate`, `eval`, `seeds`, `import`, `infer`), each returning `anyhow::Result`. This is the edge of the crate: it
 //! reads the user's files and writes the results.
 //!
 //! [`main_with`] is a whole `main`: the `flexrnn` binary is `main_with(PolicyRegistry::builtin())`,
@@ -37,6 +37,7 @@ use crate::train::bank::{
 use crate::train::TrainConfig;
 
 mod import;
+mod infer;
 
 /// flexrnn: simulate flexible recurrent networks on a shared edge node.
 #[derive(Debug, Parser)]
@@ -72,6 +73,9 @@ enum Command {
     /// nn.Linear readout; F32, F16 or BF16) into a model folder for `run`, `study`, `eval` and `infer`;
     /// several files make a switching bank.
     Import(import::ImportArgs),
+    /// Run one setting of a model folder over a task's sequences and write per sequence the logits (or
+    /// the regression output), the prediction, the label and optionally the final state (CSV).
+    Infer(infer::InferArgs),
 }
 
 #[derive(Debug, clap::Args)]
@@ -430,6 +434,7 @@ fn execute(matches: &clap::ArgMatches, arguments: &[OsString], registry: &Policy
         Command::Eval(args) => eval(args),
         Command::Seeds(args) => seeds(args),
         Command::Import(args) => import::import(args, command_line(arguments)),
+        Command::Infer(args) => infer::infer(args),
     }
 }
 

@@ -298,7 +298,91 @@ fn imported_gru_and_lstm_in_f32_f16_bf16_compute_pytorchs_outputs() {
             }
         }
         assert!(worst <= TOLERANCE, "{:?} {:?}: largest difference {worst:e}", model.kind, model.store);
+        // `infer` writes the same logits and the final state, every test sequence.
+        let csv = dir.path().join(format!("infer{index}.csv"));
+        let setting = format!("{}-{}", model.kind.as_str(), model.hidden);
+        infer(&out, &["--setting", &setting, "--states"], &csv);
+        let rows = read_csv(&csv);
+        let states = if model.kind == CellKind::Lstm { 2 * model.hidden } else { model.hidden };
+        assert_eq!(rows.len(), test.len());
+        let test_indices = task.split.indices(SplitPart::Test);
+        let mut worst = 0.0f64;
+        for (row, (&index, i)) in rows.iter().zip(test_indices.iter().zip(0..)) {
+            assert_eq!(row["sequence"], index.to_string());
+            assert_eq!((row["part"].as_str(), row["steps"].as_str()), ("test", "64"));
+            assert_eq!(row["label"], test.labels[i].to_string());
+            let (state, reference) = model.reference(test.sequence(i));
+            let logits: Vec<f64> = (0..10).map(|k| row[&format!("logit_{k}")].parse().unwrap()).collect();
+            let best = (0..10).fold(0, |b, k| if logits[k] > logits[b] { k } else { b });
+            assert_eq!(row["prediction"], best.to_string());
+            let written: Vec<f64> = (0..model.hidden)
+                .map(|k| row[&format!("h_{k}")].parse().unwrap())
+                .chain((0..states - model.hidden).map(|k| row[&format!("c_{k}")].parse().unwrap()))
+                .collect();
+            for (a, b) in logits.iter().chain(&written).zip(reference.iter().chain(&state)) {
+                worst = worst.max((a - b).abs());
+            }
+        }
+        assert!(worst <= TOLERANCE, "infer {:?} {:?}: largest difference {worst:e}", model.kind, model.store);
     }
+}
+
+/// Runs `flexrnn infer FOLDER ARGS --out CSV`; panics with stderr unless it succeeds.
+fn infer(folder: &Path, args: &[&str], csv: &Path) {
+    let output = flexrnn().arg("infer").arg(folder).args(args).arg("--out").arg(csv).output().unwrap();
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+}
+
+/// A CSV file as rows of column → value.
+fn read_csv(path: &Path) -> Vec<BTreeMap<String, String>> {
+    let text = std::fs::read_to_string(path).unwrap();
+    let mut lines = text.lines();
+    let header: Vec<String> = lines.next().unwrap().split(',').map(str::to_string).collect();
+    lines.map(|line| header.iter().cloned().zip(line.split(',').map(str::to_string)).collect()).collect()
+}
+
+#[test]
+fn infer_writes_a_regression_output_and_never_overwrites_a_file_without_force() {
+    let dir = tempfile::tempdir().unwrap();
+    // The adding task: 2 features, one real output.
+    let model = TorchModel::new(CellKind::Lstm, false, "", "head.", 2, 5, 1, Store::Bf16, 11);
+    let file = write(dir.path(), "adding.safetensors", &model.bytes());
+    let out = dir.path().join("adding");
+    import(&[os("--model"), file.as_os_str(), os("--task"), os("adding"), os("--out"), out.as_os_str()]);
+    let csv = dir.path().join("adding.csv");
+    // One model: no --setting needed.
+    infer(&out, &["--split", "validation"], &csv);
+    let task = Task::load("adding").unwrap();
+    let validation = task.part(SplitPart::Validation);
+    let rows = read_csv(&csv);
+    assert_eq!(rows.len(), validation.len());
+    for (i, row) in rows.iter().enumerate().take(50) {
+        assert_eq!(row["part"], "validation");
+        assert_eq!(row["target"].parse::<f32>().unwrap(), validation.targets[i]);
+        let (_, reference) = model.reference(validation.sequence(i));
+        let output: f64 = row["output"].parse().unwrap();
+        assert!((output - reference[0]).abs() <= TOLERANCE, "{output} vs {}", reference[0]);
+    }
+    assert!(!rows[0].contains_key("h_0"), "no states without --states");
+    // The file exists now: refused without --force, replaced with it.
+    std::fs::write(&csv, "mine").unwrap();
+    let output = flexrnn().arg("infer").arg(&out).arg("--out").arg(&csv).output().unwrap();
+    let err = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success() && err.contains("already exists") && err.contains("--force"), "{err}");
+    assert_eq!(std::fs::read_to_string(&csv).unwrap(), "mine");
+    infer(&out, &["--force", "--split", "all"], &csv);
+    assert_eq!(read_csv(&csv).len(), task.set.len());
+    // An unknown setting names the ones there are.
+    let output = flexrnn()
+        .arg("infer")
+        .arg(&out)
+        .args(["--setting", "gru-9"])
+        .arg("--out")
+        .arg(dir.path().join("x.csv"))
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success() && err.contains("gru-9") && err.contains("lstm-5"), "{err}");
 }
 
 pub fn sha256_hex(bytes: &[u8]) -> String {
