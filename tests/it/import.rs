@@ -584,3 +584,85 @@ fn an_imported_bank_runs_in_a_scenario_and_a_one_model_folder_is_evaluated_alone
     let accuracy = card["models"][0]["test_accuracy"].as_f64().unwrap();
     assert!((accuracy - right as f64 / test.len() as f64).abs() < 1e-12, "card {accuracy}, reference {right}");
 }
+
+/// A `numpy.savez` file (uncompressed zip of `.npy` arrays) of `arrays` (name, descr, shape, bytes).
+fn savez(path: &Path, arrays: &[(&str, &str, Vec<usize>, Vec<u8>)]) {
+    use std::io::Write;
+    let mut zip = zip::ZipWriter::new(std::fs::File::create(path).unwrap());
+    let options = zip::write::SimpleFileOptions::default().compression_method(zip::CompressionMethod::Stored);
+    for (name, descr, shape, data) in arrays {
+        zip.start_file(format!("{name}.npy"), options).unwrap();
+        zip.write_all(&flexrnn::data::npz::npy_bytes(descr, shape, data)).unwrap();
+    }
+    zip.finish().unwrap();
+}
+
+#[test]
+fn npz_data_split_by_percent_unstandardised_runs_an_imported_model_through_infer() {
+    let dir = tempfile::tempdir().unwrap();
+    let (n, steps, features) = (40, 7, 3);
+    let x: Vec<f32> = values(21, n * steps * features, 5.0);
+    let labels: Vec<i64> = (0..n as i64).map(|i| i % 3).collect();
+    let file = dir.path().join("mine.npz");
+    savez(
+        &file,
+        &[
+            ("x", "<f4", vec![n, steps, features], x.iter().flat_map(|v| v.to_le_bytes()).collect()),
+            ("y", "<i8", vec![n], labels.iter().flat_map(|v| v.to_le_bytes()).collect()),
+        ],
+    );
+    let id = format!("npz:{},test=25", file.display());
+    let task = Task::load(&id).unwrap();
+    assert_eq!((task.set.len(), task.set.steps, task.set.features, task.set.classes), (n, steps, features, 3));
+    assert_eq!(task.set.values, x, "values as given: no standardisation");
+    assert!(task.standardisation.is_none());
+    assert_eq!(task.split.test.len(), 10, "25 % of 40, stratified: round(0.25 × 13, 13, 14) = 3 + 3 + 4");
+    assert_eq!(task.split.validation.len() + task.split.train.len() + 10, n);
+    // A GRU imported for it and run by infer over every sequence.
+    let model = TorchModel::new(CellKind::Gru, false, "", "head.", features, 4, 3, Store::F32, 12);
+    let weights = write(dir.path(), "g.safetensors", &model.bytes());
+    let out = dir.path().join("g");
+    import(&[os("--model"), weights.as_os_str(), os("--task"), os(&id), os("--out"), out.as_os_str()]);
+    let csv = dir.path().join("g.csv");
+    infer(&out, &["--split", "all"], &csv);
+    let rows = read_csv(&csv);
+    assert_eq!(rows.len(), n);
+    for (i, row) in rows.iter().enumerate() {
+        let (_, reference) = model.reference(task.set.sequence(i));
+        for (k, r) in reference.iter().enumerate() {
+            let logit: f64 = row[&format!("logit_{k}")].parse().unwrap();
+            assert!((logit - r).abs() <= TOLERANCE, "sequence {i}: {logit} vs {r}");
+        }
+        assert_eq!(row["label"], labels[i].to_string());
+    }
+    // Float targets make a regression task; float64 inputs are read.
+    let targets: Vec<f64> = (0..n).map(|i| i as f64 * 0.5).collect();
+    let x64: Vec<u8> = x.iter().flat_map(|&v| f64::from(v).to_le_bytes()).collect();
+    let regression = dir.path().join("reg.npz");
+    savez(
+        &regression,
+        &[
+            ("x", "<f8", vec![n, steps, features], x64),
+            ("y", "<f8", vec![n], targets.iter().flat_map(|v| v.to_le_bytes()).collect()),
+        ],
+    );
+    let task = Task::load(&format!("npz:{}", regression.display())).unwrap();
+    assert!(task.is_regression());
+    assert_eq!((task.split.test.len(), task.set.targets[3]), (8, 1.5));
+    // Errors name the file and the array.
+    let broken = dir.path().join("broken.npz");
+    savez(&broken, &[("x", "<f4", vec![n, steps, features], x.iter().flat_map(|v| v.to_le_bytes()).collect())]);
+    let err = Task::load(&format!("npz:{}", broken.display())).unwrap_err().to_string();
+    assert!(err.contains("broken.npz") && err.contains("no array `y`"), "{err}");
+    savez(
+        &broken,
+        &[
+            ("x", "<f4", vec![n, steps * features], x.iter().flat_map(|v| v.to_le_bytes()).collect()),
+            ("y", "<i8", vec![n], labels.iter().flat_map(|v| v.to_le_bytes()).collect()),
+        ],
+    );
+    let err = Task::load(&format!("npz:{}", broken.display())).unwrap_err().to_string();
+    assert!(err.contains("`x` has shape [40, 21]; expected [N, T, I]"), "{err}");
+    let err = Task::load(&format!("npz:{},test=95", broken.display())).unwrap_err().to_string();
+    assert!(err.contains("test=95") && err.contains("0–90"), "{err}");
+}
