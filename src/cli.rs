@@ -1,5 +1,5 @@
 //! The `flexrnn` command line: clap parsing and the commands (`run`, `study`, `merge`, `train`,
-//! `validate`, `eval`, `seeds`), each returning `anyhow::Result`. This is the edge of the crate: it
+//! `validate`, `eval`, `seeds`, `import`, `infer`), each returning `anyhow::Result`. This is the edge of the crate: it
 //! reads the user's files and writes the results.
 //!
 //! [`main_with`] is a whole `main`: the `flexrnn` binary is `main_with(PolicyRegistry::builtin())`,
@@ -36,6 +36,9 @@ use crate::train::bank::{
 };
 use crate::train::TrainConfig;
 
+mod import;
+mod infer;
+
 /// flexrnn: simulate flexible recurrent networks on a shared edge node.
 #[derive(Debug, Parser)]
 #[command(name = "flexrnn", version, about, long_about = None)]
@@ -66,6 +69,13 @@ enum Command {
     /// one shipped folder: the shipped seed's files, and in its card every seed's test score per
     /// setting with the mean and standard deviation over seeds.
     Seeds(SeedsArgs),
+    /// Turn PyTorch state dicts saved as safetensors (nn.GRU/nn.LSTM or nn.GRUCell/nn.LSTMCell and an
+    /// nn.Linear readout; F32, F16 or BF16) into a model folder for `run`, `study`, `eval` and `infer`;
+    /// several files make a switching bank.
+    Import(import::ImportArgs),
+    /// Run one setting of a model folder over a task's sequences and write per sequence the logits (or
+    /// the regression output), the prediction, the label and optionally the final state (CSV).
+    Infer(infer::InferArgs),
 }
 
 #[derive(Debug, clap::Args)]
@@ -423,6 +433,8 @@ fn execute(matches: &clap::ArgMatches, arguments: &[OsString], registry: &Policy
         Command::Merge(args) => merge(args, registry),
         Command::Eval(args) => eval(args),
         Command::Seeds(args) => seeds(args),
+        Command::Import(args) => import::import(args, command_line(arguments)),
+        Command::Infer(args) => infer::infer(args),
     }
 }
 
@@ -518,7 +530,7 @@ fn eval(args: EvalArgs) -> anyhow::Result<()> {
     })?
     .with_context(|| format!("{}", args.model_dir.display()))?;
     anyhow::ensure!(
-        evaluation.runs.len() > model.settings().len(),
+        evaluation.runs.len() > model.settings().len() || model.settings().len() == 1,
         "{}: nothing to compare: no change position below the sequence length ({} steps) with --change-every {} and no random schedule (--schedules 0)",
         args.model_dir.display(),
         evaluation.steps,
@@ -997,7 +1009,7 @@ fn train(args: TrainArgs, command: String) -> anyhow::Result<()> {
             card.cell
         );
         anyhow::ensure!(
-            card.training.split == *split,
+            card.training.as_ref().is_some_and(|t| t.split == *split),
             "--init-from {}: the card's split differs from the split of task `{}`; fine-tuning on it would train on test sequences",
             dir.display(),
             task.id
@@ -1054,14 +1066,16 @@ fn train(args: TrainArgs, command: String) -> anyhow::Result<()> {
     let trained = if args.switch_epochs > 0 {
         let bar = epoch_bar(args.switch_epochs as u64);
         let started = std::time::Instant::now();
-        let previous = trained.card.training.wall_time_s;
+        let previous = trained.card.training_wall_time_s();
         let mut trained =
             fine_tune_trained(trained, set, split, &switch, None, config.command.clone(), |epoch, loss, objective| {
                 bar.inc(1);
                 say(&bar, format!("switch epoch {epoch}: loss {loss:.4}, validation objective {objective:.4}"));
             })?;
         bar.finish_and_clear();
-        trained.card.training.wall_time_s = previous + started.elapsed().as_secs_f64();
+        if let Some(training) = trained.card.training.as_mut() {
+            training.wall_time_s = previous + started.elapsed().as_secs_f64();
+        }
         trained
     } else {
         trained
@@ -1079,7 +1093,7 @@ fn write_bank(args: &TrainArgs, trained: &TrainedBank) -> anyhow::Result<()> {
     files.push(("maps.safetensors".into(), encode_tensors(&maps)));
     files.push(("card.json".into(), serde_json::to_vec_pretty(&trained.card).context("serialising the model card")?));
     write_out(&args.out, output_rule("train", args.force), &files)?;
-    println!("wrote {} ({:.0} s)", args.out.display(), trained.card.training.wall_time_s);
+    println!("wrote {} ({:.0} s)", args.out.display(), trained.card.training_wall_time_s());
     Ok(())
 }
 
@@ -1174,7 +1188,7 @@ fn train_thr(mut args: TrainArgs, set: &data::SequenceSet, split: &data::Split, 
     }
     files.push(("card.json".into(), serde_json::to_vec_pretty(&trained.card).context("serialising the model card")?));
     write_out(&args.out, output_rule("train", args.force), &files)?;
-    println!("wrote {} ({:.0} s)", args.out.display(), trained.card.training.wall_time_s);
+    println!("wrote {} ({:.0} s)", args.out.display(), trained.card.training_wall_time_s());
     Ok(())
 }
 
@@ -1240,7 +1254,7 @@ fn train_skipw(args: TrainArgs, set: &data::SequenceSet, split: &data::Split, co
     }
     let files = skipw_files(&trained).context("serialising the model card")?;
     write_out(&args.out, output_rule("train", args.force), &files)?;
-    println!("wrote {} ({:.0} s)", args.out.display(), trained.card.training.wall_time_s);
+    println!("wrote {} ({:.0} s)", args.out.display(), trained.card.training_wall_time_s());
     Ok(())
 }
 
@@ -1296,7 +1310,7 @@ fn train_nested(args: TrainArgs, set: &data::SequenceSet, split: &data::Split, c
         ("card.json".into(), serde_json::to_vec_pretty(card).context("serialising the model card")?),
     ];
     write_out(&args.out, output_rule("train", args.force), &files)?;
-    println!("wrote {} ({:.0} s)", args.out.display(), card.training.wall_time_s);
+    println!("wrote {} ({:.0} s)", args.out.display(), card.training_wall_time_s());
     Ok(())
 }
 

@@ -34,6 +34,7 @@ use std::path::Path;
 mod adding;
 mod digits;
 mod mnist;
+pub mod npz;
 mod pose;
 mod set;
 mod split;

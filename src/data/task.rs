@@ -11,6 +11,7 @@
 //! | `mnist:DIR`, `pmnist:DIR` | full MNIST IDX files in `DIR` (gzipped or not) | official training part → 90 / 10 % train / validation (stratified, seed 2020); official test part → test |
 //! | `basic-motions`, `japanese-vowels` | embedded UEA sets, channels standardised | official training part → 75 / 25 % train / validation (stratified, seed 2020); official test part → test |
 //! | `ts:TRAIN,TEST` | any UEA/UCR `.ts` pair (gzipped or not), standardised | as the UEA sets |
+//! | `npz:FILE[,test=P][,validation=P]` | a `numpy.savez` file with `x` `[N, T, I]` (float32/64) and `y` `[N]` (integer classes, or float targets: regression), **not** standardised ([`super::npz`]) | stratified (classes) or shuffled (regression), seed 2020: `P` % test (default 20), `P` % of the rest validation (default 10) |
 //! | `pose:DIR` or `pose:DIR,frames=N` | 2D-pose files `x_train.txt`, `y_train.txt`, `x_test.txt`, `y_test.txt` (optionally `.gz`) in `DIR`, `N` frames per series (default [`POSE_FRAMES_PER_SERIES`]), standardised | as the UEA sets |
 //!
 //! *Standardised*: every channel has the training part's mean subtracted and is divided by its
@@ -33,6 +34,28 @@ use super::{
 pub const ADDING_SEED: u64 = 2026;
 /// Training, validation and test sequences of the `adding` ids.
 pub const ADDING_SIZES: [usize; 3] = [10_000, 1_000, 2_000];
+/// Default percent of an `npz:` task's sequences held out for test.
+pub const NPZ_TEST_PERCENT: u32 = 20;
+/// Default percent of the rest of an `npz:` task's sequences used for validation.
+pub const NPZ_VALIDATION_PERCENT: u32 = 10;
+
+/// A seeded split without classes (regression): one shuffle, the first `round(test × n)` to test, the
+/// next `round(validation × rest)` to validation, the rest to train; each part sorted.
+fn shuffled_split(n: usize, seed: u64, test_fraction: f64, validation_fraction: f64) -> Split {
+    let mut order: Vec<usize> = (0..n).collect();
+    order.shuffle(&mut Pcg64::seed_from_u64(seed));
+    let n_test = (test_fraction * n as f64).round() as usize;
+    let n_validation = (validation_fraction * (n - n_test) as f64).round() as usize;
+    let part = |range: std::ops::Range<usize>| {
+        let mut v = order[range].to_vec();
+        v.sort_unstable();
+        v
+    };
+    let (test, validation, train) =
+        (part(0..n_test), part(n_test..n_test + n_validation), part(n_test + n_validation..n));
+    Split { seed, test_fraction, validation_fraction, train, validation, test }
+}
+
 /// Seed of every split made by a task (as [`digits_split`]).
 pub const TASK_SPLIT_SEED: u64 = 2020;
 
@@ -74,6 +97,15 @@ pub enum TaskSpec {
         /// Test file.
         test: PathBuf,
     },
+    /// A `numpy.savez` file of `x` and `y` ([`super::npz::read_npz`]), split by percentages.
+    Npz {
+        /// The `.npz` file.
+        file: PathBuf,
+        /// Percent of the sequences held out for test (0–90).
+        test_percent: u32,
+        /// Percent of the rest used for validation (0–90).
+        validation_percent: u32,
+    },
     /// 2D-pose text files in a folder.
     Pose {
         /// Folder of `x_train.txt`, `y_train.txt`, `x_test.txt`, `y_test.txt`.
@@ -85,7 +117,7 @@ pub enum TaskSpec {
 
 /// Ids accepted by [`TaskSpec::parse`], for messages.
 pub const TASK_IDS: &str = "digits, digits-permuted, adding, adding-T<T>, mnist5k, pmnist5k, mnist:DIR, pmnist:DIR, \
-basic-motions, japanese-vowels, ts:TRAIN.ts,TEST.ts, pose:DIR[,frames=N]";
+basic-motions, japanese-vowels, ts:TRAIN.ts,TEST.ts, npz:FILE[,test=P][,validation=P], pose:DIR[,frames=N]";
 
 impl TaskSpec {
     /// Parses a task id.
@@ -120,6 +152,24 @@ impl TaskSpec {
                         .split_once(',')
                         .ok_or_else(|| bad("give the training and test file: ts:TRAIN.ts,TEST.ts".into()))?;
                     TaskSpec::Ts { train: PathBuf::from(train), test: PathBuf::from(test) }
+                } else if let Some(rest) = id.strip_prefix("npz:") {
+                    let mut parts = rest.split(',');
+                    let file = parts.next().filter(|f| !f.is_empty()).ok_or_else(|| {
+                        bad("give the file: npz:FILE.npz[,test=P][,validation=P] (P in percent)".into())
+                    })?;
+                    let (mut test_percent, mut validation_percent) = (NPZ_TEST_PERCENT, NPZ_VALIDATION_PERCENT);
+                    for option in parts {
+                        let (key, value) = option.split_once('=').unwrap_or((option, ""));
+                        let percent: u32 = value.parse().ok().filter(|&p| p <= 90).ok_or_else(|| {
+                            bad(format!("`{option}`: write test=P or validation=P with P a whole percent 0–90"))
+                        })?;
+                        match key {
+                            "test" => test_percent = percent,
+                            "validation" => validation_percent = percent,
+                            _ => return Err(bad(format!("`{option}`: the options are test=P and validation=P"))),
+                        }
+                    }
+                    TaskSpec::Npz { file: PathBuf::from(file), test_percent, validation_percent }
                 } else if let Some(rest) = id.strip_prefix("pose:") {
                     if rest.is_empty() || rest.starts_with(',') {
                         return Err(bad("give the folder: pose:DIR or pose:DIR,frames=N".into()));
@@ -161,6 +211,16 @@ impl TaskSpec {
             TaskSpec::BasicMotions => "basic-motions".into(),
             TaskSpec::JapaneseVowels => "japanese-vowels".into(),
             TaskSpec::Ts { train, test } => format!("ts:{},{}", train.display(), test.display()),
+            TaskSpec::Npz { file, test_percent, validation_percent } => {
+                let mut id = format!("npz:{}", file.display());
+                if *test_percent != NPZ_TEST_PERCENT {
+                    id.push_str(&format!(",test={test_percent}"));
+                }
+                if *validation_percent != NPZ_VALIDATION_PERCENT {
+                    id.push_str(&format!(",validation={validation_percent}"));
+                }
+                id
+            }
             TaskSpec::Pose { dir, frames } if *frames == POSE_FRAMES_PER_SERIES => format!("pose:{}", dir.display()),
             TaskSpec::Pose { dir, frames } => format!("pose:{},frames={frames}", dir.display()),
         }
@@ -179,6 +239,9 @@ impl TaskSpec {
             TaskSpec::MnistIdx { dir, permuted } => TaskSpec::MnistIdx { dir: fix(dir), permuted: *permuted },
             TaskSpec::Ts { train, test } => TaskSpec::Ts { train: fix(train), test: fix(test) },
             TaskSpec::Pose { dir, frames } => TaskSpec::Pose { dir: fix(dir), frames: *frames },
+            TaskSpec::Npz { file, test_percent, validation_percent } => {
+                TaskSpec::Npz { file: fix(file), test_percent: *test_percent, validation_percent: *validation_percent }
+            }
             other => other.clone(),
         }
     }
@@ -239,6 +302,16 @@ impl TaskSpec {
                     test: read_ts(test, MissingValues::Reject)?,
                 };
                 Task::from_parts(&id, parts, 0.25)?.standardised()
+            }
+            TaskSpec::Npz { file, test_percent, validation_percent } => {
+                let set = super::npz::read_npz(file, &id)?;
+                let (test, validation) = (f64::from(*test_percent) / 100.0, f64::from(*validation_percent) / 100.0);
+                let split = if set.is_regression() {
+                    shuffled_split(set.len(), TASK_SPLIT_SEED, test, validation)
+                } else {
+                    Split::stratified(&set.labels, set.classes, TASK_SPLIT_SEED, test, validation)
+                };
+                Task { id: id.clone(), set, split, standardisation: None }
             }
             TaskSpec::Pose { dir, frames } => {
                 let train = read_pose(&find(dir, "x_train.txt")?, &find(dir, "y_train.txt")?, *frames)?;

@@ -390,7 +390,8 @@ pub fn measure_sequences(model: &FlexibleModel, test: &SequenceSet, schedule: &S
 ///
 /// # Errors
 /// [`EvalError`] if the test set is empty or does not fit the model's input and outputs (classes, or
-/// one output for a regression set), or the model has fewer than two settings.
+/// one output for a regression set), or the model has no setting. A model of one setting is measured
+/// alone (no change or random schedule).
 pub fn evaluate(
     model: &FlexibleModel,
     model_name: &str,
@@ -437,9 +438,10 @@ pub fn evaluate_with_checks(
             model.classes()
         ));
     }
+    // One setting (e.g. a one-model folder) is evaluated alone: no change or random schedule.
     let n = model.settings().len();
-    if n < 2 {
-        return bad("the model offers fewer than two settings: nothing to change between".into());
+    if n == 0 {
+        return bad("the model offers no setting".into());
     }
     let steps = test.steps;
     let run_all = |schedules: &[Schedule]| -> Vec<(Measured, Vec<f64>)> {
@@ -463,7 +465,8 @@ pub fn evaluate_with_checks(
             }
         }
     }
-    for (index, schedule) in random_schedules(n, steps, config).into_iter().enumerate() {
+    let random = if n >= 2 { random_schedules(n, steps, config) } else { Vec::new() };
+    for (index, schedule) in random.into_iter().enumerate() {
         kinds.push(RunKind::Random { index });
         schedules.push(schedule);
     }

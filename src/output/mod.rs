@@ -1,5 +1,6 @@
-//! Writing results: files atomically ([`write_atomic`]) and whole result folders under one rule
-//! ([`write_result`]).
+//! Writing results: files atomically ([`write_atomic`]), whole result folders under one rule
+//! ([`write_result`]), and single result files ([`write_file`]: written when absent, replaced only with
+//! `--force`, since a lone file carries no marker saying who wrote it).
 //!
 //! **The output-folder rule.** A command writes its result folder (`--out`) only when that folder is
 //! absent, empty, or a previous result of the same command, recognised by the marker file
@@ -95,6 +96,46 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), WriteError> {
     file.write_all(bytes).map_err(wrap)?;
     file.as_file().sync_all().map_err(wrap)?;
     file.persist(path).map_err(|e| wrap(e.error))?;
+    Ok(())
+}
+
+/// A single output file (e.g. `flexrnn infer --out FILE.csv`) cannot be written.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum FileError {
+    /// The file exists and `--force` was not given: flexrnn cannot tell whether it wrote it.
+    #[error("{0} already exists; choose another --out, or pass --force to replace it")]
+    Exists(PathBuf),
+    /// The path is a folder or a symbolic link, which a file never replaces.
+    #[error("{0} is a folder or a symbolic link; give the path of a file with --out")]
+    NotAFile(PathBuf),
+    /// Writing failed.
+    #[error(transparent)]
+    Write(#[from] WriteError),
+}
+
+/// Checks before the work that the single output file `path` may be written: it is absent, or a
+/// regular file and `force` is set (a file carries no marker, so an existing one is replaced only on
+/// request — the output-folder rule's "never overwrite what we did not write" for one file).
+///
+/// # Errors
+/// [`FileError::Exists`] or [`FileError::NotAFile`] naming the path.
+pub fn check_file(path: &Path, force: bool) -> Result<(), FileError> {
+    match std::fs::symlink_metadata(path) {
+        Err(_) => Ok(()),
+        Ok(meta) if !meta.file_type().is_file() => Err(FileError::NotAFile(path.to_path_buf())),
+        Ok(_) if force => Ok(()),
+        Ok(_) => Err(FileError::Exists(path.to_path_buf())),
+    }
+}
+
+/// Writes the single output file `path` atomically ([`write_atomic`]) after [`check_file`].
+///
+/// # Errors
+/// As [`check_file`], and [`FileError::Write`] naming the file.
+pub fn write_file(path: &Path, force: bool, bytes: &[u8]) -> Result<(), FileError> {
+    check_file(path, force)?;
+    write_atomic(path, bytes)?;
     Ok(())
 }
 

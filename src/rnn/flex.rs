@@ -945,6 +945,23 @@ impl FlexibleModel {
         }
     }
 
+    /// An LSTM's cell state `c` of the model in use, as long as [`Self::hidden_state`] (for `Nested`
+    /// the units `0..w`); `None` for GRU cells.
+    pub fn cell_state<'a>(&self, state: &'a FlexState) -> Option<&'a [f32]> {
+        if self.cell_kind() != CellKind::Lstm {
+            return None;
+        }
+        let hidden = self.settings()[state.previous.unwrap_or(0)].hidden;
+        // Where `c` starts in the flat `[h; c]`: after the model's own `H`, or the nested model's full `H`.
+        let (flat, start) = match &state.family {
+            FamilyState::Switch { h, .. } => (h, hidden),
+            FamilyState::Thr(s) => (&s.h, hidden),
+            FamilyState::SkipW(s) => (&s.h, hidden),
+            FamilyState::Nested { h, .. } => (h, h.len() / 2),
+        };
+        Some(&flat[start..start + hidden])
+    }
+
     /// What the next step will do under setting `setting`, decided before its input is needed:
     /// `Switch` and `Nested` always update; `Thr` updates iff `ũ ≥ thr`; `SkipW` runs the window's gate first if
     /// the step opens a window (hence `&mut`; the gate's FLOPs are then reported by this plan and by

@@ -184,7 +184,7 @@ pub fn train_bank(
         input: set.features,
         classes: set.classes,
         family: BankCard { kind: BankFamily::Switch, models: card_models, maps: card_maps, switch_fine_tune: None },
-        training: CardTraining {
+        training: Some(CardTraining {
             command: config.command.clone(),
             seed: config.base.seed,
             autodiff: "candle-core 0.11 / candle-nn 0.11 (CPU)".into(),
@@ -199,7 +199,8 @@ pub fn train_bank(
             wall_time_s: started.elapsed().as_secs_f64(),
             split: split.clone(),
             thr_training: None,
-        },
+        }),
+        import: None,
         seeds: None,
     };
     let bank = ModelBank::new(models, maps).expect("every ordered pair has a fitted map of the right shape");

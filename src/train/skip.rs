@@ -906,7 +906,7 @@ pub fn train_skip_bank(
         input: set.features,
         classes: set.classes,
         family: BankCard { kind: BankFamily::Thr, models: card_models, maps: Vec::new(), switch_fine_tune: None },
-        training: CardTraining {
+        training: Some(CardTraining {
             command: config.command.clone(),
             seed: config.base.seed,
             autodiff: "candle-core 0.11 / candle-nn 0.11 (CPU)".into(),
@@ -931,7 +931,8 @@ pub fn train_skip_bank(
                 selection_thr: select,
                 description,
             }),
-        },
+        }),
+        import: None,
         seeds: None,
     };
     Ok(TrainedSkipBank { models, card })
@@ -1212,7 +1213,7 @@ mod tests {
         assert_eq!(switch_epochs, 2);
         let names: Vec<&str> = trained.models.iter().map(|m| m.name()).collect();
         assert_eq!(names, ["thr-6-1e-3", "thr-6-1e-2"]);
-        let record = trained.card.training.thr_training.as_ref().unwrap();
+        let record = trained.card.training.as_ref().unwrap().thr_training.as_ref().unwrap();
         assert_eq!(record.thr_range, [0.5, 1.0]);
         assert_eq!(record.switch_epochs, 2);
         assert_eq!(record.switch_best_epochs.len(), 1);

@@ -465,7 +465,7 @@ pub fn train_skipw(
         input: set.features,
         classes: set.classes,
         family: part,
-        training: CardTraining {
+        training: Some(CardTraining {
             command: config.command.clone(),
             seed: config.seed,
             autodiff: "candle-core 0.11 / candle-nn 0.11 (CPU)".into(),
@@ -489,7 +489,8 @@ pub fn train_skipw(
             wall_time_s: started.elapsed().as_secs_f64(),
             split: split.clone(),
             thr_training: None,
-        },
+        }),
+        import: None,
         seeds: None,
     };
     Ok(TrainedSkipW { model, card })

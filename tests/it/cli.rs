@@ -163,7 +163,11 @@ fn train_family_thr_writes_skip_grus_that_load() {
     let names: Vec<&str> = models.iter().map(|m| m.name()).collect();
     assert_eq!(names, ["thr-4-0e0", "thr-4-1e-2"]);
     assert_eq!(card.family.models[1].budget_lambda, Some(1e-2));
-    assert!(card.training.command.contains("--family thr"), "{}", card.training.command);
+    assert!(
+        card.training.as_ref().unwrap().command.contains("--family thr"),
+        "{}",
+        card.training.as_ref().unwrap().command
+    );
     let output = flexrnn().args(["train", "--lambda", "1e-3", "--out"]).arg(dir.path().join("gru")).output().unwrap();
     assert!(!output.status.success());
     assert!(String::from_utf8_lossy(&output.stderr).contains("--family thr only"));

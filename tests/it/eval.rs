@@ -316,7 +316,7 @@ fn seeds_combines_tiny_seed_folders_and_refuses_mismatched_ones() {
     assert_eq!((seeds.shipped, seeds.metric.as_str()), (2, "accuracy"));
     assert_eq!(seeds.settings, ["gru-4", "gru-8"]);
     assert_eq!(seeds.runs.iter().map(|r| (r.seed, r.folder.as_str())).collect::<Vec<_>>(), [(1, "s1"), (2, "s2")]);
-    assert_eq!(seeds.runs[0].train_wall_time_s, c1.training.wall_time_s);
+    assert_eq!(seeds.runs[0].train_wall_time_s, c1.training_wall_time_s());
     assert!(seeds.runs.iter().all(|r| r.update_shares.is_empty()), "a switching bank updates every step");
     for j in 0..2 {
         let (x1, x2) = (c1.family.models[j].test_accuracy.unwrap(), c2.family.models[j].test_accuracy.unwrap());

@@ -11,6 +11,7 @@ mod eval;
 mod flex;
 mod flex_sim;
 mod hot_paths;
+mod import;
 mod lstm_families;
 mod models;
 mod nested_model;

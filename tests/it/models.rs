@@ -12,7 +12,7 @@ fn card_matches_the_weights_and_the_widest_model_reaches_090() {
     let (bank, card) = load_bank(&at("models/digits-gru")).unwrap();
     let set = load_digits().unwrap();
     let split = digits_split(&set.labels);
-    assert_eq!(card.training.split, split, "the card records the split in use");
+    assert_eq!(card.training.as_ref().unwrap().split, split, "the card records the split in use");
     let test = set.subset(&split.test);
     assert!(bank.models().len() >= 4);
     for (model, entry) in bank.models().iter().zip(&card.family.models) {
@@ -61,7 +61,7 @@ fn thr_card_matches_the_weights_at_every_threshold() {
     let (models, card) = load_skip_models(&at("models/digits-thr")).unwrap();
     let set = load_digits().unwrap();
     let split = digits_split(&set.labels);
-    assert_eq!(card.training.split, split);
+    assert_eq!(card.training.as_ref().unwrap().split, split);
     assert_eq!(card.family_name(), FAMILY_THR);
     let test = set.subset(&split.test);
     assert!(!models.is_empty());
@@ -115,7 +115,7 @@ fn skipw_card_matches_the_weights_and_the_budget_holds() {
     let (model, card) = load_skipw(&at("models/digits-skipw")).unwrap();
     let set = load_digits().unwrap();
     let split = digits_split(&set.labels);
-    assert_eq!(card.training.split, split, "the card records the split in use");
+    assert_eq!(card.training.as_ref().unwrap().split, split, "the card records the split in use");
     assert_eq!((card.family_name(), card.cell.as_str()), ("skipw", "gru"));
     let card = card.family;
     assert_eq!((model.hidden_size(), model.window()), (card.hidden, card.window));

@@ -41,8 +41,12 @@ pub struct Card<F> {
     pub classes: usize,
     /// The family's part (its `family` name is [`FamilyPart::family_name`]).
     pub family: F,
-    /// Training record (command, seed, optimiser, epochs, wall time, split).
-    pub training: CardTraining,
+    /// Training record (command, seed, optimiser, epochs, wall time, split); absent in a card written
+    /// by `flexrnn import`, which has [`Self::import`] instead (a card has at least one of them).
+    pub training: Option<CardTraining>,
+    /// Where imported weights came from (`flexrnn import`: source files and their SHA-256, the tensor
+    /// names read, how states pass between models); absent in cards of models trained here.
+    pub import: Option<CardImport>,
     /// Scores of the same model trained with other seeds (`flexrnn seeds`); absent in a folder of one
     /// training run.
     pub seeds: Option<CardSeeds>,
@@ -80,6 +84,17 @@ impl<F: FamilyPart> Card<F> {
         map.serialize_entry("task", &self.task)?;
         map.serialize_entry("family", self.family.family_name())?;
         map.serialize_entry("cell", &self.cell)
+    }
+
+    /// The training record's wall time in seconds (0 for an imported card, which has none).
+    pub fn training_wall_time_s(&self) -> f64 {
+        self.training.as_ref().map_or(0.0, |t| t.wall_time_s)
+    }
+
+    /// Writes `training` and `import` (each when present).
+    fn serialize_provenance<M: SerializeMap>(&self, map: &mut M) -> Result<(), M::Error> {
+        serialize_some(map, "training", &self.training)?;
+        serialize_some(map, "import", &self.import)
     }
 
     /// Writes `input` and `classes`.
@@ -126,16 +141,24 @@ impl<'de, F: FamilyPart> Deserialize<'de> for Card<F> {
         let cell = take(&mut object, "cell")?;
         let input = take(&mut object, "input")?;
         let classes = take(&mut object, "classes")?;
-        let training = take(&mut object, "training")?;
-        let seeds = match object.remove("seeds") {
-            Some(value) => {
-                Option::<CardSeeds>::deserialize(value).map_err(|e| D::Error::custom(format_args!("`seeds`: {e}")))?
+        fn take_optional<T: DeserializeOwned, E: serde::de::Error>(
+            object: &mut serde_json::Map<String, serde_json::Value>,
+            key: &'static str,
+        ) -> Result<Option<T>, E> {
+            match object.remove(key) {
+                Some(value) => Option::<T>::deserialize(value).map_err(|e| E::custom(format_args!("`{key}`: {e}"))),
+                None => Ok(None),
             }
-            None => None,
-        };
+        }
+        let training: Option<CardTraining> = take_optional(&mut object, "training")?;
+        let import: Option<CardImport> = take_optional(&mut object, "import")?;
+        if training.is_none() && import.is_none() {
+            return Err(D::Error::missing_field("training"));
+        }
+        let seeds = take_optional(&mut object, "seeds")?;
         let mut part = F::deserialize(serde_json::Value::Object(object)).map_err(D::Error::custom)?;
         part.set_family(&family);
-        Ok(Card { task, cell, input, classes, family: part, training, seeds })
+        Ok(Card { task, cell, input, classes, family: part, training, import, seeds })
     }
 }
 
@@ -188,7 +211,7 @@ impl FamilyPart for BankCard {
         card.serialize_sizes(map)?;
         map.serialize_entry("models", &card.family.models)?;
         map.serialize_entry("maps", &card.family.maps)?;
-        map.serialize_entry("training", &card.training)?;
+        card.serialize_provenance(map)?;
         serialize_some(map, "switch_fine_tune", &card.family.switch_fine_tune)?;
         serialize_some(map, "seeds", &card.seeds)
     }
@@ -312,6 +335,46 @@ pub struct CardTraining {
     /// switch fine-tune; absent in cards from before them (trained at `thr = 0.5` only).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub thr_training: Option<CardThrTraining>,
+}
+
+/// Where the weights of an imported model folder came from (`flexrnn import`), recorded in
+/// [`Card::import`] instead of a training record.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CardImport {
+    /// The exact command line.
+    pub command: String,
+    /// What the source files hold, in words (a PyTorch `state_dict()` saved as safetensors).
+    pub format: String,
+    /// Prefix of the recurrent layer's tensor names (e.g. `rnn.`; empty for none).
+    pub prefix: String,
+    /// Prefix of the readout's (`nn.Linear`) tensor names, e.g. `head.` for `head.weight`, `head.bias`.
+    pub head: String,
+    /// How the cell kind was decided: `flag` (`--cell`) or `shapes` (`weight_hh` rows: 3H → GRU, 4H →
+    /// LSTM).
+    pub cell_from: String,
+    /// The source files, one per model, in the card's model order.
+    pub files: Vec<CardImportFile>,
+    /// How a switch carries the state between models of different sizes, in words.
+    pub state_maps: String,
+}
+
+/// One source file of an imported model.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CardImportFile {
+    /// The model (card entry) made from it.
+    pub model: String,
+    /// The file as given on the command line.
+    pub path: String,
+    /// SHA-256 of the file's bytes, lowercase hexadecimal.
+    pub sha256: String,
+    /// The PyTorch module whose names were read: `nn.GRU`, `nn.LSTM` (`…_l0` names), `nn.GRUCell` or
+    /// `nn.LSTMCell`.
+    pub layout: String,
+    /// The tensors' element types as stored (`F32`, `F16`, `BF16`; several joined by `, `), converted
+    /// exactly to `F32`.
+    pub dtypes: String,
 }
 
 /// How a ThrRNN bank (`family: "thr"`) was trained, recorded in [`CardTraining::thr_training`].
@@ -504,7 +567,7 @@ impl FamilyPart for SkipWCard {
         serialize_some(map, "test_accuracy_all_steps", &part.test_accuracy_all_steps)?;
         serialize_some(map, "test_mse_all_steps", &part.test_mse_all_steps)?;
         map.serialize_entry("training_knobs", &part.training_knobs)?;
-        map.serialize_entry("training", &card.training)?;
+        card.serialize_provenance(map)?;
         serialize_some(map, "seeds", &card.seeds)
     }
 }
@@ -608,7 +671,7 @@ impl FamilyPart for NestedCard {
         map.serialize_entry("widths", &part.widths)?;
         map.serialize_entry("schedules", &part.schedules)?;
         map.serialize_entry("best_epoch", &part.best_epoch)?;
-        map.serialize_entry("training", &card.training)?;
+        card.serialize_provenance(map)?;
         serialize_some(map, "seeds", &card.seeds)
     }
 }
@@ -817,6 +880,30 @@ mod tests {
             (BankFamily::Switch, "switch", CellKind::Gru)
         );
         assert!(card.seeds.is_none() && card.family.switch_fine_tune.is_none());
+    }
+
+    #[test]
+    fn an_imported_card_has_an_import_record_instead_of_training_and_round_trips() {
+        let import = serde_json::json!({
+            "command": "flexrnn import --model m.safetensors --task digits --out x", "format": "f",
+            "prefix": "rnn.", "head": "head.", "cell_from": "shapes",
+            "files": [{"model": "gru-4", "path": "m.safetensors", "sha256": "ab", "layout": "nn.GRU", "dtypes": "BF16"}],
+            "state_maps": "none"
+        });
+        let card = serde_json::json!({
+            "task": "digits", "family": "switch", "cell": "gru", "input": 1, "classes": 10,
+            "models": [], "maps": [], "import": import.clone()
+        });
+        let read: Card<BankCard> = serde_json::from_value(card.clone()).unwrap();
+        assert!(read.training.is_none());
+        assert_eq!(read.import.as_ref().unwrap().files[0].layout, "nn.GRU");
+        assert_eq!(read.training_wall_time_s(), 0.0);
+        assert_eq!(serde_json::to_value(&read).unwrap(), card, "written back as read");
+        // Neither a training record nor an import record: refused as before.
+        let mut neither = card;
+        neither.as_object_mut().unwrap().remove("import");
+        let err = serde_json::from_value::<Card<BankCard>>(neither).unwrap_err().to_string();
+        assert!(err.contains("missing field `training`"), "{err}");
     }
 
     #[test]

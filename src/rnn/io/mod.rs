@@ -8,6 +8,7 @@
 //! | `bank` | model-switching banks ([`load_bank`], [`map_tensors`]) and ThrRNN Skip models ([`load_skip_models`], [`skip_classifier_tensors`]) |
 //! | `skipw` | SkipW models ([`load_skipw`], [`skipw_tensors`]) |
 //! | `nested` | nested-width models ([`load_nested`], [`nested_tensors`]) |
+//! | [`import`] | PyTorch state dicts (`nn.GRU`, `nn.LSTM`, their `Cell`s, an `nn.Linear` readout; F32/F16/BF16) read for `flexrnn import` |
 //!
 //! A bank folder (e.g. `models/digits-gru/`) holds:
 //! - `card.json` — a [`Card`]`<`[`BankCard`]`>`;
@@ -50,6 +51,7 @@ use crate::rnn::model::{BankError, RnnClassifier};
 
 mod bank;
 pub mod card;
+pub mod import;
 mod nested;
 mod skipw;
 
@@ -58,9 +60,10 @@ pub use bank::{
     skip_classifier_tensors,
 };
 pub use card::{
-    BankCard, BankFamily, Card, CardMap, CardModel, CardSeedRun, CardSeedSummary, CardSeeds, CardSwitchFineTune,
-    CardThrTraining, CardTraining, FamilyPart, KnobPoint, NestedCard, NestedCardSchedules, NestedCardWidth, SkipWCard,
-    SkipWCardKnobs, SkipWCardTrainingKnobs, SkipWGridPoint, FAMILY_GRU, FAMILY_LSTM, FAMILY_THR,
+    BankCard, BankFamily, Card, CardImport, CardImportFile, CardMap, CardModel, CardSeedRun, CardSeedSummary,
+    CardSeeds, CardSwitchFineTune, CardThrTraining, CardTraining, FamilyPart, KnobPoint, NestedCard,
+    NestedCardSchedules, NestedCardWidth, SkipWCard, SkipWCardKnobs, SkipWCardTrainingKnobs, SkipWGridPoint,
+    FAMILY_GRU, FAMILY_LSTM, FAMILY_THR,
 };
 pub use nested::{decode_nested, decode_nested_cell, encode_nested, load_nested, nested_tensors};
 pub use skipw::{decode_skipw, decode_skipw_cell, load_skipw, skipw_tensors};

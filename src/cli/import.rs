@@ -1,0 +1,181 @@
+//! `flexrnn import`: PyTorch state dicts (safetensors) → a model folder that `run`, `study`, `eval`
+//! and `infer` read (a switching bank of one or more models; see [`crate::rnn::io::import`]).
+
+use std::path::PathBuf;
+
+use anyhow::Context;
+
+use crate::data;
+use crate::rnn::cell::CellKind;
+use crate::rnn::io::card::{BankCard, BankFamily, Card, CardImport, CardImportFile, CardModel};
+use crate::rnn::io::import::{import_classifier, truncate_pad_map, ImportNames};
+use crate::rnn::io::{classifier_tensors, encode_tensors, map_tensors, readout_rows};
+
+/// How the card states the state maps of an imported bank.
+pub(crate) const TRUNCATE_PAD_MAPS: &str = "truncation / zero padding: a switch between models of different sizes keeps the first min(H_from, H_to) units of h (and of c for an LSTM) and sets the others to 0; maps.safetensors holds these as dense maps (their FLOPs are those of a dense map). Maps fitted on the user's data (ridge regression, as `flexrnn train` does) are not made by import yet.";
+
+#[derive(Debug, clap::Args)]
+pub(crate) struct ImportArgs {
+    /// A PyTorch state dict saved as safetensors (`safetensors.torch.save_file(model.state_dict(),
+    /// …)`); repeat for a switching bank of several models.
+    #[arg(long = "model", required = true, value_name = "FILE")]
+    models: Vec<PathBuf>,
+    /// The task id the models solve (e.g. `digits`, `ts:TRAIN.ts,TEST.ts`): `eval`, `infer` and
+    /// streams play its data; the readout must have its number of classes (1 for regression).
+    #[arg(long)]
+    task: String,
+    /// Cell kind, `gru` or `lstm` [default: from the shapes: `weight_hh` of 3H rows is a GRU, 4H an
+    /// LSTM].
+    #[arg(long)]
+    cell: Option<String>,
+    /// Prefix of the recurrent layer's tensor names, e.g. `rnn.` for `rnn.weight_ih_l0`.
+    #[arg(long, default_value = "")]
+    prefix: String,
+    /// Prefix of the `nn.Linear` readout's tensor names: `<HEAD>weight` and `<HEAD>bias`.
+    #[arg(long, default_value = "head.")]
+    head: String,
+    /// Output folder (the model folder).
+    #[arg(long)]
+    out: PathBuf,
+    /// Write into an --out folder that holds files this command did not write: files of the same
+    /// names are replaced, nothing else is touched.
+    #[arg(long)]
+    force: bool,
+}
+
+/// Runs `flexrnn import` (see the module doc).
+pub(crate) fn import(args: ImportArgs, command: String) -> anyhow::Result<()> {
+    use sha2::Digest;
+    let cell = match args.cell.as_deref() {
+        None => None,
+        Some(text) => {
+            Some(CellKind::parse(text).ok_or_else(|| anyhow::anyhow!("--cell `{text}`: write `gru` or `lstm`"))?)
+        }
+    };
+    let rule = super::output_rule("import", args.force);
+    super::check_out(&args.out, rule)?;
+    let cwd = std::env::current_dir().context("reading the working folder")?;
+    let task = data::TaskSpec::parse(&args.task)?.resolved(&cwd).load()?;
+    let (input, classes) = (task.set.features, task.set.classes);
+    let outputs = readout_rows(if task.is_regression() { 0 } else { classes });
+    let names = ImportNames { prefix: args.prefix.clone(), head: args.head.clone(), cell };
+    let mut imported = Vec::new();
+    for (index, path) in args.models.iter().enumerate() {
+        let bytes = crate::rnn::io::read(path)?;
+        let sha256: String = sha2::Sha256::digest(&bytes).iter().map(|b| format!("{b:02x}")).collect();
+        let model = import_classifier(&bytes, path, &format!("model-{index}"), &names, input, outputs)?;
+        imported.push((model, path.display().to_string(), sha256));
+    }
+    let kind = imported[0].0.classifier.cell_kind();
+    if let Some((other, path, _)) = imported.iter().find(|(m, _, _)| m.classifier.cell_kind() != kind) {
+        anyhow::bail!(
+            "{path}: an {} cell; the first --model ({}) is a {} cell, and a bank holds one cell kind",
+            other.classifier.cell_kind(),
+            imported[0].1,
+            kind
+        );
+    }
+    // Narrowest first (stable: files of one size keep their order); names `<cell>-<H>`, then `-2`, `-3`…
+    imported.sort_by_key(|(m, _, _)| m.classifier.hidden_size());
+    let mut used: Vec<String> = Vec::new();
+    for (model, _, _) in imported.iter_mut() {
+        let base = format!("{}-{}", kind.as_str(), model.classifier.hidden_size());
+        let mut name = base.clone();
+        let mut k = 2;
+        while used.contains(&name) {
+            name = format!("{base}-{k}");
+            k += 1;
+        }
+        used.push(name.clone());
+        model.classifier.name = name;
+    }
+    let validation = task.part(data::SplitPart::Validation);
+    let test = task.part(data::SplitPart::Test);
+    let mut card_models = Vec::new();
+    for (model, _, _) in &imported {
+        let c = &model.classifier;
+        let score = |set: &data::SequenceSet| (!set.is_empty()).then(|| crate::train::score(c, set).value());
+        let (test_score, validation_score) = (score(&test), score(&validation));
+        let regression = task.is_regression();
+        card_models.push(CardModel {
+            name: c.name.clone(),
+            hidden: c.hidden_size(),
+            flops_per_step: c.cell.flops_per_step(),
+            flops_readout: c.flops_readout(),
+            param_bytes: c.param_bytes(),
+            test_accuracy: test_score.filter(|_| !regression),
+            validation_accuracy: validation_score.filter(|_| !regression),
+            test_mse: test_score.filter(|_| regression),
+            validation_mse: validation_score.filter(|_| regression),
+            best_epoch: 0,
+            train_wall_s: 0.0,
+            family: Some(kind.as_str().to_string()),
+            flops_per_skip: None,
+            budget_lambda: None,
+            knob_grid: Vec::new(),
+        });
+    }
+    let mut maps = Vec::new();
+    for a in &imported {
+        for b in &imported {
+            let (ha, hb) = (a.0.classifier.hidden_size(), b.0.classifier.hidden_size());
+            if ha != hb {
+                maps.push((a.0.classifier.name.clone(), b.0.classifier.name.clone(), truncate_pad_map(kind, ha, hb)));
+            }
+        }
+    }
+    let card = Card {
+        task: task.id.clone(),
+        cell: kind,
+        input,
+        classes: if task.is_regression() { 0 } else { classes },
+        family: BankCard { kind: BankFamily::Switch, models: card_models, maps: Vec::new(), switch_fine_tune: None },
+        training: None,
+        import: Some(CardImport {
+            command,
+            format: "PyTorch state_dict() saved as safetensors".into(),
+            prefix: args.prefix.clone(),
+            head: args.head.clone(),
+            cell_from: if cell.is_some() { "flag" } else { "shapes" }.into(),
+            files: imported
+                .iter()
+                .map(|(m, path, sha256)| CardImportFile {
+                    model: m.classifier.name.clone(),
+                    path: path.clone(),
+                    sha256: sha256.clone(),
+                    layout: m.layout.into(),
+                    dtypes: m.dtypes.join(", "),
+                })
+                .collect(),
+            state_maps: if maps.is_empty() {
+                "none (one model, or models of one size: the state passes as it is)".into()
+            } else {
+                TRUNCATE_PAD_MAPS.into()
+            },
+        }),
+        seeds: None,
+    };
+    let mut files: Vec<(PathBuf, Vec<u8>)> = Vec::new();
+    for (model, _, _) in &imported {
+        let c = &model.classifier;
+        files.push((format!("{}.safetensors", c.name).into(), encode_tensors(&classifier_tensors(c))));
+    }
+    if imported.len() > 1 {
+        let tensors = map_tensors(maps.iter().map(|(a, b, m)| (a.as_str(), b.as_str(), m)));
+        files.push(("maps.safetensors".into(), encode_tensors(&tensors)));
+    }
+    files.push(("card.json".into(), serde_json::to_vec_pretty(&card).context("serialising the model card")?));
+    super::write_out(&args.out, rule, &files)?;
+    for (model, path, _) in &imported {
+        let c = &model.classifier;
+        let entry = card.family.models.iter().find(|e| e.name == c.name).expect("one entry per model");
+        let score = match (entry.test_accuracy, entry.test_mse) {
+            (Some(a), _) => format!("test accuracy {a:.4}"),
+            (_, Some(m)) => format!("test MSE {m:.5}"),
+            _ => "no test split".into(),
+        };
+        println!("{path}: {} ({}, {}) → {}: {score}", model.layout, model.dtypes.join(", "), c.hidden_size(), c.name);
+    }
+    println!("wrote {}", args.out.display());
+    Ok(())
+}

@@ -1,0 +1,668 @@
+//! `flexrnn import` (issue 13, "Bring your own network"): PyTorch state dicts written here with
+//! PyTorch's names, layouts and element types (no PyTorch needed), checked against a scalar `f64`
+//! implementation of PyTorch's equations written in this file.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use flexrnn::data::{SplitPart, Task};
+use flexrnn::rnn::cell::CellKind;
+use flexrnn::rnn::io::import::{import_classifier, ImportNames};
+use safetensors::tensor::TensorView;
+use safetensors::Dtype;
+
+/// Largest absolute difference allowed between the crate's `f32` inference and the `f64` reference.
+const TOLERANCE: f64 = 1e-5;
+
+fn flexrnn() -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_flexrnn"));
+    command.current_dir(crate::root());
+    command
+}
+
+/// How the tensors are stored.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Store {
+    F32,
+    F16,
+    Bf16,
+}
+
+/// A PyTorch recurrent classifier's tensors (values as stored, widened to `f64`) and how they are named.
+#[derive(Debug, Clone)]
+pub struct TorchModel {
+    pub kind: CellKind,
+    pub input: usize,
+    pub hidden: usize,
+    pub outputs: usize,
+    /// name → (shape, values as `f64` after the storage type's rounding), PyTorch names.
+    pub tensors: BTreeMap<String, (Vec<usize>, Vec<f64>)>,
+    pub store: Store,
+    /// `weight_ih` etc. name of the layer tensors: `<prefix>weight_ih[_l0]`.
+    prefix: String,
+    suffix: String,
+    head: String,
+}
+
+/// Deterministic values in [-scale, scale) (a 64-bit LCG; no dependence on `rand`'s versions).
+fn values(seed: u64, n: usize, scale: f64) -> Vec<f32> {
+    let mut state = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+    (0..n)
+        .map(|_| {
+            state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            let unit = (state >> 11) as f64 / (1u64 << 53) as f64;
+            ((unit * 2.0 - 1.0) * scale) as f32
+        })
+        .collect()
+}
+
+/// Rounds `v` to the storage type and returns the stored 2 or 4 little-endian bytes and the stored value.
+fn stored(v: f32, store: Store) -> (Vec<u8>, f64) {
+    match store {
+        Store::F32 => (v.to_le_bytes().to_vec(), f64::from(v)),
+        Store::F16 => {
+            let h = half::f16::from_f32(v);
+            (h.to_bits().to_le_bytes().to_vec(), h.to_f64())
+        }
+        Store::Bf16 => {
+            // Truncation (what a `.to(torch.bfloat16)` may not do, but any bf16 bits are valid input).
+            let bits = (v.to_bits() >> 16) as u16;
+            (bits.to_le_bytes().to_vec(), f64::from(f32::from_bits(u32::from(bits) << 16)))
+        }
+    }
+}
+
+impl TorchModel {
+    /// An `nn.GRU`/`nn.LSTM` (`cell_module` false: `_l0` names) or `nn.GRUCell`/`nn.LSTMCell` with a
+    /// readout `<head>weight`, `<head>bias`.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        kind: CellKind,
+        cell_module: bool,
+        prefix: &str,
+        head: &str,
+        input: usize,
+        hidden: usize,
+        outputs: usize,
+        store: Store,
+        seed: u64,
+    ) -> TorchModel {
+        let rows = kind.gates() * hidden;
+        let suffix = if cell_module { "" } else { "_l0" };
+        let mut model = TorchModel {
+            kind,
+            input,
+            hidden,
+            outputs,
+            tensors: BTreeMap::new(),
+            store,
+            prefix: prefix.into(),
+            suffix: suffix.into(),
+            head: head.into(),
+        };
+        let scale = 1.0 / (hidden as f64).sqrt();
+        let shapes: [(String, Vec<usize>); 6] = [
+            (model.layer("weight_ih"), vec![rows, input]),
+            (model.layer("weight_hh"), vec![rows, hidden]),
+            (model.layer("bias_ih"), vec![rows]),
+            (model.layer("bias_hh"), vec![rows]),
+            (format!("{head}weight"), vec![outputs, hidden]),
+            (format!("{head}bias"), vec![outputs]),
+        ];
+        for (k, (name, shape)) in shapes.into_iter().enumerate() {
+            let n = shape.iter().product();
+            let v = values(seed * 10 + k as u64, n, 2.0 * scale).into_iter().map(|v| stored(v, store).1).collect();
+            model.tensors.insert(name, (shape, v));
+        }
+        model
+    }
+
+    /// The name of a layer tensor (`weight_ih` → `<prefix>weight_ih_l0`).
+    pub fn layer(&self, base: &str) -> String {
+        format!("{}{base}{}", self.prefix, self.suffix)
+    }
+
+    fn get(&self, name: &str) -> &[f64] {
+        &self.tensors[name].1
+    }
+
+    /// The safetensors bytes (element type [`Self::store`]; extra tensors as given, F32).
+    pub fn bytes_with(&self, extra: &[(&str, Vec<usize>, Dtype, Vec<u8>)], drop: &[&str]) -> Vec<u8> {
+        let mut data: Vec<(String, Vec<usize>, Dtype, Vec<u8>)> = Vec::new();
+        for (name, (shape, v)) in &self.tensors {
+            if drop.contains(&name.as_str()) {
+                continue;
+            }
+            let bytes: Vec<u8> = v.iter().flat_map(|&x| stored(x as f32, self.store).0).collect();
+            let dtype = match self.store {
+                Store::F32 => Dtype::F32,
+                Store::F16 => Dtype::F16,
+                Store::Bf16 => Dtype::BF16,
+            };
+            data.push((name.clone(), shape.clone(), dtype, bytes));
+        }
+        for (name, shape, dtype, bytes) in extra {
+            data.push((name.to_string(), shape.clone(), *dtype, bytes.clone()));
+        }
+        let views: Vec<(String, TensorView<'_>)> =
+            data.iter().map(|(n, s, d, b)| (n.clone(), TensorView::new(*d, s.clone(), b).unwrap())).collect();
+        safetensors::serialize(views, None).unwrap()
+    }
+
+    pub fn bytes(&self) -> Vec<u8> {
+        self.bytes_with(&[], &[])
+    }
+
+    /// PyTorch's equations in `f64`: the final state (`h`, or `[h; c]`) and the readout of `h`.
+    pub fn reference(&self, sequence: &[f32]) -> (Vec<f64>, Vec<f64>) {
+        let (i_n, h_n) = (self.input, self.hidden);
+        let (w_ih, w_hh) = (self.get(&self.layer("weight_ih")), self.get(&self.layer("weight_hh")));
+        let (b_ih, b_hh) = (self.get(&self.layer("bias_ih")), self.get(&self.layer("bias_hh")));
+        let sigmoid = |v: f64| 1.0 / (1.0 + (-v).exp());
+        let mut h = vec![0.0; h_n];
+        let mut c = vec![0.0; h_n];
+        for x in sequence.chunks_exact(i_n) {
+            // gi[row] = W_ih x + b_ih, gh[row] = W_hh h + b_hh, rows in PyTorch's gate order.
+            let rows = self.kind.gates() * h_n;
+            let gi: Vec<f64> = (0..rows)
+                .map(|r| b_ih[r] + (0..i_n).map(|k| w_ih[r * i_n + k] * f64::from(x[k])).sum::<f64>())
+                .collect();
+            let gh: Vec<f64> =
+                (0..rows).map(|r| b_hh[r] + (0..h_n).map(|k| w_hh[r * h_n + k] * h[k]).sum::<f64>()).collect();
+            match self.kind {
+                CellKind::Gru => {
+                    // r, z, n: n = tanh(W_in x + b_in + r ⊙ (W_hn h + b_hn)); h' = (1 − z) ⊙ n + z ⊙ h.
+                    for u in 0..h_n {
+                        let r = sigmoid(gi[u] + gh[u]);
+                        let z = sigmoid(gi[h_n + u] + gh[h_n + u]);
+                        let n = (gi[2 * h_n + u] + r * gh[2 * h_n + u]).tanh();
+                        h[u] = (1.0 - z) * n + z * h[u];
+                    }
+                }
+                CellKind::Lstm => {
+                    // i, f, g, o: c' = f ⊙ c + i ⊙ g; h' = o ⊙ tanh(c').
+                    for u in 0..h_n {
+                        let i = sigmoid(gi[u] + gh[u]);
+                        let f = sigmoid(gi[h_n + u] + gh[h_n + u]);
+                        let g = (gi[2 * h_n + u] + gh[2 * h_n + u]).tanh();
+                        let o = sigmoid(gi[3 * h_n + u] + gh[3 * h_n + u]);
+                        c[u] = f * c[u] + i * g;
+                        h[u] = o * c[u].tanh();
+                    }
+                }
+            }
+        }
+        let (w, b) = (self.get(&format!("{}weight", self.head)), self.get(&format!("{}bias", self.head)));
+        let out = (0..self.outputs).map(|o| b[o] + (0..h_n).map(|k| w[o * h_n + k] * h[k]).sum::<f64>()).collect();
+        let mut state = h;
+        if self.kind == CellKind::Lstm {
+            state.extend(c);
+        }
+        (state, out)
+    }
+}
+
+/// Writes `model` to `dir/name` and returns the path.
+fn write(dir: &Path, name: &str, bytes: &[u8]) -> PathBuf {
+    let path = dir.join(name);
+    std::fs::write(&path, bytes).unwrap();
+    path
+}
+
+/// Runs `flexrnn import` with `args`; panics with stderr unless it succeeds.
+fn import(args: &[&std::ffi::OsStr]) -> String {
+    let output = flexrnn().arg("import").args(args).output().unwrap();
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+/// Runs `flexrnn import` and returns its stderr; panics if it succeeds.
+fn import_fails(args: &[&std::ffi::OsStr]) -> String {
+    let output = flexrnn().arg("import").args(args).output().unwrap();
+    assert!(!output.status.success(), "import succeeded: {}", String::from_utf8_lossy(&output.stdout));
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+fn os(text: &str) -> &std::ffi::OsStr {
+    std::ffi::OsStr::new(text)
+}
+
+/// The six cases of the tests: GRU and LSTM in F32, F16 and BF16, alternating module kinds, prefixes
+/// and head names. Digits: 1 feature, 10 classes.
+fn cases() -> Vec<(TorchModel, &'static str, &'static str)> {
+    let mut out = Vec::new();
+    for (k, (kind, store)) in [
+        (CellKind::Gru, Store::F32),
+        (CellKind::Lstm, Store::F32),
+        (CellKind::Gru, Store::F16),
+        (CellKind::Lstm, Store::F16),
+        (CellKind::Gru, Store::Bf16),
+        (CellKind::Lstm, Store::Bf16),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let (cell_module, prefix, head) = match k % 3 {
+            0 => (false, "rnn.", "head."),
+            1 => (true, "", "fc."),
+            _ => (false, "", "head."),
+        };
+        out.push((TorchModel::new(kind, cell_module, prefix, head, 1, 6 + k, 10, store, k as u64 + 1), prefix, head));
+    }
+    out
+}
+
+#[test]
+fn imported_gru_and_lstm_in_f32_f16_bf16_compute_pytorchs_outputs() {
+    let task = Task::load("digits").unwrap();
+    let test = task.part(SplitPart::Test);
+    let dir = tempfile::tempdir().unwrap();
+    for (index, (model, prefix, head)) in cases().into_iter().enumerate() {
+        let file = write(dir.path(), &format!("m{index}.safetensors"), &model.bytes());
+        let out = dir.path().join(format!("out{index}"));
+        let stdout = import(&[
+            os("--model"),
+            file.as_os_str(),
+            os("--task"),
+            os("digits"),
+            os("--prefix"),
+            os(prefix),
+            os("--head"),
+            os(head),
+            os("--out"),
+            out.as_os_str(),
+        ]);
+        let (bank, card) = flexrnn::rnn::io::load_bank(&out).unwrap();
+        assert_eq!((card.cell, card.input, card.classes, card.task.as_str()), (model.kind, 1, 10, "digits"));
+        assert!(card.training.is_none(), "an imported card records no training run");
+        let source = card.import.as_ref().unwrap();
+        assert_eq!(source.files.len(), 1);
+        assert_eq!(source.files[0].sha256, sha256_hex(&std::fs::read(&file).unwrap()), "{stdout}");
+        let dtype = match model.store {
+            Store::F32 => "F32",
+            Store::F16 => "F16",
+            Store::Bf16 => "BF16",
+        };
+        assert_eq!(source.files[0].dtypes, dtype);
+        assert_eq!(source.cell_from, "shapes");
+        let classifier = &bank.models()[0];
+        assert_eq!(classifier.name, format!("{}-{}", model.kind.as_str(), model.hidden));
+        let mut outputs = vec![0.0f32; 10];
+        let mut worst = 0.0f64;
+        for i in 0..25 {
+            classifier.outputs(test.sequence(i), &mut outputs);
+            let (_, reference) = model.reference(test.sequence(i));
+            for (a, b) in outputs.iter().zip(&reference) {
+                worst = worst.max((f64::from(*a) - b).abs());
+            }
+        }
+        assert!(worst <= TOLERANCE, "{:?} {:?}: largest difference {worst:e}", model.kind, model.store);
+        // `infer` writes the same logits and the final state, every test sequence.
+        let csv = dir.path().join(format!("infer{index}.csv"));
+        let setting = format!("{}-{}", model.kind.as_str(), model.hidden);
+        infer(&out, &["--setting", &setting, "--states"], &csv);
+        let rows = read_csv(&csv);
+        let states = if model.kind == CellKind::Lstm { 2 * model.hidden } else { model.hidden };
+        assert_eq!(rows.len(), test.len());
+        let test_indices = task.split.indices(SplitPart::Test);
+        let mut worst = 0.0f64;
+        for (row, (&index, i)) in rows.iter().zip(test_indices.iter().zip(0..)) {
+            assert_eq!(row["sequence"], index.to_string());
+            assert_eq!((row["part"].as_str(), row["steps"].as_str()), ("test", "64"));
+            assert_eq!(row["label"], test.labels[i].to_string());
+            let (state, reference) = model.reference(test.sequence(i));
+            let logits: Vec<f64> = (0..10).map(|k| row[&format!("logit_{k}")].parse().unwrap()).collect();
+            let best = (0..10).fold(0, |b, k| if logits[k] > logits[b] { k } else { b });
+            assert_eq!(row["prediction"], best.to_string());
+            let written: Vec<f64> = (0..model.hidden)
+                .map(|k| row[&format!("h_{k}")].parse().unwrap())
+                .chain((0..states - model.hidden).map(|k| row[&format!("c_{k}")].parse().unwrap()))
+                .collect();
+            for (a, b) in logits.iter().chain(&written).zip(reference.iter().chain(&state)) {
+                worst = worst.max((a - b).abs());
+            }
+        }
+        assert!(worst <= TOLERANCE, "infer {:?} {:?}: largest difference {worst:e}", model.kind, model.store);
+    }
+}
+
+/// Runs `flexrnn infer FOLDER ARGS --out CSV`; panics with stderr unless it succeeds.
+fn infer(folder: &Path, args: &[&str], csv: &Path) {
+    let output = flexrnn().arg("infer").arg(folder).args(args).arg("--out").arg(csv).output().unwrap();
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+}
+
+/// A CSV file as rows of column → value.
+fn read_csv(path: &Path) -> Vec<BTreeMap<String, String>> {
+    let text = std::fs::read_to_string(path).unwrap();
+    let mut lines = text.lines();
+    let header: Vec<String> = lines.next().unwrap().split(',').map(str::to_string).collect();
+    lines.map(|line| header.iter().cloned().zip(line.split(',').map(str::to_string)).collect()).collect()
+}
+
+#[test]
+fn infer_writes_a_regression_output_and_never_overwrites_a_file_without_force() {
+    let dir = tempfile::tempdir().unwrap();
+    // The adding task: 2 features, one real output.
+    let model = TorchModel::new(CellKind::Lstm, false, "", "head.", 2, 5, 1, Store::Bf16, 11);
+    let file = write(dir.path(), "adding.safetensors", &model.bytes());
+    let out = dir.path().join("adding");
+    import(&[os("--model"), file.as_os_str(), os("--task"), os("adding"), os("--out"), out.as_os_str()]);
+    let csv = dir.path().join("adding.csv");
+    // One model: no --setting needed.
+    infer(&out, &["--split", "validation"], &csv);
+    let task = Task::load("adding").unwrap();
+    let validation = task.part(SplitPart::Validation);
+    let rows = read_csv(&csv);
+    assert_eq!(rows.len(), validation.len());
+    for (i, row) in rows.iter().enumerate().take(50) {
+        assert_eq!(row["part"], "validation");
+        assert_eq!(row["target"].parse::<f32>().unwrap(), validation.targets[i]);
+        let (_, reference) = model.reference(validation.sequence(i));
+        let output: f64 = row["output"].parse().unwrap();
+        assert!((output - reference[0]).abs() <= TOLERANCE, "{output} vs {}", reference[0]);
+    }
+    assert!(!rows[0].contains_key("h_0"), "no states without --states");
+    // The file exists now: refused without --force, replaced with it.
+    std::fs::write(&csv, "mine").unwrap();
+    let output = flexrnn().arg("infer").arg(&out).arg("--out").arg(&csv).output().unwrap();
+    let err = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success() && err.contains("already exists") && err.contains("--force"), "{err}");
+    assert_eq!(std::fs::read_to_string(&csv).unwrap(), "mine");
+    infer(&out, &["--force", "--split", "all"], &csv);
+    assert_eq!(read_csv(&csv).len(), task.set.len());
+    // An unknown setting names the ones there are.
+    let output = flexrnn()
+        .arg("infer")
+        .arg(&out)
+        .args(["--setting", "gru-9"])
+        .arg("--out")
+        .arg(dir.path().join("x.csv"))
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success() && err.contains("gru-9") && err.contains("lstm-5"), "{err}");
+}
+
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::Digest;
+    sha2::Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// The import error for `bytes` (library path, digits' sizes).
+fn refused(bytes: &[u8], names: &ImportNames) -> String {
+    import_classifier(bytes, Path::new("m.safetensors"), "m", names, 1, 10).unwrap_err().to_string()
+}
+
+fn default_names() -> ImportNames {
+    ImportNames { prefix: String::new(), head: "head.".into(), cell: None }
+}
+
+#[test]
+fn import_refuses_a_missing_tensor_by_name() {
+    let model = TorchModel::new(CellKind::Gru, false, "", "head.", 1, 4, 10, Store::F32, 3);
+    let err = refused(&model.bytes_with(&[], &["bias_hh_l0"]), &default_names());
+    assert!(err.contains("missing tensor `bias_hh_l0`") && err.contains("m.safetensors"), "{err}");
+    let err = refused(&model.bytes_with(&[], &["head.bias"]), &default_names());
+    assert!(err.contains("missing tensor `head.bias`"), "{err}");
+    // A wrong prefix: the message lists what the file holds.
+    let names = ImportNames { prefix: "rnn.".into(), ..default_names() };
+    let err = refused(&model.bytes(), &names);
+    assert!(err.contains("rnn.weight_ih_l0") && err.contains("`weight_ih_l0`"), "{err}");
+}
+
+#[test]
+fn import_refuses_a_wrong_shape_by_name() {
+    // A GRU of 4 units whose bias_ih has 3H + 1 rows.
+    let model = TorchModel::new(CellKind::Gru, true, "", "head.", 1, 4, 10, Store::F32, 4);
+    let mut broken = model.clone();
+    broken.tensors.insert("bias_ih".into(), (vec![13], vec![0.0; 13]));
+    let err = refused(&broken.bytes(), &default_names());
+    assert!(err.contains("tensor `bias_ih` has shape [13], expected [12]") && err.contains("r, z, n"), "{err}");
+    // weight_hh of 5H rows: neither cell.
+    let mut broken = model.clone();
+    broken.tensors.insert("weight_hh".into(), (vec![20, 4], vec![0.0; 80]));
+    let err = refused(&broken.bytes(), &default_names());
+    assert!(err.contains("`weight_hh`") && err.contains("neither a GRU"), "{err}");
+    // The GRU's tensors with --cell lstm.
+    let names = ImportNames { cell: Some(CellKind::Lstm), ..default_names() };
+    let err = refused(&model.bytes(), &names);
+    assert!(err.contains("`weight_hh`") && err.contains("[16, 4]"), "{err}");
+    // The input size of another task (2 features).
+    let err = import_classifier(&model.bytes(), Path::new("m.safetensors"), "m", &default_names(), 2, 10)
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("tensor `weight_ih` has shape [12, 1], expected [12, 2]"), "{err}");
+    // A transposed recurrent kernel [H, 3H].
+    let mut transposed = model.clone();
+    transposed.tensors.insert("weight_hh".into(), (vec![4, 12], vec![0.0; 48]));
+    let err = refused(&transposed.bytes(), &default_names());
+    assert!(err.contains("`weight_hh`") && err.contains("transposed"), "{err}");
+    // A readout of 3 classes for a 10-class task.
+    let three = TorchModel::new(CellKind::Gru, true, "", "head.", 1, 4, 3, Store::F32, 4);
+    let err = refused(&three.bytes(), &default_names());
+    assert!(err.contains("`head.weight` has 3 outputs; the task needs 10"), "{err}");
+}
+
+#[test]
+fn import_refuses_an_unknown_dtype_by_name() {
+    let model = TorchModel::new(CellKind::Lstm, false, "rnn.", "head.", 1, 4, 10, Store::F32, 5);
+    // bias_hh_l0 as F64.
+    let f64_bytes: Vec<u8> = (0..16).flat_map(|i| (i as f64 * 0.1).to_le_bytes()).collect();
+    let bytes = model.bytes_with(&[("rnn.bias_hh_l0", vec![16], Dtype::F64, f64_bytes)], &["rnn.bias_hh_l0"]);
+    let names = ImportNames { prefix: "rnn.".into(), ..default_names() };
+    let err = refused(&bytes, &names);
+    assert!(err.contains("tensor `rnn.bias_hh_l0` is F64") && err.contains("F32, F16 and BF16"), "{err}");
+    // An integer readout bias.
+    let i32_bytes: Vec<u8> = (0..10i32).flat_map(|i| i.to_le_bytes()).collect();
+    let bytes = model.bytes_with(&[("head.bias", vec![10], Dtype::I32, i32_bytes)], &["head.bias"]);
+    let err = refused(&bytes, &names);
+    assert!(err.contains("tensor `head.bias` is I32"), "{err}");
+}
+
+#[test]
+fn import_refuses_stacked_and_bidirectional_layers_by_name() {
+    let model = TorchModel::new(CellKind::Gru, false, "", "head.", 1, 4, 10, Store::F32, 6);
+    let second: Vec<u8> = vec![0; 12 * 4 * 4];
+    let bytes = model.bytes_with(&[("weight_ih_l1", vec![12, 4], Dtype::F32, second.clone())], &[]);
+    let err = refused(&bytes, &default_names());
+    assert!(err.contains("`weight_ih_l1`") && err.contains("stacked layers are not supported yet"), "{err}");
+    let bytes = model.bytes_with(&[("weight_ih_l0_reverse", vec![12, 1], Dtype::F32, vec![0; 48])], &[]);
+    let err = refused(&bytes, &default_names());
+    assert!(err.contains("`weight_ih_l0_reverse`") && err.contains("bidirectional"), "{err}");
+}
+
+#[test]
+fn import_cli_names_the_file_and_tensor_it_refuses() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = TorchModel::new(CellKind::Gru, false, "", "head.", 1, 4, 10, Store::F32, 7);
+    let file = write(dir.path(), "bad.safetensors", &model.bytes_with(&[], &["weight_hh_l0"]));
+    let out = dir.path().join("out");
+    let err =
+        import_fails(&[os("--model"), file.as_os_str(), os("--task"), os("digits"), os("--out"), out.as_os_str()]);
+    assert!(err.contains("bad.safetensors") && err.contains("missing tensor `weight_hh_l0`"), "{err}");
+    assert!(!out.join("card.json").exists(), "nothing written");
+    // The adding task is a regression: a 10-output readout does not fit.
+    let file = write(
+        dir.path(),
+        "ten.safetensors",
+        &TorchModel::new(CellKind::Gru, false, "", "head.", 2, 4, 10, Store::F32, 7).bytes(),
+    );
+    let err =
+        import_fails(&[os("--model"), file.as_os_str(), os("--task"), os("adding"), os("--out"), out.as_os_str()]);
+    assert!(err.contains("`head.weight` has 10 outputs; the task needs 1 (one real output"), "{err}");
+}
+
+/// Imports a bank of a 4- and a 6-unit GRU (given in the opposite order) for digits.
+fn import_bank(dir: &Path) -> PathBuf {
+    let wide = TorchModel::new(CellKind::Gru, false, "rnn.", "head.", 1, 6, 10, Store::F32, 8);
+    let narrow = TorchModel::new(CellKind::Gru, false, "rnn.", "head.", 1, 4, 10, Store::Bf16, 9);
+    let a = write(dir, "wide.safetensors", &wide.bytes());
+    let b = write(dir, "narrow.safetensors", &narrow.bytes());
+    let out = dir.join("bank");
+    import(&[
+        os("--model"),
+        a.as_os_str(),
+        os("--model"),
+        b.as_os_str(),
+        os("--task"),
+        os("digits"),
+        os("--prefix"),
+        os("rnn."),
+        os("--out"),
+        out.as_os_str(),
+    ]);
+    out
+}
+
+#[test]
+fn several_files_make_a_switching_bank_with_truncation_padding_maps() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = import_bank(dir.path());
+    let (bank, card) = flexrnn::rnn::io::load_bank(&out).unwrap();
+    let names: Vec<&str> = bank.models().iter().map(|m| m.name.as_str()).collect();
+    assert_eq!(names, ["gru-4", "gru-6"], "narrowest first");
+    let source = card.import.unwrap();
+    assert_eq!(source.files[0].path, dir.path().join("narrow.safetensors").display().to_string());
+    assert_eq!((source.files[0].dtypes.as_str(), source.files[1].dtypes.as_str()), ("BF16", "F32"));
+    assert!(
+        source.state_maps.starts_with("truncation / zero padding")
+            && source.state_maps.contains("not made by import yet")
+    );
+    // gru-6 → gru-4 keeps the first 4 units; gru-4 → gru-6 pads with zeros.
+    let mut state = vec![1.0, 2.0, 3.0, 4.0, 5.0, 6.0];
+    let mut spare = vec![0.0; 6];
+    bank.carry_state(1, 0, &mut state, &mut spare);
+    assert_eq!(state[..4], [1.0, 2.0, 3.0, 4.0]);
+    let mut state = vec![1.0, 2.0, 3.0, 4.0, 9.0, 9.0];
+    bank.carry_state(0, 1, &mut state, &mut spare);
+    assert_eq!(state, [1.0, 2.0, 3.0, 4.0, 0.0, 0.0]);
+}
+
+#[test]
+fn an_imported_bank_runs_in_a_scenario_and_a_one_model_folder_is_evaluated_alone() {
+    let dir = tempfile::tempdir().unwrap();
+    let bank = import_bank(dir.path());
+    let scenario = crate::short_default(4, "2s")
+        .replace("../models/digits-gru", &bank.display().to_string())
+        .replace("model: gru-128", "model: gru-6")
+        .replace("model: gru-16", "model: gru-4");
+    let file = write(dir.path(), "imported.yaml", scenario.as_bytes());
+    let results = dir.path().join("results");
+    let output = flexrnn().arg("run").arg(&file).arg("--out").arg(&results).output().unwrap();
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let steps = std::fs::read_to_string(results.join("greedy_slack/steps.csv")).unwrap();
+    assert!(steps.lines().count() > 10, "{steps}");
+    // One model: eval measures it alone (it was refused before: "fewer than two settings").
+    let one = TorchModel::new(CellKind::Lstm, true, "", "head.", 1, 5, 10, Store::F16, 10);
+    let single = write(dir.path(), "one.safetensors", &one.bytes());
+    let folder = dir.path().join("one");
+    import(&[os("--model"), single.as_os_str(), os("--task"), os("digits"), os("--out"), folder.as_os_str()]);
+    let eval_out = dir.path().join("eval");
+    let output = flexrnn()
+        .arg("eval")
+        .arg(&folder)
+        .arg("--out")
+        .arg(&eval_out)
+        .args(["--resamples", "0", "--jobs", "1"])
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let eval_csv = std::fs::read_to_string(eval_out.join("eval.csv")).unwrap();
+    assert_eq!(eval_csv.lines().count(), 2, "the header and the setting alone: {eval_csv}");
+    // Its measured accuracy is that of the reference on the whole test split.
+    let test = Task::load("digits").unwrap().part(SplitPart::Test);
+    let right = (0..test.len())
+        .filter(|&i| {
+            let (_, out) = one.reference(test.sequence(i));
+            let best = (0..10).fold(0, |b, k| if out[k] > out[b] { k } else { b });
+            best as u32 == test.labels[i]
+        })
+        .count();
+    let card: serde_json::Value = serde_json::from_slice(&std::fs::read(folder.join("card.json")).unwrap()).unwrap();
+    let accuracy = card["models"][0]["test_accuracy"].as_f64().unwrap();
+    assert!((accuracy - right as f64 / test.len() as f64).abs() < 1e-12, "card {accuracy}, reference {right}");
+}
+
+/// A `numpy.savez` file (uncompressed zip of `.npy` arrays) of `arrays` (name, descr, shape, bytes).
+fn savez(path: &Path, arrays: &[(&str, &str, Vec<usize>, Vec<u8>)]) {
+    use std::io::Write;
+    let mut zip = zip::ZipWriter::new(std::fs::File::create(path).unwrap());
+    let options = zip::write::SimpleFileOptions::default().compression_method(zip::CompressionMethod::Stored);
+    for (name, descr, shape, data) in arrays {
+        zip.start_file(format!("{name}.npy"), options).unwrap();
+        zip.write_all(&flexrnn::data::npz::npy_bytes(descr, shape, data)).unwrap();
+    }
+    zip.finish().unwrap();
+}
+
+#[test]
+fn npz_data_split_by_percent_unstandardised_runs_an_imported_model_through_infer() {
+    let dir = tempfile::tempdir().unwrap();
+    let (n, steps, features) = (40, 7, 3);
+    let x: Vec<f32> = values(21, n * steps * features, 5.0);
+    let labels: Vec<i64> = (0..n as i64).map(|i| i % 3).collect();
+    let file = dir.path().join("mine.npz");
+    savez(
+        &file,
+        &[
+            ("x", "<f4", vec![n, steps, features], x.iter().flat_map(|v| v.to_le_bytes()).collect()),
+            ("y", "<i8", vec![n], labels.iter().flat_map(|v| v.to_le_bytes()).collect()),
+        ],
+    );
+    let id = format!("npz:{},test=25", file.display());
+    let task = Task::load(&id).unwrap();
+    assert_eq!((task.set.len(), task.set.steps, task.set.features, task.set.classes), (n, steps, features, 3));
+    assert_eq!(task.set.values, x, "values as given: no standardisation");
+    assert!(task.standardisation.is_none());
+    assert_eq!(task.split.test.len(), 10, "25 % of 40, stratified: round(0.25 × 13, 13, 14) = 3 + 3 + 4");
+    assert_eq!(task.split.validation.len() + task.split.train.len() + 10, n);
+    // A GRU imported for it and run by infer over every sequence.
+    let model = TorchModel::new(CellKind::Gru, false, "", "head.", features, 4, 3, Store::F32, 12);
+    let weights = write(dir.path(), "g.safetensors", &model.bytes());
+    let out = dir.path().join("g");
+    import(&[os("--model"), weights.as_os_str(), os("--task"), os(&id), os("--out"), out.as_os_str()]);
+    let csv = dir.path().join("g.csv");
+    infer(&out, &["--split", "all"], &csv);
+    let rows = read_csv(&csv);
+    assert_eq!(rows.len(), n);
+    for (i, row) in rows.iter().enumerate() {
+        let (_, reference) = model.reference(task.set.sequence(i));
+        for (k, r) in reference.iter().enumerate() {
+            let logit: f64 = row[&format!("logit_{k}")].parse().unwrap();
+            assert!((logit - r).abs() <= TOLERANCE, "sequence {i}: {logit} vs {r}");
+        }
+        assert_eq!(row["label"], labels[i].to_string());
+    }
+    // Float targets make a regression task; float64 inputs are read.
+    let targets: Vec<f64> = (0..n).map(|i| i as f64 * 0.5).collect();
+    let x64: Vec<u8> = x.iter().flat_map(|&v| f64::from(v).to_le_bytes()).collect();
+    let regression = dir.path().join("reg.npz");
+    savez(
+        &regression,
+        &[
+            ("x", "<f8", vec![n, steps, features], x64),
+            ("y", "<f8", vec![n], targets.iter().flat_map(|v| v.to_le_bytes()).collect()),
+        ],
+    );
+    let task = Task::load(&format!("npz:{}", regression.display())).unwrap();
+    assert!(task.is_regression());
+    assert_eq!((task.split.test.len(), task.set.targets[3]), (8, 1.5));
+    // Errors name the file and the array.
+    let broken = dir.path().join("broken.npz");
+    savez(&broken, &[("x", "<f4", vec![n, steps, features], x.iter().flat_map(|v| v.to_le_bytes()).collect())]);
+    let err = Task::load(&format!("npz:{}", broken.display())).unwrap_err().to_string();
+    assert!(err.contains("broken.npz") && err.contains("no array `y`"), "{err}");
+    savez(
+        &broken,
+        &[
+            ("x", "<f4", vec![n, steps * features], x.iter().flat_map(|v| v.to_le_bytes()).collect()),
+            ("y", "<i8", vec![n], labels.iter().flat_map(|v| v.to_le_bytes()).collect()),
+        ],
+    );
+    let err = Task::load(&format!("npz:{}", broken.display())).unwrap_err().to_string();
+    assert!(err.contains("`x` has shape [40, 21]; expected [N, T, I]"), "{err}");
+    let err = Task::load(&format!("npz:{},test=95", broken.display())).unwrap_err().to_string();
+    assert!(err.contains("test=95") && err.contains("0–90"), "{err}");
+}
