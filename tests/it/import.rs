@@ -544,10 +544,17 @@ fn several_files_make_a_switching_bank_with_truncation_padding_maps() {
 fn an_imported_bank_runs_in_a_scenario_and_a_one_model_folder_is_evaluated_alone() {
     let dir = tempfile::tempdir().unwrap();
     let bank = import_bank(dir.path());
-    let scenario = crate::short_default(4, "2s")
-        .replace("../models/digits-gru", &bank.display().to_string())
-        .replace("model: gru-128", "model: gru-6")
-        .replace("model: gru-16", "model: gru-4");
+    // A file for the binary: the default scenario's text, shortened, on the imported bank.
+    let bank_path = bank.display().to_string();
+    let scenario = crate::yaml_with(
+        "default.yaml",
+        &[
+            ("duration: 120s", "duration: 2s"),
+            ("../models/digits-gru", &bank_path),
+            ("model: gru-128", "model: gru-6"),
+            ("model: gru-16", "model: gru-4"),
+        ],
+    );
     let file = write(dir.path(), "imported.yaml", scenario.as_bytes());
     let results = dir.path().join("results");
     let output = flexrnn().arg("run").arg(&file).arg("--out").arg(&results).output().unwrap();
