@@ -36,6 +36,24 @@ use crate::train::bank::{
 };
 use crate::train::TrainConfig;
 
+/// `println!` for the command's messages that ignores a closed stdout (`flexrnn study … | head`):
+/// the results are in the output folder, and a line nobody reads must not stop a command half-way
+/// (Rust's `println!` panics on a broken pipe).
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout().lock(), $($arg)*);
+    }};
+}
+
+/// `print!` with `say!`'s tolerance of a closed stdout.
+macro_rules! say_raw {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = write!(std::io::stdout().lock(), $($arg)*);
+    }};
+}
+
 mod import;
 mod infer;
 
@@ -464,10 +482,10 @@ fn seeds(args: SeedsArgs) -> anyhow::Result<()> {
     })?;
     let settings: Vec<String> = folders[0].settings.clone();
     let combined = combine(&settings, metric, folders[ship].seed, runs);
-    print!("{}", crate::eval::seeds::seeds_md(&combined));
+    say_raw!("{}", crate::eval::seeds::seeds_md(&combined));
     let files = shipped_files(&folders[ship].dir, combined)?;
     write_out(&args.out, out_rule, &files)?;
-    println!("\nwrote {} files to {} (weights of seed {})", files.len(), args.out.display(), folders[ship].seed);
+    say!("\nwrote {} files to {} (weights of seed {})", files.len(), args.out.display(), folders[ship].seed);
     Ok(())
 }
 
@@ -550,8 +568,8 @@ fn eval(args: EvalArgs) -> anyhow::Result<()> {
         files.push(("seeds.csv".into(), crate::eval::seeds::seeds_csv(seeds)));
     }
     write_out(&out, out_rule, &files)?;
-    print!("{summary}");
-    println!("\nwrote {} files to {}", files.len(), out.display());
+    say_raw!("{summary}");
+    say!("\nwrote {} files to {}", files.len(), out.display());
     Ok(())
 }
 
@@ -573,15 +591,18 @@ fn run_scenario(args: RunArgs, registry: &PolicyRegistry) -> anyhow::Result<()> 
     write_out(&out, out_rule, &files)?;
     let comparison = files.iter().find(|(p, _)| p == std::path::Path::new("comparison.md"));
     if let Some((_, table)) = comparison {
-        println!("{}", String::from_utf8_lossy(table));
+        say!("{}", String::from_utf8_lossy(table));
     }
     for result in &results {
-        println!(
+        say!(
             "run {} ({}): {} events in {:.2} s wall time",
-            result.plan.index, result.plan.label, result.outcome.events, result.wall_time_s
+            result.plan.index,
+            result.plan.label,
+            result.outcome.events,
+            result.wall_time_s
         );
     }
-    println!("wrote {} files to {}", files.len(), out.display());
+    say!("wrote {} files to {}", files.len(), out.display());
     Ok(())
 }
 
@@ -625,7 +646,7 @@ fn study(args: StudyArgs, registry: &PolicyRegistry) -> anyhow::Result<()> {
         )
     })??;
     bar.finish_and_clear();
-    println!(
+    say!(
         "{} runs simulated, {} reused, in {:.1} s ({} grid points × {} replications × policies = {} runs)",
         outcome.ran,
         outcome.reused,
@@ -635,7 +656,7 @@ fn study(args: StudyArgs, registry: &PolicyRegistry) -> anyhow::Result<()> {
         loaded.runs.len()
     );
     if let Some((i, n)) = args.shard {
-        println!(
+        say!(
             "shard {}/{n} done: {} runs recorded in {}/runs. When every shard is done: flexrnn merge {} <shard folders…>",
             i + 1,
             outcome.in_share,
@@ -676,7 +697,7 @@ fn merge(args: MergeArgs, registry: &PolicyRegistry) -> anyhow::Result<()> {
     let files = aggregate::study_files(&study, &records)?;
     let removed = crate::output::study::write_aggregate(&out, &study, &loaded, &files)?;
     report_removed(&removed);
-    println!("merged {} runs from {} folder(s)", records.len(), args.shards.len());
+    say!("merged {} runs from {} folder(s)", records.len(), args.shards.len());
     print_study(&files, &out);
     Ok(())
 }
@@ -721,7 +742,7 @@ fn warn_overload(what: &str, scenario: &Scenario) {
 
 fn report_removed(stale: &crate::output::study::StaleRecords) {
     if let Some(first) = stale.removed.first() {
-        println!(
+        say!(
             "removed {} run record(s) that are no longer part of the study (first: runs/{first})",
             stale.removed.len()
         );
@@ -736,9 +757,9 @@ fn report_removed(stale: &crate::output::study::StaleRecords) {
 
 fn print_study(files: &[(PathBuf, Vec<u8>)], out: &std::path::Path) {
     if let Some((_, table)) = files.iter().find(|(p, _)| p == std::path::Path::new("summary.md")) {
-        println!("{}", String::from_utf8_lossy(table));
+        say!("{}", String::from_utf8_lossy(table));
     }
-    println!("wrote {} files to {} (open {}/report.html)", files.len(), out.display(), out.display());
+    say!("wrote {} files to {} (open {}/report.html)", files.len(), out.display(), out.display());
 }
 
 fn validate(args: ValidateArgs) -> anyhow::Result<()> {
@@ -746,9 +767,9 @@ fn validate(args: ValidateArgs) -> anyhow::Result<()> {
     let length = if args.quick { Length::Quick } else { Length::Full };
     let started = std::time::Instant::now();
     let results = with_jobs(args.jobs, None, |parallel| run_suite(length, parallel))??;
-    println!("{}", table(&results));
+    say!("{}", table(&results));
     let failed = results.iter().filter(|r| !r.pass).count();
-    println!("{} passed, {} failed ({:.1} s)", results.len() - failed, failed, started.elapsed().as_secs_f64());
+    say!("{} passed, {} failed ({:.1} s)", results.len() - failed, failed, started.elapsed().as_secs_f64());
     anyhow::ensure!(failed == 0, "{failed} validation case(s) outside their tolerance");
     Ok(())
 }
@@ -822,7 +843,7 @@ fn command_line(arguments: &[OsString]) -> String {
 /// Prints a line above the progress bar, or plainly when the bar is hidden (not a terminal).
 fn say(bar: &ProgressBar, line: String) {
     if bar.is_hidden() {
-        println!("{line}");
+        say!("{line}");
     } else {
         bar.println(line);
     }
@@ -1050,7 +1071,7 @@ fn train(args: TrainArgs, command: String) -> anyhow::Result<()> {
             bar.inc(1);
             let line = format!("H={hidden} epoch {epoch}: loss {loss:.4}, validation {}", validation.describe());
             if bar.is_hidden() {
-                println!("{line}");
+                say!("{line}");
             } else {
                 bar.set_message(line);
             }
@@ -1093,7 +1114,7 @@ fn write_bank(args: &TrainArgs, trained: &TrainedBank) -> anyhow::Result<()> {
     files.push(("maps.safetensors".into(), encode_tensors(&maps)));
     files.push(("card.json".into(), serde_json::to_vec_pretty(&trained.card).context("serialising the model card")?));
     write_out(&args.out, output_rule("train", args.force), &files)?;
-    println!("wrote {} ({:.0} s)", args.out.display(), trained.card.training_wall_time_s());
+    say!("wrote {} ({:.0} s)", args.out.display(), trained.card.training_wall_time_s());
     Ok(())
 }
 
@@ -1149,7 +1170,7 @@ fn train_thr(mut args: TrainArgs, set: &data::SequenceSet, split: &data::Split, 
                 epoch.validation_curve
             );
             if bar.is_hidden() {
-                println!("{line}");
+                say!("{line}");
             } else {
                 bar.set_message(line);
             }
@@ -1161,7 +1182,7 @@ fn train_thr(mut args: TrainArgs, set: &data::SequenceSet, split: &data::Split, 
                 epoch.epoch, epoch.loss, epoch.validation_mixed, epoch.criterion
             );
             if bar.is_hidden() {
-                println!("{line}");
+                say!("{line}");
             } else {
                 bar.set_message(line);
             }
@@ -1188,7 +1209,7 @@ fn train_thr(mut args: TrainArgs, set: &data::SequenceSet, split: &data::Split, 
     }
     files.push(("card.json".into(), serde_json::to_vec_pretty(&trained.card).context("serialising the model card")?));
     write_out(&args.out, output_rule("train", args.force), &files)?;
-    println!("wrote {} ({:.0} s)", args.out.display(), trained.card.training_wall_time_s());
+    say!("wrote {} ({:.0} s)", args.out.display(), trained.card.training_wall_time_s());
     Ok(())
 }
 
@@ -1237,14 +1258,14 @@ fn train_skipw(args: TrainArgs, set: &data::SequenceSet, split: &data::Split, co
             e.epoch, e.loss, e.processed_share, e.validation_score
         );
         if bar.is_hidden() {
-            println!("{line}");
+            say!("{line}");
         } else {
             bar.set_message(line);
         }
     })?;
     bar.finish_and_clear();
     for point in trained.card.family.grid.iter().filter(|p| p.thr == 0.5) {
-        println!(
+        say!(
             "K={} thr=0.5: test {} {:.4}, {:.1} steps processed",
             point.k,
             if point.test_mse.is_some() { "MSE" } else { "accuracy" },
@@ -1254,7 +1275,7 @@ fn train_skipw(args: TrainArgs, set: &data::SequenceSet, split: &data::Split, co
     }
     let files = skipw_files(&trained).context("serialising the model card")?;
     write_out(&args.out, output_rule("train", args.force), &files)?;
-    println!("wrote {} ({:.0} s)", args.out.display(), trained.card.training_wall_time_s());
+    say!("wrote {} ({:.0} s)", args.out.display(), trained.card.training_wall_time_s());
     Ok(())
 }
 
@@ -1283,7 +1304,7 @@ fn train_nested(args: TrainArgs, set: &data::SequenceSet, split: &data::Split, c
     let trained = train_nested(set, split, &config, |p| match p {
         NestedProgress::Epoch { epoch, loss, validation, schedule_validation, elapsed_s } => {
             let per_width: Vec<String> = validation.iter().map(|a| format!("{a:.4}")).collect();
-            println!(
+            say!(
                 "epoch {epoch}: loss {loss:.4}, validation {metric} per width [{}], under schedules {schedule_validation:.4} ({elapsed_s:.0} s)",
                 per_width.join(", ")
             );
@@ -1291,7 +1312,7 @@ fn train_nested(args: TrainArgs, set: &data::SequenceSet, split: &data::Split, c
     })?;
     let card = &trained.card;
     for entry in &card.family.widths {
-        println!(
+        say!(
             "width {}: test {} {:.4} ({} FLOP/step)",
             entry.width,
             if entry.test_mse.is_some() { "MSE" } else { "accuracy" },
@@ -1299,7 +1320,7 @@ fn train_nested(args: TrainArgs, set: &data::SequenceSet, split: &data::Split, c
             entry.flops_per_step
         );
     }
-    println!(
+    say!(
         "random schedules: test score {:.4} (step-weighted prediction {:.4}, {:.0} FLOP/step)",
         card.family.schedules.test_score,
         card.family.schedules.step_weighted_score,
@@ -1310,7 +1331,7 @@ fn train_nested(args: TrainArgs, set: &data::SequenceSet, split: &data::Split, c
         ("card.json".into(), serde_json::to_vec_pretty(card).context("serialising the model card")?),
     ];
     write_out(&args.out, output_rule("train", args.force), &files)?;
-    println!("wrote {} ({:.0} s)", args.out.display(), card.training_wall_time_s());
+    say!("wrote {} ({:.0} s)", args.out.display(), card.training_wall_time_s());
     Ok(())
 }
 

@@ -2,8 +2,10 @@
 //!
 //! A discrete-event simulator of an edge node shared by several processes, in which one workload is
 //! a recurrent neural network that **really runs** its inference on real sequences and changes its
-//! model mid-sequence under a policy's control (the model-switching method of Lambert, Le Bolzer and
-//! Schnitzler, "Flexible Recurrent Neural Networks", ECML PKDD 2020).
+//! setting mid-sequence under a policy's control: both methods of Lambert, Le Bolzer and Schnitzler,
+//! "Flexible Recurrent Neural Networks" (ECML PKDD 2020) — switching between separately trained
+//! models with the hidden state carried across, and a Skip-RNN whose skip threshold is a run-time
+//! knob —, SkipW window budgets (Mayet et al., ICLR 2021) and nested widths.
 //!
 //! ## Tutorial: a scenario in code
 //!

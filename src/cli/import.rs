@@ -174,8 +174,8 @@ pub(crate) fn import(args: ImportArgs, command: String) -> anyhow::Result<()> {
             (_, Some(m)) => format!("test MSE {m:.5}"),
             _ => "no test split".into(),
         };
-        println!("{path}: {} ({}, {}) → {}: {score}", model.layout, model.dtypes.join(", "), c.hidden_size(), c.name);
+        say!("{path}: {} ({}, {}) → {}: {score}", model.layout, model.dtypes.join(", "), c.hidden_size(), c.name);
     }
-    println!("wrote {}", args.out.display());
+    say!("wrote {}", args.out.display());
     Ok(())
 }

@@ -134,7 +134,7 @@ pub(crate) fn infer(args: InferArgs) -> anyhow::Result<()> {
         csv.push('\n');
     }
     crate::output::write_file(&args.out, args.force, csv.as_bytes())?;
-    println!(
+    say!(
         "wrote {} ({} sequences of `{}`, setting {})",
         args.out.display(),
         indices.len(),

@@ -344,7 +344,16 @@ impl<R: Recorder> EdgeWorld<R> {
             last_latency_s: state.last_latency_s,
             confidence,
         };
-        let choice = state.setup.policy.choose(&observation, &state.options).min(state.options.len() - 1);
+        let choice = state.setup.policy.choose(&observation, &state.options);
+        // A policy's contract (`Policy::choose`): an index into the options. A policy that breaks it
+        // is a bug in its code, not bad input; running some other setting instead would hide it.
+        assert!(
+            choice < state.options.len(),
+            "policy `{}` chose option {choice} of {} (valid: 0 to {})",
+            state.setup.policy.name(),
+            state.options.len(),
+            state.options.len() - 1
+        );
         state.chosen = Some((frame, choice));
         (choice, confidence.is_some())
     }

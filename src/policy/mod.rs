@@ -143,7 +143,8 @@ pub struct Observation<'a> {
 pub trait Policy: Send {
     /// Short name used in output folders and tables (e.g. `static-gru-128`).
     fn name(&self) -> String;
-    /// Returns an index into `options`.
+    /// Returns an index into `options` (`0..options.len()`); any other value is a bug in the policy,
+    /// and the run stops with a panic naming the policy.
     fn choose(&mut self, observation: &Observation<'_>, options: &[ModelOption]) -> usize;
     /// Whether [`Observation::confidence`] should be computed (it costs a readout per step).
     fn needs_confidence(&self) -> bool {

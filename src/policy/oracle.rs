@@ -12,6 +12,10 @@ use crate::workload::OnMiss;
 /// Passes an `oracle` runs before the real run unless its `passes` says otherwise.
 pub const DEFAULT_ORACLE_PASSES: usize = 2;
 
+/// The most forecast passes an `oracle` may ask for: each pass is a whole run of the scenario, and
+/// the forecast settles after a few (see the README's oracle section).
+pub const MAX_ORACLE_PASSES: usize = 20;
+
 /// The configuration of `oracle`.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields, expecting = "a map `{}` or `{ margin: <duration>, passes: <number ≥ 1> }`")]
@@ -19,7 +23,8 @@ pub struct OracleConfig {
     /// Room the forecast end of a step must leave before the deadline; default 0.
     #[serde(default = "no_margin")]
     pub margin: Duration,
-    /// Passes run before the real one to obtain the forecast (≥ 1; default [`DEFAULT_ORACLE_PASSES`]).
+    /// Passes run before the real one to obtain the forecast (1 to [`MAX_ORACLE_PASSES`]; default
+    /// [`DEFAULT_ORACLE_PASSES`]).
     #[serde(default = "default_passes")]
     pub passes: usize,
 }
@@ -39,6 +44,12 @@ impl PolicyConfig for OracleConfig {
     fn validate(&self) -> Result<(), String> {
         if self.passes == 0 {
             return Err("passes must be at least 1".into());
+        }
+        if self.passes > MAX_ORACLE_PASSES {
+            return Err(format!(
+                "passes must be at most {MAX_ORACLE_PASSES} (each pass runs the whole scenario), got {}",
+                self.passes
+            ));
         }
         Ok(())
     }
@@ -217,6 +228,8 @@ pub(crate) mod tests {
         assert_eq!(careful.label(), "oracle-margin0.0005s-passes3");
         assert_eq!(careful.forecast_passes(), 3);
         assert!(policy("oracle: { passes: 0 }").unwrap_err().contains("passes must be at least 1"));
+        assert!(policy("oracle: { passes: 1000000 }").unwrap_err().contains("passes must be at most 20"));
+        assert!(policy("oracle: { passes: 20 }").is_ok());
         assert!(policy("oracle: { margin: 3 }").unwrap_err().contains("duration"));
         assert!(policy("oracle: { safety: 1 }").unwrap_err().contains("unknown field `safety`"));
     }

@@ -60,7 +60,9 @@ pub(crate) fn check_process(process: &Process) -> Result<(), String> {
     }
     let positive_span = |field: &str, d: SimTime| {
         if d.0 == 0 {
-            Err(format!("{process_name}: `{field}` must be longer than zero"))
+            Err(format!(
+                "{process_name}: `{field}` must be longer than zero (at least 1ns; times are whole nanoseconds)"
+            ))
         } else {
             Ok(())
         }
@@ -84,6 +86,10 @@ pub(crate) fn check_process(process: &Process) -> Result<(), String> {
             return Ok(());
         }
     };
+    if let BackgroundKind::Periodic { period, .. } = &stream.kind {
+        // Before the deadline, which defaults to the period: a zero period is named as such.
+        positive_span("period", *period)?;
+    }
     if let Some(deadline) = stream.deadline {
         positive_span("deadline", deadline)?;
     }

@@ -330,3 +330,20 @@ fn no_input_panics() {
         assert!(parse(text).is_err(), "{text:?}");
     }
 }
+
+#[test]
+fn a_zero_period_is_named_as_the_period_not_as_the_deadline_it_implies() {
+    use crate::node::Discipline;
+    use crate::workload::WorkDistribution;
+    let node = NodeSpec::new(std::num::NonZeroUsize::MIN, 1e9, Discipline::ProcessorSharing);
+    let e = Scenario::builder("p")
+        .duration(SimTime::from_secs_f64(1.0))
+        .node(node)
+        .periodic("p", SimTime::ZERO, WorkDistribution::Constant(1.0))
+        .build()
+        .unwrap_err();
+    assert!(e.message.starts_with("process `p`: `period` must be longer than zero"), "{e}");
+    let yaml = "name: s\nduration: 1s\nnode: { cores: 1, speed: 1GFLOP/s, scheduler: processor_sharing }\nprocesses:\n  - { name: p, kind: periodic, period: 0.4ns, work: { constant: 1MFLOP } }\n";
+    let e = Scenario::parse(yaml, "s.yaml", Path::new(".")).unwrap_err();
+    assert!(e.message.contains("`period` must be longer than zero (at least 1ns"), "{e}");
+}
