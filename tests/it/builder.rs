@@ -85,7 +85,7 @@ fn builder_errors_are_the_scenario_files_errors() {
     assert!(message(Scenario::builder("x").node(node).build()).starts_with("duration: give the duration"));
     assert_eq!(
         message(base().on_off("batch", SimTime::ZERO, secs(1), true).build()),
-        "process `batch`: `on_mean` must be longer than zero"
+        "process `batch`: `on_mean` must be longer than zero (at least 1ns; times are whole nanoseconds)"
     );
     let stream = StreamBuilder::new("digits", "digits", "../models/digits-gru", ms(5), ms(5));
     assert_eq!(
