@@ -304,12 +304,32 @@ pub(crate) struct MinMaxParams {
     max: Work,
 }
 
-/// Mean and sd (> 0) of a normal distribution before truncation at zero.
+/// Mean and sd (> 0) of a normal distribution before truncation at zero. The mean may be negative,
+/// down to −3 sd (checked with the distribution, as for the builder's `TruncatedNormal`).
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields, expecting = "a map `{ mean: <work>, sd: <work> }`")]
 pub(crate) struct MeanSdParams {
-    mean: Work,
+    mean: SignedWork,
     sd: Work,
+}
+
+/// Work that may be negative (a normal's mean before truncation): `-1MFLOP` or `2MFLOP`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct SignedWork(f64);
+
+impl<'de> Deserialize<'de> for SignedWork {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<SignedWork, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        let (sign, magnitude) = match text.trim_start().strip_prefix('-') {
+            Some(rest) => (-1.0, rest),
+            None => (1.0, text.as_str()),
+        };
+        Work::parse(magnitude.trim_start()).map(|work| SignedWork(sign * work.0)).ok_or_else(|| {
+            serde::de::Error::custom(format!(
+                "invalid work `{text}`: expected a number, negative allowed down to −3 sd, followed by FLOP, kFLOP, MFLOP, GFLOP or TFLOP (e.g. `-1MFLOP`)"
+            ))
+        })
+    }
 }
 
 /// The file of an empirical distribution: one number of FLOPs per line, relative to the scenario

@@ -108,8 +108,9 @@ fn work_parameter_errors_name_the_field_and_what_is_allowed() {
         assert!(e.message.contains(expected), "{written}: {e}\nshould contain {expected:?}");
         assert_eq!(e.location.map(|l| l.0), Some(12), "{written}: {e}");
     }
-    // Negative work is refused by the unit itself, at the value.
-    for written in ["{ uniform: { min: -1MFLOP, max: 1MFLOP } }", "{ normal: { mean: -1MFLOP, sd: 1MFLOP } }"] {
+    // Negative work is refused by the unit itself, at the value (a normal's mean aside: see
+    // `a_normal_mean_may_be_negative_down_to_three_sd_in_yaml_as_in_the_builder`).
+    for written in ["{ uniform: { min: -1MFLOP, max: 1MFLOP } }", "{ exponential: { mean: -1MFLOP } }"] {
         let e = parse(&with_work(written)).unwrap_err();
         assert!(e.message.contains("invalid work `-1MFLOP`") && e.message.contains("non-negative"), "{e}");
         assert_eq!(e.location.map(|l| l.0), Some(12), "{written}: {e}");
@@ -346,4 +347,22 @@ fn a_zero_period_is_named_as_the_period_not_as_the_deadline_it_implies() {
     let yaml = "name: s\nduration: 1s\nnode: { cores: 1, speed: 1GFLOP/s, scheduler: processor_sharing }\nprocesses:\n  - { name: p, kind: periodic, period: 0.4ns, work: { constant: 1MFLOP } }\n";
     let e = Scenario::parse(yaml, "s.yaml", Path::new(".")).unwrap_err();
     assert!(e.message.contains("`period` must be longer than zero (at least 1ns"), "{e}");
+}
+
+#[test]
+fn a_normal_mean_may_be_negative_down_to_three_sd_in_yaml_as_in_the_builder() {
+    use crate::workload::{BackgroundKind, WorkDistribution};
+    let yaml = |work: &str| {
+        format!("name: s\nseed: 1\nduration: 1s\nnode: {{ cores: 1, speed: 1GFLOP/s, scheduler: processor_sharing }}\nprocesses:\n  - {{ name: p, kind: poisson, rate: 1/s, work: {work} }}\n")
+    };
+    let s = Scenario::parse(&yaml("{ normal: { mean: -1MFLOP, sd: 1MFLOP } }"), "s.yaml", Path::new(".")).unwrap();
+    let Some(Process::Background(b)) = s.processes().first() else { panic!("one background process") };
+    assert_eq!(
+        b.kind,
+        BackgroundKind::Poisson { rate: 1.0, work: WorkDistribution::TruncatedNormal { mean: -1e6, sd: 1e6 } }
+    );
+    let e = Scenario::parse(&yaml("{ normal: { mean: -4MFLOP, sd: 1MFLOP } }"), "s.yaml", Path::new(".")).unwrap_err();
+    assert!(e.message.contains("more than 3 sd"), "{e}");
+    let e = Scenario::parse(&yaml("{ normal: { mean: -x, sd: 1MFLOP } }"), "s.yaml", Path::new(".")).unwrap_err();
+    assert!(e.message.contains("invalid work `-x`"), "{e}");
 }
