@@ -387,7 +387,7 @@ pub fn random_width_schedule(widths: &[usize], steps: usize, changes: usize, rng
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::rnn::io::{decode_nested, decode_nested_cell, encode_nested};
+    use crate::rnn::io::{decode_nested_cell, encode_nested};
     use rand::SeedableRng;
     use std::path::Path;
 
@@ -533,9 +533,11 @@ mod tests {
     fn model_round_trips_through_safetensors() {
         let model = random_model(2, 12, &[3, 12], 4);
         let bytes = encode_nested(&model);
-        let back = decode_nested(&bytes, Path::new("n.safetensors"), "n", 2, 12, 3, &[3, 12]).unwrap();
+        let back =
+            decode_nested_cell(&bytes, Path::new("n.safetensors"), "n", CellKind::Gru, 2, 12, 3, &[3, 12]).unwrap();
         assert_eq!(back.with_isa(model.isa), model);
-        let err = decode_nested(&bytes, Path::new("n.safetensors"), "n", 2, 12, 3, &[3, 6, 12]).unwrap_err();
+        let err = decode_nested_cell(&bytes, Path::new("n.safetensors"), "n", CellKind::Gru, 2, 12, 3, &[3, 6, 12])
+            .unwrap_err();
         assert!(err.to_string().contains("readout.6.weight"), "{err}");
         let xs = inputs(2, 10, 1);
         assert_eq!(model.classify(&xs, &[12; 10]), model.slice(12).classify(&xs));
@@ -605,7 +607,8 @@ mod tests {
         let back = decode_nested_cell(&bytes, Path::new("n.safetensors"), "n-lstm", CellKind::Lstm, 2, 12, 3, &[3, 12])
             .unwrap();
         assert_eq!(back.with_isa(model_for_round_trip().isa), model_for_round_trip());
-        let err = decode_nested(&bytes, Path::new("n.safetensors"), "n-lstm", 2, 12, 3, &[3, 12]).unwrap_err();
+        let err = decode_nested_cell(&bytes, Path::new("n.safetensors"), "n-lstm", CellKind::Gru, 2, 12, 3, &[3, 12])
+            .unwrap_err();
         assert!(err.to_string().contains("cell.weight_ih"), "{err}");
     }
 

@@ -521,7 +521,7 @@ pub struct SkipWEvaluation {
 mod tests {
     use super::*;
     use crate::rnn::cell::CellKind;
-    use crate::rnn::io::{decode_skipw, decode_skipw_cell, encode_tensors, skipw_tensors};
+    use crate::rnn::io::{decode_skipw_cell, encode_tensors, skipw_tensors};
     use std::path::Path;
 
     fn tiny(window: usize, gate_bias: Vec<f32>) -> SkipWClassifier {
@@ -808,9 +808,9 @@ mod tests {
     fn files_round_trip() {
         let model = tiny(4, vec![-2.0, 2.0, 0.0, 1.0]);
         let bytes = encode_tensors(&skipw_tensors(&model));
-        let back = decode_skipw(&bytes, Path::new("t.safetensors"), "t", 1, 2, 2, 4).unwrap();
+        let back = decode_skipw_cell(&bytes, Path::new("t.safetensors"), "t", CellKind::Gru, 1, 2, 2, 4).unwrap();
         assert_eq!(back, model);
-        let err = decode_skipw(&bytes, Path::new("t.safetensors"), "t", 1, 2, 2, 5).unwrap_err();
+        let err = decode_skipw_cell(&bytes, Path::new("t.safetensors"), "t", CellKind::Gru, 1, 2, 2, 5).unwrap_err();
         assert!(err.to_string().contains("skip.weight"), "{err}");
     }
 
@@ -887,7 +887,7 @@ mod tests {
         // A file written before the time input: skip.weight [L, H], no skip.time_scale.
         let old = tiny(4, vec![-2.0, 2.0, 0.0, 1.0]);
         let bytes = encode_tensors(&skipw_tensors(&old));
-        let back = decode_skipw(&bytes, Path::new("old.safetensors"), "t", 1, 2, 2, 4).unwrap();
+        let back = decode_skipw_cell(&bytes, Path::new("old.safetensors"), "t", CellKind::Gru, 1, 2, 2, 4).unwrap();
         assert_eq!((back.gate_columns(), back.time_scale()), (2, None));
         assert_eq!(back.flops_window_gate(), 20);
         assert_eq!(back, old);
@@ -897,17 +897,21 @@ mod tests {
         assert_eq!(tensors["skip.weight"].0, vec![4, 3]);
         assert_eq!(tensors["skip.time_scale"], (vec![1], vec![8.0]));
         let bytes = encode_tensors(&tensors);
-        let back = decode_skipw(&bytes, Path::new("new.safetensors"), "t", 1, 2, 2, 4).unwrap();
+        let back = decode_skipw_cell(&bytes, Path::new("new.safetensors"), "t", CellKind::Gru, 1, 2, 2, 4).unwrap();
         assert_eq!(back, new);
         // [L, H + 1] without its scale, or another shape, is refused with the allowed shapes.
         let mut no_scale = skipw_tensors(&new);
         no_scale.remove("skip.time_scale");
-        let err = decode_skipw(&encode_tensors(&no_scale), Path::new("n.safetensors"), "t", 1, 2, 2, 4).unwrap_err();
+        let err =
+            decode_skipw_cell(&encode_tensors(&no_scale), Path::new("n.safetensors"), "t", CellKind::Gru, 1, 2, 2, 4)
+                .unwrap_err();
         assert!(err.to_string().contains("skip.time_scale"), "{err}");
         let mut wrong = skipw_tensors(&new);
         wrong.insert("skip.weight".into(), (vec![4, 5], vec![0.0; 20]));
         let err =
-            decode_skipw(&encode_tensors(&wrong), Path::new("w.safetensors"), "t", 1, 2, 2, 4).unwrap_err().to_string();
+            decode_skipw_cell(&encode_tensors(&wrong), Path::new("w.safetensors"), "t", CellKind::Gru, 1, 2, 2, 4)
+                .unwrap_err()
+                .to_string();
         assert!(err.contains("[4, 3]") && err.contains("[4, 2]") && err.contains("w.safetensors"), "{err}");
         assert_eq!(
             SkipWClassifier::with_time_input(tiny(2, vec![0.0; 2]).base, 2, vec![0.0; 6], vec![0.0; 2], 0.0),
@@ -1010,6 +1014,9 @@ mod tests {
         let bytes = encode_tensors(&skipw_tensors(&model));
         let back = decode_skipw_cell(&bytes, Path::new("l.safetensors"), "r", CellKind::Lstm, 2, 24, 3, 5).unwrap();
         assert_eq!(back, model);
-        assert!(decode_skipw(&bytes, Path::new("l.safetensors"), "r", 2, 24, 3, 5).is_err(), "a GRU reads 3H rows");
+        assert!(
+            decode_skipw_cell(&bytes, Path::new("l.safetensors"), "r", CellKind::Gru, 2, 24, 3, 5).is_err(),
+            "a GRU reads 3H rows"
+        );
     }
 }

@@ -14,23 +14,8 @@ use crate::rnn::cell::CellKind;
 use crate::rnn::model::{ModelBank, StateMap};
 use crate::rnn::skip::SkipRnnClassifier;
 
-/// Decodes one Skip-GRU or Skip-LSTM from safetensors bytes: the tensors of [`decode_rnn_classifier`]
-/// plus `gate.weight` `[1, H]` and `gate.bias` `[1]`.
-///
-/// # Errors
-/// [`ModelIoError::Tensor`] if a tensor is missing, not `F32`, or of the wrong shape.
-pub fn decode_skip_classifier(
-    bytes: &[u8],
-    path: &Path,
-    name: &str,
-    input: usize,
-    hidden: usize,
-    classes: usize,
-) -> Result<SkipRnnClassifier, ModelIoError> {
-    decode_skip_rnn_classifier(bytes, path, name, CellKind::Gru, input, hidden, classes)
-}
-
-/// [`decode_skip_classifier`] for a cell of `kind`.
+/// Decodes one Skip-RNN classifier with a cell of `kind` from safetensors bytes: the classifier's
+/// tensors ([`super::decode_rnn_classifier`]) and the skip gate's `gate.weight` `[1, H]`, `gate.bias` `[1]`.
 ///
 /// # Errors
 /// [`ModelIoError::Tensor`] if a tensor is missing, not `F32`, or of the wrong shape.

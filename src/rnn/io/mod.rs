@@ -55,18 +55,15 @@ pub mod import;
 mod nested;
 mod skipw;
 
-pub use bank::{
-    decode_skip_classifier, decode_skip_rnn_classifier, load_bank, load_skip_models, map_tensors,
-    skip_classifier_tensors,
-};
+pub use bank::{decode_skip_rnn_classifier, load_bank, load_skip_models, map_tensors, skip_classifier_tensors};
 pub use card::{
     BankCard, BankFamily, Card, CardImport, CardImportFile, CardMap, CardModel, CardSeedRun, CardSeedSummary,
     CardSeeds, CardSwitchFineTune, CardThrTraining, CardTraining, FamilyPart, KnobPoint, NestedCard,
     NestedCardSchedules, NestedCardWidth, SkipWCard, SkipWCardKnobs, SkipWCardTrainingKnobs, SkipWGridPoint,
     FAMILY_GRU, FAMILY_LSTM, FAMILY_THR,
 };
-pub use nested::{decode_nested, decode_nested_cell, encode_nested, load_nested, nested_tensors};
-pub use skipw::{decode_skipw, decode_skipw_cell, load_skipw, skipw_tensors};
+pub use nested::{decode_nested_cell, encode_nested, load_nested, nested_tensors};
+pub use skipw::{decode_skipw_cell, load_skipw, skipw_tensors};
 
 /// Errors when loading or saving a model folder (weights or card).
 #[derive(Debug, thiserror::Error)]
@@ -170,22 +167,6 @@ pub(crate) fn tensor_f32(
         return Err(bad(format!("tensor `{name}` holds a non-finite value ({}) at flat index {index}", values[index])));
     }
     Ok(values)
-}
-
-/// Decodes one GRU classifier from safetensors bytes ([`decode_rnn_classifier`] with
-/// [`CellKind::Gru`]).
-///
-/// # Errors
-/// [`ModelIoError::Tensor`] if a tensor is missing, not `F32`, or of the wrong shape.
-pub fn decode_classifier(
-    bytes: &[u8],
-    path: &Path,
-    name: &str,
-    input: usize,
-    hidden: usize,
-    classes: usize,
-) -> Result<RnnClassifier, ModelIoError> {
-    decode_rnn_classifier(bytes, path, name, CellKind::Gru, input, hidden, classes)
 }
 
 /// Decodes one classifier with a cell of `kind` from safetensors bytes: `cell.weight_ih` `[G·H, I]`,
@@ -327,9 +308,9 @@ mod tests {
     fn classifier_round_trips_through_safetensors() {
         let model = classifier("m");
         let bytes = encode_tensors(&classifier_tensors(&model));
-        let back = decode_classifier(&bytes, Path::new("m.safetensors"), "m", 2, 3, 4).unwrap();
+        let back = decode_rnn_classifier(&bytes, Path::new("m.safetensors"), "m", CellKind::Gru, 2, 3, 4).unwrap();
         assert_eq!(back, model);
-        let err = decode_classifier(&bytes, Path::new("m.safetensors"), "m", 2, 4, 4).unwrap_err();
+        let err = decode_rnn_classifier(&bytes, Path::new("m.safetensors"), "m", CellKind::Gru, 2, 4, 4).unwrap_err();
         assert!(err.to_string().contains("cell.weight_ih"), "{err}");
         // The same tensors do not make an LSTM (4H rows).
         let err = decode_rnn_classifier(&bytes, Path::new("m.safetensors"), "m", CellKind::Lstm, 2, 3, 4).unwrap_err();
@@ -341,10 +322,11 @@ mod tests {
         let gru = classifier("s");
         let model = SkipRnnClassifier::new(gru.clone(), vec![0.1, -0.2, 0.3], 1.0);
         let bytes = encode_tensors(&skip_classifier_tensors(&model));
-        let back = decode_skip_classifier(&bytes, Path::new("s.safetensors"), "s", 2, 3, 4).unwrap();
+        let back = decode_skip_rnn_classifier(&bytes, Path::new("s.safetensors"), "s", CellKind::Gru, 2, 3, 4).unwrap();
         assert_eq!(back, model);
         let plain = encode_tensors(&classifier_tensors(&gru));
-        let err = decode_skip_classifier(&plain, Path::new("g.safetensors"), "g", 2, 3, 4).unwrap_err();
+        let err =
+            decode_skip_rnn_classifier(&plain, Path::new("g.safetensors"), "g", CellKind::Gru, 2, 3, 4).unwrap_err();
         assert!(err.to_string().contains("gate.weight"), "{err}");
     }
 }

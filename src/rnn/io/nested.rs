@@ -31,24 +31,6 @@ pub fn encode_nested(model: &NestedRnn) -> Vec<u8> {
     encode_tensors(&nested_tensors(model))
 }
 
-/// Decodes a nested GRU from safetensors bytes ([`nested_tensors`]); [`decode_nested_cell`] with
-/// [`CellKind::Gru`].
-///
-/// # Errors
-/// [`ModelIoError::Tensor`] if a tensor is missing, not `F32`, non-finite or of the wrong shape, or
-/// the widths are invalid.
-pub fn decode_nested(
-    bytes: &[u8],
-    path: &Path,
-    name: &str,
-    input: usize,
-    hidden: usize,
-    classes: usize,
-    widths: &[usize],
-) -> Result<NestedRnn, ModelIoError> {
-    decode_nested_cell(bytes, path, name, CellKind::Gru, input, hidden, classes, widths)
-}
-
 /// Decodes a nested model with a cell of `kind` from safetensors bytes ([`nested_tensors`]).
 ///
 /// # Errors

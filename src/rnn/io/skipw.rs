@@ -41,23 +41,6 @@ fn gate_tensor(file: &SafeTensors<'_>, path: &Path, name: &str, shape: &[usize])
     Ok(values)
 }
 
-/// Decodes a GRU SkipW model from safetensors bytes (`path` only names the file in errors);
-/// [`decode_skipw_cell`] with [`CellKind::Gru`].
-///
-/// # Errors
-/// [`ModelIoError::Tensor`] if a tensor is missing, not `F32`, of the wrong shape or not finite.
-pub fn decode_skipw(
-    bytes: &[u8],
-    path: &Path,
-    name: &str,
-    input: usize,
-    hidden: usize,
-    classes: usize,
-    window: usize,
-) -> Result<SkipWClassifier, ModelIoError> {
-    decode_skipw_cell(bytes, path, name, CellKind::Gru, input, hidden, classes, window)
-}
-
 /// Decodes a SkipW model with a cell of `kind` from safetensors bytes (see the [parent module](super)).
 ///
 /// # Errors
