@@ -60,8 +60,9 @@ pub(super) struct StreamState {
     flex: FlexState,
     logits: Vec<f32>,
     /// The setting chosen for the front frame while it waits for its pipeline stages (a policy is
-    /// asked once per frame).
-    chosen: Option<(u64, usize)>,
+    /// asked once per frame), and whether choosing it read the network's confidence (a readout the
+    /// step is charged for when it starts).
+    chosen: Option<(u64, usize, bool)>,
     options: Vec<ModelOption>,
     switch_flops: Vec<u64>,
     switch_matrix: Vec<u64>,
@@ -315,9 +316,9 @@ impl<R: Recorder> EdgeWorld<R> {
     /// its choice (and no confidence is read again).
     fn choose_setting(&mut self, now: SimTime, stream: usize, frame: u64) -> (usize, bool) {
         let state = &mut self.streams[stream];
-        if let Some((chosen_frame, choice)) = state.chosen {
+        if let Some((chosen_frame, choice, confidence_read)) = state.chosen {
             if chosen_frame == frame {
-                return (choice, false);
+                return (choice, confidence_read);
             }
         }
         for (index, cost) in state.switch_flops.iter_mut().enumerate() {
@@ -354,7 +355,7 @@ impl<R: Recorder> EdgeWorld<R> {
             state.options.len(),
             state.options.len() - 1
         );
-        state.chosen = Some((frame, choice));
+        state.chosen = Some((frame, choice, confidence.is_some()));
         (choice, confidence.is_some())
     }
 

@@ -387,3 +387,26 @@ fn params_loaded_hands_the_waiting_step_to_the_node() {
     assert_eq!(world.node.active_jobs(), 1);
     assert_eq!(world.streams[0].memory_stats.loads, 1);
 }
+
+/// A `confidence` policy reads the network's readout before the second step; that step then waits for
+/// its frame's stage, and starts later: the readout is still charged to it. Frame 0: stage 10 FLOPs
+/// (1 ms), step 68 FLOPs (no model has run yet, so no confidence is read). Frame 1 (released at 10 ms):
+/// the policy reads the confidence at once, the stage ends at 11 ms, then the step costs
+/// 68 + 10 (the confidence readout) + 10 (the last step's readout) = 88 FLOPs, 8.8 ms.
+#[test]
+fn a_step_waiting_for_its_stages_is_charged_the_confidence_readout_its_policy_read() {
+    let pipeline = Pipeline {
+        names: vec!["pose".into()],
+        work: vec![WorkDistribution::Constant(10.0).sampler().expect("constant work")],
+        after: vec![Vec::new()],
+    };
+    let mut setup_stream = stream(OnMiss::Continue, Some(pipeline));
+    setup_stream.policy =
+        Box::new(crate::policy::confidence::ConfidencePolicy { threshold: 0.9, cheap: 0, accurate: 0 });
+    let (mut world, mut queue) = build(setup(Vec::new(), vec![setup_stream]));
+    while let Some((t, event)) = queue.pop() {
+        world.handle(t, event, &mut queue);
+    }
+    let steps: Vec<_> = world.recorder.steps.iter().map(|s| (s.start, s.end, s.flops)).collect();
+    assert_eq!(steps, [(Some(ms(1)), Some(SimTime(7_800_000)), 68.0), (Some(ms(11)), Some(SimTime(19_800_000)), 88.0)]);
+}
