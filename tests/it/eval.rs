@@ -90,9 +90,9 @@ fn eval_cli_writes_the_documented_files_deterministically() {
         lines.next().unwrap(),
         "family,kind,schedule,a,b,s,steps_per_setting,measured_accuracy,predicted_accuracy,accuracy_deviation_pp,measured_flops_per_step,predicted_flops_per_step,flops_deviation_pct,update_share"
     );
-    // 14 settings alone (two Skip-GRUs), 14 pairs × 2 directions × 3 positions (16, 32, 48), 4 random
-    // schedules.
-    assert_eq!(lines.count(), 14 + 14 * 2 * 3 + 4);
+    // 26 settings alone (two Skip-GRUs' thinned grids), 26 pairs × 2 directions × 3 positions
+    // (16, 32, 48), 4 random schedules.
+    assert_eq!(lines.count(), 26 + 26 * 2 * 3 + 4);
     assert!(csv.contains("thr,change,thr-64-3e-3@thr=1.01@0;thr-64-3e-3@thr=1@16,"), "{csv}");
     // A folder that flexrnn eval did not write is not replaced.
     let foreign = dir.path().join("foreign");

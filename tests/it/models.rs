@@ -121,10 +121,11 @@ fn skipw_card_matches_the_weights_and_the_budget_holds() {
     assert_eq!((model.hidden_size(), model.window()), (card.hidden, card.window));
     let (h, l) = (card.hidden, card.window);
     assert_eq!(card.flops_per_processed_step as usize, 6 * h * (1 + h) + 16 * h);
-    assert_eq!(card.flops_window_gate as usize, 2 * h * l + l);
+    // The gate reads the state and the time, [h; t/T_s] (SkipW's time input): W_skip is [L, H + 1].
+    assert_eq!(card.flops_window_gate as usize, 2 * (h + 1) * l + l);
     assert_eq!(card.flops_per_skipped_step, 0);
     assert_eq!(model.param_bytes(), card.param_bytes);
-    assert_eq!(card.param_bytes as usize, 4 * (3 * h * (1 + h) + 6 * h + 10 * h + 10 + l * h + l));
+    assert_eq!(card.param_bytes as usize, 4 * (3 * h * (1 + h) + 6 * h + 10 * h + 10 + l * (h + 1) + l));
     let test = set.subset(&split.test);
     assert_eq!(card.grid.len(), l * 5);
     for point in &card.grid {

@@ -75,9 +75,10 @@ fn the_adding_task_models_solve_it_at_their_best_setting() {
     }
 }
 
-/// Every shipped model folder carries the marker `flexrnn train` writes (`.flexrnn-output.json`,
-/// listing exactly the folder's files), so `train --out models/<folder>` recognises it as a trained
-/// model (replaced only with `--force`, as a whole) rather than as someone else's folder.
+/// Every shipped model folder carries the marker `flexrnn train` (or, for a folder combined from
+/// several seeds, `flexrnn seeds`) writes (`.flexrnn-output.json`, listing exactly the folder's files),
+/// so flexrnn recognises it as its own output (replaced only with `--force`) rather than as someone
+/// else's folder.
 #[test]
 fn every_shipped_folder_carries_the_marker_train_writes() {
     use flexrnn::output::{Marker, MARKER};
@@ -88,7 +89,10 @@ fn every_shipped_folder_carries_the_marker_train_writes() {
             .filter(|name| name != MARKER)
             .collect();
         files.sort();
-        let expected = Marker::new("train", files);
+        // A folder combined from several seeds' training runs is written by `flexrnn seeds`.
+        let card: serde_json::Value = serde_json::from_slice(&std::fs::read(dir.join("card.json")).unwrap()).unwrap();
+        let command = if card.get("seeds").is_some() { "seeds" } else { "train" };
+        let expected = Marker::new(command, files);
         let marker = std::fs::read(dir.join(MARKER)).unwrap_or_else(|e| panic!("{}: {e}", dir.display()));
         assert_eq!(
             String::from_utf8(marker).unwrap(),
