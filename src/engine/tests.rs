@@ -247,7 +247,10 @@ fn frame_released_queues_the_frame_starts_its_step_and_schedules_the_next_frame(
     // The step alone: 68 FLOPs / 10 kFLOP/s = 6.8 ms; the next frame at 10 ms.
     assert_eq!(
         pending(&mut queue),
-        [(SimTime(6_800_000), Event::NodeJobsFinished { device: 0, version: 1 }), (ms(10), Event::FrameReleased { stream: 0 })]
+        [
+            (SimTime(6_800_000), Event::NodeJobsFinished { device: 0, version: 1 }),
+            (ms(10), Event::FrameReleased { stream: 0 })
+        ]
     );
 }
 
@@ -379,7 +382,10 @@ fn params_loaded_hands_the_waiting_step_to_the_node() {
     // 1 ms + 6.8 ms.
     assert_eq!(
         pending(&mut queue),
-        [(SimTime(7_800_000), Event::NodeJobsFinished { device: 0, version: 1 }), (ms(10), Event::FrameReleased { stream: 0 })]
+        [
+            (SimTime(7_800_000), Event::NodeJobsFinished { device: 0, version: 1 }),
+            (ms(10), Event::FrameReleased { stream: 0 })
+        ]
     );
     // The next frame's parameters are resident: its step goes to the node at once.
     handle_next(&mut world, &mut queue, (SimTime(7_800_000), Event::NodeJobsFinished { device: 0, version: 1 }));

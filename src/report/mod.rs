@@ -337,9 +337,7 @@ pub fn summary_rows(result: &RunResult, scenario: &Scenario, labels: &Labels) ->
     let busy_of = |class: usize| over_devices(&devices, |d| d.node.busy_core_seconds(class));
     let dynamic_energy = |class: usize| {
         has_power.then(|| {
-            over_devices(&devices, |d| {
-                d.power.map_or(0.0, |p| (p.busy - p.idle) * d.node.busy_core_seconds(class))
-            })
+            over_devices(&devices, |d| d.power.map_or(0.0, |p| (p.busy - p.idle) * d.node.busy_core_seconds(class)))
         })
     };
     let policy = &result.plan.label;
@@ -405,9 +403,8 @@ pub fn summary_rows(result: &RunResult, scenario: &Scenario, labels: &Labels) ->
         });
     }
     let device_busy = |d: &DeviceUse<'_>| (0..d.node.classes()).map(|c| d.node.busy_core_seconds(c)).sum::<f64>();
-    let device_energy = |d: &DeviceUse<'_>| {
-        d.power.map(|p| p.idle * d.capacity_core_seconds + (p.busy - p.idle) * device_busy(d))
-    };
+    let device_energy =
+        |d: &DeviceUse<'_>| d.power.map(|p| p.idle * d.capacity_core_seconds + (p.busy - p.idle) * device_busy(d));
     let busy = over_devices(&devices, device_busy);
     rows.push(SummaryRow {
         process: "node".into(),
@@ -515,8 +512,11 @@ pub fn comparison_rows(summaries: &[Vec<SummaryRow>]) -> Vec<ComparisonRow> {
         let node_row = summary.iter().find(|r| r.kind == "node");
         let node_utilisation = node_row.map_or(0.0, |r| r.utilisation);
         let node_energy_j = node_row.and_then(|r| r.energy_j);
-        let devices: Vec<(String, f64, Option<f64>)> =
-            summary.iter().filter(|r| r.kind == "device").map(|r| (r.process.clone(), r.utilisation, r.energy_j)).collect();
+        let devices: Vec<(String, f64, Option<f64>)> = summary
+            .iter()
+            .filter(|r| r.kind == "device")
+            .map(|r| (r.process.clone(), r.utilisation, r.energy_j))
+            .collect();
         for row in summary.iter().filter(|r| r.kind == "rnn_stream") {
             rows.push(ComparisonRow {
                 policy: row.policy.clone(),
@@ -645,8 +645,10 @@ pub fn timeline_rows(result: &RunResult, scenario: &Scenario) -> Vec<TimelineRow
         total
     };
     let nodes = &result.outcome.nodes;
-    let per_device: Vec<(Vec<f64>, Vec<f64>)> =
-        nodes.iter().map(|node| (sum_bins(node, 0..n_background), sum_bins(node, n_background..node.classes()))).collect();
+    let per_device: Vec<(Vec<f64>, Vec<f64>)> = nodes
+        .iter()
+        .map(|node| (sum_bins(node, 0..n_background), sum_bins(node, n_background..node.classes())))
+        .collect();
     let node = &nodes[0];
     let bin = node.bin();
     let n = scenario.horizon().0.div_ceil(bin.0) as usize;
@@ -897,7 +899,7 @@ mod tests {
             missed: None,
             work_flop: 0.0,
         });
-        header_matches(TimelineRow { bin_start_s: 0.0, background_cores: 0.0, rnn_cores: 0.0 });
+        header_matches(TimelineRow { bin_start_s: 0.0, background_cores: 0.0, rnn_cores: 0.0, devices: Vec::new() });
         header_matches(ComparisonRow::default());
         header_matches(SummaryRow::default());
     }

@@ -253,11 +253,13 @@ impl NodeFile {
                 Ok((devices, memory))
             }
             None => {
-                let missing = |field: &str, example: &str| NodeFormError {
+                let missing = |field: &str, example: &str| {
+                    NodeFormError {
                     field: "node".into(),
                     message: format!(
                         "node: missing field `{field}` (e.g. `{example}`); give `cores`, `speed` and `scheduler`, or `devices`"
                     ),
+                }
                 };
                 let device = DeviceSpec {
                     name: super::DEFAULT_DEVICE.into(),
@@ -709,8 +711,10 @@ struct RawStage {
 const POISSON_FIELDS: &[&str] = &["name", "kind", "weight", "device", "priority", "deadline", "rate", "work"];
 const PERIODIC_FIELDS: &[&str] =
     &["name", "kind", "weight", "device", "priority", "deadline", "period", "phase", "jitter", "work"];
-const MMPP_FIELDS: &[&str] = &["name", "kind", "weight", "device", "priority", "deadline", "rates", "switch_rates", "work"];
-const ON_OFF_FIELDS: &[&str] = &["name", "kind", "weight", "device", "priority", "deadline", "on_mean", "off_mean", "start_on"];
+const MMPP_FIELDS: &[&str] =
+    &["name", "kind", "weight", "device", "priority", "deadline", "rates", "switch_rates", "work"];
+const ON_OFF_FIELDS: &[&str] =
+    &["name", "kind", "weight", "device", "priority", "deadline", "on_mean", "off_mean", "start_on"];
 const TRACE_FIELDS: &[&str] =
     &["name", "kind", "weight", "device", "priority", "deadline", "jobs", "utilisation", "chunk", "time_scale"];
 const STREAM_FIELDS: &[&str] = &[

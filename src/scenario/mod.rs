@@ -114,7 +114,13 @@ impl DeviceSpec {
 
     /// The single-pool node `node` as a device named `name` (its memory is the node's, not the device's).
     pub fn from_node(name: impl Into<String>, node: &NodeSpec) -> DeviceSpec {
-        DeviceSpec { name: name.into(), cores: node.cores, speed: node.speed, discipline: node.discipline, power: node.power }
+        DeviceSpec {
+            name: name.into(),
+            cores: node.cores,
+            speed: node.speed,
+            discipline: node.discipline,
+            power: node.power,
+        }
     }
 
     /// Its capacity, FLOP/s: `cores × speed`.
@@ -332,9 +338,11 @@ impl Scenario {
             } else {
                 // The single-pool key inside `node:` (the first one written at or after it).
                 let node_line = locate::locate_top(text, "node").map_or(0, |(line, _)| line - 1);
+                let key = format!("{}:", e.field);
                 text.lines().enumerate().skip(node_line).find_map(|(i, line)| {
                     let code = line.split('#').next().unwrap_or("");
-                    code.find(&format!("{}:", e.field)).map(|c| (i + 1, c + 1))
+                    let indent = code.len() - code.trim_start().len();
+                    code.trim_start().starts_with(&key).then_some((i + 1, indent + 1))
                 })
             };
             ScenarioError { file: file.to_string(), location, message: e.message }
@@ -492,8 +500,7 @@ impl Scenario {
     fn busiest_device<'a>(&self, processes: impl Iterator<Item = &'a BackgroundSpec> + Clone) -> (usize, f64) {
         (0..self.parts.devices.len())
             .map(|device| {
-                let on_device =
-                    processes.clone().filter(|b| self.device_index(b.device.as_deref()) == Some(device));
+                let on_device = processes.clone().filter(|b| self.device_index(b.device.as_deref()) == Some(device));
                 (device, self.load_of(device, on_device))
             })
             .fold((0, f64::NEG_INFINITY), |best, candidate| if candidate.1 > best.1 { candidate } else { best })
