@@ -538,7 +538,7 @@ pub fn comparison_rows(summaries: &[Vec<SummaryRow>]) -> Vec<ComparisonRow> {
     rows
 }
 
-/// `comparison.csv` bytes: [`ComparisonRow::COLUMNS`], then on a node of several devices
+/// `comparison.csv` bytes: the columns of [`ComparisonRow`], then on a node of several devices
 /// `utilisation_<device>` per device and, with a power model, `energy_j_<device>` per device.
 pub fn comparison_csv(rows: &[ComparisonRow]) -> Vec<u8> {
     let Some(first) = rows.first().filter(|r| !r.devices.is_empty()) else { return csv_bytes(rows) };
@@ -663,7 +663,7 @@ pub fn timeline_rows(result: &RunResult, scenario: &Scenario) -> Vec<TimelineRow
         .collect()
 }
 
-/// `timeline.csv` bytes: [`TimelineRow::COLUMNS`], then on a node of several devices
+/// `timeline.csv` bytes: the columns of [`TimelineRow`], then on a node of several devices
 /// `<device>_background_cores` and `<device>_rnn_cores` per device of `devices` (the device names).
 pub fn timeline_csv(rows: &[TimelineRow], devices: &[String]) -> Vec<u8> {
     if devices.len() < 2 {
@@ -767,6 +767,18 @@ fn timeline_panel(result: &RunResult, scenario: &Scenario, labels: &Labels) -> p
         background_cores: rows.iter().map(|r| r.background_cores).collect(),
         mean_width: width_sum.iter().zip(&width_count).map(|(s, &c)| (c > 0).then(|| s / c as f64)).collect(),
         misses,
+        device_busy: if result.outcome.nodes.len() > 1 {
+            scenario
+                .devices()
+                .iter()
+                .enumerate()
+                .map(|(index, device)| {
+                    (device.name.clone(), rows.iter().map(|r| r.devices[index].0 + r.devices[index].1).collect())
+                })
+                .collect()
+        } else {
+            Vec::new()
+        },
     }
 }
 
