@@ -226,3 +226,17 @@ fn device_order_is_kept_and_the_first_is_the_default() {
     let rebuilt = scenario.to_builder().build().unwrap();
     assert_eq!(rebuilt.devices(), scenario.devices());
 }
+
+/// The offered-load warning looks at each device's own capacity and names the overloaded one.
+#[test]
+fn the_overload_warning_names_the_overloaded_device() {
+    let text = format!("{HEAD}node:\n  devices:\n    cpu: {{ cores: 4, speed: 1GFLOP/s, scheduler: fifo }}\n    gpu: {{ cores: 1, speed: 1GFLOP/s, scheduler: fifo }}\nprocesses:\n  - name: a\n    kind: poisson\n    rate: 1/s\n    work: {{ constant: 2GFLOP }}\n  - name: b\n    kind: poisson\n    device: gpu\n    rate: 1/s\n    work: {{ constant: 1.5GFLOP }}\n");
+    let scenario = parse(&text).unwrap();
+    // cpu: 2 GFLOP/s of 4 GFLOP/s = 0.5; gpu: 1.5 of 1 = 1.5 (on one pool of 5 GFLOP/s: 0.7).
+    assert!((scenario.offered_background_load() - 1.5).abs() < 1e-12);
+    let warning = scenario.overload_warning().unwrap();
+    assert!(warning.starts_with("the background processes ask for 150% of device `gpu`'s capacity"), "{warning}");
+    let calm = parse(&text.replace("1.5GFLOP", "0.5GFLOP")).unwrap();
+    assert!((calm.offered_background_load() - 0.5).abs() < 1e-12);
+    assert!(calm.overload_warning().is_none());
+}
