@@ -559,6 +559,30 @@ pub fn execute(
 mod tests {
     use super::*;
 
+    /// The oracle's forecast on a node of two devices counts only the work on the device that runs
+    /// the stream's steps (the cpu, 1 core of 1 GFLOP/s): a gpu hog busy all along does not slow it;
+    /// a cpu job present from 2 s to 4 s halves it (processor sharing, equal weights).
+    #[test]
+    fn oracle_forecast_counts_only_the_streams_device() {
+        let text = "name: f\nseed: 1\nduration: 10s\nnode:\n  devices:\n    cpu: { cores: 1, speed: 1GFLOP/s, scheduler: processor_sharing }\n    gpu: { cores: 1, speed: 8GFLOP/s, scheduler: processor_sharing }\nprocesses:\n  - { name: hog, kind: on_off, device: gpu, on_mean: 1s, off_mean: 1s }\n  - { name: other, kind: poisson, rate: 1/s, work: { constant: 1MFLOP } }\n  - { name: s, kind: rnn_stream, dataset: digits, models: ../models/digits-gru, period: 5ms, deadline: 5ms, policies: [ { oracle: {} } ] }\n";
+        let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("scenarios");
+        let scenario = Scenario::parse(text, "f.yaml", &dir).unwrap();
+        let plan =
+            RunPlan { index: 0, label: "oracle".into(), policies: scenario.streams().next().unwrap().policies.clone() };
+        let second = |s: u64| SimTime(s * SimTime::NANOS_PER_SEC);
+        let recorded = OccupancyRecorder {
+            intervals: vec![
+                (SimTime::ZERO, None, Occupant::Background(0)),
+                (second(2), Some(second(4)), Occupant::Background(1)),
+            ],
+        };
+        let forecasts = forecasts_from(&scenario, &plan, &recorded, second(10));
+        let forecast = forecasts[0].as_ref().expect("the oracle's stream has a forecast");
+        assert_eq!(forecast.rate_at(1.0), 1e9);
+        assert_eq!(forecast.rate_at(3.0), 0.5e9);
+        assert_eq!(forecast.rate_at(5.0), 1e9);
+    }
+
     /// The oracle ranks a bank by the card's validation accuracy (gru-128 0.986 > gru-64 0.979 >
     /// gru-32 0.972 > gru-16 0.917), not by the test accuracy of the split scenarios play (where
     /// gru-32's 0.964 leads).
