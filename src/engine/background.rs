@@ -27,16 +27,19 @@ pub(super) struct BackgroundState {
     pub(super) free_slots: Vec<usize>,
     /// The job of an on/off process while it is on.
     pub(super) on_job: Option<JobId>,
+    /// The device its jobs run on.
+    pub(super) device: usize,
 }
 
 impl BackgroundState {
-    /// The process of `spec` in a run with scenario seed `seed` on a node of `cores` cores of
-    /// `core_speed` FLOP/s, and its first event (drawn from its random stream).
+    /// The process of `spec` running on device `device` (of `cores` cores of `core_speed` FLOP/s) in
+    /// a run with scenario seed `seed`, and its first event (drawn from its random stream).
     ///
     /// # Errors
     /// [`BuildError::Parameter`] naming the process for parameters its source cannot run with.
     pub(super) fn new(
         spec: BackgroundSpec,
+        device: usize,
         seed: u64,
         cores: usize,
         core_speed: f64,
@@ -52,6 +55,7 @@ impl BackgroundState {
             in_flight: Vec::with_capacity(64),
             free_slots: Vec::with_capacity(64),
             on_job: None,
+            device,
         };
         Ok((state, first))
     }
@@ -83,7 +87,7 @@ impl<R: Recorder> EdgeWorld<R> {
             self.submit_background_job(now, process, released.work_per_job);
         }
         if released.jobs > 0 {
-            self.node_changed(queue);
+            self.node_changed(self.background[process].device, queue);
         }
         self.schedule_source_event(process, released.next, queue);
     }
@@ -96,11 +100,11 @@ impl<R: Recorder> EdgeWorld<R> {
         match changed.change {
             Change::TurnedOn => {
                 self.start_on_job(now, process);
-                self.node_changed(queue);
+                self.node_changed(self.background[process].device, queue);
             }
             Change::TurnedOff => {
                 self.end_on_job(now, process);
-                self.node_changed(queue);
+                self.node_changed(self.background[process].device, queue);
             }
             Change::Moved { .. } | Change::Unchanged => {}
         }
@@ -130,7 +134,7 @@ impl<R: Recorder> EdgeWorld<R> {
             priority: state.spec.priority,
             deadline: state.spec.deadline.map(|d| now.saturating_add(d)),
         };
-        self.node.submit(now, job);
+        self.nodes[state.device].submit(now, job);
     }
 
     /// An on/off process turned on at `now`: its job of unbounded work goes on the node (its id's
@@ -151,7 +155,7 @@ impl<R: Recorder> EdgeWorld<R> {
             priority: state.spec.priority,
             deadline: state.spec.deadline.map(|d| now.saturating_add(d)),
         };
-        self.node.submit(now, job);
+        self.nodes[state.device].submit(now, job);
     }
 
     /// An on/off process turned off at `now`: its job leaves the node and is recorded with the work
@@ -160,7 +164,7 @@ impl<R: Recorder> EdgeWorld<R> {
         let state = &mut self.background[process];
         let Some(id) = state.on_job.take() else { return };
         let started = state.in_flight[0].take().expect("an on process has its job recorded");
-        let served = self.node.cancel(now, id).map_or(0.0, |f| f.served);
+        let served = self.nodes[state.device].cancel(now, id).map_or(0.0, |f| f.served);
         self.record_background_job(process, started, now, served);
     }
 

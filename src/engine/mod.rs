@@ -1,6 +1,13 @@
-//! The edge-node world: background processes and RNN streams sharing one [`Node`], driven by the
+//! The edge-node world: background processes and RNN streams sharing the node's devices — one
+//! [`Node`] per device (a CPU, a GPU, …), each with its own cores and scheduler —, driven by the
 //! kernel's event loop. This is where the node, the workloads, the networks and the policies meet;
 //! each of them stays ignorant of the others.
+//!
+//! Every job goes to the device its owner names: a background process's jobs to its device, a
+//! stream's RNN steps to the stream's device, each pipeline stage to the stage's. Each device
+//! schedules its own completions (`NodeJobsFinished { device, .. }`); whichever device a job ends
+//! on, the same handlers run. At an instant, the completions of every device due then are taken
+//! first (devices in order, each in ascending job id), then handled in that order.
 //!
 //! The world is split by lifecycle: `background` (each process's [`crate::workload::Source`] says
 //! what it does next; the engine schedules it and puts the work on the node), `stream` (frames,
@@ -76,9 +83,12 @@ pub enum Event {
         /// Stream index.
         stream: usize,
     },
-    /// The node's earliest job finishes (stale if `version` is not the node's current version).
+    /// The earliest job of device `device` finishes (stale if `version` is not the device's current
+    /// version).
     NodeJobsFinished {
-        /// Node state version when scheduled.
+        /// Device index (in [`WorldSetup::devices`]).
+        device: usize,
+        /// The device's state version when scheduled.
         version: u64,
     },
 }
@@ -101,16 +111,32 @@ pub struct StreamSetup {
     pub pipeline: Option<Pipeline>,
 }
 
+/// One device of the node: a pool of identical cores under one discipline (a [`Node`] of its own).
+#[derive(Debug, Clone, PartialEq)]
+pub struct DeviceSetup {
+    /// Its name, as processes, stages and streams name it.
+    pub name: String,
+    /// Scheduling discipline.
+    pub discipline: Discipline,
+    /// Cores.
+    pub cores: usize,
+    /// Speed of one core, FLOP/s.
+    pub core_speed: f64,
+}
+
+impl DeviceSetup {
+    /// A device named `name` of `cores` cores of `core_speed` FLOP/s under `discipline`.
+    pub fn new(name: impl Into<String>, discipline: Discipline, cores: usize, core_speed: f64) -> DeviceSetup {
+        DeviceSetup { name: name.into(), discipline, cores, core_speed }
+    }
+}
+
 /// Everything a run needs.
 pub struct WorldSetup {
     /// Scenario seed.
     pub seed: u64,
-    /// Scheduling discipline of the node.
-    pub discipline: Discipline,
-    /// Cores of the node.
-    pub cores: usize,
-    /// Speed of one core, FLOP/s.
-    pub core_speed: f64,
+    /// The node's devices (at least one); the first is the default of every process naming none.
+    pub devices: Vec<DeviceSetup>,
     /// Run length: the run is [0, horizon). Releases (jobs, frames, on/off and MMPP switches, trace
     /// rows) happen only before it; completions up to and at it are handled.
     pub horizon: SimTime,
@@ -135,11 +161,17 @@ fn schedule_release(queue: &mut EventQueue<Event>, horizon: SimTime, t: SimTime,
 
 /// The simulated edge node and its workloads; implements the kernel's [`Model`].
 pub struct EdgeWorld<R: Recorder> {
-    node: Node,
-    node_version: u64,
-    /// When the node's next completion or timer is due (the time of the current
+    /// One node per device.
+    nodes: Vec<Node>,
+    /// Each device's current version (of its pending `NodeJobsFinished`).
+    node_versions: Vec<u64>,
+    /// The last version given to any device.
+    last_version: u64,
+    /// When each device's next completion or timer is due (the time of its current
     /// `NodeJobsFinished` event), if any.
-    node_due: Option<SimTime>,
+    node_due: Vec<Option<SimTime>>,
+    /// Scratch: which devices a batch of cancellations touched (one flag per device).
+    touched: Vec<bool>,
     horizon: SimTime,
     background: Vec<BackgroundState>,
     streams: Vec<StreamState>,
@@ -170,14 +202,21 @@ pub enum BuildError {
 pub struct RunOutcome<R> {
     /// The recorder with everything recorded.
     pub recorder: R,
-    /// The node (usage accounting).
-    pub node: Node,
+    /// One node per device, in the setup's order (usage accounting).
+    pub nodes: Vec<Node>,
     /// Events handled.
     pub events: u64,
     /// Names of each stream's policy.
     pub policy_names: Vec<String>,
     /// Parameter loads per stream.
     pub memory: Vec<MemoryStats>,
+}
+
+impl<R> RunOutcome<R> {
+    /// The first device's node (the whole node when it has one device).
+    pub fn node(&self) -> &Node {
+        &self.nodes[0]
+    }
 }
 
 impl<R: Recorder> EdgeWorld<R> {
@@ -192,12 +231,32 @@ impl<R: Recorder> EdgeWorld<R> {
             process: "processes".into(),
             message: format!("at most {} processes per scenario, got {classes}", JobIds::MAX_OWNERS),
         })?;
-        let node =
-            Node::with_discipline(setup.discipline, setup.cores, setup.core_speed, classes, setup.bin, setup.horizon)?;
+        if setup.devices.is_empty() {
+            return Err(BuildError::Parameter { process: "node".into(), message: "the node has no device".into() });
+        }
+        let nodes = setup
+            .devices
+            .iter()
+            .map(|d| Node::with_discipline(d.discipline, d.cores, d.core_speed, classes, setup.bin, setup.horizon))
+            .collect::<Result<Vec<_>, _>>()?;
+        let device_of = |process: &str, name: Option<&str>| -> Result<usize, BuildError> {
+            match name {
+                None => Ok(0),
+                Some(name) => setup.devices.iter().position(|d| d.name == name).ok_or_else(|| {
+                    let known: Vec<String> = setup.devices.iter().map(|d| format!("`{}`", d.name)).collect();
+                    BuildError::Parameter {
+                        process: process.to_string(),
+                        message: format!("device `{name}` is not a device of the node; devices: {}", known.join(", ")),
+                    }
+                }),
+            }
+        };
         let mut queue = EventQueue::with_capacity(64);
         let mut background = Vec::with_capacity(setup.background.len());
         for (process, spec) in setup.background.into_iter().enumerate() {
-            let (state, first) = BackgroundState::new(spec, setup.seed, setup.cores, setup.core_speed)?;
+            let device = device_of(&spec.name, spec.device.as_deref())?;
+            let (cores, speed) = (setup.devices[device].cores, setup.devices[device].core_speed);
+            let (state, first) = BackgroundState::new(spec, device, setup.seed, cores, speed)?;
             if let Some(first) = first {
                 let (t, event) = source_event(process, first);
                 schedule_release(&mut queue, setup.horizon, t, event);
@@ -206,18 +265,29 @@ impl<R: Recorder> EdgeWorld<R> {
         }
         let mut streams = Vec::with_capacity(setup.streams.len());
         for (stream, stream_setup) in setup.streams.into_iter().enumerate() {
-            let state = StreamState::new(stream_setup, setup.seed, setup.horizon)?;
+            let name = stream_setup.spec.name.clone();
+            let device = device_of(&name, stream_setup.spec.device.as_deref())?;
+            let stage_devices = match &stream_setup.pipeline {
+                None => Vec::new(),
+                Some(pipeline) => {
+                    pipeline.devices.iter().map(|d| device_of(&name, d.as_deref())).collect::<Result<Vec<_>, _>>()?
+                }
+            };
+            let state = StreamState::new(stream_setup, device, stage_devices, setup.seed, setup.horizon)?;
             if let Some(first) = state.first_release(setup.horizon) {
                 queue.schedule(first, Event::FrameReleased { stream });
             }
             streams.push(state);
         }
         let memory = setup.memory.map(|(capacity, bandwidth)| ParamMemory::new(capacity, bandwidth));
+        let n_devices = nodes.len();
         let world = EdgeWorld {
             memory,
-            node,
-            node_version: 0,
-            node_due: None,
+            nodes,
+            node_versions: vec![0; n_devices],
+            last_version: 0,
+            node_due: vec![None; n_devices],
+            touched: vec![false; n_devices],
             horizon: setup.horizon,
             background,
             streams,
@@ -239,39 +309,51 @@ impl<R: Recorder> EdgeWorld<R> {
         simulation.step_until(horizon);
         let events = simulation.events_handled();
         let mut world = simulation.into_model();
-        world.node.advance(horizon);
+        for node in &mut world.nodes {
+            node.advance(horizon);
+        }
         world.record_unfinished_jobs();
         world.record_unfinished_steps(horizon);
         let policy_names = world.streams.iter().map(|s| s.setup.policy.name()).collect();
         let memory = world.streams.iter().map(|s| s.memory_stats).collect();
-        Ok(RunOutcome { recorder: world.recorder, node: world.node, events, policy_names, memory })
+        Ok(RunOutcome { recorder: world.recorder, nodes: world.nodes, events, policy_names, memory })
     }
 
-    /// The node's accounting class of stream `stream` (see [`accounting_class`]).
+    /// The accounting class of stream `stream` on every device (see [`accounting_class`]).
     fn owner_of_stream(&self, stream: usize) -> usize {
         self.background.len() + stream
     }
 
-    /// After any change of the node's job set, schedules its next completion under a new version.
-    fn node_changed(&mut self, queue: &mut EventQueue<Event>) {
-        self.node_version += 1;
-        self.node_due = self.node.next_event();
-        if let Some(t) = self.node_due {
-            queue.schedule(t, Event::NodeJobsFinished { version: self.node_version });
+    /// After any change of device `device`'s job set, schedules its next completion under a new
+    /// version.
+    fn node_changed(&mut self, device: usize, queue: &mut EventQueue<Event>) {
+        self.last_version += 1;
+        self.node_versions[device] = self.last_version;
+        self.node_due[device] = self.nodes[device].next_event();
+        if let Some(t) = self.node_due[device] {
+            queue.schedule(t, Event::NodeJobsFinished { device, version: self.last_version });
         }
     }
 
-    /// `NodeJobsFinished`: takes the node's jobs due at `now` (if `version` is current) and hands each
-    /// to its owner in the node's order; then every stream that had a step or stage finish starts its
-    /// next step.
-    fn jobs_finished(&mut self, now: SimTime, version: u64, queue: &mut EventQueue<Event>) {
-        if version != self.node_version {
-            return;
-        }
+    /// Whether some device's completion or timer is due at or before `now`.
+    fn any_device_due(&self, now: SimTime) -> bool {
+        self.node_due.iter().any(|due| due.is_some_and(|due| due <= now))
+    }
+
+    /// Takes the jobs of every device due at `now` (devices in order, each device's in ascending id)
+    /// and hands each to its owner in that order; then every stream that had a step or stage finish
+    /// starts its next step. Every device's completions are taken before any handler runs, so a
+    /// handler that submits to another device at `now` finds that device's finished jobs gone (the
+    /// node's same-instant contract).
+    fn jobs_finished(&mut self, now: SimTime, queue: &mut EventQueue<Event>) {
         let mut finished = std::mem::take(&mut self.finished);
         finished.clear();
-        self.node.take_completed(now, &mut finished);
-        self.node_changed(queue);
+        for device in 0..self.nodes.len() {
+            if self.node_due[device].is_some_and(|due| due <= now) {
+                self.nodes[device].take_completed(now, &mut finished);
+                self.node_changed(device, queue);
+            }
+        }
         for done in &finished {
             match self.ids.owner(done.id) {
                 JobOwner::Background { process, slot } => {
@@ -297,15 +379,19 @@ impl<R: Recorder> Model for EdgeWorld<R> {
     /// handled before any other event at `now`, whatever the order the events were scheduled in — a
     /// job whose work is done at `t` ends at `t`, before arrivals, preemptions, and deadline checks
     /// at `t` see it.
+    ///
+    /// A `NodeJobsFinished` event does nothing itself: its device's completions (if it is current)
+    /// are due at `now`, so they are taken here with those of every other device due at `now`; a
+    /// stale one finds nothing due, or completions another event at `now` would take first anyway.
     fn handle(&mut self, now: SimTime, event: Event, queue: &mut EventQueue<Event>) {
-        if !matches!(event, Event::NodeJobsFinished { .. }) && self.node_due.is_some_and(|due| due <= now) {
-            self.jobs_finished(now, self.node_version, queue);
+        if self.any_device_due(now) {
+            self.jobs_finished(now, queue);
         }
         match event {
             Event::JobReleased { process } => self.job_released(now, process, queue),
             Event::ProcessToggled { process } => self.process_toggled(now, process, queue),
             Event::FrameReleased { stream } => self.frame_released(now, stream, queue),
-            Event::NodeJobsFinished { version } => self.jobs_finished(now, version, queue),
+            Event::NodeJobsFinished { .. } => {}
             Event::ParamsLoaded { stream } => self.submit_step(now, stream, queue),
             Event::FrameDeadlinePassed { stream } => self.start_next_step(now, stream, queue),
         }

@@ -22,6 +22,8 @@ pub struct Pipeline {
     pub work: Vec<WorkSampler>,
     /// Predecessors of each stage (indices into `names`, all smaller than the stage's own index).
     pub after: Vec<Vec<usize>>,
+    /// The node's device each stage runs on, by name (`None`: the first device).
+    pub devices: Vec<Option<String>>,
 }
 
 /// Per-frame progress through a stream's pipeline (recycled, so nothing is allocated per frame).
@@ -45,13 +47,16 @@ pub(super) struct Stages {
     free_stage_slots: Vec<usize>,
     successors: Vec<Vec<usize>>,
     is_sink: Vec<bool>,
+    /// The device each stage runs on.
+    devices: Vec<usize>,
     /// The stages' work is drawn from this stream (`<stream name>/pipeline`).
     rng: ProcessRng,
 }
 
 impl Stages {
-    /// The state for `pipeline` (none: a stream without stages), drawing stage work from `rng`.
-    pub(super) fn new(pipeline: Option<&Pipeline>, rng: ProcessRng) -> Stages {
+    /// The state for `pipeline` (none: a stream without stages) whose stage `k` runs on device
+    /// `devices[k]`, drawing stage work from `rng`.
+    pub(super) fn new(pipeline: Option<&Pipeline>, devices: Vec<usize>, rng: ProcessRng) -> Stages {
         let n_stages = pipeline.map_or(0, |p| p.names.len());
         let mut successors = vec![Vec::new(); n_stages];
         if let Some(pipeline) = pipeline {
@@ -69,6 +74,7 @@ impl Stages {
             free_stage_slots: Vec::with_capacity(64),
             successors,
             is_sink,
+            devices,
             rng,
         }
     }
@@ -133,6 +139,7 @@ impl<R: Recorder> EdgeWorld<R> {
         let id = self.ids.id(JobOwner::Stage { stream, slot: slot as u64 });
         let index = stages.index_of(frame);
         stages.pipes[index].jobs[stage] = Some(id);
+        let device = stages.devices[stage];
         let job = JobSpec {
             id,
             class: owner,
@@ -141,8 +148,8 @@ impl<R: Recorder> EdgeWorld<R> {
             priority: state.setup.spec.priority,
             deadline: Some(state.deadline_of(frame)),
         };
-        self.node.submit(now, job);
-        self.node_changed(queue);
+        self.nodes[device].submit(now, job);
+        self.node_changed(device, queue);
     }
 
     /// A stage job in slot `slot` ended at `now`: start the successors it unblocks.
@@ -172,9 +179,11 @@ impl<R: Recorder> EdgeWorld<R> {
         let stages = &mut self.streams[stream].stages;
         let Some(mut pipe) = stages.pipes.pop_front() else { return };
         let mut cancelled = false;
-        for job in pipe.jobs.iter_mut() {
+        for (stage, job) in pipe.jobs.iter_mut().enumerate() {
             if let Some(id) = job.take() {
-                self.node.cancel(now, id);
+                let device = stages.devices[stage];
+                self.nodes[device].cancel(now, id);
+                self.touched[device] = true;
                 let JobOwner::Stage { slot, .. } = self.ids.owner(id) else { unreachable!("pipes hold stage jobs") };
                 let slot = slot as usize;
                 stages.stage_slots[slot] = None;
@@ -184,7 +193,11 @@ impl<R: Recorder> EdgeWorld<R> {
         }
         stages.pipe_pool.push(pipe);
         if cancelled {
-            self.node_changed(queue);
+            for device in 0..self.touched.len() {
+                if std::mem::take(&mut self.touched[device]) {
+                    self.node_changed(device, queue);
+                }
+            }
         }
     }
 

@@ -73,16 +73,25 @@ pub(super) struct StreamState {
     pub(super) memory_stats: MemoryStats,
     /// Its pipeline's state (empty without stages).
     pub(super) stages: Stages,
+    /// The device its RNN steps run on (its policy observes that device's load).
+    pub(super) device: usize,
 }
 
 impl StreamState {
-    /// The stream of `stream` in a run with scenario seed `seed` and horizon `horizon`: draws the
-    /// order of the sequences it plays from its random stream.
+    /// The stream of `stream` whose steps run on device `device` and whose pipeline stage `k` runs on
+    /// `stage_devices[k]`, in a run with scenario seed `seed` and horizon `horizon`: draws the order
+    /// of the sequences it plays from its random stream.
     ///
     /// # Errors
     /// [`BuildError::Parameter`] naming the stream for an empty pool, a zero period, or a model whose
     /// inputs or classes differ from the data set's.
-    pub(super) fn new(stream: StreamSetup, seed: u64, horizon: SimTime) -> Result<StreamState, BuildError> {
+    pub(super) fn new(
+        stream: StreamSetup,
+        device: usize,
+        stage_devices: Vec<usize>,
+        seed: u64,
+        horizon: SimTime,
+    ) -> Result<StreamState, BuildError> {
         let mut rng = process_rng(seed, &stream.spec.name);
         let bad = |message: String| BuildError::Parameter { process: stream.spec.name.clone(), message };
         if stream.pool.is_empty() {
@@ -123,8 +132,11 @@ impl StreamState {
         let reserve = 1024.min(total_frames as usize);
         let switch_matrix: Vec<u64> =
             (0..n_models * n_models).map(|k| model.switch_flops(k / n_models, k % n_models)).collect();
-        let stages =
-            Stages::new(stream.pipeline.as_ref(), process_rng(seed, &format!("{}/pipeline", stream.spec.name)));
+        let stages = Stages::new(
+            stream.pipeline.as_ref(),
+            stage_devices,
+            process_rng(seed, &format!("{}/pipeline", stream.spec.name)),
+        );
         let flex = model.new_state();
         Ok(StreamState {
             setup: stream,
@@ -147,6 +159,7 @@ impl StreamState {
             jobs_submitted: 0,
             memory_stats: MemoryStats::default(),
             stages,
+            device,
         })
     }
 
@@ -324,7 +337,9 @@ impl<R: Recorder> EdgeWorld<R> {
         for (index, cost) in state.switch_flops.iter_mut().enumerate() {
             *cost = state.current_model.map_or(0, |current| state.setup.model.switch_flops(current, index));
         }
-        let rate_estimate = self.node.rate_if_added(state.setup.spec.weight);
+        // The load the stream's step would meet: that of the device it runs on.
+        let node = &self.nodes[state.device];
+        let rate_estimate = node.rate_if_added(state.setup.spec.weight);
         let confidence = state.confidence();
         let (release, deadline) = (state.release_of(frame), state.deadline_of(frame));
         let observation = Observation {
@@ -339,9 +354,9 @@ impl<R: Recorder> EdgeWorld<R> {
             switch_flops: &state.switch_flops,
             switch_matrix: &state.switch_matrix,
             rate_estimate,
-            node_jobs: self.node.active_jobs(),
-            cores: self.node.cores(),
-            core_speed: self.node.speed(),
+            node_jobs: node.active_jobs(),
+            cores: node.cores(),
+            core_speed: node.speed(),
             last_latency_s: state.last_latency_s,
             confidence,
         };
@@ -406,8 +421,9 @@ impl<R: Recorder> EdgeWorld<R> {
             priority: state.setup.spec.priority,
             deadline: Some(running.deadline),
         };
-        self.node.submit(now, job);
-        self.node_changed(queue);
+        let device = state.device;
+        self.nodes[device].submit(now, job);
+        self.node_changed(device, queue);
     }
 
     /// The running step ended at `now`: the model steps on the frame's input (or without it, if its

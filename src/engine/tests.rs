@@ -8,7 +8,7 @@
 
 use std::sync::Arc;
 
-use super::{EdgeWorld, Event, Pipeline, StreamSetup, WorldSetup};
+use super::{DeviceSetup, EdgeWorld, Event, Pipeline, StreamSetup, WorldSetup};
 use crate::data::SequenceSet;
 use crate::metrics::{JobRecord, MemoryRecorder, SequenceRecord, StepRecord};
 use crate::node::Discipline;
@@ -29,9 +29,7 @@ fn ms(milliseconds: u64) -> SimTime {
 fn setup(background: Vec<BackgroundSpec>, streams: Vec<StreamSetup>) -> WorldSetup {
     WorldSetup {
         seed: 7,
-        discipline: Discipline::ProcessorSharing,
-        cores: 1,
-        core_speed: 1e4,
+        devices: vec![DeviceSetup::new("cpu", Discipline::ProcessorSharing, 1, 1e4)],
         horizon: ms(1000),
         bin: ms(100),
         memory: None,
@@ -41,7 +39,7 @@ fn setup(background: Vec<BackgroundSpec>, streams: Vec<StreamSetup>) -> WorldSet
 }
 
 fn process(name: &str, kind: BackgroundKind) -> BackgroundSpec {
-    BackgroundSpec { name: name.into(), kind, weight: 1.0, priority: 0, deadline: None }
+    BackgroundSpec { name: name.into(), kind, weight: 1.0, priority: 0, deadline: None, device: None }
 }
 
 /// The tiny GRU bank's flexible model (one setting, `tiny`).
@@ -86,6 +84,7 @@ fn stream(on_miss: OnMiss, pipeline: Option<Pipeline>) -> StreamSetup {
             on_miss,
             weight: 1.0,
             priority: 0,
+            device: None,
         },
         model: tiny_model(),
         dataset: Arc::new(dataset),
@@ -129,18 +128,18 @@ fn job_released_submits_the_job_and_schedules_the_next_release() {
     let (mut world, mut queue) = build(setup(vec![process("tick", periodic(ms(300), ms(50), 2e3))], Vec::new()));
     assert_eq!(pending(&mut queue), [(ms(50), Event::JobReleased { process: 0 })]);
     handle_next(&mut world, &mut queue, (ms(50), Event::JobReleased { process: 0 }));
-    assert_eq!(world.node.active_jobs(), 1);
+    assert_eq!(world.nodes[0].active_jobs(), 1);
     // Inserted first, the completion; both in time order.
     assert_eq!(
         pending(&mut queue),
-        [(ms(250), Event::NodeJobsFinished { version: 1 }), (ms(350), Event::JobReleased { process: 0 })]
+        [(ms(250), Event::NodeJobsFinished { device: 0, version: 1 }), (ms(350), Event::JobReleased { process: 0 })]
     );
-    handle_next(&mut world, &mut queue, (ms(250), Event::NodeJobsFinished { version: 1 }));
+    handle_next(&mut world, &mut queue, (ms(250), Event::NodeJobsFinished { device: 0, version: 1 }));
     assert_eq!(
         world.recorder.jobs,
         [JobRecord { process: 0, job: 0, release: ms(50), end: ms(250), deadline: None, work: 2e3 }]
     );
-    assert_eq!(world.node.active_jobs(), 0);
+    assert_eq!(world.nodes[0].active_jobs(), 0);
 }
 
 #[test]
@@ -148,9 +147,9 @@ fn job_released_stops_at_the_horizon() {
     // Releases at 400 ms and 900 ms; the one at 1400 ms is outside the run [0, 1 s).
     let (mut world, mut queue) = build(setup(vec![process("tick", periodic(ms(500), ms(400), 1e3))], Vec::new()));
     handle_next(&mut world, &mut queue, (ms(400), Event::JobReleased { process: 0 }));
-    handle_next(&mut world, &mut queue, (ms(500), Event::NodeJobsFinished { version: 1 }));
+    handle_next(&mut world, &mut queue, (ms(500), Event::NodeJobsFinished { device: 0, version: 1 }));
     handle_next(&mut world, &mut queue, (ms(900), Event::JobReleased { process: 0 }));
-    assert_eq!(pending(&mut queue), [(ms(1000), Event::NodeJobsFinished { version: 3 })]);
+    assert_eq!(pending(&mut queue), [(ms(1000), Event::NodeJobsFinished { device: 0, version: 3 })]);
 }
 
 #[test]
@@ -164,30 +163,30 @@ fn job_released_replays_a_jobs_trace_row_by_row() {
     // (scheduled at the first job's end, 200 ms alone) in time order.
     assert_eq!(
         pending(&mut queue),
-        [(ms(100), Event::JobReleased { process: 0 }), (ms(200), Event::NodeJobsFinished { version: 1 })]
+        [(ms(100), Event::JobReleased { process: 0 }), (ms(200), Event::NodeJobsFinished { device: 0, version: 1 })]
     );
     handle_next(&mut world, &mut queue, (ms(100), Event::JobReleased { process: 0 }));
-    assert_eq!(world.node.active_jobs(), 2);
+    assert_eq!(world.nodes[0].active_jobs(), 2);
     // Sharing the core: the 1 kFLOP job ends at 100 + 2 × 100 = 300 ms; the other has 2 kFLOP left,
     // alone from then: 300 + 200 = 500 ms. The third row is next at 700 ms.
     assert_eq!(
         pending(&mut queue),
         [
-            (ms(200), Event::NodeJobsFinished { version: 1 }),
-            (ms(300), Event::NodeJobsFinished { version: 2 }),
+            (ms(200), Event::NodeJobsFinished { device: 0, version: 1 }),
+            (ms(300), Event::NodeJobsFinished { device: 0, version: 2 }),
             (ms(700), Event::JobReleased { process: 0 }),
         ]
     );
-    handle_next(&mut world, &mut queue, (ms(200), Event::NodeJobsFinished { version: 1 }));
+    handle_next(&mut world, &mut queue, (ms(200), Event::NodeJobsFinished { device: 0, version: 1 }));
     assert!(world.recorder.jobs.is_empty(), "a stale completion event does nothing");
-    handle_next(&mut world, &mut queue, (ms(300), Event::NodeJobsFinished { version: 2 }));
-    handle_next(&mut world, &mut queue, (ms(500), Event::NodeJobsFinished { version: 3 }));
+    handle_next(&mut world, &mut queue, (ms(300), Event::NodeJobsFinished { device: 0, version: 2 }));
+    handle_next(&mut world, &mut queue, (ms(500), Event::NodeJobsFinished { device: 0, version: 3 }));
     let ends: Vec<_> = world.recorder.jobs.iter().map(|j| (j.job, j.release, j.end, j.work)).collect();
     assert_eq!(ends, [(0, ms(100), ms(300), 1e3), (1, ms(100), ms(500), 3e3)]);
     handle_next(&mut world, &mut queue, (ms(700), Event::JobReleased { process: 0 }));
     // The last row: nothing after it but its completion.
     // (Version 4 went to the empty node after the 500-ms completion.)
-    assert_eq!(pending(&mut queue), [(ms(900), Event::NodeJobsFinished { version: 5 })]);
+    assert_eq!(pending(&mut queue), [(ms(900), Event::NodeJobsFinished { device: 0, version: 5 })]);
 }
 
 #[test]
@@ -196,13 +195,13 @@ fn process_toggled_runs_an_on_off_job_for_exactly_its_on_period() {
     let (mut world, mut queue) = build(setup(vec![process("batch", kind)], Vec::new()));
     // Starting on: the switch on is at time zero (no draw).
     handle_next(&mut world, &mut queue, (SimTime::ZERO, Event::ProcessToggled { process: 0 }));
-    assert_eq!(world.node.active_jobs(), 1);
+    assert_eq!(world.nodes[0].active_jobs(), 1);
     // Its job never finishes on its own: the only event is the switch off.
     let events = pending(&mut queue);
     let [(off_at, Event::ProcessToggled { process: 0 })] = events[..] else { panic!("{events:?}") };
     assert!(off_at > SimTime::ZERO && off_at < ms(1000), "an on-period of mean 200 ms: {off_at:?}");
     handle_next(&mut world, &mut queue, (off_at, Event::ProcessToggled { process: 0 }));
-    assert_eq!(world.node.active_jobs(), 0);
+    assert_eq!(world.nodes[0].active_jobs(), 0);
     // Alone on the core for the whole on-period: served speed × period.
     let [job] = &world.recorder.jobs[..] else { panic!("{:?}", world.recorder.jobs) };
     assert_eq!((job.job, job.release, job.end), (0, SimTime::ZERO, off_at));
@@ -232,7 +231,7 @@ fn process_toggled_moves_an_mmpp_chain_without_touching_the_node() {
     handle_next(&mut world, &mut queue, (change_at, Event::ProcessToggled { process: 0 }));
     let Source::Mmpp(chain) = &world.background[0].source else { panic!("an MMPP source") };
     assert_eq!(chain.state(), 1);
-    assert_eq!(world.node.active_jobs(), 0);
+    assert_eq!(world.nodes[0].active_jobs(), 0);
     // In state 1 only arrivals remain.
     let events = pending(&mut queue);
     let [(arrival, Event::JobReleased { process: 0 })] = events[..] else { panic!("{events:?}") };
@@ -243,12 +242,15 @@ fn process_toggled_moves_an_mmpp_chain_without_touching_the_node() {
 fn frame_released_queues_the_frame_starts_its_step_and_schedules_the_next_frame() {
     let (mut world, mut queue) = build(setup(Vec::new(), vec![stream(OnMiss::Skip, None)]));
     handle_next(&mut world, &mut queue, (SimTime::ZERO, Event::FrameReleased { stream: 0 }));
-    assert_eq!(world.node.active_jobs(), 1);
+    assert_eq!(world.nodes[0].active_jobs(), 1);
     assert_eq!(world.streams[0].running.as_ref().map(|r| (r.frame, r.flops)), Some((0, 68.0)));
     // The step alone: 68 FLOPs / 10 kFLOP/s = 6.8 ms; the next frame at 10 ms.
     assert_eq!(
         pending(&mut queue),
-        [(SimTime(6_800_000), Event::NodeJobsFinished { version: 1 }), (ms(10), Event::FrameReleased { stream: 0 })]
+        [
+            (SimTime(6_800_000), Event::NodeJobsFinished { device: 0, version: 1 }),
+            (ms(10), Event::FrameReleased { stream: 0 })
+        ]
     );
 }
 
@@ -256,7 +258,7 @@ fn frame_released_queues_the_frame_starts_its_step_and_schedules_the_next_frame(
 fn node_jobs_finished_records_steps_and_the_sequence() {
     let (mut world, mut queue) = build(setup(Vec::new(), vec![stream(OnMiss::Skip, None)]));
     handle_next(&mut world, &mut queue, (SimTime::ZERO, Event::FrameReleased { stream: 0 }));
-    handle_next(&mut world, &mut queue, (SimTime(6_800_000), Event::NodeJobsFinished { version: 1 }));
+    handle_next(&mut world, &mut queue, (SimTime(6_800_000), Event::NodeJobsFinished { device: 0, version: 1 }));
     let first = StepRecord {
         stream: 0,
         sequence: 0,
@@ -276,8 +278,8 @@ fn node_jobs_finished_records_steps_and_the_sequence() {
     assert!(world.streams[0].running.is_none());
     // The last frame's step also runs the readout: 68 + 10 FLOPs, 7.8 ms.
     handle_next(&mut world, &mut queue, (ms(10), Event::FrameReleased { stream: 0 }));
-    assert_eq!(pending(&mut queue), [(SimTime(17_800_000), Event::NodeJobsFinished { version: 3 })]);
-    handle_next(&mut world, &mut queue, (SimTime(17_800_000), Event::NodeJobsFinished { version: 3 }));
+    assert_eq!(pending(&mut queue), [(SimTime(17_800_000), Event::NodeJobsFinished { device: 0, version: 3 })]);
+    handle_next(&mut world, &mut queue, (SimTime(17_800_000), Event::NodeJobsFinished { device: 0, version: 3 }));
     let second = StepRecord {
         step: 1,
         release: ms(10),
@@ -312,6 +314,7 @@ fn slow_stage() -> Pipeline {
         names: vec!["pose".into()],
         work: vec![WorkDistribution::Constant(1e3).sampler().expect("constant work")],
         after: vec![Vec::new()],
+        devices: vec![None],
     }
 }
 
@@ -320,18 +323,18 @@ fn frame_deadline_passed_drops_a_late_frame_and_cancels_its_stages() {
     let (mut world, mut queue) = build(setup(Vec::new(), vec![stream(OnMiss::Skip, Some(slow_stage()))]));
     handle_next(&mut world, &mut queue, (SimTime::ZERO, Event::FrameReleased { stream: 0 }));
     // The stage runs, the step waits for it; the deadline check comes before the next frame at 10 ms.
-    assert_eq!(world.node.active_jobs(), 1);
+    assert_eq!(world.nodes[0].active_jobs(), 1);
     assert!(world.streams[0].running.is_none());
     assert_eq!(
         pending(&mut queue),
         [
             (ms(10), Event::FrameDeadlinePassed { stream: 0 }),
             (ms(10), Event::FrameReleased { stream: 0 }),
-            (ms(100), Event::NodeJobsFinished { version: 1 }),
+            (ms(100), Event::NodeJobsFinished { device: 0, version: 1 }),
         ]
     );
     handle_next(&mut world, &mut queue, (ms(10), Event::FrameDeadlinePassed { stream: 0 }));
-    assert_eq!(world.node.active_jobs(), 0, "the late frame's stage is cancelled");
+    assert_eq!(world.nodes[0].active_jobs(), 0, "the late frame's stage is cancelled");
     let [skipped] = &world.recorder.steps[..] else { panic!("{:?}", world.recorder.steps) };
     assert_eq!(
         *skipped,
@@ -355,7 +358,7 @@ fn frame_deadline_passed_drops_a_late_frame_and_cancels_its_stages() {
     // Only the next frame remains (the cancelled stage's completion event is stale).
     assert_eq!(
         pending(&mut queue),
-        [(ms(10), Event::FrameReleased { stream: 0 }), (ms(100), Event::NodeJobsFinished { version: 1 })]
+        [(ms(10), Event::FrameReleased { stream: 0 }), (ms(100), Event::NodeJobsFinished { device: 0, version: 1 })]
     );
 }
 
@@ -366,7 +369,7 @@ fn params_loaded_hands_the_waiting_step_to_the_node() {
     with_memory.memory = Some((1_000, 144_000.0));
     let (mut world, mut queue) = build(with_memory);
     handle_next(&mut world, &mut queue, (SimTime::ZERO, Event::FrameReleased { stream: 0 }));
-    assert_eq!(world.node.active_jobs(), 0, "the step waits for its parameters");
+    assert_eq!(world.nodes[0].active_jobs(), 0, "the step waits for its parameters");
     assert_eq!(
         pending(&mut queue),
         [(ms(1), Event::ParamsLoaded { stream: 0 }), (ms(10), Event::FrameReleased { stream: 0 })]
@@ -375,16 +378,19 @@ fn params_loaded_hands_the_waiting_step_to_the_node() {
     assert_eq!((stats.loads, stats.bytes_loaded), (1, 144));
     assert!((stats.wait_s - 0.001).abs() < 1e-12, "{stats:?}");
     handle_next(&mut world, &mut queue, (ms(1), Event::ParamsLoaded { stream: 0 }));
-    assert_eq!(world.node.active_jobs(), 1);
+    assert_eq!(world.nodes[0].active_jobs(), 1);
     // 1 ms + 6.8 ms.
     assert_eq!(
         pending(&mut queue),
-        [(SimTime(7_800_000), Event::NodeJobsFinished { version: 1 }), (ms(10), Event::FrameReleased { stream: 0 })]
+        [
+            (SimTime(7_800_000), Event::NodeJobsFinished { device: 0, version: 1 }),
+            (ms(10), Event::FrameReleased { stream: 0 })
+        ]
     );
     // The next frame's parameters are resident: its step goes to the node at once.
-    handle_next(&mut world, &mut queue, (SimTime(7_800_000), Event::NodeJobsFinished { version: 1 }));
+    handle_next(&mut world, &mut queue, (SimTime(7_800_000), Event::NodeJobsFinished { device: 0, version: 1 }));
     handle_next(&mut world, &mut queue, (ms(10), Event::FrameReleased { stream: 0 }));
-    assert_eq!(world.node.active_jobs(), 1);
+    assert_eq!(world.nodes[0].active_jobs(), 1);
     assert_eq!(world.streams[0].memory_stats.loads, 1);
 }
 

@@ -123,13 +123,14 @@ pub struct Observation<'a> {
     pub switch_flops: &'a [u64],
     /// FLOPs of switching from option `i` to option `j` at `i · n + j` (row-major, `n` options).
     pub switch_matrix: &'a [u64],
-    /// Service rate (FLOP/s) a step submitted now would get under the node's current load.
+    /// Service rate (FLOP/s) a step submitted now would get under the current load of the device
+    /// that runs the stream's steps (the node, when it has one device).
     pub rate_estimate: f64,
-    /// Jobs currently on the node (not counting this step).
+    /// Jobs currently on that device (not counting this step).
     pub node_jobs: usize,
-    /// Cores of the node.
+    /// Cores of that device.
     pub cores: usize,
-    /// Speed of one core, FLOP/s.
+    /// Speed of one of its cores, FLOP/s.
     pub core_speed: f64,
     /// Latency (release to end) of this stream's last completed step, seconds.
     pub last_latency_s: Option<f64>,

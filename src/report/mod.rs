@@ -290,14 +290,56 @@ fn finite(v: f64) -> Option<f64> {
     v.is_finite().then_some(v)
 }
 
-/// The summary rows of one run (streams, then background processes, then the node).
+/// A device's accounting in a run: its node, its capacity in core-seconds and its power model.
+struct DeviceUse<'a> {
+    node: &'a crate::node::Node,
+    capacity_core_seconds: f64,
+    power: Option<crate::scenario::PowerDraw>,
+}
+
+/// Each device's accounting of `result` (one per device of `scenario`, in order).
+fn device_uses<'a>(result: &'a RunResult, scenario: &Scenario) -> Vec<DeviceUse<'a>> {
+    let duration = scenario.horizon().as_secs_f64();
+    result
+        .outcome
+        .nodes
+        .iter()
+        .zip(scenario.devices())
+        .map(|(node, device)| DeviceUse {
+            node,
+            capacity_core_seconds: node.cores() as f64 * duration,
+            power: device.power,
+        })
+        .collect()
+}
+
+/// `f` summed over `devices`, starting from the first device's value (so a one-device node gives
+/// exactly `f` of its device).
+fn over_devices(devices: &[DeviceUse<'_>], f: impl Fn(&DeviceUse<'_>) -> f64) -> f64 {
+    devices[1..].iter().fold(f(&devices[0]), |sum, device| sum + f(device))
+}
+
+/// The summary rows of one run (streams, then background processes, then the node, then — on a node
+/// of several devices — one row per device, `kind` `device`).
+///
+/// On a node of several devices a process's `utilisation` is its busy core-seconds on every device
+/// over the node's core-seconds (Σ cores × duration), its `energy_j` the sum of its dynamic energy on
+/// each device; the node row sums the devices the same way; each device row gives the device's own
+/// utilisation (its busy core-seconds / (its cores × duration)), energy (idle draw included) and
+/// count (finished jobs of the background processes on it plus completed steps of the streams whose
+/// steps run on it).
 pub fn summary_rows(result: &RunResult, scenario: &Scenario, labels: &Labels) -> Vec<SummaryRow> {
     let records = &result.outcome.recorder;
-    let node = &result.outcome.node;
-    let capacity_core_seconds = node.cores() as f64 * scenario.horizon().as_secs_f64();
-    let power = scenario.node().power;
-    let has_memory = scenario.node().memory.is_some();
-    let dynamic_energy = |busy_core_seconds: f64| power.map(|p| (p.busy - p.idle) * busy_core_seconds);
+    let devices = device_uses(result, scenario);
+    let capacity_core_seconds = over_devices(&devices, |d| d.capacity_core_seconds);
+    let has_memory = scenario.memory().is_some();
+    let has_power = devices.iter().any(|d| d.power.is_some());
+    let busy_of = |class: usize| over_devices(&devices, |d| d.node.busy_core_seconds(class));
+    let dynamic_energy = |class: usize| {
+        has_power.then(|| {
+            over_devices(&devices, |d| d.power.map_or(0.0, |p| (p.busy - p.idle) * d.node.busy_core_seconds(class)))
+        })
+    };
     let policy = &result.plan.label;
     let mut rows = Vec::new();
     for (index, name) in labels.streams.iter().enumerate() {
@@ -310,6 +352,7 @@ pub fn summary_rows(result: &RunResult, scenario: &Scenario, labels: &Labels) ->
         let correct = sequences.iter().filter(|s| s.label == s.prediction).count();
         let flops: f64 = steps.iter().map(|s| s.flops).sum();
         let share = |n: usize, of: usize| (of > 0).then(|| n as f64 / of as f64);
+        let class = labels.background.len() + index;
         rows.push(SummaryRow {
             process: name.clone(),
             kind: "rnn_stream".into(),
@@ -324,8 +367,8 @@ pub fn summary_rows(result: &RunResult, scenario: &Scenario, labels: &Labels) ->
             accuracy: share(correct, sequences.len()),
             sequences: Some(sequences.len()),
             mean_flops_per_step: (frames > 0).then(|| flops / frames as f64),
-            utilisation: node.busy_core_seconds(labels.background.len() + index) / capacity_core_seconds + 0.0,
-            energy_j: dynamic_energy(node.busy_core_seconds(labels.background.len() + index)),
+            utilisation: busy_of(class) / capacity_core_seconds + 0.0,
+            energy_j: dynamic_energy(class),
             param_loads: has_memory.then(|| result.outcome.memory[index].loads),
             param_bytes_loaded: has_memory.then(|| result.outcome.memory[index].bytes_loaded),
             param_wait_s: has_memory.then(|| result.outcome.memory[index].wait_s),
@@ -338,6 +381,7 @@ pub fn summary_rows(result: &RunResult, scenario: &Scenario, labels: &Labels) ->
             jobs.push(job);
         }
     }
+    let background_jobs: Vec<usize> = jobs_of.iter().map(Vec::len).collect();
     for ((index, name), jobs) in labels.background.iter().enumerate().zip(jobs_of) {
         let responses: Vec<f64> = jobs.iter().map(|j| secs(j.end.saturating_sub(j.release))).collect();
         let d = Distribution::of(&responses);
@@ -353,21 +397,50 @@ pub fn summary_rows(result: &RunResult, scenario: &Scenario, labels: &Labels) ->
             miss_rate: (!jobs.is_empty() && jobs.iter().any(|j| j.deadline.is_some())).then(|| {
                 jobs.iter().filter(|j| j.deadline.is_some_and(|d| j.end > d)).count() as f64 / jobs.len() as f64
             }),
-            utilisation: node.busy_core_seconds(index) / capacity_core_seconds + 0.0,
-            energy_j: dynamic_energy(node.busy_core_seconds(index)),
+            utilisation: busy_of(index) / capacity_core_seconds + 0.0,
+            energy_j: dynamic_energy(index),
             ..SummaryRow::default()
         });
     }
-    let busy: f64 = (0..node.classes()).map(|c| node.busy_core_seconds(c)).sum();
+    let device_busy = |d: &DeviceUse<'_>| (0..d.node.classes()).map(|c| d.node.busy_core_seconds(c)).sum::<f64>();
+    let device_energy =
+        |d: &DeviceUse<'_>| d.power.map(|p| p.idle * d.capacity_core_seconds + (p.busy - p.idle) * device_busy(d));
+    let busy = over_devices(&devices, device_busy);
     rows.push(SummaryRow {
         process: "node".into(),
         kind: "node".into(),
         policy: policy.clone(),
         count: records.jobs.len() + records.steps.iter().filter(|s| s.end.is_some()).count(),
         utilisation: busy / capacity_core_seconds,
-        energy_j: power.map(|p| p.idle * capacity_core_seconds + (p.busy - p.idle) * busy),
+        energy_j: has_power.then(|| over_devices(&devices, |d| device_energy(d).unwrap_or(0.0))),
         ..SummaryRow::default()
     });
+    if devices.len() > 1 {
+        let background_devices: Vec<usize> =
+            scenario.background().map(|b| scenario.device_index(b.device.as_deref()).unwrap_or(0)).collect();
+        let stream_devices: Vec<usize> =
+            scenario.streams().map(|s| scenario.device_index(s.spec.device.as_deref()).unwrap_or(0)).collect();
+        for (index, (device, spec)) in devices.iter().zip(scenario.devices()).enumerate() {
+            let jobs: usize = (0..background_jobs.len())
+                .filter(|&p| background_devices.get(p) == Some(&index))
+                .map(|p| background_jobs[p])
+                .sum();
+            let steps = records
+                .steps
+                .iter()
+                .filter(|s| s.end.is_some() && stream_devices.get(s.stream) == Some(&index))
+                .count();
+            rows.push(SummaryRow {
+                process: spec.name.clone(),
+                kind: "device".into(),
+                policy: policy.clone(),
+                count: jobs + steps,
+                utilisation: device_busy(device) / device.capacity_core_seconds,
+                energy_j: device_energy(device),
+                ..SummaryRow::default()
+            });
+        }
+    }
     rows
 }
 
@@ -408,6 +481,11 @@ pub struct ComparisonRow {
     pub node_utilisation: f64,
     /// Node energy, J (empty without a power model).
     pub node_energy_j: Option<f64>,
+    /// On a node of several devices: each device's name, utilisation and energy (J, with a power
+    /// model), written as the columns `utilisation_<device>` and `energy_j_<device>` after the others;
+    /// empty on a one-device node.
+    #[serde(skip)]
+    pub devices: Vec<(String, f64, Option<f64>)>,
 }
 
 impl Columns for ComparisonRow {
@@ -434,6 +512,11 @@ pub fn comparison_rows(summaries: &[Vec<SummaryRow>]) -> Vec<ComparisonRow> {
         let node_row = summary.iter().find(|r| r.kind == "node");
         let node_utilisation = node_row.map_or(0.0, |r| r.utilisation);
         let node_energy_j = node_row.and_then(|r| r.energy_j);
+        let devices: Vec<(String, f64, Option<f64>)> = summary
+            .iter()
+            .filter(|r| r.kind == "device")
+            .map(|r| (r.process.clone(), r.utilisation, r.energy_j))
+            .collect();
         for row in summary.iter().filter(|r| r.kind == "rnn_stream") {
             rows.push(ComparisonRow {
                 policy: row.policy.clone(),
@@ -448,26 +531,65 @@ pub fn comparison_rows(summaries: &[Vec<SummaryRow>]) -> Vec<ComparisonRow> {
                 mean_flops_per_step: row.mean_flops_per_step,
                 node_utilisation,
                 node_energy_j,
+                devices: devices.clone(),
             });
         }
     }
     rows
 }
 
-/// `comparison.csv` bytes.
+/// `comparison.csv` bytes: the columns of [`ComparisonRow`], then on a node of several devices
+/// `utilisation_<device>` per device and, with a power model, `energy_j_<device>` per device.
 pub fn comparison_csv(rows: &[ComparisonRow]) -> Vec<u8> {
-    csv_bytes(rows)
+    let Some(first) = rows.first().filter(|r| !r.devices.is_empty()) else { return csv_bytes(rows) };
+    let with_energy = first.devices.iter().any(|d| d.2.is_some());
+    let mut header: Vec<String> = ComparisonRow::COLUMNS.iter().map(|c| c.to_string()).collect();
+    header.extend(first.devices.iter().map(|d| format!("utilisation_{}", d.0)));
+    if with_energy {
+        header.extend(first.devices.iter().map(|d| format!("energy_j_{}", d.0)));
+    }
+    // The fixed columns through serde (as for one device), the device columns appended to each line.
+    let base = csv_bytes(rows);
+    let text = String::from_utf8(base).expect("CSV of UTF-8 fields");
+    let mut out = String::new();
+    let mut writer = csv::WriterBuilder::new().has_headers(false).from_writer(Vec::new());
+    writer.write_record(&header).expect("writing to memory cannot fail");
+    out.push_str(&String::from_utf8(writer.into_inner().expect("flushing to memory cannot fail")).expect("UTF-8"));
+    for (line, row) in text.lines().skip(1).zip(rows) {
+        out.push_str(line);
+        let mut extra: Vec<Option<f64>> = row.devices.iter().map(|d| Some(d.1)).collect();
+        if with_energy {
+            extra.extend(row.devices.iter().map(|d| d.2));
+        }
+        let mut writer = csv::WriterBuilder::new().has_headers(false).from_writer(Vec::new());
+        writer.serialize(&extra).expect("serialising numbers to memory cannot fail");
+        out.push(',');
+        out.push_str(&String::from_utf8(writer.into_inner().expect("flushing to memory cannot fail")).expect("UTF-8"));
+    }
+    out.into_bytes()
 }
 
 /// The comparison as a Markdown table (for the terminal and the README).
 pub fn comparison_markdown(rows: &[ComparisonRow]) -> String {
     let fmt = |v: Option<f64>, digits: usize| v.map_or("–".to_string(), |v| format!("{v:.digits$}"));
     let mut out = String::from(
-        "| policy | stream | frames | sequences | accuracy | miss rate | skip rate | mean latency (ms) | p95 latency (ms) | mean kFLOP/frame | node utilisation |\n|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n",
+        "| policy | stream | frames | sequences | accuracy | miss rate | skip rate | mean latency (ms) | p95 latency (ms) | mean kFLOP/frame | node utilisation |",
     );
+    // A node of several devices: each device's utilisation, and the node's energy with a power model.
+    let devices = rows.first().map_or(&[][..], |r| r.devices.as_slice());
+    let with_energy = !devices.is_empty() && rows.iter().any(|r| r.node_energy_j.is_some());
+    for device in devices {
+        out.push_str(&format!(" {} utilisation |", device.0));
+    }
+    if with_energy {
+        out.push_str(" energy (J) |");
+    }
+    out.push_str("\n|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+    out.push_str(&"---:|".repeat(devices.len() + usize::from(with_energy)));
+    out.push('\n');
     for r in rows {
         out.push_str(&format!(
-            "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {:.3} |\n",
+            "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {:.3} |",
             r.policy,
             r.stream,
             r.frames,
@@ -480,6 +602,13 @@ pub fn comparison_markdown(rows: &[ComparisonRow]) -> String {
             fmt(r.mean_flops_per_step.map(|v| v / 1e3), 1),
             r.node_utilisation
         ));
+        for device in &r.devices {
+            out.push_str(&format!(" {:.3} |", device.1));
+        }
+        if with_energy {
+            out.push_str(&format!(" {} |", fmt(r.node_energy_j, 0)));
+        }
+        out.push('\n');
     }
     out
 }
@@ -493,6 +622,12 @@ pub struct TimelineRow {
     pub background_cores: f64,
     /// Mean cores busy with RNN steps.
     pub rnn_cores: f64,
+    /// On a node of several devices, per device (in order): mean cores busy with background jobs and
+    /// with the streams' work (steps and stages), written as `<device>_background_cores` and
+    /// `<device>_rnn_cores` after the others (the two columns above then sum the devices); empty on a
+    /// one-device node.
+    #[serde(skip)]
+    pub devices: Vec<(f64, f64)>,
 }
 
 impl Columns for TimelineRow {
@@ -501,31 +636,55 @@ impl Columns for TimelineRow {
 
 /// The timeline rows of one run (bins up to the horizon).
 pub fn timeline_rows(result: &RunResult, scenario: &Scenario) -> Vec<TimelineRow> {
-    let node = &result.outcome.node;
     let n_background = scenario.background().count();
-    let sum_bins = |classes: std::ops::Range<usize>| {
+    let sum_bins = |node: &crate::node::Node, classes: std::ops::Range<usize>| {
         let mut total = node.usage_bins(0).iter().map(|_| 0.0).collect::<Vec<f64>>();
         for class in classes.filter(|&c| c < node.classes()) {
             total.iter_mut().zip(node.usage_bins(class)).for_each(|(t, v)| *t += v);
         }
         total
     };
-    let background = sum_bins(0..n_background);
-    let rnn = sum_bins(n_background..node.classes());
+    let nodes = &result.outcome.nodes;
+    let per_device: Vec<(Vec<f64>, Vec<f64>)> = nodes
+        .iter()
+        .map(|node| (sum_bins(node, 0..n_background), sum_bins(node, n_background..node.classes())))
+        .collect();
+    let node = &nodes[0];
     let bin = node.bin();
     let n = scenario.horizon().0.div_ceil(bin.0) as usize;
-    (0..n.min(background.len()))
+    let several = nodes.len() > 1;
+    (0..n.min(per_device[0].0.len()))
         .map(|i| TimelineRow {
             bin_start_s: secs(SimTime(bin.0 * i as u64)),
-            background_cores: background[i],
-            rnn_cores: rnn[i],
+            background_cores: per_device[1..].iter().fold(per_device[0].0[i], |sum, d| sum + d.0[i]),
+            rnn_cores: per_device[1..].iter().fold(per_device[0].1[i], |sum, d| sum + d.1[i]),
+            devices: if several { per_device.iter().map(|d| (d.0[i], d.1[i])).collect() } else { Vec::new() },
         })
         .collect()
 }
 
-/// `timeline.csv` bytes.
-pub fn timeline_csv(rows: &[TimelineRow]) -> Vec<u8> {
-    csv_bytes(rows)
+/// `timeline.csv` bytes: the columns of [`TimelineRow`], then on a node of several devices
+/// `<device>_background_cores` and `<device>_rnn_cores` per device of `devices` (the device names).
+pub fn timeline_csv(rows: &[TimelineRow], devices: &[String]) -> Vec<u8> {
+    if devices.len() < 2 {
+        return csv_bytes(rows);
+    }
+    let mut writer = csv::WriterBuilder::new().has_headers(false).from_writer(Vec::new());
+    let mut header: Vec<String> = TimelineRow::COLUMNS.iter().map(|c| c.to_string()).collect();
+    for device in devices {
+        header.push(format!("{device}_background_cores"));
+        header.push(format!("{device}_rnn_cores"));
+    }
+    writer.write_record(&header).expect("writing to memory cannot fail");
+    for row in rows {
+        let mut record = vec![row.bin_start_s, row.background_cores, row.rnn_cores];
+        for (background, rnn) in &row.devices {
+            record.push(*background);
+            record.push(*rnn);
+        }
+        writer.serialize(&record).expect("serialising numbers to memory cannot fail");
+    }
+    writer.into_inner().expect("flushing to memory cannot fail")
 }
 
 /// The manifest of one run folder (`manifest.json`).
@@ -584,7 +743,7 @@ pub fn labels(scenario: &Scenario, resources: &crate::runner::Resources) -> Labe
 
 fn timeline_panel(result: &RunResult, scenario: &Scenario, labels: &Labels) -> plots::TimelinePanel {
     let rows = timeline_rows(result, scenario);
-    let bin = result.outcome.node.bin().0;
+    let bin = result.outcome.node().bin().0;
     let n = rows.len();
     let mut width_sum = vec![0.0; n];
     let mut width_count = vec![0usize; n];
@@ -608,6 +767,18 @@ fn timeline_panel(result: &RunResult, scenario: &Scenario, labels: &Labels) -> p
         background_cores: rows.iter().map(|r| r.background_cores).collect(),
         mean_width: width_sum.iter().zip(&width_count).map(|(s, &c)| (c > 0).then(|| s / c as f64)).collect(),
         misses,
+        device_busy: if result.outcome.nodes.len() > 1 {
+            scenario
+                .devices()
+                .iter()
+                .enumerate()
+                .map(|(index, device)| {
+                    (device.name.clone(), rows.iter().map(|r| r.devices[index].0 + r.devices[index].1).collect())
+                })
+                .collect()
+        } else {
+            Vec::new()
+        },
     }
 }
 
@@ -659,7 +830,8 @@ pub fn outputs(
         files.push((dir.join("sequences.csv"), sequences_csv(records, &labels, &result.plan.label)));
         files.push((dir.join("jobs.csv"), jobs_csv(records, &labels)));
         files.push((dir.join("summary.csv"), summary_csv(&summary)));
-        files.push((dir.join("timeline.csv"), timeline_csv(&timeline_rows(result, scenario))));
+        let device_names: Vec<String> = scenario.devices().iter().map(|d| d.name.clone()).collect();
+        files.push((dir.join("timeline.csv"), timeline_csv(&timeline_rows(result, scenario), &device_names)));
         summaries.push(summary);
     }
     let comparison = comparison_rows(&summaries);
@@ -667,7 +839,8 @@ pub fn outputs(
         files.push(("comparison.csv".into(), comparison_csv(&comparison)));
         files.push(("comparison.md".into(), comparison_markdown(&comparison).into_bytes()));
     }
-    let cores = scenario.node().cores.get();
+    // The background area sums the devices: its axis spans every core of the node.
+    let cores = scenario.devices().iter().map(|d| d.cores.get()).sum();
     if !labels.streams.is_empty() {
         let panels: Vec<_> = results.iter().map(|r| timeline_panel(r, scenario, &labels)).collect();
         let max_width = labels.widths[0].iter().copied().max().unwrap_or(1);
@@ -738,7 +911,7 @@ mod tests {
             missed: None,
             work_flop: 0.0,
         });
-        header_matches(TimelineRow { bin_start_s: 0.0, background_cores: 0.0, rnn_cores: 0.0 });
+        header_matches(TimelineRow { bin_start_s: 0.0, background_cores: 0.0, rnn_cores: 0.0, devices: Vec::new() });
         header_matches(ComparisonRow::default());
         header_matches(SummaryRow::default());
     }

@@ -142,6 +142,9 @@ pub struct TimelinePanel {
     pub mean_width: Vec<Option<f64>>,
     /// Frames that missed their deadline per bin.
     pub misses: Vec<usize>,
+    /// On a node of several devices, each device's name and mean busy cores per bin (background and
+    /// streams), drawn as a line each on the left axis; empty on a one-device node (nothing drawn).
+    pub device_busy: Vec<(String, Vec<f64>)>,
 }
 
 /// A drawing error as text (what the drawing closures of [`render_both!`] return).
@@ -150,7 +153,9 @@ pub(crate) fn err<E: std::fmt::Display>(e: E) -> String {
 }
 
 /// The timeline figure: one panel per run; background load (grey area, left axis, cores), the mean
-/// width chosen (line, right axis, hidden units) and bins with deadline misses (vermillion marks).
+/// width chosen (line, right axis, hidden units), bins with deadline misses (vermillion marks) and,
+/// on a node of several devices, each device's busy cores (a line each, left axis, with a legend
+/// in the panel). `cores` is the left axis's scale: every core of the node.
 ///
 /// # Errors
 /// [`PlotError`] if drawing fails.
@@ -233,6 +238,27 @@ pub fn timeline(panels: &[TimelinePanel], cores: usize, max_width: usize, horizo
                         .label("mean width chosen")
                         .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 16, y)], PALETTE[0].stroke_width(2)));
                 }
+            }
+            for (index, (name, busy)) in panel.device_busy.iter().enumerate() {
+                let colour = PALETTE[(2 + index) % PALETTE.len()];
+                chart
+                    .draw_series(LineSeries::new(
+                        panel.bin_start_s.iter().zip(busy).map(|(t, c)| (t + half, *c)),
+                        colour.stroke_width(1),
+                    ))
+                    .map_err(err)?
+                    .label(format!("busy cores on {name}"))
+                    .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 16, y)], colour.stroke_width(2)));
+            }
+            if !panel.device_busy.is_empty() {
+                chart
+                    .configure_series_labels()
+                    .position(SeriesLabelPosition::UpperLeft)
+                    .background_style(WHITE.mix(0.8))
+                    .border_style(BLACK.mix(0.3))
+                    .label_font((FONT, 12))
+                    .draw()
+                    .map_err(err)?;
             }
             let top = max_width as f64 * 1.12;
             chart
@@ -334,9 +360,15 @@ mod tests {
             background_cores: vec![0.0, 1.0, 0.5],
             mean_width: vec![Some(128.0), None, Some(64.0)],
             misses: vec![0, 3, 0],
+            device_busy: Vec::new(),
         };
-        let figure = timeline(&[panel.clone(), panel], 1, 128, 3.0).unwrap();
+        let figure = timeline(&[panel.clone(), panel.clone()], 1, 128, 3.0).unwrap();
         assert!(figure.svg.contains("simulation time (s)"));
+        assert!(!figure.svg.contains("busy cores on"));
         assert!(figure.png.len() > 1000);
+        // Several devices: a line and a legend entry per device.
+        let devices = vec![("cpu".to_string(), vec![1.0, 2.0, 0.5]), ("gpu".to_string(), vec![0.0, 1.0, 1.0])];
+        let figure = timeline(&[TimelinePanel { device_busy: devices, ..panel }], 3, 128, 3.0).unwrap();
+        assert!(figure.svg.contains("busy cores on cpu") && figure.svg.contains("busy cores on gpu"));
     }
 }

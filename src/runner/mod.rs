@@ -11,7 +11,7 @@ use std::time::Instant;
 use rayon::prelude::*;
 
 use crate::data::{self, SequenceSet, Split};
-use crate::engine::{BuildError, EdgeWorld, RunOutcome, StreamSetup, WorldSetup};
+use crate::engine::{BuildError, DeviceSetup, EdgeWorld, RunOutcome, StreamSetup, WorldSetup};
 use crate::metrics::{JobRecord, MemoryRecorder, Recorder, SequenceRecord, StepRecord};
 use crate::policy::static_::StaticConfig;
 use crate::policy::{LoadForecast, Policy, PolicyContext, PolicyError, PolicySpec};
@@ -341,10 +341,12 @@ impl Recorder for OccupancyRecorder {
 /// exactly what it draws in the real run) with each such stream running its cheapest model; later
 /// passes (as many as the most any of them asks for) run the policies themselves with the previous
 /// pass's forecasts. From the
-/// intervals in which the other processes' jobs and the other streams' steps were on the node, the
-/// forecast of stream `s` holds, per interval between changes, the rate a step of `s` would get next to
-/// them under weighted processor sharing ([`crate::node::rate_if_added_to`] with the processes'
-/// weights) — whatever the node's discipline, which for the other disciplines is an approximation.
+/// intervals in which the other processes' jobs and the other streams' steps were on the device that
+/// runs `s`'s steps, the forecast of stream `s` holds, per interval between changes, the rate a step
+/// of `s` would get next to them under weighted processor sharing on that device
+/// ([`crate::node::rate_if_added_to`] with its cores and speed and the processes' weights) —
+/// whatever the device's discipline, which for the other disciplines is an approximation. Work on
+/// other devices does not slow `s`'s steps and is left out; pipeline stages are not in it.
 fn oracle_forecasts(
     scenario: &Scenario,
     resources: &Resources,
@@ -377,11 +379,10 @@ fn oracle_forecasts(
             if pass == 0 { RunPlan { policies: first_pass_policies.clone(), ..plan.clone() } } else { plan.clone() };
         let setup = world_setup_with(scenario, resources, &pass_plan, &forecasts)?;
         let horizon = setup.horizon;
-        let (cores, speed) = (setup.cores, setup.core_speed);
         let recorded = EdgeWorld::run(setup, OccupancyRecorder::default())
             .map_err(|source| RunError::Build { file: scenario.file().to_string(), source })?
             .recorder;
-        forecasts = forecasts_from(scenario, plan, &recorded, horizon, cores, speed);
+        forecasts = forecasts_from(scenario, plan, &recorded, horizon);
     }
     Ok(forecasts)
 }
@@ -392,11 +393,18 @@ fn forecasts_from(
     plan: &RunPlan,
     recorded: &OccupancyRecorder,
     horizon: SimTime,
-    cores: usize,
-    speed: f64,
 ) -> Vec<Option<Arc<LoadForecast>>> {
     let background_weights: Vec<f64> = scenario.background().map(|b| b.weight).collect();
     let stream_weights: Vec<f64> = scenario.streams().map(|s| s.spec.weight).collect();
+    // Validated scenarios name only their own devices.
+    let background_devices: Vec<usize> =
+        scenario.background().map(|b| scenario.device_index(b.device.as_deref()).unwrap_or(0)).collect();
+    let stream_devices: Vec<usize> =
+        scenario.streams().map(|s| scenario.device_index(s.spec.device.as_deref()).unwrap_or(0)).collect();
+    let device_of = |occupant: Occupant| match occupant {
+        Occupant::Background(process) => background_devices[process],
+        Occupant::Stream(stream) => stream_devices[stream],
+    };
     let weight_of = |occupant: Occupant| match occupant {
         Occupant::Background(process) => background_weights[process],
         Occupant::Stream(stream) => stream_weights[stream],
@@ -406,11 +414,15 @@ fn forecasts_from(
         .enumerate()
         .map(|(stream, policy)| {
             (policy.forecast_passes() > 0).then(|| {
-                // Arrivals (+) and departures (−) of everything but this stream's own steps, in time
-                // order; at equal times departures first (a stable sort keeps the recording order).
+                let own_device = stream_devices[stream];
+                let device = &scenario.devices()[own_device];
+                let (cores, speed) = (device.cores.get(), device.speed);
+                // Arrivals (+) and departures (−) of everything on its device but this stream's own
+                // steps, in time order; at equal times departures first (a stable sort keeps the
+                // recording order).
                 let mut changes: Vec<(SimTime, bool, f64)> = Vec::new();
                 for &(from, until, occupant) in &recorded.intervals {
-                    if occupant == Occupant::Stream(stream) {
+                    if occupant == Occupant::Stream(stream) || device_of(occupant) != own_device {
                         continue;
                     }
                     let until = until.unwrap_or(horizon).min(horizon);
@@ -476,7 +488,6 @@ fn world_setup_with(
     plan: &RunPlan,
     forecasts: &[Option<Arc<LoadForecast>>],
 ) -> Result<WorldSetup, RunError> {
-    let node = scenario.node();
     let mut streams = Vec::new();
     for ((stream, policy), forecast) in scenario.streams().zip(&plan.policies).zip(forecasts) {
         let loaded = &resources.banks[&scenario.dir().join(&stream.models)];
@@ -506,10 +517,12 @@ fn world_setup_with(
     }
     Ok(WorldSetup {
         seed: scenario.seed(),
-        discipline: scenario.discipline(),
-        memory: node.memory.map(|m| (m.capacity, m.bandwidth)),
-        cores: node.cores.get(),
-        core_speed: node.speed,
+        devices: scenario
+            .devices()
+            .iter()
+            .map(|d| DeviceSetup::new(d.name.clone(), d.discipline, d.cores.get(), d.speed))
+            .collect(),
+        memory: scenario.memory().map(|m| (m.capacity, m.bandwidth)),
         horizon: scenario.horizon(),
         bin: scenario.bin(),
         background: scenario.background().cloned().collect(),
@@ -545,6 +558,30 @@ pub fn execute(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The oracle's forecast on a node of two devices counts only the work on the device that runs
+    /// the stream's steps (the cpu, 1 core of 1 GFLOP/s): a gpu hog busy all along does not slow it;
+    /// a cpu job present from 2 s to 4 s halves it (processor sharing, equal weights).
+    #[test]
+    fn oracle_forecast_counts_only_the_streams_device() {
+        let text = "name: f\nseed: 1\nduration: 10s\nnode:\n  devices:\n    cpu: { cores: 1, speed: 1GFLOP/s, scheduler: processor_sharing }\n    gpu: { cores: 1, speed: 8GFLOP/s, scheduler: processor_sharing }\nprocesses:\n  - { name: hog, kind: on_off, device: gpu, on_mean: 1s, off_mean: 1s }\n  - { name: other, kind: poisson, rate: 1/s, work: { constant: 1MFLOP } }\n  - { name: s, kind: rnn_stream, dataset: digits, models: ../models/digits-gru, period: 5ms, deadline: 5ms, policies: [ { oracle: {} } ] }\n";
+        let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("scenarios");
+        let scenario = Scenario::parse(text, "f.yaml", &dir).unwrap();
+        let plan =
+            RunPlan { index: 0, label: "oracle".into(), policies: scenario.streams().next().unwrap().policies.clone() };
+        let second = |s: u64| SimTime(s * SimTime::NANOS_PER_SEC);
+        let recorded = OccupancyRecorder {
+            intervals: vec![
+                (SimTime::ZERO, None, Occupant::Background(0)),
+                (second(2), Some(second(4)), Occupant::Background(1)),
+            ],
+        };
+        let forecasts = forecasts_from(&scenario, &plan, &recorded, second(10));
+        let forecast = forecasts[0].as_ref().expect("the oracle's stream has a forecast");
+        assert_eq!(forecast.rate_at(1.0), 1e9);
+        assert_eq!(forecast.rate_at(3.0), 0.5e9);
+        assert_eq!(forecast.rate_at(5.0), 1e9);
+    }
 
     /// The oracle ranks a bank by the card's validation accuracy (gru-128 0.986 > gru-64 0.979 >
     /// gru-32 0.972 > gru-16 0.917), not by the test accuracy of the split scenarios play (where

@@ -5,7 +5,8 @@ use std::path::PathBuf;
 
 use super::checks::{validate, Source};
 use super::{
-    DatasetName, NodeSpec, PipelineSpec, Process, RnnStream, Scenario, ScenarioError, ScenarioParts, StageSpec,
+    DatasetName, DeviceSpec, NodeSpec, ParameterMemory, PipelineSpec, Process, RnnStream, Scenario, ScenarioError,
+    ScenarioParts, StageSpec,
 };
 use crate::data::SplitPart;
 use crate::policy::PolicySpec;
@@ -44,7 +45,9 @@ pub struct ScenarioBuilder {
     name: String,
     seed: u64,
     duration: Option<SimTime>,
-    node: Option<NodeSpec>,
+    /// The node's devices (`None`: not given yet) and its memory.
+    devices: Option<Vec<DeviceSpec>>,
+    memory: Option<ParameterMemory>,
     bin: Option<SimTime>,
     dir: PathBuf,
     processes: Vec<Pending>,
@@ -67,7 +70,8 @@ impl ScenarioBuilder {
             name: name.into(),
             seed: 0,
             duration: None,
-            node: None,
+            devices: None,
+            memory: None,
             bin: None,
             dir: PathBuf::from("."),
             processes: Vec::new(),
@@ -87,9 +91,25 @@ impl ScenarioBuilder {
         self
     }
 
-    /// The edge node.
+    /// The edge node as one pool of cores (one device named [`super::DEFAULT_DEVICE`]) with its
+    /// memory; replaces any devices given before.
     pub fn node(mut self, node: NodeSpec) -> ScenarioBuilder {
-        self.node = Some(node);
+        self.devices = Some(vec![DeviceSpec::from_node(super::DEFAULT_DEVICE, &node)]);
+        self.memory = node.memory;
+        self
+    }
+
+    /// The node's devices, in order (the first is the default of every process naming none), as
+    /// `node.devices` in a file; replaces the devices of [`ScenarioBuilder::node`] but keeps its
+    /// memory (see [`ScenarioBuilder::memory`]).
+    pub fn devices(mut self, devices: impl IntoIterator<Item = DeviceSpec>) -> ScenarioBuilder {
+        self.devices = Some(devices.into_iter().collect());
+        self
+    }
+
+    /// The node-wide parameter memory (`None`: parameters always resident).
+    pub fn memory(mut self, memory: Option<ParameterMemory>) -> ScenarioBuilder {
+        self.memory = memory;
         self
     }
 
@@ -114,7 +134,7 @@ impl ScenarioBuilder {
 
     /// Adds a background process of `kind` with weight 1, priority 0 and no deadline.
     fn plain(self, name: impl Into<String>, kind: BackgroundKind, deadline: Option<SimTime>) -> ScenarioBuilder {
-        self.background(BackgroundSpec { name: name.into(), kind, weight: 1.0, priority: 0, deadline })
+        self.background(BackgroundSpec { name: name.into(), kind, weight: 1.0, priority: 0, deadline, device: None })
     }
 
     /// Adds Poisson arrivals: `rate` jobs per second of `work` FLOPs each.
@@ -251,7 +271,9 @@ impl ScenarioBuilder {
             return Err(error(unmatched));
         }
         let duration = self.duration.ok_or_else(|| error("duration: give the duration (`.duration(…)`)".into()))?;
-        let node = self.node.ok_or_else(|| error("node: give the node (`.node(NodeSpec::new(…))`)".into()))?;
+        let devices = self.devices.ok_or_else(|| {
+            error("node: give the node (`.node(NodeSpec::new(…))` or `.devices([DeviceSpec::new(…), …])`)".into())
+        })?;
         let processes = self
             .processes
             .into_iter()
@@ -260,7 +282,15 @@ impl ScenarioBuilder {
                 Pending::Stream(s) => s.into_stream().map(Process::Stream).map_err(error),
             })
             .collect::<Result<Vec<_>, _>>()?;
-        let parts = ScenarioParts { name: self.name, seed: self.seed, duration, node, processes, bin: self.bin };
+        let parts = ScenarioParts {
+            name: self.name,
+            seed: self.seed,
+            duration,
+            devices,
+            memory: self.memory,
+            processes,
+            bin: self.bin,
+        };
         validate(parts, &Source { file: &file, dir: &self.dir, text: "" })
     }
 }
@@ -284,7 +314,8 @@ impl From<&Scenario> for ScenarioBuilder {
             name: parts.name.clone(),
             seed: scenario.seed,
             duration: Some(parts.duration),
-            node: Some(parts.node),
+            devices: Some(parts.devices.clone()),
+            memory: parts.memory,
             bin: parts.bin,
             dir: scenario.dir.clone(),
             processes,
@@ -339,6 +370,7 @@ impl StreamBuilder {
                 on_miss: OnMiss::Skip,
                 weight: 1.0,
                 priority: 0,
+                device: None,
             },
             dataset: dataset.into(),
             split: SplitPart::Test,
@@ -389,6 +421,12 @@ impl StreamBuilder {
     /// Fixed priority of its steps (smaller runs first; default 0).
     pub fn priority(mut self, priority: u32) -> StreamBuilder {
         self.spec.priority = priority;
+        self
+    }
+
+    /// The node's device its RNN steps run on, by name (default: the node's first device).
+    pub fn device(mut self, device: impl Into<String>) -> StreamBuilder {
+        self.spec.device = Some(device.into());
         self
     }
 
@@ -466,6 +504,7 @@ impl PipelineSpec {
                 name: self.names[i].clone(),
                 work: self.work[i].clone(),
                 after: self.after[i].iter().map(|&j| self.names[j].clone()).collect(),
+                device: self.devices[i].clone(),
             })
             .collect()
     }
@@ -579,6 +618,7 @@ mod tests {
             name: name.into(),
             work: WorkDistribution::Constant(1e6),
             after: after.iter().map(|a| a.to_string()).collect(),
+            device: None,
         };
         let ms = SimTime(1_000_000);
         let stream = StreamBuilder::new("s", "digits", "models", ms, ms)

@@ -7,7 +7,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use super::locate::{locate, locate_in_process, locate_top, relocate_process_error};
-use super::{NodeSpec, PipelineSpec, Process, Scenario, ScenarioError, ScenarioParts, StageSpec};
+use super::{DeviceSpec, PipelineSpec, Process, Scenario, ScenarioError, ScenarioParts, StageSpec};
 use super::{MAX_BINS, MAX_CORES, MAX_DURATION, MAX_EVENTS};
 use crate::input::{read_text, DATA_LIMIT};
 use crate::node::Discipline;
@@ -203,6 +203,7 @@ impl PipelineSpec {
         let mut names = vec![String::new(); stages.len()];
         let mut work = vec![WorkDistribution::Constant(1.0); stages.len()];
         let mut after = vec![Vec::new(); stages.len()];
+        let mut devices = vec![None; stages.len()];
         for (i, stage) in stages.into_iter().enumerate() {
             let k = position[i];
             let distribution = stage.work;
@@ -213,9 +214,133 @@ impl PipelineSpec {
             after[k] = original_after[i].iter().map(|&j| position[j]).collect();
             names[k] = stage.name;
             work[k] = distribution;
+            devices[k] = stage.device;
         }
-        Ok(PipelineSpec { names, work, after })
+        Ok(PipelineSpec { names, work, after, devices })
     }
+}
+
+/// Checks the node's devices (names, cores, speeds, power) and the node-wide memory. `error` locates
+/// a message at the first line holding its needle.
+fn check_devices(
+    devices: &[DeviceSpec],
+    memory: Option<super::ParameterMemory>,
+    error: &dyn Fn(&str, String) -> ScenarioError,
+) -> Result<(), ScenarioError> {
+    // Fields are named `node.cores` for a single-pool node, `node.devices.<name>.cores` otherwise.
+    let several = devices.len() > 1 || devices.first().is_some_and(|d| d.name != super::DEFAULT_DEVICE);
+    let field = |device: &DeviceSpec, field: &str| {
+        if several {
+            format!("node.devices.{}.{field}", device.name)
+        } else {
+            format!("node.{field}")
+        }
+    };
+    if devices.is_empty() {
+        return Err(error("devices:", "node.devices: list at least one device".into()));
+    }
+    for (index, device) in devices.iter().enumerate() {
+        check_device_name(&device.name).map_err(|message| error(&format!("{}:", device.name), message))?;
+        if devices[..index].iter().any(|d| d.name == device.name) {
+            return Err(error(
+                &format!("{}:", device.name),
+                format!("node.devices: device `{}` is listed twice; names must be unique", device.name),
+            ));
+        }
+        if device.cores.get() as u64 > MAX_CORES {
+            return Err(error(
+                "cores:",
+                format!("{}: must be at most {MAX_CORES}, got {}", field(device, "cores"), device.cores),
+            ));
+        }
+        if let Some(power) = device.power {
+            if !(power.idle.is_finite() && power.idle >= 0.0 && power.busy.is_finite()) {
+                return Err(error(
+                    "idle:",
+                    format!("{}: idle and busy must be non-negative numbers of watts", field(device, "power")),
+                ));
+            }
+            if power.busy < power.idle {
+                return Err(error(
+                    "busy:",
+                    format!(
+                        "{}.busy ({} W) must be at least {}.idle ({} W)",
+                        field(device, "power"),
+                        power.busy,
+                        field(device, "power"),
+                        power.idle
+                    ),
+                ));
+            }
+        }
+    }
+    if memory.is_some_and(|m| !(m.bandwidth > 0.0 && m.bandwidth.is_finite())) {
+        return Err(error("bandwidth:", "node.memory.bandwidth: must be positive".into()));
+    }
+    for device in devices {
+        if !(device.speed > 0.0 && device.speed.is_finite()) {
+            return Err(error("speed:", format!("{}: must be positive", field(device, "speed"))));
+        }
+    }
+    let with_power: Vec<&str> = devices.iter().filter(|d| d.power.is_some()).map(|d| d.name.as_str()).collect();
+    if !with_power.is_empty() && with_power.len() < devices.len() {
+        let without = devices.iter().find(|d| d.power.is_none()).expect("some device has no power");
+        return Err(error(
+            &format!("{}:", without.name),
+            format!(
+                "node.devices.{}: no `power`, but {} {} one; give every device a power model or none (the node's energy is the sum over its devices)",
+                without.name,
+                with_power.iter().map(|n| format!("`{n}`")).collect::<Vec<_>>().join(", "),
+                if with_power.len() == 1 { "has" } else { "have" }
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// Checks a device's name: letters, digits, `-` and `_` (it names output columns).
+pub(crate) fn check_device_name(name: &str) -> Result<(), String> {
+    if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || "-_".contains(c)) {
+        return Err(format!(
+            "node.devices: device name `{name}`: use letters, digits, `-` and `_` (it names output columns)"
+        ));
+    }
+    Ok(())
+}
+
+/// Checks that every `device:` of a process, stream or pipeline stage names one of the node's devices.
+///
+/// # Errors
+/// [`ScenarioError`] at the process's `device:` line naming the field, the unknown name and the devices.
+fn check_device_names(parts: &ScenarioParts, text: &str, file: &str) -> Result<(), ScenarioError> {
+    let known = || parts.devices.iter().map(|d| format!("`{}`", d.name)).collect::<Vec<_>>().join(", ");
+    for (index, process) in parts.processes.iter().enumerate() {
+        let (name, own, stages) = match process {
+            Process::Background(b) => (&b.name, b.device.as_deref(), None),
+            Process::Stream(s) => (&s.spec.name, s.spec.device.as_deref(), s.pipeline.as_ref()),
+        };
+        let stage_devices = stages.into_iter().flat_map(|p| {
+            p.names().iter().zip(p.devices()).filter_map(|(stage, d)| d.as_deref().map(|d| (Some(stage), d)))
+        });
+        for (stage, device) in own.map(|d| (None, d)).into_iter().chain(stage_devices) {
+            if super::device_index(&parts.devices, Some(device)).is_none() {
+                let (field, needle) = match stage {
+                    None => (format!("processes[{index}].device"), format!("device: {device}")),
+                    Some(stage) => (format!("processes[{index}].pipeline.{stage}.device"), format!("device: {device}")),
+                };
+                let location = locate(text, &needle).or_else(|| locate_in_process(text, name, Some("device"), 0));
+                return Err(ScenarioError {
+                    file: file.to_string(),
+                    location,
+                    message: format!(
+                        "{field}: process `{name}`: device `{device}` is not a device of the node; devices: {}",
+                        known()
+                    ),
+                });
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Whether a trace's rows or samples are still to be read.
@@ -322,13 +447,16 @@ fn load_traces(processes: &mut [Process], text: &str, file: &str, dir: &Path) ->
 
 /// Expected number of job arrivals, on/off switches and frames over the run (for traces, the jobs they
 /// release: rows, or chunks × jobs per chunk; their files must have been read).
-pub(super) fn expected_events(duration_time: SimTime, node: &NodeSpec, processes: &[Process]) -> f64 {
+pub(super) fn expected_events(duration_time: SimTime, devices: &[DeviceSpec], processes: &[Process]) -> f64 {
     let duration = duration_time.as_secs_f64();
     // Round robin may fire a quantum timer per core every quantum.
-    let timers = match node.discipline {
-        Discipline::RoundRobin { quantum, .. } => duration / quantum.as_secs_f64() * node.cores.get() as f64,
-        _ => 0.0,
-    };
+    let timers: f64 = devices
+        .iter()
+        .map(|device| match device.discipline {
+            Discipline::RoundRobin { quantum, .. } => duration / quantum.as_secs_f64() * device.cores.get() as f64,
+            _ => 0.0,
+        })
+        .sum();
     processes
         .iter()
         .map(|p| match p {
@@ -344,8 +472,10 @@ pub(super) fn expected_events(duration_time: SimTime, node: &NodeSpec, processes
                 let switching: f64 = switch_rates.iter().flatten().sum();
                 (fastest + switching) * duration
             }
-            Process::Background(BackgroundSpec { kind: BackgroundKind::Trace { trace, .. }, .. }) => {
-                trace.demand_until(duration_time, node.cores.get(), node.speed).0
+            Process::Background(BackgroundSpec { kind: BackgroundKind::Trace { trace, .. }, device, .. }) => {
+                // An unknown device was refused before this is asked.
+                let device = &devices[super::device_index(devices, device.as_deref()).unwrap_or(0)];
+                trace.demand_until(duration_time, device.cores.get(), device.speed).0
             }
             Process::Stream(s) => duration / s.spec.period.as_secs_f64(),
         })
@@ -398,27 +528,7 @@ pub(super) fn validate(parts: ScenarioParts, source: &Source<'_>) -> Result<Scen
             ));
         }
     }
-    let node = &parts.node;
-    if node.cores.get() as u64 > MAX_CORES {
-        return Err(error("cores:", format!("node.cores: must be at most {MAX_CORES}, got {}", node.cores)));
-    }
-    if let Some(power) = node.power {
-        if !(power.idle.is_finite() && power.idle >= 0.0 && power.busy.is_finite()) {
-            return Err(error("idle:", "node.power: idle and busy must be non-negative numbers of watts".into()));
-        }
-        if power.busy < power.idle {
-            return Err(error(
-                "busy:",
-                format!("node.power.busy ({} W) must be at least node.power.idle ({} W)", power.busy, power.idle),
-            ));
-        }
-    }
-    if node.memory.is_some_and(|m| !(m.bandwidth > 0.0 && m.bandwidth.is_finite())) {
-        return Err(error("bandwidth:", "node.memory.bandwidth: must be positive".into()));
-    }
-    if !(node.speed > 0.0 && node.speed.is_finite()) {
-        return Err(error("speed:", "node.speed: must be positive".into()));
-    }
+    check_devices(&parts.devices, parts.memory, &error)?;
     if parts.bin.is_some_and(|b| b.0 == 0) {
         return Err(error("bin:", "output.bin: must be longer than zero".into()));
     }
@@ -452,6 +562,7 @@ pub(super) fn validate(parts: ScenarioParts, source: &Source<'_>) -> Result<Scen
             }
         }
     }
+    check_device_names(&parts, text, file)?;
     for stream in parts.processes.iter().filter_map(|p| match p {
         Process::Stream(s) => Some(s),
         Process::Background(_) => None,
@@ -477,7 +588,7 @@ pub(super) fn validate(parts: ScenarioParts, source: &Source<'_>) -> Result<Scen
         }
     }
     load_traces(&mut parts.processes, text, file, dir)?;
-    let scenario_events = expected_events(parts.duration, &parts.node, &parts.processes);
+    let scenario_events = expected_events(parts.duration, &parts.devices, &parts.processes);
     if scenario_events > MAX_EVENTS {
         return Err(at(
             locate_top(text, "duration"),

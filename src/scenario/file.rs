@@ -11,7 +11,7 @@ use serde::Deserialize;
 use super::checks::check_process;
 use super::MAX_CORES;
 use super::{
-    DatasetName, NodeSpec, ParameterMemory, PipelineSpec, PowerDraw, Process, RnnStream, ScenarioParts, StageSpec,
+    DatasetName, DeviceSpec, ParameterMemory, PipelineSpec, PowerDraw, Process, RnnStream, ScenarioParts, StageSpec,
     DEFAULT_TRACE_CHUNK,
 };
 use crate::data::SplitPart;
@@ -117,23 +117,161 @@ fn deserialize_sequences<'de, D: serde::Deserializer<'de>>(deserializer: D) -> R
     Ok(Some(usize::try_from(value).unwrap_or(usize::MAX)))
 }
 
-/// The node section.
+/// The node section as written: either one pool (`cores`, `speed`, `scheduler`, optional `power`) or
+/// `devices` (a map of named devices, each with those four fields), and in both forms an optional
+/// node-wide `memory`. Checked by [`NodeFile::into_devices`].
 #[derive(Debug, Clone, PartialEq, Deserialize)]
-#[serde(deny_unknown_fields, expecting = "the node: a map with cores, speed and scheduler")]
+#[serde(
+    deny_unknown_fields,
+    expecting = "the node: a map with cores, speed and scheduler (one pool), or with devices (named pools)"
+)]
 pub(crate) struct NodeFile {
     /// Number of cores (at least 1).
+    #[serde(default, deserialize_with = "deserialize_some_cores")]
+    pub cores: Option<std::num::NonZeroUsize>,
+    /// Speed of one core, e.g. `1GFLOP/s`.
+    #[serde(default)]
+    pub speed: Option<Speed>,
+    /// Scheduling discipline.
+    #[serde(default)]
+    pub scheduler: Option<SchedulerFile>,
+    /// Power model (optional): per-core draw when idle and when busy.
+    #[serde(default)]
+    pub power: Option<PowerFile>,
+    /// Parameter memory (optional; without it parameters are always resident). Node-wide.
+    #[serde(default)]
+    pub memory: Option<MemoryFile>,
+    /// Named devices, in order (the first is the default); instead of cores, speed, scheduler, power.
+    #[serde(default)]
+    pub devices: Option<DevicesFile>,
+}
+
+fn deserialize_some_cores<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<std::num::NonZeroUsize>, D::Error> {
+    deserialize_cores(deserializer).map(Some)
+}
+
+/// One device as written under `node.devices`: `{ cores, speed, scheduler, power }`.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, expecting = "a device: a map with cores, speed, scheduler and optional power")]
+pub(crate) struct DeviceFile {
+    /// Number of cores or compute units (at least 1; a job uses at most one).
     #[serde(deserialize_with = "deserialize_cores")]
     pub cores: std::num::NonZeroUsize,
-    /// Speed of one core, e.g. `1GFLOP/s`.
+    /// Speed of one core, e.g. `50GFLOP/s`.
     pub speed: Speed,
     /// Scheduling discipline.
     pub scheduler: SchedulerFile,
     /// Power model (optional): per-core draw when idle and when busy.
     #[serde(default)]
     pub power: Option<PowerFile>,
-    /// Parameter memory (optional; without it parameters are always resident).
-    #[serde(default)]
-    pub memory: Option<MemoryFile>,
+}
+
+/// `node.devices`: a map from device name to device, in the order written (the order matters: the
+/// first device is the default). Names must be unique.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct DevicesFile(pub Vec<(String, DeviceFile)>);
+
+impl<'de> Deserialize<'de> for DevicesFile {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = DevicesFile;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                write!(f, "devices: a map from device name to `{{ cores, speed, scheduler, power }}`, e.g. `{{ cpu: {{ cores: 4, speed: 1GFLOP/s, scheduler: processor_sharing }}, gpu: {{ cores: 1, speed: 50GFLOP/s, scheduler: fifo }} }}`")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<DevicesFile, A::Error> {
+                let mut devices: Vec<(String, DeviceFile)> = Vec::new();
+                while let Some(name) = map.next_key::<String>()? {
+                    if devices.iter().any(|(n, _)| *n == name) {
+                        return Err(serde::de::Error::custom(format!(
+                            "node.devices: device `{name}` is listed twice; names must be unique"
+                        )));
+                    }
+                    super::checks::check_device_name(&name).map_err(serde::de::Error::custom)?;
+                    let device: DeviceFile = map.next_value()?;
+                    devices.push((name, device));
+                }
+                if devices.is_empty() {
+                    return Err(serde::de::Error::custom("node.devices: list at least one device"));
+                }
+                Ok(DevicesFile(devices))
+            }
+        }
+        deserializer.deserialize_map(V)
+    }
+}
+
+/// A node section whose fields do not fit together: the field to locate it at (`node` for the section
+/// itself) and the message.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct NodeFormError {
+    /// The key to locate (`cores`, `speed`, …, or `node`).
+    pub field: String,
+    /// What is wrong and what is allowed.
+    pub message: String,
+}
+
+impl NodeFile {
+    /// The node's devices and memory: one device named [`super::DEFAULT_DEVICE`] for the single-pool
+    /// form, the listed ones otherwise.
+    ///
+    /// # Errors
+    /// A message when `devices` is given with `cores`, `speed`, `scheduler` or `power`, or when the
+    /// single-pool form lacks one of its fields.
+    pub(crate) fn into_devices(self) -> Result<(Vec<DeviceSpec>, Option<ParameterMemory>), NodeFormError> {
+        let memory = self.memory.map(|m| ParameterMemory { capacity: m.capacity.0, bandwidth: m.bandwidth.0 });
+        let power = |p: PowerFile| PowerDraw { idle: p.idle.0, busy: p.busy.0 };
+        let pool_fields = [
+            ("cores", self.cores.is_some()),
+            ("speed", self.speed.is_some()),
+            ("scheduler", self.scheduler.is_some()),
+            ("power", self.power.is_some()),
+        ];
+        match self.devices {
+            Some(devices) => {
+                if let Some((field, _)) = pool_fields.iter().find(|(_, given)| *given) {
+                    return Err(NodeFormError {
+                        field: field.to_string(),
+                        message: format!(
+                            "node: `devices` and `{field}` are both given; with `devices`, give `cores`, `speed`, `scheduler` and `power` inside each device (`memory` stays at the node: it is node-wide)"
+                        ),
+                    });
+                }
+                let devices = devices
+                    .0
+                    .into_iter()
+                    .map(|(name, d)| DeviceSpec {
+                        name,
+                        cores: d.cores,
+                        speed: d.speed.0,
+                        discipline: d.scheduler.0,
+                        power: d.power.map(power),
+                    })
+                    .collect();
+                Ok((devices, memory))
+            }
+            None => {
+                let missing = |field: &str, example: &str| {
+                    NodeFormError {
+                    field: "node".into(),
+                    message: format!(
+                        "node: missing field `{field}` (e.g. `{example}`); give `cores`, `speed` and `scheduler`, or `devices`"
+                    ),
+                }
+                };
+                let device = DeviceSpec {
+                    name: super::DEFAULT_DEVICE.into(),
+                    cores: self.cores.ok_or_else(|| missing("cores", "cores: 2"))?,
+                    speed: self.speed.ok_or_else(|| missing("speed", "speed: 1GFLOP/s"))?.0,
+                    discipline: self.scheduler.ok_or_else(|| missing("scheduler", "scheduler: processor_sharing"))?.0,
+                    power: self.power.map(power),
+                };
+                Ok((vec![device], memory))
+            }
+        }
+    }
 }
 
 /// Fast parameter memory: `capacity` bytes, filled from slow memory at `bandwidth` (LRU over the
@@ -519,6 +657,7 @@ macro_rules! raw_process {
 
 raw_process! {
     weight: f64,
+    device: String,
     #[serde(default, deserialize_with = "deserialize_priority")]
     priority: u32,
     rate: Rate,
@@ -557,7 +696,7 @@ pub(crate) struct ProcessFile(pub(crate) Process);
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(
     deny_unknown_fields,
-    expecting = "a stage: a map `{ name: <name>, work: <distribution>, after: [<stage>, …] }`"
+    expecting = "a stage: a map `{ name: <name>, work: <distribution>, after: [<stage>, …], device: <device> }`"
 )]
 struct RawStage {
     name: String,
@@ -565,19 +704,24 @@ struct RawStage {
     work: WorkFile,
     #[serde(default)]
     after: Vec<String>,
+    #[serde(default)]
+    device: Option<String>,
 }
 
-const POISSON_FIELDS: &[&str] = &["name", "kind", "weight", "priority", "deadline", "rate", "work"];
+const POISSON_FIELDS: &[&str] = &["name", "kind", "weight", "device", "priority", "deadline", "rate", "work"];
 const PERIODIC_FIELDS: &[&str] =
-    &["name", "kind", "weight", "priority", "deadline", "period", "phase", "jitter", "work"];
-const MMPP_FIELDS: &[&str] = &["name", "kind", "weight", "priority", "deadline", "rates", "switch_rates", "work"];
-const ON_OFF_FIELDS: &[&str] = &["name", "kind", "weight", "priority", "deadline", "on_mean", "off_mean", "start_on"];
+    &["name", "kind", "weight", "device", "priority", "deadline", "period", "phase", "jitter", "work"];
+const MMPP_FIELDS: &[&str] =
+    &["name", "kind", "weight", "device", "priority", "deadline", "rates", "switch_rates", "work"];
+const ON_OFF_FIELDS: &[&str] =
+    &["name", "kind", "weight", "device", "priority", "deadline", "on_mean", "off_mean", "start_on"];
 const TRACE_FIELDS: &[&str] =
-    &["name", "kind", "weight", "priority", "deadline", "jobs", "utilisation", "chunk", "time_scale"];
+    &["name", "kind", "weight", "device", "priority", "deadline", "jobs", "utilisation", "chunk", "time_scale"];
 const STREAM_FIELDS: &[&str] = &[
     "name",
     "kind",
     "weight",
+    "device",
     "priority",
     "pipeline",
     "dataset",
@@ -626,6 +770,7 @@ impl TryFrom<RawProcess> for ProcessFile {
                 weight: raw.weight.unwrap_or(1.0),
                 priority: raw.priority.unwrap_or(0),
                 deadline,
+                device: raw.device.clone(),
             })
         };
         let checked = match raw.kind {
@@ -719,6 +864,7 @@ impl TryFrom<RawProcess> for ProcessFile {
                                 name: s.name.clone(),
                                 work: s.work.clone().distribution(),
                                 after: s.after.clone(),
+                                device: s.device.clone(),
                             })
                             .collect();
                         Some(PipelineSpec::from_stages(stages).map_err(|e| format!("{process}: {e}"))?)
@@ -734,6 +880,7 @@ impl TryFrom<RawProcess> for ProcessFile {
                         sequences: raw.sequences.unwrap_or(0),
                         on_miss: raw.on_miss.unwrap_or(OnMiss::Skip),
                         weight: raw.weight.unwrap_or(1.0),
+                        device: raw.device.clone(),
                     },
                     dataset,
                     split: raw.split.unwrap_or(SplitPart::Test),
@@ -771,21 +918,20 @@ pub(crate) struct ScenarioFile {
 
 impl ScenarioFile {
     /// The typed values, for [`super::checks::validate`].
-    pub(crate) fn into_parts(self) -> ScenarioParts {
-        let node = NodeSpec {
-            cores: self.node.cores,
-            speed: self.node.speed.0,
-            discipline: self.node.scheduler.0,
-            power: self.node.power.map(|p| PowerDraw { idle: p.idle.0, busy: p.busy.0 }),
-            memory: self.node.memory.map(|m| ParameterMemory { capacity: m.capacity.0, bandwidth: m.bandwidth.0 }),
-        };
-        ScenarioParts {
+    ///
+    /// # Errors
+    /// The message of [`NodeFile::into_devices`] (a node mixing `devices` with `cores` & co., or a
+    /// single-pool node missing a field).
+    pub(crate) fn into_parts(self) -> Result<ScenarioParts, NodeFormError> {
+        let (devices, memory) = self.node.into_devices()?;
+        Ok(ScenarioParts {
             name: self.name,
             seed: self.seed,
             duration: self.duration.0,
-            node,
+            devices,
+            memory,
             processes: self.processes.into_iter().map(|p| p.0).collect(),
             bin: self.output.bin.map(|b| b.0),
-        }
+        })
     }
 }

@@ -58,9 +58,12 @@ pub const MAX_BINS: u64 = 1_000_000;
 /// Default time between the chunks of a utilisation trace: 100 ms.
 pub const DEFAULT_TRACE_CHUNK: SimTime = SimTime(100_000_000);
 
-/// The edge node: `cores` identical cores of `speed` FLOP/s under one scheduling discipline, with an
-/// optional power model and parameter memory. Checked when the scenario is built (speed > 0 and
-/// finite, at most [`MAX_CORES`] cores, `power.busy ≥ power.idle ≥ 0`, memory bandwidth > 0).
+/// The edge node written as one pool: `cores` identical cores of `speed` FLOP/s under one scheduling
+/// discipline, with an optional power model and parameter memory — the old single-pool `node:` form,
+/// one device named [`DEFAULT_DEVICE`]. [`Scenario::node`] also gives a node of several devices in
+/// this shape: its first (default) device with the node-wide memory. Checked when the scenario is
+/// built (speed > 0 and finite, at most [`MAX_CORES`] cores, `power.busy ≥ power.idle ≥ 0`, memory
+/// bandwidth > 0).
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct NodeSpec {
     /// Number of cores.
@@ -79,6 +82,50 @@ impl NodeSpec {
     /// A node of `cores` cores of `speed` FLOP/s under `discipline`, without power model or memory.
     pub fn new(cores: NonZeroUsize, speed: f64, discipline: Discipline) -> NodeSpec {
         NodeSpec { cores, speed, discipline, power: None, memory: None }
+    }
+}
+
+/// The name of the one device of a node written in the single-pool form (`node: { cores, speed, … }`).
+pub const DEFAULT_DEVICE: &str = "cpu";
+
+/// One device of the node (`node.devices`): a pool of `cores` identical cores of `speed` FLOP/s under
+/// its own scheduling discipline, with its own power model — a CPU, a GPU, an accelerator. Each
+/// device is its own [`crate::node::Node`]: its jobs share only its cores. Processes, pipeline
+/// stages and streams name the device they run on (`device: <name>`; default: the first device).
+#[derive(Debug, Clone, PartialEq)]
+pub struct DeviceSpec {
+    /// Its name (letters, digits, `-`, `_`; unique in the node), as processes name it.
+    pub name: String,
+    /// Number of cores (or compute units: a job uses at most one).
+    pub cores: NonZeroUsize,
+    /// Speed of one core, FLOP/s.
+    pub speed: f64,
+    /// Scheduling discipline.
+    pub discipline: Discipline,
+    /// Power draw per core (either every device of a node has one or none has).
+    pub power: Option<PowerDraw>,
+}
+
+impl DeviceSpec {
+    /// A device `name` of `cores` cores of `speed` FLOP/s under `discipline`, without power model.
+    pub fn new(name: impl Into<String>, cores: NonZeroUsize, speed: f64, discipline: Discipline) -> DeviceSpec {
+        DeviceSpec { name: name.into(), cores, speed, discipline, power: None }
+    }
+
+    /// The single-pool node `node` as a device named `name` (its memory is the node's, not the device's).
+    pub fn from_node(name: impl Into<String>, node: &NodeSpec) -> DeviceSpec {
+        DeviceSpec {
+            name: name.into(),
+            cores: node.cores,
+            speed: node.speed,
+            discipline: node.discipline,
+            power: node.power,
+        }
+    }
+
+    /// Its capacity, FLOP/s: `cores × speed`.
+    pub fn capacity(&self) -> f64 {
+        self.cores.get() as f64 * self.speed
     }
 }
 
@@ -162,6 +209,8 @@ pub struct StageSpec {
     pub work: WorkDistribution,
     /// Names of the stages it runs after.
     pub after: Vec<String>,
+    /// The node's device it runs on, by name (`None`: the node's first device).
+    pub device: Option<String>,
 }
 
 /// A validated pipeline: stages in a topological order, each with its predecessors (indices of
@@ -171,6 +220,7 @@ pub struct PipelineSpec {
     names: Vec<String>,
     work: Vec<WorkDistribution>,
     after: Vec<Vec<usize>>,
+    devices: Vec<Option<String>>,
 }
 
 impl PipelineSpec {
@@ -189,13 +239,23 @@ impl PipelineSpec {
         &self.after
     }
 
+    /// The device each stage runs on, by name (`None`: the node's first device).
+    pub fn devices(&self) -> &[Option<String>] {
+        &self.devices
+    }
+
     /// The engine's form (samplers built).
     ///
     /// # Errors
     /// A message if a work distribution cannot be sampled (checked when the scenario was built already).
     pub fn build(&self) -> Result<crate::engine::Pipeline, String> {
         let work = self.work.iter().map(|w| w.sampler().map_err(|e| e.to_string())).collect::<Result<Vec<_>, _>>()?;
-        Ok(crate::engine::Pipeline { names: self.names.clone(), work, after: self.after.clone() })
+        Ok(crate::engine::Pipeline {
+            names: self.names.clone(),
+            work,
+            after: self.after.clone(),
+            devices: self.devices.clone(),
+        })
     }
 }
 
@@ -205,9 +265,20 @@ struct ScenarioParts {
     name: String,
     seed: u64,
     duration: SimTime,
-    node: NodeSpec,
+    /// The node's devices, the default (first) one first; at least one.
+    devices: Vec<DeviceSpec>,
+    /// Node-wide parameter memory.
+    memory: Option<ParameterMemory>,
     processes: Vec<Process>,
     bin: Option<SimTime>,
+}
+
+/// Index in `devices` of the device named `name` (`None`: the first, 0).
+pub(crate) fn device_index(devices: &[DeviceSpec], name: Option<&str>) -> Option<usize> {
+    match name {
+        None => Some(0),
+        Some(name) => devices.iter().position(|d| d.name == name),
+    }
 }
 
 /// Stage 2: a validated scenario, every file it names read. Made by [`Scenario::parse`] (YAML) or
@@ -261,7 +332,22 @@ impl Scenario {
                 .or(at);
             ScenarioError { file: file.to_string(), location, message }
         })?;
-        checks::validate(parsed.into_parts(), &checks::Source { file, dir, text })
+        let parts = parsed.into_parts().map_err(|e| {
+            let location = if e.field == "node" {
+                locate::locate_top(text, "node")
+            } else {
+                // The single-pool key inside `node:` (the first one written at or after it).
+                let node_line = locate::locate_top(text, "node").map_or(0, |(line, _)| line - 1);
+                let key = format!("{}:", e.field);
+                text.lines().enumerate().skip(node_line).find_map(|(i, line)| {
+                    let code = line.split('#').next().unwrap_or("");
+                    let indent = code.len() - code.trim_start().len();
+                    code.trim_start().starts_with(&key).then_some((i + 1, indent + 1))
+                })
+            };
+            ScenarioError { file: file.to_string(), location, message: e.message }
+        })?;
+        checks::validate(parts, &checks::Source { file, dir, text })
     }
 
     /// A builder for a scenario made in code, validated like a file by [`ScenarioBuilder::build`].
@@ -319,9 +405,36 @@ impl Scenario {
         self.seed
     }
 
-    /// The edge node.
-    pub fn node(&self) -> &NodeSpec {
-        &self.parts.node
+    /// The edge node in the single-pool shape: its first (default) device — the whole node when it
+    /// has one device, as every node written `node: { cores, speed, … }` has — with the node-wide
+    /// parameter memory. [`Scenario::devices`] lists every device.
+    pub fn node(&self) -> NodeSpec {
+        let first = &self.parts.devices[0];
+        NodeSpec {
+            cores: first.cores,
+            speed: first.speed,
+            discipline: first.discipline,
+            power: first.power,
+            memory: self.parts.memory,
+        }
+    }
+
+    /// The node's devices, in the order written: the first is the default of every process that names
+    /// none. One device (named [`DEFAULT_DEVICE`]) for a node written in the single-pool form.
+    pub fn devices(&self) -> &[DeviceSpec] {
+        &self.parts.devices
+    }
+
+    /// Index in [`Scenario::devices`] of the device named `name` (`None`: the first device, 0); `None`
+    /// for a name that is not a device (the validation refused those already).
+    pub fn device_index(&self, name: Option<&str>) -> Option<usize> {
+        device_index(&self.parts.devices, name)
+    }
+
+    /// The node-wide parameter memory (one fast memory and one load channel, shared by every stream
+    /// whatever device runs its steps), if any.
+    pub fn memory(&self) -> Option<ParameterMemory> {
+        self.parts.memory
     }
 
     /// Every process, in the order written.
@@ -341,9 +454,9 @@ impl Scenario {
         self.parts.duration
     }
 
-    /// The node's scheduling discipline.
+    /// The scheduling discipline of the node's first (default) device.
     pub fn discipline(&self) -> Discipline {
-        self.parts.node.discipline
+        self.parts.devices[0].discipline
     }
 
     /// Width of the usage bins: `output.bin`, or the larger of 1 s and duration / 1000.
@@ -357,7 +470,7 @@ impl Scenario {
     }
 
     /// The background processes, in file order.
-    pub fn background(&self) -> impl Iterator<Item = &BackgroundSpec> {
+    pub fn background(&self) -> impl Iterator<Item = &BackgroundSpec> + Clone {
         self.parts.processes.iter().filter_map(|p| match p {
             Process::Background(b) => Some(b),
             Process::Stream(_) => None,
@@ -365,26 +478,39 @@ impl Scenario {
     }
 
     /// The RNN streams, in file order.
-    pub fn streams(&self) -> impl Iterator<Item = &RnnStream> {
+    pub fn streams(&self) -> impl Iterator<Item = &RnnStream> + Clone {
         self.parts.processes.iter().filter_map(|p| match p {
             Process::Stream(s) => Some(s),
             Process::Background(_) => None,
         })
     }
 
-    /// Long-run share of the node's capacity that the background processes ask for: Poisson
-    /// `rate × mean work / (cores × speed)` plus, for on/off processes, one core while on
-    /// (`on_mean / (on_mean + off_mean) / cores`), plus, for traces, the work they release during the
-    /// run (a utilisation trace: the work it asks for before the end) / (cores × speed × duration). At
-    /// 1 or more their queues grow without bound.
+    /// Long-run share of a device's capacity that the background processes on it ask for, the largest
+    /// over the node's devices (with one device: the node's): Poisson `rate × mean work / (cores ×
+    /// speed)` plus, for on/off processes, one core while on (`on_mean / (on_mean + off_mean) /
+    /// cores`), plus, for traces, the work they release during the run (a utilisation trace: the work
+    /// it asks for before the end) / (cores × speed × duration). At 1 or more their queues grow
+    /// without bound.
     pub fn offered_background_load(&self) -> f64 {
-        self.load_of(self.background())
+        self.busiest_device(self.background()).1
     }
 
-    /// The offered load of `processes` (see [`Scenario::offered_background_load`]).
-    fn load_of<'a>(&self, processes: impl Iterator<Item = &'a BackgroundSpec>) -> f64 {
-        let cores = self.parts.node.cores.get() as f64;
-        let capacity = cores * self.parts.node.speed;
+    /// The device whose background processes among `processes` ask for the largest share of its
+    /// capacity, and that share (see [`Scenario::offered_background_load`]).
+    fn busiest_device<'a>(&self, processes: impl Iterator<Item = &'a BackgroundSpec> + Clone) -> (usize, f64) {
+        (0..self.parts.devices.len())
+            .map(|device| {
+                let on_device = processes.clone().filter(|b| self.device_index(b.device.as_deref()) == Some(device));
+                (device, self.load_of(device, on_device))
+            })
+            .fold((0, f64::NEG_INFINITY), |best, candidate| if candidate.1 > best.1 { candidate } else { best })
+    }
+
+    /// The offered load of `processes` on device `device` (see [`Scenario::offered_background_load`]).
+    fn load_of<'a>(&self, device: usize, processes: impl Iterator<Item = &'a BackgroundSpec>) -> f64 {
+        let device = &self.parts.devices[device];
+        let cores = device.cores.get() as f64;
+        let capacity = cores * device.speed;
         processes
             .map(|b| match &b.kind {
                 BackgroundKind::Poisson { rate, work } => rate * work.mean() / capacity,
@@ -394,8 +520,7 @@ impl Scenario {
                     on_mean.as_secs_f64() / (on_mean.as_secs_f64() + off_mean.as_secs_f64()) / cores
                 }
                 BackgroundKind::Trace { trace, .. } => {
-                    let (_, work) =
-                        trace.demand_until(self.horizon(), self.parts.node.cores.get(), self.parts.node.speed);
+                    let (_, work) = trace.demand_until(self.horizon(), device.cores.get(), device.speed);
                     work / (capacity * self.horizon().as_secs_f64())
                 }
             })
@@ -406,21 +531,30 @@ impl Scenario {
     /// process but the traces that end before it ([`crate::workload::Trace::runs_until`]; what they release is finite).
     /// At 1 or more the background queues grow without bound.
     pub fn unbounded_background_load(&self) -> f64 {
-        let horizon = self.horizon();
-        let lasting = self.background().filter(|b| match &b.kind {
-            BackgroundKind::Trace { trace, .. } => trace.runs_until(horizon),
-            _ => true,
-        });
-        self.load_of(lasting)
+        self.busiest_device(self.lasting_background()).1
     }
 
-    /// The warning for background processes that ask for the node's whole capacity or more until the
+    /// The background processes that run to the end of the run (all but traces ending before it).
+    fn lasting_background(&self) -> impl Iterator<Item = &BackgroundSpec> + Clone {
+        let horizon = self.horizon();
+        self.background().filter(move |b| match &b.kind {
+            BackgroundKind::Trace { trace, .. } => trace.runs_until(horizon),
+            _ => true,
+        })
+    }
+
+    /// The warning for background processes that ask for a device's whole capacity or more until the
     /// end of the run ([`Scenario::unbounded_background_load`] ≥ 1), if they do.
     pub fn overload_warning(&self) -> Option<String> {
-        let load = self.unbounded_background_load();
+        let (device, load) = self.busiest_device(self.lasting_background());
+        let whose = if self.parts.devices.len() > 1 {
+            format!("device `{}`'s capacity", self.parts.devices[device].name)
+        } else {
+            "the node's capacity".to_string()
+        };
         (load >= 1.0).then(|| {
             format!(
-                "the background processes ask for {:.0}% of the node's capacity; their queues grow without bound and the run may be slow",
+                "the background processes ask for {:.0}% of {whose}; their queues grow without bound and the run may be slow",
                 load * 100.0
             )
         })

@@ -223,7 +223,7 @@ fn trace_processes_read_their_files_relative_to_the_scenario() {
     assert_eq!(s.background().next().unwrap().priority, 2);
     // Rows before the end (10 s; the run is [0, 10 s)): 3 MFLOP of 2 cores × 1 MFLOP/s × 10 s.
     assert!((s.offered_background_load() - 0.15).abs() < 1e-12, "{}", s.offered_background_load());
-    assert_eq!(expected_events(s.horizon(), s.node(), s.processes()), 2.0);
+    assert_eq!(expected_events(s.horizon(), s.devices(), s.processes()), 2.0);
 
     // Utilisation: 0.5 for 4 s, 0 for 2 s, 0.25 for the median interval (3 s): 4 + 1.5 = 5.5 core-s.
     let s = Scenario::parse(&trace_scenario("    utilisation: traces/u.csv\n    chunk: 500ms\n"), "s.yaml", dir.path())
@@ -236,7 +236,7 @@ fn trace_processes_read_their_files_relative_to_the_scenario() {
     );
     assert!((s.offered_background_load() - (2e6 * 0.5 * 4.0 + 2e6 * 0.25 * 3.0) / 2e7).abs() < 1e-12);
     // 8 chunks of one job, then 6 chunks of one job (⌈0.25 × 2⌉ = 1).
-    assert_eq!(expected_events(s.horizon(), s.node(), s.processes()), 14.0);
+    assert_eq!(expected_events(s.horizon(), s.devices(), s.processes()), 14.0);
     // The default chunk is 100 ms; time_scale 2 stretches the trace past the end (10 s).
     let s =
         Scenario::parse(&trace_scenario("    utilisation: traces/u.csv\n    time_scale: 2\n"), "s.yaml", dir.path())

@@ -220,7 +220,7 @@ fn cases() -> Vec<(&'static str, CaseFn)> {
                 + &poisson("a", 0.6, "{ lognormal: { mean: 1GFLOP, cv: 2 } }", "    weight: 3\n")
                 + &poisson("b", 0.8, "{ exponential: { mean: 1GFLOP } }", "");
             let r = run("littles_law", &text)?;
-            let node = &r.outcome.node;
+            let node = r.outcome.node();
             let l = (node.jobs_time_integral(0) + node.jobs_time_integral(1)) / duration;
             let jobs = &r.outcome.recorder.jobs;
             let lambda = jobs.len() as f64 / duration;

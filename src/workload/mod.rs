@@ -575,6 +575,8 @@ pub struct BackgroundSpec {
     pub priority: u32,
     /// Relative deadline of its jobs (absolute deadline = release + this; used by `edf` and for misses).
     pub deadline: Option<SimTime>,
+    /// The node's device its jobs run on, by name (`None`: the node's first device).
+    pub device: Option<String>,
 }
 
 /// What a stream does with a frame whose deadline passed before it could start.
@@ -606,6 +608,8 @@ pub struct StreamSpec {
     pub weight: f64,
     /// Fixed priority of its step jobs (smaller runs first).
     pub priority: u32,
+    /// The node's device its RNN steps run on, by name (`None`: the node's first device).
+    pub device: Option<String>,
 }
 
 /// Density φ of the standard normal distribution (`statrs`).

@@ -41,7 +41,8 @@ fn stream_with_pipeline(
 ) -> ScenarioBuilder {
     let mut node = NodeSpec::new(NonZeroUsize::MIN, 1e9, Discipline::ProcessorSharing);
     node.memory = Some(ParameterMemory { capacity, bandwidth: 100e6 });
-    let features = StageSpec { name: "features".into(), work: WorkDistribution::Constant(100e3), after: vec![] };
+    let features =
+        StageSpec { name: "features".into(), work: WorkDistribution::Constant(100e3), after: vec![], device: None };
     let stream = StreamBuilder::new("digits", "digits", models, ms(5), ms(5)).stage(features).policies(policies);
     Scenario::builder("t").seed(3).duration(secs(2)).node(node).dir(root().join("scenarios")).stream(stream)
 }

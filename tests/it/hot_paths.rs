@@ -268,3 +268,31 @@ fn lstm_families_plan_step_and_predict_allocate_nothing() {
         assert!(updates > 0, "{}", model.family());
     }
 }
+
+/// The same on a node of two devices (`scenarios/har-pipeline.yaml`: pipeline stages on the cpu and
+/// the gpu, steps on the cpu), with `greedy_slack` and the oracle besides its static policies.
+#[test]
+fn two_device_event_loop_allocates_nothing_per_event() {
+    let greedy = PolicySpec::new(flexrnn::policy::greedy_slack::GreedySlackConfig { safety: 1.0 }).unwrap();
+    let oracle = PolicySpec::new(OracleConfig { margin: Duration(SimTime::ZERO), passes: DEFAULT_ORACLE_PASSES });
+    let scenario = crate::load_shipped("har-pipeline.yaml")
+        .to_builder()
+        .edit_stream("har", |s| s.policy(greedy).policy(oracle.unwrap()))
+        .build()
+        .unwrap();
+    assert_eq!(scenario.devices().len(), 2);
+    let resources = runner::load_resources(&scenario).unwrap();
+    let plans = runner::plan_runs(&scenario, &resources).unwrap();
+    assert_eq!(plans.len(), 4);
+    for plan in &plans {
+        let setup = runner::world_setup(&scenario, &resources, plan).unwrap();
+        let (world, queue) = EdgeWorld::build(setup, Counter::default()).unwrap();
+        let mut simulation = Simulation::new(world, queue);
+        let before = allocations();
+        simulation.step_until(scenario.horizon());
+        let during = allocations() - before;
+        let events = simulation.events_handled();
+        assert!(events > 5_000, "{events}");
+        assert!(during < 40, "{}: {during} allocations for {events} events", plan.label);
+    }
+}

@@ -7,6 +7,7 @@ mod custom_policy;
 mod data_loaders;
 mod default_scenario;
 mod determinism;
+mod devices;
 mod eval;
 mod flex;
 mod flex_sim;

@@ -9,7 +9,7 @@ use crate::{default_builder, default_policies, default_stream, ms, run_built, se
 
 /// The default scenario for 8 s and 20 sequences, its node changed by `edit`.
 fn with_node(edit: impl FnOnce(&mut NodeSpec)) -> ScenarioBuilder {
-    let mut node = *crate::load_shipped("default.yaml").node();
+    let mut node = crate::load_shipped("default.yaml").node();
     edit(&mut node);
     short_default(20, secs(8)).node(node)
 }

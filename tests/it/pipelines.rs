@@ -18,6 +18,7 @@ fn stage(name: &str, mflop: f64, after: &[&str]) -> StageSpec {
         name: name.into(),
         work: WorkDistribution::Constant(mflop * 1e6),
         after: after.iter().map(|a| a.to_string()).collect(),
+        device: None,
     }
 }
 
@@ -84,7 +85,7 @@ fn skipped_frames_cancel_their_stages() {
     let outcome = &results[0].outcome;
     let skipped = outcome.recorder.steps.iter().filter(|s| s.skipped).count();
     assert!(skipped > 50, "{skipped}");
-    assert!(outcome.node.active_jobs() <= 4, "{} jobs left on the node", outcome.node.active_jobs());
+    assert!(outcome.node().active_jobs() <= 4, "{} jobs left on the node", outcome.node().active_jobs());
 }
 
 #[test]

@@ -135,7 +135,7 @@ fn check((text, cores): (String, u32)) -> Result<(), TestCaseError> {
     let duration = scenario.horizon().as_secs_f64();
     let rr_switches = text.contains("round_robin") && !text.contains("context_switch: 0ms");
     for result in &results {
-        let node = &result.outcome.node;
+        let node = result.outcome.node();
         let recorder = &result.outcome.recorder;
         let empty = node.active_jobs() == 0;
         let classes = node.classes();

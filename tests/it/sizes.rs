@@ -21,7 +21,7 @@ fn seventy_thousand_processes_run_without_panic() {
     let background = 69_999usize;
     let us = |value: u64| SimTime(value * 1_000);
     let gru_16 = PolicySpec::new(StaticConfig { model: "gru-16".into() }).unwrap();
-    let pose = StageSpec { name: "pose".into(), work: WorkDistribution::Constant(1e3), after: vec![] };
+    let pose = StageSpec { name: "pose".into(), work: WorkDistribution::Constant(1e3), after: vec![], device: None };
     let stream = StreamBuilder::new("digits", "digits", "../models/digits-gru", us(100), us(100))
         .start(us(150))
         .sequences(1)
@@ -36,7 +36,14 @@ fn seventy_thousand_processes_run_without_panic() {
         let work = WorkDistribution::Constant(1.0);
         let kind = BackgroundKind::Periodic { period, phase: SimTime(2 * i as u64), jitter: SimTime::ZERO, work };
         let deadline = Some(period);
-        scenario.background(BackgroundSpec { name: format!("p{i}"), kind, weight: 1.0, priority: 0, deadline })
+        scenario.background(BackgroundSpec {
+            name: format!("p{i}"),
+            kind,
+            weight: 1.0,
+            priority: 0,
+            deadline,
+            device: None,
+        })
     });
     let (scenario, resources, results) = run_built(scenario, false);
     let jobs = &results[0].outcome.recorder.jobs;
