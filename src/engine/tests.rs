@@ -405,6 +405,7 @@ fn a_step_waiting_for_its_stages_is_charged_the_confidence_readout_its_policy_re
         names: vec!["pose".into()],
         work: vec![WorkDistribution::Constant(10.0).sampler().expect("constant work")],
         after: vec![Vec::new()],
+        devices: vec![None],
     };
     let mut setup_stream = stream(OnMiss::Continue, Some(pipeline));
     setup_stream.policy =
