@@ -8,7 +8,8 @@ use anyhow::Context;
 use crate::data;
 use crate::rnn::cell::CellKind;
 use crate::rnn::io::card::{BankCard, BankFamily, Card, CardImport, CardImportFile, CardModel};
-use crate::rnn::io::import::{import_classifier, truncate_pad_map, ImportNames};
+use crate::rnn::io::import::{import_classifier, ImportNames};
+use crate::rnn::model::truncate_pad_map;
 use crate::rnn::io::{classifier_tensors, encode_tensors, map_tensors, readout_rows};
 
 /// How the card states the state maps of an imported bank.
@@ -75,6 +76,14 @@ pub(crate) fn import(args: ImportArgs, command: String) -> anyhow::Result<()> {
             kind
         );
     }
+    let layers = imported[0].0.classifier.cell.layers();
+    if let Some((other, path, _)) = imported.iter().find(|(m, _, _)| m.classifier.cell.layers() != layers) {
+        anyhow::bail!(
+            "{path}: {} stacked layers; the first --model ({}) has {layers}, and a bank's models have one number of layers (its maps act layer by layer)",
+            other.classifier.cell.layers(),
+            imported[0].1,
+        );
+    }
     // Narrowest first (stable: files of one size keep their order); names `<cell>-<H>`, then `-2`, `-3`…
     imported.sort_by_key(|(m, _, _)| m.classifier.hidden_size());
     let mut used: Vec<String> = Vec::new();
@@ -120,13 +129,14 @@ pub(crate) fn import(args: ImportArgs, command: String) -> anyhow::Result<()> {
         for b in &imported {
             let (ha, hb) = (a.0.classifier.hidden_size(), b.0.classifier.hidden_size());
             if ha != hb {
-                maps.push((a.0.classifier.name.clone(), b.0.classifier.name.clone(), truncate_pad_map(kind, ha, hb)));
+                maps.push((a.0.classifier.name.clone(), b.0.classifier.name.clone(), truncate_pad_map(kind, layers, ha, hb)));
             }
         }
     }
     let card = Card {
         task: task.id.clone(),
         cell: kind,
+        layers,
         input,
         classes: if task.is_regression() { 0 } else { classes },
         family: BankCard { kind: BankFamily::Switch, models: card_models, maps: Vec::new(), switch_fine_tune: None },

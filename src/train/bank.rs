@@ -181,6 +181,7 @@ pub fn train_bank(
     let card = Card {
         task: set.name.clone(),
         cell: config.base.cell,
+        layers: 1,
         input: set.features,
         classes: set.classes,
         family: BankCard { kind: BankFamily::Switch, models: card_models, maps: card_maps, switch_fine_tune: None },

@@ -35,6 +35,10 @@ pub struct Card<F> {
     pub task: String,
     /// Cell type of every model (`"cell": "gru"` or `"lstm"`).
     pub cell: CellKind,
+    /// Stacked layers of every model's cell (PyTorch `num_layers`; see [`crate::rnn::cell`]): 1
+    /// unless the card says `"layers": L` (written only when not 1, so one-layer cards read and write
+    /// as before). Only model-switching banks (`switch`) hold more than one.
+    pub layers: usize,
     /// Input features per step `I`.
     pub input: usize,
     /// Number of classes `C`; 0 for a regression task (one real output, scored by mean squared error).
@@ -83,7 +87,11 @@ impl<F: FamilyPart> Card<F> {
     fn serialize_head<M: SerializeMap>(&self, map: &mut M) -> Result<(), M::Error> {
         map.serialize_entry("task", &self.task)?;
         map.serialize_entry("family", self.family.family_name())?;
-        map.serialize_entry("cell", &self.cell)
+        map.serialize_entry("cell", &self.cell)?;
+        if self.layers != 1 {
+            map.serialize_entry("layers", &self.layers)?;
+        }
+        Ok(())
     }
 
     /// The training record's wall time in seconds (0 for an imported card, which has none).
@@ -150,6 +158,10 @@ impl<'de, F: FamilyPart> Deserialize<'de> for Card<F> {
                 None => Ok(None),
             }
         }
+        let layers = take_optional::<usize, D::Error>(&mut object, "layers")?.unwrap_or(1);
+        if layers == 0 {
+            return Err(D::Error::custom("`layers` must be at least 1 (the number of stacked layers)"));
+        }
         let training: Option<CardTraining> = take_optional(&mut object, "training")?;
         let import: Option<CardImport> = take_optional(&mut object, "import")?;
         if training.is_none() && import.is_none() {
@@ -158,7 +170,7 @@ impl<'de, F: FamilyPart> Deserialize<'de> for Card<F> {
         let seeds = take_optional(&mut object, "seeds")?;
         let mut part = F::deserialize(serde_json::Value::Object(object)).map_err(D::Error::custom)?;
         part.set_family(&family);
-        Ok(Card { task, cell, input, classes, family: part, training, import, seeds })
+        Ok(Card { task, cell, layers, input, classes, family: part, training, import, seeds })
     }
 }
 
