@@ -10,7 +10,7 @@
 //! | `mnist5k`, `pmnist5k` | embedded MNIST subset, 784 pixels (values / 255); `p`: permuted | stratified, seed 2020, 20 % test, 10 % of the rest validation |
 //! | `mnist:DIR`, `pmnist:DIR` | full MNIST IDX files in `DIR` (gzipped or not) | official training part → 90 / 10 % train / validation (stratified, seed 2020); official test part → test |
 //! | `basic-motions`, `japanese-vowels` | embedded UEA sets, channels standardised | official training part → 75 / 25 % train / validation (stratified, seed 2020); official test part → test |
-//! | `ts:TRAIN,TEST` | any UEA/UCR `.ts` pair (gzipped or not), standardised | as the UEA sets |
+//! | `ts:TRAIN,TEST` or `ts:TRAIN,TEST,standardise` | any UEA/UCR `.ts` pair (gzipped or not), as the files hold it; standardised only with the option `standardise` (the named UEA ids above always are) | as the UEA sets |
 //! | `npz:FILE[,test=P][,validation=P]` | a `numpy.savez` file with `x` `[N, T, I]` (float32/64) and `y` `[N]` (integer classes, or float targets: regression), **not** standardised ([`super::npz`]) | stratified (classes) or shuffled (regression), seed 2020: `P` % test (default 20), `P` % of the rest validation (default 10) |
 //! | `pose:DIR` or `pose:DIR,frames=N` | 2D-pose files `x_train.txt`, `y_train.txt`, `x_test.txt`, `y_test.txt` (optionally `.gz`) in `DIR`, `N` frames per series (default [`POSE_FRAMES_PER_SERIES`]), standardised | as the UEA sets |
 //!
@@ -96,6 +96,9 @@ pub enum TaskSpec {
         train: PathBuf,
         /// Test file.
         test: PathBuf,
+        /// Standardise every channel with the training part's statistics (option `standardise`);
+        /// off by default (the values are used as the files hold them).
+        standardise: bool,
     },
     /// A `numpy.savez` file of `x` and `y` ([`super::npz::read_npz`]), split by percentages.
     Npz {
@@ -117,7 +120,7 @@ pub enum TaskSpec {
 
 /// Ids accepted by [`TaskSpec::parse`], for messages.
 pub const TASK_IDS: &str = "digits, digits-permuted, adding, adding-T<T>, mnist5k, pmnist5k, mnist:DIR, pmnist:DIR, \
-basic-motions, japanese-vowels, ts:TRAIN.ts,TEST.ts, npz:FILE[,test=P][,validation=P], pose:DIR[,frames=N]";
+basic-motions, japanese-vowels, ts:TRAIN.ts,TEST.ts[,standardise], npz:FILE[,test=P][,validation=P], pose:DIR[,frames=N]";
 
 impl TaskSpec {
     /// Parses a task id.
@@ -148,10 +151,24 @@ impl TaskSpec {
                 } else if let Some(dir) = id.strip_prefix("pmnist:") {
                     TaskSpec::MnistIdx { dir: PathBuf::from(dir), permuted: true }
                 } else if let Some(files) = id.strip_prefix("ts:") {
-                    let (train, test) = files
-                        .split_once(',')
-                        .ok_or_else(|| bad("give the training and test file: ts:TRAIN.ts,TEST.ts".into()))?;
-                    TaskSpec::Ts { train: PathBuf::from(train), test: PathBuf::from(test) }
+                    let mut parts = files.split(',');
+                    let (Some(train), Some(test)) =
+                        (parts.next().filter(|p| !p.is_empty()), parts.next().filter(|p| !p.is_empty()))
+                    else {
+                        return Err(bad("give the training and test file: ts:TRAIN.ts,TEST.ts[,standardise]".into()));
+                    };
+                    let mut standardise = false;
+                    for option in parts {
+                        match option {
+                            "standardise" | "standardize" => standardise = true,
+                            _ => {
+                                return Err(bad(format!(
+                                    "`{option}`: the only option is `standardise` (per channel, with the training part's mean and standard deviation): ts:TRAIN.ts,TEST.ts,standardise"
+                                )))
+                            }
+                        }
+                    }
+                    TaskSpec::Ts { train: PathBuf::from(train), test: PathBuf::from(test), standardise }
                 } else if let Some(rest) = id.strip_prefix("npz:") {
                     let mut parts = rest.split(',');
                     let file = parts.next().filter(|f| !f.is_empty()).ok_or_else(|| {
@@ -210,7 +227,12 @@ impl TaskSpec {
             }
             TaskSpec::BasicMotions => "basic-motions".into(),
             TaskSpec::JapaneseVowels => "japanese-vowels".into(),
-            TaskSpec::Ts { train, test } => format!("ts:{},{}", train.display(), test.display()),
+            TaskSpec::Ts { train, test, standardise } => format!(
+                "ts:{},{}{}",
+                train.display(),
+                test.display(),
+                if *standardise { ",standardise" } else { "" }
+            ),
             TaskSpec::Npz { file, test_percent, validation_percent } => {
                 let mut id = format!("npz:{}", file.display());
                 if *test_percent != NPZ_TEST_PERCENT {
@@ -237,7 +259,9 @@ impl TaskSpec {
         };
         match self {
             TaskSpec::MnistIdx { dir, permuted } => TaskSpec::MnistIdx { dir: fix(dir), permuted: *permuted },
-            TaskSpec::Ts { train, test } => TaskSpec::Ts { train: fix(train), test: fix(test) },
+            TaskSpec::Ts { train, test, standardise } => {
+                TaskSpec::Ts { train: fix(train), test: fix(test), standardise: *standardise }
+            }
             TaskSpec::Pose { dir, frames } => TaskSpec::Pose { dir: fix(dir), frames: *frames },
             TaskSpec::Npz { file, test_percent, validation_percent } => {
                 TaskSpec::Npz { file: fix(file), test_percent: *test_percent, validation_percent: *validation_percent }
@@ -296,12 +320,17 @@ impl TaskSpec {
             }
             TaskSpec::BasicMotions => Task::from_parts(&id, load_basic_motions()?, 0.25)?.standardised(),
             TaskSpec::JapaneseVowels => Task::from_parts(&id, load_japanese_vowels()?, 0.25)?.standardised(),
-            TaskSpec::Ts { train, test } => {
+            TaskSpec::Ts { train, test, standardise } => {
                 let parts = TrainTest {
                     train: read_ts(train, MissingValues::Reject)?,
                     test: read_ts(test, MissingValues::Reject)?,
                 };
-                Task::from_parts(&id, parts, 0.25)?.standardised()
+                let task = Task::from_parts(&id, parts, 0.25)?;
+                if *standardise {
+                    task.standardised()
+                } else {
+                    task
+                }
             }
             TaskSpec::Npz { file, test_percent, validation_percent } => {
                 let set = super::npz::read_npz(file, &id)?;
@@ -604,6 +633,35 @@ mod tests {
         assert_eq!((task.split.train.len(), task.split.validation.len(), task.split.test.len()), (15, 5, 10));
         let message = Task::load(&id("one_TRAIN.ts")).unwrap_err().to_string();
         assert!(message.contains("0 validation"), "{message}");
+    }
+
+    #[test]
+    fn a_ts_pair_is_standardised_only_when_asked() {
+        let dir = tempfile::tempdir().unwrap();
+        let series = |n: usize| {
+            let mut text = String::from("@problemName s\n@timeStamps false\n@univariate true\n@equalLength true\n@seriesLength 2\n@classLabel true a b\n@data\n");
+            for i in 0..n {
+                text.push_str(&format!("{},{}:{}\n", 10 + i, 20 + 2 * i, if i % 2 == 0 { "a" } else { "b" }));
+            }
+            text
+        };
+        std::fs::write(dir.path().join("s_TRAIN.ts"), series(20)).unwrap();
+        std::fs::write(dir.path().join("s_TEST.ts"), series(6)).unwrap();
+        let base = format!("ts:{},{}", dir.path().join("s_TRAIN.ts").display(), dir.path().join("s_TEST.ts").display());
+        let raw = Task::load(&base).unwrap();
+        assert!(raw.standardisation.is_none());
+        // The first training series is 10, 20 as written (sequence 0 of the set: the training part first).
+        assert_eq!(raw.set.sequence(0), [10.0, 20.0]);
+        let standardised = Task::load(&format!("{base},standardise")).unwrap();
+        assert_eq!(standardised.set.name, format!("{base},standardise"));
+        let (mean, sd) = standardised.standardisation.as_ref().unwrap()[0];
+        assert!(mean > 10.0 && sd > 1.0, "{mean} {sd}");
+        assert!((standardised.set.sequence(0)[0] - (10.0 - mean) / sd).abs() < 1e-5);
+        assert_eq!(TaskSpec::parse(&format!("{base},standardize")).unwrap().id(), format!("{base},standardise"));
+        let message = TaskSpec::parse(&format!("{base},normalise")).unwrap_err().to_string();
+        assert!(message.contains("`normalise`: the only option is `standardise`"), "{message}");
+        // The named UEA ids keep their standardisation.
+        assert!(Task::load("basic-motions").unwrap().standardisation.is_some());
     }
 
     #[test]
