@@ -11,7 +11,7 @@
 //! | `mnist:DIR`, `pmnist:DIR` | full MNIST IDX files in `DIR` (gzipped or not) | official training part → 90 / 10 % train / validation (stratified, seed 2020); official test part → test |
 //! | `basic-motions`, `japanese-vowels` | embedded UEA sets, channels standardised | official training part → 75 / 25 % train / validation (stratified, seed 2020); official test part → test |
 //! | `ts:TRAIN,TEST` or `ts:TRAIN,TEST,standardise` | any UEA/UCR `.ts` pair (gzipped or not), as the files hold it; standardised only with the option `standardise` (the named UEA ids above always are) | as the UEA sets |
-//! | `npz:FILE[,test=P][,validation=P]` | a `numpy.savez` file with `x` `[N, T, I]` (float32/64) and `y` `[N]` (integer classes, or float targets: regression), **not** standardised ([`super::npz`]) | stratified (classes) or shuffled (regression), seed 2020: `P` % test (default 20), `P` % of the rest validation (default 10) |
+//! | `npz:FILE[,test=P][,validation=P]` | a `numpy.savez` or `numpy.savez_compressed` file with `x` `[N, T, I]` (float32/64) and `y` `[N]` (integer classes, or float targets: regression), **not** standardised ([`super::npz`]) | the file's `split` array if it has one (`[N]` integers: 0 train, 1 validation, 2 test; then `test=`/`validation=` are an error); else stratified (classes) or shuffled (regression), seed 2020: `P` % test (default 20), `P` % of the rest validation (default 10) |
 //! | `pose:DIR` or `pose:DIR,frames=N` | 2D-pose files `x_train.txt`, `y_train.txt`, `x_test.txt`, `y_test.txt` (optionally `.gz`) in `DIR`, `N` frames per series (default [`POSE_FRAMES_PER_SERIES`]), standardised | as the UEA sets |
 //!
 //! *Standardised*: every channel has the training part's mean subtracted and is divided by its
@@ -100,14 +100,17 @@ pub enum TaskSpec {
         /// off by default (the values are used as the files hold them).
         standardise: bool,
     },
-    /// A `numpy.savez` file of `x` and `y` ([`super::npz::read_npz`]), split by percentages.
+    /// A `numpy.savez` file of `x` and `y` ([`super::npz::read_npz`]), split by its own `split` array
+    /// or by percentages.
     Npz {
         /// The `.npz` file.
         file: PathBuf,
-        /// Percent of the sequences held out for test (0–90).
-        test_percent: u32,
-        /// Percent of the rest used for validation (0–90).
-        validation_percent: u32,
+        /// Percent of the sequences held out for test (0–90), if given (default
+        /// [`NPZ_TEST_PERCENT`]; an error with a `split` array in the file).
+        test_percent: Option<u32>,
+        /// Percent of the rest used for validation (0–90), if given (default
+        /// [`NPZ_VALIDATION_PERCENT`]; an error with a `split` array in the file).
+        validation_percent: Option<u32>,
     },
     /// 2D-pose text files in a folder.
     Pose {
@@ -174,15 +177,15 @@ impl TaskSpec {
                     let file = parts.next().filter(|f| !f.is_empty()).ok_or_else(|| {
                         bad("give the file: npz:FILE.npz[,test=P][,validation=P] (P in percent)".into())
                     })?;
-                    let (mut test_percent, mut validation_percent) = (NPZ_TEST_PERCENT, NPZ_VALIDATION_PERCENT);
+                    let (mut test_percent, mut validation_percent) = (None, None);
                     for option in parts {
                         let (key, value) = option.split_once('=').unwrap_or((option, ""));
                         let percent: u32 = value.parse().ok().filter(|&p| p <= 90).ok_or_else(|| {
                             bad(format!("`{option}`: write test=P or validation=P with P a whole percent 0–90"))
                         })?;
                         match key {
-                            "test" => test_percent = percent,
-                            "validation" => validation_percent = percent,
+                            "test" => test_percent = Some(percent),
+                            "validation" => validation_percent = Some(percent),
                             _ => return Err(bad(format!("`{option}`: the options are test=P and validation=P"))),
                         }
                     }
@@ -235,11 +238,11 @@ impl TaskSpec {
             ),
             TaskSpec::Npz { file, test_percent, validation_percent } => {
                 let mut id = format!("npz:{}", file.display());
-                if *test_percent != NPZ_TEST_PERCENT {
-                    id.push_str(&format!(",test={test_percent}"));
+                if let Some(percent) = test_percent {
+                    id.push_str(&format!(",test={percent}"));
                 }
-                if *validation_percent != NPZ_VALIDATION_PERCENT {
-                    id.push_str(&format!(",validation={validation_percent}"));
+                if let Some(percent) = validation_percent {
+                    id.push_str(&format!(",validation={percent}"));
                 }
                 id
             }
@@ -333,12 +336,39 @@ impl TaskSpec {
                 }
             }
             TaskSpec::Npz { file, test_percent, validation_percent } => {
-                let set = super::npz::read_npz(file, &id)?;
-                let (test, validation) = (f64::from(*test_percent) / 100.0, f64::from(*validation_percent) / 100.0);
-                let split = if set.is_regression() {
-                    shuffled_split(set.len(), TASK_SPLIT_SEED, test, validation)
-                } else {
-                    Split::stratified(&set.labels, set.classes, TASK_SPLIT_SEED, test, validation)
+                let super::npz::NpzData { set, split: parts } = super::npz::read_npz(file, &id)?;
+                let split = match parts {
+                    Some(_) if test_percent.is_some() || validation_percent.is_some() => {
+                        return Err(DataError::invalid(
+                            &file.display().to_string(),
+                            format!(
+                                "the file has a `split` array and the task id `{id}` gives percentages too: use one or the other (drop test=/validation= to use the file's split)"
+                            ),
+                        ))
+                    }
+                    Some(parts) => {
+                        let of = |part: SplitPart| -> Vec<usize> { (0..parts.len()).filter(|&i| parts[i] == part).collect() };
+                        let (train, validation, test) = (of(SplitPart::Train), of(SplitPart::Validation), of(SplitPart::Test));
+                        let n = parts.len() as f64;
+                        let rest = (train.len() + validation.len()).max(1) as f64;
+                        Split {
+                            seed: 0,
+                            test_fraction: test.len() as f64 / n,
+                            validation_fraction: validation.len() as f64 / rest,
+                            train,
+                            validation,
+                            test,
+                        }
+                    }
+                    None => {
+                        let test = f64::from(test_percent.unwrap_or(NPZ_TEST_PERCENT)) / 100.0;
+                        let validation = f64::from(validation_percent.unwrap_or(NPZ_VALIDATION_PERCENT)) / 100.0;
+                        if set.is_regression() {
+                            shuffled_split(set.len(), TASK_SPLIT_SEED, test, validation)
+                        } else {
+                            Split::stratified(&set.labels, set.classes, TASK_SPLIT_SEED, test, validation)
+                        }
+                    }
                 };
                 Task { id: id.clone(), set, split, standardisation: None }
             }

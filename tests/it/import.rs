@@ -892,3 +892,41 @@ fn a_bank_of_stacked_models_switches_layer_by_layer_and_runs_and_evaluates() {
     let eval_csv = std::fs::read_to_string(eval_out.join("eval.csv")).unwrap();
     assert!(eval_csv.contains("lstm-4") && eval_csv.contains("lstm-6"), "{eval_csv}");
 }
+
+/// `tests/fixtures/compressed-split.npz`, written by NumPy 2.4 (committed; no Python at test time):
+/// ```python
+/// import numpy as np
+/// n, t, i = 12, 5, 2
+/// k = np.arange(n * t * i)
+/// x = (((k % 17) - 8) * 0.25).astype(np.float32).reshape(n, t, i)
+/// y = (np.arange(n) % 3).astype(np.int64)
+/// split = np.array([2 if j % 5 == 0 else 1 if j % 5 == 1 else 0 for j in range(n)], dtype=np.int8)
+/// np.savez_compressed("compressed-split.npz", x=x, y=y, split=split)
+/// ```
+#[test]
+fn npz_savez_compressed_with_a_split_array_is_read_and_a_split_given_twice_is_refused() {
+    let fixture = crate::root().join("tests/fixtures/compressed-split.npz");
+    let task = Task::load(&format!("npz:{}", fixture.display())).unwrap();
+    let expected: Vec<f32> = (0..120).map(|k| ((k % 17) as f32 - 8.0) * 0.25).collect();
+    assert_eq!(task.set.values, expected, "deflated x read exactly");
+    assert_eq!(task.set.labels, (0..12).map(|j| j % 3).collect::<Vec<u32>>());
+    assert_eq!(task.split.test, [0, 5, 10]);
+    assert_eq!(task.split.validation, [1, 6, 11]);
+    assert_eq!(task.split.train, [2, 3, 4, 7, 8, 9]);
+    // The file's split and percentages together are refused, naming the file.
+    let err = Task::load(&format!("npz:{},test=30", fixture.display())).unwrap_err().to_string();
+    assert!(err.contains("compressed-split.npz") && err.contains("`split` array") && err.contains("percentages"), "{err}");
+    // A split value other than 0, 1, 2 and a split of the wrong length are refused.
+    let dir = tempfile::tempdir().unwrap();
+    let bad = dir.path().join("bad.npz");
+    let x: Vec<u8> = expected.iter().flat_map(|v| v.to_le_bytes()).collect();
+    let y: Vec<u8> = (0..12i64).flat_map(|j| (j % 3).to_le_bytes()).collect();
+    let mut split = vec![0u8; 12];
+    split[7] = 3;
+    savez(&bad, &[("x", "<f4", vec![12, 5, 2], x.clone()), ("y", "<i8", vec![12], y.clone()), ("split", "|u1", vec![12], split)]);
+    let err = Task::load(&format!("npz:{}", bad.display())).unwrap_err().to_string();
+    assert!(err.contains("bad.npz") && err.contains("`split[7]` = 3; write 0 (train), 1 (validation) or 2 (test)"), "{err}");
+    savez(&bad, &[("x", "<f4", vec![12, 5, 2], x), ("y", "<i8", vec![12], y), ("split", "|u1", vec![11], vec![0; 11])]);
+    let err = Task::load(&format!("npz:{}", bad.display())).unwrap_err().to_string();
+    assert!(err.contains("`split` is `|u1` of shape [11]; expected integers of shape [N] = [12]"), "{err}");
+}
