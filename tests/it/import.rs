@@ -604,7 +604,7 @@ fn several_files_make_a_switching_bank_with_truncation_padding_maps() {
     assert_eq!((source.files[0].dtypes.as_str(), source.files[1].dtypes.as_str()), ("BF16", "F32"));
     assert!(
         source.state_maps.starts_with("truncation / zero padding")
-            && source.state_maps.contains("not made by import yet")
+            && source.state_maps.contains("--fit-maps-on TASK")
     );
     // gru-6 → gru-4 keeps the first 4 units; gru-4 → gru-6 pads with zeros.
     let mut state = vec![1.0, 2.0, 3.0, 4.0, 5.0, 6.0];
@@ -929,4 +929,92 @@ fn npz_savez_compressed_with_a_split_array_is_read_and_a_split_given_twice_is_re
     savez(&bad, &[("x", "<f4", vec![12, 5, 2], x), ("y", "<i8", vec![12], y), ("split", "|u1", vec![11], vec![0; 11])]);
     let err = Task::load(&format!("npz:{}", bad.display())).unwrap_err().to_string();
     assert!(err.contains("`split` is `|u1` of shape [11]; expected integers of shape [N] = [12]"), "{err}");
+}
+
+/// Writes shipped model `name` of `models/digits-gru` as a PyTorch `nn.GRU` state dict (`weight_ih_l0`
+/// …, `head.weight`, `head.bias`).
+fn shipped_as_pytorch(dir: &Path, name: &str) -> PathBuf {
+    let bytes = std::fs::read(crate::at("models/digits-gru").join(format!("{name}.safetensors"))).unwrap();
+    let file = safetensors::SafeTensors::deserialize(&bytes).unwrap();
+    let renamed: Vec<(String, TensorView<'_>)> = file
+        .tensors()
+        .into_iter()
+        .map(|(n, view)| {
+            let new = match n.strip_prefix("cell.") {
+                Some(base) => format!("{base}_l0"),
+                None => n.replacen("readout.", "head.", 1),
+            };
+            (new, view)
+        })
+        .collect();
+    write(dir, &format!("{name}.safetensors"), &safetensors::serialize(renamed, None).unwrap())
+}
+
+/// Mean cross-entropy on digits' test split of runs that switch models: per sequence, 3 seeded
+/// schedules of 1 to 3 changes, the state carried by the bank's maps.
+fn mixed_run_loss(bank: &flexrnn::rnn::ModelBank) -> f64 {
+    use rand::SeedableRng;
+    let test = Task::load("digits").unwrap().part(SplitPart::Test);
+    let mut rng = rand_pcg::Pcg64::seed_from_u64(7);
+    let mut logits = vec![0.0f32; 10];
+    let (mut sum, mut count) = (0.0, 0);
+    for i in 0..test.len() {
+        for _ in 0..3 {
+            let schedule = flexrnn::train::bank::random_schedule(&mut rng, 2, test.length(i), 3);
+            flexrnn::train::bank::run_schedule(bank, test.sequence(i), &schedule, &mut logits);
+            let max = logits.iter().fold(f64::NEG_INFINITY, |m, &v| m.max(f64::from(v)));
+            let log_sum = logits.iter().map(|&v| (f64::from(v) - max).exp()).sum::<f64>().ln() + max;
+            sum += log_sum - f64::from(logits[test.labels[i] as usize]);
+            count += 1;
+        }
+    }
+    sum / f64::from(count)
+}
+
+#[test]
+fn ridge_maps_fitted_on_the_users_data_beat_truncation_in_mixed_runs_and_match_trains_own_fit() {
+    let dir = tempfile::tempdir().unwrap();
+    let (small, large) = (shipped_as_pytorch(dir.path(), "gru-16"), shipped_as_pytorch(dir.path(), "gru-64"));
+    let models = [os("--model"), small.as_os_str(), os("--model"), large.as_os_str(), os("--task"), os("digits")];
+    let truncated = dir.path().join("truncated");
+    import(&[&models[..], &[os("--out"), truncated.as_os_str()]].concat());
+    let fitted = dir.path().join("fitted");
+    let stdout = import(&[&models[..], &[os("--fit-maps-on"), os("digits"), os("--out"), fitted.as_os_str()]].concat());
+    assert!(stdout.contains("map 16 → 64: test MSE"), "{stdout}");
+    let (truncated_bank, truncated_card) = flexrnn::rnn::io::load_bank(&truncated).unwrap();
+    let (fitted_bank, card) = flexrnn::rnn::io::load_bank(&fitted).unwrap();
+    let source = card.import.as_ref().unwrap();
+    assert_eq!(source.maps_fitted_on.as_deref(), Some("digits"));
+    assert!(source.state_maps.starts_with("ridge regression") && source.state_maps.contains("task `digits`"));
+    assert!(truncated_card.import.unwrap().maps_fitted_on.is_none());
+    assert_eq!(card.family.maps.len(), 2);
+    for map in &card.family.maps {
+        assert!(map.test_mse < map.test_mse_truncate_pad, "{map:?}");
+    }
+    // The same fit as `flexrnn train`'s: the shipped bank's maps between these two models (trained
+    // on digits with these members, never fine-tuned) are reproduced.
+    let (shipped, shipped_card) = flexrnn::rnn::io::load_bank(&crate::at("models/digits-gru")).unwrap();
+    assert!(shipped_card.family.switch_fine_tune.is_none());
+    let (s16, s64) = (shipped.index_of("gru-16").unwrap(), shipped.index_of("gru-64").unwrap());
+    for ((from, to), (a, b)) in [((0, 1), (s16, s64)), ((1, 0), (s64, s16))] {
+        let ours = fitted_bank.switch(from, to).unwrap().unwrap();
+        let theirs = shipped.switch(a, b).unwrap().unwrap();
+        let worst = ours.weight.iter().zip(&theirs.weight).map(|(x, y)| (x - y).abs()).fold(0.0f32, f32::max);
+        assert!(worst <= 1e-6, "map {from} → {to}: largest weight difference {worst}");
+    }
+    // Held-out sequences run with switches: ridge maps lose less than truncation / zero padding.
+    let (ridge, truncation) = (mixed_run_loss(&fitted_bank), mixed_run_loss(&truncated_bank));
+    assert!(ridge < truncation, "mixed-run cross-entropy: ridge {ridge:.4}, truncation {truncation:.4}");
+    // One model has nothing to fit.
+    let err = import_fails(&[
+        os("--model"),
+        small.as_os_str(),
+        os("--task"),
+        os("digits"),
+        os("--fit-maps-on"),
+        os("digits"),
+        os("--out"),
+        dir.path().join("one").as_os_str(),
+    ]);
+    assert!(err.contains("a bank of one model has no state maps to fit"), "{err}");
 }

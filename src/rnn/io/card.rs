@@ -369,6 +369,10 @@ pub struct CardImport {
     pub files: Vec<CardImportFile>,
     /// How a switch carries the state between models of different sizes, in words.
     pub state_maps: String,
+    /// The task whose training split the state maps were fitted on (`flexrnn import --fit-maps-on`);
+    /// absent when the maps are truncation / zero padding.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub maps_fitted_on: Option<String>,
 }
 
 /// One source file of an imported model.
