@@ -9,8 +9,8 @@ use crate::data;
 use crate::rnn::cell::CellKind;
 use crate::rnn::io::card::{BankCard, BankFamily, Card, CardImport, CardImportFile, CardModel};
 use crate::rnn::io::import::{import_classifier, ImportNames};
-use crate::rnn::model::truncate_pad_map;
 use crate::rnn::io::{classifier_tensors, encode_tensors, map_tensors, readout_rows};
+use crate::rnn::model::truncate_pad_map;
 
 /// How the card states the state maps of an imported bank.
 pub(crate) const TRUNCATE_PAD_MAPS: &str = "truncation / zero padding: a switch between models of different sizes keeps the first min(H_from, H_to) units of h (and of c for an LSTM; in every layer of a stacked cell) and sets the others to 0; maps.safetensors holds these as dense maps (their FLOPs are those of a dense map). `flexrnn import --fit-maps-on TASK` fits maps on data instead (ridge regression, as `flexrnn train` does).";
@@ -150,7 +150,8 @@ pub(crate) fn import(args: ImportArgs, command: String) -> anyhow::Result<()> {
                 classifiers.len() >= 2,
                 "--fit-maps-on {id}: a bank of one model has no state maps to fit; give two or more --model files"
             );
-            let fit = data::TaskSpec::parse(id)?.resolved(&cwd).load().with_context(|| format!("--fit-maps-on {id}"))?;
+            let fit =
+                data::TaskSpec::parse(id)?.resolved(&cwd).load().with_context(|| format!("--fit-maps-on {id}"))?;
             anyhow::ensure!(
                 fit.set.features == input,
                 "--fit-maps-on {}: {} features per step; the models read {input}",
@@ -169,11 +170,16 @@ pub(crate) fn import(args: ImportArgs, command: String) -> anyhow::Result<()> {
                 train.len(),
                 validation.len()
             );
-            let (_, named, card_maps) =
-                crate::train::bank::fit_bank_maps(&classifiers, &train, &validation, &test, |from, to, mse, truncation| {
+            let (_, named, card_maps) = crate::train::bank::fit_bank_maps(
+                &classifiers,
+                &train,
+                &validation,
+                &test,
+                |from, to, mse, truncation| {
                     say!("map {from} → {to}: test MSE {mse:.5} (truncation / zero padding {truncation:.5})")
-                })
-                .with_context(|| format!("fitting the state maps on {}", fit.id))?;
+                },
+            )
+            .with_context(|| format!("fitting the state maps on {}", fit.id))?;
             (named, card_maps, Some(fit.id.clone()))
         }
     };

@@ -221,7 +221,10 @@ pub fn read_npz(path: &Path, name: &str) -> Result<NpzData, DataError> {
             if array.is_float() || array.shape != [n] {
                 return Err(DataError::invalid(
                     &file,
-                    format!("`split` is `{}` of shape {:?}; expected integers of shape [N] = [{n}]", array.descr, array.shape),
+                    format!(
+                        "`split` is `{}` of shape {:?}; expected integers of shape [N] = [{n}]",
+                        array.descr, array.shape
+                    ),
                 ));
             }
             let parts = array
@@ -232,7 +235,10 @@ pub fn read_npz(path: &Path, name: &str) -> Result<NpzData, DataError> {
                     0.0 => Ok(SplitPart::Train),
                     1.0 => Ok(SplitPart::Validation),
                     2.0 => Ok(SplitPart::Test),
-                    _ => Err(DataError::invalid(&file, format!("`split[{i}]` = {v}; write 0 (train), 1 (validation) or 2 (test)"))),
+                    _ => Err(DataError::invalid(
+                        &file,
+                        format!("`split[{i}]` = {v}; write 0 (train), 1 (validation) or 2 (test)"),
+                    )),
                 })
                 .collect::<Result<Vec<_>, _>>()?;
             Some(parts)

@@ -230,12 +230,9 @@ impl TaskSpec {
             }
             TaskSpec::BasicMotions => "basic-motions".into(),
             TaskSpec::JapaneseVowels => "japanese-vowels".into(),
-            TaskSpec::Ts { train, test, standardise } => format!(
-                "ts:{},{}{}",
-                train.display(),
-                test.display(),
-                if *standardise { ",standardise" } else { "" }
-            ),
+            TaskSpec::Ts { train, test, standardise } => {
+                format!("ts:{},{}{}", train.display(), test.display(), if *standardise { ",standardise" } else { "" })
+            }
             TaskSpec::Npz { file, test_percent, validation_percent } => {
                 let mut id = format!("npz:{}", file.display());
                 if let Some(percent) = test_percent {

@@ -76,7 +76,20 @@ pub struct ShapeError {
 }
 
 /// The kind of a recurrent cell, as model cards spell it (`"cell": "gru"` or `"lstm"`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    Default,
+    serde::Serialize,
+    serde::Deserialize,
+    schemars::JsonSchema,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum CellKind {
     /// PyTorch `nn.GRUCell` (gates r, z, n).
@@ -404,13 +417,29 @@ impl RnnCell {
         assert_eq!(x.len(), self.input, "{} step: input size", self.kind);
         assert_eq!(state.len(), layers * per, "{} step: state size (h, or [h; c], per layer)", self.kind);
         let bottom = (layers - 1) * per;
-        self.layer_step(&self.weight_ih, &self.weight_hh, &self.bias_ih, &self.bias_hh, x, &mut state[bottom..], scratch);
+        self.layer_step(
+            &self.weight_ih,
+            &self.weight_hh,
+            &self.bias_ih,
+            &self.bias_hh,
+            x,
+            &mut state[bottom..],
+            scratch,
+        );
         for (index, layer) in self.upper.iter().enumerate() {
             // Layer `index + 1` sits just above (before) layer `index`, whose new `h` opens `below`.
             let split = bottom - index * per;
             let (above, below) = state.split_at_mut(split);
             let own = &mut above[split - per..];
-            self.layer_step(&layer.weight_ih, &layer.weight_hh, &layer.bias_ih, &layer.bias_hh, &below[..hidden], own, scratch);
+            self.layer_step(
+                &layer.weight_ih,
+                &layer.weight_hh,
+                &layer.bias_ih,
+                &layer.bias_hh,
+                &below[..hidden],
+                own,
+                scratch,
+            );
         }
     }
 
@@ -654,7 +683,12 @@ mod tests {
             let upper = [&middle, &top]
                 .map(|c| {
                     let [(_, wi), (_, wh), (_, bi), (_, bh)] = c.tensors();
-                    LayerWeights { weight_ih: wi.to_vec(), weight_hh: wh.to_vec(), bias_ih: bi.to_vec(), bias_hh: bh.to_vec() }
+                    LayerWeights {
+                        weight_ih: wi.to_vec(),
+                        weight_hh: wh.to_vec(),
+                        bias_ih: bi.to_vec(),
+                        bias_hh: bh.to_vec(),
+                    }
                 })
                 .to_vec();
             let stacked = bottom.clone().with_upper_layers(upper).unwrap();

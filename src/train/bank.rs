@@ -258,7 +258,8 @@ pub fn fit_bank_maps(
             )?;
             let test_mse = map_mse(Some(&map), &test_states[from], ha, &test_states[to], hb);
             let layers = a.cell.layers();
-            let truncation = (layers > 1).then(|| truncate_pad_map(a.cell_kind(), layers, a.hidden_size(), b.hidden_size()));
+            let truncation =
+                (layers > 1).then(|| truncate_pad_map(a.cell_kind(), layers, a.hidden_size(), b.hidden_size()));
             let test_mse_truncate_pad = map_mse(truncation.as_ref(), &test_states[from], ha, &test_states[to], hb);
             progress(a.hidden_size(), b.hidden_size(), test_mse, test_mse_truncate_pad);
             card_maps.push(CardMap {

@@ -138,10 +138,14 @@ impl TorchModel {
             model.tensors.insert(name, (shape, v));
         }
         for l in 1..layers {
-            for (k, (base, shape)) in
-                [("weight_ih", vec![rows, hidden]), ("weight_hh", vec![rows, hidden]), ("bias_ih", vec![rows]), ("bias_hh", vec![rows])]
-                    .into_iter()
-                    .enumerate()
+            for (k, (base, shape)) in [
+                ("weight_ih", vec![rows, hidden]),
+                ("weight_hh", vec![rows, hidden]),
+                ("bias_ih", vec![rows]),
+                ("bias_hh", vec![rows]),
+            ]
+            .into_iter()
+            .enumerate()
             {
                 let n = shape.iter().product();
                 let v = values(seed * 1000 + 100 * l as u64 + k as u64, n, 2.0 * scale)
@@ -603,8 +607,7 @@ fn several_files_make_a_switching_bank_with_truncation_padding_maps() {
     assert_eq!(source.files[0].path, dir.path().join("narrow.safetensors").display().to_string());
     assert_eq!((source.files[0].dtypes.as_str(), source.files[1].dtypes.as_str()), ("BF16", "F32"));
     assert!(
-        source.state_maps.starts_with("truncation / zero padding")
-            && source.state_maps.contains("--fit-maps-on TASK")
+        source.state_maps.starts_with("truncation / zero padding") && source.state_maps.contains("--fit-maps-on TASK")
     );
     // gru-6 → gru-4 keeps the first 4 units; gru-4 → gru-6 pads with zeros.
     let mut state = vec![1.0, 2.0, 3.0, 4.0, 5.0, 6.0];
@@ -788,14 +791,26 @@ fn stacked_gru_and_lstm_layers_compute_pytorchs_outputs_and_every_layers_state_t
         let card_json: serde_json::Value =
             serde_json::from_slice(&std::fs::read(out.join("card.json")).unwrap()).unwrap();
         assert_eq!(card_json["layers"], model.layers);
+        if index == 0 {
+            // An imported stacked card validates against the shipped schema.
+            let schema: serde_json::Value =
+                serde_json::from_slice(&std::fs::read(crate::at("docs/card.schema.json")).unwrap()).unwrap();
+            let validator = jsonschema::draft202012::new(&schema).unwrap();
+            let errors: Vec<String> = validator.iter_errors(&card_json).map(|e| e.to_string()).collect();
+            assert!(errors.is_empty(), "{errors:?}");
+        }
         // FLOPs and parameters: layer 0 reads the input, the others the H units below.
         let (h, g) = (model.hidden as u64, model.kind.gates() as u64);
         let per_layer = |i: u64| model.kind.flops_per_step(i as usize, model.hidden);
         let expected_flops = per_layer(1) + (model.layers as u64 - 1) * per_layer(h);
         assert_eq!(card.family.models[0].flops_per_step, expected_flops);
-        let params = g * h * (1 + h) + 2 * g * h + (model.layers as u64 - 1) * (g * h * 2 * h + 2 * g * h) + 10 * h + 10;
+        let params =
+            g * h * (1 + h) + 2 * g * h + (model.layers as u64 - 1) * (g * h * 2 * h + 2 * g * h) + 10 * h + 10;
         assert_eq!(card.family.models[0].param_bytes, 4 * params);
-        assert_eq!(card.import.as_ref().unwrap().files[0].layout, if model.kind == CellKind::Gru { "nn.GRU" } else { "nn.LSTM" });
+        assert_eq!(
+            card.import.as_ref().unwrap().files[0].layout,
+            if model.kind == CellKind::Gru { "nn.GRU" } else { "nn.LSTM" }
+        );
         let csv = dir.path().join(format!("stacked{index}.csv"));
         infer(&out, &["--states"], &csv);
         let rows = read_csv(&csv);
@@ -811,7 +826,9 @@ fn stacked_gru_and_lstm_layers_compute_pytorchs_outputs_and_every_layers_state_t
             for (l, state) in states.iter().enumerate() {
                 let written: Vec<f64> = (0..model.hidden)
                     .map(|k| row[&format!("h_l{l}_{k}")].parse().unwrap())
-                    .chain((0..if lstm { model.hidden } else { 0 }).map(|k| row[&format!("c_l{l}_{k}")].parse().unwrap()))
+                    .chain(
+                        (0..if lstm { model.hidden } else { 0 }).map(|k| row[&format!("c_l{l}_{k}")].parse().unwrap()),
+                    )
                     .collect();
                 assert_eq!(written.len(), state.len());
                 for (a, b) in written.iter().zip(state) {
@@ -854,7 +871,16 @@ fn a_bank_of_stacked_models_switches_layer_by_layer_and_runs_and_evaluates() {
     ]);
     assert!(err.contains("one.safetensors: 1 stacked layers") && err.contains("wide.safetensors) has 2"), "{err}");
     let out = dir.path().join("bank");
-    import(&[os("--model"), a.as_os_str(), os("--model"), b.as_os_str(), os("--task"), os("digits"), os("--out"), out.as_os_str()]);
+    import(&[
+        os("--model"),
+        a.as_os_str(),
+        os("--model"),
+        b.as_os_str(),
+        os("--task"),
+        os("digits"),
+        os("--out"),
+        out.as_os_str(),
+    ]);
     let (bank, _) = flexrnn::rnn::io::load_bank(&out).unwrap();
     // Flat states [h1; c1; h0; c0]: lstm-6 → lstm-4 keeps the first 4 units of each part.
     let mut state: Vec<f32> = (0..24).map(|k| k as f32).collect();
@@ -915,7 +941,10 @@ fn npz_savez_compressed_with_a_split_array_is_read_and_a_split_given_twice_is_re
     assert_eq!(task.split.train, [2, 3, 4, 7, 8, 9]);
     // The file's split and percentages together are refused, naming the file.
     let err = Task::load(&format!("npz:{},test=30", fixture.display())).unwrap_err().to_string();
-    assert!(err.contains("compressed-split.npz") && err.contains("`split` array") && err.contains("percentages"), "{err}");
+    assert!(
+        err.contains("compressed-split.npz") && err.contains("`split` array") && err.contains("percentages"),
+        "{err}"
+    );
     // A split value other than 0, 1, 2 and a split of the wrong length are refused.
     let dir = tempfile::tempdir().unwrap();
     let bad = dir.path().join("bad.npz");
@@ -923,9 +952,19 @@ fn npz_savez_compressed_with_a_split_array_is_read_and_a_split_given_twice_is_re
     let y: Vec<u8> = (0..12i64).flat_map(|j| (j % 3).to_le_bytes()).collect();
     let mut split = vec![0u8; 12];
     split[7] = 3;
-    savez(&bad, &[("x", "<f4", vec![12, 5, 2], x.clone()), ("y", "<i8", vec![12], y.clone()), ("split", "|u1", vec![12], split)]);
+    savez(
+        &bad,
+        &[
+            ("x", "<f4", vec![12, 5, 2], x.clone()),
+            ("y", "<i8", vec![12], y.clone()),
+            ("split", "|u1", vec![12], split),
+        ],
+    );
     let err = Task::load(&format!("npz:{}", bad.display())).unwrap_err().to_string();
-    assert!(err.contains("bad.npz") && err.contains("`split[7]` = 3; write 0 (train), 1 (validation) or 2 (test)"), "{err}");
+    assert!(
+        err.contains("bad.npz") && err.contains("`split[7]` = 3; write 0 (train), 1 (validation) or 2 (test)"),
+        "{err}"
+    );
     savez(&bad, &[("x", "<f4", vec![12, 5, 2], x), ("y", "<i8", vec![12], y), ("split", "|u1", vec![11], vec![0; 11])]);
     let err = Task::load(&format!("npz:{}", bad.display())).unwrap_err().to_string();
     assert!(err.contains("`split` is `|u1` of shape [11]; expected integers of shape [N] = [12]"), "{err}");

@@ -350,10 +350,12 @@ mod tests {
         let bytes = encode_tensors(&classifier_tensors(&model));
         let back = decode_rnn_classifier(&bytes, Path::new("m.safetensors"), "m", CellKind::Gru, 1, 2, 3, 4).unwrap();
         assert_eq!(back, model);
-        let err = decode_rnn_classifier(&bytes, Path::new("m.safetensors"), "m", CellKind::Gru, 1, 2, 4, 4).unwrap_err();
+        let err =
+            decode_rnn_classifier(&bytes, Path::new("m.safetensors"), "m", CellKind::Gru, 1, 2, 4, 4).unwrap_err();
         assert!(err.to_string().contains("cell.weight_ih"), "{err}");
         // The same tensors do not make an LSTM (4H rows).
-        let err = decode_rnn_classifier(&bytes, Path::new("m.safetensors"), "m", CellKind::Lstm, 1, 2, 3, 4).unwrap_err();
+        let err =
+            decode_rnn_classifier(&bytes, Path::new("m.safetensors"), "m", CellKind::Lstm, 1, 2, 3, 4).unwrap_err();
         assert!(err.to_string().contains("cell.weight_ih") && err.to_string().contains("[12, 2]"), "{err}");
     }
 
