@@ -1057,3 +1057,33 @@ fn ridge_maps_fitted_on_the_users_data_beat_truncation_in_mixed_runs_and_match_t
     ]);
     assert!(err.contains("a bank of one model has no state maps to fit"), "{err}");
 }
+
+#[test]
+fn a_stacked_card_of_a_one_layer_family_and_weights_with_more_layers_than_the_card_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    // A SkipW card saying `"layers": 2`.
+    let skipw = dir.path().join("skipw");
+    std::fs::create_dir(&skipw).unwrap();
+    for entry in std::fs::read_dir(crate::at("models/digits-skipw")).unwrap() {
+        let path = entry.unwrap().path();
+        std::fs::copy(&path, skipw.join(path.file_name().unwrap())).unwrap();
+    }
+    let mut card: serde_json::Value = serde_json::from_slice(&std::fs::read(skipw.join("card.json")).unwrap()).unwrap();
+    card["layers"] = 2.into();
+    std::fs::write(skipw.join("card.json"), serde_json::to_vec_pretty(&card).unwrap()).unwrap();
+    let err = flexrnn::rnn::FlexibleModel::load(&skipw).unwrap_err().to_string();
+    assert!(err.contains("card.json") && err.contains("`layers` is 2") && err.contains("family `skipw`"), "{err}");
+    // A 2-layer import whose card is edited to one layer: the weights' layer 1 is named.
+    let model = TorchModel::stacked(CellKind::Gru, false, "", "head.", 1, 4, 10, Store::F32, 41, 2);
+    let file = write(dir.path(), "two.safetensors", &model.bytes());
+    let out = dir.path().join("two");
+    import(&[os("--model"), file.as_os_str(), os("--task"), os("digits"), os("--out"), out.as_os_str()]);
+    let text = std::fs::read_to_string(out.join("card.json")).unwrap();
+    std::fs::write(out.join("card.json"), text.replace("\"layers\": 2,", "")).unwrap();
+    let err = flexrnn::rnn::io::load_bank(&out).unwrap_err().to_string();
+    assert!(
+        err.contains("gru-4.safetensors")
+            && err.contains("`cell.weight_ih_l1` is a layer beyond the card's `layers` (1)"),
+        "{err}"
+    );
+}
