@@ -276,7 +276,7 @@ struct TrainArgs {
     /// Task to train on: `digits` (UCI digits pixel by pixel), `digits-permuted`, `adding` or
     /// `adding-T<T>` (the adding problem, regression), `mnist5k`, `pmnist5k` (embedded 5000 MNIST
     /// images, permuted), `mnist:DIR` / `pmnist:DIR` (full MNIST IDX files in DIR), `basic-motions`,
-    /// `japanese-vowels`, `ts:TRAIN.ts,TEST.ts` (any UEA/UCR pair), `pose:DIR[,frames=N]` (2D-pose
+    /// `japanese-vowels`, `ts:TRAIN.ts,TEST.ts[,standardise]` (any UEA/UCR pair), `pose:DIR[,frames=N]` (2D-pose
     /// files). The card records the id; `flexrnn eval` rebuilds the same split from it.
     #[arg(long, default_value = "digits")]
     task: String,

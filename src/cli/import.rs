@@ -8,11 +8,12 @@ use anyhow::Context;
 use crate::data;
 use crate::rnn::cell::CellKind;
 use crate::rnn::io::card::{BankCard, BankFamily, Card, CardImport, CardImportFile, CardModel};
-use crate::rnn::io::import::{import_classifier, truncate_pad_map, ImportNames};
+use crate::rnn::io::import::{import_classifier, ImportNames};
 use crate::rnn::io::{classifier_tensors, encode_tensors, map_tensors, readout_rows};
+use crate::rnn::model::truncate_pad_map;
 
 /// How the card states the state maps of an imported bank.
-pub(crate) const TRUNCATE_PAD_MAPS: &str = "truncation / zero padding: a switch between models of different sizes keeps the first min(H_from, H_to) units of h (and of c for an LSTM) and sets the others to 0; maps.safetensors holds these as dense maps (their FLOPs are those of a dense map). Maps fitted on the user's data (ridge regression, as `flexrnn train` does) are not made by import yet.";
+pub(crate) const TRUNCATE_PAD_MAPS: &str = "truncation / zero padding: a switch between models of different sizes keeps the first min(H_from, H_to) units of h (and of c for an LSTM; in every layer of a stacked cell) and sets the others to 0; maps.safetensors holds these as dense maps (their FLOPs are those of a dense map). `flexrnn import --fit-maps-on TASK` fits maps on data instead (ridge regression, as `flexrnn train` does).";
 
 #[derive(Debug, clap::Args)]
 pub(crate) struct ImportArgs {
@@ -34,6 +35,13 @@ pub(crate) struct ImportArgs {
     /// Prefix of the `nn.Linear` readout's tensor names: `<HEAD>weight` and `<HEAD>bias`.
     #[arg(long, default_value = "head.")]
     head: String,
+    /// Fit the state maps of a bank of several models on this task's data (a task id, e.g. `digits`
+    /// or `npz:TRAIN.npz`; it needs the models' input size), as `flexrnn train` does: ridge regression
+    /// of each model's flat state on another's after every step of the task's training split, λ
+    /// chosen on its validation split, measured on its test split [default: truncation / zero
+    /// padding, fitted on nothing].
+    #[arg(long, value_name = "TASK")]
+    fit_maps_on: Option<String>,
     /// Output folder (the model folder).
     #[arg(long)]
     out: PathBuf,
@@ -73,6 +81,14 @@ pub(crate) fn import(args: ImportArgs, command: String) -> anyhow::Result<()> {
             other.classifier.cell_kind(),
             imported[0].1,
             kind
+        );
+    }
+    let layers = imported[0].0.classifier.cell.layers();
+    if let Some((other, path, _)) = imported.iter().find(|(m, _, _)| m.classifier.cell.layers() != layers) {
+        anyhow::bail!(
+            "{path}: {} stacked layers; the first --model ({}) has {layers}, and a bank's models have one number of layers (its maps act layer by layer)",
+            other.classifier.cell.layers(),
+            imported[0].1,
         );
     }
     // Narrowest first (stable: files of one size keep their order); names `<cell>-<H>`, then `-2`, `-3`…
@@ -115,21 +131,65 @@ pub(crate) fn import(args: ImportArgs, command: String) -> anyhow::Result<()> {
             knob_grid: Vec::new(),
         });
     }
-    let mut maps = Vec::new();
-    for a in &imported {
-        for b in &imported {
-            let (ha, hb) = (a.0.classifier.hidden_size(), b.0.classifier.hidden_size());
-            if ha != hb {
-                maps.push((a.0.classifier.name.clone(), b.0.classifier.name.clone(), truncate_pad_map(kind, ha, hb)));
+    let classifiers: Vec<crate::rnn::RnnClassifier> = imported.iter().map(|(m, _, _)| m.classifier.clone()).collect();
+    let (maps, card_maps, fitted_on) = match &args.fit_maps_on {
+        None => {
+            let mut maps = Vec::new();
+            for a in &classifiers {
+                for b in &classifiers {
+                    let (ha, hb) = (a.hidden_size(), b.hidden_size());
+                    if ha != hb {
+                        maps.push((a.name.clone(), b.name.clone(), truncate_pad_map(kind, layers, ha, hb)));
+                    }
+                }
             }
+            (maps, Vec::new(), None)
         }
-    }
+        Some(id) => {
+            anyhow::ensure!(
+                classifiers.len() >= 2,
+                "--fit-maps-on {id}: a bank of one model has no state maps to fit; give two or more --model files"
+            );
+            let fit =
+                data::TaskSpec::parse(id)?.resolved(&cwd).load().with_context(|| format!("--fit-maps-on {id}"))?;
+            anyhow::ensure!(
+                fit.set.features == input,
+                "--fit-maps-on {}: {} features per step; the models read {input}",
+                fit.id,
+                fit.set.features
+            );
+            let (train, validation, test) = (
+                fit.part(data::SplitPart::Train),
+                fit.part(data::SplitPart::Validation),
+                fit.part(data::SplitPart::Test),
+            );
+            anyhow::ensure!(
+                !train.is_empty() && !validation.is_empty(),
+                "--fit-maps-on {}: its split has {} training and {} validation sequences; the ridge fit needs both",
+                fit.id,
+                train.len(),
+                validation.len()
+            );
+            let (_, named, card_maps) = crate::train::bank::fit_bank_maps(
+                &classifiers,
+                &train,
+                &validation,
+                &test,
+                |from, to, mse, truncation| {
+                    say!("map {from} → {to}: test MSE {mse:.5} (truncation / zero padding {truncation:.5})")
+                },
+            )
+            .with_context(|| format!("fitting the state maps on {}", fit.id))?;
+            (named, card_maps, Some(fit.id.clone()))
+        }
+    };
     let card = Card {
         task: task.id.clone(),
         cell: kind,
+        layers,
         input,
         classes: if task.is_regression() { 0 } else { classes },
-        family: BankCard { kind: BankFamily::Switch, models: card_models, maps: Vec::new(), switch_fine_tune: None },
+        family: BankCard { kind: BankFamily::Switch, models: card_models, maps: card_maps, switch_fine_tune: None },
         training: None,
         import: Some(CardImport {
             command,
@@ -147,11 +207,15 @@ pub(crate) fn import(args: ImportArgs, command: String) -> anyhow::Result<()> {
                     dtypes: m.dtypes.join(", "),
                 })
                 .collect(),
-            state_maps: if maps.is_empty() {
-                "none (one model, or models of one size: the state passes as it is)".into()
-            } else {
-                TRUNCATE_PAD_MAPS.into()
+            state_maps: match &fitted_on {
+                Some(id) => format!(
+                    "ridge regression, as `flexrnn train` fits them: one affine map per ordered pair of models of their flat states (h, or [h; c]{}), fitted on the states after every step of the training split of task `{id}`, the penalty λ chosen on its validation split; `maps` gives each map's test-split MSE next to truncation / zero padding's",
+                    if layers > 1 { ", of every layer" } else { "" }
+                ),
+                None if maps.is_empty() => "none (one model, or models of one size: the state passes as it is)".into(),
+                None => TRUNCATE_PAD_MAPS.into(),
             },
+            maps_fitted_on: fitted_on.clone(),
         }),
         seeds: None,
     };

@@ -28,7 +28,8 @@ pub(crate) struct InferArgs {
     /// Output CSV file.
     #[arg(long)]
     out: PathBuf,
-    /// Also write the final state: `h_0…` (and `c_0…` for an LSTM) of the model in use.
+    /// Also write the final state: `h_0…` (and `c_0…` for an LSTM) of the model in use; of every layer
+    /// for a stacked model, bottom layer first: `h_l0_0…`, `c_l0_0…`, `h_l1_0…`, ….
     #[arg(long)]
     states: bool,
     /// Replace --out if it exists.
@@ -98,10 +99,14 @@ pub(crate) fn infer(args: InferArgs) -> anyhow::Result<()> {
     if !regression {
         (0..classes).for_each(|k| write!(csv, ",logit_{k}").expect("writing to a string"));
     }
+    let layers = model.layers();
     if args.states {
-        (0..hidden).for_each(|k| write!(csv, ",h_{k}").expect("writing to a string"));
-        if lstm {
-            (0..hidden).for_each(|k| write!(csv, ",c_{k}").expect("writing to a string"));
+        for layer in 0..layers {
+            let tag = if layers == 1 { String::new() } else { format!("l{layer}_") };
+            (0..hidden).for_each(|k| write!(csv, ",h_{tag}{k}").expect("writing to a string"));
+            if lstm {
+                (0..hidden).for_each(|k| write!(csv, ",c_{tag}{k}").expect("writing to a string"));
+            }
         }
     }
     csv.push('\n');
@@ -124,11 +129,11 @@ pub(crate) fn infer(args: InferArgs) -> anyhow::Result<()> {
             }
         }
         if args.states {
-            for &v in model.hidden_state(&state) {
-                write!(csv, ",{}", number(v)).expect("writing to a string");
-            }
-            for &v in model.cell_state(&state).unwrap_or(&[]) {
-                write!(csv, ",{}", number(v)).expect("writing to a string");
+            for layer in 0..layers {
+                let (h, c) = model.layer_state(&state, layer);
+                for &v in h.iter().chain(c.unwrap_or(&[])) {
+                    write!(csv, ",{}", number(v)).expect("writing to a string");
+                }
             }
         }
         csv.push('\n');

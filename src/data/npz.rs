@@ -1,16 +1,17 @@
 //! Users' data as `numpy.savez` writes it: a zip of `.npy` files, here `x` of shape `[N, T, I]`
 //! (`float32` or `float64`) and `y` of shape `[N]` (integer: class labels `0..C`; float: regression
-//! targets). Values are used as they are (no standardisation).
+//! targets). Values are used as they are (no standardisation). An optional array `split` of shape
+//! `[N]` (integers) puts each sequence in a part: 0 train, 1 validation, 2 test.
 //!
 //! The `.npy` format (NumPy's `numpy.lib.format`): the magic `\x93NUMPY`, a major and minor version,
 //! the header length (2 bytes little-endian in version 1, 4 bytes in versions 2 and 3), a Python
 //! dict literal `{'descr': '<f4', 'fortran_order': False, 'shape': (N, T, I), }`, then the data in C
-//! order. Only uncompressed archives (`numpy.savez`, not `savez_compressed`) are read.
+//! order. Members may be stored (`numpy.savez`) or deflated (`numpy.savez_compressed`).
 
 use std::io::Read;
 use std::path::Path;
 
-use super::{DataError, SequenceSet};
+use super::{DataError, SequenceSet, SplitPart};
 
 /// One `.npy` array: its element type (`descr`), shape and raw little-endian data.
 #[derive(Debug, Clone, PartialEq)]
@@ -124,29 +125,45 @@ impl NpyArray {
     }
 }
 
-/// Reads the arrays `x` and `y` of an uncompressed `.npz` file (see the module doc) into one set named
-/// `name`: classification if `y` is integer (labels `0..=max`, class names `"0"`, `"1"`, …),
-/// regression if it is float.
+/// What an `.npz` file holds: the sequences and, if the file has a `split` array, each sequence's
+/// part.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NpzData {
+    /// The sequences (`x`, `y`).
+    pub set: SequenceSet,
+    /// Per sequence, its part as the file's `split` array gives it (0 train, 1 validation, 2 test);
+    /// `None` when the file has no `split`.
+    pub split: Option<Vec<SplitPart>>,
+}
+
+/// Reads the arrays `x` and `y` (and `split`, if present) of a `.npz` file, stored or deflated (see
+/// the module doc), into one set named `name`: classification if `y` is integer (labels `0..=max`,
+/// class names `"0"`, `"1"`, …), regression if it is float.
 ///
 /// # Errors
-/// [`DataError`] naming the file and array: not a zip, a missing or compressed array, shapes that do
-/// not fit, a float `x` of another type, negative or non-finite labels, non-finite values.
-pub fn read_npz(path: &Path, name: &str) -> Result<SequenceSet, DataError> {
+/// [`DataError`] naming the file and array: not a zip, a missing array or one compressed other than
+/// by deflate, shapes that do not fit, a float `x` of another type, negative or non-finite labels,
+/// non-finite values, a `split` that is not `[N]` integers 0, 1 or 2.
+pub fn read_npz(path: &Path, name: &str) -> Result<NpzData, DataError> {
     let file = path.display().to_string();
     let bytes = crate::input::read_bytes(path, crate::input::DATA_LIMIT, "data files")
         .map_err(|source| DataError::Io { name: file.clone(), source })?;
     let mut archive = zip::ZipArchive::new(std::io::Cursor::new(bytes))
         .map_err(|e| DataError::invalid(&file, format!("not a .npz (zip) file: {e}")))?;
+    let has_split = archive.index_for_name("split.npy").is_some();
     let mut array = |key: &str| -> Result<NpyArray, DataError> {
         let entry_name = format!("{key}.npy");
         let label = format!("{file}: {entry_name}");
         let mut entry = archive.by_name(&entry_name).map_err(|_| {
             DataError::invalid(&file, format!("no array `{key}`; write the file with numpy.savez(FILE, x=…, y=…)"))
         })?;
-        if entry.compression() != zip::CompressionMethod::Stored {
+        if !matches!(entry.compression(), zip::CompressionMethod::Stored | zip::CompressionMethod::Deflated) {
             return Err(DataError::invalid(
                 &label,
-                "compressed (numpy.savez_compressed); write it with numpy.savez (uncompressed)",
+                format!(
+                    "compressed by {}; read are stored (numpy.savez) and deflated (numpy.savez_compressed) members",
+                    entry.compression()
+                ),
             ));
         }
         let mut data = Vec::with_capacity(entry.size() as usize);
@@ -154,6 +171,7 @@ pub fn read_npz(path: &Path, name: &str) -> Result<SequenceSet, DataError> {
         parse_npy(&data, &label)
     };
     let (x, y) = (array("x")?, array("y")?);
+    let split = if has_split { Some(array("split")?) } else { None };
     let [n, steps, features] = x.shape[..] else {
         return Err(DataError::invalid(&file, format!("`x` has shape {:?}; expected [N, T, I]", x.shape)));
     };
@@ -197,7 +215,36 @@ pub fn read_npz(path: &Path, name: &str) -> Result<SequenceSet, DataError> {
         SequenceSet::fixed_length_classification(name.to_string(), steps, features, class_names, values, labels)
     };
     set.check()?;
-    Ok(set)
+    let split = match split {
+        None => None,
+        Some(array) => {
+            if array.is_float() || array.shape != [n] {
+                return Err(DataError::invalid(
+                    &file,
+                    format!(
+                        "`split` is `{}` of shape {:?}; expected integers of shape [N] = [{n}]",
+                        array.descr, array.shape
+                    ),
+                ));
+            }
+            let parts = array
+                .values()
+                .iter()
+                .enumerate()
+                .map(|(i, &v)| match v {
+                    0.0 => Ok(SplitPart::Train),
+                    1.0 => Ok(SplitPart::Validation),
+                    2.0 => Ok(SplitPart::Test),
+                    _ => Err(DataError::invalid(
+                        &file,
+                        format!("`split[{i}]` = {v}; write 0 (train), 1 (validation) or 2 (test)"),
+                    )),
+                })
+                .collect::<Result<Vec<_>, _>>()?;
+            Some(parts)
+        }
+    };
+    Ok(NpzData { set, split })
 }
 
 /// The bytes of a `.npy` array (version 1) of `descr`, `shape` and little-endian `data` — what

@@ -17,7 +17,7 @@ pub enum SplitPart {
 }
 
 /// A seeded, stratified split into train / validation / test index lists.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize, schemars::JsonSchema)]
 pub struct Split {
     /// Seed of the `Pcg64` generator that shuffled each class.
     pub seed: u64,

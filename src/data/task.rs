@@ -10,8 +10,8 @@
 //! | `mnist5k`, `pmnist5k` | embedded MNIST subset, 784 pixels (values / 255); `p`: permuted | stratified, seed 2020, 20 % test, 10 % of the rest validation |
 //! | `mnist:DIR`, `pmnist:DIR` | full MNIST IDX files in `DIR` (gzipped or not) | official training part → 90 / 10 % train / validation (stratified, seed 2020); official test part → test |
 //! | `basic-motions`, `japanese-vowels` | embedded UEA sets, channels standardised | official training part → 75 / 25 % train / validation (stratified, seed 2020); official test part → test |
-//! | `ts:TRAIN,TEST` | any UEA/UCR `.ts` pair (gzipped or not), standardised | as the UEA sets |
-//! | `npz:FILE[,test=P][,validation=P]` | a `numpy.savez` file with `x` `[N, T, I]` (float32/64) and `y` `[N]` (integer classes, or float targets: regression), **not** standardised ([`super::npz`]) | stratified (classes) or shuffled (regression), seed 2020: `P` % test (default 20), `P` % of the rest validation (default 10) |
+//! | `ts:TRAIN,TEST` or `ts:TRAIN,TEST,standardise` | any UEA/UCR `.ts` pair (gzipped or not), as the files hold it; standardised only with the option `standardise` (the named UEA ids above always are) | as the UEA sets |
+//! | `npz:FILE[,test=P][,validation=P]` | a `numpy.savez` or `numpy.savez_compressed` file with `x` `[N, T, I]` (float32/64) and `y` `[N]` (integer classes, or float targets: regression), **not** standardised ([`super::npz`]) | the file's `split` array if it has one (`[N]` integers: 0 train, 1 validation, 2 test; then `test=`/`validation=` are an error); else stratified (classes) or shuffled (regression), seed 2020: `P` % test (default 20), `P` % of the rest validation (default 10) |
 //! | `pose:DIR` or `pose:DIR,frames=N` | 2D-pose files `x_train.txt`, `y_train.txt`, `x_test.txt`, `y_test.txt` (optionally `.gz`) in `DIR`, `N` frames per series (default [`POSE_FRAMES_PER_SERIES`]), standardised | as the UEA sets |
 //!
 //! *Standardised*: every channel has the training part's mean subtracted and is divided by its
@@ -96,15 +96,21 @@ pub enum TaskSpec {
         train: PathBuf,
         /// Test file.
         test: PathBuf,
+        /// Standardise every channel with the training part's statistics (option `standardise`);
+        /// off by default (the values are used as the files hold them).
+        standardise: bool,
     },
-    /// A `numpy.savez` file of `x` and `y` ([`super::npz::read_npz`]), split by percentages.
+    /// A `numpy.savez` file of `x` and `y` ([`super::npz::read_npz`]), split by its own `split` array
+    /// or by percentages.
     Npz {
         /// The `.npz` file.
         file: PathBuf,
-        /// Percent of the sequences held out for test (0–90).
-        test_percent: u32,
-        /// Percent of the rest used for validation (0–90).
-        validation_percent: u32,
+        /// Percent of the sequences held out for test (0–90), if given (default
+        /// [`NPZ_TEST_PERCENT`]; an error with a `split` array in the file).
+        test_percent: Option<u32>,
+        /// Percent of the rest used for validation (0–90), if given (default
+        /// [`NPZ_VALIDATION_PERCENT`]; an error with a `split` array in the file).
+        validation_percent: Option<u32>,
     },
     /// 2D-pose text files in a folder.
     Pose {
@@ -117,7 +123,7 @@ pub enum TaskSpec {
 
 /// Ids accepted by [`TaskSpec::parse`], for messages.
 pub const TASK_IDS: &str = "digits, digits-permuted, adding, adding-T<T>, mnist5k, pmnist5k, mnist:DIR, pmnist:DIR, \
-basic-motions, japanese-vowels, ts:TRAIN.ts,TEST.ts, npz:FILE[,test=P][,validation=P], pose:DIR[,frames=N]";
+basic-motions, japanese-vowels, ts:TRAIN.ts,TEST.ts[,standardise], npz:FILE[,test=P][,validation=P], pose:DIR[,frames=N]";
 
 impl TaskSpec {
     /// Parses a task id.
@@ -148,24 +154,38 @@ impl TaskSpec {
                 } else if let Some(dir) = id.strip_prefix("pmnist:") {
                     TaskSpec::MnistIdx { dir: PathBuf::from(dir), permuted: true }
                 } else if let Some(files) = id.strip_prefix("ts:") {
-                    let (train, test) = files
-                        .split_once(',')
-                        .ok_or_else(|| bad("give the training and test file: ts:TRAIN.ts,TEST.ts".into()))?;
-                    TaskSpec::Ts { train: PathBuf::from(train), test: PathBuf::from(test) }
+                    let mut parts = files.split(',');
+                    let (Some(train), Some(test)) =
+                        (parts.next().filter(|p| !p.is_empty()), parts.next().filter(|p| !p.is_empty()))
+                    else {
+                        return Err(bad("give the training and test file: ts:TRAIN.ts,TEST.ts[,standardise]".into()));
+                    };
+                    let mut standardise = false;
+                    for option in parts {
+                        match option {
+                            "standardise" | "standardize" => standardise = true,
+                            _ => {
+                                return Err(bad(format!(
+                                    "`{option}`: the only option is `standardise` (per channel, with the training part's mean and standard deviation): ts:TRAIN.ts,TEST.ts,standardise"
+                                )))
+                            }
+                        }
+                    }
+                    TaskSpec::Ts { train: PathBuf::from(train), test: PathBuf::from(test), standardise }
                 } else if let Some(rest) = id.strip_prefix("npz:") {
                     let mut parts = rest.split(',');
                     let file = parts.next().filter(|f| !f.is_empty()).ok_or_else(|| {
                         bad("give the file: npz:FILE.npz[,test=P][,validation=P] (P in percent)".into())
                     })?;
-                    let (mut test_percent, mut validation_percent) = (NPZ_TEST_PERCENT, NPZ_VALIDATION_PERCENT);
+                    let (mut test_percent, mut validation_percent) = (None, None);
                     for option in parts {
                         let (key, value) = option.split_once('=').unwrap_or((option, ""));
                         let percent: u32 = value.parse().ok().filter(|&p| p <= 90).ok_or_else(|| {
                             bad(format!("`{option}`: write test=P or validation=P with P a whole percent 0–90"))
                         })?;
                         match key {
-                            "test" => test_percent = percent,
-                            "validation" => validation_percent = percent,
+                            "test" => test_percent = Some(percent),
+                            "validation" => validation_percent = Some(percent),
                             _ => return Err(bad(format!("`{option}`: the options are test=P and validation=P"))),
                         }
                     }
@@ -210,14 +230,16 @@ impl TaskSpec {
             }
             TaskSpec::BasicMotions => "basic-motions".into(),
             TaskSpec::JapaneseVowels => "japanese-vowels".into(),
-            TaskSpec::Ts { train, test } => format!("ts:{},{}", train.display(), test.display()),
+            TaskSpec::Ts { train, test, standardise } => {
+                format!("ts:{},{}{}", train.display(), test.display(), if *standardise { ",standardise" } else { "" })
+            }
             TaskSpec::Npz { file, test_percent, validation_percent } => {
                 let mut id = format!("npz:{}", file.display());
-                if *test_percent != NPZ_TEST_PERCENT {
-                    id.push_str(&format!(",test={test_percent}"));
+                if let Some(percent) = test_percent {
+                    id.push_str(&format!(",test={percent}"));
                 }
-                if *validation_percent != NPZ_VALIDATION_PERCENT {
-                    id.push_str(&format!(",validation={validation_percent}"));
+                if let Some(percent) = validation_percent {
+                    id.push_str(&format!(",validation={percent}"));
                 }
                 id
             }
@@ -237,7 +259,9 @@ impl TaskSpec {
         };
         match self {
             TaskSpec::MnistIdx { dir, permuted } => TaskSpec::MnistIdx { dir: fix(dir), permuted: *permuted },
-            TaskSpec::Ts { train, test } => TaskSpec::Ts { train: fix(train), test: fix(test) },
+            TaskSpec::Ts { train, test, standardise } => {
+                TaskSpec::Ts { train: fix(train), test: fix(test), standardise: *standardise }
+            }
             TaskSpec::Pose { dir, frames } => TaskSpec::Pose { dir: fix(dir), frames: *frames },
             TaskSpec::Npz { file, test_percent, validation_percent } => {
                 TaskSpec::Npz { file: fix(file), test_percent: *test_percent, validation_percent: *validation_percent }
@@ -296,20 +320,52 @@ impl TaskSpec {
             }
             TaskSpec::BasicMotions => Task::from_parts(&id, load_basic_motions()?, 0.25)?.standardised(),
             TaskSpec::JapaneseVowels => Task::from_parts(&id, load_japanese_vowels()?, 0.25)?.standardised(),
-            TaskSpec::Ts { train, test } => {
+            TaskSpec::Ts { train, test, standardise } => {
                 let parts = TrainTest {
                     train: read_ts(train, MissingValues::Reject)?,
                     test: read_ts(test, MissingValues::Reject)?,
                 };
-                Task::from_parts(&id, parts, 0.25)?.standardised()
+                let task = Task::from_parts(&id, parts, 0.25)?;
+                if *standardise {
+                    task.standardised()
+                } else {
+                    task
+                }
             }
             TaskSpec::Npz { file, test_percent, validation_percent } => {
-                let set = super::npz::read_npz(file, &id)?;
-                let (test, validation) = (f64::from(*test_percent) / 100.0, f64::from(*validation_percent) / 100.0);
-                let split = if set.is_regression() {
-                    shuffled_split(set.len(), TASK_SPLIT_SEED, test, validation)
-                } else {
-                    Split::stratified(&set.labels, set.classes, TASK_SPLIT_SEED, test, validation)
+                let super::npz::NpzData { set, split: parts } = super::npz::read_npz(file, &id)?;
+                let split = match parts {
+                    Some(_) if test_percent.is_some() || validation_percent.is_some() => {
+                        return Err(DataError::invalid(
+                            &file.display().to_string(),
+                            format!(
+                                "the file has a `split` array and the task id `{id}` gives percentages too: use one or the other (drop test=/validation= to use the file's split)"
+                            ),
+                        ))
+                    }
+                    Some(parts) => {
+                        let of = |part: SplitPart| -> Vec<usize> { (0..parts.len()).filter(|&i| parts[i] == part).collect() };
+                        let (train, validation, test) = (of(SplitPart::Train), of(SplitPart::Validation), of(SplitPart::Test));
+                        let n = parts.len() as f64;
+                        let rest = (train.len() + validation.len()).max(1) as f64;
+                        Split {
+                            seed: 0,
+                            test_fraction: test.len() as f64 / n,
+                            validation_fraction: validation.len() as f64 / rest,
+                            train,
+                            validation,
+                            test,
+                        }
+                    }
+                    None => {
+                        let test = f64::from(test_percent.unwrap_or(NPZ_TEST_PERCENT)) / 100.0;
+                        let validation = f64::from(validation_percent.unwrap_or(NPZ_VALIDATION_PERCENT)) / 100.0;
+                        if set.is_regression() {
+                            shuffled_split(set.len(), TASK_SPLIT_SEED, test, validation)
+                        } else {
+                            Split::stratified(&set.labels, set.classes, TASK_SPLIT_SEED, test, validation)
+                        }
+                    }
                 };
                 Task { id: id.clone(), set, split, standardisation: None }
             }
@@ -604,6 +660,35 @@ mod tests {
         assert_eq!((task.split.train.len(), task.split.validation.len(), task.split.test.len()), (15, 5, 10));
         let message = Task::load(&id("one_TRAIN.ts")).unwrap_err().to_string();
         assert!(message.contains("0 validation"), "{message}");
+    }
+
+    #[test]
+    fn a_ts_pair_is_standardised_only_when_asked() {
+        let dir = tempfile::tempdir().unwrap();
+        let series = |n: usize| {
+            let mut text = String::from("@problemName s\n@timeStamps false\n@univariate true\n@equalLength true\n@seriesLength 2\n@classLabel true a b\n@data\n");
+            for i in 0..n {
+                text.push_str(&format!("{},{}:{}\n", 10 + i, 20 + 2 * i, if i % 2 == 0 { "a" } else { "b" }));
+            }
+            text
+        };
+        std::fs::write(dir.path().join("s_TRAIN.ts"), series(20)).unwrap();
+        std::fs::write(dir.path().join("s_TEST.ts"), series(6)).unwrap();
+        let base = format!("ts:{},{}", dir.path().join("s_TRAIN.ts").display(), dir.path().join("s_TEST.ts").display());
+        let raw = Task::load(&base).unwrap();
+        assert!(raw.standardisation.is_none());
+        // The first training series is 10, 20 as written (sequence 0 of the set: the training part first).
+        assert_eq!(raw.set.sequence(0), [10.0, 20.0]);
+        let standardised = Task::load(&format!("{base},standardise")).unwrap();
+        assert_eq!(standardised.set.name, format!("{base},standardise"));
+        let (mean, sd) = standardised.standardisation.as_ref().unwrap()[0];
+        assert!(mean > 10.0 && sd > 1.0, "{mean} {sd}");
+        assert!((standardised.set.sequence(0)[0] - (10.0 - mean) / sd).abs() < 1e-5);
+        assert_eq!(TaskSpec::parse(&format!("{base},standardize")).unwrap().id(), format!("{base},standardise"));
+        let message = TaskSpec::parse(&format!("{base},normalise")).unwrap_err().to_string();
+        assert!(message.contains("`normalise`: the only option is `standardise`"), "{message}");
+        // The named UEA ids keep their standardisation.
+        assert!(Task::load("basic-motions").unwrap().standardisation.is_some());
     }
 
     #[test]

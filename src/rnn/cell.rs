@@ -36,6 +36,13 @@
 //!
 //! Both kinds share one scratch type, [`CellScratch`] (`2 × 4H` floats, enough for either), so a
 //! GRU stream and an LSTM stream allocate alike; the GRU uses only its first `3H` values of each buffer.
+//!
+//! **Stacked layers** (PyTorch `nn.GRU` / `nn.LSTM` with `num_layers = L ≥ 2`, one direction): layer
+//! `l > 0` is a cell of the same kind and hidden size whose input is layer `l − 1`'s new `h` of the
+//! same step (input size `H`); no dropout (inference). The flat state holds every layer's state,
+//! **top layer first** — `[s_{L−1}; …; s_1; s_0]`, each `s_l` the layer's own `h` or `[h; c]` — so the
+//! first `H` values are still the top layer's `h`, what the readout reads, and a one-layer cell's
+//! state is exactly as before. A step's FLOPs and parameters are the sum of its layers'.
 
 use super::kernels::{gru_update, lstm_update, matvec_bias, KernelIsa};
 
@@ -69,7 +76,20 @@ pub struct ShapeError {
 }
 
 /// The kind of a recurrent cell, as model cards spell it (`"cell": "gru"` or `"lstm"`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    Default,
+    serde::Serialize,
+    serde::Deserialize,
+    schemars::JsonSchema,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum CellKind {
     /// PyTorch `nn.GRUCell` (gates r, z, n).
@@ -144,9 +164,24 @@ impl std::fmt::Display for CellKind {
     }
 }
 
+/// The four tensors of one layer above the first of a stacked cell, in PyTorch's layout for an input
+/// of `H` values: `weight_ih` `[G·H, H]`, `weight_hh` `[G·H, H]`, `bias_ih` `[G·H]`, `bias_hh`
+/// `[G·H]` (PyTorch's `weight_ih_l{l}` … of `nn.GRU` / `nn.LSTM`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct LayerWeights {
+    /// `[G·H, H]`, row-major.
+    pub weight_ih: Vec<f32>,
+    /// `[G·H, H]`, row-major.
+    pub weight_hh: Vec<f32>,
+    /// `[G·H]`.
+    pub bias_ih: Vec<f32>,
+    /// `[G·H]`.
+    pub bias_hh: Vec<f32>,
+}
+
 /// A recurrent cell (GRU or LSTM, see the module doc): immutable weights in PyTorch's layout, shared
-/// by every stream that runs it; each stream owns its flat state (`h`, or `[h; c]`) and a
-/// [`CellScratch`].
+/// by every stream that runs it; each stream owns its flat state (`h`, or `[h; c]`, per layer, top
+/// layer first) and a [`CellScratch`]. One layer unless built with [`RnnCell::with_upper_layers`].
 #[derive(Debug, Clone, PartialEq)]
 pub struct RnnCell {
     kind: CellKind,
@@ -156,6 +191,8 @@ pub struct RnnCell {
     weight_hh: Vec<f32>,
     bias_ih: Vec<f32>,
     bias_hh: Vec<f32>,
+    /// Layers 1, 2, … of a stacked cell (empty for one layer).
+    upper: Vec<LayerWeights>,
     isa: KernelIsa,
 }
 
@@ -187,7 +224,88 @@ impl RnnCell {
         check("weight_hh", &weight_hh, rows * hidden)?;
         check("bias_ih", &bias_ih, rows)?;
         check("bias_hh", &bias_hh, rows)?;
-        Ok(RnnCell { kind, input, hidden, weight_ih, weight_hh, bias_ih, bias_hh, isa: KernelIsa::detect() })
+        Ok(RnnCell {
+            kind,
+            input,
+            hidden,
+            weight_ih,
+            weight_hh,
+            bias_ih,
+            bias_hh,
+            upper: Vec::new(),
+            isa: KernelIsa::detect(),
+        })
+    }
+
+    /// This cell (layer 0) with `upper` stacked on it: layer `l` (1-based index into `upper` plus one)
+    /// reads layer `l − 1`'s new `h` (see the module doc). Replaces any upper layers it had.
+    ///
+    /// # Errors
+    /// [`ShapeError`] naming the tensor as PyTorch does (`weight_ih_l1`, …) if a length does not match
+    /// `[G·H, H]` / `[G·H]`.
+    pub fn with_upper_layers(mut self, upper: Vec<LayerWeights>) -> Result<RnnCell, ShapeError> {
+        let (kind, hidden) = (self.kind, self.hidden);
+        let rows = kind.gates() * hidden;
+        for (index, layer) in upper.iter().enumerate() {
+            let l = index + 1;
+            for (name, values, expected) in [
+                ("weight_ih", &layer.weight_ih, rows * hidden),
+                ("weight_hh", &layer.weight_hh, rows * hidden),
+                ("bias_ih", &layer.bias_ih, rows),
+                ("bias_hh", &layer.bias_hh, rows),
+            ] {
+                if values.len() != expected {
+                    return Err(ShapeError { kind, tensor: format!("{name}_l{l}"), expected, found: values.len() });
+                }
+            }
+        }
+        self.upper = upper;
+        Ok(self)
+    }
+
+    /// Number of stacked layers `L` (1 for a single cell).
+    pub fn layers(&self) -> usize {
+        1 + self.upper.len()
+    }
+
+    /// Length of one layer's state: `H` (GRU) or `2H` (LSTM).
+    pub fn layer_state_len(&self) -> usize {
+        self.kind.state_len(self.hidden)
+    }
+
+    /// Where layer `layer`'s state (`h`, or `[h; c]`) sits in the flat state: layers are stored top
+    /// first, so layer `l` of `L` starts at `(L − 1 − l) · S` with `S` = [`Self::layer_state_len`].
+    ///
+    /// # Panics
+    /// If `layer ≥ L`.
+    pub fn layer_range(&self, layer: usize) -> std::ops::Range<usize> {
+        assert!(layer < self.layers(), "layer {layer} of a {}-layer cell", self.layers());
+        let per = self.layer_state_len();
+        let start = (self.layers() - 1 - layer) * per;
+        start..start + per
+    }
+
+    /// The tensors of layer `layer` in PyTorch order (`weight_ih`, `weight_hh`, `bias_ih`, `bias_hh`,
+    /// named without the `_l{l}` suffix) and their shapes (`[G·H, I or H]`, `[G·H, H]`, `[G·H]`,
+    /// `[G·H]`).
+    ///
+    /// # Panics
+    /// If `layer ≥ L`.
+    pub fn layer_tensors(&self, layer: usize) -> [(&'static str, &[f32], Vec<usize>); 4] {
+        let rows = self.kind.gates() * self.hidden;
+        let (ih, hh, bi, bh, cols) = match layer {
+            0 => (&self.weight_ih, &self.weight_hh, &self.bias_ih, &self.bias_hh, self.input),
+            l => {
+                let w = &self.upper[l - 1];
+                (&w.weight_ih, &w.weight_hh, &w.bias_ih, &w.bias_hh, self.hidden)
+            }
+        };
+        [
+            ("weight_ih", ih, vec![rows, cols]),
+            ("weight_hh", hh, vec![rows, self.hidden]),
+            ("bias_ih", bi, vec![rows]),
+            ("bias_hh", bh, vec![rows]),
+        ]
     }
 
     /// A GRU cell ([`Self::new`] with [`CellKind::Gru`]: tensors of `3H` rows).
@@ -235,12 +353,12 @@ impl RnnCell {
         self.hidden
     }
 
-    /// Length of the flat state: `H` (GRU) or `2H` (LSTM).
+    /// Length of the flat state: `H` (GRU) or `2H` (LSTM) per layer, times the number of layers.
     pub fn state_len(&self) -> usize {
-        self.kind.state_len(self.hidden)
+        self.layers() * self.kind.state_len(self.hidden)
     }
 
-    /// The four tensors in PyTorch order: `weight_ih`, `weight_hh`, `bias_ih`, `bias_hh`.
+    /// The four tensors of layer 0 (of the whole cell when it has one layer) in PyTorch order: `weight_ih`, `weight_hh`, `bias_ih`, `bias_hh`.
     pub fn tensors(&self) -> [(&'static str, &[f32]); 4] {
         [
             ("weight_ih", &self.weight_ih),
@@ -250,7 +368,7 @@ impl RnnCell {
         ]
     }
 
-    /// Their shapes: `[G·H, I]`, `[G·H, H]`, `[G·H]`, `[G·H]` with `G` = [`CellKind::gates`].
+    /// Their shapes (layer 0): `[G·H, I]`, `[G·H, H]`, `[G·H]`, `[G·H]` with `G` = [`CellKind::gates`].
     pub fn tensor_shapes(&self) -> [Vec<usize>; 4] {
         let rows = self.kind.gates() * self.hidden;
         [vec![rows, self.input], vec![rows, self.hidden], vec![rows], vec![rows]]
@@ -268,20 +386,24 @@ impl RnnCell {
         self
     }
 
-    /// FLOPs of one step ([`CellKind::flops_per_step`]).
+    /// FLOPs of one step ([`CellKind::flops_per_step`]), summed over the layers: layer 0 with input
+    /// `I`, each layer above with input `H`.
     pub fn flops_per_step(&self) -> u64 {
         self.kind.flops_per_step(self.input, self.hidden)
+            + self.upper.len() as u64 * self.kind.flops_per_step(self.hidden, self.hidden)
     }
 
     /// Number of parameters ([`CellKind::parameter_count`]): `3H(I + H) + 6H` (GRU) or
-    /// `4H(I + H) + 8H` (LSTM).
+    /// `4H(I + H) + 8H` (LSTM) for layer 0, plus those of each layer above (input `H`).
     pub fn parameter_count(&self) -> usize {
         self.kind.parameter_count(self.input, self.hidden)
+            + self.upper.len() * self.kind.parameter_count(self.hidden, self.hidden)
     }
 
-    /// One step in place on the flat state (`h` for a GRU, `[h; c]` for an LSTM): reads input `x`
-    /// (`I` values) and the state, writes the new state into it. The two matrix–vector products, then
-    /// the kind's element-wise update ([`gru_update`] or [`lstm_update`]).
+    /// One step in place on the flat state (`h` for a GRU, `[h; c]` for an LSTM; per layer, top layer
+    /// first, for a stacked cell): reads input `x` (`I` values) and the state, writes the new state
+    /// into it. Per layer, bottom up: the two matrix–vector products, then the kind's element-wise
+    /// update ([`gru_update`] or [`lstm_update`]); layer `l > 0` reads layer `l − 1`'s new `h`.
     /// Allocates nothing.
     ///
     /// # Panics
@@ -290,22 +412,65 @@ impl RnnCell {
     #[inline]
     pub fn step(&self, x: &[f32], state: &mut [f32], scratch: &mut CellScratch) {
         let hidden = self.hidden;
-        let rows = self.kind.gates() * hidden;
+        let per = self.kind.state_len(hidden);
+        let layers = self.layers();
         assert_eq!(x.len(), self.input, "{} step: input size", self.kind);
-        assert_eq!(state.len(), self.kind.state_len(hidden), "{} step: state size (h, or [h; c])", self.kind);
+        assert_eq!(state.len(), layers * per, "{} step: state size (h, or [h; c], per layer)", self.kind);
+        let bottom = (layers - 1) * per;
+        self.layer_step(
+            &self.weight_ih,
+            &self.weight_hh,
+            &self.bias_ih,
+            &self.bias_hh,
+            x,
+            &mut state[bottom..],
+            scratch,
+        );
+        for (index, layer) in self.upper.iter().enumerate() {
+            // Layer `index + 1` sits just above (before) layer `index`, whose new `h` opens `below`.
+            let split = bottom - index * per;
+            let (above, below) = state.split_at_mut(split);
+            let own = &mut above[split - per..];
+            self.layer_step(
+                &layer.weight_ih,
+                &layer.weight_hh,
+                &layer.bias_ih,
+                &layer.bias_hh,
+                &below[..hidden],
+                own,
+                scratch,
+            );
+        }
+    }
+
+    /// One layer's step on its own state block `own` (`h`, or `[h; c]`) with input `x`.
+    #[inline]
+    #[allow(clippy::too_many_arguments)]
+    fn layer_step(
+        &self,
+        weight_ih: &[f32],
+        weight_hh: &[f32],
+        bias_ih: &[f32],
+        bias_hh: &[f32],
+        x: &[f32],
+        own: &mut [f32],
+        scratch: &mut CellScratch,
+    ) {
+        let hidden = self.hidden;
+        let rows = self.kind.gates() * hidden;
         let gate_input = &mut scratch.gate_input[..rows];
         let gate_hidden = &mut scratch.gate_hidden[..rows];
-        if self.input == 1 {
+        if x.len() == 1 {
             let x0 = x[0];
-            for ((g, w), b) in gate_input.iter_mut().zip(&self.weight_ih).zip(&self.bias_ih) {
+            for ((g, w), b) in gate_input.iter_mut().zip(weight_ih).zip(bias_ih) {
                 *g = b + w * x0;
             }
         } else {
-            matvec_bias(self.isa, &self.weight_ih, x, &self.bias_ih, gate_input);
+            matvec_bias(self.isa, weight_ih, x, bias_ih, gate_input);
         }
         // `c` is empty for a GRU.
-        let (h, c) = state.split_at_mut(hidden);
-        matvec_bias(self.isa, &self.weight_hh, h, &self.bias_hh, gate_hidden);
+        let (h, c) = own.split_at_mut(hidden);
+        matvec_bias(self.isa, weight_hh, h, bias_hh, gate_hidden);
         match self.kind {
             CellKind::Gru => gru_update(self.isa, gate_input, gate_hidden, h),
             CellKind::Lstm => lstm_update(self.isa, gate_input, gate_hidden, h, c),
@@ -313,12 +478,13 @@ impl RnnCell {
     }
 
     /// The part of the flat state that Skip and SkipW gates read: all of `h` for a GRU, `c` for an
-    /// LSTM (see the module doc). `state` must be [`Self::state_len`] long.
+    /// LSTM (see the module doc; of the top layer, the first block). `state` must be
+    /// [`Self::state_len`] long.
     #[inline]
     pub fn gate_state<'a>(&self, state: &'a [f32]) -> &'a [f32] {
         match self.kind {
-            CellKind::Gru => state,
-            CellKind::Lstm => &state[self.hidden..],
+            CellKind::Gru => &state[..self.hidden],
+            CellKind::Lstm => &state[self.hidden..2 * self.hidden],
         }
     }
 }
@@ -504,6 +670,57 @@ mod tests {
                     assert!(worst <= REFERENCE_ATOL, "{kind} H={hidden} I={input}: max abs diff {worst}");
                 }
             }
+        }
+    }
+
+    #[test]
+    fn a_stacked_step_is_each_layer_in_turn_on_the_layer_belows_new_h() {
+        for kind in CellKind::ALL {
+            let (input, hidden) = (3, 5);
+            let bottom = random_cell(kind, input, hidden, 7);
+            let middle = random_cell(kind, hidden, hidden, 8);
+            let top = random_cell(kind, hidden, hidden, 9);
+            let upper = [&middle, &top]
+                .map(|c| {
+                    let [(_, wi), (_, wh), (_, bi), (_, bh)] = c.tensors();
+                    LayerWeights {
+                        weight_ih: wi.to_vec(),
+                        weight_hh: wh.to_vec(),
+                        bias_ih: bi.to_vec(),
+                        bias_hh: bh.to_vec(),
+                    }
+                })
+                .to_vec();
+            let stacked = bottom.clone().with_upper_layers(upper).unwrap();
+            let per = kind.state_len(hidden);
+            assert_eq!((stacked.layers(), stacked.state_len(), stacked.layer_range(0)), (3, 3 * per, 2 * per..3 * per));
+            assert_eq!(stacked.flops_per_step(), kind.flops_per_step(3, 5) + 2 * kind.flops_per_step(5, 5));
+            assert_eq!(stacked.parameter_count(), kind.parameter_count(3, 5) + 2 * kind.parameter_count(5, 5));
+            let mut rng = rand_pcg::Pcg64::seed_from_u64(5);
+            let mut flat = vec![0.0f32; stacked.state_len()];
+            let mut layers = [vec![0.0f32; per], vec![0.0f32; per], vec![0.0f32; per]];
+            let mut scratch = CellScratch::new(hidden);
+            for _ in 0..12 {
+                let x: Vec<f32> = (0..input).map(|_| rng.random_range(-1.0..1.0)).collect();
+                stacked.step(&x, &mut flat, &mut scratch);
+                bottom.step(&x, &mut layers[0], &mut scratch);
+                let below = layers[0][..hidden].to_vec();
+                middle.step(&below, &mut layers[1], &mut scratch);
+                let below = layers[1][..hidden].to_vec();
+                top.step(&below, &mut layers[2], &mut scratch);
+                // Top layer first.
+                assert_eq!(flat, [layers[2].clone(), layers[1].clone(), layers[0].clone()].concat(), "{kind}");
+            }
+            assert_eq!(stacked.gate_state(&flat), if kind == CellKind::Gru { &flat[..5] } else { &flat[5..10] });
+            let err = bottom
+                .with_upper_layers(vec![LayerWeights {
+                    weight_ih: vec![0.0; 3],
+                    weight_hh: vec![],
+                    bias_ih: vec![],
+                    bias_hh: vec![],
+                }])
+                .unwrap_err();
+            assert_eq!(err.tensor, "weight_ih_l1");
         }
     }
 

@@ -622,6 +622,33 @@ impl FlexibleModel {
         }
     }
 
+    /// Stacked layers of the cells (1 except in a `Switch` bank of stacked models: see
+    /// [`crate::rnn::cell`]).
+    pub fn layers(&self) -> usize {
+        match self {
+            FlexibleModel::Switch(f) => f.bank.models()[0].cell.layers(),
+            _ => 1,
+        }
+    }
+
+    /// Layer `layer`'s `h` and (LSTM) `c` of the model in use (as [`Self::hidden_state`] and
+    /// [`Self::cell_state`], which are those of the top layer `L − 1`).
+    ///
+    /// # Panics
+    /// If `layer` ≥ [`Self::layers`].
+    pub fn layer_state<'a>(&self, state: &'a FlexState, layer: usize) -> (&'a [f32], Option<&'a [f32]>) {
+        assert!(layer < self.layers(), "layer {layer} of a {}-layer model", self.layers());
+        match (self, &state.family, &self.settings()[state.previous.unwrap_or(0)].knobs) {
+            (FlexibleModel::Switch(f), FamilyState::Switch { h, .. }, Knobs::Model { model }) => {
+                let cell = &f.bank.models()[*model].cell;
+                let block = &h[cell.layer_range(layer)];
+                let hidden = cell.hidden_size();
+                (&block[..hidden], (cell.kind() == CellKind::Lstm).then(|| &block[hidden..]))
+            }
+            _ => (self.hidden_state(state), self.cell_state(state)),
+        }
+    }
+
     /// The family's name as cards spell it: `switch`, `thr`, `skipw` or `nested`.
     pub fn family(&self) -> &'static str {
         match self {

@@ -18,9 +18,9 @@ pub mod schedule;
 pub mod skip;
 pub mod skipw;
 
-pub use cell::{CellKind, CellScratch, RnnCell, ShapeError};
+pub use cell::{CellKind, CellScratch, LayerWeights, RnnCell, ShapeError};
 pub use flex::{FamilyState, FlexState, FlexibleModel, KnobError, Knobs, Setting, StepPlan};
-pub use model::{argmax, truncate_or_pad, GruClassifier, ModelBank, RnnClassifier, StateMap};
+pub use model::{argmax, truncate_or_pad, truncate_pad_map, GruClassifier, ModelBank, RnnClassifier, StateMap};
 pub use nested::{NestedGru, NestedRnn, NestedScratch};
 pub use schedule::change_steps;
 pub use skip::{SkipClassification, SkipGruClassifier, SkipRnnClassifier, SkipState};

@@ -138,11 +138,28 @@ impl StateMap {
 }
 
 /// The naive way to move a state between sizes: keep the first `min(from, to)` units, pad with zeros.
-/// The baseline that a learned [`StateMap`] must beat.
+/// The baseline that a learned [`StateMap`] must beat. (For an LSTM or a stacked cell, whose flat
+/// state has several parts, [`truncate_pad_map`] keeps the leading units of each part instead.)
 pub fn truncate_or_pad(from: &[f32], out: &mut [f32]) {
     let shared = from.len().min(out.len());
     out[..shared].copy_from_slice(&from[..shared]);
     out[shared..].iter_mut().for_each(|v| *v = 0.0);
+}
+
+/// Truncation / zero padding as a [`StateMap`] between flat states of `layers`-layer `kind` cells of
+/// `from` and `to` hidden units: in every part of the flat state (per layer `h`, and `c` for an
+/// LSTM: see [`crate::rnn::cell`]) the first `min(from, to)` units are kept and the others of the
+/// target are 0. Its cost is that of a dense map ([`StateMap::flops`]).
+pub fn truncate_pad_map(kind: CellKind, layers: usize, from: usize, to: usize) -> StateMap {
+    let (from_len, to_len) = (layers * kind.state_len(from), layers * kind.state_len(to));
+    let mut weight = vec![0.0; to_len * from_len];
+    let parts = from_len / from;
+    for part in 0..parts {
+        for unit in 0..from.min(to) {
+            weight[(part * to + unit) * from_len + part * from + unit] = 1.0;
+        }
+    }
+    StateMap { from_hidden: from_len, to_hidden: to_len, weight, bias: vec![0.0; to_len] }
 }
 
 /// A bank of models of one cell kind (GRUs or LSTMs) and the allowed switches between them: a
@@ -213,6 +230,15 @@ impl ModelBank {
             return Err(BankError::Invalid(format!(
                 "model {} differs from {} in cell kind, input size or classes",
                 odd.name, first.name
+            )));
+        }
+        if let Some(odd) = models.iter().find(|m| m.cell.layers() != first.cell.layers()) {
+            return Err(BankError::Invalid(format!(
+                "model {} has {} layers and {} has {}; a bank's models have one number of layers (its maps act layer by layer)",
+                odd.name,
+                odd.cell.layers(),
+                first.name,
+                first.cell.layers()
             )));
         }
         let mut switches = DiGraph::new();
@@ -430,6 +456,33 @@ mod tests {
         assert_eq!(out, [6.5, 6.5]);
         assert_eq!(bank.switch_flops(0, 1), 2 * 3 * 2 + 3);
         assert_eq!(bank.switch_flops(1, 1), 0);
+    }
+
+    #[test]
+    fn truncate_pad_map_keeps_shared_units_of_every_part() {
+        let map = truncate_pad_map(CellKind::Lstm, 1, 3, 2);
+        let mut out = vec![9.0; 4];
+        map.apply(&[1.0, 2.0, 3.0, 10.0, 20.0, 30.0], &mut out);
+        assert_eq!(out, [1.0, 2.0, 10.0, 20.0]);
+        let map = truncate_pad_map(CellKind::Lstm, 1, 2, 3);
+        let mut out = vec![9.0; 6];
+        map.apply(&[1.0, 2.0, 10.0, 20.0], &mut out);
+        assert_eq!(out, [1.0, 2.0, 0.0, 10.0, 20.0, 0.0]);
+        let map = truncate_pad_map(CellKind::Gru, 1, 2, 3);
+        let mut out = vec![9.0; 3];
+        map.apply(&[1.0, 2.0], &mut out);
+        assert_eq!(out, [1.0, 2.0, 0.0]);
+        // Two GRU layers (top first): each layer's h is truncated on its own.
+        let map = truncate_pad_map(CellKind::Gru, 2, 3, 2);
+        let mut out = vec![9.0; 4];
+        map.apply(&[1.0, 2.0, 3.0, 10.0, 20.0, 30.0], &mut out);
+        assert_eq!(out, [1.0, 2.0, 10.0, 20.0]);
+        // Two LSTM layers [h1; c1; h0; c0], padded from 1 to 2 units.
+        let map = truncate_pad_map(CellKind::Lstm, 2, 1, 2);
+        let mut out = vec![9.0; 8];
+        map.apply(&[1.0, 2.0, 3.0, 4.0], &mut out);
+        assert_eq!(out, [1.0, 0.0, 2.0, 0.0, 3.0, 0.0, 4.0, 0.0]);
+        assert_eq!(map.flops(), 2 * 8 * 4 + 8);
     }
 
     #[test]

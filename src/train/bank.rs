@@ -26,7 +26,7 @@ use rand_pcg::Pcg64;
 
 use crate::data::{SequenceSet, Split};
 use crate::rnn::io::{BankCard, BankFamily, Card, CardMap, CardModel, CardSwitchFineTune, CardTraining};
-use crate::rnn::{CellScratch, GruClassifier, ModelBank, StateMap};
+use crate::rnn::{truncate_pad_map, CellScratch, GruClassifier, ModelBank, StateMap};
 
 use super::{
     batch_tensor, clip_gradients, fit_state_map, flat, hidden_states, map_mse, score, task_loss, train_classifier,
@@ -139,48 +139,14 @@ pub fn train_bank(
         });
         models.push(model);
     }
-    let states = |set: &SequenceSet| models.iter().map(|m| hidden_states(m, set)).collect::<Vec<_>>();
-    let (train_states, validation_states, test_states) = (states(&train), states(&validation), states(&test));
-    let mut maps = Vec::new();
-    let mut named_maps = Vec::new();
-    let mut card_maps = Vec::new();
-    for (from, a) in models.iter().enumerate() {
-        for (to, b) in models.iter().enumerate() {
-            if from == to {
-                continue;
-            }
-            let (ha, hb) = (a.state_len(), b.state_len());
-            let (map, ridge_lambda) = fit_state_map(
-                &train_states[from],
-                &train_states[to],
-                &validation_states[from],
-                &validation_states[to],
-                ha,
-                hb,
-            )?;
-            let test_mse = map_mse(Some(&map), &test_states[from], ha, &test_states[to], hb);
-            let test_mse_truncate_pad = map_mse(None, &test_states[from], ha, &test_states[to], hb);
-            progress(BankProgress::MapDone {
-                from: a.hidden_size(),
-                to: b.hidden_size(),
-                mse: test_mse,
-                mse_truncate_pad: test_mse_truncate_pad,
-            });
-            card_maps.push(CardMap {
-                from: a.name.clone(),
-                to: b.name.clone(),
-                flops: map.flops(),
-                ridge_lambda,
-                test_mse,
-                test_mse_truncate_pad,
-            });
-            named_maps.push((a.name.clone(), b.name.clone(), map.clone()));
-            maps.push((from, to, map));
-        }
-    }
+    let (maps, named_maps, card_maps) =
+        fit_bank_maps(&models, &train, &validation, &test, |from, to, mse, mse_truncate_pad| {
+            progress(BankProgress::MapDone { from, to, mse, mse_truncate_pad })
+        })?;
     let card = Card {
         task: set.name.clone(),
         cell: config.base.cell,
+        layers: 1,
         input: set.features,
         classes: set.classes,
         family: BankCard { kind: BankFamily::Switch, models: card_models, maps: card_maps, switch_fine_tune: None },
@@ -251,6 +217,64 @@ impl Default for SwitchConfig {
             seed: 1,
         }
     }
+}
+
+/// The state maps of a bank, as `flexrnn train` fits them and `flexrnn import --fit-maps-on` reuses
+/// them: for every ordered pair of different models, an affine map of flat states (every layer's
+/// state for stacked cells) fitted by ridge regression ([`fit_state_map`]) on the states of `train`
+/// after every step, `λ` chosen on those of `validation`, and measured on those of `test` next to
+/// truncation / zero padding (for a stacked cell, [`truncate_pad_map`] layer by layer). `progress`
+/// receives `(H_from, H_to, test MSE, test MSE of truncation)` per map. Returns the maps by model
+/// index (for [`ModelBank::new`]), by name (for `maps.safetensors`) and the card entries.
+///
+/// # Errors
+/// [`TrainError::Singular`] if a ridge system cannot be solved.
+#[allow(clippy::type_complexity)]
+pub fn fit_bank_maps(
+    models: &[GruClassifier],
+    train: &SequenceSet,
+    validation: &SequenceSet,
+    test: &SequenceSet,
+    mut progress: impl FnMut(usize, usize, f64, f64),
+) -> Result<(Vec<(usize, usize, StateMap)>, Vec<(String, String, StateMap)>, Vec<CardMap>), TrainError> {
+    let states = |set: &SequenceSet| models.iter().map(|m| hidden_states(m, set)).collect::<Vec<_>>();
+    let (train_states, validation_states, test_states) = (states(train), states(validation), states(test));
+    let mut maps = Vec::new();
+    let mut named_maps = Vec::new();
+    let mut card_maps = Vec::new();
+    for (from, a) in models.iter().enumerate() {
+        for (to, b) in models.iter().enumerate() {
+            if from == to {
+                continue;
+            }
+            let (ha, hb) = (a.state_len(), b.state_len());
+            let (map, ridge_lambda) = fit_state_map(
+                &train_states[from],
+                &train_states[to],
+                &validation_states[from],
+                &validation_states[to],
+                ha,
+                hb,
+            )?;
+            let test_mse = map_mse(Some(&map), &test_states[from], ha, &test_states[to], hb);
+            let layers = a.cell.layers();
+            let truncation =
+                (layers > 1).then(|| truncate_pad_map(a.cell_kind(), layers, a.hidden_size(), b.hidden_size()));
+            let test_mse_truncate_pad = map_mse(truncation.as_ref(), &test_states[from], ha, &test_states[to], hb);
+            progress(a.hidden_size(), b.hidden_size(), test_mse, test_mse_truncate_pad);
+            card_maps.push(CardMap {
+                from: a.name.clone(),
+                to: b.name.clone(),
+                flops: map.flops(),
+                ridge_lambda,
+                test_mse,
+                test_mse_truncate_pad,
+            });
+            named_maps.push((a.name.clone(), b.name.clone(), map.clone()));
+            maps.push((from, to, map));
+        }
+    }
+    Ok((maps, named_maps, card_maps))
 }
 
 /// A switch schedule: `(first step, model)` pairs, the first at step 0, steps increasing, each model

@@ -74,8 +74,15 @@ impl CandleCell {
         })
     }
 
-    /// The variables of a trained cell `cell` (its weights copied), for fine-tuning it.
+    /// The variables of a trained cell `cell` (its weights copied), for fine-tuning it; an error for a
+    /// stacked cell (training runs one layer).
     pub(crate) fn from_cell(cell: &RnnCell) -> candle_core::Result<CandleCell> {
+        if cell.layers() != 1 {
+            return Err(candle_core::Error::Msg(format!(
+                "a {}-layer cell: training and fine-tuning run one-layer cells only",
+                cell.layers()
+            )));
+        }
         let [weight_ih, weight_hh, bias_ih, bias_hh] = cell.tensors();
         let shapes = cell.tensor_shapes();
         let var = |values: &[f32], shape: &[usize]| Var::from_vec(values.to_vec(), shape, &Device::Cpu);

@@ -403,6 +403,7 @@ pub fn train_nested(
     let card = Card {
         task: set.name.clone(),
         cell: config.cell,
+        layers: 1,
         input: set.features,
         classes: set.classes,
         family: part,

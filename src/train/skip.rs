@@ -903,6 +903,7 @@ pub fn train_skip_bank(
     let card = Card {
         task: set.name.clone(),
         cell: config.base.cell,
+        layers: 1,
         input: set.features,
         classes: set.classes,
         family: BankCard { kind: BankFamily::Thr, models: card_models, maps: Vec::new(), switch_fine_tune: None },

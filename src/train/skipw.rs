@@ -462,6 +462,7 @@ pub fn train_skipw(
     let card = Card {
         task: set.name.clone(),
         cell: config.cell,
+        layers: 1,
         input: set.features,
         classes: set.classes,
         family: part,

@@ -296,3 +296,60 @@ fn two_device_event_loop_allocates_nothing_per_event() {
         assert!(during < 40, "{}: {during} allocations for {events} events", plan.label);
     }
 }
+
+/// A 2-layer bank (GRU and LSTM cells): the stacked step and the layer-by-layer state maps allocate
+/// nothing, the model changing at every few steps.
+#[test]
+fn stacked_two_layer_banks_plan_step_and_predict_allocate_nothing() {
+    use flexrnn::rnn::{truncate_pad_map, CellKind, FlexibleModel, LayerWeights, ModelBank, RnnClassifier};
+    for kind in CellKind::ALL {
+        let weights = |n: usize, k: usize| (0..n).map(|i| (((i * k) % 13) as f32 - 6.0) * 0.02).collect::<Vec<f32>>();
+        let model = |hidden: usize| {
+            let rows = kind.gates() * hidden;
+            let upper = LayerWeights {
+                weight_ih: weights(rows * hidden, 3),
+                weight_hh: weights(rows * hidden, 5),
+                bias_ih: weights(rows, 7),
+                bias_hh: weights(rows, 11),
+            };
+            let cell = RnnCell::new(
+                kind,
+                1,
+                hidden,
+                weights(rows, 3),
+                weights(rows * hidden, 5),
+                weights(rows, 7),
+                weights(rows, 11),
+            )
+            .unwrap()
+            .with_upper_layers(vec![upper])
+            .unwrap();
+            RnnClassifier {
+                name: format!("{kind}-{hidden}"),
+                cell,
+                readout_weight: weights(10 * hidden, 2),
+                readout_bias: vec![0.0; 10],
+            }
+        };
+        let bank = ModelBank::new(
+            vec![model(8), model(32)],
+            vec![(0, 1, truncate_pad_map(kind, 2, 8, 32)), (1, 0, truncate_pad_map(kind, 2, 32, 8))],
+        )
+        .unwrap();
+        let model = FlexibleModel::from_bank(bank, None);
+        assert_eq!(model.layers(), 2);
+        let mut state = model.new_state();
+        let before = allocations();
+        for t in 0..1000usize {
+            let setting = (t * 7 / 3) % 2;
+            let x = [(t % 17) as f32 / 16.0];
+            let plan = model.plan(setting, &mut state);
+            model.step(setting, plan.updates.then_some(&x[..]), &mut state);
+            if t % 64 == 63 {
+                let _ = model.predict(&mut state);
+                state.reset();
+            }
+        }
+        assert_eq!(allocations() - before, 0, "{kind}");
+    }
+}

@@ -39,6 +39,8 @@ pub struct TorchModel {
     /// name → (shape, values as `f64` after the storage type's rounding), PyTorch names.
     pub tensors: BTreeMap<String, (Vec<usize>, Vec<f64>)>,
     pub store: Store,
+    /// Stacked layers (`num_layers` of `nn.GRU` / `nn.LSTM`).
+    pub layers: usize,
     /// `weight_ih` etc. name of the layer tensors: `<prefix>weight_ih[_l0]`.
     prefix: String,
     suffix: String,
@@ -88,6 +90,25 @@ impl TorchModel {
         store: Store,
         seed: u64,
     ) -> TorchModel {
+        TorchModel::stacked(kind, cell_module, prefix, head, input, hidden, outputs, store, seed, 1)
+    }
+
+    /// [`Self::new`] with `layers` stacked layers (`nn.GRU` / `nn.LSTM` names `…_l1`, … for the layers
+    /// above the first; `cell_module` must be false when `layers` > 1).
+    #[allow(clippy::too_many_arguments)]
+    pub fn stacked(
+        kind: CellKind,
+        cell_module: bool,
+        prefix: &str,
+        head: &str,
+        input: usize,
+        hidden: usize,
+        outputs: usize,
+        store: Store,
+        seed: u64,
+        layers: usize,
+    ) -> TorchModel {
+        assert!(layers == 1 || !cell_module, "a Cell module has one layer");
         let rows = kind.gates() * hidden;
         let suffix = if cell_module { "" } else { "_l0" };
         let mut model = TorchModel {
@@ -97,6 +118,7 @@ impl TorchModel {
             outputs,
             tensors: BTreeMap::new(),
             store,
+            layers,
             prefix: prefix.into(),
             suffix: suffix.into(),
             head: head.into(),
@@ -115,7 +137,34 @@ impl TorchModel {
             let v = values(seed * 10 + k as u64, n, 2.0 * scale).into_iter().map(|v| stored(v, store).1).collect();
             model.tensors.insert(name, (shape, v));
         }
+        for l in 1..layers {
+            for (k, (base, shape)) in [
+                ("weight_ih", vec![rows, hidden]),
+                ("weight_hh", vec![rows, hidden]),
+                ("bias_ih", vec![rows]),
+                ("bias_hh", vec![rows]),
+            ]
+            .into_iter()
+            .enumerate()
+            {
+                let n = shape.iter().product();
+                let v = values(seed * 1000 + 100 * l as u64 + k as u64, n, 2.0 * scale)
+                    .into_iter()
+                    .map(|v| stored(v, store).1)
+                    .collect();
+                model.tensors.insert(format!("{prefix}{base}_l{l}"), (shape, v));
+            }
+        }
         model
+    }
+
+    /// The name of layer `l`'s tensor (`weight_ih`, 1 → `<prefix>weight_ih_l1`).
+    pub fn layer_at(&self, base: &str, l: usize) -> String {
+        if l == 0 {
+            self.layer(base)
+        } else {
+            format!("{}{base}_l{l}", self.prefix)
+        }
     }
 
     /// The name of a layer tensor (`weight_ih` → `<prefix>weight_ih_l0`).
@@ -154,52 +203,73 @@ impl TorchModel {
         self.bytes_with(&[], &[])
     }
 
-    /// PyTorch's equations in `f64`: the final state (`h`, or `[h; c]`) and the readout of `h`.
+    /// PyTorch's equations in `f64`: the final state of the top layer (`h`, or `[h; c]`) and the
+    /// readout of its `h`.
     pub fn reference(&self, sequence: &[f32]) -> (Vec<f64>, Vec<f64>) {
-        let (i_n, h_n) = (self.input, self.hidden);
-        let (w_ih, w_hh) = (self.get(&self.layer("weight_ih")), self.get(&self.layer("weight_hh")));
-        let (b_ih, b_hh) = (self.get(&self.layer("bias_ih")), self.get(&self.layer("bias_hh")));
+        let (mut states, out) = self.reference_layers(sequence);
+        (states.pop().unwrap(), out)
+    }
+
+    /// PyTorch's equations in `f64` for every layer (`nn.GRU` / `nn.LSTM`: layer `l > 0` reads layer
+    /// `l − 1`'s new `h` of the same step; no dropout): each layer's final state (`h`, or `[h; c]`),
+    /// bottom layer first, and the readout of the top layer's `h`.
+    pub fn reference_layers(&self, sequence: &[f32]) -> (Vec<Vec<f64>>, Vec<f64>) {
+        let h_n = self.hidden;
         let sigmoid = |v: f64| 1.0 / (1.0 + (-v).exp());
-        let mut h = vec![0.0; h_n];
-        let mut c = vec![0.0; h_n];
-        for x in sequence.chunks_exact(i_n) {
-            // gi[row] = W_ih x + b_ih, gh[row] = W_hh h + b_hh, rows in PyTorch's gate order.
-            let rows = self.kind.gates() * h_n;
-            let gi: Vec<f64> = (0..rows)
-                .map(|r| b_ih[r] + (0..i_n).map(|k| w_ih[r * i_n + k] * f64::from(x[k])).sum::<f64>())
-                .collect();
-            let gh: Vec<f64> =
-                (0..rows).map(|r| b_hh[r] + (0..h_n).map(|k| w_hh[r * h_n + k] * h[k]).sum::<f64>()).collect();
-            match self.kind {
-                CellKind::Gru => {
-                    // r, z, n: n = tanh(W_in x + b_in + r ⊙ (W_hn h + b_hn)); h' = (1 − z) ⊙ n + z ⊙ h.
-                    for u in 0..h_n {
-                        let r = sigmoid(gi[u] + gh[u]);
-                        let z = sigmoid(gi[h_n + u] + gh[h_n + u]);
-                        let n = (gi[2 * h_n + u] + r * gh[2 * h_n + u]).tanh();
-                        h[u] = (1.0 - z) * n + z * h[u];
+        let mut h = vec![vec![0.0; h_n]; self.layers];
+        let mut c = vec![vec![0.0; h_n]; self.layers];
+        for x in sequence.chunks_exact(self.input) {
+            let mut below: Vec<f64> = x.iter().map(|&v| f64::from(v)).collect();
+            for l in 0..self.layers {
+                let i_n = below.len();
+                let (w_ih, w_hh) = (self.get(&self.layer_at("weight_ih", l)), self.get(&self.layer_at("weight_hh", l)));
+                let (b_ih, b_hh) = (self.get(&self.layer_at("bias_ih", l)), self.get(&self.layer_at("bias_hh", l)));
+                // gi[row] = W_ih x + b_ih, gh[row] = W_hh h + b_hh, rows in PyTorch's gate order.
+                let rows = self.kind.gates() * h_n;
+                let gi: Vec<f64> =
+                    (0..rows).map(|r| b_ih[r] + (0..i_n).map(|k| w_ih[r * i_n + k] * below[k]).sum::<f64>()).collect();
+                let gh: Vec<f64> =
+                    (0..rows).map(|r| b_hh[r] + (0..h_n).map(|k| w_hh[r * h_n + k] * h[l][k]).sum::<f64>()).collect();
+                let (h, c) = (&mut h[l], &mut c[l]);
+                match self.kind {
+                    CellKind::Gru => {
+                        // r, z, n: n = tanh(W_in x + b_in + r ⊙ (W_hn h + b_hn)); h' = (1 − z) ⊙ n + z ⊙ h.
+                        for u in 0..h_n {
+                            let r = sigmoid(gi[u] + gh[u]);
+                            let z = sigmoid(gi[h_n + u] + gh[h_n + u]);
+                            let n = (gi[2 * h_n + u] + r * gh[2 * h_n + u]).tanh();
+                            h[u] = (1.0 - z) * n + z * h[u];
+                        }
+                    }
+                    CellKind::Lstm => {
+                        // i, f, g, o: c' = f ⊙ c + i ⊙ g; h' = o ⊙ tanh(c').
+                        for u in 0..h_n {
+                            let i = sigmoid(gi[u] + gh[u]);
+                            let f = sigmoid(gi[h_n + u] + gh[h_n + u]);
+                            let g = (gi[2 * h_n + u] + gh[2 * h_n + u]).tanh();
+                            let o = sigmoid(gi[3 * h_n + u] + gh[3 * h_n + u]);
+                            c[u] = f * c[u] + i * g;
+                            h[u] = o * c[u].tanh();
+                        }
                     }
                 }
-                CellKind::Lstm => {
-                    // i, f, g, o: c' = f ⊙ c + i ⊙ g; h' = o ⊙ tanh(c').
-                    for u in 0..h_n {
-                        let i = sigmoid(gi[u] + gh[u]);
-                        let f = sigmoid(gi[h_n + u] + gh[h_n + u]);
-                        let g = (gi[2 * h_n + u] + gh[2 * h_n + u]).tanh();
-                        let o = sigmoid(gi[3 * h_n + u] + gh[3 * h_n + u]);
-                        c[u] = f * c[u] + i * g;
-                        h[u] = o * c[u].tanh();
-                    }
-                }
+                below = h.clone();
             }
         }
+        let top = &h[self.layers - 1];
         let (w, b) = (self.get(&format!("{}weight", self.head)), self.get(&format!("{}bias", self.head)));
-        let out = (0..self.outputs).map(|o| b[o] + (0..h_n).map(|k| w[o * h_n + k] * h[k]).sum::<f64>()).collect();
-        let mut state = h;
-        if self.kind == CellKind::Lstm {
-            state.extend(c);
-        }
-        (state, out)
+        let out = (0..self.outputs).map(|o| b[o] + (0..h_n).map(|k| w[o * h_n + k] * top[k]).sum::<f64>()).collect();
+        let states = h
+            .into_iter()
+            .zip(c)
+            .map(|(mut h, c)| {
+                if self.kind == CellKind::Lstm {
+                    h.extend(c);
+                }
+                h
+            })
+            .collect();
+        (states, out)
     }
 }
 
@@ -462,12 +532,22 @@ fn import_refuses_an_unknown_dtype_by_name() {
 }
 
 #[test]
-fn import_refuses_stacked_and_bidirectional_layers_by_name() {
-    let model = TorchModel::new(CellKind::Gru, false, "", "head.", 1, 4, 10, Store::F32, 6);
-    let second: Vec<u8> = vec![0; 12 * 4 * 4];
-    let bytes = model.bytes_with(&[("weight_ih_l1", vec![12, 4], Dtype::F32, second.clone())], &[]);
-    let err = refused(&bytes, &default_names());
-    assert!(err.contains("`weight_ih_l1`") && err.contains("stacked layers are not supported yet"), "{err}");
+fn import_refuses_gaps_in_stacked_layers_bad_upper_shapes_and_bidirectional_layers_by_name() {
+    let model = TorchModel::stacked(CellKind::Gru, false, "", "head.", 1, 4, 10, Store::F32, 6, 3);
+    // Layer 1 missing, layer 2 present.
+    let err = refused(&model.bytes_with(&[], &["weight_ih_l1"]), &default_names());
+    assert!(err.contains("tensor `bias_hh_l1` belongs to layer 1, but `weight_ih_l1` is missing"), "{err}");
+    assert!(err.contains("without gaps"), "{err}");
+    // Layer 2's input kernel transposed ([H, 3H]) and of a wrong size.
+    let mut broken = model.clone();
+    broken.tensors.insert("weight_ih_l2".into(), (vec![4, 12], vec![0.0; 48]));
+    let err = refused(&broken.bytes(), &default_names());
+    assert!(err.contains("`weight_ih_l2` has shape [4, 12]: it looks transposed"), "{err}");
+    broken.tensors.insert("weight_ih_l2".into(), (vec![12, 5], vec![0.0; 60]));
+    let err = refused(&broken.bytes(), &default_names());
+    assert!(err.contains("`weight_ih_l2` has shape [12, 5], expected [12, 4] (layer 2"), "{err}");
+    let err = refused(&model.bytes_with(&[], &["bias_hh_l2"]), &default_names());
+    assert!(err.contains("missing tensor `bias_hh_l2`"), "{err}");
     let bytes = model.bytes_with(&[("weight_ih_l0_reverse", vec![12, 1], Dtype::F32, vec![0; 48])], &[]);
     let err = refused(&bytes, &default_names());
     assert!(err.contains("`weight_ih_l0_reverse`") && err.contains("bidirectional"), "{err}");
@@ -527,8 +607,7 @@ fn several_files_make_a_switching_bank_with_truncation_padding_maps() {
     assert_eq!(source.files[0].path, dir.path().join("narrow.safetensors").display().to_string());
     assert_eq!((source.files[0].dtypes.as_str(), source.files[1].dtypes.as_str()), ("BF16", "F32"));
     assert!(
-        source.state_maps.starts_with("truncation / zero padding")
-            && source.state_maps.contains("not made by import yet")
+        source.state_maps.starts_with("truncation / zero padding") && source.state_maps.contains("--fit-maps-on TASK")
     );
     // gru-6 → gru-4 keeps the first 4 units; gru-4 → gru-6 pads with zeros.
     let mut state = vec![1.0, 2.0, 3.0, 4.0, 5.0, 6.0];
@@ -672,4 +751,339 @@ fn npz_data_split_by_percent_unstandardised_runs_an_imported_model_through_infer
     assert!(err.contains("`x` has shape [40, 21]; expected [N, T, I]"), "{err}");
     let err = Task::load(&format!("npz:{},test=95", broken.display())).unwrap_err().to_string();
     assert!(err.contains("test=95") && err.contains("0–90"), "{err}");
+}
+
+/// The stacked cases: a 2-layer GRU and a 2-layer LSTM in F32, a 2-layer GRU in F16 and a 3-layer
+/// LSTM in BF16 (digits: 1 feature, 10 classes).
+fn stacked_cases() -> Vec<TorchModel> {
+    vec![
+        TorchModel::stacked(CellKind::Gru, false, "rnn.", "head.", 1, 7, 10, Store::F32, 21, 2),
+        TorchModel::stacked(CellKind::Lstm, false, "", "head.", 1, 6, 10, Store::F32, 22, 2),
+        TorchModel::stacked(CellKind::Gru, false, "", "fc.", 1, 5, 10, Store::F16, 23, 2),
+        TorchModel::stacked(CellKind::Lstm, false, "rnn.", "head.", 1, 4, 10, Store::Bf16, 24, 3),
+    ]
+}
+
+#[test]
+fn stacked_gru_and_lstm_layers_compute_pytorchs_outputs_and_every_layers_state_through_infer() {
+    let task = Task::load("digits").unwrap();
+    let test = task.part(SplitPart::Test);
+    let dir = tempfile::tempdir().unwrap();
+    for (index, model) in stacked_cases().into_iter().enumerate() {
+        let file = write(dir.path(), &format!("s{index}.safetensors"), &model.bytes());
+        let out = dir.path().join(format!("stacked{index}"));
+        let (prefix, head) = (model.prefix.clone(), model.head.clone());
+        import(&[
+            os("--model"),
+            file.as_os_str(),
+            os("--task"),
+            os("digits"),
+            os("--prefix"),
+            os(&prefix),
+            os("--head"),
+            os(&head),
+            os("--out"),
+            out.as_os_str(),
+        ]);
+        let (bank, card) = flexrnn::rnn::io::load_bank(&out).unwrap();
+        let cell = &bank.models()[0].cell;
+        assert_eq!((card.layers, cell.layers()), (model.layers, model.layers));
+        let card_json: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(out.join("card.json")).unwrap()).unwrap();
+        assert_eq!(card_json["layers"], model.layers);
+        if index == 0 {
+            // An imported stacked card validates against the shipped schema.
+            let schema: serde_json::Value =
+                serde_json::from_slice(&std::fs::read(crate::at("docs/card.schema.json")).unwrap()).unwrap();
+            let validator = jsonschema::draft202012::new(&schema).unwrap();
+            let errors: Vec<String> = validator.iter_errors(&card_json).map(|e| e.to_string()).collect();
+            assert!(errors.is_empty(), "{errors:?}");
+        }
+        // FLOPs and parameters: layer 0 reads the input, the others the H units below.
+        let (h, g) = (model.hidden as u64, model.kind.gates() as u64);
+        let per_layer = |i: u64| model.kind.flops_per_step(i as usize, model.hidden);
+        let expected_flops = per_layer(1) + (model.layers as u64 - 1) * per_layer(h);
+        assert_eq!(card.family.models[0].flops_per_step, expected_flops);
+        let params =
+            g * h * (1 + h) + 2 * g * h + (model.layers as u64 - 1) * (g * h * 2 * h + 2 * g * h) + 10 * h + 10;
+        assert_eq!(card.family.models[0].param_bytes, 4 * params);
+        assert_eq!(
+            card.import.as_ref().unwrap().files[0].layout,
+            if model.kind == CellKind::Gru { "nn.GRU" } else { "nn.LSTM" }
+        );
+        let csv = dir.path().join(format!("stacked{index}.csv"));
+        infer(&out, &["--states"], &csv);
+        let rows = read_csv(&csv);
+        assert_eq!(rows.len(), test.len());
+        let lstm = model.kind == CellKind::Lstm;
+        let mut worst = 0.0f64;
+        for (i, row) in rows.iter().enumerate() {
+            let (states, reference) = model.reference_layers(test.sequence(i));
+            let logits: Vec<f64> = (0..10).map(|k| row[&format!("logit_{k}")].parse().unwrap()).collect();
+            for (a, b) in logits.iter().zip(&reference) {
+                worst = worst.max((a - b).abs());
+            }
+            for (l, state) in states.iter().enumerate() {
+                let written: Vec<f64> = (0..model.hidden)
+                    .map(|k| row[&format!("h_l{l}_{k}")].parse().unwrap())
+                    .chain(
+                        (0..if lstm { model.hidden } else { 0 }).map(|k| row[&format!("c_l{l}_{k}")].parse().unwrap()),
+                    )
+                    .collect();
+                assert_eq!(written.len(), state.len());
+                for (a, b) in written.iter().zip(state) {
+                    worst = worst.max((a - b).abs());
+                }
+            }
+        }
+        assert!(
+            worst <= TOLERANCE,
+            "{:?} {:?} × {}: largest difference {worst:e}",
+            model.kind,
+            model.store,
+            model.layers
+        );
+        assert!(!rows[0].contains_key("h_0"), "a stacked model's columns name the layer");
+    }
+}
+
+#[test]
+fn a_bank_of_stacked_models_switches_layer_by_layer_and_runs_and_evaluates() {
+    let dir = tempfile::tempdir().unwrap();
+    let wide = TorchModel::stacked(CellKind::Lstm, false, "", "head.", 1, 6, 10, Store::F32, 31, 2);
+    let narrow = TorchModel::stacked(CellKind::Lstm, false, "", "head.", 1, 4, 10, Store::F32, 32, 2);
+    let one = TorchModel::new(CellKind::Lstm, false, "", "head.", 1, 4, 10, Store::F32, 33);
+    let (a, b, c) = (
+        write(dir.path(), "wide.safetensors", &wide.bytes()),
+        write(dir.path(), "narrow.safetensors", &narrow.bytes()),
+        write(dir.path(), "one.safetensors", &one.bytes()),
+    );
+    // A bank mixing 2-layer and 1-layer models is refused, naming both files.
+    let err = import_fails(&[
+        os("--model"),
+        a.as_os_str(),
+        os("--model"),
+        c.as_os_str(),
+        os("--task"),
+        os("digits"),
+        os("--out"),
+        dir.path().join("mixed").as_os_str(),
+    ]);
+    assert!(err.contains("one.safetensors: 1 stacked layers") && err.contains("wide.safetensors) has 2"), "{err}");
+    let out = dir.path().join("bank");
+    import(&[
+        os("--model"),
+        a.as_os_str(),
+        os("--model"),
+        b.as_os_str(),
+        os("--task"),
+        os("digits"),
+        os("--out"),
+        out.as_os_str(),
+    ]);
+    let (bank, _) = flexrnn::rnn::io::load_bank(&out).unwrap();
+    // Flat states [h1; c1; h0; c0]: lstm-6 → lstm-4 keeps the first 4 units of each part.
+    let mut state: Vec<f32> = (0..24).map(|k| k as f32).collect();
+    let mut spare = vec![0.0; 24];
+    bank.carry_state(1, 0, &mut state, &mut spare);
+    assert_eq!(state[..16], [0., 1., 2., 3., 6., 7., 8., 9., 12., 13., 14., 15., 18., 19., 20., 21.]);
+    assert_eq!(bank.switch_flops(1, 0), 2 * 16 * 24 + 16);
+    // `run` on a scenario that switches between them, and `eval` of the bank.
+    let bank_path = out.display().to_string();
+    let scenario = crate::yaml_with(
+        "default.yaml",
+        &[
+            ("duration: 120s", "duration: 2s"),
+            ("../models/digits-gru", &bank_path),
+            ("model: gru-128", "model: lstm-6"),
+            ("model: gru-16", "model: lstm-4"),
+        ],
+    );
+    let file = write(dir.path(), "stacked.yaml", scenario.as_bytes());
+    let results = dir.path().join("results");
+    let output = flexrnn().arg("run").arg(&file).arg("--out").arg(&results).output().unwrap();
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let steps = std::fs::read_to_string(results.join("greedy_slack/steps.csv")).unwrap();
+    assert!(steps.lines().count() > 10, "{steps}");
+    let eval_out = dir.path().join("eval");
+    let output = flexrnn()
+        .arg("eval")
+        .arg(&out)
+        .arg("--out")
+        .arg(&eval_out)
+        .args(["--resamples", "0", "--jobs", "1"])
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let eval_csv = std::fs::read_to_string(eval_out.join("eval.csv")).unwrap();
+    assert!(eval_csv.contains("lstm-4") && eval_csv.contains("lstm-6"), "{eval_csv}");
+}
+
+/// `tests/fixtures/compressed-split.npz`, written by NumPy 2.4 (committed; no Python at test time):
+/// ```python
+/// import numpy as np
+/// n, t, i = 12, 5, 2
+/// k = np.arange(n * t * i)
+/// x = (((k % 17) - 8) * 0.25).astype(np.float32).reshape(n, t, i)
+/// y = (np.arange(n) % 3).astype(np.int64)
+/// split = np.array([2 if j % 5 == 0 else 1 if j % 5 == 1 else 0 for j in range(n)], dtype=np.int8)
+/// np.savez_compressed("compressed-split.npz", x=x, y=y, split=split)
+/// ```
+#[test]
+fn npz_savez_compressed_with_a_split_array_is_read_and_a_split_given_twice_is_refused() {
+    let fixture = crate::root().join("tests/fixtures/compressed-split.npz");
+    let task = Task::load(&format!("npz:{}", fixture.display())).unwrap();
+    let expected: Vec<f32> = (0..120).map(|k| ((k % 17) as f32 - 8.0) * 0.25).collect();
+    assert_eq!(task.set.values, expected, "deflated x read exactly");
+    assert_eq!(task.set.labels, (0..12).map(|j| j % 3).collect::<Vec<u32>>());
+    assert_eq!(task.split.test, [0, 5, 10]);
+    assert_eq!(task.split.validation, [1, 6, 11]);
+    assert_eq!(task.split.train, [2, 3, 4, 7, 8, 9]);
+    // The file's split and percentages together are refused, naming the file.
+    let err = Task::load(&format!("npz:{},test=30", fixture.display())).unwrap_err().to_string();
+    assert!(
+        err.contains("compressed-split.npz") && err.contains("`split` array") && err.contains("percentages"),
+        "{err}"
+    );
+    // A split value other than 0, 1, 2 and a split of the wrong length are refused.
+    let dir = tempfile::tempdir().unwrap();
+    let bad = dir.path().join("bad.npz");
+    let x: Vec<u8> = expected.iter().flat_map(|v| v.to_le_bytes()).collect();
+    let y: Vec<u8> = (0..12i64).flat_map(|j| (j % 3).to_le_bytes()).collect();
+    let mut split = vec![0u8; 12];
+    split[7] = 3;
+    savez(
+        &bad,
+        &[
+            ("x", "<f4", vec![12, 5, 2], x.clone()),
+            ("y", "<i8", vec![12], y.clone()),
+            ("split", "|u1", vec![12], split),
+        ],
+    );
+    let err = Task::load(&format!("npz:{}", bad.display())).unwrap_err().to_string();
+    assert!(
+        err.contains("bad.npz") && err.contains("`split[7]` = 3; write 0 (train), 1 (validation) or 2 (test)"),
+        "{err}"
+    );
+    savez(&bad, &[("x", "<f4", vec![12, 5, 2], x), ("y", "<i8", vec![12], y), ("split", "|u1", vec![11], vec![0; 11])]);
+    let err = Task::load(&format!("npz:{}", bad.display())).unwrap_err().to_string();
+    assert!(err.contains("`split` is `|u1` of shape [11]; expected integers of shape [N] = [12]"), "{err}");
+}
+
+/// Writes shipped model `name` of `models/digits-gru` as a PyTorch `nn.GRU` state dict (`weight_ih_l0`
+/// …, `head.weight`, `head.bias`).
+fn shipped_as_pytorch(dir: &Path, name: &str) -> PathBuf {
+    let bytes = std::fs::read(crate::at("models/digits-gru").join(format!("{name}.safetensors"))).unwrap();
+    let file = safetensors::SafeTensors::deserialize(&bytes).unwrap();
+    let renamed: Vec<(String, TensorView<'_>)> = file
+        .tensors()
+        .into_iter()
+        .map(|(n, view)| {
+            let new = match n.strip_prefix("cell.") {
+                Some(base) => format!("{base}_l0"),
+                None => n.replacen("readout.", "head.", 1),
+            };
+            (new, view)
+        })
+        .collect();
+    write(dir, &format!("{name}.safetensors"), &safetensors::serialize(renamed, None).unwrap())
+}
+
+/// Mean cross-entropy on digits' test split of runs that switch models: per sequence, 3 seeded
+/// schedules of 1 to 3 changes, the state carried by the bank's maps.
+fn mixed_run_loss(bank: &flexrnn::rnn::ModelBank) -> f64 {
+    use rand::SeedableRng;
+    let test = Task::load("digits").unwrap().part(SplitPart::Test);
+    let mut rng = rand_pcg::Pcg64::seed_from_u64(7);
+    let mut logits = vec![0.0f32; 10];
+    let (mut sum, mut count) = (0.0, 0);
+    for i in 0..test.len() {
+        for _ in 0..3 {
+            let schedule = flexrnn::train::bank::random_schedule(&mut rng, 2, test.length(i), 3);
+            flexrnn::train::bank::run_schedule(bank, test.sequence(i), &schedule, &mut logits);
+            let max = logits.iter().fold(f64::NEG_INFINITY, |m, &v| m.max(f64::from(v)));
+            let log_sum = logits.iter().map(|&v| (f64::from(v) - max).exp()).sum::<f64>().ln() + max;
+            sum += log_sum - f64::from(logits[test.labels[i] as usize]);
+            count += 1;
+        }
+    }
+    sum / f64::from(count)
+}
+
+#[test]
+fn ridge_maps_fitted_on_the_users_data_beat_truncation_in_mixed_runs_and_match_trains_own_fit() {
+    let dir = tempfile::tempdir().unwrap();
+    let (small, large) = (shipped_as_pytorch(dir.path(), "gru-16"), shipped_as_pytorch(dir.path(), "gru-64"));
+    let models = [os("--model"), small.as_os_str(), os("--model"), large.as_os_str(), os("--task"), os("digits")];
+    let truncated = dir.path().join("truncated");
+    import(&[&models[..], &[os("--out"), truncated.as_os_str()]].concat());
+    let fitted = dir.path().join("fitted");
+    let stdout = import(&[&models[..], &[os("--fit-maps-on"), os("digits"), os("--out"), fitted.as_os_str()]].concat());
+    assert!(stdout.contains("map 16 → 64: test MSE"), "{stdout}");
+    let (truncated_bank, truncated_card) = flexrnn::rnn::io::load_bank(&truncated).unwrap();
+    let (fitted_bank, card) = flexrnn::rnn::io::load_bank(&fitted).unwrap();
+    let source = card.import.as_ref().unwrap();
+    assert_eq!(source.maps_fitted_on.as_deref(), Some("digits"));
+    assert!(source.state_maps.starts_with("ridge regression") && source.state_maps.contains("task `digits`"));
+    assert!(truncated_card.import.unwrap().maps_fitted_on.is_none());
+    assert_eq!(card.family.maps.len(), 2);
+    for map in &card.family.maps {
+        assert!(map.test_mse < map.test_mse_truncate_pad, "{map:?}");
+    }
+    // The same fit as `flexrnn train`'s: the shipped bank's maps between these two models (trained
+    // on digits with these members, never fine-tuned) are reproduced.
+    let (shipped, shipped_card) = flexrnn::rnn::io::load_bank(&crate::at("models/digits-gru")).unwrap();
+    assert!(shipped_card.family.switch_fine_tune.is_none());
+    let (s16, s64) = (shipped.index_of("gru-16").unwrap(), shipped.index_of("gru-64").unwrap());
+    for ((from, to), (a, b)) in [((0, 1), (s16, s64)), ((1, 0), (s64, s16))] {
+        let ours = fitted_bank.switch(from, to).unwrap().unwrap();
+        let theirs = shipped.switch(a, b).unwrap().unwrap();
+        let worst = ours.weight.iter().zip(&theirs.weight).map(|(x, y)| (x - y).abs()).fold(0.0f32, f32::max);
+        assert!(worst <= 1e-6, "map {from} → {to}: largest weight difference {worst}");
+    }
+    // Held-out sequences run with switches: ridge maps lose less than truncation / zero padding.
+    let (ridge, truncation) = (mixed_run_loss(&fitted_bank), mixed_run_loss(&truncated_bank));
+    assert!(ridge < truncation, "mixed-run cross-entropy: ridge {ridge:.4}, truncation {truncation:.4}");
+    // One model has nothing to fit.
+    let err = import_fails(&[
+        os("--model"),
+        small.as_os_str(),
+        os("--task"),
+        os("digits"),
+        os("--fit-maps-on"),
+        os("digits"),
+        os("--out"),
+        dir.path().join("one").as_os_str(),
+    ]);
+    assert!(err.contains("a bank of one model has no state maps to fit"), "{err}");
+}
+
+#[test]
+fn a_stacked_card_of_a_one_layer_family_and_weights_with_more_layers_than_the_card_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    // A SkipW card saying `"layers": 2`.
+    let skipw = dir.path().join("skipw");
+    std::fs::create_dir(&skipw).unwrap();
+    for entry in std::fs::read_dir(crate::at("models/digits-skipw")).unwrap() {
+        let path = entry.unwrap().path();
+        std::fs::copy(&path, skipw.join(path.file_name().unwrap())).unwrap();
+    }
+    let mut card: serde_json::Value = serde_json::from_slice(&std::fs::read(skipw.join("card.json")).unwrap()).unwrap();
+    card["layers"] = 2.into();
+    std::fs::write(skipw.join("card.json"), serde_json::to_vec_pretty(&card).unwrap()).unwrap();
+    let err = flexrnn::rnn::FlexibleModel::load(&skipw).unwrap_err().to_string();
+    assert!(err.contains("card.json") && err.contains("`layers` is 2") && err.contains("family `skipw`"), "{err}");
+    // A 2-layer import whose card is edited to one layer: the weights' layer 1 is named.
+    let model = TorchModel::stacked(CellKind::Gru, false, "", "head.", 1, 4, 10, Store::F32, 41, 2);
+    let file = write(dir.path(), "two.safetensors", &model.bytes());
+    let out = dir.path().join("two");
+    import(&[os("--model"), file.as_os_str(), os("--task"), os("digits"), os("--out"), out.as_os_str()]);
+    let text = std::fs::read_to_string(out.join("card.json")).unwrap();
+    std::fs::write(out.join("card.json"), text.replace("\"layers\": 2,", "")).unwrap();
+    let err = flexrnn::rnn::io::load_bank(&out).unwrap_err().to_string();
+    assert!(
+        err.contains("gru-4.safetensors")
+            && err.contains("`cell.weight_ih_l1` is a layer beyond the card's `layers` (1)"),
+        "{err}"
+    );
 }

@@ -29,7 +29,7 @@ pub fn decode_skip_rnn_classifier(
     classes: usize,
 ) -> Result<SkipRnnClassifier, ModelIoError> {
     let file = parse_safetensors(bytes, path)?;
-    let base = classifier_from(&file, path, name, kind, input, hidden, classes)?;
+    let base = classifier_from(&file, path, name, kind, 1, input, hidden, classes)?;
     let gate_weight = tensor_f32(&file, path, "gate.weight", &[1, hidden])?;
     let gate_bias = tensor_f32(&file, path, "gate.bias", &[1])?;
     Ok(SkipRnnClassifier::new(base, gate_weight, gate_bias[0]))
@@ -124,6 +124,7 @@ pub fn load_bank(dir: &Path) -> Result<(ModelBank, Card<BankCard>), ModelIoError
             &path,
             &entry.name,
             kind,
+            card.layers,
             card.input,
             entry.hidden,
             readout_rows(card.classes),

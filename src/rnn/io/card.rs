@@ -35,6 +35,10 @@ pub struct Card<F> {
     pub task: String,
     /// Cell type of every model (`"cell": "gru"` or `"lstm"`).
     pub cell: CellKind,
+    /// Stacked layers of every model's cell (PyTorch `num_layers`; see [`crate::rnn::cell`]): 1
+    /// unless the card says `"layers": L` (written only when not 1, so one-layer cards read and write
+    /// as before). Only model-switching banks (`switch`) hold more than one.
+    pub layers: usize,
     /// Input features per step `I`.
     pub input: usize,
     /// Number of classes `C`; 0 for a regression task (one real output, scored by mean squared error).
@@ -83,7 +87,11 @@ impl<F: FamilyPart> Card<F> {
     fn serialize_head<M: SerializeMap>(&self, map: &mut M) -> Result<(), M::Error> {
         map.serialize_entry("task", &self.task)?;
         map.serialize_entry("family", self.family.family_name())?;
-        map.serialize_entry("cell", &self.cell)
+        map.serialize_entry("cell", &self.cell)?;
+        if self.layers != 1 {
+            map.serialize_entry("layers", &self.layers)?;
+        }
+        Ok(())
     }
 
     /// The training record's wall time in seconds (0 for an imported card, which has none).
@@ -150,6 +158,10 @@ impl<'de, F: FamilyPart> Deserialize<'de> for Card<F> {
                 None => Ok(None),
             }
         }
+        let layers = take_optional::<usize, D::Error>(&mut object, "layers")?.unwrap_or(1);
+        if layers == 0 {
+            return Err(D::Error::custom("`layers` must be at least 1 (the number of stacked layers)"));
+        }
         let training: Option<CardTraining> = take_optional(&mut object, "training")?;
         let import: Option<CardImport> = take_optional(&mut object, "import")?;
         if training.is_none() && import.is_none() {
@@ -158,8 +170,73 @@ impl<'de, F: FamilyPart> Deserialize<'de> for Card<F> {
         let seeds = take_optional(&mut object, "seeds")?;
         let mut part = F::deserialize(serde_json::Value::Object(object)).map_err(D::Error::custom)?;
         part.set_family(&family);
-        Ok(Card { task, cell, input, classes, family: part, training, import, seeds })
+        Ok(Card { task, cell, layers, input, classes, family: part, training, import, seeds })
     }
+}
+
+impl<F: FamilyPart + schemars::JsonSchema> schemars::JsonSchema for Card<F> {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        format!("Card_{}", F::schema_name()).into()
+    }
+
+    /// The part's object schema with the shared fields added (see the module doc: the JSON object is
+    /// one flat object, the shared fields among the part's).
+    fn json_schema(generator: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        let mut schema = F::json_schema(generator);
+        let field = |schema: schemars::Schema, description: &str| {
+            let mut value = schema.to_value();
+            if let Some(object) = value.as_object_mut() {
+                object.insert("description".into(), description.into());
+            }
+            value
+        };
+        let shared = [
+            ("task", field(generator.subschema_for::<String>(), "Task id of the data the models solve (e.g. `digits`, `adding-T100`, `npz:FILE`): `eval`, `infer` and streams rebuild the data and split from it.")),
+            ("family", {
+                let families: Vec<&str> = F::FAMILIES.to_vec();
+                serde_json::json!({ "description": "The flexible family (`gru` is the older spelling of `switch`).", "enum": families })
+            }),
+            ("cell", field(generator.subschema_for::<CellKind>(), "Cell kind of every model: `gru` (PyTorch nn.GRUCell, gates r, z, n) or `lstm` (nn.LSTMCell, gates i, f, g, o).")),
+            ("layers", serde_json::json!({ "description": "Stacked layers of every model's cell (PyTorch num_layers), default 1; more than 1 only for `switch` banks. Weight files then hold `cell.weight_ih_l1` … for each layer above the first, and the flat state holds every layer's state, top layer first.", "type": "integer", "minimum": 1, "default": 1 })),
+            ("input", serde_json::json!({ "description": "Input features per step I.", "type": "integer", "minimum": 1 })),
+            ("classes", serde_json::json!({ "description": "Number of classes C; 0 for a regression task (one real output).", "type": "integer", "minimum": 0 })),
+            ("training", field(generator.subschema_for::<CardTraining>(), "How the models were trained (absent in an imported card, which has `import`; a card has at least one of the two).")),
+            ("import", field(generator.subschema_for::<CardImport>(), "Where imported weights came from (`flexrnn import`); absent in cards of models trained here.")),
+            ("seeds", field(generator.subschema_for::<CardSeeds>(), "Scores of the same model trained with other seeds (`flexrnn seeds`).")),
+        ];
+        let object = schema.ensure_object();
+        let properties = object.entry("properties").or_insert_with(|| serde_json::json!({}));
+        if let Some(properties) = properties.as_object_mut() {
+            for (name, value) in shared {
+                properties.insert(name.into(), value);
+            }
+        }
+        let required = object.entry("required").or_insert_with(|| serde_json::json!([]));
+        if let Some(required) = required.as_array_mut() {
+            for name in ["task", "family", "cell", "input", "classes"] {
+                required.push(name.into());
+            }
+        }
+        object.insert("anyOf".into(), serde_json::json!([{ "required": ["training"] }, { "required": ["import"] }]));
+        object.insert("additionalProperties".into(), false.into());
+        schema
+    }
+}
+
+/// The JSON Schema (draft 2020-12) of `card.json`, every family, generated from the card types
+/// (shipped as `docs/card.schema.json`; `cargo run --release --example card_schema` prints it).
+pub fn card_json_schema() -> serde_json::Value {
+    let mut generator = schemars::generate::SchemaSettings::draft2020_12().into_generator();
+    let bank = generator.subschema_for::<Card<BankCard>>().to_value();
+    let skipw = generator.subschema_for::<Card<SkipWCard>>().to_value();
+    let nested = generator.subschema_for::<Card<NestedCard>>().to_value();
+    serde_json::json!({
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "title": "flexrnn model card (card.json)",
+        "description": "The card of a model folder: the task, the cell, sizes, the family's models and costs, and how the weights were made (a training record or an import record). Families: `switch` (or `gru`) and `thr` banks (weights `<name>.safetensors` per model, maps in `maps.safetensors`), `skipw` and `nested` (one `<name>.safetensors`). Generated from the Rust card types (src/rnn/io/card.rs).",
+        "oneOf": [bank, skipw, nested],
+        "$defs": generator.take_definitions(true),
+    })
 }
 
 /// Which bank family a [`BankCard`] is.
@@ -176,7 +253,7 @@ pub enum BankFamily {
 /// The part of a bank's card (`family` `switch` or `thr`): its models and state maps. The JSON order
 /// is `task`, `family`, `cell`, `input`, `classes`, `models`, `maps`, `training`, `switch_fine_tune`,
 /// `seeds`.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct BankCard {
     /// `switch` or `thr` (the card's `family`); each model's own kind is [`CardModel::family`].
@@ -218,7 +295,7 @@ impl FamilyPart for BankCard {
 }
 
 /// One model's entry in a bank's card.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CardModel {
     /// Unique name, also the weight file's stem.
@@ -275,7 +352,7 @@ impl CardModel {
 }
 
 /// The test-split result of one model at one knob setting.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct KnobPoint {
     /// The setting, knob name → value (e.g. `{"thr": 0.5}`).
@@ -294,7 +371,7 @@ pub struct KnobPoint {
 }
 
 /// One state map's entry in a bank's card.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CardMap {
     /// Source model name.
@@ -312,7 +389,7 @@ pub struct CardMap {
 }
 
 /// How the model was trained (every card has it).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CardTraining {
     /// The exact command line.
@@ -339,7 +416,7 @@ pub struct CardTraining {
 
 /// Where the weights of an imported model folder came from (`flexrnn import`), recorded in
 /// [`Card::import`] instead of a training record.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CardImport {
     /// The exact command line.
@@ -357,10 +434,14 @@ pub struct CardImport {
     pub files: Vec<CardImportFile>,
     /// How a switch carries the state between models of different sizes, in words.
     pub state_maps: String,
+    /// The task whose training split the state maps were fitted on (`flexrnn import --fit-maps-on`);
+    /// absent when the maps are truncation / zero padding.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub maps_fitted_on: Option<String>,
 }
 
 /// One source file of an imported model.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CardImportFile {
     /// The model (card entry) made from it.
@@ -378,7 +459,7 @@ pub struct CardImportFile {
 }
 
 /// How a ThrRNN bank (`family: "thr"`) was trained, recorded in [`CardTraining::thr_training`].
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CardThrTraining {
     /// `[lo, hi]`: per training sequence `thr` is drawn uniformly from this range (unless 0, see
@@ -406,7 +487,7 @@ pub struct CardThrTraining {
 }
 
 /// How a switching bank was fine-tuned with switches inside sequences (`flexrnn train --switch-epochs`).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CardSwitchFineTune {
     /// The loss, in words (terms and weights).
@@ -449,7 +530,7 @@ pub struct CardSwitchFineTune {
 /// trained with several `--seed`, each seed's test-split score per setting (every step in that
 /// setting, through `FlexibleModel`, as `flexrnn eval` measures the settings alone) and the mean and
 /// sample standard deviation over seeds. Written by `flexrnn seeds`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CardSeeds {
     /// The seed whose weights are the folder's files.
@@ -465,7 +546,7 @@ pub struct CardSeeds {
 }
 
 /// One seed's scores in a [`CardSeeds`].
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CardSeedRun {
     /// The training seed (`training.seed` of its card).
@@ -482,7 +563,7 @@ pub struct CardSeedRun {
 }
 
 /// One setting's spread over seeds in a [`CardSeeds`].
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CardSeedSummary {
     /// Setting name.
@@ -503,7 +584,7 @@ pub struct CardSeedSummary {
 /// `task`, `family`, `cell`, `name`, `input`, `classes`, `hidden`, `window`, `knobs`, the FLOPs,
 /// `param_bytes`, `validation_score`, `best_epoch`, `grid`, `test_accuracy_all_steps` /
 /// `test_mse_all_steps`, `training_knobs`, `training`, `seeds`.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SkipWCard {
     /// Model name, also the weight file's stem.
@@ -573,7 +654,7 @@ impl FamilyPart for SkipWCard {
 }
 
 /// One point of the card's accuracy grid.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SkipWGridPoint {
     /// Budget `K` per window.
@@ -594,7 +675,7 @@ pub struct SkipWGridPoint {
 }
 
 /// The knobs a SkipW model offers.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SkipWCardKnobs {
     /// Allowed `K`: `0..=k_max` (`k_max = L`).
@@ -606,7 +687,7 @@ pub struct SkipWCardKnobs {
 }
 
 /// How a SkipW model was trained, beyond [`CardTraining`] (its `training_knobs`).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SkipWCardTrainingKnobs {
     /// `K` drawn uniformly from `k_min..=k_max` (per mini-batch in older cards, per knob of the
@@ -637,7 +718,7 @@ pub struct SkipWCardTrainingKnobs {
 /// The part of a nested-width model's card (`family` `nested`, see [`crate::rnn::nested`]); the folder
 /// also holds `<name>.safetensors`. The JSON order is `task`, `family`, `cell`, `name`, `input`,
 /// `classes`, `hidden`, `param_bytes`, `widths`, `schedules`, `best_epoch`, `training`, `seeds`.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NestedCard {
     /// Model name, the weight file's stem.
@@ -677,7 +758,7 @@ impl FamilyPart for NestedCard {
 }
 
 /// One width's entry in a [`NestedCard`].
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NestedCardWidth {
     /// Width `w` (units `0..w` used).
@@ -701,7 +782,7 @@ pub struct NestedCardWidth {
 }
 
 /// Accuracy under random width schedules ([`random_width_schedule`](crate::rnn::nested::random_width_schedule)) in a [`NestedCard`].
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(try_from = "SchedulesFile", into = "SchedulesFile")]
 pub struct NestedCardSchedules {
     /// How the schedules were drawn, in words.
@@ -727,7 +808,7 @@ pub struct NestedCardSchedules {
 }
 
 /// [`NestedCardSchedules`] as the file holds it: the scores under either spelling (exactly one).
-#[derive(Serialize, Deserialize)]
+#[derive(Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct SchedulesFile {
     description: String,

@@ -2,8 +2,10 @@
 //! an `nn.Linear` readout, by PyTorch's own names, converted to this crate's [`RnnClassifier`].
 //!
 //! Names read, after an optional prefix (e.g. `rnn.`):
-//! - `nn.GRU` / `nn.LSTM` (one layer, one direction): `weight_ih_l0` `[G·H, I]`, `weight_hh_l0`
-//!   `[G·H, H]`, `bias_ih_l0` `[G·H]`, `bias_hh_l0` `[G·H]`;
+//! - `nn.GRU` / `nn.LSTM` (one direction; `num_layers` ≥ 1): `weight_ih_l0` `[G·H, I]`, `weight_hh_l0`
+//!   `[G·H, H]`, `bias_ih_l0` `[G·H]`, `bias_hh_l0` `[G·H]`, and for each stacked layer `l ≥ 1`
+//!   `weight_ih_l{l}` `[G·H, H]` (its input is the layer below's `h`), `weight_hh_l{l}`, `bias_ih_l{l}`,
+//!   `bias_hh_l{l}` (see [`crate::rnn::cell`] for the stacked cell);
 //! - `nn.GRUCell` / `nn.LSTMCell`: the same without `_l0`.
 //!
 //! `G` = 3 for a GRU (gate blocks r, z, n) and 4 for an LSTM (i, f, g, o): PyTorch's layout is this
@@ -13,8 +15,8 @@
 //! converted exactly to `f32`; any other element type is refused naming the tensor.
 //!
 //! What the shapes can tell: a missing tensor, a wrong size, a kernel stored transposed (`[H, G·H]`,
-//! Keras' layout) unless it is square, stacked (`_l1`) and bidirectional (`_reverse`) layers, which are
-//! refused. What they cannot: a square kernel stored transposed, or gate blocks in another order
+//! Keras' layout) unless it is square, a gap in the layer numbers, and bidirectional (`_reverse`)
+//! layers, which are refused. What they cannot: a square kernel stored transposed, or gate blocks in another order
 //! (Keras: GRU z, r, h; LSTM i, f, c, o) — such a file imports and computes something else.
 
 use std::collections::BTreeSet;
@@ -23,8 +25,8 @@ use std::path::Path;
 use safetensors::{Dtype, SafeTensors};
 
 use super::{parse_safetensors, ModelIoError};
-use crate::rnn::cell::{CellKind, RnnCell};
-use crate::rnn::model::{RnnClassifier, StateMap};
+use crate::rnn::cell::{CellKind, LayerWeights, RnnCell};
+use crate::rnn::model::RnnClassifier;
 
 /// Which tensors to read from a state dict.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -124,8 +126,8 @@ fn missing(file: &SafeTensors<'_>, name: &str) -> String {
 /// # Errors
 /// [`ModelIoError::Tensor`] naming the file and the tensor: missing, of an element type other than
 /// `F32`/`F16`/`BF16`, non-finite, of a shape that fits no GRU/LSTM or not the given cell, transposed,
-/// of a stacked (`_l1`) or bidirectional (`_reverse`) layer; a readout or input size that does not fit
-/// the task.
+/// of a bidirectional (`_reverse`) layer or of a layer above a missing one; a readout or input size
+/// that does not fit the task.
 pub fn import_classifier(
     bytes: &[u8],
     path: &Path,
@@ -143,10 +145,18 @@ pub fn import_classifier(
             "tensor `{reverse}` belongs to a bidirectional layer; import reads one direction only"
         )));
     }
-    let stacked = format!("{prefix}weight_ih_l1");
-    if all.contains(&stacked) {
+    // Stacked layers: `…_l0`, `…_l1`, … without gaps.
+    let mut layers = 0;
+    while all.contains(&format!("{prefix}weight_ih_l{layers}")) {
+        layers += 1;
+    }
+    let layer_of = |n: &str| -> Option<usize> {
+        let (base, l) = n.strip_prefix(prefix)?.rsplit_once("_l")?;
+        (base.starts_with("weight_") || base.starts_with("bias_")).then(|| l.parse().ok())?
+    };
+    if let Some((stray, l)) = all.iter().find_map(|n| layer_of(n).filter(|&l| l >= layers).map(|l| (n, l))) {
         return Err(bad(format!(
-            "tensor `{stacked}`: stacked layers are not supported yet (num_layers ≥ 2); import reads one layer"
+            "tensor `{stray}` belongs to layer {l}, but `{prefix}weight_ih_l{layers}` is missing: the layers must be numbered 0, 1, … without gaps"
         )));
     }
     let (suffix, module) = if all.contains(&format!("{prefix}weight_ih_l0")) {
@@ -226,9 +236,34 @@ pub fn import_classifier(
     expect(&head_w, &head_w_name, &[outputs, hidden], "outputs × hidden units")?;
     let head_b = read_tensor(&file, path, &head_b_name)?;
     expect(&head_b, &head_b_name, &[outputs], "outputs")?;
-    let dtypes: BTreeSet<&'static str> =
+    let mut dtypes: BTreeSet<&'static str> =
         [&weight_ih, &weight_hh, &bias_ih, &bias_hh, &head_w, &head_b].iter().map(|r| r.dtype).collect();
+    let mut upper = Vec::new();
+    for l in 1..layers {
+        let name = |base: &str| format!("{prefix}{base}_l{l}");
+        let ih = read_tensor(&file, path, &name("weight_ih"))?;
+        if ih.shape == [hidden, rows] && hidden != rows {
+            return Err(bad(format!(
+                "tensor `{}` has shape {:?}: it looks transposed ([H, G·H]); PyTorch stores [G·H, H] = [{rows}, {hidden}]",
+                name("weight_ih"),
+                ih.shape
+            )));
+        }
+        let what = format!("layer {l}: gate blocks {gates} × the {hidden} units of layer {} below", l - 1);
+        expect(&ih, &name("weight_ih"), &[rows, hidden], &what)?;
+        let hh = read_tensor(&file, path, &name("weight_hh"))?;
+        expect(&hh, &name("weight_hh"), &[rows, hidden], &format!("layer {l}: gate blocks {gates} × {hidden} units"))?;
+        let bi = read_tensor(&file, path, &name("bias_ih"))?;
+        expect(&bi, &name("bias_ih"), &[rows], &format!("layer {l}: gate blocks {gates}"))?;
+        let bh = read_tensor(&file, path, &name("bias_hh"))?;
+        expect(&bh, &name("bias_hh"), &[rows], &format!("layer {l}: gate blocks {gates}"))?;
+        for read in [&ih, &hh, &bi, &bh] {
+            dtypes.insert(read.dtype);
+        }
+        upper.push(LayerWeights { weight_ih: ih.values, weight_hh: hh.values, bias_ih: bi.values, bias_hh: bh.values });
+    }
     let cell = RnnCell::new(kind, input, hidden, weight_ih.values, weight_hh.values, bias_ih.values, bias_hh.values)
+        .and_then(|cell| cell.with_upper_layers(upper))
         .map_err(|e| bad(e.to_string()))?;
     let layout = match (kind, module) {
         (CellKind::Gru, "") => "nn.GRU",
@@ -246,22 +281,6 @@ pub fn import_classifier(
         layout,
         dtypes: dtypes.into_iter().collect(),
     })
-}
-
-/// Truncation / zero padding as a [`StateMap`] between flat states of `kind` cells of `from` and `to`
-/// hidden units: the first `min(from, to)` units of `h` (and of `c` for an LSTM, whose flat state is
-/// `[h; c]`) are kept, the others of the target are 0. Its cost is that of a dense map
-/// ([`StateMap::flops`]).
-pub fn truncate_pad_map(kind: CellKind, from: usize, to: usize) -> StateMap {
-    let (from_len, to_len) = (kind.state_len(from), kind.state_len(to));
-    let mut weight = vec![0.0; to_len * from_len];
-    let parts = from_len / from;
-    for part in 0..parts {
-        for unit in 0..from.min(to) {
-            weight[(part * to + unit) * from_len + part * from + unit] = 1.0;
-        }
-    }
-    StateMap { from_hidden: from_len, to_hidden: to_len, weight, bias: vec![0.0; to_len] }
 }
 
 #[cfg(test)]
@@ -289,21 +308,5 @@ mod tests {
         assert!(f16_to_f32(0x7E00).is_nan());
         // 1/3 rounded to binary16 is 0x3555 = 1365/4096.
         assert_eq!(f16_to_f32(0x3555), 1365.0 / 4096.0);
-    }
-
-    #[test]
-    fn truncate_pad_map_keeps_shared_units_of_h_and_c() {
-        let map = truncate_pad_map(CellKind::Lstm, 3, 2);
-        let mut out = vec![9.0; 4];
-        map.apply(&[1.0, 2.0, 3.0, 10.0, 20.0, 30.0], &mut out);
-        assert_eq!(out, [1.0, 2.0, 10.0, 20.0]);
-        let map = truncate_pad_map(CellKind::Lstm, 2, 3);
-        let mut out = vec![9.0; 6];
-        map.apply(&[1.0, 2.0, 10.0, 20.0], &mut out);
-        assert_eq!(out, [1.0, 2.0, 0.0, 10.0, 20.0, 0.0]);
-        let map = truncate_pad_map(CellKind::Gru, 2, 3);
-        let mut out = vec![9.0; 3];
-        map.apply(&[1.0, 2.0], &mut out);
-        assert_eq!(out, [1.0, 2.0, 0.0]);
     }
 }

@@ -46,7 +46,7 @@ use std::path::{Path, PathBuf};
 
 use safetensors::{Dtype, SafeTensors};
 
-use crate::rnn::cell::{CellKind, RnnCell};
+use crate::rnn::cell::{CellKind, LayerWeights, RnnCell};
 use crate::rnn::model::{BankError, RnnClassifier};
 
 mod bank;
@@ -169,22 +169,26 @@ pub(crate) fn tensor_f32(
     Ok(values)
 }
 
-/// Decodes one classifier with a cell of `kind` from safetensors bytes: `cell.weight_ih` `[G·H, I]`,
-/// `cell.weight_hh` `[G·H, H]`, `cell.bias_ih` `[G·H]`, `cell.bias_hh` `[G·H]` (`G` = 3 for a GRU,
-/// 4 for an LSTM), `readout.weight` `[C, H]`, `readout.bias` `[C]`.
+/// Decodes one classifier with a `layers`-layer cell of `kind` from safetensors bytes: `cell.weight_ih`
+/// `[G·H, I]`, `cell.weight_hh` `[G·H, H]`, `cell.bias_ih` `[G·H]`, `cell.bias_hh` `[G·H]` (`G` = 3
+/// for a GRU, 4 for an LSTM), for each stacked layer `l ≥ 1` `cell.weight_ih_l{l}` `[G·H, H]`,
+/// `cell.weight_hh_l{l}` `[G·H, H]`, `cell.bias_ih_l{l}`, `cell.bias_hh_l{l}` `[G·H]`, then
+/// `readout.weight` `[C, H]`, `readout.bias` `[C]`.
 ///
 /// # Errors
 /// [`ModelIoError::Tensor`] if a tensor is missing, not `F32`, non-finite or of the wrong shape.
+#[allow(clippy::too_many_arguments)]
 pub fn decode_rnn_classifier(
     bytes: &[u8],
     path: &Path,
     name: &str,
     kind: CellKind,
+    layers: usize,
     input: usize,
     hidden: usize,
     classes: usize,
 ) -> Result<RnnClassifier, ModelIoError> {
-    classifier_from(&parse_safetensors(bytes, path)?, path, name, kind, input, hidden, classes)
+    classifier_from(&parse_safetensors(bytes, path)?, path, name, kind, layers, input, hidden, classes)
 }
 
 /// Parses safetensors bytes read from `path` (the header; tensors are borrowed, not copied).
@@ -198,32 +202,53 @@ pub(crate) fn parse_safetensors<'a>(bytes: &'a [u8], path: &Path) -> Result<Safe
 
 /// [`decode_rnn_classifier`] on an already parsed file, so that a family whose files hold more
 /// tensors (Skip, SkipW) parses them once.
+#[allow(clippy::too_many_arguments)]
 pub(crate) fn classifier_from(
     file: &SafeTensors<'_>,
     path: &Path,
     name: &str,
     kind: CellKind,
+    layers: usize,
     input: usize,
     hidden: usize,
     classes: usize,
 ) -> Result<RnnClassifier, ModelIoError> {
     Ok(RnnClassifier {
         name: name.to_string(),
-        cell: decode_cell(file, path, kind, input, hidden)?,
+        cell: decode_cell(file, path, kind, layers, input, hidden)?,
         readout_weight: tensor_f32(file, path, "readout.weight", &[classes, hidden])?,
         readout_bias: tensor_f32(file, path, "readout.bias", &[classes])?,
     })
 }
 
-/// Reads the `cell.*` tensors of a cell of `kind` (see [`decode_rnn_classifier`]).
+/// Reads the `cell.*` tensors of a `layers`-layer cell of `kind` (see [`decode_rnn_classifier`]); a
+/// file that holds a layer more than `layers` is refused (the card and the weights disagree).
 pub(crate) fn decode_cell(
     file: &SafeTensors<'_>,
     path: &Path,
     kind: CellKind,
+    layers: usize,
     input: usize,
     hidden: usize,
 ) -> Result<RnnCell, ModelIoError> {
+    let bad = |message: String| ModelIoError::Tensor { path: path.to_path_buf(), message };
     let rows = kind.gates() * hidden;
+    let extra = format!("cell.weight_ih_l{}", layers.max(1));
+    if file.names().contains(&extra.as_str()) {
+        return Err(bad(format!(
+            "tensor `{extra}` is a layer beyond the card's `layers` ({layers}); set `layers` to the number of stacked layers"
+        )));
+    }
+    let mut upper = Vec::new();
+    for l in 1..layers {
+        let name = |base: &str| format!("cell.{base}_l{l}");
+        upper.push(LayerWeights {
+            weight_ih: tensor_f32(file, path, &name("weight_ih"), &[rows, hidden])?,
+            weight_hh: tensor_f32(file, path, &name("weight_hh"), &[rows, hidden])?,
+            bias_ih: tensor_f32(file, path, &name("bias_ih"), &[rows])?,
+            bias_hh: tensor_f32(file, path, &name("bias_hh"), &[rows])?,
+        });
+    }
     RnnCell::new(
         kind,
         input,
@@ -233,13 +258,18 @@ pub(crate) fn decode_cell(
         tensor_f32(file, path, "cell.bias_ih", &[rows])?,
         tensor_f32(file, path, "cell.bias_hh", &[rows])?,
     )
-    .map_err(|e| ModelIoError::Tensor { path: path.to_path_buf(), message: e.to_string() })
+    .and_then(|cell| cell.with_upper_layers(upper))
+    .map_err(|e| bad(e.to_string()))
 }
 
-/// The `cell.*` tensors of a cell, named and shaped as [`decode_cell`] reads them.
+/// The `cell.*` tensors of a cell, named and shaped as [`decode_cell`] reads them (layer 0 without a
+/// suffix, layer `l ≥ 1` with `_l{l}`).
 pub(crate) fn cell_tensors(cell: &RnnCell, map: &mut TensorMap) {
-    for ((name, values), shape) in cell.tensors().into_iter().zip(cell.tensor_shapes()) {
-        map.insert(format!("cell.{name}"), (shape, values.to_vec()));
+    for layer in 0..cell.layers() {
+        let suffix = if layer == 0 { String::new() } else { format!("_l{layer}") };
+        for (name, values, shape) in cell.layer_tensors(layer) {
+            map.insert(format!("cell.{name}{suffix}"), (shape, values.to_vec()));
+        }
     }
 }
 
@@ -272,11 +302,21 @@ pub fn read_card_json<T: serde::de::DeserializeOwned>(dir: &Path) -> Result<(T, 
 /// # Errors
 /// [`ModelIoError::Io`] if the file cannot be read, [`ModelIoError::Card`] if it does not parse as
 /// a card of that family (unknown fields, another family), [`ModelIoError::Tensor`] naming the card
-/// if `input` is 0.
+/// if `input` is 0 or a family other than `switch` has `layers` other than 1.
 pub fn read_card<F: card::FamilyPart>(dir: &Path) -> Result<(Card<F>, PathBuf), ModelIoError> {
     let (card, card_path): (Card<F>, PathBuf) = read_card_json(dir)?;
     if card.input == 0 {
         return Err(ModelIoError::Tensor { path: card_path, message: "`input` must be at least 1".into() });
+    }
+    if card.layers != 1 && card.family_name() != "switch" {
+        return Err(ModelIoError::Tensor {
+            path: card_path,
+            message: format!(
+                "`layers` is {}: stacked cells are read by model-switching banks (`\"family\": \"switch\"`) only; family `{}` holds one-layer cells",
+                card.layers,
+                card.family_name()
+            ),
+        });
     }
     Ok((card, card_path))
 }
@@ -308,12 +348,14 @@ mod tests {
     fn classifier_round_trips_through_safetensors() {
         let model = classifier("m");
         let bytes = encode_tensors(&classifier_tensors(&model));
-        let back = decode_rnn_classifier(&bytes, Path::new("m.safetensors"), "m", CellKind::Gru, 2, 3, 4).unwrap();
+        let back = decode_rnn_classifier(&bytes, Path::new("m.safetensors"), "m", CellKind::Gru, 1, 2, 3, 4).unwrap();
         assert_eq!(back, model);
-        let err = decode_rnn_classifier(&bytes, Path::new("m.safetensors"), "m", CellKind::Gru, 2, 4, 4).unwrap_err();
+        let err =
+            decode_rnn_classifier(&bytes, Path::new("m.safetensors"), "m", CellKind::Gru, 1, 2, 4, 4).unwrap_err();
         assert!(err.to_string().contains("cell.weight_ih"), "{err}");
         // The same tensors do not make an LSTM (4H rows).
-        let err = decode_rnn_classifier(&bytes, Path::new("m.safetensors"), "m", CellKind::Lstm, 2, 3, 4).unwrap_err();
+        let err =
+            decode_rnn_classifier(&bytes, Path::new("m.safetensors"), "m", CellKind::Lstm, 1, 2, 3, 4).unwrap_err();
         assert!(err.to_string().contains("cell.weight_ih") && err.to_string().contains("[12, 2]"), "{err}");
     }
 

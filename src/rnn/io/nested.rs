@@ -50,7 +50,7 @@ pub fn decode_nested_cell(
     let bad = |message: String| ModelIoError::Tensor { path: path.to_path_buf(), message };
     let file = parse_safetensors(bytes, path)?;
     let get = |tensor: &str, shape: &[usize]| tensor_f32(&file, path, tensor, shape);
-    let cell = decode_cell(&file, path, kind, input, hidden)?;
+    let cell = decode_cell(&file, path, kind, 1, input, hidden)?;
     let mut readouts = Vec::with_capacity(widths.len());
     for &width in widths {
         if width == 0 || width > hidden {

@@ -57,7 +57,7 @@ pub fn decode_skipw_cell(
     window: usize,
 ) -> Result<SkipWClassifier, ModelIoError> {
     let file = parse_safetensors(bytes, path)?;
-    let base = classifier_from(&file, path, name, kind, input, hidden, classes)?;
+    let base = classifier_from(&file, path, name, kind, 1, input, hidden, classes)?;
     let bad = |message: String| ModelIoError::Tensor { path: path.to_path_buf(), message };
     // The shape of `skip.weight` decides: `[L, H + 1]` is the gate with time input, `[L, H]` the older
     // gate without (module doc).
