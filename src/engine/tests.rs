@@ -92,6 +92,7 @@ fn stream(on_miss: OnMiss, pipeline: Option<Pipeline>) -> StreamSetup {
         policy: Box::new(StaticPolicy { model: 0, model_name: "tiny".into() }),
         bank_key: 0,
         pipeline,
+        cost: crate::workload::profile::StepCost::Flops,
     }
 }
 
