@@ -10,7 +10,7 @@ use crate::data::{self, SplitPart};
 use crate::profile::{measure, ProfileOptions};
 use crate::rnn::kernels::KernelIsa;
 use crate::rnn::FlexibleModel;
-use crate::workload::profile::StepProfile;
+use crate::workload::profile::{Operation, StepProfile};
 
 #[derive(Debug, clap::Args)]
 pub(crate) struct ProfileArgs {
@@ -25,6 +25,10 @@ pub(crate) struct ProfileArgs {
     /// Untimed calls per setting and operation before the timed ones.
     #[arg(long, default_value_t = 200)]
     warmup: usize,
+    /// Samples kept per row in `samples_s` (evenly spaced order statistics of all repetitions; the
+    /// summary columns use all of them).
+    #[arg(long, default_value_t = 1000)]
+    samples: usize,
     /// Task id whose test sequences feed the steps [default: the card's task].
     #[arg(long)]
     data: Option<String>,
@@ -66,10 +70,24 @@ fn utc_now() -> String {
     format!("{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z", rest / 3600, rest % 3600 / 60, rest % 60)
 }
 
+/// The card's FLOPs of `operation` of setting `name` (what `cost: flops` charges for it).
+fn operation_flops(model: &FlexibleModel, name: &str, operation: &Operation) -> u64 {
+    let Some(index) = model.setting_index(name) else { return 0 };
+    let setting = &model.settings()[index];
+    match operation {
+        Operation::Update => setting.flops_per_update,
+        Operation::Skip => setting.flops_per_skip,
+        Operation::Window => setting.flops_per_window,
+        Operation::Readout => model.readout_flops(index),
+        Operation::Map { to } => model.setting_index(to).map_or(0, |to| model.switch_flops(index, to)),
+    }
+}
+
 /// Runs `flexrnn profile` (see the module doc).
 pub(crate) fn profile(args: ProfileArgs, command: String) -> anyhow::Result<()> {
     crate::output::check_file(&args.out, args.force)?;
     anyhow::ensure!(args.repetitions >= 1, "--repetitions must be at least 1");
+    anyhow::ensure!(args.samples >= 1, "--samples must be at least 1");
     let model = FlexibleModel::load(&args.model_dir)?;
     let id = args.data.clone().unwrap_or_else(|| model.task().to_string());
     let cwd = std::env::current_dir().context("reading the working folder")?;
@@ -100,12 +118,13 @@ pub(crate) fn profile(args: ProfileArgs, command: String) -> anyhow::Result<()> 
         ("inputs", format!("task {} (test split, {} sequences)", task.id, pool.len())),
         ("repetitions", args.repetitions.to_string()),
         ("warmup", args.warmup.to_string()),
+        ("samples", format!("at most {} kept per row (evenly spaced order statistics)", args.samples)),
         ("timer_overhead_ns", format!("{} (subtracted from every sample)", measured.timer_overhead_ns)),
         ("command", command),
     ];
     let profile = StepProfile {
         notes: notes.into_iter().map(|(key, value)| (key.to_string(), value)).collect(),
-        rows: measured.rows,
+        rows: measured.rows.into_iter().map(|row| row.keeping_samples(args.samples)).collect(),
     };
     crate::output::write_file(&args.out, args.force, &profile.to_csv())?;
     say!(
@@ -118,14 +137,27 @@ pub(crate) fn profile(args: ProfileArgs, command: String) -> anyhow::Result<()> 
         profile.notes[0].1,
         profile.notes[1].1
     );
+    say!(
+        "  {:<28} {:<16} {:>9} {:>11} {:>11} {:>11} {:>9}",
+        "setting",
+        "operation",
+        "FLOPs",
+        "mean µs",
+        "p50 µs",
+        "p99 µs",
+        "GFLOP/s"
+    );
     for row in &profile.rows {
+        let flops = operation_flops(&model, &row.setting, &row.operation);
         say!(
-            "  {:<28} {:<16} mean {:>10.3} µs  p50 {:>10.3} µs  p99 {:>10.3} µs",
+            "  {:<28} {:<16} {:>9} {:>11.4} {:>11.4} {:>11.4} {:>9.2}",
             row.setting,
             row.operation.to_string(),
+            flops,
             row.mean_s * 1e6,
             row.p50_s * 1e6,
-            row.p99_s * 1e6
+            row.p99_s * 1e6,
+            if row.p50_s > 0.0 { flops as f64 / row.p50_s * 1e-9 } else { f64::NAN }
         );
     }
     Ok(())

@@ -19,9 +19,10 @@
 //!   the state from `setting` to setting `<to>` when a stream changes setting; model banks).
 //! - Times in seconds on one core; `repetitions` ≥ 1 is how many were measured; `p50_s ≤ p90_s ≤
 //!   p99_s`. Columns may come in any order; `samples_s` is optional.
-//! - `samples_s`: the measured durations, separated by spaces. A stream draws a step's duration
-//!   uniformly among them (the empirical distribution). A row without samples costs exactly
-//!   `mean_s` every time.
+//! - `samples_s`: measured durations, separated by spaces: all of them, or (`flexrnn profile
+//!   --samples N`) `N` order statistics at evenly spaced ranks ([`ProfileRow::keeping_samples`]). A
+//!   stream draws a step's duration uniformly among them (the empirical distribution). A row without
+//!   samples costs exactly `mean_s` every time.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -130,6 +131,22 @@ impl ProfileRow {
             p99_s: rank(0.99),
             samples: samples.into(),
         }
+    }
+}
+
+impl ProfileRow {
+    /// The row with at most `keep` (≥ 1) of its samples: if it has more, the order statistics at
+    /// evenly spaced ranks `⌊(i + ½)·n / keep⌋`, `i = 0..keep` (a fixed set of quantiles, so that
+    /// drawing among them follows the measured distribution to within `1/keep` in probability). The
+    /// summary (`repetitions`, mean, quantiles) stays that of all samples.
+    pub fn keeping_samples(mut self, keep: usize) -> ProfileRow {
+        let n = self.samples.len();
+        if keep >= 1 && n > keep {
+            let mut sorted = self.samples.to_vec();
+            sorted.sort_by(f64::total_cmp);
+            self.samples = (0..keep).map(|i| sorted[((2 * i + 1) * n) / (2 * keep)]).collect();
+        }
+        self
     }
 }
 
@@ -404,6 +421,16 @@ gru-16,update,3,2e-6,2e-6,3e-6,3e-6,1e-6 2e-6 3e-6\ngru-16,map:gru-32,1,5e-7,5e-
         assert!(err(&format!("{header}gru-16,update,1,1,1,1\n")).contains("line 2: the row has 6 field(s)"));
         let samples = "setting,operation,repetitions,mean_s,p50_s,p90_s,p99_s,samples_s\ng,skip,2,1,1,1,1,1 -2\n";
         assert!(err(samples).contains("line 2: field `samples_s`, sample 2: `-2`"));
+    }
+
+    #[test]
+    fn kept_samples_are_evenly_spaced_order_statistics() {
+        let row = ProfileRow::from_samples("s", Operation::Update, (0..1000).rev().map(|k| k as f64).collect());
+        let kept = row.clone().keeping_samples(4);
+        // Ranks ⌊(2i + 1)·1000 / 8⌋ = 125, 375, 625, 875; the summary is that of all 1000.
+        assert_eq!(kept.samples.as_ref(), [125.0, 375.0, 625.0, 875.0]);
+        assert_eq!((kept.repetitions, kept.mean_s, kept.p99_s), (1000, 499.5, 989.0));
+        assert_eq!(row.clone().keeping_samples(1000), row);
     }
 
     #[test]

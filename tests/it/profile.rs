@@ -72,7 +72,8 @@ fn profile_writes_a_row_for_every_setting_and_operation() {
         for (index, setting) in model.settings().iter().enumerate() {
             want.extend(expected(&model, index).into_iter().map(|op| (setting.name.clone(), op)));
         }
-        let got: Vec<(String, Operation)> = profile.rows.iter().map(|r| (r.setting.clone(), r.operation.clone())).collect();
+        let got: Vec<(String, Operation)> =
+            profile.rows.iter().map(|r| (r.setting.clone(), r.operation.clone())).collect();
         assert_eq!(got, want, "{folder}");
         for row in &profile.rows {
             assert_eq!((row.repetitions, row.samples.len()), (25, 25), "{folder} {row:?}");
@@ -141,9 +142,8 @@ fn a_profiled_stream_runs_end_to_end_and_its_policy_sees_the_profiles_costs() {
 #[test]
 fn profile_errors_name_the_file_line_and_field_or_the_setting_it_lacks() {
     let dir = tempfile::tempdir().unwrap();
-    let parse = |cost: &str| {
-        Scenario::parse(&scenario_text(Some(cost)), "test.yaml", dir.path()).err().map(|e| e.to_string())
-    };
+    let parse =
+        |cost: &str| Scenario::parse(&scenario_text(Some(cost)), "test.yaml", dir.path()).err().map(|e| e.to_string());
     // A bad number, at its line of the profile.
     std::fs::write(
         dir.path().join("bad.csv"),
@@ -190,8 +190,9 @@ fn a_builder_stream_reads_its_profile_like_the_file_does() {
     let dir = tempfile::tempdir().unwrap();
     let profile = measured_digits_gru();
     std::fs::write(dir.path().join("here.csv"), profile.to_csv()).unwrap();
-    let from_file = Scenario::parse(&scenario_text(Some("cost: { profile: here.csv, scale: 3 }")), "t.yaml", dir.path())
-        .unwrap_or_else(|e| panic!("{e}"));
+    let from_file =
+        Scenario::parse(&scenario_text(Some("cost: { profile: here.csv, scale: 3 }")), "t.yaml", dir.path())
+            .unwrap_or_else(|e| panic!("{e}"));
     let cost = StepCost::Profile { file: "here.csv".into(), scale: 3.0, profile: Default::default() };
     let built = from_file
         .to_builder()
