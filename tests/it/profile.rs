@@ -201,3 +201,66 @@ fn a_builder_stream_reads_its_profile_like_the_file_does() {
         .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(built.streams().next().unwrap().cost, from_file.streams().next().unwrap().cost);
 }
+
+#[test]
+fn every_shipped_profile_reads_and_covers_its_model_folder() {
+    // `profiles/<folder>.csv` (measured here) and `profiles/rpi4-a72-derived/<folder>.csv`: each parses
+    // and has update and readout rows for every setting of `models/<folder>`, and skips for Skip-RNNs.
+    let mut checked = 0;
+    for dir in [at("profiles"), at("profiles/rpi4-a72-derived")] {
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.extension().is_none_or(|e| e != "csv") {
+                continue;
+            }
+            let folder = path.file_stem().unwrap().to_string_lossy().into_owned();
+            let profile = parse_profile_csv(&std::fs::read_to_string(&path).unwrap(), &folder)
+                .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+            let model = FlexibleModel::load(&at(&format!("models/{folder}"))).unwrap();
+            for setting in model.settings() {
+                for operation in [Operation::Update, Operation::Readout] {
+                    assert!(profile.find(&setting.name, &operation).is_some(), "{}: {}", path.display(), setting.name);
+                }
+            }
+            if model.family() == "thr" || model.family() == "skipw" {
+                assert!(model.settings().iter().all(|s| profile.find(&s.name, &Operation::Skip).is_some()));
+            }
+            checked += 1;
+        }
+    }
+    assert_eq!(checked, 14);
+}
+
+#[test]
+fn a_continuous_knob_setting_uses_its_models_rows_and_runs_under_a_profile() {
+    // thr-knob.yaml under the shipped digits-thr profile, with a threshold between the grid points: its
+    // kernels are those of its model, so the rows of `thr-64-1e-3@thr=0` serve it; every step's work
+    // is then one of that model's update or skip samples (× 25 MFLOP/s), plus a readout at the end.
+    let text = yaml_with(
+        "thr-knob.yaml",
+        &[
+            ("duration: 120s", "duration: 3s"),
+            ("static: { model: thr-64-1e-3@thr=0 }", "static: { model: thr-64-1e-3@thr=0.63 }"),
+            ("    on_miss: skip", "    cost: { profile: ../profiles/digits-thr.csv }\n    on_miss: skip"),
+        ],
+    );
+    let scenario =
+        Scenario::parse(&text, "thr.yaml", &crate::root().join("scenarios")).unwrap_or_else(|e| panic!("{e}"));
+    let (resources, results) = run_scenario(&scenario, false);
+    let model = &resources.banks.values().next().unwrap().model;
+    assert!(model.setting_index("thr-64-1e-3@thr=0.63").is_some());
+    let StepCost::Profile { profile, .. } = &scenario.streams().next().unwrap().cost else { panic!() };
+    let samples = |operation: Operation| {
+        let row = &profile.rows[profile.find("thr-64-1e-3@thr=0", &operation).unwrap()];
+        row.samples.iter().map(|s| s * 25e6).collect::<Vec<f64>>()
+    };
+    let (updates, skips) = (samples(Operation::Update), samples(Operation::Skip));
+    let steps = &results[0].outcome.recorder.steps;
+    let mut seen = (0, 0);
+    for step in steps.iter().filter(|s| s.end.is_some() && s.step + 1 < 64) {
+        let pool = if step.updated { (&updates, &mut seen.0) } else { (&skips, &mut seen.1) };
+        assert!(pool.0.iter().any(|&w| (w - step.flops).abs() <= 1e-9 * w.max(1.0)), "{step:?}");
+        *pool.1 += 1;
+    }
+    assert!(seen.0 > 50 && seen.1 > 50, "{seen:?}");
+}
