@@ -138,7 +138,7 @@ fn time(options: ProfileOptions, overhead: u64, mut call: impl FnMut(&mut Stopwa
     (0..options.repetitions)
         .map(|_| {
             call(&mut watch);
-            watch.nanos.saturating_sub(overhead) as f64 * 1e-9
+            watch.nanos.saturating_sub(overhead) as f64 / 1e9
         })
         .collect()
 }

@@ -197,11 +197,12 @@ impl StepProfile {
     }
 }
 
-/// `s` seconds as text: `{n}e-9` when `s` is a whole number of nanoseconds (as measured), else the
-/// shortest text that reads back to the same `f64`.
+/// `s` seconds as text: `{n}e-9` when `s` is the `f64` nearest to a whole number `n` of nanoseconds
+/// (as measured), else Rust's shortest text that reads back to the same `f64`; either reads back exactly.
 fn seconds(s: f64) -> String {
+    // `n / 1e9` is the correctly rounded value of n·10⁻⁹, as is the parse of `{n}e-9`.
     let nanos = (s * 1e9).round();
-    if nanos.abs() < 1e15 && nanos * 1e-9 == s {
+    if nanos.abs() < 1e15 && nanos / 1e9 == s {
         format!("{}e-9", nanos as i64)
     } else {
         format!("{s:e}")
@@ -436,7 +437,12 @@ gru-16,update,3,2e-6,2e-6,3e-6,3e-6,1e-6 2e-6 3e-6\ngru-16,map:gru-32,1,5e-7,5e-
     #[test]
     fn seconds_are_written_exactly() {
         assert_eq!(seconds(1234e-9), "1234e-9");
+        assert_eq!(seconds(1234.0 / 1e9), "1234e-9");
         assert_eq!(seconds(0.0), "0e-9");
-        assert_eq!(seconds(1.5e-10).parse::<f64>().unwrap(), 1.5e-10);
+        assert_eq!(seconds(1.5e-10), "1.5e-10");
+        for n in [1u64, 7, 190, 3716, 123_456_789] {
+            let s = n as f64 / 1e9;
+            assert_eq!(seconds(s).parse::<f64>().unwrap(), s, "{n}");
+        }
     }
 }
