@@ -233,14 +233,15 @@ fn every_shipped_profile_reads_and_covers_its_model_folder() {
 
 #[test]
 fn a_continuous_knob_setting_uses_its_models_rows_and_runs_under_a_profile() {
-    // thr-knob.yaml under the shipped digits-thr profile, with a threshold between the grid points: its
-    // kernels are those of its model, so the rows of `thr-64-1e-3@thr=0` serve it; every step's work
+    // thr-knob.yaml under the shipped digits-thr profile, with a threshold between the grid points
+    // (0.93, between 0.9 and 0.95): its kernels are those of its model, so the rows of the model's
+    // first setting, `thr-64-3e-3@thr=0`, serve it; every step's work
     // is then one of that model's update or skip samples (× 25 MFLOP/s), plus a readout at the end.
     let text = yaml_with(
         "thr-knob.yaml",
         &[
             ("duration: 120s", "duration: 3s"),
-            ("static: { model: thr-64-1e-3@thr=0 }", "static: { model: thr-64-1e-3@thr=0.63 }"),
+            ("static: { model: thr-64-3e-3@thr=0.9 }", "static: { model: thr-64-3e-3@thr=0.93 }"),
             ("    on_miss: skip", "    cost: { profile: ../profiles/digits-thr.csv }\n    on_miss: skip"),
         ],
     );
@@ -248,14 +249,15 @@ fn a_continuous_knob_setting_uses_its_models_rows_and_runs_under_a_profile() {
         Scenario::parse(&text, "thr.yaml", &crate::root().join("scenarios")).unwrap_or_else(|e| panic!("{e}"));
     let (resources, results) = run_scenario(&scenario, false);
     let model = &resources.banks.values().next().unwrap().model;
-    assert!(model.setting_index("thr-64-1e-3@thr=0.63").is_some());
+    assert!(model.setting_index("thr-64-3e-3@thr=0.93").is_some());
     let StepCost::Profile { profile, .. } = &scenario.streams().next().unwrap().cost else { panic!() };
     let samples = |operation: Operation| {
-        let row = &profile.rows[profile.find("thr-64-1e-3@thr=0", &operation).unwrap()];
+        let row = &profile.rows[profile.find("thr-64-3e-3@thr=0", &operation).unwrap()];
         row.samples.iter().map(|s| s * 25e6).collect::<Vec<f64>>()
     };
     let (updates, skips) = (samples(Operation::Update), samples(Operation::Skip));
-    let steps = &results[0].outcome.recorder.steps;
+    // The second run: the static policy at thr = 0.93.
+    let steps = &results[1].outcome.recorder.steps;
     let mut seen = (0, 0);
     for step in steps.iter().filter(|s| s.end.is_some() && s.step + 1 < 64) {
         let pool = if step.updated { (&updates, &mut seen.0) } else { (&skips, &mut seen.1) };
