@@ -9,8 +9,8 @@
 //!   `readout` at a sequence's end and when a confidence is read), times `s`; the work handed to the
 //!   node is that duration × the core speed, so sharing, priorities and energy work as before. The
 //!   draws come from the stream's own random stream `"<stream>/cost"` (common random numbers across
-//!   policies). A policy's options carry the same cost model's expectation: mean duration × speed ×
-//!   `s`, in FLOP-equivalents.
+//!   policies). A policy's options carry the same cost model's expectation: the mean of what is drawn
+//!   ([`crate::workload::profile::ProfileRow::drawn_mean_s`]) × speed × `s`, in FLOP-equivalents.
 //!
 //! Which rows a profile needs, per setting the stream offers its policies: `update` and `readout`
 //! always; `skip` for Skip-RNN and SkipW settings; `window` for SkipW; `map:<to>` for every bank
@@ -235,9 +235,9 @@ impl ProfileCosts {
         self.profile.rows[row].draw(&mut self.rng)
     }
 
-    /// The mean work of row `row` (0 without a row): its mean duration × speed × scale.
+    /// The mean work of row `row` (0 without a row): the mean of its draws × speed × scale.
     fn mean_work(&self, row: Option<usize>) -> f64 {
-        row.map_or(0.0, |row| self.profile.rows[row].mean_s * self.work_per_second)
+        row.map_or(0.0, |row| self.profile.rows[row].drawn_mean_s() * self.work_per_second)
     }
 
     /// The expected work of a step of setting `index` (switch and readout excluded): an update's mean,

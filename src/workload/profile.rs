@@ -92,7 +92,8 @@ pub struct ProfileRow {
     pub operation: Operation,
     /// How many durations were measured (≥ 1).
     pub repetitions: u64,
-    /// Mean duration, seconds (≥ 0): what policies expect a step to take.
+    /// Mean duration of all repetitions, seconds (≥ 0); what policies expect and streams draw is
+    /// [`Self::drawn_mean_s`].
     pub mean_s: f64,
     /// Median, seconds.
     pub p50_s: f64,
@@ -135,6 +136,16 @@ impl ProfileRow {
 }
 
 impl ProfileRow {
+    /// The mean duration a stream drawing from this row gets, seconds: the mean of its samples, or
+    /// `mean_s` for a row without samples. (With kept order statistics it leaves out the rarest
+    /// durations, which `mean_s` includes.)
+    pub fn drawn_mean_s(&self) -> f64 {
+        match self.samples.len() {
+            0 => self.mean_s,
+            n => self.samples.iter().sum::<f64>() / n as f64,
+        }
+    }
+
     /// The row with at most `keep` (≥ 1) of its samples: if it has more, the order statistics at
     /// evenly spaced ranks `⌊(i + ½)·n / keep⌋`, `i = 0..keep` (a fixed set of quantiles, so that
     /// drawing among them follows the measured distribution to within `1/keep` in probability). The
@@ -395,6 +406,10 @@ gru-16,update,3,2e-6,2e-6,3e-6,3e-6,1e-6 2e-6 3e-6\ngru-16,map:gru-32,1,5e-7,5e-
         let fixed = ProfileRow { samples: Arc::from([]), mean_s: 7e-6, ..row.clone() };
         let mut rng = crate::workload::process_rng(1, "x");
         assert_eq!(fixed.draw(&mut rng), 7e-6);
+        assert_eq!((fixed.drawn_mean_s(), row.drawn_mean_s()), (7e-6, 50.5));
+        // The kept order statistics of 1..=1000 (ranks 125, 375, 625, 875, 0-based): their mean.
+        let wide = ProfileRow::from_samples("s", Operation::Update, (1..=1000).map(|k| k as f64).collect());
+        assert_eq!(wide.keeping_samples(4).drawn_mean_s(), (126.0 + 376.0 + 626.0 + 876.0) / 4.0);
         // Draws are the samples, each about equally often.
         let mut counts = [0u32; 100];
         for _ in 0..100_000 {
