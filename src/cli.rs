@@ -56,6 +56,7 @@ macro_rules! say_raw {
 
 mod import;
 mod infer;
+mod profile;
 
 /// flexrnn: simulate flexible recurrent networks on a shared edge node.
 #[derive(Debug, Parser)]
@@ -94,6 +95,10 @@ enum Command {
     /// Run one setting of a model folder over a task's sequences and write per sequence the logits (or
     /// the regression output), the prediction, the label and optionally the final state (CSV).
     Infer(infer::InferArgs),
+    /// Time every setting's step, skipped step, state maps and readout of a model folder on this
+    /// machine (one thread, the crate's own kernels, real inputs) and write a step-cost profile
+    /// (CSV) for a stream's `cost: { profile: FILE }`.
+    Profile(profile::ProfileArgs),
 }
 
 #[derive(Debug, clap::Args)]
@@ -453,6 +458,7 @@ fn execute(matches: &clap::ArgMatches, arguments: &[OsString], registry: &Policy
         Command::Seeds(args) => seeds(args),
         Command::Import(args) => import::import(args, command_line(arguments)),
         Command::Infer(args) => infer::infer(args),
+        Command::Profile(args) => profile::profile(args, command_line(arguments)),
     }
 }
 

@@ -137,6 +137,7 @@ pub mod metrics;
 pub mod node;
 pub mod output;
 pub mod policy;
+pub mod profile;
 pub mod report;
 pub mod rnn;
 pub mod runner;

@@ -19,6 +19,7 @@
 //! scratch buffers are allocated once per stream, and the frame queue is preallocated.
 
 mod background;
+mod cost;
 mod ids;
 mod pipeline;
 mod stream;
@@ -34,6 +35,7 @@ use crate::node::{Discipline, FinishedJob, Node};
 use crate::policy::{ModelOption, Policy};
 use crate::rnn::flex::FlexibleModel;
 use crate::sim::{EventQueue, Model, SimTime, Simulation};
+use crate::workload::profile::StepCost;
 use crate::workload::{BackgroundSpec, StreamSpec};
 
 use background::{source_event, BackgroundState};
@@ -109,6 +111,8 @@ pub struct StreamSetup {
     pub bank_key: usize,
     /// Stages run before each frame's RNN step, if any.
     pub pipeline: Option<Pipeline>,
+    /// What its steps cost: FLOPs, or durations drawn from a measured profile.
+    pub cost: StepCost,
 }
 
 /// One device of the node: a pool of identical cores under one discipline (a [`Node`] of its own).
@@ -273,7 +277,8 @@ impl<R: Recorder> EdgeWorld<R> {
                     pipeline.devices.iter().map(|d| device_of(&name, d.as_deref())).collect::<Result<Vec<_>, _>>()?
                 }
             };
-            let state = StreamState::new(stream_setup, device, stage_devices, setup.seed, setup.horizon)?;
+            let speed = setup.devices[device].core_speed;
+            let state = StreamState::new(stream_setup, device, stage_devices, setup.seed, setup.horizon, speed)?;
             if let Some(first) = state.first_release(setup.horizon) {
                 queue.schedule(first, Event::FrameReleased { stream });
             }
@@ -398,27 +403,14 @@ impl<R: Recorder> Model for EdgeWorld<R> {
     }
 }
 
-/// The options a stream's policy chooses among: one per setting of `model`, in its order.
-pub(crate) fn model_options(model: &FlexibleModel) -> Vec<ModelOption> {
-    model
-        .settings()
-        .iter()
-        .map(|setting| ModelOption {
-            name: setting.name.clone(),
-            hidden: setting.hidden,
-            // What a step costs on average under this setting (for families whose gate may
-            // skip, the card's mean; otherwise an update).
-            flops_per_step: setting.expected_flops_per_step.map_or(setting.flops_per_update, |f| f.round() as u64),
-            // SkipW reads at most K of every window: the worst case `budget` charges.
-            window_limit: match setting.knobs {
-                crate::rnn::flex::Knobs::SkipW { k, .. } => Some(crate::policy::WindowLimit {
-                    window: setting.window,
-                    k,
-                    flops_per_processed_step: setting.flops_per_update,
-                    flops_window_gate: setting.flops_per_window,
-                }),
-                _ => None,
-            },
-        })
-        .collect()
+/// The options a stream's policy chooses among under cost model `cost` at core speed `speed`
+/// (FLOP/s): one per setting of `model`, in its order, with their expected costs (see
+/// `engine::cost`).
+///
+/// # Errors
+/// A profile that lacks a setting or operation the stream may run: the message names the file and
+/// the setting.
+pub(crate) fn model_options(model: &FlexibleModel, cost: &StepCost, speed: f64) -> Result<Vec<ModelOption>, String> {
+    let unused = crate::workload::process_rng(0, "options");
+    Ok(cost::CostTable::new(model, cost, speed, unused)?.options(model))
 }

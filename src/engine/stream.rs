@@ -16,9 +16,10 @@ use crate::rnn::flex::{FlexState, StepPlan};
 use crate::sim::{EventQueue, SimTime};
 use crate::workload::{process_rng, OnMiss};
 
+use super::cost::CostTable;
 use super::ids::JobOwner;
 use super::pipeline::Stages;
-use super::{model_options, schedule_release, BuildError, EdgeWorld, Event, StreamSetup};
+use super::{schedule_release, BuildError, EdgeWorld, Event, StreamSetup};
 
 /// The step a stream is running (on the node, or waiting for its parameters).
 pub(super) struct RunningStep {
@@ -64,6 +65,8 @@ pub(super) struct StreamState {
     /// step is charged for when it starts).
     chosen: Option<(u64, usize, bool)>,
     options: Vec<ModelOption>,
+    /// What its steps cost (FLOPs, or durations drawn from a profile).
+    cost: CostTable,
     switch_flops: Vec<u64>,
     switch_matrix: Vec<u64>,
     steps_per_model: Vec<u32>,
@@ -78,19 +81,20 @@ pub(super) struct StreamState {
 }
 
 impl StreamState {
-    /// The stream of `stream` whose steps run on device `device` and whose pipeline stage `k` runs on
-    /// `stage_devices[k]`, in a run with scenario seed `seed` and horizon `horizon`: draws the order
-    /// of the sequences it plays from its random stream.
+    /// The stream of `stream` whose steps run on device `device` (cores of speed `core_speed`,
+    /// FLOP/s) and whose pipeline stage `k` runs on `stage_devices[k]`, in a run with scenario seed
+    /// `seed` and horizon `horizon`: draws the order of the sequences it plays from its random stream.
     ///
     /// # Errors
-    /// [`BuildError::Parameter`] naming the stream for an empty pool, a zero period, or a model whose
-    /// inputs or classes differ from the data set's.
+    /// [`BuildError::Parameter`] naming the stream for an empty pool, a zero period, a model whose
+    /// inputs or classes differ from the data set's, or a cost profile that lacks a setting.
     pub(super) fn new(
         stream: StreamSetup,
         device: usize,
         stage_devices: Vec<usize>,
         seed: u64,
         horizon: SimTime,
+        core_speed: f64,
     ) -> Result<StreamState, BuildError> {
         let mut rng = process_rng(seed, &stream.spec.name);
         let bad = |message: String| BuildError::Parameter { process: stream.spec.name.clone(), message };
@@ -124,14 +128,16 @@ impl StreamState {
             order.extend_from_slice(&round[..take]);
         }
         let total_frames = (order.len() * steps) as u64;
-        let options = model_options(model);
+        let cost =
+            CostTable::new(model, &stream.cost, core_speed, process_rng(seed, &format!("{}/cost", stream.spec.name)))
+                .map_err(bad)?;
+        let options = cost.options(model);
         let n_models = options.len();
         let classes = model.classes();
         // Frames waiting at once can never exceed the frames released in one deadline window
         // plus the backlog; reserve generously so the queue does not grow during a run.
         let reserve = 1024.min(total_frames as usize);
-        let switch_matrix: Vec<u64> =
-            (0..n_models * n_models).map(|k| model.switch_flops(k / n_models, k % n_models)).collect();
+        let switch_matrix = cost.switch_matrix(model);
         let stages = Stages::new(
             stream.pipeline.as_ref(),
             stage_devices,
@@ -151,6 +157,7 @@ impl StreamState {
             logits: vec![0.0; classes],
             chosen: None,
             options,
+            cost,
             switch_flops: vec![0; n_models],
             switch_matrix,
             steps_per_model: vec![0; n_models],
@@ -219,18 +226,14 @@ impl StreamState {
     }
 
     /// The planned step of the front frame `frame` under setting `choice` becomes the running step,
-    /// started at `now`, costing the plan's FLOPs, plus the current model's readout if a confidence
-    /// was computed for it, plus the chosen model's readout at a sequence's last step.
+    /// started at `now`, costing (under the stream's cost model, [`CostTable::step_work`]) the plan,
+    /// plus the current model's readout if a confidence was computed for it, plus the chosen model's
+    /// readout at a sequence's last step.
     fn begin_step(&mut self, now: SimTime, frame: u64, choice: usize, plan: StepPlan, confidence_read: bool) -> f64 {
         self.chosen = None;
-        let mut flops = plan.flops as f64;
-        if confidence_read {
-            let current = self.current_model.expect("confidence needs a current model");
-            flops += self.setup.model.readout_flops(current) as f64;
-        }
-        if self.step_of(frame) + 1 == self.steps {
-            flops += self.setup.model.readout_flops(choice) as f64;
-        }
+        let confidence_of = confidence_read.then(|| self.current_model.expect("confidence needs a current model"));
+        let last = self.step_of(frame) + 1 == self.steps;
+        let flops = self.cost.step_work(&self.setup.model, choice, self.current_model, plan, confidence_of, last);
         self.queue.pop_front();
         let deadline = self.deadline_of(frame);
         self.running = Some(RunningStep { frame, model: choice, updates: plan.updates, start: now, flops, deadline });
@@ -334,8 +337,9 @@ impl<R: Recorder> EdgeWorld<R> {
                 return (choice, confidence_read);
             }
         }
+        let n_models = state.switch_flops.len();
         for (index, cost) in state.switch_flops.iter_mut().enumerate() {
-            *cost = state.current_model.map_or(0, |current| state.setup.model.switch_flops(current, index));
+            *cost = state.current_model.map_or(0, |current| state.switch_matrix[current * n_models + index]);
         }
         // The load the stream's step would meet: that of the device it runs on.
         let node = &self.nodes[state.device];

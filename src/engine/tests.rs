@@ -92,6 +92,7 @@ fn stream(on_miss: OnMiss, pipeline: Option<Pipeline>) -> StreamSetup {
         policy: Box::new(StaticPolicy { model: 0, model_name: "tiny".into() }),
         bank_key: 0,
         pipeline,
+        cost: crate::workload::profile::StepCost::Flops,
     }
 }
 
@@ -416,4 +417,95 @@ fn a_step_waiting_for_its_stages_is_charged_the_confidence_readout_its_policy_re
     }
     let steps: Vec<_> = world.recorder.steps.iter().map(|s| (s.start, s.end, s.flops)).collect();
     assert_eq!(steps, [(Some(ms(1)), Some(SimTime(7_800_000)), 68.0), (Some(ms(11)), Some(SimTime(19_800_000)), 88.0)]);
+}
+
+/// A profile of the tiny model: `update` drawn from `samples` (seconds; mean `update_mean`), `readout`
+/// always `readout_s`.
+fn tiny_profile(update_mean: f64, samples: &[f64], readout_s: f64) -> crate::workload::profile::StepProfile {
+    use crate::workload::profile::{Operation, ProfileRow, StepProfile};
+    let row = |operation, mean_s: f64, samples: &[f64]| ProfileRow {
+        setting: "tiny".into(),
+        operation,
+        repetitions: samples.len().max(1) as u64,
+        mean_s,
+        p50_s: mean_s,
+        p90_s: mean_s,
+        p99_s: mean_s,
+        samples: samples.into(),
+    };
+    StepProfile {
+        notes: Vec::new(),
+        rows: vec![row(Operation::Update, update_mean, samples), row(Operation::Readout, readout_s, &[])],
+    }
+}
+
+fn profiled(profile: crate::workload::profile::StepProfile, scale: f64) -> crate::workload::profile::StepCost {
+    crate::workload::profile::StepCost::Profile { file: "tiny.csv".into(), scale, profile: Arc::new(profile) }
+}
+
+#[test]
+fn a_profiled_step_takes_its_drawn_duration_times_the_scale_and_its_work_is_that_times_the_speed() {
+    // One-value profile: an update takes 2 ms, the readout 1 ms, at scale 1.5. Alone on the core, frame
+    // 0 (released at 0) runs 2 × 1.5 = 3 ms; frame 1 (released at 10 ms, the sequence's last) runs the
+    // update and the readout, (2 + 1) × 1.5 = 4.5 ms, ending at 14.5 ms. The work handed to the node
+    // is the duration × 10 kFLOP/s: 30 and 45 FLOP-equivalents (the FLOPs would be 68 and 78).
+    let mut stream = stream(OnMiss::Continue, None);
+    stream.cost = profiled(tiny_profile(2e-3, &[], 1e-3), 1.5);
+    let outcome = EdgeWorld::run(setup(Vec::new(), vec![stream]), MemoryRecorder::default()).unwrap();
+    let steps: Vec<(Option<SimTime>, Option<SimTime>, f64)> =
+        outcome.recorder.steps.iter().map(|s| (s.start, s.end, s.flops)).collect();
+    assert_eq!(steps.len(), 2);
+    assert_eq!((steps[0].0, steps[0].1), (Some(SimTime::ZERO), Some(ms(3))));
+    assert_eq!((steps[1].0, steps[1].1), (Some(ms(10)), Some(SimTime(14_500_000))));
+    assert!((steps[0].2 - 30.0).abs() < 1e-9 && (steps[1].2 - 45.0).abs() < 1e-9, "{steps:?}");
+    assert_eq!(outcome.recorder.sequences[0].end, SimTime(14_500_000));
+}
+
+#[test]
+fn profiled_step_durations_follow_the_profiles_samples() {
+    // Updates drawn from {1, 2, 6} ms (mean 3 ms, sd √(14/3) ≈ 2.16 ms), readout free, scale 1; a
+    // frame every 10 ms on a free core, so each step's duration is its draw. Over 4000 steps the mean
+    // is within 4 standard errors (4 · 2.16 / √4000 ≈ 0.14 ms) of 3 ms, and each sample is drawn about
+    // a third of the time.
+    let mut stream = stream(OnMiss::Continue, None);
+    stream.spec.sequences = 2000;
+    stream.cost = profiled(tiny_profile(3e-3, &[1e-3, 2e-3, 6e-3], 0.0), 1.0);
+    let mut world = setup(Vec::new(), vec![stream]);
+    world.horizon = SimTime(41 * crate::sim::SimTime::NANOS_PER_SEC);
+    let outcome = EdgeWorld::run(world, MemoryRecorder::default()).unwrap();
+    let durations: Vec<u64> =
+        outcome.recorder.steps.iter().map(|s| s.end.unwrap().saturating_sub(s.start.unwrap()).0).collect();
+    assert_eq!(durations.len(), 4000);
+    let mut counts = [0usize; 3];
+    for &d in &durations {
+        counts[[ms(1).0, ms(2).0, ms(6).0].iter().position(|&m| m == d).unwrap_or_else(|| panic!("duration {d}"))] += 1;
+    }
+    let mean = durations.iter().sum::<u64>() as f64 / 4000.0 * 1e-9;
+    let standard_error = (14.0f64 / 3.0).sqrt() * 1e-3 / 4000f64.sqrt();
+    assert!((mean - 3e-3).abs() < 4.0 * standard_error, "mean {mean}");
+    assert!(counts.iter().all(|&c| (1200..1470).contains(&c)), "{counts:?}");
+}
+
+#[test]
+fn a_profile_that_lacks_a_setting_is_an_error_naming_the_file_and_the_setting() {
+    let mut profile = tiny_profile(2e-3, &[], 1e-3);
+    profile.rows.retain(|row| row.operation != crate::workload::profile::Operation::Readout);
+    let mut stream = stream(OnMiss::Continue, None);
+    stream.cost = profiled(profile, 1.0);
+    let error = EdgeWorld::build(setup(Vec::new(), vec![stream]), MemoryRecorder::default()).err().unwrap();
+    assert_eq!(
+        error.to_string(),
+        "process `s`: profile tiny.csv: no row for setting `tiny`, operation `readout` (the stream may run it); the profile has settings: tiny"
+    );
+}
+
+#[test]
+fn the_policies_options_carry_the_profiles_mean_times_speed_and_scale() {
+    // Mean update 2 ms at scale 1.5 on 10 kFLOP/s: 30 FLOP-equivalents per step; under FLOPs, 68.
+    let model = tiny_model();
+    let cost = profiled(tiny_profile(2e-3, &[1e-3, 3e-3], 1e-3), 1.5);
+    let options = super::model_options(&model, &cost, 1e4).unwrap();
+    assert_eq!(options[0].flops_per_step, 30);
+    let flops = super::model_options(&model, &crate::workload::profile::StepCost::Flops, 1e4).unwrap();
+    assert_eq!(flops[0].flops_per_step, 68);
 }

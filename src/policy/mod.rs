@@ -77,7 +77,9 @@ pub struct ModelOption {
     pub name: String,
     /// Hidden size (width).
     pub hidden: usize,
-    /// FLOPs of one step of this model (for settings whose gate may skip, the card's mean).
+    /// FLOPs of one step of this model (for settings whose gate may skip, the card's mean). Under a
+    /// stream's `cost: { profile: … }` this and every other FLOP figure a policy sees (switch costs,
+    /// [`WindowLimit`]) are FLOP-equivalents: the mean duration the stream draws × core speed × scale.
     pub flops_per_step: u64,
     /// For a setting that reads at most `k` steps of every window (SkipW), what a strict FLOPs bound
     /// needs; `None` for settings of the other families.

@@ -18,6 +18,7 @@ use crate::policy::{LoadForecast, Policy, PolicyContext, PolicyError, PolicySpec
 use crate::rnn::{FlexibleModel, KnobError};
 use crate::scenario::{Scenario, ScenarioError};
 use crate::sim::SimTime;
+use crate::workload::profile::StepCost;
 use crate::workload::StreamSpec;
 
 /// Errors between a valid file and a finished run.
@@ -172,6 +173,19 @@ pub fn load_resources(scenario: &Scenario) -> Result<Resources, RunError> {
             }
         }
     }
+    // A stream's cost profile must cover every setting it offers its policies (now that they are
+    // all known).
+    for stream in scenario.streams() {
+        if let StepCost::Profile { file, .. } = &stream.cost {
+            let model = &banks[&scenario.dir().join(&stream.models)].model;
+            crate::engine::model_options(model, &stream.cost, stream_speed(scenario, stream)).map_err(|message| {
+                RunError::Scenario(scenario.error_at(
+                    &file.display().to_string(),
+                    format!("stream `{}`.cost: {message} (model folder {})", stream.spec.name, stream.models.display()),
+                ))
+            })?;
+        }
+    }
     Ok(Resources { banks, datasets })
 }
 
@@ -181,6 +195,13 @@ fn stream_task_id(scenario: &Scenario, stream: &crate::scenario::RnnStream) -> S
     data::TaskSpec::parse(stream.dataset.id())
         .map(|spec| spec.resolved(scenario.dir()).id())
         .unwrap_or_else(|_| stream.dataset.id().to_string())
+}
+
+/// The core speed (FLOP/s) of the device that runs `stream`'s steps (what a profile's durations are
+/// multiplied by to give work).
+fn stream_speed(scenario: &Scenario, stream: &crate::scenario::RnnStream) -> f64 {
+    // Validated scenarios name only their own devices.
+    scenario.devices()[scenario.device_index(stream.spec.device.as_deref()).unwrap_or(0)].speed
 }
 
 /// SHA-256 of a model folder's files (see [`LoadedBank::sha256`]); files that vanished since loading
@@ -257,8 +278,9 @@ pub fn plan_runs(scenario: &Scenario, resources: &Resources) -> Result<Vec<RunPl
 }
 
 /// Builds `policy` for the stream described by `spec` over its loaded model: the settings the
-/// policy names are resolved to option indices here, so the policy sees only the options. `forecast`
-/// is the stream's future load for a policy that asked for forecast passes (see [`world_setup`]).
+/// policy names are resolved to option indices here, so the policy sees only the options, costed by
+/// the stream's cost model `cost` at core speed `speed`. `forecast` is the stream's future load for
+/// a policy that asked for forecast passes (see [`world_setup`]).
 ///
 /// # Errors
 /// [`PolicyError`]: a named setting that is not in the model (checked before by [`plan_runs`]), or
@@ -268,6 +290,7 @@ fn build_policy(
     loaded: &LoadedBank,
     seed: u64,
     spec: &StreamSpec,
+    (cost, speed): (&StepCost, f64),
     forecast: Option<&Arc<LoadForecast>>,
 ) -> Result<Box<dyn Policy>, PolicyError> {
     let named = policy
@@ -278,7 +301,8 @@ fn build_policy(
             None => Err(PolicyError::UnknownSetting { policy: policy.name().to_string(), setting: name.to_string() }),
         })
         .collect::<Result<Vec<_>, _>>()?;
-    let options = crate::engine::model_options(&loaded.model);
+    let options = crate::engine::model_options(&loaded.model, cost, speed)
+        .map_err(|message| PolicyError::Invalid { policy: policy.name().to_string(), message })?;
     let ranking = accuracy_preference(loaded);
     policy.build(&PolicyContext::new(policy.name(), spec, seed, &options, &ranking, named, forecast.cloned()))
 }
@@ -359,7 +383,15 @@ fn oracle_forecasts(
             continue;
         }
         let model = &resources.banks[&scenario.dir().join(&stream.models)].model;
-        let cheapest = model.settings().iter().min_by_key(|m| m.flops_per_update);
+        let cheapest = match &stream.cost {
+            StepCost::Flops => model.settings().iter().min_by_key(|m| m.flops_per_update),
+            // Under a profile, the cheapest by the same cost model the policies see.
+            profiled => {
+                crate::engine::model_options(model, profiled, stream_speed(scenario, stream)).ok().and_then(|options| {
+                    (0..options.len()).min_by_key(|&i| (options[i].flops_per_step, i)).map(|i| &model.settings()[i])
+                })
+            }
+        };
         let cheapest = cheapest
             .map(|setting| PolicySpec::new(StaticConfig { model: setting.name.clone() }))
             .unwrap_or_else(|| {
@@ -504,15 +536,22 @@ fn world_setup_with(
             })?,
             spec: StreamSpec { sequences, ..stream.spec.clone() },
             model: Arc::clone(&loaded.model),
+            cost: stream.cost.clone(),
             dataset,
             pool,
-            policy: build_policy(policy, loaded, scenario.seed(), &stream.spec, forecast.as_ref()).map_err(
-                |source| RunError::Policy {
-                    file: scenario.file().to_string(),
-                    stream: stream.spec.name.clone(),
-                    source,
-                },
-            )?,
+            policy: build_policy(
+                policy,
+                loaded,
+                scenario.seed(),
+                &stream.spec,
+                (&stream.cost, stream_speed(scenario, stream)),
+                forecast.as_ref(),
+            )
+            .map_err(|source| RunError::Policy {
+                file: scenario.file().to_string(),
+                stream: stream.spec.name.clone(),
+                source,
+            })?,
         });
     }
     Ok(WorldSetup {

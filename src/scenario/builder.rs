@@ -11,6 +11,7 @@ use super::{
 use crate::data::SplitPart;
 use crate::policy::PolicySpec;
 use crate::sim::SimTime;
+use crate::workload::profile::StepCost;
 use crate::workload::{
     BackgroundKind, BackgroundSpec, OnMiss, StreamSpec, Trace, TraceJob, UtilisationTrace, WorkDistribution,
 };
@@ -338,6 +339,7 @@ pub struct StreamBuilder {
     policies: Vec<PolicySpec>,
     sequences_given: bool,
     stages: Option<Stages>,
+    cost: StepCost,
 }
 
 /// A stream's pipeline in a [`StreamBuilder`].
@@ -378,6 +380,7 @@ impl StreamBuilder {
             policies: Vec::new(),
             sequences_given: false,
             stages: None,
+            cost: StepCost::Flops,
         }
     }
 
@@ -448,6 +451,13 @@ impl StreamBuilder {
         self
     }
 
+    /// What its steps cost (default [`StepCost::Flops`]); a [`StepCost::Profile`] whose profile is
+    /// empty has its file read, relative to [`ScenarioBuilder::dir`], when the scenario is built.
+    pub fn cost(mut self, cost: StepCost) -> StreamBuilder {
+        self.cost = cost;
+        self
+    }
+
     /// Adds a pipeline stage run before each frame's RNN step (see [`PipelineSpec::from_stages`]); a
     /// stream taken from a [`Scenario`] keeps its stages and gets this one besides.
     pub fn stage(mut self, stage: StageSpec) -> StreamBuilder {
@@ -471,6 +481,7 @@ impl StreamBuilder {
             policies: stream.policies.clone(),
             sequences_given: stream.sequences_given,
             stages: stream.pipeline.clone().map(Stages::Ordered),
+            cost: stream.cost.clone(),
         }
     }
 
@@ -492,6 +503,7 @@ impl StreamBuilder {
             policies: self.policies,
             sequences_given: self.sequences_given,
             pipeline,
+            cost: self.cost,
         })
     }
 }

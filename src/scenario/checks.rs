@@ -9,9 +9,10 @@ use std::sync::Arc;
 use super::locate::{locate, locate_in_process, locate_top, relocate_process_error};
 use super::{DeviceSpec, PipelineSpec, Process, Scenario, ScenarioError, ScenarioParts, StageSpec};
 use super::{MAX_BINS, MAX_CORES, MAX_DURATION, MAX_EVENTS};
-use crate::input::{read_text, DATA_LIMIT};
+use crate::input::{read_text, DATA_LIMIT, TEXT_LIMIT};
 use crate::node::Discipline;
 use crate::sim::SimTime;
+use crate::workload::profile::{parse_profile_csv, StepCost};
 use crate::workload::{
     parse_empirical_csv, parse_jobs_trace_csv, parse_utilisation_trace_csv, BackgroundKind, BackgroundSpec, Trace,
     WorkDistribution,
@@ -395,6 +396,49 @@ fn load_work_samples(processes: &mut [Process], text: &str, file: &str, dir: &Pa
     Ok(())
 }
 
+/// Reads the profile of every stream with `cost: { profile: … }` from its file (relative to `dir`,
+/// the scenario's folder) and checks its format; whether it covers the stream's settings is checked
+/// when the models are loaded (`runner::load_resources`).
+///
+/// # Errors
+/// [`ScenarioError`] located at the `profile:` key, naming the stream and, for a bad row, the
+/// profile's file, line and field.
+fn load_cost_profiles(processes: &mut [Process], text: &str, file: &str, dir: &Path) -> Result<(), ScenarioError> {
+    for process in processes.iter_mut() {
+        let Process::Stream(stream) = process else { continue };
+        let StepCost::Profile { file: csv, profile, scale } = &mut stream.cost else { continue };
+        let name = &stream.spec.name;
+        let at = |message: String| ScenarioError {
+            file: file.to_string(),
+            location: locate_in_process(text, name, Some("profile"), 0),
+            message,
+        };
+        if !(scale.is_finite() && *scale > 0.0) {
+            // The file's parser says so at its line; this is for the builder.
+            return Err(at(format!(
+                "process `{name}`: `cost.scale` must be a finite number > 0 (a factor on the profile's durations), got {scale}"
+            )));
+        }
+        if !profile.rows.is_empty() {
+            // Given in code, already parsed.
+            continue;
+        }
+        let field = format!("process `{name}`: `cost.profile`");
+        let path = dir.join(&*csv);
+        let content = read_text(&path, TEXT_LIMIT, "profiles").map_err(|e| {
+            at(format!(
+                "{field}: cannot read `{}` (a step-cost profile written by `flexrnn profile`, relative to the scenario's folder; looked for `{}`): {e}",
+                csv.display(),
+                path.display()
+            ))
+        })?;
+        let parsed =
+            parse_profile_csv(&content, &csv.display().to_string()).map_err(|e| at(format!("{field}: {e}")))?;
+        *profile = Arc::new(parsed);
+    }
+    Ok(())
+}
+
 /// Reads the rows or samples of every `trace` process from its file (relative to `dir`, the scenario's
 /// folder), scaling its times by the process's `time_scale`.
 ///
@@ -604,5 +648,6 @@ pub(super) fn validate(parts: ScenarioParts, source: &Source<'_>) -> Result<Scen
         ));
     }
     load_work_samples(&mut parts.processes, text, file, dir)?;
+    load_cost_profiles(&mut parts.processes, text, file, dir)?;
     Ok(Scenario { file: file.to_string(), dir: dir.to_path_buf(), text: text.to_string(), seed: parts.seed, parts })
 }

@@ -19,6 +19,7 @@ use crate::node::Discipline;
 use crate::policy::PolicySpec;
 use crate::sim::SimTime;
 use crate::units::{Bandwidth, Duration, Power, Rate, Size, Speed, Work};
+use crate::workload::profile::StepCost;
 use crate::workload::{BackgroundKind, BackgroundSpec, OnMiss, StreamSpec, Trace, UtilisationTrace, WorkDistribution};
 
 /// Implements `Deserialize` for a unit enum written as a plain string, with an error that lists the
@@ -685,6 +686,53 @@ raw_process! {
     utilisation: PathBuf,
     chunk: Duration,
     time_scale: f64,
+    cost: CostFile,
+}
+
+/// A stream's `cost:` as written: `flops` or `{ profile: <file.csv>, scale: <number > 0> }` (the
+/// profile is read by the validation).
+#[derive(Debug, Clone, PartialEq)]
+struct CostFile(StepCost);
+
+/// The forms `cost:` allows, for messages.
+const COST_FORMS: &str = "`flops` (the default) or `{ profile: <file.csv>, scale: <number > 0, default 1> }`";
+
+/// The map form of `cost:`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ProfileCostFile {
+    profile: PathBuf,
+    #[serde(default)]
+    scale: Option<f64>,
+}
+
+impl<'de> Deserialize<'de> for CostFile {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = CostFile;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                write!(f, "a cost model: {COST_FORMS}")
+            }
+            fn visit_str<E: serde::de::Error>(self, value: &str) -> Result<CostFile, E> {
+                match value {
+                    "flops" => Ok(CostFile(StepCost::Flops)),
+                    other => Err(E::custom(format!("unknown cost model `{other}`; allowed: {COST_FORMS}"))),
+                }
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, map: A) -> Result<CostFile, A::Error> {
+                let raw = ProfileCostFile::deserialize(serde::de::value::MapAccessDeserializer::new(map))?;
+                let scale = raw.scale.unwrap_or(1.0);
+                if !(scale.is_finite() && scale > 0.0) {
+                    return Err(<A::Error as serde::de::Error>::custom(format!(
+                        "`cost.scale` must be a finite number > 0 (a factor on the profile's durations), got {scale}"
+                    )));
+                }
+                Ok(CostFile(StepCost::Profile { file: raw.profile, scale, profile: Default::default() }))
+            }
+        }
+        deserializer.deserialize_any(Visitor)
+    }
 }
 
 /// A process entry, checked for the fields its kind needs and their values.
@@ -733,6 +781,7 @@ const STREAM_FIELDS: &[&str] = &[
     "sequences",
     "on_miss",
     "policies",
+    "cost",
 ];
 
 impl TryFrom<RawProcess> for ProcessFile {
@@ -888,6 +937,7 @@ impl TryFrom<RawProcess> for ProcessFile {
                     policies,
                     sequences_given: raw.sequences.is_some(),
                     pipeline,
+                    cost: raw.cost.clone().map_or(StepCost::Flops, |c| c.0),
                 })
             }
         };

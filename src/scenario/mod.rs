@@ -25,6 +25,7 @@ use crate::data::SplitPart;
 use crate::node::Discipline;
 use crate::policy::{PolicyRegistry, PolicySpec};
 use crate::sim::SimTime;
+use crate::workload::profile::StepCost;
 use crate::workload::{BackgroundKind, BackgroundSpec, StreamSpec, WorkDistribution};
 
 pub use builder::{ScenarioBuilder, StreamBuilder};
@@ -198,6 +199,8 @@ pub struct RnnStream {
     pub sequences_given: bool,
     /// Stages run before each frame's RNN step.
     pub pipeline: Option<PipelineSpec>,
+    /// What its steps cost (`cost:`): FLOPs, or a measured profile (read by the validation).
+    pub cost: StepCost,
 }
 
 /// A stage of a stream's pipeline as given: its name, its work and the stages it runs after.

@@ -12,6 +12,7 @@ use rand_pcg::Pcg64;
 use crate::sim::SimTime;
 
 mod files;
+pub mod profile;
 pub mod source;
 
 pub use files::{

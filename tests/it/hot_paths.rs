@@ -353,3 +353,30 @@ fn stacked_two_layer_banks_plan_step_and_predict_allocate_nothing() {
         assert_eq!(allocations() - before, 0, "{kind}");
     }
 }
+
+#[test]
+fn a_profiled_stream_allocates_nothing_per_event() {
+    // The default stream under the shipped profile of its bank: each step's duration is drawn (update,
+    // maps, readout) and the policies see the profile's means. (A shipped file, not one measured here:
+    // timings taken during the test run would change how many frames the stream keeps up with.)
+    use flexrnn::workload::profile::{parse_profile_csv, StepCost};
+    let text = std::fs::read_to_string(at("profiles/digits-gru.csv")).unwrap();
+    let cost = StepCost::Profile {
+        file: "digits-gru.csv".into(),
+        scale: 1000.0,
+        profile: std::sync::Arc::new(parse_profile_csv(&text, "digits-gru.csv").unwrap()),
+    };
+    let scenario = short_default(200, secs(60)).edit_stream("digits", |s| s.cost(cost)).build().unwrap();
+    let resources = runner::load_resources(&scenario).unwrap();
+    for plan in &runner::plan_runs(&scenario, &resources).unwrap() {
+        let setup = runner::world_setup(&scenario, &resources, plan).unwrap();
+        let (world, queue) = EdgeWorld::build(setup, Counter::default()).unwrap();
+        let mut simulation = Simulation::new(world, queue);
+        let before = allocations();
+        simulation.step_until(scenario.horizon());
+        let during = allocations() - before;
+        let events = simulation.events_handled();
+        assert!(events > 20_000, "{events}");
+        assert!(during < 40, "{}: {during} allocations for {events} events", plan.label);
+    }
+}

@@ -20,6 +20,7 @@ mod nested_model;
 mod node_models;
 mod node_props;
 mod pipelines;
+mod profile;
 mod queueing;
 mod robustness;
 mod same_instant;
