@@ -20,8 +20,13 @@ pub(crate) struct InferArgs {
     data: Option<String>,
     /// The setting every step runs (a model name such as `gru-64`, or a knob setting the family
     /// accepts, e.g. `thr-64@thr=0.3`) [default: the only setting of a one-setting folder].
-    #[arg(long)]
+    #[arg(long, conflicts_with = "schedule")]
     setting: Option<String>,
+    /// Settings changed mid-sequence, as `SETTING@FIRST_STEP;SETTING@FIRST_STEP;…` (the first at step
+    /// 0, steps increasing), e.g. `gru-16@0;gru-128@32`: every sequence runs `gru-16` for steps 0–31
+    /// and `gru-128` from step 32 on, the state carried across as in the simulator (the bank's map).
+    #[arg(long)]
+    schedule: Option<String>,
     /// Which sequences: `test`, `validation`, `train` or `all` (every sequence, in data-set order).
     #[arg(long, default_value = "test")]
     split: String,
@@ -46,21 +51,56 @@ fn number(v: f32) -> String {
 pub(crate) fn infer(args: InferArgs) -> anyhow::Result<()> {
     crate::output::check_file(&args.out, args.force)?;
     let mut model = FlexibleModel::load(&args.model_dir)?;
-    let setting = match &args.setting {
-        Some(name) => model.add_setting(name).map_err(|e| {
-            anyhow::anyhow!(
-                "{}: --setting {name}: {e}; the settings are {}",
-                args.model_dir.display(),
-                model.settings().iter().map(|s| s.name.as_str()).collect::<Vec<_>>().join(", ")
-            )
-        })?,
-        None if model.settings().len() == 1 => 0,
-        None => anyhow::bail!(
-            "{}: give --setting, one of {}",
+    let settings_list =
+        |model: &FlexibleModel| model.settings().iter().map(|s| s.name.as_str()).collect::<Vec<_>>().join(", ");
+    // (first step, setting) pairs: one pair starting at 0 without --schedule.
+    let mut schedule: Vec<(usize, usize)> = Vec::new();
+    match (&args.setting, &args.schedule) {
+        (_, Some(text)) => {
+            for (k, entry) in text.split(';').enumerate() {
+                let Some((name, step)) = entry.trim().rsplit_once('@') else {
+                    anyhow::bail!("--schedule: `{entry}` is not SETTING@FIRST_STEP (e.g. `gru-16@0;gru-128@32`)")
+                };
+                let step: usize = step.trim().parse().map_err(|_| {
+                    anyhow::anyhow!("--schedule: `{entry}`: the first step `{step}` is not a whole number")
+                })?;
+                let index = model.add_setting(name.trim()).map_err(|e| {
+                    anyhow::anyhow!(
+                        "{}: --schedule: {name}: {e}; the settings are {}",
+                        args.model_dir.display(),
+                        settings_list(&model)
+                    )
+                })?;
+                match schedule.last() {
+                    None if step != 0 => {
+                        anyhow::bail!("--schedule: the first setting must start at step 0, not {step}")
+                    }
+                    Some(&(previous, _)) if step <= previous => {
+                        anyhow::bail!("--schedule: entry {} starts at step {step}, not after {previous}", k + 1)
+                    }
+                    _ => schedule.push((step, index)),
+                }
+            }
+        }
+        (Some(name), None) => {
+            let index = model.add_setting(name).map_err(|e| {
+                anyhow::anyhow!(
+                    "{}: --setting {name}: {e}; the settings are {}",
+                    args.model_dir.display(),
+                    settings_list(&model)
+                )
+            })?;
+            schedule.push((0, index));
+        }
+        (None, None) if model.settings().len() == 1 => schedule.push((0, 0)),
+        (None, None) => anyhow::bail!(
+            "{}: give --setting (or --schedule), one of {}",
             args.model_dir.display(),
-            model.settings().iter().map(|s| s.name.as_str()).collect::<Vec<_>>().join(", ")
+            settings_list(&model)
         ),
-    };
+    }
+    // The setting in force at the end of a sequence decides the final state's size.
+    let setting = schedule.last().expect("at least one entry").1;
     let id = args.data.clone().unwrap_or_else(|| model.task().to_string());
     let cwd = std::env::current_dir().context("reading the working folder")?;
     let task = data::TaskSpec::parse(&id)?.resolved(&cwd).load().with_context(|| format!("--data {id}"))?;
@@ -114,9 +154,14 @@ pub(crate) fn infer(args: InferArgs) -> anyhow::Result<()> {
     let mut outputs = vec![0.0f32; classes];
     for &i in &indices {
         state.reset();
+        let mut entry = 0;
         for t in 0..set.length(i) {
-            let plan = model.plan(setting, &mut state);
-            model.step(setting, plan.updates.then(|| set.frame(i, t)), &mut state);
+            while entry + 1 < schedule.len() && schedule[entry + 1].0 <= t {
+                entry += 1;
+            }
+            let now = schedule[entry].1;
+            let plan = model.plan(now, &mut state);
+            model.step(now, plan.updates.then(|| set.frame(i, t)), &mut state);
         }
         model.logits(&mut state, &mut outputs);
         write!(csv, "{i},{},{}", part_of[i], set.length(i)).expect("writing to a string");
@@ -139,12 +184,9 @@ pub(crate) fn infer(args: InferArgs) -> anyhow::Result<()> {
         csv.push('\n');
     }
     crate::output::write_file(&args.out, args.force, csv.as_bytes())?;
-    say!(
-        "wrote {} ({} sequences of `{}`, setting {})",
-        args.out.display(),
-        indices.len(),
-        task.id,
-        model.settings()[setting].name
-    );
+    let used: Vec<String> =
+        schedule.iter().map(|&(step, index)| format!("{}@{step}", model.settings()[index].name)).collect();
+    let used = if schedule.len() == 1 { model.settings()[setting].name.clone() } else { used.join(";") };
+    say!("wrote {} ({} sequences of `{}`, setting {used})", args.out.display(), indices.len(), task.id);
     Ok(())
 }

@@ -1087,3 +1087,52 @@ fn a_stacked_card_of_a_one_layer_family_and_weights_with_more_layers_than_the_ca
         "{err}"
     );
 }
+
+/// `infer --schedule`: a one-entry schedule writes exactly what `--setting` writes, and
+/// `gru-16@0;gru-128@32` predicts, for every test sequence, what `FlexibleModel` run step by step with
+/// that switch (the bank's state map at step 32) predicts; a malformed schedule is refused.
+#[test]
+fn infer_schedule_switches_the_setting_mid_sequence() {
+    use flexrnn::rnn::FlexibleModel;
+    let dir = tempfile::tempdir().unwrap();
+    let bank = crate::at("models/digits-gru");
+    let (one, alone, mixed) = (dir.path().join("one.csv"), dir.path().join("alone.csv"), dir.path().join("mixed.csv"));
+    infer(&bank, &["--schedule", "gru-16@0"], &one);
+    infer(&bank, &["--setting", "gru-16"], &alone);
+    assert_eq!(std::fs::read(&one).unwrap(), std::fs::read(&alone).unwrap());
+    infer(&bank, &["--schedule", "gru-16@0;gru-128@32"], &mixed);
+    let rows = read_csv(&mixed);
+    let mut model = FlexibleModel::load(&bank).unwrap();
+    let (narrow, wide) = (model.setting_index("gru-16").unwrap(), model.setting_index("gru-128").unwrap());
+    let task = flexrnn::data::TaskSpec::parse("digits").unwrap().load().unwrap();
+    let test = task.split.indices(SplitPart::Test);
+    assert_eq!(rows.len(), test.len());
+    let mut state = model.new_state();
+    let mut differs = 0;
+    for (row, &i) in rows.iter().zip(test) {
+        state.reset();
+        for t in 0..task.set.length(i) {
+            let setting = if t < 32 { narrow } else { wide };
+            let plan = model.plan(setting, &mut state);
+            model.step(setting, plan.updates.then(|| task.set.frame(i, t)), &mut state);
+        }
+        let prediction = model.predict(&mut state);
+        assert_eq!(row["prediction"], prediction.to_string(), "sequence {i}");
+        differs += usize::from(
+            read_csv(&alone).iter().any(|r| r["sequence"] == i.to_string() && r["prediction"] != row["prediction"]),
+        );
+    }
+    assert!(differs > 0, "the switch changes some predictions");
+    let bad = flexrnn()
+        .arg("infer")
+        .arg(&bank)
+        .args(["--schedule", "gru-16@4", "--out"])
+        .arg(dir.path().join("x.csv"))
+        .output()
+        .unwrap();
+    assert!(
+        String::from_utf8_lossy(&bad.stderr).contains("must start at step 0"),
+        "{}",
+        String::from_utf8_lossy(&bad.stderr)
+    );
+}
