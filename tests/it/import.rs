@@ -1102,7 +1102,7 @@ fn infer_schedule_switches_the_setting_mid_sequence() {
     assert_eq!(std::fs::read(&one).unwrap(), std::fs::read(&alone).unwrap());
     infer(&bank, &["--schedule", "gru-16@0;gru-128@32"], &mixed);
     let rows = read_csv(&mixed);
-    let mut model = FlexibleModel::load(&bank).unwrap();
+    let model = FlexibleModel::load(&bank).unwrap();
     let (narrow, wide) = (model.setting_index("gru-16").unwrap(), model.setting_index("gru-128").unwrap());
     let task = flexrnn::data::TaskSpec::parse("digits").unwrap().load().unwrap();
     let test = task.split.indices(SplitPart::Test);
