@@ -151,17 +151,27 @@ fn event_loop_allocates_nothing_per_event() {
     let resources = runner::load_resources(&scenario).unwrap();
     let plans = runner::plan_runs(&scenario, &resources).unwrap();
     assert_eq!(plans.len(), 9);
-    for plan in &plans {
-        // The oracle's forecast passes run here, before the count starts; its steps must not allocate.
-        let setup = runner::world_setup(&scenario, &resources, plan).unwrap();
+    assert_runs_allocate_nothing_per_event(&scenario, &resources, &plans, 20_000);
+}
+
+/// Runs every plan of `scenario` (more than `min_events` events each) and checks that the event loop
+/// allocates at most amortised growth of the event heap and job slabs: a handful, not one per event.
+/// An oracle's forecast passes run in `world_setup`, before the count starts.
+fn assert_runs_allocate_nothing_per_event(
+    scenario: &flexrnn::scenario::Scenario,
+    resources: &runner::Resources,
+    plans: &[runner::RunPlan],
+    min_events: u64,
+) {
+    for plan in plans {
+        let setup = runner::world_setup(scenario, resources, plan).unwrap();
         let (world, queue) = EdgeWorld::build(setup, Counter::default()).unwrap();
         let mut simulation = Simulation::new(world, queue);
         let before = allocations();
         simulation.step_until(scenario.horizon());
         let during = allocations() - before;
         let events = simulation.events_handled();
-        assert!(events > 20_000, "{events}");
-        // Amortised growth of the event heap and job slabs only: a handful, not one per event.
+        assert!(events > min_events, "{events}");
         assert!(during < 40, "{}: {during} allocations for {events} events", plan.label);
     }
 }
@@ -284,17 +294,7 @@ fn two_device_event_loop_allocates_nothing_per_event() {
     let resources = runner::load_resources(&scenario).unwrap();
     let plans = runner::plan_runs(&scenario, &resources).unwrap();
     assert_eq!(plans.len(), 4);
-    for plan in &plans {
-        let setup = runner::world_setup(&scenario, &resources, plan).unwrap();
-        let (world, queue) = EdgeWorld::build(setup, Counter::default()).unwrap();
-        let mut simulation = Simulation::new(world, queue);
-        let before = allocations();
-        simulation.step_until(scenario.horizon());
-        let during = allocations() - before;
-        let events = simulation.events_handled();
-        assert!(events > 5_000, "{events}");
-        assert!(during < 40, "{}: {during} allocations for {events} events", plan.label);
-    }
+    assert_runs_allocate_nothing_per_event(&scenario, &resources, &plans, 5_000);
 }
 
 /// A 2-layer bank (GRU and LSTM cells): the stacked step and the layer-by-layer state maps allocate
@@ -368,15 +368,6 @@ fn a_profiled_stream_allocates_nothing_per_event() {
     };
     let scenario = short_default(200, secs(60)).edit_stream("digits", |s| s.cost(cost)).build().unwrap();
     let resources = runner::load_resources(&scenario).unwrap();
-    for plan in &runner::plan_runs(&scenario, &resources).unwrap() {
-        let setup = runner::world_setup(&scenario, &resources, plan).unwrap();
-        let (world, queue) = EdgeWorld::build(setup, Counter::default()).unwrap();
-        let mut simulation = Simulation::new(world, queue);
-        let before = allocations();
-        simulation.step_until(scenario.horizon());
-        let during = allocations() - before;
-        let events = simulation.events_handled();
-        assert!(events > 20_000, "{events}");
-        assert!(during < 40, "{}: {during} allocations for {events} events", plan.label);
-    }
+    let plans = runner::plan_runs(&scenario, &resources).unwrap();
+    assert_runs_allocate_nothing_per_event(&scenario, &resources, &plans, 20_000);
 }
