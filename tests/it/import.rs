@@ -623,23 +623,7 @@ fn several_files_make_a_switching_bank_with_truncation_padding_maps() {
 fn an_imported_bank_runs_in_a_scenario_and_a_one_model_folder_is_evaluated_alone() {
     let dir = tempfile::tempdir().unwrap();
     let bank = import_bank(dir.path());
-    // A file for the binary: the default scenario's text, shortened, on the imported bank.
-    let bank_path = bank.display().to_string();
-    let scenario = crate::yaml_with(
-        "default.yaml",
-        &[
-            ("duration: 120s", "duration: 2s"),
-            ("../models/digits-gru", &bank_path),
-            ("model: gru-128", "model: gru-6"),
-            ("model: gru-16", "model: gru-4"),
-        ],
-    );
-    let file = write(dir.path(), "imported.yaml", scenario.as_bytes());
-    let results = dir.path().join("results");
-    let output = flexrnn().arg("run").arg(&file).arg("--out").arg(&results).output().unwrap();
-    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
-    let steps = std::fs::read_to_string(results.join("greedy_slack/steps.csv")).unwrap();
-    assert!(steps.lines().count() > 10, "{steps}");
+    run_default_scenario_on(dir.path(), &bank, "gru-6", "gru-4");
     // One model: eval measures it alone (it was refused before: "fewer than two settings").
     let one = TorchModel::new(CellKind::Lstm, true, "", "head.", 1, 5, 10, Store::F16, 10);
     let single = write(dir.path(), "one.safetensors", &one.bytes());
@@ -889,22 +873,7 @@ fn a_bank_of_stacked_models_switches_layer_by_layer_and_runs_and_evaluates() {
     assert_eq!(state[..16], [0., 1., 2., 3., 6., 7., 8., 9., 12., 13., 14., 15., 18., 19., 20., 21.]);
     assert_eq!(bank.switch_flops(1, 0), 2 * 16 * 24 + 16);
     // `run` on a scenario that switches between them, and `eval` of the bank.
-    let bank_path = out.display().to_string();
-    let scenario = crate::yaml_with(
-        "default.yaml",
-        &[
-            ("duration: 120s", "duration: 2s"),
-            ("../models/digits-gru", &bank_path),
-            ("model: gru-128", "model: lstm-6"),
-            ("model: gru-16", "model: lstm-4"),
-        ],
-    );
-    let file = write(dir.path(), "stacked.yaml", scenario.as_bytes());
-    let results = dir.path().join("results");
-    let output = flexrnn().arg("run").arg(&file).arg("--out").arg(&results).output().unwrap();
-    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
-    let steps = std::fs::read_to_string(results.join("greedy_slack/steps.csv")).unwrap();
-    assert!(steps.lines().count() > 10, "{steps}");
+    run_default_scenario_on(dir.path(), &out, "lstm-6", "lstm-4");
     let eval_out = dir.path().join("eval");
     let output = flexrnn()
         .arg("eval")
@@ -1135,4 +1104,27 @@ fn infer_schedule_switches_the_setting_mid_sequence() {
         "{}",
         String::from_utf8_lossy(&bad.stderr)
     );
+}
+
+/// Runs `flexrnn run` on the default scenario's text, shortened to 2 s, with the bank `bank` in place of
+/// `models/digits-gru` and its models `wide` and `narrow` in place of gru-128 and gru-16 (a file for the
+/// binary, under `dir`); panics unless it succeeds and greedy_slack ran more than 10 steps.
+fn run_default_scenario_on(dir: &Path, bank: &Path, wide: &str, narrow: &str) {
+    let bank_path = bank.display().to_string();
+    let (wide, narrow) = (format!("model: {wide}"), format!("model: {narrow}"));
+    let scenario = crate::yaml_with(
+        "default.yaml",
+        &[
+            ("duration: 120s", "duration: 2s"),
+            ("../models/digits-gru", &bank_path),
+            ("model: gru-128", &wide),
+            ("model: gru-16", &narrow),
+        ],
+    );
+    let file = write(dir, "imported.yaml", scenario.as_bytes());
+    let results = dir.join("results");
+    let output = flexrnn().arg("run").arg(&file).arg("--out").arg(&results).output().unwrap();
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let steps = std::fs::read_to_string(results.join("greedy_slack/steps.csv")).unwrap();
+    assert!(steps.lines().count() > 10, "{steps}");
 }
