@@ -711,7 +711,8 @@ fn merge(args: MergeArgs, registry: &PolicyRegistry) -> anyhow::Result<()> {
 /// The output-folder rule of `command` (`crate::output`): `train` replaces an earlier result only
 /// with `--force`, the others replace their own.
 fn output_rule(command: &'static str, force: bool) -> crate::output::Rule {
-    crate::output::Rule { command, force, replace_own: command != "train" }
+    // A model folder (train, import) is replaced only with --force: it may be all the user has.
+    crate::output::Rule { command, force, replace_own: !matches!(command, "train" | "import") }
 }
 
 /// Checks before the work that `out` may be written, saying what was cleaned up beside it.
@@ -841,9 +842,21 @@ fn command_line(arguments: &[OsString]) -> String {
         .into_iter()
         .filter_map(|name| std::env::var(name).ok().map(|value| format!("{name}={value}")))
         .chain(std::iter::once("flexrnn".to_string()))
-        .chain(arguments.iter().skip(1).map(|a| a.to_string_lossy().into_owned()))
+        .chain(arguments.iter().skip(1).map(|a| shell_quoted(&a.to_string_lossy())))
         .collect::<Vec<_>>()
         .join(" ")
+}
+
+/// `word` as a POSIX shell reads it back (quoted by `shlex` where a shell would split or expand it;
+/// a word holding a NUL byte, which no shell can pass, as it is).
+fn shell_quoted(word: &str) -> String {
+    // Words of these characters only (every shipped card's command) stay as they are; `shlex` would
+    // also quote the commas of `--widths 16,32`, which no shell splits on.
+    let plain = |c: char| c.is_ascii_alphanumeric() || "-_./:=,@+%".contains(c);
+    if !word.is_empty() && word.chars().all(plain) {
+        return word.to_string();
+    }
+    shlex::try_quote(word).map_or_else(|_| word.to_string(), |quoted| quoted.into_owned())
 }
 
 /// Prints a line above the progress bar, or plainly when the bar is hidden (not a terminal).
@@ -1344,6 +1357,30 @@ fn train_nested(args: TrainArgs, set: &data::SequenceSet, split: &data::Split, c
 #[cfg(test)]
 mod tests {
     use super::worker_threads;
+
+    #[test]
+    fn card_commands_quote_what_a_shell_would_split() {
+        use std::ffi::OsString;
+        let args: Vec<OsString> = [
+            "flexrnn",
+            "import",
+            "--model",
+            "my run/gru 16.safetensors",
+            "--task",
+            "npz:d.npz,test=0.2",
+            "--head",
+            "it's.",
+        ]
+        .map(OsString::from)
+        .to_vec();
+        let line = super::command_line(&args);
+        assert!(
+            line.ends_with(
+                "flexrnn import --model 'my run/gru 16.safetensors' --task npz:d.npz,test=0.2 --head \"it's.\""
+            ),
+            "{line}"
+        );
+    }
 
     #[test]
     fn jobs_are_bounded_by_runs_and_cores() {

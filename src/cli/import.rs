@@ -45,8 +45,9 @@ pub(crate) struct ImportArgs {
     /// Output folder (the model folder).
     #[arg(long)]
     out: PathBuf,
-    /// Write into an --out folder that holds files this command did not write: files of the same
-    /// names are replaced, nothing else is touched.
+    /// Replace a model folder already in --out (without it, an existing card.json is an error), or
+    /// write into an --out folder holding files import did not write (files of the same names are
+    /// replaced, nothing else is touched). A --model file is never overwritten.
     #[arg(long)]
     force: bool,
 }
@@ -72,7 +73,15 @@ pub(crate) fn import(args: ImportArgs, command: String) -> anyhow::Result<()> {
         let bytes = crate::rnn::io::read(path)?;
         let sha256: String = sha2::Sha256::digest(&bytes).iter().map(|b| format!("{b:02x}")).collect();
         let model = import_classifier(&bytes, path, &format!("model-{index}"), &names, input, outputs)?;
-        imported.push((model, path.display().to_string(), sha256));
+        if let Some((_, twin, _)) = imported.iter().find(|(_, _, other)| *other == sha256) {
+            anyhow::bail!(
+                "{}: the same bytes as --model {twin} (SHA-256 {sha256}); a bank holds each model once",
+                path.display()
+            );
+        }
+        // Recorded as an absolute path, as the card's task is, so that the card names the file
+        // wherever it is read from.
+        imported.push((model, cwd.join(path).display().to_string(), sha256));
     }
     let kind = imported[0].0.classifier.cell_kind();
     if let Some((other, path, _)) = imported.iter().find(|(m, _, _)| m.classifier.cell_kind() != kind) {
@@ -229,6 +238,19 @@ pub(crate) fn import(args: ImportArgs, command: String) -> anyhow::Result<()> {
         files.push(("maps.safetensors".into(), encode_tensors(&tensors)));
     }
     files.push(("card.json".into(), serde_json::to_vec_pretty(&card).context("serialising the model card")?));
+    // The user's PyTorch files may sit in --out under a name import writes (`gru-64.safetensors`):
+    // never replace one, even with --force.
+    for (name, _) in &files {
+        let target = args.out.join(name);
+        if let Some(source) = args.models.iter().find(|m| same_file(m, &target)) {
+            anyhow::bail!(
+                "{}: import would write {} over --model {} itself; choose another --out or rename the file",
+                args.out.display(),
+                target.display(),
+                source.display()
+            );
+        }
+    }
     super::write_out(&args.out, rule, &files)?;
     for (model, path, _) in &imported {
         let c = &model.classifier;
@@ -238,8 +260,25 @@ pub(crate) fn import(args: ImportArgs, command: String) -> anyhow::Result<()> {
             (_, Some(m)) => format!("test MSE {m:.5}"),
             _ => "no test split".into(),
         };
-        say!("{path}: {} ({}, {}) → {}: {score}", model.layout, model.dtypes.join(", "), c.hidden_size(), c.name);
+        let layers = c.cell.layers();
+        let stacked = if layers > 1 { format!(" × {layers} layers") } else { String::new() };
+        say!(
+            "{path}: {} ({}, H {}{stacked}) → {}: {score}",
+            model.layout,
+            model.dtypes.join(", "),
+            c.hidden_size(),
+            c.name
+        );
     }
     say!("wrote {}", args.out.display());
     Ok(())
+}
+
+/// Whether `a` and `b` name the same existing file (after resolving links and `..`); `false` when
+/// either does not exist.
+fn same_file(a: &std::path::Path, b: &std::path::Path) -> bool {
+    match (a.canonicalize(), b.canonicalize()) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => false,
+    }
 }

@@ -131,6 +131,25 @@ pub(crate) fn infer(args: InferArgs) -> anyhow::Result<()> {
         "train" => task.split.indices(SplitPart::Train).to_vec(),
         other => anyhow::bail!("--split {other}: write test, validation, train or all"),
     };
+    anyhow::ensure!(
+        !indices.is_empty(),
+        "--split {}: task `{}` has no {} sequences (its split: {} train, {} validation, {} test); choose another --split",
+        args.split,
+        task.id,
+        args.split,
+        task.split.indices(SplitPart::Train).len(),
+        task.split.indices(SplitPart::Validation).len(),
+        task.split.indices(SplitPart::Test).len()
+    );
+    let longest = indices.iter().map(|&i| set.length(i)).max().unwrap_or(0);
+    if let Some(&(step, index)) = schedule.iter().find(|&&(step, _)| step >= longest) {
+        anyhow::bail!(
+            "--schedule: `{}@{step}` starts at step {step}, but the longest selected sequence of `{}` has {longest} steps (0–{})",
+            model.settings()[index].name,
+            task.id,
+            longest.saturating_sub(1)
+        );
+    }
     let classes = model.classes();
     let hidden = model.settings()[setting].hidden;
     let lstm = model.cell_kind() == crate::rnn::cell::CellKind::Lstm;

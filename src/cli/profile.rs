@@ -25,10 +25,15 @@ pub(crate) struct ProfileArgs {
     /// Untimed calls per setting and operation before the timed ones.
     #[arg(long, default_value_t = 200)]
     warmup: usize,
-    /// Samples kept per row in `samples_s` (evenly spaced order statistics of all repetitions; the
-    /// summary columns use all of them).
+    /// Samples kept per row in `samples_s` (evenly spaced order statistics of the repetitions left
+    /// after --trim; the summary columns use all of them).
     #[arg(long, default_value_t = 1000)]
     samples: usize,
+    /// Share of each row's slowest repetitions left out of `samples_s` as interruptions (pre-emption
+    /// by the OS, page faults), which a stream would otherwise draw as steps; `0 ≤ trim < 1`, 0 keeps
+    /// every repetition. The summary columns (mean, p50, p90, p99) use all repetitions.
+    #[arg(long, default_value_t = 0.01, allow_negative_numbers = true)]
+    trim: f64,
     /// Task id whose test sequences feed the steps [default: the card's task].
     #[arg(long)]
     data: Option<String>,
@@ -83,11 +88,24 @@ fn operation_flops(model: &FlexibleModel, name: &str, operation: &Operation) -> 
     }
 }
 
+/// Most `--repetitions`: 10 million timings, 80 MB per row.
+const MAX_REPETITIONS: usize = 10_000_000;
+
 /// Runs `flexrnn profile` (see the module doc).
 pub(crate) fn profile(args: ProfileArgs, command: String) -> anyhow::Result<()> {
     crate::output::check_file(&args.out, args.force)?;
     anyhow::ensure!(args.repetitions >= 1, "--repetitions must be at least 1");
     anyhow::ensure!(args.samples >= 1, "--samples must be at least 1");
+    anyhow::ensure!(
+        args.repetitions <= MAX_REPETITIONS,
+        "--repetitions {}: at most {MAX_REPETITIONS} (every timing of a row is held in memory, 8 bytes each, until the row is summarised)",
+        args.repetitions
+    );
+    anyhow::ensure!(
+        (0.0..1.0).contains(&args.trim),
+        "--trim {}: write a share from 0 (keep every repetition) up to, not including, 1",
+        args.trim
+    );
     let model = FlexibleModel::load(&args.model_dir)?;
     let id = args.data.clone().unwrap_or_else(|| model.task().to_string());
     let cwd = std::env::current_dir().context("reading the working folder")?;
@@ -118,20 +136,29 @@ pub(crate) fn profile(args: ProfileArgs, command: String) -> anyhow::Result<()> 
         ("inputs", format!("task {} (test split, {} sequences)", task.id, pool.len())),
         ("repetitions", args.repetitions.to_string()),
         ("warmup", args.warmup.to_string()),
-        ("samples", format!("at most {} kept per row (evenly spaced order statistics)", args.samples)),
+        (
+            "samples",
+            format!(
+                "at most {} kept per row (evenly spaced order statistics of the fastest {}% of the repetitions; the slowest {}% left out as interruptions)",
+                args.samples,
+                100.0 - 100.0 * args.trim,
+                100.0 * args.trim
+            ),
+        ),
         ("timer_overhead_ns", format!("{} (subtracted from every sample)", measured.timer_overhead_ns)),
         ("command", command),
     ];
     let profile = StepProfile {
         notes: notes.into_iter().map(|(key, value)| (key.to_string(), value)).collect(),
-        rows: measured.rows.into_iter().map(|row| row.keeping_samples(args.samples)).collect(),
+        rows: measured.rows.into_iter().map(|row| row.keeping_samples(args.samples, args.trim)).collect(),
     };
     crate::output::write_file(&args.out, args.force, &profile.to_csv())?;
     say!(
-        "wrote {} ({} rows: {} settings of {}, {} repetitions each, on {} [{}])",
+        "wrote {} ({} rows: {} setting{} of {}, {} repetitions each, on {} [{}])",
         args.out.display(),
         profile.rows.len(),
         model.settings().len(),
+        if model.settings().len() == 1 { "" } else { "s" },
         args.model_dir.display(),
         args.repetitions,
         profile.notes[0].1,

@@ -64,11 +64,27 @@ impl CostTable {
         let StepCost::Profile { file, scale, profile } = cost else { return Ok(CostTable::Flops) };
         let settings = model.settings();
         let n = settings.len();
+        // The profile's settings, each once, in file order.
         let listed: Vec<&str> = {
-            let mut names: Vec<&str> = profile.rows.iter().map(|row| row.setting.as_str()).collect();
-            names.dedup();
+            let mut names: Vec<&str> = Vec::new();
+            for row in &profile.rows {
+                if !names.contains(&row.setting.as_str()) {
+                    names.push(&row.setting);
+                }
+            }
             names
         };
+        // A row of a setting the folder does not have is a profile of another model (or a typo).
+        if let Some(unknown) = listed.iter().find(|name| !settings.iter().any(|s| s.name == **name)) {
+            let mut probe = model.clone();
+            if probe.add_setting(unknown).is_err() {
+                return Err(format!(
+                    "profile {}: rows for setting `{unknown}`, which the stream's model folder does not have (a profile of another model?); its settings: {}",
+                    file.display(),
+                    settings.iter().map(|s| s.name.as_str()).collect::<Vec<_>>().join(", ")
+                ));
+            }
+        }
         // The row of `operation` for setting `index`: its own, or (Skip-RNN and SkipW settings) that of
         // the first setting of the same model that has one.
         let row_of = |index: usize, operation: &Operation| -> Option<usize> {

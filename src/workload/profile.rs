@@ -20,7 +20,8 @@
 //! - Times in seconds on one core; `repetitions` ≥ 1 is how many were measured; `p50_s ≤ p90_s ≤
 //!   p99_s`. Columns may come in any order; `samples_s` is optional.
 //! - `samples_s`: measured durations, separated by spaces: all of them, or (`flexrnn profile
-//!   --samples N`) `N` order statistics at evenly spaced ranks ([`ProfileRow::keeping_samples`]). A
+//!   --samples N`) `N` order statistics at evenly spaced ranks of the fastest 99 % (`--trim 0.01`: the
+//!   slowest 1 % are interruptions, not steps; [`ProfileRow::keeping_samples`]). A
 //!   stream draws a step's duration uniformly among them (the empirical distribution). A row without
 //!   samples costs exactly `mean_s` every time.
 
@@ -146,17 +147,30 @@ impl ProfileRow {
         }
     }
 
-    /// The row with at most `keep` (≥ 1) of its samples: if it has more, the order statistics at
-    /// evenly spaced ranks `⌊(i + ½)·n / keep⌋`, `i = 0..keep` (a fixed set of quantiles, so that
-    /// drawing among them follows the measured distribution to within `1/keep` in probability). The
-    /// summary (`repetitions`, mean, quantiles) stays that of all samples.
-    pub fn keeping_samples(mut self, keep: usize) -> ProfileRow {
+    /// The row with at most `keep` (≥ 1) of its samples, after leaving out the slowest share `trim`
+    /// (`0 ≤ trim < 1`; `⌊trim·n⌋` of the `n` samples) as interruptions — pre-emption by the OS, page
+    /// faults — which are not the step's cost but which a stream would otherwise draw as a step (one
+    /// 8 ms sample among 200 of 1 µs makes one step in 200 last 8 ms). Of the `m = n − ⌊trim·n⌋`
+    /// fastest: if `m > keep`, the order statistics at evenly spaced ranks `⌊(i + ½)·m / keep⌋`, `i =
+    /// 0..keep` (a fixed set of quantiles, so that drawing among them follows the measured
+    /// distribution to within `1/keep` in probability); else all `m`, fastest first. With nothing to
+    /// leave out and `n ≤ keep` the row is returned as it is. The summary (`repetitions`, mean,
+    /// quantiles) stays that of all samples.
+    pub fn keeping_samples(mut self, keep: usize, trim: f64) -> ProfileRow {
         let n = self.samples.len();
-        if keep >= 1 && n > keep {
-            let mut sorted = self.samples.to_vec();
-            sorted.sort_by(f64::total_cmp);
-            self.samples = (0..keep).map(|i| sorted[((2 * i + 1) * n) / (2 * keep)]).collect();
+        let dropped = if trim > 0.0 && trim < 1.0 { (trim * n as f64).floor() as usize } else { 0 };
+        if dropped == 0 && (keep == 0 || n <= keep) {
+            return self;
         }
+        let mut sorted = self.samples.to_vec();
+        sorted.sort_by(f64::total_cmp);
+        sorted.truncate(n - dropped);
+        let m = sorted.len();
+        self.samples = if keep >= 1 && m > keep {
+            (0..keep).map(|i| sorted[((2 * i + 1) * m) / (2 * keep)]).collect()
+        } else {
+            sorted.into()
+        };
         self
     }
 }
@@ -409,7 +423,7 @@ gru-16,update,3,2e-6,2e-6,3e-6,3e-6,1e-6 2e-6 3e-6\ngru-16,map:gru-32,1,5e-7,5e-
         assert_eq!((fixed.drawn_mean_s(), row.drawn_mean_s()), (7e-6, 50.5));
         // The kept order statistics of 1..=1000 (ranks 125, 375, 625, 875, 0-based): their mean.
         let wide = ProfileRow::from_samples("s", Operation::Update, (1..=1000).map(|k| k as f64).collect());
-        assert_eq!(wide.keeping_samples(4).drawn_mean_s(), (126.0 + 376.0 + 626.0 + 876.0) / 4.0);
+        assert_eq!(wide.keeping_samples(4, 0.0).drawn_mean_s(), (126.0 + 376.0 + 626.0 + 876.0) / 4.0);
         // Draws are the samples, each about equally often.
         let mut counts = [0u32; 100];
         for _ in 0..100_000 {
@@ -442,11 +456,26 @@ gru-16,update,3,2e-6,2e-6,3e-6,3e-6,1e-6 2e-6 3e-6\ngru-16,map:gru-32,1,5e-7,5e-
     #[test]
     fn kept_samples_are_evenly_spaced_order_statistics() {
         let row = ProfileRow::from_samples("s", Operation::Update, (0..1000).rev().map(|k| k as f64).collect());
-        let kept = row.clone().keeping_samples(4);
+        let kept = row.clone().keeping_samples(4, 0.0);
         // Ranks ⌊(2i + 1)·1000 / 8⌋ = 125, 375, 625, 875; the summary is that of all 1000.
         assert_eq!(kept.samples.as_ref(), [125.0, 375.0, 625.0, 875.0]);
         assert_eq!((kept.repetitions, kept.mean_s, kept.p99_s), (1000, 499.5, 989.0));
-        assert_eq!(row.clone().keeping_samples(1000), row);
+        assert_eq!(row.clone().keeping_samples(1000, 0.0), row);
+        // Trimming the slowest 1 %: 990 samples 0..=989 remain; ranks ⌊(2i + 1)·990 / 8⌋ = 123, 371,
+        // 618, 866. The summary is still that of all 1000.
+        let trimmed = row.clone().keeping_samples(4, 0.01);
+        assert_eq!(trimmed.samples.as_ref(), [123.0, 371.0, 618.0, 866.0]);
+        assert_eq!((trimmed.repetitions, trimmed.mean_s, trimmed.p99_s), (1000, 499.5, 989.0));
+        // Fewer samples than kept: the 200 − 2 fastest, sorted; a pre-emption outlier is gone.
+        let mut spiky: Vec<f64> = (0..199).map(|k| 1e-6 + k as f64 * 1e-9).collect();
+        spiky.insert(57, 8e-3);
+        let spiky = ProfileRow::from_samples("s", Operation::Update, spiky);
+        let kept = spiky.clone().keeping_samples(1000, 0.01);
+        assert_eq!(kept.samples.len(), 198);
+        assert_eq!(kept.samples.iter().copied().fold(0.0, f64::max), 1e-6 + 197.0 * 1e-9);
+        assert!(kept.drawn_mean_s() < 1.2e-6 && spiky.mean_s > 40e-6, "{} {}", kept.drawn_mean_s(), spiky.mean_s);
+        // trim 0 keeps every one of them, in measured order.
+        assert_eq!(spiky.clone().keeping_samples(1000, 0.0), spiky);
     }
 
     #[test]

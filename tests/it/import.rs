@@ -453,6 +453,20 @@ fn infer_writes_a_regression_output_and_never_overwrites_a_file_without_force() 
         .unwrap();
     let err = String::from_utf8_lossy(&output.stderr);
     assert!(!output.status.success() && err.contains("gru-9") && err.contains("lstm-5"), "{err}");
+    // A schedule entry after the last step (adding: 50 steps), and a selection without sequences.
+    let fails = |args: &[&str]| {
+        let output =
+            flexrnn().arg("infer").arg(&out).args(args).arg("--out").arg(dir.path().join("y.csv")).output().unwrap();
+        assert!(!output.status.success());
+        String::from_utf8_lossy(&output.stderr).into_owned()
+    };
+    let err = fails(&["--schedule", "lstm-5@0;lstm-5@50"]);
+    assert!(err.contains("`lstm-5@50` starts at step 50") && err.contains("has 50 steps (0–49)"), "{err}");
+    let npz = dir.path().join("d.npz");
+    savez(&npz, &[("x", "<f4", vec![3, 4, 2], vec![0; 96]), ("y", "<f4", vec![3], vec![0; 12])]);
+    let err = fails(&["--data", &format!("npz:{},test=0", npz.display())]);
+    assert!(err.contains("--split test") && err.contains("no test sequences"), "{err}");
+    assert!(!dir.path().join("y.csv").exists());
 }
 
 pub fn sha256_hex(bytes: &[u8]) -> String {
@@ -572,6 +586,97 @@ fn import_cli_names_the_file_and_tensor_it_refuses() {
     let err =
         import_fails(&[os("--model"), file.as_os_str(), os("--task"), os("adding"), os("--out"), out.as_os_str()]);
     assert!(err.contains("`head.weight` has 10 outputs; the task needs 1 (one real output"), "{err}");
+}
+
+#[test]
+fn import_refuses_renamed_unread_and_projection_tensors_and_bias_free_layers() {
+    let model = TorchModel::new(CellKind::Gru, false, "rnn.", "head.", 1, 4, 10, Store::F32, 11);
+    let names = ImportNames { prefix: "rnn.".into(), ..default_names() };
+    let w_ih = model.tensors["rnn.weight_ih_l0"].clone();
+    let f32s = |v: &[f64]| v.iter().flat_map(|x| (*x as f32).to_le_bytes()).collect::<Vec<u8>>();
+    // weight_ih_l0 renamed: the first layer is missing, said as a missing tensor with the file's names.
+    let renamed =
+        model.bytes_with(&[("rnn.w_ih_l0", w_ih.0.clone(), Dtype::F32, f32s(&w_ih.1))], &["rnn.weight_ih_l0"]);
+    let err = refused(&renamed, &names);
+    assert!(err.starts_with("m.safetensors") || err.contains("m.safetensors"), "{err}");
+    assert!(err.contains("missing tensor `rnn.weight_ih_l0`") && err.contains("`rnn.w_ih_l0`"), "{err}");
+    // A misspelt extra tensor under the prefix would be ignored: refused, listing what is read.
+    let extra = model.bytes_with(&[("rnn.weight_xx_l0", w_ih.0.clone(), Dtype::F32, f32s(&w_ih.1))], &[]);
+    let err = refused(&extra, &names);
+    assert!(err.contains("tensor `rnn.weight_xx_l0` is not part of the 1-layer nn.GRU"), "{err}");
+    assert!(err.contains("`rnn.weight_hh_l0`") && err.contains("`head.bias`"), "{err}");
+    // nn.GRUCell names beside nn.GRU names.
+    let both = model.bytes_with(&[("rnn.weight_ih", w_ih.0.clone(), Dtype::F32, f32s(&w_ih.1))], &[]);
+    assert!(refused(&both, &names).contains("tensor `rnn.weight_ih` is not part of"));
+    // An LSTM with proj_size: its projection is named.
+    let lstm = TorchModel::new(CellKind::Lstm, false, "", "head.", 1, 4, 10, Store::F32, 12);
+    let projected = lstm.bytes_with(&[("weight_hr_l0", vec![2, 4], Dtype::F32, f32s(&[0.0; 8]))], &[]);
+    assert!(refused(&projected, &default_names()).contains("proj_size"));
+    // bias=False: the missing bias says how to import such a layer.
+    let err = refused(&lstm.bytes_with(&[], &["bias_ih_l0", "bias_hh_l0"]), &default_names());
+    assert!(err.contains("missing tensor `bias_") && err.contains("bias=False"), "{err}");
+    // Not a safetensors file at all.
+    let err = refused(b"x,y\n1,2\n", &default_names());
+    assert!(err.contains("not a readable safetensors file"), "{err}");
+}
+
+#[test]
+fn import_never_replaces_a_model_folder_without_force_nor_a_model_file_and_refuses_a_file_twice() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = import_bank(dir.path());
+    let before = std::fs::read(out.join("gru-4.safetensors")).unwrap();
+    // Re-running into the same folder without --force: refused, the bank left as it was.
+    let one = write(
+        dir.path(),
+        "one.safetensors",
+        &TorchModel::new(CellKind::Gru, false, "rnn.", "head.", 1, 8, 10, Store::F32, 13).bytes(),
+    );
+    let args = [
+        os("--model"),
+        one.as_os_str(),
+        os("--task"),
+        os("digits"),
+        os("--prefix"),
+        os("rnn."),
+        os("--out"),
+        out.as_os_str(),
+    ];
+    let err = import_fails(&args);
+    assert!(err.contains("--force"), "{err}");
+    assert_eq!(std::fs::read(out.join("gru-4.safetensors")).unwrap(), before);
+    assert!(out.join("maps.safetensors").exists());
+    // A --model file inside --out under a name import writes: never replaced, even with --force.
+    let user = dir.path().join("mine");
+    std::fs::create_dir(&user).unwrap();
+    let own = write(&user, "gru-8.safetensors", &std::fs::read(&one).unwrap());
+    let err = import_fails(&[
+        os("--model"),
+        own.as_os_str(),
+        os("--task"),
+        os("digits"),
+        os("--prefix"),
+        os("rnn."),
+        os("--out"),
+        user.as_os_str(),
+        os("--force"),
+    ]);
+    assert!(err.contains("over --model") && err.contains("gru-8.safetensors"), "{err}");
+    assert_eq!(std::fs::read(&own).unwrap(), std::fs::read(&one).unwrap());
+    assert!(!user.join("card.json").exists());
+    // The same file twice in a bank.
+    let err = import_fails(&[
+        os("--model"),
+        one.as_os_str(),
+        os("--model"),
+        one.as_os_str(),
+        os("--task"),
+        os("digits"),
+        os("--prefix"),
+        os("rnn."),
+        os("--out"),
+        dir.path().join("twice").as_os_str(),
+    ]);
+    assert!(err.contains("the same bytes as --model"), "{err}");
 }
 
 /// Imports a bank of a 4- and a 6-unit GRU (given in the opposite order) for digits.

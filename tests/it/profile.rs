@@ -94,6 +94,23 @@ fn profile_writes_a_row_for_every_setting_and_operation() {
         assert!(!again.status.success());
         assert_eq!(std::fs::read_to_string(&out).unwrap(), text);
     }
+    // Repetitions that cannot be held in memory, and a trim that would leave nothing: refused before
+    // any timing, naming the flag and what is allowed.
+    for (flag, value, expect) in [
+        ("--repetitions", "100000000000", "at most 10000000"),
+        ("--trim", "1", "up to, not including, 1"),
+        ("--trim", "-0.1", "--trim -0.1"),
+    ] {
+        let output = Command::new(env!("CARGO_BIN_EXE_flexrnn"))
+            .current_dir(crate::root())
+            .args(["profile", "models/digits-gru", flag, value, "--out"])
+            .arg(dir.path().join("never.csv"))
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&output.stderr);
+        assert!(!output.status.success() && err.contains(expect) && !err.contains("panicked"), "{flag} {value}: {err}");
+        assert!(!dir.path().join("never.csv").exists());
+    }
 }
 
 #[test]
@@ -179,6 +196,20 @@ fn profile_errors_name_the_file_line_and_field_or_the_setting_it_lacks() {
         .unwrap_or_else(|e| panic!("{e}"));
     let error = runner::load_resources(&scenario).err().unwrap().to_string();
     assert!(error.contains("no row for setting `gru-16`, operation `map:gru-64`"), "{error}");
+    // Rows of a setting the folder does not have: a profile of another model.
+    let mut other = measured_digits_gru();
+    let mut stray = other.rows[0].clone();
+    stray.setting = "gru-99".into();
+    other.rows.push(stray);
+    std::fs::write(dir.path().join("other.csv"), other.to_csv()).unwrap();
+    let scenario = Scenario::parse(&scenario_text(Some("cost: { profile: other.csv }")), "test.yaml", dir.path())
+        .unwrap_or_else(|e| panic!("{e}"));
+    let error = runner::load_resources(&scenario).err().unwrap().to_string();
+    assert!(
+        error.contains("profile other.csv: rows for setting `gru-99`, which the stream's model folder does not have")
+            && error.contains("gru-16, gru-32, gru-64, gru-128"),
+        "{error}"
+    );
 }
 
 #[test]

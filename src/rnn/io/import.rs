@@ -95,8 +95,11 @@ fn read_tensor(file: &SafeTensors<'_>, path: &Path, name: &str) -> Result<Read, 
         Dtype::BF16 => data.chunks_exact(2).map(|b| bf16_to_f32(u16::from_le_bytes([b[0], b[1]]))).collect(),
         other => {
             return Err(bad(format!(
-                "tensor `{name}` is {} ({other:?}); import reads F32, F16 and BF16",
-                dtype_name(other)
+                "tensor `{name}` is {}; import reads F32, F16 and BF16",
+                match dtype_name(other) {
+                    "another type" => format!("of element type {other:?}"),
+                    known => known.to_string(),
+                }
             )))
         }
     };
@@ -113,8 +116,13 @@ fn missing(file: &SafeTensors<'_>, name: &str) -> String {
     let more = names.len().saturating_sub(12);
     names.truncate(12);
     let listed = names.iter().map(|n| format!("`{n}`")).collect::<Vec<_>>().join(", ");
+    let bias_hint = if name.contains("bias_") {
+        "; a layer built with bias=False has no biases: import needs them (save zeros of shape [G·H] under these names)"
+    } else {
+        ""
+    };
     format!(
-        "missing tensor `{name}`; the file holds {listed}{} (see --prefix and --head)",
+        "missing tensor `{name}`; the file holds {listed}{} (see --prefix and --head){bias_hint}",
         if more > 0 { format!(" and {more} more") } else { String::new() }
     )
 }
@@ -155,6 +163,10 @@ pub fn import_classifier(
         (base.starts_with("weight_") || base.starts_with("bias_")).then(|| l.parse().ok())?
     };
     if let Some((stray, l)) = all.iter().find_map(|n| layer_of(n).filter(|&l| l >= layers).map(|l| (n, l))) {
+        if layers == 0 && !all.contains(&format!("{prefix}weight_ih")) {
+            // No layer at all: the first layer's input kernel is missing (renamed, or another prefix).
+            return Err(bad(missing(&file, &format!("{prefix}weight_ih_l0"))));
+        }
         return Err(bad(format!(
             "tensor `{stray}` belongs to layer {l}, but `{prefix}weight_ih_l{layers}` is missing: the layers must be numbered 0, 1, … without gaps"
         )));
@@ -203,6 +215,12 @@ pub fn import_classifier(
                 weight_hh.shape
             )))
         }
+    };
+    let layout = match (kind, module) {
+        (CellKind::Gru, "") => "nn.GRU",
+        (CellKind::Gru, _) => "nn.GRUCell",
+        (CellKind::Lstm, "") => "nn.LSTM",
+        (CellKind::Lstm, _) => "nn.LSTMCell",
     };
     let weight_ih = read_tensor(&file, path, &ih_name)?;
     if weight_ih.shape.len() == 2 && weight_ih.shape[0] == input && weight_ih.shape[1] == rows && input != rows {
@@ -262,15 +280,35 @@ pub fn import_classifier(
         }
         upper.push(LayerWeights { weight_ih: ih.values, weight_hh: hh.values, bias_ih: bi.values, bias_hh: bh.values });
     }
+    // Every recurrent-looking tensor under the prefix must have been read: another one is a part of
+    // the layer this import would silently drop (an LSTM's `proj_size` projection `weight_hr_l0`, a
+    // misspelt name, or `nn.GRUCell` names beside `nn.GRU` ones).
+    let read: BTreeSet<String> = (0..layers.max(1))
+        .flat_map(|l| {
+            let suffix = if module.is_empty() { format!("_l{l}") } else { String::new() };
+            ["weight_ih", "weight_hh", "bias_ih", "bias_hh"].map(|base| format!("{prefix}{base}{suffix}"))
+        })
+        .chain([head_w_name.clone(), head_b_name.clone()])
+        .collect();
+    let recurrent = |n: &str| {
+        n.strip_prefix(prefix)
+            .is_some_and(|base| (base.starts_with("weight_") || base.starts_with("bias_")) && !base.contains('.'))
+    };
+    if let Some(unused) = all.iter().find(|n| recurrent(n) && !read.contains(*n)) {
+        let hint = if unused.contains("weight_hr") {
+            " (an LSTM with proj_size > 0: projected LSTMs are not supported)"
+        } else {
+            ""
+        };
+        return Err(bad(format!(
+            "tensor `{unused}` is not part of the {}-layer {layout} this file was read as, and would be ignored{hint}; import reads {}",
+            layers.max(1),
+            read.iter().map(|n| format!("`{n}`")).collect::<Vec<_>>().join(", "),
+        )));
+    }
     let cell = RnnCell::new(kind, input, hidden, weight_ih.values, weight_hh.values, bias_ih.values, bias_hh.values)
         .and_then(|cell| cell.with_upper_layers(upper))
         .map_err(|e| bad(e.to_string()))?;
-    let layout = match (kind, module) {
-        (CellKind::Gru, "") => "nn.GRU",
-        (CellKind::Gru, _) => "nn.GRUCell",
-        (CellKind::Lstm, "") => "nn.LSTM",
-        (CellKind::Lstm, _) => "nn.LSTMCell",
-    };
     Ok(ImportedClassifier {
         classifier: RnnClassifier {
             name: name.to_string(),

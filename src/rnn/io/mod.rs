@@ -196,8 +196,12 @@ pub fn decode_rnn_classifier(
 /// # Errors
 /// [`ModelIoError::Tensor`] naming `path` when the bytes are not a safetensors file.
 pub(crate) fn parse_safetensors<'a>(bytes: &'a [u8], path: &Path) -> Result<SafeTensors<'a>, ModelIoError> {
-    SafeTensors::deserialize(bytes)
-        .map_err(|e| ModelIoError::Tensor { path: path.to_path_buf(), message: e.to_string() })
+    SafeTensors::deserialize(bytes).map_err(|e| ModelIoError::Tensor {
+        path: path.to_path_buf(),
+        message: format!(
+            "not a readable safetensors file ({e}); expected what safetensors' `save_file` writes: an 8-byte header length, a JSON header, the tensor data"
+        ),
+    })
 }
 
 /// [`decode_rnn_classifier`] on an already parsed file, so that a family whose files hold more
