@@ -1159,6 +1159,11 @@ impl Spool {
         Ok(spool)
     }
 
+    /// What was cleaned up beside and in the output folder before the staging folder was made.
+    pub fn recovery(&self) -> &Recovery {
+        &self.recovery
+    }
+
     /// Creates the streamed file `relative` (one of those given to [`Spool::create`]) in the staging
     /// folder, for writing.
     ///
@@ -1178,6 +1183,7 @@ impl Spool {
 
     /// Publishes the result: the streamed files (closed by now) and `files` (paths relative to the
     /// output folder, none of them streamed), under the output-folder rule as [`write_result`] does.
+    /// The [`Written::recovery`] returned is what was cleaned up since [`Spool::create`].
     ///
     /// # Errors
     /// [`FolderError`] naming the folder (refused: nothing changed) or the file (not written).
@@ -1199,12 +1205,8 @@ impl Spool {
         let parent = parent_of(&out);
         std::fs::create_dir_all(parent).map_err(io_error(parent))?;
         let lock = ParentLock::take(parent);
-        let mut recovery = std::mem::take(&mut self.recovery);
-        let again = recover(&out, &lock);
-        recovery.restored = recovery.restored.or(again.restored);
-        recovery.removed.extend(again.removed);
-        recovery.kept.extend(again.kept);
-        recovery.temporaries.extend(again.temporaries);
+        // What was cleaned up before the work was reported then ([`Spool::recovery`]).
+        let recovery = recover(&out, &lock);
         let plan = plan(&out, self.rule)?;
         let written = Written {
             whole: false,
