@@ -1309,6 +1309,52 @@ mod tests {
         Marker::parse(&std::fs::read(out.join(MARKER)).unwrap()).unwrap()
     }
 
+    /// Issue 14: a streamed file goes to the staging folder while the work runs; `finish` swaps the
+    /// whole in (nothing under the folder's name before), or writes it file by file among foreign
+    /// files with `--force`; a live staging folder survives another writer's cleanup; a spool dropped
+    /// without `finish` leaves nothing; a refusal creates nothing.
+    #[test]
+    fn a_spool_streams_into_staging_and_publishes_under_the_rule() {
+        use std::io::Write as _;
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("res");
+        let spool = Spool::create(&out, RUN, &[PathBuf::from("a/jobs.csv")]).unwrap();
+        let mut file = spool.file(Path::new("a/jobs.csv")).unwrap();
+        file.write_all(b"job\n1\n").unwrap();
+        drop(file);
+        assert!(matches!(spool.file(Path::new("other.csv")), Err(FolderError::BadPath(_))));
+        assert!(!out.exists(), "nothing under the folder's name before finish");
+        // Another writer of the same folder meanwhile: the live staging folder is not a leftover.
+        write_result(&out, RUN, &files(&[("old.csv", "x")])).unwrap();
+        let staging: Vec<String> = tree(dir.path()).into_iter().filter(|p| p.contains(".flexrnn-new-")).collect();
+        assert_eq!(staging.len(), 4, "staging folder, its marker, a/ and a/jobs.csv: {staging:?}");
+        let written = spool.finish(&files(&[("summary.csv", "s")])).unwrap();
+        assert!(written.whole);
+        assert_eq!(tree(&out), [MARKER, "a/", "a/jobs.csv", "summary.csv"], "the previous result replaced");
+        assert_eq!(std::fs::read(out.join("a/jobs.csv")).unwrap(), b"job\n1\n");
+        assert_eq!(marker(&out), Marker::new("run", ["a/jobs.csv".into(), "summary.csv".into()]));
+        assert_eq!(tree(dir.path()).len(), 1 + 4, "no staging folder or backup left: {:?}", tree(dir.path()));
+
+        // Among foreign files, with --force: file by file, the foreign file kept.
+        let among = dir.path().join("among");
+        std::fs::create_dir(&among).unwrap();
+        std::fs::write(among.join("notes.txt"), "mine").unwrap();
+        assert!(matches!(Spool::create(&among, RUN, &[]), Err(FolderError::Foreign { .. })));
+        assert_eq!(tree(&among), ["notes.txt"], "a refusal creates nothing");
+        let spool = Spool::create(&among, RUN_FORCED, &[PathBuf::from("jobs.csv")]).unwrap();
+        spool.file(Path::new("jobs.csv")).unwrap().write_all(b"rows").unwrap();
+        let written = spool.finish(&files(&[("summary.csv", "s")])).unwrap();
+        assert!(!written.whole);
+        assert_eq!(tree(&among), [MARKER, "jobs.csv", "notes.txt", "summary.csv"]);
+        assert_eq!(std::fs::read(among.join("jobs.csv")).unwrap(), b"rows");
+
+        // Dropped without finish (the run failed): the staging folder goes.
+        let spool = Spool::create(&dir.path().join("failed"), RUN, &[PathBuf::from("jobs.csv")]).unwrap();
+        spool.file(Path::new("jobs.csv")).unwrap().write_all(b"half").unwrap();
+        drop(spool);
+        assert!(tree(dir.path()).iter().all(|p| !p.contains("failed")), "{:?}", tree(dir.path()));
+    }
+
     #[test]
     fn writes_and_replaces_without_leftovers() {
         let dir = tempfile::tempdir().unwrap();
