@@ -269,7 +269,7 @@ impl<W: std::io::Write> Recorder for RecordWriter<W> {
     }
 
     /// The fields of a [`JobRow`] written one by one, each with the bytes serde would give (times
-    /// through [`SecondsText`], the fast exact path; numbers through `itoa`/`ryu` as the `csv`
+    /// through `SecondsText`, the fast exact path; numbers through `itoa`/`ryu` as the `csv`
     /// crate's serialiser does): the same file, about twice as fast to write.
     fn job(&mut self, r: &JobRecord) {
         let (Some(writer), None) = (self.jobs.as_mut(), &self.error) else { return };
