@@ -26,6 +26,8 @@ use clap::{Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::data;
+use crate::engine;
+use crate::metrics::{RunStats, Tee};
 use crate::policy::PolicyRegistry;
 use crate::report;
 use crate::rnn::io::{classifier_tensors, encode_tensors, map_tensors};
@@ -590,11 +592,60 @@ fn run_scenario(args: RunArgs, registry: &PolicyRegistry) -> anyhow::Result<()> 
     let plans = runner::plan_runs(&scenario, &resources)?;
     let out = args.out.unwrap_or_else(|| PathBuf::from("results").join(scenario.name()));
     let out_rule = output_rule("run", args.force);
-    check_out(&out, out_rule)?;
-    let results =
-        with_jobs(args.jobs, Some(plans.len()), |parallel| runner::execute(&scenario, &resources, &plans, parallel))??;
-    let files = report::outputs(&scenario, &resources, &results)?;
-    write_out(&out, out_rule, &files)?;
+    // The record files go to a staging folder as the records come (nothing grows with the run's
+    // length); the rest is made from the online statistics and everything is published at the end.
+    let switches = scenario.record_files();
+    let record_files = |plan: &runner::RunPlan| {
+        let dir = report::run_folder(plan, plans.len());
+        report::RecordFiles {
+            steps: switches.steps.then(|| dir.join("steps.csv")),
+            sequences: switches.sequences.then(|| dir.join("sequences.csv")),
+            jobs: switches.jobs.then(|| dir.join("jobs.csv")),
+        }
+    };
+    let streamed: Vec<PathBuf> = plans
+        .iter()
+        .flat_map(|plan| {
+            let files = record_files(plan);
+            [files.steps, files.sequences, files.jobs].into_iter().flatten()
+        })
+        .collect();
+    let spool = crate::output::Spool::create(&out, out_rule, &streamed)?;
+    report_recovery(&out, spool.recovery());
+    let labels = report::labels(&scenario, &resources);
+    let results = with_jobs(args.jobs, Some(plans.len()), |parallel| {
+        runner::execute_with(&scenario, &resources, &plans, parallel, |plan| -> anyhow::Result<_> {
+            let paths = record_files(plan);
+            let open = |path: Option<PathBuf>| path.map(|p| spool.file(&p)).transpose().map_err(anyhow::Error::from);
+            let files = report::RecordFiles {
+                steps: open(paths.steps)?,
+                sequences: open(paths.sequences)?,
+                jobs: open(paths.jobs)?,
+            };
+            Ok(Tee(RunStats::new(scenario.bin()), report::RecordWriter::new(&labels, &plan.label, files)))
+        })
+    })??;
+    let mut runs = Vec::with_capacity(results.len());
+    let mut stats = Vec::with_capacity(results.len());
+    for result in results {
+        let runner::RunResult { plan, outcome, wall_time_s } = result;
+        let engine::RunOutcome { recorder: Tee(mut run_stats, writer), nodes, events, policy_names, memory } = outcome;
+        // Flushed here; closed when dropped (synced to disk when published).
+        writer
+            .finish()
+            .with_context(|| format!("cannot write the record files of run `{}` in {}", plan.label, out.display()))?;
+        run_stats.sort();
+        stats.push(run_stats);
+        let outcome = engine::RunOutcome { recorder: (), nodes, events, policy_names, memory };
+        runs.push(runner::RunResult { plan, outcome, wall_time_s });
+    }
+    let results = runs;
+    let files = report::outputs_with(&scenario, &resources, &results, &stats, |_| Vec::new())?;
+    let written = spool.finish(&files)?;
+    for note in written.notes(&out, out_rule.command) {
+        eprintln!("note: {note}");
+    }
+    let files_written = files.len() + streamed.len();
     let comparison = files.iter().find(|(p, _)| p == std::path::Path::new("comparison.md"));
     if let Some((_, table)) = comparison {
         say!("{}", String::from_utf8_lossy(table));
@@ -608,7 +659,7 @@ fn run_scenario(args: RunArgs, registry: &PolicyRegistry) -> anyhow::Result<()> 
             result.wall_time_s
         );
     }
-    say!("wrote {} files to {}", files.len(), out.display());
+    say!("wrote {files_written} files to {}", out.display());
     Ok(())
 }
 

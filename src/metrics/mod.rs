@@ -117,6 +117,171 @@ impl Recorder for MemoryRecorder {
     }
 }
 
+/// Online statistics of one run, updated record by record as a [`Recorder`]: what the summary of a
+/// run needs, without keeping the records. Memory: 8 bytes per completed frame and per finished job
+/// (the durations, in ns, kept for the exact quantiles) plus a few counters per stream, process and
+/// usage bin of the first stream — not the records themselves (~100–300 bytes each).
+///
+/// The summaries made from it are exactly those made from the whole records: the quantiles and the
+/// mean are computed over the sorted durations ([`Distribution::of_nanos`]), sums of FLOPs in record
+/// order.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RunStats {
+    /// Usage bin of the first stream's per-bin counts.
+    bin: SimTime,
+    /// Per stream, by index (grown as streams appear).
+    pub streams: Vec<StreamStats>,
+    /// Per background process, by index (grown as processes appear).
+    pub processes: Vec<ProcessStats>,
+}
+
+/// Online statistics of one RNN stream (see [`RunStats`]).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct StreamStats {
+    /// Frames recorded (completed, skipped or unfinished).
+    pub frames: usize,
+    /// Frames that missed their deadline.
+    pub missed: usize,
+    /// Frames dropped.
+    pub skipped: usize,
+    /// Σ FLOPs of the frames' step jobs, in record order.
+    pub flops: f64,
+    /// End − release of each completed frame, ns, in record order (sorted by
+    /// [`Distribution::of_nanos`]).
+    pub latencies_ns: Vec<u64>,
+    /// Sequences classified.
+    pub sequences: usize,
+    /// Sequences classified correctly.
+    pub correct: usize,
+    /// Per usage bin (by end time) of completed frames that ran a model: how many ran each model
+    /// (`[bin][model]`).
+    pub models_per_bin: Vec<Vec<u64>>,
+    /// Per usage bin (by release time): frames that missed their deadline.
+    pub misses_per_bin: Vec<u64>,
+}
+
+/// Online statistics of one background process (see [`RunStats`]).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ProcessStats {
+    /// Finished jobs.
+    pub jobs: usize,
+    /// Jobs that had a deadline.
+    pub with_deadline: usize,
+    /// Jobs that ended after their deadline.
+    pub missed: usize,
+    /// End − release of each finished job, ns, in record order.
+    pub responses_ns: Vec<u64>,
+}
+
+impl RunStats {
+    /// Empty statistics; `bin` (> 0) is the usage bin of the first stream's per-bin counts.
+    pub fn new(bin: SimTime) -> RunStats {
+        RunStats { bin: SimTime(bin.0.max(1)), streams: Vec::new(), processes: Vec::new() }
+    }
+
+    /// The statistics of records kept in memory (the same as recording them online).
+    pub fn of_records(records: &MemoryRecorder, bin: SimTime) -> RunStats {
+        let mut stats = RunStats::new(bin);
+        records.steps.iter().for_each(|r| stats.step(r));
+        records.sequences.iter().for_each(|r| stats.sequence(r));
+        records.jobs.iter().for_each(|r| stats.job(r));
+        stats
+    }
+
+    /// Finished jobs of every process plus completed frames of every stream.
+    pub fn completed(&self) -> usize {
+        self.processes.iter().map(|p| p.jobs).sum::<usize>()
+            + self.streams.iter().map(|s| s.latencies_ns.len()).sum::<usize>()
+    }
+
+    /// Sorts every stream's latencies and every process's response times (ascending), as the
+    /// summaries ([`Distribution::of_sorted_nanos`]) need; call once the run has ended.
+    pub fn sort(&mut self) {
+        self.streams.iter_mut().for_each(|s| s.latencies_ns.sort_unstable());
+        self.processes.iter_mut().for_each(|p| p.responses_ns.sort_unstable());
+    }
+
+    fn stream_mut(&mut self, index: usize) -> &mut StreamStats {
+        if self.streams.len() <= index {
+            self.streams.resize_with(index + 1, StreamStats::default);
+        }
+        &mut self.streams[index]
+    }
+}
+
+impl Recorder for RunStats {
+    fn step(&mut self, r: &StepRecord) {
+        let bin = self.bin.0;
+        let stream = self.stream_mut(r.stream);
+        stream.frames += 1;
+        stream.missed += usize::from(r.missed);
+        stream.skipped += usize::from(r.skipped);
+        stream.flops += r.flops;
+        if let Some(end) = r.end {
+            stream.latencies_ns.push(end.saturating_sub(r.release).0);
+        }
+        if r.stream != 0 {
+            return;
+        }
+        if let (Some(end), Some(model)) = (r.end, r.model) {
+            let i = (end.0 / bin) as usize;
+            if stream.models_per_bin.len() <= i {
+                stream.models_per_bin.resize_with(i + 1, Vec::new);
+            }
+            let counts = &mut stream.models_per_bin[i];
+            if counts.len() <= model {
+                counts.resize(model + 1, 0);
+            }
+            counts[model] += 1;
+        }
+        if r.missed {
+            let i = (r.release.0 / bin) as usize;
+            if stream.misses_per_bin.len() <= i {
+                stream.misses_per_bin.resize(i + 1, 0);
+            }
+            stream.misses_per_bin[i] += 1;
+        }
+    }
+    fn sequence(&mut self, r: &SequenceRecord) {
+        let stream = self.stream_mut(r.stream);
+        stream.sequences += 1;
+        stream.correct += usize::from(r.label == r.prediction);
+    }
+    fn job(&mut self, r: &JobRecord) {
+        if self.processes.len() <= r.process {
+            self.processes.resize_with(r.process + 1, ProcessStats::default);
+        }
+        let process = &mut self.processes[r.process];
+        process.jobs += 1;
+        process.with_deadline += usize::from(r.deadline.is_some());
+        process.missed += usize::from(r.deadline.is_some_and(|d| r.end > d));
+        process.responses_ns.push(r.end.saturating_sub(r.release).0);
+    }
+}
+
+/// Two recorders fed the same records (e.g. [`RunStats`] and a writer of the record files).
+#[derive(Debug, Clone, Default)]
+pub struct Tee<A, B>(pub A, pub B);
+
+impl<A: Recorder, B: Recorder> Recorder for Tee<A, B> {
+    fn step(&mut self, record: &StepRecord) {
+        self.0.step(record);
+        self.1.step(record);
+    }
+    fn sequence(&mut self, record: &SequenceRecord) {
+        self.0.sequence(record);
+        self.1.sequence(record);
+    }
+    fn job(&mut self, record: &JobRecord) {
+        self.0.job(record);
+        self.1.job(record);
+    }
+    fn job_unfinished(&mut self, process: usize, job: u64, release: SimTime) {
+        self.0.job_unfinished(process, job, release);
+        self.1.job_unfinished(process, job, release);
+    }
+}
+
 /// Mean and quantiles of a sample.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Distribution {
@@ -135,14 +300,19 @@ pub struct Distribution {
 /// The `q`-quantile of sorted values, by linear interpolation between closest ranks
 /// (Hyndman & Fan type 7, the default of R and NumPy). NaN when empty.
 pub fn quantile_sorted(sorted: &[f64], q: f64) -> f64 {
-    match sorted.len() {
+    quantile_of(sorted.len(), q, |i| sorted[i])
+}
+
+/// [`quantile_sorted`] of the `n` sorted values `at(0) ≤ … ≤ at(n − 1)`.
+fn quantile_of(n: usize, q: f64, at: impl Fn(usize) -> f64) -> f64 {
+    match n {
         0 => f64::NAN,
-        1 => sorted[0],
+        1 => at(0),
         n => {
             let h = (n - 1) as f64 * q.clamp(0.0, 1.0);
             let lo = h.floor() as usize;
             let hi = (lo + 1).min(n - 1);
-            sorted[lo] + (h - lo as f64) * (sorted[hi] - sorted[lo])
+            at(lo) + (h - lo as f64) * (at(hi) - at(lo))
         }
     }
 }
@@ -152,13 +322,34 @@ impl Distribution {
     pub fn of(values: &[f64]) -> Distribution {
         let mut sorted = values.to_vec();
         sorted.sort_by(f64::total_cmp);
-        let mean = if sorted.is_empty() { f64::NAN } else { sorted.iter().sum::<f64>() / sorted.len() as f64 };
+        Distribution::of_sorted(sorted.len(), |i| sorted[i])
+    }
+
+    /// Summarises durations given in ns, in seconds: exactly [`Distribution::of`] of
+    /// `SimTime(ns).as_secs_f64()` for each (ns → s is monotone, so sorting the integers sorts the
+    /// seconds; the mean sums the seconds in that sorted order). Sorts `nanos` in place; allocates
+    /// nothing.
+    pub fn of_nanos(nanos: &mut [u64]) -> Distribution {
+        nanos.sort_unstable();
+        Distribution::of_sorted_nanos(nanos)
+    }
+
+    /// [`Distribution::of_nanos`] of durations already sorted (ascending).
+    pub fn of_sorted_nanos(sorted: &[u64]) -> Distribution {
+        debug_assert!(sorted.is_sorted());
+        Distribution::of_sorted(sorted.len(), |i| SimTime(sorted[i]).as_secs_f64())
+    }
+
+    /// The distribution of the `n` sorted values `at(0) ≤ … ≤ at(n − 1)`: their mean summed in that
+    /// order, and the type-7 quantiles.
+    fn of_sorted(n: usize, at: impl Fn(usize) -> f64) -> Distribution {
+        let mean = if n == 0 { f64::NAN } else { (0..n).map(&at).sum::<f64>() / n as f64 };
         Distribution {
-            count: sorted.len(),
+            count: n,
             mean,
-            p50: quantile_sorted(&sorted, 0.5),
-            p95: quantile_sorted(&sorted, 0.95),
-            p99: quantile_sorted(&sorted, 0.99),
+            p50: quantile_of(n, 0.5, &at),
+            p95: quantile_of(n, 0.95, &at),
+            p99: quantile_of(n, 0.99, &at),
         }
     }
 }
@@ -175,5 +366,30 @@ mod tests {
         // numpy.percentile([1,2,3,4], 95) = 3.85
         assert!((d.p95 - 3.85).abs() < 1e-12);
         assert!(Distribution::of(&[]).mean.is_nan());
+    }
+
+    /// The summary of durations in ns equals, bit for bit, that of the same durations in seconds,
+    /// whatever their order (the online path must print what the in-memory path printed).
+    #[test]
+    fn nanosecond_summaries_equal_the_seconds_summaries_bit_for_bit() {
+        let mut state = 0x9e37_79b9_7f4a_7c15_u64;
+        let mut nanos: Vec<u64> = (0..10_001)
+            .map(|_| {
+                state = state.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
+                (state >> 33) % 5_000_000_000
+            })
+            .collect();
+        let seconds: Vec<f64> = nanos.iter().map(|&n| SimTime(n).as_secs_f64()).collect();
+        let expected = Distribution::of(&seconds);
+        let got = Distribution::of_nanos(&mut nanos);
+        assert_eq!(got.count, 10_001);
+        for (a, b) in
+            [(got.mean, expected.mean), (got.p50, expected.p50), (got.p95, expected.p95), (got.p99, expected.p99)]
+        {
+            assert_eq!(a.to_bits(), b.to_bits());
+        }
+        let mut one = [7_000_000_000];
+        assert_eq!(Distribution::of_nanos(&mut one).p99, 7.0);
+        assert!(Distribution::of_nanos(&mut []).p50.is_nan());
     }
 }

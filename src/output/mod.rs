@@ -81,6 +81,11 @@ pub struct WriteError {
 /// # Errors
 /// [`WriteError`] naming the file.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), WriteError> {
+    write_atomic_from(path, &mut &bytes[..])
+}
+
+/// [`write_atomic`] of what `source` reads.
+fn write_atomic_from(path: &Path, source: &mut dyn std::io::Read) -> Result<(), WriteError> {
     let wrap = |source: std::io::Error| WriteError { path: path.to_path_buf(), source };
     let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
     std::fs::create_dir_all(dir).map_err(wrap)?;
@@ -93,7 +98,7 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), WriteError> {
         builder.permissions(std::fs::Permissions::from_mode(0o644));
     }
     let mut file = builder.tempfile_in(dir).map_err(wrap)?;
-    file.write_all(bytes).map_err(wrap)?;
+    std::io::copy(source, &mut file).map_err(wrap)?;
     file.as_file().sync_all().map_err(wrap)?;
     file.persist(path).map_err(|e| wrap(e.error))?;
     Ok(())
@@ -693,6 +698,9 @@ fn recover(out: &Path, lock: &ParentLock) -> Recovery {
             if std::fs::rename(&path, out).is_ok() {
                 recovery.restored = Some(path);
             }
+        } else if new && in_use(&path) {
+            // The staging folder of a live writer streaming its files (a [`Spool`]): not a leftover.
+            continue;
         } else if new && std::fs::symlink_metadata(path.join(MARKER)).is_err() {
             // A staging folder gets its marker before any other file, so one without a marker is
             // empty (killed right after its creation) or not ours: remove it only if it is empty.
@@ -948,12 +956,39 @@ fn write_in_place(
     files: &[(String, &[u8])],
     stale: Vec<String>,
 ) -> Result<usize, FolderError> {
+    write_in_place_with(out, command, files, None, stale)
+}
+
+/// [`write_in_place`], the files of `spooled` (the staging folder of a [`Spool`] and the names of the
+/// files streamed into it) moved in first, each atomically (a rename, or a copy to a temporary file
+/// beside its place then a rename when the staging folder is on another file system).
+fn write_in_place_with(
+    out: &Path,
+    command: &str,
+    files: &[(String, &[u8])],
+    spooled: Option<(&Path, &[String])>,
+    stale: Vec<String>,
+) -> Result<usize, FolderError> {
     std::fs::create_dir_all(out).map_err(io_error(out))?;
-    let new: BTreeSet<&str> = files.iter().map(|(name, _)| name.as_str()).collect();
+    let spooled_names = spooled.map_or(&[][..], |(_, names)| names);
+    let new: BTreeSet<&str> =
+        files.iter().map(|(name, _)| name.as_str()).chain(spooled_names.iter().map(String::as_str)).collect();
     let stale: Vec<String> = stale.into_iter().filter(|f| !new.contains(f.as_str())).collect();
     let mut pending = Marker::new(command, new.iter().map(|s| s.to_string()).chain(stale.iter().cloned()));
     pending.complete = false;
     write_atomic(&out.join(MARKER), &pending.to_bytes())?;
+    if let Some((dir, names)) = spooled {
+        for name in names {
+            let (from, to) = (dir.join(name), out.join(name));
+            if let Some(folder) = to.parent() {
+                std::fs::create_dir_all(folder).map_err(io_error(folder))?;
+            }
+            if std::fs::rename(&from, &to).is_err() {
+                let mut file = std::fs::File::open(&from).map_err(io_error(&to))?;
+                write_atomic_from(&to, &mut file)?;
+            }
+        }
+    }
     for (name, bytes) in files {
         write_atomic(&out.join(name), bytes)?;
     }
@@ -1032,6 +1067,214 @@ pub fn write_result(out: &Path, rule: Rule, files: &[(PathBuf, Vec<u8>)]) -> Res
     }
 }
 
+/// Whether `dir`, a staging folder, is held by a live writer (a [`Spool`] keeps an exclusive `flock`
+/// on its staging folder while it streams files into it). Linux only; elsewhere never.
+fn in_use(dir: &Path) -> bool {
+    #[cfg(target_os = "linux")]
+    if let Ok(file) = std::fs::File::open(dir) {
+        use rustix::fs::{flock, FlockOperation};
+        return matches!(flock(&file, FlockOperation::NonBlockingLockExclusive), Err(e) if e == rustix::io::Errno::WOULDBLOCK);
+    }
+    let _ = dir;
+    false
+}
+
+/// A result folder written while the work runs: the large files (a run's record files) are written
+/// into a staging folder beside the output folder as they are produced ([`Spool::file`]), and
+/// [`Spool::finish`] adds the other files and publishes the whole under the output-folder rule exactly
+/// as [`write_result`] does (swapped in whole, or written file by file, each file old or new, never
+/// half-written; refused as it would refuse). Nothing under the output folder's name changes before
+/// `finish`.
+///
+/// The staging folder (`.<name>.flexrnn-new-XXXXXX`) gets its marker (`complete: false`, listing the
+/// streamed files) before any file, and the writer holds an exclusive `flock` on it (Linux) until the
+/// end: another writer's cleanup leaves a held staging folder alone and removes one whose writer died
+/// (as any staging folder). Dropped without `finish` (an error), the staging folder is removed.
+#[derive(Debug)]
+pub struct Spool {
+    out: PathBuf,
+    rule: Rule,
+    /// The staging folder (`None` once published).
+    dir: Option<PathBuf>,
+    /// Whether the staging folder is beside `out` (so it can be swapped in); false when `out` has no
+    /// name of its own (`--out .`) and the staging folder is in the system's temporary folder.
+    beside: bool,
+    /// The marker names of the streamed files.
+    streamed: Vec<String>,
+    /// The `flock` on the staging folder.
+    _held: Option<std::fs::File>,
+    recovery: Recovery,
+}
+
+impl Spool {
+    /// Checks that `out` may be written under `rule` (after cleaning up leftovers of killed writes, as
+    /// [`check`] does) and creates the staging folder for the files `streamed` (paths relative to
+    /// `out`).
+    ///
+    /// # Errors
+    /// [`FolderError`] naming the folder (refused, as [`write_result`] would refuse) or what could
+    /// not be created.
+    pub fn create(out: &Path, rule: Rule, streamed: &[PathBuf]) -> Result<Spool, FolderError> {
+        let out = normalised(out)?;
+        let streamed: Vec<String> = streamed
+            .iter()
+            .map(|path| marker_name(path).ok_or_else(|| FolderError::BadPath(path.clone())))
+            .collect::<Result<_, _>>()?;
+        let parent = parent_of(&out);
+        std::fs::create_dir_all(parent).map_err(io_error(parent))?;
+        let lock = ParentLock::take(parent);
+        let recovery = recover(&out, &lock);
+        plan(&out, rule)?;
+        let (dir, beside) = match stem(&out) {
+            Some(stem) => (
+                tempfile::Builder::new()
+                    .prefix(&format!(".{stem}.flexrnn-new-"))
+                    .rand_bytes(RANDOM_CHARS)
+                    .tempdir_in(parent)
+                    .map_err(io_error(parent))?
+                    .keep(),
+                true,
+            ),
+            None => (
+                tempfile::Builder::new()
+                    .prefix(".flexrnn-spool-")
+                    .tempdir()
+                    .map_err(io_error(&std::env::temp_dir()))?
+                    .keep(),
+                false,
+            ),
+        };
+        #[cfg(target_os = "linux")]
+        let held = std::fs::File::open(&dir)
+            .ok()
+            .filter(|file| rustix::fs::flock(file, rustix::fs::FlockOperation::NonBlockingLockExclusive).is_ok());
+        #[cfg(not(target_os = "linux"))]
+        let held = None;
+        let mut spool = Spool { out, rule, dir: Some(dir.clone()), beside, streamed, _held: held, recovery };
+        let mut marker = Marker::new(rule.command, spool.streamed.iter().cloned());
+        marker.complete = false;
+        write_synced(&dir.join(MARKER), &marker.to_bytes()).map_err(io_error(&spool.out.join(MARKER)))?;
+        drop(lock);
+        spool.rule = rule;
+        Ok(spool)
+    }
+
+    /// What was cleaned up beside and in the output folder before the staging folder was made.
+    pub fn recovery(&self) -> &Recovery {
+        &self.recovery
+    }
+
+    /// Creates the streamed file `relative` (one of those given to [`Spool::create`]) in the staging
+    /// folder, for writing.
+    ///
+    /// # Errors
+    /// [`FolderError::BadPath`] for a file not announced; [`FolderError::Write`] naming the file.
+    pub fn file(&self, relative: &Path) -> Result<std::fs::File, FolderError> {
+        let name = marker_name(relative).filter(|n| self.streamed.contains(n));
+        let (Some(name), Some(dir)) = (name, &self.dir) else {
+            return Err(FolderError::BadPath(relative.to_path_buf()));
+        };
+        let path = dir.join(&name);
+        if let Some(folder) = path.parent() {
+            std::fs::create_dir_all(folder).map_err(io_error(&self.out.join(&name)))?;
+        }
+        std::fs::File::create(&path).map_err(io_error(&self.out.join(&name)))
+    }
+
+    /// Publishes the result: the streamed files (closed by now) and `files` (paths relative to the
+    /// output folder, none of them streamed), under the output-folder rule as [`write_result`] does.
+    /// The [`Written::recovery`] returned is what was cleaned up since [`Spool::create`].
+    ///
+    /// # Errors
+    /// [`FolderError`] naming the folder (refused: nothing changed) or the file (not written).
+    pub fn finish(mut self, files: &[(PathBuf, Vec<u8>)]) -> Result<Written, FolderError> {
+        let dir = self.dir.clone().expect("published once");
+        let named: Vec<(String, &[u8])> = files
+            .iter()
+            .map(|(path, bytes)| {
+                marker_name(path)
+                    .filter(|n| !self.streamed.contains(n))
+                    .map(|n| (n, bytes.as_slice()))
+                    .ok_or_else(|| FolderError::BadPath(path.clone()))
+            })
+            .collect::<Result<_, _>>()?;
+        let out = self.out.clone();
+        for name in &self.streamed {
+            std::fs::File::open(dir.join(name)).and_then(|f| f.sync_all()).map_err(io_error(&out.join(name)))?;
+        }
+        let parent = parent_of(&out);
+        std::fs::create_dir_all(parent).map_err(io_error(parent))?;
+        let lock = ParentLock::take(parent);
+        // What was cleaned up before the work was reported then ([`Spool::recovery`]).
+        let recovery = recover(&out, &lock);
+        let plan = plan(&out, self.rule)?;
+        let written = Written {
+            whole: false,
+            kept: None,
+            replaced: Vec::new(),
+            removed_stale: 0,
+            moved: Vec::new(),
+            backup: None,
+            recovery,
+        };
+        match (plan, stem(&out)) {
+            (Plan::Whole, Some(stem)) if self.beside => {
+                let all = self.streamed.iter().cloned().chain(named.iter().map(|(name, _)| name.clone()));
+                let mut marker = Marker::new(self.rule.command, all);
+                marker.complete = false;
+                write_synced(&dir.join(MARKER), &marker.to_bytes()).map_err(io_error(&out.join(MARKER)))?;
+                for (name, bytes) in &named {
+                    write_synced(&dir.join(name), bytes).map_err(io_error(&out.join(name)))?;
+                }
+                marker.complete = true;
+                write_synced(&dir.join(MARKER), &marker.to_bytes()).map_err(io_error(&out.join(MARKER)))?;
+                #[cfg(unix)]
+                {
+                    use std::os::unix::fs::PermissionsExt;
+                    let mode = std::fs::metadata(&out).map_or(0o755, |m| m.permissions().mode() & 0o7777);
+                    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(mode)).map_err(io_error(&dir))?;
+                }
+                self.dir = None;
+                let retired = swap_in(&dir, &out, &stem, true)?;
+                Ok(Written { whole: true, moved: retired.moved, backup: retired.kept, ..written })
+            }
+            (Plan::Whole, _) => {
+                write_in_place_with(&out, self.rule.command, &named, Some((&dir, &self.streamed)), Vec::new())?;
+                Ok(written)
+            }
+            (Plan::InPlace { stale }, _) => {
+                let all: Vec<&str> = named
+                    .iter()
+                    .map(|(name, _)| name.as_str())
+                    .chain(self.streamed.iter().map(String::as_str))
+                    .collect();
+                refuse_obstacles(&out, all.iter().copied())?;
+                let own: BTreeSet<&str> = stale.iter().map(String::as_str).collect();
+                let replaced = all
+                    .iter()
+                    .filter(|name| !own.contains(*name) && std::fs::symlink_metadata(out.join(name)).is_ok())
+                    .map(|name| name.to_string())
+                    .collect();
+                let removed_stale =
+                    write_in_place_with(&out, self.rule.command, &named, Some((&dir, &self.streamed)), stale)?;
+                let new: BTreeSet<&str> = all.iter().copied().collect();
+                let kept = first_unaccounted(&out, &new).ok().flatten();
+                Ok(Written { kept, replaced, removed_stale, ..written })
+            }
+        }
+    }
+}
+
+impl Drop for Spool {
+    /// Removes the staging folder when the result was not published (an error on the way, or it was
+    /// moved in file by file and only its marker is left).
+    fn drop(&mut self) {
+        if let Some(dir) = self.dir.take() {
+            let _ = std::fs::remove_dir_all(dir);
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1064,6 +1307,52 @@ mod tests {
 
     fn marker(out: &Path) -> Marker {
         Marker::parse(&std::fs::read(out.join(MARKER)).unwrap()).unwrap()
+    }
+
+    /// Issue 14: a streamed file goes to the staging folder while the work runs; `finish` swaps the
+    /// whole in (nothing under the folder's name before), or writes it file by file among foreign
+    /// files with `--force`; a live staging folder survives another writer's cleanup; a spool dropped
+    /// without `finish` leaves nothing; a refusal creates nothing.
+    #[test]
+    fn a_spool_streams_into_staging_and_publishes_under_the_rule() {
+        use std::io::Write as _;
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("res");
+        let spool = Spool::create(&out, RUN, &[PathBuf::from("a/jobs.csv")]).unwrap();
+        let mut file = spool.file(Path::new("a/jobs.csv")).unwrap();
+        file.write_all(b"job\n1\n").unwrap();
+        drop(file);
+        assert!(matches!(spool.file(Path::new("other.csv")), Err(FolderError::BadPath(_))));
+        assert!(!out.exists(), "nothing under the folder's name before finish");
+        // Another writer of the same folder meanwhile: the live staging folder is not a leftover.
+        write_result(&out, RUN, &files(&[("old.csv", "x")])).unwrap();
+        let staging: Vec<String> = tree(dir.path()).into_iter().filter(|p| p.contains(".flexrnn-new-")).collect();
+        assert_eq!(staging.len(), 4, "staging folder, its marker, a/ and a/jobs.csv: {staging:?}");
+        let written = spool.finish(&files(&[("summary.csv", "s")])).unwrap();
+        assert!(written.whole);
+        assert_eq!(tree(&out), [MARKER, "a/", "a/jobs.csv", "summary.csv"], "the previous result replaced");
+        assert_eq!(std::fs::read(out.join("a/jobs.csv")).unwrap(), b"job\n1\n");
+        assert_eq!(marker(&out), Marker::new("run", ["a/jobs.csv".into(), "summary.csv".into()]));
+        assert_eq!(tree(dir.path()).len(), 1 + 4, "no staging folder or backup left: {:?}", tree(dir.path()));
+
+        // Among foreign files, with --force: file by file, the foreign file kept.
+        let among = dir.path().join("among");
+        std::fs::create_dir(&among).unwrap();
+        std::fs::write(among.join("notes.txt"), "mine").unwrap();
+        assert!(matches!(Spool::create(&among, RUN, &[]), Err(FolderError::Foreign { .. })));
+        assert_eq!(tree(&among), ["notes.txt"], "a refusal creates nothing");
+        let spool = Spool::create(&among, RUN_FORCED, &[PathBuf::from("jobs.csv")]).unwrap();
+        spool.file(Path::new("jobs.csv")).unwrap().write_all(b"rows").unwrap();
+        let written = spool.finish(&files(&[("summary.csv", "s")])).unwrap();
+        assert!(!written.whole);
+        assert_eq!(tree(&among), [MARKER, "jobs.csv", "notes.txt", "summary.csv"]);
+        assert_eq!(std::fs::read(among.join("jobs.csv")).unwrap(), b"rows");
+
+        // Dropped without finish (the run failed): the staging folder goes.
+        let spool = Spool::create(&dir.path().join("failed"), RUN, &[PathBuf::from("jobs.csv")]).unwrap();
+        spool.file(Path::new("jobs.csv")).unwrap().write_all(b"half").unwrap();
+        drop(spool);
+        assert!(tree(dir.path()).iter().all(|p| !p.contains("failed")), "{:?}", tree(dir.path()));
     }
 
     #[test]

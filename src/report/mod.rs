@@ -5,7 +5,9 @@ pub mod plots;
 
 use serde::Serialize;
 
-use crate::metrics::{Distribution, MemoryRecorder};
+use crate::metrics::{
+    Distribution, JobRecord, MemoryRecorder, Recorder, RunStats, SequenceRecord, StepRecord, StreamStats,
+};
 use crate::runner::RunResult;
 use crate::scenario::Scenario;
 use crate::sim::SimTime;
@@ -30,6 +32,12 @@ fn secs(t: SimTime) -> f64 {
 /// Column names of a row type, written even when there is no row.
 trait Columns {
     const COLUMNS: &'static [&'static str];
+}
+
+/// A CSV writer on `out` as every file of a run is written (no automatic header: each file writes its
+/// own column list first, even when it has no row).
+fn csv_writer<W: std::io::Write>(out: W) -> csv::Writer<W> {
+    csv::WriterBuilder::new().has_headers(false).buffer_capacity(1 << 16).from_writer(out)
 }
 
 fn csv_bytes<T: Serialize + Columns>(rows: &[T]) -> Vec<u8> {
@@ -99,12 +107,125 @@ impl Columns for StepRow<'_> {
 
 /// `steps.csv` of one run.
 pub fn steps_csv(records: &MemoryRecorder, labels: &Labels, policy: &str) -> Vec<u8> {
-    let rows: Vec<StepRow<'_>> = records
-        .steps
-        .iter()
-        .map(|r| StepRow {
-            stream: &labels.streams[r.stream],
-            policy,
+    let mut writer = RecordWriter::new(labels, policy, RecordFiles { steps: Some(Vec::new()), ..RecordFiles::none() });
+    records.steps.iter().for_each(|r| writer.step(r));
+    writer.finish().expect("writing to memory cannot fail").steps.expect("asked for")
+}
+
+/// `sequences.csv` of one run: `stream, policy, sequence, dataset_index, label, prediction, correct,
+/// release_s, end_s, latency_s, skipped_steps`, then `steps_<model>` for each model of the stream's bank
+/// (`latency_s`: first frame's release to classification, the sequence's end-to-end latency).
+pub fn sequences_csv(records: &MemoryRecorder, labels: &Labels, policy: &str) -> Vec<u8> {
+    let mut writer =
+        RecordWriter::new(labels, policy, RecordFiles { sequences: Some(Vec::new()), ..RecordFiles::none() });
+    records.sequences.iter().for_each(|r| writer.sequence(r));
+    writer.finish().expect("writing to memory cannot fail").sequences.expect("asked for")
+}
+
+/// `jobs.csv` of one run.
+pub fn jobs_csv(records: &MemoryRecorder, labels: &Labels) -> Vec<u8> {
+    let mut writer = RecordWriter::new(labels, "", RecordFiles { jobs: Some(Vec::new()), ..RecordFiles::none() });
+    records.jobs.iter().for_each(|r| writer.job(r));
+    writer.finish().expect("writing to memory cannot fail").jobs.expect("asked for")
+}
+
+/// The destinations of a run's record files, each optional (`None`: the file is not written):
+/// `steps.csv`, `sequences.csv`, `jobs.csv`.
+#[derive(Debug, Default)]
+pub struct RecordFiles<W> {
+    /// `steps.csv` (one row per frame).
+    pub steps: Option<W>,
+    /// `sequences.csv` (one row per classified sequence).
+    pub sequences: Option<W>,
+    /// `jobs.csv` (one row per finished background job).
+    pub jobs: Option<W>,
+}
+
+impl<W> RecordFiles<W> {
+    /// No file.
+    pub fn none() -> Self {
+        RecordFiles { steps: None, sequences: None, jobs: None }
+    }
+}
+
+/// Writes a run's record files row by row, as the records come (a [`Recorder`]): the rows of
+/// [`steps_csv`], [`sequences_csv`] and [`jobs_csv`], byte for byte, through buffered `csv` writers
+/// on the given destinations. Nothing is kept per record. A write error is kept (later records are
+/// dropped) and returned by [`RecordWriter::finish`].
+pub struct RecordWriter<W: std::io::Write> {
+    labels: Labels,
+    policy: String,
+    /// The `steps_<model>` columns of `sequences.csv`: every model name of every stream, each once.
+    model_names: Vec<String>,
+    steps: Option<csv::Writer<W>>,
+    sequences: Option<csv::Writer<W>>,
+    jobs: Option<csv::Writer<W>>,
+    error: Option<csv::Error>,
+}
+
+impl<W: std::io::Write> RecordWriter<W> {
+    /// Starts the files of `files` (writing their column lists) for a run under `policy` (its label).
+    pub fn new(labels: &Labels, policy: &str, files: RecordFiles<W>) -> Self {
+        // Model columns in bank order (narrowest first in the shipped banks), each name once.
+        let mut model_names: Vec<String> = Vec::new();
+        for name in labels.models.iter().flatten() {
+            if !model_names.contains(name) {
+                model_names.push(name.clone());
+            }
+        }
+        let mut writer = RecordWriter {
+            labels: labels.clone(),
+            policy: policy.to_string(),
+            model_names,
+            steps: files.steps.map(csv_writer),
+            sequences: files.sequences.map(csv_writer),
+            jobs: files.jobs.map(csv_writer),
+            error: None,
+        };
+        let mut header: Vec<String> = SEQUENCE_COLUMNS.map(String::from).to_vec();
+        header.extend(writer.model_names.iter().map(|m| format!("steps_{m}")));
+        let results = [
+            writer.steps.as_mut().map(|w| w.write_record(StepRow::COLUMNS)),
+            writer.sequences.as_mut().map(|w| w.write_record(&header)),
+            writer.jobs.as_mut().map(|w| w.write_record(JobRow::COLUMNS)),
+        ];
+        for result in results.into_iter().flatten() {
+            writer.keep(result);
+        }
+        writer
+    }
+
+    fn keep(&mut self, result: csv::Result<()>) {
+        if let Err(error) = result {
+            self.error.get_or_insert(error);
+        }
+    }
+
+    /// Flushes every file and gives back the destinations.
+    ///
+    /// # Errors
+    /// The first error met while writing or flushing.
+    pub fn finish(self) -> Result<RecordFiles<W>, csv::Error> {
+        if let Some(error) = self.error {
+            return Err(error);
+        }
+        let inner = |w: Option<csv::Writer<W>>| {
+            w.map(|w| {
+                w.into_inner()
+                    .map_err(|e| csv::Error::from(std::io::Error::new(e.error().kind(), e.error().to_string())))
+            })
+            .transpose()
+        };
+        Ok(RecordFiles { steps: inner(self.steps)?, sequences: inner(self.sequences)?, jobs: inner(self.jobs)? })
+    }
+}
+
+impl<W: std::io::Write> Recorder for RecordWriter<W> {
+    fn step(&mut self, r: &StepRecord) {
+        let (Some(writer), None) = (self.steps.as_mut(), &self.error) else { return };
+        let row = StepRow {
+            stream: &self.labels.streams[r.stream],
+            policy: &self.policy,
             sequence: r.sequence,
             step: r.step,
             release_s: secs(r.release),
@@ -115,47 +236,20 @@ pub fn steps_csv(records: &MemoryRecorder, labels: &Labels, policy: &str) -> Vec
             missed: r.missed as u8,
             skipped: r.skipped as u8,
             unfinished: r.unfinished as u8,
-            model: r.model.map_or("", |m| labels.models[r.stream][m].as_str()),
+            model: r.model.map_or("", |m| self.labels.models[r.stream][m].as_str()),
             flops: r.flops,
             updated: r.updated as u8,
-        })
-        .collect();
-    csv_bytes(&rows)
-}
-
-/// `sequences.csv` of one run: `stream, policy, sequence, dataset_index, label, prediction, correct,
-/// release_s, end_s, latency_s, skipped_steps`, then `steps_<model>` for each model of the stream's bank
-/// (`latency_s`: first frame's release to classification, the sequence's end-to-end latency).
-pub fn sequences_csv(records: &MemoryRecorder, labels: &Labels, policy: &str) -> Vec<u8> {
-    let mut writer = csv::Writer::from_writer(Vec::new());
-    // Model columns in bank order (narrowest first in the shipped banks), each name once.
-    let mut model_names: Vec<String> = Vec::new();
-    for name in labels.models.iter().flatten() {
-        if !model_names.contains(name) {
-            model_names.push(name.clone());
-        }
+        };
+        let result = writer.serialize(row);
+        self.keep(result);
     }
-    let mut header: Vec<String> = [
-        "stream",
-        "policy",
-        "sequence",
-        "dataset_index",
-        "label",
-        "prediction",
-        "correct",
-        "release_s",
-        "end_s",
-        "latency_s",
-        "skipped_steps",
-    ]
-    .map(String::from)
-    .to_vec();
-    header.extend(model_names.iter().map(|m| format!("steps_{m}")));
-    writer.write_record(&header).expect("memory");
-    for r in &records.sequences {
+
+    fn sequence(&mut self, r: &SequenceRecord) {
+        let (Some(writer), None) = (self.sequences.as_mut(), &self.error) else { return };
+        let labels = &self.labels;
         let mut row = vec![
             labels.streams[r.stream].clone(),
-            policy.to_string(),
+            self.policy.clone(),
             r.sequence.to_string(),
             r.dataset_index.to_string(),
             r.label.to_string(),
@@ -166,14 +260,102 @@ pub fn sequences_csv(records: &MemoryRecorder, labels: &Labels, policy: &str) ->
             secs(r.end.saturating_sub(r.first_release)).to_string(),
             r.skipped_steps.to_string(),
         ];
-        for name in &model_names {
+        for name in &self.model_names {
             let count = labels.models[r.stream].iter().position(|m| m == name).map_or(0, |i| r.steps_per_model[i]);
             row.push(count.to_string());
         }
-        writer.write_record(&row).expect("memory");
+        let result = writer.write_record(&row);
+        self.keep(result);
     }
-    writer.into_inner().expect("memory")
+
+    /// The fields of a [`JobRow`] written one by one, each with the bytes serde would give (times
+    /// through `SecondsText`, the fast exact path; numbers through `itoa`/`ryu` as the `csv`
+    /// crate's serialiser does): the same file, about twice as fast to write.
+    fn job(&mut self, r: &JobRecord) {
+        let (Some(writer), None) = (self.jobs.as_mut(), &self.error) else { return };
+        let mut job = itoa::Buffer::new();
+        let (mut release, mut end, mut response, mut deadline) =
+            (SecondsText::new(), SecondsText::new(), SecondsText::new(), SecondsText::new());
+        let mut work = ryu::Buffer::new();
+        let missed: &[u8] = match r.deadline {
+            None => b"",
+            Some(d) if r.end > d => b"1",
+            Some(_) => b"0",
+        };
+        let fields: [&[u8]; 8] = [
+            self.labels.background[r.process].as_bytes(),
+            job.format(r.job).as_bytes(),
+            release.format(r.release),
+            end.format(r.end),
+            response.format(r.end.saturating_sub(r.release)),
+            r.deadline.map_or(&b""[..], |d| deadline.format(d)),
+            missed,
+            work.format(r.work).as_bytes(),
+        ];
+        let result = writer.write_record(fields);
+        self.keep(result);
+    }
 }
+
+/// A time in seconds as text, exactly as `ryu` (the `csv` crate's serialiser) writes
+/// `t.as_secs_f64()`, made from the integer nanoseconds when that is provably the same text: for
+/// 10 µs ≤ t < 2²² s (48.5 days) the shortest decimal that reads back as `t / 1e9` is the exact
+/// decimal of `t` ns with its trailing zeros removed (any other decimal with at most 9 fraction
+/// digits is ≥ 1 ns away, more than the spacing of doubles below 2²²), printed by `ryu` without an
+/// exponent. Other times go through `ryu` itself.
+struct SecondsText {
+    buf: [u8; 32],
+    ryu: ryu::Buffer,
+}
+
+impl SecondsText {
+    fn new() -> Self {
+        SecondsText { buf: [0; 32], ryu: ryu::Buffer::new() }
+    }
+
+    fn format(&mut self, t: SimTime) -> &[u8] {
+        const FAST: std::ops::Range<u64> = 10_000..(1 << 22) * SimTime::NANOS_PER_SEC;
+        if !FAST.contains(&t.0) {
+            return self.ryu.format(t.as_secs_f64()).as_bytes();
+        }
+        let (whole, mut frac) = (t.0 / SimTime::NANOS_PER_SEC, t.0 % SimTime::NANOS_PER_SEC);
+        let mut digits = itoa::Buffer::new();
+        let whole = digits.format(whole).as_bytes();
+        let mut n = whole.len();
+        self.buf[..n].copy_from_slice(whole);
+        self.buf[n] = b'.';
+        n += 1;
+        if frac == 0 {
+            self.buf[n] = b'0';
+            return &self.buf[..n + 1];
+        }
+        let mut width = 9;
+        while frac % 10 == 0 {
+            frac /= 10;
+            width -= 1;
+        }
+        for i in (0..width).rev() {
+            self.buf[n + i] = b'0' + (frac % 10) as u8;
+            frac /= 10;
+        }
+        &self.buf[..n + width]
+    }
+}
+
+/// The fixed columns of `sequences.csv` (the `steps_<model>` columns follow).
+const SEQUENCE_COLUMNS: [&str; 11] = [
+    "stream",
+    "policy",
+    "sequence",
+    "dataset_index",
+    "label",
+    "prediction",
+    "correct",
+    "release_s",
+    "end_s",
+    "latency_s",
+    "skipped_steps",
+];
 
 /// One row of `jobs.csv`.
 #[derive(Debug, Clone, Serialize)]
@@ -199,25 +381,6 @@ pub struct JobRow<'a> {
 impl Columns for JobRow<'_> {
     const COLUMNS: &'static [&'static str] =
         &["process", "job", "release_s", "end_s", "response_s", "deadline_s", "missed", "work_flop"];
-}
-
-/// `jobs.csv` of one run.
-pub fn jobs_csv(records: &MemoryRecorder, labels: &Labels) -> Vec<u8> {
-    let rows: Vec<JobRow<'_>> = records
-        .jobs
-        .iter()
-        .map(|r| JobRow {
-            process: &labels.background[r.process],
-            job: r.job,
-            release_s: secs(r.release),
-            end_s: secs(r.end),
-            response_s: secs(r.end.saturating_sub(r.release)),
-            deadline_s: r.deadline.map(secs),
-            missed: r.deadline.map(|d| (r.end > d) as u8),
-            work_flop: r.work,
-        })
-        .collect();
-    csv_bytes(&rows)
 }
 
 /// One row of `summary.csv`: a stream, a background process, or the whole node. Fields that do not
@@ -298,7 +461,7 @@ struct DeviceUse<'a> {
 }
 
 /// Each device's accounting of `result` (one per device of `scenario`, in order).
-fn device_uses<'a>(result: &'a RunResult, scenario: &Scenario) -> Vec<DeviceUse<'a>> {
+fn device_uses<'a, R>(result: &'a RunResult<R>, scenario: &Scenario) -> Vec<DeviceUse<'a>> {
     let duration = scenario.horizon().as_secs_f64();
     result
         .outcome
@@ -329,7 +492,19 @@ fn over_devices(devices: &[DeviceUse<'_>], f: impl Fn(&DeviceUse<'_>) -> f64) ->
 /// count (finished jobs of the background processes on it plus completed steps of the streams whose
 /// steps run on it).
 pub fn summary_rows(result: &RunResult, scenario: &Scenario, labels: &Labels) -> Vec<SummaryRow> {
-    let records = &result.outcome.recorder;
+    let mut stats = RunStats::of_records(&result.outcome.recorder, scenario.bin());
+    stats.sort();
+    summary_rows_of(result, &stats, scenario, labels)
+}
+
+/// [`summary_rows`] from a run's online statistics (sorted: [`RunStats::sort`]) instead of its
+/// records; `result`'s recorder is not read. The same rows, bit for bit.
+pub fn summary_rows_of<R>(
+    result: &RunResult<R>,
+    stats: &RunStats,
+    scenario: &Scenario,
+    labels: &Labels,
+) -> Vec<SummaryRow> {
     let devices = device_uses(result, scenario);
     let capacity_core_seconds = over_devices(&devices, |d| d.capacity_core_seconds);
     let has_memory = scenario.memory().is_some();
@@ -341,16 +516,13 @@ pub fn summary_rows(result: &RunResult, scenario: &Scenario, labels: &Labels) ->
         })
     };
     let policy = &result.plan.label;
+    let no_stream = StreamStats::default();
+    let no_process = crate::metrics::ProcessStats::default();
     let mut rows = Vec::new();
     for (index, name) in labels.streams.iter().enumerate() {
-        let steps: Vec<_> = records.steps.iter().filter(|s| s.stream == index).collect();
-        let latencies: Vec<f64> =
-            steps.iter().filter_map(|s| s.end.map(|e| secs(e.saturating_sub(s.release)))).collect();
-        let d = Distribution::of(&latencies);
-        let frames = steps.len();
-        let sequences: Vec<_> = records.sequences.iter().filter(|s| s.stream == index).collect();
-        let correct = sequences.iter().filter(|s| s.label == s.prediction).count();
-        let flops: f64 = steps.iter().map(|s| s.flops).sum();
+        let stream = stats.streams.get(index).unwrap_or(&no_stream);
+        let d = Distribution::of_sorted_nanos(&stream.latencies_ns);
+        let frames = stream.frames;
         let share = |n: usize, of: usize| (of > 0).then(|| n as f64 / of as f64);
         let class = labels.background.len() + index;
         rows.push(SummaryRow {
@@ -362,11 +534,11 @@ pub fn summary_rows(result: &RunResult, scenario: &Scenario, labels: &Labels) ->
             p50_s: finite(d.p50),
             p95_s: finite(d.p95),
             p99_s: finite(d.p99),
-            miss_rate: share(steps.iter().filter(|s| s.missed).count(), frames),
-            skip_rate: share(steps.iter().filter(|s| s.skipped).count(), frames),
-            accuracy: share(correct, sequences.len()),
-            sequences: Some(sequences.len()),
-            mean_flops_per_step: (frames > 0).then(|| flops / frames as f64),
+            miss_rate: share(stream.missed, frames),
+            skip_rate: share(stream.skipped, frames),
+            accuracy: share(stream.correct, stream.sequences),
+            sequences: Some(stream.sequences),
+            mean_flops_per_step: (frames > 0).then(|| stream.flops / frames as f64),
             utilisation: busy_of(class) / capacity_core_seconds + 0.0,
             energy_j: dynamic_energy(class),
             param_loads: has_memory.then(|| result.outcome.memory[index].loads),
@@ -374,29 +546,19 @@ pub fn summary_rows(result: &RunResult, scenario: &Scenario, labels: &Labels) ->
             param_wait_s: has_memory.then(|| result.outcome.memory[index].wait_s),
         });
     }
-    // Grouped in one pass (in record order): a filter per process is quadratic with many processes.
-    let mut jobs_of: Vec<Vec<&crate::metrics::JobRecord>> = vec![Vec::new(); labels.background.len()];
-    for job in &records.jobs {
-        if let Some(jobs) = jobs_of.get_mut(job.process) {
-            jobs.push(job);
-        }
-    }
-    let background_jobs: Vec<usize> = jobs_of.iter().map(Vec::len).collect();
-    for ((index, name), jobs) in labels.background.iter().enumerate().zip(jobs_of) {
-        let responses: Vec<f64> = jobs.iter().map(|j| secs(j.end.saturating_sub(j.release))).collect();
-        let d = Distribution::of(&responses);
+    for (index, name) in labels.background.iter().enumerate() {
+        let process = stats.processes.get(index).unwrap_or(&no_process);
+        let d = Distribution::of_sorted_nanos(&process.responses_ns);
         rows.push(SummaryRow {
             process: name.clone(),
             kind: "background".into(),
             policy: policy.clone(),
-            count: jobs.len(),
+            count: process.jobs,
             mean_s: finite(d.mean),
             p50_s: finite(d.p50),
             p95_s: finite(d.p95),
             p99_s: finite(d.p99),
-            miss_rate: (!jobs.is_empty() && jobs.iter().any(|j| j.deadline.is_some())).then(|| {
-                jobs.iter().filter(|j| j.deadline.is_some_and(|d| j.end > d)).count() as f64 / jobs.len() as f64
-            }),
+            miss_rate: (process.with_deadline > 0).then(|| process.missed as f64 / process.jobs as f64),
             utilisation: busy_of(index) / capacity_core_seconds + 0.0,
             energy_j: dynamic_energy(index),
             ..SummaryRow::default()
@@ -410,7 +572,7 @@ pub fn summary_rows(result: &RunResult, scenario: &Scenario, labels: &Labels) ->
         process: "node".into(),
         kind: "node".into(),
         policy: policy.clone(),
-        count: records.jobs.len() + records.steps.iter().filter(|s| s.end.is_some()).count(),
+        count: stats.completed(),
         utilisation: busy / capacity_core_seconds,
         energy_j: has_power.then(|| over_devices(&devices, |d| device_energy(d).unwrap_or(0.0))),
         ..SummaryRow::default()
@@ -421,15 +583,17 @@ pub fn summary_rows(result: &RunResult, scenario: &Scenario, labels: &Labels) ->
         let stream_devices: Vec<usize> =
             scenario.streams().map(|s| scenario.device_index(s.spec.device.as_deref()).unwrap_or(0)).collect();
         for (index, (device, spec)) in devices.iter().zip(scenario.devices()).enumerate() {
-            let jobs: usize = (0..background_jobs.len())
+            let jobs: usize = (0..labels.background.len())
                 .filter(|&p| background_devices.get(p) == Some(&index))
-                .map(|p| background_jobs[p])
+                .map(|p| stats.processes.get(p).map_or(0, |p| p.jobs))
                 .sum();
-            let steps = records
-                .steps
+            let steps: usize = stats
+                .streams
                 .iter()
-                .filter(|s| s.end.is_some() && stream_devices.get(s.stream) == Some(&index))
-                .count();
+                .enumerate()
+                .filter(|&(s, _)| stream_devices.get(s) == Some(&index))
+                .map(|(_, s)| s.latencies_ns.len())
+                .sum();
             rows.push(SummaryRow {
                 process: spec.name.clone(),
                 kind: "device".into(),
@@ -635,7 +799,7 @@ impl Columns for TimelineRow {
 }
 
 /// The timeline rows of one run (bins up to the horizon).
-pub fn timeline_rows(result: &RunResult, scenario: &Scenario) -> Vec<TimelineRow> {
+pub fn timeline_rows<R>(result: &RunResult<R>, scenario: &Scenario) -> Vec<TimelineRow> {
     let n_background = scenario.background().count();
     let sum_bins = |node: &crate::node::Node, classes: std::ops::Range<usize>| {
         let mut total = node.usage_bins(0).iter().map(|_| 0.0).collect::<Vec<f64>>();
@@ -741,25 +905,26 @@ pub fn labels(scenario: &Scenario, resources: &crate::runner::Resources) -> Labe
     }
 }
 
-fn timeline_panel(result: &RunResult, scenario: &Scenario, labels: &Labels) -> plots::TimelinePanel {
+fn timeline_panel<R>(
+    result: &RunResult<R>,
+    stats: &RunStats,
+    scenario: &Scenario,
+    labels: &Labels,
+) -> plots::TimelinePanel {
     let rows = timeline_rows(result, scenario);
-    let bin = result.outcome.node().bin().0;
     let n = rows.len();
+    let no_stream = StreamStats::default();
+    let stream = stats.streams.first().unwrap_or(&no_stream);
+    // Widths are integers: their sum per bin is exact in any order (below 2^53).
     let mut width_sum = vec![0.0; n];
     let mut width_count = vec![0usize; n];
+    for (i, counts) in stream.models_per_bin.iter().enumerate().take(n) {
+        width_sum[i] = counts.iter().zip(&labels.widths[0]).map(|(&c, &w)| c * w as u64).sum::<u64>() as f64;
+        width_count[i] = counts.iter().sum::<u64>() as usize;
+    }
     let mut misses = vec![0usize; n];
-    for step in result.outcome.recorder.steps.iter().filter(|s| s.stream == 0) {
-        if let (Some(end), Some(model)) = (step.end, step.model) {
-            if let Some(i) = Some((end.0 / bin) as usize).filter(|&i| i < n) {
-                width_sum[i] += labels.widths[0][model] as f64;
-                width_count[i] += 1;
-            }
-        }
-        if step.missed {
-            if let Some(i) = Some((step.release.0 / bin) as usize).filter(|&i| i < n) {
-                misses[i] += 1;
-            }
-        }
+    for (i, &m) in stream.misses_per_bin.iter().enumerate().take(n) {
+        misses[i] = m as usize;
     }
     plots::TimelinePanel {
         label: format!("{} — stream `{}`", result.plan.label, labels.streams[0]),
@@ -793,15 +958,56 @@ pub fn outputs(
     resources: &crate::runner::Resources,
     results: &[RunResult],
 ) -> Result<Vec<(std::path::PathBuf, Vec<u8>)>, plots::PlotError> {
+    let labels = labels(scenario, resources);
+    let stats: Vec<RunStats> = results
+        .iter()
+        .map(|r| {
+            let mut stats = RunStats::of_records(&r.outcome.recorder, scenario.bin());
+            stats.sort();
+            stats
+        })
+        .collect();
+    outputs_with(scenario, resources, results, &stats, |result| {
+        let records = &result.outcome.recorder;
+        vec![
+            ("steps.csv", steps_csv(records, &labels, &result.plan.label)),
+            ("sequences.csv", sequences_csv(records, &labels, &result.plan.label)),
+            ("jobs.csv", jobs_csv(records, &labels)),
+        ]
+    })
+}
+
+/// The folder of a run's files in the output folder: the top with one run, else a subfolder named
+/// after its label.
+pub fn run_folder(plan: &crate::runner::RunPlan, runs: usize) -> std::path::PathBuf {
+    if runs > 1 {
+        std::path::PathBuf::from(&plan.label)
+    } else {
+        std::path::PathBuf::new()
+    }
+}
+
+/// The files [`outputs`] makes from each run's statistics (sorted: [`RunStats::sort`], one per run of
+/// `results`, in order) rather than its records: every file but the record files, which
+/// `record_files` gives per run as (name in the run's folder, bytes) — none when they were streamed
+/// to their files as the run went ([`RecordWriter`]) or are not wanted.
+///
+/// # Errors
+/// [`plots::PlotError`] if a figure cannot be drawn.
+pub fn outputs_with<R>(
+    scenario: &Scenario,
+    resources: &crate::runner::Resources,
+    results: &[RunResult<R>],
+    stats: &[RunStats],
+    record_files: impl Fn(&RunResult<R>) -> Vec<(&'static str, Vec<u8>)>,
+) -> Result<Vec<(std::path::PathBuf, Vec<u8>)>, plots::PlotError> {
     use sha2::Digest;
     let labels = labels(scenario, resources);
     let sha = format!("{:x}", sha2::Sha256::digest(scenario.text().as_bytes()));
-    let several = results.len() > 1;
     let mut files = Vec::new();
     let mut summaries = Vec::new();
-    for result in results {
-        let dir = if several { std::path::PathBuf::from(&result.plan.label) } else { std::path::PathBuf::new() };
-        let records = &result.outcome.recorder;
+    for (result, stats) in results.iter().zip(stats) {
+        let dir = run_folder(&result.plan, results.len());
         let manifest = Manifest {
             tool: "flexrnn".into(),
             tool_version: env!("CARGO_PKG_VERSION").into(),
@@ -824,11 +1030,11 @@ pub fn outputs(
                 .collect(),
             scenario: scenario.text().to_string(),
         };
-        let summary = summary_rows(result, scenario, &labels);
+        let summary = summary_rows_of(result, stats, scenario, &labels);
         files.push((dir.join("manifest.json"), serde_json::to_vec_pretty(&manifest).expect("manifest serialises")));
-        files.push((dir.join("steps.csv"), steps_csv(records, &labels, &result.plan.label)));
-        files.push((dir.join("sequences.csv"), sequences_csv(records, &labels, &result.plan.label)));
-        files.push((dir.join("jobs.csv"), jobs_csv(records, &labels)));
+        for (name, bytes) in record_files(result) {
+            files.push((dir.join(name), bytes));
+        }
         files.push((dir.join("summary.csv"), summary_csv(&summary)));
         let device_names: Vec<String> = scenario.devices().iter().map(|d| d.name.clone()).collect();
         files.push((dir.join("timeline.csv"), timeline_csv(&timeline_rows(result, scenario), &device_names)));
@@ -842,24 +1048,18 @@ pub fn outputs(
     // The background area sums the devices: its axis spans every core of the node.
     let cores = scenario.devices().iter().map(|d| d.cores.get()).sum();
     if !labels.streams.is_empty() {
-        let panels: Vec<_> = results.iter().map(|r| timeline_panel(r, scenario, &labels)).collect();
+        let panels: Vec<_> =
+            results.iter().zip(stats).map(|(r, stats)| timeline_panel(r, stats, scenario, &labels)).collect();
         let max_width = labels.widths[0].iter().copied().max().unwrap_or(1);
         let figure = plots::timeline(&panels, cores, max_width, scenario.horizon().as_secs_f64())?;
         files.push(("plots/timeline.svg".into(), figure.svg.into_bytes()));
         files.push(("plots/timeline.png".into(), figure.png));
         let cdfs: Vec<(String, Vec<f64>)> = results
             .iter()
-            .map(|r| {
-                let mut l: Vec<f64> = r
-                    .outcome
-                    .recorder
-                    .steps
-                    .iter()
-                    .filter(|s| s.stream == 0)
-                    .filter_map(|s| s.end.map(|e| secs(e.saturating_sub(s.release))))
-                    .collect();
-                l.sort_by(f64::total_cmp);
-                (r.plan.label.clone(), l)
+            .zip(stats)
+            .map(|(r, stats)| {
+                let sorted = stats.streams.first().map_or(&[][..], |s| s.latencies_ns.as_slice());
+                (r.plan.label.clone(), sorted.iter().map(|&ns| secs(SimTime(ns))).collect())
             })
             .collect();
         let deadline = scenario.streams().next().map(|s| s.spec.deadline.as_secs_f64());
@@ -880,6 +1080,74 @@ mod tests {
         writer.serialize(row).unwrap();
         let text = String::from_utf8(writer.into_inner().unwrap()).unwrap();
         assert_eq!(text.lines().next().unwrap(), T::COLUMNS.join(","));
+    }
+
+    /// The fast text of a time in seconds is `ryu`'s text of the same double, byte for byte: at the
+    /// edges of the fast range and on a million times spread over every magnitude below 2²² s.
+    #[test]
+    fn seconds_text_is_ryus_text() {
+        let mut text = SecondsText::new();
+        let mut reference = ryu::Buffer::new();
+        let mut check = |ns: u64| {
+            let expected = reference.format(SimTime(ns).as_secs_f64()).to_string();
+            assert_eq!(std::str::from_utf8(text.format(SimTime(ns))).unwrap(), expected, "{ns} ns");
+        };
+        let top = (1u64 << 22) * SimTime::NANOS_PER_SEC;
+        for ns in
+            [0, 1, 9_999, 10_000, 10_001, 100_000, 999_999_999, 1_000_000_000, 1_000_000_001, top - 1, top, top + 1]
+        {
+            check(ns);
+        }
+        let mut state = 0x2545_f491_4f6c_dd1d_u64;
+        for i in 0..1_000_000u64 {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            // A magnitude from 1 ns to 2^62 ns, then a value in it; every tenth a whole number of ms.
+            let magnitude = 1u64 << (i % 62 + 1);
+            let ns = state % magnitude;
+            check(if i % 10 == 0 { ns / 1_000_000 * 1_000_000 } else { ns });
+        }
+    }
+
+    /// `jobs.csv` rows written field by field are the rows serde writes from [`JobRow`].
+    #[test]
+    fn job_rows_are_the_serde_rows() {
+        let labels = Labels {
+            background: vec!["a".into(), "needs, quotes".into()],
+            streams: Vec::new(),
+            models: Vec::new(),
+            widths: Vec::new(),
+        };
+        let records = MemoryRecorder {
+            jobs: (0..200u64)
+                .map(|i| JobRecord {
+                    process: (i % 2) as usize,
+                    job: i * 7919,
+                    release: SimTime(i * 123_456_789_017 % 9_000_000_000_000_000),
+                    end: SimTime(i * 123_456_789_017 % 9_000_000_000_000_000 + i * i * 1_000_003),
+                    deadline: (i % 3 > 0).then(|| SimTime(i * 123_456_789_017 % 9_000_000_000_000_000 + 5_000 * i * i)),
+                    work: 1e9 / (i as f64 + 0.37),
+                })
+                .collect(),
+            ..MemoryRecorder::default()
+        };
+        let rows: Vec<JobRow<'_>> = records
+            .jobs
+            .iter()
+            .map(|r| JobRow {
+                process: &labels.background[r.process],
+                job: r.job,
+                release_s: secs(r.release),
+                end_s: secs(r.end),
+                response_s: secs(r.end.saturating_sub(r.release)),
+                deadline_s: r.deadline.map(secs),
+                missed: r.deadline.map(|d| (r.end > d) as u8),
+                work_flop: r.work,
+            })
+            .collect();
+        let written = jobs_csv(&records, &labels);
+        assert_eq!(String::from_utf8(written).unwrap(), String::from_utf8(csv_bytes(&rows)).unwrap());
     }
 
     #[test]

@@ -489,12 +489,13 @@ fn forecasts_from(
         .collect()
 }
 
-/// A finished run.
-pub struct RunResult {
+/// A finished run; `R` is the recorder that received its records (by default all of them kept in
+/// memory).
+pub struct RunResult<R = MemoryRecorder> {
     /// Its plan.
     pub plan: RunPlan,
     /// Records and node accounting.
-    pub outcome: RunOutcome<MemoryRecorder>,
+    pub outcome: RunOutcome<R>,
     /// Wall time of the simulation, seconds.
     pub wall_time_s: f64,
 }
@@ -580,10 +581,30 @@ pub fn execute(
     plans: &[RunPlan],
     parallel: bool,
 ) -> Result<Vec<RunResult>, RunError> {
-    let run_one = |plan: &RunPlan| -> Result<RunResult, RunError> {
+    execute_with(scenario, resources, plans, parallel, |_| Ok::<_, RunError>(MemoryRecorder::default()))
+}
+
+/// [`execute`] with each run's records handed to the recorder `recorder` makes for its plan (e.g.
+/// online statistics and writers of the record files, so that nothing grows with the run's length).
+///
+/// # Errors
+/// The first error in plan order: a [`RunError`] (converted) or what `recorder` returned.
+pub fn execute_with<R, E>(
+    scenario: &Scenario,
+    resources: &Resources,
+    plans: &[RunPlan],
+    parallel: bool,
+    recorder: impl Fn(&RunPlan) -> Result<R, E> + Sync,
+) -> Result<Vec<RunResult<R>>, E>
+where
+    R: Recorder + Send,
+    E: From<RunError> + Send,
+{
+    let run_one = |plan: &RunPlan| -> Result<RunResult<R>, E> {
         let setup = world_setup(scenario, resources, plan)?;
+        let recorder = recorder(plan)?;
         let started = Instant::now();
-        let outcome = EdgeWorld::run(setup, MemoryRecorder::default())
+        let outcome = EdgeWorld::run(setup, recorder)
             .map_err(|source| RunError::Build { file: scenario.file().to_string(), source })?;
         Ok(RunResult { plan: plan.clone(), outcome, wall_time_s: started.elapsed().as_secs_f64() })
     };

@@ -50,6 +50,7 @@ pub struct ScenarioBuilder {
     devices: Option<Vec<DeviceSpec>>,
     memory: Option<ParameterMemory>,
     bin: Option<SimTime>,
+    files: super::RecordFileSwitches,
     dir: PathBuf,
     processes: Vec<Pending>,
     /// Edits that named no process of theirs (reported by [`ScenarioBuilder::build`]).
@@ -74,6 +75,7 @@ impl ScenarioBuilder {
             devices: None,
             memory: None,
             bin: None,
+            files: super::RecordFileSwitches::default(),
             dir: PathBuf::from("."),
             processes: Vec::new(),
             unmatched: Vec::new(),
@@ -117,6 +119,13 @@ impl ScenarioBuilder {
     /// Width of the timeline's usage bins (default: the larger of 1 s and duration / 1000).
     pub fn bin(mut self, bin: SimTime) -> ScenarioBuilder {
         self.bin = Some(bin);
+        self
+    }
+
+    /// Which per-record files the runs write (default: all; `output:` `jobs`, `steps`, `sequences`
+    /// in a file).
+    pub fn record_files(mut self, files: super::RecordFileSwitches) -> ScenarioBuilder {
+        self.files = files;
         self
     }
 
@@ -291,6 +300,7 @@ impl ScenarioBuilder {
             memory: self.memory,
             processes,
             bin: self.bin,
+            files: self.files,
         };
         validate(parts, &Source { file: &file, dir: &self.dir, text: "" })
     }
@@ -318,6 +328,7 @@ impl From<&Scenario> for ScenarioBuilder {
             devices: Some(parts.devices.clone()),
             memory: parts.memory,
             bin: parts.bin,
+            files: parts.files,
             dir: scenario.dir.clone(),
             processes,
             unmatched: Vec::new(),

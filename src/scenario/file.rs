@@ -376,10 +376,16 @@ impl<'de> Deserialize<'de> for SchedulerFile {
 
 /// Optional output settings.
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
-#[serde(deny_unknown_fields, expecting = "output settings: a map with bin")]
+#[serde(deny_unknown_fields, expecting = "output settings: a map with bin, jobs, steps and sequences")]
 pub(crate) struct OutputFile {
     /// Width of the usage bins of the timeline (default: the larger of `1s` and duration / 1000).
     pub bin: Option<Duration>,
+    /// Write `jobs.csv` (default true).
+    pub jobs: Option<bool>,
+    /// Write `steps.csv` (default true).
+    pub steps: Option<bool>,
+    /// Write `sequences.csv` (default true).
+    pub sequences: Option<bool>,
 }
 
 /// A work distribution as written: a one-key map naming the distribution, e.g. `{ constant: 2MFLOP }`,
@@ -982,6 +988,11 @@ impl ScenarioFile {
             memory,
             processes: self.processes.into_iter().map(|p| p.0).collect(),
             bin: self.output.bin.map(|b| b.0),
+            files: super::RecordFileSwitches {
+                jobs: self.output.jobs.unwrap_or(true),
+                steps: self.output.steps.unwrap_or(true),
+                sequences: self.output.sequences.unwrap_or(true),
+            },
         })
     }
 }

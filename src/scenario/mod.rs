@@ -274,6 +274,25 @@ struct ScenarioParts {
     memory: Option<ParameterMemory>,
     processes: Vec<Process>,
     bin: Option<SimTime>,
+    files: RecordFileSwitches,
+}
+
+/// Which per-record files a run writes (`output: { jobs: false, steps: false, sequences: false }`;
+/// each true by default). The summaries are computed from every record either way.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RecordFileSwitches {
+    /// `jobs.csv`: one row per finished background job.
+    pub jobs: bool,
+    /// `steps.csv`: one row per frame of every stream.
+    pub steps: bool,
+    /// `sequences.csv`: one row per classified sequence.
+    pub sequences: bool,
+}
+
+impl Default for RecordFileSwitches {
+    fn default() -> Self {
+        RecordFileSwitches { jobs: true, steps: true, sequences: true }
+    }
 }
 
 /// Index in `devices` of the device named `name` (`None`: the first, 0).
@@ -465,6 +484,11 @@ impl Scenario {
     /// Width of the usage bins: `output.bin`, or the larger of 1 s and duration / 1000.
     pub fn bin(&self) -> SimTime {
         self.parts.bin.unwrap_or_else(|| SimTime((self.horizon().0 / 1000).max(SimTime::NANOS_PER_SEC)))
+    }
+
+    /// Which per-record files a run writes (`output:` `jobs`, `steps`, `sequences`; all by default).
+    pub fn record_files(&self) -> RecordFileSwitches {
+        self.parts.files
     }
 
     /// Number of runs: the longest policy list of any stream (1 without streams).

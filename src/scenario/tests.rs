@@ -366,3 +366,23 @@ fn a_normal_mean_may_be_negative_down_to_three_sd_in_yaml_as_in_the_builder() {
     let e = Scenario::parse(&yaml("{ normal: { mean: -x, sd: 1MFLOP } }"), "s.yaml", Path::new(".")).unwrap_err();
     assert!(e.message.contains("invalid work `-x`"), "{e}");
 }
+
+/// `output:` turns the per-record files off one by one (all on by default); an unknown key or a
+/// value that is not a boolean is named with its line and what is allowed.
+#[test]
+fn output_switches_turn_record_files_off_and_errors_name_the_allowed_keys() {
+    let all = parse(MM1).unwrap().record_files();
+    assert_eq!(all, crate::scenario::RecordFileSwitches { jobs: true, steps: true, sequences: true });
+    let off = parse(&format!("{MM1}output: {{ jobs: false, steps: false }}\n")).unwrap().record_files();
+    assert_eq!(off, crate::scenario::RecordFileSwitches { jobs: false, steps: false, sequences: true });
+    let lines = MM1.lines().count();
+    let e = parse(&format!("{MM1}output:\n  jobs: false\n  frames: false\n")).unwrap_err();
+    assert_eq!(e.location.map(|l| l.0), Some(lines + 3), "{e}");
+    let text = e.to_string();
+    assert!(text.starts_with("s.yaml:") && text.contains("unknown field `frames`"), "{text}");
+    for key in ["`bin`", "`jobs`", "`steps`", "`sequences`"] {
+        assert!(text.contains(key), "{text}");
+    }
+    let e = parse(&format!("{MM1}output: {{ steps: 0 }}\n")).unwrap_err();
+    assert!(e.to_string().contains("output.steps") && e.to_string().contains("expected a boolean"), "{e}");
+}

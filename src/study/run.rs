@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use super::spec::Study;
 use super::view::{LatencyHistogram, SettingShare};
 use crate::engine::EdgeWorld;
-use crate::metrics::MemoryRecorder;
+use crate::metrics::{JobRecord, Recorder, RunStats, SequenceRecord, StepRecord, Tee};
 use crate::report::{self, SummaryRow};
 use crate::runner::{self, Resources, RunError, RunPlan, RunResult};
 use crate::scenario::ScenarioError;
@@ -161,41 +161,81 @@ fn focus_stream(scenario: &crate::scenario::Scenario) -> Option<usize> {
     Some(streams.iter().position(|s| s.policies.len() > 1).unwrap_or(0))
 }
 
-/// Builds the record of a finished run.
-fn record(study: &Study, loaded: &Loaded, run: &StudyRun, result: &RunResult) -> RunRecord {
+/// What a study keeps of its focus stream's frames, online (a [`Recorder`]): the latency histogram
+/// of completed frames and the setting shares per time bin. Nothing per frame.
+struct FocusRecorder {
+    /// The focus stream (`None`: the scenario has no stream; nothing is recorded).
+    stream: Option<usize>,
+    edges: Vec<f64>,
+    counts: Vec<u64>,
+    not_completed: u64,
+    bin_s: f64,
+    share_counts: Vec<Vec<u64>>,
+}
+
+impl FocusRecorder {
+    fn new(scenario: &crate::scenario::Scenario, settings: usize) -> FocusRecorder {
+        let edges = latency_edges();
+        FocusRecorder {
+            stream: focus_stream(scenario),
+            counts: vec![0; edges.len()],
+            edges,
+            not_completed: 0,
+            bin_s: scenario.horizon().as_secs_f64() / SHARE_BINS as f64,
+            share_counts: vec![vec![0; settings]; SHARE_BINS],
+        }
+    }
+}
+
+impl Recorder for FocusRecorder {
+    fn step(&mut self, step: &StepRecord) {
+        if self.stream != Some(step.stream) {
+            return;
+        }
+        match step.end {
+            Some(end) => {
+                let latency = end.saturating_sub(step.release).as_secs_f64();
+                let bin = self.edges.partition_point(|&e| e < latency).min(self.edges.len() - 1);
+                self.counts[bin] += 1;
+            }
+            None => self.not_completed += 1,
+        }
+        if let Some(model) = step.model {
+            let bin = ((step.release.as_secs_f64() / self.bin_s) as usize).min(SHARE_BINS - 1);
+            self.share_counts[bin][model] += 1;
+        }
+    }
+    fn sequence(&mut self, _record: &SequenceRecord) {}
+    fn job(&mut self, _record: &JobRecord) {}
+}
+
+/// Builds the record of a finished run from what its recorders kept.
+fn record(
+    study: &Study,
+    loaded: &Loaded,
+    run: &StudyRun,
+    mut result: RunResult<Tee<RunStats, FocusRecorder>>,
+) -> RunRecord {
     let scenario = study.points[run.point].scenario.clone().with_seed(Some(run.seed));
     let resources = &loaded.resources[run.point];
     let labels = report::labels(&scenario, resources);
-    let summary = report::summary_rows(result, &scenario, &labels);
-    let focus = focus_stream(&scenario);
-    let (latency, shares) = match focus {
-        Some(stream) => {
-            let edges = latency_edges();
-            let mut counts = vec![0u64; edges.len()];
-            let mut not_completed = 0;
-            let horizon = scenario.horizon().as_secs_f64();
-            let bin_s = horizon / SHARE_BINS as f64;
-            let settings = labels.models[stream].clone();
-            let mut share_counts = vec![vec![0u64; settings.len()]; SHARE_BINS];
-            for step in result.outcome.recorder.steps.iter().filter(|s| s.stream == stream) {
-                match step.end {
-                    Some(end) => {
-                        let latency = end.saturating_sub(step.release).as_secs_f64();
-                        let bin = edges.partition_point(|&e| e < latency).min(edges.len() - 1);
-                        counts[bin] += 1;
-                    }
-                    None => not_completed += 1,
-                }
-                if let Some(model) = step.model {
-                    let bin = ((step.release.as_secs_f64() / bin_s) as usize).min(SHARE_BINS - 1);
-                    share_counts[bin][model] += 1;
-                }
-            }
-            (
-                Some(LatencyHistogram { upper_edges_s: edges, counts, not_completed }),
-                Some(SettingShare { bin_s, settings, counts: share_counts }),
-            )
-        }
+    result.outcome.recorder.0.sort();
+    let summary = report::summary_rows_of(&result, &result.outcome.recorder.0, &scenario, &labels);
+    let events = result.outcome.events;
+    let focus = result.outcome.recorder.1;
+    let (latency, shares) = match focus.stream {
+        Some(stream) => (
+            Some(LatencyHistogram {
+                upper_edges_s: focus.edges,
+                counts: focus.counts,
+                not_completed: focus.not_completed,
+            }),
+            Some(SettingShare {
+                bin_s: focus.bin_s,
+                settings: labels.models[stream].clone(),
+                counts: focus.share_counts,
+            }),
+        ),
         None => (None, None),
     };
     RunRecord {
@@ -205,15 +245,17 @@ fn record(study: &Study, loaded: &Loaded, run: &StudyRun, result: &RunResult) ->
         run: run.plan.index,
         policy: run.plan.label.clone(),
         seed: run.seed,
-        events: result.outcome.events,
+        events,
         summary,
-        focus_stream: focus.map(|i| labels.streams[i].clone()),
+        focus_stream: focus.stream.map(|i| labels.streams[i].clone()),
         latency,
         shares,
     }
 }
 
-/// Runs one study run (single-threaded) and returns its record.
+/// Runs one study run (single-threaded) and returns its record. Nothing per record is kept or
+/// written: the summary comes from online statistics ([`RunStats`]), the focus stream's histogram
+/// and shares from counters.
 ///
 /// # Errors
 /// [`StudyRunError::Run`] if the world cannot be built.
@@ -222,11 +264,14 @@ pub fn execute_run(study: &Study, loaded: &Loaded, run: &StudyRun) -> Result<Run
     let scenario = study.points[run.point].scenario.clone().with_seed(Some(run.seed));
     let resources = &loaded.resources[run.point];
     let setup = runner::world_setup(&scenario, resources, &run.plan).map_err(wrap)?;
+    let settings =
+        focus_stream(&scenario).map_or(0, |stream| report::labels(&scenario, resources).models[stream].len());
+    let recorder = Tee(RunStats::new(scenario.bin()), FocusRecorder::new(&scenario, settings));
     let started = std::time::Instant::now();
-    let outcome = EdgeWorld::run(setup, MemoryRecorder::default())
+    let outcome = EdgeWorld::run(setup, recorder)
         .map_err(|source| wrap(RunError::Build { file: scenario.file().to_string(), source }))?;
     let result = RunResult { plan: run.plan.clone(), outcome, wall_time_s: started.elapsed().as_secs_f64() };
-    Ok(record(study, loaded, run, &result))
+    Ok(record(study, loaded, run, result))
 }
 
 /// A deterministic share of the runs: run `index` belongs to shard `index mod n` (shards 1-based in

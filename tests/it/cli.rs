@@ -582,3 +582,56 @@ fn switch_fine_tune_divergence_names_the_phase_and_its_flags() {
         "the switch fine-tune of the bank's members and maps diverged at epoch 3 (loss NaN); lower --switch-lr / --switch-member-lr or --clip-norm"
     );
 }
+
+/// Issue 14: `output: { jobs: false, steps: false }` leaves out `jobs.csv` and `steps.csv` (and the
+/// marker does not list them) while every summary stays byte for byte what the run with every file
+/// prints; the files written while the run goes (streamed into the staging folder) are the same
+/// whether the folder is swapped in whole or written file by file among foreign files (`--force`).
+#[test]
+fn output_switches_leave_out_record_files_and_keep_the_summaries() {
+    let input = tempfile::tempdir().unwrap();
+    let all = write_scenario(input.path(), "all.yaml", &short_default(4, "2s"));
+    let text = format!("{}output: {{ jobs: false, steps: false }}\n", short_default(4, "2s"));
+    let some = write_scenario(input.path(), "some.yaml", &text);
+    let dir = tempfile::tempdir().unwrap();
+    let run = |scenario: &std::path::Path, out: &std::path::Path, force: bool| {
+        let mut command = flexrnn();
+        command.args(["run"]).arg(scenario).arg("--out").arg(out);
+        if force {
+            command.arg("--force");
+        }
+        let output = command.output().unwrap();
+        assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    };
+    let (with_all, with_some, among) = (dir.path().join("all"), dir.path().join("some"), dir.path().join("among"));
+    run(&all, &with_all, false);
+    run(&some, &with_some, false);
+    std::fs::create_dir(&among).unwrap();
+    std::fs::write(among.join("notes.txt"), "mine").unwrap();
+    run(&all, &among, true);
+    let read =
+        |dir: &std::path::Path, file: &str| std::fs::read(dir.join(file)).unwrap_or_else(|e| panic!("{file}: {e}"));
+    for policy in ["static-gru-128", "static-gru-16", "greedy_slack"] {
+        let policy_dir = with_some.join(policy);
+        assert!(!policy_dir.join("jobs.csv").exists() && !policy_dir.join("steps.csv").exists(), "{policy}");
+        for file in ["summary.csv", "sequences.csv", "timeline.csv"] {
+            assert_eq!(read(&policy_dir, file), read(&with_all.join(policy), file), "{policy}/{file}");
+        }
+        for file in ["summary.csv", "sequences.csv", "timeline.csv", "jobs.csv", "steps.csv"] {
+            assert_eq!(read(&among.join(policy), file), read(&with_all.join(policy), file), "{policy}/{file} in place");
+        }
+        assert!(read(&with_all.join(policy), "steps.csv").len() > 1000, "{policy}: steps.csv has rows");
+    }
+    for file in ["comparison.csv", "comparison.md", "plots/latency_cdf.svg", "plots/timeline.svg"] {
+        assert_eq!(read(&with_some, file), read(&with_all, file), "{file}");
+    }
+    assert_eq!(read(&among, "notes.txt"), b"mine");
+    let marker = String::from_utf8(read(&with_some, ".flexrnn-output.json")).unwrap();
+    assert!(marker.contains("greedy_slack/sequences.csv") && !marker.contains("steps.csv"), "{marker}");
+    // No staging folder or temporary file is left beside or in the folders.
+    let hidden: Vec<_> = walk(dir.path())
+        .into_iter()
+        .filter(|p| p.to_string_lossy().contains(".flexrnn-new-") || p.to_string_lossy().contains(".flexrnn-tmp"))
+        .collect();
+    assert!(hidden.is_empty(), "{hidden:?}");
+}
