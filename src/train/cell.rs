@@ -10,7 +10,7 @@ use rand_pcg::Pcg64;
 
 use crate::rnn::{CellKind, RnnCell};
 
-use super::fused::{input_gate_views, GruUpdate, LstmUpdate};
+use super::fused::{add_bias, input_gate_views, GruUpdate, LstmUpdate};
 use super::{flat, uniform_var};
 
 #[cfg(test)]
@@ -64,19 +64,24 @@ pub(crate) fn step_input_gates(xs: &Tensor, weight: &Var, bias: &Var) -> candle_
     let gates = weight.dims()[0];
     let weight_t = weight.as_tensor().t()?;
     if steps <= ONE_MATMUL_MAX_STEPS {
-        let all = xs
-            .reshape((batch * steps, input))?
-            .matmul(&weight_t)?
-            .broadcast_add(bias.as_tensor())?
-            .reshape((batch, steps, gates))?;
+        let products = xs.reshape((batch * steps, input))?.matmul(&weight_t)?;
         if !reference_ops() {
-            return input_gate_views(&all);
+            return input_gate_views(&add_bias(&products, bias.as_tensor())?.reshape((batch, steps, gates))?);
         }
+        let all = products.broadcast_add(bias.as_tensor())?.reshape((batch, steps, gates))?;
         return (0..steps).map(|step| all.narrow(1, step, 1)?.squeeze(1)).collect();
     }
     // `xs` is not a variable: its views cost nothing in the backward pass.
+    let reference = reference_ops();
     (0..steps)
-        .map(|step| xs.narrow(1, step, 1)?.squeeze(1)?.matmul(&weight_t)?.broadcast_add(bias.as_tensor()))
+        .map(|step| {
+            let products = xs.narrow(1, step, 1)?.squeeze(1)?.matmul(&weight_t)?;
+            if reference {
+                products.broadcast_add(bias.as_tensor())
+            } else {
+                add_bias(&products, bias.as_tensor())
+            }
+        })
         .collect()
 }
 
@@ -157,7 +162,12 @@ impl CandleCell {
 
     /// Hidden-side gate pre-activations `W_h h + b_h`, `[B, G·H]`, for `h` `[B, H]`.
     pub(crate) fn hidden_gates(&self, h: &Tensor, weight_hh_t: &Tensor) -> candle_core::Result<Tensor> {
-        h.matmul(weight_hh_t)?.broadcast_add(self.bias_hh.as_tensor())
+        let products = h.matmul(weight_hh_t)?;
+        if reference_ops() {
+            products.broadcast_add(self.bias_hh.as_tensor())
+        } else {
+            add_bias(&products, self.bias_hh.as_tensor())
+        }
     }
 
     /// `h` `[B, H]` of a flat state: the state itself for a GRU, its first `H` columns for an LSTM.

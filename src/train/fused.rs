@@ -349,6 +349,75 @@ impl CustomOp3 for LstmUpdate {
     }
 }
 
+/// `x + b` for `x` `[N, G]` and a bias `b` `[G]` (what `x.broadcast_add(b)` computes), whose backward
+/// pass sums the bias gradient over rows in one pass, in the order `candle`'s `sum_keepdim(0)` adds
+/// them (`((0 + g₀) + g₁) + …`), instead of `candle`'s strided reduction (an index division per
+/// element).
+struct BiasAdd;
+
+impl candle_core::CustomOp2 for BiasAdd {
+    fn name(&self) -> &'static str {
+        "bias-add"
+    }
+
+    fn cpu_fwd(
+        &self,
+        s1: &CpuStorage,
+        l1: &Layout,
+        s2: &CpuStorage,
+        l2: &Layout,
+    ) -> candle_core::Result<(CpuStorage, Shape)> {
+        check_f32(self.name(), &[s1, s2])?;
+        let x = View::new(s1, l1)?;
+        let (rows, cols) = l1.shape().dims2()?;
+        let bias = s2.as_slice::<f32>()?;
+        let (start, end) = l2
+            .contiguous_offsets()
+            .ok_or_else(|| candle_core::Error::Msg("bias-add: a contiguous bias only".into()))?;
+        let bias = &bias[start..end];
+        let mut out = vec![0.0f32; rows * cols];
+        for (b, row) in out.chunks_exact_mut(cols).enumerate() {
+            read_row(&x, b, row);
+            row.iter_mut().zip(bias).for_each(|(v, &c)| *v += c);
+        }
+        Ok((CpuStorage::F32(out), Shape::from((rows, cols))))
+    }
+
+    fn bwd(
+        &self,
+        x: &Tensor,
+        _bias: &Tensor,
+        _res: &Tensor,
+        grad: &Tensor,
+    ) -> candle_core::Result<(Option<Tensor>, Option<Tensor>)> {
+        let (rows, cols) = x.dims2()?;
+        // The add gives both operands 0 + g; the broadcast's backward sums the bias's over rows.
+        let mut d_x = vec![0.0f32; rows * cols];
+        let mut d_bias = vec![0.0f32; cols];
+        with_cpu(grad, |g_s, g_l| {
+            let grad = View::new(g_s, g_l)?;
+            for (b, row) in d_x.chunks_exact_mut(cols).enumerate() {
+                read_row(&grad, b, row);
+                for (v, sum) in row.iter_mut().zip(d_bias.iter_mut()) {
+                    *v = 0.0 + *v;
+                    *sum += *v;
+                }
+            }
+            Ok(())
+        })?;
+        Ok((
+            Some(Tensor::from_vec(d_x, (rows, cols), &Device::Cpu)?),
+            Some(Tensor::from_vec(d_bias, cols, &Device::Cpu)?),
+        ))
+    }
+}
+
+/// `x.broadcast_add(bias)` for `x` `[N, G]` and `bias` `[G]` as one op with a one-pass backward (see
+/// `BiasAdd`).
+pub(crate) fn add_bias(x: &Tensor, bias: &Tensor) -> candle_core::Result<Tensor> {
+    x.apply_op2(bias, BiasAdd)
+}
+
 /// The per-step gradient buffer shared by a [`StepHub`] and its [`StepPick`]s.
 #[derive(Default)]
 struct HubGradient {
