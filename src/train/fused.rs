@@ -174,7 +174,8 @@ impl CustomOp3 for GruUpdate {
             with_cpu(h, |h_s, h_l| {
                 with_cpu(grad, |g_s, g_l| {
                     let (gh, h, grad) = (View::new(gh_s, gh_l)?, View::new(h_s, h_l)?, View::new(g_s, g_l)?);
-                    let (mut gh_row, mut h_row, mut g_row) = (vec![0.0; 3 * hidden], vec![0.0; hidden], vec![0.0; hidden]);
+                    let (mut gh_row, mut h_row, mut g_row) =
+                        (vec![0.0; 3 * hidden], vec![0.0; hidden], vec![0.0; hidden]);
                     for b in 0..batch {
                         read_row(&gh, b, &mut gh_row);
                         read_row(&h, b, &mut h_row);
@@ -309,8 +310,13 @@ impl CustomOp3 for LstmUpdate {
                     let d_row = &mut d_gates[b * 4 * hidden..][..4 * hidden];
                     let d_s_row = &mut d_state[b * width..][..width];
                     for j in 0..hidden {
-                        let (i, f, g, o, tc) =
-                            (keep[j], keep[hidden + j], keep[2 * hidden + j], keep[3 * hidden + j], keep[4 * hidden + j]);
+                        let (i, f, g, o, tc) = (
+                            keep[j],
+                            keep[hidden + j],
+                            keep[2 * hidden + j],
+                            keep[3 * hidden + j],
+                            keep[4 * hidden + j],
+                        );
                         // cat([h', c']): each part receives its slice of the gradient.
                         let d_h = 0.0 + g_row[j];
                         let d_c = 0.0 + g_row[hidden + j];
@@ -399,7 +405,7 @@ impl candle_core::CustomOp2 for BiasAdd {
             for (b, row) in d_x.chunks_exact_mut(cols).enumerate() {
                 read_row(&grad, b, row);
                 for (v, sum) in row.iter_mut().zip(d_bias.iter_mut()) {
-                    *v = 0.0 + *v;
+                    *v += 0.0; // 0 + g: a −0 becomes +0, as in candle
                     *sum += *v;
                 }
             }
@@ -494,7 +500,7 @@ impl CustomOp1 for StepPick {
             for b in 0..batch {
                 let row = &mut shared.values[(b * steps + self.step) * gates..][..gates];
                 read_row(&grad, b, row);
-                row.iter_mut().for_each(|v| *v = 0.0 + *v);
+                row.iter_mut().for_each(|v| *v += 0.0); // 0 + g, as candle
             }
             Ok(())
         })?;
@@ -643,7 +649,8 @@ mod tests {
             ];
             for (what, train, validation) in cases {
                 both(&format!("{cell} {what}"), || {
-                    let (model, report) = train_classifier("m", train, validation, &base(cell, 1), |_, _, _| {}).unwrap();
+                    let (model, report) =
+                        train_classifier("m", train, validation, &base(cell, 1), |_, _, _| {}).unwrap();
                     (encode_tensors(&classifier_tensors(&model)), report.epoch_losses)
                 });
             }
@@ -663,11 +670,13 @@ mod tests {
                     };
                     let trained = train_bank(&set, &split, &config, |_| {}).unwrap();
                     let switch = SwitchConfig { epochs: 2, batch_size: 16, seed: 4, ..SwitchConfig::default() };
-                    let tuned = fine_tune_trained(trained, &set, &split, &switch, None, "test".into(), |_, _, _| {})
-                        .unwrap();
+                    let tuned =
+                        fine_tune_trained(trained, &set, &split, &switch, None, "test".into(), |_, _, _| {}).unwrap();
                     let mut files: Vec<Vec<u8>> =
                         tuned.bank.models().iter().map(|m| encode_tensors(&classifier_tensors(m))).collect();
-                    files.push(encode_tensors(&map_tensors(tuned.maps.iter().map(|(a, b, m)| (a.as_str(), b.as_str(), m)))));
+                    files.push(encode_tensors(&map_tensors(
+                        tuned.maps.iter().map(|(a, b, m)| (a.as_str(), b.as_str(), m)),
+                    )));
                     files
                 });
             }
