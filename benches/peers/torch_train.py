@@ -17,7 +17,6 @@ import gzip
 import os
 import time
 
-import numpy as np
 import torch
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -25,24 +24,25 @@ ROOT = os.path.dirname(os.path.dirname(HERE))
 
 
 def digits(count):
-    rows = np.loadtxt(gzip.open(os.path.join(ROOT, "data/digits/digits.csv.gz"), "rt"), delimiter=",")
-    rows = rows[:count]
-    xs = torch.tensor(rows[:, :64] / 16.0, dtype=torch.float32).unsqueeze(-1)
-    ys = torch.tensor(rows[:, 64], dtype=torch.long)
+    with gzip.open(os.path.join(ROOT, "data/digits/digits.csv.gz"), "rt") as f:
+        rows = [[int(v) for v in line.split(",")] for line in f if line.strip()][:count]
+    xs = torch.tensor([row[:64] for row in rows], dtype=torch.float32).div(16.0).unsqueeze(-1)
+    ys = torch.tensor([row[64] for row in rows], dtype=torch.long)
     return xs, ys, 10
 
 
 def adding(steps, count, seed=2026):
-    rng = np.random.default_rng(seed)
-    values = rng.random((count, steps)).astype(np.float32)
-    markers = np.zeros((count, steps), dtype=np.float32)
+    generator = torch.Generator().manual_seed(seed)
+    values = torch.rand((count, steps), generator=generator)
     half = steps // 2
-    first = rng.integers(0, half, count)
-    second = rng.integers(half, steps, count)
-    markers[np.arange(count), first] = 1.0
-    markers[np.arange(count), second] = 1.0
-    xs = torch.tensor(np.stack([values, markers], axis=-1))
-    ys = torch.tensor(values[np.arange(count), first] + values[np.arange(count), second])
+    first = torch.randint(0, half, (count,), generator=generator)
+    second = torch.randint(half, steps, (count,), generator=generator)
+    rows = torch.arange(count)
+    markers = torch.zeros((count, steps))
+    markers[rows, first] = 1.0
+    markers[rows, second] = 1.0
+    xs = torch.stack([values, markers], dim=-1)
+    ys = values[rows, first] + values[rows, second]
     return xs, ys, 1
 
 
