@@ -10,7 +10,42 @@ use rand_pcg::Pcg64;
 
 use crate::rnn::{CellKind, RnnCell};
 
+use super::fused::{add_bias, input_gate_views, GruUpdate, LstmUpdate};
 use super::{flat, uniform_var};
+
+#[cfg(test)]
+thread_local! {
+    /// Tests only: run this thread's training through the plain `candle` op chains the fused ops
+    /// replace (see [`with_reference_ops`]).
+    static REFERENCE_OPS: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Whether this thread trains through the plain `candle` op chains (tests only) instead of the fused
+/// ops of [`super::fused`].
+fn reference_ops() -> bool {
+    #[cfg(test)]
+    {
+        REFERENCE_OPS.with(|r| r.get())
+    }
+    #[cfg(not(test))]
+    {
+        false
+    }
+}
+
+/// Runs `work` with this thread's training on the plain `candle` op chains that [`super::fused`]
+/// replaces, the reference that the fused ops must match bit for bit.
+#[cfg(test)]
+pub(crate) fn with_reference_ops<T>(work: impl FnOnce() -> T) -> T {
+    struct Restore(bool);
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            REFERENCE_OPS.with(|r| r.set(self.0));
+        }
+    }
+    let _restore = Restore(REFERENCE_OPS.with(|r| r.replace(true)));
+    work()
+}
 
 /// Sequences longer than this take [`step_input_gates`]' per-step form.
 pub(crate) const ONE_MATMUL_MAX_STEPS: usize = 128;
@@ -29,16 +64,24 @@ pub(crate) fn step_input_gates(xs: &Tensor, weight: &Var, bias: &Var) -> candle_
     let gates = weight.dims()[0];
     let weight_t = weight.as_tensor().t()?;
     if steps <= ONE_MATMUL_MAX_STEPS {
-        let all = xs
-            .reshape((batch * steps, input))?
-            .matmul(&weight_t)?
-            .broadcast_add(bias.as_tensor())?
-            .reshape((batch, steps, gates))?;
+        let products = xs.reshape((batch * steps, input))?.matmul(&weight_t)?;
+        if !reference_ops() {
+            return input_gate_views(&add_bias(&products, bias.as_tensor())?.reshape((batch, steps, gates))?);
+        }
+        let all = products.broadcast_add(bias.as_tensor())?.reshape((batch, steps, gates))?;
         return (0..steps).map(|step| all.narrow(1, step, 1)?.squeeze(1)).collect();
     }
     // `xs` is not a variable: its views cost nothing in the backward pass.
+    let reference = reference_ops();
     (0..steps)
-        .map(|step| xs.narrow(1, step, 1)?.squeeze(1)?.matmul(&weight_t)?.broadcast_add(bias.as_tensor()))
+        .map(|step| {
+            let products = xs.narrow(1, step, 1)?.squeeze(1)?.matmul(&weight_t)?;
+            if reference {
+                products.broadcast_add(bias.as_tensor())
+            } else {
+                add_bias(&products, bias.as_tensor())
+            }
+        })
         .collect()
 }
 
@@ -119,7 +162,12 @@ impl CandleCell {
 
     /// Hidden-side gate pre-activations `W_h h + b_h`, `[B, G·H]`, for `h` `[B, H]`.
     pub(crate) fn hidden_gates(&self, h: &Tensor, weight_hh_t: &Tensor) -> candle_core::Result<Tensor> {
-        h.matmul(weight_hh_t)?.broadcast_add(self.bias_hh.as_tensor())
+        let products = h.matmul(weight_hh_t)?;
+        if reference_ops() {
+            products.broadcast_add(self.bias_hh.as_tensor())
+        } else {
+            add_bias(&products, self.bias_hh.as_tensor())
+        }
     }
 
     /// `h` `[B, H]` of a flat state: the state itself for a GRU, its first `H` columns for an LSTM.
@@ -143,7 +191,22 @@ impl CandleCell {
     /// `[B, G·H]`, and the flat state `[B, S]`: the new flat state. GRU (gates r, z, n):
     /// `n = tanh(gi_n + r ⊙ gh_n)`, `h' = n + z ⊙ (h − n)`. LSTM (gates i, f, g, o):
     /// `c' = f ⊙ c + i ⊙ g`, `h' = o ⊙ tanh(c')`, returned as `[h'; c']`.
+    ///
+    /// One fused op ([`GruUpdate`], [`LstmUpdate`]) computing exactly what the chain of `candle` ops
+    /// in `update_reference` computes, forward and backward, bit for bit.
     pub(crate) fn update(&self, gi: &Tensor, gh: &Tensor, state: &Tensor) -> candle_core::Result<Tensor> {
+        if reference_ops() {
+            return self.update_reference(gi, gh, state);
+        }
+        match self.kind {
+            CellKind::Gru => GruUpdate::apply(gi, gh, state),
+            CellKind::Lstm => LstmUpdate::apply(gi, gh, state),
+        }
+    }
+
+    /// [`Self::update`] as a chain of `candle` ops (the form every shipped model was trained with,
+    /// kept as the reference of the fused ops).
+    fn update_reference(&self, gi: &Tensor, gh: &Tensor, state: &Tensor) -> candle_core::Result<Tensor> {
         let hidden = self.hidden;
         match self.kind {
             CellKind::Gru => {

@@ -9,6 +9,7 @@
 
 pub mod bank;
 pub(crate) mod cell;
+mod fused;
 pub mod nested;
 pub mod skip;
 pub mod skipw;
