@@ -1027,6 +1027,35 @@ pub fn write_result(out: &Path, rule: Rule, files: &[(PathBuf, Vec<u8>)]) -> Res
             marker_name(path).map(|n| (n, bytes.as_slice())).ok_or_else(|| FolderError::BadPath(path.clone()))
         })
         .collect::<Result<_, _>>()?;
+    let (_lock, plan, written) = begin_publish(out, rule)?;
+    match (plan, stem(out)) {
+        (Plan::Whole, Some(stem)) => {
+            let staged = stage(out, &stem, rule.command, &named)?;
+            let retired = swap_in(&staged, out, &stem, true)?;
+            Ok(Written { whole: true, moved: retired.moved, backup: retired.kept, ..written })
+        }
+        (Plan::Whole, None) => {
+            write_in_place(out, rule.command, &named, Vec::new())?;
+            Ok(written)
+        }
+        (Plan::InPlace { stale }, _) => {
+            let names: Vec<&str> = named.iter().map(|(name, _)| name.as_str()).collect();
+            let replaced = foreign_replaced(out, &names, &stale)?;
+            let removed_stale = write_in_place(out, rule.command, &named, stale)?;
+            let kept = first_unaccounted(out, &names.into_iter().collect()).ok().flatten();
+            Ok(Written { kept, replaced, removed_stale, ..written })
+        }
+    }
+}
+
+/// The start of publishing a result folder `out` under `rule`: takes the parent folder's lock (held
+/// until the returned guard drops, so the caller keeps it for the whole write), cleans up leftovers of
+/// killed writes, and plans how `out` is written; the [`Written`] says what was cleaned up and nothing
+/// else yet.
+///
+/// # Errors
+/// [`FolderError`] if the parent cannot be created or `rule` refuses `out`.
+fn begin_publish(out: &Path, rule: Rule) -> Result<(ParentLock, Plan, Written), FolderError> {
     let parent = parent_of(out);
     std::fs::create_dir_all(parent).map_err(io_error(parent))?;
     let lock = ParentLock::take(parent);
@@ -1041,30 +1070,23 @@ pub fn write_result(out: &Path, rule: Rule, files: &[(PathBuf, Vec<u8>)]) -> Res
         backup: None,
         recovery,
     };
-    match (plan, stem(out)) {
-        (Plan::Whole, Some(stem)) => {
-            let staged = stage(out, &stem, rule.command, &named)?;
-            let retired = swap_in(&staged, out, &stem, true)?;
-            Ok(Written { whole: true, moved: retired.moved, backup: retired.kept, ..written })
-        }
-        (Plan::Whole, None) => {
-            write_in_place(out, rule.command, &named, Vec::new())?;
-            Ok(written)
-        }
-        (Plan::InPlace { stale }, _) => {
-            refuse_obstacles(out, named.iter().map(|(name, _)| name.as_str()))?;
-            let own: BTreeSet<&str> = stale.iter().map(String::as_str).collect();
-            let replaced = named
-                .iter()
-                .filter(|(name, _)| !own.contains(name.as_str()) && std::fs::symlink_metadata(out.join(name)).is_ok())
-                .map(|(name, _)| name.clone())
-                .collect();
-            let removed_stale = write_in_place(out, rule.command, &named, stale)?;
-            let new: BTreeSet<&str> = named.iter().map(|(name, _)| name.as_str()).collect();
-            let kept = first_unaccounted(out, &new).ok().flatten();
-            Ok(Written { kept, replaced, removed_stale, ..written })
-        }
-    }
+    Ok((lock, plan, written))
+}
+
+/// Before writing `names` into `out` file by file: refuses an obstacle (a folder where a file goes),
+/// and returns the names that replace files this command did not write (not among `stale`, its own
+/// previous result's files).
+///
+/// # Errors
+/// [`FolderError`] from [`refuse_obstacles`].
+fn foreign_replaced(out: &Path, names: &[&str], stale: &[String]) -> Result<Vec<String>, FolderError> {
+    refuse_obstacles(out, names.iter().copied())?;
+    let own: BTreeSet<&str> = stale.iter().map(String::as_str).collect();
+    Ok(names
+        .iter()
+        .filter(|name| !own.contains(*name) && std::fs::symlink_metadata(out.join(name)).is_ok())
+        .map(|name| name.to_string())
+        .collect())
 }
 
 /// Whether `dir`, a staging folder, is held by a live writer (a [`Spool`] keeps an exclusive `flock`
@@ -1202,21 +1224,8 @@ impl Spool {
         for name in &self.streamed {
             std::fs::File::open(dir.join(name)).and_then(|f| f.sync_all()).map_err(io_error(&out.join(name)))?;
         }
-        let parent = parent_of(&out);
-        std::fs::create_dir_all(parent).map_err(io_error(parent))?;
-        let lock = ParentLock::take(parent);
-        // What was cleaned up before the work was reported then ([`Spool::recovery`]).
-        let recovery = recover(&out, &lock);
-        let plan = plan(&out, self.rule)?;
-        let written = Written {
-            whole: false,
-            kept: None,
-            replaced: Vec::new(),
-            removed_stale: 0,
-            moved: Vec::new(),
-            backup: None,
-            recovery,
-        };
+        // Its recovery: what was cleaned up since the work began ([`Spool::recovery`] has the rest).
+        let (_lock, plan, written) = begin_publish(&out, self.rule)?;
         match (plan, stem(&out)) {
             (Plan::Whole, Some(stem)) if self.beside => {
                 let all = self.streamed.iter().cloned().chain(named.iter().map(|(name, _)| name.clone()));
@@ -1248,17 +1257,10 @@ impl Spool {
                     .map(|(name, _)| name.as_str())
                     .chain(self.streamed.iter().map(String::as_str))
                     .collect();
-                refuse_obstacles(&out, all.iter().copied())?;
-                let own: BTreeSet<&str> = stale.iter().map(String::as_str).collect();
-                let replaced = all
-                    .iter()
-                    .filter(|name| !own.contains(*name) && std::fs::symlink_metadata(out.join(name)).is_ok())
-                    .map(|name| name.to_string())
-                    .collect();
+                let replaced = foreign_replaced(&out, &all, &stale)?;
                 let removed_stale =
                     write_in_place_with(&out, self.rule.command, &named, Some((&dir, &self.streamed)), stale)?;
-                let new: BTreeSet<&str> = all.iter().copied().collect();
-                let kept = first_unaccounted(&out, &new).ok().flatten();
+                let kept = first_unaccounted(&out, &all.into_iter().collect()).ok().flatten();
                 Ok(Written { kept, replaced, removed_stale, ..written })
             }
         }
