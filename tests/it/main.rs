@@ -2,6 +2,7 @@
 //! (`cargo test --release`); a debug build runs them too, only slower.
 
 mod builder;
+mod check;
 mod cli;
 mod custom_policy;
 mod data_loaders;
