@@ -449,7 +449,8 @@ impl<'de> Deserialize<'de> for PolicySpec {
 }
 
 /// A policy in a scenario's or study's JSON Schema: a one-key map, one of the kinds of the registry
-/// the schema is made in (see [`PolicyRegistry::scope`]; the built-ins otherwise). A built-in kind's
+/// the schema is made with ([`crate::scenario::scenario_json_schema`],
+/// [`crate::study::spec::study_json_schema`]; the built-ins otherwise). A built-in kind's
 /// configuration has its own schema; a kind registered by a program is any value there (the schema
 /// cannot know its fields; reading the file checks them).
 impl schemars::JsonSchema for PolicySpec {
