@@ -1,5 +1,5 @@
 //! The `flexrnn` command line: clap parsing and the commands (`run`, `study`, `merge`, `train`,
-//! `validate`, `eval`, `seeds`, `import`, `infer`), each returning `anyhow::Result`. This is the edge of the crate: it
+//! `validate`, `eval`, `seeds`, `import`, `infer`, `profile`, `check`, `models`), each returning `anyhow::Result`. This is the edge of the crate: it
 //! reads the user's files and writes the results.
 //!
 //! [`main_with`] is a whole `main`: the `flexrnn` binary is `main_with(PolicyRegistry::builtin())`,
@@ -56,6 +56,7 @@ macro_rules! say_raw {
     }};
 }
 
+mod check;
 mod import;
 mod infer;
 mod profile;
@@ -97,6 +98,14 @@ enum Command {
     /// Run one setting of a model folder over a task's sequences and write per sequence the logits (or
     /// the regression output), the prediction, the label and optionally the final state (CSV).
     Infer(infer::InferArgs),
+    /// Check scenario and study files without running them: every file they name is read, every
+    /// model loaded and every policy checked; prints what would run (processes with their offered
+    /// load, streams with their model folder and settings' costs, policies, runs). Exit status 0
+    /// when every file is valid, 1 otherwise.
+    Check(check::CheckArgs),
+    /// List model folders (default: those under models/): task, family, cell, settings with their
+    /// FLOPs per step and test score, knob ranges, parameter bytes.
+    Models(check::ModelsArgs),
     /// Time every setting's step, skipped step, state maps and readout of a model folder on this
     /// machine (one thread, the crate's own kernels, real inputs) and write a step-cost profile
     /// (CSV) for a stream's `cost: { profile: FILE }`.
@@ -411,19 +420,23 @@ pub fn main_with(registry: PolicyRegistry) -> ExitCode {
     match execute(&matches, &arguments, &registry) {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
-            // The library's messages already quote their cause; print each cause only once.
-            let mut text = error.to_string();
-            for cause in error.chain().skip(1) {
-                let cause = cause.to_string();
-                if !text.contains(&cause) {
-                    text.push_str(": ");
-                    text.push_str(&cause);
-                }
-            }
-            eprintln!("error: {text}");
+            eprintln!("error: {}", error_text(&error));
             ExitCode::FAILURE
         }
     }
+}
+
+/// An error with its causes, each once (the library's messages already quote their cause).
+fn error_text(error: &anyhow::Error) -> String {
+    let mut text = error.to_string();
+    for cause in error.chain().skip(1) {
+        let cause = cause.to_string();
+        if !text.contains(&cause) {
+            text.push_str(": ");
+            text.push_str(&cause);
+        }
+    }
+    text
 }
 
 /// Runs one command line in-process, `arguments` as a process gets them (the first is the program's
@@ -461,6 +474,8 @@ fn execute(matches: &clap::ArgMatches, arguments: &[OsString], registry: &Policy
         Command::Import(args) => import::import(args, command_line(arguments)),
         Command::Infer(args) => infer::infer(args),
         Command::Profile(args) => profile::profile(args, command_line(arguments)),
+        Command::Check(args) => check::check(args, registry),
+        Command::Models(args) => check::models(args),
     }
 }
 
@@ -586,7 +601,12 @@ fn run_scenario(args: RunArgs, registry: &PolicyRegistry) -> anyhow::Result<()> 
     let text = crate::input::read_text(&args.scenario, crate::input::TEXT_LIMIT, "scenario files")
         .with_context(|| format!("cannot read scenario {file}"))?;
     let dir = args.scenario.parent().map(PathBuf::from).unwrap_or_default();
-    let scenario = Scenario::parse_with(&text, &file, &dir, registry)?.with_seed(args.seed);
+    let scenario = Scenario::parse_with(&text, &file, &dir, registry)
+        .map_err(|e| match check::wrong_command(&args.scenario, &text, check::FileKind::Scenario) {
+            Some(message) => anyhow::anyhow!("{message}"),
+            None => e.into(),
+        })?
+        .with_seed(args.seed);
     warn_overload(&file, &scenario);
     let resources = runner::load_resources(&scenario)?;
     let plans = runner::plan_runs(&scenario, &resources)?;
@@ -665,7 +685,13 @@ fn run_scenario(args: RunArgs, registry: &PolicyRegistry) -> anyhow::Result<()> 
 
 fn study(args: StudyArgs, registry: &PolicyRegistry) -> anyhow::Result<()> {
     use crate::study::{aggregate, run, spec::Study};
-    let study = Study::load_with(&args.study, registry)?;
+    let study = Study::load_with(&args.study, registry).map_err(|e| {
+        let text = crate::input::read_text(&args.study, crate::input::TEXT_LIMIT, "study files").unwrap_or_default();
+        match check::wrong_command(&args.study, &text, check::FileKind::Study) {
+            Some(message) => anyhow::anyhow!("{message}"),
+            None => e.into(),
+        }
+    })?;
     let mut warned = std::collections::BTreeSet::new();
     for point in study.points.iter().filter(|p| warned.insert(p.scenario.text())) {
         let label = if point.label.is_empty() { String::new() } else { format!(" ({})", point.label) };
@@ -732,7 +758,13 @@ fn study(args: StudyArgs, registry: &PolicyRegistry) -> anyhow::Result<()> {
 
 fn merge(args: MergeArgs, registry: &PolicyRegistry) -> anyhow::Result<()> {
     use crate::study::{aggregate, run, spec::Study};
-    let study = Study::load_with(&args.study, registry)?;
+    let study = Study::load_with(&args.study, registry).map_err(|e| {
+        let text = crate::input::read_text(&args.study, crate::input::TEXT_LIMIT, "study files").unwrap_or_default();
+        match check::wrong_command(&args.study, &text, check::FileKind::Study) {
+            Some(message) => anyhow::anyhow!("{message}"),
+            None => e.into(),
+        }
+    })?;
     let loaded = run::load(&study)?;
     let out = args.out.unwrap_or_else(|| PathBuf::from("results").join(&study.name));
     for shard in &args.shards {

@@ -77,7 +77,34 @@ macro_rules! unit_type {
                 deserializer.deserialize_str(V)
             }
         }
+
+        /// A string matching `<number><unit>` with the units [`Self::parse`] reads.
+        impl schemars::JsonSchema for $name {
+            fn schema_name() -> std::borrow::Cow<'static, str> {
+                stringify!($name).into()
+            }
+
+            fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+                schemars::json_schema!({
+                    "description": format!("{}: {}", $what, $allowed),
+                    "type": "string",
+                    "pattern": unit_pattern($units),
+                })
+            }
+        }
     };
+}
+
+/// The pattern of work that may be negative (`-1MFLOP`), as the scenario file's normal `mean` reads it.
+pub(crate) fn signed_work_pattern() -> String {
+    unit_pattern(WORK_UNITS).replacen(r"^\s*", r"^\s*-?\s*", 1)
+}
+
+/// The ECMA-262 pattern of `<number><unit>` as [`parse_with_units`] reads it (a non-negative decimal
+/// number, spaces around and between allowed), for the JSON Schema of scenario files.
+fn unit_pattern(units: &[(&str, f64)]) -> String {
+    let units: Vec<&str> = units.iter().map(|(unit, _)| *unit).collect();
+    format!(r"^\s*(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?\s*(?:{})\s*$", units.join("|"))
 }
 
 unit_type!(

@@ -6,15 +6,18 @@ use super::{check_knob_step, flops_key, ModelOption, Observation, Policy, Policy
 use crate::units::Work;
 
 /// The configuration of `budget`.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, expecting = "a map `{ window: <steps>, budget: <work>, knob_step: <number> }`")]
 pub struct BudgetConfig {
     /// Steps per window (≥ 1).
+    #[schemars(range(min = 1))]
     pub window: usize,
     /// FLOPs per window (positive).
     pub budget: Work,
     /// As [`super::pid::PidConfig::knob_step`].
     #[serde(default)]
+    #[schemars(range(min = super::MIN_KNOB_STEP, max = 1))]
+    #[schemars(description = "If given, the budget steers over the model's whole knob range sampled every `knob_step` (ThrRNN `thr`; SkipW `thr` at every `K`) besides the grid settings; in [0.001, 1].")]
     pub knob_step: Option<f32>,
 }
 

@@ -5,10 +5,11 @@ use serde::Deserialize;
 use super::{ModelOption, Observation, Policy, PolicyConfig, PolicyContext, PolicyError};
 
 /// The configuration of `confidence`.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, expecting = "a map `{ threshold: <number in (0, 1]>, cheap: <name>, accurate: <name> }`")]
 pub struct ConfidenceConfig {
     /// Top softmax probability at or above which the cheap setting runs, in (0, 1].
+    #[schemars(extend("exclusiveMinimum" = 0, "maximum" = 1))]
     pub threshold: f64,
     /// The cheap setting.
     pub cheap: String,

@@ -5,11 +5,12 @@ use serde::Deserialize;
 use super::{ModelOption, Observation, Policy, PolicyConfig, PolicyContext, PolicyError};
 
 /// The configuration of `greedy_slack`.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, expecting = "a map `{}` or `{ safety: <number in (0, 1]> }`")]
 pub struct GreedySlackConfig {
     /// Share of the slack the estimate may use, in (0, 1]; default 1.
     #[serde(default = "whole_slack", deserialize_with = "share_of_slack")]
+    #[schemars(extend("exclusiveMinimum" = 0, "maximum" = 1))]
     pub safety: f64,
 }
 

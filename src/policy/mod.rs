@@ -45,6 +45,20 @@ macro_rules! builtin_policies {
             )+
             None
         }
+
+        /// The JSON Schema of the configuration of the built-in kind with type id `kind`; `None`
+        /// if `kind` is not a built-in kind.
+        fn builtin_config_schema(
+            kind: std::any::TypeId,
+            generator: &mut schemars::SchemaGenerator,
+        ) -> Option<schemars::Schema> {
+            $(
+                if kind == std::any::TypeId::of::<$module::$config>() {
+                    return Some(generator.subschema_for::<$module::$config>());
+                }
+            )+
+            None
+        }
     };
 }
 

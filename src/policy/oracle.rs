@@ -17,7 +17,7 @@ pub const DEFAULT_ORACLE_PASSES: usize = 2;
 pub const MAX_ORACLE_PASSES: usize = 20;
 
 /// The configuration of `oracle`.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, expecting = "a map `{}` or `{ margin: <duration>, passes: <number ≥ 1> }`")]
 pub struct OracleConfig {
     /// Room the forecast end of a step must leave before the deadline; default 0.
@@ -26,6 +26,8 @@ pub struct OracleConfig {
     /// Passes run before the real one to obtain the forecast (1 to [`MAX_ORACLE_PASSES`]; default
     /// [`DEFAULT_ORACLE_PASSES`]).
     #[serde(default = "default_passes")]
+    #[schemars(range(min = 1, max = MAX_ORACLE_PASSES))]
+    #[schemars(description = "Passes run before the real one to obtain the forecast (1 to 20; default 2).")]
     pub passes: usize,
 }
 

@@ -6,7 +6,7 @@ use super::{check_knob_step, flops_key, ModelOption, Observation, Policy, Policy
 use crate::units::Duration;
 
 /// The configuration of `pid`.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, schemars::JsonSchema)]
 #[serde(
     deny_unknown_fields,
     expecting = "a map `{ target: <duration>, kp: <number>, ki: <number>, kd: <number>, knob_step: <number> }`"
@@ -25,6 +25,8 @@ pub struct PidConfig {
     /// If given, steers over the model's whole knob range sampled every `knob_step` (ThrRNN `thr`;
     /// SkipW `thr` at every `K`) besides the grid settings; in [`super::MIN_KNOB_STEP`], 1].
     #[serde(default)]
+    #[schemars(range(min = super::MIN_KNOB_STEP, max = 1))]
+    #[schemars(description = "If given, steers over the model's whole knob range sampled every `knob_step` (ThrRNN `thr`; SkipW `thr` at every `K`) besides the grid settings; in [0.001, 1].")]
     pub knob_step: Option<f32>,
 }
 

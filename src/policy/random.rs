@@ -5,7 +5,7 @@ use serde::Deserialize;
 use super::{ModelOption, Observation, Policy, PolicyConfig, PolicyContext, PolicyError};
 
 /// The configuration of `random` (none).
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, expecting = "a map `{}`")]
 pub struct RandomConfig {}
 

@@ -448,6 +448,41 @@ impl<'de> Deserialize<'de> for PolicySpec {
     }
 }
 
+/// A policy in a scenario's or study's JSON Schema: a one-key map, one of the kinds of the registry
+/// the schema is made with ([`crate::scenario::scenario_json_schema`],
+/// [`crate::study::spec::study_json_schema`]; the built-ins otherwise). A built-in kind's
+/// configuration has its own schema; a kind registered by a program is any value there (the schema
+/// cannot know its fields; reading the file checks them).
+impl schemars::JsonSchema for PolicySpec {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "PolicySpec".into()
+    }
+
+    fn json_schema(generator: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        let registry = CURRENT.with(|current| current.borrow().clone()).unwrap_or_else(PolicyRegistry::builtin);
+        let kinds: Vec<serde_json::Value> = registry
+            .entries
+            .iter()
+            .map(|entry| {
+                let config = super::builtin_config_schema(entry.type_id, generator).unwrap_or_else(|| {
+                    schemars::json_schema!({ "description": format!("A kind registered by the program, written {}.", entry.syntax) })
+                });
+                serde_json::json!({
+                    "type": "object",
+                    "description": format!("Written {}.", entry.syntax),
+                    "properties": { entry.name: config },
+                    "required": [entry.name],
+                    "additionalProperties": false,
+                })
+            })
+            .collect();
+        schemars::json_schema!({
+            "description": format!("A policy: a one-key map naming its kind, the value its configuration: {}.", registry.syntaxes()),
+            "oneOf": kinds,
+        })
+    }
+}
+
 struct SpecVisitor(PolicyRegistry);
 
 impl<'de> Visitor<'de> for SpecVisitor {

@@ -5,7 +5,7 @@ use serde::Deserialize;
 use super::{ModelOption, Observation, Policy, PolicyConfig, PolicyContext, PolicyError};
 
 /// The configuration of `static`.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, expecting = "a map `{ model: <name> }`")]
 pub struct StaticConfig {
     /// The setting's name in the model (`gru-128`, `thr-64-1e-3@thr=0.5`, `k=4,thr=0.5`, …).

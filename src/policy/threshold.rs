@@ -7,7 +7,7 @@ use super::{ModelOption, Observation, Policy, PolicyConfig, PolicyContext, Polic
 use crate::workload::{OnMiss, StreamSpec};
 
 /// The configuration of `threshold`.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, schemars::JsonSchema)]
 #[serde(
     deny_unknown_fields,
     expecting = "a map `{ signal: node_jobs|queue, models: [<name>, …], thresholds: [<number>, …], hysteresis: <number> }`"
@@ -15,6 +15,7 @@ use crate::workload::{OnMiss, StreamSpec};
 pub struct ThresholdConfig {
     /// `node_jobs` (default) or `queue`.
     #[serde(default = "node_jobs", deserialize_with = "load_signal")]
+    #[schemars(schema_with = "signal_schema")]
     pub signal: LoadSignal,
     /// Settings from the lightest-load one to the heaviest.
     pub models: Vec<String>,
@@ -27,6 +28,10 @@ pub struct ThresholdConfig {
 
 fn node_jobs() -> LoadSignal {
     LoadSignal::NodeJobs
+}
+
+fn signal_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+    schemars::json_schema!({ "type": "string", "enum": ["node_jobs", "queue"], "default": "node_jobs" })
 }
 
 fn load_signal<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<LoadSignal, D::Error> {

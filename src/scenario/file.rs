@@ -49,6 +49,16 @@ macro_rules! string_enum {
                 deserializer.deserialize_str(V)
             }
         }
+
+        impl schemars::JsonSchema for $ty {
+            fn schema_name() -> std::borrow::Cow<'static, str> {
+                stringify!($ty).into()
+            }
+
+            fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+                schemars::json_schema!({ "description": $what, "type": "string", "enum": [$($text),+] })
+            }
+        }
     };
 }
 
@@ -121,14 +131,19 @@ fn deserialize_sequences<'de, D: serde::Deserializer<'de>>(deserializer: D) -> R
 /// The node section as written: either one pool (`cores`, `speed`, `scheduler`, optional `power`) or
 /// `devices` (a map of named devices, each with those four fields), and in both forms an optional
 /// node-wide `memory`. Checked by [`NodeFile::into_devices`].
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, schemars::JsonSchema)]
 #[serde(
     deny_unknown_fields,
     expecting = "the node: a map with cores, speed and scheduler (one pool), or with devices (named pools)"
 )]
+#[schemars(transform = node_forms)]
+#[schemars(
+    description = "The edge node: one pool (`cores`, `speed`, `scheduler`, optional `power`) or `devices` (named pools, the first the default), and in both forms an optional node-wide `memory`."
+)]
 pub(crate) struct NodeFile {
     /// Number of cores (at least 1).
     #[serde(default, deserialize_with = "deserialize_some_cores")]
+    #[schemars(range(min = 1, max = MAX_CORES))]
     pub cores: Option<std::num::NonZeroUsize>,
     /// Speed of one core, e.g. `1GFLOP/s`.
     #[serde(default)]
@@ -147,6 +162,22 @@ pub(crate) struct NodeFile {
     pub devices: Option<DevicesFile>,
 }
 
+/// The two forms of [`NodeFile`] in its schema: `devices` alone, or `cores`, `speed` and `scheduler`
+/// (as [`NodeFile::into_devices`] checks).
+fn node_forms(schema: &mut schemars::Schema) {
+    schema.insert(
+        "oneOf".into(),
+        serde_json::json!([
+            { "title": "one pool", "required": ["cores", "speed", "scheduler"], "not": { "required": ["devices"] } },
+            {
+                "title": "named devices",
+                "required": ["devices"],
+                "not": { "anyOf": [{ "required": ["cores"] }, { "required": ["speed"] }, { "required": ["scheduler"] }, { "required": ["power"] }] }
+            }
+        ]),
+    );
+}
+
 fn deserialize_some_cores<'de, D: serde::Deserializer<'de>>(
     deserializer: D,
 ) -> Result<Option<std::num::NonZeroUsize>, D::Error> {
@@ -154,11 +185,12 @@ fn deserialize_some_cores<'de, D: serde::Deserializer<'de>>(
 }
 
 /// One device as written under `node.devices`: `{ cores, speed, scheduler, power }`.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, expecting = "a device: a map with cores, speed, scheduler and optional power")]
 pub(crate) struct DeviceFile {
     /// Number of cores or compute units (at least 1; a job uses at most one).
     #[serde(deserialize_with = "deserialize_cores")]
+    #[schemars(range(min = 1, max = MAX_CORES))]
     pub cores: std::num::NonZeroUsize,
     /// Speed of one core, e.g. `50GFLOP/s`.
     pub speed: Speed,
@@ -173,6 +205,22 @@ pub(crate) struct DeviceFile {
 /// first device is the default). Names must be unique.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct DevicesFile(pub Vec<(String, DeviceFile)>);
+
+impl schemars::JsonSchema for DevicesFile {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "DevicesFile".into()
+    }
+
+    fn json_schema(generator: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "description": "Named devices, in order (the first is the default): a map from device name (letters, digits, `-`, `_`) to `{ cores, speed, scheduler, power }`.",
+            "type": "object",
+            "minProperties": 1,
+            "propertyNames": { "pattern": "^[A-Za-z0-9_-]+$" },
+            "additionalProperties": generator.subschema_for::<DeviceFile>(),
+        })
+    }
+}
 
 impl<'de> Deserialize<'de> for DevicesFile {
     fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
@@ -277,7 +325,7 @@ impl NodeFile {
 
 /// Fast parameter memory: `capacity` bytes, filled from slow memory at `bandwidth` (LRU over the
 /// models' parameter blocks; loads do not occupy a core).
-#[derive(Debug, Clone, Copy, PartialEq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, expecting = "a map `{ capacity: <size>, bandwidth: <bandwidth> }`")]
 pub(crate) struct MemoryFile {
     /// Capacity, bytes (e.g. `256KiB`).
@@ -288,7 +336,7 @@ pub(crate) struct MemoryFile {
 
 /// Power draw of one core: `idle` when it runs nothing, `busy` when it runs a job. The node's energy
 /// is `idle · cores · duration + (busy − idle) · busy core-seconds`.
-#[derive(Debug, Clone, Copy, PartialEq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, expecting = "a map `{ idle: <power>, busy: <power> }`")]
 pub(crate) struct PowerFile {
     /// Draw of an idle core, W.
@@ -302,9 +350,10 @@ pub(crate) struct PowerFile {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct SchedulerFile(pub(crate) Discipline);
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, expecting = "a map `{ preemptive: <true|false> }`")]
 struct FixedPriorityParams {
+    /// Whether a higher-priority job takes the core from a running one (default true).
     #[serde(default = "default_true")]
     preemptive: bool,
 }
@@ -313,10 +362,12 @@ fn default_true() -> bool {
     true
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, expecting = "a map `{ quantum: <duration>, context_switch: <duration> }`")]
 struct RoundRobinParams {
+    /// Time slice (> 0).
     quantum: Duration,
+    /// Time lost at each switch between jobs (default 0).
     #[serde(default = "zero_duration")]
     context_switch: Duration,
 }
@@ -326,7 +377,7 @@ fn zero_duration() -> Duration {
 }
 
 /// The schedulers written as one-key maps, with their parameters.
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 enum SchedulerParams {
     FixedPriority(FixedPriorityParams),
@@ -334,6 +385,22 @@ enum SchedulerParams {
 }
 
 const SCHEDULERS: &str = "`processor_sharing`, `fifo`, `edf`, `fixed_priority`, `{ fixed_priority: { preemptive: <bool> } }`, `{ round_robin: { quantum: <duration>, context_switch: <duration> } }`";
+
+impl schemars::JsonSchema for SchedulerFile {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "SchedulerFile".into()
+    }
+
+    fn json_schema(generator: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "description": format!("Scheduling discipline: one of {SCHEDULERS}"),
+            "anyOf": [
+                { "type": "string", "enum": ["processor_sharing", "fifo", "edf", "fixed_priority"] },
+                generator.subschema_for::<SchedulerParams>(),
+            ],
+        })
+    }
+}
 
 impl<'de> Deserialize<'de> for SchedulerFile {
     fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
@@ -375,7 +442,7 @@ impl<'de> Deserialize<'de> for SchedulerFile {
 }
 
 /// Optional output settings.
-#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, expecting = "output settings: a map with bin, jobs, steps and sequences")]
 pub(crate) struct OutputFile {
     /// Width of the usage bins of the timeline (default: the larger of `1s` and duration / 1000).
@@ -395,8 +462,11 @@ pub(crate) struct OutputFile {
 /// `{ normal: { mean: 2MFLOP, sd: 1MFLOP } }` (truncated at zero) or `{ empirical: { file: work.csv } }`.
 /// See [`WorkDistribution`] for what each means. Read as an externally tagged enum (serde derives the
 /// variant names and their parameters) from a one-key map by [`OneKeyMap`].
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
+#[schemars(
+    description = "The work of a job: a one-key map naming the distribution, e.g. `{ constant: 2MFLOP }`, `{ exponential: { mean: 1GFLOP } }`, `{ lognormal: { mean: 2MFLOP, cv: 0.5 } }`, `{ uniform: { min: 1MFLOP, max: 3MFLOP } }`, `{ empirical: { file: work.csv } }`."
+)]
 pub(crate) enum WorkFile {
     /// Always this work.
     Constant(Work),
@@ -419,14 +489,14 @@ pub(crate) enum WorkFile {
 }
 
 /// The mean of an exponential distribution.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, expecting = "a map `{ mean: <work> }`")]
 pub(crate) struct MeanParams {
     mean: Work,
 }
 
 /// Mean and coefficient of variation (sd / mean, > 0) of a log-normal or gamma distribution.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, expecting = "a map `{ mean: <work>, cv: <number> }`")]
 pub(crate) struct MeanCvParams {
     mean: Work,
@@ -434,7 +504,7 @@ pub(crate) struct MeanCvParams {
 }
 
 /// Scale and shape (> 0; a Pareto's > 1) of a Weibull or Pareto distribution.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, expecting = "a map `{ scale: <work>, shape: <number> }`")]
 pub(crate) struct ScaleShapeParams {
     scale: Work,
@@ -442,7 +512,7 @@ pub(crate) struct ScaleShapeParams {
 }
 
 /// Bounds of a uniform distribution (`max > min`).
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, expecting = "a map `{ min: <work>, max: <work> }`")]
 pub(crate) struct MinMaxParams {
     min: Work,
@@ -451,7 +521,7 @@ pub(crate) struct MinMaxParams {
 
 /// Mean and sd (> 0) of a normal distribution before truncation at zero. The mean may be negative,
 /// down to −3 sd (checked with the distribution, as for the builder's `TruncatedNormal`).
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, expecting = "a map `{ mean: <work>, sd: <work> }`")]
 pub(crate) struct MeanSdParams {
     mean: SignedWork,
@@ -461,6 +531,20 @@ pub(crate) struct MeanSdParams {
 /// Work that may be negative (a normal's mean before truncation): `-1MFLOP` or `2MFLOP`.
 #[derive(Debug, Clone, Copy, PartialEq)]
 struct SignedWork(f64);
+
+impl schemars::JsonSchema for SignedWork {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "SignedWork".into()
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "description": "work that may be negative (a normal's mean before truncation, down to −3 sd), e.g. `-1MFLOP` or `2MFLOP`",
+            "type": "string",
+            "pattern": crate::units::signed_work_pattern(),
+        })
+    }
+}
 
 impl<'de> Deserialize<'de> for SignedWork {
     fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<SignedWork, D::Error> {
@@ -479,7 +563,7 @@ impl<'de> Deserialize<'de> for SignedWork {
 
 /// The file of an empirical distribution: one number of FLOPs per line, relative to the scenario
 /// file's folder.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, expecting = "a map `{ file: <path of a CSV file> }`")]
 pub(crate) struct FileParams {
     file: PathBuf,
@@ -643,10 +727,12 @@ pub(crate) enum ProcessKindName {
 macro_rules! raw_process {
     ($($(#[$attr:meta])* $field:ident: $ty:ty,)+) => {
         /// A process entry exactly as written (every field but `name` and `kind` optional here).
-        #[derive(Debug, Clone, PartialEq, Deserialize)]
+        #[derive(Debug, Clone, PartialEq, Deserialize, schemars::JsonSchema)]
         #[serde(deny_unknown_fields, expecting = "a process: a map with name, kind and the fields of its kind")]
         struct RawProcess {
+            /// The process's name (unique; names output columns and the stream's folder).
             name: String,
+            /// What kind of process: the fields allowed and required depend on it.
             kind: ProcessKindName,
             $($(#[$attr])* $field: Option<$ty>,)+
         }
@@ -663,35 +749,63 @@ macro_rules! raw_process {
 }
 
 raw_process! {
+    /// Share of the node under processor sharing (default 1).
     weight: f64,
+    /// The device it runs on (default: the node's first).
     device: String,
+    /// Priority under `fixed_priority` (smaller runs first; default 0).
     #[serde(default, deserialize_with = "deserialize_priority")]
     priority: u32,
+    /// Arrivals per unit of time (`poisson`), e.g. `20/s`.
     rate: Rate,
+    /// The work of a job: a one-key map naming its distribution (`poisson`, `periodic`, `mmpp`).
     #[serde(default, deserialize_with = "deserialize_some_work")]
     work: WorkFile,
+    /// Mean on-period (`on_off`), e.g. `5s`.
     on_mean: Duration,
+    /// Mean off-period (`on_off`), e.g. `5s`.
     off_mean: Duration,
+    /// Whether it starts on (`on_off`; default false).
     start_on: bool,
+    /// The task whose sequences the stream plays (`rnn_stream`), e.g. `digits`.
     dataset: DatasetName,
+    /// Which part of the task's split it plays (`rnn_stream`; default `test`).
     split: SplitPart,
+    /// The model folder, relative to the scenario's folder (`rnn_stream`).
     models: PathBuf,
+    /// Time between releases (`periodic`) or frames (`rnn_stream`).
     period: Duration,
+    /// Relative deadline of a job or a frame.
     deadline: Duration,
+    /// When the stream's first frame arrives (`rnn_stream`; default 0).
     start: Duration,
+    /// How many sequences the stream plays (`rnn_stream`; default: every sequence of the part, once).
     #[serde(default, deserialize_with = "deserialize_sequences")]
+    #[schemars(range(min = 1))]
     sequences: usize,
+    /// What happens to a frame still waiting at its deadline (`rnn_stream`; default `skip`).
     on_miss: OnMiss,
+    /// The policies that steer the stream, one run each (`rnn_stream`).
     policies: Vec<PolicySpec>,
+    /// Time of the first release (`periodic`; default 0).
     phase: Duration,
+    /// Largest uniform delay of each release (`periodic`; default 0).
     jitter: Duration,
+    /// Stages run before each frame's step (`rnn_stream`).
     pipeline: Vec<RawStage>,
+    /// Arrival rate in each state (`mmpp`).
     rates: Vec<Rate>,
+    /// Square matrix of state-change rates (`mmpp`).
     switch_rates: Vec<Vec<Rate>>,
+    /// A jobs trace CSV, header `release_s,work_flop` (`trace`).
     jobs: PathBuf,
+    /// A CPU-utilisation trace CSV, header `time_s,utilisation` (`trace`).
     utilisation: PathBuf,
+    /// Time between the chunks of a utilisation trace (`trace`; default 100ms).
     chunk: Duration,
+    /// A factor (> 0) on the trace's times (`trace`; default 1): `0.001` plays a day in 86.4 s.
     time_scale: f64,
+    /// What a step costs (`rnn_stream`; default `flops`).
     cost: CostFile,
 }
 
@@ -704,12 +818,28 @@ struct CostFile(StepCost);
 const COST_FORMS: &str = "`flops` (the default) or `{ profile: <file.csv>, scale: <number > 0, default 1> }`";
 
 /// The map form of `cost:`.
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct ProfileCostFile {
+    /// A step-cost profile CSV (`flexrnn profile`), relative to the scenario's folder.
     profile: PathBuf,
+    /// A factor on the profile's durations (> 0, default 1).
     #[serde(default)]
+    #[schemars(extend("exclusiveMinimum" = 0))]
     scale: Option<f64>,
+}
+
+impl schemars::JsonSchema for CostFile {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "CostFile".into()
+    }
+
+    fn json_schema(generator: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "description": format!("What a step costs: {COST_FORMS}"),
+            "anyOf": [{ "const": "flops" }, generator.subschema_for::<ProfileCostFile>()],
+        })
+    }
 }
 
 impl<'de> Deserialize<'de> for CostFile {
@@ -746,18 +876,67 @@ impl<'de> Deserialize<'de> for CostFile {
 #[serde(try_from = "RawProcess")]
 pub(crate) struct ProcessFile(pub(crate) Process);
 
+impl schemars::JsonSchema for ProcessFile {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "ProcessFile".into()
+    }
+
+    /// [`RawProcess`]'s fields, and for each kind the fields it allows (the lists the reader checks)
+    /// and those it requires.
+    fn json_schema(generator: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        let mut schema = RawProcess::json_schema(generator);
+        schema.insert(
+            "description".into(),
+            "A background process or an RNN stream: `name`, `kind` and the fields its kind allows.".into(),
+        );
+        let kinds: Vec<serde_json::Value> = PROCESS_KINDS
+            .iter()
+            .map(|&(kind, allowed, required)| {
+                let then = match kind {
+                    "trace" => serde_json::json!({
+                        "propertyNames": { "enum": allowed },
+                        "oneOf": [
+                            { "required": ["jobs"], "not": { "anyOf": [{ "required": ["utilisation"] }, { "required": ["chunk"] }] } },
+                            { "required": ["utilisation"], "not": { "required": ["jobs"] } }
+                        ],
+                    }),
+                    _ => serde_json::json!({ "propertyNames": { "enum": allowed }, "required": required }),
+                };
+                serde_json::json!({ "if": { "properties": { "kind": { "const": kind } } }, "then": then })
+            })
+            .collect();
+        schema.insert("allOf".into(), kinds.into());
+        schema
+    }
+}
+
+/// Each kind's name, the fields it allows and those it requires (`trace` needs one of `jobs` and
+/// `utilisation`, said apart in [`ProcessFile`]'s schema).
+const PROCESS_KINDS: [(&str, &[&str], &[&str]); 6] = [
+    ("poisson", POISSON_FIELDS, &["rate", "work"]),
+    ("periodic", PERIODIC_FIELDS, &["period", "work"]),
+    ("mmpp", MMPP_FIELDS, &["rates", "switch_rates", "work"]),
+    ("on_off", ON_OFF_FIELDS, &["on_mean", "off_mean"]),
+    ("trace", TRACE_FIELDS, &[]),
+    ("rnn_stream", STREAM_FIELDS, &["period", "deadline", "policies", "dataset", "models"]),
+];
+
 /// A stage of a stream's pipeline as written: `{ name: pose, work: { constant: 3MFLOP }, after: [capture] }`.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, schemars::JsonSchema)]
 #[serde(
     deny_unknown_fields,
     expecting = "a stage: a map `{ name: <name>, work: <distribution>, after: [<stage>, …], device: <device> }`"
 )]
 struct RawStage {
+    /// The stage's name (unique in the pipeline).
     name: String,
+    /// The work of one run of the stage.
     #[serde(deserialize_with = "deserialize_work")]
     work: WorkFile,
+    /// The stages it waits for (default: none; the frame's step waits for every stage).
     #[serde(default)]
     after: Vec<String>,
+    /// The device it runs on (default: the node's first device, not the stream's).
     #[serde(default)]
     device: Option<String>,
 }
@@ -796,14 +975,14 @@ impl TryFrom<RawProcess> for ProcessFile {
     /// Checks that the fields given are those of the kind and that the ones it needs are there, then
     /// checks the values with [`check_process`] (as the builder does).
     fn try_from(raw: RawProcess) -> Result<ProcessFile, String> {
-        let (kind_name, allowed) = match raw.kind {
-            ProcessKindName::Poisson => ("poisson", POISSON_FIELDS),
-            ProcessKindName::OnOff => ("on_off", ON_OFF_FIELDS),
-            ProcessKindName::Periodic => ("periodic", PERIODIC_FIELDS),
-            ProcessKindName::Mmpp => ("mmpp", MMPP_FIELDS),
-            ProcessKindName::Trace => ("trace", TRACE_FIELDS),
-            ProcessKindName::RnnStream => ("rnn_stream", STREAM_FIELDS),
-        };
+        let (kind_name, allowed, _) = PROCESS_KINDS[match raw.kind {
+            ProcessKindName::Poisson => 0,
+            ProcessKindName::Periodic => 1,
+            ProcessKindName::Mmpp => 2,
+            ProcessKindName::OnOff => 3,
+            ProcessKindName::Trace => 4,
+            ProcessKindName::RnnStream => 5,
+        }];
         let process = format!("process `{}`", raw.name);
         if let Some(field) = raw.given().find(|field| !allowed.contains(field)) {
             return Err(format!(
@@ -953,10 +1132,11 @@ impl TryFrom<RawProcess> for ProcessFile {
 }
 
 /// Stage 1: the scenario file as written.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, expecting = "a scenario: a map with name, seed, duration, node and processes")]
 pub(crate) struct ScenarioFile {
-    /// Scenario name: the output folder `results/<name>/`.
+    /// Scenario name: the output folder `results/<name>/` (letters, digits, `-`, `_`, `.` (not first)).
+    #[schemars(extend("pattern" = super::NAME_PATTERN))]
     pub name: String,
     /// Seed of every random stream.
     #[serde(deserialize_with = "deserialize_seed")]

@@ -173,6 +173,54 @@ impl DatasetName {
     }
 }
 
+/// The JSON Schema (draft 2020-12) of a scenario file, generated from the types the file is read
+/// with, for the policy kinds of `registry` (shipped as `schema/scenario.schema.json` for the
+/// built-ins; `cargo run --release --example schema -- scenario` prints it). It says the fields, their
+/// forms (quantities with units, one-key maps) and which fields each process kind allows and requires;
+/// checks across fields (names unique, devices known, files present, models' settings) are the
+/// reader's ([`Scenario::parse`], `flexrnn check`).
+pub fn scenario_json_schema(registry: &PolicyRegistry) -> serde_json::Value {
+    let mut generator = schemars::generate::SchemaSettings::draft2020_12().into_generator();
+    let root = registry.scope(|| scenario_schema(&mut generator)).to_value();
+    let mut schema = serde_json::json!({
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "title": "flexrnn scenario",
+        "description": SCENARIO_SCHEMA_DESCRIPTION,
+    });
+    if let (Some(schema), serde_json::Value::Object(root)) = (schema.as_object_mut(), root) {
+        schema.extend(root.into_iter().filter(|(k, _)| k != "description"));
+        schema.insert("$defs".into(), serde_json::Value::Object(generator.take_definitions(true)));
+    }
+    schema
+}
+
+/// The names of scenarios and studies (they name output folders), as a JSON Schema pattern: what
+/// `checks::check_folder_name` allows.
+pub(crate) const NAME_PATTERN: &str = "^[A-Za-z0-9_-][A-Za-z0-9_.-]*$";
+
+/// The scenario's description in its JSON Schema.
+pub(crate) const SCENARIO_SCHEMA_DESCRIPTION: &str = "A flexrnn scenario: an edge node (one pool of cores or named devices), background processes and RNN streams under policies, run for `duration` from `seed`. Generated from the Rust types the file is read with (src/scenario/file.rs); `flexrnn check FILE` checks the rest (names, devices, files, the models' settings).";
+
+/// The schema of the scenario file's top level, its parts added to `generator`'s definitions (for
+/// [`scenario_json_schema`] and a study's inline scenario). Call inside [`PolicyRegistry::scope`].
+pub(crate) fn scenario_schema(generator: &mut schemars::SchemaGenerator) -> schemars::Schema {
+    <file::ScenarioFile as schemars::JsonSchema>::json_schema(generator)
+}
+
+impl schemars::JsonSchema for DatasetName {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "DatasetName".into()
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "description": "A task id, as `flexrnn train --task` takes it (`digits`, `digits-permuted`, `pmnist5k`, `basic-motions`, `ts:TRAIN,TEST`, `pose:DIR`, …); the model folder's card must name the same task.",
+            "type": "string",
+            "minLength": 1,
+        })
+    }
+}
+
 impl<'de> serde::Deserialize<'de> for DatasetName {
     fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         // Checked against the task ids when the scenario's data are loaded (`runner::load_resources`),
@@ -520,6 +568,15 @@ impl Scenario {
     /// without bound.
     pub fn offered_background_load(&self) -> f64 {
         self.busiest_device(self.background()).1
+    }
+
+    /// The share of its device's capacity that background process `process` alone asks for (the
+    /// term it adds to [`Scenario::offered_background_load`]): Poisson and MMPP `mean rate × mean
+    /// work / (cores × speed)`, periodic `mean work / period / (cores × speed)`, on/off one core
+    /// while on, a trace the work it releases during the run.
+    pub fn offered_load_of(&self, process: &BackgroundSpec) -> f64 {
+        let device = self.device_index(process.device.as_deref()).unwrap_or(0);
+        self.load_of(device, std::iter::once(process))
     }
 
     /// The device whose background processes among `processes` ask for the largest share of its

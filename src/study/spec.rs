@@ -26,27 +26,88 @@ enum ScenarioSource {
 }
 
 /// One axis: a scenario field and the values it takes.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct AxisFile {
+    /// A scenario field path: keys separated by `.`; in a list, an element's `name` or its 0-based
+    /// index (`processes.requests.rate`, `node.cores`, `processes.digits.policies`).
     path: String,
+    /// The values the field takes, one grid point each (the first axis varies slowest).
+    #[schemars(schema_with = "axis_values_schema")]
     values: Vec<Value>,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+/// The study file as written.
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct StudyFile {
+    /// Study name: the output folder `results/<name>/` (letters, digits, `-`, `_`, `.` (not first)).
+    #[schemars(extend("pattern" = crate::scenario::NAME_PATTERN))]
     name: String,
+    /// Study seed: every run's seed derives from it, the grid point and the replication (default 0).
     #[serde(default)]
     seed: u64,
+    /// The base scenario: its path relative to this file, or the scenario itself (its `seed` may be
+    /// left out: every run's seed comes from the study).
+    #[schemars(schema_with = "scenario_source_schema")]
     scenario: ScenarioSource,
+    /// Runs per grid point and policy, each with its own seed (at least 1).
+    #[schemars(range(min = 1))]
     replications: usize,
+    /// Fixed changes to the base scenario: a map from field path (as an axis's `path`) to its value.
     #[serde(default)]
+    #[schemars(schema_with = "set_schema")]
     set: serde_yaml::Mapping,
+    /// Scenario fields varied over a grid (every combination of their values).
     #[serde(default)]
     axes: Vec<AxisFile>,
+    /// The grid point (0-based, grid order) drawn in the latency and setting-share figures (default:
+    /// the last).
     #[serde(default)]
     focus_point: Option<usize>,
+}
+
+fn axis_values_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+    schemars::json_schema!({ "type": "array", "minItems": 1, "items": true })
+}
+
+fn set_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+    schemars::json_schema!({ "type": "object", "additionalProperties": true })
+}
+
+/// A path, or an inline scenario: the scenario's own schema, `seed` optional.
+fn scenario_source_schema(generator: &mut schemars::SchemaGenerator) -> schemars::Schema {
+    let mut inline = crate::scenario::scenario_schema(generator);
+    if let Some(serde_json::Value::Array(required)) = inline.get_mut("required") {
+        required.retain(|field| field != "seed");
+    }
+    inline.remove("description");
+    inline.insert("title".into(), "the scenario itself".into());
+    schemars::json_schema!({
+        "anyOf": [
+            { "title": "a scenario file", "description": "Path of the base scenario, relative to the study file.", "type": "string" },
+            inline,
+        ],
+    })
+}
+
+/// The JSON Schema (draft 2020-12) of a study file, its inline scenario's included, for the policy
+/// kinds of `registry` (shipped as `schema/study.schema.json` for the built-ins; `cargo run --release
+/// --example schema -- study` prints it). `set` and axis values are any YAML there: which fields they
+/// reach and whether their values fit is checked when the study is read (`flexrnn check`).
+pub fn study_json_schema(registry: &PolicyRegistry) -> serde_json::Value {
+    let mut generator = schemars::generate::SchemaSettings::draft2020_12().into_generator();
+    let root = registry.scope(|| <StudyFile as schemars::JsonSchema>::json_schema(&mut generator)).to_value();
+    let mut schema = serde_json::json!({
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "title": "flexrnn study",
+        "description": "A flexrnn study: a base scenario, fixed changes (`set`), axes over scenario fields and replications; one run per grid point, replication and policy. Generated from the Rust types the file is read with (src/study/spec.rs); `flexrnn check FILE` checks the rest (every grid point's scenario).",
+    });
+    if let (Some(schema), serde_json::Value::Object(root)) = (schema.as_object_mut(), root) {
+        schema.extend(root.into_iter().filter(|(k, _)| k != "description"));
+        schema.insert("$defs".into(), serde_json::Value::Object(generator.take_definitions(true)));
+    }
+    schema
 }
 
 /// One axis of a study.

@@ -93,7 +93,7 @@ fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
 fn bad_scenarios_are_clear_errors_not_panics() {
     let dir = tempfile::tempdir().unwrap();
     let cases: [(&str, &str, &[&str]); 8] = [
-        ("speed: 25MFLOP/s", "speed: fast", &["bad.yaml:11:", "speed", "GFLOP/s"]),
+        ("speed: 25MFLOP/s", "speed: fast", &["bad.yaml:12:", "speed", "GFLOP/s"]),
         (
             "    period: 5ms",
             "    period: 5ms\n    colour: red",

@@ -883,7 +883,7 @@ fn stacked_gru_and_lstm_layers_compute_pytorchs_outputs_and_every_layers_state_t
         if index == 0 {
             // An imported stacked card validates against the shipped schema.
             let schema: serde_json::Value =
-                serde_json::from_slice(&std::fs::read(crate::at("docs/card.schema.json")).unwrap()).unwrap();
+                serde_json::from_slice(&std::fs::read(crate::at("schema/card.schema.json")).unwrap()).unwrap();
             let validator = jsonschema::draft202012::new(&schema).unwrap();
             let errors: Vec<String> = validator.iter_errors(&card_json).map(|e| e.to_string()).collect();
             assert!(errors.is_empty(), "{errors:?}");

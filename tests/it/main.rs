@@ -2,7 +2,7 @@
 //! (`cargo test --release`); a debug build runs them too, only slower.
 
 mod builder;
-mod card_schema;
+mod check;
 mod cli;
 mod custom_policy;
 mod data_loaders;
@@ -25,6 +25,7 @@ mod queueing;
 mod robustness;
 mod same_instant;
 mod scenario_props;
+mod schema;
 mod shipped;
 mod sizes;
 mod small_defects;

@@ -59,14 +59,15 @@ fn threshold_queue_signal_reacts_to_frames_waiting_behind() {
 /// a `queue` threshold above that makes the policy static: refused at the policies, naming the bound.
 #[test]
 fn unreachable_queue_thresholds_are_refused() {
-    // In YAML, to check the error points at the `policies:` line (line 22 of default.yaml).
+    // In YAML, to check the error points at the `policies:` line.
     let policies = (
         "      - static: { model: gru-128 }\n      - static: { model: gru-16 }\n      - greedy_slack: {}\n",
         "      - threshold: { signal: queue, models: [gru-128, gru-16], thresholds: [1], hysteresis: 0 }\n",
     );
     let text = yaml_with("default.yaml", &[policies]);
     let e = Scenario::parse(&text, "q.yaml", &crate::root().join("scenarios")).unwrap_err();
-    assert_eq!(e.location.map(|l| l.0), Some(22), "{e}");
+    let policies_line = 1 + text.lines().position(|l| l == "    policies:").unwrap();
+    assert_eq!(e.location.map(|l| l.0), Some(policies_line), "{e}");
     assert!(
         e.message.contains("at most 0 frame(s) ever wait behind") && e.message.contains("first threshold 1"),
         "{e}"

@@ -224,7 +224,7 @@ impl<F: FamilyPart + schemars::JsonSchema> schemars::JsonSchema for Card<F> {
 }
 
 /// The JSON Schema (draft 2020-12) of `card.json`, every family, generated from the card types
-/// (shipped as `docs/card.schema.json`; `cargo run --release --example card_schema` prints it).
+/// (shipped as `schema/card.schema.json`; `cargo run --release --example schema -- card` prints it).
 pub fn card_json_schema() -> serde_json::Value {
     let mut generator = schemars::generate::SchemaSettings::draft2020_12().into_generator();
     let bank = generator.subschema_for::<Card<BankCard>>().to_value();
