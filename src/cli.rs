@@ -791,11 +791,12 @@ fn merge(args: MergeArgs, registry: &PolicyRegistry) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The output-folder rule of `command` (`crate::output`): `train` replaces an earlier result only
-/// with `--force`, the others replace their own.
+/// The output-folder rule of `command` (`crate::output`): the model-folder commands (`train`,
+/// `import`, `seeds`) replace an earlier model folder only with `--force`, the others replace their
+/// own.
 fn output_rule(command: &'static str, force: bool) -> crate::output::Rule {
-    // A model folder (train, import) is replaced only with --force: it may be all the user has.
-    crate::output::Rule { command, force, replace_own: !matches!(command, "train" | "import") }
+    // A model folder is replaced only with --force: it may be all the user has.
+    crate::output::Rule { command, force, replace_own: !matches!(command, "train" | "import" | "seeds") }
 }
 
 /// Checks before the work that `out` may be written, saying what was cleaned up beside it.

@@ -559,6 +559,17 @@ fn first_unaccounted(out: &Path, files: &BTreeSet<&str>) -> std::io::Result<Opti
     walk(out, "", files, &dirs)
 }
 
+/// The commands that write model folders: each one's folder is a previous result of the others too,
+/// so that `train --force` into a folder `seeds` or `import` wrote replaces it as a whole (the old
+/// widths' weights go) instead of writing among its files.
+const MODEL_FOLDER_COMMANDS: &[&str] = &["train", "import", "seeds"];
+
+/// Whether a folder whose marker names `previous` holds a previous result of `command`: the same
+/// command, or two of [`MODEL_FOLDER_COMMANDS`].
+fn same_kind(previous: &str, command: &str) -> bool {
+    previous == command || (MODEL_FOLDER_COMMANDS.contains(&previous) && MODEL_FOLDER_COMMANDS.contains(&command))
+}
+
 /// Looks at what is at `out` for `command`.
 fn inspect(out: &Path, command: &str) -> Result<Found, FolderError> {
     match std::fs::symlink_metadata(out) {
@@ -580,7 +591,7 @@ fn inspect(out: &Path, command: &str) -> Result<Found, FolderError> {
         Err(e) => Ok(Found::BadMarker { reason: e.to_string() }),
         Ok(bytes) => match Marker::parse(&bytes) {
             Err(reason) => Ok(Found::BadMarker { reason }),
-            Ok(marker) if marker.command != command => Ok(Found::Other { command: marker.command }),
+            Ok(marker) if !same_kind(&marker.command, command) => Ok(Found::Other { command: marker.command }),
             Ok(marker) => {
                 let listed: BTreeSet<&str> = marker.files.iter().map(String::as_str).collect();
                 let foreign = first_unaccounted(out, &listed).map_err(io_error(out))?;
