@@ -250,6 +250,71 @@ impl std::hash::Hasher for IdHasher {
 
 type IdMap = HashMap<JobId, u32, BuildHasherDefault<IdHasher>>;
 
+/// Most jobs looked up by a linear scan: fewer than this many jobs cost less to scan than to hash.
+const SMALL_IDS: usize = 16;
+
+/// Job id → slot: a short list scanned linearly while the node holds at most [`SMALL_IDS`] jobs (the
+/// common case, as cheap as the old node's scan), a hash map from the first time it holds more
+/// until it is empty again (so a node hovering at the threshold does not move its ids to and fro).
+#[derive(Debug, Clone)]
+struct IdIndex {
+    small: Vec<(JobId, u32)>,
+    map: IdMap,
+    hashed: bool,
+}
+
+impl IdIndex {
+    fn new() -> IdIndex {
+        let mut map = IdMap::default();
+        map.reserve(4 * SMALL_IDS);
+        IdIndex { small: Vec::with_capacity(SMALL_IDS), map, hashed: false }
+    }
+
+    fn len(&self) -> usize {
+        if self.hashed {
+            self.map.len()
+        } else {
+            self.small.len()
+        }
+    }
+
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    fn get(&self, id: &JobId) -> Option<&u32> {
+        if self.hashed {
+            self.map.get(id)
+        } else {
+            self.small.iter().find(|e| e.0 == *id).map(|e| &e.1)
+        }
+    }
+
+    /// Adds `id` (not present).
+    fn insert(&mut self, id: JobId, slot: u32) {
+        if !self.hashed && self.small.len() < SMALL_IDS {
+            self.small.push((id, slot));
+            return;
+        }
+        if !self.hashed {
+            self.hashed = true;
+            self.map.extend(self.small.drain(..));
+        }
+        self.map.insert(id, slot);
+    }
+
+    fn remove(&mut self, id: &JobId) {
+        if self.hashed {
+            self.map.remove(id);
+            if self.map.is_empty() {
+                self.hashed = false;
+            }
+        } else if let Some(k) = self.small.iter().position(|e| e.0 == *id) {
+            self.small.swap_remove(k);
+        }
+    }
+}
+
 /// Rebase the virtual time after this many processor-sharing changes plus twice the shared jobs
 /// (so the O(n) rebase costs O(1) per change, amortised).
 const REBASE_EVERY: usize = 64;
@@ -263,7 +328,7 @@ pub struct Node {
     /// Jobs by slot; `free` lists the unused slots, `ids` maps a job's id to its slot.
     slab: Vec<Job>,
     free: Vec<u32>,
-    ids: IdMap,
+    ids: IdIndex,
     /// Jobs holding a core (processor sharing: the capped jobs); at most `cores`, in no order.
     running: Vec<u32>,
     /// FIFO, priority, EDF: the waiting jobs.
@@ -366,15 +431,13 @@ impl Node {
         }
         let n_bins = (horizon.0 / bin.0 + 1) as usize;
         let capacity = 64;
-        let mut ids = IdMap::default();
-        ids.reserve(capacity);
         Ok(Node {
             discipline,
             cores,
             speed,
             slab: Vec::with_capacity(capacity),
             free: Vec::with_capacity(capacity),
-            ids,
+            ids: IdIndex::new(),
             running: Vec::with_capacity(cores),
             waiting: IndexedHeap::with_capacity(capacity),
             ready_head: NONE,
@@ -589,8 +652,8 @@ impl Node {
                 (self.slab.len() - 1) as u32
             }
         };
-        let previous = self.ids.insert(job.id, slot);
-        debug_assert!(previous.is_none(), "job {:?} submitted twice", job.id);
+        debug_assert!(self.ids.get(&job.id).is_none(), "job {:?} submitted twice", job.id);
+        self.ids.insert(job.id, slot);
         self.count_class(job.class, 1);
         self.total_weight += job.weight;
         match self.discipline {
