@@ -330,12 +330,19 @@ impl<R: Recorder> EdgeWorld<R> {
     }
 
     /// After any change of device `device`'s job set, schedules its next completion under a new
-    /// version.
+    /// version — unless it is due when the pending one is: that event is still in the queue (after
+    /// `take_completed` at `t` a device is never due at `t` again, so a pending due time is one not
+    /// yet reached), and a second one at the same time would only be a stale event to pop (a FIFO
+    /// or priority arrival behind busy cores changes nothing that is due).
     fn node_changed(&mut self, device: usize, queue: &mut EventQueue<Event>) {
+        let due = self.nodes[device].next_event();
+        if due.is_some() && due == self.node_due[device] {
+            return;
+        }
         self.last_version += 1;
         self.node_versions[device] = self.last_version;
-        self.node_due[device] = self.nodes[device].next_event();
-        if let Some(t) = self.node_due[device] {
+        self.node_due[device] = due;
+        if let Some(t) = due {
             queue.schedule(t, Event::NodeJobsFinished { device, version: self.last_version });
         }
     }

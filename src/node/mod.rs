@@ -32,15 +32,47 @@
 //! joins the ready queue: a job arriving exactly at a quantum's end, with nobody waiting before it,
 //! waits for the next one.
 //!
+//! **Cost per operation** (n jobs present; issue 14): [`Node::submit`], [`Node::cancel`] and
+//! [`Node::take_completed`] O(log n + cores) (plus O(log n) per job finished), [`Node::next_event`]
+//! and [`Node::advance`] O(cores), [`Node::rate_of`] O(1); no allocation once the buffers have grown
+//! to the largest job count seen. Jobs live in a slab (slots reused) with an id → slot index (a
+//! linear list up to 16 jobs, a hash map above). Only the jobs holding a core (at most `cores`)
+//! have their work left updated at every advance, with the same arithmetic as before, so FIFO,
+//! priority, EDF and round robin give bit-identical results to the node that walked every job.
+//! FIFO, priority and EDF keep the waiting jobs in a heap by (priority, deadline, release order);
+//! round robin keeps its ready queue as a linked list through the slots.
+//!
+//! **Processor sharing by virtual time.** The jobs capped at a whole core (the heaviest, by the
+//! water-filling test: a job of weight `w` is capped when `K · w ≥ W`, `K` the cores left to the
+//! uncapped jobs and `W` their total weight) hold a core like the other disciplines' running jobs.
+//! The others share `K` cores: each is served at `speed · θ · w` with `θ = K / W`, so the virtual
+//! time `V` (FLOPs per unit weight) advances at `dV/dt = speed · θ` and a job's work left is
+//! `(F − V) · w` with its finishing tag `F = V(entry) + work left at entry / w`, fixed while it
+//! shares. The shared jobs sit in a heap by `F` (the first finishes first, at
+//! `(F − V) / (speed · θ)` from now, rounded as below) and in one by weight (the next to cap); the
+//! capped set changes by a job or so per event. `V` restarts at 0 whenever no job shares and is
+//! rebased to 0 (every tag shifted, O(n)) after O(n) changes, so `F − V` keeps the precision of
+//! the work left. Busy time of the shared jobs is integrated per class lazily: class `c` with shared
+//! weight `W_c` uses `W_c · ΔV / speed` core-seconds. The floating-point order differs from the
+//! node that walked every job, so a finishing time within float error of half a nanosecond may
+//! round the other way (1 ns).
+//!
 //! Accounting: every job carries a `class` (an index chosen by the caller, e.g. one per process); the
 //! node integrates busy core-time per class, overall and in fixed time bins, and the number of jobs
 //! present over time (for Little's law).
 
+mod heap;
 pub mod memory;
+#[cfg(test)]
+mod reference;
+#[cfg(test)]
+mod reference_tests;
 
-use std::collections::VecDeque;
+use std::collections::HashMap;
+use std::hash::BuildHasherDefault;
 
 use crate::sim::SimTime;
+use heap::IndexedHeap;
 
 /// Identifier of a job, chosen by the caller (unique among active jobs).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -86,32 +118,6 @@ pub struct JobSpec {
     pub deadline: Option<SimTime>,
 }
 
-#[derive(Debug, Clone)]
-struct ActiveJob {
-    id: JobId,
-    class: usize,
-    weight: f64,
-    priority: u32,
-    deadline: SimTime,
-    sequence: u64,
-    work: f64,
-    remaining: f64,
-    served: f64,
-    rate: f64,
-    /// Holds a core (all disciplines but processor sharing).
-    running: bool,
-    /// Round robin: its core is switching to it (busy, no progress).
-    switching: bool,
-}
-
-#[derive(Debug, Clone, Copy, Default)]
-struct CoreState {
-    job: Option<JobId>,
-    last_job: Option<JobId>,
-    switch_until: SimTime,
-    quantum_end: SimTime,
-}
-
 /// Errors of node construction.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 #[non_exhaustive]
@@ -153,25 +159,6 @@ pub fn rate_if_added_to(cores: usize, speed: f64, others: impl Iterator<Item = f
     speed * (theta * weight).min(1.0)
 }
 
-/// A node with its jobs; see the module doc.
-#[derive(Debug, Clone)]
-pub struct Node {
-    discipline: Discipline,
-    cores: usize,
-    speed: f64,
-    jobs: Vec<ActiveJob>,
-    order: Vec<usize>,
-    ready: VecDeque<JobId>,
-    core_states: Vec<CoreState>,
-    next_sequence: u64,
-    last_update: SimTime,
-    busy_core_seconds: Vec<f64>,
-    jobs_time_integral: Vec<f64>,
-    bin: SimTime,
-    bins: Vec<Vec<f64>>,
-    horizon: SimTime,
-}
-
 /// A job that left the node.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct FinishedJob {
@@ -181,21 +168,251 @@ pub struct FinishedJob {
     pub served: f64,
 }
 
-/// Nanoseconds until `job` finishes at its current rate, rounded to the nearest nanosecond (half
-/// away from zero): `Some(0)` when its work is done now (nothing left — even if it waits or its core
-/// is still switching —, or less than half a nanosecond of work at its rate), `None` when it makes no
-/// progress (no rate, a round-robin context switch, or
-/// infinite work). The one place where the node rounds finishing times.
-fn nanos_to_finish(job: &ActiveJob) -> Option<u64> {
+/// Where a job of the slab is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Place {
+    /// An unused slot.
+    Free,
+    /// Waiting for a core (FIFO, priority, EDF: in `waiting`; round robin: in the ready list).
+    Waiting,
+    /// Holds a core: in `running` (processor sharing: a capped job, served at `speed`).
+    Running,
+    /// Processor sharing, below a core: in `shared`, served at `vrate · weight`.
+    Shared,
+}
+
+/// No slot (ends of the round-robin ready list).
+const NONE: u32 = u32::MAX;
+
+#[derive(Debug, Clone)]
+struct Job {
+    id: JobId,
+    class: usize,
+    weight: f64,
+    priority: u32,
+    deadline: SimTime,
+    sequence: u64,
+    work: f64,
+    /// Work left, FLOPs; kept up to date only while the job holds a core (`Place::Running`).
+    remaining: f64,
+    /// FLOPs served; for a `Shared` job, those served before it became shared.
+    served: f64,
+    /// `Shared`: finishing tag `F = V(entry) + remaining(entry) / weight`.
+    tag: f64,
+    /// `Shared`: virtual time when it became shared.
+    tag_base: f64,
+    place: Place,
+    /// Round robin: its core is switching to it (busy, no progress).
+    switching: bool,
+    /// Round robin ready list.
+    prev: u32,
+    next: u32,
+}
+
+#[derive(Debug, Clone, Copy, Default)]
+struct CoreState {
+    job: Option<u32>,
+    last_job: Option<JobId>,
+    switch_until: SimTime,
+    quantum_end: SimTime,
+}
+
+/// Waiting order of FIFO, priority and EDF: (priority, deadline, release sequence), smallest first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+struct WaitKey(u32, SimTime, u64);
+
+impl heap::HeapKey for WaitKey {
+    fn before(&self, other: &Self) -> bool {
+        self < other
+    }
+}
+
+/// Processor sharing: finishing tag, then id.
+#[derive(Debug, Clone, Copy)]
+struct TagKey(f64, JobId);
+
+impl heap::HeapKey for TagKey {
+    fn before(&self, other: &Self) -> bool {
+        self.0 < other.0 || (self.0 == other.0 && self.1 < other.1)
+    }
+}
+
+/// Processor sharing: heaviest first, then smaller id (the water-filling order).
+#[derive(Debug, Clone, Copy)]
+struct HeavyKey(f64, JobId);
+
+impl heap::HeapKey for HeavyKey {
+    fn before(&self, other: &Self) -> bool {
+        self.0 > other.0 || (self.0 == other.0 && self.1 < other.1)
+    }
+}
+
+/// Hashes a [`JobId`] for the id → slot map: the engine's ids differ in their high bits (owner) as
+/// much as in their low ones (number), so the bits are mixed (the 64-bit finaliser of MurmurHash3).
+#[derive(Debug, Clone, Copy, Default)]
+struct IdHasher(u64);
+
+impl std::hash::Hasher for IdHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0.rotate_left(8) ^ u64::from(b)).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        }
+    }
+
+    fn write_u64(&mut self, x: u64) {
+        self.0 ^= x;
+    }
+
+    fn finish(&self) -> u64 {
+        let mut x = self.0;
+        x ^= x >> 33;
+        x = x.wrapping_mul(0xff51_afd7_ed55_8ccd);
+        x ^= x >> 33;
+        x = x.wrapping_mul(0xc4ce_b9fe_1a85_ec53);
+        x ^ (x >> 33)
+    }
+}
+
+type IdMap = HashMap<JobId, u32, BuildHasherDefault<IdHasher>>;
+
+/// Most jobs looked up by a linear scan: fewer than this many jobs cost less to scan than to hash.
+const SMALL_IDS: usize = 16;
+
+/// Job id → slot: a short list scanned linearly while the node holds at most [`SMALL_IDS`] jobs (the
+/// common case, as cheap as the old node's scan), a hash map from the first time it holds more
+/// until it is empty again (so a node hovering at the threshold does not move its ids to and fro).
+#[derive(Debug, Clone)]
+struct IdIndex {
+    small: Vec<(JobId, u32)>,
+    map: IdMap,
+    hashed: bool,
+}
+
+impl IdIndex {
+    fn new() -> IdIndex {
+        let mut map = IdMap::default();
+        map.reserve(4 * SMALL_IDS);
+        IdIndex { small: Vec::with_capacity(SMALL_IDS), map, hashed: false }
+    }
+
+    fn len(&self) -> usize {
+        if self.hashed {
+            self.map.len()
+        } else {
+            self.small.len()
+        }
+    }
+
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    fn get(&self, id: &JobId) -> Option<&u32> {
+        if self.hashed {
+            self.map.get(id)
+        } else {
+            self.small.iter().find(|e| e.0 == *id).map(|e| &e.1)
+        }
+    }
+
+    /// Adds `id` (not present).
+    fn insert(&mut self, id: JobId, slot: u32) {
+        if !self.hashed && self.small.len() < SMALL_IDS {
+            self.small.push((id, slot));
+            return;
+        }
+        if !self.hashed {
+            self.hashed = true;
+            self.map.extend(self.small.drain(..));
+        }
+        self.map.insert(id, slot);
+    }
+
+    fn remove(&mut self, id: &JobId) {
+        if self.hashed {
+            self.map.remove(id);
+            if self.map.is_empty() {
+                self.hashed = false;
+            }
+        } else if let Some(k) = self.small.iter().position(|e| e.0 == *id) {
+            self.small.swap_remove(k);
+        }
+    }
+}
+
+/// Rebase the virtual time after this many processor-sharing changes plus twice the shared jobs
+/// (so the O(n) rebase costs O(1) per change, amortised).
+const REBASE_EVERY: usize = 64;
+
+/// A node with its jobs; see the module doc.
+#[derive(Debug, Clone)]
+pub struct Node {
+    discipline: Discipline,
+    cores: usize,
+    speed: f64,
+    /// Jobs by slot; `free` lists the unused slots, `ids` maps a job's id to its slot.
+    slab: Vec<Job>,
+    free: Vec<u32>,
+    ids: IdIndex,
+    /// Jobs holding a core (processor sharing: the capped jobs); at most `cores`, in no order.
+    running: Vec<u32>,
+    /// FIFO, priority, EDF: the waiting jobs.
+    waiting: IndexedHeap<WaitKey>,
+    /// Round robin: the ready list (slots, `prev`/`next` in the jobs), its ends and length.
+    ready_head: u32,
+    ready_tail: u32,
+    ready_len: usize,
+    core_states: Vec<CoreState>,
+    /// Waiting jobs whose work is done (they complete at the next `take_completed`; may hold
+    /// stale slots, checked when read).
+    zero_waiting: Vec<u32>,
+    /// Processor sharing: the jobs below a core by finishing tag, and by weight (heaviest first).
+    shared: IndexedHeap<TagKey>,
+    heaviest: IndexedHeap<HeavyKey>,
+    /// Virtual time `V`, FLOPs per unit weight, and its rate `speed · θ` (0 with no shared job).
+    virtual_time: f64,
+    vrate: f64,
+    /// Σ weight of the shared jobs.
+    shared_weight: f64,
+    /// Processor-sharing changes since the last rebase of `virtual_time`.
+    since_rebase: usize,
+    /// Per class: shared jobs, their Σ weight, and `V` when their usage was last flushed.
+    class_shared: Vec<usize>,
+    class_shared_weight: Vec<f64>,
+    class_mark: Vec<f64>,
+    /// The usage bin the shared jobs' unflushed usage belongs to.
+    shared_bin: usize,
+    next_sequence: u64,
+    last_update: SimTime,
+    total_weight: f64,
+    busy_core_seconds: Vec<f64>,
+    /// Per class: jobs present, ∫ jobs dt up to `class_since`.
+    class_jobs: Vec<usize>,
+    jobs_time_integral: Vec<f64>,
+    class_since: Vec<SimTime>,
+    bin: SimTime,
+    bins: Vec<Vec<f64>>,
+    horizon: SimTime,
+    /// Slots done in a round of `take_completed`.
+    done: Vec<u32>,
+}
+
+/// Nanoseconds until a job with `remaining` FLOPs left finishes at `rate` FLOP/s, rounded to the
+/// nearest nanosecond (half away from zero): `Some(0)` when its work is done now (nothing left —
+/// even if it waits or its core is still switching —, or less than half a nanosecond of work at its
+/// rate), `None` when it makes no progress (no rate, a round-robin context switch, or infinite
+/// work). The one place where the node rounds finishing times (a shared job's `remaining / rate` is
+/// `(F − V) / vrate`, see the module doc).
+fn nanos_to_finish(remaining: f64, rate: f64, switching: bool) -> Option<u64> {
     // A job with no work left is done whatever its place: waiting, or with a core still switching.
-    if job.remaining <= 0.0 {
+    if remaining <= 0.0 {
         return Some(0);
     }
-    if job.switching || !job.remaining.is_finite() {
+    if switching || !remaining.is_finite() {
         return None;
     }
-    if job.rate > 0.0 {
-        Some(SimTime::from_secs_f64(job.remaining / job.rate).0)
+    if rate > 0.0 {
+        Some(SimTime::from_secs_f64(remaining / rate).0)
     } else {
         None
     }
@@ -238,21 +455,42 @@ impl Node {
             }
         }
         let n_bins = (horizon.0 / bin.0 + 1) as usize;
+        let capacity = 64;
         Ok(Node {
             discipline,
             cores,
             speed,
-            jobs: Vec::with_capacity(64),
-            order: Vec::with_capacity(64),
-            ready: VecDeque::with_capacity(64),
+            slab: Vec::with_capacity(capacity),
+            free: Vec::with_capacity(capacity),
+            ids: IdIndex::new(),
+            running: Vec::with_capacity(cores),
+            waiting: IndexedHeap::with_capacity(capacity),
+            ready_head: NONE,
+            ready_tail: NONE,
+            ready_len: 0,
             core_states: vec![CoreState::default(); cores],
+            zero_waiting: Vec::with_capacity(8),
+            shared: IndexedHeap::with_capacity(capacity),
+            heaviest: IndexedHeap::with_capacity(capacity),
+            virtual_time: 0.0,
+            vrate: 0.0,
+            shared_weight: 0.0,
+            since_rebase: 0,
+            class_shared: vec![0; classes],
+            class_shared_weight: vec![0.0; classes],
+            class_mark: vec![0.0; classes],
+            shared_bin: 0,
             next_sequence: 0,
             last_update: SimTime::ZERO,
+            total_weight: 0.0,
             busy_core_seconds: vec![0.0; classes],
+            class_jobs: vec![0; classes],
             jobs_time_integral: vec![0.0; classes],
+            class_since: vec![SimTime::ZERO; classes],
             bin,
             bins: vec![vec![0.0; n_bins]; classes],
             horizon,
+            done: Vec::with_capacity(16),
         })
     }
 
@@ -273,59 +511,137 @@ impl Node {
 
     /// Number of jobs on the node.
     pub fn active_jobs(&self) -> usize {
-        self.jobs.len()
+        self.ids.len()
     }
 
-    /// Sum of the weights of the jobs on the node.
+    /// Sum of the weights of the jobs on the node (kept as jobs come and go, O(1); exactly 0 on an
+    /// empty node).
     pub fn total_weight(&self) -> f64 {
-        self.jobs.iter().map(|j| j.weight).sum()
+        self.total_weight
     }
 
-    /// Current service rate of job `id` in FLOP/s.
+    /// Current service rate of job `id` in FLOP/s. O(1).
     pub fn rate_of(&self, id: JobId) -> Option<f64> {
-        self.jobs.iter().find(|j| j.id == id).map(|j| j.rate)
+        let job = &self.slab[*self.ids.get(&id)? as usize];
+        Some(self.rate(job))
+    }
+
+    fn rate(&self, job: &Job) -> f64 {
+        match job.place {
+            Place::Running if !job.switching => self.speed,
+            Place::Shared => self.vrate * job.weight,
+            _ => 0.0,
+        }
     }
 
     /// The rate (FLOP/s) a new job of weight `weight` would get if it arrived now: the full speed when
     /// fewer jobs than cores are present; otherwise the processor-sharing (water-filling) share, which
     /// for the other disciplines is the long-run average share of an equal job. Allocates nothing.
+    ///
+    /// Processor sharing: O(cores²) at worst, O(cores) in practice (only the capped jobs and the new
+    /// one can take a whole core once it joins). Other disciplines keep no order by weight: O(n).
     pub fn rate_if_added(&self, weight: f64) -> f64 {
-        rate_if_added_to(self.cores, self.speed, self.jobs.iter().map(|j| j.weight), weight)
+        if self.discipline != Discipline::ProcessorSharing || self.active_jobs() < self.cores {
+            let others = self.slab.iter().filter(|j| j.place != Place::Free).map(|j| j.weight);
+            return rate_if_added_to(self.cores, self.speed, others, weight);
+        }
+        // Adding a job lowers the water level θ: no shared job can reach a whole core, so the
+        // fixed-point iteration of `rate_if_added_to` need only look at the capped jobs and the new one.
+        let candidates = || self.running.iter().map(|&s| self.slab[s as usize].weight).chain(std::iter::once(weight));
+        let all = self.total_weight + weight;
+        let cores = self.cores as f64;
+        let mut theta = cores / all;
+        for _ in 0..=self.cores + 1 {
+            let (mut saturated_cores, mut saturated_weight) = (0.0, 0.0);
+            for w in candidates() {
+                if theta * w >= 1.0 {
+                    saturated_cores += 1.0;
+                    saturated_weight += w;
+                }
+            }
+            let free_weight = all - saturated_weight;
+            let next = if free_weight > 0.0 { (cores - saturated_cores) / free_weight } else { theta };
+            if next == theta {
+                break;
+            }
+            theta = next;
+        }
+        self.speed * (theta * weight).min(1.0)
     }
 
-    /// Integrates service and usage from the last update to `now`.
+    /// Integrates service and usage from the last update to `now`: O(cores) for the jobs holding a
+    /// core (their work left, busy time and bins, as before issue 14), O(1) for the shared jobs
+    /// (virtual time), plus O(classes) per usage-bin boundary crossed under processor sharing.
     pub fn advance(&mut self, now: SimTime) {
         if now <= self.last_update {
             return;
         }
         let dt = now.saturating_sub(self.last_update).as_secs_f64();
-        for job in &mut self.jobs {
-            let work = job.rate * dt;
+        let speed = self.speed;
+        for &slot in &self.running {
+            let job = &mut self.slab[slot as usize];
+            let rate = if job.switching { 0.0 } else { speed };
+            let work = rate * dt;
             job.remaining -= work;
             job.served += work;
-            let cores_used = if job.switching { 1.0 } else { job.rate / self.speed };
-            self.busy_core_seconds[job.class] += cores_used * dt;
-            self.jobs_time_integral[job.class] += dt;
+            // A core switching to its job is busy too: one core either way.
+            self.busy_core_seconds[job.class] += dt;
         }
         // Usage per bin: split [last_update, now) at bin boundaries.
+        let shared = !self.shared.is_empty();
         let mut start = self.last_update.0;
         while start < now.0 {
             let bin_index = (start / self.bin.0) as usize;
             let end = ((bin_index as u64 + 1) * self.bin.0).min(now.0);
             let span = (end - start) as f64 / SimTime::NANOS_PER_SEC as f64;
-            for job in &self.jobs {
-                if let Some(slot) = self.bins[job.class].get_mut(bin_index) {
-                    let cores_used = if job.switching { 1.0 } else { job.rate / self.speed };
-                    *slot += cores_used * span;
+            for &slot in &self.running {
+                let class = self.slab[slot as usize].class;
+                if let Some(bin) = self.bins[class].get_mut(bin_index) {
+                    *bin += span;
                 }
+            }
+            if shared {
+                self.virtual_time += self.vrate * span;
+            }
+            if end.is_multiple_of(self.bin.0) {
+                if shared {
+                    for class in 0..self.class_shared.len() {
+                        self.flush_class(class);
+                    }
+                }
+                self.shared_bin = (end / self.bin.0) as usize;
             }
             start = end;
         }
         self.last_update = now;
     }
 
+    /// Processor sharing: adds the usage of class `class`'s shared jobs since its mark to its busy
+    /// time and to the current bin; the mark becomes the current virtual time.
+    fn flush_class(&mut self, class: usize) {
+        if self.class_shared[class] == 0 {
+            return;
+        }
+        let used = self.class_shared_weight[class] * (self.virtual_time - self.class_mark[class]) / self.speed;
+        self.busy_core_seconds[class] += used;
+        if let Some(bin) = self.bins[class].get_mut(self.shared_bin) {
+            *bin += used;
+        }
+        self.class_mark[class] = self.virtual_time;
+    }
+
+    /// Processor sharing: class `class`'s unflushed busy core-seconds.
+    fn unflushed(&self, class: usize) -> f64 {
+        if self.class_shared[class] == 0 {
+            return 0.0;
+        }
+        self.class_shared_weight[class] * (self.virtual_time - self.class_mark[class]) / self.speed
+    }
+
     /// Adds a job at `now` (advancing the node to `now` first). Under the same-instant contract of
     /// the module doc, call [`Node::take_completed`] first when [`Node::next_event`] is due at `now`.
+    /// O(log n) (processor sharing with capped jobs: O(cores + log n)); ids must be unique among the
+    /// jobs on the node.
     pub fn submit(&mut self, now: SimTime, job: JobSpec) {
         self.advance(now);
         if let Discipline::RoundRobin { quantum, .. } = self.discipline {
@@ -334,7 +650,7 @@ impl Node {
         }
         let sequence = self.next_sequence;
         self.next_sequence += 1;
-        self.jobs.push(ActiveJob {
+        let entry = Job {
             id: job.id,
             class: job.class,
             weight: job.weight,
@@ -344,52 +660,158 @@ impl Node {
             work: job.work,
             remaining: job.work,
             served: 0.0,
-            rate: 0.0,
-            running: false,
+            tag: 0.0,
+            tag_base: 0.0,
+            place: Place::Waiting,
             switching: false,
-        });
-        if matches!(self.discipline, Discipline::RoundRobin { .. }) {
-            self.ready.push_back(job.id);
+            prev: NONE,
+            next: NONE,
+        };
+        let slot = match self.free.pop() {
+            Some(slot) => {
+                self.slab[slot as usize] = entry;
+                slot
+            }
+            None => {
+                self.slab.push(entry);
+                (self.slab.len() - 1) as u32
+            }
+        };
+        debug_assert!(self.ids.get(&job.id).is_none(), "job {:?} submitted twice", job.id);
+        self.ids.insert(job.id, slot);
+        self.count_class(job.class, 1);
+        self.total_weight += job.weight;
+        match self.discipline {
+            Discipline::ProcessorSharing => {
+                if self.shared.is_empty() && self.running.len() < self.cores {
+                    // Fewer jobs than cores: a core of its own, no heap touched.
+                    self.slab[slot as usize].place = Place::Running;
+                    self.running.push(slot);
+                } else {
+                    self.make_shared(slot);
+                    self.rebalance();
+                }
+                self.after_shared_change();
+            }
+            Discipline::Fifo | Discipline::FixedPriority { preemptive: false } => {
+                if self.running.len() < self.cores {
+                    self.start(slot);
+                } else {
+                    self.enqueue(slot);
+                }
+            }
+            Discipline::FixedPriority { preemptive: true } | Discipline::Edf => {
+                if self.running.len() < self.cores {
+                    self.start(slot);
+                } else {
+                    // The worst running job (at most `cores` to look at) gives way if the new one
+                    // comes before it.
+                    let key = self.wait_key(slot);
+                    let worst = self.worst_running();
+                    if key < self.wait_key(worst) {
+                        self.stop(worst);
+                        self.enqueue(worst);
+                        self.start(slot);
+                    } else {
+                        self.enqueue(slot);
+                    }
+                }
+            }
+            Discipline::RoundRobin { quantum, context_switch } => {
+                self.ready_push_back(slot);
+                self.note_if_done_waiting(slot);
+                self.round_robin_timers(now, quantum);
+                self.round_robin_fill(now, quantum, context_switch);
+            }
         }
-        self.dispatch(now);
     }
 
     /// Removes job `id` at `now`; returns what it was served, or `None` if it is not on the node.
+    /// O(log n).
     pub fn cancel(&mut self, now: SimTime, id: JobId) -> Option<FinishedJob> {
         self.advance(now);
-        let index = self.jobs.iter().position(|j| j.id == id)?;
-        let job = self.jobs.swap_remove(index);
-        self.release_core(id);
+        let slot = *self.ids.get(&id)?;
+        let served = self.served_of(slot);
+        self.remove(slot);
         self.dispatch(now);
-        Some(FinishedJob { id, served: job.served })
+        Some(FinishedJob { id, served })
     }
 
-    /// Round robin: frees the core of `id` (if any) and drops it from the ready queue.
-    fn release_core(&mut self, id: JobId) {
-        if matches!(self.discipline, Discipline::RoundRobin { .. }) {
-            for core in &mut self.core_states {
-                if core.job == Some(id) {
-                    core.job = None;
-                }
-            }
-            self.ready.retain(|&r| r != id);
+    /// FLOPs served to the job in `slot` so far.
+    fn served_of(&self, slot: u32) -> f64 {
+        let job = &self.slab[slot as usize];
+        match job.place {
+            Place::Shared => job.served + job.weight * (self.virtual_time - job.tag_base),
+            _ => job.served,
         }
     }
 
-    /// Time of the next completion or round-robin timer at the current rates, if any.
+    /// Takes the job in `slot` out of every structure and frees the slot (no dispatch).
+    fn remove(&mut self, slot: u32) {
+        let job = &self.slab[slot as usize];
+        let (id, class, weight, place) = (job.id, job.class, job.weight, job.place);
+        match place {
+            Place::Running => {
+                self.stop(slot);
+                if let Discipline::RoundRobin { .. } = self.discipline {
+                    for core in &mut self.core_states {
+                        if core.job == Some(slot) {
+                            core.job = None;
+                        }
+                    }
+                }
+            }
+            Place::Waiting => {
+                if let Discipline::RoundRobin { .. } = self.discipline {
+                    self.ready_unlink(slot);
+                } else {
+                    self.waiting.remove(slot);
+                }
+            }
+            Place::Shared => self.unshare(slot),
+            Place::Free => unreachable!("a free slot is on no structure"),
+        }
+        self.slab[slot as usize].place = Place::Free;
+        self.ids.remove(&id);
+        self.free.push(slot);
+        self.count_class(class, -1);
+        self.total_weight = if self.ids.is_empty() { 0.0 } else { self.total_weight - weight };
+        if self.discipline == Discipline::ProcessorSharing {
+            self.since_rebase += 1;
+        }
+    }
+
+    /// One more (`+1`) or one fewer (`-1`) job of class `class`, at `last_update`.
+    fn count_class(&mut self, class: usize, change: isize) {
+        let span = self.last_update.saturating_sub(self.class_since[class]).as_secs_f64();
+        self.jobs_time_integral[class] += self.class_jobs[class] as f64 * span;
+        self.class_since[class] = self.last_update;
+        self.class_jobs[class] = self.class_jobs[class].wrapping_add_signed(change);
+    }
+
+    /// Time of the next completion or round-robin timer at the current rates, if any. O(cores).
     pub fn next_event(&self) -> Option<SimTime> {
         let mut best: Option<SimTime> = None;
         let mut consider = |t: SimTime| best = Some(best.map_or(t, |b| b.min(t)));
-        for job in &self.jobs {
-            if let Some(nanos) = nanos_to_finish(job) {
+        for &slot in &self.running {
+            let job = &self.slab[slot as usize];
+            if let Some(nanos) = nanos_to_finish(job.remaining, self.speed, job.switching) {
                 consider(self.last_update.saturating_add(SimTime(nanos)));
             }
+        }
+        if let Some((TagKey(tag, _), _)) = self.shared.peek() {
+            if let Some(nanos) = nanos_to_finish(tag - self.virtual_time, self.vrate, false) {
+                consider(self.last_update.saturating_add(SimTime(nanos)));
+            }
+        }
+        if self.zero_waiting.iter().any(|&s| self.is_done_waiting(s)) {
+            consider(self.last_update);
         }
         if matches!(self.discipline, Discipline::RoundRobin { .. }) {
             for core in self.core_states.iter().filter(|c| c.job.is_some()) {
                 if core.switch_until > self.last_update {
                     consider(core.switch_until);
-                } else if !self.ready.is_empty() {
+                } else if self.ready_len > 0 {
                     // The quantum matters only when someone waits; otherwise the job keeps its core.
                     consider(core.quantum_end.max(self.last_update));
                 }
@@ -398,208 +820,390 @@ impl Node {
         best
     }
 
+    /// Whether the job in `slot` waits with its work done.
+    fn is_done_waiting(&self, slot: u32) -> bool {
+        let job = &self.slab[slot as usize];
+        job.place == Place::Waiting && job.remaining <= 0.0
+    }
+
     /// Advances to `now`, removes every job whose work is done at `now` (less than half a nanosecond
     /// of work left at its rate — the rounding of [`Node::next_event`]), pushing them to `finished` in
     /// ascending id order, handles round-robin timers and re-dispatches. Returns how many jobs
-    /// finished.
+    /// finished. O((k + 1) log n) for k jobs finished (plus O(cores) per round).
     pub fn take_completed(&mut self, now: SimTime, finished: &mut Vec<FinishedJob>) -> usize {
         self.advance(now);
         let before = finished.len();
         // Removing jobs raises the others' rates (processor sharing) and a dispatch can start a job
         // with less than half a nanosecond of work: repeat until nothing more is done at `now`.
+        let mut first = true;
         loop {
-            let round = finished.len();
-            let mut index = 0;
-            while index < self.jobs.len() {
-                if nanos_to_finish(&self.jobs[index]) == Some(0) {
-                    let job = self.jobs.swap_remove(index);
-                    // A job finishing within the last half nanosecond was served exactly its work.
-                    finished.push(FinishedJob { id: job.id, served: job.work });
-                } else {
-                    index += 1;
+            let mut done = std::mem::take(&mut self.done);
+            done.clear();
+            for &slot in &self.running {
+                let job = &self.slab[slot as usize];
+                if nanos_to_finish(job.remaining, self.speed, job.switching) == Some(0) {
+                    done.push(slot);
                 }
             }
-            for done in &finished[round..] {
-                self.release_core(done.id);
+            for k in 0..self.zero_waiting.len() {
+                let slot = self.zero_waiting[k];
+                if self.is_done_waiting(slot) && !done.contains(&slot) {
+                    done.push(slot);
+                }
             }
+            self.zero_waiting.clear();
+            // Shared jobs finish in tag order: the done ones are the first in the heap. They leave
+            // it here; the rates stay those of this round until all done jobs are out.
+            let mut shared_done = 0;
+            while let Some((TagKey(tag, _), slot)) = self.shared.peek() {
+                if nanos_to_finish(tag - self.virtual_time, self.vrate, false) != Some(0) {
+                    break;
+                }
+                self.shared.pop();
+                done.push(slot);
+                shared_done += 1;
+            }
+            let any = !done.is_empty();
+            for (k, &slot) in done.iter().enumerate() {
+                // A job finishing within the last half nanosecond was served exactly its work.
+                let job = &self.slab[slot as usize];
+                finished.push(FinishedJob { id: job.id, served: job.work });
+                if k >= done.len() - shared_done {
+                    // Already out of the tag heap: out of the rest.
+                    self.unshare_popped(slot);
+                }
+                self.remove_popped_or(slot, k >= done.len() - shared_done);
+            }
+            self.done = done;
             self.dispatch(now);
-            // Every round removes at least one job, so this ends.
-            if !self.jobs.iter().any(|j| nanos_to_finish(j) == Some(0)) {
+            // The first round may find nothing (a switch ending now starts a job that is done at
+            // once); every later one removes a job, so this ends.
+            if (!any && !first) || self.next_event() != Some(now) {
                 break;
             }
+            first = false;
         }
         finished[before..].sort_unstable_by_key(|f| f.id);
         finished.len() - before
     }
 
-    /// Decides which jobs hold cores and sets every job's rate.
+    /// `remove`, for a shared job already taken out of the tag heap when `popped`.
+    fn remove_popped_or(&mut self, slot: u32, popped: bool) {
+        if popped {
+            // `unshare_popped` left it as a waiting job with no structure: just free it.
+            self.slab[slot as usize].place = Place::Free;
+            let job = &self.slab[slot as usize];
+            let (id, class, weight) = (job.id, job.class, job.weight);
+            self.ids.remove(&id);
+            self.free.push(slot);
+            self.count_class(class, -1);
+            self.total_weight = if self.ids.is_empty() { 0.0 } else { self.total_weight - weight };
+            self.since_rebase += 1;
+        } else {
+            self.remove(slot);
+        }
+    }
+
+    /// Decides which jobs hold cores after jobs left (and round-robin timers).
     fn dispatch(&mut self, now: SimTime) {
         match self.discipline {
-            Discipline::ProcessorSharing => self.share_processor(),
-            Discipline::Fifo => self.fill_free_cores(|j| (0, SimTime::ZERO, j.sequence)),
-            Discipline::FixedPriority { preemptive: false } => {
-                self.fill_free_cores(|j| (j.priority, SimTime::ZERO, j.sequence))
+            Discipline::ProcessorSharing => {
+                self.rebalance();
+                self.after_shared_change();
             }
-            Discipline::FixedPriority { preemptive: true } => {
-                self.run_best(|j| (j.priority, SimTime::ZERO, j.sequence))
+            Discipline::RoundRobin { quantum, context_switch } => {
+                self.round_robin_timers(now, quantum);
+                self.round_robin_fill(now, quantum, context_switch);
             }
-            Discipline::Edf => self.run_best(|j| (0, j.deadline, j.sequence)),
-            Discipline::RoundRobin { quantum, context_switch } => self.round_robin(now, quantum, context_switch),
+            // Free cores take the best waiting jobs (preemptive or not: a job that fits runs
+            // without displacing anyone, and no waiting job beats a running one).
+            _ => {
+                while self.running.len() < self.cores {
+                    let Some((_, slot)) = self.waiting.pop() else { break };
+                    self.start(slot);
+                }
+            }
         }
     }
 
-    fn set_rates_from_running(&mut self) {
-        let speed = self.speed;
-        for job in &mut self.jobs {
-            job.rate = if job.running && !job.switching { speed } else { 0.0 };
+    fn wait_key(&self, slot: u32) -> WaitKey {
+        let job = &self.slab[slot as usize];
+        match self.discipline {
+            Discipline::FixedPriority { .. } => WaitKey(job.priority, SimTime::ZERO, job.sequence),
+            Discipline::Edf => WaitKey(0, job.deadline, job.sequence),
+            _ => WaitKey(0, SimTime::ZERO, job.sequence),
         }
     }
 
-    /// Non-preemptive: running jobs keep their cores; free cores go to the best waiting jobs by `key`.
-    fn fill_free_cores(&mut self, key: impl Fn(&ActiveJob) -> (u32, SimTime, u64)) {
-        let running = self.jobs.iter().filter(|j| j.running).count();
-        let free = self.cores.saturating_sub(running);
-        if free > 0 {
-            self.order.clear();
-            self.order.extend((0..self.jobs.len()).filter(|&i| !self.jobs[i].running));
-            let jobs = &self.jobs;
-            if self.order.len() > free {
-                self.order.select_nth_unstable_by(free, |&a, &b| key(&jobs[a]).cmp(&key(&jobs[b])));
-                self.order.truncate(free);
-            }
-            for &i in &self.order {
-                self.jobs[i].running = true;
+    /// The running job that comes last in the waiting order.
+    fn worst_running(&self) -> u32 {
+        let mut worst = self.running[0];
+        for &slot in &self.running[1..] {
+            if self.wait_key(slot) > self.wait_key(worst) {
+                worst = slot;
             }
         }
-        self.set_rates_from_running();
+        worst
     }
 
-    /// Preemptive: the best `cores` jobs by `key` hold the cores (free cores are used first because a
-    /// job that fits runs without displacing anyone).
-    fn run_best(&mut self, key: impl Fn(&ActiveJob) -> (u32, SimTime, u64)) {
-        let n = self.jobs.len();
-        if n <= self.cores {
-            self.jobs.iter_mut().for_each(|j| j.running = true);
+    /// The job in `slot` takes a core.
+    fn start(&mut self, slot: u32) {
+        self.slab[slot as usize].place = Place::Running;
+        self.running.push(slot);
+    }
+
+    /// The job in `slot` leaves its core (it is marked waiting, on no structure yet).
+    fn stop(&mut self, slot: u32) {
+        let k = self.running.iter().position(|&s| s == slot).expect("a running job is in `running`");
+        self.running.swap_remove(k);
+        let job = &mut self.slab[slot as usize];
+        job.place = Place::Waiting;
+        job.switching = false;
+    }
+
+    /// FIFO, priority, EDF: the job in `slot` waits.
+    fn enqueue(&mut self, slot: u32) {
+        let key = self.wait_key(slot);
+        self.slab[slot as usize].place = Place::Waiting;
+        self.waiting.push(key, slot);
+        self.note_if_done_waiting(slot);
+    }
+
+    /// A waiting job with no work left is done at the next `take_completed`.
+    fn note_if_done_waiting(&mut self, slot: u32) {
+        if self.slab[slot as usize].remaining <= 0.0 {
+            self.zero_waiting.push(slot);
+        }
+    }
+
+    fn ready_push_back(&mut self, slot: u32) {
+        let tail = self.ready_tail;
+        let job = &mut self.slab[slot as usize];
+        job.place = Place::Waiting;
+        job.prev = tail;
+        job.next = NONE;
+        if tail == NONE {
+            self.ready_head = slot;
         } else {
-            self.order.clear();
-            self.order.extend(0..n);
-            let jobs = &self.jobs;
-            self.order.select_nth_unstable_by(self.cores, |&a, &b| key(&jobs[a]).cmp(&key(&jobs[b])));
-            self.jobs.iter_mut().for_each(|j| j.running = false);
-            for k in 0..self.cores {
-                let i = self.order[k];
-                self.jobs[i].running = true;
-            }
+            self.slab[tail as usize].next = slot;
         }
-        self.set_rates_from_running();
+        self.ready_tail = slot;
+        self.ready_len += 1;
     }
 
-    fn round_robin(&mut self, now: SimTime, quantum: SimTime, context_switch: SimTime) {
-        self.round_robin_timers(now, quantum);
-        self.round_robin_fill(now, quantum, context_switch);
-        self.set_rates_from_running();
+    fn ready_unlink(&mut self, slot: u32) {
+        let (prev, next) = (self.slab[slot as usize].prev, self.slab[slot as usize].next);
+        if prev == NONE {
+            self.ready_head = next;
+        } else {
+            self.slab[prev as usize].next = next;
+        }
+        if next == NONE {
+            self.ready_tail = prev;
+        } else {
+            self.slab[next as usize].prev = prev;
+        }
+        self.ready_len -= 1;
     }
 
     /// Round robin: switches that ended, and quanta that expired while someone waits (the job goes to
-    /// the back of the ready queue). Idempotent at one instant.
+    /// the back of the ready queue). Idempotent at one instant. O(cores).
     fn round_robin_timers(&mut self, now: SimTime, quantum: SimTime) {
         for c in 0..self.core_states.len() {
             let core = self.core_states[c];
-            let Some(id) = core.job else { continue };
+            let Some(slot) = core.job else { continue };
             if core.switch_until <= now {
-                if let Some(job) = self.jobs.iter_mut().find(|j| j.id == id) {
-                    job.switching = false;
-                }
+                self.slab[slot as usize].switching = false;
             }
             if core.switch_until <= now && core.quantum_end <= now {
                 // While nobody waited, the quantum was renewed at every multiple of `quantum`; the job
                 // is preempted only at such a boundary with someone waiting.
                 let elapsed = now.0 - core.quantum_end.0;
                 let at_boundary = elapsed.is_multiple_of(quantum.0);
-                if self.ready.is_empty() || !at_boundary {
+                if self.ready_len == 0 || !at_boundary {
                     let renewals = elapsed / quantum.0 + 1;
                     self.core_states[c].quantum_end = SimTime(core.quantum_end.0 + renewals * quantum.0);
                 } else {
-                    self.ready.push_back(id);
+                    self.stop(slot);
+                    self.ready_push_back(slot);
+                    self.note_if_done_waiting(slot);
                     self.core_states[c].job = None;
-                    if let Some(job) = self.jobs.iter_mut().find(|j| j.id == id) {
-                        job.running = false;
-                    }
                 }
             }
         }
     }
 
-    /// Round robin: idle cores take the head of the ready queue.
+    /// Round robin: idle cores take the head of the ready queue. O(cores).
     fn round_robin_fill(&mut self, now: SimTime, quantum: SimTime, context_switch: SimTime) {
         for c in 0..self.core_states.len() {
             if self.core_states[c].job.is_some() {
                 continue;
             }
-            let Some(id) = self.ready.pop_front() else { break };
+            let slot = self.ready_head;
+            if slot == NONE {
+                break;
+            }
+            self.ready_unlink(slot);
+            let id = self.slab[slot as usize].id;
             let switch = self.core_states[c].last_job != Some(id) && context_switch.0 > 0;
             let start = if switch { now.saturating_add(context_switch) } else { now };
             self.core_states[c] = CoreState {
-                job: Some(id),
+                job: Some(slot),
                 last_job: Some(id),
                 switch_until: start,
                 quantum_end: start.saturating_add(quantum),
             };
-            if let Some(job) = self.jobs.iter_mut().find(|j| j.id == id) {
-                job.running = true;
-                job.switching = switch;
-            }
+            self.start(slot);
+            self.slab[slot as usize].switching = switch;
         }
     }
 
-    fn share_processor(&mut self) {
-        let n = self.jobs.len();
-        if n <= self.cores {
-            self.jobs.iter_mut().for_each(|j| j.rate = self.speed);
-            return;
+    /// Processor sharing: the job in `slot` (new, or capped at `Running`) becomes shared, with
+    /// finishing tag `F = V + remaining / weight`. O(log n).
+    fn make_shared(&mut self, slot: u32) {
+        if self.slab[slot as usize].place == Place::Running {
+            let k = self.running.iter().position(|&s| s == slot).expect("a capped job is in `running`");
+            self.running.swap_remove(k);
         }
-        // Equal weights (the common case): everyone gets cores / n of a core; no sort needed.
-        let first_weight = self.jobs[0].weight;
-        if self.jobs.iter().all(|j| j.weight == first_weight) {
-            let rate = self.speed * self.cores as f64 / n as f64;
-            self.jobs.iter_mut().for_each(|j| j.rate = rate);
-            return;
+        let v = self.virtual_time;
+        let job = &mut self.slab[slot as usize];
+        job.place = Place::Shared;
+        job.tag = v + job.remaining / job.weight;
+        job.tag_base = v;
+        let (tag, id, weight, class) = (job.tag, job.id, job.weight, job.class);
+        self.shared.push(TagKey(tag, id), slot);
+        self.heaviest.push(HeavyKey(weight, id), slot);
+        self.shared_weight += weight;
+        self.flush_class(class);
+        if self.class_shared[class] == 0 {
+            self.class_mark[class] = v;
+            self.class_shared_weight[class] = 0.0;
         }
-        self.order.clear();
-        self.order.extend(0..n);
-        let jobs = &self.jobs;
-        // Heaviest first; ties by id so the result never depends on the vector's order.
-        self.order
-            .sort_unstable_by(|&a, &b| jobs[b].weight.total_cmp(&jobs[a].weight).then(jobs[a].id.cmp(&jobs[b].id)));
-        let mut capacity = self.cores as f64;
-        let mut remaining_weight: f64 = self.jobs.iter().map(|j| j.weight).sum();
-        let mut position = 0;
-        while position < n {
-            let job = &mut self.jobs[self.order[position]];
-            if capacity * job.weight >= remaining_weight {
-                job.rate = self.speed;
-                capacity -= 1.0;
-                remaining_weight -= job.weight;
-                position += 1;
-            } else {
-                break;
+        self.class_shared[class] += 1;
+        self.class_shared_weight[class] += weight;
+    }
+
+    /// Processor sharing: the shared job in `slot` leaves the shared set (its work left and served
+    /// brought up to date; marked waiting, on no structure).
+    fn unshare(&mut self, slot: u32) {
+        self.shared.remove(slot);
+        self.unshare_popped(slot);
+    }
+
+    /// `unshare` for a job already out of the tag heap.
+    fn unshare_popped(&mut self, slot: u32) {
+        self.heaviest.remove(slot);
+        let v = self.virtual_time;
+        let job = &mut self.slab[slot as usize];
+        job.remaining = (job.tag - v) * job.weight;
+        job.served += job.weight * (v - job.tag_base);
+        job.place = Place::Waiting;
+        let (weight, class) = (job.weight, job.class);
+        self.shared_weight = if self.shared.is_empty() { 0.0 } else { self.shared_weight - weight };
+        self.flush_class(class);
+        self.class_shared[class] -= 1;
+        self.class_shared_weight[class] =
+            if self.class_shared[class] == 0 { 0.0 } else { self.class_shared_weight[class] - weight };
+    }
+
+    /// Processor sharing: the water-filling fixed point. The capped jobs (`running`, a whole core
+    /// each) must be the heaviest and each pass the test of the module doc, `K · w ≥ W` with `K` the
+    /// cores left to the shared jobs and `W` their weight; the lightest capped job that fails it
+    /// becomes shared, the heaviest shared job that passes it is capped, until neither happens.
+    /// O(cores) per change of the capped set, which changes by O(1) per event in practice.
+    fn rebalance(&mut self) {
+        // Each step moves one job; a bound keeps floating-point ties from cycling.
+        for _ in 0..4 * self.cores + 4 {
+            let free_cores = (self.cores - self.running.len()) as f64;
+            if !self.shared.is_empty() {
+                if let Some((HeavyKey(w, _), slot)) = self.heaviest.peek() {
+                    if free_cores * w >= self.shared_weight {
+                        self.shared.remove(slot);
+                        self.unshare_popped(slot);
+                        self.slab[slot as usize].place = Place::Running;
+                        self.running.push(slot);
+                        continue;
+                    }
+                }
+            }
+            // The lightest capped job (ties: the larger id, last in the water-filling order).
+            let mut lightest: Option<u32> = None;
+            for &slot in &self.running {
+                let job = &self.slab[slot as usize];
+                let lighter = lightest.is_none_or(|l| {
+                    let other = &self.slab[l as usize];
+                    job.weight < other.weight || (job.weight == other.weight && job.id > other.id)
+                });
+                if lighter {
+                    lightest = Some(slot);
+                }
+            }
+            match lightest {
+                Some(slot) if free_cores * self.slab[slot as usize].weight < self.shared_weight => {
+                    self.make_shared(slot)
+                }
+                _ => break,
             }
         }
-        for &index in &self.order[position..] {
-            let job = &mut self.jobs[index];
-            job.rate = self.speed * capacity * job.weight / remaining_weight;
+        self.vrate = if self.shared.is_empty() {
+            0.0
+        } else {
+            self.speed * (self.cores - self.running.len()) as f64 / self.shared_weight
+        };
+    }
+
+    /// Processor sharing, after the shared set changed: with no shared job the virtual time restarts
+    /// at 0; after `REBASE_EVERY + 2·shared` changes it is moved back to 0 with every tag (O(n),
+    /// amortised O(1)), so `F − V` keeps the precision of the work left rather than that of a long
+    /// busy period's `V`. The weight sums are recomputed then too (no drift from additions and
+    /// subtractions).
+    fn after_shared_change(&mut self) {
+        self.since_rebase += 1;
+        if self.shared.is_empty() {
+            self.virtual_time = 0.0;
+            self.since_rebase = 0;
+            return;
         }
+        if self.since_rebase < REBASE_EVERY + 2 * self.shared.len() {
+            return;
+        }
+        self.since_rebase = 0;
+        for class in 0..self.class_shared.len() {
+            self.flush_class(class);
+            self.class_mark[class] = 0.0;
+            if self.class_shared[class] > 0 {
+                self.class_shared_weight[class] = 0.0;
+            }
+        }
+        let offset = self.virtual_time;
+        let slab = &mut self.slab;
+        let mut shared_weight = 0.0;
+        self.shared.rekey(|TagKey(tag, id), slot| {
+            let job = &mut slab[slot as usize];
+            job.tag = tag - offset;
+            job.tag_base -= offset;
+            shared_weight += job.weight;
+            TagKey(job.tag, id)
+        });
+        for slot in self.shared.slots() {
+            let job = &self.slab[slot as usize];
+            self.class_shared_weight[job.class] += job.weight;
+        }
+        self.shared_weight = shared_weight;
+        self.virtual_time = 0.0;
+        self.vrate = self.speed * (self.cores - self.running.len()) as f64 / self.shared_weight;
     }
 
     /// Busy core-seconds of accounting class `class` since time zero (up to the last advance).
     pub fn busy_core_seconds(&self, class: usize) -> f64 {
-        self.busy_core_seconds[class]
+        self.busy_core_seconds[class] + self.unflushed(class)
     }
 
     /// ∫ (jobs of class `class` present) dt since time zero, job-seconds: divided by the elapsed time
     /// it is the time-average number in system (Little's law's L).
     pub fn jobs_time_integral(&self, class: usize) -> f64 {
-        self.jobs_time_integral[class]
+        let span = self.last_update.saturating_sub(self.class_since[class]).as_secs_f64();
+        self.jobs_time_integral[class] + self.class_jobs[class] as f64 * span
     }
 
     /// Length of a usage bin.
@@ -616,11 +1220,13 @@ impl Node {
     /// the bin's length; the last bin may be shorter than the others).
     pub fn usage_bins(&self, class: usize) -> Vec<f64> {
         let n = (self.horizon.0.div_ceil(self.bin.0) as usize).clamp(1, self.bins[class].len());
+        let unflushed = self.unflushed(class);
         (0..n)
             .map(|i| {
                 let start = self.bin.0 * i as u64;
                 let end = (start + self.bin.0).min(self.horizon.0.max(start + 1));
-                self.bins[class][i] / ((end - start) as f64 / SimTime::NANOS_PER_SEC as f64)
+                let used = if i == self.shared_bin { self.bins[class][i] + unflushed } else { self.bins[class][i] };
+                used / ((end - start) as f64 / SimTime::NANOS_PER_SEC as f64)
             })
             .collect()
     }
