@@ -18,7 +18,7 @@
 //! [`run_with`] runs one command line in-process (what tests use).
 
 use std::ffi::OsString;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::Context;
@@ -684,14 +684,8 @@ fn run_scenario(args: RunArgs, registry: &PolicyRegistry) -> anyhow::Result<()> 
 }
 
 fn study(args: StudyArgs, registry: &PolicyRegistry) -> anyhow::Result<()> {
-    use crate::study::{aggregate, run, spec::Study};
-    let study = Study::load_with(&args.study, registry).map_err(|e| {
-        let text = crate::input::read_text(&args.study, crate::input::TEXT_LIMIT, "study files").unwrap_or_default();
-        match check::wrong_command(&args.study, &text, check::FileKind::Study) {
-            Some(message) => anyhow::anyhow!("{message}"),
-            None => e.into(),
-        }
-    })?;
+    use crate::study::{aggregate, run};
+    let study = load_study(&args.study, registry)?;
     let mut warned = std::collections::BTreeSet::new();
     for point in study.points.iter().filter(|p| warned.insert(p.scenario.text())) {
         let label = if point.label.is_empty() { String::new() } else { format!(" ({})", point.label) };
@@ -756,15 +750,21 @@ fn study(args: StudyArgs, registry: &PolicyRegistry) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn merge(args: MergeArgs, registry: &PolicyRegistry) -> anyhow::Result<()> {
-    use crate::study::{aggregate, run, spec::Study};
-    let study = Study::load_with(&args.study, registry).map_err(|e| {
-        let text = crate::input::read_text(&args.study, crate::input::TEXT_LIMIT, "study files").unwrap_or_default();
-        match check::wrong_command(&args.study, &text, check::FileKind::Study) {
+/// Reads a study file for `study` and `merge`; when it fails on what is a scenario file, the error
+/// names `flexrnn run` instead.
+fn load_study(path: &Path, registry: &PolicyRegistry) -> anyhow::Result<crate::study::spec::Study> {
+    crate::study::spec::Study::load_with(path, registry).map_err(|e| {
+        let text = crate::input::read_text(path, crate::input::TEXT_LIMIT, "study files").unwrap_or_default();
+        match check::wrong_command(path, &text, check::FileKind::Study) {
             Some(message) => anyhow::anyhow!("{message}"),
             None => e.into(),
         }
-    })?;
+    })
+}
+
+fn merge(args: MergeArgs, registry: &PolicyRegistry) -> anyhow::Result<()> {
+    use crate::study::{aggregate, run};
+    let study = load_study(&args.study, registry)?;
     let loaded = run::load(&study)?;
     let out = args.out.unwrap_or_else(|| PathBuf::from("results").join(&study.name));
     for shard in &args.shards {
