@@ -418,6 +418,26 @@ fn nanos_to_finish(remaining: f64, rate: f64, switching: bool) -> Option<u64> {
     }
 }
 
+/// Refuses zero cores, a non-positive or infinite speed, a zero bin and a zero round-robin quantum
+/// (the checks of [`Node::with_discipline`], shared with the test-only reference node).
+fn check_parameters(discipline: Discipline, cores: usize, speed: f64, bin: SimTime) -> Result<(), NodeError> {
+    if cores == 0 {
+        return Err(NodeError::Invalid("cores must be at least 1".into()));
+    }
+    if !(speed.is_finite() && speed > 0.0) {
+        return Err(NodeError::Invalid(format!("speed must be positive and finite, got {speed}")));
+    }
+    if bin.0 == 0 {
+        return Err(NodeError::Invalid("bin must be positive".into()));
+    }
+    if let Discipline::RoundRobin { quantum, .. } = discipline {
+        if quantum.0 == 0 {
+            return Err(NodeError::Invalid("round robin quantum must be positive".into()));
+        }
+    }
+    Ok(())
+}
+
 impl Node {
     /// A processor-sharing node; see [`Node::with_discipline`].
     ///
@@ -440,20 +460,7 @@ impl Node {
         bin: SimTime,
         horizon: SimTime,
     ) -> Result<Node, NodeError> {
-        if cores == 0 {
-            return Err(NodeError::Invalid("cores must be at least 1".into()));
-        }
-        if !(speed.is_finite() && speed > 0.0) {
-            return Err(NodeError::Invalid(format!("speed must be positive and finite, got {speed}")));
-        }
-        if bin.0 == 0 {
-            return Err(NodeError::Invalid("bin must be positive".into()));
-        }
-        if let Discipline::RoundRobin { quantum, .. } = discipline {
-            if quantum.0 == 0 {
-                return Err(NodeError::Invalid("round robin quantum must be positive".into()));
-            }
-        }
+        check_parameters(discipline, cores, speed, bin)?;
         let n_bins = (horizon.0 / bin.0 + 1) as usize;
         let capacity = 64;
         Ok(Node {

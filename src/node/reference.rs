@@ -1,12 +1,13 @@
 //! The node as it was before issue 14 (every event walks every job): kept, for tests only, as the
 //! reference the O(log n) [`super::Node`] is compared with on random job sequences
-//! (`super::reference_tests`). Its code is unchanged but for these lines and the imports.
+//! (`super::reference_tests`). Its code is unchanged but for these lines, the imports and the
+//! parameter checks (shared with the new node: they are not what the comparison tests).
 
 #![allow(dead_code)]
 
 use std::collections::VecDeque;
 
-use super::{rate_if_added_to, Discipline, FinishedJob, JobId, JobSpec, NodeError};
+use super::{check_parameters, rate_if_added_to, Discipline, FinishedJob, JobId, JobSpec, NodeError};
 use crate::sim::SimTime;
 
 #[derive(Debug, Clone)]
@@ -96,20 +97,7 @@ impl Node {
         bin: SimTime,
         horizon: SimTime,
     ) -> Result<Node, NodeError> {
-        if cores == 0 {
-            return Err(NodeError::Invalid("cores must be at least 1".into()));
-        }
-        if !(speed.is_finite() && speed > 0.0) {
-            return Err(NodeError::Invalid(format!("speed must be positive and finite, got {speed}")));
-        }
-        if bin.0 == 0 {
-            return Err(NodeError::Invalid("bin must be positive".into()));
-        }
-        if let Discipline::RoundRobin { quantum, .. } = discipline {
-            if quantum.0 == 0 {
-                return Err(NodeError::Invalid("round robin quantum must be positive".into()));
-            }
-        }
+        check_parameters(discipline, cores, speed, bin)?;
         let n_bins = (horizon.0 / bin.0 + 1) as usize;
         Ok(Node {
             discipline,
