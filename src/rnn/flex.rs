@@ -851,7 +851,8 @@ impl FlexibleModel {
     /// A new setting is named `<model>@thr=<thr>` / `k=<K>,thr=<thr>` with the value as `f32` prints
     /// it. Its expected FLOPs per step, accuracy and MSE are interpolated linearly in `thr` between
     /// the two neighbouring points of the card's grid (for SkipW, the points with the same `K`); at a
-    /// grid point they are that point's values; `None` where the card has no such points.
+    /// grid point they are that point's values; `None` where the card has no such points. A Skip-RNN
+    /// `thr` above 1 never updates and takes the values of the grid's point above 1 (1.01).
     ///
     /// # Errors
     /// [`KnobError::Unknown`] if `name` is neither a setting nor a continuous form of this family;
@@ -865,7 +866,7 @@ impl FlexibleModel {
             (FlexibleModel::Thr(f), Knobs::Thr { model, thr }) => {
                 let template =
                     f.settings.iter().position(|s| matches!(s.knobs, Knobs::Thr { model: m, .. } if m == model));
-                (template, format!("{}@thr={thr}", f.models[model].name()), interpolate(&f.grids[model], thr))
+                (template, format!("{}@thr={thr}", f.models[model].name()), interpolate_thr(&f.grids[model], thr))
             }
             (FlexibleModel::SkipW(f), Knobs::SkipW { k, thr }) => {
                 let points: Vec<MeasuredPoint> = f.grid.iter().filter(|(pk, _)| *pk == k).map(|(_, p)| *p).collect();
@@ -1112,6 +1113,18 @@ fn interpolate(points: &[MeasuredPoint], thr: f32) -> Option<MeasuredPoint> {
     })
 }
 
+/// A Skip-RNN's card values at `thr`: as [`interpolate`], except that every `thr > 1` takes the values
+/// of the grid's first point above 1 (with `thr` kept). The update gate `ũ` lies in `[0, 1]`, so any
+/// threshold above 1 never updates: between 1 (which still updates when `ũ` reaches 1) and that point
+/// (1.01 on the shipped cards) the behaviour jumps, and a straight line would promise updates that
+/// never happen.
+fn interpolate_thr(points: &[MeasuredPoint], thr: f32) -> Option<MeasuredPoint> {
+    if thr > 1.0 {
+        return points.iter().find(|p| p.thr > 1.0).map(|p| MeasuredPoint { thr, ..*p });
+    }
+    interpolate(points, thr)
+}
+
 /// Indices of the grid points `(thr, accuracy, mean FLOPs per step)` kept: the first, then every point
 /// whose accuracy differs from the last kept one's or whose FLOPs differ by more than 1 %.
 fn thin(points: &[(f32, f64, f64)]) -> Vec<usize> {
@@ -1149,6 +1162,18 @@ mod tests {
         assert_eq!(interpolate(&grid, 1.0), Some(grid[2]));
         assert_eq!(interpolate(&grid, 1.5), None, "outside the grid");
         assert_eq!(interpolate(&[], 0.5), None);
+    }
+
+    #[test]
+    fn thresholds_above_one_take_the_no_update_point_not_a_line_to_it() {
+        // Updates every other step at 1, never above it: 1.005 is the 1.01 point, not halfway.
+        let grid = [point(0.5, Some(0.9), 100.0), point(1.0, Some(0.6), 50.0), point(1.01, Some(0.1), 3.0)];
+        let above = interpolate_thr(&grid, 1.005).unwrap();
+        assert_eq!((above.thr, above.accuracy, above.flops), (1.005, Some(0.1), Some(3.0)));
+        assert_eq!(interpolate_thr(&grid, 1.0), Some(grid[1]));
+        let below = interpolate_thr(&grid, 0.75).unwrap();
+        assert_eq!(below.flops, Some(75.0), "below 1 the line between neighbours stays");
+        assert_eq!(interpolate_thr(&grid[..2], 1.005), None, "no point above 1: no values");
     }
 
     #[test]
