@@ -13,7 +13,7 @@ use crate::workload::OnMiss;
 pub const DEFAULT_ORACLE_PASSES: usize = 2;
 
 /// The most forecast passes an `oracle` may ask for: each pass is a whole run of the scenario, and
-/// the forecast settles after a few (see the README's oracle section).
+/// the forecast settles after a few (see the oracle section of `docs/src/policies.md`).
 pub const MAX_ORACLE_PASSES: usize = 20;
 
 /// The configuration of `oracle`.

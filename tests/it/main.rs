@@ -1,6 +1,7 @@
 //! Integration tests, built as one binary. Run with the README's test command
 //! (`cargo test --release`); a debug build runs them too, only slower.
 
+mod book;
 mod builder;
 mod check;
 mod cli;

@@ -110,7 +110,7 @@ fn shipped_trace_scenario_replays_the_synthetic_day() {
     assert_eq!(background.count, 864);
     // greedy_slack narrows its model when the trace's demand peaks and misses nothing, but changes
     // model under almost every 100-ms chunk: with the shipped bank (switch fine-tuned on 1-3 changes
-    // per sequence) it ends 5 of 270 sequences below static-gru-16 (README, Traces).
+    // per sequence) it ends 5 of 270 sequences below static-gru-16 (docs/src/findings-scenarios.md).
     let greedy = results.iter().find(|r| r.plan.label == "greedy_slack").unwrap();
     let row = |r: &RunResult| report::summary_rows(r, &scenario, &labels)[0].clone();
     let (greedy, narrow) = (row(greedy), row(narrow));
