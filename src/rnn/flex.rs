@@ -231,7 +231,8 @@ pub struct SkipWModel {
     task: String,
     /// The card's grid as `(K, point)`, ascending in `(K, thr)`; empty without a card.
     grid: Vec<(usize, MeasuredPoint)>,
-    /// The `thr` range a setting may take (the card's `knobs.thr_min..=thr_max`, else `[0, 1]`).
+    /// The `thr` range a setting may take (the card's `knobs.thr_min..=thr_max`, capped at the grid's
+    /// highest threshold, else `[0, 1]`).
     thr_range: (f32, f32),
 }
 
@@ -537,6 +538,7 @@ impl FlexibleModel {
     /// card's grid values where it has them.
     pub fn from_skipw(model: SkipWClassifier, card: Option<&Card<SkipWCard>>) -> FlexibleModel {
         let window = model.window();
+        let gates_only = gates_only_flops(&model);
         let knobs: Vec<(usize, f32)> =
             (0..=window).map(|k| (k, SKIPW_THR)).chain(std::iter::once((window, 0.0))).collect();
         let settings = knobs
@@ -551,7 +553,10 @@ impl FlexibleModel {
                     flops_per_skip: 0,
                     flops_per_window: model.flops_window_gate(),
                     window,
-                    expected_flops_per_step: point.map(|p| p.mean_flops_per_step),
+                    // `K = 0` reads nothing at any `thr`: its cost is the gates' alone, card or not.
+                    expected_flops_per_step: point
+                        .map(|p| p.mean_flops_per_step)
+                        .or_else(|| (k == 0).then_some(gates_only)),
                     expected_accuracy: point.and_then(|p| p.test_accuracy),
                     expected_mse: point.and_then(|p| p.test_mse),
                     block: 0,
@@ -579,7 +584,13 @@ impl FlexibleModel {
             })
             .unwrap_or_default();
         grid.sort_by(|a, b| a.0.cmp(&b.0).then(a.1.thr.total_cmp(&b.1.thr)));
-        let thr_range = card.map_or((0.0, 1.0), |c| (c.family.knobs.thr_min, c.family.knobs.thr_max));
+        // Up to the grid's highest threshold: above it no step's cost was measured (a line to an
+        // assumed end point would be a guess), so a setting there would have no expected cost.
+        let grid_max = grid.iter().map(|(_, p)| p.thr).fold(f32::NEG_INFINITY, f32::max);
+        let thr_range = card.map_or((0.0, 1.0), |c| {
+            let hi = if grid_max.is_finite() { c.family.knobs.thr_max.min(grid_max) } else { c.family.knobs.thr_max };
+            (c.family.knobs.thr_min, hi)
+        });
         FlexibleModel::SkipW(SkipWModel { model, settings, task, grid, thr_range })
     }
 
@@ -846,7 +857,8 @@ impl FlexibleModel {
     /// - `Thr`: `<model>@thr=<thr>`, `thr` in the span of that Skip-RNN's card grid (without a grid,
     ///   of [`DEFAULT_THR_GRID`]);
     /// - `SkipW`: `k=<K>,thr=<thr>`, `K` in `0..=L`, `thr` in the card's `knobs.thr_min..=thr_max`
-    ///   (without a card, `[0, 1]`).
+    ///   up to the grid's highest threshold (without a card, `[0, 1]`); `K = 0` costs the window
+    ///   gates alone (it reads nothing), with no expected accuracy unless the card measured it.
     ///
     /// A new setting is named `<model>@thr=<thr>` / `k=<K>,thr=<thr>` with the value as `f32` prints
     /// it. Its expected FLOPs per step, accuracy and MSE are interpolated linearly in `thr` between
@@ -870,7 +882,10 @@ impl FlexibleModel {
             }
             (FlexibleModel::SkipW(f), Knobs::SkipW { k, thr }) => {
                 let points: Vec<MeasuredPoint> = f.grid.iter().filter(|(pk, _)| *pk == k).map(|(_, p)| *p).collect();
-                (Some(0), format!("k={k},thr={thr}"), interpolate(&points, thr))
+                let gates_only =
+                    MeasuredPoint { thr, accuracy: None, mse: None, flops: Some(gates_only_flops(&f.model)) };
+                let point = interpolate(&points, thr).or((k == 0).then_some(gates_only));
+                (Some(0), format!("k={k},thr={thr}"), point)
             }
             _ => (None, String::new(), None),
         };
@@ -1111,6 +1126,12 @@ fn interpolate(points: &[MeasuredPoint], thr: f32) -> Option<MeasuredPoint> {
         mse: mix(a.mse, b.mse),
         flops: mix(a.flops, b.flops),
     })
+}
+
+/// Mean FLOPs per step of a SkipW model that reads nothing (`K = 0`): one window gate per window of
+/// `L` steps, `(2GL + L) / L` ([`SkipWClassifier::flops_window_gate`]).
+fn gates_only_flops(model: &SkipWClassifier) -> f64 {
+    model.flops_window_gate() as f64 / model.window().max(1) as f64
 }
 
 /// A Skip-RNN's card values at `thr`: as [`interpolate`], except that every `thr > 1` takes the values

@@ -268,10 +268,32 @@ fn out_of_range_knob_values_are_rejected_with_the_allowed_range() {
         "../models/digits-skipw",
         "      - threshold: { models: [\"k=8,thr=0\", \"k=3,thr=1.2\"], thresholds: [1] }\n",
     );
-    assert!(skipw_thr.contains("thr = 1.2") && skipw_thr.contains("0 ≤ thr ≤ 1"), "{skipw_thr}");
+    assert!(skipw_thr.contains("thr = 1.2") && skipw_thr.contains("0 ≤ thr ≤ 0.9"), "{skipw_thr}");
+    // Above the card grid's highest threshold (0.9) no cost was measured: refused, not guessed.
+    let above_grid = error("../models/digits-skipw", "      - static: { model: \"k=8,thr=0.95\" }\n");
+    assert!(above_grid.contains("thr = 0.95") && above_grid.contains("0 ≤ thr ≤ 0.9"), "{above_grid}");
     // A name of no setting says which continuous forms exist.
     let unknown = error("../models/digits-thr", "      - static: { model: thr-99@thr=0.5 }\n");
     assert!(unknown.contains("`thr-64-1e-3@thr=<thr>` with 0 ≤ thr ≤ 1.01"), "{unknown}");
+}
+
+/// SkipW's `K = 0` reads nothing at any threshold: its expected cost is the window gates' alone,
+/// `(2GL + L) / L` per step = (2·65·8 + 8) / 8 = 131 FLOPs for `digits-skipw` (H 64 with the time
+/// input, L 8), for the built-in setting and for a continuous one; the card measured no score for it.
+#[test]
+fn skipw_k_zero_costs_the_window_gates_alone() {
+    use flexrnn::rnn::FlexibleModel;
+    let mut model = FlexibleModel::load(&crate::at("models/digits-skipw")).unwrap();
+    let built_in = model.setting_index("k=0,thr=0.5").unwrap();
+    let added = model.add_setting("k=0,thr=0.63").unwrap();
+    for index in [built_in, added] {
+        let setting = &model.settings()[index];
+        assert_eq!(setting.expected_flops_per_step, Some(131.0), "{}", setting.name);
+        assert_eq!(setting.expected_accuracy, None, "{}", setting.name);
+    }
+    // K ≥ 1 keeps the card's measured values (k=8 at thr 0.5: a grid point).
+    let k8 = &model.settings()[model.setting_index("k=8,thr=0.5").unwrap()];
+    assert!(k8.expected_flops_per_step.unwrap() > 131.0 && k8.expected_accuracy.is_some());
 }
 
 /// `pid` and `budget` with `knob_step` steer over the model's whole knob range at that resolution:
