@@ -122,8 +122,29 @@ pub fn thr_grid_names(card: &serde_json::Value) -> Vec<String> {
     names
 }
 
+/// The training recipe a card's `training.command` spells: the arguments after `train`, without
+/// `--seed`, `--out`, `--threads` and `--jobs` (with their values, `--flag value` or `--flag=value`)
+/// — what two seeds of one model share. Empty for a card without a command.
+pub fn training_recipe(command: &str) -> String {
+    let tokens: Vec<&str> = command.split_whitespace().collect();
+    let Some(start) = tokens.iter().position(|t| *t == "train") else { return String::new() };
+    let per_run = ["--seed", "--out", "--threads", "--jobs"];
+    let mut kept = Vec::new();
+    let mut rest = tokens[start + 1..].iter();
+    while let Some(token) = rest.next() {
+        if per_run.contains(token) {
+            rest.next();
+        } else if !per_run.iter().any(|flag| token.starts_with(&format!("{flag}="))) {
+            kept.push(*token);
+        }
+    }
+    kept.join(" ")
+}
+
 /// Checks that `folders` (at least two) are one model trained with different seeds: same family,
-/// task, cell, input size, outputs, setting names, epochs, batch size and split, distinct seeds.
+/// task, cell, input size, outputs, setting names, epochs, batch size, split and training recipe
+/// ([`training_recipe`]: every `flexrnn train` argument but the seed and the output folder), distinct
+/// seeds.
 ///
 /// # Errors
 /// [`SeedsError::Usage`] for fewer than two folders; [`SeedsError::Mismatch`] naming the first
@@ -144,6 +165,10 @@ pub fn check_same_model(folders: &[SeedFolder]) -> Result<(), SeedsError> {
             ("training.epochs", f.card["training"]["epochs"].to_string()),
             ("training.batch_size", f.card["training"]["batch_size"].to_string()),
             ("training.split (the data split)", f.card["training"]["split"].to_string()),
+            (
+                "training command (without --seed and --out)",
+                training_recipe(f.card["training"]["command"].as_str().unwrap_or("")),
+            ),
         ]
     };
     let reference = describe(first);
@@ -411,6 +436,16 @@ mod tests {
         assert!((mean - 0.884).abs() < 1e-12 && (sd - 0.000889f64.sqrt()).abs() < 1e-12, "{mean} {sd}");
         assert_eq!(mean_sd(&[2.0, 4.0]), (3.0, 2f64.sqrt()));
         assert_eq!(mean_sd(&[5.0]), (5.0, 0.0));
+    }
+
+    #[test]
+    fn the_recipe_is_the_command_without_seed_out_and_threads() {
+        let command = "RAYON_NUM_THREADS=1 flexrnn train --family thr --lambda 1e-4 --seed 2 --out /tmp/a b --threads=2 --epochs 3";
+        assert_eq!(training_recipe(command), "--family thr --lambda 1e-4 b --epochs 3");
+        let other_seed = "flexrnn train --family thr --lambda 1e-4 --seed=7 --out x b --epochs 3";
+        assert_eq!(training_recipe(other_seed), training_recipe(command));
+        assert_ne!(training_recipe("flexrnn train --family thr --lambda 1e-3 b --epochs 3"), training_recipe(command));
+        assert_eq!(training_recipe("no command here"), "");
     }
 
     #[test]

@@ -353,6 +353,20 @@ fn seeds_combines_tiny_seed_folders_and_refuses_mismatched_ones() {
     let output = flexrnn().args(["seeds", "--out"]).arg(&bad).arg(&one).arg(&three).output().unwrap();
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(!output.status.success() && stderr.contains("settings `gru-4`, but") && stderr.contains("s3"), "{stderr}");
+    // Another recipe (here the learning rate) is not another seed of the same model.
+    let lr = dir.path().join("lr");
+    let output = flexrnn()
+        .args(["train", "--widths", "4,8", "--epochs", "1", "--learning-rate", "0.05", "--seed", "4", "--out"])
+        .arg(&lr)
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let output = flexrnn().args(["seeds", "--out"]).arg(&bad).arg(&one).arg(&lr).output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        !output.status.success() && stderr.contains("--learning-rate 0.05") && stderr.contains("training command"),
+        "{stderr}"
+    );
     let output = flexrnn().args(["seeds", "--out"]).arg(&bad).arg(&one).arg(&one).output().unwrap();
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(!output.status.success() && stderr.contains("both trained with seed 1"), "{stderr}");
