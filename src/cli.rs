@@ -165,10 +165,10 @@ struct EvalArgs {
     #[arg(long, default_value_t = 1)]
     bootstrap_seed: u64,
     /// Bounds and monotonicity tolerance for accuracy, percentage points.
-    #[arg(long, default_value_t = 1.0)]
+    #[arg(long, allow_negative_numbers = true, default_value_t = 1.0)]
     tolerance_pp: f64,
     /// Bounds and monotonicity tolerance for MSE, relative (0.05 = 5 %).
-    #[arg(long, default_value_t = 0.05)]
+    #[arg(long, allow_negative_numbers = true, default_value_t = 0.05)]
     tolerance_rel: f64,
     /// Also show the card's `seeds` section (written by `flexrnn seeds`): mean and spread over seeds
     /// per setting, in the summary and `seeds.csv`.
@@ -570,6 +570,14 @@ fn eval(args: EvalArgs) -> anyhow::Result<()> {
         evaluate_with_checks(&model, &name, &test, &config, &check_config, parallel)
     })?
     .with_context(|| format!("{}", args.model_dir.display()))?;
+    anyhow::ensure!(
+        args.change_every < evaluation.steps || model.settings().len() == 1,
+        "{}: --change-every {} leaves no change position below the sequence length ({} steps): give a value below {}",
+        args.model_dir.display(),
+        args.change_every,
+        evaluation.steps,
+        evaluation.steps
+    );
     anyhow::ensure!(
         evaluation.runs.len() > model.settings().len() || model.settings().len() == 1,
         "{}: nothing to compare: no change position below the sequence length ({} steps) with --change-every {} and no random schedule (--schedules 0)",

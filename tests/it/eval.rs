@@ -534,3 +534,26 @@ fn seeds_combines_thr_folders_on_the_cards_full_grid() {
     let (x1, x2) = (seeds.runs[0].scores[11], seeds.runs[1].scores[11]);
     assert!((seeds.summary[11].mean - (x1 + x2) / 2.0).abs() < 1e-15);
 }
+
+/// `--change-every` at or above the sequence length leaves no change position: an error that says
+/// which values work, not a summary of empty pairs; a negative tolerance reaches eval's own check.
+#[test]
+fn eval_refuses_change_positions_past_the_sequence_and_negative_tolerances() {
+    let dir = tempfile::tempdir().unwrap();
+    let eval = |extra: &[&str]| {
+        let output = Command::new(env!("CARGO_BIN_EXE_flexrnn"))
+            .args(["eval", "--schedules", "1", "--resamples", "0", "--jobs", "1", "--out"])
+            .arg(dir.path().join("out"))
+            .arg(at("models/digits-gru"))
+            .args(extra)
+            .output()
+            .unwrap();
+        assert!(!output.status.success());
+        String::from_utf8_lossy(&output.stderr).into_owned()
+    };
+    let past = eval(&["--change-every", "64"]);
+    assert!(past.contains("--change-every 64 leaves no change position") && past.contains("below 64"), "{past}");
+    let negative = eval(&["--tolerance-pp", "-1"]);
+    assert!(negative.contains("--tolerance-pp must be a number ≥ 0"), "{negative}");
+    assert!(!dir.path().join("out").exists(), "nothing written");
+}
