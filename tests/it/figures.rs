@@ -7,8 +7,12 @@ use flexrnn::report::{outputs, timeline_panels};
 
 use crate::{load_shipped, run_built, secs};
 
-/// A shipped scenario run for 10 s: the timeline's panels and axis, and every output file.
-fn timeline_of(name: &str) -> (Vec<String>, Vec<TimelinePanel>, ChoiceAxis, Vec<(std::path::PathBuf, Vec<u8>)>) {
+/// Every output file of a run: (path in the output folder, bytes).
+type Files = Vec<(std::path::PathBuf, Vec<u8>)>;
+
+/// A shipped scenario run for 10 s: the run labels, the timeline's panels and axis, and every output
+/// file.
+fn timeline_of(name: &str) -> (Vec<String>, Vec<TimelinePanel>, ChoiceAxis, Files) {
     let (scenario, resources, results) = run_built(load_shipped(name).to_builder().duration(secs(10)), true);
     let stats: Vec<RunStats> = results
         .iter()
@@ -64,7 +68,7 @@ fn the_timeline_shows_what_each_policy_chose_in_every_family() {
         let first = TimelinePanel { label: "run".into(), ..panels[0].clone() };
         let second = TimelinePanel { choice: panels[1].choice.clone(), ..first.clone() };
         let draw = |panel: &TimelinePanel| {
-            plots::timeline(&[panel.clone()], "digits", 1, &axis, 10.0, plots::COLUMN_WIDTH).unwrap()
+            plots::timeline(std::slice::from_ref(panel), "digits", 1, &axis, 10.0, plots::COLUMN_WIDTH).unwrap()
         };
         assert_ne!(draw(&first), draw(&second), "{name}: the drawn line follows the choice");
         // The figure files at both widths, the legend naming the family.
