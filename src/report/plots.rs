@@ -61,7 +61,7 @@ pub fn series_colour(index: usize) -> RGBColor {
 }
 
 /// Dash pattern of series `index` as (dash, gap) in SVG pixels: `None` (solid) for the first
-/// [`SOLID_SERIES`], then a pattern of [`DASHES`] each.
+/// [`SOLID_SERIES`], then one of four patterns each, in turn.
 pub fn series_dash(index: usize) -> Option<(u32, u32)> {
     (index % PALETTE.len() >= SOLID_SERIES).then(|| DASHES[(index % PALETTE.len() - SOLID_SERIES) % DASHES.len()])
 }
