@@ -1,4 +1,5 @@
-//! Turning a run's records into tidy tables (CSV) and figures (SVG and PNG). Pure functions from
+//! Turning a run's records into tidy tables (CSV) and figures (SVG, PDF and PNG at two print widths:
+//! [`plots`]). Pure functions from
 //! records to bytes; the command line writes them.
 
 pub mod plots;
@@ -905,32 +906,86 @@ pub fn labels(scenario: &Scenario, resources: &crate::runner::Resources) -> Labe
     }
 }
 
+/// The cost of running a step in `setting`, FLOPs: the card's mean FLOPs per step at that setting
+/// held constant when the card knows it, else the cost of an updated step (for SkipW the window's
+/// mix: `K` updated steps, `L − K` skipped ones and the gate, over `L`).
+pub fn setting_cost_per_step(setting: &crate::rnn::flex::Setting) -> f64 {
+    if let Some(expected) = setting.expected_flops_per_step {
+        return expected;
+    }
+    match setting.knobs {
+        crate::rnn::flex::Knobs::SkipW { k, .. } => {
+            let window = setting.window.max(1);
+            let k = k.min(window);
+            (k as f64 * setting.flops_per_update as f64
+                + (window - k) as f64 * setting.flops_per_skip as f64
+                + setting.flops_per_window as f64)
+                / window as f64
+        }
+        _ => setting.flops_per_update as f64,
+    }
+}
+
+/// The timeline's right axis for a model of `family` ([`crate::rnn::flex::FlexibleModel::family`])
+/// whose most expensive setting costs `max_kflop` kFLOP per step: the chosen setting's cost per step,
+/// the legend naming the family and its knob.
+pub fn choice_axis(family: &str, max_kflop: f64) -> plots::ChoiceAxis {
+    let knob = match family {
+        "switch" => "bank model chosen",
+        "thr" => "ThrRNN (model, thr) chosen",
+        "skipw" => "SkipW (K, thr) chosen",
+        "nested" => "nested width w chosen",
+        _ => "setting chosen",
+    };
+    plots::ChoiceAxis { legend: format!("{knob}: its kFLOP/step"), label: "chosen kFLOP/step".into(), max: max_kflop }
+}
+
+/// The timeline panel of one run (its caption: the policy and the setting it ran most often):
+/// `costs_kflop` is the cost per step (kFLOP) of each setting of the
+/// first stream's model, in setting order.
 fn timeline_panel<R>(
     result: &RunResult<R>,
     stats: &RunStats,
     scenario: &Scenario,
     labels: &Labels,
+    costs_kflop: &[f64],
 ) -> plots::TimelinePanel {
     let rows = timeline_rows(result, scenario);
     let n = rows.len();
     let no_stream = StreamStats::default();
     let stream = stats.streams.first().unwrap_or(&no_stream);
-    // Widths are integers: their sum per bin is exact in any order (below 2^53).
-    let mut width_sum = vec![0.0; n];
-    let mut width_count = vec![0usize; n];
+    let mut choice = vec![None; n];
+    let mut steps_per_setting = vec![0u64; costs_kflop.len()];
     for (i, counts) in stream.models_per_bin.iter().enumerate().take(n) {
-        width_sum[i] = counts.iter().zip(&labels.widths[0]).map(|(&c, &w)| c * w as u64).sum::<u64>() as f64;
-        width_count[i] = counts.iter().sum::<u64>() as usize;
+        // In setting order, so the sum is the same whatever the order of the steps.
+        let steps: u64 = counts.iter().sum();
+        let cost: f64 = counts.iter().zip(costs_kflop).map(|(&c, &k)| c as f64 * k).sum();
+        choice[i] = (steps > 0).then(|| cost / steps as f64);
+        for (total, &c) in steps_per_setting.iter_mut().zip(counts) {
+            *total += c;
+        }
     }
     let mut misses = vec![0usize; n];
     for (i, &m) in stream.misses_per_bin.iter().enumerate().take(n) {
         misses[i] = m as usize;
     }
+    // The caption names the setting run most often, so that the knob value can be read off too.
+    let total: u64 = steps_per_setting.iter().sum();
+    let mostly = steps_per_setting
+        .iter()
+        .enumerate()
+        .max_by(|a, b| a.1.cmp(b.1).then(b.0.cmp(&a.0)))
+        .filter(|_| total > 0)
+        .and_then(|(index, &count)| {
+            let name = labels.models.first()?.get(index)?;
+            Some(format!(": mostly {name} ({:.0} % of steps)", count as f64 / total as f64 * 100.0))
+        })
+        .unwrap_or_default();
     plots::TimelinePanel {
-        label: format!("{} — stream `{}`", result.plan.label, labels.streams[0]),
+        label: format!("{}{mostly}", result.plan.label),
         bin_start_s: rows.iter().map(|r| r.bin_start_s).collect(),
         background_cores: rows.iter().map(|r| r.background_cores).collect(),
-        mean_width: width_sum.iter().zip(&width_count).map(|(s, &c)| (c > 0).then(|| s / c as f64)).collect(),
+        choice,
         misses,
         device_busy: if result.outcome.nodes.len() > 1 {
             scenario
@@ -945,6 +1000,28 @@ fn timeline_panel<R>(
             Vec::new()
         },
     }
+}
+
+/// The timeline of `scenario`'s runs: a panel per run (`stats` one per run of `results`, sorted:
+/// [`RunStats::sort`]) and the axis of what the policies chose, for the first stream; `None` without
+/// a stream.
+pub fn timeline_panels<R>(
+    scenario: &Scenario,
+    resources: &crate::runner::Resources,
+    results: &[RunResult<R>],
+    stats: &[RunStats],
+) -> Option<(Vec<plots::TimelinePanel>, plots::ChoiceAxis)> {
+    let stream = scenario.streams().next()?;
+    let labels = labels(scenario, resources);
+    let model = &resources.banks[&scenario.dir().join(&stream.models)].model;
+    let costs_kflop: Vec<f64> = model.settings().iter().map(|s| setting_cost_per_step(s) / 1e3).collect();
+    let max = costs_kflop.iter().copied().filter(|c| c.is_finite()).fold(0.0, f64::max);
+    let panels = results
+        .iter()
+        .zip(stats)
+        .map(|(result, stats)| timeline_panel(result, stats, scenario, &labels, &costs_kflop))
+        .collect();
+    Some((panels, choice_axis(model.family(), max)))
 }
 
 /// Every output file of a scenario's runs, as (path relative to the output folder, bytes), in a
@@ -1047,13 +1124,13 @@ pub fn outputs_with<R>(
     }
     // The background area sums the devices: its axis spans every core of the node.
     let cores = scenario.devices().iter().map(|d| d.cores.get()).sum();
-    if !labels.streams.is_empty() {
-        let panels: Vec<_> =
-            results.iter().zip(stats).map(|(r, stats)| timeline_panel(r, stats, scenario, &labels)).collect();
-        let max_width = labels.widths[0].iter().copied().max().unwrap_or(1);
-        let figure = plots::timeline(&panels, cores, max_width, scenario.horizon().as_secs_f64())?;
-        files.push(("plots/timeline.svg".into(), figure.svg.into_bytes()));
-        files.push(("plots/timeline.png".into(), figure.png));
+    if let Some((panels, axis)) = timeline_panels(scenario, resources, results, stats) {
+        let horizon_s = scenario.horizon().as_secs_f64();
+        for (name, bytes) in plots::paper_files("timeline", |width| {
+            plots::timeline(&panels, &labels.streams[0], cores, &axis, horizon_s, width)
+        })? {
+            files.push((std::path::Path::new("plots").join(name), bytes));
+        }
         let cdfs: Vec<(String, Vec<f64>)> = results
             .iter()
             .zip(stats)
@@ -1063,9 +1140,11 @@ pub fn outputs_with<R>(
             })
             .collect();
         let deadline = scenario.streams().next().map(|s| s.spec.deadline.as_secs_f64());
-        let figure = plots::latency_cdf(&cdfs, deadline, &labels.streams[0])?;
-        files.push(("plots/latency_cdf.svg".into(), figure.svg.into_bytes()));
-        files.push(("plots/latency_cdf.png".into(), figure.png));
+        for (name, bytes) in
+            plots::paper_files("latency_cdf", |width| plots::latency_cdf(&cdfs, deadline, &labels.streams[0], width))?
+        {
+            files.push((std::path::Path::new("plots").join(name), bytes));
+        }
     }
     Ok(files)
 }

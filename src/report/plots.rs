@@ -1,15 +1,40 @@
-//! Figures with `plotters`, as SVG text and PNG bytes. Text is drawn with DejaVu Sans embedded in the
-//! binary (crate `dejavu`, via plotters' `ab_glyph` feature), so no system font is needed.
+//! Figures with `plotters`. Text is laid out with DejaVu Sans embedded in the binary (crate `dejavu`,
+//! via plotters' `ab_glyph` feature), so no system font is needed.
 //!
-//! Colours: the Okabe–Ito palette, which stays distinguishable under the common colour-vision
-//! deficiencies.
+//! # Paper figures
+//! The figures of a run ([`timeline`], [`latency_cdf`]) and of a study (`crate::study::figures`) are
+//! drawn once as SVG at a print width, [`SVG_PX_PER_INCH`] SVG pixels to the inch, and [`export`]ed
+//! from that SVG: a PDF (`svg2pdf`, vector, the used glyphs of DejaVu Sans embedded) and a PNG at
+//! [`PNG_DPI`] (`resvg`). Both read the SVG through `usvg` with a font database that holds only the
+//! embedded DejaVu faces ([`font_database`]): the output is the same on every machine, and no system
+//! font is looked up. [`paper_files`] draws a figure at both [`WIDTHS`]:
+//!
+//! | file | width |
+//! |---|---|
+//! | `<stem>.svg`, `<stem>.pdf`, `<stem>.png` | one paper column, 3.5 in (the PNG 1050 px wide) |
+//! | `<stem>-wide.svg`, `<stem>-wide.pdf`, `<stem>-wide.png` | two columns, 7 in (the PNG 2100 px wide) |
+//!
+//! Text keeps its size at both widths (9–10 SVG px, about 7 pt printed): the wide figure is laid out
+//! anew, not scaled up. The PDF carries no date, so the same figure gives the same bytes.
+//!
+//! # Colours and line styles
+//! [`PALETTE`]: the eight Okabe–Ito colours, which stay distinguishable under the common
+//! colour-vision deficiencies, then four of Paul Tol's muted scheme (indigo, wine, olive, teal) for
+//! series 9 to 12. Series from the ninth on are also drawn dashed ([`series_dash`], a pattern each),
+//! and the study figures give every series a marker shape as well, so that up to twelve policies stay
+//! apart even where two colours are close.
 
-use std::sync::Once;
+use std::sync::{Arc, Once, OnceLock};
 
+use plotters::coord::{CoordTranslate, Shift};
+use plotters::element::DashedPathElement;
 use plotters::prelude::*;
+use plotters::style::text_anchor::{HPos, Pos, VPos};
+use resvg::{tiny_skia, usvg};
 
-/// Okabe–Ito colours: blue, vermillion, bluish green, orange, reddish purple, sky blue, yellow, black.
-pub const PALETTE: [RGBColor; 8] = [
+/// Series colours: Okabe–Ito blue, vermillion, bluish green, orange, reddish purple, sky blue,
+/// yellow, black; then Paul Tol's muted indigo, wine, olive and teal.
+pub const PALETTE: [RGBColor; 12] = [
     RGBColor(0, 114, 178),
     RGBColor(213, 94, 0),
     RGBColor(0, 158, 115),
@@ -18,10 +43,60 @@ pub const PALETTE: [RGBColor; 8] = [
     RGBColor(86, 180, 233),
     RGBColor(240, 228, 66),
     RGBColor(0, 0, 0),
+    RGBColor(51, 34, 136),
+    RGBColor(136, 34, 85),
+    RGBColor(153, 153, 51),
+    RGBColor(68, 170, 153),
 ];
 
-/// Family name under which [`register_fonts`] registers the embedded DejaVu Sans.
+/// The colours drawn solid: series from this index on are dashed too ([`series_dash`]).
+pub const SOLID_SERIES: usize = 8;
+
+/// Dash patterns (dash, gap; SVG pixels) of series `SOLID_SERIES..`, in turn.
+const DASHES: [(u32, u32); 4] = [(6, 3), (2, 2), (9, 3), (4, 4)];
+
+/// Colour of series `index` (policies keep their index in every figure).
+pub fn series_colour(index: usize) -> RGBColor {
+    PALETTE[index % PALETTE.len()]
+}
+
+/// Dash pattern of series `index` as (dash, gap) in SVG pixels: `None` (solid) for the first
+/// [`SOLID_SERIES`], then one of four patterns each, in turn.
+pub fn series_dash(index: usize) -> Option<(u32, u32)> {
+    (index % PALETTE.len() >= SOLID_SERIES).then(|| DASHES[(index % PALETTE.len() - SOLID_SERIES) % DASHES.len()])
+}
+
+/// SVG pixels per printed inch (a 3.5-inch column is [`COLUMN_WIDTH`] pixels).
+pub const SVG_PX_PER_INCH: f32 = 100.0;
+/// Resolution of the PNG files, dots per inch.
+pub const PNG_DPI: u32 = 300;
+/// Width of a one-column figure, SVG pixels (3.5 in; its PNG is 1050 px wide).
+pub const COLUMN_WIDTH: u32 = 350;
+/// Width of a two-column figure, SVG pixels (7 in; its PNG is 2100 px wide).
+pub const WIDE_WIDTH: u32 = 700;
+/// The widths every paper figure is drawn at: (file-name suffix, width in SVG pixels).
+pub const WIDTHS: [(&str, u32); 2] = [("", COLUMN_WIDTH), ("-wide", WIDE_WIDTH)];
+
+/// Grid lines: 8 % black on white, opaque. Every colour of the paper figures is opaque: a translucent
+/// element becomes a PDF transparency group, and `svg2pdf` lists several of them in hash-map order,
+/// which would change the PDF's bytes from run to run.
+pub(crate) const GRID: RGBColor = RGBColor(235, 235, 235);
+
+/// The timeline's background-load area: 45 % of a mid grey on white, opaque.
+const BACKGROUND_LOAD: RGBColor = RGBColor(208, 208, 208);
+
+/// Font sizes of paper figures, SVG pixels (10 px print at about 7 pt).
+pub(crate) const TICK_FONT: f64 = 9.0;
+pub(crate) const AXIS_FONT: f64 = 10.0;
+pub(crate) const LEGEND_FONT: f64 = 9.0;
+pub(crate) const PANEL_FONT: f64 = 9.5;
+
+/// Family name under which [`register_fonts`] registers the embedded DejaVu Sans, and which the SVG
+/// files name (the generic family, which [`font_database`] maps to DejaVu Sans).
 pub(crate) const FONT: &str = "sans-serif";
+
+/// The family name of the embedded DejaVu Sans faces.
+pub const EMBEDDED_FAMILY: &str = "DejaVu Sans";
 
 /// Registers the embedded font once per process.
 pub fn register_fonts() {
@@ -54,38 +129,6 @@ pub struct PlotError {
     pub figure: String,
     /// What failed.
     pub message: String,
-}
-
-/// Renders the same drawing code into SVG and PNG.
-macro_rules! render_both {
-    ($name:expr, $size:expr, |$area:ident| $body:block) => {{
-        register_fonts();
-        let fail = |message: String| PlotError { figure: $name.to_string(), message };
-        let mut svg = String::new();
-        {
-            let $area = SVGBackend::with_string(&mut svg, $size).into_drawing_area();
-            let result: Result<(), String> = (|| $body)();
-            result.map_err(fail)?;
-            $area.present().map_err(|e| fail(e.to_string()))?;
-        }
-        let (w, h) = $size;
-        let mut rgb = vec![0u8; (w * h * 3) as usize];
-        {
-            let $area = BitMapBackend::with_buffer(&mut rgb, $size).into_drawing_area();
-            let result: Result<(), String> = (|| $body)();
-            result.map_err(fail)?;
-            $area.present().map_err(|e| fail(e.to_string()))?;
-        }
-        let mut png = Vec::new();
-        {
-            let mut encoder = png::Encoder::new(&mut png, w, h);
-            encoder.set_color(png::ColorType::Rgb);
-            encoder.set_depth(png::BitDepth::Eight);
-            let mut writer = encoder.write_header().map_err(|e| fail(e.to_string()))?;
-            writer.write_image_data(&rgb).map_err(|e| fail(e.to_string()))?;
-        }
-        Ok(Figure { svg, png })
-    }};
 }
 
 /// Renders the same drawing code into an SVG of `$size` (logical pixels) and a PNG `$png_scale` times
@@ -129,8 +172,298 @@ macro_rules! render_scaled {
 }
 pub(crate) use render_scaled;
 
-/// One panel of the timeline: a run's usage and choices per bin.
+/// Draws `$body` once into an SVG of `$size` (SVG pixels) and gives the SVG text; `?` on a drawing
+/// error returns a [`PlotError`] naming `$name`. The body sees the drawing area as `$area` and a
+/// scale factor `$scale` (always 1: the PNG is rasterised from the SVG by [`export`]).
+macro_rules! render_svg {
+    ($name:expr, $size:expr, |$area:ident, $scale:ident| $body:block) => {{
+        use ::plotters::prelude::*;
+        $crate::report::plots::register_fonts();
+        let fail = |message: String| $crate::report::plots::PlotError { figure: $name.to_string(), message };
+        let mut svg = String::new();
+        {
+            let $scale: f64 = 1.0;
+            let $area = SVGBackend::with_string(&mut svg, $size).into_drawing_area();
+            let result: Result<(), String> = (|| $body)();
+            result.map_err(fail)?;
+            $area.present().map_err(|e| fail(e.to_string()))?;
+        }
+        svg
+    }};
+}
+pub(crate) use render_svg;
+
+/// A figure ready for a paper: the SVG it was drawn as, and the PDF and PNG made from it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PaperFigure {
+    /// SVG document (width in SVG pixels, [`SVG_PX_PER_INCH`] to the inch).
+    pub svg: String,
+    /// PDF document, one page of the figure's printed size, the glyphs used embedded.
+    pub pdf: Vec<u8>,
+    /// PNG file at [`PNG_DPI`] (its physical size recorded in a `pHYs` chunk).
+    pub png: Vec<u8>,
+}
+
+/// The font database of [`export`]: the embedded DejaVu Sans (regular and bold) and nothing else, the
+/// generic `sans-serif` family mapped to it. Built once per process.
+pub fn font_database() -> Arc<usvg::fontdb::Database> {
+    static FONTS: OnceLock<Arc<usvg::fontdb::Database>> = OnceLock::new();
+    FONTS
+        .get_or_init(|| {
+            let mut database = usvg::fontdb::Database::new();
+            database.load_font_data(dejavu::sans::regular().to_vec());
+            database.load_font_data(dejavu::sans::bold().to_vec());
+            database.set_sans_serif_family(EMBEDDED_FAMILY);
+            Arc::new(database)
+        })
+        .clone()
+}
+
+/// Makes the PDF and the PNG of an SVG figure (see the module documentation).
+///
+/// # Errors
+/// [`PlotError`] naming `name` if the SVG does not parse or the conversion fails (a bug: the SVG
+/// comes from plotters and the font is embedded).
+pub fn export(name: &str, svg: String) -> Result<PaperFigure, PlotError> {
+    let fail = |message: String| PlotError { figure: name.to_string(), message };
+    let options =
+        usvg::Options { font_family: EMBEDDED_FAMILY.to_string(), fontdb: font_database(), ..usvg::Options::default() };
+    let tree = usvg::Tree::from_str(&svg, &options).map_err(|e| fail(e.to_string()))?;
+    let pdf =
+        svg2pdf::to_pdf(&tree, svg2pdf::ConversionOptions::default(), svg2pdf::PageOptions { dpi: SVG_PX_PER_INCH })
+            .map_err(|e| fail(e.to_string()))?;
+    let scale = PNG_DPI as f32 / SVG_PX_PER_INCH;
+    let (width, height) = ((tree.size().width() * scale).round() as u32, (tree.size().height() * scale).round() as u32);
+    let mut pixmap = tiny_skia::Pixmap::new(width, height)
+        .ok_or_else(|| fail(format!("cannot make an image of {width} × {height} pixels")))?;
+    pixmap.fill(tiny_skia::Color::WHITE);
+    resvg::render(&tree, tiny_skia::Transform::from_scale(scale, scale), &mut pixmap.as_mut());
+    // On the opaque white background every pixel is opaque, so the premultiplied colour is the colour.
+    let rgb: Vec<u8> = pixmap.data().chunks_exact(4).flat_map(|p| [p[0], p[1], p[2]]).collect();
+    let mut png = Vec::new();
+    {
+        let mut encoder = png::Encoder::new(&mut png, width, height);
+        encoder.set_color(png::ColorType::Rgb);
+        encoder.set_depth(png::BitDepth::Eight);
+        // 300 dpi = 11 811 pixels per metre.
+        let per_metre = (f64::from(PNG_DPI) / 0.0254).round() as u32;
+        encoder.set_pixel_dims(Some(png::PixelDimensions { xppu: per_metre, yppu: per_metre, unit: png::Unit::Meter }));
+        let mut writer = encoder.write_header().map_err(|e| fail(e.to_string()))?;
+        writer.write_image_data(&rgb).map_err(|e| fail(e.to_string()))?;
+    }
+    Ok(PaperFigure { svg, pdf, png })
+}
+
+/// Every file of the figure `stem` drawn by `draw` (given the width in SVG pixels) at each of
+/// [`WIDTHS`]: `<stem>.svg`, `<stem>.pdf`, `<stem>.png`, then the same with `-wide`, as (file name,
+/// bytes).
+///
+/// # Errors
+/// The first [`PlotError`] of drawing or exporting.
+pub fn paper_files(
+    stem: &str,
+    draw: impl Fn(u32) -> Result<String, PlotError>,
+) -> Result<Vec<(String, Vec<u8>)>, PlotError> {
+    let mut files = Vec::new();
+    for (suffix, width) in WIDTHS {
+        let figure = export(stem, draw(width)?)?;
+        files.push((format!("{stem}{suffix}.svg"), figure.svg.into_bytes()));
+        files.push((format!("{stem}{suffix}.pdf"), figure.pdf));
+        files.push((format!("{stem}{suffix}.png"), figure.png));
+    }
+    Ok(files)
+}
+
+/// A drawing error as text (what the drawing closures of the render macros return).
+pub(crate) fn err<E: std::fmt::Display>(e: E) -> String {
+    e.to_string()
+}
+
+// ---------------------------------------------------------------------------------------------
+// Legends and markers shared by the run and study figures
+
+/// Legend geometry, SVG pixels.
+const LEGEND_ROW: f64 = 13.0;
+const LEGEND_SWATCH: f64 = 16.0;
+const LEGEND_GAP: f64 = 4.0;
+const LEGEND_COLUMN_GAP: f64 = 12.0;
+const LEGEND_MARGIN: f64 = 6.0;
+
+/// Number of marker shapes (circle, square, triangle, diamond, inverted triangle, cross).
+pub(crate) const SHAPES: usize = 6;
+
+/// Scale of one rendering: multiplies every size given in SVG pixels.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Scale(pub(crate) f64);
+
+impl Scale {
+    pub(crate) fn px(self, v: f64) -> u32 {
+        (v * self.0).round().max(0.0) as u32
+    }
+    pub(crate) fn i(self, v: f64) -> i32 {
+        (v * self.0).round() as i32
+    }
+    pub(crate) fn font(self, size: f64) -> FontDesc<'static> {
+        (FONT, size * self.0).into_font()
+    }
+    pub(crate) fn stroke(self, colour: RGBColor, width: f64) -> ShapeStyle {
+        colour.stroke_width(self.px(width).max(1))
+    }
+}
+
+/// Draws a marker of `shape` centred on `at`, radius about `r` backend pixels.
+pub(crate) fn draw_marker<DB: DrawingBackend, CT: CoordTranslate>(
+    area: &DrawingArea<DB, CT>,
+    shape: usize,
+    at: CT::From,
+    r: i32,
+    colour: RGBColor,
+    s: Scale,
+) -> Result<(), String>
+where
+    CT::From: Clone,
+{
+    let r = r.max(1);
+    let fill = colour.filled();
+    let t = r + r / 4; // triangles and diamonds look smaller than circles of the same radius
+    match shape % SHAPES {
+        0 => area.draw(&(EmptyElement::at(at) + Circle::new((0, 0), r, fill))),
+        1 => area.draw(&(EmptyElement::at(at) + Rectangle::new([(1 - r, 1 - r), (r - 1, r - 1)], fill))),
+        2 => area.draw(&(EmptyElement::at(at) + Polygon::new(vec![(0, -t), (t, r - 1), (-t, r - 1)], fill))),
+        3 => area.draw(&(EmptyElement::at(at) + Polygon::new(vec![(0, -t), (t, 0), (0, t), (-t, 0)], fill))),
+        4 => area.draw(&(EmptyElement::at(at) + Polygon::new(vec![(0, t), (t, 1 - r), (-t, 1 - r)], fill))),
+        _ => {
+            let line = s.stroke(colour, 1.5);
+            area.draw(
+                &(EmptyElement::at(at)
+                    + PathElement::new(vec![(-r, -r), (r, r)], line)
+                    + PathElement::new(vec![(-r, r), (r, -r)], line)),
+            )
+        }
+    }
+    .map_err(err)
+}
+
+/// How a legend entry is drawn.
 #[derive(Debug, Clone)]
+pub(crate) enum Swatch {
+    /// A marker shape on a short line of its colour, the line dashed with a pattern (dash, gap).
+    MarkerLine(usize, RGBColor, Option<(u32, u32)>),
+    /// A marker alone.
+    Marker(usize, RGBColor),
+    /// A line, dashed with a pattern (dash, gap) or solid; its width in SVG pixels.
+    Line(RGBColor, Option<(u32, u32)>, f64),
+    /// A filled block (an area's colour).
+    Block(RGBColor),
+    /// A cross (marks on the plot).
+    Cross(RGBColor),
+}
+
+/// One entry of a legend.
+#[derive(Debug, Clone)]
+pub(crate) struct LegendEntry {
+    pub(crate) label: String,
+    pub(crate) swatch: Swatch,
+}
+
+/// Where the entries of a legend go in a figure: left to right, wrapping to a new row when the next
+/// entry does not fit.
+#[derive(Debug, Clone)]
+pub(crate) struct LegendLayout {
+    /// Left end (SVG pixels) and row of each entry.
+    positions: Vec<(f64, usize)>,
+    rows: usize,
+}
+
+impl LegendLayout {
+    /// Height of the legend strip, SVG pixels.
+    pub(crate) fn height(&self) -> u32 {
+        if self.rows == 0 {
+            0
+        } else {
+            (self.rows as f64 * LEGEND_ROW + 2.0 * LEGEND_MARGIN).round() as u32
+        }
+    }
+}
+
+/// Lays the entries out in rows `width` SVG pixels wide (registers the font).
+pub(crate) fn legend_layout(entries: &[LegendEntry], width: u32) -> LegendLayout {
+    register_fonts();
+    let font: FontDesc = (FONT, LEGEND_FONT).into_font();
+    let usable = f64::from(width) - 2.0 * LEGEND_MARGIN;
+    let mut positions = Vec::with_capacity(entries.len());
+    let (mut x, mut row) = (0.0, 0);
+    for entry in entries {
+        let text = font
+            .box_size(&entry.label)
+            .map_or(entry.label.chars().count() as f64 * LEGEND_FONT * 0.6, |b| f64::from(b.0));
+        let entry_width = LEGEND_SWATCH + LEGEND_GAP + text;
+        if x > 0.0 && x + entry_width > usable {
+            x = 0.0;
+            row += 1;
+        }
+        positions.push((LEGEND_MARGIN + x, row));
+        x += entry_width + LEGEND_COLUMN_GAP;
+    }
+    LegendLayout { rows: if entries.is_empty() { 0 } else { row + 1 }, positions }
+}
+
+/// A horizontal line from `x0` to `x1` at `y`, solid or dashed.
+fn legend_line<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    (x0, x1, y): (i32, i32, i32),
+    style: ShapeStyle,
+    dash: Option<(u32, u32)>,
+    s: Scale,
+) -> Result<(), String> {
+    match dash {
+        Some((dash, gap)) => area
+            .draw(&DashedPathElement::new(vec![(x0, y), (x1, y)], s.px(f64::from(dash)), s.px(f64::from(gap)), style))
+            .map_err(err),
+        None => area.draw(&PathElement::new(vec![(x0, y), (x1, y)], style)).map_err(err),
+    }
+}
+
+/// Draws a legend laid out by [`legend_layout`] on `area`.
+pub(crate) fn draw_legend<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    s: Scale,
+    entries: &[LegendEntry],
+    layout: &LegendLayout,
+) -> Result<(), String> {
+    let text_style = TextStyle::from(s.font(LEGEND_FONT)).pos(Pos::new(HPos::Left, VPos::Center));
+    for (entry, &(x, row)) in entries.iter().zip(&layout.positions) {
+        let y = LEGEND_MARGIN + (row as f64 + 0.5) * LEGEND_ROW;
+        let (x0, x1, yc) = (s.i(x), s.i(x + LEGEND_SWATCH), s.i(y));
+        match &entry.swatch {
+            Swatch::MarkerLine(shape, colour, dash) => {
+                legend_line(area, (x0, x1, yc), s.stroke(*colour, 1.5), *dash, s)?;
+                draw_marker(area, *shape, ((x0 + x1) / 2, yc), s.i(3.0), *colour, s)?;
+            }
+            Swatch::Marker(shape, colour) => {
+                draw_marker(area, *shape, ((x0 + x1) / 2, yc), s.i(3.0), *colour, s)?;
+            }
+            Swatch::Line(colour, dash, width) => {
+                legend_line(area, (x0, x1, yc), s.stroke(*colour, *width), *dash, s)?;
+            }
+            Swatch::Block(colour) => {
+                area.draw(&Rectangle::new([(x0, yc - s.i(4.0)), (x1, yc + s.i(4.0))], colour.filled())).map_err(err)?;
+            }
+            Swatch::Cross(colour) => {
+                area.draw(&Cross::new(((x0 + x1) / 2, yc), s.i(3.5), s.stroke(*colour, 1.5))).map_err(err)?;
+            }
+        }
+        area.draw(&Text::new(entry.label.clone(), (s.i(x + LEGEND_SWATCH + LEGEND_GAP), yc), text_style.clone()))
+            .map_err(err)?;
+    }
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------------------------
+// The figures of a run
+
+/// One panel of the timeline: a run's usage and choices per bin.
+#[derive(Debug, Clone, PartialEq)]
 pub struct TimelinePanel {
     /// Policy label (panel title).
     pub label: String,
@@ -138,8 +471,9 @@ pub struct TimelinePanel {
     pub bin_start_s: Vec<f64>,
     /// Mean cores busy with background work per bin.
     pub background_cores: Vec<f64>,
-    /// Mean hidden size of the steps that ended in each bin (`None`: no step ended).
-    pub mean_width: Vec<Option<f64>>,
+    /// What the policy chose in each bin, on the [`ChoiceAxis`]: the mean over the steps that ended in
+    /// the bin of their setting's cost per step (`None`: no step ended).
+    pub choice: Vec<Option<f64>>,
     /// Frames that missed their deadline per bin.
     pub misses: Vec<usize>,
     /// On a node of several devices, each device's name and mean busy cores per bin (background and
@@ -147,63 +481,110 @@ pub struct TimelinePanel {
     pub device_busy: Vec<(String, Vec<f64>)>,
 }
 
-/// A drawing error as text (what the drawing closures of [`render_both!`] return).
-pub(crate) fn err<E: std::fmt::Display>(e: E) -> String {
-    e.to_string()
+/// The right axis of the timeline: what the policies chose, in the same unit for every family.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ChoiceAxis {
+    /// The line's legend text, naming the family and its knob (e.g. `ThrRNN (model, thr) chosen: its
+    /// kFLOP/step`).
+    pub legend: String,
+    /// The axis description with its unit (e.g. `chosen kFLOP/step`).
+    pub label: String,
+    /// Largest value of any setting (the axis spans `0..1.2 × max`).
+    pub max: f64,
 }
 
-/// The timeline figure: one panel per run; background load (grey area, left axis, cores), the mean
-/// width chosen (line, right axis, hidden units), bins with deadline misses (vermillion marks) and,
-/// on a node of several devices, each device's busy cores (a line each, left axis, with a legend
-/// in the panel). `cores` is the left axis's scale: every core of the node.
+/// Height of a timeline panel, SVG pixels, at a figure width.
+fn timeline_panel_height(width: u32) -> u32 {
+    if width < 500 {
+        170
+    } else {
+        190
+    }
+}
+
+/// The timeline figure of the stream `stream`, `width` SVG pixels wide: one panel per run; background load (grey area, left
+/// axis, cores), what the policy chose (line, right axis, [`ChoiceAxis`]), bins with deadline misses
+/// (vermillion crosses at the top) and, on a node of several devices, each device's busy cores (a
+/// line each, left axis). `cores` is the left axis's scale: every core of the node.
 ///
 /// # Errors
 /// [`PlotError`] if drawing fails.
-pub fn timeline(panels: &[TimelinePanel], cores: usize, max_width: usize, horizon_s: f64) -> Result<Figure, PlotError> {
-    let height = 40 + 240 * panels.len().max(1) as u32;
-    render_both!("timeline", (1000, height), |root| {
+pub fn timeline(
+    panels: &[TimelinePanel],
+    stream: &str,
+    cores: usize,
+    choice: &ChoiceAxis,
+    horizon_s: f64,
+    width: u32,
+) -> Result<String, PlotError> {
+    let background = BACKGROUND_LOAD;
+    let mut entries = vec![
+        LegendEntry {
+            label: format!("background load as served (cores of {cores}, left axis)"),
+            swatch: Swatch::Block(background),
+        },
+        LegendEntry { label: format!("{} (right axis)", choice.legend), swatch: Swatch::Line(PALETTE[0], None, 1.5) },
+        LegendEntry {
+            label: format!("bin where stream `{stream}` missed deadlines"),
+            swatch: Swatch::Cross(PALETTE[1]),
+        },
+    ];
+    if let Some(panel) = panels.first() {
+        for (index, (name, _)) in panel.device_busy.iter().enumerate() {
+            entries.push(LegendEntry {
+                label: format!("busy cores on {name}"),
+                swatch: Swatch::Line(series_colour(2 + index), None, 1.0),
+            });
+        }
+    }
+    let layout = legend_layout(&entries, width);
+    let panel_height = timeline_panel_height(width);
+    let height = layout.height() + panel_height * panels.len().max(1) as u32;
+    let cores_top = cores as f64 * 1.15;
+    let choice_top = if choice.max.is_finite() && choice.max > 0.0 { choice.max * 1.2 } else { 1.0 };
+    Ok(render_svg!("timeline", (width, height), |root, scale| {
+        let s = Scale(scale);
         root.fill(&WHITE).map_err(err)?;
-        let (legend, body) = root.split_vertically(40);
-        let text = (FONT, 14).into_font().color(&BLACK);
-        let y = 22;
-        legend
-            .draw(&Rectangle::new([(60, y - 6), (80, y + 6)], RGBColor(150, 150, 150).mix(0.45).filled()))
-            .map_err(err)?;
-        legend
-            .draw(&Text::new("background share of the core, as served (left axis)", (86, y - 8), text.clone()))
-            .map_err(err)?;
-        legend.draw(&PathElement::new(vec![(440, y), (460, y)], PALETTE[0].stroke_width(2))).map_err(err)?;
-        legend.draw(&Text::new("mean width chosen per bin (right axis)", (466, y - 8), text.clone())).map_err(err)?;
-        legend.draw(&Cross::new((780, y), 4, PALETTE[1].stroke_width(2))).map_err(err)?;
-        legend.draw(&Text::new("bin with deadline misses", (790, y - 8), text)).map_err(err)?;
+        let (top, body) = root.split_vertically(s.px(f64::from(layout.height())));
+        draw_legend(&top, s, &entries, &layout)?;
         let areas = body.split_evenly((panels.len().max(1), 1));
         for (panel, area) in panels.iter().zip(areas.iter()) {
             let mut chart = ChartBuilder::on(area)
-                .caption(panel.label.as_str(), (FONT, 18))
-                .margin(8)
-                .x_label_area_size(36)
-                .y_label_area_size(56)
-                .right_y_label_area_size(60)
-                .build_cartesian_2d(0f64..horizon_s, 0f64..cores as f64 * 1.2)
+                .caption(panel.label.as_str(), s.font(PANEL_FONT))
+                .margin_top(s.px(2.0))
+                .margin_left(s.px(2.0))
+                .margin_right(s.px(2.0))
+                .margin_bottom(s.px(2.0))
+                .x_label_area_size(s.px(28.0))
+                .y_label_area_size(s.px(36.0))
+                .right_y_label_area_size(s.px(40.0))
+                .build_cartesian_2d(0f64..horizon_s, 0f64..cores_top)
                 .map_err(err)?
-                .set_secondary_coord(0f64..horizon_s, 0f64..max_width as f64 * 1.2);
+                .set_secondary_coord(0f64..horizon_s, 0f64..choice_top);
             chart
                 .configure_mesh()
                 .x_desc("simulation time (s)")
                 .y_desc("background (cores)")
+                .x_labels(if width < 500 { 6 } else { 10 })
+                .y_labels(5)
                 .x_label_formatter(&|v| format!("{v:.0}"))
                 .y_label_formatter(&|v| format!("{v:.1}"))
-                .label_style((FONT, 13))
-                .axis_desc_style((FONT, 14))
-                .light_line_style(WHITE.mix(0.0))
+                .label_style(s.font(TICK_FONT))
+                .axis_desc_style(s.font(AXIS_FONT))
+                .light_line_style(TRANSPARENT)
+                .bold_line_style(GRID.stroke_width(s.px(0.5).max(1)))
+                .set_all_tick_mark_size(s.i(3.0))
                 .draw()
                 .map_err(err)?;
+            let choice_decimals = if choice_top >= 10.0 { 0 } else { 1 };
             chart
                 .configure_secondary_axes()
-                .y_desc("mean width chosen (hidden units)")
-                .y_label_formatter(&|v| format!("{v:.0}"))
-                .label_style((FONT, 13))
-                .axis_desc_style((FONT, 14))
+                .y_desc(choice.label.as_str())
+                .y_labels(5)
+                .y_label_formatter(&|v| format!("{v:.choice_decimals$}"))
+                .label_style(s.font(TICK_FONT))
+                .axis_desc_style(s.font(AXIS_FONT))
+                .set_all_tick_mark_size(s.i(3.0))
                 .draw()
                 .map_err(err)?;
             let half = panel.bin_start_s.get(1).map_or(0.5, |b| b - panel.bin_start_s[0]) / 2.0;
@@ -211,18 +592,23 @@ pub fn timeline(panels: &[TimelinePanel], cores: usize, max_width: usize, horizo
                 .draw_series(AreaSeries::new(
                     panel.bin_start_s.iter().zip(&panel.background_cores).map(|(t, c)| (t + half, *c)),
                     0.0,
-                    RGBColor(150, 150, 150).mix(0.45),
+                    background,
                 ))
-                .map_err(err)?
-                .label("background load")
-                .legend(|(x, y)| {
-                    Rectangle::new([(x, y - 5), (x + 16, y + 5)], RGBColor(150, 150, 150).mix(0.45).filled())
-                });
+                .map_err(err)?;
+            for (index, (_, busy)) in panel.device_busy.iter().enumerate() {
+                chart
+                    .draw_series(LineSeries::new(
+                        panel.bin_start_s.iter().zip(busy).map(|(t, c)| (t + half, *c)),
+                        s.stroke(series_colour(2 + index), 1.0),
+                    ))
+                    .map_err(err)?;
+            }
+            // The choice line, broken where no step ended.
             let mut segment: Vec<(f64, f64)> = Vec::new();
             let mut segments = Vec::new();
-            for (t, w) in panel.bin_start_s.iter().zip(&panel.mean_width) {
-                match w {
-                    Some(w) => segment.push((t + half, *w)),
+            for (t, v) in panel.bin_start_s.iter().zip(&panel.choice) {
+                match v {
+                    Some(v) => segment.push((t + half, *v)),
                     None if !segment.is_empty() => segments.push(std::mem::take(&mut segment)),
                     None => {}
                 }
@@ -230,37 +616,10 @@ pub fn timeline(panels: &[TimelinePanel], cores: usize, max_width: usize, horizo
             if !segment.is_empty() {
                 segments.push(segment);
             }
-            for (i, seg) in segments.into_iter().enumerate() {
-                let series =
-                    chart.draw_secondary_series(LineSeries::new(seg, PALETTE[0].stroke_width(2))).map_err(err)?;
-                if i == 0 {
-                    series
-                        .label("mean width chosen")
-                        .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 16, y)], PALETTE[0].stroke_width(2)));
-                }
+            for segment in segments {
+                chart.draw_secondary_series(LineSeries::new(segment, s.stroke(PALETTE[0], 1.5))).map_err(err)?;
             }
-            for (index, (name, busy)) in panel.device_busy.iter().enumerate() {
-                let colour = PALETTE[(2 + index) % PALETTE.len()];
-                chart
-                    .draw_series(LineSeries::new(
-                        panel.bin_start_s.iter().zip(busy).map(|(t, c)| (t + half, *c)),
-                        colour.stroke_width(1),
-                    ))
-                    .map_err(err)?
-                    .label(format!("busy cores on {name}"))
-                    .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 16, y)], colour.stroke_width(2)));
-            }
-            if !panel.device_busy.is_empty() {
-                chart
-                    .configure_series_labels()
-                    .position(SeriesLabelPosition::UpperLeft)
-                    .background_style(WHITE.mix(0.8))
-                    .border_style(BLACK.mix(0.3))
-                    .label_font((FONT, 12))
-                    .draw()
-                    .map_err(err)?;
-            }
-            let top = max_width as f64 * 1.12;
+            let mark = choice_top * 0.95;
             chart
                 .draw_secondary_series(
                     panel
@@ -268,46 +627,80 @@ pub fn timeline(panels: &[TimelinePanel], cores: usize, max_width: usize, horizo
                         .iter()
                         .zip(&panel.misses)
                         .filter(|(_, m)| **m > 0)
-                        .map(|(t, _)| Cross::new((t + half, top), 4, PALETTE[1].stroke_width(2))),
+                        .map(|(t, _)| Cross::new((t + half, mark), s.i(3.0), s.stroke(PALETTE[1], 1.2))),
                 )
                 .map_err(err)?;
         }
         Ok(())
-    })
+    }))
 }
 
-/// Empirical CDFs of frame latency, one line per run, with the deadline as a dashed line.
+/// Empirical CDFs of frame latency, `width` SVG pixels wide, one line per run (colour and dash of
+/// its index), with the deadline as a dashed black line.
 ///
 /// `latencies_s` are sorted ascending per run.
 ///
 /// # Errors
 /// [`PlotError`] if drawing fails.
-pub fn latency_cdf(runs: &[(String, Vec<f64>)], deadline_s: Option<f64>, stream: &str) -> Result<Figure, PlotError> {
+pub fn latency_cdf(
+    runs: &[(String, Vec<f64>)],
+    deadline_s: Option<f64>,
+    stream: &str,
+    width: u32,
+) -> Result<String, PlotError> {
     let max_ms = runs.iter().filter_map(|(_, l)| l.last()).fold(deadline_s.unwrap_or(0.0), |a, &b| a.max(b)).max(1e-6)
         * 1e3
         * 1.05;
-    render_both!("latency_cdf", (800, 520), |root| {
+    let mut entries: Vec<LegendEntry> = runs
+        .iter()
+        .enumerate()
+        .map(|(i, (label, _))| LegendEntry {
+            label: label.clone(),
+            swatch: Swatch::Line(series_colour(i), series_dash(i), 1.5),
+        })
+        .collect();
+    if let Some(d) = deadline_s {
+        entries.push(LegendEntry {
+            label: format!("deadline ({} ms)", short_number(d * 1e3)),
+            swatch: Swatch::Line(BLACK, Some((4, 3)), 1.0),
+        });
+    }
+    let layout = legend_layout(&entries, width);
+    let plot_height = if width < 500 { 230 } else { 300 };
+    let height = layout.height() + plot_height;
+    let x_decimals = if max_ms >= 20.0 { 0 } else { 1 };
+    Ok(render_svg!("latency_cdf", (width, height), |root, scale| {
+        let s = Scale(scale);
         root.fill(&WHITE).map_err(err)?;
-        let mut chart = ChartBuilder::on(&root)
-            .caption(format!("Frame latency of stream `{stream}` (release to end, completed frames)"), (FONT, 18))
-            .margin(12)
-            .x_label_area_size(40)
-            .y_label_area_size(56)
+        let (top, body) = root.split_vertically(s.px(f64::from(layout.height())));
+        draw_legend(&top, s, &entries, &layout)?;
+        let mut chart = ChartBuilder::on(&body)
+            .caption(format!("frame latency of stream `{stream}` (completed frames)"), s.font(PANEL_FONT))
+            .margin_top(s.px(2.0))
+            .margin_right(s.px(10.0))
+            .margin_left(s.px(2.0))
+            .margin_bottom(s.px(2.0))
+            .x_label_area_size(s.px(28.0))
+            .y_label_area_size(s.px(40.0))
             .build_cartesian_2d(0f64..max_ms, 0f64..1.0)
             .map_err(err)?;
         chart
             .configure_mesh()
-            .x_desc("latency (ms)")
+            .x_desc("latency, release to end (ms)")
             .y_desc("fraction of frames ≤ latency")
-            .x_label_formatter(&|v| format!("{v:.1}"))
+            .x_labels(if width < 500 { 6 } else { 10 })
+            .y_labels(6)
+            .x_label_formatter(&|v| format!("{v:.x_decimals$}"))
             .y_label_formatter(&|v| format!("{v:.1}"))
-            .label_style((FONT, 13))
-            .axis_desc_style((FONT, 14))
+            .label_style(s.font(TICK_FONT))
+            .axis_desc_style(s.font(AXIS_FONT))
+            .light_line_style(TRANSPARENT)
+            .bold_line_style(GRID.stroke_width(s.px(0.5).max(1)))
+            .set_all_tick_mark_size(s.i(3.0))
             .draw()
             .map_err(err)?;
-        for (i, (label, latencies)) in runs.iter().enumerate() {
+        for (i, (_, latencies)) in runs.iter().enumerate() {
             let n = latencies.len().max(1) as f64;
-            let colour = PALETTE[i % PALETTE.len()];
             // Step function, thinned to at most ~2000 points.
             let stride = (latencies.len() / 2000).max(1);
             let mut points = vec![(0.0, 0.0)];
@@ -318,57 +711,161 @@ pub fn latency_cdf(runs: &[(String, Vec<f64>)], deadline_s: Option<f64>, stream:
             if let Some(last) = latencies.last() {
                 points.push((last * 1e3, 1.0));
             }
-            chart
-                .draw_series(LineSeries::new(points, colour.stroke_width(2)))
-                .map_err(err)?
-                .label(label.clone())
-                .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 16, y)], colour.stroke_width(2)));
+            let style = s.stroke(series_colour(i), 1.5);
+            match series_dash(i) {
+                Some((dash, gap)) => chart
+                    .draw_series(DashedLineSeries::new(points, s.px(f64::from(dash)), s.px(f64::from(gap)), style))
+                    .map(|_| ()),
+                None => chart.draw_series(LineSeries::new(points, style)).map(|_| ()),
+            }
+            .map_err(err)?;
         }
         if let Some(d) = deadline_s {
             let d = d * 1e3;
             chart
-                .draw_series(DashedLineSeries::new(vec![(d, 0.0), (d, 1.0)], 6, 4, BLACK.stroke_width(1)))
-                .map_err(err)?
-                .label("deadline")
-                .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 16, y)], BLACK.stroke_width(1)));
+                .draw_series(DashedLineSeries::new(
+                    vec![(d, 0.0), (d, 1.0)],
+                    s.px(4.0),
+                    s.px(3.0),
+                    s.stroke(BLACK, 1.0),
+                ))
+                .map_err(err)?;
         }
-        chart
-            .configure_series_labels()
-            .position(SeriesLabelPosition::LowerRight)
-            .background_style(WHITE.mix(0.85))
-            .border_style(BLACK.mix(0.3))
-            .label_font((FONT, 13))
-            .draw()
-            .map_err(err)?;
         Ok(())
-    })
+    }))
+}
+
+/// A number with at most three significant digits and no trailing zeros (`5`, `2.5`, `0.125`).
+pub(crate) fn short_number(v: f64) -> String {
+    if !v.is_finite() || v == 0.0 {
+        return format!("{v}");
+    }
+    let decimals = (2 - v.abs().log10().floor() as i32).clamp(0, 9) as usize;
+    let text = format!("{v:.decimals$}");
+    if text.contains('.') {
+        text.trim_end_matches('0').trim_end_matches('.').to_string()
+    } else {
+        text
+    }
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
-    #[test]
-    fn figures_render_with_text_in_both_formats() {
-        let runs = vec![("a".to_string(), vec![0.001, 0.002, 0.004]), ("b".to_string(), vec![0.003])];
-        let figure = latency_cdf(&runs, Some(0.005), "s").unwrap();
-        assert!(figure.svg.contains("<text") && figure.svg.contains("latency (ms)"));
-        assert_eq!(&figure.png[1..4], b"PNG");
-        let panel = TimelinePanel {
+    /// Width and height of a PNG from its IHDR chunk.
+    pub(crate) fn png_size(png: &[u8]) -> (u32, u32) {
+        assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n");
+        assert_eq!(&png[12..16], b"IHDR");
+        let word = |at: usize| u32::from_be_bytes(png[at..at + 4].try_into().unwrap());
+        (word(16), word(20))
+    }
+
+    fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+        haystack.windows(needle.len()).any(|w| w == needle)
+    }
+
+    fn panel() -> TimelinePanel {
+        TimelinePanel {
             label: "p".into(),
             bin_start_s: vec![0.0, 1.0, 2.0],
             background_cores: vec![0.0, 1.0, 0.5],
-            mean_width: vec![Some(128.0), None, Some(64.0)],
+            choice: vec![Some(26.0), None, Some(12.5)],
             misses: vec![0, 3, 0],
             device_busy: Vec::new(),
-        };
-        let figure = timeline(&[panel.clone(), panel.clone()], 1, 128, 3.0).unwrap();
-        assert!(figure.svg.contains("simulation time (s)"));
-        assert!(!figure.svg.contains("busy cores on"));
-        assert!(figure.png.len() > 1000);
-        // Several devices: a line and a legend entry per device.
+        }
+    }
+
+    fn axis() -> ChoiceAxis {
+        ChoiceAxis { legend: "ThrRNN (model, thr) chosen".into(), label: "chosen kFLOP/step".into(), max: 26.0 }
+    }
+
+    #[test]
+    fn figures_render_with_their_labels() {
+        let runs = vec![("a".to_string(), vec![0.001, 0.002, 0.004]), ("b".to_string(), vec![0.003])];
+        let svg = latency_cdf(&runs, Some(0.005), "s", COLUMN_WIDTH).unwrap();
+        assert!(svg.contains("<text") && svg.contains("latency, release to end (ms)"));
+        assert!(svg.contains("deadline (5 ms)"), "the deadline line has a legend entry with its value");
+        let svg = timeline(&[panel(), panel()], "s", 2, &axis(), 3.0, COLUMN_WIDTH).unwrap();
+        assert!(svg.contains("simulation time (s)") && svg.contains("chosen kFLOP/step"));
+        assert!(svg.contains("cores of 2, left axis"), "the load axis is in cores, not a share of one core");
+        assert!(svg.contains("ThrRNN (model, thr) chosen (right axis)"));
+        assert!(svg.contains("bin where stream `s` missed deadlines"));
+        assert!(!svg.contains("busy cores on"));
+        // Several devices: a legend entry per device.
         let devices = vec![("cpu".to_string(), vec![1.0, 2.0, 0.5]), ("gpu".to_string(), vec![0.0, 1.0, 1.0])];
-        let figure = timeline(&[TimelinePanel { device_busy: devices, ..panel }], 3, 128, 3.0).unwrap();
-        assert!(figure.svg.contains("busy cores on cpu") && figure.svg.contains("busy cores on gpu"));
+        let svg =
+            timeline(&[TimelinePanel { device_busy: devices, ..panel() }], "s", 3, &axis(), 3.0, WIDE_WIDTH).unwrap();
+        assert!(svg.contains("busy cores on cpu") && svg.contains("busy cores on gpu"));
+    }
+
+    /// Issue 15: PDF with the font embedded, PNGs of 1050 and 2100 px at 300 dpi, and the same bytes
+    /// every time.
+    #[test]
+    fn paper_files_are_pdf_with_the_font_and_pngs_of_both_column_widths() {
+        let runs = vec![("static".to_string(), vec![0.001, 0.002, 0.004])];
+        let files = paper_files("cdf", |width| latency_cdf(&runs, Some(0.005), "s", width)).unwrap();
+        let names: Vec<&str> = files.iter().map(|(n, _)| n.as_str()).collect();
+        assert_eq!(names, ["cdf.svg", "cdf.pdf", "cdf.png", "cdf-wide.svg", "cdf-wide.pdf", "cdf-wide.png"]);
+        let file = |name: &str| &files.iter().find(|(n, _)| n == name).unwrap().1;
+        for pdf in [file("cdf.pdf"), file("cdf-wide.pdf")] {
+            assert!(pdf.starts_with(b"%PDF-"));
+            assert!(contains(pdf, b"/FontFile2"), "a TrueType font program is embedded");
+            assert!(contains(pdf, b"DejaVuSans"), "the embedded font is DejaVu Sans");
+            assert!(!contains(pdf, b"/CreationDate") && !contains(pdf, b"/ModDate"), "no date in the PDF");
+        }
+        // 3.5 in = 252 pt and 7 in = 504 pt wide pages.
+        let page_width = |pdf: &[u8]| -> f64 {
+            let text = String::from_utf8_lossy(pdf);
+            let at = text.find("/MediaBox [0 0 ").expect("a media box") + "/MediaBox [0 0 ".len();
+            text[at..].split(' ').next().unwrap().parse().unwrap()
+        };
+        assert!((page_width(file("cdf.pdf")) - 252.0).abs() < 0.01, "one column is 3.5 in wide");
+        assert!((page_width(file("cdf-wide.pdf")) - 504.0).abs() < 0.01, "two columns are 7 in wide");
+        assert_eq!(png_size(file("cdf.png")).0, 1050);
+        assert_eq!(png_size(file("cdf-wide.png")).0, 2100);
+        // pHYs: 11 811 pixels per metre (300 dpi) on both axes.
+        let mut phys = b"pHYs".to_vec();
+        phys.extend(11_811u32.to_be_bytes());
+        phys.extend(11_811u32.to_be_bytes());
+        phys.push(1);
+        assert!(contains(file("cdf.png"), &phys), "the PNG records 300 dpi");
+        let again = paper_files("cdf", |width| latency_cdf(&runs, Some(0.005), "s", width)).unwrap();
+        assert_eq!(files, again, "byte-identical from run to run");
+    }
+
+    /// The figures need no system font: the database holds the two embedded faces only.
+    #[test]
+    fn the_font_database_holds_only_the_embedded_dejavu_faces() {
+        let database = font_database();
+        assert_eq!(database.len(), 2);
+        for face in database.faces() {
+            assert!(matches!(face.source, usvg::fontdb::Source::Binary(_)), "loaded from memory, not a file");
+            assert!(face.families.iter().any(|(name, _)| name == EMBEDDED_FAMILY));
+        }
+        let query = usvg::fontdb::Query { families: &[usvg::fontdb::Family::SansSerif], ..Default::default() };
+        assert!(database.query(&query).is_some(), "sans-serif resolves to DejaVu Sans");
+    }
+
+    #[test]
+    fn twelve_series_keep_distinct_colours_and_the_last_four_are_dashed() {
+        for i in 0..PALETTE.len() {
+            for j in 0..i {
+                assert_ne!(series_colour(i), series_colour(j), "{i} and {j}");
+            }
+        }
+        assert!((0..SOLID_SERIES).all(|i| series_dash(i).is_none()));
+        let dashes: Vec<_> = (SOLID_SERIES..PALETTE.len()).map(|i| series_dash(i).unwrap()).collect();
+        for (k, dash) in dashes.iter().enumerate() {
+            assert!(!dashes[..k].contains(dash), "a pattern each");
+        }
+    }
+
+    #[test]
+    fn short_numbers_keep_three_significant_digits() {
+        assert_eq!(short_number(5.0), "5");
+        assert_eq!(short_number(2.5), "2.5");
+        assert_eq!(short_number(0.125), "0.125");
+        assert_eq!(short_number(33.333), "33.3");
     }
 }

@@ -335,6 +335,10 @@ pub fn view(study: &Study, records: &[RunRecord]) -> StudyView {
         replications: study.replications,
         study_text: study.text.clone(),
         tool_version: env!("CARGO_PKG_VERSION").to_string(),
+        deadline_s: study.points.iter().find(|p| p.index == focus).and_then(|point| {
+            let stream = super::run::focus_stream(&point.scenario)?;
+            point.scenario.streams().nth(stream).map(|s| s.spec.deadline.as_secs_f64())
+        }),
     }
 }
 

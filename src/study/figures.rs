@@ -1,10 +1,12 @@
 //! The figures of a policy-comparison study, drawn from its [`StudyView`]: SVG, PNG and the data of
 //! each figure as a tidy CSV, so that users can re-plot it with their own tools.
 //!
-//! Every figure is sized for one paper column: [`FIGURE_WIDTH`] SVG pixels wide (3.5 in at about
-//! 100 px per inch, so 9–10 px text prints at about 7 pt), and its PNG is [`PNG_SCALE`] times larger
-//! in each direction. Policies keep one colour (Okabe–Ito, [`PALETTE`]) and one marker shape in every
-//! figure; legends sit above the plot. Intervals are the view's 95% confidence intervals; an
+//! Every figure is drawn at two print widths and written as SVG, PDF and PNG (300 dpi) at each
+//! ([`crate::report::plots::paper_files`]): `<name>.*` for one paper column (3.5 in, PNG 1050 px
+//! wide) and `<name>-wide.*` for two (7 in, PNG 2100 px); text is 9–10 SVG px (about 7 pt) at
+//! both. Policies keep one colour ([`crate::report::plots::PALETTE`]: Okabe–Ito, then Paul Tol's
+//! muted for the ninth to twelfth), one marker shape and, from the ninth on, one dash pattern in
+//! every figure; legends sit above the plot. Intervals are the view's 95% confidence intervals; an
 //! estimate over fewer than two replications has none and is drawn without a bar.
 //!
 //! | file stem | shows |
@@ -21,37 +23,27 @@ use std::path::PathBuf;
 use plotters::coord::types::RangedCoordf64;
 use plotters::coord::{CoordTranslate, Shift};
 use plotters::prelude::*;
-use plotters::style::text_anchor::{HPos, Pos, VPos};
 
 use super::view::{CellSummary, Estimate, LatencyHistogram, SettingShare, StudyView};
-use crate::report::plots::{err, register_fonts, render_scaled, Figure, PlotError, FONT, PALETTE};
+use crate::report::plots::{
+    draw_legend, draw_marker, err, legend_layout, paper_files, register_fonts, render_svg, series_colour, series_dash,
+    short_number, LegendEntry, PlotError, Scale, Swatch, AXIS_FONT, GRID, PANEL_FONT, SHAPES, TICK_FONT,
+};
 
-/// Width of every figure, SVG pixels (a 3.5-inch paper column at about 100 px per inch).
-pub const FIGURE_WIDTH: u32 = 360;
-/// Height of the plotting area of a single-panel figure (below its legend), SVG pixels.
-const PLOT_HEIGHT: u32 = 250;
-/// PNG pixels per SVG pixel in each direction.
-pub const PNG_SCALE: u32 = 2;
+/// Height of the plotting area of a single-panel figure (below its legend), SVG pixels, by figure
+/// width (the wide figure a little taller, not twice).
+fn plot_height(width: u32) -> u32 {
+    if width < 500 {
+        250
+    } else {
+        320
+    }
+}
 
-/// Font sizes, SVG pixels.
-const TICK_FONT: f64 = 9.0;
-const AXIS_FONT: f64 = 10.0;
-const LEGEND_FONT: f64 = 9.0;
-const PANEL_FONT: f64 = 9.5;
-
-/// Legend geometry, SVG pixels.
-const LEGEND_ROW: f64 = 13.0;
-const LEGEND_SWATCH: f64 = 16.0;
-const LEGEND_GAP: f64 = 4.0;
-const LEGEND_COLUMN_GAP: f64 = 12.0;
-const LEGEND_MARGIN: f64 = 6.0;
-
-/// Number of marker shapes (circle, square, triangle, diamond, inverted triangle, cross).
-const SHAPES: usize = 6;
-
-/// The figures of a study and their data: `figures/<name>.svg`, `figures/<name>.png` and
-/// `figures/<name>.csv` for each figure, in a fixed order (see the module documentation), as paths
-/// relative to the study's output folder and file contents. `energy_vs_accuracy` is left out when no
+/// The figures of a study and their data: `figures/<name>.svg`, `.pdf` and `.png` (one column),
+/// `figures/<name>-wide.svg`, `.pdf` and `.png` (two columns) and `figures/<name>.csv` for each
+/// figure, in a fixed order (see the module documentation), as paths relative to the study's output
+/// folder and file contents. `energy_vs_accuracy` is left out when no
 /// cell of the view has an energy estimate.
 ///
 /// Degenerate views (one point, one replication, zero FLOPs, empty histograms) give figures with
@@ -62,17 +54,19 @@ const SHAPES: usize = 6;
 pub fn study_figures(view: &StudyView) -> Result<Vec<(PathBuf, Vec<u8>)>, PlotError> {
     register_fonts();
     let mut files = Vec::new();
-    let mut push = |name: &str, figure: Figure, csv: Vec<u8>| {
-        files.push((PathBuf::from(format!("figures/{name}.svg")), figure.svg.into_bytes()));
-        files.push((PathBuf::from(format!("figures/{name}.png")), figure.png));
+    let mut push = |name: &str, draw: &dyn Fn(&StudyView, u32) -> Result<String, PlotError>, csv: Vec<u8>| {
+        for (file, bytes) in paper_files(name, |width| draw(view, width))? {
+            files.push((PathBuf::from("figures").join(file), bytes));
+        }
         files.push((PathBuf::from(format!("figures/{name}.csv")), csv));
+        Ok::<(), PlotError>(())
     };
-    push("miss_rate_vs_load", miss_rate_vs_load(view)?, miss_rate_vs_load_csv(view));
-    push("accuracy_vs_flops", accuracy_vs_flops(view)?, accuracy_vs_flops_csv(view));
-    push("latency_cdf", latency_cdf(view)?, latency_cdf_csv(view));
-    push("setting_share", setting_share(view)?, setting_share_csv(view));
+    push("miss_rate_vs_load", &miss_rate_vs_load, miss_rate_vs_load_csv(view))?;
+    push("accuracy_vs_flops", &accuracy_vs_flops, accuracy_vs_flops_csv(view))?;
+    push("latency_cdf", &latency_cdf, latency_cdf_csv(view))?;
+    push("setting_share", &setting_share, setting_share_csv(view))?;
     if view.cells.iter().any(|c| c.energy_j.is_some()) {
-        push("energy_vs_accuracy", energy_vs_accuracy(view)?, energy_vs_accuracy_csv(view));
+        push("energy_vs_accuracy", &energy_vs_accuracy, energy_vs_accuracy_csv(view))?;
     }
     Ok(files)
 }
@@ -385,65 +379,13 @@ fn energy_vs_accuracy_csv(view: &StudyView) -> Vec<u8> {
 // ---------------------------------------------------------------------------------------------
 // Drawing helpers
 
-/// Scale of one rendering (1 for the SVG, [`PNG_SCALE`] for the PNG).
-#[derive(Debug, Clone, Copy)]
-struct Scale(f64);
-
-impl Scale {
-    fn px(self, v: f64) -> u32 {
-        (v * self.0).round().max(0.0) as u32
-    }
-    fn i(self, v: f64) -> i32 {
-        (v * self.0).round() as i32
-    }
-    fn font(self, size: f64) -> FontDesc<'static> {
-        (FONT, size * self.0).into_font()
-    }
-    fn stroke(self, colour: RGBColor, width: f64) -> ShapeStyle {
-        colour.stroke_width(self.px(width).max(1))
-    }
-}
-
-/// A policy's colour and marker shape, the same in every figure.
+/// A policy's colour, dash pattern and marker shape, the same in every figure.
 fn policy_colour(index: usize) -> RGBColor {
-    PALETTE[index % PALETTE.len()]
+    series_colour(index)
 }
 
 fn policy_shape(index: usize) -> usize {
     index % SHAPES
-}
-
-/// Draws a marker of `shape` centred on `at`, radius about `r` backend pixels.
-fn draw_marker<DB: DrawingBackend, CT: CoordTranslate>(
-    area: &DrawingArea<DB, CT>,
-    shape: usize,
-    at: CT::From,
-    r: i32,
-    colour: RGBColor,
-    s: Scale,
-) -> Result<(), String>
-where
-    CT::From: Clone,
-{
-    let r = r.max(1);
-    let fill = colour.filled();
-    let t = r + r / 4; // triangles and diamonds look smaller than circles of the same radius
-    match shape % SHAPES {
-        0 => area.draw(&(EmptyElement::at(at) + Circle::new((0, 0), r, fill))),
-        1 => area.draw(&(EmptyElement::at(at) + Rectangle::new([(1 - r, 1 - r), (r - 1, r - 1)], fill))),
-        2 => area.draw(&(EmptyElement::at(at) + Polygon::new(vec![(0, -t), (t, r - 1), (-t, r - 1)], fill))),
-        3 => area.draw(&(EmptyElement::at(at) + Polygon::new(vec![(0, -t), (t, 0), (0, t), (-t, 0)], fill))),
-        4 => area.draw(&(EmptyElement::at(at) + Polygon::new(vec![(0, t), (t, 1 - r), (-t, 1 - r)], fill))),
-        _ => {
-            let line = s.stroke(colour, 1.5);
-            area.draw(
-                &(EmptyElement::at(at)
-                    + PathElement::new(vec![(-r, -r), (r, r)], line)
-                    + PathElement::new(vec![(-r, r), (r, -r)], line)),
-            )
-        }
-    }
-    .map_err(err)
 }
 
 /// Draws error bars around `(x, y)` in data coordinates: a line per interval with end caps.
@@ -469,105 +411,6 @@ fn draw_error_bars<DB: DrawingBackend, CT: CoordTranslate<From = (f64, f64)>>(
             area.draw(&(EmptyElement::at((end, y.mean)) + PathElement::new(vec![(0, -cap), (0, cap)], style)))
                 .map_err(err)?;
         }
-    }
-    Ok(())
-}
-
-/// How a legend entry is drawn.
-#[derive(Debug, Clone)]
-enum Swatch {
-    /// A policy's marker on a short line of its colour.
-    MarkerLine(usize, RGBColor),
-    /// A policy's marker alone.
-    Marker(usize, RGBColor),
-    /// A line; dashed when `true`.
-    Line(RGBColor, bool),
-    /// A filled block (an area's colour).
-    Block(RGBColor),
-}
-
-#[derive(Debug, Clone)]
-struct LegendEntry {
-    label: String,
-    swatch: Swatch,
-}
-
-/// Where the entries of a legend go in a figure: left to right, wrapping to a new row when the next
-/// entry does not fit.
-#[derive(Debug, Clone)]
-struct LegendLayout {
-    /// Left end (SVG pixels) and row of each entry.
-    positions: Vec<(f64, usize)>,
-    rows: usize,
-}
-
-impl LegendLayout {
-    /// Height of the legend strip, SVG pixels.
-    fn height(&self) -> u32 {
-        if self.rows == 0 {
-            0
-        } else {
-            (self.rows as f64 * LEGEND_ROW + 2.0 * LEGEND_MARGIN).round() as u32
-        }
-    }
-}
-
-/// Lays the entries out in rows `width` SVG pixels wide (the font must be registered).
-fn legend_layout(entries: &[LegendEntry], width: u32) -> LegendLayout {
-    let font: FontDesc = (FONT, LEGEND_FONT).into_font();
-    let usable = f64::from(width) - 2.0 * LEGEND_MARGIN;
-    let mut positions = Vec::with_capacity(entries.len());
-    let (mut x, mut row) = (0.0, 0);
-    for entry in entries {
-        let text = font
-            .box_size(&entry.label)
-            .map_or(entry.label.chars().count() as f64 * LEGEND_FONT * 0.6, |b| f64::from(b.0));
-        let entry_width = LEGEND_SWATCH + LEGEND_GAP + text;
-        if x > 0.0 && x + entry_width > usable {
-            x = 0.0;
-            row += 1;
-        }
-        positions.push((LEGEND_MARGIN + x, row));
-        x += entry_width + LEGEND_COLUMN_GAP;
-    }
-    LegendLayout { rows: if entries.is_empty() { 0 } else { row + 1 }, positions }
-}
-
-fn draw_legend<DB: DrawingBackend>(
-    area: &DrawingArea<DB, Shift>,
-    s: Scale,
-    entries: &[LegendEntry],
-    layout: &LegendLayout,
-) -> Result<(), String> {
-    let text_style = TextStyle::from(s.font(LEGEND_FONT)).pos(Pos::new(HPos::Left, VPos::Center));
-    for (entry, &(x, row)) in entries.iter().zip(&layout.positions) {
-        let y = LEGEND_MARGIN + (row as f64 + 0.5) * LEGEND_ROW;
-        let (x0, x1, yc) = (s.i(x), s.i(x + LEGEND_SWATCH), s.i(y));
-        match &entry.swatch {
-            Swatch::MarkerLine(shape, colour) => {
-                area.draw(&PathElement::new(vec![(x0, yc), (x1, yc)], s.stroke(*colour, 1.5))).map_err(err)?;
-                draw_marker(area, *shape, ((x0 + x1) / 2, yc), s.i(3.0), *colour, s)?;
-            }
-            Swatch::Marker(shape, colour) => {
-                draw_marker(area, *shape, ((x0 + x1) / 2, yc), s.i(3.0), *colour, s)?;
-            }
-            Swatch::Line(colour, dashed) => {
-                if *dashed {
-                    let third = (x1 - x0) / 3;
-                    area.draw(&PathElement::new(vec![(x0, yc), (x0 + third, yc)], s.stroke(*colour, 1.2)))
-                        .map_err(err)?;
-                    area.draw(&PathElement::new(vec![(x1 - third, yc), (x1, yc)], s.stroke(*colour, 1.2)))
-                        .map_err(err)?;
-                } else {
-                    area.draw(&PathElement::new(vec![(x0, yc), (x1, yc)], s.stroke(*colour, 1.5))).map_err(err)?;
-                }
-            }
-            Swatch::Block(colour) => {
-                area.draw(&Rectangle::new([(x0, yc - s.i(4.0)), (x1, yc + s.i(4.0))], colour.filled())).map_err(err)?;
-            }
-        }
-        area.draw(&Text::new(entry.label.clone(), (s.i(x + LEGEND_SWATCH + LEGEND_GAP), yc), text_style.clone()))
-            .map_err(err)?;
     }
     Ok(())
 }
@@ -690,7 +533,7 @@ fn linear_chart<'a, DB: DrawingBackend>(
         .y_label_formatter(&|v| format!("{v:.y_decimals$}"))
         .label_style(s.font(TICK_FONT))
         .axis_desc_style(s.font(AXIS_FONT))
-        .bold_line_style(BLACK.mix(0.08).stroke_width(s.px(0.5).max(1)))
+        .bold_line_style(GRID.stroke_width(s.px(0.5).max(1)))
         .light_line_style(TRANSPARENT)
         .axis_style(BLACK.stroke_width(s.px(1.0).max(1)))
         .set_all_tick_mark_size(s.i(3.0))
@@ -706,12 +549,29 @@ fn policy_legend(view: &StudyView, with_line: bool) -> Vec<LegendEntry> {
         .map(|(i, label)| LegendEntry {
             label: super::aggregate::display_policy(label),
             swatch: if with_line {
-                Swatch::MarkerLine(policy_shape(i), policy_colour(i))
+                Swatch::MarkerLine(policy_shape(i), policy_colour(i), series_dash(i))
             } else {
                 Swatch::Marker(policy_shape(i), policy_colour(i))
             },
         })
         .collect()
+}
+
+/// Draws a policy's line in its colour, dashed in its pattern from the ninth policy on.
+fn draw_policy_line<DB: DrawingBackend, CT: CoordTranslate<From = (f64, f64)>>(
+    chart: &mut ChartContext<'_, DB, CT>,
+    s: Scale,
+    policy: usize,
+    points: Vec<(f64, f64)>,
+) -> Result<(), String> {
+    let style = s.stroke(policy_colour(policy), 1.5);
+    match series_dash(policy) {
+        Some((dash, gap)) => chart
+            .draw_series(DashedLineSeries::new(points, s.px(f64::from(dash)), s.px(f64::from(gap)), style))
+            .map(|_| ()),
+        None => chart.draw_series(LineSeries::new(points, style)).map(|_| ()),
+    }
+    .map_err(err)
 }
 
 /// Draws a policy's markers (with error bars) on a linear chart.
@@ -735,9 +595,9 @@ fn draw_cells<DB: DrawingBackend>(
 // ---------------------------------------------------------------------------------------------
 // Figures
 
-fn miss_rate_vs_load(view: &StudyView) -> Result<Figure, PlotError> {
+fn miss_rate_vs_load(view: &StudyView, width: u32) -> Result<String, PlotError> {
     let entries = policy_legend(view, true);
-    let layout = legend_layout(&entries, FIGURE_WIDTH);
+    let layout = legend_layout(&entries, width);
     let cells = cells_by_policy_and_load(view);
     let x_range = padded_range(cells.iter().map(|c| load_pct(view, c.point)), 0.0, f64::INFINITY, 0.0..100.0);
     let y_top = cells
@@ -777,15 +637,14 @@ fn miss_rate_vs_load(view: &StudyView) -> Result<Figure, PlotError> {
         x_area: 30.0,
         y_area: 40.0,
     };
-    let height = layout.height() + PLOT_HEIGHT;
-    Ok(render_scaled!("miss_rate_vs_load", (FIGURE_WIDTH, height), PNG_SCALE, |root, scale| {
+    let height = layout.height() + plot_height(width);
+    Ok(render_svg!("miss_rate_vs_load", (width, height), |root, scale| {
         let s = Scale(scale);
         root.fill(&WHITE).map_err(err)?;
         let (top, body) = root.split_vertically(s.px(f64::from(layout.height())));
         draw_legend(&top, s, &entries, &layout)?;
         let mut chart = linear_chart(&body, s, x_range.clone(), y_range.clone(), &axes, None)?;
         for (i, points) in &series {
-            let colour = policy_colour(*i);
             // One line per value of the other axes (`PointInfo::series`), so that points differing
             // in, say, the number of cores are not joined.
             let mut groups: Vec<&str> = Vec::new();
@@ -795,12 +654,9 @@ fn miss_rate_vs_load(view: &StudyView) -> Result<Figure, PlotError> {
                 }
             }
             for group in groups {
-                chart
-                    .draw_series(LineSeries::new(
-                        points.iter().filter(|(_, _, g)| *g == group).map(|(x, y, _)| (x.mean, y.mean)),
-                        s.stroke(colour, 1.5),
-                    ))
-                    .map_err(err)?;
+                let line: Vec<(f64, f64)> =
+                    points.iter().filter(|(_, _, g)| *g == group).map(|(x, y, _)| (x.mean, y.mean)).collect();
+                draw_policy_line(&mut chart, s, *i, line)?;
             }
             let cells: Vec<(Scaled, Scaled)> = points.iter().map(|(x, y, _)| (*x, *y)).collect();
             draw_cells(&mut chart, s, *i, &cells)?;
@@ -809,13 +665,13 @@ fn miss_rate_vs_load(view: &StudyView) -> Result<Figure, PlotError> {
     }))
 }
 
-fn accuracy_vs_flops(view: &StudyView) -> Result<Figure, PlotError> {
+fn accuracy_vs_flops(view: &StudyView, width: u32) -> Result<String, PlotError> {
     let mut entries = policy_legend(view, false);
     entries.push(LegendEntry {
         label: "Pareto front (max accuracy, min FLOPs)".into(),
-        swatch: Swatch::Line(BLACK, true),
+        swatch: Swatch::Line(BLACK, Some((5, 3)), 1.2),
     });
-    let layout = legend_layout(&entries, FIGURE_WIDTH);
+    let layout = legend_layout(&entries, width);
     let points: Vec<(usize, Scaled, Scaled)> = view
         .cells
         .iter()
@@ -847,8 +703,8 @@ fn accuracy_vs_flops(view: &StudyView) -> Result<Figure, PlotError> {
         steps.push((x_range.end, last));
     }
     let axes = Axes { x_desc: "mean compute per step (kFLOP)", y_desc: "accuracy (%)", x_area: 30.0, y_area: 40.0 };
-    let height = layout.height() + PLOT_HEIGHT;
-    Ok(render_scaled!("accuracy_vs_flops", (FIGURE_WIDTH, height), PNG_SCALE, |root, scale| {
+    let height = layout.height() + plot_height(width);
+    Ok(render_svg!("accuracy_vs_flops", (width, height), |root, scale| {
         let s = Scale(scale);
         root.fill(&WHITE).map_err(err)?;
         let (top, body) = root.split_vertically(s.px(f64::from(layout.height())));
@@ -866,11 +722,11 @@ fn accuracy_vs_flops(view: &StudyView) -> Result<Figure, PlotError> {
     }))
 }
 
-fn latency_cdf(view: &StudyView) -> Result<Figure, PlotError> {
+fn latency_cdf(view: &StudyView, width: u32) -> Result<String, PlotError> {
     let curves: Vec<(usize, Vec<(f64, f64)>)> =
         view.latency.iter().take(view.policies.len()).map(cdf_points).enumerate().collect();
     // Policies without frames at the focus point (absent there) are left out.
-    let entries: Vec<LegendEntry> = view
+    let mut entries: Vec<LegendEntry> = view
         .policies
         .iter()
         .enumerate()
@@ -885,10 +741,17 @@ fn latency_cdf(view: &StudyView) -> Result<Figure, PlotError> {
                 Some(_) if total > 0 => label,
                 _ => return None,
             };
-            Some(LegendEntry { label, swatch: Swatch::Line(policy_colour(i), i >= PALETTE.len()) })
+            Some(LegendEntry { label, swatch: Swatch::Line(policy_colour(i), series_dash(i), 1.5) })
         })
         .collect();
-    let layout = legend_layout(&entries, FIGURE_WIDTH);
+    let deadline_ms = view.deadline_s.map(|d| d * 1e3).filter(|d| d.is_finite() && *d > 0.0);
+    if let Some(d) = deadline_ms {
+        entries.push(LegendEntry {
+            label: format!("deadline ({} ms)", short_number(d)),
+            swatch: Swatch::Line(BLACK, Some((4, 3)), 1.0),
+        });
+    }
+    let layout = legend_layout(&entries, width);
     let (mut low, mut high) = (f64::INFINITY, f64::NEG_INFINITY);
     for (_, curve) in &curves {
         for (x, _) in curve {
@@ -896,14 +759,19 @@ fn latency_cdf(view: &StudyView) -> Result<Figure, PlotError> {
             high = high.max(*x);
         }
     }
+    // The deadline stays in view.
+    if let Some(d) = deadline_ms {
+        low = low.min(d);
+        high = high.max(d);
+    }
     let x_range = if low.is_finite() {
         let (low, high) = if high > low { (low, high) } else { (low / 10.0, high * 10.0) };
         low / 1.3..high * 1.3
     } else {
         0.1..100.0
     };
-    let height = layout.height() + PLOT_HEIGHT;
-    Ok(render_scaled!("latency_cdf", (FIGURE_WIDTH, height), PNG_SCALE, |root, scale| {
+    let height = layout.height() + plot_height(width);
+    Ok(render_svg!("latency_cdf", (width, height), |root, scale| {
         let s = Scale(scale);
         root.fill(&WHITE).map_err(err)?;
         let (top, body) = root.split_vertically(s.px(f64::from(layout.height())));
@@ -932,35 +800,38 @@ fn latency_cdf(view: &StudyView) -> Result<Figure, PlotError> {
             .y_label_formatter(&|v| format!("{v:.0}"))
             .label_style(s.font(TICK_FONT))
             .axis_desc_style(s.font(AXIS_FONT))
-            .bold_line_style(BLACK.mix(0.08).stroke_width(s.px(0.5).max(1)))
+            .bold_line_style(GRID.stroke_width(s.px(0.5).max(1)))
             .light_line_style(TRANSPARENT)
             .axis_style(BLACK.stroke_width(s.px(1.0).max(1)))
             .set_all_tick_mark_size(s.i(3.0))
             .draw()
             .map_err(err)?;
         for (i, curve) in &curves {
-            let points = curve.iter().map(|(x, y)| (*x, y * 100.0));
-            if *i >= PALETTE.len() {
-                // Past the palette's eight colours, a dashed line tells the curves apart.
-                chart
-                    .draw_series(DashedLineSeries::new(points, s.i(5.0), s.i(3.0), s.stroke(policy_colour(*i), 1.5)))
-                    .map_err(err)?;
-            } else {
-                chart.draw_series(LineSeries::new(points, s.stroke(policy_colour(*i), 1.5))).map_err(err)?;
-            }
+            let points: Vec<(f64, f64)> = curve.iter().map(|(x, y)| (*x, y * 100.0)).collect();
+            draw_policy_line(&mut chart, s, *i, points)?;
+        }
+        if let Some(d) = deadline_ms {
+            chart
+                .draw_series(DashedLineSeries::new(
+                    vec![(d, 0.0), (d, 100.0)],
+                    s.px(4.0),
+                    s.px(3.0),
+                    s.stroke(BLACK, 1.0),
+                ))
+                .map_err(err)?;
         }
         Ok(())
     }))
 }
 
-fn setting_share(view: &StudyView) -> Result<Figure, PlotError> {
+fn setting_share(view: &StudyView, width: u32) -> Result<String, PlotError> {
     let settings = all_settings(&view.shares);
     let entries: Vec<LegendEntry> = settings
         .iter()
         .enumerate()
-        .map(|(j, name)| LegendEntry { label: name.clone(), swatch: Swatch::Block(PALETTE[j % PALETTE.len()]) })
+        .map(|(j, name)| LegendEntry { label: name.clone(), swatch: Swatch::Block(series_colour(j)) })
         .collect();
-    let layout = legend_layout(&entries, FIGURE_WIDTH);
+    let layout = legend_layout(&entries, width);
     // One panel per policy that ran at the focus point.
     let present: Vec<usize> = (0..view.policies.len())
         .filter(|&i| view.shares.get(i).is_some_and(|share| share.counts.iter().flatten().any(|&c| c > 0)))
@@ -983,7 +854,7 @@ fn setting_share(view: &StudyView) -> Result<Figure, PlotError> {
         .map(|&i| view.shares.get(i).map(|share| share_blocks(share, &settings)).unwrap_or_default())
         .collect();
     let height = layout.height() + rows as u32 * panel_height + 12;
-    Ok(render_scaled!("setting_share", (FIGURE_WIDTH, height), PNG_SCALE, |root, scale| {
+    Ok(render_svg!("setting_share", (width, height), |root, scale| {
         let s = Scale(scale);
         root.fill(&WHITE).map_err(err)?;
         let (top, body) = root.split_vertically(s.px(f64::from(layout.height())));
@@ -1007,7 +878,7 @@ fn setting_share(view: &StudyView) -> Result<Figure, PlotError> {
             if let Some(panel) = blocks.get(k) {
                 chart
                     .draw_series(panel.iter().map(|(j, [t0, t1, y0, y1])| {
-                        Rectangle::new([(*t0, *y0), (*t1, *y1)], PALETTE[j % PALETTE.len()].filled())
+                        Rectangle::new([(*t0, *y0), (*t1, *y1)], series_colour(*j).filled())
                     }))
                     .map_err(err)?;
             }
@@ -1054,9 +925,9 @@ fn share_blocks(share: &SettingShare, settings: &[String]) -> Vec<(usize, [f64; 
     blocks
 }
 
-fn energy_vs_accuracy(view: &StudyView) -> Result<Figure, PlotError> {
+fn energy_vs_accuracy(view: &StudyView, width: u32) -> Result<String, PlotError> {
     let entries = policy_legend(view, false);
-    let layout = legend_layout(&entries, FIGURE_WIDTH);
+    let layout = legend_layout(&entries, width);
     let points: Vec<(usize, Scaled, Scaled)> = view
         .cells
         .iter()
@@ -1069,8 +940,8 @@ fn energy_vs_accuracy(view: &StudyView) -> Result<Figure, PlotError> {
     let x_range = padded_range(points.iter().flat_map(|(_, x, _)| [x.low(), x.high()]), 0.0, 100.0, 0.0..100.0);
     let y_range = padded_range(points.iter().flat_map(|(_, _, y)| [y.low(), y.high()]), 0.0, f64::INFINITY, 0.0..1.0);
     let axes = Axes { x_desc: "accuracy (%)", y_desc: "node energy (J)", x_area: 30.0, y_area: 46.0 };
-    let height = layout.height() + PLOT_HEIGHT;
-    Ok(render_scaled!("energy_vs_accuracy", (FIGURE_WIDTH, height), PNG_SCALE, |root, scale| {
+    let height = layout.height() + plot_height(width);
+    Ok(render_svg!("energy_vs_accuracy", (width, height), |root, scale| {
         let s = Scale(scale);
         root.fill(&WHITE).map_err(err)?;
         let (top, body) = root.split_vertically(s.px(f64::from(layout.height())));
@@ -1170,6 +1041,7 @@ pub(crate) mod tests {
             replications: 5,
             study_text: "name: sample\nbase: scenarios/default.yaml # <&>\n".into(),
             tool_version: "0.1.0".into(),
+            deadline_s: Some(0.005),
         }
     }
 
@@ -1195,6 +1067,7 @@ pub(crate) mod tests {
             replications: 1,
             study_text: String::new(),
             tool_version: "0.1.0".into(),
+            deadline_s: None,
         }
     }
 
@@ -1213,12 +1086,15 @@ pub(crate) mod tests {
     fn every_figure_is_written_as_svg_png_and_csv() {
         let files = study_figures(&sample_view()).unwrap();
         let names = ["miss_rate_vs_load", "accuracy_vs_flops", "latency_cdf", "setting_share", "energy_vs_accuracy"];
-        assert_eq!(files.len(), names.len() * 3);
+        assert_eq!(files.len(), names.len() * 7);
         for name in names {
-            let svg = std::str::from_utf8(file(&files, &format!("figures/{name}.svg"))).unwrap();
-            assert!(svg.starts_with("<svg"), "{name}");
-            let png = file(&files, &format!("figures/{name}.png"));
-            assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n", "{name}");
+            for (suffix, png_width) in [("", 1050), ("-wide", 2100)] {
+                let svg = std::str::from_utf8(file(&files, &format!("figures/{name}{suffix}.svg"))).unwrap();
+                assert!(svg.starts_with("<svg"), "{name}");
+                let png = file(&files, &format!("figures/{name}{suffix}.png"));
+                assert_eq!(crate::report::plots::tests::png_size(png).0, png_width, "{name}{suffix}");
+                assert!(file(&files, &format!("figures/{name}{suffix}.pdf")).starts_with(b"%PDF-"));
+            }
             assert!(!file(&files, &format!("figures/{name}.csv")).is_empty());
         }
         let svg = |name: &str| String::from_utf8(file(&files, &format!("figures/{name}.svg")).to_vec()).unwrap();
@@ -1232,6 +1108,7 @@ pub(crate) mod tests {
         }
         let cdf = svg("latency_cdf");
         assert!(cdf.contains("step latency") && cdf.contains("ms, log scale"));
+        assert!(cdf.contains("deadline (5 ms)"), "the latency figure has its deadline line");
         assert!(cdf.contains("static-gru-128 (10.0% never completed)"), "share of frames never completed");
         let shares = svg("setting_share");
         for text in ["time (s)", "share of steps (%)", "gru-128", "gru-64", "gru-16", "greedy_slack"] {
@@ -1301,7 +1178,7 @@ pub(crate) mod tests {
     #[test]
     fn a_degenerate_view_renders_without_energy_and_without_intervals() {
         let files = study_figures(&degenerate_view()).unwrap();
-        assert_eq!(files.len(), 12, "energy_vs_accuracy is left out without energy");
+        assert_eq!(files.len(), 4 * 7, "energy_vs_accuracy is left out without energy");
         assert!(!files.iter().any(|(p, _)| p.to_string_lossy().contains("energy")));
         let (_, rows) = csv_rows(file(&files, "figures/accuracy_vs_flops.csv"));
         assert_eq!(rows.len(), 1);
@@ -1313,6 +1190,28 @@ pub(crate) mod tests {
         assert!(rows.is_empty());
         let svg = String::from_utf8(file(&files, "figures/latency_cdf.svg").to_vec()).unwrap();
         assert!(!svg.contains("only"), "a policy without frames at the focus point is left out of the CDF");
+    }
+
+    /// Issue 15: nine policies shared a colour; twelve now keep a colour each, and the last four a
+    /// dash pattern each in the legends of the line figures.
+    #[test]
+    fn twelve_policies_keep_apart_in_legends() {
+        let mut view = sample_view();
+        view.policies = (0..12).map(|i| format!("policy-{i}")).collect();
+        view.latency = vec![view.latency[1].clone(); 12];
+        let entries = policy_legend(&view, true);
+        let keys: Vec<String> = entries.iter().map(|e| format!("{:?}", e.swatch)).collect();
+        for (i, key) in keys.iter().enumerate() {
+            assert!(!keys[..i].contains(key), "policy {i} looks like an earlier one: {key}");
+        }
+        let colours: Vec<RGBColor> = (0..12).map(policy_colour).collect();
+        for i in 0..12 {
+            assert!(!colours[..i].contains(&colours[i]), "colour {i}");
+        }
+        assert!(matches!(entries[8].swatch, Swatch::MarkerLine(_, _, Some(_))), "the ninth is dashed");
+        assert!(matches!(entries[7].swatch, Swatch::MarkerLine(_, _, None)), "the eighth is solid");
+        let svg = latency_cdf(&view, crate::report::plots::WIDE_WIDTH).unwrap();
+        assert!(svg.contains("policy-11"));
     }
 
     #[test]

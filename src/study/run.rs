@@ -153,7 +153,7 @@ fn fingerprint_of(study: &Study, loaded: &Loaded, point: usize, seed: u64, label
 }
 
 /// Index of the stream a study compares: the first listing several policies, else the first.
-fn focus_stream(scenario: &crate::scenario::Scenario) -> Option<usize> {
+pub(crate) fn focus_stream(scenario: &crate::scenario::Scenario) -> Option<usize> {
     let streams: Vec<_> = scenario.streams().collect();
     if streams.is_empty() {
         return None;

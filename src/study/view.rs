@@ -128,4 +128,8 @@ pub struct StudyView {
     pub study_text: String,
     /// `flexrnn` version that produced the results.
     pub tool_version: String,
+    /// Relative deadline of the focus stream's frames at the focus point, seconds (drawn in the latency
+    /// figure); `None` without a stream. Not written to `view.json` (which keeps its fields).
+    #[serde(skip)]
+    pub deadline_s: Option<f64>,
 }

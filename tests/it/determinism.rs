@@ -29,7 +29,11 @@ fn reruns_and_thread_counts_give_identical_files() {
     let sequential = files_of(&scenario, false);
     let parallel = files_of(&scenario, true);
     let again = files_of(&scenario, false);
-    assert_eq!(sequential.len(), 3 * 6 + 2 + 4, "three runs of six files, a comparison in two forms and four figures");
+    assert_eq!(
+        sequential.len(),
+        3 * 6 + 2 + 2 * 2 * 3,
+        "three runs of six files, a comparison in two forms and two figures at two widths as SVG, PDF and PNG"
+    );
     for ((a, x), (b, y)) in sequential.iter().zip(&parallel) {
         assert_eq!(a, b);
         assert!(x == y, "{} differs between sequential and parallel runs", a.display());

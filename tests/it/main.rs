@@ -11,6 +11,7 @@ mod default_scenario;
 mod determinism;
 mod devices;
 mod eval;
+mod figures;
 mod flex;
 mod flex_sim;
 mod hot_paths;

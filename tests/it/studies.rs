@@ -63,8 +63,14 @@ fn threads_shards_and_resumes_give_byte_identical_studies() {
             .map(|s| s.to_string())
             .collect();
     for figure in ["miss_rate_vs_load", "accuracy_vs_flops", "latency_cdf", "setting_share", "energy_vs_accuracy"] {
-        for ext in ["svg", "png", "csv"] {
-            expected_files.push(format!("figures/{figure}.{ext}"));
+        for file in ["svg", "pdf", "png", "csv", "-wide.svg", "-wide.pdf", "-wide.png"].map(|e| {
+            if e.starts_with('-') {
+                format!("{figure}{e}")
+            } else {
+                format!("{figure}.{e}")
+            }
+        }) {
+            expected_files.push(format!("figures/{file}"));
         }
     }
     for expected in &expected_files {
