@@ -138,7 +138,11 @@ fn models_lists_the_shipped_folders_with_settings_costs_scores_and_knobs() {
     let gru128 = digits.lines().find(|l| l.starts_with("  gru-128")).unwrap();
     assert!(gru128.contains("101 kFLOP") && gru128.contains("test accuracy 98.3 %"), "{gru128}");
     assert!(line("models/adding-gru:").contains("regression"), "{stdout}");
-    assert!(stdout.contains("  knobs: `k=<K>,thr=<thr>` with K in 0..=8 and 0 ≤ thr ≤ 1"), "{stdout}");
+    // SkipW thresholds stop at the card grid's highest (0.9); K = 0 costs the window gates alone.
+    assert!(stdout.contains("  knobs: `k=<K>,thr=<thr>` with K in 0..=8 and 0 ≤ thr ≤ 0.9"), "{stdout}");
+    let skipw = stdout.split("\n\n").find(|block| block.starts_with("models/digits-skipw:")).unwrap();
+    let k0 = skipw.lines().find(|l| l.starts_with("  k=0,thr=0.5")).unwrap();
+    assert!(k0.contains("131 FLOP"), "{k0}");
     assert!(stdout.contains("  knobs: `thr-64-1e-3@thr=<thr>` with"), "{stdout}");
     // One folder given, and a folder that is not one.
     let output = flexrnn(&["models", "models/digits-nested"]);
