@@ -493,9 +493,15 @@ fn over_devices(devices: &[DeviceUse<'_>], f: impl Fn(&DeviceUse<'_>) -> f64) ->
 /// count (finished jobs of the background processes on it plus completed steps of the streams whose
 /// steps run on it).
 pub fn summary_rows(result: &RunResult, scenario: &Scenario, labels: &Labels) -> Vec<SummaryRow> {
+    summary_rows_of(result, &run_stats(result, scenario), scenario, labels)
+}
+
+/// A run's statistics ([`RunStats::of_records`] over its records, usage bins of the scenario's
+/// `bin`), sorted for quantiles: what the summaries and the figures read.
+pub fn run_stats(result: &RunResult, scenario: &Scenario) -> RunStats {
     let mut stats = RunStats::of_records(&result.outcome.recorder, scenario.bin());
     stats.sort();
-    summary_rows_of(result, &stats, scenario, labels)
+    stats
 }
 
 /// [`summary_rows`] from a run's online statistics (sorted: [`RunStats::sort`]) instead of its
@@ -1036,14 +1042,7 @@ pub fn outputs(
     results: &[RunResult],
 ) -> Result<Vec<(std::path::PathBuf, Vec<u8>)>, plots::PlotError> {
     let labels = labels(scenario, resources);
-    let stats: Vec<RunStats> = results
-        .iter()
-        .map(|r| {
-            let mut stats = RunStats::of_records(&r.outcome.recorder, scenario.bin());
-            stats.sort();
-            stats
-        })
-        .collect();
+    let stats: Vec<RunStats> = results.iter().map(|r| run_stats(r, scenario)).collect();
     outputs_with(scenario, resources, results, &stats, |result| {
         let records = &result.outcome.recorder;
         vec![

@@ -91,6 +91,37 @@ pub(crate) const AXIS_FONT: f64 = 10.0;
 pub(crate) const LEGEND_FONT: f64 = 9.0;
 pub(crate) const PANEL_FONT: f64 = 9.5;
 
+/// Draws series `index`'s line in its colour ([`series_colour`]) and, from the ninth series, its dash
+/// pattern ([`series_dash`]).
+pub(crate) fn draw_series_line<DB: DrawingBackend, CT: CoordTranslate<From = (f64, f64)>>(
+    chart: &mut ChartContext<'_, DB, CT>,
+    s: Scale,
+    index: usize,
+    points: Vec<(f64, f64)>,
+) -> Result<(), String> {
+    let style = s.stroke(series_colour(index), 1.5);
+    match series_dash(index) {
+        Some((dash, gap)) => chart
+            .draw_series(DashedLineSeries::new(points, s.px(f64::from(dash)), s.px(f64::from(gap)), style))
+            .map(|_| ()),
+        None => chart.draw_series(LineSeries::new(points, style)).map(|_| ()),
+    }
+    .map_err(err)
+}
+
+/// Draws the deadline: a dashed black vertical line at `x` from 0 to `y_top`, in chart coordinates.
+pub(crate) fn draw_deadline<DB: DrawingBackend, CT: CoordTranslate<From = (f64, f64)>>(
+    chart: &mut ChartContext<'_, DB, CT>,
+    s: Scale,
+    x: f64,
+    y_top: f64,
+) -> Result<(), String> {
+    chart
+        .draw_series(DashedLineSeries::new(vec![(x, 0.0), (x, y_top)], s.px(4.0), s.px(3.0), s.stroke(BLACK, 1.0)))
+        .map(|_| ())
+        .map_err(err)
+}
+
 /// Family name under which [`register_fonts`] registers the embedded DejaVu Sans, and which the SVG
 /// files name (the generic family, which [`font_database`] maps to DejaVu Sans).
 pub(crate) const FONT: &str = "sans-serif";
@@ -711,25 +742,10 @@ pub fn latency_cdf(
             if let Some(last) = latencies.last() {
                 points.push((last * 1e3, 1.0));
             }
-            let style = s.stroke(series_colour(i), 1.5);
-            match series_dash(i) {
-                Some((dash, gap)) => chart
-                    .draw_series(DashedLineSeries::new(points, s.px(f64::from(dash)), s.px(f64::from(gap)), style))
-                    .map(|_| ()),
-                None => chart.draw_series(LineSeries::new(points, style)).map(|_| ()),
-            }
-            .map_err(err)?;
+            draw_series_line(&mut chart, s, i, points)?;
         }
         if let Some(d) = deadline_s {
-            let d = d * 1e3;
-            chart
-                .draw_series(DashedLineSeries::new(
-                    vec![(d, 0.0), (d, 1.0)],
-                    s.px(4.0),
-                    s.px(3.0),
-                    s.stroke(BLACK, 1.0),
-                ))
-                .map_err(err)?;
+            draw_deadline(&mut chart, s, d * 1e3, 1.0)?;
         }
         Ok(())
     }))

@@ -26,8 +26,9 @@ use plotters::prelude::*;
 
 use super::view::{CellSummary, Estimate, LatencyHistogram, SettingShare, StudyView};
 use crate::report::plots::{
-    draw_legend, draw_marker, err, legend_layout, paper_files, register_fonts, render_svg, series_colour, series_dash,
-    short_number, LegendEntry, PlotError, Scale, Swatch, AXIS_FONT, GRID, PANEL_FONT, SHAPES, TICK_FONT,
+    draw_deadline, draw_legend, draw_marker, draw_series_line, err, legend_layout, paper_files, register_fonts,
+    render_svg, series_colour, series_dash, short_number, LegendEntry, PlotError, Scale, Swatch, AXIS_FONT, GRID,
+    PANEL_FONT, SHAPES, TICK_FONT,
 };
 
 /// Height of the plotting area of a single-panel figure (below its legend), SVG pixels, by figure
@@ -557,23 +558,6 @@ fn policy_legend(view: &StudyView, with_line: bool) -> Vec<LegendEntry> {
         .collect()
 }
 
-/// Draws a policy's line in its colour, dashed in its pattern from the ninth policy on.
-fn draw_policy_line<DB: DrawingBackend, CT: CoordTranslate<From = (f64, f64)>>(
-    chart: &mut ChartContext<'_, DB, CT>,
-    s: Scale,
-    policy: usize,
-    points: Vec<(f64, f64)>,
-) -> Result<(), String> {
-    let style = s.stroke(policy_colour(policy), 1.5);
-    match series_dash(policy) {
-        Some((dash, gap)) => chart
-            .draw_series(DashedLineSeries::new(points, s.px(f64::from(dash)), s.px(f64::from(gap)), style))
-            .map(|_| ()),
-        None => chart.draw_series(LineSeries::new(points, style)).map(|_| ()),
-    }
-    .map_err(err)
-}
-
 /// Draws a policy's markers (with error bars) on a linear chart.
 fn draw_cells<DB: DrawingBackend>(
     chart: &mut LinearChart<DB>,
@@ -656,7 +640,7 @@ fn miss_rate_vs_load(view: &StudyView, width: u32) -> Result<String, PlotError> 
             for group in groups {
                 let line: Vec<(f64, f64)> =
                     points.iter().filter(|(_, _, g)| *g == group).map(|(x, y, _)| (x.mean, y.mean)).collect();
-                draw_policy_line(&mut chart, s, *i, line)?;
+                draw_series_line(&mut chart, s, *i, line)?;
             }
             let cells: Vec<(Scaled, Scaled)> = points.iter().map(|(x, y, _)| (*x, *y)).collect();
             draw_cells(&mut chart, s, *i, &cells)?;
@@ -808,17 +792,10 @@ fn latency_cdf(view: &StudyView, width: u32) -> Result<String, PlotError> {
             .map_err(err)?;
         for (i, curve) in &curves {
             let points: Vec<(f64, f64)> = curve.iter().map(|(x, y)| (*x, y * 100.0)).collect();
-            draw_policy_line(&mut chart, s, *i, points)?;
+            draw_series_line(&mut chart, s, *i, points)?;
         }
         if let Some(d) = deadline_ms {
-            chart
-                .draw_series(DashedLineSeries::new(
-                    vec![(d, 0.0), (d, 100.0)],
-                    s.px(4.0),
-                    s.px(3.0),
-                    s.stroke(BLACK, 1.0),
-                ))
-                .map_err(err)?;
+            draw_deadline(&mut chart, s, d, 100.0)?;
         }
         Ok(())
     }))

@@ -3,7 +3,7 @@
 
 use flexrnn::metrics::RunStats;
 use flexrnn::report::plots::{self, ChoiceAxis, TimelinePanel};
-use flexrnn::report::{outputs, timeline_panels};
+use flexrnn::report::{outputs, run_stats, timeline_panels};
 
 use crate::{load_shipped, run_built, secs};
 
@@ -14,14 +14,7 @@ type Files = Vec<(std::path::PathBuf, Vec<u8>)>;
 /// file.
 fn timeline_of(name: &str) -> (Vec<String>, Vec<TimelinePanel>, ChoiceAxis, Files) {
     let (scenario, resources, results) = run_built(load_shipped(name).to_builder().duration(secs(10)), true);
-    let stats: Vec<RunStats> = results
-        .iter()
-        .map(|r| {
-            let mut stats = RunStats::of_records(&r.outcome.recorder, scenario.bin());
-            stats.sort();
-            stats
-        })
-        .collect();
+    let stats: Vec<RunStats> = results.iter().map(|r| run_stats(r, &scenario)).collect();
     let (panels, axis) = timeline_panels(&scenario, &resources, &results, &stats).expect("a stream");
     let files = outputs(&scenario, &resources, &results).unwrap();
     (results.iter().map(|r| r.plan.label.clone()).collect(), panels, axis, files)
