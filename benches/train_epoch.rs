@@ -32,6 +32,8 @@ fn train_epoch(c: &mut Criterion) {
             clip_norm: 1.0,
             seed: 1,
             cell: CellKind::Gru,
+            micro_batches: 1,
+            threads: 1,
         };
         group.bench_with_input(BenchmarkId::new("digits-gru", format!("H={hidden}")), &config, |b, config| {
             b.iter(|| train_classifier("bench", black_box(&train), &validation, config, |_, _, _| {}).unwrap())

@@ -398,6 +398,17 @@ struct TrainArgs {
     /// --switch-* flags set the fine-tune.
     #[arg(long)]
     init_from: Option<PathBuf>,
+    /// `--family gru`: split every mini-batch into this many micro-batches whose gradients are
+    /// computed separately (on up to --threads threads at once) and summed in a fixed order. The
+    /// trained weights depend on this number (1: plain mini-batches, as every shipped card was
+    /// trained) but never on --threads.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..=1024))]
+    micro_batches: u64,
+    /// Threads of the training: the micro-batches of one mini-batch run at once on up to this many
+    /// threads (the result does not depend on it). The autodiff's own operations always run on one
+    /// thread each: at these sizes splitting them costs more than it gains.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..=256))]
+    threads: u64,
     /// Output folder.
     #[arg(long)]
     out: PathBuf,
@@ -926,6 +937,18 @@ fn epoch_bar(epochs: u64) -> ProgressBar {
     bar
 }
 
+/// Makes candle run each tensor operation on one thread (`RAYON_NUM_THREADS=1`, which candle reads at
+/// every matrix product) unless the user set `RAYON_NUM_THREADS`. Splitting the small products of
+/// these models over threads costs more than it gains (issue 14 measured digits GRU-128 at 2.17 → 2.54 s
+/// per epoch with a second thread) and does not change their bits (`gemm` splits rows and columns, never a sum);
+/// `train --threads` runs micro-batches on threads instead. Called before the command starts any
+/// thread, so no other thread reads the environment meanwhile.
+fn single_threaded_autodiff() {
+    if std::env::var_os("RAYON_NUM_THREADS").is_none() {
+        std::env::set_var("RAYON_NUM_THREADS", "1");
+    }
+}
+
 /// The command line as run, for model cards: the environment variables that change a training's
 /// result or speed (`RAYON_NUM_THREADS`: the autodiff's summation order; `GLIBC_TUNABLES`), then
 /// `flexrnn` and its arguments (`arguments` without the program's name).
@@ -998,10 +1021,11 @@ const FAMILY_FLAGS: &[(&str, &[&str])] = &[
     ("switch_weight_alone", &["gru"]),
     ("switch_weight_match", &["gru"]),
     ("init_from", &["gru"]),
+    ("micro_batches", &["gru"]),
 ];
 
 /// Flags of the members' own training, which `--init-from` takes from the init folder instead.
-const MEMBER_FLAGS: &[&str] = &["widths", "epochs", "learning_rate"];
+const MEMBER_FLAGS: &[&str] = &["widths", "epochs", "learning_rate", "micro_batches"];
 
 /// Refuses `flexrnn train` flags given explicitly (`explicit`: argument ids, see [`explicit_flags`])
 /// that the chosen family or mode does not use, naming the flag and what it applies to: a flag of
@@ -1052,6 +1076,14 @@ fn check_train_flags(args: &TrainArgs, explicit: &[String]) -> anyhow::Result<()
 }
 
 fn train(args: TrainArgs, command: String) -> anyhow::Result<()> {
+    single_threaded_autodiff();
+    if args.threads > args.micro_batches.min(args.batch_size as u64) {
+        eprintln!(
+            "note: --threads {}: only {} micro-batch(es) of a mini-batch can run at once; --micro-batches N (family gru) splits them",
+            args.threads,
+            args.micro_batches.min(args.batch_size as u64)
+        );
+    }
     anyhow::ensure!(
         !args.widths.is_empty() && args.widths.iter().all(|&w| w > 0),
         "--widths: give one or more positive hidden sizes"
@@ -1173,6 +1205,8 @@ fn train(args: TrainArgs, command: String) -> anyhow::Result<()> {
             clip_norm: args.clip_norm,
             seed: args.seed,
             cell: cell_kind(&args.cell),
+            micro_batches: args.micro_batches as usize,
+            threads: args.threads as usize,
         },
         command,
     };
@@ -1264,6 +1298,8 @@ fn train_thr(mut args: TrainArgs, set: &data::SequenceSet, split: &data::Split, 
             clip_norm: args.clip_norm,
             seed: args.seed,
             cell: cell_kind(&args.cell),
+            micro_batches: 1,
+            threads: 1,
         },
         command,
     };

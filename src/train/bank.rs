@@ -681,6 +681,8 @@ mod tests {
                 clip_norm: 1.0,
                 seed: 2,
                 cell: CellKind::Lstm,
+                micro_batches: 1,
+                threads: 1,
             },
             command: "test".into(),
         };
@@ -721,7 +723,17 @@ mod tests {
         let (set, split) = super::super::toy_task(160, 10, seed);
         let config = BankConfig {
             widths: vec![3, 8],
-            base: TrainConfig { hidden: 0, epochs: 6, batch_size: 16, learning_rate: 0.02, clip_norm: 1.0, seed, cell },
+            base: TrainConfig {
+                hidden: 0,
+                epochs: 6,
+                batch_size: 16,
+                learning_rate: 0.02,
+                clip_norm: 1.0,
+                seed,
+                cell,
+                micro_batches: 1,
+                threads: 1,
+            },
             command: "test".into(),
         };
         let trained = train_bank(&set, &split, &config, |_| {}).unwrap();

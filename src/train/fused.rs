@@ -630,7 +630,17 @@ mod tests {
     }
 
     fn base(cell: CellKind, seed: u64) -> TrainConfig {
-        TrainConfig { hidden: 6, epochs: 2, batch_size: 16, learning_rate: 0.02, clip_norm: 1.0, seed, cell }
+        TrainConfig {
+            hidden: 6,
+            epochs: 2,
+            batch_size: 16,
+            learning_rate: 0.02,
+            clip_norm: 1.0,
+            seed,
+            cell,
+            micro_batches: 1,
+            threads: 1,
+        }
     }
 
     #[test]

@@ -82,6 +82,15 @@ pub struct TrainConfig {
     pub seed: u64,
     /// The recurrent cell: GRU (the default) or LSTM.
     pub cell: CellKind,
+    /// Micro-batches per mini-batch (at least 1): each mini-batch is split into this many contiguous
+    /// parts of as equal sizes as possible, each part's gradient of its share of the mean loss is
+    /// computed on its own, and the parts' gradients are summed in part order. 1 is plain mini-batch
+    /// training. The trained weights depend on this number (the sums run in another order) but not on
+    /// [`TrainConfig::threads`].
+    pub micro_batches: usize,
+    /// Threads that compute the micro-batches of a mini-batch at once (at least 1; more threads than
+    /// micro-batches are not used). Changes the speed only, never the result.
+    pub threads: usize,
 }
 
 /// What [`train_classifier`] reports.
@@ -363,18 +372,10 @@ pub fn train_classifier(
         order.shuffle(&mut rng);
         let (mut loss_sum, mut batches) = (0.0, 0usize);
         for chunk in order.chunks(config.batch_size) {
-            let (xs, ys) = batch_tensor(train, chunk)?;
-            let logits = if train.is_fixed_length() {
-                model.forward(&xs)?
-            } else {
-                let lengths: Vec<usize> = chunk.iter().map(|&i| train.length(i)).collect();
-                model.forward_of_lengths(&xs, &lengths)?
-            };
-            let loss = task_loss(&logits, &ys)?;
-            let mut grads = loss.backward()?;
+            let (mut grads, loss) = batch_gradients(&model, train, chunk, config.micro_batches, config.threads)?;
             clip_gradients(&model.vars(), &mut grads, config.clip_norm)?;
             optimiser.step(&grads)?;
-            loss_sum += loss.to_scalar::<f32>()? as f64;
+            loss_sum += loss;
             batches += 1;
         }
         let loss = loss_sum / batches.max(1) as f64;
@@ -391,6 +392,99 @@ pub fn train_classifier(
     }
     let (classifier, validation, best_epoch) = best;
     Ok((classifier, TrainReport { validation, best_epoch, epoch_losses }))
+}
+
+/// The mean task loss of `model` over the training sequences `batch` of `train`, and its gradient.
+fn batch_loss(model: &CandleClassifier, train: &SequenceSet, batch: &[usize]) -> candle_core::Result<Tensor> {
+    let (xs, ys) = batch_tensor(train, batch)?;
+    let logits = if train.is_fixed_length() {
+        model.forward(&xs)?
+    } else {
+        let lengths: Vec<usize> = batch.iter().map(|&i| train.length(i)).collect();
+        model.forward_of_lengths(&xs, &lengths)?
+    };
+    task_loss(&logits, &ys)
+}
+
+/// The contiguous parts of `len` items split into `parts` (at most `len`) parts whose sizes differ by
+/// at most one, the larger ones first: `(start, end)` index ranges.
+fn micro_batch_ranges(len: usize, parts: usize) -> Vec<(usize, usize)> {
+    let parts = parts.clamp(1, len.max(1));
+    let (base, extra) = (len / parts, len % parts);
+    let mut start = 0;
+    (0..parts)
+        .map(|p| {
+            let end = start + base + usize::from(p < extra);
+            let range = (start, end);
+            start = end;
+            range
+        })
+        .collect()
+}
+
+/// Gradients of the mean task loss over the mini-batch `batch` (indices into `train`) and that loss:
+/// with `micro_batches` 1 by one backward pass; else the batch is split by [`micro_batch_ranges`],
+/// part `p` of `n_p` sequences contributes the gradient of `(n_p / B) · its own mean loss`
+/// (computed on `threads` threads at once, each thread's candle ops single-threaded), and the parts'
+/// gradients and losses are summed in part order — the same bits for any number of threads.
+///
+/// # Errors
+/// The autodiff library's error.
+fn batch_gradients(
+    model: &CandleClassifier,
+    train: &SequenceSet,
+    batch: &[usize],
+    micro_batches: usize,
+    threads: usize,
+) -> candle_core::Result<(candle_core::backprop::GradStore, f64)> {
+    let ranges = micro_batch_ranges(batch.len(), micro_batches);
+    if ranges.len() == 1 {
+        let loss = batch_loss(model, train, batch)?;
+        return Ok((loss.backward()?, loss.to_scalar::<f32>()? as f64));
+    }
+    let part = |&(start, end): &(usize, usize)| -> candle_core::Result<(candle_core::backprop::GradStore, f64)> {
+        let share = (end - start) as f64 / batch.len() as f64;
+        let loss = (batch_loss(model, train, &batch[start..end])? * share)?;
+        Ok((loss.backward()?, loss.to_scalar::<f32>()? as f64))
+    };
+    let threads = threads.clamp(1, ranges.len());
+    let mut results: Vec<Option<candle_core::Result<_>>> = (0..ranges.len()).map(|_| None).collect();
+    if threads == 1 {
+        for (slot, range) in results.iter_mut().zip(&ranges) {
+            *slot = Some(part(range));
+        }
+    } else {
+        // Thread `k` computes parts k, k + threads, …; the results keep part order.
+        let computed: Vec<Vec<(usize, candle_core::Result<_>)>> = std::thread::scope(|scope| {
+            let workers: Vec<_> = (0..threads)
+                .map(|k| {
+                    let (ranges, part) = (&ranges, &part);
+                    scope.spawn(move || (k..ranges.len()).step_by(threads).map(|p| (p, part(&ranges[p]))).collect())
+                })
+                .collect();
+            workers.into_iter().map(|w| w.join().expect("a micro-batch thread panicked")).collect()
+        });
+        for (p, result) in computed.into_iter().flatten() {
+            results[p] = Some(result);
+        }
+    }
+    let mut parts = results.into_iter().map(|r| r.expect("every micro-batch computed"));
+    let (mut grads, mut loss) = parts.next().expect("at least one micro-batch")?;
+    let vars = model.vars();
+    for next in parts {
+        let (next_grads, next_loss) = next?;
+        loss += next_loss;
+        for var in &vars {
+            let summed = match (grads.remove(var.as_tensor()), next_grads.get(var.as_tensor())) {
+                (Some(a), Some(b)) => (a + b)?,
+                (Some(a), None) => a,
+                (None, Some(b)) => b.clone(),
+                (None, None) => continue,
+            };
+            grads.insert(var.as_tensor(), summed);
+        }
+    }
+    Ok((grads, loss))
 }
 
 pub(crate) fn clip_gradients(
@@ -609,5 +703,89 @@ mod tests {
         }
         assert!(map_mse(Some(&map), &val_from, 2, &val_to, 3) < 1e-6);
         assert!(map_mse(None, &val_from, 2, &val_to, 3) > 0.1);
+    }
+
+    #[test]
+    fn micro_batches_split_evenly_the_larger_first() {
+        assert_eq!(micro_batch_ranges(10, 3), vec![(0, 4), (4, 7), (7, 10)]);
+        assert_eq!(micro_batch_ranges(7, 1), vec![(0, 7)]);
+        // A last mini-batch smaller than the number of micro-batches: one sequence each.
+        assert_eq!(micro_batch_ranges(2, 5), vec![(0, 1), (1, 2)]);
+        assert_eq!(micro_batch_ranges(32, 2), vec![(0, 16), (16, 32)]);
+    }
+
+    /// Largest absolute difference between the gradients of `a` and `b` for `vars`, and the largest
+    /// absolute gradient value.
+    fn gradient_gap(
+        vars: &[Var],
+        a: &candle_core::backprop::GradStore,
+        b: &candle_core::backprop::GradStore,
+    ) -> (f32, f32) {
+        let (mut gap, mut largest) = (0.0f32, 0.0f32);
+        for var in vars {
+            let x = a.get(var.as_tensor()).unwrap().flatten_all().unwrap().to_vec1::<f32>().unwrap();
+            let y = b.get(var.as_tensor()).unwrap().flatten_all().unwrap().to_vec1::<f32>().unwrap();
+            for (x, y) in x.iter().zip(&y) {
+                gap = gap.max((x - y).abs());
+                largest = largest.max(x.abs());
+            }
+        }
+        (gap, largest)
+    }
+
+    #[test]
+    fn micro_batch_gradients_add_up_to_the_whole_batchs() {
+        let (set, _) = toy_task(40, 9, 4);
+        let mut ragged = set.clone();
+        ragged.lengths = (0..ragged.len()).map(|i| 4 + i % 6).collect();
+        for (i, sequence) in ragged.values.chunks_exact_mut(ragged.steps * ragged.features).enumerate() {
+            sequence[ragged.lengths[i] * ragged.features..].fill(0.0);
+        }
+        let mut rng = Pcg64::seed_from_u64(8);
+        for (what, set) in [("fixed length", &set), ("variable lengths", &ragged)] {
+            for kind in CellKind::ALL {
+                let model = CandleClassifier::init(kind, set.features, 8, set.classes, &mut rng).unwrap();
+                let batch: Vec<usize> = (0..13).map(|i| (i * 7) % set.len()).collect();
+                let (whole, whole_loss) = batch_gradients(&model, set, &batch, 1, 1).unwrap();
+                for parts in [2, 3, 13] {
+                    let (split, loss) = batch_gradients(&model, set, &batch, parts, 2).unwrap();
+                    let (gap, largest) = gradient_gap(&model.vars(), &whole, &split);
+                    assert!(largest > 1e-3, "{what} {kind}: a gradient to compare");
+                    assert!(gap <= 1e-5 * largest.max(1.0), "{what} {kind} {parts} parts: gap {gap} of {largest}");
+                    assert!(
+                        (loss - whole_loss).abs() < 1e-5,
+                        "{what} {kind} {parts} parts: loss {loss} vs {whole_loss}"
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn threads_change_the_speed_of_micro_batch_training_not_its_bits() {
+        let (set, split) = toy_task(60, 10, 2);
+        let (train, validation) = (set.subset(&split.train), set.subset(&split.validation));
+        let config = |micro_batches, threads| TrainConfig {
+            hidden: 6,
+            epochs: 2,
+            batch_size: 9,
+            learning_rate: 0.02,
+            clip_norm: 1.0,
+            seed: 3,
+            cell: CellKind::Gru,
+            micro_batches,
+            threads,
+        };
+        let weights = |micro_batches, threads| {
+            let (model, report) =
+                train_classifier("m", &train, &validation, &config(micro_batches, threads), |_, _, _| {}).unwrap();
+            let bits: Vec<u32> = model.cell.tensors().iter().flat_map(|(_, p)| p.iter().map(|v| v.to_bits())).collect();
+            (bits, report.epoch_losses)
+        };
+        let one_thread = weights(3, 1);
+        assert_eq!(weights(3, 2), one_thread);
+        assert_eq!(weights(3, 3), one_thread);
+        // The micro-batches themselves change the order of the sums, hence (a little) the weights.
+        assert_ne!(weights(1, 1).0, one_thread.0);
     }
 }

@@ -522,6 +522,8 @@ fn train_refuses_flags_the_family_does_not_use_naming_the_flag() {
         (&["--family", "thr", "--knob-changes", "2"], "--knob-changes applies to --family skipw only"),
         (&["--family", "thr", "--budget-lambda", "0.1"], "--budget-lambda applies to --family skipw only"),
         (&["--family", "gru", "--max-changes", "0"], "--max-changes applies to --family nested only"),
+        (&["--family", "thr", "--micro-batches", "2"], "--micro-batches applies to --family gru only"),
+        (&["--family", "gru", "--micro-batches", "0"], "invalid value '0' for '--micro-batches"),
         (&["--family", "thr", "--switch-freeze-members"], "--switch-freeze-members applies to --family gru only"),
         (
             &["--family", "gru", "--switch-freeze-members"],

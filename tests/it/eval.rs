@@ -132,6 +132,8 @@ fn a_trained_regression_model_is_evaluated_in_mse() {
             clip_norm: 1.0,
             seed: 3,
             cell: Default::default(),
+            micro_batches: 1,
+            threads: 1,
         },
         command: "test".into(),
     };

@@ -44,6 +44,8 @@ fn base(hidden: usize) -> TrainConfig {
         clip_norm: 1.0,
         seed: 1,
         cell: CellKind::Lstm,
+        micro_batches: 1,
+        threads: 1,
     }
 }
 
