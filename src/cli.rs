@@ -404,9 +404,10 @@ struct TrainArgs {
     /// trained) but never on --threads.
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..=1024))]
     micro_batches: u64,
-    /// Threads of the training: the micro-batches of one mini-batch run at once on up to this many
-    /// threads (the result does not depend on it). The autodiff's own operations always run on one
-    /// thread each: at these sizes splitting them costs more than it gains.
+    /// Threads of the training (the result does not depend on it). `--family gru`: the bank's
+    /// members train at once (up to one per width), and a member's micro-batches run at once on the
+    /// threads left to it. Other families train on one thread. The autodiff's own operations always
+    /// run on one thread each: at these sizes splitting them costs more than it gains.
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..=256))]
     threads: u64,
     /// Output folder.
@@ -1077,11 +1078,21 @@ fn check_train_flags(args: &TrainArgs, explicit: &[String]) -> anyhow::Result<()
 
 fn train(args: TrainArgs, command: String) -> anyhow::Result<()> {
     single_threaded_autodiff();
-    if args.threads > args.micro_batches.min(args.batch_size as u64) {
+    let usable = if args.family == "gru" && args.init_from.is_none() {
+        args.widths.len() as u64 * args.micro_batches.min(args.batch_size as u64)
+    } else {
+        1
+    };
+    if args.threads > usable {
         eprintln!(
-            "note: --threads {}: only {} micro-batch(es) of a mini-batch can run at once; --micro-batches N (family gru) splits them",
+            "note: --threads {}: {} thread(s) can be used ({}); the others stay idle",
             args.threads,
-            args.micro_batches.min(args.batch_size as u64)
+            usable,
+            if args.family == "gru" && args.init_from.is_none() {
+                "one per width and micro-batch; --micro-batches N splits each mini-batch"
+            } else {
+                "only --family gru trains on several threads"
+            }
         );
     }
     anyhow::ensure!(

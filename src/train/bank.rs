@@ -89,7 +89,11 @@ pub enum BankProgress {
     },
 }
 
-/// Trains the bank on `set` split by `split`.
+/// Trains the bank on `set` split by `split`. With [`TrainConfig::threads`] above 1 the members
+/// train at once, up to that many (the widest first), each on `threads / members at once` threads
+/// for its micro-batches; every member's training is its own (own seeded initialisation and batch
+/// order), so the bank's bits do not depend on the thread count. `progress` is called from the
+/// training threads (one at a time).
 ///
 /// # Errors
 /// [`TrainError`] from the autodiff library or a singular ridge system.
@@ -97,51 +101,81 @@ pub fn train_bank(
     set: &SequenceSet,
     split: &Split,
     config: &BankConfig,
-    mut progress: impl FnMut(BankProgress),
+    progress: impl FnMut(BankProgress) + Send,
 ) -> Result<TrainedBank, TrainError> {
     let started = Instant::now();
     let train = set.subset(&split.train);
     let validation = set.subset(&split.validation);
     let test = set.subset(&split.test);
-    let mut models: Vec<GruClassifier> = Vec::new();
-    let mut card_models = Vec::new();
     let mut widths = config.widths.clone();
     widths.sort_unstable();
     widths.dedup();
-    for &hidden in &widths {
+    let progress = std::sync::Mutex::new(progress);
+    let report = |p: BankProgress| (progress.lock().expect("a training thread panicked"))(p);
+    let train_member = |hidden: usize, threads: usize| -> Result<(GruClassifier, CardModel), TrainError> {
         let model_started = Instant::now();
-        let model_config = TrainConfig { hidden, ..config.base.clone() };
-        let (model, report) = train_classifier(
+        let model_config = TrainConfig { hidden, threads, ..config.base.clone() };
+        let (model, trained) = train_classifier(
             &format!("{}-{hidden}", config.base.cell),
             &train,
             &validation,
             &model_config,
-            |epoch, loss, validation| progress(BankProgress::Epoch { hidden, epoch, loss, validation }),
+            |epoch, loss, validation| report(BankProgress::Epoch { hidden, epoch, loss, validation }),
         )?;
         let test_score = score(&model, &test);
-        progress(BankProgress::ModelDone { hidden, test: test_score });
-        card_models.push(CardModel {
+        report(BankProgress::ModelDone { hidden, test: test_score });
+        let card_model = CardModel {
             name: model.name.clone(),
             hidden,
             flops_per_step: model.cell.flops_per_step(),
             flops_readout: model.flops_readout(),
             param_bytes: model.param_bytes(),
             test_accuracy: test_score.accuracy(),
-            validation_accuracy: report.validation.accuracy(),
+            validation_accuracy: trained.validation.accuracy(),
             test_mse: test_score.mse(),
-            validation_mse: report.validation.mse(),
-            best_epoch: report.best_epoch,
+            validation_mse: trained.validation.mse(),
+            best_epoch: trained.best_epoch,
             train_wall_s: model_started.elapsed().as_secs_f64(),
             family: Some(config.base.cell.as_str().into()),
             flops_per_skip: None,
             budget_lambda: None,
             knob_grid: Vec::new(),
+        };
+        Ok((model, card_model))
+    };
+    let at_once = config.base.threads.clamp(1, widths.len().max(1));
+    let members: Vec<(GruClassifier, CardModel)> = if at_once == 1 {
+        widths.iter().map(|&hidden| train_member(hidden, config.base.threads)).collect::<Result<_, _>>()?
+    } else {
+        // Workers take the widest untrained member next; results are put back in width order.
+        let per_member = (config.base.threads / at_once).max(1);
+        let next = std::sync::atomic::AtomicUsize::new(0);
+        let done: Vec<Vec<(usize, Result<_, TrainError>)>> = std::thread::scope(|scope| {
+            let workers: Vec<_> = (0..at_once)
+                .map(|_| {
+                    scope.spawn(|| {
+                        let mut mine = Vec::new();
+                        loop {
+                            let k = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                            let Some(index) = widths.len().checked_sub(k + 1) else { break };
+                            mine.push((index, train_member(widths[index], per_member)));
+                        }
+                        mine
+                    })
+                })
+                .collect();
+            workers.into_iter().map(|w| w.join().expect("a member's training thread panicked")).collect()
         });
-        models.push(model);
-    }
+        let mut slots: Vec<Option<Result<_, TrainError>>> = (0..widths.len()).map(|_| None).collect();
+        for (index, result) in done.into_iter().flatten() {
+            slots[index] = Some(result);
+        }
+        slots.into_iter().map(|slot| slot.expect("every member trained")).collect::<Result<_, _>>()?
+    };
+    let (models, card_models): (Vec<GruClassifier>, Vec<CardModel>) = members.into_iter().unzip();
     let (maps, named_maps, card_maps) =
         fit_bank_maps(&models, &train, &validation, &test, |from, to, mse, mse_truncate_pad| {
-            progress(BankProgress::MapDone { from, to, mse, mse_truncate_pad })
+            report(BankProgress::MapDone { from, to, mse, mse_truncate_pad })
         })?;
     let card = Card {
         task: set.name.clone(),
@@ -701,6 +735,52 @@ mod tests {
         for entry in &trained.card.family.maps {
             assert!(entry.test_mse < entry.test_mse_truncate_pad, "{entry:?}");
         }
+    }
+
+    #[test]
+    fn members_trained_at_once_on_threads_give_the_same_bank() {
+        let (set, split) = super::super::toy_task(100, 8, 6);
+        let bank_bits = |micro_batches, threads| {
+            let config = BankConfig {
+                widths: vec![5, 3, 8],
+                base: TrainConfig {
+                    hidden: 0,
+                    epochs: 2,
+                    batch_size: 10,
+                    learning_rate: 0.02,
+                    clip_norm: 1.0,
+                    seed: 7,
+                    cell: CellKind::Gru,
+                    micro_batches,
+                    threads,
+                },
+                command: "test".into(),
+            };
+            let mut epochs = 0;
+            let trained =
+                train_bank(&set, &split, &config, |p| epochs += usize::from(matches!(p, BankProgress::Epoch { .. })))
+                    .unwrap();
+            assert_eq!(epochs, 6, "every member's epochs reported");
+            let mut card = trained.card.family.models.clone();
+            card.iter_mut().for_each(|m| m.train_wall_s = 0.0);
+            let weights: Vec<Vec<u32>> = trained
+                .bank
+                .models()
+                .iter()
+                .map(|m| m.cell.tensors().iter().flat_map(|(_, t)| t.iter().map(|v| v.to_bits())).collect())
+                .collect();
+            let maps: Vec<Vec<u32>> =
+                trained.maps.iter().map(|(_, _, m)| m.weight.iter().map(|v| v.to_bits()).collect()).collect();
+            (weights, maps, card)
+        };
+        let alone = bank_bits(1, 1);
+        assert_eq!(alone.2.iter().map(|m| m.hidden).collect::<Vec<_>>(), [3, 5, 8]);
+        assert_eq!(bank_bits(1, 2), alone);
+        assert_eq!(bank_bits(1, 3), alone);
+        // Micro-batches change the weights; threads then still do not.
+        let micro = bank_bits(2, 1);
+        assert_ne!(micro.0, alone.0);
+        assert_eq!(bank_bits(2, 6), micro);
     }
 
     /// Mean task loss (cross-entropy of the readout) of `bank` over `set` run under `schedules`.
