@@ -1,7 +1,9 @@
 //! One training epoch of a digits GRU classifier (hidden 32 and 128, batch 32, 1 293 sequences of 64
 //! steps) through `train::train_classifier` — the forward pass, the backward pass (fused GRU
 //! update and input-gate views) and AdamW — plus the per-epoch validation score with the crate's
-//! inference. With mimalloc as the binary uses it.
+//! inference. With mimalloc as the binary uses it. At H 128 also with 2 micro-batches per
+//! mini-batch on 1 and on 2 threads (`train --micro-batches 2 --threads 1|2`: the same weights, so
+//! the two differ in speed only).
 //!
 //! Run: `RAYON_NUM_THREADS=1 cargo bench --bench train_epoch`. Throughput is in training sequences
 //! per second.
@@ -23,7 +25,7 @@ fn train_epoch(c: &mut Criterion) {
     let mut group = c.benchmark_group("train_epoch");
     group.sample_size(10);
     group.throughput(Throughput::Elements(train.len() as u64));
-    for hidden in [32usize, 128] {
+    for (hidden, micro_batches, threads) in [(32usize, 1usize, 1usize), (128, 1, 1), (128, 2, 1), (128, 2, 2)] {
         let config = TrainConfig {
             hidden,
             epochs: 1,
@@ -32,10 +34,15 @@ fn train_epoch(c: &mut Criterion) {
             clip_norm: 1.0,
             seed: 1,
             cell: CellKind::Gru,
-            micro_batches: 1,
-            threads: 1,
+            micro_batches,
+            threads,
         };
-        group.bench_with_input(BenchmarkId::new("digits-gru", format!("H={hidden}")), &config, |b, config| {
+        let name = if micro_batches == 1 {
+            format!("H={hidden}")
+        } else {
+            format!("H={hidden},micro={micro_batches},threads={threads}")
+        };
+        group.bench_with_input(BenchmarkId::new("digits-gru", name), &config, |b, config| {
             b.iter(|| train_classifier("bench", black_box(&train), &validation, config, |_, _, _| {}).unwrap())
         });
     }
