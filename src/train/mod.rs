@@ -19,6 +19,7 @@ use candle_nn::{AdamW, Optimizer, ParamsAdamW};
 use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
 use rand_pcg::Pcg64;
+use rayon::prelude::*;
 
 use crate::data::SequenceSet;
 use crate::rnn::{argmax, truncate_or_pad, CellKind, CellScratch, GruClassifier, RnnClassifier, StateMap};
@@ -55,6 +56,9 @@ pub enum TrainError {
         /// The flags that set the phase's step size, e.g. `--switch-lr / --switch-member-lr or --clip-norm`.
         flags: &'static str,
     },
+    /// The training threads could not be started.
+    #[error("starting the training threads: {0}")]
+    Threads(String),
     /// A linear system of the ridge fit is singular.
     #[error("ridge fit {from} -> {to}: the normal equations are not positive definite")]
     Singular {
@@ -362,6 +366,9 @@ pub fn train_classifier(
     let model = CandleClassifier::init(config.cell, train.features, config.hidden, readout_size(train), &mut rng)?;
     let params = ParamsAdamW { lr: config.learning_rate, weight_decay: 1e-4, ..ParamsAdamW::default() };
     let mut optimiser = AdamW::new(model.vars(), params.clone())?;
+    // Threads that live as long as the training: each keeps its allocator's memory warm from one
+    // mini-batch to the next (threads started per mini-batch spent their time faulting in pages).
+    let pool = micro_batch_pool(config.threads.min(config.micro_batches))?;
     let mut order: Vec<usize> = (0..train.len()).collect();
     let mut best = (model.to_classifier(name)?, Score::Accuracy(f64::NEG_INFINITY), 0usize);
     let mut epoch_losses = Vec::with_capacity(config.epochs);
@@ -372,7 +379,7 @@ pub fn train_classifier(
         order.shuffle(&mut rng);
         let (mut loss_sum, mut batches) = (0.0, 0usize);
         for chunk in order.chunks(config.batch_size) {
-            let (mut grads, loss) = batch_gradients(&model, train, chunk, config.micro_batches, config.threads)?;
+            let (mut grads, loss) = batch_gradients(&model, train, chunk, config.micro_batches, pool.as_ref())?;
             clip_gradients(&model.vars(), &mut grads, config.clip_norm)?;
             optimiser.step(&grads)?;
             loss_sum += loss;
@@ -422,11 +429,28 @@ fn micro_batch_ranges(len: usize, parts: usize) -> Vec<(usize, usize)> {
         .collect()
 }
 
+/// A pool of `threads` threads for the micro-batches of [`batch_gradients`], or none for one thread.
+///
+/// # Errors
+/// [`TrainError::Threads`] if the threads cannot be started.
+fn micro_batch_pool(threads: usize) -> Result<Option<rayon::ThreadPool>, TrainError> {
+    if threads <= 1 {
+        return Ok(None);
+    }
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .thread_name(|k| format!("micro-batch-{k}"))
+        .build()
+        .map_err(|e| TrainError::Threads(e.to_string()))?;
+    Ok(Some(pool))
+}
+
 /// Gradients of the mean task loss over the mini-batch `batch` (indices into `train`) and that loss:
 /// with `micro_batches` 1 by one backward pass; else the batch is split by [`micro_batch_ranges`],
 /// part `p` of `n_p` sequences contributes the gradient of `(n_p / B) · its own mean loss`
-/// (computed on `threads` threads at once, each thread's candle ops single-threaded), and the parts'
-/// gradients and losses are summed in part order — the same bits for any number of threads.
+/// (computed at once on the threads of `pool`, if any, each thread's candle ops single-threaded),
+/// and the parts' gradients and losses are summed in part order — the same bits for any number of
+/// threads.
 ///
 /// # Errors
 /// The autodiff library's error.
@@ -435,7 +459,7 @@ fn batch_gradients(
     train: &SequenceSet,
     batch: &[usize],
     micro_batches: usize,
-    threads: usize,
+    pool: Option<&rayon::ThreadPool>,
 ) -> candle_core::Result<(candle_core::backprop::GradStore, f64)> {
     let ranges = micro_batch_ranges(batch.len(), micro_batches);
     if ranges.len() == 1 {
@@ -447,28 +471,11 @@ fn batch_gradients(
         let loss = (batch_loss(model, train, &batch[start..end])? * share)?;
         Ok((loss.backward()?, loss.to_scalar::<f32>()? as f64))
     };
-    let threads = threads.clamp(1, ranges.len());
-    let mut results: Vec<Option<candle_core::Result<_>>> = (0..ranges.len()).map(|_| None).collect();
-    if threads == 1 {
-        for (slot, range) in results.iter_mut().zip(&ranges) {
-            *slot = Some(part(range));
-        }
-    } else {
-        // Thread `k` computes parts k, k + threads, …; the results keep part order.
-        let computed: Vec<Vec<(usize, candle_core::Result<_>)>> = std::thread::scope(|scope| {
-            let workers: Vec<_> = (0..threads)
-                .map(|k| {
-                    let (ranges, part) = (&ranges, &part);
-                    scope.spawn(move || (k..ranges.len()).step_by(threads).map(|p| (p, part(&ranges[p]))).collect())
-                })
-                .collect();
-            workers.into_iter().map(|w| w.join().expect("a micro-batch thread panicked")).collect()
-        });
-        for (p, result) in computed.into_iter().flatten() {
-            results[p] = Some(result);
-        }
-    }
-    let mut parts = results.into_iter().map(|r| r.expect("every micro-batch computed"));
+    let results: Vec<candle_core::Result<_>> = match pool {
+        Some(pool) => pool.install(|| ranges.par_iter().map(part).collect()),
+        None => ranges.iter().map(part).collect(),
+    };
+    let mut parts = results.into_iter();
     let (mut grads, mut loss) = parts.next().expect("at least one micro-batch")?;
     let vars = model.vars();
     for next in parts {
@@ -746,9 +753,10 @@ mod tests {
             for kind in CellKind::ALL {
                 let model = CandleClassifier::init(kind, set.features, 8, set.classes, &mut rng).unwrap();
                 let batch: Vec<usize> = (0..13).map(|i| (i * 7) % set.len()).collect();
-                let (whole, whole_loss) = batch_gradients(&model, set, &batch, 1, 1).unwrap();
+                let (whole, whole_loss) = batch_gradients(&model, set, &batch, 1, None).unwrap();
+                let pool = micro_batch_pool(2).unwrap();
                 for parts in [2, 3, 13] {
-                    let (split, loss) = batch_gradients(&model, set, &batch, parts, 2).unwrap();
+                    let (split, loss) = batch_gradients(&model, set, &batch, parts, pool.as_ref()).unwrap();
                     let (gap, largest) = gradient_gap(&model.vars(), &whole, &split);
                     assert!(largest > 1e-3, "{what} {kind}: a gradient to compare");
                     assert!(gap <= 1e-5 * largest.max(1.0), "{what} {kind} {parts} parts: gap {gap} of {largest}");
