@@ -92,19 +92,19 @@ impl Quantity {
         }
     }
 
-    /// Decimals of the tick labels for an axis over `range`: one, or for MSE enough to tell five
-    /// ticks apart.
+    /// Decimals of the tick labels for an axis over `range`: enough to tell five ticks apart, at
+    /// least one and at most four (ten for MSE, whose values can be far below 1). A nearly flat
+    /// accuracy series no longer gets ticks that read `10.0, 10.0, 10.1, 10.1`.
     fn decimals(self, range: &Range<f64>) -> usize {
-        match self {
-            Quantity::Score(Metric::Mse) => {
-                let tick = (range.end - range.start) / 5.0;
-                if tick > 0.0 && tick.is_finite() {
-                    (1.0 - tick.log10().floor()).clamp(1.0, 10.0) as usize
-                } else {
-                    3
-                }
-            }
-            _ => 1,
+        let most = match self {
+            Quantity::Score(Metric::Mse) => 10.0,
+            _ => 4.0,
+        };
+        let tick = (range.end - range.start) / 5.0;
+        if tick > 0.0 && tick.is_finite() {
+            (1.0 - tick.log10().floor()).clamp(1.0, most) as usize
+        } else {
+            3
         }
     }
 }
@@ -358,7 +358,7 @@ fn interval_figure(e: &Evaluation, width: u32) -> Result<String, PlotError> {
             label: "mean Δ over change positions, 95 % interval".into(),
             swatch: Swatch::MarkerLine(0, PALETTE[0], None),
         },
-        LegendEntry { label: "late change Δ".into(), swatch: Swatch::Marker(0, PALETTE[1]) },
+        LegendEntry { label: "late change Δ".into(), swatch: Swatch::Ring(PALETTE[1]) },
     ];
     let layout = legend_layout(&entries, width);
     let n = rows.len().max(1);
@@ -447,4 +447,19 @@ fn interval_figure(e: &Evaluation, width: u32) -> Result<String, PlotError> {
         }
         Ok(())
     }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tick_decimals_tell_five_ticks_apart() {
+        let accuracy = Quantity::Score(Metric::Accuracy);
+        assert_eq!(accuracy.decimals(&(70.0..90.0)), 1);
+        assert_eq!(accuracy.decimals(&(10.0..10.1)), 3, "a flat series: ticks 0.02 apart");
+        assert_eq!(Quantity::Flops.decimals(&(0.0..1e-9)), 4, "at most four");
+        assert_eq!(Quantity::Score(Metric::Mse).decimals(&(0.0..1e-6)), 8);
+        assert_eq!(accuracy.decimals(&(1.0..1.0)), 3, "an empty range");
+    }
 }

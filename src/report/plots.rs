@@ -338,6 +338,8 @@ pub(crate) enum Swatch {
     Block(RGBColor),
     /// A cross (marks on the plot).
     Cross(RGBColor),
+    /// An open circle.
+    Ring(RGBColor),
 }
 
 /// One entry of a legend.
@@ -378,16 +380,28 @@ pub(crate) fn text_width(text: &str, size: f64) -> f64 {
     font.box_size(text).map_or(text.chars().count() as f64 * size * 0.6, |b| f64::from(b.0))
 }
 
-/// `text` broken into lines no wider than `room` SVG pixels at font size `size`: greedily, at the
-/// break points of [`LegendLayout`], a piece still too wide split between characters. Each line
+/// `text` broken into lines no wider than `room` SVG pixels at font size `size`: greedily at spaces
+/// when that suffices, else at the break points of [`LegendLayout`], a piece still too wide split
+/// between characters. Each line
 /// keeps at least one character, so a `room` narrower than one glyph gives a line per character.
 pub(crate) fn wrap_text(text: &str, size: f64, room: f64) -> Vec<String> {
+    // Spaces alone first (`a ↔ b` breaks around the arrow, not inside a name), when that is enough.
+    let at_spaces = wrap_at(text, size, room, &[' ']);
+    if at_spaces.iter().all(|line| text_width(line, size) <= room) {
+        return at_spaces;
+    }
+    wrap_at(text, size, room, &[' ', '_', '-', '/', ',', '@', '=', ')'])
+}
+
+/// [`wrap_text`] breaking after the characters `breaks` only (and between characters in a piece
+/// wider than a line).
+fn wrap_at(text: &str, size: f64, room: f64, breaks: &[char]) -> Vec<String> {
     // Pieces that end at a break point (the break character stays at the end of its piece).
     let mut pieces: Vec<String> = Vec::new();
     let mut piece = String::new();
     for c in text.chars() {
         piece.push(c);
-        if matches!(c, ' ' | '_' | '-' | '/' | ',' | '@' | '=' | ')') {
+        if breaks.contains(&c) {
             pieces.push(std::mem::take(&mut piece));
         }
     }
@@ -532,6 +546,9 @@ pub(crate) fn draw_legend<DB: DrawingBackend>(
             }
             Swatch::Cross(colour) => {
                 area.draw(&Cross::new(((x0 + x1) / 2, yc), s.i(3.5), s.stroke(*colour, 1.5))).map_err(err)?;
+            }
+            Swatch::Ring(colour) => {
+                area.draw(&Circle::new(((x0 + x1) / 2, yc), s.i(2.5), s.stroke(*colour, 1.5))).map_err(err)?;
             }
         }
         for (k, line) in lines.iter().enumerate() {
@@ -1013,6 +1030,11 @@ pub(crate) mod tests {
             assert_eq!(lines.concat(), name, "only breaks, no characters lost");
         }
         assert_eq!(wrap_text("thr-64-1e-3@thr=0.63", LEGEND_FONT, 1000.0), ["thr-64-1e-3@thr=0.63"]);
+        // At spaces when that is enough: a pair's caption breaks around its arrow.
+        let pair = "thr-64-1e-3@thr=1 ↔ thr-64-3e-3@thr=0.95";
+        let room =
+            text_width("thr-64-1e-3@thr=1 ↔", LEGEND_FONT).max(text_width("thr-64-3e-3@thr=0.95", LEGEND_FONT)) + 1.0;
+        assert_eq!(wrap_text(pair, LEGEND_FONT, room), ["thr-64-1e-3@thr=1 ↔", "thr-64-3e-3@thr=0.95"]);
         // Breaks fall after the break characters when a piece fits.
         let lines = wrap_text("thr-64-1e-3@thr=0.63", LEGEND_FONT, text_width("thr-64-1e-3@", LEGEND_FONT));
         assert_eq!(lines, ["thr-64-1e-3@", "thr=0.63"]);
