@@ -246,6 +246,11 @@ fn change_figure(e: &Evaluation, metric: Quantity, width: u32) -> Result<String,
                     .map_err(err)?;
             }
             let decimals = metric.decimals(y_range);
+            // Room for the widest tick label beside the axis description (about 20 px).
+            let widest_tick = [y_range.start, y_range.end]
+                .iter()
+                .map(|v| text_width(&format!("{v:.decimals$}"), TICK_FONT))
+                .fold(0.0, f64::max);
             let mut chart = chart_on(
                 &plot_area,
                 s,
@@ -253,7 +258,7 @@ fn change_figure(e: &Evaluation, metric: Quantity, width: u32) -> Result<String,
                 y_range.clone(),
                 ("change step s", metric.label()),
                 (0, decimals),
-                40.0,
+                (widest_tick + 24.0).max(40.0),
                 4,
             )?;
             for (direction, points) in directions.iter().enumerate() {
