@@ -1,4 +1,8 @@
-//! Figures of `flexrnn eval` (SVG and, twice as large, PNG; Okabe–Ito colours, embedded font):
+//! Figures of `flexrnn eval`, drawn like the figures of `run` and `study`
+//! ([`crate::report::plots::paper_files`]): each at one paper column (3.5 in: `<name>.svg`,
+//! `<name>.pdf`, `<name>.png`, the PNG 1050 px wide at 300 dpi) and at two (7 in: `<name>-wide.*`,
+//! 2100 px), text 9–10 SVG px (about 7 pt) at both, DejaVu Sans embedded in the PDF, Okabe–Ito
+//! colours, the legend above the plot (long setting names wrap instead of leaving the figure):
 //!
 //! | name | shows |
 //! |---|---|
@@ -9,34 +13,41 @@
 
 use std::ops::Range;
 
+use plotters::coord::types::RangedCoordf64;
 use plotters::coord::Shift;
 use plotters::prelude::*;
+use plotters::style::text_anchor::{HPos, Pos, VPos};
 
 use super::{Evaluation, Metric, RunKind, RunResult};
-use crate::report::plots::{err, render_scaled, Figure, PlotError, FONT, PALETTE};
+use crate::report::plots::{
+    draw_legend, draw_marker, err, fit_text, legend_layout, paper_files, render_svg, text_width, wrap_text,
+    LegendEntry, PlotError, Scale, Swatch, AXIS_FONT, GRID, PALETTE, PANEL_FONT, TICK_FONT,
+};
 
-const PANEL_WIDTH: u32 = 320;
-const PANEL_HEIGHT: u32 = 220;
-const LEGEND_HEIGHT: u32 = 34;
-const PNG_SCALE: u32 = 2;
+/// Height of a caption line of a panel, SVG pixels.
+const CAPTION_LINE: f64 = 11.0;
+/// Height of one pair and direction in `deviation_intervals`, SVG pixels.
+const INTERVAL_ROW: u32 = 16;
 
 /// A pair's panel: caption, the two directions' `(s, measured, predicted)` points, the y range.
 type ChangePanel = (String, [Vec<(f64, f64, f64)>; 2], Range<f64>);
 /// A scatter panel: quantity, `(predicted, measured, colour index)` points, the axis range.
 type ScatterPanel = (Quantity, Vec<(f64, f64, usize)>, Range<f64>);
+/// A chart of two linear axes.
+type LinearChart<'a, DB> = ChartContext<'a, DB, Cartesian2d<RangedCoordf64, RangedCoordf64>>;
 
-/// The figures, named (see the module doc), in a fixed order.
+/// The figures' files (see the module doc) in a fixed order, each figure's six
+/// (`<name>.svg`, `.pdf`, `.png`, `<name>-wide.svg`, `.pdf`, `.png`), as (file name, bytes).
 ///
 /// # Errors
-/// [`PlotError`] if drawing fails (a bug: sizes are fixed and the font is embedded).
-pub fn figures(evaluation: &Evaluation) -> Result<Vec<(String, Figure)>, PlotError> {
+/// [`PlotError`] if drawing fails (a bug: sizes follow the data and the font is embedded).
+pub fn figures(evaluation: &Evaluation) -> Result<Vec<(String, Vec<u8>)>, PlotError> {
     let score = Quantity::Score(evaluation.metric);
-    Ok(vec![
-        (score.figure_name().into(), change_figure(evaluation, score)?),
-        ("change_flops".into(), change_figure(evaluation, Quantity::Flops)?),
-        ("measured_vs_predicted".into(), scatter_figure(evaluation)?),
-        ("deviation_intervals".into(), interval_figure(evaluation)?),
-    ])
+    let mut files = paper_files(score.figure_name(), |width| change_figure(evaluation, score, width))?;
+    files.extend(paper_files("change_flops", |width| change_figure(evaluation, Quantity::Flops, width))?);
+    files.extend(paper_files("measured_vs_predicted", |width| scatter_figure(evaluation, width))?);
+    files.extend(paper_files("deviation_intervals", |width| interval_figure(evaluation, width))?);
+    Ok(files)
 }
 
 /// What a panel plots: the task metric or FLOPs per step.
@@ -81,19 +92,19 @@ impl Quantity {
         }
     }
 
-    /// Decimals of the tick labels for an axis over `range`: one, or for MSE enough to tell five
-    /// ticks apart.
+    /// Decimals of the tick labels for an axis over `range`: enough to tell five ticks apart, at
+    /// least one and at most four (ten for MSE, whose values can be far below 1). A nearly flat
+    /// accuracy series no longer gets ticks that read `10.0, 10.0, 10.1, 10.1`.
     fn decimals(self, range: &Range<f64>) -> usize {
-        match self {
-            Quantity::Score(Metric::Mse) => {
-                let tick = (range.end - range.start) / 5.0;
-                if tick > 0.0 && tick.is_finite() {
-                    (1.0 - tick.log10().floor()).clamp(1.0, 10.0) as usize
-                } else {
-                    3
-                }
-            }
-            _ => 1,
+        let most = match self {
+            Quantity::Score(Metric::Mse) => 10.0,
+            _ => 4.0,
+        };
+        let tick = (range.end - range.start) / 5.0;
+        if tick > 0.0 && tick.is_finite() {
+            (1.0 - tick.log10().floor()).clamp(1.0, most) as usize
+        } else {
+            3
         }
     }
 }
@@ -127,35 +138,74 @@ fn padded(values: impl Iterator<Item = f64>, min_pad: f64) -> Range<f64> {
     (lo - pad)..(hi + pad)
 }
 
-fn legend<DB: DrawingBackend>(
-    area: &DrawingArea<DB, Shift>,
-    scale: f64,
-    entries: &[(RGBColor, bool, &str)],
-) -> Result<(), String> {
-    let px = |v: f64| (v * scale).round() as i32;
-    let font = (FONT, 10.0 * scale).into_font().color(&BLACK);
-    let mut x = px(8.0);
-    let y = px(LEGEND_HEIGHT as f64 / 2.0);
-    for &(colour, dashed, label) in entries {
-        let style = colour.stroke_width((1.5 * scale).round().max(1.0) as u32);
-        if dashed {
-            area.draw(&PathElement::new(vec![(x, y), (x + px(6.0), y)], style)).map_err(err)?;
-            area.draw(&PathElement::new(vec![(x + px(10.0), y), (x + px(16.0), y)], style)).map_err(err)?;
-        } else {
-            area.draw(&PathElement::new(vec![(x, y), (x + px(16.0), y)], style)).map_err(err)?;
-            area.draw(&Circle::new((x + px(8.0), y), px(2.5), colour.filled())).map_err(err)?;
-        }
-        area.draw(&Text::new(label.to_string(), (x + px(20.0), y - px(6.0)), font.clone())).map_err(err)?;
-        x += px(28.0 + 5.6 * label.chars().count() as f64);
-    }
-    Ok(())
+/// `colour` mixed with white: `share` of the colour (opaque, so that the PDF has no transparency
+/// group; see `GRID` in [`crate::report::plots`]).
+fn tint(colour: RGBColor, share: f64) -> RGBColor {
+    let mix = |c: u8| (f64::from(c) * share + 255.0 * (1.0 - share)).round() as u8;
+    RGBColor(mix(colour.0), mix(colour.1), mix(colour.2))
 }
 
-fn change_figure(e: &Evaluation, metric: Quantity) -> Result<Figure, PlotError> {
+/// A chart with the paper figures' light grid, ticks and axis descriptions.
+#[allow(clippy::too_many_arguments)]
+fn chart_on<'a, DB: DrawingBackend>(
+    area: &'a DrawingArea<DB, Shift>,
+    s: Scale,
+    x: Range<f64>,
+    y: Range<f64>,
+    (x_desc, y_desc): (&str, &str),
+    (x_decimals, y_decimals): (usize, usize),
+    y_area: f64,
+    x_labels: usize,
+) -> Result<LinearChart<'a, DB>, String> {
+    let mut chart = ChartBuilder::on(area)
+        .margin_top(s.px(4.0))
+        .margin_right(s.px(8.0))
+        .margin_left(s.px(2.0))
+        .margin_bottom(s.px(2.0))
+        .x_label_area_size(s.px(28.0))
+        .y_label_area_size(s.px(y_area))
+        .build_cartesian_2d(x, y)
+        .map_err(err)?;
+    chart
+        .configure_mesh()
+        .x_desc(x_desc)
+        .y_desc(y_desc)
+        .x_labels(x_labels)
+        .y_labels(5)
+        .x_label_formatter(&|v| format!("{v:.x_decimals$}"))
+        .y_label_formatter(&|v| format!("{v:.y_decimals$}"))
+        .label_style(s.font(TICK_FONT))
+        .axis_desc_style(s.font(AXIS_FONT))
+        .bold_line_style(GRID.stroke_width(s.px(0.5).max(1)))
+        .light_line_style(TRANSPARENT)
+        .axis_style(BLACK.stroke_width(s.px(1.0).max(1)))
+        .set_all_tick_mark_size(s.i(3.0))
+        .draw()
+        .map_err(err)?;
+    Ok(chart)
+}
+
+/// Panel columns of the change figures: two at one column, three at two (fewer when there are
+/// fewer pairs).
+fn change_columns(panels: usize, width: u32) -> usize {
+    panels.clamp(1, if width < 500 { 2 } else { 3 })
+}
+
+fn change_figure(e: &Evaluation, metric: Quantity, width: u32) -> Result<String, PlotError> {
+    let entries = vec![
+        LegendEntry {
+            label: "cheaper first, dearer from step s: measured".into(),
+            swatch: Swatch::MarkerLine(0, PALETTE[0], None),
+        },
+        LegendEntry { label: "predicted".into(), swatch: Swatch::Line(PALETTE[0], Some((5, 3)), 1.5) },
+        LegendEntry { label: "dearer first: measured".into(), swatch: Swatch::MarkerLine(0, PALETTE[1], None) },
+        LegendEntry { label: "predicted".into(), swatch: Swatch::Line(PALETTE[1], Some((5, 3)), 1.5) },
+    ];
+    let layout = legend_layout(&entries, width);
     let panels = e.pairs.len().max(1);
-    let columns = panels.min(3);
+    let columns = change_columns(panels, width);
     let rows = panels.div_ceil(columns);
-    let size = (PANEL_WIDTH * columns as u32, LEGEND_HEIGHT + PANEL_HEIGHT * rows as u32);
+    let panel_width = f64::from(width) / columns as f64;
     let name = metric.figure_name();
     // Per pair: the two directions' points and the panel's y range.
     let data: Vec<ChangePanel> = e
@@ -169,68 +219,76 @@ fn change_figure(e: &Evaluation, metric: Quantity) -> Result<Figure, PlotError> 
             (format!("{} ↔ {}", e.setting_names[cheap], e.setting_names[dear]), [up, down], range)
         })
         .collect();
+    // Captions wrap (setting names can be long); every panel keeps room for the longest.
+    let captions: Vec<Vec<String>> =
+        data.iter().map(|(caption, _, _)| wrap_text(caption, PANEL_FONT, panel_width - 8.0)).collect();
+    let caption_lines = captions.iter().map(Vec::len).max().unwrap_or(1);
+    let caption_height = caption_lines as f64 * CAPTION_LINE + 4.0;
+    let panel_height = (panel_width * 0.72).clamp(130.0, 200.0) + caption_height;
+    let height = layout.height() + (rows as f64 * panel_height).round() as u32;
     let steps = e.steps as f64;
-    Ok(render_scaled!(name, size, PNG_SCALE, |root, scale| {
+    Ok(render_svg!(name, (width, height), |root, scale| {
+        let s = Scale(scale);
         root.fill(&WHITE).map_err(err)?;
-        let (top, body) = root.split_vertically((f64::from(LEGEND_HEIGHT) * scale).round() as u32);
-        legend(
-            &top,
-            scale,
-            &[
-                (PALETTE[0], false, "cheaper first, dearer from step s: measured"),
-                (PALETTE[0], true, "predicted"),
-                (PALETTE[1], false, "dearer first: measured"),
-                (PALETTE[1], true, "predicted"),
-            ],
-        )?;
+        let (top, body) = root.split_vertically(s.px(f64::from(layout.height())));
+        draw_legend(&top, s, &entries, &layout)?;
         let areas = body.split_evenly((rows, columns));
-        for ((caption, directions, y_range), area) in data.iter().zip(areas.iter()) {
-            let decimals = metric.decimals(y_range);
-            let mut chart = ChartBuilder::on(area)
-                .caption(caption.as_str(), (FONT, 10.0 * scale))
-                .margin((6.0 * scale) as u32)
-                .x_label_area_size((26.0 * scale) as u32)
-                .y_label_area_size((40.0 * scale) as u32)
-                .build_cartesian_2d(0f64..steps, y_range.clone())
-                .map_err(err)?;
-            chart
-                .configure_mesh()
-                .x_desc("change step s")
-                .y_desc(metric.label())
-                .x_labels(5)
-                .y_labels(5)
-                .x_label_formatter(&|v| format!("{v:.0}"))
-                .y_label_formatter(&|v| format!("{v:.decimals$}"))
-                .label_style((FONT, 9.0 * scale))
-                .axis_desc_style((FONT, 9.5 * scale))
-                .light_line_style(WHITE.mix(0.0))
-                .draw()
-                .map_err(err)?;
-            for (direction, points) in directions.iter().enumerate() {
-                let colour = PALETTE[direction];
-                let width = (1.5 * scale).round().max(1.0) as u32;
-                chart
-                    .draw_series(DashedLineSeries::new(
-                        points.iter().map(|p| (p.0, p.2)),
-                        (5.0 * scale) as u32,
-                        (3.0 * scale) as u32,
-                        colour.stroke_width(width),
+        let caption_style = TextStyle::from(s.font(PANEL_FONT)).pos(Pos::new(HPos::Center, VPos::Top));
+        for (((_, directions, y_range), lines), area) in data.iter().zip(&captions).zip(areas.iter()) {
+            let (caption_area, plot_area) = area.split_vertically(s.px(caption_height));
+            for (k, line) in lines.iter().enumerate() {
+                caption_area
+                    .draw(&Text::new(
+                        line.clone(),
+                        (s.i(panel_width / 2.0), s.i(2.0 + k as f64 * CAPTION_LINE)),
+                        caption_style.clone(),
                     ))
                     .map_err(err)?;
+            }
+            let decimals = metric.decimals(y_range);
+            // Room for the widest tick label beside the axis description (about 20 px).
+            let widest_tick = [y_range.start, y_range.end]
+                .iter()
+                .map(|v| text_width(&format!("{v:.decimals$}"), TICK_FONT))
+                .fold(0.0, f64::max);
+            let mut chart = chart_on(
+                &plot_area,
+                s,
+                0f64..steps,
+                y_range.clone(),
+                ("change step s", metric.label()),
+                (0, decimals),
+                (widest_tick + 24.0).max(40.0),
+                4,
+            )?;
+            for (direction, points) in directions.iter().enumerate() {
+                let colour = PALETTE[direction];
+                let style = s.stroke(colour, 1.5);
                 chart
-                    .draw_series(LineSeries::new(points.iter().map(|p| (p.0, p.1)), colour.stroke_width(width)))
+                    .draw_series(DashedLineSeries::new(points.iter().map(|p| (p.0, p.2)), s.px(5.0), s.px(3.0), style))
                     .map_err(err)?;
-                chart
-                    .draw_series(points.iter().map(|p| Circle::new((p.0, p.1), (2.2 * scale) as i32, colour.filled())))
-                    .map_err(err)?;
+                chart.draw_series(LineSeries::new(points.iter().map(|p| (p.0, p.1)), style)).map_err(err)?;
+                let plot = chart.plotting_area();
+                for p in points {
+                    draw_marker(plot, 0, (p.0, p.1), s.i(2.2), colour, s)?;
+                }
             }
         }
         Ok(())
     }))
 }
 
-fn scatter_figure(e: &Evaluation) -> Result<Figure, PlotError> {
-    let size = (PANEL_WIDTH * 2, LEGEND_HEIGHT + PANEL_HEIGHT + 40);
+fn scatter_figure(e: &Evaluation, width: u32) -> Result<String, PlotError> {
+    let entries = vec![
+        LegendEntry { label: "one change A → B at step s".into(), swatch: Swatch::Marker(0, PALETTE[0]) },
+        LegendEntry { label: "random schedule".into(), swatch: Swatch::Marker(0, PALETTE[1]) },
+        LegendEntry { label: "y = x".into(), swatch: Swatch::Line(BLACK, Some((5, 3)), 1.0) },
+    ];
+    let layout = legend_layout(&entries, width);
+    // The two panels side by side at two columns, one above the other at one.
+    let (rows, columns) = if width < 500 { (2, 1) } else { (1, 2) };
+    let panel_height = (f64::from(width) / columns as f64 * 0.8).round() as u32;
+    let height = layout.height() + panel_height * rows;
     let panels: Vec<ScatterPanel> = [Quantity::Score(e.metric), Quantity::Flops]
         .into_iter()
         .map(|metric| {
@@ -247,63 +305,44 @@ fn scatter_figure(e: &Evaluation) -> Result<Figure, PlotError> {
             (metric, points, range)
         })
         .collect();
-    Ok(render_scaled!("measured_vs_predicted", size, PNG_SCALE, |root, scale| {
+    Ok(render_svg!("measured_vs_predicted", (width, height), |root, scale| {
+        let s = Scale(scale);
         root.fill(&WHITE).map_err(err)?;
-        let (top, body) = root.split_vertically((f64::from(LEGEND_HEIGHT) * scale).round() as u32);
-        legend(
-            &top,
-            scale,
-            &[
-                (PALETTE[0], false, "one change A → B at step s"),
-                (PALETTE[1], false, "random schedule"),
-                (BLACK, true, "y = x"),
-            ],
-        )?;
-        let areas = body.split_evenly((1, 2));
+        let (top, body) = root.split_vertically(s.px(f64::from(layout.height())));
+        draw_legend(&top, s, &entries, &layout)?;
+        let areas = body.split_evenly((rows as usize, columns));
         for ((metric, points, range), area) in panels.iter().zip(areas.iter()) {
             let decimals = metric.decimals(range);
-            let mut chart = ChartBuilder::on(area)
-                .margin((8.0 * scale) as u32)
-                .x_label_area_size((30.0 * scale) as u32)
-                .y_label_area_size((44.0 * scale) as u32)
-                .build_cartesian_2d(range.clone(), range.clone())
-                .map_err(err)?;
             let desc_x = format!("predicted {}", metric.label());
             let desc_y = format!("measured {}", metric.label());
-            chart
-                .configure_mesh()
-                .x_desc(desc_x.as_str())
-                .y_desc(desc_y.as_str())
-                .x_labels(5)
-                .y_labels(5)
-                .x_label_formatter(&|v| format!("{v:.decimals$}"))
-                .y_label_formatter(&|v| format!("{v:.decimals$}"))
-                .label_style((FONT, 9.0 * scale))
-                .axis_desc_style((FONT, 9.5 * scale))
-                .light_line_style(WHITE.mix(0.0))
-                .draw()
-                .map_err(err)?;
+            let mut chart = chart_on(
+                area,
+                s,
+                range.clone(),
+                range.clone(),
+                (desc_x.as_str(), desc_y.as_str()),
+                (decimals, decimals),
+                44.0,
+                5,
+            )?;
             chart
                 .draw_series(DashedLineSeries::new(
                     vec![(range.start, range.start), (range.end, range.end)],
-                    (5.0 * scale) as u32,
-                    (3.0 * scale) as u32,
-                    BLACK.stroke_width((scale).round().max(1.0) as u32),
+                    s.px(5.0),
+                    s.px(3.0),
+                    s.stroke(BLACK, 1.0),
                 ))
                 .map_err(err)?;
-            chart
-                .draw_series(
-                    points
-                        .iter()
-                        .map(|&(x, y, c)| Circle::new((x, y), (2.0 * scale) as i32, PALETTE[c].mix(0.7).filled())),
-                )
-                .map_err(err)?;
+            let plot = chart.plotting_area();
+            for &(x, y, c) in points {
+                draw_marker(plot, 0, (x, y), s.i(2.0), tint(PALETTE[c], 0.75), s)?;
+            }
         }
         Ok(())
     }))
 }
 
-fn interval_figure(e: &Evaluation) -> Result<Figure, PlotError> {
+fn interval_figure(e: &Evaluation, width: u32) -> Result<String, PlotError> {
     let rows: Vec<(String, f64, f64, f64, Option<f64>)> = e
         .checks
         .directions
@@ -319,9 +358,16 @@ fn interval_figure(e: &Evaluation) -> Result<Figure, PlotError> {
             (d.label.clone(), d.mean_deviation, low, high, d.late.map(|l| l.deviation))
         })
         .collect();
+    let entries = vec![
+        LegendEntry {
+            label: "mean Δ over change positions, 95 % interval".into(),
+            swatch: Swatch::MarkerLine(0, PALETTE[0], None),
+        },
+        LegendEntry { label: "late change Δ".into(), swatch: Swatch::Ring(PALETTE[1]) },
+    ];
+    let layout = legend_layout(&entries, width);
     let n = rows.len().max(1);
-    let row_height = 16u32;
-    let size = (PANEL_WIDTH * 2 + 120, LEGEND_HEIGHT + 60 + row_height * n as u32);
+    let height = layout.height() + 50 + INTERVAL_ROW * n as u32;
     let unit = match e.metric {
         Metric::Accuracy => "deviation measured − predicted (pp)",
         Metric::Mse => "deviation measured − predicted (MSE)",
@@ -334,25 +380,37 @@ fn interval_figure(e: &Evaluation) -> Result<Figure, PlotError> {
         },
     );
     let decimals = Quantity::Score(e.metric).decimals(&x_range);
-    let labels: Vec<String> = rows.iter().map(|r| r.0.clone()).collect();
-    Ok(render_scaled!("deviation_intervals", size, PNG_SCALE, |root, scale| {
+    // The row labels (pair and direction) take at most 45 % of the width at the tick font, else up
+    // to 60 % at a smaller font, leaving the plot at least as wide as its axis description, and are
+    // cut with "…" beyond that.
+    let widest = |size: f64| rows.iter().map(|r| text_width(&r.0, size)).fold(0.0, f64::max);
+    let full = f64::from(width);
+    let room_left = full - 30.0 - text_width(unit, AXIS_FONT);
+    let (label_font, label_room) = if widest(TICK_FONT) <= (full * 0.45).min(room_left) {
+        (TICK_FONT, widest(TICK_FONT))
+    } else {
+        (7.5, widest(7.5).min(full * 0.6).min(room_left))
+    };
+    let labels: Vec<String> = rows.iter().map(|r| fit_text(&r.0, label_font, label_room)).collect();
+    let y_area = label_room + 8.0;
+    Ok(render_svg!("deviation_intervals", (width, height), |root, scale| {
+        let s = Scale(scale);
         root.fill(&WHITE).map_err(err)?;
-        let (top, body) = root.split_vertically((f64::from(LEGEND_HEIGHT) * scale).round() as u32);
-        legend(
-            &top,
-            scale,
-            &[(PALETTE[0], false, "mean Δ over change positions, 95 % interval"), (PALETTE[1], false, "late change Δ")],
-        )?;
+        let (top, body) = root.split_vertically(s.px(f64::from(layout.height())));
+        draw_legend(&top, s, &entries, &layout)?;
         let mut chart = ChartBuilder::on(&body)
-            .margin((8.0 * scale) as u32)
-            .x_label_area_size((30.0 * scale) as u32)
-            .y_label_area_size((190.0 * scale) as u32)
+            .margin_top(s.px(4.0))
+            .margin_right(s.px(10.0))
+            .margin_left(s.px(2.0))
+            .margin_bottom(s.px(2.0))
+            .x_label_area_size(s.px(30.0))
+            .y_label_area_size(s.px(y_area))
             .build_cartesian_2d(x_range.clone(), -0.5f64..(n as f64 - 0.5))
             .map_err(err)?;
         chart
             .configure_mesh()
             .x_desc(unit)
-            .x_labels(6)
+            .x_labels(if width < 500 { 4 } else { 6 })
             .y_labels(n)
             .x_label_formatter(&|v| format!("{v:.decimals$}"))
             .y_label_formatter(&|v| {
@@ -363,41 +421,50 @@ fn interval_figure(e: &Evaluation) -> Result<Figure, PlotError> {
                     String::new()
                 }
             })
-            .label_style((FONT, 8.5 * scale))
-            .axis_desc_style((FONT, 9.5 * scale))
-            .light_line_style(WHITE.mix(0.0))
+            .x_label_style(s.font(TICK_FONT))
+            .y_label_style(s.font(label_font))
+            .axis_desc_style(s.font(AXIS_FONT))
+            .bold_line_style(GRID.stroke_width(s.px(0.5).max(1)))
+            .light_line_style(TRANSPARENT)
+            .axis_style(BLACK.stroke_width(s.px(1.0).max(1)))
+            .set_all_tick_mark_size(s.i(3.0))
             .draw()
             .map_err(err)?;
         chart
             .draw_series(DashedLineSeries::new(
                 vec![(0.0, -0.5), (0.0, n as f64 - 0.5)],
-                (5.0 * scale) as u32,
-                (3.0 * scale) as u32,
-                BLACK.stroke_width((scale).round().max(1.0) as u32),
+                s.px(5.0),
+                s.px(3.0),
+                s.stroke(BLACK, 1.0),
             ))
             .map_err(err)?;
-        let width = (1.5 * scale).round().max(1.0) as u32;
         for (k, row) in rows.iter().enumerate() {
             let y = (n - 1 - k) as f64;
             chart
-                .draw_series(std::iter::once(PathElement::new(
-                    vec![(row.2, y), (row.3, y)],
-                    PALETTE[0].stroke_width(width),
-                )))
+                .draw_series(std::iter::once(PathElement::new(vec![(row.2, y), (row.3, y)], s.stroke(PALETTE[0], 1.5))))
                 .map_err(err)?;
-            chart
-                .draw_series(std::iter::once(Circle::new((row.1, y), (2.5 * scale) as i32, PALETTE[0].filled())))
-                .map_err(err)?;
+            draw_marker(chart.plotting_area(), 0, (row.1, y), s.i(2.5), PALETTE[0], s)?;
             if let Some(late) = row.4 {
                 chart
-                    .draw_series(std::iter::once(Circle::new(
-                        (late, y),
-                        (2.5 * scale) as i32,
-                        PALETTE[1].stroke_width(width),
-                    )))
+                    .draw_series(std::iter::once(Circle::new((late, y), s.i(2.5), s.stroke(PALETTE[1], 1.5))))
                     .map_err(err)?;
             }
         }
         Ok(())
     }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tick_decimals_tell_five_ticks_apart() {
+        let accuracy = Quantity::Score(Metric::Accuracy);
+        assert_eq!(accuracy.decimals(&(70.0..90.0)), 1);
+        assert_eq!(accuracy.decimals(&(10.0..10.1)), 3, "a flat series: ticks 0.02 apart");
+        assert_eq!(Quantity::Flops.decimals(&(0.0..1e-9)), 4, "at most four");
+        assert_eq!(Quantity::Score(Metric::Mse).decimals(&(0.0..1e-6)), 8);
+        assert_eq!(accuracy.decimals(&(1.0..1.0)), 3, "an empty range");
+    }
 }

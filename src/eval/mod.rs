@@ -1108,7 +1108,8 @@ impl DeviationStats {
 
 /// The files of `flexrnn eval` (paths relative to the output folder): `eval.csv`, `settings.csv`,
 /// `summary.md`, the checks of [`checks`] (`checks.csv` per run, `pairs.csv` per pair and direction,
-/// `checks.json` all of them) and the figures of [`figures::figures`] as SVG and PNG.
+/// `checks.json` all of them) and the figures of [`figures::figures`] as SVG, PDF and 300-dpi PNG at one
+/// paper column (`<name>.*`) and two (`<name>-wide.*`).
 ///
 /// # Errors
 /// [`PlotError`] if a figure cannot be drawn.
@@ -1121,9 +1122,8 @@ pub fn outputs(evaluation: &Evaluation, model: &FlexibleModel) -> Result<Vec<(Pa
         (PathBuf::from("pairs.csv"), evaluation.pairs_csv()),
         (PathBuf::from("checks.json"), evaluation.checks_json()),
     ];
-    for (name, figure) in figures::figures(evaluation)? {
-        files.push((PathBuf::from(format!("{name}.svg")), figure.svg.into_bytes()));
-        files.push((PathBuf::from(format!("{name}.png")), figure.png));
+    for (name, bytes) in figures::figures(evaluation)? {
+        files.push((PathBuf::from(name), bytes));
     }
     Ok(files)
 }
@@ -1233,8 +1233,41 @@ mod tests {
         assert!(summary.contains("| a | 1.000000 | 28 | 100.0 % |"), "{summary}");
         assert!(summary.contains("| runs | n | MSE: mean Δ | mean abs Δ | max abs Δ | mean abs Δ (%) |"), "{summary}");
         assert!(!summary.contains("accuracy") && !summary.contains("(pp)"), "{summary}");
-        let names: Vec<String> = figures::figures(&e).unwrap().into_iter().map(|(name, _)| name).collect();
-        assert_eq!(names, ["change_mse", "change_flops", "measured_vs_predicted", "deviation_intervals"]);
+        let files = figures::figures(&e).unwrap();
+        let names: Vec<&str> = files.iter().map(|(name, _)| name.as_str()).collect();
+        let mut expected = Vec::new();
+        for stem in ["change_mse", "change_flops", "measured_vs_predicted", "deviation_intervals"] {
+            for suffix in ["", "-wide"] {
+                for extension in ["svg", "pdf", "png"] {
+                    expected.push(format!("{stem}{suffix}.{extension}"));
+                }
+            }
+        }
+        assert_eq!(names, expected);
+        // Paper figures: one column is 1050 px at 300 dpi, two columns 2100 px; no text leaves the
+        // canvas.
+        let file = |name: &str| &files.iter().find(|(n, _)| n == name).unwrap().1;
+        assert_eq!(crate::report::plots::tests::png_size(file("change_mse.png")).0, 1050);
+        assert_eq!(crate::report::plots::tests::png_size(file("change_mse-wide.png")).0, 2100);
+        assert!(file("deviation_intervals.pdf").starts_with(b"%PDF-"));
+        for (name, bytes) in &files {
+            if name.ends_with(".svg") {
+                let svg = std::str::from_utf8(bytes).unwrap();
+                assert_eq!(crate::report::plots::tests::texts_outside_canvas(svg), Vec::<String>::new(), "{name}");
+            }
+        }
+        // Issue 15: long setting names (panel captions, legend, interval labels) stay inside too.
+        let mut long = e.clone();
+        long.setting_names = crate::report::plots::tests::LONG_NAMES[..2].iter().map(|n| n.to_string()).collect();
+        for direction in &mut long.checks.directions {
+            direction.label = format!("{} → {}", long.setting_names[direction.a], long.setting_names[direction.b]);
+        }
+        for (name, bytes) in figures::figures(&long).unwrap() {
+            if name.ends_with(".svg") {
+                let svg = String::from_utf8(bytes).unwrap();
+                assert_eq!(crate::report::plots::tests::texts_outside_canvas(&svg), Vec::<String>::new(), "{name}");
+            }
+        }
     }
 
     /// Variable length: lengths 2, 4, 4 (T = 4, 10 steps in all), labels 0, 1, 0; `a` always says 0,

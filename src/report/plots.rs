@@ -2,9 +2,9 @@
 //! via plotters' `ab_glyph` feature), so no system font is needed.
 //!
 //! # Paper figures
-//! The figures of a run ([`timeline`], [`latency_cdf`]) and of a study (`crate::study::figures`) are
-//! drawn once as SVG at a print width, [`SVG_PX_PER_INCH`] SVG pixels to the inch, and [`export`]ed
-//! from that SVG: a PDF (`svg2pdf`, vector, the used glyphs of DejaVu Sans embedded) and a PNG at
+//! The figures of a run ([`timeline`], [`latency_cdf`]), of a study (`crate::study::figures`) and of
+//! `flexrnn eval` (`crate::eval::figures`) are drawn once as SVG at a print width,
+//! [`SVG_PX_PER_INCH`] SVG pixels to the inch, and [`export`]ed from that SVG: a PDF (`svg2pdf`, vector, the used glyphs of DejaVu Sans embedded) and a PNG at
 //! [`PNG_DPI`] (`resvg`). Both read the SVG through `usvg` with a font database that holds only the
 //! embedded DejaVu faces ([`font_database`]): the output is the same on every machine, and no system
 //! font is looked up. [`paper_files`] draws a figure at both [`WIDTHS`]:
@@ -143,15 +143,6 @@ pub fn register_fonts() {
     });
 }
 
-/// A rendered figure.
-#[derive(Debug, Clone)]
-pub struct Figure {
-    /// SVG document.
-    pub svg: String,
-    /// PNG file bytes.
-    pub png: Vec<u8>,
-}
-
 /// A plotting failure (a bug or an impossible size; the message says which figure).
 #[derive(Debug, Clone, thiserror::Error)]
 #[error("figure `{figure}`: {message}")]
@@ -161,47 +152,6 @@ pub struct PlotError {
     /// What failed.
     pub message: String,
 }
-
-/// Renders the same drawing code into an SVG of `$size` (logical pixels) and a PNG `$png_scale` times
-/// larger in each direction, for crisp raster figures. The body sees the drawing area as `$area` and
-/// the scale factor (`f64`: 1 for the SVG, `$png_scale` for the PNG) as `$scale`, and must multiply
-/// every font size, stroke width, margin and marker size by it.
-macro_rules! render_scaled {
-    ($name:expr, $size:expr, $png_scale:expr, |$area:ident, $scale:ident| $body:block) => {{
-        use ::plotters::prelude::*;
-        $crate::report::plots::register_fonts();
-        let fail = |message: String| $crate::report::plots::PlotError { figure: $name.to_string(), message };
-        let (w, h): (u32, u32) = $size;
-        let png_scale: u32 = $png_scale;
-        let mut svg = String::new();
-        {
-            let $scale: f64 = 1.0;
-            let $area = SVGBackend::with_string(&mut svg, (w, h)).into_drawing_area();
-            let result: Result<(), String> = (|| $body)();
-            result.map_err(fail)?;
-            $area.present().map_err(|e| fail(e.to_string()))?;
-        }
-        let (pw, ph) = (w * png_scale, h * png_scale);
-        let mut rgb = vec![0u8; (pw * ph * 3) as usize];
-        {
-            let $scale: f64 = f64::from(png_scale);
-            let $area = BitMapBackend::with_buffer(&mut rgb, (pw, ph)).into_drawing_area();
-            let result: Result<(), String> = (|| $body)();
-            result.map_err(fail)?;
-            $area.present().map_err(|e| fail(e.to_string()))?;
-        }
-        let mut png = Vec::new();
-        {
-            let mut encoder = ::png::Encoder::new(&mut png, pw, ph);
-            encoder.set_color(::png::ColorType::Rgb);
-            encoder.set_depth(::png::BitDepth::Eight);
-            let mut writer = encoder.write_header().map_err(|e| fail(e.to_string()))?;
-            writer.write_image_data(&rgb).map_err(|e| fail(e.to_string()))?;
-        }
-        $crate::report::plots::Figure { svg, png }
-    }};
-}
-pub(crate) use render_scaled;
 
 /// Draws `$body` once into an SVG of `$size` (SVG pixels) and gives the SVG text; `?` on a drawing
 /// error returns a [`PlotError`] naming `$name`. The body sees the drawing area as `$area` and a
@@ -388,6 +338,8 @@ pub(crate) enum Swatch {
     Block(RGBColor),
     /// A cross (marks on the plot).
     Cross(RGBColor),
+    /// An open circle.
+    Ring(RGBColor),
 }
 
 /// One entry of a legend.
@@ -398,11 +350,15 @@ pub(crate) struct LegendEntry {
 }
 
 /// Where the entries of a legend go in a figure: left to right, wrapping to a new row when the next
-/// entry does not fit.
+/// entry does not fit. A label too long for one row of the figure is broken into lines (at spaces
+/// and after `_ - / , @ = )`, or anywhere in a word too long for a line); such an entry takes rows
+/// of its own. No legend text leaves the figure, however long the policy or setting names.
 #[derive(Debug, Clone)]
 pub(crate) struct LegendLayout {
-    /// Left end (SVG pixels) and row of each entry.
+    /// Left end (SVG pixels) and first row of each entry.
     positions: Vec<(f64, usize)>,
+    /// The text lines of each entry (one unless its label is wider than the figure).
+    lines: Vec<Vec<String>>,
     rows: usize,
 }
 
@@ -417,26 +373,134 @@ impl LegendLayout {
     }
 }
 
+/// Width of `text` in SVG pixels at font size `size` (the embedded DejaVu Sans; registers it).
+pub(crate) fn text_width(text: &str, size: f64) -> f64 {
+    register_fonts();
+    let font: FontDesc = (FONT, size).into_font();
+    font.box_size(text).map_or(text.chars().count() as f64 * size * 0.6, |b| f64::from(b.0))
+}
+
+/// `text` broken into lines no wider than `room` SVG pixels at font size `size`: greedily at spaces
+/// when that suffices, else at the break points of [`LegendLayout`], a piece still too wide split
+/// between characters. Each line
+/// keeps at least one character, so a `room` narrower than one glyph gives a line per character.
+pub(crate) fn wrap_text(text: &str, size: f64, room: f64) -> Vec<String> {
+    // Spaces alone first (`a ↔ b` breaks around the arrow, not inside a name), when that is enough.
+    let at_spaces = wrap_at(text, size, room, &[' ']);
+    if at_spaces.iter().all(|line| text_width(line, size) <= room) {
+        return at_spaces;
+    }
+    wrap_at(text, size, room, &[' ', '_', '-', '/', ',', '@', '=', ')'])
+}
+
+/// [`wrap_text`] breaking after the characters `breaks` only (and between characters in a piece
+/// wider than a line).
+fn wrap_at(text: &str, size: f64, room: f64, breaks: &[char]) -> Vec<String> {
+    // Pieces that end at a break point (the break character stays at the end of its piece).
+    let mut pieces: Vec<String> = Vec::new();
+    let mut piece = String::new();
+    for c in text.chars() {
+        piece.push(c);
+        if breaks.contains(&c) {
+            pieces.push(std::mem::take(&mut piece));
+        }
+    }
+    if !piece.is_empty() {
+        pieces.push(piece);
+    }
+    let fits = |line: &str| text_width(line.trim_end(), size) <= room;
+    let mut lines: Vec<String> = Vec::new();
+    let mut line = String::new();
+    for piece in pieces {
+        let joined = format!("{line}{piece}");
+        if fits(&joined) {
+            line = joined;
+            continue;
+        }
+        if !line.is_empty() {
+            lines.push(std::mem::take(&mut line));
+        }
+        if fits(&piece) {
+            line = piece;
+            continue;
+        }
+        // A piece wider than a line: split it between characters.
+        for c in piece.chars() {
+            let joined = format!("{line}{c}");
+            if line.is_empty() || fits(&joined) {
+                line = joined;
+            } else {
+                lines.push(std::mem::replace(&mut line, c.to_string()));
+            }
+        }
+    }
+    if !line.is_empty() || lines.is_empty() {
+        lines.push(line);
+    }
+    lines.into_iter().map(|l| l.trim_end().to_string()).collect()
+}
+
+/// `text` no wider than `room` SVG pixels at font size `size`: as it is when it fits, else cut at
+/// the end and closed with "…".
+pub(crate) fn fit_text(text: &str, size: f64, room: f64) -> String {
+    if text_width(text, size) <= room {
+        return text.to_string();
+    }
+    let mut kept = String::new();
+    for c in text.chars() {
+        kept.push(c);
+        if text_width(&format!("{kept}…"), size) > room {
+            kept.pop();
+            break;
+        }
+    }
+    format!("{}…", kept.trim_end())
+}
+
+/// `text` as a panel caption no wider than `room` SVG pixels at [`PANEL_FONT`] ([`fit_text`]).
+pub(crate) fn fit_caption(text: &str, room: f64) -> String {
+    fit_text(text, PANEL_FONT, room)
+}
+
 /// Lays the entries out in rows `width` SVG pixels wide (registers the font).
 pub(crate) fn legend_layout(entries: &[LegendEntry], width: u32) -> LegendLayout {
-    register_fonts();
-    let font: FontDesc = (FONT, LEGEND_FONT).into_font();
     let usable = f64::from(width) - 2.0 * LEGEND_MARGIN;
+    let text_room = usable - LEGEND_SWATCH - LEGEND_GAP;
     let mut positions = Vec::with_capacity(entries.len());
+    let mut lines = Vec::with_capacity(entries.len());
     let (mut x, mut row) = (0.0, 0);
     for entry in entries {
-        let text = font
-            .box_size(&entry.label)
-            .map_or(entry.label.chars().count() as f64 * LEGEND_FONT * 0.6, |b| f64::from(b.0));
-        let entry_width = LEGEND_SWATCH + LEGEND_GAP + text;
-        if x > 0.0 && x + entry_width > usable {
+        let text = text_width(&entry.label, LEGEND_FONT);
+        if text <= text_room {
+            let entry_width = LEGEND_SWATCH + LEGEND_GAP + text;
+            if x > 0.0 && x + entry_width > usable {
+                x = 0.0;
+                row += 1;
+            }
+            positions.push((LEGEND_MARGIN + x, row));
+            lines.push(vec![entry.label.clone()]);
+            x += entry_width + LEGEND_COLUMN_GAP;
+        } else {
+            // Too wide for a row: its lines take rows of their own, the next entry starts below.
+            if x > 0.0 {
+                row += 1;
+            }
+            let wrapped = wrap_text(&entry.label, LEGEND_FONT, text_room);
+            positions.push((LEGEND_MARGIN, row));
+            row += wrapped.len();
+            lines.push(wrapped);
             x = 0.0;
-            row += 1;
         }
-        positions.push((LEGEND_MARGIN + x, row));
-        x += entry_width + LEGEND_COLUMN_GAP;
     }
-    LegendLayout { rows: if entries.is_empty() { 0 } else { row + 1 }, positions }
+    // `row` is the row the next entry would start on; it is not counted unless an entry is on it.
+    let rows = if entries.is_empty() {
+        0
+    } else if x > 0.0 {
+        row + 1
+    } else {
+        row
+    };
+    LegendLayout { rows, positions, lines }
 }
 
 /// A horizontal line from `x0` to `x1` at `y`, solid or dashed.
@@ -463,7 +527,7 @@ pub(crate) fn draw_legend<DB: DrawingBackend>(
     layout: &LegendLayout,
 ) -> Result<(), String> {
     let text_style = TextStyle::from(s.font(LEGEND_FONT)).pos(Pos::new(HPos::Left, VPos::Center));
-    for (entry, &(x, row)) in entries.iter().zip(&layout.positions) {
+    for ((entry, &(x, row)), lines) in entries.iter().zip(&layout.positions).zip(&layout.lines) {
         let y = LEGEND_MARGIN + (row as f64 + 0.5) * LEGEND_ROW;
         let (x0, x1, yc) = (s.i(x), s.i(x + LEGEND_SWATCH), s.i(y));
         match &entry.swatch {
@@ -483,9 +547,15 @@ pub(crate) fn draw_legend<DB: DrawingBackend>(
             Swatch::Cross(colour) => {
                 area.draw(&Cross::new(((x0 + x1) / 2, yc), s.i(3.5), s.stroke(*colour, 1.5))).map_err(err)?;
             }
+            Swatch::Ring(colour) => {
+                area.draw(&Circle::new(((x0 + x1) / 2, yc), s.i(2.5), s.stroke(*colour, 1.5))).map_err(err)?;
+            }
         }
-        area.draw(&Text::new(entry.label.clone(), (s.i(x + LEGEND_SWATCH + LEGEND_GAP), yc), text_style.clone()))
-            .map_err(err)?;
+        for (k, line) in lines.iter().enumerate() {
+            let y_line = s.i(y + k as f64 * LEGEND_ROW);
+            area.draw(&Text::new(line.clone(), (s.i(x + LEGEND_SWATCH + LEGEND_GAP), y_line), text_style.clone()))
+                .map_err(err)?;
+        }
     }
     Ok(())
 }
@@ -580,8 +650,9 @@ pub fn timeline(
         draw_legend(&top, s, &entries, &layout)?;
         let areas = body.split_evenly((panels.len().max(1), 1));
         for (panel, area) in panels.iter().zip(areas.iter()) {
+            let caption = fit_caption(&panel.label, f64::from(area.dim_in_pixel().0) / scale - 6.0);
             let mut chart = ChartBuilder::on(area)
-                .caption(panel.label.as_str(), s.font(PANEL_FONT))
+                .caption(caption, s.font(PANEL_FONT))
                 .margin_top(s.px(2.0))
                 .margin_left(s.px(2.0))
                 .margin_right(s.px(2.0))
@@ -706,7 +777,13 @@ pub fn latency_cdf(
         let (top, body) = root.split_vertically(s.px(f64::from(layout.height())));
         draw_legend(&top, s, &entries, &layout)?;
         let mut chart = ChartBuilder::on(&body)
-            .caption(format!("frame latency of stream `{stream}` (completed frames)"), s.font(PANEL_FONT))
+            .caption(
+                fit_caption(
+                    &format!("frame latency of stream `{stream}` (completed frames)"),
+                    f64::from(body.dim_in_pixel().0) / scale - 6.0,
+                ),
+                s.font(PANEL_FONT),
+            )
             .margin_top(s.px(2.0))
             .margin_right(s.px(10.0))
             .margin_left(s.px(2.0))
@@ -776,6 +853,43 @@ pub(crate) mod tests {
         let word = |at: usize| u32::from_be_bytes(png[at..at + 4].try_into().unwrap());
         (word(16), word(20))
     }
+
+    /// The texts of an SVG figure that reach outside its canvas by more than half an SVG pixel, as
+    /// `"text" at its box`: the SVG laid out by `usvg` with the embedded font, so each text's
+    /// bounding box is where the glyphs land (rotated axis labels included).
+    pub(crate) fn texts_outside_canvas(svg: &str) -> Vec<String> {
+        fn walk(group: &usvg::Group, (w, h): (f32, f32), outside: &mut Vec<String>) {
+            for node in group.children() {
+                match node {
+                    usvg::Node::Group(inner) => walk(inner, (w, h), outside),
+                    usvg::Node::Text(text) => {
+                        let b = text.abs_bounding_box();
+                        if b.left() < -0.5 || b.top() < -0.5 || b.right() > w + 0.5 || b.bottom() > h + 0.5 {
+                            let content: String = text.chunks().iter().map(|c| c.text()).collect();
+                            outside.push(format!("{content:?} at {b:?} on a canvas of {w} × {h}"));
+                        }
+                    }
+                    _ => {}
+                }
+            }
+        }
+        let options = usvg::Options {
+            font_family: EMBEDDED_FAMILY.to_string(),
+            fontdb: font_database(),
+            ..usvg::Options::default()
+        };
+        let tree = usvg::Tree::from_str(svg, &options).unwrap();
+        let mut outside = Vec::new();
+        walk(tree.root(), (tree.size().width(), tree.size().height()), &mut outside);
+        outside
+    }
+
+    /// Names longer than a one-column figure is wide, with and without break points.
+    pub(crate) const LONG_NAMES: [&str; 3] = [
+        "greedy_slack_with_a_long_suffix_that_names_the_experiment_its_variant_the_date_and_who_ran_it_first",
+        "thr-64-1e-3@thr=0.63",
+        "averyveryverylongpolicynamewithoutanyplacetobreakitanywhereatallreallynoneatallnotevenonceinthename",
+    ];
 
     fn contains(haystack: &[u8], needle: &[u8]) -> bool {
         haystack.windows(needle.len()).any(|w| w == needle)
@@ -875,6 +989,70 @@ pub(crate) mod tests {
         for (k, dash) in dashes.iter().enumerate() {
             assert!(!dashes[..k].contains(dash), "a pattern each");
         }
+    }
+
+    /// Issue 15: long policy and setting names wrap in the legend (and captions are cut with "…")
+    /// instead of running off a one-column figure.
+    #[test]
+    fn long_names_stay_inside_one_column_figures() {
+        // The names are wider than a one-column figure, so they must wrap to fit.
+        assert!(text_width(LONG_NAMES[0], LEGEND_FONT) > f64::from(COLUMN_WIDTH));
+        assert!(text_width(LONG_NAMES[2], LEGEND_FONT) > f64::from(COLUMN_WIDTH));
+        let runs: Vec<(String, Vec<f64>)> =
+            LONG_NAMES.iter().map(|name| (name.to_string(), vec![0.001, 0.002, 0.004])).collect();
+        let stream = "a_stream_with_a_rather_long_name_too";
+        for width in [COLUMN_WIDTH, WIDE_WIDTH] {
+            let svg = latency_cdf(&runs, Some(0.005), stream, width).unwrap();
+            assert_eq!(texts_outside_canvas(&svg), Vec::<String>::new(), "latency CDF at {width}");
+            // Every character of every name is still in the legend.
+            let legend: String =
+                svg.split("<text").filter_map(|t| t.split('>').nth(1)).filter_map(|t| t.split('<').next()).collect();
+            for name in LONG_NAMES {
+                let squeezed: String = legend.chars().filter(|c| !c.is_whitespace()).collect();
+                assert!(squeezed.contains(&name.replace(' ', "")), "{name} in the legend at {width}");
+            }
+            let panels: Vec<TimelinePanel> = LONG_NAMES
+                .iter()
+                .map(|name| TimelinePanel { label: format!("{name}: mostly {name} (100 % of steps)"), ..panel() })
+                .collect();
+            let long_axis =
+                ChoiceAxis { legend: format!("ThrRNN ({}) chosen: its kFLOP/step", LONG_NAMES[0]), ..axis() };
+            let svg = timeline(&panels, stream, 2, &long_axis, 3.0, width).unwrap();
+            assert_eq!(texts_outside_canvas(&svg), Vec::<String>::new(), "timeline at {width}");
+        }
+    }
+
+    #[test]
+    fn wrapped_lines_fit_and_keep_every_character() {
+        for name in LONG_NAMES {
+            let lines = wrap_text(name, LEGEND_FONT, 120.0);
+            assert!(lines.iter().all(|l| text_width(l, LEGEND_FONT) <= 120.0), "{lines:?}");
+            assert_eq!(lines.concat(), name, "only breaks, no characters lost");
+        }
+        assert_eq!(wrap_text("thr-64-1e-3@thr=0.63", LEGEND_FONT, 1000.0), ["thr-64-1e-3@thr=0.63"]);
+        // At spaces when that is enough: a pair's caption breaks around its arrow.
+        let pair = "thr-64-1e-3@thr=1 ↔ thr-64-3e-3@thr=0.95";
+        let room =
+            text_width("thr-64-1e-3@thr=1 ↔", LEGEND_FONT).max(text_width("thr-64-3e-3@thr=0.95", LEGEND_FONT)) + 1.0;
+        assert_eq!(wrap_text(pair, LEGEND_FONT, room), ["thr-64-1e-3@thr=1 ↔", "thr-64-3e-3@thr=0.95"]);
+        // Breaks fall after the break characters when a piece fits.
+        let lines = wrap_text("thr-64-1e-3@thr=0.63", LEGEND_FONT, text_width("thr-64-1e-3@", LEGEND_FONT));
+        assert_eq!(lines, ["thr-64-1e-3@", "thr=0.63"]);
+        let caption = fit_caption(LONG_NAMES[0], 100.0);
+        assert!(caption.ends_with('…') && text_width(&caption, PANEL_FONT) <= 100.0, "{caption}");
+        assert_eq!(fit_caption("short", 100.0), "short");
+        // A legend with a long entry: the entries after it start on the row below its last line.
+        let entries: Vec<LegendEntry> = ["a", LONG_NAMES[0], "b"]
+            .iter()
+            .map(|l| LegendEntry { label: l.to_string(), swatch: Swatch::Block(BLACK) })
+            .collect();
+        let layout = legend_layout(&entries, COLUMN_WIDTH);
+        let long_rows = layout.lines[1].len();
+        assert!(long_rows >= 2);
+        assert_eq!(layout.positions[0].1, 0);
+        assert_eq!(layout.positions[1].1, 1);
+        assert_eq!(layout.positions[2].1, 1 + long_rows);
+        assert_eq!(layout.rows, 2 + long_rows);
     }
 
     #[test]

@@ -26,9 +26,9 @@ use plotters::prelude::*;
 
 use super::view::{CellSummary, Estimate, LatencyHistogram, SettingShare, StudyView};
 use crate::report::plots::{
-    draw_deadline, draw_legend, draw_marker, draw_series_line, err, legend_layout, paper_files, register_fonts,
-    render_svg, series_colour, series_dash, short_number, LegendEntry, PlotError, Scale, Swatch, AXIS_FONT, GRID,
-    PANEL_FONT, SHAPES, TICK_FONT,
+    draw_deadline, draw_legend, draw_marker, draw_series_line, err, fit_caption, legend_layout, paper_files,
+    register_fonts, render_svg, series_colour, series_dash, short_number, LegendEntry, PlotError, Scale, Swatch,
+    AXIS_FONT, GRID, PANEL_FONT, SHAPES, TICK_FONT,
 };
 
 /// Height of the plotting area of a single-panel figure (below its legend), SVG pixels, by figure
@@ -521,7 +521,7 @@ fn linear_chart<'a, DB: DrawingBackend>(
         .x_label_area_size(s.px(axes.x_area))
         .y_label_area_size(s.px(axes.y_area));
     if let Some(caption) = caption {
-        builder.caption(caption, s.font(PANEL_FONT));
+        builder.caption(fit_caption(caption, f64::from(area.dim_in_pixel().0) / s.0 - 6.0), s.font(PANEL_FONT));
     }
     let mut chart = builder.build_cartesian_2d(x, y).map_err(err)?;
     chart
@@ -1189,6 +1189,34 @@ pub(crate) mod tests {
         assert!(matches!(entries[7].swatch, Swatch::MarkerLine(_, _, None)), "the eighth is solid");
         let svg = latency_cdf(&view, crate::report::plots::WIDE_WIDTH).unwrap();
         assert!(svg.contains("policy-11"));
+    }
+
+    /// Issue 15: long policy and setting names stay inside every study figure at one column.
+    #[test]
+    fn long_names_stay_inside_one_column_study_figures() {
+        use crate::report::plots::tests::{texts_outside_canvas, LONG_NAMES};
+        let mut view = sample_view();
+        let n = view.policies.len();
+        view.policies = (0..n).map(|i| format!("{}-{i}", LONG_NAMES[i % LONG_NAMES.len()])).collect();
+        for cell in &mut view.cells {
+            let index = policy_index(&sample_view(), &cell.policy).unwrap();
+            cell.policy = view.policies[index].clone();
+        }
+        for share in &mut view.shares {
+            for name in &mut share.settings {
+                *name = format!("{name}@{}", LONG_NAMES[1]);
+            }
+        }
+        let files = study_figures(&view).unwrap();
+        let mut checked = 0;
+        for (path, bytes) in &files {
+            if path.extension().is_some_and(|e| e == "svg") {
+                let svg = String::from_utf8(bytes.clone()).unwrap();
+                assert_eq!(texts_outside_canvas(&svg), Vec::<String>::new(), "{}", path.display());
+                checked += 1;
+            }
+        }
+        assert!(checked >= 8, "every figure at both widths: {checked}");
     }
 
     #[test]

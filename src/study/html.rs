@@ -167,7 +167,7 @@ tr.sig td { font-weight: bold; }
 .caveat { border-left-color: #d55e00; }
 details { margin: 0.5em 0 1.5em; } summary { cursor: pointer; font-weight: bold; }
 .filters { margin: 0.6em 0; font-size: 0.9em; } .filters label { margin-right: 1.2em; }
-figure { margin: 1.5em 0; } figure svg { width: 100%; max-width: 700px; height: auto; display: block; }
+figure { margin: 1.5em 0; } figure svg { width: 100%; height: auto; display: block; }
 pre { background: #f6f6f6; padding: 0.8em; overflow-x: auto; font-size: 0.85em; }
 footer { margin-top: 3em; font-size: 0.8em; color: #666; }
 @media print { details { display: block; } }

@@ -63,23 +63,18 @@ fn eval_cli_writes_the_documented_files_deterministically() {
     let stdout = run(&first);
     assert!(stdout.contains("Weighted-average check") && stdout.contains("all runs with changes"), "{stdout}");
     run(&second);
-    let files = [
-        "eval.csv",
-        "settings.csv",
-        "summary.md",
-        "change_accuracy.svg",
-        "change_accuracy.png",
-        "change_flops.svg",
-        "change_flops.png",
-        "measured_vs_predicted.svg",
-        "measured_vs_predicted.png",
-        "checks.csv",
-        "pairs.csv",
-        "checks.json",
-        "deviation_intervals.svg",
-        "deviation_intervals.png",
-    ];
-    for file in files {
+    let files = ["eval.csv", "settings.csv", "summary.md", "checks.csv", "pairs.csv", "checks.json"]
+        .map(String::from)
+        .into_iter()
+        .chain(["change_accuracy", "change_flops", "measured_vs_predicted", "deviation_intervals"].iter().flat_map(
+            |stem| {
+                ["", "-wide"].iter().flat_map(move |suffix| {
+                    ["svg", "pdf", "png"].iter().map(move |extension| format!("{stem}{suffix}.{extension}"))
+                })
+            },
+        ))
+        .collect::<Vec<String>>();
+    for file in &files {
         let a = std::fs::read(first.join(file)).unwrap_or_else(|e| panic!("{file}: {e}"));
         assert_eq!(a, std::fs::read(second.join(file)).unwrap(), "{file}: same inputs, same bytes");
     }
