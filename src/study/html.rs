@@ -170,7 +170,6 @@ details { margin: 0.5em 0 1.5em; } summary { cursor: pointer; font-weight: bold;
 figure { margin: 1.5em 0; } figure svg { width: 100%; height: auto; display: block; }
 pre { background: #f6f6f6; padding: 0.8em; overflow-x: auto; font-size: 0.85em; }
 footer { margin-top: 3em; font-size: 0.8em; color: #666; }
-@media print { details { display: block; } }
 ";
 
 /// The filter of the paired differences: a row shows when its metric and one of its policies match
