@@ -1211,8 +1211,9 @@ impl FlexibleModel {
             }
             let group = self.weight_group(setting);
             batch.members.clear();
-            for row in lead..rows {
-                let same = matches!((settings[row], batch.plans[row]), (Some(s), Some(p)) if p.updates && self.weight_group(s) == group);
+            for (row, (setting, plan)) in settings.iter().zip(&batch.plans).enumerate().skip(lead) {
+                let updates_with_group = |s: usize, p: &StepPlan| p.updates && self.weight_group(s) == group;
+                let same = matches!((setting, plan), (Some(s), Some(p)) if updates_with_group(*s, p));
                 if same && !batch.grouped[row] {
                     batch.grouped[row] = true;
                     batch.members.push(row);

@@ -320,7 +320,8 @@ unsafe fn matmat_block_avx2<const NS: usize, const NW: usize>(
     (r0, s0): (usize, usize),
 ) {
     use std::arch::x86_64::{
-        __m256, _mm256_add_ps, _mm256_loadu_ps, _mm256_mul_ps, _mm256_setzero_ps, _mm256_storeu_ps,
+        __m256, _mm256_add_ps, _mm256_castps256_ps128, _mm256_extractf128_ps, _mm256_loadu_ps, _mm256_mul_ps,
+        _mm256_setzero_ps, _mm256_storeu_ps, _mm_add_ps, _mm_hadd_ps, _mm_setzero_ps, _mm_storeu_ps,
     };
     let full = cols / LANES * LANES;
     let mut wp = [w.as_ptr(); NW];
@@ -345,6 +346,40 @@ unsafe fn matmat_block_avx2<const NS: usize, const NW: usize>(
             }
         }
         c += LANES;
+    }
+    if full == cols {
+        // No tail: reduce four accumulators at a time with the same tree as `reduce_lanes`. For each,
+        // `lo + hi` gives `[a0+a4, a1+a5, a2+a6, a3+a7]`; one horizontal add of two of these gives
+        // `(a0+a4)+(a1+a5)` and `(a2+a6)+(a3+a7)`, and a second one their sum (IEEE addition is
+        // commutative, so the operands' order inside each addition does not change the bits).
+        const { assert!(NS * NW <= 8, "a register block holds at most 8 accumulators") };
+        let mut quads = [_mm_setzero_ps(); 8];
+        let mut n = 0;
+        for accs in &acc {
+            for &a in accs {
+                quads[n] = _mm_add_ps(_mm256_castps256_ps128(a), _mm256_extractf128_ps::<1>(a));
+                n += 1;
+            }
+        }
+        let mut sums = [0.0f32; 8];
+        let mut start = 0;
+        while start < n {
+            // Past the last accumulator, repeat it (those sums are not used).
+            let (q0, q1) = (quads[start], quads[(start + 1).min(n - 1)]);
+            let (q2, q3) = (quads[(start + 2).min(n - 1)], quads[(start + 3).min(n - 1)]);
+            let total = _mm_hadd_ps(_mm_hadd_ps(q0, q1), _mm_hadd_ps(q2, q3));
+            let mut four = [0.0f32; 4];
+            _mm_storeu_ps(four.as_mut_ptr(), total);
+            let take = (n - start).min(4);
+            sums[start..start + take].copy_from_slice(&four[..take]);
+            start += 4;
+        }
+        for s in 0..NS {
+            for k in 0..NW {
+                out[(s0 + s) * out_stride + r0 + k] = b[r0 + k] + sums[s * NW + k];
+            }
+        }
+        return;
     }
     for (s, accs) in acc.iter().enumerate() {
         let xs = &x[(s0 + s) * cols..(s0 + s + 1) * cols];
@@ -427,7 +462,7 @@ unsafe fn matmat_bias_avx2(
 #[inline]
 pub fn matmat_bias(isa: KernelIsa, w: &[f32], x: &[f32], b: &[f32], out: &mut [f32]) {
     let rows = b.len();
-    assert!(rows > 0 && w.len() % rows == 0 && w.len() > 0, "matmat_bias: weight shape");
+    assert!(rows > 0 && !w.is_empty() && w.len().is_multiple_of(rows), "matmat_bias: weight shape");
     let cols = w.len() / rows;
     assert_eq!(x.len() % cols, 0, "matmat_bias: input shape (batch × cols)");
     assert_eq!(out.len(), x.len() / cols * rows, "matmat_bias: output shape (batch × rows)");
