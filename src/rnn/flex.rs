@@ -1556,6 +1556,8 @@ mod tests {
     }
 
     #[test]
+    // Rows and steps index several parallel tables (lengths, settings, states, inputs).
+    #[allow(clippy::needless_range_loop)]
     fn a_batched_step_gives_every_stream_the_bits_of_its_own_step_in_every_family_and_cell() {
         use rand::{Rng, SeedableRng};
         use test_models::{random_model, CLASSES, FAMILIES};
