@@ -45,7 +45,7 @@ use rayon::prelude::*;
 
 use crate::data::SequenceSet;
 use crate::report::plots::PlotError;
-use crate::rnn::FlexibleModel;
+use crate::rnn::{FlexState, FlexibleModel};
 use crate::train::Scorer;
 
 /// The task metric an evaluation measures and predicts.
@@ -350,10 +350,25 @@ pub fn measure(model: &FlexibleModel, test: &SequenceSet, schedule: &Schedule) -
     measure_sequences(model, test, schedule).0
 }
 
+/// Sequences stepped together by [`measure_sequences`] ([`measure_sequences_batched`]).
+pub const EVAL_BATCH: usize = 32;
+
 /// [`measure`], and each sequence's own score in test-set order: 1 or 0 (classified right or not),
 /// or the squared error of its one output (regression). Their mean is the measured score: what the
-/// paired bootstrap of [`checks`] resamples.
+/// paired bootstrap of [`checks`] resamples. Runs the sequences [`EVAL_BATCH`] at a time
+/// ([`measure_sequences_batched`]); the result is bit for bit that of running them one by one
+/// ([`measure_sequences_one_by_one`]).
 pub fn measure_sequences(model: &FlexibleModel, test: &SequenceSet, schedule: &Schedule) -> (Measured, Vec<f64>) {
+    measure_sequences_batched(model, test, schedule, EVAL_BATCH)
+}
+
+/// [`measure_sequences`] with each sequence run alone through [`FlexibleModel::step`] (batch-1
+/// matrix–vector kernels): the reference the batched path is checked against.
+pub fn measure_sequences_one_by_one(
+    model: &FlexibleModel,
+    test: &SequenceSet,
+    schedule: &Schedule,
+) -> (Measured, Vec<f64>) {
     let mut per_sequence = Vec::with_capacity(test.len());
     let mut state = model.new_state();
     let mut outputs = vec![0.0; model.classes()];
@@ -375,6 +390,63 @@ pub fn measure_sequences(model: &FlexibleModel, test: &SequenceSet, schedule: &S
         one.add(i, &outputs);
         per_sequence.push(one.score().value());
         scorer.add(i, &outputs);
+    }
+    let steps = steps.max(1) as f64;
+    let measured = Measured {
+        score: scorer.score().value(),
+        flops_per_step: flops as f64 / steps,
+        update_share: updates as f64 / steps,
+    };
+    (measured, per_sequence)
+}
+
+/// [`measure_sequences`] with `batch_size` consecutive sequences stepped in lockstep through
+/// [`FlexibleModel::step_batch`] (the rows that update under the same weights at a step share one
+/// matrix–matrix product): each sequence runs its own length under its own schedule
+/// ([`Schedule::for_length`]) and stops there while the longer ones go on. The readouts are scored in
+/// test-set order, so the score, FLOPs, update share and per-sequence scores are exactly those of
+/// [`measure_sequences_one_by_one`] (a `batch_size` of 0 counts as 1). Buffers are allocated once
+/// per call, schedules once per batch.
+pub fn measure_sequences_batched(
+    model: &FlexibleModel,
+    test: &SequenceSet,
+    schedule: &Schedule,
+    batch_size: usize,
+) -> (Measured, Vec<f64>) {
+    let batch_size = batch_size.max(1);
+    let classes = model.classes();
+    let mut per_sequence = Vec::with_capacity(test.len());
+    let mut states: Vec<FlexState> = (0..batch_size).map(|_| model.new_state()).collect();
+    let mut batch = model.new_batch(batch_size);
+    let mut settings: Vec<Option<usize>> = vec![None; batch_size];
+    let mut outputs = vec![0.0; classes];
+    let mut scorer = Scorer::new(test);
+    let (mut steps, mut flops, mut updates) = (0usize, 0u64, 0usize);
+    for first in (0..test.len()).step_by(batch_size) {
+        let count = batch_size.min(test.len() - first);
+        let lengths = &test.lengths[first..first + count];
+        let own: Vec<_> = lengths.iter().map(|&length| schedule.for_length(length)).collect();
+        let states = &mut states[..count];
+        states.iter_mut().for_each(FlexState::reset);
+        for t in 0..lengths.iter().copied().max().unwrap_or(0) {
+            for ((setting, &length), own) in settings.iter_mut().zip(lengths).zip(&own) {
+                *setting = (t < length).then(|| own.setting_at(t));
+            }
+            let plans = model.step_batch(&settings[..count], states, |row| test.frame(first + row, t), &mut batch);
+            for plan in plans.iter().flatten() {
+                flops += plan.flops;
+                updates += usize::from(plan.updates);
+            }
+        }
+        for (row, state) in states.iter_mut().enumerate() {
+            let i = first + row;
+            steps += test.length(i);
+            model.logits(state, &mut outputs);
+            let mut one = Scorer::new(test);
+            one.add(i, &outputs);
+            per_sequence.push(one.score().value());
+            scorer.add(i, &outputs);
+        }
     }
     let steps = steps.max(1) as f64;
     let measured = Measured {
@@ -1576,5 +1648,61 @@ mod tests {
         let m = |flops: f64| Measured { score: 0.5, flops_per_step: flops, update_share: 1.0 };
         assert_eq!(pairs_by_cost(&[m(30.0), m(10.0), m(20.0)]), [(1, 2), (2, 0), (1, 0)]);
         assert_eq!(pairs_by_cost(&[m(30.0), m(10.0)]), [(1, 0)]);
+    }
+
+    #[test]
+    fn batched_measurement_equals_one_by_one_bit_for_bit_in_every_family_and_cell() {
+        use crate::rnn::flex::test_models::{random_model, CLASSES, FAMILIES};
+        use crate::rnn::CellKind;
+        let (sequences, steps, features) = (37, 25, 2);
+        let mut rng = rand_pcg::Pcg64::seed_from_u64(5);
+        let lengths: Vec<usize> = (0..sequences).map(|_| rng.random_range(1..=steps)).collect();
+        // Random frames up to each sequence's length, zero padding after it.
+        let values = (0..sequences * steps * features)
+            .map(|v| {
+                rng.random_range(-1.5..1.5)
+                    * f32::from(u8::from(v / features % steps < lengths[v / (steps * features)]))
+            })
+            .collect();
+        let test = SequenceSet {
+            name: "ragged".into(),
+            steps,
+            features,
+            classes: CLASSES,
+            class_names: (0..CLASSES).map(|c| c.to_string()).collect(),
+            values,
+            lengths,
+            labels: (0..sequences).map(|_| rng.random_range(0..CLASSES as u32)).collect(),
+            targets: Vec::new(),
+        };
+        test.check().unwrap();
+        let config = EvalConfig { schedules: 3, ..EvalConfig::default() };
+        let bits = |(m, per): &(Measured, Vec<f64>)| {
+            let mut out = vec![m.score.to_bits(), m.flops_per_step.to_bits(), m.update_share.to_bits()];
+            out.extend(per.iter().map(|v| v.to_bits()));
+            out
+        };
+        let mut compared = 0;
+        for family in FAMILIES {
+            for kind in CellKind::ALL {
+                let model = random_model(family, kind, features, 3);
+                let n = model.settings().len();
+                let mut schedules: Vec<Schedule> = (0..n).map(Schedule::constant).collect();
+                schedules.push(Schedule::change(0, n - 1, 7));
+                schedules.push(Schedule::change(n - 1, 1, 13));
+                schedules.extend(Schedule::late_change(1, 0, 0.1, steps));
+                schedules.extend(random_schedules(n, steps, &config));
+                for schedule in &schedules {
+                    let expected = measure_sequences_one_by_one(&model, &test, schedule);
+                    assert_eq!(expected.1.len(), sequences);
+                    for batch_size in [0, 1, 4, 5, EVAL_BATCH, 64] {
+                        let got = measure_sequences_batched(&model, &test, schedule, batch_size);
+                        assert_eq!(bits(&got), bits(&expected), "{family} {kind} {schedule:?} batch {batch_size}");
+                    }
+                    compared += 1;
+                }
+            }
+        }
+        assert!(compared >= FAMILIES.len() * 2 * 6, "{compared} schedules compared");
     }
 }

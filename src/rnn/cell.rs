@@ -44,7 +44,7 @@
 //! first `H` values are still the top layer's `h`, what the readout reads, and a one-layer cell's
 //! state is exactly as before. A step's FLOPs and parameters are the sum of its layers'.
 
-use super::kernels::{gru_update, lstm_update, matvec_bias, KernelIsa};
+use super::kernels::{gru_update, lstm_update, matmat_bias, matvec_bias, KernelIsa};
 
 /// Per-stream scratch space of a cell step: `2 × 4 · max_hidden` floats, allocated once. Serves
 /// [`RnnCell::step`] of either kind (a GRU uses `3H` of each buffer) and the nested-width step.
@@ -58,6 +58,48 @@ impl CellScratch {
     /// Scratch for cells (GRU or LSTM) of hidden size up to `max_hidden`.
     pub fn new(max_hidden: usize) -> CellScratch {
         CellScratch { gate_input: vec![0.0; 4 * max_hidden], gate_hidden: vec![0.0; 4 * max_hidden] }
+    }
+}
+
+/// Scratch space of a batched cell step ([`RnnCell::step_batch`], and the nested-width
+/// [`crate::rnn::nested::NestedRnn::step_batch`]) for up to `capacity` streams: the gate
+/// pre-activations of every stream side by side (`capacity × 4 · max_hidden` floats each) and room to
+/// pack the streams' `h` and a stacked layer's inputs (`capacity × max_hidden` each). Allocated once
+/// per batch; a step allocates nothing.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BatchScratch {
+    capacity: usize,
+    max_hidden: usize,
+    pub(crate) gate_input: Vec<f32>,
+    pub(crate) gate_hidden: Vec<f32>,
+    /// The streams' `h` (of the layer being stepped), packed `batch × H`.
+    pub(crate) hidden: Vec<f32>,
+    /// A stacked layer's inputs (the new `h` of the layer below), packed `batch × H`.
+    pub(crate) layer_input: Vec<f32>,
+}
+
+impl BatchScratch {
+    /// Scratch for batches of up to `capacity` streams through cells (GRU or LSTM) of hidden size up
+    /// to `max_hidden`.
+    pub fn new(capacity: usize, max_hidden: usize) -> BatchScratch {
+        BatchScratch {
+            capacity,
+            max_hidden,
+            gate_input: vec![0.0; capacity * 4 * max_hidden],
+            gate_hidden: vec![0.0; capacity * 4 * max_hidden],
+            hidden: vec![0.0; capacity * max_hidden],
+            layer_input: vec![0.0; capacity * max_hidden],
+        }
+    }
+
+    /// The most streams a batched step may take with this scratch.
+    pub fn capacity(&self) -> usize {
+        self.capacity
+    }
+
+    /// The largest hidden size this scratch serves.
+    pub fn max_hidden(&self) -> usize {
+        self.max_hidden
     }
 }
 
@@ -477,6 +519,99 @@ impl RnnCell {
         }
     }
 
+    /// One step of `batch` streams in lockstep through the same weights: `xs` holds their inputs
+    /// packed (`batch × I`), `states` their flat states packed (`batch × `[`Self::state_len`], each as
+    /// [`Self::step`] takes it). Per layer, bottom up, the two products of all streams go through the
+    /// matrix–matrix kernel ([`matmat_bias`]: each weight load serves several streams), then each
+    /// stream's element-wise update runs as in [`Self::step`].
+    ///
+    /// **Every stream's new state has exactly the bits [`Self::step`] gives it alone**: the batched
+    /// kernel keeps the single-stream kernel's accumulation order, the one-input path is the same
+    /// expression, and the updates are the same functions. Allocates nothing.
+    ///
+    /// # Panics
+    /// If `xs.len() != batch · I` or `states.len() != batch · `[`Self::state_len`] for one `batch`, or
+    /// `scratch` was made for fewer streams or a smaller hidden size.
+    pub fn step_batch(&self, xs: &[f32], states: &mut [f32], scratch: &mut BatchScratch) {
+        let hidden = self.hidden;
+        let per = self.kind.state_len(hidden);
+        let state_len = self.state_len();
+        let batch = states.len() / state_len;
+        assert_eq!(states.len(), batch * state_len, "{} batch step: states size (batch × state length)", self.kind);
+        assert_eq!(xs.len(), batch * self.input, "{} batch step: inputs size (batch × input size)", self.kind);
+        assert!(
+            batch <= scratch.capacity && hidden <= scratch.max_hidden,
+            "{} batch step: scratch for {} streams of hidden size {}, asked for {batch} of {hidden}",
+            self.kind,
+            scratch.capacity,
+            scratch.max_hidden
+        );
+        let layers = self.layers();
+        let bottom = (layers - 1) * per;
+        let BatchScratch { gate_input, gate_hidden, hidden: packed_h, layer_input, .. } = scratch;
+        let mut buffers = BatchBuffers { gate_input, gate_hidden, packed_h };
+        let bottom_weights = (&self.weight_ih[..], &self.weight_hh[..], &self.bias_ih[..], &self.bias_hh[..]);
+        self.layer_step_batch(bottom_weights, xs, self.input, states, bottom, &mut buffers);
+        for (index, layer) in self.upper.iter().enumerate() {
+            // Layer `index + 1` sits just above (before) layer `index`, whose new `h` is its input.
+            let below = bottom - index * per;
+            let own = below - per;
+            let inputs = &mut layer_input[..batch * hidden];
+            for (packed, state) in inputs.chunks_exact_mut(hidden).zip(states.chunks_exact(state_len)) {
+                packed.copy_from_slice(&state[below..below + hidden]);
+            }
+            let weights = (&layer.weight_ih[..], &layer.weight_hh[..], &layer.bias_ih[..], &layer.bias_hh[..]);
+            self.layer_step_batch(weights, &layer_input[..batch * hidden], hidden, states, own, &mut buffers);
+        }
+    }
+
+    /// One layer of [`Self::step_batch`]: the layer's state is `state[offset .. offset + per]` of
+    /// every stream's flat state, its inputs `xs` (`batch × cols`, packed).
+    #[inline]
+    fn layer_step_batch(
+        &self,
+        (weight_ih, weight_hh, bias_ih, bias_hh): (&[f32], &[f32], &[f32], &[f32]),
+        xs: &[f32],
+        cols: usize,
+        states: &mut [f32],
+        offset: usize,
+        buffers: &mut BatchBuffers<'_>,
+    ) {
+        let hidden = self.hidden;
+        let rows = self.kind.gates() * hidden;
+        let per = self.kind.state_len(hidden);
+        let state_len = self.state_len();
+        let batch = states.len() / state_len;
+        let gate_input = &mut buffers.gate_input[..batch * rows];
+        let gate_hidden = &mut buffers.gate_hidden[..batch * rows];
+        let packed_h = &mut buffers.packed_h[..batch * hidden];
+        if cols == 1 {
+            // The same expression as `layer_step`'s one-input path, for identical bits.
+            for (out, x) in gate_input.chunks_exact_mut(rows).zip(xs) {
+                let x0 = *x;
+                for ((g, w), b) in out.iter_mut().zip(weight_ih).zip(bias_ih) {
+                    *g = b + w * x0;
+                }
+            }
+        } else {
+            matmat_bias(self.isa, weight_ih, xs, bias_ih, gate_input);
+        }
+        for (packed, state) in packed_h.chunks_exact_mut(hidden).zip(states.chunks_exact(state_len)) {
+            packed.copy_from_slice(&state[offset..offset + hidden]);
+        }
+        matmat_bias(self.isa, weight_hh, packed_h, bias_hh, gate_hidden);
+        for ((state, gi), gh) in
+            states.chunks_exact_mut(state_len).zip(gate_input.chunks_exact(rows)).zip(gate_hidden.chunks_exact(rows))
+        {
+            // `c` is empty for a GRU.
+            let (h, c) = state[offset..offset + per].split_at_mut(hidden);
+            match self.kind {
+                CellKind::Gru => gru_update(self.isa, gi, gh, h),
+                CellKind::Lstm => lstm_update(self.isa, gi, gh, h, c),
+            }
+        }
+    }
+
     /// The part of the flat state that Skip and SkipW gates read: all of `h` for a GRU, `c` for an
     /// LSTM (see the module doc; of the top layer, the first block). `state` must be
     /// [`Self::state_len`] long.
@@ -487,6 +622,13 @@ impl RnnCell {
             CellKind::Lstm => &state[self.hidden..2 * self.hidden],
         }
     }
+}
+
+/// The scratch buffers of one batched layer step, borrowed apart from the packed layer inputs.
+struct BatchBuffers<'a> {
+    gate_input: &'a mut [f32],
+    gate_hidden: &'a mut [f32],
+    packed_h: &'a mut [f32],
 }
 
 #[cfg(test)]
@@ -742,5 +884,56 @@ mod tests {
                 assert_eq!(s1, s2, "{kind}, I = {input}");
             }
         }
+    }
+
+    #[test]
+    fn a_batched_step_gives_every_stream_the_bits_of_its_own_step_on_both_isas() {
+        // Batches below, at and off the kernel's 4-stream blocks; hidden sizes off multiples of 8; one
+        // input (its own expression) and several; one layer and three.
+        let mut checked = 0;
+        for kind in CellKind::ALL {
+            for (input, hidden, layers) in [(1, 16, 1), (3, 13, 1), (9, 64, 1), (2, 7, 3), (1, 12, 2)] {
+                let upper: Vec<LayerWeights> = (1..layers)
+                    .map(|l| {
+                        let c = random_cell(kind, hidden, hidden, 100 + l as u64);
+                        let [(_, wi), (_, wh), (_, bi), (_, bh)] = c.tensors();
+                        LayerWeights {
+                            weight_ih: wi.to_vec(),
+                            weight_hh: wh.to_vec(),
+                            bias_ih: bi.to_vec(),
+                            bias_hh: bh.to_vec(),
+                        }
+                    })
+                    .collect();
+                let base = random_cell(kind, input, hidden, hidden as u64).with_upper_layers(upper).unwrap();
+                for isa in [KernelIsa::baseline(), KernelIsa::detect()] {
+                    let cell = base.clone().with_isa(isa);
+                    let state_len = cell.state_len();
+                    for batch in [1, 3, 4, 6, 9] {
+                        let mut rng = rand_pcg::Pcg64::seed_from_u64(batch as u64);
+                        let mut states: Vec<f32> =
+                            (0..batch * state_len).map(|_| rng.random_range(-1.0..1.0)).collect();
+                        let mut single = states.clone();
+                        let mut scratch = BatchScratch::new(9, hidden + 3);
+                        let mut one = CellScratch::new(hidden);
+                        for _ in 0..5 {
+                            let xs: Vec<f32> = (0..batch * input).map(|_| rng.random_range(-2.0..2.0)).collect();
+                            cell.step_batch(&xs, &mut states, &mut scratch);
+                            for (x, state) in xs.chunks_exact(input).zip(single.chunks_exact_mut(state_len)) {
+                                cell.step(x, state, &mut one);
+                            }
+                            let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<u32>>();
+                            assert_eq!(
+                                bits(&states),
+                                bits(&single),
+                                "{kind} I={input} H={hidden} L={layers} {isa:?} batch {batch}"
+                            );
+                        }
+                        checked += 1;
+                    }
+                }
+            }
+        }
+        assert_eq!(checked, 2 * 5 * 2 * 5);
     }
 }

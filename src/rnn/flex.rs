@@ -54,7 +54,7 @@
 
 use std::path::Path;
 
-use super::cell::{CellKind, CellScratch};
+use super::cell::{BatchScratch, CellKind, CellScratch};
 use super::io::{
     load_bank, load_nested, load_skip_models, load_skipw, BankCard, Card, ModelIoError, NestedCard, SkipWCard,
 };
@@ -356,6 +356,33 @@ impl FlexState {
     /// The family's state.
     pub fn family_state(&self) -> &FamilyState {
         &self.family
+    }
+}
+
+/// Buffers for stepping a batch of streams in lockstep ([`FlexibleModel::step_batch`]), sized once
+/// for up to [`Self::capacity`] streams by [`FlexibleModel::new_batch`]: the packed inputs and states
+/// of the streams that share weights at a step, the cells' batched scratch, and each stream's
+/// [`StepPlan`]. A batched step allocates nothing.
+#[derive(Debug, Clone)]
+pub struct FlexBatch {
+    capacity: usize,
+    /// Inputs of the streams of one group, packed (`capacity × I`).
+    inputs: Vec<f32>,
+    /// Flat states of the streams of one group, packed (`capacity × ` the largest state length).
+    states: Vec<f32>,
+    cells: BatchScratch,
+    /// Rows (indices into the batch) of the group being stepped.
+    members: Vec<usize>,
+    /// Whether a row has been stepped with its group at this step.
+    grouped: Vec<bool>,
+    /// What each row's step did (`None` for a row that does not step).
+    plans: Vec<Option<StepPlan>>,
+}
+
+impl FlexBatch {
+    /// The most streams one batched step may take.
+    pub fn capacity(&self) -> usize {
+        self.capacity
     }
 }
 
@@ -1107,6 +1134,178 @@ impl FlexibleModel {
         state.logits = logits;
         class
     }
+
+    /// Buffers for batches of up to `capacity` streams of this model ([`Self::step_batch`]).
+    pub fn new_batch(&self, capacity: usize) -> FlexBatch {
+        let (max_hidden, max_state) = match self {
+            FlexibleModel::Switch(f) => (f.bank.max_hidden(), f.bank.max_state_len()),
+            FlexibleModel::Thr(f) => (f.models[0].hidden_size(), f.models[0].state_len()),
+            FlexibleModel::SkipW(f) => (f.model.hidden_size(), f.model.base.state_len()),
+            FlexibleModel::Nested(f) => (f.model.hidden_size(), f.model.state_len()),
+        };
+        FlexBatch {
+            capacity,
+            inputs: vec![0.0; capacity * self.input_size()],
+            states: vec![0.0; capacity * max_state],
+            cells: BatchScratch::new(capacity, max_hidden),
+            members: Vec::with_capacity(capacity),
+            grouped: vec![false; capacity],
+            plans: vec![None; capacity],
+        }
+    }
+
+    /// One step of a batch of streams in lockstep, each with its own state and setting: row `r`
+    /// steps under `settings[r]` (`None`: the row does nothing at this step, e.g. its sequence has
+    /// ended) on `states[r]`; `input(r)` gives row `r`'s `I` input values and is called only for rows
+    /// whose step updates. Returns what each row's step did (`None` for rows that did not step).
+    ///
+    /// Every row first plans its step as [`Self::plan`] does (a SkipW window's gate, a Skip-RNN's
+    /// decision) and carries its state if its setting changed model (`Switch`). The rows that update
+    /// and run the same weights (the same bank model or Skip-RNN, the one SkipW cell, the same nested
+    /// width) then step together through the batched cells ([`RnnCell::step_batch`],
+    /// [`NestedGru::step_batch`]: one matrix–matrix product per layer and gate set instead of one
+    /// matrix–vector product per stream); rows that skip do only what [`Self::step`] does for a skip.
+    /// **Per row, the state, the plan and the FLOPs are exactly those of [`Self::step`]** with the
+    /// same setting and input: the batched kernels keep the single path's bits.
+    ///
+    /// Allocates nothing.
+    ///
+    /// # Panics
+    /// If `settings` and `states` differ in length or exceed [`FlexBatch::capacity`], `batch` was made
+    /// by another model, a setting is out of range, a state was made by a model of another family, or
+    /// an input is not `I` values long.
+    ///
+    /// [`RnnCell::step_batch`]: crate::rnn::cell::RnnCell::step_batch
+    pub fn step_batch<'x, 'b>(
+        &self,
+        settings: &[Option<usize>],
+        states: &mut [FlexState],
+        input: impl Fn(usize) -> &'x [f32],
+        batch: &'b mut FlexBatch,
+    ) -> &'b [Option<StepPlan>] {
+        let rows = settings.len();
+        assert_eq!(states.len(), rows, "FlexibleModel::step_batch: one state per setting");
+        assert!(rows <= batch.capacity, "FlexibleModel::step_batch: {rows} rows for a batch of {}", batch.capacity);
+        // 1. Plan every row (opening SkipW windows) and carry switched states, as `step` does first.
+        for ((setting, state), plan) in settings.iter().zip(states.iter_mut()).zip(&mut batch.plans) {
+            *plan = setting.map(|setting| {
+                let plan = self.plan(setting, state);
+                if let (FlexibleModel::Switch(f), FamilyState::Switch { h, spare }, Knobs::Model { model }) =
+                    (self, &mut state.family, self.settings()[setting].knobs)
+                {
+                    if let Some(Knobs::Model { model: from }) = state.previous.map(|p| self.settings()[p].knobs) {
+                        if from != model {
+                            f.bank.carry_state(from, model, h, spare);
+                        }
+                    }
+                }
+                plan
+            });
+        }
+        // 2. The updating rows, group by group of shared weights, through the batched cells.
+        batch.grouped[..rows].iter_mut().for_each(|g| *g = false);
+        for lead in 0..rows {
+            let (Some(setting), Some(plan)) = (settings[lead], batch.plans[lead]) else { continue };
+            if batch.grouped[lead] || !plan.updates {
+                continue;
+            }
+            let group = self.weight_group(setting);
+            batch.members.clear();
+            for (row, (setting, plan)) in settings.iter().zip(&batch.plans).enumerate().skip(lead) {
+                let updates_with_group = |s: usize, p: &StepPlan| p.updates && self.weight_group(s) == group;
+                let same = matches!((setting, plan), (Some(s), Some(p)) if updates_with_group(*s, p));
+                if same && !batch.grouped[row] {
+                    batch.grouped[row] = true;
+                    batch.members.push(row);
+                }
+            }
+            self.step_group(setting, states, &input, batch);
+        }
+        // 3. What follows the cell step (a Skip-RNN's gate, SkipW's position), or the skip itself.
+        for ((setting, state), plan) in settings.iter().zip(states.iter_mut()).zip(&batch.plans) {
+            let (Some(setting), Some(plan)) = (*setting, plan) else { continue };
+            match (self, &mut state.family, self.settings()[setting].knobs) {
+                (FlexibleModel::Thr(f), FamilyState::Thr(skip), Knobs::Thr { model, .. }) => {
+                    if plan.updates {
+                        f.models[model].update_gate(skip);
+                    } else {
+                        f.models[model].skip(skip);
+                    }
+                }
+                (FlexibleModel::SkipW(f), FamilyState::SkipW(window), Knobs::SkipW { .. }) => {
+                    f.model.advance(window, plan.updates);
+                    state.pending_flops = 0;
+                }
+                _ => {}
+            }
+            state.previous = Some(setting);
+        }
+        &batch.plans[..rows]
+    }
+
+    /// Which weights setting `setting` updates with: settings of one group can share a batched
+    /// product (the bank model or Skip-RNN; SkipW has one cell; a nested width its own slices).
+    fn weight_group(&self, setting: usize) -> usize {
+        match self.settings()[setting].knobs {
+            Knobs::Model { model } | Knobs::Thr { model, .. } => model,
+            Knobs::SkipW { .. } => 0,
+            Knobs::Width { width } => width,
+        }
+    }
+
+    /// Steps the rows of `batch.members` (all updating under weights of `setting`'s group) through
+    /// the batched cell: packs their inputs and states, steps, unpacks the states.
+    fn step_group<'x>(
+        &self,
+        setting: usize,
+        states: &mut [FlexState],
+        input: &impl Fn(usize) -> &'x [f32],
+        batch: &mut FlexBatch,
+    ) {
+        let input_size = self.input_size();
+        let knobs = self.settings()[setting].knobs;
+        let state_len = match (self, knobs) {
+            (FlexibleModel::Switch(f), Knobs::Model { model }) => f.bank.models()[model].state_len(),
+            (FlexibleModel::Thr(f), _) => f.models[0].state_len(),
+            (FlexibleModel::SkipW(f), _) => f.model.base.state_len(),
+            (FlexibleModel::Nested(f), _) => f.model.state_len(),
+            _ => unreachable!("settings match their family"),
+        };
+        let count = batch.members.len();
+        let (inputs, packed) = (&mut batch.inputs[..count * input_size], &mut batch.states[..count * state_len]);
+        for ((&row, x), packed) in
+            batch.members.iter().zip(inputs.chunks_exact_mut(input_size)).zip(packed.chunks_exact_mut(state_len))
+        {
+            x.copy_from_slice(input(row));
+            packed.copy_from_slice(&Self::flat_state(&mut states[row].family)[..state_len]);
+        }
+        match (self, knobs) {
+            (FlexibleModel::Switch(f), Knobs::Model { model }) => {
+                f.bank.models()[model].cell.step_batch(inputs, packed, &mut batch.cells)
+            }
+            (FlexibleModel::Thr(f), Knobs::Thr { model, .. }) => {
+                f.models[model].base.cell.step_batch(inputs, packed, &mut batch.cells)
+            }
+            (FlexibleModel::SkipW(f), _) => f.model.base.cell.step_batch(inputs, packed, &mut batch.cells),
+            (FlexibleModel::Nested(f), Knobs::Width { width }) => {
+                f.model.step_batch(width, inputs, packed, &mut batch.cells)
+            }
+            _ => unreachable!("settings match their family"),
+        }
+        for (&row, packed) in batch.members.iter().zip(packed.chunks_exact(state_len)) {
+            Self::flat_state(&mut states[row].family)[..state_len].copy_from_slice(packed);
+        }
+    }
+
+    /// The flat cell state a step updates: the bank model's (first values of) `h`, the Skip-RNN's or
+    /// SkipW's `h`, the nested model's full state.
+    fn flat_state(family: &mut FamilyState) -> &mut [f32] {
+        match family {
+            FamilyState::Switch { h, .. } | FamilyState::Nested { h, .. } => h,
+            FamilyState::Thr(skip) => &mut skip.h,
+            FamilyState::SkipW(window) => &mut window.h,
+        }
+    }
 }
 
 /// The card's values at `thr`, interpolated linearly between the two neighbouring grid points
@@ -1162,6 +1361,134 @@ fn thin(points: &[(f32, f64, f64)]) -> Vec<usize> {
     kept
 }
 
+/// Small random models of every family and cell kind, for tests that compare paths bit for bit.
+#[cfg(test)]
+pub(crate) mod test_models {
+    use rand::{Rng, SeedableRng};
+
+    use super::*;
+    use crate::rnn::cell::{LayerWeights, RnnCell};
+    use crate::rnn::model::{truncate_pad_map, RnnClassifier};
+    use crate::rnn::nested::NestedReadout;
+
+    /// Classes of every test model.
+    pub(crate) const CLASSES: usize = 4;
+
+    fn values(rng: &mut rand_pcg::Pcg64, n: usize, bound: f32) -> Vec<f32> {
+        (0..n).map(|_| rng.random_range(-bound..bound)).collect()
+    }
+
+    fn cell(rng: &mut rand_pcg::Pcg64, kind: CellKind, input: usize, hidden: usize, layers: usize) -> RnnCell {
+        let rows = kind.gates() * hidden;
+        let bound = 1.5 / (hidden as f32).sqrt();
+        let cell = RnnCell::new(
+            kind,
+            input,
+            hidden,
+            values(rng, rows * input, bound),
+            values(rng, rows * hidden, bound),
+            values(rng, rows, bound),
+            values(rng, rows, bound),
+        )
+        .unwrap();
+        let upper = (1..layers)
+            .map(|_| LayerWeights {
+                weight_ih: values(rng, rows * hidden, bound),
+                weight_hh: values(rng, rows * hidden, bound),
+                bias_ih: values(rng, rows, bound),
+                bias_hh: values(rng, rows, bound),
+            })
+            .collect();
+        cell.with_upper_layers(upper).unwrap()
+    }
+
+    fn classifier(
+        rng: &mut rand_pcg::Pcg64,
+        name: &str,
+        kind: CellKind,
+        input: usize,
+        hidden: usize,
+        layers: usize,
+    ) -> RnnClassifier {
+        let cell = cell(rng, kind, input, hidden, layers);
+        RnnClassifier {
+            name: name.into(),
+            cell,
+            readout_weight: values(rng, CLASSES * hidden, 1.0),
+            readout_bias: values(rng, CLASSES, 1.0),
+        }
+    }
+
+    /// The families' names as [`FlexibleModel::family`] gives them, with a stacked bank besides.
+    pub(crate) const FAMILIES: [&str; 5] = ["switch", "switch-stacked", "thr", "skipw", "nested"];
+
+    /// A random model of `family` ([`FAMILIES`]) with `kind` cells reading `input` features: a bank of
+    /// hidden sizes 6, 13 and 16 with truncate/pad maps (stacked: two 2-layer models of 8 and 11); two
+    /// Skip-RNNs of 12 with thresholds 0, 0.3, 0.5, 0.7, 1.01; a SkipW of 10 with `L = 4` and the time
+    /// input; a nested model of 16 with widths 4, 9, 16 (hidden sizes off multiples of 8 on purpose).
+    pub(crate) fn random_model(family: &str, kind: CellKind, input: usize, seed: u64) -> FlexibleModel {
+        let mut rng = rand_pcg::Pcg64::seed_from_u64(seed);
+        match family {
+            "switch" | "switch-stacked" => {
+                let (hiddens, layers): (&[usize], usize) =
+                    if family == "switch" { (&[6, 13, 16], 1) } else { (&[8, 11], 2) };
+                let models: Vec<RnnClassifier> = hiddens
+                    .iter()
+                    .map(|&hidden| classifier(&mut rng, &format!("m{hidden}"), kind, input, hidden, layers))
+                    .collect();
+                let mut maps = Vec::new();
+                for (from, &a) in hiddens.iter().enumerate() {
+                    for (to, &b) in hiddens.iter().enumerate() {
+                        if from != to {
+                            maps.push((from, to, truncate_pad_map(kind, layers, a, b)));
+                        }
+                    }
+                }
+                FlexibleModel::from_bank(ModelBank::new(models, maps).unwrap(), None)
+            }
+            "thr" => {
+                let models = (0..2)
+                    .map(|index| {
+                        let base = classifier(&mut rng, &format!("s{index}"), kind, input, 12, 1);
+                        let gate = values(&mut rng, 12, 1.0);
+                        SkipGruClassifier::new(base, gate, rng.random_range(-0.5..0.5))
+                    })
+                    .collect();
+                let mut model = FlexibleModel::from_skip_models(models, None).unwrap();
+                for name in ["s0@thr=0.3", "s0@thr=0.7", "s1@thr=0.3", "s1@thr=0.7"] {
+                    model.add_setting(name).unwrap();
+                }
+                model
+            }
+            "skipw" => {
+                let (hidden, window) = (10, 4);
+                let base = classifier(&mut rng, "w", kind, input, hidden, 1);
+                let gate = values(&mut rng, window * (hidden + 1), 1.0);
+                let bias = values(&mut rng, window, 0.5);
+                FlexibleModel::from_skipw(
+                    SkipWClassifier::with_time_input(base, window, gate, bias, 20.0).unwrap(),
+                    None,
+                )
+            }
+            "nested" => {
+                let hidden = 16;
+                let cell = cell(&mut rng, kind, input, hidden, 1);
+                let widths = vec![4, 9, 16];
+                let readouts = widths
+                    .iter()
+                    .map(|&width| NestedReadout {
+                        width,
+                        weight: values(&mut rng, CLASSES * width, 1.0),
+                        bias: values(&mut rng, CLASSES, 1.0),
+                    })
+                    .collect();
+                FlexibleModel::from_nested(NestedGru::new("n", cell, widths, readouts).unwrap(), None)
+            }
+            other => panic!("no test family {other}"),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1210,5 +1537,113 @@ mod tests {
         ];
         assert_eq!(thin(&points), [0, 2, 3, 5, 6]);
         assert!(thin(&[]).is_empty());
+    }
+
+    /// The bits of everything a state carries forward (not the per-stream scratch, which the batched
+    /// path does not use).
+    fn state_bits(state: &FlexState) -> Vec<u32> {
+        let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<u32>>();
+        let mut out = match state.family_state() {
+            FamilyState::Switch { h, .. } | FamilyState::Nested { h, .. } => bits(h),
+            FamilyState::Thr(skip) => [bits(&skip.h), bits(&[skip.u_tilde, skip.delta_u])].concat(),
+            FamilyState::SkipW(window) => {
+                let own = [window.position() as u32, window.processed_in_window() as u32, window.step_index() as u32];
+                [bits(&window.h), bits(window.importance().unwrap_or(&[])), own.to_vec()].concat()
+            }
+        };
+        out.push(state.previous_setting().map_or(u32::MAX, |s| s as u32));
+        out
+    }
+
+    #[test]
+    // Rows and steps index several parallel tables (lengths, settings, states, inputs).
+    #[allow(clippy::needless_range_loop)]
+    fn a_batched_step_gives_every_stream_the_bits_of_its_own_step_in_every_family_and_cell() {
+        use rand::{Rng, SeedableRng};
+        use test_models::{random_model, CLASSES, FAMILIES};
+        let (rows, steps) = (11, 30);
+        let mut checked = 0;
+        for family in FAMILIES {
+            for kind in CellKind::ALL {
+                for input in [1, 3, 9] {
+                    let model = random_model(family, kind, input, 7 + input as u64);
+                    let n = model.settings().len();
+                    let mut rng = rand_pcg::Pcg64::seed_from_u64(input as u64);
+                    let inputs: Vec<f32> = (0..rows * steps * input).map(|_| rng.random_range(-2.0..2.0)).collect();
+                    let x = |row: usize, t: usize| &inputs[(row * steps + t) * input..(row * steps + t + 1) * input];
+                    // Each row its own length and its own settings, changing often (every family
+                    // switches, skips and groups differently from row to row).
+                    let lengths: Vec<usize> = (0..rows).map(|_| rng.random_range(0..=steps)).collect();
+                    let settings: Vec<Vec<usize>> = (0..rows)
+                        .map(|_| {
+                            let mut current = rng.random_range(0..n);
+                            (0..steps)
+                                .map(|_| {
+                                    if rng.random_bool(0.2) {
+                                        current = rng.random_range(0..n);
+                                    }
+                                    current
+                                })
+                                .collect()
+                        })
+                        .collect();
+                    let mut single: Vec<FlexState> = (0..rows).map(|_| model.new_state()).collect();
+                    let mut batched: Vec<FlexState> = (0..rows).map(|_| model.new_state()).collect();
+                    let mut batch = model.new_batch(rows + 2);
+                    let mut row_settings = vec![None; rows];
+                    let (mut updates, mut skips) = (0, 0);
+                    for t in 0..steps {
+                        let mut expected = vec![None; rows];
+                        for row in 0..rows {
+                            row_settings[row] = (t < lengths[row]).then_some(settings[row][t]);
+                            if let Some(setting) = row_settings[row] {
+                                let plan = model.plan(setting, &mut single[row]);
+                                expected[row] =
+                                    Some(model.step(setting, plan.updates.then(|| x(row, t)), &mut single[row]));
+                            }
+                        }
+                        let plans = model.step_batch(&row_settings, &mut batched, |row| x(row, t), &mut batch);
+                        assert_eq!(plans, &expected[..], "{family} {kind} I={input} step {t}: plans");
+                        for plan in expected.iter().flatten() {
+                            if plan.updates {
+                                updates += 1;
+                            } else {
+                                skips += 1;
+                            }
+                        }
+                        for row in 0..rows {
+                            assert_eq!(
+                                state_bits(&batched[row]),
+                                state_bits(&single[row]),
+                                "{family} {kind} I={input} step {t} row {row}"
+                            );
+                        }
+                    }
+                    for row in 0..rows {
+                        let (mut a, mut b) = (vec![0.0f32; CLASSES], vec![0.0f32; CLASSES]);
+                        model.logits(&mut single[row], &mut a);
+                        model.logits(&mut batched[row], &mut b);
+                        assert_eq!(a.map_bits(), b.map_bits(), "{family} {kind} I={input} row {row}: logits");
+                    }
+                    assert!(updates > 0, "{family} {kind} I={input}: some steps update");
+                    if matches!(family, "thr" | "skipw") {
+                        assert!(skips > 0, "{family} {kind} I={input}: some steps skip");
+                    }
+                    checked += 1;
+                }
+            }
+        }
+        assert_eq!(checked, FAMILIES.len() * 2 * 3);
+    }
+
+    /// Bit patterns of a vector, for exact comparisons that a NaN or `-0.0` cannot fool.
+    trait MapBits {
+        fn map_bits(&self) -> Vec<u32>;
+    }
+
+    impl MapBits for Vec<f32> {
+        fn map_bits(&self) -> Vec<u32> {
+            self.iter().map(|v| v.to_bits()).collect()
+        }
     }
 }

@@ -276,6 +276,242 @@ pub fn matvec_bias_strided(isa: KernelIsa, w: &[f32], row_stride: usize, x: &[f3
     }
 }
 
+/// Generic version of [`matmat_bias_strided`]: for every batch row `s` and weight row `r`,
+/// `out[s·out_stride + r] = b[r] + dot(w[r·w_stride ..][..cols], x[s·cols ..][..cols])` with
+/// [`dot_lanes`], exactly what [`matvec_bias_generic`] computes for one batch row. Weight rows are the
+/// outer loop, so a row is read once from memory and then served to every batch row from cache.
+#[inline(always)]
+fn matmat_bias_generic(
+    w: &[f32],
+    w_stride: usize,
+    x: &[f32],
+    cols: usize,
+    b: &[f32],
+    out: &mut [f32],
+    out_stride: usize,
+) {
+    for (r, bias) in b.iter().enumerate() {
+        let row = &w[r * w_stride..r * w_stride + cols];
+        for (s, xs) in x.chunks_exact(cols).enumerate() {
+            out[s * out_stride + r] = bias + dot_lanes(row, xs);
+        }
+    }
+}
+
+/// One register block of [`matmat_bias_avx2`]: weight rows `r0 .. r0 + NW` against batch rows
+/// `s0 .. s0 + NS`, `NS × NW` 256-bit accumulators; each weight load serves `NS` batch rows and each
+/// input load `NW` weight rows. Every accumulator is exactly the accumulator of
+/// [`matvec_bias_avx2`] for its (weight row, batch row), finished the same way.
+///
+/// # Safety
+/// As [`matmat_bias_avx2`], with the block inside the shapes.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+#[inline]
+#[allow(clippy::too_many_arguments)]
+unsafe fn matmat_block_avx2<const NS: usize, const NW: usize>(
+    w: &[f32],
+    w_stride: usize,
+    x: &[f32],
+    cols: usize,
+    b: &[f32],
+    out: &mut [f32],
+    out_stride: usize,
+    (r0, s0): (usize, usize),
+) {
+    use std::arch::x86_64::{
+        __m256, _mm256_add_ps, _mm256_castps256_ps128, _mm256_extractf128_ps, _mm256_loadu_ps, _mm256_mul_ps,
+        _mm256_setzero_ps, _mm256_storeu_ps, _mm_add_ps, _mm_hadd_ps, _mm_setzero_ps, _mm_storeu_ps,
+    };
+    let full = cols / LANES * LANES;
+    let mut wp = [w.as_ptr(); NW];
+    for (k, p) in wp.iter_mut().enumerate() {
+        *p = w.as_ptr().add((r0 + k) * w_stride);
+    }
+    let mut xp = [x.as_ptr(); NS];
+    for (k, p) in xp.iter_mut().enumerate() {
+        *p = x.as_ptr().add((s0 + k) * cols);
+    }
+    let mut acc: [[__m256; NW]; NS] = [[_mm256_setzero_ps(); NW]; NS];
+    let mut c = 0;
+    while c < full {
+        let mut wv = [_mm256_setzero_ps(); NW];
+        for k in 0..NW {
+            wv[k] = _mm256_loadu_ps(wp[k].add(c));
+        }
+        for s in 0..NS {
+            let v = _mm256_loadu_ps(xp[s].add(c));
+            for k in 0..NW {
+                acc[s][k] = _mm256_add_ps(acc[s][k], _mm256_mul_ps(wv[k], v));
+            }
+        }
+        c += LANES;
+    }
+    if full == cols {
+        // No tail: reduce four accumulators at a time with the same tree as `reduce_lanes`. For each,
+        // `lo + hi` gives `[a0+a4, a1+a5, a2+a6, a3+a7]`; one horizontal add of two of these gives
+        // `(a0+a4)+(a1+a5)` and `(a2+a6)+(a3+a7)`, and a second one their sum (IEEE addition is
+        // commutative, so the operands' order inside each addition does not change the bits).
+        const { assert!(NS * NW <= 8, "a register block holds at most 8 accumulators") };
+        let mut quads = [_mm_setzero_ps(); 8];
+        let mut n = 0;
+        for accs in &acc {
+            for &a in accs {
+                quads[n] = _mm_add_ps(_mm256_castps256_ps128(a), _mm256_extractf128_ps::<1>(a));
+                n += 1;
+            }
+        }
+        let mut sums = [0.0f32; 8];
+        let mut start = 0;
+        while start < n {
+            // Past the last accumulator, repeat it (those sums are not used).
+            let (q0, q1) = (quads[start], quads[(start + 1).min(n - 1)]);
+            let (q2, q3) = (quads[(start + 2).min(n - 1)], quads[(start + 3).min(n - 1)]);
+            let total = _mm_hadd_ps(_mm_hadd_ps(q0, q1), _mm_hadd_ps(q2, q3));
+            let mut four = [0.0f32; 4];
+            _mm_storeu_ps(four.as_mut_ptr(), total);
+            let take = (n - start).min(4);
+            sums[start..start + take].copy_from_slice(&four[..take]);
+            start += 4;
+        }
+        for s in 0..NS {
+            for k in 0..NW {
+                out[(s0 + s) * out_stride + r0 + k] = b[r0 + k] + sums[s * NW + k];
+            }
+        }
+        return;
+    }
+    for (s, accs) in acc.iter().enumerate() {
+        let xs = &x[(s0 + s) * cols..(s0 + s + 1) * cols];
+        for (k, &a) in accs.iter().enumerate() {
+            let row = &w[(r0 + k) * w_stride..(r0 + k) * w_stride + cols];
+            let mut lanes = [0.0f32; LANES];
+            _mm256_storeu_ps(lanes.as_mut_ptr(), a);
+            for (lane, col) in (full..cols).enumerate() {
+                lanes[lane] += row[col] * xs[col];
+            }
+            out[(s0 + s) * out_stride + r0 + k] = b[r0 + k] + reduce_lanes(&lanes);
+        }
+    }
+}
+
+/// AVX2 version of [`matmat_bias_generic`]: blocks of 2 weight rows × 4 batch rows (8 accumulators),
+/// then the leftover batch rows and weight row; the same lanes and reduction as [`matvec_bias_avx2`],
+/// so identical bits. Weight-row pairs are the outer loop, so a pair stays in L1 while every batch
+/// row passes it.
+///
+/// # Safety
+/// The CPU must support AVX2; `cols > 0`, `w_stride >= cols`, `x.len()` a multiple of `cols` (the batch
+/// rows), `w.len() >= (b.len() − 1) · w_stride + cols` when `b` is not empty and
+/// `out.len() >= (batch − 1) · out_stride + b.len()` when the batch is not empty, `out_stride >= b.len()`.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn matmat_bias_avx2(
+    w: &[f32],
+    w_stride: usize,
+    x: &[f32],
+    cols: usize,
+    b: &[f32],
+    out: &mut [f32],
+    out_stride: usize,
+) {
+    const BATCH_BLOCK: usize = 4;
+    const ROW_BLOCK: usize = 2;
+    let rows = b.len();
+    let batch = x.len() / cols;
+    let mut r = 0;
+    while r + ROW_BLOCK <= rows {
+        let mut s = 0;
+        while s + BATCH_BLOCK <= batch {
+            matmat_block_avx2::<BATCH_BLOCK, ROW_BLOCK>(w, w_stride, x, cols, b, out, out_stride, (r, s));
+            s += BATCH_BLOCK;
+        }
+        while s < batch {
+            matmat_block_avx2::<1, ROW_BLOCK>(w, w_stride, x, cols, b, out, out_stride, (r, s));
+            s += 1;
+        }
+        r += ROW_BLOCK;
+    }
+    while r < rows {
+        let mut s = 0;
+        while s + BATCH_BLOCK <= batch {
+            matmat_block_avx2::<BATCH_BLOCK, 1>(w, w_stride, x, cols, b, out, out_stride, (r, s));
+            s += BATCH_BLOCK;
+        }
+        while s < batch {
+            matmat_block_avx2::<1, 1>(w, w_stride, x, cols, b, out, out_stride, (r, s));
+            s += 1;
+        }
+        r += 1;
+    }
+}
+
+/// Batched `out_s = W x_s + b` for a batch of input rows `x_s` (the same weights applied to every
+/// stream of a batch): `W` row-major `b.len() × cols` with `cols = w.len() / b.len()`, `x` the batch's
+/// inputs packed row-major (`batch × cols`, `batch = x.len() / cols`), `out` the results packed
+/// (`batch × b.len()`).
+///
+/// **Every output has exactly the bits [`matvec_bias`] gives for its batch row** on either instruction
+/// set (same 8-lane partial sums, same reduction tree, no FMA): batching changes the speed only. On
+/// AVX2 the product runs in register blocks of 2 weight rows × 4 batch rows, so each weight load
+/// serves four streams.
+///
+/// # Panics
+/// If `b` is empty, `w.len()` is not a multiple of `b.len()`, `x.len()` not a multiple of `cols`
+/// or `out.len() != batch · b.len()` (programming errors; shapes are checked when a model is loaded).
+#[inline]
+pub fn matmat_bias(isa: KernelIsa, w: &[f32], x: &[f32], b: &[f32], out: &mut [f32]) {
+    let rows = b.len();
+    assert!(rows > 0 && !w.is_empty() && w.len().is_multiple_of(rows), "matmat_bias: weight shape");
+    let cols = w.len() / rows;
+    assert_eq!(x.len() % cols, 0, "matmat_bias: input shape (batch × cols)");
+    assert_eq!(out.len(), x.len() / cols * rows, "matmat_bias: output shape (batch × rows)");
+    matmat_bias_strided(isa, w, cols, x, cols, b, out, rows);
+}
+
+/// [`matmat_bias`] on the leading `cols` columns of a row-major matrix with `row_stride` columns (as
+/// [`matvec_bias_strided`]), writing batch row `s`'s results to `out[s·out_stride ..][..b.len()]`
+/// (so that each stream's gate blocks can sit side by side in one buffer). `x` holds the batch's
+/// inputs packed (`batch × cols`, `batch = x.len() / cols`). Every output has exactly the bits of
+/// [`matvec_bias_strided`] (hence of [`matvec_bias`] on a packed copy) for its batch row, on every
+/// instruction set.
+///
+/// # Panics
+/// If `cols == 0`, `row_stride < cols`, `out_stride < b.len()`, `x.len()` is not a multiple of
+/// `cols`, or `w` or `out` is too short for the shapes (programming errors).
+#[inline]
+#[allow(clippy::too_many_arguments)]
+pub fn matmat_bias_strided(
+    isa: KernelIsa,
+    w: &[f32],
+    row_stride: usize,
+    x: &[f32],
+    cols: usize,
+    b: &[f32],
+    out: &mut [f32],
+    out_stride: usize,
+) {
+    assert!(cols > 0 && row_stride >= cols, "matmat_bias_strided: stride shorter than a row");
+    assert!(out_stride >= b.len(), "matmat_bias_strided: output stride shorter than a row of results");
+    assert_eq!(x.len() % cols, 0, "matmat_bias_strided: input shape (batch × cols)");
+    let batch = x.len() / cols;
+    if batch == 0 || b.is_empty() {
+        return;
+    }
+    assert!(w.len() >= (b.len() - 1) * row_stride + cols, "matmat_bias_strided: weight shape");
+    assert!(out.len() >= (batch - 1) * out_stride + b.len(), "matmat_bias_strided: output shape");
+    match isa {
+        #[cfg(target_arch = "x86_64")]
+        KernelIsa(Isa::Avx2) => unsafe {
+            // SAFETY: `Isa::Avx2` is private and only constructed by `KernelIsa::avx2()` after
+            // `is_x86_feature_detected!("avx2")` returned true, so this CPU has AVX2; the shapes were
+            // checked above.
+            matmat_bias_avx2(w, row_stride, x, cols, b, out, out_stride)
+        },
+        _ => matmat_bias_generic(w, row_stride, x, cols, b, out, out_stride),
+    }
+}
+
 /// `e^x` for `f32`, branch-free so that loops over it vectorise: Cody–Waite range reduction
 /// `x = n ln 2 + r`, `|r| ≤ ln 2 / 2`, then the degree-6 polynomial of Cephes' `expf` (S. Moshier), then
 /// scaling by `2^n` through the exponent bits. Inputs are clamped to `[-87.3, 88.3]` (results from
@@ -476,6 +712,71 @@ mod tests {
                 let mut packed_out = vec![0.0f32; rows];
                 matvec_bias(isa, &packed, &x, &b, &mut packed_out);
                 assert_eq!(packed_out, expected, "{isa:?} packed");
+            }
+        }
+    }
+
+    /// Values in about `[-1, 1]` from a fixed integer hash (no RNG needed, same on every run).
+    fn values(n: usize, seed: usize) -> Vec<f32> {
+        (0..n).map(|i| ((((i + 1) * 7919 + seed * 104_729) % 2003) as f32 / 1001.0 - 1.0) * 0.9).collect()
+    }
+
+    #[test]
+    fn batched_product_gives_every_row_the_bits_of_the_matvec_on_both_isas() {
+        // Rows odd and even (the 2-row blocks and their leftover), cols below, at and off a multiple of
+        // 8 (the lanes' tail), batches below, at and off a multiple of 4 (the 4-row blocks).
+        let mut cases = 0;
+        for (rows, cols) in [(1, 1), (3, 5), (2, 8), (7, 9), (12, 16), (13, 37), (192, 64), (96, 33), (5, 130)] {
+            for batch in [0, 1, 2, 3, 4, 5, 8, 11, 32] {
+                let w = values(rows * cols, rows + cols);
+                let x = values(batch * cols, batch + 3);
+                let b = values(rows, 11);
+                for isa in [KernelIsa::baseline(), KernelIsa::detect()] {
+                    let mut out = vec![f32::NAN; batch * rows];
+                    matmat_bias(isa, &w, &x, &b, &mut out);
+                    for s in 0..batch {
+                        let mut expected = vec![0.0f32; rows];
+                        matvec_bias(KernelIsa::baseline(), &w, &x[s * cols..(s + 1) * cols], &b, &mut expected);
+                        let got = &out[s * rows..(s + 1) * rows];
+                        let same = got.iter().zip(&expected).all(|(g, e)| g.to_bits() == e.to_bits());
+                        assert!(same, "{rows}×{cols}, batch {batch}, row {s}, {isa:?}: {got:?} vs {expected:?}");
+                    }
+                }
+                cases += 1;
+            }
+        }
+        assert_eq!(cases, 81);
+    }
+
+    #[test]
+    fn strided_batched_product_equals_the_strided_matvec_bit_for_bit_and_leaves_gaps_alone() {
+        // The leading `cols` of `stride` columns, results `out_stride` apart starting at an offset (as
+        // the nested model writes one gate block of every stream).
+        for (rows, stride, cols, batch, out_stride, offset) in
+            [(7, 20, 9, 5, 21, 7), (16, 64, 16, 4, 48, 16), (13, 128, 37, 9, 39, 0), (3, 5, 1, 3, 3, 0)]
+        {
+            let w = values(rows * stride, stride);
+            let x = values(batch * cols, cols);
+            let b = values(rows, 5);
+            for isa in [KernelIsa::baseline(), KernelIsa::detect()] {
+                let mut out = vec![-7.0f32; offset + batch * out_stride];
+                matmat_bias_strided(isa, &w, stride, &x, cols, &b, &mut out[offset..], out_stride);
+                for s in 0..batch {
+                    let mut expected = vec![0.0f32; rows];
+                    matvec_bias_strided(
+                        KernelIsa::baseline(),
+                        &w,
+                        stride,
+                        &x[s * cols..(s + 1) * cols],
+                        &b,
+                        &mut expected,
+                    );
+                    let start = offset + s * out_stride;
+                    let got = &out[start..start + rows];
+                    assert!(got.iter().zip(&expected).all(|(g, e)| g.to_bits() == e.to_bits()), "{isa:?} row {s}");
+                    assert!(out[start + rows..start + out_stride].iter().all(|&v| v == -7.0), "gap after row {s}");
+                }
+                assert!(out[..offset].iter().all(|&v| v == -7.0), "before the offset");
             }
         }
     }

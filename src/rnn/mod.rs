@@ -18,8 +18,8 @@ pub mod schedule;
 pub mod skip;
 pub mod skipw;
 
-pub use cell::{CellKind, CellScratch, LayerWeights, RnnCell, ShapeError};
-pub use flex::{FamilyState, FlexState, FlexibleModel, KnobError, Knobs, Setting, StepPlan};
+pub use cell::{BatchScratch, CellKind, CellScratch, LayerWeights, RnnCell, ShapeError};
+pub use flex::{FamilyState, FlexBatch, FlexState, FlexibleModel, KnobError, Knobs, Setting, StepPlan};
 pub use model::{argmax, truncate_or_pad, truncate_pad_map, GruClassifier, ModelBank, RnnClassifier, StateMap};
 pub use nested::{NestedGru, NestedRnn, NestedScratch};
 pub use schedule::change_steps;

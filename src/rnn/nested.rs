@@ -38,8 +38,8 @@
 
 use rand::Rng;
 
-use super::cell::{CellKind, CellScratch, RnnCell};
-use super::kernels::{gru_update, lstm_update, matvec_bias, matvec_bias_strided, KernelIsa};
+use super::cell::{BatchScratch, CellKind, CellScratch, RnnCell};
+use super::kernels::{gru_update, lstm_update, matmat_bias_strided, matvec_bias, matvec_bias_strided, KernelIsa};
 use super::model::{argmax, RnnClassifier};
 
 /// Errors when assembling a nested-width model.
@@ -259,6 +259,89 @@ impl NestedRnn {
         match kind {
             CellKind::Gru => gru_update(self.isa, gate_input, gate_hidden, &mut h[..width]),
             CellKind::Lstm => lstm_update(self.isa, gate_input, gate_hidden, &mut h[..width], &mut c[..width]),
+        }
+    }
+
+    /// One width-`width` step of `batch` streams in lockstep: `xs` their inputs packed (`batch × I`),
+    /// `states` their full flat states packed (`batch × `[`Self::state_len`], each as [`Self::step`]
+    /// takes it). Per gate block, the products of all streams go through the batched kernel
+    /// ([`matmat_bias_strided`], on the same rows and leading columns as [`Self::step`]); then each
+    /// stream's update. **Every stream's new state has exactly the bits [`Self::step`] gives it
+    /// alone.** Allocates nothing.
+    ///
+    /// # Panics
+    /// As [`Self::step`], or if the sizes are not `batch` times a stream's, or `scratch` was made for
+    /// fewer streams or a smaller hidden size.
+    pub fn step_batch(&self, width: usize, xs: &[f32], states: &mut [f32], scratch: &mut BatchScratch) {
+        let hidden = self.hidden_size();
+        let input = self.input_size();
+        let kind = self.cell.kind();
+        let gates = kind.gates();
+        let state_len = kind.state_len(hidden);
+        let batch = states.len() / state_len;
+        assert!((1..=hidden).contains(&width), "nested batch step: width {width} outside 1..={hidden}");
+        assert_eq!(states.len(), batch * state_len, "nested batch step: states size (batch × state length)");
+        assert_eq!(xs.len(), batch * input, "nested batch step: inputs size (batch × input size)");
+        assert!(
+            batch <= scratch.capacity() && hidden <= scratch.max_hidden(),
+            "nested batch step: scratch for {} streams of hidden size {}, asked for {batch} of {hidden}",
+            scratch.capacity(),
+            scratch.max_hidden()
+        );
+        let [(_, weight_ih), (_, weight_hh), (_, bias_ih), (_, bias_hh)] = self.cell.tensors();
+        let stride = gates * width;
+        let gate_input = &mut scratch.gate_input[..batch * stride];
+        let gate_hidden = &mut scratch.gate_hidden[..batch * stride];
+        let packed_h = &mut scratch.hidden[..batch * width];
+        for (packed, state) in packed_h.chunks_exact_mut(width).zip(states.chunks_exact(state_len)) {
+            packed.copy_from_slice(&state[..width]);
+        }
+        for gate in 0..gates {
+            let rows = gate * hidden..gate * hidden + width;
+            let b_ih = &bias_ih[rows.clone()];
+            if input == 1 {
+                // The same expression as `step`'s one-input path, for identical bits.
+                for (out, x) in gate_input.chunks_exact_mut(stride).zip(xs) {
+                    let x0 = *x;
+                    let out = &mut out[gate * width..(gate + 1) * width];
+                    for ((g, w), b) in out.iter_mut().zip(&weight_ih[rows.clone()]).zip(b_ih) {
+                        *g = b + w * x0;
+                    }
+                }
+            } else {
+                matmat_bias_strided(
+                    self.isa,
+                    &weight_ih[rows.start * input..rows.end * input],
+                    input,
+                    xs,
+                    input,
+                    b_ih,
+                    &mut gate_input[gate * width..],
+                    stride,
+                );
+            }
+            matmat_bias_strided(
+                self.isa,
+                &weight_hh[rows.start * hidden..],
+                hidden,
+                packed_h,
+                width,
+                &bias_hh[rows.clone()],
+                &mut gate_hidden[gate * width..],
+                stride,
+            );
+        }
+        for ((state, gi), gh) in states
+            .chunks_exact_mut(state_len)
+            .zip(gate_input.chunks_exact(stride))
+            .zip(gate_hidden.chunks_exact(stride))
+        {
+            // `c` is empty for a GRU.
+            let (h, c) = state.split_at_mut(hidden);
+            match kind {
+                CellKind::Gru => gru_update(self.isa, gi, gh, &mut h[..width]),
+                CellKind::Lstm => lstm_update(self.isa, gi, gh, &mut h[..width], &mut c[..width]),
+            }
         }
     }
 
@@ -614,5 +697,44 @@ mod tests {
 
     fn model_for_round_trip() -> NestedRnn {
         random_lstm_model(2, 12, &[3, 12], 4)
+    }
+
+    #[test]
+    fn a_batched_step_gives_every_stream_the_bits_of_its_own_step_at_every_width_on_both_isas() {
+        use rand::Rng;
+        for (input, hidden, widths) in [(1, 16, vec![4, 9, 16]), (3, 37, vec![5, 8, 37]), (9, 24, vec![24])] {
+            for lstm in [false, true] {
+                let base = if lstm {
+                    random_lstm_model(input, hidden, &widths, hidden as u64)
+                } else {
+                    random_model(input, hidden, &widths, hidden as u64)
+                };
+                for isa in [KernelIsa::baseline(), KernelIsa::detect()] {
+                    let model = base.clone().with_isa(isa);
+                    let state_len = model.state_len();
+                    for batch in [1, 4, 7] {
+                        let mut rng = rand_pcg::Pcg64::seed_from_u64(batch as u64);
+                        let mut states: Vec<f32> =
+                            (0..batch * state_len).map(|_| rng.random_range(-1.0..1.0)).collect();
+                        let mut single = states.clone();
+                        let mut scratch = BatchScratch::new(batch, hidden);
+                        let mut one = NestedScratch::new(hidden);
+                        for &width in widths.iter().chain(widths.iter().rev()) {
+                            let xs = inputs(input, batch, width as u64);
+                            model.step_batch(width, &xs, &mut states, &mut scratch);
+                            for (x, state) in xs.chunks_exact(input).zip(single.chunks_exact_mut(state_len)) {
+                                model.step(width, x, state, &mut one);
+                            }
+                            let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<u32>>();
+                            assert_eq!(
+                                bits(&states),
+                                bits(&single),
+                                "I={input} H={hidden} w={width} lstm={lstm} {isa:?} batch {batch}"
+                            );
+                        }
+                    }
+                }
+            }
+        }
     }
 }

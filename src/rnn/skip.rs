@@ -194,6 +194,17 @@ impl SkipRnnClassifier {
     #[inline]
     pub fn update(&self, x: &[f32], state: &mut SkipState, scratch: &mut CellScratch) {
         self.base.cell.step(x, &mut state.h, scratch);
+        self.update_gate(state);
+    }
+
+    /// The part of [`Self::update`] after the cell step, for a caller that ran the cell step itself
+    /// (a batched step, [`crate::rnn::cell::RnnCell::step_batch`], on `state.h`): `Δũ ← σ(w_p · s + b_p)`
+    /// and `ũ ← Δũ`. [`Self::update`] is the cell step followed by this. Allocates nothing.
+    ///
+    /// # Panics
+    /// If `state.h.len()` is not [`Self::state_len`].
+    #[inline]
+    pub fn update_gate(&self, state: &mut SkipState) {
         let mut pre_activation = [0.0f32];
         let gate_input = self.base.cell.gate_state(&state.h);
         matvec_bias(self.isa, &self.gate_weight, gate_input, &self.gate_bias, &mut pre_activation);

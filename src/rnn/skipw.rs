@@ -420,8 +420,24 @@ impl SkipWClassifier {
         let processed = selected(&state.importance, position, knobs, state.processed);
         if processed {
             self.base.cell.step(input(), &mut state.h, scratch);
-            state.processed += 1;
             flops += self.flops_per_processed_step();
+        }
+        let processed_in_window = self.advance(state, processed);
+        SkipWStep { processed, window_start, position, processed_in_window, flops }
+    }
+
+    /// The bookkeeping that ends a step whose window is open ([`Self::open_window`]) and whose cell
+    /// step, if `processed`, the caller has already run on `state.h` (a batched step,
+    /// [`crate::rnn::cell::RnnCell::step_batch`]): counts the processed step and moves to the next
+    /// position, closing the window after its `L`-th step. [`Self::step_with`] ends with this. Returns
+    /// the steps of the window processed so far, this one included. Allocates nothing.
+    ///
+    /// # Panics
+    /// If the window is not open (no [`Self::open_window`] since the last window ended).
+    pub fn advance(&self, state: &mut SkipWState, processed: bool) -> usize {
+        assert!(state.gate_ready, "SkipW advance: the window was not opened");
+        if processed {
+            state.processed += 1;
         }
         let processed_in_window = state.processed;
         state.step += 1;
@@ -431,7 +447,7 @@ impl SkipWClassifier {
             state.processed = 0;
             state.gate_ready = false;
         }
-        SkipWStep { processed, window_start, position, processed_in_window, flops }
+        processed_in_window
     }
 
     /// Runs a whole sequence (`steps × I` values) from a zero state with constant knobs and returns the

@@ -427,3 +427,37 @@ fn streaming_a_row_allocates_nothing() {
     assert_eq!(stats.processes[0].missed, 10_000, "each ended 0.49 s after its deadline");
     writer.finish().unwrap();
 }
+
+#[test]
+fn a_batched_flexible_step_allocates_nothing_in_any_family() {
+    use flexrnn::rnn::FlexibleModel;
+    for folder in [
+        "models/digits-gru",
+        "models/digits-thr",
+        "models/digits-skipw",
+        "models/digits-nested",
+        "models/adding-thr-lstm",
+    ] {
+        let model = FlexibleModel::load(&at(folder)).unwrap();
+        let (rows, n) = (7, model.settings().len());
+        let mut states: Vec<_> = (0..rows).map(|_| model.new_state()).collect();
+        let mut batch = model.new_batch(rows);
+        let mut settings = vec![None; rows];
+        let x = vec![0.25f32; model.input_size()];
+        let (mut updates, mut steps) = (0, 0);
+        let before = allocations();
+        for t in 0..300 {
+            // Rows end at different steps, settings change from row to row and step to step.
+            for (row, setting) in settings.iter_mut().enumerate() {
+                *setting = (t < 300 - 20 * row).then_some((t / 7 + row) % n);
+            }
+            let plans = model.step_batch(&settings, &mut states, |_| &x, &mut batch);
+            for plan in plans.iter().flatten() {
+                steps += 1;
+                updates += usize::from(plan.updates);
+            }
+        }
+        assert_eq!(allocations() - before, 0, "{folder}");
+        assert!(updates > 0 && steps == 300 * rows - 20 * (0..rows).sum::<usize>(), "{folder}: {updates} of {steps}");
+    }
+}
