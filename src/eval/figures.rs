@@ -20,7 +20,7 @@ use plotters::style::text_anchor::{HPos, Pos, VPos};
 
 use super::{Evaluation, Metric, RunKind, RunResult};
 use crate::report::plots::{
-    draw_legend, draw_marker, err, fit_text, legend_layout, paper_files, render_svg, text_width, wrap_text,
+    draw_legend, draw_marker, err, fit_text, legend_layout, paper_files, paper_mesh, render_svg, text_width, wrap_text,
     LegendEntry, PlotError, Scale, Swatch, AXIS_FONT, GRID, PALETTE, PANEL_FONT, TICK_FONT,
 };
 
@@ -166,22 +166,20 @@ fn chart_on<'a, DB: DrawingBackend>(
         .y_label_area_size(s.px(y_area))
         .build_cartesian_2d(x, y)
         .map_err(err)?;
-    chart
-        .configure_mesh()
-        .x_desc(x_desc)
-        .y_desc(y_desc)
-        .x_labels(x_labels)
-        .y_labels(5)
-        .x_label_formatter(&|v| format!("{v:.x_decimals$}"))
-        .y_label_formatter(&|v| format!("{v:.y_decimals$}"))
-        .label_style(s.font(TICK_FONT))
-        .axis_desc_style(s.font(AXIS_FONT))
-        .bold_line_style(GRID.stroke_width(s.px(0.5).max(1)))
-        .light_line_style(TRANSPARENT)
-        .axis_style(BLACK.stroke_width(s.px(1.0).max(1)))
-        .set_all_tick_mark_size(s.i(3.0))
-        .draw()
-        .map_err(err)?;
+    paper_mesh(
+        chart
+            .configure_mesh()
+            .x_desc(x_desc)
+            .y_desc(y_desc)
+            .x_labels(x_labels)
+            .y_labels(5)
+            .x_label_formatter(&|v| format!("{v:.x_decimals$}"))
+            .y_label_formatter(&|v| format!("{v:.y_decimals$}")),
+        s,
+    )
+    .axis_style(BLACK.stroke_width(s.px(1.0).max(1)))
+    .draw()
+    .map_err(err)?;
     Ok(chart)
 }
 

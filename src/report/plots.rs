@@ -109,6 +109,24 @@ pub(crate) fn draw_series_line<DB: DrawingBackend, CT: CoordTranslate<From = (f6
     .map_err(err)
 }
 
+/// The paper style of a chart's mesh, shared by every figure: tick labels at [`TICK_FONT`], axis
+/// titles at [`AXIS_FONT`], light grey major grid lines (0.5 pt), no minor grid, 3-pt tick marks.
+pub(crate) fn paper_mesh<'m, 'a, 'b, X, Y, XT, YT, DB>(
+    mesh: &'m mut plotters::chart::MeshStyle<'a, 'b, X, Y, DB>,
+    s: Scale,
+) -> &'m mut plotters::chart::MeshStyle<'a, 'b, X, Y, DB>
+where
+    X: plotters::coord::ranged1d::Ranged<ValueType = XT> + plotters::coord::ranged1d::ValueFormatter<XT>,
+    Y: plotters::coord::ranged1d::Ranged<ValueType = YT> + plotters::coord::ranged1d::ValueFormatter<YT>,
+    DB: DrawingBackend,
+{
+    mesh.label_style(s.font(TICK_FONT))
+        .axis_desc_style(s.font(AXIS_FONT))
+        .bold_line_style(GRID.stroke_width(s.px(0.5).max(1)))
+        .light_line_style(TRANSPARENT)
+        .set_all_tick_mark_size(s.i(3.0))
+}
+
 /// Draws the deadline: a dashed black vertical line at `x` from 0 to `y_top`, in chart coordinates.
 pub(crate) fn draw_deadline<DB: DrawingBackend, CT: CoordTranslate<From = (f64, f64)>>(
     chart: &mut ChartContext<'_, DB, CT>,
@@ -663,21 +681,19 @@ pub fn timeline(
                 .build_cartesian_2d(0f64..horizon_s, 0f64..cores_top)
                 .map_err(err)?
                 .set_secondary_coord(0f64..horizon_s, 0f64..choice_top);
-            chart
-                .configure_mesh()
-                .x_desc("simulation time (s)")
-                .y_desc("background (cores)")
-                .x_labels(if width < 500 { 6 } else { 10 })
-                .y_labels(5)
-                .x_label_formatter(&|v| format!("{v:.0}"))
-                .y_label_formatter(&|v| format!("{v:.1}"))
-                .label_style(s.font(TICK_FONT))
-                .axis_desc_style(s.font(AXIS_FONT))
-                .light_line_style(TRANSPARENT)
-                .bold_line_style(GRID.stroke_width(s.px(0.5).max(1)))
-                .set_all_tick_mark_size(s.i(3.0))
-                .draw()
-                .map_err(err)?;
+            paper_mesh(
+                chart
+                    .configure_mesh()
+                    .x_desc("simulation time (s)")
+                    .y_desc("background (cores)")
+                    .x_labels(if width < 500 { 6 } else { 10 })
+                    .y_labels(5)
+                    .x_label_formatter(&|v| format!("{v:.0}"))
+                    .y_label_formatter(&|v| format!("{v:.1}")),
+                s,
+            )
+            .draw()
+            .map_err(err)?;
             let choice_decimals = if choice_top >= 10.0 { 0 } else { 1 };
             chart
                 .configure_secondary_axes()
@@ -792,21 +808,19 @@ pub fn latency_cdf(
             .y_label_area_size(s.px(40.0))
             .build_cartesian_2d(0f64..max_ms, 0f64..1.0)
             .map_err(err)?;
-        chart
-            .configure_mesh()
-            .x_desc("latency, release to end (ms)")
-            .y_desc("fraction of frames ≤ latency")
-            .x_labels(if width < 500 { 6 } else { 10 })
-            .y_labels(6)
-            .x_label_formatter(&|v| format!("{v:.x_decimals$}"))
-            .y_label_formatter(&|v| format!("{v:.1}"))
-            .label_style(s.font(TICK_FONT))
-            .axis_desc_style(s.font(AXIS_FONT))
-            .light_line_style(TRANSPARENT)
-            .bold_line_style(GRID.stroke_width(s.px(0.5).max(1)))
-            .set_all_tick_mark_size(s.i(3.0))
-            .draw()
-            .map_err(err)?;
+        paper_mesh(
+            chart
+                .configure_mesh()
+                .x_desc("latency, release to end (ms)")
+                .y_desc("fraction of frames ≤ latency")
+                .x_labels(if width < 500 { 6 } else { 10 })
+                .y_labels(6)
+                .x_label_formatter(&|v| format!("{v:.x_decimals$}"))
+                .y_label_formatter(&|v| format!("{v:.1}")),
+            s,
+        )
+        .draw()
+        .map_err(err)?;
         for (i, (_, latencies)) in runs.iter().enumerate() {
             let n = latencies.len().max(1) as f64;
             // Step function, thinned to at most ~2000 points.

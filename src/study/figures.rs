@@ -27,8 +27,8 @@ use plotters::prelude::*;
 use super::view::{CellSummary, Estimate, LatencyHistogram, SettingShare, StudyView};
 use crate::report::plots::{
     draw_deadline, draw_legend, draw_marker, draw_series_line, err, fit_caption, legend_layout, paper_files,
-    register_fonts, render_svg, series_colour, series_dash, short_number, LegendEntry, PlotError, Scale, Swatch,
-    AXIS_FONT, GRID, PANEL_FONT, SHAPES, TICK_FONT,
+    paper_mesh, register_fonts, render_svg, series_colour, series_dash, short_number, LegendEntry, PlotError, Scale,
+    Swatch, PANEL_FONT, SHAPES,
 };
 
 /// Height of the plotting area of a single-panel figure (below its legend), SVG pixels, by figure
@@ -524,22 +524,20 @@ fn linear_chart<'a, DB: DrawingBackend>(
         builder.caption(fit_caption(caption, f64::from(area.dim_in_pixel().0) / s.0 - 6.0), s.font(PANEL_FONT));
     }
     let mut chart = builder.build_cartesian_2d(x, y).map_err(err)?;
-    chart
-        .configure_mesh()
-        .x_desc(axes.x_desc)
-        .y_desc(axes.y_desc)
-        .x_labels(6)
-        .y_labels(6)
-        .x_label_formatter(&|v| format!("{v:.x_decimals$}"))
-        .y_label_formatter(&|v| format!("{v:.y_decimals$}"))
-        .label_style(s.font(TICK_FONT))
-        .axis_desc_style(s.font(AXIS_FONT))
-        .bold_line_style(GRID.stroke_width(s.px(0.5).max(1)))
-        .light_line_style(TRANSPARENT)
-        .axis_style(BLACK.stroke_width(s.px(1.0).max(1)))
-        .set_all_tick_mark_size(s.i(3.0))
-        .draw()
-        .map_err(err)?;
+    paper_mesh(
+        chart
+            .configure_mesh()
+            .x_desc(axes.x_desc)
+            .y_desc(axes.y_desc)
+            .x_labels(6)
+            .y_labels(6)
+            .x_label_formatter(&|v| format!("{v:.x_decimals$}"))
+            .y_label_formatter(&|v| format!("{v:.y_decimals$}")),
+        s,
+    )
+    .axis_style(BLACK.stroke_width(s.px(1.0).max(1)))
+    .draw()
+    .map_err(err)?;
     Ok(chart)
 }
 
@@ -775,21 +773,19 @@ fn latency_cdf(view: &StudyView, width: u32) -> Result<String, PlotError> {
                 0f64..100.0,
             )
             .map_err(err)?;
-        chart
-            .configure_mesh()
-            .x_desc("step latency, release to end (ms, log scale)")
-            .y_desc("frames with latency ≤ x (%)")
-            .y_labels(6)
-            .x_label_formatter(&|v| log_tick(*v))
-            .y_label_formatter(&|v| format!("{v:.0}"))
-            .label_style(s.font(TICK_FONT))
-            .axis_desc_style(s.font(AXIS_FONT))
-            .bold_line_style(GRID.stroke_width(s.px(0.5).max(1)))
-            .light_line_style(TRANSPARENT)
-            .axis_style(BLACK.stroke_width(s.px(1.0).max(1)))
-            .set_all_tick_mark_size(s.i(3.0))
-            .draw()
-            .map_err(err)?;
+        paper_mesh(
+            chart
+                .configure_mesh()
+                .x_desc("step latency, release to end (ms, log scale)")
+                .y_desc("frames with latency ≤ x (%)")
+                .y_labels(6)
+                .x_label_formatter(&|v| log_tick(*v))
+                .y_label_formatter(&|v| format!("{v:.0}")),
+            s,
+        )
+        .axis_style(BLACK.stroke_width(s.px(1.0).max(1)))
+        .draw()
+        .map_err(err)?;
         for (i, curve) in &curves {
             let points: Vec<(f64, f64)> = curve.iter().map(|(x, y)| (*x, y * 100.0)).collect();
             draw_series_line(&mut chart, s, *i, points)?;
