@@ -48,6 +48,15 @@ macro_rules! say {
     }};
 }
 
+/// `eprintln!` that ignores a closed standard error (a pipe whose reader has gone) instead of
+/// panicking with exit status 101.
+macro_rules! say_err {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stderr().lock(), $($arg)*);
+    }};
+}
+
 /// `print!` with `say!`'s tolerance of a closed stdout.
 macro_rules! say_raw {
     ($($arg:tt)*) => {{
@@ -432,7 +441,7 @@ pub fn main_with(registry: PolicyRegistry) -> ExitCode {
     match execute(&matches, &arguments, &registry) {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
-            eprintln!("error: {}", error_text(&error));
+            say_err!("error: {}", error_text(&error));
             ExitCode::FAILURE
         }
     }
@@ -683,7 +692,7 @@ fn run_scenario(args: RunArgs, registry: &PolicyRegistry) -> anyhow::Result<()> 
     let files = report::outputs_with(&scenario, &resources, &results, &stats, |_| Vec::new())?;
     let written = spool.finish(&files)?;
     for note in written.notes(&out, out_rule.command) {
-        eprintln!("note: {note}");
+        say_err!("note: {note}");
     }
     let files_written = files.len() + streamed.len();
     let comparison = files.iter().find(|(p, _)| p == std::path::Path::new("comparison.md"));
@@ -831,14 +840,14 @@ fn check_out(out: &std::path::Path, rule: crate::output::Rule) -> anyhow::Result
 fn write_out(out: &std::path::Path, rule: crate::output::Rule, files: &[(PathBuf, Vec<u8>)]) -> anyhow::Result<()> {
     let written = crate::output::write_result(out, rule, files)?;
     for note in written.notes(out, rule.command) {
-        eprintln!("note: {note}");
+        say_err!("note: {note}");
     }
     Ok(())
 }
 
 fn report_recovery(out: &std::path::Path, recovery: &crate::output::Recovery) {
     for note in recovery.notes(out) {
-        eprintln!("note: {note}");
+        say_err!("note: {note}");
     }
 }
 
@@ -847,7 +856,7 @@ fn report_recovery(out: &std::path::Path, recovery: &crate::output::Recovery) {
 /// of the run (`run`, and `study` once per grid point).
 fn warn_overload(what: &str, scenario: &Scenario) {
     if let Some(warning) = scenario.overload_warning() {
-        eprintln!("warning: {what}: {warning}");
+        say_err!("warning: {what}: {warning}");
     }
 }
 
@@ -859,7 +868,7 @@ fn report_removed(stale: &crate::output::study::StaleRecords) {
         );
     }
     if let Some(first) = stale.kept.first() {
-        eprintln!(
+        say_err!(
             "note: kept {} file(s) in runs/ shaped like run records that are not this study's (first: runs/{first}); delete them yourself if they are not needed",
             stale.kept.len()
         );
@@ -919,7 +928,7 @@ fn with_jobs<T: Send>(jobs: usize, runs: Option<usize>, work: impl FnOnce(bool) 
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     let (threads, note) = worker_threads(jobs, runs, cores);
     if let Some(note) = note {
-        eprintln!("{note}");
+        say_err!("{note}");
     }
     if threads == 1 {
         return Ok(work(false));
@@ -1078,13 +1087,25 @@ fn check_train_flags(args: &TrainArgs, explicit: &[String]) -> anyhow::Result<()
 
 fn train(args: TrainArgs, command: String) -> anyhow::Result<()> {
     single_threaded_autodiff();
+    anyhow::ensure!(
+        !args.widths.is_empty() && args.widths.iter().all(|&w| w > 0),
+        "--widths: give one or more positive hidden sizes"
+    );
+    anyhow::ensure!(args.epochs > 0 && args.batch_size > 0, "--epochs and --batch-size must be positive");
+    anyhow::ensure!(
+        args.micro_batches <= args.batch_size as u64,
+        "--micro-batches {}: a mini-batch of --batch-size {} splits into at most {} parts",
+        args.micro_batches,
+        args.batch_size,
+        args.batch_size
+    );
     let usable = if args.family == "gru" && args.init_from.is_none() {
-        args.widths.len() as u64 * args.micro_batches.min(args.batch_size as u64)
+        args.widths.len() as u64 * args.micro_batches
     } else {
         1
     };
     if args.threads > usable {
-        eprintln!(
+        say_err!(
             "note: --threads {}: {} thread(s) can be used ({}); the others stay idle",
             args.threads,
             usable,
@@ -1095,11 +1116,6 @@ fn train(args: TrainArgs, command: String) -> anyhow::Result<()> {
             }
         );
     }
-    anyhow::ensure!(
-        !args.widths.is_empty() && args.widths.iter().all(|&w| w > 0),
-        "--widths: give one or more positive hidden sizes"
-    );
-    anyhow::ensure!(args.epochs > 0 && args.batch_size > 0, "--epochs and --batch-size must be positive");
     anyhow::ensure!(
         args.learning_rate.is_finite() && args.learning_rate > 0.0,
         "--learning-rate must be a positive number, got {}",

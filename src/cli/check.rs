@@ -81,7 +81,7 @@ pub(super) fn check(args: CheckArgs, registry: &PolicyRegistry) -> anyhow::Resul
             Ok(text) => say_raw!("{text}"),
             Err(error) => {
                 failed += 1;
-                eprintln!("error: {}", super::error_text(&error));
+                say_err!("error: {}", super::error_text(&error));
             }
         }
     }

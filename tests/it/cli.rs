@@ -524,6 +524,10 @@ fn train_refuses_flags_the_family_does_not_use_naming_the_flag() {
         (&["--family", "gru", "--max-changes", "0"], "--max-changes applies to --family nested only"),
         (&["--family", "thr", "--micro-batches", "2"], "--micro-batches applies to --family gru only"),
         (&["--family", "gru", "--micro-batches", "0"], "invalid value '0' for '--micro-batches"),
+        (
+            &["--family", "gru", "--batch-size", "8", "--micro-batches", "9"],
+            "--micro-batches 9: a mini-batch of --batch-size 8 splits into at most 8 parts",
+        ),
         (&["--family", "thr", "--switch-freeze-members"], "--switch-freeze-members applies to --family gru only"),
         (
             &["--family", "gru", "--switch-freeze-members"],
