@@ -337,7 +337,7 @@ impl<'a> Scorer<'a> {
 const SCORE_BATCH: usize = 32;
 
 /// Score of `model` on `set`, computed with the crate's own inference (not the autodiff library):
-/// [`SCORE_BATCH`] sequences at a time through [`crate::rnn::RnnCell::step_batch`], the longest
+/// 32 sequences (`SCORE_BATCH`) at a time through [`crate::rnn::RnnCell::step_batch`], the longest
 /// first so that the sequences still running are always the first rows; every sequence's logits
 /// have the bits of running it alone, and the scorer adds them in set order, so the score is the
 /// one-at-a-time score bit for bit.
