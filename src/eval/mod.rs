@@ -369,11 +369,9 @@ pub fn measure_sequences_one_by_one(
     test: &SequenceSet,
     schedule: &Schedule,
 ) -> (Measured, Vec<f64>) {
-    let mut per_sequence = Vec::with_capacity(test.len());
+    let mut tally = Tally::new(test);
     let mut state = model.new_state();
     let mut outputs = vec![0.0; model.classes()];
-    let mut scorer = Scorer::new(test);
-    let (mut steps, mut flops, mut updates) = (0usize, 0u64, 0usize);
     for i in 0..test.len() {
         state.reset();
         let own = schedule.for_length(test.length(i));
@@ -381,23 +379,61 @@ pub fn measure_sequences_one_by_one(
             let setting = own.setting_at(t);
             let plan = model.plan(setting, &mut state);
             let done = model.step(setting, plan.updates.then(|| test.frame(i, t)), &mut state);
-            flops += done.flops;
-            updates += usize::from(done.updates);
+            tally.add_step(done.flops, done.updates);
         }
-        steps += test.length(i);
         model.logits(&mut state, &mut outputs);
-        let mut one = Scorer::new(test);
-        one.add(i, &outputs);
-        per_sequence.push(one.score().value());
-        scorer.add(i, &outputs);
+        tally.add_sequence(i, &outputs);
     }
-    let steps = steps.max(1) as f64;
-    let measured = Measured {
-        score: scorer.score().value(),
-        flops_per_step: flops as f64 / steps,
-        update_share: updates as f64 / steps,
-    };
-    (measured, per_sequence)
+    tally.finish()
+}
+
+/// What [`measure_sequences_one_by_one`] and [`measure_sequences_batched`] count: FLOPs and updates
+/// per step, each sequence's score (added in test-set order) and the overall score.
+struct Tally<'a> {
+    test: &'a SequenceSet,
+    per_sequence: Vec<f64>,
+    scorer: Scorer<'a>,
+    steps: usize,
+    flops: u64,
+    updates: usize,
+}
+
+impl<'a> Tally<'a> {
+    fn new(test: &'a SequenceSet) -> Tally<'a> {
+        Tally {
+            test,
+            per_sequence: Vec::with_capacity(test.len()),
+            scorer: Scorer::new(test),
+            steps: 0,
+            flops: 0,
+            updates: 0,
+        }
+    }
+
+    /// One step run, of `flops` FLOPs, that updated the state or not.
+    fn add_step(&mut self, flops: u64, updated: bool) {
+        self.flops += flops;
+        self.updates += usize::from(updated);
+    }
+
+    /// Sequence `i` done, its readout `outputs`.
+    fn add_sequence(&mut self, i: usize, outputs: &[f32]) {
+        self.steps += self.test.length(i);
+        let mut one = Scorer::new(self.test);
+        one.add(i, outputs);
+        self.per_sequence.push(one.score().value());
+        self.scorer.add(i, outputs);
+    }
+
+    fn finish(self) -> (Measured, Vec<f64>) {
+        let steps = self.steps.max(1) as f64;
+        let measured = Measured {
+            score: self.scorer.score().value(),
+            flops_per_step: self.flops as f64 / steps,
+            update_share: self.updates as f64 / steps,
+        };
+        (measured, self.per_sequence)
+    }
 }
 
 /// [`measure_sequences`] with `batch_size` consecutive sequences stepped in lockstep through
@@ -415,13 +451,11 @@ pub fn measure_sequences_batched(
 ) -> (Measured, Vec<f64>) {
     let batch_size = batch_size.max(1);
     let classes = model.classes();
-    let mut per_sequence = Vec::with_capacity(test.len());
+    let mut tally = Tally::new(test);
     let mut states: Vec<FlexState> = (0..batch_size).map(|_| model.new_state()).collect();
     let mut batch = model.new_batch(batch_size);
     let mut settings: Vec<Option<usize>> = vec![None; batch_size];
     let mut outputs = vec![0.0; classes];
-    let mut scorer = Scorer::new(test);
-    let (mut steps, mut flops, mut updates) = (0usize, 0u64, 0usize);
     for first in (0..test.len()).step_by(batch_size) {
         let count = batch_size.min(test.len() - first);
         let lengths = &test.lengths[first..first + count];
@@ -434,27 +468,15 @@ pub fn measure_sequences_batched(
             }
             let plans = model.step_batch(&settings[..count], states, |row| test.frame(first + row, t), &mut batch);
             for plan in plans.iter().flatten() {
-                flops += plan.flops;
-                updates += usize::from(plan.updates);
+                tally.add_step(plan.flops, plan.updates);
             }
         }
         for (row, state) in states.iter_mut().enumerate() {
-            let i = first + row;
-            steps += test.length(i);
             model.logits(state, &mut outputs);
-            let mut one = Scorer::new(test);
-            one.add(i, &outputs);
-            per_sequence.push(one.score().value());
-            scorer.add(i, &outputs);
+            tally.add_sequence(first + row, &outputs);
         }
     }
-    let steps = steps.max(1) as f64;
-    let measured = Measured {
-        score: scorer.score().value(),
-        flops_per_step: flops as f64 / steps,
-        update_share: updates as f64 / steps,
-    };
-    (measured, per_sequence)
+    tally.finish()
 }
 
 /// Runs the whole check (see the module doc). `parallel` runs the schedules on rayon's pool; the

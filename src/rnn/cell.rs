@@ -815,6 +815,12 @@ mod tests {
         }
     }
 
+    /// The weights of `cell`'s one layer, as an upper layer of another cell.
+    fn layer_weights(cell: &RnnCell) -> LayerWeights {
+        let [(_, wi), (_, wh), (_, bi), (_, bh)] = cell.tensors();
+        LayerWeights { weight_ih: wi.to_vec(), weight_hh: wh.to_vec(), bias_ih: bi.to_vec(), bias_hh: bh.to_vec() }
+    }
+
     #[test]
     fn a_stacked_step_is_each_layer_in_turn_on_the_layer_belows_new_h() {
         for kind in CellKind::ALL {
@@ -822,17 +828,7 @@ mod tests {
             let bottom = random_cell(kind, input, hidden, 7);
             let middle = random_cell(kind, hidden, hidden, 8);
             let top = random_cell(kind, hidden, hidden, 9);
-            let upper = [&middle, &top]
-                .map(|c| {
-                    let [(_, wi), (_, wh), (_, bi), (_, bh)] = c.tensors();
-                    LayerWeights {
-                        weight_ih: wi.to_vec(),
-                        weight_hh: wh.to_vec(),
-                        bias_ih: bi.to_vec(),
-                        bias_hh: bh.to_vec(),
-                    }
-                })
-                .to_vec();
+            let upper = [&middle, &top].map(layer_weights).to_vec();
             let stacked = bottom.clone().with_upper_layers(upper).unwrap();
             let per = kind.state_len(hidden);
             assert_eq!((stacked.layers(), stacked.state_len(), stacked.layer_range(0)), (3, 3 * per, 2 * per..3 * per));
@@ -893,18 +889,8 @@ mod tests {
         let mut checked = 0;
         for kind in CellKind::ALL {
             for (input, hidden, layers) in [(1, 16, 1), (3, 13, 1), (9, 64, 1), (2, 7, 3), (1, 12, 2)] {
-                let upper: Vec<LayerWeights> = (1..layers)
-                    .map(|l| {
-                        let c = random_cell(kind, hidden, hidden, 100 + l as u64);
-                        let [(_, wi), (_, wh), (_, bi), (_, bh)] = c.tensors();
-                        LayerWeights {
-                            weight_ih: wi.to_vec(),
-                            weight_hh: wh.to_vec(),
-                            bias_ih: bi.to_vec(),
-                            bias_hh: bh.to_vec(),
-                        }
-                    })
-                    .collect();
+                let upper: Vec<LayerWeights> =
+                    (1..layers).map(|l| layer_weights(&random_cell(kind, hidden, hidden, 100 + l as u64))).collect();
                 let base = random_cell(kind, input, hidden, hidden as u64).with_upper_layers(upper).unwrap();
                 for isa in [KernelIsa::baseline(), KernelIsa::detect()] {
                     let cell = base.clone().with_isa(isa);
